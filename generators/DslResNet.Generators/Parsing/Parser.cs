@@ -1,0 +1,381 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Threading;
+using DslResNet.Generators.Infrastructure;
+using DslResNet.Generators.Model;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace DslResNet.Generators.Parsing;
+
+/// <summary>
+/// The only stage that touches Roslyn symbols: reads a <c>[Network]</c> or <c>[Block]</c> class into plain,
+/// value-equatable specs. It records what is written (and where); judging it is the validator's job.
+/// </summary>
+internal static partial class Parser
+{
+    /// <summary>Metadata name of <c>[Network]</c>.</summary>
+    public const string NetworkAttributeName = "DslResNet.NetworkAttribute";
+
+    /// <summary>Metadata name of <c>[Block]</c>.</summary>
+    public const string BlockAttributeName = "DslResNet.BlockAttribute";
+
+    private const string LayerAttributeName = "DslResNet.LayerAttribute";
+
+    /// <summary>Reads a network class.</summary>
+    public static NetworkSpec ParseNetwork(INamedTypeSymbol type, CancellationToken cancellationToken)
+    {
+        var context = new ParseContext(cancellationToken);
+        AttributeData attribute = type.GetAttributes().First(a => IsNamed(a.AttributeClass, NetworkAttributeName));
+        var args = ReadArguments(attribute, cancellationToken);
+        SourceSpan attributeSpan = SpanOf(attribute, cancellationToken) ?? SourceSpan.From(type.Locations[0]);
+
+        int channels = args.Int("channels", 0), height = args.Int("height", 0), width = args.Int("width", 0);
+        bool plain = args.Bool("Plain", false);
+        var shortcut = (ShortcutKind)args.Int("Shortcut", 0);
+        bool inputGiven = args.Has("channels");
+
+        EquatableArray<LayerSpec> layers;
+        DeclarationFacts facts;
+        string? layersOf = null, layersOfProblem = null;
+        var ownLayers = ParseLayers(type, context, new List<string>());
+
+        if (args.Value("LayersOf") is ITypeSymbol source)
+        {
+            layersOf = source.ToDisplayString();
+            var chain = new List<string> { FullName(type) };
+            INamedTypeSymbol? current = source as INamedTypeSymbol;
+            while (true)
+            {
+                if (current is null || !current.GetAttributes().Any(a => IsNamed(a.AttributeClass, NetworkAttributeName)))
+                {
+                    layersOfProblem = $"names '{source.ToDisplayString()}', which is not marked [Network]";
+                    break;
+                }
+
+                string name = FullName(current);
+                if (chain.Contains(name))
+                {
+                    chain.Add(name);
+                    layersOfProblem = "forms a cycle: " + string.Join(" -> ", chain);
+                    break;
+                }
+
+                chain.Add(name);
+                AttributeData sourceAttribute = current.GetAttributes().First(a => IsNamed(a.AttributeClass, NetworkAttributeName));
+                var sourceArgs = ReadArguments(sourceAttribute, cancellationToken);
+                if (!inputGiven && sourceArgs.Has("channels"))
+                {
+                    channels = sourceArgs.Int("channels", 0);
+                    height = sourceArgs.Int("height", 0);
+                    width = sourceArgs.Int("width", 0);
+                    inputGiven = true;
+                }
+
+                if (!args.Has("Shortcut") && shortcut == ShortcutKind.Default && sourceArgs.Has("Shortcut"))
+                {
+                    shortcut = (ShortcutKind)sourceArgs.Int("Shortcut", 0);
+                }
+
+                if (sourceArgs.Value("LayersOf") is INamedTypeSymbol next)
+                {
+                    current = next;
+                    continue;
+                }
+
+                if (ownLayers.Layers.Count > 0)
+                {
+                    layersOfProblem = "is set, but the class also declares layers of its own; use one or the other";
+                }
+                else
+                {
+                    var sourceLayers = ParseLayers(current, context, new List<string>());
+                    ownLayers = (sourceLayers.Layers, ownLayers.Facts with { BindingErrors = ownLayers.Facts.BindingErrors || sourceLayers.Facts.BindingErrors });
+                }
+
+                break;
+            }
+        }
+
+        layers = ownLayers.Layers;
+        facts = ownLayers.Facts;
+        if (shortcut == ShortcutKind.Default)
+        {
+            shortcut = ShortcutKind.Projection;
+        }
+
+        var containing = new List<ContainingTypeSpec>();
+        for (INamedTypeSymbol? outer = type.ContainingType; outer is not null; outer = outer.ContainingType)
+        {
+            containing.Insert(0, new ContainingTypeSpec(Keyword(outer), outer.Name, IsPartial(outer)));
+        }
+
+        return new NetworkSpec(
+            FullName(type), type.Name,
+            type.ContainingNamespace is { IsGlobalNamespace: false } ns ? ns.ToDisplayString() : string.Empty,
+            containing.ToEquatableArray(), IsPartial(type), SourceSpan.From(type.Locations[0]), attributeSpan,
+            args.Spans, channels, height, width, plain, shortcut, layers, facts, layersOf, layersOfProblem, null);
+
+    }
+
+    /// <summary>Reads a block class (and, by value, every block it uses).</summary>
+    public static BlockSpec ParseBlock(INamedTypeSymbol type, CancellationToken cancellationToken) =>
+        ParseBlock(type, new ParseContext(cancellationToken), new List<string>());
+
+    /// <summary>Fully qualified name used to key networks and blocks.</summary>
+    public static string FullName(ITypeSymbol type) => type.ToDisplayString(SymbolDisplayFormat.CSharpErrorMessageFormat);
+
+    /// <summary>Whether the class carries the attribute with the given metadata name.</summary>
+    public static bool HasAttribute(INamedTypeSymbol type, string metadataName) =>
+        type.GetAttributes().Any(a => IsNamed(a.AttributeClass, metadataName));
+
+    /// <summary>Whether <paramref name="attributeClass"/> derives from <c>DslResNet.LayerAttribute</c>.</summary>
+    public static bool IsLayerAttribute(INamedTypeSymbol? attributeClass)
+    {
+        for (INamedTypeSymbol? t = attributeClass?.BaseType; t is not null; t = t.BaseType)
+        {
+            if (IsNamed(t, LayerAttributeName))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static BlockSpec ParseBlock(INamedTypeSymbol type, ParseContext context, List<string> chain)
+    {
+        string name = FullName(type);
+        if (context.Blocks.TryGetValue(name, out BlockSpec? cached))
+        {
+            return cached;
+        }
+
+        chain.Add(name);
+        var (layers, facts) = ParseLayers(type, context, chain);
+        chain.RemoveAt(chain.Count - 1);
+        var block = new BlockSpec(name, type.Name, SourceSpan.From(type.Locations[0]), layers, facts);
+        if (!ContainsCycle(layers))
+        {
+            context.Blocks[name] = block;
+        }
+
+        return block;
+    }
+
+    private static bool ContainsCycle(EquatableArray<LayerSpec> layers) =>
+        layers.Any(l => l is StageSpec s && (s.Block.Cycle is not null || (s.Block.Definition is { } d && ContainsCycle(d.Layers))));
+
+    /// <summary>Reads the layer fields of a class in declaration order.</summary>
+    private static (EquatableArray<LayerSpec> Layers, DeclarationFacts Facts) ParseLayers(
+        INamedTypeSymbol type, ParseContext context, List<string> chain)
+    {
+        CancellationToken cancellationToken = context.CancellationToken;
+        var declarations = type.DeclaringSyntaxReferences
+            .Select(r => r.GetSyntax(cancellationToken))
+            .OfType<TypeDeclarationSyntax>()
+            .OrderBy(d => d.SyntaxTree.FilePath, StringComparer.Ordinal)
+            .ThenBy(d => d.SpanStart)
+            .ToList();
+
+        var fields = new List<(int Declaration, int Position, IFieldSymbol Field, SyntaxNode Syntax)>();
+        foreach (IFieldSymbol field in type.GetMembers().OfType<IFieldSymbol>())
+        {
+            if (field.IsImplicitlyDeclared || field.DeclaringSyntaxReferences.Length == 0)
+            {
+                continue;
+            }
+
+            SyntaxNode syntax = field.DeclaringSyntaxReferences[0].GetSyntax(cancellationToken);
+            int declaration = declarations.FindIndex(d => d.SyntaxTree == syntax.SyntaxTree && d.Span.Contains(syntax.Span));
+            fields.Add((declaration, syntax.SpanStart, field, syntax));
+        }
+
+        fields.Sort((a, b) => a.Declaration != b.Declaration ? a.Declaration.CompareTo(b.Declaration) : a.Position.CompareTo(b.Position));
+
+        var layers = new List<LayerSpec>();
+        var extra = new List<ArgumentSpan>();
+        bool bindingErrors = false;
+        int firstDeclaration = -1;
+        SourceSpan? split = null;
+        foreach (var (declaration, _, field, syntax) in fields)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var attributes = field.GetAttributes();
+            var layerAttributes = new List<AttributeData>();
+            foreach (AttributeData attribute in attributes)
+            {
+                if (attribute.AttributeClass is null || attribute.AttributeClass.TypeKind == TypeKind.Error)
+                {
+                    bindingErrors = true;
+                }
+                else if (IsLayerAttribute(attribute.AttributeClass))
+                {
+                    layerAttributes.Add(attribute);
+                }
+            }
+
+            if (layerAttributes.Count == 0)
+            {
+                continue;
+            }
+
+            if (firstDeclaration < 0)
+            {
+                firstDeclaration = declaration;
+            }
+            else if (declaration != firstDeclaration && split is null)
+            {
+                split = SpanOf(layerAttributes[0], cancellationToken) ?? SourceSpan.From(syntax);
+            }
+
+            for (int i = 1; i < layerAttributes.Count; i++)
+            {
+                extra.Add(new ArgumentSpan(field.Name, SpanOf(layerAttributes[i], cancellationToken) ?? SourceSpan.From(syntax)));
+            }
+
+            AttributeData layerAttribute = layerAttributes[0];
+            if (layerAttribute.AttributeConstructor is null || layerAttribute.ConstructorArguments.Any(a => a.Kind == TypedConstantKind.Error)
+                || layerAttribute.NamedArguments.Any(a => a.Value.Kind == TypedConstantKind.Error))
+            {
+                bindingErrors = true;
+                continue;
+            }
+
+            LayerSpec? layer = ReadLayer(field.Name, layerAttribute, context, chain);
+            if (layer is null)
+            {
+                bindingErrors = true;
+                continue;
+            }
+
+            layers.Add(layer);
+        }
+
+        var facts = new DeclarationFacts(
+            type.TypeParameters.Length > 0, InGenericType(type), split, extra.ToEquatableArray(), bindingErrors);
+        return (layers.ToEquatableArray(), facts);
+    }
+
+    private static LayerSpec? ReadLayer(string name, AttributeData attribute, ParseContext context, List<string> chain)
+    {
+        var args = ReadArguments(attribute, context.CancellationToken);
+        SourceSpan span = SpanOf(attribute, context.CancellationToken) ?? SourceSpan.None;
+        INamedTypeSymbol attributeClass = attribute.AttributeClass!;
+        switch (attributeClass.OriginalDefinition.MetadataName)
+        {
+            case "ConvAttribute":
+                return new ConvSpec(
+                    name, span, args.Spans, args.Int("outChannels", 0), args.Int("kernel", 0), args.Int("Stride", 1),
+                    args.Int("Padding", 0), args.Bool("Bias", false), args.Bool("Strided", false), args.Int("Expansion", 1));
+            case "BatchNormAttribute":
+                return new BatchNormSpec(name, span, args.Spans, args.Double("Eps", 1e-5), args.Double("Momentum", 0.1));
+            case "ReLUAttribute":
+                return new ActivationSpec(name, span, args.Spans, ActivationKind.ReLU);
+            case "TanhAttribute":
+                return new ActivationSpec(name, span, args.Spans, ActivationKind.Tanh);
+            case "SigmoidAttribute":
+                return new ActivationSpec(name, span, args.Spans, ActivationKind.Sigmoid);
+            case "ResidualAttribute":
+                return new ResidualSpec(
+                    name, span, args.Spans, args.Value("From") as string, (ShortcutKind)args.Int("Shortcut", 0),
+                    args.Value("ProjectionName") as string ?? (args.Has("ProjectionName") ? string.Empty : "downsample"));
+            case "MaxPoolAttribute":
+            case "AvgPoolAttribute":
+                int kernel = args.Int("kernel", 0);
+                return new PoolSpec(
+                    name, span, args.Spans, attributeClass.MetadataName == "MaxPoolAttribute", kernel,
+                    args.Has("Stride") ? args.Int("Stride", 0) : kernel, args.Int("Padding", 0), args.Bool("Strided", false));
+            case "GlobalAvgPoolAttribute":
+                return new GlobalAvgPoolSpec(name, span, args.Spans);
+            case "FlattenAttribute":
+                return new FlattenSpec(name, span, args.Spans);
+            case "DenseAttribute":
+                return new DenseSpec(name, span, args.Spans, args.Int("outFeatures", 0), args.Bool("Bias", true));
+            case "DropoutAttribute":
+                return new DropoutSpec(name, span, args.Spans, args.Double("rate", 0));
+            case "StageAttribute`1":
+                return new StageSpec(
+                    name, span, args.Spans, args.Int("channels", 0), args.Int("Repeat", 1), args.Int("Stride", 1),
+                    args.Bool("Strided", false), args.Int("Expansion", 1), ResolveBlock(attributeClass.TypeArguments[0], context, chain));
+            default:
+                return null;
+        }
+    }
+
+    private static BlockRef ResolveBlock(ITypeSymbol type, ParseContext context, List<string> chain)
+    {
+        string display = type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat);
+        if (type is not INamedTypeSymbol named || !HasAttribute(named, BlockAttributeName))
+        {
+            return new BlockRef(display, false, null, null);
+        }
+
+        string name = FullName(named);
+        int at = chain.IndexOf(name);
+        if (at >= 0)
+        {
+            var cycle = chain.Skip(at).Select(ShortName).Concat(new[] { named.Name });
+            return new BlockRef(display, true, string.Join(" -> ", cycle), null);
+        }
+
+        return new BlockRef(display, true, null, ParseBlock(named, context, chain));
+
+        static string ShortName(string full) => full.Substring(full.LastIndexOf('.') + 1);
+    }
+
+    private static bool IsNamed(INamedTypeSymbol? type, string metadataName)
+    {
+        if (type is null)
+        {
+            return false;
+        }
+
+        string name = type.ContainingNamespace is { IsGlobalNamespace: false } ns
+            ? ns.ToDisplayString() + "." + type.MetadataName
+            : type.MetadataName;
+        return name == metadataName;
+    }
+
+    private static bool IsPartial(INamedTypeSymbol type) =>
+        type.DeclaringSyntaxReferences.Length > 0 && type.DeclaringSyntaxReferences.All(r =>
+            r.GetSyntax() is TypeDeclarationSyntax d && d.Modifiers.Any(m => m.IsKind(SyntaxKind.PartialKeyword)));
+
+    private static bool InGenericType(INamedTypeSymbol type)
+    {
+        for (INamedTypeSymbol? outer = type.ContainingType; outer is not null; outer = outer.ContainingType)
+        {
+            if (outer.TypeParameters.Length > 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string Keyword(INamedTypeSymbol type) => type switch
+    {
+        { IsRecord: true, TypeKind: TypeKind.Struct } => "record struct",
+        { IsRecord: true } => "record",
+        { TypeKind: TypeKind.Struct } => "struct",
+        { TypeKind: TypeKind.Interface } => "interface",
+        _ => "class",
+    };
+
+    private static SourceSpan? SpanOf(AttributeData attribute, CancellationToken cancellationToken) =>
+        attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) is { } syntax ? SourceSpan.From(syntax) : null;
+
+    /// <summary>Per-call state: cancellation, and blocks already read (a block used by three stages is read once).</summary>
+    private sealed class ParseContext
+    {
+        public ParseContext(CancellationToken cancellationToken) => CancellationToken = cancellationToken;
+
+        public CancellationToken CancellationToken { get; }
+
+        public Dictionary<string, BlockSpec> Blocks { get; } = new(StringComparer.Ordinal);
+    }
+}

@@ -1,0 +1,146 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using DslResNet.Generators.Infrastructure;
+using DslResNet.Generators.Shapes;
+
+namespace DslResNet.Generators.Planning;
+
+/// <summary>
+/// Plans execution: fuses conv -> batch norm -> activation (-> residual add -> activation) into groups, works out
+/// when each group's output is alive, and packs inference buffers into one arena (buffers whose lifetimes do not
+/// overlap share memory).
+/// </summary>
+internal static class Planner
+{
+    private const int BytesPerElement = sizeof(float);
+
+    /// <summary>Plans a network without errors.</summary>
+    public static NetworkPlan Plan(ShapedNetwork network)
+    {
+        IReadOnlyList<ShapedLayer> layers = network.Layers.ToList();
+        int[] consumers = new int[layers.Count];
+        foreach (ShapedLayer layer in layers)
+        {
+            foreach (int input in layer.Inputs)
+            {
+                if (input >= 0)
+                {
+                    consumers[input]++;
+                }
+            }
+        }
+
+        List<FusionGroup> groups = Fuse(layers, consumers);
+        int[] groupOf = new int[layers.Count];
+        for (int g = 0; g < groups.Count; g++)
+        {
+            foreach (int l in groups[g].Layers)
+            {
+                groupOf[l] = g;
+            }
+        }
+
+        // Each group's output (its last layer's) is a buffer, alive until the last group that reads it.
+        var lastUse = new int[groups.Count];
+        for (int g = 0; g < groups.Count; g++)
+        {
+            lastUse[g] = g == groups.Count - 1 ? g : g;
+            foreach (ShapedLayer layer in layers)
+            {
+                foreach (int input in layer.Inputs)
+                {
+                    if (input >= 0 && groupOf[input] == g && groups[g].Layers[groups[g].Layers.Count - 1] == input)
+                    {
+                        lastUse[g] = Math.Max(lastUse[g], groupOf[layer.Index]);
+                    }
+                }
+            }
+        }
+
+        var buffers = new List<BufferSpec>();
+        for (int g = 0; g < groups.Count; g++)
+        {
+            ShapedLayer last = layers[groups[g].Layers[groups[g].Layers.Count - 1]];
+            buffers.Add(new BufferSpec(g, last.Output.Elements * BytesPerElement, g, lastUse[g], 0));
+        }
+
+        List<BufferSpec> placed = Pack(buffers);
+        long arena = placed.Count == 0 ? 0 : placed.Max(b => b.Offset + b.BytesPerImage);
+
+        // Training keeps, for backward, every group's output and every convolution output that feeds batch norm
+        // (batch norm's backward needs its input); two gradient buffers the size of the largest tensor flow back.
+        long saved = buffers.Sum(b => b.BytesPerImage)
+            + layers.Where(l => l.Kind == OpKind.BatchNorm && l.Inputs[0] >= 0 && layers[l.Inputs[0]].Kind == OpKind.Conv)
+                    .Sum(l => l.Input.Elements * BytesPerElement);
+        long largest = layers.Count == 0 ? 0 : layers.Max(l => l.Output.Elements) * BytesPerElement;
+        long training = saved + (2 * largest);
+
+        return new NetworkPlan(network, groups.ToEquatableArray(), placed.OrderBy(b => b.Group).ToEquatableArray(), arena, training);
+    }
+
+    private static List<FusionGroup> Fuse(IReadOnlyList<ShapedLayer> layers, int[] consumers)
+    {
+        var groups = new List<FusionGroup>();
+        int i = 0;
+        while (i < layers.Count)
+        {
+            var members = new List<int> { i };
+            if (layers[i].Kind is OpKind.Conv or OpKind.Dense)
+            {
+                // Absorb the chain that reads only the previous member's output: BN, activation, add, activation.
+                OpKind[][] steps =
+                {
+                    new[] { OpKind.BatchNorm },
+                    new[] { OpKind.ReLU, OpKind.Tanh, OpKind.Sigmoid },
+                    new[] { OpKind.Add },
+                    new[] { OpKind.ReLU, OpKind.Tanh, OpKind.Sigmoid },
+                };
+                int next = i + 1;
+                foreach (OpKind[] step in steps)
+                {
+                    int previous = members[members.Count - 1];
+                    if (next < layers.Count && Array.IndexOf(step, layers[next].Kind) >= 0
+                        && layers[next].Inputs[0] == previous && consumers[previous] == 1)
+                    {
+                        members.Add(next);
+                        next++;
+                    }
+                }
+            }
+
+            string pattern = string.Join("+", members.Select(m => layers[m].Kind.ToString()));
+            groups.Add(new FusionGroup(layers[i].Name, pattern, members.ToEquatableArray()));
+            i += members.Count;
+        }
+
+        return groups;
+    }
+
+    /// <summary>First-fit packing, largest buffers first: each goes at the lowest offset free for its whole lifetime.</summary>
+    private static List<BufferSpec> Pack(List<BufferSpec> buffers)
+    {
+        var placed = new List<BufferSpec>();
+        foreach (BufferSpec buffer in buffers.OrderByDescending(b => b.BytesPerImage).ThenBy(b => b.Group))
+        {
+            var overlapping = placed
+                .Where(p => p.FirstUse <= buffer.LastUse && buffer.FirstUse <= p.LastUse)
+                .OrderBy(p => p.Offset)
+                .ToList();
+            long offset = 0;
+            foreach (BufferSpec p in overlapping)
+            {
+                if (offset + buffer.BytesPerImage <= p.Offset)
+                {
+                    break;
+                }
+
+                offset = Math.Max(offset, p.Offset + p.BytesPerImage);
+            }
+
+            placed.Add(buffer with { Offset = offset });
+        }
+
+        return placed;
+    }
+}

@@ -1,0 +1,414 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using DslResNet.Generators.Diagnostics;
+using DslResNet.Generators.Infrastructure;
+using DslResNet.Generators.Model;
+
+namespace DslResNet.Generators.Shapes;
+
+/// <summary>
+/// Instantiates every block, infers every shape, names every tensor as torchvision would, and counts parameters and
+/// FLOPs. Shape problems become diagnostics here; the walk stops at the first, since every later shape depends on it.
+/// A problem inside a block is reported where the network uses the block (the stage), naming the full layer path.
+/// </summary>
+internal static partial class ShapeInference
+{
+    /// <summary>Infers a (statically valid) network.</summary>
+    public static ShapedNetwork Infer(NetworkSpec network)
+    {
+        var walk = new Walk(network);
+        var input = new Shape(network.Channels, network.Height, network.Width, false);
+        var output = input;
+        try
+        {
+            SourceSpan? anchor = network.LayersOf is null ? null : network.AttributeSpan;
+            (_, output) = walk.Layers(network.Layers, prefix: string.Empty, -1, input, context: null, anchor, member: null);
+            walk.Advise();
+        }
+        catch (ShapeError)
+        {
+            // Already reported; the shapes after it are unknown.
+        }
+
+        var identity = new NetworkIdentity(network.FullName, network.Name, network.Namespace, network.ContainingTypes);
+        return new ShapedNetwork(
+            identity, input, output, walk.Result.ToEquatableArray(), walk.Parameters.ToEquatableArray(),
+            walk.MemberRows().ToEquatableArray(), walk.Diagnostics.Distinct().ToEquatableArray());
+    }
+
+    /// <summary>What a block instance receives from its stage.</summary>
+    private sealed record BlockContext(int Channels, int Stride, string BlockName);
+
+    /// <summary>Thrown after an error has been reported, to stop the walk.</summary>
+    private sealed class ShapeError : Exception
+    {
+    }
+
+    private sealed class Walk
+    {
+        private readonly NetworkSpec _network;
+        private readonly Dictionary<string, string> _parameterOwners = new(StringComparer.Ordinal);
+
+        public Walk(NetworkSpec network) => _network = network;
+
+        public List<ShapedLayer> Result { get; } = new();
+
+        public List<ParameterSpec> Parameters { get; } = new();
+
+        public List<DiagnosticInfo> Diagnostics { get; } = new();
+
+        private string Owner => _network.FullName;
+
+        /// <summary>Walks a layer list; returns the index and shape of its output.</summary>
+        public (int Index, Shape Shape) Layers(
+            EquatableArray<LayerSpec> specs, string prefix, int input, Shape inputShape, BlockContext? context, SourceSpan? anchor, string? member)
+        {
+            var outputs = new Dictionary<string, (int, Shape)>(StringComparer.Ordinal);
+            (int Index, Shape Shape) current = (input, inputShape);
+            foreach (LayerSpec spec in specs)
+            {
+                string top = member ?? spec.Name;
+                var site = new Site(this, spec, prefix + spec.Name, anchor, top);
+                current = spec switch
+                {
+                    ConvSpec conv => Conv(site, conv, current, context),
+                    BatchNormSpec bn => Add(site, OpKind.BatchNorm, $"BatchNorm{(current.Shape.Flat ? "1d" : "2d")}({current.Shape.C})", current, current.Shape, parameters: 2L * current.Shape.C, multiplyAdds: 0, flops: 2 * current.Shape.Elements, bn: bn),
+                    ActivationSpec act => Add(site, act.Activation switch { ActivationKind.ReLU => OpKind.ReLU, ActivationKind.Tanh => OpKind.Tanh, _ => OpKind.Sigmoid }, act.Activation.ToString(), current, current.Shape, 0, 0, current.Shape.Elements),
+                    ResidualSpec residual => Residual(site, residual, current, input, inputShape, outputs, context),
+                    PoolSpec pool => Pool(site, pool, current, context),
+                    GlobalAvgPoolSpec => Add(site, OpKind.GlobalAvgPool, "GlobalAvgPool", current, new Shape(current.Shape.C, 1, 1, true), 0, 0, current.Shape.Elements),
+                    FlattenSpec => Add(site, OpKind.Flatten, "Flatten", current, new Shape(Checked(site, current.Shape.Elements), 1, 1, true), 0, 0, 0),
+                    DenseSpec dense => Dense(site, dense, current),
+                    DropoutSpec dropout => Add(site, OpKind.Dropout, "Dropout(p=" + Validation.Validator.Format(dropout.Rate) + ")", current, current.Shape, 0, 0, current.Shape.Elements, rate: dropout.Rate),
+                    StageSpec stage => Stage(site, stage, current, context, anchor, top),
+                    _ => current,
+                };
+                outputs[spec.Name] = current;
+            }
+
+            return current;
+        }
+
+        private (int, Shape) Conv(Site site, ConvSpec conv, (int Index, Shape Shape) input, BlockContext? context)
+        {
+            Shape x = input.Shape;
+            int outChannels = conv.OutChannels > 0 ? conv.OutChannels : (context?.Channels ?? 0) * conv.Expansion;
+            int stride = conv.Strided ? context?.Stride ?? 1 : conv.Stride;
+            string op = $"Conv2d {x.C}->{outChannels}, {conv.Kernel}x{conv.Kernel}" + (stride != 1 ? $", stride {stride}" : "") + (conv.Padding != 0 ? $", pad {conv.Padding}" : "") + (conv.Bias ? ", bias" : "");
+            int h = Window(site, op, x, conv.Kernel, stride, conv.Padding, "kernel", conv.Strided ? "Strided" : "Stride");
+            var output = new Shape(outChannels, h, OutSize(x.W, conv.Kernel, stride, conv.Padding), false);
+            long macs = output.Elements * x.C * conv.Kernel * conv.Kernel;
+            int index = Add(site, OpKind.Conv, op, input, output, (long)outChannels * x.C * conv.Kernel * conv.Kernel + (conv.Bias ? outChannels : 0), macs, (2 * macs) + (conv.Bias ? output.Elements : 0), kernel: conv.Kernel, stride: stride, padding: conv.Padding, bias: conv.Bias, weight: new[] { outChannels, x.C, conv.Kernel, conv.Kernel }).Item1;
+            return (index, output);
+        }
+
+        private (int, Shape) Pool(Site site, PoolSpec pool, (int Index, Shape Shape) input, BlockContext? context)
+        {
+            Shape x = input.Shape;
+            int stride = pool.Strided ? context?.Stride ?? 1 : pool.Stride;
+            string op = (pool.IsMax ? "MaxPool" : "AvgPool") + $" {pool.Kernel}x{pool.Kernel}" + (stride != 1 ? $", stride {stride}" : "") + (pool.Padding != 0 ? $", pad {pool.Padding}" : "");
+            int h = Window(site, op, x, pool.Kernel, stride, pool.Padding, "kernel", pool.Strided ? "Strided" : "Stride");
+            var output = new Shape(x.C, h, OutSize(x.W, pool.Kernel, stride, pool.Padding), false);
+            return Add(site, pool.IsMax ? OpKind.MaxPool : OpKind.AvgPool, op, input, output, 0, 0, output.Elements * pool.Kernel * pool.Kernel, kernel: pool.Kernel, stride: stride, padding: pool.Padding);
+        }
+
+        private (int, Shape) Dense(Site site, DenseSpec dense, (int Index, Shape Shape) input)
+        {
+            Shape x = input.Shape;
+            if (!x.Flat && (x.H != 1 || x.W != 1))
+            {
+                site.Fail(Descriptors.DenseNeedsFlatInput, "outFeatures", site.FullName, x.ToString(), x.Elements.ToString(CultureInfo.InvariantCulture), x.C.ToString(CultureInfo.InvariantCulture));
+            }
+
+            var output = new Shape(dense.OutFeatures, 1, 1, true);
+            long macs = (long)dense.OutFeatures * x.C;
+            return Add(site, OpKind.Dense, $"Linear {x.C}->{dense.OutFeatures}" + (dense.Bias ? "" : ", no bias"), input, output, macs + (dense.Bias ? dense.OutFeatures : 0), macs, (2 * macs) + (dense.Bias ? dense.OutFeatures : 0), bias: dense.Bias, weight: new[] { dense.OutFeatures, x.C });
+        }
+
+        private (int, Shape) Stage(Site site, StageSpec stage, (int Index, Shape Shape) input, BlockContext? context, SourceSpan? anchor, string member)
+        {
+            BlockSpec block = stage.Block.Definition!;
+            int channels = stage.Channels > 0 ? stage.Channels : (context?.Channels ?? 0) * stage.Expansion;
+            (int, Shape) current = input;
+            for (int r = 0; r < stage.Repeat; r++)
+            {
+                int stride = r > 0 ? 1 : stage.Strided ? context?.Stride ?? 1 : stage.Stride;
+                var inner = new BlockContext(channels, stride, block.DisplayName);
+                current = Layers(block.Layers, site.FullName + "." + r.ToString(CultureInfo.InvariantCulture) + ".", current.Item1, current.Item2, inner, anchor ?? stage.Span, member);
+            }
+
+            return current;
+        }
+
+        private (int, Shape) Residual(
+            Site site, ResidualSpec residual, (int Index, Shape Shape) body, int blockInput, Shape blockInputShape,
+            Dictionary<string, (int, Shape)> outputs, BlockContext? context)
+        {
+            if (_network.Plain)
+            {
+                return body;
+            }
+
+            (int Index, Shape Shape) source = residual.From is { } from && outputs.TryGetValue(from, out var named) ? named : (blockInput, blockInputShape);
+            ShortcutKind kind = residual.Shortcut == ShortcutKind.Default ? _network.Shortcut : residual.Shortcut;
+            Shape a = source.Shape, b = body.Shape;
+            if (a == b)
+            {
+                return Add(site, OpKind.Add, "Add (identity shortcut)", body, b, 0, 0, b.Elements, extraInput: source.Index);
+            }
+
+            string why;
+            int stride = 0;
+            if (a.Flat || b.Flat)
+            {
+                why = "a flat tensor can only be added to one of the same length";
+            }
+            else if ((stride = FindStride(a, b)) == 0)
+            {
+                why = $"no stride takes {a.H}x{a.W} to {b.H}x{b.W}, so no shortcut can bridge them";
+            }
+            else if (kind == ShortcutKind.Identity)
+            {
+                why = "an identity shortcut needs equal shapes; set Shortcut = ShortcutKind.Projection (1x1 conv + batch norm) or ShortcutKind.ZeroPad on the residual or the network";
+            }
+            else if (kind == ShortcutKind.ZeroPad && b.C < a.C)
+            {
+                why = $"a zero-padding shortcut can add channels but not remove them ({a.C} -> {b.C}); use ShortcutKind.Projection";
+            }
+            else
+            {
+                why = string.Empty;
+            }
+
+            if (why.Length > 0)
+            {
+                site.Fail(Descriptors.ResidualShapeMismatch, null, site.FullName, a.ToString(), b.ToString(), why);
+            }
+
+            string prefix = site.FullName.Substring(0, site.FullName.Length - residual.Name.Length);
+            int shortcut;
+            if (kind == ShortcutKind.ZeroPad)
+            {
+                var zeroSite = new Site(this, residual, site.FullName + ".shortcut", site.Anchor, site.Member);
+                shortcut = Add(zeroSite, OpKind.ZeroPadShortcut, $"Shortcut: subsample by {stride}, zero-pad {a.C}->{b.C} channels", source, b, 0, 0, 0, stride: stride, onShortcut: true).Item1;
+            }
+            else
+            {
+                string name = prefix + residual.ProjectionName;
+                var convSite = new Site(this, residual, name + ".0", site.Anchor, site.Member);
+                string op = $"Conv2d {a.C}->{b.C}, 1x1" + (stride != 1 ? $", stride {stride}" : "") + " (projection)";
+                long macs = b.Elements * a.C;
+                var conv = Add(convSite, OpKind.Conv, op, source, b, (long)b.C * a.C, macs, 2 * macs, kernel: 1, stride: stride, weight: new[] { b.C, a.C, 1, 1 }, onShortcut: true);
+                var bnSite = new Site(this, residual, name + ".1", site.Anchor, site.Member);
+                var defaults = new BatchNormSpec(name + ".1", SourceSpan.None, EquatableArray<ArgumentSpan>.Empty, 1e-5, 0.1);
+                shortcut = Add(bnSite, OpKind.BatchNorm, $"BatchNorm2d({b.C}) (projection)", conv, b, 2L * b.C, 0, 2 * b.Elements, bn: defaults, onShortcut: true).Item1;
+            }
+
+            return Add(site, OpKind.Add, kind == ShortcutKind.ZeroPad ? "Add (zero-pad shortcut)" : "Add (projection shortcut)", body, b, 0, 0, b.Elements, extraInput: shortcut);
+        }
+
+        /// <summary>The stride s with ceil(a/s) = b on both axes (what a 1x1 stride-s conv or ::s subsampling gives), else 0.</summary>
+        private static int FindStride(Shape a, Shape b)
+        {
+            int limit = Math.Max(a.H, a.W);
+            for (int s = 1; s <= limit; s++)
+            {
+                if (((a.H - 1) / s) + 1 == b.H && ((a.W - 1) / s) + 1 == b.W)
+                {
+                    return s;
+                }
+            }
+
+            return 0;
+        }
+
+        private static int OutSize(int size, int kernel, int stride, int padding) => ((size + (2 * padding) - kernel) / stride) + 1;
+
+        /// <summary>Checks a sliding window on both axes and returns the output height.</summary>
+        private static int Window(Site site, string op, Shape x, int kernel, int stride, int padding, string kernelArgument, string strideArgument)
+        {
+            int ph = x.H + (2 * padding), pw = x.W + (2 * padding);
+            if (ph < kernel || pw < kernel)
+            {
+                string why = padding > 0
+                    ? $"the {kernel}x{kernel} window is larger than the padded input {ph}x{pw}"
+                    : $"the {kernel}x{kernel} window is larger than the input {x.H}x{x.W}";
+                site.Fail(Descriptors.SpatialCollapse, kernelArgument, site.FullName, op, x.ToString(), why);
+            }
+
+            // Rows never read at the end (beyond the padding). With kernel < stride the window skips rows by design.
+            int rowsDropped = ((ph - kernel) % stride) - padding;
+            int columnsDropped = ((pw - kernel) % stride) - padding;
+            if (kernel >= stride && (rowsDropped > 0 || columnsDropped > 0))
+            {
+                bool rows = rowsDropped > 0;
+                int count = rows ? rowsDropped : columnsDropped;
+                string what = rows && columnsDropped > 0 ? (count == 1 ? "row and column" : "rows and columns") : rows ? (count == 1 ? "row" : "rows") : (count == 1 ? "column" : "columns");
+                site.Warn(Descriptors.StrideDropsInput, strideArgument, site.FullName, op, x.ToString(), count.ToString(CultureInfo.InvariantCulture), what, (rows ? ph - kernel : pw - kernel).ToString(CultureInfo.InvariantCulture), stride.ToString(CultureInfo.InvariantCulture));
+            }
+
+            return OutSize(x.H, kernel, stride, padding);
+        }
+
+        private static int Checked(Site site, long elements)
+        {
+            if (elements > int.MaxValue)
+            {
+                site.Fail(Descriptors.InvalidNumber, null, "Flattened size", site.FullName, elements.ToString(CultureInfo.InvariantCulture), "at most 2147483647");
+            }
+
+            return (int)elements;
+        }
+
+        /// <summary>Appends a layer (and its parameters) and returns its index and output shape.</summary>
+        private (int, Shape) Add(
+            Site site, OpKind kind, string operation, (int Index, Shape Shape) input, Shape output, long parameters, long multiplyAdds, long flops,
+            int kernel = 0, int stride = 0, int padding = 0, bool bias = false, BatchNormSpec? bn = null, double rate = 0,
+            int[]? weight = null, int extraInput = int.MinValue, bool onShortcut = false)
+        {
+            if (output.Elements > int.MaxValue || output.H <= 0 || output.W <= 0 || output.C <= 0)
+            {
+                site.Fail(Descriptors.InvalidNumber, null, "Output size", site.FullName, output.ToString(), "between 1 and 2147483647 elements");
+            }
+
+            int[] inputs = extraInput == int.MinValue ? new[] { input.Index } : new[] { input.Index, extraInput };
+            int index = Result.Count;
+            Result.Add(new ShapedLayer(
+                index, site.FullName, kind, operation, inputs.ToEquatableArray(), input.Shape, output, parameters, multiplyAdds, flops,
+                kernel, stride, padding, bias, bn?.Eps ?? 0, bn?.Momentum ?? 0, rate, site.Member, onShortcut));
+
+            if (weight is not null)
+            {
+                Parameter(site, ".weight", ParameterRole.Weight, weight);
+                if (bias)
+                {
+                    Parameter(site, ".bias", ParameterRole.Bias, weight[0]);
+                }
+            }
+            else if (kind == OpKind.BatchNorm)
+            {
+                Parameter(site, ".weight", ParameterRole.BatchNormScale, output.C);
+                Parameter(site, ".bias", ParameterRole.BatchNormShift, output.C);
+                Parameter(site, ".running_mean", ParameterRole.RunningMean, output.C);
+                Parameter(site, ".running_var", ParameterRole.RunningVar, output.C);
+                Parameter(site, ".num_batches_tracked", ParameterRole.BatchesTracked);
+            }
+
+            return (index, output);
+        }
+
+        private void Parameter(Site site, string suffix, ParameterRole role, params int[] shape)
+        {
+            string name = site.FullName + suffix;
+            if (_parameterOwners.TryGetValue(name, out string? other))
+            {
+                site.Fail(Descriptors.DuplicateParameterName, null, site.FullName, name, other);
+            }
+
+            _parameterOwners[name] = site.FullName;
+            Parameters.Add(new ParameterSpec(name, site.FullName, role, shape.ToEquatableArray()));
+        }
+
+        /// <summary>Advice that needs the whole instantiated network.</summary>
+        public void Advise()
+        {
+            if (Result.Any(l => l.Kind == OpKind.BatchNorm))
+            {
+                foreach (ShapedLayer dropout in Result.Where(l => l.Kind == OpKind.Dropout))
+                {
+                    SourceSpan span = SpanOfMember(dropout.Member) ?? _network.AttributeSpan;
+                    Diagnostics.Add(DiagnosticInfo.Create(Descriptors.DropoutWithBatchNorm, span, Owner, dropout.Name));
+                }
+            }
+
+            if (!Result.Any(l => l.Kind == OpKind.Add))
+            {
+                int weighted = Result.Count(l => (l.Kind == OpKind.Conv || l.Kind == OpKind.Dense) && !l.OnShortcut);
+                if (weighted > 20)
+                {
+                    SourceSpan span = _network.Plain ? _network.SpanOf("Plain") : _network.Span;
+                    Diagnostics.Add(DiagnosticInfo.Create(Descriptors.DeepPlainNetwork, span, Owner, _network.Name, weighted.ToString(CultureInfo.InvariantCulture)));
+                }
+            }
+        }
+
+        private SourceSpan? SpanOfMember(string member)
+        {
+            if (_network.LayersOf is not null)
+            {
+                return _network.AttributeSpan;
+            }
+
+            foreach (LayerSpec layer in _network.Layers)
+            {
+                if (layer.Name == member)
+                {
+                    return layer.Span;
+                }
+            }
+
+            return null;
+        }
+
+        /// <summary>The compact table: one row per declared member.</summary>
+        public IEnumerable<MemberRow> MemberRows()
+        {
+            foreach (LayerSpec spec in _network.Layers)
+            {
+                var layers = Result.Where(l => l.Member == spec.Name).ToList();
+                if (layers.Count == 0)
+                {
+                    continue;
+                }
+
+                string op = spec is StageSpec stage
+                    ? $"{stage.Repeat} x {stage.Block.TypeName}" + (stage.Stride != 1 ? $", stride {stage.Stride}" : "")
+                    : layers.Count == 1 ? layers[0].Operation : layers[layers.Count - 1].Operation;
+                Shape output = layers.Last(l => !l.OnShortcut).Output;
+                yield return new MemberRow(spec.Name, op, output, layers.Sum(l => l.Parameters), layers.Sum(l => l.Flops));
+            }
+        }
+
+        /// <summary>Where a layer's diagnostics go: its own argument at the top level, else the anchor (the stage, or the twin's attribute).</summary>
+        private readonly struct Site
+        {
+            private readonly Walk _walk;
+            private readonly LayerSpec _spec;
+
+            public Site(Walk walk, LayerSpec spec, string fullName, SourceSpan? anchor, string member)
+            {
+                _walk = walk;
+                _spec = spec;
+                FullName = fullName;
+                Anchor = anchor;
+                Member = member;
+            }
+
+            public string FullName { get; }
+
+            public SourceSpan? Anchor { get; }
+
+            public string Member { get; }
+
+            public void Fail(Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, string? argument, params string[] arguments)
+            {
+                Warn(descriptor, argument, arguments);
+                throw new ShapeError();
+            }
+
+            public void Warn(Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, string? argument, params string[] arguments)
+            {
+                SourceSpan own = argument is null ? _spec.Span : _spec.SpanOf(argument);
+                DiagnosticInfo info = DiagnosticInfo.Create(descriptor, Anchor ?? own, _walk.Owner, arguments);
+                if (Anchor is not null && own.Path.Length > 0)
+                {
+                    info = info with { Additional = new[] { own }.ToEquatableArray() };
+                }
+
+                _walk.Diagnostics.Add(info);
+            }
+        }
+    }
+}

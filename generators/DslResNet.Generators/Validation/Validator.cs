@@ -1,0 +1,333 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using DslResNet.Generators.Diagnostics;
+using DslResNet.Generators.Infrastructure;
+using DslResNet.Generators.Model;
+
+namespace DslResNet.Generators.Validation;
+
+/// <summary>
+/// Checks what can be judged from a declaration alone: the declaration's form, every number, the references
+/// between layers, and the literature's advice that does not need shapes. Shape problems come from
+/// <see cref="Shapes.ShapeInference"/>, with the same catalogue.
+/// </summary>
+internal static class Validator
+{
+    /// <summary>
+    /// A network's diagnostics, including those of every block it uses (owned by the block, so the analyzer reports
+    /// them once, at the block), so that the generator knows whether anything stands in the way.
+    /// </summary>
+    public static EquatableArray<DiagnosticInfo> ValidateNetwork(NetworkSpec network)
+    {
+        var sink = new List<DiagnosticInfo>();
+        string owner = network.FullName;
+        if (network.InternalError is not null)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.InternalError, network.Span, owner, network.Name, network.InternalError));
+            return sink.ToEquatableArray();
+        }
+
+        if (!network.IsPartial)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.NotPartial, network.Span, owner, network.Name, network.Name));
+        }
+
+        foreach (ContainingTypeSpec outer in network.ContainingTypes)
+        {
+            if (!outer.IsPartial)
+            {
+                sink.Add(DiagnosticInfo.Create(Descriptors.NotPartial, network.Span, owner, outer.Name, network.Name));
+            }
+        }
+
+        CheckDeclaration(network.Name, "network", network.Span, network.Facts, owner, sink);
+        if (network.LayersOfProblem is not null)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.InvalidLayersOf, network.SpanOf("LayersOf"), owner, network.Name, network.LayersOfProblem));
+        }
+
+        foreach (var (name, value) in new[] { ("channels", network.Channels), ("height", network.Height), ("width", network.Width) })
+        {
+            if (value <= 0 && network.LayersOfProblem is null)
+            {
+                string what = network.LayersOf is not null && !HasArgument(network, name) ? "inherited " + name : "Input " + name;
+                sink.Add(DiagnosticInfo.Create(Descriptors.InvalidNumber, network.SpanOf(name), owner, what, network.Name, Format(value), "at least 1"));
+            }
+        }
+
+        if (!Enum.IsDefined(typeof(ShortcutKind), network.Shortcut))
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.InvalidNumber, network.SpanOf("Shortcut"), owner, "Shortcut", network.Name, Format((int)network.Shortcut), "a ShortcutKind value"));
+        }
+
+        if (network.Layers.Count == 0 && network.LayersOfProblem is null && !network.Facts.BindingErrors)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.NoLayers, network.Span, owner, "Network", network.Name));
+        }
+
+        // A LayersOf network's layers are written (and checked) in its source network: validate them without reporting.
+        string layerOwner = network.LayersOf is null ? owner : "(source of " + owner + ")";
+        CheckLayers(network.Layers, inBlock: false, network.Name, layerOwner, sink);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (BlockSpec block in UsedBlocks(network.Layers))
+        {
+            if (seen.Add(block.Name))
+            {
+                sink.AddRange(ValidateBlock(block));
+            }
+        }
+
+        return sink.ToEquatableArray();
+    }
+
+    /// <summary>A block's own diagnostics (not those of blocks it uses, which own theirs).</summary>
+    public static EquatableArray<DiagnosticInfo> ValidateBlock(BlockSpec block)
+    {
+        var sink = new List<DiagnosticInfo>();
+        CheckDeclaration(block.DisplayName, "block", block.Span, block.Facts, block.Name, sink);
+        if (block.Layers.Count == 0 && !block.Facts.BindingErrors)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.NoLayers, block.Span, block.Name, "Block", block.DisplayName));
+        }
+
+        CheckLayers(block.Layers, inBlock: true, block.DisplayName, block.Name, sink);
+        return sink.ToEquatableArray();
+    }
+
+    /// <summary>Every block a layer list uses, directly or through other blocks, each once, in first-use order.</summary>
+    public static IEnumerable<BlockSpec> UsedBlocks(EquatableArray<LayerSpec> layers)
+    {
+        foreach (LayerSpec layer in layers)
+        {
+            if (layer is StageSpec { Block.Definition: { } block })
+            {
+                yield return block;
+                foreach (BlockSpec inner in UsedBlocks(block.Layers))
+                {
+                    yield return inner;
+                }
+            }
+        }
+    }
+
+    private static bool HasArgument(NetworkSpec network, string name) => network.AttributeArguments.Any(a => a.Name == name);
+
+    private static void CheckDeclaration(string name, string what, SourceSpan span, DeclarationFacts facts, string owner, List<DiagnosticInfo> sink)
+    {
+        if (facts.IsGeneric)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.UnsupportedDeclaration, span, owner, name, what, "it is generic; every shape must be known at compile time"));
+        }
+
+        if (facts.InGenericType)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.UnsupportedDeclaration, span, owner, name, what, "it is nested in a generic type"));
+        }
+
+        if (facts.SplitLayers is { } split)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.LayersSplit, split, owner, name));
+        }
+
+        foreach (ArgumentSpan extra in facts.ExtraLayerAttributes)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.MultipleLayerAttributes, extra.Span, owner, extra.Name));
+        }
+    }
+
+    private static void CheckLayers(EquatableArray<LayerSpec> layers, bool inBlock, string className, string owner, List<DiagnosticInfo> sink)
+    {
+        var earlier = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < layers.Count; i++)
+        {
+            LayerSpec layer = layers[i];
+            var check = new LayerCheck(layer, owner, sink);
+            switch (layer)
+            {
+                case ConvSpec conv:
+                    if (conv.Has("outChannels"))
+                    {
+                        check.AtLeast("outChannels", "Output channels", conv.OutChannels, 1);
+                        if (conv.Has("Expansion"))
+                        {
+                            check.Ignored("Expansion", "Expansion", "it scales the block's channels, which only happens when the channels are left out");
+                        }
+                    }
+                    else if (!inBlock)
+                    {
+                        check.BlockOnly(conv.Span, "leaves out its output channels (they would come from a block)");
+                    }
+
+                    check.AtLeast("kernel", "Kernel size", conv.Kernel, 1);
+                    check.AtLeast("Stride", "Stride", conv.Stride, 1);
+                    check.AtLeast("Padding", "Padding", conv.Padding, 0);
+                    check.AtLeast("Expansion", "Expansion", conv.Expansion, 1);
+                    CheckStrided(check, conv.Strided, conv.Has("Stride"), inBlock);
+                    break;
+                case BatchNormSpec bn:
+                    if (!(bn.Eps > 0) || double.IsInfinity(bn.Eps))
+                    {
+                        check.Invalid("Eps", "Eps", Format(bn.Eps), "a positive, finite number (PyTorch's default is 1e-5)");
+                    }
+
+                    if (!(bn.Momentum >= 0 && bn.Momentum <= 1))
+                    {
+                        check.Invalid("Momentum", "Momentum", Format(bn.Momentum), "between 0 and 1 (PyTorch's default is 0.1)");
+                    }
+
+                    if (i + 1 < layers.Count && layers[i + 1] is ActivationSpec { Activation: not ActivationKind.ReLU } act)
+                    {
+                        sink.Add(DiagnosticInfo.Create(Descriptors.BatchNormBeforeSaturating, bn.Span, owner, bn.Name, act.Activation.ToString(), act.Name));
+                    }
+
+                    break;
+                case PoolSpec pool:
+                    check.AtLeast("kernel", "Kernel size", pool.Kernel, 1);
+                    check.AtLeast("Stride", "Stride", pool.Stride, 1);
+                    check.AtLeast("Padding", "Padding", pool.Padding, 0);
+                    if (pool.Kernel >= 1 && pool.Padding > pool.Kernel / 2)
+                    {
+                        check.Invalid("Padding", "Padding", Format(pool.Padding), "at most half the kernel size, " + Format(pool.Kernel / 2) + " (a window must never lie wholly in the padding)");
+                    }
+
+                    CheckStrided(check, pool.Strided, pool.Has("Stride"), inBlock);
+                    break;
+                case DenseSpec dense:
+                    check.AtLeast("outFeatures", "Output features", dense.OutFeatures, 1);
+                    break;
+                case DropoutSpec dropout:
+                    if (!(dropout.Rate >= 0 && dropout.Rate < 1))
+                    {
+                        check.Invalid("rate", "Dropout rate", Format(dropout.Rate), "at least 0 and below 1");
+                    }
+
+                    break;
+                case ResidualSpec residual:
+                    if (residual.From is null)
+                    {
+                        if (!inBlock)
+                        {
+                            sink.Add(DiagnosticInfo.Create(Descriptors.ShortcutSourceRequired, residual.Span, owner, residual.Name));
+                        }
+                    }
+                    else if (!earlier.Contains(residual.From))
+                    {
+                        sink.Add(DiagnosticInfo.Create(Descriptors.UnknownShortcutSource, residual.SpanOf("From"), owner, residual.Name, residual.From, className));
+                    }
+
+                    if (!Enum.IsDefined(typeof(ShortcutKind), residual.Shortcut))
+                    {
+                        check.Invalid("Shortcut", "Shortcut", Format((int)residual.Shortcut), "a ShortcutKind value");
+                    }
+
+                    if (residual.ProjectionName.Length == 0 || residual.ProjectionName.Contains('.'))
+                    {
+                        check.Invalid("ProjectionName", "ProjectionName", "'" + residual.ProjectionName + "'", "a non-empty name without dots");
+                    }
+
+                    break;
+                case StageSpec stage:
+                    if (stage.Has("channels"))
+                    {
+                        check.AtLeast("channels", "Channels", stage.Channels, 1);
+                        if (stage.Has("Expansion"))
+                        {
+                            check.Ignored("Expansion", "Expansion", "it scales the enclosing block's channels, which only happens when the channels are left out");
+                        }
+                    }
+                    else if (!inBlock)
+                    {
+                        check.BlockOnly(stage.Span, "leaves out its channels (they would come from an enclosing block)");
+                    }
+
+                    check.AtLeast("Repeat", "Repeat", stage.Repeat, 1);
+                    check.AtLeast("Stride", "Stride", stage.Stride, 1);
+                    check.AtLeast("Expansion", "Expansion", stage.Expansion, 1);
+                    CheckStrided(check, stage.Strided, stage.Has("Stride"), inBlock);
+                    if (!stage.Block.IsBlock)
+                    {
+                        sink.Add(DiagnosticInfo.Create(Descriptors.NotABlock, stage.Span, owner, stage.Name, stage.Block.TypeName));
+                    }
+                    else if (stage.Block.Cycle is not null)
+                    {
+                        sink.Add(DiagnosticInfo.Create(Descriptors.RecursiveBlock, stage.Span, owner, stage.Name, stage.Block.TypeName, stage.Block.Cycle));
+                    }
+                    else if (stage.Block.Definition is { } block && (stage.Stride > 1 || stage.Strided) && !AppliesStride(block))
+                    {
+                        sink.Add(DiagnosticInfo.Create(Descriptors.StageStrideUnused, stage.SpanOf(stage.Strided ? "Strided" : "Stride"), owner, stage.Name, block.DisplayName));
+                    }
+
+                    break;
+            }
+
+            earlier.Add(layer.Name);
+        }
+    }
+
+    private static void CheckStrided(LayerCheck check, bool strided, bool strideGiven, bool inBlock)
+    {
+        if (!strided)
+        {
+            return;
+        }
+
+        if (!inBlock)
+        {
+            check.BlockOnly(check.Layer.SpanOf("Strided"), "is Strided (it would take the stride a stage passes to its block)");
+        }
+        else if (strideGiven)
+        {
+            check.Ignored("Stride", "Stride", "Strided = true takes the stride from the stage instead");
+        }
+    }
+
+    /// <summary>Whether some layer of the block takes the stage's stride.</summary>
+    public static bool AppliesStride(BlockSpec block) => block.Layers.Any(l => l switch
+    {
+        ConvSpec c => c.Strided,
+        PoolSpec p => p.Strided,
+        StageSpec s => s.Strided,
+        _ => false,
+    });
+
+    /// <summary>Numbers in messages: invariant culture, shortest round-trip form.</summary>
+    public static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>Integers in messages.</summary>
+    public static string Format(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Adds a layer's diagnostics at the right argument.</summary>
+    private readonly struct LayerCheck
+    {
+        private readonly string _owner;
+        private readonly List<DiagnosticInfo> _sink;
+
+        public LayerCheck(LayerSpec layer, string owner, List<DiagnosticInfo> sink)
+        {
+            Layer = layer;
+            _owner = owner;
+            _sink = sink;
+        }
+
+        public LayerSpec Layer { get; }
+
+        public void AtLeast(string argument, string what, int value, int minimum)
+        {
+            if (value < minimum)
+            {
+                Invalid(argument, what, Format(value), minimum == 0 ? "0 or more" : "at least " + Format(minimum));
+            }
+        }
+
+        public void Invalid(string argument, string what, string value, string expected) =>
+            _sink.Add(DiagnosticInfo.Create(Descriptors.InvalidNumber, Layer.SpanOf(argument), _owner, what, Layer.Name, value, expected));
+
+        public void Ignored(string argument, string what, string why) =>
+            _sink.Add(DiagnosticInfo.Create(Descriptors.IgnoredSetting, Layer.SpanOf(argument), _owner, what, Layer.Name, why));
+
+        public void BlockOnly(SourceSpan span, string what) =>
+            _sink.Add(DiagnosticInfo.Create(Descriptors.BlockSettingOutsideBlock, span, _owner, Layer.Name, what));
+    }
+}

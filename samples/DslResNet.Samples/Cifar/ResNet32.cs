@@ -1,0 +1,22 @@
+namespace DslResNet.Samples;
+
+/// <summary>
+/// ResNet-32 for CIFAR-10 (He et al. 2015, section 4.2): 6n+2 layers with n = 5, three stages of 16, 32 and 64
+/// channels on 32x32, 16x16 and 8x8 maps, zero-padding (option A) shortcuts, global average pooling and a 10-way layer.
+/// </summary>
+[Network(3, 32, 32, Shortcut = ShortcutKind.ZeroPad)]
+public partial class ResNet32
+{
+    [Conv(16, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [Stage<BasicBlock>(16, Repeat = 5)] Layer layer1;
+    [Stage<BasicBlock>(32, Repeat = 5, Stride = 2)] Layer layer2;
+    [Stage<BasicBlock>(64, Repeat = 5, Stride = 2)] Layer layer3;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(10)] Layer fc;
+}
+
+/// <summary>The plain twin of <see cref="ResNet32"/>: the same layers with every skip connection switched off.</summary>
+[Network(LayersOf = typeof(ResNet32), Plain = true)]
+public partial class Plain32;
