@@ -1,0 +1,40 @@
+using System.Collections.Generic;
+using System.Linq;
+using DslResNet.Generators.Tests.Infrastructure;
+using Microsoft.CodeAnalysis;
+using Xunit;
+
+namespace DslResNet.Generators.Tests.Snapshots;
+
+/// <summary>The generated source of every sample network, read from the samples' own files, against committed snapshots.</summary>
+public sealed class SampleSnapshotTests
+{
+    private static readonly HarnessResult Samples = Harness.Run(Harness.Compile(Harness.SampleSources().Select(s => ("/samples/" + s.Path, s.Source)).ToArray()));
+
+    /// <summary>Every generated file's hint name.</summary>
+    public static IEnumerable<object[]> HintNames() =>
+        Samples.Generated.Keys.OrderBy(k => k, System.StringComparer.Ordinal).Select(k => new object[] { k });
+
+    [Theory]
+    [MemberData(nameof(HintNames))]
+    public void Generated_source_matches_snapshot(string hintName) =>
+        Snapshot.Verify(Samples.Generated[hintName], nameof(SampleSnapshotTests), "Generated", hintName);
+
+    [Fact]
+    public void Every_sample_network_generates_and_the_samples_compile_without_errors_or_warnings()
+    {
+        int networks = Harness.SampleSources().Sum(s => s.Source.Split('\n').Count(l => l.TrimStart().StartsWith("[Network(", System.StringComparison.Ordinal)));
+        Assert.Equal(networks, Samples.Generated.Count);
+        Assert.Empty(Samples.Diagnostics.Where(d => d.Severity >= DiagnosticSeverity.Warning));
+    }
+
+    [Fact]
+    public void Only_the_deep_plain_twins_get_advice()
+    {
+        var advised = Samples.Ours.Select(d => (d.Id, d.Location.SourceTree!.FilePath)).ToList();
+        Assert.All(advised, a => Assert.Equal("DRN0013", a.Id));
+        Assert.Equal(
+            new[] { "/samples/Cifar/ResNet110.cs", "/samples/Cifar/ResNet32.cs", "/samples/Cifar/ResNet44.cs", "/samples/Cifar/ResNet56.cs", "/samples/ImageNet/ResNet34.cs", "/samples/ImageNet/ResNet50.cs" },
+            advised.Select(a => a.FilePath).OrderBy(p => p, System.StringComparer.Ordinal));
+    }
+}
