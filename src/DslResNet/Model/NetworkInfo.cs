@@ -162,8 +162,13 @@ public sealed record NetworkInfo(
             }
         }
 
-        string prefix = name.Contains('.', StringComparison.Ordinal) ? name[..name.LastIndexOf('.')] : name;
-        string[] near = Parameters.Where(p => p.Name.StartsWith(prefix, StringComparison.Ordinal)).Select(p => p.Name).Take(8).ToArray();
+        // Suggest names that share the longest dotted prefix with the one asked for (same layer, else same block, ...).
+        string[] near = [];
+        for (string prefix = name; near.Length == 0 && prefix.Length > 0; prefix = prefix.Contains('.', StringComparison.Ordinal) ? prefix[..prefix.LastIndexOf('.')] : string.Empty)
+        {
+            near = Parameters.Where(p => p.Name.StartsWith(prefix + ".", StringComparison.Ordinal)).Select(p => p.Name).Take(8).ToArray();
+        }
+
         throw new KeyNotFoundException($"{Name} has no parameter named '{name}'." + (near.Length > 0 ? " Did you mean: " + string.Join(", ", near) + "?" : ""));
     }
 }
