@@ -50,7 +50,8 @@ public sealed class NetworkGenerator : IIncrementalGenerator
     {
         try
         {
-            return Parser.ParseNetwork(type, cancellationToken);
+            // A class marked [Block] too is an error (DRN0023, reported by the analyzer): emit nothing for it.
+            return Parser.HasAttribute(type, Parser.BlockAttributeName) ? null : Parser.ParseNetwork(type, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -85,10 +85,10 @@ internal static class Descriptors
         "Batch norm '{0}' feeds {1} '{2}' directly; with s-shaped activations batch norm after the activation often trains better",
         Advice, DiagnosticSeverity.Info);
 
-    /// <summary>DRN0012: dropout in a network that has batch norm.</summary>
+    /// <summary>DRN0012: dropout before a batch norm.</summary>
     public static readonly DiagnosticDescriptor DropoutWithBatchNorm = Make(
         "DRN0012", "Dropout in a network with batch norm",
-        "Dropout '{0}' is in a network that uses batch norm; batch norm already regularises, and dropout shifts the statistics it sees between training and inference",
+        "Dropout '{0}' comes before batch norm '{1}'; batch norm already regularises, and dropout shifts the variance that '{1}' sees between training and inference",
         Advice, DiagnosticSeverity.Info);
 
     /// <summary>DRN0013: a deep plain network.</summary>

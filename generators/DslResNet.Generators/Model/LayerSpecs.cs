@@ -198,6 +198,9 @@ internal sealed record BlockSpec(string Name, string DisplayName, SourceSpan Spa
 internal sealed record DeclarationFacts(
     bool IsGeneric, bool InGenericType, SourceSpan? SplitLayers, EquatableArray<ArgumentSpan> ExtraLayerAttributes, bool BindingErrors)
 {
+    /// <summary>For a network declared as something the generator cannot extend (a record, a struct, a static class): what it is; else null.</summary>
+    public string? UnsupportedKind { get; init; }
+
     /// <summary>The same facts with spans cleared.</summary>
     public DeclarationFacts WithoutSpans() => this with
     {

@@ -101,7 +101,16 @@ internal static partial class Parser
         }
 
         layers = ownLayers.Layers;
-        facts = ownLayers.Facts;
+        facts = ownLayers.Facts with
+        {
+            UnsupportedKind = type switch
+            {
+                { IsRecord: true } => "a record",
+                { TypeKind: not TypeKind.Class } => "a " + Keyword(type),
+                { IsStatic: true } => "a static class",
+                _ => null,
+            },
+        };
         if (shortcut == ShortcutKind.Default)
         {
             shortcut = ShortcutKind.Projection;

@@ -38,6 +38,12 @@ internal static partial class ShapeInference
             walk.MemberRows().ToEquatableArray(), walk.Diagnostics.Distinct().ToEquatableArray());
     }
 
+    /// <summary>
+    /// The most primitive layers a network may instantiate. ResNet-1202, the deepest of the paper, has under 5,000; a
+    /// typo such as <c>Repeat = 100000</c> must become a diagnostic, not hold the compiler while millions are built.
+    /// </summary>
+    internal const int MaxLayers = 100_000;
+
     /// <summary>What a block instance receives from its stage.</summary>
     private sealed record BlockContext(int Channels, int Stride, string BlockName);
 
@@ -132,6 +138,11 @@ internal static partial class ShapeInference
             BlockSpec block = stage.Block.Definition!;
             int channels = stage.Channels > 0 ? stage.Channels : (context?.Channels ?? 0) * stage.Expansion;
             (int, Shape) current = input;
+            if (Result.Count + ((long)stage.Repeat * block.Layers.Count) > MaxLayers)
+            {
+                site.Fail(Descriptors.InvalidNumber, "Repeat", "Repeat", site.FullName, stage.Repeat.ToString(CultureInfo.InvariantCulture), "small enough for at most " + MaxLayers.ToString(CultureInfo.InvariantCulture) + " layers in all");
+            }
+
             for (int r = 0; r < stage.Repeat; r++)
             {
                 int stride = r > 0 ? 1 : stage.Strided ? context?.Stride ?? 1 : stage.Stride;
@@ -191,17 +202,17 @@ internal static partial class ShapeInference
             int shortcut;
             if (kind == ShortcutKind.ZeroPad)
             {
-                var zeroSite = new Site(this, residual, site.FullName + ".shortcut", site.Anchor, site.Member);
+                var zeroSite = new Site(this, residual, site.FullName + ".shortcut", site.Anchor, site.Member, site.FullName);
                 shortcut = Add(zeroSite, OpKind.ZeroPadShortcut, $"Shortcut: subsample by {stride}, zero-pad {a.C}->{b.C} channels", source, b, 0, 0, 0, stride: stride, onShortcut: true).Item1;
             }
             else
             {
                 string name = prefix + residual.ProjectionName;
-                var convSite = new Site(this, residual, name + ".0", site.Anchor, site.Member);
+                var convSite = new Site(this, residual, name + ".0", site.Anchor, site.Member, site.FullName);
                 string op = $"Conv2d {a.C}->{b.C}, 1x1" + (stride != 1 ? $", stride {stride}" : "") + " (projection)";
                 long macs = b.Elements * a.C;
                 var conv = Add(convSite, OpKind.Conv, op, source, b, (long)b.C * a.C, macs, 2 * macs, kernel: 1, stride: stride, weight: new[] { b.C, a.C, 1, 1 }, onShortcut: true);
-                var bnSite = new Site(this, residual, name + ".1", site.Anchor, site.Member);
+                var bnSite = new Site(this, residual, name + ".1", site.Anchor, site.Member, site.FullName);
                 var defaults = new BatchNormSpec(name + ".1", SourceSpan.None, EquatableArray<ArgumentSpan>.Empty, 1e-5, 0.1);
                 shortcut = Add(bnSite, OpKind.BatchNorm, $"BatchNorm2d({b.C}) (projection)", conv, b, 2L * b.C, 0, 2 * b.Elements, bn: defaults, onShortcut: true).Item1;
             }
@@ -224,12 +235,13 @@ internal static partial class ShapeInference
             return 0;
         }
 
-        private static int OutSize(int size, int kernel, int stride, int padding) => ((size + (2 * padding) - kernel) / stride) + 1;
+        // In long: a padding near int.MaxValue must not wrap around to a plausible size. Window has checked that it fits.
+        private static int OutSize(int size, int kernel, int stride, int padding) => (int)(((size + (2L * padding) - kernel) / stride) + 1);
 
         /// <summary>Checks a sliding window on both axes and returns the output height.</summary>
         private static int Window(Site site, string op, Shape x, int kernel, int stride, int padding, string kernelArgument, string strideArgument)
         {
-            int ph = x.H + (2 * padding), pw = x.W + (2 * padding);
+            long ph = x.H + (2L * padding), pw = x.W + (2L * padding);
             if (ph < kernel || pw < kernel)
             {
                 string why = padding > 0
@@ -238,9 +250,14 @@ internal static partial class ShapeInference
                 site.Fail(Descriptors.SpatialCollapse, kernelArgument, site.FullName, op, x.ToString(), why);
             }
 
+            if (((ph - kernel) / stride) + 1 > int.MaxValue || ((pw - kernel) / stride) + 1 > int.MaxValue)
+            {
+                site.Fail(Descriptors.InvalidNumber, "Padding", "Padding", site.FullName, padding.ToString(CultureInfo.InvariantCulture), "small enough for an output of at most 2147483647 rows and columns");
+            }
+
             // Rows never read at the end (beyond the padding). With kernel < stride the window skips rows by design.
-            int rowsDropped = ((ph - kernel) % stride) - padding;
-            int columnsDropped = ((pw - kernel) % stride) - padding;
+            int rowsDropped = (int)(((ph - kernel) % stride) - padding);
+            int columnsDropped = (int)(((pw - kernel) % stride) - padding);
             if (kernel >= stride && (rowsDropped > 0 || columnsDropped > 0))
             {
                 bool rows = rowsDropped > 0;
@@ -268,9 +285,16 @@ internal static partial class ShapeInference
             int kernel = 0, int stride = 0, int padding = 0, bool bias = false, BatchNormSpec? bn = null, double rate = 0,
             int[]? weight = null, int extraInput = int.MinValue, bool onShortcut = false)
         {
-            if (output.Elements > int.MaxValue || output.H <= 0 || output.W <= 0 || output.C <= 0)
+            // The element count in double: C x H x W can overflow a long before the check sees it.
+            if ((double)output.C * output.H * output.W > int.MaxValue || output.H <= 0 || output.W <= 0 || output.C <= 0)
             {
                 site.Fail(Descriptors.InvalidNumber, null, "Output size", site.FullName, output.ToString(), "between 1 and 2147483647 elements");
+            }
+
+            if (Result.Count >= MaxLayers)
+            {
+                // Nested stages multiply; the check in Stage only sees one level.
+                site.Fail(Descriptors.InvalidNumber, null, "Layer count", _network.Name, "over " + MaxLayers.ToString(CultureInfo.InvariantCulture), "at most " + MaxLayers.ToString(CultureInfo.InvariantCulture));
             }
 
             int[] inputs = extraInput == int.MinValue ? new[] { input.Index } : new[] { input.Index, extraInput };
@@ -304,22 +328,25 @@ internal static partial class ShapeInference
             string name = site.FullName + suffix;
             if (_parameterOwners.TryGetValue(name, out string? other))
             {
-                site.Fail(Descriptors.DuplicateParameterName, null, site.FullName, name, other);
+                site.Fail(Descriptors.DuplicateParameterName, null, site.Declared, name, other);
             }
 
-            _parameterOwners[name] = site.FullName;
+            _parameterOwners[name] = site.Declared;
             Parameters.Add(new ParameterSpec(name, site.FullName, role, shape.ToEquatableArray()));
         }
 
         /// <summary>Advice that needs the whole instantiated network.</summary>
         public void Advise()
         {
-            if (Result.Any(l => l.Kind == OpKind.BatchNorm))
+            // Only a batch norm after the dropout sees its train/inference variance shift; dropout before the classifier is fine.
+            // Once per declared member: a stage repeating a block with dropout gets one hint, not one per repetition.
+            var advised = new HashSet<string>(StringComparer.Ordinal);
+            foreach (ShapedLayer dropout in Result.Where(l => l.Kind == OpKind.Dropout))
             {
-                foreach (ShapedLayer dropout in Result.Where(l => l.Kind == OpKind.Dropout))
+                if (Result.FirstOrDefault(l => l.Kind == OpKind.BatchNorm && l.Index > dropout.Index) is { } bn && advised.Add(dropout.Member))
                 {
                     SourceSpan span = SpanOfMember(dropout.Member) ?? _network.AttributeSpan;
-                    Diagnostics.Add(DiagnosticInfo.Create(Descriptors.DropoutWithBatchNorm, span, Owner, dropout.Name));
+                    Diagnostics.Add(DiagnosticInfo.Create(Descriptors.DropoutWithBatchNorm, span, Owner, dropout.Name, bn.Name));
                 }
             }
 
@@ -358,7 +385,9 @@ internal static partial class ShapeInference
             foreach (LayerSpec spec in _network.Layers)
             {
                 var layers = Result.Where(l => l.Member == spec.Name).ToList();
-                if (layers.Count == 0)
+
+                // After a shape error the walk may have stopped inside a member, with only its shortcut layers added.
+                if (!layers.Any(l => !l.OnShortcut))
                 {
                     continue;
                 }
@@ -377,16 +406,20 @@ internal static partial class ShapeInference
             private readonly Walk _walk;
             private readonly LayerSpec _spec;
 
-            public Site(Walk walk, LayerSpec spec, string fullName, SourceSpan? anchor, string member)
+            public Site(Walk walk, LayerSpec spec, string fullName, SourceSpan? anchor, string member, string? declared = null)
             {
                 _walk = walk;
                 _spec = spec;
                 FullName = fullName;
                 Anchor = anchor;
                 Member = member;
+                Declared = declared ?? fullName;
             }
 
             public string FullName { get; }
+
+            /// <summary>The declared layer behind this one, for messages: the residual, for its shortcut's layers.</summary>
+            public string Declared { get; }
 
             public SourceSpan? Anchor { get; }
 

@@ -121,6 +121,11 @@ internal static class Validator
             sink.Add(DiagnosticInfo.Create(Descriptors.UnsupportedDeclaration, span, owner, name, what, "it is generic; every shape must be known at compile time"));
         }
 
+        if (facts.UnsupportedKind is { } kind)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.UnsupportedDeclaration, span, owner, name, what, "it is " + kind + "; declare it as a (non-static) partial class"));
+        }
+
         if (facts.InGenericType)
         {
             sink.Add(DiagnosticInfo.Create(Descriptors.UnsupportedDeclaration, span, owner, name, what, "it is nested in a generic type"));
@@ -254,6 +259,11 @@ internal static class Validator
                     {
                         sink.Add(DiagnosticInfo.Create(Descriptors.RecursiveBlock, stage.Span, owner, stage.Name, stage.Block.TypeName, stage.Block.Cycle));
                     }
+                    else if (inBlock && stage.Block.Definition is { } used && CycleBackTo(used, className) is { } cycle)
+                    {
+                        // A uses B uses A: parsed from A, the cycle closes in B, whose diagnostics A does not report.
+                        sink.Add(DiagnosticInfo.Create(Descriptors.RecursiveBlock, stage.Span, owner, stage.Name, className, cycle));
+                    }
                     else if (stage.Block.Definition is { } block && (stage.Stride > 1 || stage.Strided) && !AppliesStride(block))
                     {
                         sink.Add(DiagnosticInfo.Create(Descriptors.StageStrideUnused, stage.SpanOf(stage.Strided ? "Strided" : "Stride"), owner, stage.Name, block.DisplayName));
@@ -281,6 +291,33 @@ internal static class Validator
         {
             check.Ignored("Stride", "Stride", "Strided = true takes the stride from the stage instead");
         }
+    }
+
+    /// <summary>
+    /// The cycle by which <paramref name="used"/> (directly or through the blocks it uses) leads back to the block
+    /// <paramref name="root"/>, as the parser wrote it (<c>root -> ... -> root</c>); else null.
+    /// </summary>
+    private static string? CycleBackTo(BlockSpec used, string root)
+    {
+        foreach (LayerSpec layer in used.Layers)
+        {
+            if (layer is not StageSpec stage)
+            {
+                continue;
+            }
+
+            if (stage.Block.Cycle is { } cycle && cycle.StartsWith(root + " -> ", StringComparison.Ordinal))
+            {
+                return cycle;
+            }
+
+            if (stage.Block.Definition is { } inner && CycleBackTo(inner, root) is { } deeper)
+            {
+                return deeper;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Whether some layer of the block takes the stage's stride.</summary>
