@@ -86,6 +86,16 @@ public sealed class RobustnessTests
     }
 
     [Fact]
+    public void A_huge_repeat_is_reported_at_the_repeat_instead_of_exhausting_memory()
+    {
+        // Before the layer cap, this built two billion block instances and took the test host down.
+        MutantRun run = Run(Edit("Cifar/ResNet20.cs", "Repeat = 3)]", "Repeat = int.MaxValue)]")).Result;
+
+        Assert.Contains(run.Diagnostics, d => d.Id == "DRN0004" && d.Location.SourceTree!.GetText().ToString(d.Location.SourceSpan) == "int.MaxValue");
+        Assert.DoesNotContain(run.Generator.GeneratedSources, s => s.HintName.Contains("20.g.cs", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Generating_ResNet110_twice_gives_byte_identical_output()
     {
         var sources = Harness.SampleSources().Where(s => s.Path is "Cifar/ResNet110.cs" || s.Path.StartsWith("Blocks/", StringComparison.Ordinal)).ToArray();
@@ -127,51 +137,54 @@ public sealed class RobustnessTests
 }
 
 /// <summary>
-/// What the generator and analyzers made of one mutant. Like <see cref="Harness.Run(CSharpCompilation)"/>, but it
-/// runs a driver warmed on the samples and checks only what the mutation can have changed (see <see cref="Run"/>):
-/// the rest is the samples' own output (a megabyte of tables, which the snapshot tests compile), and checking it
-/// again for every mutant would only cost time.
+/// What the generator and analyzers made of one mutant: what <see cref="Harness.Run(CSharpCompilation)"/> gives, made
+/// cheap enough for hundreds of mutants. The samples generate a megabyte of tables; parsing, declaring and binding
+/// all of it again for every mutant would cost a fifth of a second each. So a driver warmed on the samples runs
+/// again (only the networks the mutation touches are validated, shaped and emitted anew, as in the IDE), the output
+/// compilation reuses the samples' parsed generated trees where the text is unchanged, and only what the mutation
+/// can have changed is checked (see <see cref="Run"/>); the snapshot tests check the rest.
 /// </summary>
 internal sealed class MutantRun
 {
-    /// <summary>
-    /// A driver that has run on the unmutated samples. Each mutant runs it again (drivers are immutable values), so
-    /// only the networks the mutation touches are validated, shaped, planned and emitted anew: what the IDE does.
-    /// </summary>
-    private static readonly Lazy<GeneratorDriver> WarmDriver = new(() => Harness.Driver().RunGenerators(RobustnessTests.SampleCompilation.Value));
+    private static readonly Lazy<(GeneratorDriver Driver, Compilation Output, IReadOnlyDictionary<string, SyntaxTree> Generated)> Warm = new(() =>
+    {
+        GeneratorDriver driver = Harness.Driver().RunGeneratorsAndUpdateCompilation(RobustnessTests.SampleCompilation.Value, out Compilation output, out _);
+        var generated = driver.GetRunResult().Results[0].GeneratedSources.ToDictionary(
+            s => s.HintName, s => output.SyntaxTrees.Single(t => t.FilePath == s.SyntaxTree.FilePath), StringComparer.Ordinal);
+        output.GetDiagnostics(); // parse, declare and bind once, so that every mutant's compilation starts from it
+        return (driver, output, generated);
+    });
 
-    /// <summary>The unmutated samples' generated files.</summary>
-    private static readonly Lazy<IReadOnlyDictionary<string, string>> Baseline = new(() =>
-        WarmDriver.Value.GetRunResult().Results[0].GeneratedSources.ToDictionary(s => s.HintName, s => s.SourceText.ToString(), StringComparer.Ordinal));
-
-    /// <summary>For each of the unmutated samples' generated files, the hand-written file of its network.</summary>
-    private static readonly Lazy<IReadOnlyDictionary<string, string>> BaselineFiles = new(() =>
-        Baseline.Value.Keys.ToDictionary(
+    /// <summary>For each of the samples' generated files, the hand-written file of its network.</summary>
+    private static readonly Lazy<IReadOnlyDictionary<string, string>> NetworkFiles = new(() =>
+        Warm.Value.Generated.Keys.ToDictionary(
             hint => hint,
-            hint => RobustnessTests.SampleCompilation.Value.GetTypeByMetadataName(hint.Substring(0, hint.Length - ".g.cs".Length))!
-                .DeclaringSyntaxReferences[0].SyntaxTree.FilePath,
+            hint => Warm.Value.Output.GetTypeByMetadataName(hint.Substring(0, hint.Length - ".g.cs".Length))!
+                .DeclaringSyntaxReferences.Select(r => r.SyntaxTree.FilePath).First(p => !p.EndsWith(".g.cs", StringComparison.Ordinal)),
             StringComparer.Ordinal));
 
-    private MutantRun(Compilation output, GeneratorRunResult generator, ImmutableArray<Diagnostic> generatorDiagnostics)
+    private MutantRun(Compilation output, GeneratorRunResult generator, ImmutableArray<Diagnostic> generatorDiagnostics, ImmutableHashSet<SyntaxTree> generatedTrees)
     {
         Output = output;
         Generator = generator;
         GeneratorDiagnostics = generatorDiagnostics;
-        GeneratedTrees = generator.GeneratedSources.Select(s => s.SyntaxTree).ToImmutableHashSet();
+        GeneratedTrees = generatedTrees;
     }
 
+    /// <summary>The samples, with the mutant, and everything generated.</summary>
     public Compilation Output { get; }
 
     public GeneratorRunResult Generator { get; }
 
     public ImmutableArray<Diagnostic> GeneratorDiagnostics { get; }
 
+    /// <summary>The generated trees of <see cref="Output"/>.</summary>
     public ImmutableHashSet<SyntaxTree> GeneratedTrees { get; }
 
-    /// <summary>Compiler diagnostics of the bound files, and every analyzer diagnostic.</summary>
+    /// <summary>Compiler diagnostics of the checked files, and our analyzer's.</summary>
     public List<Diagnostic> Diagnostics { get; } = new();
 
-    /// <summary>Exceptions thrown by an analyzer or the suppressor (Roslyn would report each as AD0001).</summary>
+    /// <summary>Exceptions thrown by the analyzer or the suppressor (Roslyn would report each as AD0001).</summary>
     public List<string> AnalyzerExceptions { get; } = new();
 
     public IEnumerable<Diagnostic> Errors => Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error);
@@ -184,32 +197,50 @@ internal sealed class MutantRun
             .Select(d => model.GetDeclaredSymbol(d))
             .OfType<INamedTypeSymbol>()
             .Where(t => t.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == "DslResNet.NetworkAttribute"))
-            .Distinct<INamedTypeSymbol>(SymbolEqualityComparer.Default);
+            .Distinct<INamedTypeSymbol>(SymbolEqualityComparer.Default)
+            .ToList();
     }
 
+    /// <summary>Runs the generator and analyzers on <paramref name="input"/>: the samples with <paramref name="mutated"/> in place of one file.</summary>
     public static MutantRun Run(CSharpCompilation input, SyntaxTree mutated)
     {
-        GeneratorDriver driver = WarmDriver.Value.RunGeneratorsAndUpdateCompilation(input, out Compilation output, out ImmutableArray<Diagnostic> generatorDiagnostics);
-        var run = new MutantRun(output, driver.GetRunResult().Results[0], generatorDiagnostics);
+        var (warmDriver, warmOutput, warmGenerated) = Warm.Value;
+        GeneratorRunResult generator = warmDriver.RunGenerators(input).GetRunResult().Results[0];
 
-        // Compiler diagnostics: the mutated file, and the generated files that are new or changed, or extend one of its types.
-        var extended = run.NetworksIn(mutated).SelectMany(t => t.DeclaringSyntaxReferences).Select(r => r.SyntaxTree).ToHashSet();
-        var changed = run.Generator.GeneratedSources
-            .Where(s => !Baseline.Value.TryGetValue(s.HintName, out string? text) || text != s.SourceText.ToString() || extended.Contains(s.SyntaxTree))
-            .Select(s => s.SyntaxTree);
-        foreach (SyntaxTree tree in changed.Prepend(mutated))
+        // The output compilation: the warm one with the mutated file and the generated files whose text changed swapped in.
+        Compilation output = warmOutput.ReplaceSyntaxTree(warmOutput.SyntaxTrees.Single(t => t.FilePath == mutated.FilePath), mutated);
+        var changed = new List<SyntaxTree>();
+        var generated = new HashSet<SyntaxTree>();
+        foreach (GeneratedSourceResult source in generator.GeneratedSources)
+        {
+            if (warmGenerated.TryGetValue(source.HintName, out SyntaxTree? old) && old.GetText().ContentEquals(source.SourceText))
+            {
+                generated.Add(old);
+                continue;
+            }
+
+            output = old is null ? output.AddSyntaxTrees(source.SyntaxTree) : output.ReplaceSyntaxTree(old, source.SyntaxTree);
+            changed.Add(source.SyntaxTree);
+            generated.Add(source.SyntaxTree);
+        }
+
+        var vanished = warmGenerated.Where(g => !generator.GeneratedSources.Any(s => s.HintName == g.Key)).ToList();
+        output = output.RemoveSyntaxTrees(vanished.Select(g => g.Value));
+        var run = new MutantRun(output, generator, generator.Diagnostics, generated.ToImmutableHashSet());
+
+        // Compiler diagnostics: the mutated file, and the generated files that are new, changed or extend one of its types.
+        var extending = run.NetworksIn(mutated).SelectMany(t => t.DeclaringSyntaxReferences).Select(r => r.SyntaxTree).Where(generated.Contains);
+        foreach (SyntaxTree tree in changed.Union(extending).Prepend(mutated))
         {
             run.Diagnostics.AddRange(output.GetSemanticModel(tree).GetDiagnostics());
         }
 
-        // Our analyzer and suppressor: the mutated file, and every file that names one of its types (a block's users,
-        // a LayersOf twin) or whose network's generated file changed or vanished.
+        // Our analyzer and suppressor: the mutated file, every file that names one of its types (a block's users, a
+        // LayersOf twin), and every file whose network's generated file changed or vanished.
         var names = mutated.GetRoot().DescendantNodes().OfType<BaseTypeDeclarationSyntax>().Select(d => d.Identifier.ValueText).ToHashSet(StringComparer.Ordinal);
-        var vanished = Baseline.Value.Keys.Where(hint => !run.Generator.GeneratedSources.Any(s => s.HintName == hint && s.SourceText.ToString() == Baseline.Value[hint]));
+        var touched = warmGenerated.Keys.Where(hint => !generated.Contains(warmGenerated[hint])).Select(hint => NetworkFiles.Value[hint]).ToHashSet(StringComparer.Ordinal);
         var analyzed = input.SyntaxTrees.Where(t =>
-            t == mutated
-            || names.Any(n => Regex.IsMatch(t.GetText().ToString(), @"\b" + n + @"\b"))
-            || vanished.Any(hint => BaselineFiles.Value[hint] == t.FilePath));
+            t == mutated || touched.Contains(t.FilePath) || names.Any(n => Regex.IsMatch(t.GetText().ToString(), @"\b" + n + @"\b")));
         var options = new CompilationWithAnalyzersOptions(
             new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty),
             onAnalyzerException: (e, analyzer, _) => run.AnalyzerExceptions.Add(analyzer.GetType().Name + ": " + e),
@@ -230,7 +261,7 @@ internal sealed class MutantRun
 /// <param name="Name">Unique, readable name: file, operation, where.</param>
 /// <param name="Path">The sample file it replaces.</param>
 /// <param name="Source">Its mutated text.</param>
-public sealed record Mutant(string Name, string Path, string Source);
+internal sealed record Mutant(string Name, string Path, string Source);
 
 /// <summary>
 /// Builds the corpus deterministically from the sample sources: deleted attributes and fields, integers in attributes
@@ -239,7 +270,7 @@ public sealed record Mutant(string Name, string Path, string Source);
 /// missing braces. Every operation is applied everywhere it can be, then a seeded sample of each (file, operation)
 /// is kept: nearly all for one focus file, a few of each file, so the corpus stays near 250.
 /// </summary>
-public static class MutantCorpus
+internal static class MutantCorpus
 {
     private static readonly Regex LayerLine = new(@"^(?<indent>\s*)\[(?<attr>.+)\]\s*Layer\s+(?<field>\w+);\s*$", RegexOptions.CultureInvariant);
     private static readonly Regex AttributeLine = new(@"^\s*\[(?<attr>.+)\]", RegexOptions.CultureInvariant);
@@ -261,6 +292,9 @@ public static class MutantCorpus
 
     /// <summary>How many mutants every other file keeps, taken from its operations in turn.</summary>
     private const int OtherSampleSize = 9;
+
+    /// <summary>The block most networks embed also keeps every integer replacement.</summary>
+    private const string IntegerSweepFile = "Blocks/BasicBlock.cs";
 
     /// <summary>The kinds of mutation.</summary>
     private enum Op
@@ -293,6 +327,12 @@ public static class MutantCorpus
             else
             {
                 // Round robin over the operations, in a seeded order, so that each file shows a bit of everything.
+                if (path == IntegerSweepFile)
+                {
+                    mutants.AddRange(groups.Single(g => g.Key == Op.Integer).Shuffled);
+                    groups.RemoveAll(g => g.Key == Op.Integer);
+                }
+
                 var order = groups.OrderBy(g => Seed(path + g.Key)).ToList();
                 mutants.AddRange(Enumerable.Range(0, order.Max(g => g.Shuffled.Count))
                     .SelectMany(i => order.Where(g => i < g.Shuffled.Count).Select(g => g.Shuffled[i]))
