@@ -9,20 +9,7 @@ namespace DslResNet.Generators.Tests.Diagnostics;
 /// <summary>The DslResNet.Architecture diagnostics: numbers, shapes, shortcuts and names.</summary>
 public sealed class ArchitectureDiagnosticTests
 {
-    /// <summary>A basic block whose first conv takes the stage's stride.</summary>
-    private const string BasicBlock = """
-        [Block]
-        public class Basic
-        {
-            [Conv(3, Padding = 1, Strided = true)] Layer conv1;
-            [BatchNorm] Layer bn1;
-            [ReLU] Layer relu1;
-            [Conv(3, Padding = 1)] Layer conv2;
-            [BatchNorm] Layer bn2;
-            [Residual] Layer add;
-            [ReLU] Layer relu2;
-        }
-        """;
+    private const string BasicBlock = TestSources.BasicBlock;
 
     [Fact]
     public void DRN0004_is_reported_at_the_offending_argument()

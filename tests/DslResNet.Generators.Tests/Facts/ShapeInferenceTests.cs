@@ -16,19 +16,7 @@ public sealed class ShapeInferenceTests
         return Loaded.Info(assembly, "T." + type);
     }
 
-    private const string Basic = """
-        [Block]
-        public class Basic
-        {
-            [Conv(3, Padding = 1, Strided = true)] Layer conv1;
-            [BatchNorm] Layer bn1;
-            [ReLU] Layer relu1;
-            [Conv(3, Padding = 1)] Layer conv2;
-            [BatchNorm] Layer bn2;
-            [Residual] Layer add;
-            [ReLU] Layer relu2;
-        }
-        """;
+    private const string Basic = TestSources.BasicBlock;
 
     [Fact]
     public void LayersOf_reuses_the_layers_on_another_input_size()
