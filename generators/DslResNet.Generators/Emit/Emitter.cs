@@ -150,7 +150,7 @@ internal static partial class Emitter
         {
             foreach (ShapedLayer l in n.Layers)
             {
-                w.WriteLine($"new({Num(l.Index)}, {Str(l.Name)}, global::DslResNet.LayerKind.{l.Kind}, {Str(l.Operation)}, {IntArray(l.Inputs)}, {l.Output.ToCode()}, {Num(l.Parameters)}, {Num(l.MultiplyAdds)}, {Num(l.Flops)}, {Num(l.Kernel)}, {Num(l.Stride)}, {Num(l.Padding)}),");
+                w.WriteLine($"new({Num(l.Index)}, {Str(l.Name)}, global::DslResNet.LayerKind.{l.Kind}, {Str(l.Operation)}, {IntArray(l.Inputs)}, {l.Output.ToCode()}, {Num(l.Parameters)}, {Num(l.MultiplyAdds)}, {Num(l.Flops)}, {Num(l.Kernel)}, {Num(l.Stride)}, {Num(l.Padding)}{Settings(l)}),");
             }
         }
     }
@@ -180,6 +180,18 @@ internal static partial class Emitter
             }
         }
     }
+
+    // Only the settings a layer kind has, as named arguments: ", Bias: true", ", Eps: 1E-05, Momentum: 0.1", ", Rate: 0.5".
+    private static string Settings(ShapedLayer l) => l.Kind switch
+    {
+        OpKind.Conv or OpKind.Dense => l.Bias ? ", Bias: true" : string.Empty,
+        OpKind.BatchNorm => ", Eps: " + Dbl(l.Eps) + ", Momentum: " + Dbl(l.Momentum),
+        OpKind.Dropout => ", Rate: " + Dbl(l.Rate),
+        _ => string.Empty,
+    };
+
+    /// <summary>An invariant-culture, round-trip double literal (<c>1E-05</c>, <c>0.1</c>).</summary>
+    internal static string Dbl(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     private static string IntArray(EquatableArray<int> values) =>
         values.Count == 0 ? "global::System.Array.Empty<int>()" : "new[] { " + string.Join(", ", values.Select(v => Num(v))) + " }";

@@ -97,15 +97,21 @@ public enum LayerKind
 /// <param name="Kernel">Kernel or window size (0 where none).</param>
 /// <param name="Stride">Stride (0 where none).</param>
 /// <param name="Padding">Padding (0 where none).</param>
+/// <param name="Bias">Whether a convolution or dense layer adds a bias.</param>
+/// <param name="Eps">Batch norm's epsilon (0 elsewhere).</param>
+/// <param name="Momentum">Batch norm's running-statistics momentum (0 elsewhere).</param>
+/// <param name="Rate">Dropout's rate (0 elsewhere).</param>
 public sealed record LayerInfo(
     int Index, string Name, LayerKind Kind, string Operation, int[] Inputs, TensorShape OutputShape,
-    long Parameters, long MultiplyAdds, long Flops, int Kernel, int Stride, int Padding)
+    long Parameters, long MultiplyAdds, long Flops, int Kernel, int Stride, int Padding,
+    bool Bias = false, double Eps = 0, double Momentum = 0, double Rate = 0)
 {
     /// <inheritdoc />
     public bool Equals(LayerInfo? other) =>
         other is not null && Index == other.Index && Name == other.Name && Kind == other.Kind && Operation == other.Operation
         && Inputs.AsSpan().SequenceEqual(other.Inputs) && OutputShape == other.OutputShape && Parameters == other.Parameters
-        && MultiplyAdds == other.MultiplyAdds && Flops == other.Flops && Kernel == other.Kernel && Stride == other.Stride && Padding == other.Padding;
+        && MultiplyAdds == other.MultiplyAdds && Flops == other.Flops && Kernel == other.Kernel && Stride == other.Stride && Padding == other.Padding
+        && Bias == other.Bias && Eps.Equals(other.Eps) && Momentum.Equals(other.Momentum) && Rate.Equals(other.Rate);
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(Index, Name, Kind);

@@ -182,4 +182,29 @@ public sealed class ShapeInferenceTests
         Assert.Contains(info.FusionGroups, g => names(g).SequenceEqual(new[] { "layer1.0.conv2", "layer1.0.bn2", "layer1.0.add", "layer1.0.relu2" }));
         Assert.Contains(info.FusionGroups, g => names(g).SequenceEqual(new[] { "layer1.0.conv1", "layer1.0.bn1", "layer1.0.relu1" }));
     }
+
+    [Fact]
+    public void Layer_settings_reach_the_layer_table()
+    {
+        NetworkInfo info = Info("""
+            [Network(1, 8, 8)]
+            public partial class Net
+            {
+                [Conv(4, 3, Padding = 1, Bias = true)] Layer conv1;
+                [BatchNorm(Eps = 1e-3, Momentum = 0.01)] Layer bn1;
+                [ReLU] Layer relu;
+                [Flatten] Layer flat;
+                [Dropout(0.25)] Layer drop;
+                [Dense(2, Bias = false)] Layer fc;
+                [BatchNorm] Layer bn2;
+            }
+            """, "Net");
+        Assert.True(info.Layers[0].Bias);
+        Assert.Equal(1e-3, info.Layers[1].Eps);
+        Assert.Equal(0.01, info.Layers[1].Momentum);
+        Assert.Equal(0.25, info.Layers[4].Rate);
+        Assert.False(info.Layers[5].Bias);
+        Assert.Equal(1e-5, info.Layers[6].Eps);
+        Assert.Equal(0.1, info.Layers[6].Momentum);
+    }
 }

@@ -88,19 +88,19 @@ partial class TanhNet : global::DslResNet.INetworkDefinition
 
     private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
     {
-        new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1->16, 3x3, pad 1, bias", new[] { -1 }, global::DslResNet.TensorShape.Image(16, 28, 28), 160, 112896, 238336, 3, 1, 1),
+        new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1->16, 3x3, pad 1, bias", new[] { -1 }, global::DslResNet.TensorShape.Image(16, 28, 28), 160, 112896, 238336, 3, 1, 1, Bias: true),
         new(1, "act1", global::DslResNet.LayerKind.Tanh, "Tanh", new[] { 0 }, global::DslResNet.TensorShape.Image(16, 28, 28), 0, 0, 12544, 0, 0, 0),
-        new(2, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 1 }, global::DslResNet.TensorShape.Image(16, 28, 28), 32, 0, 25088, 0, 0, 0),
+        new(2, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 1 }, global::DslResNet.TensorShape.Image(16, 28, 28), 32, 0, 25088, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
         new(3, "pool1", global::DslResNet.LayerKind.MaxPool, "MaxPool 2x2, stride 2", new[] { 2 }, global::DslResNet.TensorShape.Image(16, 14, 14), 0, 0, 12544, 2, 2, 0),
-        new(4, "conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->32, 3x3, pad 1, bias", new[] { 3 }, global::DslResNet.TensorShape.Image(32, 14, 14), 4640, 903168, 1812608, 3, 1, 1),
+        new(4, "conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->32, 3x3, pad 1, bias", new[] { 3 }, global::DslResNet.TensorShape.Image(32, 14, 14), 4640, 903168, 1812608, 3, 1, 1, Bias: true),
         new(5, "act2", global::DslResNet.LayerKind.Tanh, "Tanh", new[] { 4 }, global::DslResNet.TensorShape.Image(32, 14, 14), 0, 0, 6272, 0, 0, 0),
-        new(6, "bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 5 }, global::DslResNet.TensorShape.Image(32, 14, 14), 64, 0, 12544, 0, 0, 0),
+        new(6, "bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 5 }, global::DslResNet.TensorShape.Image(32, 14, 14), 64, 0, 12544, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
         new(7, "pool2", global::DslResNet.LayerKind.MaxPool, "MaxPool 2x2, stride 2", new[] { 6 }, global::DslResNet.TensorShape.Image(32, 7, 7), 0, 0, 6272, 2, 2, 0),
         new(8, "flatten", global::DslResNet.LayerKind.Flatten, "Flatten", new[] { 7 }, global::DslResNet.TensorShape.Flat(1568), 0, 0, 0, 0, 0, 0),
-        new(9, "fc1", global::DslResNet.LayerKind.Dense, "Linear 1568->128", new[] { 8 }, global::DslResNet.TensorShape.Flat(128), 200832, 200704, 401536, 0, 0, 0),
+        new(9, "fc1", global::DslResNet.LayerKind.Dense, "Linear 1568->128", new[] { 8 }, global::DslResNet.TensorShape.Flat(128), 200832, 200704, 401536, 0, 0, 0, Bias: true),
         new(10, "act3", global::DslResNet.LayerKind.Tanh, "Tanh", new[] { 9 }, global::DslResNet.TensorShape.Flat(128), 0, 0, 128, 0, 0, 0),
-        new(11, "bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm1d(128)", new[] { 10 }, global::DslResNet.TensorShape.Flat(128), 256, 0, 256, 0, 0, 0),
-        new(12, "fc2", global::DslResNet.LayerKind.Dense, "Linear 128->10", new[] { 11 }, global::DslResNet.TensorShape.Flat(10), 1290, 1280, 2570, 0, 0, 0),
+        new(11, "bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm1d(128)", new[] { 10 }, global::DslResNet.TensorShape.Flat(128), 256, 0, 256, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
+        new(12, "fc2", global::DslResNet.LayerKind.Dense, "Linear 128->10", new[] { 11 }, global::DslResNet.TensorShape.Flat(10), 1290, 1280, 2570, 0, 0, 0, Bias: true),
     };
 
     private static global::DslResNet.ParameterInfo[] CreateParameters() => new global::DslResNet.ParameterInfo[]
