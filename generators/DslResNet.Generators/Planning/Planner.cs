@@ -45,15 +45,17 @@ internal static class Planner
         var lastUse = new int[groups.Count];
         for (int g = 0; g < groups.Count; g++)
         {
-            lastUse[g] = g == groups.Count - 1 ? g : g;
-            foreach (ShapedLayer layer in layers)
+            lastUse[g] = g;
+        }
+
+        foreach (ShapedLayer layer in layers)
+        {
+            foreach (int input in layer.Inputs)
             {
-                foreach (int input in layer.Inputs)
+                // Only a group's last layer is read from outside it (fusion absorbs single-consumer outputs only).
+                if (input >= 0 && groups[groupOf[input]].Layers[groups[groupOf[input]].Layers.Count - 1] == input)
                 {
-                    if (input >= 0 && groupOf[input] == g && groups[g].Layers[groups[g].Layers.Count - 1] == input)
-                    {
-                        lastUse[g] = Math.Max(lastUse[g], groupOf[layer.Index]);
-                    }
+                    lastUse[groupOf[input]] = Math.Max(lastUse[groupOf[input]], groupOf[layer.Index]);
                 }
             }
         }
