@@ -1,0 +1,222 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+
+namespace DslResNet.Training;
+
+/// <summary>
+/// A first-order optimizer over named float parameters. Register the parameters once with <see cref="Add(ParameterSlot)"/>,
+/// then call <see cref="Step"/> after each backward pass; schedules set <see cref="LearningRate"/> before a step.
+/// State is exported and imported by name (<see cref="ExportState"/>, <see cref="ImportState"/>) so that a run can
+/// resume exactly from a checkpoint.
+/// </summary>
+public abstract class Optimizer
+{
+    private readonly List<ParameterSlot> _parameters = [];
+    private readonly Dictionary<string, ParameterSlot> _byName = new(StringComparer.Ordinal);
+    private double _learningRate;
+
+    /// <summary>Initialises the base state.</summary>
+    /// <param name="learningRate">The initial learning rate; at least 0.</param>
+    /// <exception cref="ArgumentException">The learning rate is negative or not finite.</exception>
+    protected Optimizer(double learningRate)
+    {
+        LearningRate = learningRate;
+    }
+
+    /// <summary>The learning rate used by the next <see cref="Step"/>; at least 0.</summary>
+    /// <exception cref="ArgumentException">Set to a negative or non-finite value.</exception>
+    public double LearningRate
+    {
+        get => _learningRate;
+        set
+        {
+            if (!(value >= 0) || double.IsInfinity(value))
+            {
+                throw new ArgumentException(
+                    $"Invalid learning rate: {value.ToString(CultureInfo.InvariantCulture)}; it must be finite and >= 0.", "lr");
+            }
+
+            _learningRate = value;
+        }
+    }
+
+    /// <summary>The number of steps taken (restored by <see cref="ImportState"/>).</summary>
+    public long StepCount { get; private set; }
+
+    /// <summary>The registered parameters, in registration order.</summary>
+    public IReadOnlyList<ParameterSlot> Parameters => _parameters;
+
+    /// <summary>Registers a parameter.</summary>
+    /// <param name="parameter">The parameter; its name must be new to this optimizer.</param>
+    /// <exception cref="ArgumentException">A parameter of that name is already registered.</exception>
+    public void Add(ParameterSlot parameter)
+    {
+        ArgumentNullException.ThrowIfNull(parameter);
+        if (!_byName.TryAdd(parameter.Name, parameter))
+        {
+            throw new ArgumentException($"A parameter named '{parameter.Name}' is already registered.", nameof(parameter));
+        }
+
+        _parameters.Add(parameter);
+    }
+
+    /// <summary>Registers a parameter given as arrays.</summary>
+    /// <param name="name">The parameter's name.</param>
+    /// <param name="value">The values, updated in place.</param>
+    /// <param name="gradient">The gradient, of the same length.</param>
+    /// <param name="applyWeightDecay">Whether weight decay applies to it.</param>
+    /// <returns>The registered slot.</returns>
+    public ParameterSlot Add(string name, float[] value, float[] gradient, bool applyWeightDecay = true)
+    {
+        ParameterSlot slot = new(name, value, gradient, applyWeightDecay);
+        Add(slot);
+        return slot;
+    }
+
+    /// <summary>Updates every registered parameter from its gradient, then counts the step.</summary>
+    public void Step()
+    {
+        long step = StepCount + 1;
+        foreach (ParameterSlot parameter in _parameters)
+        {
+            Update(parameter, step);
+        }
+
+        StepCount = step;
+    }
+
+    /// <summary>Updates one parameter in place.</summary>
+    /// <param name="parameter">The parameter.</param>
+    /// <param name="step">The 1-based number of the step being taken.</param>
+    protected abstract void Update(ParameterSlot parameter, long step);
+
+    /// <summary>The kinds of per-parameter buffer this optimizer keeps, e.g. <c>momentum_buffer</c>.</summary>
+    protected abstract IReadOnlyList<string> BufferKinds { get; }
+
+    /// <summary>Adds this optimizer's hyper-parameters, other than <c>lr</c>, to <paramref name="target"/>.</summary>
+    /// <param name="target">The dictionary to fill.</param>
+    protected abstract void WriteHyperParameters(IDictionary<string, double> target);
+
+    /// <summary>The buffer of the given kind for a parameter, or <see langword="null"/> if it has none yet.</summary>
+    /// <param name="kind">One of <see cref="BufferKinds"/>.</param>
+    /// <param name="parameter">The parameter's name.</param>
+    /// <returns>The live buffer, or <see langword="null"/>.</returns>
+    protected abstract float[]? GetBuffer(string kind, string parameter);
+
+    /// <summary>Replaces (or, with <see langword="null"/>, removes) the buffer of the given kind for a parameter.</summary>
+    /// <param name="kind">One of <see cref="BufferKinds"/>.</param>
+    /// <param name="parameter">The parameter's name.</param>
+    /// <param name="buffer">The new buffer, owned by the optimizer from now on, or <see langword="null"/>.</param>
+    protected abstract void SetBuffer(string kind, string parameter, float[]? buffer);
+
+    /// <summary>The buffer name used in exported state: <c>{kind}.{parameter}</c>.</summary>
+    /// <param name="kind">The buffer kind.</param>
+    /// <param name="parameter">The parameter's name.</param>
+    /// <returns>The combined name.</returns>
+    public static string BufferName(string kind, string parameter) => kind + "." + parameter;
+
+    /// <summary>Copies the optimizer's state: step count, buffers (copies) and hyper-parameters including <c>lr</c>.</summary>
+    /// <returns>A snapshot independent of this optimizer.</returns>
+    public OptimizerState ExportState()
+    {
+        OptimizerState state = new() { Step = StepCount };
+        state.HyperParameters["lr"] = LearningRate;
+        WriteHyperParameters(state.HyperParameters);
+        foreach (ParameterSlot parameter in _parameters)
+        {
+            foreach (string kind in BufferKinds)
+            {
+                float[]? buffer = GetBuffer(kind, parameter.Name);
+                if (buffer is not null)
+                {
+                    state.Buffers[BufferName(kind, parameter.Name)] = (float[])buffer.Clone();
+                }
+            }
+        }
+
+        return state;
+    }
+
+    /// <summary>
+    /// Restores a state exported by an optimizer of the same kind and configuration over the same parameters:
+    /// the step count, <c>lr</c> and every buffer (copied). Other hyper-parameters must equal this optimizer's.
+    /// </summary>
+    /// <param name="state">The state to restore.</param>
+    /// <exception cref="ArgumentException">A hyper-parameter differs or is missing, a buffer names an unknown parameter or
+    /// kind, or a buffer's length differs from its parameter's.</exception>
+    public void ImportState(OptimizerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Step < 0)
+        {
+            throw new ArgumentException($"The state's step count {state.Step} is negative.", nameof(state));
+        }
+
+        if (!state.HyperParameters.TryGetValue("lr", out double lr))
+        {
+            throw new ArgumentException("The state has no 'lr' hyper-parameter.", nameof(state));
+        }
+
+        Dictionary<string, double> mine = new(StringComparer.Ordinal);
+        WriteHyperParameters(mine);
+        foreach ((string name, double value) in mine)
+        {
+            if (!state.HyperParameters.TryGetValue(name, out double theirs))
+            {
+                throw new ArgumentException($"The state has no '{name}' hyper-parameter.", nameof(state));
+            }
+
+            if (!theirs.Equals(value))
+            {
+                throw new ArgumentException(
+                    $"The state's hyper-parameter '{name}' is {theirs.ToString("R", CultureInfo.InvariantCulture)} but this optimizer's is {value.ToString("R", CultureInfo.InvariantCulture)}.",
+                    nameof(state));
+            }
+        }
+
+        Dictionary<(string Kind, string Parameter), float[]> incoming = [];
+        foreach ((string name, float[] buffer) in state.Buffers)
+        {
+            ArgumentNullException.ThrowIfNull(buffer);
+            string? kind = null;
+            foreach (string k in BufferKinds)
+            {
+                if (name.StartsWith(k + ".", StringComparison.Ordinal))
+                {
+                    kind = k;
+                    break;
+                }
+            }
+
+            if (kind is null)
+            {
+                throw new ArgumentException($"The state's buffer '{name}' is of no kind this optimizer keeps ({string.Join(", ", BufferKinds)}).", nameof(state));
+            }
+
+            string parameterName = name[(kind.Length + 1)..];
+            if (!_byName.TryGetValue(parameterName, out ParameterSlot? parameter))
+            {
+                throw new ArgumentException($"The state's buffer '{name}' belongs to no registered parameter.", nameof(state));
+            }
+
+            if (buffer.Length != parameter.Length)
+            {
+                throw new ArgumentException(
+                    $"The state's buffer '{name}' has {buffer.Length} elements but parameter '{parameterName}' has {parameter.Length}.", nameof(state));
+            }
+
+            incoming[(kind, parameterName)] = (float[])buffer.Clone();
+        }
+
+        LearningRate = lr;
+        StepCount = state.Step;
+        foreach (ParameterSlot parameter in _parameters)
+        {
+            foreach (string kind in BufferKinds)
+            {
+                SetBuffer(kind, parameter.Name, incoming.GetValueOrDefault((kind, parameter.Name)));
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using System;
+
+namespace DslResNet.Training;
+
+/// <summary>
+/// One trainable tensor as an optimizer sees it: its name, its values (updated in place), its gradient and whether
+/// weight decay applies to it (commonly off for biases and batch-norm parameters).
+/// </summary>
+public sealed class ParameterSlot
+{
+    /// <summary>Creates a slot over a value buffer and a gradient buffer of the same length.</summary>
+    /// <param name="name">The parameter's name, e.g. <c>conv1.weight</c>; names the optimizer's state buffers.</param>
+    /// <param name="value">The parameter's values, updated in place by <see cref="Optimizer.Step"/>.</param>
+    /// <param name="gradient">The gradient of the loss with respect to <paramref name="value"/>; read only.</param>
+    /// <param name="applyWeightDecay">Whether the optimizer's weight decay applies to this parameter.</param>
+    /// <exception cref="ArgumentException">The name is empty or the buffers differ in length.</exception>
+    public ParameterSlot(string name, Memory<float> value, Memory<float> gradient, bool applyWeightDecay = true)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (value.Length != gradient.Length)
+        {
+            throw new ArgumentException(
+                $"Parameter '{name}' has {value.Length} values but its gradient has {gradient.Length}.", nameof(gradient));
+        }
+
+        Name = name;
+        Value = value;
+        Gradient = gradient;
+        ApplyWeightDecay = applyWeightDecay;
+    }
+
+    /// <summary>The parameter's name.</summary>
+    public string Name { get; }
+
+    /// <summary>The parameter's values, updated in place.</summary>
+    public Memory<float> Value { get; }
+
+    /// <summary>The parameter's gradient.</summary>
+    public Memory<float> Gradient { get; }
+
+    /// <summary>Whether weight decay applies to this parameter.</summary>
+    public bool ApplyWeightDecay { get; }
+
+    /// <summary>The number of elements.</summary>
+    public int Length => Value.Length;
+}
