@@ -43,7 +43,11 @@ public sealed class Device : IDisposable
         // ILGPU's CPU accelerator pays about a microsecond per emulated thread, so CPU kernels loop over their work with
         // a few threads per core; GPUs get one thread per element up to a large grid.
         LaunchThreads = kind == DeviceKind.Cpu ? Math.Max(4, 16 * Environment.ProcessorCount) : 1 << 20;
+        Kernels = new KernelSet(accelerator);
     }
+
+    /// <summary>The kernels, loaded on first use.</summary>
+    public KernelSet Kernels { get; }
 
     /// <summary>The ILGPU context.</summary>
     public Context Context { get; }

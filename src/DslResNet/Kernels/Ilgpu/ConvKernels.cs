@@ -1,0 +1,252 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace DslResNet.Kernels.Ilgpu;
+
+/// <summary>
+/// Direct convolution: forward, backward to the input, backward to the weights and bias. Every kernel loops over its
+/// work with a stride of <c>threads</c> (the launch size), so the CPU accelerator runs a few long threads and a GPU many.
+/// Each output element is computed by exactly one thread, in a fixed order, so results are deterministic.
+/// </summary>
+public static class ConvKernels
+{
+    /// <summary><c>y[n,co,oy,ox] = b[co] + sum w[co,ci,ky,kx] x[n,ci,oy*S-P+ky,ox*S-P+kx]</c>.</summary>
+    /// <param name="index">The thread.</param>
+    /// <param name="shape">The shape, a compile-time constant of the specialised kernel.</param>
+    /// <param name="x">Input.</param>
+    /// <param name="w">Weights.</param>
+    /// <param name="b">Bias (read when the shape has one).</param>
+    /// <param name="y">Output, overwritten.</param>
+    /// <param name="threads">Threads launched.</param>
+    public static void Forward(
+        Index1D index, SpecializedValue<ConvShape> shape, ArrayView<float> x, ArrayView<float> w, ArrayView<float> b, ArrayView<float> y, int threads)
+    {
+        ConvShape s = shape.Value;
+        int ho = s.OutHeight;
+        int wo = s.OutWidth;
+        int total = s.N * s.OutChannels * ho * wo;
+        int k = s.Kernel;
+        for (int i = index; i < total; i += threads)
+        {
+            int ox = i % wo;
+            int t = i / wo;
+            int oy = t % ho;
+            t /= ho;
+            int co = t % s.OutChannels;
+            int n = t / s.OutChannels;
+            float acc = s.Bias ? b[co] : 0f;
+            int iy0 = (oy * s.Stride) - s.Padding;
+            int ix0 = (ox * s.Stride) - s.Padding;
+            for (int ci = 0; ci < s.InChannels; ci++)
+            {
+                int xBase = (n * s.InChannels + ci) * s.Height;
+                int wBase = (co * s.InChannels + ci) * k;
+                for (int ky = 0; ky < k; ky++)
+                {
+                    int iy = iy0 + ky;
+                    if (iy < 0 || iy >= s.Height)
+                    {
+                        continue;
+                    }
+
+                    int xRow = (xBase + iy) * s.Width;
+                    int wRow = (wBase + ky) * k;
+                    for (int kx = 0; kx < k; kx++)
+                    {
+                        int ix = ix0 + kx;
+                        if (ix >= 0 && ix < s.Width)
+                        {
+                            acc += x[xRow + ix] * w[wRow + kx];
+                        }
+                    }
+                }
+            }
+
+            y[i] = acc;
+        }
+    }
+
+    /// <summary><c>dx[n,ci,iy,ix] += sum over (co,ky,kx) with iy = oy*S-P+ky, ix = ox*S-P+kx of w[co,ci,ky,kx] dy[n,co,oy,ox]</c>.</summary>
+    /// <param name="index">The thread.</param>
+    /// <param name="shape">The shape.</param>
+    /// <param name="dy">Gradient of the output.</param>
+    /// <param name="w">Weights.</param>
+    /// <param name="dx">Gradient of the input, accumulated into.</param>
+    /// <param name="threads">Threads launched.</param>
+    public static void BackwardData(
+        Index1D index, SpecializedValue<ConvShape> shape, ArrayView<float> dy, ArrayView<float> w, ArrayView<float> dx, int threads)
+    {
+        ConvShape s = shape.Value;
+        int ho = s.OutHeight;
+        int wo = s.OutWidth;
+        int total = s.N * s.InChannels * s.Height * s.Width;
+        int k = s.Kernel;
+        for (int i = index; i < total; i += threads)
+        {
+            int ix = i % s.Width;
+            int t = i / s.Width;
+            int iy = t % s.Height;
+            t /= s.Height;
+            int ci = t % s.InChannels;
+            int n = t / s.InChannels;
+            float acc = 0f;
+            for (int co = 0; co < s.OutChannels; co++)
+            {
+                int dyBase = (n * s.OutChannels + co) * ho;
+                int wBase = (co * s.InChannels + ci) * k;
+                for (int ky = 0; ky < k; ky++)
+                {
+                    int py = iy + s.Padding - ky;
+                    if (py < 0 || py % s.Stride != 0)
+                    {
+                        continue;
+                    }
+
+                    int oy = py / s.Stride;
+                    if (oy >= ho)
+                    {
+                        continue;
+                    }
+
+                    for (int kx = 0; kx < k; kx++)
+                    {
+                        int px = ix + s.Padding - kx;
+                        if (px < 0 || px % s.Stride != 0)
+                        {
+                            continue;
+                        }
+
+                        int ox = px / s.Stride;
+                        if (ox < wo)
+                        {
+                            acc += w[((wBase + ky) * k) + kx] * dy[((dyBase + oy) * wo) + ox];
+                        }
+                    }
+                }
+            }
+
+            dx[i] += acc;
+        }
+    }
+
+    /// <summary>
+    /// <c>dw[co,ci,ky,kx] = sum over (n,oy,ox) of dy[n,co,oy,ox] x[n,ci,oy*S-P+ky,ox*S-P+kx]</c>, overwritten; threads past the
+    /// weights compute <c>db[co] = sum dy[n,co,.,.]</c> when the shape has a bias.
+    /// </summary>
+    /// <param name="index">The thread.</param>
+    /// <param name="shape">The shape.</param>
+    /// <param name="dy">Gradient of the output.</param>
+    /// <param name="x">Input.</param>
+    /// <param name="dw">Gradient of the weights, overwritten.</param>
+    /// <param name="db">Gradient of the bias, overwritten (when the shape has one).</param>
+    /// <param name="threads">Threads launched.</param>
+    public static void BackwardWeights(
+        Index1D index, SpecializedValue<ConvShape> shape, ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dw, ArrayView<float> db, int threads)
+    {
+        ConvShape s = shape.Value;
+        int ho = s.OutHeight;
+        int wo = s.OutWidth;
+        int k = s.Kernel;
+        int weights = s.OutChannels * s.InChannels * k * k;
+        int total = weights + (s.Bias ? s.OutChannels : 0);
+        for (int i = index; i < total; i += threads)
+        {
+            if (i >= weights)
+            {
+                int c = i - weights;
+                float sum = 0f;
+                for (int n = 0; n < s.N; n++)
+                {
+                    int baseIndex = (n * s.OutChannels + c) * ho * wo;
+                    float partial = 0f;
+                    for (int j = 0; j < ho * wo; j++)
+                    {
+                        partial += dy[baseIndex + j];
+                    }
+
+                    sum += partial;
+                }
+
+                db[c] = sum;
+                continue;
+            }
+
+            int kx = i % k;
+            int t = i / k;
+            int ky = t % k;
+            t /= k;
+            int ci = t % s.InChannels;
+            int co = t / s.InChannels;
+
+            // Only outputs whose window reaches inside the input along each axis contribute.
+            int oyFirst = Clamp(CeilDiv(s.Padding - ky, s.Stride), 0, ho);
+            int oyEnd = Clamp(CeilDiv(s.Height + s.Padding - ky, s.Stride), 0, ho);
+            int oxFirst = Clamp(CeilDiv(s.Padding - kx, s.Stride), 0, wo);
+            int oxEnd = Clamp(CeilDiv(s.Width + s.Padding - kx, s.Stride), 0, wo);
+            float acc = 0f;
+            for (int n = 0; n < s.N; n++)
+            {
+                int dyBase = (n * s.OutChannels + co) * ho;
+                int xBase = (n * s.InChannels + ci) * s.Height;
+                float partial = 0f;
+                for (int oy = oyFirst; oy < oyEnd; oy++)
+                {
+                    int iy = (oy * s.Stride) - s.Padding + ky;
+                    int dyRow = (dyBase + oy) * wo;
+                    int xRow = (xBase + iy) * s.Width;
+                    for (int ox = oxFirst; ox < oxEnd; ox++)
+                    {
+                        partial += dy[dyRow + ox] * x[xRow + (ox * s.Stride) - s.Padding + kx];
+                    }
+                }
+
+                acc += partial;
+            }
+
+            dw[i] = acc;
+        }
+    }
+
+    /// <summary>
+    /// Folds evaluation-mode batch norm into the preceding convolution: <c>wf = w * g / sqrt(rv + eps)</c> and
+    /// <c>bf = beta + (b - rm) * g / sqrt(rv + eps)</c>, with the bias taken as 0 when the convolution has none.
+    /// </summary>
+    /// <param name="index">The thread.</param>
+    /// <param name="shape">The convolution's shape (its Bias says whether <paramref name="b"/> is read).</param>
+    /// <param name="w">Weights.</param>
+    /// <param name="b">Bias.</param>
+    /// <param name="bn">Batch norm's scale, shift, running mean and running variance, each OutChannels long, in that order.</param>
+    /// <param name="eps">Batch norm epsilon.</param>
+    /// <param name="wf">Folded weights.</param>
+    /// <param name="bf">Folded bias.</param>
+    /// <param name="threads">Threads launched.</param>
+    public static void FoldBatchNorm(
+        Index1D index, SpecializedValue<ConvShape> shape, ArrayView<float> w, ArrayView<float> b, ArrayView<float> bn, float eps,
+        ArrayView<float> wf, ArrayView<float> bf, int threads)
+    {
+        ConvShape s = shape.Value;
+        int c = s.OutChannels;
+        int perChannel = s.InChannels * s.Kernel * s.Kernel;
+        int weights = c * perChannel;
+        for (int i = index; i < weights + c; i += threads)
+        {
+            int co = i < weights ? i / perChannel : i - weights;
+            float scale = bn[co] / Sqrt(bn[(3 * c) + co] + eps);
+            if (i < weights)
+            {
+                wf[i] = w[i] * scale;
+            }
+            else
+            {
+                float bias = s.Bias ? b[co] : 0f;
+                bf[co] = bn[c + co] + ((bias - bn[(2 * c) + co]) * scale);
+            }
+        }
+    }
+
+    private static int CeilDiv(int a, int b) => a >= 0 ? (a + b - 1) / b : -((-a) / b);
+
+    private static int Clamp(int value, int low, int high) => value < low ? low : value > high ? high : value;
+
+    private static float Sqrt(float value) => (float)System.Math.Sqrt(value);
+}

@@ -1,0 +1,208 @@
+using System;
+
+namespace DslResNet.Kernels.Ilgpu;
+
+/// <summary>An activation function applied inside a fused pass.</summary>
+public enum Activation
+{
+    /// <summary>None: the identity.</summary>
+    None = 0,
+
+    /// <summary><c>max(0, x)</c>.</summary>
+    ReLU = 1,
+
+    /// <summary><c>tanh(x)</c>.</summary>
+    Tanh = 2,
+
+    /// <summary>The logistic function <c>1 / (1 + exp(-x))</c>.</summary>
+    Sigmoid = 3,
+}
+
+/// <summary>
+/// A 2-D convolution's shape: N x InChannels x Height x Width input, OutChannels x InChannels x Kernel x Kernel weights,
+/// square kernel, equal stride and zero padding on both axes. A dense layer is the 1x1 case on a 1x1 map. Passed to kernels
+/// as a <c>SpecializedValue</c>, so each shape compiles to its own kernel with these numbers as constants.
+/// </summary>
+/// <param name="N">Images.</param>
+/// <param name="InChannels">Input channels.</param>
+/// <param name="Height">Input height.</param>
+/// <param name="Width">Input width.</param>
+/// <param name="OutChannels">Output channels.</param>
+/// <param name="Kernel">Kernel size.</param>
+/// <param name="Stride">Stride.</param>
+/// <param name="Padding">Zero padding on each side.</param>
+/// <param name="Bias">Whether a bias is added.</param>
+public readonly record struct ConvShape(int N, int InChannels, int Height, int Width, int OutChannels, int Kernel, int Stride, int Padding, bool Bias)
+{
+    /// <summary>Output height.</summary>
+    public int OutHeight => ((Height + (2 * Padding) - Kernel) / Stride) + 1;
+
+    /// <summary>Output width.</summary>
+    public int OutWidth => ((Width + (2 * Padding) - Kernel) / Stride) + 1;
+
+    /// <summary>Input elements.</summary>
+    public long InputElements => (long)N * InChannels * Height * Width;
+
+    /// <summary>Output elements.</summary>
+    public long OutputElements => (long)N * OutChannels * OutHeight * OutWidth;
+
+    /// <summary>Weight elements.</summary>
+    public long WeightElements => (long)OutChannels * InChannels * Kernel * Kernel;
+
+    /// <summary>Throws when the shape is impossible or too large for 32-bit indexing.</summary>
+    /// <exception cref="ArgumentException">A dimension is out of range.</exception>
+    public void Validate()
+    {
+        if (N < 1 || InChannels < 1 || Height < 1 || Width < 1 || OutChannels < 1 || Kernel < 1 || Stride < 1 || Padding < 0 || OutHeight < 1 || OutWidth < 1)
+        {
+            throw new ArgumentException($"Invalid convolution shape {this}.");
+        }
+
+        Limits.Check(InputElements, OutputElements, WeightElements);
+    }
+}
+
+/// <summary>
+/// The fused pass after a convolution (or on its own): optional batch norm, activation, residual add and a second
+/// activation, over N x Channels x Spatial elements: <c>y = act2(act1(bn(x)) + r)</c>.
+/// </summary>
+/// <param name="N">Images.</param>
+/// <param name="Channels">Channels.</param>
+/// <param name="Spatial">Elements per channel per image (H x W; 1 for a flat tensor).</param>
+/// <param name="Norm">Whether batch norm is applied.</param>
+/// <param name="Training">Batch statistics (and running-statistics update) when true; running statistics when false.</param>
+/// <param name="Act1">Activation after batch norm.</param>
+/// <param name="Add">Whether a residual is added.</param>
+/// <param name="Act2">Activation after the add.</param>
+/// <param name="Eps">Batch norm epsilon.</param>
+/// <param name="Momentum">Running-statistics momentum (PyTorch convention: new = (1 - m) old + m batch).</param>
+public readonly record struct EpilogueShape(
+    int N, int Channels, int Spatial, bool Norm, bool Training, Activation Act1, bool Add, Activation Act2, float Eps, float Momentum)
+{
+    /// <summary>Elements.</summary>
+    public long Elements => (long)N * Channels * Spatial;
+
+    /// <summary>Elements per channel over the batch: the count batch statistics are taken over.</summary>
+    public long PerChannel => (long)N * Spatial;
+
+    /// <summary>Throws when the shape is impossible.</summary>
+    /// <exception cref="ArgumentException">A dimension is out of range.</exception>
+    public void Validate()
+    {
+        if (N < 1 || Channels < 1 || Spatial < 1 || (Norm && !(Eps > 0)) || (Norm && Training && PerChannel < 2))
+        {
+            throw new ArgumentException(
+                Norm && Training && PerChannel < 2
+                    ? $"Batch norm in training mode needs more than one value per channel; got {PerChannel} ({this})."
+                    : $"Invalid fused pass shape {this}.");
+        }
+
+        Limits.Check(Elements);
+    }
+}
+
+/// <summary>Which pooling.</summary>
+public enum PoolKind
+{
+    /// <summary>Maximum over the window (padding never wins).</summary>
+    Max = 0,
+
+    /// <summary>Average over the window, padding counted as zeros (PyTorch's <c>count_include_pad=True</c>).</summary>
+    Average = 1,
+
+    /// <summary>Average over the whole map: N x C x H x W to N x C.</summary>
+    GlobalAverage = 2,
+}
+
+/// <summary>A pooling's shape.</summary>
+/// <param name="N">Images.</param>
+/// <param name="Channels">Channels.</param>
+/// <param name="Height">Input height.</param>
+/// <param name="Width">Input width.</param>
+/// <param name="Kernel">Window size (ignored for global pooling).</param>
+/// <param name="Stride">Stride.</param>
+/// <param name="Padding">Padding.</param>
+/// <param name="Kind">Max, average or global average.</param>
+public readonly record struct PoolShape(int N, int Channels, int Height, int Width, int Kernel, int Stride, int Padding, PoolKind Kind)
+{
+    /// <summary>Output height.</summary>
+    public int OutHeight => Kind == PoolKind.GlobalAverage ? 1 : ((Height + (2 * Padding) - Kernel) / Stride) + 1;
+
+    /// <summary>Output width.</summary>
+    public int OutWidth => Kind == PoolKind.GlobalAverage ? 1 : ((Width + (2 * Padding) - Kernel) / Stride) + 1;
+
+    /// <summary>Input elements.</summary>
+    public long InputElements => (long)N * Channels * Height * Width;
+
+    /// <summary>Output elements.</summary>
+    public long OutputElements => (long)N * Channels * OutHeight * OutWidth;
+
+    /// <summary>Throws when the shape is impossible.</summary>
+    /// <exception cref="ArgumentException">A dimension is out of range.</exception>
+    public void Validate()
+    {
+        if (N < 1 || Channels < 1 || Height < 1 || Width < 1 || OutHeight < 1 || OutWidth < 1
+            || (Kind != PoolKind.GlobalAverage && (Kernel < 1 || Stride < 1 || Padding < 0 || Padding > Kernel / 2)))
+        {
+            throw new ArgumentException($"Invalid pooling shape {this}.");
+        }
+
+        Limits.Check(InputElements);
+    }
+}
+
+/// <summary>
+/// The ResNet paper's option-A shortcut: subsample by <see cref="Stride"/> and pad channels with zeros, (Out - In) / 2 before
+/// and the rest after.
+/// </summary>
+/// <param name="N">Images.</param>
+/// <param name="InChannels">Input channels.</param>
+/// <param name="Height">Input height.</param>
+/// <param name="Width">Input width.</param>
+/// <param name="OutChannels">Output channels, at least the input's.</param>
+/// <param name="Stride">Subsampling step.</param>
+public readonly record struct ShortcutShape(int N, int InChannels, int Height, int Width, int OutChannels, int Stride)
+{
+    /// <summary>Output height: ceil(H / stride).</summary>
+    public int OutHeight => ((Height - 1) / Stride) + 1;
+
+    /// <summary>Output width: ceil(W / stride).</summary>
+    public int OutWidth => ((Width - 1) / Stride) + 1;
+
+    /// <summary>Zero channels before the copied ones.</summary>
+    public int PadBefore => (OutChannels - InChannels) / 2;
+
+    /// <summary>Input elements.</summary>
+    public long InputElements => (long)N * InChannels * Height * Width;
+
+    /// <summary>Output elements.</summary>
+    public long OutputElements => (long)N * OutChannels * OutHeight * OutWidth;
+
+    /// <summary>Throws when the shape is impossible.</summary>
+    /// <exception cref="ArgumentException">A dimension is out of range.</exception>
+    public void Validate()
+    {
+        if (N < 1 || InChannels < 1 || Height < 1 || Width < 1 || OutChannels < InChannels || Stride < 1)
+        {
+            throw new ArgumentException($"Invalid shortcut shape {this}.");
+        }
+
+        Limits.Check(InputElements, OutputElements);
+    }
+}
+
+/// <summary>Element counts kernels index with 32-bit integers.</summary>
+internal static class Limits
+{
+    public static void Check(params long[] counts)
+    {
+        foreach (long count in counts)
+        {
+            if (count > int.MaxValue)
+            {
+                throw new ArgumentException(
+                    $"A tensor of {count:N0} elements is too large for one kernel (at most {int.MaxValue:N0}); use a smaller batch size.");
+            }
+        }
+    }
+}

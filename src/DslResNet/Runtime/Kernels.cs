@@ -1,0 +1,85 @@
+using System;
+using System.Collections.Concurrent;
+using DslResNet.Kernels.Ilgpu;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace DslResNet.Runtime;
+
+/// <summary>
+/// The ILGPU kernels of one device, loaded once each. Every launcher takes its shape as a <see cref="SpecializedValue{T}"/>,
+/// so ILGPU compiles one kernel per distinct shape with the shape's numbers as constants.
+/// </summary>
+public sealed class KernelSet
+{
+    private readonly Accelerator _accelerator;
+    private readonly ConcurrentDictionary<string, Delegate> _loaded = new(StringComparer.Ordinal);
+
+    internal KernelSet(Accelerator accelerator)
+    {
+        _accelerator = accelerator;
+    }
+
+    /// <summary>Convolution forward.</summary>
+    public Action<Index1D, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> ConvForward =>
+        Get(nameof(ConvForward), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ConvKernels.Forward));
+
+    /// <summary>Convolution backward to the input.</summary>
+    public Action<Index1D, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> ConvBackwardData =>
+        Get(nameof(ConvBackwardData), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ConvKernels.BackwardData));
+
+    /// <summary>Convolution backward to the weights and bias.</summary>
+    public Action<Index1D, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> ConvBackwardWeights =>
+        Get(nameof(ConvBackwardWeights), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ConvKernels.BackwardWeights));
+
+    /// <summary>Batch norm folded into a convolution.</summary>
+    public Action<Index1D, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, ArrayView<float>, int> FoldBatchNorm =>
+        Get(nameof(FoldBatchNorm), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, ArrayView<float>, int>(ConvKernels.FoldBatchNorm));
+
+    /// <summary>Batch statistics.</summary>
+    public Action<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> Statistics =>
+        Get(nameof(Statistics), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(EpilogueKernels.Statistics));
+
+    /// <summary>The fused normalise/scale/shift/add/activate pass.</summary>
+    public Action<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> EpilogueApply =>
+        Get(nameof(EpilogueApply), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(EpilogueKernels.Apply));
+
+    /// <summary>The fused pass's backward reductions.</summary>
+    public Action<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> EpilogueBackwardReduce =>
+        Get(nameof(EpilogueBackwardReduce), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(EpilogueKernels.BackwardReduce));
+
+    /// <summary>The fused pass's element-wise backward.</summary>
+    public Action<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> EpilogueBackward =>
+        Get(nameof(EpilogueBackward), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(EpilogueKernels.Backward));
+
+    /// <summary>Pooling forward.</summary>
+    public Action<Index1D, SpecializedValue<PoolShape>, ArrayView<float>, ArrayView<float>, int> PoolForward =>
+        Get(nameof(PoolForward), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<PoolShape>, ArrayView<float>, ArrayView<float>, int>(PoolKernels.Forward));
+
+    /// <summary>Pooling backward.</summary>
+    public Action<Index1D, SpecializedValue<PoolShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> PoolBackward =>
+        Get(nameof(PoolBackward), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<PoolShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(PoolKernels.Backward));
+
+    /// <summary>Option-A shortcut forward.</summary>
+    public Action<Index1D, SpecializedValue<ShortcutShape>, ArrayView<float>, ArrayView<float>, int> ShortcutForward =>
+        Get(nameof(ShortcutForward), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<ShortcutShape>, ArrayView<float>, ArrayView<float>, int>(MiscKernels.ShortcutForward));
+
+    /// <summary>Option-A shortcut backward.</summary>
+    public Action<Index1D, SpecializedValue<ShortcutShape>, ArrayView<float>, ArrayView<float>, int> ShortcutBackward =>
+        Get(nameof(ShortcutBackward), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<ShortcutShape>, ArrayView<float>, ArrayView<float>, int>(MiscKernels.ShortcutBackward));
+
+    /// <summary>Dropout.</summary>
+    public Action<Index1D, SpecializedValue<int>, ArrayView<float>, ArrayView<float>, float, int, int, int, int> Dropout =>
+        Get(nameof(Dropout), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<int>, ArrayView<float>, ArrayView<float>, float, int, int, int, int>(MiscKernels.Dropout));
+
+    /// <summary>Copy or accumulate.</summary>
+    public Action<Index1D, SpecializedValue<int>, ArrayView<float>, ArrayView<float>, int, int> Copy =>
+        Get(nameof(Copy), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<int>, ArrayView<float>, ArrayView<float>, int, int>(MiscKernels.Copy));
+
+    /// <summary>Softmax cross-entropy.</summary>
+    public Action<Index1D, SpecializedValue<int>, ArrayView<float>, ArrayView<int>, int, float, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> SoftmaxCrossEntropy =>
+        Get(nameof(SoftmaxCrossEntropy), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<int>, ArrayView<float>, ArrayView<int>, int, float, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(MiscKernels.SoftmaxCrossEntropy));
+
+    private T Get<T>(string name, Func<T> load)
+        where T : Delegate => (T)_loaded.GetOrAdd(name, _ => load());
+}

@@ -1,0 +1,693 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using DslResNet.IO;
+using DslResNet.Training;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace DslResNet.Runtime;
+
+/// <summary>Per-image sizes of a network's arenas, as the generator planned them.</summary>
+/// <param name="TrainingElementsPerImage">Floats per image of the training arena (activations kept for backward).</param>
+/// <param name="GradientElementsPerImage">Floats per image of the gradient arena (one gradient per kept activation, and the input's).</param>
+/// <param name="InferenceElementsPerImage">Floats per image of the inference arena (buffers with disjoint lifetimes share memory).</param>
+/// <param name="ScratchElements">Floats independent of the batch: batch statistics and batch-norm-folded weights.</param>
+public sealed record NetworkLayout(long TrainingElementsPerImage, long GradientElementsPerImage, long InferenceElementsPerImage, long ScratchElements);
+
+/// <summary>
+/// What every generated network shares: the device buffers (parameters, the training, gradient and inference arenas),
+/// the loss, the training step with its non-finite check, evaluation, checkpoints and parameter initialisation. The
+/// generator emits the constructor that binds each layer's kernels to its tensors, and the forward and backward passes as
+/// fixed sequences of calls.
+/// </summary>
+public abstract class NetworkBase : INetworkModel
+{
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _training;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _gradients;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _inference;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _scratch;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _input;
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> _labels;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _loss;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _correct;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _evaluationGradient;
+    private readonly Dictionary<int, (ArrayView<float> Output, ArrayView<float> InputGradient)> _traces = [];
+    private readonly int _imageElements;
+    private readonly int _classes;
+    private bool _foldedCurrent;
+    private bool _lastForwardTraining;
+    private int _lastCount;
+    private bool _tracing;
+    private string? _firstNonFinite;
+    private bool _disposed;
+
+    /// <summary>Allocates the device memory and initialises the parameters.</summary>
+    /// <param name="device">The device.</param>
+    /// <param name="batchSize">Images per call, at least 1.</param>
+    /// <param name="info">The network.</param>
+    /// <param name="options">Seed and initialisation options.</param>
+    /// <param name="layout">The planned arena sizes.</param>
+    protected NetworkBase(Device device, int batchSize, NetworkInfo info, NetworkOptions? options, NetworkLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(info);
+        ArgumentNullException.ThrowIfNull(layout);
+        if (batchSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"{info.Name}: the batch size must be at least 1.");
+        }
+
+        Device = device;
+        BatchSize = batchSize;
+        Definition = info;
+        Options = options ?? NetworkOptions.Default;
+        Layout = layout;
+        _imageElements = checked((int)info.InputShape.Elements);
+        _classes = checked((int)info.OutputShape.Elements);
+        Accelerator a = device.Accelerator;
+        long Batch(long perImage) => Math.Max(1, checked(perImage * batchSize));
+        _training = a.Allocate1D<float>(Batch(layout.TrainingElementsPerImage));
+        _gradients = a.Allocate1D<float>(Batch(layout.GradientElementsPerImage));
+        _inference = a.Allocate1D<float>(Batch(layout.InferenceElementsPerImage));
+        _scratch = a.Allocate1D<float>(Math.Max(1, layout.ScratchElements));
+        _input = a.Allocate1D<float>(Batch(_imageElements));
+        _labels = a.Allocate1D<int>(batchSize);
+        _loss = a.Allocate1D<float>(batchSize);
+        _correct = a.Allocate1D<float>(batchSize);
+        _evaluationGradient = a.Allocate1D<float>(Batch(_classes));
+        foreach (MemoryBuffer1D<float, Stride1D.Dense> buffer in new[] { _training, _gradients, _inference, _scratch, _input })
+        {
+            buffer.MemSetToZero();
+        }
+
+        Store = new ParameterStore(device, info.Parameters);
+        Initialize();
+    }
+
+    /// <inheritdoc />
+    public NetworkInfo Definition { get; }
+
+    /// <inheritdoc />
+    public Device Device { get; }
+
+    /// <inheritdoc />
+    public int BatchSize { get; }
+
+    /// <summary>The options the network was built with.</summary>
+    public NetworkOptions Options { get; }
+
+    /// <summary>The planned arena sizes.</summary>
+    public NetworkLayout Layout { get; }
+
+    /// <summary>The parameters on the device.</summary>
+    public ParameterStore Store { get; }
+
+    /// <inheritdoc />
+    public bool IsTraining { get; private set; } = true;
+
+    /// <summary>Training steps taken (restored from checkpoints by the training loop through the optimizer's step count).</summary>
+    public long StepCount { get; private set; }
+
+    /// <summary>When true, <see cref="TrainStep"/> and <see cref="Backward"/> also compute the gradient of the input images.</summary>
+    public bool ComputeInputGradient { get; set; }
+
+    /// <inheritdoc />
+    public MemoryReport Memory => new(
+        BatchSize,
+        Store.Bytes,
+        (_training.Length + _gradients.Length + _scratch.Length + _labels.Length + _loss.Length + _correct.Length) * sizeof(float),
+        (_inference.Length + _input.Length + _evaluationGradient.Length) * sizeof(float));
+
+    /// <summary>The number of images the batch's tensors hold.</summary>
+    protected int N => BatchSize;
+
+    /// <summary>The current training step (dropout masks derive from it).</summary>
+    protected long Step => StepCount;
+
+    /// <summary>The input images on the device.</summary>
+    protected ArrayView<float> InputView => _input.View;
+
+    /// <summary>A tensor in the training arena.</summary>
+    /// <param name="offsetPerImage">Offset in floats per image.</param>
+    /// <param name="elementsPerImage">Floats per image.</param>
+    /// <returns>The view of all images.</returns>
+    protected ArrayView<float> T(long offsetPerImage, long elementsPerImage) => _training.View.SubView(offsetPerImage * N, elementsPerImage * N);
+
+    /// <summary>A gradient in the gradient arena.</summary>
+    /// <param name="offsetPerImage">Offset in floats per image.</param>
+    /// <param name="elementsPerImage">Floats per image.</param>
+    /// <returns>The view of all images.</returns>
+    protected ArrayView<float> G(long offsetPerImage, long elementsPerImage) => _gradients.View.SubView(offsetPerImage * N, elementsPerImage * N);
+
+    /// <summary>A tensor in the inference arena.</summary>
+    /// <param name="offsetPerImage">Offset in floats per image.</param>
+    /// <param name="elementsPerImage">Floats per image.</param>
+    /// <returns>The view of all images.</returns>
+    protected ArrayView<float> I(long offsetPerImage, long elementsPerImage) => _inference.View.SubView(offsetPerImage * N, elementsPerImage * N);
+
+    /// <summary>Scratch memory independent of the batch.</summary>
+    /// <param name="offset">Offset in floats.</param>
+    /// <param name="elements">Floats.</param>
+    /// <returns>The view.</returns>
+    protected ArrayView<float> S(long offset, long elements) => _scratch.View.SubView(offset, elements);
+
+    /// <summary>A parameter's values.</summary>
+    /// <param name="name">The torchvision name.</param>
+    /// <returns>The view.</returns>
+    protected ArrayView<float> P(string name) => Store.Value(name);
+
+    /// <summary>A parameter's gradient.</summary>
+    /// <param name="name">The torchvision name.</param>
+    /// <returns>The view.</returns>
+    protected ArrayView<float> PG(string name) => Store.Gradient(name);
+
+    /// <summary>A batch-norm layer's four tensors.</summary>
+    /// <param name="layer">The layer.</param>
+    /// <returns>The view.</returns>
+    protected ArrayView<float> BN(string layer) => Store.BatchNorm(layer);
+
+    /// <summary>A batch-norm layer's two gradients.</summary>
+    /// <param name="layer">The layer.</param>
+    /// <returns>The view.</returns>
+    protected ArrayView<float> BNG(string layer) => Store.BatchNormGradient(layer);
+
+    /// <summary>The training forward: reads <see cref="InputView"/>, writes <see cref="TrainingOutput"/>.</summary>
+    protected abstract void ForwardTraining();
+
+    /// <summary>The backward: from <see cref="TrainingOutputGradient"/> to every parameter's gradient.</summary>
+    /// <param name="inputGradient">Whether to compute the input's gradient too.</param>
+    protected abstract void BackwardTraining(bool inputGradient);
+
+    /// <summary>The evaluation forward, batch norm folded: reads <see cref="InputView"/>, writes <see cref="InferenceOutput"/>.</summary>
+    protected abstract void ForwardInference();
+
+    /// <summary>Folds every convolution's batch norm into the inference weights.</summary>
+    protected abstract void FoldBatchNorm();
+
+    /// <summary>The output of the training forward.</summary>
+    protected abstract ArrayView<float> TrainingOutput { get; }
+
+    /// <summary>The gradient of the training output.</summary>
+    protected abstract ArrayView<float> TrainingOutputGradient { get; }
+
+    /// <summary>The gradient of the input.</summary>
+    protected abstract ArrayView<float> InputGradientView { get; }
+
+    /// <summary>The output of the evaluation forward.</summary>
+    protected abstract ArrayView<float> InferenceOutput { get; }
+
+    /// <summary>Registers what a fusion group's tracing checks: its output, and the gradient its backward produces.</summary>
+    /// <param name="group">The group's index in <see cref="NetworkInfo.FusionGroups"/>.</param>
+    /// <param name="output">Its output in the training arena.</param>
+    /// <param name="inputGradient">The gradient of its input.</param>
+    protected void RegisterTrace(int group, ArrayView<float> output, ArrayView<float> inputGradient) => _traces[group] = (output, inputGradient);
+
+    /// <summary>While diagnosing a non-finite loss: records the first group whose output is not finite.</summary>
+    /// <param name="group">The group that just ran forward.</param>
+    protected void TraceForward(int group)
+    {
+        if (_tracing && _firstNonFinite is null && _traces.TryGetValue(group, out var views) && !Finite(views.Output))
+        {
+            _firstNonFinite = $"forward of {GroupName(group)}";
+        }
+    }
+
+    /// <summary>While diagnosing: records the first group whose backward produced a non-finite gradient.</summary>
+    /// <param name="group">The group that just ran backward.</param>
+    protected void TraceBackward(int group)
+    {
+        if (_tracing && _firstNonFinite is null && _traces.TryGetValue(group, out var views) && views.InputGradient.Length > 0 && !Finite(views.InputGradient))
+        {
+            _firstNonFinite = $"backward of {GroupName(group)}";
+        }
+    }
+
+    /// <inheritdoc />
+    public void Train() => IsTraining = true;
+
+    /// <inheritdoc />
+    public void Eval() => IsTraining = false;
+
+    /// <summary>
+    /// Runs the forward pass of the current mode: in training mode on exactly <see cref="BatchSize"/> images with batch
+    /// statistics (updating the running statistics), in evaluation mode on up to <see cref="BatchSize"/> images.
+    /// </summary>
+    /// <param name="images">The images, N x C x H x W.</param>
+    public void Forward(ReadOnlySpan<float> images)
+    {
+        ThrowIfDisposed();
+        if (IsTraining)
+        {
+            int count = LoadImages(images, exact: true);
+            ForwardTraining();
+            _lastCount = count;
+            _lastForwardTraining = true;
+            _foldedCurrent = false;
+            Store.CountBatch();
+        }
+        else
+        {
+            _lastCount = LoadImages(images, exact: false);
+            RunInference();
+            _lastForwardTraining = false;
+        }
+
+        Device.Accelerator.Synchronize();
+    }
+
+    /// <summary>The logits of the last <see cref="Forward"/>, images x classes.</summary>
+    /// <returns>A new array.</returns>
+    public float[] Output()
+    {
+        ThrowIfDisposed();
+        float[] result = new float[_lastCount * _classes];
+        (_lastForwardTraining ? TrainingOutput : InferenceOutput).SubView(0, result.Length).CopyToCPU(result);
+        return result;
+    }
+
+    /// <summary>
+    /// Back-propagates a given gradient of the output (images x classes) through the last training-mode
+    /// <see cref="Forward"/>, leaving every parameter's gradient (and the input's, with <see cref="ComputeInputGradient"/>).
+    /// </summary>
+    /// <param name="outputGradient">The gradient of some loss with respect to the output.</param>
+    /// <exception cref="InvalidOperationException">The last forward was not in training mode.</exception>
+    public void Backward(ReadOnlySpan<float> outputGradient)
+    {
+        ThrowIfDisposed();
+        if (!_lastForwardTraining)
+        {
+            throw new InvalidOperationException($"{Definition.Name}: Backward needs a training-mode Forward first (call Train(), then Forward).");
+        }
+
+        if (outputGradient.Length != BatchSize * _classes)
+        {
+            throw new ArgumentException($"{Definition.Name}: the output gradient has {outputGradient.Length} values; {BatchSize} x {_classes} are needed.", nameof(outputGradient));
+        }
+
+        _gradients.MemSetToZero();
+        TrainingOutputGradient.SubView(0, outputGradient.Length).CopyFromCPU(outputGradient.ToArray());
+        BackwardTraining(ComputeInputGradient);
+        Device.Accelerator.Synchronize();
+    }
+
+    /// <summary>The gradient of the input images from the last backward (needs <see cref="ComputeInputGradient"/>).</summary>
+    /// <returns>A new array, N x C x H x W.</returns>
+    public float[] InputGradient()
+    {
+        float[] result = new float[BatchSize * _imageElements];
+        InputGradientView.SubView(0, result.Length).CopyToCPU(result);
+        return result;
+    }
+
+    /// <summary>A parameter's values by torchvision name.</summary>
+    /// <param name="name">The name, e.g. <c>layer1.0.conv1.weight</c>.</param>
+    /// <returns>A copy.</returns>
+    public float[] GetParameter(string name) => Store.Get(name);
+
+    /// <summary>Sets a parameter's values by torchvision name.</summary>
+    /// <param name="name">The name.</param>
+    /// <param name="values">The values.</param>
+    public void SetParameter(string name, ReadOnlySpan<float> values)
+    {
+        Store.Set(name, values);
+        _foldedCurrent = false;
+    }
+
+    /// <summary>A parameter's gradient from the last backward, by torchvision name.</summary>
+    /// <param name="name">The name.</param>
+    /// <returns>A copy.</returns>
+    public float[] GetGradient(string name) => Store.GetGradient(name);
+
+    /// <inheritdoc />
+    public BatchResult TrainStep(ReadOnlySpan<float> images, ReadOnlySpan<int> labels, Optimizer optimizer)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(optimizer);
+        LoadImages(images, exact: true);
+        LoadLabels(labels, exact: true);
+        Store.PullToHost();
+        float[] snapshot = SnapshotValues();
+        long step = StepCount + 1;
+        StepCount = step;
+        ForwardTraining();
+        _gradients.MemSetToZero();
+        RunLoss(TrainingOutput, BatchSize, TrainingOutputGradient);
+        BackwardTraining(ComputeInputGradient);
+        Device.Accelerator.Synchronize();
+        BatchResult result = ReadLoss(BatchSize);
+        Store.PullToHost();
+        _lastForwardTraining = true;
+        _lastCount = BatchSize;
+        _foldedCurrent = false;
+        if (!double.IsFinite(result.Loss) || Store.FirstNonFiniteGradient() is not null)
+        {
+            string location = Diagnose(snapshot);
+            StepCount = step - 1;
+            throw new TrainingDivergedException(step, location, result.Loss);
+        }
+
+        optimizer.Step();
+        Store.PushValues();
+        Store.CountBatch();
+        return result;
+    }
+
+    /// <inheritdoc />
+    public BatchResult Evaluate(ReadOnlySpan<float> images, ReadOnlySpan<int> labels)
+    {
+        ThrowIfDisposed();
+        int count = LoadLabels(labels, exact: false);
+        int imagesCount = LoadImages(images, exact: false);
+        if (imagesCount != count)
+        {
+            throw new ArgumentException($"{Definition.Name}: {imagesCount} images but {count} labels.", nameof(labels));
+        }
+
+        RunInference();
+        RunLoss(InferenceOutput, count, _evaluationGradient.View);
+        Device.Accelerator.Synchronize();
+        return ReadLoss(count);
+    }
+
+    /// <inheritdoc />
+    public void Predict(ReadOnlySpan<float> images, Span<float> logits)
+    {
+        ThrowIfDisposed();
+        int count = LoadImages(images, exact: false);
+        if (logits.Length != count * _classes)
+        {
+            throw new ArgumentException($"{Definition.Name}: logits need {count} x {_classes} values; the span has {logits.Length}.", nameof(logits));
+        }
+
+        RunInference();
+        Device.Accelerator.Synchronize();
+        float[] result = new float[count * _classes];
+        InferenceOutput.SubView(0, result.Length).CopyToCPU(result);
+        result.CopyTo(logits);
+    }
+
+    /// <inheritdoc />
+    public void AddParametersTo(Optimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        foreach (ParameterInfo p in Definition.Parameters.Where(p => p.IsTrainable))
+        {
+            optimizer.Add(new ParameterSlot(p.Name, Store.HostValue(p.Name), Store.HostGradient(p.Name)));
+        }
+    }
+
+    /// <inheritdoc />
+    public Checkpoint ExportCheckpoint()
+    {
+        ThrowIfDisposed();
+        Checkpoint checkpoint = new() { NetworkName = Definition.Name };
+        foreach (ParameterInfo p in Definition.Parameters)
+        {
+            checkpoint.Model[p.Name] = p.Role == ParameterRole.BatchesTracked
+                ? TensorData.Int64(p.Shape, [Store.BatchesTracked(p.Name)])
+                : TensorData.Float(p.Shape, Store.Get(p.Name));
+        }
+
+        return checkpoint;
+    }
+
+    /// <inheritdoc />
+    public void ImportCheckpoint(Checkpoint checkpoint)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        checkpoint.Validate(Definition);
+        foreach (ParameterInfo p in Definition.Parameters)
+        {
+            TensorData t = checkpoint.Model[p.Name];
+            if (p.Role == ParameterRole.BatchesTracked)
+            {
+                Store.SetBatchesTracked(p.Name, t.Int64s![0]);
+            }
+            else
+            {
+                Store.Set(p.Name, t.Floats!);
+            }
+        }
+
+        _foldedCurrent = false;
+    }
+
+    private void RunInference()
+    {
+        if (!_foldedCurrent)
+        {
+            FoldBatchNorm();
+            _foldedCurrent = true;
+        }
+
+        ForwardInference();
+    }
+
+    private int LoadImages(ReadOnlySpan<float> images, bool exact)
+    {
+        if (images.Length % _imageElements != 0)
+        {
+            throw new ArgumentException(
+                $"{Definition.Name}: images hold {images.Length} values, not a whole number of {Definition.InputShape} images ({_imageElements} values each).", nameof(images));
+        }
+
+        int count = images.Length / _imageElements;
+        if (exact ? count != BatchSize : count < 1 || count > BatchSize)
+        {
+            throw new ArgumentException(
+                exact
+                    ? $"{Definition.Name}: a training step takes exactly {BatchSize} images (the batch size it was built for); got {count}."
+                    : $"{Definition.Name}: between 1 and {BatchSize} images are allowed; got {count}.",
+                nameof(images));
+        }
+
+        for (int i = 0; i < images.Length; i++)
+        {
+            if (!float.IsFinite(images[i]))
+            {
+                throw new ArgumentException($"{Definition.Name}: image {i / _imageElements} holds a non-finite value ({images[i]}) at element {i % _imageElements}.", nameof(images));
+            }
+        }
+
+        if (count < BatchSize)
+        {
+            _input.MemSetToZero();
+        }
+
+        _input.View.SubView(0, images.Length).CopyFromCPU(images.ToArray());
+        return count;
+    }
+
+    private int LoadLabels(ReadOnlySpan<int> labels, bool exact)
+    {
+        if (exact ? labels.Length != BatchSize : labels.Length < 1 || labels.Length > BatchSize)
+        {
+            throw new ArgumentException($"{Definition.Name}: expected {(exact ? BatchSize.ToString(System.Globalization.CultureInfo.InvariantCulture) : "1 to " + BatchSize)} labels; got {labels.Length}.", nameof(labels));
+        }
+
+        if (!Definition.OutputShape.IsFlat)
+        {
+            throw new InvalidOperationException($"{Definition.Name}: the classification loss needs a flat output; the output is {Definition.OutputShape}.");
+        }
+
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if (labels[i] < 0 || labels[i] >= _classes)
+            {
+                throw new ArgumentException($"{Definition.Name}: label {i} is {labels[i]}; labels must be 0 to {_classes - 1}.", nameof(labels));
+            }
+        }
+
+        _labels.View.SubView(0, labels.Length).CopyFromCPU(labels.ToArray());
+        return labels.Length;
+    }
+
+    private void RunLoss(ArrayView<float> logits, int count, ArrayView<float> gradient)
+    {
+        int threads = Device.ThreadsFor(BatchSize);
+        Device.Kernels.SoftmaxCrossEntropy(
+            threads, SpecializedValue.New(_classes), logits, _labels.View, count, 1f / count, _loss.View, _correct.View, gradient, BatchSize, threads);
+    }
+
+    private BatchResult ReadLoss(int count)
+    {
+        float[] loss = new float[count];
+        float[] correct = new float[count];
+        _loss.View.SubView(0, count).CopyToCPU(loss);
+        _correct.View.SubView(0, count).CopyToCPU(correct);
+        double sum = 0;
+        int right = 0;
+        for (int i = 0; i < count; i++)
+        {
+            sum += loss[i];
+            right += correct[i] > 0.5f ? 1 : 0;
+        }
+
+        return new BatchResult(sum / count, right, count);
+    }
+
+    private float[] SnapshotValues()
+    {
+        List<float> all = [];
+        foreach (ParameterInfo p in Definition.Parameters.Where(p => p.Role != ParameterRole.BatchesTracked))
+        {
+            all.AddRange(Store.HostValue(p.Name).Span.ToArray());
+        }
+
+        return all.ToArray();
+    }
+
+    private void RestoreValues(float[] snapshot)
+    {
+        int offset = 0;
+        foreach (ParameterInfo p in Definition.Parameters.Where(p => p.Role != ParameterRole.BatchesTracked))
+        {
+            int length = (int)p.Elements;
+            Store.Set(p.Name, snapshot.AsSpan(offset, length));
+            offset += length;
+        }
+    }
+
+    // Re-runs the step with every group's output and input gradient checked, restores the parameters and says where the
+    // first non-finite value appeared.
+    private string Diagnose(float[] snapshot)
+    {
+        string? parameter = Store.FirstNonFiniteGradient();
+        RestoreValues(snapshot);
+        _tracing = true;
+        _firstNonFinite = null;
+        try
+        {
+            ForwardTraining();
+            _gradients.MemSetToZero();
+            RunLoss(TrainingOutput, BatchSize, TrainingOutputGradient);
+            Device.Accelerator.Synchronize();
+            if (_firstNonFinite is null && !Finite(TrainingOutputGradient))
+            {
+                _firstNonFinite = "loss (softmax cross-entropy)";
+            }
+
+            BackwardTraining(false);
+            Device.Accelerator.Synchronize();
+            return _firstNonFinite ?? (parameter is null ? "loss" : $"gradient of parameter {parameter}");
+        }
+        finally
+        {
+            _tracing = false;
+            RestoreValues(snapshot);
+        }
+    }
+
+    private string GroupName(int group)
+    {
+        FusionGroupInfo g = Definition.FusionGroups[group];
+        string first = Definition.Layers[g.Layers[0]].Name;
+        string last = Definition.Layers[g.Layers[^1]].Name;
+        return g.Layers.Length == 1 ? $"layer {first}" : $"layers {first} .. {last}";
+    }
+
+    private static bool Finite(ArrayView<float> view)
+    {
+        float[] values = new float[view.Length];
+        view.CopyToCPU(values);
+        return ParameterStore.AllFinite(values);
+    }
+
+    // torchvision's initialisation: Kaiming normal (fan_out, ReLU gain) for convolutions, PyTorch's default uniform for dense
+    // layers and convolution biases, batch norm scale 1 and shift 0 (0 scale for a residual block's last batch norm with
+    // ZeroInitResidual), running mean 0 and variance 1.
+    private void Initialize()
+    {
+        Random random = new(Options.Seed);
+        Dictionary<string, LayerInfo> layers = Definition.Layers.ToDictionary(l => l.Name, StringComparer.Ordinal);
+        HashSet<int> zeroScale = [];
+        if (Options.ZeroInitResidual)
+        {
+            foreach (LayerInfo add in Definition.Layers.Where(l => l.Kind == LayerKind.Add))
+            {
+                int body = add.Inputs[0];
+                if (body >= 0 && Definition.Layers[body].Kind == LayerKind.BatchNorm)
+                {
+                    zeroScale.Add(body);
+                }
+            }
+        }
+
+        foreach (ParameterInfo p in Definition.Parameters)
+        {
+            if (p.Role == ParameterRole.BatchesTracked)
+            {
+                continue;
+            }
+
+            LayerInfo layer = layers[p.Layer];
+            float[] values = new float[p.Elements];
+            switch (p.Role)
+            {
+                case ParameterRole.Weight when layer.Kind == LayerKind.Conv:
+                {
+                    double std = Math.Sqrt(2.0 / (p.Shape[0] * p.Shape[2] * p.Shape[3]));
+                    for (int i = 0; i < values.Length; i++)
+                    {
+                        values[i] = (float)(std * Normal(random));
+                    }
+
+                    break;
+                }
+
+                case ParameterRole.Weight or ParameterRole.Bias:
+                {
+                    ParameterInfo weight = Definition.Parameters.First(q => q.Layer == p.Layer && q.Role == ParameterRole.Weight);
+                    long fanIn = weight.Elements / weight.Shape[0];
+                    double bound = 1.0 / Math.Sqrt(fanIn);
+                    for (int i = 0; i < values.Length; i++)
+                    {
+                        values[i] = (float)(((2 * random.NextDouble()) - 1) * bound);
+                    }
+
+                    break;
+                }
+
+                case ParameterRole.BatchNormScale:
+                    Array.Fill(values, zeroScale.Contains(layer.Index) ? 0f : 1f);
+                    break;
+                case ParameterRole.RunningVar:
+                    Array.Fill(values, 1f);
+                    break;
+                default:
+                    break;
+            }
+
+            Store.Set(p.Name, values);
+        }
+    }
+
+    private static double Normal(Random random)
+    {
+        double u1 = 1.0 - random.NextDouble();
+        double u2 = random.NextDouble();
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>Frees the device memory (not the device).</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (MemoryBuffer buffer in new MemoryBuffer[] { _training, _gradients, _inference, _scratch, _input, _labels, _loss, _correct, _evaluationGradient })
+        {
+            buffer.Dispose();
+        }
+
+        Store.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

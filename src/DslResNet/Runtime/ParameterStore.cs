@@ -1,0 +1,252 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace DslResNet.Runtime;
+
+/// <summary>
+/// A network's parameters and batch-norm buffers in one device buffer, in state-dict order (so a batch-norm layer's scale,
+/// shift, running mean and running variance are contiguous), their gradients in a second buffer of the same layout, and a
+/// host copy of both that optimizers update (copied from the device before a step and back after). The
+/// <c>num_batches_tracked</c> counters are kept on the host.
+/// </summary>
+public sealed class ParameterStore : IDisposable
+{
+    private readonly Device _device;
+    private readonly Dictionary<string, (long Offset, ParameterInfo Info)> _entries = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _batchesTracked = new(StringComparer.Ordinal);
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _values;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _gradients;
+    private readonly float[] _hostValues;
+    private readonly float[] _hostGradients;
+
+    /// <summary>Allocates the store for a network's parameters, all zero.</summary>
+    /// <param name="device">The device.</param>
+    /// <param name="parameters">The network's parameters in state-dict order.</param>
+    public ParameterStore(Device device, IReadOnlyList<ParameterInfo> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(parameters);
+        _device = device;
+        Parameters = parameters;
+        long offset = 0;
+        foreach (ParameterInfo p in parameters)
+        {
+            if (p.Role == ParameterRole.BatchesTracked)
+            {
+                _batchesTracked[p.Name] = 0;
+                continue;
+            }
+
+            _entries[p.Name] = (offset, p);
+            offset += p.Elements;
+        }
+
+        Elements = offset;
+        _values = device.Accelerator.Allocate1D<float>(Math.Max(1, offset));
+        _gradients = device.Accelerator.Allocate1D<float>(Math.Max(1, offset));
+        _values.MemSetToZero();
+        _gradients.MemSetToZero();
+        _hostValues = new float[offset];
+        _hostGradients = new float[offset];
+    }
+
+    /// <summary>The parameters, in state-dict order.</summary>
+    public IReadOnlyList<ParameterInfo> Parameters { get; }
+
+    /// <summary>Float elements held (values; the gradients are as many again).</summary>
+    public long Elements { get; }
+
+    /// <summary>Device bytes held: values and gradients.</summary>
+    public long Bytes => 2 * Elements * sizeof(float);
+
+    /// <summary>A parameter's values on the device.</summary>
+    /// <param name="name">The torchvision name.</param>
+    /// <returns>The view.</returns>
+    public ArrayView<float> Value(string name) => Slice(_values, name);
+
+    /// <summary>A parameter's gradient on the device.</summary>
+    /// <param name="name">The torchvision name.</param>
+    /// <returns>The view.</returns>
+    public ArrayView<float> Gradient(string name) => Slice(_gradients, name);
+
+    /// <summary>A batch-norm layer's scale, shift, running mean and running variance as one view of 4 x C.</summary>
+    /// <param name="layer">The layer's name.</param>
+    /// <returns>The view.</returns>
+    public ArrayView<float> BatchNorm(string layer) => BatchNormSlice(_values, layer, 4);
+
+    /// <summary>The gradients of a batch-norm layer's scale and shift as one view of 2 x C.</summary>
+    /// <param name="layer">The layer's name.</param>
+    /// <returns>The view.</returns>
+    public ArrayView<float> BatchNormGradient(string layer) => BatchNormSlice(_gradients, layer, 2);
+
+    /// <summary>Copies a parameter's values to the host.</summary>
+    /// <param name="name">The torchvision name.</param>
+    /// <returns>A new array.</returns>
+    public float[] Get(string name)
+    {
+        float[] result = new float[Entry(name).Info.Elements];
+        Value(name).CopyToCPU(result);
+        return result;
+    }
+
+    /// <summary>Copies a parameter's gradient to the host.</summary>
+    /// <param name="name">The torchvision name.</param>
+    /// <returns>A new array.</returns>
+    public float[] GetGradient(string name)
+    {
+        float[] result = new float[Entry(name).Info.Elements];
+        Gradient(name).CopyToCPU(result);
+        return result;
+    }
+
+    /// <summary>Sets a parameter's values.</summary>
+    /// <param name="name">The torchvision name.</param>
+    /// <param name="values">As many values as the parameter has elements.</param>
+    /// <exception cref="ArgumentException">The length differs.</exception>
+    public void Set(string name, ReadOnlySpan<float> values)
+    {
+        (long _, ParameterInfo info) = Entry(name);
+        if (values.Length != info.Elements)
+        {
+            throw new ArgumentException($"Parameter '{name}' {info.ShapeText} has {info.Elements} elements; {values.Length} values were given.", nameof(values));
+        }
+
+        Value(name).CopyFromCPU(values.ToArray());
+    }
+
+    /// <summary>Whether the store holds a float tensor of that name.</summary>
+    /// <param name="name">The name.</param>
+    /// <returns>True when present.</returns>
+    public bool Contains(string name) => _entries.ContainsKey(name);
+
+    /// <summary>A <c>num_batches_tracked</c> counter.</summary>
+    /// <param name="name">Its full name.</param>
+    /// <returns>The count.</returns>
+    public long BatchesTracked(string name) => _batchesTracked[name];
+
+    /// <summary>Sets a <c>num_batches_tracked</c> counter.</summary>
+    /// <param name="name">Its full name.</param>
+    /// <param name="value">The count.</param>
+    public void SetBatchesTracked(string name, long value)
+    {
+        if (!_batchesTracked.ContainsKey(name))
+        {
+            throw new KeyNotFoundException($"No counter named '{name}'.");
+        }
+
+        _batchesTracked[name] = value;
+    }
+
+    /// <summary>Adds one to every <c>num_batches_tracked</c> counter (after a training forward).</summary>
+    public void CountBatch()
+    {
+        foreach (string name in _batchesTracked.Keys.ToList())
+        {
+            _batchesTracked[name]++;
+        }
+    }
+
+    /// <summary>The host copy of a parameter's values (what an optimizer updates).</summary>
+    /// <param name="name">The name.</param>
+    /// <returns>The slice.</returns>
+    public Memory<float> HostValue(string name)
+    {
+        (long offset, ParameterInfo info) = Entry(name);
+        return _hostValues.AsMemory((int)offset, (int)info.Elements);
+    }
+
+    /// <summary>The host copy of a parameter's gradient.</summary>
+    /// <param name="name">The name.</param>
+    /// <returns>The slice.</returns>
+    public Memory<float> HostGradient(string name)
+    {
+        (long offset, ParameterInfo info) = Entry(name);
+        return _hostGradients.AsMemory((int)offset, (int)info.Elements);
+    }
+
+    /// <summary>Copies values and gradients from the device to the host copy (before an optimizer step).</summary>
+    public void PullToHost()
+    {
+        _values.View.SubView(0, Elements).CopyToCPU(_hostValues);
+        _gradients.View.SubView(0, Elements).CopyToCPU(_hostGradients);
+    }
+
+    /// <summary>Copies the host values to the device (after an optimizer step).</summary>
+    public void PushValues() => _values.View.SubView(0, Elements).CopyFromCPU(_hostValues);
+
+    /// <summary>The first non-finite gradient among the trainable parameters in the host copy, in reverse state-dict order (the order backward produces them), or null.</summary>
+    /// <returns>The parameter's name, or null.</returns>
+    public string? FirstNonFiniteGradient()
+    {
+        for (int i = Parameters.Count - 1; i >= 0; i--)
+        {
+            ParameterInfo p = Parameters[i];
+            if (p.IsTrainable && !AllFinite(HostGradient(p.Name).Span))
+            {
+                return p.Name;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Whether every value is finite.</summary>
+    /// <param name="values">The values.</param>
+    /// <returns>True when none is NaN or infinite.</returns>
+    public static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (float v in values)
+        {
+            if (!float.IsFinite(v))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private (long Offset, ParameterInfo Info) Entry(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (_entries.TryGetValue(name, out (long, ParameterInfo) entry))
+        {
+            return entry;
+        }
+
+        string[] near = _entries.Keys.Where(k => k.Split('.')[0] == name.Split('.')[0]).Take(6).ToArray();
+        throw new KeyNotFoundException($"No parameter named '{name}'." + (near.Length > 0 ? " Did you mean: " + string.Join(", ", near) + "?" : ""));
+    }
+
+    private ArrayView<float> Slice(MemoryBuffer1D<float, Stride1D.Dense> buffer, string name)
+    {
+        (long offset, ParameterInfo info) = Entry(name);
+        return buffer.View.SubView(offset, info.Elements);
+    }
+
+    private ArrayView<float> BatchNormSlice(MemoryBuffer1D<float, Stride1D.Dense> buffer, string layer, int parts)
+    {
+        (long offset, ParameterInfo scale) = Entry(layer + ".weight");
+        string[] order = [".weight", ".bias", ".running_mean", ".running_var"];
+        for (int k = 0; k < order.Length; k++)
+        {
+            (long o, ParameterInfo p) = Entry(layer + order[k]);
+            if (o != offset + (k * scale.Elements) || p.Elements != scale.Elements)
+            {
+                throw new InvalidOperationException($"Batch norm '{layer}': its tensors are not contiguous in state-dict order.");
+            }
+        }
+
+        return buffer.View.SubView(offset, parts * scale.Elements);
+    }
+
+    /// <summary>Frees the device buffers.</summary>
+    public void Dispose()
+    {
+        _values.Dispose();
+        _gradients.Dispose();
+    }
+}
