@@ -43,7 +43,7 @@ internal static partial class Emitter
         }
 
         WriteClassDocs(w, plan);
-        using (w.WriteBlock("partial class " + identity.Name + " : global::DslResNet.INetworkDefinition"))
+        using (w.WriteBlock("partial class " + identity.Name + " : global::DslResNet.Runtime.NetworkBase, global::DslResNet.INetworkDefinition"))
         {
             WriteFacts(w, plan);
             w.WriteLine();
@@ -56,6 +56,8 @@ internal static partial class Emitter
             WriteParameters(w, network);
             w.WriteLine();
             WriteFusionGroups(w, plan);
+            w.WriteLine();
+            WriteRuntime(w, plan);
         }
 
         for (int i = scopes.Count - 1; i >= 0; i--)

@@ -70,15 +70,49 @@ internal static class Planner
         List<BufferSpec> placed = Pack(buffers);
         long arena = placed.Count == 0 ? 0 : placed.Max(b => b.Offset + b.BytesPerImage);
 
-        // Training keeps, for backward, every group's output and every convolution output that feeds batch norm
-        // (batch norm's backward needs its input); two gradient buffers the size of the largest tensor flow back.
-        long saved = buffers.Sum(b => b.BytesPerImage)
-            + layers.Where(l => l.Kind == OpKind.BatchNorm && l.Inputs[0] >= 0 && layers[l.Inputs[0]].Kind == OpKind.Conv)
-                    .Sum(l => l.Input.Elements * BytesPerElement);
-        long largest = layers.Count == 0 ? 0 : layers.Max(l => l.Output.Elements) * BytesPerElement;
-        long training = saved + (2 * largest);
+        // Training keeps every group's output and, where a convolution leads a longer group, the convolution's output
+        // (batch norm's input) for backward; each has a gradient of the same size, plus the input's gradient.
+        var layouts = new List<GroupLayout>();
+        long trainingElements = 0;
+        long scratch = 0;
+        var placedByGroup = placed.ToDictionary(b => b.Group);
+        for (int g = 0; g < groups.Count; g++)
+        {
+            ShapedLayer lead = layers[groups[g].Layers[0]];
+            ShapedLayer last = layers[groups[g].Layers[groups[g].Layers.Count - 1]];
+            bool convolution = lead.Kind is OpKind.Conv or OpKind.Dense;
+            long convOutput = -1;
+            if (convolution && groups[g].Layers.Count > 1)
+            {
+                convOutput = trainingElements;
+                trainingElements += lead.Output.Elements;
+            }
 
-        return new NetworkPlan(network, groups.ToEquatableArray(), placed.OrderBy(b => b.Group).ToEquatableArray(), arena, training);
+            long output = trainingElements;
+            trainingElements += last.Output.Elements;
+            ShapedLayer? norm = groups[g].Layers.Select(l => layers[l]).FirstOrDefault(l => l.Kind == OpKind.BatchNorm);
+            long statistics = -1;
+            long folded = -1;
+            if (norm is not null)
+            {
+                statistics = scratch;
+                scratch += 4L * norm.Output.C;
+                if (convolution)
+                {
+                    folded = scratch;
+                    scratch += (lead.Parameters - (lead.Bias ? lead.Output.C : 0)) + lead.Output.C;
+                }
+            }
+
+            layouts.Add(new GroupLayout(convOutput, output, placedByGroup[g].Offset / BytesPerElement, statistics, folded));
+        }
+
+        long gradientElements = trainingElements + network.Input.Elements;
+        long training = (trainingElements + gradientElements) * BytesPerElement;
+
+        return new NetworkPlan(
+            network, groups.ToEquatableArray(), placed.OrderBy(b => b.Group).ToEquatableArray(), arena, training,
+            layouts.ToEquatableArray(), trainingElements, gradientElements, scratch);
     }
 
     private static List<FusionGroup> Fuse(IReadOnlyList<ShapedLayer> layers, int[] consumers)

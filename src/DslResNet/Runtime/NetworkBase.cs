@@ -119,9 +119,6 @@ public abstract class NetworkBase : INetworkModel
         (_training.Length + _gradients.Length + _scratch.Length + _labels.Length + _loss.Length + _correct.Length) * sizeof(float),
         (_inference.Length + _input.Length + _evaluationGradient.Length) * sizeof(float));
 
-    /// <summary>The number of images the batch's tensors hold.</summary>
-    protected int N => BatchSize;
-
     /// <summary>The current training step (dropout masks derive from it).</summary>
     protected long Step => StepCount;
 
@@ -132,45 +129,45 @@ public abstract class NetworkBase : INetworkModel
     /// <param name="offsetPerImage">Offset in floats per image.</param>
     /// <param name="elementsPerImage">Floats per image.</param>
     /// <returns>The view of all images.</returns>
-    protected ArrayView<float> T(long offsetPerImage, long elementsPerImage) => _training.View.SubView(offsetPerImage * N, elementsPerImage * N);
+    protected ArrayView<float> TrainingTensor(long offsetPerImage, long elementsPerImage) => _training.View.SubView(offsetPerImage * BatchSize, elementsPerImage * BatchSize);
 
     /// <summary>A gradient in the gradient arena.</summary>
     /// <param name="offsetPerImage">Offset in floats per image.</param>
     /// <param name="elementsPerImage">Floats per image.</param>
     /// <returns>The view of all images.</returns>
-    protected ArrayView<float> G(long offsetPerImage, long elementsPerImage) => _gradients.View.SubView(offsetPerImage * N, elementsPerImage * N);
+    protected ArrayView<float> GradientTensor(long offsetPerImage, long elementsPerImage) => _gradients.View.SubView(offsetPerImage * BatchSize, elementsPerImage * BatchSize);
 
     /// <summary>A tensor in the inference arena.</summary>
     /// <param name="offsetPerImage">Offset in floats per image.</param>
     /// <param name="elementsPerImage">Floats per image.</param>
     /// <returns>The view of all images.</returns>
-    protected ArrayView<float> I(long offsetPerImage, long elementsPerImage) => _inference.View.SubView(offsetPerImage * N, elementsPerImage * N);
+    protected ArrayView<float> InferenceTensor(long offsetPerImage, long elementsPerImage) => _inference.View.SubView(offsetPerImage * BatchSize, elementsPerImage * BatchSize);
 
     /// <summary>Scratch memory independent of the batch.</summary>
     /// <param name="offset">Offset in floats.</param>
     /// <param name="elements">Floats.</param>
     /// <returns>The view.</returns>
-    protected ArrayView<float> S(long offset, long elements) => _scratch.View.SubView(offset, elements);
+    protected ArrayView<float> Scratch(long offset, long elements) => _scratch.View.SubView(offset, elements);
 
     /// <summary>A parameter's values.</summary>
     /// <param name="name">The torchvision name.</param>
     /// <returns>The view.</returns>
-    protected ArrayView<float> P(string name) => Store.Value(name);
+    protected ArrayView<float> Parameter(string name) => Store.Value(name);
 
     /// <summary>A parameter's gradient.</summary>
     /// <param name="name">The torchvision name.</param>
     /// <returns>The view.</returns>
-    protected ArrayView<float> PG(string name) => Store.Gradient(name);
+    protected ArrayView<float> ParameterGradient(string name) => Store.Gradient(name);
 
     /// <summary>A batch-norm layer's four tensors.</summary>
     /// <param name="layer">The layer.</param>
     /// <returns>The view.</returns>
-    protected ArrayView<float> BN(string layer) => Store.BatchNorm(layer);
+    protected ArrayView<float> BatchNormTensors(string layer) => Store.BatchNorm(layer);
 
     /// <summary>A batch-norm layer's two gradients.</summary>
     /// <param name="layer">The layer.</param>
     /// <returns>The view.</returns>
-    protected ArrayView<float> BNG(string layer) => Store.BatchNormGradient(layer);
+    protected ArrayView<float> BatchNormGradients(string layer) => Store.BatchNormGradient(layer);
 
     /// <summary>The training forward: reads <see cref="InputView"/>, writes <see cref="TrainingOutput"/>.</summary>
     protected abstract void ForwardTraining();

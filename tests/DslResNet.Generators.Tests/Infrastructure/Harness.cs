@@ -39,6 +39,7 @@ public static class Harness
     private static readonly Lazy<ImmutableArray<MetadataReference>> LazyReferences = new(() =>
         Net100.References.All.Cast<MetadataReference>()
             .Append(MetadataReference.CreateFromFile(typeof(NetworkAttribute).Assembly.Location))
+            .Append(MetadataReference.CreateFromFile(typeof(ILGPU.ArrayView<float>).Assembly.Location))
             .ToImmutableArray());
 
     /// <summary>Reference assemblies plus DslResNet.dll.</summary>
@@ -54,7 +55,9 @@ public static class Harness
             "Tests",
             files.Select(f => CSharpSyntaxTree.ParseText(f.Source, ParseOptions, f.Path)),
             References,
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable)
+                // As the SDK does: ILGPU is built against an older System.Runtime, which unifies with the current one.
+                .WithSpecificDiagnosticOptions(new Dictionary<string, ReportDiagnostic> { ["CS1701"] = ReportDiagnostic.Suppress, ["CS1702"] = ReportDiagnostic.Suppress }));
 
     /// <summary>A driver with step tracking on.</summary>
     public static GeneratorDriver Driver() => CSharpGeneratorDriver.Create(

@@ -25,7 +25,7 @@ namespace DslResNet.Samples;
 /// </code>
 /// Call <c>Summary()</c> for every layer; <c>Info</c> has the tables as data.
 /// </remarks>
-partial class Plain32 : global::DslResNet.INetworkDefinition
+partial class Plain32 : global::DslResNet.Runtime.NetworkBase, global::DslResNet.INetworkDefinition
 {
     /// <summary>Shape of one input image (3, 32, 32).</summary>
     public static global::DslResNet.TensorShape InputShape => global::DslResNet.TensorShape.Image(3, 32, 32);
@@ -43,7 +43,7 @@ partial class Plain32 : global::DslResNet.INetworkDefinition
     public const long ForwardFlopsPerImage = 138638602;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 2556200;
+    public const long TrainingActivationBytesPerImage = 4862544;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 131072;
@@ -160,7 +160,7 @@ partial class Plain32 : global::DslResNet.INetworkDefinition
         "Total params: 464,154 (trainable; plus 2,303 buffer elements)\n" +
         "Multiply-adds per image: 68,862,592\n" +
         "Forward FLOPs per image: 138,638,602 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 2.44 MiB, inference 128.0 KiB\n" +
+        "Activation memory per image: training 4.64 MiB, inference 128.0 KiB\n" +
         "Fusion groups: 33 passes for 95 layers\n";
 
     private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
@@ -490,4 +490,754 @@ partial class Plain32 : global::DslResNet.INetworkDefinition
         new("avgpool", new[] { 93 }), // GlobalAvgPool
         new("fc", new[] { 94 }), // Dense
     };
+
+    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.ConvOp _g1Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g1Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g1Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g1InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g1InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g6Conv; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g6Fold; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g6InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g7Fold; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g9Epilogue; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g9Fold; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g9InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g10Conv; // Conv+BatchNorm+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10Epilogue; // Conv+BatchNorm+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g10Fold; // Conv+BatchNorm+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g10InferenceConv; // Conv+BatchNorm+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g11Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g11Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g11InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g16Conv; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g16Fold; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g16InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g17Conv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g17Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g17Fold; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g17InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g17InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g18Conv; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g18Fold; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g18InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g19Conv; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19Epilogue; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g19Fold; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g19InferenceConv; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g20Conv; // Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g20Epilogue; // Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g20Fold; // Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g20InferenceConv; // Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g21InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g23Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g23Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g23Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g23InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g25Conv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g25Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g25Fold; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g25InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g25InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g26Conv; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g26Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g26Fold; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g26InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g26InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g27Conv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g27Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g27Fold; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g27InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g27InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g28Conv; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g28Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g28Fold; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g28InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g28InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g29Conv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g29Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g29Fold; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g29InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g29InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g30Conv; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g30Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g30Fold; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g30InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g30InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.PoolOp _g31Op; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.PoolOp _g31InferenceOp; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.ConvOp _g32Conv; // Dense fc
+    private readonly global::DslResNet.Runtime.ConvOp _g32InferenceConv; // Dense fc
+
+    /// <summary>Builds Plain32 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
+    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// <param name="device">The device to run on.</param>
+    /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
+    /// <param name="options">Seed and initialisation options; null for the defaults.</param>
+    public Plain32(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(606282, 609354, 32768, 466912))
+    {
+        int n = batchSize;
+
+        // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
+        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(606282, 3072), ParameterGradient("conv1.weight"), default);
+        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1"));
+        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16));
+        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
+        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(606282, 3072));
+
+        // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+        _g1Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g1Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1"));
+        _g1Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16));
+        _g1InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
+        _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
+        RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
+
+        // 2: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), default, TrainingTensor(81920, 16384), GradientTensor(81920, 16384), GradientTensor(65536, 16384), default, BatchNormGradients("layer1.0.bn2"));
+        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16));
+        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(0, 16384));
+        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
+
+        // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, TrainingTensor(114688, 16384), GradientTensor(114688, 16384), GradientTensor(98304, 16384), default, BatchNormGradients("layer1.1.bn1"));
+        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16));
+        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(16384, 16384));
+        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
+        RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
+
+        // 4: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(131072, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), default, TrainingTensor(147456, 16384), GradientTensor(147456, 16384), GradientTensor(131072, 16384), default, BatchNormGradients("layer1.1.bn2"));
+        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16));
+        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(0, 16384));
+        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
+
+        // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
+        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840, 16384), BatchNormTensors("layer1.2.bn1"), Scratch(10048, 64), default, TrainingTensor(180224, 16384), GradientTensor(180224, 16384), GradientTensor(163840, 16384), default, BatchNormGradients("layer1.2.bn1"));
+        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(10112, 2304), Scratch(12416, 16));
+        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(16384, 16384));
+        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
+        RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
+
+        // 6: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
+        _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(196608, 16384), BatchNormTensors("layer1.2.bn2"), Scratch(12432, 64), default, TrainingTensor(212992, 16384), GradientTensor(212992, 16384), GradientTensor(196608, 16384), default, BatchNormGradients("layer1.2.bn2"));
+        _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(12496, 2304), Scratch(14800, 16));
+        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(0, 16384));
+        _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
+
+        // 7: Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
+        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(212992, 16384), Parameter("layer1.3.conv1.weight"), default, TrainingTensor(229376, 16384), GradientTensor(229376, 16384), GradientTensor(212992, 16384), ParameterGradient("layer1.3.conv1.weight"), default);
+        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(229376, 16384), BatchNormTensors("layer1.3.bn1"), Scratch(14816, 64), default, TrainingTensor(245760, 16384), GradientTensor(245760, 16384), GradientTensor(229376, 16384), default, BatchNormGradients("layer1.3.bn1"));
+        _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv1.weight"), default, BatchNormTensors("layer1.3.bn1"), 1E-05f, Scratch(14880, 2304), Scratch(17184, 16));
+        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(16384, 16384));
+        _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
+        RegisterTrace(7, TrainingTensor(245760, 16384), GradientTensor(212992, 16384));
+
+        // 8: Conv+BatchNorm+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.relu2
+        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(245760, 16384), Parameter("layer1.3.conv2.weight"), default, TrainingTensor(262144, 16384), GradientTensor(262144, 16384), GradientTensor(245760, 16384), ParameterGradient("layer1.3.conv2.weight"), default);
+        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(262144, 16384), BatchNormTensors("layer1.3.bn2"), Scratch(17200, 64), default, TrainingTensor(278528, 16384), GradientTensor(278528, 16384), GradientTensor(262144, 16384), default, BatchNormGradients("layer1.3.bn2"));
+        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv2.weight"), default, BatchNormTensors("layer1.3.bn2"), 1E-05f, Scratch(17264, 2304), Scratch(19568, 16));
+        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(0, 16384));
+        _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(8, TrainingTensor(278528, 16384), GradientTensor(245760, 16384));
+
+        // 9: Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
+        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(278528, 16384), Parameter("layer1.4.conv1.weight"), default, TrainingTensor(294912, 16384), GradientTensor(294912, 16384), GradientTensor(278528, 16384), ParameterGradient("layer1.4.conv1.weight"), default);
+        _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(294912, 16384), BatchNormTensors("layer1.4.bn1"), Scratch(19584, 64), default, TrainingTensor(311296, 16384), GradientTensor(311296, 16384), GradientTensor(294912, 16384), default, BatchNormGradients("layer1.4.bn1"));
+        _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv1.weight"), default, BatchNormTensors("layer1.4.bn1"), 1E-05f, Scratch(19648, 2304), Scratch(21952, 16));
+        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(16384, 16384));
+        _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
+        RegisterTrace(9, TrainingTensor(311296, 16384), GradientTensor(278528, 16384));
+
+        // 10: Conv+BatchNorm+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.relu2
+        _g10Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(311296, 16384), Parameter("layer1.4.conv2.weight"), default, TrainingTensor(327680, 16384), GradientTensor(327680, 16384), GradientTensor(311296, 16384), ParameterGradient("layer1.4.conv2.weight"), default);
+        _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(327680, 16384), BatchNormTensors("layer1.4.bn2"), Scratch(21968, 64), default, TrainingTensor(344064, 16384), GradientTensor(344064, 16384), GradientTensor(327680, 16384), default, BatchNormGradients("layer1.4.bn2"));
+        _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv2.weight"), default, BatchNormTensors("layer1.4.bn2"), 1E-05f, Scratch(22032, 2304), Scratch(24336, 16));
+        _g10InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(0, 16384));
+        _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(10, TrainingTensor(344064, 16384), GradientTensor(311296, 16384));
+
+        // 11: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+        _g11Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(344064, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(360448, 8192), GradientTensor(360448, 8192), GradientTensor(344064, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(24352, 128), default, TrainingTensor(368640, 8192), GradientTensor(368640, 8192), GradientTensor(360448, 8192), default, BatchNormGradients("layer2.0.bn1"));
+        _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(24480, 4608), Scratch(29088, 32));
+        _g11InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(0, 16384), Scratch(24480, 4608), Scratch(29088, 32), InferenceTensor(16384, 8192));
+        _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(16384, 8192));
+        RegisterTrace(11, TrainingTensor(368640, 8192), GradientTensor(344064, 16384));
+
+        // 12: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(368640, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(376832, 8192), GradientTensor(376832, 8192), GradientTensor(368640, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(376832, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(29120, 128), default, TrainingTensor(385024, 8192), GradientTensor(385024, 8192), GradientTensor(376832, 8192), default, BatchNormGradients("layer2.0.bn2"));
+        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(29248, 9216), Scratch(38464, 32));
+        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(29248, 9216), Scratch(38464, 32), InferenceTensor(0, 8192));
+        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        RegisterTrace(12, TrainingTensor(385024, 8192), GradientTensor(368640, 8192));
+
+        // 13: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(385024, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(393216, 8192), GradientTensor(393216, 8192), GradientTensor(385024, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(393216, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(38496, 128), default, TrainingTensor(401408, 8192), GradientTensor(401408, 8192), GradientTensor(393216, 8192), default, BatchNormGradients("layer2.1.bn1"));
+        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(38624, 9216), Scratch(47840, 32));
+        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(38624, 9216), Scratch(47840, 32), InferenceTensor(8192, 8192));
+        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
+        RegisterTrace(13, TrainingTensor(401408, 8192), GradientTensor(385024, 8192));
+
+        // 14: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(401408, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(409600, 8192), GradientTensor(409600, 8192), GradientTensor(401408, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(409600, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(47872, 128), default, TrainingTensor(417792, 8192), GradientTensor(417792, 8192), GradientTensor(409600, 8192), default, BatchNormGradients("layer2.1.bn2"));
+        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(48000, 9216), Scratch(57216, 32));
+        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(48000, 9216), Scratch(57216, 32), InferenceTensor(0, 8192));
+        _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        RegisterTrace(14, TrainingTensor(417792, 8192), GradientTensor(401408, 8192));
+
+        // 15: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(417792, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(425984, 8192), GradientTensor(425984, 8192), GradientTensor(417792, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
+        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(425984, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(57248, 128), default, TrainingTensor(434176, 8192), GradientTensor(434176, 8192), GradientTensor(425984, 8192), default, BatchNormGradients("layer2.2.bn1"));
+        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(57376, 9216), Scratch(66592, 32));
+        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57376, 9216), Scratch(66592, 32), InferenceTensor(8192, 8192));
+        _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
+        RegisterTrace(15, TrainingTensor(434176, 8192), GradientTensor(417792, 8192));
+
+        // 16: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(434176, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(442368, 8192), GradientTensor(442368, 8192), GradientTensor(434176, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
+        _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(442368, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(66624, 128), default, TrainingTensor(450560, 8192), GradientTensor(450560, 8192), GradientTensor(442368, 8192), default, BatchNormGradients("layer2.2.bn2"));
+        _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(66752, 9216), Scratch(75968, 32));
+        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(66752, 9216), Scratch(75968, 32), InferenceTensor(0, 8192));
+        _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        RegisterTrace(16, TrainingTensor(450560, 8192), GradientTensor(434176, 8192));
+
+        // 17: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+        _g17Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(450560, 8192), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(458752, 8192), GradientTensor(458752, 8192), GradientTensor(450560, 8192), ParameterGradient("layer2.3.conv1.weight"), default);
+        _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(458752, 8192), BatchNormTensors("layer2.3.bn1"), Scratch(76000, 128), default, TrainingTensor(466944, 8192), GradientTensor(466944, 8192), GradientTensor(458752, 8192), default, BatchNormGradients("layer2.3.bn1"));
+        _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(76128, 9216), Scratch(85344, 32));
+        _g17InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(76128, 9216), Scratch(85344, 32), InferenceTensor(8192, 8192));
+        _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
+        RegisterTrace(17, TrainingTensor(466944, 8192), GradientTensor(450560, 8192));
+
+        // 18: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+        _g18Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(466944, 8192), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(475136, 8192), GradientTensor(475136, 8192), GradientTensor(466944, 8192), ParameterGradient("layer2.3.conv2.weight"), default);
+        _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(475136, 8192), BatchNormTensors("layer2.3.bn2"), Scratch(85376, 128), default, TrainingTensor(483328, 8192), GradientTensor(483328, 8192), GradientTensor(475136, 8192), default, BatchNormGradients("layer2.3.bn2"));
+        _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(85504, 9216), Scratch(94720, 32));
+        _g18InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(85504, 9216), Scratch(94720, 32), InferenceTensor(0, 8192));
+        _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        RegisterTrace(18, TrainingTensor(483328, 8192), GradientTensor(466944, 8192));
+
+        // 19: Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
+        _g19Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(483328, 8192), Parameter("layer2.4.conv1.weight"), default, TrainingTensor(491520, 8192), GradientTensor(491520, 8192), GradientTensor(483328, 8192), ParameterGradient("layer2.4.conv1.weight"), default);
+        _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(491520, 8192), BatchNormTensors("layer2.4.bn1"), Scratch(94752, 128), default, TrainingTensor(499712, 8192), GradientTensor(499712, 8192), GradientTensor(491520, 8192), default, BatchNormGradients("layer2.4.bn1"));
+        _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv1.weight"), default, BatchNormTensors("layer2.4.bn1"), 1E-05f, Scratch(94880, 9216), Scratch(104096, 32));
+        _g19InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(94880, 9216), Scratch(104096, 32), InferenceTensor(8192, 8192));
+        _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
+        RegisterTrace(19, TrainingTensor(499712, 8192), GradientTensor(483328, 8192));
+
+        // 20: Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
+        _g20Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(499712, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(507904, 8192), GradientTensor(507904, 8192), GradientTensor(499712, 8192), ParameterGradient("layer2.4.conv2.weight"), default);
+        _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(507904, 8192), BatchNormTensors("layer2.4.bn2"), Scratch(104128, 128), default, TrainingTensor(516096, 8192), GradientTensor(516096, 8192), GradientTensor(507904, 8192), default, BatchNormGradients("layer2.4.bn2"));
+        _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv2.weight"), default, BatchNormTensors("layer2.4.bn2"), 1E-05f, Scratch(104256, 9216), Scratch(113472, 32));
+        _g20InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(104256, 9216), Scratch(113472, 32), InferenceTensor(0, 8192));
+        _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        RegisterTrace(20, TrainingTensor(516096, 8192), GradientTensor(499712, 8192));
+
+        // 21: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(516096, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(524288, 4096), GradientTensor(524288, 4096), GradientTensor(516096, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(524288, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(113504, 256), default, TrainingTensor(528384, 4096), GradientTensor(528384, 4096), GradientTensor(524288, 4096), default, BatchNormGradients("layer3.0.bn1"));
+        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(113760, 18432), Scratch(132192, 64));
+        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(0, 8192), Scratch(113760, 18432), Scratch(132192, 64), InferenceTensor(8192, 4096));
+        _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(8192, 4096));
+        RegisterTrace(21, TrainingTensor(528384, 4096), GradientTensor(516096, 8192));
+
+        // 22: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+        _g22Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(528384, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(532480, 4096), GradientTensor(532480, 4096), GradientTensor(528384, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(532480, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(132256, 256), default, TrainingTensor(536576, 4096), GradientTensor(536576, 4096), GradientTensor(532480, 4096), default, BatchNormGradients("layer3.0.bn2"));
+        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(132512, 36864), Scratch(169376, 64));
+        _g22InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(132512, 36864), Scratch(169376, 64), InferenceTensor(0, 4096));
+        _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        RegisterTrace(22, TrainingTensor(536576, 4096), GradientTensor(528384, 4096));
+
+        // 23: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+        _g23Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(536576, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(540672, 4096), GradientTensor(540672, 4096), GradientTensor(536576, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(540672, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(169440, 256), default, TrainingTensor(544768, 4096), GradientTensor(544768, 4096), GradientTensor(540672, 4096), default, BatchNormGradients("layer3.1.bn1"));
+        _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(169696, 36864), Scratch(206560, 64));
+        _g23InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(169696, 36864), Scratch(206560, 64), InferenceTensor(4096, 4096));
+        _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
+        RegisterTrace(23, TrainingTensor(544768, 4096), GradientTensor(536576, 4096));
+
+        // 24: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+        _g24Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(544768, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(548864, 4096), GradientTensor(548864, 4096), GradientTensor(544768, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(548864, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(206624, 256), default, TrainingTensor(552960, 4096), GradientTensor(552960, 4096), GradientTensor(548864, 4096), default, BatchNormGradients("layer3.1.bn2"));
+        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(206880, 36864), Scratch(243744, 64));
+        _g24InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(206880, 36864), Scratch(243744, 64), InferenceTensor(0, 4096));
+        _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        RegisterTrace(24, TrainingTensor(552960, 4096), GradientTensor(544768, 4096));
+
+        // 25: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+        _g25Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(552960, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(557056, 4096), GradientTensor(557056, 4096), GradientTensor(552960, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
+        _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(557056, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(243808, 256), default, TrainingTensor(561152, 4096), GradientTensor(561152, 4096), GradientTensor(557056, 4096), default, BatchNormGradients("layer3.2.bn1"));
+        _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(244064, 36864), Scratch(280928, 64));
+        _g25InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(244064, 36864), Scratch(280928, 64), InferenceTensor(4096, 4096));
+        _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
+        RegisterTrace(25, TrainingTensor(561152, 4096), GradientTensor(552960, 4096));
+
+        // 26: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+        _g26Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(561152, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(565248, 4096), GradientTensor(565248, 4096), GradientTensor(561152, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
+        _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(565248, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(280992, 256), default, TrainingTensor(569344, 4096), GradientTensor(569344, 4096), GradientTensor(565248, 4096), default, BatchNormGradients("layer3.2.bn2"));
+        _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(281248, 36864), Scratch(318112, 64));
+        _g26InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(281248, 36864), Scratch(318112, 64), InferenceTensor(0, 4096));
+        _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        RegisterTrace(26, TrainingTensor(569344, 4096), GradientTensor(561152, 4096));
+
+        // 27: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+        _g27Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(569344, 4096), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(573440, 4096), GradientTensor(573440, 4096), GradientTensor(569344, 4096), ParameterGradient("layer3.3.conv1.weight"), default);
+        _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(573440, 4096), BatchNormTensors("layer3.3.bn1"), Scratch(318176, 256), default, TrainingTensor(577536, 4096), GradientTensor(577536, 4096), GradientTensor(573440, 4096), default, BatchNormGradients("layer3.3.bn1"));
+        _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(318432, 36864), Scratch(355296, 64));
+        _g27InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(318432, 36864), Scratch(355296, 64), InferenceTensor(4096, 4096));
+        _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
+        RegisterTrace(27, TrainingTensor(577536, 4096), GradientTensor(569344, 4096));
+
+        // 28: Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+        _g28Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(577536, 4096), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(581632, 4096), GradientTensor(581632, 4096), GradientTensor(577536, 4096), ParameterGradient("layer3.3.conv2.weight"), default);
+        _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(581632, 4096), BatchNormTensors("layer3.3.bn2"), Scratch(355360, 256), default, TrainingTensor(585728, 4096), GradientTensor(585728, 4096), GradientTensor(581632, 4096), default, BatchNormGradients("layer3.3.bn2"));
+        _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(355616, 36864), Scratch(392480, 64));
+        _g28InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(355616, 36864), Scratch(392480, 64), InferenceTensor(0, 4096));
+        _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        RegisterTrace(28, TrainingTensor(585728, 4096), GradientTensor(577536, 4096));
+
+        // 29: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+        _g29Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(585728, 4096), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(589824, 4096), GradientTensor(589824, 4096), GradientTensor(585728, 4096), ParameterGradient("layer3.4.conv1.weight"), default);
+        _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(589824, 4096), BatchNormTensors("layer3.4.bn1"), Scratch(392544, 256), default, TrainingTensor(593920, 4096), GradientTensor(593920, 4096), GradientTensor(589824, 4096), default, BatchNormGradients("layer3.4.bn1"));
+        _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(392800, 36864), Scratch(429664, 64));
+        _g29InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(392800, 36864), Scratch(429664, 64), InferenceTensor(4096, 4096));
+        _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
+        RegisterTrace(29, TrainingTensor(593920, 4096), GradientTensor(585728, 4096));
+
+        // 30: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+        _g30Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(593920, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(598016, 4096), GradientTensor(598016, 4096), GradientTensor(593920, 4096), ParameterGradient("layer3.4.conv2.weight"), default);
+        _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(598016, 4096), BatchNormTensors("layer3.4.bn2"), Scratch(429728, 256), default, TrainingTensor(602112, 4096), GradientTensor(602112, 4096), GradientTensor(598016, 4096), default, BatchNormGradients("layer3.4.bn2"));
+        _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(429984, 36864), Scratch(466848, 64));
+        _g30InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(429984, 36864), Scratch(466848, 64), InferenceTensor(0, 4096));
+        _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        RegisterTrace(30, TrainingTensor(602112, 4096), GradientTensor(593920, 4096));
+
+        // 31: GlobalAvgPool avgpool
+        _g31Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(602112, 4096), TrainingTensor(606208, 64), GradientTensor(606208, 64), GradientTensor(602112, 4096));
+        _g31InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(0, 4096), InferenceTensor(4096, 64));
+        RegisterTrace(31, TrainingTensor(606208, 64), GradientTensor(602112, 4096));
+
+        // 32: Dense fc
+        _g32Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(606208, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(606272, 10), GradientTensor(606272, 10), GradientTensor(606208, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g32InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(4096, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 10));
+        RegisterTrace(32, TrainingTensor(606272, 10), GradientTensor(606208, 64));
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardTraining()
+    {
+        _g0Conv.Forward();
+        _g0Epilogue.Forward();
+        TraceForward(0);
+        _g1Conv.Forward();
+        _g1Epilogue.Forward();
+        TraceForward(1);
+        _g2Conv.Forward();
+        _g2Epilogue.Forward();
+        TraceForward(2);
+        _g3Conv.Forward();
+        _g3Epilogue.Forward();
+        TraceForward(3);
+        _g4Conv.Forward();
+        _g4Epilogue.Forward();
+        TraceForward(4);
+        _g5Conv.Forward();
+        _g5Epilogue.Forward();
+        TraceForward(5);
+        _g6Conv.Forward();
+        _g6Epilogue.Forward();
+        TraceForward(6);
+        _g7Conv.Forward();
+        _g7Epilogue.Forward();
+        TraceForward(7);
+        _g8Conv.Forward();
+        _g8Epilogue.Forward();
+        TraceForward(8);
+        _g9Conv.Forward();
+        _g9Epilogue.Forward();
+        TraceForward(9);
+        _g10Conv.Forward();
+        _g10Epilogue.Forward();
+        TraceForward(10);
+        _g11Conv.Forward();
+        _g11Epilogue.Forward();
+        TraceForward(11);
+        _g12Conv.Forward();
+        _g12Epilogue.Forward();
+        TraceForward(12);
+        _g13Conv.Forward();
+        _g13Epilogue.Forward();
+        TraceForward(13);
+        _g14Conv.Forward();
+        _g14Epilogue.Forward();
+        TraceForward(14);
+        _g15Conv.Forward();
+        _g15Epilogue.Forward();
+        TraceForward(15);
+        _g16Conv.Forward();
+        _g16Epilogue.Forward();
+        TraceForward(16);
+        _g17Conv.Forward();
+        _g17Epilogue.Forward();
+        TraceForward(17);
+        _g18Conv.Forward();
+        _g18Epilogue.Forward();
+        TraceForward(18);
+        _g19Conv.Forward();
+        _g19Epilogue.Forward();
+        TraceForward(19);
+        _g20Conv.Forward();
+        _g20Epilogue.Forward();
+        TraceForward(20);
+        _g21Conv.Forward();
+        _g21Epilogue.Forward();
+        TraceForward(21);
+        _g22Conv.Forward();
+        _g22Epilogue.Forward();
+        TraceForward(22);
+        _g23Conv.Forward();
+        _g23Epilogue.Forward();
+        TraceForward(23);
+        _g24Conv.Forward();
+        _g24Epilogue.Forward();
+        TraceForward(24);
+        _g25Conv.Forward();
+        _g25Epilogue.Forward();
+        TraceForward(25);
+        _g26Conv.Forward();
+        _g26Epilogue.Forward();
+        TraceForward(26);
+        _g27Conv.Forward();
+        _g27Epilogue.Forward();
+        TraceForward(27);
+        _g28Conv.Forward();
+        _g28Epilogue.Forward();
+        TraceForward(28);
+        _g29Conv.Forward();
+        _g29Epilogue.Forward();
+        TraceForward(29);
+        _g30Conv.Forward();
+        _g30Epilogue.Forward();
+        TraceForward(30);
+        _g31Op.Forward();
+        TraceForward(31);
+        _g32Conv.Forward();
+        TraceForward(32);
+    }
+
+    /// <inheritdoc />
+    protected override void BackwardTraining(bool inputGradient)
+    {
+        _g32Conv.Backward(data: true);
+        TraceBackward(32);
+        _g31Op.Backward();
+        TraceBackward(31);
+        _g30Epilogue.Backward();
+        _g30Conv.Backward(data: true);
+        TraceBackward(30);
+        _g29Epilogue.Backward();
+        _g29Conv.Backward(data: true);
+        TraceBackward(29);
+        _g28Epilogue.Backward();
+        _g28Conv.Backward(data: true);
+        TraceBackward(28);
+        _g27Epilogue.Backward();
+        _g27Conv.Backward(data: true);
+        TraceBackward(27);
+        _g26Epilogue.Backward();
+        _g26Conv.Backward(data: true);
+        TraceBackward(26);
+        _g25Epilogue.Backward();
+        _g25Conv.Backward(data: true);
+        TraceBackward(25);
+        _g24Epilogue.Backward();
+        _g24Conv.Backward(data: true);
+        TraceBackward(24);
+        _g23Epilogue.Backward();
+        _g23Conv.Backward(data: true);
+        TraceBackward(23);
+        _g22Epilogue.Backward();
+        _g22Conv.Backward(data: true);
+        TraceBackward(22);
+        _g21Epilogue.Backward();
+        _g21Conv.Backward(data: true);
+        TraceBackward(21);
+        _g20Epilogue.Backward();
+        _g20Conv.Backward(data: true);
+        TraceBackward(20);
+        _g19Epilogue.Backward();
+        _g19Conv.Backward(data: true);
+        TraceBackward(19);
+        _g18Epilogue.Backward();
+        _g18Conv.Backward(data: true);
+        TraceBackward(18);
+        _g17Epilogue.Backward();
+        _g17Conv.Backward(data: true);
+        TraceBackward(17);
+        _g16Epilogue.Backward();
+        _g16Conv.Backward(data: true);
+        TraceBackward(16);
+        _g15Epilogue.Backward();
+        _g15Conv.Backward(data: true);
+        TraceBackward(15);
+        _g14Epilogue.Backward();
+        _g14Conv.Backward(data: true);
+        TraceBackward(14);
+        _g13Epilogue.Backward();
+        _g13Conv.Backward(data: true);
+        TraceBackward(13);
+        _g12Epilogue.Backward();
+        _g12Conv.Backward(data: true);
+        TraceBackward(12);
+        _g11Epilogue.Backward();
+        _g11Conv.Backward(data: true);
+        TraceBackward(11);
+        _g10Epilogue.Backward();
+        _g10Conv.Backward(data: true);
+        TraceBackward(10);
+        _g9Epilogue.Backward();
+        _g9Conv.Backward(data: true);
+        TraceBackward(9);
+        _g8Epilogue.Backward();
+        _g8Conv.Backward(data: true);
+        TraceBackward(8);
+        _g7Epilogue.Backward();
+        _g7Conv.Backward(data: true);
+        TraceBackward(7);
+        _g6Epilogue.Backward();
+        _g6Conv.Backward(data: true);
+        TraceBackward(6);
+        _g5Epilogue.Backward();
+        _g5Conv.Backward(data: true);
+        TraceBackward(5);
+        _g4Epilogue.Backward();
+        _g4Conv.Backward(data: true);
+        TraceBackward(4);
+        _g3Epilogue.Backward();
+        _g3Conv.Backward(data: true);
+        TraceBackward(3);
+        _g2Epilogue.Backward();
+        _g2Conv.Backward(data: true);
+        TraceBackward(2);
+        _g1Epilogue.Backward();
+        _g1Conv.Backward(data: true);
+        TraceBackward(1);
+        _g0Epilogue.Backward();
+        _g0Conv.Backward(data: inputGradient);
+        TraceBackward(0);
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardInference()
+    {
+        _g0InferenceConv.Forward();
+        _g0InferenceEpilogue.Forward();
+        _g1InferenceConv.Forward();
+        _g1InferenceEpilogue.Forward();
+        _g2InferenceConv.Forward();
+        _g2InferenceEpilogue.Forward();
+        _g3InferenceConv.Forward();
+        _g3InferenceEpilogue.Forward();
+        _g4InferenceConv.Forward();
+        _g4InferenceEpilogue.Forward();
+        _g5InferenceConv.Forward();
+        _g5InferenceEpilogue.Forward();
+        _g6InferenceConv.Forward();
+        _g6InferenceEpilogue.Forward();
+        _g7InferenceConv.Forward();
+        _g7InferenceEpilogue.Forward();
+        _g8InferenceConv.Forward();
+        _g8InferenceEpilogue.Forward();
+        _g9InferenceConv.Forward();
+        _g9InferenceEpilogue.Forward();
+        _g10InferenceConv.Forward();
+        _g10InferenceEpilogue.Forward();
+        _g11InferenceConv.Forward();
+        _g11InferenceEpilogue.Forward();
+        _g12InferenceConv.Forward();
+        _g12InferenceEpilogue.Forward();
+        _g13InferenceConv.Forward();
+        _g13InferenceEpilogue.Forward();
+        _g14InferenceConv.Forward();
+        _g14InferenceEpilogue.Forward();
+        _g15InferenceConv.Forward();
+        _g15InferenceEpilogue.Forward();
+        _g16InferenceConv.Forward();
+        _g16InferenceEpilogue.Forward();
+        _g17InferenceConv.Forward();
+        _g17InferenceEpilogue.Forward();
+        _g18InferenceConv.Forward();
+        _g18InferenceEpilogue.Forward();
+        _g19InferenceConv.Forward();
+        _g19InferenceEpilogue.Forward();
+        _g20InferenceConv.Forward();
+        _g20InferenceEpilogue.Forward();
+        _g21InferenceConv.Forward();
+        _g21InferenceEpilogue.Forward();
+        _g22InferenceConv.Forward();
+        _g22InferenceEpilogue.Forward();
+        _g23InferenceConv.Forward();
+        _g23InferenceEpilogue.Forward();
+        _g24InferenceConv.Forward();
+        _g24InferenceEpilogue.Forward();
+        _g25InferenceConv.Forward();
+        _g25InferenceEpilogue.Forward();
+        _g26InferenceConv.Forward();
+        _g26InferenceEpilogue.Forward();
+        _g27InferenceConv.Forward();
+        _g27InferenceEpilogue.Forward();
+        _g28InferenceConv.Forward();
+        _g28InferenceEpilogue.Forward();
+        _g29InferenceConv.Forward();
+        _g29InferenceEpilogue.Forward();
+        _g30InferenceConv.Forward();
+        _g30InferenceEpilogue.Forward();
+        _g31InferenceOp.Forward();
+        _g32InferenceConv.Forward();
+    }
+
+    /// <inheritdoc />
+    protected override void FoldBatchNorm()
+    {
+        _g0Fold.Run();
+        _g1Fold.Run();
+        _g2Fold.Run();
+        _g3Fold.Run();
+        _g4Fold.Run();
+        _g5Fold.Run();
+        _g6Fold.Run();
+        _g7Fold.Run();
+        _g8Fold.Run();
+        _g9Fold.Run();
+        _g10Fold.Run();
+        _g11Fold.Run();
+        _g12Fold.Run();
+        _g13Fold.Run();
+        _g14Fold.Run();
+        _g15Fold.Run();
+        _g16Fold.Run();
+        _g17Fold.Run();
+        _g18Fold.Run();
+        _g19Fold.Run();
+        _g20Fold.Run();
+        _g21Fold.Run();
+        _g22Fold.Run();
+        _g23Fold.Run();
+        _g24Fold.Run();
+        _g25Fold.Run();
+        _g26Fold.Run();
+        _g27Fold.Run();
+        _g28Fold.Run();
+        _g29Fold.Run();
+        _g30Fold.Run();
+    }
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(606272, 10);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(606272, 10);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(606282, 3072);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 10);
 }

@@ -27,7 +27,7 @@ namespace DslResNet.Samples;
 /// </code>
 /// Call <c>Summary()</c> for every layer; <c>Info</c> has the tables as data.
 /// </remarks>
-partial class Plain34 : global::DslResNet.INetworkDefinition
+partial class Plain34 : global::DslResNet.Runtime.NetworkBase, global::DslResNet.INetworkDefinition
 {
     /// <summary>Shape of one input image (3, 224, 224).</summary>
     public static global::DslResNet.TensorShape InputShape => global::DslResNet.TensorShape.Image(3, 224, 224);
@@ -45,7 +45,7 @@ partial class Plain34 : global::DslResNet.INetworkDefinition
     public const long ForwardFlopsPerImage = 7301507560;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 35731360;
+    public const long TrainingActivationBytesPerImage = 59219776;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 4014080;
@@ -169,7 +169,7 @@ partial class Plain34 : global::DslResNet.INetworkDefinition
         "Total params: 21,623,848 (trainable; plus 15,265 buffer elements)\n" +
         "Multiply-adds per image: 3,644,493,824\n" +
         "Forward FLOPs per image: 7,301,507,560 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 34.08 MiB, inference 3.83 MiB\n" +
+        "Activation memory per image: training 56.48 MiB, inference 3.83 MiB\n" +
         "Fusion groups: 36 passes for 102 layers\n";
 
     private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
@@ -521,4 +521,810 @@ partial class Plain34 : global::DslResNet.INetworkDefinition
         new("avgpool", new[] { 100 }), // GlobalAvgPool
         new("fc", new[] { 101 }), // Dense
     };
+
+    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.PoolOp _g1Op; // MaxPool maxpool
+    private readonly global::DslResNet.Runtime.PoolOp _g1InferenceOp; // MaxPool maxpool
+    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g6Conv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g6Fold; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g6InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g7Fold; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g9Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g9Fold; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g9InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g10Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g10Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g10InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g11Conv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g11Fold; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g11InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g16Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g16Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g16InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g17Conv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g17Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g17Fold; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g17InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g17InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g18Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g18Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g18InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g19Conv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g19Fold; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g19InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g20Conv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g20Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g20Fold; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g20InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g21InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g23Conv; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g23Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g23Fold; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g23InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g25Conv; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g25Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g25Fold; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g25InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g25InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g26Conv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g26Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g26Fold; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g26InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g26InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g27Conv; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g27Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g27Fold; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g27InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g27InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g28Conv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g28Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g28Fold; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g28InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g28InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g29Conv; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g29Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g29Fold; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g29InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g29InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g30Conv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g30Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g30Fold; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g30InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g30InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g31Conv; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g31Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g31Fold; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g31InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g31InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g32Conv; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g32Epilogue; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g32Fold; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g32InferenceConv; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g32InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g33Conv; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g33Epilogue; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g33Fold; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g33InferenceConv; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g33InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
+    private readonly global::DslResNet.Runtime.PoolOp _g34Op; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.PoolOp _g34InferenceOp; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.ConvOp _g35Conv; // Dense fc
+    private readonly global::DslResNet.Runtime.ConvOp _g35InferenceConv; // Dense fc
+
+    /// <summary>Builds Plain34 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
+    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// <param name="device">The device to run on.</param>
+    /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
+    /// <param name="options">Seed and initialisation options; null for the defaults.</param>
+    public Plain34(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(7327208, 7477736, 1003520, 21133696))
+    {
+        int n = batchSize;
+
+        // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
+        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(7327208, 150528), ParameterGradient("conv1.weight"), default);
+        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1"));
+        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
+        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
+        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
+        RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(7327208, 150528));
+
+        // 1: MaxPool maxpool
+        _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(802816, 802816), TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 802816));
+        _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704));
+        RegisterTrace(1, TrainingTensor(1605632, 200704), GradientTensor(802816, 802816));
+
+        // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1"));
+        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 36864), Scratch(46848, 64));
+        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704));
+        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
+
+        // 3: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, BatchNormGradients("layer1.0.bn2"));
+        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(47168, 36864), Scratch(84032, 64));
+        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704));
+        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704));
+        RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
+
+        // 4: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer1.1.bn1"));
+        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(84352, 36864), Scratch(121216, 64));
+        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704));
+        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        RegisterTrace(4, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
+
+        // 5: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3010560, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), default, TrainingTensor(3211264, 200704), GradientTensor(3211264, 200704), GradientTensor(3010560, 200704), default, BatchNormGradients("layer1.1.bn2"));
+        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(121536, 36864), Scratch(158400, 64));
+        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(200704, 200704));
+        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704));
+        RegisterTrace(5, TrainingTensor(3211264, 200704), GradientTensor(2809856, 200704));
+
+        // 6: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(3211264, 200704), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(3411968, 200704), GradientTensor(3411968, 200704), GradientTensor(3211264, 200704), ParameterGradient("layer1.2.conv1.weight"), default);
+        _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(158464, 256), default, TrainingTensor(3612672, 200704), GradientTensor(3612672, 200704), GradientTensor(3411968, 200704), default, BatchNormGradients("layer1.2.bn1"));
+        _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(158720, 36864), Scratch(195584, 64));
+        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(158720, 36864), Scratch(195584, 64), InferenceTensor(0, 200704));
+        _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        RegisterTrace(6, TrainingTensor(3612672, 200704), GradientTensor(3211264, 200704));
+
+        // 7: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(3612672, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(3813376, 200704), GradientTensor(3813376, 200704), GradientTensor(3612672, 200704), ParameterGradient("layer1.2.conv2.weight"), default);
+        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(195648, 256), default, TrainingTensor(4014080, 200704), GradientTensor(4014080, 200704), GradientTensor(3813376, 200704), default, BatchNormGradients("layer1.2.bn2"));
+        _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(195904, 36864), Scratch(232768, 64));
+        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(195904, 36864), Scratch(232768, 64), InferenceTensor(200704, 200704));
+        _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704));
+        RegisterTrace(7, TrainingTensor(4014080, 200704), GradientTensor(3612672, 200704));
+
+        // 8: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(4014080, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4014080, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(232832, 512), default, TrainingTensor(4315136, 100352), GradientTensor(4315136, 100352), GradientTensor(4214784, 100352), default, BatchNormGradients("layer2.0.bn1"));
+        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(233344, 73728), Scratch(307072, 128));
+        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(233344, 73728), Scratch(307072, 128), InferenceTensor(0, 100352));
+        _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(8, TrainingTensor(4315136, 100352), GradientTensor(4014080, 200704));
+
+        // 9: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4315136, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4415488, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(307200, 512), default, TrainingTensor(4515840, 100352), GradientTensor(4515840, 100352), GradientTensor(4415488, 100352), default, BatchNormGradients("layer2.0.bn2"));
+        _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(307712, 147456), Scratch(455168, 128));
+        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(307712, 147456), Scratch(455168, 128), InferenceTensor(100352, 100352));
+        _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
+        RegisterTrace(9, TrainingTensor(4515840, 100352), GradientTensor(4315136, 100352));
+
+        // 10: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+        _g10Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4515840, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4616192, 100352), GradientTensor(4616192, 100352), GradientTensor(4515840, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(455296, 512), default, TrainingTensor(4716544, 100352), GradientTensor(4716544, 100352), GradientTensor(4616192, 100352), default, BatchNormGradients("layer2.1.bn1"));
+        _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(455808, 147456), Scratch(603264, 128));
+        _g10InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(455808, 147456), Scratch(603264, 128), InferenceTensor(0, 100352));
+        _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(10, TrainingTensor(4716544, 100352), GradientTensor(4515840, 100352));
+
+        // 11: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+        _g11Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4716544, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4816896, 100352), GradientTensor(4816896, 100352), GradientTensor(4716544, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4816896, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(603392, 512), default, TrainingTensor(4917248, 100352), GradientTensor(4917248, 100352), GradientTensor(4816896, 100352), default, BatchNormGradients("layer2.1.bn2"));
+        _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(603904, 147456), Scratch(751360, 128));
+        _g11InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(603904, 147456), Scratch(751360, 128), InferenceTensor(100352, 100352));
+        _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
+        RegisterTrace(11, TrainingTensor(4917248, 100352), GradientTensor(4716544, 100352));
+
+        // 12: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4917248, 100352), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(5017600, 100352), GradientTensor(5017600, 100352), GradientTensor(4917248, 100352), ParameterGradient("layer2.2.conv1.weight"), default);
+        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(751488, 512), default, TrainingTensor(5117952, 100352), GradientTensor(5117952, 100352), GradientTensor(5017600, 100352), default, BatchNormGradients("layer2.2.bn1"));
+        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(752000, 147456), Scratch(899456, 128));
+        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(752000, 147456), Scratch(899456, 128), InferenceTensor(0, 100352));
+        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(12, TrainingTensor(5117952, 100352), GradientTensor(4917248, 100352));
+
+        // 13: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5117952, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(5218304, 100352), GradientTensor(5218304, 100352), GradientTensor(5117952, 100352), ParameterGradient("layer2.2.conv2.weight"), default);
+        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5218304, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(899584, 512), default, TrainingTensor(5318656, 100352), GradientTensor(5318656, 100352), GradientTensor(5218304, 100352), default, BatchNormGradients("layer2.2.bn2"));
+        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(900096, 147456), Scratch(1047552, 128));
+        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(900096, 147456), Scratch(1047552, 128), InferenceTensor(100352, 100352));
+        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
+        RegisterTrace(13, TrainingTensor(5318656, 100352), GradientTensor(5117952, 100352));
+
+        // 14: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5318656, 100352), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(5419008, 100352), GradientTensor(5419008, 100352), GradientTensor(5318656, 100352), ParameterGradient("layer2.3.conv1.weight"), default);
+        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5419008, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1047680, 512), default, TrainingTensor(5519360, 100352), GradientTensor(5519360, 100352), GradientTensor(5419008, 100352), default, BatchNormGradients("layer2.3.bn1"));
+        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(1048192, 147456), Scratch(1195648, 128));
+        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(1048192, 147456), Scratch(1195648, 128), InferenceTensor(0, 100352));
+        _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(14, TrainingTensor(5519360, 100352), GradientTensor(5318656, 100352));
+
+        // 15: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5519360, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(5619712, 100352), GradientTensor(5619712, 100352), GradientTensor(5519360, 100352), ParameterGradient("layer2.3.conv2.weight"), default);
+        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5619712, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1195776, 512), default, TrainingTensor(5720064, 100352), GradientTensor(5720064, 100352), GradientTensor(5619712, 100352), default, BatchNormGradients("layer2.3.bn2"));
+        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1196288, 147456), Scratch(1343744, 128));
+        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1196288, 147456), Scratch(1343744, 128), InferenceTensor(100352, 100352));
+        _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
+        RegisterTrace(15, TrainingTensor(5720064, 100352), GradientTensor(5519360, 100352));
+
+        // 16: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(5720064, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(5820416, 50176), GradientTensor(5820416, 50176), GradientTensor(5720064, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5820416, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(1343872, 1024), default, TrainingTensor(5870592, 50176), GradientTensor(5870592, 50176), GradientTensor(5820416, 50176), default, BatchNormGradients("layer3.0.bn1"));
+        _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1344896, 294912), Scratch(1639808, 256));
+        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(100352, 100352), Scratch(1344896, 294912), Scratch(1639808, 256), InferenceTensor(0, 50176));
+        _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(16, TrainingTensor(5870592, 50176), GradientTensor(5720064, 100352));
+
+        // 17: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+        _g17Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5870592, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(5920768, 50176), GradientTensor(5920768, 50176), GradientTensor(5870592, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5920768, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1640064, 1024), default, TrainingTensor(5970944, 50176), GradientTensor(5970944, 50176), GradientTensor(5920768, 50176), default, BatchNormGradients("layer3.0.bn2"));
+        _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1641088, 589824), Scratch(2230912, 256));
+        _g17InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1641088, 589824), Scratch(2230912, 256), InferenceTensor(50176, 50176));
+        _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
+        RegisterTrace(17, TrainingTensor(5970944, 50176), GradientTensor(5870592, 50176));
+
+        // 18: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+        _g18Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5970944, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(6021120, 50176), GradientTensor(6021120, 50176), GradientTensor(5970944, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6021120, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2231168, 1024), default, TrainingTensor(6071296, 50176), GradientTensor(6071296, 50176), GradientTensor(6021120, 50176), default, BatchNormGradients("layer3.1.bn1"));
+        _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2232192, 589824), Scratch(2822016, 256));
+        _g18InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2232192, 589824), Scratch(2822016, 256), InferenceTensor(0, 50176));
+        _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(18, TrainingTensor(6071296, 50176), GradientTensor(5970944, 50176));
+
+        // 19: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+        _g19Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6071296, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(6121472, 50176), GradientTensor(6121472, 50176), GradientTensor(6071296, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6121472, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2822272, 1024), default, TrainingTensor(6171648, 50176), GradientTensor(6171648, 50176), GradientTensor(6121472, 50176), default, BatchNormGradients("layer3.1.bn2"));
+        _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2823296, 589824), Scratch(3413120, 256));
+        _g19InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2823296, 589824), Scratch(3413120, 256), InferenceTensor(50176, 50176));
+        _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
+        RegisterTrace(19, TrainingTensor(6171648, 50176), GradientTensor(6071296, 50176));
+
+        // 20: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+        _g20Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6171648, 50176), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(6221824, 50176), GradientTensor(6221824, 50176), GradientTensor(6171648, 50176), ParameterGradient("layer3.2.conv1.weight"), default);
+        _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6221824, 50176), BatchNormTensors("layer3.2.bn1"), Scratch(3413376, 1024), default, TrainingTensor(6272000, 50176), GradientTensor(6272000, 50176), GradientTensor(6221824, 50176), default, BatchNormGradients("layer3.2.bn1"));
+        _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(3414400, 589824), Scratch(4004224, 256));
+        _g20InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(3414400, 589824), Scratch(4004224, 256), InferenceTensor(0, 50176));
+        _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(20, TrainingTensor(6272000, 50176), GradientTensor(6171648, 50176));
+
+        // 21: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6272000, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(6322176, 50176), GradientTensor(6322176, 50176), GradientTensor(6272000, 50176), ParameterGradient("layer3.2.conv2.weight"), default);
+        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6322176, 50176), BatchNormTensors("layer3.2.bn2"), Scratch(4004480, 1024), default, TrainingTensor(6372352, 50176), GradientTensor(6372352, 50176), GradientTensor(6322176, 50176), default, BatchNormGradients("layer3.2.bn2"));
+        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(4005504, 589824), Scratch(4595328, 256));
+        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(4005504, 589824), Scratch(4595328, 256), InferenceTensor(50176, 50176));
+        _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
+        RegisterTrace(21, TrainingTensor(6372352, 50176), GradientTensor(6272000, 50176));
+
+        // 22: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+        _g22Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6372352, 50176), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(6422528, 50176), GradientTensor(6422528, 50176), GradientTensor(6372352, 50176), ParameterGradient("layer3.3.conv1.weight"), default);
+        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6422528, 50176), BatchNormTensors("layer3.3.bn1"), Scratch(4595584, 1024), default, TrainingTensor(6472704, 50176), GradientTensor(6472704, 50176), GradientTensor(6422528, 50176), default, BatchNormGradients("layer3.3.bn1"));
+        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(4596608, 589824), Scratch(5186432, 256));
+        _g22InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(4596608, 589824), Scratch(5186432, 256), InferenceTensor(0, 50176));
+        _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(22, TrainingTensor(6472704, 50176), GradientTensor(6372352, 50176));
+
+        // 23: Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+        _g23Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6472704, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(6522880, 50176), GradientTensor(6522880, 50176), GradientTensor(6472704, 50176), ParameterGradient("layer3.3.conv2.weight"), default);
+        _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6522880, 50176), BatchNormTensors("layer3.3.bn2"), Scratch(5186688, 1024), default, TrainingTensor(6573056, 50176), GradientTensor(6573056, 50176), GradientTensor(6522880, 50176), default, BatchNormGradients("layer3.3.bn2"));
+        _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(5187712, 589824), Scratch(5777536, 256));
+        _g23InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(5187712, 589824), Scratch(5777536, 256), InferenceTensor(50176, 50176));
+        _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
+        RegisterTrace(23, TrainingTensor(6573056, 50176), GradientTensor(6472704, 50176));
+
+        // 24: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+        _g24Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6573056, 50176), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(6623232, 50176), GradientTensor(6623232, 50176), GradientTensor(6573056, 50176), ParameterGradient("layer3.4.conv1.weight"), default);
+        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6623232, 50176), BatchNormTensors("layer3.4.bn1"), Scratch(5777792, 1024), default, TrainingTensor(6673408, 50176), GradientTensor(6673408, 50176), GradientTensor(6623232, 50176), default, BatchNormGradients("layer3.4.bn1"));
+        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(5778816, 589824), Scratch(6368640, 256));
+        _g24InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(5778816, 589824), Scratch(6368640, 256), InferenceTensor(0, 50176));
+        _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(24, TrainingTensor(6673408, 50176), GradientTensor(6573056, 50176));
+
+        // 25: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+        _g25Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6673408, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(6723584, 50176), GradientTensor(6723584, 50176), GradientTensor(6673408, 50176), ParameterGradient("layer3.4.conv2.weight"), default);
+        _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6723584, 50176), BatchNormTensors("layer3.4.bn2"), Scratch(6368896, 1024), default, TrainingTensor(6773760, 50176), GradientTensor(6773760, 50176), GradientTensor(6723584, 50176), default, BatchNormGradients("layer3.4.bn2"));
+        _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(6369920, 589824), Scratch(6959744, 256));
+        _g25InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(6369920, 589824), Scratch(6959744, 256), InferenceTensor(50176, 50176));
+        _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
+        RegisterTrace(25, TrainingTensor(6773760, 50176), GradientTensor(6673408, 50176));
+
+        // 26: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+        _g26Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6773760, 50176), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(6823936, 50176), GradientTensor(6823936, 50176), GradientTensor(6773760, 50176), ParameterGradient("layer3.5.conv1.weight"), default);
+        _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6823936, 50176), BatchNormTensors("layer3.5.bn1"), Scratch(6960000, 1024), default, TrainingTensor(6874112, 50176), GradientTensor(6874112, 50176), GradientTensor(6823936, 50176), default, BatchNormGradients("layer3.5.bn1"));
+        _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(6961024, 589824), Scratch(7550848, 256));
+        _g26InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(6961024, 589824), Scratch(7550848, 256), InferenceTensor(0, 50176));
+        _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(26, TrainingTensor(6874112, 50176), GradientTensor(6773760, 50176));
+
+        // 27: Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
+        _g27Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6874112, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(6924288, 50176), GradientTensor(6924288, 50176), GradientTensor(6874112, 50176), ParameterGradient("layer3.5.conv2.weight"), default);
+        _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6924288, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7551104, 1024), default, TrainingTensor(6974464, 50176), GradientTensor(6974464, 50176), GradientTensor(6924288, 50176), default, BatchNormGradients("layer3.5.bn2"));
+        _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(7552128, 589824), Scratch(8141952, 256));
+        _g27InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7552128, 589824), Scratch(8141952, 256), InferenceTensor(50176, 50176));
+        _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
+        RegisterTrace(27, TrainingTensor(6974464, 50176), GradientTensor(6874112, 50176));
+
+        // 28: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+        _g28Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(6974464, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(7024640, 25088), GradientTensor(7024640, 25088), GradientTensor(6974464, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
+        _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7024640, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(8142208, 2048), default, TrainingTensor(7049728, 25088), GradientTensor(7049728, 25088), GradientTensor(7024640, 25088), default, BatchNormGradients("layer4.0.bn1"));
+        _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8144256, 1179648), Scratch(9323904, 512));
+        _g28InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(50176, 50176), Scratch(8144256, 1179648), Scratch(9323904, 512), InferenceTensor(0, 25088));
+        _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        RegisterTrace(28, TrainingTensor(7049728, 25088), GradientTensor(6974464, 50176));
+
+        // 29: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
+        _g29Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7049728, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(7074816, 25088), GradientTensor(7074816, 25088), GradientTensor(7049728, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
+        _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7074816, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9324416, 2048), default, TrainingTensor(7099904, 25088), GradientTensor(7099904, 25088), GradientTensor(7074816, 25088), default, BatchNormGradients("layer4.0.bn2"));
+        _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9326464, 2359296), Scratch(11685760, 512));
+        _g29InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(9326464, 2359296), Scratch(11685760, 512), InferenceTensor(25088, 25088));
+        _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
+        RegisterTrace(29, TrainingTensor(7099904, 25088), GradientTensor(7049728, 25088));
+
+        // 30: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+        _g30Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7099904, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(7124992, 25088), GradientTensor(7124992, 25088), GradientTensor(7099904, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
+        _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7124992, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11686272, 2048), default, TrainingTensor(7150080, 25088), GradientTensor(7150080, 25088), GradientTensor(7124992, 25088), default, BatchNormGradients("layer4.1.bn1"));
+        _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(11688320, 2359296), Scratch(14047616, 512));
+        _g30InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(11688320, 2359296), Scratch(14047616, 512), InferenceTensor(0, 25088));
+        _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        RegisterTrace(30, TrainingTensor(7150080, 25088), GradientTensor(7099904, 25088));
+
+        // 31: Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
+        _g31Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7150080, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(7175168, 25088), GradientTensor(7175168, 25088), GradientTensor(7150080, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
+        _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7175168, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(14048128, 2048), default, TrainingTensor(7200256, 25088), GradientTensor(7200256, 25088), GradientTensor(7175168, 25088), default, BatchNormGradients("layer4.1.bn2"));
+        _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(14050176, 2359296), Scratch(16409472, 512));
+        _g31InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(14050176, 2359296), Scratch(16409472, 512), InferenceTensor(25088, 25088));
+        _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
+        RegisterTrace(31, TrainingTensor(7200256, 25088), GradientTensor(7150080, 25088));
+
+        // 32: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+        _g32Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7200256, 25088), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(7225344, 25088), GradientTensor(7225344, 25088), GradientTensor(7200256, 25088), ParameterGradient("layer4.2.conv1.weight"), default);
+        _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7225344, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16409984, 2048), default, TrainingTensor(7250432, 25088), GradientTensor(7250432, 25088), GradientTensor(7225344, 25088), default, BatchNormGradients("layer4.2.bn1"));
+        _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(16412032, 2359296), Scratch(18771328, 512));
+        _g32InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(16412032, 2359296), Scratch(18771328, 512), InferenceTensor(0, 25088));
+        _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        RegisterTrace(32, TrainingTensor(7250432, 25088), GradientTensor(7200256, 25088));
+
+        // 33: Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
+        _g33Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7250432, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(7275520, 25088), GradientTensor(7275520, 25088), GradientTensor(7250432, 25088), ParameterGradient("layer4.2.conv2.weight"), default);
+        _g33Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7275520, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(18771840, 2048), default, TrainingTensor(7300608, 25088), GradientTensor(7300608, 25088), GradientTensor(7275520, 25088), default, BatchNormGradients("layer4.2.bn2"));
+        _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(18773888, 2359296), Scratch(21133184, 512));
+        _g33InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(18773888, 2359296), Scratch(21133184, 512), InferenceTensor(25088, 25088));
+        _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
+        RegisterTrace(33, TrainingTensor(7300608, 25088), GradientTensor(7250432, 25088));
+
+        // 34: GlobalAvgPool avgpool
+        _g34Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(7300608, 25088), TrainingTensor(7325696, 512), GradientTensor(7325696, 512), GradientTensor(7300608, 25088));
+        _g34InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512));
+        RegisterTrace(34, TrainingTensor(7325696, 512), GradientTensor(7300608, 25088));
+
+        // 35: Dense fc
+        _g35Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(7325696, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(7326208, 1000), GradientTensor(7326208, 1000), GradientTensor(7325696, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g35InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
+        RegisterTrace(35, TrainingTensor(7326208, 1000), GradientTensor(7325696, 512));
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardTraining()
+    {
+        _g0Conv.Forward();
+        _g0Epilogue.Forward();
+        TraceForward(0);
+        _g1Op.Forward();
+        TraceForward(1);
+        _g2Conv.Forward();
+        _g2Epilogue.Forward();
+        TraceForward(2);
+        _g3Conv.Forward();
+        _g3Epilogue.Forward();
+        TraceForward(3);
+        _g4Conv.Forward();
+        _g4Epilogue.Forward();
+        TraceForward(4);
+        _g5Conv.Forward();
+        _g5Epilogue.Forward();
+        TraceForward(5);
+        _g6Conv.Forward();
+        _g6Epilogue.Forward();
+        TraceForward(6);
+        _g7Conv.Forward();
+        _g7Epilogue.Forward();
+        TraceForward(7);
+        _g8Conv.Forward();
+        _g8Epilogue.Forward();
+        TraceForward(8);
+        _g9Conv.Forward();
+        _g9Epilogue.Forward();
+        TraceForward(9);
+        _g10Conv.Forward();
+        _g10Epilogue.Forward();
+        TraceForward(10);
+        _g11Conv.Forward();
+        _g11Epilogue.Forward();
+        TraceForward(11);
+        _g12Conv.Forward();
+        _g12Epilogue.Forward();
+        TraceForward(12);
+        _g13Conv.Forward();
+        _g13Epilogue.Forward();
+        TraceForward(13);
+        _g14Conv.Forward();
+        _g14Epilogue.Forward();
+        TraceForward(14);
+        _g15Conv.Forward();
+        _g15Epilogue.Forward();
+        TraceForward(15);
+        _g16Conv.Forward();
+        _g16Epilogue.Forward();
+        TraceForward(16);
+        _g17Conv.Forward();
+        _g17Epilogue.Forward();
+        TraceForward(17);
+        _g18Conv.Forward();
+        _g18Epilogue.Forward();
+        TraceForward(18);
+        _g19Conv.Forward();
+        _g19Epilogue.Forward();
+        TraceForward(19);
+        _g20Conv.Forward();
+        _g20Epilogue.Forward();
+        TraceForward(20);
+        _g21Conv.Forward();
+        _g21Epilogue.Forward();
+        TraceForward(21);
+        _g22Conv.Forward();
+        _g22Epilogue.Forward();
+        TraceForward(22);
+        _g23Conv.Forward();
+        _g23Epilogue.Forward();
+        TraceForward(23);
+        _g24Conv.Forward();
+        _g24Epilogue.Forward();
+        TraceForward(24);
+        _g25Conv.Forward();
+        _g25Epilogue.Forward();
+        TraceForward(25);
+        _g26Conv.Forward();
+        _g26Epilogue.Forward();
+        TraceForward(26);
+        _g27Conv.Forward();
+        _g27Epilogue.Forward();
+        TraceForward(27);
+        _g28Conv.Forward();
+        _g28Epilogue.Forward();
+        TraceForward(28);
+        _g29Conv.Forward();
+        _g29Epilogue.Forward();
+        TraceForward(29);
+        _g30Conv.Forward();
+        _g30Epilogue.Forward();
+        TraceForward(30);
+        _g31Conv.Forward();
+        _g31Epilogue.Forward();
+        TraceForward(31);
+        _g32Conv.Forward();
+        _g32Epilogue.Forward();
+        TraceForward(32);
+        _g33Conv.Forward();
+        _g33Epilogue.Forward();
+        TraceForward(33);
+        _g34Op.Forward();
+        TraceForward(34);
+        _g35Conv.Forward();
+        TraceForward(35);
+    }
+
+    /// <inheritdoc />
+    protected override void BackwardTraining(bool inputGradient)
+    {
+        _g35Conv.Backward(data: true);
+        TraceBackward(35);
+        _g34Op.Backward();
+        TraceBackward(34);
+        _g33Epilogue.Backward();
+        _g33Conv.Backward(data: true);
+        TraceBackward(33);
+        _g32Epilogue.Backward();
+        _g32Conv.Backward(data: true);
+        TraceBackward(32);
+        _g31Epilogue.Backward();
+        _g31Conv.Backward(data: true);
+        TraceBackward(31);
+        _g30Epilogue.Backward();
+        _g30Conv.Backward(data: true);
+        TraceBackward(30);
+        _g29Epilogue.Backward();
+        _g29Conv.Backward(data: true);
+        TraceBackward(29);
+        _g28Epilogue.Backward();
+        _g28Conv.Backward(data: true);
+        TraceBackward(28);
+        _g27Epilogue.Backward();
+        _g27Conv.Backward(data: true);
+        TraceBackward(27);
+        _g26Epilogue.Backward();
+        _g26Conv.Backward(data: true);
+        TraceBackward(26);
+        _g25Epilogue.Backward();
+        _g25Conv.Backward(data: true);
+        TraceBackward(25);
+        _g24Epilogue.Backward();
+        _g24Conv.Backward(data: true);
+        TraceBackward(24);
+        _g23Epilogue.Backward();
+        _g23Conv.Backward(data: true);
+        TraceBackward(23);
+        _g22Epilogue.Backward();
+        _g22Conv.Backward(data: true);
+        TraceBackward(22);
+        _g21Epilogue.Backward();
+        _g21Conv.Backward(data: true);
+        TraceBackward(21);
+        _g20Epilogue.Backward();
+        _g20Conv.Backward(data: true);
+        TraceBackward(20);
+        _g19Epilogue.Backward();
+        _g19Conv.Backward(data: true);
+        TraceBackward(19);
+        _g18Epilogue.Backward();
+        _g18Conv.Backward(data: true);
+        TraceBackward(18);
+        _g17Epilogue.Backward();
+        _g17Conv.Backward(data: true);
+        TraceBackward(17);
+        _g16Epilogue.Backward();
+        _g16Conv.Backward(data: true);
+        TraceBackward(16);
+        _g15Epilogue.Backward();
+        _g15Conv.Backward(data: true);
+        TraceBackward(15);
+        _g14Epilogue.Backward();
+        _g14Conv.Backward(data: true);
+        TraceBackward(14);
+        _g13Epilogue.Backward();
+        _g13Conv.Backward(data: true);
+        TraceBackward(13);
+        _g12Epilogue.Backward();
+        _g12Conv.Backward(data: true);
+        TraceBackward(12);
+        _g11Epilogue.Backward();
+        _g11Conv.Backward(data: true);
+        TraceBackward(11);
+        _g10Epilogue.Backward();
+        _g10Conv.Backward(data: true);
+        TraceBackward(10);
+        _g9Epilogue.Backward();
+        _g9Conv.Backward(data: true);
+        TraceBackward(9);
+        _g8Epilogue.Backward();
+        _g8Conv.Backward(data: true);
+        TraceBackward(8);
+        _g7Epilogue.Backward();
+        _g7Conv.Backward(data: true);
+        TraceBackward(7);
+        _g6Epilogue.Backward();
+        _g6Conv.Backward(data: true);
+        TraceBackward(6);
+        _g5Epilogue.Backward();
+        _g5Conv.Backward(data: true);
+        TraceBackward(5);
+        _g4Epilogue.Backward();
+        _g4Conv.Backward(data: true);
+        TraceBackward(4);
+        _g3Epilogue.Backward();
+        _g3Conv.Backward(data: true);
+        TraceBackward(3);
+        _g2Epilogue.Backward();
+        _g2Conv.Backward(data: true);
+        TraceBackward(2);
+        _g1Op.Backward();
+        TraceBackward(1);
+        _g0Epilogue.Backward();
+        _g0Conv.Backward(data: inputGradient);
+        TraceBackward(0);
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardInference()
+    {
+        _g0InferenceConv.Forward();
+        _g0InferenceEpilogue.Forward();
+        _g1InferenceOp.Forward();
+        _g2InferenceConv.Forward();
+        _g2InferenceEpilogue.Forward();
+        _g3InferenceConv.Forward();
+        _g3InferenceEpilogue.Forward();
+        _g4InferenceConv.Forward();
+        _g4InferenceEpilogue.Forward();
+        _g5InferenceConv.Forward();
+        _g5InferenceEpilogue.Forward();
+        _g6InferenceConv.Forward();
+        _g6InferenceEpilogue.Forward();
+        _g7InferenceConv.Forward();
+        _g7InferenceEpilogue.Forward();
+        _g8InferenceConv.Forward();
+        _g8InferenceEpilogue.Forward();
+        _g9InferenceConv.Forward();
+        _g9InferenceEpilogue.Forward();
+        _g10InferenceConv.Forward();
+        _g10InferenceEpilogue.Forward();
+        _g11InferenceConv.Forward();
+        _g11InferenceEpilogue.Forward();
+        _g12InferenceConv.Forward();
+        _g12InferenceEpilogue.Forward();
+        _g13InferenceConv.Forward();
+        _g13InferenceEpilogue.Forward();
+        _g14InferenceConv.Forward();
+        _g14InferenceEpilogue.Forward();
+        _g15InferenceConv.Forward();
+        _g15InferenceEpilogue.Forward();
+        _g16InferenceConv.Forward();
+        _g16InferenceEpilogue.Forward();
+        _g17InferenceConv.Forward();
+        _g17InferenceEpilogue.Forward();
+        _g18InferenceConv.Forward();
+        _g18InferenceEpilogue.Forward();
+        _g19InferenceConv.Forward();
+        _g19InferenceEpilogue.Forward();
+        _g20InferenceConv.Forward();
+        _g20InferenceEpilogue.Forward();
+        _g21InferenceConv.Forward();
+        _g21InferenceEpilogue.Forward();
+        _g22InferenceConv.Forward();
+        _g22InferenceEpilogue.Forward();
+        _g23InferenceConv.Forward();
+        _g23InferenceEpilogue.Forward();
+        _g24InferenceConv.Forward();
+        _g24InferenceEpilogue.Forward();
+        _g25InferenceConv.Forward();
+        _g25InferenceEpilogue.Forward();
+        _g26InferenceConv.Forward();
+        _g26InferenceEpilogue.Forward();
+        _g27InferenceConv.Forward();
+        _g27InferenceEpilogue.Forward();
+        _g28InferenceConv.Forward();
+        _g28InferenceEpilogue.Forward();
+        _g29InferenceConv.Forward();
+        _g29InferenceEpilogue.Forward();
+        _g30InferenceConv.Forward();
+        _g30InferenceEpilogue.Forward();
+        _g31InferenceConv.Forward();
+        _g31InferenceEpilogue.Forward();
+        _g32InferenceConv.Forward();
+        _g32InferenceEpilogue.Forward();
+        _g33InferenceConv.Forward();
+        _g33InferenceEpilogue.Forward();
+        _g34InferenceOp.Forward();
+        _g35InferenceConv.Forward();
+    }
+
+    /// <inheritdoc />
+    protected override void FoldBatchNorm()
+    {
+        _g0Fold.Run();
+        _g2Fold.Run();
+        _g3Fold.Run();
+        _g4Fold.Run();
+        _g5Fold.Run();
+        _g6Fold.Run();
+        _g7Fold.Run();
+        _g8Fold.Run();
+        _g9Fold.Run();
+        _g10Fold.Run();
+        _g11Fold.Run();
+        _g12Fold.Run();
+        _g13Fold.Run();
+        _g14Fold.Run();
+        _g15Fold.Run();
+        _g16Fold.Run();
+        _g17Fold.Run();
+        _g18Fold.Run();
+        _g19Fold.Run();
+        _g20Fold.Run();
+        _g21Fold.Run();
+        _g22Fold.Run();
+        _g23Fold.Run();
+        _g24Fold.Run();
+        _g25Fold.Run();
+        _g26Fold.Run();
+        _g27Fold.Run();
+        _g28Fold.Run();
+        _g29Fold.Run();
+        _g30Fold.Run();
+        _g31Fold.Run();
+        _g32Fold.Run();
+        _g33Fold.Run();
+    }
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(7326208, 1000);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(7326208, 1000);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(7327208, 150528);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);
 }

@@ -27,7 +27,7 @@ namespace DslResNet.Samples;
 /// </code>
 /// Call <c>Summary()</c> for every layer; <c>Info</c> has the tables as data.
 /// </remarks>
-partial class PlainPreAct18 : global::DslResNet.INetworkDefinition
+partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::DslResNet.INetworkDefinition
 {
     /// <summary>Shape of one input image (3, 224, 224).</summary>
     public static global::DslResNet.TensorShape InputShape => global::DslResNet.TensorShape.Image(3, 224, 224);
@@ -45,7 +45,7 @@ partial class PlainPreAct18 : global::DslResNet.INetworkDefinition
     public const long ForwardFlopsPerImage = 3596561896;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 24090528;
+    public const long TrainingActivationBytesPerImage = 35938112;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 4014080;
@@ -121,7 +121,7 @@ partial class PlainPreAct18 : global::DslResNet.INetworkDefinition
         "Total params: 11,515,688 (trainable; plus 7,825 buffer elements)\n" +
         "Multiply-adds per image: 1,794,805,760\n" +
         "Forward FLOPs per image: 3,596,561,896 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 22.97 MiB, inference 3.83 MiB\n" +
+        "Activation memory per image: training 34.27 MiB, inference 3.83 MiB\n" +
         "Fusion groups: 22 passes for 54 layers\n";
 
     private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
@@ -315,4 +315,472 @@ partial class PlainPreAct18 : global::DslResNet.INetworkDefinition
         new("avgpool", new[] { 52 }), // GlobalAvgPool
         new("fc", new[] { 53 }), // Dense
     };
+
+    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv conv1
+    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv conv1
+    private readonly global::DslResNet.Runtime.PoolOp _g1Op; // MaxPool maxpool
+    private readonly global::DslResNet.Runtime.PoolOp _g1InferenceOp; // MaxPool maxpool
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2Op; // BatchNorm layer1.0.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceOp; // BatchNorm layer1.0.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3Op; // ReLU layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceOp; // ReLU layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g6Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g6Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g6InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g7Fold; // Conv+BatchNorm+ReLU layer1.1.conv2, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g9Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g9Fold; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g9InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g10Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g10Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g10InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g11Conv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g11Fold; // Conv+BatchNorm+ReLU layer2.1.conv2, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g11InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm+ReLU layer3.1.conv2, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g16Conv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g16Fold; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g16InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g17Conv; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g17Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g17Fold; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g17InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g17InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g18Conv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g18Fold; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g18InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g19Conv; // Conv+BatchNorm+ReLU layer4.1.conv2, bn, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv2, bn, relu
+    private readonly global::DslResNet.Runtime.FoldOp _g19Fold; // Conv+BatchNorm+ReLU layer4.1.conv2, bn, relu
+    private readonly global::DslResNet.Runtime.ConvOp _g19InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv2, bn, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv2, bn, relu
+    private readonly global::DslResNet.Runtime.PoolOp _g20Op; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.PoolOp _g20InferenceOp; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Dense fc
+    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Dense fc
+
+    /// <summary>Builds PlainPreAct18 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
+    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// <param name="device">The device to run on.</param>
+    /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
+    /// <param name="options">Seed and initialisation options; null for the defaults.</param>
+    public PlainPreAct18(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(4417000, 4567528, 1003520, 11004928))
+    {
+        int n = batchSize;
+
+        // 0: Conv conv1
+        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(4417000, 150528), ParameterGradient("conv1.weight"), default);
+        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, InferenceTensor(0, 802816));
+        RegisterTrace(0, TrainingTensor(0, 802816), GradientTensor(4417000, 150528));
+
+        // 1: MaxPool maxpool
+        _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(0, 802816), TrainingTensor(802816, 200704), GradientTensor(802816, 200704), GradientTensor(0, 802816));
+        _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704));
+        RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(0, 802816));
+
+        // 2: BatchNorm layer1.0.bn1
+        _g2Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(802816, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(0, 256), default, TrainingTensor(1003520, 200704), GradientTensor(1003520, 200704), GradientTensor(802816, 200704), default, BatchNormGradients("layer1.0.bn1"));
+        _g2InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(802816, 200704), BatchNormTensors("layer1.0.bn1"), default, default, InferenceTensor(0, 200704));
+        RegisterTrace(2, TrainingTensor(1003520, 200704), GradientTensor(802816, 200704));
+
+        // 3: ReLU layer1.0.relu1
+        _g3Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1003520, 200704), default, default, default, TrainingTensor(1204224, 200704), GradientTensor(1204224, 200704), GradientTensor(1003520, 200704), default, default);
+        _g3InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(200704, 200704));
+        RegisterTrace(3, TrainingTensor(1204224, 200704), GradientTensor(1003520, 200704));
+
+        // 4: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
+        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1204224, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1404928, 200704), GradientTensor(1404928, 200704), GradientTensor(1204224, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(256, 256), default, TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(1404928, 200704), default, BatchNormGradients("layer1.0.bn2"));
+        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(512, 36864), Scratch(37376, 64));
+        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(512, 36864), Scratch(37376, 64), InferenceTensor(0, 200704));
+        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        RegisterTrace(4, TrainingTensor(1605632, 200704), GradientTensor(1204224, 200704));
+
+        // 5: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.1.bn1, layer1.1.relu1
+        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(37440, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.1.bn1"));
+        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(37696, 36864), Scratch(74560, 64));
+        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(37696, 36864), Scratch(74560, 64), InferenceTensor(200704, 200704));
+        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704));
+        RegisterTrace(5, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
+
+        // 6: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
+        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(74624, 256), default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, BatchNormGradients("layer1.1.bn2"));
+        _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(74880, 36864), Scratch(111744, 64));
+        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(74880, 36864), Scratch(111744, 64), InferenceTensor(0, 200704));
+        _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        RegisterTrace(6, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
+
+        // 7: Conv+BatchNorm+ReLU layer1.1.conv2, layer2.0.bn1, layer2.0.relu1
+        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer2.0.bn1"), Scratch(111808, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer2.0.bn1"));
+        _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(112064, 36864), Scratch(148928, 64));
+        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(112064, 36864), Scratch(148928, 64), InferenceTensor(200704, 200704));
+        _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704));
+        RegisterTrace(7, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
+
+        // 8: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
+        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(2809856, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3010560, 100352), GradientTensor(3010560, 100352), GradientTensor(2809856, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3010560, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(148992, 512), default, TrainingTensor(3110912, 100352), GradientTensor(3110912, 100352), GradientTensor(3010560, 100352), default, BatchNormGradients("layer2.0.bn2"));
+        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(149504, 73728), Scratch(223232, 128));
+        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(149504, 73728), Scratch(223232, 128), InferenceTensor(0, 100352));
+        _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(8, TrainingTensor(3110912, 100352), GradientTensor(2809856, 200704));
+
+        // 9: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.1.bn1, layer2.1.relu1
+        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3110912, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(3211264, 100352), GradientTensor(3211264, 100352), GradientTensor(3110912, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3211264, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(223360, 512), default, TrainingTensor(3311616, 100352), GradientTensor(3311616, 100352), GradientTensor(3211264, 100352), default, BatchNormGradients("layer2.1.bn1"));
+        _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(223872, 147456), Scratch(371328, 128));
+        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(223872, 147456), Scratch(371328, 128), InferenceTensor(100352, 100352));
+        _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
+        RegisterTrace(9, TrainingTensor(3311616, 100352), GradientTensor(3110912, 100352));
+
+        // 10: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
+        _g10Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3311616, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(3411968, 100352), GradientTensor(3411968, 100352), GradientTensor(3311616, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(371456, 512), default, TrainingTensor(3512320, 100352), GradientTensor(3512320, 100352), GradientTensor(3411968, 100352), default, BatchNormGradients("layer2.1.bn2"));
+        _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(371968, 147456), Scratch(519424, 128));
+        _g10InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(371968, 147456), Scratch(519424, 128), InferenceTensor(0, 100352));
+        _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(10, TrainingTensor(3512320, 100352), GradientTensor(3311616, 100352));
+
+        // 11: Conv+BatchNorm+ReLU layer2.1.conv2, layer3.0.bn1, layer3.0.relu1
+        _g11Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3512320, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(3612672, 100352), GradientTensor(3612672, 100352), GradientTensor(3512320, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3612672, 100352), BatchNormTensors("layer3.0.bn1"), Scratch(519552, 512), default, TrainingTensor(3713024, 100352), GradientTensor(3713024, 100352), GradientTensor(3612672, 100352), default, BatchNormGradients("layer3.0.bn1"));
+        _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(520064, 147456), Scratch(667520, 128));
+        _g11InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(520064, 147456), Scratch(667520, 128), InferenceTensor(100352, 100352));
+        _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
+        RegisterTrace(11, TrainingTensor(3713024, 100352), GradientTensor(3512320, 100352));
+
+        // 12: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
+        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(3713024, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(3813376, 50176), GradientTensor(3813376, 50176), GradientTensor(3713024, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(667648, 1024), default, TrainingTensor(3863552, 50176), GradientTensor(3863552, 50176), GradientTensor(3813376, 50176), default, BatchNormGradients("layer3.0.bn2"));
+        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(668672, 294912), Scratch(963584, 256));
+        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(100352, 100352), Scratch(668672, 294912), Scratch(963584, 256), InferenceTensor(0, 50176));
+        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(12, TrainingTensor(3863552, 50176), GradientTensor(3713024, 100352));
+
+        // 13: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.1.bn1, layer3.1.relu1
+        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(3863552, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(3913728, 50176), GradientTensor(3913728, 50176), GradientTensor(3863552, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3913728, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(963840, 1024), default, TrainingTensor(3963904, 50176), GradientTensor(3963904, 50176), GradientTensor(3913728, 50176), default, BatchNormGradients("layer3.1.bn1"));
+        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(964864, 589824), Scratch(1554688, 256));
+        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(964864, 589824), Scratch(1554688, 256), InferenceTensor(50176, 50176));
+        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
+        RegisterTrace(13, TrainingTensor(3963904, 50176), GradientTensor(3863552, 50176));
+
+        // 14: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
+        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(3963904, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(4014080, 50176), GradientTensor(4014080, 50176), GradientTensor(3963904, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4014080, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(1554944, 1024), default, TrainingTensor(4064256, 50176), GradientTensor(4064256, 50176), GradientTensor(4014080, 50176), default, BatchNormGradients("layer3.1.bn2"));
+        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(1555968, 589824), Scratch(2145792, 256));
+        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(1555968, 589824), Scratch(2145792, 256), InferenceTensor(0, 50176));
+        _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(14, TrainingTensor(4064256, 50176), GradientTensor(3963904, 50176));
+
+        // 15: Conv+BatchNorm+ReLU layer3.1.conv2, layer4.0.bn1, layer4.0.relu1
+        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4064256, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(4114432, 50176), GradientTensor(4114432, 50176), GradientTensor(4064256, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4114432, 50176), BatchNormTensors("layer4.0.bn1"), Scratch(2146048, 1024), default, TrainingTensor(4164608, 50176), GradientTensor(4164608, 50176), GradientTensor(4114432, 50176), default, BatchNormGradients("layer4.0.bn1"));
+        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(2147072, 589824), Scratch(2736896, 256));
+        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2147072, 589824), Scratch(2736896, 256), InferenceTensor(50176, 50176));
+        _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
+        RegisterTrace(15, TrainingTensor(4164608, 50176), GradientTensor(4064256, 50176));
+
+        // 16: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
+        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(4164608, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(4214784, 25088), GradientTensor(4214784, 25088), GradientTensor(4164608, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
+        _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(2737152, 2048), default, TrainingTensor(4239872, 25088), GradientTensor(4239872, 25088), GradientTensor(4214784, 25088), default, BatchNormGradients("layer4.0.bn2"));
+        _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(2739200, 1179648), Scratch(3918848, 512));
+        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(50176, 50176), Scratch(2739200, 1179648), Scratch(3918848, 512), InferenceTensor(0, 25088));
+        _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        RegisterTrace(16, TrainingTensor(4239872, 25088), GradientTensor(4164608, 50176));
+
+        // 17: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.1.bn1, layer4.1.relu1
+        _g17Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4239872, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(4264960, 25088), GradientTensor(4264960, 25088), GradientTensor(4239872, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
+        _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4264960, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(3919360, 2048), default, TrainingTensor(4290048, 25088), GradientTensor(4290048, 25088), GradientTensor(4264960, 25088), default, BatchNormGradients("layer4.1.bn1"));
+        _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(3921408, 2359296), Scratch(6280704, 512));
+        _g17InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(3921408, 2359296), Scratch(6280704, 512), InferenceTensor(25088, 25088));
+        _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
+        RegisterTrace(17, TrainingTensor(4290048, 25088), GradientTensor(4239872, 25088));
+
+        // 18: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
+        _g18Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4290048, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(4315136, 25088), GradientTensor(4315136, 25088), GradientTensor(4290048, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
+        _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4315136, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(6281216, 2048), default, TrainingTensor(4340224, 25088), GradientTensor(4340224, 25088), GradientTensor(4315136, 25088), default, BatchNormGradients("layer4.1.bn2"));
+        _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(6283264, 2359296), Scratch(8642560, 512));
+        _g18InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(6283264, 2359296), Scratch(8642560, 512), InferenceTensor(0, 25088));
+        _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        RegisterTrace(18, TrainingTensor(4340224, 25088), GradientTensor(4290048, 25088));
+
+        // 19: Conv+BatchNorm+ReLU layer4.1.conv2, bn, relu
+        _g19Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4340224, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(4365312, 25088), GradientTensor(4365312, 25088), GradientTensor(4340224, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
+        _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4365312, 25088), BatchNormTensors("bn"), Scratch(8643072, 2048), default, TrainingTensor(4390400, 25088), GradientTensor(4390400, 25088), GradientTensor(4365312, 25088), default, BatchNormGradients("bn"));
+        _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("bn"), 1E-05f, Scratch(8645120, 2359296), Scratch(11004416, 512));
+        _g19InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(8645120, 2359296), Scratch(11004416, 512), InferenceTensor(25088, 25088));
+        _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
+        RegisterTrace(19, TrainingTensor(4390400, 25088), GradientTensor(4340224, 25088));
+
+        // 20: GlobalAvgPool avgpool
+        _g20Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(4390400, 25088), TrainingTensor(4415488, 512), GradientTensor(4415488, 512), GradientTensor(4390400, 25088));
+        _g20InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512));
+        RegisterTrace(20, TrainingTensor(4415488, 512), GradientTensor(4390400, 25088));
+
+        // 21: Dense fc
+        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(4415488, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(4416000, 1000), GradientTensor(4416000, 1000), GradientTensor(4415488, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
+        RegisterTrace(21, TrainingTensor(4416000, 1000), GradientTensor(4415488, 512));
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardTraining()
+    {
+        _g0Conv.Forward();
+        TraceForward(0);
+        _g1Op.Forward();
+        TraceForward(1);
+        _g2Op.Forward();
+        TraceForward(2);
+        _g3Op.Forward();
+        TraceForward(3);
+        _g4Conv.Forward();
+        _g4Epilogue.Forward();
+        TraceForward(4);
+        _g5Conv.Forward();
+        _g5Epilogue.Forward();
+        TraceForward(5);
+        _g6Conv.Forward();
+        _g6Epilogue.Forward();
+        TraceForward(6);
+        _g7Conv.Forward();
+        _g7Epilogue.Forward();
+        TraceForward(7);
+        _g8Conv.Forward();
+        _g8Epilogue.Forward();
+        TraceForward(8);
+        _g9Conv.Forward();
+        _g9Epilogue.Forward();
+        TraceForward(9);
+        _g10Conv.Forward();
+        _g10Epilogue.Forward();
+        TraceForward(10);
+        _g11Conv.Forward();
+        _g11Epilogue.Forward();
+        TraceForward(11);
+        _g12Conv.Forward();
+        _g12Epilogue.Forward();
+        TraceForward(12);
+        _g13Conv.Forward();
+        _g13Epilogue.Forward();
+        TraceForward(13);
+        _g14Conv.Forward();
+        _g14Epilogue.Forward();
+        TraceForward(14);
+        _g15Conv.Forward();
+        _g15Epilogue.Forward();
+        TraceForward(15);
+        _g16Conv.Forward();
+        _g16Epilogue.Forward();
+        TraceForward(16);
+        _g17Conv.Forward();
+        _g17Epilogue.Forward();
+        TraceForward(17);
+        _g18Conv.Forward();
+        _g18Epilogue.Forward();
+        TraceForward(18);
+        _g19Conv.Forward();
+        _g19Epilogue.Forward();
+        TraceForward(19);
+        _g20Op.Forward();
+        TraceForward(20);
+        _g21Conv.Forward();
+        TraceForward(21);
+    }
+
+    /// <inheritdoc />
+    protected override void BackwardTraining(bool inputGradient)
+    {
+        _g21Conv.Backward(data: true);
+        TraceBackward(21);
+        _g20Op.Backward();
+        TraceBackward(20);
+        _g19Epilogue.Backward();
+        _g19Conv.Backward(data: true);
+        TraceBackward(19);
+        _g18Epilogue.Backward();
+        _g18Conv.Backward(data: true);
+        TraceBackward(18);
+        _g17Epilogue.Backward();
+        _g17Conv.Backward(data: true);
+        TraceBackward(17);
+        _g16Epilogue.Backward();
+        _g16Conv.Backward(data: true);
+        TraceBackward(16);
+        _g15Epilogue.Backward();
+        _g15Conv.Backward(data: true);
+        TraceBackward(15);
+        _g14Epilogue.Backward();
+        _g14Conv.Backward(data: true);
+        TraceBackward(14);
+        _g13Epilogue.Backward();
+        _g13Conv.Backward(data: true);
+        TraceBackward(13);
+        _g12Epilogue.Backward();
+        _g12Conv.Backward(data: true);
+        TraceBackward(12);
+        _g11Epilogue.Backward();
+        _g11Conv.Backward(data: true);
+        TraceBackward(11);
+        _g10Epilogue.Backward();
+        _g10Conv.Backward(data: true);
+        TraceBackward(10);
+        _g9Epilogue.Backward();
+        _g9Conv.Backward(data: true);
+        TraceBackward(9);
+        _g8Epilogue.Backward();
+        _g8Conv.Backward(data: true);
+        TraceBackward(8);
+        _g7Epilogue.Backward();
+        _g7Conv.Backward(data: true);
+        TraceBackward(7);
+        _g6Epilogue.Backward();
+        _g6Conv.Backward(data: true);
+        TraceBackward(6);
+        _g5Epilogue.Backward();
+        _g5Conv.Backward(data: true);
+        TraceBackward(5);
+        _g4Epilogue.Backward();
+        _g4Conv.Backward(data: true);
+        TraceBackward(4);
+        _g3Op.Backward();
+        TraceBackward(3);
+        _g2Op.Backward();
+        TraceBackward(2);
+        _g1Op.Backward();
+        TraceBackward(1);
+        _g0Conv.Backward(data: inputGradient);
+        TraceBackward(0);
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardInference()
+    {
+        _g0InferenceConv.Forward();
+        _g1InferenceOp.Forward();
+        _g2InferenceOp.Forward();
+        _g3InferenceOp.Forward();
+        _g4InferenceConv.Forward();
+        _g4InferenceEpilogue.Forward();
+        _g5InferenceConv.Forward();
+        _g5InferenceEpilogue.Forward();
+        _g6InferenceConv.Forward();
+        _g6InferenceEpilogue.Forward();
+        _g7InferenceConv.Forward();
+        _g7InferenceEpilogue.Forward();
+        _g8InferenceConv.Forward();
+        _g8InferenceEpilogue.Forward();
+        _g9InferenceConv.Forward();
+        _g9InferenceEpilogue.Forward();
+        _g10InferenceConv.Forward();
+        _g10InferenceEpilogue.Forward();
+        _g11InferenceConv.Forward();
+        _g11InferenceEpilogue.Forward();
+        _g12InferenceConv.Forward();
+        _g12InferenceEpilogue.Forward();
+        _g13InferenceConv.Forward();
+        _g13InferenceEpilogue.Forward();
+        _g14InferenceConv.Forward();
+        _g14InferenceEpilogue.Forward();
+        _g15InferenceConv.Forward();
+        _g15InferenceEpilogue.Forward();
+        _g16InferenceConv.Forward();
+        _g16InferenceEpilogue.Forward();
+        _g17InferenceConv.Forward();
+        _g17InferenceEpilogue.Forward();
+        _g18InferenceConv.Forward();
+        _g18InferenceEpilogue.Forward();
+        _g19InferenceConv.Forward();
+        _g19InferenceEpilogue.Forward();
+        _g20InferenceOp.Forward();
+        _g21InferenceConv.Forward();
+    }
+
+    /// <inheritdoc />
+    protected override void FoldBatchNorm()
+    {
+        _g4Fold.Run();
+        _g5Fold.Run();
+        _g6Fold.Run();
+        _g7Fold.Run();
+        _g8Fold.Run();
+        _g9Fold.Run();
+        _g10Fold.Run();
+        _g11Fold.Run();
+        _g12Fold.Run();
+        _g13Fold.Run();
+        _g14Fold.Run();
+        _g15Fold.Run();
+        _g16Fold.Run();
+        _g17Fold.Run();
+        _g18Fold.Run();
+        _g19Fold.Run();
+    }
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(4416000, 1000);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(4416000, 1000);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(4417000, 150528);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);
 }

@@ -27,7 +27,7 @@ namespace DslResNet.Samples;
 /// </code>
 /// Call <c>Summary()</c> for every layer; <c>Info</c> has the tables as data.
 /// </remarks>
-partial class PreActResNet18 : global::DslResNet.INetworkDefinition
+partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNet.INetworkDefinition
 {
     /// <summary>Shape of one input image (3, 224, 224).</summary>
     public static global::DslResNet.TensorShape InputShape => global::DslResNet.TensorShape.Image(3, 224, 224);
@@ -45,7 +45,7 @@ partial class PreActResNet18 : global::DslResNet.INetworkDefinition
     public const long ForwardFlopsPerImage = 3636200936;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 29208480;
+    public const long TrainingActivationBytesPerImage = 50790208;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 4014080;
@@ -135,7 +135,7 @@ partial class PreActResNet18 : global::DslResNet.INetworkDefinition
         "Total params: 11,689,512 (trainable; plus 9,620 buffer elements)\n" +
         "Multiply-adds per image: 1,814,073,344\n" +
         "Forward FLOPs per image: 3,636,200,936 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 27.86 MiB, inference 3.83 MiB\n" +
+        "Activation memory per image: training 48.44 MiB, inference 3.83 MiB\n" +
         "Fusion groups: 44 passes for 68 layers\n";
 
     private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
@@ -383,4 +383,712 @@ partial class PreActResNet18 : global::DslResNet.INetworkDefinition
         new("avgpool", new[] { 66 }), // GlobalAvgPool
         new("fc", new[] { 67 }), // Dense
     };
+
+    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv conv1
+    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv conv1
+    private readonly global::DslResNet.Runtime.PoolOp _g1Op; // MaxPool maxpool
+    private readonly global::DslResNet.Runtime.PoolOp _g1InferenceOp; // MaxPool maxpool
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2Op; // BatchNorm layer1.0.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceOp; // BatchNorm layer1.0.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3Op; // ReLU layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceOp; // ReLU layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+Add layer1.0.conv2, layer1.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+Add layer1.0.conv2, layer1.0.add
+    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+Add layer1.0.conv2, layer1.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+Add layer1.0.conv2, layer1.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6Op; // BatchNorm layer1.1.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceOp; // BatchNorm layer1.1.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7Op; // ReLU layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceOp; // ReLU layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Conv+Add layer1.1.conv2, layer1.1.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g9Epilogue; // Conv+Add layer1.1.conv2, layer1.1.add
+    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Conv+Add layer1.1.conv2, layer1.1.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g9InferenceEpilogue; // Conv+Add layer1.1.conv2, layer1.1.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10Op; // BatchNorm layer2.0.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceOp; // BatchNorm layer2.0.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11Op; // ReLU layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceOp; // ReLU layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv layer2.0.conv2
+    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv layer2.0.conv2
+    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15Op; // Add layer2.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceOp; // Add layer2.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16Op; // BatchNorm layer2.1.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceOp; // BatchNorm layer2.1.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g17Op; // ReLU layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g17InferenceOp; // ReLU layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g18Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g18Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g18InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g19Conv; // Conv+Add layer2.1.conv2, layer2.1.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19Epilogue; // Conv+Add layer2.1.conv2, layer2.1.add
+    private readonly global::DslResNet.Runtime.ConvOp _g19InferenceConv; // Conv+Add layer2.1.conv2, layer2.1.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceEpilogue; // Conv+Add layer2.1.conv2, layer2.1.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g20Op; // BatchNorm layer3.0.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceOp; // BatchNorm layer3.0.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g21Op; // ReLU layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g21InferenceOp; // ReLU layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g23Conv; // Conv layer3.0.conv2
+    private readonly global::DslResNet.Runtime.ConvOp _g23InferenceConv; // Conv layer3.0.conv2
+    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g25Op; // Add layer3.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g25InferenceOp; // Add layer3.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g26Op; // BatchNorm layer3.1.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g26InferenceOp; // BatchNorm layer3.1.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g27Op; // ReLU layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g27InferenceOp; // ReLU layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g28Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g28Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g28Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g28InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g28InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g29Conv; // Conv+Add layer3.1.conv2, layer3.1.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g29Epilogue; // Conv+Add layer3.1.conv2, layer3.1.add
+    private readonly global::DslResNet.Runtime.ConvOp _g29InferenceConv; // Conv+Add layer3.1.conv2, layer3.1.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g29InferenceEpilogue; // Conv+Add layer3.1.conv2, layer3.1.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g30Op; // BatchNorm layer4.0.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g30InferenceOp; // BatchNorm layer4.0.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g31Op; // ReLU layer4.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g31InferenceOp; // ReLU layer4.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g32Conv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g32Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g32Fold; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g32InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g32InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g33Conv; // Conv layer4.0.conv2
+    private readonly global::DslResNet.Runtime.ConvOp _g33InferenceConv; // Conv layer4.0.conv2
+    private readonly global::DslResNet.Runtime.ConvOp _g34Conv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g34Epilogue; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.FoldOp _g34Fold; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.ConvOp _g34InferenceConv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g35Op; // Add layer4.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g35InferenceOp; // Add layer4.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g36Op; // BatchNorm layer4.1.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g36InferenceOp; // BatchNorm layer4.1.bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g37Op; // ReLU layer4.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g37InferenceOp; // ReLU layer4.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g38Conv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g38Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g38Fold; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g38InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g38InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g39Conv; // Conv+Add layer4.1.conv2, layer4.1.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g39Epilogue; // Conv+Add layer4.1.conv2, layer4.1.add
+    private readonly global::DslResNet.Runtime.ConvOp _g39InferenceConv; // Conv+Add layer4.1.conv2, layer4.1.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g39InferenceEpilogue; // Conv+Add layer4.1.conv2, layer4.1.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g40Op; // BatchNorm bn
+    private readonly global::DslResNet.Runtime.EpilogueOp _g40InferenceOp; // BatchNorm bn
+    private readonly global::DslResNet.Runtime.EpilogueOp _g41Op; // ReLU relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g41InferenceOp; // ReLU relu
+    private readonly global::DslResNet.Runtime.PoolOp _g42Op; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.PoolOp _g42InferenceOp; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.ConvOp _g43Conv; // Dense fc
+    private readonly global::DslResNet.Runtime.ConvOp _g43InferenceConv; // Dense fc
+
+    /// <summary>Builds PreActResNet18 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
+    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// <param name="device">The device to run on.</param>
+    /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
+    /// <param name="options">Seed and initialisation options; null for the defaults.</param>
+    public PreActResNet18(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(6273512, 6424040, 1003520, 4912640))
+    {
+        int n = batchSize;
+
+        // 0: Conv conv1
+        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(6273512, 150528), ParameterGradient("conv1.weight"), default);
+        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, InferenceTensor(0, 802816));
+        RegisterTrace(0, TrainingTensor(0, 802816), GradientTensor(6273512, 150528));
+
+        // 1: MaxPool maxpool
+        _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(0, 802816), TrainingTensor(802816, 200704), GradientTensor(802816, 200704), GradientTensor(0, 802816));
+        _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704));
+        RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(0, 802816));
+
+        // 2: BatchNorm layer1.0.bn1
+        _g2Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(802816, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(0, 256), default, TrainingTensor(1003520, 200704), GradientTensor(1003520, 200704), GradientTensor(802816, 200704), default, BatchNormGradients("layer1.0.bn1"));
+        _g2InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(802816, 200704), BatchNormTensors("layer1.0.bn1"), default, default, InferenceTensor(0, 200704));
+        RegisterTrace(2, TrainingTensor(1003520, 200704), GradientTensor(802816, 200704));
+
+        // 3: ReLU layer1.0.relu1
+        _g3Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1003520, 200704), default, default, default, TrainingTensor(1204224, 200704), GradientTensor(1204224, 200704), GradientTensor(1003520, 200704), default, default);
+        _g3InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(200704, 200704));
+        RegisterTrace(3, TrainingTensor(1204224, 200704), GradientTensor(1003520, 200704));
+
+        // 4: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
+        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1204224, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1404928, 200704), GradientTensor(1404928, 200704), GradientTensor(1204224, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(256, 256), default, TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(1404928, 200704), default, BatchNormGradients("layer1.0.bn2"));
+        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(512, 36864), Scratch(37376, 64));
+        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(512, 36864), Scratch(37376, 64), InferenceTensor(0, 200704));
+        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        RegisterTrace(4, TrainingTensor(1605632, 200704), GradientTensor(1204224, 200704));
+
+        // 5: Conv+Add layer1.0.conv2, layer1.0.add
+        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1806336, 200704), default, default, TrainingTensor(802816, 200704), TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), GradientTensor(802816, 200704), default);
+        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.0.conv2.weight"), default, InferenceTensor(200704, 200704));
+        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704));
+        RegisterTrace(5, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
+
+        // 6: BatchNorm layer1.1.bn1
+        _g6Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2007040, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(37440, 256), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), default, BatchNormGradients("layer1.1.bn1"));
+        _g6InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(200704, 200704), BatchNormTensors("layer1.1.bn1"), default, default, InferenceTensor(0, 200704));
+        RegisterTrace(6, TrainingTensor(2207744, 200704), GradientTensor(2007040, 200704));
+
+        // 7: ReLU layer1.1.relu1
+        _g7Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(2207744, 200704), default, default, default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, default);
+        _g7InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(401408, 200704));
+        RegisterTrace(7, TrainingTensor(2408448, 200704), GradientTensor(2207744, 200704));
+
+        // 8: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
+        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(37696, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer1.1.bn2"));
+        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(37952, 36864), Scratch(74816, 64));
+        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(401408, 200704), Scratch(37952, 36864), Scratch(74816, 64), InferenceTensor(0, 200704));
+        _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        RegisterTrace(8, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
+
+        // 9: Conv+Add layer1.1.conv2, layer1.1.add
+        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3010560, 200704), default, default, TrainingTensor(2007040, 200704), TrainingTensor(3211264, 200704), GradientTensor(3211264, 200704), GradientTensor(3010560, 200704), GradientTensor(2007040, 200704), default);
+        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.1.conv2.weight"), default, InferenceTensor(401408, 200704));
+        _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704));
+        RegisterTrace(9, TrainingTensor(3211264, 200704), GradientTensor(2809856, 200704));
+
+        // 10: BatchNorm layer2.0.bn1
+        _g10Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3211264, 200704), BatchNormTensors("layer2.0.bn1"), Scratch(74880, 256), default, TrainingTensor(3411968, 200704), GradientTensor(3411968, 200704), GradientTensor(3211264, 200704), default, BatchNormGradients("layer2.0.bn1"));
+        _g10InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(401408, 200704), BatchNormTensors("layer2.0.bn1"), default, default, InferenceTensor(0, 200704));
+        RegisterTrace(10, TrainingTensor(3411968, 200704), GradientTensor(3211264, 200704));
+
+        // 11: ReLU layer2.0.relu1
+        _g11Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3411968, 200704), default, default, default, TrainingTensor(3612672, 200704), GradientTensor(3612672, 200704), GradientTensor(3411968, 200704), default, default);
+        _g11InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(200704, 200704));
+        RegisterTrace(11, TrainingTensor(3612672, 200704), GradientTensor(3411968, 200704));
+
+        // 12: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
+        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(3612672, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3813376, 100352), GradientTensor(3813376, 100352), GradientTensor(3612672, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(75136, 512), default, TrainingTensor(3913728, 100352), GradientTensor(3913728, 100352), GradientTensor(3813376, 100352), default, BatchNormGradients("layer2.0.bn2"));
+        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(75648, 73728), Scratch(149376, 128));
+        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(75648, 73728), Scratch(149376, 128), InferenceTensor(0, 100352));
+        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(12, TrainingTensor(3913728, 100352), GradientTensor(3612672, 200704));
+
+        // 13: Conv layer2.0.conv2
+        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3913728, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(4014080, 100352), GradientTensor(4014080, 100352), GradientTensor(3913728, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), InferenceTensor(0, 100352), Parameter("layer2.0.conv2.weight"), default, InferenceTensor(100352, 100352));
+        RegisterTrace(13, TrainingTensor(4014080, 100352), GradientTensor(3913728, 100352));
+
+        // 14: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(4114432, 100352), GradientTensor(4114432, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default);
+        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4114432, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(149504, 512), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4114432, 100352), default, BatchNormGradients("layer2.0.downsample.1"));
+        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(150016, 8192), Scratch(158208, 128));
+        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(401408, 200704), Scratch(150016, 8192), Scratch(158208, 128), InferenceTensor(0, 100352));
+        RegisterTrace(14, TrainingTensor(4214784, 100352), GradientTensor(3211264, 200704));
+
+        // 15: Add layer2.0.add
+        _g15Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4014080, 100352), default, default, TrainingTensor(4214784, 100352), TrainingTensor(4315136, 100352), GradientTensor(4315136, 100352), GradientTensor(4014080, 100352), GradientTensor(4214784, 100352), default);
+        _g15InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352));
+        RegisterTrace(15, TrainingTensor(4315136, 100352), GradientTensor(4014080, 100352));
+
+        // 16: BatchNorm layer2.1.bn1
+        _g16Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4315136, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(158336, 512), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), default, BatchNormGradients("layer2.1.bn1"));
+        _g16InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(200704, 100352), BatchNormTensors("layer2.1.bn1"), default, default, InferenceTensor(0, 100352));
+        RegisterTrace(16, TrainingTensor(4415488, 100352), GradientTensor(4315136, 100352));
+
+        // 17: ReLU layer2.1.relu1
+        _g17Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4415488, 100352), default, default, default, TrainingTensor(4515840, 100352), GradientTensor(4515840, 100352), GradientTensor(4415488, 100352), default, default);
+        _g17InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(100352, 100352));
+        RegisterTrace(17, TrainingTensor(4515840, 100352), GradientTensor(4415488, 100352));
+
+        // 18: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
+        _g18Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4515840, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4616192, 100352), GradientTensor(4616192, 100352), GradientTensor(4515840, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(158848, 512), default, TrainingTensor(4716544, 100352), GradientTensor(4716544, 100352), GradientTensor(4616192, 100352), default, BatchNormGradients("layer2.1.bn2"));
+        _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(159360, 147456), Scratch(306816, 128));
+        _g18InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(159360, 147456), Scratch(306816, 128), InferenceTensor(0, 100352));
+        _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(18, TrainingTensor(4716544, 100352), GradientTensor(4515840, 100352));
+
+        // 19: Conv+Add layer2.1.conv2, layer2.1.add
+        _g19Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4716544, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4816896, 100352), GradientTensor(4816896, 100352), GradientTensor(4716544, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4816896, 100352), default, default, TrainingTensor(4315136, 100352), TrainingTensor(4917248, 100352), GradientTensor(4917248, 100352), GradientTensor(4816896, 100352), GradientTensor(4315136, 100352), default);
+        _g19InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), InferenceTensor(0, 100352), Parameter("layer2.1.conv2.weight"), default, InferenceTensor(100352, 100352));
+        _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(200704, 100352), InferenceTensor(100352, 100352));
+        RegisterTrace(19, TrainingTensor(4917248, 100352), GradientTensor(4716544, 100352));
+
+        // 20: BatchNorm layer3.0.bn1
+        _g20Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4917248, 100352), BatchNormTensors("layer3.0.bn1"), Scratch(306944, 512), default, TrainingTensor(5017600, 100352), GradientTensor(5017600, 100352), GradientTensor(4917248, 100352), default, BatchNormGradients("layer3.0.bn1"));
+        _g20InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(100352, 100352), BatchNormTensors("layer3.0.bn1"), default, default, InferenceTensor(0, 100352));
+        RegisterTrace(20, TrainingTensor(5017600, 100352), GradientTensor(4917248, 100352));
+
+        // 21: ReLU layer3.0.relu1
+        _g21Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5017600, 100352), default, default, default, TrainingTensor(5117952, 100352), GradientTensor(5117952, 100352), GradientTensor(5017600, 100352), default, default);
+        _g21InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(200704, 100352));
+        RegisterTrace(21, TrainingTensor(5117952, 100352), GradientTensor(5017600, 100352));
+
+        // 22: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
+        _g22Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(5117952, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(5218304, 50176), GradientTensor(5218304, 50176), GradientTensor(5117952, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5218304, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(307456, 1024), default, TrainingTensor(5268480, 50176), GradientTensor(5268480, 50176), GradientTensor(5218304, 50176), default, BatchNormGradients("layer3.0.bn2"));
+        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(308480, 294912), Scratch(603392, 256));
+        _g22InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(308480, 294912), Scratch(603392, 256), InferenceTensor(0, 50176));
+        _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(22, TrainingTensor(5268480, 50176), GradientTensor(5117952, 100352));
+
+        // 23: Conv layer3.0.conv2
+        _g23Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5268480, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(5318656, 50176), GradientTensor(5318656, 50176), GradientTensor(5268480, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g23InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), InferenceTensor(0, 50176), Parameter("layer3.0.conv2.weight"), default, InferenceTensor(50176, 50176));
+        RegisterTrace(23, TrainingTensor(5318656, 50176), GradientTensor(5268480, 50176));
+
+        // 24: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+        _g24Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4917248, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(5368832, 50176), GradientTensor(5368832, 50176), GradientTensor(4917248, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default);
+        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5368832, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(603648, 1024), default, TrainingTensor(5419008, 50176), GradientTensor(5419008, 50176), GradientTensor(5368832, 50176), default, BatchNormGradients("layer3.0.downsample.1"));
+        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(604672, 32768), Scratch(637440, 256));
+        _g24InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(100352, 100352), Scratch(604672, 32768), Scratch(637440, 256), InferenceTensor(0, 50176));
+        RegisterTrace(24, TrainingTensor(5419008, 50176), GradientTensor(4917248, 100352));
+
+        // 25: Add layer3.0.add
+        _g25Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5318656, 50176), default, default, TrainingTensor(5419008, 50176), TrainingTensor(5469184, 50176), GradientTensor(5469184, 50176), GradientTensor(5318656, 50176), GradientTensor(5419008, 50176), default);
+        _g25InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176));
+        RegisterTrace(25, TrainingTensor(5469184, 50176), GradientTensor(5318656, 50176));
+
+        // 26: BatchNorm layer3.1.bn1
+        _g26Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5469184, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(637696, 1024), default, TrainingTensor(5519360, 50176), GradientTensor(5519360, 50176), GradientTensor(5469184, 50176), default, BatchNormGradients("layer3.1.bn1"));
+        _g26InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(100352, 50176), BatchNormTensors("layer3.1.bn1"), default, default, InferenceTensor(0, 50176));
+        RegisterTrace(26, TrainingTensor(5519360, 50176), GradientTensor(5469184, 50176));
+
+        // 27: ReLU layer3.1.relu1
+        _g27Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5519360, 50176), default, default, default, TrainingTensor(5569536, 50176), GradientTensor(5569536, 50176), GradientTensor(5519360, 50176), default, default);
+        _g27InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(50176, 50176));
+        RegisterTrace(27, TrainingTensor(5569536, 50176), GradientTensor(5519360, 50176));
+
+        // 28: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
+        _g28Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5569536, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(5619712, 50176), GradientTensor(5619712, 50176), GradientTensor(5569536, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5619712, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(638720, 1024), default, TrainingTensor(5669888, 50176), GradientTensor(5669888, 50176), GradientTensor(5619712, 50176), default, BatchNormGradients("layer3.1.bn2"));
+        _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(639744, 589824), Scratch(1229568, 256));
+        _g28InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(639744, 589824), Scratch(1229568, 256), InferenceTensor(0, 50176));
+        _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(28, TrainingTensor(5669888, 50176), GradientTensor(5569536, 50176));
+
+        // 29: Conv+Add layer3.1.conv2, layer3.1.add
+        _g29Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5669888, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(5720064, 50176), GradientTensor(5720064, 50176), GradientTensor(5669888, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5720064, 50176), default, default, TrainingTensor(5469184, 50176), TrainingTensor(5770240, 50176), GradientTensor(5770240, 50176), GradientTensor(5720064, 50176), GradientTensor(5469184, 50176), default);
+        _g29InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), InferenceTensor(0, 50176), Parameter("layer3.1.conv2.weight"), default, InferenceTensor(50176, 50176));
+        _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(100352, 50176), InferenceTensor(50176, 50176));
+        RegisterTrace(29, TrainingTensor(5770240, 50176), GradientTensor(5669888, 50176));
+
+        // 30: BatchNorm layer4.0.bn1
+        _g30Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5770240, 50176), BatchNormTensors("layer4.0.bn1"), Scratch(1229824, 1024), default, TrainingTensor(5820416, 50176), GradientTensor(5820416, 50176), GradientTensor(5770240, 50176), default, BatchNormGradients("layer4.0.bn1"));
+        _g30InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(50176, 50176), BatchNormTensors("layer4.0.bn1"), default, default, InferenceTensor(0, 50176));
+        RegisterTrace(30, TrainingTensor(5820416, 50176), GradientTensor(5770240, 50176));
+
+        // 31: ReLU layer4.0.relu1
+        _g31Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5820416, 50176), default, default, default, TrainingTensor(5870592, 50176), GradientTensor(5870592, 50176), GradientTensor(5820416, 50176), default, default);
+        _g31InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(100352, 50176));
+        RegisterTrace(31, TrainingTensor(5870592, 50176), GradientTensor(5820416, 50176));
+
+        // 32: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
+        _g32Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(5870592, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(5920768, 25088), GradientTensor(5920768, 25088), GradientTensor(5870592, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
+        _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5920768, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(1230848, 2048), default, TrainingTensor(5945856, 25088), GradientTensor(5945856, 25088), GradientTensor(5920768, 25088), default, BatchNormGradients("layer4.0.bn2"));
+        _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(1232896, 1179648), Scratch(2412544, 512));
+        _g32InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(1232896, 1179648), Scratch(2412544, 512), InferenceTensor(0, 25088));
+        _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        RegisterTrace(32, TrainingTensor(5945856, 25088), GradientTensor(5870592, 50176));
+
+        // 33: Conv layer4.0.conv2
+        _g33Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5945856, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5970944, 25088), GradientTensor(5970944, 25088), GradientTensor(5945856, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
+        _g33InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), InferenceTensor(0, 25088), Parameter("layer4.0.conv2.weight"), default, InferenceTensor(25088, 25088));
+        RegisterTrace(33, TrainingTensor(5970944, 25088), GradientTensor(5945856, 25088));
+
+        // 34: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+        _g34Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(5770240, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5996032, 25088), GradientTensor(5996032, 25088), GradientTensor(5770240, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default);
+        _g34Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5996032, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(2413056, 2048), default, TrainingTensor(6021120, 25088), GradientTensor(6021120, 25088), GradientTensor(5996032, 25088), default, BatchNormGradients("layer4.0.downsample.1"));
+        _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(2415104, 131072), Scratch(2546176, 512));
+        _g34InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(50176, 50176), Scratch(2415104, 131072), Scratch(2546176, 512), InferenceTensor(0, 25088));
+        RegisterTrace(34, TrainingTensor(6021120, 25088), GradientTensor(5770240, 50176));
+
+        // 35: Add layer4.0.add
+        _g35Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5970944, 25088), default, default, TrainingTensor(6021120, 25088), TrainingTensor(6046208, 25088), GradientTensor(6046208, 25088), GradientTensor(5970944, 25088), GradientTensor(6021120, 25088), default);
+        _g35InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088));
+        RegisterTrace(35, TrainingTensor(6046208, 25088), GradientTensor(5970944, 25088));
+
+        // 36: BatchNorm layer4.1.bn1
+        _g36Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6046208, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(2546688, 2048), default, TrainingTensor(6071296, 25088), GradientTensor(6071296, 25088), GradientTensor(6046208, 25088), default, BatchNormGradients("layer4.1.bn1"));
+        _g36InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(50176, 25088), BatchNormTensors("layer4.1.bn1"), default, default, InferenceTensor(0, 25088));
+        RegisterTrace(36, TrainingTensor(6071296, 25088), GradientTensor(6046208, 25088));
+
+        // 37: ReLU layer4.1.relu1
+        _g37Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6071296, 25088), default, default, default, TrainingTensor(6096384, 25088), GradientTensor(6096384, 25088), GradientTensor(6071296, 25088), default, default);
+        _g37InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(25088, 25088));
+        RegisterTrace(37, TrainingTensor(6096384, 25088), GradientTensor(6071296, 25088));
+
+        // 38: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
+        _g38Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(6096384, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(6121472, 25088), GradientTensor(6121472, 25088), GradientTensor(6096384, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
+        _g38Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6121472, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(2548736, 2048), default, TrainingTensor(6146560, 25088), GradientTensor(6146560, 25088), GradientTensor(6121472, 25088), default, BatchNormGradients("layer4.1.bn2"));
+        _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(2550784, 2359296), Scratch(4910080, 512));
+        _g38InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(2550784, 2359296), Scratch(4910080, 512), InferenceTensor(0, 25088));
+        _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        RegisterTrace(38, TrainingTensor(6146560, 25088), GradientTensor(6096384, 25088));
+
+        // 39: Conv+Add layer4.1.conv2, layer4.1.add
+        _g39Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(6146560, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(6171648, 25088), GradientTensor(6171648, 25088), GradientTensor(6146560, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
+        _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6171648, 25088), default, default, TrainingTensor(6046208, 25088), TrainingTensor(6196736, 25088), GradientTensor(6196736, 25088), GradientTensor(6171648, 25088), GradientTensor(6046208, 25088), default);
+        _g39InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), InferenceTensor(0, 25088), Parameter("layer4.1.conv2.weight"), default, InferenceTensor(25088, 25088));
+        _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(50176, 25088), InferenceTensor(25088, 25088));
+        RegisterTrace(39, TrainingTensor(6196736, 25088), GradientTensor(6146560, 25088));
+
+        // 40: BatchNorm bn
+        _g40Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6196736, 25088), BatchNormTensors("bn"), Scratch(4910592, 2048), default, TrainingTensor(6221824, 25088), GradientTensor(6221824, 25088), GradientTensor(6196736, 25088), default, BatchNormGradients("bn"));
+        _g40InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(25088, 25088), BatchNormTensors("bn"), default, default, InferenceTensor(0, 25088));
+        RegisterTrace(40, TrainingTensor(6221824, 25088), GradientTensor(6196736, 25088));
+
+        // 41: ReLU relu
+        _g41Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6221824, 25088), default, default, default, TrainingTensor(6246912, 25088), GradientTensor(6246912, 25088), GradientTensor(6221824, 25088), default, default);
+        _g41InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(25088, 25088));
+        RegisterTrace(41, TrainingTensor(6246912, 25088), GradientTensor(6221824, 25088));
+
+        // 42: GlobalAvgPool avgpool
+        _g42Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(6246912, 25088), TrainingTensor(6272000, 512), GradientTensor(6272000, 512), GradientTensor(6246912, 25088));
+        _g42InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512));
+        RegisterTrace(42, TrainingTensor(6272000, 512), GradientTensor(6246912, 25088));
+
+        // 43: Dense fc
+        _g43Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(6272000, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(6272512, 1000), GradientTensor(6272512, 1000), GradientTensor(6272000, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g43InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
+        RegisterTrace(43, TrainingTensor(6272512, 1000), GradientTensor(6272000, 512));
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardTraining()
+    {
+        _g0Conv.Forward();
+        TraceForward(0);
+        _g1Op.Forward();
+        TraceForward(1);
+        _g2Op.Forward();
+        TraceForward(2);
+        _g3Op.Forward();
+        TraceForward(3);
+        _g4Conv.Forward();
+        _g4Epilogue.Forward();
+        TraceForward(4);
+        _g5Conv.Forward();
+        _g5Epilogue.Forward();
+        TraceForward(5);
+        _g6Op.Forward();
+        TraceForward(6);
+        _g7Op.Forward();
+        TraceForward(7);
+        _g8Conv.Forward();
+        _g8Epilogue.Forward();
+        TraceForward(8);
+        _g9Conv.Forward();
+        _g9Epilogue.Forward();
+        TraceForward(9);
+        _g10Op.Forward();
+        TraceForward(10);
+        _g11Op.Forward();
+        TraceForward(11);
+        _g12Conv.Forward();
+        _g12Epilogue.Forward();
+        TraceForward(12);
+        _g13Conv.Forward();
+        TraceForward(13);
+        _g14Conv.Forward();
+        _g14Epilogue.Forward();
+        TraceForward(14);
+        _g15Op.Forward();
+        TraceForward(15);
+        _g16Op.Forward();
+        TraceForward(16);
+        _g17Op.Forward();
+        TraceForward(17);
+        _g18Conv.Forward();
+        _g18Epilogue.Forward();
+        TraceForward(18);
+        _g19Conv.Forward();
+        _g19Epilogue.Forward();
+        TraceForward(19);
+        _g20Op.Forward();
+        TraceForward(20);
+        _g21Op.Forward();
+        TraceForward(21);
+        _g22Conv.Forward();
+        _g22Epilogue.Forward();
+        TraceForward(22);
+        _g23Conv.Forward();
+        TraceForward(23);
+        _g24Conv.Forward();
+        _g24Epilogue.Forward();
+        TraceForward(24);
+        _g25Op.Forward();
+        TraceForward(25);
+        _g26Op.Forward();
+        TraceForward(26);
+        _g27Op.Forward();
+        TraceForward(27);
+        _g28Conv.Forward();
+        _g28Epilogue.Forward();
+        TraceForward(28);
+        _g29Conv.Forward();
+        _g29Epilogue.Forward();
+        TraceForward(29);
+        _g30Op.Forward();
+        TraceForward(30);
+        _g31Op.Forward();
+        TraceForward(31);
+        _g32Conv.Forward();
+        _g32Epilogue.Forward();
+        TraceForward(32);
+        _g33Conv.Forward();
+        TraceForward(33);
+        _g34Conv.Forward();
+        _g34Epilogue.Forward();
+        TraceForward(34);
+        _g35Op.Forward();
+        TraceForward(35);
+        _g36Op.Forward();
+        TraceForward(36);
+        _g37Op.Forward();
+        TraceForward(37);
+        _g38Conv.Forward();
+        _g38Epilogue.Forward();
+        TraceForward(38);
+        _g39Conv.Forward();
+        _g39Epilogue.Forward();
+        TraceForward(39);
+        _g40Op.Forward();
+        TraceForward(40);
+        _g41Op.Forward();
+        TraceForward(41);
+        _g42Op.Forward();
+        TraceForward(42);
+        _g43Conv.Forward();
+        TraceForward(43);
+    }
+
+    /// <inheritdoc />
+    protected override void BackwardTraining(bool inputGradient)
+    {
+        _g43Conv.Backward(data: true);
+        TraceBackward(43);
+        _g42Op.Backward();
+        TraceBackward(42);
+        _g41Op.Backward();
+        TraceBackward(41);
+        _g40Op.Backward();
+        TraceBackward(40);
+        _g39Epilogue.Backward();
+        _g39Conv.Backward(data: true);
+        TraceBackward(39);
+        _g38Epilogue.Backward();
+        _g38Conv.Backward(data: true);
+        TraceBackward(38);
+        _g37Op.Backward();
+        TraceBackward(37);
+        _g36Op.Backward();
+        TraceBackward(36);
+        _g35Op.Backward();
+        TraceBackward(35);
+        _g34Epilogue.Backward();
+        _g34Conv.Backward(data: true);
+        TraceBackward(34);
+        _g33Conv.Backward(data: true);
+        TraceBackward(33);
+        _g32Epilogue.Backward();
+        _g32Conv.Backward(data: true);
+        TraceBackward(32);
+        _g31Op.Backward();
+        TraceBackward(31);
+        _g30Op.Backward();
+        TraceBackward(30);
+        _g29Epilogue.Backward();
+        _g29Conv.Backward(data: true);
+        TraceBackward(29);
+        _g28Epilogue.Backward();
+        _g28Conv.Backward(data: true);
+        TraceBackward(28);
+        _g27Op.Backward();
+        TraceBackward(27);
+        _g26Op.Backward();
+        TraceBackward(26);
+        _g25Op.Backward();
+        TraceBackward(25);
+        _g24Epilogue.Backward();
+        _g24Conv.Backward(data: true);
+        TraceBackward(24);
+        _g23Conv.Backward(data: true);
+        TraceBackward(23);
+        _g22Epilogue.Backward();
+        _g22Conv.Backward(data: true);
+        TraceBackward(22);
+        _g21Op.Backward();
+        TraceBackward(21);
+        _g20Op.Backward();
+        TraceBackward(20);
+        _g19Epilogue.Backward();
+        _g19Conv.Backward(data: true);
+        TraceBackward(19);
+        _g18Epilogue.Backward();
+        _g18Conv.Backward(data: true);
+        TraceBackward(18);
+        _g17Op.Backward();
+        TraceBackward(17);
+        _g16Op.Backward();
+        TraceBackward(16);
+        _g15Op.Backward();
+        TraceBackward(15);
+        _g14Epilogue.Backward();
+        _g14Conv.Backward(data: true);
+        TraceBackward(14);
+        _g13Conv.Backward(data: true);
+        TraceBackward(13);
+        _g12Epilogue.Backward();
+        _g12Conv.Backward(data: true);
+        TraceBackward(12);
+        _g11Op.Backward();
+        TraceBackward(11);
+        _g10Op.Backward();
+        TraceBackward(10);
+        _g9Epilogue.Backward();
+        _g9Conv.Backward(data: true);
+        TraceBackward(9);
+        _g8Epilogue.Backward();
+        _g8Conv.Backward(data: true);
+        TraceBackward(8);
+        _g7Op.Backward();
+        TraceBackward(7);
+        _g6Op.Backward();
+        TraceBackward(6);
+        _g5Epilogue.Backward();
+        _g5Conv.Backward(data: true);
+        TraceBackward(5);
+        _g4Epilogue.Backward();
+        _g4Conv.Backward(data: true);
+        TraceBackward(4);
+        _g3Op.Backward();
+        TraceBackward(3);
+        _g2Op.Backward();
+        TraceBackward(2);
+        _g1Op.Backward();
+        TraceBackward(1);
+        _g0Conv.Backward(data: inputGradient);
+        TraceBackward(0);
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardInference()
+    {
+        _g0InferenceConv.Forward();
+        _g1InferenceOp.Forward();
+        _g2InferenceOp.Forward();
+        _g3InferenceOp.Forward();
+        _g4InferenceConv.Forward();
+        _g4InferenceEpilogue.Forward();
+        _g5InferenceConv.Forward();
+        _g5InferenceEpilogue.Forward();
+        _g6InferenceOp.Forward();
+        _g7InferenceOp.Forward();
+        _g8InferenceConv.Forward();
+        _g8InferenceEpilogue.Forward();
+        _g9InferenceConv.Forward();
+        _g9InferenceEpilogue.Forward();
+        _g10InferenceOp.Forward();
+        _g11InferenceOp.Forward();
+        _g12InferenceConv.Forward();
+        _g12InferenceEpilogue.Forward();
+        _g13InferenceConv.Forward();
+        _g14InferenceConv.Forward();
+        _g15InferenceOp.Forward();
+        _g16InferenceOp.Forward();
+        _g17InferenceOp.Forward();
+        _g18InferenceConv.Forward();
+        _g18InferenceEpilogue.Forward();
+        _g19InferenceConv.Forward();
+        _g19InferenceEpilogue.Forward();
+        _g20InferenceOp.Forward();
+        _g21InferenceOp.Forward();
+        _g22InferenceConv.Forward();
+        _g22InferenceEpilogue.Forward();
+        _g23InferenceConv.Forward();
+        _g24InferenceConv.Forward();
+        _g25InferenceOp.Forward();
+        _g26InferenceOp.Forward();
+        _g27InferenceOp.Forward();
+        _g28InferenceConv.Forward();
+        _g28InferenceEpilogue.Forward();
+        _g29InferenceConv.Forward();
+        _g29InferenceEpilogue.Forward();
+        _g30InferenceOp.Forward();
+        _g31InferenceOp.Forward();
+        _g32InferenceConv.Forward();
+        _g32InferenceEpilogue.Forward();
+        _g33InferenceConv.Forward();
+        _g34InferenceConv.Forward();
+        _g35InferenceOp.Forward();
+        _g36InferenceOp.Forward();
+        _g37InferenceOp.Forward();
+        _g38InferenceConv.Forward();
+        _g38InferenceEpilogue.Forward();
+        _g39InferenceConv.Forward();
+        _g39InferenceEpilogue.Forward();
+        _g40InferenceOp.Forward();
+        _g41InferenceOp.Forward();
+        _g42InferenceOp.Forward();
+        _g43InferenceConv.Forward();
+    }
+
+    /// <inheritdoc />
+    protected override void FoldBatchNorm()
+    {
+        _g4Fold.Run();
+        _g8Fold.Run();
+        _g12Fold.Run();
+        _g14Fold.Run();
+        _g18Fold.Run();
+        _g22Fold.Run();
+        _g24Fold.Run();
+        _g28Fold.Run();
+        _g32Fold.Run();
+        _g34Fold.Run();
+        _g38Fold.Run();
+    }
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(6272512, 1000);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(6272512, 1000);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(6273512, 150528);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);
 }

@@ -27,7 +27,7 @@ namespace DslResNet.Samples;
 /// </code>
 /// Call <c>Summary()</c> for every layer; <c>Info</c> has the tables as data.
 /// </remarks>
-partial class ResNet18 : global::DslResNet.INetworkDefinition
+partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNet.INetworkDefinition
 {
     /// <summary>Shape of one input image (3, 224, 224).</summary>
     public static global::DslResNet.TensorShape InputShape => global::DslResNet.TensorShape.Image(3, 224, 224);
@@ -45,7 +45,7 @@ partial class ResNet18 : global::DslResNet.INetworkDefinition
     public const long ForwardFlopsPerImage = 3638007272;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 28506016;
+    public const long TrainingActivationBytesPerImage = 44769088;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 4014080;
@@ -135,7 +135,7 @@ partial class ResNet18 : global::DslResNet.INetworkDefinition
         "Total params: 11,689,512 (trainable; plus 9,620 buffer elements)\n" +
         "Multiply-adds per image: 1,814,073,344\n" +
         "Forward FLOPs per image: 3,638,007,272 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 27.19 MiB, inference 3.83 MiB\n" +
+        "Activation memory per image: training 42.70 MiB, inference 3.83 MiB\n" +
         "Fusion groups: 29 passes for 68 layers\n";
 
     private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
@@ -368,4 +368,578 @@ partial class ResNet18 : global::DslResNet.INetworkDefinition
         new("avgpool", new[] { 66 }), // GlobalAvgPool
         new("fc", new[] { 67 }), // Dense
     };
+
+    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.PoolOp _g1Op; // MaxPool maxpool
+    private readonly global::DslResNet.Runtime.PoolOp _g1InferenceOp; // MaxPool maxpool
+    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g6Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g6Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g6InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.FoldOp _g7Fold; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g9Op; // Add layer2.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g9InferenceOp; // Add layer2.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10Op; // ReLU layer2.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceOp; // ReLU layer2.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g11Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g11Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g11InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16Op; // Add layer3.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceOp; // Add layer3.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g17Op; // ReLU layer3.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g17InferenceOp; // ReLU layer3.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g18Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g18Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g18InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g19Conv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19Epilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g19Fold; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g19InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g20Conv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g20Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g20Fold; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g20InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
+    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g23Op; // Add layer4.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceOp; // Add layer4.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g24Op; // ReLU layer4.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceOp; // ReLU layer4.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g25Conv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g25Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g25Fold; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g25InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g25InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g26Conv; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g26Epilogue; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g26Fold; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g26InferenceConv; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g26InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.PoolOp _g27Op; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.PoolOp _g27InferenceOp; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.ConvOp _g28Conv; // Dense fc
+    private readonly global::DslResNet.Runtime.ConvOp _g28InferenceConv; // Dense fc
+
+    /// <summary>Builds ResNet18 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
+    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// <param name="device">The device to run on.</param>
+    /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
+    /// <param name="options">Seed and initialisation options; null for the defaults.</param>
+    public ResNet18(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(5520872, 5671400, 1003520, 11190912))
+    {
+        int n = batchSize;
+
+        // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
+        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(5520872, 150528), ParameterGradient("conv1.weight"), default);
+        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1"));
+        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
+        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
+        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
+        RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(5520872, 150528));
+
+        // 1: MaxPool maxpool
+        _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(802816, 802816), TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 802816));
+        _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704));
+        RegisterTrace(1, TrainingTensor(1605632, 200704), GradientTensor(802816, 802816));
+
+        // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1"));
+        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 36864), Scratch(46848, 64));
+        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704));
+        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
+
+        // 3: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), TrainingTensor(1605632, 200704), TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), GradientTensor(1605632, 200704), BatchNormGradients("layer1.0.bn2"));
+        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(47168, 36864), Scratch(84032, 64));
+        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704));
+        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704));
+        RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
+
+        // 4: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer1.1.bn1"));
+        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(84352, 36864), Scratch(121216, 64));
+        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704));
+        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        RegisterTrace(4, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
+
+        // 5: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3010560, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), TrainingTensor(2408448, 200704), TrainingTensor(3211264, 200704), GradientTensor(3211264, 200704), GradientTensor(3010560, 200704), GradientTensor(2408448, 200704), BatchNormGradients("layer1.1.bn2"));
+        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(121536, 36864), Scratch(158400, 64));
+        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(401408, 200704));
+        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704));
+        RegisterTrace(5, TrainingTensor(3211264, 200704), GradientTensor(2809856, 200704));
+
+        // 6: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3411968, 100352), GradientTensor(3411968, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(158464, 512), default, TrainingTensor(3512320, 100352), GradientTensor(3512320, 100352), GradientTensor(3411968, 100352), default, BatchNormGradients("layer2.0.bn1"));
+        _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(158976, 73728), Scratch(232704, 128));
+        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(158976, 73728), Scratch(232704, 128), InferenceTensor(0, 100352));
+        _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(6, TrainingTensor(3512320, 100352), GradientTensor(3211264, 200704));
+
+        // 7: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3512320, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(3612672, 100352), GradientTensor(3612672, 100352), GradientTensor(3512320, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3612672, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(232832, 512), default, TrainingTensor(3713024, 100352), GradientTensor(3713024, 100352), GradientTensor(3612672, 100352), default, BatchNormGradients("layer2.0.bn2"));
+        _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(233344, 147456), Scratch(380800, 128));
+        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(233344, 147456), Scratch(380800, 128), InferenceTensor(100352, 100352));
+        RegisterTrace(7, TrainingTensor(3713024, 100352), GradientTensor(3512320, 100352));
+
+        // 8: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(3813376, 100352), GradientTensor(3813376, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default);
+        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(380928, 512), default, TrainingTensor(3913728, 100352), GradientTensor(3913728, 100352), GradientTensor(3813376, 100352), default, BatchNormGradients("layer2.0.downsample.1"));
+        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(381440, 8192), Scratch(389632, 128));
+        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(401408, 200704), Scratch(381440, 8192), Scratch(389632, 128), InferenceTensor(0, 100352));
+        RegisterTrace(8, TrainingTensor(3913728, 100352), GradientTensor(3211264, 200704));
+
+        // 9: Add layer2.0.add
+        _g9Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3713024, 100352), default, default, TrainingTensor(3913728, 100352), TrainingTensor(4014080, 100352), GradientTensor(4014080, 100352), GradientTensor(3713024, 100352), GradientTensor(3913728, 100352), default);
+        _g9InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352));
+        RegisterTrace(9, TrainingTensor(4014080, 100352), GradientTensor(3713024, 100352));
+
+        // 10: ReLU layer2.0.relu2
+        _g10Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4014080, 100352), default, default, default, TrainingTensor(4114432, 100352), GradientTensor(4114432, 100352), GradientTensor(4014080, 100352), default, default);
+        _g10InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(10, TrainingTensor(4114432, 100352), GradientTensor(4014080, 100352));
+
+        // 11: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+        _g11Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4114432, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4114432, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(389760, 512), default, TrainingTensor(4315136, 100352), GradientTensor(4315136, 100352), GradientTensor(4214784, 100352), default, BatchNormGradients("layer2.1.bn1"));
+        _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(390272, 147456), Scratch(537728, 128));
+        _g11InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(390272, 147456), Scratch(537728, 128), InferenceTensor(100352, 100352));
+        _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
+        RegisterTrace(11, TrainingTensor(4315136, 100352), GradientTensor(4114432, 100352));
+
+        // 12: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4315136, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4415488, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(537856, 512), TrainingTensor(4114432, 100352), TrainingTensor(4515840, 100352), GradientTensor(4515840, 100352), GradientTensor(4415488, 100352), GradientTensor(4114432, 100352), BatchNormGradients("layer2.1.bn2"));
+        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(538368, 147456), Scratch(685824, 128));
+        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(538368, 147456), Scratch(685824, 128), InferenceTensor(200704, 100352));
+        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352));
+        RegisterTrace(12, TrainingTensor(4515840, 100352), GradientTensor(4315136, 100352));
+
+        // 13: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(4515840, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(4616192, 50176), GradientTensor(4616192, 50176), GradientTensor(4515840, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(685952, 1024), default, TrainingTensor(4666368, 50176), GradientTensor(4666368, 50176), GradientTensor(4616192, 50176), default, BatchNormGradients("layer3.0.bn1"));
+        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(686976, 294912), Scratch(981888, 256));
+        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(686976, 294912), Scratch(981888, 256), InferenceTensor(0, 50176));
+        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(13, TrainingTensor(4666368, 50176), GradientTensor(4515840, 100352));
+
+        // 14: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4666368, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(4716544, 50176), GradientTensor(4716544, 50176), GradientTensor(4666368, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4716544, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(982144, 1024), default, TrainingTensor(4766720, 50176), GradientTensor(4766720, 50176), GradientTensor(4716544, 50176), default, BatchNormGradients("layer3.0.bn2"));
+        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(983168, 589824), Scratch(1572992, 256));
+        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(983168, 589824), Scratch(1572992, 256), InferenceTensor(50176, 50176));
+        RegisterTrace(14, TrainingTensor(4766720, 50176), GradientTensor(4666368, 50176));
+
+        // 15: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4515840, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(4816896, 50176), GradientTensor(4816896, 50176), GradientTensor(4515840, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default);
+        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4816896, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(1573248, 1024), default, TrainingTensor(4867072, 50176), GradientTensor(4867072, 50176), GradientTensor(4816896, 50176), default, BatchNormGradients("layer3.0.downsample.1"));
+        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(1574272, 32768), Scratch(1607040, 256));
+        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(200704, 100352), Scratch(1574272, 32768), Scratch(1607040, 256), InferenceTensor(0, 50176));
+        RegisterTrace(15, TrainingTensor(4867072, 50176), GradientTensor(4515840, 100352));
+
+        // 16: Add layer3.0.add
+        _g16Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4766720, 50176), default, default, TrainingTensor(4867072, 50176), TrainingTensor(4917248, 50176), GradientTensor(4917248, 50176), GradientTensor(4766720, 50176), GradientTensor(4867072, 50176), default);
+        _g16InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176));
+        RegisterTrace(16, TrainingTensor(4917248, 50176), GradientTensor(4766720, 50176));
+
+        // 17: ReLU layer3.0.relu2
+        _g17Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4917248, 50176), default, default, default, TrainingTensor(4967424, 50176), GradientTensor(4967424, 50176), GradientTensor(4917248, 50176), default, default);
+        _g17InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(17, TrainingTensor(4967424, 50176), GradientTensor(4917248, 50176));
+
+        // 18: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+        _g18Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4967424, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(5017600, 50176), GradientTensor(5017600, 50176), GradientTensor(4967424, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(1607296, 1024), default, TrainingTensor(5067776, 50176), GradientTensor(5067776, 50176), GradientTensor(5017600, 50176), default, BatchNormGradients("layer3.1.bn1"));
+        _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(1608320, 589824), Scratch(2198144, 256));
+        _g18InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1608320, 589824), Scratch(2198144, 256), InferenceTensor(50176, 50176));
+        _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
+        RegisterTrace(18, TrainingTensor(5067776, 50176), GradientTensor(4967424, 50176));
+
+        // 19: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+        _g19Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5067776, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(5117952, 50176), GradientTensor(5117952, 50176), GradientTensor(5067776, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5117952, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2198400, 1024), TrainingTensor(4967424, 50176), TrainingTensor(5168128, 50176), GradientTensor(5168128, 50176), GradientTensor(5117952, 50176), GradientTensor(4967424, 50176), BatchNormGradients("layer3.1.bn2"));
+        _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2199424, 589824), Scratch(2789248, 256));
+        _g19InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2199424, 589824), Scratch(2789248, 256), InferenceTensor(100352, 50176));
+        _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176));
+        RegisterTrace(19, TrainingTensor(5168128, 50176), GradientTensor(5067776, 50176));
+
+        // 20: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+        _g20Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(5168128, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(5218304, 25088), GradientTensor(5218304, 25088), GradientTensor(5168128, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
+        _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5218304, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(2789504, 2048), default, TrainingTensor(5243392, 25088), GradientTensor(5243392, 25088), GradientTensor(5218304, 25088), default, BatchNormGradients("layer4.0.bn1"));
+        _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(2791552, 1179648), Scratch(3971200, 512));
+        _g20InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(2791552, 1179648), Scratch(3971200, 512), InferenceTensor(0, 25088));
+        _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        RegisterTrace(20, TrainingTensor(5243392, 25088), GradientTensor(5168128, 50176));
+
+        // 21: Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
+        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5243392, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5268480, 25088), GradientTensor(5268480, 25088), GradientTensor(5243392, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
+        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5268480, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(3971712, 2048), default, TrainingTensor(5293568, 25088), GradientTensor(5293568, 25088), GradientTensor(5268480, 25088), default, BatchNormGradients("layer4.0.bn2"));
+        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(3973760, 2359296), Scratch(6333056, 512));
+        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(3973760, 2359296), Scratch(6333056, 512), InferenceTensor(25088, 25088));
+        RegisterTrace(21, TrainingTensor(5293568, 25088), GradientTensor(5243392, 25088));
+
+        // 22: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+        _g22Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(5168128, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5318656, 25088), GradientTensor(5318656, 25088), GradientTensor(5168128, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default);
+        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5318656, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(6333568, 2048), default, TrainingTensor(5343744, 25088), GradientTensor(5343744, 25088), GradientTensor(5318656, 25088), default, BatchNormGradients("layer4.0.downsample.1"));
+        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(6335616, 131072), Scratch(6466688, 512));
+        _g22InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(100352, 50176), Scratch(6335616, 131072), Scratch(6466688, 512), InferenceTensor(0, 25088));
+        RegisterTrace(22, TrainingTensor(5343744, 25088), GradientTensor(5168128, 50176));
+
+        // 23: Add layer4.0.add
+        _g23Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5293568, 25088), default, default, TrainingTensor(5343744, 25088), TrainingTensor(5368832, 25088), GradientTensor(5368832, 25088), GradientTensor(5293568, 25088), GradientTensor(5343744, 25088), default);
+        _g23InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088));
+        RegisterTrace(23, TrainingTensor(5368832, 25088), GradientTensor(5293568, 25088));
+
+        // 24: ReLU layer4.0.relu2
+        _g24Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5368832, 25088), default, default, default, TrainingTensor(5393920, 25088), GradientTensor(5393920, 25088), GradientTensor(5368832, 25088), default, default);
+        _g24InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 25088), default, default, default, InferenceTensor(0, 25088));
+        RegisterTrace(24, TrainingTensor(5393920, 25088), GradientTensor(5368832, 25088));
+
+        // 25: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+        _g25Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5393920, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(5419008, 25088), GradientTensor(5419008, 25088), GradientTensor(5393920, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
+        _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5419008, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(6467200, 2048), default, TrainingTensor(5444096, 25088), GradientTensor(5444096, 25088), GradientTensor(5419008, 25088), default, BatchNormGradients("layer4.1.bn1"));
+        _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(6469248, 2359296), Scratch(8828544, 512));
+        _g25InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(6469248, 2359296), Scratch(8828544, 512), InferenceTensor(25088, 25088));
+        _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
+        RegisterTrace(25, TrainingTensor(5444096, 25088), GradientTensor(5393920, 25088));
+
+        // 26: Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
+        _g26Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5444096, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(5469184, 25088), GradientTensor(5469184, 25088), GradientTensor(5444096, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
+        _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5469184, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(8829056, 2048), TrainingTensor(5393920, 25088), TrainingTensor(5494272, 25088), GradientTensor(5494272, 25088), GradientTensor(5469184, 25088), GradientTensor(5393920, 25088), BatchNormGradients("layer4.1.bn2"));
+        _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(8831104, 2359296), Scratch(11190400, 512));
+        _g26InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(8831104, 2359296), Scratch(11190400, 512), InferenceTensor(50176, 25088));
+        _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088));
+        RegisterTrace(26, TrainingTensor(5494272, 25088), GradientTensor(5444096, 25088));
+
+        // 27: GlobalAvgPool avgpool
+        _g27Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(5494272, 25088), TrainingTensor(5519360, 512), GradientTensor(5519360, 512), GradientTensor(5494272, 25088));
+        _g27InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(50176, 25088), InferenceTensor(1000, 512));
+        RegisterTrace(27, TrainingTensor(5519360, 512), GradientTensor(5494272, 25088));
+
+        // 28: Dense fc
+        _g28Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(5519360, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(5519872, 1000), GradientTensor(5519872, 1000), GradientTensor(5519360, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g28InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
+        RegisterTrace(28, TrainingTensor(5519872, 1000), GradientTensor(5519360, 512));
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardTraining()
+    {
+        _g0Conv.Forward();
+        _g0Epilogue.Forward();
+        TraceForward(0);
+        _g1Op.Forward();
+        TraceForward(1);
+        _g2Conv.Forward();
+        _g2Epilogue.Forward();
+        TraceForward(2);
+        _g3Conv.Forward();
+        _g3Epilogue.Forward();
+        TraceForward(3);
+        _g4Conv.Forward();
+        _g4Epilogue.Forward();
+        TraceForward(4);
+        _g5Conv.Forward();
+        _g5Epilogue.Forward();
+        TraceForward(5);
+        _g6Conv.Forward();
+        _g6Epilogue.Forward();
+        TraceForward(6);
+        _g7Conv.Forward();
+        _g7Epilogue.Forward();
+        TraceForward(7);
+        _g8Conv.Forward();
+        _g8Epilogue.Forward();
+        TraceForward(8);
+        _g9Op.Forward();
+        TraceForward(9);
+        _g10Op.Forward();
+        TraceForward(10);
+        _g11Conv.Forward();
+        _g11Epilogue.Forward();
+        TraceForward(11);
+        _g12Conv.Forward();
+        _g12Epilogue.Forward();
+        TraceForward(12);
+        _g13Conv.Forward();
+        _g13Epilogue.Forward();
+        TraceForward(13);
+        _g14Conv.Forward();
+        _g14Epilogue.Forward();
+        TraceForward(14);
+        _g15Conv.Forward();
+        _g15Epilogue.Forward();
+        TraceForward(15);
+        _g16Op.Forward();
+        TraceForward(16);
+        _g17Op.Forward();
+        TraceForward(17);
+        _g18Conv.Forward();
+        _g18Epilogue.Forward();
+        TraceForward(18);
+        _g19Conv.Forward();
+        _g19Epilogue.Forward();
+        TraceForward(19);
+        _g20Conv.Forward();
+        _g20Epilogue.Forward();
+        TraceForward(20);
+        _g21Conv.Forward();
+        _g21Epilogue.Forward();
+        TraceForward(21);
+        _g22Conv.Forward();
+        _g22Epilogue.Forward();
+        TraceForward(22);
+        _g23Op.Forward();
+        TraceForward(23);
+        _g24Op.Forward();
+        TraceForward(24);
+        _g25Conv.Forward();
+        _g25Epilogue.Forward();
+        TraceForward(25);
+        _g26Conv.Forward();
+        _g26Epilogue.Forward();
+        TraceForward(26);
+        _g27Op.Forward();
+        TraceForward(27);
+        _g28Conv.Forward();
+        TraceForward(28);
+    }
+
+    /// <inheritdoc />
+    protected override void BackwardTraining(bool inputGradient)
+    {
+        _g28Conv.Backward(data: true);
+        TraceBackward(28);
+        _g27Op.Backward();
+        TraceBackward(27);
+        _g26Epilogue.Backward();
+        _g26Conv.Backward(data: true);
+        TraceBackward(26);
+        _g25Epilogue.Backward();
+        _g25Conv.Backward(data: true);
+        TraceBackward(25);
+        _g24Op.Backward();
+        TraceBackward(24);
+        _g23Op.Backward();
+        TraceBackward(23);
+        _g22Epilogue.Backward();
+        _g22Conv.Backward(data: true);
+        TraceBackward(22);
+        _g21Epilogue.Backward();
+        _g21Conv.Backward(data: true);
+        TraceBackward(21);
+        _g20Epilogue.Backward();
+        _g20Conv.Backward(data: true);
+        TraceBackward(20);
+        _g19Epilogue.Backward();
+        _g19Conv.Backward(data: true);
+        TraceBackward(19);
+        _g18Epilogue.Backward();
+        _g18Conv.Backward(data: true);
+        TraceBackward(18);
+        _g17Op.Backward();
+        TraceBackward(17);
+        _g16Op.Backward();
+        TraceBackward(16);
+        _g15Epilogue.Backward();
+        _g15Conv.Backward(data: true);
+        TraceBackward(15);
+        _g14Epilogue.Backward();
+        _g14Conv.Backward(data: true);
+        TraceBackward(14);
+        _g13Epilogue.Backward();
+        _g13Conv.Backward(data: true);
+        TraceBackward(13);
+        _g12Epilogue.Backward();
+        _g12Conv.Backward(data: true);
+        TraceBackward(12);
+        _g11Epilogue.Backward();
+        _g11Conv.Backward(data: true);
+        TraceBackward(11);
+        _g10Op.Backward();
+        TraceBackward(10);
+        _g9Op.Backward();
+        TraceBackward(9);
+        _g8Epilogue.Backward();
+        _g8Conv.Backward(data: true);
+        TraceBackward(8);
+        _g7Epilogue.Backward();
+        _g7Conv.Backward(data: true);
+        TraceBackward(7);
+        _g6Epilogue.Backward();
+        _g6Conv.Backward(data: true);
+        TraceBackward(6);
+        _g5Epilogue.Backward();
+        _g5Conv.Backward(data: true);
+        TraceBackward(5);
+        _g4Epilogue.Backward();
+        _g4Conv.Backward(data: true);
+        TraceBackward(4);
+        _g3Epilogue.Backward();
+        _g3Conv.Backward(data: true);
+        TraceBackward(3);
+        _g2Epilogue.Backward();
+        _g2Conv.Backward(data: true);
+        TraceBackward(2);
+        _g1Op.Backward();
+        TraceBackward(1);
+        _g0Epilogue.Backward();
+        _g0Conv.Backward(data: inputGradient);
+        TraceBackward(0);
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardInference()
+    {
+        _g0InferenceConv.Forward();
+        _g0InferenceEpilogue.Forward();
+        _g1InferenceOp.Forward();
+        _g2InferenceConv.Forward();
+        _g2InferenceEpilogue.Forward();
+        _g3InferenceConv.Forward();
+        _g3InferenceEpilogue.Forward();
+        _g4InferenceConv.Forward();
+        _g4InferenceEpilogue.Forward();
+        _g5InferenceConv.Forward();
+        _g5InferenceEpilogue.Forward();
+        _g6InferenceConv.Forward();
+        _g6InferenceEpilogue.Forward();
+        _g7InferenceConv.Forward();
+        _g8InferenceConv.Forward();
+        _g9InferenceOp.Forward();
+        _g10InferenceOp.Forward();
+        _g11InferenceConv.Forward();
+        _g11InferenceEpilogue.Forward();
+        _g12InferenceConv.Forward();
+        _g12InferenceEpilogue.Forward();
+        _g13InferenceConv.Forward();
+        _g13InferenceEpilogue.Forward();
+        _g14InferenceConv.Forward();
+        _g15InferenceConv.Forward();
+        _g16InferenceOp.Forward();
+        _g17InferenceOp.Forward();
+        _g18InferenceConv.Forward();
+        _g18InferenceEpilogue.Forward();
+        _g19InferenceConv.Forward();
+        _g19InferenceEpilogue.Forward();
+        _g20InferenceConv.Forward();
+        _g20InferenceEpilogue.Forward();
+        _g21InferenceConv.Forward();
+        _g22InferenceConv.Forward();
+        _g23InferenceOp.Forward();
+        _g24InferenceOp.Forward();
+        _g25InferenceConv.Forward();
+        _g25InferenceEpilogue.Forward();
+        _g26InferenceConv.Forward();
+        _g26InferenceEpilogue.Forward();
+        _g27InferenceOp.Forward();
+        _g28InferenceConv.Forward();
+    }
+
+    /// <inheritdoc />
+    protected override void FoldBatchNorm()
+    {
+        _g0Fold.Run();
+        _g2Fold.Run();
+        _g3Fold.Run();
+        _g4Fold.Run();
+        _g5Fold.Run();
+        _g6Fold.Run();
+        _g7Fold.Run();
+        _g8Fold.Run();
+        _g11Fold.Run();
+        _g12Fold.Run();
+        _g13Fold.Run();
+        _g14Fold.Run();
+        _g15Fold.Run();
+        _g18Fold.Run();
+        _g19Fold.Run();
+        _g20Fold.Run();
+        _g21Fold.Run();
+        _g22Fold.Run();
+        _g25Fold.Run();
+        _g26Fold.Run();
+    }
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(5519872, 1000);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(5519872, 1000);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(5520872, 150528);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);
 }

@@ -25,7 +25,7 @@ namespace DslResNet.Samples;
 /// </code>
 /// Call <c>Summary()</c> for every layer; <c>Info</c> has the tables as data.
 /// </remarks>
-partial class ResNet20 : global::DslResNet.INetworkDefinition
+partial class ResNet20 : global::DslResNet.Runtime.NetworkBase, global::DslResNet.INetworkDefinition
 {
     /// <summary>Shape of one input image (3, 32, 32).</summary>
     public static global::DslResNet.TensorShape InputShape => global::DslResNet.TensorShape.Image(3, 32, 32);
@@ -43,7 +43,7 @@ partial class ResNet20 : global::DslResNet.INetworkDefinition
     public const long ForwardFlopsPerImage = 81757450;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 1786152;
+    public const long TrainingActivationBytesPerImage = 3322448;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 196608;
@@ -135,7 +135,7 @@ partial class ResNet20 : global::DslResNet.INetworkDefinition
         "Total params: 269,722 (trainable; plus 1,395 buffer elements)\n" +
         "Multiply-adds per image: 40,551,040\n" +
         "Forward FLOPs per image: 81,757,450 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 1.70 MiB, inference 192.0 KiB\n" +
+        "Activation memory per image: training 3.17 MiB, inference 192.0 KiB\n" +
         "Fusion groups: 27 passes for 70 layers\n";
 
     private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
@@ -362,4 +362,556 @@ partial class ResNet20 : global::DslResNet.INetworkDefinition
         new("avgpool", new[] { 68 }), // GlobalAvgPool
         new("fc", new[] { 69 }), // Dense
     };
+
+    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.ConvOp _g1Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g1Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g1Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g1InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g1InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g6Conv; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6Epilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g6Fold; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g6InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g7Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.ShortcutOp _g9Op; // ZeroPadShortcut layer2.0.add.shortcut
+    private readonly global::DslResNet.Runtime.ShortcutOp _g9InferenceOp; // ZeroPadShortcut layer2.0.add.shortcut
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10Op; // Add layer2.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceOp; // Add layer2.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11Op; // ReLU layer2.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceOp; // ReLU layer2.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g16Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g16Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g16InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g17Conv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g17Epilogue; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.FoldOp _g17Fold; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g17InferenceConv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.ShortcutOp _g18Op; // ZeroPadShortcut layer3.0.add.shortcut
+    private readonly global::DslResNet.Runtime.ShortcutOp _g18InferenceOp; // ZeroPadShortcut layer3.0.add.shortcut
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19Op; // Add layer3.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceOp; // Add layer3.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g20Op; // ReLU layer3.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceOp; // ReLU layer3.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g21InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g23Conv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g23Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g23Fold; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g23InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.PoolOp _g25Op; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.PoolOp _g25InferenceOp; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.ConvOp _g26Conv; // Dense fc
+    private readonly global::DslResNet.Runtime.ConvOp _g26InferenceConv; // Dense fc
+
+    /// <summary>Builds ResNet20 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
+    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// <param name="device">The device to run on.</param>
+    /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
+    /// <param name="options">Seed and initialisation options; null for the defaults.</param>
+    public ResNet20(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(413770, 416842, 49152, 271136))
+    {
+        int n = batchSize;
+
+        // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
+        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(413770, 3072), ParameterGradient("conv1.weight"), default);
+        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1"));
+        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16));
+        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
+        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(413770, 3072));
+
+        // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+        _g1Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g1Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1"));
+        _g1Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16));
+        _g1InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
+        _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
+        RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
+
+        // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), TrainingTensor(16384, 16384), TrainingTensor(81920, 16384), GradientTensor(81920, 16384), GradientTensor(65536, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2"));
+        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16));
+        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384));
+        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384));
+        RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
+
+        // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, TrainingTensor(114688, 16384), GradientTensor(114688, 16384), GradientTensor(98304, 16384), default, BatchNormGradients("layer1.1.bn1"));
+        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16));
+        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384));
+        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
+
+        // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), TrainingTensor(81920, 16384), TrainingTensor(147456, 16384), GradientTensor(147456, 16384), GradientTensor(131072, 16384), GradientTensor(81920, 16384), BatchNormGradients("layer1.1.bn2"));
+        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16));
+        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384));
+        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
+        RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
+
+        // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
+        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840, 16384), BatchNormTensors("layer1.2.bn1"), Scratch(10048, 64), default, TrainingTensor(180224, 16384), GradientTensor(180224, 16384), GradientTensor(163840, 16384), default, BatchNormGradients("layer1.2.bn1"));
+        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(10112, 2304), Scratch(12416, 16));
+        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(0, 16384));
+        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
+
+        // 6: Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
+        _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(196608, 16384), BatchNormTensors("layer1.2.bn2"), Scratch(12432, 64), TrainingTensor(147456, 16384), TrainingTensor(212992, 16384), GradientTensor(212992, 16384), GradientTensor(196608, 16384), GradientTensor(147456, 16384), BatchNormGradients("layer1.2.bn2"));
+        _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(12496, 2304), Scratch(14800, 16));
+        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(32768, 16384));
+        _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
+        RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
+
+        // 7: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(212992, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(229376, 8192), GradientTensor(229376, 8192), GradientTensor(212992, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(229376, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(14816, 128), default, TrainingTensor(237568, 8192), GradientTensor(237568, 8192), GradientTensor(229376, 8192), default, BatchNormGradients("layer2.0.bn1"));
+        _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(14944, 4608), Scratch(19552, 32));
+        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(14944, 4608), Scratch(19552, 32), InferenceTensor(0, 8192));
+        _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        RegisterTrace(7, TrainingTensor(237568, 8192), GradientTensor(212992, 16384));
+
+        // 8: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(237568, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(245760, 8192), GradientTensor(245760, 8192), GradientTensor(237568, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(245760, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(19584, 128), default, TrainingTensor(253952, 8192), GradientTensor(253952, 8192), GradientTensor(245760, 8192), default, BatchNormGradients("layer2.0.bn2"));
+        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(19712, 9216), Scratch(28928, 32));
+        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(19712, 9216), Scratch(28928, 32), InferenceTensor(8192, 8192));
+        RegisterTrace(8, TrainingTensor(253952, 8192), GradientTensor(237568, 8192));
+
+        // 9: ZeroPadShortcut layer2.0.add.shortcut
+        _g9Op = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(212992, 16384), TrainingTensor(262144, 8192), GradientTensor(262144, 8192), GradientTensor(212992, 16384));
+        _g9InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(0, 8192));
+        RegisterTrace(9, TrainingTensor(262144, 8192), GradientTensor(212992, 16384));
+
+        // 10: Add layer2.0.add
+        _g10Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(253952, 8192), default, default, TrainingTensor(262144, 8192), TrainingTensor(270336, 8192), GradientTensor(270336, 8192), GradientTensor(253952, 8192), GradientTensor(262144, 8192), default);
+        _g10InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
+        RegisterTrace(10, TrainingTensor(270336, 8192), GradientTensor(253952, 8192));
+
+        // 11: ReLU layer2.0.relu2
+        _g11Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(270336, 8192), default, default, default, TrainingTensor(278528, 8192), GradientTensor(278528, 8192), GradientTensor(270336, 8192), default, default);
+        _g11InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(0, 8192));
+        RegisterTrace(11, TrainingTensor(278528, 8192), GradientTensor(270336, 8192));
+
+        // 12: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(278528, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(286720, 8192), GradientTensor(286720, 8192), GradientTensor(278528, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(286720, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(28960, 128), default, TrainingTensor(294912, 8192), GradientTensor(294912, 8192), GradientTensor(286720, 8192), default, BatchNormGradients("layer2.1.bn1"));
+        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(29088, 9216), Scratch(38304, 32));
+        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(29088, 9216), Scratch(38304, 32), InferenceTensor(8192, 8192));
+        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
+        RegisterTrace(12, TrainingTensor(294912, 8192), GradientTensor(278528, 8192));
+
+        // 13: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(294912, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(303104, 8192), GradientTensor(303104, 8192), GradientTensor(294912, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(303104, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(38336, 128), TrainingTensor(278528, 8192), TrainingTensor(311296, 8192), GradientTensor(311296, 8192), GradientTensor(303104, 8192), GradientTensor(278528, 8192), BatchNormGradients("layer2.1.bn2"));
+        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(38464, 9216), Scratch(47680, 32));
+        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(38464, 9216), Scratch(47680, 32), InferenceTensor(16384, 8192));
+        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
+        RegisterTrace(13, TrainingTensor(311296, 8192), GradientTensor(294912, 8192));
+
+        // 14: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(311296, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(319488, 8192), GradientTensor(319488, 8192), GradientTensor(311296, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
+        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(319488, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(47712, 128), default, TrainingTensor(327680, 8192), GradientTensor(327680, 8192), GradientTensor(319488, 8192), default, BatchNormGradients("layer2.2.bn1"));
+        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(47840, 9216), Scratch(57056, 32));
+        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(47840, 9216), Scratch(57056, 32), InferenceTensor(0, 8192));
+        _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        RegisterTrace(14, TrainingTensor(327680, 8192), GradientTensor(311296, 8192));
+
+        // 15: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(327680, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(335872, 8192), GradientTensor(335872, 8192), GradientTensor(327680, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
+        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(335872, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(57088, 128), TrainingTensor(311296, 8192), TrainingTensor(344064, 8192), GradientTensor(344064, 8192), GradientTensor(335872, 8192), GradientTensor(311296, 8192), BatchNormGradients("layer2.2.bn2"));
+        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(57216, 9216), Scratch(66432, 32));
+        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57216, 9216), Scratch(66432, 32), InferenceTensor(8192, 8192));
+        _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
+        RegisterTrace(15, TrainingTensor(344064, 8192), GradientTensor(327680, 8192));
+
+        // 16: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(344064, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(352256, 4096), GradientTensor(352256, 4096), GradientTensor(344064, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(352256, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(66464, 256), default, TrainingTensor(356352, 4096), GradientTensor(356352, 4096), GradientTensor(352256, 4096), default, BatchNormGradients("layer3.0.bn1"));
+        _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(66720, 18432), Scratch(85152, 64));
+        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(8192, 8192), Scratch(66720, 18432), Scratch(85152, 64), InferenceTensor(0, 4096));
+        _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        RegisterTrace(16, TrainingTensor(356352, 4096), GradientTensor(344064, 8192));
+
+        // 17: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+        _g17Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(356352, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(360448, 4096), GradientTensor(360448, 4096), GradientTensor(356352, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(85216, 256), default, TrainingTensor(364544, 4096), GradientTensor(364544, 4096), GradientTensor(360448, 4096), default, BatchNormGradients("layer3.0.bn2"));
+        _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(85472, 36864), Scratch(122336, 64));
+        _g17InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(85472, 36864), Scratch(122336, 64), InferenceTensor(4096, 4096));
+        RegisterTrace(17, TrainingTensor(364544, 4096), GradientTensor(356352, 4096));
+
+        // 18: ZeroPadShortcut layer3.0.add.shortcut
+        _g18Op = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(344064, 8192), TrainingTensor(368640, 4096), GradientTensor(368640, 4096), GradientTensor(344064, 8192));
+        _g18InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(8192, 8192), InferenceTensor(0, 4096));
+        RegisterTrace(18, TrainingTensor(368640, 4096), GradientTensor(344064, 8192));
+
+        // 19: Add layer3.0.add
+        _g19Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(364544, 4096), default, default, TrainingTensor(368640, 4096), TrainingTensor(372736, 4096), GradientTensor(372736, 4096), GradientTensor(364544, 4096), GradientTensor(368640, 4096), default);
+        _g19InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
+        RegisterTrace(19, TrainingTensor(372736, 4096), GradientTensor(364544, 4096));
+
+        // 20: ReLU layer3.0.relu2
+        _g20Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(372736, 4096), default, default, default, TrainingTensor(376832, 4096), GradientTensor(376832, 4096), GradientTensor(372736, 4096), default, default);
+        _g20InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(0, 4096));
+        RegisterTrace(20, TrainingTensor(376832, 4096), GradientTensor(372736, 4096));
+
+        // 21: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(376832, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(380928, 4096), GradientTensor(380928, 4096), GradientTensor(376832, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(380928, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(122400, 256), default, TrainingTensor(385024, 4096), GradientTensor(385024, 4096), GradientTensor(380928, 4096), default, BatchNormGradients("layer3.1.bn1"));
+        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(122656, 36864), Scratch(159520, 64));
+        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(122656, 36864), Scratch(159520, 64), InferenceTensor(4096, 4096));
+        _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
+        RegisterTrace(21, TrainingTensor(385024, 4096), GradientTensor(376832, 4096));
+
+        // 22: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+        _g22Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(385024, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(389120, 4096), GradientTensor(389120, 4096), GradientTensor(385024, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(389120, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(159584, 256), TrainingTensor(376832, 4096), TrainingTensor(393216, 4096), GradientTensor(393216, 4096), GradientTensor(389120, 4096), GradientTensor(376832, 4096), BatchNormGradients("layer3.1.bn2"));
+        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(159840, 36864), Scratch(196704, 64));
+        _g22InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(159840, 36864), Scratch(196704, 64), InferenceTensor(8192, 4096));
+        _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
+        RegisterTrace(22, TrainingTensor(393216, 4096), GradientTensor(385024, 4096));
+
+        // 23: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+        _g23Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(393216, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(397312, 4096), GradientTensor(397312, 4096), GradientTensor(393216, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
+        _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(397312, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(196768, 256), default, TrainingTensor(401408, 4096), GradientTensor(401408, 4096), GradientTensor(397312, 4096), default, BatchNormGradients("layer3.2.bn1"));
+        _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(197024, 36864), Scratch(233888, 64));
+        _g23InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(197024, 36864), Scratch(233888, 64), InferenceTensor(0, 4096));
+        _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        RegisterTrace(23, TrainingTensor(401408, 4096), GradientTensor(393216, 4096));
+
+        // 24: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+        _g24Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(401408, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(405504, 4096), GradientTensor(405504, 4096), GradientTensor(401408, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
+        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(405504, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(233952, 256), TrainingTensor(393216, 4096), TrainingTensor(409600, 4096), GradientTensor(409600, 4096), GradientTensor(405504, 4096), GradientTensor(393216, 4096), BatchNormGradients("layer3.2.bn2"));
+        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(234208, 36864), Scratch(271072, 64));
+        _g24InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(234208, 36864), Scratch(271072, 64), InferenceTensor(4096, 4096));
+        _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
+        RegisterTrace(24, TrainingTensor(409600, 4096), GradientTensor(401408, 4096));
+
+        // 25: GlobalAvgPool avgpool
+        _g25Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(409600, 4096), TrainingTensor(413696, 64), GradientTensor(413696, 64), GradientTensor(409600, 4096));
+        _g25InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(4096, 4096), InferenceTensor(0, 64));
+        RegisterTrace(25, TrainingTensor(413696, 64), GradientTensor(409600, 4096));
+
+        // 26: Dense fc
+        _g26Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(413696, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(413760, 10), GradientTensor(413760, 10), GradientTensor(413696, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g26InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10));
+        RegisterTrace(26, TrainingTensor(413760, 10), GradientTensor(413696, 64));
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardTraining()
+    {
+        _g0Conv.Forward();
+        _g0Epilogue.Forward();
+        TraceForward(0);
+        _g1Conv.Forward();
+        _g1Epilogue.Forward();
+        TraceForward(1);
+        _g2Conv.Forward();
+        _g2Epilogue.Forward();
+        TraceForward(2);
+        _g3Conv.Forward();
+        _g3Epilogue.Forward();
+        TraceForward(3);
+        _g4Conv.Forward();
+        _g4Epilogue.Forward();
+        TraceForward(4);
+        _g5Conv.Forward();
+        _g5Epilogue.Forward();
+        TraceForward(5);
+        _g6Conv.Forward();
+        _g6Epilogue.Forward();
+        TraceForward(6);
+        _g7Conv.Forward();
+        _g7Epilogue.Forward();
+        TraceForward(7);
+        _g8Conv.Forward();
+        _g8Epilogue.Forward();
+        TraceForward(8);
+        _g9Op.Forward();
+        TraceForward(9);
+        _g10Op.Forward();
+        TraceForward(10);
+        _g11Op.Forward();
+        TraceForward(11);
+        _g12Conv.Forward();
+        _g12Epilogue.Forward();
+        TraceForward(12);
+        _g13Conv.Forward();
+        _g13Epilogue.Forward();
+        TraceForward(13);
+        _g14Conv.Forward();
+        _g14Epilogue.Forward();
+        TraceForward(14);
+        _g15Conv.Forward();
+        _g15Epilogue.Forward();
+        TraceForward(15);
+        _g16Conv.Forward();
+        _g16Epilogue.Forward();
+        TraceForward(16);
+        _g17Conv.Forward();
+        _g17Epilogue.Forward();
+        TraceForward(17);
+        _g18Op.Forward();
+        TraceForward(18);
+        _g19Op.Forward();
+        TraceForward(19);
+        _g20Op.Forward();
+        TraceForward(20);
+        _g21Conv.Forward();
+        _g21Epilogue.Forward();
+        TraceForward(21);
+        _g22Conv.Forward();
+        _g22Epilogue.Forward();
+        TraceForward(22);
+        _g23Conv.Forward();
+        _g23Epilogue.Forward();
+        TraceForward(23);
+        _g24Conv.Forward();
+        _g24Epilogue.Forward();
+        TraceForward(24);
+        _g25Op.Forward();
+        TraceForward(25);
+        _g26Conv.Forward();
+        TraceForward(26);
+    }
+
+    /// <inheritdoc />
+    protected override void BackwardTraining(bool inputGradient)
+    {
+        _g26Conv.Backward(data: true);
+        TraceBackward(26);
+        _g25Op.Backward();
+        TraceBackward(25);
+        _g24Epilogue.Backward();
+        _g24Conv.Backward(data: true);
+        TraceBackward(24);
+        _g23Epilogue.Backward();
+        _g23Conv.Backward(data: true);
+        TraceBackward(23);
+        _g22Epilogue.Backward();
+        _g22Conv.Backward(data: true);
+        TraceBackward(22);
+        _g21Epilogue.Backward();
+        _g21Conv.Backward(data: true);
+        TraceBackward(21);
+        _g20Op.Backward();
+        TraceBackward(20);
+        _g19Op.Backward();
+        TraceBackward(19);
+        _g18Op.Backward();
+        TraceBackward(18);
+        _g17Epilogue.Backward();
+        _g17Conv.Backward(data: true);
+        TraceBackward(17);
+        _g16Epilogue.Backward();
+        _g16Conv.Backward(data: true);
+        TraceBackward(16);
+        _g15Epilogue.Backward();
+        _g15Conv.Backward(data: true);
+        TraceBackward(15);
+        _g14Epilogue.Backward();
+        _g14Conv.Backward(data: true);
+        TraceBackward(14);
+        _g13Epilogue.Backward();
+        _g13Conv.Backward(data: true);
+        TraceBackward(13);
+        _g12Epilogue.Backward();
+        _g12Conv.Backward(data: true);
+        TraceBackward(12);
+        _g11Op.Backward();
+        TraceBackward(11);
+        _g10Op.Backward();
+        TraceBackward(10);
+        _g9Op.Backward();
+        TraceBackward(9);
+        _g8Epilogue.Backward();
+        _g8Conv.Backward(data: true);
+        TraceBackward(8);
+        _g7Epilogue.Backward();
+        _g7Conv.Backward(data: true);
+        TraceBackward(7);
+        _g6Epilogue.Backward();
+        _g6Conv.Backward(data: true);
+        TraceBackward(6);
+        _g5Epilogue.Backward();
+        _g5Conv.Backward(data: true);
+        TraceBackward(5);
+        _g4Epilogue.Backward();
+        _g4Conv.Backward(data: true);
+        TraceBackward(4);
+        _g3Epilogue.Backward();
+        _g3Conv.Backward(data: true);
+        TraceBackward(3);
+        _g2Epilogue.Backward();
+        _g2Conv.Backward(data: true);
+        TraceBackward(2);
+        _g1Epilogue.Backward();
+        _g1Conv.Backward(data: true);
+        TraceBackward(1);
+        _g0Epilogue.Backward();
+        _g0Conv.Backward(data: inputGradient);
+        TraceBackward(0);
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardInference()
+    {
+        _g0InferenceConv.Forward();
+        _g0InferenceEpilogue.Forward();
+        _g1InferenceConv.Forward();
+        _g1InferenceEpilogue.Forward();
+        _g2InferenceConv.Forward();
+        _g2InferenceEpilogue.Forward();
+        _g3InferenceConv.Forward();
+        _g3InferenceEpilogue.Forward();
+        _g4InferenceConv.Forward();
+        _g4InferenceEpilogue.Forward();
+        _g5InferenceConv.Forward();
+        _g5InferenceEpilogue.Forward();
+        _g6InferenceConv.Forward();
+        _g6InferenceEpilogue.Forward();
+        _g7InferenceConv.Forward();
+        _g7InferenceEpilogue.Forward();
+        _g8InferenceConv.Forward();
+        _g9InferenceOp.Forward();
+        _g10InferenceOp.Forward();
+        _g11InferenceOp.Forward();
+        _g12InferenceConv.Forward();
+        _g12InferenceEpilogue.Forward();
+        _g13InferenceConv.Forward();
+        _g13InferenceEpilogue.Forward();
+        _g14InferenceConv.Forward();
+        _g14InferenceEpilogue.Forward();
+        _g15InferenceConv.Forward();
+        _g15InferenceEpilogue.Forward();
+        _g16InferenceConv.Forward();
+        _g16InferenceEpilogue.Forward();
+        _g17InferenceConv.Forward();
+        _g18InferenceOp.Forward();
+        _g19InferenceOp.Forward();
+        _g20InferenceOp.Forward();
+        _g21InferenceConv.Forward();
+        _g21InferenceEpilogue.Forward();
+        _g22InferenceConv.Forward();
+        _g22InferenceEpilogue.Forward();
+        _g23InferenceConv.Forward();
+        _g23InferenceEpilogue.Forward();
+        _g24InferenceConv.Forward();
+        _g24InferenceEpilogue.Forward();
+        _g25InferenceOp.Forward();
+        _g26InferenceConv.Forward();
+    }
+
+    /// <inheritdoc />
+    protected override void FoldBatchNorm()
+    {
+        _g0Fold.Run();
+        _g1Fold.Run();
+        _g2Fold.Run();
+        _g3Fold.Run();
+        _g4Fold.Run();
+        _g5Fold.Run();
+        _g6Fold.Run();
+        _g7Fold.Run();
+        _g8Fold.Run();
+        _g12Fold.Run();
+        _g13Fold.Run();
+        _g14Fold.Run();
+        _g15Fold.Run();
+        _g16Fold.Run();
+        _g17Fold.Run();
+        _g21Fold.Run();
+        _g22Fold.Run();
+        _g23Fold.Run();
+        _g24Fold.Run();
+    }
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(413760, 10);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(413760, 10);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(413770, 3072);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(64, 10);
 }

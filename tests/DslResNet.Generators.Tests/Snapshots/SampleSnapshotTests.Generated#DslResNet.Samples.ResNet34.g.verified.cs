@@ -27,7 +27,7 @@ namespace DslResNet.Samples;
 /// </code>
 /// Call <c>Summary()</c> for every layer; <c>Info</c> has the tables as data.
 /// </remarks>
-partial class ResNet34 : global::DslResNet.INetworkDefinition
+partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNet.INetworkDefinition
 {
     /// <summary>Shape of one input image (3, 224, 224).</summary>
     public static global::DslResNet.TensorShape InputShape => global::DslResNet.TensorShape.Image(3, 224, 224);
@@ -45,7 +45,7 @@ partial class ResNet34 : global::DslResNet.INetworkDefinition
     public const long ForwardFlopsPerImage = 7341773800;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 38541216;
+    public const long TrainingActivationBytesPerImage = 64839488;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 4014080;
@@ -191,7 +191,7 @@ partial class ResNet34 : global::DslResNet.INetworkDefinition
         "Total params: 21,797,672 (trainable; plus 17,060 buffer elements)\n" +
         "Multiply-adds per image: 3,663,761,408\n" +
         "Forward FLOPs per image: 7,341,773,800 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 36.76 MiB, inference 3.83 MiB\n" +
+        "Activation memory per image: training 61.84 MiB, inference 3.83 MiB\n" +
         "Fusion groups: 45 passes for 124 layers\n";
 
     private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
@@ -592,4 +592,930 @@ partial class ResNet34 : global::DslResNet.INetworkDefinition
         new("avgpool", new[] { 122 }), // GlobalAvgPool
         new("fc", new[] { 123 }), // Dense
     };
+
+    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.PoolOp _g1Op; // MaxPool maxpool
+    private readonly global::DslResNet.Runtime.PoolOp _g1InferenceOp; // MaxPool maxpool
+    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g6Conv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g6Fold; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g6InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g7Fold; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g9Epilogue; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.FoldOp _g9Fold; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g10Conv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10Epilogue; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.FoldOp _g10Fold; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.ConvOp _g10InferenceConv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11Op; // Add layer2.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceOp; // Add layer2.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12Op; // ReLU layer2.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceOp; // ReLU layer2.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g16Conv; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16Epilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g16Fold; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g16InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g17Conv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g17Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g17Fold; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g17InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g17InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g18Conv; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18Epilogue; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g18Fold; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g18InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g19Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g19Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g19InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g20Conv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g20Epilogue; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.FoldOp _g20Fold; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g20InferenceConv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g22Op; // Add layer3.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceOp; // Add layer3.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g23Op; // ReLU layer3.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceOp; // ReLU layer3.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g25Conv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g25Epilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g25Fold; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g25InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g25InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g26Conv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g26Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g26Fold; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g26InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g26InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g27Conv; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g27Epilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g27Fold; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g27InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g27InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g28Conv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g28Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g28Fold; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g28InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g28InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g29Conv; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g29Epilogue; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g29Fold; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g29InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g29InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g30Conv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g30Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g30Fold; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g30InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g30InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g31Conv; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g31Epilogue; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g31Fold; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g31InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g31InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g32Conv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g32Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g32Fold; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g32InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g32InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g33Conv; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g33Epilogue; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g33Fold; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g33InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g33InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g34Conv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g34Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g34Fold; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g34InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g34InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g35Conv; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g35Epilogue; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
+    private readonly global::DslResNet.Runtime.FoldOp _g35Fold; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g35InferenceConv; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g36Conv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g36Epilogue; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.FoldOp _g36Fold; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.ConvOp _g36InferenceConv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g37Op; // Add layer4.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g37InferenceOp; // Add layer4.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g38Op; // ReLU layer4.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g38InferenceOp; // ReLU layer4.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g39Conv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g39Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g39Fold; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g39InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g39InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g40Conv; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g40Epilogue; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g40Fold; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g40InferenceConv; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g40InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g41Conv; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g41Epilogue; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g41Fold; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g41InferenceConv; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g41InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g42Conv; // Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g42Epilogue; // Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g42Fold; // Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g42InferenceConv; // Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g42InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
+    private readonly global::DslResNet.Runtime.PoolOp _g43Op; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.PoolOp _g43InferenceOp; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.ConvOp _g44Conv; // Dense fc
+    private readonly global::DslResNet.Runtime.ConvOp _g44InferenceConv; // Dense fc
+
+    /// <summary>Builds ResNet34 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
+    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// <param name="device">The device to run on.</param>
+    /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
+    /// <param name="options">Seed and initialisation options; null for the defaults.</param>
+    public ResNet34(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(8029672, 8180200, 1003520, 21310208))
+    {
+        int n = batchSize;
+
+        // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
+        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(8029672, 150528), ParameterGradient("conv1.weight"), default);
+        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1"));
+        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
+        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
+        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
+        RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(8029672, 150528));
+
+        // 1: MaxPool maxpool
+        _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(802816, 802816), TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 802816));
+        _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704));
+        RegisterTrace(1, TrainingTensor(1605632, 200704), GradientTensor(802816, 802816));
+
+        // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1"));
+        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 36864), Scratch(46848, 64));
+        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704));
+        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
+
+        // 3: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), TrainingTensor(1605632, 200704), TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), GradientTensor(1605632, 200704), BatchNormGradients("layer1.0.bn2"));
+        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(47168, 36864), Scratch(84032, 64));
+        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704));
+        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704));
+        RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
+
+        // 4: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer1.1.bn1"));
+        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(84352, 36864), Scratch(121216, 64));
+        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704));
+        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        RegisterTrace(4, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
+
+        // 5: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3010560, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), TrainingTensor(2408448, 200704), TrainingTensor(3211264, 200704), GradientTensor(3211264, 200704), GradientTensor(3010560, 200704), GradientTensor(2408448, 200704), BatchNormGradients("layer1.1.bn2"));
+        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(121536, 36864), Scratch(158400, 64));
+        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(401408, 200704));
+        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704));
+        RegisterTrace(5, TrainingTensor(3211264, 200704), GradientTensor(2809856, 200704));
+
+        // 6: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(3211264, 200704), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(3411968, 200704), GradientTensor(3411968, 200704), GradientTensor(3211264, 200704), ParameterGradient("layer1.2.conv1.weight"), default);
+        _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(158464, 256), default, TrainingTensor(3612672, 200704), GradientTensor(3612672, 200704), GradientTensor(3411968, 200704), default, BatchNormGradients("layer1.2.bn1"));
+        _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(158720, 36864), Scratch(195584, 64));
+        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(401408, 200704), Scratch(158720, 36864), Scratch(195584, 64), InferenceTensor(0, 200704));
+        _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        RegisterTrace(6, TrainingTensor(3612672, 200704), GradientTensor(3211264, 200704));
+
+        // 7: Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(3612672, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(3813376, 200704), GradientTensor(3813376, 200704), GradientTensor(3612672, 200704), ParameterGradient("layer1.2.conv2.weight"), default);
+        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3813376, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(195648, 256), TrainingTensor(3211264, 200704), TrainingTensor(4014080, 200704), GradientTensor(4014080, 200704), GradientTensor(3813376, 200704), GradientTensor(3211264, 200704), BatchNormGradients("layer1.2.bn2"));
+        _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(195904, 36864), Scratch(232768, 64));
+        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(195904, 36864), Scratch(232768, 64), InferenceTensor(200704, 200704));
+        _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(401408, 200704), InferenceTensor(200704, 200704));
+        RegisterTrace(7, TrainingTensor(4014080, 200704), GradientTensor(3612672, 200704));
+
+        // 8: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(4014080, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4014080, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(232832, 512), default, TrainingTensor(4315136, 100352), GradientTensor(4315136, 100352), GradientTensor(4214784, 100352), default, BatchNormGradients("layer2.0.bn1"));
+        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(233344, 73728), Scratch(307072, 128));
+        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(233344, 73728), Scratch(307072, 128), InferenceTensor(0, 100352));
+        _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(8, TrainingTensor(4315136, 100352), GradientTensor(4014080, 200704));
+
+        // 9: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4315136, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4415488, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(307200, 512), default, TrainingTensor(4515840, 100352), GradientTensor(4515840, 100352), GradientTensor(4415488, 100352), default, BatchNormGradients("layer2.0.bn2"));
+        _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(307712, 147456), Scratch(455168, 128));
+        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(307712, 147456), Scratch(455168, 128), InferenceTensor(100352, 100352));
+        RegisterTrace(9, TrainingTensor(4515840, 100352), GradientTensor(4315136, 100352));
+
+        // 10: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+        _g10Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(4014080, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(4616192, 100352), GradientTensor(4616192, 100352), GradientTensor(4014080, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default);
+        _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(455296, 512), default, TrainingTensor(4716544, 100352), GradientTensor(4716544, 100352), GradientTensor(4616192, 100352), default, BatchNormGradients("layer2.0.downsample.1"));
+        _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(455808, 8192), Scratch(464000, 128));
+        _g10InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(200704, 200704), Scratch(455808, 8192), Scratch(464000, 128), InferenceTensor(0, 100352));
+        RegisterTrace(10, TrainingTensor(4716544, 100352), GradientTensor(4014080, 200704));
+
+        // 11: Add layer2.0.add
+        _g11Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4515840, 100352), default, default, TrainingTensor(4716544, 100352), TrainingTensor(4816896, 100352), GradientTensor(4816896, 100352), GradientTensor(4515840, 100352), GradientTensor(4716544, 100352), default);
+        _g11InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352));
+        RegisterTrace(11, TrainingTensor(4816896, 100352), GradientTensor(4515840, 100352));
+
+        // 12: ReLU layer2.0.relu2
+        _g12Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4816896, 100352), default, default, default, TrainingTensor(4917248, 100352), GradientTensor(4917248, 100352), GradientTensor(4816896, 100352), default, default);
+        _g12InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(12, TrainingTensor(4917248, 100352), GradientTensor(4816896, 100352));
+
+        // 13: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4917248, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(5017600, 100352), GradientTensor(5017600, 100352), GradientTensor(4917248, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(464128, 512), default, TrainingTensor(5117952, 100352), GradientTensor(5117952, 100352), GradientTensor(5017600, 100352), default, BatchNormGradients("layer2.1.bn1"));
+        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(464640, 147456), Scratch(612096, 128));
+        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(464640, 147456), Scratch(612096, 128), InferenceTensor(100352, 100352));
+        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
+        RegisterTrace(13, TrainingTensor(5117952, 100352), GradientTensor(4917248, 100352));
+
+        // 14: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5117952, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(5218304, 100352), GradientTensor(5218304, 100352), GradientTensor(5117952, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5218304, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(612224, 512), TrainingTensor(4917248, 100352), TrainingTensor(5318656, 100352), GradientTensor(5318656, 100352), GradientTensor(5218304, 100352), GradientTensor(4917248, 100352), BatchNormGradients("layer2.1.bn2"));
+        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(612736, 147456), Scratch(760192, 128));
+        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(612736, 147456), Scratch(760192, 128), InferenceTensor(200704, 100352));
+        _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352));
+        RegisterTrace(14, TrainingTensor(5318656, 100352), GradientTensor(5117952, 100352));
+
+        // 15: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5318656, 100352), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(5419008, 100352), GradientTensor(5419008, 100352), GradientTensor(5318656, 100352), ParameterGradient("layer2.2.conv1.weight"), default);
+        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5419008, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(760320, 512), default, TrainingTensor(5519360, 100352), GradientTensor(5519360, 100352), GradientTensor(5419008, 100352), default, BatchNormGradients("layer2.2.bn1"));
+        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(760832, 147456), Scratch(908288, 128));
+        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(200704, 100352), Scratch(760832, 147456), Scratch(908288, 128), InferenceTensor(0, 100352));
+        _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(15, TrainingTensor(5519360, 100352), GradientTensor(5318656, 100352));
+
+        // 16: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5519360, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(5619712, 100352), GradientTensor(5619712, 100352), GradientTensor(5519360, 100352), ParameterGradient("layer2.2.conv2.weight"), default);
+        _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5619712, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(908416, 512), TrainingTensor(5318656, 100352), TrainingTensor(5720064, 100352), GradientTensor(5720064, 100352), GradientTensor(5619712, 100352), GradientTensor(5318656, 100352), BatchNormGradients("layer2.2.bn2"));
+        _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(908928, 147456), Scratch(1056384, 128));
+        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(908928, 147456), Scratch(1056384, 128), InferenceTensor(100352, 100352));
+        _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(200704, 100352), InferenceTensor(100352, 100352));
+        RegisterTrace(16, TrainingTensor(5720064, 100352), GradientTensor(5519360, 100352));
+
+        // 17: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+        _g17Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5720064, 100352), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(5820416, 100352), GradientTensor(5820416, 100352), GradientTensor(5720064, 100352), ParameterGradient("layer2.3.conv1.weight"), default);
+        _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5820416, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1056512, 512), default, TrainingTensor(5920768, 100352), GradientTensor(5920768, 100352), GradientTensor(5820416, 100352), default, BatchNormGradients("layer2.3.bn1"));
+        _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(1057024, 147456), Scratch(1204480, 128));
+        _g17InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(1057024, 147456), Scratch(1204480, 128), InferenceTensor(0, 100352));
+        _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(17, TrainingTensor(5920768, 100352), GradientTensor(5720064, 100352));
+
+        // 18: Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
+        _g18Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5920768, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(6021120, 100352), GradientTensor(6021120, 100352), GradientTensor(5920768, 100352), ParameterGradient("layer2.3.conv2.weight"), default);
+        _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6021120, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1204608, 512), TrainingTensor(5720064, 100352), TrainingTensor(6121472, 100352), GradientTensor(6121472, 100352), GradientTensor(6021120, 100352), GradientTensor(5720064, 100352), BatchNormGradients("layer2.3.bn2"));
+        _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1205120, 147456), Scratch(1352576, 128));
+        _g18InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1205120, 147456), Scratch(1352576, 128), InferenceTensor(200704, 100352));
+        _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(200704, 100352));
+        RegisterTrace(18, TrainingTensor(6121472, 100352), GradientTensor(5920768, 100352));
+
+        // 19: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+        _g19Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(6121472, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(6221824, 50176), GradientTensor(6221824, 50176), GradientTensor(6121472, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6221824, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(1352704, 1024), default, TrainingTensor(6272000, 50176), GradientTensor(6272000, 50176), GradientTensor(6221824, 50176), default, BatchNormGradients("layer3.0.bn1"));
+        _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1353728, 294912), Scratch(1648640, 256));
+        _g19InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(1353728, 294912), Scratch(1648640, 256), InferenceTensor(0, 50176));
+        _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(19, TrainingTensor(6272000, 50176), GradientTensor(6121472, 100352));
+
+        // 20: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+        _g20Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6272000, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(6322176, 50176), GradientTensor(6322176, 50176), GradientTensor(6272000, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6322176, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1648896, 1024), default, TrainingTensor(6372352, 50176), GradientTensor(6372352, 50176), GradientTensor(6322176, 50176), default, BatchNormGradients("layer3.0.bn2"));
+        _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1649920, 589824), Scratch(2239744, 256));
+        _g20InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1649920, 589824), Scratch(2239744, 256), InferenceTensor(50176, 50176));
+        RegisterTrace(20, TrainingTensor(6372352, 50176), GradientTensor(6272000, 50176));
+
+        // 21: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(6121472, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(6422528, 50176), GradientTensor(6422528, 50176), GradientTensor(6121472, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default);
+        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6422528, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(2240000, 1024), default, TrainingTensor(6472704, 50176), GradientTensor(6472704, 50176), GradientTensor(6422528, 50176), default, BatchNormGradients("layer3.0.downsample.1"));
+        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(2241024, 32768), Scratch(2273792, 256));
+        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(200704, 100352), Scratch(2241024, 32768), Scratch(2273792, 256), InferenceTensor(0, 50176));
+        RegisterTrace(21, TrainingTensor(6472704, 50176), GradientTensor(6121472, 100352));
+
+        // 22: Add layer3.0.add
+        _g22Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6372352, 50176), default, default, TrainingTensor(6472704, 50176), TrainingTensor(6522880, 50176), GradientTensor(6522880, 50176), GradientTensor(6372352, 50176), GradientTensor(6472704, 50176), default);
+        _g22InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176));
+        RegisterTrace(22, TrainingTensor(6522880, 50176), GradientTensor(6372352, 50176));
+
+        // 23: ReLU layer3.0.relu2
+        _g23Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6522880, 50176), default, default, default, TrainingTensor(6573056, 50176), GradientTensor(6573056, 50176), GradientTensor(6522880, 50176), default, default);
+        _g23InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(23, TrainingTensor(6573056, 50176), GradientTensor(6522880, 50176));
+
+        // 24: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+        _g24Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6573056, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(6623232, 50176), GradientTensor(6623232, 50176), GradientTensor(6573056, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6623232, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2274048, 1024), default, TrainingTensor(6673408, 50176), GradientTensor(6673408, 50176), GradientTensor(6623232, 50176), default, BatchNormGradients("layer3.1.bn1"));
+        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2275072, 589824), Scratch(2864896, 256));
+        _g24InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2275072, 589824), Scratch(2864896, 256), InferenceTensor(50176, 50176));
+        _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
+        RegisterTrace(24, TrainingTensor(6673408, 50176), GradientTensor(6573056, 50176));
+
+        // 25: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+        _g25Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6673408, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(6723584, 50176), GradientTensor(6723584, 50176), GradientTensor(6673408, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6723584, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2865152, 1024), TrainingTensor(6573056, 50176), TrainingTensor(6773760, 50176), GradientTensor(6773760, 50176), GradientTensor(6723584, 50176), GradientTensor(6573056, 50176), BatchNormGradients("layer3.1.bn2"));
+        _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2866176, 589824), Scratch(3456000, 256));
+        _g25InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2866176, 589824), Scratch(3456000, 256), InferenceTensor(100352, 50176));
+        _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176));
+        RegisterTrace(25, TrainingTensor(6773760, 50176), GradientTensor(6673408, 50176));
+
+        // 26: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+        _g26Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6773760, 50176), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(6823936, 50176), GradientTensor(6823936, 50176), GradientTensor(6773760, 50176), ParameterGradient("layer3.2.conv1.weight"), default);
+        _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6823936, 50176), BatchNormTensors("layer3.2.bn1"), Scratch(3456256, 1024), default, TrainingTensor(6874112, 50176), GradientTensor(6874112, 50176), GradientTensor(6823936, 50176), default, BatchNormGradients("layer3.2.bn1"));
+        _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(3457280, 589824), Scratch(4047104, 256));
+        _g26InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(100352, 50176), Scratch(3457280, 589824), Scratch(4047104, 256), InferenceTensor(0, 50176));
+        _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(26, TrainingTensor(6874112, 50176), GradientTensor(6773760, 50176));
+
+        // 27: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+        _g27Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6874112, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(6924288, 50176), GradientTensor(6924288, 50176), GradientTensor(6874112, 50176), ParameterGradient("layer3.2.conv2.weight"), default);
+        _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6924288, 50176), BatchNormTensors("layer3.2.bn2"), Scratch(4047360, 1024), TrainingTensor(6773760, 50176), TrainingTensor(6974464, 50176), GradientTensor(6974464, 50176), GradientTensor(6924288, 50176), GradientTensor(6773760, 50176), BatchNormGradients("layer3.2.bn2"));
+        _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(4048384, 589824), Scratch(4638208, 256));
+        _g27InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(4048384, 589824), Scratch(4638208, 256), InferenceTensor(50176, 50176));
+        _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(100352, 50176), InferenceTensor(50176, 50176));
+        RegisterTrace(27, TrainingTensor(6974464, 50176), GradientTensor(6874112, 50176));
+
+        // 28: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+        _g28Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6974464, 50176), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(7024640, 50176), GradientTensor(7024640, 50176), GradientTensor(6974464, 50176), ParameterGradient("layer3.3.conv1.weight"), default);
+        _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7024640, 50176), BatchNormTensors("layer3.3.bn1"), Scratch(4638464, 1024), default, TrainingTensor(7074816, 50176), GradientTensor(7074816, 50176), GradientTensor(7024640, 50176), default, BatchNormGradients("layer3.3.bn1"));
+        _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(4639488, 589824), Scratch(5229312, 256));
+        _g28InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(4639488, 589824), Scratch(5229312, 256), InferenceTensor(0, 50176));
+        _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(28, TrainingTensor(7074816, 50176), GradientTensor(6974464, 50176));
+
+        // 29: Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
+        _g29Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7074816, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(7124992, 50176), GradientTensor(7124992, 50176), GradientTensor(7074816, 50176), ParameterGradient("layer3.3.conv2.weight"), default);
+        _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7124992, 50176), BatchNormTensors("layer3.3.bn2"), Scratch(5229568, 1024), TrainingTensor(6974464, 50176), TrainingTensor(7175168, 50176), GradientTensor(7175168, 50176), GradientTensor(7124992, 50176), GradientTensor(6974464, 50176), BatchNormGradients("layer3.3.bn2"));
+        _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(5230592, 589824), Scratch(5820416, 256));
+        _g29InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(5230592, 589824), Scratch(5820416, 256), InferenceTensor(100352, 50176));
+        _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(50176, 50176), InferenceTensor(100352, 50176));
+        RegisterTrace(29, TrainingTensor(7175168, 50176), GradientTensor(7074816, 50176));
+
+        // 30: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+        _g30Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7175168, 50176), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(7225344, 50176), GradientTensor(7225344, 50176), GradientTensor(7175168, 50176), ParameterGradient("layer3.4.conv1.weight"), default);
+        _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7225344, 50176), BatchNormTensors("layer3.4.bn1"), Scratch(5820672, 1024), default, TrainingTensor(7275520, 50176), GradientTensor(7275520, 50176), GradientTensor(7225344, 50176), default, BatchNormGradients("layer3.4.bn1"));
+        _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(5821696, 589824), Scratch(6411520, 256));
+        _g30InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(100352, 50176), Scratch(5821696, 589824), Scratch(6411520, 256), InferenceTensor(0, 50176));
+        _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(30, TrainingTensor(7275520, 50176), GradientTensor(7175168, 50176));
+
+        // 31: Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
+        _g31Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7275520, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(7325696, 50176), GradientTensor(7325696, 50176), GradientTensor(7275520, 50176), ParameterGradient("layer3.4.conv2.weight"), default);
+        _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7325696, 50176), BatchNormTensors("layer3.4.bn2"), Scratch(6411776, 1024), TrainingTensor(7175168, 50176), TrainingTensor(7375872, 50176), GradientTensor(7375872, 50176), GradientTensor(7325696, 50176), GradientTensor(7175168, 50176), BatchNormGradients("layer3.4.bn2"));
+        _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(6412800, 589824), Scratch(7002624, 256));
+        _g31InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(6412800, 589824), Scratch(7002624, 256), InferenceTensor(50176, 50176));
+        _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(100352, 50176), InferenceTensor(50176, 50176));
+        RegisterTrace(31, TrainingTensor(7375872, 50176), GradientTensor(7275520, 50176));
+
+        // 32: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+        _g32Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7375872, 50176), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(7426048, 50176), GradientTensor(7426048, 50176), GradientTensor(7375872, 50176), ParameterGradient("layer3.5.conv1.weight"), default);
+        _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7426048, 50176), BatchNormTensors("layer3.5.bn1"), Scratch(7002880, 1024), default, TrainingTensor(7476224, 50176), GradientTensor(7476224, 50176), GradientTensor(7426048, 50176), default, BatchNormGradients("layer3.5.bn1"));
+        _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(7003904, 589824), Scratch(7593728, 256));
+        _g32InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(7003904, 589824), Scratch(7593728, 256), InferenceTensor(0, 50176));
+        _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(32, TrainingTensor(7476224, 50176), GradientTensor(7375872, 50176));
+
+        // 33: Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
+        _g33Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7476224, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(7526400, 50176), GradientTensor(7526400, 50176), GradientTensor(7476224, 50176), ParameterGradient("layer3.5.conv2.weight"), default);
+        _g33Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7526400, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7593984, 1024), TrainingTensor(7375872, 50176), TrainingTensor(7576576, 50176), GradientTensor(7576576, 50176), GradientTensor(7526400, 50176), GradientTensor(7375872, 50176), BatchNormGradients("layer3.5.bn2"));
+        _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(7595008, 589824), Scratch(8184832, 256));
+        _g33InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7595008, 589824), Scratch(8184832, 256), InferenceTensor(100352, 50176));
+        _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(50176, 50176), InferenceTensor(100352, 50176));
+        RegisterTrace(33, TrainingTensor(7576576, 50176), GradientTensor(7476224, 50176));
+
+        // 34: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+        _g34Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(7576576, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(7626752, 25088), GradientTensor(7626752, 25088), GradientTensor(7576576, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
+        _g34Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7626752, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(8185088, 2048), default, TrainingTensor(7651840, 25088), GradientTensor(7651840, 25088), GradientTensor(7626752, 25088), default, BatchNormGradients("layer4.0.bn1"));
+        _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8187136, 1179648), Scratch(9366784, 512));
+        _g34InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(8187136, 1179648), Scratch(9366784, 512), InferenceTensor(0, 25088));
+        _g34InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        RegisterTrace(34, TrainingTensor(7651840, 25088), GradientTensor(7576576, 50176));
+
+        // 35: Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
+        _g35Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7651840, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(7676928, 25088), GradientTensor(7676928, 25088), GradientTensor(7651840, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
+        _g35Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7676928, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9367296, 2048), default, TrainingTensor(7702016, 25088), GradientTensor(7702016, 25088), GradientTensor(7676928, 25088), default, BatchNormGradients("layer4.0.bn2"));
+        _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9369344, 2359296), Scratch(11728640, 512));
+        _g35InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(9369344, 2359296), Scratch(11728640, 512), InferenceTensor(25088, 25088));
+        RegisterTrace(35, TrainingTensor(7702016, 25088), GradientTensor(7651840, 25088));
+
+        // 36: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+        _g36Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(7576576, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(7727104, 25088), GradientTensor(7727104, 25088), GradientTensor(7576576, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default);
+        _g36Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7727104, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(11729152, 2048), default, TrainingTensor(7752192, 25088), GradientTensor(7752192, 25088), GradientTensor(7727104, 25088), default, BatchNormGradients("layer4.0.downsample.1"));
+        _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(11731200, 131072), Scratch(11862272, 512));
+        _g36InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(100352, 50176), Scratch(11731200, 131072), Scratch(11862272, 512), InferenceTensor(0, 25088));
+        RegisterTrace(36, TrainingTensor(7752192, 25088), GradientTensor(7576576, 50176));
+
+        // 37: Add layer4.0.add
+        _g37Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(7702016, 25088), default, default, TrainingTensor(7752192, 25088), TrainingTensor(7777280, 25088), GradientTensor(7777280, 25088), GradientTensor(7702016, 25088), GradientTensor(7752192, 25088), default);
+        _g37InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088));
+        RegisterTrace(37, TrainingTensor(7777280, 25088), GradientTensor(7702016, 25088));
+
+        // 38: ReLU layer4.0.relu2
+        _g38Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(7777280, 25088), default, default, default, TrainingTensor(7802368, 25088), GradientTensor(7802368, 25088), GradientTensor(7777280, 25088), default, default);
+        _g38InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 25088), default, default, default, InferenceTensor(0, 25088));
+        RegisterTrace(38, TrainingTensor(7802368, 25088), GradientTensor(7777280, 25088));
+
+        // 39: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+        _g39Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7802368, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(7827456, 25088), GradientTensor(7827456, 25088), GradientTensor(7802368, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
+        _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7827456, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11862784, 2048), default, TrainingTensor(7852544, 25088), GradientTensor(7852544, 25088), GradientTensor(7827456, 25088), default, BatchNormGradients("layer4.1.bn1"));
+        _g39Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(11864832, 2359296), Scratch(14224128, 512));
+        _g39InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(11864832, 2359296), Scratch(14224128, 512), InferenceTensor(25088, 25088));
+        _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
+        RegisterTrace(39, TrainingTensor(7852544, 25088), GradientTensor(7802368, 25088));
+
+        // 40: Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
+        _g40Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7852544, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(7877632, 25088), GradientTensor(7877632, 25088), GradientTensor(7852544, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
+        _g40Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7877632, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(14224640, 2048), TrainingTensor(7802368, 25088), TrainingTensor(7902720, 25088), GradientTensor(7902720, 25088), GradientTensor(7877632, 25088), GradientTensor(7802368, 25088), BatchNormGradients("layer4.1.bn2"));
+        _g40Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(14226688, 2359296), Scratch(16585984, 512));
+        _g40InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(14226688, 2359296), Scratch(16585984, 512), InferenceTensor(50176, 25088));
+        _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088));
+        RegisterTrace(40, TrainingTensor(7902720, 25088), GradientTensor(7852544, 25088));
+
+        // 41: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+        _g41Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7902720, 25088), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(7927808, 25088), GradientTensor(7927808, 25088), GradientTensor(7902720, 25088), ParameterGradient("layer4.2.conv1.weight"), default);
+        _g41Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7927808, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16586496, 2048), default, TrainingTensor(7952896, 25088), GradientTensor(7952896, 25088), GradientTensor(7927808, 25088), default, BatchNormGradients("layer4.2.bn1"));
+        _g41Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(16588544, 2359296), Scratch(18947840, 512));
+        _g41InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(50176, 25088), Scratch(16588544, 2359296), Scratch(18947840, 512), InferenceTensor(0, 25088));
+        _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        RegisterTrace(41, TrainingTensor(7952896, 25088), GradientTensor(7902720, 25088));
+
+        // 42: Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
+        _g42Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7952896, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(7977984, 25088), GradientTensor(7977984, 25088), GradientTensor(7952896, 25088), ParameterGradient("layer4.2.conv2.weight"), default);
+        _g42Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7977984, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(18948352, 2048), TrainingTensor(7902720, 25088), TrainingTensor(8003072, 25088), GradientTensor(8003072, 25088), GradientTensor(7977984, 25088), GradientTensor(7902720, 25088), BatchNormGradients("layer4.2.bn2"));
+        _g42Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(18950400, 2359296), Scratch(21309696, 512));
+        _g42InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(18950400, 2359296), Scratch(21309696, 512), InferenceTensor(25088, 25088));
+        _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(50176, 25088), InferenceTensor(25088, 25088));
+        RegisterTrace(42, TrainingTensor(8003072, 25088), GradientTensor(7952896, 25088));
+
+        // 43: GlobalAvgPool avgpool
+        _g43Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(8003072, 25088), TrainingTensor(8028160, 512), GradientTensor(8028160, 512), GradientTensor(8003072, 25088));
+        _g43InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512));
+        RegisterTrace(43, TrainingTensor(8028160, 512), GradientTensor(8003072, 25088));
+
+        // 44: Dense fc
+        _g44Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(8028160, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(8028672, 1000), GradientTensor(8028672, 1000), GradientTensor(8028160, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g44InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
+        RegisterTrace(44, TrainingTensor(8028672, 1000), GradientTensor(8028160, 512));
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardTraining()
+    {
+        _g0Conv.Forward();
+        _g0Epilogue.Forward();
+        TraceForward(0);
+        _g1Op.Forward();
+        TraceForward(1);
+        _g2Conv.Forward();
+        _g2Epilogue.Forward();
+        TraceForward(2);
+        _g3Conv.Forward();
+        _g3Epilogue.Forward();
+        TraceForward(3);
+        _g4Conv.Forward();
+        _g4Epilogue.Forward();
+        TraceForward(4);
+        _g5Conv.Forward();
+        _g5Epilogue.Forward();
+        TraceForward(5);
+        _g6Conv.Forward();
+        _g6Epilogue.Forward();
+        TraceForward(6);
+        _g7Conv.Forward();
+        _g7Epilogue.Forward();
+        TraceForward(7);
+        _g8Conv.Forward();
+        _g8Epilogue.Forward();
+        TraceForward(8);
+        _g9Conv.Forward();
+        _g9Epilogue.Forward();
+        TraceForward(9);
+        _g10Conv.Forward();
+        _g10Epilogue.Forward();
+        TraceForward(10);
+        _g11Op.Forward();
+        TraceForward(11);
+        _g12Op.Forward();
+        TraceForward(12);
+        _g13Conv.Forward();
+        _g13Epilogue.Forward();
+        TraceForward(13);
+        _g14Conv.Forward();
+        _g14Epilogue.Forward();
+        TraceForward(14);
+        _g15Conv.Forward();
+        _g15Epilogue.Forward();
+        TraceForward(15);
+        _g16Conv.Forward();
+        _g16Epilogue.Forward();
+        TraceForward(16);
+        _g17Conv.Forward();
+        _g17Epilogue.Forward();
+        TraceForward(17);
+        _g18Conv.Forward();
+        _g18Epilogue.Forward();
+        TraceForward(18);
+        _g19Conv.Forward();
+        _g19Epilogue.Forward();
+        TraceForward(19);
+        _g20Conv.Forward();
+        _g20Epilogue.Forward();
+        TraceForward(20);
+        _g21Conv.Forward();
+        _g21Epilogue.Forward();
+        TraceForward(21);
+        _g22Op.Forward();
+        TraceForward(22);
+        _g23Op.Forward();
+        TraceForward(23);
+        _g24Conv.Forward();
+        _g24Epilogue.Forward();
+        TraceForward(24);
+        _g25Conv.Forward();
+        _g25Epilogue.Forward();
+        TraceForward(25);
+        _g26Conv.Forward();
+        _g26Epilogue.Forward();
+        TraceForward(26);
+        _g27Conv.Forward();
+        _g27Epilogue.Forward();
+        TraceForward(27);
+        _g28Conv.Forward();
+        _g28Epilogue.Forward();
+        TraceForward(28);
+        _g29Conv.Forward();
+        _g29Epilogue.Forward();
+        TraceForward(29);
+        _g30Conv.Forward();
+        _g30Epilogue.Forward();
+        TraceForward(30);
+        _g31Conv.Forward();
+        _g31Epilogue.Forward();
+        TraceForward(31);
+        _g32Conv.Forward();
+        _g32Epilogue.Forward();
+        TraceForward(32);
+        _g33Conv.Forward();
+        _g33Epilogue.Forward();
+        TraceForward(33);
+        _g34Conv.Forward();
+        _g34Epilogue.Forward();
+        TraceForward(34);
+        _g35Conv.Forward();
+        _g35Epilogue.Forward();
+        TraceForward(35);
+        _g36Conv.Forward();
+        _g36Epilogue.Forward();
+        TraceForward(36);
+        _g37Op.Forward();
+        TraceForward(37);
+        _g38Op.Forward();
+        TraceForward(38);
+        _g39Conv.Forward();
+        _g39Epilogue.Forward();
+        TraceForward(39);
+        _g40Conv.Forward();
+        _g40Epilogue.Forward();
+        TraceForward(40);
+        _g41Conv.Forward();
+        _g41Epilogue.Forward();
+        TraceForward(41);
+        _g42Conv.Forward();
+        _g42Epilogue.Forward();
+        TraceForward(42);
+        _g43Op.Forward();
+        TraceForward(43);
+        _g44Conv.Forward();
+        TraceForward(44);
+    }
+
+    /// <inheritdoc />
+    protected override void BackwardTraining(bool inputGradient)
+    {
+        _g44Conv.Backward(data: true);
+        TraceBackward(44);
+        _g43Op.Backward();
+        TraceBackward(43);
+        _g42Epilogue.Backward();
+        _g42Conv.Backward(data: true);
+        TraceBackward(42);
+        _g41Epilogue.Backward();
+        _g41Conv.Backward(data: true);
+        TraceBackward(41);
+        _g40Epilogue.Backward();
+        _g40Conv.Backward(data: true);
+        TraceBackward(40);
+        _g39Epilogue.Backward();
+        _g39Conv.Backward(data: true);
+        TraceBackward(39);
+        _g38Op.Backward();
+        TraceBackward(38);
+        _g37Op.Backward();
+        TraceBackward(37);
+        _g36Epilogue.Backward();
+        _g36Conv.Backward(data: true);
+        TraceBackward(36);
+        _g35Epilogue.Backward();
+        _g35Conv.Backward(data: true);
+        TraceBackward(35);
+        _g34Epilogue.Backward();
+        _g34Conv.Backward(data: true);
+        TraceBackward(34);
+        _g33Epilogue.Backward();
+        _g33Conv.Backward(data: true);
+        TraceBackward(33);
+        _g32Epilogue.Backward();
+        _g32Conv.Backward(data: true);
+        TraceBackward(32);
+        _g31Epilogue.Backward();
+        _g31Conv.Backward(data: true);
+        TraceBackward(31);
+        _g30Epilogue.Backward();
+        _g30Conv.Backward(data: true);
+        TraceBackward(30);
+        _g29Epilogue.Backward();
+        _g29Conv.Backward(data: true);
+        TraceBackward(29);
+        _g28Epilogue.Backward();
+        _g28Conv.Backward(data: true);
+        TraceBackward(28);
+        _g27Epilogue.Backward();
+        _g27Conv.Backward(data: true);
+        TraceBackward(27);
+        _g26Epilogue.Backward();
+        _g26Conv.Backward(data: true);
+        TraceBackward(26);
+        _g25Epilogue.Backward();
+        _g25Conv.Backward(data: true);
+        TraceBackward(25);
+        _g24Epilogue.Backward();
+        _g24Conv.Backward(data: true);
+        TraceBackward(24);
+        _g23Op.Backward();
+        TraceBackward(23);
+        _g22Op.Backward();
+        TraceBackward(22);
+        _g21Epilogue.Backward();
+        _g21Conv.Backward(data: true);
+        TraceBackward(21);
+        _g20Epilogue.Backward();
+        _g20Conv.Backward(data: true);
+        TraceBackward(20);
+        _g19Epilogue.Backward();
+        _g19Conv.Backward(data: true);
+        TraceBackward(19);
+        _g18Epilogue.Backward();
+        _g18Conv.Backward(data: true);
+        TraceBackward(18);
+        _g17Epilogue.Backward();
+        _g17Conv.Backward(data: true);
+        TraceBackward(17);
+        _g16Epilogue.Backward();
+        _g16Conv.Backward(data: true);
+        TraceBackward(16);
+        _g15Epilogue.Backward();
+        _g15Conv.Backward(data: true);
+        TraceBackward(15);
+        _g14Epilogue.Backward();
+        _g14Conv.Backward(data: true);
+        TraceBackward(14);
+        _g13Epilogue.Backward();
+        _g13Conv.Backward(data: true);
+        TraceBackward(13);
+        _g12Op.Backward();
+        TraceBackward(12);
+        _g11Op.Backward();
+        TraceBackward(11);
+        _g10Epilogue.Backward();
+        _g10Conv.Backward(data: true);
+        TraceBackward(10);
+        _g9Epilogue.Backward();
+        _g9Conv.Backward(data: true);
+        TraceBackward(9);
+        _g8Epilogue.Backward();
+        _g8Conv.Backward(data: true);
+        TraceBackward(8);
+        _g7Epilogue.Backward();
+        _g7Conv.Backward(data: true);
+        TraceBackward(7);
+        _g6Epilogue.Backward();
+        _g6Conv.Backward(data: true);
+        TraceBackward(6);
+        _g5Epilogue.Backward();
+        _g5Conv.Backward(data: true);
+        TraceBackward(5);
+        _g4Epilogue.Backward();
+        _g4Conv.Backward(data: true);
+        TraceBackward(4);
+        _g3Epilogue.Backward();
+        _g3Conv.Backward(data: true);
+        TraceBackward(3);
+        _g2Epilogue.Backward();
+        _g2Conv.Backward(data: true);
+        TraceBackward(2);
+        _g1Op.Backward();
+        TraceBackward(1);
+        _g0Epilogue.Backward();
+        _g0Conv.Backward(data: inputGradient);
+        TraceBackward(0);
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardInference()
+    {
+        _g0InferenceConv.Forward();
+        _g0InferenceEpilogue.Forward();
+        _g1InferenceOp.Forward();
+        _g2InferenceConv.Forward();
+        _g2InferenceEpilogue.Forward();
+        _g3InferenceConv.Forward();
+        _g3InferenceEpilogue.Forward();
+        _g4InferenceConv.Forward();
+        _g4InferenceEpilogue.Forward();
+        _g5InferenceConv.Forward();
+        _g5InferenceEpilogue.Forward();
+        _g6InferenceConv.Forward();
+        _g6InferenceEpilogue.Forward();
+        _g7InferenceConv.Forward();
+        _g7InferenceEpilogue.Forward();
+        _g8InferenceConv.Forward();
+        _g8InferenceEpilogue.Forward();
+        _g9InferenceConv.Forward();
+        _g10InferenceConv.Forward();
+        _g11InferenceOp.Forward();
+        _g12InferenceOp.Forward();
+        _g13InferenceConv.Forward();
+        _g13InferenceEpilogue.Forward();
+        _g14InferenceConv.Forward();
+        _g14InferenceEpilogue.Forward();
+        _g15InferenceConv.Forward();
+        _g15InferenceEpilogue.Forward();
+        _g16InferenceConv.Forward();
+        _g16InferenceEpilogue.Forward();
+        _g17InferenceConv.Forward();
+        _g17InferenceEpilogue.Forward();
+        _g18InferenceConv.Forward();
+        _g18InferenceEpilogue.Forward();
+        _g19InferenceConv.Forward();
+        _g19InferenceEpilogue.Forward();
+        _g20InferenceConv.Forward();
+        _g21InferenceConv.Forward();
+        _g22InferenceOp.Forward();
+        _g23InferenceOp.Forward();
+        _g24InferenceConv.Forward();
+        _g24InferenceEpilogue.Forward();
+        _g25InferenceConv.Forward();
+        _g25InferenceEpilogue.Forward();
+        _g26InferenceConv.Forward();
+        _g26InferenceEpilogue.Forward();
+        _g27InferenceConv.Forward();
+        _g27InferenceEpilogue.Forward();
+        _g28InferenceConv.Forward();
+        _g28InferenceEpilogue.Forward();
+        _g29InferenceConv.Forward();
+        _g29InferenceEpilogue.Forward();
+        _g30InferenceConv.Forward();
+        _g30InferenceEpilogue.Forward();
+        _g31InferenceConv.Forward();
+        _g31InferenceEpilogue.Forward();
+        _g32InferenceConv.Forward();
+        _g32InferenceEpilogue.Forward();
+        _g33InferenceConv.Forward();
+        _g33InferenceEpilogue.Forward();
+        _g34InferenceConv.Forward();
+        _g34InferenceEpilogue.Forward();
+        _g35InferenceConv.Forward();
+        _g36InferenceConv.Forward();
+        _g37InferenceOp.Forward();
+        _g38InferenceOp.Forward();
+        _g39InferenceConv.Forward();
+        _g39InferenceEpilogue.Forward();
+        _g40InferenceConv.Forward();
+        _g40InferenceEpilogue.Forward();
+        _g41InferenceConv.Forward();
+        _g41InferenceEpilogue.Forward();
+        _g42InferenceConv.Forward();
+        _g42InferenceEpilogue.Forward();
+        _g43InferenceOp.Forward();
+        _g44InferenceConv.Forward();
+    }
+
+    /// <inheritdoc />
+    protected override void FoldBatchNorm()
+    {
+        _g0Fold.Run();
+        _g2Fold.Run();
+        _g3Fold.Run();
+        _g4Fold.Run();
+        _g5Fold.Run();
+        _g6Fold.Run();
+        _g7Fold.Run();
+        _g8Fold.Run();
+        _g9Fold.Run();
+        _g10Fold.Run();
+        _g13Fold.Run();
+        _g14Fold.Run();
+        _g15Fold.Run();
+        _g16Fold.Run();
+        _g17Fold.Run();
+        _g18Fold.Run();
+        _g19Fold.Run();
+        _g20Fold.Run();
+        _g21Fold.Run();
+        _g24Fold.Run();
+        _g25Fold.Run();
+        _g26Fold.Run();
+        _g27Fold.Run();
+        _g28Fold.Run();
+        _g29Fold.Run();
+        _g30Fold.Run();
+        _g31Fold.Run();
+        _g32Fold.Run();
+        _g33Fold.Run();
+        _g34Fold.Run();
+        _g35Fold.Run();
+        _g36Fold.Run();
+        _g39Fold.Run();
+        _g40Fold.Run();
+        _g41Fold.Run();
+        _g42Fold.Run();
+    }
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(8028672, 1000);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(8028672, 1000);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(8029672, 150528);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);
 }

@@ -25,7 +25,7 @@ namespace DslResNet.Samples;
 /// </code>
 /// Call <c>Summary()</c> for every layer; <c>Info</c> has the tables as data.
 /// </remarks>
-partial class ResNet44 : global::DslResNet.INetworkDefinition
+partial class ResNet44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet.INetworkDefinition
 {
     /// <summary>Shape of one input image (3, 32, 32).</summary>
     public static global::DslResNet.TensorShape InputShape => global::DslResNet.TensorShape.Image(3, 32, 32);
@@ -43,7 +43,7 @@ partial class ResNet44 : global::DslResNet.INetworkDefinition
     public const long ForwardFlopsPerImage = 195806474;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 3621160;
+    public const long TrainingActivationBytesPerImage = 6992464;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 196608;
@@ -219,7 +219,7 @@ partial class ResNet44 : global::DslResNet.INetworkDefinition
         "Total params: 658,586 (trainable; plus 3,211 buffer elements)\n" +
         "Multiply-adds per image: 97,174,144\n" +
         "Forward FLOPs per image: 195,806,474 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 3.45 MiB, inference 192.0 KiB\n" +
+        "Activation memory per image: training 6.67 MiB, inference 192.0 KiB\n" +
         "Fusion groups: 51 passes for 154 layers\n";
 
     private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
@@ -698,4 +698,1084 @@ partial class ResNet44 : global::DslResNet.INetworkDefinition
         new("avgpool", new[] { 152 }), // GlobalAvgPool
         new("fc", new[] { 153 }), // Dense
     };
+
+    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.ConvOp _g1Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g1Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g1Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g1InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g1InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g6Conv; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6Epilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g6Fold; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g6InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g7Fold; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g9Epilogue; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g9Fold; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g9InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g10Conv; // Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10Epilogue; // Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g10Fold; // Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g10InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g11Conv; // Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11Epilogue; // Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g11Fold; // Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g11InferenceConv; // Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g16Conv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16Epilogue; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.FoldOp _g16Fold; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g16InferenceConv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+    private readonly global::DslResNet.Runtime.ShortcutOp _g17Op; // ZeroPadShortcut layer2.0.add.shortcut
+    private readonly global::DslResNet.Runtime.ShortcutOp _g17InferenceOp; // ZeroPadShortcut layer2.0.add.shortcut
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18Op; // Add layer2.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceOp; // Add layer2.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19Op; // ReLU layer2.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceOp; // ReLU layer2.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g20Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g20Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g20Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g20InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g21InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g23Conv; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g23Epilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g23Fold; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g23InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g25Conv; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g25Epilogue; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g25Fold; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g25InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g25InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g26Conv; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g26Epilogue; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g26Fold; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g26InferenceConv; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g26InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g27Conv; // Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g27Epilogue; // Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g27Fold; // Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g27InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g27InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g28Conv; // Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g28Epilogue; // Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g28Fold; // Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g28InferenceConv; // Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g28InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g29Conv; // Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g29Epilogue; // Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g29Fold; // Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g29InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g29InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g30Conv; // Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g30Epilogue; // Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g30Fold; // Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g30InferenceConv; // Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g30InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g31Conv; // Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g31Epilogue; // Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g31Fold; // Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g31InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g31InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g32Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g32Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g32Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g32InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g32InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g33Conv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g33Epilogue; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.FoldOp _g33Fold; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.ConvOp _g33InferenceConv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+    private readonly global::DslResNet.Runtime.ShortcutOp _g34Op; // ZeroPadShortcut layer3.0.add.shortcut
+    private readonly global::DslResNet.Runtime.ShortcutOp _g34InferenceOp; // ZeroPadShortcut layer3.0.add.shortcut
+    private readonly global::DslResNet.Runtime.EpilogueOp _g35Op; // Add layer3.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g35InferenceOp; // Add layer3.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g36Op; // ReLU layer3.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g36InferenceOp; // ReLU layer3.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g37Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g37Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g37Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g37InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g37InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g38Conv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g38Epilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g38Fold; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g38InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g38InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g39Conv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g39Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g39Fold; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g39InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g39InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g40Conv; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g40Epilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g40Fold; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g40InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g40InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g41Conv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g41Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g41Fold; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g41InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g41InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g42Conv; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g42Epilogue; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g42Fold; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g42InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g42InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g43Conv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g43Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g43Fold; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g43InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g43InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g44Conv; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g44Epilogue; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g44Fold; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g44InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g44InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g45Conv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g45Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g45Fold; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g45InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g45InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g46Conv; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g46Epilogue; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g46Fold; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g46InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g46InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g47Conv; // Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g47Epilogue; // Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g47Fold; // Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g47InferenceConv; // Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g47InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g48Conv; // Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g48Epilogue; // Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g48Fold; // Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g48InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g48InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
+    private readonly global::DslResNet.Runtime.PoolOp _g49Op; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.PoolOp _g49InferenceOp; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.ConvOp _g50Conv; // Dense fc
+    private readonly global::DslResNet.Runtime.ConvOp _g50InferenceConv; // Dense fc
+
+    /// <summary>Builds ResNet44 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
+    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// <param name="device">The device to run on.</param>
+    /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
+    /// <param name="options">Seed and initialisation options; null for the defaults.</param>
+    public ResNet44(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(872522, 875594, 49152, 662688))
+    {
+        int n = batchSize;
+
+        // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
+        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(872522, 3072), ParameterGradient("conv1.weight"), default);
+        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1"));
+        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16));
+        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
+        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(872522, 3072));
+
+        // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+        _g1Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g1Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1"));
+        _g1Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16));
+        _g1InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
+        _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
+        RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
+
+        // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), TrainingTensor(16384, 16384), TrainingTensor(81920, 16384), GradientTensor(81920, 16384), GradientTensor(65536, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2"));
+        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16));
+        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384));
+        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384));
+        RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
+
+        // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, TrainingTensor(114688, 16384), GradientTensor(114688, 16384), GradientTensor(98304, 16384), default, BatchNormGradients("layer1.1.bn1"));
+        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16));
+        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384));
+        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
+
+        // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), TrainingTensor(81920, 16384), TrainingTensor(147456, 16384), GradientTensor(147456, 16384), GradientTensor(131072, 16384), GradientTensor(81920, 16384), BatchNormGradients("layer1.1.bn2"));
+        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16));
+        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384));
+        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
+        RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
+
+        // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
+        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840, 16384), BatchNormTensors("layer1.2.bn1"), Scratch(10048, 64), default, TrainingTensor(180224, 16384), GradientTensor(180224, 16384), GradientTensor(163840, 16384), default, BatchNormGradients("layer1.2.bn1"));
+        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(10112, 2304), Scratch(12416, 16));
+        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(0, 16384));
+        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
+
+        // 6: Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
+        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
+        _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(196608, 16384), BatchNormTensors("layer1.2.bn2"), Scratch(12432, 64), TrainingTensor(147456, 16384), TrainingTensor(212992, 16384), GradientTensor(212992, 16384), GradientTensor(196608, 16384), GradientTensor(147456, 16384), BatchNormGradients("layer1.2.bn2"));
+        _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(12496, 2304), Scratch(14800, 16));
+        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(32768, 16384));
+        _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
+        RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
+
+        // 7: Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
+        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(212992, 16384), Parameter("layer1.3.conv1.weight"), default, TrainingTensor(229376, 16384), GradientTensor(229376, 16384), GradientTensor(212992, 16384), ParameterGradient("layer1.3.conv1.weight"), default);
+        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(229376, 16384), BatchNormTensors("layer1.3.bn1"), Scratch(14816, 64), default, TrainingTensor(245760, 16384), GradientTensor(245760, 16384), GradientTensor(229376, 16384), default, BatchNormGradients("layer1.3.bn1"));
+        _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv1.weight"), default, BatchNormTensors("layer1.3.bn1"), 1E-05f, Scratch(14880, 2304), Scratch(17184, 16));
+        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(0, 16384));
+        _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(7, TrainingTensor(245760, 16384), GradientTensor(212992, 16384));
+
+        // 8: Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
+        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(245760, 16384), Parameter("layer1.3.conv2.weight"), default, TrainingTensor(262144, 16384), GradientTensor(262144, 16384), GradientTensor(245760, 16384), ParameterGradient("layer1.3.conv2.weight"), default);
+        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(262144, 16384), BatchNormTensors("layer1.3.bn2"), Scratch(17200, 64), TrainingTensor(212992, 16384), TrainingTensor(278528, 16384), GradientTensor(278528, 16384), GradientTensor(262144, 16384), GradientTensor(212992, 16384), BatchNormGradients("layer1.3.bn2"));
+        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv2.weight"), default, BatchNormTensors("layer1.3.bn2"), 1E-05f, Scratch(17264, 2304), Scratch(19568, 16));
+        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(16384, 16384));
+        _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
+        RegisterTrace(8, TrainingTensor(278528, 16384), GradientTensor(245760, 16384));
+
+        // 9: Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
+        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(278528, 16384), Parameter("layer1.4.conv1.weight"), default, TrainingTensor(294912, 16384), GradientTensor(294912, 16384), GradientTensor(278528, 16384), ParameterGradient("layer1.4.conv1.weight"), default);
+        _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(294912, 16384), BatchNormTensors("layer1.4.bn1"), Scratch(19584, 64), default, TrainingTensor(311296, 16384), GradientTensor(311296, 16384), GradientTensor(294912, 16384), default, BatchNormGradients("layer1.4.bn1"));
+        _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv1.weight"), default, BatchNormTensors("layer1.4.bn1"), 1E-05f, Scratch(19648, 2304), Scratch(21952, 16));
+        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(0, 16384));
+        _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(9, TrainingTensor(311296, 16384), GradientTensor(278528, 16384));
+
+        // 10: Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
+        _g10Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(311296, 16384), Parameter("layer1.4.conv2.weight"), default, TrainingTensor(327680, 16384), GradientTensor(327680, 16384), GradientTensor(311296, 16384), ParameterGradient("layer1.4.conv2.weight"), default);
+        _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(327680, 16384), BatchNormTensors("layer1.4.bn2"), Scratch(21968, 64), TrainingTensor(278528, 16384), TrainingTensor(344064, 16384), GradientTensor(344064, 16384), GradientTensor(327680, 16384), GradientTensor(278528, 16384), BatchNormGradients("layer1.4.bn2"));
+        _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv2.weight"), default, BatchNormTensors("layer1.4.bn2"), 1E-05f, Scratch(22032, 2304), Scratch(24336, 16));
+        _g10InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(32768, 16384));
+        _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
+        RegisterTrace(10, TrainingTensor(344064, 16384), GradientTensor(311296, 16384));
+
+        // 11: Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
+        _g11Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(344064, 16384), Parameter("layer1.5.conv1.weight"), default, TrainingTensor(360448, 16384), GradientTensor(360448, 16384), GradientTensor(344064, 16384), ParameterGradient("layer1.5.conv1.weight"), default);
+        _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 16384), BatchNormTensors("layer1.5.bn1"), Scratch(24352, 64), default, TrainingTensor(376832, 16384), GradientTensor(376832, 16384), GradientTensor(360448, 16384), default, BatchNormGradients("layer1.5.bn1"));
+        _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.5.conv1.weight"), default, BatchNormTensors("layer1.5.bn1"), 1E-05f, Scratch(24416, 2304), Scratch(26720, 16));
+        _g11InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(24416, 2304), Scratch(26720, 16), InferenceTensor(0, 16384));
+        _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(11, TrainingTensor(376832, 16384), GradientTensor(344064, 16384));
+
+        // 12: Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
+        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(376832, 16384), Parameter("layer1.5.conv2.weight"), default, TrainingTensor(393216, 16384), GradientTensor(393216, 16384), GradientTensor(376832, 16384), ParameterGradient("layer1.5.conv2.weight"), default);
+        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(393216, 16384), BatchNormTensors("layer1.5.bn2"), Scratch(26736, 64), TrainingTensor(344064, 16384), TrainingTensor(409600, 16384), GradientTensor(409600, 16384), GradientTensor(393216, 16384), GradientTensor(344064, 16384), BatchNormGradients("layer1.5.bn2"));
+        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.5.conv2.weight"), default, BatchNormTensors("layer1.5.bn2"), 1E-05f, Scratch(26800, 2304), Scratch(29104, 16));
+        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(26800, 2304), Scratch(29104, 16), InferenceTensor(16384, 16384));
+        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
+        RegisterTrace(12, TrainingTensor(409600, 16384), GradientTensor(376832, 16384));
+
+        // 13: Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
+        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(409600, 16384), Parameter("layer1.6.conv1.weight"), default, TrainingTensor(425984, 16384), GradientTensor(425984, 16384), GradientTensor(409600, 16384), ParameterGradient("layer1.6.conv1.weight"), default);
+        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(425984, 16384), BatchNormTensors("layer1.6.bn1"), Scratch(29120, 64), default, TrainingTensor(442368, 16384), GradientTensor(442368, 16384), GradientTensor(425984, 16384), default, BatchNormGradients("layer1.6.bn1"));
+        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv1.weight"), default, BatchNormTensors("layer1.6.bn1"), 1E-05f, Scratch(29184, 2304), Scratch(31488, 16));
+        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(29184, 2304), Scratch(31488, 16), InferenceTensor(0, 16384));
+        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        RegisterTrace(13, TrainingTensor(442368, 16384), GradientTensor(409600, 16384));
+
+        // 14: Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
+        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(442368, 16384), Parameter("layer1.6.conv2.weight"), default, TrainingTensor(458752, 16384), GradientTensor(458752, 16384), GradientTensor(442368, 16384), ParameterGradient("layer1.6.conv2.weight"), default);
+        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(458752, 16384), BatchNormTensors("layer1.6.bn2"), Scratch(31504, 64), TrainingTensor(409600, 16384), TrainingTensor(475136, 16384), GradientTensor(475136, 16384), GradientTensor(458752, 16384), GradientTensor(409600, 16384), BatchNormGradients("layer1.6.bn2"));
+        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv2.weight"), default, BatchNormTensors("layer1.6.bn2"), 1E-05f, Scratch(31568, 2304), Scratch(33872, 16));
+        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(31568, 2304), Scratch(33872, 16), InferenceTensor(32768, 16384));
+        _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
+        RegisterTrace(14, TrainingTensor(475136, 16384), GradientTensor(442368, 16384));
+
+        // 15: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(475136, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(491520, 8192), GradientTensor(491520, 8192), GradientTensor(475136, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(491520, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(33888, 128), default, TrainingTensor(499712, 8192), GradientTensor(499712, 8192), GradientTensor(491520, 8192), default, BatchNormGradients("layer2.0.bn1"));
+        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(34016, 4608), Scratch(38624, 32));
+        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(34016, 4608), Scratch(38624, 32), InferenceTensor(0, 8192));
+        _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        RegisterTrace(15, TrainingTensor(499712, 8192), GradientTensor(475136, 16384));
+
+        // 16: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
+        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(499712, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(507904, 8192), GradientTensor(507904, 8192), GradientTensor(499712, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(507904, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(38656, 128), default, TrainingTensor(516096, 8192), GradientTensor(516096, 8192), GradientTensor(507904, 8192), default, BatchNormGradients("layer2.0.bn2"));
+        _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(38784, 9216), Scratch(48000, 32));
+        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(38784, 9216), Scratch(48000, 32), InferenceTensor(8192, 8192));
+        RegisterTrace(16, TrainingTensor(516096, 8192), GradientTensor(499712, 8192));
+
+        // 17: ZeroPadShortcut layer2.0.add.shortcut
+        _g17Op = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(475136, 16384), TrainingTensor(524288, 8192), GradientTensor(524288, 8192), GradientTensor(475136, 16384));
+        _g17InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(0, 8192));
+        RegisterTrace(17, TrainingTensor(524288, 8192), GradientTensor(475136, 16384));
+
+        // 18: Add layer2.0.add
+        _g18Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(516096, 8192), default, default, TrainingTensor(524288, 8192), TrainingTensor(532480, 8192), GradientTensor(532480, 8192), GradientTensor(516096, 8192), GradientTensor(524288, 8192), default);
+        _g18InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
+        RegisterTrace(18, TrainingTensor(532480, 8192), GradientTensor(516096, 8192));
+
+        // 19: ReLU layer2.0.relu2
+        _g19Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(532480, 8192), default, default, default, TrainingTensor(540672, 8192), GradientTensor(540672, 8192), GradientTensor(532480, 8192), default, default);
+        _g19InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(0, 8192));
+        RegisterTrace(19, TrainingTensor(540672, 8192), GradientTensor(532480, 8192));
+
+        // 20: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+        _g20Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(540672, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(548864, 8192), GradientTensor(548864, 8192), GradientTensor(540672, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(548864, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(48032, 128), default, TrainingTensor(557056, 8192), GradientTensor(557056, 8192), GradientTensor(548864, 8192), default, BatchNormGradients("layer2.1.bn1"));
+        _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(48160, 9216), Scratch(57376, 32));
+        _g20InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(48160, 9216), Scratch(57376, 32), InferenceTensor(8192, 8192));
+        _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
+        RegisterTrace(20, TrainingTensor(557056, 8192), GradientTensor(540672, 8192));
+
+        // 21: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(557056, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(565248, 8192), GradientTensor(565248, 8192), GradientTensor(557056, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(565248, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(57408, 128), TrainingTensor(540672, 8192), TrainingTensor(573440, 8192), GradientTensor(573440, 8192), GradientTensor(565248, 8192), GradientTensor(540672, 8192), BatchNormGradients("layer2.1.bn2"));
+        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(57536, 9216), Scratch(66752, 32));
+        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(57536, 9216), Scratch(66752, 32), InferenceTensor(16384, 8192));
+        _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
+        RegisterTrace(21, TrainingTensor(573440, 8192), GradientTensor(557056, 8192));
+
+        // 22: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+        _g22Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(573440, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(581632, 8192), GradientTensor(581632, 8192), GradientTensor(573440, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
+        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(581632, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(66784, 128), default, TrainingTensor(589824, 8192), GradientTensor(589824, 8192), GradientTensor(581632, 8192), default, BatchNormGradients("layer2.2.bn1"));
+        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(66912, 9216), Scratch(76128, 32));
+        _g22InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(66912, 9216), Scratch(76128, 32), InferenceTensor(0, 8192));
+        _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        RegisterTrace(22, TrainingTensor(589824, 8192), GradientTensor(573440, 8192));
+
+        // 23: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+        _g23Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(589824, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(598016, 8192), GradientTensor(598016, 8192), GradientTensor(589824, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
+        _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(598016, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(76160, 128), TrainingTensor(573440, 8192), TrainingTensor(606208, 8192), GradientTensor(606208, 8192), GradientTensor(598016, 8192), GradientTensor(573440, 8192), BatchNormGradients("layer2.2.bn2"));
+        _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(76288, 9216), Scratch(85504, 32));
+        _g23InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(76288, 9216), Scratch(85504, 32), InferenceTensor(8192, 8192));
+        _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
+        RegisterTrace(23, TrainingTensor(606208, 8192), GradientTensor(589824, 8192));
+
+        // 24: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+        _g24Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(606208, 8192), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(614400, 8192), GradientTensor(614400, 8192), GradientTensor(606208, 8192), ParameterGradient("layer2.3.conv1.weight"), default);
+        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(614400, 8192), BatchNormTensors("layer2.3.bn1"), Scratch(85536, 128), default, TrainingTensor(622592, 8192), GradientTensor(622592, 8192), GradientTensor(614400, 8192), default, BatchNormGradients("layer2.3.bn1"));
+        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(85664, 9216), Scratch(94880, 32));
+        _g24InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(85664, 9216), Scratch(94880, 32), InferenceTensor(0, 8192));
+        _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        RegisterTrace(24, TrainingTensor(622592, 8192), GradientTensor(606208, 8192));
+
+        // 25: Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
+        _g25Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(622592, 8192), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(630784, 8192), GradientTensor(630784, 8192), GradientTensor(622592, 8192), ParameterGradient("layer2.3.conv2.weight"), default);
+        _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(630784, 8192), BatchNormTensors("layer2.3.bn2"), Scratch(94912, 128), TrainingTensor(606208, 8192), TrainingTensor(638976, 8192), GradientTensor(638976, 8192), GradientTensor(630784, 8192), GradientTensor(606208, 8192), BatchNormGradients("layer2.3.bn2"));
+        _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(95040, 9216), Scratch(104256, 32));
+        _g25InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(95040, 9216), Scratch(104256, 32), InferenceTensor(16384, 8192));
+        _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
+        RegisterTrace(25, TrainingTensor(638976, 8192), GradientTensor(622592, 8192));
+
+        // 26: Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
+        _g26Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(638976, 8192), Parameter("layer2.4.conv1.weight"), default, TrainingTensor(647168, 8192), GradientTensor(647168, 8192), GradientTensor(638976, 8192), ParameterGradient("layer2.4.conv1.weight"), default);
+        _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(647168, 8192), BatchNormTensors("layer2.4.bn1"), Scratch(104288, 128), default, TrainingTensor(655360, 8192), GradientTensor(655360, 8192), GradientTensor(647168, 8192), default, BatchNormGradients("layer2.4.bn1"));
+        _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv1.weight"), default, BatchNormTensors("layer2.4.bn1"), 1E-05f, Scratch(104416, 9216), Scratch(113632, 32));
+        _g26InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(104416, 9216), Scratch(113632, 32), InferenceTensor(0, 8192));
+        _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        RegisterTrace(26, TrainingTensor(655360, 8192), GradientTensor(638976, 8192));
+
+        // 27: Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
+        _g27Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(655360, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(663552, 8192), GradientTensor(663552, 8192), GradientTensor(655360, 8192), ParameterGradient("layer2.4.conv2.weight"), default);
+        _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(663552, 8192), BatchNormTensors("layer2.4.bn2"), Scratch(113664, 128), TrainingTensor(638976, 8192), TrainingTensor(671744, 8192), GradientTensor(671744, 8192), GradientTensor(663552, 8192), GradientTensor(638976, 8192), BatchNormGradients("layer2.4.bn2"));
+        _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv2.weight"), default, BatchNormTensors("layer2.4.bn2"), 1E-05f, Scratch(113792, 9216), Scratch(123008, 32));
+        _g27InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(113792, 9216), Scratch(123008, 32), InferenceTensor(8192, 8192));
+        _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
+        RegisterTrace(27, TrainingTensor(671744, 8192), GradientTensor(655360, 8192));
+
+        // 28: Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
+        _g28Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(671744, 8192), Parameter("layer2.5.conv1.weight"), default, TrainingTensor(679936, 8192), GradientTensor(679936, 8192), GradientTensor(671744, 8192), ParameterGradient("layer2.5.conv1.weight"), default);
+        _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(679936, 8192), BatchNormTensors("layer2.5.bn1"), Scratch(123040, 128), default, TrainingTensor(688128, 8192), GradientTensor(688128, 8192), GradientTensor(679936, 8192), default, BatchNormGradients("layer2.5.bn1"));
+        _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.5.conv1.weight"), default, BatchNormTensors("layer2.5.bn1"), 1E-05f, Scratch(123168, 9216), Scratch(132384, 32));
+        _g28InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(123168, 9216), Scratch(132384, 32), InferenceTensor(0, 8192));
+        _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        RegisterTrace(28, TrainingTensor(688128, 8192), GradientTensor(671744, 8192));
+
+        // 29: Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
+        _g29Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(688128, 8192), Parameter("layer2.5.conv2.weight"), default, TrainingTensor(696320, 8192), GradientTensor(696320, 8192), GradientTensor(688128, 8192), ParameterGradient("layer2.5.conv2.weight"), default);
+        _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(696320, 8192), BatchNormTensors("layer2.5.bn2"), Scratch(132416, 128), TrainingTensor(671744, 8192), TrainingTensor(704512, 8192), GradientTensor(704512, 8192), GradientTensor(696320, 8192), GradientTensor(671744, 8192), BatchNormGradients("layer2.5.bn2"));
+        _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.5.conv2.weight"), default, BatchNormTensors("layer2.5.bn2"), 1E-05f, Scratch(132544, 9216), Scratch(141760, 32));
+        _g29InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(132544, 9216), Scratch(141760, 32), InferenceTensor(16384, 8192));
+        _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
+        RegisterTrace(29, TrainingTensor(704512, 8192), GradientTensor(688128, 8192));
+
+        // 30: Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
+        _g30Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(704512, 8192), Parameter("layer2.6.conv1.weight"), default, TrainingTensor(712704, 8192), GradientTensor(712704, 8192), GradientTensor(704512, 8192), ParameterGradient("layer2.6.conv1.weight"), default);
+        _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(712704, 8192), BatchNormTensors("layer2.6.bn1"), Scratch(141792, 128), default, TrainingTensor(720896, 8192), GradientTensor(720896, 8192), GradientTensor(712704, 8192), default, BatchNormGradients("layer2.6.bn1"));
+        _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv1.weight"), default, BatchNormTensors("layer2.6.bn1"), 1E-05f, Scratch(141920, 9216), Scratch(151136, 32));
+        _g30InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(141920, 9216), Scratch(151136, 32), InferenceTensor(0, 8192));
+        _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        RegisterTrace(30, TrainingTensor(720896, 8192), GradientTensor(704512, 8192));
+
+        // 31: Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
+        _g31Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(720896, 8192), Parameter("layer2.6.conv2.weight"), default, TrainingTensor(729088, 8192), GradientTensor(729088, 8192), GradientTensor(720896, 8192), ParameterGradient("layer2.6.conv2.weight"), default);
+        _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(729088, 8192), BatchNormTensors("layer2.6.bn2"), Scratch(151168, 128), TrainingTensor(704512, 8192), TrainingTensor(737280, 8192), GradientTensor(737280, 8192), GradientTensor(729088, 8192), GradientTensor(704512, 8192), BatchNormGradients("layer2.6.bn2"));
+        _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv2.weight"), default, BatchNormTensors("layer2.6.bn2"), 1E-05f, Scratch(151296, 9216), Scratch(160512, 32));
+        _g31InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(151296, 9216), Scratch(160512, 32), InferenceTensor(8192, 8192));
+        _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
+        RegisterTrace(31, TrainingTensor(737280, 8192), GradientTensor(720896, 8192));
+
+        // 32: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+        _g32Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(737280, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(745472, 4096), GradientTensor(745472, 4096), GradientTensor(737280, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(745472, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(160544, 256), default, TrainingTensor(749568, 4096), GradientTensor(749568, 4096), GradientTensor(745472, 4096), default, BatchNormGradients("layer3.0.bn1"));
+        _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(160800, 18432), Scratch(179232, 64));
+        _g32InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(8192, 8192), Scratch(160800, 18432), Scratch(179232, 64), InferenceTensor(0, 4096));
+        _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        RegisterTrace(32, TrainingTensor(749568, 4096), GradientTensor(737280, 8192));
+
+        // 33: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+        _g33Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(749568, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(753664, 4096), GradientTensor(753664, 4096), GradientTensor(749568, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g33Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(753664, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(179296, 256), default, TrainingTensor(757760, 4096), GradientTensor(757760, 4096), GradientTensor(753664, 4096), default, BatchNormGradients("layer3.0.bn2"));
+        _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(179552, 36864), Scratch(216416, 64));
+        _g33InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(179552, 36864), Scratch(216416, 64), InferenceTensor(4096, 4096));
+        RegisterTrace(33, TrainingTensor(757760, 4096), GradientTensor(749568, 4096));
+
+        // 34: ZeroPadShortcut layer3.0.add.shortcut
+        _g34Op = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(737280, 8192), TrainingTensor(761856, 4096), GradientTensor(761856, 4096), GradientTensor(737280, 8192));
+        _g34InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(8192, 8192), InferenceTensor(0, 4096));
+        RegisterTrace(34, TrainingTensor(761856, 4096), GradientTensor(737280, 8192));
+
+        // 35: Add layer3.0.add
+        _g35Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(757760, 4096), default, default, TrainingTensor(761856, 4096), TrainingTensor(765952, 4096), GradientTensor(765952, 4096), GradientTensor(757760, 4096), GradientTensor(761856, 4096), default);
+        _g35InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
+        RegisterTrace(35, TrainingTensor(765952, 4096), GradientTensor(757760, 4096));
+
+        // 36: ReLU layer3.0.relu2
+        _g36Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(765952, 4096), default, default, default, TrainingTensor(770048, 4096), GradientTensor(770048, 4096), GradientTensor(765952, 4096), default, default);
+        _g36InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(0, 4096));
+        RegisterTrace(36, TrainingTensor(770048, 4096), GradientTensor(765952, 4096));
+
+        // 37: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+        _g37Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(770048, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(774144, 4096), GradientTensor(774144, 4096), GradientTensor(770048, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g37Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(774144, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(216480, 256), default, TrainingTensor(778240, 4096), GradientTensor(778240, 4096), GradientTensor(774144, 4096), default, BatchNormGradients("layer3.1.bn1"));
+        _g37Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(216736, 36864), Scratch(253600, 64));
+        _g37InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(216736, 36864), Scratch(253600, 64), InferenceTensor(4096, 4096));
+        _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
+        RegisterTrace(37, TrainingTensor(778240, 4096), GradientTensor(770048, 4096));
+
+        // 38: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+        _g38Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(778240, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(782336, 4096), GradientTensor(782336, 4096), GradientTensor(778240, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g38Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(782336, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(253664, 256), TrainingTensor(770048, 4096), TrainingTensor(786432, 4096), GradientTensor(786432, 4096), GradientTensor(782336, 4096), GradientTensor(770048, 4096), BatchNormGradients("layer3.1.bn2"));
+        _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(253920, 36864), Scratch(290784, 64));
+        _g38InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(253920, 36864), Scratch(290784, 64), InferenceTensor(8192, 4096));
+        _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
+        RegisterTrace(38, TrainingTensor(786432, 4096), GradientTensor(778240, 4096));
+
+        // 39: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+        _g39Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(786432, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(790528, 4096), GradientTensor(790528, 4096), GradientTensor(786432, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
+        _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(790528, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(290848, 256), default, TrainingTensor(794624, 4096), GradientTensor(794624, 4096), GradientTensor(790528, 4096), default, BatchNormGradients("layer3.2.bn1"));
+        _g39Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(291104, 36864), Scratch(327968, 64));
+        _g39InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(291104, 36864), Scratch(327968, 64), InferenceTensor(0, 4096));
+        _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        RegisterTrace(39, TrainingTensor(794624, 4096), GradientTensor(786432, 4096));
+
+        // 40: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+        _g40Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(794624, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(798720, 4096), GradientTensor(798720, 4096), GradientTensor(794624, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
+        _g40Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(798720, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(328032, 256), TrainingTensor(786432, 4096), TrainingTensor(802816, 4096), GradientTensor(802816, 4096), GradientTensor(798720, 4096), GradientTensor(786432, 4096), BatchNormGradients("layer3.2.bn2"));
+        _g40Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(328288, 36864), Scratch(365152, 64));
+        _g40InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(328288, 36864), Scratch(365152, 64), InferenceTensor(4096, 4096));
+        _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
+        RegisterTrace(40, TrainingTensor(802816, 4096), GradientTensor(794624, 4096));
+
+        // 41: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+        _g41Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(802816, 4096), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(806912, 4096), GradientTensor(806912, 4096), GradientTensor(802816, 4096), ParameterGradient("layer3.3.conv1.weight"), default);
+        _g41Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(806912, 4096), BatchNormTensors("layer3.3.bn1"), Scratch(365216, 256), default, TrainingTensor(811008, 4096), GradientTensor(811008, 4096), GradientTensor(806912, 4096), default, BatchNormGradients("layer3.3.bn1"));
+        _g41Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(365472, 36864), Scratch(402336, 64));
+        _g41InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(365472, 36864), Scratch(402336, 64), InferenceTensor(0, 4096));
+        _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        RegisterTrace(41, TrainingTensor(811008, 4096), GradientTensor(802816, 4096));
+
+        // 42: Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
+        _g42Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(811008, 4096), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(815104, 4096), GradientTensor(815104, 4096), GradientTensor(811008, 4096), ParameterGradient("layer3.3.conv2.weight"), default);
+        _g42Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(815104, 4096), BatchNormTensors("layer3.3.bn2"), Scratch(402400, 256), TrainingTensor(802816, 4096), TrainingTensor(819200, 4096), GradientTensor(819200, 4096), GradientTensor(815104, 4096), GradientTensor(802816, 4096), BatchNormGradients("layer3.3.bn2"));
+        _g42Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(402656, 36864), Scratch(439520, 64));
+        _g42InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(402656, 36864), Scratch(439520, 64), InferenceTensor(8192, 4096));
+        _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
+        RegisterTrace(42, TrainingTensor(819200, 4096), GradientTensor(811008, 4096));
+
+        // 43: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+        _g43Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(819200, 4096), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(823296, 4096), GradientTensor(823296, 4096), GradientTensor(819200, 4096), ParameterGradient("layer3.4.conv1.weight"), default);
+        _g43Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(823296, 4096), BatchNormTensors("layer3.4.bn1"), Scratch(439584, 256), default, TrainingTensor(827392, 4096), GradientTensor(827392, 4096), GradientTensor(823296, 4096), default, BatchNormGradients("layer3.4.bn1"));
+        _g43Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(439840, 36864), Scratch(476704, 64));
+        _g43InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(439840, 36864), Scratch(476704, 64), InferenceTensor(0, 4096));
+        _g43InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        RegisterTrace(43, TrainingTensor(827392, 4096), GradientTensor(819200, 4096));
+
+        // 44: Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
+        _g44Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(827392, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(831488, 4096), GradientTensor(831488, 4096), GradientTensor(827392, 4096), ParameterGradient("layer3.4.conv2.weight"), default);
+        _g44Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(831488, 4096), BatchNormTensors("layer3.4.bn2"), Scratch(476768, 256), TrainingTensor(819200, 4096), TrainingTensor(835584, 4096), GradientTensor(835584, 4096), GradientTensor(831488, 4096), GradientTensor(819200, 4096), BatchNormGradients("layer3.4.bn2"));
+        _g44Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(477024, 36864), Scratch(513888, 64));
+        _g44InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(477024, 36864), Scratch(513888, 64), InferenceTensor(4096, 4096));
+        _g44InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
+        RegisterTrace(44, TrainingTensor(835584, 4096), GradientTensor(827392, 4096));
+
+        // 45: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+        _g45Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(835584, 4096), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(839680, 4096), GradientTensor(839680, 4096), GradientTensor(835584, 4096), ParameterGradient("layer3.5.conv1.weight"), default);
+        _g45Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(839680, 4096), BatchNormTensors("layer3.5.bn1"), Scratch(513952, 256), default, TrainingTensor(843776, 4096), GradientTensor(843776, 4096), GradientTensor(839680, 4096), default, BatchNormGradients("layer3.5.bn1"));
+        _g45Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(514208, 36864), Scratch(551072, 64));
+        _g45InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(514208, 36864), Scratch(551072, 64), InferenceTensor(0, 4096));
+        _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        RegisterTrace(45, TrainingTensor(843776, 4096), GradientTensor(835584, 4096));
+
+        // 46: Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
+        _g46Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(843776, 4096), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(847872, 4096), GradientTensor(847872, 4096), GradientTensor(843776, 4096), ParameterGradient("layer3.5.conv2.weight"), default);
+        _g46Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(847872, 4096), BatchNormTensors("layer3.5.bn2"), Scratch(551136, 256), TrainingTensor(835584, 4096), TrainingTensor(851968, 4096), GradientTensor(851968, 4096), GradientTensor(847872, 4096), GradientTensor(835584, 4096), BatchNormGradients("layer3.5.bn2"));
+        _g46Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(551392, 36864), Scratch(588256, 64));
+        _g46InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(551392, 36864), Scratch(588256, 64), InferenceTensor(8192, 4096));
+        _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
+        RegisterTrace(46, TrainingTensor(851968, 4096), GradientTensor(843776, 4096));
+
+        // 47: Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
+        _g47Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(851968, 4096), Parameter("layer3.6.conv1.weight"), default, TrainingTensor(856064, 4096), GradientTensor(856064, 4096), GradientTensor(851968, 4096), ParameterGradient("layer3.6.conv1.weight"), default);
+        _g47Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(856064, 4096), BatchNormTensors("layer3.6.bn1"), Scratch(588320, 256), default, TrainingTensor(860160, 4096), GradientTensor(860160, 4096), GradientTensor(856064, 4096), default, BatchNormGradients("layer3.6.bn1"));
+        _g47Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv1.weight"), default, BatchNormTensors("layer3.6.bn1"), 1E-05f, Scratch(588576, 36864), Scratch(625440, 64));
+        _g47InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(588576, 36864), Scratch(625440, 64), InferenceTensor(0, 4096));
+        _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        RegisterTrace(47, TrainingTensor(860160, 4096), GradientTensor(851968, 4096));
+
+        // 48: Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
+        _g48Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(860160, 4096), Parameter("layer3.6.conv2.weight"), default, TrainingTensor(864256, 4096), GradientTensor(864256, 4096), GradientTensor(860160, 4096), ParameterGradient("layer3.6.conv2.weight"), default);
+        _g48Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(864256, 4096), BatchNormTensors("layer3.6.bn2"), Scratch(625504, 256), TrainingTensor(851968, 4096), TrainingTensor(868352, 4096), GradientTensor(868352, 4096), GradientTensor(864256, 4096), GradientTensor(851968, 4096), BatchNormGradients("layer3.6.bn2"));
+        _g48Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv2.weight"), default, BatchNormTensors("layer3.6.bn2"), 1E-05f, Scratch(625760, 36864), Scratch(662624, 64));
+        _g48InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(625760, 36864), Scratch(662624, 64), InferenceTensor(4096, 4096));
+        _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
+        RegisterTrace(48, TrainingTensor(868352, 4096), GradientTensor(860160, 4096));
+
+        // 49: GlobalAvgPool avgpool
+        _g49Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(868352, 4096), TrainingTensor(872448, 64), GradientTensor(872448, 64), GradientTensor(868352, 4096));
+        _g49InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(4096, 4096), InferenceTensor(0, 64));
+        RegisterTrace(49, TrainingTensor(872448, 64), GradientTensor(868352, 4096));
+
+        // 50: Dense fc
+        _g50Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(872448, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(872512, 10), GradientTensor(872512, 10), GradientTensor(872448, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g50InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10));
+        RegisterTrace(50, TrainingTensor(872512, 10), GradientTensor(872448, 64));
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardTraining()
+    {
+        _g0Conv.Forward();
+        _g0Epilogue.Forward();
+        TraceForward(0);
+        _g1Conv.Forward();
+        _g1Epilogue.Forward();
+        TraceForward(1);
+        _g2Conv.Forward();
+        _g2Epilogue.Forward();
+        TraceForward(2);
+        _g3Conv.Forward();
+        _g3Epilogue.Forward();
+        TraceForward(3);
+        _g4Conv.Forward();
+        _g4Epilogue.Forward();
+        TraceForward(4);
+        _g5Conv.Forward();
+        _g5Epilogue.Forward();
+        TraceForward(5);
+        _g6Conv.Forward();
+        _g6Epilogue.Forward();
+        TraceForward(6);
+        _g7Conv.Forward();
+        _g7Epilogue.Forward();
+        TraceForward(7);
+        _g8Conv.Forward();
+        _g8Epilogue.Forward();
+        TraceForward(8);
+        _g9Conv.Forward();
+        _g9Epilogue.Forward();
+        TraceForward(9);
+        _g10Conv.Forward();
+        _g10Epilogue.Forward();
+        TraceForward(10);
+        _g11Conv.Forward();
+        _g11Epilogue.Forward();
+        TraceForward(11);
+        _g12Conv.Forward();
+        _g12Epilogue.Forward();
+        TraceForward(12);
+        _g13Conv.Forward();
+        _g13Epilogue.Forward();
+        TraceForward(13);
+        _g14Conv.Forward();
+        _g14Epilogue.Forward();
+        TraceForward(14);
+        _g15Conv.Forward();
+        _g15Epilogue.Forward();
+        TraceForward(15);
+        _g16Conv.Forward();
+        _g16Epilogue.Forward();
+        TraceForward(16);
+        _g17Op.Forward();
+        TraceForward(17);
+        _g18Op.Forward();
+        TraceForward(18);
+        _g19Op.Forward();
+        TraceForward(19);
+        _g20Conv.Forward();
+        _g20Epilogue.Forward();
+        TraceForward(20);
+        _g21Conv.Forward();
+        _g21Epilogue.Forward();
+        TraceForward(21);
+        _g22Conv.Forward();
+        _g22Epilogue.Forward();
+        TraceForward(22);
+        _g23Conv.Forward();
+        _g23Epilogue.Forward();
+        TraceForward(23);
+        _g24Conv.Forward();
+        _g24Epilogue.Forward();
+        TraceForward(24);
+        _g25Conv.Forward();
+        _g25Epilogue.Forward();
+        TraceForward(25);
+        _g26Conv.Forward();
+        _g26Epilogue.Forward();
+        TraceForward(26);
+        _g27Conv.Forward();
+        _g27Epilogue.Forward();
+        TraceForward(27);
+        _g28Conv.Forward();
+        _g28Epilogue.Forward();
+        TraceForward(28);
+        _g29Conv.Forward();
+        _g29Epilogue.Forward();
+        TraceForward(29);
+        _g30Conv.Forward();
+        _g30Epilogue.Forward();
+        TraceForward(30);
+        _g31Conv.Forward();
+        _g31Epilogue.Forward();
+        TraceForward(31);
+        _g32Conv.Forward();
+        _g32Epilogue.Forward();
+        TraceForward(32);
+        _g33Conv.Forward();
+        _g33Epilogue.Forward();
+        TraceForward(33);
+        _g34Op.Forward();
+        TraceForward(34);
+        _g35Op.Forward();
+        TraceForward(35);
+        _g36Op.Forward();
+        TraceForward(36);
+        _g37Conv.Forward();
+        _g37Epilogue.Forward();
+        TraceForward(37);
+        _g38Conv.Forward();
+        _g38Epilogue.Forward();
+        TraceForward(38);
+        _g39Conv.Forward();
+        _g39Epilogue.Forward();
+        TraceForward(39);
+        _g40Conv.Forward();
+        _g40Epilogue.Forward();
+        TraceForward(40);
+        _g41Conv.Forward();
+        _g41Epilogue.Forward();
+        TraceForward(41);
+        _g42Conv.Forward();
+        _g42Epilogue.Forward();
+        TraceForward(42);
+        _g43Conv.Forward();
+        _g43Epilogue.Forward();
+        TraceForward(43);
+        _g44Conv.Forward();
+        _g44Epilogue.Forward();
+        TraceForward(44);
+        _g45Conv.Forward();
+        _g45Epilogue.Forward();
+        TraceForward(45);
+        _g46Conv.Forward();
+        _g46Epilogue.Forward();
+        TraceForward(46);
+        _g47Conv.Forward();
+        _g47Epilogue.Forward();
+        TraceForward(47);
+        _g48Conv.Forward();
+        _g48Epilogue.Forward();
+        TraceForward(48);
+        _g49Op.Forward();
+        TraceForward(49);
+        _g50Conv.Forward();
+        TraceForward(50);
+    }
+
+    /// <inheritdoc />
+    protected override void BackwardTraining(bool inputGradient)
+    {
+        _g50Conv.Backward(data: true);
+        TraceBackward(50);
+        _g49Op.Backward();
+        TraceBackward(49);
+        _g48Epilogue.Backward();
+        _g48Conv.Backward(data: true);
+        TraceBackward(48);
+        _g47Epilogue.Backward();
+        _g47Conv.Backward(data: true);
+        TraceBackward(47);
+        _g46Epilogue.Backward();
+        _g46Conv.Backward(data: true);
+        TraceBackward(46);
+        _g45Epilogue.Backward();
+        _g45Conv.Backward(data: true);
+        TraceBackward(45);
+        _g44Epilogue.Backward();
+        _g44Conv.Backward(data: true);
+        TraceBackward(44);
+        _g43Epilogue.Backward();
+        _g43Conv.Backward(data: true);
+        TraceBackward(43);
+        _g42Epilogue.Backward();
+        _g42Conv.Backward(data: true);
+        TraceBackward(42);
+        _g41Epilogue.Backward();
+        _g41Conv.Backward(data: true);
+        TraceBackward(41);
+        _g40Epilogue.Backward();
+        _g40Conv.Backward(data: true);
+        TraceBackward(40);
+        _g39Epilogue.Backward();
+        _g39Conv.Backward(data: true);
+        TraceBackward(39);
+        _g38Epilogue.Backward();
+        _g38Conv.Backward(data: true);
+        TraceBackward(38);
+        _g37Epilogue.Backward();
+        _g37Conv.Backward(data: true);
+        TraceBackward(37);
+        _g36Op.Backward();
+        TraceBackward(36);
+        _g35Op.Backward();
+        TraceBackward(35);
+        _g34Op.Backward();
+        TraceBackward(34);
+        _g33Epilogue.Backward();
+        _g33Conv.Backward(data: true);
+        TraceBackward(33);
+        _g32Epilogue.Backward();
+        _g32Conv.Backward(data: true);
+        TraceBackward(32);
+        _g31Epilogue.Backward();
+        _g31Conv.Backward(data: true);
+        TraceBackward(31);
+        _g30Epilogue.Backward();
+        _g30Conv.Backward(data: true);
+        TraceBackward(30);
+        _g29Epilogue.Backward();
+        _g29Conv.Backward(data: true);
+        TraceBackward(29);
+        _g28Epilogue.Backward();
+        _g28Conv.Backward(data: true);
+        TraceBackward(28);
+        _g27Epilogue.Backward();
+        _g27Conv.Backward(data: true);
+        TraceBackward(27);
+        _g26Epilogue.Backward();
+        _g26Conv.Backward(data: true);
+        TraceBackward(26);
+        _g25Epilogue.Backward();
+        _g25Conv.Backward(data: true);
+        TraceBackward(25);
+        _g24Epilogue.Backward();
+        _g24Conv.Backward(data: true);
+        TraceBackward(24);
+        _g23Epilogue.Backward();
+        _g23Conv.Backward(data: true);
+        TraceBackward(23);
+        _g22Epilogue.Backward();
+        _g22Conv.Backward(data: true);
+        TraceBackward(22);
+        _g21Epilogue.Backward();
+        _g21Conv.Backward(data: true);
+        TraceBackward(21);
+        _g20Epilogue.Backward();
+        _g20Conv.Backward(data: true);
+        TraceBackward(20);
+        _g19Op.Backward();
+        TraceBackward(19);
+        _g18Op.Backward();
+        TraceBackward(18);
+        _g17Op.Backward();
+        TraceBackward(17);
+        _g16Epilogue.Backward();
+        _g16Conv.Backward(data: true);
+        TraceBackward(16);
+        _g15Epilogue.Backward();
+        _g15Conv.Backward(data: true);
+        TraceBackward(15);
+        _g14Epilogue.Backward();
+        _g14Conv.Backward(data: true);
+        TraceBackward(14);
+        _g13Epilogue.Backward();
+        _g13Conv.Backward(data: true);
+        TraceBackward(13);
+        _g12Epilogue.Backward();
+        _g12Conv.Backward(data: true);
+        TraceBackward(12);
+        _g11Epilogue.Backward();
+        _g11Conv.Backward(data: true);
+        TraceBackward(11);
+        _g10Epilogue.Backward();
+        _g10Conv.Backward(data: true);
+        TraceBackward(10);
+        _g9Epilogue.Backward();
+        _g9Conv.Backward(data: true);
+        TraceBackward(9);
+        _g8Epilogue.Backward();
+        _g8Conv.Backward(data: true);
+        TraceBackward(8);
+        _g7Epilogue.Backward();
+        _g7Conv.Backward(data: true);
+        TraceBackward(7);
+        _g6Epilogue.Backward();
+        _g6Conv.Backward(data: true);
+        TraceBackward(6);
+        _g5Epilogue.Backward();
+        _g5Conv.Backward(data: true);
+        TraceBackward(5);
+        _g4Epilogue.Backward();
+        _g4Conv.Backward(data: true);
+        TraceBackward(4);
+        _g3Epilogue.Backward();
+        _g3Conv.Backward(data: true);
+        TraceBackward(3);
+        _g2Epilogue.Backward();
+        _g2Conv.Backward(data: true);
+        TraceBackward(2);
+        _g1Epilogue.Backward();
+        _g1Conv.Backward(data: true);
+        TraceBackward(1);
+        _g0Epilogue.Backward();
+        _g0Conv.Backward(data: inputGradient);
+        TraceBackward(0);
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardInference()
+    {
+        _g0InferenceConv.Forward();
+        _g0InferenceEpilogue.Forward();
+        _g1InferenceConv.Forward();
+        _g1InferenceEpilogue.Forward();
+        _g2InferenceConv.Forward();
+        _g2InferenceEpilogue.Forward();
+        _g3InferenceConv.Forward();
+        _g3InferenceEpilogue.Forward();
+        _g4InferenceConv.Forward();
+        _g4InferenceEpilogue.Forward();
+        _g5InferenceConv.Forward();
+        _g5InferenceEpilogue.Forward();
+        _g6InferenceConv.Forward();
+        _g6InferenceEpilogue.Forward();
+        _g7InferenceConv.Forward();
+        _g7InferenceEpilogue.Forward();
+        _g8InferenceConv.Forward();
+        _g8InferenceEpilogue.Forward();
+        _g9InferenceConv.Forward();
+        _g9InferenceEpilogue.Forward();
+        _g10InferenceConv.Forward();
+        _g10InferenceEpilogue.Forward();
+        _g11InferenceConv.Forward();
+        _g11InferenceEpilogue.Forward();
+        _g12InferenceConv.Forward();
+        _g12InferenceEpilogue.Forward();
+        _g13InferenceConv.Forward();
+        _g13InferenceEpilogue.Forward();
+        _g14InferenceConv.Forward();
+        _g14InferenceEpilogue.Forward();
+        _g15InferenceConv.Forward();
+        _g15InferenceEpilogue.Forward();
+        _g16InferenceConv.Forward();
+        _g17InferenceOp.Forward();
+        _g18InferenceOp.Forward();
+        _g19InferenceOp.Forward();
+        _g20InferenceConv.Forward();
+        _g20InferenceEpilogue.Forward();
+        _g21InferenceConv.Forward();
+        _g21InferenceEpilogue.Forward();
+        _g22InferenceConv.Forward();
+        _g22InferenceEpilogue.Forward();
+        _g23InferenceConv.Forward();
+        _g23InferenceEpilogue.Forward();
+        _g24InferenceConv.Forward();
+        _g24InferenceEpilogue.Forward();
+        _g25InferenceConv.Forward();
+        _g25InferenceEpilogue.Forward();
+        _g26InferenceConv.Forward();
+        _g26InferenceEpilogue.Forward();
+        _g27InferenceConv.Forward();
+        _g27InferenceEpilogue.Forward();
+        _g28InferenceConv.Forward();
+        _g28InferenceEpilogue.Forward();
+        _g29InferenceConv.Forward();
+        _g29InferenceEpilogue.Forward();
+        _g30InferenceConv.Forward();
+        _g30InferenceEpilogue.Forward();
+        _g31InferenceConv.Forward();
+        _g31InferenceEpilogue.Forward();
+        _g32InferenceConv.Forward();
+        _g32InferenceEpilogue.Forward();
+        _g33InferenceConv.Forward();
+        _g34InferenceOp.Forward();
+        _g35InferenceOp.Forward();
+        _g36InferenceOp.Forward();
+        _g37InferenceConv.Forward();
+        _g37InferenceEpilogue.Forward();
+        _g38InferenceConv.Forward();
+        _g38InferenceEpilogue.Forward();
+        _g39InferenceConv.Forward();
+        _g39InferenceEpilogue.Forward();
+        _g40InferenceConv.Forward();
+        _g40InferenceEpilogue.Forward();
+        _g41InferenceConv.Forward();
+        _g41InferenceEpilogue.Forward();
+        _g42InferenceConv.Forward();
+        _g42InferenceEpilogue.Forward();
+        _g43InferenceConv.Forward();
+        _g43InferenceEpilogue.Forward();
+        _g44InferenceConv.Forward();
+        _g44InferenceEpilogue.Forward();
+        _g45InferenceConv.Forward();
+        _g45InferenceEpilogue.Forward();
+        _g46InferenceConv.Forward();
+        _g46InferenceEpilogue.Forward();
+        _g47InferenceConv.Forward();
+        _g47InferenceEpilogue.Forward();
+        _g48InferenceConv.Forward();
+        _g48InferenceEpilogue.Forward();
+        _g49InferenceOp.Forward();
+        _g50InferenceConv.Forward();
+    }
+
+    /// <inheritdoc />
+    protected override void FoldBatchNorm()
+    {
+        _g0Fold.Run();
+        _g1Fold.Run();
+        _g2Fold.Run();
+        _g3Fold.Run();
+        _g4Fold.Run();
+        _g5Fold.Run();
+        _g6Fold.Run();
+        _g7Fold.Run();
+        _g8Fold.Run();
+        _g9Fold.Run();
+        _g10Fold.Run();
+        _g11Fold.Run();
+        _g12Fold.Run();
+        _g13Fold.Run();
+        _g14Fold.Run();
+        _g15Fold.Run();
+        _g16Fold.Run();
+        _g20Fold.Run();
+        _g21Fold.Run();
+        _g22Fold.Run();
+        _g23Fold.Run();
+        _g24Fold.Run();
+        _g25Fold.Run();
+        _g26Fold.Run();
+        _g27Fold.Run();
+        _g28Fold.Run();
+        _g29Fold.Run();
+        _g30Fold.Run();
+        _g31Fold.Run();
+        _g32Fold.Run();
+        _g33Fold.Run();
+        _g37Fold.Run();
+        _g38Fold.Run();
+        _g39Fold.Run();
+        _g40Fold.Run();
+        _g41Fold.Run();
+        _g42Fold.Run();
+        _g43Fold.Run();
+        _g44Fold.Run();
+        _g45Fold.Run();
+        _g46Fold.Run();
+        _g47Fold.Run();
+        _g48Fold.Run();
+    }
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(872512, 10);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(872512, 10);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(872522, 3072);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(64, 10);
 }

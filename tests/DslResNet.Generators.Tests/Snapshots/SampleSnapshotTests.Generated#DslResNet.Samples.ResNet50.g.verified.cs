@@ -27,7 +27,7 @@ namespace DslResNet.Samples;
 /// </code>
 /// Call <c>Summary()</c> for every layer; <c>Info</c> has the tables as data.
 /// </remarks>
-partial class ResNet50 : global::DslResNet.INetworkDefinition
+partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNet.INetworkDefinition
 {
     /// <summary>Shape of one input image (3, 224, 224).</summary>
     public static global::DslResNet.TensorShape InputShape => global::DslResNet.TensorShape.Image(3, 224, 224);
@@ -45,7 +45,7 @@ partial class ResNet50 : global::DslResNet.INetworkDefinition
     public const long ForwardFlopsPerImage = 8217632232;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 108191648;
+    public const long TrainingActivationBytesPerImage = 204140352;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 9633792;
@@ -241,7 +241,7 @@ partial class ResNet50 : global::DslResNet.INetworkDefinition
         "Total params: 25,557,032 (trainable; plus 53,173 buffer elements)\n" +
         "Multiply-adds per image: 4,089,184,256\n" +
         "Forward FLOPs per image: 8,217,632,232 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 103.18 MiB, inference 9.19 MiB\n" +
+        "Activation memory per image: training 194.68 MiB, inference 9.19 MiB\n" +
         "Fusion groups: 64 passes for 174 layers\n";
 
     private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
@@ -813,4 +813,1322 @@ partial class ResNet50 : global::DslResNet.INetworkDefinition
         new("avgpool", new[] { 172 }), // GlobalAvgPool
         new("fc", new[] { 173 }), // Dense
     };
+
+    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
+    private readonly global::DslResNet.Runtime.PoolOp _g1Op; // MaxPool maxpool
+    private readonly global::DslResNet.Runtime.PoolOp _g1InferenceOp; // MaxPool maxpool
+    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm layer1.0.conv3, layer1.0.bn3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm layer1.0.conv3, layer1.0.bn3
+    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm layer1.0.conv3, layer1.0.bn3
+    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm layer1.0.conv3, layer1.0.bn3
+    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm layer1.0.downsample.0, layer1.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm layer1.0.downsample.0, layer1.0.downsample.1
+    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm layer1.0.downsample.0, layer1.0.downsample.1
+    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm layer1.0.downsample.0, layer1.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6Op; // Add layer1.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceOp; // Add layer1.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7Op; // ReLU layer1.0.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceOp; // ReLU layer1.0.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g9Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g9Fold; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g9InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g10Conv; // Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10Epilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
+    private readonly global::DslResNet.Runtime.FoldOp _g10Fold; // Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g10InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g11Conv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g11Fold; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g11InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
+    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g14InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g16Conv; // Conv+BatchNorm layer2.0.conv3, layer2.0.bn3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g16Epilogue; // Conv+BatchNorm layer2.0.conv3, layer2.0.bn3
+    private readonly global::DslResNet.Runtime.FoldOp _g16Fold; // Conv+BatchNorm layer2.0.conv3, layer2.0.bn3
+    private readonly global::DslResNet.Runtime.ConvOp _g16InferenceConv; // Conv+BatchNorm layer2.0.conv3, layer2.0.bn3
+    private readonly global::DslResNet.Runtime.ConvOp _g17Conv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g17Epilogue; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.FoldOp _g17Fold; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.ConvOp _g17InferenceConv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18Op; // Add layer2.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceOp; // Add layer2.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19Op; // ReLU layer2.0.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceOp; // ReLU layer2.0.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g20Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g20Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g20Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g20InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g21InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
+    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g23Conv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g23Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g23Fold; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g23InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g25Conv; // Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g25Epilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
+    private readonly global::DslResNet.Runtime.FoldOp _g25Fold; // Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g25InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g25InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g26Conv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g26Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g26Fold; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g26InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g26InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g27Conv; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g27Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g27Fold; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g27InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g27InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g28Conv; // Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g28Epilogue; // Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
+    private readonly global::DslResNet.Runtime.FoldOp _g28Fold; // Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g28InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g28InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g29Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g29Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g29Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g29InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g29InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g30Conv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g30Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g30Fold; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g30InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g30InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g31Conv; // Conv+BatchNorm layer3.0.conv3, layer3.0.bn3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g31Epilogue; // Conv+BatchNorm layer3.0.conv3, layer3.0.bn3
+    private readonly global::DslResNet.Runtime.FoldOp _g31Fold; // Conv+BatchNorm layer3.0.conv3, layer3.0.bn3
+    private readonly global::DslResNet.Runtime.ConvOp _g31InferenceConv; // Conv+BatchNorm layer3.0.conv3, layer3.0.bn3
+    private readonly global::DslResNet.Runtime.ConvOp _g32Conv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g32Epilogue; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.FoldOp _g32Fold; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.ConvOp _g32InferenceConv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g33Op; // Add layer3.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g33InferenceOp; // Add layer3.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g34Op; // ReLU layer3.0.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g34InferenceOp; // ReLU layer3.0.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g35Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g35Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g35Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g35InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g35InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g36Conv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g36Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g36Fold; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g36InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g36InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g37Conv; // Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g37Epilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
+    private readonly global::DslResNet.Runtime.FoldOp _g37Fold; // Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g37InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g37InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g38Conv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g38Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g38Fold; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g38InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g38InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g39Conv; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g39Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g39Fold; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g39InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g39InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g40Conv; // Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g40Epilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
+    private readonly global::DslResNet.Runtime.FoldOp _g40Fold; // Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g40InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g40InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g41Conv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g41Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g41Fold; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g41InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g41InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g42Conv; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g42Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g42Fold; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g42InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g42InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g43Conv; // Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g43Epilogue; // Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
+    private readonly global::DslResNet.Runtime.FoldOp _g43Fold; // Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g43InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g43InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g44Conv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g44Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g44Fold; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g44InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g44InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g45Conv; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g45Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g45Fold; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g45InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g45InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g46Conv; // Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g46Epilogue; // Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
+    private readonly global::DslResNet.Runtime.FoldOp _g46Fold; // Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g46InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g46InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g47Conv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g47Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g47Fold; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g47InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g47InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g48Conv; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g48Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g48Fold; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g48InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g48InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g49Conv; // Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g49Epilogue; // Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
+    private readonly global::DslResNet.Runtime.FoldOp _g49Fold; // Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g49InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g49InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g50Conv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g50Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g50Fold; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g50InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g50InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g51Conv; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g51Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g51Fold; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g51InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g51InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g52Conv; // Conv+BatchNorm layer4.0.conv3, layer4.0.bn3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g52Epilogue; // Conv+BatchNorm layer4.0.conv3, layer4.0.bn3
+    private readonly global::DslResNet.Runtime.FoldOp _g52Fold; // Conv+BatchNorm layer4.0.conv3, layer4.0.bn3
+    private readonly global::DslResNet.Runtime.ConvOp _g52InferenceConv; // Conv+BatchNorm layer4.0.conv3, layer4.0.bn3
+    private readonly global::DslResNet.Runtime.ConvOp _g53Conv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g53Epilogue; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.FoldOp _g53Fold; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.ConvOp _g53InferenceConv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g54Op; // Add layer4.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g54InferenceOp; // Add layer4.0.add
+    private readonly global::DslResNet.Runtime.EpilogueOp _g55Op; // ReLU layer4.0.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g55InferenceOp; // ReLU layer4.0.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g56Conv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g56Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g56Fold; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g56InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g56InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g57Conv; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g57Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g57Fold; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g57InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g57InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g58Conv; // Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g58Epilogue; // Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
+    private readonly global::DslResNet.Runtime.FoldOp _g58Fold; // Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g58InferenceConv; // Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g58InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g59Conv; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g59Epilogue; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+    private readonly global::DslResNet.Runtime.FoldOp _g59Fold; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g59InferenceConv; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g59InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+    private readonly global::DslResNet.Runtime.ConvOp _g60Conv; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g60Epilogue; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
+    private readonly global::DslResNet.Runtime.FoldOp _g60Fold; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g60InferenceConv; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g60InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
+    private readonly global::DslResNet.Runtime.ConvOp _g61Conv; // Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g61Epilogue; // Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
+    private readonly global::DslResNet.Runtime.FoldOp _g61Fold; // Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
+    private readonly global::DslResNet.Runtime.ConvOp _g61InferenceConv; // Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g61InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
+    private readonly global::DslResNet.Runtime.PoolOp _g62Op; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.PoolOp _g62InferenceOp; // GlobalAvgPool avgpool
+    private readonly global::DslResNet.Runtime.ConvOp _g63Conv; // Dense fc
+    private readonly global::DslResNet.Runtime.ConvOp _g63InferenceConv; // Dense fc
+
+    /// <summary>Builds ResNet50 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
+    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// <param name="device">The device to run on.</param>
+    /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
+    /// <param name="options">Seed and initialisation options; null for the defaults.</param>
+    public ResNet50(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(25442280, 25592808, 2408448, 23587712))
+    {
+        int n = batchSize;
+
+        // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
+        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(25442280, 150528), ParameterGradient("conv1.weight"), default);
+        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1"));
+        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
+        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
+        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
+        RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(25442280, 150528));
+
+        // 1: MaxPool maxpool
+        _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(802816, 802816), TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 802816));
+        _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(1605632, 200704));
+        RegisterTrace(1, TrainingTensor(1605632, 200704), GradientTensor(802816, 802816));
+
+        // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1"));
+        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 4096), Scratch(14080, 64));
+        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(9984, 4096), Scratch(14080, 64), InferenceTensor(0, 200704));
+        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
+
+        // 3: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
+        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(14144, 256), default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, BatchNormGradients("layer1.0.bn2"));
+        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(14400, 36864), Scratch(51264, 64));
+        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(14400, 36864), Scratch(51264, 64), InferenceTensor(802816, 200704));
+        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
+        RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
+
+        // 4: Conv+BatchNorm layer1.0.conv3, layer1.0.bn3
+        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(2408448, 200704), Parameter("layer1.0.conv3.weight"), default, TrainingTensor(2609152, 802816), GradientTensor(2609152, 802816), GradientTensor(2408448, 200704), ParameterGradient("layer1.0.conv3.weight"), default);
+        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 802816), BatchNormTensors("layer1.0.bn3"), Scratch(51328, 1024), default, TrainingTensor(3411968, 802816), GradientTensor(3411968, 802816), GradientTensor(2609152, 802816), default, BatchNormGradients("layer1.0.bn3"));
+        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.conv3.weight"), default, BatchNormTensors("layer1.0.bn3"), 1E-05f, Scratch(52352, 16384), Scratch(68736, 256));
+        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(52352, 16384), Scratch(68736, 256), InferenceTensor(0, 802816));
+        RegisterTrace(4, TrainingTensor(3411968, 802816), GradientTensor(2408448, 200704));
+
+        // 5: Conv+BatchNorm layer1.0.downsample.0, layer1.0.downsample.1
+        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.downsample.0.weight"), default, TrainingTensor(4214784, 802816), GradientTensor(4214784, 802816), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.downsample.0.weight"), default);
+        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 802816), BatchNormTensors("layer1.0.downsample.1"), Scratch(68992, 1024), default, TrainingTensor(5017600, 802816), GradientTensor(5017600, 802816), GradientTensor(4214784, 802816), default, BatchNormGradients("layer1.0.downsample.1"));
+        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.downsample.0.weight"), default, BatchNormTensors("layer1.0.downsample.1"), 1E-05f, Scratch(70016, 16384), Scratch(86400, 256));
+        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(70016, 16384), Scratch(86400, 256), InferenceTensor(802816, 802816));
+        RegisterTrace(5, TrainingTensor(5017600, 802816), GradientTensor(1605632, 200704));
+
+        // 6: Add layer1.0.add
+        _g6Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3411968, 802816), default, default, TrainingTensor(5017600, 802816), TrainingTensor(5820416, 802816), GradientTensor(5820416, 802816), GradientTensor(3411968, 802816), GradientTensor(5017600, 802816), default);
+        _g6InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, InferenceTensor(802816, 802816), InferenceTensor(1605632, 802816));
+        RegisterTrace(6, TrainingTensor(5820416, 802816), GradientTensor(3411968, 802816));
+
+        // 7: ReLU layer1.0.relu3
+        _g7Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5820416, 802816), default, default, default, TrainingTensor(6623232, 802816), GradientTensor(6623232, 802816), GradientTensor(5820416, 802816), default, default);
+        _g7InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 802816), default, default, default, InferenceTensor(0, 802816));
+        RegisterTrace(7, TrainingTensor(6623232, 802816), GradientTensor(5820416, 802816));
+
+        // 8: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(6623232, 802816), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(7426048, 200704), GradientTensor(7426048, 200704), GradientTensor(6623232, 802816), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7426048, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(86656, 256), default, TrainingTensor(7626752, 200704), GradientTensor(7626752, 200704), GradientTensor(7426048, 200704), default, BatchNormGradients("layer1.1.bn1"));
+        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(86912, 16384), Scratch(103296, 64));
+        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(86912, 16384), Scratch(103296, 64), InferenceTensor(802816, 200704));
+        _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
+        RegisterTrace(8, TrainingTensor(7626752, 200704), GradientTensor(6623232, 802816));
+
+        // 9: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
+        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(7626752, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(7827456, 200704), GradientTensor(7827456, 200704), GradientTensor(7626752, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7827456, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(103360, 256), default, TrainingTensor(8028160, 200704), GradientTensor(8028160, 200704), GradientTensor(7827456, 200704), default, BatchNormGradients("layer1.1.bn2"));
+        _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(103616, 36864), Scratch(140480, 64));
+        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(103616, 36864), Scratch(140480, 64), InferenceTensor(1605632, 200704));
+        _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 200704), default, default, default, InferenceTensor(1605632, 200704));
+        RegisterTrace(9, TrainingTensor(8028160, 200704), GradientTensor(7626752, 200704));
+
+        // 10: Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
+        _g10Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(8028160, 200704), Parameter("layer1.1.conv3.weight"), default, TrainingTensor(8228864, 802816), GradientTensor(8228864, 802816), GradientTensor(8028160, 200704), ParameterGradient("layer1.1.conv3.weight"), default);
+        _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(8228864, 802816), BatchNormTensors("layer1.1.bn3"), Scratch(140544, 1024), TrainingTensor(6623232, 802816), TrainingTensor(9031680, 802816), GradientTensor(9031680, 802816), GradientTensor(8228864, 802816), GradientTensor(6623232, 802816), BatchNormGradients("layer1.1.bn3"));
+        _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.1.conv3.weight"), default, BatchNormTensors("layer1.1.bn3"), 1E-05f, Scratch(141568, 16384), Scratch(157952, 256));
+        _g10InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(141568, 16384), Scratch(157952, 256), InferenceTensor(802816, 802816));
+        _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(802816, 802816), default, default, InferenceTensor(0, 802816), InferenceTensor(802816, 802816));
+        RegisterTrace(10, TrainingTensor(9031680, 802816), GradientTensor(8028160, 200704));
+
+        // 11: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
+        _g11Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(9031680, 802816), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(9834496, 200704), GradientTensor(9834496, 200704), GradientTensor(9031680, 802816), ParameterGradient("layer1.2.conv1.weight"), default);
+        _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(9834496, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(158208, 256), default, TrainingTensor(10035200, 200704), GradientTensor(10035200, 200704), GradientTensor(9834496, 200704), default, BatchNormGradients("layer1.2.bn1"));
+        _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(158464, 16384), Scratch(174848, 64));
+        _g11InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(802816, 802816), Scratch(158464, 16384), Scratch(174848, 64), InferenceTensor(0, 200704));
+        _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        RegisterTrace(11, TrainingTensor(10035200, 200704), GradientTensor(9031680, 802816));
+
+        // 12: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
+        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(10035200, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(10235904, 200704), GradientTensor(10235904, 200704), GradientTensor(10035200, 200704), ParameterGradient("layer1.2.conv2.weight"), default);
+        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(10235904, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(174912, 256), default, TrainingTensor(10436608, 200704), GradientTensor(10436608, 200704), GradientTensor(10235904, 200704), default, BatchNormGradients("layer1.2.bn2"));
+        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(175168, 36864), Scratch(212032, 64));
+        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(175168, 36864), Scratch(212032, 64), InferenceTensor(1605632, 200704));
+        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 200704), default, default, default, InferenceTensor(1605632, 200704));
+        RegisterTrace(12, TrainingTensor(10436608, 200704), GradientTensor(10035200, 200704));
+
+        // 13: Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
+        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(10436608, 200704), Parameter("layer1.2.conv3.weight"), default, TrainingTensor(10637312, 802816), GradientTensor(10637312, 802816), GradientTensor(10436608, 200704), ParameterGradient("layer1.2.conv3.weight"), default);
+        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(10637312, 802816), BatchNormTensors("layer1.2.bn3"), Scratch(212096, 1024), TrainingTensor(9031680, 802816), TrainingTensor(11440128, 802816), GradientTensor(11440128, 802816), GradientTensor(10637312, 802816), GradientTensor(9031680, 802816), BatchNormGradients("layer1.2.bn3"));
+        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.2.conv3.weight"), default, BatchNormTensors("layer1.2.bn3"), 1E-05f, Scratch(213120, 16384), Scratch(229504, 256));
+        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(213120, 16384), Scratch(229504, 256), InferenceTensor(0, 802816));
+        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 802816), default, default, InferenceTensor(802816, 802816), InferenceTensor(0, 802816));
+        RegisterTrace(13, TrainingTensor(11440128, 802816), GradientTensor(10436608, 200704));
+
+        // 14: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), TrainingTensor(11440128, 802816), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(12242944, 401408), GradientTensor(12242944, 401408), GradientTensor(11440128, 802816), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(12242944, 401408), BatchNormTensors("layer2.0.bn1"), Scratch(229760, 512), default, TrainingTensor(12644352, 401408), GradientTensor(12644352, 401408), GradientTensor(12242944, 401408), default, BatchNormGradients("layer2.0.bn1"));
+        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(230272, 32768), Scratch(263040, 128));
+        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(230272, 32768), Scratch(263040, 128), InferenceTensor(802816, 401408));
+        _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 401408), default, default, default, InferenceTensor(802816, 401408));
+        RegisterTrace(14, TrainingTensor(12644352, 401408), GradientTensor(11440128, 802816));
+
+        // 15: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
+        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), TrainingTensor(12644352, 401408), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(13045760, 100352), GradientTensor(13045760, 100352), GradientTensor(12644352, 401408), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(13045760, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(263168, 512), default, TrainingTensor(13146112, 100352), GradientTensor(13146112, 100352), GradientTensor(13045760, 100352), default, BatchNormGradients("layer2.0.bn2"));
+        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(263680, 147456), Scratch(411136, 128));
+        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, true), InferenceTensor(802816, 401408), Scratch(263680, 147456), Scratch(411136, 128), InferenceTensor(1204224, 100352));
+        _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1204224, 100352), default, default, default, InferenceTensor(1204224, 100352));
+        RegisterTrace(15, TrainingTensor(13146112, 100352), GradientTensor(12644352, 401408));
+
+        // 16: Conv+BatchNorm layer2.0.conv3, layer2.0.bn3
+        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(13146112, 100352), Parameter("layer2.0.conv3.weight"), default, TrainingTensor(13246464, 401408), GradientTensor(13246464, 401408), GradientTensor(13146112, 100352), ParameterGradient("layer2.0.conv3.weight"), default);
+        _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(13246464, 401408), BatchNormTensors("layer2.0.bn3"), Scratch(411264, 2048), default, TrainingTensor(13647872, 401408), GradientTensor(13647872, 401408), GradientTensor(13246464, 401408), default, BatchNormGradients("layer2.0.bn3"));
+        _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.0.conv3.weight"), default, BatchNormTensors("layer2.0.bn3"), 1E-05f, Scratch(413312, 65536), Scratch(478848, 512));
+        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(1204224, 100352), Scratch(413312, 65536), Scratch(478848, 512), InferenceTensor(802816, 401408));
+        RegisterTrace(16, TrainingTensor(13647872, 401408), GradientTensor(13146112, 100352));
+
+        // 17: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+        _g17Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, false), TrainingTensor(11440128, 802816), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(14049280, 401408), GradientTensor(14049280, 401408), GradientTensor(11440128, 802816), ParameterGradient("layer2.0.downsample.0.weight"), default);
+        _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(14049280, 401408), BatchNormTensors("layer2.0.downsample.1"), Scratch(479360, 2048), default, TrainingTensor(14450688, 401408), GradientTensor(14450688, 401408), GradientTensor(14049280, 401408), default, BatchNormGradients("layer2.0.downsample.1"));
+        _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(481408, 131072), Scratch(612480, 512));
+        _g17InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, true), InferenceTensor(0, 802816), Scratch(481408, 131072), Scratch(612480, 512), InferenceTensor(1204224, 401408));
+        RegisterTrace(17, TrainingTensor(14450688, 401408), GradientTensor(11440128, 802816));
+
+        // 18: Add layer2.0.add
+        _g18Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(13647872, 401408), default, default, TrainingTensor(14450688, 401408), TrainingTensor(14852096, 401408), GradientTensor(14852096, 401408), GradientTensor(13647872, 401408), GradientTensor(14450688, 401408), default);
+        _g18InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 401408), default, default, InferenceTensor(1204224, 401408), InferenceTensor(0, 401408));
+        RegisterTrace(18, TrainingTensor(14852096, 401408), GradientTensor(13647872, 401408));
+
+        // 19: ReLU layer2.0.relu3
+        _g19Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(14852096, 401408), default, default, default, TrainingTensor(15253504, 401408), GradientTensor(15253504, 401408), GradientTensor(14852096, 401408), default, default);
+        _g19InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(401408, 401408));
+        RegisterTrace(19, TrainingTensor(15253504, 401408), GradientTensor(14852096, 401408));
+
+        // 20: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+        _g20Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(15253504, 401408), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(15654912, 100352), GradientTensor(15654912, 100352), GradientTensor(15253504, 401408), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15654912, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(612992, 512), default, TrainingTensor(15755264, 100352), GradientTensor(15755264, 100352), GradientTensor(15654912, 100352), default, BatchNormGradients("layer2.1.bn1"));
+        _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(613504, 65536), Scratch(679040, 128));
+        _g20InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(401408, 401408), Scratch(613504, 65536), Scratch(679040, 128), InferenceTensor(0, 100352));
+        _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(20, TrainingTensor(15755264, 100352), GradientTensor(15253504, 401408));
+
+        // 21: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
+        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(15755264, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(15855616, 100352), GradientTensor(15855616, 100352), GradientTensor(15755264, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15855616, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(679168, 512), default, TrainingTensor(15955968, 100352), GradientTensor(15955968, 100352), GradientTensor(15855616, 100352), default, BatchNormGradients("layer2.1.bn2"));
+        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(679680, 147456), Scratch(827136, 128));
+        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(679680, 147456), Scratch(827136, 128), InferenceTensor(802816, 100352));
+        _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352));
+        RegisterTrace(21, TrainingTensor(15955968, 100352), GradientTensor(15755264, 100352));
+
+        // 22: Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
+        _g22Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(15955968, 100352), Parameter("layer2.1.conv3.weight"), default, TrainingTensor(16056320, 401408), GradientTensor(16056320, 401408), GradientTensor(15955968, 100352), ParameterGradient("layer2.1.conv3.weight"), default);
+        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(16056320, 401408), BatchNormTensors("layer2.1.bn3"), Scratch(827264, 2048), TrainingTensor(15253504, 401408), TrainingTensor(16457728, 401408), GradientTensor(16457728, 401408), GradientTensor(16056320, 401408), GradientTensor(15253504, 401408), BatchNormGradients("layer2.1.bn3"));
+        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.1.conv3.weight"), default, BatchNormTensors("layer2.1.bn3"), 1E-05f, Scratch(829312, 65536), Scratch(894848, 512));
+        _g22InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(829312, 65536), Scratch(894848, 512), InferenceTensor(0, 401408));
+        _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 401408), default, default, InferenceTensor(401408, 401408), InferenceTensor(0, 401408));
+        RegisterTrace(22, TrainingTensor(16457728, 401408), GradientTensor(15955968, 100352));
+
+        // 23: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+        _g23Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(16457728, 401408), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(16859136, 100352), GradientTensor(16859136, 100352), GradientTensor(16457728, 401408), ParameterGradient("layer2.2.conv1.weight"), default);
+        _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(16859136, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(895360, 512), default, TrainingTensor(16959488, 100352), GradientTensor(16959488, 100352), GradientTensor(16859136, 100352), default, BatchNormGradients("layer2.2.bn1"));
+        _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(895872, 65536), Scratch(961408, 128));
+        _g23InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(895872, 65536), Scratch(961408, 128), InferenceTensor(401408, 100352));
+        _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352));
+        RegisterTrace(23, TrainingTensor(16959488, 100352), GradientTensor(16457728, 401408));
+
+        // 24: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
+        _g24Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(16959488, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(17059840, 100352), GradientTensor(17059840, 100352), GradientTensor(16959488, 100352), ParameterGradient("layer2.2.conv2.weight"), default);
+        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17059840, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(961536, 512), default, TrainingTensor(17160192, 100352), GradientTensor(17160192, 100352), GradientTensor(17059840, 100352), default, BatchNormGradients("layer2.2.bn2"));
+        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(962048, 147456), Scratch(1109504, 128));
+        _g24InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(962048, 147456), Scratch(1109504, 128), InferenceTensor(802816, 100352));
+        _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352));
+        RegisterTrace(24, TrainingTensor(17160192, 100352), GradientTensor(16959488, 100352));
+
+        // 25: Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
+        _g25Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(17160192, 100352), Parameter("layer2.2.conv3.weight"), default, TrainingTensor(17260544, 401408), GradientTensor(17260544, 401408), GradientTensor(17160192, 100352), ParameterGradient("layer2.2.conv3.weight"), default);
+        _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(17260544, 401408), BatchNormTensors("layer2.2.bn3"), Scratch(1109632, 2048), TrainingTensor(16457728, 401408), TrainingTensor(17661952, 401408), GradientTensor(17661952, 401408), GradientTensor(17260544, 401408), GradientTensor(16457728, 401408), BatchNormGradients("layer2.2.bn3"));
+        _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.2.conv3.weight"), default, BatchNormTensors("layer2.2.bn3"), 1E-05f, Scratch(1111680, 65536), Scratch(1177216, 512));
+        _g25InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(1111680, 65536), Scratch(1177216, 512), InferenceTensor(401408, 401408));
+        _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 401408), default, default, InferenceTensor(0, 401408), InferenceTensor(401408, 401408));
+        RegisterTrace(25, TrainingTensor(17661952, 401408), GradientTensor(17160192, 100352));
+
+        // 26: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+        _g26Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(17661952, 401408), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(18063360, 100352), GradientTensor(18063360, 100352), GradientTensor(17661952, 401408), ParameterGradient("layer2.3.conv1.weight"), default);
+        _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18063360, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1177728, 512), default, TrainingTensor(18163712, 100352), GradientTensor(18163712, 100352), GradientTensor(18063360, 100352), default, BatchNormGradients("layer2.3.bn1"));
+        _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(1178240, 65536), Scratch(1243776, 128));
+        _g26InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(401408, 401408), Scratch(1178240, 65536), Scratch(1243776, 128), InferenceTensor(0, 100352));
+        _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        RegisterTrace(26, TrainingTensor(18163712, 100352), GradientTensor(17661952, 401408));
+
+        // 27: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
+        _g27Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(18163712, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(18264064, 100352), GradientTensor(18264064, 100352), GradientTensor(18163712, 100352), ParameterGradient("layer2.3.conv2.weight"), default);
+        _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18264064, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1243904, 512), default, TrainingTensor(18364416, 100352), GradientTensor(18364416, 100352), GradientTensor(18264064, 100352), default, BatchNormGradients("layer2.3.bn2"));
+        _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1244416, 147456), Scratch(1391872, 128));
+        _g27InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1244416, 147456), Scratch(1391872, 128), InferenceTensor(802816, 100352));
+        _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352));
+        RegisterTrace(27, TrainingTensor(18364416, 100352), GradientTensor(18163712, 100352));
+
+        // 28: Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
+        _g28Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(18364416, 100352), Parameter("layer2.3.conv3.weight"), default, TrainingTensor(18464768, 401408), GradientTensor(18464768, 401408), GradientTensor(18364416, 100352), ParameterGradient("layer2.3.conv3.weight"), default);
+        _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(18464768, 401408), BatchNormTensors("layer2.3.bn3"), Scratch(1392000, 2048), TrainingTensor(17661952, 401408), TrainingTensor(18866176, 401408), GradientTensor(18866176, 401408), GradientTensor(18464768, 401408), GradientTensor(17661952, 401408), BatchNormGradients("layer2.3.bn3"));
+        _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.3.conv3.weight"), default, BatchNormTensors("layer2.3.bn3"), 1E-05f, Scratch(1394048, 65536), Scratch(1459584, 512));
+        _g28InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(1394048, 65536), Scratch(1459584, 512), InferenceTensor(0, 401408));
+        _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 401408), default, default, InferenceTensor(401408, 401408), InferenceTensor(0, 401408));
+        RegisterTrace(28, TrainingTensor(18866176, 401408), GradientTensor(18364416, 100352));
+
+        // 29: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+        _g29Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), TrainingTensor(18866176, 401408), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(19267584, 200704), GradientTensor(19267584, 200704), GradientTensor(18866176, 401408), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19267584, 200704), BatchNormTensors("layer3.0.bn1"), Scratch(1460096, 1024), default, TrainingTensor(19468288, 200704), GradientTensor(19468288, 200704), GradientTensor(19267584, 200704), default, BatchNormGradients("layer3.0.bn1"));
+        _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1461120, 131072), Scratch(1592192, 256));
+        _g29InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1461120, 131072), Scratch(1592192, 256), InferenceTensor(401408, 200704));
+        _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, default, InferenceTensor(401408, 200704));
+        RegisterTrace(29, TrainingTensor(19468288, 200704), GradientTensor(18866176, 401408));
+
+        // 30: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
+        _g30Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), TrainingTensor(19468288, 200704), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(19668992, 50176), GradientTensor(19668992, 50176), GradientTensor(19468288, 200704), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19668992, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1592448, 1024), default, TrainingTensor(19719168, 50176), GradientTensor(19719168, 50176), GradientTensor(19668992, 50176), default, BatchNormGradients("layer3.0.bn2"));
+        _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1593472, 589824), Scratch(2183296, 256));
+        _g30InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(1593472, 589824), Scratch(2183296, 256), InferenceTensor(602112, 50176));
+        _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(602112, 50176), default, default, default, InferenceTensor(602112, 50176));
+        RegisterTrace(30, TrainingTensor(19719168, 50176), GradientTensor(19468288, 200704));
+
+        // 31: Conv+BatchNorm layer3.0.conv3, layer3.0.bn3
+        _g31Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(19719168, 50176), Parameter("layer3.0.conv3.weight"), default, TrainingTensor(19769344, 200704), GradientTensor(19769344, 200704), GradientTensor(19719168, 50176), ParameterGradient("layer3.0.conv3.weight"), default);
+        _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19769344, 200704), BatchNormTensors("layer3.0.bn3"), Scratch(2183552, 4096), default, TrainingTensor(19970048, 200704), GradientTensor(19970048, 200704), GradientTensor(19769344, 200704), default, BatchNormGradients("layer3.0.bn3"));
+        _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.0.conv3.weight"), default, BatchNormTensors("layer3.0.bn3"), 1E-05f, Scratch(2187648, 262144), Scratch(2449792, 1024));
+        _g31InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(602112, 50176), Scratch(2187648, 262144), Scratch(2449792, 1024), InferenceTensor(401408, 200704));
+        RegisterTrace(31, TrainingTensor(19970048, 200704), GradientTensor(19719168, 50176));
+
+        // 32: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
+        _g32Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, false), TrainingTensor(18866176, 401408), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(20170752, 200704), GradientTensor(20170752, 200704), GradientTensor(18866176, 401408), ParameterGradient("layer3.0.downsample.0.weight"), default);
+        _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(20170752, 200704), BatchNormTensors("layer3.0.downsample.1"), Scratch(2450816, 4096), default, TrainingTensor(20371456, 200704), GradientTensor(20371456, 200704), GradientTensor(20170752, 200704), default, BatchNormGradients("layer3.0.downsample.1"));
+        _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(2454912, 524288), Scratch(2979200, 1024));
+        _g32InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, true), InferenceTensor(0, 401408), Scratch(2454912, 524288), Scratch(2979200, 1024), InferenceTensor(602112, 200704));
+        RegisterTrace(32, TrainingTensor(20371456, 200704), GradientTensor(18866176, 401408));
+
+        // 33: Add layer3.0.add
+        _g33Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(19970048, 200704), default, default, TrainingTensor(20371456, 200704), TrainingTensor(20572160, 200704), GradientTensor(20572160, 200704), GradientTensor(19970048, 200704), GradientTensor(20371456, 200704), default);
+        _g33InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(602112, 200704), InferenceTensor(0, 200704));
+        RegisterTrace(33, TrainingTensor(20572160, 200704), GradientTensor(19970048, 200704));
+
+        // 34: ReLU layer3.0.relu3
+        _g34Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(20572160, 200704), default, default, default, TrainingTensor(20772864, 200704), GradientTensor(20772864, 200704), GradientTensor(20572160, 200704), default, default);
+        _g34InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(200704, 200704));
+        RegisterTrace(34, TrainingTensor(20772864, 200704), GradientTensor(20572160, 200704));
+
+        // 35: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+        _g35Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(20772864, 200704), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(20973568, 50176), GradientTensor(20973568, 50176), GradientTensor(20772864, 200704), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g35Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(20973568, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2980224, 1024), default, TrainingTensor(21023744, 50176), GradientTensor(21023744, 50176), GradientTensor(20973568, 50176), default, BatchNormGradients("layer3.1.bn1"));
+        _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2981248, 262144), Scratch(3243392, 256));
+        _g35InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(2981248, 262144), Scratch(3243392, 256), InferenceTensor(0, 50176));
+        _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(35, TrainingTensor(21023744, 50176), GradientTensor(20772864, 200704));
+
+        // 36: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
+        _g36Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(21023744, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(21073920, 50176), GradientTensor(21073920, 50176), GradientTensor(21023744, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g36Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(21073920, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(3243648, 1024), default, TrainingTensor(21124096, 50176), GradientTensor(21124096, 50176), GradientTensor(21073920, 50176), default, BatchNormGradients("layer3.1.bn2"));
+        _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(3244672, 589824), Scratch(3834496, 256));
+        _g36InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(3244672, 589824), Scratch(3834496, 256), InferenceTensor(401408, 50176));
+        _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
+        RegisterTrace(36, TrainingTensor(21124096, 50176), GradientTensor(21023744, 50176));
+
+        // 37: Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
+        _g37Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(21124096, 50176), Parameter("layer3.1.conv3.weight"), default, TrainingTensor(21174272, 200704), GradientTensor(21174272, 200704), GradientTensor(21124096, 50176), ParameterGradient("layer3.1.conv3.weight"), default);
+        _g37Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(21174272, 200704), BatchNormTensors("layer3.1.bn3"), Scratch(3834752, 4096), TrainingTensor(20772864, 200704), TrainingTensor(21374976, 200704), GradientTensor(21374976, 200704), GradientTensor(21174272, 200704), GradientTensor(20772864, 200704), BatchNormGradients("layer3.1.bn3"));
+        _g37Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.1.conv3.weight"), default, BatchNormTensors("layer3.1.bn3"), 1E-05f, Scratch(3838848, 262144), Scratch(4100992, 1024));
+        _g37InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(3838848, 262144), Scratch(4100992, 1024), InferenceTensor(0, 200704));
+        _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704));
+        RegisterTrace(37, TrainingTensor(21374976, 200704), GradientTensor(21124096, 50176));
+
+        // 38: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+        _g38Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(21374976, 200704), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(21575680, 50176), GradientTensor(21575680, 50176), GradientTensor(21374976, 200704), ParameterGradient("layer3.2.conv1.weight"), default);
+        _g38Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(21575680, 50176), BatchNormTensors("layer3.2.bn1"), Scratch(4102016, 1024), default, TrainingTensor(21625856, 50176), GradientTensor(21625856, 50176), GradientTensor(21575680, 50176), default, BatchNormGradients("layer3.2.bn1"));
+        _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(4103040, 262144), Scratch(4365184, 256));
+        _g38InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(4103040, 262144), Scratch(4365184, 256), InferenceTensor(200704, 50176));
+        _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
+        RegisterTrace(38, TrainingTensor(21625856, 50176), GradientTensor(21374976, 200704));
+
+        // 39: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+        _g39Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(21625856, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(21676032, 50176), GradientTensor(21676032, 50176), GradientTensor(21625856, 50176), ParameterGradient("layer3.2.conv2.weight"), default);
+        _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(21676032, 50176), BatchNormTensors("layer3.2.bn2"), Scratch(4365440, 1024), default, TrainingTensor(21726208, 50176), GradientTensor(21726208, 50176), GradientTensor(21676032, 50176), default, BatchNormGradients("layer3.2.bn2"));
+        _g39Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(4366464, 589824), Scratch(4956288, 256));
+        _g39InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(4366464, 589824), Scratch(4956288, 256), InferenceTensor(401408, 50176));
+        _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
+        RegisterTrace(39, TrainingTensor(21726208, 50176), GradientTensor(21625856, 50176));
+
+        // 40: Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
+        _g40Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(21726208, 50176), Parameter("layer3.2.conv3.weight"), default, TrainingTensor(21776384, 200704), GradientTensor(21776384, 200704), GradientTensor(21726208, 50176), ParameterGradient("layer3.2.conv3.weight"), default);
+        _g40Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(21776384, 200704), BatchNormTensors("layer3.2.bn3"), Scratch(4956544, 4096), TrainingTensor(21374976, 200704), TrainingTensor(21977088, 200704), GradientTensor(21977088, 200704), GradientTensor(21776384, 200704), GradientTensor(21374976, 200704), BatchNormGradients("layer3.2.bn3"));
+        _g40Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.2.conv3.weight"), default, BatchNormTensors("layer3.2.bn3"), 1E-05f, Scratch(4960640, 262144), Scratch(5222784, 1024));
+        _g40InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(4960640, 262144), Scratch(5222784, 1024), InferenceTensor(200704, 200704));
+        _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(0, 200704), InferenceTensor(200704, 200704));
+        RegisterTrace(40, TrainingTensor(21977088, 200704), GradientTensor(21726208, 50176));
+
+        // 41: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+        _g41Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(21977088, 200704), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(22177792, 50176), GradientTensor(22177792, 50176), GradientTensor(21977088, 200704), ParameterGradient("layer3.3.conv1.weight"), default);
+        _g41Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(22177792, 50176), BatchNormTensors("layer3.3.bn1"), Scratch(5223808, 1024), default, TrainingTensor(22227968, 50176), GradientTensor(22227968, 50176), GradientTensor(22177792, 50176), default, BatchNormGradients("layer3.3.bn1"));
+        _g41Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(5224832, 262144), Scratch(5486976, 256));
+        _g41InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(5224832, 262144), Scratch(5486976, 256), InferenceTensor(0, 50176));
+        _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(41, TrainingTensor(22227968, 50176), GradientTensor(21977088, 200704));
+
+        // 42: Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+        _g42Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(22227968, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(22278144, 50176), GradientTensor(22278144, 50176), GradientTensor(22227968, 50176), ParameterGradient("layer3.3.conv2.weight"), default);
+        _g42Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(22278144, 50176), BatchNormTensors("layer3.3.bn2"), Scratch(5487232, 1024), default, TrainingTensor(22328320, 50176), GradientTensor(22328320, 50176), GradientTensor(22278144, 50176), default, BatchNormGradients("layer3.3.bn2"));
+        _g42Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(5488256, 589824), Scratch(6078080, 256));
+        _g42InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(5488256, 589824), Scratch(6078080, 256), InferenceTensor(401408, 50176));
+        _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
+        RegisterTrace(42, TrainingTensor(22328320, 50176), GradientTensor(22227968, 50176));
+
+        // 43: Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
+        _g43Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(22328320, 50176), Parameter("layer3.3.conv3.weight"), default, TrainingTensor(22378496, 200704), GradientTensor(22378496, 200704), GradientTensor(22328320, 50176), ParameterGradient("layer3.3.conv3.weight"), default);
+        _g43Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(22378496, 200704), BatchNormTensors("layer3.3.bn3"), Scratch(6078336, 4096), TrainingTensor(21977088, 200704), TrainingTensor(22579200, 200704), GradientTensor(22579200, 200704), GradientTensor(22378496, 200704), GradientTensor(21977088, 200704), BatchNormGradients("layer3.3.bn3"));
+        _g43Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.3.conv3.weight"), default, BatchNormTensors("layer3.3.bn3"), 1E-05f, Scratch(6082432, 262144), Scratch(6344576, 1024));
+        _g43InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(6082432, 262144), Scratch(6344576, 1024), InferenceTensor(0, 200704));
+        _g43InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704));
+        RegisterTrace(43, TrainingTensor(22579200, 200704), GradientTensor(22328320, 50176));
+
+        // 44: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+        _g44Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(22579200, 200704), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(22779904, 50176), GradientTensor(22779904, 50176), GradientTensor(22579200, 200704), ParameterGradient("layer3.4.conv1.weight"), default);
+        _g44Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(22779904, 50176), BatchNormTensors("layer3.4.bn1"), Scratch(6345600, 1024), default, TrainingTensor(22830080, 50176), GradientTensor(22830080, 50176), GradientTensor(22779904, 50176), default, BatchNormGradients("layer3.4.bn1"));
+        _g44Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(6346624, 262144), Scratch(6608768, 256));
+        _g44InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(6346624, 262144), Scratch(6608768, 256), InferenceTensor(200704, 50176));
+        _g44InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
+        RegisterTrace(44, TrainingTensor(22830080, 50176), GradientTensor(22579200, 200704));
+
+        // 45: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+        _g45Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(22830080, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(22880256, 50176), GradientTensor(22880256, 50176), GradientTensor(22830080, 50176), ParameterGradient("layer3.4.conv2.weight"), default);
+        _g45Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(22880256, 50176), BatchNormTensors("layer3.4.bn2"), Scratch(6609024, 1024), default, TrainingTensor(22930432, 50176), GradientTensor(22930432, 50176), GradientTensor(22880256, 50176), default, BatchNormGradients("layer3.4.bn2"));
+        _g45Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(6610048, 589824), Scratch(7199872, 256));
+        _g45InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(6610048, 589824), Scratch(7199872, 256), InferenceTensor(401408, 50176));
+        _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
+        RegisterTrace(45, TrainingTensor(22930432, 50176), GradientTensor(22830080, 50176));
+
+        // 46: Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
+        _g46Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(22930432, 50176), Parameter("layer3.4.conv3.weight"), default, TrainingTensor(22980608, 200704), GradientTensor(22980608, 200704), GradientTensor(22930432, 50176), ParameterGradient("layer3.4.conv3.weight"), default);
+        _g46Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(22980608, 200704), BatchNormTensors("layer3.4.bn3"), Scratch(7200128, 4096), TrainingTensor(22579200, 200704), TrainingTensor(23181312, 200704), GradientTensor(23181312, 200704), GradientTensor(22980608, 200704), GradientTensor(22579200, 200704), BatchNormGradients("layer3.4.bn3"));
+        _g46Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.4.conv3.weight"), default, BatchNormTensors("layer3.4.bn3"), 1E-05f, Scratch(7204224, 262144), Scratch(7466368, 1024));
+        _g46InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(7204224, 262144), Scratch(7466368, 1024), InferenceTensor(200704, 200704));
+        _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(0, 200704), InferenceTensor(200704, 200704));
+        RegisterTrace(46, TrainingTensor(23181312, 200704), GradientTensor(22930432, 50176));
+
+        // 47: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+        _g47Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(23181312, 200704), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(23382016, 50176), GradientTensor(23382016, 50176), GradientTensor(23181312, 200704), ParameterGradient("layer3.5.conv1.weight"), default);
+        _g47Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(23382016, 50176), BatchNormTensors("layer3.5.bn1"), Scratch(7467392, 1024), default, TrainingTensor(23432192, 50176), GradientTensor(23432192, 50176), GradientTensor(23382016, 50176), default, BatchNormGradients("layer3.5.bn1"));
+        _g47Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(7468416, 262144), Scratch(7730560, 256));
+        _g47InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(7468416, 262144), Scratch(7730560, 256), InferenceTensor(0, 50176));
+        _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        RegisterTrace(47, TrainingTensor(23432192, 50176), GradientTensor(23181312, 200704));
+
+        // 48: Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
+        _g48Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(23432192, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(23482368, 50176), GradientTensor(23482368, 50176), GradientTensor(23432192, 50176), ParameterGradient("layer3.5.conv2.weight"), default);
+        _g48Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(23482368, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7730816, 1024), default, TrainingTensor(23532544, 50176), GradientTensor(23532544, 50176), GradientTensor(23482368, 50176), default, BatchNormGradients("layer3.5.bn2"));
+        _g48Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(7731840, 589824), Scratch(8321664, 256));
+        _g48InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7731840, 589824), Scratch(8321664, 256), InferenceTensor(401408, 50176));
+        _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
+        RegisterTrace(48, TrainingTensor(23532544, 50176), GradientTensor(23432192, 50176));
+
+        // 49: Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
+        _g49Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(23532544, 50176), Parameter("layer3.5.conv3.weight"), default, TrainingTensor(23582720, 200704), GradientTensor(23582720, 200704), GradientTensor(23532544, 50176), ParameterGradient("layer3.5.conv3.weight"), default);
+        _g49Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(23582720, 200704), BatchNormTensors("layer3.5.bn3"), Scratch(8321920, 4096), TrainingTensor(23181312, 200704), TrainingTensor(23783424, 200704), GradientTensor(23783424, 200704), GradientTensor(23582720, 200704), GradientTensor(23181312, 200704), BatchNormGradients("layer3.5.bn3"));
+        _g49Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.5.conv3.weight"), default, BatchNormTensors("layer3.5.bn3"), 1E-05f, Scratch(8326016, 262144), Scratch(8588160, 1024));
+        _g49InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(8326016, 262144), Scratch(8588160, 1024), InferenceTensor(0, 200704));
+        _g49InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704));
+        RegisterTrace(49, TrainingTensor(23783424, 200704), GradientTensor(23532544, 50176));
+
+        // 50: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+        _g50Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), TrainingTensor(23783424, 200704), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(23984128, 100352), GradientTensor(23984128, 100352), GradientTensor(23783424, 200704), ParameterGradient("layer4.0.conv1.weight"), default);
+        _g50Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(23984128, 100352), BatchNormTensors("layer4.0.bn1"), Scratch(8589184, 2048), default, TrainingTensor(24084480, 100352), GradientTensor(24084480, 100352), GradientTensor(23984128, 100352), default, BatchNormGradients("layer4.0.bn1"));
+        _g50Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8591232, 524288), Scratch(9115520, 512));
+        _g50InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(8591232, 524288), Scratch(9115520, 512), InferenceTensor(200704, 100352));
+        _g50InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(200704, 100352));
+        RegisterTrace(50, TrainingTensor(24084480, 100352), GradientTensor(23783424, 200704));
+
+        // 51: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
+        _g51Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), TrainingTensor(24084480, 100352), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(24184832, 25088), GradientTensor(24184832, 25088), GradientTensor(24084480, 100352), ParameterGradient("layer4.0.conv2.weight"), default);
+        _g51Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24184832, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9116032, 2048), default, TrainingTensor(24209920, 25088), GradientTensor(24209920, 25088), GradientTensor(24184832, 25088), default, BatchNormGradients("layer4.0.bn2"));
+        _g51Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9118080, 2359296), Scratch(11477376, 512));
+        _g51InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(9118080, 2359296), Scratch(11477376, 512), InferenceTensor(301056, 25088));
+        _g51InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(301056, 25088), default, default, default, InferenceTensor(301056, 25088));
+        RegisterTrace(51, TrainingTensor(24209920, 25088), GradientTensor(24084480, 100352));
+
+        // 52: Conv+BatchNorm layer4.0.conv3, layer4.0.bn3
+        _g52Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(24209920, 25088), Parameter("layer4.0.conv3.weight"), default, TrainingTensor(24235008, 100352), GradientTensor(24235008, 100352), GradientTensor(24209920, 25088), ParameterGradient("layer4.0.conv3.weight"), default);
+        _g52Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24235008, 100352), BatchNormTensors("layer4.0.bn3"), Scratch(11477888, 8192), default, TrainingTensor(24335360, 100352), GradientTensor(24335360, 100352), GradientTensor(24235008, 100352), default, BatchNormGradients("layer4.0.bn3"));
+        _g52Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.0.conv3.weight"), default, BatchNormTensors("layer4.0.bn3"), 1E-05f, Scratch(11486080, 1048576), Scratch(12534656, 2048));
+        _g52InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(301056, 25088), Scratch(11486080, 1048576), Scratch(12534656, 2048), InferenceTensor(200704, 100352));
+        RegisterTrace(52, TrainingTensor(24335360, 100352), GradientTensor(24209920, 25088));
+
+        // 53: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
+        _g53Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, false), TrainingTensor(23783424, 200704), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(24435712, 100352), GradientTensor(24435712, 100352), GradientTensor(23783424, 200704), ParameterGradient("layer4.0.downsample.0.weight"), default);
+        _g53Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24435712, 100352), BatchNormTensors("layer4.0.downsample.1"), Scratch(12536704, 8192), default, TrainingTensor(24536064, 100352), GradientTensor(24536064, 100352), GradientTensor(24435712, 100352), default, BatchNormGradients("layer4.0.downsample.1"));
+        _g53Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(12544896, 2097152), Scratch(14642048, 2048));
+        _g53InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, true), InferenceTensor(0, 200704), Scratch(12544896, 2097152), Scratch(14642048, 2048), InferenceTensor(301056, 100352));
+        RegisterTrace(53, TrainingTensor(24536064, 100352), GradientTensor(23783424, 200704));
+
+        // 54: Add layer4.0.add
+        _g54Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(24335360, 100352), default, default, TrainingTensor(24536064, 100352), TrainingTensor(24636416, 100352), GradientTensor(24636416, 100352), GradientTensor(24335360, 100352), GradientTensor(24536064, 100352), default);
+        _g54InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(301056, 100352), InferenceTensor(0, 100352));
+        RegisterTrace(54, TrainingTensor(24636416, 100352), GradientTensor(24335360, 100352));
+
+        // 55: ReLU layer4.0.relu3
+        _g55Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(24636416, 100352), default, default, default, TrainingTensor(24736768, 100352), GradientTensor(24736768, 100352), GradientTensor(24636416, 100352), default, default);
+        _g55InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(100352, 100352));
+        RegisterTrace(55, TrainingTensor(24736768, 100352), GradientTensor(24636416, 100352));
+
+        // 56: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+        _g56Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(24736768, 100352), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(24837120, 25088), GradientTensor(24837120, 25088), GradientTensor(24736768, 100352), ParameterGradient("layer4.1.conv1.weight"), default);
+        _g56Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24837120, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(14644096, 2048), default, TrainingTensor(24862208, 25088), GradientTensor(24862208, 25088), GradientTensor(24837120, 25088), default, BatchNormGradients("layer4.1.bn1"));
+        _g56Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(14646144, 1048576), Scratch(15694720, 512));
+        _g56InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(100352, 100352), Scratch(14646144, 1048576), Scratch(15694720, 512), InferenceTensor(0, 25088));
+        _g56InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        RegisterTrace(56, TrainingTensor(24862208, 25088), GradientTensor(24736768, 100352));
+
+        // 57: Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
+        _g57Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(24862208, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(24887296, 25088), GradientTensor(24887296, 25088), GradientTensor(24862208, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
+        _g57Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24887296, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(15695232, 2048), default, TrainingTensor(24912384, 25088), GradientTensor(24912384, 25088), GradientTensor(24887296, 25088), default, BatchNormGradients("layer4.1.bn2"));
+        _g57Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(15697280, 2359296), Scratch(18056576, 512));
+        _g57InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(15697280, 2359296), Scratch(18056576, 512), InferenceTensor(200704, 25088));
+        _g57InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 25088), default, default, default, InferenceTensor(200704, 25088));
+        RegisterTrace(57, TrainingTensor(24912384, 25088), GradientTensor(24862208, 25088));
+
+        // 58: Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
+        _g58Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(24912384, 25088), Parameter("layer4.1.conv3.weight"), default, TrainingTensor(24937472, 100352), GradientTensor(24937472, 100352), GradientTensor(24912384, 25088), ParameterGradient("layer4.1.conv3.weight"), default);
+        _g58Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(24937472, 100352), BatchNormTensors("layer4.1.bn3"), Scratch(18057088, 8192), TrainingTensor(24736768, 100352), TrainingTensor(25037824, 100352), GradientTensor(25037824, 100352), GradientTensor(24937472, 100352), GradientTensor(24736768, 100352), BatchNormGradients("layer4.1.bn3"));
+        _g58Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.1.conv3.weight"), default, BatchNormTensors("layer4.1.bn3"), 1E-05f, Scratch(18065280, 1048576), Scratch(19113856, 2048));
+        _g58InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(200704, 25088), Scratch(18065280, 1048576), Scratch(19113856, 2048), InferenceTensor(0, 100352));
+        _g58InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(0, 100352));
+        RegisterTrace(58, TrainingTensor(25037824, 100352), GradientTensor(24912384, 25088));
+
+        // 59: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+        _g59Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(25037824, 100352), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(25138176, 25088), GradientTensor(25138176, 25088), GradientTensor(25037824, 100352), ParameterGradient("layer4.2.conv1.weight"), default);
+        _g59Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(25138176, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(19115904, 2048), default, TrainingTensor(25163264, 25088), GradientTensor(25163264, 25088), GradientTensor(25138176, 25088), default, BatchNormGradients("layer4.2.bn1"));
+        _g59Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(19117952, 1048576), Scratch(20166528, 512));
+        _g59InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(19117952, 1048576), Scratch(20166528, 512), InferenceTensor(100352, 25088));
+        _g59InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088));
+        RegisterTrace(59, TrainingTensor(25163264, 25088), GradientTensor(25037824, 100352));
+
+        // 60: Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
+        _g60Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(25163264, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(25188352, 25088), GradientTensor(25188352, 25088), GradientTensor(25163264, 25088), ParameterGradient("layer4.2.conv2.weight"), default);
+        _g60Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(25188352, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(20167040, 2048), default, TrainingTensor(25213440, 25088), GradientTensor(25213440, 25088), GradientTensor(25188352, 25088), default, BatchNormGradients("layer4.2.bn2"));
+        _g60Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(20169088, 2359296), Scratch(22528384, 512));
+        _g60InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(20169088, 2359296), Scratch(22528384, 512), InferenceTensor(200704, 25088));
+        _g60InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 25088), default, default, default, InferenceTensor(200704, 25088));
+        RegisterTrace(60, TrainingTensor(25213440, 25088), GradientTensor(25163264, 25088));
+
+        // 61: Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
+        _g61Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(25213440, 25088), Parameter("layer4.2.conv3.weight"), default, TrainingTensor(25238528, 100352), GradientTensor(25238528, 100352), GradientTensor(25213440, 25088), ParameterGradient("layer4.2.conv3.weight"), default);
+        _g61Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(25238528, 100352), BatchNormTensors("layer4.2.bn3"), Scratch(22528896, 8192), TrainingTensor(25037824, 100352), TrainingTensor(25338880, 100352), GradientTensor(25338880, 100352), GradientTensor(25238528, 100352), GradientTensor(25037824, 100352), BatchNormGradients("layer4.2.bn3"));
+        _g61Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.2.conv3.weight"), default, BatchNormTensors("layer4.2.bn3"), 1E-05f, Scratch(22537088, 1048576), Scratch(23585664, 2048));
+        _g61InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(200704, 25088), Scratch(22537088, 1048576), Scratch(23585664, 2048), InferenceTensor(100352, 100352));
+        _g61InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(100352, 100352));
+        RegisterTrace(61, TrainingTensor(25338880, 100352), GradientTensor(25213440, 25088));
+
+        // 62: GlobalAvgPool avgpool
+        _g62Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(25338880, 100352), TrainingTensor(25439232, 2048), GradientTensor(25439232, 2048), GradientTensor(25338880, 100352));
+        _g62InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(100352, 100352), InferenceTensor(0, 2048));
+        RegisterTrace(62, TrainingTensor(25439232, 2048), GradientTensor(25338880, 100352));
+
+        // 63: Dense fc
+        _g63Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(25439232, 2048), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(25441280, 1000), GradientTensor(25441280, 1000), GradientTensor(25439232, 2048), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g63InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(0, 2048), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(2048, 1000));
+        RegisterTrace(63, TrainingTensor(25441280, 1000), GradientTensor(25439232, 2048));
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardTraining()
+    {
+        _g0Conv.Forward();
+        _g0Epilogue.Forward();
+        TraceForward(0);
+        _g1Op.Forward();
+        TraceForward(1);
+        _g2Conv.Forward();
+        _g2Epilogue.Forward();
+        TraceForward(2);
+        _g3Conv.Forward();
+        _g3Epilogue.Forward();
+        TraceForward(3);
+        _g4Conv.Forward();
+        _g4Epilogue.Forward();
+        TraceForward(4);
+        _g5Conv.Forward();
+        _g5Epilogue.Forward();
+        TraceForward(5);
+        _g6Op.Forward();
+        TraceForward(6);
+        _g7Op.Forward();
+        TraceForward(7);
+        _g8Conv.Forward();
+        _g8Epilogue.Forward();
+        TraceForward(8);
+        _g9Conv.Forward();
+        _g9Epilogue.Forward();
+        TraceForward(9);
+        _g10Conv.Forward();
+        _g10Epilogue.Forward();
+        TraceForward(10);
+        _g11Conv.Forward();
+        _g11Epilogue.Forward();
+        TraceForward(11);
+        _g12Conv.Forward();
+        _g12Epilogue.Forward();
+        TraceForward(12);
+        _g13Conv.Forward();
+        _g13Epilogue.Forward();
+        TraceForward(13);
+        _g14Conv.Forward();
+        _g14Epilogue.Forward();
+        TraceForward(14);
+        _g15Conv.Forward();
+        _g15Epilogue.Forward();
+        TraceForward(15);
+        _g16Conv.Forward();
+        _g16Epilogue.Forward();
+        TraceForward(16);
+        _g17Conv.Forward();
+        _g17Epilogue.Forward();
+        TraceForward(17);
+        _g18Op.Forward();
+        TraceForward(18);
+        _g19Op.Forward();
+        TraceForward(19);
+        _g20Conv.Forward();
+        _g20Epilogue.Forward();
+        TraceForward(20);
+        _g21Conv.Forward();
+        _g21Epilogue.Forward();
+        TraceForward(21);
+        _g22Conv.Forward();
+        _g22Epilogue.Forward();
+        TraceForward(22);
+        _g23Conv.Forward();
+        _g23Epilogue.Forward();
+        TraceForward(23);
+        _g24Conv.Forward();
+        _g24Epilogue.Forward();
+        TraceForward(24);
+        _g25Conv.Forward();
+        _g25Epilogue.Forward();
+        TraceForward(25);
+        _g26Conv.Forward();
+        _g26Epilogue.Forward();
+        TraceForward(26);
+        _g27Conv.Forward();
+        _g27Epilogue.Forward();
+        TraceForward(27);
+        _g28Conv.Forward();
+        _g28Epilogue.Forward();
+        TraceForward(28);
+        _g29Conv.Forward();
+        _g29Epilogue.Forward();
+        TraceForward(29);
+        _g30Conv.Forward();
+        _g30Epilogue.Forward();
+        TraceForward(30);
+        _g31Conv.Forward();
+        _g31Epilogue.Forward();
+        TraceForward(31);
+        _g32Conv.Forward();
+        _g32Epilogue.Forward();
+        TraceForward(32);
+        _g33Op.Forward();
+        TraceForward(33);
+        _g34Op.Forward();
+        TraceForward(34);
+        _g35Conv.Forward();
+        _g35Epilogue.Forward();
+        TraceForward(35);
+        _g36Conv.Forward();
+        _g36Epilogue.Forward();
+        TraceForward(36);
+        _g37Conv.Forward();
+        _g37Epilogue.Forward();
+        TraceForward(37);
+        _g38Conv.Forward();
+        _g38Epilogue.Forward();
+        TraceForward(38);
+        _g39Conv.Forward();
+        _g39Epilogue.Forward();
+        TraceForward(39);
+        _g40Conv.Forward();
+        _g40Epilogue.Forward();
+        TraceForward(40);
+        _g41Conv.Forward();
+        _g41Epilogue.Forward();
+        TraceForward(41);
+        _g42Conv.Forward();
+        _g42Epilogue.Forward();
+        TraceForward(42);
+        _g43Conv.Forward();
+        _g43Epilogue.Forward();
+        TraceForward(43);
+        _g44Conv.Forward();
+        _g44Epilogue.Forward();
+        TraceForward(44);
+        _g45Conv.Forward();
+        _g45Epilogue.Forward();
+        TraceForward(45);
+        _g46Conv.Forward();
+        _g46Epilogue.Forward();
+        TraceForward(46);
+        _g47Conv.Forward();
+        _g47Epilogue.Forward();
+        TraceForward(47);
+        _g48Conv.Forward();
+        _g48Epilogue.Forward();
+        TraceForward(48);
+        _g49Conv.Forward();
+        _g49Epilogue.Forward();
+        TraceForward(49);
+        _g50Conv.Forward();
+        _g50Epilogue.Forward();
+        TraceForward(50);
+        _g51Conv.Forward();
+        _g51Epilogue.Forward();
+        TraceForward(51);
+        _g52Conv.Forward();
+        _g52Epilogue.Forward();
+        TraceForward(52);
+        _g53Conv.Forward();
+        _g53Epilogue.Forward();
+        TraceForward(53);
+        _g54Op.Forward();
+        TraceForward(54);
+        _g55Op.Forward();
+        TraceForward(55);
+        _g56Conv.Forward();
+        _g56Epilogue.Forward();
+        TraceForward(56);
+        _g57Conv.Forward();
+        _g57Epilogue.Forward();
+        TraceForward(57);
+        _g58Conv.Forward();
+        _g58Epilogue.Forward();
+        TraceForward(58);
+        _g59Conv.Forward();
+        _g59Epilogue.Forward();
+        TraceForward(59);
+        _g60Conv.Forward();
+        _g60Epilogue.Forward();
+        TraceForward(60);
+        _g61Conv.Forward();
+        _g61Epilogue.Forward();
+        TraceForward(61);
+        _g62Op.Forward();
+        TraceForward(62);
+        _g63Conv.Forward();
+        TraceForward(63);
+    }
+
+    /// <inheritdoc />
+    protected override void BackwardTraining(bool inputGradient)
+    {
+        _g63Conv.Backward(data: true);
+        TraceBackward(63);
+        _g62Op.Backward();
+        TraceBackward(62);
+        _g61Epilogue.Backward();
+        _g61Conv.Backward(data: true);
+        TraceBackward(61);
+        _g60Epilogue.Backward();
+        _g60Conv.Backward(data: true);
+        TraceBackward(60);
+        _g59Epilogue.Backward();
+        _g59Conv.Backward(data: true);
+        TraceBackward(59);
+        _g58Epilogue.Backward();
+        _g58Conv.Backward(data: true);
+        TraceBackward(58);
+        _g57Epilogue.Backward();
+        _g57Conv.Backward(data: true);
+        TraceBackward(57);
+        _g56Epilogue.Backward();
+        _g56Conv.Backward(data: true);
+        TraceBackward(56);
+        _g55Op.Backward();
+        TraceBackward(55);
+        _g54Op.Backward();
+        TraceBackward(54);
+        _g53Epilogue.Backward();
+        _g53Conv.Backward(data: true);
+        TraceBackward(53);
+        _g52Epilogue.Backward();
+        _g52Conv.Backward(data: true);
+        TraceBackward(52);
+        _g51Epilogue.Backward();
+        _g51Conv.Backward(data: true);
+        TraceBackward(51);
+        _g50Epilogue.Backward();
+        _g50Conv.Backward(data: true);
+        TraceBackward(50);
+        _g49Epilogue.Backward();
+        _g49Conv.Backward(data: true);
+        TraceBackward(49);
+        _g48Epilogue.Backward();
+        _g48Conv.Backward(data: true);
+        TraceBackward(48);
+        _g47Epilogue.Backward();
+        _g47Conv.Backward(data: true);
+        TraceBackward(47);
+        _g46Epilogue.Backward();
+        _g46Conv.Backward(data: true);
+        TraceBackward(46);
+        _g45Epilogue.Backward();
+        _g45Conv.Backward(data: true);
+        TraceBackward(45);
+        _g44Epilogue.Backward();
+        _g44Conv.Backward(data: true);
+        TraceBackward(44);
+        _g43Epilogue.Backward();
+        _g43Conv.Backward(data: true);
+        TraceBackward(43);
+        _g42Epilogue.Backward();
+        _g42Conv.Backward(data: true);
+        TraceBackward(42);
+        _g41Epilogue.Backward();
+        _g41Conv.Backward(data: true);
+        TraceBackward(41);
+        _g40Epilogue.Backward();
+        _g40Conv.Backward(data: true);
+        TraceBackward(40);
+        _g39Epilogue.Backward();
+        _g39Conv.Backward(data: true);
+        TraceBackward(39);
+        _g38Epilogue.Backward();
+        _g38Conv.Backward(data: true);
+        TraceBackward(38);
+        _g37Epilogue.Backward();
+        _g37Conv.Backward(data: true);
+        TraceBackward(37);
+        _g36Epilogue.Backward();
+        _g36Conv.Backward(data: true);
+        TraceBackward(36);
+        _g35Epilogue.Backward();
+        _g35Conv.Backward(data: true);
+        TraceBackward(35);
+        _g34Op.Backward();
+        TraceBackward(34);
+        _g33Op.Backward();
+        TraceBackward(33);
+        _g32Epilogue.Backward();
+        _g32Conv.Backward(data: true);
+        TraceBackward(32);
+        _g31Epilogue.Backward();
+        _g31Conv.Backward(data: true);
+        TraceBackward(31);
+        _g30Epilogue.Backward();
+        _g30Conv.Backward(data: true);
+        TraceBackward(30);
+        _g29Epilogue.Backward();
+        _g29Conv.Backward(data: true);
+        TraceBackward(29);
+        _g28Epilogue.Backward();
+        _g28Conv.Backward(data: true);
+        TraceBackward(28);
+        _g27Epilogue.Backward();
+        _g27Conv.Backward(data: true);
+        TraceBackward(27);
+        _g26Epilogue.Backward();
+        _g26Conv.Backward(data: true);
+        TraceBackward(26);
+        _g25Epilogue.Backward();
+        _g25Conv.Backward(data: true);
+        TraceBackward(25);
+        _g24Epilogue.Backward();
+        _g24Conv.Backward(data: true);
+        TraceBackward(24);
+        _g23Epilogue.Backward();
+        _g23Conv.Backward(data: true);
+        TraceBackward(23);
+        _g22Epilogue.Backward();
+        _g22Conv.Backward(data: true);
+        TraceBackward(22);
+        _g21Epilogue.Backward();
+        _g21Conv.Backward(data: true);
+        TraceBackward(21);
+        _g20Epilogue.Backward();
+        _g20Conv.Backward(data: true);
+        TraceBackward(20);
+        _g19Op.Backward();
+        TraceBackward(19);
+        _g18Op.Backward();
+        TraceBackward(18);
+        _g17Epilogue.Backward();
+        _g17Conv.Backward(data: true);
+        TraceBackward(17);
+        _g16Epilogue.Backward();
+        _g16Conv.Backward(data: true);
+        TraceBackward(16);
+        _g15Epilogue.Backward();
+        _g15Conv.Backward(data: true);
+        TraceBackward(15);
+        _g14Epilogue.Backward();
+        _g14Conv.Backward(data: true);
+        TraceBackward(14);
+        _g13Epilogue.Backward();
+        _g13Conv.Backward(data: true);
+        TraceBackward(13);
+        _g12Epilogue.Backward();
+        _g12Conv.Backward(data: true);
+        TraceBackward(12);
+        _g11Epilogue.Backward();
+        _g11Conv.Backward(data: true);
+        TraceBackward(11);
+        _g10Epilogue.Backward();
+        _g10Conv.Backward(data: true);
+        TraceBackward(10);
+        _g9Epilogue.Backward();
+        _g9Conv.Backward(data: true);
+        TraceBackward(9);
+        _g8Epilogue.Backward();
+        _g8Conv.Backward(data: true);
+        TraceBackward(8);
+        _g7Op.Backward();
+        TraceBackward(7);
+        _g6Op.Backward();
+        TraceBackward(6);
+        _g5Epilogue.Backward();
+        _g5Conv.Backward(data: true);
+        TraceBackward(5);
+        _g4Epilogue.Backward();
+        _g4Conv.Backward(data: true);
+        TraceBackward(4);
+        _g3Epilogue.Backward();
+        _g3Conv.Backward(data: true);
+        TraceBackward(3);
+        _g2Epilogue.Backward();
+        _g2Conv.Backward(data: true);
+        TraceBackward(2);
+        _g1Op.Backward();
+        TraceBackward(1);
+        _g0Epilogue.Backward();
+        _g0Conv.Backward(data: inputGradient);
+        TraceBackward(0);
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardInference()
+    {
+        _g0InferenceConv.Forward();
+        _g0InferenceEpilogue.Forward();
+        _g1InferenceOp.Forward();
+        _g2InferenceConv.Forward();
+        _g2InferenceEpilogue.Forward();
+        _g3InferenceConv.Forward();
+        _g3InferenceEpilogue.Forward();
+        _g4InferenceConv.Forward();
+        _g5InferenceConv.Forward();
+        _g6InferenceOp.Forward();
+        _g7InferenceOp.Forward();
+        _g8InferenceConv.Forward();
+        _g8InferenceEpilogue.Forward();
+        _g9InferenceConv.Forward();
+        _g9InferenceEpilogue.Forward();
+        _g10InferenceConv.Forward();
+        _g10InferenceEpilogue.Forward();
+        _g11InferenceConv.Forward();
+        _g11InferenceEpilogue.Forward();
+        _g12InferenceConv.Forward();
+        _g12InferenceEpilogue.Forward();
+        _g13InferenceConv.Forward();
+        _g13InferenceEpilogue.Forward();
+        _g14InferenceConv.Forward();
+        _g14InferenceEpilogue.Forward();
+        _g15InferenceConv.Forward();
+        _g15InferenceEpilogue.Forward();
+        _g16InferenceConv.Forward();
+        _g17InferenceConv.Forward();
+        _g18InferenceOp.Forward();
+        _g19InferenceOp.Forward();
+        _g20InferenceConv.Forward();
+        _g20InferenceEpilogue.Forward();
+        _g21InferenceConv.Forward();
+        _g21InferenceEpilogue.Forward();
+        _g22InferenceConv.Forward();
+        _g22InferenceEpilogue.Forward();
+        _g23InferenceConv.Forward();
+        _g23InferenceEpilogue.Forward();
+        _g24InferenceConv.Forward();
+        _g24InferenceEpilogue.Forward();
+        _g25InferenceConv.Forward();
+        _g25InferenceEpilogue.Forward();
+        _g26InferenceConv.Forward();
+        _g26InferenceEpilogue.Forward();
+        _g27InferenceConv.Forward();
+        _g27InferenceEpilogue.Forward();
+        _g28InferenceConv.Forward();
+        _g28InferenceEpilogue.Forward();
+        _g29InferenceConv.Forward();
+        _g29InferenceEpilogue.Forward();
+        _g30InferenceConv.Forward();
+        _g30InferenceEpilogue.Forward();
+        _g31InferenceConv.Forward();
+        _g32InferenceConv.Forward();
+        _g33InferenceOp.Forward();
+        _g34InferenceOp.Forward();
+        _g35InferenceConv.Forward();
+        _g35InferenceEpilogue.Forward();
+        _g36InferenceConv.Forward();
+        _g36InferenceEpilogue.Forward();
+        _g37InferenceConv.Forward();
+        _g37InferenceEpilogue.Forward();
+        _g38InferenceConv.Forward();
+        _g38InferenceEpilogue.Forward();
+        _g39InferenceConv.Forward();
+        _g39InferenceEpilogue.Forward();
+        _g40InferenceConv.Forward();
+        _g40InferenceEpilogue.Forward();
+        _g41InferenceConv.Forward();
+        _g41InferenceEpilogue.Forward();
+        _g42InferenceConv.Forward();
+        _g42InferenceEpilogue.Forward();
+        _g43InferenceConv.Forward();
+        _g43InferenceEpilogue.Forward();
+        _g44InferenceConv.Forward();
+        _g44InferenceEpilogue.Forward();
+        _g45InferenceConv.Forward();
+        _g45InferenceEpilogue.Forward();
+        _g46InferenceConv.Forward();
+        _g46InferenceEpilogue.Forward();
+        _g47InferenceConv.Forward();
+        _g47InferenceEpilogue.Forward();
+        _g48InferenceConv.Forward();
+        _g48InferenceEpilogue.Forward();
+        _g49InferenceConv.Forward();
+        _g49InferenceEpilogue.Forward();
+        _g50InferenceConv.Forward();
+        _g50InferenceEpilogue.Forward();
+        _g51InferenceConv.Forward();
+        _g51InferenceEpilogue.Forward();
+        _g52InferenceConv.Forward();
+        _g53InferenceConv.Forward();
+        _g54InferenceOp.Forward();
+        _g55InferenceOp.Forward();
+        _g56InferenceConv.Forward();
+        _g56InferenceEpilogue.Forward();
+        _g57InferenceConv.Forward();
+        _g57InferenceEpilogue.Forward();
+        _g58InferenceConv.Forward();
+        _g58InferenceEpilogue.Forward();
+        _g59InferenceConv.Forward();
+        _g59InferenceEpilogue.Forward();
+        _g60InferenceConv.Forward();
+        _g60InferenceEpilogue.Forward();
+        _g61InferenceConv.Forward();
+        _g61InferenceEpilogue.Forward();
+        _g62InferenceOp.Forward();
+        _g63InferenceConv.Forward();
+    }
+
+    /// <inheritdoc />
+    protected override void FoldBatchNorm()
+    {
+        _g0Fold.Run();
+        _g2Fold.Run();
+        _g3Fold.Run();
+        _g4Fold.Run();
+        _g5Fold.Run();
+        _g8Fold.Run();
+        _g9Fold.Run();
+        _g10Fold.Run();
+        _g11Fold.Run();
+        _g12Fold.Run();
+        _g13Fold.Run();
+        _g14Fold.Run();
+        _g15Fold.Run();
+        _g16Fold.Run();
+        _g17Fold.Run();
+        _g20Fold.Run();
+        _g21Fold.Run();
+        _g22Fold.Run();
+        _g23Fold.Run();
+        _g24Fold.Run();
+        _g25Fold.Run();
+        _g26Fold.Run();
+        _g27Fold.Run();
+        _g28Fold.Run();
+        _g29Fold.Run();
+        _g30Fold.Run();
+        _g31Fold.Run();
+        _g32Fold.Run();
+        _g35Fold.Run();
+        _g36Fold.Run();
+        _g37Fold.Run();
+        _g38Fold.Run();
+        _g39Fold.Run();
+        _g40Fold.Run();
+        _g41Fold.Run();
+        _g42Fold.Run();
+        _g43Fold.Run();
+        _g44Fold.Run();
+        _g45Fold.Run();
+        _g46Fold.Run();
+        _g47Fold.Run();
+        _g48Fold.Run();
+        _g49Fold.Run();
+        _g50Fold.Run();
+        _g51Fold.Run();
+        _g52Fold.Run();
+        _g53Fold.Run();
+        _g56Fold.Run();
+        _g57Fold.Run();
+        _g58Fold.Run();
+        _g59Fold.Run();
+        _g60Fold.Run();
+        _g61Fold.Run();
+    }
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(25441280, 1000);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(25441280, 1000);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(25442280, 150528);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(2048, 1000);
 }

@@ -30,7 +30,7 @@ namespace DslResNet.Samples;
 /// </code>
 /// Call <c>Summary()</c> for every layer; <c>Info</c> has the tables as data.
 /// </remarks>
-partial class TanhNet : global::DslResNet.INetworkDefinition
+partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet.INetworkDefinition
 {
     /// <summary>Shape of one input image (1, 28, 28).</summary>
     public static global::DslResNet.TensorShape InputShape => global::DslResNet.TensorShape.Image(1, 28, 28);
@@ -48,7 +48,7 @@ partial class TanhNet : global::DslResNet.INetworkDefinition
     public const long ForwardFlopsPerImage = 2530698;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 277032;
+    public const long TrainingActivationBytesPerImage = 508048;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 100352;
@@ -83,7 +83,7 @@ partial class TanhNet : global::DslResNet.INetworkDefinition
         "Total params: 207,274 (trainable; plus 355 buffer elements)\n" +
         "Multiply-adds per image: 1,218,048\n" +
         "Forward FLOPs per image: 2,530,698 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 270.5 KiB, inference 98.0 KiB\n" +
+        "Activation memory per image: training 496.1 KiB, inference 98.0 KiB\n" +
         "Fusion groups: 10 passes for 13 layers\n";
 
     private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
@@ -143,4 +143,189 @@ partial class TanhNet : global::DslResNet.INetworkDefinition
         new("bn3", new[] { 11 }), // BatchNorm
         new("fc2", new[] { 12 }), // Dense
     };
+
+    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+Tanh conv1, act1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+Tanh conv1, act1
+    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+Tanh conv1, act1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+Tanh conv1, act1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g1Op; // BatchNorm bn1
+    private readonly global::DslResNet.Runtime.EpilogueOp _g1InferenceOp; // BatchNorm bn1
+    private readonly global::DslResNet.Runtime.PoolOp _g2Op; // MaxPool pool1
+    private readonly global::DslResNet.Runtime.PoolOp _g2InferenceOp; // MaxPool pool1
+    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+Tanh conv2, act2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+Tanh conv2, act2
+    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+Tanh conv2, act2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+Tanh conv2, act2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4Op; // BatchNorm bn2
+    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceOp; // BatchNorm bn2
+    private readonly global::DslResNet.Runtime.PoolOp _g5Op; // MaxPool pool2
+    private readonly global::DslResNet.Runtime.PoolOp _g5InferenceOp; // MaxPool pool2
+    private readonly global::DslResNet.Runtime.CopyOp _g6Op; // Flatten flatten
+    private readonly global::DslResNet.Runtime.CopyOp _g6InferenceOp; // Flatten flatten
+    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Dense+Tanh fc1, act3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Dense+Tanh fc1, act3
+    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Dense+Tanh fc1, act3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceEpilogue; // Dense+Tanh fc1, act3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8Op; // BatchNorm bn3
+    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceOp; // BatchNorm bn3
+    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Dense fc2
+    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Dense fc2
+
+    /// <summary>Builds TanhNet on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
+    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// <param name="device">The device to run on.</param>
+    /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
+    /// <param name="options">Seed and initialisation options; null for the defaults.</param>
+    public TanhNet(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(63114, 63898, 25088, 704))
+    {
+        int n = batchSize;
+
+        // 0: Conv+Tanh conv1, act1
+        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1, 28, 28, 16, 3, 1, 1, true), InputView, Parameter("conv1.weight"), Parameter("conv1.bias"), TrainingTensor(0, 12544), GradientTensor(0, 12544), GradientTensor(63114, 784), ParameterGradient("conv1.weight"), ParameterGradient("conv1.bias"));
+        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(0, 12544), default, default, default, TrainingTensor(12544, 12544), GradientTensor(12544, 12544), GradientTensor(0, 12544), default, default);
+        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1, 28, 28, 16, 3, 1, 1, true), InputView, Parameter("conv1.weight"), Parameter("conv1.bias"), InferenceTensor(0, 12544));
+        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 12544), default, default, default, InferenceTensor(0, 12544));
+        RegisterTrace(0, TrainingTensor(12544, 12544), GradientTensor(63114, 784));
+
+        // 1: BatchNorm bn1
+        _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(12544, 12544), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(25088, 12544), GradientTensor(25088, 12544), GradientTensor(12544, 12544), default, BatchNormGradients("bn1"));
+        _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 12544), BatchNormTensors("bn1"), default, default, InferenceTensor(12544, 12544));
+        RegisterTrace(1, TrainingTensor(25088, 12544), GradientTensor(12544, 12544));
+
+        // 2: MaxPool pool1
+        _g2Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 16, 28, 28, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(25088, 12544), TrainingTensor(37632, 3136), GradientTensor(37632, 3136), GradientTensor(25088, 12544));
+        _g2InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 16, 28, 28, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(12544, 12544), InferenceTensor(6272, 3136));
+        RegisterTrace(2, TrainingTensor(37632, 3136), GradientTensor(25088, 12544));
+
+        // 3: Conv+Tanh conv2, act2
+        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 14, 14, 32, 3, 1, 1, true), TrainingTensor(37632, 3136), Parameter("conv2.weight"), Parameter("conv2.bias"), TrainingTensor(40768, 6272), GradientTensor(40768, 6272), GradientTensor(37632, 3136), ParameterGradient("conv2.weight"), ParameterGradient("conv2.bias"));
+        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(40768, 6272), default, default, default, TrainingTensor(47040, 6272), GradientTensor(47040, 6272), GradientTensor(40768, 6272), default, default);
+        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 14, 14, 32, 3, 1, 1, true), InferenceTensor(6272, 3136), Parameter("conv2.weight"), Parameter("conv2.bias"), InferenceTensor(0, 6272));
+        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 6272), default, default, default, InferenceTensor(0, 6272));
+        RegisterTrace(3, TrainingTensor(47040, 6272), GradientTensor(37632, 3136));
+
+        // 4: BatchNorm bn2
+        _g4Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(47040, 6272), BatchNormTensors("bn2"), Scratch(64, 128), default, TrainingTensor(53312, 6272), GradientTensor(53312, 6272), GradientTensor(47040, 6272), default, BatchNormGradients("bn2"));
+        _g4InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 6272), BatchNormTensors("bn2"), default, default, InferenceTensor(6272, 6272));
+        RegisterTrace(4, TrainingTensor(53312, 6272), GradientTensor(47040, 6272));
+
+        // 5: MaxPool pool2
+        _g5Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 32, 14, 14, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(53312, 6272), TrainingTensor(59584, 1568), GradientTensor(59584, 1568), GradientTensor(53312, 6272));
+        _g5InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 32, 14, 14, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(6272, 6272), InferenceTensor(0, 1568));
+        RegisterTrace(5, TrainingTensor(59584, 1568), GradientTensor(53312, 6272));
+
+        // 6: Flatten flatten
+        _g6Op = new(device, (long)n * 1568, TrainingTensor(59584, 1568), TrainingTensor(61152, 1568), GradientTensor(61152, 1568), GradientTensor(59584, 1568));
+        _g6InferenceOp = new(device, (long)n * 1568, InferenceTensor(0, 1568), InferenceTensor(1568, 1568));
+        RegisterTrace(6, TrainingTensor(61152, 1568), GradientTensor(59584, 1568));
+
+        // 7: Dense+Tanh fc1, act3
+        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1568, 1, 1, 128, 1, 1, 0, true), TrainingTensor(61152, 1568), Parameter("fc1.weight"), Parameter("fc1.bias"), TrainingTensor(62720, 128), GradientTensor(62720, 128), GradientTensor(61152, 1568), ParameterGradient("fc1.weight"), ParameterGradient("fc1.bias"));
+        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, false, true, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(62720, 128), default, default, default, TrainingTensor(62848, 128), GradientTensor(62848, 128), GradientTensor(62720, 128), default, default);
+        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1568, 1, 1, 128, 1, 1, 0, true), InferenceTensor(1568, 1568), Parameter("fc1.weight"), Parameter("fc1.bias"), InferenceTensor(0, 128));
+        _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 128), default, default, default, InferenceTensor(0, 128));
+        RegisterTrace(7, TrainingTensor(62848, 128), GradientTensor(61152, 1568));
+
+        // 8: BatchNorm bn3
+        _g8Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(62848, 128), BatchNormTensors("bn3"), Scratch(192, 512), default, TrainingTensor(62976, 128), GradientTensor(62976, 128), GradientTensor(62848, 128), default, BatchNormGradients("bn3"));
+        _g8InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 128), BatchNormTensors("bn3"), default, default, InferenceTensor(128, 128));
+        RegisterTrace(8, TrainingTensor(62976, 128), GradientTensor(62848, 128));
+
+        // 9: Dense fc2
+        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 1, 1, 10, 1, 1, 0, true), TrainingTensor(62976, 128), Parameter("fc2.weight"), Parameter("fc2.bias"), TrainingTensor(63104, 10), GradientTensor(63104, 10), GradientTensor(62976, 128), ParameterGradient("fc2.weight"), ParameterGradient("fc2.bias"));
+        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 1, 1, 10, 1, 1, 0, true), InferenceTensor(128, 128), Parameter("fc2.weight"), Parameter("fc2.bias"), InferenceTensor(0, 10));
+        RegisterTrace(9, TrainingTensor(63104, 10), GradientTensor(62976, 128));
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardTraining()
+    {
+        _g0Conv.Forward();
+        _g0Epilogue.Forward();
+        TraceForward(0);
+        _g1Op.Forward();
+        TraceForward(1);
+        _g2Op.Forward();
+        TraceForward(2);
+        _g3Conv.Forward();
+        _g3Epilogue.Forward();
+        TraceForward(3);
+        _g4Op.Forward();
+        TraceForward(4);
+        _g5Op.Forward();
+        TraceForward(5);
+        _g6Op.Forward();
+        TraceForward(6);
+        _g7Conv.Forward();
+        _g7Epilogue.Forward();
+        TraceForward(7);
+        _g8Op.Forward();
+        TraceForward(8);
+        _g9Conv.Forward();
+        TraceForward(9);
+    }
+
+    /// <inheritdoc />
+    protected override void BackwardTraining(bool inputGradient)
+    {
+        _g9Conv.Backward(data: true);
+        TraceBackward(9);
+        _g8Op.Backward();
+        TraceBackward(8);
+        _g7Epilogue.Backward();
+        _g7Conv.Backward(data: true);
+        TraceBackward(7);
+        _g6Op.Backward();
+        TraceBackward(6);
+        _g5Op.Backward();
+        TraceBackward(5);
+        _g4Op.Backward();
+        TraceBackward(4);
+        _g3Epilogue.Backward();
+        _g3Conv.Backward(data: true);
+        TraceBackward(3);
+        _g2Op.Backward();
+        TraceBackward(2);
+        _g1Op.Backward();
+        TraceBackward(1);
+        _g0Epilogue.Backward();
+        _g0Conv.Backward(data: inputGradient);
+        TraceBackward(0);
+    }
+
+    /// <inheritdoc />
+    protected override void ForwardInference()
+    {
+        _g0InferenceConv.Forward();
+        _g0InferenceEpilogue.Forward();
+        _g1InferenceOp.Forward();
+        _g2InferenceOp.Forward();
+        _g3InferenceConv.Forward();
+        _g3InferenceEpilogue.Forward();
+        _g4InferenceOp.Forward();
+        _g5InferenceOp.Forward();
+        _g6InferenceOp.Forward();
+        _g7InferenceConv.Forward();
+        _g7InferenceEpilogue.Forward();
+        _g8InferenceOp.Forward();
+        _g9InferenceConv.Forward();
+    }
+
+    /// <inheritdoc />
+    protected override void FoldBatchNorm()
+    {
+    }
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(63104, 10);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(63104, 10);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(63114, 784);
+
+    /// <inheritdoc />
+    protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 10);
 }

@@ -34,6 +34,12 @@ public enum Activation
 /// <param name="Bias">Whether a bias is added.</param>
 public readonly record struct ConvShape(int N, int InChannels, int Height, int Width, int OutChannels, int Kernel, int Stride, int Padding, bool Bias)
 {
+    // Kernel parameters must be blittable, and bool is not: flags are stored as ints.
+    private readonly int _bias = Bias ? 1 : 0;
+
+    /// <summary>Whether a bias is added.</summary>
+    public bool Bias => _bias != 0;
+
     /// <summary>Output height.</summary>
     public int OutHeight => ((Height + (2 * Padding) - Kernel) / Stride) + 1;
 
@@ -79,6 +85,20 @@ public readonly record struct ConvShape(int N, int InChannels, int Height, int W
 public readonly record struct EpilogueShape(
     int N, int Channels, int Spatial, bool Norm, bool Training, Activation Act1, bool Add, Activation Act2, float Eps, float Momentum)
 {
+    // Kernel parameters must be blittable, and bool is not: flags are stored as ints.
+    private readonly int _norm = Norm ? 1 : 0;
+    private readonly int _training = Training ? 1 : 0;
+    private readonly int _add = Add ? 1 : 0;
+
+    /// <summary>Whether batch norm is applied.</summary>
+    public bool Norm => _norm != 0;
+
+    /// <summary>Batch statistics when true; running statistics when false.</summary>
+    public bool Training => _training != 0;
+
+    /// <summary>Whether a residual is added.</summary>
+    public bool Add => _add != 0;
+
     /// <summary>Elements.</summary>
     public long Elements => (long)N * Channels * Spatial;
 

@@ -1,0 +1,356 @@
+using System.Collections.Generic;
+using System.Linq;
+using DslResNet.Generators.Infrastructure;
+using DslResNet.Generators.Planning;
+using DslResNet.Generators.Shapes;
+
+namespace DslResNet.Generators.Emit;
+
+/// <summary>
+/// The run-time half of a network class: a constructor that binds one kernel step per fusion group to its tensors (shapes
+/// as constants, tensors at planned arena offsets), and the training forward, backward, inference forward and batch-norm
+/// folding as fixed sequences of calls.
+/// </summary>
+internal static partial class Emitter
+{
+    private const string Rt = "global::DslResNet.Runtime.";
+    private const string Kn = "global::DslResNet.Kernels.Ilgpu.";
+
+    private static void WriteRuntime(IndentedWriter w, NetworkPlan plan)
+    {
+        var program = new RuntimeProgram(plan);
+        foreach (string field in program.Fields)
+        {
+            w.WriteLine(field);
+        }
+
+        w.WriteLine();
+        string name = plan.Network.Identity.Name;
+        w.WriteLine($"/// <summary>Builds {Xml(name)} on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)");
+        w.WriteLine("/// and its arenas, and binds every layer's kernels to its tensors.</summary>");
+        w.WriteLine("/// <param name=\"device\">The device to run on.</param>");
+        w.WriteLine("/// <param name=\"batchSize\">Images per training step (evaluation takes up to this many).</param>");
+        w.WriteLine("/// <param name=\"options\">Seed and initialisation options; null for the defaults.</param>");
+        w.WriteLine($"public {name}({Rt}Device device, int batchSize, {Rt}NetworkOptions? options = null)");
+        using (w.Indent())
+        {
+            w.WriteLine($": base(device, batchSize, Info, options, new {Rt}NetworkLayout({Num(plan.TrainingElementsPerImage)}, {Num(plan.GradientElementsPerImage)}, {Num(plan.InferenceBytesPerImage / 4)}, {Num(plan.ScratchElements)}))");
+        }
+
+        using (w.WriteBlock())
+        {
+            w.WriteLine("int n = batchSize;");
+            foreach (string line in program.Constructor)
+            {
+                w.WriteLine(line);
+            }
+        }
+
+        WriteMethod(w, "protected override void ForwardTraining()", program.ForwardTraining);
+        WriteMethod(w, "protected override void BackwardTraining(bool inputGradient)", program.BackwardTraining);
+        WriteMethod(w, "protected override void ForwardInference()", program.ForwardInference);
+        WriteMethod(w, "protected override void FoldBatchNorm()", program.Fold);
+        w.WriteLine();
+        w.WriteLine("/// <inheritdoc />");
+        w.WriteLine($"protected override global::ILGPU.ArrayView<float> TrainingOutput => {program.Output.Train};");
+        w.WriteLine();
+        w.WriteLine("/// <inheritdoc />");
+        w.WriteLine($"protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => {program.Output.Grad};");
+        w.WriteLine();
+        w.WriteLine("/// <inheritdoc />");
+        w.WriteLine($"protected override global::ILGPU.ArrayView<float> InputGradientView => {program.Input.Grad};");
+        w.WriteLine();
+        w.WriteLine("/// <inheritdoc />");
+        w.WriteLine($"protected override global::ILGPU.ArrayView<float> InferenceOutput => {program.Output.Infer};");
+    }
+
+    private static void WriteMethod(IndentedWriter w, string signature, List<string> body)
+    {
+        w.WriteLine();
+        w.WriteLine("/// <inheritdoc />");
+        w.WriteLine(signature);
+        using (w.WriteBlock())
+        {
+            foreach (string line in body)
+            {
+                w.WriteLine(line);
+            }
+        }
+    }
+
+    /// <summary>A tensor as the three expressions that view it: training arena, gradient arena, inference arena.</summary>
+    private sealed record TensorRef(string Train, string Grad, string Infer, long Elements, bool IsInput);
+
+    /// <summary>Works out, group by group, the statements of the constructor and of each pass.</summary>
+    private sealed class RuntimeProgram
+    {
+        private readonly NetworkPlan _plan;
+        private readonly IReadOnlyList<ShapedLayer> _layers;
+        private readonly Dictionary<int, int> _groupOf = new();
+
+        public RuntimeProgram(NetworkPlan plan)
+        {
+            _plan = plan;
+            _layers = plan.Network.Layers.ToList();
+            for (int g = 0; g < plan.Groups.Count; g++)
+            {
+                foreach (int l in plan.Groups[g].Layers)
+                {
+                    _groupOf[l] = g;
+                }
+            }
+
+            long inputElements = plan.Network.Input.Elements;
+            Input = new TensorRef("InputView", $"GradientTensor({Num(plan.TrainingElementsPerImage)}, {Num(inputElements)})", "InputView", inputElements, true);
+            for (int g = 0; g < plan.Groups.Count; g++)
+            {
+                EmitGroup(g);
+            }
+
+            int lastGroup = plan.Groups.Count - 1;
+            Output = lastGroup < 0 ? Input : GroupOutput(lastGroup);
+            BackwardTraining.Reverse();
+        }
+
+        public List<string> Fields { get; } = new();
+
+        public List<string> Constructor { get; } = new();
+
+        public List<string> ForwardTraining { get; } = new();
+
+        public List<string> BackwardTraining { get; } = new();
+
+        public List<string> ForwardInference { get; } = new();
+
+        public List<string> Fold { get; } = new();
+
+        public TensorRef Input { get; }
+
+        public TensorRef Output { get; }
+
+        private TensorRef GroupOutput(int g)
+        {
+            GroupLayout layout = _plan.Layouts[g];
+            ShapedLayer last = _layers[_plan.Groups[g].Layers[_plan.Groups[g].Layers.Count - 1]];
+            long e = last.Output.Elements;
+            return new TensorRef($"TrainingTensor({Num(layout.Output)}, {Num(e)})", $"GradientTensor({Num(layout.Output)}, {Num(e)})", $"InferenceTensor({Num(layout.InferenceOutput)}, {Num(e)})", e, false);
+        }
+
+        // The tensor holding a layer's output: the output of the group it ends, or the network input.
+        private TensorRef Of(int layer) => layer < 0 ? Input : GroupOutput(_groupOf[layer]);
+
+        private void Field(string type, string name, string comment) => Fields.Add($"private readonly {type} {name}; // {comment}");
+
+        private void EmitGroup(int g)
+        {
+            FusionGroup group = _plan.Groups[g];
+            GroupLayout layout = _plan.Layouts[g];
+            var members = group.Layers.Select(i => _layers[i]).ToList();
+            ShapedLayer lead = members[0];
+            TensorRef input = Of(lead.Inputs[0]);
+            TensorRef output = GroupOutput(g);
+            string prefix = "_g" + Num(g);
+            string comment = group.Pattern + " " + string.Join(", ", members.Select(m => m.Name));
+            Constructor.Add("");
+            Constructor.Add($"// {Num(g)}: {comment}");
+
+            if (lead.Kind is OpKind.Conv or OpKind.Dense)
+            {
+                EmitConvolutionGroup(g, members, input, output, layout, prefix, comment);
+            }
+            else
+            {
+                EmitSingle(g, lead, input, output, prefix, comment);
+            }
+
+            Constructor.Add($"RegisterTrace({Num(g)}, {output.Train}, {input.Grad});");
+            ForwardTraining.Add($"TraceForward({Num(g)});");
+
+            // Backward statements are collected in forward order and reversed at the end; within a group they are
+            // written last-first here so that the reversal puts them in the right order.
+        }
+
+        private void EmitConvolutionGroup(int g, List<ShapedLayer> members, TensorRef input, TensorRef output, GroupLayout layout, string prefix, string comment)
+        {
+            ShapedLayer lead = members[0];
+            ShapedLayer? norm = members.FirstOrDefault(m => m.Kind == OpKind.BatchNorm);
+            ShapedLayer? add = members.FirstOrDefault(m => m.Kind == OpKind.Add);
+            int addAt = add is null ? -1 : members.IndexOf(add);
+            var activations = members.Skip(1).Where(m => m.Kind is OpKind.ReLU or OpKind.Tanh or OpKind.Sigmoid).ToList();
+            ShapedLayer? act1 = activations.FirstOrDefault(a => addAt < 0 ? a == activations[0] : members.IndexOf(a) < addAt);
+            ShapedLayer? act2 = activations.FirstOrDefault(a => a != act1);
+            bool epilogue = members.Count > 1;
+            TensorRef residual = add is null ? Input : Of(add.Inputs[1]);
+
+            string shape = ConvShape(lead, lead.Bias);
+            string weight = $"Parameter({Str(lead.Name + ".weight")})";
+            string bias = lead.Bias ? $"Parameter({Str(lead.Name + ".bias")})" : "default";
+            string dWeight = $"ParameterGradient({Str(lead.Name + ".weight")})";
+            string dBias = lead.Bias ? $"ParameterGradient({Str(lead.Name + ".bias")})" : "default";
+            long convElements = lead.Output.Elements;
+            string convOut = epilogue ? $"TrainingTensor({Num(layout.ConvOutput)}, {Num(convElements)})" : output.Train;
+            string convGrad = epilogue ? $"GradientTensor({Num(layout.ConvOutput)}, {Num(convElements)})" : output.Grad;
+
+            Field(Rt + "ConvOp", prefix + "Conv", comment);
+            Constructor.Add($"{prefix}Conv = new(device, {shape}, {input.Train}, {weight}, {bias}, {convOut}, {convGrad}, {input.Grad}, {dWeight}, {dBias});");
+            ForwardTraining.Add($"{prefix}Conv.Forward();");
+            string data = input.IsInput ? "inputGradient" : "true";
+
+            if (epilogue)
+            {
+                string bn = norm is null ? "default" : $"BatchNormTensors({Str(norm.Name)})";
+                string dbn = norm is null ? "default" : $"BatchNormGradients({Str(norm.Name)})";
+                string stats = norm is null ? "default" : $"Scratch({Num(layout.Statistics)}, {Num(4L * norm.Output.C)})";
+                string trainShape = EpilogueShape(lead.Output, norm, true, act1, add is not null, act2);
+                Field(Rt + "EpilogueOp", prefix + "Epilogue", comment);
+                Constructor.Add($"{prefix}Epilogue = new(device, {trainShape}, {convOut}, {bn}, {stats}, {(add is null ? "default" : residual.Train)}, {output.Train}, {output.Grad}, {convGrad}, {(add is null ? "default" : residual.Grad)}, {dbn});");
+                ForwardTraining.Add($"{prefix}Epilogue.Forward();");
+                BackwardTraining.Add($"TraceBackward({Num(g)});");
+                BackwardTraining.Add($"{prefix}Conv.Backward(data: {data});");
+                BackwardTraining.Add($"{prefix}Epilogue.Backward();");
+            }
+            else
+            {
+                BackwardTraining.Add($"TraceBackward({Num(g)});");
+                BackwardTraining.Add($"{prefix}Conv.Backward(data: {data});");
+            }
+
+            // Inference: batch norm folded into the convolution, the rest of the pass in place on its output.
+            if (norm is not null)
+            {
+                long weights = lead.Parameters - (lead.Bias ? lead.Output.C : 0);
+                string folded = $"Scratch({Num(layout.Folded)}, {Num(weights)})";
+                string foldedBias = $"Scratch({Num(layout.Folded + weights)}, {Num(lead.Output.C)})";
+                Field(Rt + "FoldOp", prefix + "Fold", comment);
+                Constructor.Add($"{prefix}Fold = new(device, {shape}, {weight}, {bias}, BatchNormTensors({Str(norm.Name)}), {Flt(norm.Eps)}, {folded}, {foldedBias});");
+                Fold.Add($"{prefix}Fold.Run();");
+                Field(Rt + "ConvOp", prefix + "InferenceConv", comment);
+                Constructor.Add($"{prefix}InferenceConv = new(device, {ConvShape(lead, true)}, {input.Infer}, {folded}, {foldedBias}, {output.Infer});");
+            }
+            else
+            {
+                Field(Rt + "ConvOp", prefix + "InferenceConv", comment);
+                Constructor.Add($"{prefix}InferenceConv = new(device, {shape}, {input.Infer}, {weight}, {bias}, {output.Infer});");
+            }
+
+            ForwardInference.Add($"{prefix}InferenceConv.Forward();");
+            if (act1 is not null || add is not null || act2 is not null)
+            {
+                Field(Rt + "EpilogueOp", prefix + "InferenceEpilogue", comment);
+                string evalShape = EpilogueShape(lead.Output, null, false, act1, add is not null, act2);
+                Constructor.Add($"{prefix}InferenceEpilogue = new(device, {evalShape}, {output.Infer}, default, default, {(add is null ? "default" : residual.Infer)}, {output.Infer});");
+                ForwardInference.Add($"{prefix}InferenceEpilogue.Forward();");
+            }
+        }
+
+        private void EmitSingle(int g, ShapedLayer layer, TensorRef input, TensorRef output, string prefix, string comment)
+        {
+            string count = $"(long)n * {Num(output.Elements)}";
+            switch (layer.Kind)
+            {
+                case OpKind.BatchNorm:
+                case OpKind.ReLU:
+                case OpKind.Tanh:
+                case OpKind.Sigmoid:
+                case OpKind.Add:
+                {
+                    bool isNorm = layer.Kind == OpKind.BatchNorm;
+                    bool isAdd = layer.Kind == OpKind.Add;
+                    ShapedLayer? act = isNorm || isAdd ? null : layer;
+                    TensorRef residual = isAdd ? Of(layer.Inputs[1]) : Input;
+                    string bn = isNorm ? $"BatchNormTensors({Str(layer.Name)})" : "default";
+                    string dbn = isNorm ? $"BatchNormGradients({Str(layer.Name)})" : "default";
+                    string stats = isNorm ? $"Scratch({Num(_plan.Layouts[g].Statistics)}, {Num(4L * layer.Output.C)})" : "default";
+                    string r = isAdd ? residual.Train : "default";
+                    string dr = isAdd ? residual.Grad : "default";
+                    Field(Rt + "EpilogueOp", prefix + "Op", comment);
+                    Constructor.Add($"{prefix}Op = new(device, {EpilogueShape(layer.Output, isNorm ? layer : null, true, act, isAdd, null)}, {input.Train}, {bn}, {stats}, {r}, {output.Train}, {output.Grad}, {input.Grad}, {dr}, {dbn});");
+                    Field(Rt + "EpilogueOp", prefix + "InferenceOp", comment);
+                    Constructor.Add($"{prefix}InferenceOp = new(device, {EpilogueShape(layer.Output, isNorm ? layer : null, false, act, isAdd, null)}, {input.Infer}, {bn}, default, {(isAdd ? residual.Infer : "default")}, {output.Infer});");
+                    break;
+                }
+
+                case OpKind.MaxPool:
+                case OpKind.AvgPool:
+                case OpKind.GlobalAvgPool:
+                {
+                    string kind = layer.Kind switch { OpKind.MaxPool => "Max", OpKind.AvgPool => "Average", _ => "GlobalAverage" };
+                    Shape i = layer.Input;
+                    // Global pooling has no window; 1s keep the specialised kernel free of constant divisions by zero.
+                    bool global = layer.Kind == OpKind.GlobalAvgPool;
+                    string shape = $"new {Kn}PoolShape(n, {Num(i.C)}, {Num(i.H)}, {Num(i.W)}, {Num(global ? 1 : layer.Kernel)}, {Num(global ? 1 : layer.Stride)}, {Num(global ? 0 : layer.Padding)}, {Kn}PoolKind.{kind})";
+                    Field(Rt + "PoolOp", prefix + "Op", comment);
+                    Constructor.Add($"{prefix}Op = new(device, {shape}, {input.Train}, {output.Train}, {output.Grad}, {input.Grad});");
+                    Field(Rt + "PoolOp", prefix + "InferenceOp", comment);
+                    Constructor.Add($"{prefix}InferenceOp = new(device, {shape}, {input.Infer}, {output.Infer});");
+                    break;
+                }
+
+                case OpKind.ZeroPadShortcut:
+                {
+                    Shape i = layer.Input;
+                    string shape = $"new {Kn}ShortcutShape(n, {Num(i.C)}, {Num(i.H)}, {Num(i.W)}, {Num(layer.Output.C)}, {Num(layer.Stride)})";
+                    Field(Rt + "ShortcutOp", prefix + "Op", comment);
+                    Constructor.Add($"{prefix}Op = new(device, {shape}, {input.Train}, {output.Train}, {output.Grad}, {input.Grad});");
+                    Field(Rt + "ShortcutOp", prefix + "InferenceOp", comment);
+                    Constructor.Add($"{prefix}InferenceOp = new(device, {shape}, {input.Infer}, {output.Infer});");
+                    break;
+                }
+
+                case OpKind.Dropout:
+                {
+                    Field(Rt + "DropoutOp", prefix + "Op", comment);
+                    Constructor.Add($"{prefix}Op = new(device, {count}, {Flt(layer.Rate)}, unchecked((Options.Seed * 7919) + {Num(layer.Index)}), {input.Train}, {output.Train}, {output.Grad}, {input.Grad});");
+                    Field(Rt + "CopyOp", prefix + "InferenceOp", comment);
+                    Constructor.Add($"{prefix}InferenceOp = new(device, {count}, {input.Infer}, {output.Infer});");
+                    ForwardTraining.Add($"{prefix}Op.Forward(Step);");
+                    BackwardTraining.Add($"TraceBackward({Num(g)});");
+                    BackwardTraining.Add($"{prefix}Op.Backward(Step);");
+                    ForwardInference.Add($"{prefix}InferenceOp.Forward();");
+                    return;
+                }
+
+                default: // Flatten: the same values under a flat shape.
+                {
+                    Field(Rt + "CopyOp", prefix + "Op", comment);
+                    Constructor.Add($"{prefix}Op = new(device, {count}, {input.Train}, {output.Train}, {output.Grad}, {input.Grad});");
+                    Field(Rt + "CopyOp", prefix + "InferenceOp", comment);
+                    Constructor.Add($"{prefix}InferenceOp = new(device, {count}, {input.Infer}, {output.Infer});");
+                    break;
+                }
+            }
+
+            ForwardTraining.Add($"{prefix}Op.Forward();");
+            BackwardTraining.Add($"TraceBackward({Num(g)});");
+            BackwardTraining.Add($"{prefix}Op.Backward();");
+            ForwardInference.Add($"{prefix}InferenceOp.Forward();");
+        }
+
+        private static string ConvShape(ShapedLayer conv, bool bias)
+        {
+            Shape i = conv.Input;
+            return conv.Kind == OpKind.Dense
+                ? $"new {Kn}ConvShape(n, {Num(i.Elements)}, 1, 1, {Num(conv.Output.C)}, 1, 1, 0, {Bool(bias)})"
+                : $"new {Kn}ConvShape(n, {Num(i.C)}, {Num(i.H)}, {Num(i.W)}, {Num(conv.Output.C)}, {Num(conv.Kernel)}, {Num(conv.Stride)}, {Num(conv.Padding)}, {Bool(bias)})";
+        }
+
+        private static string EpilogueShape(Shape output, ShapedLayer? norm, bool training, ShapedLayer? act1, bool add, ShapedLayer? act2)
+        {
+            long spatial = output.Flat ? 1 : (long)output.H * output.W;
+            string eps = norm is null ? "0f" : Flt(norm.Eps);
+            string momentum = norm is null ? "0f" : Flt(norm.Momentum);
+            return $"new {Kn}EpilogueShape(n, {Num(output.C)}, {Num(spatial)}, {Bool(norm is not null)}, {Bool(training)}, {Act(act1)}, {Bool(add)}, {Act(act2)}, {eps}, {momentum})";
+        }
+
+        private static string Act(ShapedLayer? layer) => Kn + "Activation." + (layer is null ? "None" : layer.Kind.ToString());
+
+        private static string Bool(bool value) => value ? "true" : "false";
+    }
+
+    /// <summary>A float literal that round-trips.</summary>
+    private static string Flt(double value)
+    {
+        float f = (float)value;
+        return float.IsPositiveInfinity(f) ? "float.PositiveInfinity" : f.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "f";
+    }
+}

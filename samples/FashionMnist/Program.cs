@@ -1,0 +1,389 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Threading;
+using DslResNet.Data;
+using DslResNet.IO;
+using DslResNet.Runtime;
+using DslResNet.Training;
+using Spectre.Console;
+
+namespace FashionMnistSample;
+
+/// <summary>Trains a ResNet (or its plain twin) on Fashion-MNIST; see <see cref="CommandLine.Usage"/>.</summary>
+internal static class Program
+{
+    private const int UsageError = 2;
+    private const int Diverged = 3;
+    private const int Interrupted = 130;
+
+    private static int Main(string[] args)
+    {
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        CommandLine options;
+        try
+        {
+            options = CommandLine.Parse(args);
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"fashion-mnist: {e.Message}");
+            return UsageError;
+        }
+
+        if (options.Help)
+        {
+            Console.WriteLine(CommandLine.Usage);
+            return 0;
+        }
+
+        return Run(options);
+    }
+
+    private static int Run(CommandLine options)
+    {
+        bool interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+        if (Console.IsOutputRedirected)
+        {
+            // Spectre assumes 80 columns when it cannot ask a terminal; the epoch table needs more.
+            AnsiConsole.Profile.Width = 120;
+        }
+
+        ModelEntry entry = Models.Find(options.Model)!;
+        string? checkpointPath = options.CheckpointPath;
+        if (options.Resume && !File.Exists(checkpointPath))
+        {
+            Console.Error.WriteLine($"fashion-mnist: --resume: there is no checkpoint at '{checkpointPath}'.");
+            return UsageError;
+        }
+
+        Dataset train, test;
+        try
+        {
+            train = FashionMnist.Load(options.Data, train: true);
+            test = FashionMnist.Load(options.Data, train: false);
+        }
+        catch (DatasetException e)
+        {
+            Console.Error.WriteLine($"fashion-mnist: {e.Message}");
+            return UsageError;
+        }
+
+        if (options.Batch > train.Count)
+        {
+            Console.Error.WriteLine($"fashion-mnist: --batch: {options.Batch} is larger than the {train.Count} training images.");
+            return UsageError;
+        }
+
+        Device device;
+        try
+        {
+            device = Device.Create(options.Device);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            Console.Error.WriteLine($"fashion-mnist: --device: {e.Message}");
+            return UsageError;
+        }
+
+        using (device)
+        using (INetworkModel model = entry.Create(device, options.Batch, new NetworkOptions(Seed: options.Seed)))
+        {
+            Optimizer optimizer = options.Optimizer == "adamw"
+                ? new AdamW(options.LearningRate, weightDecay: options.WeightDecay)
+                : new Sgd(options.LearningRate, options.Momentum, weightDecay: options.WeightDecay, nesterov: options.Nesterov);
+            model.AddParametersTo(optimizer);
+
+            BatchLoader loader = new(train, options.Batch, options.Seed, shuffle: true, dropLast: true,
+                augmentation: options.Augment ? Augmentation.Standard : null);
+            int stepsPerEpoch = Trainer.StepsPerEpochFor(loader, options.MaxSteps);
+            (ILearningRateSchedule schedule, string scheduleText) = Schedule(options, stepsPerEpoch);
+            Trainer trainer = new(model, optimizer, schedule, loader, test, new TrainerOptions
+            {
+                Epochs = options.Epochs,
+                MaxStepsPerEpoch = options.MaxSteps,
+                EvaluationLimit = options.EvalLimit,
+                CheckpointPath = checkpointPath,
+                Resume = options.Resume,
+            });
+
+            PrintHeader(options, entry, model, device, stepsPerEpoch, scheduleText, test, checkpointPath);
+
+            using CancellationTokenSource stop = new();
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                if (!stop.IsCancellationRequested)
+                {
+                    e.Cancel = true; // the first Ctrl+C stops after the current step; a second one kills the process
+                    stop.Cancel();
+                }
+            };
+            Console.CancelKeyPress += onCancel;
+
+            List<EpochMetrics> thisRun = [];
+            List<(double Epoch, double Loss)> stepLosses = [];
+            int lastSavedEpoch = 0;
+            TrainingResult? result = null;
+            try
+            {
+                trainer.EpochCompleted = m =>
+                {
+                    thisRun.Add(m);
+                    WriteLine(interactive,
+                        $"[bold]epoch {m.Epoch}/{options.Epochs}[/]  lr {m.LearningRate:G3}  train loss {m.TrainLoss:F4} acc {Percent(m.TrainAccuracy)}  " +
+                        $"test loss {Number(m.TestLoss, "F4")} acc {Percent(m.TestAccuracy)}  {m.TrainImagesPerSecond:F0} img/s  {Duration(m.Seconds)}");
+                };
+                trainer.CheckpointSaved = (path, m) =>
+                {
+                    lastSavedEpoch = m.Epoch;
+                    WriteLine(interactive, $"[grey]checkpoint saved: {Markup.Escape(path)} (epoch {m.Epoch})[/]");
+                };
+
+                if (interactive)
+                {
+                    AnsiConsole.Progress()
+                        .AutoClear(false)
+                        .HideCompleted(false)
+                        .Columns(new ProgressBarColumn { Width = 24 }, new PercentageColumn(), new TaskDescriptionColumn { Alignment = Justify.Left })
+                        .Start(context =>
+                        {
+                            trainer.Progress = new LiveProgress(context, stepLosses, stepsPerEpoch, stop.Token);
+                            result = trainer.Run(stop.Token);
+                        });
+                }
+                else
+                {
+                    trainer.Progress = new PlainProgress(stepLosses, stepsPerEpoch);
+                    result = trainer.Run(stop.Token);
+                }
+            }
+            catch (TrainingDivergedException e)
+            {
+                Console.Out.Flush();
+                Console.Error.WriteLine($"fashion-mnist: {e.Message}");
+                if (checkpointPath is not null && lastSavedEpoch > 0)
+                {
+                    Console.Error.WriteLine($"fashion-mnist: the checkpoint of epoch {lastSavedEpoch} is kept at '{checkpointPath}'.");
+                }
+
+                return Diverged;
+            }
+            catch (CheckpointException e)
+            {
+                Console.Error.WriteLine($"fashion-mnist: --resume: {e.Message}");
+                return UsageError;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
+
+            PrintSummary(result!, options, entry, checkpointPath, stepLosses);
+            return result!.Cancelled ? Interrupted : 0;
+        }
+    }
+
+    private static (ILearningRateSchedule Schedule, string Text) Schedule(CommandLine options, int stepsPerEpoch)
+    {
+        double lr = options.LearningRate;
+        ILearningRateSchedule schedule;
+        string text;
+        switch (options.Schedule)
+        {
+            case "cosine":
+                schedule = new CosineAnnealingSchedule(lr, (long)options.Epochs * stepsPerEpoch);
+                text = $"cosine from {lr:G3} to 0 over {options.Epochs} epochs";
+                break;
+            case "multistep":
+                // The paper divides the rate by 10 at 32k and 48k of 64k iterations: at 50% and 75% of training.
+                List<long> milestones = [];
+                foreach (double fraction in (double[])[0.5, 0.75])
+                {
+                    long epoch = (long)Math.Round(options.Epochs * fraction, MidpointRounding.AwayFromZero);
+                    if (epoch >= 1 && epoch < options.Epochs && (milestones.Count == 0 || epoch > milestones[^1]))
+                    {
+                        milestones.Add(epoch);
+                    }
+                }
+
+                schedule = new MultiStepSchedule(lr, milestones, 0.1, stepsPerEpoch);
+                text = milestones.Count == 0
+                    ? $"{lr:G3} (multistep: too few epochs for a decay)"
+                    : $"{lr:G3}, x0.1 after epoch{(milestones.Count > 1 ? "s" : "")} {string.Join(" and ", milestones)}";
+                break;
+            default:
+                schedule = new ConstantSchedule(lr);
+                text = $"constant {lr:G3}";
+                break;
+        }
+
+        if (options.WarmupEpochs > 0)
+        {
+            long warmupSteps = Math.Max(1, (long)Math.Round(options.WarmupEpochs * stepsPerEpoch));
+            schedule = new LinearWarmupSchedule(schedule, warmupSteps, startFactor: 0.1);
+            text += $"; linear warm-up from 10% over {warmupSteps} steps";
+        }
+
+        return (schedule, text);
+    }
+
+    private static void PrintHeader(
+        CommandLine options, ModelEntry entry, INetworkModel model, Device device, int stepsPerEpoch, string scheduleText, Dataset test, string? checkpointPath)
+    {
+        Grid grid = new Grid().AddColumn(new GridColumn().NoWrap().PadRight(2)).AddColumn();
+        void Row(string name, string value) => grid.AddRow(new Markup($"[grey]{name}[/]"), new Text(value));
+
+        Row("model", $"{options.Model}: {entry.Info.Name}, {entry.Info.Layers.Count} layers, {entry.Info.ParameterCount:N0} parameters, " +
+                     $"{entry.Info.MultiplyAdds / 1e6:F1} M multiply-adds per image");
+        Row("device", device.Description);
+        MemoryReport memory = model.Memory;
+        Row("memory", $"{Mib(memory.TotalBytes)} on the device: parameters {Mib(memory.ParameterBytes)}, training arena {Mib(memory.TrainingArenaBytes)}, " +
+                      $"inference arena {Mib(memory.InferenceArenaBytes)} (batch {memory.BatchSize})");
+        Row("batch", $"{options.Batch}, {stepsPerEpoch} steps per epoch{(options.MaxSteps is { } m ? $" (capped by --max-steps {m})" : "")}");
+        Row("optimizer", options.Optimizer == "adamw"
+            ? $"AdamW, weight decay {options.WeightDecay:G3}"
+            : $"SGD, momentum {options.Momentum:G3}{(options.Nesterov ? " (Nesterov)" : "")}, weight decay {options.WeightDecay:G3}");
+        Row("schedule", scheduleText);
+        Row("data", $"{options.Data}; augmentation {(options.Augment ? "pad 4 + random crop + flip" : "off")}; " +
+                    $"evaluating {Math.Min(test.Count, options.EvalLimit ?? int.MaxValue):N0} of {test.Count:N0} test images");
+        Row("checkpoint", checkpointPath is null ? "off" : $"{checkpointPath}{(options.Resume ? " (resuming)" : "")}");
+        Row("epochs", $"{options.Epochs}, seed {options.Seed}");
+        AnsiConsole.Write(new Rule($"[bold]Fashion-MNIST: {Markup.Escape(options.Model)}[/]").LeftJustified());
+        AnsiConsole.Write(grid);
+        AnsiConsole.WriteLine();
+    }
+
+    private static void PrintSummary(TrainingResult result, CommandLine options, ModelEntry entry, string? checkpointPath, List<(double Epoch, double Loss)> stepLosses)
+    {
+        if (result.History.Count > 0)
+        {
+            Table table = new Table().Border(TableBorder.Rounded).Title($"{entry.Info.Name} on Fashion-MNIST");
+            table.AddColumns("epoch", "lr", "train loss", "train acc", "test loss", "test acc", "img/s train", "img/s eval", "time");
+            foreach (int column in (int[])[0, 1, 2, 3, 4, 5, 6, 7, 8])
+            {
+                table.Columns[column].RightAligned();
+            }
+
+            foreach (EpochMetrics m in result.History)
+            {
+                bool restored = m.Epoch <= result.ResumedFromEpoch;
+                table.AddRow(
+                    restored ? $"[grey]{m.Epoch}[/]" : $"{m.Epoch}", $"{m.LearningRate:G3}", $"{m.TrainLoss:F4}", Percent(m.TrainAccuracy),
+                    Number(m.TestLoss, "F4"), Percent(m.TestAccuracy), $"{m.TrainImagesPerSecond:F0}", $"{m.EvalImagesPerSecond:F0}", Duration(m.Seconds));
+            }
+
+            if (result.ResumedFromEpoch > 0)
+            {
+                table.Caption($"epochs 1-{result.ResumedFromEpoch} restored from the checkpoint");
+            }
+
+            AnsiConsole.Write(table);
+        }
+
+        if (result.Cancelled)
+        {
+            AnsiConsole.MarkupLine($"[yellow]Stopped by Ctrl+C after {result.CompletedEpochs} completed epoch(s).[/]");
+        }
+
+        if (result.LastCheckpointPath is { } saved)
+        {
+            AnsiConsole.MarkupLine($"checkpoint: [bold]{Markup.Escape(Path.GetFullPath(saved))}[/] (epoch {result.CompletedEpochs})");
+        }
+        else if (checkpointPath is not null && result.ResumedFromEpoch > 0)
+        {
+            AnsiConsole.MarkupLine($"checkpoint: {Markup.Escape(Path.GetFullPath(checkpointPath))} (unchanged: nothing left to train)");
+        }
+
+        if (options.PlotPath is { } plot && result.History.Count > 0)
+        {
+            try
+            {
+                Plotting.Save(plot, entry.Info.Name, result.History, stepLosses);
+                AnsiConsole.MarkupLine($"plot: [bold]{Markup.Escape(Path.GetFullPath(plot))}[/]");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException)
+            {
+                Console.Error.WriteLine($"fashion-mnist: --plot: could not write '{plot}': {e.Message}");
+            }
+        }
+    }
+
+    private static void WriteLine(bool interactive, string markup)
+    {
+        if (interactive)
+        {
+            AnsiConsole.MarkupLine(markup);
+        }
+        else
+        {
+            Console.WriteLine(Markup.Remove(markup));
+        }
+    }
+
+    internal static string Percent(double share) => double.IsFinite(share) ? $"{100 * share:F2}%" : "-";
+
+    internal static string Number(double value, string format) => double.IsFinite(value) ? value.ToString(format, CultureInfo.InvariantCulture) : "-";
+
+    internal static string Duration(double seconds) => Duration(TimeSpan.FromSeconds(seconds));
+
+    internal static string Duration(TimeSpan time) =>
+        time.TotalHours >= 1 ? $"{(int)time.TotalHours}:{time:mm\\:ss}" : time.TotalSeconds >= 10 ? $"{time:m\\:ss}" : $"{time.TotalSeconds:F1}s";
+
+    private static string Mib(long bytes) => $"{bytes / (1024.0 * 1024.0):F1} MiB";
+
+    /// <summary>One line of progress text.</summary>
+    internal static string Describe(TrainingProgress p) =>
+        $"epoch {p.Epoch}/{p.Epochs} {(p.Phase == TrainingPhase.Training ? "train" : "eval")} {p.Step}/{p.Steps}  loss {p.Loss:F4}  " +
+        $"acc {Percent(p.Accuracy)}  {p.ImagesPerSecond:F0} img/s  ETA {Duration(p.Remaining)}";
+
+    /// <summary>Spectre.Console progress bars: one per epoch's training, one per evaluation.</summary>
+    private sealed class LiveProgress(ProgressContext context, List<(double Epoch, double Loss)> stepLosses, int stepsPerEpoch, CancellationToken stop)
+        : IProgress<TrainingProgress>
+    {
+        private ProgressTask? _task;
+
+        public void Report(TrainingProgress p)
+        {
+            if (p.Phase == TrainingPhase.Training)
+            {
+                stepLosses.Add((p.GlobalStep / (double)stepsPerEpoch, p.BatchLoss));
+            }
+
+            if (p.Step == 1 || _task is null)
+            {
+                _task?.StopTask();
+                _task = context.AddTask(Markup.Escape(Describe(p)), maxValue: p.Steps);
+            }
+
+            _task.Value = p.Step;
+            _task.Description = Markup.Escape(Describe(p)) + (stop.IsCancellationRequested ? " [yellow](stopping after this step)[/]" : "");
+            if (p.Step == p.Steps)
+            {
+                _task.StopTask();
+            }
+        }
+    }
+
+    /// <summary>Plain lines for redirected output: the first step, then every 10 seconds, and the last step of each phase.</summary>
+    private sealed class PlainProgress(List<(double Epoch, double Loss)> stepLosses, int stepsPerEpoch) : IProgress<TrainingProgress>
+    {
+        private static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
+        private readonly Stopwatch _sinceLine = Stopwatch.StartNew();
+
+        public void Report(TrainingProgress p)
+        {
+            if (p.Phase == TrainingPhase.Training)
+            {
+                stepLosses.Add((p.GlobalStep / (double)stepsPerEpoch, p.BatchLoss));
+            }
+
+            if (p.Step == 1 || p.Step == p.Steps || _sinceLine.Elapsed >= Interval)
+            {
+                Console.WriteLine(Describe(p));
+                _sinceLine.Restart();
+            }
+        }
+    }
+}
