@@ -107,6 +107,12 @@ else
     fail "Summary() lacks 'Network: SmokeNet' or the projection layer2.0.downsample.0"
 fi
 
+if echo "$output" | grep -q '^TrainStep loss finite: True$'; then
+    pass "the generated network trains a step on the package's runtime (ILGPU CPU accelerator)"
+else
+    fail "no finite TrainStep loss from the generated network"
+fi
+
 # 5. The broken consumer must fail with DRN0007 (and nothing else) on the marked line.
 broken="$consumer/Broken"
 expected_line="$(grep -n 'run.sh expects DRN0007' "$broken/BrokenNet.cs" | cut -d: -f1)" || fatal "no line marked 'run.sh expects DRN0007' in Broken/BrokenNet.cs"

@@ -59,8 +59,12 @@ public sealed class ConvOp
     public ConvShape Shape => _shape;
 
     /// <summary><c>y = conv(x, w) + b</c>.</summary>
-    public void Forward() =>
-        _device.Kernels.ConvForward(_device.ThreadsFor(_shape.OutputElements), SpecializedValue.New(_shape), _x, _w, _b, _y, _device.ThreadsFor(_shape.OutputElements));
+    public void Forward()
+    {
+        // The kernel computes four outputs of a row per work item.
+        long work = (long)_shape.N * _shape.OutChannels * _shape.OutHeight * ((_shape.OutWidth + 3) / 4);
+        _device.Kernels.ConvForward(_device.ThreadsFor(work), SpecializedValue.New(_shape), _x, _w, _b, _y, _device.ThreadsFor(work));
+    }
 
     /// <summary>Gradients of the weights and bias (overwritten) and, when <paramref name="data"/> and bound, of the input (accumulated).</summary>
     /// <param name="data">Whether to compute the input's gradient.</param>

@@ -10,7 +10,11 @@ namespace DslResNet.Kernels.Ilgpu;
 /// </summary>
 public static class ConvKernels
 {
-    /// <summary><c>y[n,co,oy,ox] = b[co] + sum w[co,ci,ky,kx] x[n,ci,oy*S-P+ky,ox*S-P+kx]</c>.</summary>
+    /// <summary>
+    /// <c>y[n,co,oy,ox] = b[co] + sum w[co,ci,ky,kx] x[n,ci,oy*S-P+ky,ox*S-P+kx]</c>. A thread computes four neighbouring
+    /// outputs of a row, so each weight is loaded once for four multiply-adds; blocks whose windows lie inside the row
+    /// skip the bounds checks.
+    /// </summary>
     /// <param name="index">The thread.</param>
     /// <param name="shape">The shape, a compile-time constant of the specialised kernel.</param>
     /// <param name="x">Input.</param>
@@ -24,19 +28,27 @@ public static class ConvKernels
         ConvShape s = shape.Value;
         int ho = s.OutHeight;
         int wo = s.OutWidth;
-        int total = s.N * s.OutChannels * ho * wo;
         int k = s.Kernel;
+        int stride = s.Stride;
+        int blocks = (wo + 3) / 4;
+        int total = s.N * s.OutChannels * ho * blocks;
         for (int i = index; i < total; i += threads)
         {
-            int ox = i % wo;
-            int t = i / wo;
+            int bx = i % blocks;
+            int t = i / blocks;
             int oy = t % ho;
             t /= ho;
             int co = t % s.OutChannels;
             int n = t / s.OutChannels;
-            float acc = s.Bias ? b[co] : 0f;
-            int iy0 = (oy * s.Stride) - s.Padding;
-            int ix0 = (ox * s.Stride) - s.Padding;
+            int ox0 = bx * 4;
+            float bias = s.Bias ? b[co] : 0f;
+            float a0 = bias;
+            float a1 = bias;
+            float a2 = bias;
+            float a3 = bias;
+            int iy0 = (oy * stride) - s.Padding;
+            int ix0 = (ox0 * stride) - s.Padding;
+            bool interior = ix0 >= 0 && ix0 + (3 * stride) + k <= s.Width && ox0 + 3 < wo;
             for (int ci = 0; ci < s.InChannels; ci++)
             {
                 int xBase = (n * s.InChannels + ci) * s.Height;
@@ -49,20 +61,65 @@ public static class ConvKernels
                         continue;
                     }
 
-                    int xRow = (xBase + iy) * s.Width;
+                    int xRow = ((xBase + iy) * s.Width) + ix0;
                     int wRow = (wBase + ky) * k;
-                    for (int kx = 0; kx < k; kx++)
+                    if (interior)
                     {
-                        int ix = ix0 + kx;
-                        if (ix >= 0 && ix < s.Width)
+                        for (int kx = 0; kx < k; kx++)
                         {
-                            acc += x[xRow + ix] * w[wRow + kx];
+                            float wv = w[wRow + kx];
+                            a0 += x[xRow + kx] * wv;
+                            a1 += x[xRow + stride + kx] * wv;
+                            a2 += x[xRow + (2 * stride) + kx] * wv;
+                            a3 += x[xRow + (3 * stride) + kx] * wv;
+                        }
+                    }
+                    else
+                    {
+                        for (int kx = 0; kx < k; kx++)
+                        {
+                            float wv = w[wRow + kx];
+                            int ix = ix0 + kx;
+                            if (ix >= 0 && ix < s.Width)
+                            {
+                                a0 += x[xRow + kx] * wv;
+                            }
+
+                            if (ix + stride >= 0 && ix + stride < s.Width)
+                            {
+                                a1 += x[xRow + stride + kx] * wv;
+                            }
+
+                            if (ix + (2 * stride) >= 0 && ix + (2 * stride) < s.Width)
+                            {
+                                a2 += x[xRow + (2 * stride) + kx] * wv;
+                            }
+
+                            if (ix + (3 * stride) >= 0 && ix + (3 * stride) < s.Width)
+                            {
+                                a3 += x[xRow + (3 * stride) + kx] * wv;
+                            }
                         }
                     }
                 }
             }
 
-            y[i] = acc;
+            int o = ((((n * s.OutChannels) + co) * ho) + oy) * wo + ox0;
+            y[o] = a0;
+            if (ox0 + 1 < wo)
+            {
+                y[o + 1] = a1;
+            }
+
+            if (ox0 + 2 < wo)
+            {
+                y[o + 2] = a2;
+            }
+
+            if (ox0 + 3 < wo)
+            {
+                y[o + 3] = a3;
+            }
         }
     }
 
@@ -90,36 +147,32 @@ public static class ConvKernels
             int ci = t % s.InChannels;
             int n = t / s.InChannels;
             float acc = 0f;
+
+            // Kernel taps that reach an output inside the map: 0 <= iy + P - ky <= (ho - 1) * S, likewise for x.
+            int kyLow = Max(0, iy + s.Padding - ((ho - 1) * s.Stride));
+            int kyHigh = Min(k - 1, iy + s.Padding);
+            int kxLow = Max(0, ix + s.Padding - ((wo - 1) * s.Stride));
+            int kxHigh = Min(k - 1, ix + s.Padding);
             for (int co = 0; co < s.OutChannels; co++)
             {
                 int dyBase = (n * s.OutChannels + co) * ho;
                 int wBase = (co * s.InChannels + ci) * k;
-                for (int ky = 0; ky < k; ky++)
+                for (int ky = kyLow; ky <= kyHigh; ky++)
                 {
                     int py = iy + s.Padding - ky;
-                    if (py < 0 || py % s.Stride != 0)
+                    if (py % s.Stride != 0)
                     {
                         continue;
                     }
 
-                    int oy = py / s.Stride;
-                    if (oy >= ho)
-                    {
-                        continue;
-                    }
-
-                    for (int kx = 0; kx < k; kx++)
+                    int dyRow = (dyBase + (py / s.Stride)) * wo;
+                    int wRow = (wBase + ky) * k;
+                    for (int kx = kxLow; kx <= kxHigh; kx++)
                     {
                         int px = ix + s.Padding - kx;
-                        if (px < 0 || px % s.Stride != 0)
+                        if (px % s.Stride == 0)
                         {
-                            continue;
-                        }
-
-                        int ox = px / s.Stride;
-                        if (ox < wo)
-                        {
-                            acc += w[((wBase + ky) * k) + kx] * dy[((dyBase + oy) * wo) + ox];
+                            acc += w[wRow + kx] * dy[dyRow + (px / s.Stride)];
                         }
                     }
                 }
@@ -245,6 +298,10 @@ public static class ConvKernels
     }
 
     private static int CeilDiv(int a, int b) => a >= 0 ? (a + b - 1) / b : -((-a) / b);
+
+    private static int Max(int a, int b) => a > b ? a : b;
+
+    private static int Min(int a, int b) => a < b ? a : b;
 
     private static int Clamp(int value, int low, int high) => value < low ? low : value > high ? high : value;
 
