@@ -108,6 +108,11 @@ internal static partial class Parser
                 { IsRecord: true } => "a record",
                 { TypeKind: not TypeKind.Class } => "a " + Keyword(type),
                 { IsStatic: true } => "a static class",
+                // The analyzer sees the generated part too, whose base is NetworkBase.
+                { BaseType: { SpecialType: not SpecialType.System_Object } baseType }
+                    when baseType.ToDisplayString() != "DslResNet.Runtime.NetworkBase" =>
+                    "derived from " + baseType.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)
+                    + " (the generated part derives from DslResNet.Runtime.NetworkBase)",
                 _ => null,
             },
         };

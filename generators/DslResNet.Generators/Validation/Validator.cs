@@ -123,7 +123,7 @@ internal static class Validator
 
         if (facts.UnsupportedKind is { } kind)
         {
-            sink.Add(DiagnosticInfo.Create(Descriptors.UnsupportedDeclaration, span, owner, name, what, "it is " + kind + "; declare it as a (non-static) partial class"));
+            sink.Add(DiagnosticInfo.Create(Descriptors.UnsupportedDeclaration, span, owner, name, what, "it is " + kind + "; declare it as a (non-static) partial class with no base class"));
         }
 
         if (facts.InGenericType)

@@ -70,6 +70,23 @@ public sealed class DeclarationDiagnosticTests
     }
 
     [Fact]
+    public void DRN0002_network_with_a_base_class()
+    {
+        var result = Expect.Spans("""
+            public class Base { }
+
+            [Network(3, 8, 8)]
+            public partial class {|DRN0002:Net|} : Base, System.IComparable
+            {
+                [Conv(8, 3, Padding = 1)] Layer conv1;
+                public int CompareTo(object? other) => 0;
+            }
+            """);
+        Expect.One(result, "DRN0002", DiagnosticSeverity.Error,
+            "'Net' cannot be a network: it is derived from Base (the generated part derives from DslResNet.Runtime.NetworkBase); declare it as a (non-static) partial class with no base class");
+    }
+
+    [Fact]
     public void DRN0002_generic_block()
     {
         var result = Expect.Spans("""
