@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Runtime;
 
 namespace DslResNet.Kernels.Ilgpu;
@@ -305,5 +306,5 @@ public static class ConvKernels
 
     private static int Clamp(int value, int low, int high) => value < low ? low : value > high ? high : value;
 
-    private static float Sqrt(float value) => (float)System.Math.Sqrt(value);
+    private static float Sqrt(float value) => XMath.Sqrt(value);
 }

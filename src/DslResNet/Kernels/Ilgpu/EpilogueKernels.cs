@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Runtime;
 
 namespace DslResNet.Kernels.Ilgpu;
@@ -232,9 +233,9 @@ public static class EpilogueKernels
         _ => 1f,
     };
 
-    private static float Sqrt(float v) => (float)System.Math.Sqrt(v);
+    private static float Sqrt(float v) => XMath.Sqrt(v);
 
-    private static float Exp(float v) => (float)System.Math.Exp(v);
+    private static float Exp(float v) => XMath.Exp(v);
 
-    private static float Tanh(float v) => (float)System.Math.Tanh(v);
+    private static float Tanh(float v) => XMath.Tanh(v);
 }

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Runtime;
 
 namespace DslResNet.Kernels.Ilgpu;
@@ -93,7 +94,7 @@ public static class MiscKernels
         uint h = Mix((uint)seed ^ 0x9E3779B9u);
         h = Mix(h ^ (uint)step);
         h = Mix(h ^ (uint)element);
-        return (h >> 8) * (1f / 16777216f);
+        return (int)(h >> 8) * (1f / 16777216f);
     }
 
     private static uint Mix(uint h)
@@ -172,16 +173,16 @@ public static class MiscKernels
             float sum = 0f;
             for (int j = 0; j < k; j++)
             {
-                sum += (float)System.Math.Exp(logits[baseIndex + j] - max);
+                sum += XMath.Exp(logits[baseIndex + j] - max);
             }
 
             int label = labels[n];
-            float logSum = (float)System.Math.Log(sum);
+            float logSum = XMath.Log(sum);
             loss[n] = logSum - (logits[baseIndex + label] - max);
             correct[n] = best == label ? 1f : 0f;
             for (int j = 0; j < k; j++)
             {
-                float p = (float)System.Math.Exp(logits[baseIndex + j] - max) / sum;
+                float p = XMath.Exp(logits[baseIndex + j] - max) / sum;
                 dz[baseIndex + j] = (p - (j == label ? 1f : 0f)) * gradientScale;
             }
         }
