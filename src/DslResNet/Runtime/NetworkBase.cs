@@ -106,7 +106,7 @@ public abstract class NetworkBase : INetworkModel
     /// <inheritdoc />
     public bool IsTraining { get; private set; } = true;
 
-    /// <summary>Training steps taken (restored from checkpoints by the training loop through the optimizer's step count).</summary>
+    /// <summary>Training steps taken; <see cref="ImportCheckpoint"/> restores it from the checkpoint's optimizer step.</summary>
     public long StepCount { get; private set; }
 
     /// <summary>When true, <see cref="TrainStep"/> and <see cref="Backward"/> also compute the gradient of the input images.</summary>
@@ -337,7 +337,7 @@ public abstract class NetworkBase : INetworkModel
         _lastForwardTraining = true;
         _lastCount = BatchSize;
         _foldedCurrent = false;
-        if (!double.IsFinite(result.Loss) || Store.FirstNonFiniteGradient() is not null)
+        if (!double.IsFinite(result.Loss) || Store.FirstNonFiniteGradient() is not null || FirstNonFiniteRunningStatistic() is not null)
         {
             string location = Diagnose(snapshot);
             StepCount = step - 1;
@@ -362,6 +362,8 @@ public abstract class NetworkBase : INetworkModel
         }
 
         RunInference();
+        _lastForwardTraining = false;
+        _lastCount = count;
         RunLoss(InferenceOutput, count, _evaluationGradient.View);
         Device.Accelerator.Synchronize();
         return ReadLoss(count);
@@ -378,6 +380,8 @@ public abstract class NetworkBase : INetworkModel
         }
 
         RunInference();
+        _lastForwardTraining = false;
+        _lastCount = count;
         Device.Accelerator.Synchronize();
         float[] result = new float[count * _classes];
         InferenceOutput.SubView(0, result.Length).CopyToCPU(result);
@@ -428,6 +432,8 @@ public abstract class NetworkBase : INetworkModel
             }
         }
 
+        // Dropout masks derive from the step: a resumed run continues the sequence.
+        StepCount = checkpoint.OptimizerStep;
         _foldedCurrent = false;
     }
 
@@ -552,6 +558,7 @@ public abstract class NetworkBase : INetworkModel
     private string Diagnose(float[] snapshot)
     {
         string? parameter = Store.FirstNonFiniteGradient();
+        string? runningStatistic = FirstNonFiniteRunningStatistic();
         RestoreValues(snapshot);
         _tracing = true;
         _firstNonFinite = null;
@@ -568,13 +575,31 @@ public abstract class NetworkBase : INetworkModel
 
             BackwardTraining(false);
             Device.Accelerator.Synchronize();
-            return _firstNonFinite ?? (parameter is null ? "loss" : $"gradient of parameter {parameter}");
+            return _firstNonFinite
+                ?? (parameter is not null ? $"gradient of parameter {parameter}"
+                    : runningStatistic is not null ? $"batch statistics of {runningStatistic} (they overflow float)"
+                    : "loss");
         }
         finally
         {
             _tracing = false;
             RestoreValues(snapshot);
         }
+    }
+
+    // A batch statistic can overflow (a huge activation squared) while the normalised output stays finite; the running
+    // statistics then hold an infinity that evaluation and checkpoints would carry on.
+    private string? FirstNonFiniteRunningStatistic()
+    {
+        foreach (ParameterInfo p in Definition.Parameters)
+        {
+            if (p.Role is ParameterRole.RunningMean or ParameterRole.RunningVar && !ParameterStore.AllFinite(Store.HostValue(p.Name).Span))
+            {
+                return p.Name;
+            }
+        }
+
+        return null;
     }
 
     private string GroupName(int group)
