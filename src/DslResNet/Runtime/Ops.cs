@@ -74,7 +74,9 @@ public sealed class ConvOp
         _device.Kernels.ConvBackwardWeights(_device.ThreadsFor(work), SpecializedValue.New(_shape), _dy, _x, _dw, _db, _device.ThreadsFor(work));
         if (data && _dx.Length > 0)
         {
-            _device.Kernels.ConvBackwardData(_device.ThreadsFor(_shape.InputElements), SpecializedValue.New(_shape), _dy, _w, _dx, _device.ThreadsFor(_shape.InputElements));
+            // The kernel computes four inputs of a row per work item.
+            long rows = (long)_shape.N * _shape.InChannels * _shape.Height * ((_shape.Width + 3) / 4);
+            _device.Kernels.ConvBackwardData(_device.ThreadsFor(rows), SpecializedValue.New(_shape), _dy, _w, _dx, _device.ThreadsFor(rows));
         }
     }
 }

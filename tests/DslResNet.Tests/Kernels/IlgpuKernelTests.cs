@@ -58,6 +58,8 @@ public sealed class IlgpuKernelTests : IClassFixture<CpuDeviceFixture>
     [InlineData(1, 3, 7, 9, 5, 3, 1, 0, false)]
     [InlineData(3, 3, 9, 9, 3, 3, 2, 3, true)]
     [InlineData(1, 1, 1, 1, 1, 1, 1, 0, true)]
+    [InlineData(2, 3, 9, 10, 4, 1, 1, 3, false)]
+    [InlineData(2, 3, 12, 17, 4, 3, 1, 1, true)]
     public void Conv(int n, int cin, int h, int w, int cout, int k, int stride, int pad, bool bias)
     {
         ConvShape shape = new(n, cin, h, w, cout, k, stride, pad, bias);

@@ -124,7 +124,11 @@ public static class ConvKernels
         }
     }
 
-    /// <summary><c>dx[n,ci,iy,ix] += sum over (co,ky,kx) with iy = oy*S-P+ky, ix = ox*S-P+kx of w[co,ci,ky,kx] dy[n,co,oy,ox]</c>.</summary>
+    /// <summary>
+    /// <c>dx[n,ci,iy,ix] += sum over (co,ky,kx) with iy = oy*S-P+ky, ix = ox*S-P+kx of w[co,ci,ky,kx] dy[n,co,oy,ox]</c>.
+    /// A thread computes four neighbouring inputs of a row; for stride 1, blocks whose taps all land inside the output
+    /// row share each weight load and skip the bounds checks.
+    /// </summary>
     /// <param name="index">The thread.</param>
     /// <param name="shape">The shape.</param>
     /// <param name="dy">Gradient of the output.</param>
@@ -137,49 +141,87 @@ public static class ConvKernels
         ConvShape s = shape.Value;
         int ho = s.OutHeight;
         int wo = s.OutWidth;
-        int total = s.N * s.InChannels * s.Height * s.Width;
         int k = s.Kernel;
+        int blocks = (s.Width + 3) / 4;
+        int total = s.N * s.InChannels * s.Height * blocks;
         for (int i = index; i < total; i += threads)
         {
-            int ix = i % s.Width;
-            int t = i / s.Width;
+            int bx = i % blocks;
+            int t = i / blocks;
             int iy = t % s.Height;
             t /= s.Height;
             int ci = t % s.InChannels;
             int n = t / s.InChannels;
-            float acc = 0f;
+            int ix0 = bx * 4;
+            int rowBase = (((n * s.InChannels) + ci) * s.Height + iy) * s.Width;
 
-            // Kernel taps that reach an output inside the map: 0 <= iy + P - ky <= (ho - 1) * S, likewise for x.
+            // Kernel rows that reach an output row inside the map: 0 <= iy + P - ky <= (ho - 1) * S.
             int kyLow = Max(0, iy + s.Padding - ((ho - 1) * s.Stride));
             int kyHigh = Min(k - 1, iy + s.Padding);
-            int kxLow = Max(0, ix + s.Padding - ((wo - 1) * s.Stride));
-            int kxHigh = Min(k - 1, ix + s.Padding);
-            for (int co = 0; co < s.OutChannels; co++)
+            if (s.Stride == 1 && ix0 + 3 < s.Width && ix0 + s.Padding - (k - 1) >= 0 && ix0 + 3 + s.Padding <= wo - 1)
             {
-                int dyBase = (n * s.OutChannels + co) * ho;
-                int wBase = (co * s.InChannels + ci) * k;
-                for (int ky = kyLow; ky <= kyHigh; ky++)
+                float a0 = 0f;
+                float a1 = 0f;
+                float a2 = 0f;
+                float a3 = 0f;
+                for (int co = 0; co < s.OutChannels; co++)
                 {
-                    int py = iy + s.Padding - ky;
-                    if (py % s.Stride != 0)
+                    int dyBase = (n * s.OutChannels + co) * ho;
+                    int wBase = (co * s.InChannels + ci) * k;
+                    for (int ky = kyLow; ky <= kyHigh; ky++)
                     {
-                        continue;
-                    }
-
-                    int dyRow = (dyBase + (py / s.Stride)) * wo;
-                    int wRow = (wBase + ky) * k;
-                    for (int kx = kxLow; kx <= kxHigh; kx++)
-                    {
-                        int px = ix + s.Padding - kx;
-                        if (px % s.Stride == 0)
+                        int dyRow = ((dyBase + iy + s.Padding - ky) * wo) + ix0 + s.Padding;
+                        int wRow = (wBase + ky) * k;
+                        for (int kx = 0; kx < k; kx++)
                         {
-                            acc += w[wRow + kx] * dy[dyRow + (px / s.Stride)];
+                            float wv = w[wRow + kx];
+                            a0 += wv * dy[dyRow - kx];
+                            a1 += wv * dy[dyRow + 1 - kx];
+                            a2 += wv * dy[dyRow + 2 - kx];
+                            a3 += wv * dy[dyRow + 3 - kx];
                         }
                     }
                 }
+
+                dx[rowBase + ix0] += a0;
+                dx[rowBase + ix0 + 1] += a1;
+                dx[rowBase + ix0 + 2] += a2;
+                dx[rowBase + ix0 + 3] += a3;
+                continue;
             }
 
-            dx[i] += acc;
+            for (int ix = ix0; ix < ix0 + 4 && ix < s.Width; ix++)
+            {
+                float acc = 0f;
+                int kxLow = Max(0, ix + s.Padding - ((wo - 1) * s.Stride));
+                int kxHigh = Min(k - 1, ix + s.Padding);
+                for (int co = 0; co < s.OutChannels; co++)
+                {
+                    int dyBase = (n * s.OutChannels + co) * ho;
+                    int wBase = (co * s.InChannels + ci) * k;
+                    for (int ky = kyLow; ky <= kyHigh; ky++)
+                    {
+                        int py = iy + s.Padding - ky;
+                        if (py % s.Stride != 0)
+                        {
+                            continue;
+                        }
+
+                        int dyRow = (dyBase + (py / s.Stride)) * wo;
+                        int wRow = (wBase + ky) * k;
+                        for (int kx = kxLow; kx <= kxHigh; kx++)
+                        {
+                            int px = ix + s.Padding - kx;
+                            if (px % s.Stride == 0)
+                            {
+                                acc += w[wRow + kx] * dy[dyRow + (px / s.Stride)];
+                            }
+                        }
+                    }
+                }
+
+                dx[rowBase + ix] += acc;
+            }
         }
     }
 
