@@ -30,6 +30,9 @@ internal sealed record CommandLine
     public bool Resume { get; init; }
     public int? MaxSteps { get; init; }
     public int? EvalLimit { get; init; }
+
+    /// <summary>With a value: time this many training steps and inference batches instead of training (--benchmark).</summary>
+    public int? Benchmark { get; init; }
     public string? Plot { get; init; }
     public bool Help { get; init; }
 
@@ -64,6 +67,8 @@ internal sealed record CommandLine
           --checkpoint PATH      written after every epoch (default fashion-<model>.safetensors; 'none': off)
           --resume               continue from the checkpoint (same batch size and --max-steps)
           --max-steps N          at most N training steps per epoch (short runs on slow devices)
+          --benchmark N          time N training steps and N inference batches (after one warm-up
+                                 of each, which compiles the kernels) and report images/s; no training run
           --eval-limit N         evaluate on the first N test images only (0: skip evaluation)
           --plot PATH            loss and accuracy curves as PNG (default fashion-<model>.png; 'none': off)
           -h, --help             this text
@@ -132,6 +137,7 @@ internal sealed record CommandLine
                 "--resume" => Flag(NoValue, result with { Resume = true }),
                 "--max-steps" => result with { MaxSteps = Int(name, Value(), min: 1) },
                 "--eval-limit" => result with { EvalLimit = Int(name, Value(), min: 0) },
+                "--benchmark" => result with { Benchmark = Int(name, Value(), min: 1) },
                 "--plot" => result with { Plot = Text(name, Value()) },
                 "--help" or "-h" or "-?" => Flag(NoValue, result with { Help = true }),
                 _ => throw new UsageException(arg.StartsWith('-') ? $"{name}: unknown option (see --help)." : $"'{arg}': unexpected argument (options start with --; see --help)."),

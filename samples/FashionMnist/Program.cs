@@ -98,6 +98,10 @@ internal static class Program
 
             BatchLoader loader = new(train, options.Batch, options.Seed, shuffle: true, dropLast: true,
                 augmentation: options.Augment ? Augmentation.Standard : null);
+            if (options.Benchmark is { } repeats)
+            {
+                return RunBenchmark(options, entry, model, device, optimizer, loader, test, repeats);
+            }
             int stepsPerEpoch = Trainer.StepsPerEpochFor(loader, options.MaxSteps);
             (ILearningRateSchedule schedule, string scheduleText) = Schedule(options, stepsPerEpoch);
             Trainer trainer = new(model, optimizer, schedule, loader, test, new TrainerOptions
@@ -228,6 +232,72 @@ internal static class Program
 
         return (schedule, text);
     }
+
+    // Times steady-state training steps and inference batches on real data: one warm-up of each (it compiles the
+    // specialised kernels), then the median of the timed repeats.
+    private static int RunBenchmark(
+        CommandLine options, ModelEntry entry, INetworkModel model, Device device, Optimizer optimizer, BatchLoader loader, Dataset test, int repeats)
+    {
+        Console.WriteLine($"benchmark: {entry.Info.Name} ({options.Model}), batch {options.Batch}, {device.Description}, {Environment.ProcessorCount} cores");
+        IEnumerator<Batch> batches = loader.Epoch(0).GetEnumerator();
+        Batch Next()
+        {
+            if (!batches.MoveNext())
+            {
+                batches = loader.Epoch(1).GetEnumerator();
+                batches.MoveNext();
+            }
+
+            return batches.Current;
+        }
+
+        Stopwatch watch = Stopwatch.StartNew();
+        Batch first = Next();
+        model.TrainStep(first.Images, first.Labels, optimizer);
+        Console.WriteLine($"  warm-up training step (compiles the kernels): {watch.Elapsed.TotalSeconds:F1} s");
+        List<double> trainSeconds = [];
+        for (int i = 0; i < repeats; i++)
+        {
+            Batch batch = Next();
+            watch.Restart();
+            model.TrainStep(batch.Images, batch.Labels, optimizer);
+            trainSeconds.Add(watch.Elapsed.TotalSeconds);
+        }
+
+        model.Eval();
+        int imageSize = test.ImageSize;
+        float[] images = test.Images.AsSpan(0, options.Batch * imageSize).ToArray();
+        float[] logits = new float[options.Batch * (int)entry.Info.OutputShape.Elements];
+        watch.Restart();
+        model.Predict(images, logits);
+        Console.WriteLine($"  warm-up inference batch: {watch.Elapsed.TotalSeconds:F1} s");
+        List<double> inferSeconds = [];
+        for (int i = 0; i < repeats; i++)
+        {
+            watch.Restart();
+            model.Predict(images, logits);
+            inferSeconds.Add(watch.Elapsed.TotalSeconds);
+        }
+
+        double train = Median(trainSeconds);
+        double infer = Median(inferSeconds);
+        int stepsPerEpoch = loader.Dataset.Count / options.Batch;
+        Console.WriteLine($"  training:  median {train:F2} s per step of {options.Batch} ({repeats} steps, min {Min(trainSeconds):F2}, max {Max(trainSeconds):F2}): {options.Batch / train:F1} images/s");
+        Console.WriteLine($"  inference: median {infer:F2} s per batch of {options.Batch} ({repeats} batches, min {Min(inferSeconds):F2}, max {Max(inferSeconds):F2}): {options.Batch / infer:F1} images/s");
+        Console.WriteLine($"  a full epoch ({stepsPerEpoch} steps) would take about {TimeSpan.FromSeconds(stepsPerEpoch * train):h\\:mm\\:ss}, evaluating the 10,000 test images {TimeSpan.FromSeconds(test.Count / (options.Batch / infer)):h\\:mm\\:ss}");
+        return 0;
+    }
+
+    private static double Median(List<double> values)
+    {
+        List<double> sorted = [.. values];
+        sorted.Sort();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private static double Min(List<double> values) => values.Count == 0 ? 0 : System.Linq.Enumerable.Min(values);
+
+    private static double Max(List<double> values) => values.Count == 0 ? 0 : System.Linq.Enumerable.Max(values);
 
     private static void PrintHeader(
         CommandLine options, ModelEntry entry, INetworkModel model, Device device, int stepsPerEpoch, string scheduleText, Dataset test, string? checkpointPath)
