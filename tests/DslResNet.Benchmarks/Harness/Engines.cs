@@ -1,0 +1,27 @@
+using System;
+using System.Collections.Generic;
+
+namespace DslResNet.Benchmarks.Harness;
+
+/// <summary>The engines the harness measures, their variants, and the versions it reports.</summary>
+internal static class Engines
+{
+    /// <summary>Engine names.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["dslresnet"];
+
+    /// <summary>The variants of an engine for a task.</summary>
+    public static IEnumerable<string> Variants(string engine, string task) => engine switch
+    {
+        _ => ["default"],
+    };
+
+    /// <summary>Runs one measurement in this process.</summary>
+    public static MeasureResult Measure(MeasureSpec spec) => spec.Engine switch
+    {
+        "dslresnet" => DslResNetEngine.Measure(spec),
+        _ => throw new ArgumentException($"Unknown engine '{spec.Engine}'."),
+    };
+
+    /// <summary>Versions for the results file.</summary>
+    public static string Versions() => $"DslResNet {typeof(DslResNet.Runtime.Device).Assembly.GetName().Version}, ILGPU {typeof(ILGPU.Context).Assembly.GetName().Version}";
+}

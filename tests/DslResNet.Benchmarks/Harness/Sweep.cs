@@ -1,0 +1,249 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text;
+
+namespace DslResNet.Benchmarks.Harness;
+
+/// <summary>
+/// The side-by-side harness: every (network, threads, task, engine variant) in fresh processes pinned to that many
+/// cores, repeated, and one Markdown table with DslResNet's ratio to the best peer. Usage (from the repository root):
+/// <c>dotnet run -c Release --project tests/DslResNet.Benchmarks -- sweep [--quick] [--repeats R] [--steps S]
+/// [--networks resnet20,plain20,resnet56,resnet20-cifar] [--threads 1,2] [--engines dslresnet,torchsharp,onnxruntime]
+/// [--out FILE]</c>.
+/// </summary>
+internal static class Sweep
+{
+    private static readonly string[] Tasks = ["train", "infer", "latency"];
+
+    /// <summary>Runs the sweep.</summary>
+    public static int Run(IReadOnlyList<string> args)
+    {
+        bool quick = args.Contains("--quick");
+        string Option(string name, string fallback)
+        {
+            int i = args.ToList().IndexOf(name);
+            return i >= 0 && i + 1 < args.Count ? args[i + 1] : fallback;
+        }
+
+        int repeats = int.Parse(Option("--repeats", quick ? "1" : "3"), CultureInfo.InvariantCulture);
+        int steps = int.Parse(Option("--steps", quick ? "2" : "3"), CultureInfo.InvariantCulture);
+        string[] networks = Option("--networks", quick ? "resnet20" : "resnet20,plain20,resnet56,resnet20-cifar").Split(',');
+        int[] threads = Option("--threads", quick ? "2" : "1,2").Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray();
+        string[] engines = Option("--engines", string.Join(",", Engines.Names)).Split(',');
+        string output = Option("--out", Path.Combine(RepositoryRoot(), "tests", "DslResNet.Benchmarks", "results", quick ? "quick.md" : "latest.md"));
+
+        Console.WriteLine($"sweep: networks {string.Join(",", networks)}; threads {string.Join(",", threads)}; engines {string.Join(",", engines)}; " +
+                          $"{repeats} process(es) per configuration, {steps} timed call(s) after a warm-up in each");
+        string? tcmalloc = Tcmalloc.Find(install: true, Console.WriteLine);
+        Dictionary<int, double> peak = threads.ToDictionary(t => t, FmaPeak.Measure);
+        foreach ((int t, double gflops) in peak)
+        {
+            Console.WriteLine($"FMA peak, {t} thread(s): {gflops:F0} GFLOP/s");
+        }
+
+        List<Row> rows = [];
+        foreach (string network in networks)
+        {
+            foreach (int t in threads)
+            {
+                foreach (string task in Tasks)
+                {
+                    Row row = new(network, t, task);
+                    foreach (string engine in engines)
+                    {
+                        foreach (string variant in Engines.Variants(engine, task))
+                        {
+                            if (variant.StartsWith("tcmalloc", StringComparison.Ordinal) && tcmalloc is null)
+                            {
+                                continue;
+                            }
+
+                            MeasureSpec spec = new(engine, variant, network, task, t, task == "latency" ? Math.Max(steps, 20) : steps);
+                            List<MeasureResult> results = [];
+                            for (int r = 0; r < repeats; r++)
+                            {
+                                MeasureResult? result = RunChild(spec, variant.StartsWith("tcmalloc", StringComparison.Ordinal) ? tcmalloc : null);
+                                if (result is not null)
+                                {
+                                    results.Add(result);
+                                }
+                            }
+
+                            if (results.Count > 0)
+                            {
+                                row.Cells[$"{engine}/{variant}"] = new Cell(results.Select(x => x.SecondsPerCall).ToList(), results.Select(x => x.PeakRssMiB).ToList(), spec.Batch);
+                                Console.WriteLine($"  {network} x{t} {task} {engine}/{variant}: {Describe(row.Cells[$"{engine}/{variant}"], task)}");
+                            }
+                        }
+                    }
+
+                    rows.Add(row);
+                }
+            }
+        }
+
+        string table = Table(rows, peak, repeats, steps, tcmalloc);
+        Console.WriteLine();
+        Console.WriteLine(table);
+        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+        File.WriteAllText(output, table);
+        Console.WriteLine($"written to {output}");
+        return 0;
+    }
+
+    private static MeasureResult? RunChild(MeasureSpec spec, string? preload)
+    {
+        string cpus = string.Join(",", Enumerable.Range(0, Math.Min(spec.Threads, Environment.ProcessorCount)));
+        ProcessStartInfo start = new("taskset")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(cpus);
+        start.ArgumentList.Add(Environment.ProcessPath ?? "dotnet");
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath ?? "dotnet") == "dotnet")
+        {
+            start.ArgumentList.Add(typeof(Sweep).Assembly.Location);
+        }
+
+        foreach (string a in spec.ToArguments())
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        if (preload is not null)
+        {
+            start.Environment["LD_PRELOAD"] = preload;
+        }
+
+        start.Environment["OMP_NUM_THREADS"] = spec.Threads.ToString(CultureInfo.InvariantCulture);
+        using Process process = Process.Start(start)!;
+        string stdout = process.StandardOutput.ReadToEnd();
+        string stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        MeasureResult? result = MeasureResult.FromOutput(stdout);
+        if (process.ExitCode != 0 || result is null)
+        {
+            Console.WriteLine($"  {spec.Engine}/{spec.Variant} {spec.Network} {spec.Task} x{spec.Threads} FAILED (exit {process.ExitCode}): {Last(stderr + stdout)}");
+            return null;
+        }
+
+        return result;
+    }
+
+    private static string Last(string text) => string.Join(" | ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(3));
+
+    private static string Describe(Cell cell, string task) => task == "latency"
+        ? $"{cell.Median * 1000:F2} ms ({cell.Min * 1000:F2}..{cell.Max * 1000:F2}), peak {cell.PeakMiB:F0} MiB"
+        : $"{cell.ImagesPerSecond:F1} images/s ({cell.Batch / cell.Max:F1}..{cell.Batch / cell.Min:F1}), peak {cell.PeakMiB:F0} MiB";
+
+    private static string Table(List<Row> rows, Dictionary<int, double> peak, int repeats, int steps, string? tcmalloc)
+    {
+        StringBuilder md = new();
+        md.AppendLine(CultureInfo.InvariantCulture, $"# DslResNet side by side — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        md.AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"- CPU: {CpuModel()}, {Environment.ProcessorCount} cores; FMA peak {string.Join(", ", peak.Select(p => $"{p.Value:F0} GFLOP/s on {p.Key} thread(s)"))}");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- .NET {Environment.Version}; {Engines.Versions()}; tcmalloc: {tcmalloc ?? "not found (tcmalloc variants skipped)"}");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- each cell: median over {repeats} fresh process(es) pinned to that many cores (taskset), each the median of {steps} timed calls after a warm-up (latency: at least 20); min..max over the processes in brackets");
+        md.AppendLine("- training: SGD step (forward, softmax cross-entropy, backward, update) at batch 128; inference: batch 128 in eval mode; latency: one image; peak: the training process's peak RSS");
+        md.AppendLine("- ratio: DslResNet over the best peer (training: best TorchSharp variant; inference and latency: best of TorchSharp and ONNX Runtime); above 1 means DslResNet is faster (latency: the peer's time over ours)");
+        md.AppendLine();
+        md.AppendLine("| network | threads | measure | DslResNet | TorchSharp | +tcmalloc | +tcmalloc+channels-last | ONNX Runtime | DslResNet / best peer |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (Row row in rows)
+        {
+            string F(string key)
+            {
+                if (!row.Cells.TryGetValue(key, out Cell? c))
+                {
+                    return "—";
+                }
+
+                return row.Task == "latency"
+                    ? $"{c.Median * 1000:F2} ms ({c.Min * 1000:F2}..{c.Max * 1000:F2})"
+                    : $"{c.ImagesPerSecond:F1} ({c.Batch / c.Max:F1}..{c.Batch / c.Min:F1})";
+            }
+
+            string measure = row.Task switch { "train" => "training images/s", "infer" => "inference images/s", _ => "batch-1 latency" };
+            md.AppendLine(CultureInfo.InvariantCulture,
+                $"| {row.Network} | {row.Threads} | {measure} | {F("dslresnet/default")} | {F("torchsharp/default")} | {F("torchsharp/tcmalloc")} | {F("torchsharp/tcmalloc-cl")} | {F("onnxruntime/default")} | {Ratio(row)} |");
+            if (row.Task == "train")
+            {
+                string M(string key) => row.Cells.TryGetValue(key, out Cell? c) ? $"{c.PeakMiB:F0} MiB" : "—";
+                md.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {row.Network} | {row.Threads} | training peak memory | {M("dslresnet/default")} | {M("torchsharp/default")} | {M("torchsharp/tcmalloc")} | {M("torchsharp/tcmalloc-cl")} | — | |");
+            }
+        }
+
+        return md.ToString();
+    }
+
+    private static string Ratio(Row row)
+    {
+        if (!row.Cells.TryGetValue("dslresnet/default", out Cell? ours))
+        {
+            return "—";
+        }
+
+        IEnumerable<KeyValuePair<string, Cell>> peers = row.Cells.Where(c => !c.Key.StartsWith("dslresnet", StringComparison.Ordinal)
+            && (row.Task != "train" || c.Key.StartsWith("torchsharp", StringComparison.Ordinal)));
+        if (!peers.Any())
+        {
+            return "—";
+        }
+
+        KeyValuePair<string, Cell> best = peers.MinBy(p => p.Value.Median);
+        return $"{best.Value.Median / ours.Median:F3}x ({best.Key})";
+    }
+
+    private static string CpuModel()
+    {
+        try
+        {
+            string? line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            return line is null ? "unknown" : line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+    }
+
+    /// <summary>The repository root: the nearest folder above the working directory holding DslResNet.sln.</summary>
+    public static string RepositoryRoot()
+    {
+        for (DirectoryInfo? d = new(Directory.GetCurrentDirectory()); d is not null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "DslResNet.sln")))
+            {
+                return d.FullName;
+            }
+        }
+
+        return Directory.GetCurrentDirectory();
+    }
+
+    private sealed record Row(string Network, int Threads, string Task)
+    {
+        public Dictionary<string, Cell> Cells { get; } = new(StringComparer.Ordinal);
+    }
+
+    private sealed record Cell(List<double> Seconds, List<double> Peaks, int Batch)
+    {
+        public double Median => Timing.Median(Seconds);
+
+        public double Min => Seconds.Min();
+
+        public double Max => Seconds.Max();
+
+        public double ImagesPerSecond => Batch / Median;
+
+        public double PeakMiB => Timing.Median(Peaks);
+    }
+}
