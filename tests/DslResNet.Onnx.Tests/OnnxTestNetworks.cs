@@ -1,0 +1,144 @@
+using DslResNet;
+
+namespace DslResNet.Onnx.Tests;
+
+/// <summary>A basic residual block (two 3x3 convolutions), as in the CIFAR and ImageNet ResNets.</summary>
+[Block]
+public class OnnxBasicBlock
+{
+    [Conv(3, Padding = 1, Strided = true)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu1;
+    [Conv(3, Padding = 1)] Layer conv2;
+    [BatchNorm] Layer bn2;
+    [Residual] Layer add;
+    [ReLU] Layer relu2;
+}
+
+/// <summary>A bottleneck block (1x1, 3x3, 1x1 with expansion 4), as in ResNet-50.</summary>
+[Block]
+public class OnnxBottleneck
+{
+    [Conv(1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu1;
+    [Conv(3, Padding = 1, Strided = true)] Layer conv2;
+    [BatchNorm] Layer bn2;
+    [ReLU] Layer relu2;
+    [Conv(1, Expansion = 4)] Layer conv3;
+    [BatchNorm] Layer bn3;
+    [Residual] Layer add;
+    [ReLU] Layer relu3;
+}
+
+/// <summary>A pre-activation block: batch norm and ReLU before each convolution, nothing after the add.</summary>
+[Block]
+public class OnnxPreActBlock
+{
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu1;
+    [Conv(3, Padding = 1, Strided = true)] Layer conv1;
+    [BatchNorm] Layer bn2;
+    [ReLU] Layer relu2;
+    [Conv(3, Padding = 1)] Layer conv2;
+    [Residual] Layer add;
+}
+
+/// <summary>Option-B (projection) shortcuts: an identity block, then a strided block with a 1x1 convolution and batch norm on the shortcut.</summary>
+[Network(2, 8, 8, Shortcut = ShortcutKind.Projection)]
+public partial class OnnxResNetB
+{
+    [Conv(4, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [Stage<OnnxBasicBlock>(4, Repeat = 1)] Layer layer1;
+    [Stage<OnnxBasicBlock>(8, Repeat = 1, Stride = 2)] Layer layer2;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(3)] Layer fc;
+}
+
+/// <summary>Option-A (zero-padding) shortcuts on an odd input (7x7: the subsampling keeps rows 0, 2, 4, 6) and an odd channel change (3 to 8: 2 zero channels before, 3 after).</summary>
+[Network(3, 7, 7, Shortcut = ShortcutKind.ZeroPad)]
+public partial class OnnxResNetA
+{
+    [Conv(3, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [Stage<OnnxBasicBlock>(3, Repeat = 1)] Layer layer1;
+    [Stage<OnnxBasicBlock>(8, Repeat = 1, Stride = 2)] Layer layer2;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(4)] Layer fc;
+}
+
+/// <summary>The plain twin of <see cref="OnnxResNetB"/>: every skip connection off.</summary>
+[Network(LayersOf = typeof(OnnxResNetB), Plain = true)]
+public partial class OnnxPlainB;
+
+/// <summary>A pre-activation ResNet: batch norms that follow residual adds, and a final batch norm and ReLU before pooling.</summary>
+[Network(2, 8, 8)]
+public partial class OnnxPreActNet
+{
+    [Conv(4, 3, Padding = 1)] Layer conv1;
+    [Stage<OnnxPreActBlock>(4, Repeat = 1)] Layer layer1;
+    [Stage<OnnxPreActBlock>(8, Repeat = 1, Stride = 2)] Layer layer2;
+    [BatchNorm] Layer bn;
+    [ReLU] Layer relu;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(3)] Layer fc;
+}
+
+/// <summary>Bottleneck blocks after a stem with max pooling, as ResNet-50, on 2x8x8 images.</summary>
+[Network(2, 8, 8)]
+public partial class OnnxBottleneckNet
+{
+    [Conv(4, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [MaxPool(3, Stride = 2, Padding = 1)] Layer maxpool;
+    [Stage<OnnxBottleneck>(2, Repeat = 1)] Layer layer1;
+    [Stage<OnnxBottleneck>(4, Repeat = 1, Stride = 2)] Layer layer2;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(3)] Layer fc;
+}
+
+/// <summary>A small version of the tanh sample: batch norm after each activation (never after a convolution), convolution and dense biases.</summary>
+[Network(1, 8, 8)]
+public partial class OnnxTanhNet
+{
+    [Conv(4, 3, Padding = 1, Bias = true)] Layer conv1;
+    [Tanh] Layer act1;
+    [BatchNorm] Layer bn1;
+    [MaxPool(2)] Layer pool1;
+    [Conv(6, 3, Padding = 1, Bias = true)] Layer conv2;
+    [Tanh] Layer act2;
+    [BatchNorm] Layer bn2;
+    [MaxPool(2)] Layer pool2;
+    [Flatten] Layer flatten;
+    [Dense(8)] Layer fc1;
+    [Tanh] Layer act3;
+    [BatchNorm] Layer bn3;
+    [Dense(3)] Layer fc2;
+}
+
+/// <summary>
+/// Everything else: a batch norm on the network input, a convolution with bias folded with its batch norm, max pooling,
+/// sigmoid, padded average pooling (count_include_pad), dropout, flatten, a dense layer followed by batch norm.
+/// </summary>
+[Network(2, 9, 9)]
+public partial class OnnxMixedNet
+{
+    [BatchNorm] Layer bn0;
+    [Conv(4, 3, Padding = 1, Bias = true)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu1;
+    [MaxPool(3, Stride = 2, Padding = 1)] Layer pool1;
+    [Conv(6, 1)] Layer conv2;
+    [Sigmoid] Layer sigmoid;
+    [AvgPool(3, Stride = 2, Padding = 1)] Layer pool2;
+    [Dropout(0.25)] Layer drop;
+    [Flatten] Layer flatten;
+    [Dense(5)] Layer fc1;
+    [BatchNorm] Layer bn2;
+    [ReLU] Layer relu2;
+    [Dense(4)] Layer fc2;
+}
