@@ -7,11 +7,13 @@ namespace DslResNet.Benchmarks.Harness;
 internal static class Engines
 {
     /// <summary>Engine names.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["dslresnet"];
+    public static IReadOnlyList<string> Names { get; } = ["dslresnet", "torchsharp", "onnxruntime"];
 
     /// <summary>The variants of an engine for a task.</summary>
     public static IEnumerable<string> Variants(string engine, string task) => engine switch
     {
+        "torchsharp" => ["default", "tcmalloc", "tcmalloc-cl"],
+        "onnxruntime" => task == "train" ? [] : ["default"],
         _ => ["default"],
     };
 
@@ -19,9 +21,13 @@ internal static class Engines
     public static MeasureResult Measure(MeasureSpec spec) => spec.Engine switch
     {
         "dslresnet" => DslResNetEngine.Measure(spec),
+        "torchsharp" => TorchSharpEngine.Measure(spec),
+        "onnxruntime" => OnnxRuntimeEngine.Measure(spec),
         _ => throw new ArgumentException($"Unknown engine '{spec.Engine}'."),
     };
 
     /// <summary>Versions for the results file.</summary>
-    public static string Versions() => $"DslResNet {typeof(DslResNet.Runtime.Device).Assembly.GetName().Version}, ILGPU {typeof(ILGPU.Context).Assembly.GetName().Version}";
+    public static string Versions() =>
+        $"DslResNet {typeof(DslResNet.Runtime.Device).Assembly.GetName().Version}, ILGPU {typeof(ILGPU.Context).Assembly.GetName().Version}, " +
+        $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version} (libtorch-cpu 2.10.0), ONNX Runtime {typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version}";
 }

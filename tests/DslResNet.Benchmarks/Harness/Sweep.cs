@@ -12,8 +12,8 @@ namespace DslResNet.Benchmarks.Harness;
 /// The side-by-side harness: every (network, threads, task, engine variant) in fresh processes pinned to that many
 /// cores, repeated, and one Markdown table with DslResNet's ratio to the best peer. Usage (from the repository root):
 /// <c>dotnet run -c Release --project tests/DslResNet.Benchmarks -- sweep [--quick] [--repeats R] [--steps S]
-/// [--networks resnet20,plain20,resnet56,resnet20-cifar] [--threads 1,2] [--engines dslresnet,torchsharp,onnxruntime]
-/// [--out FILE]</c>.
+/// [--dslresnet-repeats R] [--networks resnet20,plain20,resnet56,resnet20-cifar] [--threads 1,2]
+/// [--pairs resnet20:1,resnet20:2] [--engines dslresnet,torchsharp,onnxruntime] [--out FILE]</c>.
 /// </summary>
 internal static class Sweep
 {
@@ -31,6 +31,8 @@ internal static class Sweep
 
         int repeats = int.Parse(Option("--repeats", quick ? "1" : "3"), CultureInfo.InvariantCulture);
         int steps = int.Parse(Option("--steps", quick ? "2" : "3"), CultureInfo.InvariantCulture);
+        int ourRepeats = int.Parse(Option("--dslresnet-repeats", repeats.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+        string[] pairs = Option("--pairs", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
         string[] networks = Option("--networks", quick ? "resnet20" : "resnet20,plain20,resnet56,resnet20-cifar").Split(',');
         int[] threads = Option("--threads", quick ? "2" : "1,2").Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray();
         string[] engines = Option("--engines", string.Join(",", Engines.Names)).Split(',');
@@ -50,6 +52,12 @@ internal static class Sweep
         {
             foreach (int t in threads)
             {
+                // --pairs resnet20:1,resnet56:2 limits the grid to those (network, threads) pairs.
+                if (pairs.Length > 0 && !pairs.Contains($"{network}:{t}"))
+                {
+                    continue;
+                }
+
                 foreach (string task in Tasks)
                 {
                     Row row = new(network, t, task);
@@ -62,9 +70,13 @@ internal static class Sweep
                                 continue;
                             }
 
-                            MeasureSpec spec = new(engine, variant, network, task, t, task == "latency" ? Math.Max(steps, 20) : steps);
+                            // DslResNet's CPU path is two orders slower than its peers: the peers get more timed calls.
+                            bool peer = engine != "dslresnet";
+                            int calls = task == "latency" ? Math.Max(steps, peer ? 100 : 20) : peer ? Math.Max(steps, 10) : steps;
+                            MeasureSpec spec = new(engine, variant, network, task, t, calls);
                             List<MeasureResult> results = [];
-                            for (int r = 0; r < repeats; r++)
+                            int processes = peer ? repeats : ourRepeats;
+                            for (int r = 0; r < processes; r++)
                             {
                                 MeasureResult? result = RunChild(spec, variant.StartsWith("tcmalloc", StringComparison.Ordinal) ? tcmalloc : null);
                                 if (result is not null)
@@ -86,7 +98,7 @@ internal static class Sweep
             }
         }
 
-        string table = Table(rows, peak, repeats, steps, tcmalloc);
+        string table = Table(rows, peak, repeats, ourRepeats, steps, tcmalloc);
         Console.WriteLine();
         Console.WriteLine(table);
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
@@ -143,14 +155,14 @@ internal static class Sweep
         ? $"{cell.Median * 1000:F2} ms ({cell.Min * 1000:F2}..{cell.Max * 1000:F2}), peak {cell.PeakMiB:F0} MiB"
         : $"{cell.ImagesPerSecond:F1} images/s ({cell.Batch / cell.Max:F1}..{cell.Batch / cell.Min:F1}), peak {cell.PeakMiB:F0} MiB";
 
-    private static string Table(List<Row> rows, Dictionary<int, double> peak, int repeats, int steps, string? tcmalloc)
+    private static string Table(List<Row> rows, Dictionary<int, double> peak, int repeats, int ourRepeats, int steps, string? tcmalloc)
     {
         StringBuilder md = new();
         md.AppendLine(CultureInfo.InvariantCulture, $"# DslResNet side by side — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"- CPU: {CpuModel()}, {Environment.ProcessorCount} cores; FMA peak {string.Join(", ", peak.Select(p => $"{p.Value:F0} GFLOP/s on {p.Key} thread(s)"))}");
         md.AppendLine(CultureInfo.InvariantCulture, $"- .NET {Environment.Version}; {Engines.Versions()}; tcmalloc: {tcmalloc ?? "not found (tcmalloc variants skipped)"}");
-        md.AppendLine(CultureInfo.InvariantCulture, $"- each cell: median over {repeats} fresh process(es) pinned to that many cores (taskset), each the median of {steps} timed calls after a warm-up (latency: at least 20); min..max over the processes in brackets");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- each cell: median over fresh processes pinned to that many cores (taskset): {ourRepeats} for DslResNet, {repeats} for each peer; in each, the median of {steps} timed calls after one warm-up call for DslResNet (latency: 20), of at least 10 after three warm-up calls for the peers (latency: 100); min..max over the processes in brackets");
         md.AppendLine("- training: SGD step (forward, softmax cross-entropy, backward, update) at batch 128; inference: batch 128 in eval mode; latency: one image; peak: the training process's peak RSS");
         md.AppendLine("- ratio: DslResNet over the best peer (training: best TorchSharp variant; inference and latency: best of TorchSharp and ONNX Runtime); above 1 means DslResNet is faster (latency: the peer's time over ours)");
         md.AppendLine();

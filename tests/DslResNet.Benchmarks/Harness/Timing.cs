@@ -10,10 +10,14 @@ namespace DslResNet.Benchmarks.Harness;
 /// <summary>Timing helpers shared by the engines.</summary>
 internal static class Timing
 {
-    /// <summary>One untimed warm-up call (it compiles kernels and fills caches), then the median of <paramref name="steps"/> timed calls.</summary>
-    public static double MedianSeconds(int steps, Action call)
+    /// <summary>Untimed warm-up calls (they compile kernels and fill caches), then the median of <paramref name="steps"/> timed calls.</summary>
+    public static double MedianSeconds(int steps, Action call, int warmups = 1)
     {
-        call();
+        for (int i = 0; i < warmups; i++)
+        {
+            call();
+        }
+
         List<double> times = [];
         for (int i = 0; i < steps; i++)
         {
