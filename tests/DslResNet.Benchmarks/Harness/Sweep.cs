@@ -135,10 +135,20 @@ internal static class Sweep
         }
 
         start.Environment["OMP_NUM_THREADS"] = spec.Threads.ToString(CultureInfo.InvariantCulture);
+        // Both streams are drained concurrently: libtorch can write thousands of warnings to stderr (NNPACK on this
+        // CPU), and a full stderr pipe would block the child while the parent waits on stdout.
         using Process process = Process.Start(start)!;
-        string stdout = process.StandardOutput.ReadToEnd();
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
+        System.Threading.Tasks.Task<string> stderrTask = process.StandardError.ReadToEndAsync();
+        System.Threading.Tasks.Task<string> stdoutTask = process.StandardOutput.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(spec.Engine == "dslresnet" ? 30 : 10)))
+        {
+            process.Kill(entireProcessTree: true);
+            Console.WriteLine($"  {spec.Engine}/{spec.Variant} {spec.Network} {spec.Task} x{spec.Threads} TIMED OUT and was killed");
+            return null;
+        }
+
+        string stdout = stdoutTask.GetAwaiter().GetResult();
+        string stderr = stderrTask.GetAwaiter().GetResult();
         MeasureResult? result = MeasureResult.FromOutput(stdout);
         if (process.ExitCode != 0 || result is null)
         {
