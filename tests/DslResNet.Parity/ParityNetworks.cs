@@ -1,0 +1,129 @@
+using DslResNet;
+
+namespace DslResNet.Parity;
+
+/// <summary>The CIFAR basic block (conv-BN-ReLU-conv-BN, add, ReLU).</summary>
+[Block]
+public class ParityBasicBlock
+{
+    [Conv(3, Padding = 1, Strided = true)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu1;
+    [Conv(3, Padding = 1)] Layer conv2;
+    [BatchNorm] Layer bn2;
+    [Residual] Layer add;
+    [ReLU] Layer relu2;
+}
+
+/// <summary>The bottleneck block (1x1, 3x3 strided, 1x1 with expansion 4).</summary>
+[Block]
+public class ParityBottleneck
+{
+    [Conv(1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu1;
+    [Conv(3, Padding = 1, Strided = true)] Layer conv2;
+    [BatchNorm] Layer bn2;
+    [ReLU] Layer relu2;
+    [Conv(1, Expansion = 4)] Layer conv3;
+    [BatchNorm] Layer bn3;
+    [Residual] Layer add;
+    [ReLU] Layer relu3;
+}
+
+/// <summary>The pre-activation block (BN-ReLU-conv twice, then the add).</summary>
+[Block]
+public class ParityPreActBlock
+{
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu1;
+    [Conv(3, Padding = 1, Strided = true)] Layer conv1;
+    [BatchNorm] Layer bn2;
+    [ReLU] Layer relu2;
+    [Conv(3, Padding = 1)] Layer conv2;
+    [Residual] Layer add;
+}
+
+/// <summary>CIFAR ResNet-20 (three stages of three blocks, 16/32/64 channels) with option-A shortcuts, on 3 x 16 x 16.</summary>
+[Network(3, 16, 16, Shortcut = ShortcutKind.ZeroPad)]
+public partial class ParityResNet20A
+{
+    [Conv(16, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [Stage<ParityBasicBlock>(16, Repeat = 3)] Layer layer1;
+    [Stage<ParityBasicBlock>(32, Repeat = 3, Stride = 2)] Layer layer2;
+    [Stage<ParityBasicBlock>(64, Repeat = 3, Stride = 2)] Layer layer3;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(10)] Layer fc;
+}
+
+/// <summary>The same with option-B (projection) shortcuts.</summary>
+[Network(LayersOf = typeof(ParityResNet20A), Shortcut = ShortcutKind.Projection)]
+public partial class ParityResNet20B;
+
+/// <summary>The plain twin: every skip connection off.</summary>
+[Network(LayersOf = typeof(ParityResNet20A), Plain = true)]
+public partial class ParityPlain20;
+
+/// <summary>A small pre-activation network (as PreActResNet18, scaled down): stem conv, two pre-activation stages, final BN-ReLU.</summary>
+[Network(3, 16, 16)]
+public partial class ParityPreAct
+{
+    [Conv(8, 3, Padding = 1)] Layer conv1;
+    [Stage<ParityPreActBlock>(8, Repeat = 2)] Layer layer1;
+    [Stage<ParityPreActBlock>(16, Repeat = 2, Stride = 2)] Layer layer2;
+    [BatchNorm] Layer bn;
+    [ReLU] Layer relu;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(10)] Layer fc;
+}
+
+/// <summary>A small bottleneck network (as ResNet-50, scaled down): 7x7 stem, max pool, two bottleneck stages.</summary>
+[Network(3, 16, 16)]
+public partial class ParityBottleneckNet
+{
+    [Conv(8, 7, Stride = 2, Padding = 3)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [MaxPool(3, Stride = 2, Padding = 1)] Layer maxpool;
+    [Stage<ParityBottleneck>(4, Repeat = 2)] Layer layer1;
+    [Stage<ParityBottleneck>(8, Repeat = 2, Stride = 2)] Layer layer2;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(10)] Layer fc;
+}
+
+/// <summary>The sample TanhNet's layers (tanh, then batch norm after the activation) on 1 x 12 x 12.</summary>
+[Network(1, 12, 12)]
+public partial class ParityTanhNet
+{
+    [Conv(16, 3, Padding = 1, Bias = true)] Layer conv1;
+    [Tanh] Layer act1;
+    [BatchNorm] Layer bn1;
+    [MaxPool(2)] Layer pool1;
+    [Conv(32, 3, Padding = 1, Bias = true)] Layer conv2;
+    [Tanh] Layer act2;
+    [BatchNorm] Layer bn2;
+    [MaxPool(2)] Layer pool2;
+    [Flatten] Layer flatten;
+    [Dense(128)] Layer fc1;
+    [Tanh] Layer act3;
+    [BatchNorm] Layer bn3;
+    [Dense(10)] Layer fc2;
+}
+
+/// <summary>Sigmoid, average pooling with padding (count_include_pad), dropout and a dense layer; compared in evaluation mode.</summary>
+[Network(1, 12, 12)]
+public partial class ParityDropoutNet
+{
+    [Conv(8, 3, Padding = 1, Bias = true)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [Sigmoid] Layer sigmoid;
+    [AvgPool(3, Stride = 2, Padding = 1)] Layer pool1;
+    [Conv(8, 3, Stride = 2, Padding = 1)] Layer conv2;
+    [BatchNorm] Layer bn2;
+    [ReLU] Layer relu;
+    [Flatten] Layer flatten;
+    [Dropout(0.5)] Layer drop;
+    [Dense(10)] Layer fc;
+}
