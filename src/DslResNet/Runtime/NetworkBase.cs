@@ -323,8 +323,7 @@ public abstract class NetworkBase : INetworkModel
         ArgumentNullException.ThrowIfNull(optimizer);
         LoadImages(images, exact: true);
         LoadLabels(labels, exact: true);
-        Store.PullToHost();
-        float[] snapshot = SnapshotValues();
+        float[] snapshot = Store.SnapshotValues();
         long step = StepCount + 1;
         StepCount = step;
         ForwardTraining();
@@ -531,35 +530,13 @@ public abstract class NetworkBase : INetworkModel
         return new BatchResult(sum / count, right, count);
     }
 
-    private float[] SnapshotValues()
-    {
-        List<float> all = [];
-        foreach (ParameterInfo p in Definition.Parameters.Where(p => p.Role != ParameterRole.BatchesTracked))
-        {
-            all.AddRange(Store.HostValue(p.Name).Span.ToArray());
-        }
-
-        return all.ToArray();
-    }
-
-    private void RestoreValues(float[] snapshot)
-    {
-        int offset = 0;
-        foreach (ParameterInfo p in Definition.Parameters.Where(p => p.Role != ParameterRole.BatchesTracked))
-        {
-            int length = (int)p.Elements;
-            Store.Set(p.Name, snapshot.AsSpan(offset, length));
-            offset += length;
-        }
-    }
-
     // Re-runs the step with every group's output and input gradient checked, restores the parameters and says where the
     // first non-finite value appeared.
     private string Diagnose(float[] snapshot)
     {
         string? parameter = Store.FirstNonFiniteGradient();
         string? runningStatistic = FirstNonFiniteRunningStatistic();
-        RestoreValues(snapshot);
+        Store.RestoreValues(snapshot);
         _tracing = true;
         _firstNonFinite = null;
         try
@@ -583,7 +560,7 @@ public abstract class NetworkBase : INetworkModel
         finally
         {
             _tracing = false;
-            RestoreValues(snapshot);
+            Store.RestoreValues(snapshot);
         }
     }
 

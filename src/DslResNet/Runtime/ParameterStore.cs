@@ -174,6 +174,23 @@ public sealed class ParameterStore : IDisposable
         _gradients.View.SubView(0, Elements).CopyToCPU(_hostGradients);
     }
 
+    /// <summary>A copy of every value on the device, in the store's layout (for <see cref="RestoreValues"/>).</summary>
+    /// <returns>A new array.</returns>
+    public float[] SnapshotValues()
+    {
+        float[] snapshot = new float[Elements];
+        _values.View.SubView(0, Elements).CopyToCPU(snapshot);
+        return snapshot;
+    }
+
+    /// <summary>Writes back values taken by <see cref="SnapshotValues"/>.</summary>
+    /// <param name="snapshot">The snapshot.</param>
+    public void RestoreValues(float[] snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        _values.View.SubView(0, Elements).CopyFromCPU(snapshot);
+    }
+
     /// <summary>Copies the host values to the device (after an optimizer step).</summary>
     public void PushValues() => _values.View.SubView(0, Elements).CopyFromCPU(_hostValues);
 
