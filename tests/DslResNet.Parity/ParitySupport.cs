@@ -35,8 +35,8 @@ public sealed record ParityNetwork(string Name, NetworkInfo Info, Func<Device, i
 /// <summary>The networks and the DslResNet devices every comparison runs on. A new backend is one more entry in <see cref="Devices"/>.</summary>
 public static class ParityCases
 {
-    /// <summary>DslResNet devices compared with TorchSharp's CPU results. Add DeviceKind.Cuda / OpenCL here once they run in CI.</summary>
-    public static readonly DeviceKind[] Devices = [DeviceKind.Cpu];
+    /// <summary>DslResNet devices compared with TorchSharp's CPU results: the SIMD backend and ILGPU's CPU accelerator (the GPU kernels). Add DeviceKind.Cuda / OpenCL here once they run in CI.</summary>
+    public static readonly DeviceKind[] Devices = [DeviceKind.Cpu, DeviceKind.IlgpuCpu];
 
     public const int Batch = 4;
 

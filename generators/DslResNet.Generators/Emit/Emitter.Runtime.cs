@@ -15,6 +15,7 @@ internal static partial class Emitter
 {
     private const string Rt = "global::DslResNet.Runtime.";
     private const string Kn = "global::DslResNet.Kernels.Ilgpu.";
+    private const string Ks = "global::DslResNet.Kernels.Simd.";
 
     private static void WriteRuntime(IndentedWriter w, NetworkPlan plan)
     {
@@ -48,7 +49,7 @@ internal static partial class Emitter
 
         WriteMethod(w, "protected override void ForwardTraining()", program.ForwardTraining);
         WriteMethod(w, "protected override void BackwardTraining(bool inputGradient)", program.BackwardTraining);
-        WriteMethod(w, "protected override void ForwardInference()", program.ForwardInference);
+        WriteMethod(w, "protected override void ForwardInference(int images)", program.ForwardInference);
         WriteMethod(w, "protected override void FoldBatchNorm()", program.Fold);
         w.WriteLine();
         w.WriteLine("/// <inheritdoc />");
@@ -62,6 +63,21 @@ internal static partial class Emitter
         w.WriteLine();
         w.WriteLine("/// <inheritdoc />");
         w.WriteLine($"protected override global::ILGPU.ArrayView<float> InferenceOutput => {program.Output.Infer};");
+        foreach (KeyValuePair<string, int[]> geometry in program.Geometries)
+        {
+            int[] g = geometry.Value;
+            w.WriteLine();
+            w.WriteLine("/// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>");
+            w.WriteLine($"private readonly struct {geometry.Key} : {Ks}IConvGeometry");
+            using (w.WriteBlock())
+            {
+                string[] names = ["InChannels", "Height", "Width", "OutChannels", "Kernel", "Stride", "Padding"];
+                for (int i = 0; i < names.Length; i++)
+                {
+                    w.WriteLine($"public static int {names[i]} => {Num(g[i])};");
+                }
+            }
+        }
     }
 
     private static void WriteMethod(IndentedWriter w, string signature, List<string> body)
@@ -123,6 +139,9 @@ internal static partial class Emitter
         public List<string> ForwardInference { get; } = new();
 
         public List<string> Fold { get; } = new();
+
+        /// <summary>Distinct convolution geometries by struct name: in channels, height, width, out channels, kernel, stride, padding.</summary>
+        public SortedDictionary<string, int[]> Geometries { get; } = new(System.StringComparer.Ordinal);
 
         public TensorRef Input { get; }
 
@@ -191,8 +210,9 @@ internal static partial class Emitter
             string convOut = epilogue ? $"TrainingTensor({Num(layout.ConvOutput)}, {Num(convElements)})" : output.Train;
             string convGrad = epilogue ? $"GradientTensor({Num(layout.ConvOutput)}, {Num(convElements)})" : output.Grad;
 
+            string geometry = Geometry(lead);
             Field(Rt + "ConvOp", prefix + "Conv", comment);
-            Constructor.Add($"{prefix}Conv = new(device, {shape}, {input.Train}, {weight}, {bias}, {convOut}, {convGrad}, {input.Grad}, {dWeight}, {dBias});");
+            Constructor.Add($"{prefix}Conv = {Rt}ConvOp.Create<{geometry}>(device, {shape}, {input.Train}, {weight}, {bias}, {convOut}, {convGrad}, {input.Grad}, {dWeight}, {dBias});");
             ForwardTraining.Add($"{prefix}Conv.Forward();");
             string data = input.IsInput ? "inputGradient" : "true";
 
@@ -204,6 +224,11 @@ internal static partial class Emitter
                 string trainShape = EpilogueShape(lead.Output, norm, true, act1, add is not null, act2);
                 Field(Rt + "EpilogueOp", prefix + "Epilogue", comment);
                 Constructor.Add($"{prefix}Epilogue = new(device, {trainShape}, {convOut}, {bn}, {stats}, {(add is null ? "default" : residual.Train)}, {output.Train}, {output.Grad}, {convGrad}, {(add is null ? "default" : residual.Grad)}, {dbn});");
+                if (norm is not null)
+                {
+                    Constructor.Add($"{prefix}Conv.FuseStatistics({prefix}Epilogue);");
+                }
+
                 ForwardTraining.Add($"{prefix}Epilogue.Forward();");
                 BackwardTraining.Add($"TraceBackward({Num(g)});");
                 BackwardTraining.Add($"{prefix}Conv.Backward(data: {data});");
@@ -225,21 +250,21 @@ internal static partial class Emitter
                 Constructor.Add($"{prefix}Fold = new(device, {shape}, {weight}, {bias}, BatchNormTensors({Str(norm.Name)}), {Flt(norm.Eps)}, {folded}, {foldedBias});");
                 Fold.Add($"{prefix}Fold.Run();");
                 Field(Rt + "ConvOp", prefix + "InferenceConv", comment);
-                Constructor.Add($"{prefix}InferenceConv = new(device, {ConvShape(lead, true)}, {input.Infer}, {folded}, {foldedBias}, {output.Infer});");
+                Constructor.Add($"{prefix}InferenceConv = {Rt}ConvOp.Create<{geometry}>(device, {ConvShape(lead, true)}, {input.Infer}, {folded}, {foldedBias}, {output.Infer});");
             }
             else
             {
                 Field(Rt + "ConvOp", prefix + "InferenceConv", comment);
-                Constructor.Add($"{prefix}InferenceConv = new(device, {shape}, {input.Infer}, {weight}, {bias}, {output.Infer});");
+                Constructor.Add($"{prefix}InferenceConv = {Rt}ConvOp.Create<{geometry}>(device, {shape}, {input.Infer}, {weight}, {bias}, {output.Infer});");
             }
 
-            ForwardInference.Add($"{prefix}InferenceConv.Forward();");
+            ForwardInference.Add($"{prefix}InferenceConv.Forward(images);");
             if (act1 is not null || add is not null || act2 is not null)
             {
                 Field(Rt + "EpilogueOp", prefix + "InferenceEpilogue", comment);
                 string evalShape = EpilogueShape(lead.Output, null, false, act1, add is not null, act2);
                 Constructor.Add($"{prefix}InferenceEpilogue = new(device, {evalShape}, {output.Infer}, default, default, {(add is null ? "default" : residual.Infer)}, {output.Infer});");
-                ForwardInference.Add($"{prefix}InferenceEpilogue.Forward();");
+                ForwardInference.Add($"{prefix}InferenceEpilogue.Forward(images);");
             }
         }
 
@@ -300,22 +325,22 @@ internal static partial class Emitter
                 case OpKind.Dropout:
                 {
                     Field(Rt + "DropoutOp", prefix + "Op", comment);
-                    Constructor.Add($"{prefix}Op = new(device, {count}, {Flt(layer.Rate)}, unchecked((Options.Seed * 7919) + {Num(layer.Index)}), {input.Train}, {output.Train}, {output.Grad}, {input.Grad});");
+                    Constructor.Add($"{prefix}Op = new(device, {count}, {Flt(layer.Rate)}, unchecked((Options.Seed * 7919) + {Num(layer.Index)}), {input.Train}, {output.Train}, {output.Grad}, {input.Grad}, {Map(layer.Input)});");
                     Field(Rt + "CopyOp", prefix + "InferenceOp", comment);
-                    Constructor.Add($"{prefix}InferenceOp = new(device, {count}, {input.Infer}, {output.Infer});");
+                    Constructor.Add($"{prefix}InferenceOp = new(device, {count}, {input.Infer}, {output.Infer}, {Map(layer.Input)});");
                     ForwardTraining.Add($"{prefix}Op.Forward(Step);");
                     BackwardTraining.Add($"TraceBackward({Num(g)});");
                     BackwardTraining.Add($"{prefix}Op.Backward(Step);");
-                    ForwardInference.Add($"{prefix}InferenceOp.Forward();");
+                    ForwardInference.Add($"{prefix}InferenceOp.Forward(images);");
                     return;
                 }
 
                 default: // Flatten: the same values under a flat shape.
                 {
                     Field(Rt + "CopyOp", prefix + "Op", comment);
-                    Constructor.Add($"{prefix}Op = new(device, {count}, {input.Train}, {output.Train}, {output.Grad}, {input.Grad});");
+                    Constructor.Add($"{prefix}Op = new(device, {count}, {input.Train}, {output.Train}, {output.Grad}, {input.Grad}, {Map(layer.Input)}, flatten: true);");
                     Field(Rt + "CopyOp", prefix + "InferenceOp", comment);
-                    Constructor.Add($"{prefix}InferenceOp = new(device, {count}, {input.Infer}, {output.Infer});");
+                    Constructor.Add($"{prefix}InferenceOp = new(device, {count}, {input.Infer}, {output.Infer}, {Map(layer.Input)}, flatten: true);");
                     break;
                 }
             }
@@ -323,7 +348,22 @@ internal static partial class Emitter
             ForwardTraining.Add($"{prefix}Op.Forward();");
             BackwardTraining.Add($"TraceBackward({Num(g)});");
             BackwardTraining.Add($"{prefix}Op.Backward();");
-            ForwardInference.Add($"{prefix}InferenceOp.Forward();");
+            ForwardInference.Add($"{prefix}InferenceOp.Forward(images);");
+        }
+
+        // A map as the SIMD backend's copy sees it: channels and pixels per channel, as named arguments.
+        private static string Map(Shape shape) => shape.Flat ? $"channels: {Num(shape.C)}, spatial: 1" : $"channels: {Num(shape.C)}, spatial: {Num((long)shape.H * shape.W)}";
+
+        // The name of the geometry struct of a convolution or dense layer (registered on first use).
+        private string Geometry(ShapedLayer conv)
+        {
+            Shape i = conv.Input;
+            int[] g = conv.Kind == OpKind.Dense
+                ? [(int)i.Elements, 1, 1, conv.Output.C, 1, 1, 0]
+                : [i.C, i.H, i.W, conv.Output.C, conv.Kernel, conv.Stride, conv.Padding];
+            string name = $"Conv{g[0]}x{g[1]}x{g[2]}To{g[3]}K{g[4]}S{g[5]}P{g[6]}";
+            Geometries[name] = g;
+            return name;
         }
 
         private static string ConvShape(ShapedLayer conv, bool bias)

@@ -1,4 +1,6 @@
 using System;
+using System.Globalization;
+using DslResNet.Kernels.Simd;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -19,12 +21,15 @@ public enum DeviceKind
     /// <summary>An OpenCL device.</summary>
     OpenCL,
 
-    /// <summary>ILGPU's CPU accelerator (always present).</summary>
+    /// <summary>The CPU through DslResNet's SIMD backend (always present; the default without a GPU).</summary>
     Cpu,
+
+    /// <summary>ILGPU's CPU accelerator running the GPU kernels: the reference path, slow.</summary>
+    IlgpuCpu,
 }
 
 /// <summary>
-/// An ILGPU accelerator networks run on. <see cref="Create"/> picks CUDA, then OpenCL, then the CPU, unless told otherwise
+/// An ILGPU accelerator networks run on. <see cref="Create(DeviceKind)"/> picks CUDA, then OpenCL, then the CPU, unless told otherwise
 /// by its argument or by the <c>DSLRESNET_DEVICE</c> environment variable (<c>auto</c>, <c>cuda</c>, <c>opencl</c>, <c>cpu</c>);
 /// <see cref="Description"/> says what was chosen and why.
 /// </summary>
@@ -33,16 +38,32 @@ public sealed class Device : IDisposable
     /// <summary>The environment variable that overrides <see cref="DeviceKind.Auto"/>.</summary>
     public const string EnvironmentVariable = "DSLRESNET_DEVICE";
 
-    private Device(Context context, Accelerator accelerator, DeviceKind kind, string reason)
+    /// <summary>The environment variable that sets the SIMD backend's thread count.</summary>
+    public const string ThreadsVariable = "DSLRESNET_THREADS";
+
+    /// <summary>The environment variable that caps the SIMD backend's vector width: 512, 256 or scalar.</summary>
+    public const string SimdVariable = "DSLRESNET_SIMD";
+
+    private Device(Context context, Accelerator accelerator, DeviceKind kind, string reason, int threads = 0, SimdWidth width = SimdWidth.Auto)
     {
         Context = context;
         Accelerator = accelerator;
         Kind = kind;
-        Description = $"{KindName(kind)}: {accelerator.Name} ({reason})";
+        if (kind == DeviceKind.Cpu)
+        {
+            Width = ResolveWidth(width);
+            Threads = threads;
+            Pool = new SimdPool(threads);
+            Description = $"CPU: SIMD backend, {WidthName(Width)}, {threads} thread{(threads == 1 ? "" : "s")} ({reason})";
+        }
+        else
+        {
+            Description = $"{KindName(kind)}: {accelerator.Name} ({reason})";
+        }
 
         // ILGPU's CPU accelerator pays about a microsecond per emulated thread, so CPU kernels loop over their work with
         // a few threads per core; GPUs get one thread per element up to a large grid.
-        LaunchThreads = kind == DeviceKind.Cpu ? Math.Max(4, 16 * Environment.ProcessorCount) : 1 << 20;
+        LaunchThreads = kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu ? Math.Max(4, 16 * Environment.ProcessorCount) : 1 << 20;
         Kernels = new KernelSet(accelerator);
     }
 
@@ -65,7 +86,19 @@ public sealed class Device : IDisposable
     public int LaunchThreads { get; }
 
     /// <summary>Whether device buffers are host memory (the CPU accelerator), so they can be read without copies.</summary>
-    public bool IsHostMemory => Kind == DeviceKind.Cpu;
+    public bool IsHostMemory => Kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu;
+
+    /// <summary>Whether operations run on the SIMD backend (<see cref="DeviceKind.Cpu"/>) rather than as ILGPU kernels.</summary>
+    public bool IsSimd => Kind == DeviceKind.Cpu;
+
+    /// <summary>The SIMD backend's threads (null on ILGPU devices).</summary>
+    public SimdPool? Pool { get; }
+
+    /// <summary>The SIMD backend's thread count (0 on ILGPU devices).</summary>
+    public int Threads { get; }
+
+    /// <summary>The SIMD backend's vector width (<see cref="SimdWidth.Auto"/> on ILGPU devices).</summary>
+    public SimdWidth Width { get; }
 
     /// <summary>Threads to launch for <paramref name="work"/> independent items.</summary>
     /// <param name="work">Items of work.</param>
@@ -77,8 +110,32 @@ public sealed class Device : IDisposable
     /// <returns>The device.</returns>
     /// <exception cref="ArgumentException">The environment variable holds an unknown kind.</exception>
     /// <exception cref="InvalidOperationException">The kind asked for is not present on this machine.</exception>
-    public static Device Create(DeviceKind kind = DeviceKind.Auto)
+    public static Device Create(DeviceKind kind = DeviceKind.Auto) => Create(kind, 0, SimdWidth.Auto);
+
+    /// <summary>Opens a device, with the SIMD backend's thread count and vector width for the CPU.</summary>
+    /// <param name="kind">Which device; <see cref="DeviceKind.Auto"/> reads <see cref="EnvironmentVariable"/> first.</param>
+    /// <param name="threads">SIMD backend threads; 0 reads <see cref="ThreadsVariable"/>, else one per processor.</param>
+    /// <param name="width">Widest vector width to use; Auto reads <see cref="SimdVariable"/>, else the widest in hardware.</param>
+    /// <returns>The device.</returns>
+    public static Device Create(DeviceKind kind, int threads, SimdWidth width = SimdWidth.Auto)
     {
+        if (threads < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(threads), threads, "The thread count must be at least 1 (0 for the default).");
+        }
+
+        if (threads == 0)
+        {
+            string? fromEnvironment = Environment.GetEnvironmentVariable(ThreadsVariable);
+            threads = string.IsNullOrWhiteSpace(fromEnvironment) ? Environment.ProcessorCount : ParseThreads(fromEnvironment, ThreadsVariable);
+        }
+
+        if (width == SimdWidth.Auto)
+        {
+            string? fromEnvironment = Environment.GetEnvironmentVariable(SimdVariable);
+            width = string.IsNullOrWhiteSpace(fromEnvironment) ? SimdWidth.Auto : ParseWidth(fromEnvironment, SimdVariable);
+        }
+
         string reason = "asked for";
         if (kind == DeviceKind.Auto)
         {
@@ -107,7 +164,7 @@ public sealed class Device : IDisposable
                     return new Device(context, openCl.CreateAccelerator(context), DeviceKind.OpenCL, "no CUDA device; first OpenCL device");
                 }
 
-                return new Device(context, CreateCpu(context), DeviceKind.Cpu, "no CUDA or OpenCL device found");
+                return new Device(context, CreateCpu(context), DeviceKind.Cpu, "no CUDA or OpenCL device found", threads, width);
             }
 
             ILGPU.Runtime.Device? chosen = kind switch
@@ -116,9 +173,9 @@ public sealed class Device : IDisposable
                 DeviceKind.OpenCL => First(context.GetCLDevices()),
                 _ => null,
             };
-            if (kind == DeviceKind.Cpu)
+            if (kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu)
             {
-                return new Device(context, CreateCpu(context), DeviceKind.Cpu, reason);
+                return new Device(context, CreateCpu(context), kind, reason, threads, width);
             }
 
             if (chosen is null)
@@ -149,10 +206,66 @@ public sealed class Device : IDisposable
             "auto" => DeviceKind.Auto,
             "cuda" or "gpu" => DeviceKind.Cuda,
             "opencl" or "cl" => DeviceKind.OpenCL,
-            "cpu" => DeviceKind.Cpu,
-            _ => throw new ArgumentException($"{source}: unknown device '{text}'; expected auto, cuda, opencl or cpu.", source),
+            "cpu" or "simd" => DeviceKind.Cpu,
+            "ilgpu-cpu" or "ilgpucpu" => DeviceKind.IlgpuCpu,
+            _ => throw new ArgumentException($"{source}: unknown device '{text}'; expected auto, cuda, opencl, cpu or ilgpu-cpu.", source),
         };
     }
+
+    /// <summary>Parses a thread count (1 to 1024).</summary>
+    /// <param name="text">The text.</param>
+    /// <param name="source">Where it came from, for the error.</param>
+    /// <returns>The count.</returns>
+    public static int ParseThreads(string text, string source)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (!int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int threads) || threads < 1 || threads > 1024)
+        {
+            throw new ArgumentException($"{source}: '{text}' is not a thread count; expected a whole number from 1 to 1024.", source);
+        }
+
+        return threads;
+    }
+
+    /// <summary>Parses a vector width: 512, 256, scalar or auto.</summary>
+    /// <param name="text">The text.</param>
+    /// <param name="source">Where it came from, for the error.</param>
+    /// <returns>The width.</returns>
+    public static SimdWidth ParseWidth(string text, string source)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.Trim().ToLowerInvariant() switch
+        {
+            "auto" => SimdWidth.Auto,
+            "512" or "vector512" or "avx512" => SimdWidth.Vector512,
+            "256" or "vector256" or "avx2" => SimdWidth.Vector256,
+            "scalar" or "1" => SimdWidth.Scalar,
+            _ => throw new ArgumentException($"{source}: unknown vector width '{text}'; expected 512, 256, scalar or auto.", source),
+        };
+    }
+
+    // The widest width asked for that this machine runs in hardware; scalar always works.
+    private static SimdWidth ResolveWidth(SimdWidth asked)
+    {
+        if (asked is SimdWidth.Auto or SimdWidth.Vector512 && V512.IsSupported)
+        {
+            return SimdWidth.Vector512;
+        }
+
+        if (asked is SimdWidth.Auto or SimdWidth.Vector512 or SimdWidth.Vector256 && V256.IsSupported)
+        {
+            return SimdWidth.Vector256;
+        }
+
+        return SimdWidth.Scalar;
+    }
+
+    private static string WidthName(SimdWidth width) => width switch
+    {
+        SimdWidth.Vector512 => "Vector512",
+        SimdWidth.Vector256 => "Vector256",
+        _ => "scalar",
+    };
 
     private static ILGPU.Runtime.Device? First<T>(Context.DeviceCollection<T> devices)
         where T : ILGPU.Runtime.Device
@@ -170,6 +283,7 @@ public sealed class Device : IDisposable
     private static string KindName(DeviceKind kind) => kind switch
     {
         DeviceKind.Cuda => "CUDA",
+        DeviceKind.IlgpuCpu => "ILGPU CPU accelerator",
         DeviceKind.OpenCL => "OpenCL",
         DeviceKind.Cpu => "CPU",
         _ => "auto",
@@ -181,6 +295,7 @@ public sealed class Device : IDisposable
     /// <summary>Releases the accelerator and the context.</summary>
     public void Dispose()
     {
+        Pool?.Dispose();
         Accelerator.Dispose();
         Context.Dispose();
     }

@@ -177,7 +177,7 @@ public abstract class NetworkBase : INetworkModel
     protected abstract void BackwardTraining(bool inputGradient);
 
     /// <summary>The evaluation forward, batch norm folded: reads <see cref="InputView"/>, writes <see cref="InferenceOutput"/>.</summary>
-    protected abstract void ForwardInference();
+    protected abstract void ForwardInference(int images);
 
     /// <summary>Folds every convolution's batch norm into the inference weights.</summary>
     protected abstract void FoldBatchNorm();
@@ -258,6 +258,7 @@ public abstract class NetworkBase : INetworkModel
     public float[] Output()
     {
         ThrowIfDisposed();
+        Device.Accelerator.Synchronize();
         float[] result = new float[_lastCount * _classes];
         (_lastForwardTraining ? TrainingOutput : InferenceOutput).SubView(0, result.Length).CopyToCPU(result);
         return result;
@@ -282,7 +283,7 @@ public abstract class NetworkBase : INetworkModel
             throw new ArgumentException($"{Definition.Name}: the output gradient has {outputGradient.Length} values; {BatchSize} x {_classes} are needed.", nameof(outputGradient));
         }
 
-        _gradients.MemSetToZero();
+        ClearGradients();
         TrainingOutputGradient.SubView(0, outputGradient.Length).CopyFromCPU(outputGradient.ToArray());
         BackwardTraining(ComputeInputGradient);
         Device.Accelerator.Synchronize();
@@ -294,6 +295,24 @@ public abstract class NetworkBase : INetworkModel
     {
         float[] result = new float[BatchSize * _imageElements];
         InputGradientView.SubView(0, result.Length).CopyToCPU(result);
+        if (Device.IsSimd && Channels > 1 && Pixels > 1)
+        {
+            // The SIMD backend keeps the input channels-last; callers get PyTorch's order.
+            float[] planar = new float[result.Length];
+            for (int n = 0; n < BatchSize; n++)
+            {
+                for (int p = 0; p < Pixels; p++)
+                {
+                    for (int c = 0; c < Channels; c++)
+                    {
+                        planar[(n * _imageElements) + (c * Pixels) + p] = result[(n * _imageElements) + (p * Channels) + c];
+                    }
+                }
+            }
+
+            return planar;
+        }
+
         return result;
     }
 
@@ -327,7 +346,7 @@ public abstract class NetworkBase : INetworkModel
         long step = StepCount + 1;
         StepCount = step;
         ForwardTraining();
-        _gradients.MemSetToZero();
+        ClearGradients();
         RunLoss(TrainingOutput, BatchSize, TrainingOutputGradient);
         BackwardTraining(ComputeInputGradient);
         Device.Accelerator.Synchronize();
@@ -360,9 +379,9 @@ public abstract class NetworkBase : INetworkModel
             throw new ArgumentException($"{Definition.Name}: {imagesCount} images but {count} labels.", nameof(labels));
         }
 
+        _lastCount = count;
         RunInference();
         _lastForwardTraining = false;
-        _lastCount = count;
         RunLoss(InferenceOutput, count, _evaluationGradient.View);
         Device.Accelerator.Synchronize();
         return ReadLoss(count);
@@ -378,10 +397,17 @@ public abstract class NetworkBase : INetworkModel
             throw new ArgumentException($"{Definition.Name}: logits need {count} x {_classes} values; the span has {logits.Length}.", nameof(logits));
         }
 
+        _lastCount = count;
         RunInference();
         _lastForwardTraining = false;
-        _lastCount = count;
         Device.Accelerator.Synchronize();
+        if (Device.IsSimd)
+        {
+            // Host memory: straight into the caller's span, nothing allocated.
+            HostSpan(InferenceOutput, logits.Length).CopyTo(logits);
+            return;
+        }
+
         float[] result = new float[count * _classes];
         InferenceOutput.SubView(0, result.Length).CopyToCPU(result);
         result.CopyTo(logits);
@@ -444,7 +470,7 @@ public abstract class NetworkBase : INetworkModel
             _foldedCurrent = true;
         }
 
-        ForwardInference();
+        ForwardInference(_lastCount);
     }
 
     private int LoadImages(ReadOnlySpan<float> images, bool exact)
@@ -471,6 +497,33 @@ public abstract class NetworkBase : INetworkModel
             {
                 throw new ArgumentException($"{Definition.Name}: image {i / _imageElements} holds a non-finite value ({images[i]}) at element {i % _imageElements}.", nameof(images));
             }
+        }
+
+        if (Device.IsSimd)
+        {
+            // Host memory: copied in place, channels-last for the SIMD backend, nothing allocated.
+            Span<float> input = HostSpan(_input.View, images.Length);
+            if (Channels > 1 && Pixels > 1)
+            {
+                for (int n = 0; n < count; n++)
+                {
+                    ReadOnlySpan<float> image = images.Slice(n * _imageElements, _imageElements);
+                    Span<float> target = input.Slice(n * _imageElements, _imageElements);
+                    for (int c = 0; c < Channels; c++)
+                    {
+                        for (int p = 0; p < Pixels; p++)
+                        {
+                            target[(p * Channels) + c] = image[(c * Pixels) + p];
+                        }
+                    }
+                }
+            }
+            else
+            {
+                images.CopyTo(input);
+            }
+
+            return count;
         }
 
         if (count < BatchSize)
@@ -502,12 +555,24 @@ public abstract class NetworkBase : INetworkModel
             }
         }
 
+        if (Device.IsSimd)
+        {
+            labels.CopyTo(HostIntSpan(_labels.View, labels.Length));
+            return labels.Length;
+        }
+
         _labels.View.SubView(0, labels.Length).CopyFromCPU(labels.ToArray());
         return labels.Length;
     }
 
     private void RunLoss(ArrayView<float> logits, int count, ArrayView<float> gradient)
     {
+        if (Device.IsSimd)
+        {
+            SoftmaxCrossEntropyOnHost(logits, count, gradient);
+            return;
+        }
+
         int threads = Device.ThreadsFor(BatchSize);
         Device.Kernels.SoftmaxCrossEntropy(
             threads, SpecializedValue.New(_classes), logits, _labels.View, count, 1f / count, _loss.View, _correct.View, gradient, BatchSize, threads);
@@ -515,6 +580,21 @@ public abstract class NetworkBase : INetworkModel
 
     private BatchResult ReadLoss(int count)
     {
+        if (Device.IsSimd)
+        {
+            Span<float> losses = HostSpan(_loss.View, count);
+            Span<float> rights = HostSpan(_correct.View, count);
+            double total = 0;
+            int hits = 0;
+            for (int i = 0; i < count; i++)
+            {
+                total += losses[i];
+                hits += rights[i] > 0.5f ? 1 : 0;
+            }
+
+            return new BatchResult(total / count, hits, count);
+        }
+
         float[] loss = new float[count];
         float[] correct = new float[count];
         _loss.View.SubView(0, count).CopyToCPU(loss);
@@ -530,6 +610,72 @@ public abstract class NetworkBase : INetworkModel
         return new BatchResult(sum / count, right, count);
     }
 
+    // The kernel's arithmetic on host memory (the SIMD backend): loss, whether the top class is right, and the gradient.
+    private void SoftmaxCrossEntropyOnHost(ArrayView<float> logitsView, int count, ArrayView<float> gradientView)
+    {
+        int k = _classes;
+        Span<float> logits = HostSpan(logitsView, BatchSize * k);
+        Span<float> dz = HostSpan(gradientView, BatchSize * k);
+        Span<int> labels = HostIntSpan(_labels.View, BatchSize);
+        Span<float> loss = HostSpan(_loss.View, BatchSize);
+        Span<float> correct = HostSpan(_correct.View, BatchSize);
+        float scale = 1f / count;
+        for (int n = 0; n < BatchSize; n++)
+        {
+            Span<float> z = logits.Slice(n * k, k);
+            Span<float> g = dz.Slice(n * k, k);
+            if (n >= count)
+            {
+                g.Clear();
+                continue;
+            }
+
+            float max = z[0];
+            int best = 0;
+            for (int j = 1; j < k; j++)
+            {
+                if (z[j] > max || (float.IsNaN(z[j]) && !float.IsNaN(max)))
+                {
+                    max = z[j];
+                    best = j;
+                }
+            }
+
+            float sum = 0f;
+            for (int j = 0; j < k; j++)
+            {
+                sum += MathF.Exp(z[j] - max);
+            }
+
+            int label = labels[n];
+            loss[n] = MathF.Log(sum) - (z[label] - max);
+            correct[n] = best == label ? 1f : 0f;
+            for (int j = 0; j < k; j++)
+            {
+                g[j] = ((MathF.Exp(z[j] - max) / sum) - (j == label ? 1f : 0f)) * scale;
+            }
+        }
+    }
+
+    private void ClearGradients()
+    {
+        if (Device.IsSimd)
+        {
+            HostSpan(_gradients.View, checked((int)_gradients.Length)).Clear();
+            return;
+        }
+
+        _gradients.MemSetToZero();
+    }
+
+    private int Channels => Definition.InputShape.IsFlat ? 1 : Definition.InputShape.Channels;
+
+    private int Pixels => Definition.InputShape.IsFlat ? 1 : Definition.InputShape.Height * Definition.InputShape.Width;
+
+    private static unsafe Span<float> HostSpan(ArrayView<float> view, int length) => new((void*)view.LoadEffectiveAddressAsPtr(), length);
+
+    private static unsafe Span<int> HostIntSpan(ArrayView<int> view, int length) => new((void*)view.LoadEffectiveAddressAsPtr(), length);
+
     // Re-runs the step with every group's output and input gradient checked, restores the parameters and says where the
     // first non-finite value appeared.
     private string Diagnose(float[] snapshot)
@@ -542,7 +688,7 @@ public abstract class NetworkBase : INetworkModel
         try
         {
             ForwardTraining();
-            _gradients.MemSetToZero();
+            ClearGradients();
             RunLoss(TrainingOutput, BatchSize, TrainingOutputGradient);
             Device.Accelerator.Synchronize();
             if (_firstNonFinite is null && !Finite(TrainingOutputGradient))

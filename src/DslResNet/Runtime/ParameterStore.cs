@@ -21,6 +21,7 @@ public sealed class ParameterStore : IDisposable
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _gradients;
     private readonly float[] _hostValues;
     private readonly float[] _hostGradients;
+    private float[]? _snapshot;
 
     /// <summary>Allocates the store for a network's parameters, all zero.</summary>
     /// <param name="device">The device.</param>
@@ -115,6 +116,7 @@ public sealed class ParameterStore : IDisposable
         }
 
         Value(name).CopyFromCPU(values.ToArray());
+        ParameterGeneration.Advance();
     }
 
     /// <summary>Whether the store holds a float tensor of that name.</summary>
@@ -175,10 +177,11 @@ public sealed class ParameterStore : IDisposable
     }
 
     /// <summary>A copy of every value on the device, in the store's layout (for <see cref="RestoreValues"/>).</summary>
-    /// <returns>A new array.</returns>
+    /// <returns>The store's snapshot buffer, overwritten by the next call.</returns>
     public float[] SnapshotValues()
     {
-        float[] snapshot = new float[Elements];
+        // One buffer, reused: a training step allocates nothing here after the first.
+        float[] snapshot = _snapshot ??= new float[Elements];
         _values.View.SubView(0, Elements).CopyToCPU(snapshot);
         return snapshot;
     }
@@ -189,10 +192,15 @@ public sealed class ParameterStore : IDisposable
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         _values.View.SubView(0, Elements).CopyFromCPU(snapshot);
+        ParameterGeneration.Advance();
     }
 
     /// <summary>Copies the host values to the device (after an optimizer step).</summary>
-    public void PushValues() => _values.View.SubView(0, Elements).CopyFromCPU(_hostValues);
+    public void PushValues()
+    {
+        _values.View.SubView(0, Elements).CopyFromCPU(_hostValues);
+        ParameterGeneration.Advance();
+    }
 
     /// <summary>The first non-finite gradient among the trainable parameters in the host copy, in reverse state-dict order (the order backward produces them), or null.</summary>
     /// <returns>The parameter's name, or null.</returns>

@@ -14,7 +14,7 @@ namespace DslResNet.Tests.Kernels;
 public sealed class CpuDeviceFixture : IDisposable
 {
     /// <summary>The device.</summary>
-    public Device Device { get; } = Device.Create(DeviceKind.Cpu);
+    public Device Device { get; } = Device.Create(DeviceKind.IlgpuCpu);
 
     /// <summary>Releases the device.</summary>
     public void Dispose() => Device.Dispose();

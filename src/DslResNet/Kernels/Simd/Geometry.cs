@@ -1,0 +1,146 @@
+namespace DslResNet.Kernels.Simd;
+
+/// <summary>A convolution's geometry as compile-time constants: the generator emits one struct per distinct shape of a network and
+/// the JIT compiles each kernel for it, so every loop bound and address offset is a constant.</summary>
+public interface IConvGeometry
+{
+    /// <summary>Input channels.</summary>
+    static abstract int InChannels { get; }
+
+    /// <summary>Input height.</summary>
+    static abstract int Height { get; }
+
+    /// <summary>Input width.</summary>
+    static abstract int Width { get; }
+
+    /// <summary>Output channels.</summary>
+    static abstract int OutChannels { get; }
+
+    /// <summary>Kernel size (square).</summary>
+    static abstract int Kernel { get; }
+
+    /// <summary>Stride.</summary>
+    static abstract int Stride { get; }
+
+    /// <summary>Zero padding on every side.</summary>
+    static abstract int Padding { get; }
+}
+
+/// <summary>A compile-time integer (register-block sizes).</summary>
+public interface IConst
+{
+    /// <summary>The value.</summary>
+    static abstract int Value { get; }
+}
+
+/// <summary>1.</summary>
+public readonly struct C1 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 1;
+}
+
+/// <summary>2.</summary>
+public readonly struct C2 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 2;
+}
+
+/// <summary>3.</summary>
+public readonly struct C3 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 3;
+}
+
+/// <summary>4.</summary>
+public readonly struct C4 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 4;
+}
+
+/// <summary>5.</summary>
+public readonly struct C5 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 5;
+}
+
+/// <summary>6.</summary>
+public readonly struct C6 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 6;
+}
+
+/// <summary>7.</summary>
+public readonly struct C7 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 7;
+}
+
+/// <summary>8.</summary>
+public readonly struct C8 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 8;
+}
+
+/// <summary>9.</summary>
+public readonly struct C9 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 9;
+}
+
+/// <summary>10.</summary>
+public readonly struct C10 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 10;
+}
+
+/// <summary>11.</summary>
+public readonly struct C11 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 11;
+}
+
+/// <summary>12.</summary>
+public readonly struct C12 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 12;
+}
+
+/// <summary>13.</summary>
+public readonly struct C13 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 13;
+}
+
+/// <summary>14.</summary>
+public readonly struct C14 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 14;
+}
+
+/// <summary>15.</summary>
+public readonly struct C15 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 15;
+}
+
+/// <summary>16.</summary>
+public readonly struct C16 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 16;
+}

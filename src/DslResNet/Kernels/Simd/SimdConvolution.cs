@@ -1,0 +1,841 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace DslResNet.Kernels.Simd;
+
+/// <summary>Where a convolution's forward pass adds up its outputs' batch statistics (the fused batch norm that follows it).</summary>
+public sealed unsafe class StatisticsSink : IDisposable
+{
+    /// <summary>Makes a sink for <paramref name="channels"/> channels and <paramref name="threads"/> threads.</summary>
+    /// <param name="channels">Channels.</param>
+    /// <param name="threads">Pool threads.</param>
+    public StatisticsSink(int channels, int threads)
+    {
+        Channels = channels;
+        PaddedChannels = (channels + 15) & ~15;
+        Threads = threads;
+        Shift = (float*)NativeMemory.AlignedAlloc((nuint)(PaddedChannels * sizeof(float)), 64);
+        Partials = (double*)NativeMemory.AlignedAlloc((nuint)(threads * 2 * PaddedChannels * sizeof(double)), 64);
+        new Span<float>(Shift, PaddedChannels).Clear();
+    }
+
+    /// <summary>Channels.</summary>
+    public int Channels { get; }
+
+    /// <summary>Channels rounded up to 16.</summary>
+    public int PaddedChannels { get; }
+
+    /// <summary>Threads.</summary>
+    public int Threads { get; }
+
+    /// <summary>The value subtracted before summing (one output value of the batch), which keeps the sums of squares accurate.</summary>
+    public float* Shift { get; }
+
+    /// <summary>Per thread: sum of (x - shift) then sum of (x - shift)^2, each <see cref="PaddedChannels"/> long.</summary>
+    public double* Partials { get; }
+
+    /// <summary>Whether the last forward pass filled the partials.</summary>
+    public bool Filled { get; set; }
+
+    /// <summary>Clears the partials before a pass.</summary>
+    public void Clear()
+    {
+        new Span<double>(Partials, Threads * 2 * PaddedChannels).Clear();
+        Filled = false;
+    }
+
+    /// <summary>Adds a thread's float sums (over a few hundred pixels at most) into its double partials.</summary>
+    /// <param name="thread">Thread.</param>
+    /// <param name="sum">Sums of (x - shift), padded channels.</param>
+    /// <param name="squares">Sums of squares.</param>
+    public void Flush(int thread, float* sum, float* squares)
+    {
+        double* p = Partials + (thread * 2 * PaddedChannels);
+        for (int c = 0; c < PaddedChannels; c++)
+        {
+            p[c] += sum[c];
+            p[PaddedChannels + c] += squares[c];
+            sum[c] = 0f;
+            squares[c] = 0f;
+        }
+    }
+
+    /// <summary>Mean and biased variance of channel <paramref name="c"/> over <paramref name="count"/> values.</summary>
+    /// <param name="c">Channel.</param>
+    /// <param name="count">Values per channel.</param>
+    /// <returns>Mean and variance.</returns>
+    public (double Mean, double Variance) Moments(int c, double count)
+    {
+        double s = 0;
+        double q = 0;
+        for (int t = 0; t < Threads; t++)
+        {
+            s += Partials[(t * 2 * PaddedChannels) + c];
+            q += Partials[(t * 2 * PaddedChannels) + PaddedChannels + c];
+        }
+
+        double m = s / count;
+        return (Shift[c] + m, Math.Max(0, (q / count) - (m * m)));
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        NativeMemory.AlignedFree(Shift);
+        NativeMemory.AlignedFree(Partials);
+    }
+}
+
+/// <summary>A convolution on the SIMD backend, tensors in NHWC order; built through <see cref="Create{G}"/>.</summary>
+public abstract unsafe class SimdConvolution : IDisposable
+{
+    /// <summary>Builds the convolution for geometry <typeparamref name="G"/> at the widest vector width asked for and available.</summary>
+    /// <typeparam name="G">The geometry (constants).</typeparam>
+    /// <param name="pool">Threads.</param>
+    /// <param name="width">Vector width.</param>
+    /// <param name="batch">Images the tensors hold.</param>
+    /// <param name="bias">Whether there is a bias.</param>
+    /// <param name="tensors">The tensors.</param>
+    /// <returns>The convolution.</returns>
+    public static SimdConvolution Create<G>(SimdPool pool, SimdWidth width, int batch, bool bias, ConvTensors tensors)
+        where G : struct, IConvGeometry => width switch
+        {
+            SimdWidth.Vector512 => new SimdConvolution<G, V512>(pool, batch, bias, tensors),
+            SimdWidth.Vector256 => new SimdConvolution<G, V256>(pool, batch, bias, tensors),
+            _ => new SimdConvolution<G, VScalar>(pool, batch, bias, tensors),
+        };
+
+    /// <summary>Statistics the forward pass adds up for the batch norm that follows (null: none).</summary>
+    public StatisticsSink? Statistics { get; set; }
+
+    /// <summary>Forward: <c>y = conv(x, w) + b</c> for the first <paramref name="images"/> images, statistics into <see cref="Statistics"/>.</summary>
+    /// <param name="images">Images.</param>
+    /// <param name="repack">Whether the weights changed since the last call (training always passes true).</param>
+    public abstract void Forward(int images, bool repack);
+
+    /// <summary>Weight and bias gradients (overwritten), then, when <paramref name="data"/>, the input gradient (accumulated).</summary>
+    /// <param name="data">Whether to compute the input gradient.</param>
+    public abstract void Backward(bool data);
+
+    /// <summary>Releases the packed weights and partials.</summary>
+    public abstract void Dispose();
+}
+
+/// <summary>Raw pointers to a convolution's tensors (null where absent).</summary>
+/// <param name="X">Input, NHWC.</param>
+/// <param name="W">Weights, OIHW (PyTorch's order).</param>
+/// <param name="B">Bias.</param>
+/// <param name="Y">Output, NHWC.</param>
+/// <param name="Dy">Output gradient.</param>
+/// <param name="Dx">Input gradient (accumulated into).</param>
+/// <param name="Dw">Weight gradient, OIHW (overwritten).</param>
+/// <param name="Db">Bias gradient (overwritten).</param>
+public readonly unsafe record struct ConvTensors(IntPtr X, IntPtr W, IntPtr B, IntPtr Y, IntPtr Dy, IntPtr Dx, IntPtr Dw, IntPtr Db);
+
+/// <summary>The convolution for one geometry and one vector width.</summary>
+/// <typeparam name="G">Geometry.</typeparam>
+/// <typeparam name="TV">Vector width.</typeparam>
+internal sealed unsafe class SimdConvolution<G, TV> : SimdConvolution, IParallelWork
+    where G : struct, IConvGeometry
+    where TV : struct, IVec16<TV>
+{
+    private const int PhaseForward = 0;
+    private const int PhaseWeights = 1;
+    private const int PhaseData = 2;
+    private const int TileFloats = 16 * 64;
+
+    private readonly SimdPool _pool;
+    private readonly int _batch;
+    private readonly bool _bias;
+    private readonly float* _x, _w, _b, _y, _dy, _dx, _dw, _db;
+    private readonly float* _packed;      // [kh][kw][ic][CoutP]
+    private readonly float* _transposed;  // [kh][kw][oc][CinP]
+    private readonly float* _partials;    // per thread: [kh][kw][ic][CoutP], then CoutP bias sums
+    private readonly float* _statistics;  // per thread: sums then squares, CoutP each
+    private int _phase;
+    private int _images;
+    private int _rowChunks;
+    private bool _packedOnce;
+
+    public SimdConvolution(SimdPool pool, int batch, bool bias, ConvTensors t)
+    {
+        _pool = pool;
+        _batch = batch;
+        _bias = bias;
+        _x = (float*)t.X;
+        _w = (float*)t.W;
+        _b = (float*)t.B;
+        _y = (float*)t.Y;
+        _dy = (float*)t.Dy;
+        _dx = (float*)t.Dx;
+        _dw = (float*)t.Dw;
+        _db = (float*)t.Db;
+        _packed = Alloc(WeightsPadded);
+        _transposed = _dx is null ? null : Alloc((long)Taps * G.OutChannels * CinP);
+        _partials = _dw is null ? null : Alloc(pool.Threads * (WeightsPadded + CoutP));
+        _statistics = Alloc(pool.Threads * 2 * CoutP);
+        new Span<float>(_statistics, pool.Threads * 2 * CoutP).Clear();
+        long forward = (PaddedHeight * RowStride) + TileFloats;
+        long weights = (PaddedHeight * RowStride) + ((G.OutChannels & 15) == 0 ? 0 : (long)OutHeight * OutWidth * CoutP);
+        long data = (long)DataRows * PaddedWidth * CinP;
+        pool.EnsureScratch(Math.Max(forward, Math.Max(_dw is null ? 0 : weights, _dx is null ? 0 : data)));
+    }
+
+    private static int CinP => (G.InChannels + 15) & ~15;
+
+    private static int CoutP => (G.OutChannels + 15) & ~15;
+
+    private static int Taps => G.Kernel * G.Kernel;
+
+    private static int PaddedWidth => G.Width + (2 * G.Padding);
+
+    private static int PaddedHeight => G.Height + (2 * G.Padding);
+
+    private static int RowStride => PaddedWidth * G.InChannels;
+
+    private static int OutHeight => ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+
+    private static int OutWidth => ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+
+    private static int InPixels => G.Height * G.Width;
+
+    private static int OutPixels => OutHeight * OutWidth;
+
+    private static long WeightsPadded => (long)Taps * G.InChannels * CoutP;
+
+    // Rows of the padded input gradient: every row a tap can reach, at least the padded input.
+    private static int DataRows => Math.Max(PaddedHeight, ((OutHeight - 1) * G.Stride) + G.Kernel);
+
+    public override void Forward(int images, bool repack)
+    {
+        if (repack || !_packedOnce)
+        {
+            Pack();
+            _packedOnce = true;
+        }
+
+        StatisticsSink? sink = Statistics;
+        if (sink is not null)
+        {
+            sink.Clear();
+            FirstPixel(sink.Shift);
+        }
+
+        _images = images;
+        _phase = PhaseForward;
+
+        // Whole images per unit when there are enough; otherwise rows are split so that every thread has work.
+        _rowChunks = images >= _pool.Threads ? 1 : Math.Min(OutHeight, _pool.Threads);
+        _pool.Run(this, images * _rowChunks);
+        if (sink is not null)
+        {
+            sink.Filled = true;
+        }
+    }
+
+    public override void Backward(bool data)
+    {
+        _images = _batch;
+        if (_dw is not null)
+        {
+            new Span<float>(_partials, (int)(_pool.Threads * (WeightsPadded + CoutP))).Clear();
+            _phase = PhaseWeights;
+            _pool.Run(this, _batch);
+            ReduceWeightGradient();
+        }
+
+        if (data && _dx is not null)
+        {
+            PackTransposed();
+            _phase = PhaseData;
+            _pool.Run(this, _batch);
+        }
+    }
+
+    public void Run(int start, int end, int thread)
+    {
+        switch (_phase)
+        {
+            case PhaseForward:
+                for (int u = start; u < end; u++)
+                {
+                    int n = u / _rowChunks;
+                    int chunk = u % _rowChunks;
+                    ForwardRows(n, chunk * OutHeight / _rowChunks, (chunk + 1) * OutHeight / _rowChunks, thread);
+                }
+
+                break;
+            case PhaseWeights:
+                for (int n = start; n < end; n++)
+                {
+                    WeightsImage(n, thread);
+                }
+
+                break;
+            default:
+                for (int n = start; n < end; n++)
+                {
+                    DataImage(n, thread);
+                }
+
+                break;
+        }
+    }
+
+    public override void Dispose()
+    {
+        NativeMemory.AlignedFree(_packed);
+        NativeMemory.AlignedFree(_transposed);
+        NativeMemory.AlignedFree(_partials);
+        NativeMemory.AlignedFree(_statistics);
+    }
+
+    private static float* Alloc(long floats)
+    {
+        float* p = (float*)NativeMemory.AlignedAlloc((nuint)(Math.Max(1, floats) * sizeof(float)), 64);
+        new Span<float>(p, (int)Math.Max(1, floats)).Clear();
+        return p;
+    }
+
+    private void Pack()
+    {
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                float* src = _w + (((oc * G.InChannels) + ic) * Taps);
+                for (int tap = 0; tap < Taps; tap++)
+                {
+                    _packed[(((tap * G.InChannels) + ic) * CoutP) + oc] = src[tap];
+                }
+            }
+        }
+    }
+
+    // The output at image 0, pixel (0, 0): the value the statistics are taken around. A value from the batch keeps the sums
+    // of squares small however far the mean is from zero, and depends only on this step's input and weights, so repeating a
+    // forward pass repeats its result exactly.
+    private void FirstPixel(float* shift)
+    {
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            float sum = _bias ? _b[oc] : 0f;
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                for (int kh = 0; kh < G.Kernel; kh++)
+                {
+                    int ih = kh - G.Padding;
+                    if (ih < 0 || ih >= G.Height)
+                    {
+                        continue;
+                    }
+
+                    for (int kw = 0; kw < G.Kernel; kw++)
+                    {
+                        int iw = kw - G.Padding;
+                        if (iw >= 0 && iw < G.Width)
+                        {
+                            sum += _x[(((ih * G.Width) + iw) * G.InChannels) + ic] * _w[(((((oc * G.InChannels) + ic) * G.Kernel) + kh) * G.Kernel) + kw];
+                        }
+                    }
+                }
+            }
+
+            shift[oc] = sum;
+        }
+    }
+
+    private void PackTransposed()
+    {
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                float* src = _w + (((oc * G.InChannels) + ic) * Taps);
+                for (int tap = 0; tap < Taps; tap++)
+                {
+                    _transposed[(((tap * G.OutChannels) + oc) * CinP) + ic] = src[tap];
+                }
+            }
+        }
+    }
+
+    // Copies input rows [ihStart, ihStart + rows) of image n into the scratch with zero padding around them.
+    private static void PadInput(float* image, float* dst, int ihStart, int rows)
+    {
+        int left = G.Padding * G.InChannels;
+        int middle = G.Width * G.InChannels;
+        int right = RowStride - left - middle;
+        for (int r = 0; r < rows; r++)
+        {
+            int ih = ihStart + r;
+            float* d = dst + ((long)r * RowStride);
+            if (ih < 0 || ih >= G.Height)
+            {
+                new Span<float>(d, RowStride).Clear();
+                continue;
+            }
+
+            new Span<float>(d, left).Clear();
+            new ReadOnlySpan<float>(image + ((long)ih * middle), middle).CopyTo(new Span<float>(d + left, middle));
+            new Span<float>(d + left + middle, right).Clear();
+        }
+    }
+
+    private void ForwardRows(int n, int oh0, int oh1, int thread)
+    {
+        if (oh1 <= oh0)
+        {
+            return;
+        }
+
+        float* scratch = _pool.Scratch(thread);
+        float* tile = scratch;
+        float* padded = scratch + TileFloats;
+        int ihStart = (oh0 * G.Stride) - G.Padding;
+        int rows = ((oh1 - 1 - oh0) * G.Stride) + G.Kernel;
+        PadInput(_x + ((long)n * InPixels * G.InChannels), padded, ihStart, rows);
+        float* yImage = _y + ((long)n * OutPixels * G.OutChannels);
+        for (int oh = oh0; oh < oh1; oh++)
+        {
+            float* xRow = padded + ((long)(oh - oh0) * G.Stride * RowStride);
+            float* yRow = yImage + ((long)oh * OutWidth * G.OutChannels);
+            int oc0 = 0;
+            while (oc0 < CoutP)
+            {
+                int vectors = (CoutP - oc0) >= 64 ? 4 : (CoutP - oc0) >= 32 ? 2 : 1;
+                ForwardGroup(vectors, xRow, oc0, yRow, tile, thread);
+                oc0 += 16 * vectors;
+            }
+
+            // Float sums over one row, double across rows.
+            FlushStatistics(thread);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ForwardGroup(int vectors, float* xRow, int oc0, float* yRow, float* tile, int thread)
+    {
+        int most = vectors == 4 ? 6 : 14;
+        int blocks = (OutWidth + most - 1) / most;
+        int small = OutWidth / blocks;
+        int large = blocks - (OutWidth % blocks);
+        int ow0 = 0;
+        bool direct = !_bias && oc0 + (16 * vectors) <= G.OutChannels;
+        for (int b = 0; b < blocks; b++)
+        {
+            int count = b < large ? small : small + 1;
+            float* x = xRow + ((long)ow0 * G.Stride * G.InChannels);
+            float* w = _packed + oc0;
+            float* y = yRow + ((long)ow0 * G.OutChannels) + oc0;
+            float* dst = direct ? y : tile;
+            int stride = direct ? G.OutChannels : 16 * vectors;
+            switch (vectors)
+            {
+                case 4: Forward4(count, x, w, dst, stride); break;
+                case 2: Forward2(count, x, w, dst, stride); break;
+                default: Forward1(count, x, w, dst, stride); break;
+            }
+
+            if (!direct)
+            {
+                StoreTile(tile, count, vectors, oc0, y);
+            }
+
+            if (Statistics is not null)
+            {
+                AccumulateStatistics(y, count, vectors, oc0, thread);
+            }
+
+            ow0 += count;
+        }
+    }
+
+    private void StoreTile(float* tile, int count, int vectors, int oc0, float* y)
+    {
+        int valid = Math.Min(16 * vectors, G.OutChannels - oc0);
+        for (int r = 0; r < count; r++)
+        {
+            float* t = tile + (r * 16 * vectors);
+            float* d = y + ((long)r * G.OutChannels);
+            if (_bias)
+            {
+                for (int c = 0; c < valid; c++)
+                {
+                    t[c] += _b[oc0 + c];
+                }
+            }
+
+            new ReadOnlySpan<float>(t, valid).CopyTo(new Span<float>(d, valid));
+        }
+    }
+
+    private void AccumulateStatistics(float* y, int count, int vectors, int oc0, int thread)
+    {
+        float* sums = _statistics + (thread * 2 * CoutP);
+        float* squares = sums + CoutP;
+        float* shift = Statistics!.Shift;
+        int valid = Math.Min(16 * vectors, G.OutChannels - oc0);
+        if (valid == 16 * vectors)
+        {
+            for (int v = 0; v < vectors; v++)
+            {
+                int c = oc0 + (16 * v);
+                TV s = TV.Load(sums + c);
+                TV q = TV.Load(squares + c);
+                TV m = TV.Load(shift + c);
+                for (int r = 0; r < count; r++)
+                {
+                    TV d = TV.Subtract(TV.Load(y + ((long)r * G.OutChannels) + (16 * v)), m);
+                    s = TV.Add(s, d);
+                    q = TV.Fma(d, d, q);
+                }
+
+                TV.Store(sums + c, s);
+                TV.Store(squares + c, q);
+            }
+        }
+        else
+        {
+            for (int r = 0; r < count; r++)
+            {
+                for (int c = 0; c < valid; c++)
+                {
+                    float d = y[((long)r * G.OutChannels) + c] - shift[oc0 + c];
+                    sums[oc0 + c] += d;
+                    squares[oc0 + c] += d * d;
+                }
+            }
+        }
+    }
+
+    private void FlushStatistics(int thread)
+    {
+        if (Statistics is not null)
+        {
+            float* sums = _statistics + (thread * 2 * CoutP);
+            Statistics.Flush(thread, sums, sums + CoutP);
+        }
+    }
+
+    private static void Forward1(int count, float* x, float* w, float* d, int s)
+    {
+        switch (count)
+        {
+            case 1: MicroKernels<G, TV>.Forward1<C1>(x, w, d, s); break;
+            case 2: MicroKernels<G, TV>.Forward1<C2>(x, w, d, s); break;
+            case 3: MicroKernels<G, TV>.Forward1<C3>(x, w, d, s); break;
+            case 4: MicroKernels<G, TV>.Forward1<C4>(x, w, d, s); break;
+            case 5: MicroKernels<G, TV>.Forward1<C5>(x, w, d, s); break;
+            case 6: MicroKernels<G, TV>.Forward1<C6>(x, w, d, s); break;
+            case 7: MicroKernels<G, TV>.Forward1<C7>(x, w, d, s); break;
+            case 8: MicroKernels<G, TV>.Forward1<C8>(x, w, d, s); break;
+            case 9: MicroKernels<G, TV>.Forward1<C9>(x, w, d, s); break;
+            case 10: MicroKernels<G, TV>.Forward1<C10>(x, w, d, s); break;
+            case 11: MicroKernels<G, TV>.Forward1<C11>(x, w, d, s); break;
+            case 12: MicroKernels<G, TV>.Forward1<C12>(x, w, d, s); break;
+            case 13: MicroKernels<G, TV>.Forward1<C13>(x, w, d, s); break;
+            default: MicroKernels<G, TV>.Forward1<C14>(x, w, d, s); break;
+        }
+    }
+
+    private static void Forward2(int count, float* x, float* w, float* d, int s)
+    {
+        switch (count)
+        {
+            case 1: MicroKernels<G, TV>.Forward2<C1>(x, w, d, s); break;
+            case 2: MicroKernels<G, TV>.Forward2<C2>(x, w, d, s); break;
+            case 3: MicroKernels<G, TV>.Forward2<C3>(x, w, d, s); break;
+            case 4: MicroKernels<G, TV>.Forward2<C4>(x, w, d, s); break;
+            case 5: MicroKernels<G, TV>.Forward2<C5>(x, w, d, s); break;
+            case 6: MicroKernels<G, TV>.Forward2<C6>(x, w, d, s); break;
+            case 7: MicroKernels<G, TV>.Forward2<C7>(x, w, d, s); break;
+            case 8: MicroKernels<G, TV>.Forward2<C8>(x, w, d, s); break;
+            case 9: MicroKernels<G, TV>.Forward2<C9>(x, w, d, s); break;
+            case 10: MicroKernels<G, TV>.Forward2<C10>(x, w, d, s); break;
+            case 11: MicroKernels<G, TV>.Forward2<C11>(x, w, d, s); break;
+            case 12: MicroKernels<G, TV>.Forward2<C12>(x, w, d, s); break;
+            case 13: MicroKernels<G, TV>.Forward2<C13>(x, w, d, s); break;
+            default: MicroKernels<G, TV>.Forward2<C14>(x, w, d, s); break;
+        }
+    }
+
+    private static void Forward4(int count, float* x, float* w, float* d, int s)
+    {
+        switch (count)
+        {
+            case 1: MicroKernels<G, TV>.Forward4<C1>(x, w, d, s); break;
+            case 2: MicroKernels<G, TV>.Forward4<C2>(x, w, d, s); break;
+            case 3: MicroKernels<G, TV>.Forward4<C3>(x, w, d, s); break;
+            case 4: MicroKernels<G, TV>.Forward4<C4>(x, w, d, s); break;
+            case 5: MicroKernels<G, TV>.Forward4<C5>(x, w, d, s); break;
+            default: MicroKernels<G, TV>.Forward4<C6>(x, w, d, s); break;
+        }
+    }
+
+    private void WeightsImage(int n, int thread)
+    {
+        float* scratch = _pool.Scratch(thread);
+        float* padded = scratch;
+        PadInput(_x + ((long)n * InPixels * G.InChannels), padded, -G.Padding, PaddedHeight);
+        float* dy = _dy + ((long)n * OutPixels * G.OutChannels);
+        if ((G.OutChannels & 15) != 0)
+        {
+            // Pixels CoutP apart so that whole vectors can be read; the extra channels are zero.
+            float* copy = scratch + (PaddedHeight * RowStride);
+            for (int p = 0; p < OutPixels; p++)
+            {
+                new ReadOnlySpan<float>(dy + ((long)p * G.OutChannels), G.OutChannels).CopyTo(new Span<float>(copy + ((long)p * CoutP), G.OutChannels));
+                new Span<float>(copy + ((long)p * CoutP) + G.OutChannels, CoutP - G.OutChannels).Clear();
+            }
+
+            dy = copy;
+        }
+
+        float* partial = _partials + (thread * (WeightsPadded + CoutP));
+        for (int tap = 0; tap < Taps; tap++)
+        {
+            int kh = tap / G.Kernel;
+            int kw = tap % G.Kernel;
+            float* xTap = padded + (kh * RowStride) + (kw * G.InChannels);
+            int oc0 = 0;
+            while (oc0 < CoutP)
+            {
+                int vectors = (CoutP - oc0) >= 64 ? 4 : (CoutP - oc0) >= 32 ? 2 : 1;
+                int most = vectors == 1 ? 16 : vectors == 2 ? 12 : 6;
+                for (int ic0 = 0; ic0 < G.InChannels; ic0 += most)
+                {
+                    int count = Math.Min(most, G.InChannels - ic0);
+                    float* dw = partial + ((((long)tap * G.InChannels) + ic0) * CoutP) + oc0;
+                    switch (vectors)
+                    {
+                        case 4: Weights4(count, xTap + ic0, dy + oc0, dw); break;
+                        case 2: Weights2(count, xTap + ic0, dy + oc0, dw); break;
+                        default: Weights1(count, xTap + ic0, dy + oc0, dw); break;
+                    }
+                }
+
+                oc0 += 16 * vectors;
+            }
+        }
+
+        if (_bias)
+        {
+            int stride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+            float* db = partial + WeightsPadded;
+            for (int p = 0; p < OutPixels; p++)
+            {
+                for (int c = 0; c < G.OutChannels; c++)
+                {
+                    db[c] += dy[((long)p * stride) + c];
+                }
+            }
+        }
+    }
+
+    private static void Weights1(int count, float* x, float* dy, float* dw)
+    {
+        switch (count)
+        {
+            case 1: MicroKernels<G, TV>.BackwardWeights1<C1>(x, dy, dw); break;
+            case 2: MicroKernels<G, TV>.BackwardWeights1<C2>(x, dy, dw); break;
+            case 3: MicroKernels<G, TV>.BackwardWeights1<C3>(x, dy, dw); break;
+            case 4: MicroKernels<G, TV>.BackwardWeights1<C4>(x, dy, dw); break;
+            case 5: MicroKernels<G, TV>.BackwardWeights1<C5>(x, dy, dw); break;
+            case 6: MicroKernels<G, TV>.BackwardWeights1<C6>(x, dy, dw); break;
+            case 7: MicroKernels<G, TV>.BackwardWeights1<C7>(x, dy, dw); break;
+            case 8: MicroKernels<G, TV>.BackwardWeights1<C8>(x, dy, dw); break;
+            case 9: MicroKernels<G, TV>.BackwardWeights1<C9>(x, dy, dw); break;
+            case 10: MicroKernels<G, TV>.BackwardWeights1<C10>(x, dy, dw); break;
+            case 11: MicroKernels<G, TV>.BackwardWeights1<C11>(x, dy, dw); break;
+            case 12: MicroKernels<G, TV>.BackwardWeights1<C12>(x, dy, dw); break;
+            case 13: MicroKernels<G, TV>.BackwardWeights1<C13>(x, dy, dw); break;
+            case 14: MicroKernels<G, TV>.BackwardWeights1<C14>(x, dy, dw); break;
+            case 15: MicroKernels<G, TV>.BackwardWeights1<C15>(x, dy, dw); break;
+            default: MicroKernels<G, TV>.BackwardWeights1<C16>(x, dy, dw); break;
+        }
+    }
+
+    private static void Weights2(int count, float* x, float* dy, float* dw)
+    {
+        switch (count)
+        {
+            case 1: MicroKernels<G, TV>.BackwardWeights2<C1>(x, dy, dw); break;
+            case 2: MicroKernels<G, TV>.BackwardWeights2<C2>(x, dy, dw); break;
+            case 3: MicroKernels<G, TV>.BackwardWeights2<C3>(x, dy, dw); break;
+            case 4: MicroKernels<G, TV>.BackwardWeights2<C4>(x, dy, dw); break;
+            case 5: MicroKernels<G, TV>.BackwardWeights2<C5>(x, dy, dw); break;
+            case 6: MicroKernels<G, TV>.BackwardWeights2<C6>(x, dy, dw); break;
+            case 7: MicroKernels<G, TV>.BackwardWeights2<C7>(x, dy, dw); break;
+            case 8: MicroKernels<G, TV>.BackwardWeights2<C8>(x, dy, dw); break;
+            case 9: MicroKernels<G, TV>.BackwardWeights2<C9>(x, dy, dw); break;
+            case 10: MicroKernels<G, TV>.BackwardWeights2<C10>(x, dy, dw); break;
+            case 11: MicroKernels<G, TV>.BackwardWeights2<C11>(x, dy, dw); break;
+            default: MicroKernels<G, TV>.BackwardWeights2<C12>(x, dy, dw); break;
+        }
+    }
+
+    private static void Weights4(int count, float* x, float* dy, float* dw)
+    {
+        switch (count)
+        {
+            case 1: MicroKernels<G, TV>.BackwardWeights4<C1>(x, dy, dw); break;
+            case 2: MicroKernels<G, TV>.BackwardWeights4<C2>(x, dy, dw); break;
+            case 3: MicroKernels<G, TV>.BackwardWeights4<C3>(x, dy, dw); break;
+            case 4: MicroKernels<G, TV>.BackwardWeights4<C4>(x, dy, dw); break;
+            case 5: MicroKernels<G, TV>.BackwardWeights4<C5>(x, dy, dw); break;
+            default: MicroKernels<G, TV>.BackwardWeights4<C6>(x, dy, dw); break;
+        }
+    }
+
+    private void ReduceWeightGradient()
+    {
+        long stride = WeightsPadded + CoutP;
+        for (int t = 1; t < _pool.Threads; t++)
+        {
+            float* src = _partials + (t * stride);
+            for (long i = 0; i < stride; i++)
+            {
+                _partials[i] += src[i];
+            }
+        }
+
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                float* dst = _dw + (((oc * G.InChannels) + ic) * Taps);
+                for (int tap = 0; tap < Taps; tap++)
+                {
+                    dst[tap] = _partials[(((tap * G.InChannels) + ic) * CoutP) + oc];
+                }
+            }
+        }
+
+        if (_bias && _db is not null)
+        {
+            new ReadOnlySpan<float>(_partials + WeightsPadded, G.OutChannels).CopyTo(new Span<float>(_db, G.OutChannels));
+        }
+    }
+
+    private void DataImage(int n, int thread)
+    {
+        float* padded = _pool.Scratch(thread);
+        new Span<float>(padded, DataRows * PaddedWidth * CinP).Clear();
+        float* dy = _dy + ((long)n * OutPixels * G.OutChannels);
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* dyRow = dy + ((long)oh * OutWidth * G.OutChannels);
+            for (int tap = 0; tap < Taps; tap++)
+            {
+                int kh = tap / G.Kernel;
+                int kw = tap % G.Kernel;
+                float* target = padded + ((((long)(oh * G.Stride) + kh) * PaddedWidth) + kw) * CinP;
+                float* wt = _transposed + ((long)tap * G.OutChannels * CinP);
+                int ic0 = 0;
+                while (ic0 < CinP)
+                {
+                    int vectors = (CinP - ic0) >= 64 ? 4 : (CinP - ic0) >= 32 ? 2 : 1;
+                    int most = vectors == 4 ? 6 : 14;
+                    int blocks = (OutWidth + most - 1) / most;
+                    int small = OutWidth / blocks;
+                    int large = blocks - (OutWidth % blocks);
+                    int ow0 = 0;
+                    for (int b = 0; b < blocks; b++)
+                    {
+                        int count = b < large ? small : small + 1;
+                        float* d = dyRow + ((long)ow0 * G.OutChannels);
+                        float* t = target + ((long)ow0 * G.Stride * CinP) + ic0;
+                        switch (vectors)
+                        {
+                            case 4: Data4(count, d, wt + ic0, t); break;
+                            case 2: Data2(count, d, wt + ic0, t); break;
+                            default: Data1(count, d, wt + ic0, t); break;
+                        }
+
+                        ow0 += count;
+                    }
+
+                    ic0 += 16 * vectors;
+                }
+            }
+        }
+
+        // The interior of the padded gradient is the input's gradient.
+        float* dx = _dx + ((long)n * InPixels * G.InChannels);
+        for (int ih = 0; ih < G.Height; ih++)
+        {
+            for (int iw = 0; iw < G.Width; iw++)
+            {
+                float* s = padded + ((((long)(ih + G.Padding) * PaddedWidth) + iw + G.Padding) * CinP);
+                float* d = dx + ((((long)ih * G.Width) + iw) * G.InChannels);
+                int c = 0;
+                for (; c + 16 <= G.InChannels; c += 16)
+                {
+                    TV.Store(d + c, TV.Add(TV.Load(d + c), TV.Load(s + c)));
+                }
+
+                for (; c < G.InChannels; c++)
+                {
+                    d[c] += s[c];
+                }
+            }
+        }
+    }
+
+    private static void Data1(int count, float* dy, float* wt, float* dx)
+    {
+        switch (count)
+        {
+            case 1: MicroKernels<G, TV>.BackwardData1<C1>(dy, wt, dx); break;
+            case 2: MicroKernels<G, TV>.BackwardData1<C2>(dy, wt, dx); break;
+            case 3: MicroKernels<G, TV>.BackwardData1<C3>(dy, wt, dx); break;
+            case 4: MicroKernels<G, TV>.BackwardData1<C4>(dy, wt, dx); break;
+            case 5: MicroKernels<G, TV>.BackwardData1<C5>(dy, wt, dx); break;
+            case 6: MicroKernels<G, TV>.BackwardData1<C6>(dy, wt, dx); break;
+            case 7: MicroKernels<G, TV>.BackwardData1<C7>(dy, wt, dx); break;
+            case 8: MicroKernels<G, TV>.BackwardData1<C8>(dy, wt, dx); break;
+            case 9: MicroKernels<G, TV>.BackwardData1<C9>(dy, wt, dx); break;
+            case 10: MicroKernels<G, TV>.BackwardData1<C10>(dy, wt, dx); break;
+            case 11: MicroKernels<G, TV>.BackwardData1<C11>(dy, wt, dx); break;
+            case 12: MicroKernels<G, TV>.BackwardData1<C12>(dy, wt, dx); break;
+            case 13: MicroKernels<G, TV>.BackwardData1<C13>(dy, wt, dx); break;
+            default: MicroKernels<G, TV>.BackwardData1<C14>(dy, wt, dx); break;
+        }
+    }
+
+    private static void Data2(int count, float* dy, float* wt, float* dx)
+    {
+        switch (count)
+        {
+            case 1: MicroKernels<G, TV>.BackwardData2<C1>(dy, wt, dx); break;
+            case 2: MicroKernels<G, TV>.BackwardData2<C2>(dy, wt, dx); break;
+            case 3: MicroKernels<G, TV>.BackwardData2<C3>(dy, wt, dx); break;
+            case 4: MicroKernels<G, TV>.BackwardData2<C4>(dy, wt, dx); break;
+            case 5: MicroKernels<G, TV>.BackwardData2<C5>(dy, wt, dx); break;
+            case 6: MicroKernels<G, TV>.BackwardData2<C6>(dy, wt, dx); break;
+            case 7: MicroKernels<G, TV>.BackwardData2<C7>(dy, wt, dx); break;
+            case 8: MicroKernels<G, TV>.BackwardData2<C8>(dy, wt, dx); break;
+            case 9: MicroKernels<G, TV>.BackwardData2<C9>(dy, wt, dx); break;
+            case 10: MicroKernels<G, TV>.BackwardData2<C10>(dy, wt, dx); break;
+            case 11: MicroKernels<G, TV>.BackwardData2<C11>(dy, wt, dx); break;
+            case 12: MicroKernels<G, TV>.BackwardData2<C12>(dy, wt, dx); break;
+            case 13: MicroKernels<G, TV>.BackwardData2<C13>(dy, wt, dx); break;
+            default: MicroKernels<G, TV>.BackwardData2<C14>(dy, wt, dx); break;
+        }
+    }
+
+    private static void Data4(int count, float* dy, float* wt, float* dx)
+    {
+        switch (count)
+        {
+            case 1: MicroKernels<G, TV>.BackwardData4<C1>(dy, wt, dx); break;
+            case 2: MicroKernels<G, TV>.BackwardData4<C2>(dy, wt, dx); break;
+            case 3: MicroKernels<G, TV>.BackwardData4<C3>(dy, wt, dx); break;
+            case 4: MicroKernels<G, TV>.BackwardData4<C4>(dy, wt, dx); break;
+            case 5: MicroKernels<G, TV>.BackwardData4<C5>(dy, wt, dx); break;
+            default: MicroKernels<G, TV>.BackwardData4<C6>(dy, wt, dx); break;
+        }
+    }
+}

@@ -1,0 +1,493 @@
+using System;
+using System.Runtime.InteropServices;
+using DslResNet.Kernels.Ilgpu;
+
+namespace DslResNet.Kernels.Simd;
+
+/// <summary>Raw pointers to the tensors of a fused pass <c>y = act2(act1(bn(x)) + r)</c> (null where absent), all NHWC.</summary>
+/// <param name="X">Input.</param>
+/// <param name="Bn">Batch norm's scale, shift, running mean, running variance (4 x channels).</param>
+/// <param name="R">Residual.</param>
+/// <param name="Y">Output (may equal X).</param>
+/// <param name="Dy">Output gradient.</param>
+/// <param name="Dx">Input gradient (accumulated into).</param>
+/// <param name="Dr">Residual gradient (accumulated into).</param>
+/// <param name="Dbn">Gradients of batch norm's scale and shift (overwritten).</param>
+public readonly record struct EpilogueTensors(IntPtr X, IntPtr Bn, IntPtr R, IntPtr Y, IntPtr Dy, IntPtr Dx, IntPtr Dr, IntPtr Dbn);
+
+/// <summary>The fused pass on the SIMD backend: batch statistics (or those a convolution added up), normalisation, residual add
+/// and activations in one sweep, and the backward as one reduction and one sweep.</summary>
+public abstract class SimdEpilogue : IDisposable
+{
+    /// <summary>Builds the pass.</summary>
+    /// <param name="pool">Threads.</param>
+    /// <param name="width">Vector width.</param>
+    /// <param name="shape">Shape (N is the batch the tensors hold).</param>
+    /// <param name="tensors">Tensors.</param>
+    /// <returns>The pass.</returns>
+    public static SimdEpilogue Create(SimdPool pool, SimdWidth width, EpilogueShape shape, EpilogueTensors tensors) => width switch
+    {
+        SimdWidth.Vector512 => new SimdEpilogue<V512>(pool, shape, tensors),
+        SimdWidth.Vector256 => new SimdEpilogue<V256>(pool, shape, tensors),
+        _ => new SimdEpilogue<VScalar>(pool, shape, tensors),
+    };
+
+    /// <summary>The statistics sink a preceding convolution fills (training-mode batch norm only).</summary>
+    public abstract StatisticsSink? Sink { get; }
+
+    /// <summary>Forward for the first <paramref name="images"/> images.</summary>
+    /// <param name="images">Images.</param>
+    public abstract void Forward(int images);
+
+    /// <summary>Backward (training).</summary>
+    public abstract void Backward();
+
+    /// <inheritdoc />
+    public abstract void Dispose();
+}
+
+/// <summary>The fused pass at one vector width.</summary>
+/// <typeparam name="TV">Vector width.</typeparam>
+internal sealed unsafe class SimdEpilogue<TV> : SimdEpilogue, IParallelWork
+    where TV : struct, IVec16<TV>
+{
+    private const int PhaseStatistics = 0;
+    private const int PhaseApply = 1;
+    private const int PhaseReduce = 2;
+    private const int PhaseBackward = 3;
+    private const int Chunk = 256;
+
+    private readonly SimdPool _pool;
+    private readonly EpilogueShape _s;
+    private readonly int _c;
+    private readonly int _cp;
+    private readonly bool _vector;
+    private readonly float* _x, _bn, _r, _y, _dy, _dx, _dr, _dbn;
+    private readonly float* _scale, _shift, _mean, _inv, _meanG, _meanGx;
+    private readonly float* _local;      // per thread: 4 x CP floats
+    private readonly double* _reduce;    // per thread: 2 x CP doubles
+    private readonly StatisticsSink? _sink;
+    private int _phase;
+
+    public SimdEpilogue(SimdPool pool, EpilogueShape shape, EpilogueTensors t)
+    {
+        _pool = pool;
+        _s = shape;
+        _c = shape.Channels;
+        _cp = (shape.Channels + 15) & ~15;
+        _x = (float*)t.X;
+        _bn = (float*)t.Bn;
+        _r = (float*)t.R;
+        _y = (float*)t.Y;
+        _dy = (float*)t.Dy;
+        _dx = (float*)t.Dx;
+        _dr = (float*)t.Dr;
+        _dbn = (float*)t.Dbn;
+        _vector = (_c & 15) == 0 && shape.Act1 is Activation.None or Activation.ReLU && shape.Act2 is Activation.None or Activation.ReLU;
+        _scale = Alloc(_cp);
+        _shift = Alloc(_cp);
+        _mean = Alloc(_cp);
+        _inv = Alloc(_cp);
+        _meanG = Alloc(_cp);
+        _meanGx = Alloc(_cp);
+        _local = Alloc(pool.Threads * 4 * _cp);
+        _reduce = (double*)NativeMemory.AlignedAlloc((nuint)(pool.Threads * 2 * _cp * sizeof(double)), 64);
+        _sink = shape.Norm && shape.Training ? new StatisticsSink(_c, pool.Threads) : null;
+    }
+
+    public override StatisticsSink? Sink => _sink;
+
+    public override void Forward(int images)
+    {
+        int pixels = images * _s.Spatial;
+        if (_s.Norm)
+        {
+            if (_s.Training)
+            {
+                if (!_sink!.Filled)
+                {
+                    // Statistics around the first pixel's values (see the convolution's fused statistics).
+                    _sink.Clear();
+                    new ReadOnlySpan<float>(_x, _c).CopyTo(new Span<float>(_sink.Shift, _c));
+                    _phase = PhaseStatistics;
+                    _pool.Run(this, pixels);
+                }
+
+                TrainingStatistics(pixels);
+                _sink.Filled = false;
+            }
+            else
+            {
+                for (int c = 0; c < _c; c++)
+                {
+                    float inv = 1f / MathF.Sqrt(_bn[(3 * _c) + c] + _s.Eps);
+                    _mean[c] = _bn[(2 * _c) + c];
+                    _inv[c] = inv;
+                    _scale[c] = _bn[c] * inv;
+                    _shift[c] = _bn[_c + c];
+                }
+            }
+        }
+
+        _phase = PhaseApply;
+        _pool.Run(this, pixels);
+    }
+
+    public override void Backward()
+    {
+        int pixels = _s.N * _s.Spatial;
+        if (_s.Norm)
+        {
+            new Span<double>(_reduce, _pool.Threads * 2 * _cp).Clear();
+            _phase = PhaseReduce;
+            _pool.Run(this, pixels);
+            double count = pixels;
+            for (int c = 0; c < _c; c++)
+            {
+                double g = 0;
+                double gx = 0;
+                for (int t = 0; t < _pool.Threads; t++)
+                {
+                    g += _reduce[(t * 2 * _cp) + c];
+                    gx += _reduce[(t * 2 * _cp) + _cp + c];
+                }
+
+                if (_dbn is not null)
+                {
+                    _dbn[c] = (float)gx;
+                    _dbn[_c + c] = (float)g;
+                }
+
+                _meanG[c] = (float)(g / count);
+                _meanGx[c] = (float)(gx / count);
+            }
+        }
+
+        _phase = PhaseBackward;
+        _pool.Run(this, pixels);
+    }
+
+    public void Run(int start, int end, int thread)
+    {
+        switch (_phase)
+        {
+            case PhaseStatistics:
+                Statistics(start, end, thread);
+                break;
+            case PhaseApply:
+                if (_vector)
+                {
+                    ApplyVector(start, end);
+                }
+                else
+                {
+                    ApplyScalar(start, end);
+                }
+
+                break;
+            case PhaseReduce:
+                Reduce(start, end, thread);
+                break;
+            default:
+                if (_vector)
+                {
+                    BackwardVector(start, end);
+                }
+                else
+                {
+                    BackwardScalar(start, end);
+                }
+
+                break;
+        }
+    }
+
+    public override void Dispose()
+    {
+        foreach (IntPtr p in new[] { (IntPtr)_scale, (IntPtr)_shift, (IntPtr)_mean, (IntPtr)_inv, (IntPtr)_meanG, (IntPtr)_meanGx, (IntPtr)_local, (IntPtr)_reduce })
+        {
+            NativeMemory.AlignedFree((void*)p);
+        }
+
+        _sink?.Dispose();
+    }
+
+    private static float* Alloc(int floats)
+    {
+        float* p = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+        new Span<float>(p, floats).Clear();
+        return p;
+    }
+
+    // Sums of (x - shift) and their squares, in float over chunks of pixels and in double across chunks.
+    private void Statistics(int start, int end, int thread)
+    {
+        float* sums = _local + (thread * 4 * _cp);
+        float* squares = sums + _cp;
+        float* shift = _sink!.Shift;
+        for (int p0 = start; p0 < end; p0 += Chunk)
+        {
+            int p1 = Math.Min(end, p0 + Chunk);
+            for (int p = p0; p < p1; p++)
+            {
+                float* x = _x + ((long)p * _c);
+                for (int c = 0; c < _c; c++)
+                {
+                    float d = x[c] - shift[c];
+                    sums[c] += d;
+                    squares[c] += d * d;
+                }
+            }
+
+            _sink.Flush(thread, sums, squares);
+        }
+    }
+
+    private void TrainingStatistics(int pixels)
+    {
+        double count = pixels;
+        float m = _s.Momentum;
+        for (int c = 0; c < _c; c++)
+        {
+            (double mean, double variance) = _sink!.Moments(c, count);
+
+            float inv = 1f / MathF.Sqrt((float)variance + _s.Eps);
+            _mean[c] = (float)mean;
+            _inv[c] = inv;
+            _scale[c] = _bn[c] * inv;
+            _shift[c] = _bn[_c + c];
+            _bn[(2 * _c) + c] = ((1f - m) * _bn[(2 * _c) + c]) + (m * (float)mean);
+            _bn[(3 * _c) + c] = ((1f - m) * _bn[(3 * _c) + c]) + (m * (float)(variance * count / (count - 1)));
+        }
+    }
+
+    private void ApplyVector(int start, int end)
+    {
+        bool norm = _s.Norm;
+        bool add = _s.Add;
+        bool relu1 = _s.Act1 == Activation.ReLU;
+        bool relu2 = _s.Act2 == Activation.ReLU;
+        for (int j = 0; j < _c; j += 16)
+        {
+            TV mean = TV.Load(_mean + j);
+            TV scale = TV.Load(_scale + j);
+            TV shift = TV.Load(_shift + j);
+            long i = ((long)start * _c) + j;
+            for (int p = start; p < end; p++, i += _c)
+            {
+                // (x - mean) * (gamma / std) + beta: subtracting first keeps values near zero exact, so the ReLU that
+                // follows decides as the backward pass (and PyTorch) does.
+                TV v = TV.Load(_x + i);
+                if (norm)
+                {
+                    v = TV.Fma(TV.Subtract(v, mean), scale, shift);
+                }
+
+                if (relu1)
+                {
+                    v = TV.Relu(v);
+                }
+
+                if (add)
+                {
+                    v = TV.Add(v, TV.Load(_r + i));
+                }
+
+                if (relu2)
+                {
+                    v = TV.Relu(v);
+                }
+
+                TV.Store(_y + i, v);
+            }
+        }
+    }
+
+    private void ApplyScalar(int start, int end)
+    {
+        for (int p = start; p < end; p++)
+        {
+            long i0 = (long)p * _c;
+            for (int c = 0; c < _c; c++)
+            {
+                long i = i0 + c;
+                float v = _x[i];
+                if (_s.Norm)
+                {
+                    v = ((v - _mean[c]) * _scale[c]) + _shift[c];
+                }
+
+                v = EpilogueKernels.Activate(v, _s.Act1);
+                if (_s.Add)
+                {
+                    v += _r[i];
+                }
+
+                _y[i] = EpilogueKernels.Activate(v, _s.Act2);
+            }
+        }
+    }
+
+    private void Reduce(int start, int end, int thread)
+    {
+        float* sumG = _local + (thread * 4 * _cp);
+        float* sumGx = sumG + _cp;
+        double* total = _reduce + (thread * 2 * _cp);
+        for (int p0 = start; p0 < end; p0 += Chunk)
+        {
+            int p1 = Math.Min(end, p0 + Chunk);
+            if (_vector)
+            {
+                bool relu1 = _s.Act1 == Activation.ReLU;
+                bool relu2 = _s.Act2 == Activation.ReLU;
+                for (int j = 0; j < _c; j += 16)
+                {
+                    TV mean = TV.Load(_mean + j);
+                    TV inv = TV.Load(_inv + j);
+                    TV scale = TV.Load(_scale + j);
+                    TV shift = TV.Load(_shift + j);
+                    TV sg = TV.Zero;
+                    TV sgx = TV.Zero;
+                    long i = ((long)p0 * _c) + j;
+                    for (int p = p0; p < p1; p++, i += _c)
+                    {
+                        TV g = TV.Load(_dy + i);
+                        if (relu2)
+                        {
+                            g = TV.ReluMask(TV.Load(_y + i), g);
+                        }
+
+                        TV x = TV.Load(_x + i);
+                        if (relu1)
+                        {
+                            g = TV.ReluMask(TV.Fma(TV.Subtract(x, mean), scale, shift), g);
+                        }
+
+                        TV xhat = TV.Multiply(TV.Subtract(x, mean), inv);
+                        sg = TV.Add(sg, g);
+                        sgx = TV.Fma(g, xhat, sgx);
+                    }
+
+                    TV.Store(sumG + j, sg);
+                    TV.Store(sumGx + j, sgx);
+                }
+            }
+            else
+            {
+                for (int p = p0; p < p1; p++)
+                {
+                    for (int c = 0; c < _c; c++)
+                    {
+                        long i = ((long)p * _c) + c;
+                        float xhat = (_x[i] - _mean[c]) * _inv[c];
+                        float g = _dy[i] * EpilogueKernels.Derivative(_y[i], _s.Act2);
+                        g *= EpilogueKernels.Derivative(EpilogueKernels.Activate((xhat * _bn[c]) + _bn[_c + c], _s.Act1), _s.Act1);
+                        sumG[c] += g;
+                        sumGx[c] += g * xhat;
+                    }
+                }
+            }
+
+            for (int c = 0; c < _c; c++)
+            {
+                total[c] += sumG[c];
+                total[_cp + c] += sumGx[c];
+                sumG[c] = 0f;
+                sumGx[c] = 0f;
+            }
+        }
+    }
+
+    private void BackwardVector(int start, int end)
+    {
+        bool norm = _s.Norm;
+        bool add = _s.Add && _dr is not null;
+        bool relu1 = _s.Act1 == Activation.ReLU;
+        bool relu2 = _s.Act2 == Activation.ReLU;
+        bool data = _dx is not null;
+        for (int j = 0; j < _c; j += 16)
+        {
+            TV mean = TV.Load(_mean + j);
+            TV inv = TV.Load(_inv + j);
+            TV scale = TV.Load(_scale + j);
+            TV shift = TV.Load(_shift + j);
+            TV gammaInv = norm ? TV.Multiply(TV.Load(_bn + j), inv) : TV.Zero;
+            TV meanG = TV.Load(_meanG + j);
+            TV meanGx = TV.Load(_meanGx + j);
+            long i = ((long)start * _c) + j;
+            for (int p = start; p < end; p++, i += _c)
+            {
+                TV g = TV.Load(_dy + i);
+                if (relu2)
+                {
+                    g = TV.ReluMask(TV.Load(_y + i), g);
+                }
+
+                if (add)
+                {
+                    TV.Store(_dr + i, TV.Add(TV.Load(_dr + i), g));
+                }
+
+                if (!data)
+                {
+                    continue;
+                }
+
+                TV x = TV.Load(_x + i);
+                if (norm)
+                {
+                    if (relu1)
+                    {
+                        g = TV.ReluMask(TV.Fma(TV.Subtract(x, mean), scale, shift), g);
+                    }
+
+                    TV xhat = TV.Multiply(TV.Subtract(x, mean), inv);
+                    TV centred = TV.Subtract(TV.Subtract(g, meanG), TV.Multiply(xhat, meanGx));
+                    TV.Store(_dx + i, TV.Fma(gammaInv, centred, TV.Load(_dx + i)));
+                }
+                else
+                {
+                    if (relu1)
+                    {
+                        g = TV.ReluMask(x, g);
+                    }
+
+                    TV.Store(_dx + i, TV.Add(TV.Load(_dx + i), g));
+                }
+            }
+        }
+    }
+
+    private void BackwardScalar(int start, int end)
+    {
+        for (int p = start; p < end; p++)
+        {
+            for (int c = 0; c < _c; c++)
+            {
+                long i = ((long)p * _c) + c;
+                float g = _dy[i] * EpilogueKernels.Derivative(_y[i], _s.Act2);
+                if (_s.Add && _dr is not null)
+                {
+                    _dr[i] += g;
+                }
+
+                if (_dx is null)
+                {
+                    continue;
+                }
+
+                if (_s.Norm)
+                {
+                    float xhat = (_x[i] - _mean[c]) * _inv[c];
+                    g *= EpilogueKernels.Derivative(EpilogueKernels.Activate((xhat * _bn[c]) + _bn[_c + c], _s.Act1), _s.Act1);
+                    _dx[i] += _bn[c] * _inv[c] * (g - _meanG[c] - (xhat * _meanGx[c]));
+                }
+                else
+                {
+                    g *= EpilogueKernels.Derivative(EpilogueKernels.Activate(_x[i], _s.Act1), _s.Act1);
+                    _dx[i] += g;
+                }
+            }
+        }
+    }
+}

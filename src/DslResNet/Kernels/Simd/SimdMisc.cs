@@ -1,0 +1,336 @@
+using System;
+using DslResNet.Kernels.Ilgpu;
+
+namespace DslResNet.Kernels.Simd;
+
+/// <summary>Pooling on NHWC tensors (max, average with padding counted, global average), split by image.</summary>
+public sealed unsafe class SimdPooling : IParallelWork
+{
+    private readonly SimdPool _pool;
+    private readonly PoolShape _s;
+    private readonly float* _x, _y, _dy, _dx;
+    private bool _backward;
+
+    /// <summary>Binds the pooling.</summary>
+    /// <param name="pool">Threads.</param>
+    /// <param name="shape">Shape.</param>
+    /// <param name="x">Input.</param>
+    /// <param name="y">Output.</param>
+    /// <param name="dy">Output gradient.</param>
+    /// <param name="dx">Input gradient (accumulated into).</param>
+    public SimdPooling(SimdPool pool, PoolShape shape, IntPtr x, IntPtr y, IntPtr dy, IntPtr dx)
+    {
+        _pool = pool;
+        _s = shape;
+        _x = (float*)x;
+        _y = (float*)y;
+        _dy = (float*)dy;
+        _dx = (float*)dx;
+    }
+
+    /// <summary>Forward for the first <paramref name="images"/> images.</summary>
+    /// <param name="images">Images.</param>
+    public void Forward(int images)
+    {
+        _backward = false;
+        _pool.Run(this, images);
+    }
+
+    /// <summary>Backward (accumulates).</summary>
+    public void Backward()
+    {
+        _backward = true;
+        _pool.Run(this, _s.N);
+    }
+
+    /// <inheritdoc />
+    public void Run(int start, int end, int thread)
+    {
+        int c = _s.Channels;
+        int inPixels = _s.Height * _s.Width;
+        int outPixels = _s.OutHeight * _s.OutWidth;
+        for (int n = start; n < end; n++)
+        {
+            float* x = _x + ((long)n * inPixels * c);
+            float* y = _y + ((long)n * outPixels * c);
+            if (_s.Kind == PoolKind.GlobalAverage)
+            {
+                float scale = 1f / inPixels;
+                if (!_backward)
+                {
+                    for (int k = 0; k < c; k++)
+                    {
+                        float sum = 0f;
+                        for (int p = 0; p < inPixels; p++)
+                        {
+                            sum += x[((long)p * c) + k];
+                        }
+
+                        y[k] = sum * scale;
+                    }
+                }
+                else
+                {
+                    float* dy = _dy + ((long)n * c);
+                    float* dx = _dx + ((long)n * inPixels * c);
+                    for (int p = 0; p < inPixels; p++)
+                    {
+                        for (int k = 0; k < c; k++)
+                        {
+                            dx[((long)p * c) + k] += dy[k] * scale;
+                        }
+                    }
+                }
+
+                continue;
+            }
+
+            for (int oy = 0; oy < _s.OutHeight; oy++)
+            {
+                for (int ox = 0; ox < _s.OutWidth; ox++)
+                {
+                    long o = (((long)oy * _s.OutWidth) + ox) * c;
+                    for (int k = 0; k < c; k++)
+                    {
+                        Window(n, oy, ox, k, o + k);
+                    }
+                }
+            }
+        }
+    }
+
+    private void Window(int n, int oy, int ox, int k, long o)
+    {
+        int c = _s.Channels;
+        long imageIn = (long)n * _s.Height * _s.Width * c;
+        long imageOut = (long)n * _s.OutHeight * _s.OutWidth * c;
+        float best = 0f;
+        long winner = -1;
+        float sum = 0f;
+        for (int ky = 0; ky < _s.Kernel; ky++)
+        {
+            int iy = (oy * _s.Stride) - _s.Padding + ky;
+            if (iy < 0 || iy >= _s.Height)
+            {
+                continue;
+            }
+
+            for (int kx = 0; kx < _s.Kernel; kx++)
+            {
+                int ix = (ox * _s.Stride) - _s.Padding + kx;
+                if (ix < 0 || ix >= _s.Width)
+                {
+                    continue;
+                }
+
+                long i = imageIn + ((((long)iy * _s.Width) + ix) * c) + k;
+                float v = _x[i];
+                if (_s.Kind == PoolKind.Max)
+                {
+                    // The first maximum in row-major order wins, as in the reference kernels.
+                    if (winner < 0 || v > best || (float.IsNaN(v) && !float.IsNaN(best)))
+                    {
+                        best = v;
+                        winner = i;
+                    }
+                }
+                else if (_backward)
+                {
+                    _dx[i] += _dy[imageOut + o] / (_s.Kernel * _s.Kernel);
+                }
+                else
+                {
+                    sum += v;
+                }
+            }
+        }
+
+        if (_s.Kind == PoolKind.Max)
+        {
+            if (_backward)
+            {
+                _dx[winner] += _dy[imageOut + o];
+            }
+            else
+            {
+                _y[imageOut + o] = best;
+            }
+        }
+        else if (!_backward)
+        {
+            _y[imageOut + o] = sum / (_s.Kernel * _s.Kernel);
+        }
+    }
+}
+
+/// <summary>The option-A shortcut (stride, then zero channels on both sides) on NHWC tensors.</summary>
+public sealed unsafe class SimdShortcut : IParallelWork
+{
+    private readonly SimdPool _pool;
+    private readonly ShortcutShape _s;
+    private readonly float* _x, _y, _dy, _dx;
+    private bool _backward;
+
+    /// <summary>Binds the shortcut.</summary>
+    /// <param name="pool">Threads.</param>
+    /// <param name="shape">Shape.</param>
+    /// <param name="x">Input.</param>
+    /// <param name="y">Output.</param>
+    /// <param name="dy">Output gradient.</param>
+    /// <param name="dx">Input gradient (accumulated into).</param>
+    public SimdShortcut(SimdPool pool, ShortcutShape shape, IntPtr x, IntPtr y, IntPtr dy, IntPtr dx)
+    {
+        _pool = pool;
+        _s = shape;
+        _x = (float*)x;
+        _y = (float*)y;
+        _dy = (float*)dy;
+        _dx = (float*)dx;
+    }
+
+    /// <summary>Forward for the first <paramref name="images"/> images.</summary>
+    /// <param name="images">Images.</param>
+    public void Forward(int images)
+    {
+        _backward = false;
+        _pool.Run(this, images);
+    }
+
+    /// <summary>Backward (accumulates).</summary>
+    public void Backward()
+    {
+        _backward = true;
+        _pool.Run(this, _s.N);
+    }
+
+    /// <inheritdoc />
+    public void Run(int start, int end, int thread)
+    {
+        int ci = _s.InChannels;
+        int co = _s.OutChannels;
+        int pad = _s.PadBefore;
+        for (int n = start; n < end; n++)
+        {
+            for (int oy = 0; oy < _s.OutHeight; oy++)
+            {
+                for (int ox = 0; ox < _s.OutWidth; ox++)
+                {
+                    float* x = _x + ((((((long)n * _s.Height) + (oy * _s.Stride)) * _s.Width) + (ox * _s.Stride)) * ci);
+                    float* y = _y + ((((((long)n * _s.OutHeight) + oy) * _s.OutWidth) + ox) * co);
+                    if (!_backward)
+                    {
+                        new Span<float>(y, co).Clear();
+                        new ReadOnlySpan<float>(x, ci).CopyTo(new Span<float>(y + pad, ci));
+                    }
+                    else
+                    {
+                        float* dx = _dx + (x - _x);
+                        float* dy = _dy + (y - _y) + pad;
+                        for (int k = 0; k < ci; k++)
+                        {
+                            dx[k] += dy[k];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// <summary>Copies, flatten and dropout on NHWC tensors: flatten orders a map's values as PyTorch does (channel-major), and
+/// dropout draws each value's mask from its channel-major index, so masks match the reference kernels.</summary>
+public sealed unsafe class SimdCopy : IParallelWork
+{
+    private readonly SimdPool _pool;
+    private readonly int _channels;
+    private readonly int _spatial;
+    private readonly int _perImage;
+    private readonly int _batch;
+    private readonly bool _flatten;
+    private readonly float _rate;
+    private readonly int _seed;
+    private readonly float* _x, _y, _dy, _dx;
+    private bool _backward;
+    private bool _dropout;
+    private int _step;
+
+    /// <summary>Binds the copy.</summary>
+    /// <param name="pool">Threads.</param>
+    /// <param name="batch">Images the tensors hold.</param>
+    /// <param name="channels">Channels of the input map.</param>
+    /// <param name="spatial">Pixels of the input map.</param>
+    /// <param name="flatten">Whether the output is flat (channel-major order).</param>
+    /// <param name="rate">Dropout rate (0 for a copy).</param>
+    /// <param name="seed">Dropout seed.</param>
+    /// <param name="x">Input.</param>
+    /// <param name="y">Output.</param>
+    /// <param name="dy">Output gradient.</param>
+    /// <param name="dx">Input gradient (accumulated into).</param>
+    public SimdCopy(SimdPool pool, int batch, int channels, int spatial, bool flatten, float rate, int seed, IntPtr x, IntPtr y, IntPtr dy, IntPtr dx)
+    {
+        _pool = pool;
+        _batch = batch;
+        _channels = channels;
+        _spatial = spatial;
+        _perImage = channels * spatial;
+        _flatten = flatten && channels > 1 && spatial > 1;
+        _rate = rate;
+        _seed = seed;
+        _x = (float*)x;
+        _y = (float*)y;
+        _dy = (float*)dy;
+        _dx = (float*)dx;
+    }
+
+    /// <summary>Forward for the first <paramref name="images"/> images.</summary>
+    /// <param name="images">Images.</param>
+    /// <param name="dropout">Whether to drop (training) or copy.</param>
+    /// <param name="step">The dropout counter.</param>
+    public void Forward(int images, bool dropout, long step)
+    {
+        (_backward, _dropout, _step) = (false, dropout, unchecked((int)step));
+        _pool.Run(this, Math.Min(images, _batch));
+    }
+
+    /// <summary>Backward (accumulates).</summary>
+    /// <param name="dropout">Whether the forward dropped.</param>
+    /// <param name="step">The forward's counter.</param>
+    public void Backward(bool dropout, long step)
+    {
+        (_backward, _dropout, _step) = (true, dropout, unchecked((int)step));
+        _pool.Run(this, _batch);
+    }
+
+    /// <inheritdoc />
+    public void Run(int start, int end, int thread)
+    {
+        float scale = 1f / (1f - _rate);
+        for (int n = start; n < end; n++)
+        {
+            long image = (long)n * _perImage;
+            for (int p = 0; p < _spatial; p++)
+            {
+                for (int c = 0; c < _channels; c++)
+                {
+                    long nhwc = image + ((long)p * _channels) + c;
+                    long nchw = image + ((long)c * _spatial) + p;
+                    float factor = 1f;
+                    if (_dropout)
+                    {
+                        factor = MiscKernels.Uniform(_seed, _step, (int)nchw) >= _rate ? scale : 0f;
+                    }
+
+                    long o = _flatten ? nchw : nhwc;
+                    if (_backward)
+                    {
+                        _dx[nhwc] += _dy[o] * factor;
+                    }
+                    else
+                    {
+                        _y[o] = _x[nhwc] * factor;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Threading;
+
+namespace DslResNet.Kernels.Simd;
+
+/// <summary>Work the pool splits: units handed out in contiguous ranges, one range per thread.</summary>
+public interface IParallelWork
+{
+    /// <summary>Runs units [<paramref name="start"/>, <paramref name="end"/>) on pool thread <paramref name="thread"/>.</summary>
+    /// <param name="start">First unit.</param>
+    /// <param name="end">One past the last unit.</param>
+    /// <param name="thread">The pool thread, 0 to <see cref="SimdPool.Threads"/> - 1 (0 is the caller).</param>
+    void Run(int start, int end, int thread);
+}
+
+/// <summary>
+/// Persistent worker threads for the SIMD backend. The caller is thread 0 and works too; the others spin briefly for the
+/// next job, then sleep on an event. A job is an object the caller already holds, so running one allocates nothing, and
+/// each thread has a 64-byte-aligned scratch area that grows only when an operation is built.
+/// </summary>
+public sealed unsafe class SimdPool : IDisposable
+{
+    private const int SpinIterations = 20_000;
+    private readonly Thread[] _workers;
+    private readonly ManualResetEventSlim _wake = new(false);
+    private readonly float*[] _scratch;
+    private readonly long[] _scratchFloats;
+    private readonly object _runLock = new();
+    private IParallelWork? _work;
+    private int _units;
+    private long _generation;
+    private int _pending;
+    private volatile bool _stopping;
+    private Exception? _failure;
+
+    /// <summary>Starts <paramref name="threads"/> - 1 workers.</summary>
+    /// <param name="threads">Threads including the caller, at least 1.</param>
+    public SimdPool(int threads)
+    {
+        if (threads < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(threads), threads, "The SIMD backend needs at least one thread.");
+        }
+
+        Threads = threads;
+        _scratch = new float*[threads];
+        _scratchFloats = new long[threads];
+        _workers = new Thread[threads - 1];
+        for (int t = 1; t < threads; t++)
+        {
+            int index = t;
+            _workers[t - 1] = new Thread(() => WorkerLoop(index)) { IsBackground = true, Name = $"DslResNet SIMD {t}" };
+            _workers[t - 1].Start();
+        }
+    }
+
+    /// <summary>Threads, the caller included.</summary>
+    public int Threads { get; }
+
+    /// <summary>Makes every thread's scratch at least <paramref name="floats"/> long (done when operations are built).</summary>
+    /// <param name="floats">Floats.</param>
+    public void EnsureScratch(long floats)
+    {
+        lock (_runLock)
+        {
+            for (int t = 0; t < Threads; t++)
+            {
+                if (_scratchFloats[t] < floats)
+                {
+                    NativeMemory.AlignedFree(_scratch[t]);
+                    _scratch[t] = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+                    _scratchFloats[t] = floats;
+                }
+            }
+        }
+    }
+
+    /// <summary>Thread <paramref name="thread"/>'s scratch (as long as the largest <see cref="EnsureScratch"/>).</summary>
+    /// <param name="thread">The thread.</param>
+    /// <returns>64-byte aligned memory.</returns>
+    public float* Scratch(int thread) => _scratch[thread];
+
+    /// <summary>Runs <paramref name="units"/> units of <paramref name="work"/> over the threads and returns when all are done.</summary>
+    /// <param name="work">The work.</param>
+    /// <param name="units">Units; a thread gets a contiguous range.</param>
+    public void Run(IParallelWork work, int units)
+    {
+        if (units <= 0)
+        {
+            return;
+        }
+
+        int active = Math.Min(Threads, units);
+        if (active == 1)
+        {
+            work.Run(0, units, 0);
+            return;
+        }
+
+        lock (_runLock)
+        {
+            ObjectDisposedException.ThrowIf(_stopping, this);
+            _work = work;
+            _units = units;
+            _failure = null;
+            Volatile.Write(ref _pending, Threads - 1);
+            Interlocked.Increment(ref _generation);
+            _wake.Set();
+            try
+            {
+                work.Run(0, units / Threads, 0);
+            }
+            finally
+            {
+                SpinWait spin = default;
+                while (Volatile.Read(ref _pending) != 0)
+                {
+                    spin.SpinOnce(-1);
+                }
+
+                _wake.Reset();
+                _work = null;
+            }
+
+            if (_failure is not null)
+            {
+                throw new InvalidOperationException("A SIMD worker thread failed: " + _failure.Message, _failure);
+            }
+        }
+    }
+
+    private void WorkerLoop(int index)
+    {
+        long seen = 0;
+        while (true)
+        {
+            int spins = 0;
+            while (Volatile.Read(ref _generation) == seen && !_stopping)
+            {
+                if (++spins < SpinIterations)
+                {
+                    Thread.SpinWait(20);
+                }
+                else
+                {
+                    _wake.Wait(100);
+                }
+            }
+
+            if (_stopping)
+            {
+                return;
+            }
+
+            seen = Volatile.Read(ref _generation);
+            IParallelWork? work = _work;
+            int units = _units;
+            try
+            {
+                long start = (long)units * index / Threads;
+                long end = (long)units * (index + 1) / Threads;
+                if (work is not null && end > start)
+                {
+                    work.Run((int)start, (int)end, index);
+                }
+            }
+            catch (Exception e)
+            {
+                _failure = e;
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _pending);
+            }
+        }
+    }
+
+    /// <summary>Stops the workers and frees the scratch.</summary>
+    public void Dispose()
+    {
+        if (_stopping)
+        {
+            return;
+        }
+
+        _stopping = true;
+        _wake.Set();
+        foreach (Thread t in _workers)
+        {
+            t.Join();
+        }
+
+        for (int t = 0; t < Threads; t++)
+        {
+            NativeMemory.AlignedFree(_scratch[t]);
+            _scratch[t] = null;
+        }
+
+        _wake.Dispose();
+    }
+}
