@@ -33,6 +33,12 @@ internal sealed record CommandLine
 
     /// <summary>With a value: time this many training steps and inference batches instead of training (--benchmark).</summary>
     public int? Benchmark { get; init; }
+
+    /// <summary>SIMD backend threads (0: DSLRESNET_THREADS, else one per processor).</summary>
+    public int Threads { get; init; }
+
+    /// <summary>With --benchmark: print where the CPU backend's time goes, operation by operation.</summary>
+    public bool Profile { get; init; }
     public string? Plot { get; init; }
     public bool Help { get; init; }
 
@@ -61,7 +67,9 @@ internal sealed record CommandLine
           --warmup-epochs X      linear warm-up from 10% of the rate over X epochs (default 0)
           --augment              pad 4, random 28x28 crop, random horizontal flip (default off: the
                                  paper's CIFAR augmentation; on Fashion-MNIST it pays off only in long runs)
-          --device KIND          auto (default; CUDA, then OpenCL, then CPU), cuda, opencl, cpu
+          --device KIND          auto (default; CUDA, then OpenCL, then CPU), cuda, opencl, cpu (the SIMD
+                                 backend), ilgpu-cpu (ILGPU's CPU accelerator: the reference kernels, slow)
+          --threads N            CPU threads (default: DSLRESNET_THREADS, else one per processor)
           --seed N               seeds initialisation, data order and augmentation (default 0)
           --data DIR             the four IDX files (default /usr/share/datasets/fashion-mnist)
           --checkpoint PATH      written after every epoch (default fashion-<model>.safetensors; 'none': off)
@@ -69,6 +77,7 @@ internal sealed record CommandLine
           --max-steps N          at most N training steps per epoch (short runs on slow devices)
           --benchmark N          time N training steps and N inference batches (after one warm-up
                                  of each, which compiles the kernels) and report images/s; no training run
+          --profile              with --benchmark: time per CPU operation (slows the run a little)
           --eval-limit N         evaluate on the first N test images only (0: skip evaluation)
           --plot PATH            loss and accuracy curves as PNG (default fashion-<model>.png; 'none': off)
           -h, --help             this text
@@ -138,6 +147,8 @@ internal sealed record CommandLine
                 "--max-steps" => result with { MaxSteps = Int(name, Value(), min: 1) },
                 "--eval-limit" => result with { EvalLimit = Int(name, Value(), min: 0) },
                 "--benchmark" => result with { Benchmark = Int(name, Value(), min: 1) },
+                "--threads" => result with { Threads = Int(name, Value(), min: 1) },
+                "--profile" => result with { Profile = true },
                 "--plot" => result with { Plot = Text(name, Value()) },
                 "--help" or "-h" or "-?" => Flag(NoValue, result with { Help = true }),
                 _ => throw new UsageException(arg.StartsWith('-') ? $"{name}: unknown option (see --help)." : $"'{arg}': unexpected argument (options start with --; see --help)."),

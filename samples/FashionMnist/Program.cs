@@ -80,7 +80,7 @@ internal static class Program
         Device device;
         try
         {
-            device = Device.Create(options.Device);
+            device = Device.Create(options.Device, options.Threads);
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
@@ -277,6 +277,38 @@ internal static class Program
             watch.Restart();
             model.Predict(images, logits);
             inferSeconds.Add(watch.Elapsed.TotalSeconds);
+        }
+
+        if (options.Profile && device.Pool is not null)
+        {
+            // One more training step and inference batch with every operation timed.
+            device.Pool.Profile = new DslResNet.Kernels.Simd.SimdProfile();
+            model.Train();
+            Batch batch = Next();
+            watch.Restart();
+            model.TrainStep(batch.Images, batch.Labels, optimizer);
+            double step = watch.Elapsed.TotalMilliseconds;
+            Console.WriteLine($"  profile of one training step ({step:F1} ms wall):");
+            double accounted = 0;
+            foreach ((string name, double ms, int calls) in device.Pool.Profile.Rows())
+            {
+                accounted += ms;
+                Console.WriteLine($"    {ms,8:F2} ms {100 * ms / step,5:F1}%  {calls,3}x  {name}");
+            }
+
+            Console.WriteLine($"    {step - accounted,8:F2} ms {100 * (step - accounted) / step,5:F1}%       outside the pool (loss, optimizer, copies)");
+            device.Pool.Profile.Clear();
+            model.Eval();
+            watch.Restart();
+            model.Predict(images, logits);
+            double batchMs = watch.Elapsed.TotalMilliseconds;
+            Console.WriteLine($"  profile of one inference batch ({batchMs:F1} ms wall):");
+            foreach ((string name, double ms, int calls) in device.Pool.Profile.Rows())
+            {
+                Console.WriteLine($"    {ms,8:F2} ms {100 * ms / batchMs,5:F1}%  {calls,3}x  {name}");
+            }
+
+            device.Pool.Profile = null;
         }
 
         double train = Median(trainSeconds);

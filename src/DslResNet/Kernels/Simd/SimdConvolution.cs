@@ -101,9 +101,9 @@ public abstract unsafe class SimdConvolution : IDisposable
     public static SimdConvolution Create<G>(SimdPool pool, SimdWidth width, int batch, bool bias, ConvTensors tensors)
         where G : struct, IConvGeometry => width switch
         {
-            SimdWidth.Vector512 => new SimdConvolution<G, V512>(pool, batch, bias, tensors),
-            SimdWidth.Vector256 => new SimdConvolution<G, V256>(pool, batch, bias, tensors),
-            _ => new SimdConvolution<G, VScalar>(pool, batch, bias, tensors),
+            SimdWidth.Vector512 => new SimdConvolution<G, Simd512, System.Runtime.Intrinsics.Vector512<float>>(pool, batch, bias, tensors),
+            SimdWidth.Vector256 => new SimdConvolution<G, Simd256, V256>(pool, batch, bias, tensors),
+            _ => new SimdConvolution<G, SimdScalar, VScalar>(pool, batch, bias, tensors),
         };
 
     /// <summary>Statistics the forward pass adds up for the batch norm that follows (null: none).</summary>
@@ -135,10 +135,12 @@ public readonly unsafe record struct ConvTensors(IntPtr X, IntPtr W, IntPtr B, I
 
 /// <summary>The convolution for one geometry and one vector width.</summary>
 /// <typeparam name="G">Geometry.</typeparam>
-/// <typeparam name="TV">Vector width.</typeparam>
-internal sealed unsafe class SimdConvolution<G, TV> : SimdConvolution, IParallelWork
+/// <typeparam name="TS">The vector operations.</typeparam>
+/// <typeparam name="TV">The vector type.</typeparam>
+internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IParallelWork
     where G : struct, IConvGeometry
-    where TV : struct, IVec16<TV>
+    where TS : struct, ISimd<TV>
+    where TV : struct
 {
     private const int PhaseForward = 0;
     private const int PhaseWeights = 1;
@@ -282,6 +284,9 @@ internal sealed unsafe class SimdConvolution<G, TV> : SimdConvolution, IParallel
                 break;
         }
     }
+
+    public override string ToString() =>
+        $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {(_phase == PhaseForward ? "forward" : _phase == PhaseWeights ? "weights" : "data")}";
 
     public override void Dispose()
     {
@@ -455,19 +460,31 @@ internal sealed unsafe class SimdConvolution<G, TV> : SimdConvolution, IParallel
     private void StoreTile(float* tile, int count, int vectors, int oc0, float* y)
     {
         int valid = Math.Min(16 * vectors, G.OutChannels - oc0);
+        if (valid == 16 * vectors)
+        {
+            // Whole vectors: add the bias and store.
+            for (int r = 0; r < count; r++)
+            {
+                float* t = tile + (r * 16 * vectors);
+                float* d = y + ((long)r * G.OutChannels);
+                for (int v = 0; v < vectors; v++)
+                {
+                    TV value = TS.Load(t + (16 * v));
+                    TS.Store(d + (16 * v), _bias ? TS.Add(value, TS.Load(_b + oc0 + (16 * v))) : value);
+                }
+            }
+
+            return;
+        }
+
         for (int r = 0; r < count; r++)
         {
             float* t = tile + (r * 16 * vectors);
             float* d = y + ((long)r * G.OutChannels);
-            if (_bias)
+            for (int c = 0; c < valid; c++)
             {
-                for (int c = 0; c < valid; c++)
-                {
-                    t[c] += _b[oc0 + c];
-                }
+                d[c] = _bias ? t[c] + _b[oc0 + c] : t[c];
             }
-
-            new ReadOnlySpan<float>(t, valid).CopyTo(new Span<float>(d, valid));
         }
     }
 
@@ -482,18 +499,18 @@ internal sealed unsafe class SimdConvolution<G, TV> : SimdConvolution, IParallel
             for (int v = 0; v < vectors; v++)
             {
                 int c = oc0 + (16 * v);
-                TV s = TV.Load(sums + c);
-                TV q = TV.Load(squares + c);
-                TV m = TV.Load(shift + c);
+                TV s = TS.Load(sums + c);
+                TV q = TS.Load(squares + c);
+                TV m = TS.Load(shift + c);
                 for (int r = 0; r < count; r++)
                 {
-                    TV d = TV.Subtract(TV.Load(y + ((long)r * G.OutChannels) + (16 * v)), m);
-                    s = TV.Add(s, d);
-                    q = TV.Fma(d, d, q);
+                    TV d = TS.Subtract(TS.Load(y + ((long)r * G.OutChannels) + (16 * v)), m);
+                    s = TS.Add(s, d);
+                    q = TS.Fma(d, d, q);
                 }
 
-                TV.Store(sums + c, s);
-                TV.Store(squares + c, q);
+                TS.Store(sums + c, s);
+                TS.Store(squares + c, q);
             }
         }
         else
@@ -523,20 +540,20 @@ internal sealed unsafe class SimdConvolution<G, TV> : SimdConvolution, IParallel
     {
         switch (count)
         {
-            case 1: MicroKernels<G, TV>.Forward1<C1>(x, w, d, s); break;
-            case 2: MicroKernels<G, TV>.Forward1<C2>(x, w, d, s); break;
-            case 3: MicroKernels<G, TV>.Forward1<C3>(x, w, d, s); break;
-            case 4: MicroKernels<G, TV>.Forward1<C4>(x, w, d, s); break;
-            case 5: MicroKernels<G, TV>.Forward1<C5>(x, w, d, s); break;
-            case 6: MicroKernels<G, TV>.Forward1<C6>(x, w, d, s); break;
-            case 7: MicroKernels<G, TV>.Forward1<C7>(x, w, d, s); break;
-            case 8: MicroKernels<G, TV>.Forward1<C8>(x, w, d, s); break;
-            case 9: MicroKernels<G, TV>.Forward1<C9>(x, w, d, s); break;
-            case 10: MicroKernels<G, TV>.Forward1<C10>(x, w, d, s); break;
-            case 11: MicroKernels<G, TV>.Forward1<C11>(x, w, d, s); break;
-            case 12: MicroKernels<G, TV>.Forward1<C12>(x, w, d, s); break;
-            case 13: MicroKernels<G, TV>.Forward1<C13>(x, w, d, s); break;
-            default: MicroKernels<G, TV>.Forward1<C14>(x, w, d, s); break;
+            case 1: MicroKernels<G, TS, TV>.Forward1<C1>(x, w, d, s); break;
+            case 2: MicroKernels<G, TS, TV>.Forward1<C2>(x, w, d, s); break;
+            case 3: MicroKernels<G, TS, TV>.Forward1<C3>(x, w, d, s); break;
+            case 4: MicroKernels<G, TS, TV>.Forward1<C4>(x, w, d, s); break;
+            case 5: MicroKernels<G, TS, TV>.Forward1<C5>(x, w, d, s); break;
+            case 6: MicroKernels<G, TS, TV>.Forward1<C6>(x, w, d, s); break;
+            case 7: MicroKernels<G, TS, TV>.Forward1<C7>(x, w, d, s); break;
+            case 8: MicroKernels<G, TS, TV>.Forward1<C8>(x, w, d, s); break;
+            case 9: MicroKernels<G, TS, TV>.Forward1<C9>(x, w, d, s); break;
+            case 10: MicroKernels<G, TS, TV>.Forward1<C10>(x, w, d, s); break;
+            case 11: MicroKernels<G, TS, TV>.Forward1<C11>(x, w, d, s); break;
+            case 12: MicroKernels<G, TS, TV>.Forward1<C12>(x, w, d, s); break;
+            case 13: MicroKernels<G, TS, TV>.Forward1<C13>(x, w, d, s); break;
+            default: MicroKernels<G, TS, TV>.Forward1<C14>(x, w, d, s); break;
         }
     }
 
@@ -544,20 +561,20 @@ internal sealed unsafe class SimdConvolution<G, TV> : SimdConvolution, IParallel
     {
         switch (count)
         {
-            case 1: MicroKernels<G, TV>.Forward2<C1>(x, w, d, s); break;
-            case 2: MicroKernels<G, TV>.Forward2<C2>(x, w, d, s); break;
-            case 3: MicroKernels<G, TV>.Forward2<C3>(x, w, d, s); break;
-            case 4: MicroKernels<G, TV>.Forward2<C4>(x, w, d, s); break;
-            case 5: MicroKernels<G, TV>.Forward2<C5>(x, w, d, s); break;
-            case 6: MicroKernels<G, TV>.Forward2<C6>(x, w, d, s); break;
-            case 7: MicroKernels<G, TV>.Forward2<C7>(x, w, d, s); break;
-            case 8: MicroKernels<G, TV>.Forward2<C8>(x, w, d, s); break;
-            case 9: MicroKernels<G, TV>.Forward2<C9>(x, w, d, s); break;
-            case 10: MicroKernels<G, TV>.Forward2<C10>(x, w, d, s); break;
-            case 11: MicroKernels<G, TV>.Forward2<C11>(x, w, d, s); break;
-            case 12: MicroKernels<G, TV>.Forward2<C12>(x, w, d, s); break;
-            case 13: MicroKernels<G, TV>.Forward2<C13>(x, w, d, s); break;
-            default: MicroKernels<G, TV>.Forward2<C14>(x, w, d, s); break;
+            case 1: MicroKernels<G, TS, TV>.Forward2<C1>(x, w, d, s); break;
+            case 2: MicroKernels<G, TS, TV>.Forward2<C2>(x, w, d, s); break;
+            case 3: MicroKernels<G, TS, TV>.Forward2<C3>(x, w, d, s); break;
+            case 4: MicroKernels<G, TS, TV>.Forward2<C4>(x, w, d, s); break;
+            case 5: MicroKernels<G, TS, TV>.Forward2<C5>(x, w, d, s); break;
+            case 6: MicroKernels<G, TS, TV>.Forward2<C6>(x, w, d, s); break;
+            case 7: MicroKernels<G, TS, TV>.Forward2<C7>(x, w, d, s); break;
+            case 8: MicroKernels<G, TS, TV>.Forward2<C8>(x, w, d, s); break;
+            case 9: MicroKernels<G, TS, TV>.Forward2<C9>(x, w, d, s); break;
+            case 10: MicroKernels<G, TS, TV>.Forward2<C10>(x, w, d, s); break;
+            case 11: MicroKernels<G, TS, TV>.Forward2<C11>(x, w, d, s); break;
+            case 12: MicroKernels<G, TS, TV>.Forward2<C12>(x, w, d, s); break;
+            case 13: MicroKernels<G, TS, TV>.Forward2<C13>(x, w, d, s); break;
+            default: MicroKernels<G, TS, TV>.Forward2<C14>(x, w, d, s); break;
         }
     }
 
@@ -565,12 +582,12 @@ internal sealed unsafe class SimdConvolution<G, TV> : SimdConvolution, IParallel
     {
         switch (count)
         {
-            case 1: MicroKernels<G, TV>.Forward4<C1>(x, w, d, s); break;
-            case 2: MicroKernels<G, TV>.Forward4<C2>(x, w, d, s); break;
-            case 3: MicroKernels<G, TV>.Forward4<C3>(x, w, d, s); break;
-            case 4: MicroKernels<G, TV>.Forward4<C4>(x, w, d, s); break;
-            case 5: MicroKernels<G, TV>.Forward4<C5>(x, w, d, s); break;
-            default: MicroKernels<G, TV>.Forward4<C6>(x, w, d, s); break;
+            case 1: MicroKernels<G, TS, TV>.Forward4<C1>(x, w, d, s); break;
+            case 2: MicroKernels<G, TS, TV>.Forward4<C2>(x, w, d, s); break;
+            case 3: MicroKernels<G, TS, TV>.Forward4<C3>(x, w, d, s); break;
+            case 4: MicroKernels<G, TS, TV>.Forward4<C4>(x, w, d, s); break;
+            case 5: MicroKernels<G, TS, TV>.Forward4<C5>(x, w, d, s); break;
+            default: MicroKernels<G, TS, TV>.Forward4<C6>(x, w, d, s); break;
         }
     }
 
@@ -638,22 +655,22 @@ internal sealed unsafe class SimdConvolution<G, TV> : SimdConvolution, IParallel
     {
         switch (count)
         {
-            case 1: MicroKernels<G, TV>.BackwardWeights1<C1>(x, dy, dw); break;
-            case 2: MicroKernels<G, TV>.BackwardWeights1<C2>(x, dy, dw); break;
-            case 3: MicroKernels<G, TV>.BackwardWeights1<C3>(x, dy, dw); break;
-            case 4: MicroKernels<G, TV>.BackwardWeights1<C4>(x, dy, dw); break;
-            case 5: MicroKernels<G, TV>.BackwardWeights1<C5>(x, dy, dw); break;
-            case 6: MicroKernels<G, TV>.BackwardWeights1<C6>(x, dy, dw); break;
-            case 7: MicroKernels<G, TV>.BackwardWeights1<C7>(x, dy, dw); break;
-            case 8: MicroKernels<G, TV>.BackwardWeights1<C8>(x, dy, dw); break;
-            case 9: MicroKernels<G, TV>.BackwardWeights1<C9>(x, dy, dw); break;
-            case 10: MicroKernels<G, TV>.BackwardWeights1<C10>(x, dy, dw); break;
-            case 11: MicroKernels<G, TV>.BackwardWeights1<C11>(x, dy, dw); break;
-            case 12: MicroKernels<G, TV>.BackwardWeights1<C12>(x, dy, dw); break;
-            case 13: MicroKernels<G, TV>.BackwardWeights1<C13>(x, dy, dw); break;
-            case 14: MicroKernels<G, TV>.BackwardWeights1<C14>(x, dy, dw); break;
-            case 15: MicroKernels<G, TV>.BackwardWeights1<C15>(x, dy, dw); break;
-            default: MicroKernels<G, TV>.BackwardWeights1<C16>(x, dy, dw); break;
+            case 1: MicroKernels<G, TS, TV>.BackwardWeights1<C1>(x, dy, dw); break;
+            case 2: MicroKernels<G, TS, TV>.BackwardWeights1<C2>(x, dy, dw); break;
+            case 3: MicroKernels<G, TS, TV>.BackwardWeights1<C3>(x, dy, dw); break;
+            case 4: MicroKernels<G, TS, TV>.BackwardWeights1<C4>(x, dy, dw); break;
+            case 5: MicroKernels<G, TS, TV>.BackwardWeights1<C5>(x, dy, dw); break;
+            case 6: MicroKernels<G, TS, TV>.BackwardWeights1<C6>(x, dy, dw); break;
+            case 7: MicroKernels<G, TS, TV>.BackwardWeights1<C7>(x, dy, dw); break;
+            case 8: MicroKernels<G, TS, TV>.BackwardWeights1<C8>(x, dy, dw); break;
+            case 9: MicroKernels<G, TS, TV>.BackwardWeights1<C9>(x, dy, dw); break;
+            case 10: MicroKernels<G, TS, TV>.BackwardWeights1<C10>(x, dy, dw); break;
+            case 11: MicroKernels<G, TS, TV>.BackwardWeights1<C11>(x, dy, dw); break;
+            case 12: MicroKernels<G, TS, TV>.BackwardWeights1<C12>(x, dy, dw); break;
+            case 13: MicroKernels<G, TS, TV>.BackwardWeights1<C13>(x, dy, dw); break;
+            case 14: MicroKernels<G, TS, TV>.BackwardWeights1<C14>(x, dy, dw); break;
+            case 15: MicroKernels<G, TS, TV>.BackwardWeights1<C15>(x, dy, dw); break;
+            default: MicroKernels<G, TS, TV>.BackwardWeights1<C16>(x, dy, dw); break;
         }
     }
 
@@ -661,18 +678,18 @@ internal sealed unsafe class SimdConvolution<G, TV> : SimdConvolution, IParallel
     {
         switch (count)
         {
-            case 1: MicroKernels<G, TV>.BackwardWeights2<C1>(x, dy, dw); break;
-            case 2: MicroKernels<G, TV>.BackwardWeights2<C2>(x, dy, dw); break;
-            case 3: MicroKernels<G, TV>.BackwardWeights2<C3>(x, dy, dw); break;
-            case 4: MicroKernels<G, TV>.BackwardWeights2<C4>(x, dy, dw); break;
-            case 5: MicroKernels<G, TV>.BackwardWeights2<C5>(x, dy, dw); break;
-            case 6: MicroKernels<G, TV>.BackwardWeights2<C6>(x, dy, dw); break;
-            case 7: MicroKernels<G, TV>.BackwardWeights2<C7>(x, dy, dw); break;
-            case 8: MicroKernels<G, TV>.BackwardWeights2<C8>(x, dy, dw); break;
-            case 9: MicroKernels<G, TV>.BackwardWeights2<C9>(x, dy, dw); break;
-            case 10: MicroKernels<G, TV>.BackwardWeights2<C10>(x, dy, dw); break;
-            case 11: MicroKernels<G, TV>.BackwardWeights2<C11>(x, dy, dw); break;
-            default: MicroKernels<G, TV>.BackwardWeights2<C12>(x, dy, dw); break;
+            case 1: MicroKernels<G, TS, TV>.BackwardWeights2<C1>(x, dy, dw); break;
+            case 2: MicroKernels<G, TS, TV>.BackwardWeights2<C2>(x, dy, dw); break;
+            case 3: MicroKernels<G, TS, TV>.BackwardWeights2<C3>(x, dy, dw); break;
+            case 4: MicroKernels<G, TS, TV>.BackwardWeights2<C4>(x, dy, dw); break;
+            case 5: MicroKernels<G, TS, TV>.BackwardWeights2<C5>(x, dy, dw); break;
+            case 6: MicroKernels<G, TS, TV>.BackwardWeights2<C6>(x, dy, dw); break;
+            case 7: MicroKernels<G, TS, TV>.BackwardWeights2<C7>(x, dy, dw); break;
+            case 8: MicroKernels<G, TS, TV>.BackwardWeights2<C8>(x, dy, dw); break;
+            case 9: MicroKernels<G, TS, TV>.BackwardWeights2<C9>(x, dy, dw); break;
+            case 10: MicroKernels<G, TS, TV>.BackwardWeights2<C10>(x, dy, dw); break;
+            case 11: MicroKernels<G, TS, TV>.BackwardWeights2<C11>(x, dy, dw); break;
+            default: MicroKernels<G, TS, TV>.BackwardWeights2<C12>(x, dy, dw); break;
         }
     }
 
@@ -680,12 +697,12 @@ internal sealed unsafe class SimdConvolution<G, TV> : SimdConvolution, IParallel
     {
         switch (count)
         {
-            case 1: MicroKernels<G, TV>.BackwardWeights4<C1>(x, dy, dw); break;
-            case 2: MicroKernels<G, TV>.BackwardWeights4<C2>(x, dy, dw); break;
-            case 3: MicroKernels<G, TV>.BackwardWeights4<C3>(x, dy, dw); break;
-            case 4: MicroKernels<G, TV>.BackwardWeights4<C4>(x, dy, dw); break;
-            case 5: MicroKernels<G, TV>.BackwardWeights4<C5>(x, dy, dw); break;
-            default: MicroKernels<G, TV>.BackwardWeights4<C6>(x, dy, dw); break;
+            case 1: MicroKernels<G, TS, TV>.BackwardWeights4<C1>(x, dy, dw); break;
+            case 2: MicroKernels<G, TS, TV>.BackwardWeights4<C2>(x, dy, dw); break;
+            case 3: MicroKernels<G, TS, TV>.BackwardWeights4<C3>(x, dy, dw); break;
+            case 4: MicroKernels<G, TS, TV>.BackwardWeights4<C4>(x, dy, dw); break;
+            case 5: MicroKernels<G, TS, TV>.BackwardWeights4<C5>(x, dy, dw); break;
+            default: MicroKernels<G, TS, TV>.BackwardWeights4<C6>(x, dy, dw); break;
         }
     }
 
@@ -773,7 +790,7 @@ internal sealed unsafe class SimdConvolution<G, TV> : SimdConvolution, IParallel
                 int c = 0;
                 for (; c + 16 <= G.InChannels; c += 16)
                 {
-                    TV.Store(d + c, TV.Add(TV.Load(d + c), TV.Load(s + c)));
+                    TS.Store(d + c, TS.Add(TS.Load(d + c), TS.Load(s + c)));
                 }
 
                 for (; c < G.InChannels; c++)
@@ -788,20 +805,20 @@ internal sealed unsafe class SimdConvolution<G, TV> : SimdConvolution, IParallel
     {
         switch (count)
         {
-            case 1: MicroKernels<G, TV>.BackwardData1<C1>(dy, wt, dx); break;
-            case 2: MicroKernels<G, TV>.BackwardData1<C2>(dy, wt, dx); break;
-            case 3: MicroKernels<G, TV>.BackwardData1<C3>(dy, wt, dx); break;
-            case 4: MicroKernels<G, TV>.BackwardData1<C4>(dy, wt, dx); break;
-            case 5: MicroKernels<G, TV>.BackwardData1<C5>(dy, wt, dx); break;
-            case 6: MicroKernels<G, TV>.BackwardData1<C6>(dy, wt, dx); break;
-            case 7: MicroKernels<G, TV>.BackwardData1<C7>(dy, wt, dx); break;
-            case 8: MicroKernels<G, TV>.BackwardData1<C8>(dy, wt, dx); break;
-            case 9: MicroKernels<G, TV>.BackwardData1<C9>(dy, wt, dx); break;
-            case 10: MicroKernels<G, TV>.BackwardData1<C10>(dy, wt, dx); break;
-            case 11: MicroKernels<G, TV>.BackwardData1<C11>(dy, wt, dx); break;
-            case 12: MicroKernels<G, TV>.BackwardData1<C12>(dy, wt, dx); break;
-            case 13: MicroKernels<G, TV>.BackwardData1<C13>(dy, wt, dx); break;
-            default: MicroKernels<G, TV>.BackwardData1<C14>(dy, wt, dx); break;
+            case 1: MicroKernels<G, TS, TV>.BackwardData1<C1>(dy, wt, dx); break;
+            case 2: MicroKernels<G, TS, TV>.BackwardData1<C2>(dy, wt, dx); break;
+            case 3: MicroKernels<G, TS, TV>.BackwardData1<C3>(dy, wt, dx); break;
+            case 4: MicroKernels<G, TS, TV>.BackwardData1<C4>(dy, wt, dx); break;
+            case 5: MicroKernels<G, TS, TV>.BackwardData1<C5>(dy, wt, dx); break;
+            case 6: MicroKernels<G, TS, TV>.BackwardData1<C6>(dy, wt, dx); break;
+            case 7: MicroKernels<G, TS, TV>.BackwardData1<C7>(dy, wt, dx); break;
+            case 8: MicroKernels<G, TS, TV>.BackwardData1<C8>(dy, wt, dx); break;
+            case 9: MicroKernels<G, TS, TV>.BackwardData1<C9>(dy, wt, dx); break;
+            case 10: MicroKernels<G, TS, TV>.BackwardData1<C10>(dy, wt, dx); break;
+            case 11: MicroKernels<G, TS, TV>.BackwardData1<C11>(dy, wt, dx); break;
+            case 12: MicroKernels<G, TS, TV>.BackwardData1<C12>(dy, wt, dx); break;
+            case 13: MicroKernels<G, TS, TV>.BackwardData1<C13>(dy, wt, dx); break;
+            default: MicroKernels<G, TS, TV>.BackwardData1<C14>(dy, wt, dx); break;
         }
     }
 
@@ -809,20 +826,20 @@ internal sealed unsafe class SimdConvolution<G, TV> : SimdConvolution, IParallel
     {
         switch (count)
         {
-            case 1: MicroKernels<G, TV>.BackwardData2<C1>(dy, wt, dx); break;
-            case 2: MicroKernels<G, TV>.BackwardData2<C2>(dy, wt, dx); break;
-            case 3: MicroKernels<G, TV>.BackwardData2<C3>(dy, wt, dx); break;
-            case 4: MicroKernels<G, TV>.BackwardData2<C4>(dy, wt, dx); break;
-            case 5: MicroKernels<G, TV>.BackwardData2<C5>(dy, wt, dx); break;
-            case 6: MicroKernels<G, TV>.BackwardData2<C6>(dy, wt, dx); break;
-            case 7: MicroKernels<G, TV>.BackwardData2<C7>(dy, wt, dx); break;
-            case 8: MicroKernels<G, TV>.BackwardData2<C8>(dy, wt, dx); break;
-            case 9: MicroKernels<G, TV>.BackwardData2<C9>(dy, wt, dx); break;
-            case 10: MicroKernels<G, TV>.BackwardData2<C10>(dy, wt, dx); break;
-            case 11: MicroKernels<G, TV>.BackwardData2<C11>(dy, wt, dx); break;
-            case 12: MicroKernels<G, TV>.BackwardData2<C12>(dy, wt, dx); break;
-            case 13: MicroKernels<G, TV>.BackwardData2<C13>(dy, wt, dx); break;
-            default: MicroKernels<G, TV>.BackwardData2<C14>(dy, wt, dx); break;
+            case 1: MicroKernels<G, TS, TV>.BackwardData2<C1>(dy, wt, dx); break;
+            case 2: MicroKernels<G, TS, TV>.BackwardData2<C2>(dy, wt, dx); break;
+            case 3: MicroKernels<G, TS, TV>.BackwardData2<C3>(dy, wt, dx); break;
+            case 4: MicroKernels<G, TS, TV>.BackwardData2<C4>(dy, wt, dx); break;
+            case 5: MicroKernels<G, TS, TV>.BackwardData2<C5>(dy, wt, dx); break;
+            case 6: MicroKernels<G, TS, TV>.BackwardData2<C6>(dy, wt, dx); break;
+            case 7: MicroKernels<G, TS, TV>.BackwardData2<C7>(dy, wt, dx); break;
+            case 8: MicroKernels<G, TS, TV>.BackwardData2<C8>(dy, wt, dx); break;
+            case 9: MicroKernels<G, TS, TV>.BackwardData2<C9>(dy, wt, dx); break;
+            case 10: MicroKernels<G, TS, TV>.BackwardData2<C10>(dy, wt, dx); break;
+            case 11: MicroKernels<G, TS, TV>.BackwardData2<C11>(dy, wt, dx); break;
+            case 12: MicroKernels<G, TS, TV>.BackwardData2<C12>(dy, wt, dx); break;
+            case 13: MicroKernels<G, TS, TV>.BackwardData2<C13>(dy, wt, dx); break;
+            default: MicroKernels<G, TS, TV>.BackwardData2<C14>(dy, wt, dx); break;
         }
     }
 
@@ -830,12 +847,12 @@ internal sealed unsafe class SimdConvolution<G, TV> : SimdConvolution, IParallel
     {
         switch (count)
         {
-            case 1: MicroKernels<G, TV>.BackwardData4<C1>(dy, wt, dx); break;
-            case 2: MicroKernels<G, TV>.BackwardData4<C2>(dy, wt, dx); break;
-            case 3: MicroKernels<G, TV>.BackwardData4<C3>(dy, wt, dx); break;
-            case 4: MicroKernels<G, TV>.BackwardData4<C4>(dy, wt, dx); break;
-            case 5: MicroKernels<G, TV>.BackwardData4<C5>(dy, wt, dx); break;
-            default: MicroKernels<G, TV>.BackwardData4<C6>(dy, wt, dx); break;
+            case 1: MicroKernels<G, TS, TV>.BackwardData4<C1>(dy, wt, dx); break;
+            case 2: MicroKernels<G, TS, TV>.BackwardData4<C2>(dy, wt, dx); break;
+            case 3: MicroKernels<G, TS, TV>.BackwardData4<C3>(dy, wt, dx); break;
+            case 4: MicroKernels<G, TS, TV>.BackwardData4<C4>(dy, wt, dx); break;
+            case 5: MicroKernels<G, TS, TV>.BackwardData4<C5>(dy, wt, dx); break;
+            default: MicroKernels<G, TS, TV>.BackwardData4<C6>(dy, wt, dx); break;
         }
     }
 }

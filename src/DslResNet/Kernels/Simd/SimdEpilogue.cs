@@ -27,9 +27,9 @@ public abstract class SimdEpilogue : IDisposable
     /// <returns>The pass.</returns>
     public static SimdEpilogue Create(SimdPool pool, SimdWidth width, EpilogueShape shape, EpilogueTensors tensors) => width switch
     {
-        SimdWidth.Vector512 => new SimdEpilogue<V512>(pool, shape, tensors),
-        SimdWidth.Vector256 => new SimdEpilogue<V256>(pool, shape, tensors),
-        _ => new SimdEpilogue<VScalar>(pool, shape, tensors),
+        SimdWidth.Vector512 => new SimdEpilogue<Simd512, System.Runtime.Intrinsics.Vector512<float>>(pool, shape, tensors),
+        SimdWidth.Vector256 => new SimdEpilogue<Simd256, V256>(pool, shape, tensors),
+        _ => new SimdEpilogue<SimdScalar, VScalar>(pool, shape, tensors),
     };
 
     /// <summary>The statistics sink a preceding convolution fills (training-mode batch norm only).</summary>
@@ -47,9 +47,11 @@ public abstract class SimdEpilogue : IDisposable
 }
 
 /// <summary>The fused pass at one vector width.</summary>
-/// <typeparam name="TV">Vector width.</typeparam>
-internal sealed unsafe class SimdEpilogue<TV> : SimdEpilogue, IParallelWork
-    where TV : struct, IVec16<TV>
+/// <typeparam name="TS">The vector operations.</typeparam>
+/// <typeparam name="TV">The vector type.</typeparam>
+internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
+    where TS : struct, ISimd<TV>
+    where TV : struct
 {
     private const int PhaseStatistics = 0;
     private const int PhaseApply = 1;
@@ -202,6 +204,9 @@ internal sealed unsafe class SimdEpilogue<TV> : SimdEpilogue, IParallelWork
         }
     }
 
+    public override string ToString() =>
+        $"epilogue {_c}x{_s.Spatial}{(_s.Norm ? " bn" : "")}{(_s.Add ? " add" : "")} {(_phase == PhaseStatistics ? "statistics" : _phase == PhaseApply ? "apply" : _phase == PhaseReduce ? "reduce" : "backward")}";
+
     public override void Dispose()
     {
         foreach (IntPtr p in new[] { (IntPtr)_scale, (IntPtr)_shift, (IntPtr)_mean, (IntPtr)_inv, (IntPtr)_meanG, (IntPtr)_meanGx, (IntPtr)_local, (IntPtr)_reduce })
@@ -269,36 +274,36 @@ internal sealed unsafe class SimdEpilogue<TV> : SimdEpilogue, IParallelWork
         bool relu2 = _s.Act2 == Activation.ReLU;
         for (int j = 0; j < _c; j += 16)
         {
-            TV mean = TV.Load(_mean + j);
-            TV scale = TV.Load(_scale + j);
-            TV shift = TV.Load(_shift + j);
+            TV mean = TS.Load(_mean + j);
+            TV scale = TS.Load(_scale + j);
+            TV shift = TS.Load(_shift + j);
             long i = ((long)start * _c) + j;
             for (int p = start; p < end; p++, i += _c)
             {
                 // (x - mean) * (gamma / std) + beta: subtracting first keeps values near zero exact, so the ReLU that
                 // follows decides as the backward pass (and PyTorch) does.
-                TV v = TV.Load(_x + i);
+                TV v = TS.Load(_x + i);
                 if (norm)
                 {
-                    v = TV.Fma(TV.Subtract(v, mean), scale, shift);
+                    v = TS.Fma(TS.Subtract(v, mean), scale, shift);
                 }
 
                 if (relu1)
                 {
-                    v = TV.Relu(v);
+                    v = TS.Relu(v);
                 }
 
                 if (add)
                 {
-                    v = TV.Add(v, TV.Load(_r + i));
+                    v = TS.Add(v, TS.Load(_r + i));
                 }
 
                 if (relu2)
                 {
-                    v = TV.Relu(v);
+                    v = TS.Relu(v);
                 }
 
-                TV.Store(_y + i, v);
+                TS.Store(_y + i, v);
             }
         }
     }
@@ -342,34 +347,34 @@ internal sealed unsafe class SimdEpilogue<TV> : SimdEpilogue, IParallelWork
                 bool relu2 = _s.Act2 == Activation.ReLU;
                 for (int j = 0; j < _c; j += 16)
                 {
-                    TV mean = TV.Load(_mean + j);
-                    TV inv = TV.Load(_inv + j);
-                    TV scale = TV.Load(_scale + j);
-                    TV shift = TV.Load(_shift + j);
-                    TV sg = TV.Zero;
-                    TV sgx = TV.Zero;
+                    TV mean = TS.Load(_mean + j);
+                    TV inv = TS.Load(_inv + j);
+                    TV scale = TS.Load(_scale + j);
+                    TV shift = TS.Load(_shift + j);
+                    TV sg = TS.Zero;
+                    TV sgx = TS.Zero;
                     long i = ((long)p0 * _c) + j;
                     for (int p = p0; p < p1; p++, i += _c)
                     {
-                        TV g = TV.Load(_dy + i);
+                        TV g = TS.Load(_dy + i);
                         if (relu2)
                         {
-                            g = TV.ReluMask(TV.Load(_y + i), g);
+                            g = TS.ReluMask(TS.Load(_y + i), g);
                         }
 
-                        TV x = TV.Load(_x + i);
+                        TV x = TS.Load(_x + i);
                         if (relu1)
                         {
-                            g = TV.ReluMask(TV.Fma(TV.Subtract(x, mean), scale, shift), g);
+                            g = TS.ReluMask(TS.Fma(TS.Subtract(x, mean), scale, shift), g);
                         }
 
-                        TV xhat = TV.Multiply(TV.Subtract(x, mean), inv);
-                        sg = TV.Add(sg, g);
-                        sgx = TV.Fma(g, xhat, sgx);
+                        TV xhat = TS.Multiply(TS.Subtract(x, mean), inv);
+                        sg = TS.Add(sg, g);
+                        sgx = TS.Fma(g, xhat, sgx);
                     }
 
-                    TV.Store(sumG + j, sg);
-                    TV.Store(sumGx + j, sgx);
+                    TS.Store(sumG + j, sg);
+                    TS.Store(sumGx + j, sgx);
                 }
             }
             else
@@ -407,25 +412,25 @@ internal sealed unsafe class SimdEpilogue<TV> : SimdEpilogue, IParallelWork
         bool data = _dx is not null;
         for (int j = 0; j < _c; j += 16)
         {
-            TV mean = TV.Load(_mean + j);
-            TV inv = TV.Load(_inv + j);
-            TV scale = TV.Load(_scale + j);
-            TV shift = TV.Load(_shift + j);
-            TV gammaInv = norm ? TV.Multiply(TV.Load(_bn + j), inv) : TV.Zero;
-            TV meanG = TV.Load(_meanG + j);
-            TV meanGx = TV.Load(_meanGx + j);
+            TV mean = TS.Load(_mean + j);
+            TV inv = TS.Load(_inv + j);
+            TV scale = TS.Load(_scale + j);
+            TV shift = TS.Load(_shift + j);
+            TV gammaInv = norm ? TS.Multiply(TS.Load(_bn + j), inv) : TS.Zero;
+            TV meanG = TS.Load(_meanG + j);
+            TV meanGx = TS.Load(_meanGx + j);
             long i = ((long)start * _c) + j;
             for (int p = start; p < end; p++, i += _c)
             {
-                TV g = TV.Load(_dy + i);
+                TV g = TS.Load(_dy + i);
                 if (relu2)
                 {
-                    g = TV.ReluMask(TV.Load(_y + i), g);
+                    g = TS.ReluMask(TS.Load(_y + i), g);
                 }
 
                 if (add)
                 {
-                    TV.Store(_dr + i, TV.Add(TV.Load(_dr + i), g));
+                    TS.Store(_dr + i, TS.Add(TS.Load(_dr + i), g));
                 }
 
                 if (!data)
@@ -433,26 +438,26 @@ internal sealed unsafe class SimdEpilogue<TV> : SimdEpilogue, IParallelWork
                     continue;
                 }
 
-                TV x = TV.Load(_x + i);
+                TV x = TS.Load(_x + i);
                 if (norm)
                 {
                     if (relu1)
                     {
-                        g = TV.ReluMask(TV.Fma(TV.Subtract(x, mean), scale, shift), g);
+                        g = TS.ReluMask(TS.Fma(TS.Subtract(x, mean), scale, shift), g);
                     }
 
-                    TV xhat = TV.Multiply(TV.Subtract(x, mean), inv);
-                    TV centred = TV.Subtract(TV.Subtract(g, meanG), TV.Multiply(xhat, meanGx));
-                    TV.Store(_dx + i, TV.Fma(gammaInv, centred, TV.Load(_dx + i)));
+                    TV xhat = TS.Multiply(TS.Subtract(x, mean), inv);
+                    TV centred = TS.Subtract(TS.Subtract(g, meanG), TS.Multiply(xhat, meanGx));
+                    TS.Store(_dx + i, TS.Fma(gammaInv, centred, TS.Load(_dx + i)));
                 }
                 else
                 {
                     if (relu1)
                     {
-                        g = TV.ReluMask(x, g);
+                        g = TS.ReluMask(x, g);
                     }
 
-                    TV.Store(_dx + i, TV.Add(TV.Load(_dx + i), g));
+                    TS.Store(_dx + i, TS.Add(TS.Load(_dx + i), g));
                 }
             }
         }

@@ -91,6 +91,22 @@ public sealed unsafe class SimdPool : IDisposable
             return;
         }
 
+        if (Profile is not null)
+        {
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            RunCore(work, units);
+            Profile.Add(work.ToString() ?? work.GetType().Name, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
+            return;
+        }
+
+        RunCore(work, units);
+    }
+
+    /// <summary>When set, every run's wall time is added up by the work's description (slower; for profiling).</summary>
+    public SimdProfile? Profile { get; set; }
+
+    private void RunCore(IParallelWork work, int units)
+    {
         int active = Math.Min(Threads, units);
         if (active == 1)
         {
@@ -198,5 +214,33 @@ public sealed unsafe class SimdPool : IDisposable
         }
 
         _wake.Dispose();
+    }
+}
+
+/// <summary>Wall time of the pool's runs by description.</summary>
+public sealed class SimdProfile
+{
+    private readonly System.Collections.Generic.Dictionary<string, (long Ticks, int Calls)> _entries = new(StringComparer.Ordinal);
+
+    /// <summary>Adds a run.</summary>
+    /// <param name="name">Description.</param>
+    /// <param name="ticks">Stopwatch ticks.</param>
+    public void Add(string name, long ticks)
+    {
+        _entries.TryGetValue(name, out var e);
+        _entries[name] = (e.Ticks + ticks, e.Calls + 1);
+    }
+
+    /// <summary>Clears the totals.</summary>
+    public void Clear() => _entries.Clear();
+
+    /// <summary>The totals, longest first: description, milliseconds, calls.</summary>
+    /// <returns>Rows.</returns>
+    public System.Collections.Generic.IEnumerable<(string Name, double Milliseconds, int Calls)> Rows()
+    {
+        foreach (var kv in System.Linq.Enumerable.OrderByDescending(_entries, e => e.Value.Ticks))
+        {
+            yield return (kv.Key, kv.Value.Ticks * 1000.0 / System.Diagnostics.Stopwatch.Frequency, kv.Value.Calls);
+        }
     }
 }

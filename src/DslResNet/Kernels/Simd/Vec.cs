@@ -302,3 +302,180 @@ public enum SimdWidth
     /// <summary>Plain scalar code.</summary>
     Scalar = 1,
 }
+
+/// <summary>
+/// Operations on a 16-float vector type <typeparamref name="TV"/>: the kernels are generic over this (a struct the JIT
+/// specialises) and over the vector type itself, so that on AVX-512 the accumulators are plain <see cref="Vector512{T}"/>
+/// locals, which the JIT keeps in registers and updates with <c>vfmadd231ps</c> on an embedded broadcast.
+/// </summary>
+/// <typeparam name="TV">The vector type.</typeparam>
+public interface ISimd<TV>
+    where TV : struct
+{
+    /// <summary>The name used in reports.</summary>
+    static abstract string Name { get; }
+
+    /// <summary>All lanes zero.</summary>
+    static abstract TV Zero { get; }
+
+    /// <summary>All lanes <paramref name="value"/>.</summary>
+    static abstract TV Broadcast(float value);
+
+    /// <summary>Sixteen floats from <paramref name="p"/>.</summary>
+    static abstract unsafe TV Load(float* p);
+
+    /// <summary>Sixteen floats to <paramref name="p"/>.</summary>
+    static abstract unsafe void Store(float* p, TV value);
+
+    /// <summary><c>a * b + c</c>.</summary>
+    static abstract TV Fma(TV a, TV b, TV c);
+
+    /// <summary><c>a + b</c>.</summary>
+    static abstract TV Add(TV a, TV b);
+
+    /// <summary><c>a - b</c>.</summary>
+    static abstract TV Subtract(TV a, TV b);
+
+    /// <summary><c>a * b</c>.</summary>
+    static abstract TV Multiply(TV a, TV b);
+
+    /// <summary><c>max(a, 0)</c>.</summary>
+    static abstract TV Relu(TV a);
+
+    /// <summary><paramref name="g"/> where <paramref name="y"/> is above zero, else 0.</summary>
+    static abstract TV ReluMask(TV y, TV g);
+}
+
+/// <summary>AVX-512 on raw <see cref="Vector512{T}"/>.</summary>
+public readonly struct Simd512 : ISimd<Vector512<float>>
+{
+    /// <inheritdoc />
+    public static string Name => "Vector512";
+
+    /// <inheritdoc />
+    public static Vector512<float> Zero
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512<float>.Zero;
+    }
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector512<float> Load(float* p) => Vector512.Load(p);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store(float* p, Vector512<float> value) => value.Store(p);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => a - b;
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Relu(Vector512<float> a) => Vector512.Max(a, Vector512<float>.Zero);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ReluMask(Vector512<float> y, Vector512<float> g) =>
+        Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<float>.Zero), g, Vector512<float>.Zero);
+}
+
+/// <summary>AVX2: a pair of <see cref="Vector256{T}"/> per 16 floats.</summary>
+public readonly struct Simd256 : ISimd<V256>
+{
+    /// <inheritdoc />
+    public static string Name => V256.Name;
+
+    /// <inheritdoc />
+    public static V256 Zero => V256.Zero;
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Broadcast(float value) => V256.Broadcast(value);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe V256 Load(float* p) => V256.Load(p);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store(float* p, V256 value) => V256.Store(p, value);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Fma(V256 a, V256 b, V256 c) => V256.Fma(a, b, c);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Add(V256 a, V256 b) => V256.Add(a, b);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Subtract(V256 a, V256 b) => V256.Subtract(a, b);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Multiply(V256 a, V256 b) => V256.Multiply(a, b);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Relu(V256 a) => V256.Relu(a);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 ReluMask(V256 y, V256 g) => V256.ReluMask(y, g);
+}
+
+/// <summary>The portable fallback: sixteen floats one by one.</summary>
+public readonly struct SimdScalar : ISimd<VScalar>
+{
+    /// <inheritdoc />
+    public static string Name => VScalar.Name;
+
+    /// <inheritdoc />
+    public static VScalar Zero => VScalar.Zero;
+
+    /// <inheritdoc />
+    public static VScalar Broadcast(float value) => VScalar.Broadcast(value);
+
+    /// <inheritdoc />
+    public static unsafe VScalar Load(float* p) => VScalar.Load(p);
+
+    /// <inheritdoc />
+    public static unsafe void Store(float* p, VScalar value) => VScalar.Store(p, value);
+
+    /// <inheritdoc />
+    public static VScalar Fma(VScalar a, VScalar b, VScalar c) => VScalar.Fma(a, b, c);
+
+    /// <inheritdoc />
+    public static VScalar Add(VScalar a, VScalar b) => VScalar.Add(a, b);
+
+    /// <inheritdoc />
+    public static VScalar Subtract(VScalar a, VScalar b) => VScalar.Subtract(a, b);
+
+    /// <inheritdoc />
+    public static VScalar Multiply(VScalar a, VScalar b) => VScalar.Multiply(a, b);
+
+    /// <inheritdoc />
+    public static VScalar Relu(VScalar a) => VScalar.Relu(a);
+
+    /// <inheritdoc />
+    public static VScalar ReluMask(VScalar y, VScalar g) => VScalar.ReluMask(y, g);
+}
