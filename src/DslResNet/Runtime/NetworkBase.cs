@@ -41,6 +41,8 @@ public abstract class NetworkBase : INetworkModel
     private bool _tracing;
     private string? _firstNonFinite;
     private bool _disposed;
+    private HostAddresses? _hostAddresses;
+    private List<(string Name, Memory<float> Values)>? _runningStatistics;
 
     /// <summary>Allocates the device memory and initialises the parameters.</summary>
     /// <param name="device">The device.</param>
@@ -250,7 +252,7 @@ public abstract class NetworkBase : INetworkModel
             _lastForwardTraining = false;
         }
 
-        Device.Accelerator.Synchronize();
+        Synchronize();
     }
 
     /// <summary>The logits of the last <see cref="Forward"/>, images x classes.</summary>
@@ -258,7 +260,7 @@ public abstract class NetworkBase : INetworkModel
     public float[] Output()
     {
         ThrowIfDisposed();
-        Device.Accelerator.Synchronize();
+        Synchronize();
         float[] result = new float[_lastCount * _classes];
         (_lastForwardTraining ? TrainingOutput : InferenceOutput).SubView(0, result.Length).CopyToCPU(result);
         return result;
@@ -286,7 +288,7 @@ public abstract class NetworkBase : INetworkModel
         ClearGradients();
         TrainingOutputGradient.SubView(0, outputGradient.Length).CopyFromCPU(outputGradient.ToArray());
         BackwardTraining(ComputeInputGradient);
-        Device.Accelerator.Synchronize();
+        Synchronize();
     }
 
     /// <summary>The gradient of the input images from the last backward (needs <see cref="ComputeInputGradient"/>).</summary>
@@ -347,9 +349,9 @@ public abstract class NetworkBase : INetworkModel
         StepCount = step;
         ForwardTraining();
         ClearGradients();
-        RunLoss(TrainingOutput, BatchSize, TrainingOutputGradient);
+        RunLoss(TrainingOutput, BatchSize, TrainingOutputGradient, inference: false);
         BackwardTraining(ComputeInputGradient);
-        Device.Accelerator.Synchronize();
+        Synchronize();
         BatchResult result = ReadLoss(BatchSize);
         Store.PullToHost();
         _lastForwardTraining = true;
@@ -382,8 +384,8 @@ public abstract class NetworkBase : INetworkModel
         _lastCount = count;
         RunInference();
         _lastForwardTraining = false;
-        RunLoss(InferenceOutput, count, _evaluationGradient.View);
-        Device.Accelerator.Synchronize();
+        RunLoss(InferenceOutput, count, _evaluationGradient.View, inference: true);
+        Synchronize();
         return ReadLoss(count);
     }
 
@@ -400,11 +402,11 @@ public abstract class NetworkBase : INetworkModel
         _lastCount = count;
         RunInference();
         _lastForwardTraining = false;
-        Device.Accelerator.Synchronize();
+        Synchronize();
         if (Device.IsSimd)
         {
             // Host memory: straight into the caller's span, nothing allocated.
-            HostSpan(InferenceOutput, logits.Length).CopyTo(logits);
+            HostSpan(Addresses.InferenceOutput, logits.Length).CopyTo(logits);
             return;
         }
 
@@ -502,7 +504,7 @@ public abstract class NetworkBase : INetworkModel
         if (Device.IsSimd)
         {
             // Host memory: copied in place, channels-last for the SIMD backend, nothing allocated.
-            Span<float> input = HostSpan(_input.View, images.Length);
+            Span<float> input = HostSpan(Addresses.Input, images.Length);
             if (Channels > 1 && Pixels > 1)
             {
                 for (int n = 0; n < count; n++)
@@ -557,7 +559,7 @@ public abstract class NetworkBase : INetworkModel
 
         if (Device.IsSimd)
         {
-            labels.CopyTo(HostIntSpan(_labels.View, labels.Length));
+            labels.CopyTo(HostLabels(labels.Length));
             return labels.Length;
         }
 
@@ -565,11 +567,11 @@ public abstract class NetworkBase : INetworkModel
         return labels.Length;
     }
 
-    private void RunLoss(ArrayView<float> logits, int count, ArrayView<float> gradient)
+    private void RunLoss(ArrayView<float> logits, int count, ArrayView<float> gradient, bool inference)
     {
         if (Device.IsSimd)
         {
-            SoftmaxCrossEntropyOnHost(logits, count, gradient);
+            SoftmaxCrossEntropyOnHost(inference ? Addresses.InferenceOutput : Addresses.TrainingOutput, count, inference ? Addresses.EvaluationGradient : Addresses.TrainingOutputGradient);
             return;
         }
 
@@ -582,8 +584,8 @@ public abstract class NetworkBase : INetworkModel
     {
         if (Device.IsSimd)
         {
-            Span<float> losses = HostSpan(_loss.View, count);
-            Span<float> rights = HostSpan(_correct.View, count);
+            Span<float> losses = HostSpan(Addresses.Loss, count);
+            Span<float> rights = HostSpan(Addresses.Correct, count);
             double total = 0;
             int hits = 0;
             for (int i = 0; i < count; i++)
@@ -611,14 +613,14 @@ public abstract class NetworkBase : INetworkModel
     }
 
     // The kernel's arithmetic on host memory (the SIMD backend): loss, whether the top class is right, and the gradient.
-    private void SoftmaxCrossEntropyOnHost(ArrayView<float> logitsView, int count, ArrayView<float> gradientView)
+    private void SoftmaxCrossEntropyOnHost(IntPtr logitsAddress, int count, IntPtr gradientAddress)
     {
         int k = _classes;
-        Span<float> logits = HostSpan(logitsView, BatchSize * k);
-        Span<float> dz = HostSpan(gradientView, BatchSize * k);
-        Span<int> labels = HostIntSpan(_labels.View, BatchSize);
-        Span<float> loss = HostSpan(_loss.View, BatchSize);
-        Span<float> correct = HostSpan(_correct.View, BatchSize);
+        Span<float> logits = HostSpan(logitsAddress, BatchSize * k);
+        Span<float> dz = HostSpan(gradientAddress, BatchSize * k);
+        Span<int> labels = HostLabels(BatchSize);
+        Span<float> loss = HostSpan(Addresses.Loss, BatchSize);
+        Span<float> correct = HostSpan(Addresses.Correct, BatchSize);
         float scale = 1f / count;
         for (int n = 0; n < BatchSize; n++)
         {
@@ -657,11 +659,20 @@ public abstract class NetworkBase : INetworkModel
         }
     }
 
+    // ILGPU launches are asynchronous; the SIMD backend's calls return when done.
+    private void Synchronize()
+    {
+        if (!Device.IsSimd)
+        {
+            Device.Accelerator.Synchronize();
+        }
+    }
+
     private void ClearGradients()
     {
         if (Device.IsSimd)
         {
-            HostSpan(_gradients.View, checked((int)_gradients.Length)).Clear();
+            HostSpan(Addresses.Gradients, checked((int)_gradients.Length)).Clear();
             return;
         }
 
@@ -672,9 +683,20 @@ public abstract class NetworkBase : INetworkModel
 
     private int Pixels => Definition.InputShape.IsFlat ? 1 : Definition.InputShape.Height * Definition.InputShape.Width;
 
-    private static unsafe Span<float> HostSpan(ArrayView<float> view, int length) => new((void*)view.LoadEffectiveAddressAsPtr(), length);
+    // Addresses of the host-memory views the SIMD backend touches directly, taken once (ILGPU's lookup is not free).
+    private static unsafe Span<float> HostSpan(IntPtr address, int length) => new((void*)address, length);
 
-    private static unsafe Span<int> HostIntSpan(ArrayView<int> view, int length) => new((void*)view.LoadEffectiveAddressAsPtr(), length);
+    private unsafe Span<int> HostLabels(int length) => new((void*)Addresses.Labels, length);
+
+    private HostAddresses Addresses => _hostAddresses ??= new HostAddresses(
+        OpChecks.Ptr(_input.View), OpChecks.Ptr(_gradients.View), OpChecks.Ptr(_loss.View), OpChecks.Ptr(_correct.View), OpChecks.Ptr(_evaluationGradient.View),
+        OpChecks.Ptr(TrainingOutput), OpChecks.Ptr(TrainingOutputGradient), OpChecks.Ptr(InferenceOutput), IntAddress(_labels.View));
+
+    private static IntPtr IntAddress(ArrayView<int> view) => view.LoadEffectiveAddressAsPtr();
+
+    private sealed record HostAddresses(
+        IntPtr Input, IntPtr Gradients, IntPtr Loss, IntPtr Correct, IntPtr EvaluationGradient, IntPtr TrainingOutput, IntPtr TrainingOutputGradient,
+        IntPtr InferenceOutput, IntPtr Labels);
 
     // Re-runs the step with every group's output and input gradient checked, restores the parameters and says where the
     // first non-finite value appeared.
@@ -689,15 +711,15 @@ public abstract class NetworkBase : INetworkModel
         {
             ForwardTraining();
             ClearGradients();
-            RunLoss(TrainingOutput, BatchSize, TrainingOutputGradient);
-            Device.Accelerator.Synchronize();
+            RunLoss(TrainingOutput, BatchSize, TrainingOutputGradient, inference: false);
+            Synchronize();
             if (_firstNonFinite is null && !Finite(TrainingOutputGradient))
             {
                 _firstNonFinite = "loss (softmax cross-entropy)";
             }
 
             BackwardTraining(false);
-            Device.Accelerator.Synchronize();
+            Synchronize();
             return _firstNonFinite
                 ?? (parameter is not null ? $"gradient of parameter {parameter}"
                     : runningStatistic is not null ? $"batch statistics of {runningStatistic} (they overflow float)"
@@ -714,11 +736,13 @@ public abstract class NetworkBase : INetworkModel
     // statistics then hold an infinity that evaluation and checkpoints would carry on.
     private string? FirstNonFiniteRunningStatistic()
     {
-        foreach (ParameterInfo p in Definition.Parameters)
+        // Over views listed once: a training step allocates nothing here.
+        _runningStatistics ??= [.. Definition.Parameters.Where(p => p.Role is ParameterRole.RunningMean or ParameterRole.RunningVar).Select(p => (p.Name, Store.HostValue(p.Name)))];
+        foreach ((string name, Memory<float> values) in _runningStatistics)
         {
-            if (p.Role is ParameterRole.RunningMean or ParameterRole.RunningVar && !ParameterStore.AllFinite(Store.HostValue(p.Name).Span))
+            if (!ParameterStore.AllFinite(values.Span))
             {
-                return p.Name;
+                return name;
             }
         }
 

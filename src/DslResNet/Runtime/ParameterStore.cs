@@ -22,6 +22,10 @@ public sealed class ParameterStore : IDisposable
     private readonly float[] _hostValues;
     private readonly float[] _hostGradients;
     private float[]? _snapshot;
+    private List<string>? _counterNames;
+    private IntPtr _valuesAddress;
+    private List<(string Name, int Offset, int Length)>? _trainable;
+    private IntPtr _gradientsAddress;
 
     /// <summary>Allocates the store for a network's parameters, all zero.</summary>
     /// <param name="device">The device.</param>
@@ -145,7 +149,9 @@ public sealed class ParameterStore : IDisposable
     /// <summary>Adds one to every <c>num_batches_tracked</c> counter (after a training forward).</summary>
     public void CountBatch()
     {
-        foreach (string name in _batchesTracked.Keys.ToList())
+        // Over a list made once: a training step allocates nothing.
+        _counterNames ??= [.. _batchesTracked.Keys];
+        foreach (string name in _counterNames)
         {
             _batchesTracked[name]++;
         }
@@ -172,8 +178,8 @@ public sealed class ParameterStore : IDisposable
     /// <summary>Copies values and gradients from the device to the host copy (before an optimizer step).</summary>
     public void PullToHost()
     {
-        _values.View.SubView(0, Elements).CopyToCPU(_hostValues);
-        _gradients.View.SubView(0, Elements).CopyToCPU(_hostGradients);
+        CopyOut(_values.View, _hostValues, ref _valuesAddress);
+        CopyOut(_gradients.View, _hostGradients, ref _gradientsAddress);
     }
 
     /// <summary>A copy of every value on the device, in the store's layout (for <see cref="RestoreValues"/>).</summary>
@@ -182,7 +188,7 @@ public sealed class ParameterStore : IDisposable
     {
         // One buffer, reused: a training step allocates nothing here after the first.
         float[] snapshot = _snapshot ??= new float[Elements];
-        _values.View.SubView(0, Elements).CopyToCPU(snapshot);
+        CopyOut(_values.View, snapshot, ref _valuesAddress);
         return snapshot;
     }
 
@@ -191,14 +197,14 @@ public sealed class ParameterStore : IDisposable
     public void RestoreValues(float[] snapshot)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        _values.View.SubView(0, Elements).CopyFromCPU(snapshot);
+        CopyIn(snapshot, _values.View, ref _valuesAddress);
         ParameterGeneration.Advance();
     }
 
     /// <summary>Copies the host values to the device (after an optimizer step).</summary>
     public void PushValues()
     {
-        _values.View.SubView(0, Elements).CopyFromCPU(_hostValues);
+        CopyIn(_hostValues, _values.View, ref _valuesAddress);
         ParameterGeneration.Advance();
     }
 
@@ -206,16 +212,43 @@ public sealed class ParameterStore : IDisposable
     /// <returns>The parameter's name, or null.</returns>
     public string? FirstNonFiniteGradient()
     {
-        for (int i = Parameters.Count - 1; i >= 0; i--)
+        // Over ranges listed once: a training step allocates nothing here.
+        _trainable ??= [.. Parameters.Where(p => p.IsTrainable).Select(p => (p.Name, (int)Entry(p.Name).Offset, (int)p.Elements))];
+        for (int i = _trainable.Count - 1; i >= 0; i--)
         {
-            ParameterInfo p = Parameters[i];
-            if (p.IsTrainable && !AllFinite(HostGradient(p.Name).Span))
+            (string name, int offset, int length) = _trainable[i];
+            if (!AllFinite(_hostGradients.AsSpan(offset, length)))
             {
-                return p.Name;
+                return name;
             }
         }
 
         return null;
+    }
+
+    // Host-memory devices copy directly (ILGPU's copies allocate a little on every call); others through ILGPU.
+    private unsafe void CopyOut(ArrayView<float> source, float[] target, ref IntPtr address)
+    {
+        if (_device.IsSimd)
+        {
+            address = address != IntPtr.Zero ? address : source.LoadEffectiveAddressAsPtr();
+            new ReadOnlySpan<float>((void*)address, target.Length).CopyTo(target);
+            return;
+        }
+
+        source.SubView(0, target.Length).CopyToCPU(target);
+    }
+
+    private unsafe void CopyIn(float[] source, ArrayView<float> target, ref IntPtr address)
+    {
+        if (_device.IsSimd)
+        {
+            address = address != IntPtr.Zero ? address : target.LoadEffectiveAddressAsPtr();
+            source.AsSpan().CopyTo(new Span<float>((void*)address, source.Length));
+            return;
+        }
+
+        target.SubView(0, source.Length).CopyFromCPU(source);
     }
 
     /// <summary>Whether every value is finite.</summary>

@@ -1,0 +1,758 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Runtime.Intrinsics;
+using DslResNet.Kernels.Ilgpu;
+using DslResNet.Kernels.Simd;
+using DslResNet.Runtime;
+using ILGPU;
+using ILGPU.Runtime;
+using Xunit;
+using Device = DslResNet.Runtime.Device;
+
+namespace DslResNet.Tests.Kernels;
+
+/// <summary>
+/// The devices the SIMD kernel tests share: one SIMD device per thread count and vector width, made on first use, and one
+/// ILGPU CPU device (the reference path); plus the expected results of each convolution case, computed once.
+/// </summary>
+public sealed class SimdDeviceFixture : IDisposable
+{
+    private readonly object _lock = new();
+    private readonly Dictionary<(int Threads, SimdWidth Width), Device> _simd = [];
+    private readonly Dictionary<ConvShape, SimdConvCase> _cases = [];
+    private Device? _ilgpu;
+
+    /// <summary>The ILGPU CPU accelerator device.</summary>
+    public Device Ilgpu
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _ilgpu ??= Device.Create(DeviceKind.IlgpuCpu);
+            }
+        }
+    }
+
+    /// <summary>The SIMD device with <paramref name="threads"/> threads and vector width <paramref name="width"/>.</summary>
+    /// <param name="threads">Threads.</param>
+    /// <param name="width">Vector width.</param>
+    /// <returns>The device.</returns>
+    public Device Simd(int threads, SimdWidth width)
+    {
+        lock (_lock)
+        {
+            if (!_simd.TryGetValue((threads, width), out Device? device))
+            {
+                device = Device.Create(DeviceKind.Cpu, threads, width);
+                _simd[(threads, width)] = device;
+            }
+
+            return device;
+        }
+    }
+
+    /// <summary>Releases the devices.</summary>
+    public void Dispose()
+    {
+        foreach (Device device in _simd.Values)
+        {
+            device.Dispose();
+        }
+
+        _ilgpu?.Dispose();
+    }
+
+    internal SimdConvCase Case(ConvShape shape, Func<ConvShape, SimdConvCase> make)
+    {
+        lock (_lock)
+        {
+            if (!_cases.TryGetValue(shape, out SimdConvCase? found))
+            {
+                found = make(shape);
+                _cases[shape] = found;
+            }
+
+            return found;
+        }
+    }
+}
+
+/// <summary>A convolution's data (NCHW), its double-precision reference results and the ILGPU kernels' results.</summary>
+internal sealed record SimdConvCase(
+    float[] X, float[] W, float[] B, float[] Dy, float[] PriorDx,
+    double[] RefY, double[] RefDx, double[] RefDw, double[] RefDb,
+    float[] IlgpuY, float[] IlgpuDx, float[] IlgpuDw, float[] IlgpuDb);
+
+/// <summary>
+/// The SIMD CPU backend (NHWC activations, OIHW weights) through the runtime's ops, against the double-precision
+/// <see cref="Reference"/> and against the ILGPU kernels on ILGPU's CPU accelerator (NCHW), at every vector width.
+/// Activation gradients are checked on top of a non-zero prior (they are accumulated); parameter gradients and outputs are
+/// pre-filled with garbage (they must be overwritten).
+/// </summary>
+public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
+{
+    private const double Tolerance = 1e-4;
+    private const float Garbage = 12345.5f;
+
+    private readonly SimdDeviceFixture _fixture;
+
+    /// <summary>Takes the shared devices.</summary>
+    /// <param name="fixture">The fixture.</param>
+    public SimdKernelTests(SimdDeviceFixture fixture)
+    {
+        _fixture = fixture;
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Convolution
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// <summary>The convolution geometries, each at every vector width on 2 threads, and two on 1 and 3 threads.</summary>
+    /// <returns>N, Cin, H, W, Cout, K, stride, padding, bias, width, threads.</returns>
+    public static IEnumerable<object[]> ConvCases()
+    {
+        int[][] geometries =
+        [
+            [1, 3, 7, 7, 5, 3, 1, 1, 1],
+            [3, 17, 9, 7, 20, 3, 2, 1, 0],
+            [2, 16, 11, 13, 33, 7, 2, 3, 1],
+            [3, 20, 9, 9, 16, 1, 1, 0, 0],
+            [2, 32, 6, 5, 64, 3, 1, 1, 1],
+            [4, 64, 7, 7, 64, 3, 1, 1, 0],
+            [2, 48, 5, 5, 24, 1, 2, 0, 1],
+            [1, 10, 1, 1, 10, 1, 1, 0, 1],
+        ];
+        List<object[]> data = [];
+        foreach (int[] g in geometries)
+        {
+            foreach (SimdWidth width in new[] { SimdWidth.Vector512, SimdWidth.Vector256, SimdWidth.Scalar })
+            {
+                data.Add([g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8] == 1, width, 2]);
+            }
+        }
+
+        data.Add([3, 17, 9, 7, 20, 3, 2, 1, false, SimdWidth.Vector512, 1]);
+        data.Add([2, 16, 11, 13, 33, 7, 2, 3, true, SimdWidth.Vector256, 3]);
+        data.Add([4, 64, 7, 7, 64, 3, 1, 1, false, SimdWidth.Vector512, 3]);
+        return data;
+    }
+
+    /// <summary>
+    /// Forward, backward to the input (accumulated), weights and bias (overwritten), against the reference in double and
+    /// the ILGPU kernels.
+    /// </summary>
+    /// <param name="n">Batch.</param>
+    /// <param name="cin">Input channels.</param>
+    /// <param name="h">Height.</param>
+    /// <param name="w">Width.</param>
+    /// <param name="cout">Output channels.</param>
+    /// <param name="k">Kernel.</param>
+    /// <param name="stride">Stride.</param>
+    /// <param name="pad">Padding.</param>
+    /// <param name="bias">Whether there is a bias.</param>
+    /// <param name="width">Vector width.</param>
+    /// <param name="threads">Threads.</param>
+    [Theory]
+    [MemberData(nameof(ConvCases))]
+    public void Conv(int n, int cin, int h, int w, int cout, int k, int stride, int pad, bool bias, SimdWidth width, int threads)
+    {
+        if (!Available(width))
+        {
+            return;
+        }
+
+        ConvShape shape = new(n, cin, h, w, cout, k, stride, pad, bias);
+        switch ((cin, h, w, cout, k, stride, pad))
+        {
+            case (3, 7, 7, 5, 3, 1, 1):
+                CheckConv<G3x7x7To5K3S1P1>(shape, width, threads);
+                break;
+            case (17, 9, 7, 20, 3, 2, 1):
+                CheckConv<G17x9x7To20K3S2P1>(shape, width, threads);
+                break;
+            case (16, 11, 13, 33, 7, 2, 3):
+                CheckConv<G16x11x13To33K7S2P3>(shape, width, threads);
+                break;
+            case (20, 9, 9, 16, 1, 1, 0):
+                CheckConv<G20x9x9To16K1S1P0>(shape, width, threads);
+                break;
+            case (32, 6, 5, 64, 3, 1, 1):
+                CheckConv<G32x6x5To64K3S1P1>(shape, width, threads);
+                break;
+            case (64, 7, 7, 64, 3, 1, 1):
+                CheckConv<G64x7x7To64K3S1P1>(shape, width, threads);
+                break;
+            case (48, 5, 5, 24, 1, 2, 0):
+                CheckConv<G48x5x5To24K1S2P0>(shape, width, threads);
+                break;
+            case (10, 1, 1, 10, 1, 1, 0):
+                CheckConv<G10x1x1To10K1S1P0>(shape, width, threads);
+                break;
+            default:
+                throw new ArgumentException($"No geometry struct for {shape}.");
+        }
+    }
+
+    /// <summary>Backward with <c>data: false</c> leaves the input's gradient alone (and still computes the weights' gradient).</summary>
+    /// <param name="width">Vector width.</param>
+    [Theory]
+    [InlineData(SimdWidth.Vector512)]
+    [InlineData(SimdWidth.Vector256)]
+    [InlineData(SimdWidth.Scalar)]
+    public void ConvBackwardWithoutDataLeavesInputGradient(SimdWidth width)
+    {
+        if (!Available(width))
+        {
+            return;
+        }
+
+        ConvShape shape = new(3, 17, 9, 7, 20, 3, 2, 1, false);
+        SimdConvCase c = ConvCase(shape);
+        Device device = _fixture.Simd(2, width);
+        float[] priorNhwc = ToNhwc(c.PriorDx, shape.N, shape.InChannels, shape.Height * shape.Width);
+        using Buffers buffers = new(device);
+        ArrayView<float> dx = buffers.Upload(priorNhwc), dw = buffers.Filled(c.W.Length, Garbage);
+        ConvOp op = ConvOp.Create<G17x9x7To20K3S2P1>(
+            device, shape, buffers.Upload(ToNhwc(c.X, shape.N, shape.InChannels, shape.Height * shape.Width)), buffers.Upload(c.W), default,
+            buffers.Filled((int)shape.OutputElements, Garbage), buffers.Upload(ToNhwc(c.Dy, shape.N, shape.OutChannels, shape.OutHeight * shape.OutWidth)),
+            dx, dw, default);
+        op.Forward();
+        op.Backward(data: false);
+        Assert.Equal(priorNhwc, buffers.Read(dx));
+        AssertClose($"dw {width}", c.RefDw, buffers.Read(dw));
+    }
+
+    /// <summary>Forward on the first images of a batch computes those images and leaves the others' outputs alone.</summary>
+    /// <param name="width">Vector width.</param>
+    /// <param name="threads">Threads.</param>
+    /// <param name="images">Images to run.</param>
+    [Theory]
+    [InlineData(SimdWidth.Vector512, 2, 1)]
+    [InlineData(SimdWidth.Vector512, 2, 2)]
+    [InlineData(SimdWidth.Vector512, 3, 2)]
+    [InlineData(SimdWidth.Vector256, 2, 1)]
+    [InlineData(SimdWidth.Vector256, 3, 2)]
+    [InlineData(SimdWidth.Scalar, 2, 1)]
+    [InlineData(SimdWidth.Scalar, 1, 2)]
+    public void ConvForwardOnPartOfTheBatch(SimdWidth width, int threads, int images)
+    {
+        if (!Available(width))
+        {
+            return;
+        }
+
+        ConvShape shape = new(3, 17, 9, 7, 20, 3, 2, 1, false);
+        SimdConvCase c = ConvCase(shape);
+        Device device = _fixture.Simd(threads, width);
+        int outPixels = shape.OutHeight * shape.OutWidth;
+        using Buffers buffers = new(device);
+        ArrayView<float> y = buffers.Filled((int)shape.OutputElements, Garbage);
+        ConvOp op = ConvOp.Create<G17x9x7To20K3S2P1>(
+            device, shape, buffers.Upload(ToNhwc(c.X, shape.N, shape.InChannels, shape.Height * shape.Width)), buffers.Upload(c.W), default, y);
+        op.Forward(images);
+
+        float[] actual = buffers.Read(y);
+        int perImage = shape.OutChannels * outPixels;
+        float[] computed = ToNchw(actual[..(images * perImage)], images, shape.OutChannels, outPixels);
+        AssertClose($"y of {images} images, {width}, {threads} threads", c.RefY[..(images * perImage)], computed);
+        Assert.All(actual[(images * perImage)..], v => Assert.Equal(Garbage, v));
+    }
+
+    private void CheckConv<G>(ConvShape shape, SimdWidth width, int threads)
+        where G : struct, IConvGeometry
+    {
+        SimdConvCase c = ConvCase(shape);
+        Device device = _fixture.Simd(threads, width);
+        Assert.Equal(width, device.Width);
+        int inPixels = shape.Height * shape.Width, outPixels = shape.OutHeight * shape.OutWidth;
+
+        using Buffers buffers = new(device);
+        ArrayView<float> y = buffers.Filled((int)shape.OutputElements, Garbage);
+        ArrayView<float> dx = buffers.Upload(ToNhwc(c.PriorDx, shape.N, shape.InChannels, inPixels));
+        ArrayView<float> dw = buffers.Filled(c.W.Length, Garbage);
+        ArrayView<float> db = shape.Bias ? buffers.Filled(shape.OutChannels, Garbage) : default;
+        ConvOp op = ConvOp.Create<G>(
+            device, shape, buffers.Upload(ToNhwc(c.X, shape.N, shape.InChannels, inPixels)), buffers.Upload(c.W), shape.Bias ? buffers.Upload(c.B) : default,
+            y, buffers.Upload(ToNhwc(c.Dy, shape.N, shape.OutChannels, outPixels)), dx, dw, db);
+        op.Forward();
+        op.Backward(data: true);
+
+        string what = $"{shape} {width} {threads} threads";
+        float[] actualY = ToNchw(buffers.Read(y), shape.N, shape.OutChannels, outPixels);
+        float[] actualDx = ToNchw(buffers.Read(dx), shape.N, shape.InChannels, inPixels);
+        float[] actualDw = buffers.Read(dw);
+        AssertClose($"y {what} vs reference", c.RefY, actualY);
+        AssertClose($"dx {what} vs reference", c.RefDx, actualDx);
+        AssertClose($"dw {what} vs reference", c.RefDw, actualDw);
+        AssertClose($"y {what} vs ILGPU", D(c.IlgpuY), actualY);
+        AssertClose($"dx {what} vs ILGPU", D(c.IlgpuDx), actualDx);
+        AssertClose($"dw {what} vs ILGPU", D(c.IlgpuDw), actualDw);
+        if (shape.Bias)
+        {
+            float[] actualDb = buffers.Read(db);
+            AssertClose($"db {what} vs reference", c.RefDb, actualDb);
+            AssertClose($"db {what} vs ILGPU", D(c.IlgpuDb), actualDb);
+        }
+    }
+
+    // The data of a convolution case (NCHW), the reference's results and the ILGPU kernels' results, computed once per shape.
+    private SimdConvCase ConvCase(ConvShape shape) => _fixture.Case(shape, s =>
+    {
+        Random random = new(HashCode.Combine(s.N, s.InChannels, s.Height, s.Width, s.OutChannels, s.Kernel, s.Stride, s.Padding));
+        float[] x = RandomFloats(random, (int)s.InputElements);
+        float[] wt = RandomFloats(random, (int)s.WeightElements, 0.5);
+        float[] b = s.Bias ? RandomFloats(random, s.OutChannels) : [];
+        float[] dy = RandomFloats(random, (int)s.OutputElements);
+        float[] prior = RandomFloats(random, (int)s.InputElements);
+
+        double[] refY = Reference.Conv2dForward(D(x), s.N, s.InChannels, s.Height, s.Width, D(wt), s.OutChannels, s.Kernel, s.Bias ? D(b) : null, s.Stride, s.Padding);
+        (double[] edx, double[] edw, double[] edb) = Reference.Conv2dBackward(
+            D(x), s.N, s.InChannels, s.Height, s.Width, D(wt), s.OutChannels, s.Kernel, s.Stride, s.Padding, D(dy));
+
+        Device ilgpu = _fixture.Ilgpu;
+        using Buffers buffers = new(ilgpu);
+        ArrayView<float> y = buffers.Filled((int)s.OutputElements, Garbage), dx = buffers.Upload(prior);
+        ArrayView<float> dw = buffers.Filled(wt.Length, Garbage), db = buffers.Filled(s.OutChannels, Garbage);
+        ConvOp op = new(ilgpu, s, buffers.Upload(x), buffers.Upload(wt), s.Bias ? buffers.Upload(b) : default, y, buffers.Upload(dy), dx, dw, db);
+        op.Forward();
+        op.Backward();
+        return new SimdConvCase(
+            x, wt, b, dy, prior, refY, Add(D(prior), edx), edw, edb, buffers.Read(y), buffers.Read(dx), buffers.Read(dw), buffers.Read(db));
+    });
+
+    // ------------------------------------------------------------------------------------------------------------
+    // The fused epilogue y = act2(act1(bn(x)) + r)
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Training-mode batch norm, ReLU, residual add, ReLU: y and the running statistics, then dx and dr (accumulated),
+    /// dgamma and dbeta (overwritten), against the reference composed in double. 16 channels take the vector path, 20 the scalar one.
+    /// </summary>
+    /// <param name="width">Vector width.</param>
+    /// <param name="channels">Channels.</param>
+    [Theory]
+    [InlineData(SimdWidth.Vector512, 16)]
+    [InlineData(SimdWidth.Vector512, 20)]
+    [InlineData(SimdWidth.Vector256, 16)]
+    [InlineData(SimdWidth.Vector256, 20)]
+    [InlineData(SimdWidth.Scalar, 16)]
+    [InlineData(SimdWidth.Scalar, 20)]
+    public void EpilogueTraining(SimdWidth width, int channels)
+    {
+        if (!Available(width))
+        {
+            return;
+        }
+
+        const int n = 3, spatial = 49;
+        const float eps = 1e-5f, momentum = 0.1f;
+        Random random = new(HashCode.Combine(channels, spatial));
+        EpilogueShape shape = new(n, channels, spatial, true, true, Activation.ReLU, true, Activation.ReLU, eps, momentum);
+        string what = $"epilogue {width} {n}x{channels}x{spatial}";
+        int count = n * channels * spatial;
+        float[] x = RandomFloats(random, count, 2.0);
+        float[] r = RandomFloats(random, count);
+        float[] dy = RandomFloats(random, count);
+        float[] priorDx = RandomFloats(random, count);
+        float[] priorDr = RandomFloats(random, count);
+        float[] bn = BatchNormParameters(random, channels);
+        (double[] gamma, double[] beta, double[] runningMean, double[] runningVar) = Split(bn, channels);
+
+        Device device = _fixture.Simd(2, width);
+        using Buffers buffers = new(device);
+        ArrayView<float> bnView = buffers.Upload(bn);
+        ArrayView<float> y = buffers.Filled(count, Garbage);
+        ArrayView<float> dx = buffers.Upload(ToNhwc(priorDx, n, channels, spatial));
+        ArrayView<float> dr = buffers.Upload(ToNhwc(priorDr, n, channels, spatial));
+        ArrayView<float> dbn = buffers.Filled(2 * channels, Garbage);
+        EpilogueOp op = new(
+            device, shape, buffers.Upload(ToNhwc(x, n, channels, spatial)), bnView, buffers.Filled(4 * channels, Garbage),
+            buffers.Upload(ToNhwc(r, n, channels, spatial)), y, buffers.Upload(ToNhwc(dy, n, channels, spatial)), dx, dr, dbn);
+        op.Forward();
+        op.Backward();
+
+        // The reference, composed: z = bn(x), a = relu(z), s = a + r, y = relu(s), and back.
+        (double[] z, double[] batchMean, double[] batchVar) = Reference.BatchNorm2dTrainForward(D(x), n, channels, spatial, 1, gamma, beta, eps);
+        double[] s = Add(Reference.ReluForward(z), D(r));
+        double[] expectedY = Reference.ReluForward(s);
+        double[] gs = Reference.ReluBackward(s, D(dy));
+        double[] gz = Reference.ReluBackward(z, gs);
+        (double[] gx, double[] dgamma, double[] dbeta) = Reference.BatchNorm2dTrainBackward(D(x), n, channels, spatial, 1, gamma, eps, gz);
+        Reference.BatchNorm2dUpdateRunningStats(runningMean, runningVar, batchMean, batchVar, n * spatial, momentum);
+
+        AssertClose($"{what}: y", expectedY, ToNchw(buffers.Read(y), n, channels, spatial));
+        AssertClose($"{what}: dx", Add(D(priorDx), gx), ToNchw(buffers.Read(dx), n, channels, spatial));
+        AssertClose($"{what}: dr", Add(D(priorDr), gs), ToNchw(buffers.Read(dr), n, channels, spatial));
+        float[] gradients = buffers.Read(dbn);
+        AssertClose($"{what}: dgamma", dgamma, gradients[..channels]);
+        AssertClose($"{what}: dbeta", dbeta, gradients[channels..]);
+        float[] bnAfter = buffers.Read(bnView);
+        AssertClose($"{what}: gamma and beta unchanged", gamma.Concat(beta).ToArray(), bnAfter[..(2 * channels)], 0);
+        AssertClose($"{what}: running mean", runningMean, bnAfter[(2 * channels)..(3 * channels)]);
+        AssertClose($"{what}: running variance", runningVar, bnAfter[(3 * channels)..]);
+    }
+
+    /// <summary>
+    /// The same epilogue after a convolution whose forward pass adds up the batch statistics (a fused sink) gives the
+    /// output and running statistics of the unfused epilogue, which computes its statistics itself.
+    /// </summary>
+    /// <param name="width">Vector width.</param>
+    /// <param name="channels">Channels.</param>
+    /// <param name="threads">Threads.</param>
+    [Theory]
+    [InlineData(SimdWidth.Vector512, 16, 2)]
+    [InlineData(SimdWidth.Vector512, 20, 2)]
+    [InlineData(SimdWidth.Vector256, 16, 2)]
+    [InlineData(SimdWidth.Vector256, 20, 3)]
+    [InlineData(SimdWidth.Scalar, 16, 1)]
+    [InlineData(SimdWidth.Scalar, 20, 2)]
+    public void EpilogueWithFusedStatistics(SimdWidth width, int channels, int threads)
+    {
+        if (!Available(width))
+        {
+            return;
+        }
+
+        const int n = 3, spatial = 49;
+        Random random = new(HashCode.Combine(channels, threads, 7));
+        ConvShape convShape = new(n, 8, 7, 7, channels, 3, 1, 1, true);
+        EpilogueShape shape = new(n, channels, spatial, true, true, Activation.ReLU, true, Activation.ReLU, 1e-5f, 0.1f);
+        int count = n * channels * spatial;
+        float[] bn = BatchNormParameters(random, channels);
+
+        Device device = _fixture.Simd(threads, width);
+        using Buffers buffers = new(device);
+        ArrayView<float> x = buffers.Upload(RandomFloats(random, (int)convShape.InputElements));
+        ArrayView<float> w = buffers.Upload(RandomFloats(random, (int)convShape.WeightElements, 0.5));
+        ArrayView<float> b = buffers.Upload(RandomFloats(random, channels));
+        ArrayView<float> convY = buffers.Filled(count, Garbage);
+        ArrayView<float> r = buffers.Upload(RandomFloats(random, count));
+        ArrayView<float> bnFused = buffers.Upload(bn), bnUnfused = buffers.Upload(bn);
+        ArrayView<float> yFused = buffers.Filled(count, Garbage), yUnfused = buffers.Filled(count, Garbage);
+        ConvOp conv = channels == 16
+            ? ConvOp.Create<G8x7x7To16K3S1P1>(device, convShape, x, w, b, convY)
+            : ConvOp.Create<G8x7x7To20K3S1P1>(device, convShape, x, w, b, convY);
+        EpilogueOp fused = new(device, shape, convY, bnFused, buffers.Filled(4 * channels, Garbage), r, yFused);
+        EpilogueOp unfused = new(device, shape, convY, bnUnfused, buffers.Filled(4 * channels, Garbage), r, yUnfused);
+        Assert.NotNull(fused.Simd?.Sink);
+        conv.FuseStatistics(fused);
+
+        conv.Forward();
+        Assert.True(fused.Simd!.Sink!.Filled, "the convolution's forward pass did not fill the epilogue's statistics sink");
+        fused.Forward();
+        Assert.False(fused.Simd.Sink.Filled);
+        unfused.Forward();
+
+        string what = $"fused statistics {width} {channels} channels {threads} threads";
+        AssertClose($"{what}: y", D(buffers.Read(yUnfused)), buffers.Read(yFused));
+        float[] expectedBn = buffers.Read(bnUnfused), actualBn = buffers.Read(bnFused);
+        AssertClose($"{what}: running mean", D(expectedBn[(2 * channels)..(3 * channels)]), actualBn[(2 * channels)..(3 * channels)]);
+        AssertClose($"{what}: running variance", D(expectedBn[(3 * channels)..]), actualBn[(3 * channels)..]);
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Helpers
+    // ------------------------------------------------------------------------------------------------------------
+
+    private static bool Available(SimdWidth width) => width != SimdWidth.Vector512 || Vector512.IsHardwareAccelerated;
+
+    /// <summary>
+    /// Relative error at most <paramref name="tolerance"/>, the denominator floored at 1e-3 or 2% of the largest expected
+    /// magnitude (so elements that cancel to near zero are held to float rounding of the array's scale).
+    /// </summary>
+    private static void AssertClose(string what, double[] expected, float[] actual, double tolerance = Tolerance)
+    {
+        double largest = expected.Length == 0 ? 0 : expected.Max(Math.Abs);
+        Comparison comparison = FiniteDifference.Compare(expected, actual, Math.Max(1e-3, 0.02 * largest));
+        Assert.True(comparison.MaxRelativeError <= tolerance, $"{what}: {comparison}");
+    }
+
+    /// <summary>Uniform in [-scale, scale], multiples of scale / 1024 (exact in float and double).</summary>
+    private static float[] RandomFloats(Random random, int length, double scale = 1.0)
+    {
+        float[] a = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            a[i] = (float)(scale * Math.Round(((2 * random.NextDouble()) - 1) * 1024) / 1024);
+        }
+
+        return a;
+    }
+
+    /// <summary>gamma in [0.5, 1.5], beta in [-1, 1], running mean in [-1, 1], running variance in [0.5, 2].</summary>
+    private static float[] BatchNormParameters(Random random, int channels)
+    {
+        float[] bn = new float[4 * channels];
+        for (int c = 0; c < channels; c++)
+        {
+            bn[c] = 0.5f + (random.Next(1025) / 1024f);
+            bn[channels + c] = (random.Next(2049) - 1024) / 1024f;
+            bn[(2 * channels) + c] = (random.Next(2049) - 1024) / 1024f;
+            bn[(3 * channels) + c] = 0.5f + (1.5f * random.Next(1025) / 1024f);
+        }
+
+        return bn;
+    }
+
+    private static (double[] Gamma, double[] Beta, double[] Mean, double[] Variance) Split(float[] bn, int channels) =>
+        (D(bn[..channels]), D(bn[channels..(2 * channels)]), D(bn[(2 * channels)..(3 * channels)]), D(bn[(3 * channels)..]));
+
+    /// <summary>NCHW (pixels flattened) to NHWC.</summary>
+    private static float[] ToNhwc(float[] a, int n, int channels, int pixels)
+    {
+        float[] result = new float[a.Length];
+        for (int b = 0; b < n; b++)
+        {
+            for (int c = 0; c < channels; c++)
+            {
+                for (int p = 0; p < pixels; p++)
+                {
+                    result[(((b * pixels) + p) * channels) + c] = a[(((b * channels) + c) * pixels) + p];
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>NHWC (pixels flattened) to NCHW.</summary>
+    private static float[] ToNchw(float[] a, int n, int channels, int pixels)
+    {
+        float[] result = new float[a.Length];
+        for (int b = 0; b < n; b++)
+        {
+            for (int c = 0; c < channels; c++)
+            {
+                for (int p = 0; p < pixels; p++)
+                {
+                    result[(((b * channels) + c) * pixels) + p] = a[(((b * pixels) + p) * channels) + c];
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private static double[] D(float[] a) => a.Select(v => (double)v).ToArray();
+
+    private static double[] Add(double[] a, double[] b) => a.Zip(b, (u, v) => u + v).ToArray();
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Geometries (compile-time constants for the SIMD convolutions)
+    // ------------------------------------------------------------------------------------------------------------
+
+    private readonly struct G3x7x7To5K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 3;
+
+        public static int Height => 7;
+
+        public static int Width => 7;
+
+        public static int OutChannels => 5;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G17x9x7To20K3S2P1 : IConvGeometry
+    {
+        public static int InChannels => 17;
+
+        public static int Height => 9;
+
+        public static int Width => 7;
+
+        public static int OutChannels => 20;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 2;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G16x11x13To33K7S2P3 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 11;
+
+        public static int Width => 13;
+
+        public static int OutChannels => 33;
+
+        public static int Kernel => 7;
+
+        public static int Stride => 2;
+
+        public static int Padding => 3;
+    }
+
+    private readonly struct G20x9x9To16K1S1P0 : IConvGeometry
+    {
+        public static int InChannels => 20;
+
+        public static int Height => 9;
+
+        public static int Width => 9;
+
+        public static int OutChannels => 16;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 1;
+
+        public static int Padding => 0;
+    }
+
+    private readonly struct G32x6x5To64K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 32;
+
+        public static int Height => 6;
+
+        public static int Width => 5;
+
+        public static int OutChannels => 64;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G64x7x7To64K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 64;
+
+        public static int Height => 7;
+
+        public static int Width => 7;
+
+        public static int OutChannels => 64;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G48x5x5To24K1S2P0 : IConvGeometry
+    {
+        public static int InChannels => 48;
+
+        public static int Height => 5;
+
+        public static int Width => 5;
+
+        public static int OutChannels => 24;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 2;
+
+        public static int Padding => 0;
+    }
+
+    private readonly struct G10x1x1To10K1S1P0 : IConvGeometry
+    {
+        public static int InChannels => 10;
+
+        public static int Height => 1;
+
+        public static int Width => 1;
+
+        public static int OutChannels => 10;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 1;
+
+        public static int Padding => 0;
+    }
+
+    private readonly struct G8x7x7To16K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 8;
+
+        public static int Height => 7;
+
+        public static int Width => 7;
+
+        public static int OutChannels => 16;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G8x7x7To20K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 8;
+
+        public static int Height => 7;
+
+        public static int Width => 7;
+
+        public static int OutChannels => 20;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    /// <summary>Device buffers for one test, released together.</summary>
+    private sealed class Buffers : IDisposable
+    {
+        private readonly Device _device;
+        private readonly List<MemoryBuffer1D<float, Stride1D.Dense>> _buffers = [];
+
+        public Buffers(Device device)
+        {
+            _device = device;
+        }
+
+        public ArrayView<float> Upload(float[] data)
+        {
+            MemoryBuffer1D<float, Stride1D.Dense> buffer = _device.Accelerator.Allocate1D<float>(Math.Max(1, data.Length));
+            _buffers.Add(buffer);
+            ArrayView<float> view = buffer.View.SubView(0, data.Length);
+            if (data.Length > 0)
+            {
+                view.CopyFromCPU(data);
+            }
+
+            return view;
+        }
+
+        public ArrayView<float> Filled(int length, float value) => Upload(Enumerable.Repeat(value, length).ToArray());
+
+        public float[] Read(ArrayView<float> view)
+        {
+            _device.Accelerator.Synchronize();
+            float[] result = new float[view.Length];
+            view.CopyToCPU(result);
+            return result;
+        }
+
+        public void Dispose()
+        {
+            foreach (MemoryBuffer1D<float, Stride1D.Dense> buffer in _buffers)
+            {
+                buffer.Dispose();
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using System;
+using DslResNet.Kernels.Simd;
+using DslResNet.Runtime;
+using DslResNet.Training;
+using Xunit;
+
+namespace DslResNet.Tests.Networks;
+
+/// <summary>
+/// The SIMD backend as a whole: a training step allocates nothing once warm (no garbage, hence no collections), batch-1
+/// inference allocates nothing, results do not depend on the thread count or vector width beyond float rounding, and
+/// the device reports and validates its settings.
+/// </summary>
+public sealed class SimdBackendTests
+{
+    /// <summary>After warm-up, training steps and predictions allocate no managed memory on any thread.</summary>
+    [Fact]
+    public void TrainingStepAndPredictionAllocateNothingOnceWarm()
+    {
+        using Device device = Device.Create(DeviceKind.Cpu, 2);
+        using var net = new TinyResNet(device, 8, new NetworkOptions(Seed: 1));
+        Random random = new(2);
+        float[] images = NetworkData.Normal(random, 8 * NetworkData.ImageElements(net));
+        int[] labels = [0, 1, 2, 0, 1, 2, 0, 1];
+        var sgd = new Sgd(0.05, momentum: 0.9, weightDecay: 1e-4);
+        net.AddParametersTo(sgd);
+        float[] one = images.AsSpan(0, NetworkData.ImageElements(net)).ToArray();
+        float[] logits = new float[NetworkData.Classes(net)];
+        for (int i = 0; i < 3; i++)
+        {
+            net.Train();
+            net.TrainStep(images, labels, sgd);
+            net.Eval();
+            net.Predict(one, logits);
+        }
+
+        long thread = GC.GetAllocatedBytesForCurrentThread();
+        long all = GC.GetTotalAllocatedBytes(precise: true);
+        int collections = GC.CollectionCount(0);
+        long threadBytes = GC.GetAllocatedBytesForCurrentThread() - thread;
+        long allBytes = GC.GetTotalAllocatedBytes(precise: true) - all;
+        Assert.True(threadBytes == 0, $"5 training steps and predictions allocated {threadBytes} bytes on the calling thread");
+        Assert.True(allBytes == 0, $"5 training steps and predictions allocated {allBytes} bytes in the process");
+        Assert.Equal(collections, GC.CollectionCount(0));
+    }
+
+    /// <summary>The loss and parameters after three steps agree across thread counts and vector widths.</summary>
+    [Fact]
+    public void ResultsDoNotDependOnThreadsOrWidth()
+    {
+        (double Loss, float[] Weight) Run(int threads, SimdWidth width)
+        {
+            using Device device = Device.Create(DeviceKind.Cpu, threads, width);
+            using var net = new TinyResNet(device, 6, new NetworkOptions(Seed: 4));
+            Random random = new(9);
+            float[] images = NetworkData.Normal(random, 6 * NetworkData.ImageElements(net));
+            int[] labels = [2, 1, 0, 0, 1, 2];
+            var sgd = new Sgd(0.1, momentum: 0.9);
+            net.AddParametersTo(sgd);
+            double loss = 0;
+            for (int i = 0; i < 3; i++)
+            {
+                loss = net.TrainStep(images, labels, sgd).Loss;
+            }
+
+            return (loss, net.GetParameter("layer2.0.conv2.weight"));
+        }
+
+        (double loss, float[] weight) = Run(1, SimdWidth.Scalar);
+        foreach ((int threads, SimdWidth width) in new[] { (2, SimdWidth.Auto), (3, SimdWidth.Vector256), (2, SimdWidth.Scalar) })
+        {
+            (double l, float[] w) = Run(threads, width);
+            Assert.True(Math.Abs(l - loss) < 1e-5 * Math.Max(1, Math.Abs(loss)), $"{threads} threads, {width}: loss {l} vs {loss}");
+            for (int i = 0; i < w.Length; i++)
+            {
+                Assert.True(Math.Abs(w[i] - weight[i]) < 1e-4, $"{threads} threads, {width}: weight[{i}] {w[i]} vs {weight[i]}");
+            }
+        }
+    }
+
+    /// <summary>The device says what it runs, and bad settings are refused with the setting named.</summary>
+    [Fact]
+    public void DeviceReportsAndValidatesItsSettings()
+    {
+        using (Device device = Device.Create(DeviceKind.Cpu, 3, SimdWidth.Vector256))
+        {
+            Assert.True(device.IsSimd);
+            Assert.Equal(3, device.Threads);
+            Assert.Equal(3, device.Pool!.Threads);
+            Assert.Contains("3 threads", device.Description, StringComparison.Ordinal);
+            Assert.Contains(System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "Vector256" : "scalar", device.Description, StringComparison.Ordinal);
+        }
+
+        using (Device reference = Device.Create(DeviceKind.IlgpuCpu))
+        {
+            Assert.False(reference.IsSimd);
+            Assert.Null(reference.Pool);
+        }
+
+        Assert.Equal(DeviceKind.IlgpuCpu, Device.Parse("ilgpu-cpu", "--device"));
+        Assert.Equal(DeviceKind.Cpu, Device.Parse("cpu", "--device"));
+        Assert.Equal(SimdWidth.Scalar, Device.ParseWidth("scalar", Device.SimdVariable));
+        Assert.Equal(4, Device.ParseThreads("4", Device.ThreadsVariable));
+        ArgumentException threads = Assert.Throws<ArgumentException>(() => Device.ParseThreads("0", Device.ThreadsVariable));
+        Assert.Contains(Device.ThreadsVariable, threads.Message, StringComparison.Ordinal);
+        ArgumentException width = Assert.Throws<ArgumentException>(() => Device.ParseWidth("avx9", Device.SimdVariable));
+        Assert.Contains("avx9", width.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Device.Create(DeviceKind.Cpu, -1));
+    }
+}
