@@ -417,10 +417,11 @@ partial class Plain18 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(4818408, 150528), ParameterGradient("conv1.weight"), default);
+        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(4818408, 150528), ParameterGradient("conv1.weight"), default);
         _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1"));
+        _g0Conv.FuseStatistics(_g0Epilogue);
         _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
-        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
+        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
         RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(4818408, 150528));
 
@@ -430,130 +431,146 @@ partial class Plain18 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         RegisterTrace(1, TrainingTensor(1605632, 200704), GradientTensor(802816, 802816));
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
         _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1"));
+        _g2Conv.FuseStatistics(_g2Epilogue);
         _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 36864), Scratch(46848, 64));
-        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704));
+        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
         _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, BatchNormGradients("layer1.0.bn2"));
+        _g3Conv.FuseStatistics(_g3Epilogue);
         _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(47168, 36864), Scratch(84032, 64));
-        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704));
+        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704));
         RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
 
         // 4: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
         _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer1.1.bn1"));
+        _g4Conv.FuseStatistics(_g4Epilogue);
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(84352, 36864), Scratch(121216, 64));
-        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704));
+        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(4, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
 
         // 5: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
         _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3010560, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), default, TrainingTensor(3211264, 200704), GradientTensor(3211264, 200704), GradientTensor(3010560, 200704), default, BatchNormGradients("layer1.1.bn2"));
+        _g5Conv.FuseStatistics(_g5Epilogue);
         _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(121536, 36864), Scratch(158400, 64));
-        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(200704, 200704));
+        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(200704, 200704));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704));
         RegisterTrace(5, TrainingTensor(3211264, 200704), GradientTensor(2809856, 200704));
 
         // 6: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3411968, 100352), GradientTensor(3411968, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3411968, 100352), GradientTensor(3411968, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
         _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(158464, 512), default, TrainingTensor(3512320, 100352), GradientTensor(3512320, 100352), GradientTensor(3411968, 100352), default, BatchNormGradients("layer2.0.bn1"));
+        _g6Conv.FuseStatistics(_g6Epilogue);
         _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(158976, 73728), Scratch(232704, 128));
-        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(158976, 73728), Scratch(232704, 128), InferenceTensor(0, 100352));
+        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(158976, 73728), Scratch(232704, 128), InferenceTensor(0, 100352));
         _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         RegisterTrace(6, TrainingTensor(3512320, 100352), GradientTensor(3211264, 200704));
 
         // 7: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3512320, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(3612672, 100352), GradientTensor(3612672, 100352), GradientTensor(3512320, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3512320, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(3612672, 100352), GradientTensor(3612672, 100352), GradientTensor(3512320, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
         _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3612672, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(232832, 512), default, TrainingTensor(3713024, 100352), GradientTensor(3713024, 100352), GradientTensor(3612672, 100352), default, BatchNormGradients("layer2.0.bn2"));
+        _g7Conv.FuseStatistics(_g7Epilogue);
         _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(233344, 147456), Scratch(380800, 128));
-        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(233344, 147456), Scratch(380800, 128), InferenceTensor(100352, 100352));
+        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(233344, 147456), Scratch(380800, 128), InferenceTensor(100352, 100352));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
         RegisterTrace(7, TrainingTensor(3713024, 100352), GradientTensor(3512320, 100352));
 
         // 8: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3713024, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(3813376, 100352), GradientTensor(3813376, 100352), GradientTensor(3713024, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3713024, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(3813376, 100352), GradientTensor(3813376, 100352), GradientTensor(3713024, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
         _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(380928, 512), default, TrainingTensor(3913728, 100352), GradientTensor(3913728, 100352), GradientTensor(3813376, 100352), default, BatchNormGradients("layer2.1.bn1"));
+        _g8Conv.FuseStatistics(_g8Epilogue);
         _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(381440, 147456), Scratch(528896, 128));
-        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(381440, 147456), Scratch(528896, 128), InferenceTensor(0, 100352));
+        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(381440, 147456), Scratch(528896, 128), InferenceTensor(0, 100352));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         RegisterTrace(8, TrainingTensor(3913728, 100352), GradientTensor(3713024, 100352));
 
         // 9: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3913728, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4014080, 100352), GradientTensor(4014080, 100352), GradientTensor(3913728, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3913728, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4014080, 100352), GradientTensor(4014080, 100352), GradientTensor(3913728, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
         _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4014080, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(529024, 512), default, TrainingTensor(4114432, 100352), GradientTensor(4114432, 100352), GradientTensor(4014080, 100352), default, BatchNormGradients("layer2.1.bn2"));
+        _g9Conv.FuseStatistics(_g9Epilogue);
         _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(529536, 147456), Scratch(676992, 128));
-        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(529536, 147456), Scratch(676992, 128), InferenceTensor(100352, 100352));
+        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(529536, 147456), Scratch(676992, 128), InferenceTensor(100352, 100352));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
         RegisterTrace(9, TrainingTensor(4114432, 100352), GradientTensor(3913728, 100352));
 
         // 10: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g10Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(4114432, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(4214784, 50176), GradientTensor(4214784, 50176), GradientTensor(4114432, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(4114432, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(4214784, 50176), GradientTensor(4214784, 50176), GradientTensor(4114432, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
         _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(677120, 1024), default, TrainingTensor(4264960, 50176), GradientTensor(4264960, 50176), GradientTensor(4214784, 50176), default, BatchNormGradients("layer3.0.bn1"));
+        _g10Conv.FuseStatistics(_g10Epilogue);
         _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(678144, 294912), Scratch(973056, 256));
-        _g10InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(100352, 100352), Scratch(678144, 294912), Scratch(973056, 256), InferenceTensor(0, 50176));
+        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(100352, 100352), Scratch(678144, 294912), Scratch(973056, 256), InferenceTensor(0, 50176));
         _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         RegisterTrace(10, TrainingTensor(4264960, 50176), GradientTensor(4114432, 100352));
 
         // 11: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-        _g11Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4264960, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(4315136, 50176), GradientTensor(4315136, 50176), GradientTensor(4264960, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4264960, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(4315136, 50176), GradientTensor(4315136, 50176), GradientTensor(4264960, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
         _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4315136, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(973312, 1024), default, TrainingTensor(4365312, 50176), GradientTensor(4365312, 50176), GradientTensor(4315136, 50176), default, BatchNormGradients("layer3.0.bn2"));
+        _g11Conv.FuseStatistics(_g11Epilogue);
         _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(974336, 589824), Scratch(1564160, 256));
-        _g11InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(974336, 589824), Scratch(1564160, 256), InferenceTensor(50176, 50176));
+        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(974336, 589824), Scratch(1564160, 256), InferenceTensor(50176, 50176));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
         RegisterTrace(11, TrainingTensor(4365312, 50176), GradientTensor(4264960, 50176));
 
         // 12: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4365312, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(4415488, 50176), GradientTensor(4415488, 50176), GradientTensor(4365312, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4365312, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(4415488, 50176), GradientTensor(4415488, 50176), GradientTensor(4365312, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
         _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4415488, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(1564416, 1024), default, TrainingTensor(4465664, 50176), GradientTensor(4465664, 50176), GradientTensor(4415488, 50176), default, BatchNormGradients("layer3.1.bn1"));
+        _g12Conv.FuseStatistics(_g12Epilogue);
         _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(1565440, 589824), Scratch(2155264, 256));
-        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(1565440, 589824), Scratch(2155264, 256), InferenceTensor(0, 50176));
+        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(1565440, 589824), Scratch(2155264, 256), InferenceTensor(0, 50176));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         RegisterTrace(12, TrainingTensor(4465664, 50176), GradientTensor(4365312, 50176));
 
         // 13: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4465664, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(4515840, 50176), GradientTensor(4515840, 50176), GradientTensor(4465664, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4465664, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(4515840, 50176), GradientTensor(4515840, 50176), GradientTensor(4465664, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
         _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4515840, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2155520, 1024), default, TrainingTensor(4566016, 50176), GradientTensor(4566016, 50176), GradientTensor(4515840, 50176), default, BatchNormGradients("layer3.1.bn2"));
+        _g13Conv.FuseStatistics(_g13Epilogue);
         _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2156544, 589824), Scratch(2746368, 256));
-        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2156544, 589824), Scratch(2746368, 256), InferenceTensor(50176, 50176));
+        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2156544, 589824), Scratch(2746368, 256), InferenceTensor(50176, 50176));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
         RegisterTrace(13, TrainingTensor(4566016, 50176), GradientTensor(4465664, 50176));
 
         // 14: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(4566016, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(4616192, 25088), GradientTensor(4616192, 25088), GradientTensor(4566016, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
+        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(4566016, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(4616192, 25088), GradientTensor(4616192, 25088), GradientTensor(4566016, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
         _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(2746624, 2048), default, TrainingTensor(4641280, 25088), GradientTensor(4641280, 25088), GradientTensor(4616192, 25088), default, BatchNormGradients("layer4.0.bn1"));
+        _g14Conv.FuseStatistics(_g14Epilogue);
         _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(2748672, 1179648), Scratch(3928320, 512));
-        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(50176, 50176), Scratch(2748672, 1179648), Scratch(3928320, 512), InferenceTensor(0, 25088));
+        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(50176, 50176), Scratch(2748672, 1179648), Scratch(3928320, 512), InferenceTensor(0, 25088));
         _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
         RegisterTrace(14, TrainingTensor(4641280, 25088), GradientTensor(4566016, 50176));
 
         // 15: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4641280, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(4666368, 25088), GradientTensor(4666368, 25088), GradientTensor(4641280, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
+        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4641280, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(4666368, 25088), GradientTensor(4666368, 25088), GradientTensor(4641280, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
         _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4666368, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(3928832, 2048), default, TrainingTensor(4691456, 25088), GradientTensor(4691456, 25088), GradientTensor(4666368, 25088), default, BatchNormGradients("layer4.0.bn2"));
+        _g15Conv.FuseStatistics(_g15Epilogue);
         _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(3930880, 2359296), Scratch(6290176, 512));
-        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(3930880, 2359296), Scratch(6290176, 512), InferenceTensor(25088, 25088));
+        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(3930880, 2359296), Scratch(6290176, 512), InferenceTensor(25088, 25088));
         _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
         RegisterTrace(15, TrainingTensor(4691456, 25088), GradientTensor(4641280, 25088));
 
         // 16: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4691456, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(4716544, 25088), GradientTensor(4716544, 25088), GradientTensor(4691456, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
+        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4691456, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(4716544, 25088), GradientTensor(4716544, 25088), GradientTensor(4691456, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
         _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4716544, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(6290688, 2048), default, TrainingTensor(4741632, 25088), GradientTensor(4741632, 25088), GradientTensor(4716544, 25088), default, BatchNormGradients("layer4.1.bn1"));
+        _g16Conv.FuseStatistics(_g16Epilogue);
         _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(6292736, 2359296), Scratch(8652032, 512));
-        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(6292736, 2359296), Scratch(8652032, 512), InferenceTensor(0, 25088));
+        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(6292736, 2359296), Scratch(8652032, 512), InferenceTensor(0, 25088));
         _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
         RegisterTrace(16, TrainingTensor(4741632, 25088), GradientTensor(4691456, 25088));
 
         // 17: Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-        _g17Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4741632, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(4766720, 25088), GradientTensor(4766720, 25088), GradientTensor(4741632, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
+        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4741632, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(4766720, 25088), GradientTensor(4766720, 25088), GradientTensor(4741632, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
         _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4766720, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(8652544, 2048), default, TrainingTensor(4791808, 25088), GradientTensor(4791808, 25088), GradientTensor(4766720, 25088), default, BatchNormGradients("layer4.1.bn2"));
+        _g17Conv.FuseStatistics(_g17Epilogue);
         _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(8654592, 2359296), Scratch(11013888, 512));
-        _g17InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(8654592, 2359296), Scratch(11013888, 512), InferenceTensor(25088, 25088));
+        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(8654592, 2359296), Scratch(11013888, 512), InferenceTensor(25088, 25088));
         _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
         RegisterTrace(17, TrainingTensor(4791808, 25088), GradientTensor(4741632, 25088));
 
@@ -563,8 +580,8 @@ partial class Plain18 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         RegisterTrace(18, TrainingTensor(4816896, 512), GradientTensor(4791808, 25088));
 
         // 19: Dense fc
-        _g19Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(4816896, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(4817408, 1000), GradientTensor(4817408, 1000), GradientTensor(4816896, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g19InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
+        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(4816896, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(4817408, 1000), GradientTensor(4817408, 1000), GradientTensor(4816896, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
         RegisterTrace(19, TrainingTensor(4817408, 1000), GradientTensor(4816896, 512));
     }
 
@@ -693,45 +710,45 @@ partial class Plain18 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     }
 
     /// <inheritdoc />
-    protected override void ForwardInference()
+    protected override void ForwardInference(int images)
     {
-        _g0InferenceConv.Forward();
-        _g0InferenceEpilogue.Forward();
-        _g1InferenceOp.Forward();
-        _g2InferenceConv.Forward();
-        _g2InferenceEpilogue.Forward();
-        _g3InferenceConv.Forward();
-        _g3InferenceEpilogue.Forward();
-        _g4InferenceConv.Forward();
-        _g4InferenceEpilogue.Forward();
-        _g5InferenceConv.Forward();
-        _g5InferenceEpilogue.Forward();
-        _g6InferenceConv.Forward();
-        _g6InferenceEpilogue.Forward();
-        _g7InferenceConv.Forward();
-        _g7InferenceEpilogue.Forward();
-        _g8InferenceConv.Forward();
-        _g8InferenceEpilogue.Forward();
-        _g9InferenceConv.Forward();
-        _g9InferenceEpilogue.Forward();
-        _g10InferenceConv.Forward();
-        _g10InferenceEpilogue.Forward();
-        _g11InferenceConv.Forward();
-        _g11InferenceEpilogue.Forward();
-        _g12InferenceConv.Forward();
-        _g12InferenceEpilogue.Forward();
-        _g13InferenceConv.Forward();
-        _g13InferenceEpilogue.Forward();
-        _g14InferenceConv.Forward();
-        _g14InferenceEpilogue.Forward();
-        _g15InferenceConv.Forward();
-        _g15InferenceEpilogue.Forward();
-        _g16InferenceConv.Forward();
-        _g16InferenceEpilogue.Forward();
-        _g17InferenceConv.Forward();
-        _g17InferenceEpilogue.Forward();
-        _g18InferenceOp.Forward();
-        _g19InferenceConv.Forward();
+        _g0InferenceConv.Forward(images);
+        _g0InferenceEpilogue.Forward(images);
+        _g1InferenceOp.Forward(images);
+        _g2InferenceConv.Forward(images);
+        _g2InferenceEpilogue.Forward(images);
+        _g3InferenceConv.Forward(images);
+        _g3InferenceEpilogue.Forward(images);
+        _g4InferenceConv.Forward(images);
+        _g4InferenceEpilogue.Forward(images);
+        _g5InferenceConv.Forward(images);
+        _g5InferenceEpilogue.Forward(images);
+        _g6InferenceConv.Forward(images);
+        _g6InferenceEpilogue.Forward(images);
+        _g7InferenceConv.Forward(images);
+        _g7InferenceEpilogue.Forward(images);
+        _g8InferenceConv.Forward(images);
+        _g8InferenceEpilogue.Forward(images);
+        _g9InferenceConv.Forward(images);
+        _g9InferenceEpilogue.Forward(images);
+        _g10InferenceConv.Forward(images);
+        _g10InferenceEpilogue.Forward(images);
+        _g11InferenceConv.Forward(images);
+        _g11InferenceEpilogue.Forward(images);
+        _g12InferenceConv.Forward(images);
+        _g12InferenceEpilogue.Forward(images);
+        _g13InferenceConv.Forward(images);
+        _g13InferenceEpilogue.Forward(images);
+        _g14InferenceConv.Forward(images);
+        _g14InferenceEpilogue.Forward(images);
+        _g15InferenceConv.Forward(images);
+        _g15InferenceEpilogue.Forward(images);
+        _g16InferenceConv.Forward(images);
+        _g16InferenceEpilogue.Forward(images);
+        _g17InferenceConv.Forward(images);
+        _g17InferenceEpilogue.Forward(images);
+        _g18InferenceOp.Forward(images);
+        _g19InferenceConv.Forward(images);
     }
 
     /// <inheritdoc />
@@ -767,4 +784,112 @@ partial class Plain18 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x28x28To128K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 128;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x28x28To256K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 256;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x14x14To256K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 256;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x14x14To512K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 512;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv3x224x224To64K7S2P3 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 3;
+        public static int Height => 224;
+        public static int Width => 224;
+        public static int OutChannels => 64;
+        public static int Kernel => 7;
+        public static int Stride => 2;
+        public static int Padding => 3;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x1x1To1000K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 1;
+        public static int Width => 1;
+        public static int OutChannels => 1000;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x7x7To512K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 7;
+        public static int Width => 7;
+        public static int OutChannels => 512;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To128K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 128;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To64K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
 }

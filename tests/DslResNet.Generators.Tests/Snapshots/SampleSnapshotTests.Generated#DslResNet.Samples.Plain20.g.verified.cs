@@ -446,154 +446,173 @@ partial class Plain20 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(376906, 3072), ParameterGradient("conv1.weight"), default);
+        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(376906, 3072), ParameterGradient("conv1.weight"), default);
         _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1"));
+        _g0Conv.FuseStatistics(_g0Epilogue);
         _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16));
-        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
+        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(376906, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g1Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g1Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
         _g1Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1"));
+        _g1Conv.FuseStatistics(_g1Epilogue);
         _g1Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16));
-        _g1InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
+        _g1InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
         _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
         _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), default, TrainingTensor(81920, 16384), GradientTensor(81920, 16384), GradientTensor(65536, 16384), default, BatchNormGradients("layer1.0.bn2"));
+        _g2Conv.FuseStatistics(_g2Epilogue);
         _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16));
-        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(0, 16384));
+        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(0, 16384));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
 
         // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
         _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, TrainingTensor(114688, 16384), GradientTensor(114688, 16384), GradientTensor(98304, 16384), default, BatchNormGradients("layer1.1.bn1"));
+        _g3Conv.FuseStatistics(_g3Epilogue);
         _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16));
-        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(16384, 16384));
+        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(16384, 16384));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
 
         // 4: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
         _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(131072, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), default, TrainingTensor(147456, 16384), GradientTensor(147456, 16384), GradientTensor(131072, 16384), default, BatchNormGradients("layer1.1.bn2"));
+        _g4Conv.FuseStatistics(_g4Epilogue);
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16));
-        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(0, 16384));
+        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(0, 16384));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
 
         // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
+        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
         _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840, 16384), BatchNormTensors("layer1.2.bn1"), Scratch(10048, 64), default, TrainingTensor(180224, 16384), GradientTensor(180224, 16384), GradientTensor(163840, 16384), default, BatchNormGradients("layer1.2.bn1"));
+        _g5Conv.FuseStatistics(_g5Epilogue);
         _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(10112, 2304), Scratch(12416, 16));
-        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(16384, 16384));
+        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(16384, 16384));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
 
         // 6: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
+        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
         _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(196608, 16384), BatchNormTensors("layer1.2.bn2"), Scratch(12432, 64), default, TrainingTensor(212992, 16384), GradientTensor(212992, 16384), GradientTensor(196608, 16384), default, BatchNormGradients("layer1.2.bn2"));
+        _g6Conv.FuseStatistics(_g6Epilogue);
         _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(12496, 2304), Scratch(14800, 16));
-        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(0, 16384));
+        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(0, 16384));
         _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
 
         // 7: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(212992, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(229376, 8192), GradientTensor(229376, 8192), GradientTensor(212992, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(212992, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(229376, 8192), GradientTensor(229376, 8192), GradientTensor(212992, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
         _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(229376, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(14816, 128), default, TrainingTensor(237568, 8192), GradientTensor(237568, 8192), GradientTensor(229376, 8192), default, BatchNormGradients("layer2.0.bn1"));
+        _g7Conv.FuseStatistics(_g7Epilogue);
         _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(14944, 4608), Scratch(19552, 32));
-        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(0, 16384), Scratch(14944, 4608), Scratch(19552, 32), InferenceTensor(16384, 8192));
+        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(0, 16384), Scratch(14944, 4608), Scratch(19552, 32), InferenceTensor(16384, 8192));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(16384, 8192));
         RegisterTrace(7, TrainingTensor(237568, 8192), GradientTensor(212992, 16384));
 
         // 8: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(237568, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(245760, 8192), GradientTensor(245760, 8192), GradientTensor(237568, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(237568, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(245760, 8192), GradientTensor(245760, 8192), GradientTensor(237568, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
         _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(245760, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(19584, 128), default, TrainingTensor(253952, 8192), GradientTensor(253952, 8192), GradientTensor(245760, 8192), default, BatchNormGradients("layer2.0.bn2"));
+        _g8Conv.FuseStatistics(_g8Epilogue);
         _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(19712, 9216), Scratch(28928, 32));
-        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(19712, 9216), Scratch(28928, 32), InferenceTensor(0, 8192));
+        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(19712, 9216), Scratch(28928, 32), InferenceTensor(0, 8192));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(8, TrainingTensor(253952, 8192), GradientTensor(237568, 8192));
 
         // 9: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(253952, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(262144, 8192), GradientTensor(262144, 8192), GradientTensor(253952, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(253952, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(262144, 8192), GradientTensor(262144, 8192), GradientTensor(253952, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
         _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(262144, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(28960, 128), default, TrainingTensor(270336, 8192), GradientTensor(270336, 8192), GradientTensor(262144, 8192), default, BatchNormGradients("layer2.1.bn1"));
+        _g9Conv.FuseStatistics(_g9Epilogue);
         _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(29088, 9216), Scratch(38304, 32));
-        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(29088, 9216), Scratch(38304, 32), InferenceTensor(8192, 8192));
+        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(29088, 9216), Scratch(38304, 32), InferenceTensor(8192, 8192));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         RegisterTrace(9, TrainingTensor(270336, 8192), GradientTensor(253952, 8192));
 
         // 10: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-        _g10Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(270336, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(278528, 8192), GradientTensor(278528, 8192), GradientTensor(270336, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(270336, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(278528, 8192), GradientTensor(278528, 8192), GradientTensor(270336, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
         _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(278528, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(38336, 128), default, TrainingTensor(286720, 8192), GradientTensor(286720, 8192), GradientTensor(278528, 8192), default, BatchNormGradients("layer2.1.bn2"));
+        _g10Conv.FuseStatistics(_g10Epilogue);
         _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(38464, 9216), Scratch(47680, 32));
-        _g10InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(38464, 9216), Scratch(47680, 32), InferenceTensor(0, 8192));
+        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(38464, 9216), Scratch(47680, 32), InferenceTensor(0, 8192));
         _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(10, TrainingTensor(286720, 8192), GradientTensor(270336, 8192));
 
         // 11: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g11Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(286720, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(294912, 8192), GradientTensor(294912, 8192), GradientTensor(286720, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
+        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(286720, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(294912, 8192), GradientTensor(294912, 8192), GradientTensor(286720, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
         _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(294912, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(47712, 128), default, TrainingTensor(303104, 8192), GradientTensor(303104, 8192), GradientTensor(294912, 8192), default, BatchNormGradients("layer2.2.bn1"));
+        _g11Conv.FuseStatistics(_g11Epilogue);
         _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(47840, 9216), Scratch(57056, 32));
-        _g11InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(47840, 9216), Scratch(57056, 32), InferenceTensor(8192, 8192));
+        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(47840, 9216), Scratch(57056, 32), InferenceTensor(8192, 8192));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         RegisterTrace(11, TrainingTensor(303104, 8192), GradientTensor(286720, 8192));
 
         // 12: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(303104, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(311296, 8192), GradientTensor(311296, 8192), GradientTensor(303104, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
+        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(303104, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(311296, 8192), GradientTensor(311296, 8192), GradientTensor(303104, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
         _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(311296, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(57088, 128), default, TrainingTensor(319488, 8192), GradientTensor(319488, 8192), GradientTensor(311296, 8192), default, BatchNormGradients("layer2.2.bn2"));
+        _g12Conv.FuseStatistics(_g12Epilogue);
         _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(57216, 9216), Scratch(66432, 32));
-        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(57216, 9216), Scratch(66432, 32), InferenceTensor(0, 8192));
+        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(57216, 9216), Scratch(66432, 32), InferenceTensor(0, 8192));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(12, TrainingTensor(319488, 8192), GradientTensor(303104, 8192));
 
         // 13: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(319488, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(327680, 4096), GradientTensor(327680, 4096), GradientTensor(319488, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(319488, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(327680, 4096), GradientTensor(327680, 4096), GradientTensor(319488, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
         _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(327680, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(66464, 256), default, TrainingTensor(331776, 4096), GradientTensor(331776, 4096), GradientTensor(327680, 4096), default, BatchNormGradients("layer3.0.bn1"));
+        _g13Conv.FuseStatistics(_g13Epilogue);
         _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(66720, 18432), Scratch(85152, 64));
-        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(0, 8192), Scratch(66720, 18432), Scratch(85152, 64), InferenceTensor(8192, 4096));
+        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(0, 8192), Scratch(66720, 18432), Scratch(85152, 64), InferenceTensor(8192, 4096));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(8192, 4096));
         RegisterTrace(13, TrainingTensor(331776, 4096), GradientTensor(319488, 8192));
 
         // 14: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(331776, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(335872, 4096), GradientTensor(335872, 4096), GradientTensor(331776, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(331776, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(335872, 4096), GradientTensor(335872, 4096), GradientTensor(331776, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
         _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(335872, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(85216, 256), default, TrainingTensor(339968, 4096), GradientTensor(339968, 4096), GradientTensor(335872, 4096), default, BatchNormGradients("layer3.0.bn2"));
+        _g14Conv.FuseStatistics(_g14Epilogue);
         _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(85472, 36864), Scratch(122336, 64));
-        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(85472, 36864), Scratch(122336, 64), InferenceTensor(0, 4096));
+        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(85472, 36864), Scratch(122336, 64), InferenceTensor(0, 4096));
         _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(14, TrainingTensor(339968, 4096), GradientTensor(331776, 4096));
 
         // 15: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(339968, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(344064, 4096), GradientTensor(344064, 4096), GradientTensor(339968, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(339968, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(344064, 4096), GradientTensor(344064, 4096), GradientTensor(339968, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
         _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(344064, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(122400, 256), default, TrainingTensor(348160, 4096), GradientTensor(348160, 4096), GradientTensor(344064, 4096), default, BatchNormGradients("layer3.1.bn1"));
+        _g15Conv.FuseStatistics(_g15Epilogue);
         _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(122656, 36864), Scratch(159520, 64));
-        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(122656, 36864), Scratch(159520, 64), InferenceTensor(4096, 4096));
+        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(122656, 36864), Scratch(159520, 64), InferenceTensor(4096, 4096));
         _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         RegisterTrace(15, TrainingTensor(348160, 4096), GradientTensor(339968, 4096));
 
         // 16: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(348160, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(352256, 4096), GradientTensor(352256, 4096), GradientTensor(348160, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(348160, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(352256, 4096), GradientTensor(352256, 4096), GradientTensor(348160, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
         _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(352256, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(159584, 256), default, TrainingTensor(356352, 4096), GradientTensor(356352, 4096), GradientTensor(352256, 4096), default, BatchNormGradients("layer3.1.bn2"));
+        _g16Conv.FuseStatistics(_g16Epilogue);
         _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(159840, 36864), Scratch(196704, 64));
-        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(159840, 36864), Scratch(196704, 64), InferenceTensor(0, 4096));
+        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(159840, 36864), Scratch(196704, 64), InferenceTensor(0, 4096));
         _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(16, TrainingTensor(356352, 4096), GradientTensor(348160, 4096));
 
         // 17: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g17Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(356352, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(360448, 4096), GradientTensor(360448, 4096), GradientTensor(356352, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
+        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(356352, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(360448, 4096), GradientTensor(360448, 4096), GradientTensor(356352, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
         _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(196768, 256), default, TrainingTensor(364544, 4096), GradientTensor(364544, 4096), GradientTensor(360448, 4096), default, BatchNormGradients("layer3.2.bn1"));
+        _g17Conv.FuseStatistics(_g17Epilogue);
         _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(197024, 36864), Scratch(233888, 64));
-        _g17InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(197024, 36864), Scratch(233888, 64), InferenceTensor(4096, 4096));
+        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(197024, 36864), Scratch(233888, 64), InferenceTensor(4096, 4096));
         _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         RegisterTrace(17, TrainingTensor(364544, 4096), GradientTensor(356352, 4096));
 
         // 18: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-        _g18Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(364544, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(368640, 4096), GradientTensor(368640, 4096), GradientTensor(364544, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
+        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(364544, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(368640, 4096), GradientTensor(368640, 4096), GradientTensor(364544, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
         _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(368640, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(233952, 256), default, TrainingTensor(372736, 4096), GradientTensor(372736, 4096), GradientTensor(368640, 4096), default, BatchNormGradients("layer3.2.bn2"));
+        _g18Conv.FuseStatistics(_g18Epilogue);
         _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(234208, 36864), Scratch(271072, 64));
-        _g18InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(234208, 36864), Scratch(271072, 64), InferenceTensor(0, 4096));
+        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(234208, 36864), Scratch(271072, 64), InferenceTensor(0, 4096));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(18, TrainingTensor(372736, 4096), GradientTensor(364544, 4096));
 
@@ -603,8 +622,8 @@ partial class Plain20 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         RegisterTrace(19, TrainingTensor(376832, 64), GradientTensor(372736, 4096));
 
         // 20: Dense fc
-        _g20Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(376832, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(376896, 10), GradientTensor(376896, 10), GradientTensor(376832, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g20InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(4096, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 10));
+        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(376832, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(376896, 10), GradientTensor(376896, 10), GradientTensor(376832, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(4096, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 10));
         RegisterTrace(20, TrainingTensor(376896, 10), GradientTensor(376832, 64));
     }
 
@@ -741,48 +760,48 @@ partial class Plain20 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     }
 
     /// <inheritdoc />
-    protected override void ForwardInference()
+    protected override void ForwardInference(int images)
     {
-        _g0InferenceConv.Forward();
-        _g0InferenceEpilogue.Forward();
-        _g1InferenceConv.Forward();
-        _g1InferenceEpilogue.Forward();
-        _g2InferenceConv.Forward();
-        _g2InferenceEpilogue.Forward();
-        _g3InferenceConv.Forward();
-        _g3InferenceEpilogue.Forward();
-        _g4InferenceConv.Forward();
-        _g4InferenceEpilogue.Forward();
-        _g5InferenceConv.Forward();
-        _g5InferenceEpilogue.Forward();
-        _g6InferenceConv.Forward();
-        _g6InferenceEpilogue.Forward();
-        _g7InferenceConv.Forward();
-        _g7InferenceEpilogue.Forward();
-        _g8InferenceConv.Forward();
-        _g8InferenceEpilogue.Forward();
-        _g9InferenceConv.Forward();
-        _g9InferenceEpilogue.Forward();
-        _g10InferenceConv.Forward();
-        _g10InferenceEpilogue.Forward();
-        _g11InferenceConv.Forward();
-        _g11InferenceEpilogue.Forward();
-        _g12InferenceConv.Forward();
-        _g12InferenceEpilogue.Forward();
-        _g13InferenceConv.Forward();
-        _g13InferenceEpilogue.Forward();
-        _g14InferenceConv.Forward();
-        _g14InferenceEpilogue.Forward();
-        _g15InferenceConv.Forward();
-        _g15InferenceEpilogue.Forward();
-        _g16InferenceConv.Forward();
-        _g16InferenceEpilogue.Forward();
-        _g17InferenceConv.Forward();
-        _g17InferenceEpilogue.Forward();
-        _g18InferenceConv.Forward();
-        _g18InferenceEpilogue.Forward();
-        _g19InferenceOp.Forward();
-        _g20InferenceConv.Forward();
+        _g0InferenceConv.Forward(images);
+        _g0InferenceEpilogue.Forward(images);
+        _g1InferenceConv.Forward(images);
+        _g1InferenceEpilogue.Forward(images);
+        _g2InferenceConv.Forward(images);
+        _g2InferenceEpilogue.Forward(images);
+        _g3InferenceConv.Forward(images);
+        _g3InferenceEpilogue.Forward(images);
+        _g4InferenceConv.Forward(images);
+        _g4InferenceEpilogue.Forward(images);
+        _g5InferenceConv.Forward(images);
+        _g5InferenceEpilogue.Forward(images);
+        _g6InferenceConv.Forward(images);
+        _g6InferenceEpilogue.Forward(images);
+        _g7InferenceConv.Forward(images);
+        _g7InferenceEpilogue.Forward(images);
+        _g8InferenceConv.Forward(images);
+        _g8InferenceEpilogue.Forward(images);
+        _g9InferenceConv.Forward(images);
+        _g9InferenceEpilogue.Forward(images);
+        _g10InferenceConv.Forward(images);
+        _g10InferenceEpilogue.Forward(images);
+        _g11InferenceConv.Forward(images);
+        _g11InferenceEpilogue.Forward(images);
+        _g12InferenceConv.Forward(images);
+        _g12InferenceEpilogue.Forward(images);
+        _g13InferenceConv.Forward(images);
+        _g13InferenceEpilogue.Forward(images);
+        _g14InferenceConv.Forward(images);
+        _g14InferenceEpilogue.Forward(images);
+        _g15InferenceConv.Forward(images);
+        _g15InferenceEpilogue.Forward(images);
+        _g16InferenceConv.Forward(images);
+        _g16InferenceEpilogue.Forward(images);
+        _g17InferenceConv.Forward(images);
+        _g17InferenceEpilogue.Forward(images);
+        _g18InferenceConv.Forward(images);
+        _g18InferenceEpilogue.Forward(images);
+        _g19InferenceOp.Forward(images);
+        _g20InferenceConv.Forward(images);
     }
 
     /// <inheritdoc />
@@ -820,4 +839,88 @@ partial class Plain20 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 10);
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv16x32x32To16K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 16;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int OutChannels => 16;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv16x32x32To32K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 16;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int OutChannels => 32;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv32x16x16To32K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 32;
+        public static int Height => 16;
+        public static int Width => 16;
+        public static int OutChannels => 32;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv32x16x16To64K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 32;
+        public static int Height => 16;
+        public static int Width => 16;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv3x32x32To16K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 3;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int OutChannels => 16;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x1x1To10K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 1;
+        public static int Width => 1;
+        public static int OutChannels => 10;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x8x8To64K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 8;
+        public static int Width => 8;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
 }

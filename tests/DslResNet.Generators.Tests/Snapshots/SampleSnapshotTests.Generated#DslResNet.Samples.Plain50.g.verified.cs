@@ -993,10 +993,11 @@ partial class Plain50 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(19421160, 150528), ParameterGradient("conv1.weight"), default);
+        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(19421160, 150528), ParameterGradient("conv1.weight"), default);
         _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1"));
+        _g0Conv.FuseStatistics(_g0Epilogue);
         _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
-        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
+        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
         RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(19421160, 150528));
 
@@ -1006,386 +1007,434 @@ partial class Plain50 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         RegisterTrace(1, TrainingTensor(1605632, 200704), GradientTensor(802816, 802816));
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
         _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1"));
+        _g2Conv.FuseStatistics(_g2Epilogue);
         _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 4096), Scratch(14080, 64));
-        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(9984, 4096), Scratch(14080, 64), InferenceTensor(0, 200704));
+        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(9984, 4096), Scratch(14080, 64), InferenceTensor(0, 200704));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
         _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(14144, 256), default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, BatchNormGradients("layer1.0.bn2"));
+        _g3Conv.FuseStatistics(_g3Epilogue);
         _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(14400, 36864), Scratch(51264, 64));
-        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(14400, 36864), Scratch(51264, 64), InferenceTensor(802816, 200704));
+        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(14400, 36864), Scratch(51264, 64), InferenceTensor(802816, 200704));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
         RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
 
         // 4: Conv+BatchNorm+ReLU layer1.0.conv3, layer1.0.bn3, layer1.0.relu3
-        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(2408448, 200704), Parameter("layer1.0.conv3.weight"), default, TrainingTensor(2609152, 802816), GradientTensor(2609152, 802816), GradientTensor(2408448, 200704), ParameterGradient("layer1.0.conv3.weight"), default);
+        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(2408448, 200704), Parameter("layer1.0.conv3.weight"), default, TrainingTensor(2609152, 802816), GradientTensor(2609152, 802816), GradientTensor(2408448, 200704), ParameterGradient("layer1.0.conv3.weight"), default);
         _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 802816), BatchNormTensors("layer1.0.bn3"), Scratch(51328, 1024), default, TrainingTensor(3411968, 802816), GradientTensor(3411968, 802816), GradientTensor(2609152, 802816), default, BatchNormGradients("layer1.0.bn3"));
+        _g4Conv.FuseStatistics(_g4Epilogue);
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.conv3.weight"), default, BatchNormTensors("layer1.0.bn3"), 1E-05f, Scratch(52352, 16384), Scratch(68736, 256));
-        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(52352, 16384), Scratch(68736, 256), InferenceTensor(0, 802816));
+        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(52352, 16384), Scratch(68736, 256), InferenceTensor(0, 802816));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
         RegisterTrace(4, TrainingTensor(3411968, 802816), GradientTensor(2408448, 200704));
 
         // 5: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(3411968, 802816), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(4214784, 200704), GradientTensor(4214784, 200704), GradientTensor(3411968, 802816), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(3411968, 802816), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(4214784, 200704), GradientTensor(4214784, 200704), GradientTensor(3411968, 802816), ParameterGradient("layer1.1.conv1.weight"), default);
         _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(68992, 256), default, TrainingTensor(4415488, 200704), GradientTensor(4415488, 200704), GradientTensor(4214784, 200704), default, BatchNormGradients("layer1.1.bn1"));
+        _g5Conv.FuseStatistics(_g5Epilogue);
         _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(69248, 16384), Scratch(85632, 64));
-        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(69248, 16384), Scratch(85632, 64), InferenceTensor(802816, 200704));
+        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(69248, 16384), Scratch(85632, 64), InferenceTensor(802816, 200704));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
         RegisterTrace(5, TrainingTensor(4415488, 200704), GradientTensor(3411968, 802816));
 
         // 6: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(4415488, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(4616192, 200704), GradientTensor(4616192, 200704), GradientTensor(4415488, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(4415488, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(4616192, 200704), GradientTensor(4616192, 200704), GradientTensor(4415488, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
         _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(85696, 256), default, TrainingTensor(4816896, 200704), GradientTensor(4816896, 200704), GradientTensor(4616192, 200704), default, BatchNormGradients("layer1.1.bn2"));
+        _g6Conv.FuseStatistics(_g6Epilogue);
         _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(85952, 36864), Scratch(122816, 64));
-        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(85952, 36864), Scratch(122816, 64), InferenceTensor(1003520, 200704));
+        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(85952, 36864), Scratch(122816, 64), InferenceTensor(1003520, 200704));
         _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1003520, 200704), default, default, default, InferenceTensor(1003520, 200704));
         RegisterTrace(6, TrainingTensor(4816896, 200704), GradientTensor(4415488, 200704));
 
         // 7: Conv+BatchNorm+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.relu3
-        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(4816896, 200704), Parameter("layer1.1.conv3.weight"), default, TrainingTensor(5017600, 802816), GradientTensor(5017600, 802816), GradientTensor(4816896, 200704), ParameterGradient("layer1.1.conv3.weight"), default);
+        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(4816896, 200704), Parameter("layer1.1.conv3.weight"), default, TrainingTensor(5017600, 802816), GradientTensor(5017600, 802816), GradientTensor(4816896, 200704), ParameterGradient("layer1.1.conv3.weight"), default);
         _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 802816), BatchNormTensors("layer1.1.bn3"), Scratch(122880, 1024), default, TrainingTensor(5820416, 802816), GradientTensor(5820416, 802816), GradientTensor(5017600, 802816), default, BatchNormGradients("layer1.1.bn3"));
+        _g7Conv.FuseStatistics(_g7Epilogue);
         _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.1.conv3.weight"), default, BatchNormTensors("layer1.1.bn3"), 1E-05f, Scratch(123904, 16384), Scratch(140288, 256));
-        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1003520, 200704), Scratch(123904, 16384), Scratch(140288, 256), InferenceTensor(0, 802816));
+        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1003520, 200704), Scratch(123904, 16384), Scratch(140288, 256), InferenceTensor(0, 802816));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
         RegisterTrace(7, TrainingTensor(5820416, 802816), GradientTensor(4816896, 200704));
 
         // 8: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(5820416, 802816), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(6623232, 200704), GradientTensor(6623232, 200704), GradientTensor(5820416, 802816), ParameterGradient("layer1.2.conv1.weight"), default);
+        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(5820416, 802816), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(6623232, 200704), GradientTensor(6623232, 200704), GradientTensor(5820416, 802816), ParameterGradient("layer1.2.conv1.weight"), default);
         _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6623232, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(140544, 256), default, TrainingTensor(6823936, 200704), GradientTensor(6823936, 200704), GradientTensor(6623232, 200704), default, BatchNormGradients("layer1.2.bn1"));
+        _g8Conv.FuseStatistics(_g8Epilogue);
         _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(140800, 16384), Scratch(157184, 64));
-        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(140800, 16384), Scratch(157184, 64), InferenceTensor(802816, 200704));
+        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(140800, 16384), Scratch(157184, 64), InferenceTensor(802816, 200704));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
         RegisterTrace(8, TrainingTensor(6823936, 200704), GradientTensor(5820416, 802816));
 
         // 9: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(6823936, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(7024640, 200704), GradientTensor(7024640, 200704), GradientTensor(6823936, 200704), ParameterGradient("layer1.2.conv2.weight"), default);
+        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(6823936, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(7024640, 200704), GradientTensor(7024640, 200704), GradientTensor(6823936, 200704), ParameterGradient("layer1.2.conv2.weight"), default);
         _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7024640, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(157248, 256), default, TrainingTensor(7225344, 200704), GradientTensor(7225344, 200704), GradientTensor(7024640, 200704), default, BatchNormGradients("layer1.2.bn2"));
+        _g9Conv.FuseStatistics(_g9Epilogue);
         _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(157504, 36864), Scratch(194368, 64));
-        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(157504, 36864), Scratch(194368, 64), InferenceTensor(1003520, 200704));
+        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(157504, 36864), Scratch(194368, 64), InferenceTensor(1003520, 200704));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1003520, 200704), default, default, default, InferenceTensor(1003520, 200704));
         RegisterTrace(9, TrainingTensor(7225344, 200704), GradientTensor(6823936, 200704));
 
         // 10: Conv+BatchNorm+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.relu3
-        _g10Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(7225344, 200704), Parameter("layer1.2.conv3.weight"), default, TrainingTensor(7426048, 802816), GradientTensor(7426048, 802816), GradientTensor(7225344, 200704), ParameterGradient("layer1.2.conv3.weight"), default);
+        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(7225344, 200704), Parameter("layer1.2.conv3.weight"), default, TrainingTensor(7426048, 802816), GradientTensor(7426048, 802816), GradientTensor(7225344, 200704), ParameterGradient("layer1.2.conv3.weight"), default);
         _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7426048, 802816), BatchNormTensors("layer1.2.bn3"), Scratch(194432, 1024), default, TrainingTensor(8228864, 802816), GradientTensor(8228864, 802816), GradientTensor(7426048, 802816), default, BatchNormGradients("layer1.2.bn3"));
+        _g10Conv.FuseStatistics(_g10Epilogue);
         _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.2.conv3.weight"), default, BatchNormTensors("layer1.2.bn3"), 1E-05f, Scratch(195456, 16384), Scratch(211840, 256));
-        _g10InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1003520, 200704), Scratch(195456, 16384), Scratch(211840, 256), InferenceTensor(0, 802816));
+        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1003520, 200704), Scratch(195456, 16384), Scratch(211840, 256), InferenceTensor(0, 802816));
         _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
         RegisterTrace(10, TrainingTensor(8228864, 802816), GradientTensor(7225344, 200704));
 
         // 11: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g11Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), TrainingTensor(8228864, 802816), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(9031680, 401408), GradientTensor(9031680, 401408), GradientTensor(8228864, 802816), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), TrainingTensor(8228864, 802816), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(9031680, 401408), GradientTensor(9031680, 401408), GradientTensor(8228864, 802816), ParameterGradient("layer2.0.conv1.weight"), default);
         _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(9031680, 401408), BatchNormTensors("layer2.0.bn1"), Scratch(212096, 512), default, TrainingTensor(9433088, 401408), GradientTensor(9433088, 401408), GradientTensor(9031680, 401408), default, BatchNormGradients("layer2.0.bn1"));
+        _g11Conv.FuseStatistics(_g11Epilogue);
         _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(212608, 32768), Scratch(245376, 128));
-        _g11InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(212608, 32768), Scratch(245376, 128), InferenceTensor(802816, 401408));
+        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(212608, 32768), Scratch(245376, 128), InferenceTensor(802816, 401408));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 401408), default, default, default, InferenceTensor(802816, 401408));
         RegisterTrace(11, TrainingTensor(9433088, 401408), GradientTensor(8228864, 802816));
 
         // 12: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), TrainingTensor(9433088, 401408), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(9834496, 100352), GradientTensor(9834496, 100352), GradientTensor(9433088, 401408), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), TrainingTensor(9433088, 401408), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(9834496, 100352), GradientTensor(9834496, 100352), GradientTensor(9433088, 401408), ParameterGradient("layer2.0.conv2.weight"), default);
         _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(9834496, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(245504, 512), default, TrainingTensor(9934848, 100352), GradientTensor(9934848, 100352), GradientTensor(9834496, 100352), default, BatchNormGradients("layer2.0.bn2"));
+        _g12Conv.FuseStatistics(_g12Epilogue);
         _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(246016, 147456), Scratch(393472, 128));
-        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, true), InferenceTensor(802816, 401408), Scratch(246016, 147456), Scratch(393472, 128), InferenceTensor(401408, 100352));
+        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, true), InferenceTensor(802816, 401408), Scratch(246016, 147456), Scratch(393472, 128), InferenceTensor(401408, 100352));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352));
         RegisterTrace(12, TrainingTensor(9934848, 100352), GradientTensor(9433088, 401408));
 
         // 13: Conv+BatchNorm+ReLU layer2.0.conv3, layer2.0.bn3, layer2.0.relu3
-        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(9934848, 100352), Parameter("layer2.0.conv3.weight"), default, TrainingTensor(10035200, 401408), GradientTensor(10035200, 401408), GradientTensor(9934848, 100352), ParameterGradient("layer2.0.conv3.weight"), default);
+        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(9934848, 100352), Parameter("layer2.0.conv3.weight"), default, TrainingTensor(10035200, 401408), GradientTensor(10035200, 401408), GradientTensor(9934848, 100352), ParameterGradient("layer2.0.conv3.weight"), default);
         _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(10035200, 401408), BatchNormTensors("layer2.0.bn3"), Scratch(393600, 2048), default, TrainingTensor(10436608, 401408), GradientTensor(10436608, 401408), GradientTensor(10035200, 401408), default, BatchNormGradients("layer2.0.bn3"));
+        _g13Conv.FuseStatistics(_g13Epilogue);
         _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.0.conv3.weight"), default, BatchNormTensors("layer2.0.bn3"), 1E-05f, Scratch(395648, 65536), Scratch(461184, 512));
-        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(401408, 100352), Scratch(395648, 65536), Scratch(461184, 512), InferenceTensor(0, 401408));
+        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(401408, 100352), Scratch(395648, 65536), Scratch(461184, 512), InferenceTensor(0, 401408));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(0, 401408));
         RegisterTrace(13, TrainingTensor(10436608, 401408), GradientTensor(9934848, 100352));
 
         // 14: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(10436608, 401408), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(10838016, 100352), GradientTensor(10838016, 100352), GradientTensor(10436608, 401408), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(10436608, 401408), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(10838016, 100352), GradientTensor(10838016, 100352), GradientTensor(10436608, 401408), ParameterGradient("layer2.1.conv1.weight"), default);
         _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(10838016, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(461696, 512), default, TrainingTensor(10938368, 100352), GradientTensor(10938368, 100352), GradientTensor(10838016, 100352), default, BatchNormGradients("layer2.1.bn1"));
+        _g14Conv.FuseStatistics(_g14Epilogue);
         _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(462208, 65536), Scratch(527744, 128));
-        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(462208, 65536), Scratch(527744, 128), InferenceTensor(401408, 100352));
+        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(462208, 65536), Scratch(527744, 128), InferenceTensor(401408, 100352));
         _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352));
         RegisterTrace(14, TrainingTensor(10938368, 100352), GradientTensor(10436608, 401408));
 
         // 15: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(10938368, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(11038720, 100352), GradientTensor(11038720, 100352), GradientTensor(10938368, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(10938368, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(11038720, 100352), GradientTensor(11038720, 100352), GradientTensor(10938368, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
         _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(11038720, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(527872, 512), default, TrainingTensor(11139072, 100352), GradientTensor(11139072, 100352), GradientTensor(11038720, 100352), default, BatchNormGradients("layer2.1.bn2"));
+        _g15Conv.FuseStatistics(_g15Epilogue);
         _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(528384, 147456), Scratch(675840, 128));
-        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(528384, 147456), Scratch(675840, 128), InferenceTensor(501760, 100352));
+        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(528384, 147456), Scratch(675840, 128), InferenceTensor(501760, 100352));
         _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(501760, 100352), default, default, default, InferenceTensor(501760, 100352));
         RegisterTrace(15, TrainingTensor(11139072, 100352), GradientTensor(10938368, 100352));
 
         // 16: Conv+BatchNorm+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.relu3
-        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(11139072, 100352), Parameter("layer2.1.conv3.weight"), default, TrainingTensor(11239424, 401408), GradientTensor(11239424, 401408), GradientTensor(11139072, 100352), ParameterGradient("layer2.1.conv3.weight"), default);
+        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(11139072, 100352), Parameter("layer2.1.conv3.weight"), default, TrainingTensor(11239424, 401408), GradientTensor(11239424, 401408), GradientTensor(11139072, 100352), ParameterGradient("layer2.1.conv3.weight"), default);
         _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(11239424, 401408), BatchNormTensors("layer2.1.bn3"), Scratch(675968, 2048), default, TrainingTensor(11640832, 401408), GradientTensor(11640832, 401408), GradientTensor(11239424, 401408), default, BatchNormGradients("layer2.1.bn3"));
+        _g16Conv.FuseStatistics(_g16Epilogue);
         _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.1.conv3.weight"), default, BatchNormTensors("layer2.1.bn3"), 1E-05f, Scratch(678016, 65536), Scratch(743552, 512));
-        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(501760, 100352), Scratch(678016, 65536), Scratch(743552, 512), InferenceTensor(0, 401408));
+        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(501760, 100352), Scratch(678016, 65536), Scratch(743552, 512), InferenceTensor(0, 401408));
         _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(0, 401408));
         RegisterTrace(16, TrainingTensor(11640832, 401408), GradientTensor(11139072, 100352));
 
         // 17: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g17Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(11640832, 401408), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(12042240, 100352), GradientTensor(12042240, 100352), GradientTensor(11640832, 401408), ParameterGradient("layer2.2.conv1.weight"), default);
+        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(11640832, 401408), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(12042240, 100352), GradientTensor(12042240, 100352), GradientTensor(11640832, 401408), ParameterGradient("layer2.2.conv1.weight"), default);
         _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(12042240, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(744064, 512), default, TrainingTensor(12142592, 100352), GradientTensor(12142592, 100352), GradientTensor(12042240, 100352), default, BatchNormGradients("layer2.2.bn1"));
+        _g17Conv.FuseStatistics(_g17Epilogue);
         _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(744576, 65536), Scratch(810112, 128));
-        _g17InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(744576, 65536), Scratch(810112, 128), InferenceTensor(401408, 100352));
+        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(744576, 65536), Scratch(810112, 128), InferenceTensor(401408, 100352));
         _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352));
         RegisterTrace(17, TrainingTensor(12142592, 100352), GradientTensor(11640832, 401408));
 
         // 18: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-        _g18Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(12142592, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(12242944, 100352), GradientTensor(12242944, 100352), GradientTensor(12142592, 100352), ParameterGradient("layer2.2.conv2.weight"), default);
+        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(12142592, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(12242944, 100352), GradientTensor(12242944, 100352), GradientTensor(12142592, 100352), ParameterGradient("layer2.2.conv2.weight"), default);
         _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(12242944, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(810240, 512), default, TrainingTensor(12343296, 100352), GradientTensor(12343296, 100352), GradientTensor(12242944, 100352), default, BatchNormGradients("layer2.2.bn2"));
+        _g18Conv.FuseStatistics(_g18Epilogue);
         _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(810752, 147456), Scratch(958208, 128));
-        _g18InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(810752, 147456), Scratch(958208, 128), InferenceTensor(501760, 100352));
+        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(810752, 147456), Scratch(958208, 128), InferenceTensor(501760, 100352));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(501760, 100352), default, default, default, InferenceTensor(501760, 100352));
         RegisterTrace(18, TrainingTensor(12343296, 100352), GradientTensor(12142592, 100352));
 
         // 19: Conv+BatchNorm+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.relu3
-        _g19Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(12343296, 100352), Parameter("layer2.2.conv3.weight"), default, TrainingTensor(12443648, 401408), GradientTensor(12443648, 401408), GradientTensor(12343296, 100352), ParameterGradient("layer2.2.conv3.weight"), default);
+        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(12343296, 100352), Parameter("layer2.2.conv3.weight"), default, TrainingTensor(12443648, 401408), GradientTensor(12443648, 401408), GradientTensor(12343296, 100352), ParameterGradient("layer2.2.conv3.weight"), default);
         _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(12443648, 401408), BatchNormTensors("layer2.2.bn3"), Scratch(958336, 2048), default, TrainingTensor(12845056, 401408), GradientTensor(12845056, 401408), GradientTensor(12443648, 401408), default, BatchNormGradients("layer2.2.bn3"));
+        _g19Conv.FuseStatistics(_g19Epilogue);
         _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.2.conv3.weight"), default, BatchNormTensors("layer2.2.bn3"), 1E-05f, Scratch(960384, 65536), Scratch(1025920, 512));
-        _g19InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(501760, 100352), Scratch(960384, 65536), Scratch(1025920, 512), InferenceTensor(0, 401408));
+        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(501760, 100352), Scratch(960384, 65536), Scratch(1025920, 512), InferenceTensor(0, 401408));
         _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(0, 401408));
         RegisterTrace(19, TrainingTensor(12845056, 401408), GradientTensor(12343296, 100352));
 
         // 20: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        _g20Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(12845056, 401408), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(13246464, 100352), GradientTensor(13246464, 100352), GradientTensor(12845056, 401408), ParameterGradient("layer2.3.conv1.weight"), default);
+        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(12845056, 401408), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(13246464, 100352), GradientTensor(13246464, 100352), GradientTensor(12845056, 401408), ParameterGradient("layer2.3.conv1.weight"), default);
         _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(13246464, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1026432, 512), default, TrainingTensor(13346816, 100352), GradientTensor(13346816, 100352), GradientTensor(13246464, 100352), default, BatchNormGradients("layer2.3.bn1"));
+        _g20Conv.FuseStatistics(_g20Epilogue);
         _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(1026944, 65536), Scratch(1092480, 128));
-        _g20InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1026944, 65536), Scratch(1092480, 128), InferenceTensor(401408, 100352));
+        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1026944, 65536), Scratch(1092480, 128), InferenceTensor(401408, 100352));
         _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352));
         RegisterTrace(20, TrainingTensor(13346816, 100352), GradientTensor(12845056, 401408));
 
         // 21: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(13346816, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(13447168, 100352), GradientTensor(13447168, 100352), GradientTensor(13346816, 100352), ParameterGradient("layer2.3.conv2.weight"), default);
+        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(13346816, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(13447168, 100352), GradientTensor(13447168, 100352), GradientTensor(13346816, 100352), ParameterGradient("layer2.3.conv2.weight"), default);
         _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(13447168, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1092608, 512), default, TrainingTensor(13547520, 100352), GradientTensor(13547520, 100352), GradientTensor(13447168, 100352), default, BatchNormGradients("layer2.3.bn2"));
+        _g21Conv.FuseStatistics(_g21Epilogue);
         _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1093120, 147456), Scratch(1240576, 128));
-        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(1093120, 147456), Scratch(1240576, 128), InferenceTensor(501760, 100352));
+        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(1093120, 147456), Scratch(1240576, 128), InferenceTensor(501760, 100352));
         _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(501760, 100352), default, default, default, InferenceTensor(501760, 100352));
         RegisterTrace(21, TrainingTensor(13547520, 100352), GradientTensor(13346816, 100352));
 
         // 22: Conv+BatchNorm+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.relu3
-        _g22Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(13547520, 100352), Parameter("layer2.3.conv3.weight"), default, TrainingTensor(13647872, 401408), GradientTensor(13647872, 401408), GradientTensor(13547520, 100352), ParameterGradient("layer2.3.conv3.weight"), default);
+        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(13547520, 100352), Parameter("layer2.3.conv3.weight"), default, TrainingTensor(13647872, 401408), GradientTensor(13647872, 401408), GradientTensor(13547520, 100352), ParameterGradient("layer2.3.conv3.weight"), default);
         _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(13647872, 401408), BatchNormTensors("layer2.3.bn3"), Scratch(1240704, 2048), default, TrainingTensor(14049280, 401408), GradientTensor(14049280, 401408), GradientTensor(13647872, 401408), default, BatchNormGradients("layer2.3.bn3"));
+        _g22Conv.FuseStatistics(_g22Epilogue);
         _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.3.conv3.weight"), default, BatchNormTensors("layer2.3.bn3"), 1E-05f, Scratch(1242752, 65536), Scratch(1308288, 512));
-        _g22InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(501760, 100352), Scratch(1242752, 65536), Scratch(1308288, 512), InferenceTensor(0, 401408));
+        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(501760, 100352), Scratch(1242752, 65536), Scratch(1308288, 512), InferenceTensor(0, 401408));
         _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(0, 401408));
         RegisterTrace(22, TrainingTensor(14049280, 401408), GradientTensor(13547520, 100352));
 
         // 23: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g23Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), TrainingTensor(14049280, 401408), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(14450688, 200704), GradientTensor(14450688, 200704), GradientTensor(14049280, 401408), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), TrainingTensor(14049280, 401408), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(14450688, 200704), GradientTensor(14450688, 200704), GradientTensor(14049280, 401408), ParameterGradient("layer3.0.conv1.weight"), default);
         _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(14450688, 200704), BatchNormTensors("layer3.0.bn1"), Scratch(1308800, 1024), default, TrainingTensor(14651392, 200704), GradientTensor(14651392, 200704), GradientTensor(14450688, 200704), default, BatchNormGradients("layer3.0.bn1"));
+        _g23Conv.FuseStatistics(_g23Epilogue);
         _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1309824, 131072), Scratch(1440896, 256));
-        _g23InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1309824, 131072), Scratch(1440896, 256), InferenceTensor(401408, 200704));
+        _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1309824, 131072), Scratch(1440896, 256), InferenceTensor(401408, 200704));
         _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, default, InferenceTensor(401408, 200704));
         RegisterTrace(23, TrainingTensor(14651392, 200704), GradientTensor(14049280, 401408));
 
         // 24: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-        _g24Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), TrainingTensor(14651392, 200704), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(14852096, 50176), GradientTensor(14852096, 50176), GradientTensor(14651392, 200704), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), TrainingTensor(14651392, 200704), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(14852096, 50176), GradientTensor(14852096, 50176), GradientTensor(14651392, 200704), ParameterGradient("layer3.0.conv2.weight"), default);
         _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(14852096, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1441152, 1024), default, TrainingTensor(14902272, 50176), GradientTensor(14902272, 50176), GradientTensor(14852096, 50176), default, BatchNormGradients("layer3.0.bn2"));
+        _g24Conv.FuseStatistics(_g24Epilogue);
         _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1442176, 589824), Scratch(2032000, 256));
-        _g24InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(1442176, 589824), Scratch(2032000, 256), InferenceTensor(200704, 50176));
+        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(1442176, 589824), Scratch(2032000, 256), InferenceTensor(200704, 50176));
         _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
         RegisterTrace(24, TrainingTensor(14902272, 50176), GradientTensor(14651392, 200704));
 
         // 25: Conv+BatchNorm+ReLU layer3.0.conv3, layer3.0.bn3, layer3.0.relu3
-        _g25Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(14902272, 50176), Parameter("layer3.0.conv3.weight"), default, TrainingTensor(14952448, 200704), GradientTensor(14952448, 200704), GradientTensor(14902272, 50176), ParameterGradient("layer3.0.conv3.weight"), default);
+        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(14902272, 50176), Parameter("layer3.0.conv3.weight"), default, TrainingTensor(14952448, 200704), GradientTensor(14952448, 200704), GradientTensor(14902272, 50176), ParameterGradient("layer3.0.conv3.weight"), default);
         _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(14952448, 200704), BatchNormTensors("layer3.0.bn3"), Scratch(2032256, 4096), default, TrainingTensor(15153152, 200704), GradientTensor(15153152, 200704), GradientTensor(14952448, 200704), default, BatchNormGradients("layer3.0.bn3"));
+        _g25Conv.FuseStatistics(_g25Epilogue);
         _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.0.conv3.weight"), default, BatchNormTensors("layer3.0.bn3"), 1E-05f, Scratch(2036352, 262144), Scratch(2298496, 1024));
-        _g25InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(200704, 50176), Scratch(2036352, 262144), Scratch(2298496, 1024), InferenceTensor(0, 200704));
+        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(200704, 50176), Scratch(2036352, 262144), Scratch(2298496, 1024), InferenceTensor(0, 200704));
         _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(25, TrainingTensor(15153152, 200704), GradientTensor(14902272, 50176));
 
         // 26: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g26Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(15153152, 200704), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(15353856, 50176), GradientTensor(15353856, 50176), GradientTensor(15153152, 200704), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g26Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(15153152, 200704), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(15353856, 50176), GradientTensor(15353856, 50176), GradientTensor(15153152, 200704), ParameterGradient("layer3.1.conv1.weight"), default);
         _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15353856, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2299520, 1024), default, TrainingTensor(15404032, 50176), GradientTensor(15404032, 50176), GradientTensor(15353856, 50176), default, BatchNormGradients("layer3.1.bn1"));
+        _g26Conv.FuseStatistics(_g26Epilogue);
         _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2300544, 262144), Scratch(2562688, 256));
-        _g26InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(2300544, 262144), Scratch(2562688, 256), InferenceTensor(200704, 50176));
+        _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(2300544, 262144), Scratch(2562688, 256), InferenceTensor(200704, 50176));
         _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
         RegisterTrace(26, TrainingTensor(15404032, 50176), GradientTensor(15153152, 200704));
 
         // 27: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-        _g27Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(15404032, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(15454208, 50176), GradientTensor(15454208, 50176), GradientTensor(15404032, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g27Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(15404032, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(15454208, 50176), GradientTensor(15454208, 50176), GradientTensor(15404032, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
         _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15454208, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2562944, 1024), default, TrainingTensor(15504384, 50176), GradientTensor(15504384, 50176), GradientTensor(15454208, 50176), default, BatchNormGradients("layer3.1.bn2"));
+        _g27Conv.FuseStatistics(_g27Epilogue);
         _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2563968, 589824), Scratch(3153792, 256));
-        _g27InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(2563968, 589824), Scratch(3153792, 256), InferenceTensor(250880, 50176));
+        _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(2563968, 589824), Scratch(3153792, 256), InferenceTensor(250880, 50176));
         _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(250880, 50176), default, default, default, InferenceTensor(250880, 50176));
         RegisterTrace(27, TrainingTensor(15504384, 50176), GradientTensor(15404032, 50176));
 
         // 28: Conv+BatchNorm+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.relu3
-        _g28Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(15504384, 50176), Parameter("layer3.1.conv3.weight"), default, TrainingTensor(15554560, 200704), GradientTensor(15554560, 200704), GradientTensor(15504384, 50176), ParameterGradient("layer3.1.conv3.weight"), default);
+        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(15504384, 50176), Parameter("layer3.1.conv3.weight"), default, TrainingTensor(15554560, 200704), GradientTensor(15554560, 200704), GradientTensor(15504384, 50176), ParameterGradient("layer3.1.conv3.weight"), default);
         _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15554560, 200704), BatchNormTensors("layer3.1.bn3"), Scratch(3154048, 4096), default, TrainingTensor(15755264, 200704), GradientTensor(15755264, 200704), GradientTensor(15554560, 200704), default, BatchNormGradients("layer3.1.bn3"));
+        _g28Conv.FuseStatistics(_g28Epilogue);
         _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.1.conv3.weight"), default, BatchNormTensors("layer3.1.bn3"), 1E-05f, Scratch(3158144, 262144), Scratch(3420288, 1024));
-        _g28InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(3158144, 262144), Scratch(3420288, 1024), InferenceTensor(0, 200704));
+        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(3158144, 262144), Scratch(3420288, 1024), InferenceTensor(0, 200704));
         _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(28, TrainingTensor(15755264, 200704), GradientTensor(15504384, 50176));
 
         // 29: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g29Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(15755264, 200704), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(15955968, 50176), GradientTensor(15955968, 50176), GradientTensor(15755264, 200704), ParameterGradient("layer3.2.conv1.weight"), default);
+        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(15755264, 200704), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(15955968, 50176), GradientTensor(15955968, 50176), GradientTensor(15755264, 200704), ParameterGradient("layer3.2.conv1.weight"), default);
         _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15955968, 50176), BatchNormTensors("layer3.2.bn1"), Scratch(3421312, 1024), default, TrainingTensor(16006144, 50176), GradientTensor(16006144, 50176), GradientTensor(15955968, 50176), default, BatchNormGradients("layer3.2.bn1"));
+        _g29Conv.FuseStatistics(_g29Epilogue);
         _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(3422336, 262144), Scratch(3684480, 256));
-        _g29InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(3422336, 262144), Scratch(3684480, 256), InferenceTensor(200704, 50176));
+        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(3422336, 262144), Scratch(3684480, 256), InferenceTensor(200704, 50176));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
         RegisterTrace(29, TrainingTensor(16006144, 50176), GradientTensor(15755264, 200704));
 
         // 30: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-        _g30Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(16006144, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(16056320, 50176), GradientTensor(16056320, 50176), GradientTensor(16006144, 50176), ParameterGradient("layer3.2.conv2.weight"), default);
+        _g30Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(16006144, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(16056320, 50176), GradientTensor(16056320, 50176), GradientTensor(16006144, 50176), ParameterGradient("layer3.2.conv2.weight"), default);
         _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(16056320, 50176), BatchNormTensors("layer3.2.bn2"), Scratch(3684736, 1024), default, TrainingTensor(16106496, 50176), GradientTensor(16106496, 50176), GradientTensor(16056320, 50176), default, BatchNormGradients("layer3.2.bn2"));
+        _g30Conv.FuseStatistics(_g30Epilogue);
         _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(3685760, 589824), Scratch(4275584, 256));
-        _g30InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(3685760, 589824), Scratch(4275584, 256), InferenceTensor(250880, 50176));
+        _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(3685760, 589824), Scratch(4275584, 256), InferenceTensor(250880, 50176));
         _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(250880, 50176), default, default, default, InferenceTensor(250880, 50176));
         RegisterTrace(30, TrainingTensor(16106496, 50176), GradientTensor(16006144, 50176));
 
         // 31: Conv+BatchNorm+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.relu3
-        _g31Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(16106496, 50176), Parameter("layer3.2.conv3.weight"), default, TrainingTensor(16156672, 200704), GradientTensor(16156672, 200704), GradientTensor(16106496, 50176), ParameterGradient("layer3.2.conv3.weight"), default);
+        _g31Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(16106496, 50176), Parameter("layer3.2.conv3.weight"), default, TrainingTensor(16156672, 200704), GradientTensor(16156672, 200704), GradientTensor(16106496, 50176), ParameterGradient("layer3.2.conv3.weight"), default);
         _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(16156672, 200704), BatchNormTensors("layer3.2.bn3"), Scratch(4275840, 4096), default, TrainingTensor(16357376, 200704), GradientTensor(16357376, 200704), GradientTensor(16156672, 200704), default, BatchNormGradients("layer3.2.bn3"));
+        _g31Conv.FuseStatistics(_g31Epilogue);
         _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.2.conv3.weight"), default, BatchNormTensors("layer3.2.bn3"), 1E-05f, Scratch(4279936, 262144), Scratch(4542080, 1024));
-        _g31InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(4279936, 262144), Scratch(4542080, 1024), InferenceTensor(0, 200704));
+        _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(4279936, 262144), Scratch(4542080, 1024), InferenceTensor(0, 200704));
         _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(31, TrainingTensor(16357376, 200704), GradientTensor(16106496, 50176));
 
         // 32: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        _g32Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(16357376, 200704), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(16558080, 50176), GradientTensor(16558080, 50176), GradientTensor(16357376, 200704), ParameterGradient("layer3.3.conv1.weight"), default);
+        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(16357376, 200704), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(16558080, 50176), GradientTensor(16558080, 50176), GradientTensor(16357376, 200704), ParameterGradient("layer3.3.conv1.weight"), default);
         _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(16558080, 50176), BatchNormTensors("layer3.3.bn1"), Scratch(4543104, 1024), default, TrainingTensor(16608256, 50176), GradientTensor(16608256, 50176), GradientTensor(16558080, 50176), default, BatchNormGradients("layer3.3.bn1"));
+        _g32Conv.FuseStatistics(_g32Epilogue);
         _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(4544128, 262144), Scratch(4806272, 256));
-        _g32InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(4544128, 262144), Scratch(4806272, 256), InferenceTensor(200704, 50176));
+        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(4544128, 262144), Scratch(4806272, 256), InferenceTensor(200704, 50176));
         _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
         RegisterTrace(32, TrainingTensor(16608256, 50176), GradientTensor(16357376, 200704));
 
         // 33: Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-        _g33Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(16608256, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(16658432, 50176), GradientTensor(16658432, 50176), GradientTensor(16608256, 50176), ParameterGradient("layer3.3.conv2.weight"), default);
+        _g33Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(16608256, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(16658432, 50176), GradientTensor(16658432, 50176), GradientTensor(16608256, 50176), ParameterGradient("layer3.3.conv2.weight"), default);
         _g33Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(16658432, 50176), BatchNormTensors("layer3.3.bn2"), Scratch(4806528, 1024), default, TrainingTensor(16708608, 50176), GradientTensor(16708608, 50176), GradientTensor(16658432, 50176), default, BatchNormGradients("layer3.3.bn2"));
+        _g33Conv.FuseStatistics(_g33Epilogue);
         _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(4807552, 589824), Scratch(5397376, 256));
-        _g33InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(4807552, 589824), Scratch(5397376, 256), InferenceTensor(250880, 50176));
+        _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(4807552, 589824), Scratch(5397376, 256), InferenceTensor(250880, 50176));
         _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(250880, 50176), default, default, default, InferenceTensor(250880, 50176));
         RegisterTrace(33, TrainingTensor(16708608, 50176), GradientTensor(16608256, 50176));
 
         // 34: Conv+BatchNorm+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.relu3
-        _g34Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(16708608, 50176), Parameter("layer3.3.conv3.weight"), default, TrainingTensor(16758784, 200704), GradientTensor(16758784, 200704), GradientTensor(16708608, 50176), ParameterGradient("layer3.3.conv3.weight"), default);
+        _g34Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(16708608, 50176), Parameter("layer3.3.conv3.weight"), default, TrainingTensor(16758784, 200704), GradientTensor(16758784, 200704), GradientTensor(16708608, 50176), ParameterGradient("layer3.3.conv3.weight"), default);
         _g34Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(16758784, 200704), BatchNormTensors("layer3.3.bn3"), Scratch(5397632, 4096), default, TrainingTensor(16959488, 200704), GradientTensor(16959488, 200704), GradientTensor(16758784, 200704), default, BatchNormGradients("layer3.3.bn3"));
+        _g34Conv.FuseStatistics(_g34Epilogue);
         _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.3.conv3.weight"), default, BatchNormTensors("layer3.3.bn3"), 1E-05f, Scratch(5401728, 262144), Scratch(5663872, 1024));
-        _g34InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(5401728, 262144), Scratch(5663872, 1024), InferenceTensor(0, 200704));
+        _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(5401728, 262144), Scratch(5663872, 1024), InferenceTensor(0, 200704));
         _g34InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(34, TrainingTensor(16959488, 200704), GradientTensor(16708608, 50176));
 
         // 35: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        _g35Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(16959488, 200704), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(17160192, 50176), GradientTensor(17160192, 50176), GradientTensor(16959488, 200704), ParameterGradient("layer3.4.conv1.weight"), default);
+        _g35Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(16959488, 200704), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(17160192, 50176), GradientTensor(17160192, 50176), GradientTensor(16959488, 200704), ParameterGradient("layer3.4.conv1.weight"), default);
         _g35Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17160192, 50176), BatchNormTensors("layer3.4.bn1"), Scratch(5664896, 1024), default, TrainingTensor(17210368, 50176), GradientTensor(17210368, 50176), GradientTensor(17160192, 50176), default, BatchNormGradients("layer3.4.bn1"));
+        _g35Conv.FuseStatistics(_g35Epilogue);
         _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(5665920, 262144), Scratch(5928064, 256));
-        _g35InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(5665920, 262144), Scratch(5928064, 256), InferenceTensor(200704, 50176));
+        _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(5665920, 262144), Scratch(5928064, 256), InferenceTensor(200704, 50176));
         _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
         RegisterTrace(35, TrainingTensor(17210368, 50176), GradientTensor(16959488, 200704));
 
         // 36: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-        _g36Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(17210368, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(17260544, 50176), GradientTensor(17260544, 50176), GradientTensor(17210368, 50176), ParameterGradient("layer3.4.conv2.weight"), default);
+        _g36Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(17210368, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(17260544, 50176), GradientTensor(17260544, 50176), GradientTensor(17210368, 50176), ParameterGradient("layer3.4.conv2.weight"), default);
         _g36Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17260544, 50176), BatchNormTensors("layer3.4.bn2"), Scratch(5928320, 1024), default, TrainingTensor(17310720, 50176), GradientTensor(17310720, 50176), GradientTensor(17260544, 50176), default, BatchNormGradients("layer3.4.bn2"));
+        _g36Conv.FuseStatistics(_g36Epilogue);
         _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(5929344, 589824), Scratch(6519168, 256));
-        _g36InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(5929344, 589824), Scratch(6519168, 256), InferenceTensor(250880, 50176));
+        _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(5929344, 589824), Scratch(6519168, 256), InferenceTensor(250880, 50176));
         _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(250880, 50176), default, default, default, InferenceTensor(250880, 50176));
         RegisterTrace(36, TrainingTensor(17310720, 50176), GradientTensor(17210368, 50176));
 
         // 37: Conv+BatchNorm+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.relu3
-        _g37Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(17310720, 50176), Parameter("layer3.4.conv3.weight"), default, TrainingTensor(17360896, 200704), GradientTensor(17360896, 200704), GradientTensor(17310720, 50176), ParameterGradient("layer3.4.conv3.weight"), default);
+        _g37Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(17310720, 50176), Parameter("layer3.4.conv3.weight"), default, TrainingTensor(17360896, 200704), GradientTensor(17360896, 200704), GradientTensor(17310720, 50176), ParameterGradient("layer3.4.conv3.weight"), default);
         _g37Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17360896, 200704), BatchNormTensors("layer3.4.bn3"), Scratch(6519424, 4096), default, TrainingTensor(17561600, 200704), GradientTensor(17561600, 200704), GradientTensor(17360896, 200704), default, BatchNormGradients("layer3.4.bn3"));
+        _g37Conv.FuseStatistics(_g37Epilogue);
         _g37Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.4.conv3.weight"), default, BatchNormTensors("layer3.4.bn3"), 1E-05f, Scratch(6523520, 262144), Scratch(6785664, 1024));
-        _g37InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(6523520, 262144), Scratch(6785664, 1024), InferenceTensor(0, 200704));
+        _g37InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(6523520, 262144), Scratch(6785664, 1024), InferenceTensor(0, 200704));
         _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(37, TrainingTensor(17561600, 200704), GradientTensor(17310720, 50176));
 
         // 38: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-        _g38Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(17561600, 200704), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(17762304, 50176), GradientTensor(17762304, 50176), GradientTensor(17561600, 200704), ParameterGradient("layer3.5.conv1.weight"), default);
+        _g38Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(17561600, 200704), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(17762304, 50176), GradientTensor(17762304, 50176), GradientTensor(17561600, 200704), ParameterGradient("layer3.5.conv1.weight"), default);
         _g38Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17762304, 50176), BatchNormTensors("layer3.5.bn1"), Scratch(6786688, 1024), default, TrainingTensor(17812480, 50176), GradientTensor(17812480, 50176), GradientTensor(17762304, 50176), default, BatchNormGradients("layer3.5.bn1"));
+        _g38Conv.FuseStatistics(_g38Epilogue);
         _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(6787712, 262144), Scratch(7049856, 256));
-        _g38InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(6787712, 262144), Scratch(7049856, 256), InferenceTensor(200704, 50176));
+        _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(6787712, 262144), Scratch(7049856, 256), InferenceTensor(200704, 50176));
         _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
         RegisterTrace(38, TrainingTensor(17812480, 50176), GradientTensor(17561600, 200704));
 
         // 39: Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-        _g39Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(17812480, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(17862656, 50176), GradientTensor(17862656, 50176), GradientTensor(17812480, 50176), ParameterGradient("layer3.5.conv2.weight"), default);
+        _g39Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(17812480, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(17862656, 50176), GradientTensor(17862656, 50176), GradientTensor(17812480, 50176), ParameterGradient("layer3.5.conv2.weight"), default);
         _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17862656, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7050112, 1024), default, TrainingTensor(17912832, 50176), GradientTensor(17912832, 50176), GradientTensor(17862656, 50176), default, BatchNormGradients("layer3.5.bn2"));
+        _g39Conv.FuseStatistics(_g39Epilogue);
         _g39Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(7051136, 589824), Scratch(7640960, 256));
-        _g39InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(7051136, 589824), Scratch(7640960, 256), InferenceTensor(250880, 50176));
+        _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(7051136, 589824), Scratch(7640960, 256), InferenceTensor(250880, 50176));
         _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(250880, 50176), default, default, default, InferenceTensor(250880, 50176));
         RegisterTrace(39, TrainingTensor(17912832, 50176), GradientTensor(17812480, 50176));
 
         // 40: Conv+BatchNorm+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.relu3
-        _g40Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(17912832, 50176), Parameter("layer3.5.conv3.weight"), default, TrainingTensor(17963008, 200704), GradientTensor(17963008, 200704), GradientTensor(17912832, 50176), ParameterGradient("layer3.5.conv3.weight"), default);
+        _g40Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(17912832, 50176), Parameter("layer3.5.conv3.weight"), default, TrainingTensor(17963008, 200704), GradientTensor(17963008, 200704), GradientTensor(17912832, 50176), ParameterGradient("layer3.5.conv3.weight"), default);
         _g40Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17963008, 200704), BatchNormTensors("layer3.5.bn3"), Scratch(7641216, 4096), default, TrainingTensor(18163712, 200704), GradientTensor(18163712, 200704), GradientTensor(17963008, 200704), default, BatchNormGradients("layer3.5.bn3"));
+        _g40Conv.FuseStatistics(_g40Epilogue);
         _g40Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.5.conv3.weight"), default, BatchNormTensors("layer3.5.bn3"), 1E-05f, Scratch(7645312, 262144), Scratch(7907456, 1024));
-        _g40InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(7645312, 262144), Scratch(7907456, 1024), InferenceTensor(0, 200704));
+        _g40InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(7645312, 262144), Scratch(7907456, 1024), InferenceTensor(0, 200704));
         _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(40, TrainingTensor(18163712, 200704), GradientTensor(17912832, 50176));
 
         // 41: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-        _g41Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), TrainingTensor(18163712, 200704), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(18364416, 100352), GradientTensor(18364416, 100352), GradientTensor(18163712, 200704), ParameterGradient("layer4.0.conv1.weight"), default);
+        _g41Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), TrainingTensor(18163712, 200704), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(18364416, 100352), GradientTensor(18364416, 100352), GradientTensor(18163712, 200704), ParameterGradient("layer4.0.conv1.weight"), default);
         _g41Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18364416, 100352), BatchNormTensors("layer4.0.bn1"), Scratch(7908480, 2048), default, TrainingTensor(18464768, 100352), GradientTensor(18464768, 100352), GradientTensor(18364416, 100352), default, BatchNormGradients("layer4.0.bn1"));
+        _g41Conv.FuseStatistics(_g41Epilogue);
         _g41Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(7910528, 524288), Scratch(8434816, 512));
-        _g41InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(7910528, 524288), Scratch(8434816, 512), InferenceTensor(200704, 100352));
+        _g41InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(7910528, 524288), Scratch(8434816, 512), InferenceTensor(200704, 100352));
         _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(200704, 100352));
         RegisterTrace(41, TrainingTensor(18464768, 100352), GradientTensor(18163712, 200704));
 
         // 42: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-        _g42Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), TrainingTensor(18464768, 100352), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(18565120, 25088), GradientTensor(18565120, 25088), GradientTensor(18464768, 100352), ParameterGradient("layer4.0.conv2.weight"), default);
+        _g42Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), TrainingTensor(18464768, 100352), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(18565120, 25088), GradientTensor(18565120, 25088), GradientTensor(18464768, 100352), ParameterGradient("layer4.0.conv2.weight"), default);
         _g42Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18565120, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(8435328, 2048), default, TrainingTensor(18590208, 25088), GradientTensor(18590208, 25088), GradientTensor(18565120, 25088), default, BatchNormGradients("layer4.0.bn2"));
+        _g42Conv.FuseStatistics(_g42Epilogue);
         _g42Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(8437376, 2359296), Scratch(10796672, 512));
-        _g42InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(8437376, 2359296), Scratch(10796672, 512), InferenceTensor(100352, 25088));
+        _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(8437376, 2359296), Scratch(10796672, 512), InferenceTensor(100352, 25088));
         _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088));
         RegisterTrace(42, TrainingTensor(18590208, 25088), GradientTensor(18464768, 100352));
 
         // 43: Conv+BatchNorm+ReLU layer4.0.conv3, layer4.0.bn3, layer4.0.relu3
-        _g43Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(18590208, 25088), Parameter("layer4.0.conv3.weight"), default, TrainingTensor(18615296, 100352), GradientTensor(18615296, 100352), GradientTensor(18590208, 25088), ParameterGradient("layer4.0.conv3.weight"), default);
+        _g43Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(18590208, 25088), Parameter("layer4.0.conv3.weight"), default, TrainingTensor(18615296, 100352), GradientTensor(18615296, 100352), GradientTensor(18590208, 25088), ParameterGradient("layer4.0.conv3.weight"), default);
         _g43Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18615296, 100352), BatchNormTensors("layer4.0.bn3"), Scratch(10797184, 8192), default, TrainingTensor(18715648, 100352), GradientTensor(18715648, 100352), GradientTensor(18615296, 100352), default, BatchNormGradients("layer4.0.bn3"));
+        _g43Conv.FuseStatistics(_g43Epilogue);
         _g43Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.0.conv3.weight"), default, BatchNormTensors("layer4.0.bn3"), 1E-05f, Scratch(10805376, 1048576), Scratch(11853952, 2048));
-        _g43InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(100352, 25088), Scratch(10805376, 1048576), Scratch(11853952, 2048), InferenceTensor(0, 100352));
+        _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(100352, 25088), Scratch(10805376, 1048576), Scratch(11853952, 2048), InferenceTensor(0, 100352));
         _g43InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         RegisterTrace(43, TrainingTensor(18715648, 100352), GradientTensor(18590208, 25088));
 
         // 44: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-        _g44Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(18715648, 100352), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(18816000, 25088), GradientTensor(18816000, 25088), GradientTensor(18715648, 100352), ParameterGradient("layer4.1.conv1.weight"), default);
+        _g44Conv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(18715648, 100352), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(18816000, 25088), GradientTensor(18816000, 25088), GradientTensor(18715648, 100352), ParameterGradient("layer4.1.conv1.weight"), default);
         _g44Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18816000, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11856000, 2048), default, TrainingTensor(18841088, 25088), GradientTensor(18841088, 25088), GradientTensor(18816000, 25088), default, BatchNormGradients("layer4.1.bn1"));
+        _g44Conv.FuseStatistics(_g44Epilogue);
         _g44Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(11858048, 1048576), Scratch(12906624, 512));
-        _g44InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(11858048, 1048576), Scratch(12906624, 512), InferenceTensor(100352, 25088));
+        _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(11858048, 1048576), Scratch(12906624, 512), InferenceTensor(100352, 25088));
         _g44InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088));
         RegisterTrace(44, TrainingTensor(18841088, 25088), GradientTensor(18715648, 100352));
 
         // 45: Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-        _g45Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(18841088, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(18866176, 25088), GradientTensor(18866176, 25088), GradientTensor(18841088, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
+        _g45Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(18841088, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(18866176, 25088), GradientTensor(18866176, 25088), GradientTensor(18841088, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
         _g45Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18866176, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(12907136, 2048), default, TrainingTensor(18891264, 25088), GradientTensor(18891264, 25088), GradientTensor(18866176, 25088), default, BatchNormGradients("layer4.1.bn2"));
+        _g45Conv.FuseStatistics(_g45Epilogue);
         _g45Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(12909184, 2359296), Scratch(15268480, 512));
-        _g45InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(12909184, 2359296), Scratch(15268480, 512), InferenceTensor(125440, 25088));
+        _g45InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(12909184, 2359296), Scratch(15268480, 512), InferenceTensor(125440, 25088));
         _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(125440, 25088), default, default, default, InferenceTensor(125440, 25088));
         RegisterTrace(45, TrainingTensor(18891264, 25088), GradientTensor(18841088, 25088));
 
         // 46: Conv+BatchNorm+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.relu3
-        _g46Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(18891264, 25088), Parameter("layer4.1.conv3.weight"), default, TrainingTensor(18916352, 100352), GradientTensor(18916352, 100352), GradientTensor(18891264, 25088), ParameterGradient("layer4.1.conv3.weight"), default);
+        _g46Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(18891264, 25088), Parameter("layer4.1.conv3.weight"), default, TrainingTensor(18916352, 100352), GradientTensor(18916352, 100352), GradientTensor(18891264, 25088), ParameterGradient("layer4.1.conv3.weight"), default);
         _g46Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18916352, 100352), BatchNormTensors("layer4.1.bn3"), Scratch(15268992, 8192), default, TrainingTensor(19016704, 100352), GradientTensor(19016704, 100352), GradientTensor(18916352, 100352), default, BatchNormGradients("layer4.1.bn3"));
+        _g46Conv.FuseStatistics(_g46Epilogue);
         _g46Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.1.conv3.weight"), default, BatchNormTensors("layer4.1.bn3"), 1E-05f, Scratch(15277184, 1048576), Scratch(16325760, 2048));
-        _g46InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(125440, 25088), Scratch(15277184, 1048576), Scratch(16325760, 2048), InferenceTensor(0, 100352));
+        _g46InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(125440, 25088), Scratch(15277184, 1048576), Scratch(16325760, 2048), InferenceTensor(0, 100352));
         _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         RegisterTrace(46, TrainingTensor(19016704, 100352), GradientTensor(18891264, 25088));
 
         // 47: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-        _g47Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(19016704, 100352), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(19117056, 25088), GradientTensor(19117056, 25088), GradientTensor(19016704, 100352), ParameterGradient("layer4.2.conv1.weight"), default);
+        _g47Conv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(19016704, 100352), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(19117056, 25088), GradientTensor(19117056, 25088), GradientTensor(19016704, 100352), ParameterGradient("layer4.2.conv1.weight"), default);
         _g47Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19117056, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16327808, 2048), default, TrainingTensor(19142144, 25088), GradientTensor(19142144, 25088), GradientTensor(19117056, 25088), default, BatchNormGradients("layer4.2.bn1"));
+        _g47Conv.FuseStatistics(_g47Epilogue);
         _g47Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(16329856, 1048576), Scratch(17378432, 512));
-        _g47InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(16329856, 1048576), Scratch(17378432, 512), InferenceTensor(100352, 25088));
+        _g47InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(16329856, 1048576), Scratch(17378432, 512), InferenceTensor(100352, 25088));
         _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088));
         RegisterTrace(47, TrainingTensor(19142144, 25088), GradientTensor(19016704, 100352));
 
         // 48: Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-        _g48Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(19142144, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(19167232, 25088), GradientTensor(19167232, 25088), GradientTensor(19142144, 25088), ParameterGradient("layer4.2.conv2.weight"), default);
+        _g48Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(19142144, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(19167232, 25088), GradientTensor(19167232, 25088), GradientTensor(19142144, 25088), ParameterGradient("layer4.2.conv2.weight"), default);
         _g48Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19167232, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(17378944, 2048), default, TrainingTensor(19192320, 25088), GradientTensor(19192320, 25088), GradientTensor(19167232, 25088), default, BatchNormGradients("layer4.2.bn2"));
+        _g48Conv.FuseStatistics(_g48Epilogue);
         _g48Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(17380992, 2359296), Scratch(19740288, 512));
-        _g48InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(17380992, 2359296), Scratch(19740288, 512), InferenceTensor(125440, 25088));
+        _g48InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(17380992, 2359296), Scratch(19740288, 512), InferenceTensor(125440, 25088));
         _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(125440, 25088), default, default, default, InferenceTensor(125440, 25088));
         RegisterTrace(48, TrainingTensor(19192320, 25088), GradientTensor(19142144, 25088));
 
         // 49: Conv+BatchNorm+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.relu3
-        _g49Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(19192320, 25088), Parameter("layer4.2.conv3.weight"), default, TrainingTensor(19217408, 100352), GradientTensor(19217408, 100352), GradientTensor(19192320, 25088), ParameterGradient("layer4.2.conv3.weight"), default);
+        _g49Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(19192320, 25088), Parameter("layer4.2.conv3.weight"), default, TrainingTensor(19217408, 100352), GradientTensor(19217408, 100352), GradientTensor(19192320, 25088), ParameterGradient("layer4.2.conv3.weight"), default);
         _g49Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19217408, 100352), BatchNormTensors("layer4.2.bn3"), Scratch(19740800, 8192), default, TrainingTensor(19317760, 100352), GradientTensor(19317760, 100352), GradientTensor(19217408, 100352), default, BatchNormGradients("layer4.2.bn3"));
+        _g49Conv.FuseStatistics(_g49Epilogue);
         _g49Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.2.conv3.weight"), default, BatchNormTensors("layer4.2.bn3"), 1E-05f, Scratch(19748992, 1048576), Scratch(20797568, 2048));
-        _g49InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(125440, 25088), Scratch(19748992, 1048576), Scratch(20797568, 2048), InferenceTensor(0, 100352));
+        _g49InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(125440, 25088), Scratch(19748992, 1048576), Scratch(20797568, 2048), InferenceTensor(0, 100352));
         _g49InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         RegisterTrace(49, TrainingTensor(19317760, 100352), GradientTensor(19192320, 25088));
 
@@ -1395,8 +1444,8 @@ partial class Plain50 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         RegisterTrace(50, TrainingTensor(19418112, 2048), GradientTensor(19317760, 100352));
 
         // 51: Dense fc
-        _g51Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(19418112, 2048), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(19420160, 1000), GradientTensor(19420160, 1000), GradientTensor(19418112, 2048), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g51InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(100352, 2048), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
+        _g51Conv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(19418112, 2048), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(19420160, 1000), GradientTensor(19420160, 1000), GradientTensor(19418112, 2048), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g51InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(100352, 2048), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
         RegisterTrace(51, TrainingTensor(19420160, 1000), GradientTensor(19418112, 2048));
     }
 
@@ -1717,109 +1766,109 @@ partial class Plain50 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     }
 
     /// <inheritdoc />
-    protected override void ForwardInference()
+    protected override void ForwardInference(int images)
     {
-        _g0InferenceConv.Forward();
-        _g0InferenceEpilogue.Forward();
-        _g1InferenceOp.Forward();
-        _g2InferenceConv.Forward();
-        _g2InferenceEpilogue.Forward();
-        _g3InferenceConv.Forward();
-        _g3InferenceEpilogue.Forward();
-        _g4InferenceConv.Forward();
-        _g4InferenceEpilogue.Forward();
-        _g5InferenceConv.Forward();
-        _g5InferenceEpilogue.Forward();
-        _g6InferenceConv.Forward();
-        _g6InferenceEpilogue.Forward();
-        _g7InferenceConv.Forward();
-        _g7InferenceEpilogue.Forward();
-        _g8InferenceConv.Forward();
-        _g8InferenceEpilogue.Forward();
-        _g9InferenceConv.Forward();
-        _g9InferenceEpilogue.Forward();
-        _g10InferenceConv.Forward();
-        _g10InferenceEpilogue.Forward();
-        _g11InferenceConv.Forward();
-        _g11InferenceEpilogue.Forward();
-        _g12InferenceConv.Forward();
-        _g12InferenceEpilogue.Forward();
-        _g13InferenceConv.Forward();
-        _g13InferenceEpilogue.Forward();
-        _g14InferenceConv.Forward();
-        _g14InferenceEpilogue.Forward();
-        _g15InferenceConv.Forward();
-        _g15InferenceEpilogue.Forward();
-        _g16InferenceConv.Forward();
-        _g16InferenceEpilogue.Forward();
-        _g17InferenceConv.Forward();
-        _g17InferenceEpilogue.Forward();
-        _g18InferenceConv.Forward();
-        _g18InferenceEpilogue.Forward();
-        _g19InferenceConv.Forward();
-        _g19InferenceEpilogue.Forward();
-        _g20InferenceConv.Forward();
-        _g20InferenceEpilogue.Forward();
-        _g21InferenceConv.Forward();
-        _g21InferenceEpilogue.Forward();
-        _g22InferenceConv.Forward();
-        _g22InferenceEpilogue.Forward();
-        _g23InferenceConv.Forward();
-        _g23InferenceEpilogue.Forward();
-        _g24InferenceConv.Forward();
-        _g24InferenceEpilogue.Forward();
-        _g25InferenceConv.Forward();
-        _g25InferenceEpilogue.Forward();
-        _g26InferenceConv.Forward();
-        _g26InferenceEpilogue.Forward();
-        _g27InferenceConv.Forward();
-        _g27InferenceEpilogue.Forward();
-        _g28InferenceConv.Forward();
-        _g28InferenceEpilogue.Forward();
-        _g29InferenceConv.Forward();
-        _g29InferenceEpilogue.Forward();
-        _g30InferenceConv.Forward();
-        _g30InferenceEpilogue.Forward();
-        _g31InferenceConv.Forward();
-        _g31InferenceEpilogue.Forward();
-        _g32InferenceConv.Forward();
-        _g32InferenceEpilogue.Forward();
-        _g33InferenceConv.Forward();
-        _g33InferenceEpilogue.Forward();
-        _g34InferenceConv.Forward();
-        _g34InferenceEpilogue.Forward();
-        _g35InferenceConv.Forward();
-        _g35InferenceEpilogue.Forward();
-        _g36InferenceConv.Forward();
-        _g36InferenceEpilogue.Forward();
-        _g37InferenceConv.Forward();
-        _g37InferenceEpilogue.Forward();
-        _g38InferenceConv.Forward();
-        _g38InferenceEpilogue.Forward();
-        _g39InferenceConv.Forward();
-        _g39InferenceEpilogue.Forward();
-        _g40InferenceConv.Forward();
-        _g40InferenceEpilogue.Forward();
-        _g41InferenceConv.Forward();
-        _g41InferenceEpilogue.Forward();
-        _g42InferenceConv.Forward();
-        _g42InferenceEpilogue.Forward();
-        _g43InferenceConv.Forward();
-        _g43InferenceEpilogue.Forward();
-        _g44InferenceConv.Forward();
-        _g44InferenceEpilogue.Forward();
-        _g45InferenceConv.Forward();
-        _g45InferenceEpilogue.Forward();
-        _g46InferenceConv.Forward();
-        _g46InferenceEpilogue.Forward();
-        _g47InferenceConv.Forward();
-        _g47InferenceEpilogue.Forward();
-        _g48InferenceConv.Forward();
-        _g48InferenceEpilogue.Forward();
-        _g49InferenceConv.Forward();
-        _g49InferenceEpilogue.Forward();
-        _g50InferenceOp.Forward();
-        _g51InferenceConv.Forward();
+        _g0InferenceConv.Forward(images);
+        _g0InferenceEpilogue.Forward(images);
+        _g1InferenceOp.Forward(images);
+        _g2InferenceConv.Forward(images);
+        _g2InferenceEpilogue.Forward(images);
+        _g3InferenceConv.Forward(images);
+        _g3InferenceEpilogue.Forward(images);
+        _g4InferenceConv.Forward(images);
+        _g4InferenceEpilogue.Forward(images);
+        _g5InferenceConv.Forward(images);
+        _g5InferenceEpilogue.Forward(images);
+        _g6InferenceConv.Forward(images);
+        _g6InferenceEpilogue.Forward(images);
+        _g7InferenceConv.Forward(images);
+        _g7InferenceEpilogue.Forward(images);
+        _g8InferenceConv.Forward(images);
+        _g8InferenceEpilogue.Forward(images);
+        _g9InferenceConv.Forward(images);
+        _g9InferenceEpilogue.Forward(images);
+        _g10InferenceConv.Forward(images);
+        _g10InferenceEpilogue.Forward(images);
+        _g11InferenceConv.Forward(images);
+        _g11InferenceEpilogue.Forward(images);
+        _g12InferenceConv.Forward(images);
+        _g12InferenceEpilogue.Forward(images);
+        _g13InferenceConv.Forward(images);
+        _g13InferenceEpilogue.Forward(images);
+        _g14InferenceConv.Forward(images);
+        _g14InferenceEpilogue.Forward(images);
+        _g15InferenceConv.Forward(images);
+        _g15InferenceEpilogue.Forward(images);
+        _g16InferenceConv.Forward(images);
+        _g16InferenceEpilogue.Forward(images);
+        _g17InferenceConv.Forward(images);
+        _g17InferenceEpilogue.Forward(images);
+        _g18InferenceConv.Forward(images);
+        _g18InferenceEpilogue.Forward(images);
+        _g19InferenceConv.Forward(images);
+        _g19InferenceEpilogue.Forward(images);
+        _g20InferenceConv.Forward(images);
+        _g20InferenceEpilogue.Forward(images);
+        _g21InferenceConv.Forward(images);
+        _g21InferenceEpilogue.Forward(images);
+        _g22InferenceConv.Forward(images);
+        _g22InferenceEpilogue.Forward(images);
+        _g23InferenceConv.Forward(images);
+        _g23InferenceEpilogue.Forward(images);
+        _g24InferenceConv.Forward(images);
+        _g24InferenceEpilogue.Forward(images);
+        _g25InferenceConv.Forward(images);
+        _g25InferenceEpilogue.Forward(images);
+        _g26InferenceConv.Forward(images);
+        _g26InferenceEpilogue.Forward(images);
+        _g27InferenceConv.Forward(images);
+        _g27InferenceEpilogue.Forward(images);
+        _g28InferenceConv.Forward(images);
+        _g28InferenceEpilogue.Forward(images);
+        _g29InferenceConv.Forward(images);
+        _g29InferenceEpilogue.Forward(images);
+        _g30InferenceConv.Forward(images);
+        _g30InferenceEpilogue.Forward(images);
+        _g31InferenceConv.Forward(images);
+        _g31InferenceEpilogue.Forward(images);
+        _g32InferenceConv.Forward(images);
+        _g32InferenceEpilogue.Forward(images);
+        _g33InferenceConv.Forward(images);
+        _g33InferenceEpilogue.Forward(images);
+        _g34InferenceConv.Forward(images);
+        _g34InferenceEpilogue.Forward(images);
+        _g35InferenceConv.Forward(images);
+        _g35InferenceEpilogue.Forward(images);
+        _g36InferenceConv.Forward(images);
+        _g36InferenceEpilogue.Forward(images);
+        _g37InferenceConv.Forward(images);
+        _g37InferenceEpilogue.Forward(images);
+        _g38InferenceConv.Forward(images);
+        _g38InferenceEpilogue.Forward(images);
+        _g39InferenceConv.Forward(images);
+        _g39InferenceEpilogue.Forward(images);
+        _g40InferenceConv.Forward(images);
+        _g40InferenceEpilogue.Forward(images);
+        _g41InferenceConv.Forward(images);
+        _g41InferenceEpilogue.Forward(images);
+        _g42InferenceConv.Forward(images);
+        _g42InferenceEpilogue.Forward(images);
+        _g43InferenceConv.Forward(images);
+        _g43InferenceEpilogue.Forward(images);
+        _g44InferenceConv.Forward(images);
+        _g44InferenceEpilogue.Forward(images);
+        _g45InferenceConv.Forward(images);
+        _g45InferenceEpilogue.Forward(images);
+        _g46InferenceConv.Forward(images);
+        _g46InferenceEpilogue.Forward(images);
+        _g47InferenceConv.Forward(images);
+        _g47InferenceEpilogue.Forward(images);
+        _g48InferenceConv.Forward(images);
+        _g48InferenceEpilogue.Forward(images);
+        _g49InferenceConv.Forward(images);
+        _g49InferenceEpilogue.Forward(images);
+        _g50InferenceOp.Forward(images);
+        _g51InferenceConv.Forward(images);
     }
 
     /// <inheritdoc />
@@ -1887,4 +1936,256 @@ partial class Plain50 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv1024x14x14To256K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 1024;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 256;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv1024x14x14To512K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 1024;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 512;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x28x28To128K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 128;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x28x28To512K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 512;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x56x56To128K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 128;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv2048x1x1To1000K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 2048;
+        public static int Height => 1;
+        public static int Width => 1;
+        public static int OutChannels => 1000;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv2048x7x7To512K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 2048;
+        public static int Height => 7;
+        public static int Width => 7;
+        public static int OutChannels => 512;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x14x14To1024K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 1024;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x14x14To256K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 256;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x28x28To256K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 256;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x56x56To128K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 128;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x56x56To64K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 64;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv3x224x224To64K7S2P3 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 3;
+        public static int Height => 224;
+        public static int Width => 224;
+        public static int OutChannels => 64;
+        public static int Kernel => 7;
+        public static int Stride => 2;
+        public static int Padding => 3;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x14x14To512K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 512;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x28x28To128K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 128;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x28x28To256K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 256;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x7x7To2048K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 7;
+        public static int Width => 7;
+        public static int OutChannels => 2048;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x7x7To512K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 7;
+        public static int Width => 7;
+        public static int OutChannels => 512;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To256K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 256;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To64K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 64;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To64K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
 }

@@ -1094,442 +1094,497 @@ partial class Plain56 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(1065034, 3072), ParameterGradient("conv1.weight"), default);
+        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(1065034, 3072), ParameterGradient("conv1.weight"), default);
         _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1"));
+        _g0Conv.FuseStatistics(_g0Epilogue);
         _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16));
-        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
+        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(1065034, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g1Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g1Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
         _g1Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1"));
+        _g1Conv.FuseStatistics(_g1Epilogue);
         _g1Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16));
-        _g1InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
+        _g1InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
         _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
         _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), default, TrainingTensor(81920, 16384), GradientTensor(81920, 16384), GradientTensor(65536, 16384), default, BatchNormGradients("layer1.0.bn2"));
+        _g2Conv.FuseStatistics(_g2Epilogue);
         _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16));
-        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(0, 16384));
+        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(0, 16384));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
 
         // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
         _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, TrainingTensor(114688, 16384), GradientTensor(114688, 16384), GradientTensor(98304, 16384), default, BatchNormGradients("layer1.1.bn1"));
+        _g3Conv.FuseStatistics(_g3Epilogue);
         _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16));
-        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(16384, 16384));
+        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(16384, 16384));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
 
         // 4: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
         _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(131072, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), default, TrainingTensor(147456, 16384), GradientTensor(147456, 16384), GradientTensor(131072, 16384), default, BatchNormGradients("layer1.1.bn2"));
+        _g4Conv.FuseStatistics(_g4Epilogue);
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16));
-        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(0, 16384));
+        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(0, 16384));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
 
         // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
+        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
         _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840, 16384), BatchNormTensors("layer1.2.bn1"), Scratch(10048, 64), default, TrainingTensor(180224, 16384), GradientTensor(180224, 16384), GradientTensor(163840, 16384), default, BatchNormGradients("layer1.2.bn1"));
+        _g5Conv.FuseStatistics(_g5Epilogue);
         _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(10112, 2304), Scratch(12416, 16));
-        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(16384, 16384));
+        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(16384, 16384));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
 
         // 6: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
+        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
         _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(196608, 16384), BatchNormTensors("layer1.2.bn2"), Scratch(12432, 64), default, TrainingTensor(212992, 16384), GradientTensor(212992, 16384), GradientTensor(196608, 16384), default, BatchNormGradients("layer1.2.bn2"));
+        _g6Conv.FuseStatistics(_g6Epilogue);
         _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(12496, 2304), Scratch(14800, 16));
-        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(0, 16384));
+        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(0, 16384));
         _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
 
         // 7: Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(212992, 16384), Parameter("layer1.3.conv1.weight"), default, TrainingTensor(229376, 16384), GradientTensor(229376, 16384), GradientTensor(212992, 16384), ParameterGradient("layer1.3.conv1.weight"), default);
+        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(212992, 16384), Parameter("layer1.3.conv1.weight"), default, TrainingTensor(229376, 16384), GradientTensor(229376, 16384), GradientTensor(212992, 16384), ParameterGradient("layer1.3.conv1.weight"), default);
         _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(229376, 16384), BatchNormTensors("layer1.3.bn1"), Scratch(14816, 64), default, TrainingTensor(245760, 16384), GradientTensor(245760, 16384), GradientTensor(229376, 16384), default, BatchNormGradients("layer1.3.bn1"));
+        _g7Conv.FuseStatistics(_g7Epilogue);
         _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv1.weight"), default, BatchNormTensors("layer1.3.bn1"), 1E-05f, Scratch(14880, 2304), Scratch(17184, 16));
-        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(16384, 16384));
+        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(16384, 16384));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         RegisterTrace(7, TrainingTensor(245760, 16384), GradientTensor(212992, 16384));
 
         // 8: Conv+BatchNorm+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.relu2
-        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(245760, 16384), Parameter("layer1.3.conv2.weight"), default, TrainingTensor(262144, 16384), GradientTensor(262144, 16384), GradientTensor(245760, 16384), ParameterGradient("layer1.3.conv2.weight"), default);
+        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(245760, 16384), Parameter("layer1.3.conv2.weight"), default, TrainingTensor(262144, 16384), GradientTensor(262144, 16384), GradientTensor(245760, 16384), ParameterGradient("layer1.3.conv2.weight"), default);
         _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(262144, 16384), BatchNormTensors("layer1.3.bn2"), Scratch(17200, 64), default, TrainingTensor(278528, 16384), GradientTensor(278528, 16384), GradientTensor(262144, 16384), default, BatchNormGradients("layer1.3.bn2"));
+        _g8Conv.FuseStatistics(_g8Epilogue);
         _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv2.weight"), default, BatchNormTensors("layer1.3.bn2"), 1E-05f, Scratch(17264, 2304), Scratch(19568, 16));
-        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(0, 16384));
+        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(0, 16384));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(8, TrainingTensor(278528, 16384), GradientTensor(245760, 16384));
 
         // 9: Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(278528, 16384), Parameter("layer1.4.conv1.weight"), default, TrainingTensor(294912, 16384), GradientTensor(294912, 16384), GradientTensor(278528, 16384), ParameterGradient("layer1.4.conv1.weight"), default);
+        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(278528, 16384), Parameter("layer1.4.conv1.weight"), default, TrainingTensor(294912, 16384), GradientTensor(294912, 16384), GradientTensor(278528, 16384), ParameterGradient("layer1.4.conv1.weight"), default);
         _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(294912, 16384), BatchNormTensors("layer1.4.bn1"), Scratch(19584, 64), default, TrainingTensor(311296, 16384), GradientTensor(311296, 16384), GradientTensor(294912, 16384), default, BatchNormGradients("layer1.4.bn1"));
+        _g9Conv.FuseStatistics(_g9Epilogue);
         _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv1.weight"), default, BatchNormTensors("layer1.4.bn1"), 1E-05f, Scratch(19648, 2304), Scratch(21952, 16));
-        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(16384, 16384));
+        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(16384, 16384));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         RegisterTrace(9, TrainingTensor(311296, 16384), GradientTensor(278528, 16384));
 
         // 10: Conv+BatchNorm+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.relu2
-        _g10Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(311296, 16384), Parameter("layer1.4.conv2.weight"), default, TrainingTensor(327680, 16384), GradientTensor(327680, 16384), GradientTensor(311296, 16384), ParameterGradient("layer1.4.conv2.weight"), default);
+        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(311296, 16384), Parameter("layer1.4.conv2.weight"), default, TrainingTensor(327680, 16384), GradientTensor(327680, 16384), GradientTensor(311296, 16384), ParameterGradient("layer1.4.conv2.weight"), default);
         _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(327680, 16384), BatchNormTensors("layer1.4.bn2"), Scratch(21968, 64), default, TrainingTensor(344064, 16384), GradientTensor(344064, 16384), GradientTensor(327680, 16384), default, BatchNormGradients("layer1.4.bn2"));
+        _g10Conv.FuseStatistics(_g10Epilogue);
         _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv2.weight"), default, BatchNormTensors("layer1.4.bn2"), 1E-05f, Scratch(22032, 2304), Scratch(24336, 16));
-        _g10InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(0, 16384));
+        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(0, 16384));
         _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(10, TrainingTensor(344064, 16384), GradientTensor(311296, 16384));
 
         // 11: Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
-        _g11Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(344064, 16384), Parameter("layer1.5.conv1.weight"), default, TrainingTensor(360448, 16384), GradientTensor(360448, 16384), GradientTensor(344064, 16384), ParameterGradient("layer1.5.conv1.weight"), default);
+        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(344064, 16384), Parameter("layer1.5.conv1.weight"), default, TrainingTensor(360448, 16384), GradientTensor(360448, 16384), GradientTensor(344064, 16384), ParameterGradient("layer1.5.conv1.weight"), default);
         _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 16384), BatchNormTensors("layer1.5.bn1"), Scratch(24352, 64), default, TrainingTensor(376832, 16384), GradientTensor(376832, 16384), GradientTensor(360448, 16384), default, BatchNormGradients("layer1.5.bn1"));
+        _g11Conv.FuseStatistics(_g11Epilogue);
         _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.5.conv1.weight"), default, BatchNormTensors("layer1.5.bn1"), 1E-05f, Scratch(24416, 2304), Scratch(26720, 16));
-        _g11InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(24416, 2304), Scratch(26720, 16), InferenceTensor(16384, 16384));
+        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(24416, 2304), Scratch(26720, 16), InferenceTensor(16384, 16384));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         RegisterTrace(11, TrainingTensor(376832, 16384), GradientTensor(344064, 16384));
 
         // 12: Conv+BatchNorm+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.relu2
-        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(376832, 16384), Parameter("layer1.5.conv2.weight"), default, TrainingTensor(393216, 16384), GradientTensor(393216, 16384), GradientTensor(376832, 16384), ParameterGradient("layer1.5.conv2.weight"), default);
+        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(376832, 16384), Parameter("layer1.5.conv2.weight"), default, TrainingTensor(393216, 16384), GradientTensor(393216, 16384), GradientTensor(376832, 16384), ParameterGradient("layer1.5.conv2.weight"), default);
         _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(393216, 16384), BatchNormTensors("layer1.5.bn2"), Scratch(26736, 64), default, TrainingTensor(409600, 16384), GradientTensor(409600, 16384), GradientTensor(393216, 16384), default, BatchNormGradients("layer1.5.bn2"));
+        _g12Conv.FuseStatistics(_g12Epilogue);
         _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.5.conv2.weight"), default, BatchNormTensors("layer1.5.bn2"), 1E-05f, Scratch(26800, 2304), Scratch(29104, 16));
-        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(26800, 2304), Scratch(29104, 16), InferenceTensor(0, 16384));
+        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(26800, 2304), Scratch(29104, 16), InferenceTensor(0, 16384));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(12, TrainingTensor(409600, 16384), GradientTensor(376832, 16384));
 
         // 13: Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(409600, 16384), Parameter("layer1.6.conv1.weight"), default, TrainingTensor(425984, 16384), GradientTensor(425984, 16384), GradientTensor(409600, 16384), ParameterGradient("layer1.6.conv1.weight"), default);
+        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(409600, 16384), Parameter("layer1.6.conv1.weight"), default, TrainingTensor(425984, 16384), GradientTensor(425984, 16384), GradientTensor(409600, 16384), ParameterGradient("layer1.6.conv1.weight"), default);
         _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(425984, 16384), BatchNormTensors("layer1.6.bn1"), Scratch(29120, 64), default, TrainingTensor(442368, 16384), GradientTensor(442368, 16384), GradientTensor(425984, 16384), default, BatchNormGradients("layer1.6.bn1"));
+        _g13Conv.FuseStatistics(_g13Epilogue);
         _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv1.weight"), default, BatchNormTensors("layer1.6.bn1"), 1E-05f, Scratch(29184, 2304), Scratch(31488, 16));
-        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(29184, 2304), Scratch(31488, 16), InferenceTensor(16384, 16384));
+        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(29184, 2304), Scratch(31488, 16), InferenceTensor(16384, 16384));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         RegisterTrace(13, TrainingTensor(442368, 16384), GradientTensor(409600, 16384));
 
         // 14: Conv+BatchNorm+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.relu2
-        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(442368, 16384), Parameter("layer1.6.conv2.weight"), default, TrainingTensor(458752, 16384), GradientTensor(458752, 16384), GradientTensor(442368, 16384), ParameterGradient("layer1.6.conv2.weight"), default);
+        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(442368, 16384), Parameter("layer1.6.conv2.weight"), default, TrainingTensor(458752, 16384), GradientTensor(458752, 16384), GradientTensor(442368, 16384), ParameterGradient("layer1.6.conv2.weight"), default);
         _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(458752, 16384), BatchNormTensors("layer1.6.bn2"), Scratch(31504, 64), default, TrainingTensor(475136, 16384), GradientTensor(475136, 16384), GradientTensor(458752, 16384), default, BatchNormGradients("layer1.6.bn2"));
+        _g14Conv.FuseStatistics(_g14Epilogue);
         _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv2.weight"), default, BatchNormTensors("layer1.6.bn2"), 1E-05f, Scratch(31568, 2304), Scratch(33872, 16));
-        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(31568, 2304), Scratch(33872, 16), InferenceTensor(0, 16384));
+        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(31568, 2304), Scratch(33872, 16), InferenceTensor(0, 16384));
         _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(14, TrainingTensor(475136, 16384), GradientTensor(442368, 16384));
 
         // 15: Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
-        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(475136, 16384), Parameter("layer1.7.conv1.weight"), default, TrainingTensor(491520, 16384), GradientTensor(491520, 16384), GradientTensor(475136, 16384), ParameterGradient("layer1.7.conv1.weight"), default);
+        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(475136, 16384), Parameter("layer1.7.conv1.weight"), default, TrainingTensor(491520, 16384), GradientTensor(491520, 16384), GradientTensor(475136, 16384), ParameterGradient("layer1.7.conv1.weight"), default);
         _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(491520, 16384), BatchNormTensors("layer1.7.bn1"), Scratch(33888, 64), default, TrainingTensor(507904, 16384), GradientTensor(507904, 16384), GradientTensor(491520, 16384), default, BatchNormGradients("layer1.7.bn1"));
+        _g15Conv.FuseStatistics(_g15Epilogue);
         _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.7.conv1.weight"), default, BatchNormTensors("layer1.7.bn1"), 1E-05f, Scratch(33952, 2304), Scratch(36256, 16));
-        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(33952, 2304), Scratch(36256, 16), InferenceTensor(16384, 16384));
+        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(33952, 2304), Scratch(36256, 16), InferenceTensor(16384, 16384));
         _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         RegisterTrace(15, TrainingTensor(507904, 16384), GradientTensor(475136, 16384));
 
         // 16: Conv+BatchNorm+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.relu2
-        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(507904, 16384), Parameter("layer1.7.conv2.weight"), default, TrainingTensor(524288, 16384), GradientTensor(524288, 16384), GradientTensor(507904, 16384), ParameterGradient("layer1.7.conv2.weight"), default);
+        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(507904, 16384), Parameter("layer1.7.conv2.weight"), default, TrainingTensor(524288, 16384), GradientTensor(524288, 16384), GradientTensor(507904, 16384), ParameterGradient("layer1.7.conv2.weight"), default);
         _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(524288, 16384), BatchNormTensors("layer1.7.bn2"), Scratch(36272, 64), default, TrainingTensor(540672, 16384), GradientTensor(540672, 16384), GradientTensor(524288, 16384), default, BatchNormGradients("layer1.7.bn2"));
+        _g16Conv.FuseStatistics(_g16Epilogue);
         _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.7.conv2.weight"), default, BatchNormTensors("layer1.7.bn2"), 1E-05f, Scratch(36336, 2304), Scratch(38640, 16));
-        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(36336, 2304), Scratch(38640, 16), InferenceTensor(0, 16384));
+        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(36336, 2304), Scratch(38640, 16), InferenceTensor(0, 16384));
         _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(16, TrainingTensor(540672, 16384), GradientTensor(507904, 16384));
 
         // 17: Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
-        _g17Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(540672, 16384), Parameter("layer1.8.conv1.weight"), default, TrainingTensor(557056, 16384), GradientTensor(557056, 16384), GradientTensor(540672, 16384), ParameterGradient("layer1.8.conv1.weight"), default);
+        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(540672, 16384), Parameter("layer1.8.conv1.weight"), default, TrainingTensor(557056, 16384), GradientTensor(557056, 16384), GradientTensor(540672, 16384), ParameterGradient("layer1.8.conv1.weight"), default);
         _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(557056, 16384), BatchNormTensors("layer1.8.bn1"), Scratch(38656, 64), default, TrainingTensor(573440, 16384), GradientTensor(573440, 16384), GradientTensor(557056, 16384), default, BatchNormGradients("layer1.8.bn1"));
+        _g17Conv.FuseStatistics(_g17Epilogue);
         _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.8.conv1.weight"), default, BatchNormTensors("layer1.8.bn1"), 1E-05f, Scratch(38720, 2304), Scratch(41024, 16));
-        _g17InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(38720, 2304), Scratch(41024, 16), InferenceTensor(16384, 16384));
+        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(38720, 2304), Scratch(41024, 16), InferenceTensor(16384, 16384));
         _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         RegisterTrace(17, TrainingTensor(573440, 16384), GradientTensor(540672, 16384));
 
         // 18: Conv+BatchNorm+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.relu2
-        _g18Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(573440, 16384), Parameter("layer1.8.conv2.weight"), default, TrainingTensor(589824, 16384), GradientTensor(589824, 16384), GradientTensor(573440, 16384), ParameterGradient("layer1.8.conv2.weight"), default);
+        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(573440, 16384), Parameter("layer1.8.conv2.weight"), default, TrainingTensor(589824, 16384), GradientTensor(589824, 16384), GradientTensor(573440, 16384), ParameterGradient("layer1.8.conv2.weight"), default);
         _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(589824, 16384), BatchNormTensors("layer1.8.bn2"), Scratch(41040, 64), default, TrainingTensor(606208, 16384), GradientTensor(606208, 16384), GradientTensor(589824, 16384), default, BatchNormGradients("layer1.8.bn2"));
+        _g18Conv.FuseStatistics(_g18Epilogue);
         _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.8.conv2.weight"), default, BatchNormTensors("layer1.8.bn2"), 1E-05f, Scratch(41104, 2304), Scratch(43408, 16));
-        _g18InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(41104, 2304), Scratch(43408, 16), InferenceTensor(0, 16384));
+        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(41104, 2304), Scratch(43408, 16), InferenceTensor(0, 16384));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(18, TrainingTensor(606208, 16384), GradientTensor(573440, 16384));
 
         // 19: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g19Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(606208, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(622592, 8192), GradientTensor(622592, 8192), GradientTensor(606208, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(606208, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(622592, 8192), GradientTensor(622592, 8192), GradientTensor(606208, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
         _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(622592, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(43424, 128), default, TrainingTensor(630784, 8192), GradientTensor(630784, 8192), GradientTensor(622592, 8192), default, BatchNormGradients("layer2.0.bn1"));
+        _g19Conv.FuseStatistics(_g19Epilogue);
         _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(43552, 4608), Scratch(48160, 32));
-        _g19InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(0, 16384), Scratch(43552, 4608), Scratch(48160, 32), InferenceTensor(16384, 8192));
+        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(0, 16384), Scratch(43552, 4608), Scratch(48160, 32), InferenceTensor(16384, 8192));
         _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(16384, 8192));
         RegisterTrace(19, TrainingTensor(630784, 8192), GradientTensor(606208, 16384));
 
         // 20: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-        _g20Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(630784, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(638976, 8192), GradientTensor(638976, 8192), GradientTensor(630784, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(630784, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(638976, 8192), GradientTensor(638976, 8192), GradientTensor(630784, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
         _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(638976, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(48192, 128), default, TrainingTensor(647168, 8192), GradientTensor(647168, 8192), GradientTensor(638976, 8192), default, BatchNormGradients("layer2.0.bn2"));
+        _g20Conv.FuseStatistics(_g20Epilogue);
         _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(48320, 9216), Scratch(57536, 32));
-        _g20InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(48320, 9216), Scratch(57536, 32), InferenceTensor(0, 8192));
+        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(48320, 9216), Scratch(57536, 32), InferenceTensor(0, 8192));
         _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(20, TrainingTensor(647168, 8192), GradientTensor(630784, 8192));
 
         // 21: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(647168, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(655360, 8192), GradientTensor(655360, 8192), GradientTensor(647168, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(647168, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(655360, 8192), GradientTensor(655360, 8192), GradientTensor(647168, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
         _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(655360, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(57568, 128), default, TrainingTensor(663552, 8192), GradientTensor(663552, 8192), GradientTensor(655360, 8192), default, BatchNormGradients("layer2.1.bn1"));
+        _g21Conv.FuseStatistics(_g21Epilogue);
         _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(57696, 9216), Scratch(66912, 32));
-        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57696, 9216), Scratch(66912, 32), InferenceTensor(8192, 8192));
+        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57696, 9216), Scratch(66912, 32), InferenceTensor(8192, 8192));
         _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         RegisterTrace(21, TrainingTensor(663552, 8192), GradientTensor(647168, 8192));
 
         // 22: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-        _g22Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(663552, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(671744, 8192), GradientTensor(671744, 8192), GradientTensor(663552, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(663552, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(671744, 8192), GradientTensor(671744, 8192), GradientTensor(663552, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
         _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(671744, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(66944, 128), default, TrainingTensor(679936, 8192), GradientTensor(679936, 8192), GradientTensor(671744, 8192), default, BatchNormGradients("layer2.1.bn2"));
+        _g22Conv.FuseStatistics(_g22Epilogue);
         _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(67072, 9216), Scratch(76288, 32));
-        _g22InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(67072, 9216), Scratch(76288, 32), InferenceTensor(0, 8192));
+        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(67072, 9216), Scratch(76288, 32), InferenceTensor(0, 8192));
         _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(22, TrainingTensor(679936, 8192), GradientTensor(663552, 8192));
 
         // 23: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g23Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(679936, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(688128, 8192), GradientTensor(688128, 8192), GradientTensor(679936, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
+        _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(679936, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(688128, 8192), GradientTensor(688128, 8192), GradientTensor(679936, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
         _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(688128, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(76320, 128), default, TrainingTensor(696320, 8192), GradientTensor(696320, 8192), GradientTensor(688128, 8192), default, BatchNormGradients("layer2.2.bn1"));
+        _g23Conv.FuseStatistics(_g23Epilogue);
         _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(76448, 9216), Scratch(85664, 32));
-        _g23InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(76448, 9216), Scratch(85664, 32), InferenceTensor(8192, 8192));
+        _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(76448, 9216), Scratch(85664, 32), InferenceTensor(8192, 8192));
         _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         RegisterTrace(23, TrainingTensor(696320, 8192), GradientTensor(679936, 8192));
 
         // 24: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-        _g24Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(696320, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(704512, 8192), GradientTensor(704512, 8192), GradientTensor(696320, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
+        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(696320, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(704512, 8192), GradientTensor(704512, 8192), GradientTensor(696320, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
         _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(704512, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(85696, 128), default, TrainingTensor(712704, 8192), GradientTensor(712704, 8192), GradientTensor(704512, 8192), default, BatchNormGradients("layer2.2.bn2"));
+        _g24Conv.FuseStatistics(_g24Epilogue);
         _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(85824, 9216), Scratch(95040, 32));
-        _g24InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(85824, 9216), Scratch(95040, 32), InferenceTensor(0, 8192));
+        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(85824, 9216), Scratch(95040, 32), InferenceTensor(0, 8192));
         _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(24, TrainingTensor(712704, 8192), GradientTensor(696320, 8192));
 
         // 25: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        _g25Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(712704, 8192), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(720896, 8192), GradientTensor(720896, 8192), GradientTensor(712704, 8192), ParameterGradient("layer2.3.conv1.weight"), default);
+        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(712704, 8192), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(720896, 8192), GradientTensor(720896, 8192), GradientTensor(712704, 8192), ParameterGradient("layer2.3.conv1.weight"), default);
         _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(720896, 8192), BatchNormTensors("layer2.3.bn1"), Scratch(95072, 128), default, TrainingTensor(729088, 8192), GradientTensor(729088, 8192), GradientTensor(720896, 8192), default, BatchNormGradients("layer2.3.bn1"));
+        _g25Conv.FuseStatistics(_g25Epilogue);
         _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(95200, 9216), Scratch(104416, 32));
-        _g25InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(95200, 9216), Scratch(104416, 32), InferenceTensor(8192, 8192));
+        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(95200, 9216), Scratch(104416, 32), InferenceTensor(8192, 8192));
         _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         RegisterTrace(25, TrainingTensor(729088, 8192), GradientTensor(712704, 8192));
 
         // 26: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-        _g26Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(729088, 8192), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(737280, 8192), GradientTensor(737280, 8192), GradientTensor(729088, 8192), ParameterGradient("layer2.3.conv2.weight"), default);
+        _g26Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(729088, 8192), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(737280, 8192), GradientTensor(737280, 8192), GradientTensor(729088, 8192), ParameterGradient("layer2.3.conv2.weight"), default);
         _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(737280, 8192), BatchNormTensors("layer2.3.bn2"), Scratch(104448, 128), default, TrainingTensor(745472, 8192), GradientTensor(745472, 8192), GradientTensor(737280, 8192), default, BatchNormGradients("layer2.3.bn2"));
+        _g26Conv.FuseStatistics(_g26Epilogue);
         _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(104576, 9216), Scratch(113792, 32));
-        _g26InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(104576, 9216), Scratch(113792, 32), InferenceTensor(0, 8192));
+        _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(104576, 9216), Scratch(113792, 32), InferenceTensor(0, 8192));
         _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(26, TrainingTensor(745472, 8192), GradientTensor(729088, 8192));
 
         // 27: Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-        _g27Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(745472, 8192), Parameter("layer2.4.conv1.weight"), default, TrainingTensor(753664, 8192), GradientTensor(753664, 8192), GradientTensor(745472, 8192), ParameterGradient("layer2.4.conv1.weight"), default);
+        _g27Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(745472, 8192), Parameter("layer2.4.conv1.weight"), default, TrainingTensor(753664, 8192), GradientTensor(753664, 8192), GradientTensor(745472, 8192), ParameterGradient("layer2.4.conv1.weight"), default);
         _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(753664, 8192), BatchNormTensors("layer2.4.bn1"), Scratch(113824, 128), default, TrainingTensor(761856, 8192), GradientTensor(761856, 8192), GradientTensor(753664, 8192), default, BatchNormGradients("layer2.4.bn1"));
+        _g27Conv.FuseStatistics(_g27Epilogue);
         _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv1.weight"), default, BatchNormTensors("layer2.4.bn1"), 1E-05f, Scratch(113952, 9216), Scratch(123168, 32));
-        _g27InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(113952, 9216), Scratch(123168, 32), InferenceTensor(8192, 8192));
+        _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(113952, 9216), Scratch(123168, 32), InferenceTensor(8192, 8192));
         _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         RegisterTrace(27, TrainingTensor(761856, 8192), GradientTensor(745472, 8192));
 
         // 28: Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
-        _g28Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(761856, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(770048, 8192), GradientTensor(770048, 8192), GradientTensor(761856, 8192), ParameterGradient("layer2.4.conv2.weight"), default);
+        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(761856, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(770048, 8192), GradientTensor(770048, 8192), GradientTensor(761856, 8192), ParameterGradient("layer2.4.conv2.weight"), default);
         _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(770048, 8192), BatchNormTensors("layer2.4.bn2"), Scratch(123200, 128), default, TrainingTensor(778240, 8192), GradientTensor(778240, 8192), GradientTensor(770048, 8192), default, BatchNormGradients("layer2.4.bn2"));
+        _g28Conv.FuseStatistics(_g28Epilogue);
         _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv2.weight"), default, BatchNormTensors("layer2.4.bn2"), 1E-05f, Scratch(123328, 9216), Scratch(132544, 32));
-        _g28InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(123328, 9216), Scratch(132544, 32), InferenceTensor(0, 8192));
+        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(123328, 9216), Scratch(132544, 32), InferenceTensor(0, 8192));
         _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(28, TrainingTensor(778240, 8192), GradientTensor(761856, 8192));
 
         // 29: Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
-        _g29Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(778240, 8192), Parameter("layer2.5.conv1.weight"), default, TrainingTensor(786432, 8192), GradientTensor(786432, 8192), GradientTensor(778240, 8192), ParameterGradient("layer2.5.conv1.weight"), default);
+        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(778240, 8192), Parameter("layer2.5.conv1.weight"), default, TrainingTensor(786432, 8192), GradientTensor(786432, 8192), GradientTensor(778240, 8192), ParameterGradient("layer2.5.conv1.weight"), default);
         _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(786432, 8192), BatchNormTensors("layer2.5.bn1"), Scratch(132576, 128), default, TrainingTensor(794624, 8192), GradientTensor(794624, 8192), GradientTensor(786432, 8192), default, BatchNormGradients("layer2.5.bn1"));
+        _g29Conv.FuseStatistics(_g29Epilogue);
         _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.5.conv1.weight"), default, BatchNormTensors("layer2.5.bn1"), 1E-05f, Scratch(132704, 9216), Scratch(141920, 32));
-        _g29InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(132704, 9216), Scratch(141920, 32), InferenceTensor(8192, 8192));
+        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(132704, 9216), Scratch(141920, 32), InferenceTensor(8192, 8192));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         RegisterTrace(29, TrainingTensor(794624, 8192), GradientTensor(778240, 8192));
 
         // 30: Conv+BatchNorm+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.relu2
-        _g30Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(794624, 8192), Parameter("layer2.5.conv2.weight"), default, TrainingTensor(802816, 8192), GradientTensor(802816, 8192), GradientTensor(794624, 8192), ParameterGradient("layer2.5.conv2.weight"), default);
+        _g30Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(794624, 8192), Parameter("layer2.5.conv2.weight"), default, TrainingTensor(802816, 8192), GradientTensor(802816, 8192), GradientTensor(794624, 8192), ParameterGradient("layer2.5.conv2.weight"), default);
         _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(802816, 8192), BatchNormTensors("layer2.5.bn2"), Scratch(141952, 128), default, TrainingTensor(811008, 8192), GradientTensor(811008, 8192), GradientTensor(802816, 8192), default, BatchNormGradients("layer2.5.bn2"));
+        _g30Conv.FuseStatistics(_g30Epilogue);
         _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.5.conv2.weight"), default, BatchNormTensors("layer2.5.bn2"), 1E-05f, Scratch(142080, 9216), Scratch(151296, 32));
-        _g30InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(142080, 9216), Scratch(151296, 32), InferenceTensor(0, 8192));
+        _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(142080, 9216), Scratch(151296, 32), InferenceTensor(0, 8192));
         _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(30, TrainingTensor(811008, 8192), GradientTensor(794624, 8192));
 
         // 31: Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
-        _g31Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(811008, 8192), Parameter("layer2.6.conv1.weight"), default, TrainingTensor(819200, 8192), GradientTensor(819200, 8192), GradientTensor(811008, 8192), ParameterGradient("layer2.6.conv1.weight"), default);
+        _g31Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(811008, 8192), Parameter("layer2.6.conv1.weight"), default, TrainingTensor(819200, 8192), GradientTensor(819200, 8192), GradientTensor(811008, 8192), ParameterGradient("layer2.6.conv1.weight"), default);
         _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(819200, 8192), BatchNormTensors("layer2.6.bn1"), Scratch(151328, 128), default, TrainingTensor(827392, 8192), GradientTensor(827392, 8192), GradientTensor(819200, 8192), default, BatchNormGradients("layer2.6.bn1"));
+        _g31Conv.FuseStatistics(_g31Epilogue);
         _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv1.weight"), default, BatchNormTensors("layer2.6.bn1"), 1E-05f, Scratch(151456, 9216), Scratch(160672, 32));
-        _g31InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(151456, 9216), Scratch(160672, 32), InferenceTensor(8192, 8192));
+        _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(151456, 9216), Scratch(160672, 32), InferenceTensor(8192, 8192));
         _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         RegisterTrace(31, TrainingTensor(827392, 8192), GradientTensor(811008, 8192));
 
         // 32: Conv+BatchNorm+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.relu2
-        _g32Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(827392, 8192), Parameter("layer2.6.conv2.weight"), default, TrainingTensor(835584, 8192), GradientTensor(835584, 8192), GradientTensor(827392, 8192), ParameterGradient("layer2.6.conv2.weight"), default);
+        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(827392, 8192), Parameter("layer2.6.conv2.weight"), default, TrainingTensor(835584, 8192), GradientTensor(835584, 8192), GradientTensor(827392, 8192), ParameterGradient("layer2.6.conv2.weight"), default);
         _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(835584, 8192), BatchNormTensors("layer2.6.bn2"), Scratch(160704, 128), default, TrainingTensor(843776, 8192), GradientTensor(843776, 8192), GradientTensor(835584, 8192), default, BatchNormGradients("layer2.6.bn2"));
+        _g32Conv.FuseStatistics(_g32Epilogue);
         _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv2.weight"), default, BatchNormTensors("layer2.6.bn2"), 1E-05f, Scratch(160832, 9216), Scratch(170048, 32));
-        _g32InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(160832, 9216), Scratch(170048, 32), InferenceTensor(0, 8192));
+        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(160832, 9216), Scratch(170048, 32), InferenceTensor(0, 8192));
         _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(32, TrainingTensor(843776, 8192), GradientTensor(827392, 8192));
 
         // 33: Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
-        _g33Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(843776, 8192), Parameter("layer2.7.conv1.weight"), default, TrainingTensor(851968, 8192), GradientTensor(851968, 8192), GradientTensor(843776, 8192), ParameterGradient("layer2.7.conv1.weight"), default);
+        _g33Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(843776, 8192), Parameter("layer2.7.conv1.weight"), default, TrainingTensor(851968, 8192), GradientTensor(851968, 8192), GradientTensor(843776, 8192), ParameterGradient("layer2.7.conv1.weight"), default);
         _g33Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(851968, 8192), BatchNormTensors("layer2.7.bn1"), Scratch(170080, 128), default, TrainingTensor(860160, 8192), GradientTensor(860160, 8192), GradientTensor(851968, 8192), default, BatchNormGradients("layer2.7.bn1"));
+        _g33Conv.FuseStatistics(_g33Epilogue);
         _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.7.conv1.weight"), default, BatchNormTensors("layer2.7.bn1"), 1E-05f, Scratch(170208, 9216), Scratch(179424, 32));
-        _g33InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(170208, 9216), Scratch(179424, 32), InferenceTensor(8192, 8192));
+        _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(170208, 9216), Scratch(179424, 32), InferenceTensor(8192, 8192));
         _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         RegisterTrace(33, TrainingTensor(860160, 8192), GradientTensor(843776, 8192));
 
         // 34: Conv+BatchNorm+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.relu2
-        _g34Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(860160, 8192), Parameter("layer2.7.conv2.weight"), default, TrainingTensor(868352, 8192), GradientTensor(868352, 8192), GradientTensor(860160, 8192), ParameterGradient("layer2.7.conv2.weight"), default);
+        _g34Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(860160, 8192), Parameter("layer2.7.conv2.weight"), default, TrainingTensor(868352, 8192), GradientTensor(868352, 8192), GradientTensor(860160, 8192), ParameterGradient("layer2.7.conv2.weight"), default);
         _g34Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(868352, 8192), BatchNormTensors("layer2.7.bn2"), Scratch(179456, 128), default, TrainingTensor(876544, 8192), GradientTensor(876544, 8192), GradientTensor(868352, 8192), default, BatchNormGradients("layer2.7.bn2"));
+        _g34Conv.FuseStatistics(_g34Epilogue);
         _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.7.conv2.weight"), default, BatchNormTensors("layer2.7.bn2"), 1E-05f, Scratch(179584, 9216), Scratch(188800, 32));
-        _g34InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(179584, 9216), Scratch(188800, 32), InferenceTensor(0, 8192));
+        _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(179584, 9216), Scratch(188800, 32), InferenceTensor(0, 8192));
         _g34InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(34, TrainingTensor(876544, 8192), GradientTensor(860160, 8192));
 
         // 35: Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
-        _g35Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(876544, 8192), Parameter("layer2.8.conv1.weight"), default, TrainingTensor(884736, 8192), GradientTensor(884736, 8192), GradientTensor(876544, 8192), ParameterGradient("layer2.8.conv1.weight"), default);
+        _g35Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(876544, 8192), Parameter("layer2.8.conv1.weight"), default, TrainingTensor(884736, 8192), GradientTensor(884736, 8192), GradientTensor(876544, 8192), ParameterGradient("layer2.8.conv1.weight"), default);
         _g35Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(884736, 8192), BatchNormTensors("layer2.8.bn1"), Scratch(188832, 128), default, TrainingTensor(892928, 8192), GradientTensor(892928, 8192), GradientTensor(884736, 8192), default, BatchNormGradients("layer2.8.bn1"));
+        _g35Conv.FuseStatistics(_g35Epilogue);
         _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv1.weight"), default, BatchNormTensors("layer2.8.bn1"), 1E-05f, Scratch(188960, 9216), Scratch(198176, 32));
-        _g35InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(188960, 9216), Scratch(198176, 32), InferenceTensor(8192, 8192));
+        _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(188960, 9216), Scratch(198176, 32), InferenceTensor(8192, 8192));
         _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         RegisterTrace(35, TrainingTensor(892928, 8192), GradientTensor(876544, 8192));
 
         // 36: Conv+BatchNorm+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.relu2
-        _g36Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(892928, 8192), Parameter("layer2.8.conv2.weight"), default, TrainingTensor(901120, 8192), GradientTensor(901120, 8192), GradientTensor(892928, 8192), ParameterGradient("layer2.8.conv2.weight"), default);
+        _g36Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(892928, 8192), Parameter("layer2.8.conv2.weight"), default, TrainingTensor(901120, 8192), GradientTensor(901120, 8192), GradientTensor(892928, 8192), ParameterGradient("layer2.8.conv2.weight"), default);
         _g36Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(901120, 8192), BatchNormTensors("layer2.8.bn2"), Scratch(198208, 128), default, TrainingTensor(909312, 8192), GradientTensor(909312, 8192), GradientTensor(901120, 8192), default, BatchNormGradients("layer2.8.bn2"));
+        _g36Conv.FuseStatistics(_g36Epilogue);
         _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv2.weight"), default, BatchNormTensors("layer2.8.bn2"), 1E-05f, Scratch(198336, 9216), Scratch(207552, 32));
-        _g36InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(198336, 9216), Scratch(207552, 32), InferenceTensor(0, 8192));
+        _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(198336, 9216), Scratch(207552, 32), InferenceTensor(0, 8192));
         _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(36, TrainingTensor(909312, 8192), GradientTensor(892928, 8192));
 
         // 37: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g37Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(909312, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(917504, 4096), GradientTensor(917504, 4096), GradientTensor(909312, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g37Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(909312, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(917504, 4096), GradientTensor(917504, 4096), GradientTensor(909312, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
         _g37Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(917504, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(207584, 256), default, TrainingTensor(921600, 4096), GradientTensor(921600, 4096), GradientTensor(917504, 4096), default, BatchNormGradients("layer3.0.bn1"));
+        _g37Conv.FuseStatistics(_g37Epilogue);
         _g37Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(207840, 18432), Scratch(226272, 64));
-        _g37InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(0, 8192), Scratch(207840, 18432), Scratch(226272, 64), InferenceTensor(8192, 4096));
+        _g37InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(0, 8192), Scratch(207840, 18432), Scratch(226272, 64), InferenceTensor(8192, 4096));
         _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(8192, 4096));
         RegisterTrace(37, TrainingTensor(921600, 4096), GradientTensor(909312, 8192));
 
         // 38: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-        _g38Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(921600, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(925696, 4096), GradientTensor(925696, 4096), GradientTensor(921600, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g38Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(921600, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(925696, 4096), GradientTensor(925696, 4096), GradientTensor(921600, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
         _g38Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(925696, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(226336, 256), default, TrainingTensor(929792, 4096), GradientTensor(929792, 4096), GradientTensor(925696, 4096), default, BatchNormGradients("layer3.0.bn2"));
+        _g38Conv.FuseStatistics(_g38Epilogue);
         _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(226592, 36864), Scratch(263456, 64));
-        _g38InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(226592, 36864), Scratch(263456, 64), InferenceTensor(0, 4096));
+        _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(226592, 36864), Scratch(263456, 64), InferenceTensor(0, 4096));
         _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(38, TrainingTensor(929792, 4096), GradientTensor(921600, 4096));
 
         // 39: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g39Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(929792, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(933888, 4096), GradientTensor(933888, 4096), GradientTensor(929792, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g39Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(929792, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(933888, 4096), GradientTensor(933888, 4096), GradientTensor(929792, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
         _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(933888, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(263520, 256), default, TrainingTensor(937984, 4096), GradientTensor(937984, 4096), GradientTensor(933888, 4096), default, BatchNormGradients("layer3.1.bn1"));
+        _g39Conv.FuseStatistics(_g39Epilogue);
         _g39Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(263776, 36864), Scratch(300640, 64));
-        _g39InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(263776, 36864), Scratch(300640, 64), InferenceTensor(4096, 4096));
+        _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(263776, 36864), Scratch(300640, 64), InferenceTensor(4096, 4096));
         _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         RegisterTrace(39, TrainingTensor(937984, 4096), GradientTensor(929792, 4096));
 
         // 40: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-        _g40Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(937984, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(942080, 4096), GradientTensor(942080, 4096), GradientTensor(937984, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g40Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(937984, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(942080, 4096), GradientTensor(942080, 4096), GradientTensor(937984, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
         _g40Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(942080, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(300704, 256), default, TrainingTensor(946176, 4096), GradientTensor(946176, 4096), GradientTensor(942080, 4096), default, BatchNormGradients("layer3.1.bn2"));
+        _g40Conv.FuseStatistics(_g40Epilogue);
         _g40Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(300960, 36864), Scratch(337824, 64));
-        _g40InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(300960, 36864), Scratch(337824, 64), InferenceTensor(0, 4096));
+        _g40InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(300960, 36864), Scratch(337824, 64), InferenceTensor(0, 4096));
         _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(40, TrainingTensor(946176, 4096), GradientTensor(937984, 4096));
 
         // 41: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g41Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(946176, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(950272, 4096), GradientTensor(950272, 4096), GradientTensor(946176, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
+        _g41Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(946176, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(950272, 4096), GradientTensor(950272, 4096), GradientTensor(946176, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
         _g41Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(950272, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(337888, 256), default, TrainingTensor(954368, 4096), GradientTensor(954368, 4096), GradientTensor(950272, 4096), default, BatchNormGradients("layer3.2.bn1"));
+        _g41Conv.FuseStatistics(_g41Epilogue);
         _g41Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(338144, 36864), Scratch(375008, 64));
-        _g41InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(338144, 36864), Scratch(375008, 64), InferenceTensor(4096, 4096));
+        _g41InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(338144, 36864), Scratch(375008, 64), InferenceTensor(4096, 4096));
         _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         RegisterTrace(41, TrainingTensor(954368, 4096), GradientTensor(946176, 4096));
 
         // 42: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-        _g42Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(954368, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(958464, 4096), GradientTensor(958464, 4096), GradientTensor(954368, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
+        _g42Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(954368, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(958464, 4096), GradientTensor(958464, 4096), GradientTensor(954368, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
         _g42Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(958464, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(375072, 256), default, TrainingTensor(962560, 4096), GradientTensor(962560, 4096), GradientTensor(958464, 4096), default, BatchNormGradients("layer3.2.bn2"));
+        _g42Conv.FuseStatistics(_g42Epilogue);
         _g42Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(375328, 36864), Scratch(412192, 64));
-        _g42InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(375328, 36864), Scratch(412192, 64), InferenceTensor(0, 4096));
+        _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(375328, 36864), Scratch(412192, 64), InferenceTensor(0, 4096));
         _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(42, TrainingTensor(962560, 4096), GradientTensor(954368, 4096));
 
         // 43: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        _g43Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(962560, 4096), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(966656, 4096), GradientTensor(966656, 4096), GradientTensor(962560, 4096), ParameterGradient("layer3.3.conv1.weight"), default);
+        _g43Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(962560, 4096), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(966656, 4096), GradientTensor(966656, 4096), GradientTensor(962560, 4096), ParameterGradient("layer3.3.conv1.weight"), default);
         _g43Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(966656, 4096), BatchNormTensors("layer3.3.bn1"), Scratch(412256, 256), default, TrainingTensor(970752, 4096), GradientTensor(970752, 4096), GradientTensor(966656, 4096), default, BatchNormGradients("layer3.3.bn1"));
+        _g43Conv.FuseStatistics(_g43Epilogue);
         _g43Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(412512, 36864), Scratch(449376, 64));
-        _g43InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(412512, 36864), Scratch(449376, 64), InferenceTensor(4096, 4096));
+        _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(412512, 36864), Scratch(449376, 64), InferenceTensor(4096, 4096));
         _g43InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         RegisterTrace(43, TrainingTensor(970752, 4096), GradientTensor(962560, 4096));
 
         // 44: Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-        _g44Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(970752, 4096), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(974848, 4096), GradientTensor(974848, 4096), GradientTensor(970752, 4096), ParameterGradient("layer3.3.conv2.weight"), default);
+        _g44Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(970752, 4096), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(974848, 4096), GradientTensor(974848, 4096), GradientTensor(970752, 4096), ParameterGradient("layer3.3.conv2.weight"), default);
         _g44Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(974848, 4096), BatchNormTensors("layer3.3.bn2"), Scratch(449440, 256), default, TrainingTensor(978944, 4096), GradientTensor(978944, 4096), GradientTensor(974848, 4096), default, BatchNormGradients("layer3.3.bn2"));
+        _g44Conv.FuseStatistics(_g44Epilogue);
         _g44Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(449696, 36864), Scratch(486560, 64));
-        _g44InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(449696, 36864), Scratch(486560, 64), InferenceTensor(0, 4096));
+        _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(449696, 36864), Scratch(486560, 64), InferenceTensor(0, 4096));
         _g44InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(44, TrainingTensor(978944, 4096), GradientTensor(970752, 4096));
 
         // 45: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        _g45Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(978944, 4096), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(983040, 4096), GradientTensor(983040, 4096), GradientTensor(978944, 4096), ParameterGradient("layer3.4.conv1.weight"), default);
+        _g45Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(978944, 4096), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(983040, 4096), GradientTensor(983040, 4096), GradientTensor(978944, 4096), ParameterGradient("layer3.4.conv1.weight"), default);
         _g45Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(983040, 4096), BatchNormTensors("layer3.4.bn1"), Scratch(486624, 256), default, TrainingTensor(987136, 4096), GradientTensor(987136, 4096), GradientTensor(983040, 4096), default, BatchNormGradients("layer3.4.bn1"));
+        _g45Conv.FuseStatistics(_g45Epilogue);
         _g45Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(486880, 36864), Scratch(523744, 64));
-        _g45InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(486880, 36864), Scratch(523744, 64), InferenceTensor(4096, 4096));
+        _g45InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(486880, 36864), Scratch(523744, 64), InferenceTensor(4096, 4096));
         _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         RegisterTrace(45, TrainingTensor(987136, 4096), GradientTensor(978944, 4096));
 
         // 46: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-        _g46Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(987136, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(991232, 4096), GradientTensor(991232, 4096), GradientTensor(987136, 4096), ParameterGradient("layer3.4.conv2.weight"), default);
+        _g46Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(987136, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(991232, 4096), GradientTensor(991232, 4096), GradientTensor(987136, 4096), ParameterGradient("layer3.4.conv2.weight"), default);
         _g46Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(991232, 4096), BatchNormTensors("layer3.4.bn2"), Scratch(523808, 256), default, TrainingTensor(995328, 4096), GradientTensor(995328, 4096), GradientTensor(991232, 4096), default, BatchNormGradients("layer3.4.bn2"));
+        _g46Conv.FuseStatistics(_g46Epilogue);
         _g46Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(524064, 36864), Scratch(560928, 64));
-        _g46InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(524064, 36864), Scratch(560928, 64), InferenceTensor(0, 4096));
+        _g46InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(524064, 36864), Scratch(560928, 64), InferenceTensor(0, 4096));
         _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(46, TrainingTensor(995328, 4096), GradientTensor(987136, 4096));
 
         // 47: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-        _g47Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(995328, 4096), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(999424, 4096), GradientTensor(999424, 4096), GradientTensor(995328, 4096), ParameterGradient("layer3.5.conv1.weight"), default);
+        _g47Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(995328, 4096), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(999424, 4096), GradientTensor(999424, 4096), GradientTensor(995328, 4096), ParameterGradient("layer3.5.conv1.weight"), default);
         _g47Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(999424, 4096), BatchNormTensors("layer3.5.bn1"), Scratch(560992, 256), default, TrainingTensor(1003520, 4096), GradientTensor(1003520, 4096), GradientTensor(999424, 4096), default, BatchNormGradients("layer3.5.bn1"));
+        _g47Conv.FuseStatistics(_g47Epilogue);
         _g47Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(561248, 36864), Scratch(598112, 64));
-        _g47InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(561248, 36864), Scratch(598112, 64), InferenceTensor(4096, 4096));
+        _g47InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(561248, 36864), Scratch(598112, 64), InferenceTensor(4096, 4096));
         _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         RegisterTrace(47, TrainingTensor(1003520, 4096), GradientTensor(995328, 4096));
 
         // 48: Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-        _g48Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1003520, 4096), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(1007616, 4096), GradientTensor(1007616, 4096), GradientTensor(1003520, 4096), ParameterGradient("layer3.5.conv2.weight"), default);
+        _g48Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1003520, 4096), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(1007616, 4096), GradientTensor(1007616, 4096), GradientTensor(1003520, 4096), ParameterGradient("layer3.5.conv2.weight"), default);
         _g48Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1007616, 4096), BatchNormTensors("layer3.5.bn2"), Scratch(598176, 256), default, TrainingTensor(1011712, 4096), GradientTensor(1011712, 4096), GradientTensor(1007616, 4096), default, BatchNormGradients("layer3.5.bn2"));
+        _g48Conv.FuseStatistics(_g48Epilogue);
         _g48Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(598432, 36864), Scratch(635296, 64));
-        _g48InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(598432, 36864), Scratch(635296, 64), InferenceTensor(0, 4096));
+        _g48InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(598432, 36864), Scratch(635296, 64), InferenceTensor(0, 4096));
         _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(48, TrainingTensor(1011712, 4096), GradientTensor(1003520, 4096));
 
         // 49: Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
-        _g49Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1011712, 4096), Parameter("layer3.6.conv1.weight"), default, TrainingTensor(1015808, 4096), GradientTensor(1015808, 4096), GradientTensor(1011712, 4096), ParameterGradient("layer3.6.conv1.weight"), default);
+        _g49Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1011712, 4096), Parameter("layer3.6.conv1.weight"), default, TrainingTensor(1015808, 4096), GradientTensor(1015808, 4096), GradientTensor(1011712, 4096), ParameterGradient("layer3.6.conv1.weight"), default);
         _g49Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1015808, 4096), BatchNormTensors("layer3.6.bn1"), Scratch(635360, 256), default, TrainingTensor(1019904, 4096), GradientTensor(1019904, 4096), GradientTensor(1015808, 4096), default, BatchNormGradients("layer3.6.bn1"));
+        _g49Conv.FuseStatistics(_g49Epilogue);
         _g49Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv1.weight"), default, BatchNormTensors("layer3.6.bn1"), 1E-05f, Scratch(635616, 36864), Scratch(672480, 64));
-        _g49InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(635616, 36864), Scratch(672480, 64), InferenceTensor(4096, 4096));
+        _g49InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(635616, 36864), Scratch(672480, 64), InferenceTensor(4096, 4096));
         _g49InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         RegisterTrace(49, TrainingTensor(1019904, 4096), GradientTensor(1011712, 4096));
 
         // 50: Conv+BatchNorm+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.relu2
-        _g50Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1019904, 4096), Parameter("layer3.6.conv2.weight"), default, TrainingTensor(1024000, 4096), GradientTensor(1024000, 4096), GradientTensor(1019904, 4096), ParameterGradient("layer3.6.conv2.weight"), default);
+        _g50Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1019904, 4096), Parameter("layer3.6.conv2.weight"), default, TrainingTensor(1024000, 4096), GradientTensor(1024000, 4096), GradientTensor(1019904, 4096), ParameterGradient("layer3.6.conv2.weight"), default);
         _g50Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1024000, 4096), BatchNormTensors("layer3.6.bn2"), Scratch(672544, 256), default, TrainingTensor(1028096, 4096), GradientTensor(1028096, 4096), GradientTensor(1024000, 4096), default, BatchNormGradients("layer3.6.bn2"));
+        _g50Conv.FuseStatistics(_g50Epilogue);
         _g50Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv2.weight"), default, BatchNormTensors("layer3.6.bn2"), 1E-05f, Scratch(672800, 36864), Scratch(709664, 64));
-        _g50InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(672800, 36864), Scratch(709664, 64), InferenceTensor(0, 4096));
+        _g50InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(672800, 36864), Scratch(709664, 64), InferenceTensor(0, 4096));
         _g50InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(50, TrainingTensor(1028096, 4096), GradientTensor(1019904, 4096));
 
         // 51: Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
-        _g51Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1028096, 4096), Parameter("layer3.7.conv1.weight"), default, TrainingTensor(1032192, 4096), GradientTensor(1032192, 4096), GradientTensor(1028096, 4096), ParameterGradient("layer3.7.conv1.weight"), default);
+        _g51Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1028096, 4096), Parameter("layer3.7.conv1.weight"), default, TrainingTensor(1032192, 4096), GradientTensor(1032192, 4096), GradientTensor(1028096, 4096), ParameterGradient("layer3.7.conv1.weight"), default);
         _g51Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1032192, 4096), BatchNormTensors("layer3.7.bn1"), Scratch(709728, 256), default, TrainingTensor(1036288, 4096), GradientTensor(1036288, 4096), GradientTensor(1032192, 4096), default, BatchNormGradients("layer3.7.bn1"));
+        _g51Conv.FuseStatistics(_g51Epilogue);
         _g51Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.7.conv1.weight"), default, BatchNormTensors("layer3.7.bn1"), 1E-05f, Scratch(709984, 36864), Scratch(746848, 64));
-        _g51InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(709984, 36864), Scratch(746848, 64), InferenceTensor(4096, 4096));
+        _g51InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(709984, 36864), Scratch(746848, 64), InferenceTensor(4096, 4096));
         _g51InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         RegisterTrace(51, TrainingTensor(1036288, 4096), GradientTensor(1028096, 4096));
 
         // 52: Conv+BatchNorm+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.relu2
-        _g52Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1036288, 4096), Parameter("layer3.7.conv2.weight"), default, TrainingTensor(1040384, 4096), GradientTensor(1040384, 4096), GradientTensor(1036288, 4096), ParameterGradient("layer3.7.conv2.weight"), default);
+        _g52Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1036288, 4096), Parameter("layer3.7.conv2.weight"), default, TrainingTensor(1040384, 4096), GradientTensor(1040384, 4096), GradientTensor(1036288, 4096), ParameterGradient("layer3.7.conv2.weight"), default);
         _g52Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1040384, 4096), BatchNormTensors("layer3.7.bn2"), Scratch(746912, 256), default, TrainingTensor(1044480, 4096), GradientTensor(1044480, 4096), GradientTensor(1040384, 4096), default, BatchNormGradients("layer3.7.bn2"));
+        _g52Conv.FuseStatistics(_g52Epilogue);
         _g52Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.7.conv2.weight"), default, BatchNormTensors("layer3.7.bn2"), 1E-05f, Scratch(747168, 36864), Scratch(784032, 64));
-        _g52InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(747168, 36864), Scratch(784032, 64), InferenceTensor(0, 4096));
+        _g52InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(747168, 36864), Scratch(784032, 64), InferenceTensor(0, 4096));
         _g52InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(52, TrainingTensor(1044480, 4096), GradientTensor(1036288, 4096));
 
         // 53: Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
-        _g53Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1044480, 4096), Parameter("layer3.8.conv1.weight"), default, TrainingTensor(1048576, 4096), GradientTensor(1048576, 4096), GradientTensor(1044480, 4096), ParameterGradient("layer3.8.conv1.weight"), default);
+        _g53Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1044480, 4096), Parameter("layer3.8.conv1.weight"), default, TrainingTensor(1048576, 4096), GradientTensor(1048576, 4096), GradientTensor(1044480, 4096), ParameterGradient("layer3.8.conv1.weight"), default);
         _g53Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1048576, 4096), BatchNormTensors("layer3.8.bn1"), Scratch(784096, 256), default, TrainingTensor(1052672, 4096), GradientTensor(1052672, 4096), GradientTensor(1048576, 4096), default, BatchNormGradients("layer3.8.bn1"));
+        _g53Conv.FuseStatistics(_g53Epilogue);
         _g53Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv1.weight"), default, BatchNormTensors("layer3.8.bn1"), 1E-05f, Scratch(784352, 36864), Scratch(821216, 64));
-        _g53InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(784352, 36864), Scratch(821216, 64), InferenceTensor(4096, 4096));
+        _g53InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(784352, 36864), Scratch(821216, 64), InferenceTensor(4096, 4096));
         _g53InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         RegisterTrace(53, TrainingTensor(1052672, 4096), GradientTensor(1044480, 4096));
 
         // 54: Conv+BatchNorm+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.relu2
-        _g54Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1052672, 4096), Parameter("layer3.8.conv2.weight"), default, TrainingTensor(1056768, 4096), GradientTensor(1056768, 4096), GradientTensor(1052672, 4096), ParameterGradient("layer3.8.conv2.weight"), default);
+        _g54Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1052672, 4096), Parameter("layer3.8.conv2.weight"), default, TrainingTensor(1056768, 4096), GradientTensor(1056768, 4096), GradientTensor(1052672, 4096), ParameterGradient("layer3.8.conv2.weight"), default);
         _g54Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1056768, 4096), BatchNormTensors("layer3.8.bn2"), Scratch(821280, 256), default, TrainingTensor(1060864, 4096), GradientTensor(1060864, 4096), GradientTensor(1056768, 4096), default, BatchNormGradients("layer3.8.bn2"));
+        _g54Conv.FuseStatistics(_g54Epilogue);
         _g54Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv2.weight"), default, BatchNormTensors("layer3.8.bn2"), 1E-05f, Scratch(821536, 36864), Scratch(858400, 64));
-        _g54InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(821536, 36864), Scratch(858400, 64), InferenceTensor(0, 4096));
+        _g54InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(821536, 36864), Scratch(858400, 64), InferenceTensor(0, 4096));
         _g54InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(54, TrainingTensor(1060864, 4096), GradientTensor(1052672, 4096));
 
@@ -1539,8 +1594,8 @@ partial class Plain56 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         RegisterTrace(55, TrainingTensor(1064960, 64), GradientTensor(1060864, 4096));
 
         // 56: Dense fc
-        _g56Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(1064960, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(1065024, 10), GradientTensor(1065024, 10), GradientTensor(1064960, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g56InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(4096, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 10));
+        _g56Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(1064960, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(1065024, 10), GradientTensor(1065024, 10), GradientTensor(1064960, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g56InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(4096, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 10));
         RegisterTrace(56, TrainingTensor(1065024, 10), GradientTensor(1064960, 64));
     }
 
@@ -1893,120 +1948,120 @@ partial class Plain56 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     }
 
     /// <inheritdoc />
-    protected override void ForwardInference()
+    protected override void ForwardInference(int images)
     {
-        _g0InferenceConv.Forward();
-        _g0InferenceEpilogue.Forward();
-        _g1InferenceConv.Forward();
-        _g1InferenceEpilogue.Forward();
-        _g2InferenceConv.Forward();
-        _g2InferenceEpilogue.Forward();
-        _g3InferenceConv.Forward();
-        _g3InferenceEpilogue.Forward();
-        _g4InferenceConv.Forward();
-        _g4InferenceEpilogue.Forward();
-        _g5InferenceConv.Forward();
-        _g5InferenceEpilogue.Forward();
-        _g6InferenceConv.Forward();
-        _g6InferenceEpilogue.Forward();
-        _g7InferenceConv.Forward();
-        _g7InferenceEpilogue.Forward();
-        _g8InferenceConv.Forward();
-        _g8InferenceEpilogue.Forward();
-        _g9InferenceConv.Forward();
-        _g9InferenceEpilogue.Forward();
-        _g10InferenceConv.Forward();
-        _g10InferenceEpilogue.Forward();
-        _g11InferenceConv.Forward();
-        _g11InferenceEpilogue.Forward();
-        _g12InferenceConv.Forward();
-        _g12InferenceEpilogue.Forward();
-        _g13InferenceConv.Forward();
-        _g13InferenceEpilogue.Forward();
-        _g14InferenceConv.Forward();
-        _g14InferenceEpilogue.Forward();
-        _g15InferenceConv.Forward();
-        _g15InferenceEpilogue.Forward();
-        _g16InferenceConv.Forward();
-        _g16InferenceEpilogue.Forward();
-        _g17InferenceConv.Forward();
-        _g17InferenceEpilogue.Forward();
-        _g18InferenceConv.Forward();
-        _g18InferenceEpilogue.Forward();
-        _g19InferenceConv.Forward();
-        _g19InferenceEpilogue.Forward();
-        _g20InferenceConv.Forward();
-        _g20InferenceEpilogue.Forward();
-        _g21InferenceConv.Forward();
-        _g21InferenceEpilogue.Forward();
-        _g22InferenceConv.Forward();
-        _g22InferenceEpilogue.Forward();
-        _g23InferenceConv.Forward();
-        _g23InferenceEpilogue.Forward();
-        _g24InferenceConv.Forward();
-        _g24InferenceEpilogue.Forward();
-        _g25InferenceConv.Forward();
-        _g25InferenceEpilogue.Forward();
-        _g26InferenceConv.Forward();
-        _g26InferenceEpilogue.Forward();
-        _g27InferenceConv.Forward();
-        _g27InferenceEpilogue.Forward();
-        _g28InferenceConv.Forward();
-        _g28InferenceEpilogue.Forward();
-        _g29InferenceConv.Forward();
-        _g29InferenceEpilogue.Forward();
-        _g30InferenceConv.Forward();
-        _g30InferenceEpilogue.Forward();
-        _g31InferenceConv.Forward();
-        _g31InferenceEpilogue.Forward();
-        _g32InferenceConv.Forward();
-        _g32InferenceEpilogue.Forward();
-        _g33InferenceConv.Forward();
-        _g33InferenceEpilogue.Forward();
-        _g34InferenceConv.Forward();
-        _g34InferenceEpilogue.Forward();
-        _g35InferenceConv.Forward();
-        _g35InferenceEpilogue.Forward();
-        _g36InferenceConv.Forward();
-        _g36InferenceEpilogue.Forward();
-        _g37InferenceConv.Forward();
-        _g37InferenceEpilogue.Forward();
-        _g38InferenceConv.Forward();
-        _g38InferenceEpilogue.Forward();
-        _g39InferenceConv.Forward();
-        _g39InferenceEpilogue.Forward();
-        _g40InferenceConv.Forward();
-        _g40InferenceEpilogue.Forward();
-        _g41InferenceConv.Forward();
-        _g41InferenceEpilogue.Forward();
-        _g42InferenceConv.Forward();
-        _g42InferenceEpilogue.Forward();
-        _g43InferenceConv.Forward();
-        _g43InferenceEpilogue.Forward();
-        _g44InferenceConv.Forward();
-        _g44InferenceEpilogue.Forward();
-        _g45InferenceConv.Forward();
-        _g45InferenceEpilogue.Forward();
-        _g46InferenceConv.Forward();
-        _g46InferenceEpilogue.Forward();
-        _g47InferenceConv.Forward();
-        _g47InferenceEpilogue.Forward();
-        _g48InferenceConv.Forward();
-        _g48InferenceEpilogue.Forward();
-        _g49InferenceConv.Forward();
-        _g49InferenceEpilogue.Forward();
-        _g50InferenceConv.Forward();
-        _g50InferenceEpilogue.Forward();
-        _g51InferenceConv.Forward();
-        _g51InferenceEpilogue.Forward();
-        _g52InferenceConv.Forward();
-        _g52InferenceEpilogue.Forward();
-        _g53InferenceConv.Forward();
-        _g53InferenceEpilogue.Forward();
-        _g54InferenceConv.Forward();
-        _g54InferenceEpilogue.Forward();
-        _g55InferenceOp.Forward();
-        _g56InferenceConv.Forward();
+        _g0InferenceConv.Forward(images);
+        _g0InferenceEpilogue.Forward(images);
+        _g1InferenceConv.Forward(images);
+        _g1InferenceEpilogue.Forward(images);
+        _g2InferenceConv.Forward(images);
+        _g2InferenceEpilogue.Forward(images);
+        _g3InferenceConv.Forward(images);
+        _g3InferenceEpilogue.Forward(images);
+        _g4InferenceConv.Forward(images);
+        _g4InferenceEpilogue.Forward(images);
+        _g5InferenceConv.Forward(images);
+        _g5InferenceEpilogue.Forward(images);
+        _g6InferenceConv.Forward(images);
+        _g6InferenceEpilogue.Forward(images);
+        _g7InferenceConv.Forward(images);
+        _g7InferenceEpilogue.Forward(images);
+        _g8InferenceConv.Forward(images);
+        _g8InferenceEpilogue.Forward(images);
+        _g9InferenceConv.Forward(images);
+        _g9InferenceEpilogue.Forward(images);
+        _g10InferenceConv.Forward(images);
+        _g10InferenceEpilogue.Forward(images);
+        _g11InferenceConv.Forward(images);
+        _g11InferenceEpilogue.Forward(images);
+        _g12InferenceConv.Forward(images);
+        _g12InferenceEpilogue.Forward(images);
+        _g13InferenceConv.Forward(images);
+        _g13InferenceEpilogue.Forward(images);
+        _g14InferenceConv.Forward(images);
+        _g14InferenceEpilogue.Forward(images);
+        _g15InferenceConv.Forward(images);
+        _g15InferenceEpilogue.Forward(images);
+        _g16InferenceConv.Forward(images);
+        _g16InferenceEpilogue.Forward(images);
+        _g17InferenceConv.Forward(images);
+        _g17InferenceEpilogue.Forward(images);
+        _g18InferenceConv.Forward(images);
+        _g18InferenceEpilogue.Forward(images);
+        _g19InferenceConv.Forward(images);
+        _g19InferenceEpilogue.Forward(images);
+        _g20InferenceConv.Forward(images);
+        _g20InferenceEpilogue.Forward(images);
+        _g21InferenceConv.Forward(images);
+        _g21InferenceEpilogue.Forward(images);
+        _g22InferenceConv.Forward(images);
+        _g22InferenceEpilogue.Forward(images);
+        _g23InferenceConv.Forward(images);
+        _g23InferenceEpilogue.Forward(images);
+        _g24InferenceConv.Forward(images);
+        _g24InferenceEpilogue.Forward(images);
+        _g25InferenceConv.Forward(images);
+        _g25InferenceEpilogue.Forward(images);
+        _g26InferenceConv.Forward(images);
+        _g26InferenceEpilogue.Forward(images);
+        _g27InferenceConv.Forward(images);
+        _g27InferenceEpilogue.Forward(images);
+        _g28InferenceConv.Forward(images);
+        _g28InferenceEpilogue.Forward(images);
+        _g29InferenceConv.Forward(images);
+        _g29InferenceEpilogue.Forward(images);
+        _g30InferenceConv.Forward(images);
+        _g30InferenceEpilogue.Forward(images);
+        _g31InferenceConv.Forward(images);
+        _g31InferenceEpilogue.Forward(images);
+        _g32InferenceConv.Forward(images);
+        _g32InferenceEpilogue.Forward(images);
+        _g33InferenceConv.Forward(images);
+        _g33InferenceEpilogue.Forward(images);
+        _g34InferenceConv.Forward(images);
+        _g34InferenceEpilogue.Forward(images);
+        _g35InferenceConv.Forward(images);
+        _g35InferenceEpilogue.Forward(images);
+        _g36InferenceConv.Forward(images);
+        _g36InferenceEpilogue.Forward(images);
+        _g37InferenceConv.Forward(images);
+        _g37InferenceEpilogue.Forward(images);
+        _g38InferenceConv.Forward(images);
+        _g38InferenceEpilogue.Forward(images);
+        _g39InferenceConv.Forward(images);
+        _g39InferenceEpilogue.Forward(images);
+        _g40InferenceConv.Forward(images);
+        _g40InferenceEpilogue.Forward(images);
+        _g41InferenceConv.Forward(images);
+        _g41InferenceEpilogue.Forward(images);
+        _g42InferenceConv.Forward(images);
+        _g42InferenceEpilogue.Forward(images);
+        _g43InferenceConv.Forward(images);
+        _g43InferenceEpilogue.Forward(images);
+        _g44InferenceConv.Forward(images);
+        _g44InferenceEpilogue.Forward(images);
+        _g45InferenceConv.Forward(images);
+        _g45InferenceEpilogue.Forward(images);
+        _g46InferenceConv.Forward(images);
+        _g46InferenceEpilogue.Forward(images);
+        _g47InferenceConv.Forward(images);
+        _g47InferenceEpilogue.Forward(images);
+        _g48InferenceConv.Forward(images);
+        _g48InferenceEpilogue.Forward(images);
+        _g49InferenceConv.Forward(images);
+        _g49InferenceEpilogue.Forward(images);
+        _g50InferenceConv.Forward(images);
+        _g50InferenceEpilogue.Forward(images);
+        _g51InferenceConv.Forward(images);
+        _g51InferenceEpilogue.Forward(images);
+        _g52InferenceConv.Forward(images);
+        _g52InferenceEpilogue.Forward(images);
+        _g53InferenceConv.Forward(images);
+        _g53InferenceEpilogue.Forward(images);
+        _g54InferenceConv.Forward(images);
+        _g54InferenceEpilogue.Forward(images);
+        _g55InferenceOp.Forward(images);
+        _g56InferenceConv.Forward(images);
     }
 
     /// <inheritdoc />
@@ -2080,4 +2135,88 @@ partial class Plain56 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 10);
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv16x32x32To16K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 16;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int OutChannels => 16;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv16x32x32To32K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 16;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int OutChannels => 32;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv32x16x16To32K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 32;
+        public static int Height => 16;
+        public static int Width => 16;
+        public static int OutChannels => 32;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv32x16x16To64K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 32;
+        public static int Height => 16;
+        public static int Width => 16;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv3x32x32To16K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 3;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int OutChannels => 16;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x1x1To10K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 1;
+        public static int Width => 1;
+        public static int OutChannels => 10;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x8x8To64K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 8;
+        public static int Width => 8;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
 }

@@ -524,8 +524,8 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         int n = batchSize;
 
         // 0: Conv conv1
-        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(6273512, 150528), ParameterGradient("conv1.weight"), default);
-        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, InferenceTensor(0, 802816));
+        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(6273512, 150528), ParameterGradient("conv1.weight"), default);
+        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, InferenceTensor(0, 802816));
         RegisterTrace(0, TrainingTensor(0, 802816), GradientTensor(6273512, 150528));
 
         // 1: MaxPool maxpool
@@ -544,17 +544,18 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         RegisterTrace(3, TrainingTensor(1204224, 200704), GradientTensor(1003520, 200704));
 
         // 4: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
-        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1204224, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1404928, 200704), GradientTensor(1404928, 200704), GradientTensor(1204224, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1204224, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1404928, 200704), GradientTensor(1404928, 200704), GradientTensor(1204224, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
         _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(256, 256), default, TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(1404928, 200704), default, BatchNormGradients("layer1.0.bn2"));
+        _g4Conv.FuseStatistics(_g4Epilogue);
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(512, 36864), Scratch(37376, 64));
-        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(512, 36864), Scratch(37376, 64), InferenceTensor(0, 200704));
+        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(512, 36864), Scratch(37376, 64), InferenceTensor(0, 200704));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(4, TrainingTensor(1605632, 200704), GradientTensor(1204224, 200704));
 
         // 5: Conv+Add layer1.0.conv2, layer1.0.add
-        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
         _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1806336, 200704), default, default, TrainingTensor(802816, 200704), TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), GradientTensor(802816, 200704), default);
-        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.0.conv2.weight"), default, InferenceTensor(200704, 200704));
+        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.0.conv2.weight"), default, InferenceTensor(200704, 200704));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704));
         RegisterTrace(5, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
@@ -569,17 +570,18 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         RegisterTrace(7, TrainingTensor(2408448, 200704), GradientTensor(2207744, 200704));
 
         // 8: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
-        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
         _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(37696, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer1.1.bn2"));
+        _g8Conv.FuseStatistics(_g8Epilogue);
         _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(37952, 36864), Scratch(74816, 64));
-        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(401408, 200704), Scratch(37952, 36864), Scratch(74816, 64), InferenceTensor(0, 200704));
+        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(401408, 200704), Scratch(37952, 36864), Scratch(74816, 64), InferenceTensor(0, 200704));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(8, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
 
         // 9: Conv+Add layer1.1.conv2, layer1.1.add
-        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
         _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3010560, 200704), default, default, TrainingTensor(2007040, 200704), TrainingTensor(3211264, 200704), GradientTensor(3211264, 200704), GradientTensor(3010560, 200704), GradientTensor(2007040, 200704), default);
-        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.1.conv2.weight"), default, InferenceTensor(401408, 200704));
+        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.1.conv2.weight"), default, InferenceTensor(401408, 200704));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704));
         RegisterTrace(9, TrainingTensor(3211264, 200704), GradientTensor(2809856, 200704));
 
@@ -594,23 +596,25 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         RegisterTrace(11, TrainingTensor(3612672, 200704), GradientTensor(3411968, 200704));
 
         // 12: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
-        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(3612672, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3813376, 100352), GradientTensor(3813376, 100352), GradientTensor(3612672, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(3612672, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3813376, 100352), GradientTensor(3813376, 100352), GradientTensor(3612672, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
         _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(75136, 512), default, TrainingTensor(3913728, 100352), GradientTensor(3913728, 100352), GradientTensor(3813376, 100352), default, BatchNormGradients("layer2.0.bn2"));
+        _g12Conv.FuseStatistics(_g12Epilogue);
         _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(75648, 73728), Scratch(149376, 128));
-        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(75648, 73728), Scratch(149376, 128), InferenceTensor(0, 100352));
+        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(75648, 73728), Scratch(149376, 128), InferenceTensor(0, 100352));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         RegisterTrace(12, TrainingTensor(3913728, 100352), GradientTensor(3612672, 200704));
 
         // 13: Conv layer2.0.conv2
-        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3913728, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(4014080, 100352), GradientTensor(4014080, 100352), GradientTensor(3913728, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
-        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), InferenceTensor(0, 100352), Parameter("layer2.0.conv2.weight"), default, InferenceTensor(100352, 100352));
+        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3913728, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(4014080, 100352), GradientTensor(4014080, 100352), GradientTensor(3913728, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), InferenceTensor(0, 100352), Parameter("layer2.0.conv2.weight"), default, InferenceTensor(100352, 100352));
         RegisterTrace(13, TrainingTensor(4014080, 100352), GradientTensor(3913728, 100352));
 
         // 14: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(4114432, 100352), GradientTensor(4114432, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default);
+        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(4114432, 100352), GradientTensor(4114432, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default);
         _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4114432, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(149504, 512), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4114432, 100352), default, BatchNormGradients("layer2.0.downsample.1"));
+        _g14Conv.FuseStatistics(_g14Epilogue);
         _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(150016, 8192), Scratch(158208, 128));
-        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(401408, 200704), Scratch(150016, 8192), Scratch(158208, 128), InferenceTensor(0, 100352));
+        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(401408, 200704), Scratch(150016, 8192), Scratch(158208, 128), InferenceTensor(0, 100352));
         RegisterTrace(14, TrainingTensor(4214784, 100352), GradientTensor(3211264, 200704));
 
         // 15: Add layer2.0.add
@@ -629,17 +633,18 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         RegisterTrace(17, TrainingTensor(4515840, 100352), GradientTensor(4415488, 100352));
 
         // 18: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
-        _g18Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4515840, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4616192, 100352), GradientTensor(4616192, 100352), GradientTensor(4515840, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4515840, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4616192, 100352), GradientTensor(4616192, 100352), GradientTensor(4515840, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
         _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(158848, 512), default, TrainingTensor(4716544, 100352), GradientTensor(4716544, 100352), GradientTensor(4616192, 100352), default, BatchNormGradients("layer2.1.bn2"));
+        _g18Conv.FuseStatistics(_g18Epilogue);
         _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(159360, 147456), Scratch(306816, 128));
-        _g18InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(159360, 147456), Scratch(306816, 128), InferenceTensor(0, 100352));
+        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(159360, 147456), Scratch(306816, 128), InferenceTensor(0, 100352));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         RegisterTrace(18, TrainingTensor(4716544, 100352), GradientTensor(4515840, 100352));
 
         // 19: Conv+Add layer2.1.conv2, layer2.1.add
-        _g19Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4716544, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4816896, 100352), GradientTensor(4816896, 100352), GradientTensor(4716544, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4716544, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4816896, 100352), GradientTensor(4816896, 100352), GradientTensor(4716544, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
         _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4816896, 100352), default, default, TrainingTensor(4315136, 100352), TrainingTensor(4917248, 100352), GradientTensor(4917248, 100352), GradientTensor(4816896, 100352), GradientTensor(4315136, 100352), default);
-        _g19InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), InferenceTensor(0, 100352), Parameter("layer2.1.conv2.weight"), default, InferenceTensor(100352, 100352));
+        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), InferenceTensor(0, 100352), Parameter("layer2.1.conv2.weight"), default, InferenceTensor(100352, 100352));
         _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(200704, 100352), InferenceTensor(100352, 100352));
         RegisterTrace(19, TrainingTensor(4917248, 100352), GradientTensor(4716544, 100352));
 
@@ -654,23 +659,25 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         RegisterTrace(21, TrainingTensor(5117952, 100352), GradientTensor(5017600, 100352));
 
         // 22: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
-        _g22Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(5117952, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(5218304, 50176), GradientTensor(5218304, 50176), GradientTensor(5117952, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(5117952, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(5218304, 50176), GradientTensor(5218304, 50176), GradientTensor(5117952, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
         _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5218304, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(307456, 1024), default, TrainingTensor(5268480, 50176), GradientTensor(5268480, 50176), GradientTensor(5218304, 50176), default, BatchNormGradients("layer3.0.bn2"));
+        _g22Conv.FuseStatistics(_g22Epilogue);
         _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(308480, 294912), Scratch(603392, 256));
-        _g22InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(308480, 294912), Scratch(603392, 256), InferenceTensor(0, 50176));
+        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(308480, 294912), Scratch(603392, 256), InferenceTensor(0, 50176));
         _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         RegisterTrace(22, TrainingTensor(5268480, 50176), GradientTensor(5117952, 100352));
 
         // 23: Conv layer3.0.conv2
-        _g23Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5268480, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(5318656, 50176), GradientTensor(5318656, 50176), GradientTensor(5268480, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
-        _g23InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), InferenceTensor(0, 50176), Parameter("layer3.0.conv2.weight"), default, InferenceTensor(50176, 50176));
+        _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5268480, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(5318656, 50176), GradientTensor(5318656, 50176), GradientTensor(5268480, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), InferenceTensor(0, 50176), Parameter("layer3.0.conv2.weight"), default, InferenceTensor(50176, 50176));
         RegisterTrace(23, TrainingTensor(5318656, 50176), GradientTensor(5268480, 50176));
 
         // 24: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-        _g24Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4917248, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(5368832, 50176), GradientTensor(5368832, 50176), GradientTensor(4917248, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default);
+        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4917248, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(5368832, 50176), GradientTensor(5368832, 50176), GradientTensor(4917248, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default);
         _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5368832, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(603648, 1024), default, TrainingTensor(5419008, 50176), GradientTensor(5419008, 50176), GradientTensor(5368832, 50176), default, BatchNormGradients("layer3.0.downsample.1"));
+        _g24Conv.FuseStatistics(_g24Epilogue);
         _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(604672, 32768), Scratch(637440, 256));
-        _g24InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(100352, 100352), Scratch(604672, 32768), Scratch(637440, 256), InferenceTensor(0, 50176));
+        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(100352, 100352), Scratch(604672, 32768), Scratch(637440, 256), InferenceTensor(0, 50176));
         RegisterTrace(24, TrainingTensor(5419008, 50176), GradientTensor(4917248, 100352));
 
         // 25: Add layer3.0.add
@@ -689,17 +696,18 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         RegisterTrace(27, TrainingTensor(5569536, 50176), GradientTensor(5519360, 50176));
 
         // 28: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
-        _g28Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5569536, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(5619712, 50176), GradientTensor(5619712, 50176), GradientTensor(5569536, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5569536, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(5619712, 50176), GradientTensor(5619712, 50176), GradientTensor(5569536, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
         _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5619712, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(638720, 1024), default, TrainingTensor(5669888, 50176), GradientTensor(5669888, 50176), GradientTensor(5619712, 50176), default, BatchNormGradients("layer3.1.bn2"));
+        _g28Conv.FuseStatistics(_g28Epilogue);
         _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(639744, 589824), Scratch(1229568, 256));
-        _g28InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(639744, 589824), Scratch(1229568, 256), InferenceTensor(0, 50176));
+        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(639744, 589824), Scratch(1229568, 256), InferenceTensor(0, 50176));
         _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         RegisterTrace(28, TrainingTensor(5669888, 50176), GradientTensor(5569536, 50176));
 
         // 29: Conv+Add layer3.1.conv2, layer3.1.add
-        _g29Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5669888, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(5720064, 50176), GradientTensor(5720064, 50176), GradientTensor(5669888, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5669888, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(5720064, 50176), GradientTensor(5720064, 50176), GradientTensor(5669888, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
         _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5720064, 50176), default, default, TrainingTensor(5469184, 50176), TrainingTensor(5770240, 50176), GradientTensor(5770240, 50176), GradientTensor(5720064, 50176), GradientTensor(5469184, 50176), default);
-        _g29InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), InferenceTensor(0, 50176), Parameter("layer3.1.conv2.weight"), default, InferenceTensor(50176, 50176));
+        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), InferenceTensor(0, 50176), Parameter("layer3.1.conv2.weight"), default, InferenceTensor(50176, 50176));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(100352, 50176), InferenceTensor(50176, 50176));
         RegisterTrace(29, TrainingTensor(5770240, 50176), GradientTensor(5669888, 50176));
 
@@ -714,23 +722,25 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         RegisterTrace(31, TrainingTensor(5870592, 50176), GradientTensor(5820416, 50176));
 
         // 32: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
-        _g32Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(5870592, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(5920768, 25088), GradientTensor(5920768, 25088), GradientTensor(5870592, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
+        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(5870592, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(5920768, 25088), GradientTensor(5920768, 25088), GradientTensor(5870592, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
         _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5920768, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(1230848, 2048), default, TrainingTensor(5945856, 25088), GradientTensor(5945856, 25088), GradientTensor(5920768, 25088), default, BatchNormGradients("layer4.0.bn2"));
+        _g32Conv.FuseStatistics(_g32Epilogue);
         _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(1232896, 1179648), Scratch(2412544, 512));
-        _g32InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(1232896, 1179648), Scratch(2412544, 512), InferenceTensor(0, 25088));
+        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(1232896, 1179648), Scratch(2412544, 512), InferenceTensor(0, 25088));
         _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
         RegisterTrace(32, TrainingTensor(5945856, 25088), GradientTensor(5870592, 50176));
 
         // 33: Conv layer4.0.conv2
-        _g33Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5945856, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5970944, 25088), GradientTensor(5970944, 25088), GradientTensor(5945856, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
-        _g33InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), InferenceTensor(0, 25088), Parameter("layer4.0.conv2.weight"), default, InferenceTensor(25088, 25088));
+        _g33Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5945856, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5970944, 25088), GradientTensor(5970944, 25088), GradientTensor(5945856, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
+        _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), InferenceTensor(0, 25088), Parameter("layer4.0.conv2.weight"), default, InferenceTensor(25088, 25088));
         RegisterTrace(33, TrainingTensor(5970944, 25088), GradientTensor(5945856, 25088));
 
         // 34: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-        _g34Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(5770240, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5996032, 25088), GradientTensor(5996032, 25088), GradientTensor(5770240, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default);
+        _g34Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(5770240, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5996032, 25088), GradientTensor(5996032, 25088), GradientTensor(5770240, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default);
         _g34Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5996032, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(2413056, 2048), default, TrainingTensor(6021120, 25088), GradientTensor(6021120, 25088), GradientTensor(5996032, 25088), default, BatchNormGradients("layer4.0.downsample.1"));
+        _g34Conv.FuseStatistics(_g34Epilogue);
         _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(2415104, 131072), Scratch(2546176, 512));
-        _g34InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(50176, 50176), Scratch(2415104, 131072), Scratch(2546176, 512), InferenceTensor(0, 25088));
+        _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(50176, 50176), Scratch(2415104, 131072), Scratch(2546176, 512), InferenceTensor(0, 25088));
         RegisterTrace(34, TrainingTensor(6021120, 25088), GradientTensor(5770240, 50176));
 
         // 35: Add layer4.0.add
@@ -749,17 +759,18 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         RegisterTrace(37, TrainingTensor(6096384, 25088), GradientTensor(6071296, 25088));
 
         // 38: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
-        _g38Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(6096384, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(6121472, 25088), GradientTensor(6121472, 25088), GradientTensor(6096384, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
+        _g38Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(6096384, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(6121472, 25088), GradientTensor(6121472, 25088), GradientTensor(6096384, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
         _g38Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6121472, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(2548736, 2048), default, TrainingTensor(6146560, 25088), GradientTensor(6146560, 25088), GradientTensor(6121472, 25088), default, BatchNormGradients("layer4.1.bn2"));
+        _g38Conv.FuseStatistics(_g38Epilogue);
         _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(2550784, 2359296), Scratch(4910080, 512));
-        _g38InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(2550784, 2359296), Scratch(4910080, 512), InferenceTensor(0, 25088));
+        _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(2550784, 2359296), Scratch(4910080, 512), InferenceTensor(0, 25088));
         _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
         RegisterTrace(38, TrainingTensor(6146560, 25088), GradientTensor(6096384, 25088));
 
         // 39: Conv+Add layer4.1.conv2, layer4.1.add
-        _g39Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(6146560, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(6171648, 25088), GradientTensor(6171648, 25088), GradientTensor(6146560, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
+        _g39Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(6146560, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(6171648, 25088), GradientTensor(6171648, 25088), GradientTensor(6146560, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
         _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6171648, 25088), default, default, TrainingTensor(6046208, 25088), TrainingTensor(6196736, 25088), GradientTensor(6196736, 25088), GradientTensor(6171648, 25088), GradientTensor(6046208, 25088), default);
-        _g39InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), InferenceTensor(0, 25088), Parameter("layer4.1.conv2.weight"), default, InferenceTensor(25088, 25088));
+        _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), InferenceTensor(0, 25088), Parameter("layer4.1.conv2.weight"), default, InferenceTensor(25088, 25088));
         _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(50176, 25088), InferenceTensor(25088, 25088));
         RegisterTrace(39, TrainingTensor(6196736, 25088), GradientTensor(6146560, 25088));
 
@@ -779,8 +790,8 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         RegisterTrace(42, TrainingTensor(6272000, 512), GradientTensor(6246912, 25088));
 
         // 43: Dense fc
-        _g43Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(6272000, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(6272512, 1000), GradientTensor(6272512, 1000), GradientTensor(6272000, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g43InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
+        _g43Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(6272000, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(6272512, 1000), GradientTensor(6272512, 1000), GradientTensor(6272000, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
         RegisterTrace(43, TrainingTensor(6272512, 1000), GradientTensor(6272000, 512));
     }
 
@@ -1003,65 +1014,65 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
     }
 
     /// <inheritdoc />
-    protected override void ForwardInference()
+    protected override void ForwardInference(int images)
     {
-        _g0InferenceConv.Forward();
-        _g1InferenceOp.Forward();
-        _g2InferenceOp.Forward();
-        _g3InferenceOp.Forward();
-        _g4InferenceConv.Forward();
-        _g4InferenceEpilogue.Forward();
-        _g5InferenceConv.Forward();
-        _g5InferenceEpilogue.Forward();
-        _g6InferenceOp.Forward();
-        _g7InferenceOp.Forward();
-        _g8InferenceConv.Forward();
-        _g8InferenceEpilogue.Forward();
-        _g9InferenceConv.Forward();
-        _g9InferenceEpilogue.Forward();
-        _g10InferenceOp.Forward();
-        _g11InferenceOp.Forward();
-        _g12InferenceConv.Forward();
-        _g12InferenceEpilogue.Forward();
-        _g13InferenceConv.Forward();
-        _g14InferenceConv.Forward();
-        _g15InferenceOp.Forward();
-        _g16InferenceOp.Forward();
-        _g17InferenceOp.Forward();
-        _g18InferenceConv.Forward();
-        _g18InferenceEpilogue.Forward();
-        _g19InferenceConv.Forward();
-        _g19InferenceEpilogue.Forward();
-        _g20InferenceOp.Forward();
-        _g21InferenceOp.Forward();
-        _g22InferenceConv.Forward();
-        _g22InferenceEpilogue.Forward();
-        _g23InferenceConv.Forward();
-        _g24InferenceConv.Forward();
-        _g25InferenceOp.Forward();
-        _g26InferenceOp.Forward();
-        _g27InferenceOp.Forward();
-        _g28InferenceConv.Forward();
-        _g28InferenceEpilogue.Forward();
-        _g29InferenceConv.Forward();
-        _g29InferenceEpilogue.Forward();
-        _g30InferenceOp.Forward();
-        _g31InferenceOp.Forward();
-        _g32InferenceConv.Forward();
-        _g32InferenceEpilogue.Forward();
-        _g33InferenceConv.Forward();
-        _g34InferenceConv.Forward();
-        _g35InferenceOp.Forward();
-        _g36InferenceOp.Forward();
-        _g37InferenceOp.Forward();
-        _g38InferenceConv.Forward();
-        _g38InferenceEpilogue.Forward();
-        _g39InferenceConv.Forward();
-        _g39InferenceEpilogue.Forward();
-        _g40InferenceOp.Forward();
-        _g41InferenceOp.Forward();
-        _g42InferenceOp.Forward();
-        _g43InferenceConv.Forward();
+        _g0InferenceConv.Forward(images);
+        _g1InferenceOp.Forward(images);
+        _g2InferenceOp.Forward(images);
+        _g3InferenceOp.Forward(images);
+        _g4InferenceConv.Forward(images);
+        _g4InferenceEpilogue.Forward(images);
+        _g5InferenceConv.Forward(images);
+        _g5InferenceEpilogue.Forward(images);
+        _g6InferenceOp.Forward(images);
+        _g7InferenceOp.Forward(images);
+        _g8InferenceConv.Forward(images);
+        _g8InferenceEpilogue.Forward(images);
+        _g9InferenceConv.Forward(images);
+        _g9InferenceEpilogue.Forward(images);
+        _g10InferenceOp.Forward(images);
+        _g11InferenceOp.Forward(images);
+        _g12InferenceConv.Forward(images);
+        _g12InferenceEpilogue.Forward(images);
+        _g13InferenceConv.Forward(images);
+        _g14InferenceConv.Forward(images);
+        _g15InferenceOp.Forward(images);
+        _g16InferenceOp.Forward(images);
+        _g17InferenceOp.Forward(images);
+        _g18InferenceConv.Forward(images);
+        _g18InferenceEpilogue.Forward(images);
+        _g19InferenceConv.Forward(images);
+        _g19InferenceEpilogue.Forward(images);
+        _g20InferenceOp.Forward(images);
+        _g21InferenceOp.Forward(images);
+        _g22InferenceConv.Forward(images);
+        _g22InferenceEpilogue.Forward(images);
+        _g23InferenceConv.Forward(images);
+        _g24InferenceConv.Forward(images);
+        _g25InferenceOp.Forward(images);
+        _g26InferenceOp.Forward(images);
+        _g27InferenceOp.Forward(images);
+        _g28InferenceConv.Forward(images);
+        _g28InferenceEpilogue.Forward(images);
+        _g29InferenceConv.Forward(images);
+        _g29InferenceEpilogue.Forward(images);
+        _g30InferenceOp.Forward(images);
+        _g31InferenceOp.Forward(images);
+        _g32InferenceConv.Forward(images);
+        _g32InferenceEpilogue.Forward(images);
+        _g33InferenceConv.Forward(images);
+        _g34InferenceConv.Forward(images);
+        _g35InferenceOp.Forward(images);
+        _g36InferenceOp.Forward(images);
+        _g37InferenceOp.Forward(images);
+        _g38InferenceConv.Forward(images);
+        _g38InferenceEpilogue.Forward(images);
+        _g39InferenceConv.Forward(images);
+        _g39InferenceEpilogue.Forward(images);
+        _g40InferenceOp.Forward(images);
+        _g41InferenceOp.Forward(images);
+        _g42InferenceOp.Forward(images);
+        _g43InferenceConv.Forward(images);
     }
 
     /// <inheritdoc />
@@ -1091,4 +1102,148 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x28x28To128K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 128;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x28x28To256K1S2P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 256;
+        public static int Kernel => 1;
+        public static int Stride => 2;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x28x28To256K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 256;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x14x14To256K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 256;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x14x14To512K1S2P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 512;
+        public static int Kernel => 1;
+        public static int Stride => 2;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x14x14To512K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 512;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv3x224x224To64K7S2P3 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 3;
+        public static int Height => 224;
+        public static int Width => 224;
+        public static int OutChannels => 64;
+        public static int Kernel => 7;
+        public static int Stride => 2;
+        public static int Padding => 3;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x1x1To1000K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 1;
+        public static int Width => 1;
+        public static int OutChannels => 1000;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x7x7To512K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 7;
+        public static int Width => 7;
+        public static int OutChannels => 512;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To128K1S2P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 128;
+        public static int Kernel => 1;
+        public static int Stride => 2;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To128K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 128;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To64K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
 }

@@ -2194,314 +2194,353 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(2134090, 3072), ParameterGradient("conv1.weight"), default);
+        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(2134090, 3072), ParameterGradient("conv1.weight"), default);
         _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1"));
+        _g0Conv.FuseStatistics(_g0Epilogue);
         _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16));
-        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
+        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(2134090, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g1Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g1Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
         _g1Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1"));
+        _g1Conv.FuseStatistics(_g1Epilogue);
         _g1Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16));
-        _g1InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
+        _g1InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
         _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
 
         // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
         _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), TrainingTensor(16384, 16384), TrainingTensor(81920, 16384), GradientTensor(81920, 16384), GradientTensor(65536, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2"));
+        _g2Conv.FuseStatistics(_g2Epilogue);
         _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16));
-        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384));
+        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
 
         // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
         _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, TrainingTensor(114688, 16384), GradientTensor(114688, 16384), GradientTensor(98304, 16384), default, BatchNormGradients("layer1.1.bn1"));
+        _g3Conv.FuseStatistics(_g3Epilogue);
         _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16));
-        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384));
+        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
 
         // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
         _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), TrainingTensor(81920, 16384), TrainingTensor(147456, 16384), GradientTensor(147456, 16384), GradientTensor(131072, 16384), GradientTensor(81920, 16384), BatchNormGradients("layer1.1.bn2"));
+        _g4Conv.FuseStatistics(_g4Epilogue);
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16));
-        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384));
+        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
 
         // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
+        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
         _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840, 16384), BatchNormTensors("layer1.2.bn1"), Scratch(10048, 64), default, TrainingTensor(180224, 16384), GradientTensor(180224, 16384), GradientTensor(163840, 16384), default, BatchNormGradients("layer1.2.bn1"));
+        _g5Conv.FuseStatistics(_g5Epilogue);
         _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(10112, 2304), Scratch(12416, 16));
-        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(0, 16384));
+        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(0, 16384));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
 
         // 6: Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
+        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
         _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(196608, 16384), BatchNormTensors("layer1.2.bn2"), Scratch(12432, 64), TrainingTensor(147456, 16384), TrainingTensor(212992, 16384), GradientTensor(212992, 16384), GradientTensor(196608, 16384), GradientTensor(147456, 16384), BatchNormGradients("layer1.2.bn2"));
+        _g6Conv.FuseStatistics(_g6Epilogue);
         _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(12496, 2304), Scratch(14800, 16));
-        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(32768, 16384));
+        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(32768, 16384));
         _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
 
         // 7: Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(212992, 16384), Parameter("layer1.3.conv1.weight"), default, TrainingTensor(229376, 16384), GradientTensor(229376, 16384), GradientTensor(212992, 16384), ParameterGradient("layer1.3.conv1.weight"), default);
+        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(212992, 16384), Parameter("layer1.3.conv1.weight"), default, TrainingTensor(229376, 16384), GradientTensor(229376, 16384), GradientTensor(212992, 16384), ParameterGradient("layer1.3.conv1.weight"), default);
         _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(229376, 16384), BatchNormTensors("layer1.3.bn1"), Scratch(14816, 64), default, TrainingTensor(245760, 16384), GradientTensor(245760, 16384), GradientTensor(229376, 16384), default, BatchNormGradients("layer1.3.bn1"));
+        _g7Conv.FuseStatistics(_g7Epilogue);
         _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv1.weight"), default, BatchNormTensors("layer1.3.bn1"), 1E-05f, Scratch(14880, 2304), Scratch(17184, 16));
-        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(0, 16384));
+        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(0, 16384));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(7, TrainingTensor(245760, 16384), GradientTensor(212992, 16384));
 
         // 8: Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(245760, 16384), Parameter("layer1.3.conv2.weight"), default, TrainingTensor(262144, 16384), GradientTensor(262144, 16384), GradientTensor(245760, 16384), ParameterGradient("layer1.3.conv2.weight"), default);
+        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(245760, 16384), Parameter("layer1.3.conv2.weight"), default, TrainingTensor(262144, 16384), GradientTensor(262144, 16384), GradientTensor(245760, 16384), ParameterGradient("layer1.3.conv2.weight"), default);
         _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(262144, 16384), BatchNormTensors("layer1.3.bn2"), Scratch(17200, 64), TrainingTensor(212992, 16384), TrainingTensor(278528, 16384), GradientTensor(278528, 16384), GradientTensor(262144, 16384), GradientTensor(212992, 16384), BatchNormGradients("layer1.3.bn2"));
+        _g8Conv.FuseStatistics(_g8Epilogue);
         _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv2.weight"), default, BatchNormTensors("layer1.3.bn2"), 1E-05f, Scratch(17264, 2304), Scratch(19568, 16));
-        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(16384, 16384));
+        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(16384, 16384));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         RegisterTrace(8, TrainingTensor(278528, 16384), GradientTensor(245760, 16384));
 
         // 9: Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(278528, 16384), Parameter("layer1.4.conv1.weight"), default, TrainingTensor(294912, 16384), GradientTensor(294912, 16384), GradientTensor(278528, 16384), ParameterGradient("layer1.4.conv1.weight"), default);
+        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(278528, 16384), Parameter("layer1.4.conv1.weight"), default, TrainingTensor(294912, 16384), GradientTensor(294912, 16384), GradientTensor(278528, 16384), ParameterGradient("layer1.4.conv1.weight"), default);
         _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(294912, 16384), BatchNormTensors("layer1.4.bn1"), Scratch(19584, 64), default, TrainingTensor(311296, 16384), GradientTensor(311296, 16384), GradientTensor(294912, 16384), default, BatchNormGradients("layer1.4.bn1"));
+        _g9Conv.FuseStatistics(_g9Epilogue);
         _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv1.weight"), default, BatchNormTensors("layer1.4.bn1"), 1E-05f, Scratch(19648, 2304), Scratch(21952, 16));
-        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(0, 16384));
+        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(0, 16384));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(9, TrainingTensor(311296, 16384), GradientTensor(278528, 16384));
 
         // 10: Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-        _g10Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(311296, 16384), Parameter("layer1.4.conv2.weight"), default, TrainingTensor(327680, 16384), GradientTensor(327680, 16384), GradientTensor(311296, 16384), ParameterGradient("layer1.4.conv2.weight"), default);
+        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(311296, 16384), Parameter("layer1.4.conv2.weight"), default, TrainingTensor(327680, 16384), GradientTensor(327680, 16384), GradientTensor(311296, 16384), ParameterGradient("layer1.4.conv2.weight"), default);
         _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(327680, 16384), BatchNormTensors("layer1.4.bn2"), Scratch(21968, 64), TrainingTensor(278528, 16384), TrainingTensor(344064, 16384), GradientTensor(344064, 16384), GradientTensor(327680, 16384), GradientTensor(278528, 16384), BatchNormGradients("layer1.4.bn2"));
+        _g10Conv.FuseStatistics(_g10Epilogue);
         _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv2.weight"), default, BatchNormTensors("layer1.4.bn2"), 1E-05f, Scratch(22032, 2304), Scratch(24336, 16));
-        _g10InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(32768, 16384));
+        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(32768, 16384));
         _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(10, TrainingTensor(344064, 16384), GradientTensor(311296, 16384));
 
         // 11: Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
-        _g11Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(344064, 16384), Parameter("layer1.5.conv1.weight"), default, TrainingTensor(360448, 16384), GradientTensor(360448, 16384), GradientTensor(344064, 16384), ParameterGradient("layer1.5.conv1.weight"), default);
+        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(344064, 16384), Parameter("layer1.5.conv1.weight"), default, TrainingTensor(360448, 16384), GradientTensor(360448, 16384), GradientTensor(344064, 16384), ParameterGradient("layer1.5.conv1.weight"), default);
         _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 16384), BatchNormTensors("layer1.5.bn1"), Scratch(24352, 64), default, TrainingTensor(376832, 16384), GradientTensor(376832, 16384), GradientTensor(360448, 16384), default, BatchNormGradients("layer1.5.bn1"));
+        _g11Conv.FuseStatistics(_g11Epilogue);
         _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.5.conv1.weight"), default, BatchNormTensors("layer1.5.bn1"), 1E-05f, Scratch(24416, 2304), Scratch(26720, 16));
-        _g11InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(24416, 2304), Scratch(26720, 16), InferenceTensor(0, 16384));
+        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(24416, 2304), Scratch(26720, 16), InferenceTensor(0, 16384));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(11, TrainingTensor(376832, 16384), GradientTensor(344064, 16384));
 
         // 12: Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
-        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(376832, 16384), Parameter("layer1.5.conv2.weight"), default, TrainingTensor(393216, 16384), GradientTensor(393216, 16384), GradientTensor(376832, 16384), ParameterGradient("layer1.5.conv2.weight"), default);
+        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(376832, 16384), Parameter("layer1.5.conv2.weight"), default, TrainingTensor(393216, 16384), GradientTensor(393216, 16384), GradientTensor(376832, 16384), ParameterGradient("layer1.5.conv2.weight"), default);
         _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(393216, 16384), BatchNormTensors("layer1.5.bn2"), Scratch(26736, 64), TrainingTensor(344064, 16384), TrainingTensor(409600, 16384), GradientTensor(409600, 16384), GradientTensor(393216, 16384), GradientTensor(344064, 16384), BatchNormGradients("layer1.5.bn2"));
+        _g12Conv.FuseStatistics(_g12Epilogue);
         _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.5.conv2.weight"), default, BatchNormTensors("layer1.5.bn2"), 1E-05f, Scratch(26800, 2304), Scratch(29104, 16));
-        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(26800, 2304), Scratch(29104, 16), InferenceTensor(16384, 16384));
+        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(26800, 2304), Scratch(29104, 16), InferenceTensor(16384, 16384));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         RegisterTrace(12, TrainingTensor(409600, 16384), GradientTensor(376832, 16384));
 
         // 13: Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(409600, 16384), Parameter("layer1.6.conv1.weight"), default, TrainingTensor(425984, 16384), GradientTensor(425984, 16384), GradientTensor(409600, 16384), ParameterGradient("layer1.6.conv1.weight"), default);
+        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(409600, 16384), Parameter("layer1.6.conv1.weight"), default, TrainingTensor(425984, 16384), GradientTensor(425984, 16384), GradientTensor(409600, 16384), ParameterGradient("layer1.6.conv1.weight"), default);
         _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(425984, 16384), BatchNormTensors("layer1.6.bn1"), Scratch(29120, 64), default, TrainingTensor(442368, 16384), GradientTensor(442368, 16384), GradientTensor(425984, 16384), default, BatchNormGradients("layer1.6.bn1"));
+        _g13Conv.FuseStatistics(_g13Epilogue);
         _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv1.weight"), default, BatchNormTensors("layer1.6.bn1"), 1E-05f, Scratch(29184, 2304), Scratch(31488, 16));
-        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(29184, 2304), Scratch(31488, 16), InferenceTensor(0, 16384));
+        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(29184, 2304), Scratch(31488, 16), InferenceTensor(0, 16384));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(13, TrainingTensor(442368, 16384), GradientTensor(409600, 16384));
 
         // 14: Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
-        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(442368, 16384), Parameter("layer1.6.conv2.weight"), default, TrainingTensor(458752, 16384), GradientTensor(458752, 16384), GradientTensor(442368, 16384), ParameterGradient("layer1.6.conv2.weight"), default);
+        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(442368, 16384), Parameter("layer1.6.conv2.weight"), default, TrainingTensor(458752, 16384), GradientTensor(458752, 16384), GradientTensor(442368, 16384), ParameterGradient("layer1.6.conv2.weight"), default);
         _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(458752, 16384), BatchNormTensors("layer1.6.bn2"), Scratch(31504, 64), TrainingTensor(409600, 16384), TrainingTensor(475136, 16384), GradientTensor(475136, 16384), GradientTensor(458752, 16384), GradientTensor(409600, 16384), BatchNormGradients("layer1.6.bn2"));
+        _g14Conv.FuseStatistics(_g14Epilogue);
         _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv2.weight"), default, BatchNormTensors("layer1.6.bn2"), 1E-05f, Scratch(31568, 2304), Scratch(33872, 16));
-        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(31568, 2304), Scratch(33872, 16), InferenceTensor(32768, 16384));
+        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(31568, 2304), Scratch(33872, 16), InferenceTensor(32768, 16384));
         _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(14, TrainingTensor(475136, 16384), GradientTensor(442368, 16384));
 
         // 15: Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
-        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(475136, 16384), Parameter("layer1.7.conv1.weight"), default, TrainingTensor(491520, 16384), GradientTensor(491520, 16384), GradientTensor(475136, 16384), ParameterGradient("layer1.7.conv1.weight"), default);
+        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(475136, 16384), Parameter("layer1.7.conv1.weight"), default, TrainingTensor(491520, 16384), GradientTensor(491520, 16384), GradientTensor(475136, 16384), ParameterGradient("layer1.7.conv1.weight"), default);
         _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(491520, 16384), BatchNormTensors("layer1.7.bn1"), Scratch(33888, 64), default, TrainingTensor(507904, 16384), GradientTensor(507904, 16384), GradientTensor(491520, 16384), default, BatchNormGradients("layer1.7.bn1"));
+        _g15Conv.FuseStatistics(_g15Epilogue);
         _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.7.conv1.weight"), default, BatchNormTensors("layer1.7.bn1"), 1E-05f, Scratch(33952, 2304), Scratch(36256, 16));
-        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(33952, 2304), Scratch(36256, 16), InferenceTensor(0, 16384));
+        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(33952, 2304), Scratch(36256, 16), InferenceTensor(0, 16384));
         _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(15, TrainingTensor(507904, 16384), GradientTensor(475136, 16384));
 
         // 16: Conv+BatchNorm+Add+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.add, layer1.7.relu2
-        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(507904, 16384), Parameter("layer1.7.conv2.weight"), default, TrainingTensor(524288, 16384), GradientTensor(524288, 16384), GradientTensor(507904, 16384), ParameterGradient("layer1.7.conv2.weight"), default);
+        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(507904, 16384), Parameter("layer1.7.conv2.weight"), default, TrainingTensor(524288, 16384), GradientTensor(524288, 16384), GradientTensor(507904, 16384), ParameterGradient("layer1.7.conv2.weight"), default);
         _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(524288, 16384), BatchNormTensors("layer1.7.bn2"), Scratch(36272, 64), TrainingTensor(475136, 16384), TrainingTensor(540672, 16384), GradientTensor(540672, 16384), GradientTensor(524288, 16384), GradientTensor(475136, 16384), BatchNormGradients("layer1.7.bn2"));
+        _g16Conv.FuseStatistics(_g16Epilogue);
         _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.7.conv2.weight"), default, BatchNormTensors("layer1.7.bn2"), 1E-05f, Scratch(36336, 2304), Scratch(38640, 16));
-        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(36336, 2304), Scratch(38640, 16), InferenceTensor(16384, 16384));
+        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(36336, 2304), Scratch(38640, 16), InferenceTensor(16384, 16384));
         _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         RegisterTrace(16, TrainingTensor(540672, 16384), GradientTensor(507904, 16384));
 
         // 17: Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
-        _g17Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(540672, 16384), Parameter("layer1.8.conv1.weight"), default, TrainingTensor(557056, 16384), GradientTensor(557056, 16384), GradientTensor(540672, 16384), ParameterGradient("layer1.8.conv1.weight"), default);
+        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(540672, 16384), Parameter("layer1.8.conv1.weight"), default, TrainingTensor(557056, 16384), GradientTensor(557056, 16384), GradientTensor(540672, 16384), ParameterGradient("layer1.8.conv1.weight"), default);
         _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(557056, 16384), BatchNormTensors("layer1.8.bn1"), Scratch(38656, 64), default, TrainingTensor(573440, 16384), GradientTensor(573440, 16384), GradientTensor(557056, 16384), default, BatchNormGradients("layer1.8.bn1"));
+        _g17Conv.FuseStatistics(_g17Epilogue);
         _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.8.conv1.weight"), default, BatchNormTensors("layer1.8.bn1"), 1E-05f, Scratch(38720, 2304), Scratch(41024, 16));
-        _g17InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(38720, 2304), Scratch(41024, 16), InferenceTensor(0, 16384));
+        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(38720, 2304), Scratch(41024, 16), InferenceTensor(0, 16384));
         _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(17, TrainingTensor(573440, 16384), GradientTensor(540672, 16384));
 
         // 18: Conv+BatchNorm+Add+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.add, layer1.8.relu2
-        _g18Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(573440, 16384), Parameter("layer1.8.conv2.weight"), default, TrainingTensor(589824, 16384), GradientTensor(589824, 16384), GradientTensor(573440, 16384), ParameterGradient("layer1.8.conv2.weight"), default);
+        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(573440, 16384), Parameter("layer1.8.conv2.weight"), default, TrainingTensor(589824, 16384), GradientTensor(589824, 16384), GradientTensor(573440, 16384), ParameterGradient("layer1.8.conv2.weight"), default);
         _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(589824, 16384), BatchNormTensors("layer1.8.bn2"), Scratch(41040, 64), TrainingTensor(540672, 16384), TrainingTensor(606208, 16384), GradientTensor(606208, 16384), GradientTensor(589824, 16384), GradientTensor(540672, 16384), BatchNormGradients("layer1.8.bn2"));
+        _g18Conv.FuseStatistics(_g18Epilogue);
         _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.8.conv2.weight"), default, BatchNormTensors("layer1.8.bn2"), 1E-05f, Scratch(41104, 2304), Scratch(43408, 16));
-        _g18InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(41104, 2304), Scratch(43408, 16), InferenceTensor(32768, 16384));
+        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(41104, 2304), Scratch(43408, 16), InferenceTensor(32768, 16384));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(18, TrainingTensor(606208, 16384), GradientTensor(573440, 16384));
 
         // 19: Conv+BatchNorm+ReLU layer1.9.conv1, layer1.9.bn1, layer1.9.relu1
-        _g19Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(606208, 16384), Parameter("layer1.9.conv1.weight"), default, TrainingTensor(622592, 16384), GradientTensor(622592, 16384), GradientTensor(606208, 16384), ParameterGradient("layer1.9.conv1.weight"), default);
+        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(606208, 16384), Parameter("layer1.9.conv1.weight"), default, TrainingTensor(622592, 16384), GradientTensor(622592, 16384), GradientTensor(606208, 16384), ParameterGradient("layer1.9.conv1.weight"), default);
         _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(622592, 16384), BatchNormTensors("layer1.9.bn1"), Scratch(43424, 64), default, TrainingTensor(638976, 16384), GradientTensor(638976, 16384), GradientTensor(622592, 16384), default, BatchNormGradients("layer1.9.bn1"));
+        _g19Conv.FuseStatistics(_g19Epilogue);
         _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.9.conv1.weight"), default, BatchNormTensors("layer1.9.bn1"), 1E-05f, Scratch(43488, 2304), Scratch(45792, 16));
-        _g19InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(43488, 2304), Scratch(45792, 16), InferenceTensor(0, 16384));
+        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(43488, 2304), Scratch(45792, 16), InferenceTensor(0, 16384));
         _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(19, TrainingTensor(638976, 16384), GradientTensor(606208, 16384));
 
         // 20: Conv+BatchNorm+Add+ReLU layer1.9.conv2, layer1.9.bn2, layer1.9.add, layer1.9.relu2
-        _g20Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(638976, 16384), Parameter("layer1.9.conv2.weight"), default, TrainingTensor(655360, 16384), GradientTensor(655360, 16384), GradientTensor(638976, 16384), ParameterGradient("layer1.9.conv2.weight"), default);
+        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(638976, 16384), Parameter("layer1.9.conv2.weight"), default, TrainingTensor(655360, 16384), GradientTensor(655360, 16384), GradientTensor(638976, 16384), ParameterGradient("layer1.9.conv2.weight"), default);
         _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(655360, 16384), BatchNormTensors("layer1.9.bn2"), Scratch(45808, 64), TrainingTensor(606208, 16384), TrainingTensor(671744, 16384), GradientTensor(671744, 16384), GradientTensor(655360, 16384), GradientTensor(606208, 16384), BatchNormGradients("layer1.9.bn2"));
+        _g20Conv.FuseStatistics(_g20Epilogue);
         _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.9.conv2.weight"), default, BatchNormTensors("layer1.9.bn2"), 1E-05f, Scratch(45872, 2304), Scratch(48176, 16));
-        _g20InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(45872, 2304), Scratch(48176, 16), InferenceTensor(16384, 16384));
+        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(45872, 2304), Scratch(48176, 16), InferenceTensor(16384, 16384));
         _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         RegisterTrace(20, TrainingTensor(671744, 16384), GradientTensor(638976, 16384));
 
         // 21: Conv+BatchNorm+ReLU layer1.10.conv1, layer1.10.bn1, layer1.10.relu1
-        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(671744, 16384), Parameter("layer1.10.conv1.weight"), default, TrainingTensor(688128, 16384), GradientTensor(688128, 16384), GradientTensor(671744, 16384), ParameterGradient("layer1.10.conv1.weight"), default);
+        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(671744, 16384), Parameter("layer1.10.conv1.weight"), default, TrainingTensor(688128, 16384), GradientTensor(688128, 16384), GradientTensor(671744, 16384), ParameterGradient("layer1.10.conv1.weight"), default);
         _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(688128, 16384), BatchNormTensors("layer1.10.bn1"), Scratch(48192, 64), default, TrainingTensor(704512, 16384), GradientTensor(704512, 16384), GradientTensor(688128, 16384), default, BatchNormGradients("layer1.10.bn1"));
+        _g21Conv.FuseStatistics(_g21Epilogue);
         _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.10.conv1.weight"), default, BatchNormTensors("layer1.10.bn1"), 1E-05f, Scratch(48256, 2304), Scratch(50560, 16));
-        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(48256, 2304), Scratch(50560, 16), InferenceTensor(0, 16384));
+        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(48256, 2304), Scratch(50560, 16), InferenceTensor(0, 16384));
         _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(21, TrainingTensor(704512, 16384), GradientTensor(671744, 16384));
 
         // 22: Conv+BatchNorm+Add+ReLU layer1.10.conv2, layer1.10.bn2, layer1.10.add, layer1.10.relu2
-        _g22Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(704512, 16384), Parameter("layer1.10.conv2.weight"), default, TrainingTensor(720896, 16384), GradientTensor(720896, 16384), GradientTensor(704512, 16384), ParameterGradient("layer1.10.conv2.weight"), default);
+        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(704512, 16384), Parameter("layer1.10.conv2.weight"), default, TrainingTensor(720896, 16384), GradientTensor(720896, 16384), GradientTensor(704512, 16384), ParameterGradient("layer1.10.conv2.weight"), default);
         _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(720896, 16384), BatchNormTensors("layer1.10.bn2"), Scratch(50576, 64), TrainingTensor(671744, 16384), TrainingTensor(737280, 16384), GradientTensor(737280, 16384), GradientTensor(720896, 16384), GradientTensor(671744, 16384), BatchNormGradients("layer1.10.bn2"));
+        _g22Conv.FuseStatistics(_g22Epilogue);
         _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.10.conv2.weight"), default, BatchNormTensors("layer1.10.bn2"), 1E-05f, Scratch(50640, 2304), Scratch(52944, 16));
-        _g22InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(50640, 2304), Scratch(52944, 16), InferenceTensor(32768, 16384));
+        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(50640, 2304), Scratch(52944, 16), InferenceTensor(32768, 16384));
         _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(22, TrainingTensor(737280, 16384), GradientTensor(704512, 16384));
 
         // 23: Conv+BatchNorm+ReLU layer1.11.conv1, layer1.11.bn1, layer1.11.relu1
-        _g23Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(737280, 16384), Parameter("layer1.11.conv1.weight"), default, TrainingTensor(753664, 16384), GradientTensor(753664, 16384), GradientTensor(737280, 16384), ParameterGradient("layer1.11.conv1.weight"), default);
+        _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(737280, 16384), Parameter("layer1.11.conv1.weight"), default, TrainingTensor(753664, 16384), GradientTensor(753664, 16384), GradientTensor(737280, 16384), ParameterGradient("layer1.11.conv1.weight"), default);
         _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(753664, 16384), BatchNormTensors("layer1.11.bn1"), Scratch(52960, 64), default, TrainingTensor(770048, 16384), GradientTensor(770048, 16384), GradientTensor(753664, 16384), default, BatchNormGradients("layer1.11.bn1"));
+        _g23Conv.FuseStatistics(_g23Epilogue);
         _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.11.conv1.weight"), default, BatchNormTensors("layer1.11.bn1"), 1E-05f, Scratch(53024, 2304), Scratch(55328, 16));
-        _g23InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(53024, 2304), Scratch(55328, 16), InferenceTensor(0, 16384));
+        _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(53024, 2304), Scratch(55328, 16), InferenceTensor(0, 16384));
         _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(23, TrainingTensor(770048, 16384), GradientTensor(737280, 16384));
 
         // 24: Conv+BatchNorm+Add+ReLU layer1.11.conv2, layer1.11.bn2, layer1.11.add, layer1.11.relu2
-        _g24Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(770048, 16384), Parameter("layer1.11.conv2.weight"), default, TrainingTensor(786432, 16384), GradientTensor(786432, 16384), GradientTensor(770048, 16384), ParameterGradient("layer1.11.conv2.weight"), default);
+        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(770048, 16384), Parameter("layer1.11.conv2.weight"), default, TrainingTensor(786432, 16384), GradientTensor(786432, 16384), GradientTensor(770048, 16384), ParameterGradient("layer1.11.conv2.weight"), default);
         _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(786432, 16384), BatchNormTensors("layer1.11.bn2"), Scratch(55344, 64), TrainingTensor(737280, 16384), TrainingTensor(802816, 16384), GradientTensor(802816, 16384), GradientTensor(786432, 16384), GradientTensor(737280, 16384), BatchNormGradients("layer1.11.bn2"));
+        _g24Conv.FuseStatistics(_g24Epilogue);
         _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.11.conv2.weight"), default, BatchNormTensors("layer1.11.bn2"), 1E-05f, Scratch(55408, 2304), Scratch(57712, 16));
-        _g24InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(55408, 2304), Scratch(57712, 16), InferenceTensor(16384, 16384));
+        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(55408, 2304), Scratch(57712, 16), InferenceTensor(16384, 16384));
         _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         RegisterTrace(24, TrainingTensor(802816, 16384), GradientTensor(770048, 16384));
 
         // 25: Conv+BatchNorm+ReLU layer1.12.conv1, layer1.12.bn1, layer1.12.relu1
-        _g25Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(802816, 16384), Parameter("layer1.12.conv1.weight"), default, TrainingTensor(819200, 16384), GradientTensor(819200, 16384), GradientTensor(802816, 16384), ParameterGradient("layer1.12.conv1.weight"), default);
+        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(802816, 16384), Parameter("layer1.12.conv1.weight"), default, TrainingTensor(819200, 16384), GradientTensor(819200, 16384), GradientTensor(802816, 16384), ParameterGradient("layer1.12.conv1.weight"), default);
         _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(819200, 16384), BatchNormTensors("layer1.12.bn1"), Scratch(57728, 64), default, TrainingTensor(835584, 16384), GradientTensor(835584, 16384), GradientTensor(819200, 16384), default, BatchNormGradients("layer1.12.bn1"));
+        _g25Conv.FuseStatistics(_g25Epilogue);
         _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.12.conv1.weight"), default, BatchNormTensors("layer1.12.bn1"), 1E-05f, Scratch(57792, 2304), Scratch(60096, 16));
-        _g25InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(57792, 2304), Scratch(60096, 16), InferenceTensor(0, 16384));
+        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(57792, 2304), Scratch(60096, 16), InferenceTensor(0, 16384));
         _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(25, TrainingTensor(835584, 16384), GradientTensor(802816, 16384));
 
         // 26: Conv+BatchNorm+Add+ReLU layer1.12.conv2, layer1.12.bn2, layer1.12.add, layer1.12.relu2
-        _g26Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(835584, 16384), Parameter("layer1.12.conv2.weight"), default, TrainingTensor(851968, 16384), GradientTensor(851968, 16384), GradientTensor(835584, 16384), ParameterGradient("layer1.12.conv2.weight"), default);
+        _g26Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(835584, 16384), Parameter("layer1.12.conv2.weight"), default, TrainingTensor(851968, 16384), GradientTensor(851968, 16384), GradientTensor(835584, 16384), ParameterGradient("layer1.12.conv2.weight"), default);
         _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(851968, 16384), BatchNormTensors("layer1.12.bn2"), Scratch(60112, 64), TrainingTensor(802816, 16384), TrainingTensor(868352, 16384), GradientTensor(868352, 16384), GradientTensor(851968, 16384), GradientTensor(802816, 16384), BatchNormGradients("layer1.12.bn2"));
+        _g26Conv.FuseStatistics(_g26Epilogue);
         _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.12.conv2.weight"), default, BatchNormTensors("layer1.12.bn2"), 1E-05f, Scratch(60176, 2304), Scratch(62480, 16));
-        _g26InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(60176, 2304), Scratch(62480, 16), InferenceTensor(32768, 16384));
+        _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(60176, 2304), Scratch(62480, 16), InferenceTensor(32768, 16384));
         _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(26, TrainingTensor(868352, 16384), GradientTensor(835584, 16384));
 
         // 27: Conv+BatchNorm+ReLU layer1.13.conv1, layer1.13.bn1, layer1.13.relu1
-        _g27Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(868352, 16384), Parameter("layer1.13.conv1.weight"), default, TrainingTensor(884736, 16384), GradientTensor(884736, 16384), GradientTensor(868352, 16384), ParameterGradient("layer1.13.conv1.weight"), default);
+        _g27Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(868352, 16384), Parameter("layer1.13.conv1.weight"), default, TrainingTensor(884736, 16384), GradientTensor(884736, 16384), GradientTensor(868352, 16384), ParameterGradient("layer1.13.conv1.weight"), default);
         _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(884736, 16384), BatchNormTensors("layer1.13.bn1"), Scratch(62496, 64), default, TrainingTensor(901120, 16384), GradientTensor(901120, 16384), GradientTensor(884736, 16384), default, BatchNormGradients("layer1.13.bn1"));
+        _g27Conv.FuseStatistics(_g27Epilogue);
         _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.13.conv1.weight"), default, BatchNormTensors("layer1.13.bn1"), 1E-05f, Scratch(62560, 2304), Scratch(64864, 16));
-        _g27InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(62560, 2304), Scratch(64864, 16), InferenceTensor(0, 16384));
+        _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(62560, 2304), Scratch(64864, 16), InferenceTensor(0, 16384));
         _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(27, TrainingTensor(901120, 16384), GradientTensor(868352, 16384));
 
         // 28: Conv+BatchNorm+Add+ReLU layer1.13.conv2, layer1.13.bn2, layer1.13.add, layer1.13.relu2
-        _g28Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(901120, 16384), Parameter("layer1.13.conv2.weight"), default, TrainingTensor(917504, 16384), GradientTensor(917504, 16384), GradientTensor(901120, 16384), ParameterGradient("layer1.13.conv2.weight"), default);
+        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(901120, 16384), Parameter("layer1.13.conv2.weight"), default, TrainingTensor(917504, 16384), GradientTensor(917504, 16384), GradientTensor(901120, 16384), ParameterGradient("layer1.13.conv2.weight"), default);
         _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(917504, 16384), BatchNormTensors("layer1.13.bn2"), Scratch(64880, 64), TrainingTensor(868352, 16384), TrainingTensor(933888, 16384), GradientTensor(933888, 16384), GradientTensor(917504, 16384), GradientTensor(868352, 16384), BatchNormGradients("layer1.13.bn2"));
+        _g28Conv.FuseStatistics(_g28Epilogue);
         _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.13.conv2.weight"), default, BatchNormTensors("layer1.13.bn2"), 1E-05f, Scratch(64944, 2304), Scratch(67248, 16));
-        _g28InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(64944, 2304), Scratch(67248, 16), InferenceTensor(16384, 16384));
+        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(64944, 2304), Scratch(67248, 16), InferenceTensor(16384, 16384));
         _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         RegisterTrace(28, TrainingTensor(933888, 16384), GradientTensor(901120, 16384));
 
         // 29: Conv+BatchNorm+ReLU layer1.14.conv1, layer1.14.bn1, layer1.14.relu1
-        _g29Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(933888, 16384), Parameter("layer1.14.conv1.weight"), default, TrainingTensor(950272, 16384), GradientTensor(950272, 16384), GradientTensor(933888, 16384), ParameterGradient("layer1.14.conv1.weight"), default);
+        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(933888, 16384), Parameter("layer1.14.conv1.weight"), default, TrainingTensor(950272, 16384), GradientTensor(950272, 16384), GradientTensor(933888, 16384), ParameterGradient("layer1.14.conv1.weight"), default);
         _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(950272, 16384), BatchNormTensors("layer1.14.bn1"), Scratch(67264, 64), default, TrainingTensor(966656, 16384), GradientTensor(966656, 16384), GradientTensor(950272, 16384), default, BatchNormGradients("layer1.14.bn1"));
+        _g29Conv.FuseStatistics(_g29Epilogue);
         _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.14.conv1.weight"), default, BatchNormTensors("layer1.14.bn1"), 1E-05f, Scratch(67328, 2304), Scratch(69632, 16));
-        _g29InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(67328, 2304), Scratch(69632, 16), InferenceTensor(0, 16384));
+        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(67328, 2304), Scratch(69632, 16), InferenceTensor(0, 16384));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(29, TrainingTensor(966656, 16384), GradientTensor(933888, 16384));
 
         // 30: Conv+BatchNorm+Add+ReLU layer1.14.conv2, layer1.14.bn2, layer1.14.add, layer1.14.relu2
-        _g30Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(966656, 16384), Parameter("layer1.14.conv2.weight"), default, TrainingTensor(983040, 16384), GradientTensor(983040, 16384), GradientTensor(966656, 16384), ParameterGradient("layer1.14.conv2.weight"), default);
+        _g30Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(966656, 16384), Parameter("layer1.14.conv2.weight"), default, TrainingTensor(983040, 16384), GradientTensor(983040, 16384), GradientTensor(966656, 16384), ParameterGradient("layer1.14.conv2.weight"), default);
         _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(983040, 16384), BatchNormTensors("layer1.14.bn2"), Scratch(69648, 64), TrainingTensor(933888, 16384), TrainingTensor(999424, 16384), GradientTensor(999424, 16384), GradientTensor(983040, 16384), GradientTensor(933888, 16384), BatchNormGradients("layer1.14.bn2"));
+        _g30Conv.FuseStatistics(_g30Epilogue);
         _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.14.conv2.weight"), default, BatchNormTensors("layer1.14.bn2"), 1E-05f, Scratch(69712, 2304), Scratch(72016, 16));
-        _g30InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(69712, 2304), Scratch(72016, 16), InferenceTensor(32768, 16384));
+        _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(69712, 2304), Scratch(72016, 16), InferenceTensor(32768, 16384));
         _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(30, TrainingTensor(999424, 16384), GradientTensor(966656, 16384));
 
         // 31: Conv+BatchNorm+ReLU layer1.15.conv1, layer1.15.bn1, layer1.15.relu1
-        _g31Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(999424, 16384), Parameter("layer1.15.conv1.weight"), default, TrainingTensor(1015808, 16384), GradientTensor(1015808, 16384), GradientTensor(999424, 16384), ParameterGradient("layer1.15.conv1.weight"), default);
+        _g31Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(999424, 16384), Parameter("layer1.15.conv1.weight"), default, TrainingTensor(1015808, 16384), GradientTensor(1015808, 16384), GradientTensor(999424, 16384), ParameterGradient("layer1.15.conv1.weight"), default);
         _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1015808, 16384), BatchNormTensors("layer1.15.bn1"), Scratch(72032, 64), default, TrainingTensor(1032192, 16384), GradientTensor(1032192, 16384), GradientTensor(1015808, 16384), default, BatchNormGradients("layer1.15.bn1"));
+        _g31Conv.FuseStatistics(_g31Epilogue);
         _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.15.conv1.weight"), default, BatchNormTensors("layer1.15.bn1"), 1E-05f, Scratch(72096, 2304), Scratch(74400, 16));
-        _g31InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(72096, 2304), Scratch(74400, 16), InferenceTensor(0, 16384));
+        _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(72096, 2304), Scratch(74400, 16), InferenceTensor(0, 16384));
         _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(31, TrainingTensor(1032192, 16384), GradientTensor(999424, 16384));
 
         // 32: Conv+BatchNorm+Add+ReLU layer1.15.conv2, layer1.15.bn2, layer1.15.add, layer1.15.relu2
-        _g32Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1032192, 16384), Parameter("layer1.15.conv2.weight"), default, TrainingTensor(1048576, 16384), GradientTensor(1048576, 16384), GradientTensor(1032192, 16384), ParameterGradient("layer1.15.conv2.weight"), default);
+        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1032192, 16384), Parameter("layer1.15.conv2.weight"), default, TrainingTensor(1048576, 16384), GradientTensor(1048576, 16384), GradientTensor(1032192, 16384), ParameterGradient("layer1.15.conv2.weight"), default);
         _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1048576, 16384), BatchNormTensors("layer1.15.bn2"), Scratch(74416, 64), TrainingTensor(999424, 16384), TrainingTensor(1064960, 16384), GradientTensor(1064960, 16384), GradientTensor(1048576, 16384), GradientTensor(999424, 16384), BatchNormGradients("layer1.15.bn2"));
+        _g32Conv.FuseStatistics(_g32Epilogue);
         _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.15.conv2.weight"), default, BatchNormTensors("layer1.15.bn2"), 1E-05f, Scratch(74480, 2304), Scratch(76784, 16));
-        _g32InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(74480, 2304), Scratch(76784, 16), InferenceTensor(16384, 16384));
+        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(74480, 2304), Scratch(76784, 16), InferenceTensor(16384, 16384));
         _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         RegisterTrace(32, TrainingTensor(1064960, 16384), GradientTensor(1032192, 16384));
 
         // 33: Conv+BatchNorm+ReLU layer1.16.conv1, layer1.16.bn1, layer1.16.relu1
-        _g33Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1064960, 16384), Parameter("layer1.16.conv1.weight"), default, TrainingTensor(1081344, 16384), GradientTensor(1081344, 16384), GradientTensor(1064960, 16384), ParameterGradient("layer1.16.conv1.weight"), default);
+        _g33Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1064960, 16384), Parameter("layer1.16.conv1.weight"), default, TrainingTensor(1081344, 16384), GradientTensor(1081344, 16384), GradientTensor(1064960, 16384), ParameterGradient("layer1.16.conv1.weight"), default);
         _g33Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1081344, 16384), BatchNormTensors("layer1.16.bn1"), Scratch(76800, 64), default, TrainingTensor(1097728, 16384), GradientTensor(1097728, 16384), GradientTensor(1081344, 16384), default, BatchNormGradients("layer1.16.bn1"));
+        _g33Conv.FuseStatistics(_g33Epilogue);
         _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.16.conv1.weight"), default, BatchNormTensors("layer1.16.bn1"), 1E-05f, Scratch(76864, 2304), Scratch(79168, 16));
-        _g33InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(76864, 2304), Scratch(79168, 16), InferenceTensor(0, 16384));
+        _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(76864, 2304), Scratch(79168, 16), InferenceTensor(0, 16384));
         _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(33, TrainingTensor(1097728, 16384), GradientTensor(1064960, 16384));
 
         // 34: Conv+BatchNorm+Add+ReLU layer1.16.conv2, layer1.16.bn2, layer1.16.add, layer1.16.relu2
-        _g34Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1097728, 16384), Parameter("layer1.16.conv2.weight"), default, TrainingTensor(1114112, 16384), GradientTensor(1114112, 16384), GradientTensor(1097728, 16384), ParameterGradient("layer1.16.conv2.weight"), default);
+        _g34Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1097728, 16384), Parameter("layer1.16.conv2.weight"), default, TrainingTensor(1114112, 16384), GradientTensor(1114112, 16384), GradientTensor(1097728, 16384), ParameterGradient("layer1.16.conv2.weight"), default);
         _g34Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1114112, 16384), BatchNormTensors("layer1.16.bn2"), Scratch(79184, 64), TrainingTensor(1064960, 16384), TrainingTensor(1130496, 16384), GradientTensor(1130496, 16384), GradientTensor(1114112, 16384), GradientTensor(1064960, 16384), BatchNormGradients("layer1.16.bn2"));
+        _g34Conv.FuseStatistics(_g34Epilogue);
         _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.16.conv2.weight"), default, BatchNormTensors("layer1.16.bn2"), 1E-05f, Scratch(79248, 2304), Scratch(81552, 16));
-        _g34InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(79248, 2304), Scratch(81552, 16), InferenceTensor(32768, 16384));
+        _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(79248, 2304), Scratch(81552, 16), InferenceTensor(32768, 16384));
         _g34InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(34, TrainingTensor(1130496, 16384), GradientTensor(1097728, 16384));
 
         // 35: Conv+BatchNorm+ReLU layer1.17.conv1, layer1.17.bn1, layer1.17.relu1
-        _g35Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1130496, 16384), Parameter("layer1.17.conv1.weight"), default, TrainingTensor(1146880, 16384), GradientTensor(1146880, 16384), GradientTensor(1130496, 16384), ParameterGradient("layer1.17.conv1.weight"), default);
+        _g35Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1130496, 16384), Parameter("layer1.17.conv1.weight"), default, TrainingTensor(1146880, 16384), GradientTensor(1146880, 16384), GradientTensor(1130496, 16384), ParameterGradient("layer1.17.conv1.weight"), default);
         _g35Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1146880, 16384), BatchNormTensors("layer1.17.bn1"), Scratch(81568, 64), default, TrainingTensor(1163264, 16384), GradientTensor(1163264, 16384), GradientTensor(1146880, 16384), default, BatchNormGradients("layer1.17.bn1"));
+        _g35Conv.FuseStatistics(_g35Epilogue);
         _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.17.conv1.weight"), default, BatchNormTensors("layer1.17.bn1"), 1E-05f, Scratch(81632, 2304), Scratch(83936, 16));
-        _g35InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(81632, 2304), Scratch(83936, 16), InferenceTensor(0, 16384));
+        _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(81632, 2304), Scratch(83936, 16), InferenceTensor(0, 16384));
         _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(35, TrainingTensor(1163264, 16384), GradientTensor(1130496, 16384));
 
         // 36: Conv+BatchNorm+Add+ReLU layer1.17.conv2, layer1.17.bn2, layer1.17.add, layer1.17.relu2
-        _g36Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1163264, 16384), Parameter("layer1.17.conv2.weight"), default, TrainingTensor(1179648, 16384), GradientTensor(1179648, 16384), GradientTensor(1163264, 16384), ParameterGradient("layer1.17.conv2.weight"), default);
+        _g36Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1163264, 16384), Parameter("layer1.17.conv2.weight"), default, TrainingTensor(1179648, 16384), GradientTensor(1179648, 16384), GradientTensor(1163264, 16384), ParameterGradient("layer1.17.conv2.weight"), default);
         _g36Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1179648, 16384), BatchNormTensors("layer1.17.bn2"), Scratch(83952, 64), TrainingTensor(1130496, 16384), TrainingTensor(1196032, 16384), GradientTensor(1196032, 16384), GradientTensor(1179648, 16384), GradientTensor(1130496, 16384), BatchNormGradients("layer1.17.bn2"));
+        _g36Conv.FuseStatistics(_g36Epilogue);
         _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.17.conv2.weight"), default, BatchNormTensors("layer1.17.bn2"), 1E-05f, Scratch(84016, 2304), Scratch(86320, 16));
-        _g36InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(84016, 2304), Scratch(86320, 16), InferenceTensor(16384, 16384));
+        _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(84016, 2304), Scratch(86320, 16), InferenceTensor(16384, 16384));
         _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         RegisterTrace(36, TrainingTensor(1196032, 16384), GradientTensor(1163264, 16384));
 
         // 37: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g37Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(1196032, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(1212416, 8192), GradientTensor(1212416, 8192), GradientTensor(1196032, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g37Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(1196032, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(1212416, 8192), GradientTensor(1212416, 8192), GradientTensor(1196032, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
         _g37Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1212416, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(86336, 128), default, TrainingTensor(1220608, 8192), GradientTensor(1220608, 8192), GradientTensor(1212416, 8192), default, BatchNormGradients("layer2.0.bn1"));
+        _g37Conv.FuseStatistics(_g37Epilogue);
         _g37Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(86464, 4608), Scratch(91072, 32));
-        _g37InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(16384, 16384), Scratch(86464, 4608), Scratch(91072, 32), InferenceTensor(0, 8192));
+        _g37InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(16384, 16384), Scratch(86464, 4608), Scratch(91072, 32), InferenceTensor(0, 8192));
         _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(37, TrainingTensor(1220608, 8192), GradientTensor(1196032, 16384));
 
         // 38: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-        _g38Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1220608, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(1228800, 8192), GradientTensor(1228800, 8192), GradientTensor(1220608, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g38Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1220608, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(1228800, 8192), GradientTensor(1228800, 8192), GradientTensor(1220608, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
         _g38Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1228800, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(91104, 128), default, TrainingTensor(1236992, 8192), GradientTensor(1236992, 8192), GradientTensor(1228800, 8192), default, BatchNormGradients("layer2.0.bn2"));
+        _g38Conv.FuseStatistics(_g38Epilogue);
         _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(91232, 9216), Scratch(100448, 32));
-        _g38InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(91232, 9216), Scratch(100448, 32), InferenceTensor(8192, 8192));
+        _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(91232, 9216), Scratch(100448, 32), InferenceTensor(8192, 8192));
         RegisterTrace(38, TrainingTensor(1236992, 8192), GradientTensor(1220608, 8192));
 
         // 39: ZeroPadShortcut layer2.0.add.shortcut
@@ -2520,290 +2559,326 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         RegisterTrace(41, TrainingTensor(1261568, 8192), GradientTensor(1253376, 8192));
 
         // 42: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g42Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1261568, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(1269760, 8192), GradientTensor(1269760, 8192), GradientTensor(1261568, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g42Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1261568, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(1269760, 8192), GradientTensor(1269760, 8192), GradientTensor(1261568, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
         _g42Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1269760, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(100480, 128), default, TrainingTensor(1277952, 8192), GradientTensor(1277952, 8192), GradientTensor(1269760, 8192), default, BatchNormGradients("layer2.1.bn1"));
+        _g42Conv.FuseStatistics(_g42Epilogue);
         _g42Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(100608, 9216), Scratch(109824, 32));
-        _g42InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(100608, 9216), Scratch(109824, 32), InferenceTensor(8192, 8192));
+        _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(100608, 9216), Scratch(109824, 32), InferenceTensor(8192, 8192));
         _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         RegisterTrace(42, TrainingTensor(1277952, 8192), GradientTensor(1261568, 8192));
 
         // 43: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-        _g43Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1277952, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(1286144, 8192), GradientTensor(1286144, 8192), GradientTensor(1277952, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g43Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1277952, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(1286144, 8192), GradientTensor(1286144, 8192), GradientTensor(1277952, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
         _g43Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1286144, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(109856, 128), TrainingTensor(1261568, 8192), TrainingTensor(1294336, 8192), GradientTensor(1294336, 8192), GradientTensor(1286144, 8192), GradientTensor(1261568, 8192), BatchNormGradients("layer2.1.bn2"));
+        _g43Conv.FuseStatistics(_g43Epilogue);
         _g43Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(109984, 9216), Scratch(119200, 32));
-        _g43InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(109984, 9216), Scratch(119200, 32), InferenceTensor(16384, 8192));
+        _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(109984, 9216), Scratch(119200, 32), InferenceTensor(16384, 8192));
         _g43InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
         RegisterTrace(43, TrainingTensor(1294336, 8192), GradientTensor(1277952, 8192));
 
         // 44: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g44Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1294336, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(1302528, 8192), GradientTensor(1302528, 8192), GradientTensor(1294336, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
+        _g44Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1294336, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(1302528, 8192), GradientTensor(1302528, 8192), GradientTensor(1294336, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
         _g44Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1302528, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(119232, 128), default, TrainingTensor(1310720, 8192), GradientTensor(1310720, 8192), GradientTensor(1302528, 8192), default, BatchNormGradients("layer2.2.bn1"));
+        _g44Conv.FuseStatistics(_g44Epilogue);
         _g44Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(119360, 9216), Scratch(128576, 32));
-        _g44InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(119360, 9216), Scratch(128576, 32), InferenceTensor(0, 8192));
+        _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(119360, 9216), Scratch(128576, 32), InferenceTensor(0, 8192));
         _g44InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(44, TrainingTensor(1310720, 8192), GradientTensor(1294336, 8192));
 
         // 45: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-        _g45Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1310720, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(1318912, 8192), GradientTensor(1318912, 8192), GradientTensor(1310720, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
+        _g45Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1310720, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(1318912, 8192), GradientTensor(1318912, 8192), GradientTensor(1310720, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
         _g45Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1318912, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(128608, 128), TrainingTensor(1294336, 8192), TrainingTensor(1327104, 8192), GradientTensor(1327104, 8192), GradientTensor(1318912, 8192), GradientTensor(1294336, 8192), BatchNormGradients("layer2.2.bn2"));
+        _g45Conv.FuseStatistics(_g45Epilogue);
         _g45Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(128736, 9216), Scratch(137952, 32));
-        _g45InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(128736, 9216), Scratch(137952, 32), InferenceTensor(8192, 8192));
+        _g45InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(128736, 9216), Scratch(137952, 32), InferenceTensor(8192, 8192));
         _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         RegisterTrace(45, TrainingTensor(1327104, 8192), GradientTensor(1310720, 8192));
 
         // 46: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        _g46Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1327104, 8192), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(1335296, 8192), GradientTensor(1335296, 8192), GradientTensor(1327104, 8192), ParameterGradient("layer2.3.conv1.weight"), default);
+        _g46Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1327104, 8192), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(1335296, 8192), GradientTensor(1335296, 8192), GradientTensor(1327104, 8192), ParameterGradient("layer2.3.conv1.weight"), default);
         _g46Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1335296, 8192), BatchNormTensors("layer2.3.bn1"), Scratch(137984, 128), default, TrainingTensor(1343488, 8192), GradientTensor(1343488, 8192), GradientTensor(1335296, 8192), default, BatchNormGradients("layer2.3.bn1"));
+        _g46Conv.FuseStatistics(_g46Epilogue);
         _g46Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(138112, 9216), Scratch(147328, 32));
-        _g46InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(138112, 9216), Scratch(147328, 32), InferenceTensor(0, 8192));
+        _g46InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(138112, 9216), Scratch(147328, 32), InferenceTensor(0, 8192));
         _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(46, TrainingTensor(1343488, 8192), GradientTensor(1327104, 8192));
 
         // 47: Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-        _g47Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1343488, 8192), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(1351680, 8192), GradientTensor(1351680, 8192), GradientTensor(1343488, 8192), ParameterGradient("layer2.3.conv2.weight"), default);
+        _g47Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1343488, 8192), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(1351680, 8192), GradientTensor(1351680, 8192), GradientTensor(1343488, 8192), ParameterGradient("layer2.3.conv2.weight"), default);
         _g47Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1351680, 8192), BatchNormTensors("layer2.3.bn2"), Scratch(147360, 128), TrainingTensor(1327104, 8192), TrainingTensor(1359872, 8192), GradientTensor(1359872, 8192), GradientTensor(1351680, 8192), GradientTensor(1327104, 8192), BatchNormGradients("layer2.3.bn2"));
+        _g47Conv.FuseStatistics(_g47Epilogue);
         _g47Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(147488, 9216), Scratch(156704, 32));
-        _g47InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(147488, 9216), Scratch(156704, 32), InferenceTensor(16384, 8192));
+        _g47InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(147488, 9216), Scratch(156704, 32), InferenceTensor(16384, 8192));
         _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         RegisterTrace(47, TrainingTensor(1359872, 8192), GradientTensor(1343488, 8192));
 
         // 48: Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-        _g48Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1359872, 8192), Parameter("layer2.4.conv1.weight"), default, TrainingTensor(1368064, 8192), GradientTensor(1368064, 8192), GradientTensor(1359872, 8192), ParameterGradient("layer2.4.conv1.weight"), default);
+        _g48Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1359872, 8192), Parameter("layer2.4.conv1.weight"), default, TrainingTensor(1368064, 8192), GradientTensor(1368064, 8192), GradientTensor(1359872, 8192), ParameterGradient("layer2.4.conv1.weight"), default);
         _g48Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1368064, 8192), BatchNormTensors("layer2.4.bn1"), Scratch(156736, 128), default, TrainingTensor(1376256, 8192), GradientTensor(1376256, 8192), GradientTensor(1368064, 8192), default, BatchNormGradients("layer2.4.bn1"));
+        _g48Conv.FuseStatistics(_g48Epilogue);
         _g48Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv1.weight"), default, BatchNormTensors("layer2.4.bn1"), 1E-05f, Scratch(156864, 9216), Scratch(166080, 32));
-        _g48InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(156864, 9216), Scratch(166080, 32), InferenceTensor(0, 8192));
+        _g48InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(156864, 9216), Scratch(166080, 32), InferenceTensor(0, 8192));
         _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(48, TrainingTensor(1376256, 8192), GradientTensor(1359872, 8192));
 
         // 49: Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-        _g49Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1376256, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(1384448, 8192), GradientTensor(1384448, 8192), GradientTensor(1376256, 8192), ParameterGradient("layer2.4.conv2.weight"), default);
+        _g49Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1376256, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(1384448, 8192), GradientTensor(1384448, 8192), GradientTensor(1376256, 8192), ParameterGradient("layer2.4.conv2.weight"), default);
         _g49Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1384448, 8192), BatchNormTensors("layer2.4.bn2"), Scratch(166112, 128), TrainingTensor(1359872, 8192), TrainingTensor(1392640, 8192), GradientTensor(1392640, 8192), GradientTensor(1384448, 8192), GradientTensor(1359872, 8192), BatchNormGradients("layer2.4.bn2"));
+        _g49Conv.FuseStatistics(_g49Epilogue);
         _g49Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv2.weight"), default, BatchNormTensors("layer2.4.bn2"), 1E-05f, Scratch(166240, 9216), Scratch(175456, 32));
-        _g49InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(166240, 9216), Scratch(175456, 32), InferenceTensor(8192, 8192));
+        _g49InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(166240, 9216), Scratch(175456, 32), InferenceTensor(8192, 8192));
         _g49InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         RegisterTrace(49, TrainingTensor(1392640, 8192), GradientTensor(1376256, 8192));
 
         // 50: Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
-        _g50Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1392640, 8192), Parameter("layer2.5.conv1.weight"), default, TrainingTensor(1400832, 8192), GradientTensor(1400832, 8192), GradientTensor(1392640, 8192), ParameterGradient("layer2.5.conv1.weight"), default);
+        _g50Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1392640, 8192), Parameter("layer2.5.conv1.weight"), default, TrainingTensor(1400832, 8192), GradientTensor(1400832, 8192), GradientTensor(1392640, 8192), ParameterGradient("layer2.5.conv1.weight"), default);
         _g50Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1400832, 8192), BatchNormTensors("layer2.5.bn1"), Scratch(175488, 128), default, TrainingTensor(1409024, 8192), GradientTensor(1409024, 8192), GradientTensor(1400832, 8192), default, BatchNormGradients("layer2.5.bn1"));
+        _g50Conv.FuseStatistics(_g50Epilogue);
         _g50Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.5.conv1.weight"), default, BatchNormTensors("layer2.5.bn1"), 1E-05f, Scratch(175616, 9216), Scratch(184832, 32));
-        _g50InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(175616, 9216), Scratch(184832, 32), InferenceTensor(0, 8192));
+        _g50InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(175616, 9216), Scratch(184832, 32), InferenceTensor(0, 8192));
         _g50InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(50, TrainingTensor(1409024, 8192), GradientTensor(1392640, 8192));
 
         // 51: Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
-        _g51Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1409024, 8192), Parameter("layer2.5.conv2.weight"), default, TrainingTensor(1417216, 8192), GradientTensor(1417216, 8192), GradientTensor(1409024, 8192), ParameterGradient("layer2.5.conv2.weight"), default);
+        _g51Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1409024, 8192), Parameter("layer2.5.conv2.weight"), default, TrainingTensor(1417216, 8192), GradientTensor(1417216, 8192), GradientTensor(1409024, 8192), ParameterGradient("layer2.5.conv2.weight"), default);
         _g51Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1417216, 8192), BatchNormTensors("layer2.5.bn2"), Scratch(184864, 128), TrainingTensor(1392640, 8192), TrainingTensor(1425408, 8192), GradientTensor(1425408, 8192), GradientTensor(1417216, 8192), GradientTensor(1392640, 8192), BatchNormGradients("layer2.5.bn2"));
+        _g51Conv.FuseStatistics(_g51Epilogue);
         _g51Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.5.conv2.weight"), default, BatchNormTensors("layer2.5.bn2"), 1E-05f, Scratch(184992, 9216), Scratch(194208, 32));
-        _g51InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(184992, 9216), Scratch(194208, 32), InferenceTensor(16384, 8192));
+        _g51InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(184992, 9216), Scratch(194208, 32), InferenceTensor(16384, 8192));
         _g51InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         RegisterTrace(51, TrainingTensor(1425408, 8192), GradientTensor(1409024, 8192));
 
         // 52: Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
-        _g52Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1425408, 8192), Parameter("layer2.6.conv1.weight"), default, TrainingTensor(1433600, 8192), GradientTensor(1433600, 8192), GradientTensor(1425408, 8192), ParameterGradient("layer2.6.conv1.weight"), default);
+        _g52Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1425408, 8192), Parameter("layer2.6.conv1.weight"), default, TrainingTensor(1433600, 8192), GradientTensor(1433600, 8192), GradientTensor(1425408, 8192), ParameterGradient("layer2.6.conv1.weight"), default);
         _g52Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1433600, 8192), BatchNormTensors("layer2.6.bn1"), Scratch(194240, 128), default, TrainingTensor(1441792, 8192), GradientTensor(1441792, 8192), GradientTensor(1433600, 8192), default, BatchNormGradients("layer2.6.bn1"));
+        _g52Conv.FuseStatistics(_g52Epilogue);
         _g52Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv1.weight"), default, BatchNormTensors("layer2.6.bn1"), 1E-05f, Scratch(194368, 9216), Scratch(203584, 32));
-        _g52InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(194368, 9216), Scratch(203584, 32), InferenceTensor(0, 8192));
+        _g52InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(194368, 9216), Scratch(203584, 32), InferenceTensor(0, 8192));
         _g52InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(52, TrainingTensor(1441792, 8192), GradientTensor(1425408, 8192));
 
         // 53: Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
-        _g53Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1441792, 8192), Parameter("layer2.6.conv2.weight"), default, TrainingTensor(1449984, 8192), GradientTensor(1449984, 8192), GradientTensor(1441792, 8192), ParameterGradient("layer2.6.conv2.weight"), default);
+        _g53Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1441792, 8192), Parameter("layer2.6.conv2.weight"), default, TrainingTensor(1449984, 8192), GradientTensor(1449984, 8192), GradientTensor(1441792, 8192), ParameterGradient("layer2.6.conv2.weight"), default);
         _g53Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1449984, 8192), BatchNormTensors("layer2.6.bn2"), Scratch(203616, 128), TrainingTensor(1425408, 8192), TrainingTensor(1458176, 8192), GradientTensor(1458176, 8192), GradientTensor(1449984, 8192), GradientTensor(1425408, 8192), BatchNormGradients("layer2.6.bn2"));
+        _g53Conv.FuseStatistics(_g53Epilogue);
         _g53Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv2.weight"), default, BatchNormTensors("layer2.6.bn2"), 1E-05f, Scratch(203744, 9216), Scratch(212960, 32));
-        _g53InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(203744, 9216), Scratch(212960, 32), InferenceTensor(8192, 8192));
+        _g53InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(203744, 9216), Scratch(212960, 32), InferenceTensor(8192, 8192));
         _g53InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         RegisterTrace(53, TrainingTensor(1458176, 8192), GradientTensor(1441792, 8192));
 
         // 54: Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
-        _g54Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1458176, 8192), Parameter("layer2.7.conv1.weight"), default, TrainingTensor(1466368, 8192), GradientTensor(1466368, 8192), GradientTensor(1458176, 8192), ParameterGradient("layer2.7.conv1.weight"), default);
+        _g54Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1458176, 8192), Parameter("layer2.7.conv1.weight"), default, TrainingTensor(1466368, 8192), GradientTensor(1466368, 8192), GradientTensor(1458176, 8192), ParameterGradient("layer2.7.conv1.weight"), default);
         _g54Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1466368, 8192), BatchNormTensors("layer2.7.bn1"), Scratch(212992, 128), default, TrainingTensor(1474560, 8192), GradientTensor(1474560, 8192), GradientTensor(1466368, 8192), default, BatchNormGradients("layer2.7.bn1"));
+        _g54Conv.FuseStatistics(_g54Epilogue);
         _g54Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.7.conv1.weight"), default, BatchNormTensors("layer2.7.bn1"), 1E-05f, Scratch(213120, 9216), Scratch(222336, 32));
-        _g54InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(213120, 9216), Scratch(222336, 32), InferenceTensor(0, 8192));
+        _g54InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(213120, 9216), Scratch(222336, 32), InferenceTensor(0, 8192));
         _g54InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(54, TrainingTensor(1474560, 8192), GradientTensor(1458176, 8192));
 
         // 55: Conv+BatchNorm+Add+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.add, layer2.7.relu2
-        _g55Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1474560, 8192), Parameter("layer2.7.conv2.weight"), default, TrainingTensor(1482752, 8192), GradientTensor(1482752, 8192), GradientTensor(1474560, 8192), ParameterGradient("layer2.7.conv2.weight"), default);
+        _g55Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1474560, 8192), Parameter("layer2.7.conv2.weight"), default, TrainingTensor(1482752, 8192), GradientTensor(1482752, 8192), GradientTensor(1474560, 8192), ParameterGradient("layer2.7.conv2.weight"), default);
         _g55Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1482752, 8192), BatchNormTensors("layer2.7.bn2"), Scratch(222368, 128), TrainingTensor(1458176, 8192), TrainingTensor(1490944, 8192), GradientTensor(1490944, 8192), GradientTensor(1482752, 8192), GradientTensor(1458176, 8192), BatchNormGradients("layer2.7.bn2"));
+        _g55Conv.FuseStatistics(_g55Epilogue);
         _g55Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.7.conv2.weight"), default, BatchNormTensors("layer2.7.bn2"), 1E-05f, Scratch(222496, 9216), Scratch(231712, 32));
-        _g55InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(222496, 9216), Scratch(231712, 32), InferenceTensor(16384, 8192));
+        _g55InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(222496, 9216), Scratch(231712, 32), InferenceTensor(16384, 8192));
         _g55InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         RegisterTrace(55, TrainingTensor(1490944, 8192), GradientTensor(1474560, 8192));
 
         // 56: Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
-        _g56Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1490944, 8192), Parameter("layer2.8.conv1.weight"), default, TrainingTensor(1499136, 8192), GradientTensor(1499136, 8192), GradientTensor(1490944, 8192), ParameterGradient("layer2.8.conv1.weight"), default);
+        _g56Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1490944, 8192), Parameter("layer2.8.conv1.weight"), default, TrainingTensor(1499136, 8192), GradientTensor(1499136, 8192), GradientTensor(1490944, 8192), ParameterGradient("layer2.8.conv1.weight"), default);
         _g56Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1499136, 8192), BatchNormTensors("layer2.8.bn1"), Scratch(231744, 128), default, TrainingTensor(1507328, 8192), GradientTensor(1507328, 8192), GradientTensor(1499136, 8192), default, BatchNormGradients("layer2.8.bn1"));
+        _g56Conv.FuseStatistics(_g56Epilogue);
         _g56Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv1.weight"), default, BatchNormTensors("layer2.8.bn1"), 1E-05f, Scratch(231872, 9216), Scratch(241088, 32));
-        _g56InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(231872, 9216), Scratch(241088, 32), InferenceTensor(0, 8192));
+        _g56InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(231872, 9216), Scratch(241088, 32), InferenceTensor(0, 8192));
         _g56InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(56, TrainingTensor(1507328, 8192), GradientTensor(1490944, 8192));
 
         // 57: Conv+BatchNorm+Add+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.add, layer2.8.relu2
-        _g57Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1507328, 8192), Parameter("layer2.8.conv2.weight"), default, TrainingTensor(1515520, 8192), GradientTensor(1515520, 8192), GradientTensor(1507328, 8192), ParameterGradient("layer2.8.conv2.weight"), default);
+        _g57Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1507328, 8192), Parameter("layer2.8.conv2.weight"), default, TrainingTensor(1515520, 8192), GradientTensor(1515520, 8192), GradientTensor(1507328, 8192), ParameterGradient("layer2.8.conv2.weight"), default);
         _g57Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1515520, 8192), BatchNormTensors("layer2.8.bn2"), Scratch(241120, 128), TrainingTensor(1490944, 8192), TrainingTensor(1523712, 8192), GradientTensor(1523712, 8192), GradientTensor(1515520, 8192), GradientTensor(1490944, 8192), BatchNormGradients("layer2.8.bn2"));
+        _g57Conv.FuseStatistics(_g57Epilogue);
         _g57Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv2.weight"), default, BatchNormTensors("layer2.8.bn2"), 1E-05f, Scratch(241248, 9216), Scratch(250464, 32));
-        _g57InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(241248, 9216), Scratch(250464, 32), InferenceTensor(8192, 8192));
+        _g57InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(241248, 9216), Scratch(250464, 32), InferenceTensor(8192, 8192));
         _g57InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         RegisterTrace(57, TrainingTensor(1523712, 8192), GradientTensor(1507328, 8192));
 
         // 58: Conv+BatchNorm+ReLU layer2.9.conv1, layer2.9.bn1, layer2.9.relu1
-        _g58Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1523712, 8192), Parameter("layer2.9.conv1.weight"), default, TrainingTensor(1531904, 8192), GradientTensor(1531904, 8192), GradientTensor(1523712, 8192), ParameterGradient("layer2.9.conv1.weight"), default);
+        _g58Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1523712, 8192), Parameter("layer2.9.conv1.weight"), default, TrainingTensor(1531904, 8192), GradientTensor(1531904, 8192), GradientTensor(1523712, 8192), ParameterGradient("layer2.9.conv1.weight"), default);
         _g58Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1531904, 8192), BatchNormTensors("layer2.9.bn1"), Scratch(250496, 128), default, TrainingTensor(1540096, 8192), GradientTensor(1540096, 8192), GradientTensor(1531904, 8192), default, BatchNormGradients("layer2.9.bn1"));
+        _g58Conv.FuseStatistics(_g58Epilogue);
         _g58Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.9.conv1.weight"), default, BatchNormTensors("layer2.9.bn1"), 1E-05f, Scratch(250624, 9216), Scratch(259840, 32));
-        _g58InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(250624, 9216), Scratch(259840, 32), InferenceTensor(0, 8192));
+        _g58InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(250624, 9216), Scratch(259840, 32), InferenceTensor(0, 8192));
         _g58InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(58, TrainingTensor(1540096, 8192), GradientTensor(1523712, 8192));
 
         // 59: Conv+BatchNorm+Add+ReLU layer2.9.conv2, layer2.9.bn2, layer2.9.add, layer2.9.relu2
-        _g59Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1540096, 8192), Parameter("layer2.9.conv2.weight"), default, TrainingTensor(1548288, 8192), GradientTensor(1548288, 8192), GradientTensor(1540096, 8192), ParameterGradient("layer2.9.conv2.weight"), default);
+        _g59Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1540096, 8192), Parameter("layer2.9.conv2.weight"), default, TrainingTensor(1548288, 8192), GradientTensor(1548288, 8192), GradientTensor(1540096, 8192), ParameterGradient("layer2.9.conv2.weight"), default);
         _g59Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1548288, 8192), BatchNormTensors("layer2.9.bn2"), Scratch(259872, 128), TrainingTensor(1523712, 8192), TrainingTensor(1556480, 8192), GradientTensor(1556480, 8192), GradientTensor(1548288, 8192), GradientTensor(1523712, 8192), BatchNormGradients("layer2.9.bn2"));
+        _g59Conv.FuseStatistics(_g59Epilogue);
         _g59Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.9.conv2.weight"), default, BatchNormTensors("layer2.9.bn2"), 1E-05f, Scratch(260000, 9216), Scratch(269216, 32));
-        _g59InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(260000, 9216), Scratch(269216, 32), InferenceTensor(16384, 8192));
+        _g59InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(260000, 9216), Scratch(269216, 32), InferenceTensor(16384, 8192));
         _g59InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         RegisterTrace(59, TrainingTensor(1556480, 8192), GradientTensor(1540096, 8192));
 
         // 60: Conv+BatchNorm+ReLU layer2.10.conv1, layer2.10.bn1, layer2.10.relu1
-        _g60Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1556480, 8192), Parameter("layer2.10.conv1.weight"), default, TrainingTensor(1564672, 8192), GradientTensor(1564672, 8192), GradientTensor(1556480, 8192), ParameterGradient("layer2.10.conv1.weight"), default);
+        _g60Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1556480, 8192), Parameter("layer2.10.conv1.weight"), default, TrainingTensor(1564672, 8192), GradientTensor(1564672, 8192), GradientTensor(1556480, 8192), ParameterGradient("layer2.10.conv1.weight"), default);
         _g60Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1564672, 8192), BatchNormTensors("layer2.10.bn1"), Scratch(269248, 128), default, TrainingTensor(1572864, 8192), GradientTensor(1572864, 8192), GradientTensor(1564672, 8192), default, BatchNormGradients("layer2.10.bn1"));
+        _g60Conv.FuseStatistics(_g60Epilogue);
         _g60Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.10.conv1.weight"), default, BatchNormTensors("layer2.10.bn1"), 1E-05f, Scratch(269376, 9216), Scratch(278592, 32));
-        _g60InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(269376, 9216), Scratch(278592, 32), InferenceTensor(0, 8192));
+        _g60InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(269376, 9216), Scratch(278592, 32), InferenceTensor(0, 8192));
         _g60InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(60, TrainingTensor(1572864, 8192), GradientTensor(1556480, 8192));
 
         // 61: Conv+BatchNorm+Add+ReLU layer2.10.conv2, layer2.10.bn2, layer2.10.add, layer2.10.relu2
-        _g61Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1572864, 8192), Parameter("layer2.10.conv2.weight"), default, TrainingTensor(1581056, 8192), GradientTensor(1581056, 8192), GradientTensor(1572864, 8192), ParameterGradient("layer2.10.conv2.weight"), default);
+        _g61Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1572864, 8192), Parameter("layer2.10.conv2.weight"), default, TrainingTensor(1581056, 8192), GradientTensor(1581056, 8192), GradientTensor(1572864, 8192), ParameterGradient("layer2.10.conv2.weight"), default);
         _g61Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1581056, 8192), BatchNormTensors("layer2.10.bn2"), Scratch(278624, 128), TrainingTensor(1556480, 8192), TrainingTensor(1589248, 8192), GradientTensor(1589248, 8192), GradientTensor(1581056, 8192), GradientTensor(1556480, 8192), BatchNormGradients("layer2.10.bn2"));
+        _g61Conv.FuseStatistics(_g61Epilogue);
         _g61Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.10.conv2.weight"), default, BatchNormTensors("layer2.10.bn2"), 1E-05f, Scratch(278752, 9216), Scratch(287968, 32));
-        _g61InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(278752, 9216), Scratch(287968, 32), InferenceTensor(8192, 8192));
+        _g61InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(278752, 9216), Scratch(287968, 32), InferenceTensor(8192, 8192));
         _g61InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         RegisterTrace(61, TrainingTensor(1589248, 8192), GradientTensor(1572864, 8192));
 
         // 62: Conv+BatchNorm+ReLU layer2.11.conv1, layer2.11.bn1, layer2.11.relu1
-        _g62Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1589248, 8192), Parameter("layer2.11.conv1.weight"), default, TrainingTensor(1597440, 8192), GradientTensor(1597440, 8192), GradientTensor(1589248, 8192), ParameterGradient("layer2.11.conv1.weight"), default);
+        _g62Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1589248, 8192), Parameter("layer2.11.conv1.weight"), default, TrainingTensor(1597440, 8192), GradientTensor(1597440, 8192), GradientTensor(1589248, 8192), ParameterGradient("layer2.11.conv1.weight"), default);
         _g62Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1597440, 8192), BatchNormTensors("layer2.11.bn1"), Scratch(288000, 128), default, TrainingTensor(1605632, 8192), GradientTensor(1605632, 8192), GradientTensor(1597440, 8192), default, BatchNormGradients("layer2.11.bn1"));
+        _g62Conv.FuseStatistics(_g62Epilogue);
         _g62Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.11.conv1.weight"), default, BatchNormTensors("layer2.11.bn1"), 1E-05f, Scratch(288128, 9216), Scratch(297344, 32));
-        _g62InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(288128, 9216), Scratch(297344, 32), InferenceTensor(0, 8192));
+        _g62InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(288128, 9216), Scratch(297344, 32), InferenceTensor(0, 8192));
         _g62InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(62, TrainingTensor(1605632, 8192), GradientTensor(1589248, 8192));
 
         // 63: Conv+BatchNorm+Add+ReLU layer2.11.conv2, layer2.11.bn2, layer2.11.add, layer2.11.relu2
-        _g63Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1605632, 8192), Parameter("layer2.11.conv2.weight"), default, TrainingTensor(1613824, 8192), GradientTensor(1613824, 8192), GradientTensor(1605632, 8192), ParameterGradient("layer2.11.conv2.weight"), default);
+        _g63Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1605632, 8192), Parameter("layer2.11.conv2.weight"), default, TrainingTensor(1613824, 8192), GradientTensor(1613824, 8192), GradientTensor(1605632, 8192), ParameterGradient("layer2.11.conv2.weight"), default);
         _g63Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1613824, 8192), BatchNormTensors("layer2.11.bn2"), Scratch(297376, 128), TrainingTensor(1589248, 8192), TrainingTensor(1622016, 8192), GradientTensor(1622016, 8192), GradientTensor(1613824, 8192), GradientTensor(1589248, 8192), BatchNormGradients("layer2.11.bn2"));
+        _g63Conv.FuseStatistics(_g63Epilogue);
         _g63Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.11.conv2.weight"), default, BatchNormTensors("layer2.11.bn2"), 1E-05f, Scratch(297504, 9216), Scratch(306720, 32));
-        _g63InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(297504, 9216), Scratch(306720, 32), InferenceTensor(16384, 8192));
+        _g63InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(297504, 9216), Scratch(306720, 32), InferenceTensor(16384, 8192));
         _g63InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         RegisterTrace(63, TrainingTensor(1622016, 8192), GradientTensor(1605632, 8192));
 
         // 64: Conv+BatchNorm+ReLU layer2.12.conv1, layer2.12.bn1, layer2.12.relu1
-        _g64Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1622016, 8192), Parameter("layer2.12.conv1.weight"), default, TrainingTensor(1630208, 8192), GradientTensor(1630208, 8192), GradientTensor(1622016, 8192), ParameterGradient("layer2.12.conv1.weight"), default);
+        _g64Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1622016, 8192), Parameter("layer2.12.conv1.weight"), default, TrainingTensor(1630208, 8192), GradientTensor(1630208, 8192), GradientTensor(1622016, 8192), ParameterGradient("layer2.12.conv1.weight"), default);
         _g64Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1630208, 8192), BatchNormTensors("layer2.12.bn1"), Scratch(306752, 128), default, TrainingTensor(1638400, 8192), GradientTensor(1638400, 8192), GradientTensor(1630208, 8192), default, BatchNormGradients("layer2.12.bn1"));
+        _g64Conv.FuseStatistics(_g64Epilogue);
         _g64Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.12.conv1.weight"), default, BatchNormTensors("layer2.12.bn1"), 1E-05f, Scratch(306880, 9216), Scratch(316096, 32));
-        _g64InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(306880, 9216), Scratch(316096, 32), InferenceTensor(0, 8192));
+        _g64InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(306880, 9216), Scratch(316096, 32), InferenceTensor(0, 8192));
         _g64InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(64, TrainingTensor(1638400, 8192), GradientTensor(1622016, 8192));
 
         // 65: Conv+BatchNorm+Add+ReLU layer2.12.conv2, layer2.12.bn2, layer2.12.add, layer2.12.relu2
-        _g65Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1638400, 8192), Parameter("layer2.12.conv2.weight"), default, TrainingTensor(1646592, 8192), GradientTensor(1646592, 8192), GradientTensor(1638400, 8192), ParameterGradient("layer2.12.conv2.weight"), default);
+        _g65Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1638400, 8192), Parameter("layer2.12.conv2.weight"), default, TrainingTensor(1646592, 8192), GradientTensor(1646592, 8192), GradientTensor(1638400, 8192), ParameterGradient("layer2.12.conv2.weight"), default);
         _g65Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1646592, 8192), BatchNormTensors("layer2.12.bn2"), Scratch(316128, 128), TrainingTensor(1622016, 8192), TrainingTensor(1654784, 8192), GradientTensor(1654784, 8192), GradientTensor(1646592, 8192), GradientTensor(1622016, 8192), BatchNormGradients("layer2.12.bn2"));
+        _g65Conv.FuseStatistics(_g65Epilogue);
         _g65Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.12.conv2.weight"), default, BatchNormTensors("layer2.12.bn2"), 1E-05f, Scratch(316256, 9216), Scratch(325472, 32));
-        _g65InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(316256, 9216), Scratch(325472, 32), InferenceTensor(8192, 8192));
+        _g65InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(316256, 9216), Scratch(325472, 32), InferenceTensor(8192, 8192));
         _g65InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         RegisterTrace(65, TrainingTensor(1654784, 8192), GradientTensor(1638400, 8192));
 
         // 66: Conv+BatchNorm+ReLU layer2.13.conv1, layer2.13.bn1, layer2.13.relu1
-        _g66Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1654784, 8192), Parameter("layer2.13.conv1.weight"), default, TrainingTensor(1662976, 8192), GradientTensor(1662976, 8192), GradientTensor(1654784, 8192), ParameterGradient("layer2.13.conv1.weight"), default);
+        _g66Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1654784, 8192), Parameter("layer2.13.conv1.weight"), default, TrainingTensor(1662976, 8192), GradientTensor(1662976, 8192), GradientTensor(1654784, 8192), ParameterGradient("layer2.13.conv1.weight"), default);
         _g66Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1662976, 8192), BatchNormTensors("layer2.13.bn1"), Scratch(325504, 128), default, TrainingTensor(1671168, 8192), GradientTensor(1671168, 8192), GradientTensor(1662976, 8192), default, BatchNormGradients("layer2.13.bn1"));
+        _g66Conv.FuseStatistics(_g66Epilogue);
         _g66Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.13.conv1.weight"), default, BatchNormTensors("layer2.13.bn1"), 1E-05f, Scratch(325632, 9216), Scratch(334848, 32));
-        _g66InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(325632, 9216), Scratch(334848, 32), InferenceTensor(0, 8192));
+        _g66InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(325632, 9216), Scratch(334848, 32), InferenceTensor(0, 8192));
         _g66InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(66, TrainingTensor(1671168, 8192), GradientTensor(1654784, 8192));
 
         // 67: Conv+BatchNorm+Add+ReLU layer2.13.conv2, layer2.13.bn2, layer2.13.add, layer2.13.relu2
-        _g67Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1671168, 8192), Parameter("layer2.13.conv2.weight"), default, TrainingTensor(1679360, 8192), GradientTensor(1679360, 8192), GradientTensor(1671168, 8192), ParameterGradient("layer2.13.conv2.weight"), default);
+        _g67Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1671168, 8192), Parameter("layer2.13.conv2.weight"), default, TrainingTensor(1679360, 8192), GradientTensor(1679360, 8192), GradientTensor(1671168, 8192), ParameterGradient("layer2.13.conv2.weight"), default);
         _g67Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1679360, 8192), BatchNormTensors("layer2.13.bn2"), Scratch(334880, 128), TrainingTensor(1654784, 8192), TrainingTensor(1687552, 8192), GradientTensor(1687552, 8192), GradientTensor(1679360, 8192), GradientTensor(1654784, 8192), BatchNormGradients("layer2.13.bn2"));
+        _g67Conv.FuseStatistics(_g67Epilogue);
         _g67Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.13.conv2.weight"), default, BatchNormTensors("layer2.13.bn2"), 1E-05f, Scratch(335008, 9216), Scratch(344224, 32));
-        _g67InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(335008, 9216), Scratch(344224, 32), InferenceTensor(16384, 8192));
+        _g67InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(335008, 9216), Scratch(344224, 32), InferenceTensor(16384, 8192));
         _g67InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         RegisterTrace(67, TrainingTensor(1687552, 8192), GradientTensor(1671168, 8192));
 
         // 68: Conv+BatchNorm+ReLU layer2.14.conv1, layer2.14.bn1, layer2.14.relu1
-        _g68Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1687552, 8192), Parameter("layer2.14.conv1.weight"), default, TrainingTensor(1695744, 8192), GradientTensor(1695744, 8192), GradientTensor(1687552, 8192), ParameterGradient("layer2.14.conv1.weight"), default);
+        _g68Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1687552, 8192), Parameter("layer2.14.conv1.weight"), default, TrainingTensor(1695744, 8192), GradientTensor(1695744, 8192), GradientTensor(1687552, 8192), ParameterGradient("layer2.14.conv1.weight"), default);
         _g68Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1695744, 8192), BatchNormTensors("layer2.14.bn1"), Scratch(344256, 128), default, TrainingTensor(1703936, 8192), GradientTensor(1703936, 8192), GradientTensor(1695744, 8192), default, BatchNormGradients("layer2.14.bn1"));
+        _g68Conv.FuseStatistics(_g68Epilogue);
         _g68Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.14.conv1.weight"), default, BatchNormTensors("layer2.14.bn1"), 1E-05f, Scratch(344384, 9216), Scratch(353600, 32));
-        _g68InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(344384, 9216), Scratch(353600, 32), InferenceTensor(0, 8192));
+        _g68InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(344384, 9216), Scratch(353600, 32), InferenceTensor(0, 8192));
         _g68InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(68, TrainingTensor(1703936, 8192), GradientTensor(1687552, 8192));
 
         // 69: Conv+BatchNorm+Add+ReLU layer2.14.conv2, layer2.14.bn2, layer2.14.add, layer2.14.relu2
-        _g69Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1703936, 8192), Parameter("layer2.14.conv2.weight"), default, TrainingTensor(1712128, 8192), GradientTensor(1712128, 8192), GradientTensor(1703936, 8192), ParameterGradient("layer2.14.conv2.weight"), default);
+        _g69Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1703936, 8192), Parameter("layer2.14.conv2.weight"), default, TrainingTensor(1712128, 8192), GradientTensor(1712128, 8192), GradientTensor(1703936, 8192), ParameterGradient("layer2.14.conv2.weight"), default);
         _g69Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1712128, 8192), BatchNormTensors("layer2.14.bn2"), Scratch(353632, 128), TrainingTensor(1687552, 8192), TrainingTensor(1720320, 8192), GradientTensor(1720320, 8192), GradientTensor(1712128, 8192), GradientTensor(1687552, 8192), BatchNormGradients("layer2.14.bn2"));
+        _g69Conv.FuseStatistics(_g69Epilogue);
         _g69Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.14.conv2.weight"), default, BatchNormTensors("layer2.14.bn2"), 1E-05f, Scratch(353760, 9216), Scratch(362976, 32));
-        _g69InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(353760, 9216), Scratch(362976, 32), InferenceTensor(8192, 8192));
+        _g69InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(353760, 9216), Scratch(362976, 32), InferenceTensor(8192, 8192));
         _g69InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         RegisterTrace(69, TrainingTensor(1720320, 8192), GradientTensor(1703936, 8192));
 
         // 70: Conv+BatchNorm+ReLU layer2.15.conv1, layer2.15.bn1, layer2.15.relu1
-        _g70Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1720320, 8192), Parameter("layer2.15.conv1.weight"), default, TrainingTensor(1728512, 8192), GradientTensor(1728512, 8192), GradientTensor(1720320, 8192), ParameterGradient("layer2.15.conv1.weight"), default);
+        _g70Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1720320, 8192), Parameter("layer2.15.conv1.weight"), default, TrainingTensor(1728512, 8192), GradientTensor(1728512, 8192), GradientTensor(1720320, 8192), ParameterGradient("layer2.15.conv1.weight"), default);
         _g70Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1728512, 8192), BatchNormTensors("layer2.15.bn1"), Scratch(363008, 128), default, TrainingTensor(1736704, 8192), GradientTensor(1736704, 8192), GradientTensor(1728512, 8192), default, BatchNormGradients("layer2.15.bn1"));
+        _g70Conv.FuseStatistics(_g70Epilogue);
         _g70Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.15.conv1.weight"), default, BatchNormTensors("layer2.15.bn1"), 1E-05f, Scratch(363136, 9216), Scratch(372352, 32));
-        _g70InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(363136, 9216), Scratch(372352, 32), InferenceTensor(0, 8192));
+        _g70InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(363136, 9216), Scratch(372352, 32), InferenceTensor(0, 8192));
         _g70InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(70, TrainingTensor(1736704, 8192), GradientTensor(1720320, 8192));
 
         // 71: Conv+BatchNorm+Add+ReLU layer2.15.conv2, layer2.15.bn2, layer2.15.add, layer2.15.relu2
-        _g71Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1736704, 8192), Parameter("layer2.15.conv2.weight"), default, TrainingTensor(1744896, 8192), GradientTensor(1744896, 8192), GradientTensor(1736704, 8192), ParameterGradient("layer2.15.conv2.weight"), default);
+        _g71Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1736704, 8192), Parameter("layer2.15.conv2.weight"), default, TrainingTensor(1744896, 8192), GradientTensor(1744896, 8192), GradientTensor(1736704, 8192), ParameterGradient("layer2.15.conv2.weight"), default);
         _g71Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1744896, 8192), BatchNormTensors("layer2.15.bn2"), Scratch(372384, 128), TrainingTensor(1720320, 8192), TrainingTensor(1753088, 8192), GradientTensor(1753088, 8192), GradientTensor(1744896, 8192), GradientTensor(1720320, 8192), BatchNormGradients("layer2.15.bn2"));
+        _g71Conv.FuseStatistics(_g71Epilogue);
         _g71Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.15.conv2.weight"), default, BatchNormTensors("layer2.15.bn2"), 1E-05f, Scratch(372512, 9216), Scratch(381728, 32));
-        _g71InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(372512, 9216), Scratch(381728, 32), InferenceTensor(16384, 8192));
+        _g71InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(372512, 9216), Scratch(381728, 32), InferenceTensor(16384, 8192));
         _g71InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         RegisterTrace(71, TrainingTensor(1753088, 8192), GradientTensor(1736704, 8192));
 
         // 72: Conv+BatchNorm+ReLU layer2.16.conv1, layer2.16.bn1, layer2.16.relu1
-        _g72Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1753088, 8192), Parameter("layer2.16.conv1.weight"), default, TrainingTensor(1761280, 8192), GradientTensor(1761280, 8192), GradientTensor(1753088, 8192), ParameterGradient("layer2.16.conv1.weight"), default);
+        _g72Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1753088, 8192), Parameter("layer2.16.conv1.weight"), default, TrainingTensor(1761280, 8192), GradientTensor(1761280, 8192), GradientTensor(1753088, 8192), ParameterGradient("layer2.16.conv1.weight"), default);
         _g72Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1761280, 8192), BatchNormTensors("layer2.16.bn1"), Scratch(381760, 128), default, TrainingTensor(1769472, 8192), GradientTensor(1769472, 8192), GradientTensor(1761280, 8192), default, BatchNormGradients("layer2.16.bn1"));
+        _g72Conv.FuseStatistics(_g72Epilogue);
         _g72Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.16.conv1.weight"), default, BatchNormTensors("layer2.16.bn1"), 1E-05f, Scratch(381888, 9216), Scratch(391104, 32));
-        _g72InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(381888, 9216), Scratch(391104, 32), InferenceTensor(0, 8192));
+        _g72InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(381888, 9216), Scratch(391104, 32), InferenceTensor(0, 8192));
         _g72InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(72, TrainingTensor(1769472, 8192), GradientTensor(1753088, 8192));
 
         // 73: Conv+BatchNorm+Add+ReLU layer2.16.conv2, layer2.16.bn2, layer2.16.add, layer2.16.relu2
-        _g73Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1769472, 8192), Parameter("layer2.16.conv2.weight"), default, TrainingTensor(1777664, 8192), GradientTensor(1777664, 8192), GradientTensor(1769472, 8192), ParameterGradient("layer2.16.conv2.weight"), default);
+        _g73Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1769472, 8192), Parameter("layer2.16.conv2.weight"), default, TrainingTensor(1777664, 8192), GradientTensor(1777664, 8192), GradientTensor(1769472, 8192), ParameterGradient("layer2.16.conv2.weight"), default);
         _g73Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1777664, 8192), BatchNormTensors("layer2.16.bn2"), Scratch(391136, 128), TrainingTensor(1753088, 8192), TrainingTensor(1785856, 8192), GradientTensor(1785856, 8192), GradientTensor(1777664, 8192), GradientTensor(1753088, 8192), BatchNormGradients("layer2.16.bn2"));
+        _g73Conv.FuseStatistics(_g73Epilogue);
         _g73Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.16.conv2.weight"), default, BatchNormTensors("layer2.16.bn2"), 1E-05f, Scratch(391264, 9216), Scratch(400480, 32));
-        _g73InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(391264, 9216), Scratch(400480, 32), InferenceTensor(8192, 8192));
+        _g73InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(391264, 9216), Scratch(400480, 32), InferenceTensor(8192, 8192));
         _g73InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         RegisterTrace(73, TrainingTensor(1785856, 8192), GradientTensor(1769472, 8192));
 
         // 74: Conv+BatchNorm+ReLU layer2.17.conv1, layer2.17.bn1, layer2.17.relu1
-        _g74Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1785856, 8192), Parameter("layer2.17.conv1.weight"), default, TrainingTensor(1794048, 8192), GradientTensor(1794048, 8192), GradientTensor(1785856, 8192), ParameterGradient("layer2.17.conv1.weight"), default);
+        _g74Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1785856, 8192), Parameter("layer2.17.conv1.weight"), default, TrainingTensor(1794048, 8192), GradientTensor(1794048, 8192), GradientTensor(1785856, 8192), ParameterGradient("layer2.17.conv1.weight"), default);
         _g74Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1794048, 8192), BatchNormTensors("layer2.17.bn1"), Scratch(400512, 128), default, TrainingTensor(1802240, 8192), GradientTensor(1802240, 8192), GradientTensor(1794048, 8192), default, BatchNormGradients("layer2.17.bn1"));
+        _g74Conv.FuseStatistics(_g74Epilogue);
         _g74Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.17.conv1.weight"), default, BatchNormTensors("layer2.17.bn1"), 1E-05f, Scratch(400640, 9216), Scratch(409856, 32));
-        _g74InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(400640, 9216), Scratch(409856, 32), InferenceTensor(0, 8192));
+        _g74InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(400640, 9216), Scratch(409856, 32), InferenceTensor(0, 8192));
         _g74InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(74, TrainingTensor(1802240, 8192), GradientTensor(1785856, 8192));
 
         // 75: Conv+BatchNorm+Add+ReLU layer2.17.conv2, layer2.17.bn2, layer2.17.add, layer2.17.relu2
-        _g75Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1802240, 8192), Parameter("layer2.17.conv2.weight"), default, TrainingTensor(1810432, 8192), GradientTensor(1810432, 8192), GradientTensor(1802240, 8192), ParameterGradient("layer2.17.conv2.weight"), default);
+        _g75Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1802240, 8192), Parameter("layer2.17.conv2.weight"), default, TrainingTensor(1810432, 8192), GradientTensor(1810432, 8192), GradientTensor(1802240, 8192), ParameterGradient("layer2.17.conv2.weight"), default);
         _g75Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1810432, 8192), BatchNormTensors("layer2.17.bn2"), Scratch(409888, 128), TrainingTensor(1785856, 8192), TrainingTensor(1818624, 8192), GradientTensor(1818624, 8192), GradientTensor(1810432, 8192), GradientTensor(1785856, 8192), BatchNormGradients("layer2.17.bn2"));
+        _g75Conv.FuseStatistics(_g75Epilogue);
         _g75Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.17.conv2.weight"), default, BatchNormTensors("layer2.17.bn2"), 1E-05f, Scratch(410016, 9216), Scratch(419232, 32));
-        _g75InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(410016, 9216), Scratch(419232, 32), InferenceTensor(16384, 8192));
+        _g75InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(410016, 9216), Scratch(419232, 32), InferenceTensor(16384, 8192));
         _g75InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         RegisterTrace(75, TrainingTensor(1818624, 8192), GradientTensor(1802240, 8192));
 
         // 76: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g76Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(1818624, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(1826816, 4096), GradientTensor(1826816, 4096), GradientTensor(1818624, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g76Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(1818624, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(1826816, 4096), GradientTensor(1826816, 4096), GradientTensor(1818624, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
         _g76Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1826816, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(419264, 256), default, TrainingTensor(1830912, 4096), GradientTensor(1830912, 4096), GradientTensor(1826816, 4096), default, BatchNormGradients("layer3.0.bn1"));
+        _g76Conv.FuseStatistics(_g76Epilogue);
         _g76Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(419520, 18432), Scratch(437952, 64));
-        _g76InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(16384, 8192), Scratch(419520, 18432), Scratch(437952, 64), InferenceTensor(0, 4096));
+        _g76InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(16384, 8192), Scratch(419520, 18432), Scratch(437952, 64), InferenceTensor(0, 4096));
         _g76InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(76, TrainingTensor(1830912, 4096), GradientTensor(1818624, 8192));
 
         // 77: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-        _g77Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1830912, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(1835008, 4096), GradientTensor(1835008, 4096), GradientTensor(1830912, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g77Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1830912, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(1835008, 4096), GradientTensor(1835008, 4096), GradientTensor(1830912, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
         _g77Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1835008, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(438016, 256), default, TrainingTensor(1839104, 4096), GradientTensor(1839104, 4096), GradientTensor(1835008, 4096), default, BatchNormGradients("layer3.0.bn2"));
+        _g77Conv.FuseStatistics(_g77Epilogue);
         _g77Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(438272, 36864), Scratch(475136, 64));
-        _g77InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(438272, 36864), Scratch(475136, 64), InferenceTensor(4096, 4096));
+        _g77InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(438272, 36864), Scratch(475136, 64), InferenceTensor(4096, 4096));
         RegisterTrace(77, TrainingTensor(1839104, 4096), GradientTensor(1830912, 4096));
 
         // 78: ZeroPadShortcut layer3.0.add.shortcut
@@ -2822,274 +2897,308 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         RegisterTrace(80, TrainingTensor(1851392, 4096), GradientTensor(1847296, 4096));
 
         // 81: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g81Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1851392, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(1855488, 4096), GradientTensor(1855488, 4096), GradientTensor(1851392, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g81Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1851392, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(1855488, 4096), GradientTensor(1855488, 4096), GradientTensor(1851392, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
         _g81Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1855488, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(475200, 256), default, TrainingTensor(1859584, 4096), GradientTensor(1859584, 4096), GradientTensor(1855488, 4096), default, BatchNormGradients("layer3.1.bn1"));
+        _g81Conv.FuseStatistics(_g81Epilogue);
         _g81Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(475456, 36864), Scratch(512320, 64));
-        _g81InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(475456, 36864), Scratch(512320, 64), InferenceTensor(4096, 4096));
+        _g81InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(475456, 36864), Scratch(512320, 64), InferenceTensor(4096, 4096));
         _g81InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         RegisterTrace(81, TrainingTensor(1859584, 4096), GradientTensor(1851392, 4096));
 
         // 82: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-        _g82Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1859584, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(1863680, 4096), GradientTensor(1863680, 4096), GradientTensor(1859584, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g82Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1859584, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(1863680, 4096), GradientTensor(1863680, 4096), GradientTensor(1859584, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
         _g82Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1863680, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(512384, 256), TrainingTensor(1851392, 4096), TrainingTensor(1867776, 4096), GradientTensor(1867776, 4096), GradientTensor(1863680, 4096), GradientTensor(1851392, 4096), BatchNormGradients("layer3.1.bn2"));
+        _g82Conv.FuseStatistics(_g82Epilogue);
         _g82Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(512640, 36864), Scratch(549504, 64));
-        _g82InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(512640, 36864), Scratch(549504, 64), InferenceTensor(8192, 4096));
+        _g82InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(512640, 36864), Scratch(549504, 64), InferenceTensor(8192, 4096));
         _g82InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
         RegisterTrace(82, TrainingTensor(1867776, 4096), GradientTensor(1859584, 4096));
 
         // 83: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g83Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1867776, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(1871872, 4096), GradientTensor(1871872, 4096), GradientTensor(1867776, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
+        _g83Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1867776, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(1871872, 4096), GradientTensor(1871872, 4096), GradientTensor(1867776, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
         _g83Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1871872, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(549568, 256), default, TrainingTensor(1875968, 4096), GradientTensor(1875968, 4096), GradientTensor(1871872, 4096), default, BatchNormGradients("layer3.2.bn1"));
+        _g83Conv.FuseStatistics(_g83Epilogue);
         _g83Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(549824, 36864), Scratch(586688, 64));
-        _g83InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(549824, 36864), Scratch(586688, 64), InferenceTensor(0, 4096));
+        _g83InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(549824, 36864), Scratch(586688, 64), InferenceTensor(0, 4096));
         _g83InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(83, TrainingTensor(1875968, 4096), GradientTensor(1867776, 4096));
 
         // 84: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-        _g84Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1875968, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(1880064, 4096), GradientTensor(1880064, 4096), GradientTensor(1875968, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
+        _g84Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1875968, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(1880064, 4096), GradientTensor(1880064, 4096), GradientTensor(1875968, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
         _g84Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1880064, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(586752, 256), TrainingTensor(1867776, 4096), TrainingTensor(1884160, 4096), GradientTensor(1884160, 4096), GradientTensor(1880064, 4096), GradientTensor(1867776, 4096), BatchNormGradients("layer3.2.bn2"));
+        _g84Conv.FuseStatistics(_g84Epilogue);
         _g84Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(587008, 36864), Scratch(623872, 64));
-        _g84InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(587008, 36864), Scratch(623872, 64), InferenceTensor(4096, 4096));
+        _g84InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(587008, 36864), Scratch(623872, 64), InferenceTensor(4096, 4096));
         _g84InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         RegisterTrace(84, TrainingTensor(1884160, 4096), GradientTensor(1875968, 4096));
 
         // 85: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        _g85Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1884160, 4096), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(1888256, 4096), GradientTensor(1888256, 4096), GradientTensor(1884160, 4096), ParameterGradient("layer3.3.conv1.weight"), default);
+        _g85Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1884160, 4096), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(1888256, 4096), GradientTensor(1888256, 4096), GradientTensor(1884160, 4096), ParameterGradient("layer3.3.conv1.weight"), default);
         _g85Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1888256, 4096), BatchNormTensors("layer3.3.bn1"), Scratch(623936, 256), default, TrainingTensor(1892352, 4096), GradientTensor(1892352, 4096), GradientTensor(1888256, 4096), default, BatchNormGradients("layer3.3.bn1"));
+        _g85Conv.FuseStatistics(_g85Epilogue);
         _g85Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(624192, 36864), Scratch(661056, 64));
-        _g85InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(624192, 36864), Scratch(661056, 64), InferenceTensor(0, 4096));
+        _g85InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(624192, 36864), Scratch(661056, 64), InferenceTensor(0, 4096));
         _g85InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(85, TrainingTensor(1892352, 4096), GradientTensor(1884160, 4096));
 
         // 86: Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-        _g86Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1892352, 4096), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(1896448, 4096), GradientTensor(1896448, 4096), GradientTensor(1892352, 4096), ParameterGradient("layer3.3.conv2.weight"), default);
+        _g86Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1892352, 4096), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(1896448, 4096), GradientTensor(1896448, 4096), GradientTensor(1892352, 4096), ParameterGradient("layer3.3.conv2.weight"), default);
         _g86Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1896448, 4096), BatchNormTensors("layer3.3.bn2"), Scratch(661120, 256), TrainingTensor(1884160, 4096), TrainingTensor(1900544, 4096), GradientTensor(1900544, 4096), GradientTensor(1896448, 4096), GradientTensor(1884160, 4096), BatchNormGradients("layer3.3.bn2"));
+        _g86Conv.FuseStatistics(_g86Epilogue);
         _g86Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(661376, 36864), Scratch(698240, 64));
-        _g86InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(661376, 36864), Scratch(698240, 64), InferenceTensor(8192, 4096));
+        _g86InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(661376, 36864), Scratch(698240, 64), InferenceTensor(8192, 4096));
         _g86InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         RegisterTrace(86, TrainingTensor(1900544, 4096), GradientTensor(1892352, 4096));
 
         // 87: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        _g87Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1900544, 4096), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(1904640, 4096), GradientTensor(1904640, 4096), GradientTensor(1900544, 4096), ParameterGradient("layer3.4.conv1.weight"), default);
+        _g87Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1900544, 4096), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(1904640, 4096), GradientTensor(1904640, 4096), GradientTensor(1900544, 4096), ParameterGradient("layer3.4.conv1.weight"), default);
         _g87Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1904640, 4096), BatchNormTensors("layer3.4.bn1"), Scratch(698304, 256), default, TrainingTensor(1908736, 4096), GradientTensor(1908736, 4096), GradientTensor(1904640, 4096), default, BatchNormGradients("layer3.4.bn1"));
+        _g87Conv.FuseStatistics(_g87Epilogue);
         _g87Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(698560, 36864), Scratch(735424, 64));
-        _g87InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(698560, 36864), Scratch(735424, 64), InferenceTensor(0, 4096));
+        _g87InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(698560, 36864), Scratch(735424, 64), InferenceTensor(0, 4096));
         _g87InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(87, TrainingTensor(1908736, 4096), GradientTensor(1900544, 4096));
 
         // 88: Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-        _g88Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1908736, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(1912832, 4096), GradientTensor(1912832, 4096), GradientTensor(1908736, 4096), ParameterGradient("layer3.4.conv2.weight"), default);
+        _g88Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1908736, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(1912832, 4096), GradientTensor(1912832, 4096), GradientTensor(1908736, 4096), ParameterGradient("layer3.4.conv2.weight"), default);
         _g88Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1912832, 4096), BatchNormTensors("layer3.4.bn2"), Scratch(735488, 256), TrainingTensor(1900544, 4096), TrainingTensor(1916928, 4096), GradientTensor(1916928, 4096), GradientTensor(1912832, 4096), GradientTensor(1900544, 4096), BatchNormGradients("layer3.4.bn2"));
+        _g88Conv.FuseStatistics(_g88Epilogue);
         _g88Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(735744, 36864), Scratch(772608, 64));
-        _g88InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(735744, 36864), Scratch(772608, 64), InferenceTensor(4096, 4096));
+        _g88InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(735744, 36864), Scratch(772608, 64), InferenceTensor(4096, 4096));
         _g88InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         RegisterTrace(88, TrainingTensor(1916928, 4096), GradientTensor(1908736, 4096));
 
         // 89: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-        _g89Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1916928, 4096), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(1921024, 4096), GradientTensor(1921024, 4096), GradientTensor(1916928, 4096), ParameterGradient("layer3.5.conv1.weight"), default);
+        _g89Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1916928, 4096), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(1921024, 4096), GradientTensor(1921024, 4096), GradientTensor(1916928, 4096), ParameterGradient("layer3.5.conv1.weight"), default);
         _g89Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1921024, 4096), BatchNormTensors("layer3.5.bn1"), Scratch(772672, 256), default, TrainingTensor(1925120, 4096), GradientTensor(1925120, 4096), GradientTensor(1921024, 4096), default, BatchNormGradients("layer3.5.bn1"));
+        _g89Conv.FuseStatistics(_g89Epilogue);
         _g89Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(772928, 36864), Scratch(809792, 64));
-        _g89InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(772928, 36864), Scratch(809792, 64), InferenceTensor(0, 4096));
+        _g89InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(772928, 36864), Scratch(809792, 64), InferenceTensor(0, 4096));
         _g89InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(89, TrainingTensor(1925120, 4096), GradientTensor(1916928, 4096));
 
         // 90: Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-        _g90Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1925120, 4096), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(1929216, 4096), GradientTensor(1929216, 4096), GradientTensor(1925120, 4096), ParameterGradient("layer3.5.conv2.weight"), default);
+        _g90Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1925120, 4096), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(1929216, 4096), GradientTensor(1929216, 4096), GradientTensor(1925120, 4096), ParameterGradient("layer3.5.conv2.weight"), default);
         _g90Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1929216, 4096), BatchNormTensors("layer3.5.bn2"), Scratch(809856, 256), TrainingTensor(1916928, 4096), TrainingTensor(1933312, 4096), GradientTensor(1933312, 4096), GradientTensor(1929216, 4096), GradientTensor(1916928, 4096), BatchNormGradients("layer3.5.bn2"));
+        _g90Conv.FuseStatistics(_g90Epilogue);
         _g90Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(810112, 36864), Scratch(846976, 64));
-        _g90InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(810112, 36864), Scratch(846976, 64), InferenceTensor(8192, 4096));
+        _g90InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(810112, 36864), Scratch(846976, 64), InferenceTensor(8192, 4096));
         _g90InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         RegisterTrace(90, TrainingTensor(1933312, 4096), GradientTensor(1925120, 4096));
 
         // 91: Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
-        _g91Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1933312, 4096), Parameter("layer3.6.conv1.weight"), default, TrainingTensor(1937408, 4096), GradientTensor(1937408, 4096), GradientTensor(1933312, 4096), ParameterGradient("layer3.6.conv1.weight"), default);
+        _g91Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1933312, 4096), Parameter("layer3.6.conv1.weight"), default, TrainingTensor(1937408, 4096), GradientTensor(1937408, 4096), GradientTensor(1933312, 4096), ParameterGradient("layer3.6.conv1.weight"), default);
         _g91Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1937408, 4096), BatchNormTensors("layer3.6.bn1"), Scratch(847040, 256), default, TrainingTensor(1941504, 4096), GradientTensor(1941504, 4096), GradientTensor(1937408, 4096), default, BatchNormGradients("layer3.6.bn1"));
+        _g91Conv.FuseStatistics(_g91Epilogue);
         _g91Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv1.weight"), default, BatchNormTensors("layer3.6.bn1"), 1E-05f, Scratch(847296, 36864), Scratch(884160, 64));
-        _g91InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(847296, 36864), Scratch(884160, 64), InferenceTensor(0, 4096));
+        _g91InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(847296, 36864), Scratch(884160, 64), InferenceTensor(0, 4096));
         _g91InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(91, TrainingTensor(1941504, 4096), GradientTensor(1933312, 4096));
 
         // 92: Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
-        _g92Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1941504, 4096), Parameter("layer3.6.conv2.weight"), default, TrainingTensor(1945600, 4096), GradientTensor(1945600, 4096), GradientTensor(1941504, 4096), ParameterGradient("layer3.6.conv2.weight"), default);
+        _g92Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1941504, 4096), Parameter("layer3.6.conv2.weight"), default, TrainingTensor(1945600, 4096), GradientTensor(1945600, 4096), GradientTensor(1941504, 4096), ParameterGradient("layer3.6.conv2.weight"), default);
         _g92Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1945600, 4096), BatchNormTensors("layer3.6.bn2"), Scratch(884224, 256), TrainingTensor(1933312, 4096), TrainingTensor(1949696, 4096), GradientTensor(1949696, 4096), GradientTensor(1945600, 4096), GradientTensor(1933312, 4096), BatchNormGradients("layer3.6.bn2"));
+        _g92Conv.FuseStatistics(_g92Epilogue);
         _g92Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv2.weight"), default, BatchNormTensors("layer3.6.bn2"), 1E-05f, Scratch(884480, 36864), Scratch(921344, 64));
-        _g92InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(884480, 36864), Scratch(921344, 64), InferenceTensor(4096, 4096));
+        _g92InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(884480, 36864), Scratch(921344, 64), InferenceTensor(4096, 4096));
         _g92InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         RegisterTrace(92, TrainingTensor(1949696, 4096), GradientTensor(1941504, 4096));
 
         // 93: Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
-        _g93Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1949696, 4096), Parameter("layer3.7.conv1.weight"), default, TrainingTensor(1953792, 4096), GradientTensor(1953792, 4096), GradientTensor(1949696, 4096), ParameterGradient("layer3.7.conv1.weight"), default);
+        _g93Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1949696, 4096), Parameter("layer3.7.conv1.weight"), default, TrainingTensor(1953792, 4096), GradientTensor(1953792, 4096), GradientTensor(1949696, 4096), ParameterGradient("layer3.7.conv1.weight"), default);
         _g93Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1953792, 4096), BatchNormTensors("layer3.7.bn1"), Scratch(921408, 256), default, TrainingTensor(1957888, 4096), GradientTensor(1957888, 4096), GradientTensor(1953792, 4096), default, BatchNormGradients("layer3.7.bn1"));
+        _g93Conv.FuseStatistics(_g93Epilogue);
         _g93Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.7.conv1.weight"), default, BatchNormTensors("layer3.7.bn1"), 1E-05f, Scratch(921664, 36864), Scratch(958528, 64));
-        _g93InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(921664, 36864), Scratch(958528, 64), InferenceTensor(0, 4096));
+        _g93InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(921664, 36864), Scratch(958528, 64), InferenceTensor(0, 4096));
         _g93InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(93, TrainingTensor(1957888, 4096), GradientTensor(1949696, 4096));
 
         // 94: Conv+BatchNorm+Add+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.add, layer3.7.relu2
-        _g94Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1957888, 4096), Parameter("layer3.7.conv2.weight"), default, TrainingTensor(1961984, 4096), GradientTensor(1961984, 4096), GradientTensor(1957888, 4096), ParameterGradient("layer3.7.conv2.weight"), default);
+        _g94Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1957888, 4096), Parameter("layer3.7.conv2.weight"), default, TrainingTensor(1961984, 4096), GradientTensor(1961984, 4096), GradientTensor(1957888, 4096), ParameterGradient("layer3.7.conv2.weight"), default);
         _g94Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1961984, 4096), BatchNormTensors("layer3.7.bn2"), Scratch(958592, 256), TrainingTensor(1949696, 4096), TrainingTensor(1966080, 4096), GradientTensor(1966080, 4096), GradientTensor(1961984, 4096), GradientTensor(1949696, 4096), BatchNormGradients("layer3.7.bn2"));
+        _g94Conv.FuseStatistics(_g94Epilogue);
         _g94Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.7.conv2.weight"), default, BatchNormTensors("layer3.7.bn2"), 1E-05f, Scratch(958848, 36864), Scratch(995712, 64));
-        _g94InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(958848, 36864), Scratch(995712, 64), InferenceTensor(8192, 4096));
+        _g94InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(958848, 36864), Scratch(995712, 64), InferenceTensor(8192, 4096));
         _g94InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         RegisterTrace(94, TrainingTensor(1966080, 4096), GradientTensor(1957888, 4096));
 
         // 95: Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
-        _g95Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1966080, 4096), Parameter("layer3.8.conv1.weight"), default, TrainingTensor(1970176, 4096), GradientTensor(1970176, 4096), GradientTensor(1966080, 4096), ParameterGradient("layer3.8.conv1.weight"), default);
+        _g95Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1966080, 4096), Parameter("layer3.8.conv1.weight"), default, TrainingTensor(1970176, 4096), GradientTensor(1970176, 4096), GradientTensor(1966080, 4096), ParameterGradient("layer3.8.conv1.weight"), default);
         _g95Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1970176, 4096), BatchNormTensors("layer3.8.bn1"), Scratch(995776, 256), default, TrainingTensor(1974272, 4096), GradientTensor(1974272, 4096), GradientTensor(1970176, 4096), default, BatchNormGradients("layer3.8.bn1"));
+        _g95Conv.FuseStatistics(_g95Epilogue);
         _g95Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv1.weight"), default, BatchNormTensors("layer3.8.bn1"), 1E-05f, Scratch(996032, 36864), Scratch(1032896, 64));
-        _g95InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(996032, 36864), Scratch(1032896, 64), InferenceTensor(0, 4096));
+        _g95InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(996032, 36864), Scratch(1032896, 64), InferenceTensor(0, 4096));
         _g95InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(95, TrainingTensor(1974272, 4096), GradientTensor(1966080, 4096));
 
         // 96: Conv+BatchNorm+Add+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.add, layer3.8.relu2
-        _g96Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1974272, 4096), Parameter("layer3.8.conv2.weight"), default, TrainingTensor(1978368, 4096), GradientTensor(1978368, 4096), GradientTensor(1974272, 4096), ParameterGradient("layer3.8.conv2.weight"), default);
+        _g96Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1974272, 4096), Parameter("layer3.8.conv2.weight"), default, TrainingTensor(1978368, 4096), GradientTensor(1978368, 4096), GradientTensor(1974272, 4096), ParameterGradient("layer3.8.conv2.weight"), default);
         _g96Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1978368, 4096), BatchNormTensors("layer3.8.bn2"), Scratch(1032960, 256), TrainingTensor(1966080, 4096), TrainingTensor(1982464, 4096), GradientTensor(1982464, 4096), GradientTensor(1978368, 4096), GradientTensor(1966080, 4096), BatchNormGradients("layer3.8.bn2"));
+        _g96Conv.FuseStatistics(_g96Epilogue);
         _g96Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv2.weight"), default, BatchNormTensors("layer3.8.bn2"), 1E-05f, Scratch(1033216, 36864), Scratch(1070080, 64));
-        _g96InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1033216, 36864), Scratch(1070080, 64), InferenceTensor(4096, 4096));
+        _g96InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1033216, 36864), Scratch(1070080, 64), InferenceTensor(4096, 4096));
         _g96InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         RegisterTrace(96, TrainingTensor(1982464, 4096), GradientTensor(1974272, 4096));
 
         // 97: Conv+BatchNorm+ReLU layer3.9.conv1, layer3.9.bn1, layer3.9.relu1
-        _g97Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1982464, 4096), Parameter("layer3.9.conv1.weight"), default, TrainingTensor(1986560, 4096), GradientTensor(1986560, 4096), GradientTensor(1982464, 4096), ParameterGradient("layer3.9.conv1.weight"), default);
+        _g97Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1982464, 4096), Parameter("layer3.9.conv1.weight"), default, TrainingTensor(1986560, 4096), GradientTensor(1986560, 4096), GradientTensor(1982464, 4096), ParameterGradient("layer3.9.conv1.weight"), default);
         _g97Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1986560, 4096), BatchNormTensors("layer3.9.bn1"), Scratch(1070144, 256), default, TrainingTensor(1990656, 4096), GradientTensor(1990656, 4096), GradientTensor(1986560, 4096), default, BatchNormGradients("layer3.9.bn1"));
+        _g97Conv.FuseStatistics(_g97Epilogue);
         _g97Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.9.conv1.weight"), default, BatchNormTensors("layer3.9.bn1"), 1E-05f, Scratch(1070400, 36864), Scratch(1107264, 64));
-        _g97InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1070400, 36864), Scratch(1107264, 64), InferenceTensor(0, 4096));
+        _g97InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1070400, 36864), Scratch(1107264, 64), InferenceTensor(0, 4096));
         _g97InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(97, TrainingTensor(1990656, 4096), GradientTensor(1982464, 4096));
 
         // 98: Conv+BatchNorm+Add+ReLU layer3.9.conv2, layer3.9.bn2, layer3.9.add, layer3.9.relu2
-        _g98Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1990656, 4096), Parameter("layer3.9.conv2.weight"), default, TrainingTensor(1994752, 4096), GradientTensor(1994752, 4096), GradientTensor(1990656, 4096), ParameterGradient("layer3.9.conv2.weight"), default);
+        _g98Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1990656, 4096), Parameter("layer3.9.conv2.weight"), default, TrainingTensor(1994752, 4096), GradientTensor(1994752, 4096), GradientTensor(1990656, 4096), ParameterGradient("layer3.9.conv2.weight"), default);
         _g98Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1994752, 4096), BatchNormTensors("layer3.9.bn2"), Scratch(1107328, 256), TrainingTensor(1982464, 4096), TrainingTensor(1998848, 4096), GradientTensor(1998848, 4096), GradientTensor(1994752, 4096), GradientTensor(1982464, 4096), BatchNormGradients("layer3.9.bn2"));
+        _g98Conv.FuseStatistics(_g98Epilogue);
         _g98Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.9.conv2.weight"), default, BatchNormTensors("layer3.9.bn2"), 1E-05f, Scratch(1107584, 36864), Scratch(1144448, 64));
-        _g98InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1107584, 36864), Scratch(1144448, 64), InferenceTensor(8192, 4096));
+        _g98InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1107584, 36864), Scratch(1144448, 64), InferenceTensor(8192, 4096));
         _g98InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         RegisterTrace(98, TrainingTensor(1998848, 4096), GradientTensor(1990656, 4096));
 
         // 99: Conv+BatchNorm+ReLU layer3.10.conv1, layer3.10.bn1, layer3.10.relu1
-        _g99Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1998848, 4096), Parameter("layer3.10.conv1.weight"), default, TrainingTensor(2002944, 4096), GradientTensor(2002944, 4096), GradientTensor(1998848, 4096), ParameterGradient("layer3.10.conv1.weight"), default);
+        _g99Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1998848, 4096), Parameter("layer3.10.conv1.weight"), default, TrainingTensor(2002944, 4096), GradientTensor(2002944, 4096), GradientTensor(1998848, 4096), ParameterGradient("layer3.10.conv1.weight"), default);
         _g99Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2002944, 4096), BatchNormTensors("layer3.10.bn1"), Scratch(1144512, 256), default, TrainingTensor(2007040, 4096), GradientTensor(2007040, 4096), GradientTensor(2002944, 4096), default, BatchNormGradients("layer3.10.bn1"));
+        _g99Conv.FuseStatistics(_g99Epilogue);
         _g99Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.10.conv1.weight"), default, BatchNormTensors("layer3.10.bn1"), 1E-05f, Scratch(1144768, 36864), Scratch(1181632, 64));
-        _g99InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1144768, 36864), Scratch(1181632, 64), InferenceTensor(0, 4096));
+        _g99InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1144768, 36864), Scratch(1181632, 64), InferenceTensor(0, 4096));
         _g99InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(99, TrainingTensor(2007040, 4096), GradientTensor(1998848, 4096));
 
         // 100: Conv+BatchNorm+Add+ReLU layer3.10.conv2, layer3.10.bn2, layer3.10.add, layer3.10.relu2
-        _g100Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2007040, 4096), Parameter("layer3.10.conv2.weight"), default, TrainingTensor(2011136, 4096), GradientTensor(2011136, 4096), GradientTensor(2007040, 4096), ParameterGradient("layer3.10.conv2.weight"), default);
+        _g100Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2007040, 4096), Parameter("layer3.10.conv2.weight"), default, TrainingTensor(2011136, 4096), GradientTensor(2011136, 4096), GradientTensor(2007040, 4096), ParameterGradient("layer3.10.conv2.weight"), default);
         _g100Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2011136, 4096), BatchNormTensors("layer3.10.bn2"), Scratch(1181696, 256), TrainingTensor(1998848, 4096), TrainingTensor(2015232, 4096), GradientTensor(2015232, 4096), GradientTensor(2011136, 4096), GradientTensor(1998848, 4096), BatchNormGradients("layer3.10.bn2"));
+        _g100Conv.FuseStatistics(_g100Epilogue);
         _g100Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.10.conv2.weight"), default, BatchNormTensors("layer3.10.bn2"), 1E-05f, Scratch(1181952, 36864), Scratch(1218816, 64));
-        _g100InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1181952, 36864), Scratch(1218816, 64), InferenceTensor(4096, 4096));
+        _g100InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1181952, 36864), Scratch(1218816, 64), InferenceTensor(4096, 4096));
         _g100InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         RegisterTrace(100, TrainingTensor(2015232, 4096), GradientTensor(2007040, 4096));
 
         // 101: Conv+BatchNorm+ReLU layer3.11.conv1, layer3.11.bn1, layer3.11.relu1
-        _g101Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2015232, 4096), Parameter("layer3.11.conv1.weight"), default, TrainingTensor(2019328, 4096), GradientTensor(2019328, 4096), GradientTensor(2015232, 4096), ParameterGradient("layer3.11.conv1.weight"), default);
+        _g101Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2015232, 4096), Parameter("layer3.11.conv1.weight"), default, TrainingTensor(2019328, 4096), GradientTensor(2019328, 4096), GradientTensor(2015232, 4096), ParameterGradient("layer3.11.conv1.weight"), default);
         _g101Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2019328, 4096), BatchNormTensors("layer3.11.bn1"), Scratch(1218880, 256), default, TrainingTensor(2023424, 4096), GradientTensor(2023424, 4096), GradientTensor(2019328, 4096), default, BatchNormGradients("layer3.11.bn1"));
+        _g101Conv.FuseStatistics(_g101Epilogue);
         _g101Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.11.conv1.weight"), default, BatchNormTensors("layer3.11.bn1"), 1E-05f, Scratch(1219136, 36864), Scratch(1256000, 64));
-        _g101InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1219136, 36864), Scratch(1256000, 64), InferenceTensor(0, 4096));
+        _g101InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1219136, 36864), Scratch(1256000, 64), InferenceTensor(0, 4096));
         _g101InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(101, TrainingTensor(2023424, 4096), GradientTensor(2015232, 4096));
 
         // 102: Conv+BatchNorm+Add+ReLU layer3.11.conv2, layer3.11.bn2, layer3.11.add, layer3.11.relu2
-        _g102Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2023424, 4096), Parameter("layer3.11.conv2.weight"), default, TrainingTensor(2027520, 4096), GradientTensor(2027520, 4096), GradientTensor(2023424, 4096), ParameterGradient("layer3.11.conv2.weight"), default);
+        _g102Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2023424, 4096), Parameter("layer3.11.conv2.weight"), default, TrainingTensor(2027520, 4096), GradientTensor(2027520, 4096), GradientTensor(2023424, 4096), ParameterGradient("layer3.11.conv2.weight"), default);
         _g102Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2027520, 4096), BatchNormTensors("layer3.11.bn2"), Scratch(1256064, 256), TrainingTensor(2015232, 4096), TrainingTensor(2031616, 4096), GradientTensor(2031616, 4096), GradientTensor(2027520, 4096), GradientTensor(2015232, 4096), BatchNormGradients("layer3.11.bn2"));
+        _g102Conv.FuseStatistics(_g102Epilogue);
         _g102Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.11.conv2.weight"), default, BatchNormTensors("layer3.11.bn2"), 1E-05f, Scratch(1256320, 36864), Scratch(1293184, 64));
-        _g102InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1256320, 36864), Scratch(1293184, 64), InferenceTensor(8192, 4096));
+        _g102InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1256320, 36864), Scratch(1293184, 64), InferenceTensor(8192, 4096));
         _g102InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         RegisterTrace(102, TrainingTensor(2031616, 4096), GradientTensor(2023424, 4096));
 
         // 103: Conv+BatchNorm+ReLU layer3.12.conv1, layer3.12.bn1, layer3.12.relu1
-        _g103Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2031616, 4096), Parameter("layer3.12.conv1.weight"), default, TrainingTensor(2035712, 4096), GradientTensor(2035712, 4096), GradientTensor(2031616, 4096), ParameterGradient("layer3.12.conv1.weight"), default);
+        _g103Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2031616, 4096), Parameter("layer3.12.conv1.weight"), default, TrainingTensor(2035712, 4096), GradientTensor(2035712, 4096), GradientTensor(2031616, 4096), ParameterGradient("layer3.12.conv1.weight"), default);
         _g103Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2035712, 4096), BatchNormTensors("layer3.12.bn1"), Scratch(1293248, 256), default, TrainingTensor(2039808, 4096), GradientTensor(2039808, 4096), GradientTensor(2035712, 4096), default, BatchNormGradients("layer3.12.bn1"));
+        _g103Conv.FuseStatistics(_g103Epilogue);
         _g103Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.12.conv1.weight"), default, BatchNormTensors("layer3.12.bn1"), 1E-05f, Scratch(1293504, 36864), Scratch(1330368, 64));
-        _g103InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1293504, 36864), Scratch(1330368, 64), InferenceTensor(0, 4096));
+        _g103InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1293504, 36864), Scratch(1330368, 64), InferenceTensor(0, 4096));
         _g103InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(103, TrainingTensor(2039808, 4096), GradientTensor(2031616, 4096));
 
         // 104: Conv+BatchNorm+Add+ReLU layer3.12.conv2, layer3.12.bn2, layer3.12.add, layer3.12.relu2
-        _g104Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2039808, 4096), Parameter("layer3.12.conv2.weight"), default, TrainingTensor(2043904, 4096), GradientTensor(2043904, 4096), GradientTensor(2039808, 4096), ParameterGradient("layer3.12.conv2.weight"), default);
+        _g104Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2039808, 4096), Parameter("layer3.12.conv2.weight"), default, TrainingTensor(2043904, 4096), GradientTensor(2043904, 4096), GradientTensor(2039808, 4096), ParameterGradient("layer3.12.conv2.weight"), default);
         _g104Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2043904, 4096), BatchNormTensors("layer3.12.bn2"), Scratch(1330432, 256), TrainingTensor(2031616, 4096), TrainingTensor(2048000, 4096), GradientTensor(2048000, 4096), GradientTensor(2043904, 4096), GradientTensor(2031616, 4096), BatchNormGradients("layer3.12.bn2"));
+        _g104Conv.FuseStatistics(_g104Epilogue);
         _g104Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.12.conv2.weight"), default, BatchNormTensors("layer3.12.bn2"), 1E-05f, Scratch(1330688, 36864), Scratch(1367552, 64));
-        _g104InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1330688, 36864), Scratch(1367552, 64), InferenceTensor(4096, 4096));
+        _g104InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1330688, 36864), Scratch(1367552, 64), InferenceTensor(4096, 4096));
         _g104InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         RegisterTrace(104, TrainingTensor(2048000, 4096), GradientTensor(2039808, 4096));
 
         // 105: Conv+BatchNorm+ReLU layer3.13.conv1, layer3.13.bn1, layer3.13.relu1
-        _g105Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2048000, 4096), Parameter("layer3.13.conv1.weight"), default, TrainingTensor(2052096, 4096), GradientTensor(2052096, 4096), GradientTensor(2048000, 4096), ParameterGradient("layer3.13.conv1.weight"), default);
+        _g105Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2048000, 4096), Parameter("layer3.13.conv1.weight"), default, TrainingTensor(2052096, 4096), GradientTensor(2052096, 4096), GradientTensor(2048000, 4096), ParameterGradient("layer3.13.conv1.weight"), default);
         _g105Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2052096, 4096), BatchNormTensors("layer3.13.bn1"), Scratch(1367616, 256), default, TrainingTensor(2056192, 4096), GradientTensor(2056192, 4096), GradientTensor(2052096, 4096), default, BatchNormGradients("layer3.13.bn1"));
+        _g105Conv.FuseStatistics(_g105Epilogue);
         _g105Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.13.conv1.weight"), default, BatchNormTensors("layer3.13.bn1"), 1E-05f, Scratch(1367872, 36864), Scratch(1404736, 64));
-        _g105InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1367872, 36864), Scratch(1404736, 64), InferenceTensor(0, 4096));
+        _g105InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1367872, 36864), Scratch(1404736, 64), InferenceTensor(0, 4096));
         _g105InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(105, TrainingTensor(2056192, 4096), GradientTensor(2048000, 4096));
 
         // 106: Conv+BatchNorm+Add+ReLU layer3.13.conv2, layer3.13.bn2, layer3.13.add, layer3.13.relu2
-        _g106Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2056192, 4096), Parameter("layer3.13.conv2.weight"), default, TrainingTensor(2060288, 4096), GradientTensor(2060288, 4096), GradientTensor(2056192, 4096), ParameterGradient("layer3.13.conv2.weight"), default);
+        _g106Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2056192, 4096), Parameter("layer3.13.conv2.weight"), default, TrainingTensor(2060288, 4096), GradientTensor(2060288, 4096), GradientTensor(2056192, 4096), ParameterGradient("layer3.13.conv2.weight"), default);
         _g106Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2060288, 4096), BatchNormTensors("layer3.13.bn2"), Scratch(1404800, 256), TrainingTensor(2048000, 4096), TrainingTensor(2064384, 4096), GradientTensor(2064384, 4096), GradientTensor(2060288, 4096), GradientTensor(2048000, 4096), BatchNormGradients("layer3.13.bn2"));
+        _g106Conv.FuseStatistics(_g106Epilogue);
         _g106Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.13.conv2.weight"), default, BatchNormTensors("layer3.13.bn2"), 1E-05f, Scratch(1405056, 36864), Scratch(1441920, 64));
-        _g106InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1405056, 36864), Scratch(1441920, 64), InferenceTensor(8192, 4096));
+        _g106InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1405056, 36864), Scratch(1441920, 64), InferenceTensor(8192, 4096));
         _g106InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         RegisterTrace(106, TrainingTensor(2064384, 4096), GradientTensor(2056192, 4096));
 
         // 107: Conv+BatchNorm+ReLU layer3.14.conv1, layer3.14.bn1, layer3.14.relu1
-        _g107Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2064384, 4096), Parameter("layer3.14.conv1.weight"), default, TrainingTensor(2068480, 4096), GradientTensor(2068480, 4096), GradientTensor(2064384, 4096), ParameterGradient("layer3.14.conv1.weight"), default);
+        _g107Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2064384, 4096), Parameter("layer3.14.conv1.weight"), default, TrainingTensor(2068480, 4096), GradientTensor(2068480, 4096), GradientTensor(2064384, 4096), ParameterGradient("layer3.14.conv1.weight"), default);
         _g107Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2068480, 4096), BatchNormTensors("layer3.14.bn1"), Scratch(1441984, 256), default, TrainingTensor(2072576, 4096), GradientTensor(2072576, 4096), GradientTensor(2068480, 4096), default, BatchNormGradients("layer3.14.bn1"));
+        _g107Conv.FuseStatistics(_g107Epilogue);
         _g107Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.14.conv1.weight"), default, BatchNormTensors("layer3.14.bn1"), 1E-05f, Scratch(1442240, 36864), Scratch(1479104, 64));
-        _g107InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1442240, 36864), Scratch(1479104, 64), InferenceTensor(0, 4096));
+        _g107InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1442240, 36864), Scratch(1479104, 64), InferenceTensor(0, 4096));
         _g107InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(107, TrainingTensor(2072576, 4096), GradientTensor(2064384, 4096));
 
         // 108: Conv+BatchNorm+Add+ReLU layer3.14.conv2, layer3.14.bn2, layer3.14.add, layer3.14.relu2
-        _g108Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2072576, 4096), Parameter("layer3.14.conv2.weight"), default, TrainingTensor(2076672, 4096), GradientTensor(2076672, 4096), GradientTensor(2072576, 4096), ParameterGradient("layer3.14.conv2.weight"), default);
+        _g108Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2072576, 4096), Parameter("layer3.14.conv2.weight"), default, TrainingTensor(2076672, 4096), GradientTensor(2076672, 4096), GradientTensor(2072576, 4096), ParameterGradient("layer3.14.conv2.weight"), default);
         _g108Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2076672, 4096), BatchNormTensors("layer3.14.bn2"), Scratch(1479168, 256), TrainingTensor(2064384, 4096), TrainingTensor(2080768, 4096), GradientTensor(2080768, 4096), GradientTensor(2076672, 4096), GradientTensor(2064384, 4096), BatchNormGradients("layer3.14.bn2"));
+        _g108Conv.FuseStatistics(_g108Epilogue);
         _g108Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.14.conv2.weight"), default, BatchNormTensors("layer3.14.bn2"), 1E-05f, Scratch(1479424, 36864), Scratch(1516288, 64));
-        _g108InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1479424, 36864), Scratch(1516288, 64), InferenceTensor(4096, 4096));
+        _g108InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1479424, 36864), Scratch(1516288, 64), InferenceTensor(4096, 4096));
         _g108InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         RegisterTrace(108, TrainingTensor(2080768, 4096), GradientTensor(2072576, 4096));
 
         // 109: Conv+BatchNorm+ReLU layer3.15.conv1, layer3.15.bn1, layer3.15.relu1
-        _g109Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2080768, 4096), Parameter("layer3.15.conv1.weight"), default, TrainingTensor(2084864, 4096), GradientTensor(2084864, 4096), GradientTensor(2080768, 4096), ParameterGradient("layer3.15.conv1.weight"), default);
+        _g109Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2080768, 4096), Parameter("layer3.15.conv1.weight"), default, TrainingTensor(2084864, 4096), GradientTensor(2084864, 4096), GradientTensor(2080768, 4096), ParameterGradient("layer3.15.conv1.weight"), default);
         _g109Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2084864, 4096), BatchNormTensors("layer3.15.bn1"), Scratch(1516352, 256), default, TrainingTensor(2088960, 4096), GradientTensor(2088960, 4096), GradientTensor(2084864, 4096), default, BatchNormGradients("layer3.15.bn1"));
+        _g109Conv.FuseStatistics(_g109Epilogue);
         _g109Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.15.conv1.weight"), default, BatchNormTensors("layer3.15.bn1"), 1E-05f, Scratch(1516608, 36864), Scratch(1553472, 64));
-        _g109InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1516608, 36864), Scratch(1553472, 64), InferenceTensor(0, 4096));
+        _g109InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1516608, 36864), Scratch(1553472, 64), InferenceTensor(0, 4096));
         _g109InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(109, TrainingTensor(2088960, 4096), GradientTensor(2080768, 4096));
 
         // 110: Conv+BatchNorm+Add+ReLU layer3.15.conv2, layer3.15.bn2, layer3.15.add, layer3.15.relu2
-        _g110Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2088960, 4096), Parameter("layer3.15.conv2.weight"), default, TrainingTensor(2093056, 4096), GradientTensor(2093056, 4096), GradientTensor(2088960, 4096), ParameterGradient("layer3.15.conv2.weight"), default);
+        _g110Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2088960, 4096), Parameter("layer3.15.conv2.weight"), default, TrainingTensor(2093056, 4096), GradientTensor(2093056, 4096), GradientTensor(2088960, 4096), ParameterGradient("layer3.15.conv2.weight"), default);
         _g110Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2093056, 4096), BatchNormTensors("layer3.15.bn2"), Scratch(1553536, 256), TrainingTensor(2080768, 4096), TrainingTensor(2097152, 4096), GradientTensor(2097152, 4096), GradientTensor(2093056, 4096), GradientTensor(2080768, 4096), BatchNormGradients("layer3.15.bn2"));
+        _g110Conv.FuseStatistics(_g110Epilogue);
         _g110Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.15.conv2.weight"), default, BatchNormTensors("layer3.15.bn2"), 1E-05f, Scratch(1553792, 36864), Scratch(1590656, 64));
-        _g110InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1553792, 36864), Scratch(1590656, 64), InferenceTensor(8192, 4096));
+        _g110InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1553792, 36864), Scratch(1590656, 64), InferenceTensor(8192, 4096));
         _g110InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         RegisterTrace(110, TrainingTensor(2097152, 4096), GradientTensor(2088960, 4096));
 
         // 111: Conv+BatchNorm+ReLU layer3.16.conv1, layer3.16.bn1, layer3.16.relu1
-        _g111Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2097152, 4096), Parameter("layer3.16.conv1.weight"), default, TrainingTensor(2101248, 4096), GradientTensor(2101248, 4096), GradientTensor(2097152, 4096), ParameterGradient("layer3.16.conv1.weight"), default);
+        _g111Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2097152, 4096), Parameter("layer3.16.conv1.weight"), default, TrainingTensor(2101248, 4096), GradientTensor(2101248, 4096), GradientTensor(2097152, 4096), ParameterGradient("layer3.16.conv1.weight"), default);
         _g111Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2101248, 4096), BatchNormTensors("layer3.16.bn1"), Scratch(1590720, 256), default, TrainingTensor(2105344, 4096), GradientTensor(2105344, 4096), GradientTensor(2101248, 4096), default, BatchNormGradients("layer3.16.bn1"));
+        _g111Conv.FuseStatistics(_g111Epilogue);
         _g111Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.16.conv1.weight"), default, BatchNormTensors("layer3.16.bn1"), 1E-05f, Scratch(1590976, 36864), Scratch(1627840, 64));
-        _g111InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1590976, 36864), Scratch(1627840, 64), InferenceTensor(0, 4096));
+        _g111InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1590976, 36864), Scratch(1627840, 64), InferenceTensor(0, 4096));
         _g111InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(111, TrainingTensor(2105344, 4096), GradientTensor(2097152, 4096));
 
         // 112: Conv+BatchNorm+Add+ReLU layer3.16.conv2, layer3.16.bn2, layer3.16.add, layer3.16.relu2
-        _g112Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2105344, 4096), Parameter("layer3.16.conv2.weight"), default, TrainingTensor(2109440, 4096), GradientTensor(2109440, 4096), GradientTensor(2105344, 4096), ParameterGradient("layer3.16.conv2.weight"), default);
+        _g112Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2105344, 4096), Parameter("layer3.16.conv2.weight"), default, TrainingTensor(2109440, 4096), GradientTensor(2109440, 4096), GradientTensor(2105344, 4096), ParameterGradient("layer3.16.conv2.weight"), default);
         _g112Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2109440, 4096), BatchNormTensors("layer3.16.bn2"), Scratch(1627904, 256), TrainingTensor(2097152, 4096), TrainingTensor(2113536, 4096), GradientTensor(2113536, 4096), GradientTensor(2109440, 4096), GradientTensor(2097152, 4096), BatchNormGradients("layer3.16.bn2"));
+        _g112Conv.FuseStatistics(_g112Epilogue);
         _g112Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.16.conv2.weight"), default, BatchNormTensors("layer3.16.bn2"), 1E-05f, Scratch(1628160, 36864), Scratch(1665024, 64));
-        _g112InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1628160, 36864), Scratch(1665024, 64), InferenceTensor(4096, 4096));
+        _g112InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1628160, 36864), Scratch(1665024, 64), InferenceTensor(4096, 4096));
         _g112InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         RegisterTrace(112, TrainingTensor(2113536, 4096), GradientTensor(2105344, 4096));
 
         // 113: Conv+BatchNorm+ReLU layer3.17.conv1, layer3.17.bn1, layer3.17.relu1
-        _g113Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2113536, 4096), Parameter("layer3.17.conv1.weight"), default, TrainingTensor(2117632, 4096), GradientTensor(2117632, 4096), GradientTensor(2113536, 4096), ParameterGradient("layer3.17.conv1.weight"), default);
+        _g113Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2113536, 4096), Parameter("layer3.17.conv1.weight"), default, TrainingTensor(2117632, 4096), GradientTensor(2117632, 4096), GradientTensor(2113536, 4096), ParameterGradient("layer3.17.conv1.weight"), default);
         _g113Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2117632, 4096), BatchNormTensors("layer3.17.bn1"), Scratch(1665088, 256), default, TrainingTensor(2121728, 4096), GradientTensor(2121728, 4096), GradientTensor(2117632, 4096), default, BatchNormGradients("layer3.17.bn1"));
+        _g113Conv.FuseStatistics(_g113Epilogue);
         _g113Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.17.conv1.weight"), default, BatchNormTensors("layer3.17.bn1"), 1E-05f, Scratch(1665344, 36864), Scratch(1702208, 64));
-        _g113InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1665344, 36864), Scratch(1702208, 64), InferenceTensor(0, 4096));
+        _g113InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1665344, 36864), Scratch(1702208, 64), InferenceTensor(0, 4096));
         _g113InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(113, TrainingTensor(2121728, 4096), GradientTensor(2113536, 4096));
 
         // 114: Conv+BatchNorm+Add+ReLU layer3.17.conv2, layer3.17.bn2, layer3.17.add, layer3.17.relu2
-        _g114Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2121728, 4096), Parameter("layer3.17.conv2.weight"), default, TrainingTensor(2125824, 4096), GradientTensor(2125824, 4096), GradientTensor(2121728, 4096), ParameterGradient("layer3.17.conv2.weight"), default);
+        _g114Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2121728, 4096), Parameter("layer3.17.conv2.weight"), default, TrainingTensor(2125824, 4096), GradientTensor(2125824, 4096), GradientTensor(2121728, 4096), ParameterGradient("layer3.17.conv2.weight"), default);
         _g114Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2125824, 4096), BatchNormTensors("layer3.17.bn2"), Scratch(1702272, 256), TrainingTensor(2113536, 4096), TrainingTensor(2129920, 4096), GradientTensor(2129920, 4096), GradientTensor(2125824, 4096), GradientTensor(2113536, 4096), BatchNormGradients("layer3.17.bn2"));
+        _g114Conv.FuseStatistics(_g114Epilogue);
         _g114Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.17.conv2.weight"), default, BatchNormTensors("layer3.17.bn2"), 1E-05f, Scratch(1702528, 36864), Scratch(1739392, 64));
-        _g114InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1702528, 36864), Scratch(1739392, 64), InferenceTensor(8192, 4096));
+        _g114InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1702528, 36864), Scratch(1739392, 64), InferenceTensor(8192, 4096));
         _g114InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         RegisterTrace(114, TrainingTensor(2129920, 4096), GradientTensor(2121728, 4096));
 
@@ -3099,8 +3208,8 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         RegisterTrace(115, TrainingTensor(2134016, 64), GradientTensor(2129920, 4096));
 
         // 116: Dense fc
-        _g116Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(2134016, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(2134080, 10), GradientTensor(2134080, 10), GradientTensor(2134016, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g116InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10));
+        _g116Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(2134016, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(2134080, 10), GradientTensor(2134080, 10), GradientTensor(2134016, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g116InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10));
         RegisterTrace(116, TrainingTensor(2134080, 10), GradientTensor(2134016, 64));
     }
 
@@ -3801,232 +3910,232 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
     }
 
     /// <inheritdoc />
-    protected override void ForwardInference()
+    protected override void ForwardInference(int images)
     {
-        _g0InferenceConv.Forward();
-        _g0InferenceEpilogue.Forward();
-        _g1InferenceConv.Forward();
-        _g1InferenceEpilogue.Forward();
-        _g2InferenceConv.Forward();
-        _g2InferenceEpilogue.Forward();
-        _g3InferenceConv.Forward();
-        _g3InferenceEpilogue.Forward();
-        _g4InferenceConv.Forward();
-        _g4InferenceEpilogue.Forward();
-        _g5InferenceConv.Forward();
-        _g5InferenceEpilogue.Forward();
-        _g6InferenceConv.Forward();
-        _g6InferenceEpilogue.Forward();
-        _g7InferenceConv.Forward();
-        _g7InferenceEpilogue.Forward();
-        _g8InferenceConv.Forward();
-        _g8InferenceEpilogue.Forward();
-        _g9InferenceConv.Forward();
-        _g9InferenceEpilogue.Forward();
-        _g10InferenceConv.Forward();
-        _g10InferenceEpilogue.Forward();
-        _g11InferenceConv.Forward();
-        _g11InferenceEpilogue.Forward();
-        _g12InferenceConv.Forward();
-        _g12InferenceEpilogue.Forward();
-        _g13InferenceConv.Forward();
-        _g13InferenceEpilogue.Forward();
-        _g14InferenceConv.Forward();
-        _g14InferenceEpilogue.Forward();
-        _g15InferenceConv.Forward();
-        _g15InferenceEpilogue.Forward();
-        _g16InferenceConv.Forward();
-        _g16InferenceEpilogue.Forward();
-        _g17InferenceConv.Forward();
-        _g17InferenceEpilogue.Forward();
-        _g18InferenceConv.Forward();
-        _g18InferenceEpilogue.Forward();
-        _g19InferenceConv.Forward();
-        _g19InferenceEpilogue.Forward();
-        _g20InferenceConv.Forward();
-        _g20InferenceEpilogue.Forward();
-        _g21InferenceConv.Forward();
-        _g21InferenceEpilogue.Forward();
-        _g22InferenceConv.Forward();
-        _g22InferenceEpilogue.Forward();
-        _g23InferenceConv.Forward();
-        _g23InferenceEpilogue.Forward();
-        _g24InferenceConv.Forward();
-        _g24InferenceEpilogue.Forward();
-        _g25InferenceConv.Forward();
-        _g25InferenceEpilogue.Forward();
-        _g26InferenceConv.Forward();
-        _g26InferenceEpilogue.Forward();
-        _g27InferenceConv.Forward();
-        _g27InferenceEpilogue.Forward();
-        _g28InferenceConv.Forward();
-        _g28InferenceEpilogue.Forward();
-        _g29InferenceConv.Forward();
-        _g29InferenceEpilogue.Forward();
-        _g30InferenceConv.Forward();
-        _g30InferenceEpilogue.Forward();
-        _g31InferenceConv.Forward();
-        _g31InferenceEpilogue.Forward();
-        _g32InferenceConv.Forward();
-        _g32InferenceEpilogue.Forward();
-        _g33InferenceConv.Forward();
-        _g33InferenceEpilogue.Forward();
-        _g34InferenceConv.Forward();
-        _g34InferenceEpilogue.Forward();
-        _g35InferenceConv.Forward();
-        _g35InferenceEpilogue.Forward();
-        _g36InferenceConv.Forward();
-        _g36InferenceEpilogue.Forward();
-        _g37InferenceConv.Forward();
-        _g37InferenceEpilogue.Forward();
-        _g38InferenceConv.Forward();
-        _g39InferenceOp.Forward();
-        _g40InferenceOp.Forward();
-        _g41InferenceOp.Forward();
-        _g42InferenceConv.Forward();
-        _g42InferenceEpilogue.Forward();
-        _g43InferenceConv.Forward();
-        _g43InferenceEpilogue.Forward();
-        _g44InferenceConv.Forward();
-        _g44InferenceEpilogue.Forward();
-        _g45InferenceConv.Forward();
-        _g45InferenceEpilogue.Forward();
-        _g46InferenceConv.Forward();
-        _g46InferenceEpilogue.Forward();
-        _g47InferenceConv.Forward();
-        _g47InferenceEpilogue.Forward();
-        _g48InferenceConv.Forward();
-        _g48InferenceEpilogue.Forward();
-        _g49InferenceConv.Forward();
-        _g49InferenceEpilogue.Forward();
-        _g50InferenceConv.Forward();
-        _g50InferenceEpilogue.Forward();
-        _g51InferenceConv.Forward();
-        _g51InferenceEpilogue.Forward();
-        _g52InferenceConv.Forward();
-        _g52InferenceEpilogue.Forward();
-        _g53InferenceConv.Forward();
-        _g53InferenceEpilogue.Forward();
-        _g54InferenceConv.Forward();
-        _g54InferenceEpilogue.Forward();
-        _g55InferenceConv.Forward();
-        _g55InferenceEpilogue.Forward();
-        _g56InferenceConv.Forward();
-        _g56InferenceEpilogue.Forward();
-        _g57InferenceConv.Forward();
-        _g57InferenceEpilogue.Forward();
-        _g58InferenceConv.Forward();
-        _g58InferenceEpilogue.Forward();
-        _g59InferenceConv.Forward();
-        _g59InferenceEpilogue.Forward();
-        _g60InferenceConv.Forward();
-        _g60InferenceEpilogue.Forward();
-        _g61InferenceConv.Forward();
-        _g61InferenceEpilogue.Forward();
-        _g62InferenceConv.Forward();
-        _g62InferenceEpilogue.Forward();
-        _g63InferenceConv.Forward();
-        _g63InferenceEpilogue.Forward();
-        _g64InferenceConv.Forward();
-        _g64InferenceEpilogue.Forward();
-        _g65InferenceConv.Forward();
-        _g65InferenceEpilogue.Forward();
-        _g66InferenceConv.Forward();
-        _g66InferenceEpilogue.Forward();
-        _g67InferenceConv.Forward();
-        _g67InferenceEpilogue.Forward();
-        _g68InferenceConv.Forward();
-        _g68InferenceEpilogue.Forward();
-        _g69InferenceConv.Forward();
-        _g69InferenceEpilogue.Forward();
-        _g70InferenceConv.Forward();
-        _g70InferenceEpilogue.Forward();
-        _g71InferenceConv.Forward();
-        _g71InferenceEpilogue.Forward();
-        _g72InferenceConv.Forward();
-        _g72InferenceEpilogue.Forward();
-        _g73InferenceConv.Forward();
-        _g73InferenceEpilogue.Forward();
-        _g74InferenceConv.Forward();
-        _g74InferenceEpilogue.Forward();
-        _g75InferenceConv.Forward();
-        _g75InferenceEpilogue.Forward();
-        _g76InferenceConv.Forward();
-        _g76InferenceEpilogue.Forward();
-        _g77InferenceConv.Forward();
-        _g78InferenceOp.Forward();
-        _g79InferenceOp.Forward();
-        _g80InferenceOp.Forward();
-        _g81InferenceConv.Forward();
-        _g81InferenceEpilogue.Forward();
-        _g82InferenceConv.Forward();
-        _g82InferenceEpilogue.Forward();
-        _g83InferenceConv.Forward();
-        _g83InferenceEpilogue.Forward();
-        _g84InferenceConv.Forward();
-        _g84InferenceEpilogue.Forward();
-        _g85InferenceConv.Forward();
-        _g85InferenceEpilogue.Forward();
-        _g86InferenceConv.Forward();
-        _g86InferenceEpilogue.Forward();
-        _g87InferenceConv.Forward();
-        _g87InferenceEpilogue.Forward();
-        _g88InferenceConv.Forward();
-        _g88InferenceEpilogue.Forward();
-        _g89InferenceConv.Forward();
-        _g89InferenceEpilogue.Forward();
-        _g90InferenceConv.Forward();
-        _g90InferenceEpilogue.Forward();
-        _g91InferenceConv.Forward();
-        _g91InferenceEpilogue.Forward();
-        _g92InferenceConv.Forward();
-        _g92InferenceEpilogue.Forward();
-        _g93InferenceConv.Forward();
-        _g93InferenceEpilogue.Forward();
-        _g94InferenceConv.Forward();
-        _g94InferenceEpilogue.Forward();
-        _g95InferenceConv.Forward();
-        _g95InferenceEpilogue.Forward();
-        _g96InferenceConv.Forward();
-        _g96InferenceEpilogue.Forward();
-        _g97InferenceConv.Forward();
-        _g97InferenceEpilogue.Forward();
-        _g98InferenceConv.Forward();
-        _g98InferenceEpilogue.Forward();
-        _g99InferenceConv.Forward();
-        _g99InferenceEpilogue.Forward();
-        _g100InferenceConv.Forward();
-        _g100InferenceEpilogue.Forward();
-        _g101InferenceConv.Forward();
-        _g101InferenceEpilogue.Forward();
-        _g102InferenceConv.Forward();
-        _g102InferenceEpilogue.Forward();
-        _g103InferenceConv.Forward();
-        _g103InferenceEpilogue.Forward();
-        _g104InferenceConv.Forward();
-        _g104InferenceEpilogue.Forward();
-        _g105InferenceConv.Forward();
-        _g105InferenceEpilogue.Forward();
-        _g106InferenceConv.Forward();
-        _g106InferenceEpilogue.Forward();
-        _g107InferenceConv.Forward();
-        _g107InferenceEpilogue.Forward();
-        _g108InferenceConv.Forward();
-        _g108InferenceEpilogue.Forward();
-        _g109InferenceConv.Forward();
-        _g109InferenceEpilogue.Forward();
-        _g110InferenceConv.Forward();
-        _g110InferenceEpilogue.Forward();
-        _g111InferenceConv.Forward();
-        _g111InferenceEpilogue.Forward();
-        _g112InferenceConv.Forward();
-        _g112InferenceEpilogue.Forward();
-        _g113InferenceConv.Forward();
-        _g113InferenceEpilogue.Forward();
-        _g114InferenceConv.Forward();
-        _g114InferenceEpilogue.Forward();
-        _g115InferenceOp.Forward();
-        _g116InferenceConv.Forward();
+        _g0InferenceConv.Forward(images);
+        _g0InferenceEpilogue.Forward(images);
+        _g1InferenceConv.Forward(images);
+        _g1InferenceEpilogue.Forward(images);
+        _g2InferenceConv.Forward(images);
+        _g2InferenceEpilogue.Forward(images);
+        _g3InferenceConv.Forward(images);
+        _g3InferenceEpilogue.Forward(images);
+        _g4InferenceConv.Forward(images);
+        _g4InferenceEpilogue.Forward(images);
+        _g5InferenceConv.Forward(images);
+        _g5InferenceEpilogue.Forward(images);
+        _g6InferenceConv.Forward(images);
+        _g6InferenceEpilogue.Forward(images);
+        _g7InferenceConv.Forward(images);
+        _g7InferenceEpilogue.Forward(images);
+        _g8InferenceConv.Forward(images);
+        _g8InferenceEpilogue.Forward(images);
+        _g9InferenceConv.Forward(images);
+        _g9InferenceEpilogue.Forward(images);
+        _g10InferenceConv.Forward(images);
+        _g10InferenceEpilogue.Forward(images);
+        _g11InferenceConv.Forward(images);
+        _g11InferenceEpilogue.Forward(images);
+        _g12InferenceConv.Forward(images);
+        _g12InferenceEpilogue.Forward(images);
+        _g13InferenceConv.Forward(images);
+        _g13InferenceEpilogue.Forward(images);
+        _g14InferenceConv.Forward(images);
+        _g14InferenceEpilogue.Forward(images);
+        _g15InferenceConv.Forward(images);
+        _g15InferenceEpilogue.Forward(images);
+        _g16InferenceConv.Forward(images);
+        _g16InferenceEpilogue.Forward(images);
+        _g17InferenceConv.Forward(images);
+        _g17InferenceEpilogue.Forward(images);
+        _g18InferenceConv.Forward(images);
+        _g18InferenceEpilogue.Forward(images);
+        _g19InferenceConv.Forward(images);
+        _g19InferenceEpilogue.Forward(images);
+        _g20InferenceConv.Forward(images);
+        _g20InferenceEpilogue.Forward(images);
+        _g21InferenceConv.Forward(images);
+        _g21InferenceEpilogue.Forward(images);
+        _g22InferenceConv.Forward(images);
+        _g22InferenceEpilogue.Forward(images);
+        _g23InferenceConv.Forward(images);
+        _g23InferenceEpilogue.Forward(images);
+        _g24InferenceConv.Forward(images);
+        _g24InferenceEpilogue.Forward(images);
+        _g25InferenceConv.Forward(images);
+        _g25InferenceEpilogue.Forward(images);
+        _g26InferenceConv.Forward(images);
+        _g26InferenceEpilogue.Forward(images);
+        _g27InferenceConv.Forward(images);
+        _g27InferenceEpilogue.Forward(images);
+        _g28InferenceConv.Forward(images);
+        _g28InferenceEpilogue.Forward(images);
+        _g29InferenceConv.Forward(images);
+        _g29InferenceEpilogue.Forward(images);
+        _g30InferenceConv.Forward(images);
+        _g30InferenceEpilogue.Forward(images);
+        _g31InferenceConv.Forward(images);
+        _g31InferenceEpilogue.Forward(images);
+        _g32InferenceConv.Forward(images);
+        _g32InferenceEpilogue.Forward(images);
+        _g33InferenceConv.Forward(images);
+        _g33InferenceEpilogue.Forward(images);
+        _g34InferenceConv.Forward(images);
+        _g34InferenceEpilogue.Forward(images);
+        _g35InferenceConv.Forward(images);
+        _g35InferenceEpilogue.Forward(images);
+        _g36InferenceConv.Forward(images);
+        _g36InferenceEpilogue.Forward(images);
+        _g37InferenceConv.Forward(images);
+        _g37InferenceEpilogue.Forward(images);
+        _g38InferenceConv.Forward(images);
+        _g39InferenceOp.Forward(images);
+        _g40InferenceOp.Forward(images);
+        _g41InferenceOp.Forward(images);
+        _g42InferenceConv.Forward(images);
+        _g42InferenceEpilogue.Forward(images);
+        _g43InferenceConv.Forward(images);
+        _g43InferenceEpilogue.Forward(images);
+        _g44InferenceConv.Forward(images);
+        _g44InferenceEpilogue.Forward(images);
+        _g45InferenceConv.Forward(images);
+        _g45InferenceEpilogue.Forward(images);
+        _g46InferenceConv.Forward(images);
+        _g46InferenceEpilogue.Forward(images);
+        _g47InferenceConv.Forward(images);
+        _g47InferenceEpilogue.Forward(images);
+        _g48InferenceConv.Forward(images);
+        _g48InferenceEpilogue.Forward(images);
+        _g49InferenceConv.Forward(images);
+        _g49InferenceEpilogue.Forward(images);
+        _g50InferenceConv.Forward(images);
+        _g50InferenceEpilogue.Forward(images);
+        _g51InferenceConv.Forward(images);
+        _g51InferenceEpilogue.Forward(images);
+        _g52InferenceConv.Forward(images);
+        _g52InferenceEpilogue.Forward(images);
+        _g53InferenceConv.Forward(images);
+        _g53InferenceEpilogue.Forward(images);
+        _g54InferenceConv.Forward(images);
+        _g54InferenceEpilogue.Forward(images);
+        _g55InferenceConv.Forward(images);
+        _g55InferenceEpilogue.Forward(images);
+        _g56InferenceConv.Forward(images);
+        _g56InferenceEpilogue.Forward(images);
+        _g57InferenceConv.Forward(images);
+        _g57InferenceEpilogue.Forward(images);
+        _g58InferenceConv.Forward(images);
+        _g58InferenceEpilogue.Forward(images);
+        _g59InferenceConv.Forward(images);
+        _g59InferenceEpilogue.Forward(images);
+        _g60InferenceConv.Forward(images);
+        _g60InferenceEpilogue.Forward(images);
+        _g61InferenceConv.Forward(images);
+        _g61InferenceEpilogue.Forward(images);
+        _g62InferenceConv.Forward(images);
+        _g62InferenceEpilogue.Forward(images);
+        _g63InferenceConv.Forward(images);
+        _g63InferenceEpilogue.Forward(images);
+        _g64InferenceConv.Forward(images);
+        _g64InferenceEpilogue.Forward(images);
+        _g65InferenceConv.Forward(images);
+        _g65InferenceEpilogue.Forward(images);
+        _g66InferenceConv.Forward(images);
+        _g66InferenceEpilogue.Forward(images);
+        _g67InferenceConv.Forward(images);
+        _g67InferenceEpilogue.Forward(images);
+        _g68InferenceConv.Forward(images);
+        _g68InferenceEpilogue.Forward(images);
+        _g69InferenceConv.Forward(images);
+        _g69InferenceEpilogue.Forward(images);
+        _g70InferenceConv.Forward(images);
+        _g70InferenceEpilogue.Forward(images);
+        _g71InferenceConv.Forward(images);
+        _g71InferenceEpilogue.Forward(images);
+        _g72InferenceConv.Forward(images);
+        _g72InferenceEpilogue.Forward(images);
+        _g73InferenceConv.Forward(images);
+        _g73InferenceEpilogue.Forward(images);
+        _g74InferenceConv.Forward(images);
+        _g74InferenceEpilogue.Forward(images);
+        _g75InferenceConv.Forward(images);
+        _g75InferenceEpilogue.Forward(images);
+        _g76InferenceConv.Forward(images);
+        _g76InferenceEpilogue.Forward(images);
+        _g77InferenceConv.Forward(images);
+        _g78InferenceOp.Forward(images);
+        _g79InferenceOp.Forward(images);
+        _g80InferenceOp.Forward(images);
+        _g81InferenceConv.Forward(images);
+        _g81InferenceEpilogue.Forward(images);
+        _g82InferenceConv.Forward(images);
+        _g82InferenceEpilogue.Forward(images);
+        _g83InferenceConv.Forward(images);
+        _g83InferenceEpilogue.Forward(images);
+        _g84InferenceConv.Forward(images);
+        _g84InferenceEpilogue.Forward(images);
+        _g85InferenceConv.Forward(images);
+        _g85InferenceEpilogue.Forward(images);
+        _g86InferenceConv.Forward(images);
+        _g86InferenceEpilogue.Forward(images);
+        _g87InferenceConv.Forward(images);
+        _g87InferenceEpilogue.Forward(images);
+        _g88InferenceConv.Forward(images);
+        _g88InferenceEpilogue.Forward(images);
+        _g89InferenceConv.Forward(images);
+        _g89InferenceEpilogue.Forward(images);
+        _g90InferenceConv.Forward(images);
+        _g90InferenceEpilogue.Forward(images);
+        _g91InferenceConv.Forward(images);
+        _g91InferenceEpilogue.Forward(images);
+        _g92InferenceConv.Forward(images);
+        _g92InferenceEpilogue.Forward(images);
+        _g93InferenceConv.Forward(images);
+        _g93InferenceEpilogue.Forward(images);
+        _g94InferenceConv.Forward(images);
+        _g94InferenceEpilogue.Forward(images);
+        _g95InferenceConv.Forward(images);
+        _g95InferenceEpilogue.Forward(images);
+        _g96InferenceConv.Forward(images);
+        _g96InferenceEpilogue.Forward(images);
+        _g97InferenceConv.Forward(images);
+        _g97InferenceEpilogue.Forward(images);
+        _g98InferenceConv.Forward(images);
+        _g98InferenceEpilogue.Forward(images);
+        _g99InferenceConv.Forward(images);
+        _g99InferenceEpilogue.Forward(images);
+        _g100InferenceConv.Forward(images);
+        _g100InferenceEpilogue.Forward(images);
+        _g101InferenceConv.Forward(images);
+        _g101InferenceEpilogue.Forward(images);
+        _g102InferenceConv.Forward(images);
+        _g102InferenceEpilogue.Forward(images);
+        _g103InferenceConv.Forward(images);
+        _g103InferenceEpilogue.Forward(images);
+        _g104InferenceConv.Forward(images);
+        _g104InferenceEpilogue.Forward(images);
+        _g105InferenceConv.Forward(images);
+        _g105InferenceEpilogue.Forward(images);
+        _g106InferenceConv.Forward(images);
+        _g106InferenceEpilogue.Forward(images);
+        _g107InferenceConv.Forward(images);
+        _g107InferenceEpilogue.Forward(images);
+        _g108InferenceConv.Forward(images);
+        _g108InferenceEpilogue.Forward(images);
+        _g109InferenceConv.Forward(images);
+        _g109InferenceEpilogue.Forward(images);
+        _g110InferenceConv.Forward(images);
+        _g110InferenceEpilogue.Forward(images);
+        _g111InferenceConv.Forward(images);
+        _g111InferenceEpilogue.Forward(images);
+        _g112InferenceConv.Forward(images);
+        _g112InferenceEpilogue.Forward(images);
+        _g113InferenceConv.Forward(images);
+        _g113InferenceEpilogue.Forward(images);
+        _g114InferenceConv.Forward(images);
+        _g114InferenceEpilogue.Forward(images);
+        _g115InferenceOp.Forward(images);
+        _g116InferenceConv.Forward(images);
     }
 
     /// <inheritdoc />
@@ -4154,4 +4263,88 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(64, 10);
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv16x32x32To16K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 16;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int OutChannels => 16;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv16x32x32To32K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 16;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int OutChannels => 32;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv32x16x16To32K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 32;
+        public static int Height => 16;
+        public static int Width => 16;
+        public static int OutChannels => 32;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv32x16x16To64K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 32;
+        public static int Height => 16;
+        public static int Width => 16;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv3x32x32To16K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 3;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int OutChannels => 16;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x1x1To10K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 1;
+        public static int Width => 1;
+        public static int OutChannels => 10;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x8x8To64K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 8;
+        public static int Width => 8;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
 }

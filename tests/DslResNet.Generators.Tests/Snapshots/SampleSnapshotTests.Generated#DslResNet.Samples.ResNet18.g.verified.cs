@@ -493,10 +493,11 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(5520872, 150528), ParameterGradient("conv1.weight"), default);
+        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(5520872, 150528), ParameterGradient("conv1.weight"), default);
         _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1"));
+        _g0Conv.FuseStatistics(_g0Epilogue);
         _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
-        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
+        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
         RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(5520872, 150528));
 
@@ -506,57 +507,64 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(1, TrainingTensor(1605632, 200704), GradientTensor(802816, 802816));
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
         _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1"));
+        _g2Conv.FuseStatistics(_g2Epilogue);
         _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 36864), Scratch(46848, 64));
-        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704));
+        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
         _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), TrainingTensor(1605632, 200704), TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), GradientTensor(1605632, 200704), BatchNormGradients("layer1.0.bn2"));
+        _g3Conv.FuseStatistics(_g3Epilogue);
         _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(47168, 36864), Scratch(84032, 64));
-        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704));
+        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704));
         RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
 
         // 4: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
         _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer1.1.bn1"));
+        _g4Conv.FuseStatistics(_g4Epilogue);
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(84352, 36864), Scratch(121216, 64));
-        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704));
+        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(4, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
 
         // 5: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
         _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3010560, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), TrainingTensor(2408448, 200704), TrainingTensor(3211264, 200704), GradientTensor(3211264, 200704), GradientTensor(3010560, 200704), GradientTensor(2408448, 200704), BatchNormGradients("layer1.1.bn2"));
+        _g5Conv.FuseStatistics(_g5Epilogue);
         _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(121536, 36864), Scratch(158400, 64));
-        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(401408, 200704));
+        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(401408, 200704));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704));
         RegisterTrace(5, TrainingTensor(3211264, 200704), GradientTensor(2809856, 200704));
 
         // 6: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3411968, 100352), GradientTensor(3411968, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3411968, 100352), GradientTensor(3411968, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
         _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(158464, 512), default, TrainingTensor(3512320, 100352), GradientTensor(3512320, 100352), GradientTensor(3411968, 100352), default, BatchNormGradients("layer2.0.bn1"));
+        _g6Conv.FuseStatistics(_g6Epilogue);
         _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(158976, 73728), Scratch(232704, 128));
-        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(158976, 73728), Scratch(232704, 128), InferenceTensor(0, 100352));
+        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(158976, 73728), Scratch(232704, 128), InferenceTensor(0, 100352));
         _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         RegisterTrace(6, TrainingTensor(3512320, 100352), GradientTensor(3211264, 200704));
 
         // 7: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3512320, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(3612672, 100352), GradientTensor(3612672, 100352), GradientTensor(3512320, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3512320, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(3612672, 100352), GradientTensor(3612672, 100352), GradientTensor(3512320, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
         _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3612672, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(232832, 512), default, TrainingTensor(3713024, 100352), GradientTensor(3713024, 100352), GradientTensor(3612672, 100352), default, BatchNormGradients("layer2.0.bn2"));
+        _g7Conv.FuseStatistics(_g7Epilogue);
         _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(233344, 147456), Scratch(380800, 128));
-        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(233344, 147456), Scratch(380800, 128), InferenceTensor(100352, 100352));
+        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(233344, 147456), Scratch(380800, 128), InferenceTensor(100352, 100352));
         RegisterTrace(7, TrainingTensor(3713024, 100352), GradientTensor(3512320, 100352));
 
         // 8: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(3813376, 100352), GradientTensor(3813376, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default);
+        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(3813376, 100352), GradientTensor(3813376, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default);
         _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(380928, 512), default, TrainingTensor(3913728, 100352), GradientTensor(3913728, 100352), GradientTensor(3813376, 100352), default, BatchNormGradients("layer2.0.downsample.1"));
+        _g8Conv.FuseStatistics(_g8Epilogue);
         _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(381440, 8192), Scratch(389632, 128));
-        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(401408, 200704), Scratch(381440, 8192), Scratch(389632, 128), InferenceTensor(0, 100352));
+        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(401408, 200704), Scratch(381440, 8192), Scratch(389632, 128), InferenceTensor(0, 100352));
         RegisterTrace(8, TrainingTensor(3913728, 100352), GradientTensor(3211264, 200704));
 
         // 9: Add layer2.0.add
@@ -570,41 +578,46 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(10, TrainingTensor(4114432, 100352), GradientTensor(4014080, 100352));
 
         // 11: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g11Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4114432, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4114432, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4114432, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4114432, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
         _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(389760, 512), default, TrainingTensor(4315136, 100352), GradientTensor(4315136, 100352), GradientTensor(4214784, 100352), default, BatchNormGradients("layer2.1.bn1"));
+        _g11Conv.FuseStatistics(_g11Epilogue);
         _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(390272, 147456), Scratch(537728, 128));
-        _g11InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(390272, 147456), Scratch(537728, 128), InferenceTensor(100352, 100352));
+        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(390272, 147456), Scratch(537728, 128), InferenceTensor(100352, 100352));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
         RegisterTrace(11, TrainingTensor(4315136, 100352), GradientTensor(4114432, 100352));
 
         // 12: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4315136, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4315136, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
         _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4415488, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(537856, 512), TrainingTensor(4114432, 100352), TrainingTensor(4515840, 100352), GradientTensor(4515840, 100352), GradientTensor(4415488, 100352), GradientTensor(4114432, 100352), BatchNormGradients("layer2.1.bn2"));
+        _g12Conv.FuseStatistics(_g12Epilogue);
         _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(538368, 147456), Scratch(685824, 128));
-        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(538368, 147456), Scratch(685824, 128), InferenceTensor(200704, 100352));
+        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(538368, 147456), Scratch(685824, 128), InferenceTensor(200704, 100352));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352));
         RegisterTrace(12, TrainingTensor(4515840, 100352), GradientTensor(4315136, 100352));
 
         // 13: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(4515840, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(4616192, 50176), GradientTensor(4616192, 50176), GradientTensor(4515840, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(4515840, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(4616192, 50176), GradientTensor(4616192, 50176), GradientTensor(4515840, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
         _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(685952, 1024), default, TrainingTensor(4666368, 50176), GradientTensor(4666368, 50176), GradientTensor(4616192, 50176), default, BatchNormGradients("layer3.0.bn1"));
+        _g13Conv.FuseStatistics(_g13Epilogue);
         _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(686976, 294912), Scratch(981888, 256));
-        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(686976, 294912), Scratch(981888, 256), InferenceTensor(0, 50176));
+        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(686976, 294912), Scratch(981888, 256), InferenceTensor(0, 50176));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         RegisterTrace(13, TrainingTensor(4666368, 50176), GradientTensor(4515840, 100352));
 
         // 14: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4666368, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(4716544, 50176), GradientTensor(4716544, 50176), GradientTensor(4666368, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4666368, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(4716544, 50176), GradientTensor(4716544, 50176), GradientTensor(4666368, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
         _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4716544, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(982144, 1024), default, TrainingTensor(4766720, 50176), GradientTensor(4766720, 50176), GradientTensor(4716544, 50176), default, BatchNormGradients("layer3.0.bn2"));
+        _g14Conv.FuseStatistics(_g14Epilogue);
         _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(983168, 589824), Scratch(1572992, 256));
-        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(983168, 589824), Scratch(1572992, 256), InferenceTensor(50176, 50176));
+        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(983168, 589824), Scratch(1572992, 256), InferenceTensor(50176, 50176));
         RegisterTrace(14, TrainingTensor(4766720, 50176), GradientTensor(4666368, 50176));
 
         // 15: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4515840, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(4816896, 50176), GradientTensor(4816896, 50176), GradientTensor(4515840, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default);
+        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4515840, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(4816896, 50176), GradientTensor(4816896, 50176), GradientTensor(4515840, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default);
         _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4816896, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(1573248, 1024), default, TrainingTensor(4867072, 50176), GradientTensor(4867072, 50176), GradientTensor(4816896, 50176), default, BatchNormGradients("layer3.0.downsample.1"));
+        _g15Conv.FuseStatistics(_g15Epilogue);
         _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(1574272, 32768), Scratch(1607040, 256));
-        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(200704, 100352), Scratch(1574272, 32768), Scratch(1607040, 256), InferenceTensor(0, 50176));
+        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(200704, 100352), Scratch(1574272, 32768), Scratch(1607040, 256), InferenceTensor(0, 50176));
         RegisterTrace(15, TrainingTensor(4867072, 50176), GradientTensor(4515840, 100352));
 
         // 16: Add layer3.0.add
@@ -618,41 +631,46 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(17, TrainingTensor(4967424, 50176), GradientTensor(4917248, 50176));
 
         // 18: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g18Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4967424, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(5017600, 50176), GradientTensor(5017600, 50176), GradientTensor(4967424, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4967424, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(5017600, 50176), GradientTensor(5017600, 50176), GradientTensor(4967424, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
         _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(1607296, 1024), default, TrainingTensor(5067776, 50176), GradientTensor(5067776, 50176), GradientTensor(5017600, 50176), default, BatchNormGradients("layer3.1.bn1"));
+        _g18Conv.FuseStatistics(_g18Epilogue);
         _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(1608320, 589824), Scratch(2198144, 256));
-        _g18InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1608320, 589824), Scratch(2198144, 256), InferenceTensor(50176, 50176));
+        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1608320, 589824), Scratch(2198144, 256), InferenceTensor(50176, 50176));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
         RegisterTrace(18, TrainingTensor(5067776, 50176), GradientTensor(4967424, 50176));
 
         // 19: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-        _g19Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5067776, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(5117952, 50176), GradientTensor(5117952, 50176), GradientTensor(5067776, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5067776, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(5117952, 50176), GradientTensor(5117952, 50176), GradientTensor(5067776, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
         _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5117952, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2198400, 1024), TrainingTensor(4967424, 50176), TrainingTensor(5168128, 50176), GradientTensor(5168128, 50176), GradientTensor(5117952, 50176), GradientTensor(4967424, 50176), BatchNormGradients("layer3.1.bn2"));
+        _g19Conv.FuseStatistics(_g19Epilogue);
         _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2199424, 589824), Scratch(2789248, 256));
-        _g19InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2199424, 589824), Scratch(2789248, 256), InferenceTensor(100352, 50176));
+        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2199424, 589824), Scratch(2789248, 256), InferenceTensor(100352, 50176));
         _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176));
         RegisterTrace(19, TrainingTensor(5168128, 50176), GradientTensor(5067776, 50176));
 
         // 20: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-        _g20Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(5168128, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(5218304, 25088), GradientTensor(5218304, 25088), GradientTensor(5168128, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
+        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(5168128, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(5218304, 25088), GradientTensor(5218304, 25088), GradientTensor(5168128, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
         _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5218304, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(2789504, 2048), default, TrainingTensor(5243392, 25088), GradientTensor(5243392, 25088), GradientTensor(5218304, 25088), default, BatchNormGradients("layer4.0.bn1"));
+        _g20Conv.FuseStatistics(_g20Epilogue);
         _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(2791552, 1179648), Scratch(3971200, 512));
-        _g20InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(2791552, 1179648), Scratch(3971200, 512), InferenceTensor(0, 25088));
+        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(2791552, 1179648), Scratch(3971200, 512), InferenceTensor(0, 25088));
         _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
         RegisterTrace(20, TrainingTensor(5243392, 25088), GradientTensor(5168128, 50176));
 
         // 21: Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
-        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5243392, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5268480, 25088), GradientTensor(5268480, 25088), GradientTensor(5243392, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
+        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5243392, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5268480, 25088), GradientTensor(5268480, 25088), GradientTensor(5243392, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
         _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5268480, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(3971712, 2048), default, TrainingTensor(5293568, 25088), GradientTensor(5293568, 25088), GradientTensor(5268480, 25088), default, BatchNormGradients("layer4.0.bn2"));
+        _g21Conv.FuseStatistics(_g21Epilogue);
         _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(3973760, 2359296), Scratch(6333056, 512));
-        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(3973760, 2359296), Scratch(6333056, 512), InferenceTensor(25088, 25088));
+        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(3973760, 2359296), Scratch(6333056, 512), InferenceTensor(25088, 25088));
         RegisterTrace(21, TrainingTensor(5293568, 25088), GradientTensor(5243392, 25088));
 
         // 22: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-        _g22Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(5168128, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5318656, 25088), GradientTensor(5318656, 25088), GradientTensor(5168128, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default);
+        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(5168128, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5318656, 25088), GradientTensor(5318656, 25088), GradientTensor(5168128, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default);
         _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5318656, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(6333568, 2048), default, TrainingTensor(5343744, 25088), GradientTensor(5343744, 25088), GradientTensor(5318656, 25088), default, BatchNormGradients("layer4.0.downsample.1"));
+        _g22Conv.FuseStatistics(_g22Epilogue);
         _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(6335616, 131072), Scratch(6466688, 512));
-        _g22InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(100352, 50176), Scratch(6335616, 131072), Scratch(6466688, 512), InferenceTensor(0, 25088));
+        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(100352, 50176), Scratch(6335616, 131072), Scratch(6466688, 512), InferenceTensor(0, 25088));
         RegisterTrace(22, TrainingTensor(5343744, 25088), GradientTensor(5168128, 50176));
 
         // 23: Add layer4.0.add
@@ -666,18 +684,20 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(24, TrainingTensor(5393920, 25088), GradientTensor(5368832, 25088));
 
         // 25: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-        _g25Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5393920, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(5419008, 25088), GradientTensor(5419008, 25088), GradientTensor(5393920, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
+        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5393920, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(5419008, 25088), GradientTensor(5419008, 25088), GradientTensor(5393920, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
         _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5419008, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(6467200, 2048), default, TrainingTensor(5444096, 25088), GradientTensor(5444096, 25088), GradientTensor(5419008, 25088), default, BatchNormGradients("layer4.1.bn1"));
+        _g25Conv.FuseStatistics(_g25Epilogue);
         _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(6469248, 2359296), Scratch(8828544, 512));
-        _g25InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(6469248, 2359296), Scratch(8828544, 512), InferenceTensor(25088, 25088));
+        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(6469248, 2359296), Scratch(8828544, 512), InferenceTensor(25088, 25088));
         _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
         RegisterTrace(25, TrainingTensor(5444096, 25088), GradientTensor(5393920, 25088));
 
         // 26: Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-        _g26Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5444096, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(5469184, 25088), GradientTensor(5469184, 25088), GradientTensor(5444096, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
+        _g26Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5444096, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(5469184, 25088), GradientTensor(5469184, 25088), GradientTensor(5444096, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
         _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5469184, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(8829056, 2048), TrainingTensor(5393920, 25088), TrainingTensor(5494272, 25088), GradientTensor(5494272, 25088), GradientTensor(5469184, 25088), GradientTensor(5393920, 25088), BatchNormGradients("layer4.1.bn2"));
+        _g26Conv.FuseStatistics(_g26Epilogue);
         _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(8831104, 2359296), Scratch(11190400, 512));
-        _g26InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(8831104, 2359296), Scratch(11190400, 512), InferenceTensor(50176, 25088));
+        _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(8831104, 2359296), Scratch(11190400, 512), InferenceTensor(50176, 25088));
         _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088));
         RegisterTrace(26, TrainingTensor(5494272, 25088), GradientTensor(5444096, 25088));
 
@@ -687,8 +707,8 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(27, TrainingTensor(5519360, 512), GradientTensor(5494272, 25088));
 
         // 28: Dense fc
-        _g28Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(5519360, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(5519872, 1000), GradientTensor(5519872, 1000), GradientTensor(5519360, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g28InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
+        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(5519360, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(5519872, 1000), GradientTensor(5519872, 1000), GradientTensor(5519360, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
         RegisterTrace(28, TrainingTensor(5519872, 1000), GradientTensor(5519360, 512));
     }
 
@@ -859,51 +879,51 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     }
 
     /// <inheritdoc />
-    protected override void ForwardInference()
+    protected override void ForwardInference(int images)
     {
-        _g0InferenceConv.Forward();
-        _g0InferenceEpilogue.Forward();
-        _g1InferenceOp.Forward();
-        _g2InferenceConv.Forward();
-        _g2InferenceEpilogue.Forward();
-        _g3InferenceConv.Forward();
-        _g3InferenceEpilogue.Forward();
-        _g4InferenceConv.Forward();
-        _g4InferenceEpilogue.Forward();
-        _g5InferenceConv.Forward();
-        _g5InferenceEpilogue.Forward();
-        _g6InferenceConv.Forward();
-        _g6InferenceEpilogue.Forward();
-        _g7InferenceConv.Forward();
-        _g8InferenceConv.Forward();
-        _g9InferenceOp.Forward();
-        _g10InferenceOp.Forward();
-        _g11InferenceConv.Forward();
-        _g11InferenceEpilogue.Forward();
-        _g12InferenceConv.Forward();
-        _g12InferenceEpilogue.Forward();
-        _g13InferenceConv.Forward();
-        _g13InferenceEpilogue.Forward();
-        _g14InferenceConv.Forward();
-        _g15InferenceConv.Forward();
-        _g16InferenceOp.Forward();
-        _g17InferenceOp.Forward();
-        _g18InferenceConv.Forward();
-        _g18InferenceEpilogue.Forward();
-        _g19InferenceConv.Forward();
-        _g19InferenceEpilogue.Forward();
-        _g20InferenceConv.Forward();
-        _g20InferenceEpilogue.Forward();
-        _g21InferenceConv.Forward();
-        _g22InferenceConv.Forward();
-        _g23InferenceOp.Forward();
-        _g24InferenceOp.Forward();
-        _g25InferenceConv.Forward();
-        _g25InferenceEpilogue.Forward();
-        _g26InferenceConv.Forward();
-        _g26InferenceEpilogue.Forward();
-        _g27InferenceOp.Forward();
-        _g28InferenceConv.Forward();
+        _g0InferenceConv.Forward(images);
+        _g0InferenceEpilogue.Forward(images);
+        _g1InferenceOp.Forward(images);
+        _g2InferenceConv.Forward(images);
+        _g2InferenceEpilogue.Forward(images);
+        _g3InferenceConv.Forward(images);
+        _g3InferenceEpilogue.Forward(images);
+        _g4InferenceConv.Forward(images);
+        _g4InferenceEpilogue.Forward(images);
+        _g5InferenceConv.Forward(images);
+        _g5InferenceEpilogue.Forward(images);
+        _g6InferenceConv.Forward(images);
+        _g6InferenceEpilogue.Forward(images);
+        _g7InferenceConv.Forward(images);
+        _g8InferenceConv.Forward(images);
+        _g9InferenceOp.Forward(images);
+        _g10InferenceOp.Forward(images);
+        _g11InferenceConv.Forward(images);
+        _g11InferenceEpilogue.Forward(images);
+        _g12InferenceConv.Forward(images);
+        _g12InferenceEpilogue.Forward(images);
+        _g13InferenceConv.Forward(images);
+        _g13InferenceEpilogue.Forward(images);
+        _g14InferenceConv.Forward(images);
+        _g15InferenceConv.Forward(images);
+        _g16InferenceOp.Forward(images);
+        _g17InferenceOp.Forward(images);
+        _g18InferenceConv.Forward(images);
+        _g18InferenceEpilogue.Forward(images);
+        _g19InferenceConv.Forward(images);
+        _g19InferenceEpilogue.Forward(images);
+        _g20InferenceConv.Forward(images);
+        _g20InferenceEpilogue.Forward(images);
+        _g21InferenceConv.Forward(images);
+        _g22InferenceConv.Forward(images);
+        _g23InferenceOp.Forward(images);
+        _g24InferenceOp.Forward(images);
+        _g25InferenceConv.Forward(images);
+        _g25InferenceEpilogue.Forward(images);
+        _g26InferenceConv.Forward(images);
+        _g26InferenceEpilogue.Forward(images);
+        _g27InferenceOp.Forward(images);
+        _g28InferenceConv.Forward(images);
     }
 
     /// <inheritdoc />
@@ -942,4 +962,148 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x28x28To128K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 128;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x28x28To256K1S2P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 256;
+        public static int Kernel => 1;
+        public static int Stride => 2;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x28x28To256K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 256;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x14x14To256K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 256;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x14x14To512K1S2P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 512;
+        public static int Kernel => 1;
+        public static int Stride => 2;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x14x14To512K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 512;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv3x224x224To64K7S2P3 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 3;
+        public static int Height => 224;
+        public static int Width => 224;
+        public static int OutChannels => 64;
+        public static int Kernel => 7;
+        public static int Stride => 2;
+        public static int Padding => 3;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x1x1To1000K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 1;
+        public static int Width => 1;
+        public static int OutChannels => 1000;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x7x7To512K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 7;
+        public static int Width => 7;
+        public static int OutChannels => 512;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To128K1S2P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 128;
+        public static int Kernel => 1;
+        public static int Stride => 2;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To128K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 128;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To64K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
 }

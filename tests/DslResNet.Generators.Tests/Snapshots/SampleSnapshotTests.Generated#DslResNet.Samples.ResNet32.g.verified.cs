@@ -712,106 +712,119 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(643146, 3072), ParameterGradient("conv1.weight"), default);
+        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(643146, 3072), ParameterGradient("conv1.weight"), default);
         _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1"));
+        _g0Conv.FuseStatistics(_g0Epilogue);
         _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16));
-        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
+        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(643146, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g1Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g1Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
         _g1Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1"));
+        _g1Conv.FuseStatistics(_g1Epilogue);
         _g1Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16));
-        _g1InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
+        _g1InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
         _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
 
         // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
         _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), TrainingTensor(16384, 16384), TrainingTensor(81920, 16384), GradientTensor(81920, 16384), GradientTensor(65536, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2"));
+        _g2Conv.FuseStatistics(_g2Epilogue);
         _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16));
-        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384));
+        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
 
         // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
         _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, TrainingTensor(114688, 16384), GradientTensor(114688, 16384), GradientTensor(98304, 16384), default, BatchNormGradients("layer1.1.bn1"));
+        _g3Conv.FuseStatistics(_g3Epilogue);
         _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16));
-        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384));
+        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
 
         // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
         _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), TrainingTensor(81920, 16384), TrainingTensor(147456, 16384), GradientTensor(147456, 16384), GradientTensor(131072, 16384), GradientTensor(81920, 16384), BatchNormGradients("layer1.1.bn2"));
+        _g4Conv.FuseStatistics(_g4Epilogue);
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16));
-        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384));
+        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
 
         // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
+        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
         _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840, 16384), BatchNormTensors("layer1.2.bn1"), Scratch(10048, 64), default, TrainingTensor(180224, 16384), GradientTensor(180224, 16384), GradientTensor(163840, 16384), default, BatchNormGradients("layer1.2.bn1"));
+        _g5Conv.FuseStatistics(_g5Epilogue);
         _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(10112, 2304), Scratch(12416, 16));
-        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(0, 16384));
+        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(0, 16384));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
 
         // 6: Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
+        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
         _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(196608, 16384), BatchNormTensors("layer1.2.bn2"), Scratch(12432, 64), TrainingTensor(147456, 16384), TrainingTensor(212992, 16384), GradientTensor(212992, 16384), GradientTensor(196608, 16384), GradientTensor(147456, 16384), BatchNormGradients("layer1.2.bn2"));
+        _g6Conv.FuseStatistics(_g6Epilogue);
         _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(12496, 2304), Scratch(14800, 16));
-        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(32768, 16384));
+        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(32768, 16384));
         _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
 
         // 7: Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(212992, 16384), Parameter("layer1.3.conv1.weight"), default, TrainingTensor(229376, 16384), GradientTensor(229376, 16384), GradientTensor(212992, 16384), ParameterGradient("layer1.3.conv1.weight"), default);
+        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(212992, 16384), Parameter("layer1.3.conv1.weight"), default, TrainingTensor(229376, 16384), GradientTensor(229376, 16384), GradientTensor(212992, 16384), ParameterGradient("layer1.3.conv1.weight"), default);
         _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(229376, 16384), BatchNormTensors("layer1.3.bn1"), Scratch(14816, 64), default, TrainingTensor(245760, 16384), GradientTensor(245760, 16384), GradientTensor(229376, 16384), default, BatchNormGradients("layer1.3.bn1"));
+        _g7Conv.FuseStatistics(_g7Epilogue);
         _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv1.weight"), default, BatchNormTensors("layer1.3.bn1"), 1E-05f, Scratch(14880, 2304), Scratch(17184, 16));
-        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(0, 16384));
+        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(0, 16384));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(7, TrainingTensor(245760, 16384), GradientTensor(212992, 16384));
 
         // 8: Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(245760, 16384), Parameter("layer1.3.conv2.weight"), default, TrainingTensor(262144, 16384), GradientTensor(262144, 16384), GradientTensor(245760, 16384), ParameterGradient("layer1.3.conv2.weight"), default);
+        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(245760, 16384), Parameter("layer1.3.conv2.weight"), default, TrainingTensor(262144, 16384), GradientTensor(262144, 16384), GradientTensor(245760, 16384), ParameterGradient("layer1.3.conv2.weight"), default);
         _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(262144, 16384), BatchNormTensors("layer1.3.bn2"), Scratch(17200, 64), TrainingTensor(212992, 16384), TrainingTensor(278528, 16384), GradientTensor(278528, 16384), GradientTensor(262144, 16384), GradientTensor(212992, 16384), BatchNormGradients("layer1.3.bn2"));
+        _g8Conv.FuseStatistics(_g8Epilogue);
         _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv2.weight"), default, BatchNormTensors("layer1.3.bn2"), 1E-05f, Scratch(17264, 2304), Scratch(19568, 16));
-        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(16384, 16384));
+        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(16384, 16384));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         RegisterTrace(8, TrainingTensor(278528, 16384), GradientTensor(245760, 16384));
 
         // 9: Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(278528, 16384), Parameter("layer1.4.conv1.weight"), default, TrainingTensor(294912, 16384), GradientTensor(294912, 16384), GradientTensor(278528, 16384), ParameterGradient("layer1.4.conv1.weight"), default);
+        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(278528, 16384), Parameter("layer1.4.conv1.weight"), default, TrainingTensor(294912, 16384), GradientTensor(294912, 16384), GradientTensor(278528, 16384), ParameterGradient("layer1.4.conv1.weight"), default);
         _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(294912, 16384), BatchNormTensors("layer1.4.bn1"), Scratch(19584, 64), default, TrainingTensor(311296, 16384), GradientTensor(311296, 16384), GradientTensor(294912, 16384), default, BatchNormGradients("layer1.4.bn1"));
+        _g9Conv.FuseStatistics(_g9Epilogue);
         _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv1.weight"), default, BatchNormTensors("layer1.4.bn1"), 1E-05f, Scratch(19648, 2304), Scratch(21952, 16));
-        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(0, 16384));
+        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(0, 16384));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(9, TrainingTensor(311296, 16384), GradientTensor(278528, 16384));
 
         // 10: Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-        _g10Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(311296, 16384), Parameter("layer1.4.conv2.weight"), default, TrainingTensor(327680, 16384), GradientTensor(327680, 16384), GradientTensor(311296, 16384), ParameterGradient("layer1.4.conv2.weight"), default);
+        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(311296, 16384), Parameter("layer1.4.conv2.weight"), default, TrainingTensor(327680, 16384), GradientTensor(327680, 16384), GradientTensor(311296, 16384), ParameterGradient("layer1.4.conv2.weight"), default);
         _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(327680, 16384), BatchNormTensors("layer1.4.bn2"), Scratch(21968, 64), TrainingTensor(278528, 16384), TrainingTensor(344064, 16384), GradientTensor(344064, 16384), GradientTensor(327680, 16384), GradientTensor(278528, 16384), BatchNormGradients("layer1.4.bn2"));
+        _g10Conv.FuseStatistics(_g10Epilogue);
         _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv2.weight"), default, BatchNormTensors("layer1.4.bn2"), 1E-05f, Scratch(22032, 2304), Scratch(24336, 16));
-        _g10InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(32768, 16384));
+        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(32768, 16384));
         _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(10, TrainingTensor(344064, 16384), GradientTensor(311296, 16384));
 
         // 11: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g11Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(344064, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(360448, 8192), GradientTensor(360448, 8192), GradientTensor(344064, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(344064, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(360448, 8192), GradientTensor(360448, 8192), GradientTensor(344064, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
         _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(24352, 128), default, TrainingTensor(368640, 8192), GradientTensor(368640, 8192), GradientTensor(360448, 8192), default, BatchNormGradients("layer2.0.bn1"));
+        _g11Conv.FuseStatistics(_g11Epilogue);
         _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(24480, 4608), Scratch(29088, 32));
-        _g11InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(24480, 4608), Scratch(29088, 32), InferenceTensor(0, 8192));
+        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(24480, 4608), Scratch(29088, 32), InferenceTensor(0, 8192));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(11, TrainingTensor(368640, 8192), GradientTensor(344064, 16384));
 
         // 12: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(368640, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(376832, 8192), GradientTensor(376832, 8192), GradientTensor(368640, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(368640, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(376832, 8192), GradientTensor(376832, 8192), GradientTensor(368640, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
         _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(376832, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(29120, 128), default, TrainingTensor(385024, 8192), GradientTensor(385024, 8192), GradientTensor(376832, 8192), default, BatchNormGradients("layer2.0.bn2"));
+        _g12Conv.FuseStatistics(_g12Epilogue);
         _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(29248, 9216), Scratch(38464, 32));
-        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(29248, 9216), Scratch(38464, 32), InferenceTensor(8192, 8192));
+        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(29248, 9216), Scratch(38464, 32), InferenceTensor(8192, 8192));
         RegisterTrace(12, TrainingTensor(385024, 8192), GradientTensor(368640, 8192));
 
         // 13: ZeroPadShortcut layer2.0.add.shortcut
@@ -830,82 +843,92 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(15, TrainingTensor(409600, 8192), GradientTensor(401408, 8192));
 
         // 16: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(409600, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(417792, 8192), GradientTensor(417792, 8192), GradientTensor(409600, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(409600, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(417792, 8192), GradientTensor(417792, 8192), GradientTensor(409600, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
         _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(417792, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(38496, 128), default, TrainingTensor(425984, 8192), GradientTensor(425984, 8192), GradientTensor(417792, 8192), default, BatchNormGradients("layer2.1.bn1"));
+        _g16Conv.FuseStatistics(_g16Epilogue);
         _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(38624, 9216), Scratch(47840, 32));
-        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(38624, 9216), Scratch(47840, 32), InferenceTensor(8192, 8192));
+        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(38624, 9216), Scratch(47840, 32), InferenceTensor(8192, 8192));
         _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         RegisterTrace(16, TrainingTensor(425984, 8192), GradientTensor(409600, 8192));
 
         // 17: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-        _g17Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(425984, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(434176, 8192), GradientTensor(434176, 8192), GradientTensor(425984, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(425984, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(434176, 8192), GradientTensor(434176, 8192), GradientTensor(425984, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
         _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(434176, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(47872, 128), TrainingTensor(409600, 8192), TrainingTensor(442368, 8192), GradientTensor(442368, 8192), GradientTensor(434176, 8192), GradientTensor(409600, 8192), BatchNormGradients("layer2.1.bn2"));
+        _g17Conv.FuseStatistics(_g17Epilogue);
         _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(48000, 9216), Scratch(57216, 32));
-        _g17InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(48000, 9216), Scratch(57216, 32), InferenceTensor(16384, 8192));
+        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(48000, 9216), Scratch(57216, 32), InferenceTensor(16384, 8192));
         _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
         RegisterTrace(17, TrainingTensor(442368, 8192), GradientTensor(425984, 8192));
 
         // 18: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g18Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(442368, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(450560, 8192), GradientTensor(450560, 8192), GradientTensor(442368, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
+        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(442368, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(450560, 8192), GradientTensor(450560, 8192), GradientTensor(442368, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
         _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(450560, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(57248, 128), default, TrainingTensor(458752, 8192), GradientTensor(458752, 8192), GradientTensor(450560, 8192), default, BatchNormGradients("layer2.2.bn1"));
+        _g18Conv.FuseStatistics(_g18Epilogue);
         _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(57376, 9216), Scratch(66592, 32));
-        _g18InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(57376, 9216), Scratch(66592, 32), InferenceTensor(0, 8192));
+        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(57376, 9216), Scratch(66592, 32), InferenceTensor(0, 8192));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(18, TrainingTensor(458752, 8192), GradientTensor(442368, 8192));
 
         // 19: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-        _g19Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(458752, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(466944, 8192), GradientTensor(466944, 8192), GradientTensor(458752, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
+        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(458752, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(466944, 8192), GradientTensor(466944, 8192), GradientTensor(458752, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
         _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(466944, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(66624, 128), TrainingTensor(442368, 8192), TrainingTensor(475136, 8192), GradientTensor(475136, 8192), GradientTensor(466944, 8192), GradientTensor(442368, 8192), BatchNormGradients("layer2.2.bn2"));
+        _g19Conv.FuseStatistics(_g19Epilogue);
         _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(66752, 9216), Scratch(75968, 32));
-        _g19InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(66752, 9216), Scratch(75968, 32), InferenceTensor(8192, 8192));
+        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(66752, 9216), Scratch(75968, 32), InferenceTensor(8192, 8192));
         _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         RegisterTrace(19, TrainingTensor(475136, 8192), GradientTensor(458752, 8192));
 
         // 20: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        _g20Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(475136, 8192), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(483328, 8192), GradientTensor(483328, 8192), GradientTensor(475136, 8192), ParameterGradient("layer2.3.conv1.weight"), default);
+        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(475136, 8192), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(483328, 8192), GradientTensor(483328, 8192), GradientTensor(475136, 8192), ParameterGradient("layer2.3.conv1.weight"), default);
         _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(483328, 8192), BatchNormTensors("layer2.3.bn1"), Scratch(76000, 128), default, TrainingTensor(491520, 8192), GradientTensor(491520, 8192), GradientTensor(483328, 8192), default, BatchNormGradients("layer2.3.bn1"));
+        _g20Conv.FuseStatistics(_g20Epilogue);
         _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(76128, 9216), Scratch(85344, 32));
-        _g20InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(76128, 9216), Scratch(85344, 32), InferenceTensor(0, 8192));
+        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(76128, 9216), Scratch(85344, 32), InferenceTensor(0, 8192));
         _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(20, TrainingTensor(491520, 8192), GradientTensor(475136, 8192));
 
         // 21: Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(491520, 8192), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(499712, 8192), GradientTensor(499712, 8192), GradientTensor(491520, 8192), ParameterGradient("layer2.3.conv2.weight"), default);
+        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(491520, 8192), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(499712, 8192), GradientTensor(499712, 8192), GradientTensor(491520, 8192), ParameterGradient("layer2.3.conv2.weight"), default);
         _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(499712, 8192), BatchNormTensors("layer2.3.bn2"), Scratch(85376, 128), TrainingTensor(475136, 8192), TrainingTensor(507904, 8192), GradientTensor(507904, 8192), GradientTensor(499712, 8192), GradientTensor(475136, 8192), BatchNormGradients("layer2.3.bn2"));
+        _g21Conv.FuseStatistics(_g21Epilogue);
         _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(85504, 9216), Scratch(94720, 32));
-        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(85504, 9216), Scratch(94720, 32), InferenceTensor(16384, 8192));
+        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(85504, 9216), Scratch(94720, 32), InferenceTensor(16384, 8192));
         _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         RegisterTrace(21, TrainingTensor(507904, 8192), GradientTensor(491520, 8192));
 
         // 22: Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-        _g22Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(507904, 8192), Parameter("layer2.4.conv1.weight"), default, TrainingTensor(516096, 8192), GradientTensor(516096, 8192), GradientTensor(507904, 8192), ParameterGradient("layer2.4.conv1.weight"), default);
+        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(507904, 8192), Parameter("layer2.4.conv1.weight"), default, TrainingTensor(516096, 8192), GradientTensor(516096, 8192), GradientTensor(507904, 8192), ParameterGradient("layer2.4.conv1.weight"), default);
         _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(516096, 8192), BatchNormTensors("layer2.4.bn1"), Scratch(94752, 128), default, TrainingTensor(524288, 8192), GradientTensor(524288, 8192), GradientTensor(516096, 8192), default, BatchNormGradients("layer2.4.bn1"));
+        _g22Conv.FuseStatistics(_g22Epilogue);
         _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv1.weight"), default, BatchNormTensors("layer2.4.bn1"), 1E-05f, Scratch(94880, 9216), Scratch(104096, 32));
-        _g22InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(94880, 9216), Scratch(104096, 32), InferenceTensor(0, 8192));
+        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(94880, 9216), Scratch(104096, 32), InferenceTensor(0, 8192));
         _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(22, TrainingTensor(524288, 8192), GradientTensor(507904, 8192));
 
         // 23: Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-        _g23Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(524288, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(532480, 8192), GradientTensor(532480, 8192), GradientTensor(524288, 8192), ParameterGradient("layer2.4.conv2.weight"), default);
+        _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(524288, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(532480, 8192), GradientTensor(532480, 8192), GradientTensor(524288, 8192), ParameterGradient("layer2.4.conv2.weight"), default);
         _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(532480, 8192), BatchNormTensors("layer2.4.bn2"), Scratch(104128, 128), TrainingTensor(507904, 8192), TrainingTensor(540672, 8192), GradientTensor(540672, 8192), GradientTensor(532480, 8192), GradientTensor(507904, 8192), BatchNormGradients("layer2.4.bn2"));
+        _g23Conv.FuseStatistics(_g23Epilogue);
         _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv2.weight"), default, BatchNormTensors("layer2.4.bn2"), 1E-05f, Scratch(104256, 9216), Scratch(113472, 32));
-        _g23InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(104256, 9216), Scratch(113472, 32), InferenceTensor(8192, 8192));
+        _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(104256, 9216), Scratch(113472, 32), InferenceTensor(8192, 8192));
         _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         RegisterTrace(23, TrainingTensor(540672, 8192), GradientTensor(524288, 8192));
 
         // 24: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g24Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(540672, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(548864, 4096), GradientTensor(548864, 4096), GradientTensor(540672, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(540672, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(548864, 4096), GradientTensor(548864, 4096), GradientTensor(540672, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
         _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(548864, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(113504, 256), default, TrainingTensor(552960, 4096), GradientTensor(552960, 4096), GradientTensor(548864, 4096), default, BatchNormGradients("layer3.0.bn1"));
+        _g24Conv.FuseStatistics(_g24Epilogue);
         _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(113760, 18432), Scratch(132192, 64));
-        _g24InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(8192, 8192), Scratch(113760, 18432), Scratch(132192, 64), InferenceTensor(0, 4096));
+        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(8192, 8192), Scratch(113760, 18432), Scratch(132192, 64), InferenceTensor(0, 4096));
         _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(24, TrainingTensor(552960, 4096), GradientTensor(540672, 8192));
 
         // 25: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-        _g25Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(552960, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(557056, 4096), GradientTensor(557056, 4096), GradientTensor(552960, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(552960, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(557056, 4096), GradientTensor(557056, 4096), GradientTensor(552960, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
         _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(557056, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(132256, 256), default, TrainingTensor(561152, 4096), GradientTensor(561152, 4096), GradientTensor(557056, 4096), default, BatchNormGradients("layer3.0.bn2"));
+        _g25Conv.FuseStatistics(_g25Epilogue);
         _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(132512, 36864), Scratch(169376, 64));
-        _g25InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(132512, 36864), Scratch(169376, 64), InferenceTensor(4096, 4096));
+        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(132512, 36864), Scratch(169376, 64), InferenceTensor(4096, 4096));
         RegisterTrace(25, TrainingTensor(561152, 4096), GradientTensor(552960, 4096));
 
         // 26: ZeroPadShortcut layer3.0.add.shortcut
@@ -924,66 +947,74 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(28, TrainingTensor(573440, 4096), GradientTensor(569344, 4096));
 
         // 29: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g29Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(573440, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(577536, 4096), GradientTensor(577536, 4096), GradientTensor(573440, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(573440, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(577536, 4096), GradientTensor(577536, 4096), GradientTensor(573440, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
         _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(577536, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(169440, 256), default, TrainingTensor(581632, 4096), GradientTensor(581632, 4096), GradientTensor(577536, 4096), default, BatchNormGradients("layer3.1.bn1"));
+        _g29Conv.FuseStatistics(_g29Epilogue);
         _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(169696, 36864), Scratch(206560, 64));
-        _g29InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(169696, 36864), Scratch(206560, 64), InferenceTensor(4096, 4096));
+        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(169696, 36864), Scratch(206560, 64), InferenceTensor(4096, 4096));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         RegisterTrace(29, TrainingTensor(581632, 4096), GradientTensor(573440, 4096));
 
         // 30: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-        _g30Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(581632, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(585728, 4096), GradientTensor(585728, 4096), GradientTensor(581632, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g30Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(581632, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(585728, 4096), GradientTensor(585728, 4096), GradientTensor(581632, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
         _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(585728, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(206624, 256), TrainingTensor(573440, 4096), TrainingTensor(589824, 4096), GradientTensor(589824, 4096), GradientTensor(585728, 4096), GradientTensor(573440, 4096), BatchNormGradients("layer3.1.bn2"));
+        _g30Conv.FuseStatistics(_g30Epilogue);
         _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(206880, 36864), Scratch(243744, 64));
-        _g30InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(206880, 36864), Scratch(243744, 64), InferenceTensor(8192, 4096));
+        _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(206880, 36864), Scratch(243744, 64), InferenceTensor(8192, 4096));
         _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
         RegisterTrace(30, TrainingTensor(589824, 4096), GradientTensor(581632, 4096));
 
         // 31: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g31Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(589824, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(593920, 4096), GradientTensor(593920, 4096), GradientTensor(589824, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
+        _g31Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(589824, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(593920, 4096), GradientTensor(593920, 4096), GradientTensor(589824, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
         _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(593920, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(243808, 256), default, TrainingTensor(598016, 4096), GradientTensor(598016, 4096), GradientTensor(593920, 4096), default, BatchNormGradients("layer3.2.bn1"));
+        _g31Conv.FuseStatistics(_g31Epilogue);
         _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(244064, 36864), Scratch(280928, 64));
-        _g31InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(244064, 36864), Scratch(280928, 64), InferenceTensor(0, 4096));
+        _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(244064, 36864), Scratch(280928, 64), InferenceTensor(0, 4096));
         _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(31, TrainingTensor(598016, 4096), GradientTensor(589824, 4096));
 
         // 32: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-        _g32Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(598016, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(602112, 4096), GradientTensor(602112, 4096), GradientTensor(598016, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
+        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(598016, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(602112, 4096), GradientTensor(602112, 4096), GradientTensor(598016, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
         _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(602112, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(280992, 256), TrainingTensor(589824, 4096), TrainingTensor(606208, 4096), GradientTensor(606208, 4096), GradientTensor(602112, 4096), GradientTensor(589824, 4096), BatchNormGradients("layer3.2.bn2"));
+        _g32Conv.FuseStatistics(_g32Epilogue);
         _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(281248, 36864), Scratch(318112, 64));
-        _g32InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(281248, 36864), Scratch(318112, 64), InferenceTensor(4096, 4096));
+        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(281248, 36864), Scratch(318112, 64), InferenceTensor(4096, 4096));
         _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         RegisterTrace(32, TrainingTensor(606208, 4096), GradientTensor(598016, 4096));
 
         // 33: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        _g33Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(606208, 4096), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(610304, 4096), GradientTensor(610304, 4096), GradientTensor(606208, 4096), ParameterGradient("layer3.3.conv1.weight"), default);
+        _g33Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(606208, 4096), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(610304, 4096), GradientTensor(610304, 4096), GradientTensor(606208, 4096), ParameterGradient("layer3.3.conv1.weight"), default);
         _g33Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(610304, 4096), BatchNormTensors("layer3.3.bn1"), Scratch(318176, 256), default, TrainingTensor(614400, 4096), GradientTensor(614400, 4096), GradientTensor(610304, 4096), default, BatchNormGradients("layer3.3.bn1"));
+        _g33Conv.FuseStatistics(_g33Epilogue);
         _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(318432, 36864), Scratch(355296, 64));
-        _g33InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(318432, 36864), Scratch(355296, 64), InferenceTensor(0, 4096));
+        _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(318432, 36864), Scratch(355296, 64), InferenceTensor(0, 4096));
         _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(33, TrainingTensor(614400, 4096), GradientTensor(606208, 4096));
 
         // 34: Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-        _g34Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(614400, 4096), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(618496, 4096), GradientTensor(618496, 4096), GradientTensor(614400, 4096), ParameterGradient("layer3.3.conv2.weight"), default);
+        _g34Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(614400, 4096), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(618496, 4096), GradientTensor(618496, 4096), GradientTensor(614400, 4096), ParameterGradient("layer3.3.conv2.weight"), default);
         _g34Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(618496, 4096), BatchNormTensors("layer3.3.bn2"), Scratch(355360, 256), TrainingTensor(606208, 4096), TrainingTensor(622592, 4096), GradientTensor(622592, 4096), GradientTensor(618496, 4096), GradientTensor(606208, 4096), BatchNormGradients("layer3.3.bn2"));
+        _g34Conv.FuseStatistics(_g34Epilogue);
         _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(355616, 36864), Scratch(392480, 64));
-        _g34InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(355616, 36864), Scratch(392480, 64), InferenceTensor(8192, 4096));
+        _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(355616, 36864), Scratch(392480, 64), InferenceTensor(8192, 4096));
         _g34InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         RegisterTrace(34, TrainingTensor(622592, 4096), GradientTensor(614400, 4096));
 
         // 35: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        _g35Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(622592, 4096), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(626688, 4096), GradientTensor(626688, 4096), GradientTensor(622592, 4096), ParameterGradient("layer3.4.conv1.weight"), default);
+        _g35Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(622592, 4096), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(626688, 4096), GradientTensor(626688, 4096), GradientTensor(622592, 4096), ParameterGradient("layer3.4.conv1.weight"), default);
         _g35Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(626688, 4096), BatchNormTensors("layer3.4.bn1"), Scratch(392544, 256), default, TrainingTensor(630784, 4096), GradientTensor(630784, 4096), GradientTensor(626688, 4096), default, BatchNormGradients("layer3.4.bn1"));
+        _g35Conv.FuseStatistics(_g35Epilogue);
         _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(392800, 36864), Scratch(429664, 64));
-        _g35InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(392800, 36864), Scratch(429664, 64), InferenceTensor(0, 4096));
+        _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(392800, 36864), Scratch(429664, 64), InferenceTensor(0, 4096));
         _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(35, TrainingTensor(630784, 4096), GradientTensor(622592, 4096));
 
         // 36: Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-        _g36Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(630784, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(634880, 4096), GradientTensor(634880, 4096), GradientTensor(630784, 4096), ParameterGradient("layer3.4.conv2.weight"), default);
+        _g36Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(630784, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(634880, 4096), GradientTensor(634880, 4096), GradientTensor(630784, 4096), ParameterGradient("layer3.4.conv2.weight"), default);
         _g36Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(634880, 4096), BatchNormTensors("layer3.4.bn2"), Scratch(429728, 256), TrainingTensor(622592, 4096), TrainingTensor(638976, 4096), GradientTensor(638976, 4096), GradientTensor(634880, 4096), GradientTensor(622592, 4096), BatchNormGradients("layer3.4.bn2"));
+        _g36Conv.FuseStatistics(_g36Epilogue);
         _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(429984, 36864), Scratch(466848, 64));
-        _g36InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(429984, 36864), Scratch(466848, 64), InferenceTensor(4096, 4096));
+        _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(429984, 36864), Scratch(466848, 64), InferenceTensor(4096, 4096));
         _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         RegisterTrace(36, TrainingTensor(638976, 4096), GradientTensor(630784, 4096));
 
@@ -993,8 +1024,8 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(37, TrainingTensor(643072, 64), GradientTensor(638976, 4096));
 
         // 38: Dense fc
-        _g38Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(643072, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(643136, 10), GradientTensor(643136, 10), GradientTensor(643072, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g38InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10));
+        _g38Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(643072, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(643136, 10), GradientTensor(643136, 10), GradientTensor(643072, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10));
         RegisterTrace(38, TrainingTensor(643136, 10), GradientTensor(643072, 64));
     }
 
@@ -1227,76 +1258,76 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     }
 
     /// <inheritdoc />
-    protected override void ForwardInference()
+    protected override void ForwardInference(int images)
     {
-        _g0InferenceConv.Forward();
-        _g0InferenceEpilogue.Forward();
-        _g1InferenceConv.Forward();
-        _g1InferenceEpilogue.Forward();
-        _g2InferenceConv.Forward();
-        _g2InferenceEpilogue.Forward();
-        _g3InferenceConv.Forward();
-        _g3InferenceEpilogue.Forward();
-        _g4InferenceConv.Forward();
-        _g4InferenceEpilogue.Forward();
-        _g5InferenceConv.Forward();
-        _g5InferenceEpilogue.Forward();
-        _g6InferenceConv.Forward();
-        _g6InferenceEpilogue.Forward();
-        _g7InferenceConv.Forward();
-        _g7InferenceEpilogue.Forward();
-        _g8InferenceConv.Forward();
-        _g8InferenceEpilogue.Forward();
-        _g9InferenceConv.Forward();
-        _g9InferenceEpilogue.Forward();
-        _g10InferenceConv.Forward();
-        _g10InferenceEpilogue.Forward();
-        _g11InferenceConv.Forward();
-        _g11InferenceEpilogue.Forward();
-        _g12InferenceConv.Forward();
-        _g13InferenceOp.Forward();
-        _g14InferenceOp.Forward();
-        _g15InferenceOp.Forward();
-        _g16InferenceConv.Forward();
-        _g16InferenceEpilogue.Forward();
-        _g17InferenceConv.Forward();
-        _g17InferenceEpilogue.Forward();
-        _g18InferenceConv.Forward();
-        _g18InferenceEpilogue.Forward();
-        _g19InferenceConv.Forward();
-        _g19InferenceEpilogue.Forward();
-        _g20InferenceConv.Forward();
-        _g20InferenceEpilogue.Forward();
-        _g21InferenceConv.Forward();
-        _g21InferenceEpilogue.Forward();
-        _g22InferenceConv.Forward();
-        _g22InferenceEpilogue.Forward();
-        _g23InferenceConv.Forward();
-        _g23InferenceEpilogue.Forward();
-        _g24InferenceConv.Forward();
-        _g24InferenceEpilogue.Forward();
-        _g25InferenceConv.Forward();
-        _g26InferenceOp.Forward();
-        _g27InferenceOp.Forward();
-        _g28InferenceOp.Forward();
-        _g29InferenceConv.Forward();
-        _g29InferenceEpilogue.Forward();
-        _g30InferenceConv.Forward();
-        _g30InferenceEpilogue.Forward();
-        _g31InferenceConv.Forward();
-        _g31InferenceEpilogue.Forward();
-        _g32InferenceConv.Forward();
-        _g32InferenceEpilogue.Forward();
-        _g33InferenceConv.Forward();
-        _g33InferenceEpilogue.Forward();
-        _g34InferenceConv.Forward();
-        _g34InferenceEpilogue.Forward();
-        _g35InferenceConv.Forward();
-        _g35InferenceEpilogue.Forward();
-        _g36InferenceConv.Forward();
-        _g36InferenceEpilogue.Forward();
-        _g37InferenceOp.Forward();
-        _g38InferenceConv.Forward();
+        _g0InferenceConv.Forward(images);
+        _g0InferenceEpilogue.Forward(images);
+        _g1InferenceConv.Forward(images);
+        _g1InferenceEpilogue.Forward(images);
+        _g2InferenceConv.Forward(images);
+        _g2InferenceEpilogue.Forward(images);
+        _g3InferenceConv.Forward(images);
+        _g3InferenceEpilogue.Forward(images);
+        _g4InferenceConv.Forward(images);
+        _g4InferenceEpilogue.Forward(images);
+        _g5InferenceConv.Forward(images);
+        _g5InferenceEpilogue.Forward(images);
+        _g6InferenceConv.Forward(images);
+        _g6InferenceEpilogue.Forward(images);
+        _g7InferenceConv.Forward(images);
+        _g7InferenceEpilogue.Forward(images);
+        _g8InferenceConv.Forward(images);
+        _g8InferenceEpilogue.Forward(images);
+        _g9InferenceConv.Forward(images);
+        _g9InferenceEpilogue.Forward(images);
+        _g10InferenceConv.Forward(images);
+        _g10InferenceEpilogue.Forward(images);
+        _g11InferenceConv.Forward(images);
+        _g11InferenceEpilogue.Forward(images);
+        _g12InferenceConv.Forward(images);
+        _g13InferenceOp.Forward(images);
+        _g14InferenceOp.Forward(images);
+        _g15InferenceOp.Forward(images);
+        _g16InferenceConv.Forward(images);
+        _g16InferenceEpilogue.Forward(images);
+        _g17InferenceConv.Forward(images);
+        _g17InferenceEpilogue.Forward(images);
+        _g18InferenceConv.Forward(images);
+        _g18InferenceEpilogue.Forward(images);
+        _g19InferenceConv.Forward(images);
+        _g19InferenceEpilogue.Forward(images);
+        _g20InferenceConv.Forward(images);
+        _g20InferenceEpilogue.Forward(images);
+        _g21InferenceConv.Forward(images);
+        _g21InferenceEpilogue.Forward(images);
+        _g22InferenceConv.Forward(images);
+        _g22InferenceEpilogue.Forward(images);
+        _g23InferenceConv.Forward(images);
+        _g23InferenceEpilogue.Forward(images);
+        _g24InferenceConv.Forward(images);
+        _g24InferenceEpilogue.Forward(images);
+        _g25InferenceConv.Forward(images);
+        _g26InferenceOp.Forward(images);
+        _g27InferenceOp.Forward(images);
+        _g28InferenceOp.Forward(images);
+        _g29InferenceConv.Forward(images);
+        _g29InferenceEpilogue.Forward(images);
+        _g30InferenceConv.Forward(images);
+        _g30InferenceEpilogue.Forward(images);
+        _g31InferenceConv.Forward(images);
+        _g31InferenceEpilogue.Forward(images);
+        _g32InferenceConv.Forward(images);
+        _g32InferenceEpilogue.Forward(images);
+        _g33InferenceConv.Forward(images);
+        _g33InferenceEpilogue.Forward(images);
+        _g34InferenceConv.Forward(images);
+        _g34InferenceEpilogue.Forward(images);
+        _g35InferenceConv.Forward(images);
+        _g35InferenceEpilogue.Forward(images);
+        _g36InferenceConv.Forward(images);
+        _g36InferenceEpilogue.Forward(images);
+        _g37InferenceOp.Forward(images);
+        _g38InferenceConv.Forward(images);
     }
 
     /// <inheritdoc />
@@ -1346,4 +1377,88 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(64, 10);
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv16x32x32To16K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 16;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int OutChannels => 16;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv16x32x32To32K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 16;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int OutChannels => 32;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv32x16x16To32K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 32;
+        public static int Height => 16;
+        public static int Width => 16;
+        public static int OutChannels => 32;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv32x16x16To64K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 32;
+        public static int Height => 16;
+        public static int Width => 16;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv3x32x32To16K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 3;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int OutChannels => 16;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x1x1To10K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 1;
+        public static int Width => 1;
+        public static int OutChannels => 10;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x8x8To64K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 8;
+        public static int Width => 8;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
 }

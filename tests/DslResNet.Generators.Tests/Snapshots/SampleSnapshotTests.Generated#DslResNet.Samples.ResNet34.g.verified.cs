@@ -797,10 +797,11 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(8029672, 150528), ParameterGradient("conv1.weight"), default);
+        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(8029672, 150528), ParameterGradient("conv1.weight"), default);
         _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1"));
+        _g0Conv.FuseStatistics(_g0Epilogue);
         _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
-        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
+        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
         RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(8029672, 150528));
 
@@ -810,73 +811,82 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(1, TrainingTensor(1605632, 200704), GradientTensor(802816, 802816));
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
         _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1"));
+        _g2Conv.FuseStatistics(_g2Epilogue);
         _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 36864), Scratch(46848, 64));
-        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704));
+        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
         _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), TrainingTensor(1605632, 200704), TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), GradientTensor(1605632, 200704), BatchNormGradients("layer1.0.bn2"));
+        _g3Conv.FuseStatistics(_g3Epilogue);
         _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(47168, 36864), Scratch(84032, 64));
-        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704));
+        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704));
         RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
 
         // 4: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
         _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer1.1.bn1"));
+        _g4Conv.FuseStatistics(_g4Epilogue);
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(84352, 36864), Scratch(121216, 64));
-        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704));
+        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(4, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
 
         // 5: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
         _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3010560, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), TrainingTensor(2408448, 200704), TrainingTensor(3211264, 200704), GradientTensor(3211264, 200704), GradientTensor(3010560, 200704), GradientTensor(2408448, 200704), BatchNormGradients("layer1.1.bn2"));
+        _g5Conv.FuseStatistics(_g5Epilogue);
         _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(121536, 36864), Scratch(158400, 64));
-        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(401408, 200704));
+        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(401408, 200704));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704));
         RegisterTrace(5, TrainingTensor(3211264, 200704), GradientTensor(2809856, 200704));
 
         // 6: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(3211264, 200704), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(3411968, 200704), GradientTensor(3411968, 200704), GradientTensor(3211264, 200704), ParameterGradient("layer1.2.conv1.weight"), default);
+        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(3211264, 200704), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(3411968, 200704), GradientTensor(3411968, 200704), GradientTensor(3211264, 200704), ParameterGradient("layer1.2.conv1.weight"), default);
         _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(158464, 256), default, TrainingTensor(3612672, 200704), GradientTensor(3612672, 200704), GradientTensor(3411968, 200704), default, BatchNormGradients("layer1.2.bn1"));
+        _g6Conv.FuseStatistics(_g6Epilogue);
         _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(158720, 36864), Scratch(195584, 64));
-        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(401408, 200704), Scratch(158720, 36864), Scratch(195584, 64), InferenceTensor(0, 200704));
+        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(401408, 200704), Scratch(158720, 36864), Scratch(195584, 64), InferenceTensor(0, 200704));
         _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(6, TrainingTensor(3612672, 200704), GradientTensor(3211264, 200704));
 
         // 7: Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(3612672, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(3813376, 200704), GradientTensor(3813376, 200704), GradientTensor(3612672, 200704), ParameterGradient("layer1.2.conv2.weight"), default);
+        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(3612672, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(3813376, 200704), GradientTensor(3813376, 200704), GradientTensor(3612672, 200704), ParameterGradient("layer1.2.conv2.weight"), default);
         _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3813376, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(195648, 256), TrainingTensor(3211264, 200704), TrainingTensor(4014080, 200704), GradientTensor(4014080, 200704), GradientTensor(3813376, 200704), GradientTensor(3211264, 200704), BatchNormGradients("layer1.2.bn2"));
+        _g7Conv.FuseStatistics(_g7Epilogue);
         _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(195904, 36864), Scratch(232768, 64));
-        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(195904, 36864), Scratch(232768, 64), InferenceTensor(200704, 200704));
+        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(195904, 36864), Scratch(232768, 64), InferenceTensor(200704, 200704));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(401408, 200704), InferenceTensor(200704, 200704));
         RegisterTrace(7, TrainingTensor(4014080, 200704), GradientTensor(3612672, 200704));
 
         // 8: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(4014080, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4014080, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(4014080, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4014080, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
         _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(232832, 512), default, TrainingTensor(4315136, 100352), GradientTensor(4315136, 100352), GradientTensor(4214784, 100352), default, BatchNormGradients("layer2.0.bn1"));
+        _g8Conv.FuseStatistics(_g8Epilogue);
         _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(233344, 73728), Scratch(307072, 128));
-        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(233344, 73728), Scratch(307072, 128), InferenceTensor(0, 100352));
+        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(233344, 73728), Scratch(307072, 128), InferenceTensor(0, 100352));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         RegisterTrace(8, TrainingTensor(4315136, 100352), GradientTensor(4014080, 200704));
 
         // 9: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4315136, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4315136, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
         _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4415488, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(307200, 512), default, TrainingTensor(4515840, 100352), GradientTensor(4515840, 100352), GradientTensor(4415488, 100352), default, BatchNormGradients("layer2.0.bn2"));
+        _g9Conv.FuseStatistics(_g9Epilogue);
         _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(307712, 147456), Scratch(455168, 128));
-        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(307712, 147456), Scratch(455168, 128), InferenceTensor(100352, 100352));
+        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(307712, 147456), Scratch(455168, 128), InferenceTensor(100352, 100352));
         RegisterTrace(9, TrainingTensor(4515840, 100352), GradientTensor(4315136, 100352));
 
         // 10: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-        _g10Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(4014080, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(4616192, 100352), GradientTensor(4616192, 100352), GradientTensor(4014080, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default);
+        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(4014080, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(4616192, 100352), GradientTensor(4616192, 100352), GradientTensor(4014080, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default);
         _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(455296, 512), default, TrainingTensor(4716544, 100352), GradientTensor(4716544, 100352), GradientTensor(4616192, 100352), default, BatchNormGradients("layer2.0.downsample.1"));
+        _g10Conv.FuseStatistics(_g10Epilogue);
         _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(455808, 8192), Scratch(464000, 128));
-        _g10InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(200704, 200704), Scratch(455808, 8192), Scratch(464000, 128), InferenceTensor(0, 100352));
+        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(200704, 200704), Scratch(455808, 8192), Scratch(464000, 128), InferenceTensor(0, 100352));
         RegisterTrace(10, TrainingTensor(4716544, 100352), GradientTensor(4014080, 200704));
 
         // 11: Add layer2.0.add
@@ -890,73 +900,82 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(12, TrainingTensor(4917248, 100352), GradientTensor(4816896, 100352));
 
         // 13: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4917248, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(5017600, 100352), GradientTensor(5017600, 100352), GradientTensor(4917248, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4917248, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(5017600, 100352), GradientTensor(5017600, 100352), GradientTensor(4917248, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
         _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(464128, 512), default, TrainingTensor(5117952, 100352), GradientTensor(5117952, 100352), GradientTensor(5017600, 100352), default, BatchNormGradients("layer2.1.bn1"));
+        _g13Conv.FuseStatistics(_g13Epilogue);
         _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(464640, 147456), Scratch(612096, 128));
-        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(464640, 147456), Scratch(612096, 128), InferenceTensor(100352, 100352));
+        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(464640, 147456), Scratch(612096, 128), InferenceTensor(100352, 100352));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
         RegisterTrace(13, TrainingTensor(5117952, 100352), GradientTensor(4917248, 100352));
 
         // 14: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5117952, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(5218304, 100352), GradientTensor(5218304, 100352), GradientTensor(5117952, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5117952, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(5218304, 100352), GradientTensor(5218304, 100352), GradientTensor(5117952, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
         _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5218304, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(612224, 512), TrainingTensor(4917248, 100352), TrainingTensor(5318656, 100352), GradientTensor(5318656, 100352), GradientTensor(5218304, 100352), GradientTensor(4917248, 100352), BatchNormGradients("layer2.1.bn2"));
+        _g14Conv.FuseStatistics(_g14Epilogue);
         _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(612736, 147456), Scratch(760192, 128));
-        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(612736, 147456), Scratch(760192, 128), InferenceTensor(200704, 100352));
+        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(612736, 147456), Scratch(760192, 128), InferenceTensor(200704, 100352));
         _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352));
         RegisterTrace(14, TrainingTensor(5318656, 100352), GradientTensor(5117952, 100352));
 
         // 15: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5318656, 100352), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(5419008, 100352), GradientTensor(5419008, 100352), GradientTensor(5318656, 100352), ParameterGradient("layer2.2.conv1.weight"), default);
+        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5318656, 100352), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(5419008, 100352), GradientTensor(5419008, 100352), GradientTensor(5318656, 100352), ParameterGradient("layer2.2.conv1.weight"), default);
         _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5419008, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(760320, 512), default, TrainingTensor(5519360, 100352), GradientTensor(5519360, 100352), GradientTensor(5419008, 100352), default, BatchNormGradients("layer2.2.bn1"));
+        _g15Conv.FuseStatistics(_g15Epilogue);
         _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(760832, 147456), Scratch(908288, 128));
-        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(200704, 100352), Scratch(760832, 147456), Scratch(908288, 128), InferenceTensor(0, 100352));
+        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(200704, 100352), Scratch(760832, 147456), Scratch(908288, 128), InferenceTensor(0, 100352));
         _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         RegisterTrace(15, TrainingTensor(5519360, 100352), GradientTensor(5318656, 100352));
 
         // 16: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5519360, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(5619712, 100352), GradientTensor(5619712, 100352), GradientTensor(5519360, 100352), ParameterGradient("layer2.2.conv2.weight"), default);
+        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5519360, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(5619712, 100352), GradientTensor(5619712, 100352), GradientTensor(5519360, 100352), ParameterGradient("layer2.2.conv2.weight"), default);
         _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5619712, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(908416, 512), TrainingTensor(5318656, 100352), TrainingTensor(5720064, 100352), GradientTensor(5720064, 100352), GradientTensor(5619712, 100352), GradientTensor(5318656, 100352), BatchNormGradients("layer2.2.bn2"));
+        _g16Conv.FuseStatistics(_g16Epilogue);
         _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(908928, 147456), Scratch(1056384, 128));
-        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(908928, 147456), Scratch(1056384, 128), InferenceTensor(100352, 100352));
+        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(908928, 147456), Scratch(1056384, 128), InferenceTensor(100352, 100352));
         _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(200704, 100352), InferenceTensor(100352, 100352));
         RegisterTrace(16, TrainingTensor(5720064, 100352), GradientTensor(5519360, 100352));
 
         // 17: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        _g17Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5720064, 100352), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(5820416, 100352), GradientTensor(5820416, 100352), GradientTensor(5720064, 100352), ParameterGradient("layer2.3.conv1.weight"), default);
+        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5720064, 100352), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(5820416, 100352), GradientTensor(5820416, 100352), GradientTensor(5720064, 100352), ParameterGradient("layer2.3.conv1.weight"), default);
         _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5820416, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1056512, 512), default, TrainingTensor(5920768, 100352), GradientTensor(5920768, 100352), GradientTensor(5820416, 100352), default, BatchNormGradients("layer2.3.bn1"));
+        _g17Conv.FuseStatistics(_g17Epilogue);
         _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(1057024, 147456), Scratch(1204480, 128));
-        _g17InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(1057024, 147456), Scratch(1204480, 128), InferenceTensor(0, 100352));
+        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(1057024, 147456), Scratch(1204480, 128), InferenceTensor(0, 100352));
         _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         RegisterTrace(17, TrainingTensor(5920768, 100352), GradientTensor(5720064, 100352));
 
         // 18: Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-        _g18Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5920768, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(6021120, 100352), GradientTensor(6021120, 100352), GradientTensor(5920768, 100352), ParameterGradient("layer2.3.conv2.weight"), default);
+        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5920768, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(6021120, 100352), GradientTensor(6021120, 100352), GradientTensor(5920768, 100352), ParameterGradient("layer2.3.conv2.weight"), default);
         _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6021120, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1204608, 512), TrainingTensor(5720064, 100352), TrainingTensor(6121472, 100352), GradientTensor(6121472, 100352), GradientTensor(6021120, 100352), GradientTensor(5720064, 100352), BatchNormGradients("layer2.3.bn2"));
+        _g18Conv.FuseStatistics(_g18Epilogue);
         _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1205120, 147456), Scratch(1352576, 128));
-        _g18InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1205120, 147456), Scratch(1352576, 128), InferenceTensor(200704, 100352));
+        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1205120, 147456), Scratch(1352576, 128), InferenceTensor(200704, 100352));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(200704, 100352));
         RegisterTrace(18, TrainingTensor(6121472, 100352), GradientTensor(5920768, 100352));
 
         // 19: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g19Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(6121472, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(6221824, 50176), GradientTensor(6221824, 50176), GradientTensor(6121472, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(6121472, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(6221824, 50176), GradientTensor(6221824, 50176), GradientTensor(6121472, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
         _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6221824, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(1352704, 1024), default, TrainingTensor(6272000, 50176), GradientTensor(6272000, 50176), GradientTensor(6221824, 50176), default, BatchNormGradients("layer3.0.bn1"));
+        _g19Conv.FuseStatistics(_g19Epilogue);
         _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1353728, 294912), Scratch(1648640, 256));
-        _g19InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(1353728, 294912), Scratch(1648640, 256), InferenceTensor(0, 50176));
+        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(1353728, 294912), Scratch(1648640, 256), InferenceTensor(0, 50176));
         _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         RegisterTrace(19, TrainingTensor(6272000, 50176), GradientTensor(6121472, 100352));
 
         // 20: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-        _g20Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6272000, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(6322176, 50176), GradientTensor(6322176, 50176), GradientTensor(6272000, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6272000, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(6322176, 50176), GradientTensor(6322176, 50176), GradientTensor(6272000, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
         _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6322176, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1648896, 1024), default, TrainingTensor(6372352, 50176), GradientTensor(6372352, 50176), GradientTensor(6322176, 50176), default, BatchNormGradients("layer3.0.bn2"));
+        _g20Conv.FuseStatistics(_g20Epilogue);
         _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1649920, 589824), Scratch(2239744, 256));
-        _g20InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1649920, 589824), Scratch(2239744, 256), InferenceTensor(50176, 50176));
+        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1649920, 589824), Scratch(2239744, 256), InferenceTensor(50176, 50176));
         RegisterTrace(20, TrainingTensor(6372352, 50176), GradientTensor(6272000, 50176));
 
         // 21: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(6121472, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(6422528, 50176), GradientTensor(6422528, 50176), GradientTensor(6121472, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default);
+        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(6121472, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(6422528, 50176), GradientTensor(6422528, 50176), GradientTensor(6121472, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default);
         _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6422528, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(2240000, 1024), default, TrainingTensor(6472704, 50176), GradientTensor(6472704, 50176), GradientTensor(6422528, 50176), default, BatchNormGradients("layer3.0.downsample.1"));
+        _g21Conv.FuseStatistics(_g21Epilogue);
         _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(2241024, 32768), Scratch(2273792, 256));
-        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(200704, 100352), Scratch(2241024, 32768), Scratch(2273792, 256), InferenceTensor(0, 50176));
+        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(200704, 100352), Scratch(2241024, 32768), Scratch(2273792, 256), InferenceTensor(0, 50176));
         RegisterTrace(21, TrainingTensor(6472704, 50176), GradientTensor(6121472, 100352));
 
         // 22: Add layer3.0.add
@@ -970,105 +989,118 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(23, TrainingTensor(6573056, 50176), GradientTensor(6522880, 50176));
 
         // 24: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g24Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6573056, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(6623232, 50176), GradientTensor(6623232, 50176), GradientTensor(6573056, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6573056, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(6623232, 50176), GradientTensor(6623232, 50176), GradientTensor(6573056, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
         _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6623232, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2274048, 1024), default, TrainingTensor(6673408, 50176), GradientTensor(6673408, 50176), GradientTensor(6623232, 50176), default, BatchNormGradients("layer3.1.bn1"));
+        _g24Conv.FuseStatistics(_g24Epilogue);
         _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2275072, 589824), Scratch(2864896, 256));
-        _g24InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2275072, 589824), Scratch(2864896, 256), InferenceTensor(50176, 50176));
+        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2275072, 589824), Scratch(2864896, 256), InferenceTensor(50176, 50176));
         _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
         RegisterTrace(24, TrainingTensor(6673408, 50176), GradientTensor(6573056, 50176));
 
         // 25: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-        _g25Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6673408, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(6723584, 50176), GradientTensor(6723584, 50176), GradientTensor(6673408, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6673408, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(6723584, 50176), GradientTensor(6723584, 50176), GradientTensor(6673408, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
         _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6723584, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2865152, 1024), TrainingTensor(6573056, 50176), TrainingTensor(6773760, 50176), GradientTensor(6773760, 50176), GradientTensor(6723584, 50176), GradientTensor(6573056, 50176), BatchNormGradients("layer3.1.bn2"));
+        _g25Conv.FuseStatistics(_g25Epilogue);
         _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2866176, 589824), Scratch(3456000, 256));
-        _g25InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2866176, 589824), Scratch(3456000, 256), InferenceTensor(100352, 50176));
+        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2866176, 589824), Scratch(3456000, 256), InferenceTensor(100352, 50176));
         _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176));
         RegisterTrace(25, TrainingTensor(6773760, 50176), GradientTensor(6673408, 50176));
 
         // 26: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g26Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6773760, 50176), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(6823936, 50176), GradientTensor(6823936, 50176), GradientTensor(6773760, 50176), ParameterGradient("layer3.2.conv1.weight"), default);
+        _g26Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6773760, 50176), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(6823936, 50176), GradientTensor(6823936, 50176), GradientTensor(6773760, 50176), ParameterGradient("layer3.2.conv1.weight"), default);
         _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6823936, 50176), BatchNormTensors("layer3.2.bn1"), Scratch(3456256, 1024), default, TrainingTensor(6874112, 50176), GradientTensor(6874112, 50176), GradientTensor(6823936, 50176), default, BatchNormGradients("layer3.2.bn1"));
+        _g26Conv.FuseStatistics(_g26Epilogue);
         _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(3457280, 589824), Scratch(4047104, 256));
-        _g26InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(100352, 50176), Scratch(3457280, 589824), Scratch(4047104, 256), InferenceTensor(0, 50176));
+        _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(100352, 50176), Scratch(3457280, 589824), Scratch(4047104, 256), InferenceTensor(0, 50176));
         _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         RegisterTrace(26, TrainingTensor(6874112, 50176), GradientTensor(6773760, 50176));
 
         // 27: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-        _g27Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6874112, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(6924288, 50176), GradientTensor(6924288, 50176), GradientTensor(6874112, 50176), ParameterGradient("layer3.2.conv2.weight"), default);
+        _g27Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6874112, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(6924288, 50176), GradientTensor(6924288, 50176), GradientTensor(6874112, 50176), ParameterGradient("layer3.2.conv2.weight"), default);
         _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6924288, 50176), BatchNormTensors("layer3.2.bn2"), Scratch(4047360, 1024), TrainingTensor(6773760, 50176), TrainingTensor(6974464, 50176), GradientTensor(6974464, 50176), GradientTensor(6924288, 50176), GradientTensor(6773760, 50176), BatchNormGradients("layer3.2.bn2"));
+        _g27Conv.FuseStatistics(_g27Epilogue);
         _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(4048384, 589824), Scratch(4638208, 256));
-        _g27InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(4048384, 589824), Scratch(4638208, 256), InferenceTensor(50176, 50176));
+        _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(4048384, 589824), Scratch(4638208, 256), InferenceTensor(50176, 50176));
         _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(100352, 50176), InferenceTensor(50176, 50176));
         RegisterTrace(27, TrainingTensor(6974464, 50176), GradientTensor(6874112, 50176));
 
         // 28: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        _g28Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6974464, 50176), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(7024640, 50176), GradientTensor(7024640, 50176), GradientTensor(6974464, 50176), ParameterGradient("layer3.3.conv1.weight"), default);
+        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6974464, 50176), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(7024640, 50176), GradientTensor(7024640, 50176), GradientTensor(6974464, 50176), ParameterGradient("layer3.3.conv1.weight"), default);
         _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7024640, 50176), BatchNormTensors("layer3.3.bn1"), Scratch(4638464, 1024), default, TrainingTensor(7074816, 50176), GradientTensor(7074816, 50176), GradientTensor(7024640, 50176), default, BatchNormGradients("layer3.3.bn1"));
+        _g28Conv.FuseStatistics(_g28Epilogue);
         _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(4639488, 589824), Scratch(5229312, 256));
-        _g28InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(4639488, 589824), Scratch(5229312, 256), InferenceTensor(0, 50176));
+        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(4639488, 589824), Scratch(5229312, 256), InferenceTensor(0, 50176));
         _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         RegisterTrace(28, TrainingTensor(7074816, 50176), GradientTensor(6974464, 50176));
 
         // 29: Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-        _g29Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7074816, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(7124992, 50176), GradientTensor(7124992, 50176), GradientTensor(7074816, 50176), ParameterGradient("layer3.3.conv2.weight"), default);
+        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7074816, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(7124992, 50176), GradientTensor(7124992, 50176), GradientTensor(7074816, 50176), ParameterGradient("layer3.3.conv2.weight"), default);
         _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7124992, 50176), BatchNormTensors("layer3.3.bn2"), Scratch(5229568, 1024), TrainingTensor(6974464, 50176), TrainingTensor(7175168, 50176), GradientTensor(7175168, 50176), GradientTensor(7124992, 50176), GradientTensor(6974464, 50176), BatchNormGradients("layer3.3.bn2"));
+        _g29Conv.FuseStatistics(_g29Epilogue);
         _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(5230592, 589824), Scratch(5820416, 256));
-        _g29InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(5230592, 589824), Scratch(5820416, 256), InferenceTensor(100352, 50176));
+        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(5230592, 589824), Scratch(5820416, 256), InferenceTensor(100352, 50176));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(50176, 50176), InferenceTensor(100352, 50176));
         RegisterTrace(29, TrainingTensor(7175168, 50176), GradientTensor(7074816, 50176));
 
         // 30: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        _g30Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7175168, 50176), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(7225344, 50176), GradientTensor(7225344, 50176), GradientTensor(7175168, 50176), ParameterGradient("layer3.4.conv1.weight"), default);
+        _g30Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7175168, 50176), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(7225344, 50176), GradientTensor(7225344, 50176), GradientTensor(7175168, 50176), ParameterGradient("layer3.4.conv1.weight"), default);
         _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7225344, 50176), BatchNormTensors("layer3.4.bn1"), Scratch(5820672, 1024), default, TrainingTensor(7275520, 50176), GradientTensor(7275520, 50176), GradientTensor(7225344, 50176), default, BatchNormGradients("layer3.4.bn1"));
+        _g30Conv.FuseStatistics(_g30Epilogue);
         _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(5821696, 589824), Scratch(6411520, 256));
-        _g30InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(100352, 50176), Scratch(5821696, 589824), Scratch(6411520, 256), InferenceTensor(0, 50176));
+        _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(100352, 50176), Scratch(5821696, 589824), Scratch(6411520, 256), InferenceTensor(0, 50176));
         _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         RegisterTrace(30, TrainingTensor(7275520, 50176), GradientTensor(7175168, 50176));
 
         // 31: Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-        _g31Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7275520, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(7325696, 50176), GradientTensor(7325696, 50176), GradientTensor(7275520, 50176), ParameterGradient("layer3.4.conv2.weight"), default);
+        _g31Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7275520, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(7325696, 50176), GradientTensor(7325696, 50176), GradientTensor(7275520, 50176), ParameterGradient("layer3.4.conv2.weight"), default);
         _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7325696, 50176), BatchNormTensors("layer3.4.bn2"), Scratch(6411776, 1024), TrainingTensor(7175168, 50176), TrainingTensor(7375872, 50176), GradientTensor(7375872, 50176), GradientTensor(7325696, 50176), GradientTensor(7175168, 50176), BatchNormGradients("layer3.4.bn2"));
+        _g31Conv.FuseStatistics(_g31Epilogue);
         _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(6412800, 589824), Scratch(7002624, 256));
-        _g31InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(6412800, 589824), Scratch(7002624, 256), InferenceTensor(50176, 50176));
+        _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(6412800, 589824), Scratch(7002624, 256), InferenceTensor(50176, 50176));
         _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(100352, 50176), InferenceTensor(50176, 50176));
         RegisterTrace(31, TrainingTensor(7375872, 50176), GradientTensor(7275520, 50176));
 
         // 32: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-        _g32Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7375872, 50176), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(7426048, 50176), GradientTensor(7426048, 50176), GradientTensor(7375872, 50176), ParameterGradient("layer3.5.conv1.weight"), default);
+        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7375872, 50176), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(7426048, 50176), GradientTensor(7426048, 50176), GradientTensor(7375872, 50176), ParameterGradient("layer3.5.conv1.weight"), default);
         _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7426048, 50176), BatchNormTensors("layer3.5.bn1"), Scratch(7002880, 1024), default, TrainingTensor(7476224, 50176), GradientTensor(7476224, 50176), GradientTensor(7426048, 50176), default, BatchNormGradients("layer3.5.bn1"));
+        _g32Conv.FuseStatistics(_g32Epilogue);
         _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(7003904, 589824), Scratch(7593728, 256));
-        _g32InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(7003904, 589824), Scratch(7593728, 256), InferenceTensor(0, 50176));
+        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(7003904, 589824), Scratch(7593728, 256), InferenceTensor(0, 50176));
         _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         RegisterTrace(32, TrainingTensor(7476224, 50176), GradientTensor(7375872, 50176));
 
         // 33: Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-        _g33Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7476224, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(7526400, 50176), GradientTensor(7526400, 50176), GradientTensor(7476224, 50176), ParameterGradient("layer3.5.conv2.weight"), default);
+        _g33Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7476224, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(7526400, 50176), GradientTensor(7526400, 50176), GradientTensor(7476224, 50176), ParameterGradient("layer3.5.conv2.weight"), default);
         _g33Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7526400, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7593984, 1024), TrainingTensor(7375872, 50176), TrainingTensor(7576576, 50176), GradientTensor(7576576, 50176), GradientTensor(7526400, 50176), GradientTensor(7375872, 50176), BatchNormGradients("layer3.5.bn2"));
+        _g33Conv.FuseStatistics(_g33Epilogue);
         _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(7595008, 589824), Scratch(8184832, 256));
-        _g33InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7595008, 589824), Scratch(8184832, 256), InferenceTensor(100352, 50176));
+        _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7595008, 589824), Scratch(8184832, 256), InferenceTensor(100352, 50176));
         _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(50176, 50176), InferenceTensor(100352, 50176));
         RegisterTrace(33, TrainingTensor(7576576, 50176), GradientTensor(7476224, 50176));
 
         // 34: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-        _g34Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(7576576, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(7626752, 25088), GradientTensor(7626752, 25088), GradientTensor(7576576, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
+        _g34Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(7576576, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(7626752, 25088), GradientTensor(7626752, 25088), GradientTensor(7576576, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
         _g34Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7626752, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(8185088, 2048), default, TrainingTensor(7651840, 25088), GradientTensor(7651840, 25088), GradientTensor(7626752, 25088), default, BatchNormGradients("layer4.0.bn1"));
+        _g34Conv.FuseStatistics(_g34Epilogue);
         _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8187136, 1179648), Scratch(9366784, 512));
-        _g34InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(8187136, 1179648), Scratch(9366784, 512), InferenceTensor(0, 25088));
+        _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(8187136, 1179648), Scratch(9366784, 512), InferenceTensor(0, 25088));
         _g34InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
         RegisterTrace(34, TrainingTensor(7651840, 25088), GradientTensor(7576576, 50176));
 
         // 35: Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
-        _g35Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7651840, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(7676928, 25088), GradientTensor(7676928, 25088), GradientTensor(7651840, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
+        _g35Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7651840, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(7676928, 25088), GradientTensor(7676928, 25088), GradientTensor(7651840, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
         _g35Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7676928, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9367296, 2048), default, TrainingTensor(7702016, 25088), GradientTensor(7702016, 25088), GradientTensor(7676928, 25088), default, BatchNormGradients("layer4.0.bn2"));
+        _g35Conv.FuseStatistics(_g35Epilogue);
         _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9369344, 2359296), Scratch(11728640, 512));
-        _g35InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(9369344, 2359296), Scratch(11728640, 512), InferenceTensor(25088, 25088));
+        _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(9369344, 2359296), Scratch(11728640, 512), InferenceTensor(25088, 25088));
         RegisterTrace(35, TrainingTensor(7702016, 25088), GradientTensor(7651840, 25088));
 
         // 36: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-        _g36Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(7576576, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(7727104, 25088), GradientTensor(7727104, 25088), GradientTensor(7576576, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default);
+        _g36Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(7576576, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(7727104, 25088), GradientTensor(7727104, 25088), GradientTensor(7576576, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default);
         _g36Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7727104, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(11729152, 2048), default, TrainingTensor(7752192, 25088), GradientTensor(7752192, 25088), GradientTensor(7727104, 25088), default, BatchNormGradients("layer4.0.downsample.1"));
+        _g36Conv.FuseStatistics(_g36Epilogue);
         _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(11731200, 131072), Scratch(11862272, 512));
-        _g36InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(100352, 50176), Scratch(11731200, 131072), Scratch(11862272, 512), InferenceTensor(0, 25088));
+        _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(100352, 50176), Scratch(11731200, 131072), Scratch(11862272, 512), InferenceTensor(0, 25088));
         RegisterTrace(36, TrainingTensor(7752192, 25088), GradientTensor(7576576, 50176));
 
         // 37: Add layer4.0.add
@@ -1082,34 +1114,38 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(38, TrainingTensor(7802368, 25088), GradientTensor(7777280, 25088));
 
         // 39: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-        _g39Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7802368, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(7827456, 25088), GradientTensor(7827456, 25088), GradientTensor(7802368, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
+        _g39Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7802368, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(7827456, 25088), GradientTensor(7827456, 25088), GradientTensor(7802368, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
         _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7827456, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11862784, 2048), default, TrainingTensor(7852544, 25088), GradientTensor(7852544, 25088), GradientTensor(7827456, 25088), default, BatchNormGradients("layer4.1.bn1"));
+        _g39Conv.FuseStatistics(_g39Epilogue);
         _g39Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(11864832, 2359296), Scratch(14224128, 512));
-        _g39InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(11864832, 2359296), Scratch(14224128, 512), InferenceTensor(25088, 25088));
+        _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(11864832, 2359296), Scratch(14224128, 512), InferenceTensor(25088, 25088));
         _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
         RegisterTrace(39, TrainingTensor(7852544, 25088), GradientTensor(7802368, 25088));
 
         // 40: Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-        _g40Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7852544, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(7877632, 25088), GradientTensor(7877632, 25088), GradientTensor(7852544, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
+        _g40Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7852544, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(7877632, 25088), GradientTensor(7877632, 25088), GradientTensor(7852544, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
         _g40Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7877632, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(14224640, 2048), TrainingTensor(7802368, 25088), TrainingTensor(7902720, 25088), GradientTensor(7902720, 25088), GradientTensor(7877632, 25088), GradientTensor(7802368, 25088), BatchNormGradients("layer4.1.bn2"));
+        _g40Conv.FuseStatistics(_g40Epilogue);
         _g40Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(14226688, 2359296), Scratch(16585984, 512));
-        _g40InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(14226688, 2359296), Scratch(16585984, 512), InferenceTensor(50176, 25088));
+        _g40InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(14226688, 2359296), Scratch(16585984, 512), InferenceTensor(50176, 25088));
         _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088));
         RegisterTrace(40, TrainingTensor(7902720, 25088), GradientTensor(7852544, 25088));
 
         // 41: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-        _g41Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7902720, 25088), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(7927808, 25088), GradientTensor(7927808, 25088), GradientTensor(7902720, 25088), ParameterGradient("layer4.2.conv1.weight"), default);
+        _g41Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7902720, 25088), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(7927808, 25088), GradientTensor(7927808, 25088), GradientTensor(7902720, 25088), ParameterGradient("layer4.2.conv1.weight"), default);
         _g41Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7927808, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16586496, 2048), default, TrainingTensor(7952896, 25088), GradientTensor(7952896, 25088), GradientTensor(7927808, 25088), default, BatchNormGradients("layer4.2.bn1"));
+        _g41Conv.FuseStatistics(_g41Epilogue);
         _g41Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(16588544, 2359296), Scratch(18947840, 512));
-        _g41InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(50176, 25088), Scratch(16588544, 2359296), Scratch(18947840, 512), InferenceTensor(0, 25088));
+        _g41InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(50176, 25088), Scratch(16588544, 2359296), Scratch(18947840, 512), InferenceTensor(0, 25088));
         _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
         RegisterTrace(41, TrainingTensor(7952896, 25088), GradientTensor(7902720, 25088));
 
         // 42: Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
-        _g42Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7952896, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(7977984, 25088), GradientTensor(7977984, 25088), GradientTensor(7952896, 25088), ParameterGradient("layer4.2.conv2.weight"), default);
+        _g42Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7952896, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(7977984, 25088), GradientTensor(7977984, 25088), GradientTensor(7952896, 25088), ParameterGradient("layer4.2.conv2.weight"), default);
         _g42Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7977984, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(18948352, 2048), TrainingTensor(7902720, 25088), TrainingTensor(8003072, 25088), GradientTensor(8003072, 25088), GradientTensor(7977984, 25088), GradientTensor(7902720, 25088), BatchNormGradients("layer4.2.bn2"));
+        _g42Conv.FuseStatistics(_g42Epilogue);
         _g42Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(18950400, 2359296), Scratch(21309696, 512));
-        _g42InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(18950400, 2359296), Scratch(21309696, 512), InferenceTensor(25088, 25088));
+        _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(18950400, 2359296), Scratch(21309696, 512), InferenceTensor(25088, 25088));
         _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(50176, 25088), InferenceTensor(25088, 25088));
         RegisterTrace(42, TrainingTensor(8003072, 25088), GradientTensor(7952896, 25088));
 
@@ -1119,8 +1155,8 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(43, TrainingTensor(8028160, 512), GradientTensor(8003072, 25088));
 
         // 44: Dense fc
-        _g44Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(8028160, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(8028672, 1000), GradientTensor(8028672, 1000), GradientTensor(8028160, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g44InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
+        _g44Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(8028160, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(8028672, 1000), GradientTensor(8028672, 1000), GradientTensor(8028160, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
         RegisterTrace(44, TrainingTensor(8028672, 1000), GradientTensor(8028160, 512));
     }
 
@@ -1387,83 +1423,83 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     }
 
     /// <inheritdoc />
-    protected override void ForwardInference()
+    protected override void ForwardInference(int images)
     {
-        _g0InferenceConv.Forward();
-        _g0InferenceEpilogue.Forward();
-        _g1InferenceOp.Forward();
-        _g2InferenceConv.Forward();
-        _g2InferenceEpilogue.Forward();
-        _g3InferenceConv.Forward();
-        _g3InferenceEpilogue.Forward();
-        _g4InferenceConv.Forward();
-        _g4InferenceEpilogue.Forward();
-        _g5InferenceConv.Forward();
-        _g5InferenceEpilogue.Forward();
-        _g6InferenceConv.Forward();
-        _g6InferenceEpilogue.Forward();
-        _g7InferenceConv.Forward();
-        _g7InferenceEpilogue.Forward();
-        _g8InferenceConv.Forward();
-        _g8InferenceEpilogue.Forward();
-        _g9InferenceConv.Forward();
-        _g10InferenceConv.Forward();
-        _g11InferenceOp.Forward();
-        _g12InferenceOp.Forward();
-        _g13InferenceConv.Forward();
-        _g13InferenceEpilogue.Forward();
-        _g14InferenceConv.Forward();
-        _g14InferenceEpilogue.Forward();
-        _g15InferenceConv.Forward();
-        _g15InferenceEpilogue.Forward();
-        _g16InferenceConv.Forward();
-        _g16InferenceEpilogue.Forward();
-        _g17InferenceConv.Forward();
-        _g17InferenceEpilogue.Forward();
-        _g18InferenceConv.Forward();
-        _g18InferenceEpilogue.Forward();
-        _g19InferenceConv.Forward();
-        _g19InferenceEpilogue.Forward();
-        _g20InferenceConv.Forward();
-        _g21InferenceConv.Forward();
-        _g22InferenceOp.Forward();
-        _g23InferenceOp.Forward();
-        _g24InferenceConv.Forward();
-        _g24InferenceEpilogue.Forward();
-        _g25InferenceConv.Forward();
-        _g25InferenceEpilogue.Forward();
-        _g26InferenceConv.Forward();
-        _g26InferenceEpilogue.Forward();
-        _g27InferenceConv.Forward();
-        _g27InferenceEpilogue.Forward();
-        _g28InferenceConv.Forward();
-        _g28InferenceEpilogue.Forward();
-        _g29InferenceConv.Forward();
-        _g29InferenceEpilogue.Forward();
-        _g30InferenceConv.Forward();
-        _g30InferenceEpilogue.Forward();
-        _g31InferenceConv.Forward();
-        _g31InferenceEpilogue.Forward();
-        _g32InferenceConv.Forward();
-        _g32InferenceEpilogue.Forward();
-        _g33InferenceConv.Forward();
-        _g33InferenceEpilogue.Forward();
-        _g34InferenceConv.Forward();
-        _g34InferenceEpilogue.Forward();
-        _g35InferenceConv.Forward();
-        _g36InferenceConv.Forward();
-        _g37InferenceOp.Forward();
-        _g38InferenceOp.Forward();
-        _g39InferenceConv.Forward();
-        _g39InferenceEpilogue.Forward();
-        _g40InferenceConv.Forward();
-        _g40InferenceEpilogue.Forward();
-        _g41InferenceConv.Forward();
-        _g41InferenceEpilogue.Forward();
-        _g42InferenceConv.Forward();
-        _g42InferenceEpilogue.Forward();
-        _g43InferenceOp.Forward();
-        _g44InferenceConv.Forward();
+        _g0InferenceConv.Forward(images);
+        _g0InferenceEpilogue.Forward(images);
+        _g1InferenceOp.Forward(images);
+        _g2InferenceConv.Forward(images);
+        _g2InferenceEpilogue.Forward(images);
+        _g3InferenceConv.Forward(images);
+        _g3InferenceEpilogue.Forward(images);
+        _g4InferenceConv.Forward(images);
+        _g4InferenceEpilogue.Forward(images);
+        _g5InferenceConv.Forward(images);
+        _g5InferenceEpilogue.Forward(images);
+        _g6InferenceConv.Forward(images);
+        _g6InferenceEpilogue.Forward(images);
+        _g7InferenceConv.Forward(images);
+        _g7InferenceEpilogue.Forward(images);
+        _g8InferenceConv.Forward(images);
+        _g8InferenceEpilogue.Forward(images);
+        _g9InferenceConv.Forward(images);
+        _g10InferenceConv.Forward(images);
+        _g11InferenceOp.Forward(images);
+        _g12InferenceOp.Forward(images);
+        _g13InferenceConv.Forward(images);
+        _g13InferenceEpilogue.Forward(images);
+        _g14InferenceConv.Forward(images);
+        _g14InferenceEpilogue.Forward(images);
+        _g15InferenceConv.Forward(images);
+        _g15InferenceEpilogue.Forward(images);
+        _g16InferenceConv.Forward(images);
+        _g16InferenceEpilogue.Forward(images);
+        _g17InferenceConv.Forward(images);
+        _g17InferenceEpilogue.Forward(images);
+        _g18InferenceConv.Forward(images);
+        _g18InferenceEpilogue.Forward(images);
+        _g19InferenceConv.Forward(images);
+        _g19InferenceEpilogue.Forward(images);
+        _g20InferenceConv.Forward(images);
+        _g21InferenceConv.Forward(images);
+        _g22InferenceOp.Forward(images);
+        _g23InferenceOp.Forward(images);
+        _g24InferenceConv.Forward(images);
+        _g24InferenceEpilogue.Forward(images);
+        _g25InferenceConv.Forward(images);
+        _g25InferenceEpilogue.Forward(images);
+        _g26InferenceConv.Forward(images);
+        _g26InferenceEpilogue.Forward(images);
+        _g27InferenceConv.Forward(images);
+        _g27InferenceEpilogue.Forward(images);
+        _g28InferenceConv.Forward(images);
+        _g28InferenceEpilogue.Forward(images);
+        _g29InferenceConv.Forward(images);
+        _g29InferenceEpilogue.Forward(images);
+        _g30InferenceConv.Forward(images);
+        _g30InferenceEpilogue.Forward(images);
+        _g31InferenceConv.Forward(images);
+        _g31InferenceEpilogue.Forward(images);
+        _g32InferenceConv.Forward(images);
+        _g32InferenceEpilogue.Forward(images);
+        _g33InferenceConv.Forward(images);
+        _g33InferenceEpilogue.Forward(images);
+        _g34InferenceConv.Forward(images);
+        _g34InferenceEpilogue.Forward(images);
+        _g35InferenceConv.Forward(images);
+        _g36InferenceConv.Forward(images);
+        _g37InferenceOp.Forward(images);
+        _g38InferenceOp.Forward(images);
+        _g39InferenceConv.Forward(images);
+        _g39InferenceEpilogue.Forward(images);
+        _g40InferenceConv.Forward(images);
+        _g40InferenceEpilogue.Forward(images);
+        _g41InferenceConv.Forward(images);
+        _g41InferenceEpilogue.Forward(images);
+        _g42InferenceConv.Forward(images);
+        _g42InferenceEpilogue.Forward(images);
+        _g43InferenceOp.Forward(images);
+        _g44InferenceConv.Forward(images);
     }
 
     /// <inheritdoc />
@@ -1518,4 +1554,148 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x28x28To128K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 128;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x28x28To256K1S2P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 256;
+        public static int Kernel => 1;
+        public static int Stride => 2;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x28x28To256K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 256;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x14x14To256K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 256;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x14x14To512K1S2P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 512;
+        public static int Kernel => 1;
+        public static int Stride => 2;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x14x14To512K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 512;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv3x224x224To64K7S2P3 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 3;
+        public static int Height => 224;
+        public static int Width => 224;
+        public static int OutChannels => 64;
+        public static int Kernel => 7;
+        public static int Stride => 2;
+        public static int Padding => 3;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x1x1To1000K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 1;
+        public static int Width => 1;
+        public static int OutChannels => 1000;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x7x7To512K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 7;
+        public static int Width => 7;
+        public static int OutChannels => 512;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To128K1S2P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 128;
+        public static int Kernel => 1;
+        public static int Stride => 2;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To128K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 128;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To64K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
 }

@@ -940,138 +940,155 @@ partial class ResNet44 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(872522, 3072), ParameterGradient("conv1.weight"), default);
+        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(872522, 3072), ParameterGradient("conv1.weight"), default);
         _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1"));
+        _g0Conv.FuseStatistics(_g0Epilogue);
         _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16));
-        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
+        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(872522, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g1Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g1Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
         _g1Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1"));
+        _g1Conv.FuseStatistics(_g1Epilogue);
         _g1Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16));
-        _g1InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
+        _g1InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
         _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
 
         // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
         _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), TrainingTensor(16384, 16384), TrainingTensor(81920, 16384), GradientTensor(81920, 16384), GradientTensor(65536, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2"));
+        _g2Conv.FuseStatistics(_g2Epilogue);
         _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16));
-        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384));
+        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
 
         // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
         _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, TrainingTensor(114688, 16384), GradientTensor(114688, 16384), GradientTensor(98304, 16384), default, BatchNormGradients("layer1.1.bn1"));
+        _g3Conv.FuseStatistics(_g3Epilogue);
         _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16));
-        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384));
+        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
 
         // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
         _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), TrainingTensor(81920, 16384), TrainingTensor(147456, 16384), GradientTensor(147456, 16384), GradientTensor(131072, 16384), GradientTensor(81920, 16384), BatchNormGradients("layer1.1.bn2"));
+        _g4Conv.FuseStatistics(_g4Epilogue);
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16));
-        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384));
+        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
 
         // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
+        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
         _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840, 16384), BatchNormTensors("layer1.2.bn1"), Scratch(10048, 64), default, TrainingTensor(180224, 16384), GradientTensor(180224, 16384), GradientTensor(163840, 16384), default, BatchNormGradients("layer1.2.bn1"));
+        _g5Conv.FuseStatistics(_g5Epilogue);
         _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(10112, 2304), Scratch(12416, 16));
-        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(0, 16384));
+        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(0, 16384));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
 
         // 6: Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-        _g6Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
+        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
         _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(196608, 16384), BatchNormTensors("layer1.2.bn2"), Scratch(12432, 64), TrainingTensor(147456, 16384), TrainingTensor(212992, 16384), GradientTensor(212992, 16384), GradientTensor(196608, 16384), GradientTensor(147456, 16384), BatchNormGradients("layer1.2.bn2"));
+        _g6Conv.FuseStatistics(_g6Epilogue);
         _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(12496, 2304), Scratch(14800, 16));
-        _g6InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(32768, 16384));
+        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(32768, 16384));
         _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
 
         // 7: Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(212992, 16384), Parameter("layer1.3.conv1.weight"), default, TrainingTensor(229376, 16384), GradientTensor(229376, 16384), GradientTensor(212992, 16384), ParameterGradient("layer1.3.conv1.weight"), default);
+        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(212992, 16384), Parameter("layer1.3.conv1.weight"), default, TrainingTensor(229376, 16384), GradientTensor(229376, 16384), GradientTensor(212992, 16384), ParameterGradient("layer1.3.conv1.weight"), default);
         _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(229376, 16384), BatchNormTensors("layer1.3.bn1"), Scratch(14816, 64), default, TrainingTensor(245760, 16384), GradientTensor(245760, 16384), GradientTensor(229376, 16384), default, BatchNormGradients("layer1.3.bn1"));
+        _g7Conv.FuseStatistics(_g7Epilogue);
         _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv1.weight"), default, BatchNormTensors("layer1.3.bn1"), 1E-05f, Scratch(14880, 2304), Scratch(17184, 16));
-        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(0, 16384));
+        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(0, 16384));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(7, TrainingTensor(245760, 16384), GradientTensor(212992, 16384));
 
         // 8: Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(245760, 16384), Parameter("layer1.3.conv2.weight"), default, TrainingTensor(262144, 16384), GradientTensor(262144, 16384), GradientTensor(245760, 16384), ParameterGradient("layer1.3.conv2.weight"), default);
+        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(245760, 16384), Parameter("layer1.3.conv2.weight"), default, TrainingTensor(262144, 16384), GradientTensor(262144, 16384), GradientTensor(245760, 16384), ParameterGradient("layer1.3.conv2.weight"), default);
         _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(262144, 16384), BatchNormTensors("layer1.3.bn2"), Scratch(17200, 64), TrainingTensor(212992, 16384), TrainingTensor(278528, 16384), GradientTensor(278528, 16384), GradientTensor(262144, 16384), GradientTensor(212992, 16384), BatchNormGradients("layer1.3.bn2"));
+        _g8Conv.FuseStatistics(_g8Epilogue);
         _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv2.weight"), default, BatchNormTensors("layer1.3.bn2"), 1E-05f, Scratch(17264, 2304), Scratch(19568, 16));
-        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(16384, 16384));
+        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(16384, 16384));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         RegisterTrace(8, TrainingTensor(278528, 16384), GradientTensor(245760, 16384));
 
         // 9: Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(278528, 16384), Parameter("layer1.4.conv1.weight"), default, TrainingTensor(294912, 16384), GradientTensor(294912, 16384), GradientTensor(278528, 16384), ParameterGradient("layer1.4.conv1.weight"), default);
+        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(278528, 16384), Parameter("layer1.4.conv1.weight"), default, TrainingTensor(294912, 16384), GradientTensor(294912, 16384), GradientTensor(278528, 16384), ParameterGradient("layer1.4.conv1.weight"), default);
         _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(294912, 16384), BatchNormTensors("layer1.4.bn1"), Scratch(19584, 64), default, TrainingTensor(311296, 16384), GradientTensor(311296, 16384), GradientTensor(294912, 16384), default, BatchNormGradients("layer1.4.bn1"));
+        _g9Conv.FuseStatistics(_g9Epilogue);
         _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv1.weight"), default, BatchNormTensors("layer1.4.bn1"), 1E-05f, Scratch(19648, 2304), Scratch(21952, 16));
-        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(0, 16384));
+        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(0, 16384));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(9, TrainingTensor(311296, 16384), GradientTensor(278528, 16384));
 
         // 10: Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-        _g10Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(311296, 16384), Parameter("layer1.4.conv2.weight"), default, TrainingTensor(327680, 16384), GradientTensor(327680, 16384), GradientTensor(311296, 16384), ParameterGradient("layer1.4.conv2.weight"), default);
+        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(311296, 16384), Parameter("layer1.4.conv2.weight"), default, TrainingTensor(327680, 16384), GradientTensor(327680, 16384), GradientTensor(311296, 16384), ParameterGradient("layer1.4.conv2.weight"), default);
         _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(327680, 16384), BatchNormTensors("layer1.4.bn2"), Scratch(21968, 64), TrainingTensor(278528, 16384), TrainingTensor(344064, 16384), GradientTensor(344064, 16384), GradientTensor(327680, 16384), GradientTensor(278528, 16384), BatchNormGradients("layer1.4.bn2"));
+        _g10Conv.FuseStatistics(_g10Epilogue);
         _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv2.weight"), default, BatchNormTensors("layer1.4.bn2"), 1E-05f, Scratch(22032, 2304), Scratch(24336, 16));
-        _g10InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(32768, 16384));
+        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(32768, 16384));
         _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(10, TrainingTensor(344064, 16384), GradientTensor(311296, 16384));
 
         // 11: Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
-        _g11Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(344064, 16384), Parameter("layer1.5.conv1.weight"), default, TrainingTensor(360448, 16384), GradientTensor(360448, 16384), GradientTensor(344064, 16384), ParameterGradient("layer1.5.conv1.weight"), default);
+        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(344064, 16384), Parameter("layer1.5.conv1.weight"), default, TrainingTensor(360448, 16384), GradientTensor(360448, 16384), GradientTensor(344064, 16384), ParameterGradient("layer1.5.conv1.weight"), default);
         _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 16384), BatchNormTensors("layer1.5.bn1"), Scratch(24352, 64), default, TrainingTensor(376832, 16384), GradientTensor(376832, 16384), GradientTensor(360448, 16384), default, BatchNormGradients("layer1.5.bn1"));
+        _g11Conv.FuseStatistics(_g11Epilogue);
         _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.5.conv1.weight"), default, BatchNormTensors("layer1.5.bn1"), 1E-05f, Scratch(24416, 2304), Scratch(26720, 16));
-        _g11InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(24416, 2304), Scratch(26720, 16), InferenceTensor(0, 16384));
+        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(24416, 2304), Scratch(26720, 16), InferenceTensor(0, 16384));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(11, TrainingTensor(376832, 16384), GradientTensor(344064, 16384));
 
         // 12: Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
-        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(376832, 16384), Parameter("layer1.5.conv2.weight"), default, TrainingTensor(393216, 16384), GradientTensor(393216, 16384), GradientTensor(376832, 16384), ParameterGradient("layer1.5.conv2.weight"), default);
+        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(376832, 16384), Parameter("layer1.5.conv2.weight"), default, TrainingTensor(393216, 16384), GradientTensor(393216, 16384), GradientTensor(376832, 16384), ParameterGradient("layer1.5.conv2.weight"), default);
         _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(393216, 16384), BatchNormTensors("layer1.5.bn2"), Scratch(26736, 64), TrainingTensor(344064, 16384), TrainingTensor(409600, 16384), GradientTensor(409600, 16384), GradientTensor(393216, 16384), GradientTensor(344064, 16384), BatchNormGradients("layer1.5.bn2"));
+        _g12Conv.FuseStatistics(_g12Epilogue);
         _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.5.conv2.weight"), default, BatchNormTensors("layer1.5.bn2"), 1E-05f, Scratch(26800, 2304), Scratch(29104, 16));
-        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(26800, 2304), Scratch(29104, 16), InferenceTensor(16384, 16384));
+        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(26800, 2304), Scratch(29104, 16), InferenceTensor(16384, 16384));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         RegisterTrace(12, TrainingTensor(409600, 16384), GradientTensor(376832, 16384));
 
         // 13: Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(409600, 16384), Parameter("layer1.6.conv1.weight"), default, TrainingTensor(425984, 16384), GradientTensor(425984, 16384), GradientTensor(409600, 16384), ParameterGradient("layer1.6.conv1.weight"), default);
+        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(409600, 16384), Parameter("layer1.6.conv1.weight"), default, TrainingTensor(425984, 16384), GradientTensor(425984, 16384), GradientTensor(409600, 16384), ParameterGradient("layer1.6.conv1.weight"), default);
         _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(425984, 16384), BatchNormTensors("layer1.6.bn1"), Scratch(29120, 64), default, TrainingTensor(442368, 16384), GradientTensor(442368, 16384), GradientTensor(425984, 16384), default, BatchNormGradients("layer1.6.bn1"));
+        _g13Conv.FuseStatistics(_g13Epilogue);
         _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv1.weight"), default, BatchNormTensors("layer1.6.bn1"), 1E-05f, Scratch(29184, 2304), Scratch(31488, 16));
-        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(29184, 2304), Scratch(31488, 16), InferenceTensor(0, 16384));
+        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(29184, 2304), Scratch(31488, 16), InferenceTensor(0, 16384));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         RegisterTrace(13, TrainingTensor(442368, 16384), GradientTensor(409600, 16384));
 
         // 14: Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
-        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(442368, 16384), Parameter("layer1.6.conv2.weight"), default, TrainingTensor(458752, 16384), GradientTensor(458752, 16384), GradientTensor(442368, 16384), ParameterGradient("layer1.6.conv2.weight"), default);
+        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(442368, 16384), Parameter("layer1.6.conv2.weight"), default, TrainingTensor(458752, 16384), GradientTensor(458752, 16384), GradientTensor(442368, 16384), ParameterGradient("layer1.6.conv2.weight"), default);
         _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(458752, 16384), BatchNormTensors("layer1.6.bn2"), Scratch(31504, 64), TrainingTensor(409600, 16384), TrainingTensor(475136, 16384), GradientTensor(475136, 16384), GradientTensor(458752, 16384), GradientTensor(409600, 16384), BatchNormGradients("layer1.6.bn2"));
+        _g14Conv.FuseStatistics(_g14Epilogue);
         _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv2.weight"), default, BatchNormTensors("layer1.6.bn2"), 1E-05f, Scratch(31568, 2304), Scratch(33872, 16));
-        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(31568, 2304), Scratch(33872, 16), InferenceTensor(32768, 16384));
+        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(31568, 2304), Scratch(33872, 16), InferenceTensor(32768, 16384));
         _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         RegisterTrace(14, TrainingTensor(475136, 16384), GradientTensor(442368, 16384));
 
         // 15: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(475136, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(491520, 8192), GradientTensor(491520, 8192), GradientTensor(475136, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(475136, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(491520, 8192), GradientTensor(491520, 8192), GradientTensor(475136, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
         _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(491520, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(33888, 128), default, TrainingTensor(499712, 8192), GradientTensor(499712, 8192), GradientTensor(491520, 8192), default, BatchNormGradients("layer2.0.bn1"));
+        _g15Conv.FuseStatistics(_g15Epilogue);
         _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(34016, 4608), Scratch(38624, 32));
-        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(34016, 4608), Scratch(38624, 32), InferenceTensor(0, 8192));
+        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(34016, 4608), Scratch(38624, 32), InferenceTensor(0, 8192));
         _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(15, TrainingTensor(499712, 8192), GradientTensor(475136, 16384));
 
         // 16: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(499712, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(507904, 8192), GradientTensor(507904, 8192), GradientTensor(499712, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(499712, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(507904, 8192), GradientTensor(507904, 8192), GradientTensor(499712, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
         _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(507904, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(38656, 128), default, TrainingTensor(516096, 8192), GradientTensor(516096, 8192), GradientTensor(507904, 8192), default, BatchNormGradients("layer2.0.bn2"));
+        _g16Conv.FuseStatistics(_g16Epilogue);
         _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(38784, 9216), Scratch(48000, 32));
-        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(38784, 9216), Scratch(48000, 32), InferenceTensor(8192, 8192));
+        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(38784, 9216), Scratch(48000, 32), InferenceTensor(8192, 8192));
         RegisterTrace(16, TrainingTensor(516096, 8192), GradientTensor(499712, 8192));
 
         // 17: ZeroPadShortcut layer2.0.add.shortcut
@@ -1090,114 +1107,128 @@ partial class ResNet44 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(19, TrainingTensor(540672, 8192), GradientTensor(532480, 8192));
 
         // 20: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g20Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(540672, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(548864, 8192), GradientTensor(548864, 8192), GradientTensor(540672, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(540672, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(548864, 8192), GradientTensor(548864, 8192), GradientTensor(540672, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
         _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(548864, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(48032, 128), default, TrainingTensor(557056, 8192), GradientTensor(557056, 8192), GradientTensor(548864, 8192), default, BatchNormGradients("layer2.1.bn1"));
+        _g20Conv.FuseStatistics(_g20Epilogue);
         _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(48160, 9216), Scratch(57376, 32));
-        _g20InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(48160, 9216), Scratch(57376, 32), InferenceTensor(8192, 8192));
+        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(48160, 9216), Scratch(57376, 32), InferenceTensor(8192, 8192));
         _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         RegisterTrace(20, TrainingTensor(557056, 8192), GradientTensor(540672, 8192));
 
         // 21: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(557056, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(565248, 8192), GradientTensor(565248, 8192), GradientTensor(557056, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(557056, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(565248, 8192), GradientTensor(565248, 8192), GradientTensor(557056, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
         _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(565248, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(57408, 128), TrainingTensor(540672, 8192), TrainingTensor(573440, 8192), GradientTensor(573440, 8192), GradientTensor(565248, 8192), GradientTensor(540672, 8192), BatchNormGradients("layer2.1.bn2"));
+        _g21Conv.FuseStatistics(_g21Epilogue);
         _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(57536, 9216), Scratch(66752, 32));
-        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(57536, 9216), Scratch(66752, 32), InferenceTensor(16384, 8192));
+        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(57536, 9216), Scratch(66752, 32), InferenceTensor(16384, 8192));
         _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
         RegisterTrace(21, TrainingTensor(573440, 8192), GradientTensor(557056, 8192));
 
         // 22: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g22Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(573440, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(581632, 8192), GradientTensor(581632, 8192), GradientTensor(573440, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
+        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(573440, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(581632, 8192), GradientTensor(581632, 8192), GradientTensor(573440, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
         _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(581632, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(66784, 128), default, TrainingTensor(589824, 8192), GradientTensor(589824, 8192), GradientTensor(581632, 8192), default, BatchNormGradients("layer2.2.bn1"));
+        _g22Conv.FuseStatistics(_g22Epilogue);
         _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(66912, 9216), Scratch(76128, 32));
-        _g22InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(66912, 9216), Scratch(76128, 32), InferenceTensor(0, 8192));
+        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(66912, 9216), Scratch(76128, 32), InferenceTensor(0, 8192));
         _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(22, TrainingTensor(589824, 8192), GradientTensor(573440, 8192));
 
         // 23: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-        _g23Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(589824, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(598016, 8192), GradientTensor(598016, 8192), GradientTensor(589824, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
+        _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(589824, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(598016, 8192), GradientTensor(598016, 8192), GradientTensor(589824, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
         _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(598016, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(76160, 128), TrainingTensor(573440, 8192), TrainingTensor(606208, 8192), GradientTensor(606208, 8192), GradientTensor(598016, 8192), GradientTensor(573440, 8192), BatchNormGradients("layer2.2.bn2"));
+        _g23Conv.FuseStatistics(_g23Epilogue);
         _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(76288, 9216), Scratch(85504, 32));
-        _g23InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(76288, 9216), Scratch(85504, 32), InferenceTensor(8192, 8192));
+        _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(76288, 9216), Scratch(85504, 32), InferenceTensor(8192, 8192));
         _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         RegisterTrace(23, TrainingTensor(606208, 8192), GradientTensor(589824, 8192));
 
         // 24: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        _g24Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(606208, 8192), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(614400, 8192), GradientTensor(614400, 8192), GradientTensor(606208, 8192), ParameterGradient("layer2.3.conv1.weight"), default);
+        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(606208, 8192), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(614400, 8192), GradientTensor(614400, 8192), GradientTensor(606208, 8192), ParameterGradient("layer2.3.conv1.weight"), default);
         _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(614400, 8192), BatchNormTensors("layer2.3.bn1"), Scratch(85536, 128), default, TrainingTensor(622592, 8192), GradientTensor(622592, 8192), GradientTensor(614400, 8192), default, BatchNormGradients("layer2.3.bn1"));
+        _g24Conv.FuseStatistics(_g24Epilogue);
         _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(85664, 9216), Scratch(94880, 32));
-        _g24InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(85664, 9216), Scratch(94880, 32), InferenceTensor(0, 8192));
+        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(85664, 9216), Scratch(94880, 32), InferenceTensor(0, 8192));
         _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(24, TrainingTensor(622592, 8192), GradientTensor(606208, 8192));
 
         // 25: Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-        _g25Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(622592, 8192), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(630784, 8192), GradientTensor(630784, 8192), GradientTensor(622592, 8192), ParameterGradient("layer2.3.conv2.weight"), default);
+        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(622592, 8192), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(630784, 8192), GradientTensor(630784, 8192), GradientTensor(622592, 8192), ParameterGradient("layer2.3.conv2.weight"), default);
         _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(630784, 8192), BatchNormTensors("layer2.3.bn2"), Scratch(94912, 128), TrainingTensor(606208, 8192), TrainingTensor(638976, 8192), GradientTensor(638976, 8192), GradientTensor(630784, 8192), GradientTensor(606208, 8192), BatchNormGradients("layer2.3.bn2"));
+        _g25Conv.FuseStatistics(_g25Epilogue);
         _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(95040, 9216), Scratch(104256, 32));
-        _g25InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(95040, 9216), Scratch(104256, 32), InferenceTensor(16384, 8192));
+        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(95040, 9216), Scratch(104256, 32), InferenceTensor(16384, 8192));
         _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         RegisterTrace(25, TrainingTensor(638976, 8192), GradientTensor(622592, 8192));
 
         // 26: Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-        _g26Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(638976, 8192), Parameter("layer2.4.conv1.weight"), default, TrainingTensor(647168, 8192), GradientTensor(647168, 8192), GradientTensor(638976, 8192), ParameterGradient("layer2.4.conv1.weight"), default);
+        _g26Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(638976, 8192), Parameter("layer2.4.conv1.weight"), default, TrainingTensor(647168, 8192), GradientTensor(647168, 8192), GradientTensor(638976, 8192), ParameterGradient("layer2.4.conv1.weight"), default);
         _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(647168, 8192), BatchNormTensors("layer2.4.bn1"), Scratch(104288, 128), default, TrainingTensor(655360, 8192), GradientTensor(655360, 8192), GradientTensor(647168, 8192), default, BatchNormGradients("layer2.4.bn1"));
+        _g26Conv.FuseStatistics(_g26Epilogue);
         _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv1.weight"), default, BatchNormTensors("layer2.4.bn1"), 1E-05f, Scratch(104416, 9216), Scratch(113632, 32));
-        _g26InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(104416, 9216), Scratch(113632, 32), InferenceTensor(0, 8192));
+        _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(104416, 9216), Scratch(113632, 32), InferenceTensor(0, 8192));
         _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(26, TrainingTensor(655360, 8192), GradientTensor(638976, 8192));
 
         // 27: Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-        _g27Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(655360, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(663552, 8192), GradientTensor(663552, 8192), GradientTensor(655360, 8192), ParameterGradient("layer2.4.conv2.weight"), default);
+        _g27Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(655360, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(663552, 8192), GradientTensor(663552, 8192), GradientTensor(655360, 8192), ParameterGradient("layer2.4.conv2.weight"), default);
         _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(663552, 8192), BatchNormTensors("layer2.4.bn2"), Scratch(113664, 128), TrainingTensor(638976, 8192), TrainingTensor(671744, 8192), GradientTensor(671744, 8192), GradientTensor(663552, 8192), GradientTensor(638976, 8192), BatchNormGradients("layer2.4.bn2"));
+        _g27Conv.FuseStatistics(_g27Epilogue);
         _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv2.weight"), default, BatchNormTensors("layer2.4.bn2"), 1E-05f, Scratch(113792, 9216), Scratch(123008, 32));
-        _g27InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(113792, 9216), Scratch(123008, 32), InferenceTensor(8192, 8192));
+        _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(113792, 9216), Scratch(123008, 32), InferenceTensor(8192, 8192));
         _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         RegisterTrace(27, TrainingTensor(671744, 8192), GradientTensor(655360, 8192));
 
         // 28: Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
-        _g28Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(671744, 8192), Parameter("layer2.5.conv1.weight"), default, TrainingTensor(679936, 8192), GradientTensor(679936, 8192), GradientTensor(671744, 8192), ParameterGradient("layer2.5.conv1.weight"), default);
+        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(671744, 8192), Parameter("layer2.5.conv1.weight"), default, TrainingTensor(679936, 8192), GradientTensor(679936, 8192), GradientTensor(671744, 8192), ParameterGradient("layer2.5.conv1.weight"), default);
         _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(679936, 8192), BatchNormTensors("layer2.5.bn1"), Scratch(123040, 128), default, TrainingTensor(688128, 8192), GradientTensor(688128, 8192), GradientTensor(679936, 8192), default, BatchNormGradients("layer2.5.bn1"));
+        _g28Conv.FuseStatistics(_g28Epilogue);
         _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.5.conv1.weight"), default, BatchNormTensors("layer2.5.bn1"), 1E-05f, Scratch(123168, 9216), Scratch(132384, 32));
-        _g28InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(123168, 9216), Scratch(132384, 32), InferenceTensor(0, 8192));
+        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(123168, 9216), Scratch(132384, 32), InferenceTensor(0, 8192));
         _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(28, TrainingTensor(688128, 8192), GradientTensor(671744, 8192));
 
         // 29: Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
-        _g29Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(688128, 8192), Parameter("layer2.5.conv2.weight"), default, TrainingTensor(696320, 8192), GradientTensor(696320, 8192), GradientTensor(688128, 8192), ParameterGradient("layer2.5.conv2.weight"), default);
+        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(688128, 8192), Parameter("layer2.5.conv2.weight"), default, TrainingTensor(696320, 8192), GradientTensor(696320, 8192), GradientTensor(688128, 8192), ParameterGradient("layer2.5.conv2.weight"), default);
         _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(696320, 8192), BatchNormTensors("layer2.5.bn2"), Scratch(132416, 128), TrainingTensor(671744, 8192), TrainingTensor(704512, 8192), GradientTensor(704512, 8192), GradientTensor(696320, 8192), GradientTensor(671744, 8192), BatchNormGradients("layer2.5.bn2"));
+        _g29Conv.FuseStatistics(_g29Epilogue);
         _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.5.conv2.weight"), default, BatchNormTensors("layer2.5.bn2"), 1E-05f, Scratch(132544, 9216), Scratch(141760, 32));
-        _g29InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(132544, 9216), Scratch(141760, 32), InferenceTensor(16384, 8192));
+        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(132544, 9216), Scratch(141760, 32), InferenceTensor(16384, 8192));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         RegisterTrace(29, TrainingTensor(704512, 8192), GradientTensor(688128, 8192));
 
         // 30: Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
-        _g30Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(704512, 8192), Parameter("layer2.6.conv1.weight"), default, TrainingTensor(712704, 8192), GradientTensor(712704, 8192), GradientTensor(704512, 8192), ParameterGradient("layer2.6.conv1.weight"), default);
+        _g30Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(704512, 8192), Parameter("layer2.6.conv1.weight"), default, TrainingTensor(712704, 8192), GradientTensor(712704, 8192), GradientTensor(704512, 8192), ParameterGradient("layer2.6.conv1.weight"), default);
         _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(712704, 8192), BatchNormTensors("layer2.6.bn1"), Scratch(141792, 128), default, TrainingTensor(720896, 8192), GradientTensor(720896, 8192), GradientTensor(712704, 8192), default, BatchNormGradients("layer2.6.bn1"));
+        _g30Conv.FuseStatistics(_g30Epilogue);
         _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv1.weight"), default, BatchNormTensors("layer2.6.bn1"), 1E-05f, Scratch(141920, 9216), Scratch(151136, 32));
-        _g30InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(141920, 9216), Scratch(151136, 32), InferenceTensor(0, 8192));
+        _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(141920, 9216), Scratch(151136, 32), InferenceTensor(0, 8192));
         _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         RegisterTrace(30, TrainingTensor(720896, 8192), GradientTensor(704512, 8192));
 
         // 31: Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
-        _g31Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(720896, 8192), Parameter("layer2.6.conv2.weight"), default, TrainingTensor(729088, 8192), GradientTensor(729088, 8192), GradientTensor(720896, 8192), ParameterGradient("layer2.6.conv2.weight"), default);
+        _g31Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(720896, 8192), Parameter("layer2.6.conv2.weight"), default, TrainingTensor(729088, 8192), GradientTensor(729088, 8192), GradientTensor(720896, 8192), ParameterGradient("layer2.6.conv2.weight"), default);
         _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(729088, 8192), BatchNormTensors("layer2.6.bn2"), Scratch(151168, 128), TrainingTensor(704512, 8192), TrainingTensor(737280, 8192), GradientTensor(737280, 8192), GradientTensor(729088, 8192), GradientTensor(704512, 8192), BatchNormGradients("layer2.6.bn2"));
+        _g31Conv.FuseStatistics(_g31Epilogue);
         _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv2.weight"), default, BatchNormTensors("layer2.6.bn2"), 1E-05f, Scratch(151296, 9216), Scratch(160512, 32));
-        _g31InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(151296, 9216), Scratch(160512, 32), InferenceTensor(8192, 8192));
+        _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(151296, 9216), Scratch(160512, 32), InferenceTensor(8192, 8192));
         _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         RegisterTrace(31, TrainingTensor(737280, 8192), GradientTensor(720896, 8192));
 
         // 32: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g32Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(737280, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(745472, 4096), GradientTensor(745472, 4096), GradientTensor(737280, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(737280, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(745472, 4096), GradientTensor(745472, 4096), GradientTensor(737280, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
         _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(745472, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(160544, 256), default, TrainingTensor(749568, 4096), GradientTensor(749568, 4096), GradientTensor(745472, 4096), default, BatchNormGradients("layer3.0.bn1"));
+        _g32Conv.FuseStatistics(_g32Epilogue);
         _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(160800, 18432), Scratch(179232, 64));
-        _g32InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(8192, 8192), Scratch(160800, 18432), Scratch(179232, 64), InferenceTensor(0, 4096));
+        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(8192, 8192), Scratch(160800, 18432), Scratch(179232, 64), InferenceTensor(0, 4096));
         _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(32, TrainingTensor(749568, 4096), GradientTensor(737280, 8192));
 
         // 33: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-        _g33Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(749568, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(753664, 4096), GradientTensor(753664, 4096), GradientTensor(749568, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g33Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(749568, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(753664, 4096), GradientTensor(753664, 4096), GradientTensor(749568, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
         _g33Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(753664, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(179296, 256), default, TrainingTensor(757760, 4096), GradientTensor(757760, 4096), GradientTensor(753664, 4096), default, BatchNormGradients("layer3.0.bn2"));
+        _g33Conv.FuseStatistics(_g33Epilogue);
         _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(179552, 36864), Scratch(216416, 64));
-        _g33InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(179552, 36864), Scratch(216416, 64), InferenceTensor(4096, 4096));
+        _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(179552, 36864), Scratch(216416, 64), InferenceTensor(4096, 4096));
         RegisterTrace(33, TrainingTensor(757760, 4096), GradientTensor(749568, 4096));
 
         // 34: ZeroPadShortcut layer3.0.add.shortcut
@@ -1216,98 +1247,110 @@ partial class ResNet44 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(36, TrainingTensor(770048, 4096), GradientTensor(765952, 4096));
 
         // 37: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g37Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(770048, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(774144, 4096), GradientTensor(774144, 4096), GradientTensor(770048, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g37Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(770048, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(774144, 4096), GradientTensor(774144, 4096), GradientTensor(770048, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
         _g37Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(774144, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(216480, 256), default, TrainingTensor(778240, 4096), GradientTensor(778240, 4096), GradientTensor(774144, 4096), default, BatchNormGradients("layer3.1.bn1"));
+        _g37Conv.FuseStatistics(_g37Epilogue);
         _g37Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(216736, 36864), Scratch(253600, 64));
-        _g37InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(216736, 36864), Scratch(253600, 64), InferenceTensor(4096, 4096));
+        _g37InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(216736, 36864), Scratch(253600, 64), InferenceTensor(4096, 4096));
         _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         RegisterTrace(37, TrainingTensor(778240, 4096), GradientTensor(770048, 4096));
 
         // 38: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-        _g38Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(778240, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(782336, 4096), GradientTensor(782336, 4096), GradientTensor(778240, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g38Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(778240, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(782336, 4096), GradientTensor(782336, 4096), GradientTensor(778240, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
         _g38Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(782336, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(253664, 256), TrainingTensor(770048, 4096), TrainingTensor(786432, 4096), GradientTensor(786432, 4096), GradientTensor(782336, 4096), GradientTensor(770048, 4096), BatchNormGradients("layer3.1.bn2"));
+        _g38Conv.FuseStatistics(_g38Epilogue);
         _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(253920, 36864), Scratch(290784, 64));
-        _g38InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(253920, 36864), Scratch(290784, 64), InferenceTensor(8192, 4096));
+        _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(253920, 36864), Scratch(290784, 64), InferenceTensor(8192, 4096));
         _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
         RegisterTrace(38, TrainingTensor(786432, 4096), GradientTensor(778240, 4096));
 
         // 39: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g39Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(786432, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(790528, 4096), GradientTensor(790528, 4096), GradientTensor(786432, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
+        _g39Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(786432, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(790528, 4096), GradientTensor(790528, 4096), GradientTensor(786432, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
         _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(790528, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(290848, 256), default, TrainingTensor(794624, 4096), GradientTensor(794624, 4096), GradientTensor(790528, 4096), default, BatchNormGradients("layer3.2.bn1"));
+        _g39Conv.FuseStatistics(_g39Epilogue);
         _g39Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(291104, 36864), Scratch(327968, 64));
-        _g39InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(291104, 36864), Scratch(327968, 64), InferenceTensor(0, 4096));
+        _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(291104, 36864), Scratch(327968, 64), InferenceTensor(0, 4096));
         _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(39, TrainingTensor(794624, 4096), GradientTensor(786432, 4096));
 
         // 40: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-        _g40Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(794624, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(798720, 4096), GradientTensor(798720, 4096), GradientTensor(794624, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
+        _g40Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(794624, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(798720, 4096), GradientTensor(798720, 4096), GradientTensor(794624, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
         _g40Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(798720, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(328032, 256), TrainingTensor(786432, 4096), TrainingTensor(802816, 4096), GradientTensor(802816, 4096), GradientTensor(798720, 4096), GradientTensor(786432, 4096), BatchNormGradients("layer3.2.bn2"));
+        _g40Conv.FuseStatistics(_g40Epilogue);
         _g40Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(328288, 36864), Scratch(365152, 64));
-        _g40InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(328288, 36864), Scratch(365152, 64), InferenceTensor(4096, 4096));
+        _g40InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(328288, 36864), Scratch(365152, 64), InferenceTensor(4096, 4096));
         _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         RegisterTrace(40, TrainingTensor(802816, 4096), GradientTensor(794624, 4096));
 
         // 41: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        _g41Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(802816, 4096), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(806912, 4096), GradientTensor(806912, 4096), GradientTensor(802816, 4096), ParameterGradient("layer3.3.conv1.weight"), default);
+        _g41Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(802816, 4096), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(806912, 4096), GradientTensor(806912, 4096), GradientTensor(802816, 4096), ParameterGradient("layer3.3.conv1.weight"), default);
         _g41Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(806912, 4096), BatchNormTensors("layer3.3.bn1"), Scratch(365216, 256), default, TrainingTensor(811008, 4096), GradientTensor(811008, 4096), GradientTensor(806912, 4096), default, BatchNormGradients("layer3.3.bn1"));
+        _g41Conv.FuseStatistics(_g41Epilogue);
         _g41Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(365472, 36864), Scratch(402336, 64));
-        _g41InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(365472, 36864), Scratch(402336, 64), InferenceTensor(0, 4096));
+        _g41InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(365472, 36864), Scratch(402336, 64), InferenceTensor(0, 4096));
         _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(41, TrainingTensor(811008, 4096), GradientTensor(802816, 4096));
 
         // 42: Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-        _g42Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(811008, 4096), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(815104, 4096), GradientTensor(815104, 4096), GradientTensor(811008, 4096), ParameterGradient("layer3.3.conv2.weight"), default);
+        _g42Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(811008, 4096), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(815104, 4096), GradientTensor(815104, 4096), GradientTensor(811008, 4096), ParameterGradient("layer3.3.conv2.weight"), default);
         _g42Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(815104, 4096), BatchNormTensors("layer3.3.bn2"), Scratch(402400, 256), TrainingTensor(802816, 4096), TrainingTensor(819200, 4096), GradientTensor(819200, 4096), GradientTensor(815104, 4096), GradientTensor(802816, 4096), BatchNormGradients("layer3.3.bn2"));
+        _g42Conv.FuseStatistics(_g42Epilogue);
         _g42Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(402656, 36864), Scratch(439520, 64));
-        _g42InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(402656, 36864), Scratch(439520, 64), InferenceTensor(8192, 4096));
+        _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(402656, 36864), Scratch(439520, 64), InferenceTensor(8192, 4096));
         _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         RegisterTrace(42, TrainingTensor(819200, 4096), GradientTensor(811008, 4096));
 
         // 43: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        _g43Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(819200, 4096), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(823296, 4096), GradientTensor(823296, 4096), GradientTensor(819200, 4096), ParameterGradient("layer3.4.conv1.weight"), default);
+        _g43Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(819200, 4096), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(823296, 4096), GradientTensor(823296, 4096), GradientTensor(819200, 4096), ParameterGradient("layer3.4.conv1.weight"), default);
         _g43Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(823296, 4096), BatchNormTensors("layer3.4.bn1"), Scratch(439584, 256), default, TrainingTensor(827392, 4096), GradientTensor(827392, 4096), GradientTensor(823296, 4096), default, BatchNormGradients("layer3.4.bn1"));
+        _g43Conv.FuseStatistics(_g43Epilogue);
         _g43Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(439840, 36864), Scratch(476704, 64));
-        _g43InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(439840, 36864), Scratch(476704, 64), InferenceTensor(0, 4096));
+        _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(439840, 36864), Scratch(476704, 64), InferenceTensor(0, 4096));
         _g43InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(43, TrainingTensor(827392, 4096), GradientTensor(819200, 4096));
 
         // 44: Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-        _g44Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(827392, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(831488, 4096), GradientTensor(831488, 4096), GradientTensor(827392, 4096), ParameterGradient("layer3.4.conv2.weight"), default);
+        _g44Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(827392, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(831488, 4096), GradientTensor(831488, 4096), GradientTensor(827392, 4096), ParameterGradient("layer3.4.conv2.weight"), default);
         _g44Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(831488, 4096), BatchNormTensors("layer3.4.bn2"), Scratch(476768, 256), TrainingTensor(819200, 4096), TrainingTensor(835584, 4096), GradientTensor(835584, 4096), GradientTensor(831488, 4096), GradientTensor(819200, 4096), BatchNormGradients("layer3.4.bn2"));
+        _g44Conv.FuseStatistics(_g44Epilogue);
         _g44Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(477024, 36864), Scratch(513888, 64));
-        _g44InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(477024, 36864), Scratch(513888, 64), InferenceTensor(4096, 4096));
+        _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(477024, 36864), Scratch(513888, 64), InferenceTensor(4096, 4096));
         _g44InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         RegisterTrace(44, TrainingTensor(835584, 4096), GradientTensor(827392, 4096));
 
         // 45: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-        _g45Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(835584, 4096), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(839680, 4096), GradientTensor(839680, 4096), GradientTensor(835584, 4096), ParameterGradient("layer3.5.conv1.weight"), default);
+        _g45Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(835584, 4096), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(839680, 4096), GradientTensor(839680, 4096), GradientTensor(835584, 4096), ParameterGradient("layer3.5.conv1.weight"), default);
         _g45Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(839680, 4096), BatchNormTensors("layer3.5.bn1"), Scratch(513952, 256), default, TrainingTensor(843776, 4096), GradientTensor(843776, 4096), GradientTensor(839680, 4096), default, BatchNormGradients("layer3.5.bn1"));
+        _g45Conv.FuseStatistics(_g45Epilogue);
         _g45Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(514208, 36864), Scratch(551072, 64));
-        _g45InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(514208, 36864), Scratch(551072, 64), InferenceTensor(0, 4096));
+        _g45InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(514208, 36864), Scratch(551072, 64), InferenceTensor(0, 4096));
         _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(45, TrainingTensor(843776, 4096), GradientTensor(835584, 4096));
 
         // 46: Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-        _g46Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(843776, 4096), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(847872, 4096), GradientTensor(847872, 4096), GradientTensor(843776, 4096), ParameterGradient("layer3.5.conv2.weight"), default);
+        _g46Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(843776, 4096), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(847872, 4096), GradientTensor(847872, 4096), GradientTensor(843776, 4096), ParameterGradient("layer3.5.conv2.weight"), default);
         _g46Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(847872, 4096), BatchNormTensors("layer3.5.bn2"), Scratch(551136, 256), TrainingTensor(835584, 4096), TrainingTensor(851968, 4096), GradientTensor(851968, 4096), GradientTensor(847872, 4096), GradientTensor(835584, 4096), BatchNormGradients("layer3.5.bn2"));
+        _g46Conv.FuseStatistics(_g46Epilogue);
         _g46Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(551392, 36864), Scratch(588256, 64));
-        _g46InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(551392, 36864), Scratch(588256, 64), InferenceTensor(8192, 4096));
+        _g46InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(551392, 36864), Scratch(588256, 64), InferenceTensor(8192, 4096));
         _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         RegisterTrace(46, TrainingTensor(851968, 4096), GradientTensor(843776, 4096));
 
         // 47: Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
-        _g47Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(851968, 4096), Parameter("layer3.6.conv1.weight"), default, TrainingTensor(856064, 4096), GradientTensor(856064, 4096), GradientTensor(851968, 4096), ParameterGradient("layer3.6.conv1.weight"), default);
+        _g47Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(851968, 4096), Parameter("layer3.6.conv1.weight"), default, TrainingTensor(856064, 4096), GradientTensor(856064, 4096), GradientTensor(851968, 4096), ParameterGradient("layer3.6.conv1.weight"), default);
         _g47Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(856064, 4096), BatchNormTensors("layer3.6.bn1"), Scratch(588320, 256), default, TrainingTensor(860160, 4096), GradientTensor(860160, 4096), GradientTensor(856064, 4096), default, BatchNormGradients("layer3.6.bn1"));
+        _g47Conv.FuseStatistics(_g47Epilogue);
         _g47Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv1.weight"), default, BatchNormTensors("layer3.6.bn1"), 1E-05f, Scratch(588576, 36864), Scratch(625440, 64));
-        _g47InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(588576, 36864), Scratch(625440, 64), InferenceTensor(0, 4096));
+        _g47InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(588576, 36864), Scratch(625440, 64), InferenceTensor(0, 4096));
         _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         RegisterTrace(47, TrainingTensor(860160, 4096), GradientTensor(851968, 4096));
 
         // 48: Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
-        _g48Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(860160, 4096), Parameter("layer3.6.conv2.weight"), default, TrainingTensor(864256, 4096), GradientTensor(864256, 4096), GradientTensor(860160, 4096), ParameterGradient("layer3.6.conv2.weight"), default);
+        _g48Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(860160, 4096), Parameter("layer3.6.conv2.weight"), default, TrainingTensor(864256, 4096), GradientTensor(864256, 4096), GradientTensor(860160, 4096), ParameterGradient("layer3.6.conv2.weight"), default);
         _g48Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(864256, 4096), BatchNormTensors("layer3.6.bn2"), Scratch(625504, 256), TrainingTensor(851968, 4096), TrainingTensor(868352, 4096), GradientTensor(868352, 4096), GradientTensor(864256, 4096), GradientTensor(851968, 4096), BatchNormGradients("layer3.6.bn2"));
+        _g48Conv.FuseStatistics(_g48Epilogue);
         _g48Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv2.weight"), default, BatchNormTensors("layer3.6.bn2"), 1E-05f, Scratch(625760, 36864), Scratch(662624, 64));
-        _g48InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(625760, 36864), Scratch(662624, 64), InferenceTensor(4096, 4096));
+        _g48InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(625760, 36864), Scratch(662624, 64), InferenceTensor(4096, 4096));
         _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         RegisterTrace(48, TrainingTensor(868352, 4096), GradientTensor(860160, 4096));
 
@@ -1317,8 +1360,8 @@ partial class ResNet44 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(49, TrainingTensor(872448, 64), GradientTensor(868352, 4096));
 
         // 50: Dense fc
-        _g50Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(872448, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(872512, 10), GradientTensor(872512, 10), GradientTensor(872448, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g50InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10));
+        _g50Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(872448, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(872512, 10), GradientTensor(872512, 10), GradientTensor(872448, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g50InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10));
         RegisterTrace(50, TrainingTensor(872512, 10), GradientTensor(872448, 64));
     }
 
@@ -1623,100 +1666,100 @@ partial class ResNet44 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     }
 
     /// <inheritdoc />
-    protected override void ForwardInference()
+    protected override void ForwardInference(int images)
     {
-        _g0InferenceConv.Forward();
-        _g0InferenceEpilogue.Forward();
-        _g1InferenceConv.Forward();
-        _g1InferenceEpilogue.Forward();
-        _g2InferenceConv.Forward();
-        _g2InferenceEpilogue.Forward();
-        _g3InferenceConv.Forward();
-        _g3InferenceEpilogue.Forward();
-        _g4InferenceConv.Forward();
-        _g4InferenceEpilogue.Forward();
-        _g5InferenceConv.Forward();
-        _g5InferenceEpilogue.Forward();
-        _g6InferenceConv.Forward();
-        _g6InferenceEpilogue.Forward();
-        _g7InferenceConv.Forward();
-        _g7InferenceEpilogue.Forward();
-        _g8InferenceConv.Forward();
-        _g8InferenceEpilogue.Forward();
-        _g9InferenceConv.Forward();
-        _g9InferenceEpilogue.Forward();
-        _g10InferenceConv.Forward();
-        _g10InferenceEpilogue.Forward();
-        _g11InferenceConv.Forward();
-        _g11InferenceEpilogue.Forward();
-        _g12InferenceConv.Forward();
-        _g12InferenceEpilogue.Forward();
-        _g13InferenceConv.Forward();
-        _g13InferenceEpilogue.Forward();
-        _g14InferenceConv.Forward();
-        _g14InferenceEpilogue.Forward();
-        _g15InferenceConv.Forward();
-        _g15InferenceEpilogue.Forward();
-        _g16InferenceConv.Forward();
-        _g17InferenceOp.Forward();
-        _g18InferenceOp.Forward();
-        _g19InferenceOp.Forward();
-        _g20InferenceConv.Forward();
-        _g20InferenceEpilogue.Forward();
-        _g21InferenceConv.Forward();
-        _g21InferenceEpilogue.Forward();
-        _g22InferenceConv.Forward();
-        _g22InferenceEpilogue.Forward();
-        _g23InferenceConv.Forward();
-        _g23InferenceEpilogue.Forward();
-        _g24InferenceConv.Forward();
-        _g24InferenceEpilogue.Forward();
-        _g25InferenceConv.Forward();
-        _g25InferenceEpilogue.Forward();
-        _g26InferenceConv.Forward();
-        _g26InferenceEpilogue.Forward();
-        _g27InferenceConv.Forward();
-        _g27InferenceEpilogue.Forward();
-        _g28InferenceConv.Forward();
-        _g28InferenceEpilogue.Forward();
-        _g29InferenceConv.Forward();
-        _g29InferenceEpilogue.Forward();
-        _g30InferenceConv.Forward();
-        _g30InferenceEpilogue.Forward();
-        _g31InferenceConv.Forward();
-        _g31InferenceEpilogue.Forward();
-        _g32InferenceConv.Forward();
-        _g32InferenceEpilogue.Forward();
-        _g33InferenceConv.Forward();
-        _g34InferenceOp.Forward();
-        _g35InferenceOp.Forward();
-        _g36InferenceOp.Forward();
-        _g37InferenceConv.Forward();
-        _g37InferenceEpilogue.Forward();
-        _g38InferenceConv.Forward();
-        _g38InferenceEpilogue.Forward();
-        _g39InferenceConv.Forward();
-        _g39InferenceEpilogue.Forward();
-        _g40InferenceConv.Forward();
-        _g40InferenceEpilogue.Forward();
-        _g41InferenceConv.Forward();
-        _g41InferenceEpilogue.Forward();
-        _g42InferenceConv.Forward();
-        _g42InferenceEpilogue.Forward();
-        _g43InferenceConv.Forward();
-        _g43InferenceEpilogue.Forward();
-        _g44InferenceConv.Forward();
-        _g44InferenceEpilogue.Forward();
-        _g45InferenceConv.Forward();
-        _g45InferenceEpilogue.Forward();
-        _g46InferenceConv.Forward();
-        _g46InferenceEpilogue.Forward();
-        _g47InferenceConv.Forward();
-        _g47InferenceEpilogue.Forward();
-        _g48InferenceConv.Forward();
-        _g48InferenceEpilogue.Forward();
-        _g49InferenceOp.Forward();
-        _g50InferenceConv.Forward();
+        _g0InferenceConv.Forward(images);
+        _g0InferenceEpilogue.Forward(images);
+        _g1InferenceConv.Forward(images);
+        _g1InferenceEpilogue.Forward(images);
+        _g2InferenceConv.Forward(images);
+        _g2InferenceEpilogue.Forward(images);
+        _g3InferenceConv.Forward(images);
+        _g3InferenceEpilogue.Forward(images);
+        _g4InferenceConv.Forward(images);
+        _g4InferenceEpilogue.Forward(images);
+        _g5InferenceConv.Forward(images);
+        _g5InferenceEpilogue.Forward(images);
+        _g6InferenceConv.Forward(images);
+        _g6InferenceEpilogue.Forward(images);
+        _g7InferenceConv.Forward(images);
+        _g7InferenceEpilogue.Forward(images);
+        _g8InferenceConv.Forward(images);
+        _g8InferenceEpilogue.Forward(images);
+        _g9InferenceConv.Forward(images);
+        _g9InferenceEpilogue.Forward(images);
+        _g10InferenceConv.Forward(images);
+        _g10InferenceEpilogue.Forward(images);
+        _g11InferenceConv.Forward(images);
+        _g11InferenceEpilogue.Forward(images);
+        _g12InferenceConv.Forward(images);
+        _g12InferenceEpilogue.Forward(images);
+        _g13InferenceConv.Forward(images);
+        _g13InferenceEpilogue.Forward(images);
+        _g14InferenceConv.Forward(images);
+        _g14InferenceEpilogue.Forward(images);
+        _g15InferenceConv.Forward(images);
+        _g15InferenceEpilogue.Forward(images);
+        _g16InferenceConv.Forward(images);
+        _g17InferenceOp.Forward(images);
+        _g18InferenceOp.Forward(images);
+        _g19InferenceOp.Forward(images);
+        _g20InferenceConv.Forward(images);
+        _g20InferenceEpilogue.Forward(images);
+        _g21InferenceConv.Forward(images);
+        _g21InferenceEpilogue.Forward(images);
+        _g22InferenceConv.Forward(images);
+        _g22InferenceEpilogue.Forward(images);
+        _g23InferenceConv.Forward(images);
+        _g23InferenceEpilogue.Forward(images);
+        _g24InferenceConv.Forward(images);
+        _g24InferenceEpilogue.Forward(images);
+        _g25InferenceConv.Forward(images);
+        _g25InferenceEpilogue.Forward(images);
+        _g26InferenceConv.Forward(images);
+        _g26InferenceEpilogue.Forward(images);
+        _g27InferenceConv.Forward(images);
+        _g27InferenceEpilogue.Forward(images);
+        _g28InferenceConv.Forward(images);
+        _g28InferenceEpilogue.Forward(images);
+        _g29InferenceConv.Forward(images);
+        _g29InferenceEpilogue.Forward(images);
+        _g30InferenceConv.Forward(images);
+        _g30InferenceEpilogue.Forward(images);
+        _g31InferenceConv.Forward(images);
+        _g31InferenceEpilogue.Forward(images);
+        _g32InferenceConv.Forward(images);
+        _g32InferenceEpilogue.Forward(images);
+        _g33InferenceConv.Forward(images);
+        _g34InferenceOp.Forward(images);
+        _g35InferenceOp.Forward(images);
+        _g36InferenceOp.Forward(images);
+        _g37InferenceConv.Forward(images);
+        _g37InferenceEpilogue.Forward(images);
+        _g38InferenceConv.Forward(images);
+        _g38InferenceEpilogue.Forward(images);
+        _g39InferenceConv.Forward(images);
+        _g39InferenceEpilogue.Forward(images);
+        _g40InferenceConv.Forward(images);
+        _g40InferenceEpilogue.Forward(images);
+        _g41InferenceConv.Forward(images);
+        _g41InferenceEpilogue.Forward(images);
+        _g42InferenceConv.Forward(images);
+        _g42InferenceEpilogue.Forward(images);
+        _g43InferenceConv.Forward(images);
+        _g43InferenceEpilogue.Forward(images);
+        _g44InferenceConv.Forward(images);
+        _g44InferenceEpilogue.Forward(images);
+        _g45InferenceConv.Forward(images);
+        _g45InferenceEpilogue.Forward(images);
+        _g46InferenceConv.Forward(images);
+        _g46InferenceEpilogue.Forward(images);
+        _g47InferenceConv.Forward(images);
+        _g47InferenceEpilogue.Forward(images);
+        _g48InferenceConv.Forward(images);
+        _g48InferenceEpilogue.Forward(images);
+        _g49InferenceOp.Forward(images);
+        _g50InferenceConv.Forward(images);
     }
 
     /// <inheritdoc />
@@ -1778,4 +1821,88 @@ partial class ResNet44 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(64, 10);
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv16x32x32To16K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 16;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int OutChannels => 16;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv16x32x32To32K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 16;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int OutChannels => 32;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv32x16x16To32K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 32;
+        public static int Height => 16;
+        public static int Width => 16;
+        public static int OutChannels => 32;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv32x16x16To64K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 32;
+        public static int Height => 16;
+        public static int Width => 16;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv3x32x32To16K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 3;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int OutChannels => 16;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x1x1To10K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 1;
+        public static int Width => 1;
+        public static int OutChannels => 10;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x8x8To64K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 8;
+        public static int Width => 8;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
 }

@@ -1105,10 +1105,11 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(25442280, 150528), ParameterGradient("conv1.weight"), default);
+        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(25442280, 150528), ParameterGradient("conv1.weight"), default);
         _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1"));
+        _g0Conv.FuseStatistics(_g0Epilogue);
         _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
-        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
+        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
         RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(25442280, 150528));
 
@@ -1118,33 +1119,37 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(1, TrainingTensor(1605632, 200704), GradientTensor(802816, 802816));
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g2Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
+        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
         _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1"));
+        _g2Conv.FuseStatistics(_g2Epilogue);
         _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 4096), Scratch(14080, 64));
-        _g2InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(9984, 4096), Scratch(14080, 64), InferenceTensor(0, 200704));
+        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(9984, 4096), Scratch(14080, 64), InferenceTensor(0, 200704));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
+        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
         _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(14144, 256), default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, BatchNormGradients("layer1.0.bn2"));
+        _g3Conv.FuseStatistics(_g3Epilogue);
         _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(14400, 36864), Scratch(51264, 64));
-        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(14400, 36864), Scratch(51264, 64), InferenceTensor(802816, 200704));
+        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(14400, 36864), Scratch(51264, 64), InferenceTensor(802816, 200704));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
         RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
 
         // 4: Conv+BatchNorm layer1.0.conv3, layer1.0.bn3
-        _g4Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(2408448, 200704), Parameter("layer1.0.conv3.weight"), default, TrainingTensor(2609152, 802816), GradientTensor(2609152, 802816), GradientTensor(2408448, 200704), ParameterGradient("layer1.0.conv3.weight"), default);
+        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(2408448, 200704), Parameter("layer1.0.conv3.weight"), default, TrainingTensor(2609152, 802816), GradientTensor(2609152, 802816), GradientTensor(2408448, 200704), ParameterGradient("layer1.0.conv3.weight"), default);
         _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 802816), BatchNormTensors("layer1.0.bn3"), Scratch(51328, 1024), default, TrainingTensor(3411968, 802816), GradientTensor(3411968, 802816), GradientTensor(2609152, 802816), default, BatchNormGradients("layer1.0.bn3"));
+        _g4Conv.FuseStatistics(_g4Epilogue);
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.conv3.weight"), default, BatchNormTensors("layer1.0.bn3"), 1E-05f, Scratch(52352, 16384), Scratch(68736, 256));
-        _g4InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(52352, 16384), Scratch(68736, 256), InferenceTensor(0, 802816));
+        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(52352, 16384), Scratch(68736, 256), InferenceTensor(0, 802816));
         RegisterTrace(4, TrainingTensor(3411968, 802816), GradientTensor(2408448, 200704));
 
         // 5: Conv+BatchNorm layer1.0.downsample.0, layer1.0.downsample.1
-        _g5Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.downsample.0.weight"), default, TrainingTensor(4214784, 802816), GradientTensor(4214784, 802816), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.downsample.0.weight"), default);
+        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.downsample.0.weight"), default, TrainingTensor(4214784, 802816), GradientTensor(4214784, 802816), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.downsample.0.weight"), default);
         _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 802816), BatchNormTensors("layer1.0.downsample.1"), Scratch(68992, 1024), default, TrainingTensor(5017600, 802816), GradientTensor(5017600, 802816), GradientTensor(4214784, 802816), default, BatchNormGradients("layer1.0.downsample.1"));
+        _g5Conv.FuseStatistics(_g5Epilogue);
         _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.downsample.0.weight"), default, BatchNormTensors("layer1.0.downsample.1"), 1E-05f, Scratch(70016, 16384), Scratch(86400, 256));
-        _g5InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(70016, 16384), Scratch(86400, 256), InferenceTensor(802816, 802816));
+        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(70016, 16384), Scratch(86400, 256), InferenceTensor(802816, 802816));
         RegisterTrace(5, TrainingTensor(5017600, 802816), GradientTensor(1605632, 200704));
 
         // 6: Add layer1.0.add
@@ -1158,81 +1163,91 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(7, TrainingTensor(6623232, 802816), GradientTensor(5820416, 802816));
 
         // 8: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g8Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(6623232, 802816), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(7426048, 200704), GradientTensor(7426048, 200704), GradientTensor(6623232, 802816), ParameterGradient("layer1.1.conv1.weight"), default);
+        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(6623232, 802816), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(7426048, 200704), GradientTensor(7426048, 200704), GradientTensor(6623232, 802816), ParameterGradient("layer1.1.conv1.weight"), default);
         _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7426048, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(86656, 256), default, TrainingTensor(7626752, 200704), GradientTensor(7626752, 200704), GradientTensor(7426048, 200704), default, BatchNormGradients("layer1.1.bn1"));
+        _g8Conv.FuseStatistics(_g8Epilogue);
         _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(86912, 16384), Scratch(103296, 64));
-        _g8InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(86912, 16384), Scratch(103296, 64), InferenceTensor(802816, 200704));
+        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(86912, 16384), Scratch(103296, 64), InferenceTensor(802816, 200704));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
         RegisterTrace(8, TrainingTensor(7626752, 200704), GradientTensor(6623232, 802816));
 
         // 9: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(7626752, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(7827456, 200704), GradientTensor(7827456, 200704), GradientTensor(7626752, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
+        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(7626752, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(7827456, 200704), GradientTensor(7827456, 200704), GradientTensor(7626752, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
         _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7827456, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(103360, 256), default, TrainingTensor(8028160, 200704), GradientTensor(8028160, 200704), GradientTensor(7827456, 200704), default, BatchNormGradients("layer1.1.bn2"));
+        _g9Conv.FuseStatistics(_g9Epilogue);
         _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(103616, 36864), Scratch(140480, 64));
-        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(103616, 36864), Scratch(140480, 64), InferenceTensor(1605632, 200704));
+        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(103616, 36864), Scratch(140480, 64), InferenceTensor(1605632, 200704));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 200704), default, default, default, InferenceTensor(1605632, 200704));
         RegisterTrace(9, TrainingTensor(8028160, 200704), GradientTensor(7626752, 200704));
 
         // 10: Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
-        _g10Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(8028160, 200704), Parameter("layer1.1.conv3.weight"), default, TrainingTensor(8228864, 802816), GradientTensor(8228864, 802816), GradientTensor(8028160, 200704), ParameterGradient("layer1.1.conv3.weight"), default);
+        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(8028160, 200704), Parameter("layer1.1.conv3.weight"), default, TrainingTensor(8228864, 802816), GradientTensor(8228864, 802816), GradientTensor(8028160, 200704), ParameterGradient("layer1.1.conv3.weight"), default);
         _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(8228864, 802816), BatchNormTensors("layer1.1.bn3"), Scratch(140544, 1024), TrainingTensor(6623232, 802816), TrainingTensor(9031680, 802816), GradientTensor(9031680, 802816), GradientTensor(8228864, 802816), GradientTensor(6623232, 802816), BatchNormGradients("layer1.1.bn3"));
+        _g10Conv.FuseStatistics(_g10Epilogue);
         _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.1.conv3.weight"), default, BatchNormTensors("layer1.1.bn3"), 1E-05f, Scratch(141568, 16384), Scratch(157952, 256));
-        _g10InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(141568, 16384), Scratch(157952, 256), InferenceTensor(802816, 802816));
+        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(141568, 16384), Scratch(157952, 256), InferenceTensor(802816, 802816));
         _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(802816, 802816), default, default, InferenceTensor(0, 802816), InferenceTensor(802816, 802816));
         RegisterTrace(10, TrainingTensor(9031680, 802816), GradientTensor(8028160, 200704));
 
         // 11: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g11Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(9031680, 802816), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(9834496, 200704), GradientTensor(9834496, 200704), GradientTensor(9031680, 802816), ParameterGradient("layer1.2.conv1.weight"), default);
+        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(9031680, 802816), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(9834496, 200704), GradientTensor(9834496, 200704), GradientTensor(9031680, 802816), ParameterGradient("layer1.2.conv1.weight"), default);
         _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(9834496, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(158208, 256), default, TrainingTensor(10035200, 200704), GradientTensor(10035200, 200704), GradientTensor(9834496, 200704), default, BatchNormGradients("layer1.2.bn1"));
+        _g11Conv.FuseStatistics(_g11Epilogue);
         _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(158464, 16384), Scratch(174848, 64));
-        _g11InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(802816, 802816), Scratch(158464, 16384), Scratch(174848, 64), InferenceTensor(0, 200704));
+        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(802816, 802816), Scratch(158464, 16384), Scratch(174848, 64), InferenceTensor(0, 200704));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         RegisterTrace(11, TrainingTensor(10035200, 200704), GradientTensor(9031680, 802816));
 
         // 12: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-        _g12Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(10035200, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(10235904, 200704), GradientTensor(10235904, 200704), GradientTensor(10035200, 200704), ParameterGradient("layer1.2.conv2.weight"), default);
+        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(10035200, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(10235904, 200704), GradientTensor(10235904, 200704), GradientTensor(10035200, 200704), ParameterGradient("layer1.2.conv2.weight"), default);
         _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(10235904, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(174912, 256), default, TrainingTensor(10436608, 200704), GradientTensor(10436608, 200704), GradientTensor(10235904, 200704), default, BatchNormGradients("layer1.2.bn2"));
+        _g12Conv.FuseStatistics(_g12Epilogue);
         _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(175168, 36864), Scratch(212032, 64));
-        _g12InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(175168, 36864), Scratch(212032, 64), InferenceTensor(1605632, 200704));
+        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(175168, 36864), Scratch(212032, 64), InferenceTensor(1605632, 200704));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 200704), default, default, default, InferenceTensor(1605632, 200704));
         RegisterTrace(12, TrainingTensor(10436608, 200704), GradientTensor(10035200, 200704));
 
         // 13: Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
-        _g13Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(10436608, 200704), Parameter("layer1.2.conv3.weight"), default, TrainingTensor(10637312, 802816), GradientTensor(10637312, 802816), GradientTensor(10436608, 200704), ParameterGradient("layer1.2.conv3.weight"), default);
+        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(10436608, 200704), Parameter("layer1.2.conv3.weight"), default, TrainingTensor(10637312, 802816), GradientTensor(10637312, 802816), GradientTensor(10436608, 200704), ParameterGradient("layer1.2.conv3.weight"), default);
         _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(10637312, 802816), BatchNormTensors("layer1.2.bn3"), Scratch(212096, 1024), TrainingTensor(9031680, 802816), TrainingTensor(11440128, 802816), GradientTensor(11440128, 802816), GradientTensor(10637312, 802816), GradientTensor(9031680, 802816), BatchNormGradients("layer1.2.bn3"));
+        _g13Conv.FuseStatistics(_g13Epilogue);
         _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.2.conv3.weight"), default, BatchNormTensors("layer1.2.bn3"), 1E-05f, Scratch(213120, 16384), Scratch(229504, 256));
-        _g13InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(213120, 16384), Scratch(229504, 256), InferenceTensor(0, 802816));
+        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(213120, 16384), Scratch(229504, 256), InferenceTensor(0, 802816));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 802816), default, default, InferenceTensor(802816, 802816), InferenceTensor(0, 802816));
         RegisterTrace(13, TrainingTensor(11440128, 802816), GradientTensor(10436608, 200704));
 
         // 14: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g14Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), TrainingTensor(11440128, 802816), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(12242944, 401408), GradientTensor(12242944, 401408), GradientTensor(11440128, 802816), ParameterGradient("layer2.0.conv1.weight"), default);
+        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), TrainingTensor(11440128, 802816), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(12242944, 401408), GradientTensor(12242944, 401408), GradientTensor(11440128, 802816), ParameterGradient("layer2.0.conv1.weight"), default);
         _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(12242944, 401408), BatchNormTensors("layer2.0.bn1"), Scratch(229760, 512), default, TrainingTensor(12644352, 401408), GradientTensor(12644352, 401408), GradientTensor(12242944, 401408), default, BatchNormGradients("layer2.0.bn1"));
+        _g14Conv.FuseStatistics(_g14Epilogue);
         _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(230272, 32768), Scratch(263040, 128));
-        _g14InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(230272, 32768), Scratch(263040, 128), InferenceTensor(802816, 401408));
+        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(230272, 32768), Scratch(263040, 128), InferenceTensor(802816, 401408));
         _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 401408), default, default, default, InferenceTensor(802816, 401408));
         RegisterTrace(14, TrainingTensor(12644352, 401408), GradientTensor(11440128, 802816));
 
         // 15: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-        _g15Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), TrainingTensor(12644352, 401408), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(13045760, 100352), GradientTensor(13045760, 100352), GradientTensor(12644352, 401408), ParameterGradient("layer2.0.conv2.weight"), default);
+        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), TrainingTensor(12644352, 401408), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(13045760, 100352), GradientTensor(13045760, 100352), GradientTensor(12644352, 401408), ParameterGradient("layer2.0.conv2.weight"), default);
         _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(13045760, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(263168, 512), default, TrainingTensor(13146112, 100352), GradientTensor(13146112, 100352), GradientTensor(13045760, 100352), default, BatchNormGradients("layer2.0.bn2"));
+        _g15Conv.FuseStatistics(_g15Epilogue);
         _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(263680, 147456), Scratch(411136, 128));
-        _g15InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, true), InferenceTensor(802816, 401408), Scratch(263680, 147456), Scratch(411136, 128), InferenceTensor(1204224, 100352));
+        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, true), InferenceTensor(802816, 401408), Scratch(263680, 147456), Scratch(411136, 128), InferenceTensor(1204224, 100352));
         _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1204224, 100352), default, default, default, InferenceTensor(1204224, 100352));
         RegisterTrace(15, TrainingTensor(13146112, 100352), GradientTensor(12644352, 401408));
 
         // 16: Conv+BatchNorm layer2.0.conv3, layer2.0.bn3
-        _g16Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(13146112, 100352), Parameter("layer2.0.conv3.weight"), default, TrainingTensor(13246464, 401408), GradientTensor(13246464, 401408), GradientTensor(13146112, 100352), ParameterGradient("layer2.0.conv3.weight"), default);
+        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(13146112, 100352), Parameter("layer2.0.conv3.weight"), default, TrainingTensor(13246464, 401408), GradientTensor(13246464, 401408), GradientTensor(13146112, 100352), ParameterGradient("layer2.0.conv3.weight"), default);
         _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(13246464, 401408), BatchNormTensors("layer2.0.bn3"), Scratch(411264, 2048), default, TrainingTensor(13647872, 401408), GradientTensor(13647872, 401408), GradientTensor(13246464, 401408), default, BatchNormGradients("layer2.0.bn3"));
+        _g16Conv.FuseStatistics(_g16Epilogue);
         _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.0.conv3.weight"), default, BatchNormTensors("layer2.0.bn3"), 1E-05f, Scratch(413312, 65536), Scratch(478848, 512));
-        _g16InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(1204224, 100352), Scratch(413312, 65536), Scratch(478848, 512), InferenceTensor(802816, 401408));
+        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(1204224, 100352), Scratch(413312, 65536), Scratch(478848, 512), InferenceTensor(802816, 401408));
         RegisterTrace(16, TrainingTensor(13647872, 401408), GradientTensor(13146112, 100352));
 
         // 17: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-        _g17Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, false), TrainingTensor(11440128, 802816), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(14049280, 401408), GradientTensor(14049280, 401408), GradientTensor(11440128, 802816), ParameterGradient("layer2.0.downsample.0.weight"), default);
+        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, false), TrainingTensor(11440128, 802816), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(14049280, 401408), GradientTensor(14049280, 401408), GradientTensor(11440128, 802816), ParameterGradient("layer2.0.downsample.0.weight"), default);
         _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(14049280, 401408), BatchNormTensors("layer2.0.downsample.1"), Scratch(479360, 2048), default, TrainingTensor(14450688, 401408), GradientTensor(14450688, 401408), GradientTensor(14049280, 401408), default, BatchNormGradients("layer2.0.downsample.1"));
+        _g17Conv.FuseStatistics(_g17Epilogue);
         _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(481408, 131072), Scratch(612480, 512));
-        _g17InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, true), InferenceTensor(0, 802816), Scratch(481408, 131072), Scratch(612480, 512), InferenceTensor(1204224, 401408));
+        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, true), InferenceTensor(0, 802816), Scratch(481408, 131072), Scratch(612480, 512), InferenceTensor(1204224, 401408));
         RegisterTrace(17, TrainingTensor(14450688, 401408), GradientTensor(11440128, 802816));
 
         // 18: Add layer2.0.add
@@ -1246,105 +1261,118 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(19, TrainingTensor(15253504, 401408), GradientTensor(14852096, 401408));
 
         // 20: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g20Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(15253504, 401408), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(15654912, 100352), GradientTensor(15654912, 100352), GradientTensor(15253504, 401408), ParameterGradient("layer2.1.conv1.weight"), default);
+        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(15253504, 401408), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(15654912, 100352), GradientTensor(15654912, 100352), GradientTensor(15253504, 401408), ParameterGradient("layer2.1.conv1.weight"), default);
         _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15654912, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(612992, 512), default, TrainingTensor(15755264, 100352), GradientTensor(15755264, 100352), GradientTensor(15654912, 100352), default, BatchNormGradients("layer2.1.bn1"));
+        _g20Conv.FuseStatistics(_g20Epilogue);
         _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(613504, 65536), Scratch(679040, 128));
-        _g20InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(401408, 401408), Scratch(613504, 65536), Scratch(679040, 128), InferenceTensor(0, 100352));
+        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(401408, 401408), Scratch(613504, 65536), Scratch(679040, 128), InferenceTensor(0, 100352));
         _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         RegisterTrace(20, TrainingTensor(15755264, 100352), GradientTensor(15253504, 401408));
 
         // 21: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-        _g21Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(15755264, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(15855616, 100352), GradientTensor(15855616, 100352), GradientTensor(15755264, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
+        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(15755264, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(15855616, 100352), GradientTensor(15855616, 100352), GradientTensor(15755264, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
         _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15855616, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(679168, 512), default, TrainingTensor(15955968, 100352), GradientTensor(15955968, 100352), GradientTensor(15855616, 100352), default, BatchNormGradients("layer2.1.bn2"));
+        _g21Conv.FuseStatistics(_g21Epilogue);
         _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(679680, 147456), Scratch(827136, 128));
-        _g21InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(679680, 147456), Scratch(827136, 128), InferenceTensor(802816, 100352));
+        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(679680, 147456), Scratch(827136, 128), InferenceTensor(802816, 100352));
         _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352));
         RegisterTrace(21, TrainingTensor(15955968, 100352), GradientTensor(15755264, 100352));
 
         // 22: Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
-        _g22Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(15955968, 100352), Parameter("layer2.1.conv3.weight"), default, TrainingTensor(16056320, 401408), GradientTensor(16056320, 401408), GradientTensor(15955968, 100352), ParameterGradient("layer2.1.conv3.weight"), default);
+        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(15955968, 100352), Parameter("layer2.1.conv3.weight"), default, TrainingTensor(16056320, 401408), GradientTensor(16056320, 401408), GradientTensor(15955968, 100352), ParameterGradient("layer2.1.conv3.weight"), default);
         _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(16056320, 401408), BatchNormTensors("layer2.1.bn3"), Scratch(827264, 2048), TrainingTensor(15253504, 401408), TrainingTensor(16457728, 401408), GradientTensor(16457728, 401408), GradientTensor(16056320, 401408), GradientTensor(15253504, 401408), BatchNormGradients("layer2.1.bn3"));
+        _g22Conv.FuseStatistics(_g22Epilogue);
         _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.1.conv3.weight"), default, BatchNormTensors("layer2.1.bn3"), 1E-05f, Scratch(829312, 65536), Scratch(894848, 512));
-        _g22InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(829312, 65536), Scratch(894848, 512), InferenceTensor(0, 401408));
+        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(829312, 65536), Scratch(894848, 512), InferenceTensor(0, 401408));
         _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 401408), default, default, InferenceTensor(401408, 401408), InferenceTensor(0, 401408));
         RegisterTrace(22, TrainingTensor(16457728, 401408), GradientTensor(15955968, 100352));
 
         // 23: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g23Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(16457728, 401408), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(16859136, 100352), GradientTensor(16859136, 100352), GradientTensor(16457728, 401408), ParameterGradient("layer2.2.conv1.weight"), default);
+        _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(16457728, 401408), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(16859136, 100352), GradientTensor(16859136, 100352), GradientTensor(16457728, 401408), ParameterGradient("layer2.2.conv1.weight"), default);
         _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(16859136, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(895360, 512), default, TrainingTensor(16959488, 100352), GradientTensor(16959488, 100352), GradientTensor(16859136, 100352), default, BatchNormGradients("layer2.2.bn1"));
+        _g23Conv.FuseStatistics(_g23Epilogue);
         _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(895872, 65536), Scratch(961408, 128));
-        _g23InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(895872, 65536), Scratch(961408, 128), InferenceTensor(401408, 100352));
+        _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(895872, 65536), Scratch(961408, 128), InferenceTensor(401408, 100352));
         _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352));
         RegisterTrace(23, TrainingTensor(16959488, 100352), GradientTensor(16457728, 401408));
 
         // 24: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-        _g24Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(16959488, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(17059840, 100352), GradientTensor(17059840, 100352), GradientTensor(16959488, 100352), ParameterGradient("layer2.2.conv2.weight"), default);
+        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(16959488, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(17059840, 100352), GradientTensor(17059840, 100352), GradientTensor(16959488, 100352), ParameterGradient("layer2.2.conv2.weight"), default);
         _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17059840, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(961536, 512), default, TrainingTensor(17160192, 100352), GradientTensor(17160192, 100352), GradientTensor(17059840, 100352), default, BatchNormGradients("layer2.2.bn2"));
+        _g24Conv.FuseStatistics(_g24Epilogue);
         _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(962048, 147456), Scratch(1109504, 128));
-        _g24InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(962048, 147456), Scratch(1109504, 128), InferenceTensor(802816, 100352));
+        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(962048, 147456), Scratch(1109504, 128), InferenceTensor(802816, 100352));
         _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352));
         RegisterTrace(24, TrainingTensor(17160192, 100352), GradientTensor(16959488, 100352));
 
         // 25: Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
-        _g25Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(17160192, 100352), Parameter("layer2.2.conv3.weight"), default, TrainingTensor(17260544, 401408), GradientTensor(17260544, 401408), GradientTensor(17160192, 100352), ParameterGradient("layer2.2.conv3.weight"), default);
+        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(17160192, 100352), Parameter("layer2.2.conv3.weight"), default, TrainingTensor(17260544, 401408), GradientTensor(17260544, 401408), GradientTensor(17160192, 100352), ParameterGradient("layer2.2.conv3.weight"), default);
         _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(17260544, 401408), BatchNormTensors("layer2.2.bn3"), Scratch(1109632, 2048), TrainingTensor(16457728, 401408), TrainingTensor(17661952, 401408), GradientTensor(17661952, 401408), GradientTensor(17260544, 401408), GradientTensor(16457728, 401408), BatchNormGradients("layer2.2.bn3"));
+        _g25Conv.FuseStatistics(_g25Epilogue);
         _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.2.conv3.weight"), default, BatchNormTensors("layer2.2.bn3"), 1E-05f, Scratch(1111680, 65536), Scratch(1177216, 512));
-        _g25InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(1111680, 65536), Scratch(1177216, 512), InferenceTensor(401408, 401408));
+        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(1111680, 65536), Scratch(1177216, 512), InferenceTensor(401408, 401408));
         _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 401408), default, default, InferenceTensor(0, 401408), InferenceTensor(401408, 401408));
         RegisterTrace(25, TrainingTensor(17661952, 401408), GradientTensor(17160192, 100352));
 
         // 26: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        _g26Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(17661952, 401408), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(18063360, 100352), GradientTensor(18063360, 100352), GradientTensor(17661952, 401408), ParameterGradient("layer2.3.conv1.weight"), default);
+        _g26Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(17661952, 401408), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(18063360, 100352), GradientTensor(18063360, 100352), GradientTensor(17661952, 401408), ParameterGradient("layer2.3.conv1.weight"), default);
         _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18063360, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1177728, 512), default, TrainingTensor(18163712, 100352), GradientTensor(18163712, 100352), GradientTensor(18063360, 100352), default, BatchNormGradients("layer2.3.bn1"));
+        _g26Conv.FuseStatistics(_g26Epilogue);
         _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(1178240, 65536), Scratch(1243776, 128));
-        _g26InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(401408, 401408), Scratch(1178240, 65536), Scratch(1243776, 128), InferenceTensor(0, 100352));
+        _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(401408, 401408), Scratch(1178240, 65536), Scratch(1243776, 128), InferenceTensor(0, 100352));
         _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         RegisterTrace(26, TrainingTensor(18163712, 100352), GradientTensor(17661952, 401408));
 
         // 27: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-        _g27Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(18163712, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(18264064, 100352), GradientTensor(18264064, 100352), GradientTensor(18163712, 100352), ParameterGradient("layer2.3.conv2.weight"), default);
+        _g27Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(18163712, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(18264064, 100352), GradientTensor(18264064, 100352), GradientTensor(18163712, 100352), ParameterGradient("layer2.3.conv2.weight"), default);
         _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18264064, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1243904, 512), default, TrainingTensor(18364416, 100352), GradientTensor(18364416, 100352), GradientTensor(18264064, 100352), default, BatchNormGradients("layer2.3.bn2"));
+        _g27Conv.FuseStatistics(_g27Epilogue);
         _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1244416, 147456), Scratch(1391872, 128));
-        _g27InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1244416, 147456), Scratch(1391872, 128), InferenceTensor(802816, 100352));
+        _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1244416, 147456), Scratch(1391872, 128), InferenceTensor(802816, 100352));
         _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352));
         RegisterTrace(27, TrainingTensor(18364416, 100352), GradientTensor(18163712, 100352));
 
         // 28: Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
-        _g28Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(18364416, 100352), Parameter("layer2.3.conv3.weight"), default, TrainingTensor(18464768, 401408), GradientTensor(18464768, 401408), GradientTensor(18364416, 100352), ParameterGradient("layer2.3.conv3.weight"), default);
+        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(18364416, 100352), Parameter("layer2.3.conv3.weight"), default, TrainingTensor(18464768, 401408), GradientTensor(18464768, 401408), GradientTensor(18364416, 100352), ParameterGradient("layer2.3.conv3.weight"), default);
         _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(18464768, 401408), BatchNormTensors("layer2.3.bn3"), Scratch(1392000, 2048), TrainingTensor(17661952, 401408), TrainingTensor(18866176, 401408), GradientTensor(18866176, 401408), GradientTensor(18464768, 401408), GradientTensor(17661952, 401408), BatchNormGradients("layer2.3.bn3"));
+        _g28Conv.FuseStatistics(_g28Epilogue);
         _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.3.conv3.weight"), default, BatchNormTensors("layer2.3.bn3"), 1E-05f, Scratch(1394048, 65536), Scratch(1459584, 512));
-        _g28InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(1394048, 65536), Scratch(1459584, 512), InferenceTensor(0, 401408));
+        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(1394048, 65536), Scratch(1459584, 512), InferenceTensor(0, 401408));
         _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 401408), default, default, InferenceTensor(401408, 401408), InferenceTensor(0, 401408));
         RegisterTrace(28, TrainingTensor(18866176, 401408), GradientTensor(18364416, 100352));
 
         // 29: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g29Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), TrainingTensor(18866176, 401408), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(19267584, 200704), GradientTensor(19267584, 200704), GradientTensor(18866176, 401408), ParameterGradient("layer3.0.conv1.weight"), default);
+        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), TrainingTensor(18866176, 401408), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(19267584, 200704), GradientTensor(19267584, 200704), GradientTensor(18866176, 401408), ParameterGradient("layer3.0.conv1.weight"), default);
         _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19267584, 200704), BatchNormTensors("layer3.0.bn1"), Scratch(1460096, 1024), default, TrainingTensor(19468288, 200704), GradientTensor(19468288, 200704), GradientTensor(19267584, 200704), default, BatchNormGradients("layer3.0.bn1"));
+        _g29Conv.FuseStatistics(_g29Epilogue);
         _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1461120, 131072), Scratch(1592192, 256));
-        _g29InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1461120, 131072), Scratch(1592192, 256), InferenceTensor(401408, 200704));
+        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1461120, 131072), Scratch(1592192, 256), InferenceTensor(401408, 200704));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, default, InferenceTensor(401408, 200704));
         RegisterTrace(29, TrainingTensor(19468288, 200704), GradientTensor(18866176, 401408));
 
         // 30: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-        _g30Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), TrainingTensor(19468288, 200704), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(19668992, 50176), GradientTensor(19668992, 50176), GradientTensor(19468288, 200704), ParameterGradient("layer3.0.conv2.weight"), default);
+        _g30Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), TrainingTensor(19468288, 200704), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(19668992, 50176), GradientTensor(19668992, 50176), GradientTensor(19468288, 200704), ParameterGradient("layer3.0.conv2.weight"), default);
         _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19668992, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1592448, 1024), default, TrainingTensor(19719168, 50176), GradientTensor(19719168, 50176), GradientTensor(19668992, 50176), default, BatchNormGradients("layer3.0.bn2"));
+        _g30Conv.FuseStatistics(_g30Epilogue);
         _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1593472, 589824), Scratch(2183296, 256));
-        _g30InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(1593472, 589824), Scratch(2183296, 256), InferenceTensor(602112, 50176));
+        _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(1593472, 589824), Scratch(2183296, 256), InferenceTensor(602112, 50176));
         _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(602112, 50176), default, default, default, InferenceTensor(602112, 50176));
         RegisterTrace(30, TrainingTensor(19719168, 50176), GradientTensor(19468288, 200704));
 
         // 31: Conv+BatchNorm layer3.0.conv3, layer3.0.bn3
-        _g31Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(19719168, 50176), Parameter("layer3.0.conv3.weight"), default, TrainingTensor(19769344, 200704), GradientTensor(19769344, 200704), GradientTensor(19719168, 50176), ParameterGradient("layer3.0.conv3.weight"), default);
+        _g31Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(19719168, 50176), Parameter("layer3.0.conv3.weight"), default, TrainingTensor(19769344, 200704), GradientTensor(19769344, 200704), GradientTensor(19719168, 50176), ParameterGradient("layer3.0.conv3.weight"), default);
         _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19769344, 200704), BatchNormTensors("layer3.0.bn3"), Scratch(2183552, 4096), default, TrainingTensor(19970048, 200704), GradientTensor(19970048, 200704), GradientTensor(19769344, 200704), default, BatchNormGradients("layer3.0.bn3"));
+        _g31Conv.FuseStatistics(_g31Epilogue);
         _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.0.conv3.weight"), default, BatchNormTensors("layer3.0.bn3"), 1E-05f, Scratch(2187648, 262144), Scratch(2449792, 1024));
-        _g31InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(602112, 50176), Scratch(2187648, 262144), Scratch(2449792, 1024), InferenceTensor(401408, 200704));
+        _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(602112, 50176), Scratch(2187648, 262144), Scratch(2449792, 1024), InferenceTensor(401408, 200704));
         RegisterTrace(31, TrainingTensor(19970048, 200704), GradientTensor(19719168, 50176));
 
         // 32: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-        _g32Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, false), TrainingTensor(18866176, 401408), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(20170752, 200704), GradientTensor(20170752, 200704), GradientTensor(18866176, 401408), ParameterGradient("layer3.0.downsample.0.weight"), default);
+        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To1024K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, false), TrainingTensor(18866176, 401408), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(20170752, 200704), GradientTensor(20170752, 200704), GradientTensor(18866176, 401408), ParameterGradient("layer3.0.downsample.0.weight"), default);
         _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(20170752, 200704), BatchNormTensors("layer3.0.downsample.1"), Scratch(2450816, 4096), default, TrainingTensor(20371456, 200704), GradientTensor(20371456, 200704), GradientTensor(20170752, 200704), default, BatchNormGradients("layer3.0.downsample.1"));
+        _g32Conv.FuseStatistics(_g32Epilogue);
         _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(2454912, 524288), Scratch(2979200, 1024));
-        _g32InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, true), InferenceTensor(0, 401408), Scratch(2454912, 524288), Scratch(2979200, 1024), InferenceTensor(602112, 200704));
+        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To1024K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, true), InferenceTensor(0, 401408), Scratch(2454912, 524288), Scratch(2979200, 1024), InferenceTensor(602112, 200704));
         RegisterTrace(32, TrainingTensor(20371456, 200704), GradientTensor(18866176, 401408));
 
         // 33: Add layer3.0.add
@@ -1358,153 +1386,172 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(34, TrainingTensor(20772864, 200704), GradientTensor(20572160, 200704));
 
         // 35: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g35Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(20772864, 200704), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(20973568, 50176), GradientTensor(20973568, 50176), GradientTensor(20772864, 200704), ParameterGradient("layer3.1.conv1.weight"), default);
+        _g35Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(20772864, 200704), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(20973568, 50176), GradientTensor(20973568, 50176), GradientTensor(20772864, 200704), ParameterGradient("layer3.1.conv1.weight"), default);
         _g35Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(20973568, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2980224, 1024), default, TrainingTensor(21023744, 50176), GradientTensor(21023744, 50176), GradientTensor(20973568, 50176), default, BatchNormGradients("layer3.1.bn1"));
+        _g35Conv.FuseStatistics(_g35Epilogue);
         _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2981248, 262144), Scratch(3243392, 256));
-        _g35InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(2981248, 262144), Scratch(3243392, 256), InferenceTensor(0, 50176));
+        _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(2981248, 262144), Scratch(3243392, 256), InferenceTensor(0, 50176));
         _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         RegisterTrace(35, TrainingTensor(21023744, 50176), GradientTensor(20772864, 200704));
 
         // 36: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-        _g36Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(21023744, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(21073920, 50176), GradientTensor(21073920, 50176), GradientTensor(21023744, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
+        _g36Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(21023744, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(21073920, 50176), GradientTensor(21073920, 50176), GradientTensor(21023744, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
         _g36Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(21073920, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(3243648, 1024), default, TrainingTensor(21124096, 50176), GradientTensor(21124096, 50176), GradientTensor(21073920, 50176), default, BatchNormGradients("layer3.1.bn2"));
+        _g36Conv.FuseStatistics(_g36Epilogue);
         _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(3244672, 589824), Scratch(3834496, 256));
-        _g36InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(3244672, 589824), Scratch(3834496, 256), InferenceTensor(401408, 50176));
+        _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(3244672, 589824), Scratch(3834496, 256), InferenceTensor(401408, 50176));
         _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
         RegisterTrace(36, TrainingTensor(21124096, 50176), GradientTensor(21023744, 50176));
 
         // 37: Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
-        _g37Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(21124096, 50176), Parameter("layer3.1.conv3.weight"), default, TrainingTensor(21174272, 200704), GradientTensor(21174272, 200704), GradientTensor(21124096, 50176), ParameterGradient("layer3.1.conv3.weight"), default);
+        _g37Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(21124096, 50176), Parameter("layer3.1.conv3.weight"), default, TrainingTensor(21174272, 200704), GradientTensor(21174272, 200704), GradientTensor(21124096, 50176), ParameterGradient("layer3.1.conv3.weight"), default);
         _g37Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(21174272, 200704), BatchNormTensors("layer3.1.bn3"), Scratch(3834752, 4096), TrainingTensor(20772864, 200704), TrainingTensor(21374976, 200704), GradientTensor(21374976, 200704), GradientTensor(21174272, 200704), GradientTensor(20772864, 200704), BatchNormGradients("layer3.1.bn3"));
+        _g37Conv.FuseStatistics(_g37Epilogue);
         _g37Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.1.conv3.weight"), default, BatchNormTensors("layer3.1.bn3"), 1E-05f, Scratch(3838848, 262144), Scratch(4100992, 1024));
-        _g37InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(3838848, 262144), Scratch(4100992, 1024), InferenceTensor(0, 200704));
+        _g37InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(3838848, 262144), Scratch(4100992, 1024), InferenceTensor(0, 200704));
         _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704));
         RegisterTrace(37, TrainingTensor(21374976, 200704), GradientTensor(21124096, 50176));
 
         // 38: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g38Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(21374976, 200704), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(21575680, 50176), GradientTensor(21575680, 50176), GradientTensor(21374976, 200704), ParameterGradient("layer3.2.conv1.weight"), default);
+        _g38Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(21374976, 200704), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(21575680, 50176), GradientTensor(21575680, 50176), GradientTensor(21374976, 200704), ParameterGradient("layer3.2.conv1.weight"), default);
         _g38Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(21575680, 50176), BatchNormTensors("layer3.2.bn1"), Scratch(4102016, 1024), default, TrainingTensor(21625856, 50176), GradientTensor(21625856, 50176), GradientTensor(21575680, 50176), default, BatchNormGradients("layer3.2.bn1"));
+        _g38Conv.FuseStatistics(_g38Epilogue);
         _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(4103040, 262144), Scratch(4365184, 256));
-        _g38InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(4103040, 262144), Scratch(4365184, 256), InferenceTensor(200704, 50176));
+        _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(4103040, 262144), Scratch(4365184, 256), InferenceTensor(200704, 50176));
         _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
         RegisterTrace(38, TrainingTensor(21625856, 50176), GradientTensor(21374976, 200704));
 
         // 39: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-        _g39Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(21625856, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(21676032, 50176), GradientTensor(21676032, 50176), GradientTensor(21625856, 50176), ParameterGradient("layer3.2.conv2.weight"), default);
+        _g39Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(21625856, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(21676032, 50176), GradientTensor(21676032, 50176), GradientTensor(21625856, 50176), ParameterGradient("layer3.2.conv2.weight"), default);
         _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(21676032, 50176), BatchNormTensors("layer3.2.bn2"), Scratch(4365440, 1024), default, TrainingTensor(21726208, 50176), GradientTensor(21726208, 50176), GradientTensor(21676032, 50176), default, BatchNormGradients("layer3.2.bn2"));
+        _g39Conv.FuseStatistics(_g39Epilogue);
         _g39Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(4366464, 589824), Scratch(4956288, 256));
-        _g39InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(4366464, 589824), Scratch(4956288, 256), InferenceTensor(401408, 50176));
+        _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(4366464, 589824), Scratch(4956288, 256), InferenceTensor(401408, 50176));
         _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
         RegisterTrace(39, TrainingTensor(21726208, 50176), GradientTensor(21625856, 50176));
 
         // 40: Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
-        _g40Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(21726208, 50176), Parameter("layer3.2.conv3.weight"), default, TrainingTensor(21776384, 200704), GradientTensor(21776384, 200704), GradientTensor(21726208, 50176), ParameterGradient("layer3.2.conv3.weight"), default);
+        _g40Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(21726208, 50176), Parameter("layer3.2.conv3.weight"), default, TrainingTensor(21776384, 200704), GradientTensor(21776384, 200704), GradientTensor(21726208, 50176), ParameterGradient("layer3.2.conv3.weight"), default);
         _g40Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(21776384, 200704), BatchNormTensors("layer3.2.bn3"), Scratch(4956544, 4096), TrainingTensor(21374976, 200704), TrainingTensor(21977088, 200704), GradientTensor(21977088, 200704), GradientTensor(21776384, 200704), GradientTensor(21374976, 200704), BatchNormGradients("layer3.2.bn3"));
+        _g40Conv.FuseStatistics(_g40Epilogue);
         _g40Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.2.conv3.weight"), default, BatchNormTensors("layer3.2.bn3"), 1E-05f, Scratch(4960640, 262144), Scratch(5222784, 1024));
-        _g40InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(4960640, 262144), Scratch(5222784, 1024), InferenceTensor(200704, 200704));
+        _g40InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(4960640, 262144), Scratch(5222784, 1024), InferenceTensor(200704, 200704));
         _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(0, 200704), InferenceTensor(200704, 200704));
         RegisterTrace(40, TrainingTensor(21977088, 200704), GradientTensor(21726208, 50176));
 
         // 41: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        _g41Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(21977088, 200704), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(22177792, 50176), GradientTensor(22177792, 50176), GradientTensor(21977088, 200704), ParameterGradient("layer3.3.conv1.weight"), default);
+        _g41Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(21977088, 200704), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(22177792, 50176), GradientTensor(22177792, 50176), GradientTensor(21977088, 200704), ParameterGradient("layer3.3.conv1.weight"), default);
         _g41Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(22177792, 50176), BatchNormTensors("layer3.3.bn1"), Scratch(5223808, 1024), default, TrainingTensor(22227968, 50176), GradientTensor(22227968, 50176), GradientTensor(22177792, 50176), default, BatchNormGradients("layer3.3.bn1"));
+        _g41Conv.FuseStatistics(_g41Epilogue);
         _g41Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(5224832, 262144), Scratch(5486976, 256));
-        _g41InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(5224832, 262144), Scratch(5486976, 256), InferenceTensor(0, 50176));
+        _g41InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(5224832, 262144), Scratch(5486976, 256), InferenceTensor(0, 50176));
         _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         RegisterTrace(41, TrainingTensor(22227968, 50176), GradientTensor(21977088, 200704));
 
         // 42: Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-        _g42Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(22227968, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(22278144, 50176), GradientTensor(22278144, 50176), GradientTensor(22227968, 50176), ParameterGradient("layer3.3.conv2.weight"), default);
+        _g42Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(22227968, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(22278144, 50176), GradientTensor(22278144, 50176), GradientTensor(22227968, 50176), ParameterGradient("layer3.3.conv2.weight"), default);
         _g42Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(22278144, 50176), BatchNormTensors("layer3.3.bn2"), Scratch(5487232, 1024), default, TrainingTensor(22328320, 50176), GradientTensor(22328320, 50176), GradientTensor(22278144, 50176), default, BatchNormGradients("layer3.3.bn2"));
+        _g42Conv.FuseStatistics(_g42Epilogue);
         _g42Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(5488256, 589824), Scratch(6078080, 256));
-        _g42InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(5488256, 589824), Scratch(6078080, 256), InferenceTensor(401408, 50176));
+        _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(5488256, 589824), Scratch(6078080, 256), InferenceTensor(401408, 50176));
         _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
         RegisterTrace(42, TrainingTensor(22328320, 50176), GradientTensor(22227968, 50176));
 
         // 43: Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
-        _g43Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(22328320, 50176), Parameter("layer3.3.conv3.weight"), default, TrainingTensor(22378496, 200704), GradientTensor(22378496, 200704), GradientTensor(22328320, 50176), ParameterGradient("layer3.3.conv3.weight"), default);
+        _g43Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(22328320, 50176), Parameter("layer3.3.conv3.weight"), default, TrainingTensor(22378496, 200704), GradientTensor(22378496, 200704), GradientTensor(22328320, 50176), ParameterGradient("layer3.3.conv3.weight"), default);
         _g43Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(22378496, 200704), BatchNormTensors("layer3.3.bn3"), Scratch(6078336, 4096), TrainingTensor(21977088, 200704), TrainingTensor(22579200, 200704), GradientTensor(22579200, 200704), GradientTensor(22378496, 200704), GradientTensor(21977088, 200704), BatchNormGradients("layer3.3.bn3"));
+        _g43Conv.FuseStatistics(_g43Epilogue);
         _g43Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.3.conv3.weight"), default, BatchNormTensors("layer3.3.bn3"), 1E-05f, Scratch(6082432, 262144), Scratch(6344576, 1024));
-        _g43InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(6082432, 262144), Scratch(6344576, 1024), InferenceTensor(0, 200704));
+        _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(6082432, 262144), Scratch(6344576, 1024), InferenceTensor(0, 200704));
         _g43InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704));
         RegisterTrace(43, TrainingTensor(22579200, 200704), GradientTensor(22328320, 50176));
 
         // 44: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        _g44Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(22579200, 200704), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(22779904, 50176), GradientTensor(22779904, 50176), GradientTensor(22579200, 200704), ParameterGradient("layer3.4.conv1.weight"), default);
+        _g44Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(22579200, 200704), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(22779904, 50176), GradientTensor(22779904, 50176), GradientTensor(22579200, 200704), ParameterGradient("layer3.4.conv1.weight"), default);
         _g44Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(22779904, 50176), BatchNormTensors("layer3.4.bn1"), Scratch(6345600, 1024), default, TrainingTensor(22830080, 50176), GradientTensor(22830080, 50176), GradientTensor(22779904, 50176), default, BatchNormGradients("layer3.4.bn1"));
+        _g44Conv.FuseStatistics(_g44Epilogue);
         _g44Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(6346624, 262144), Scratch(6608768, 256));
-        _g44InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(6346624, 262144), Scratch(6608768, 256), InferenceTensor(200704, 50176));
+        _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(6346624, 262144), Scratch(6608768, 256), InferenceTensor(200704, 50176));
         _g44InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
         RegisterTrace(44, TrainingTensor(22830080, 50176), GradientTensor(22579200, 200704));
 
         // 45: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-        _g45Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(22830080, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(22880256, 50176), GradientTensor(22880256, 50176), GradientTensor(22830080, 50176), ParameterGradient("layer3.4.conv2.weight"), default);
+        _g45Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(22830080, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(22880256, 50176), GradientTensor(22880256, 50176), GradientTensor(22830080, 50176), ParameterGradient("layer3.4.conv2.weight"), default);
         _g45Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(22880256, 50176), BatchNormTensors("layer3.4.bn2"), Scratch(6609024, 1024), default, TrainingTensor(22930432, 50176), GradientTensor(22930432, 50176), GradientTensor(22880256, 50176), default, BatchNormGradients("layer3.4.bn2"));
+        _g45Conv.FuseStatistics(_g45Epilogue);
         _g45Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(6610048, 589824), Scratch(7199872, 256));
-        _g45InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(6610048, 589824), Scratch(7199872, 256), InferenceTensor(401408, 50176));
+        _g45InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(6610048, 589824), Scratch(7199872, 256), InferenceTensor(401408, 50176));
         _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
         RegisterTrace(45, TrainingTensor(22930432, 50176), GradientTensor(22830080, 50176));
 
         // 46: Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
-        _g46Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(22930432, 50176), Parameter("layer3.4.conv3.weight"), default, TrainingTensor(22980608, 200704), GradientTensor(22980608, 200704), GradientTensor(22930432, 50176), ParameterGradient("layer3.4.conv3.weight"), default);
+        _g46Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(22930432, 50176), Parameter("layer3.4.conv3.weight"), default, TrainingTensor(22980608, 200704), GradientTensor(22980608, 200704), GradientTensor(22930432, 50176), ParameterGradient("layer3.4.conv3.weight"), default);
         _g46Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(22980608, 200704), BatchNormTensors("layer3.4.bn3"), Scratch(7200128, 4096), TrainingTensor(22579200, 200704), TrainingTensor(23181312, 200704), GradientTensor(23181312, 200704), GradientTensor(22980608, 200704), GradientTensor(22579200, 200704), BatchNormGradients("layer3.4.bn3"));
+        _g46Conv.FuseStatistics(_g46Epilogue);
         _g46Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.4.conv3.weight"), default, BatchNormTensors("layer3.4.bn3"), 1E-05f, Scratch(7204224, 262144), Scratch(7466368, 1024));
-        _g46InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(7204224, 262144), Scratch(7466368, 1024), InferenceTensor(200704, 200704));
+        _g46InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(7204224, 262144), Scratch(7466368, 1024), InferenceTensor(200704, 200704));
         _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(0, 200704), InferenceTensor(200704, 200704));
         RegisterTrace(46, TrainingTensor(23181312, 200704), GradientTensor(22930432, 50176));
 
         // 47: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-        _g47Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(23181312, 200704), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(23382016, 50176), GradientTensor(23382016, 50176), GradientTensor(23181312, 200704), ParameterGradient("layer3.5.conv1.weight"), default);
+        _g47Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(23181312, 200704), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(23382016, 50176), GradientTensor(23382016, 50176), GradientTensor(23181312, 200704), ParameterGradient("layer3.5.conv1.weight"), default);
         _g47Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(23382016, 50176), BatchNormTensors("layer3.5.bn1"), Scratch(7467392, 1024), default, TrainingTensor(23432192, 50176), GradientTensor(23432192, 50176), GradientTensor(23382016, 50176), default, BatchNormGradients("layer3.5.bn1"));
+        _g47Conv.FuseStatistics(_g47Epilogue);
         _g47Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(7468416, 262144), Scratch(7730560, 256));
-        _g47InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(7468416, 262144), Scratch(7730560, 256), InferenceTensor(0, 50176));
+        _g47InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(7468416, 262144), Scratch(7730560, 256), InferenceTensor(0, 50176));
         _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         RegisterTrace(47, TrainingTensor(23432192, 50176), GradientTensor(23181312, 200704));
 
         // 48: Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-        _g48Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(23432192, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(23482368, 50176), GradientTensor(23482368, 50176), GradientTensor(23432192, 50176), ParameterGradient("layer3.5.conv2.weight"), default);
+        _g48Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(23432192, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(23482368, 50176), GradientTensor(23482368, 50176), GradientTensor(23432192, 50176), ParameterGradient("layer3.5.conv2.weight"), default);
         _g48Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(23482368, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7730816, 1024), default, TrainingTensor(23532544, 50176), GradientTensor(23532544, 50176), GradientTensor(23482368, 50176), default, BatchNormGradients("layer3.5.bn2"));
+        _g48Conv.FuseStatistics(_g48Epilogue);
         _g48Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(7731840, 589824), Scratch(8321664, 256));
-        _g48InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7731840, 589824), Scratch(8321664, 256), InferenceTensor(401408, 50176));
+        _g48InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7731840, 589824), Scratch(8321664, 256), InferenceTensor(401408, 50176));
         _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
         RegisterTrace(48, TrainingTensor(23532544, 50176), GradientTensor(23432192, 50176));
 
         // 49: Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
-        _g49Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(23532544, 50176), Parameter("layer3.5.conv3.weight"), default, TrainingTensor(23582720, 200704), GradientTensor(23582720, 200704), GradientTensor(23532544, 50176), ParameterGradient("layer3.5.conv3.weight"), default);
+        _g49Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(23532544, 50176), Parameter("layer3.5.conv3.weight"), default, TrainingTensor(23582720, 200704), GradientTensor(23582720, 200704), GradientTensor(23532544, 50176), ParameterGradient("layer3.5.conv3.weight"), default);
         _g49Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(23582720, 200704), BatchNormTensors("layer3.5.bn3"), Scratch(8321920, 4096), TrainingTensor(23181312, 200704), TrainingTensor(23783424, 200704), GradientTensor(23783424, 200704), GradientTensor(23582720, 200704), GradientTensor(23181312, 200704), BatchNormGradients("layer3.5.bn3"));
+        _g49Conv.FuseStatistics(_g49Epilogue);
         _g49Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.5.conv3.weight"), default, BatchNormTensors("layer3.5.bn3"), 1E-05f, Scratch(8326016, 262144), Scratch(8588160, 1024));
-        _g49InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(8326016, 262144), Scratch(8588160, 1024), InferenceTensor(0, 200704));
+        _g49InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(8326016, 262144), Scratch(8588160, 1024), InferenceTensor(0, 200704));
         _g49InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704));
         RegisterTrace(49, TrainingTensor(23783424, 200704), GradientTensor(23532544, 50176));
 
         // 50: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-        _g50Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), TrainingTensor(23783424, 200704), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(23984128, 100352), GradientTensor(23984128, 100352), GradientTensor(23783424, 200704), ParameterGradient("layer4.0.conv1.weight"), default);
+        _g50Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), TrainingTensor(23783424, 200704), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(23984128, 100352), GradientTensor(23984128, 100352), GradientTensor(23783424, 200704), ParameterGradient("layer4.0.conv1.weight"), default);
         _g50Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(23984128, 100352), BatchNormTensors("layer4.0.bn1"), Scratch(8589184, 2048), default, TrainingTensor(24084480, 100352), GradientTensor(24084480, 100352), GradientTensor(23984128, 100352), default, BatchNormGradients("layer4.0.bn1"));
+        _g50Conv.FuseStatistics(_g50Epilogue);
         _g50Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8591232, 524288), Scratch(9115520, 512));
-        _g50InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(8591232, 524288), Scratch(9115520, 512), InferenceTensor(200704, 100352));
+        _g50InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(8591232, 524288), Scratch(9115520, 512), InferenceTensor(200704, 100352));
         _g50InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(200704, 100352));
         RegisterTrace(50, TrainingTensor(24084480, 100352), GradientTensor(23783424, 200704));
 
         // 51: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-        _g51Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), TrainingTensor(24084480, 100352), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(24184832, 25088), GradientTensor(24184832, 25088), GradientTensor(24084480, 100352), ParameterGradient("layer4.0.conv2.weight"), default);
+        _g51Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), TrainingTensor(24084480, 100352), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(24184832, 25088), GradientTensor(24184832, 25088), GradientTensor(24084480, 100352), ParameterGradient("layer4.0.conv2.weight"), default);
         _g51Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24184832, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9116032, 2048), default, TrainingTensor(24209920, 25088), GradientTensor(24209920, 25088), GradientTensor(24184832, 25088), default, BatchNormGradients("layer4.0.bn2"));
+        _g51Conv.FuseStatistics(_g51Epilogue);
         _g51Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9118080, 2359296), Scratch(11477376, 512));
-        _g51InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(9118080, 2359296), Scratch(11477376, 512), InferenceTensor(301056, 25088));
+        _g51InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(9118080, 2359296), Scratch(11477376, 512), InferenceTensor(301056, 25088));
         _g51InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(301056, 25088), default, default, default, InferenceTensor(301056, 25088));
         RegisterTrace(51, TrainingTensor(24209920, 25088), GradientTensor(24084480, 100352));
 
         // 52: Conv+BatchNorm layer4.0.conv3, layer4.0.bn3
-        _g52Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(24209920, 25088), Parameter("layer4.0.conv3.weight"), default, TrainingTensor(24235008, 100352), GradientTensor(24235008, 100352), GradientTensor(24209920, 25088), ParameterGradient("layer4.0.conv3.weight"), default);
+        _g52Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(24209920, 25088), Parameter("layer4.0.conv3.weight"), default, TrainingTensor(24235008, 100352), GradientTensor(24235008, 100352), GradientTensor(24209920, 25088), ParameterGradient("layer4.0.conv3.weight"), default);
         _g52Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24235008, 100352), BatchNormTensors("layer4.0.bn3"), Scratch(11477888, 8192), default, TrainingTensor(24335360, 100352), GradientTensor(24335360, 100352), GradientTensor(24235008, 100352), default, BatchNormGradients("layer4.0.bn3"));
+        _g52Conv.FuseStatistics(_g52Epilogue);
         _g52Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.0.conv3.weight"), default, BatchNormTensors("layer4.0.bn3"), 1E-05f, Scratch(11486080, 1048576), Scratch(12534656, 2048));
-        _g52InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(301056, 25088), Scratch(11486080, 1048576), Scratch(12534656, 2048), InferenceTensor(200704, 100352));
+        _g52InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(301056, 25088), Scratch(11486080, 1048576), Scratch(12534656, 2048), InferenceTensor(200704, 100352));
         RegisterTrace(52, TrainingTensor(24335360, 100352), GradientTensor(24209920, 25088));
 
         // 53: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-        _g53Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, false), TrainingTensor(23783424, 200704), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(24435712, 100352), GradientTensor(24435712, 100352), GradientTensor(23783424, 200704), ParameterGradient("layer4.0.downsample.0.weight"), default);
+        _g53Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To2048K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, false), TrainingTensor(23783424, 200704), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(24435712, 100352), GradientTensor(24435712, 100352), GradientTensor(23783424, 200704), ParameterGradient("layer4.0.downsample.0.weight"), default);
         _g53Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24435712, 100352), BatchNormTensors("layer4.0.downsample.1"), Scratch(12536704, 8192), default, TrainingTensor(24536064, 100352), GradientTensor(24536064, 100352), GradientTensor(24435712, 100352), default, BatchNormGradients("layer4.0.downsample.1"));
+        _g53Conv.FuseStatistics(_g53Epilogue);
         _g53Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(12544896, 2097152), Scratch(14642048, 2048));
-        _g53InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, true), InferenceTensor(0, 200704), Scratch(12544896, 2097152), Scratch(14642048, 2048), InferenceTensor(301056, 100352));
+        _g53InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To2048K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, true), InferenceTensor(0, 200704), Scratch(12544896, 2097152), Scratch(14642048, 2048), InferenceTensor(301056, 100352));
         RegisterTrace(53, TrainingTensor(24536064, 100352), GradientTensor(23783424, 200704));
 
         // 54: Add layer4.0.add
@@ -1518,50 +1565,56 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(55, TrainingTensor(24736768, 100352), GradientTensor(24636416, 100352));
 
         // 56: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-        _g56Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(24736768, 100352), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(24837120, 25088), GradientTensor(24837120, 25088), GradientTensor(24736768, 100352), ParameterGradient("layer4.1.conv1.weight"), default);
+        _g56Conv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(24736768, 100352), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(24837120, 25088), GradientTensor(24837120, 25088), GradientTensor(24736768, 100352), ParameterGradient("layer4.1.conv1.weight"), default);
         _g56Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24837120, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(14644096, 2048), default, TrainingTensor(24862208, 25088), GradientTensor(24862208, 25088), GradientTensor(24837120, 25088), default, BatchNormGradients("layer4.1.bn1"));
+        _g56Conv.FuseStatistics(_g56Epilogue);
         _g56Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(14646144, 1048576), Scratch(15694720, 512));
-        _g56InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(100352, 100352), Scratch(14646144, 1048576), Scratch(15694720, 512), InferenceTensor(0, 25088));
+        _g56InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(100352, 100352), Scratch(14646144, 1048576), Scratch(15694720, 512), InferenceTensor(0, 25088));
         _g56InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
         RegisterTrace(56, TrainingTensor(24862208, 25088), GradientTensor(24736768, 100352));
 
         // 57: Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-        _g57Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(24862208, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(24887296, 25088), GradientTensor(24887296, 25088), GradientTensor(24862208, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
+        _g57Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(24862208, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(24887296, 25088), GradientTensor(24887296, 25088), GradientTensor(24862208, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
         _g57Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24887296, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(15695232, 2048), default, TrainingTensor(24912384, 25088), GradientTensor(24912384, 25088), GradientTensor(24887296, 25088), default, BatchNormGradients("layer4.1.bn2"));
+        _g57Conv.FuseStatistics(_g57Epilogue);
         _g57Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(15697280, 2359296), Scratch(18056576, 512));
-        _g57InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(15697280, 2359296), Scratch(18056576, 512), InferenceTensor(200704, 25088));
+        _g57InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(15697280, 2359296), Scratch(18056576, 512), InferenceTensor(200704, 25088));
         _g57InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 25088), default, default, default, InferenceTensor(200704, 25088));
         RegisterTrace(57, TrainingTensor(24912384, 25088), GradientTensor(24862208, 25088));
 
         // 58: Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
-        _g58Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(24912384, 25088), Parameter("layer4.1.conv3.weight"), default, TrainingTensor(24937472, 100352), GradientTensor(24937472, 100352), GradientTensor(24912384, 25088), ParameterGradient("layer4.1.conv3.weight"), default);
+        _g58Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(24912384, 25088), Parameter("layer4.1.conv3.weight"), default, TrainingTensor(24937472, 100352), GradientTensor(24937472, 100352), GradientTensor(24912384, 25088), ParameterGradient("layer4.1.conv3.weight"), default);
         _g58Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(24937472, 100352), BatchNormTensors("layer4.1.bn3"), Scratch(18057088, 8192), TrainingTensor(24736768, 100352), TrainingTensor(25037824, 100352), GradientTensor(25037824, 100352), GradientTensor(24937472, 100352), GradientTensor(24736768, 100352), BatchNormGradients("layer4.1.bn3"));
+        _g58Conv.FuseStatistics(_g58Epilogue);
         _g58Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.1.conv3.weight"), default, BatchNormTensors("layer4.1.bn3"), 1E-05f, Scratch(18065280, 1048576), Scratch(19113856, 2048));
-        _g58InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(200704, 25088), Scratch(18065280, 1048576), Scratch(19113856, 2048), InferenceTensor(0, 100352));
+        _g58InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(200704, 25088), Scratch(18065280, 1048576), Scratch(19113856, 2048), InferenceTensor(0, 100352));
         _g58InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(0, 100352));
         RegisterTrace(58, TrainingTensor(25037824, 100352), GradientTensor(24912384, 25088));
 
         // 59: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-        _g59Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(25037824, 100352), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(25138176, 25088), GradientTensor(25138176, 25088), GradientTensor(25037824, 100352), ParameterGradient("layer4.2.conv1.weight"), default);
+        _g59Conv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(25037824, 100352), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(25138176, 25088), GradientTensor(25138176, 25088), GradientTensor(25037824, 100352), ParameterGradient("layer4.2.conv1.weight"), default);
         _g59Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(25138176, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(19115904, 2048), default, TrainingTensor(25163264, 25088), GradientTensor(25163264, 25088), GradientTensor(25138176, 25088), default, BatchNormGradients("layer4.2.bn1"));
+        _g59Conv.FuseStatistics(_g59Epilogue);
         _g59Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(19117952, 1048576), Scratch(20166528, 512));
-        _g59InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(19117952, 1048576), Scratch(20166528, 512), InferenceTensor(100352, 25088));
+        _g59InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(19117952, 1048576), Scratch(20166528, 512), InferenceTensor(100352, 25088));
         _g59InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088));
         RegisterTrace(59, TrainingTensor(25163264, 25088), GradientTensor(25037824, 100352));
 
         // 60: Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-        _g60Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(25163264, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(25188352, 25088), GradientTensor(25188352, 25088), GradientTensor(25163264, 25088), ParameterGradient("layer4.2.conv2.weight"), default);
+        _g60Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(25163264, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(25188352, 25088), GradientTensor(25188352, 25088), GradientTensor(25163264, 25088), ParameterGradient("layer4.2.conv2.weight"), default);
         _g60Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(25188352, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(20167040, 2048), default, TrainingTensor(25213440, 25088), GradientTensor(25213440, 25088), GradientTensor(25188352, 25088), default, BatchNormGradients("layer4.2.bn2"));
+        _g60Conv.FuseStatistics(_g60Epilogue);
         _g60Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(20169088, 2359296), Scratch(22528384, 512));
-        _g60InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(20169088, 2359296), Scratch(22528384, 512), InferenceTensor(200704, 25088));
+        _g60InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(20169088, 2359296), Scratch(22528384, 512), InferenceTensor(200704, 25088));
         _g60InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 25088), default, default, default, InferenceTensor(200704, 25088));
         RegisterTrace(60, TrainingTensor(25213440, 25088), GradientTensor(25163264, 25088));
 
         // 61: Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
-        _g61Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(25213440, 25088), Parameter("layer4.2.conv3.weight"), default, TrainingTensor(25238528, 100352), GradientTensor(25238528, 100352), GradientTensor(25213440, 25088), ParameterGradient("layer4.2.conv3.weight"), default);
+        _g61Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(25213440, 25088), Parameter("layer4.2.conv3.weight"), default, TrainingTensor(25238528, 100352), GradientTensor(25238528, 100352), GradientTensor(25213440, 25088), ParameterGradient("layer4.2.conv3.weight"), default);
         _g61Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(25238528, 100352), BatchNormTensors("layer4.2.bn3"), Scratch(22528896, 8192), TrainingTensor(25037824, 100352), TrainingTensor(25338880, 100352), GradientTensor(25338880, 100352), GradientTensor(25238528, 100352), GradientTensor(25037824, 100352), BatchNormGradients("layer4.2.bn3"));
+        _g61Conv.FuseStatistics(_g61Epilogue);
         _g61Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.2.conv3.weight"), default, BatchNormTensors("layer4.2.bn3"), 1E-05f, Scratch(22537088, 1048576), Scratch(23585664, 2048));
-        _g61InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(200704, 25088), Scratch(22537088, 1048576), Scratch(23585664, 2048), InferenceTensor(100352, 100352));
+        _g61InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(200704, 25088), Scratch(22537088, 1048576), Scratch(23585664, 2048), InferenceTensor(100352, 100352));
         _g61InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(100352, 100352));
         RegisterTrace(61, TrainingTensor(25338880, 100352), GradientTensor(25213440, 25088));
 
@@ -1571,8 +1624,8 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(62, TrainingTensor(25439232, 2048), GradientTensor(25338880, 100352));
 
         // 63: Dense fc
-        _g63Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(25439232, 2048), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(25441280, 1000), GradientTensor(25441280, 1000), GradientTensor(25439232, 2048), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g63InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(0, 2048), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(2048, 1000));
+        _g63Conv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(25439232, 2048), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(25441280, 1000), GradientTensor(25441280, 1000), GradientTensor(25439232, 2048), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
+        _g63InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(0, 2048), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(2048, 1000));
         RegisterTrace(63, TrainingTensor(25441280, 1000), GradientTensor(25439232, 2048));
     }
 
@@ -1949,117 +2002,117 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     }
 
     /// <inheritdoc />
-    protected override void ForwardInference()
+    protected override void ForwardInference(int images)
     {
-        _g0InferenceConv.Forward();
-        _g0InferenceEpilogue.Forward();
-        _g1InferenceOp.Forward();
-        _g2InferenceConv.Forward();
-        _g2InferenceEpilogue.Forward();
-        _g3InferenceConv.Forward();
-        _g3InferenceEpilogue.Forward();
-        _g4InferenceConv.Forward();
-        _g5InferenceConv.Forward();
-        _g6InferenceOp.Forward();
-        _g7InferenceOp.Forward();
-        _g8InferenceConv.Forward();
-        _g8InferenceEpilogue.Forward();
-        _g9InferenceConv.Forward();
-        _g9InferenceEpilogue.Forward();
-        _g10InferenceConv.Forward();
-        _g10InferenceEpilogue.Forward();
-        _g11InferenceConv.Forward();
-        _g11InferenceEpilogue.Forward();
-        _g12InferenceConv.Forward();
-        _g12InferenceEpilogue.Forward();
-        _g13InferenceConv.Forward();
-        _g13InferenceEpilogue.Forward();
-        _g14InferenceConv.Forward();
-        _g14InferenceEpilogue.Forward();
-        _g15InferenceConv.Forward();
-        _g15InferenceEpilogue.Forward();
-        _g16InferenceConv.Forward();
-        _g17InferenceConv.Forward();
-        _g18InferenceOp.Forward();
-        _g19InferenceOp.Forward();
-        _g20InferenceConv.Forward();
-        _g20InferenceEpilogue.Forward();
-        _g21InferenceConv.Forward();
-        _g21InferenceEpilogue.Forward();
-        _g22InferenceConv.Forward();
-        _g22InferenceEpilogue.Forward();
-        _g23InferenceConv.Forward();
-        _g23InferenceEpilogue.Forward();
-        _g24InferenceConv.Forward();
-        _g24InferenceEpilogue.Forward();
-        _g25InferenceConv.Forward();
-        _g25InferenceEpilogue.Forward();
-        _g26InferenceConv.Forward();
-        _g26InferenceEpilogue.Forward();
-        _g27InferenceConv.Forward();
-        _g27InferenceEpilogue.Forward();
-        _g28InferenceConv.Forward();
-        _g28InferenceEpilogue.Forward();
-        _g29InferenceConv.Forward();
-        _g29InferenceEpilogue.Forward();
-        _g30InferenceConv.Forward();
-        _g30InferenceEpilogue.Forward();
-        _g31InferenceConv.Forward();
-        _g32InferenceConv.Forward();
-        _g33InferenceOp.Forward();
-        _g34InferenceOp.Forward();
-        _g35InferenceConv.Forward();
-        _g35InferenceEpilogue.Forward();
-        _g36InferenceConv.Forward();
-        _g36InferenceEpilogue.Forward();
-        _g37InferenceConv.Forward();
-        _g37InferenceEpilogue.Forward();
-        _g38InferenceConv.Forward();
-        _g38InferenceEpilogue.Forward();
-        _g39InferenceConv.Forward();
-        _g39InferenceEpilogue.Forward();
-        _g40InferenceConv.Forward();
-        _g40InferenceEpilogue.Forward();
-        _g41InferenceConv.Forward();
-        _g41InferenceEpilogue.Forward();
-        _g42InferenceConv.Forward();
-        _g42InferenceEpilogue.Forward();
-        _g43InferenceConv.Forward();
-        _g43InferenceEpilogue.Forward();
-        _g44InferenceConv.Forward();
-        _g44InferenceEpilogue.Forward();
-        _g45InferenceConv.Forward();
-        _g45InferenceEpilogue.Forward();
-        _g46InferenceConv.Forward();
-        _g46InferenceEpilogue.Forward();
-        _g47InferenceConv.Forward();
-        _g47InferenceEpilogue.Forward();
-        _g48InferenceConv.Forward();
-        _g48InferenceEpilogue.Forward();
-        _g49InferenceConv.Forward();
-        _g49InferenceEpilogue.Forward();
-        _g50InferenceConv.Forward();
-        _g50InferenceEpilogue.Forward();
-        _g51InferenceConv.Forward();
-        _g51InferenceEpilogue.Forward();
-        _g52InferenceConv.Forward();
-        _g53InferenceConv.Forward();
-        _g54InferenceOp.Forward();
-        _g55InferenceOp.Forward();
-        _g56InferenceConv.Forward();
-        _g56InferenceEpilogue.Forward();
-        _g57InferenceConv.Forward();
-        _g57InferenceEpilogue.Forward();
-        _g58InferenceConv.Forward();
-        _g58InferenceEpilogue.Forward();
-        _g59InferenceConv.Forward();
-        _g59InferenceEpilogue.Forward();
-        _g60InferenceConv.Forward();
-        _g60InferenceEpilogue.Forward();
-        _g61InferenceConv.Forward();
-        _g61InferenceEpilogue.Forward();
-        _g62InferenceOp.Forward();
-        _g63InferenceConv.Forward();
+        _g0InferenceConv.Forward(images);
+        _g0InferenceEpilogue.Forward(images);
+        _g1InferenceOp.Forward(images);
+        _g2InferenceConv.Forward(images);
+        _g2InferenceEpilogue.Forward(images);
+        _g3InferenceConv.Forward(images);
+        _g3InferenceEpilogue.Forward(images);
+        _g4InferenceConv.Forward(images);
+        _g5InferenceConv.Forward(images);
+        _g6InferenceOp.Forward(images);
+        _g7InferenceOp.Forward(images);
+        _g8InferenceConv.Forward(images);
+        _g8InferenceEpilogue.Forward(images);
+        _g9InferenceConv.Forward(images);
+        _g9InferenceEpilogue.Forward(images);
+        _g10InferenceConv.Forward(images);
+        _g10InferenceEpilogue.Forward(images);
+        _g11InferenceConv.Forward(images);
+        _g11InferenceEpilogue.Forward(images);
+        _g12InferenceConv.Forward(images);
+        _g12InferenceEpilogue.Forward(images);
+        _g13InferenceConv.Forward(images);
+        _g13InferenceEpilogue.Forward(images);
+        _g14InferenceConv.Forward(images);
+        _g14InferenceEpilogue.Forward(images);
+        _g15InferenceConv.Forward(images);
+        _g15InferenceEpilogue.Forward(images);
+        _g16InferenceConv.Forward(images);
+        _g17InferenceConv.Forward(images);
+        _g18InferenceOp.Forward(images);
+        _g19InferenceOp.Forward(images);
+        _g20InferenceConv.Forward(images);
+        _g20InferenceEpilogue.Forward(images);
+        _g21InferenceConv.Forward(images);
+        _g21InferenceEpilogue.Forward(images);
+        _g22InferenceConv.Forward(images);
+        _g22InferenceEpilogue.Forward(images);
+        _g23InferenceConv.Forward(images);
+        _g23InferenceEpilogue.Forward(images);
+        _g24InferenceConv.Forward(images);
+        _g24InferenceEpilogue.Forward(images);
+        _g25InferenceConv.Forward(images);
+        _g25InferenceEpilogue.Forward(images);
+        _g26InferenceConv.Forward(images);
+        _g26InferenceEpilogue.Forward(images);
+        _g27InferenceConv.Forward(images);
+        _g27InferenceEpilogue.Forward(images);
+        _g28InferenceConv.Forward(images);
+        _g28InferenceEpilogue.Forward(images);
+        _g29InferenceConv.Forward(images);
+        _g29InferenceEpilogue.Forward(images);
+        _g30InferenceConv.Forward(images);
+        _g30InferenceEpilogue.Forward(images);
+        _g31InferenceConv.Forward(images);
+        _g32InferenceConv.Forward(images);
+        _g33InferenceOp.Forward(images);
+        _g34InferenceOp.Forward(images);
+        _g35InferenceConv.Forward(images);
+        _g35InferenceEpilogue.Forward(images);
+        _g36InferenceConv.Forward(images);
+        _g36InferenceEpilogue.Forward(images);
+        _g37InferenceConv.Forward(images);
+        _g37InferenceEpilogue.Forward(images);
+        _g38InferenceConv.Forward(images);
+        _g38InferenceEpilogue.Forward(images);
+        _g39InferenceConv.Forward(images);
+        _g39InferenceEpilogue.Forward(images);
+        _g40InferenceConv.Forward(images);
+        _g40InferenceEpilogue.Forward(images);
+        _g41InferenceConv.Forward(images);
+        _g41InferenceEpilogue.Forward(images);
+        _g42InferenceConv.Forward(images);
+        _g42InferenceEpilogue.Forward(images);
+        _g43InferenceConv.Forward(images);
+        _g43InferenceEpilogue.Forward(images);
+        _g44InferenceConv.Forward(images);
+        _g44InferenceEpilogue.Forward(images);
+        _g45InferenceConv.Forward(images);
+        _g45InferenceEpilogue.Forward(images);
+        _g46InferenceConv.Forward(images);
+        _g46InferenceEpilogue.Forward(images);
+        _g47InferenceConv.Forward(images);
+        _g47InferenceEpilogue.Forward(images);
+        _g48InferenceConv.Forward(images);
+        _g48InferenceEpilogue.Forward(images);
+        _g49InferenceConv.Forward(images);
+        _g49InferenceEpilogue.Forward(images);
+        _g50InferenceConv.Forward(images);
+        _g50InferenceEpilogue.Forward(images);
+        _g51InferenceConv.Forward(images);
+        _g51InferenceEpilogue.Forward(images);
+        _g52InferenceConv.Forward(images);
+        _g53InferenceConv.Forward(images);
+        _g54InferenceOp.Forward(images);
+        _g55InferenceOp.Forward(images);
+        _g56InferenceConv.Forward(images);
+        _g56InferenceEpilogue.Forward(images);
+        _g57InferenceConv.Forward(images);
+        _g57InferenceEpilogue.Forward(images);
+        _g58InferenceConv.Forward(images);
+        _g58InferenceEpilogue.Forward(images);
+        _g59InferenceConv.Forward(images);
+        _g59InferenceEpilogue.Forward(images);
+        _g60InferenceConv.Forward(images);
+        _g60InferenceEpilogue.Forward(images);
+        _g61InferenceConv.Forward(images);
+        _g61InferenceEpilogue.Forward(images);
+        _g62InferenceOp.Forward(images);
+        _g63InferenceConv.Forward(images);
     }
 
     /// <inheritdoc />
@@ -2131,4 +2184,292 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(2048, 1000);
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv1024x14x14To2048K1S2P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 1024;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 2048;
+        public static int Kernel => 1;
+        public static int Stride => 2;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv1024x14x14To256K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 1024;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 256;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv1024x14x14To512K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 1024;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 512;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x28x28To128K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 128;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x28x28To512K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 512;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x56x56To128K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 128;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv2048x1x1To1000K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 2048;
+        public static int Height => 1;
+        public static int Width => 1;
+        public static int OutChannels => 1000;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv2048x7x7To512K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 2048;
+        public static int Height => 7;
+        public static int Width => 7;
+        public static int OutChannels => 512;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x14x14To1024K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 1024;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x14x14To256K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 256;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x28x28To256K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 256;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x56x56To128K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 128;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x56x56To512K1S2P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 512;
+        public static int Kernel => 1;
+        public static int Stride => 2;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv256x56x56To64K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 256;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 64;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv3x224x224To64K7S2P3 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 3;
+        public static int Height => 224;
+        public static int Width => 224;
+        public static int OutChannels => 64;
+        public static int Kernel => 7;
+        public static int Stride => 2;
+        public static int Padding => 3;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x14x14To512K3S2P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 512;
+        public static int Kernel => 3;
+        public static int Stride => 2;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x28x28To1024K1S2P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 1024;
+        public static int Kernel => 1;
+        public static int Stride => 2;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x28x28To128K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 128;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x28x28To256K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 256;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x7x7To2048K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 7;
+        public static int Width => 7;
+        public static int OutChannels => 2048;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv512x7x7To512K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 512;
+        public static int Height => 7;
+        public static int Width => 7;
+        public static int OutChannels => 512;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To256K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 256;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To64K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 64;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv64x56x56To64K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 64;
+        public static int Height => 56;
+        public static int Width => 56;
+        public static int OutChannels => 64;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
 }

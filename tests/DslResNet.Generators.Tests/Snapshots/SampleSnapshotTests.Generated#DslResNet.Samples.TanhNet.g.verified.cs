@@ -182,9 +182,9 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         int n = batchSize;
 
         // 0: Conv+Tanh conv1, act1
-        _g0Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1, 28, 28, 16, 3, 1, 1, true), InputView, Parameter("conv1.weight"), Parameter("conv1.bias"), TrainingTensor(0, 12544), GradientTensor(0, 12544), GradientTensor(63114, 784), ParameterGradient("conv1.weight"), ParameterGradient("conv1.bias"));
+        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1x28x28To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1, 28, 28, 16, 3, 1, 1, true), InputView, Parameter("conv1.weight"), Parameter("conv1.bias"), TrainingTensor(0, 12544), GradientTensor(0, 12544), GradientTensor(63114, 784), ParameterGradient("conv1.weight"), ParameterGradient("conv1.bias"));
         _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(0, 12544), default, default, default, TrainingTensor(12544, 12544), GradientTensor(12544, 12544), GradientTensor(0, 12544), default, default);
-        _g0InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1, 28, 28, 16, 3, 1, 1, true), InputView, Parameter("conv1.weight"), Parameter("conv1.bias"), InferenceTensor(0, 12544));
+        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1x28x28To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1, 28, 28, 16, 3, 1, 1, true), InputView, Parameter("conv1.weight"), Parameter("conv1.bias"), InferenceTensor(0, 12544));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 12544), default, default, default, InferenceTensor(0, 12544));
         RegisterTrace(0, TrainingTensor(12544, 12544), GradientTensor(63114, 784));
 
@@ -199,9 +199,9 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         RegisterTrace(2, TrainingTensor(37632, 3136), GradientTensor(25088, 12544));
 
         // 3: Conv+Tanh conv2, act2
-        _g3Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 14, 14, 32, 3, 1, 1, true), TrainingTensor(37632, 3136), Parameter("conv2.weight"), Parameter("conv2.bias"), TrainingTensor(40768, 6272), GradientTensor(40768, 6272), GradientTensor(37632, 3136), ParameterGradient("conv2.weight"), ParameterGradient("conv2.bias"));
+        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x14x14To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 14, 14, 32, 3, 1, 1, true), TrainingTensor(37632, 3136), Parameter("conv2.weight"), Parameter("conv2.bias"), TrainingTensor(40768, 6272), GradientTensor(40768, 6272), GradientTensor(37632, 3136), ParameterGradient("conv2.weight"), ParameterGradient("conv2.bias"));
         _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(40768, 6272), default, default, default, TrainingTensor(47040, 6272), GradientTensor(47040, 6272), GradientTensor(40768, 6272), default, default);
-        _g3InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 14, 14, 32, 3, 1, 1, true), InferenceTensor(6272, 3136), Parameter("conv2.weight"), Parameter("conv2.bias"), InferenceTensor(0, 6272));
+        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x14x14To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 14, 14, 32, 3, 1, 1, true), InferenceTensor(6272, 3136), Parameter("conv2.weight"), Parameter("conv2.bias"), InferenceTensor(0, 6272));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 6272), default, default, default, InferenceTensor(0, 6272));
         RegisterTrace(3, TrainingTensor(47040, 6272), GradientTensor(37632, 3136));
 
@@ -216,14 +216,14 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         RegisterTrace(5, TrainingTensor(59584, 1568), GradientTensor(53312, 6272));
 
         // 6: Flatten flatten
-        _g6Op = new(device, (long)n * 1568, TrainingTensor(59584, 1568), TrainingTensor(61152, 1568), GradientTensor(61152, 1568), GradientTensor(59584, 1568));
-        _g6InferenceOp = new(device, (long)n * 1568, InferenceTensor(0, 1568), InferenceTensor(1568, 1568));
+        _g6Op = new(device, (long)n * 1568, TrainingTensor(59584, 1568), TrainingTensor(61152, 1568), GradientTensor(61152, 1568), GradientTensor(59584, 1568), channels: 32, spatial: 49, flatten: true);
+        _g6InferenceOp = new(device, (long)n * 1568, InferenceTensor(0, 1568), InferenceTensor(1568, 1568), channels: 32, spatial: 49, flatten: true);
         RegisterTrace(6, TrainingTensor(61152, 1568), GradientTensor(59584, 1568));
 
         // 7: Dense+Tanh fc1, act3
-        _g7Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1568, 1, 1, 128, 1, 1, 0, true), TrainingTensor(61152, 1568), Parameter("fc1.weight"), Parameter("fc1.bias"), TrainingTensor(62720, 128), GradientTensor(62720, 128), GradientTensor(61152, 1568), ParameterGradient("fc1.weight"), ParameterGradient("fc1.bias"));
+        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1568x1x1To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1568, 1, 1, 128, 1, 1, 0, true), TrainingTensor(61152, 1568), Parameter("fc1.weight"), Parameter("fc1.bias"), TrainingTensor(62720, 128), GradientTensor(62720, 128), GradientTensor(61152, 1568), ParameterGradient("fc1.weight"), ParameterGradient("fc1.bias"));
         _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, false, true, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(62720, 128), default, default, default, TrainingTensor(62848, 128), GradientTensor(62848, 128), GradientTensor(62720, 128), default, default);
-        _g7InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1568, 1, 1, 128, 1, 1, 0, true), InferenceTensor(1568, 1568), Parameter("fc1.weight"), Parameter("fc1.bias"), InferenceTensor(0, 128));
+        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1568x1x1To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1568, 1, 1, 128, 1, 1, 0, true), InferenceTensor(1568, 1568), Parameter("fc1.weight"), Parameter("fc1.bias"), InferenceTensor(0, 128));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 128), default, default, default, InferenceTensor(0, 128));
         RegisterTrace(7, TrainingTensor(62848, 128), GradientTensor(61152, 1568));
 
@@ -233,8 +233,8 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         RegisterTrace(8, TrainingTensor(62976, 128), GradientTensor(62848, 128));
 
         // 9: Dense fc2
-        _g9Conv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 1, 1, 10, 1, 1, 0, true), TrainingTensor(62976, 128), Parameter("fc2.weight"), Parameter("fc2.bias"), TrainingTensor(63104, 10), GradientTensor(63104, 10), GradientTensor(62976, 128), ParameterGradient("fc2.weight"), ParameterGradient("fc2.bias"));
-        _g9InferenceConv = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 1, 1, 10, 1, 1, 0, true), InferenceTensor(128, 128), Parameter("fc2.weight"), Parameter("fc2.bias"), InferenceTensor(0, 10));
+        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 1, 1, 10, 1, 1, 0, true), TrainingTensor(62976, 128), Parameter("fc2.weight"), Parameter("fc2.bias"), TrainingTensor(63104, 10), GradientTensor(63104, 10), GradientTensor(62976, 128), ParameterGradient("fc2.weight"), ParameterGradient("fc2.bias"));
+        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 1, 1, 10, 1, 1, 0, true), InferenceTensor(128, 128), Parameter("fc2.weight"), Parameter("fc2.bias"), InferenceTensor(0, 10));
         RegisterTrace(9, TrainingTensor(63104, 10), GradientTensor(62976, 128));
     }
 
@@ -295,21 +295,21 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     }
 
     /// <inheritdoc />
-    protected override void ForwardInference()
+    protected override void ForwardInference(int images)
     {
-        _g0InferenceConv.Forward();
-        _g0InferenceEpilogue.Forward();
-        _g1InferenceOp.Forward();
-        _g2InferenceOp.Forward();
-        _g3InferenceConv.Forward();
-        _g3InferenceEpilogue.Forward();
-        _g4InferenceOp.Forward();
-        _g5InferenceOp.Forward();
-        _g6InferenceOp.Forward();
-        _g7InferenceConv.Forward();
-        _g7InferenceEpilogue.Forward();
-        _g8InferenceOp.Forward();
-        _g9InferenceConv.Forward();
+        _g0InferenceConv.Forward(images);
+        _g0InferenceEpilogue.Forward(images);
+        _g1InferenceOp.Forward(images);
+        _g2InferenceOp.Forward(images);
+        _g3InferenceConv.Forward(images);
+        _g3InferenceEpilogue.Forward(images);
+        _g4InferenceOp.Forward(images);
+        _g5InferenceOp.Forward(images);
+        _g6InferenceOp.Forward(images);
+        _g7InferenceConv.Forward(images);
+        _g7InferenceEpilogue.Forward(images);
+        _g8InferenceOp.Forward(images);
+        _g9InferenceConv.Forward(images);
     }
 
     /// <inheritdoc />
@@ -328,4 +328,52 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 10);
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv128x1x1To10K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 128;
+        public static int Height => 1;
+        public static int Width => 1;
+        public static int OutChannels => 10;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv1568x1x1To128K1S1P0 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 1568;
+        public static int Height => 1;
+        public static int Width => 1;
+        public static int OutChannels => 128;
+        public static int Kernel => 1;
+        public static int Stride => 1;
+        public static int Padding => 0;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv16x14x14To32K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 16;
+        public static int Height => 14;
+        public static int Width => 14;
+        public static int OutChannels => 32;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
+
+    /// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>
+    private readonly struct Conv1x28x28To16K3S1P1 : global::DslResNet.Kernels.Simd.IConvGeometry
+    {
+        public static int InChannels => 1;
+        public static int Height => 28;
+        public static int Width => 28;
+        public static int OutChannels => 16;
+        public static int Kernel => 3;
+        public static int Stride => 1;
+        public static int Padding => 1;
+    }
 }
