@@ -125,7 +125,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                     float inv = 1f / MathF.Sqrt(_bn[(3 * _c) + c] + _s.Eps);
                     _mean[c] = _bn[(2 * _c) + c];
                     _inv[c] = inv;
-                    _scale[c] = _bn[c] * inv;
+                    _scale[c] = _bn[c];
                     _shift[c] = _bn[_c + c];
                 }
             }
@@ -259,7 +259,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
             float inv = 1f / MathF.Sqrt((float)variance + _s.Eps);
             _mean[c] = (float)mean;
             _inv[c] = inv;
-            _scale[c] = _bn[c] * inv;
+            _scale[c] = _bn[c];
             _shift[c] = _bn[_c + c];
             _bn[(2 * _c) + c] = ((1f - m) * _bn[(2 * _c) + c]) + (m * (float)mean);
             _bn[(3 * _c) + c] = ((1f - m) * _bn[(3 * _c) + c]) + (m * (float)(variance * count / (count - 1)));
@@ -275,17 +275,18 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         for (int j = 0; j < _c; j += 16)
         {
             TV mean = TS.Load(_mean + j);
+            TV inv = TS.Load(_inv + j);
             TV scale = TS.Load(_scale + j);
             TV shift = TS.Load(_shift + j);
             long i = ((long)start * _c) + j;
             for (int p = start; p < end; p++, i += _c)
             {
-                // (x - mean) * (gamma / std) + beta: subtracting first keeps values near zero exact, so the ReLU that
-                // follows decides as the backward pass (and PyTorch) does.
+                // ((x - mean) / std) * gamma + beta, rounded step by step as the reference kernels and PyTorch do, and as
+                // the backward pass recomputes it: a ReLU that follows decides the same way in both passes.
                 TV v = TS.Load(_x + i);
                 if (norm)
                 {
-                    v = TS.Fma(TS.Subtract(v, mean), scale, shift);
+                    v = Normalise(v, mean, inv, scale, shift);
                 }
 
                 if (relu1)
@@ -308,6 +309,9 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static TV Normalise(TV x, TV mean, TV inv, TV gamma, TV beta) => TS.Add(TS.Multiply(TS.Multiply(TS.Subtract(x, mean), inv), gamma), beta);
+
     private void ApplyScalar(int start, int end)
     {
         for (int p = start; p < end; p++)
@@ -319,7 +323,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                 float v = _x[i];
                 if (_s.Norm)
                 {
-                    v = ((v - _mean[c]) * _scale[c]) + _shift[c];
+                    v = ((v - _mean[c]) * _inv[c] * _scale[c]) + _shift[c];
                 }
 
                 v = EpilogueKernels.Activate(v, _s.Act1);
@@ -365,7 +369,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                         TV x = TS.Load(_x + i);
                         if (relu1)
                         {
-                            g = TS.ReluMask(TS.Fma(TS.Subtract(x, mean), scale, shift), g);
+                            g = TS.ReluMask(Normalise(x, mean, inv, scale, shift), g);
                         }
 
                         TV xhat = TS.Multiply(TS.Subtract(x, mean), inv);
@@ -443,7 +447,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                 {
                     if (relu1)
                     {
-                        g = TS.ReluMask(TS.Fma(TS.Subtract(x, mean), scale, shift), g);
+                        g = TS.ReluMask(Normalise(x, mean, inv, scale, shift), g);
                     }
 
                     TV xhat = TS.Multiply(TS.Subtract(x, mean), inv);
