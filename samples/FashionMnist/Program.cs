@@ -290,23 +290,36 @@ internal static class Program
             double step = watch.Elapsed.TotalMilliseconds;
             Console.WriteLine($"  profile of one training step ({step:F1} ms wall):");
             double accounted = 0;
-            foreach ((string name, double ms, int calls) in device.Pool.Profile.Rows())
+            double convMs = 0;
+            long convFlops = 0;
+            foreach ((string name, double ms, int calls, long flops) in device.Pool.Profile.Rows())
             {
                 accounted += ms;
-                Console.WriteLine($"    {ms,8:F2} ms {100 * ms / step,5:F1}%  {calls,3}x  {name}");
+                convMs += flops > 0 ? ms : 0;
+                convFlops += flops;
+                string rate = flops > 0 ? $"  {flops / ms / 1e6,6:F1} GFLOP/s" : "";
+                Console.WriteLine($"    {ms,8:F2} ms {100 * ms / step,5:F1}%  {calls,3}x  {name}{rate}");
             }
 
             Console.WriteLine($"    {step - accounted,8:F2} ms {100 * (step - accounted) / step,5:F1}%       outside the pool (loss, optimizer, copies)");
+            Console.WriteLine($"  convolutions alone: {convFlops / 1e9:F2} GFLOP in {convMs:F1} ms = {convFlops / convMs / 1e6:F1} GFLOP/s");
             device.Pool.Profile.Clear();
             model.Eval();
             watch.Restart();
             model.Predict(images, logits);
             double batchMs = watch.Elapsed.TotalMilliseconds;
             Console.WriteLine($"  profile of one inference batch ({batchMs:F1} ms wall):");
-            foreach ((string name, double ms, int calls) in device.Pool.Profile.Rows())
+            convMs = 0;
+            convFlops = 0;
+            foreach ((string name, double ms, int calls, long flops) in device.Pool.Profile.Rows())
             {
-                Console.WriteLine($"    {ms,8:F2} ms {100 * ms / batchMs,5:F1}%  {calls,3}x  {name}");
+                convMs += flops > 0 ? ms : 0;
+                convFlops += flops;
+                string rate = flops > 0 ? $"  {flops / ms / 1e6,6:F1} GFLOP/s" : "";
+                Console.WriteLine($"    {ms,8:F2} ms {100 * ms / batchMs,5:F1}%  {calls,3}x  {name}{rate}");
             }
+
+            Console.WriteLine($"  convolutions alone: {convFlops / 1e9:F2} GFLOP in {convMs:F1} ms = {convFlops / convMs / 1e6:F1} GFLOP/s");
 
             device.Pool.Profile = null;
         }

@@ -265,6 +265,7 @@ internal static partial class Emitter
                 string evalShape = EpilogueShape(lead.Output, null, false, act1, add is not null, act2);
                 Constructor.Add($"{prefix}InferenceEpilogue = new(device, {evalShape}, {output.Infer}, default, default, {(add is null ? "default" : residual.Infer)}, {output.Infer});");
                 ForwardInference.Add($"{prefix}InferenceEpilogue.Forward(images);");
+                Constructor.Add($"{prefix}InferenceConv.FuseEpilogue({prefix}InferenceEpilogue);");
             }
         }
 

@@ -142,6 +142,25 @@ public sealed class ConvOp
         }
     }
 
+    /// <summary>
+    /// On the SIMD backend, makes this (inference) convolution apply <paramref name="epilogue"/> as it stores its output, and
+    /// <paramref name="epilogue"/>'s own pass a no-op, when the pass is ReLUs and a residual add in place on this output.
+    /// </summary>
+    /// <param name="epilogue">The inference pass that follows.</param>
+    public void FuseEpilogue(EpilogueOp epilogue)
+    {
+        ArgumentNullException.ThrowIfNull(epilogue);
+        EpilogueShape e = epilogue.Shape;
+        bool simple = !e.Norm && e.Act1 is Activation.None or Activation.ReLU && e.Act2 is Activation.None or Activation.ReLU;
+        if (_simd is null || _training || !simple || OpChecks.Ptr(epilogue.Input) != OpChecks.Ptr(_y) || OpChecks.Ptr(epilogue.Output) != OpChecks.Ptr(_y))
+        {
+            return;
+        }
+
+        _simd.FuseEpilogue(e.Act1 == Activation.ReLU, e.Add ? OpChecks.Ptr(epilogue.Residual) : IntPtr.Zero, e.Act2 == Activation.ReLU);
+        epilogue.FusedIntoConvolution = true;
+    }
+
     /// <summary><c>y = conv(x, w) + b</c> for the first <paramref name="images"/> images (ILGPU kernels run the whole batch).</summary>
     /// <param name="images">Images.</param>
     public void Forward(int images)
@@ -299,10 +318,27 @@ public sealed class EpilogueOp
     /// <summary>The SIMD backend's pass (null on ILGPU devices).</summary>
     public SimdEpilogue? Simd { get; }
 
+    /// <summary>Whether a convolution applies this pass as it stores (its own forward is then a no-op).</summary>
+    public bool FusedIntoConvolution { get; internal set; }
+
+    /// <summary>The input.</summary>
+    public ArrayView<float> Input => _x;
+
+    /// <summary>The output.</summary>
+    public ArrayView<float> Output => _y;
+
+    /// <summary>The residual.</summary>
+    public ArrayView<float> Residual => _r;
+
     /// <summary>Forward for the first <paramref name="images"/> images (ILGPU kernels run the whole batch).</summary>
     /// <param name="images">Images.</param>
     public void Forward(int images)
     {
+        if (FusedIntoConvolution)
+        {
+            return;
+        }
+
         if (Simd is not null)
         {
             Simd.Forward(images);
@@ -318,6 +354,11 @@ public sealed class EpilogueOp
     /// <summary>Batch statistics (training-mode batch norm, updating the running statistics), then the fused pass.</summary>
     public void Forward()
     {
+        if (FusedIntoConvolution)
+        {
+            return;
+        }
+
         if (Simd is not null)
         {
             Simd.Forward(_shape.N);

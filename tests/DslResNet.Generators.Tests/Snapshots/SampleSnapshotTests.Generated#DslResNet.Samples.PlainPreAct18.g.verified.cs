@@ -446,6 +446,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(512, 36864), Scratch(37376, 64));
         _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(512, 36864), Scratch(37376, 64), InferenceTensor(0, 200704));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
         RegisterTrace(4, TrainingTensor(1605632, 200704), GradientTensor(1204224, 200704));
 
         // 5: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.1.bn1, layer1.1.relu1
@@ -455,6 +456,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(37696, 36864), Scratch(74560, 64));
         _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(37696, 36864), Scratch(74560, 64), InferenceTensor(200704, 200704));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704));
+        _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
         RegisterTrace(5, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
         // 6: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
@@ -464,6 +466,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(74880, 36864), Scratch(111744, 64));
         _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(74880, 36864), Scratch(111744, 64), InferenceTensor(0, 200704));
         _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        _g6InferenceConv.FuseEpilogue(_g6InferenceEpilogue);
         RegisterTrace(6, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
 
         // 7: Conv+BatchNorm+ReLU layer1.1.conv2, layer2.0.bn1, layer2.0.relu1
@@ -473,6 +476,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(112064, 36864), Scratch(148928, 64));
         _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(112064, 36864), Scratch(148928, 64), InferenceTensor(200704, 200704));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704));
+        _g7InferenceConv.FuseEpilogue(_g7InferenceEpilogue);
         RegisterTrace(7, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
 
         // 8: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
@@ -482,6 +486,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(149504, 73728), Scratch(223232, 128));
         _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(149504, 73728), Scratch(223232, 128), InferenceTensor(0, 100352));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
         RegisterTrace(8, TrainingTensor(3110912, 100352), GradientTensor(2809856, 200704));
 
         // 9: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.1.bn1, layer2.1.relu1
@@ -491,6 +496,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(223872, 147456), Scratch(371328, 128));
         _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(223872, 147456), Scratch(371328, 128), InferenceTensor(100352, 100352));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
+        _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
         RegisterTrace(9, TrainingTensor(3311616, 100352), GradientTensor(3110912, 100352));
 
         // 10: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
@@ -500,6 +506,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(371968, 147456), Scratch(519424, 128));
         _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(371968, 147456), Scratch(519424, 128), InferenceTensor(0, 100352));
         _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        _g10InferenceConv.FuseEpilogue(_g10InferenceEpilogue);
         RegisterTrace(10, TrainingTensor(3512320, 100352), GradientTensor(3311616, 100352));
 
         // 11: Conv+BatchNorm+ReLU layer2.1.conv2, layer3.0.bn1, layer3.0.relu1
@@ -509,6 +516,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(520064, 147456), Scratch(667520, 128));
         _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(520064, 147456), Scratch(667520, 128), InferenceTensor(100352, 100352));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
+        _g11InferenceConv.FuseEpilogue(_g11InferenceEpilogue);
         RegisterTrace(11, TrainingTensor(3713024, 100352), GradientTensor(3512320, 100352));
 
         // 12: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
@@ -518,6 +526,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(668672, 294912), Scratch(963584, 256));
         _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(100352, 100352), Scratch(668672, 294912), Scratch(963584, 256), InferenceTensor(0, 50176));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
         RegisterTrace(12, TrainingTensor(3863552, 50176), GradientTensor(3713024, 100352));
 
         // 13: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.1.bn1, layer3.1.relu1
@@ -527,6 +536,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(964864, 589824), Scratch(1554688, 256));
         _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(964864, 589824), Scratch(1554688, 256), InferenceTensor(50176, 50176));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
+        _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
         RegisterTrace(13, TrainingTensor(3963904, 50176), GradientTensor(3863552, 50176));
 
         // 14: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
@@ -536,6 +546,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(1555968, 589824), Scratch(2145792, 256));
         _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(1555968, 589824), Scratch(2145792, 256), InferenceTensor(0, 50176));
         _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        _g14InferenceConv.FuseEpilogue(_g14InferenceEpilogue);
         RegisterTrace(14, TrainingTensor(4064256, 50176), GradientTensor(3963904, 50176));
 
         // 15: Conv+BatchNorm+ReLU layer3.1.conv2, layer4.0.bn1, layer4.0.relu1
@@ -545,6 +556,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(2147072, 589824), Scratch(2736896, 256));
         _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2147072, 589824), Scratch(2736896, 256), InferenceTensor(50176, 50176));
         _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
+        _g15InferenceConv.FuseEpilogue(_g15InferenceEpilogue);
         RegisterTrace(15, TrainingTensor(4164608, 50176), GradientTensor(4064256, 50176));
 
         // 16: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
@@ -554,6 +566,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(2739200, 1179648), Scratch(3918848, 512));
         _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(50176, 50176), Scratch(2739200, 1179648), Scratch(3918848, 512), InferenceTensor(0, 25088));
         _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        _g16InferenceConv.FuseEpilogue(_g16InferenceEpilogue);
         RegisterTrace(16, TrainingTensor(4239872, 25088), GradientTensor(4164608, 50176));
 
         // 17: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.1.bn1, layer4.1.relu1
@@ -563,6 +576,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(3921408, 2359296), Scratch(6280704, 512));
         _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(3921408, 2359296), Scratch(6280704, 512), InferenceTensor(25088, 25088));
         _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
+        _g17InferenceConv.FuseEpilogue(_g17InferenceEpilogue);
         RegisterTrace(17, TrainingTensor(4290048, 25088), GradientTensor(4239872, 25088));
 
         // 18: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
@@ -572,6 +586,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(6283264, 2359296), Scratch(8642560, 512));
         _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(6283264, 2359296), Scratch(8642560, 512), InferenceTensor(0, 25088));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
         RegisterTrace(18, TrainingTensor(4340224, 25088), GradientTensor(4290048, 25088));
 
         // 19: Conv+BatchNorm+ReLU layer4.1.conv2, bn, relu
@@ -581,6 +596,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("bn"), 1E-05f, Scratch(8645120, 2359296), Scratch(11004416, 512));
         _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(8645120, 2359296), Scratch(11004416, 512), InferenceTensor(25088, 25088));
         _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
+        _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
         RegisterTrace(19, TrainingTensor(4390400, 25088), GradientTensor(4340224, 25088));
 
         // 20: GlobalAvgPool avgpool

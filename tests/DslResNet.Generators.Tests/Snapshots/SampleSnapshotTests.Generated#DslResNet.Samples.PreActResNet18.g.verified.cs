@@ -550,6 +550,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(512, 36864), Scratch(37376, 64));
         _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(512, 36864), Scratch(37376, 64), InferenceTensor(0, 200704));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
         RegisterTrace(4, TrainingTensor(1605632, 200704), GradientTensor(1204224, 200704));
 
         // 5: Conv+Add layer1.0.conv2, layer1.0.add
@@ -557,6 +558,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1806336, 200704), default, default, TrainingTensor(802816, 200704), TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), GradientTensor(802816, 200704), default);
         _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.0.conv2.weight"), default, InferenceTensor(200704, 200704));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704));
+        _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
         RegisterTrace(5, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
         // 6: BatchNorm layer1.1.bn1
@@ -576,6 +578,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(37952, 36864), Scratch(74816, 64));
         _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(401408, 200704), Scratch(37952, 36864), Scratch(74816, 64), InferenceTensor(0, 200704));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
         RegisterTrace(8, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
 
         // 9: Conv+Add layer1.1.conv2, layer1.1.add
@@ -583,6 +586,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3010560, 200704), default, default, TrainingTensor(2007040, 200704), TrainingTensor(3211264, 200704), GradientTensor(3211264, 200704), GradientTensor(3010560, 200704), GradientTensor(2007040, 200704), default);
         _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.1.conv2.weight"), default, InferenceTensor(401408, 200704));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704));
+        _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
         RegisterTrace(9, TrainingTensor(3211264, 200704), GradientTensor(2809856, 200704));
 
         // 10: BatchNorm layer2.0.bn1
@@ -602,6 +606,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(75648, 73728), Scratch(149376, 128));
         _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(75648, 73728), Scratch(149376, 128), InferenceTensor(0, 100352));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
         RegisterTrace(12, TrainingTensor(3913728, 100352), GradientTensor(3612672, 200704));
 
         // 13: Conv layer2.0.conv2
@@ -639,6 +644,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(159360, 147456), Scratch(306816, 128));
         _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(159360, 147456), Scratch(306816, 128), InferenceTensor(0, 100352));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
         RegisterTrace(18, TrainingTensor(4716544, 100352), GradientTensor(4515840, 100352));
 
         // 19: Conv+Add layer2.1.conv2, layer2.1.add
@@ -646,6 +652,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4816896, 100352), default, default, TrainingTensor(4315136, 100352), TrainingTensor(4917248, 100352), GradientTensor(4917248, 100352), GradientTensor(4816896, 100352), GradientTensor(4315136, 100352), default);
         _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), InferenceTensor(0, 100352), Parameter("layer2.1.conv2.weight"), default, InferenceTensor(100352, 100352));
         _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(200704, 100352), InferenceTensor(100352, 100352));
+        _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
         RegisterTrace(19, TrainingTensor(4917248, 100352), GradientTensor(4716544, 100352));
 
         // 20: BatchNorm layer3.0.bn1
@@ -665,6 +672,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(308480, 294912), Scratch(603392, 256));
         _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(308480, 294912), Scratch(603392, 256), InferenceTensor(0, 50176));
         _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        _g22InferenceConv.FuseEpilogue(_g22InferenceEpilogue);
         RegisterTrace(22, TrainingTensor(5268480, 50176), GradientTensor(5117952, 100352));
 
         // 23: Conv layer3.0.conv2
@@ -702,6 +710,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(639744, 589824), Scratch(1229568, 256));
         _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(639744, 589824), Scratch(1229568, 256), InferenceTensor(0, 50176));
         _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        _g28InferenceConv.FuseEpilogue(_g28InferenceEpilogue);
         RegisterTrace(28, TrainingTensor(5669888, 50176), GradientTensor(5569536, 50176));
 
         // 29: Conv+Add layer3.1.conv2, layer3.1.add
@@ -709,6 +718,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5720064, 50176), default, default, TrainingTensor(5469184, 50176), TrainingTensor(5770240, 50176), GradientTensor(5770240, 50176), GradientTensor(5720064, 50176), GradientTensor(5469184, 50176), default);
         _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), InferenceTensor(0, 50176), Parameter("layer3.1.conv2.weight"), default, InferenceTensor(50176, 50176));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(100352, 50176), InferenceTensor(50176, 50176));
+        _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
         RegisterTrace(29, TrainingTensor(5770240, 50176), GradientTensor(5669888, 50176));
 
         // 30: BatchNorm layer4.0.bn1
@@ -728,6 +738,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(1232896, 1179648), Scratch(2412544, 512));
         _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(1232896, 1179648), Scratch(2412544, 512), InferenceTensor(0, 25088));
         _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        _g32InferenceConv.FuseEpilogue(_g32InferenceEpilogue);
         RegisterTrace(32, TrainingTensor(5945856, 25088), GradientTensor(5870592, 50176));
 
         // 33: Conv layer4.0.conv2
@@ -765,6 +776,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(2550784, 2359296), Scratch(4910080, 512));
         _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(2550784, 2359296), Scratch(4910080, 512), InferenceTensor(0, 25088));
         _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        _g38InferenceConv.FuseEpilogue(_g38InferenceEpilogue);
         RegisterTrace(38, TrainingTensor(6146560, 25088), GradientTensor(6096384, 25088));
 
         // 39: Conv+Add layer4.1.conv2, layer4.1.add
@@ -772,6 +784,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6171648, 25088), default, default, TrainingTensor(6046208, 25088), TrainingTensor(6196736, 25088), GradientTensor(6196736, 25088), GradientTensor(6171648, 25088), GradientTensor(6046208, 25088), default);
         _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), InferenceTensor(0, 25088), Parameter("layer4.1.conv2.weight"), default, InferenceTensor(25088, 25088));
         _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(50176, 25088), InferenceTensor(25088, 25088));
+        _g39InferenceConv.FuseEpilogue(_g39InferenceEpilogue);
         RegisterTrace(39, TrainingTensor(6196736, 25088), GradientTensor(6146560, 25088));
 
         // 40: BatchNorm bn

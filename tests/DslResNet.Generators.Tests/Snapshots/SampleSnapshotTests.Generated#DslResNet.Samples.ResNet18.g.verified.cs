@@ -499,6 +499,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
         _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
+        _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
         RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(5520872, 150528));
 
         // 1: MaxPool maxpool
@@ -513,6 +514,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 36864), Scratch(46848, 64));
         _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
         RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
@@ -522,6 +524,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(47168, 36864), Scratch(84032, 64));
         _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704));
+        _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
         RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
 
         // 4: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
@@ -531,6 +534,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(84352, 36864), Scratch(121216, 64));
         _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
         RegisterTrace(4, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
 
         // 5: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
@@ -540,6 +544,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(121536, 36864), Scratch(158400, 64));
         _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(401408, 200704));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704));
+        _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
         RegisterTrace(5, TrainingTensor(3211264, 200704), GradientTensor(2809856, 200704));
 
         // 6: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
@@ -549,6 +554,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(158976, 73728), Scratch(232704, 128));
         _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(158976, 73728), Scratch(232704, 128), InferenceTensor(0, 100352));
         _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        _g6InferenceConv.FuseEpilogue(_g6InferenceEpilogue);
         RegisterTrace(6, TrainingTensor(3512320, 100352), GradientTensor(3211264, 200704));
 
         // 7: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
@@ -584,6 +590,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(390272, 147456), Scratch(537728, 128));
         _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(390272, 147456), Scratch(537728, 128), InferenceTensor(100352, 100352));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
+        _g11InferenceConv.FuseEpilogue(_g11InferenceEpilogue);
         RegisterTrace(11, TrainingTensor(4315136, 100352), GradientTensor(4114432, 100352));
 
         // 12: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
@@ -593,6 +600,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(538368, 147456), Scratch(685824, 128));
         _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(538368, 147456), Scratch(685824, 128), InferenceTensor(200704, 100352));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352));
+        _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
         RegisterTrace(12, TrainingTensor(4515840, 100352), GradientTensor(4315136, 100352));
 
         // 13: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
@@ -602,6 +610,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(686976, 294912), Scratch(981888, 256));
         _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(686976, 294912), Scratch(981888, 256), InferenceTensor(0, 50176));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
         RegisterTrace(13, TrainingTensor(4666368, 50176), GradientTensor(4515840, 100352));
 
         // 14: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
@@ -637,6 +646,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(1608320, 589824), Scratch(2198144, 256));
         _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1608320, 589824), Scratch(2198144, 256), InferenceTensor(50176, 50176));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
+        _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
         RegisterTrace(18, TrainingTensor(5067776, 50176), GradientTensor(4967424, 50176));
 
         // 19: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
@@ -646,6 +656,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2199424, 589824), Scratch(2789248, 256));
         _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2199424, 589824), Scratch(2789248, 256), InferenceTensor(100352, 50176));
         _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176));
+        _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
         RegisterTrace(19, TrainingTensor(5168128, 50176), GradientTensor(5067776, 50176));
 
         // 20: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
@@ -655,6 +666,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(2791552, 1179648), Scratch(3971200, 512));
         _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(2791552, 1179648), Scratch(3971200, 512), InferenceTensor(0, 25088));
         _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        _g20InferenceConv.FuseEpilogue(_g20InferenceEpilogue);
         RegisterTrace(20, TrainingTensor(5243392, 25088), GradientTensor(5168128, 50176));
 
         // 21: Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
@@ -690,6 +702,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(6469248, 2359296), Scratch(8828544, 512));
         _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(6469248, 2359296), Scratch(8828544, 512), InferenceTensor(25088, 25088));
         _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
+        _g25InferenceConv.FuseEpilogue(_g25InferenceEpilogue);
         RegisterTrace(25, TrainingTensor(5444096, 25088), GradientTensor(5393920, 25088));
 
         // 26: Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
@@ -699,6 +712,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(8831104, 2359296), Scratch(11190400, 512));
         _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(8831104, 2359296), Scratch(11190400, 512), InferenceTensor(50176, 25088));
         _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088));
+        _g26InferenceConv.FuseEpilogue(_g26InferenceEpilogue);
         RegisterTrace(26, TrainingTensor(5494272, 25088), GradientTensor(5444096, 25088));
 
         // 27: GlobalAvgPool avgpool

@@ -1111,6 +1111,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
         _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
+        _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
         RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(25442280, 150528));
 
         // 1: MaxPool maxpool
@@ -1125,6 +1126,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 4096), Scratch(14080, 64));
         _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(9984, 4096), Scratch(14080, 64), InferenceTensor(0, 200704));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
         RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
@@ -1134,6 +1136,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(14400, 36864), Scratch(51264, 64));
         _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(14400, 36864), Scratch(51264, 64), InferenceTensor(802816, 200704));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
+        _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
         RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
 
         // 4: Conv+BatchNorm layer1.0.conv3, layer1.0.bn3
@@ -1169,6 +1172,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(86912, 16384), Scratch(103296, 64));
         _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(86912, 16384), Scratch(103296, 64), InferenceTensor(802816, 200704));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
+        _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
         RegisterTrace(8, TrainingTensor(7626752, 200704), GradientTensor(6623232, 802816));
 
         // 9: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
@@ -1178,6 +1182,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(103616, 36864), Scratch(140480, 64));
         _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(103616, 36864), Scratch(140480, 64), InferenceTensor(1605632, 200704));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 200704), default, default, default, InferenceTensor(1605632, 200704));
+        _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
         RegisterTrace(9, TrainingTensor(8028160, 200704), GradientTensor(7626752, 200704));
 
         // 10: Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
@@ -1187,6 +1192,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.1.conv3.weight"), default, BatchNormTensors("layer1.1.bn3"), 1E-05f, Scratch(141568, 16384), Scratch(157952, 256));
         _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(141568, 16384), Scratch(157952, 256), InferenceTensor(802816, 802816));
         _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(802816, 802816), default, default, InferenceTensor(0, 802816), InferenceTensor(802816, 802816));
+        _g10InferenceConv.FuseEpilogue(_g10InferenceEpilogue);
         RegisterTrace(10, TrainingTensor(9031680, 802816), GradientTensor(8028160, 200704));
 
         // 11: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
@@ -1196,6 +1202,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(158464, 16384), Scratch(174848, 64));
         _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(802816, 802816), Scratch(158464, 16384), Scratch(174848, 64), InferenceTensor(0, 200704));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
+        _g11InferenceConv.FuseEpilogue(_g11InferenceEpilogue);
         RegisterTrace(11, TrainingTensor(10035200, 200704), GradientTensor(9031680, 802816));
 
         // 12: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
@@ -1205,6 +1212,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(175168, 36864), Scratch(212032, 64));
         _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(175168, 36864), Scratch(212032, 64), InferenceTensor(1605632, 200704));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 200704), default, default, default, InferenceTensor(1605632, 200704));
+        _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
         RegisterTrace(12, TrainingTensor(10436608, 200704), GradientTensor(10035200, 200704));
 
         // 13: Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
@@ -1214,6 +1222,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.2.conv3.weight"), default, BatchNormTensors("layer1.2.bn3"), 1E-05f, Scratch(213120, 16384), Scratch(229504, 256));
         _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(213120, 16384), Scratch(229504, 256), InferenceTensor(0, 802816));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 802816), default, default, InferenceTensor(802816, 802816), InferenceTensor(0, 802816));
+        _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
         RegisterTrace(13, TrainingTensor(11440128, 802816), GradientTensor(10436608, 200704));
 
         // 14: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
@@ -1223,6 +1232,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(230272, 32768), Scratch(263040, 128));
         _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(230272, 32768), Scratch(263040, 128), InferenceTensor(802816, 401408));
         _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 401408), default, default, default, InferenceTensor(802816, 401408));
+        _g14InferenceConv.FuseEpilogue(_g14InferenceEpilogue);
         RegisterTrace(14, TrainingTensor(12644352, 401408), GradientTensor(11440128, 802816));
 
         // 15: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
@@ -1232,6 +1242,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(263680, 147456), Scratch(411136, 128));
         _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, true), InferenceTensor(802816, 401408), Scratch(263680, 147456), Scratch(411136, 128), InferenceTensor(1204224, 100352));
         _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1204224, 100352), default, default, default, InferenceTensor(1204224, 100352));
+        _g15InferenceConv.FuseEpilogue(_g15InferenceEpilogue);
         RegisterTrace(15, TrainingTensor(13146112, 100352), GradientTensor(12644352, 401408));
 
         // 16: Conv+BatchNorm layer2.0.conv3, layer2.0.bn3
@@ -1267,6 +1278,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(613504, 65536), Scratch(679040, 128));
         _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(401408, 401408), Scratch(613504, 65536), Scratch(679040, 128), InferenceTensor(0, 100352));
         _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        _g20InferenceConv.FuseEpilogue(_g20InferenceEpilogue);
         RegisterTrace(20, TrainingTensor(15755264, 100352), GradientTensor(15253504, 401408));
 
         // 21: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
@@ -1276,6 +1288,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(679680, 147456), Scratch(827136, 128));
         _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(679680, 147456), Scratch(827136, 128), InferenceTensor(802816, 100352));
         _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352));
+        _g21InferenceConv.FuseEpilogue(_g21InferenceEpilogue);
         RegisterTrace(21, TrainingTensor(15955968, 100352), GradientTensor(15755264, 100352));
 
         // 22: Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
@@ -1285,6 +1298,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.1.conv3.weight"), default, BatchNormTensors("layer2.1.bn3"), 1E-05f, Scratch(829312, 65536), Scratch(894848, 512));
         _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(829312, 65536), Scratch(894848, 512), InferenceTensor(0, 401408));
         _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 401408), default, default, InferenceTensor(401408, 401408), InferenceTensor(0, 401408));
+        _g22InferenceConv.FuseEpilogue(_g22InferenceEpilogue);
         RegisterTrace(22, TrainingTensor(16457728, 401408), GradientTensor(15955968, 100352));
 
         // 23: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
@@ -1294,6 +1308,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(895872, 65536), Scratch(961408, 128));
         _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(895872, 65536), Scratch(961408, 128), InferenceTensor(401408, 100352));
         _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352));
+        _g23InferenceConv.FuseEpilogue(_g23InferenceEpilogue);
         RegisterTrace(23, TrainingTensor(16959488, 100352), GradientTensor(16457728, 401408));
 
         // 24: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
@@ -1303,6 +1318,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(962048, 147456), Scratch(1109504, 128));
         _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(962048, 147456), Scratch(1109504, 128), InferenceTensor(802816, 100352));
         _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352));
+        _g24InferenceConv.FuseEpilogue(_g24InferenceEpilogue);
         RegisterTrace(24, TrainingTensor(17160192, 100352), GradientTensor(16959488, 100352));
 
         // 25: Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
@@ -1312,6 +1328,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.2.conv3.weight"), default, BatchNormTensors("layer2.2.bn3"), 1E-05f, Scratch(1111680, 65536), Scratch(1177216, 512));
         _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(1111680, 65536), Scratch(1177216, 512), InferenceTensor(401408, 401408));
         _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 401408), default, default, InferenceTensor(0, 401408), InferenceTensor(401408, 401408));
+        _g25InferenceConv.FuseEpilogue(_g25InferenceEpilogue);
         RegisterTrace(25, TrainingTensor(17661952, 401408), GradientTensor(17160192, 100352));
 
         // 26: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
@@ -1321,6 +1338,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(1178240, 65536), Scratch(1243776, 128));
         _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(401408, 401408), Scratch(1178240, 65536), Scratch(1243776, 128), InferenceTensor(0, 100352));
         _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
+        _g26InferenceConv.FuseEpilogue(_g26InferenceEpilogue);
         RegisterTrace(26, TrainingTensor(18163712, 100352), GradientTensor(17661952, 401408));
 
         // 27: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
@@ -1330,6 +1348,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1244416, 147456), Scratch(1391872, 128));
         _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1244416, 147456), Scratch(1391872, 128), InferenceTensor(802816, 100352));
         _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352));
+        _g27InferenceConv.FuseEpilogue(_g27InferenceEpilogue);
         RegisterTrace(27, TrainingTensor(18364416, 100352), GradientTensor(18163712, 100352));
 
         // 28: Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
@@ -1339,6 +1358,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.3.conv3.weight"), default, BatchNormTensors("layer2.3.bn3"), 1E-05f, Scratch(1394048, 65536), Scratch(1459584, 512));
         _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(1394048, 65536), Scratch(1459584, 512), InferenceTensor(0, 401408));
         _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 401408), default, default, InferenceTensor(401408, 401408), InferenceTensor(0, 401408));
+        _g28InferenceConv.FuseEpilogue(_g28InferenceEpilogue);
         RegisterTrace(28, TrainingTensor(18866176, 401408), GradientTensor(18364416, 100352));
 
         // 29: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
@@ -1348,6 +1368,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1461120, 131072), Scratch(1592192, 256));
         _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1461120, 131072), Scratch(1592192, 256), InferenceTensor(401408, 200704));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, default, InferenceTensor(401408, 200704));
+        _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
         RegisterTrace(29, TrainingTensor(19468288, 200704), GradientTensor(18866176, 401408));
 
         // 30: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
@@ -1357,6 +1378,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1593472, 589824), Scratch(2183296, 256));
         _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(1593472, 589824), Scratch(2183296, 256), InferenceTensor(602112, 50176));
         _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(602112, 50176), default, default, default, InferenceTensor(602112, 50176));
+        _g30InferenceConv.FuseEpilogue(_g30InferenceEpilogue);
         RegisterTrace(30, TrainingTensor(19719168, 50176), GradientTensor(19468288, 200704));
 
         // 31: Conv+BatchNorm layer3.0.conv3, layer3.0.bn3
@@ -1392,6 +1414,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2981248, 262144), Scratch(3243392, 256));
         _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(2981248, 262144), Scratch(3243392, 256), InferenceTensor(0, 50176));
         _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        _g35InferenceConv.FuseEpilogue(_g35InferenceEpilogue);
         RegisterTrace(35, TrainingTensor(21023744, 50176), GradientTensor(20772864, 200704));
 
         // 36: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
@@ -1401,6 +1424,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(3244672, 589824), Scratch(3834496, 256));
         _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(3244672, 589824), Scratch(3834496, 256), InferenceTensor(401408, 50176));
         _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
+        _g36InferenceConv.FuseEpilogue(_g36InferenceEpilogue);
         RegisterTrace(36, TrainingTensor(21124096, 50176), GradientTensor(21023744, 50176));
 
         // 37: Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
@@ -1410,6 +1434,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g37Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.1.conv3.weight"), default, BatchNormTensors("layer3.1.bn3"), 1E-05f, Scratch(3838848, 262144), Scratch(4100992, 1024));
         _g37InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(3838848, 262144), Scratch(4100992, 1024), InferenceTensor(0, 200704));
         _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704));
+        _g37InferenceConv.FuseEpilogue(_g37InferenceEpilogue);
         RegisterTrace(37, TrainingTensor(21374976, 200704), GradientTensor(21124096, 50176));
 
         // 38: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
@@ -1419,6 +1444,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(4103040, 262144), Scratch(4365184, 256));
         _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(4103040, 262144), Scratch(4365184, 256), InferenceTensor(200704, 50176));
         _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
+        _g38InferenceConv.FuseEpilogue(_g38InferenceEpilogue);
         RegisterTrace(38, TrainingTensor(21625856, 50176), GradientTensor(21374976, 200704));
 
         // 39: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
@@ -1428,6 +1454,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g39Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(4366464, 589824), Scratch(4956288, 256));
         _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(4366464, 589824), Scratch(4956288, 256), InferenceTensor(401408, 50176));
         _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
+        _g39InferenceConv.FuseEpilogue(_g39InferenceEpilogue);
         RegisterTrace(39, TrainingTensor(21726208, 50176), GradientTensor(21625856, 50176));
 
         // 40: Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
@@ -1437,6 +1464,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g40Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.2.conv3.weight"), default, BatchNormTensors("layer3.2.bn3"), 1E-05f, Scratch(4960640, 262144), Scratch(5222784, 1024));
         _g40InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(4960640, 262144), Scratch(5222784, 1024), InferenceTensor(200704, 200704));
         _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(0, 200704), InferenceTensor(200704, 200704));
+        _g40InferenceConv.FuseEpilogue(_g40InferenceEpilogue);
         RegisterTrace(40, TrainingTensor(21977088, 200704), GradientTensor(21726208, 50176));
 
         // 41: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
@@ -1446,6 +1474,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g41Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(5224832, 262144), Scratch(5486976, 256));
         _g41InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(5224832, 262144), Scratch(5486976, 256), InferenceTensor(0, 50176));
         _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        _g41InferenceConv.FuseEpilogue(_g41InferenceEpilogue);
         RegisterTrace(41, TrainingTensor(22227968, 50176), GradientTensor(21977088, 200704));
 
         // 42: Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
@@ -1455,6 +1484,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g42Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(5488256, 589824), Scratch(6078080, 256));
         _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(5488256, 589824), Scratch(6078080, 256), InferenceTensor(401408, 50176));
         _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
+        _g42InferenceConv.FuseEpilogue(_g42InferenceEpilogue);
         RegisterTrace(42, TrainingTensor(22328320, 50176), GradientTensor(22227968, 50176));
 
         // 43: Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
@@ -1464,6 +1494,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g43Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.3.conv3.weight"), default, BatchNormTensors("layer3.3.bn3"), 1E-05f, Scratch(6082432, 262144), Scratch(6344576, 1024));
         _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(6082432, 262144), Scratch(6344576, 1024), InferenceTensor(0, 200704));
         _g43InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704));
+        _g43InferenceConv.FuseEpilogue(_g43InferenceEpilogue);
         RegisterTrace(43, TrainingTensor(22579200, 200704), GradientTensor(22328320, 50176));
 
         // 44: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
@@ -1473,6 +1504,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g44Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(6346624, 262144), Scratch(6608768, 256));
         _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(6346624, 262144), Scratch(6608768, 256), InferenceTensor(200704, 50176));
         _g44InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
+        _g44InferenceConv.FuseEpilogue(_g44InferenceEpilogue);
         RegisterTrace(44, TrainingTensor(22830080, 50176), GradientTensor(22579200, 200704));
 
         // 45: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
@@ -1482,6 +1514,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g45Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(6610048, 589824), Scratch(7199872, 256));
         _g45InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(6610048, 589824), Scratch(7199872, 256), InferenceTensor(401408, 50176));
         _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
+        _g45InferenceConv.FuseEpilogue(_g45InferenceEpilogue);
         RegisterTrace(45, TrainingTensor(22930432, 50176), GradientTensor(22830080, 50176));
 
         // 46: Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
@@ -1491,6 +1524,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g46Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.4.conv3.weight"), default, BatchNormTensors("layer3.4.bn3"), 1E-05f, Scratch(7204224, 262144), Scratch(7466368, 1024));
         _g46InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(7204224, 262144), Scratch(7466368, 1024), InferenceTensor(200704, 200704));
         _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(0, 200704), InferenceTensor(200704, 200704));
+        _g46InferenceConv.FuseEpilogue(_g46InferenceEpilogue);
         RegisterTrace(46, TrainingTensor(23181312, 200704), GradientTensor(22930432, 50176));
 
         // 47: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
@@ -1500,6 +1534,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g47Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(7468416, 262144), Scratch(7730560, 256));
         _g47InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(7468416, 262144), Scratch(7730560, 256), InferenceTensor(0, 50176));
         _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
+        _g47InferenceConv.FuseEpilogue(_g47InferenceEpilogue);
         RegisterTrace(47, TrainingTensor(23432192, 50176), GradientTensor(23181312, 200704));
 
         // 48: Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
@@ -1509,6 +1544,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g48Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(7731840, 589824), Scratch(8321664, 256));
         _g48InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7731840, 589824), Scratch(8321664, 256), InferenceTensor(401408, 50176));
         _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
+        _g48InferenceConv.FuseEpilogue(_g48InferenceEpilogue);
         RegisterTrace(48, TrainingTensor(23532544, 50176), GradientTensor(23432192, 50176));
 
         // 49: Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
@@ -1518,6 +1554,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g49Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.5.conv3.weight"), default, BatchNormTensors("layer3.5.bn3"), 1E-05f, Scratch(8326016, 262144), Scratch(8588160, 1024));
         _g49InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(8326016, 262144), Scratch(8588160, 1024), InferenceTensor(0, 200704));
         _g49InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704));
+        _g49InferenceConv.FuseEpilogue(_g49InferenceEpilogue);
         RegisterTrace(49, TrainingTensor(23783424, 200704), GradientTensor(23532544, 50176));
 
         // 50: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
@@ -1527,6 +1564,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g50Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8591232, 524288), Scratch(9115520, 512));
         _g50InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(8591232, 524288), Scratch(9115520, 512), InferenceTensor(200704, 100352));
         _g50InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(200704, 100352));
+        _g50InferenceConv.FuseEpilogue(_g50InferenceEpilogue);
         RegisterTrace(50, TrainingTensor(24084480, 100352), GradientTensor(23783424, 200704));
 
         // 51: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
@@ -1536,6 +1574,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g51Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9118080, 2359296), Scratch(11477376, 512));
         _g51InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(9118080, 2359296), Scratch(11477376, 512), InferenceTensor(301056, 25088));
         _g51InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(301056, 25088), default, default, default, InferenceTensor(301056, 25088));
+        _g51InferenceConv.FuseEpilogue(_g51InferenceEpilogue);
         RegisterTrace(51, TrainingTensor(24209920, 25088), GradientTensor(24084480, 100352));
 
         // 52: Conv+BatchNorm layer4.0.conv3, layer4.0.bn3
@@ -1571,6 +1610,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g56Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(14646144, 1048576), Scratch(15694720, 512));
         _g56InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(100352, 100352), Scratch(14646144, 1048576), Scratch(15694720, 512), InferenceTensor(0, 25088));
         _g56InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
+        _g56InferenceConv.FuseEpilogue(_g56InferenceEpilogue);
         RegisterTrace(56, TrainingTensor(24862208, 25088), GradientTensor(24736768, 100352));
 
         // 57: Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
@@ -1580,6 +1620,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g57Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(15697280, 2359296), Scratch(18056576, 512));
         _g57InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(15697280, 2359296), Scratch(18056576, 512), InferenceTensor(200704, 25088));
         _g57InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 25088), default, default, default, InferenceTensor(200704, 25088));
+        _g57InferenceConv.FuseEpilogue(_g57InferenceEpilogue);
         RegisterTrace(57, TrainingTensor(24912384, 25088), GradientTensor(24862208, 25088));
 
         // 58: Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
@@ -1589,6 +1630,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g58Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.1.conv3.weight"), default, BatchNormTensors("layer4.1.bn3"), 1E-05f, Scratch(18065280, 1048576), Scratch(19113856, 2048));
         _g58InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(200704, 25088), Scratch(18065280, 1048576), Scratch(19113856, 2048), InferenceTensor(0, 100352));
         _g58InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(0, 100352));
+        _g58InferenceConv.FuseEpilogue(_g58InferenceEpilogue);
         RegisterTrace(58, TrainingTensor(25037824, 100352), GradientTensor(24912384, 25088));
 
         // 59: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
@@ -1598,6 +1640,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g59Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(19117952, 1048576), Scratch(20166528, 512));
         _g59InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(19117952, 1048576), Scratch(20166528, 512), InferenceTensor(100352, 25088));
         _g59InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088));
+        _g59InferenceConv.FuseEpilogue(_g59InferenceEpilogue);
         RegisterTrace(59, TrainingTensor(25163264, 25088), GradientTensor(25037824, 100352));
 
         // 60: Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
@@ -1607,6 +1650,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g60Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(20169088, 2359296), Scratch(22528384, 512));
         _g60InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(20169088, 2359296), Scratch(22528384, 512), InferenceTensor(200704, 25088));
         _g60InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 25088), default, default, default, InferenceTensor(200704, 25088));
+        _g60InferenceConv.FuseEpilogue(_g60InferenceEpilogue);
         RegisterTrace(60, TrainingTensor(25213440, 25088), GradientTensor(25163264, 25088));
 
         // 61: Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
@@ -1616,6 +1660,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g61Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.2.conv3.weight"), default, BatchNormTensors("layer4.2.bn3"), 1E-05f, Scratch(22537088, 1048576), Scratch(23585664, 2048));
         _g61InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(200704, 25088), Scratch(22537088, 1048576), Scratch(23585664, 2048), InferenceTensor(100352, 100352));
         _g61InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(100352, 100352));
+        _g61InferenceConv.FuseEpilogue(_g61InferenceEpilogue);
         RegisterTrace(61, TrainingTensor(25338880, 100352), GradientTensor(25213440, 25088));
 
         // 62: GlobalAvgPool avgpool

@@ -1174,6 +1174,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16));
         _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
         RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(1101898, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
@@ -1183,6 +1184,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g1Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16));
         _g1InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
         _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
+        _g1InferenceConv.FuseEpilogue(_g1InferenceEpilogue);
         RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
 
         // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
@@ -1192,6 +1194,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16));
         _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384));
+        _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
         RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
 
         // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
@@ -1201,6 +1204,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16));
         _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
         RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
 
         // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
@@ -1210,6 +1214,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16));
         _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
+        _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
         RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
 
         // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
@@ -1219,6 +1224,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(10112, 2304), Scratch(12416, 16));
         _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(0, 16384));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
         RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
 
         // 6: Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
@@ -1228,6 +1234,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(12496, 2304), Scratch(14800, 16));
         _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(32768, 16384));
         _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
+        _g6InferenceConv.FuseEpilogue(_g6InferenceEpilogue);
         RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
 
         // 7: Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
@@ -1237,6 +1244,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv1.weight"), default, BatchNormTensors("layer1.3.bn1"), 1E-05f, Scratch(14880, 2304), Scratch(17184, 16));
         _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(0, 16384));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        _g7InferenceConv.FuseEpilogue(_g7InferenceEpilogue);
         RegisterTrace(7, TrainingTensor(245760, 16384), GradientTensor(212992, 16384));
 
         // 8: Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
@@ -1246,6 +1254,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv2.weight"), default, BatchNormTensors("layer1.3.bn2"), 1E-05f, Scratch(17264, 2304), Scratch(19568, 16));
         _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(16384, 16384));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
+        _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
         RegisterTrace(8, TrainingTensor(278528, 16384), GradientTensor(245760, 16384));
 
         // 9: Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
@@ -1255,6 +1264,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv1.weight"), default, BatchNormTensors("layer1.4.bn1"), 1E-05f, Scratch(19648, 2304), Scratch(21952, 16));
         _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(0, 16384));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
         RegisterTrace(9, TrainingTensor(311296, 16384), GradientTensor(278528, 16384));
 
         // 10: Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
@@ -1264,6 +1274,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv2.weight"), default, BatchNormTensors("layer1.4.bn2"), 1E-05f, Scratch(22032, 2304), Scratch(24336, 16));
         _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(32768, 16384));
         _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
+        _g10InferenceConv.FuseEpilogue(_g10InferenceEpilogue);
         RegisterTrace(10, TrainingTensor(344064, 16384), GradientTensor(311296, 16384));
 
         // 11: Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
@@ -1273,6 +1284,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.5.conv1.weight"), default, BatchNormTensors("layer1.5.bn1"), 1E-05f, Scratch(24416, 2304), Scratch(26720, 16));
         _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(24416, 2304), Scratch(26720, 16), InferenceTensor(0, 16384));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        _g11InferenceConv.FuseEpilogue(_g11InferenceEpilogue);
         RegisterTrace(11, TrainingTensor(376832, 16384), GradientTensor(344064, 16384));
 
         // 12: Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
@@ -1282,6 +1294,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.5.conv2.weight"), default, BatchNormTensors("layer1.5.bn2"), 1E-05f, Scratch(26800, 2304), Scratch(29104, 16));
         _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(26800, 2304), Scratch(29104, 16), InferenceTensor(16384, 16384));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
+        _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
         RegisterTrace(12, TrainingTensor(409600, 16384), GradientTensor(376832, 16384));
 
         // 13: Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
@@ -1291,6 +1304,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv1.weight"), default, BatchNormTensors("layer1.6.bn1"), 1E-05f, Scratch(29184, 2304), Scratch(31488, 16));
         _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(29184, 2304), Scratch(31488, 16), InferenceTensor(0, 16384));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
         RegisterTrace(13, TrainingTensor(442368, 16384), GradientTensor(409600, 16384));
 
         // 14: Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
@@ -1300,6 +1314,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv2.weight"), default, BatchNormTensors("layer1.6.bn2"), 1E-05f, Scratch(31568, 2304), Scratch(33872, 16));
         _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(31568, 2304), Scratch(33872, 16), InferenceTensor(32768, 16384));
         _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
+        _g14InferenceConv.FuseEpilogue(_g14InferenceEpilogue);
         RegisterTrace(14, TrainingTensor(475136, 16384), GradientTensor(442368, 16384));
 
         // 15: Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
@@ -1309,6 +1324,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.7.conv1.weight"), default, BatchNormTensors("layer1.7.bn1"), 1E-05f, Scratch(33952, 2304), Scratch(36256, 16));
         _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(33952, 2304), Scratch(36256, 16), InferenceTensor(0, 16384));
         _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        _g15InferenceConv.FuseEpilogue(_g15InferenceEpilogue);
         RegisterTrace(15, TrainingTensor(507904, 16384), GradientTensor(475136, 16384));
 
         // 16: Conv+BatchNorm+Add+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.add, layer1.7.relu2
@@ -1318,6 +1334,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.7.conv2.weight"), default, BatchNormTensors("layer1.7.bn2"), 1E-05f, Scratch(36336, 2304), Scratch(38640, 16));
         _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(36336, 2304), Scratch(38640, 16), InferenceTensor(16384, 16384));
         _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
+        _g16InferenceConv.FuseEpilogue(_g16InferenceEpilogue);
         RegisterTrace(16, TrainingTensor(540672, 16384), GradientTensor(507904, 16384));
 
         // 17: Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
@@ -1327,6 +1344,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.8.conv1.weight"), default, BatchNormTensors("layer1.8.bn1"), 1E-05f, Scratch(38720, 2304), Scratch(41024, 16));
         _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(38720, 2304), Scratch(41024, 16), InferenceTensor(0, 16384));
         _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
+        _g17InferenceConv.FuseEpilogue(_g17InferenceEpilogue);
         RegisterTrace(17, TrainingTensor(573440, 16384), GradientTensor(540672, 16384));
 
         // 18: Conv+BatchNorm+Add+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.add, layer1.8.relu2
@@ -1336,6 +1354,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.8.conv2.weight"), default, BatchNormTensors("layer1.8.bn2"), 1E-05f, Scratch(41104, 2304), Scratch(43408, 16));
         _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(41104, 2304), Scratch(43408, 16), InferenceTensor(32768, 16384));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
+        _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
         RegisterTrace(18, TrainingTensor(606208, 16384), GradientTensor(573440, 16384));
 
         // 19: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
@@ -1345,6 +1364,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(43552, 4608), Scratch(48160, 32));
         _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(43552, 4608), Scratch(48160, 32), InferenceTensor(0, 8192));
         _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
         RegisterTrace(19, TrainingTensor(630784, 8192), GradientTensor(606208, 16384));
 
         // 20: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
@@ -1377,6 +1397,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(57696, 9216), Scratch(66912, 32));
         _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57696, 9216), Scratch(66912, 32), InferenceTensor(8192, 8192));
         _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
+        _g24InferenceConv.FuseEpilogue(_g24InferenceEpilogue);
         RegisterTrace(24, TrainingTensor(688128, 8192), GradientTensor(671744, 8192));
 
         // 25: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
@@ -1386,6 +1407,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(67072, 9216), Scratch(76288, 32));
         _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(67072, 9216), Scratch(76288, 32), InferenceTensor(16384, 8192));
         _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
+        _g25InferenceConv.FuseEpilogue(_g25InferenceEpilogue);
         RegisterTrace(25, TrainingTensor(704512, 8192), GradientTensor(688128, 8192));
 
         // 26: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
@@ -1395,6 +1417,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(76448, 9216), Scratch(85664, 32));
         _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(76448, 9216), Scratch(85664, 32), InferenceTensor(0, 8192));
         _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        _g26InferenceConv.FuseEpilogue(_g26InferenceEpilogue);
         RegisterTrace(26, TrainingTensor(720896, 8192), GradientTensor(704512, 8192));
 
         // 27: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
@@ -1404,6 +1427,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(85824, 9216), Scratch(95040, 32));
         _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(85824, 9216), Scratch(95040, 32), InferenceTensor(8192, 8192));
         _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
+        _g27InferenceConv.FuseEpilogue(_g27InferenceEpilogue);
         RegisterTrace(27, TrainingTensor(737280, 8192), GradientTensor(720896, 8192));
 
         // 28: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
@@ -1413,6 +1437,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(95200, 9216), Scratch(104416, 32));
         _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(95200, 9216), Scratch(104416, 32), InferenceTensor(0, 8192));
         _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        _g28InferenceConv.FuseEpilogue(_g28InferenceEpilogue);
         RegisterTrace(28, TrainingTensor(753664, 8192), GradientTensor(737280, 8192));
 
         // 29: Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
@@ -1422,6 +1447,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(104576, 9216), Scratch(113792, 32));
         _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(104576, 9216), Scratch(113792, 32), InferenceTensor(16384, 8192));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
+        _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
         RegisterTrace(29, TrainingTensor(770048, 8192), GradientTensor(753664, 8192));
 
         // 30: Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
@@ -1431,6 +1457,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv1.weight"), default, BatchNormTensors("layer2.4.bn1"), 1E-05f, Scratch(113952, 9216), Scratch(123168, 32));
         _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(113952, 9216), Scratch(123168, 32), InferenceTensor(0, 8192));
         _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        _g30InferenceConv.FuseEpilogue(_g30InferenceEpilogue);
         RegisterTrace(30, TrainingTensor(786432, 8192), GradientTensor(770048, 8192));
 
         // 31: Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
@@ -1440,6 +1467,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv2.weight"), default, BatchNormTensors("layer2.4.bn2"), 1E-05f, Scratch(123328, 9216), Scratch(132544, 32));
         _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(123328, 9216), Scratch(132544, 32), InferenceTensor(8192, 8192));
         _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
+        _g31InferenceConv.FuseEpilogue(_g31InferenceEpilogue);
         RegisterTrace(31, TrainingTensor(802816, 8192), GradientTensor(786432, 8192));
 
         // 32: Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
@@ -1449,6 +1477,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.5.conv1.weight"), default, BatchNormTensors("layer2.5.bn1"), 1E-05f, Scratch(132704, 9216), Scratch(141920, 32));
         _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(132704, 9216), Scratch(141920, 32), InferenceTensor(0, 8192));
         _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        _g32InferenceConv.FuseEpilogue(_g32InferenceEpilogue);
         RegisterTrace(32, TrainingTensor(819200, 8192), GradientTensor(802816, 8192));
 
         // 33: Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
@@ -1458,6 +1487,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.5.conv2.weight"), default, BatchNormTensors("layer2.5.bn2"), 1E-05f, Scratch(142080, 9216), Scratch(151296, 32));
         _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(142080, 9216), Scratch(151296, 32), InferenceTensor(16384, 8192));
         _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
+        _g33InferenceConv.FuseEpilogue(_g33InferenceEpilogue);
         RegisterTrace(33, TrainingTensor(835584, 8192), GradientTensor(819200, 8192));
 
         // 34: Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
@@ -1467,6 +1497,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv1.weight"), default, BatchNormTensors("layer2.6.bn1"), 1E-05f, Scratch(151456, 9216), Scratch(160672, 32));
         _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(151456, 9216), Scratch(160672, 32), InferenceTensor(0, 8192));
         _g34InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        _g34InferenceConv.FuseEpilogue(_g34InferenceEpilogue);
         RegisterTrace(34, TrainingTensor(851968, 8192), GradientTensor(835584, 8192));
 
         // 35: Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
@@ -1476,6 +1507,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv2.weight"), default, BatchNormTensors("layer2.6.bn2"), 1E-05f, Scratch(160832, 9216), Scratch(170048, 32));
         _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(160832, 9216), Scratch(170048, 32), InferenceTensor(8192, 8192));
         _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
+        _g35InferenceConv.FuseEpilogue(_g35InferenceEpilogue);
         RegisterTrace(35, TrainingTensor(868352, 8192), GradientTensor(851968, 8192));
 
         // 36: Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
@@ -1485,6 +1517,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.7.conv1.weight"), default, BatchNormTensors("layer2.7.bn1"), 1E-05f, Scratch(170208, 9216), Scratch(179424, 32));
         _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(170208, 9216), Scratch(179424, 32), InferenceTensor(0, 8192));
         _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        _g36InferenceConv.FuseEpilogue(_g36InferenceEpilogue);
         RegisterTrace(36, TrainingTensor(884736, 8192), GradientTensor(868352, 8192));
 
         // 37: Conv+BatchNorm+Add+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.add, layer2.7.relu2
@@ -1494,6 +1527,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g37Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.7.conv2.weight"), default, BatchNormTensors("layer2.7.bn2"), 1E-05f, Scratch(179584, 9216), Scratch(188800, 32));
         _g37InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(179584, 9216), Scratch(188800, 32), InferenceTensor(16384, 8192));
         _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
+        _g37InferenceConv.FuseEpilogue(_g37InferenceEpilogue);
         RegisterTrace(37, TrainingTensor(901120, 8192), GradientTensor(884736, 8192));
 
         // 38: Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
@@ -1503,6 +1537,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv1.weight"), default, BatchNormTensors("layer2.8.bn1"), 1E-05f, Scratch(188960, 9216), Scratch(198176, 32));
         _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(188960, 9216), Scratch(198176, 32), InferenceTensor(0, 8192));
         _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
+        _g38InferenceConv.FuseEpilogue(_g38InferenceEpilogue);
         RegisterTrace(38, TrainingTensor(917504, 8192), GradientTensor(901120, 8192));
 
         // 39: Conv+BatchNorm+Add+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.add, layer2.8.relu2
@@ -1512,6 +1547,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g39Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv2.weight"), default, BatchNormTensors("layer2.8.bn2"), 1E-05f, Scratch(198336, 9216), Scratch(207552, 32));
         _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(198336, 9216), Scratch(207552, 32), InferenceTensor(8192, 8192));
         _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
+        _g39InferenceConv.FuseEpilogue(_g39InferenceEpilogue);
         RegisterTrace(39, TrainingTensor(933888, 8192), GradientTensor(917504, 8192));
 
         // 40: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
@@ -1521,6 +1557,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g40Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(207840, 18432), Scratch(226272, 64));
         _g40InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(8192, 8192), Scratch(207840, 18432), Scratch(226272, 64), InferenceTensor(0, 4096));
         _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        _g40InferenceConv.FuseEpilogue(_g40InferenceEpilogue);
         RegisterTrace(40, TrainingTensor(946176, 4096), GradientTensor(933888, 8192));
 
         // 41: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
@@ -1553,6 +1590,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g45Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(263776, 36864), Scratch(300640, 64));
         _g45InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(263776, 36864), Scratch(300640, 64), InferenceTensor(4096, 4096));
         _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
+        _g45InferenceConv.FuseEpilogue(_g45InferenceEpilogue);
         RegisterTrace(45, TrainingTensor(974848, 4096), GradientTensor(966656, 4096));
 
         // 46: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
@@ -1562,6 +1600,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g46Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(300960, 36864), Scratch(337824, 64));
         _g46InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(300960, 36864), Scratch(337824, 64), InferenceTensor(8192, 4096));
         _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
+        _g46InferenceConv.FuseEpilogue(_g46InferenceEpilogue);
         RegisterTrace(46, TrainingTensor(983040, 4096), GradientTensor(974848, 4096));
 
         // 47: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
@@ -1571,6 +1610,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g47Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(338144, 36864), Scratch(375008, 64));
         _g47InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(338144, 36864), Scratch(375008, 64), InferenceTensor(0, 4096));
         _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        _g47InferenceConv.FuseEpilogue(_g47InferenceEpilogue);
         RegisterTrace(47, TrainingTensor(991232, 4096), GradientTensor(983040, 4096));
 
         // 48: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
@@ -1580,6 +1620,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g48Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(375328, 36864), Scratch(412192, 64));
         _g48InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(375328, 36864), Scratch(412192, 64), InferenceTensor(4096, 4096));
         _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
+        _g48InferenceConv.FuseEpilogue(_g48InferenceEpilogue);
         RegisterTrace(48, TrainingTensor(999424, 4096), GradientTensor(991232, 4096));
 
         // 49: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
@@ -1589,6 +1630,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g49Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(412512, 36864), Scratch(449376, 64));
         _g49InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(412512, 36864), Scratch(449376, 64), InferenceTensor(0, 4096));
         _g49InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        _g49InferenceConv.FuseEpilogue(_g49InferenceEpilogue);
         RegisterTrace(49, TrainingTensor(1007616, 4096), GradientTensor(999424, 4096));
 
         // 50: Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
@@ -1598,6 +1640,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g50Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(449696, 36864), Scratch(486560, 64));
         _g50InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(449696, 36864), Scratch(486560, 64), InferenceTensor(8192, 4096));
         _g50InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
+        _g50InferenceConv.FuseEpilogue(_g50InferenceEpilogue);
         RegisterTrace(50, TrainingTensor(1015808, 4096), GradientTensor(1007616, 4096));
 
         // 51: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
@@ -1607,6 +1650,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g51Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(486880, 36864), Scratch(523744, 64));
         _g51InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(486880, 36864), Scratch(523744, 64), InferenceTensor(0, 4096));
         _g51InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        _g51InferenceConv.FuseEpilogue(_g51InferenceEpilogue);
         RegisterTrace(51, TrainingTensor(1024000, 4096), GradientTensor(1015808, 4096));
 
         // 52: Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
@@ -1616,6 +1660,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g52Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(524064, 36864), Scratch(560928, 64));
         _g52InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(524064, 36864), Scratch(560928, 64), InferenceTensor(4096, 4096));
         _g52InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
+        _g52InferenceConv.FuseEpilogue(_g52InferenceEpilogue);
         RegisterTrace(52, TrainingTensor(1032192, 4096), GradientTensor(1024000, 4096));
 
         // 53: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
@@ -1625,6 +1670,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g53Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(561248, 36864), Scratch(598112, 64));
         _g53InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(561248, 36864), Scratch(598112, 64), InferenceTensor(0, 4096));
         _g53InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        _g53InferenceConv.FuseEpilogue(_g53InferenceEpilogue);
         RegisterTrace(53, TrainingTensor(1040384, 4096), GradientTensor(1032192, 4096));
 
         // 54: Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
@@ -1634,6 +1680,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g54Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(598432, 36864), Scratch(635296, 64));
         _g54InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(598432, 36864), Scratch(635296, 64), InferenceTensor(8192, 4096));
         _g54InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
+        _g54InferenceConv.FuseEpilogue(_g54InferenceEpilogue);
         RegisterTrace(54, TrainingTensor(1048576, 4096), GradientTensor(1040384, 4096));
 
         // 55: Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
@@ -1643,6 +1690,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g55Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv1.weight"), default, BatchNormTensors("layer3.6.bn1"), 1E-05f, Scratch(635616, 36864), Scratch(672480, 64));
         _g55InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(635616, 36864), Scratch(672480, 64), InferenceTensor(0, 4096));
         _g55InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        _g55InferenceConv.FuseEpilogue(_g55InferenceEpilogue);
         RegisterTrace(55, TrainingTensor(1056768, 4096), GradientTensor(1048576, 4096));
 
         // 56: Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
@@ -1652,6 +1700,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g56Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv2.weight"), default, BatchNormTensors("layer3.6.bn2"), 1E-05f, Scratch(672800, 36864), Scratch(709664, 64));
         _g56InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(672800, 36864), Scratch(709664, 64), InferenceTensor(4096, 4096));
         _g56InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
+        _g56InferenceConv.FuseEpilogue(_g56InferenceEpilogue);
         RegisterTrace(56, TrainingTensor(1064960, 4096), GradientTensor(1056768, 4096));
 
         // 57: Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
@@ -1661,6 +1710,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g57Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.7.conv1.weight"), default, BatchNormTensors("layer3.7.bn1"), 1E-05f, Scratch(709984, 36864), Scratch(746848, 64));
         _g57InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(709984, 36864), Scratch(746848, 64), InferenceTensor(0, 4096));
         _g57InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        _g57InferenceConv.FuseEpilogue(_g57InferenceEpilogue);
         RegisterTrace(57, TrainingTensor(1073152, 4096), GradientTensor(1064960, 4096));
 
         // 58: Conv+BatchNorm+Add+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.add, layer3.7.relu2
@@ -1670,6 +1720,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g58Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.7.conv2.weight"), default, BatchNormTensors("layer3.7.bn2"), 1E-05f, Scratch(747168, 36864), Scratch(784032, 64));
         _g58InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(747168, 36864), Scratch(784032, 64), InferenceTensor(8192, 4096));
         _g58InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
+        _g58InferenceConv.FuseEpilogue(_g58InferenceEpilogue);
         RegisterTrace(58, TrainingTensor(1081344, 4096), GradientTensor(1073152, 4096));
 
         // 59: Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
@@ -1679,6 +1730,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g59Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv1.weight"), default, BatchNormTensors("layer3.8.bn1"), 1E-05f, Scratch(784352, 36864), Scratch(821216, 64));
         _g59InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(784352, 36864), Scratch(821216, 64), InferenceTensor(0, 4096));
         _g59InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
+        _g59InferenceConv.FuseEpilogue(_g59InferenceEpilogue);
         RegisterTrace(59, TrainingTensor(1089536, 4096), GradientTensor(1081344, 4096));
 
         // 60: Conv+BatchNorm+Add+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.add, layer3.8.relu2
@@ -1688,6 +1740,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g60Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv2.weight"), default, BatchNormTensors("layer3.8.bn2"), 1E-05f, Scratch(821536, 36864), Scratch(858400, 64));
         _g60InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(821536, 36864), Scratch(858400, 64), InferenceTensor(4096, 4096));
         _g60InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
+        _g60InferenceConv.FuseEpilogue(_g60InferenceEpilogue);
         RegisterTrace(60, TrainingTensor(1097728, 4096), GradientTensor(1089536, 4096));
 
         // 61: GlobalAvgPool avgpool

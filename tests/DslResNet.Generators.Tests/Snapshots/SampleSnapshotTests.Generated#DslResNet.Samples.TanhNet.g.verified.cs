@@ -186,6 +186,7 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(0, 12544), default, default, default, TrainingTensor(12544, 12544), GradientTensor(12544, 12544), GradientTensor(0, 12544), default, default);
         _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1x28x28To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1, 28, 28, 16, 3, 1, 1, true), InputView, Parameter("conv1.weight"), Parameter("conv1.bias"), InferenceTensor(0, 12544));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 12544), default, default, default, InferenceTensor(0, 12544));
+        _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
         RegisterTrace(0, TrainingTensor(12544, 12544), GradientTensor(63114, 784));
 
         // 1: BatchNorm bn1
@@ -203,6 +204,7 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(40768, 6272), default, default, default, TrainingTensor(47040, 6272), GradientTensor(47040, 6272), GradientTensor(40768, 6272), default, default);
         _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x14x14To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 14, 14, 32, 3, 1, 1, true), InferenceTensor(6272, 3136), Parameter("conv2.weight"), Parameter("conv2.bias"), InferenceTensor(0, 6272));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 6272), default, default, default, InferenceTensor(0, 6272));
+        _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
         RegisterTrace(3, TrainingTensor(47040, 6272), GradientTensor(37632, 3136));
 
         // 4: BatchNorm bn2
@@ -225,6 +227,7 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, false, true, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(62720, 128), default, default, default, TrainingTensor(62848, 128), GradientTensor(62848, 128), GradientTensor(62720, 128), default, default);
         _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1568x1x1To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1568, 1, 1, 128, 1, 1, 0, true), InferenceTensor(1568, 1568), Parameter("fc1.weight"), Parameter("fc1.bias"), InferenceTensor(0, 128));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 128), default, default, default, InferenceTensor(0, 128));
+        _g7InferenceConv.FuseEpilogue(_g7InferenceEpilogue);
         RegisterTrace(7, TrainingTensor(62848, 128), GradientTensor(61152, 1568));
 
         // 8: BatchNorm bn3

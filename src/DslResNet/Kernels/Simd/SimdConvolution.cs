@@ -109,6 +109,31 @@ public abstract unsafe class SimdConvolution : IDisposable
     /// <summary>Statistics the forward pass adds up for the batch norm that follows (null: none).</summary>
     public StatisticsSink? Statistics { get; set; }
 
+    /// <summary>Whether the forward pass applies <c>y = act2(act1(conv + b) + r)</c> as it stores (see <see cref="FuseEpilogue"/>).</summary>
+    public bool HasEpilogue { get; private set; }
+
+    /// <summary>ReLU after the bias.</summary>
+    protected bool EpilogueRelu1 { get; private set; }
+
+    /// <summary>Residual added after it (NHWC, shaped as the output), or null.</summary>
+    protected float* EpilogueResidual { get; private set; }
+
+    /// <summary>ReLU after the add.</summary>
+    protected bool EpilogueRelu2 { get; private set; }
+
+    /// <summary>Makes the forward pass (inference) finish each output with ReLUs and a residual add as it stores it, instead of a
+    /// separate pass over the output.</summary>
+    /// <param name="relu1">ReLU after the bias.</param>
+    /// <param name="residual">Residual, or zero.</param>
+    /// <param name="relu2">ReLU after the add.</param>
+    public void FuseEpilogue(bool relu1, IntPtr residual, bool relu2)
+    {
+        HasEpilogue = true;
+        EpilogueRelu1 = relu1;
+        EpilogueResidual = (float*)residual;
+        EpilogueRelu2 = relu2;
+    }
+
     /// <summary>Forward: <c>y = conv(x, w) + b</c> for the first <paramref name="images"/> images, statistics into <see cref="Statistics"/>.</summary>
     /// <param name="images">Images.</param>
     /// <param name="repack">Whether the weights changed since the last call (training always passes true).</param>
@@ -137,7 +162,7 @@ public readonly unsafe record struct ConvTensors(IntPtr X, IntPtr W, IntPtr B, I
 /// <typeparam name="G">Geometry.</typeparam>
 /// <typeparam name="TS">The vector operations.</typeparam>
 /// <typeparam name="TV">The vector type.</typeparam>
-internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IParallelWork
+internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IParallelWork, ICountsFlops
     where G : struct, IConvGeometry
     where TS : struct, ISimd<TV>
     where TV : struct
@@ -285,6 +310,8 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    public long Flops => 2L * (_phase == PhaseForward ? _images : _batch) * OutPixels * G.OutChannels * G.InChannels * Taps;
+
     public override string ToString() =>
         $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {(_phase == PhaseForward ? "forward" : _phase == PhaseWeights ? "weights" : "data")}";
 
@@ -427,7 +454,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         int small = OutWidth / blocks;
         int large = blocks - (OutWidth % blocks);
         int ow0 = 0;
-        bool direct = !_bias && oc0 + (16 * vectors) <= G.OutChannels;
+        bool direct = !_bias && !HasEpilogue && oc0 + (16 * vectors) <= G.OutChannels;
         for (int b = 0; b < blocks; b++)
         {
             int count = b < large ? small : small + 1;
@@ -462,7 +489,9 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         int valid = Math.Min(16 * vectors, G.OutChannels - oc0);
         if (valid == 16 * vectors)
         {
-            // Whole vectors: add the bias and store.
+            // Whole vectors: add the bias, apply a fused epilogue, store.
+            bool fused = HasEpilogue;
+            float* residual = EpilogueResidual is null ? null : EpilogueResidual + (y - _y);
             for (int r = 0; r < count; r++)
             {
                 float* t = tile + (r * 16 * vectors);
@@ -470,7 +499,30 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
                 for (int v = 0; v < vectors; v++)
                 {
                     TV value = TS.Load(t + (16 * v));
-                    TS.Store(d + (16 * v), _bias ? TS.Add(value, TS.Load(_b + oc0 + (16 * v))) : value);
+                    if (_bias)
+                    {
+                        value = TS.Add(value, TS.Load(_b + oc0 + (16 * v)));
+                    }
+
+                    if (fused)
+                    {
+                        if (EpilogueRelu1)
+                        {
+                            value = TS.Relu(value);
+                        }
+
+                        if (residual is not null)
+                        {
+                            value = TS.Add(value, TS.Load(residual + ((long)r * G.OutChannels) + (16 * v)));
+                        }
+
+                        if (EpilogueRelu2)
+                        {
+                            value = TS.Relu(value);
+                        }
+                    }
+
+                    TS.Store(d + (16 * v), value);
                 }
             }
 
@@ -483,7 +535,15 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
             float* d = y + ((long)r * G.OutChannels);
             for (int c = 0; c < valid; c++)
             {
-                d[c] = _bias ? t[c] + _b[oc0 + c] : t[c];
+                float value = _bias ? t[c] + _b[oc0 + c] : t[c];
+                if (HasEpilogue)
+                {
+                    value = EpilogueRelu1 && value < 0f ? 0f : value;
+                    value += EpilogueResidual is null ? 0f : EpilogueResidual[(d - _y) + c];
+                    value = EpilogueRelu2 && value < 0f ? 0f : value;
+                }
+
+                d[c] = value;
             }
         }
     }

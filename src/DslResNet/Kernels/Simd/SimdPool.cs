@@ -14,6 +14,13 @@ public interface IParallelWork
     void Run(int start, int end, int thread);
 }
 
+/// <summary>Work that knows how many floating-point operations its current run does (for profiles).</summary>
+public interface ICountsFlops
+{
+    /// <summary>Floating-point operations (a multiply-add counts two) of the run about to start.</summary>
+    long Flops { get; }
+}
+
 /// <summary>
 /// Persistent worker threads for the SIMD backend. The caller is thread 0 and works too; the others spin briefly for the
 /// next job, then sleep on an event. A job is an object the caller already holds, so running one allocates nothing, and
@@ -95,7 +102,7 @@ public sealed unsafe class SimdPool : IDisposable
         {
             long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             RunCore(work, units);
-            Profile.Add(work.ToString() ?? work.GetType().Name, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
+            Profile.Add(work.ToString() ?? work.GetType().Name, System.Diagnostics.Stopwatch.GetTimestamp() - t0, work is ICountsFlops counted ? counted.Flops : 0);
             return;
         }
 
@@ -220,27 +227,28 @@ public sealed unsafe class SimdPool : IDisposable
 /// <summary>Wall time of the pool's runs by description.</summary>
 public sealed class SimdProfile
 {
-    private readonly System.Collections.Generic.Dictionary<string, (long Ticks, int Calls)> _entries = new(StringComparer.Ordinal);
+    private readonly System.Collections.Generic.Dictionary<string, (long Ticks, int Calls, long Flops)> _entries = new(StringComparer.Ordinal);
 
     /// <summary>Adds a run.</summary>
     /// <param name="name">Description.</param>
     /// <param name="ticks">Stopwatch ticks.</param>
-    public void Add(string name, long ticks)
+    /// <param name="flops">Floating-point operations (0 if not counted).</param>
+    public void Add(string name, long ticks, long flops = 0)
     {
         _entries.TryGetValue(name, out var e);
-        _entries[name] = (e.Ticks + ticks, e.Calls + 1);
+        _entries[name] = (e.Ticks + ticks, e.Calls + 1, e.Flops + flops);
     }
 
     /// <summary>Clears the totals.</summary>
     public void Clear() => _entries.Clear();
 
-    /// <summary>The totals, longest first: description, milliseconds, calls.</summary>
+    /// <summary>The totals, longest first: description, milliseconds, calls, floating-point operations.</summary>
     /// <returns>Rows.</returns>
-    public System.Collections.Generic.IEnumerable<(string Name, double Milliseconds, int Calls)> Rows()
+    public System.Collections.Generic.IEnumerable<(string Name, double Milliseconds, int Calls, long Flops)> Rows()
     {
         foreach (var kv in System.Linq.Enumerable.OrderByDescending(_entries, e => e.Value.Ticks))
         {
-            yield return (kv.Key, kv.Value.Ticks * 1000.0 / System.Diagnostics.Stopwatch.Frequency, kv.Value.Calls);
+            yield return (kv.Key, kv.Value.Ticks * 1000.0 / System.Diagnostics.Stopwatch.Frequency, kv.Value.Calls, kv.Value.Flops);
         }
     }
 }
