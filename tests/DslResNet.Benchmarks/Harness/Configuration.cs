@@ -15,7 +15,7 @@ namespace DslResNet.Benchmarks.Harness;
 internal sealed record MeasureSpec(string Engine, string Variant, string Network, string Task, int Threads, int Steps)
 {
     /// <summary>Images per call.</summary>
-    public int Batch => Task == "latency" ? 1 : 128;
+    public int Batch => Task is "latency" or "conv" ? 1 : 128;
 
     /// <summary>The child's command-line arguments.</summary>
     public string[] ToArguments() =>

@@ -12,8 +12,8 @@ internal static class Engines
     /// <summary>The variants of an engine for a task.</summary>
     public static IEnumerable<string> Variants(string engine, string task) => engine switch
     {
-        "torchsharp" => ["default", "tcmalloc", "tcmalloc-cl"],
-        "onnxruntime" => task == "train" ? [] : ["default"],
+        "torchsharp" => task == "conv" ? [] : ["default", "tcmalloc", "tcmalloc-cl"],
+        "onnxruntime" => task is "train" or "conv" ? [] : ["default"],
         _ => ["default"],
     };
 

@@ -17,7 +17,7 @@ namespace DslResNet.Benchmarks.Harness;
 /// </summary>
 internal static class Sweep
 {
-    private static readonly string[] Tasks = ["train", "infer", "latency"];
+    private static readonly string[] Tasks = ["train", "infer", "latency", "conv"];
 
     /// <summary>Runs the sweep.</summary>
     public static int Run(IReadOnlyList<string> args)
@@ -70,9 +70,9 @@ internal static class Sweep
                                 continue;
                             }
 
-                            // DslResNet's CPU path is two orders slower than its peers: the peers get more timed calls.
+                            // Every engine gets the same number of timed calls (the conv measure times whole training steps).
                             bool peer = engine != "dslresnet";
-                            int calls = task == "latency" ? Math.Max(steps, peer ? 100 : 20) : peer ? Math.Max(steps, 10) : steps;
+                            int calls = task == "latency" ? Math.Max(steps, 100) : task == "conv" ? Math.Max(steps, 5) : Math.Max(steps, 10);
                             MeasureSpec spec = new(engine, variant, network, task, t, calls);
                             List<MeasureResult> results = [];
                             int processes = peer ? repeats : ourRepeats;
@@ -93,7 +93,10 @@ internal static class Sweep
                         }
                     }
 
-                    rows.Add(row);
+                    if (row.Cells.Count > 0)
+                    {
+                        rows.Add(row);
+                    }
                 }
             }
         }
@@ -192,6 +195,16 @@ internal static class Sweep
                     : $"{c.ImagesPerSecond:F1} ({c.Batch / c.Max:F1}..{c.Batch / c.Min:F1})";
             }
 
+            if (row.Task == "conv")
+            {
+                string share = row.Cells.TryGetValue("dslresnet/default", out Cell? conv) && peak.TryGetValue(row.Threads, out double fma)
+                    ? $"{100 / conv.Median / fma:F0}% of {fma:F0}"
+                    : "—";
+                md.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {row.Network} | {row.Threads} | convolutions alone, GFLOP/s | {F("dslresnet/default")} | — | — | — | — | {share} |");
+                continue;
+            }
+
             string measure = row.Task switch { "train" => "training images/s", "infer" => "inference images/s", _ => "batch-1 latency" };
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| {row.Network} | {row.Threads} | {measure} | {F("dslresnet/default")} | {F("torchsharp/default")} | {F("torchsharp/tcmalloc")} | {F("torchsharp/tcmalloc-cl")} | {F("onnxruntime/default")} | {Ratio(row)} |");
@@ -203,7 +216,56 @@ internal static class Sweep
             }
         }
 
+        md.AppendLine();
+        md.AppendLine("## Goals of issue 6 (must reach)");
+        md.AppendLine();
+        md.AppendLine("| network | threads | goal | measured | must reach | met |");
+        md.AppendLine("|---|---|---|---|---|---|");
+        foreach (Row row in rows)
+        {
+            void Goal(string goal, double value, string shown, double must, string mustShown, bool higherIsBetter = true) =>
+                md.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {row.Network} | {row.Threads} | {goal} | {shown} | {mustShown} | {((higherIsBetter ? value >= must : value <= must) ? "yes" : $"**no** ({(higherIsBetter ? value / must : must / value):F2}x of it)")} |");
+            if (!row.Cells.TryGetValue("dslresnet/default", out Cell? ours))
+            {
+                continue;
+            }
+
+            if (row.Task == "conv")
+            {
+                if (peak.TryGetValue(row.Threads, out double fma))
+                {
+                    double share = 1 / ours.Median / fma;
+                    Goal("convolutions alone, share of FMA peak", share, $"{100 * share:F0}%", 0.5, "50%");
+                }
+
+                continue;
+            }
+
+            KeyValuePair<string, Cell>? best = BestPeer(row);
+            if (best is null)
+            {
+                continue;
+            }
+
+            double ratio = best.Value.Value.Median / ours.Median;
+            string name = row.Task switch { "train" => "training speed", "infer" => "inference speed", _ => "batch-1 latency" };
+            Goal($"{name} / {best.Value.Key}", ratio, $"{ratio:F2}x", 1.0, "1.0x");
+            if (row.Task == "train")
+            {
+                double peer = best.Value.Value.PeakMiB;
+                Goal($"training peak memory vs {best.Value.Key}", ours.PeakMiB, $"{ours.PeakMiB:F0} MiB (peer {peer:F0})", peer, $"<= {peer:F0} MiB", higherIsBetter: false);
+            }
+        }
+
         return md.ToString();
+    }
+
+    private static KeyValuePair<string, Cell>? BestPeer(Row row)
+    {
+        var peers = row.Cells.Where(c => !c.Key.StartsWith("dslresnet", StringComparison.Ordinal)
+            && (row.Task != "train" || c.Key.StartsWith("torchsharp", StringComparison.Ordinal))).ToList();
+        return peers.Count == 0 ? null : peers.MinBy(p => p.Value.Median);
     }
 
     private static string Ratio(Row row)
