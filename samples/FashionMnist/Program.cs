@@ -303,8 +303,10 @@ internal static class Program
 
             Console.WriteLine($"    {step - accounted,8:F2} ms {100 * (step - accounted) / step,5:F1}%       outside the pool (loss, optimizer, copies)");
             Console.WriteLine($"  convolutions alone: {convFlops / 1e9:F2} GFLOP in {convMs:F1} ms = {convFlops / convMs / 1e6:F1} GFLOP/s");
-            device.Pool.Profile.Clear();
+            device.Pool.Profile = null;
             model.Eval();
+            model.Predict(images, logits); // folds batch norm into the new weights: not part of a steady-state batch
+            device.Pool.Profile = new DslResNet.Kernels.Simd.SimdProfile();
             watch.Restart();
             model.Predict(images, logits);
             double batchMs = watch.Elapsed.TotalMilliseconds;

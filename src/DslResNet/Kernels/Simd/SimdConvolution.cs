@@ -280,6 +280,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(int start, int end, int thread)
     {
         switch (_phase)
@@ -394,6 +395,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     }
 
     // Copies input rows [ihStart, ihStart + rows) of image n into the scratch with zero padding around them.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PadInput(float* image, float* dst, int ihStart, int rows)
     {
         int left = G.Padding * G.InChannels;
@@ -415,6 +417,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ForwardRows(int n, int oh0, int oh1, int thread)
     {
         if (oh1 <= oh0)
@@ -446,7 +449,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ForwardGroup(int vectors, float* xRow, int oc0, float* yRow, float* tile, int thread)
     {
         int most = vectors == 4 ? 6 : 14;
@@ -484,6 +487,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void StoreTile(float* tile, int count, int vectors, int oc0, float* y)
     {
         int valid = Math.Min(16 * vectors, G.OutChannels - oc0);
@@ -548,6 +552,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AccumulateStatistics(float* y, int count, int vectors, int oc0, int thread)
     {
         float* sums = _statistics + (thread * 2 * CoutP);
@@ -651,6 +656,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WeightsImage(int n, int thread)
     {
         float* scratch = _pool.Scratch(thread);
@@ -796,6 +802,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DataImage(int n, int thread)
     {
         float* padded = _pool.Scratch(thread);

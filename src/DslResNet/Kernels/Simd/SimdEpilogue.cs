@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using DslResNet.Kernels.Ilgpu;
 
@@ -225,6 +226,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
     }
 
     // Sums of (x - shift) and their squares, in float over chunks of pixels and in double across chunks.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Statistics(int start, int end, int thread)
     {
         float* sums = _local + (thread * 4 * _cp);
@@ -266,6 +268,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ApplyVector(int start, int end)
     {
         bool norm = _s.Norm;
@@ -312,6 +315,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static TV Normalise(TV x, TV mean, TV inv, TV gamma, TV beta) => TS.Add(TS.Multiply(TS.Multiply(TS.Subtract(x, mean), inv), gamma), beta);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ApplyScalar(int start, int end)
     {
         for (int p = start; p < end; p++)
@@ -337,6 +341,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Reduce(int start, int end, int thread)
     {
         float* sumG = _local + (thread * 4 * _cp);
@@ -407,6 +412,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void BackwardVector(int start, int end)
     {
         bool norm = _s.Norm;
@@ -467,6 +473,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void BackwardScalar(int start, int end)
     {
         for (int p = start; p < end; p++)

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using DslResNet.Kernels.Ilgpu;
 
 namespace DslResNet.Kernels.Simd;
@@ -44,6 +45,7 @@ public sealed unsafe class SimdPooling : IParallelWork
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(int start, int end, int thread)
     {
         int c = _s.Channels;
@@ -204,6 +206,7 @@ public sealed unsafe class SimdShortcut : IParallelWork
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(int start, int end, int thread)
     {
         int ci = _s.InChannels;
@@ -302,6 +305,7 @@ public sealed unsafe class SimdCopy : IParallelWork
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(int start, int end, int thread)
     {
         float scale = 1f / (1f - _rate);
