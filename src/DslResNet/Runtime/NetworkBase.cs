@@ -42,6 +42,7 @@ public abstract class NetworkBase : INetworkModel
     private string? _firstNonFinite;
     private bool _disposed;
     private HostAddresses? _hostAddresses;
+    private ClearWork? _clear;
     private List<(string Name, Memory<float> Values)>? _runningStatistics;
 
     /// <summary>Allocates the device memory and initialises the parameters.</summary>
@@ -672,7 +673,9 @@ public abstract class NetworkBase : INetworkModel
     {
         if (Device.IsSimd)
         {
-            HostSpan(Addresses.Gradients, checked((int)_gradients.Length)).Clear();
+            // The gradient arena is the largest buffer (hundreds of MiB at batch 128): every thread clears a slice.
+            _clear ??= new ClearWork(Addresses.Gradients, _gradients.Length) { Parts = Device.Pool!.Threads * 16 };
+            Device.Pool!.Run(_clear, _clear.Parts);
             return;
         }
 
@@ -693,6 +696,24 @@ public abstract class NetworkBase : INetworkModel
         OpChecks.Ptr(TrainingOutput), OpChecks.Ptr(TrainingOutputGradient), OpChecks.Ptr(InferenceOutput), IntAddress(_labels.View));
 
     private static IntPtr IntAddress(ArrayView<int> view) => view.LoadEffectiveAddressAsPtr();
+
+    private sealed unsafe class ClearWork(IntPtr start, long floats) : DslResNet.Kernels.Simd.IParallelWork
+    {
+        public void Run(int first, int end, int thread)
+        {
+            long total = floats;
+            for (int u = first; u < end; u++)
+            {
+                long from = total * u / Parts;
+                long to = total * (u + 1) / Parts;
+                new Span<float>((float*)start + from, checked((int)(to - from))).Clear();
+            }
+        }
+
+        public int Parts { get; set; } = 1;
+
+        public override string ToString() => "clear the gradient arena";
+    }
 
     private sealed record HostAddresses(
         IntPtr Input, IntPtr Gradients, IntPtr Loss, IntPtr Correct, IntPtr EvaluationGradient, IntPtr TrainingOutput, IntPtr TrainingOutputGradient,

@@ -79,13 +79,13 @@ internal static class DslResNetEngine
         {
             Sgd sgd = new(0.01, momentum: 0.9, weightDecay: 1e-4);
             model.AddParametersTo(sgd);
-            seconds = Timing.MedianSeconds(spec.Steps, () => model.TrainStep(images, labels, sgd));
+            seconds = Timing.MedianSeconds(spec.Steps, warmups: 3, call: () => model.TrainStep(images, labels, sgd));
         }
         else
         {
             model.Eval();
             float[] logits = new float[batch * 10];
-            seconds = Timing.MedianSeconds(spec.Steps, () => model.Predict(images, logits));
+            seconds = Timing.MedianSeconds(spec.Steps, warmups: 3, call: () => model.Predict(images, logits));
         }
 
         return new MeasureResult(seconds, Timing.PeakRssMiB(), $"{device.Description}");

@@ -180,10 +180,13 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     private readonly float* _transposed;  // [kh][kw][oc][CinP]
     private readonly float* _partials;    // per thread: [kh][kw][ic][CoutP], then CoutP bias sums
     private readonly float* _statistics;  // per thread: sums then squares, CoutP each
+    private readonly SimdConvolution? _dataConvolution; // stride 1: the input gradient as a forward pass (see Backward)
+    private readonly float* _flipped;                   // its weights: [ic][oc][K-1-kh][K-1-kw]
     private int _phase;
     private int _images;
     private int _rowChunks;
     private bool _packedOnce;
+    private bool _accumulate;
 
     public SimdConvolution(SimdPool pool, int batch, bool bias, ConvTensors t)
     {
@@ -207,6 +210,20 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         long weights = (PaddedHeight * RowStride) + ((G.OutChannels & 15) == 0 ? 0 : (long)OutHeight * OutWidth * CoutP);
         long data = (long)DataRows * PaddedWidth * CinP;
         pool.EnsureScratch(Math.Max(forward, Math.Max(_dw is null ? 0 : weights, _dx is null ? 0 : data)));
+        if (_dx is not null && G.Stride == 1 && G.Kernel - 1 - G.Padding >= 0)
+        {
+            _flipped = Alloc((long)G.OutChannels * G.InChannels * Taps);
+            _dataConvolution = CreateDataConvolution(pool, batch, t.Dy, (IntPtr)_flipped, t.Dx);
+        }
+    }
+
+    // dx = conv(dy, w flipped and transposed) with padding K - 1 - P, added into dx: the forward kernels' efficiency for the
+    // backward to the input. A separate method, so that the transposed geometry's own code is compiled only when used.
+    private static SimdConvolution CreateDataConvolution(SimdPool pool, int batch, IntPtr dy, IntPtr flipped, IntPtr dx)
+    {
+        var convolution = new SimdConvolution<TransposedGeometry<G>, TS, TV>(pool, batch, false, new ConvTensors(dy, flipped, IntPtr.Zero, dx, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero));
+        convolution._accumulate = true;
+        return convolution;
     }
 
     private static int CinP => (G.InChannels + 15) & ~15;
@@ -272,7 +289,24 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
             ReduceWeightGradient();
         }
 
-        if (data && _dx is not null)
+        if (data && _dataConvolution is not null)
+        {
+            for (int oc = 0; oc < G.OutChannels; oc++)
+            {
+                for (int ic = 0; ic < G.InChannels; ic++)
+                {
+                    float* src = _w + (((oc * G.InChannels) + ic) * Taps);
+                    float* dst = _flipped + (((ic * G.OutChannels) + oc) * Taps);
+                    for (int tap = 0; tap < Taps; tap++)
+                    {
+                        dst[Taps - 1 - tap] = src[tap];
+                    }
+                }
+            }
+
+            _dataConvolution.Forward(_batch, repack: true);
+        }
+        else if (data && _dx is not null)
         {
             PackTransposed();
             _phase = PhaseData;
@@ -313,11 +347,14 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
 
     public long Flops => 2L * (_phase == PhaseForward ? _images : _batch) * OutPixels * G.OutChannels * G.InChannels * Taps;
 
-    public override string ToString() =>
-        $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {(_phase == PhaseForward ? "forward" : _phase == PhaseWeights ? "weights" : "data")}";
+    public override string ToString() => _accumulate
+        ? $"conv {G.OutChannels}x{G.Height}x{G.Width}->{G.InChannels} k{G.Kernel}s1 data (a forward pass of the flipped weights)"
+        : $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {(_phase == PhaseForward ? "forward" : _phase == PhaseWeights ? "weights" : "data")}";
 
     public override void Dispose()
     {
+        _dataConvolution?.Dispose();
+        NativeMemory.AlignedFree(_flipped);
         NativeMemory.AlignedFree(_packed);
         NativeMemory.AlignedFree(_transposed);
         NativeMemory.AlignedFree(_partials);
@@ -457,7 +494,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         int small = OutWidth / blocks;
         int large = blocks - (OutWidth % blocks);
         int ow0 = 0;
-        bool direct = !_bias && !HasEpilogue && oc0 + (16 * vectors) <= G.OutChannels;
+        bool direct = !_bias && !HasEpilogue && !_accumulate && oc0 + (16 * vectors) <= G.OutChannels;
         for (int b = 0; b < blocks; b++)
         {
             int count = b < large ? small : small + 1;
@@ -508,6 +545,11 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
                         value = TS.Add(value, TS.Load(_b + oc0 + (16 * v)));
                     }
 
+                    if (_accumulate)
+                    {
+                        value = TS.Add(value, TS.Load(d + (16 * v)));
+                    }
+
                     if (fused)
                     {
                         if (EpilogueRelu1)
@@ -539,7 +581,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
             float* d = y + ((long)r * G.OutChannels);
             for (int c = 0; c < valid; c++)
             {
-                float value = _bias ? t[c] + _b[oc0 + c] : t[c];
+                float value = (_bias ? t[c] + _b[oc0 + c] : t[c]) + (_accumulate ? d[c] : 0f);
                 if (HasEpilogue)
                 {
                     value = EpilogueRelu1 && value < 0f ? 0f : value;
@@ -922,4 +964,25 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
             default: MicroKernels<G, TS, TV>.BackwardData4<C6>(dy, wt, dx); break;
         }
     }
+}
+
+/// <summary>The geometry of the backward-to-input pass of a stride-1 convolution seen as a forward convolution: from the output
+/// gradient (out channels, output size) to the input gradient, same kernel, padding K - 1 - P.</summary>
+/// <typeparam name="G">The convolution's geometry.</typeparam>
+internal readonly struct TransposedGeometry<G> : IConvGeometry
+    where G : struct, IConvGeometry
+{
+    public static int InChannels => G.OutChannels;
+
+    public static int Height => ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+
+    public static int Width => ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+
+    public static int OutChannels => G.InChannels;
+
+    public static int Kernel => G.Kernel;
+
+    public static int Stride => 1;
+
+    public static int Padding => G.Kernel - 1 - G.Padding;
 }
