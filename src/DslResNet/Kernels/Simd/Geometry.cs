@@ -144,3 +144,87 @@ public readonly struct C16 : IConst
     /// <inheritdoc />
     public static int Value => 16;
 }
+
+/// <summary>17.</summary>
+public readonly struct C17 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 17;
+}
+
+/// <summary>18.</summary>
+public readonly struct C18 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 18;
+}
+
+/// <summary>19.</summary>
+public readonly struct C19 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 19;
+}
+
+/// <summary>20.</summary>
+public readonly struct C20 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 20;
+}
+
+/// <summary>21.</summary>
+public readonly struct C21 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 21;
+}
+
+/// <summary>22.</summary>
+public readonly struct C22 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 22;
+}
+
+/// <summary>23.</summary>
+public readonly struct C23 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 23;
+}
+
+/// <summary>24.</summary>
+public readonly struct C24 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 24;
+}
+
+/// <summary>25.</summary>
+public readonly struct C25 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 25;
+}
+
+/// <summary>26.</summary>
+public readonly struct C26 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 26;
+}
+
+/// <summary>27.</summary>
+public readonly struct C27 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 27;
+}
+
+/// <summary>28.</summary>
+public readonly struct C28 : IConst
+{
+    /// <inheritdoc />
+    public static int Value => 28;
+}

@@ -13,7 +13,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
     where TS : struct, ISimd<TV>
     where TV : struct
 {
-    /// <summary>Forward: 16 output channels by up to 14 pixels of one output row.</summary>
+    /// <summary>Forward: 16 output channels by up to 28 pixels of one output row.</summary>
     /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
     /// <param name="wt">Packed weights [kh][kw][ic][out channels padded to 16] at the block's first output channel.</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
@@ -43,6 +43,20 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a11_0 = TS.Zero;
         TV a12_0 = TS.Zero;
         TV a13_0 = TS.Zero;
+        TV a14_0 = TS.Zero;
+        TV a15_0 = TS.Zero;
+        TV a16_0 = TS.Zero;
+        TV a17_0 = TS.Zero;
+        TV a18_0 = TS.Zero;
+        TV a19_0 = TS.Zero;
+        TV a20_0 = TS.Zero;
+        TV a21_0 = TS.Zero;
+        TV a22_0 = TS.Zero;
+        TV a23_0 = TS.Zero;
+        TV a24_0 = TS.Zero;
+        TV a25_0 = TS.Zero;
+        TV a26_0 = TS.Zero;
+        TV a27_0 = TS.Zero;
         for (int kh = 0; kh < G.Kernel; kh++)
         {
             for (int kw = 0; kw < G.Kernel; kw++)
@@ -66,6 +80,20 @@ internal static unsafe class MicroKernels<G, TS, TV>
                     if (R.Value > 11) a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
                     if (R.Value > 12) a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
                     if (R.Value > 13) a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                    if (R.Value > 14) a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                    if (R.Value > 15) a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
+                    if (R.Value > 16) a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
+                    if (R.Value > 17) a17_0 = TS.Fma(w0, TS.Broadcast(xp[17 * G.Stride * G.InChannels]), a17_0);
+                    if (R.Value > 18) a18_0 = TS.Fma(w0, TS.Broadcast(xp[18 * G.Stride * G.InChannels]), a18_0);
+                    if (R.Value > 19) a19_0 = TS.Fma(w0, TS.Broadcast(xp[19 * G.Stride * G.InChannels]), a19_0);
+                    if (R.Value > 20) a20_0 = TS.Fma(w0, TS.Broadcast(xp[20 * G.Stride * G.InChannels]), a20_0);
+                    if (R.Value > 21) a21_0 = TS.Fma(w0, TS.Broadcast(xp[21 * G.Stride * G.InChannels]), a21_0);
+                    if (R.Value > 22) a22_0 = TS.Fma(w0, TS.Broadcast(xp[22 * G.Stride * G.InChannels]), a22_0);
+                    if (R.Value > 23) a23_0 = TS.Fma(w0, TS.Broadcast(xp[23 * G.Stride * G.InChannels]), a23_0);
+                    if (R.Value > 24) a24_0 = TS.Fma(w0, TS.Broadcast(xp[24 * G.Stride * G.InChannels]), a24_0);
+                    if (R.Value > 25) a25_0 = TS.Fma(w0, TS.Broadcast(xp[25 * G.Stride * G.InChannels]), a25_0);
+                    if (R.Value > 26) a26_0 = TS.Fma(w0, TS.Broadcast(xp[26 * G.Stride * G.InChannels]), a26_0);
+                    if (R.Value > 27) a27_0 = TS.Fma(w0, TS.Broadcast(xp[27 * G.Stride * G.InChannels]), a27_0);
                     xp++;
                     wp += CoutP;
                 }
@@ -86,6 +114,20 @@ internal static unsafe class MicroKernels<G, TS, TV>
         if (R.Value > 11) { TS.Store(dst + (11 * dstStride) + 0, a11_0); }
         if (R.Value > 12) { TS.Store(dst + (12 * dstStride) + 0, a12_0); }
         if (R.Value > 13) { TS.Store(dst + (13 * dstStride) + 0, a13_0); }
+        if (R.Value > 14) { TS.Store(dst + (14 * dstStride) + 0, a14_0); }
+        if (R.Value > 15) { TS.Store(dst + (15 * dstStride) + 0, a15_0); }
+        if (R.Value > 16) { TS.Store(dst + (16 * dstStride) + 0, a16_0); }
+        if (R.Value > 17) { TS.Store(dst + (17 * dstStride) + 0, a17_0); }
+        if (R.Value > 18) { TS.Store(dst + (18 * dstStride) + 0, a18_0); }
+        if (R.Value > 19) { TS.Store(dst + (19 * dstStride) + 0, a19_0); }
+        if (R.Value > 20) { TS.Store(dst + (20 * dstStride) + 0, a20_0); }
+        if (R.Value > 21) { TS.Store(dst + (21 * dstStride) + 0, a21_0); }
+        if (R.Value > 22) { TS.Store(dst + (22 * dstStride) + 0, a22_0); }
+        if (R.Value > 23) { TS.Store(dst + (23 * dstStride) + 0, a23_0); }
+        if (R.Value > 24) { TS.Store(dst + (24 * dstStride) + 0, a24_0); }
+        if (R.Value > 25) { TS.Store(dst + (25 * dstStride) + 0, a25_0); }
+        if (R.Value > 26) { TS.Store(dst + (26 * dstStride) + 0, a26_0); }
+        if (R.Value > 27) { TS.Store(dst + (27 * dstStride) + 0, a27_0); }
     }
 
     /// <summary>Forward: 32 output channels by up to 14 pixels of one output row.</summary>
@@ -164,7 +206,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         if (R.Value > 13) { TS.Store(dst + (13 * dstStride) + 0, a13_0); TS.Store(dst + (13 * dstStride) + 16, a13_1); }
     }
 
-    /// <summary>Forward: 64 output channels by up to 6 pixels of one output row.</summary>
+    /// <summary>Forward: 64 output channels by up to 7 pixels of one output row.</summary>
     /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
     /// <param name="wt">Packed weights [kh][kw][ic][out channels padded to 16] at the block's first output channel.</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
@@ -186,6 +228,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero; TV a4_2 = TS.Zero; TV a4_3 = TS.Zero;
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero; TV a5_2 = TS.Zero; TV a5_3 = TS.Zero;
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero; TV a6_2 = TS.Zero; TV a6_3 = TS.Zero;
         for (int kh = 0; kh < G.Kernel; kh++)
         {
             for (int kw = 0; kw < G.Kernel; kw++)
@@ -204,6 +247,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
                     if (R.Value > 3) { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); a3_2 = TS.Fma(w2, b3, a3_2); a3_3 = TS.Fma(w3, b3, a3_3); }
                     if (R.Value > 4) { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); a4_2 = TS.Fma(w2, b4, a4_2); a4_3 = TS.Fma(w3, b4, a4_3); }
                     if (R.Value > 5) { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); a5_2 = TS.Fma(w2, b5, a5_2); a5_3 = TS.Fma(w3, b5, a5_3); }
+                    if (R.Value > 6) { TV b6 = TS.Broadcast(xp[6 * G.Stride * G.InChannels]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); a6_2 = TS.Fma(w2, b6, a6_2); a6_3 = TS.Fma(w3, b6, a6_3); }
                     xp++;
                     wp += CoutP;
                 }
@@ -216,6 +260,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         if (R.Value > 3) { TS.Store(dst + (3 * dstStride) + 0, a3_0); TS.Store(dst + (3 * dstStride) + 16, a3_1); TS.Store(dst + (3 * dstStride) + 32, a3_2); TS.Store(dst + (3 * dstStride) + 48, a3_3); }
         if (R.Value > 4) { TS.Store(dst + (4 * dstStride) + 0, a4_0); TS.Store(dst + (4 * dstStride) + 16, a4_1); TS.Store(dst + (4 * dstStride) + 32, a4_2); TS.Store(dst + (4 * dstStride) + 48, a4_3); }
         if (R.Value > 5) { TS.Store(dst + (5 * dstStride) + 0, a5_0); TS.Store(dst + (5 * dstStride) + 16, a5_1); TS.Store(dst + (5 * dstStride) + 32, a5_2); TS.Store(dst + (5 * dstStride) + 48, a5_3); }
+        if (R.Value > 6) { TS.Store(dst + (6 * dstStride) + 0, a6_0); TS.Store(dst + (6 * dstStride) + 16, a6_1); TS.Store(dst + (6 * dstStride) + 32, a6_2); TS.Store(dst + (6 * dstStride) + 48, a6_3); }
     }
 
     /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by up to 14 output pixels, scattered.</summary>

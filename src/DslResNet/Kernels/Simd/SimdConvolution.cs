@@ -489,7 +489,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ForwardGroup(int vectors, float* xRow, int oc0, float* yRow, float* tile, int thread)
     {
-        int most = vectors == 4 ? 6 : 14;
+        int most = vectors == 4 ? 7 : vectors == 2 ? 14 : 28;
         int blocks = (OutWidth + most - 1) / most;
         int small = OutWidth / blocks;
         int large = blocks - (OutWidth % blocks);
@@ -660,7 +660,21 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
             case 11: MicroKernels<G, TS, TV>.Forward1<C11>(x, w, d, s); break;
             case 12: MicroKernels<G, TS, TV>.Forward1<C12>(x, w, d, s); break;
             case 13: MicroKernels<G, TS, TV>.Forward1<C13>(x, w, d, s); break;
-            default: MicroKernels<G, TS, TV>.Forward1<C14>(x, w, d, s); break;
+            case 14: MicroKernels<G, TS, TV>.Forward1<C14>(x, w, d, s); break;
+            case 15: MicroKernels<G, TS, TV>.Forward1<C15>(x, w, d, s); break;
+            case 16: MicroKernels<G, TS, TV>.Forward1<C16>(x, w, d, s); break;
+            case 17: MicroKernels<G, TS, TV>.Forward1<C17>(x, w, d, s); break;
+            case 18: MicroKernels<G, TS, TV>.Forward1<C18>(x, w, d, s); break;
+            case 19: MicroKernels<G, TS, TV>.Forward1<C19>(x, w, d, s); break;
+            case 20: MicroKernels<G, TS, TV>.Forward1<C20>(x, w, d, s); break;
+            case 21: MicroKernels<G, TS, TV>.Forward1<C21>(x, w, d, s); break;
+            case 22: MicroKernels<G, TS, TV>.Forward1<C22>(x, w, d, s); break;
+            case 23: MicroKernels<G, TS, TV>.Forward1<C23>(x, w, d, s); break;
+            case 24: MicroKernels<G, TS, TV>.Forward1<C24>(x, w, d, s); break;
+            case 25: MicroKernels<G, TS, TV>.Forward1<C25>(x, w, d, s); break;
+            case 26: MicroKernels<G, TS, TV>.Forward1<C26>(x, w, d, s); break;
+            case 27: MicroKernels<G, TS, TV>.Forward1<C27>(x, w, d, s); break;
+            default: MicroKernels<G, TS, TV>.Forward1<C28>(x, w, d, s); break;
         }
     }
 
@@ -694,7 +708,8 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
             case 3: MicroKernels<G, TS, TV>.Forward4<C3>(x, w, d, s); break;
             case 4: MicroKernels<G, TS, TV>.Forward4<C4>(x, w, d, s); break;
             case 5: MicroKernels<G, TS, TV>.Forward4<C5>(x, w, d, s); break;
-            default: MicroKernels<G, TS, TV>.Forward4<C6>(x, w, d, s); break;
+            case 6: MicroKernels<G, TS, TV>.Forward4<C6>(x, w, d, s); break;
+            default: MicroKernels<G, TS, TV>.Forward4<C7>(x, w, d, s); break;
         }
     }
 

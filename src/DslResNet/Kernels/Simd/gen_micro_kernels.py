@@ -11,7 +11,7 @@ LOCALS = """        // Constants once the JIT has specialised the method (locals
         int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
         int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;"""
 
-FWD = {1: 14, 2: 14, 4: 6}   # vectors (16 output channels each) -> most pixels per block
+FWD = {1: 28, 2: 14, 4: 7}   # vectors (16 output channels each) -> most pixels per block
 BWD = {1: 14, 2: 14, 4: 6}   # vectors (16 input channels each) -> most pixels per block
 BWW = {1: 16, 2: 12, 4: 6}   # vectors (16 output channels each) -> most input channels per block
 
