@@ -175,7 +175,7 @@ internal static class Sweep
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"- CPU: {CpuModel()}, {Environment.ProcessorCount} cores; FMA peak {string.Join(", ", peak.Select(p => $"{p.Value:F0} GFLOP/s on {p.Key} thread(s)"))}");
         md.AppendLine(CultureInfo.InvariantCulture, $"- .NET {Environment.Version}; {Engines.Versions()}; tcmalloc: {tcmalloc ?? "not found (tcmalloc variants skipped)"}");
-        md.AppendLine(CultureInfo.InvariantCulture, $"- each cell: median over fresh processes pinned to that many cores (taskset): {ourRepeats} for DslResNet, {repeats} for each peer; in each, the median of {steps} timed calls after one warm-up call for DslResNet (latency: 20), of at least 10 after three warm-up calls for the peers (latency: 100); min..max over the processes in brackets");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- each cell: median over fresh processes pinned to that many cores (taskset): {ourRepeats} for DslResNet, {repeats} for each peer; in each, the median of at least {Math.Max(steps, 10)} timed calls (latency: 100; convolutions alone: {Math.Max(steps, 5)} profiled training steps) after three warm-up calls, for every engine; min..max over the processes in brackets");
         md.AppendLine("- training: SGD step (forward, softmax cross-entropy, backward, update) at batch 128; inference: batch 128 in eval mode; latency: one image; peak: the training process's peak RSS");
         md.AppendLine("- ratio: DslResNet over the best peer (training: best TorchSharp variant; inference and latency: best of TorchSharp and ONNX Runtime); above 1 means DslResNet is faster (latency: the peer's time over ours)");
         md.AppendLine();
