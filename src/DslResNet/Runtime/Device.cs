@@ -247,12 +247,12 @@ public sealed class Device : IDisposable
     // The widest width asked for that this machine runs in hardware; scalar always works.
     private static SimdWidth ResolveWidth(SimdWidth asked)
     {
-        if (asked is SimdWidth.Auto or SimdWidth.Vector512 && V512.IsSupported)
+        if (asked is SimdWidth.Auto or SimdWidth.Vector512 && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
         {
             return SimdWidth.Vector512;
         }
 
-        if (asked is SimdWidth.Auto or SimdWidth.Vector512 or SimdWidth.Vector256 && V256.IsSupported)
+        if (asked is SimdWidth.Auto or SimdWidth.Vector512 or SimdWidth.Vector256 && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
         {
             return SimdWidth.Vector256;
         }

@@ -8,6 +8,8 @@ using ILGPU.Runtime;
 using Xunit;
 using Device = DslResNet.Runtime.Device;
 
+using static DslResNet.Tests.Kernels.KernelTestData;
+
 namespace DslResNet.Tests.Kernels;
 
 /// <summary>One ILGPU CPU device shared by the tests of a class.</summary>
@@ -708,28 +710,7 @@ public sealed class IlgpuKernelTests : IClassFixture<CpuDeviceFixture>
     // Helpers
     // ------------------------------------------------------------------------------------------------------------
 
-    /// <summary>
-    /// Relative error at most <paramref name="tolerance"/>, the denominator floored at 1e-3 or 2% of the largest expected
-    /// magnitude (so elements that cancel to near zero are held to float rounding of the array's scale).
-    /// </summary>
-    private static void AssertClose(string what, double[] expected, float[] actual, double tolerance = Tolerance)
-    {
-        double largest = expected.Length == 0 ? 0 : expected.Max(Math.Abs);
-        Comparison comparison = FiniteDifference.Compare(expected, actual, Math.Max(1e-3, 0.02 * largest));
-        Assert.True(comparison.MaxRelativeError <= tolerance, $"{what}: {comparison}");
-    }
 
-    /// <summary>Uniform in [-scale, scale], multiples of scale / 1024 (exact in float and double).</summary>
-    private static float[] RandomFloats(Random random, int length, double scale = 1.0)
-    {
-        float[] a = new float[length];
-        for (int i = 0; i < length; i++)
-        {
-            a[i] = (float)(scale * Math.Round(((2 * random.NextDouble()) - 1) * 1024) / 1024);
-        }
-
-        return a;
-    }
 
     /// <summary>Distinct values 1/64 apart, shuffled: no max-pool ties.</summary>
     private static float[] DistinctFloats(Random random, int length)
@@ -739,68 +720,6 @@ public sealed class IlgpuKernelTests : IClassFixture<CpuDeviceFixture>
         return a;
     }
 
-    /// <summary>gamma in [0.5, 1.5], beta in [-1, 1], running mean in [-1, 1], running variance in [0.5, 2].</summary>
-    private static float[] BatchNormParameters(Random random, int channels)
-    {
-        float[] bn = new float[4 * channels];
-        for (int c = 0; c < channels; c++)
-        {
-            bn[c] = 0.5f + (random.Next(1025) / 1024f);
-            bn[channels + c] = (random.Next(2049) - 1024) / 1024f;
-            bn[(2 * channels) + c] = (random.Next(2049) - 1024) / 1024f;
-            bn[(3 * channels) + c] = 0.5f + (1.5f * random.Next(1025) / 1024f);
-        }
 
-        return bn;
-    }
 
-    private static (double[] Gamma, double[] Beta, double[] Mean, double[] Variance) Split(float[] bn, int channels) =>
-        (D(bn[..channels]), D(bn[channels..(2 * channels)]), D(bn[(2 * channels)..(3 * channels)]), D(bn[(3 * channels)..]));
-
-    private static double[] D(float[] a) => a.Select(v => (double)v).ToArray();
-
-    private static double[] Add(double[] a, double[] b) => a.Zip(b, (u, v) => u + v).ToArray();
-
-    /// <summary>Device buffers for one test, released together.</summary>
-    private sealed class Buffers : IDisposable
-    {
-        private readonly Device _device;
-        private readonly List<MemoryBuffer1D<float, Stride1D.Dense>> _buffers = [];
-
-        public Buffers(Device device)
-        {
-            _device = device;
-        }
-
-        public ArrayView<float> Upload(float[] data)
-        {
-            MemoryBuffer1D<float, Stride1D.Dense> buffer = _device.Accelerator.Allocate1D<float>(Math.Max(1, data.Length));
-            _buffers.Add(buffer);
-            ArrayView<float> view = buffer.View.SubView(0, data.Length);
-            if (data.Length > 0)
-            {
-                view.CopyFromCPU(data);
-            }
-
-            return view;
-        }
-
-        public ArrayView<float> Filled(int length, float value) => Upload(Enumerable.Repeat(value, length).ToArray());
-
-        public float[] Read(ArrayView<float> view)
-        {
-            _device.Accelerator.Synchronize();
-            float[] result = new float[view.Length];
-            view.CopyToCPU(result);
-            return result;
-        }
-
-        public void Dispose()
-        {
-            foreach (MemoryBuffer1D<float, Stride1D.Dense> buffer in _buffers)
-            {
-                buffer.Dispose();
-            }
-        }
-    }
 }

@@ -4,119 +4,13 @@ using System.Runtime.Intrinsics;
 
 namespace DslResNet.Kernels.Simd;
 
-/// <summary>
-/// Sixteen floats, the channel block of the SIMD backend: the kernels are written once against this interface and the JIT
-/// specialises them for each implementation (a struct type argument), so <see cref="V512"/> compiles to single AVX-512
-/// instructions, <see cref="V256"/> to pairs of AVX instructions, and <see cref="VScalar"/> to plain loops.
-/// </summary>
-/// <typeparam name="TSelf">The implementing struct.</typeparam>
-public interface IVec16<TSelf>
-    where TSelf : struct, IVec16<TSelf>
-{
-    /// <summary>Whether this width runs in hardware here.</summary>
-    static abstract bool IsSupported { get; }
-
-    /// <summary>The name used in reports.</summary>
-    static abstract string Name { get; }
-
-    /// <summary>All lanes zero.</summary>
-    static abstract TSelf Zero { get; }
-
-    /// <summary>All lanes <paramref name="value"/>.</summary>
-    static abstract TSelf Broadcast(float value);
-
-    /// <summary>Sixteen floats from <paramref name="p"/>.</summary>
-    static abstract unsafe TSelf Load(float* p);
-
-    /// <summary>Sixteen floats to <paramref name="p"/>.</summary>
-    static abstract unsafe void Store(float* p, TSelf value);
-
-    /// <summary><c>a * b + c</c>.</summary>
-    static abstract TSelf Fma(TSelf a, TSelf b, TSelf c);
-
-    /// <summary><c>a + b</c>.</summary>
-    static abstract TSelf Add(TSelf a, TSelf b);
-
-    /// <summary><c>a - b</c>.</summary>
-    static abstract TSelf Subtract(TSelf a, TSelf b);
-
-    /// <summary><c>a * b</c>.</summary>
-    static abstract TSelf Multiply(TSelf a, TSelf b);
-
-    /// <summary><c>max(a, 0)</c>, lane by lane.</summary>
-    static abstract TSelf Relu(TSelf a);
-
-    /// <summary>1 where <paramref name="y"/> is above zero, else 0, times <paramref name="g"/>: ReLU's backward.</summary>
-    static abstract TSelf ReluMask(TSelf y, TSelf g);
-}
-
-/// <summary>One <see cref="Vector512{T}"/>.</summary>
-public readonly struct V512 : IVec16<V512>
-{
-    private readonly Vector512<float> _v;
-
-    private V512(Vector512<float> v) => _v = v;
-
-    /// <inheritdoc />
-    public static bool IsSupported => Vector512.IsHardwareAccelerated;
-
-    /// <inheritdoc />
-    public static string Name => "Vector512";
-
-    /// <inheritdoc />
-    public static V512 Zero
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => new(Vector512<float>.Zero);
-    }
-
-    /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V512 Broadcast(float value) => new(Vector512.Create(value));
-
-    /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe V512 Load(float* p) => new(Vector512.Load(p));
-
-    /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void Store(float* p, V512 value) => value._v.Store(p);
-
-    /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V512 Fma(V512 a, V512 b, V512 c) => new(Vector512.FusedMultiplyAdd(a._v, b._v, c._v));
-
-    /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V512 Add(V512 a, V512 b) => new(a._v + b._v);
-
-    /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V512 Subtract(V512 a, V512 b) => new(a._v - b._v);
-
-    /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V512 Multiply(V512 a, V512 b) => new(a._v * b._v);
-
-    /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V512 Relu(V512 a) => new(Vector512.Max(a._v, Vector512<float>.Zero));
-
-    /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V512 ReluMask(V512 y, V512 g) => new(Vector512.ConditionalSelect(Vector512.GreaterThan(y._v, Vector512<float>.Zero), g._v, Vector512<float>.Zero));
-}
-
-/// <summary>Two <see cref="Vector256{T}"/>s.</summary>
-public readonly struct V256 : IVec16<V256>
+/// <summary>Sixteen floats as two <see cref="Vector256{T}"/>s (the AVX2 width; see <see cref="Simd256"/>).</summary>
+public readonly struct V256
 {
     private readonly Vector256<float> _lo;
     private readonly Vector256<float> _hi;
 
     private V256(Vector256<float> lo, Vector256<float> hi) => (_lo, _hi) = (lo, hi);
-
-    /// <inheritdoc />
-    public static bool IsSupported => Vector256.IsHardwareAccelerated;
 
     /// <inheritdoc />
     public static string Name => "Vector256";
@@ -175,13 +69,10 @@ public readonly struct V256 : IVec16<V256>
         Vector256.ConditionalSelect(Vector256.GreaterThan(y._hi, Vector256<float>.Zero), g._hi, Vector256<float>.Zero));
 }
 
-/// <summary>Sixteen floats handled one by one: the portable fallback, and the proof that nothing depends on a vector unit.</summary>
-public struct VScalar : IVec16<VScalar>
+/// <summary>Sixteen floats handled one by one (see <see cref="SimdScalar"/>): the portable fallback, and the proof that nothing depends on a vector unit.</summary>
+public struct VScalar
 {
     private Lanes _l;
-
-    /// <inheritdoc />
-    public static bool IsSupported => true;
 
     /// <inheritdoc />
     public static string Name => "scalar";
