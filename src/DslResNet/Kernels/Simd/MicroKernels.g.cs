@@ -263,6 +263,146 @@ internal static unsafe class MicroKernels<G, TS, TV>
         if (R.Value > 6) { TS.Store(dst + (6 * dstStride) + 0, a6_0); TS.Store(dst + (6 * dstStride) + 16, a6_1); TS.Store(dst + (6 * dstStride) + 32, a6_2); TS.Store(dst + (6 * dstStride) + 48, a6_3); }
     }
 
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by up to 14 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA).</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh, column ow0).</param>
+    /// <param name="wt">Packed weights [kh][kw][ic][out channels padded to 16] at the block's first output channel.</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide1<R>(float* x, float* wt, float* dst, int dstStride)
+        where R : struct, IConst
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
+                if (R.Value + G.Kernel - 1 > 1) { TV b = TS.Broadcast(xp[1 * G.InChannels]); if (R.Value > 1) { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (R.Value + G.Kernel - 1 > 2) { TV b = TS.Broadcast(xp[2 * G.InChannels]); if (R.Value > 2) { a2_0 = TS.Fma(w0_0, b, a2_0); } if (R.Value > 1 && G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                if (R.Value + G.Kernel - 1 > 3) { TV b = TS.Broadcast(xp[3 * G.InChannels]); if (R.Value > 3) { a3_0 = TS.Fma(w0_0, b, a3_0); } if (R.Value > 2 && G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (R.Value > 1 && G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
+                if (R.Value + G.Kernel - 1 > 4) { TV b = TS.Broadcast(xp[4 * G.InChannels]); if (R.Value > 4) { a4_0 = TS.Fma(w0_0, b, a4_0); } if (R.Value > 3 && G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); } if (R.Value > 2 && G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
+                if (R.Value + G.Kernel - 1 > 5) { TV b = TS.Broadcast(xp[5 * G.InChannels]); if (R.Value > 5) { a5_0 = TS.Fma(w0_0, b, a5_0); } if (R.Value > 4 && G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); } if (R.Value > 3 && G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); } }
+                if (R.Value + G.Kernel - 1 > 6) { TV b = TS.Broadcast(xp[6 * G.InChannels]); if (R.Value > 6) { a6_0 = TS.Fma(w0_0, b, a6_0); } if (R.Value > 5 && G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); } if (R.Value > 4 && G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); } }
+                if (R.Value + G.Kernel - 1 > 7) { TV b = TS.Broadcast(xp[7 * G.InChannels]); if (R.Value > 7) { a7_0 = TS.Fma(w0_0, b, a7_0); } if (R.Value > 6 && G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); } if (R.Value > 5 && G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); } }
+                if (R.Value + G.Kernel - 1 > 8) { TV b = TS.Broadcast(xp[8 * G.InChannels]); if (R.Value > 8) { a8_0 = TS.Fma(w0_0, b, a8_0); } if (R.Value > 7 && G.Kernel > 1) { a7_0 = TS.Fma(w1_0, b, a7_0); } if (R.Value > 6 && G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); } }
+                if (R.Value + G.Kernel - 1 > 9) { TV b = TS.Broadcast(xp[9 * G.InChannels]); if (R.Value > 9) { a9_0 = TS.Fma(w0_0, b, a9_0); } if (R.Value > 8 && G.Kernel > 1) { a8_0 = TS.Fma(w1_0, b, a8_0); } if (R.Value > 7 && G.Kernel > 2) { a7_0 = TS.Fma(w2_0, b, a7_0); } }
+                if (R.Value + G.Kernel - 1 > 10) { TV b = TS.Broadcast(xp[10 * G.InChannels]); if (R.Value > 10) { a10_0 = TS.Fma(w0_0, b, a10_0); } if (R.Value > 9 && G.Kernel > 1) { a9_0 = TS.Fma(w1_0, b, a9_0); } if (R.Value > 8 && G.Kernel > 2) { a8_0 = TS.Fma(w2_0, b, a8_0); } }
+                if (R.Value + G.Kernel - 1 > 11) { TV b = TS.Broadcast(xp[11 * G.InChannels]); if (R.Value > 11) { a11_0 = TS.Fma(w0_0, b, a11_0); } if (R.Value > 10 && G.Kernel > 1) { a10_0 = TS.Fma(w1_0, b, a10_0); } if (R.Value > 9 && G.Kernel > 2) { a9_0 = TS.Fma(w2_0, b, a9_0); } }
+                if (R.Value + G.Kernel - 1 > 12) { TV b = TS.Broadcast(xp[12 * G.InChannels]); if (R.Value > 12) { a12_0 = TS.Fma(w0_0, b, a12_0); } if (R.Value > 11 && G.Kernel > 1) { a11_0 = TS.Fma(w1_0, b, a11_0); } if (R.Value > 10 && G.Kernel > 2) { a10_0 = TS.Fma(w2_0, b, a10_0); } }
+                if (R.Value + G.Kernel - 1 > 13) { TV b = TS.Broadcast(xp[13 * G.InChannels]); if (R.Value > 13) { a13_0 = TS.Fma(w0_0, b, a13_0); } if (R.Value > 12 && G.Kernel > 1) { a12_0 = TS.Fma(w1_0, b, a12_0); } if (R.Value > 11 && G.Kernel > 2) { a11_0 = TS.Fma(w2_0, b, a11_0); } }
+                if (R.Value + G.Kernel - 1 > 14) { TV b = TS.Broadcast(xp[14 * G.InChannels]); if (R.Value > 13 && G.Kernel > 1) { a13_0 = TS.Fma(w1_0, b, a13_0); } if (R.Value > 12 && G.Kernel > 2) { a12_0 = TS.Fma(w2_0, b, a12_0); } }
+                if (R.Value + G.Kernel - 1 > 15) { TV b = TS.Broadcast(xp[15 * G.InChannels]); if (R.Value > 13 && G.Kernel > 2) { a13_0 = TS.Fma(w2_0, b, a13_0); } }
+                xp++;
+                wp += CoutP;
+            }
+        }
+
+        { TS.Store(dst + (0 * dstStride) + 0, a0_0); }
+        if (R.Value > 1) { TS.Store(dst + (1 * dstStride) + 0, a1_0); }
+        if (R.Value > 2) { TS.Store(dst + (2 * dstStride) + 0, a2_0); }
+        if (R.Value > 3) { TS.Store(dst + (3 * dstStride) + 0, a3_0); }
+        if (R.Value > 4) { TS.Store(dst + (4 * dstStride) + 0, a4_0); }
+        if (R.Value > 5) { TS.Store(dst + (5 * dstStride) + 0, a5_0); }
+        if (R.Value > 6) { TS.Store(dst + (6 * dstStride) + 0, a6_0); }
+        if (R.Value > 7) { TS.Store(dst + (7 * dstStride) + 0, a7_0); }
+        if (R.Value > 8) { TS.Store(dst + (8 * dstStride) + 0, a8_0); }
+        if (R.Value > 9) { TS.Store(dst + (9 * dstStride) + 0, a9_0); }
+        if (R.Value > 10) { TS.Store(dst + (10 * dstStride) + 0, a10_0); }
+        if (R.Value > 11) { TS.Store(dst + (11 * dstStride) + 0, a11_0); }
+        if (R.Value > 12) { TS.Store(dst + (12 * dstStride) + 0, a12_0); }
+        if (R.Value > 13) { TS.Store(dst + (13 * dstStride) + 0, a13_0); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 32 output channels by up to 7 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA).</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh, column ow0).</param>
+    /// <param name="wt">Packed weights [kh][kw][ic][out channels padded to 16] at the block's first output channel.</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide2<R>(float* x, float* wt, float* dst, int dstStride)
+        where R : struct, IConst
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w0_1 = TS.Load(wp + 16);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w1_1 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 16) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                TV w2_1 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 16) : TS.Zero;
+                { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); a0_1 = TS.Fma(w0_1, b, a0_1); } }
+                if (R.Value + G.Kernel - 1 > 1) { TV b = TS.Broadcast(xp[1 * G.InChannels]); if (R.Value > 1) { a1_0 = TS.Fma(w0_0, b, a1_0); a1_1 = TS.Fma(w0_1, b, a1_1); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); a0_1 = TS.Fma(w1_1, b, a0_1); } }
+                if (R.Value + G.Kernel - 1 > 2) { TV b = TS.Broadcast(xp[2 * G.InChannels]); if (R.Value > 2) { a2_0 = TS.Fma(w0_0, b, a2_0); a2_1 = TS.Fma(w0_1, b, a2_1); } if (R.Value > 1 && G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); a1_1 = TS.Fma(w1_1, b, a1_1); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); a0_1 = TS.Fma(w2_1, b, a0_1); } }
+                if (R.Value + G.Kernel - 1 > 3) { TV b = TS.Broadcast(xp[3 * G.InChannels]); if (R.Value > 3) { a3_0 = TS.Fma(w0_0, b, a3_0); a3_1 = TS.Fma(w0_1, b, a3_1); } if (R.Value > 2 && G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); a2_1 = TS.Fma(w1_1, b, a2_1); } if (R.Value > 1 && G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); a1_1 = TS.Fma(w2_1, b, a1_1); } }
+                if (R.Value + G.Kernel - 1 > 4) { TV b = TS.Broadcast(xp[4 * G.InChannels]); if (R.Value > 4) { a4_0 = TS.Fma(w0_0, b, a4_0); a4_1 = TS.Fma(w0_1, b, a4_1); } if (R.Value > 3 && G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); a3_1 = TS.Fma(w1_1, b, a3_1); } if (R.Value > 2 && G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); a2_1 = TS.Fma(w2_1, b, a2_1); } }
+                if (R.Value + G.Kernel - 1 > 5) { TV b = TS.Broadcast(xp[5 * G.InChannels]); if (R.Value > 5) { a5_0 = TS.Fma(w0_0, b, a5_0); a5_1 = TS.Fma(w0_1, b, a5_1); } if (R.Value > 4 && G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); a4_1 = TS.Fma(w1_1, b, a4_1); } if (R.Value > 3 && G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); a3_1 = TS.Fma(w2_1, b, a3_1); } }
+                if (R.Value + G.Kernel - 1 > 6) { TV b = TS.Broadcast(xp[6 * G.InChannels]); if (R.Value > 6) { a6_0 = TS.Fma(w0_0, b, a6_0); a6_1 = TS.Fma(w0_1, b, a6_1); } if (R.Value > 5 && G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); a5_1 = TS.Fma(w1_1, b, a5_1); } if (R.Value > 4 && G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); a4_1 = TS.Fma(w2_1, b, a4_1); } }
+                if (R.Value + G.Kernel - 1 > 7) { TV b = TS.Broadcast(xp[7 * G.InChannels]); if (R.Value > 6 && G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); a6_1 = TS.Fma(w1_1, b, a6_1); } if (R.Value > 5 && G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); a5_1 = TS.Fma(w2_1, b, a5_1); } }
+                if (R.Value + G.Kernel - 1 > 8) { TV b = TS.Broadcast(xp[8 * G.InChannels]); if (R.Value > 6 && G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); a6_1 = TS.Fma(w2_1, b, a6_1); } }
+                xp++;
+                wp += CoutP;
+            }
+        }
+
+        { TS.Store(dst + (0 * dstStride) + 0, a0_0); TS.Store(dst + (0 * dstStride) + 16, a0_1); }
+        if (R.Value > 1) { TS.Store(dst + (1 * dstStride) + 0, a1_0); TS.Store(dst + (1 * dstStride) + 16, a1_1); }
+        if (R.Value > 2) { TS.Store(dst + (2 * dstStride) + 0, a2_0); TS.Store(dst + (2 * dstStride) + 16, a2_1); }
+        if (R.Value > 3) { TS.Store(dst + (3 * dstStride) + 0, a3_0); TS.Store(dst + (3 * dstStride) + 16, a3_1); }
+        if (R.Value > 4) { TS.Store(dst + (4 * dstStride) + 0, a4_0); TS.Store(dst + (4 * dstStride) + 16, a4_1); }
+        if (R.Value > 5) { TS.Store(dst + (5 * dstStride) + 0, a5_0); TS.Store(dst + (5 * dstStride) + 16, a5_1); }
+        if (R.Value > 6) { TS.Store(dst + (6 * dstStride) + 0, a6_0); TS.Store(dst + (6 * dstStride) + 16, a6_1); }
+    }
+
     /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by up to 14 output pixels, scattered.</summary>
     /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
     /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>

@@ -489,7 +489,10 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ForwardGroup(int vectors, float* xRow, int oc0, float* yRow, float* tile, int thread)
     {
-        int most = vectors == 4 ? 7 : vectors == 2 ? 14 : 28;
+        // Stride 1, kernels up to 3 wide, 16 or 32 channels: the sliding kernels, which load each input value once per row
+        // of taps rather than once per tap.
+        bool slide = G.Stride == 1 && G.Kernel <= 3 && vectors <= 2;
+        int most = slide ? (vectors == 1 ? 14 : 7) : vectors == 4 ? 7 : vectors == 2 ? 14 : 28;
         int blocks = (OutWidth + most - 1) / most;
         int small = OutWidth / blocks;
         int large = blocks - (OutWidth % blocks);
@@ -503,8 +506,10 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
             float* y = yRow + ((long)ow0 * G.OutChannels) + oc0;
             float* dst = direct ? y : tile;
             int stride = direct ? G.OutChannels : 16 * vectors;
-            switch (vectors)
+            switch (slide ? -vectors : vectors)
             {
+                case -1: ForwardSlide1(count, x, w, dst, stride); break;
+                case -2: ForwardSlide2(count, x, w, dst, stride); break;
                 case 4: Forward4(count, x, w, dst, stride); break;
                 case 2: Forward2(count, x, w, dst, stride); break;
                 default: Forward1(count, x, w, dst, stride); break;
@@ -640,6 +645,41 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         {
             float* sums = _statistics + (thread * 2 * CoutP);
             Statistics.Flush(thread, sums, sums + CoutP);
+        }
+    }
+
+    private static void ForwardSlide1(int count, float* x, float* w, float* d, int s)
+    {
+        switch (count)
+        {
+            case 1: MicroKernels<G, TS, TV>.ForwardSlide1<C1>(x, w, d, s); break;
+            case 2: MicroKernels<G, TS, TV>.ForwardSlide1<C2>(x, w, d, s); break;
+            case 3: MicroKernels<G, TS, TV>.ForwardSlide1<C3>(x, w, d, s); break;
+            case 4: MicroKernels<G, TS, TV>.ForwardSlide1<C4>(x, w, d, s); break;
+            case 5: MicroKernels<G, TS, TV>.ForwardSlide1<C5>(x, w, d, s); break;
+            case 6: MicroKernels<G, TS, TV>.ForwardSlide1<C6>(x, w, d, s); break;
+            case 7: MicroKernels<G, TS, TV>.ForwardSlide1<C7>(x, w, d, s); break;
+            case 8: MicroKernels<G, TS, TV>.ForwardSlide1<C8>(x, w, d, s); break;
+            case 9: MicroKernels<G, TS, TV>.ForwardSlide1<C9>(x, w, d, s); break;
+            case 10: MicroKernels<G, TS, TV>.ForwardSlide1<C10>(x, w, d, s); break;
+            case 11: MicroKernels<G, TS, TV>.ForwardSlide1<C11>(x, w, d, s); break;
+            case 12: MicroKernels<G, TS, TV>.ForwardSlide1<C12>(x, w, d, s); break;
+            case 13: MicroKernels<G, TS, TV>.ForwardSlide1<C13>(x, w, d, s); break;
+            default: MicroKernels<G, TS, TV>.ForwardSlide1<C14>(x, w, d, s); break;
+        }
+    }
+
+    private static void ForwardSlide2(int count, float* x, float* w, float* d, int s)
+    {
+        switch (count)
+        {
+            case 1: MicroKernels<G, TS, TV>.ForwardSlide2<C1>(x, w, d, s); break;
+            case 2: MicroKernels<G, TS, TV>.ForwardSlide2<C2>(x, w, d, s); break;
+            case 3: MicroKernels<G, TS, TV>.ForwardSlide2<C3>(x, w, d, s); break;
+            case 4: MicroKernels<G, TS, TV>.ForwardSlide2<C4>(x, w, d, s); break;
+            case 5: MicroKernels<G, TS, TV>.ForwardSlide2<C5>(x, w, d, s); break;
+            case 6: MicroKernels<G, TS, TV>.ForwardSlide2<C6>(x, w, d, s); break;
+            default: MicroKernels<G, TS, TV>.ForwardSlide2<C7>(x, w, d, s); break;
         }
     }
 

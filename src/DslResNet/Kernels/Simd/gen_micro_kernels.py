@@ -14,6 +14,8 @@ LOCALS = """        // Constants once the JIT has specialised the method (locals
 FWD = {1: 28, 2: 14, 4: 7}   # vectors (16 output channels each) -> most pixels per block
 BWD = {1: 14, 2: 14, 4: 6}   # vectors (16 input channels each) -> most pixels per block
 BWW = {1: 16, 2: 12, 4: 6}   # vectors (16 output channels each) -> most input channels per block
+SLIDE = {1: 14, 2: 7}        # stride-1 forward reusing each broadcast for every kernel column: vectors -> most pixels
+SLIDE_KMAX = 3               # kernel sizes it handles (one weight register per kernel column and vector)
 
 o = []
 w = o.append
@@ -70,6 +72,61 @@ for v, rmax in FWD.items():
     w("                    xp++;")
     w("                    wp += CoutP;")
     w("                }")
+    w("            }")
+    w("        }")
+    w("")
+    for r in range(rmax):
+        body = " ".join(f"TS.Store(dst + ({r} * dstStride) + {16*j}, a{r}_{j});" for j in range(v))
+        w(f"        {guard(r)}{{ {body} }}")
+    w("    }")
+    w("")
+
+for v, rmax in SLIDE.items():
+    w(f"    /// <summary>Forward at stride 1 for kernels up to {SLIDE_KMAX} wide: {16*v} output channels by up to {rmax} pixels of one output row.")
+    w(f"    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per")
+    w(f"    /// {SLIDE_KMAX} FMAs instead of one per FMA).</summary>")
+    w(f"    /// <param name=\"x\">Padded input at the block's first pixel (row oh, column ow0).</param>")
+    w(f"    /// <param name=\"wt\">Packed weights [kh][kw][ic][out channels padded to 16] at the block's first output channel.</param>")
+    w(f"    /// <param name=\"dst\">Where pixel r's channels go: dst + r * dstStride.</param>")
+    w(f"    /// <param name=\"dstStride\">Floats between pixels in dst.</param>")
+    w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
+    w(f"    public static void ForwardSlide{v}<R>(float* x, float* wt, float* dst, int dstStride)")
+    w(f"        where R : struct, IConst")
+    w("    {")
+    for line in LOCALS.split("\n"):
+        w(line)
+    w("        int TapStride = G.InChannels * CoutP;")
+    for r in range(rmax):
+        w("        " + " ".join(f"TV a{r}_{j} = TS.Zero;" for j in range(v)))
+    w("        for (int kh = 0; kh < G.Kernel; kh++)")
+    w("        {")
+    w("            float* xp = x + (kh * RowStride);")
+    w("            float* wp = wt + (kh * G.Kernel * TapStride);")
+    w("            for (int ic = 0; ic < G.InChannels; ic++)")
+    w("            {")
+    for kw in range(SLIDE_KMAX):
+        for j in range(v):
+            if kw == 0:
+                w(f"                TV w{kw}_{j} = TS.Load(wp + {16*j});")
+            else:
+                w(f"                TV w{kw}_{j} = G.Kernel > {kw} ? TS.Load(wp + ({kw} * TapStride) + {16*j}) : TS.Zero;")
+    for col in range(rmax + SLIDE_KMAX - 1):
+        fmas = []
+        for kw in range(SLIDE_KMAX):
+            r = col - kw
+            if 0 <= r < rmax:
+                conds = []
+                if r > 0:
+                    conds.append(f"R.Value > {r}")
+                if kw > 0:
+                    conds.append(f"G.Kernel > {kw}")
+                body = " ".join(f"a{r}_{j} = TS.Fma(w{kw}_{j}, b, a{r}_{j});" for j in range(v))
+                fmas.append((f"if ({' && '.join(conds)}) " if conds else "") + "{ " + body + " }")
+        need = f"if (R.Value + G.Kernel - 1 > {col}) " if col > 0 else ""
+        off = f"xp[{col} * G.InChannels]" if col else "xp[0]"
+        w(f"                {need}{{ TV b = TS.Broadcast({off}); {' '.join(fmas)} }}")
+    w("                xp++;")
+    w("                wp += CoutP;")
     w("            }")
     w("        }")
     w("")
