@@ -83,7 +83,7 @@ public sealed class ConvOp
         {
             shape.Validate();
             var tensors = new ConvTensors(OpChecks.Ptr(x), OpChecks.Ptr(w), OpChecks.Ptr(b), OpChecks.Ptr(y), OpChecks.Ptr(dy), OpChecks.Ptr(dx), OpChecks.Ptr(dw), OpChecks.Ptr(db));
-            simd = SimdConvolution.Create<TGeometry>(device.Pool!, device.Width, shape.N, shape.Bias, tensors);
+            simd = SimdConvolution.Create<TGeometry>(device.Pool!, device.Width, shape.N, shape.Bias, tensors, device.Winograd);
         }
 
         return new ConvOp(device, shape, x, w, b, y, dy, dx, dw, db, simd);
@@ -110,6 +110,9 @@ public sealed class ConvOp
             throw new ArgumentException("Conv: the SIMD backend compiles each convolution for its geometry; build it with ConvOp.Create<TGeometry>.", nameof(device));
         }
     }
+
+    /// <summary>The SIMD backend's convolution (null on ILGPU devices).</summary>
+    public SimdConvolution? Simd => _simd;
 
     private ConvOp(
         Device device, ConvShape shape, ArrayView<float> x, ArrayView<float> w, ArrayView<float> b, ArrayView<float> y,

@@ -21,7 +21,7 @@ namespace DslResNet.Tests.Kernels;
 public sealed class SimdDeviceFixture : IDisposable
 {
     private readonly object _lock = new();
-    private readonly Dictionary<(int Threads, SimdWidth Width), Device> _simd = [];
+    private readonly Dictionary<(int Threads, SimdWidth Width, bool Winograd), Device> _simd = [];
     private readonly Dictionary<ConvShape, SimdConvCase> _cases = [];
     private Device? _ilgpu;
 
@@ -40,15 +40,16 @@ public sealed class SimdDeviceFixture : IDisposable
     /// <summary>The SIMD device with <paramref name="threads"/> threads and vector width <paramref name="width"/>.</summary>
     /// <param name="threads">Threads.</param>
     /// <param name="width">Vector width.</param>
+    /// <param name="winograd">Whether 3x3 convolutions may use Winograd's F(2x2, 3x3).</param>
     /// <returns>The device.</returns>
-    public Device Simd(int threads, SimdWidth width)
+    public Device Simd(int threads, SimdWidth width, bool winograd = true)
     {
         lock (_lock)
         {
-            if (!_simd.TryGetValue((threads, width), out Device? device))
+            if (!_simd.TryGetValue((threads, width, winograd), out Device? device))
             {
-                device = Device.Create(DeviceKind.Cpu, threads, width);
-                _simd[(threads, width)] = device;
+                device = Device.Create(DeviceKind.Cpu, threads, width, winograd);
+                _simd[(threads, width, winograd)] = device;
             }
 
             return device;
@@ -111,7 +112,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     // Convolution
     // ------------------------------------------------------------------------------------------------------------
 
-    /// <summary>The convolution geometries, each at every vector width on 2 threads, and two on 1 and 3 threads.</summary>
+    /// <summary>The convolution geometries, each at every vector width on 2 threads, and three on 1 and 3 threads. The two
+    /// that Winograd's F(2x2, 3x3) takes (3x3, stride 1, channels multiples of 16, at least 32 out) run with it (forward and
+    /// input gradient) and without it (negative thread counts).</summary>
     /// <returns>N, Cin, H, W, Cout, K, stride, padding, bias, width, threads.</returns>
     public static IEnumerable<object[]> ConvCases()
     {
@@ -138,6 +141,11 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         data.Add([3, 17, 9, 7, 20, 3, 2, 1, false, SimdWidth.Vector512, 1]);
         data.Add([2, 16, 11, 13, 33, 7, 2, 3, true, SimdWidth.Vector256, 3]);
         data.Add([4, 64, 7, 7, 64, 3, 1, 1, false, SimdWidth.Vector512, 3]);
+        data.Add([4, 64, 7, 7, 64, 3, 1, 1, false, SimdWidth.Vector512, -2]);
+        data.Add([2, 32, 6, 5, 64, 3, 1, 1, true, SimdWidth.Vector512, -2]);
+        data.Add([2, 32, 6, 5, 64, 3, 1, 1, true, SimdWidth.Vector256, -3]);
+        data.Add([1, 32, 6, 5, 64, 3, 1, 1, true, SimdWidth.Scalar, 2]);
+        data.Add([1, 64, 7, 7, 64, 3, 1, 1, false, SimdWidth.Vector512, 2]);
         return data;
     }
 
@@ -155,7 +163,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// <param name="pad">Padding.</param>
     /// <param name="bias">Whether there is a bias.</param>
     /// <param name="width">Vector width.</param>
-    /// <param name="threads">Threads.</param>
+    /// <param name="threads">Threads; negative: that many, with Winograd's F(2x2, 3x3) turned off.</param>
     [Theory]
     [MemberData(nameof(ConvCases))]
     public void Conv(int n, int cin, int h, int w, int cout, int k, int stride, int pad, bool bias, SimdWidth width, int threads)
@@ -262,13 +270,70 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         Assert.All(actual[(images * perImage)..], v => Assert.Equal(Garbage, v));
     }
 
+    /// <summary>
+    /// An inference convolution (16 to 32 channels, 5x7, with bias) with ReLU, residual add and ReLU fused into its store, as a
+    /// network's inference ops are built: with Winograd's F(2x2, 3x3) (odd width: half tiles) and without, on whole and
+    /// partial batches, with a batch-1 image split between threads by rows of tiles, against the reference composed in double.
+    /// </summary>
+    /// <param name="width">Vector width.</param>
+    /// <param name="threads">Threads.</param>
+    /// <param name="images">Images to run (of 3).</param>
+    /// <param name="winograd">Whether Winograd may be used.</param>
+    [Theory]
+    [InlineData(SimdWidth.Vector512, 2, 3, true)]
+    [InlineData(SimdWidth.Vector512, 2, 1, true)]
+    [InlineData(SimdWidth.Vector512, 3, 1, true)]
+    [InlineData(SimdWidth.Vector512, 2, 3, false)]
+    [InlineData(SimdWidth.Vector512, 2, 1, false)]
+    [InlineData(SimdWidth.Vector256, 2, 2, true)]
+    [InlineData(SimdWidth.Scalar, 1, 3, true)]
+    public void ConvWithFusedEpilogue(SimdWidth width, int threads, int images, bool winograd)
+    {
+        if (!Available(width))
+        {
+            return;
+        }
+
+        const int n = 3, cin = 16, cout = 32, pixels = 5 * 7;
+        ConvShape shape = new(n, cin, 5, 7, cout, 3, 1, 1, true);
+        Random random = new(HashCode.Combine(threads, images, 11));
+        float[] x = RandomFloats(random, (int)shape.InputElements);
+        float[] wt = RandomFloats(random, (int)shape.WeightElements, 0.5);
+        float[] b = RandomFloats(random, cout);
+        float[] r = RandomFloats(random, (int)shape.OutputElements);
+        double[] conv = Reference.Conv2dForward(D(x), n, cin, 5, 7, D(wt), cout, 3, D(b), 1, 1);
+        double[] expected = new double[images * cout * pixels];
+        for (int i = 0; i < expected.Length; i++)
+        {
+            expected[i] = Math.Max(0, Math.Max(0, conv[i]) + r[i]);
+        }
+
+        Device device = _fixture.Simd(threads, width, winograd);
+        using Buffers buffers = new(device);
+        ArrayView<float> y = buffers.Filled((int)shape.OutputElements, Garbage);
+        ConvOp op = ConvOp.Create<G16x5x7To32K3S1P1>(device, shape, buffers.Upload(ToNhwc(x, n, cin, pixels)), buffers.Upload(wt), buffers.Upload(b), y);
+        EpilogueShape e = new(n, cout, pixels, false, false, Activation.ReLU, true, Activation.ReLU, 1e-5f, 0.1f);
+        EpilogueOp epilogue = new(device, e, y, default, default, buffers.Upload(ToNhwc(r, n, cout, pixels)), y);
+        op.FuseEpilogue(epilogue);
+        Assert.True(epilogue.FusedIntoConvolution);
+        op.Forward(images);
+        epilogue.Forward(images);
+        Assert.Equal(winograd, op.Simd!.UsedWinograd);
+
+        float[] actual = buffers.Read(y);
+        int perImage = cout * pixels;
+        AssertClose($"fused epilogue, {images} images, {width}, {threads} threads, Winograd {winograd}", expected, ToNchw(actual[..(images * perImage)], images, cout, pixels));
+        Assert.All(actual[(images * perImage)..], v => Assert.Equal(Garbage, v));
+    }
+
     private void CheckConv<G>(ConvShape shape, SimdWidth width, int threads)
         where G : struct, IConvGeometry
     {
         SimdConvCase c = ConvCase(shape);
-        Device device = _fixture.Simd(threads, width);
+        Device device = _fixture.Simd(Math.Abs(threads), width, winograd: threads > 0);
         Assert.Equal(width, device.Width);
         int inPixels = shape.Height * shape.Width, outPixels = shape.OutHeight * shape.OutWidth;
+        bool winograd = threads > 0 && shape.Kernel == 3 && shape.Stride == 1 && shape.Padding == 1 && shape.InChannels % 16 == 0 && shape.OutChannels % 16 == 0;
 
         using Buffers buffers = new(device);
         ArrayView<float> y = buffers.Filled((int)shape.OutputElements, Garbage);
@@ -279,9 +344,11 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
             device, shape, buffers.Upload(ToNhwc(c.X, shape.N, shape.InChannels, inPixels)), buffers.Upload(c.W), shape.Bias ? buffers.Upload(c.B) : default,
             y, buffers.Upload(ToNhwc(c.Dy, shape.N, shape.OutChannels, outPixels)), dx, dw, db);
         op.Forward();
+        Assert.Equal(winograd && shape.OutChannels >= 32, op.Simd!.UsedWinograd);
         op.Backward(data: true);
+        Assert.Equal(winograd && shape.InChannels >= 32, op.Simd.UsedWinogradForInputGradient);
 
-        string what = $"{shape} {width} {threads} threads";
+        string what = $"{shape} {width} {Math.Abs(threads)} threads{(threads > 0 ? "" : ", Winograd off")}";
         float[] actualY = ToNchw(buffers.Read(y), shape.N, shape.OutChannels, outPixels);
         float[] actualDx = ToNchw(buffers.Read(dx), shape.N, shape.InChannels, inPixels);
         float[] actualDw = buffers.Read(dw);
@@ -638,6 +705,23 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Stride => 1;
 
         public static int Padding => 0;
+    }
+
+    private readonly struct G16x5x7To32K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 5;
+
+        public static int Width => 7;
+
+        public static int OutChannels => 32;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
     }
 
     private readonly struct G8x7x7To16K3S1P1 : IConvGeometry

@@ -97,14 +97,21 @@ public abstract unsafe class SimdConvolution : IDisposable
     /// <param name="batch">Images the tensors hold.</param>
     /// <param name="bias">Whether there is a bias.</param>
     /// <param name="tensors">The tensors.</param>
+    /// <param name="winograd">Whether 3x3 stride-1 passes without batch statistics may use Winograd's F(2x2, 3x3).</param>
     /// <returns>The convolution.</returns>
-    public static SimdConvolution Create<G>(SimdPool pool, SimdWidth width, int batch, bool bias, ConvTensors tensors)
+    public static SimdConvolution Create<G>(SimdPool pool, SimdWidth width, int batch, bool bias, ConvTensors tensors, bool winograd = true)
         where G : struct, IConvGeometry => width switch
         {
-            SimdWidth.Vector512 => new SimdConvolution<G, Simd512, System.Runtime.Intrinsics.Vector512<float>>(pool, batch, bias, tensors),
-            SimdWidth.Vector256 => new SimdConvolution<G, Simd256, V256>(pool, batch, bias, tensors),
-            _ => new SimdConvolution<G, SimdScalar, VScalar>(pool, batch, bias, tensors),
+            SimdWidth.Vector512 => new SimdConvolution<G, Simd512, System.Runtime.Intrinsics.Vector512<float>>(pool, batch, bias, tensors, winograd),
+            SimdWidth.Vector256 => new SimdConvolution<G, Simd256, V256>(pool, batch, bias, tensors, winograd),
+            _ => new SimdConvolution<G, SimdScalar, VScalar>(pool, batch, bias, tensors, winograd),
         };
+
+    /// <summary>Whether the last forward pass ran as Winograd's F(2x2, 3x3).</summary>
+    public bool UsedWinograd { get; protected set; }
+
+    /// <summary>Whether the last backward pass computed the input gradient with Winograd's F(2x2, 3x3).</summary>
+    public bool UsedWinogradForInputGradient { get; protected set; }
 
     /// <summary>Statistics the forward pass adds up for the batch norm that follows (null: none).</summary>
     public StatisticsSink? Statistics { get; set; }
@@ -170,6 +177,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     private const int PhaseForward = 0;
     private const int PhaseWeights = 1;
     private const int PhaseData = 2;
+    private const int PhaseWinograd = 3;
     private const int TileFloats = 16 * 64;
 
     private readonly SimdPool _pool;
@@ -182,14 +190,17 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     private readonly float* _statistics;  // per thread: sums then squares, CoutP each
     private readonly SimdConvolution? _dataConvolution; // stride 1: the input gradient as a forward pass (see Backward)
     private readonly float* _flipped;                   // its weights: [ic][oc][K-1-kh][K-1-kw]
+    private readonly bool _winogradAllowed;             // the geometry suits F(2x2, 3x3) and the device allows it
+    private float* _winograd;                           // its transformed weights [16][ic][oc], made on first use
     private int _phase;
     private int _images;
     private int _rowChunks;
     private bool _packedOnce;
     private bool _accumulate;
 
-    public SimdConvolution(SimdPool pool, int batch, bool bias, ConvTensors t)
+    public SimdConvolution(SimdPool pool, int batch, bool bias, ConvTensors t, bool winograd)
     {
+        _winogradAllowed = winograd && Winograd<G, TS, TV>.Applies;
         _pool = pool;
         _batch = batch;
         _bias = bias;
@@ -213,15 +224,15 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         if (_dx is not null && G.Stride == 1 && G.Kernel - 1 - G.Padding >= 0)
         {
             _flipped = Alloc((long)G.OutChannels * G.InChannels * Taps);
-            _dataConvolution = CreateDataConvolution(pool, batch, t.Dy, (IntPtr)_flipped, t.Dx);
+            _dataConvolution = CreateDataConvolution(pool, batch, t.Dy, (IntPtr)_flipped, t.Dx, winograd);
         }
     }
 
     // dx = conv(dy, w flipped and transposed) with padding K - 1 - P, added into dx: the forward kernels' efficiency for the
     // backward to the input. A separate method, so that the transposed geometry's own code is compiled only when used.
-    private static SimdConvolution CreateDataConvolution(SimdPool pool, int batch, IntPtr dy, IntPtr flipped, IntPtr dx)
+    private static SimdConvolution CreateDataConvolution(SimdPool pool, int batch, IntPtr dy, IntPtr flipped, IntPtr dx, bool winograd)
     {
-        var convolution = new SimdConvolution<TransposedGeometry<G>, TS, TV>(pool, batch, false, new ConvTensors(dy, flipped, IntPtr.Zero, dx, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero));
+        var convolution = new SimdConvolution<TransposedGeometry<G>, TS, TV>(pool, batch, false, new ConvTensors(dy, flipped, IntPtr.Zero, dx, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero), winograd);
         convolution._accumulate = true;
         return convolution;
     }
@@ -253,10 +264,37 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
 
     public override void Forward(int images, bool repack)
     {
+        // Inference and the input gradient (no batch statistics to add up) run as Winograd's F(2x2, 3x3) where it applies.
+        bool winograd = _winogradAllowed && Statistics is null;
+        if (winograd && _winograd is null)
+        {
+            _winograd = Alloc(Winograd<G, TS, TV>.WeightFloats);
+            _pool.EnsureScratch(Winograd<G, TS, TV>.ScratchFloats);
+        }
+
         if (repack || !_packedOnce)
         {
-            Pack();
+            if (winograd)
+            {
+                Winograd<G, TS, TV>.TransformWeights(_w, _winograd);
+            }
+            else
+            {
+                Pack();
+            }
+
             _packedOnce = true;
+        }
+
+        UsedWinograd = winograd;
+
+        if (winograd)
+        {
+            _images = images;
+            _phase = PhaseWinograd;
+            _rowChunks = images >= _pool.Threads ? 1 : Math.Min(Winograd<G, TS, TV>.TilesHigh, _pool.Threads);
+            _pool.Run(this, images * _rowChunks);
+            return;
         }
 
         StatisticsSink? sink = Statistics;
@@ -305,6 +343,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
             }
 
             _dataConvolution.Forward(_batch, repack: true);
+            UsedWinogradForInputGradient = _dataConvolution.UsedWinograd;
         }
         else if (data && _dx is not null)
         {
@@ -328,6 +367,18 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
                 }
 
                 break;
+            case PhaseWinograd:
+                for (int u = start; u < end; u++)
+                {
+                    int n = u / _rowChunks;
+                    int chunk = u % _rowChunks;
+                    int tiles = Winograd<G, TS, TV>.TilesHigh;
+                    long image = (long)n * OutPixels * G.OutChannels;
+                    var store = new WinogradStore(_bias ? _b : null, HasEpilogue && EpilogueRelu1, HasEpilogue && EpilogueResidual is not null ? EpilogueResidual + image : null, HasEpilogue && EpilogueRelu2, _accumulate);
+                    Winograd<G, TS, TV>.Rows(_x + ((long)n * InPixels * G.InChannels), _winograd, _y + image, chunk * tiles / _rowChunks, (chunk + 1) * tiles / _rowChunks, _pool.Scratch(thread), store);
+                }
+
+                break;
             case PhaseWeights:
                 for (int n = start; n < end; n++)
                 {
@@ -345,16 +396,17 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
-    public long Flops => 2L * (_phase == PhaseForward ? _images : _batch) * OutPixels * G.OutChannels * G.InChannels * Taps;
+    public long Flops => 2L * (_phase is PhaseForward or PhaseWinograd ? _images : _batch) * OutPixels * G.OutChannels * G.InChannels * Taps;
 
     public override string ToString() => _accumulate
-        ? $"conv {G.OutChannels}x{G.Height}x{G.Width}->{G.InChannels} k{G.Kernel}s1 data (a forward pass of the flipped weights)"
-        : $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {(_phase == PhaseForward ? "forward" : _phase == PhaseWeights ? "weights" : "data")}";
+        ? $"conv {G.OutChannels}x{G.Height}x{G.Width}->{G.InChannels} k{G.Kernel}s1 data (a forward pass of the flipped weights{(_phase == PhaseWinograd ? ", Winograd" : "")})"
+        : $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {(_phase == PhaseForward ? "forward" : _phase == PhaseWinograd ? "forward (Winograd)" : _phase == PhaseWeights ? "weights" : "data")}";
 
     public override void Dispose()
     {
         _dataConvolution?.Dispose();
         NativeMemory.AlignedFree(_flipped);
+        NativeMemory.AlignedFree(_winograd);
         NativeMemory.AlignedFree(_packed);
         NativeMemory.AlignedFree(_transposed);
         NativeMemory.AlignedFree(_partials);
