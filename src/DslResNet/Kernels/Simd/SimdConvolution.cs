@@ -49,6 +49,7 @@ public sealed unsafe class StatisticsSink : IDisposable
     /// <param name="thread">Thread.</param>
     /// <param name="sum">Sums of (x - shift), padded channels.</param>
     /// <param name="squares">Sums of squares.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Flush(int thread, float* sum, float* squares)
     {
         double* p = Partials + (thread * 2 * PaddedChannels);
@@ -262,6 +263,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     // Rows of the padded input gradient: every row a tap can reach, at least the padded input.
     private static int DataRows => Math.Max(PaddedHeight, ((OutHeight - 1) * G.Stride) + G.Kernel);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Forward(int images, bool repack)
     {
         // Inference and the input gradient (no batch statistics to add up) run as Winograd's F(2x2, 3x3) where it applies.
@@ -319,6 +321,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Backward(bool data)
     {
         _images = _batch;
@@ -423,6 +426,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         return p;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Pack()
     {
         for (int oc = 0; oc < G.OutChannels; oc++)
@@ -441,6 +445,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     // The output at image 0, pixel (0, 0): the value the statistics are taken around. A value from the batch keeps the sums
     // of squares small however far the mean is from zero, and depends only on this step's input and weights, so repeating a
     // forward pass repeats its result exactly.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void FirstPixel(float* shift)
     {
         for (int oc = 0; oc < G.OutChannels; oc++)
@@ -471,6 +476,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void PackTransposed()
     {
         for (int oc = 0; oc < G.OutChannels; oc++)
@@ -694,6 +700,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void FlushStatistics(int thread)
     {
         if (Statistics is not null)
@@ -703,6 +710,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardSlide1(int count, float* x, float* w, float* d, int s)
     {
         switch (count)
@@ -724,6 +732,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardSlide2(int count, float* x, float* w, float* d, int s)
     {
         switch (count)
@@ -738,6 +747,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Forward1(int count, float* x, float* w, float* d, int s)
     {
         switch (count)
@@ -773,6 +783,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Forward2(int count, float* x, float* w, float* d, int s)
     {
         switch (count)
@@ -794,6 +805,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Forward4(int count, float* x, float* w, float* d, int s)
     {
         switch (count)
@@ -869,6 +881,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Weights1(int count, float* x, float* dy, float* dw)
     {
         switch (count)
@@ -892,6 +905,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Weights2(int count, float* x, float* dy, float* dw)
     {
         switch (count)
@@ -911,6 +925,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Weights4(int count, float* x, float* dy, float* dw)
     {
         switch (count)
@@ -924,6 +939,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReduceWeightGradient()
     {
         long stride = WeightsPadded + CoutP;
@@ -1020,6 +1036,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Data1(int count, float* dy, float* wt, float* dx)
     {
         switch (count)
@@ -1041,6 +1058,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Data2(int count, float* dy, float* wt, float* dx)
     {
         switch (count)
@@ -1062,6 +1080,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Data4(int count, float* dy, float* wt, float* dx)
     {
         switch (count)

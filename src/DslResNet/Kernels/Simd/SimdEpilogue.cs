@@ -100,6 +100,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
 
     public override StatisticsSink? Sink => _sink;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Forward(int images)
     {
         int pixels = images * _s.Spatial;
@@ -136,6 +137,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         _pool.Run(this, pixels);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Backward()
     {
         int pixels = _s.N * _s.Spatial;
@@ -170,6 +172,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         _pool.Run(this, pixels);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(int start, int end, int thread)
     {
         switch (_phase)
@@ -250,6 +253,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void TrainingStatistics(int pixels)
     {
         double count = pixels;

@@ -31,6 +31,7 @@ public sealed unsafe class SimdPooling : IParallelWork
 
     /// <summary>Forward for the first <paramref name="images"/> images.</summary>
     /// <param name="images">Images.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Forward(int images)
     {
         _backward = false;
@@ -38,6 +39,7 @@ public sealed unsafe class SimdPooling : IParallelWork
     }
 
     /// <summary>Backward (accumulates).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Backward()
     {
         _backward = true;
@@ -101,6 +103,7 @@ public sealed unsafe class SimdPooling : IParallelWork
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Window(int n, int oy, int ox, int k, long o)
     {
         int c = _s.Channels;
@@ -192,6 +195,7 @@ public sealed unsafe class SimdShortcut : IParallelWork
 
     /// <summary>Forward for the first <paramref name="images"/> images.</summary>
     /// <param name="images">Images.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Forward(int images)
     {
         _backward = false;
@@ -199,6 +203,7 @@ public sealed unsafe class SimdShortcut : IParallelWork
     }
 
     /// <summary>Backward (accumulates).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Backward()
     {
         _backward = true;
@@ -289,6 +294,7 @@ public sealed unsafe class SimdCopy : IParallelWork
     /// <param name="images">Images.</param>
     /// <param name="dropout">Whether to drop (training) or copy.</param>
     /// <param name="step">The dropout counter.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Forward(int images, bool dropout, long step)
     {
         (_backward, _dropout, _step) = (false, dropout, unchecked((int)step));
@@ -298,6 +304,7 @@ public sealed unsafe class SimdCopy : IParallelWork
     /// <summary>Backward (accumulates).</summary>
     /// <param name="dropout">Whether the forward dropped.</param>
     /// <param name="step">The forward's counter.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Backward(bool dropout, long step)
     {
         (_backward, _dropout, _step) = (true, dropout, unchecked((int)step));

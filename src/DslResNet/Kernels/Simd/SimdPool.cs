@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
 
@@ -91,6 +92,7 @@ public sealed unsafe class SimdPool : IDisposable
     /// <summary>Runs <paramref name="units"/> units of <paramref name="work"/> over the threads and returns when all are done.</summary>
     /// <param name="work">The work.</param>
     /// <param name="units">Units; a thread gets a contiguous range.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(IParallelWork work, int units)
     {
         if (units <= 0)
@@ -112,6 +114,7 @@ public sealed unsafe class SimdPool : IDisposable
     /// <summary>When set, every run's wall time is added up by the work's description (slower; for profiling).</summary>
     public SimdProfile? Profile { get; set; }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunCore(IParallelWork work, int units)
     {
         int active = Math.Min(Threads, units);
@@ -164,6 +167,7 @@ public sealed unsafe class SimdPool : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WorkerLoop(int index)
     {
         long seen = 0;

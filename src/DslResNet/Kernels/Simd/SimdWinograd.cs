@@ -68,6 +68,7 @@ internal static unsafe class Winograd<G, TS, TV>
     /// <summary>U = G g G^T for every (input, output) channel pair of OIHW weights <paramref name="w"/>, into <paramref name="u"/>.</summary>
     /// <param name="w">Weights, OIHW.</param>
     /// <param name="u">Transformed weights, [16][in][out].</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void TransformWeights(float* w, float* u)
     {
         int ic = G.InChannels;
@@ -280,6 +281,7 @@ internal static unsafe class Winograd<G, TS, TV>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Product1(int count, float* a, float* w, float* d, int s)
     {
         switch (count)
@@ -315,6 +317,7 @@ internal static unsafe class Winograd<G, TS, TV>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Product2(int count, float* a, float* w, float* d, int s)
     {
         switch (count)
@@ -336,6 +339,7 @@ internal static unsafe class Winograd<G, TS, TV>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Product4(int count, float* a, float* w, float* d, int s)
     {
         switch (count)
