@@ -675,7 +675,7 @@ public abstract class NetworkBase : INetworkModel
         {
             // The gradient arena is the largest buffer (hundreds of MiB at batch 128): every thread clears a slice.
             _clear ??= new ClearWork(Addresses.Gradients, _gradients.Length) { Parts = Device.Pool!.Threads * 16 };
-            Device.Pool!.Run(_clear, _clear.Parts);
+            Device.Pool!.Run(_clear, _clear.Parts, balanced: true);
             return;
         }
 

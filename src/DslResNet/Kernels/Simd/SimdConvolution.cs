@@ -298,7 +298,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
             _images = images;
             _phase = PhaseWinograd;
             _rowChunks = images >= _pool.Threads ? 1 : Math.Min(Winograd<G, TS, TV>.TilesHigh, _pool.Threads);
-            _pool.Run(this, images * _rowChunks);
+            _pool.Run(this, images * _rowChunks, balanced: Statistics is null);
             return;
         }
 
@@ -314,7 +314,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
 
         // Whole images per unit when there are enough; otherwise rows are split so that every thread has work.
         _rowChunks = images >= _pool.Threads ? 1 : Math.Min(OutHeight, _pool.Threads);
-        _pool.Run(this, images * _rowChunks);
+        _pool.Run(this, images * _rowChunks, balanced: Statistics is null);
         if (sink is not null)
         {
             sink.Filled = true;
@@ -355,7 +355,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         {
             PackTransposed();
             _phase = PhaseData;
-            _pool.Run(this, _batch);
+            _pool.Run(this, _batch, balanced: true);
         }
     }
 

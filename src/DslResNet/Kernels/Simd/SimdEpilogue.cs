@@ -134,7 +134,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         }
 
         _phase = PhaseApply;
-        _pool.Run(this, pixels);
+        _pool.Run(this, pixels, balanced: true);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -169,7 +169,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         }
 
         _phase = PhaseBackward;
-        _pool.Run(this, pixels);
+        _pool.Run(this, pixels, balanced: true);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

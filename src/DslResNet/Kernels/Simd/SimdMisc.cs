@@ -35,7 +35,7 @@ public sealed unsafe class SimdPooling : IParallelWork
     public void Forward(int images)
     {
         _backward = false;
-        _pool.Run(this, images);
+        _pool.Run(this, images, balanced: true);
     }
 
     /// <summary>Backward (accumulates).</summary>
@@ -43,7 +43,7 @@ public sealed unsafe class SimdPooling : IParallelWork
     public void Backward()
     {
         _backward = true;
-        _pool.Run(this, _s.N);
+        _pool.Run(this, _s.N, balanced: true);
     }
 
     /// <inheritdoc />
@@ -199,7 +199,7 @@ public sealed unsafe class SimdShortcut : IParallelWork
     public void Forward(int images)
     {
         _backward = false;
-        _pool.Run(this, images);
+        _pool.Run(this, images, balanced: true);
     }
 
     /// <summary>Backward (accumulates).</summary>
@@ -207,7 +207,7 @@ public sealed unsafe class SimdShortcut : IParallelWork
     public void Backward()
     {
         _backward = true;
-        _pool.Run(this, _s.N);
+        _pool.Run(this, _s.N, balanced: true);
     }
 
     /// <inheritdoc />
@@ -298,7 +298,7 @@ public sealed unsafe class SimdCopy : IParallelWork
     public void Forward(int images, bool dropout, long step)
     {
         (_backward, _dropout, _step) = (false, dropout, unchecked((int)step));
-        _pool.Run(this, Math.Min(images, _batch));
+        _pool.Run(this, Math.Min(images, _batch), balanced: true);
     }
 
     /// <summary>Backward (accumulates).</summary>
@@ -308,7 +308,7 @@ public sealed unsafe class SimdCopy : IParallelWork
     public void Backward(bool dropout, long step)
     {
         (_backward, _dropout, _step) = (true, dropout, unchecked((int)step));
-        _pool.Run(this, _batch);
+        _pool.Run(this, _batch, balanced: true);
     }
 
     /// <inheritdoc />

@@ -39,6 +39,8 @@ public sealed unsafe class SimdPool : IDisposable
     private int _units;
     private long _generation;
     private int _pending;
+    private int _chunk;              // balanced runs: units per take (0: fixed shares)
+    private readonly long[] _ranges; // balanced runs: per thread, the units of its share not yet taken, (first << 32) | end
     private volatile bool _stopping;
     private Exception? _failure;
 
@@ -54,6 +56,7 @@ public sealed unsafe class SimdPool : IDisposable
         Threads = threads;
         _scratch = new float*[threads];
         _scratchFloats = new long[threads];
+        _ranges = new long[threads * 8]; // one cache line per thread
         _workers = new Thread[threads - 1];
         for (int t = 1; t < threads; t++)
         {
@@ -93,7 +96,19 @@ public sealed unsafe class SimdPool : IDisposable
     /// <param name="work">The work.</param>
     /// <param name="units">Units; a thread gets a contiguous range.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Run(IParallelWork work, int units)
+    public void Run(IParallelWork work, int units) => Run(work, units, balanced: false);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> over units [0, <paramref name="units"/>). Balanced: the threads take chunks of units as
+    /// they finish (a core slowed by anything else gets fewer), for work whose result does not depend on which thread runs
+    /// a unit. Otherwise each thread gets a fixed contiguous share, as work with per-thread partial sums needs to give the
+    /// same result every time.
+    /// </summary>
+    /// <param name="work">The work.</param>
+    /// <param name="units">Units of work.</param>
+    /// <param name="balanced">Whether threads may take any unit.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Run(IParallelWork work, int units, bool balanced)
     {
         if (units <= 0)
         {
@@ -103,19 +118,19 @@ public sealed unsafe class SimdPool : IDisposable
         if (Profile is not null)
         {
             long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-            RunCore(work, units);
+            RunCore(work, units, balanced);
             Profile.Add(work.ToString() ?? work.GetType().Name, System.Diagnostics.Stopwatch.GetTimestamp() - t0, work is ICountsFlops counted ? counted.Flops : 0);
             return;
         }
 
-        RunCore(work, units);
+        RunCore(work, units, balanced);
     }
 
     /// <summary>When set, every run's wall time is added up by the work's description (slower; for profiling).</summary>
     public SimdProfile? Profile { get; set; }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void RunCore(IParallelWork work, int units)
+    private void RunCore(IParallelWork work, int units, bool balanced)
     {
         int active = Math.Min(Threads, units);
         if (active == 1)
@@ -129,13 +144,30 @@ public sealed unsafe class SimdPool : IDisposable
             ObjectDisposedException.ThrowIf(_stopping, this);
             _work = work;
             _units = units;
+            _chunk = balanced ? Math.Max(1, units / (Threads * 8)) : 0;
+            if (balanced)
+            {
+                for (int t = 0; t < Threads; t++)
+                {
+                    long first = (long)units * t / Threads, end = (long)units * (t + 1) / Threads;
+                    _ranges[t * 8] = (first << 32) | end;
+                }
+            }
+
             _failure = null;
             Volatile.Write(ref _pending, Threads - 1);
             Interlocked.Increment(ref _generation);
             _wake.Set();
             try
             {
-                work.Run(0, units / Threads, 0);
+                if (balanced)
+                {
+                    RunChunks(work, units, 0);
+                }
+                else
+                {
+                    work.Run(0, units / Threads, 0);
+                }
             }
             finally
             {
@@ -163,6 +195,48 @@ public sealed unsafe class SimdPool : IDisposable
             if (_failure is not null)
             {
                 throw new InvalidOperationException("A SIMD worker thread failed: " + _failure.Message, _failure);
+            }
+        }
+    }
+
+    // Runs the thread's own share from its front, a chunk at a time (so that a thread keeps the same units, and their data
+    // in its caches, from one operation to the next), then takes chunks from the back of the other threads' shares.
+    private void RunChunks(IParallelWork work, int units, int thread)
+    {
+        int chunk = _chunk;
+        while (Take(thread, fromFront: true, chunk, out int start, out int end))
+        {
+            work.Run(start, end, thread);
+        }
+
+        for (int i = 1; i < Threads; i++)
+        {
+            int victim = (thread + i) % Threads;
+            while (Take(victim, fromFront: false, chunk, out int start, out int end))
+            {
+                work.Run(start, end, thread);
+            }
+        }
+    }
+
+    private bool Take(int owner, bool fromFront, int chunk, out int start, out int end)
+    {
+        ref long range = ref _ranges[owner * 8];
+        while (true)
+        {
+            long current = Volatile.Read(ref range);
+            int first = (int)(current >> 32), last = (int)current;
+            if (first >= last)
+            {
+                start = end = 0;
+                return false;
+            }
+
+            (start, end) = fromFront ? (first, Math.Min(last, first + chunk)) : (Math.Max(first, last - chunk), last);
+            long next = fromFront ? ((long)end << 32) | (uint)last : ((long)first << 32) | (uint)start;
+            if (Interlocked.CompareExchange(ref range, next, current) == current)
+            {
+                return true;
             }
         }
     }
@@ -198,7 +272,11 @@ public sealed unsafe class SimdPool : IDisposable
             {
                 long start = (long)units * index / Threads;
                 long end = (long)units * (index + 1) / Threads;
-                if (work is not null && end > start)
+                if (work is not null && _chunk > 0)
+                {
+                    RunChunks(work, units, index);
+                }
+                else if (work is not null && end > start)
                 {
                     work.Run((int)start, (int)end, index);
                 }
