@@ -179,6 +179,11 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     private const int PhaseWeights = 1;
     private const int PhaseData = 2;
     private const int PhaseWinograd = 3;
+    private const int PhasePack = 4;          // weight preparation, split over input channels
+    private const int PhaseTransform = 5;     // Winograd weight transform, over input channels
+    private const int PhaseReduce = 6;        // weight-gradient reduction, over output channels
+    private const int PhaseFirstPixel = 7;    // the statistics' shift, over output channels
+    private const int PhasePackTransposed = 8; // transposed weights (stride-2 input gradient), over output channels
     private const int TileFloats = 16 * 64;
 
     private readonly SimdPool _pool;
@@ -190,7 +195,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     private readonly float* _partials;    // per thread: [kh][kw][ic][CoutP], then CoutP bias sums
     private readonly float* _statistics;  // per thread: sums then squares, CoutP each
     private readonly SimdConvolution? _dataConvolution; // stride 1: the input gradient as a forward pass (see Backward)
-    private readonly float* _flipped;                   // its weights: [ic][oc][K-1-kh][K-1-kw]
+    private bool _flipSource;                           // _w holds the weights of the convolution this is the input gradient of
     private readonly bool _winogradAllowed;             // the geometry suits F(2x2, 3x3) and the device allows it
     private float* _winograd;                           // its transformed weights [16][ic][oc], made on first use
     private int _phase;
@@ -224,17 +229,18 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         pool.EnsureScratch(Math.Max(forward, Math.Max(_dw is null ? 0 : weights, _dx is null ? 0 : data)));
         if (_dx is not null && G.Stride == 1 && G.Kernel - 1 - G.Padding >= 0)
         {
-            _flipped = Alloc((long)G.OutChannels * G.InChannels * Taps);
-            _dataConvolution = CreateDataConvolution(pool, batch, t.Dy, (IntPtr)_flipped, t.Dx, winograd);
+            _dataConvolution = CreateDataConvolution(pool, batch, t.Dy, t.W, t.Dx, winograd);
         }
     }
 
     // dx = conv(dy, w flipped and transposed) with padding K - 1 - P, added into dx: the forward kernels' efficiency for the
-    // backward to the input. A separate method, so that the transposed geometry's own code is compiled only when used.
-    private static SimdConvolution CreateDataConvolution(SimdPool pool, int batch, IntPtr dy, IntPtr flipped, IntPtr dx, bool winograd)
+    // backward to the input. It reads this convolution's weights, rotated and transposed as it packs them. A separate method,
+    // so that the transposed geometry's own code is compiled only when used.
+    private static SimdConvolution CreateDataConvolution(SimdPool pool, int batch, IntPtr dy, IntPtr w, IntPtr dx, bool winograd)
     {
-        var convolution = new SimdConvolution<TransposedGeometry<G>, TS, TV>(pool, batch, false, new ConvTensors(dy, flipped, IntPtr.Zero, dx, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero), winograd);
+        var convolution = new SimdConvolution<TransposedGeometry<G>, TS, TV>(pool, batch, false, new ConvTensors(dy, w, IntPtr.Zero, dx, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero), winograd);
         convolution._accumulate = true;
+        convolution._flipSource = true;
         return convolution;
     }
 
@@ -279,15 +285,8 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
 
         if (repack || !_packedOnce)
         {
-            if (winograd)
-            {
-                Winograd<G, TS, TV>.TransformWeights(_w, _winograd);
-            }
-            else
-            {
-                Pack();
-            }
-
+            _phase = winograd ? PhaseTransform : PhasePack;
+            _pool.Run(this, G.InChannels, balanced: true);
             _packedOnce = true;
         }
 
@@ -306,7 +305,8 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         if (sink is not null)
         {
             sink.Clear();
-            FirstPixel(sink.Shift);
+            _phase = PhaseFirstPixel;
+            _pool.Run(this, G.OutChannels, balanced: true);
         }
 
         _images = images;
@@ -330,30 +330,19 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
             new Span<float>(_partials, (int)(_pool.Threads * (WeightsPadded + CoutP))).Clear();
             _phase = PhaseWeights;
             _pool.Run(this, _batch);
-            ReduceWeightGradient();
+            _phase = PhaseReduce;
+            _pool.Run(this, G.OutChannels, balanced: true);
         }
 
         if (data && _dataConvolution is not null)
         {
-            for (int oc = 0; oc < G.OutChannels; oc++)
-            {
-                for (int ic = 0; ic < G.InChannels; ic++)
-                {
-                    float* src = _w + (((oc * G.InChannels) + ic) * Taps);
-                    float* dst = _flipped + (((ic * G.OutChannels) + oc) * Taps);
-                    for (int tap = 0; tap < Taps; tap++)
-                    {
-                        dst[Taps - 1 - tap] = src[tap];
-                    }
-                }
-            }
-
             _dataConvolution.Forward(_batch, repack: true);
             UsedWinogradForInputGradient = _dataConvolution.UsedWinograd;
         }
         else if (data && _dx is not null)
         {
-            PackTransposed();
+            _phase = PhasePackTransposed;
+            _pool.Run(this, G.OutChannels, balanced: true);
             _phase = PhaseData;
             _pool.Run(this, _batch, balanced: true);
         }
@@ -385,6 +374,21 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
                 }
 
                 break;
+            case PhasePack:
+                Pack(start, end);
+                break;
+            case PhaseTransform:
+                Winograd<G, TS, TV>.TransformWeights(_w, _flipSource, _winograd, start, end);
+                break;
+            case PhaseReduce:
+                ReduceWeightGradient(start, end);
+                break;
+            case PhaseFirstPixel:
+                FirstPixel(Statistics!.Shift, start, end);
+                break;
+            case PhasePackTransposed:
+                PackTransposed(start, end);
+                break;
             case PhaseWeights:
                 for (int n = start; n < end; n++)
                 {
@@ -402,16 +406,17 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
-    public long Flops => 2L * (_phase is PhaseForward or PhaseWinograd ? _images : _batch) * OutPixels * G.OutChannels * G.InChannels * Taps;
+    public long Flops => _phase > PhaseWinograd ? 0 : 2L * (_phase is PhaseForward or PhaseWinograd ? _images : _batch) * OutPixels * G.OutChannels * G.InChannels * Taps;
 
-    public override string ToString() => _accumulate
+    public override string ToString() => _phase > PhaseWinograd
+        ? $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} weight preparation{(_accumulate ? " (input gradient)" : "")}"
+        : _accumulate
         ? $"conv {G.OutChannels}x{G.Height}x{G.Width}->{G.InChannels} k{G.Kernel}s1 data (a forward pass of the flipped weights{(_phase == PhaseWinograd ? ", Winograd" : "")})"
-        : $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {(_phase == PhaseForward ? "forward" : _phase == PhaseWinograd ? "forward (Winograd)" : _phase == PhaseWeights ? "weights" : "data")}";
+        : $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {_phase switch { PhaseForward => "forward", PhaseWinograd => "forward (Winograd)", PhaseWeights => "weights", PhaseData => "data", _ => "weight preparation" }}";
 
     public override void Dispose()
     {
         _dataConvolution?.Dispose();
-        NativeMemory.AlignedFree(_flipped);
         NativeMemory.AlignedFree(_winograd);
         NativeMemory.AlignedFree(_packed);
         NativeMemory.AlignedFree(_transposed);
@@ -427,16 +432,29 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Pack()
+    private void Pack(int ic0, int ic1)
     {
-        for (int oc = 0; oc < G.OutChannels; oc++)
+        // Written in order, read with a stride. A data convolution reads the forward weights [ic][oc][kh][kw] rotated.
+        for (int tap = 0; tap < Taps; tap++)
         {
-            for (int ic = 0; ic < G.InChannels; ic++)
+            for (int ic = ic0; ic < ic1; ic++)
             {
-                float* src = _w + (((oc * G.InChannels) + ic) * Taps);
-                for (int tap = 0; tap < Taps; tap++)
+                float* dst = _packed + (((tap * G.InChannels) + ic) * CoutP);
+                if (_flipSource)
                 {
-                    _packed[(((tap * G.InChannels) + ic) * CoutP) + oc] = src[tap];
+                    float* src = _w + (ic * G.OutChannels * Taps) + (Taps - 1 - tap);
+                    for (int oc = 0; oc < G.OutChannels; oc++)
+                    {
+                        dst[oc] = src[oc * Taps];
+                    }
+                }
+                else
+                {
+                    float* src = _w + (ic * Taps) + tap;
+                    for (int oc = 0; oc < G.OutChannels; oc++)
+                    {
+                        dst[oc] = src[oc * G.InChannels * Taps];
+                    }
                 }
             }
         }
@@ -446,9 +464,9 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     // of squares small however far the mean is from zero, and depends only on this step's input and weights, so repeating a
     // forward pass repeats its result exactly.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void FirstPixel(float* shift)
+    private void FirstPixel(float* shift, int oc0, int oc1)
     {
-        for (int oc = 0; oc < G.OutChannels; oc++)
+        for (int oc = oc0; oc < oc1; oc++)
         {
             float sum = _bias ? _b[oc] : 0f;
             for (int ic = 0; ic < G.InChannels; ic++)
@@ -477,16 +495,18 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void PackTransposed()
+    private void PackTransposed(int oc0, int oc1)
     {
-        for (int oc = 0; oc < G.OutChannels; oc++)
+        // Written in order, read with a stride.
+        for (int tap = 0; tap < Taps; tap++)
         {
-            for (int ic = 0; ic < G.InChannels; ic++)
+            for (int oc = oc0; oc < oc1; oc++)
             {
-                float* src = _w + (((oc * G.InChannels) + ic) * Taps);
-                for (int tap = 0; tap < Taps; tap++)
+                float* dst = _transposed + (((tap * G.OutChannels) + oc) * CinP);
+                float* src = _w + (oc * G.InChannels * Taps) + tap;
+                for (int ic = 0; ic < G.InChannels; ic++)
                 {
-                    _transposed[(((tap * G.OutChannels) + oc) * CinP) + ic] = src[tap];
+                    dst[ic] = src[ic * Taps];
                 }
             }
         }
@@ -940,33 +960,40 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void ReduceWeightGradient()
+    private void ReduceWeightGradient(int oc0, int oc1)
     {
+        // The threads' partial sums, added in thread order (the same result every time), into OIHW.
         long stride = WeightsPadded + CoutP;
-        for (int t = 1; t < _pool.Threads; t++)
-        {
-            float* src = _partials + (t * stride);
-            for (long i = 0; i < stride; i++)
-            {
-                _partials[i] += src[i];
-            }
-        }
-
-        for (int oc = 0; oc < G.OutChannels; oc++)
+        int threads = _pool.Threads;
+        for (int oc = oc0; oc < oc1; oc++)
         {
             for (int ic = 0; ic < G.InChannels; ic++)
             {
                 float* dst = _dw + (((oc * G.InChannels) + ic) * Taps);
                 for (int tap = 0; tap < Taps; tap++)
                 {
-                    dst[tap] = _partials[(((tap * G.InChannels) + ic) * CoutP) + oc];
+                    float* p = _partials + (((tap * G.InChannels) + ic) * CoutP) + oc;
+                    float sum = p[0];
+                    for (int t = 1; t < threads; t++)
+                    {
+                        sum += p[t * stride];
+                    }
+
+                    dst[tap] = sum;
                 }
             }
-        }
 
-        if (_bias && _db is not null)
-        {
-            new ReadOnlySpan<float>(_partials + WeightsPadded, G.OutChannels).CopyTo(new Span<float>(_db, G.OutChannels));
+            if (_bias && _db is not null)
+            {
+                float* p = _partials + WeightsPadded + oc;
+                float sum = p[0];
+                for (int t = 1; t < threads; t++)
+                {
+                    sum += p[t * stride];
+                }
+
+                _db[oc] = sum;
+            }
         }
     }
 

@@ -65,20 +65,40 @@ internal static unsafe class Winograd<G, TS, TV>
 
     private static int PaddedColumns => (2 * TilesWide) + 2;
 
-    /// <summary>U = G g G^T for every (input, output) channel pair of OIHW weights <paramref name="w"/>, into <paramref name="u"/>.</summary>
-    /// <param name="w">Weights, OIHW.</param>
+    /// <summary>U = G g G^T for input channels [<paramref name="i0"/>, <paramref name="i1"/>) of OIHW weights, into <paramref name="u"/>.</summary>
+    /// <param name="w">Weights, OIHW; or, when <paramref name="flipped"/>, the weights of the convolution this one is the
+    /// input gradient of ([in][out][kh][kw], read rotated by 180 degrees).</param>
+    /// <param name="flipped">Whether <paramref name="w"/> holds the transposed, rotated weights.</param>
     /// <param name="u">Transformed weights, [16][in][out].</param>
+    /// <param name="i0">First input channel.</param>
+    /// <param name="i1">End of the input channels.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TransformWeights(float* w, float* u)
+    public static void TransformWeights(float* w, bool flipped, float* u, int i0, int i1)
     {
         int ic = G.InChannels;
         int oc = G.OutChannels;
+        float* g = stackalloc float[9];
         float* t = stackalloc float[12];
-        for (int o = 0; o < oc; o++)
+        long step = (long)ic * oc;
+
+        // Output channels innermost, so that the 16 planes are each written in order.
+        for (int i = i0; i < i1; i++)
         {
-            for (int i = 0; i < ic; i++)
+            for (int o = 0; o < oc; o++)
             {
-                float* g = w + (((o * ic) + i) * 9);
+                if (flipped)
+                {
+                    float* source = w + (((i * oc) + o) * 9);
+                    for (int k = 0; k < 9; k++)
+                    {
+                        g[k] = source[8 - k];
+                    }
+                }
+                else
+                {
+                    new ReadOnlySpan<float>(w + (((o * ic) + i) * 9), 9).CopyTo(new Span<float>(g, 9));
+                }
+
                 for (int j = 0; j < 3; j++)
                 {
                     t[j] = g[j];
@@ -90,8 +110,7 @@ internal static unsafe class Winograd<G, TS, TV>
                 for (int r = 0; r < 4; r++)
                 {
                     float* tr = t + (3 * r);
-                    float* row = u + ((long)(4 * r) * ic * oc) + ((long)i * oc) + o;
-                    long step = (long)ic * oc;
+                    float* row = u + ((long)(4 * r) * step) + ((long)i * oc) + o;
                     row[0] = tr[0];
                     row[step] = 0.5f * (tr[0] + tr[1] + tr[2]);
                     row[2 * step] = 0.5f * (tr[0] - tr[1] + tr[2]);
