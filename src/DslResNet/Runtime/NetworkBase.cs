@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using DslResNet.IO;
 using DslResNet.Training;
 using ILGPU;
@@ -339,6 +340,7 @@ public abstract class NetworkBase : INetworkModel
     public float[] GetGradient(string name) => Store.GetGradient(name);
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public BatchResult TrainStep(ReadOnlySpan<float> images, ReadOnlySpan<int> labels, Optimizer optimizer)
     {
         ThrowIfDisposed();
@@ -372,6 +374,7 @@ public abstract class NetworkBase : INetworkModel
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public BatchResult Evaluate(ReadOnlySpan<float> images, ReadOnlySpan<int> labels)
     {
         ThrowIfDisposed();
@@ -391,6 +394,7 @@ public abstract class NetworkBase : INetworkModel
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Predict(ReadOnlySpan<float> images, Span<float> logits)
     {
         ThrowIfDisposed();
@@ -465,6 +469,7 @@ public abstract class NetworkBase : INetworkModel
         _foldedCurrent = false;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunInference()
     {
         if (!_foldedCurrent)
@@ -476,6 +481,7 @@ public abstract class NetworkBase : INetworkModel
         ForwardInference(_lastCount);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int LoadImages(ReadOnlySpan<float> images, bool exact)
     {
         if (images.Length % _imageElements != 0)
@@ -538,6 +544,7 @@ public abstract class NetworkBase : INetworkModel
         return count;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int LoadLabels(ReadOnlySpan<int> labels, bool exact)
     {
         if (exact ? labels.Length != BatchSize : labels.Length < 1 || labels.Length > BatchSize)
@@ -568,6 +575,7 @@ public abstract class NetworkBase : INetworkModel
         return labels.Length;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunLoss(ArrayView<float> logits, int count, ArrayView<float> gradient, bool inference)
     {
         if (Device.IsSimd)
@@ -581,6 +589,7 @@ public abstract class NetworkBase : INetworkModel
             threads, SpecializedValue.New(_classes), logits, _labels.View, count, 1f / count, _loss.View, _correct.View, gradient, BatchSize, threads);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private BatchResult ReadLoss(int count)
     {
         if (Device.IsSimd)
@@ -614,6 +623,7 @@ public abstract class NetworkBase : INetworkModel
     }
 
     // The kernel's arithmetic on host memory (the SIMD backend): loss, whether the top class is right, and the gradient.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SoftmaxCrossEntropyOnHost(IntPtr logitsAddress, int count, IntPtr gradientAddress)
     {
         int k = _classes;
@@ -661,6 +671,7 @@ public abstract class NetworkBase : INetworkModel
     }
 
     // ILGPU launches are asynchronous; the SIMD backend's calls return when done.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Synchronize()
     {
         if (!Device.IsSimd)
@@ -669,6 +680,7 @@ public abstract class NetworkBase : INetworkModel
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ClearGradients()
     {
         if (Device.IsSimd)
@@ -699,6 +711,7 @@ public abstract class NetworkBase : INetworkModel
 
     private sealed unsafe class ClearWork(IntPtr start, long floats) : DslResNet.Kernels.Simd.IParallelWork
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int first, int end, int thread)
         {
             long total = floats;
@@ -755,6 +768,7 @@ public abstract class NetworkBase : INetworkModel
 
     // A batch statistic can overflow (a huge activation squared) while the normalised output stays finite; the running
     // statistics then hold an infinity that evaluation and checkpoints would carry on.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private string? FirstNonFiniteRunningStatistic()
     {
         // Over views listed once: a training step allocates nothing here.

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -147,6 +148,7 @@ public sealed class ParameterStore : IDisposable
     }
 
     /// <summary>Adds one to every <c>num_batches_tracked</c> counter (after a training forward).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void CountBatch()
     {
         // Over a list made once: a training step allocates nothing.
@@ -176,6 +178,7 @@ public sealed class ParameterStore : IDisposable
     }
 
     /// <summary>Copies values and gradients from the device to the host copy (before an optimizer step).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void PullToHost()
     {
         CopyOut(_values.View, _hostValues, ref _valuesAddress);
@@ -184,6 +187,7 @@ public sealed class ParameterStore : IDisposable
 
     /// <summary>A copy of every value on the device, in the store's layout (for <see cref="RestoreValues"/>).</summary>
     /// <returns>The store's snapshot buffer, overwritten by the next call.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public float[] SnapshotValues()
     {
         // One buffer, reused: a training step allocates nothing here after the first.
@@ -202,6 +206,7 @@ public sealed class ParameterStore : IDisposable
     }
 
     /// <summary>Copies the host values to the device (after an optimizer step).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void PushValues()
     {
         CopyIn(_hostValues, _values.View, ref _valuesAddress);
@@ -210,6 +215,7 @@ public sealed class ParameterStore : IDisposable
 
     /// <summary>The first non-finite gradient among the trainable parameters in the host copy, in reverse state-dict order (the order backward produces them), or null.</summary>
     /// <returns>The parameter's name, or null.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public string? FirstNonFiniteGradient()
     {
         // Over ranges listed once: a training step allocates nothing here.
@@ -227,6 +233,7 @@ public sealed class ParameterStore : IDisposable
     }
 
     // Host-memory devices copy directly (ILGPU's copies allocate a little on every call); others through ILGPU.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe void CopyOut(ArrayView<float> source, float[] target, ref IntPtr address)
     {
         if (_device.IsSimd)
@@ -239,6 +246,7 @@ public sealed class ParameterStore : IDisposable
         source.SubView(0, target.Length).CopyToCPU(target);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe void CopyIn(float[] source, ArrayView<float> target, ref IntPtr address)
     {
         if (_device.IsSimd)
@@ -254,6 +262,7 @@ public sealed class ParameterStore : IDisposable
     /// <summary>Whether every value is finite.</summary>
     /// <param name="values">The values.</param>
     /// <returns>True when none is NaN or infinite.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool AllFinite(ReadOnlySpan<float> values)
     {
         foreach (float v in values)

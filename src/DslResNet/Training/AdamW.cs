@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace DslResNet.Training;
 
@@ -74,6 +75,7 @@ public sealed class AdamW : Optimizer
     protected override IReadOnlyList<string> BufferKinds => Kinds;
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected override void Update(ParameterSlot parameter, long step)
     {
         Span<float> p = parameter.Value.Span;

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace DslResNet.Training;
 
@@ -75,6 +76,7 @@ public abstract class Optimizer
     }
 
     /// <summary>Updates every registered parameter from its gradient, then counts the step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Step()
     {
         long step = StepCount + 1;
