@@ -217,7 +217,11 @@ internal static class Sweep
         }
 
         md.AppendLine();
-        md.AppendLine("## Goals of issue 6 (must reach)");
+        md.AppendLine("## Goals of issue 6");
+        md.AppendLine();
+        md.AppendLine("The issue's goals (ResNet-20: training, inference, batch-1 latency, training peak memory, convolutions alone;");
+        md.AppendLine("ResNet-56: training). They must be reached at 2 threads; the same table at 1 thread is reported. The other");
+        md.AppendLine("measures above are not goals.");
         md.AppendLine();
         md.AppendLine("| network | threads | goal | measured | must reach | met |");
         md.AppendLine("|---|---|---|---|---|---|");
@@ -226,7 +230,8 @@ internal static class Sweep
             void Goal(string goal, double value, string shown, double must, string mustShown, bool higherIsBetter = true) =>
                 md.AppendLine(CultureInfo.InvariantCulture,
                     $"| {row.Network} | {row.Threads} | {goal} | {shown} | {mustShown} | {((higherIsBetter ? value >= must : value <= must) ? "yes" : $"**no** ({(higherIsBetter ? value / must : must / value):F2}x of it)")} |");
-            if (!row.Cells.TryGetValue("dslresnet/default", out Cell? ours))
+            bool isGoal = row.Network == "resnet20" || (row.Network == "resnet56" && row.Task == "train");
+            if (!isGoal || !row.Cells.TryGetValue("dslresnet/default", out Cell? ours))
             {
                 continue;
             }
@@ -251,7 +256,7 @@ internal static class Sweep
             double ratio = best.Value.Value.Median / ours.Median;
             string name = row.Task switch { "train" => "training speed", "infer" => "inference speed", _ => "batch-1 latency" };
             Goal($"{name} / {best.Value.Key}", ratio, $"{ratio:F2}x", 1.0, "1.0x");
-            if (row.Task == "train")
+            if (row.Task == "train" && row.Network == "resnet20")
             {
                 double peer = best.Value.Value.PeakMiB;
                 Goal($"training peak memory vs {best.Value.Key}", ours.PeakMiB, $"{ours.PeakMiB:F0} MiB (peer {peer:F0})", peer, $"<= {peer:F0} MiB", higherIsBetter: false);
