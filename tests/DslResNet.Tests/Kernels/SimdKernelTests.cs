@@ -128,6 +128,8 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
             [4, 64, 7, 7, 64, 3, 1, 1, 0],
             [2, 48, 5, 5, 24, 1, 2, 0, 1],
             [1, 10, 1, 1, 10, 1, 1, 0, 1],
+            [2, 16, 6, 7, 20, 3, 1, 1, 1],
+            [3, 16, 5, 5, 16, 3, 1, 1, 0],
         ];
         List<object[]> data = [];
         foreach (int[] g in geometries)
@@ -199,6 +201,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (10, 1, 1, 10, 1, 1, 0):
                 CheckConv<G10x1x1To10K1S1P0>(shape, width, threads);
+                break;
+            case (16, 6, 7, 20, 3, 1, 1):
+                CheckConv<G16x6x7To20K3S1P1>(shape, width, threads);
+                break;
+            case (16, 5, 5, 16, 3, 1, 1):
+                CheckConv<G16x5x5To16K3S1P1>(shape, width, threads);
                 break;
             default:
                 throw new ArgumentException($"No geometry struct for {shape}.");
@@ -716,6 +724,40 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Width => 7;
 
         public static int OutChannels => 32;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G16x6x7To20K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 6;
+
+        public static int Width => 7;
+
+        public static int OutChannels => 20;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G16x5x5To16K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 5;
+
+        public static int Width => 5;
+
+        public static int OutChannels => 16;
 
         public static int Kernel => 3;
 

@@ -807,4 +807,72 @@ internal static unsafe class MicroKernels<G, TS, TV>
         if (R.Value > 4) { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); TS.Store(dw + (4 * CoutP) + 32, TS.Add(TS.Load(dw + (4 * CoutP) + 32), a4_2)); TS.Store(dw + (4 * CoutP) + 48, TS.Add(TS.Load(dw + (4 * CoutP) + 48), a4_3)); }
         if (R.Value > 5) { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); TS.Store(dw + (5 * CoutP) + 16, TS.Add(TS.Load(dw + (5 * CoutP) + 16), a5_1)); TS.Store(dw + (5 * CoutP) + 32, TS.Add(TS.Load(dw + (5 * CoutP) + 32), a5_2)); TS.Store(dw + (5 * CoutP) + 48, TS.Add(TS.Load(dw + (5 * CoutP) + 48), a5_3)); }
     }
+
+    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: up to 8 output
+    /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
+    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16<R>(float* x, float* dy, float* dw)
+        where R : struct, IConst
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero; TV a0_4 = TS.Zero; TV a0_5 = TS.Zero; TV a0_6 = TS.Zero; TV a0_7 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero; TV a1_4 = TS.Zero; TV a1_5 = TS.Zero; TV a1_6 = TS.Zero; TV a1_7 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero; TV a2_4 = TS.Zero; TV a2_5 = TS.Zero; TV a2_6 = TS.Zero; TV a2_7 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Load(xp);
+            TV x1 = TS.Load(xp + 16);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 2) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                if (R.Value > 1) { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
+                if (R.Value > 2) { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); a2_2 = TS.Fma(x2, b, a2_2); }
+                if (R.Value > 3) { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); a2_3 = TS.Fma(x2, b, a2_3); }
+                if (R.Value > 4) { TV b = TS.Broadcast(dp[4]); a0_4 = TS.Fma(x0, b, a0_4); a1_4 = TS.Fma(x1, b, a1_4); a2_4 = TS.Fma(x2, b, a2_4); }
+                if (R.Value > 5) { TV b = TS.Broadcast(dp[5]); a0_5 = TS.Fma(x0, b, a0_5); a1_5 = TS.Fma(x1, b, a1_5); a2_5 = TS.Fma(x2, b, a2_5); }
+                if (R.Value > 6) { TV b = TS.Broadcast(dp[6]); a0_6 = TS.Fma(x0, b, a0_6); a1_6 = TS.Fma(x1, b, a1_6); a2_6 = TS.Fma(x2, b, a2_6); }
+                if (R.Value > 7) { TV b = TS.Broadcast(dp[7]); a0_7 = TS.Fma(x0, b, a0_7); a1_7 = TS.Fma(x1, b, a1_7); a2_7 = TS.Fma(x2, b, a2_7); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        if (R.Value > 1) { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
+        if (R.Value > 2) { TS.Store(dw + (0 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (2 * 16)), a0_2)); }
+        if (R.Value > 3) { TS.Store(dw + (0 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (3 * 16)), a0_3)); }
+        if (R.Value > 4) { TS.Store(dw + (0 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (4 * 16)), a0_4)); }
+        if (R.Value > 5) { TS.Store(dw + (0 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (5 * 16)), a0_5)); }
+        if (R.Value > 6) { TS.Store(dw + (0 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (6 * 16)), a0_6)); }
+        if (R.Value > 7) { TS.Store(dw + (0 * G.OutChannels * 16) + (7 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (7 * 16)), a0_7)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        if (R.Value > 1) { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
+        if (R.Value > 2) { TS.Store(dw + (1 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (2 * 16)), a1_2)); }
+        if (R.Value > 3) { TS.Store(dw + (1 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (3 * 16)), a1_3)); }
+        if (R.Value > 4) { TS.Store(dw + (1 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (4 * 16)), a1_4)); }
+        if (R.Value > 5) { TS.Store(dw + (1 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (5 * 16)), a1_5)); }
+        if (R.Value > 6) { TS.Store(dw + (1 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (6 * 16)), a1_6)); }
+        if (R.Value > 7) { TS.Store(dw + (1 * G.OutChannels * 16) + (7 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (7 * 16)), a1_7)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+        if (R.Value > 1) { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
+        if (R.Value > 2) { TS.Store(dw + (2 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (2 * 16)), a2_2)); }
+        if (R.Value > 3) { TS.Store(dw + (2 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (3 * 16)), a2_3)); }
+        if (R.Value > 4) { TS.Store(dw + (2 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (4 * 16)), a2_4)); }
+        if (R.Value > 5) { TS.Store(dw + (2 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (5 * 16)), a2_5)); }
+        if (R.Value > 6) { TS.Store(dw + (2 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (6 * 16)), a2_6)); }
+        if (R.Value > 7) { TS.Store(dw + (2 * G.OutChannels * 16) + (7 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (7 * 16)), a2_7)); }
+    }
 }

@@ -861,7 +861,19 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
 
         float* partial = _partials + (thread * (WeightsPadded + CoutP));
-        for (int tap = 0; tap < Taps; tap++)
+        if (WeightsRow16)
+        {
+            // 16 input channels as the vectors, the output gradient broadcast once per kernel row: partials [tap][oc][16].
+            for (int kh = 0; kh < 3; kh++)
+            {
+                for (int oc0 = 0; oc0 < G.OutChannels; oc0 += 8)
+                {
+                    WeightsRow(Math.Min(8, G.OutChannels - oc0), padded + (kh * RowStride), dy + oc0, partial + ((((long)kh * 3 * G.OutChannels) + oc0) * 16));
+                }
+            }
+        }
+
+        for (int tap = 0; tap < (WeightsRow16 ? 0 : Taps); tap++)
         {
             int kh = tap / G.Kernel;
             int kw = tap % G.Kernel;
@@ -898,6 +910,25 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
                     db[c] += dy[((long)p * stride) + c];
                 }
             }
+        }
+    }
+
+    // 16 input channels, stride 1, 3x3: the weight gradient with input pixels as vectors (see BackwardWeightsRow16).
+    private static bool WeightsRow16 => G.InChannels == 16 && G.Stride == 1 && G.Kernel == 3;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightsRow(int count, float* x, float* dy, float* dw)
+    {
+        switch (count)
+        {
+            case 1: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C1>(x, dy, dw); break;
+            case 2: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C2>(x, dy, dw); break;
+            case 3: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C3>(x, dy, dw); break;
+            case 4: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C4>(x, dy, dw); break;
+            case 5: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C5>(x, dy, dw); break;
+            case 6: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C6>(x, dy, dw); break;
+            case 7: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C7>(x, dy, dw); break;
+            default: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C8>(x, dy, dw); break;
         }
     }
 
@@ -972,7 +1003,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
                 float* dst = _dw + (((oc * G.InChannels) + ic) * Taps);
                 for (int tap = 0; tap < Taps; tap++)
                 {
-                    float* p = _partials + (((tap * G.InChannels) + ic) * CoutP) + oc;
+                    float* p = WeightsRow16 ? _partials + (((tap * G.OutChannels) + oc) * 16) + ic : _partials + (((tap * G.InChannels) + ic) * CoutP) + oc;
                     float sum = p[0];
                     for (int t = 1; t < threads; t++)
                     {

@@ -210,5 +210,46 @@ for v, rmax in BWW.items():
     w("    }")
     w("")
 
+# Backward to the weights for 16 input channels at stride 1, kernels 3 wide: the input pixels are the vectors (16 input
+# channels) and the output gradient is broadcast, once for the 3 taps of a kernel row that use it.
+WROW = 8   # output channels per block
+w(f"    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: up to {WROW} output")
+w(f"    /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>")
+w(f"    /// <param name=\"x\">Padded input of the image at row kh (16 channels per pixel).</param>")
+w(f"    /// <param name=\"dy\">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>")
+w(f"    /// <param name=\"dw\">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>")
+w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
+w(f"    public static void BackwardWeightsRow16<R>(float* x, float* dy, float* dw)")
+w(f"        where R : struct, IConst")
+w("    {")
+for line in LOCALS.split("\n"):
+    w(line)
+for kw in range(3):
+    w("        " + " ".join(f"TV a{kw}_{j} = TS.Zero;" for j in range(WROW)))
+w("        for (int oh = 0; oh < OutHeight; oh++)")
+w("        {")
+w("            float* xp = x + (oh * RowStride);")
+w("            float* dp = dy + (oh * OutWidth * DyStride);")
+w("            TV x0 = TS.Load(xp);")
+w("            TV x1 = TS.Load(xp + 16);")
+w("            for (int ow = 0; ow < OutWidth; ow++)")
+w("            {")
+w("                TV x2 = TS.Load(xp + ((ow + 2) * 16));")
+for j in range(WROW):
+    body = " ".join(f"a{kw}_{j} = TS.Fma(x{kw}, b, a{kw}_{j});" for kw in range(3))
+    w(f"                {guard(j)}{{ TV b = TS.Broadcast(dp[{j}]); {body} }}")
+w("                x0 = x1;")
+w("                x1 = x2;")
+w("                dp += DyStride;")
+w("            }")
+w("        }")
+w("")
+for kw in range(3):
+    for j in range(WROW):
+        off = f"({kw} * G.OutChannels * 16) + ({j} * 16)"
+        w(f"        {guard(j)}{{ TS.Store(dw + {off}, TS.Add(TS.Load(dw + {off}), a{kw}_{j})); }}")
+w("    }")
+w("")
+
 o[-1:] = ["}"]
 open("src/DslResNet/Kernels/Simd/MicroKernels.g.cs", "w").write("\n".join(o) + "\n")
