@@ -13,37 +13,6 @@ namespace DslResNet.Tests.Networks;
 /// </summary>
 public sealed class SimdBackendTests
 {
-    /// <summary>After warm-up, training steps and predictions allocate no managed memory on any thread.</summary>
-    [Fact]
-    public void TrainingStepAndPredictionAllocateNothingOnceWarm()
-    {
-        using Device device = Device.Create(DeviceKind.Cpu, 2);
-        using var net = new TinyResNet(device, 8, new NetworkOptions(Seed: 1));
-        Random random = new(2);
-        float[] images = NetworkData.Normal(random, 8 * NetworkData.ImageElements(net));
-        int[] labels = [0, 1, 2, 0, 1, 2, 0, 1];
-        var sgd = new Sgd(0.05, momentum: 0.9, weightDecay: 1e-4);
-        net.AddParametersTo(sgd);
-        float[] one = images.AsSpan(0, NetworkData.ImageElements(net)).ToArray();
-        float[] logits = new float[NetworkData.Classes(net)];
-        for (int i = 0; i < 3; i++)
-        {
-            net.Train();
-            net.TrainStep(images, labels, sgd);
-            net.Eval();
-            net.Predict(one, logits);
-        }
-
-        long thread = GC.GetAllocatedBytesForCurrentThread();
-        long all = GC.GetTotalAllocatedBytes(precise: true);
-        int collections = GC.CollectionCount(0);
-        long threadBytes = GC.GetAllocatedBytesForCurrentThread() - thread;
-        long allBytes = GC.GetTotalAllocatedBytes(precise: true) - all;
-        Assert.True(threadBytes == 0, $"5 training steps and predictions allocated {threadBytes} bytes on the calling thread");
-        Assert.True(allBytes == 0, $"5 training steps and predictions allocated {allBytes} bytes in the process");
-        Assert.Equal(collections, GC.CollectionCount(0));
-    }
-
     /// <summary>The loss and parameters after three steps agree across thread counts and vector widths.</summary>
     [Fact]
     public void ResultsDoNotDependOnThreadsOrWidth()
@@ -106,5 +75,59 @@ public sealed class SimdBackendTests
         ArgumentException width = Assert.Throws<ArgumentException>(() => Device.ParseWidth("avx9", Device.SimdVariable));
         Assert.Contains("avx9", width.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentOutOfRangeException>(() => Device.Create(DeviceKind.Cpu, -1));
+    }
+}
+
+/// <summary>Runs alone (no other test in parallel), so that no other test's garbage collections are counted.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class AllocationCollection
+{
+    /// <summary>The collection's name.</summary>
+    public const string Name = "Allocation, alone";
+}
+
+/// <summary>The SIMD backend allocates no managed memory in a warm training step or prediction, on any thread.</summary>
+[Collection(AllocationCollection.Name)]
+public sealed class SimdAllocationTests
+{
+    /// <summary>After warm-up, training steps and predictions allocate no managed memory on the calling thread or the SIMD
+    /// backend's worker threads, and cause no garbage collection. (Not the process-wide count: the test runner's own
+    /// threads allocate while the test runs.)</summary>
+    [Fact]
+    public void TrainingStepAndPredictionAllocateNothingOnceWarm()
+    {
+        using Device device = Device.Create(DeviceKind.Cpu, 2);
+        using var net = new TinyResNet(device, 8, new NetworkOptions(Seed: 1));
+        Random random = new(2);
+        float[] images = NetworkData.Normal(random, 8 * NetworkData.ImageElements(net));
+        int[] labels = [0, 1, 2, 0, 1, 2, 0, 1];
+        var sgd = new Sgd(0.05, momentum: 0.9, weightDecay: 1e-4);
+        net.AddParametersTo(sgd);
+        float[] one = images.AsSpan(0, NetworkData.ImageElements(net)).ToArray();
+        float[] logits = new float[NetworkData.Classes(net)];
+        for (int i = 0; i < 3; i++)
+        {
+            net.Train();
+            net.TrainStep(images, labels, sgd);
+            net.Eval();
+            net.Predict(one, logits);
+        }
+
+        long thread = GC.GetAllocatedBytesForCurrentThread();
+        long workers = device.Pool!.WorkerAllocatedBytes;
+        int collections = GC.CollectionCount(0);
+        for (int i = 0; i < 5; i++)
+        {
+            net.Train();
+            net.TrainStep(images, labels, sgd);
+            net.Eval();
+            net.Predict(one, logits);
+        }
+
+        long threadBytes = GC.GetAllocatedBytesForCurrentThread() - thread;
+        long workerBytes = device.Pool.WorkerAllocatedBytes - workers;
+        Assert.True(threadBytes == 0, $"5 training steps and predictions allocated {threadBytes} bytes on the calling thread");
+        Assert.True(workerBytes == 0, $"5 training steps and predictions allocated {workerBytes} bytes on the SIMD worker threads");
+        Assert.Equal(collections, GC.CollectionCount(0));
     }
 }

@@ -41,6 +41,7 @@ public sealed unsafe class SimdPool : IDisposable
     private int _pending;
     private int _chunk;              // balanced runs: units per take (0: fixed shares)
     private readonly long[] _ranges; // balanced runs: per thread, the units of its share not yet taken, (first << 32) | end
+    private readonly long[] _allocated; // per worker: managed bytes it had allocated when it last finished a run
     private volatile bool _stopping;
     private Exception? _failure;
 
@@ -57,6 +58,7 @@ public sealed unsafe class SimdPool : IDisposable
         _scratch = new float*[threads];
         _scratchFloats = new long[threads];
         _ranges = new long[threads * 8]; // one cache line per thread
+        _allocated = new long[threads * 8];
         _workers = new Thread[threads - 1];
         for (int t = 1; t < threads; t++)
         {
@@ -64,6 +66,9 @@ public sealed unsafe class SimdPool : IDisposable
             _workers[t - 1] = new Thread(() => WorkerLoop(index)) { IsBackground = true, Name = $"DslResNet SIMD {t}" };
             _workers[t - 1].Start();
         }
+
+        // A wait creates the event's lock object; create it now, so that a worker's first sleep allocates nothing later.
+        _wake.Wait(1);
     }
 
     /// <summary>Threads, the caller included.</summary>
@@ -124,6 +129,22 @@ public sealed unsafe class SimdPool : IDisposable
         }
 
         RunCore(work, units, balanced);
+    }
+
+    /// <summary>Managed bytes the worker threads had allocated when they last finished a run (tests use it: the backend's
+    /// work allocates nothing once warm).</summary>
+    public long WorkerAllocatedBytes
+    {
+        get
+        {
+            long total = 0;
+            for (int t = 1; t < Threads; t++)
+            {
+                total += Volatile.Read(ref _allocated[t * 8]);
+            }
+
+            return total;
+        }
     }
 
     /// <summary>When set, every run's wall time is added up by the work's description (slower; for profiling).</summary>
@@ -287,6 +308,7 @@ public sealed unsafe class SimdPool : IDisposable
             }
             finally
             {
+                Volatile.Write(ref _allocated[index * 8], GC.GetAllocatedBytesForCurrentThread());
                 Interlocked.Decrement(ref _pending);
             }
         }
