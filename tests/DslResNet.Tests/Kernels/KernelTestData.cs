@@ -14,6 +14,24 @@ internal static class KernelTestData
     private const double Tolerance = 1e-4;
 
     /// <summary>
+    /// A seed that depends only on <paramref name="parts"/> (FNV-1a over their invariant text), the same in every process.
+    /// (<see cref="HashCode"/> is randomised per process, so seeds made with it drew new data in every run: a test could
+    /// pass or fail depending on the run.)
+    /// </summary>
+    /// <param name="parts">What identifies the case.</param>
+    /// <returns>The seed.</returns>
+    public static int Seed(params object[] parts)
+    {
+        uint hash = 2166136261;
+        foreach (char c in string.Join("|", parts.Select(p => Convert.ToString(p, System.Globalization.CultureInfo.InvariantCulture))))
+        {
+            hash = (hash ^ c) * 16777619;
+        }
+
+        return (int)(hash & 0x7fffffff);
+    }
+
+    /// <summary>
     /// Relative error at most <paramref name="tolerance"/>, the denominator floored at 1e-3 or 2% of the largest expected
     /// magnitude (so elements that cancel to near zero are held to float rounding of the array's scale).
     /// </summary>
