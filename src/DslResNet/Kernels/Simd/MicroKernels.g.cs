@@ -875,4 +875,311 @@ internal static unsafe class MicroKernels<G, TS, TV>
         if (R.Value > 6) { TS.Store(dw + (2 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (6 * 16)), a2_6)); }
         if (R.Value > 7) { TS.Store(dw + (2 * G.OutChannels * 16) + (7 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (7 * 16)), a2_7)); }
     }
+
+    /// <summary>Forward, 16 channels: runs <see cref="Forward1{R}"/> compiled for <paramref name="count"/> (1 to 28).</summary>
+    /// <param name="count">The block size.</param>
+    /// <param name="x">See the kernel.</param>
+    /// <param name="wt">See the kernel.</param>
+    /// <param name="dst">See the kernel.</param>
+    /// <param name="dstStride">See the kernel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1(int count, float* x, float* wt, float* dst, int dstStride)
+    {
+        switch (count)
+        {
+            case 1: Forward1<C1>(x, wt, dst, dstStride); break;
+            case 2: Forward1<C2>(x, wt, dst, dstStride); break;
+            case 3: Forward1<C3>(x, wt, dst, dstStride); break;
+            case 4: Forward1<C4>(x, wt, dst, dstStride); break;
+            case 5: Forward1<C5>(x, wt, dst, dstStride); break;
+            case 6: Forward1<C6>(x, wt, dst, dstStride); break;
+            case 7: Forward1<C7>(x, wt, dst, dstStride); break;
+            case 8: Forward1<C8>(x, wt, dst, dstStride); break;
+            case 9: Forward1<C9>(x, wt, dst, dstStride); break;
+            case 10: Forward1<C10>(x, wt, dst, dstStride); break;
+            case 11: Forward1<C11>(x, wt, dst, dstStride); break;
+            case 12: Forward1<C12>(x, wt, dst, dstStride); break;
+            case 13: Forward1<C13>(x, wt, dst, dstStride); break;
+            case 14: Forward1<C14>(x, wt, dst, dstStride); break;
+            case 15: Forward1<C15>(x, wt, dst, dstStride); break;
+            case 16: Forward1<C16>(x, wt, dst, dstStride); break;
+            case 17: Forward1<C17>(x, wt, dst, dstStride); break;
+            case 18: Forward1<C18>(x, wt, dst, dstStride); break;
+            case 19: Forward1<C19>(x, wt, dst, dstStride); break;
+            case 20: Forward1<C20>(x, wt, dst, dstStride); break;
+            case 21: Forward1<C21>(x, wt, dst, dstStride); break;
+            case 22: Forward1<C22>(x, wt, dst, dstStride); break;
+            case 23: Forward1<C23>(x, wt, dst, dstStride); break;
+            case 24: Forward1<C24>(x, wt, dst, dstStride); break;
+            case 25: Forward1<C25>(x, wt, dst, dstStride); break;
+            case 26: Forward1<C26>(x, wt, dst, dstStride); break;
+            case 27: Forward1<C27>(x, wt, dst, dstStride); break;
+            default: Forward1<C28>(x, wt, dst, dstStride); break;
+        }
+    }
+
+    /// <summary>Forward, 32 channels: runs <see cref="Forward2{R}"/> compiled for <paramref name="count"/> (1 to 14).</summary>
+    /// <param name="count">The block size.</param>
+    /// <param name="x">See the kernel.</param>
+    /// <param name="wt">See the kernel.</param>
+    /// <param name="dst">See the kernel.</param>
+    /// <param name="dstStride">See the kernel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward2(int count, float* x, float* wt, float* dst, int dstStride)
+    {
+        switch (count)
+        {
+            case 1: Forward2<C1>(x, wt, dst, dstStride); break;
+            case 2: Forward2<C2>(x, wt, dst, dstStride); break;
+            case 3: Forward2<C3>(x, wt, dst, dstStride); break;
+            case 4: Forward2<C4>(x, wt, dst, dstStride); break;
+            case 5: Forward2<C5>(x, wt, dst, dstStride); break;
+            case 6: Forward2<C6>(x, wt, dst, dstStride); break;
+            case 7: Forward2<C7>(x, wt, dst, dstStride); break;
+            case 8: Forward2<C8>(x, wt, dst, dstStride); break;
+            case 9: Forward2<C9>(x, wt, dst, dstStride); break;
+            case 10: Forward2<C10>(x, wt, dst, dstStride); break;
+            case 11: Forward2<C11>(x, wt, dst, dstStride); break;
+            case 12: Forward2<C12>(x, wt, dst, dstStride); break;
+            case 13: Forward2<C13>(x, wt, dst, dstStride); break;
+            default: Forward2<C14>(x, wt, dst, dstStride); break;
+        }
+    }
+
+    /// <summary>Forward, 64 channels: runs <see cref="Forward4{R}"/> compiled for <paramref name="count"/> (1 to 7).</summary>
+    /// <param name="count">The block size.</param>
+    /// <param name="x">See the kernel.</param>
+    /// <param name="wt">See the kernel.</param>
+    /// <param name="dst">See the kernel.</param>
+    /// <param name="dstStride">See the kernel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward4(int count, float* x, float* wt, float* dst, int dstStride)
+    {
+        switch (count)
+        {
+            case 1: Forward4<C1>(x, wt, dst, dstStride); break;
+            case 2: Forward4<C2>(x, wt, dst, dstStride); break;
+            case 3: Forward4<C3>(x, wt, dst, dstStride); break;
+            case 4: Forward4<C4>(x, wt, dst, dstStride); break;
+            case 5: Forward4<C5>(x, wt, dst, dstStride); break;
+            case 6: Forward4<C6>(x, wt, dst, dstStride); break;
+            default: Forward4<C7>(x, wt, dst, dstStride); break;
+        }
+    }
+
+    /// <summary>Sliding forward, 16 channels: runs <see cref="ForwardSlide1{R}"/> compiled for <paramref name="count"/> (1 to 14).</summary>
+    /// <param name="count">The block size.</param>
+    /// <param name="x">See the kernel.</param>
+    /// <param name="wt">See the kernel.</param>
+    /// <param name="dst">See the kernel.</param>
+    /// <param name="dstStride">See the kernel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide1(int count, float* x, float* wt, float* dst, int dstStride)
+    {
+        switch (count)
+        {
+            case 1: ForwardSlide1<C1>(x, wt, dst, dstStride); break;
+            case 2: ForwardSlide1<C2>(x, wt, dst, dstStride); break;
+            case 3: ForwardSlide1<C3>(x, wt, dst, dstStride); break;
+            case 4: ForwardSlide1<C4>(x, wt, dst, dstStride); break;
+            case 5: ForwardSlide1<C5>(x, wt, dst, dstStride); break;
+            case 6: ForwardSlide1<C6>(x, wt, dst, dstStride); break;
+            case 7: ForwardSlide1<C7>(x, wt, dst, dstStride); break;
+            case 8: ForwardSlide1<C8>(x, wt, dst, dstStride); break;
+            case 9: ForwardSlide1<C9>(x, wt, dst, dstStride); break;
+            case 10: ForwardSlide1<C10>(x, wt, dst, dstStride); break;
+            case 11: ForwardSlide1<C11>(x, wt, dst, dstStride); break;
+            case 12: ForwardSlide1<C12>(x, wt, dst, dstStride); break;
+            case 13: ForwardSlide1<C13>(x, wt, dst, dstStride); break;
+            default: ForwardSlide1<C14>(x, wt, dst, dstStride); break;
+        }
+    }
+
+    /// <summary>Sliding forward, 32 channels: runs <see cref="ForwardSlide2{R}"/> compiled for <paramref name="count"/> (1 to 7).</summary>
+    /// <param name="count">The block size.</param>
+    /// <param name="x">See the kernel.</param>
+    /// <param name="wt">See the kernel.</param>
+    /// <param name="dst">See the kernel.</param>
+    /// <param name="dstStride">See the kernel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide2(int count, float* x, float* wt, float* dst, int dstStride)
+    {
+        switch (count)
+        {
+            case 1: ForwardSlide2<C1>(x, wt, dst, dstStride); break;
+            case 2: ForwardSlide2<C2>(x, wt, dst, dstStride); break;
+            case 3: ForwardSlide2<C3>(x, wt, dst, dstStride); break;
+            case 4: ForwardSlide2<C4>(x, wt, dst, dstStride); break;
+            case 5: ForwardSlide2<C5>(x, wt, dst, dstStride); break;
+            case 6: ForwardSlide2<C6>(x, wt, dst, dstStride); break;
+            default: ForwardSlide2<C7>(x, wt, dst, dstStride); break;
+        }
+    }
+
+    /// <summary>Backward to the input, 16 channels: runs <see cref="BackwardData1{R}"/> compiled for <paramref name="count"/> (1 to 14).</summary>
+    /// <param name="count">The block size.</param>
+    /// <param name="dy">See the kernel.</param>
+    /// <param name="wt">See the kernel.</param>
+    /// <param name="dx">See the kernel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData1(int count, float* dy, float* wt, float* dx)
+    {
+        switch (count)
+        {
+            case 1: BackwardData1<C1>(dy, wt, dx); break;
+            case 2: BackwardData1<C2>(dy, wt, dx); break;
+            case 3: BackwardData1<C3>(dy, wt, dx); break;
+            case 4: BackwardData1<C4>(dy, wt, dx); break;
+            case 5: BackwardData1<C5>(dy, wt, dx); break;
+            case 6: BackwardData1<C6>(dy, wt, dx); break;
+            case 7: BackwardData1<C7>(dy, wt, dx); break;
+            case 8: BackwardData1<C8>(dy, wt, dx); break;
+            case 9: BackwardData1<C9>(dy, wt, dx); break;
+            case 10: BackwardData1<C10>(dy, wt, dx); break;
+            case 11: BackwardData1<C11>(dy, wt, dx); break;
+            case 12: BackwardData1<C12>(dy, wt, dx); break;
+            case 13: BackwardData1<C13>(dy, wt, dx); break;
+            default: BackwardData1<C14>(dy, wt, dx); break;
+        }
+    }
+
+    /// <summary>Backward to the input, 32 channels: runs <see cref="BackwardData2{R}"/> compiled for <paramref name="count"/> (1 to 14).</summary>
+    /// <param name="count">The block size.</param>
+    /// <param name="dy">See the kernel.</param>
+    /// <param name="wt">See the kernel.</param>
+    /// <param name="dx">See the kernel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData2(int count, float* dy, float* wt, float* dx)
+    {
+        switch (count)
+        {
+            case 1: BackwardData2<C1>(dy, wt, dx); break;
+            case 2: BackwardData2<C2>(dy, wt, dx); break;
+            case 3: BackwardData2<C3>(dy, wt, dx); break;
+            case 4: BackwardData2<C4>(dy, wt, dx); break;
+            case 5: BackwardData2<C5>(dy, wt, dx); break;
+            case 6: BackwardData2<C6>(dy, wt, dx); break;
+            case 7: BackwardData2<C7>(dy, wt, dx); break;
+            case 8: BackwardData2<C8>(dy, wt, dx); break;
+            case 9: BackwardData2<C9>(dy, wt, dx); break;
+            case 10: BackwardData2<C10>(dy, wt, dx); break;
+            case 11: BackwardData2<C11>(dy, wt, dx); break;
+            case 12: BackwardData2<C12>(dy, wt, dx); break;
+            case 13: BackwardData2<C13>(dy, wt, dx); break;
+            default: BackwardData2<C14>(dy, wt, dx); break;
+        }
+    }
+
+    /// <summary>Backward to the input, 64 channels: runs <see cref="BackwardData4{R}"/> compiled for <paramref name="count"/> (1 to 6).</summary>
+    /// <param name="count">The block size.</param>
+    /// <param name="dy">See the kernel.</param>
+    /// <param name="wt">See the kernel.</param>
+    /// <param name="dx">See the kernel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData4(int count, float* dy, float* wt, float* dx)
+    {
+        switch (count)
+        {
+            case 1: BackwardData4<C1>(dy, wt, dx); break;
+            case 2: BackwardData4<C2>(dy, wt, dx); break;
+            case 3: BackwardData4<C3>(dy, wt, dx); break;
+            case 4: BackwardData4<C4>(dy, wt, dx); break;
+            case 5: BackwardData4<C5>(dy, wt, dx); break;
+            default: BackwardData4<C6>(dy, wt, dx); break;
+        }
+    }
+
+    /// <summary>Backward to the weights, 16 channels: runs <see cref="BackwardWeights1{R}"/> compiled for <paramref name="count"/> (1 to 16).</summary>
+    /// <param name="count">The block size.</param>
+    /// <param name="x">See the kernel.</param>
+    /// <param name="dy">See the kernel.</param>
+    /// <param name="dw">See the kernel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1(int count, float* x, float* dy, float* dw)
+    {
+        switch (count)
+        {
+            case 1: BackwardWeights1<C1>(x, dy, dw); break;
+            case 2: BackwardWeights1<C2>(x, dy, dw); break;
+            case 3: BackwardWeights1<C3>(x, dy, dw); break;
+            case 4: BackwardWeights1<C4>(x, dy, dw); break;
+            case 5: BackwardWeights1<C5>(x, dy, dw); break;
+            case 6: BackwardWeights1<C6>(x, dy, dw); break;
+            case 7: BackwardWeights1<C7>(x, dy, dw); break;
+            case 8: BackwardWeights1<C8>(x, dy, dw); break;
+            case 9: BackwardWeights1<C9>(x, dy, dw); break;
+            case 10: BackwardWeights1<C10>(x, dy, dw); break;
+            case 11: BackwardWeights1<C11>(x, dy, dw); break;
+            case 12: BackwardWeights1<C12>(x, dy, dw); break;
+            case 13: BackwardWeights1<C13>(x, dy, dw); break;
+            case 14: BackwardWeights1<C14>(x, dy, dw); break;
+            case 15: BackwardWeights1<C15>(x, dy, dw); break;
+            default: BackwardWeights1<C16>(x, dy, dw); break;
+        }
+    }
+
+    /// <summary>Backward to the weights, 32 channels: runs <see cref="BackwardWeights2{R}"/> compiled for <paramref name="count"/> (1 to 12).</summary>
+    /// <param name="count">The block size.</param>
+    /// <param name="x">See the kernel.</param>
+    /// <param name="dy">See the kernel.</param>
+    /// <param name="dw">See the kernel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights2(int count, float* x, float* dy, float* dw)
+    {
+        switch (count)
+        {
+            case 1: BackwardWeights2<C1>(x, dy, dw); break;
+            case 2: BackwardWeights2<C2>(x, dy, dw); break;
+            case 3: BackwardWeights2<C3>(x, dy, dw); break;
+            case 4: BackwardWeights2<C4>(x, dy, dw); break;
+            case 5: BackwardWeights2<C5>(x, dy, dw); break;
+            case 6: BackwardWeights2<C6>(x, dy, dw); break;
+            case 7: BackwardWeights2<C7>(x, dy, dw); break;
+            case 8: BackwardWeights2<C8>(x, dy, dw); break;
+            case 9: BackwardWeights2<C9>(x, dy, dw); break;
+            case 10: BackwardWeights2<C10>(x, dy, dw); break;
+            case 11: BackwardWeights2<C11>(x, dy, dw); break;
+            default: BackwardWeights2<C12>(x, dy, dw); break;
+        }
+    }
+
+    /// <summary>Backward to the weights, 64 channels: runs <see cref="BackwardWeights4{R}"/> compiled for <paramref name="count"/> (1 to 6).</summary>
+    /// <param name="count">The block size.</param>
+    /// <param name="x">See the kernel.</param>
+    /// <param name="dy">See the kernel.</param>
+    /// <param name="dw">See the kernel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights4(int count, float* x, float* dy, float* dw)
+    {
+        switch (count)
+        {
+            case 1: BackwardWeights4<C1>(x, dy, dw); break;
+            case 2: BackwardWeights4<C2>(x, dy, dw); break;
+            case 3: BackwardWeights4<C3>(x, dy, dw); break;
+            case 4: BackwardWeights4<C4>(x, dy, dw); break;
+            case 5: BackwardWeights4<C5>(x, dy, dw); break;
+            default: BackwardWeights4<C6>(x, dy, dw); break;
+        }
+    }
+
+    /// <summary>Backward to the weights, 16 input channels, one kernel row: runs <see cref="BackwardWeightsRow16{R}"/> compiled for <paramref name="count"/> (1 to 8).</summary>
+    /// <param name="count">The block size.</param>
+    /// <param name="x">See the kernel.</param>
+    /// <param name="dy">See the kernel.</param>
+    /// <param name="dw">See the kernel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16(int count, float* x, float* dy, float* dw)
+    {
+        switch (count)
+        {
+            case 1: BackwardWeightsRow16<C1>(x, dy, dw); break;
+            case 2: BackwardWeightsRow16<C2>(x, dy, dw); break;
+            case 3: BackwardWeightsRow16<C3>(x, dy, dw); break;
+            case 4: BackwardWeightsRow16<C4>(x, dy, dw); break;
+            case 5: BackwardWeightsRow16<C5>(x, dy, dw); break;
+            case 6: BackwardWeightsRow16<C6>(x, dy, dw); break;
+            case 7: BackwardWeightsRow16<C7>(x, dy, dw); break;
+            default: BackwardWeightsRow16<C8>(x, dy, dw); break;
+        }
+    }
 }

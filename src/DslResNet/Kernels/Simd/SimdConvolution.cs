@@ -589,11 +589,11 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
             int stride = direct ? G.OutChannels : 16 * vectors;
             switch (slide ? -vectors : vectors)
             {
-                case -1: ForwardSlide1(count, x, w, dst, stride); break;
-                case -2: ForwardSlide2(count, x, w, dst, stride); break;
-                case 4: Forward4(count, x, w, dst, stride); break;
-                case 2: Forward2(count, x, w, dst, stride); break;
-                default: Forward1(count, x, w, dst, stride); break;
+                case -1: MicroKernels<G, TS, TV>.ForwardSlide1(count, x, w, dst, stride); break;
+                case -2: MicroKernels<G, TS, TV>.ForwardSlide2(count, x, w, dst, stride); break;
+                case 4: MicroKernels<G, TS, TV>.Forward4(count, x, w, dst, stride); break;
+                case 2: MicroKernels<G, TS, TV>.Forward2(count, x, w, dst, stride); break;
+                default: MicroKernels<G, TS, TV>.Forward1(count, x, w, dst, stride); break;
             }
 
             if (!direct)
@@ -731,116 +731,6 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ForwardSlide1(int count, float* x, float* w, float* d, int s)
-    {
-        switch (count)
-        {
-            case 1: MicroKernels<G, TS, TV>.ForwardSlide1<C1>(x, w, d, s); break;
-            case 2: MicroKernels<G, TS, TV>.ForwardSlide1<C2>(x, w, d, s); break;
-            case 3: MicroKernels<G, TS, TV>.ForwardSlide1<C3>(x, w, d, s); break;
-            case 4: MicroKernels<G, TS, TV>.ForwardSlide1<C4>(x, w, d, s); break;
-            case 5: MicroKernels<G, TS, TV>.ForwardSlide1<C5>(x, w, d, s); break;
-            case 6: MicroKernels<G, TS, TV>.ForwardSlide1<C6>(x, w, d, s); break;
-            case 7: MicroKernels<G, TS, TV>.ForwardSlide1<C7>(x, w, d, s); break;
-            case 8: MicroKernels<G, TS, TV>.ForwardSlide1<C8>(x, w, d, s); break;
-            case 9: MicroKernels<G, TS, TV>.ForwardSlide1<C9>(x, w, d, s); break;
-            case 10: MicroKernels<G, TS, TV>.ForwardSlide1<C10>(x, w, d, s); break;
-            case 11: MicroKernels<G, TS, TV>.ForwardSlide1<C11>(x, w, d, s); break;
-            case 12: MicroKernels<G, TS, TV>.ForwardSlide1<C12>(x, w, d, s); break;
-            case 13: MicroKernels<G, TS, TV>.ForwardSlide1<C13>(x, w, d, s); break;
-            default: MicroKernels<G, TS, TV>.ForwardSlide1<C14>(x, w, d, s); break;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ForwardSlide2(int count, float* x, float* w, float* d, int s)
-    {
-        switch (count)
-        {
-            case 1: MicroKernels<G, TS, TV>.ForwardSlide2<C1>(x, w, d, s); break;
-            case 2: MicroKernels<G, TS, TV>.ForwardSlide2<C2>(x, w, d, s); break;
-            case 3: MicroKernels<G, TS, TV>.ForwardSlide2<C3>(x, w, d, s); break;
-            case 4: MicroKernels<G, TS, TV>.ForwardSlide2<C4>(x, w, d, s); break;
-            case 5: MicroKernels<G, TS, TV>.ForwardSlide2<C5>(x, w, d, s); break;
-            case 6: MicroKernels<G, TS, TV>.ForwardSlide2<C6>(x, w, d, s); break;
-            default: MicroKernels<G, TS, TV>.ForwardSlide2<C7>(x, w, d, s); break;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Forward1(int count, float* x, float* w, float* d, int s)
-    {
-        switch (count)
-        {
-            case 1: MicroKernels<G, TS, TV>.Forward1<C1>(x, w, d, s); break;
-            case 2: MicroKernels<G, TS, TV>.Forward1<C2>(x, w, d, s); break;
-            case 3: MicroKernels<G, TS, TV>.Forward1<C3>(x, w, d, s); break;
-            case 4: MicroKernels<G, TS, TV>.Forward1<C4>(x, w, d, s); break;
-            case 5: MicroKernels<G, TS, TV>.Forward1<C5>(x, w, d, s); break;
-            case 6: MicroKernels<G, TS, TV>.Forward1<C6>(x, w, d, s); break;
-            case 7: MicroKernels<G, TS, TV>.Forward1<C7>(x, w, d, s); break;
-            case 8: MicroKernels<G, TS, TV>.Forward1<C8>(x, w, d, s); break;
-            case 9: MicroKernels<G, TS, TV>.Forward1<C9>(x, w, d, s); break;
-            case 10: MicroKernels<G, TS, TV>.Forward1<C10>(x, w, d, s); break;
-            case 11: MicroKernels<G, TS, TV>.Forward1<C11>(x, w, d, s); break;
-            case 12: MicroKernels<G, TS, TV>.Forward1<C12>(x, w, d, s); break;
-            case 13: MicroKernels<G, TS, TV>.Forward1<C13>(x, w, d, s); break;
-            case 14: MicroKernels<G, TS, TV>.Forward1<C14>(x, w, d, s); break;
-            case 15: MicroKernels<G, TS, TV>.Forward1<C15>(x, w, d, s); break;
-            case 16: MicroKernels<G, TS, TV>.Forward1<C16>(x, w, d, s); break;
-            case 17: MicroKernels<G, TS, TV>.Forward1<C17>(x, w, d, s); break;
-            case 18: MicroKernels<G, TS, TV>.Forward1<C18>(x, w, d, s); break;
-            case 19: MicroKernels<G, TS, TV>.Forward1<C19>(x, w, d, s); break;
-            case 20: MicroKernels<G, TS, TV>.Forward1<C20>(x, w, d, s); break;
-            case 21: MicroKernels<G, TS, TV>.Forward1<C21>(x, w, d, s); break;
-            case 22: MicroKernels<G, TS, TV>.Forward1<C22>(x, w, d, s); break;
-            case 23: MicroKernels<G, TS, TV>.Forward1<C23>(x, w, d, s); break;
-            case 24: MicroKernels<G, TS, TV>.Forward1<C24>(x, w, d, s); break;
-            case 25: MicroKernels<G, TS, TV>.Forward1<C25>(x, w, d, s); break;
-            case 26: MicroKernels<G, TS, TV>.Forward1<C26>(x, w, d, s); break;
-            case 27: MicroKernels<G, TS, TV>.Forward1<C27>(x, w, d, s); break;
-            default: MicroKernels<G, TS, TV>.Forward1<C28>(x, w, d, s); break;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Forward2(int count, float* x, float* w, float* d, int s)
-    {
-        switch (count)
-        {
-            case 1: MicroKernels<G, TS, TV>.Forward2<C1>(x, w, d, s); break;
-            case 2: MicroKernels<G, TS, TV>.Forward2<C2>(x, w, d, s); break;
-            case 3: MicroKernels<G, TS, TV>.Forward2<C3>(x, w, d, s); break;
-            case 4: MicroKernels<G, TS, TV>.Forward2<C4>(x, w, d, s); break;
-            case 5: MicroKernels<G, TS, TV>.Forward2<C5>(x, w, d, s); break;
-            case 6: MicroKernels<G, TS, TV>.Forward2<C6>(x, w, d, s); break;
-            case 7: MicroKernels<G, TS, TV>.Forward2<C7>(x, w, d, s); break;
-            case 8: MicroKernels<G, TS, TV>.Forward2<C8>(x, w, d, s); break;
-            case 9: MicroKernels<G, TS, TV>.Forward2<C9>(x, w, d, s); break;
-            case 10: MicroKernels<G, TS, TV>.Forward2<C10>(x, w, d, s); break;
-            case 11: MicroKernels<G, TS, TV>.Forward2<C11>(x, w, d, s); break;
-            case 12: MicroKernels<G, TS, TV>.Forward2<C12>(x, w, d, s); break;
-            case 13: MicroKernels<G, TS, TV>.Forward2<C13>(x, w, d, s); break;
-            default: MicroKernels<G, TS, TV>.Forward2<C14>(x, w, d, s); break;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Forward4(int count, float* x, float* w, float* d, int s)
-    {
-        switch (count)
-        {
-            case 1: MicroKernels<G, TS, TV>.Forward4<C1>(x, w, d, s); break;
-            case 2: MicroKernels<G, TS, TV>.Forward4<C2>(x, w, d, s); break;
-            case 3: MicroKernels<G, TS, TV>.Forward4<C3>(x, w, d, s); break;
-            case 4: MicroKernels<G, TS, TV>.Forward4<C4>(x, w, d, s); break;
-            case 5: MicroKernels<G, TS, TV>.Forward4<C5>(x, w, d, s); break;
-            case 6: MicroKernels<G, TS, TV>.Forward4<C6>(x, w, d, s); break;
-            default: MicroKernels<G, TS, TV>.Forward4<C7>(x, w, d, s); break;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WeightsImage(int n, int thread)
     {
         float* scratch = _pool.Scratch(thread);
@@ -868,7 +758,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
             {
                 for (int oc0 = 0; oc0 < G.OutChannels; oc0 += 8)
                 {
-                    WeightsRow(Math.Min(8, G.OutChannels - oc0), padded + (kh * RowStride), dy + oc0, partial + ((((long)kh * 3 * G.OutChannels) + oc0) * 16));
+                    MicroKernels<G, TS, TV>.BackwardWeightsRow16(Math.Min(8, G.OutChannels - oc0), padded + (kh * RowStride), dy + oc0, partial + ((((long)kh * 3 * G.OutChannels) + oc0) * 16));
                 }
             }
         }
@@ -889,9 +779,9 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
                     float* dw = partial + ((((long)tap * G.InChannels) + ic0) * CoutP) + oc0;
                     switch (vectors)
                     {
-                        case 4: Weights4(count, xTap + ic0, dy + oc0, dw); break;
-                        case 2: Weights2(count, xTap + ic0, dy + oc0, dw); break;
-                        default: Weights1(count, xTap + ic0, dy + oc0, dw); break;
+                        case 4: MicroKernels<G, TS, TV>.BackwardWeights4(count, xTap + ic0, dy + oc0, dw); break;
+                        case 2: MicroKernels<G, TS, TV>.BackwardWeights2(count, xTap + ic0, dy + oc0, dw); break;
+                        default: MicroKernels<G, TS, TV>.BackwardWeights1(count, xTap + ic0, dy + oc0, dw); break;
                     }
                 }
 
@@ -915,80 +805,6 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
 
     // 16 input channels, stride 1, 3x3: the weight gradient with input pixels as vectors (see BackwardWeightsRow16).
     private static bool WeightsRow16 => G.InChannels == 16 && G.Stride == 1 && G.Kernel == 3;
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightsRow(int count, float* x, float* dy, float* dw)
-    {
-        switch (count)
-        {
-            case 1: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C1>(x, dy, dw); break;
-            case 2: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C2>(x, dy, dw); break;
-            case 3: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C3>(x, dy, dw); break;
-            case 4: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C4>(x, dy, dw); break;
-            case 5: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C5>(x, dy, dw); break;
-            case 6: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C6>(x, dy, dw); break;
-            case 7: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C7>(x, dy, dw); break;
-            default: MicroKernels<G, TS, TV>.BackwardWeightsRow16<C8>(x, dy, dw); break;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Weights1(int count, float* x, float* dy, float* dw)
-    {
-        switch (count)
-        {
-            case 1: MicroKernels<G, TS, TV>.BackwardWeights1<C1>(x, dy, dw); break;
-            case 2: MicroKernels<G, TS, TV>.BackwardWeights1<C2>(x, dy, dw); break;
-            case 3: MicroKernels<G, TS, TV>.BackwardWeights1<C3>(x, dy, dw); break;
-            case 4: MicroKernels<G, TS, TV>.BackwardWeights1<C4>(x, dy, dw); break;
-            case 5: MicroKernels<G, TS, TV>.BackwardWeights1<C5>(x, dy, dw); break;
-            case 6: MicroKernels<G, TS, TV>.BackwardWeights1<C6>(x, dy, dw); break;
-            case 7: MicroKernels<G, TS, TV>.BackwardWeights1<C7>(x, dy, dw); break;
-            case 8: MicroKernels<G, TS, TV>.BackwardWeights1<C8>(x, dy, dw); break;
-            case 9: MicroKernels<G, TS, TV>.BackwardWeights1<C9>(x, dy, dw); break;
-            case 10: MicroKernels<G, TS, TV>.BackwardWeights1<C10>(x, dy, dw); break;
-            case 11: MicroKernels<G, TS, TV>.BackwardWeights1<C11>(x, dy, dw); break;
-            case 12: MicroKernels<G, TS, TV>.BackwardWeights1<C12>(x, dy, dw); break;
-            case 13: MicroKernels<G, TS, TV>.BackwardWeights1<C13>(x, dy, dw); break;
-            case 14: MicroKernels<G, TS, TV>.BackwardWeights1<C14>(x, dy, dw); break;
-            case 15: MicroKernels<G, TS, TV>.BackwardWeights1<C15>(x, dy, dw); break;
-            default: MicroKernels<G, TS, TV>.BackwardWeights1<C16>(x, dy, dw); break;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Weights2(int count, float* x, float* dy, float* dw)
-    {
-        switch (count)
-        {
-            case 1: MicroKernels<G, TS, TV>.BackwardWeights2<C1>(x, dy, dw); break;
-            case 2: MicroKernels<G, TS, TV>.BackwardWeights2<C2>(x, dy, dw); break;
-            case 3: MicroKernels<G, TS, TV>.BackwardWeights2<C3>(x, dy, dw); break;
-            case 4: MicroKernels<G, TS, TV>.BackwardWeights2<C4>(x, dy, dw); break;
-            case 5: MicroKernels<G, TS, TV>.BackwardWeights2<C5>(x, dy, dw); break;
-            case 6: MicroKernels<G, TS, TV>.BackwardWeights2<C6>(x, dy, dw); break;
-            case 7: MicroKernels<G, TS, TV>.BackwardWeights2<C7>(x, dy, dw); break;
-            case 8: MicroKernels<G, TS, TV>.BackwardWeights2<C8>(x, dy, dw); break;
-            case 9: MicroKernels<G, TS, TV>.BackwardWeights2<C9>(x, dy, dw); break;
-            case 10: MicroKernels<G, TS, TV>.BackwardWeights2<C10>(x, dy, dw); break;
-            case 11: MicroKernels<G, TS, TV>.BackwardWeights2<C11>(x, dy, dw); break;
-            default: MicroKernels<G, TS, TV>.BackwardWeights2<C12>(x, dy, dw); break;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Weights4(int count, float* x, float* dy, float* dw)
-    {
-        switch (count)
-        {
-            case 1: MicroKernels<G, TS, TV>.BackwardWeights4<C1>(x, dy, dw); break;
-            case 2: MicroKernels<G, TS, TV>.BackwardWeights4<C2>(x, dy, dw); break;
-            case 3: MicroKernels<G, TS, TV>.BackwardWeights4<C3>(x, dy, dw); break;
-            case 4: MicroKernels<G, TS, TV>.BackwardWeights4<C4>(x, dy, dw); break;
-            case 5: MicroKernels<G, TS, TV>.BackwardWeights4<C5>(x, dy, dw); break;
-            default: MicroKernels<G, TS, TV>.BackwardWeights4<C6>(x, dy, dw); break;
-        }
-    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReduceWeightGradient(int oc0, int oc1)
@@ -1059,9 +875,9 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
                         float* t = target + ((long)ow0 * G.Stride * CinP) + ic0;
                         switch (vectors)
                         {
-                            case 4: Data4(count, d, wt + ic0, t); break;
-                            case 2: Data2(count, d, wt + ic0, t); break;
-                            default: Data1(count, d, wt + ic0, t); break;
+                            case 4: MicroKernels<G, TS, TV>.BackwardData4(count, d, wt + ic0, t); break;
+                            case 2: MicroKernels<G, TS, TV>.BackwardData2(count, d, wt + ic0, t); break;
+                            default: MicroKernels<G, TS, TV>.BackwardData1(count, d, wt + ic0, t); break;
                         }
 
                         ow0 += count;
@@ -1094,63 +910,6 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Data1(int count, float* dy, float* wt, float* dx)
-    {
-        switch (count)
-        {
-            case 1: MicroKernels<G, TS, TV>.BackwardData1<C1>(dy, wt, dx); break;
-            case 2: MicroKernels<G, TS, TV>.BackwardData1<C2>(dy, wt, dx); break;
-            case 3: MicroKernels<G, TS, TV>.BackwardData1<C3>(dy, wt, dx); break;
-            case 4: MicroKernels<G, TS, TV>.BackwardData1<C4>(dy, wt, dx); break;
-            case 5: MicroKernels<G, TS, TV>.BackwardData1<C5>(dy, wt, dx); break;
-            case 6: MicroKernels<G, TS, TV>.BackwardData1<C6>(dy, wt, dx); break;
-            case 7: MicroKernels<G, TS, TV>.BackwardData1<C7>(dy, wt, dx); break;
-            case 8: MicroKernels<G, TS, TV>.BackwardData1<C8>(dy, wt, dx); break;
-            case 9: MicroKernels<G, TS, TV>.BackwardData1<C9>(dy, wt, dx); break;
-            case 10: MicroKernels<G, TS, TV>.BackwardData1<C10>(dy, wt, dx); break;
-            case 11: MicroKernels<G, TS, TV>.BackwardData1<C11>(dy, wt, dx); break;
-            case 12: MicroKernels<G, TS, TV>.BackwardData1<C12>(dy, wt, dx); break;
-            case 13: MicroKernels<G, TS, TV>.BackwardData1<C13>(dy, wt, dx); break;
-            default: MicroKernels<G, TS, TV>.BackwardData1<C14>(dy, wt, dx); break;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Data2(int count, float* dy, float* wt, float* dx)
-    {
-        switch (count)
-        {
-            case 1: MicroKernels<G, TS, TV>.BackwardData2<C1>(dy, wt, dx); break;
-            case 2: MicroKernels<G, TS, TV>.BackwardData2<C2>(dy, wt, dx); break;
-            case 3: MicroKernels<G, TS, TV>.BackwardData2<C3>(dy, wt, dx); break;
-            case 4: MicroKernels<G, TS, TV>.BackwardData2<C4>(dy, wt, dx); break;
-            case 5: MicroKernels<G, TS, TV>.BackwardData2<C5>(dy, wt, dx); break;
-            case 6: MicroKernels<G, TS, TV>.BackwardData2<C6>(dy, wt, dx); break;
-            case 7: MicroKernels<G, TS, TV>.BackwardData2<C7>(dy, wt, dx); break;
-            case 8: MicroKernels<G, TS, TV>.BackwardData2<C8>(dy, wt, dx); break;
-            case 9: MicroKernels<G, TS, TV>.BackwardData2<C9>(dy, wt, dx); break;
-            case 10: MicroKernels<G, TS, TV>.BackwardData2<C10>(dy, wt, dx); break;
-            case 11: MicroKernels<G, TS, TV>.BackwardData2<C11>(dy, wt, dx); break;
-            case 12: MicroKernels<G, TS, TV>.BackwardData2<C12>(dy, wt, dx); break;
-            case 13: MicroKernels<G, TS, TV>.BackwardData2<C13>(dy, wt, dx); break;
-            default: MicroKernels<G, TS, TV>.BackwardData2<C14>(dy, wt, dx); break;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Data4(int count, float* dy, float* wt, float* dx)
-    {
-        switch (count)
-        {
-            case 1: MicroKernels<G, TS, TV>.BackwardData4<C1>(dy, wt, dx); break;
-            case 2: MicroKernels<G, TS, TV>.BackwardData4<C2>(dy, wt, dx); break;
-            case 3: MicroKernels<G, TS, TV>.BackwardData4<C3>(dy, wt, dx); break;
-            case 4: MicroKernels<G, TS, TV>.BackwardData4<C4>(dy, wt, dx); break;
-            case 5: MicroKernels<G, TS, TV>.BackwardData4<C5>(dy, wt, dx); break;
-            default: MicroKernels<G, TS, TV>.BackwardData4<C6>(dy, wt, dx); break;
-        }
-    }
 }
 
 /// <summary>The geometry of the backward-to-input pass of a stride-1 convolution seen as a forward convolution: from the output

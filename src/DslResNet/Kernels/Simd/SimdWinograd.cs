@@ -239,9 +239,9 @@ internal static unsafe class Winograd<G, TS, TV>
                     float* d = mx + ((long)t0 * oc) + oc0;
                     switch (vectors)
                     {
-                        case 4: Product4(count, a, w, d, oc); break;
-                        case 2: Product2(count, a, w, d, oc); break;
-                        default: Product1(count, a, w, d, oc); break;
+                        case 4: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward4(count, a, w, d, oc); break;
+                        case 2: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2(count, a, w, d, oc); break;
+                        default: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1(count, a, w, d, oc); break;
                     }
 
                     t0 += count;
@@ -297,79 +297,6 @@ internal static unsafe class Winograd<G, TS, TV>
                     }
                 }
             }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Product1(int count, float* a, float* w, float* d, int s)
-    {
-        switch (count)
-        {
-            case 1: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C1>(a, w, d, s); break;
-            case 2: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C2>(a, w, d, s); break;
-            case 3: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C3>(a, w, d, s); break;
-            case 4: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C4>(a, w, d, s); break;
-            case 5: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C5>(a, w, d, s); break;
-            case 6: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C6>(a, w, d, s); break;
-            case 7: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C7>(a, w, d, s); break;
-            case 8: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C8>(a, w, d, s); break;
-            case 9: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C9>(a, w, d, s); break;
-            case 10: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C10>(a, w, d, s); break;
-            case 11: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C11>(a, w, d, s); break;
-            case 12: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C12>(a, w, d, s); break;
-            case 13: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C13>(a, w, d, s); break;
-            case 14: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C14>(a, w, d, s); break;
-            case 15: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C15>(a, w, d, s); break;
-            case 16: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C16>(a, w, d, s); break;
-            case 17: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C17>(a, w, d, s); break;
-            case 18: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C18>(a, w, d, s); break;
-            case 19: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C19>(a, w, d, s); break;
-            case 20: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C20>(a, w, d, s); break;
-            case 21: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C21>(a, w, d, s); break;
-            case 22: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C22>(a, w, d, s); break;
-            case 23: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C23>(a, w, d, s); break;
-            case 24: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C24>(a, w, d, s); break;
-            case 25: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C25>(a, w, d, s); break;
-            case 26: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C26>(a, w, d, s); break;
-            case 27: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C27>(a, w, d, s); break;
-            default: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1<C28>(a, w, d, s); break;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Product2(int count, float* a, float* w, float* d, int s)
-    {
-        switch (count)
-        {
-            case 1: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2<C1>(a, w, d, s); break;
-            case 2: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2<C2>(a, w, d, s); break;
-            case 3: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2<C3>(a, w, d, s); break;
-            case 4: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2<C4>(a, w, d, s); break;
-            case 5: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2<C5>(a, w, d, s); break;
-            case 6: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2<C6>(a, w, d, s); break;
-            case 7: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2<C7>(a, w, d, s); break;
-            case 8: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2<C8>(a, w, d, s); break;
-            case 9: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2<C9>(a, w, d, s); break;
-            case 10: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2<C10>(a, w, d, s); break;
-            case 11: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2<C11>(a, w, d, s); break;
-            case 12: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2<C12>(a, w, d, s); break;
-            case 13: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2<C13>(a, w, d, s); break;
-            default: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2<C14>(a, w, d, s); break;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Product4(int count, float* a, float* w, float* d, int s)
-    {
-        switch (count)
-        {
-            case 1: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward4<C1>(a, w, d, s); break;
-            case 2: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward4<C2>(a, w, d, s); break;
-            case 3: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward4<C3>(a, w, d, s); break;
-            case 4: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward4<C4>(a, w, d, s); break;
-            case 5: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward4<C5>(a, w, d, s); break;
-            case 6: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward4<C6>(a, w, d, s); break;
-            default: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward4<C7>(a, w, d, s); break;
         }
     }
 }

@@ -251,5 +251,35 @@ for kw in range(3):
 w("    }")
 w("")
 
+# Dispatchers: a runtime block size to the kernel compiled for it (callers pass 1..most).
+def dispatcher(name, rmax, params, args, doc):
+    w(f"    /// <summary>{doc}: runs <see cref=\"{name}{{R}}\"/> compiled for <paramref name=\"count\"/> (1 to {rmax}).</summary>")
+    w(f"    /// <param name=\"count\">The block size.</param>")
+    for pn in args:
+        w(f"    /// <param name=\"{pn}\">See the kernel.</param>")
+    w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
+    w(f"    public static void {name}(int count, {params})")
+    w("    {")
+    w("        switch (count)")
+    w("        {")
+    a = ", ".join(args)
+    for r in range(1, rmax):
+        w(f"            case {r}: {name}<C{r}>({a}); break;")
+    w(f"            default: {name}<C{rmax}>({a}); break;")
+    w("        }")
+    w("    }")
+    w("")
+
+FWDP = ("float* x, float* wt, float* dst, int dstStride", ["x", "wt", "dst", "dstStride"])
+for v, rmax in FWD.items():
+    dispatcher(f"Forward{v}", rmax, *FWDP, f"Forward, {16*v} channels")
+for v, rmax in SLIDE.items():
+    dispatcher(f"ForwardSlide{v}", rmax, *FWDP, f"Sliding forward, {16*v} channels")
+for v, rmax in BWD.items():
+    dispatcher(f"BackwardData{v}", rmax, "float* dy, float* wt, float* dx", ["dy", "wt", "dx"], f"Backward to the input, {16*v} channels")
+for v, rmax in BWW.items():
+    dispatcher(f"BackwardWeights{v}", rmax, "float* x, float* dy, float* dw", ["x", "dy", "dw"], f"Backward to the weights, {16*v} channels")
+dispatcher("BackwardWeightsRow16", WROW, "float* x, float* dy, float* dw", ["x", "dy", "dw"], "Backward to the weights, 16 input channels, one kernel row")
+
 o[-1:] = ["}"]
 open("src/DslResNet/Kernels/Simd/MicroKernels.g.cs", "w").write("\n".join(o) + "\n")
