@@ -158,7 +158,14 @@ internal static partial class Emitter
         // The tensor holding a layer's output: the output of the group it ends, or the network input.
         private TensorRef Of(int layer) => layer < 0 ? Input : GroupOutput(_groupOf[layer]);
 
-        private void Field(string type, string name, string comment) => Fields.Add($"private readonly {type} {name}; // {comment}");
+        // The operation fields of the group being emitted: the network owns them (its Dispose frees their native memory).
+        private readonly List<string> _groupFields = new();
+
+        private void Field(string type, string name, string comment)
+        {
+            Fields.Add($"private readonly {type} {name}; // {comment}");
+            _groupFields.Add(name);
+        }
 
         private void EmitGroup(int g)
         {
@@ -182,6 +189,8 @@ internal static partial class Emitter
                 EmitSingle(g, lead, input, output, prefix, comment);
             }
 
+            Constructor.Add($"Own({string.Join(", ", _groupFields)});");
+            _groupFields.Clear();
             Constructor.Add($"RegisterTrace({Num(g)}, {output.Train}, {input.Grad});");
             ForwardTraining.Add($"TraceForward({Num(g)});");
 

@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.Threading;
 using DslResNet.Kernels.Simd;
 using ILGPU;
 using ILGPU.Runtime;
@@ -46,6 +47,10 @@ public sealed class Device : IDisposable
 
     /// <summary>The environment variable that turns the SIMD backend's Winograd 3x3 convolutions off (<c>off</c>) or on (<c>on</c>, the default).</summary>
     public const string WinogradVariable = "DSLRESNET_WINOGRAD";
+
+    private readonly object _launchLock = new();
+    private int _disposed;
+    private int _activeCalls;
 
     private Device(Context context, Accelerator accelerator, DeviceKind kind, string reason, int threads = 0, SimdWidth width = SimdWidth.Auto, bool winograd = true)
     {
@@ -128,17 +133,32 @@ public sealed class Device : IDisposable
     /// <param name="winograd">Winograd 3x3 convolutions on the SIMD backend (see <see cref="Winograd"/>); null reads
     /// <see cref="WinogradVariable"/>, else on.</param>
     /// <returns>The device.</returns>
-    public static Device Create(DeviceKind kind, int threads, SimdWidth width = SimdWidth.Auto, bool? winograd = null)
+    /// <exception cref="ArgumentOutOfRangeException">More threads than processors (see <paramref name="oversubscribe"/>).</exception>
+    /// <param name="oversubscribe">Allow more SIMD threads than processors. The backend's threads spin while they wait for
+    /// each other, so on a machine with fewer cores a step becomes many times slower (tests use it to check that results
+    /// do not depend on the thread count).</param>
+    public static Device Create(DeviceKind kind, int threads, SimdWidth width = SimdWidth.Auto, bool? winograd = null, bool oversubscribe = false)
     {
         if (threads < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(threads), threads, "The thread count must be at least 1 (0 for the default).");
         }
 
+        string threadSource = "threads";
         if (threads == 0)
         {
             string? fromEnvironment = Environment.GetEnvironmentVariable(ThreadsVariable);
             threads = string.IsNullOrWhiteSpace(fromEnvironment) ? Environment.ProcessorCount : ParseThreads(fromEnvironment, ThreadsVariable);
+            threadSource = string.IsNullOrWhiteSpace(fromEnvironment) ? threadSource : ThreadsVariable;
+        }
+
+        if (threads > Environment.ProcessorCount && !oversubscribe)
+        {
+            throw new ArgumentOutOfRangeException(
+                threadSource,
+                threads,
+                $"{threadSource}: {threads.ToString(CultureInfo.InvariantCulture)} threads on a machine with {Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)} processors; " +
+                $"use 1 to {Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)}. The SIMD backend's threads spin while they wait for each other, so more threads than processors make every step many times slower.");
         }
 
         if (width == SimdWidth.Auto)
@@ -324,11 +344,65 @@ public sealed class Device : IDisposable
     /// <inheritdoc />
     public override string ToString() => Description;
 
-    /// <summary>Releases the accelerator and the context.</summary>
+    /// <summary>Whether <see cref="Dispose"/> was called; networks on a disposed device throw <see cref="ObjectDisposedException"/>.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>
+    /// Bytes a new network may allocate: on host-memory devices the memory the operating system reports available (and the
+    /// process's limit, in a container); on a GPU the accelerator's memory.
+    /// </summary>
+    public long AvailableMemoryBytes => IsHostMemory ? HostMemory.AvailableBytes() : Accelerator.MemorySize;
+
+    /// <summary>
+    /// Releases the SIMD threads, the accelerator and the context. Safe to call more than once. Waits for network calls in
+    /// progress on other threads to return first; networks on the device throw <see cref="ObjectDisposedException"/> from
+    /// then on (their own <c>Dispose</c> still works).
+    /// </summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        SpinWait wait = default;
+        while (Volatile.Read(ref _activeCalls) != 0)
+        {
+            wait.SpinOnce();
+        }
+
         Pool?.Dispose();
         Accelerator.Dispose();
         Context.Dispose();
+    }
+
+    /// <summary>Counts a network call in progress (and, on ILGPU devices, takes the device: one network's kernels and copies
+    /// at a time, since they share the accelerator's stream).</summary>
+    /// <param name="network">The network, for the error message.</param>
+    /// <param name="call">The call, for the error message.</param>
+    internal void EnterCall(string network, string call)
+    {
+        Interlocked.Increment(ref _activeCalls);
+        if (IsDisposed)
+        {
+            Interlocked.Decrement(ref _activeCalls);
+            throw new ObjectDisposedException(nameof(Device), $"{network}: {call} was called after its device ({Description}) was disposed.");
+        }
+
+        if (!IsSimd)
+        {
+            Monitor.Enter(_launchLock);
+        }
+    }
+
+    /// <summary>Ends what <see cref="EnterCall"/> began.</summary>
+    internal void ExitCall()
+    {
+        if (!IsSimd)
+        {
+            Monitor.Exit(_launchLock);
+        }
+
+        Interlocked.Decrement(ref _activeCalls);
     }
 }

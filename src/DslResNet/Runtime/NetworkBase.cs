@@ -22,7 +22,7 @@ public sealed record NetworkLayout(long TrainingElementsPerImage, long GradientE
 /// generator emits the constructor that binds each layer's kernels to its tensors, and the forward and backward passes as
 /// fixed sequences of calls.
 /// </summary>
-public abstract class NetworkBase : INetworkModel
+public abstract partial class NetworkBase : INetworkModel
 {
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _training;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _gradients;
@@ -41,7 +41,6 @@ public abstract class NetworkBase : INetworkModel
     private int _lastCount;
     private bool _tracing;
     private string? _firstNonFinite;
-    private bool _disposed;
     private HostAddresses? _hostAddresses;
     private ClearWork? _clear;
     private List<(string Name, Memory<float> Values)>? _runningStatistics;
@@ -62,6 +61,7 @@ public abstract class NetworkBase : INetworkModel
             throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"{info.Name}: the batch size must be at least 1.");
         }
 
+        ObjectDisposedException.ThrowIf(device.IsDisposed, device);
         Device = device;
         BatchSize = batchSize;
         Definition = info;
@@ -69,24 +69,34 @@ public abstract class NetworkBase : INetworkModel
         Layout = layout;
         _imageElements = checked((int)info.InputShape.Elements);
         _classes = checked((int)info.OutputShape.Elements);
+        CheckMemory(device, batchSize, info, layout);
         Accelerator a = device.Accelerator;
         long Batch(long perImage) => Math.Max(1, checked(perImage * batchSize));
-        _training = a.Allocate1D<float>(Batch(layout.TrainingElementsPerImage));
-        _gradients = a.Allocate1D<float>(Batch(layout.GradientElementsPerImage));
-        _inference = a.Allocate1D<float>(Batch(layout.InferenceElementsPerImage));
-        _scratch = a.Allocate1D<float>(Math.Max(1, layout.ScratchElements));
-        _input = a.Allocate1D<float>(Batch(_imageElements));
-        _labels = a.Allocate1D<int>(batchSize);
-        _loss = a.Allocate1D<float>(batchSize);
-        _correct = a.Allocate1D<float>(batchSize);
-        _evaluationGradient = a.Allocate1D<float>(Batch(_classes));
-        foreach (MemoryBuffer1D<float, Stride1D.Dense> buffer in new[] { _training, _gradients, _inference, _scratch, _input })
+        try
         {
-            buffer.MemSetToZero();
-        }
+            _training = a.Allocate1D<float>(Batch(layout.TrainingElementsPerImage));
+            _gradients = a.Allocate1D<float>(Batch(layout.GradientElementsPerImage));
+            _inference = a.Allocate1D<float>(Batch(layout.InferenceElementsPerImage));
+            _scratch = a.Allocate1D<float>(Math.Max(1, layout.ScratchElements));
+            _input = a.Allocate1D<float>(Batch(_imageElements));
+            _labels = a.Allocate1D<int>(batchSize);
+            _loss = a.Allocate1D<float>(batchSize);
+            _correct = a.Allocate1D<float>(batchSize);
+            _evaluationGradient = a.Allocate1D<float>(Batch(_classes));
+            foreach (MemoryBuffer1D<float, Stride1D.Dense> buffer in new[] { _training, _gradients, _inference, _scratch, _input })
+            {
+                buffer.MemSetToZero();
+            }
 
-        Store = new ParameterStore(device, info.Parameters);
-        Initialize();
+            Store = new ParameterStore(device, info.Parameters);
+            Initialize();
+        }
+        catch
+        {
+            // Nobody can dispose a network whose constructor threw: free what was allocated here.
+            FreeBuffers();
+            throw;
+        }
     }
 
     /// <inheritdoc />
@@ -225,10 +235,18 @@ public abstract class NetworkBase : INetworkModel
     }
 
     /// <inheritdoc />
-    public void Train() => IsTraining = true;
+    public void Train()
+    {
+        using CallScope call = Enter(nameof(Train));
+        IsTraining = true;
+    }
 
     /// <inheritdoc />
-    public void Eval() => IsTraining = false;
+    public void Eval()
+    {
+        using CallScope call = Enter(nameof(Eval));
+        IsTraining = false;
+    }
 
     /// <summary>
     /// Runs the forward pass of the current mode: in training mode on exactly <see cref="BatchSize"/> images with batch
@@ -237,7 +255,7 @@ public abstract class NetworkBase : INetworkModel
     /// <param name="images">The images, N x C x H x W.</param>
     public void Forward(ReadOnlySpan<float> images)
     {
-        ThrowIfDisposed();
+        using CallScope call = Enter(nameof(Forward));
         if (IsTraining)
         {
             int count = LoadImages(images, exact: true);
@@ -261,7 +279,7 @@ public abstract class NetworkBase : INetworkModel
     /// <returns>A new array.</returns>
     public float[] Output()
     {
-        ThrowIfDisposed();
+        using CallScope call = Enter(nameof(Output));
         Synchronize();
         float[] result = new float[_lastCount * _classes];
         (_lastForwardTraining ? TrainingOutput : InferenceOutput).SubView(0, result.Length).CopyToCPU(result);
@@ -276,7 +294,7 @@ public abstract class NetworkBase : INetworkModel
     /// <exception cref="InvalidOperationException">The last forward was not in training mode.</exception>
     public void Backward(ReadOnlySpan<float> outputGradient)
     {
-        ThrowIfDisposed();
+        using CallScope call = Enter(nameof(Backward));
         if (!_lastForwardTraining)
         {
             throw new InvalidOperationException($"{Definition.Name}: Backward needs a training-mode Forward first (call Train(), then Forward).");
@@ -297,6 +315,7 @@ public abstract class NetworkBase : INetworkModel
     /// <returns>A new array, N x C x H x W.</returns>
     public float[] InputGradient()
     {
+        using CallScope call = Enter(nameof(InputGradient));
         float[] result = new float[BatchSize * _imageElements];
         InputGradientView.SubView(0, result.Length).CopyToCPU(result);
         if (Device.IsSimd && Channels > 1 && Pixels > 1)
@@ -323,13 +342,18 @@ public abstract class NetworkBase : INetworkModel
     /// <summary>A parameter's values by torchvision name.</summary>
     /// <param name="name">The name, e.g. <c>layer1.0.conv1.weight</c>.</param>
     /// <returns>A copy.</returns>
-    public float[] GetParameter(string name) => Store.Get(name);
+    public float[] GetParameter(string name)
+    {
+        using CallScope call = Enter(nameof(GetParameter));
+        return Store.Get(name);
+    }
 
     /// <summary>Sets a parameter's values by torchvision name.</summary>
     /// <param name="name">The name.</param>
     /// <param name="values">The values.</param>
     public void SetParameter(string name, ReadOnlySpan<float> values)
     {
+        using CallScope call = Enter(nameof(SetParameter));
         Store.Set(name, values);
         _foldedCurrent = false;
     }
@@ -337,14 +361,19 @@ public abstract class NetworkBase : INetworkModel
     /// <summary>A parameter's gradient from the last backward, by torchvision name.</summary>
     /// <param name="name">The name.</param>
     /// <returns>A copy.</returns>
-    public float[] GetGradient(string name) => Store.GetGradient(name);
+    public float[] GetGradient(string name)
+    {
+        using CallScope call = Enter(nameof(GetGradient));
+        return Store.GetGradient(name);
+    }
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public BatchResult TrainStep(ReadOnlySpan<float> images, ReadOnlySpan<int> labels, Optimizer optimizer)
     {
-        ThrowIfDisposed();
+        using CallScope call = Enter(nameof(TrainStep));
         ArgumentNullException.ThrowIfNull(optimizer);
+        CheckOptimizer(optimizer);
         LoadImages(images, exact: true);
         LoadLabels(labels, exact: true);
         float[] snapshot = Store.SnapshotValues();
@@ -377,7 +406,7 @@ public abstract class NetworkBase : INetworkModel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public BatchResult Evaluate(ReadOnlySpan<float> images, ReadOnlySpan<int> labels)
     {
-        ThrowIfDisposed();
+        using CallScope call = Enter(nameof(Evaluate));
         int count = LoadLabels(labels, exact: false);
         int imagesCount = LoadImages(images, exact: false);
         if (imagesCount != count)
@@ -397,7 +426,7 @@ public abstract class NetworkBase : INetworkModel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Predict(ReadOnlySpan<float> images, Span<float> logits)
     {
-        ThrowIfDisposed();
+        using CallScope call = Enter(nameof(Predict));
         int count = LoadImages(images, exact: false);
         if (logits.Length != count * _classes)
         {
@@ -423,6 +452,7 @@ public abstract class NetworkBase : INetworkModel
     /// <inheritdoc />
     public void AddParametersTo(Optimizer optimizer)
     {
+        using CallScope call = Enter(nameof(AddParametersTo));
         ArgumentNullException.ThrowIfNull(optimizer);
         foreach (ParameterInfo p in Definition.Parameters.Where(p => p.IsTrainable))
         {
@@ -433,7 +463,7 @@ public abstract class NetworkBase : INetworkModel
     /// <inheritdoc />
     public Checkpoint ExportCheckpoint()
     {
-        ThrowIfDisposed();
+        using CallScope call = Enter(nameof(ExportCheckpoint));
         Checkpoint checkpoint = new() { NetworkName = Definition.Name };
         foreach (ParameterInfo p in Definition.Parameters)
         {
@@ -448,7 +478,7 @@ public abstract class NetworkBase : INetworkModel
     /// <inheritdoc />
     public void ImportCheckpoint(Checkpoint checkpoint)
     {
-        ThrowIfDisposed();
+        using CallScope call = Enter(nameof(ImportCheckpoint));
         ArgumentNullException.ThrowIfNull(checkpoint);
         checkpoint.Validate(Definition);
         foreach (ParameterInfo p in Definition.Parameters)
@@ -873,25 +903,5 @@ public abstract class NetworkBase : INetworkModel
         double u1 = 1.0 - random.NextDouble();
         double u2 = random.NextDouble();
         return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
-    }
-
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
-
-    /// <summary>Frees the device memory (not the device).</summary>
-    public void Dispose()
-    {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
-        foreach (MemoryBuffer buffer in new MemoryBuffer[] { _training, _gradients, _inference, _scratch, _input, _labels, _loss, _correct, _evaluationGradient })
-        {
-            buffer.Dispose();
-        }
-
-        Store.Dispose();
-        GC.SuppressFinalize(this);
     }
 }

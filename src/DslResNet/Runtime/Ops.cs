@@ -43,7 +43,7 @@ public static class ParameterGeneration
 }
 
 /// <summary>A convolution (or a dense layer as a 1x1 convolution on a 1x1 map).</summary>
-public sealed class ConvOp
+public sealed class ConvOp : IDisposable
 {
     private readonly Device _device;
     private readonly ConvShape _shape;
@@ -212,10 +212,13 @@ public sealed class ConvOp
             _device.Kernels.ConvBackwardData(_device.ThreadsFor(rows), SpecializedValue.New(_shape), _dy, _w, _dx, _device.ThreadsFor(rows));
         }
     }
+
+    /// <summary>Frees the SIMD backend's native memory of this operation (packed weights, partial sums); idempotent.</summary>
+    public void Dispose() => _simd?.Dispose();
 }
 
 /// <summary>Folds evaluation-mode batch norm into a convolution's weights and bias.</summary>
-public sealed class FoldOp
+public sealed class FoldOp : IDisposable
 {
     private readonly Device _device;
     private readonly ConvShape _shape;
@@ -278,10 +281,15 @@ public sealed class FoldOp
 
         ParameterGeneration.Advance();
     }
+
+    /// <summary>Nothing to free: this operation holds no native memory of its own (its tensors belong to the network).</summary>
+    public void Dispose()
+    {
+    }
 }
 
 /// <summary>The fused pass <c>y = act2(act1(bn(x)) + r)</c>.</summary>
-public sealed class EpilogueOp
+public sealed class EpilogueOp : IDisposable
 {
     private readonly Device _device;
     private readonly EpilogueShape _shape;
@@ -392,10 +400,13 @@ public sealed class EpilogueOp
 
         _device.Kernels.EpilogueBackward(_device.ThreadsFor(_shape.Elements), SpecializedValue.New(_shape), _dy, _y, _x, _bn, _stats, _dx, _dr, _device.ThreadsFor(_shape.Elements));
     }
+
+    /// <summary>Frees the SIMD backend's native memory of this operation (packed weights, partial sums); idempotent.</summary>
+    public void Dispose() => Simd?.Dispose();
 }
 
 /// <summary>Max, average or global-average pooling.</summary>
-public sealed class PoolOp
+public sealed class PoolOp : IDisposable
 {
     private readonly Device _device;
     private readonly PoolShape _shape;
@@ -456,10 +467,15 @@ public sealed class PoolOp
 
         _device.Kernels.PoolBackward(_device.ThreadsFor(_shape.InputElements), SpecializedValue.New(_shape), _x, _dy, _dx, _device.ThreadsFor(_shape.InputElements));
     }
+
+    /// <summary>Nothing to free: this operation holds no native memory of its own (its tensors belong to the network).</summary>
+    public void Dispose()
+    {
+    }
 }
 
 /// <summary>The option-A (zero-padding) shortcut.</summary>
-public sealed class ShortcutOp
+public sealed class ShortcutOp : IDisposable
 {
     private readonly Device _device;
     private readonly ShortcutShape _shape;
@@ -520,10 +536,15 @@ public sealed class ShortcutOp
 
         _device.Kernels.ShortcutBackward(_device.ThreadsFor(_shape.InputElements), SpecializedValue.New(_shape), _dy, _dx, _device.ThreadsFor(_shape.InputElements));
     }
+
+    /// <summary>Nothing to free: this operation holds no native memory of its own (its tensors belong to the network).</summary>
+    public void Dispose()
+    {
+    }
 }
 
 /// <summary>A copy: flatten (a reshape; on the SIMD backend it also reorders a map's NHWC values channel-major) and dropout in evaluation mode.</summary>
-public sealed class CopyOp
+public sealed class CopyOp : IDisposable
 {
     private readonly Device _device;
     private readonly int _count;
@@ -592,10 +613,15 @@ public sealed class CopyOp
 
         _device.Kernels.Copy(_device.ThreadsFor(_count), SpecializedValue.New(_count), _dy, _dx, 1, _device.ThreadsFor(_count));
     }
+
+    /// <summary>Nothing to free: this operation holds no native memory of its own (its tensors belong to the network).</summary>
+    public void Dispose()
+    {
+    }
 }
 
 /// <summary>Dropout in training mode, with masks drawn from (seed, step, element) and recomputed by the backward.</summary>
-public sealed class DropoutOp
+public sealed class DropoutOp : IDisposable
 {
     private readonly Device _device;
     private readonly int _count;
@@ -660,6 +686,11 @@ public sealed class DropoutOp
         }
 
         _device.Kernels.Dropout(_device.ThreadsFor(_count), SpecializedValue.New(_count), _dy, _dx, _rate, _seed, unchecked((int)step), 1, _device.ThreadsFor(_count));
+    }
+
+    /// <summary>Nothing to free: this operation holds no native memory of its own (its tensors belong to the network).</summary>
+    public void Dispose()
+    {
     }
 }
 

@@ -2073,6 +2073,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
+        Own(_g0Conv, _g0Epilogue, _g0Fold, _g0InferenceConv, _g0InferenceEpilogue);
         RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(2097226, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
@@ -2083,6 +2084,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g1InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
         _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g1InferenceConv.FuseEpilogue(_g1InferenceEpilogue);
+        Own(_g1Conv, _g1Epilogue, _g1Fold, _g1InferenceConv, _g1InferenceEpilogue);
         RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
@@ -2093,6 +2095,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(0, 16384));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
+        Own(_g2Conv, _g2Epilogue, _g2Fold, _g2InferenceConv, _g2InferenceEpilogue);
         RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
 
         // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
@@ -2103,6 +2106,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(16384, 16384));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
+        Own(_g3Conv, _g3Epilogue, _g3Fold, _g3InferenceConv, _g3InferenceEpilogue);
         RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
 
         // 4: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
@@ -2113,6 +2117,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(0, 16384));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
+        Own(_g4Conv, _g4Epilogue, _g4Fold, _g4InferenceConv, _g4InferenceEpilogue);
         RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
 
         // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
@@ -2123,6 +2128,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(16384, 16384));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
+        Own(_g5Conv, _g5Epilogue, _g5Fold, _g5InferenceConv, _g5InferenceEpilogue);
         RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
 
         // 6: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
@@ -2133,6 +2139,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(0, 16384));
         _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g6InferenceConv.FuseEpilogue(_g6InferenceEpilogue);
+        Own(_g6Conv, _g6Epilogue, _g6Fold, _g6InferenceConv, _g6InferenceEpilogue);
         RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
 
         // 7: Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
@@ -2143,6 +2150,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(16384, 16384));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g7InferenceConv.FuseEpilogue(_g7InferenceEpilogue);
+        Own(_g7Conv, _g7Epilogue, _g7Fold, _g7InferenceConv, _g7InferenceEpilogue);
         RegisterTrace(7, TrainingTensor(245760, 16384), GradientTensor(212992, 16384));
 
         // 8: Conv+BatchNorm+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.relu2
@@ -2153,6 +2161,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(0, 16384));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
+        Own(_g8Conv, _g8Epilogue, _g8Fold, _g8InferenceConv, _g8InferenceEpilogue);
         RegisterTrace(8, TrainingTensor(278528, 16384), GradientTensor(245760, 16384));
 
         // 9: Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
@@ -2163,6 +2172,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(16384, 16384));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
+        Own(_g9Conv, _g9Epilogue, _g9Fold, _g9InferenceConv, _g9InferenceEpilogue);
         RegisterTrace(9, TrainingTensor(311296, 16384), GradientTensor(278528, 16384));
 
         // 10: Conv+BatchNorm+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.relu2
@@ -2173,6 +2183,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(0, 16384));
         _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g10InferenceConv.FuseEpilogue(_g10InferenceEpilogue);
+        Own(_g10Conv, _g10Epilogue, _g10Fold, _g10InferenceConv, _g10InferenceEpilogue);
         RegisterTrace(10, TrainingTensor(344064, 16384), GradientTensor(311296, 16384));
 
         // 11: Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
@@ -2183,6 +2194,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(24416, 2304), Scratch(26720, 16), InferenceTensor(16384, 16384));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g11InferenceConv.FuseEpilogue(_g11InferenceEpilogue);
+        Own(_g11Conv, _g11Epilogue, _g11Fold, _g11InferenceConv, _g11InferenceEpilogue);
         RegisterTrace(11, TrainingTensor(376832, 16384), GradientTensor(344064, 16384));
 
         // 12: Conv+BatchNorm+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.relu2
@@ -2193,6 +2205,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(26800, 2304), Scratch(29104, 16), InferenceTensor(0, 16384));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
+        Own(_g12Conv, _g12Epilogue, _g12Fold, _g12InferenceConv, _g12InferenceEpilogue);
         RegisterTrace(12, TrainingTensor(409600, 16384), GradientTensor(376832, 16384));
 
         // 13: Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
@@ -2203,6 +2216,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(29184, 2304), Scratch(31488, 16), InferenceTensor(16384, 16384));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
+        Own(_g13Conv, _g13Epilogue, _g13Fold, _g13InferenceConv, _g13InferenceEpilogue);
         RegisterTrace(13, TrainingTensor(442368, 16384), GradientTensor(409600, 16384));
 
         // 14: Conv+BatchNorm+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.relu2
@@ -2213,6 +2227,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(31568, 2304), Scratch(33872, 16), InferenceTensor(0, 16384));
         _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g14InferenceConv.FuseEpilogue(_g14InferenceEpilogue);
+        Own(_g14Conv, _g14Epilogue, _g14Fold, _g14InferenceConv, _g14InferenceEpilogue);
         RegisterTrace(14, TrainingTensor(475136, 16384), GradientTensor(442368, 16384));
 
         // 15: Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
@@ -2223,6 +2238,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(33952, 2304), Scratch(36256, 16), InferenceTensor(16384, 16384));
         _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g15InferenceConv.FuseEpilogue(_g15InferenceEpilogue);
+        Own(_g15Conv, _g15Epilogue, _g15Fold, _g15InferenceConv, _g15InferenceEpilogue);
         RegisterTrace(15, TrainingTensor(507904, 16384), GradientTensor(475136, 16384));
 
         // 16: Conv+BatchNorm+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.relu2
@@ -2233,6 +2249,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(36336, 2304), Scratch(38640, 16), InferenceTensor(0, 16384));
         _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g16InferenceConv.FuseEpilogue(_g16InferenceEpilogue);
+        Own(_g16Conv, _g16Epilogue, _g16Fold, _g16InferenceConv, _g16InferenceEpilogue);
         RegisterTrace(16, TrainingTensor(540672, 16384), GradientTensor(507904, 16384));
 
         // 17: Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
@@ -2243,6 +2260,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(38720, 2304), Scratch(41024, 16), InferenceTensor(16384, 16384));
         _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g17InferenceConv.FuseEpilogue(_g17InferenceEpilogue);
+        Own(_g17Conv, _g17Epilogue, _g17Fold, _g17InferenceConv, _g17InferenceEpilogue);
         RegisterTrace(17, TrainingTensor(573440, 16384), GradientTensor(540672, 16384));
 
         // 18: Conv+BatchNorm+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.relu2
@@ -2253,6 +2271,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(41104, 2304), Scratch(43408, 16), InferenceTensor(0, 16384));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
+        Own(_g18Conv, _g18Epilogue, _g18Fold, _g18InferenceConv, _g18InferenceEpilogue);
         RegisterTrace(18, TrainingTensor(606208, 16384), GradientTensor(573440, 16384));
 
         // 19: Conv+BatchNorm+ReLU layer1.9.conv1, layer1.9.bn1, layer1.9.relu1
@@ -2263,6 +2282,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(43488, 2304), Scratch(45792, 16), InferenceTensor(16384, 16384));
         _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
+        Own(_g19Conv, _g19Epilogue, _g19Fold, _g19InferenceConv, _g19InferenceEpilogue);
         RegisterTrace(19, TrainingTensor(638976, 16384), GradientTensor(606208, 16384));
 
         // 20: Conv+BatchNorm+ReLU layer1.9.conv2, layer1.9.bn2, layer1.9.relu2
@@ -2273,6 +2293,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(45872, 2304), Scratch(48176, 16), InferenceTensor(0, 16384));
         _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g20InferenceConv.FuseEpilogue(_g20InferenceEpilogue);
+        Own(_g20Conv, _g20Epilogue, _g20Fold, _g20InferenceConv, _g20InferenceEpilogue);
         RegisterTrace(20, TrainingTensor(671744, 16384), GradientTensor(638976, 16384));
 
         // 21: Conv+BatchNorm+ReLU layer1.10.conv1, layer1.10.bn1, layer1.10.relu1
@@ -2283,6 +2304,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(48256, 2304), Scratch(50560, 16), InferenceTensor(16384, 16384));
         _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g21InferenceConv.FuseEpilogue(_g21InferenceEpilogue);
+        Own(_g21Conv, _g21Epilogue, _g21Fold, _g21InferenceConv, _g21InferenceEpilogue);
         RegisterTrace(21, TrainingTensor(704512, 16384), GradientTensor(671744, 16384));
 
         // 22: Conv+BatchNorm+ReLU layer1.10.conv2, layer1.10.bn2, layer1.10.relu2
@@ -2293,6 +2315,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(50640, 2304), Scratch(52944, 16), InferenceTensor(0, 16384));
         _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g22InferenceConv.FuseEpilogue(_g22InferenceEpilogue);
+        Own(_g22Conv, _g22Epilogue, _g22Fold, _g22InferenceConv, _g22InferenceEpilogue);
         RegisterTrace(22, TrainingTensor(737280, 16384), GradientTensor(704512, 16384));
 
         // 23: Conv+BatchNorm+ReLU layer1.11.conv1, layer1.11.bn1, layer1.11.relu1
@@ -2303,6 +2326,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(53024, 2304), Scratch(55328, 16), InferenceTensor(16384, 16384));
         _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g23InferenceConv.FuseEpilogue(_g23InferenceEpilogue);
+        Own(_g23Conv, _g23Epilogue, _g23Fold, _g23InferenceConv, _g23InferenceEpilogue);
         RegisterTrace(23, TrainingTensor(770048, 16384), GradientTensor(737280, 16384));
 
         // 24: Conv+BatchNorm+ReLU layer1.11.conv2, layer1.11.bn2, layer1.11.relu2
@@ -2313,6 +2337,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(55408, 2304), Scratch(57712, 16), InferenceTensor(0, 16384));
         _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g24InferenceConv.FuseEpilogue(_g24InferenceEpilogue);
+        Own(_g24Conv, _g24Epilogue, _g24Fold, _g24InferenceConv, _g24InferenceEpilogue);
         RegisterTrace(24, TrainingTensor(802816, 16384), GradientTensor(770048, 16384));
 
         // 25: Conv+BatchNorm+ReLU layer1.12.conv1, layer1.12.bn1, layer1.12.relu1
@@ -2323,6 +2348,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(57792, 2304), Scratch(60096, 16), InferenceTensor(16384, 16384));
         _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g25InferenceConv.FuseEpilogue(_g25InferenceEpilogue);
+        Own(_g25Conv, _g25Epilogue, _g25Fold, _g25InferenceConv, _g25InferenceEpilogue);
         RegisterTrace(25, TrainingTensor(835584, 16384), GradientTensor(802816, 16384));
 
         // 26: Conv+BatchNorm+ReLU layer1.12.conv2, layer1.12.bn2, layer1.12.relu2
@@ -2333,6 +2359,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(60176, 2304), Scratch(62480, 16), InferenceTensor(0, 16384));
         _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g26InferenceConv.FuseEpilogue(_g26InferenceEpilogue);
+        Own(_g26Conv, _g26Epilogue, _g26Fold, _g26InferenceConv, _g26InferenceEpilogue);
         RegisterTrace(26, TrainingTensor(868352, 16384), GradientTensor(835584, 16384));
 
         // 27: Conv+BatchNorm+ReLU layer1.13.conv1, layer1.13.bn1, layer1.13.relu1
@@ -2343,6 +2370,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(62560, 2304), Scratch(64864, 16), InferenceTensor(16384, 16384));
         _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g27InferenceConv.FuseEpilogue(_g27InferenceEpilogue);
+        Own(_g27Conv, _g27Epilogue, _g27Fold, _g27InferenceConv, _g27InferenceEpilogue);
         RegisterTrace(27, TrainingTensor(901120, 16384), GradientTensor(868352, 16384));
 
         // 28: Conv+BatchNorm+ReLU layer1.13.conv2, layer1.13.bn2, layer1.13.relu2
@@ -2353,6 +2381,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(64944, 2304), Scratch(67248, 16), InferenceTensor(0, 16384));
         _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g28InferenceConv.FuseEpilogue(_g28InferenceEpilogue);
+        Own(_g28Conv, _g28Epilogue, _g28Fold, _g28InferenceConv, _g28InferenceEpilogue);
         RegisterTrace(28, TrainingTensor(933888, 16384), GradientTensor(901120, 16384));
 
         // 29: Conv+BatchNorm+ReLU layer1.14.conv1, layer1.14.bn1, layer1.14.relu1
@@ -2363,6 +2392,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(67328, 2304), Scratch(69632, 16), InferenceTensor(16384, 16384));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
+        Own(_g29Conv, _g29Epilogue, _g29Fold, _g29InferenceConv, _g29InferenceEpilogue);
         RegisterTrace(29, TrainingTensor(966656, 16384), GradientTensor(933888, 16384));
 
         // 30: Conv+BatchNorm+ReLU layer1.14.conv2, layer1.14.bn2, layer1.14.relu2
@@ -2373,6 +2403,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(69712, 2304), Scratch(72016, 16), InferenceTensor(0, 16384));
         _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g30InferenceConv.FuseEpilogue(_g30InferenceEpilogue);
+        Own(_g30Conv, _g30Epilogue, _g30Fold, _g30InferenceConv, _g30InferenceEpilogue);
         RegisterTrace(30, TrainingTensor(999424, 16384), GradientTensor(966656, 16384));
 
         // 31: Conv+BatchNorm+ReLU layer1.15.conv1, layer1.15.bn1, layer1.15.relu1
@@ -2383,6 +2414,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(72096, 2304), Scratch(74400, 16), InferenceTensor(16384, 16384));
         _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g31InferenceConv.FuseEpilogue(_g31InferenceEpilogue);
+        Own(_g31Conv, _g31Epilogue, _g31Fold, _g31InferenceConv, _g31InferenceEpilogue);
         RegisterTrace(31, TrainingTensor(1032192, 16384), GradientTensor(999424, 16384));
 
         // 32: Conv+BatchNorm+ReLU layer1.15.conv2, layer1.15.bn2, layer1.15.relu2
@@ -2393,6 +2425,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(74480, 2304), Scratch(76784, 16), InferenceTensor(0, 16384));
         _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g32InferenceConv.FuseEpilogue(_g32InferenceEpilogue);
+        Own(_g32Conv, _g32Epilogue, _g32Fold, _g32InferenceConv, _g32InferenceEpilogue);
         RegisterTrace(32, TrainingTensor(1064960, 16384), GradientTensor(1032192, 16384));
 
         // 33: Conv+BatchNorm+ReLU layer1.16.conv1, layer1.16.bn1, layer1.16.relu1
@@ -2403,6 +2436,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(76864, 2304), Scratch(79168, 16), InferenceTensor(16384, 16384));
         _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g33InferenceConv.FuseEpilogue(_g33InferenceEpilogue);
+        Own(_g33Conv, _g33Epilogue, _g33Fold, _g33InferenceConv, _g33InferenceEpilogue);
         RegisterTrace(33, TrainingTensor(1097728, 16384), GradientTensor(1064960, 16384));
 
         // 34: Conv+BatchNorm+ReLU layer1.16.conv2, layer1.16.bn2, layer1.16.relu2
@@ -2413,6 +2447,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(79248, 2304), Scratch(81552, 16), InferenceTensor(0, 16384));
         _g34InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g34InferenceConv.FuseEpilogue(_g34InferenceEpilogue);
+        Own(_g34Conv, _g34Epilogue, _g34Fold, _g34InferenceConv, _g34InferenceEpilogue);
         RegisterTrace(34, TrainingTensor(1130496, 16384), GradientTensor(1097728, 16384));
 
         // 35: Conv+BatchNorm+ReLU layer1.17.conv1, layer1.17.bn1, layer1.17.relu1
@@ -2423,6 +2458,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(81632, 2304), Scratch(83936, 16), InferenceTensor(16384, 16384));
         _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g35InferenceConv.FuseEpilogue(_g35InferenceEpilogue);
+        Own(_g35Conv, _g35Epilogue, _g35Fold, _g35InferenceConv, _g35InferenceEpilogue);
         RegisterTrace(35, TrainingTensor(1163264, 16384), GradientTensor(1130496, 16384));
 
         // 36: Conv+BatchNorm+ReLU layer1.17.conv2, layer1.17.bn2, layer1.17.relu2
@@ -2433,6 +2469,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(84016, 2304), Scratch(86320, 16), InferenceTensor(0, 16384));
         _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g36InferenceConv.FuseEpilogue(_g36InferenceEpilogue);
+        Own(_g36Conv, _g36Epilogue, _g36Fold, _g36InferenceConv, _g36InferenceEpilogue);
         RegisterTrace(36, TrainingTensor(1196032, 16384), GradientTensor(1163264, 16384));
 
         // 37: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
@@ -2443,6 +2480,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g37InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(0, 16384), Scratch(86464, 4608), Scratch(91072, 32), InferenceTensor(16384, 8192));
         _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(16384, 8192));
         _g37InferenceConv.FuseEpilogue(_g37InferenceEpilogue);
+        Own(_g37Conv, _g37Epilogue, _g37Fold, _g37InferenceConv, _g37InferenceEpilogue);
         RegisterTrace(37, TrainingTensor(1220608, 8192), GradientTensor(1196032, 16384));
 
         // 38: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
@@ -2453,6 +2491,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(91232, 9216), Scratch(100448, 32), InferenceTensor(0, 8192));
         _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g38InferenceConv.FuseEpilogue(_g38InferenceEpilogue);
+        Own(_g38Conv, _g38Epilogue, _g38Fold, _g38InferenceConv, _g38InferenceEpilogue);
         RegisterTrace(38, TrainingTensor(1236992, 8192), GradientTensor(1220608, 8192));
 
         // 39: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
@@ -2463,6 +2502,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(100608, 9216), Scratch(109824, 32), InferenceTensor(8192, 8192));
         _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g39InferenceConv.FuseEpilogue(_g39InferenceEpilogue);
+        Own(_g39Conv, _g39Epilogue, _g39Fold, _g39InferenceConv, _g39InferenceEpilogue);
         RegisterTrace(39, TrainingTensor(1253376, 8192), GradientTensor(1236992, 8192));
 
         // 40: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
@@ -2473,6 +2513,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g40InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(109984, 9216), Scratch(119200, 32), InferenceTensor(0, 8192));
         _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g40InferenceConv.FuseEpilogue(_g40InferenceEpilogue);
+        Own(_g40Conv, _g40Epilogue, _g40Fold, _g40InferenceConv, _g40InferenceEpilogue);
         RegisterTrace(40, TrainingTensor(1269760, 8192), GradientTensor(1253376, 8192));
 
         // 41: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
@@ -2483,6 +2524,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g41InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(119360, 9216), Scratch(128576, 32), InferenceTensor(8192, 8192));
         _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g41InferenceConv.FuseEpilogue(_g41InferenceEpilogue);
+        Own(_g41Conv, _g41Epilogue, _g41Fold, _g41InferenceConv, _g41InferenceEpilogue);
         RegisterTrace(41, TrainingTensor(1286144, 8192), GradientTensor(1269760, 8192));
 
         // 42: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
@@ -2493,6 +2535,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(128736, 9216), Scratch(137952, 32), InferenceTensor(0, 8192));
         _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g42InferenceConv.FuseEpilogue(_g42InferenceEpilogue);
+        Own(_g42Conv, _g42Epilogue, _g42Fold, _g42InferenceConv, _g42InferenceEpilogue);
         RegisterTrace(42, TrainingTensor(1302528, 8192), GradientTensor(1286144, 8192));
 
         // 43: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
@@ -2503,6 +2546,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(138112, 9216), Scratch(147328, 32), InferenceTensor(8192, 8192));
         _g43InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g43InferenceConv.FuseEpilogue(_g43InferenceEpilogue);
+        Own(_g43Conv, _g43Epilogue, _g43Fold, _g43InferenceConv, _g43InferenceEpilogue);
         RegisterTrace(43, TrainingTensor(1318912, 8192), GradientTensor(1302528, 8192));
 
         // 44: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
@@ -2513,6 +2557,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(147488, 9216), Scratch(156704, 32), InferenceTensor(0, 8192));
         _g44InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g44InferenceConv.FuseEpilogue(_g44InferenceEpilogue);
+        Own(_g44Conv, _g44Epilogue, _g44Fold, _g44InferenceConv, _g44InferenceEpilogue);
         RegisterTrace(44, TrainingTensor(1335296, 8192), GradientTensor(1318912, 8192));
 
         // 45: Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
@@ -2523,6 +2568,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g45InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(156864, 9216), Scratch(166080, 32), InferenceTensor(8192, 8192));
         _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g45InferenceConv.FuseEpilogue(_g45InferenceEpilogue);
+        Own(_g45Conv, _g45Epilogue, _g45Fold, _g45InferenceConv, _g45InferenceEpilogue);
         RegisterTrace(45, TrainingTensor(1351680, 8192), GradientTensor(1335296, 8192));
 
         // 46: Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
@@ -2533,6 +2579,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g46InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(166240, 9216), Scratch(175456, 32), InferenceTensor(0, 8192));
         _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g46InferenceConv.FuseEpilogue(_g46InferenceEpilogue);
+        Own(_g46Conv, _g46Epilogue, _g46Fold, _g46InferenceConv, _g46InferenceEpilogue);
         RegisterTrace(46, TrainingTensor(1368064, 8192), GradientTensor(1351680, 8192));
 
         // 47: Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
@@ -2543,6 +2590,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g47InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(175616, 9216), Scratch(184832, 32), InferenceTensor(8192, 8192));
         _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g47InferenceConv.FuseEpilogue(_g47InferenceEpilogue);
+        Own(_g47Conv, _g47Epilogue, _g47Fold, _g47InferenceConv, _g47InferenceEpilogue);
         RegisterTrace(47, TrainingTensor(1384448, 8192), GradientTensor(1368064, 8192));
 
         // 48: Conv+BatchNorm+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.relu2
@@ -2553,6 +2601,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g48InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(184992, 9216), Scratch(194208, 32), InferenceTensor(0, 8192));
         _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g48InferenceConv.FuseEpilogue(_g48InferenceEpilogue);
+        Own(_g48Conv, _g48Epilogue, _g48Fold, _g48InferenceConv, _g48InferenceEpilogue);
         RegisterTrace(48, TrainingTensor(1400832, 8192), GradientTensor(1384448, 8192));
 
         // 49: Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
@@ -2563,6 +2612,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g49InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(194368, 9216), Scratch(203584, 32), InferenceTensor(8192, 8192));
         _g49InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g49InferenceConv.FuseEpilogue(_g49InferenceEpilogue);
+        Own(_g49Conv, _g49Epilogue, _g49Fold, _g49InferenceConv, _g49InferenceEpilogue);
         RegisterTrace(49, TrainingTensor(1417216, 8192), GradientTensor(1400832, 8192));
 
         // 50: Conv+BatchNorm+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.relu2
@@ -2573,6 +2623,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g50InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(203744, 9216), Scratch(212960, 32), InferenceTensor(0, 8192));
         _g50InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g50InferenceConv.FuseEpilogue(_g50InferenceEpilogue);
+        Own(_g50Conv, _g50Epilogue, _g50Fold, _g50InferenceConv, _g50InferenceEpilogue);
         RegisterTrace(50, TrainingTensor(1433600, 8192), GradientTensor(1417216, 8192));
 
         // 51: Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
@@ -2583,6 +2634,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g51InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(213120, 9216), Scratch(222336, 32), InferenceTensor(8192, 8192));
         _g51InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g51InferenceConv.FuseEpilogue(_g51InferenceEpilogue);
+        Own(_g51Conv, _g51Epilogue, _g51Fold, _g51InferenceConv, _g51InferenceEpilogue);
         RegisterTrace(51, TrainingTensor(1449984, 8192), GradientTensor(1433600, 8192));
 
         // 52: Conv+BatchNorm+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.relu2
@@ -2593,6 +2645,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g52InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(222496, 9216), Scratch(231712, 32), InferenceTensor(0, 8192));
         _g52InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g52InferenceConv.FuseEpilogue(_g52InferenceEpilogue);
+        Own(_g52Conv, _g52Epilogue, _g52Fold, _g52InferenceConv, _g52InferenceEpilogue);
         RegisterTrace(52, TrainingTensor(1466368, 8192), GradientTensor(1449984, 8192));
 
         // 53: Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
@@ -2603,6 +2656,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g53InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(231872, 9216), Scratch(241088, 32), InferenceTensor(8192, 8192));
         _g53InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g53InferenceConv.FuseEpilogue(_g53InferenceEpilogue);
+        Own(_g53Conv, _g53Epilogue, _g53Fold, _g53InferenceConv, _g53InferenceEpilogue);
         RegisterTrace(53, TrainingTensor(1482752, 8192), GradientTensor(1466368, 8192));
 
         // 54: Conv+BatchNorm+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.relu2
@@ -2613,6 +2667,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g54InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(241248, 9216), Scratch(250464, 32), InferenceTensor(0, 8192));
         _g54InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g54InferenceConv.FuseEpilogue(_g54InferenceEpilogue);
+        Own(_g54Conv, _g54Epilogue, _g54Fold, _g54InferenceConv, _g54InferenceEpilogue);
         RegisterTrace(54, TrainingTensor(1499136, 8192), GradientTensor(1482752, 8192));
 
         // 55: Conv+BatchNorm+ReLU layer2.9.conv1, layer2.9.bn1, layer2.9.relu1
@@ -2623,6 +2678,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g55InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(250624, 9216), Scratch(259840, 32), InferenceTensor(8192, 8192));
         _g55InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g55InferenceConv.FuseEpilogue(_g55InferenceEpilogue);
+        Own(_g55Conv, _g55Epilogue, _g55Fold, _g55InferenceConv, _g55InferenceEpilogue);
         RegisterTrace(55, TrainingTensor(1515520, 8192), GradientTensor(1499136, 8192));
 
         // 56: Conv+BatchNorm+ReLU layer2.9.conv2, layer2.9.bn2, layer2.9.relu2
@@ -2633,6 +2689,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g56InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(260000, 9216), Scratch(269216, 32), InferenceTensor(0, 8192));
         _g56InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g56InferenceConv.FuseEpilogue(_g56InferenceEpilogue);
+        Own(_g56Conv, _g56Epilogue, _g56Fold, _g56InferenceConv, _g56InferenceEpilogue);
         RegisterTrace(56, TrainingTensor(1531904, 8192), GradientTensor(1515520, 8192));
 
         // 57: Conv+BatchNorm+ReLU layer2.10.conv1, layer2.10.bn1, layer2.10.relu1
@@ -2643,6 +2700,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g57InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(269376, 9216), Scratch(278592, 32), InferenceTensor(8192, 8192));
         _g57InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g57InferenceConv.FuseEpilogue(_g57InferenceEpilogue);
+        Own(_g57Conv, _g57Epilogue, _g57Fold, _g57InferenceConv, _g57InferenceEpilogue);
         RegisterTrace(57, TrainingTensor(1548288, 8192), GradientTensor(1531904, 8192));
 
         // 58: Conv+BatchNorm+ReLU layer2.10.conv2, layer2.10.bn2, layer2.10.relu2
@@ -2653,6 +2711,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g58InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(278752, 9216), Scratch(287968, 32), InferenceTensor(0, 8192));
         _g58InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g58InferenceConv.FuseEpilogue(_g58InferenceEpilogue);
+        Own(_g58Conv, _g58Epilogue, _g58Fold, _g58InferenceConv, _g58InferenceEpilogue);
         RegisterTrace(58, TrainingTensor(1564672, 8192), GradientTensor(1548288, 8192));
 
         // 59: Conv+BatchNorm+ReLU layer2.11.conv1, layer2.11.bn1, layer2.11.relu1
@@ -2663,6 +2722,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g59InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(288128, 9216), Scratch(297344, 32), InferenceTensor(8192, 8192));
         _g59InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g59InferenceConv.FuseEpilogue(_g59InferenceEpilogue);
+        Own(_g59Conv, _g59Epilogue, _g59Fold, _g59InferenceConv, _g59InferenceEpilogue);
         RegisterTrace(59, TrainingTensor(1581056, 8192), GradientTensor(1564672, 8192));
 
         // 60: Conv+BatchNorm+ReLU layer2.11.conv2, layer2.11.bn2, layer2.11.relu2
@@ -2673,6 +2733,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g60InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(297504, 9216), Scratch(306720, 32), InferenceTensor(0, 8192));
         _g60InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g60InferenceConv.FuseEpilogue(_g60InferenceEpilogue);
+        Own(_g60Conv, _g60Epilogue, _g60Fold, _g60InferenceConv, _g60InferenceEpilogue);
         RegisterTrace(60, TrainingTensor(1597440, 8192), GradientTensor(1581056, 8192));
 
         // 61: Conv+BatchNorm+ReLU layer2.12.conv1, layer2.12.bn1, layer2.12.relu1
@@ -2683,6 +2744,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g61InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(306880, 9216), Scratch(316096, 32), InferenceTensor(8192, 8192));
         _g61InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g61InferenceConv.FuseEpilogue(_g61InferenceEpilogue);
+        Own(_g61Conv, _g61Epilogue, _g61Fold, _g61InferenceConv, _g61InferenceEpilogue);
         RegisterTrace(61, TrainingTensor(1613824, 8192), GradientTensor(1597440, 8192));
 
         // 62: Conv+BatchNorm+ReLU layer2.12.conv2, layer2.12.bn2, layer2.12.relu2
@@ -2693,6 +2755,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g62InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(316256, 9216), Scratch(325472, 32), InferenceTensor(0, 8192));
         _g62InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g62InferenceConv.FuseEpilogue(_g62InferenceEpilogue);
+        Own(_g62Conv, _g62Epilogue, _g62Fold, _g62InferenceConv, _g62InferenceEpilogue);
         RegisterTrace(62, TrainingTensor(1630208, 8192), GradientTensor(1613824, 8192));
 
         // 63: Conv+BatchNorm+ReLU layer2.13.conv1, layer2.13.bn1, layer2.13.relu1
@@ -2703,6 +2766,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g63InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(325632, 9216), Scratch(334848, 32), InferenceTensor(8192, 8192));
         _g63InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g63InferenceConv.FuseEpilogue(_g63InferenceEpilogue);
+        Own(_g63Conv, _g63Epilogue, _g63Fold, _g63InferenceConv, _g63InferenceEpilogue);
         RegisterTrace(63, TrainingTensor(1646592, 8192), GradientTensor(1630208, 8192));
 
         // 64: Conv+BatchNorm+ReLU layer2.13.conv2, layer2.13.bn2, layer2.13.relu2
@@ -2713,6 +2777,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g64InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(335008, 9216), Scratch(344224, 32), InferenceTensor(0, 8192));
         _g64InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g64InferenceConv.FuseEpilogue(_g64InferenceEpilogue);
+        Own(_g64Conv, _g64Epilogue, _g64Fold, _g64InferenceConv, _g64InferenceEpilogue);
         RegisterTrace(64, TrainingTensor(1662976, 8192), GradientTensor(1646592, 8192));
 
         // 65: Conv+BatchNorm+ReLU layer2.14.conv1, layer2.14.bn1, layer2.14.relu1
@@ -2723,6 +2788,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g65InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(344384, 9216), Scratch(353600, 32), InferenceTensor(8192, 8192));
         _g65InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g65InferenceConv.FuseEpilogue(_g65InferenceEpilogue);
+        Own(_g65Conv, _g65Epilogue, _g65Fold, _g65InferenceConv, _g65InferenceEpilogue);
         RegisterTrace(65, TrainingTensor(1679360, 8192), GradientTensor(1662976, 8192));
 
         // 66: Conv+BatchNorm+ReLU layer2.14.conv2, layer2.14.bn2, layer2.14.relu2
@@ -2733,6 +2799,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g66InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(353760, 9216), Scratch(362976, 32), InferenceTensor(0, 8192));
         _g66InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g66InferenceConv.FuseEpilogue(_g66InferenceEpilogue);
+        Own(_g66Conv, _g66Epilogue, _g66Fold, _g66InferenceConv, _g66InferenceEpilogue);
         RegisterTrace(66, TrainingTensor(1695744, 8192), GradientTensor(1679360, 8192));
 
         // 67: Conv+BatchNorm+ReLU layer2.15.conv1, layer2.15.bn1, layer2.15.relu1
@@ -2743,6 +2810,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g67InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(363136, 9216), Scratch(372352, 32), InferenceTensor(8192, 8192));
         _g67InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g67InferenceConv.FuseEpilogue(_g67InferenceEpilogue);
+        Own(_g67Conv, _g67Epilogue, _g67Fold, _g67InferenceConv, _g67InferenceEpilogue);
         RegisterTrace(67, TrainingTensor(1712128, 8192), GradientTensor(1695744, 8192));
 
         // 68: Conv+BatchNorm+ReLU layer2.15.conv2, layer2.15.bn2, layer2.15.relu2
@@ -2753,6 +2821,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g68InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(372512, 9216), Scratch(381728, 32), InferenceTensor(0, 8192));
         _g68InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g68InferenceConv.FuseEpilogue(_g68InferenceEpilogue);
+        Own(_g68Conv, _g68Epilogue, _g68Fold, _g68InferenceConv, _g68InferenceEpilogue);
         RegisterTrace(68, TrainingTensor(1728512, 8192), GradientTensor(1712128, 8192));
 
         // 69: Conv+BatchNorm+ReLU layer2.16.conv1, layer2.16.bn1, layer2.16.relu1
@@ -2763,6 +2832,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g69InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(381888, 9216), Scratch(391104, 32), InferenceTensor(8192, 8192));
         _g69InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g69InferenceConv.FuseEpilogue(_g69InferenceEpilogue);
+        Own(_g69Conv, _g69Epilogue, _g69Fold, _g69InferenceConv, _g69InferenceEpilogue);
         RegisterTrace(69, TrainingTensor(1744896, 8192), GradientTensor(1728512, 8192));
 
         // 70: Conv+BatchNorm+ReLU layer2.16.conv2, layer2.16.bn2, layer2.16.relu2
@@ -2773,6 +2843,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g70InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(391264, 9216), Scratch(400480, 32), InferenceTensor(0, 8192));
         _g70InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g70InferenceConv.FuseEpilogue(_g70InferenceEpilogue);
+        Own(_g70Conv, _g70Epilogue, _g70Fold, _g70InferenceConv, _g70InferenceEpilogue);
         RegisterTrace(70, TrainingTensor(1761280, 8192), GradientTensor(1744896, 8192));
 
         // 71: Conv+BatchNorm+ReLU layer2.17.conv1, layer2.17.bn1, layer2.17.relu1
@@ -2783,6 +2854,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g71InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(400640, 9216), Scratch(409856, 32), InferenceTensor(8192, 8192));
         _g71InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g71InferenceConv.FuseEpilogue(_g71InferenceEpilogue);
+        Own(_g71Conv, _g71Epilogue, _g71Fold, _g71InferenceConv, _g71InferenceEpilogue);
         RegisterTrace(71, TrainingTensor(1777664, 8192), GradientTensor(1761280, 8192));
 
         // 72: Conv+BatchNorm+ReLU layer2.17.conv2, layer2.17.bn2, layer2.17.relu2
@@ -2793,6 +2865,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g72InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(410016, 9216), Scratch(419232, 32), InferenceTensor(0, 8192));
         _g72InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g72InferenceConv.FuseEpilogue(_g72InferenceEpilogue);
+        Own(_g72Conv, _g72Epilogue, _g72Fold, _g72InferenceConv, _g72InferenceEpilogue);
         RegisterTrace(72, TrainingTensor(1794048, 8192), GradientTensor(1777664, 8192));
 
         // 73: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
@@ -2803,6 +2876,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g73InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(0, 8192), Scratch(419520, 18432), Scratch(437952, 64), InferenceTensor(8192, 4096));
         _g73InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(8192, 4096));
         _g73InferenceConv.FuseEpilogue(_g73InferenceEpilogue);
+        Own(_g73Conv, _g73Epilogue, _g73Fold, _g73InferenceConv, _g73InferenceEpilogue);
         RegisterTrace(73, TrainingTensor(1806336, 4096), GradientTensor(1794048, 8192));
 
         // 74: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
@@ -2813,6 +2887,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g74InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(438272, 36864), Scratch(475136, 64), InferenceTensor(0, 4096));
         _g74InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g74InferenceConv.FuseEpilogue(_g74InferenceEpilogue);
+        Own(_g74Conv, _g74Epilogue, _g74Fold, _g74InferenceConv, _g74InferenceEpilogue);
         RegisterTrace(74, TrainingTensor(1814528, 4096), GradientTensor(1806336, 4096));
 
         // 75: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
@@ -2823,6 +2898,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g75InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(475456, 36864), Scratch(512320, 64), InferenceTensor(4096, 4096));
         _g75InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g75InferenceConv.FuseEpilogue(_g75InferenceEpilogue);
+        Own(_g75Conv, _g75Epilogue, _g75Fold, _g75InferenceConv, _g75InferenceEpilogue);
         RegisterTrace(75, TrainingTensor(1822720, 4096), GradientTensor(1814528, 4096));
 
         // 76: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
@@ -2833,6 +2909,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g76InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(512640, 36864), Scratch(549504, 64), InferenceTensor(0, 4096));
         _g76InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g76InferenceConv.FuseEpilogue(_g76InferenceEpilogue);
+        Own(_g76Conv, _g76Epilogue, _g76Fold, _g76InferenceConv, _g76InferenceEpilogue);
         RegisterTrace(76, TrainingTensor(1830912, 4096), GradientTensor(1822720, 4096));
 
         // 77: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
@@ -2843,6 +2920,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g77InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(549824, 36864), Scratch(586688, 64), InferenceTensor(4096, 4096));
         _g77InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g77InferenceConv.FuseEpilogue(_g77InferenceEpilogue);
+        Own(_g77Conv, _g77Epilogue, _g77Fold, _g77InferenceConv, _g77InferenceEpilogue);
         RegisterTrace(77, TrainingTensor(1839104, 4096), GradientTensor(1830912, 4096));
 
         // 78: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
@@ -2853,6 +2931,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g78InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(587008, 36864), Scratch(623872, 64), InferenceTensor(0, 4096));
         _g78InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g78InferenceConv.FuseEpilogue(_g78InferenceEpilogue);
+        Own(_g78Conv, _g78Epilogue, _g78Fold, _g78InferenceConv, _g78InferenceEpilogue);
         RegisterTrace(78, TrainingTensor(1847296, 4096), GradientTensor(1839104, 4096));
 
         // 79: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
@@ -2863,6 +2942,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g79InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(624192, 36864), Scratch(661056, 64), InferenceTensor(4096, 4096));
         _g79InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g79InferenceConv.FuseEpilogue(_g79InferenceEpilogue);
+        Own(_g79Conv, _g79Epilogue, _g79Fold, _g79InferenceConv, _g79InferenceEpilogue);
         RegisterTrace(79, TrainingTensor(1855488, 4096), GradientTensor(1847296, 4096));
 
         // 80: Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
@@ -2873,6 +2953,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g80InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(661376, 36864), Scratch(698240, 64), InferenceTensor(0, 4096));
         _g80InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g80InferenceConv.FuseEpilogue(_g80InferenceEpilogue);
+        Own(_g80Conv, _g80Epilogue, _g80Fold, _g80InferenceConv, _g80InferenceEpilogue);
         RegisterTrace(80, TrainingTensor(1863680, 4096), GradientTensor(1855488, 4096));
 
         // 81: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
@@ -2883,6 +2964,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g81InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(698560, 36864), Scratch(735424, 64), InferenceTensor(4096, 4096));
         _g81InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g81InferenceConv.FuseEpilogue(_g81InferenceEpilogue);
+        Own(_g81Conv, _g81Epilogue, _g81Fold, _g81InferenceConv, _g81InferenceEpilogue);
         RegisterTrace(81, TrainingTensor(1871872, 4096), GradientTensor(1863680, 4096));
 
         // 82: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
@@ -2893,6 +2975,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g82InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(735744, 36864), Scratch(772608, 64), InferenceTensor(0, 4096));
         _g82InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g82InferenceConv.FuseEpilogue(_g82InferenceEpilogue);
+        Own(_g82Conv, _g82Epilogue, _g82Fold, _g82InferenceConv, _g82InferenceEpilogue);
         RegisterTrace(82, TrainingTensor(1880064, 4096), GradientTensor(1871872, 4096));
 
         // 83: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
@@ -2903,6 +2986,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g83InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(772928, 36864), Scratch(809792, 64), InferenceTensor(4096, 4096));
         _g83InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g83InferenceConv.FuseEpilogue(_g83InferenceEpilogue);
+        Own(_g83Conv, _g83Epilogue, _g83Fold, _g83InferenceConv, _g83InferenceEpilogue);
         RegisterTrace(83, TrainingTensor(1888256, 4096), GradientTensor(1880064, 4096));
 
         // 84: Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
@@ -2913,6 +2997,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g84InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(810112, 36864), Scratch(846976, 64), InferenceTensor(0, 4096));
         _g84InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g84InferenceConv.FuseEpilogue(_g84InferenceEpilogue);
+        Own(_g84Conv, _g84Epilogue, _g84Fold, _g84InferenceConv, _g84InferenceEpilogue);
         RegisterTrace(84, TrainingTensor(1896448, 4096), GradientTensor(1888256, 4096));
 
         // 85: Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
@@ -2923,6 +3008,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g85InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(847296, 36864), Scratch(884160, 64), InferenceTensor(4096, 4096));
         _g85InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g85InferenceConv.FuseEpilogue(_g85InferenceEpilogue);
+        Own(_g85Conv, _g85Epilogue, _g85Fold, _g85InferenceConv, _g85InferenceEpilogue);
         RegisterTrace(85, TrainingTensor(1904640, 4096), GradientTensor(1896448, 4096));
 
         // 86: Conv+BatchNorm+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.relu2
@@ -2933,6 +3019,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g86InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(884480, 36864), Scratch(921344, 64), InferenceTensor(0, 4096));
         _g86InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g86InferenceConv.FuseEpilogue(_g86InferenceEpilogue);
+        Own(_g86Conv, _g86Epilogue, _g86Fold, _g86InferenceConv, _g86InferenceEpilogue);
         RegisterTrace(86, TrainingTensor(1912832, 4096), GradientTensor(1904640, 4096));
 
         // 87: Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
@@ -2943,6 +3030,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g87InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(921664, 36864), Scratch(958528, 64), InferenceTensor(4096, 4096));
         _g87InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g87InferenceConv.FuseEpilogue(_g87InferenceEpilogue);
+        Own(_g87Conv, _g87Epilogue, _g87Fold, _g87InferenceConv, _g87InferenceEpilogue);
         RegisterTrace(87, TrainingTensor(1921024, 4096), GradientTensor(1912832, 4096));
 
         // 88: Conv+BatchNorm+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.relu2
@@ -2953,6 +3041,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g88InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(958848, 36864), Scratch(995712, 64), InferenceTensor(0, 4096));
         _g88InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g88InferenceConv.FuseEpilogue(_g88InferenceEpilogue);
+        Own(_g88Conv, _g88Epilogue, _g88Fold, _g88InferenceConv, _g88InferenceEpilogue);
         RegisterTrace(88, TrainingTensor(1929216, 4096), GradientTensor(1921024, 4096));
 
         // 89: Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
@@ -2963,6 +3052,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g89InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(996032, 36864), Scratch(1032896, 64), InferenceTensor(4096, 4096));
         _g89InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g89InferenceConv.FuseEpilogue(_g89InferenceEpilogue);
+        Own(_g89Conv, _g89Epilogue, _g89Fold, _g89InferenceConv, _g89InferenceEpilogue);
         RegisterTrace(89, TrainingTensor(1937408, 4096), GradientTensor(1929216, 4096));
 
         // 90: Conv+BatchNorm+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.relu2
@@ -2973,6 +3063,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g90InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1033216, 36864), Scratch(1070080, 64), InferenceTensor(0, 4096));
         _g90InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g90InferenceConv.FuseEpilogue(_g90InferenceEpilogue);
+        Own(_g90Conv, _g90Epilogue, _g90Fold, _g90InferenceConv, _g90InferenceEpilogue);
         RegisterTrace(90, TrainingTensor(1945600, 4096), GradientTensor(1937408, 4096));
 
         // 91: Conv+BatchNorm+ReLU layer3.9.conv1, layer3.9.bn1, layer3.9.relu1
@@ -2983,6 +3074,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g91InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1070400, 36864), Scratch(1107264, 64), InferenceTensor(4096, 4096));
         _g91InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g91InferenceConv.FuseEpilogue(_g91InferenceEpilogue);
+        Own(_g91Conv, _g91Epilogue, _g91Fold, _g91InferenceConv, _g91InferenceEpilogue);
         RegisterTrace(91, TrainingTensor(1953792, 4096), GradientTensor(1945600, 4096));
 
         // 92: Conv+BatchNorm+ReLU layer3.9.conv2, layer3.9.bn2, layer3.9.relu2
@@ -2993,6 +3085,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g92InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1107584, 36864), Scratch(1144448, 64), InferenceTensor(0, 4096));
         _g92InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g92InferenceConv.FuseEpilogue(_g92InferenceEpilogue);
+        Own(_g92Conv, _g92Epilogue, _g92Fold, _g92InferenceConv, _g92InferenceEpilogue);
         RegisterTrace(92, TrainingTensor(1961984, 4096), GradientTensor(1953792, 4096));
 
         // 93: Conv+BatchNorm+ReLU layer3.10.conv1, layer3.10.bn1, layer3.10.relu1
@@ -3003,6 +3096,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g93InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1144768, 36864), Scratch(1181632, 64), InferenceTensor(4096, 4096));
         _g93InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g93InferenceConv.FuseEpilogue(_g93InferenceEpilogue);
+        Own(_g93Conv, _g93Epilogue, _g93Fold, _g93InferenceConv, _g93InferenceEpilogue);
         RegisterTrace(93, TrainingTensor(1970176, 4096), GradientTensor(1961984, 4096));
 
         // 94: Conv+BatchNorm+ReLU layer3.10.conv2, layer3.10.bn2, layer3.10.relu2
@@ -3013,6 +3107,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g94InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1181952, 36864), Scratch(1218816, 64), InferenceTensor(0, 4096));
         _g94InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g94InferenceConv.FuseEpilogue(_g94InferenceEpilogue);
+        Own(_g94Conv, _g94Epilogue, _g94Fold, _g94InferenceConv, _g94InferenceEpilogue);
         RegisterTrace(94, TrainingTensor(1978368, 4096), GradientTensor(1970176, 4096));
 
         // 95: Conv+BatchNorm+ReLU layer3.11.conv1, layer3.11.bn1, layer3.11.relu1
@@ -3023,6 +3118,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g95InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1219136, 36864), Scratch(1256000, 64), InferenceTensor(4096, 4096));
         _g95InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g95InferenceConv.FuseEpilogue(_g95InferenceEpilogue);
+        Own(_g95Conv, _g95Epilogue, _g95Fold, _g95InferenceConv, _g95InferenceEpilogue);
         RegisterTrace(95, TrainingTensor(1986560, 4096), GradientTensor(1978368, 4096));
 
         // 96: Conv+BatchNorm+ReLU layer3.11.conv2, layer3.11.bn2, layer3.11.relu2
@@ -3033,6 +3129,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g96InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1256320, 36864), Scratch(1293184, 64), InferenceTensor(0, 4096));
         _g96InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g96InferenceConv.FuseEpilogue(_g96InferenceEpilogue);
+        Own(_g96Conv, _g96Epilogue, _g96Fold, _g96InferenceConv, _g96InferenceEpilogue);
         RegisterTrace(96, TrainingTensor(1994752, 4096), GradientTensor(1986560, 4096));
 
         // 97: Conv+BatchNorm+ReLU layer3.12.conv1, layer3.12.bn1, layer3.12.relu1
@@ -3043,6 +3140,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g97InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1293504, 36864), Scratch(1330368, 64), InferenceTensor(4096, 4096));
         _g97InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g97InferenceConv.FuseEpilogue(_g97InferenceEpilogue);
+        Own(_g97Conv, _g97Epilogue, _g97Fold, _g97InferenceConv, _g97InferenceEpilogue);
         RegisterTrace(97, TrainingTensor(2002944, 4096), GradientTensor(1994752, 4096));
 
         // 98: Conv+BatchNorm+ReLU layer3.12.conv2, layer3.12.bn2, layer3.12.relu2
@@ -3053,6 +3151,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g98InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1330688, 36864), Scratch(1367552, 64), InferenceTensor(0, 4096));
         _g98InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g98InferenceConv.FuseEpilogue(_g98InferenceEpilogue);
+        Own(_g98Conv, _g98Epilogue, _g98Fold, _g98InferenceConv, _g98InferenceEpilogue);
         RegisterTrace(98, TrainingTensor(2011136, 4096), GradientTensor(2002944, 4096));
 
         // 99: Conv+BatchNorm+ReLU layer3.13.conv1, layer3.13.bn1, layer3.13.relu1
@@ -3063,6 +3162,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g99InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1367872, 36864), Scratch(1404736, 64), InferenceTensor(4096, 4096));
         _g99InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g99InferenceConv.FuseEpilogue(_g99InferenceEpilogue);
+        Own(_g99Conv, _g99Epilogue, _g99Fold, _g99InferenceConv, _g99InferenceEpilogue);
         RegisterTrace(99, TrainingTensor(2019328, 4096), GradientTensor(2011136, 4096));
 
         // 100: Conv+BatchNorm+ReLU layer3.13.conv2, layer3.13.bn2, layer3.13.relu2
@@ -3073,6 +3173,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g100InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1405056, 36864), Scratch(1441920, 64), InferenceTensor(0, 4096));
         _g100InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g100InferenceConv.FuseEpilogue(_g100InferenceEpilogue);
+        Own(_g100Conv, _g100Epilogue, _g100Fold, _g100InferenceConv, _g100InferenceEpilogue);
         RegisterTrace(100, TrainingTensor(2027520, 4096), GradientTensor(2019328, 4096));
 
         // 101: Conv+BatchNorm+ReLU layer3.14.conv1, layer3.14.bn1, layer3.14.relu1
@@ -3083,6 +3184,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g101InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1442240, 36864), Scratch(1479104, 64), InferenceTensor(4096, 4096));
         _g101InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g101InferenceConv.FuseEpilogue(_g101InferenceEpilogue);
+        Own(_g101Conv, _g101Epilogue, _g101Fold, _g101InferenceConv, _g101InferenceEpilogue);
         RegisterTrace(101, TrainingTensor(2035712, 4096), GradientTensor(2027520, 4096));
 
         // 102: Conv+BatchNorm+ReLU layer3.14.conv2, layer3.14.bn2, layer3.14.relu2
@@ -3093,6 +3195,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g102InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1479424, 36864), Scratch(1516288, 64), InferenceTensor(0, 4096));
         _g102InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g102InferenceConv.FuseEpilogue(_g102InferenceEpilogue);
+        Own(_g102Conv, _g102Epilogue, _g102Fold, _g102InferenceConv, _g102InferenceEpilogue);
         RegisterTrace(102, TrainingTensor(2043904, 4096), GradientTensor(2035712, 4096));
 
         // 103: Conv+BatchNorm+ReLU layer3.15.conv1, layer3.15.bn1, layer3.15.relu1
@@ -3103,6 +3206,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g103InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1516608, 36864), Scratch(1553472, 64), InferenceTensor(4096, 4096));
         _g103InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g103InferenceConv.FuseEpilogue(_g103InferenceEpilogue);
+        Own(_g103Conv, _g103Epilogue, _g103Fold, _g103InferenceConv, _g103InferenceEpilogue);
         RegisterTrace(103, TrainingTensor(2052096, 4096), GradientTensor(2043904, 4096));
 
         // 104: Conv+BatchNorm+ReLU layer3.15.conv2, layer3.15.bn2, layer3.15.relu2
@@ -3113,6 +3217,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g104InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1553792, 36864), Scratch(1590656, 64), InferenceTensor(0, 4096));
         _g104InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g104InferenceConv.FuseEpilogue(_g104InferenceEpilogue);
+        Own(_g104Conv, _g104Epilogue, _g104Fold, _g104InferenceConv, _g104InferenceEpilogue);
         RegisterTrace(104, TrainingTensor(2060288, 4096), GradientTensor(2052096, 4096));
 
         // 105: Conv+BatchNorm+ReLU layer3.16.conv1, layer3.16.bn1, layer3.16.relu1
@@ -3123,6 +3228,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g105InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1590976, 36864), Scratch(1627840, 64), InferenceTensor(4096, 4096));
         _g105InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g105InferenceConv.FuseEpilogue(_g105InferenceEpilogue);
+        Own(_g105Conv, _g105Epilogue, _g105Fold, _g105InferenceConv, _g105InferenceEpilogue);
         RegisterTrace(105, TrainingTensor(2068480, 4096), GradientTensor(2060288, 4096));
 
         // 106: Conv+BatchNorm+ReLU layer3.16.conv2, layer3.16.bn2, layer3.16.relu2
@@ -3133,6 +3239,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g106InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1628160, 36864), Scratch(1665024, 64), InferenceTensor(0, 4096));
         _g106InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g106InferenceConv.FuseEpilogue(_g106InferenceEpilogue);
+        Own(_g106Conv, _g106Epilogue, _g106Fold, _g106InferenceConv, _g106InferenceEpilogue);
         RegisterTrace(106, TrainingTensor(2076672, 4096), GradientTensor(2068480, 4096));
 
         // 107: Conv+BatchNorm+ReLU layer3.17.conv1, layer3.17.bn1, layer3.17.relu1
@@ -3143,6 +3250,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g107InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1665344, 36864), Scratch(1702208, 64), InferenceTensor(4096, 4096));
         _g107InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g107InferenceConv.FuseEpilogue(_g107InferenceEpilogue);
+        Own(_g107Conv, _g107Epilogue, _g107Fold, _g107InferenceConv, _g107InferenceEpilogue);
         RegisterTrace(107, TrainingTensor(2084864, 4096), GradientTensor(2076672, 4096));
 
         // 108: Conv+BatchNorm+ReLU layer3.17.conv2, layer3.17.bn2, layer3.17.relu2
@@ -3153,16 +3261,19 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g108InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1702528, 36864), Scratch(1739392, 64), InferenceTensor(0, 4096));
         _g108InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g108InferenceConv.FuseEpilogue(_g108InferenceEpilogue);
+        Own(_g108Conv, _g108Epilogue, _g108Fold, _g108InferenceConv, _g108InferenceEpilogue);
         RegisterTrace(108, TrainingTensor(2093056, 4096), GradientTensor(2084864, 4096));
 
         // 109: GlobalAvgPool avgpool
         _g109Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(2093056, 4096), TrainingTensor(2097152, 64), GradientTensor(2097152, 64), GradientTensor(2093056, 4096));
         _g109InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(0, 4096), InferenceTensor(4096, 64));
+        Own(_g109Op, _g109InferenceOp);
         RegisterTrace(109, TrainingTensor(2097152, 64), GradientTensor(2093056, 4096));
 
         // 110: Dense fc
         _g110Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(2097152, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(2097216, 10), GradientTensor(2097216, 10), GradientTensor(2097152, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
         _g110InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(4096, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 10));
+        Own(_g110Conv, _g110InferenceConv);
         RegisterTrace(110, TrainingTensor(2097216, 10), GradientTensor(2097152, 64));
     }
 

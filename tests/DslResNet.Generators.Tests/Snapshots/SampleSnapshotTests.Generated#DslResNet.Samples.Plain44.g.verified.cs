@@ -885,6 +885,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
+        Own(_g0Conv, _g0Epilogue, _g0Fold, _g0InferenceConv, _g0InferenceEpilogue);
         RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(835658, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
@@ -895,6 +896,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g1InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
         _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g1InferenceConv.FuseEpilogue(_g1InferenceEpilogue);
+        Own(_g1Conv, _g1Epilogue, _g1Fold, _g1InferenceConv, _g1InferenceEpilogue);
         RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
@@ -905,6 +907,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(0, 16384));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
+        Own(_g2Conv, _g2Epilogue, _g2Fold, _g2InferenceConv, _g2InferenceEpilogue);
         RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
 
         // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
@@ -915,6 +918,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(16384, 16384));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
+        Own(_g3Conv, _g3Epilogue, _g3Fold, _g3InferenceConv, _g3InferenceEpilogue);
         RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
 
         // 4: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
@@ -925,6 +929,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(0, 16384));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
+        Own(_g4Conv, _g4Epilogue, _g4Fold, _g4InferenceConv, _g4InferenceEpilogue);
         RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
 
         // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
@@ -935,6 +940,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(16384, 16384));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
+        Own(_g5Conv, _g5Epilogue, _g5Fold, _g5InferenceConv, _g5InferenceEpilogue);
         RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
 
         // 6: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
@@ -945,6 +951,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(0, 16384));
         _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g6InferenceConv.FuseEpilogue(_g6InferenceEpilogue);
+        Own(_g6Conv, _g6Epilogue, _g6Fold, _g6InferenceConv, _g6InferenceEpilogue);
         RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
 
         // 7: Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
@@ -955,6 +962,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(16384, 16384));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g7InferenceConv.FuseEpilogue(_g7InferenceEpilogue);
+        Own(_g7Conv, _g7Epilogue, _g7Fold, _g7InferenceConv, _g7InferenceEpilogue);
         RegisterTrace(7, TrainingTensor(245760, 16384), GradientTensor(212992, 16384));
 
         // 8: Conv+BatchNorm+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.relu2
@@ -965,6 +973,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(0, 16384));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
+        Own(_g8Conv, _g8Epilogue, _g8Fold, _g8InferenceConv, _g8InferenceEpilogue);
         RegisterTrace(8, TrainingTensor(278528, 16384), GradientTensor(245760, 16384));
 
         // 9: Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
@@ -975,6 +984,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(16384, 16384));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
+        Own(_g9Conv, _g9Epilogue, _g9Fold, _g9InferenceConv, _g9InferenceEpilogue);
         RegisterTrace(9, TrainingTensor(311296, 16384), GradientTensor(278528, 16384));
 
         // 10: Conv+BatchNorm+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.relu2
@@ -985,6 +995,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(0, 16384));
         _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g10InferenceConv.FuseEpilogue(_g10InferenceEpilogue);
+        Own(_g10Conv, _g10Epilogue, _g10Fold, _g10InferenceConv, _g10InferenceEpilogue);
         RegisterTrace(10, TrainingTensor(344064, 16384), GradientTensor(311296, 16384));
 
         // 11: Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
@@ -995,6 +1006,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(24416, 2304), Scratch(26720, 16), InferenceTensor(16384, 16384));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g11InferenceConv.FuseEpilogue(_g11InferenceEpilogue);
+        Own(_g11Conv, _g11Epilogue, _g11Fold, _g11InferenceConv, _g11InferenceEpilogue);
         RegisterTrace(11, TrainingTensor(376832, 16384), GradientTensor(344064, 16384));
 
         // 12: Conv+BatchNorm+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.relu2
@@ -1005,6 +1017,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(26800, 2304), Scratch(29104, 16), InferenceTensor(0, 16384));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
+        Own(_g12Conv, _g12Epilogue, _g12Fold, _g12InferenceConv, _g12InferenceEpilogue);
         RegisterTrace(12, TrainingTensor(409600, 16384), GradientTensor(376832, 16384));
 
         // 13: Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
@@ -1015,6 +1028,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(29184, 2304), Scratch(31488, 16), InferenceTensor(16384, 16384));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
+        Own(_g13Conv, _g13Epilogue, _g13Fold, _g13InferenceConv, _g13InferenceEpilogue);
         RegisterTrace(13, TrainingTensor(442368, 16384), GradientTensor(409600, 16384));
 
         // 14: Conv+BatchNorm+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.relu2
@@ -1025,6 +1039,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(31568, 2304), Scratch(33872, 16), InferenceTensor(0, 16384));
         _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g14InferenceConv.FuseEpilogue(_g14InferenceEpilogue);
+        Own(_g14Conv, _g14Epilogue, _g14Fold, _g14InferenceConv, _g14InferenceEpilogue);
         RegisterTrace(14, TrainingTensor(475136, 16384), GradientTensor(442368, 16384));
 
         // 15: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
@@ -1035,6 +1050,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(0, 16384), Scratch(34016, 4608), Scratch(38624, 32), InferenceTensor(16384, 8192));
         _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(16384, 8192));
         _g15InferenceConv.FuseEpilogue(_g15InferenceEpilogue);
+        Own(_g15Conv, _g15Epilogue, _g15Fold, _g15InferenceConv, _g15InferenceEpilogue);
         RegisterTrace(15, TrainingTensor(499712, 8192), GradientTensor(475136, 16384));
 
         // 16: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
@@ -1045,6 +1061,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(38784, 9216), Scratch(48000, 32), InferenceTensor(0, 8192));
         _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g16InferenceConv.FuseEpilogue(_g16InferenceEpilogue);
+        Own(_g16Conv, _g16Epilogue, _g16Fold, _g16InferenceConv, _g16InferenceEpilogue);
         RegisterTrace(16, TrainingTensor(516096, 8192), GradientTensor(499712, 8192));
 
         // 17: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
@@ -1055,6 +1072,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(48160, 9216), Scratch(57376, 32), InferenceTensor(8192, 8192));
         _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g17InferenceConv.FuseEpilogue(_g17InferenceEpilogue);
+        Own(_g17Conv, _g17Epilogue, _g17Fold, _g17InferenceConv, _g17InferenceEpilogue);
         RegisterTrace(17, TrainingTensor(532480, 8192), GradientTensor(516096, 8192));
 
         // 18: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
@@ -1065,6 +1083,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(57536, 9216), Scratch(66752, 32), InferenceTensor(0, 8192));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
+        Own(_g18Conv, _g18Epilogue, _g18Fold, _g18InferenceConv, _g18InferenceEpilogue);
         RegisterTrace(18, TrainingTensor(548864, 8192), GradientTensor(532480, 8192));
 
         // 19: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
@@ -1075,6 +1094,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(66912, 9216), Scratch(76128, 32), InferenceTensor(8192, 8192));
         _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
+        Own(_g19Conv, _g19Epilogue, _g19Fold, _g19InferenceConv, _g19InferenceEpilogue);
         RegisterTrace(19, TrainingTensor(565248, 8192), GradientTensor(548864, 8192));
 
         // 20: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
@@ -1085,6 +1105,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(76288, 9216), Scratch(85504, 32), InferenceTensor(0, 8192));
         _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g20InferenceConv.FuseEpilogue(_g20InferenceEpilogue);
+        Own(_g20Conv, _g20Epilogue, _g20Fold, _g20InferenceConv, _g20InferenceEpilogue);
         RegisterTrace(20, TrainingTensor(581632, 8192), GradientTensor(565248, 8192));
 
         // 21: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
@@ -1095,6 +1116,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(85664, 9216), Scratch(94880, 32), InferenceTensor(8192, 8192));
         _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g21InferenceConv.FuseEpilogue(_g21InferenceEpilogue);
+        Own(_g21Conv, _g21Epilogue, _g21Fold, _g21InferenceConv, _g21InferenceEpilogue);
         RegisterTrace(21, TrainingTensor(598016, 8192), GradientTensor(581632, 8192));
 
         // 22: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
@@ -1105,6 +1127,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(95040, 9216), Scratch(104256, 32), InferenceTensor(0, 8192));
         _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g22InferenceConv.FuseEpilogue(_g22InferenceEpilogue);
+        Own(_g22Conv, _g22Epilogue, _g22Fold, _g22InferenceConv, _g22InferenceEpilogue);
         RegisterTrace(22, TrainingTensor(614400, 8192), GradientTensor(598016, 8192));
 
         // 23: Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
@@ -1115,6 +1138,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(104416, 9216), Scratch(113632, 32), InferenceTensor(8192, 8192));
         _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g23InferenceConv.FuseEpilogue(_g23InferenceEpilogue);
+        Own(_g23Conv, _g23Epilogue, _g23Fold, _g23InferenceConv, _g23InferenceEpilogue);
         RegisterTrace(23, TrainingTensor(630784, 8192), GradientTensor(614400, 8192));
 
         // 24: Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
@@ -1125,6 +1149,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(113792, 9216), Scratch(123008, 32), InferenceTensor(0, 8192));
         _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g24InferenceConv.FuseEpilogue(_g24InferenceEpilogue);
+        Own(_g24Conv, _g24Epilogue, _g24Fold, _g24InferenceConv, _g24InferenceEpilogue);
         RegisterTrace(24, TrainingTensor(647168, 8192), GradientTensor(630784, 8192));
 
         // 25: Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
@@ -1135,6 +1160,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(123168, 9216), Scratch(132384, 32), InferenceTensor(8192, 8192));
         _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g25InferenceConv.FuseEpilogue(_g25InferenceEpilogue);
+        Own(_g25Conv, _g25Epilogue, _g25Fold, _g25InferenceConv, _g25InferenceEpilogue);
         RegisterTrace(25, TrainingTensor(663552, 8192), GradientTensor(647168, 8192));
 
         // 26: Conv+BatchNorm+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.relu2
@@ -1145,6 +1171,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(132544, 9216), Scratch(141760, 32), InferenceTensor(0, 8192));
         _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g26InferenceConv.FuseEpilogue(_g26InferenceEpilogue);
+        Own(_g26Conv, _g26Epilogue, _g26Fold, _g26InferenceConv, _g26InferenceEpilogue);
         RegisterTrace(26, TrainingTensor(679936, 8192), GradientTensor(663552, 8192));
 
         // 27: Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
@@ -1155,6 +1182,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(141920, 9216), Scratch(151136, 32), InferenceTensor(8192, 8192));
         _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g27InferenceConv.FuseEpilogue(_g27InferenceEpilogue);
+        Own(_g27Conv, _g27Epilogue, _g27Fold, _g27InferenceConv, _g27InferenceEpilogue);
         RegisterTrace(27, TrainingTensor(696320, 8192), GradientTensor(679936, 8192));
 
         // 28: Conv+BatchNorm+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.relu2
@@ -1165,6 +1193,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(151296, 9216), Scratch(160512, 32), InferenceTensor(0, 8192));
         _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g28InferenceConv.FuseEpilogue(_g28InferenceEpilogue);
+        Own(_g28Conv, _g28Epilogue, _g28Fold, _g28InferenceConv, _g28InferenceEpilogue);
         RegisterTrace(28, TrainingTensor(712704, 8192), GradientTensor(696320, 8192));
 
         // 29: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
@@ -1175,6 +1204,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(0, 8192), Scratch(160800, 18432), Scratch(179232, 64), InferenceTensor(8192, 4096));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(8192, 4096));
         _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
+        Own(_g29Conv, _g29Epilogue, _g29Fold, _g29InferenceConv, _g29InferenceEpilogue);
         RegisterTrace(29, TrainingTensor(724992, 4096), GradientTensor(712704, 8192));
 
         // 30: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
@@ -1185,6 +1215,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(179552, 36864), Scratch(216416, 64), InferenceTensor(0, 4096));
         _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g30InferenceConv.FuseEpilogue(_g30InferenceEpilogue);
+        Own(_g30Conv, _g30Epilogue, _g30Fold, _g30InferenceConv, _g30InferenceEpilogue);
         RegisterTrace(30, TrainingTensor(733184, 4096), GradientTensor(724992, 4096));
 
         // 31: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
@@ -1195,6 +1226,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(216736, 36864), Scratch(253600, 64), InferenceTensor(4096, 4096));
         _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g31InferenceConv.FuseEpilogue(_g31InferenceEpilogue);
+        Own(_g31Conv, _g31Epilogue, _g31Fold, _g31InferenceConv, _g31InferenceEpilogue);
         RegisterTrace(31, TrainingTensor(741376, 4096), GradientTensor(733184, 4096));
 
         // 32: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
@@ -1205,6 +1237,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(253920, 36864), Scratch(290784, 64), InferenceTensor(0, 4096));
         _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g32InferenceConv.FuseEpilogue(_g32InferenceEpilogue);
+        Own(_g32Conv, _g32Epilogue, _g32Fold, _g32InferenceConv, _g32InferenceEpilogue);
         RegisterTrace(32, TrainingTensor(749568, 4096), GradientTensor(741376, 4096));
 
         // 33: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
@@ -1215,6 +1248,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(291104, 36864), Scratch(327968, 64), InferenceTensor(4096, 4096));
         _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g33InferenceConv.FuseEpilogue(_g33InferenceEpilogue);
+        Own(_g33Conv, _g33Epilogue, _g33Fold, _g33InferenceConv, _g33InferenceEpilogue);
         RegisterTrace(33, TrainingTensor(757760, 4096), GradientTensor(749568, 4096));
 
         // 34: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
@@ -1225,6 +1259,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(328288, 36864), Scratch(365152, 64), InferenceTensor(0, 4096));
         _g34InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g34InferenceConv.FuseEpilogue(_g34InferenceEpilogue);
+        Own(_g34Conv, _g34Epilogue, _g34Fold, _g34InferenceConv, _g34InferenceEpilogue);
         RegisterTrace(34, TrainingTensor(765952, 4096), GradientTensor(757760, 4096));
 
         // 35: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
@@ -1235,6 +1270,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(365472, 36864), Scratch(402336, 64), InferenceTensor(4096, 4096));
         _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g35InferenceConv.FuseEpilogue(_g35InferenceEpilogue);
+        Own(_g35Conv, _g35Epilogue, _g35Fold, _g35InferenceConv, _g35InferenceEpilogue);
         RegisterTrace(35, TrainingTensor(774144, 4096), GradientTensor(765952, 4096));
 
         // 36: Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
@@ -1245,6 +1281,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(402656, 36864), Scratch(439520, 64), InferenceTensor(0, 4096));
         _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g36InferenceConv.FuseEpilogue(_g36InferenceEpilogue);
+        Own(_g36Conv, _g36Epilogue, _g36Fold, _g36InferenceConv, _g36InferenceEpilogue);
         RegisterTrace(36, TrainingTensor(782336, 4096), GradientTensor(774144, 4096));
 
         // 37: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
@@ -1255,6 +1292,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g37InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(439840, 36864), Scratch(476704, 64), InferenceTensor(4096, 4096));
         _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g37InferenceConv.FuseEpilogue(_g37InferenceEpilogue);
+        Own(_g37Conv, _g37Epilogue, _g37Fold, _g37InferenceConv, _g37InferenceEpilogue);
         RegisterTrace(37, TrainingTensor(790528, 4096), GradientTensor(782336, 4096));
 
         // 38: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
@@ -1265,6 +1303,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(477024, 36864), Scratch(513888, 64), InferenceTensor(0, 4096));
         _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g38InferenceConv.FuseEpilogue(_g38InferenceEpilogue);
+        Own(_g38Conv, _g38Epilogue, _g38Fold, _g38InferenceConv, _g38InferenceEpilogue);
         RegisterTrace(38, TrainingTensor(798720, 4096), GradientTensor(790528, 4096));
 
         // 39: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
@@ -1275,6 +1314,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(514208, 36864), Scratch(551072, 64), InferenceTensor(4096, 4096));
         _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g39InferenceConv.FuseEpilogue(_g39InferenceEpilogue);
+        Own(_g39Conv, _g39Epilogue, _g39Fold, _g39InferenceConv, _g39InferenceEpilogue);
         RegisterTrace(39, TrainingTensor(806912, 4096), GradientTensor(798720, 4096));
 
         // 40: Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
@@ -1285,6 +1325,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g40InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(551392, 36864), Scratch(588256, 64), InferenceTensor(0, 4096));
         _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g40InferenceConv.FuseEpilogue(_g40InferenceEpilogue);
+        Own(_g40Conv, _g40Epilogue, _g40Fold, _g40InferenceConv, _g40InferenceEpilogue);
         RegisterTrace(40, TrainingTensor(815104, 4096), GradientTensor(806912, 4096));
 
         // 41: Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
@@ -1295,6 +1336,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g41InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(588576, 36864), Scratch(625440, 64), InferenceTensor(4096, 4096));
         _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g41InferenceConv.FuseEpilogue(_g41InferenceEpilogue);
+        Own(_g41Conv, _g41Epilogue, _g41Fold, _g41InferenceConv, _g41InferenceEpilogue);
         RegisterTrace(41, TrainingTensor(823296, 4096), GradientTensor(815104, 4096));
 
         // 42: Conv+BatchNorm+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.relu2
@@ -1305,16 +1347,19 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(625760, 36864), Scratch(662624, 64), InferenceTensor(0, 4096));
         _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g42InferenceConv.FuseEpilogue(_g42InferenceEpilogue);
+        Own(_g42Conv, _g42Epilogue, _g42Fold, _g42InferenceConv, _g42InferenceEpilogue);
         RegisterTrace(42, TrainingTensor(831488, 4096), GradientTensor(823296, 4096));
 
         // 43: GlobalAvgPool avgpool
         _g43Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(831488, 4096), TrainingTensor(835584, 64), GradientTensor(835584, 64), GradientTensor(831488, 4096));
         _g43InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(0, 4096), InferenceTensor(4096, 64));
+        Own(_g43Op, _g43InferenceOp);
         RegisterTrace(43, TrainingTensor(835584, 64), GradientTensor(831488, 4096));
 
         // 44: Dense fc
         _g44Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(835584, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(835648, 10), GradientTensor(835648, 10), GradientTensor(835584, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
         _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(4096, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 10));
+        Own(_g44Conv, _g44InferenceConv);
         RegisterTrace(44, TrainingTensor(835648, 10), GradientTensor(835584, 64));
     }
 

@@ -526,21 +526,25 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         // 0: Conv conv1
         _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(6273512, 150528), ParameterGradient("conv1.weight"), default);
         _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, InferenceTensor(0, 802816));
+        Own(_g0Conv, _g0InferenceConv);
         RegisterTrace(0, TrainingTensor(0, 802816), GradientTensor(6273512, 150528));
 
         // 1: MaxPool maxpool
         _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(0, 802816), TrainingTensor(802816, 200704), GradientTensor(802816, 200704), GradientTensor(0, 802816));
         _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704));
+        Own(_g1Op, _g1InferenceOp);
         RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(0, 802816));
 
         // 2: BatchNorm layer1.0.bn1
         _g2Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(802816, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(0, 256), default, TrainingTensor(1003520, 200704), GradientTensor(1003520, 200704), GradientTensor(802816, 200704), default, BatchNormGradients("layer1.0.bn1"));
         _g2InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(802816, 200704), BatchNormTensors("layer1.0.bn1"), default, default, InferenceTensor(0, 200704));
+        Own(_g2Op, _g2InferenceOp);
         RegisterTrace(2, TrainingTensor(1003520, 200704), GradientTensor(802816, 200704));
 
         // 3: ReLU layer1.0.relu1
         _g3Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1003520, 200704), default, default, default, TrainingTensor(1204224, 200704), GradientTensor(1204224, 200704), GradientTensor(1003520, 200704), default, default);
         _g3InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(200704, 200704));
+        Own(_g3Op, _g3InferenceOp);
         RegisterTrace(3, TrainingTensor(1204224, 200704), GradientTensor(1003520, 200704));
 
         // 4: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
@@ -551,6 +555,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(512, 36864), Scratch(37376, 64), InferenceTensor(0, 200704));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
+        Own(_g4Conv, _g4Epilogue, _g4Fold, _g4InferenceConv, _g4InferenceEpilogue);
         RegisterTrace(4, TrainingTensor(1605632, 200704), GradientTensor(1204224, 200704));
 
         // 5: Conv+Add layer1.0.conv2, layer1.0.add
@@ -559,16 +564,19 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.0.conv2.weight"), default, InferenceTensor(200704, 200704));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704));
         _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
+        Own(_g5Conv, _g5Epilogue, _g5InferenceConv, _g5InferenceEpilogue);
         RegisterTrace(5, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
         // 6: BatchNorm layer1.1.bn1
         _g6Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2007040, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(37440, 256), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), default, BatchNormGradients("layer1.1.bn1"));
         _g6InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(200704, 200704), BatchNormTensors("layer1.1.bn1"), default, default, InferenceTensor(0, 200704));
+        Own(_g6Op, _g6InferenceOp);
         RegisterTrace(6, TrainingTensor(2207744, 200704), GradientTensor(2007040, 200704));
 
         // 7: ReLU layer1.1.relu1
         _g7Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(2207744, 200704), default, default, default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, default);
         _g7InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(401408, 200704));
+        Own(_g7Op, _g7InferenceOp);
         RegisterTrace(7, TrainingTensor(2408448, 200704), GradientTensor(2207744, 200704));
 
         // 8: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
@@ -579,6 +587,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(401408, 200704), Scratch(37952, 36864), Scratch(74816, 64), InferenceTensor(0, 200704));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
+        Own(_g8Conv, _g8Epilogue, _g8Fold, _g8InferenceConv, _g8InferenceEpilogue);
         RegisterTrace(8, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
 
         // 9: Conv+Add layer1.1.conv2, layer1.1.add
@@ -587,16 +596,19 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.1.conv2.weight"), default, InferenceTensor(401408, 200704));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704));
         _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
+        Own(_g9Conv, _g9Epilogue, _g9InferenceConv, _g9InferenceEpilogue);
         RegisterTrace(9, TrainingTensor(3211264, 200704), GradientTensor(2809856, 200704));
 
         // 10: BatchNorm layer2.0.bn1
         _g10Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3211264, 200704), BatchNormTensors("layer2.0.bn1"), Scratch(74880, 256), default, TrainingTensor(3411968, 200704), GradientTensor(3411968, 200704), GradientTensor(3211264, 200704), default, BatchNormGradients("layer2.0.bn1"));
         _g10InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(401408, 200704), BatchNormTensors("layer2.0.bn1"), default, default, InferenceTensor(0, 200704));
+        Own(_g10Op, _g10InferenceOp);
         RegisterTrace(10, TrainingTensor(3411968, 200704), GradientTensor(3211264, 200704));
 
         // 11: ReLU layer2.0.relu1
         _g11Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3411968, 200704), default, default, default, TrainingTensor(3612672, 200704), GradientTensor(3612672, 200704), GradientTensor(3411968, 200704), default, default);
         _g11InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(200704, 200704));
+        Own(_g11Op, _g11InferenceOp);
         RegisterTrace(11, TrainingTensor(3612672, 200704), GradientTensor(3411968, 200704));
 
         // 12: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
@@ -607,11 +619,13 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(75648, 73728), Scratch(149376, 128), InferenceTensor(0, 100352));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
+        Own(_g12Conv, _g12Epilogue, _g12Fold, _g12InferenceConv, _g12InferenceEpilogue);
         RegisterTrace(12, TrainingTensor(3913728, 100352), GradientTensor(3612672, 200704));
 
         // 13: Conv layer2.0.conv2
         _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3913728, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(4014080, 100352), GradientTensor(4014080, 100352), GradientTensor(3913728, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
         _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), InferenceTensor(0, 100352), Parameter("layer2.0.conv2.weight"), default, InferenceTensor(100352, 100352));
+        Own(_g13Conv, _g13InferenceConv);
         RegisterTrace(13, TrainingTensor(4014080, 100352), GradientTensor(3913728, 100352));
 
         // 14: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
@@ -620,21 +634,25 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g14Conv.FuseStatistics(_g14Epilogue);
         _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(150016, 8192), Scratch(158208, 128));
         _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(401408, 200704), Scratch(150016, 8192), Scratch(158208, 128), InferenceTensor(0, 100352));
+        Own(_g14Conv, _g14Epilogue, _g14Fold, _g14InferenceConv);
         RegisterTrace(14, TrainingTensor(4214784, 100352), GradientTensor(3211264, 200704));
 
         // 15: Add layer2.0.add
         _g15Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4014080, 100352), default, default, TrainingTensor(4214784, 100352), TrainingTensor(4315136, 100352), GradientTensor(4315136, 100352), GradientTensor(4014080, 100352), GradientTensor(4214784, 100352), default);
         _g15InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352));
+        Own(_g15Op, _g15InferenceOp);
         RegisterTrace(15, TrainingTensor(4315136, 100352), GradientTensor(4014080, 100352));
 
         // 16: BatchNorm layer2.1.bn1
         _g16Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4315136, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(158336, 512), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), default, BatchNormGradients("layer2.1.bn1"));
         _g16InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(200704, 100352), BatchNormTensors("layer2.1.bn1"), default, default, InferenceTensor(0, 100352));
+        Own(_g16Op, _g16InferenceOp);
         RegisterTrace(16, TrainingTensor(4415488, 100352), GradientTensor(4315136, 100352));
 
         // 17: ReLU layer2.1.relu1
         _g17Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4415488, 100352), default, default, default, TrainingTensor(4515840, 100352), GradientTensor(4515840, 100352), GradientTensor(4415488, 100352), default, default);
         _g17InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(100352, 100352));
+        Own(_g17Op, _g17InferenceOp);
         RegisterTrace(17, TrainingTensor(4515840, 100352), GradientTensor(4415488, 100352));
 
         // 18: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
@@ -645,6 +663,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(159360, 147456), Scratch(306816, 128), InferenceTensor(0, 100352));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
+        Own(_g18Conv, _g18Epilogue, _g18Fold, _g18InferenceConv, _g18InferenceEpilogue);
         RegisterTrace(18, TrainingTensor(4716544, 100352), GradientTensor(4515840, 100352));
 
         // 19: Conv+Add layer2.1.conv2, layer2.1.add
@@ -653,16 +672,19 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), InferenceTensor(0, 100352), Parameter("layer2.1.conv2.weight"), default, InferenceTensor(100352, 100352));
         _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(200704, 100352), InferenceTensor(100352, 100352));
         _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
+        Own(_g19Conv, _g19Epilogue, _g19InferenceConv, _g19InferenceEpilogue);
         RegisterTrace(19, TrainingTensor(4917248, 100352), GradientTensor(4716544, 100352));
 
         // 20: BatchNorm layer3.0.bn1
         _g20Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4917248, 100352), BatchNormTensors("layer3.0.bn1"), Scratch(306944, 512), default, TrainingTensor(5017600, 100352), GradientTensor(5017600, 100352), GradientTensor(4917248, 100352), default, BatchNormGradients("layer3.0.bn1"));
         _g20InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(100352, 100352), BatchNormTensors("layer3.0.bn1"), default, default, InferenceTensor(0, 100352));
+        Own(_g20Op, _g20InferenceOp);
         RegisterTrace(20, TrainingTensor(5017600, 100352), GradientTensor(4917248, 100352));
 
         // 21: ReLU layer3.0.relu1
         _g21Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5017600, 100352), default, default, default, TrainingTensor(5117952, 100352), GradientTensor(5117952, 100352), GradientTensor(5017600, 100352), default, default);
         _g21InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(200704, 100352));
+        Own(_g21Op, _g21InferenceOp);
         RegisterTrace(21, TrainingTensor(5117952, 100352), GradientTensor(5017600, 100352));
 
         // 22: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
@@ -673,11 +695,13 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(308480, 294912), Scratch(603392, 256), InferenceTensor(0, 50176));
         _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         _g22InferenceConv.FuseEpilogue(_g22InferenceEpilogue);
+        Own(_g22Conv, _g22Epilogue, _g22Fold, _g22InferenceConv, _g22InferenceEpilogue);
         RegisterTrace(22, TrainingTensor(5268480, 50176), GradientTensor(5117952, 100352));
 
         // 23: Conv layer3.0.conv2
         _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5268480, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(5318656, 50176), GradientTensor(5318656, 50176), GradientTensor(5268480, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
         _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), InferenceTensor(0, 50176), Parameter("layer3.0.conv2.weight"), default, InferenceTensor(50176, 50176));
+        Own(_g23Conv, _g23InferenceConv);
         RegisterTrace(23, TrainingTensor(5318656, 50176), GradientTensor(5268480, 50176));
 
         // 24: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
@@ -686,21 +710,25 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g24Conv.FuseStatistics(_g24Epilogue);
         _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(604672, 32768), Scratch(637440, 256));
         _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(100352, 100352), Scratch(604672, 32768), Scratch(637440, 256), InferenceTensor(0, 50176));
+        Own(_g24Conv, _g24Epilogue, _g24Fold, _g24InferenceConv);
         RegisterTrace(24, TrainingTensor(5419008, 50176), GradientTensor(4917248, 100352));
 
         // 25: Add layer3.0.add
         _g25Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5318656, 50176), default, default, TrainingTensor(5419008, 50176), TrainingTensor(5469184, 50176), GradientTensor(5469184, 50176), GradientTensor(5318656, 50176), GradientTensor(5419008, 50176), default);
         _g25InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176));
+        Own(_g25Op, _g25InferenceOp);
         RegisterTrace(25, TrainingTensor(5469184, 50176), GradientTensor(5318656, 50176));
 
         // 26: BatchNorm layer3.1.bn1
         _g26Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5469184, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(637696, 1024), default, TrainingTensor(5519360, 50176), GradientTensor(5519360, 50176), GradientTensor(5469184, 50176), default, BatchNormGradients("layer3.1.bn1"));
         _g26InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(100352, 50176), BatchNormTensors("layer3.1.bn1"), default, default, InferenceTensor(0, 50176));
+        Own(_g26Op, _g26InferenceOp);
         RegisterTrace(26, TrainingTensor(5519360, 50176), GradientTensor(5469184, 50176));
 
         // 27: ReLU layer3.1.relu1
         _g27Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5519360, 50176), default, default, default, TrainingTensor(5569536, 50176), GradientTensor(5569536, 50176), GradientTensor(5519360, 50176), default, default);
         _g27InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(50176, 50176));
+        Own(_g27Op, _g27InferenceOp);
         RegisterTrace(27, TrainingTensor(5569536, 50176), GradientTensor(5519360, 50176));
 
         // 28: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
@@ -711,6 +739,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(639744, 589824), Scratch(1229568, 256), InferenceTensor(0, 50176));
         _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         _g28InferenceConv.FuseEpilogue(_g28InferenceEpilogue);
+        Own(_g28Conv, _g28Epilogue, _g28Fold, _g28InferenceConv, _g28InferenceEpilogue);
         RegisterTrace(28, TrainingTensor(5669888, 50176), GradientTensor(5569536, 50176));
 
         // 29: Conv+Add layer3.1.conv2, layer3.1.add
@@ -719,16 +748,19 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), InferenceTensor(0, 50176), Parameter("layer3.1.conv2.weight"), default, InferenceTensor(50176, 50176));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(100352, 50176), InferenceTensor(50176, 50176));
         _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
+        Own(_g29Conv, _g29Epilogue, _g29InferenceConv, _g29InferenceEpilogue);
         RegisterTrace(29, TrainingTensor(5770240, 50176), GradientTensor(5669888, 50176));
 
         // 30: BatchNorm layer4.0.bn1
         _g30Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5770240, 50176), BatchNormTensors("layer4.0.bn1"), Scratch(1229824, 1024), default, TrainingTensor(5820416, 50176), GradientTensor(5820416, 50176), GradientTensor(5770240, 50176), default, BatchNormGradients("layer4.0.bn1"));
         _g30InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(50176, 50176), BatchNormTensors("layer4.0.bn1"), default, default, InferenceTensor(0, 50176));
+        Own(_g30Op, _g30InferenceOp);
         RegisterTrace(30, TrainingTensor(5820416, 50176), GradientTensor(5770240, 50176));
 
         // 31: ReLU layer4.0.relu1
         _g31Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5820416, 50176), default, default, default, TrainingTensor(5870592, 50176), GradientTensor(5870592, 50176), GradientTensor(5820416, 50176), default, default);
         _g31InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(100352, 50176));
+        Own(_g31Op, _g31InferenceOp);
         RegisterTrace(31, TrainingTensor(5870592, 50176), GradientTensor(5820416, 50176));
 
         // 32: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
@@ -739,11 +771,13 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(1232896, 1179648), Scratch(2412544, 512), InferenceTensor(0, 25088));
         _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
         _g32InferenceConv.FuseEpilogue(_g32InferenceEpilogue);
+        Own(_g32Conv, _g32Epilogue, _g32Fold, _g32InferenceConv, _g32InferenceEpilogue);
         RegisterTrace(32, TrainingTensor(5945856, 25088), GradientTensor(5870592, 50176));
 
         // 33: Conv layer4.0.conv2
         _g33Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5945856, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5970944, 25088), GradientTensor(5970944, 25088), GradientTensor(5945856, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
         _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), InferenceTensor(0, 25088), Parameter("layer4.0.conv2.weight"), default, InferenceTensor(25088, 25088));
+        Own(_g33Conv, _g33InferenceConv);
         RegisterTrace(33, TrainingTensor(5970944, 25088), GradientTensor(5945856, 25088));
 
         // 34: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
@@ -752,21 +786,25 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g34Conv.FuseStatistics(_g34Epilogue);
         _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(2415104, 131072), Scratch(2546176, 512));
         _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(50176, 50176), Scratch(2415104, 131072), Scratch(2546176, 512), InferenceTensor(0, 25088));
+        Own(_g34Conv, _g34Epilogue, _g34Fold, _g34InferenceConv);
         RegisterTrace(34, TrainingTensor(6021120, 25088), GradientTensor(5770240, 50176));
 
         // 35: Add layer4.0.add
         _g35Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5970944, 25088), default, default, TrainingTensor(6021120, 25088), TrainingTensor(6046208, 25088), GradientTensor(6046208, 25088), GradientTensor(5970944, 25088), GradientTensor(6021120, 25088), default);
         _g35InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088));
+        Own(_g35Op, _g35InferenceOp);
         RegisterTrace(35, TrainingTensor(6046208, 25088), GradientTensor(5970944, 25088));
 
         // 36: BatchNorm layer4.1.bn1
         _g36Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6046208, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(2546688, 2048), default, TrainingTensor(6071296, 25088), GradientTensor(6071296, 25088), GradientTensor(6046208, 25088), default, BatchNormGradients("layer4.1.bn1"));
         _g36InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(50176, 25088), BatchNormTensors("layer4.1.bn1"), default, default, InferenceTensor(0, 25088));
+        Own(_g36Op, _g36InferenceOp);
         RegisterTrace(36, TrainingTensor(6071296, 25088), GradientTensor(6046208, 25088));
 
         // 37: ReLU layer4.1.relu1
         _g37Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6071296, 25088), default, default, default, TrainingTensor(6096384, 25088), GradientTensor(6096384, 25088), GradientTensor(6071296, 25088), default, default);
         _g37InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(25088, 25088));
+        Own(_g37Op, _g37InferenceOp);
         RegisterTrace(37, TrainingTensor(6096384, 25088), GradientTensor(6071296, 25088));
 
         // 38: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
@@ -777,6 +815,7 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(2550784, 2359296), Scratch(4910080, 512), InferenceTensor(0, 25088));
         _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
         _g38InferenceConv.FuseEpilogue(_g38InferenceEpilogue);
+        Own(_g38Conv, _g38Epilogue, _g38Fold, _g38InferenceConv, _g38InferenceEpilogue);
         RegisterTrace(38, TrainingTensor(6146560, 25088), GradientTensor(6096384, 25088));
 
         // 39: Conv+Add layer4.1.conv2, layer4.1.add
@@ -785,26 +824,31 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), InferenceTensor(0, 25088), Parameter("layer4.1.conv2.weight"), default, InferenceTensor(25088, 25088));
         _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(50176, 25088), InferenceTensor(25088, 25088));
         _g39InferenceConv.FuseEpilogue(_g39InferenceEpilogue);
+        Own(_g39Conv, _g39Epilogue, _g39InferenceConv, _g39InferenceEpilogue);
         RegisterTrace(39, TrainingTensor(6196736, 25088), GradientTensor(6146560, 25088));
 
         // 40: BatchNorm bn
         _g40Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6196736, 25088), BatchNormTensors("bn"), Scratch(4910592, 2048), default, TrainingTensor(6221824, 25088), GradientTensor(6221824, 25088), GradientTensor(6196736, 25088), default, BatchNormGradients("bn"));
         _g40InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(25088, 25088), BatchNormTensors("bn"), default, default, InferenceTensor(0, 25088));
+        Own(_g40Op, _g40InferenceOp);
         RegisterTrace(40, TrainingTensor(6221824, 25088), GradientTensor(6196736, 25088));
 
         // 41: ReLU relu
         _g41Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6221824, 25088), default, default, default, TrainingTensor(6246912, 25088), GradientTensor(6246912, 25088), GradientTensor(6221824, 25088), default, default);
         _g41InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(25088, 25088));
+        Own(_g41Op, _g41InferenceOp);
         RegisterTrace(41, TrainingTensor(6246912, 25088), GradientTensor(6221824, 25088));
 
         // 42: GlobalAvgPool avgpool
         _g42Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(6246912, 25088), TrainingTensor(6272000, 512), GradientTensor(6272000, 512), GradientTensor(6246912, 25088));
         _g42InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512));
+        Own(_g42Op, _g42InferenceOp);
         RegisterTrace(42, TrainingTensor(6272000, 512), GradientTensor(6246912, 25088));
 
         // 43: Dense fc
         _g43Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(6272000, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(6272512, 1000), GradientTensor(6272512, 1000), GradientTensor(6272000, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
         _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
+        Own(_g43Conv, _g43InferenceConv);
         RegisterTrace(43, TrainingTensor(6272512, 1000), GradientTensor(6272000, 512));
     }
 

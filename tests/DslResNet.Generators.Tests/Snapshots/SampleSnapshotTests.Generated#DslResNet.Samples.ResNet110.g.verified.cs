@@ -2201,6 +2201,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
+        Own(_g0Conv, _g0Epilogue, _g0Fold, _g0InferenceConv, _g0InferenceEpilogue);
         RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(2134090, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
@@ -2211,6 +2212,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g1InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
         _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
         _g1InferenceConv.FuseEpilogue(_g1InferenceEpilogue);
+        Own(_g1Conv, _g1Epilogue, _g1Fold, _g1InferenceConv, _g1InferenceEpilogue);
         RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
 
         // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
@@ -2221,6 +2223,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384));
         _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
+        Own(_g2Conv, _g2Epilogue, _g2Fold, _g2InferenceConv, _g2InferenceEpilogue);
         RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
 
         // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
@@ -2231,6 +2234,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
+        Own(_g3Conv, _g3Epilogue, _g3Fold, _g3InferenceConv, _g3InferenceEpilogue);
         RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
 
         // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
@@ -2241,6 +2245,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384));
         _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
+        Own(_g4Conv, _g4Epilogue, _g4Fold, _g4InferenceConv, _g4InferenceEpilogue);
         RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
 
         // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
@@ -2251,6 +2256,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(0, 16384));
         _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
+        Own(_g5Conv, _g5Epilogue, _g5Fold, _g5InferenceConv, _g5InferenceEpilogue);
         RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
 
         // 6: Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
@@ -2261,6 +2267,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(32768, 16384));
         _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         _g6InferenceConv.FuseEpilogue(_g6InferenceEpilogue);
+        Own(_g6Conv, _g6Epilogue, _g6Fold, _g6InferenceConv, _g6InferenceEpilogue);
         RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
 
         // 7: Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
@@ -2271,6 +2278,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(0, 16384));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g7InferenceConv.FuseEpilogue(_g7InferenceEpilogue);
+        Own(_g7Conv, _g7Epilogue, _g7Fold, _g7InferenceConv, _g7InferenceEpilogue);
         RegisterTrace(7, TrainingTensor(245760, 16384), GradientTensor(212992, 16384));
 
         // 8: Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
@@ -2281,6 +2289,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(16384, 16384));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
+        Own(_g8Conv, _g8Epilogue, _g8Fold, _g8InferenceConv, _g8InferenceEpilogue);
         RegisterTrace(8, TrainingTensor(278528, 16384), GradientTensor(245760, 16384));
 
         // 9: Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
@@ -2291,6 +2300,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(0, 16384));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
+        Own(_g9Conv, _g9Epilogue, _g9Fold, _g9InferenceConv, _g9InferenceEpilogue);
         RegisterTrace(9, TrainingTensor(311296, 16384), GradientTensor(278528, 16384));
 
         // 10: Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
@@ -2301,6 +2311,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(32768, 16384));
         _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         _g10InferenceConv.FuseEpilogue(_g10InferenceEpilogue);
+        Own(_g10Conv, _g10Epilogue, _g10Fold, _g10InferenceConv, _g10InferenceEpilogue);
         RegisterTrace(10, TrainingTensor(344064, 16384), GradientTensor(311296, 16384));
 
         // 11: Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
@@ -2311,6 +2322,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(24416, 2304), Scratch(26720, 16), InferenceTensor(0, 16384));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g11InferenceConv.FuseEpilogue(_g11InferenceEpilogue);
+        Own(_g11Conv, _g11Epilogue, _g11Fold, _g11InferenceConv, _g11InferenceEpilogue);
         RegisterTrace(11, TrainingTensor(376832, 16384), GradientTensor(344064, 16384));
 
         // 12: Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
@@ -2321,6 +2333,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(26800, 2304), Scratch(29104, 16), InferenceTensor(16384, 16384));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
+        Own(_g12Conv, _g12Epilogue, _g12Fold, _g12InferenceConv, _g12InferenceEpilogue);
         RegisterTrace(12, TrainingTensor(409600, 16384), GradientTensor(376832, 16384));
 
         // 13: Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
@@ -2331,6 +2344,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(29184, 2304), Scratch(31488, 16), InferenceTensor(0, 16384));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
+        Own(_g13Conv, _g13Epilogue, _g13Fold, _g13InferenceConv, _g13InferenceEpilogue);
         RegisterTrace(13, TrainingTensor(442368, 16384), GradientTensor(409600, 16384));
 
         // 14: Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
@@ -2341,6 +2355,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(31568, 2304), Scratch(33872, 16), InferenceTensor(32768, 16384));
         _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         _g14InferenceConv.FuseEpilogue(_g14InferenceEpilogue);
+        Own(_g14Conv, _g14Epilogue, _g14Fold, _g14InferenceConv, _g14InferenceEpilogue);
         RegisterTrace(14, TrainingTensor(475136, 16384), GradientTensor(442368, 16384));
 
         // 15: Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
@@ -2351,6 +2366,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(33952, 2304), Scratch(36256, 16), InferenceTensor(0, 16384));
         _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g15InferenceConv.FuseEpilogue(_g15InferenceEpilogue);
+        Own(_g15Conv, _g15Epilogue, _g15Fold, _g15InferenceConv, _g15InferenceEpilogue);
         RegisterTrace(15, TrainingTensor(507904, 16384), GradientTensor(475136, 16384));
 
         // 16: Conv+BatchNorm+Add+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.add, layer1.7.relu2
@@ -2361,6 +2377,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(36336, 2304), Scratch(38640, 16), InferenceTensor(16384, 16384));
         _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         _g16InferenceConv.FuseEpilogue(_g16InferenceEpilogue);
+        Own(_g16Conv, _g16Epilogue, _g16Fold, _g16InferenceConv, _g16InferenceEpilogue);
         RegisterTrace(16, TrainingTensor(540672, 16384), GradientTensor(507904, 16384));
 
         // 17: Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
@@ -2371,6 +2388,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(38720, 2304), Scratch(41024, 16), InferenceTensor(0, 16384));
         _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g17InferenceConv.FuseEpilogue(_g17InferenceEpilogue);
+        Own(_g17Conv, _g17Epilogue, _g17Fold, _g17InferenceConv, _g17InferenceEpilogue);
         RegisterTrace(17, TrainingTensor(573440, 16384), GradientTensor(540672, 16384));
 
         // 18: Conv+BatchNorm+Add+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.add, layer1.8.relu2
@@ -2381,6 +2399,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(41104, 2304), Scratch(43408, 16), InferenceTensor(32768, 16384));
         _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
+        Own(_g18Conv, _g18Epilogue, _g18Fold, _g18InferenceConv, _g18InferenceEpilogue);
         RegisterTrace(18, TrainingTensor(606208, 16384), GradientTensor(573440, 16384));
 
         // 19: Conv+BatchNorm+ReLU layer1.9.conv1, layer1.9.bn1, layer1.9.relu1
@@ -2391,6 +2410,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(43488, 2304), Scratch(45792, 16), InferenceTensor(0, 16384));
         _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
+        Own(_g19Conv, _g19Epilogue, _g19Fold, _g19InferenceConv, _g19InferenceEpilogue);
         RegisterTrace(19, TrainingTensor(638976, 16384), GradientTensor(606208, 16384));
 
         // 20: Conv+BatchNorm+Add+ReLU layer1.9.conv2, layer1.9.bn2, layer1.9.add, layer1.9.relu2
@@ -2401,6 +2421,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(45872, 2304), Scratch(48176, 16), InferenceTensor(16384, 16384));
         _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         _g20InferenceConv.FuseEpilogue(_g20InferenceEpilogue);
+        Own(_g20Conv, _g20Epilogue, _g20Fold, _g20InferenceConv, _g20InferenceEpilogue);
         RegisterTrace(20, TrainingTensor(671744, 16384), GradientTensor(638976, 16384));
 
         // 21: Conv+BatchNorm+ReLU layer1.10.conv1, layer1.10.bn1, layer1.10.relu1
@@ -2411,6 +2432,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(48256, 2304), Scratch(50560, 16), InferenceTensor(0, 16384));
         _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g21InferenceConv.FuseEpilogue(_g21InferenceEpilogue);
+        Own(_g21Conv, _g21Epilogue, _g21Fold, _g21InferenceConv, _g21InferenceEpilogue);
         RegisterTrace(21, TrainingTensor(704512, 16384), GradientTensor(671744, 16384));
 
         // 22: Conv+BatchNorm+Add+ReLU layer1.10.conv2, layer1.10.bn2, layer1.10.add, layer1.10.relu2
@@ -2421,6 +2443,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(50640, 2304), Scratch(52944, 16), InferenceTensor(32768, 16384));
         _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         _g22InferenceConv.FuseEpilogue(_g22InferenceEpilogue);
+        Own(_g22Conv, _g22Epilogue, _g22Fold, _g22InferenceConv, _g22InferenceEpilogue);
         RegisterTrace(22, TrainingTensor(737280, 16384), GradientTensor(704512, 16384));
 
         // 23: Conv+BatchNorm+ReLU layer1.11.conv1, layer1.11.bn1, layer1.11.relu1
@@ -2431,6 +2454,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(53024, 2304), Scratch(55328, 16), InferenceTensor(0, 16384));
         _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g23InferenceConv.FuseEpilogue(_g23InferenceEpilogue);
+        Own(_g23Conv, _g23Epilogue, _g23Fold, _g23InferenceConv, _g23InferenceEpilogue);
         RegisterTrace(23, TrainingTensor(770048, 16384), GradientTensor(737280, 16384));
 
         // 24: Conv+BatchNorm+Add+ReLU layer1.11.conv2, layer1.11.bn2, layer1.11.add, layer1.11.relu2
@@ -2441,6 +2465,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(55408, 2304), Scratch(57712, 16), InferenceTensor(16384, 16384));
         _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         _g24InferenceConv.FuseEpilogue(_g24InferenceEpilogue);
+        Own(_g24Conv, _g24Epilogue, _g24Fold, _g24InferenceConv, _g24InferenceEpilogue);
         RegisterTrace(24, TrainingTensor(802816, 16384), GradientTensor(770048, 16384));
 
         // 25: Conv+BatchNorm+ReLU layer1.12.conv1, layer1.12.bn1, layer1.12.relu1
@@ -2451,6 +2476,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(57792, 2304), Scratch(60096, 16), InferenceTensor(0, 16384));
         _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g25InferenceConv.FuseEpilogue(_g25InferenceEpilogue);
+        Own(_g25Conv, _g25Epilogue, _g25Fold, _g25InferenceConv, _g25InferenceEpilogue);
         RegisterTrace(25, TrainingTensor(835584, 16384), GradientTensor(802816, 16384));
 
         // 26: Conv+BatchNorm+Add+ReLU layer1.12.conv2, layer1.12.bn2, layer1.12.add, layer1.12.relu2
@@ -2461,6 +2487,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(60176, 2304), Scratch(62480, 16), InferenceTensor(32768, 16384));
         _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         _g26InferenceConv.FuseEpilogue(_g26InferenceEpilogue);
+        Own(_g26Conv, _g26Epilogue, _g26Fold, _g26InferenceConv, _g26InferenceEpilogue);
         RegisterTrace(26, TrainingTensor(868352, 16384), GradientTensor(835584, 16384));
 
         // 27: Conv+BatchNorm+ReLU layer1.13.conv1, layer1.13.bn1, layer1.13.relu1
@@ -2471,6 +2498,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(62560, 2304), Scratch(64864, 16), InferenceTensor(0, 16384));
         _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g27InferenceConv.FuseEpilogue(_g27InferenceEpilogue);
+        Own(_g27Conv, _g27Epilogue, _g27Fold, _g27InferenceConv, _g27InferenceEpilogue);
         RegisterTrace(27, TrainingTensor(901120, 16384), GradientTensor(868352, 16384));
 
         // 28: Conv+BatchNorm+Add+ReLU layer1.13.conv2, layer1.13.bn2, layer1.13.add, layer1.13.relu2
@@ -2481,6 +2509,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(64944, 2304), Scratch(67248, 16), InferenceTensor(16384, 16384));
         _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         _g28InferenceConv.FuseEpilogue(_g28InferenceEpilogue);
+        Own(_g28Conv, _g28Epilogue, _g28Fold, _g28InferenceConv, _g28InferenceEpilogue);
         RegisterTrace(28, TrainingTensor(933888, 16384), GradientTensor(901120, 16384));
 
         // 29: Conv+BatchNorm+ReLU layer1.14.conv1, layer1.14.bn1, layer1.14.relu1
@@ -2491,6 +2520,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(67328, 2304), Scratch(69632, 16), InferenceTensor(0, 16384));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
+        Own(_g29Conv, _g29Epilogue, _g29Fold, _g29InferenceConv, _g29InferenceEpilogue);
         RegisterTrace(29, TrainingTensor(966656, 16384), GradientTensor(933888, 16384));
 
         // 30: Conv+BatchNorm+Add+ReLU layer1.14.conv2, layer1.14.bn2, layer1.14.add, layer1.14.relu2
@@ -2501,6 +2531,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(69712, 2304), Scratch(72016, 16), InferenceTensor(32768, 16384));
         _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         _g30InferenceConv.FuseEpilogue(_g30InferenceEpilogue);
+        Own(_g30Conv, _g30Epilogue, _g30Fold, _g30InferenceConv, _g30InferenceEpilogue);
         RegisterTrace(30, TrainingTensor(999424, 16384), GradientTensor(966656, 16384));
 
         // 31: Conv+BatchNorm+ReLU layer1.15.conv1, layer1.15.bn1, layer1.15.relu1
@@ -2511,6 +2542,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(72096, 2304), Scratch(74400, 16), InferenceTensor(0, 16384));
         _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g31InferenceConv.FuseEpilogue(_g31InferenceEpilogue);
+        Own(_g31Conv, _g31Epilogue, _g31Fold, _g31InferenceConv, _g31InferenceEpilogue);
         RegisterTrace(31, TrainingTensor(1032192, 16384), GradientTensor(999424, 16384));
 
         // 32: Conv+BatchNorm+Add+ReLU layer1.15.conv2, layer1.15.bn2, layer1.15.add, layer1.15.relu2
@@ -2521,6 +2553,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(74480, 2304), Scratch(76784, 16), InferenceTensor(16384, 16384));
         _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         _g32InferenceConv.FuseEpilogue(_g32InferenceEpilogue);
+        Own(_g32Conv, _g32Epilogue, _g32Fold, _g32InferenceConv, _g32InferenceEpilogue);
         RegisterTrace(32, TrainingTensor(1064960, 16384), GradientTensor(1032192, 16384));
 
         // 33: Conv+BatchNorm+ReLU layer1.16.conv1, layer1.16.bn1, layer1.16.relu1
@@ -2531,6 +2564,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(76864, 2304), Scratch(79168, 16), InferenceTensor(0, 16384));
         _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g33InferenceConv.FuseEpilogue(_g33InferenceEpilogue);
+        Own(_g33Conv, _g33Epilogue, _g33Fold, _g33InferenceConv, _g33InferenceEpilogue);
         RegisterTrace(33, TrainingTensor(1097728, 16384), GradientTensor(1064960, 16384));
 
         // 34: Conv+BatchNorm+Add+ReLU layer1.16.conv2, layer1.16.bn2, layer1.16.add, layer1.16.relu2
@@ -2541,6 +2575,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(79248, 2304), Scratch(81552, 16), InferenceTensor(32768, 16384));
         _g34InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
         _g34InferenceConv.FuseEpilogue(_g34InferenceEpilogue);
+        Own(_g34Conv, _g34Epilogue, _g34Fold, _g34InferenceConv, _g34InferenceEpilogue);
         RegisterTrace(34, TrainingTensor(1130496, 16384), GradientTensor(1097728, 16384));
 
         // 35: Conv+BatchNorm+ReLU layer1.17.conv1, layer1.17.bn1, layer1.17.relu1
@@ -2551,6 +2586,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(81632, 2304), Scratch(83936, 16), InferenceTensor(0, 16384));
         _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
         _g35InferenceConv.FuseEpilogue(_g35InferenceEpilogue);
+        Own(_g35Conv, _g35Epilogue, _g35Fold, _g35InferenceConv, _g35InferenceEpilogue);
         RegisterTrace(35, TrainingTensor(1163264, 16384), GradientTensor(1130496, 16384));
 
         // 36: Conv+BatchNorm+Add+ReLU layer1.17.conv2, layer1.17.bn2, layer1.17.add, layer1.17.relu2
@@ -2561,6 +2597,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(84016, 2304), Scratch(86320, 16), InferenceTensor(16384, 16384));
         _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
         _g36InferenceConv.FuseEpilogue(_g36InferenceEpilogue);
+        Own(_g36Conv, _g36Epilogue, _g36Fold, _g36InferenceConv, _g36InferenceEpilogue);
         RegisterTrace(36, TrainingTensor(1196032, 16384), GradientTensor(1163264, 16384));
 
         // 37: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
@@ -2571,6 +2608,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g37InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(16384, 16384), Scratch(86464, 4608), Scratch(91072, 32), InferenceTensor(0, 8192));
         _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g37InferenceConv.FuseEpilogue(_g37InferenceEpilogue);
+        Own(_g37Conv, _g37Epilogue, _g37Fold, _g37InferenceConv, _g37InferenceEpilogue);
         RegisterTrace(37, TrainingTensor(1220608, 8192), GradientTensor(1196032, 16384));
 
         // 38: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
@@ -2579,21 +2617,25 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g38Conv.FuseStatistics(_g38Epilogue);
         _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(91232, 9216), Scratch(100448, 32));
         _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(91232, 9216), Scratch(100448, 32), InferenceTensor(8192, 8192));
+        Own(_g38Conv, _g38Epilogue, _g38Fold, _g38InferenceConv);
         RegisterTrace(38, TrainingTensor(1236992, 8192), GradientTensor(1220608, 8192));
 
         // 39: ZeroPadShortcut layer2.0.add.shortcut
         _g39Op = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(1196032, 16384), TrainingTensor(1245184, 8192), GradientTensor(1245184, 8192), GradientTensor(1196032, 16384));
         _g39InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(16384, 16384), InferenceTensor(0, 8192));
+        Own(_g39Op, _g39InferenceOp);
         RegisterTrace(39, TrainingTensor(1245184, 8192), GradientTensor(1196032, 16384));
 
         // 40: Add layer2.0.add
         _g40Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1236992, 8192), default, default, TrainingTensor(1245184, 8192), TrainingTensor(1253376, 8192), GradientTensor(1253376, 8192), GradientTensor(1236992, 8192), GradientTensor(1245184, 8192), default);
         _g40InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
+        Own(_g40Op, _g40InferenceOp);
         RegisterTrace(40, TrainingTensor(1253376, 8192), GradientTensor(1236992, 8192));
 
         // 41: ReLU layer2.0.relu2
         _g41Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1253376, 8192), default, default, default, TrainingTensor(1261568, 8192), GradientTensor(1261568, 8192), GradientTensor(1253376, 8192), default, default);
         _g41InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(0, 8192));
+        Own(_g41Op, _g41InferenceOp);
         RegisterTrace(41, TrainingTensor(1261568, 8192), GradientTensor(1253376, 8192));
 
         // 42: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
@@ -2604,6 +2646,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(100608, 9216), Scratch(109824, 32), InferenceTensor(8192, 8192));
         _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
         _g42InferenceConv.FuseEpilogue(_g42InferenceEpilogue);
+        Own(_g42Conv, _g42Epilogue, _g42Fold, _g42InferenceConv, _g42InferenceEpilogue);
         RegisterTrace(42, TrainingTensor(1277952, 8192), GradientTensor(1261568, 8192));
 
         // 43: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
@@ -2614,6 +2657,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(109984, 9216), Scratch(119200, 32), InferenceTensor(16384, 8192));
         _g43InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
         _g43InferenceConv.FuseEpilogue(_g43InferenceEpilogue);
+        Own(_g43Conv, _g43Epilogue, _g43Fold, _g43InferenceConv, _g43InferenceEpilogue);
         RegisterTrace(43, TrainingTensor(1294336, 8192), GradientTensor(1277952, 8192));
 
         // 44: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
@@ -2624,6 +2668,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(119360, 9216), Scratch(128576, 32), InferenceTensor(0, 8192));
         _g44InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g44InferenceConv.FuseEpilogue(_g44InferenceEpilogue);
+        Own(_g44Conv, _g44Epilogue, _g44Fold, _g44InferenceConv, _g44InferenceEpilogue);
         RegisterTrace(44, TrainingTensor(1310720, 8192), GradientTensor(1294336, 8192));
 
         // 45: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
@@ -2634,6 +2679,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g45InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(128736, 9216), Scratch(137952, 32), InferenceTensor(8192, 8192));
         _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         _g45InferenceConv.FuseEpilogue(_g45InferenceEpilogue);
+        Own(_g45Conv, _g45Epilogue, _g45Fold, _g45InferenceConv, _g45InferenceEpilogue);
         RegisterTrace(45, TrainingTensor(1327104, 8192), GradientTensor(1310720, 8192));
 
         // 46: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
@@ -2644,6 +2690,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g46InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(138112, 9216), Scratch(147328, 32), InferenceTensor(0, 8192));
         _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g46InferenceConv.FuseEpilogue(_g46InferenceEpilogue);
+        Own(_g46Conv, _g46Epilogue, _g46Fold, _g46InferenceConv, _g46InferenceEpilogue);
         RegisterTrace(46, TrainingTensor(1343488, 8192), GradientTensor(1327104, 8192));
 
         // 47: Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
@@ -2654,6 +2701,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g47InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(147488, 9216), Scratch(156704, 32), InferenceTensor(16384, 8192));
         _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         _g47InferenceConv.FuseEpilogue(_g47InferenceEpilogue);
+        Own(_g47Conv, _g47Epilogue, _g47Fold, _g47InferenceConv, _g47InferenceEpilogue);
         RegisterTrace(47, TrainingTensor(1359872, 8192), GradientTensor(1343488, 8192));
 
         // 48: Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
@@ -2664,6 +2712,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g48InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(156864, 9216), Scratch(166080, 32), InferenceTensor(0, 8192));
         _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g48InferenceConv.FuseEpilogue(_g48InferenceEpilogue);
+        Own(_g48Conv, _g48Epilogue, _g48Fold, _g48InferenceConv, _g48InferenceEpilogue);
         RegisterTrace(48, TrainingTensor(1376256, 8192), GradientTensor(1359872, 8192));
 
         // 49: Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
@@ -2674,6 +2723,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g49InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(166240, 9216), Scratch(175456, 32), InferenceTensor(8192, 8192));
         _g49InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         _g49InferenceConv.FuseEpilogue(_g49InferenceEpilogue);
+        Own(_g49Conv, _g49Epilogue, _g49Fold, _g49InferenceConv, _g49InferenceEpilogue);
         RegisterTrace(49, TrainingTensor(1392640, 8192), GradientTensor(1376256, 8192));
 
         // 50: Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
@@ -2684,6 +2734,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g50InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(175616, 9216), Scratch(184832, 32), InferenceTensor(0, 8192));
         _g50InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g50InferenceConv.FuseEpilogue(_g50InferenceEpilogue);
+        Own(_g50Conv, _g50Epilogue, _g50Fold, _g50InferenceConv, _g50InferenceEpilogue);
         RegisterTrace(50, TrainingTensor(1409024, 8192), GradientTensor(1392640, 8192));
 
         // 51: Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
@@ -2694,6 +2745,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g51InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(184992, 9216), Scratch(194208, 32), InferenceTensor(16384, 8192));
         _g51InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         _g51InferenceConv.FuseEpilogue(_g51InferenceEpilogue);
+        Own(_g51Conv, _g51Epilogue, _g51Fold, _g51InferenceConv, _g51InferenceEpilogue);
         RegisterTrace(51, TrainingTensor(1425408, 8192), GradientTensor(1409024, 8192));
 
         // 52: Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
@@ -2704,6 +2756,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g52InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(194368, 9216), Scratch(203584, 32), InferenceTensor(0, 8192));
         _g52InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g52InferenceConv.FuseEpilogue(_g52InferenceEpilogue);
+        Own(_g52Conv, _g52Epilogue, _g52Fold, _g52InferenceConv, _g52InferenceEpilogue);
         RegisterTrace(52, TrainingTensor(1441792, 8192), GradientTensor(1425408, 8192));
 
         // 53: Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
@@ -2714,6 +2767,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g53InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(203744, 9216), Scratch(212960, 32), InferenceTensor(8192, 8192));
         _g53InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         _g53InferenceConv.FuseEpilogue(_g53InferenceEpilogue);
+        Own(_g53Conv, _g53Epilogue, _g53Fold, _g53InferenceConv, _g53InferenceEpilogue);
         RegisterTrace(53, TrainingTensor(1458176, 8192), GradientTensor(1441792, 8192));
 
         // 54: Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
@@ -2724,6 +2778,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g54InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(213120, 9216), Scratch(222336, 32), InferenceTensor(0, 8192));
         _g54InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g54InferenceConv.FuseEpilogue(_g54InferenceEpilogue);
+        Own(_g54Conv, _g54Epilogue, _g54Fold, _g54InferenceConv, _g54InferenceEpilogue);
         RegisterTrace(54, TrainingTensor(1474560, 8192), GradientTensor(1458176, 8192));
 
         // 55: Conv+BatchNorm+Add+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.add, layer2.7.relu2
@@ -2734,6 +2789,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g55InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(222496, 9216), Scratch(231712, 32), InferenceTensor(16384, 8192));
         _g55InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         _g55InferenceConv.FuseEpilogue(_g55InferenceEpilogue);
+        Own(_g55Conv, _g55Epilogue, _g55Fold, _g55InferenceConv, _g55InferenceEpilogue);
         RegisterTrace(55, TrainingTensor(1490944, 8192), GradientTensor(1474560, 8192));
 
         // 56: Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
@@ -2744,6 +2800,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g56InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(231872, 9216), Scratch(241088, 32), InferenceTensor(0, 8192));
         _g56InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g56InferenceConv.FuseEpilogue(_g56InferenceEpilogue);
+        Own(_g56Conv, _g56Epilogue, _g56Fold, _g56InferenceConv, _g56InferenceEpilogue);
         RegisterTrace(56, TrainingTensor(1507328, 8192), GradientTensor(1490944, 8192));
 
         // 57: Conv+BatchNorm+Add+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.add, layer2.8.relu2
@@ -2754,6 +2811,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g57InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(241248, 9216), Scratch(250464, 32), InferenceTensor(8192, 8192));
         _g57InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         _g57InferenceConv.FuseEpilogue(_g57InferenceEpilogue);
+        Own(_g57Conv, _g57Epilogue, _g57Fold, _g57InferenceConv, _g57InferenceEpilogue);
         RegisterTrace(57, TrainingTensor(1523712, 8192), GradientTensor(1507328, 8192));
 
         // 58: Conv+BatchNorm+ReLU layer2.9.conv1, layer2.9.bn1, layer2.9.relu1
@@ -2764,6 +2822,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g58InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(250624, 9216), Scratch(259840, 32), InferenceTensor(0, 8192));
         _g58InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g58InferenceConv.FuseEpilogue(_g58InferenceEpilogue);
+        Own(_g58Conv, _g58Epilogue, _g58Fold, _g58InferenceConv, _g58InferenceEpilogue);
         RegisterTrace(58, TrainingTensor(1540096, 8192), GradientTensor(1523712, 8192));
 
         // 59: Conv+BatchNorm+Add+ReLU layer2.9.conv2, layer2.9.bn2, layer2.9.add, layer2.9.relu2
@@ -2774,6 +2833,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g59InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(260000, 9216), Scratch(269216, 32), InferenceTensor(16384, 8192));
         _g59InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         _g59InferenceConv.FuseEpilogue(_g59InferenceEpilogue);
+        Own(_g59Conv, _g59Epilogue, _g59Fold, _g59InferenceConv, _g59InferenceEpilogue);
         RegisterTrace(59, TrainingTensor(1556480, 8192), GradientTensor(1540096, 8192));
 
         // 60: Conv+BatchNorm+ReLU layer2.10.conv1, layer2.10.bn1, layer2.10.relu1
@@ -2784,6 +2844,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g60InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(269376, 9216), Scratch(278592, 32), InferenceTensor(0, 8192));
         _g60InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g60InferenceConv.FuseEpilogue(_g60InferenceEpilogue);
+        Own(_g60Conv, _g60Epilogue, _g60Fold, _g60InferenceConv, _g60InferenceEpilogue);
         RegisterTrace(60, TrainingTensor(1572864, 8192), GradientTensor(1556480, 8192));
 
         // 61: Conv+BatchNorm+Add+ReLU layer2.10.conv2, layer2.10.bn2, layer2.10.add, layer2.10.relu2
@@ -2794,6 +2855,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g61InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(278752, 9216), Scratch(287968, 32), InferenceTensor(8192, 8192));
         _g61InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         _g61InferenceConv.FuseEpilogue(_g61InferenceEpilogue);
+        Own(_g61Conv, _g61Epilogue, _g61Fold, _g61InferenceConv, _g61InferenceEpilogue);
         RegisterTrace(61, TrainingTensor(1589248, 8192), GradientTensor(1572864, 8192));
 
         // 62: Conv+BatchNorm+ReLU layer2.11.conv1, layer2.11.bn1, layer2.11.relu1
@@ -2804,6 +2866,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g62InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(288128, 9216), Scratch(297344, 32), InferenceTensor(0, 8192));
         _g62InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g62InferenceConv.FuseEpilogue(_g62InferenceEpilogue);
+        Own(_g62Conv, _g62Epilogue, _g62Fold, _g62InferenceConv, _g62InferenceEpilogue);
         RegisterTrace(62, TrainingTensor(1605632, 8192), GradientTensor(1589248, 8192));
 
         // 63: Conv+BatchNorm+Add+ReLU layer2.11.conv2, layer2.11.bn2, layer2.11.add, layer2.11.relu2
@@ -2814,6 +2877,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g63InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(297504, 9216), Scratch(306720, 32), InferenceTensor(16384, 8192));
         _g63InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         _g63InferenceConv.FuseEpilogue(_g63InferenceEpilogue);
+        Own(_g63Conv, _g63Epilogue, _g63Fold, _g63InferenceConv, _g63InferenceEpilogue);
         RegisterTrace(63, TrainingTensor(1622016, 8192), GradientTensor(1605632, 8192));
 
         // 64: Conv+BatchNorm+ReLU layer2.12.conv1, layer2.12.bn1, layer2.12.relu1
@@ -2824,6 +2888,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g64InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(306880, 9216), Scratch(316096, 32), InferenceTensor(0, 8192));
         _g64InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g64InferenceConv.FuseEpilogue(_g64InferenceEpilogue);
+        Own(_g64Conv, _g64Epilogue, _g64Fold, _g64InferenceConv, _g64InferenceEpilogue);
         RegisterTrace(64, TrainingTensor(1638400, 8192), GradientTensor(1622016, 8192));
 
         // 65: Conv+BatchNorm+Add+ReLU layer2.12.conv2, layer2.12.bn2, layer2.12.add, layer2.12.relu2
@@ -2834,6 +2899,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g65InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(316256, 9216), Scratch(325472, 32), InferenceTensor(8192, 8192));
         _g65InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         _g65InferenceConv.FuseEpilogue(_g65InferenceEpilogue);
+        Own(_g65Conv, _g65Epilogue, _g65Fold, _g65InferenceConv, _g65InferenceEpilogue);
         RegisterTrace(65, TrainingTensor(1654784, 8192), GradientTensor(1638400, 8192));
 
         // 66: Conv+BatchNorm+ReLU layer2.13.conv1, layer2.13.bn1, layer2.13.relu1
@@ -2844,6 +2910,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g66InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(325632, 9216), Scratch(334848, 32), InferenceTensor(0, 8192));
         _g66InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g66InferenceConv.FuseEpilogue(_g66InferenceEpilogue);
+        Own(_g66Conv, _g66Epilogue, _g66Fold, _g66InferenceConv, _g66InferenceEpilogue);
         RegisterTrace(66, TrainingTensor(1671168, 8192), GradientTensor(1654784, 8192));
 
         // 67: Conv+BatchNorm+Add+ReLU layer2.13.conv2, layer2.13.bn2, layer2.13.add, layer2.13.relu2
@@ -2854,6 +2921,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g67InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(335008, 9216), Scratch(344224, 32), InferenceTensor(16384, 8192));
         _g67InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         _g67InferenceConv.FuseEpilogue(_g67InferenceEpilogue);
+        Own(_g67Conv, _g67Epilogue, _g67Fold, _g67InferenceConv, _g67InferenceEpilogue);
         RegisterTrace(67, TrainingTensor(1687552, 8192), GradientTensor(1671168, 8192));
 
         // 68: Conv+BatchNorm+ReLU layer2.14.conv1, layer2.14.bn1, layer2.14.relu1
@@ -2864,6 +2932,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g68InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(344384, 9216), Scratch(353600, 32), InferenceTensor(0, 8192));
         _g68InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g68InferenceConv.FuseEpilogue(_g68InferenceEpilogue);
+        Own(_g68Conv, _g68Epilogue, _g68Fold, _g68InferenceConv, _g68InferenceEpilogue);
         RegisterTrace(68, TrainingTensor(1703936, 8192), GradientTensor(1687552, 8192));
 
         // 69: Conv+BatchNorm+Add+ReLU layer2.14.conv2, layer2.14.bn2, layer2.14.add, layer2.14.relu2
@@ -2874,6 +2943,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g69InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(353760, 9216), Scratch(362976, 32), InferenceTensor(8192, 8192));
         _g69InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         _g69InferenceConv.FuseEpilogue(_g69InferenceEpilogue);
+        Own(_g69Conv, _g69Epilogue, _g69Fold, _g69InferenceConv, _g69InferenceEpilogue);
         RegisterTrace(69, TrainingTensor(1720320, 8192), GradientTensor(1703936, 8192));
 
         // 70: Conv+BatchNorm+ReLU layer2.15.conv1, layer2.15.bn1, layer2.15.relu1
@@ -2884,6 +2954,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g70InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(363136, 9216), Scratch(372352, 32), InferenceTensor(0, 8192));
         _g70InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g70InferenceConv.FuseEpilogue(_g70InferenceEpilogue);
+        Own(_g70Conv, _g70Epilogue, _g70Fold, _g70InferenceConv, _g70InferenceEpilogue);
         RegisterTrace(70, TrainingTensor(1736704, 8192), GradientTensor(1720320, 8192));
 
         // 71: Conv+BatchNorm+Add+ReLU layer2.15.conv2, layer2.15.bn2, layer2.15.add, layer2.15.relu2
@@ -2894,6 +2965,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g71InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(372512, 9216), Scratch(381728, 32), InferenceTensor(16384, 8192));
         _g71InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         _g71InferenceConv.FuseEpilogue(_g71InferenceEpilogue);
+        Own(_g71Conv, _g71Epilogue, _g71Fold, _g71InferenceConv, _g71InferenceEpilogue);
         RegisterTrace(71, TrainingTensor(1753088, 8192), GradientTensor(1736704, 8192));
 
         // 72: Conv+BatchNorm+ReLU layer2.16.conv1, layer2.16.bn1, layer2.16.relu1
@@ -2904,6 +2976,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g72InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(381888, 9216), Scratch(391104, 32), InferenceTensor(0, 8192));
         _g72InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g72InferenceConv.FuseEpilogue(_g72InferenceEpilogue);
+        Own(_g72Conv, _g72Epilogue, _g72Fold, _g72InferenceConv, _g72InferenceEpilogue);
         RegisterTrace(72, TrainingTensor(1769472, 8192), GradientTensor(1753088, 8192));
 
         // 73: Conv+BatchNorm+Add+ReLU layer2.16.conv2, layer2.16.bn2, layer2.16.add, layer2.16.relu2
@@ -2914,6 +2987,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g73InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(391264, 9216), Scratch(400480, 32), InferenceTensor(8192, 8192));
         _g73InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
         _g73InferenceConv.FuseEpilogue(_g73InferenceEpilogue);
+        Own(_g73Conv, _g73Epilogue, _g73Fold, _g73InferenceConv, _g73InferenceEpilogue);
         RegisterTrace(73, TrainingTensor(1785856, 8192), GradientTensor(1769472, 8192));
 
         // 74: Conv+BatchNorm+ReLU layer2.17.conv1, layer2.17.bn1, layer2.17.relu1
@@ -2924,6 +2998,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g74InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(400640, 9216), Scratch(409856, 32), InferenceTensor(0, 8192));
         _g74InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
         _g74InferenceConv.FuseEpilogue(_g74InferenceEpilogue);
+        Own(_g74Conv, _g74Epilogue, _g74Fold, _g74InferenceConv, _g74InferenceEpilogue);
         RegisterTrace(74, TrainingTensor(1802240, 8192), GradientTensor(1785856, 8192));
 
         // 75: Conv+BatchNorm+Add+ReLU layer2.17.conv2, layer2.17.bn2, layer2.17.add, layer2.17.relu2
@@ -2934,6 +3009,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g75InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(410016, 9216), Scratch(419232, 32), InferenceTensor(16384, 8192));
         _g75InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
         _g75InferenceConv.FuseEpilogue(_g75InferenceEpilogue);
+        Own(_g75Conv, _g75Epilogue, _g75Fold, _g75InferenceConv, _g75InferenceEpilogue);
         RegisterTrace(75, TrainingTensor(1818624, 8192), GradientTensor(1802240, 8192));
 
         // 76: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
@@ -2944,6 +3020,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g76InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(16384, 8192), Scratch(419520, 18432), Scratch(437952, 64), InferenceTensor(0, 4096));
         _g76InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g76InferenceConv.FuseEpilogue(_g76InferenceEpilogue);
+        Own(_g76Conv, _g76Epilogue, _g76Fold, _g76InferenceConv, _g76InferenceEpilogue);
         RegisterTrace(76, TrainingTensor(1830912, 4096), GradientTensor(1818624, 8192));
 
         // 77: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
@@ -2952,21 +3029,25 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g77Conv.FuseStatistics(_g77Epilogue);
         _g77Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(438272, 36864), Scratch(475136, 64));
         _g77InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(438272, 36864), Scratch(475136, 64), InferenceTensor(4096, 4096));
+        Own(_g77Conv, _g77Epilogue, _g77Fold, _g77InferenceConv);
         RegisterTrace(77, TrainingTensor(1839104, 4096), GradientTensor(1830912, 4096));
 
         // 78: ZeroPadShortcut layer3.0.add.shortcut
         _g78Op = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(1818624, 8192), TrainingTensor(1843200, 4096), GradientTensor(1843200, 4096), GradientTensor(1818624, 8192));
         _g78InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(16384, 8192), InferenceTensor(0, 4096));
+        Own(_g78Op, _g78InferenceOp);
         RegisterTrace(78, TrainingTensor(1843200, 4096), GradientTensor(1818624, 8192));
 
         // 79: Add layer3.0.add
         _g79Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1839104, 4096), default, default, TrainingTensor(1843200, 4096), TrainingTensor(1847296, 4096), GradientTensor(1847296, 4096), GradientTensor(1839104, 4096), GradientTensor(1843200, 4096), default);
         _g79InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
+        Own(_g79Op, _g79InferenceOp);
         RegisterTrace(79, TrainingTensor(1847296, 4096), GradientTensor(1839104, 4096));
 
         // 80: ReLU layer3.0.relu2
         _g80Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1847296, 4096), default, default, default, TrainingTensor(1851392, 4096), GradientTensor(1851392, 4096), GradientTensor(1847296, 4096), default, default);
         _g80InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(0, 4096));
+        Own(_g80Op, _g80InferenceOp);
         RegisterTrace(80, TrainingTensor(1851392, 4096), GradientTensor(1847296, 4096));
 
         // 81: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
@@ -2977,6 +3058,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g81InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(475456, 36864), Scratch(512320, 64), InferenceTensor(4096, 4096));
         _g81InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
         _g81InferenceConv.FuseEpilogue(_g81InferenceEpilogue);
+        Own(_g81Conv, _g81Epilogue, _g81Fold, _g81InferenceConv, _g81InferenceEpilogue);
         RegisterTrace(81, TrainingTensor(1859584, 4096), GradientTensor(1851392, 4096));
 
         // 82: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
@@ -2987,6 +3069,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g82InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(512640, 36864), Scratch(549504, 64), InferenceTensor(8192, 4096));
         _g82InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
         _g82InferenceConv.FuseEpilogue(_g82InferenceEpilogue);
+        Own(_g82Conv, _g82Epilogue, _g82Fold, _g82InferenceConv, _g82InferenceEpilogue);
         RegisterTrace(82, TrainingTensor(1867776, 4096), GradientTensor(1859584, 4096));
 
         // 83: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
@@ -2997,6 +3080,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g83InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(549824, 36864), Scratch(586688, 64), InferenceTensor(0, 4096));
         _g83InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g83InferenceConv.FuseEpilogue(_g83InferenceEpilogue);
+        Own(_g83Conv, _g83Epilogue, _g83Fold, _g83InferenceConv, _g83InferenceEpilogue);
         RegisterTrace(83, TrainingTensor(1875968, 4096), GradientTensor(1867776, 4096));
 
         // 84: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
@@ -3007,6 +3091,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g84InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(587008, 36864), Scratch(623872, 64), InferenceTensor(4096, 4096));
         _g84InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         _g84InferenceConv.FuseEpilogue(_g84InferenceEpilogue);
+        Own(_g84Conv, _g84Epilogue, _g84Fold, _g84InferenceConv, _g84InferenceEpilogue);
         RegisterTrace(84, TrainingTensor(1884160, 4096), GradientTensor(1875968, 4096));
 
         // 85: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
@@ -3017,6 +3102,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g85InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(624192, 36864), Scratch(661056, 64), InferenceTensor(0, 4096));
         _g85InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g85InferenceConv.FuseEpilogue(_g85InferenceEpilogue);
+        Own(_g85Conv, _g85Epilogue, _g85Fold, _g85InferenceConv, _g85InferenceEpilogue);
         RegisterTrace(85, TrainingTensor(1892352, 4096), GradientTensor(1884160, 4096));
 
         // 86: Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
@@ -3027,6 +3113,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g86InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(661376, 36864), Scratch(698240, 64), InferenceTensor(8192, 4096));
         _g86InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         _g86InferenceConv.FuseEpilogue(_g86InferenceEpilogue);
+        Own(_g86Conv, _g86Epilogue, _g86Fold, _g86InferenceConv, _g86InferenceEpilogue);
         RegisterTrace(86, TrainingTensor(1900544, 4096), GradientTensor(1892352, 4096));
 
         // 87: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
@@ -3037,6 +3124,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g87InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(698560, 36864), Scratch(735424, 64), InferenceTensor(0, 4096));
         _g87InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g87InferenceConv.FuseEpilogue(_g87InferenceEpilogue);
+        Own(_g87Conv, _g87Epilogue, _g87Fold, _g87InferenceConv, _g87InferenceEpilogue);
         RegisterTrace(87, TrainingTensor(1908736, 4096), GradientTensor(1900544, 4096));
 
         // 88: Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
@@ -3047,6 +3135,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g88InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(735744, 36864), Scratch(772608, 64), InferenceTensor(4096, 4096));
         _g88InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         _g88InferenceConv.FuseEpilogue(_g88InferenceEpilogue);
+        Own(_g88Conv, _g88Epilogue, _g88Fold, _g88InferenceConv, _g88InferenceEpilogue);
         RegisterTrace(88, TrainingTensor(1916928, 4096), GradientTensor(1908736, 4096));
 
         // 89: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
@@ -3057,6 +3146,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g89InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(772928, 36864), Scratch(809792, 64), InferenceTensor(0, 4096));
         _g89InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g89InferenceConv.FuseEpilogue(_g89InferenceEpilogue);
+        Own(_g89Conv, _g89Epilogue, _g89Fold, _g89InferenceConv, _g89InferenceEpilogue);
         RegisterTrace(89, TrainingTensor(1925120, 4096), GradientTensor(1916928, 4096));
 
         // 90: Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
@@ -3067,6 +3157,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g90InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(810112, 36864), Scratch(846976, 64), InferenceTensor(8192, 4096));
         _g90InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         _g90InferenceConv.FuseEpilogue(_g90InferenceEpilogue);
+        Own(_g90Conv, _g90Epilogue, _g90Fold, _g90InferenceConv, _g90InferenceEpilogue);
         RegisterTrace(90, TrainingTensor(1933312, 4096), GradientTensor(1925120, 4096));
 
         // 91: Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
@@ -3077,6 +3168,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g91InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(847296, 36864), Scratch(884160, 64), InferenceTensor(0, 4096));
         _g91InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g91InferenceConv.FuseEpilogue(_g91InferenceEpilogue);
+        Own(_g91Conv, _g91Epilogue, _g91Fold, _g91InferenceConv, _g91InferenceEpilogue);
         RegisterTrace(91, TrainingTensor(1941504, 4096), GradientTensor(1933312, 4096));
 
         // 92: Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
@@ -3087,6 +3179,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g92InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(884480, 36864), Scratch(921344, 64), InferenceTensor(4096, 4096));
         _g92InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         _g92InferenceConv.FuseEpilogue(_g92InferenceEpilogue);
+        Own(_g92Conv, _g92Epilogue, _g92Fold, _g92InferenceConv, _g92InferenceEpilogue);
         RegisterTrace(92, TrainingTensor(1949696, 4096), GradientTensor(1941504, 4096));
 
         // 93: Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
@@ -3097,6 +3190,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g93InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(921664, 36864), Scratch(958528, 64), InferenceTensor(0, 4096));
         _g93InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g93InferenceConv.FuseEpilogue(_g93InferenceEpilogue);
+        Own(_g93Conv, _g93Epilogue, _g93Fold, _g93InferenceConv, _g93InferenceEpilogue);
         RegisterTrace(93, TrainingTensor(1957888, 4096), GradientTensor(1949696, 4096));
 
         // 94: Conv+BatchNorm+Add+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.add, layer3.7.relu2
@@ -3107,6 +3201,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g94InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(958848, 36864), Scratch(995712, 64), InferenceTensor(8192, 4096));
         _g94InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         _g94InferenceConv.FuseEpilogue(_g94InferenceEpilogue);
+        Own(_g94Conv, _g94Epilogue, _g94Fold, _g94InferenceConv, _g94InferenceEpilogue);
         RegisterTrace(94, TrainingTensor(1966080, 4096), GradientTensor(1957888, 4096));
 
         // 95: Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
@@ -3117,6 +3212,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g95InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(996032, 36864), Scratch(1032896, 64), InferenceTensor(0, 4096));
         _g95InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g95InferenceConv.FuseEpilogue(_g95InferenceEpilogue);
+        Own(_g95Conv, _g95Epilogue, _g95Fold, _g95InferenceConv, _g95InferenceEpilogue);
         RegisterTrace(95, TrainingTensor(1974272, 4096), GradientTensor(1966080, 4096));
 
         // 96: Conv+BatchNorm+Add+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.add, layer3.8.relu2
@@ -3127,6 +3223,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g96InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1033216, 36864), Scratch(1070080, 64), InferenceTensor(4096, 4096));
         _g96InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         _g96InferenceConv.FuseEpilogue(_g96InferenceEpilogue);
+        Own(_g96Conv, _g96Epilogue, _g96Fold, _g96InferenceConv, _g96InferenceEpilogue);
         RegisterTrace(96, TrainingTensor(1982464, 4096), GradientTensor(1974272, 4096));
 
         // 97: Conv+BatchNorm+ReLU layer3.9.conv1, layer3.9.bn1, layer3.9.relu1
@@ -3137,6 +3234,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g97InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1070400, 36864), Scratch(1107264, 64), InferenceTensor(0, 4096));
         _g97InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g97InferenceConv.FuseEpilogue(_g97InferenceEpilogue);
+        Own(_g97Conv, _g97Epilogue, _g97Fold, _g97InferenceConv, _g97InferenceEpilogue);
         RegisterTrace(97, TrainingTensor(1990656, 4096), GradientTensor(1982464, 4096));
 
         // 98: Conv+BatchNorm+Add+ReLU layer3.9.conv2, layer3.9.bn2, layer3.9.add, layer3.9.relu2
@@ -3147,6 +3245,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g98InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1107584, 36864), Scratch(1144448, 64), InferenceTensor(8192, 4096));
         _g98InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         _g98InferenceConv.FuseEpilogue(_g98InferenceEpilogue);
+        Own(_g98Conv, _g98Epilogue, _g98Fold, _g98InferenceConv, _g98InferenceEpilogue);
         RegisterTrace(98, TrainingTensor(1998848, 4096), GradientTensor(1990656, 4096));
 
         // 99: Conv+BatchNorm+ReLU layer3.10.conv1, layer3.10.bn1, layer3.10.relu1
@@ -3157,6 +3256,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g99InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1144768, 36864), Scratch(1181632, 64), InferenceTensor(0, 4096));
         _g99InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g99InferenceConv.FuseEpilogue(_g99InferenceEpilogue);
+        Own(_g99Conv, _g99Epilogue, _g99Fold, _g99InferenceConv, _g99InferenceEpilogue);
         RegisterTrace(99, TrainingTensor(2007040, 4096), GradientTensor(1998848, 4096));
 
         // 100: Conv+BatchNorm+Add+ReLU layer3.10.conv2, layer3.10.bn2, layer3.10.add, layer3.10.relu2
@@ -3167,6 +3267,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g100InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1181952, 36864), Scratch(1218816, 64), InferenceTensor(4096, 4096));
         _g100InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         _g100InferenceConv.FuseEpilogue(_g100InferenceEpilogue);
+        Own(_g100Conv, _g100Epilogue, _g100Fold, _g100InferenceConv, _g100InferenceEpilogue);
         RegisterTrace(100, TrainingTensor(2015232, 4096), GradientTensor(2007040, 4096));
 
         // 101: Conv+BatchNorm+ReLU layer3.11.conv1, layer3.11.bn1, layer3.11.relu1
@@ -3177,6 +3278,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g101InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1219136, 36864), Scratch(1256000, 64), InferenceTensor(0, 4096));
         _g101InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g101InferenceConv.FuseEpilogue(_g101InferenceEpilogue);
+        Own(_g101Conv, _g101Epilogue, _g101Fold, _g101InferenceConv, _g101InferenceEpilogue);
         RegisterTrace(101, TrainingTensor(2023424, 4096), GradientTensor(2015232, 4096));
 
         // 102: Conv+BatchNorm+Add+ReLU layer3.11.conv2, layer3.11.bn2, layer3.11.add, layer3.11.relu2
@@ -3187,6 +3289,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g102InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1256320, 36864), Scratch(1293184, 64), InferenceTensor(8192, 4096));
         _g102InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         _g102InferenceConv.FuseEpilogue(_g102InferenceEpilogue);
+        Own(_g102Conv, _g102Epilogue, _g102Fold, _g102InferenceConv, _g102InferenceEpilogue);
         RegisterTrace(102, TrainingTensor(2031616, 4096), GradientTensor(2023424, 4096));
 
         // 103: Conv+BatchNorm+ReLU layer3.12.conv1, layer3.12.bn1, layer3.12.relu1
@@ -3197,6 +3300,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g103InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1293504, 36864), Scratch(1330368, 64), InferenceTensor(0, 4096));
         _g103InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g103InferenceConv.FuseEpilogue(_g103InferenceEpilogue);
+        Own(_g103Conv, _g103Epilogue, _g103Fold, _g103InferenceConv, _g103InferenceEpilogue);
         RegisterTrace(103, TrainingTensor(2039808, 4096), GradientTensor(2031616, 4096));
 
         // 104: Conv+BatchNorm+Add+ReLU layer3.12.conv2, layer3.12.bn2, layer3.12.add, layer3.12.relu2
@@ -3207,6 +3311,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g104InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1330688, 36864), Scratch(1367552, 64), InferenceTensor(4096, 4096));
         _g104InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         _g104InferenceConv.FuseEpilogue(_g104InferenceEpilogue);
+        Own(_g104Conv, _g104Epilogue, _g104Fold, _g104InferenceConv, _g104InferenceEpilogue);
         RegisterTrace(104, TrainingTensor(2048000, 4096), GradientTensor(2039808, 4096));
 
         // 105: Conv+BatchNorm+ReLU layer3.13.conv1, layer3.13.bn1, layer3.13.relu1
@@ -3217,6 +3322,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g105InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1367872, 36864), Scratch(1404736, 64), InferenceTensor(0, 4096));
         _g105InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g105InferenceConv.FuseEpilogue(_g105InferenceEpilogue);
+        Own(_g105Conv, _g105Epilogue, _g105Fold, _g105InferenceConv, _g105InferenceEpilogue);
         RegisterTrace(105, TrainingTensor(2056192, 4096), GradientTensor(2048000, 4096));
 
         // 106: Conv+BatchNorm+Add+ReLU layer3.13.conv2, layer3.13.bn2, layer3.13.add, layer3.13.relu2
@@ -3227,6 +3333,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g106InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1405056, 36864), Scratch(1441920, 64), InferenceTensor(8192, 4096));
         _g106InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         _g106InferenceConv.FuseEpilogue(_g106InferenceEpilogue);
+        Own(_g106Conv, _g106Epilogue, _g106Fold, _g106InferenceConv, _g106InferenceEpilogue);
         RegisterTrace(106, TrainingTensor(2064384, 4096), GradientTensor(2056192, 4096));
 
         // 107: Conv+BatchNorm+ReLU layer3.14.conv1, layer3.14.bn1, layer3.14.relu1
@@ -3237,6 +3344,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g107InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1442240, 36864), Scratch(1479104, 64), InferenceTensor(0, 4096));
         _g107InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g107InferenceConv.FuseEpilogue(_g107InferenceEpilogue);
+        Own(_g107Conv, _g107Epilogue, _g107Fold, _g107InferenceConv, _g107InferenceEpilogue);
         RegisterTrace(107, TrainingTensor(2072576, 4096), GradientTensor(2064384, 4096));
 
         // 108: Conv+BatchNorm+Add+ReLU layer3.14.conv2, layer3.14.bn2, layer3.14.add, layer3.14.relu2
@@ -3247,6 +3355,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g108InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1479424, 36864), Scratch(1516288, 64), InferenceTensor(4096, 4096));
         _g108InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         _g108InferenceConv.FuseEpilogue(_g108InferenceEpilogue);
+        Own(_g108Conv, _g108Epilogue, _g108Fold, _g108InferenceConv, _g108InferenceEpilogue);
         RegisterTrace(108, TrainingTensor(2080768, 4096), GradientTensor(2072576, 4096));
 
         // 109: Conv+BatchNorm+ReLU layer3.15.conv1, layer3.15.bn1, layer3.15.relu1
@@ -3257,6 +3366,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g109InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1516608, 36864), Scratch(1553472, 64), InferenceTensor(0, 4096));
         _g109InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g109InferenceConv.FuseEpilogue(_g109InferenceEpilogue);
+        Own(_g109Conv, _g109Epilogue, _g109Fold, _g109InferenceConv, _g109InferenceEpilogue);
         RegisterTrace(109, TrainingTensor(2088960, 4096), GradientTensor(2080768, 4096));
 
         // 110: Conv+BatchNorm+Add+ReLU layer3.15.conv2, layer3.15.bn2, layer3.15.add, layer3.15.relu2
@@ -3267,6 +3377,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g110InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1553792, 36864), Scratch(1590656, 64), InferenceTensor(8192, 4096));
         _g110InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         _g110InferenceConv.FuseEpilogue(_g110InferenceEpilogue);
+        Own(_g110Conv, _g110Epilogue, _g110Fold, _g110InferenceConv, _g110InferenceEpilogue);
         RegisterTrace(110, TrainingTensor(2097152, 4096), GradientTensor(2088960, 4096));
 
         // 111: Conv+BatchNorm+ReLU layer3.16.conv1, layer3.16.bn1, layer3.16.relu1
@@ -3277,6 +3388,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g111InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1590976, 36864), Scratch(1627840, 64), InferenceTensor(0, 4096));
         _g111InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g111InferenceConv.FuseEpilogue(_g111InferenceEpilogue);
+        Own(_g111Conv, _g111Epilogue, _g111Fold, _g111InferenceConv, _g111InferenceEpilogue);
         RegisterTrace(111, TrainingTensor(2105344, 4096), GradientTensor(2097152, 4096));
 
         // 112: Conv+BatchNorm+Add+ReLU layer3.16.conv2, layer3.16.bn2, layer3.16.add, layer3.16.relu2
@@ -3287,6 +3399,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g112InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1628160, 36864), Scratch(1665024, 64), InferenceTensor(4096, 4096));
         _g112InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
         _g112InferenceConv.FuseEpilogue(_g112InferenceEpilogue);
+        Own(_g112Conv, _g112Epilogue, _g112Fold, _g112InferenceConv, _g112InferenceEpilogue);
         RegisterTrace(112, TrainingTensor(2113536, 4096), GradientTensor(2105344, 4096));
 
         // 113: Conv+BatchNorm+ReLU layer3.17.conv1, layer3.17.bn1, layer3.17.relu1
@@ -3297,6 +3410,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g113InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1665344, 36864), Scratch(1702208, 64), InferenceTensor(0, 4096));
         _g113InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
         _g113InferenceConv.FuseEpilogue(_g113InferenceEpilogue);
+        Own(_g113Conv, _g113Epilogue, _g113Fold, _g113InferenceConv, _g113InferenceEpilogue);
         RegisterTrace(113, TrainingTensor(2121728, 4096), GradientTensor(2113536, 4096));
 
         // 114: Conv+BatchNorm+Add+ReLU layer3.17.conv2, layer3.17.bn2, layer3.17.add, layer3.17.relu2
@@ -3307,16 +3421,19 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         _g114InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1702528, 36864), Scratch(1739392, 64), InferenceTensor(8192, 4096));
         _g114InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
         _g114InferenceConv.FuseEpilogue(_g114InferenceEpilogue);
+        Own(_g114Conv, _g114Epilogue, _g114Fold, _g114InferenceConv, _g114InferenceEpilogue);
         RegisterTrace(114, TrainingTensor(2129920, 4096), GradientTensor(2121728, 4096));
 
         // 115: GlobalAvgPool avgpool
         _g115Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(2129920, 4096), TrainingTensor(2134016, 64), GradientTensor(2134016, 64), GradientTensor(2129920, 4096));
         _g115InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(8192, 4096), InferenceTensor(0, 64));
+        Own(_g115Op, _g115InferenceOp);
         RegisterTrace(115, TrainingTensor(2134016, 64), GradientTensor(2129920, 4096));
 
         // 116: Dense fc
         _g116Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(2134016, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(2134080, 10), GradientTensor(2134080, 10), GradientTensor(2134016, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
         _g116InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10));
+        Own(_g116Conv, _g116InferenceConv);
         RegisterTrace(116, TrainingTensor(2134080, 10), GradientTensor(2134016, 64));
     }
 

@@ -1112,11 +1112,13 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
         _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
+        Own(_g0Conv, _g0Epilogue, _g0Fold, _g0InferenceConv, _g0InferenceEpilogue);
         RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(25442280, 150528));
 
         // 1: MaxPool maxpool
         _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(802816, 802816), TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 802816));
         _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(1605632, 200704));
+        Own(_g1Op, _g1InferenceOp);
         RegisterTrace(1, TrainingTensor(1605632, 200704), GradientTensor(802816, 802816));
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
@@ -1127,6 +1129,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(9984, 4096), Scratch(14080, 64), InferenceTensor(0, 200704));
         _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
+        Own(_g2Conv, _g2Epilogue, _g2Fold, _g2InferenceConv, _g2InferenceEpilogue);
         RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
@@ -1137,6 +1140,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(14400, 36864), Scratch(51264, 64), InferenceTensor(802816, 200704));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
         _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
+        Own(_g3Conv, _g3Epilogue, _g3Fold, _g3InferenceConv, _g3InferenceEpilogue);
         RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
 
         // 4: Conv+BatchNorm layer1.0.conv3, layer1.0.bn3
@@ -1145,6 +1149,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g4Conv.FuseStatistics(_g4Epilogue);
         _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.conv3.weight"), default, BatchNormTensors("layer1.0.bn3"), 1E-05f, Scratch(52352, 16384), Scratch(68736, 256));
         _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(52352, 16384), Scratch(68736, 256), InferenceTensor(0, 802816));
+        Own(_g4Conv, _g4Epilogue, _g4Fold, _g4InferenceConv);
         RegisterTrace(4, TrainingTensor(3411968, 802816), GradientTensor(2408448, 200704));
 
         // 5: Conv+BatchNorm layer1.0.downsample.0, layer1.0.downsample.1
@@ -1153,16 +1158,19 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g5Conv.FuseStatistics(_g5Epilogue);
         _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.downsample.0.weight"), default, BatchNormTensors("layer1.0.downsample.1"), 1E-05f, Scratch(70016, 16384), Scratch(86400, 256));
         _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(70016, 16384), Scratch(86400, 256), InferenceTensor(802816, 802816));
+        Own(_g5Conv, _g5Epilogue, _g5Fold, _g5InferenceConv);
         RegisterTrace(5, TrainingTensor(5017600, 802816), GradientTensor(1605632, 200704));
 
         // 6: Add layer1.0.add
         _g6Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3411968, 802816), default, default, TrainingTensor(5017600, 802816), TrainingTensor(5820416, 802816), GradientTensor(5820416, 802816), GradientTensor(3411968, 802816), GradientTensor(5017600, 802816), default);
         _g6InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, InferenceTensor(802816, 802816), InferenceTensor(1605632, 802816));
+        Own(_g6Op, _g6InferenceOp);
         RegisterTrace(6, TrainingTensor(5820416, 802816), GradientTensor(3411968, 802816));
 
         // 7: ReLU layer1.0.relu3
         _g7Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5820416, 802816), default, default, default, TrainingTensor(6623232, 802816), GradientTensor(6623232, 802816), GradientTensor(5820416, 802816), default, default);
         _g7InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 802816), default, default, default, InferenceTensor(0, 802816));
+        Own(_g7Op, _g7InferenceOp);
         RegisterTrace(7, TrainingTensor(6623232, 802816), GradientTensor(5820416, 802816));
 
         // 8: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
@@ -1173,6 +1181,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(86912, 16384), Scratch(103296, 64), InferenceTensor(802816, 200704));
         _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
         _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
+        Own(_g8Conv, _g8Epilogue, _g8Fold, _g8InferenceConv, _g8InferenceEpilogue);
         RegisterTrace(8, TrainingTensor(7626752, 200704), GradientTensor(6623232, 802816));
 
         // 9: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
@@ -1183,6 +1192,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(103616, 36864), Scratch(140480, 64), InferenceTensor(1605632, 200704));
         _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 200704), default, default, default, InferenceTensor(1605632, 200704));
         _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
+        Own(_g9Conv, _g9Epilogue, _g9Fold, _g9InferenceConv, _g9InferenceEpilogue);
         RegisterTrace(9, TrainingTensor(8028160, 200704), GradientTensor(7626752, 200704));
 
         // 10: Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
@@ -1193,6 +1203,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(141568, 16384), Scratch(157952, 256), InferenceTensor(802816, 802816));
         _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(802816, 802816), default, default, InferenceTensor(0, 802816), InferenceTensor(802816, 802816));
         _g10InferenceConv.FuseEpilogue(_g10InferenceEpilogue);
+        Own(_g10Conv, _g10Epilogue, _g10Fold, _g10InferenceConv, _g10InferenceEpilogue);
         RegisterTrace(10, TrainingTensor(9031680, 802816), GradientTensor(8028160, 200704));
 
         // 11: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
@@ -1203,6 +1214,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(802816, 802816), Scratch(158464, 16384), Scratch(174848, 64), InferenceTensor(0, 200704));
         _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
         _g11InferenceConv.FuseEpilogue(_g11InferenceEpilogue);
+        Own(_g11Conv, _g11Epilogue, _g11Fold, _g11InferenceConv, _g11InferenceEpilogue);
         RegisterTrace(11, TrainingTensor(10035200, 200704), GradientTensor(9031680, 802816));
 
         // 12: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
@@ -1213,6 +1225,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(175168, 36864), Scratch(212032, 64), InferenceTensor(1605632, 200704));
         _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 200704), default, default, default, InferenceTensor(1605632, 200704));
         _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
+        Own(_g12Conv, _g12Epilogue, _g12Fold, _g12InferenceConv, _g12InferenceEpilogue);
         RegisterTrace(12, TrainingTensor(10436608, 200704), GradientTensor(10035200, 200704));
 
         // 13: Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
@@ -1223,6 +1236,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(213120, 16384), Scratch(229504, 256), InferenceTensor(0, 802816));
         _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 802816), default, default, InferenceTensor(802816, 802816), InferenceTensor(0, 802816));
         _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
+        Own(_g13Conv, _g13Epilogue, _g13Fold, _g13InferenceConv, _g13InferenceEpilogue);
         RegisterTrace(13, TrainingTensor(11440128, 802816), GradientTensor(10436608, 200704));
 
         // 14: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
@@ -1233,6 +1247,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(230272, 32768), Scratch(263040, 128), InferenceTensor(802816, 401408));
         _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 401408), default, default, default, InferenceTensor(802816, 401408));
         _g14InferenceConv.FuseEpilogue(_g14InferenceEpilogue);
+        Own(_g14Conv, _g14Epilogue, _g14Fold, _g14InferenceConv, _g14InferenceEpilogue);
         RegisterTrace(14, TrainingTensor(12644352, 401408), GradientTensor(11440128, 802816));
 
         // 15: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
@@ -1243,6 +1258,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, true), InferenceTensor(802816, 401408), Scratch(263680, 147456), Scratch(411136, 128), InferenceTensor(1204224, 100352));
         _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1204224, 100352), default, default, default, InferenceTensor(1204224, 100352));
         _g15InferenceConv.FuseEpilogue(_g15InferenceEpilogue);
+        Own(_g15Conv, _g15Epilogue, _g15Fold, _g15InferenceConv, _g15InferenceEpilogue);
         RegisterTrace(15, TrainingTensor(13146112, 100352), GradientTensor(12644352, 401408));
 
         // 16: Conv+BatchNorm layer2.0.conv3, layer2.0.bn3
@@ -1251,6 +1267,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g16Conv.FuseStatistics(_g16Epilogue);
         _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.0.conv3.weight"), default, BatchNormTensors("layer2.0.bn3"), 1E-05f, Scratch(413312, 65536), Scratch(478848, 512));
         _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(1204224, 100352), Scratch(413312, 65536), Scratch(478848, 512), InferenceTensor(802816, 401408));
+        Own(_g16Conv, _g16Epilogue, _g16Fold, _g16InferenceConv);
         RegisterTrace(16, TrainingTensor(13647872, 401408), GradientTensor(13146112, 100352));
 
         // 17: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
@@ -1259,16 +1276,19 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g17Conv.FuseStatistics(_g17Epilogue);
         _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(481408, 131072), Scratch(612480, 512));
         _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, true), InferenceTensor(0, 802816), Scratch(481408, 131072), Scratch(612480, 512), InferenceTensor(1204224, 401408));
+        Own(_g17Conv, _g17Epilogue, _g17Fold, _g17InferenceConv);
         RegisterTrace(17, TrainingTensor(14450688, 401408), GradientTensor(11440128, 802816));
 
         // 18: Add layer2.0.add
         _g18Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(13647872, 401408), default, default, TrainingTensor(14450688, 401408), TrainingTensor(14852096, 401408), GradientTensor(14852096, 401408), GradientTensor(13647872, 401408), GradientTensor(14450688, 401408), default);
         _g18InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 401408), default, default, InferenceTensor(1204224, 401408), InferenceTensor(0, 401408));
+        Own(_g18Op, _g18InferenceOp);
         RegisterTrace(18, TrainingTensor(14852096, 401408), GradientTensor(13647872, 401408));
 
         // 19: ReLU layer2.0.relu3
         _g19Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(14852096, 401408), default, default, default, TrainingTensor(15253504, 401408), GradientTensor(15253504, 401408), GradientTensor(14852096, 401408), default, default);
         _g19InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(401408, 401408));
+        Own(_g19Op, _g19InferenceOp);
         RegisterTrace(19, TrainingTensor(15253504, 401408), GradientTensor(14852096, 401408));
 
         // 20: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
@@ -1279,6 +1299,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(401408, 401408), Scratch(613504, 65536), Scratch(679040, 128), InferenceTensor(0, 100352));
         _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         _g20InferenceConv.FuseEpilogue(_g20InferenceEpilogue);
+        Own(_g20Conv, _g20Epilogue, _g20Fold, _g20InferenceConv, _g20InferenceEpilogue);
         RegisterTrace(20, TrainingTensor(15755264, 100352), GradientTensor(15253504, 401408));
 
         // 21: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
@@ -1289,6 +1310,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(679680, 147456), Scratch(827136, 128), InferenceTensor(802816, 100352));
         _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352));
         _g21InferenceConv.FuseEpilogue(_g21InferenceEpilogue);
+        Own(_g21Conv, _g21Epilogue, _g21Fold, _g21InferenceConv, _g21InferenceEpilogue);
         RegisterTrace(21, TrainingTensor(15955968, 100352), GradientTensor(15755264, 100352));
 
         // 22: Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
@@ -1299,6 +1321,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(829312, 65536), Scratch(894848, 512), InferenceTensor(0, 401408));
         _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 401408), default, default, InferenceTensor(401408, 401408), InferenceTensor(0, 401408));
         _g22InferenceConv.FuseEpilogue(_g22InferenceEpilogue);
+        Own(_g22Conv, _g22Epilogue, _g22Fold, _g22InferenceConv, _g22InferenceEpilogue);
         RegisterTrace(22, TrainingTensor(16457728, 401408), GradientTensor(15955968, 100352));
 
         // 23: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
@@ -1309,6 +1332,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(895872, 65536), Scratch(961408, 128), InferenceTensor(401408, 100352));
         _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352));
         _g23InferenceConv.FuseEpilogue(_g23InferenceEpilogue);
+        Own(_g23Conv, _g23Epilogue, _g23Fold, _g23InferenceConv, _g23InferenceEpilogue);
         RegisterTrace(23, TrainingTensor(16959488, 100352), GradientTensor(16457728, 401408));
 
         // 24: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
@@ -1319,6 +1343,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(962048, 147456), Scratch(1109504, 128), InferenceTensor(802816, 100352));
         _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352));
         _g24InferenceConv.FuseEpilogue(_g24InferenceEpilogue);
+        Own(_g24Conv, _g24Epilogue, _g24Fold, _g24InferenceConv, _g24InferenceEpilogue);
         RegisterTrace(24, TrainingTensor(17160192, 100352), GradientTensor(16959488, 100352));
 
         // 25: Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
@@ -1329,6 +1354,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(1111680, 65536), Scratch(1177216, 512), InferenceTensor(401408, 401408));
         _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 401408), default, default, InferenceTensor(0, 401408), InferenceTensor(401408, 401408));
         _g25InferenceConv.FuseEpilogue(_g25InferenceEpilogue);
+        Own(_g25Conv, _g25Epilogue, _g25Fold, _g25InferenceConv, _g25InferenceEpilogue);
         RegisterTrace(25, TrainingTensor(17661952, 401408), GradientTensor(17160192, 100352));
 
         // 26: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
@@ -1339,6 +1365,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(401408, 401408), Scratch(1178240, 65536), Scratch(1243776, 128), InferenceTensor(0, 100352));
         _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
         _g26InferenceConv.FuseEpilogue(_g26InferenceEpilogue);
+        Own(_g26Conv, _g26Epilogue, _g26Fold, _g26InferenceConv, _g26InferenceEpilogue);
         RegisterTrace(26, TrainingTensor(18163712, 100352), GradientTensor(17661952, 401408));
 
         // 27: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
@@ -1349,6 +1376,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1244416, 147456), Scratch(1391872, 128), InferenceTensor(802816, 100352));
         _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352));
         _g27InferenceConv.FuseEpilogue(_g27InferenceEpilogue);
+        Own(_g27Conv, _g27Epilogue, _g27Fold, _g27InferenceConv, _g27InferenceEpilogue);
         RegisterTrace(27, TrainingTensor(18364416, 100352), GradientTensor(18163712, 100352));
 
         // 28: Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
@@ -1359,6 +1387,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(1394048, 65536), Scratch(1459584, 512), InferenceTensor(0, 401408));
         _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 401408), default, default, InferenceTensor(401408, 401408), InferenceTensor(0, 401408));
         _g28InferenceConv.FuseEpilogue(_g28InferenceEpilogue);
+        Own(_g28Conv, _g28Epilogue, _g28Fold, _g28InferenceConv, _g28InferenceEpilogue);
         RegisterTrace(28, TrainingTensor(18866176, 401408), GradientTensor(18364416, 100352));
 
         // 29: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
@@ -1369,6 +1398,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1461120, 131072), Scratch(1592192, 256), InferenceTensor(401408, 200704));
         _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, default, InferenceTensor(401408, 200704));
         _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
+        Own(_g29Conv, _g29Epilogue, _g29Fold, _g29InferenceConv, _g29InferenceEpilogue);
         RegisterTrace(29, TrainingTensor(19468288, 200704), GradientTensor(18866176, 401408));
 
         // 30: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
@@ -1379,6 +1409,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(1593472, 589824), Scratch(2183296, 256), InferenceTensor(602112, 50176));
         _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(602112, 50176), default, default, default, InferenceTensor(602112, 50176));
         _g30InferenceConv.FuseEpilogue(_g30InferenceEpilogue);
+        Own(_g30Conv, _g30Epilogue, _g30Fold, _g30InferenceConv, _g30InferenceEpilogue);
         RegisterTrace(30, TrainingTensor(19719168, 50176), GradientTensor(19468288, 200704));
 
         // 31: Conv+BatchNorm layer3.0.conv3, layer3.0.bn3
@@ -1387,6 +1418,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g31Conv.FuseStatistics(_g31Epilogue);
         _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.0.conv3.weight"), default, BatchNormTensors("layer3.0.bn3"), 1E-05f, Scratch(2187648, 262144), Scratch(2449792, 1024));
         _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(602112, 50176), Scratch(2187648, 262144), Scratch(2449792, 1024), InferenceTensor(401408, 200704));
+        Own(_g31Conv, _g31Epilogue, _g31Fold, _g31InferenceConv);
         RegisterTrace(31, TrainingTensor(19970048, 200704), GradientTensor(19719168, 50176));
 
         // 32: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
@@ -1395,16 +1427,19 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g32Conv.FuseStatistics(_g32Epilogue);
         _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(2454912, 524288), Scratch(2979200, 1024));
         _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To1024K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, true), InferenceTensor(0, 401408), Scratch(2454912, 524288), Scratch(2979200, 1024), InferenceTensor(602112, 200704));
+        Own(_g32Conv, _g32Epilogue, _g32Fold, _g32InferenceConv);
         RegisterTrace(32, TrainingTensor(20371456, 200704), GradientTensor(18866176, 401408));
 
         // 33: Add layer3.0.add
         _g33Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(19970048, 200704), default, default, TrainingTensor(20371456, 200704), TrainingTensor(20572160, 200704), GradientTensor(20572160, 200704), GradientTensor(19970048, 200704), GradientTensor(20371456, 200704), default);
         _g33InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(602112, 200704), InferenceTensor(0, 200704));
+        Own(_g33Op, _g33InferenceOp);
         RegisterTrace(33, TrainingTensor(20572160, 200704), GradientTensor(19970048, 200704));
 
         // 34: ReLU layer3.0.relu3
         _g34Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(20572160, 200704), default, default, default, TrainingTensor(20772864, 200704), GradientTensor(20772864, 200704), GradientTensor(20572160, 200704), default, default);
         _g34InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(200704, 200704));
+        Own(_g34Op, _g34InferenceOp);
         RegisterTrace(34, TrainingTensor(20772864, 200704), GradientTensor(20572160, 200704));
 
         // 35: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
@@ -1415,6 +1450,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(2981248, 262144), Scratch(3243392, 256), InferenceTensor(0, 50176));
         _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         _g35InferenceConv.FuseEpilogue(_g35InferenceEpilogue);
+        Own(_g35Conv, _g35Epilogue, _g35Fold, _g35InferenceConv, _g35InferenceEpilogue);
         RegisterTrace(35, TrainingTensor(21023744, 50176), GradientTensor(20772864, 200704));
 
         // 36: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
@@ -1425,6 +1461,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(3244672, 589824), Scratch(3834496, 256), InferenceTensor(401408, 50176));
         _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
         _g36InferenceConv.FuseEpilogue(_g36InferenceEpilogue);
+        Own(_g36Conv, _g36Epilogue, _g36Fold, _g36InferenceConv, _g36InferenceEpilogue);
         RegisterTrace(36, TrainingTensor(21124096, 50176), GradientTensor(21023744, 50176));
 
         // 37: Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
@@ -1435,6 +1472,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g37InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(3838848, 262144), Scratch(4100992, 1024), InferenceTensor(0, 200704));
         _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704));
         _g37InferenceConv.FuseEpilogue(_g37InferenceEpilogue);
+        Own(_g37Conv, _g37Epilogue, _g37Fold, _g37InferenceConv, _g37InferenceEpilogue);
         RegisterTrace(37, TrainingTensor(21374976, 200704), GradientTensor(21124096, 50176));
 
         // 38: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
@@ -1445,6 +1483,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(4103040, 262144), Scratch(4365184, 256), InferenceTensor(200704, 50176));
         _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
         _g38InferenceConv.FuseEpilogue(_g38InferenceEpilogue);
+        Own(_g38Conv, _g38Epilogue, _g38Fold, _g38InferenceConv, _g38InferenceEpilogue);
         RegisterTrace(38, TrainingTensor(21625856, 50176), GradientTensor(21374976, 200704));
 
         // 39: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
@@ -1455,6 +1494,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(4366464, 589824), Scratch(4956288, 256), InferenceTensor(401408, 50176));
         _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
         _g39InferenceConv.FuseEpilogue(_g39InferenceEpilogue);
+        Own(_g39Conv, _g39Epilogue, _g39Fold, _g39InferenceConv, _g39InferenceEpilogue);
         RegisterTrace(39, TrainingTensor(21726208, 50176), GradientTensor(21625856, 50176));
 
         // 40: Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
@@ -1465,6 +1505,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g40InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(4960640, 262144), Scratch(5222784, 1024), InferenceTensor(200704, 200704));
         _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(0, 200704), InferenceTensor(200704, 200704));
         _g40InferenceConv.FuseEpilogue(_g40InferenceEpilogue);
+        Own(_g40Conv, _g40Epilogue, _g40Fold, _g40InferenceConv, _g40InferenceEpilogue);
         RegisterTrace(40, TrainingTensor(21977088, 200704), GradientTensor(21726208, 50176));
 
         // 41: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
@@ -1475,6 +1516,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g41InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(5224832, 262144), Scratch(5486976, 256), InferenceTensor(0, 50176));
         _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         _g41InferenceConv.FuseEpilogue(_g41InferenceEpilogue);
+        Own(_g41Conv, _g41Epilogue, _g41Fold, _g41InferenceConv, _g41InferenceEpilogue);
         RegisterTrace(41, TrainingTensor(22227968, 50176), GradientTensor(21977088, 200704));
 
         // 42: Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
@@ -1485,6 +1527,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(5488256, 589824), Scratch(6078080, 256), InferenceTensor(401408, 50176));
         _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
         _g42InferenceConv.FuseEpilogue(_g42InferenceEpilogue);
+        Own(_g42Conv, _g42Epilogue, _g42Fold, _g42InferenceConv, _g42InferenceEpilogue);
         RegisterTrace(42, TrainingTensor(22328320, 50176), GradientTensor(22227968, 50176));
 
         // 43: Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
@@ -1495,6 +1538,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(6082432, 262144), Scratch(6344576, 1024), InferenceTensor(0, 200704));
         _g43InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704));
         _g43InferenceConv.FuseEpilogue(_g43InferenceEpilogue);
+        Own(_g43Conv, _g43Epilogue, _g43Fold, _g43InferenceConv, _g43InferenceEpilogue);
         RegisterTrace(43, TrainingTensor(22579200, 200704), GradientTensor(22328320, 50176));
 
         // 44: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
@@ -1505,6 +1549,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(6346624, 262144), Scratch(6608768, 256), InferenceTensor(200704, 50176));
         _g44InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
         _g44InferenceConv.FuseEpilogue(_g44InferenceEpilogue);
+        Own(_g44Conv, _g44Epilogue, _g44Fold, _g44InferenceConv, _g44InferenceEpilogue);
         RegisterTrace(44, TrainingTensor(22830080, 50176), GradientTensor(22579200, 200704));
 
         // 45: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
@@ -1515,6 +1560,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g45InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(6610048, 589824), Scratch(7199872, 256), InferenceTensor(401408, 50176));
         _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
         _g45InferenceConv.FuseEpilogue(_g45InferenceEpilogue);
+        Own(_g45Conv, _g45Epilogue, _g45Fold, _g45InferenceConv, _g45InferenceEpilogue);
         RegisterTrace(45, TrainingTensor(22930432, 50176), GradientTensor(22830080, 50176));
 
         // 46: Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
@@ -1525,6 +1571,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g46InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(7204224, 262144), Scratch(7466368, 1024), InferenceTensor(200704, 200704));
         _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(0, 200704), InferenceTensor(200704, 200704));
         _g46InferenceConv.FuseEpilogue(_g46InferenceEpilogue);
+        Own(_g46Conv, _g46Epilogue, _g46Fold, _g46InferenceConv, _g46InferenceEpilogue);
         RegisterTrace(46, TrainingTensor(23181312, 200704), GradientTensor(22930432, 50176));
 
         // 47: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
@@ -1535,6 +1582,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g47InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(7468416, 262144), Scratch(7730560, 256), InferenceTensor(0, 50176));
         _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
         _g47InferenceConv.FuseEpilogue(_g47InferenceEpilogue);
+        Own(_g47Conv, _g47Epilogue, _g47Fold, _g47InferenceConv, _g47InferenceEpilogue);
         RegisterTrace(47, TrainingTensor(23432192, 50176), GradientTensor(23181312, 200704));
 
         // 48: Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
@@ -1545,6 +1593,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g48InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7731840, 589824), Scratch(8321664, 256), InferenceTensor(401408, 50176));
         _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
         _g48InferenceConv.FuseEpilogue(_g48InferenceEpilogue);
+        Own(_g48Conv, _g48Epilogue, _g48Fold, _g48InferenceConv, _g48InferenceEpilogue);
         RegisterTrace(48, TrainingTensor(23532544, 50176), GradientTensor(23432192, 50176));
 
         // 49: Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
@@ -1555,6 +1604,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g49InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(8326016, 262144), Scratch(8588160, 1024), InferenceTensor(0, 200704));
         _g49InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704));
         _g49InferenceConv.FuseEpilogue(_g49InferenceEpilogue);
+        Own(_g49Conv, _g49Epilogue, _g49Fold, _g49InferenceConv, _g49InferenceEpilogue);
         RegisterTrace(49, TrainingTensor(23783424, 200704), GradientTensor(23532544, 50176));
 
         // 50: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
@@ -1565,6 +1615,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g50InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(8591232, 524288), Scratch(9115520, 512), InferenceTensor(200704, 100352));
         _g50InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(200704, 100352));
         _g50InferenceConv.FuseEpilogue(_g50InferenceEpilogue);
+        Own(_g50Conv, _g50Epilogue, _g50Fold, _g50InferenceConv, _g50InferenceEpilogue);
         RegisterTrace(50, TrainingTensor(24084480, 100352), GradientTensor(23783424, 200704));
 
         // 51: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
@@ -1575,6 +1626,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g51InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(9118080, 2359296), Scratch(11477376, 512), InferenceTensor(301056, 25088));
         _g51InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(301056, 25088), default, default, default, InferenceTensor(301056, 25088));
         _g51InferenceConv.FuseEpilogue(_g51InferenceEpilogue);
+        Own(_g51Conv, _g51Epilogue, _g51Fold, _g51InferenceConv, _g51InferenceEpilogue);
         RegisterTrace(51, TrainingTensor(24209920, 25088), GradientTensor(24084480, 100352));
 
         // 52: Conv+BatchNorm layer4.0.conv3, layer4.0.bn3
@@ -1583,6 +1635,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g52Conv.FuseStatistics(_g52Epilogue);
         _g52Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.0.conv3.weight"), default, BatchNormTensors("layer4.0.bn3"), 1E-05f, Scratch(11486080, 1048576), Scratch(12534656, 2048));
         _g52InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(301056, 25088), Scratch(11486080, 1048576), Scratch(12534656, 2048), InferenceTensor(200704, 100352));
+        Own(_g52Conv, _g52Epilogue, _g52Fold, _g52InferenceConv);
         RegisterTrace(52, TrainingTensor(24335360, 100352), GradientTensor(24209920, 25088));
 
         // 53: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
@@ -1591,16 +1644,19 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g53Conv.FuseStatistics(_g53Epilogue);
         _g53Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(12544896, 2097152), Scratch(14642048, 2048));
         _g53InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To2048K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, true), InferenceTensor(0, 200704), Scratch(12544896, 2097152), Scratch(14642048, 2048), InferenceTensor(301056, 100352));
+        Own(_g53Conv, _g53Epilogue, _g53Fold, _g53InferenceConv);
         RegisterTrace(53, TrainingTensor(24536064, 100352), GradientTensor(23783424, 200704));
 
         // 54: Add layer4.0.add
         _g54Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(24335360, 100352), default, default, TrainingTensor(24536064, 100352), TrainingTensor(24636416, 100352), GradientTensor(24636416, 100352), GradientTensor(24335360, 100352), GradientTensor(24536064, 100352), default);
         _g54InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(301056, 100352), InferenceTensor(0, 100352));
+        Own(_g54Op, _g54InferenceOp);
         RegisterTrace(54, TrainingTensor(24636416, 100352), GradientTensor(24335360, 100352));
 
         // 55: ReLU layer4.0.relu3
         _g55Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(24636416, 100352), default, default, default, TrainingTensor(24736768, 100352), GradientTensor(24736768, 100352), GradientTensor(24636416, 100352), default, default);
         _g55InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(100352, 100352));
+        Own(_g55Op, _g55InferenceOp);
         RegisterTrace(55, TrainingTensor(24736768, 100352), GradientTensor(24636416, 100352));
 
         // 56: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
@@ -1611,6 +1667,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g56InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(100352, 100352), Scratch(14646144, 1048576), Scratch(15694720, 512), InferenceTensor(0, 25088));
         _g56InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
         _g56InferenceConv.FuseEpilogue(_g56InferenceEpilogue);
+        Own(_g56Conv, _g56Epilogue, _g56Fold, _g56InferenceConv, _g56InferenceEpilogue);
         RegisterTrace(56, TrainingTensor(24862208, 25088), GradientTensor(24736768, 100352));
 
         // 57: Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
@@ -1621,6 +1678,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g57InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(15697280, 2359296), Scratch(18056576, 512), InferenceTensor(200704, 25088));
         _g57InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 25088), default, default, default, InferenceTensor(200704, 25088));
         _g57InferenceConv.FuseEpilogue(_g57InferenceEpilogue);
+        Own(_g57Conv, _g57Epilogue, _g57Fold, _g57InferenceConv, _g57InferenceEpilogue);
         RegisterTrace(57, TrainingTensor(24912384, 25088), GradientTensor(24862208, 25088));
 
         // 58: Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
@@ -1631,6 +1689,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g58InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(200704, 25088), Scratch(18065280, 1048576), Scratch(19113856, 2048), InferenceTensor(0, 100352));
         _g58InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(0, 100352));
         _g58InferenceConv.FuseEpilogue(_g58InferenceEpilogue);
+        Own(_g58Conv, _g58Epilogue, _g58Fold, _g58InferenceConv, _g58InferenceEpilogue);
         RegisterTrace(58, TrainingTensor(25037824, 100352), GradientTensor(24912384, 25088));
 
         // 59: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
@@ -1641,6 +1700,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g59InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(19117952, 1048576), Scratch(20166528, 512), InferenceTensor(100352, 25088));
         _g59InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088));
         _g59InferenceConv.FuseEpilogue(_g59InferenceEpilogue);
+        Own(_g59Conv, _g59Epilogue, _g59Fold, _g59InferenceConv, _g59InferenceEpilogue);
         RegisterTrace(59, TrainingTensor(25163264, 25088), GradientTensor(25037824, 100352));
 
         // 60: Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
@@ -1651,6 +1711,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g60InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(20169088, 2359296), Scratch(22528384, 512), InferenceTensor(200704, 25088));
         _g60InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 25088), default, default, default, InferenceTensor(200704, 25088));
         _g60InferenceConv.FuseEpilogue(_g60InferenceEpilogue);
+        Own(_g60Conv, _g60Epilogue, _g60Fold, _g60InferenceConv, _g60InferenceEpilogue);
         RegisterTrace(60, TrainingTensor(25213440, 25088), GradientTensor(25163264, 25088));
 
         // 61: Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
@@ -1661,16 +1722,19 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         _g61InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(200704, 25088), Scratch(22537088, 1048576), Scratch(23585664, 2048), InferenceTensor(100352, 100352));
         _g61InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(100352, 100352));
         _g61InferenceConv.FuseEpilogue(_g61InferenceEpilogue);
+        Own(_g61Conv, _g61Epilogue, _g61Fold, _g61InferenceConv, _g61InferenceEpilogue);
         RegisterTrace(61, TrainingTensor(25338880, 100352), GradientTensor(25213440, 25088));
 
         // 62: GlobalAvgPool avgpool
         _g62Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(25338880, 100352), TrainingTensor(25439232, 2048), GradientTensor(25439232, 2048), GradientTensor(25338880, 100352));
         _g62InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(100352, 100352), InferenceTensor(0, 2048));
+        Own(_g62Op, _g62InferenceOp);
         RegisterTrace(62, TrainingTensor(25439232, 2048), GradientTensor(25338880, 100352));
 
         // 63: Dense fc
         _g63Conv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(25439232, 2048), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(25441280, 1000), GradientTensor(25441280, 1000), GradientTensor(25439232, 2048), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
         _g63InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(0, 2048), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(2048, 1000));
+        Own(_g63Conv, _g63InferenceConv);
         RegisterTrace(63, TrainingTensor(25441280, 1000), GradientTensor(25439232, 2048));
     }
 

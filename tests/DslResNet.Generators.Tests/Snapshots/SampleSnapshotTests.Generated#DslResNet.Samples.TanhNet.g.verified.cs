@@ -187,16 +187,19 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1x28x28To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1, 28, 28, 16, 3, 1, 1, true), InputView, Parameter("conv1.weight"), Parameter("conv1.bias"), InferenceTensor(0, 12544));
         _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 12544), default, default, default, InferenceTensor(0, 12544));
         _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
+        Own(_g0Conv, _g0Epilogue, _g0InferenceConv, _g0InferenceEpilogue);
         RegisterTrace(0, TrainingTensor(12544, 12544), GradientTensor(63114, 784));
 
         // 1: BatchNorm bn1
         _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(12544, 12544), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(25088, 12544), GradientTensor(25088, 12544), GradientTensor(12544, 12544), default, BatchNormGradients("bn1"));
         _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 12544), BatchNormTensors("bn1"), default, default, InferenceTensor(12544, 12544));
+        Own(_g1Op, _g1InferenceOp);
         RegisterTrace(1, TrainingTensor(25088, 12544), GradientTensor(12544, 12544));
 
         // 2: MaxPool pool1
         _g2Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 16, 28, 28, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(25088, 12544), TrainingTensor(37632, 3136), GradientTensor(37632, 3136), GradientTensor(25088, 12544));
         _g2InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 16, 28, 28, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(12544, 12544), InferenceTensor(6272, 3136));
+        Own(_g2Op, _g2InferenceOp);
         RegisterTrace(2, TrainingTensor(37632, 3136), GradientTensor(25088, 12544));
 
         // 3: Conv+Tanh conv2, act2
@@ -205,21 +208,25 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x14x14To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 14, 14, 32, 3, 1, 1, true), InferenceTensor(6272, 3136), Parameter("conv2.weight"), Parameter("conv2.bias"), InferenceTensor(0, 6272));
         _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 6272), default, default, default, InferenceTensor(0, 6272));
         _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
+        Own(_g3Conv, _g3Epilogue, _g3InferenceConv, _g3InferenceEpilogue);
         RegisterTrace(3, TrainingTensor(47040, 6272), GradientTensor(37632, 3136));
 
         // 4: BatchNorm bn2
         _g4Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(47040, 6272), BatchNormTensors("bn2"), Scratch(64, 128), default, TrainingTensor(53312, 6272), GradientTensor(53312, 6272), GradientTensor(47040, 6272), default, BatchNormGradients("bn2"));
         _g4InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 6272), BatchNormTensors("bn2"), default, default, InferenceTensor(6272, 6272));
+        Own(_g4Op, _g4InferenceOp);
         RegisterTrace(4, TrainingTensor(53312, 6272), GradientTensor(47040, 6272));
 
         // 5: MaxPool pool2
         _g5Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 32, 14, 14, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(53312, 6272), TrainingTensor(59584, 1568), GradientTensor(59584, 1568), GradientTensor(53312, 6272));
         _g5InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 32, 14, 14, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(6272, 6272), InferenceTensor(0, 1568));
+        Own(_g5Op, _g5InferenceOp);
         RegisterTrace(5, TrainingTensor(59584, 1568), GradientTensor(53312, 6272));
 
         // 6: Flatten flatten
         _g6Op = new(device, (long)n * 1568, TrainingTensor(59584, 1568), TrainingTensor(61152, 1568), GradientTensor(61152, 1568), GradientTensor(59584, 1568), channels: 32, spatial: 49, flatten: true);
         _g6InferenceOp = new(device, (long)n * 1568, InferenceTensor(0, 1568), InferenceTensor(1568, 1568), channels: 32, spatial: 49, flatten: true);
+        Own(_g6Op, _g6InferenceOp);
         RegisterTrace(6, TrainingTensor(61152, 1568), GradientTensor(59584, 1568));
 
         // 7: Dense+Tanh fc1, act3
@@ -228,16 +235,19 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1568x1x1To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1568, 1, 1, 128, 1, 1, 0, true), InferenceTensor(1568, 1568), Parameter("fc1.weight"), Parameter("fc1.bias"), InferenceTensor(0, 128));
         _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 128), default, default, default, InferenceTensor(0, 128));
         _g7InferenceConv.FuseEpilogue(_g7InferenceEpilogue);
+        Own(_g7Conv, _g7Epilogue, _g7InferenceConv, _g7InferenceEpilogue);
         RegisterTrace(7, TrainingTensor(62848, 128), GradientTensor(61152, 1568));
 
         // 8: BatchNorm bn3
         _g8Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(62848, 128), BatchNormTensors("bn3"), Scratch(192, 512), default, TrainingTensor(62976, 128), GradientTensor(62976, 128), GradientTensor(62848, 128), default, BatchNormGradients("bn3"));
         _g8InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 128), BatchNormTensors("bn3"), default, default, InferenceTensor(128, 128));
+        Own(_g8Op, _g8InferenceOp);
         RegisterTrace(8, TrainingTensor(62976, 128), GradientTensor(62848, 128));
 
         // 9: Dense fc2
         _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 1, 1, 10, 1, 1, 0, true), TrainingTensor(62976, 128), Parameter("fc2.weight"), Parameter("fc2.bias"), TrainingTensor(63104, 10), GradientTensor(63104, 10), GradientTensor(62976, 128), ParameterGradient("fc2.weight"), ParameterGradient("fc2.bias"));
         _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 1, 1, 10, 1, 1, 0, true), InferenceTensor(128, 128), Parameter("fc2.weight"), Parameter("fc2.bias"), InferenceTensor(0, 10));
+        Own(_g9Conv, _g9InferenceConv);
         RegisterTrace(9, TrainingTensor(63104, 10), GradientTensor(62976, 128));
     }
 

@@ -48,7 +48,7 @@ public sealed class SimdDeviceFixture : IDisposable
         {
             if (!_simd.TryGetValue((threads, width, winograd), out Device? device))
             {
-                device = Device.Create(DeviceKind.Cpu, threads, width, winograd);
+                device = Device.Create(DeviceKind.Cpu, threads, width, winograd, oversubscribe: true);
                 _simd[(threads, width, winograd)] = device;
             }
 

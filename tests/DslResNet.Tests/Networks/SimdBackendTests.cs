@@ -19,7 +19,7 @@ public sealed class SimdBackendTests
     {
         (double Loss, float[] Weight) Run(int threads, SimdWidth width)
         {
-            using Device device = Device.Create(DeviceKind.Cpu, threads, width);
+            using Device device = Device.Create(DeviceKind.Cpu, threads, width, oversubscribe: true);
             using var net = new TinyResNet(device, 6, new NetworkOptions(Seed: 4));
             Random random = new(9);
             float[] images = NetworkData.Normal(random, 6 * NetworkData.ImageElements(net));
@@ -51,7 +51,7 @@ public sealed class SimdBackendTests
     [Fact]
     public void DeviceReportsAndValidatesItsSettings()
     {
-        using (Device device = Device.Create(DeviceKind.Cpu, 3, SimdWidth.Vector256))
+        using (Device device = Device.Create(DeviceKind.Cpu, 3, SimdWidth.Vector256, oversubscribe: true))
         {
             Assert.True(device.IsSimd);
             Assert.Equal(3, device.Threads);

@@ -15,9 +15,8 @@ public sealed unsafe class StatisticsSink : IDisposable
         Channels = channels;
         PaddedChannels = (channels + 15) & ~15;
         Threads = threads;
-        Shift = (float*)NativeMemory.AlignedAlloc((nuint)(PaddedChannels * sizeof(float)), 64);
-        Partials = (double*)NativeMemory.AlignedAlloc((nuint)(threads * 2 * PaddedChannels * sizeof(double)), 64);
-        new Span<float>(Shift, PaddedChannels).Clear();
+        Shift = NativeBlocks.Allocate<float>(PaddedChannels);
+        Partials = NativeBlocks.Allocate<double>((long)threads * 2 * PaddedChannels);
     }
 
     /// <summary>Channels.</summary>
@@ -30,10 +29,10 @@ public sealed unsafe class StatisticsSink : IDisposable
     public int Threads { get; }
 
     /// <summary>The value subtracted before summing (one output value of the batch), which keeps the sums of squares accurate.</summary>
-    public float* Shift { get; }
+    public float* Shift { get; private set; }
 
     /// <summary>Per thread: sum of (x - shift) then sum of (x - shift)^2, each <see cref="PaddedChannels"/> long.</summary>
-    public double* Partials { get; }
+    public double* Partials { get; private set; }
 
     /// <summary>Whether the last forward pass filled the partials.</summary>
     public bool Filled { get; set; }
@@ -83,8 +82,10 @@ public sealed unsafe class StatisticsSink : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        NativeMemory.AlignedFree(Shift);
-        NativeMemory.AlignedFree(Partials);
+        NativeBlocks.Free(Shift);
+        NativeBlocks.Free(Partials);
+        Shift = null;
+        Partials = null;
     }
 }
 
@@ -194,6 +195,7 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
     private readonly float* _transposed;  // [kh][kw][oc][CinP]
     private readonly float* _partials;    // per thread: [kh][kw][ic][CoutP], then CoutP bias sums
     private readonly float* _statistics;  // per thread: sums then squares, CoutP each
+    private bool _disposed;
     private readonly SimdConvolution? _dataConvolution; // stride 1: the input gradient as a forward pass (see Backward)
     private bool _flipSource;                           // _w holds the weights of the convolution this is the input gradient of
     private readonly bool _winogradAllowed;             // the geometry suits F(2x2, 3x3) and the device allows it
@@ -416,19 +418,23 @@ internal sealed unsafe class SimdConvolution<G, TS, TV> : SimdConvolution, IPara
 
     public override void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         _dataConvolution?.Dispose();
-        NativeMemory.AlignedFree(_winograd);
-        NativeMemory.AlignedFree(_packed);
-        NativeMemory.AlignedFree(_transposed);
-        NativeMemory.AlignedFree(_partials);
-        NativeMemory.AlignedFree(_statistics);
+        NativeBlocks.Free(_winograd);
+        NativeBlocks.Free(_packed);
+        NativeBlocks.Free(_transposed);
+        NativeBlocks.Free(_partials);
+        NativeBlocks.Free(_statistics);
     }
 
     private static float* Alloc(long floats)
     {
-        float* p = (float*)NativeMemory.AlignedAlloc((nuint)(Math.Max(1, floats) * sizeof(float)), 64);
-        new Span<float>(p, (int)Math.Max(1, floats)).Clear();
-        return p;
+        return NativeBlocks.Allocate<float>(floats);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

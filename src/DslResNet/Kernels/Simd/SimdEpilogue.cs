@@ -69,6 +69,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
     private readonly float* _scale, _shift, _mean, _inv, _meanG, _meanGx;
     private readonly float* _local;      // per thread: 4 x CP floats
     private readonly double* _reduce;    // per thread: 2 x CP doubles
+    private bool _disposed;
     private readonly StatisticsSink? _sink;
     private int _phase;
 
@@ -94,7 +95,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         _meanG = Alloc(_cp);
         _meanGx = Alloc(_cp);
         _local = Alloc(pool.Threads * 4 * _cp);
-        _reduce = (double*)NativeMemory.AlignedAlloc((nuint)(pool.Threads * 2 * _cp * sizeof(double)), 64);
+        _reduce = NativeBlocks.Allocate<double>((long)pool.Threads * 2 * _cp);
         _sink = shape.Norm && shape.Training ? new StatisticsSink(_c, pool.Threads) : null;
     }
 
@@ -213,9 +214,15 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
 
     public override void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         foreach (IntPtr p in new[] { (IntPtr)_scale, (IntPtr)_shift, (IntPtr)_mean, (IntPtr)_inv, (IntPtr)_meanG, (IntPtr)_meanGx, (IntPtr)_local, (IntPtr)_reduce })
         {
-            NativeMemory.AlignedFree((void*)p);
+            NativeBlocks.Free((void*)p);
         }
 
         _sink?.Dispose();
@@ -223,9 +230,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
 
     private static float* Alloc(int floats)
     {
-        float* p = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
-        new Span<float>(p, floats).Clear();
-        return p;
+        return NativeBlocks.Allocate<float>(floats);
     }
 
     // Sums of (x - shift) and their squares, in float over chunks of pixels and in double across chunks.

@@ -84,8 +84,9 @@ public sealed unsafe class SimdPool : IDisposable
             {
                 if (_scratchFloats[t] < floats)
                 {
-                    NativeMemory.AlignedFree(_scratch[t]);
-                    _scratch[t] = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+                    NativeBlocks.Free(_scratch[t]);
+                    _scratch[t] = null;
+                    _scratch[t] = NativeBlocks.Allocate<float>(floats);
                     _scratchFloats[t] = floats;
                 }
             }
@@ -156,7 +157,14 @@ public sealed unsafe class SimdPool : IDisposable
         int active = Math.Min(Threads, units);
         if (active == 1)
         {
-            work.Run(0, units, 0);
+            // Under the lock too: thread 0's scratch is shared by every network on the device, and two networks may run on
+            // two threads.
+            lock (_runLock)
+            {
+                ObjectDisposedException.ThrowIf(_stopping, this);
+                work.Run(0, units, 0);
+            }
+
             return;
         }
 
@@ -331,7 +339,7 @@ public sealed unsafe class SimdPool : IDisposable
 
         for (int t = 0; t < Threads; t++)
         {
-            NativeMemory.AlignedFree(_scratch[t]);
+            NativeBlocks.Free(_scratch[t]);
             _scratch[t] = null;
         }
 
