@@ -51,6 +51,10 @@ public sealed class Device : IDisposable
     private readonly object _launchLock = new();
     private int _disposed;
     private int _activeCalls;
+    [ThreadStatic]
+    private static Device?[]? t_calls; // the devices this thread is inside a network call on, innermost last
+    [ThreadStatic]
+    private static int t_depth;
 
     private Device(Context context, Accelerator accelerator, DeviceKind kind, string reason, int threads = 0, SimdWidth width = SimdWidth.Auto, bool winograd = true)
     {
@@ -368,6 +372,13 @@ public sealed class Device : IDisposable
         SpinWait wait = default;
         while (Volatile.Read(ref _activeCalls) != 0)
         {
+            if (InCallOnThisThread())
+            {
+                // Waiting here for the call this very thread is inside would never end.
+                Interlocked.Exchange(ref _disposed, 0);
+                throw new InvalidOperationException($"Device.Dispose was called from inside a network call on the same thread ({Description}); dispose the device after the call returns.");
+            }
+
             wait.SpinOnce();
         }
 
@@ -393,11 +404,34 @@ public sealed class Device : IDisposable
         {
             Monitor.Enter(_launchLock);
         }
+
+        t_calls ??= new Device[4];
+        if (t_depth == t_calls.Length)
+        {
+            Array.Resize(ref t_calls, t_depth * 2);
+        }
+
+        t_calls[t_depth++] = this;
+    }
+
+    // Whether this thread is inside a network call on this device (a Dispose from there would wait for itself).
+    private bool InCallOnThisThread()
+    {
+        for (int i = 0; i < t_depth; i++)
+        {
+            if (ReferenceEquals(t_calls![i], this))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Ends what <see cref="EnterCall"/> began.</summary>
     internal void ExitCall()
     {
+        t_calls![--t_depth] = null;
         if (!IsSimd)
         {
             Monitor.Exit(_launchLock);

@@ -36,7 +36,8 @@ public sealed record MemoryReport(int BatchSize, long ParameterBytes, long Train
 
 /// <summary>
 /// A network built on a <see cref="Device"/> for a fixed batch size: what the generator emits for every
-/// <c>[Network]</c> class, and what the training loop drives.
+/// <c>[Network]</c> class, and what the training loop drives. Used by one thread at a time: a call made while another
+/// is running throws <see cref="InvalidOperationException"/> naming both (see <see cref="NetworkBase"/>).
 /// </summary>
 public interface INetworkModel : IDisposable
 {

@@ -22,6 +22,18 @@ public sealed record NetworkLayout(long TrainingElementsPerImage, long GradientE
 /// generator emits the constructor that binds each layer's kernels to its tensors, and the forward and backward passes as
 /// fixed sequences of calls.
 /// </summary>
+/// <remarks>
+/// <para><b>Threads.</b> A network is used by one thread at a time, as a TorchSharp module is: a call that arrives while
+/// another is running (from another thread) throws <see cref="InvalidOperationException"/> naming both calls, and the
+/// running call is unaffected. Give each thread its own network; networks on one <see cref="Runtime.Device"/> may run on
+/// different threads at once (on the SIMD backend their parallel passes take the device's threads in turn).</para>
+/// <para><b>Ownership.</b> The network owns its device buffers, its parameters and its operations' native memory;
+/// <see cref="Dispose"/> frees them all, once (not the device). Disposed during a call on another thread, it lets the
+/// call finish and frees as it returns. After <see cref="Dispose"/>, or after its device was disposed, every call throws
+/// <see cref="ObjectDisposedException"/>.</para>
+/// <para><b>Memory.</b> The constructor refuses a batch whose buffers cannot fit in the memory available with
+/// <see cref="InsufficientMemoryException"/>, before allocating anything.</para>
+/// </remarks>
 public abstract partial class NetworkBase : INetworkModel
 {
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _training;

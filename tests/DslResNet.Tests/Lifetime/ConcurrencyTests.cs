@@ -105,6 +105,23 @@ public sealed class ConcurrencyTests
         device.Dispose();
     }
 
+    /// <summary>Disposing the device from inside a call on that device (here, the optimizer's update) would wait for itself
+    /// forever: it throws instead, and the device stays usable.</summary>
+    [Fact]
+    public void DeviceDisposedFromInsideItsOwnCallThrowsInsteadOfHanging()
+    {
+        using Device device = Device.Create(DeviceKind.Cpu, 2);
+        using TinyResNet net = new(device, 4, new NetworkOptions(Seed: 3));
+        (float[] images, int[] labels) = Batch(net);
+        using CallbackSgd sgd = new(device.Dispose);
+        net.AddParametersTo(sgd);
+        InvalidOperationException e = Assert.Throws<InvalidOperationException>(() => net.TrainStep(images, labels, sgd));
+        Assert.Contains("Device.Dispose was called from inside a network call on the same thread", e.Message, StringComparison.Ordinal);
+        Assert.False(device.IsDisposed);
+        net.Eval();
+        net.Predict(images, new float[12]);
+    }
+
     /// <summary>Two threads hammering Predict on one network: every call either returns exactly the right logits or throws
     /// InvalidOperationException; nothing else happens.</summary>
     [Fact]
@@ -224,6 +241,36 @@ public sealed class ConcurrencyTests
         }
 
         return (images, labels);
+    }
+
+    /// <summary>SGD whose first update runs a callback.</summary>
+    private sealed class CallbackSgd(Action callback) : Optimizer(0.01), IDisposable
+    {
+        private int _calls;
+
+        public void Dispose()
+        {
+        }
+
+        protected override IReadOnlyList<string> BufferKinds => [];
+
+        protected override void Update(ParameterSlot parameter, long step)
+        {
+            if (Interlocked.Increment(ref _calls) == 1)
+            {
+                callback();
+            }
+        }
+
+        protected override void WriteHyperParameters(IDictionary<string, double> target)
+        {
+        }
+
+        protected override float[]? GetBuffer(string kind, string parameter) => null;
+
+        protected override void SetBuffer(string kind, string parameter, float[]? buffer)
+        {
+        }
     }
 
     /// <summary>SGD whose first update waits until released: a training step that is certainly in progress.</summary>
