@@ -147,7 +147,7 @@ internal sealed record CommandLine
                 "--max-steps" => result with { MaxSteps = Int(name, Value(), min: 1) },
                 "--eval-limit" => result with { EvalLimit = Int(name, Value(), min: 0) },
                 "--benchmark" => result with { Benchmark = Int(name, Value(), min: 1) },
-                "--threads" => result with { Threads = Int(name, Value(), min: 1) },
+                "--threads" => result with { Threads = ThreadCount(name, Value()) },
                 "--profile" => result with { Profile = true },
                 "--plot" => result with { Plot = Text(name, Value()) },
                 "--help" or "-h" or "-?" => Flag(NoValue, result with { Help = true }),
@@ -197,6 +197,19 @@ internal sealed record CommandLine
         }
 
         return value;
+    }
+
+    // More threads than processors is refused: the SIMD backend's threads spin while they wait for each other, so on fewer
+    // cores every step becomes many times slower (16 threads on 2 cores: about 100 times).
+    private static int ThreadCount(string name, string text)
+    {
+        int threads = Int(name, text, min: 1);
+        if (threads > Environment.ProcessorCount)
+        {
+            throw new UsageException($"{name}: {threads} is more than the {Environment.ProcessorCount} processors of this machine; use 1 to {Environment.ProcessorCount}.");
+        }
+
+        return threads;
     }
 
     private static double Number(string name, string text, bool positive)

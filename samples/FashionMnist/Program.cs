@@ -82,14 +82,33 @@ internal static class Program
         {
             device = Device.Create(options.Device, options.Threads);
         }
+        catch (ArgumentOutOfRangeException e)
+        {
+            // Threads from DSLRESNET_THREADS (the option is checked as it is parsed); the message names the source.
+            Console.Error.WriteLine($"fashion-mnist: {e.Message.Split(" (Parameter", 2)[0]}");
+            return UsageError;
+        }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
             Console.Error.WriteLine($"fashion-mnist: --device: {e.Message}");
             return UsageError;
         }
 
+        INetworkModel model;
+        try
+        {
+            model = entry.Create(device, options.Batch, new NetworkOptions(Seed: options.Seed));
+        }
+        catch (InsufficientMemoryException e)
+        {
+            // Known before anything is allocated: the message names the batch, the bytes needed and the bytes available.
+            Console.Error.WriteLine($"fashion-mnist: --batch: {e.Message}");
+            device.Dispose();
+            return UsageError;
+        }
+
         using (device)
-        using (INetworkModel model = entry.Create(device, options.Batch, new NetworkOptions(Seed: options.Seed)))
+        using (model)
         {
             Optimizer optimizer = options.Optimizer == "adamw"
                 ? new AdamW(options.LearningRate, weightDecay: options.WeightDecay)
