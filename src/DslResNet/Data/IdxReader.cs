@@ -25,15 +25,17 @@ public static class IdxReader
 
     /// <summary>Reads an IDX file (raw or gzip).</summary>
     /// <param name="path">The file to read.</param>
+    /// <param name="options">Limits on what the file may declare; null for <see cref="IdxReadOptions.Default"/>.</param>
     /// <returns>The dimensions and the data.</returns>
-    /// <exception cref="DatasetException">The file is missing or is not a valid unsigned-byte IDX file.</exception>
-    public static IdxFile Read(string path)
+    /// <exception cref="DatasetException">The file is missing, is not a valid unsigned-byte IDX file, or declares more
+    /// data than <see cref="IdxReadOptions.MaxDataBytes"/>.</exception>
+    public static IdxFile Read(string path, IdxReadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        byte[] bytes;
+        FileStream file;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -43,90 +45,167 @@ public static class IdxReader
         {
             throw new DatasetException(path, $"IDX file '{path}' could not be read: {e.Message}", e);
         }
-        return Parse(bytes, path);
+        using (file)
+        {
+            return Read(file, path, options);
+        }
     }
 
     /// <summary>Parses the bytes of an IDX file (raw or gzip).</summary>
     /// <param name="bytes">The file's bytes.</param>
     /// <param name="path">The file's name, for error messages.</param>
+    /// <param name="options">Limits on what the file may declare; null for <see cref="IdxReadOptions.Default"/>.</param>
     /// <returns>The dimensions and the data.</returns>
-    /// <exception cref="DatasetException">The bytes are not a valid unsigned-byte IDX file.</exception>
-    public static IdxFile Parse(byte[] bytes, string path)
+    /// <exception cref="DatasetException">The bytes are not a valid unsigned-byte IDX file, or declare more data than
+    /// <see cref="IdxReadOptions.MaxDataBytes"/>.</exception>
+    public static IdxFile Parse(byte[] bytes, string path, IdxReadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(bytes);
         ArgumentNullException.ThrowIfNull(path);
-        string name;
-        if (IsGzip(bytes))
-        {
-            bytes = Decompress(bytes, path);
-            name = path + "' (gzip-compressed, " + bytes.Length.ToString(CultureInfo.InvariantCulture) + " bytes decompressed)";
-        }
-        else
-        {
-            name = path + "'";
-        }
+        using var stream = new MemoryStream(bytes, writable: false);
+        return Read(stream, path, options);
+    }
 
-        if (bytes.Length < 4)
+    /// <summary>
+    /// Reads an IDX file (raw or gzip) from a stream. The header is read first and its claim bounded by
+    /// <see cref="IdxReadOptions.MaxDataBytes"/> before any data is read; decompression stops at the size the header
+    /// implies plus one byte, so a file with more data than its header says (a gzip bomb) is refused after reading at
+    /// most that much.
+    /// </summary>
+    /// <param name="stream">The file's bytes, from the start; read forwards only, left open.</param>
+    /// <param name="path">The file's name, for error messages.</param>
+    /// <param name="options">Limits on what the file may declare; null for <see cref="IdxReadOptions.Default"/>.</param>
+    /// <returns>The dimensions and the data.</returns>
+    /// <exception cref="DatasetException">The bytes are not a valid unsigned-byte IDX file, declare more data than
+    /// <see cref="IdxReadOptions.MaxDataBytes"/>, or cannot be read or decompressed.</exception>
+    public static IdxFile Read(Stream stream, string path, IdxReadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(path);
+        options ??= IdxReadOptions.Default;
+        try
         {
-            throw Error(path, name, $"is too short for an IDX header ({bytes.Length} bytes; the magic number alone takes 4)");
+            var magic = new byte[2];
+            int got = ReadFully(stream, magic, 0, 2);
+            if (got == 2 && IsGzip(magic))
+            {
+                using var zip = new GZipStream(new PrefixedStream(magic, stream), CompressionMode.Decompress, leaveOpen: true);
+                return ReadContent(zip, path, path + "' (gzip-compressed)", options);
+            }
+            return ReadContent(new PrefixedStream(magic.AsSpan(0, got).ToArray(), stream), path, path + "'", options);
         }
-        if (bytes[0] != 0 || bytes[1] != 0)
+        catch (Exception e) when (e is InvalidDataException)
+        {
+            throw new DatasetException(path, $"IDX file '{path}' starts with the gzip magic number but could not be decompressed: {e.Message}", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DatasetException(path, $"IDX file '{path}' could not be read: {e.Message}", e);
+        }
+    }
+
+    private static IdxFile ReadContent(Stream input, string path, string name, IdxReadOptions options)
+    {
+        var head = new byte[4 + 4 * MaxDimensions];
+        int length = ReadFully(input, head, 0, 4);
+        if (length < 4)
+        {
+            throw Error(path, name, $"is too short for an IDX header ({length} bytes; the magic number alone takes 4)");
+        }
+        if (head[0] != 0 || head[1] != 0)
         {
             throw Error(path, name, string.Create(CultureInfo.InvariantCulture,
-                $"has a wrong magic number: it starts with 0x{bytes[0]:X2} 0x{bytes[1]:X2}, an IDX file starts with 0x00 0x00"));
+                $"has a wrong magic number: it starts with 0x{head[0]:X2} 0x{head[1]:X2}, an IDX file starts with 0x00 0x00"));
         }
-        if (bytes[2] != UnsignedByteType)
+        if (head[2] != UnsignedByteType)
         {
             throw Error(path, name, string.Create(CultureInfo.InvariantCulture,
-                $"has data type code 0x{bytes[2]:X2} ({TypeName(bytes[2])}); only 0x08 (unsigned byte) is supported"));
+                $"has data type code 0x{head[2]:X2} ({TypeName(head[2])}); only 0x08 (unsigned byte) is supported"));
         }
-        int ndims = bytes[3];
+        int ndims = head[3];
         if (ndims < 1 || ndims > MaxDimensions)
         {
             throw Error(path, name, string.Create(CultureInfo.InvariantCulture,
                 $"declares {ndims} dimensions; between 1 and {MaxDimensions} are supported"));
         }
         int headerLength = 4 + 4 * ndims;
-        if (bytes.Length < headerLength)
+        length += ReadFully(input, head, 4, headerLength - 4);
+        if (length < headerLength)
         {
             throw Error(path, name, string.Create(CultureInfo.InvariantCulture,
-                $"is truncated in its header: {ndims} dimensions need {headerLength} header bytes, the file has {bytes.Length}"));
+                $"is truncated in its header: {ndims} dimensions need {headerLength} header bytes, the file has {length}"));
         }
 
         var dims = new int[ndims];
+        var shown = new uint[ndims];
         long expected = 1;
         for (int i = 0; i < ndims; i++)
         {
             int o = 4 + 4 * i;
-            uint d = ((uint)bytes[o] << 24) | ((uint)bytes[o + 1] << 16) | ((uint)bytes[o + 2] << 8) | bytes[o + 3];
+            uint d = ((uint)head[o] << 24) | ((uint)head[o + 1] << 16) | ((uint)head[o + 2] << 8) | head[o + 3];
+            shown[i] = d;
             if (d == 0 || d > int.MaxValue)
             {
                 throw Error(path, name, string.Create(CultureInfo.InvariantCulture,
-                    $"has dimension {i} equal to {(d > int.MaxValue ? ((int)d).ToString(CultureInfo.InvariantCulture) : d.ToString(CultureInfo.InvariantCulture))}; every dimension must be positive"));
+                    $"has dimension {i} equal to {d}; every dimension must be between 1 and {int.MaxValue}"));
             }
             dims[i] = (int)d;
-            expected *= d;
-            if (expected > Array.MaxLength)
+        }
+        for (int i = 0; i < ndims; i++)
+        {
+            // expected stays at most MaxDataBytes (under 2^31) before each product with a value under 2^31: no overflow.
+            expected *= shown[i];
+            if (expected > options.MaxDataBytes)
             {
-                throw Error(path, name, "declares more data than an array can hold");
+                throw Error(path, name, string.Create(CultureInfo.InvariantCulture,
+                    $"declares dimensions [{string.Join(", ", shown)}], more than the limit of {options.MaxDataBytes} data bytes (IdxReadOptions.MaxDataBytes; raise it to read larger files)"));
             }
         }
 
-        long actual = bytes.Length - headerLength;
-        if (actual < expected)
+        // Read at most expected + 1 bytes: one more than the header implies proves trailing data without
+        // decompressing the rest. The buffer grows with the data actually present, so a lying header costs nothing.
+        var data = new byte[Math.Min(expected, 1 << 20)];
+        long actual = 0;
+        while (true)
         {
-            throw Error(path, name, string.Create(CultureInfo.InvariantCulture,
-                $"is truncated: dimensions [{string.Join(", ", dims)}] need {expected} data bytes, the file has {actual}"));
+            if (actual == data.Length && actual < expected)
+            {
+                Array.Resize(ref data, (int)Math.Min(expected, 2L * data.Length));
+            }
+            if (actual == expected)
+            {
+                var probe = new byte[1];
+                if (ReadFully(input, probe, 0, 1) == 1)
+                {
+                    throw Error(path, name, string.Create(CultureInfo.InvariantCulture,
+                        $"has trailing bytes: dimensions [{string.Join(", ", dims)}] need {expected} data bytes, the file has more"));
+                }
+                break;
+            }
+            int n = input.Read(data, (int)actual, (int)Math.Min(data.Length - actual, 1 << 20));
+            if (n == 0)
+            {
+                throw Error(path, name, string.Create(CultureInfo.InvariantCulture,
+                    $"is truncated: dimensions [{string.Join(", ", dims)}] need {expected} data bytes, the file has {actual}"));
+            }
+            actual += n;
         }
-        if (actual > expected)
-        {
-            throw Error(path, name, string.Create(CultureInfo.InvariantCulture,
-                $"has trailing bytes: dimensions [{string.Join(", ", dims)}] need {expected} data bytes, the file has {actual} ({actual - expected} extra)"));
-        }
-
-        var data = new byte[expected];
-        Buffer.BlockCopy(bytes, headerLength, data, 0, (int)expected);
         return new IdxFile(dims, data);
+    }
+
+    private static int ReadFully(Stream input, byte[] buffer, int offset, int count)
+    {
+        int total = 0;
+        while (total < count)
+        {
+            int n = input.Read(buffer, offset + total, count - total);
+            if (n == 0)
+            {
+                break;
+            }
+            total += n;
+        }
+        return total;
     }
 
     /// <summary>Writes an unsigned-byte IDX file (raw, or gzip-compressed when <paramref name="gzip"/> is set).</summary>
@@ -185,22 +264,6 @@ public static class IdxReader
     /// <param name="bytes">A file's bytes.</param>
     /// <returns>True for gzip data.</returns>
     public static bool IsGzip(ReadOnlySpan<byte> bytes) => bytes.Length >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B;
-
-    private static byte[] Decompress(byte[] bytes, string path)
-    {
-        try
-        {
-            using var input = new MemoryStream(bytes, writable: false);
-            using var zip = new GZipStream(input, CompressionMode.Decompress);
-            using var output = new MemoryStream();
-            zip.CopyTo(output);
-            return output.ToArray();
-        }
-        catch (Exception e) when (e is InvalidDataException or IOException)
-        {
-            throw new DatasetException(path, $"IDX file '{path}' starts with the gzip magic number but could not be decompressed: {e.Message}", e);
-        }
-    }
 
     private static string TypeName(byte code) => code switch
     {

@@ -13,7 +13,7 @@ namespace DslResNet.IO;
 /// optimizer's buffers (tensors named <c>optimizer.</c> + buffer name), and in <c>__metadata__</c> the epoch, the
 /// optimizer's step count and hyper-parameters, and free-form strings such as the network's name.
 /// </summary>
-public sealed class Checkpoint
+public sealed partial class Checkpoint
 {
     /// <summary>Prefix of optimizer buffers' tensor names in the file, e.g. <c>optimizer.momentum_buffer.conv1.weight</c>.</summary>
     public const string OptimizerPrefix = "optimizer.";
@@ -112,17 +112,13 @@ public sealed class Checkpoint
     /// <summary>Loads a checkpoint.</summary>
     /// <param name="path">The checkpoint file.</param>
     /// <exception cref="CheckpointException">The file is not a valid safetensors file, or its checkpoint entries are malformed.</exception>
-    public static Checkpoint Load(string path)
-    {
-        SafeTensorsContent content = SafeTensors.Read(path);
-        return FromContent(content, path);
-    }
+    public static Checkpoint Load(string path) => Load(path, CheckpointLoadOptions.Default);
 
     /// <summary>Loads a checkpoint from a seekable stream.</summary>
     /// <param name="stream">The content.</param>
     /// <param name="sourceName">The name to give in error messages.</param>
     /// <exception cref="CheckpointException">The content is not a valid checkpoint.</exception>
-    public static Checkpoint Load(Stream stream, string sourceName) => FromContent(SafeTensors.Read(stream, sourceName), sourceName);
+    public static Checkpoint Load(Stream stream, string sourceName) => Load(stream, sourceName, CheckpointLoadOptions.Default);
 
     /// <summary>Loads a checkpoint and checks it against a network (see <see cref="Validate(NetworkInfo, string?)"/>).</summary>
     /// <param name="path">The checkpoint file.</param>

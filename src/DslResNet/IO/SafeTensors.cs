@@ -276,6 +276,11 @@ public static class SafeTensors
         {
             throw new CheckpointException(source, "the header is not valid JSON: " + e.Message, e);
         }
+        catch (InvalidOperationException e)
+        {
+            // System.Text.Json parses a lone surrogate escape ("\ud800") but cannot turn it into a string.
+            throw new CheckpointException(source, "the header holds a string that is not valid UTF-16 (a lone surrogate escape): " + e.Message, e);
+        }
 
         CheckOffsets(source, entries, dataLength);
 

@@ -211,6 +211,31 @@ public abstract class Optimizer
             incoming[(kind, parameterName)] = (float[])buffer.Clone();
         }
 
+        // A kind of buffer present for some parameters must be present for all: a missing one would restart from
+        // zero and the resumed run would not be exact.
+        foreach (string kind in BufferKinds)
+        {
+            string? holder = null;
+            string? missing = null;
+            foreach (ParameterSlot parameter in _parameters)
+            {
+                if (incoming.ContainsKey((kind, parameter.Name)))
+                {
+                    holder ??= parameter.Name;
+                }
+                else
+                {
+                    missing ??= parameter.Name;
+                }
+            }
+
+            if (holder is not null && missing is not null)
+            {
+                throw new ArgumentException(
+                    $"The state has no buffer '{BufferName(kind, missing)}' for parameter '{missing}', though it has '{BufferName(kind, holder)}'; a resumed run would not be exact.", nameof(state));
+            }
+        }
+
         LearningRate = lr;
         StepCount = state.Step;
         foreach (ParameterSlot parameter in _parameters)

@@ -141,7 +141,7 @@ public sealed class IdxReaderTests
         var e = Fails(Concat(Header(8, 2, 3), Sequence(8)));
         Assert.Contains("trailing", e.Message);
         Assert.Contains("6 data bytes", e.Message);
-        Assert.Contains("has 8", e.Message);
+        Assert.Contains("has more", e.Message);
     }
 
     [Fact]
