@@ -82,8 +82,10 @@ internal sealed record CommandLine
           --plot PATH            loss and accuracy curves as PNG (default fashion-<model>.png; 'none': off)
           -h, --help             this text
 
-        Exit codes: 0 done, 2 bad option / missing dataset / unusable checkpoint or device,
-        3 training diverged, 130 stopped with Ctrl+C (the last completed epoch's checkpoint is kept).
+        Exit codes: 0 done, 2 bad option / missing or unfit dataset / unusable checkpoint or device, or a
+        checkpoint save that failed (training stops; the previous checkpoint is kept), 3 training diverged (a
+        non-finite loss, gradient, update or test loss; the last checkpoint this run saved is kept, and no checkpoint
+        ever holds NaN or Inf), 130 stopped with Ctrl+C (the last completed epoch's checkpoint is kept).
         """;
 
     /// <summary>Parses the arguments.</summary>

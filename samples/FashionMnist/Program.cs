@@ -59,6 +59,12 @@ internal static class Program
             return UsageError;
         }
 
+        if (CheckPaths(options) is { } pathError)
+        {
+            Console.Error.WriteLine($"fashion-mnist: {pathError}");
+            return UsageError;
+        }
+
         Dataset train, test;
         try
         {
@@ -123,14 +129,24 @@ internal static class Program
             }
             int stepsPerEpoch = Trainer.StepsPerEpochFor(loader, options.MaxSteps);
             (ILearningRateSchedule schedule, string scheduleText) = Schedule(options, stepsPerEpoch);
-            Trainer trainer = new(model, optimizer, schedule, loader, test, new TrainerOptions
+            Trainer trainer;
+            try
             {
-                Epochs = options.Epochs,
-                MaxStepsPerEpoch = options.MaxSteps,
-                EvaluationLimit = options.EvalLimit,
-                CheckpointPath = checkpointPath,
-                Resume = options.Resume,
-            });
+                trainer = new(model, optimizer, schedule, loader, test, new TrainerOptions
+                {
+                    Epochs = options.Epochs,
+                    MaxStepsPerEpoch = options.MaxSteps,
+                    EvaluationLimit = options.EvalLimit,
+                    CheckpointPath = checkpointPath,
+                    Resume = options.Resume,
+                });
+            }
+            catch (ArgumentException e)
+            {
+                // The dataset does not fit the network (image size, classes): a user error, not a crash.
+                Console.Error.WriteLine($"fashion-mnist: --data '{options.Data}': {FirstSentence(e)}");
+                return UsageError;
+            }
 
             PrintHeader(options, entry, model, device, stepsPerEpoch, scheduleText, test, checkpointPath);
 
@@ -186,16 +202,29 @@ internal static class Program
             {
                 Console.Out.Flush();
                 Console.Error.WriteLine($"fashion-mnist: {e.Message}");
+                // Only a checkpoint this run wrote is vouched for: saves refuse non-finite tensors, and a non-finite
+                // update or evaluation loss stops the run before its epoch is saved.
                 if (checkpointPath is not null && lastSavedEpoch > 0)
                 {
-                    Console.Error.WriteLine($"fashion-mnist: the checkpoint of epoch {lastSavedEpoch} is kept at '{checkpointPath}'.");
+                    Console.Error.WriteLine($"fashion-mnist: the checkpoint of epoch {lastSavedEpoch} is kept at '{checkpointPath}' (all its values are finite).");
+                }
+                else if (checkpointPath is not null)
+                {
+                    Console.Error.WriteLine($"fashion-mnist: this run saved no checkpoint; '{checkpointPath}' was not written.");
                 }
 
                 return Diverged;
             }
             catch (CheckpointException e)
             {
-                Console.Error.WriteLine($"fashion-mnist: --resume: {e.Message}");
+                // Resuming found a bad checkpoint, or a save failed: training stops (exit 2), the previous file is kept.
+                Console.Out.Flush();
+                Console.Error.WriteLine($"fashion-mnist: {(thisRun.Count == 0 ? "--resume" : "--checkpoint")}: {e.Message}");
+                if (lastSavedEpoch > 0)
+                {
+                    Console.Error.WriteLine($"fashion-mnist: the checkpoint of epoch {lastSavedEpoch} is kept at '{checkpointPath}'.");
+                }
+
                 return UsageError;
             }
             finally
@@ -207,6 +236,44 @@ internal static class Program
             return result!.Cancelled ? Interrupted : 0;
         }
     }
+
+    // Checked before anything is trained: a checkpoint path that cannot be written would otherwise fail after the
+    // first epoch, and a FIFO or device given as a file would block the first read forever.
+    private static string? CheckPaths(CommandLine options)
+    {
+        if (options.CheckpointPath is { } checkpoint)
+        {
+            if (options.Resume && UnixFileType.IsSpecial(checkpoint))
+            {
+                return $"--resume: '{checkpoint}' is not a regular file (a FIFO, socket or device).";
+            }
+
+            try
+            {
+                Checkpoint.CheckWritable(checkpoint);
+            }
+            catch (CheckpointException e)
+            {
+                return $"--checkpoint: {e.Message}";
+            }
+        }
+
+        string data = options.Data;
+        if (Directory.Exists(data))
+        {
+            foreach (string file in Directory.GetFiles(data))
+            {
+                if (UnixFileType.IsSpecial(file))
+                {
+                    return $"--data: '{file}' is not a regular file (a FIFO, socket or device).";
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static string FirstSentence(ArgumentException e) => e.Message.Split(" (Parameter '")[0];
 
     private static (ILearningRateSchedule Schedule, string Text) Schedule(CommandLine options, int stepsPerEpoch)
     {

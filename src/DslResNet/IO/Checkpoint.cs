@@ -84,6 +84,10 @@ public sealed partial class Checkpoint
     /// it over <paramref name="path"/>. On failure the temporary file is deleted and an existing checkpoint is left as it was.
     /// </summary>
     /// <param name="path">The checkpoint file.</param>
+    /// <exception cref="CheckpointException">
+    /// A tensor holds a non-finite value (nothing is written), or the file could not be written (the message names the
+    /// path and the operating system's reason).
+    /// </exception>
     public void Save(string path) => Save(path, s => s);
 
     /// <summary>
@@ -96,8 +100,9 @@ public sealed partial class Checkpoint
     {
         ArgumentNullException.ThrowIfNull(wrap);
         List<KeyValuePair<string, TensorData>> tensors = AllTensors();
+        CheckFinite(path, tensors);
         Dictionary<string, string> metadata = BuildMetadata();
-        AtomicFile.Write(path, stream =>
+        WriteAtomically(path, stream =>
         {
             Stream target = wrap(stream);
             SafeTensors.Write(target, tensors, metadata);

@@ -88,6 +88,45 @@ public abstract class Optimizer
         StepCount = step;
     }
 
+    /// <summary>
+    /// Finds the first parameter value or optimizer buffer value that is not finite (an update can overflow even when
+    /// the loss and gradients were finite, and a resumed buffer can already hold Inf).
+    /// </summary>
+    /// <returns>A description such as <c>parameter conv1.weight[12] = Infinity</c>, or <see langword="null"/> when all are finite.</returns>
+    public string? FindNonFinite()
+    {
+        foreach (ParameterSlot parameter in _parameters)
+        {
+            if (FirstNonFinite(parameter.Value.Span) is int i)
+            {
+                return $"parameter {parameter.Name}[{i}] = {parameter.Value.Span[i]}";
+            }
+
+            foreach (string kind in BufferKinds)
+            {
+                if (GetBuffer(kind, parameter.Name) is { } buffer && FirstNonFinite(buffer) is int j)
+                {
+                    return $"optimizer buffer {BufferName(kind, parameter.Name)}[{j}] = {buffer[j]}";
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static int? FirstNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+            {
+                return i;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Updates one parameter in place.</summary>
     /// <param name="parameter">The parameter.</param>
     /// <param name="step">The 1-based number of the step being taken.</param>

@@ -162,9 +162,17 @@ public sealed class Trainer
     /// <param name="cancellationToken">Stops the run after the current step.</param>
     /// <returns>The metrics history and how the run ended.</returns>
     /// <exception cref="TrainingDivergedException">A step's loss or gradient was not finite; the checkpoint keeps the last completed epoch.</exception>
-    /// <exception cref="CheckpointException">Resuming: the checkpoint is missing, invalid, or does not fit the model, optimizer or loader.</exception>
+    /// <exception cref="CheckpointException">
+    /// Resuming: the checkpoint is missing, invalid, or does not fit the model, optimizer or loader; or the checkpoint
+    /// path cannot be written (checked before the first step), or a save failed (the previous checkpoint is kept).
+    /// </exception>
     public TrainingResult Run(CancellationToken cancellationToken = default)
     {
+        if (Options.CheckpointPath is { } target)
+        {
+            Checkpoint.CheckWritable(target);
+        }
+
         List<EpochMetrics> history = [];
         int startEpoch = 0;
         if (Options.Resume)
@@ -202,6 +210,12 @@ public sealed class Trainer
 
                 learningRate = Schedule.ApplyTo(Optimizer);
                 BatchResult result = Model.TrainStep(batch.Images, batch.Labels, Optimizer);
+                if (Optimizer.FindNonFinite() is { } overflow)
+                {
+                    // The update itself can overflow (a huge learning rate, or a resumed buffer holding Inf).
+                    throw new TrainingDivergedException(Optimizer.StepCount, "optimizer update: " + overflow, result.Loss);
+                }
+
                 steps++;
                 lossSum += result.Loss * result.Count;
                 correct += result.Correct;
@@ -221,6 +235,11 @@ public sealed class Trainer
             // ---- Evaluation ----
             EvaluationResult evaluation = EvaluateCore(Model, TestSet, Options.EvaluationLimit, Progress, epoch + 1, Options.Epochs,
                 Optimizer.StepCount, learningRate, cancellationToken, out bool cancelledInEvaluation);
+
+            if (evaluation.Images > 0 && !double.IsFinite(evaluation.Loss))
+            {
+                throw new TrainingDivergedException(Optimizer.StepCount, Invariant($"evaluation after epoch {epoch + 1} (test loss {evaluation.Loss})"), evaluation.Loss);
+            }
 
             double trainSeconds = trainClock.Elapsed.TotalSeconds;
             EpochMetrics metrics = new(

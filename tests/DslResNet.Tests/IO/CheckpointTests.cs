@@ -229,12 +229,14 @@ public sealed class CheckpointTests : IDisposable
         newer.Epoch = 8;
         newer.Model["conv1.weight"] = TensorData.Float([2, 1, 3, 3], Values(18, 99));
         string? tempSeen = null;
-        IOException e = Assert.Throws<IOException>(() => newer.Save(path, s =>
+        CheckpointException e = Assert.Throws<CheckpointException>(() => newer.Save(path, s =>
         {
             tempSeen = ((FileStream)s).Name;
             return new FailingStream(s, before.Length / 2);
         }));
         Assert.Contains("Simulated", e.Message, StringComparison.Ordinal);
+        Assert.Equal(path, e.FilePath);
+        Assert.IsType<IOException>(e.InnerException);
 
         Assert.NotNull(tempSeen);
         Assert.StartsWith(path + ".tmp-", tempSeen, StringComparison.Ordinal);
