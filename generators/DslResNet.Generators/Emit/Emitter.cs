@@ -201,28 +201,7 @@ internal static partial class Emitter
     internal static string Mega(long value) => (value / 1e6).ToString("0.0", CultureInfo.InvariantCulture);
 
     /// <summary>A C# string literal.</summary>
-    internal static string Str(string value)
-    {
-        var sb = new System.Text.StringBuilder(value.Length + 2).Append('"');
-        foreach (char c in value)
-        {
-            switch (c)
-            {
-                case '\\': sb.Append("\\\\"); break;
-                case '"': sb.Append("\\\""); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                // Every other character that could end the line or hide in it (U+0085, U+2028, U+2029, controls).
-                case var _ when char.IsControl(c) || c is '\u0085' or '\u2028' or '\u2029':
-                    sb.Append("\\u").Append(((int)c).ToString("X4", CultureInfo.InvariantCulture));
-                    break;
-                default: sb.Append(c); break;
-            }
-        }
-
-        return sb.Append('"').ToString();
-    }
+    internal static string Str(string value) => CSharpLiteral.Quote(value);
 
     private static string Xml(string value) => value.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }

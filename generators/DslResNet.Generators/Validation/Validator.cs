@@ -243,7 +243,7 @@ internal static class Validator
 
                     if (!IsNameSegment(residual.ProjectionName))
                     {
-                        check.Invalid("ProjectionName", "ProjectionName", Emit.Emitter.Str(residual.ProjectionName), "a name of letters, digits and underscores (it becomes part of parameter names)");
+                        check.Invalid("ProjectionName", "ProjectionName", CSharpLiteral.Quote(residual.ProjectionName), "a name of letters, digits and underscores (it becomes part of parameter names)");
                     }
 
                     break;
