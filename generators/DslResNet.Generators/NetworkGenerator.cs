@@ -66,7 +66,8 @@ public sealed class NetworkGenerator : IIncrementalGenerator
         {
             if (attribute.AttributeClass?.ToDisplayString() == Parser.NetworkAttributeName)
             {
-                return attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken).FirstAncestorOrSelf<TypeDeclarationSyntax>() == context.TargetNode;
+                SyntaxNode? declaration = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken).FirstAncestorOrSelf<TypeDeclarationSyntax>();
+                return declaration is not null && declaration.SyntaxTree == context.TargetNode.SyntaxTree && declaration.Span == context.TargetNode.Span;
             }
         }
 
