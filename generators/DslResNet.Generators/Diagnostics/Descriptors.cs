@@ -163,6 +163,18 @@ internal static class Descriptors
         "{0} of '{1}' has no effect: {2}",
         Architecture, DiagnosticSeverity.Warning);
 
+    /// <summary>DRN0025: a member of a network has a name its generated part declares or its base class has.</summary>
+    public static readonly DiagnosticDescriptor GeneratedNameCollision = Make(
+        "DRN0025", "Member name is taken by the generated part",
+        "'{0}' of network '{1}' has the name of a member that {2}; rename it",
+        Declaration, DiagnosticSeverity.Error);
+
+    /// <summary>DRN0026: a field marked with a LayerAttribute subclass that is not a DslResNet layer.</summary>
+    public static readonly DiagnosticDescriptor UnknownLayerAttribute = Make(
+        "DRN0026", "Not a DslResNet layer attribute",
+        "'{0}' of '{1}' carries [{2}], which derives from LayerAttribute but is not a DslResNet layer; use one of the built-in layer attributes",
+        Declaration, DiagnosticSeverity.Error);
+
     /// <summary>DRN9999: the generator or analyzer failed; a bug in DslResNet.</summary>
     public static readonly DiagnosticDescriptor InternalError = Make(
         "DRN9999", "DslResNet internal error",
@@ -179,7 +191,9 @@ internal static class Descriptors
         ResidualShapeMismatch, NotABlock, RecursiveBlock, DenseNeedsFlatInput, BatchNormBeforeSaturating,
         DropoutWithBatchNorm, DeepPlainNetwork, NoLayers, MultipleLayerAttributes, UnknownShortcutSource,
         ShortcutSourceRequired, BlockSettingOutsideBlock, StageStrideUnused, DuplicateParameterName,
-        LayerOutsideNetwork, InvalidLayersOf, NetworkAndBlock, IgnoredSetting, InternalError,
+        LayerOutsideNetwork, InvalidLayersOf, NetworkAndBlock, IgnoredSetting,
+        GeneratedNameCollision, UnknownLayerAttribute,
+        InternalError,
     };
 
     private static DiagnosticDescriptor Make(string id, string title, string message, string category, DiagnosticSeverity severity) =>

@@ -32,7 +32,7 @@ internal static partial class Emitter
         w.WriteLine("/// <param name=\"device\">The device to run on.</param>");
         w.WriteLine("/// <param name=\"batchSize\">Images per training step (evaluation takes up to this many).</param>");
         w.WriteLine("/// <param name=\"options\">Seed and initialisation options; null for the defaults.</param>");
-        w.WriteLine($"public {name}({Rt}Device device, int batchSize, {Rt}NetworkOptions? options = null)");
+        w.WriteLine($"public {Id(name)}({Rt}Device device, int batchSize, {Rt}NetworkOptions? options = null)");
         using (w.Indent())
         {
             w.WriteLine($": base(device, batchSize, Info, options, new {Rt}NetworkLayout({Num(plan.TrainingElementsPerImage)}, {Num(plan.GradientElementsPerImage)}, {Num(plan.InferenceBytesPerImage / 4)}, {Num(plan.ScratchElements)}))");

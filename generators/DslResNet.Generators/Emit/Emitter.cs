@@ -13,13 +13,6 @@ namespace DslResNet.Generators.Emit;
 /// </summary>
 internal static partial class Emitter
 {
-    /// <summary>The hint name: <c>Namespace.Outer.Type.g.cs</c>.</summary>
-    public static string HintName(NetworkIdentity identity)
-    {
-        string nested = string.Concat(identity.ContainingTypes.Select(t => t.Name + "."));
-        return (identity.Namespace.Length > 0 ? identity.Namespace + "." : string.Empty) + nested + identity.Name + ".g.cs";
-    }
-
     /// <summary>The whole file.</summary>
     public static string Emit(NetworkPlan plan)
     {
@@ -32,18 +25,18 @@ internal static partial class Emitter
         w.WriteLine();
         if (identity.Namespace.Length > 0)
         {
-            w.WriteLine("namespace " + identity.Namespace + ";");
+            w.WriteLine("namespace " + NamespaceId(identity.Namespace) + ";");
             w.WriteLine();
         }
 
         var scopes = new System.Collections.Generic.List<IndentedWriter.Scope>();
         foreach (ContainingTypeSpec outer in identity.ContainingTypes)
         {
-            scopes.Add(w.WriteBlock("partial " + outer.Keyword + " " + outer.Name));
+            scopes.Add(w.WriteBlock("partial " + outer.Keyword + " " + Id(outer.Name)));
         }
 
         WriteClassDocs(w, plan);
-        using (w.WriteBlock("partial class " + identity.Name + " : global::DslResNet.Runtime.NetworkBase, global::DslResNet.INetworkDefinition"))
+        using (w.WriteBlock("partial class " + Id(identity.Name) + " : global::DslResNet.Runtime.NetworkBase, global::DslResNet.INetworkDefinition"))
         {
             WriteFacts(w, plan);
             w.WriteLine();
@@ -208,7 +201,7 @@ internal static partial class Emitter
     internal static string Mega(long value) => (value / 1e6).ToString("0.0", CultureInfo.InvariantCulture);
 
     /// <summary>A C# string literal.</summary>
-    internal static string Str(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n") + "\"";
+    internal static string Str(string value) => CSharpLiteral.Quote(value);
 
     private static string Xml(string value) => value.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }

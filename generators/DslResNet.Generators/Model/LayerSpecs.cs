@@ -201,9 +201,17 @@ internal sealed record DeclarationFacts(
     /// <summary>For a network declared as something the generator cannot extend (a record, a struct, a static class): what it is; else null.</summary>
     public string? UnsupportedKind { get; init; }
 
+    /// <summary>Members whose names the generated part or <c>NetworkBase</c> already uses (networks only).</summary>
+    public EquatableArray<NameCollisionSpec> NameCollisions { get; init; } = EquatableArray<NameCollisionSpec>.Empty;
+
+    /// <summary>Fields marked with a <c>LayerAttribute</c> subclass that is not a DslResNet layer.</summary>
+    public EquatableArray<UnknownLayerSpec> UnknownLayers { get; init; } = EquatableArray<UnknownLayerSpec>.Empty;
+
     /// <summary>The same facts with spans cleared.</summary>
     public DeclarationFacts WithoutSpans() => this with
     {
+        NameCollisions = new EquatableArray<NameCollisionSpec>(System.Linq.Enumerable.Select(NameCollisions, c => c with { Span = SourceSpan.None })),
+        UnknownLayers = new EquatableArray<UnknownLayerSpec>(System.Linq.Enumerable.Select(UnknownLayers, u => u with { Span = SourceSpan.None })),
         SplitLayers = SplitLayers is null ? null : SourceSpan.None,
         ExtraLayerAttributes = new EquatableArray<ArgumentSpan>(System.Linq.Enumerable.Select(ExtraLayerAttributes, a => a with { Span = SourceSpan.None })),
     };

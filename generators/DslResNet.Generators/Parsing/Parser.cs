@@ -103,7 +103,8 @@ internal static partial class Parser
         layers = ownLayers.Layers;
         facts = ownLayers.Facts with
         {
-            UnsupportedKind = type switch
+            NameCollisions = NameCollisions(type, attribute, cancellationToken),
+            UnsupportedKind = FileLocalKind(type) ?? type switch
             {
                 { IsRecord: true } => "a record",
                 { TypeKind: not TypeKind.Class } => "a " + Keyword(type),
@@ -212,6 +213,7 @@ internal static partial class Parser
 
         var layers = new List<LayerSpec>();
         var extra = new List<ArgumentSpan>();
+        var unknown = new List<UnknownLayerSpec>();
         bool bindingErrors = false;
         int firstDeclaration = -1;
         SourceSpan? split = null;
@@ -262,7 +264,12 @@ internal static partial class Parser
             LayerSpec? layer = ReadLayer(field.Name, layerAttribute, context, chain);
             if (layer is null)
             {
-                bindingErrors = true;
+                // A LayerAttribute subclass that is not one of ours (the compiler accepts it): report it, not a binding error.
+                string attributeName = layerAttribute.AttributeClass!.Name;
+                attributeName = attributeName.EndsWith("Attribute", StringComparison.Ordinal) && attributeName.Length > "Attribute".Length
+                    ? attributeName.Substring(0, attributeName.Length - "Attribute".Length)
+                    : attributeName;
+                unknown.Add(new UnknownLayerSpec(field.Name, attributeName, SpanOf(layerAttribute, cancellationToken) ?? SourceSpan.From(syntax)));
                 continue;
             }
 
@@ -270,7 +277,10 @@ internal static partial class Parser
         }
 
         var facts = new DeclarationFacts(
-            type.TypeParameters.Length > 0, InGenericType(type), split, extra.ToEquatableArray(), bindingErrors);
+            type.TypeParameters.Length > 0, InGenericType(type), split, extra.ToEquatableArray(), bindingErrors)
+        {
+            UnknownLayers = unknown.ToEquatableArray(),
+        };
         return (layers.ToEquatableArray(), facts);
     }
 

@@ -140,7 +140,21 @@ internal static class Validator
         {
             sink.Add(DiagnosticInfo.Create(Descriptors.MultipleLayerAttributes, extra.Span, owner, extra.Name));
         }
+
+        foreach (NameCollisionSpec collision in facts.NameCollisions)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.GeneratedNameCollision, collision.Span, owner, collision.Member, name, collision.Owner));
+        }
+
+        foreach (UnknownLayerSpec layer in facts.UnknownLayers)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.UnknownLayerAttribute, layer.Span, owner, layer.Field, name, layer.Attribute));
+        }
     }
+
+    // A segment of a parameter name ("downsample" in "layer2.0.downsample.0.weight"): it is written into generated
+    // strings, comments and checkpoint names, so nothing that could end a line, quote, escape or separate.
+    private static bool IsNameSegment(string name) => name.Length > 0 && name.All(c => char.IsLetterOrDigit(c) || c == '_');
 
     private static void CheckLayers(EquatableArray<LayerSpec> layers, bool inBlock, string className, string owner, List<DiagnosticInfo> sink)
     {
@@ -227,9 +241,9 @@ internal static class Validator
                         check.Invalid("Shortcut", "Shortcut", Format((int)residual.Shortcut), "a ShortcutKind value");
                     }
 
-                    if (residual.ProjectionName.Length == 0 || residual.ProjectionName.Contains('.'))
+                    if (!IsNameSegment(residual.ProjectionName))
                     {
-                        check.Invalid("ProjectionName", "ProjectionName", "'" + residual.ProjectionName + "'", "a non-empty name without dots");
+                        check.Invalid("ProjectionName", "ProjectionName", CSharpLiteral.Quote(residual.ProjectionName), "a name of letters, digits and underscores (it becomes part of parameter names)");
                     }
 
                     break;
