@@ -83,19 +83,19 @@ internal static class Descriptors
     public static readonly DiagnosticDescriptor BatchNormBeforeSaturating = Make(
         "DRN0011", "Batch norm before an s-shaped activation",
         "Batch norm '{0}' feeds {1} '{2}' directly; with s-shaped activations batch norm after the activation often trains better",
-        Advice, DiagnosticSeverity.Info);
+        Advice, DiagnosticSeverity.Warning);
 
     /// <summary>DRN0012: dropout before a batch norm.</summary>
     public static readonly DiagnosticDescriptor DropoutWithBatchNorm = Make(
         "DRN0012", "Dropout in a network with batch norm",
         "Dropout '{0}' comes before batch norm '{1}'; batch norm already regularises, and dropout shifts the variance that '{1}' sees between training and inference",
-        Advice, DiagnosticSeverity.Info);
+        Advice, DiagnosticSeverity.Warning);
 
     /// <summary>DRN0013: a deep plain network.</summary>
     public static readonly DiagnosticDescriptor DeepPlainNetwork = Make(
         "DRN0013", "Deep network without skip connections",
         "'{0}' has {1} weighted layers and no skip connections; plain networks deeper than 20 layers train worse than shallower ones (the degradation problem), residual connections fix it",
-        Advice, DiagnosticSeverity.Info);
+        Advice, DiagnosticSeverity.Warning);
 
     /// <summary>DRN0014: a network or block with no layers.</summary>
     public static readonly DiagnosticDescriptor NoLayers = Make(
