@@ -210,6 +210,13 @@ internal static partial class Parser
 
         fields.Sort((a, b) => a.Declaration != b.Declaration ? a.Declaration.CompareTo(b.Declaration) : a.Position.CompareTo(b.Position));
 
+        // Two layer fields of one name are a compiler error (CS0102); reading either as a layer would only add follow-on
+        // errors (a parameter named twice). Only layer fields count: the generated part's own members are judged elsewhere.
+        var duplicates = new HashSet<string>(
+            fields.Where(f => f.Field.GetAttributes().Any(a => IsLayerAttribute(a.AttributeClass)))
+                .GroupBy(f => f.Field.Name, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key),
+            StringComparer.Ordinal);
+
         var layers = new List<LayerSpec>();
         var extra = new List<ArgumentSpan>();
         bool bindingErrors = false;
@@ -234,6 +241,12 @@ internal static partial class Parser
 
             if (layerAttributes.Count == 0)
             {
+                continue;
+            }
+
+            if (duplicates.Contains(field.Name))
+            {
+                bindingErrors = true;
                 continue;
             }
 

@@ -112,6 +112,18 @@ internal static class Validator
         }
     }
 
+    /// <summary>
+    /// Whether the compiler rejects part of the network's declaration or of a block it uses (an attribute that does not
+    /// bind, a duplicate field): the layers read are then incomplete, and anything judged from them (shapes, strides)
+    /// would be a follow-on of the compiler's error, so it is not judged.
+    /// </summary>
+    public static bool Poisoned(NetworkSpec network) =>
+        network.Facts.BindingErrors || UsedBlocks(network.Layers).Any(b => b.Facts.BindingErrors);
+
+    /// <summary>Whether the compiler rejects part of the block or of a block it uses (see <see cref="Poisoned(NetworkSpec)"/>).</summary>
+    public static bool Poisoned(BlockSpec block) =>
+        block.Facts.BindingErrors || UsedBlocks(block.Layers).Any(b => b.Facts.BindingErrors);
+
     private static bool HasArgument(NetworkSpec network, string name) => network.AttributeArguments.Any(a => a.Name == name);
 
     private static void CheckDeclaration(string name, string what, SourceSpan span, DeclarationFacts facts, string owner, List<DiagnosticInfo> sink)
@@ -264,7 +276,7 @@ internal static class Validator
                         // A uses B uses A: parsed from A, the cycle closes in B, whose diagnostics A does not report.
                         sink.Add(DiagnosticInfo.Create(Descriptors.RecursiveBlock, stage.Span, owner, stage.Name, className, cycle));
                     }
-                    else if (stage.Block.Definition is { } block && (stage.Stride > 1 || stage.Strided) && !AppliesStride(block))
+                    else if (stage.Block.Definition is { } block && (stage.Stride > 1 || stage.Strided) && !AppliesStride(block) && !Poisoned(block))
                     {
                         sink.Add(DiagnosticInfo.Create(Descriptors.StageStrideUnused, stage.SpanOf(stage.Strided ? "Strided" : "Stride"), owner, stage.Name, block.DisplayName));
                     }
