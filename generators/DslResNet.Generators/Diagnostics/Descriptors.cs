@@ -163,6 +163,12 @@ internal static class Descriptors
         "{0} of '{1}' has no effect: {2}",
         Architecture, DiagnosticSeverity.Warning);
 
+    /// <summary>DRN0035: a layer attribute on a field that is not an instance field of type Layer.</summary>
+    public static readonly DiagnosticDescriptor FieldIsNotALayer = Make(
+        "DRN0035", "Layer attribute on a field that is not a layer",
+        "Field '{0}' has a layer attribute, but {1}; a layer is an instance field of type DslResNet.Layer",
+        Declaration, DiagnosticSeverity.Error);
+
     /// <summary>DRN9999: the generator or analyzer failed; a bug in DslResNet.</summary>
     public static readonly DiagnosticDescriptor InternalError = Make(
         "DRN9999", "DslResNet internal error",
@@ -179,7 +185,9 @@ internal static class Descriptors
         ResidualShapeMismatch, NotABlock, RecursiveBlock, DenseNeedsFlatInput, BatchNormBeforeSaturating,
         DropoutWithBatchNorm, DeepPlainNetwork, NoLayers, MultipleLayerAttributes, UnknownShortcutSource,
         ShortcutSourceRequired, BlockSettingOutsideBlock, StageStrideUnused, DuplicateParameterName,
-        LayerOutsideNetwork, InvalidLayersOf, NetworkAndBlock, IgnoredSetting, InternalError,
+        LayerOutsideNetwork, InvalidLayersOf, NetworkAndBlock, IgnoredSetting,
+        FieldIsNotALayer,
+        InternalError,
     };
 
     private static DiagnosticDescriptor Make(string id, string title, string message, string category, DiagnosticSeverity severity) =>

@@ -62,7 +62,7 @@ internal static class Validator
             sink.Add(DiagnosticInfo.Create(Descriptors.InvalidNumber, network.SpanOf("Shortcut"), owner, "Shortcut", network.Name, Format((int)network.Shortcut), "a ShortcutKind value"));
         }
 
-        if (network.Layers.Count == 0 && network.LayersOfProblem is null && !network.Facts.BindingErrors)
+        if (network.Layers.Count == 0 && network.LayersOfProblem is null && !network.Facts.LayersIncomplete)
         {
             sink.Add(DiagnosticInfo.Create(Descriptors.NoLayers, network.Span, owner, "Network", network.Name));
         }
@@ -87,7 +87,7 @@ internal static class Validator
     {
         var sink = new List<DiagnosticInfo>();
         CheckDeclaration(block.DisplayName, "block", block.Span, block.Facts, block.Name, sink);
-        if (block.Layers.Count == 0 && !block.Facts.BindingErrors)
+        if (block.Layers.Count == 0 && !block.Facts.LayersIncomplete)
         {
             sink.Add(DiagnosticInfo.Create(Descriptors.NoLayers, block.Span, block.Name, "Block", block.DisplayName));
         }
@@ -113,16 +113,16 @@ internal static class Validator
     }
 
     /// <summary>
-    /// Whether the compiler rejects part of the network's declaration or of a block it uses (an attribute that does not
-    /// bind, a duplicate field): the layers read are then incomplete, and anything judged from them (shapes, strides)
-    /// would be a follow-on of the compiler's error, so it is not judged.
+    /// Whether part of the network's declaration or of a block it uses was not read as layers (an attribute the compiler
+    /// rejects, a duplicate field, a field that is not a Layer): the layers read are then incomplete, and anything judged
+    /// from them (shapes, strides) would be a follow-on of that error, so it is not judged.
     /// </summary>
     public static bool Poisoned(NetworkSpec network) =>
-        network.Facts.BindingErrors || UsedBlocks(network.Layers).Any(b => b.Facts.BindingErrors);
+        network.Facts.LayersIncomplete || UsedBlocks(network.Layers).Any(b => b.Facts.LayersIncomplete);
 
     /// <summary>Whether the compiler rejects part of the block or of a block it uses (see <see cref="Poisoned(NetworkSpec)"/>).</summary>
     public static bool Poisoned(BlockSpec block) =>
-        block.Facts.BindingErrors || UsedBlocks(block.Layers).Any(b => b.Facts.BindingErrors);
+        block.Facts.LayersIncomplete || UsedBlocks(block.Layers).Any(b => b.Facts.LayersIncomplete);
 
     private static bool HasArgument(NetworkSpec network, string name) => network.AttributeArguments.Any(a => a.Name == name);
 
@@ -151,6 +151,11 @@ internal static class Validator
         foreach (ArgumentSpan extra in facts.ExtraLayerAttributes)
         {
             sink.Add(DiagnosticInfo.Create(Descriptors.MultipleLayerAttributes, extra.Span, owner, extra.Name));
+        }
+
+        foreach (FieldProblemSpec field in facts.NotLayerFields)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.FieldIsNotALayer, field.Span, owner, field.Name, field.Problem));
         }
     }
 
