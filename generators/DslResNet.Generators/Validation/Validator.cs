@@ -57,6 +57,15 @@ internal static class Validator
             }
         }
 
+        long inputElements = (long)network.Channels * network.Height * network.Width;
+        if (network.Channels > 0 && network.Height > 0 && network.Width > 0 && inputElements > int.MaxValue && network.LayersOfProblem is null)
+        {
+            // At the largest of the three, the likeliest typo.
+            var largest = new[] { ("channels", network.Channels), ("height", network.Height), ("width", network.Width) }.OrderByDescending(a => a.Item2).First();
+            string value = $"({Format(network.Channels)}, {Format(network.Height)}, {Format(network.Width)}), {inputElements.ToString("N0", CultureInfo.InvariantCulture)} elements";
+            sink.Add(DiagnosticInfo.Create(Descriptors.InvalidNumber, network.SpanOf(largest.Item1), owner, "Input size", network.Name, value, "at most 2,147,483,647 elements"));
+        }
+
         if (!Enum.IsDefined(typeof(ShortcutKind), network.Shortcut))
         {
             sink.Add(DiagnosticInfo.Create(Descriptors.InvalidNumber, network.SpanOf("Shortcut"), owner, "Shortcut", network.Name, Format((int)network.Shortcut), "a ShortcutKind value"));
