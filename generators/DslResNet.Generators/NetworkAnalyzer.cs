@@ -51,7 +51,9 @@ public sealed class NetworkAnalyzer : DiagnosticAnalyzer
                 }
 
                 var diagnostics = Validator.ValidateNetwork(network).ToList();
-                if (!diagnostics.Any(d => d.IsError))
+
+                // A block the compiler rejects in part has lost layers: its shapes would be follow-on errors.
+                if (!diagnostics.Any(d => d.IsError) && !Validator.Poisoned(network))
                 {
                     diagnostics.AddRange(ShapeInference.Infer(network).Diagnostics);
                 }

@@ -92,7 +92,7 @@ public sealed class NetworkGenerator : IIncrementalGenerator
 
     private static bool HasStaticErrors(NetworkSpec spec)
     {
-        if (spec.Facts.BindingErrors)
+        if (Validator.Poisoned(spec))
         {
             return true;
         }

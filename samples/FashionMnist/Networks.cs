@@ -55,9 +55,11 @@ public partial class FashionResNet32
     [Dense(10)] Layer fc;
 }
 
+#pragma warning disable DRN0013 // a deliberately deep plain twin: it exists to show the degradation problem
 /// <summary>The plain twin of <see cref="FashionResNet32"/>: the same layers with every skip connection switched off.</summary>
 [Network(LayersOf = typeof(FashionResNet32), Plain = true)]
 public partial class FashionPlain32;
+#pragma warning restore DRN0013
 
 /// <summary>ResNet-44 (n = 7) for 1 x 28 x 28 images, projection (option B) shortcuts.</summary>
 [Network(1, 28, 28, Shortcut = ShortcutKind.Projection)]
@@ -73,9 +75,11 @@ public partial class FashionResNet44
     [Dense(10)] Layer fc;
 }
 
+#pragma warning disable DRN0013 // a deliberately deep plain twin: it exists to show the degradation problem
 /// <summary>The plain twin of <see cref="FashionResNet44"/>: the same layers with every skip connection switched off.</summary>
 [Network(LayersOf = typeof(FashionResNet44), Plain = true)]
 public partial class FashionPlain44;
+#pragma warning restore DRN0013
 
 /// <summary>ResNet-56 (n = 9) for 1 x 28 x 28 images, projection (option B) shortcuts.</summary>
 [Network(1, 28, 28, Shortcut = ShortcutKind.Projection)]
@@ -91,9 +95,11 @@ public partial class FashionResNet56
     [Dense(10)] Layer fc;
 }
 
+#pragma warning disable DRN0013 // a deliberately deep plain twin: it exists to show the degradation problem
 /// <summary>The plain twin of <see cref="FashionResNet56"/>: the same layers with every skip connection switched off.</summary>
 [Network(LayersOf = typeof(FashionResNet56), Plain = true)]
 public partial class FashionPlain56;
+#pragma warning restore DRN0013
 
 /// <summary>ResNet-110 (n = 18) for 1 x 28 x 28 images, projection (option B) shortcuts.</summary>
 [Network(1, 28, 28, Shortcut = ShortcutKind.Projection)]
@@ -109,6 +115,8 @@ public partial class FashionResNet110
     [Dense(10)] Layer fc;
 }
 
+#pragma warning disable DRN0013 // a deliberately deep plain twin: it exists to show the degradation problem
 /// <summary>The plain twin of <see cref="FashionResNet110"/>: the same layers with every skip connection switched off.</summary>
 [Network(LayersOf = typeof(FashionResNet110), Plain = true)]
 public partial class FashionPlain110;
+#pragma warning restore DRN0013

@@ -135,7 +135,9 @@ public partial class OnnxMixedNet
     [Conv(6, 1)] Layer conv2;
     [Sigmoid] Layer sigmoid;
     [AvgPool(3, Stride = 2, Padding = 1)] Layer pool2;
+#pragma warning disable DRN0012 // dropout before a batch norm on purpose: the test covers every operation
     [Dropout(0.25)] Layer drop;
+#pragma warning restore DRN0012
     [Flatten] Layer flatten;
     [Dense(5)] Layer fc1;
     [BatchNorm] Layer bn2;

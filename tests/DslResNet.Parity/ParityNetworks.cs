@@ -117,7 +117,9 @@ public partial class ParityTanhNet
 public partial class ParityDropoutNet
 {
     [Conv(8, 3, Padding = 1, Bias = true)] Layer conv1;
+#pragma warning disable DRN0011 // batch norm before sigmoid on purpose: parity must cover that order too
     [BatchNorm] Layer bn1;
+#pragma warning restore DRN0011
     [Sigmoid] Layer sigmoid;
     [AvgPool(3, Stride = 2, Padding = 1)] Layer pool1;
     [Conv(8, 3, Stride = 2, Padding = 1)] Layer conv2;

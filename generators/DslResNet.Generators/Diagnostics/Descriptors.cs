@@ -83,19 +83,19 @@ internal static class Descriptors
     public static readonly DiagnosticDescriptor BatchNormBeforeSaturating = Make(
         "DRN0011", "Batch norm before an s-shaped activation",
         "Batch norm '{0}' feeds {1} '{2}' directly; with s-shaped activations batch norm after the activation often trains better",
-        Advice, DiagnosticSeverity.Info);
+        Advice, DiagnosticSeverity.Warning);
 
     /// <summary>DRN0012: dropout before a batch norm.</summary>
     public static readonly DiagnosticDescriptor DropoutWithBatchNorm = Make(
         "DRN0012", "Dropout in a network with batch norm",
         "Dropout '{0}' comes before batch norm '{1}'; batch norm already regularises, and dropout shifts the variance that '{1}' sees between training and inference",
-        Advice, DiagnosticSeverity.Info);
+        Advice, DiagnosticSeverity.Warning);
 
     /// <summary>DRN0013: a deep plain network.</summary>
     public static readonly DiagnosticDescriptor DeepPlainNetwork = Make(
         "DRN0013", "Deep network without skip connections",
         "'{0}' has {1} weighted layers and no skip connections; plain networks deeper than 20 layers train worse than shallower ones (the degradation problem), residual connections fix it",
-        Advice, DiagnosticSeverity.Info);
+        Advice, DiagnosticSeverity.Warning);
 
     /// <summary>DRN0014: a network or block with no layers.</summary>
     public static readonly DiagnosticDescriptor NoLayers = Make(
@@ -175,6 +175,12 @@ internal static class Descriptors
         "'{0}' of '{1}' carries [{2}], which derives from LayerAttribute but is not a DslResNet layer; use one of the built-in layer attributes",
         Declaration, DiagnosticSeverity.Error);
 
+    /// <summary>DRN0035: a layer attribute on a field that is not an instance field of type Layer.</summary>
+    public static readonly DiagnosticDescriptor FieldIsNotALayer = Make(
+        "DRN0035", "Layer attribute on a field that is not a layer",
+        "Field '{0}' has a layer attribute, but {1}; a layer is an instance field of type DslResNet.Layer",
+        Declaration, DiagnosticSeverity.Error);
+
     /// <summary>DRN9999: the generator or analyzer failed; a bug in DslResNet.</summary>
     public static readonly DiagnosticDescriptor InternalError = Make(
         "DRN9999", "DslResNet internal error",
@@ -193,6 +199,7 @@ internal static class Descriptors
         ShortcutSourceRequired, BlockSettingOutsideBlock, StageStrideUnused, DuplicateParameterName,
         LayerOutsideNetwork, InvalidLayersOf, NetworkAndBlock, IgnoredSetting,
         GeneratedNameCollision, UnknownLayerAttribute,
+        FieldIsNotALayer,
         InternalError,
     };
 

@@ -31,6 +31,12 @@ internal enum ShortcutKind
 /// <param name="Span">The argument's text.</param>
 internal sealed record ArgumentSpan(string Name, SourceSpan Span);
 
+/// <summary>A field with a layer attribute that cannot be a layer.</summary>
+/// <param name="Name">The field's name.</param>
+/// <param name="Problem">Why, as a clause of the message (<c>its type is 'int'</c>, <c>it is static</c>).</param>
+/// <param name="Span">The field's name in its declaration.</param>
+internal sealed record FieldProblemSpec(string Name, string Problem, SourceSpan Span);
+
 /// <summary>One declared layer: a field with a layer attribute, as written (nothing inferred yet).</summary>
 /// <param name="Name">The field's name, which is the layer's name.</param>
 /// <param name="Span">The layer attribute.</param>
@@ -207,6 +213,12 @@ internal sealed record DeclarationFacts(
     /// <summary>Fields marked with a <c>LayerAttribute</c> subclass that is not a DslResNet layer.</summary>
     public EquatableArray<UnknownLayerSpec> UnknownLayers { get; init; } = EquatableArray<UnknownLayerSpec>.Empty;
 
+    /// <summary>Fields with a layer attribute that cannot be layers (not an instance field of type <c>Layer</c>); they are not read as layers.</summary>
+    public EquatableArray<FieldProblemSpec> NotLayerFields { get; init; } = EquatableArray<FieldProblemSpec>.Empty;
+
+    /// <summary>Whether the layers read are incomplete (a layer attribute that did not bind, a field that is not a layer).</summary>
+    public bool LayersIncomplete => BindingErrors || NotLayerFields.Count > 0;
+
     /// <summary>The same facts with spans cleared.</summary>
     public DeclarationFacts WithoutSpans() => this with
     {
@@ -214,6 +226,7 @@ internal sealed record DeclarationFacts(
         UnknownLayers = new EquatableArray<UnknownLayerSpec>(System.Linq.Enumerable.Select(UnknownLayers, u => u with { Span = SourceSpan.None })),
         SplitLayers = SplitLayers is null ? null : SourceSpan.None,
         ExtraLayerAttributes = new EquatableArray<ArgumentSpan>(System.Linq.Enumerable.Select(ExtraLayerAttributes, a => a with { Span = SourceSpan.None })),
+        NotLayerFields = new EquatableArray<FieldProblemSpec>(System.Linq.Enumerable.Select(NotLayerFields, f => f with { Span = SourceSpan.None })),
     };
 }
 

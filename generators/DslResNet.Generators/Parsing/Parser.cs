@@ -93,7 +93,11 @@ internal static partial class Parser
                 else
                 {
                     var sourceLayers = ParseLayers(current, context, new List<string>());
-                    ownLayers = (sourceLayers.Layers, ownLayers.Facts with { BindingErrors = ownLayers.Facts.BindingErrors || sourceLayers.Facts.BindingErrors });
+                    ownLayers = (sourceLayers.Layers, ownLayers.Facts with
+                    {
+                        // The source reports its own problems; the twin only must not be built from a partial list of layers.
+                        BindingErrors = ownLayers.Facts.BindingErrors || sourceLayers.Facts.LayersIncomplete,
+                    });
                 }
 
                 break;
@@ -183,106 +187,6 @@ internal static partial class Parser
 
     private static bool ContainsCycle(EquatableArray<LayerSpec> layers) =>
         layers.Any(l => l is StageSpec s && (s.Block.Cycle is not null || (s.Block.Definition is { } d && ContainsCycle(d.Layers))));
-
-    /// <summary>Reads the layer fields of a class in declaration order.</summary>
-    private static (EquatableArray<LayerSpec> Layers, DeclarationFacts Facts) ParseLayers(
-        INamedTypeSymbol type, ParseContext context, List<string> chain)
-    {
-        CancellationToken cancellationToken = context.CancellationToken;
-        var declarations = type.DeclaringSyntaxReferences
-            .Select(r => r.GetSyntax(cancellationToken))
-            .OfType<TypeDeclarationSyntax>()
-            .OrderBy(d => d.SyntaxTree.FilePath, StringComparer.Ordinal)
-            .ThenBy(d => d.SpanStart)
-            .ToList();
-
-        var fields = new List<(int Declaration, int Position, IFieldSymbol Field, SyntaxNode Syntax)>();
-        foreach (IFieldSymbol field in type.GetMembers().OfType<IFieldSymbol>())
-        {
-            if (field.IsImplicitlyDeclared || field.DeclaringSyntaxReferences.Length == 0)
-            {
-                continue;
-            }
-
-            SyntaxNode syntax = field.DeclaringSyntaxReferences[0].GetSyntax(cancellationToken);
-            int declaration = declarations.FindIndex(d => d.SyntaxTree == syntax.SyntaxTree && d.Span.Contains(syntax.Span));
-            fields.Add((declaration, syntax.SpanStart, field, syntax));
-        }
-
-        fields.Sort((a, b) => a.Declaration != b.Declaration ? a.Declaration.CompareTo(b.Declaration) : a.Position.CompareTo(b.Position));
-
-        var layers = new List<LayerSpec>();
-        var extra = new List<ArgumentSpan>();
-        var unknown = new List<UnknownLayerSpec>();
-        bool bindingErrors = false;
-        int firstDeclaration = -1;
-        SourceSpan? split = null;
-        foreach (var (declaration, _, field, syntax) in fields)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var attributes = field.GetAttributes();
-            var layerAttributes = new List<AttributeData>();
-            foreach (AttributeData attribute in attributes)
-            {
-                if (attribute.AttributeClass is null || attribute.AttributeClass.TypeKind == TypeKind.Error)
-                {
-                    bindingErrors = true;
-                }
-                else if (IsLayerAttribute(attribute.AttributeClass))
-                {
-                    layerAttributes.Add(attribute);
-                }
-            }
-
-            if (layerAttributes.Count == 0)
-            {
-                continue;
-            }
-
-            if (firstDeclaration < 0)
-            {
-                firstDeclaration = declaration;
-            }
-            else if (declaration != firstDeclaration && split is null)
-            {
-                split = SpanOf(layerAttributes[0], cancellationToken) ?? SourceSpan.From(syntax);
-            }
-
-            for (int i = 1; i < layerAttributes.Count; i++)
-            {
-                extra.Add(new ArgumentSpan(field.Name, SpanOf(layerAttributes[i], cancellationToken) ?? SourceSpan.From(syntax)));
-            }
-
-            AttributeData layerAttribute = layerAttributes[0];
-            if (layerAttribute.AttributeConstructor is null || layerAttribute.ConstructorArguments.Any(a => a.Kind == TypedConstantKind.Error)
-                || layerAttribute.NamedArguments.Any(a => a.Value.Kind == TypedConstantKind.Error))
-            {
-                bindingErrors = true;
-                continue;
-            }
-
-            LayerSpec? layer = ReadLayer(field.Name, layerAttribute, context, chain);
-            if (layer is null)
-            {
-                // A LayerAttribute subclass that is not one of ours (the compiler accepts it): report it, not a binding error.
-                string attributeName = layerAttribute.AttributeClass!.Name;
-                attributeName = attributeName.EndsWith("Attribute", StringComparison.Ordinal) && attributeName.Length > "Attribute".Length
-                    ? attributeName.Substring(0, attributeName.Length - "Attribute".Length)
-                    : attributeName;
-                unknown.Add(new UnknownLayerSpec(field.Name, attributeName, SpanOf(layerAttribute, cancellationToken) ?? SourceSpan.From(syntax)));
-                continue;
-            }
-
-            layers.Add(layer);
-        }
-
-        var facts = new DeclarationFacts(
-            type.TypeParameters.Length > 0, InGenericType(type), split, extra.ToEquatableArray(), bindingErrors)
-        {
-            UnknownLayers = unknown.ToEquatableArray(),
-        };
-        return (layers.ToEquatableArray(), facts);
-    }
 
     private static LayerSpec? ReadLayer(string name, AttributeData attribute, ParseContext context, List<string> chain)
     {

@@ -25,6 +25,7 @@ internal static partial class ShapeInference
         {
             SourceSpan? anchor = network.LayersOf is null ? null : network.AttributeSpan;
             (_, output) = walk.Layers(network.Layers, prefix: string.Empty, -1, input, context: null, anchor, member: null);
+            walk.CheckTotals();
             walk.Advise();
         }
         catch (ShapeError)
@@ -54,7 +55,7 @@ internal static partial class ShapeInference
     {
     }
 
-    private sealed class Walk
+    private sealed partial class Walk
     {
         private readonly NetworkSpec _network;
         private readonly Dictionary<string, string> _parameterOwners = new(StringComparer.Ordinal);
@@ -79,20 +80,29 @@ internal static partial class ShapeInference
             {
                 string top = member ?? spec.Name;
                 var site = new Site(this, spec, prefix + spec.Name, anchor, top);
-                current = spec switch
+                try
                 {
-                    ConvSpec conv => Conv(site, conv, current, context),
-                    BatchNormSpec bn => Add(site, OpKind.BatchNorm, $"BatchNorm{(current.Shape.Flat ? "1d" : "2d")}({current.Shape.C})", current, current.Shape, parameters: 2L * current.Shape.C, multiplyAdds: 0, flops: 2 * current.Shape.Elements, bn: bn),
-                    ActivationSpec act => Add(site, act.Activation switch { ActivationKind.ReLU => OpKind.ReLU, ActivationKind.Tanh => OpKind.Tanh, _ => OpKind.Sigmoid }, act.Activation.ToString(), current, current.Shape, 0, 0, current.Shape.Elements),
-                    ResidualSpec residual => Residual(site, residual, current, input, inputShape, outputs, context),
-                    PoolSpec pool => Pool(site, pool, current, context),
-                    GlobalAvgPoolSpec => Add(site, OpKind.GlobalAvgPool, "GlobalAvgPool", current, new Shape(current.Shape.C, 1, 1, true), 0, 0, current.Shape.Elements),
-                    FlattenSpec => Add(site, OpKind.Flatten, "Flatten", current, new Shape(Checked(site, current.Shape.Elements), 1, 1, true), 0, 0, 0),
-                    DenseSpec dense => Dense(site, dense, current),
-                    DropoutSpec dropout => Add(site, OpKind.Dropout, "Dropout(p=" + Validation.Validator.Format(dropout.Rate) + ")", current, current.Shape, 0, 0, current.Shape.Elements, rate: dropout.Rate),
-                    StageSpec stage => Stage(site, stage, current, context, anchor, top),
-                    _ => current,
-                };
+                    current = spec switch
+                    {
+                        ConvSpec conv => Conv(site, conv, current, context),
+                        BatchNormSpec bn => Add(site, OpKind.BatchNorm, $"BatchNorm{(current.Shape.Flat ? "1d" : "2d")}({current.Shape.C})", current, current.Shape, parameters: 2L * current.Shape.C, multiplyAdds: 0, flops: 2 * current.Shape.Elements, bn: bn),
+                        ActivationSpec act => Add(site, act.Activation switch { ActivationKind.ReLU => OpKind.ReLU, ActivationKind.Tanh => OpKind.Tanh, _ => OpKind.Sigmoid }, act.Activation.ToString(), current, current.Shape, 0, 0, current.Shape.Elements),
+                        ResidualSpec residual => Residual(site, residual, current, input, inputShape, outputs, context),
+                        PoolSpec pool => Pool(site, pool, current, context),
+                        GlobalAvgPoolSpec => Add(site, OpKind.GlobalAvgPool, "GlobalAvgPool", current, new Shape(current.Shape.C, 1, 1, true), 0, 0, current.Shape.Elements),
+                        FlattenSpec => Add(site, OpKind.Flatten, "Flatten", current, new Shape(Checked(site, current.Shape.Elements), 1, 1, true), 0, 0, 0),
+                        DenseSpec dense => Dense(site, dense, current),
+                        DropoutSpec dropout => Add(site, OpKind.Dropout, "Dropout(p=" + Validation.Validator.Format(dropout.Rate) + ")", current, current.Shape, 0, 0, current.Shape.Elements, rate: dropout.Rate),
+                        StageSpec stage => Stage(site, stage, current, context, anchor, top),
+                        _ => current,
+                    };
+                }
+                catch (OverflowException)
+                {
+                    // Every size is checked against its limit first; a count (FLOPs) past 64 bits is all that is left.
+                    site.Fail(Descriptors.InvalidNumber, null, "Operation count", site.FullName, "over " + Emit.Emitter.Num(long.MaxValue), "at most " + Emit.Emitter.Num(long.MaxValue) + " per image");
+                }
+
                 outputs[spec.Name] = current;
             }
 
@@ -102,13 +112,14 @@ internal static partial class ShapeInference
         private (int, Shape) Conv(Site site, ConvSpec conv, (int Index, Shape Shape) input, BlockContext? context)
         {
             Shape x = input.Shape;
-            int outChannels = conv.OutChannels > 0 ? conv.OutChannels : (context?.Channels ?? 0) * conv.Expansion;
+            int outChannels = conv.OutChannels > 0 ? conv.OutChannels : Channels(site, context, conv.Expansion);
             int stride = conv.Strided ? context?.Stride ?? 1 : conv.Stride;
             string op = $"Conv2d {x.C}->{outChannels}, {conv.Kernel}x{conv.Kernel}" + (stride != 1 ? $", stride {stride}" : "") + (conv.Padding != 0 ? $", pad {conv.Padding}" : "") + (conv.Bias ? ", bias" : "");
             int h = Window(site, op, x, conv.Kernel, stride, conv.Padding, "kernel", conv.Strided ? "Strided" : "Stride");
-            var output = new Shape(outChannels, h, OutSize(x.W, conv.Kernel, stride, conv.Padding), false);
-            long macs = output.Elements * x.C * conv.Kernel * conv.Kernel;
-            int index = Add(site, OpKind.Conv, op, input, output, (long)outChannels * x.C * conv.Kernel * conv.Kernel + (conv.Bias ? outChannels : 0), macs, (2 * macs) + (conv.Bias ? output.Elements : 0), kernel: conv.Kernel, stride: stride, padding: conv.Padding, bias: conv.Bias, weight: new[] { outChannels, x.C, conv.Kernel, conv.Kernel }).Item1;
+            var output = Fits(site, new Shape(outChannels, h, OutSize(x.W, conv.Kernel, stride, conv.Padding), false));
+            long weights = TensorElements(site, "outChannels", site.FullName + ".weight", outChannels, x.C, conv.Kernel, conv.Kernel);
+            long macs = checked((long)output.H * output.W * weights);
+            int index = Add(site, OpKind.Conv, op, input, output, weights + (conv.Bias ? outChannels : 0), macs, checked((2 * macs) + (conv.Bias ? output.Elements : 0)), kernel: conv.Kernel, stride: stride, padding: conv.Padding, bias: conv.Bias, weight: new[] { outChannels, x.C, conv.Kernel, conv.Kernel }).Item1;
             return (index, output);
         }
 
@@ -118,8 +129,8 @@ internal static partial class ShapeInference
             int stride = pool.Strided ? context?.Stride ?? 1 : pool.Stride;
             string op = (pool.IsMax ? "MaxPool" : "AvgPool") + $" {pool.Kernel}x{pool.Kernel}" + (stride != 1 ? $", stride {stride}" : "") + (pool.Padding != 0 ? $", pad {pool.Padding}" : "");
             int h = Window(site, op, x, pool.Kernel, stride, pool.Padding, "kernel", pool.Strided ? "Strided" : "Stride");
-            var output = new Shape(x.C, h, OutSize(x.W, pool.Kernel, stride, pool.Padding), false);
-            return Add(site, pool.IsMax ? OpKind.MaxPool : OpKind.AvgPool, op, input, output, 0, 0, output.Elements * pool.Kernel * pool.Kernel, kernel: pool.Kernel, stride: stride, padding: pool.Padding);
+            var output = Fits(site, new Shape(x.C, h, OutSize(x.W, pool.Kernel, stride, pool.Padding), false));
+            return Add(site, pool.IsMax ? OpKind.MaxPool : OpKind.AvgPool, op, input, output, 0, 0, checked(output.Elements * pool.Kernel * pool.Kernel), kernel: pool.Kernel, stride: stride, padding: pool.Padding);
         }
 
         private (int, Shape) Dense(Site site, DenseSpec dense, (int Index, Shape Shape) input)
@@ -131,14 +142,14 @@ internal static partial class ShapeInference
             }
 
             var output = new Shape(dense.OutFeatures, 1, 1, true);
-            long macs = (long)dense.OutFeatures * x.C;
-            return Add(site, OpKind.Dense, $"Linear {x.C}->{dense.OutFeatures}" + (dense.Bias ? "" : ", no bias"), input, output, macs + (dense.Bias ? dense.OutFeatures : 0), macs, (2 * macs) + (dense.Bias ? dense.OutFeatures : 0), bias: dense.Bias, weight: new[] { dense.OutFeatures, x.C });
+            long macs = TensorElements(site, "outFeatures", site.FullName + ".weight", dense.OutFeatures, x.C);
+            return Add(site, OpKind.Dense, $"Linear {x.C}->{dense.OutFeatures}" + (dense.Bias ? "" : ", no bias"), input, output, macs + (dense.Bias ? dense.OutFeatures : 0), macs, checked((2 * macs) + (dense.Bias ? dense.OutFeatures : 0)), bias: dense.Bias, weight: new[] { dense.OutFeatures, x.C });
         }
 
         private (int, Shape) Stage(Site site, StageSpec stage, (int Index, Shape Shape) input, BlockContext? context, SourceSpan? anchor, string member)
         {
             BlockSpec block = stage.Block.Definition!;
-            int channels = stage.Channels > 0 ? stage.Channels : (context?.Channels ?? 0) * stage.Expansion;
+            int channels = stage.Channels > 0 ? stage.Channels : Channels(site, context, stage.Expansion);
             (int, Shape) current = input;
             if (Result.Count + ((long)stage.Repeat * block.Layers.Count) > MaxLayers)
             {
@@ -212,8 +223,9 @@ internal static partial class ShapeInference
                 string name = prefix + residual.ProjectionName;
                 var convSite = new Site(this, residual, name + ".0", site.Anchor, site.Member, site.FullName);
                 string op = $"Conv2d {a.C}->{b.C}, 1x1" + (stride != 1 ? $", stride {stride}" : "") + " (projection)";
-                long macs = b.Elements * a.C;
-                var conv = Add(convSite, OpKind.Conv, op, source, b, (long)b.C * a.C, macs, 2 * macs, kernel: 1, stride: stride, weight: new[] { b.C, a.C, 1, 1 }, onShortcut: true);
+                long weights = TensorElements(convSite, null, name + ".0.weight", b.C, a.C);
+                long macs = checked(b.Elements * a.C);
+                var conv = Add(convSite, OpKind.Conv, op, source, b, weights, macs, checked(2 * macs), kernel: 1, stride: stride, weight: new[] { b.C, a.C, 1, 1 }, onShortcut: true);
                 var bnSite = new Site(this, residual, name + ".1", site.Anchor, site.Member, site.FullName);
                 var defaults = new BatchNormSpec(name + ".1", SourceSpan.None, EquatableArray<ArgumentSpan>.Empty, 1e-5, 0.1);
                 shortcut = Add(bnSite, OpKind.BatchNorm, $"BatchNorm2d({b.C}) (projection)", conv, b, 2L * b.C, 0, 2 * b.Elements, bn: defaults, onShortcut: true).Item1;
@@ -222,76 +234,13 @@ internal static partial class ShapeInference
             return Add(site, OpKind.Add, kind == ShortcutKind.ZeroPad ? "Add (zero-pad shortcut)" : "Add (projection shortcut)", body, b, 0, 0, b.Elements, extraInput: shortcut);
         }
 
-        /// <summary>The stride s with ceil(a/s) = b on both axes (what a 1x1 stride-s conv or ::s subsampling gives), else 0.</summary>
-        private static int FindStride(Shape a, Shape b)
-        {
-            int limit = Math.Max(a.H, a.W);
-            for (int s = 1; s <= limit; s++)
-            {
-                if (((a.H - 1) / s) + 1 == b.H && ((a.W - 1) / s) + 1 == b.W)
-                {
-                    return s;
-                }
-            }
-
-            return 0;
-        }
-
-        // In long: a padding near int.MaxValue must not wrap around to a plausible size. Window has checked that it fits.
-        private static int OutSize(int size, int kernel, int stride, int padding) => (int)(((size + (2L * padding) - kernel) / stride) + 1);
-
-        /// <summary>Checks a sliding window on both axes and returns the output height.</summary>
-        private static int Window(Site site, string op, Shape x, int kernel, int stride, int padding, string kernelArgument, string strideArgument)
-        {
-            long ph = x.H + (2L * padding), pw = x.W + (2L * padding);
-            if (ph < kernel || pw < kernel)
-            {
-                string why = padding > 0
-                    ? $"the {kernel}x{kernel} window is larger than the padded input {ph}x{pw}"
-                    : $"the {kernel}x{kernel} window is larger than the input {x.H}x{x.W}";
-                site.Fail(Descriptors.SpatialCollapse, kernelArgument, site.FullName, op, x.ToString(), why);
-            }
-
-            if (((ph - kernel) / stride) + 1 > int.MaxValue || ((pw - kernel) / stride) + 1 > int.MaxValue)
-            {
-                site.Fail(Descriptors.InvalidNumber, "Padding", "Padding", site.FullName, padding.ToString(CultureInfo.InvariantCulture), "small enough for an output of at most 2147483647 rows and columns");
-            }
-
-            // Rows never read at the end (beyond the padding). With kernel < stride the window skips rows by design.
-            int rowsDropped = (int)(((ph - kernel) % stride) - padding);
-            int columnsDropped = (int)(((pw - kernel) % stride) - padding);
-            if (kernel >= stride && (rowsDropped > 0 || columnsDropped > 0))
-            {
-                bool rows = rowsDropped > 0;
-                int count = rows ? rowsDropped : columnsDropped;
-                string what = rows && columnsDropped > 0 ? (count == 1 ? "row and column" : "rows and columns") : rows ? (count == 1 ? "row" : "rows") : (count == 1 ? "column" : "columns");
-                site.Warn(Descriptors.StrideDropsInput, strideArgument, site.FullName, op, x.ToString(), count.ToString(CultureInfo.InvariantCulture), what, (rows ? ph - kernel : pw - kernel).ToString(CultureInfo.InvariantCulture), stride.ToString(CultureInfo.InvariantCulture));
-            }
-
-            return OutSize(x.H, kernel, stride, padding);
-        }
-
-        private static int Checked(Site site, long elements)
-        {
-            if (elements > int.MaxValue)
-            {
-                site.Fail(Descriptors.InvalidNumber, null, "Flattened size", site.FullName, elements.ToString(CultureInfo.InvariantCulture), "at most 2147483647");
-            }
-
-            return (int)elements;
-        }
-
         /// <summary>Appends a layer (and its parameters) and returns its index and output shape.</summary>
         private (int, Shape) Add(
             Site site, OpKind kind, string operation, (int Index, Shape Shape) input, Shape output, long parameters, long multiplyAdds, long flops,
             int kernel = 0, int stride = 0, int padding = 0, bool bias = false, BatchNormSpec? bn = null, double rate = 0,
             int[]? weight = null, int extraInput = int.MinValue, bool onShortcut = false)
         {
-            // The element count in double: C x H x W can overflow a long before the check sees it.
-            if ((double)output.C * output.H * output.W > int.MaxValue || output.H <= 0 || output.W <= 0 || output.C <= 0)
-            {
-                site.Fail(Descriptors.InvalidNumber, null, "Output size", site.FullName, output.ToString(), "between 1 and 2147483647 elements");
-            }
+            Fits(site, output);
 
             if (Result.Count >= MaxLayers)
             {
@@ -334,6 +283,7 @@ internal static partial class ShapeInference
             }
 
             _parameterOwners[name] = site.Declared;
+            CountParameter(site, name, role, shape);
             Parameters.Add(new ParameterSpec(name, site.FullName, role, shape.ToEquatableArray()));
         }
 
@@ -384,7 +334,7 @@ internal static partial class ShapeInference
         /// <summary>The compact table: one row per declared member.</summary>
         public IEnumerable<MemberRow> MemberRows()
         {
-            foreach (LayerSpec spec in _network.Layers)
+            foreach (LayerSpec spec in Overflowed ? Enumerable.Empty<LayerSpec>() : _network.Layers)
             {
                 var layers = Result.Where(l => l.Member == spec.Name).ToList();
 

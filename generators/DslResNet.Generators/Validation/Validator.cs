@@ -57,12 +57,21 @@ internal static class Validator
             }
         }
 
+        long inputElements = (long)network.Channels * network.Height * network.Width;
+        if (network.Channels > 0 && network.Height > 0 && network.Width > 0 && inputElements > int.MaxValue && network.LayersOfProblem is null)
+        {
+            // At the largest of the three, the likeliest typo.
+            var largest = new[] { ("channels", network.Channels), ("height", network.Height), ("width", network.Width) }.OrderByDescending(a => a.Item2).First();
+            string value = $"({Format(network.Channels)}, {Format(network.Height)}, {Format(network.Width)}), {inputElements.ToString("N0", CultureInfo.InvariantCulture)} elements";
+            sink.Add(DiagnosticInfo.Create(Descriptors.InvalidNumber, network.SpanOf(largest.Item1), owner, "Input size", network.Name, value, "at most 2,147,483,647 elements"));
+        }
+
         if (!Enum.IsDefined(typeof(ShortcutKind), network.Shortcut))
         {
             sink.Add(DiagnosticInfo.Create(Descriptors.InvalidNumber, network.SpanOf("Shortcut"), owner, "Shortcut", network.Name, Format((int)network.Shortcut), "a ShortcutKind value"));
         }
 
-        if (network.Layers.Count == 0 && network.LayersOfProblem is null && !network.Facts.BindingErrors)
+        if (network.Layers.Count == 0 && network.LayersOfProblem is null && !network.Facts.LayersIncomplete)
         {
             sink.Add(DiagnosticInfo.Create(Descriptors.NoLayers, network.Span, owner, "Network", network.Name));
         }
@@ -87,7 +96,7 @@ internal static class Validator
     {
         var sink = new List<DiagnosticInfo>();
         CheckDeclaration(block.DisplayName, "block", block.Span, block.Facts, block.Name, sink);
-        if (block.Layers.Count == 0 && !block.Facts.BindingErrors)
+        if (block.Layers.Count == 0 && !block.Facts.LayersIncomplete)
         {
             sink.Add(DiagnosticInfo.Create(Descriptors.NoLayers, block.Span, block.Name, "Block", block.DisplayName));
         }
@@ -111,6 +120,18 @@ internal static class Validator
             }
         }
     }
+
+    /// <summary>
+    /// Whether part of the network's declaration or of a block it uses was not read as layers (an attribute the compiler
+    /// rejects, a duplicate field, a field that is not a Layer): the layers read are then incomplete, and anything judged
+    /// from them (shapes, strides) would be a follow-on of that error, so it is not judged.
+    /// </summary>
+    public static bool Poisoned(NetworkSpec network) =>
+        network.Facts.LayersIncomplete || UsedBlocks(network.Layers).Any(b => b.Facts.LayersIncomplete);
+
+    /// <summary>Whether the compiler rejects part of the block or of a block it uses (see <see cref="Poisoned(NetworkSpec)"/>).</summary>
+    public static bool Poisoned(BlockSpec block) =>
+        block.Facts.LayersIncomplete || UsedBlocks(block.Layers).Any(b => b.Facts.LayersIncomplete);
 
     private static bool HasArgument(NetworkSpec network, string name) => network.AttributeArguments.Any(a => a.Name == name);
 
@@ -149,6 +170,11 @@ internal static class Validator
         foreach (UnknownLayerSpec layer in facts.UnknownLayers)
         {
             sink.Add(DiagnosticInfo.Create(Descriptors.UnknownLayerAttribute, layer.Span, owner, layer.Field, name, layer.Attribute));
+        }
+
+        foreach (FieldProblemSpec field in facts.NotLayerFields)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.FieldIsNotALayer, field.Span, owner, field.Name, field.Problem));
         }
     }
 
@@ -278,7 +304,7 @@ internal static class Validator
                         // A uses B uses A: parsed from A, the cycle closes in B, whose diagnostics A does not report.
                         sink.Add(DiagnosticInfo.Create(Descriptors.RecursiveBlock, stage.Span, owner, stage.Name, className, cycle));
                     }
-                    else if (stage.Block.Definition is { } block && (stage.Stride > 1 || stage.Strided) && !AppliesStride(block))
+                    else if (stage.Block.Definition is { } block && (stage.Stride > 1 || stage.Strided) && !AppliesStride(block) && !Poisoned(block))
                     {
                         sink.Add(DiagnosticInfo.Create(Descriptors.StageStrideUnused, stage.SpanOf(stage.Strided ? "Strided" : "Stride"), owner, stage.Name, block.DisplayName));
                     }

@@ -17,6 +17,8 @@ public partial class ResNet110
     [Dense(10)] Layer fc;
 }
 
+#pragma warning disable DRN0013 // a deliberately deep plain twin: it exists to show the degradation problem
 /// <summary>The plain twin of <see cref="ResNet110"/>: the same layers with every skip connection switched off.</summary>
 [Network(LayersOf = typeof(ResNet110), Plain = true)]
 public partial class Plain110;
+#pragma warning restore DRN0013

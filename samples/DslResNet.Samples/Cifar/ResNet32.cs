@@ -17,6 +17,8 @@ public partial class ResNet32
     [Dense(10)] Layer fc;
 }
 
+#pragma warning disable DRN0013 // a deliberately deep plain twin: it exists to show the degradation problem
 /// <summary>The plain twin of <see cref="ResNet32"/>: the same layers with every skip connection switched off.</summary>
 [Network(LayersOf = typeof(ResNet32), Plain = true)]
 public partial class Plain32;
+#pragma warning restore DRN0013

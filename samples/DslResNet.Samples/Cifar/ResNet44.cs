@@ -17,6 +17,8 @@ public partial class ResNet44
     [Dense(10)] Layer fc;
 }
 
+#pragma warning disable DRN0013 // a deliberately deep plain twin: it exists to show the degradation problem
 /// <summary>The plain twin of <see cref="ResNet44"/>: the same layers with every skip connection switched off.</summary>
 [Network(LayersOf = typeof(ResNet44), Plain = true)]
 public partial class Plain44;
+#pragma warning restore DRN0013

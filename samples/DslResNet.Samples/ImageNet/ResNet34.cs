@@ -16,6 +16,8 @@ public partial class ResNet34
     [Dense(1000)] Layer fc;
 }
 
+#pragma warning disable DRN0013 // a deliberately deep plain twin: it exists to show the degradation problem
 /// <summary>Plain-34, the paper's counter-example: the same 34 layers without skip connections train worse than Plain-18.</summary>
 [Network(LayersOf = typeof(ResNet34), Plain = true)]
 public partial class Plain34;
+#pragma warning restore DRN0013

@@ -19,6 +19,8 @@ public partial class ResNet50
     [Dense(1000)] Layer fc;
 }
 
+#pragma warning disable DRN0013 // a deliberately deep plain twin: it exists to show the degradation problem
 /// <summary>Plain-50: <see cref="ResNet50"/> without skip connections.</summary>
 [Network(LayersOf = typeof(ResNet50), Plain = true)]
 public partial class Plain50;
+#pragma warning restore DRN0013

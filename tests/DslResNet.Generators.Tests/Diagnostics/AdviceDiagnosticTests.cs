@@ -6,7 +6,7 @@ using Xunit;
 
 namespace DslResNet.Generators.Tests.Diagnostics;
 
-/// <summary>The DslResNet.Advice hints: informational, never stop generation.</summary>
+/// <summary>The DslResNet.Advice hints: warnings by default (so that command-line builds show them), never stop generation.</summary>
 public sealed class AdviceDiagnosticTests
 {
     /// <summary>conv, batch norm, ReLU: one weighted layer, no skip connection.</summary>
@@ -42,7 +42,7 @@ public sealed class AdviceDiagnosticTests
                 "Batch norm 'bn2' feeds Sigmoid 'act2' directly; with s-shaped activations batch norm after the activation often trains better",
             },
             result.Ours.Select(d => d.GetMessage(CultureInfo.InvariantCulture)));
-        Assert.All(result.Ours, d => Assert.Equal(DiagnosticSeverity.Info, d.Severity));
+        Assert.All(result.Ours, d => Assert.Equal(DiagnosticSeverity.Warning, d.Severity));
         Expect.Generated(result, "Net");
     }
 
@@ -79,7 +79,7 @@ public sealed class AdviceDiagnosticTests
             }
             """);
         Expect.One(
-            result, "DRN0012", DiagnosticSeverity.Info,
+            result, "DRN0012", DiagnosticSeverity.Warning,
             "Dropout 'drop' comes before batch norm 'bn2'; batch norm already regularises, and dropout shifts the variance that 'bn2' sees between training and inference");
         Expect.Generated(result, "Net");
     }
@@ -107,7 +107,7 @@ public sealed class AdviceDiagnosticTests
             """);
         // Once for the stage, not once per repetition.
         Expect.One(
-            result, "DRN0012", DiagnosticSeverity.Info,
+            result, "DRN0012", DiagnosticSeverity.Warning,
             "Dropout 'layer1.0.drop' comes before batch norm 'layer1.0.bn'; batch norm already regularises, and dropout shifts the variance that 'layer1.0.bn' sees between training and inference");
     }
 
@@ -156,7 +156,7 @@ public sealed class AdviceDiagnosticTests
             """,
             ConvBnBlock);
         Expect.One(
-            result, "DRN0013", DiagnosticSeverity.Info,
+            result, "DRN0013", DiagnosticSeverity.Warning,
             "'Deep' has 21 weighted layers and no skip connections; plain networks deeper than 20 layers train worse than shallower ones (the degradation problem), residual connections fix it");
         Expect.Generated(result, "Deep");
     }
@@ -189,7 +189,7 @@ public sealed class AdviceDiagnosticTests
             }
             """);
         Expect.One(
-            result, "DRN0013", DiagnosticSeverity.Info,
+            result, "DRN0013", DiagnosticSeverity.Warning,
             "'Twin' has 21 weighted layers and no skip connections; plain networks deeper than 20 layers train worse than shallower ones (the degradation problem), residual connections fix it");
         Expect.Generated(result, "Res");
         Expect.Generated(result, "Twin");

@@ -52,7 +52,9 @@ public partial class TinyMixedNet
     [Conv(6, 1)] Layer conv2;
     [Sigmoid] Layer sigmoid;
     [AvgPool(2, Stride = 1)] Layer pool2;
+#pragma warning disable DRN0012 // dropout before a batch norm on purpose: the test covers every operation
     [Dropout(0.25)] Layer drop;
+#pragma warning restore DRN0012
     [Flatten] Layer flatten;
     [Dense(5)] Layer fc1;
     [BatchNorm] Layer bn2;
