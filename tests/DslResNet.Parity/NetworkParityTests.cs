@@ -72,7 +72,10 @@ public sealed class NetworkParityTests(ParityFixture fixture)
 
             net.Train();
             net.ComputeInputGradient = true;
-            BatchResult result = net.TrainStep(images, labels, new Sgd(0));
+            // Learning rate 0: the step computes gradients and running statistics and leaves the parameters as they are.
+            Sgd frozen = new(0);
+            net.AddParametersTo(frozen);
+            BatchResult result = net.TrainStep(images, labels, frozen);
             m.Close("training logits", TorchInterpreter.Floats(logits), net.Output(), ForwardTolerance);
             m.Scalar("training loss", loss.to(float64).item<double>(), result.Loss, ForwardTolerance);
             m.Close("input gradient", TorchInterpreter.Floats(x.grad!), net.InputGradient(), GradientTolerance);
@@ -252,7 +255,9 @@ public sealed class NetworkParityTests(ParityFixture fixture)
         if (!network.HasDropout)
         {
             (float[] trainImages, int[] trainLabels) = ParityData.Batch(network.Info, seed: 7);
-            net.TrainStep(trainImages, trainLabels, new Sgd(0.05, momentum: 0.9));
+            Sgd sgd = new(0.05, momentum: 0.9);
+            net.AddParametersTo(sgd);
+            net.TrainStep(trainImages, trainLabels, sgd);
         }
 
         string path = ParityData.TempFile("to-torch.safetensors");

@@ -51,7 +51,7 @@ public sealed class TrainerSafetyTests
     }
 
     [Fact]
-    public void Resuming_from_a_momentum_buffer_holding_Inf_is_divergence_and_keeps_the_checkpoint()
+    public void Resuming_from_a_momentum_buffer_holding_Inf_is_refused_and_keeps_the_checkpoint()
     {
         using TempDir dir = new();
         string path = dir.File("run.safetensors");
@@ -72,8 +72,12 @@ public sealed class TrainerSafetyTests
         byte[] before = File.ReadAllBytes(path);
         using FakeSoftmaxModel again = new(Shape, 2, Batch);
         Trainer trainer = NewTrainer(again, 0.1, new TrainerOptions { Epochs = 2, CheckpointPath = path, Resume = true });
-        TrainingDivergedException e = Assert.Throws<TrainingDivergedException>(() => trainer.Run());
-        Assert.Contains("optimizer", e.Message, StringComparison.Ordinal);
+        // Checkpoint.Load's value checks refuse the file before anything is restored or trained.
+        CheckpointException e = Assert.Throws<CheckpointException>(() => trainer.Run());
+        Assert.Equal(path, e.FilePath);
+        Assert.Contains(buffer, e.Message, StringComparison.Ordinal);
+        Assert.Contains("Infinity", e.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(0, again.TrainSteps);
         Assert.Equal(before, File.ReadAllBytes(path));
     }
 
