@@ -129,3 +129,35 @@ public partial class ParityDropoutNet
     [Dropout(0.5)] Layer drop;
     [Dense(10)] Layer fc;
 }
+
+/// <summary>
+/// Depth that the generator writes as loops: seven basic blocks per stage (as ResNet-44) with option-A shortcuts, at 8/16/32
+/// channels on 3 x 16 x 16 (smaller maps leave batch norm too few values per channel for float32 gradients through 45 layers to
+/// agree within tolerance). Blocks 1-6 of each stage have one shape, so the generated constructor and tables build them in
+/// loops (Emit/LoopRoller); parity here covers the rolled code, arena offsets and parameter names included.
+/// </summary>
+[Network(3, 16, 16, Shortcut = ShortcutKind.ZeroPad)]
+public partial class ParityDeep
+{
+    [Conv(8, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [Stage<ParityBasicBlock>(8, Repeat = 7)] Layer layer1;
+    [Stage<ParityBasicBlock>(16, Repeat = 7, Stride = 2)] Layer layer2;
+    [Stage<ParityBasicBlock>(32, Repeat = 7, Stride = 2)] Layer layer3;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(10)] Layer fc;
+}
+
+/// <summary>Rolled bottleneck stages with projection shortcuts: five and four blocks, on 3 x 16 x 16.</summary>
+[Network(3, 16, 16)]
+public partial class ParityDeepBottleneck
+{
+    [Conv(8, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [Stage<ParityBottleneck>(4, Repeat = 5)] Layer layer1;
+    [Stage<ParityBottleneck>(8, Repeat = 4, Stride = 2)] Layer layer2;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(10)] Layer fc;
+}

@@ -49,6 +49,8 @@ public static class ParityCases
         new("Bottleneck", ParityBottleneckNet.Info, (d, b, o) => new ParityBottleneckNet(d, b, o)),
         new("TanhNet", ParityTanhNet.Info, (d, b, o) => new ParityTanhNet(d, b, o)),
         new("DropoutNet", ParityDropoutNet.Info, (d, b, o) => new ParityDropoutNet(d, b, o)),
+        new("Deep", ParityDeep.Info, (d, b, o) => new ParityDeep(d, b, o), StepRateScale: 0.01),
+        new("DeepBottleneck", ParityDeepBottleneck.Info, (d, b, o) => new ParityDeepBottleneck(d, b, o), StepRateScale: 0.01),
     ];
 
     public static ParityNetwork Network(string name) => Networks.Single(n => n.Name == name);

@@ -22,18 +22,16 @@ internal static partial class Emitter
     {
         // WriteFacts, WriteInfo, WriteSummary
         "InputShape", "OutputShape", "ParameterCount", "MultiplyAddsPerImage", "ForwardFlopsPerImage",
-        "TrainingActivationBytesPerImage", "InferenceActivationBytesPerImage", "Info", "Summary", "SummaryText",
+        "TrainingActivationBytesPerImage", "InferenceActivationBytesPerImage", "Info", "Summary", "SummaryText", "CreateSummary",
         // WriteLayers, WriteParameters, WriteFusionGroups
         "CreateLayers", "CreateParameters", "CreateFusionGroups",
         // WriteRuntime: the overrides of NetworkBase
-        "ForwardTraining", "BackwardTraining", "ForwardInference", "FoldBatchNorm",
         "TrainingOutput", "TrainingOutputGradient", "InputGradientView", "InferenceOutput",
     };
 
-    // Members named per plan: one field per kernel step of a fusion group (RuntimeProgram.Field), one geometry struct
-    // per distinct convolution shape (RuntimeProgram.Geometry).
+    // Members named per plan: one geometry struct per distinct convolution shape (RuntimeProgram.Geometry).
     private static readonly Regex PlannedMember = new(
-        @"^(_g[0-9]+(Conv|Epilogue|Fold|InferenceConv|InferenceEpilogue|Op|InferenceOp)|Conv[0-9]+x[0-9]+x[0-9]+To[0-9]+K[0-9]+S[0-9]+P[0-9]+)$",
+        @"^Conv[0-9]+x[0-9]+x[0-9]+To[0-9]+K[0-9]+S[0-9]+P[0-9]+$",
         RegexOptions.CultureInvariant);
 
     /// <summary>Whether the generated part may declare a member of this name.</summary>

@@ -7,9 +7,9 @@ using DslResNet.Generators.Shapes;
 namespace DslResNet.Generators.Emit;
 
 /// <summary>
-/// The run-time half of a network class: a constructor that binds one kernel step per fusion group to its tensors (shapes
-/// as constants, tensors at planned arena offsets), and the training forward, backward, inference forward and batch-norm
-/// folding as fixed sequences of calls.
+/// The run-time half of a network class: a constructor that builds each fusion group's operations (shapes as constants,
+/// tensors at planned arena offsets) and registers them with <c>NetworkBase</c>, whose passes loop over the groups.
+/// Repeated blocks of one shape are built in a loop, so the code grows with the distinct shapes, not with the depth.
 /// </summary>
 internal static partial class Emitter
 {
@@ -20,15 +20,9 @@ internal static partial class Emitter
     private static void WriteRuntime(IndentedWriter w, NetworkPlan plan)
     {
         var program = new RuntimeProgram(plan);
-        foreach (string field in program.Fields)
-        {
-            w.WriteLine(field);
-        }
-
-        w.WriteLine();
         string name = plan.Network.Identity.Name;
         w.WriteLine($"/// <summary>Builds {Xml(name)} on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)");
-        w.WriteLine("/// and its arenas, and binds every layer's kernels to its tensors.</summary>");
+        w.WriteLine("/// and its arenas, and registers every fusion group's operations, bound to its tensors, as a step of each pass.</summary>");
         w.WriteLine("/// <param name=\"device\">The device to run on.</param>");
         w.WriteLine("/// <param name=\"batchSize\">Images per training step (evaluation takes up to this many).</param>");
         w.WriteLine("/// <param name=\"options\">Seed and initialisation options; null for the defaults.</param>");
@@ -41,16 +35,13 @@ internal static partial class Emitter
         using (w.WriteBlock())
         {
             w.WriteLine("int n = batchSize;");
-            foreach (string line in program.Constructor)
+            // Repeated blocks of one shape build their groups in a loop (LoopRoller); the rest one group at a time.
+            foreach (string line in LoopRoller.Roll(program.Groups))
             {
                 w.WriteLine(line);
             }
         }
 
-        WriteMethod(w, "protected override void ForwardTraining()", program.ForwardTraining);
-        WriteMethod(w, "protected override void BackwardTraining(bool inputGradient)", program.BackwardTraining);
-        WriteMethod(w, "protected override void ForwardInference(int images)", program.ForwardInference);
-        WriteMethod(w, "protected override void FoldBatchNorm()", program.Fold);
         w.WriteLine();
         w.WriteLine("/// <inheritdoc />");
         w.WriteLine($"protected override global::ILGPU.ArrayView<float> TrainingOutput => {program.Output.Train};");
@@ -76,20 +67,6 @@ internal static partial class Emitter
                 {
                     w.WriteLine($"public static int {names[i]} => {Num(g[i])};");
                 }
-            }
-        }
-    }
-
-    private static void WriteMethod(IndentedWriter w, string signature, List<string> body)
-    {
-        w.WriteLine();
-        w.WriteLine("/// <inheritdoc />");
-        w.WriteLine(signature);
-        using (w.WriteBlock())
-        {
-            foreach (string line in body)
-            {
-                w.WriteLine(line);
             }
         }
     }
@@ -125,20 +102,13 @@ internal static partial class Emitter
 
             int lastGroup = plan.Groups.Count - 1;
             Output = lastGroup < 0 ? Input : GroupOutput(lastGroup);
-            BackwardTraining.Reverse();
         }
 
-        public List<string> Fields { get; } = new();
+        /// <summary>Per fusion group, in execution order, the constructor statements that build and register its operations.</summary>
+        public List<IReadOnlyList<string>> Groups { get; } = new();
 
-        public List<string> Constructor { get; } = new();
-
-        public List<string> ForwardTraining { get; } = new();
-
-        public List<string> BackwardTraining { get; } = new();
-
-        public List<string> ForwardInference { get; } = new();
-
-        public List<string> Fold { get; } = new();
+        // The statements of the group being emitted.
+        private readonly List<string> _group = new();
 
         /// <summary>Distinct convolution geometries by struct name: in channels, height, width, out channels, kernel, stride, padding.</summary>
         public SortedDictionary<string, int[]> Geometries { get; } = new(System.StringComparer.Ordinal);
@@ -158,47 +128,37 @@ internal static partial class Emitter
         // The tensor holding a layer's output: the output of the group it ends, or the network input.
         private TensorRef Of(int layer) => layer < 0 ? Input : GroupOutput(_groupOf[layer]);
 
-        // The operation fields of the group being emitted: the network owns them (its Dispose frees their native memory).
-        private readonly List<string> _groupFields = new();
-
-        private void Field(string type, string name, string comment)
-        {
-            Fields.Add($"private readonly {type} {name}; // {comment}");
-            _groupFields.Add(name);
-        }
-
+        // // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+        // AddConvolution(2, false,
+        //     ConvOp.Create<Geometry>(device, shape, input, weight, ...),      (training convolution)
+        //     new EpilogueOp(device, shape, ...), new FoldOp(...),            (its fused pass; batch-norm folding)
+        //     ConvOp.Create<Geometry>(device, shape, ...), new EpilogueOp(...)); (inference convolution and pass)
+        // RegisterTrace(2, output, inputGradient);
         private void EmitGroup(int g)
         {
             FusionGroup group = _plan.Groups[g];
-            GroupLayout layout = _plan.Layouts[g];
             var members = group.Layers.Select(i => _layers[i]).ToList();
             ShapedLayer lead = members[0];
             TensorRef input = Of(lead.Inputs[0]);
             TensorRef output = GroupOutput(g);
-            string prefix = "_g" + Num(g);
             string comment = group.Pattern + " " + string.Join(", ", members.Select(m => m.Name));
-            Constructor.Add("");
-            Constructor.Add($"// {Num(g)}: {comment}");
-
+            _group.Clear();
+            _group.Add("");
+            _group.Add($"// {Num(g)}: {comment}");
             if (lead.Kind is OpKind.Conv or OpKind.Dense)
             {
-                EmitConvolutionGroup(g, members, input, output, layout, prefix, comment);
+                EmitConvolutionGroup(g, members, input, output, _plan.Layouts[g]);
             }
             else
             {
-                EmitSingle(g, lead, input, output, prefix, comment);
+                EmitSingle(g, lead, input, output);
             }
 
-            Constructor.Add($"Own({string.Join(", ", _groupFields)});");
-            _groupFields.Clear();
-            Constructor.Add($"RegisterTrace({Num(g)}, {output.Train}, {input.Grad});");
-            ForwardTraining.Add($"TraceForward({Num(g)});");
-
-            // Backward statements are collected in forward order and reversed at the end; within a group they are
-            // written last-first here so that the reversal puts them in the right order.
+            _group.Add($"RegisterTrace({Num(g)}, {output.Train}, {input.Grad});");
+            Groups.Add(_group.ToList());
         }
 
-        private void EmitConvolutionGroup(int g, List<ShapedLayer> members, TensorRef input, TensorRef output, GroupLayout layout, string prefix, string comment)
+        private void EmitConvolutionGroup(int g, List<ShapedLayer> members, TensorRef input, TensorRef output, GroupLayout layout)
         {
             ShapedLayer lead = members[0];
             ShapedLayer? norm = members.FirstOrDefault(m => m.Kind == OpKind.BatchNorm);
@@ -218,69 +178,61 @@ internal static partial class Emitter
             long convElements = lead.Output.Elements;
             string convOut = epilogue ? $"TrainingTensor({Num(layout.ConvOutput)}, {Num(convElements)})" : output.Train;
             string convGrad = epilogue ? $"GradientTensor({Num(layout.ConvOutput)}, {Num(convElements)})" : output.Grad;
-
             string geometry = Geometry(lead);
-            Field(Rt + "ConvOp", prefix + "Conv", comment);
-            Constructor.Add($"{prefix}Conv = {Rt}ConvOp.Create<{geometry}>(device, {shape}, {input.Train}, {weight}, {bias}, {convOut}, {convGrad}, {input.Grad}, {dWeight}, {dBias});");
-            ForwardTraining.Add($"{prefix}Conv.Forward();");
-            string data = input.IsInput ? "inputGradient" : "true";
 
+            _group.Add($"AddConvolution({Num(g)}, {Bool(input.IsInput)},");
+            var args = new List<string>
+            {
+                $"{Rt}ConvOp.Create<{geometry}>(device, {shape}, {input.Train}, {weight}, {bias}, {convOut}, {convGrad}, {input.Grad}, {dWeight}, {dBias})",
+            };
             if (epilogue)
             {
                 string bn = norm is null ? "default" : $"BatchNormTensors({Str(norm.Name)})";
                 string dbn = norm is null ? "default" : $"BatchNormGradients({Str(norm.Name)})";
                 string stats = norm is null ? "default" : $"Scratch({Num(layout.Statistics)}, {Num(4L * norm.Output.C)})";
                 string trainShape = EpilogueShape(lead.Output, norm, true, act1, add is not null, act2);
-                Field(Rt + "EpilogueOp", prefix + "Epilogue", comment);
-                Constructor.Add($"{prefix}Epilogue = new(device, {trainShape}, {convOut}, {bn}, {stats}, {(add is null ? "default" : residual.Train)}, {output.Train}, {output.Grad}, {convGrad}, {(add is null ? "default" : residual.Grad)}, {dbn});");
-                if (norm is not null)
-                {
-                    Constructor.Add($"{prefix}Conv.FuseStatistics({prefix}Epilogue);");
-                }
-
-                ForwardTraining.Add($"{prefix}Epilogue.Forward();");
-                BackwardTraining.Add($"TraceBackward({Num(g)});");
-                BackwardTraining.Add($"{prefix}Conv.Backward(data: {data});");
-                BackwardTraining.Add($"{prefix}Epilogue.Backward();");
+                args.Add($"new {Rt}EpilogueOp(device, {trainShape}, {convOut}, {bn}, {stats}, {(add is null ? "default" : residual.Train)}, {output.Train}, {output.Grad}, {convGrad}, {(add is null ? "default" : residual.Grad)}, {dbn})");
             }
             else
             {
-                BackwardTraining.Add($"TraceBackward({Num(g)});");
-                BackwardTraining.Add($"{prefix}Conv.Backward(data: {data});");
+                args.Add("null");
             }
 
-            // Inference: batch norm folded into the convolution, the rest of the pass in place on its output.
+            // Inference: batch norm folded into the convolution, the rest of the pass in its store.
             if (norm is not null)
             {
                 long weights = lead.Parameters - (lead.Bias ? lead.Output.C : 0);
                 string folded = $"Scratch({Num(layout.Folded)}, {Num(weights)})";
                 string foldedBias = $"Scratch({Num(layout.Folded + weights)}, {Num(lead.Output.C)})";
-                Field(Rt + "FoldOp", prefix + "Fold", comment);
-                Constructor.Add($"{prefix}Fold = new(device, {shape}, {weight}, {bias}, BatchNormTensors({Str(norm.Name)}), {Flt(norm.Eps)}, {folded}, {foldedBias});");
-                Fold.Add($"{prefix}Fold.Run();");
-                Field(Rt + "ConvOp", prefix + "InferenceConv", comment);
-                Constructor.Add($"{prefix}InferenceConv = {Rt}ConvOp.Create<{geometry}>(device, {ConvShape(lead, true)}, {input.Infer}, {folded}, {foldedBias}, {output.Infer});");
+                args.Add($"new {Rt}FoldOp(device, {shape}, {weight}, {bias}, BatchNormTensors({Str(norm.Name)}), {Flt(norm.Eps)}, {folded}, {foldedBias})");
+                args.Add($"{Rt}ConvOp.Create<{geometry}>(device, {ConvShape(lead, true)}, {input.Infer}, {folded}, {foldedBias}, {output.Infer})");
             }
             else
             {
-                Field(Rt + "ConvOp", prefix + "InferenceConv", comment);
-                Constructor.Add($"{prefix}InferenceConv = {Rt}ConvOp.Create<{geometry}>(device, {shape}, {input.Infer}, {weight}, {bias}, {output.Infer});");
+                args.Add("null");
+                args.Add($"{Rt}ConvOp.Create<{geometry}>(device, {shape}, {input.Infer}, {weight}, {bias}, {output.Infer})");
             }
 
-            ForwardInference.Add($"{prefix}InferenceConv.Forward(images);");
             if (act1 is not null || add is not null || act2 is not null)
             {
-                Field(Rt + "EpilogueOp", prefix + "InferenceEpilogue", comment);
                 string evalShape = EpilogueShape(lead.Output, null, false, act1, add is not null, act2);
-                Constructor.Add($"{prefix}InferenceEpilogue = new(device, {evalShape}, {output.Infer}, default, default, {(add is null ? "default" : residual.Infer)}, {output.Infer});");
-                ForwardInference.Add($"{prefix}InferenceEpilogue.Forward(images);");
-                Constructor.Add($"{prefix}InferenceConv.FuseEpilogue({prefix}InferenceEpilogue);");
+                args.Add($"new {Rt}EpilogueOp(device, {evalShape}, {output.Infer}, default, default, {(add is null ? "default" : residual.Infer)}, {output.Infer})");
+            }
+            else
+            {
+                args.Add("null");
+            }
+
+            for (int i = 0; i < args.Count; i++)
+            {
+                _group.Add("    " + args[i] + (i == args.Count - 1 ? ");" : ","));
             }
         }
 
-        private void EmitSingle(int g, ShapedLayer layer, TensorRef input, TensorRef output, string prefix, string comment)
+        private void EmitSingle(int g, ShapedLayer layer, TensorRef input, TensorRef output)
         {
             string count = $"(long)n * {Num(output.Elements)}";
+            string training, inference;
             switch (layer.Kind)
             {
                 case OpKind.BatchNorm:
@@ -298,10 +250,8 @@ internal static partial class Emitter
                     string stats = isNorm ? $"Scratch({Num(_plan.Layouts[g].Statistics)}, {Num(4L * layer.Output.C)})" : "default";
                     string r = isAdd ? residual.Train : "default";
                     string dr = isAdd ? residual.Grad : "default";
-                    Field(Rt + "EpilogueOp", prefix + "Op", comment);
-                    Constructor.Add($"{prefix}Op = new(device, {EpilogueShape(layer.Output, isNorm ? layer : null, true, act, isAdd, null)}, {input.Train}, {bn}, {stats}, {r}, {output.Train}, {output.Grad}, {input.Grad}, {dr}, {dbn});");
-                    Field(Rt + "EpilogueOp", prefix + "InferenceOp", comment);
-                    Constructor.Add($"{prefix}InferenceOp = new(device, {EpilogueShape(layer.Output, isNorm ? layer : null, false, act, isAdd, null)}, {input.Infer}, {bn}, default, {(isAdd ? residual.Infer : "default")}, {output.Infer});");
+                    training = $"new {Rt}EpilogueOp(device, {EpilogueShape(layer.Output, isNorm ? layer : null, true, act, isAdd, null)}, {input.Train}, {bn}, {stats}, {r}, {output.Train}, {output.Grad}, {input.Grad}, {dr}, {dbn})";
+                    inference = $"new {Rt}EpilogueOp(device, {EpilogueShape(layer.Output, isNorm ? layer : null, false, act, isAdd, null)}, {input.Infer}, {bn}, default, {(isAdd ? residual.Infer : "default")}, {output.Infer})";
                     break;
                 }
 
@@ -314,10 +264,8 @@ internal static partial class Emitter
                     // Global pooling has no window; 1s keep the specialised kernel free of constant divisions by zero.
                     bool global = layer.Kind == OpKind.GlobalAvgPool;
                     string shape = $"new {Kn}PoolShape(n, {Num(i.C)}, {Num(i.H)}, {Num(i.W)}, {Num(global ? 1 : layer.Kernel)}, {Num(global ? 1 : layer.Stride)}, {Num(global ? 0 : layer.Padding)}, {Kn}PoolKind.{kind})";
-                    Field(Rt + "PoolOp", prefix + "Op", comment);
-                    Constructor.Add($"{prefix}Op = new(device, {shape}, {input.Train}, {output.Train}, {output.Grad}, {input.Grad});");
-                    Field(Rt + "PoolOp", prefix + "InferenceOp", comment);
-                    Constructor.Add($"{prefix}InferenceOp = new(device, {shape}, {input.Infer}, {output.Infer});");
+                    training = $"new {Rt}PoolOp(device, {shape}, {input.Train}, {output.Train}, {output.Grad}, {input.Grad})";
+                    inference = $"new {Rt}PoolOp(device, {shape}, {input.Infer}, {output.Infer})";
                     break;
                 }
 
@@ -325,40 +273,28 @@ internal static partial class Emitter
                 {
                     Shape i = layer.Input;
                     string shape = $"new {Kn}ShortcutShape(n, {Num(i.C)}, {Num(i.H)}, {Num(i.W)}, {Num(layer.Output.C)}, {Num(layer.Stride)})";
-                    Field(Rt + "ShortcutOp", prefix + "Op", comment);
-                    Constructor.Add($"{prefix}Op = new(device, {shape}, {input.Train}, {output.Train}, {output.Grad}, {input.Grad});");
-                    Field(Rt + "ShortcutOp", prefix + "InferenceOp", comment);
-                    Constructor.Add($"{prefix}InferenceOp = new(device, {shape}, {input.Infer}, {output.Infer});");
+                    training = $"new {Rt}ShortcutOp(device, {shape}, {input.Train}, {output.Train}, {output.Grad}, {input.Grad})";
+                    inference = $"new {Rt}ShortcutOp(device, {shape}, {input.Infer}, {output.Infer})";
                     break;
                 }
 
                 case OpKind.Dropout:
-                {
-                    Field(Rt + "DropoutOp", prefix + "Op", comment);
-                    Constructor.Add($"{prefix}Op = new(device, {count}, {Flt(layer.Rate)}, unchecked((Options.Seed * 7919) + {Num(layer.Index)}), {input.Train}, {output.Train}, {output.Grad}, {input.Grad}, {Map(layer.Input)});");
-                    Field(Rt + "CopyOp", prefix + "InferenceOp", comment);
-                    Constructor.Add($"{prefix}InferenceOp = new(device, {count}, {input.Infer}, {output.Infer}, {Map(layer.Input)});");
-                    ForwardTraining.Add($"{prefix}Op.Forward(Step);");
-                    BackwardTraining.Add($"TraceBackward({Num(g)});");
-                    BackwardTraining.Add($"{prefix}Op.Backward(Step);");
-                    ForwardInference.Add($"{prefix}InferenceOp.Forward(images);");
-                    return;
-                }
-
-                default: // Flatten: the same values under a flat shape.
-                {
-                    Field(Rt + "CopyOp", prefix + "Op", comment);
-                    Constructor.Add($"{prefix}Op = new(device, {count}, {input.Train}, {output.Train}, {output.Grad}, {input.Grad}, {Map(layer.Input)}, flatten: true);");
-                    Field(Rt + "CopyOp", prefix + "InferenceOp", comment);
-                    Constructor.Add($"{prefix}InferenceOp = new(device, {count}, {input.Infer}, {output.Infer}, {Map(layer.Input)}, flatten: true);");
+                    training = $"new {Rt}DropoutOp(device, {count}, {Flt(layer.Rate)}, unchecked((Options.Seed * 7919) + {Num(layer.Index)}), {input.Train}, {output.Train}, {output.Grad}, {input.Grad}, {Map(layer.Input)})";
+                    inference = $"new {Rt}CopyOp(device, {count}, {input.Infer}, {output.Infer}, {Map(layer.Input)})";
                     break;
-                }
+
+                case OpKind.Flatten: // the same values under a flat shape
+                    training = $"new {Rt}CopyOp(device, {count}, {input.Train}, {output.Train}, {output.Grad}, {input.Grad}, {Map(layer.Input)}, flatten: true)";
+                    inference = $"new {Rt}CopyOp(device, {count}, {input.Infer}, {output.Infer}, {Map(layer.Input)}, flatten: true)";
+                    break;
+
+                default:
+                    throw new System.InvalidOperationException($"the emitter has no stand-alone step for a {layer.Kind} layer ('{layer.Name}').");
             }
 
-            ForwardTraining.Add($"{prefix}Op.Forward();");
-            BackwardTraining.Add($"TraceBackward({Num(g)});");
-            BackwardTraining.Add($"{prefix}Op.Backward();");
-            ForwardInference.Add($"{prefix}InferenceOp.Forward(images);");
+            _group.Add($"AddStep({Num(g)},");
+            _group.Add("    " + training + ",");
+            _group.Add("    " + inference + ");");
         }
 
         // A map as the SIMD backend's copy sees it: channels and pixels per channel, as named arguments.

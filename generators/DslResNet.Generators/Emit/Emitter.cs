@@ -120,59 +120,64 @@ internal static partial class Emitter
         }
     }
 
-    // public static string Summary() => """ ...table... """;
+    // public static string Summary() => SummaryText;
+    // private static readonly string SummaryText = CreateSummary();
+    // private static string CreateSummary() { var s = new StringBuilder(); s.Append("...\n"); for (...) { ... } return s.ToString(); }
     private static void WriteSummary(IndentedWriter w, NetworkPlan plan)
     {
         w.WriteLine("/// <summary>A Keras-style summary: every layer with its operation, output shape, parameters and FLOPs.</summary>");
         w.WriteLine("public static string Summary() => SummaryText;");
         w.WriteLine();
-        w.WriteLine("private const string SummaryText =");
-        using (w.Indent())
+        w.WriteLine("private static readonly string SummaryText = CreateSummary();");
+        w.WriteLine();
+        w.WriteLine("private static string CreateSummary()");
+        using (w.WriteBlock())
         {
-            var lines = SummaryTable.Full(plan).ToList();
-            for (int i = 0; i < lines.Count; i++)
-            {
-                w.WriteLine(Str(lines[i] + "\n") + (i == lines.Count - 1 ? ";" : " +"));
-            }
+            w.WriteLine("global::System.Text.StringBuilder s = new();");
+            WriteRolled(w, SummaryTable.Full(plan).Select(line => "s.Append(" + Str(line + "\n") + ");"));
+            w.WriteLine("return s.ToString();");
         }
     }
 
-    // private static LayerInfo[] CreateLayers() => new LayerInfo[] { new(0, "conv1", ...), ... };
+    // private static LayerInfo[] CreateLayers() { var t = new List<LayerInfo>(n); t.Add(new(0, "conv1", ...)); for (...) { ... } return t.ToArray(); }
     private static void WriteLayers(IndentedWriter w, ShapedNetwork n)
     {
-        w.WriteLine("private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]");
-        using (w.WriteBlock(closing: ";"))
-        {
-            foreach (ShapedLayer l in n.Layers)
-            {
-                w.WriteLine($"new({Num(l.Index)}, {Str(l.Name)}, global::DslResNet.LayerKind.{l.Kind}, {Str(l.Operation)}, {IntArray(l.Inputs)}, {l.Output.ToCode()}, {Num(l.Parameters)}, {Num(l.MultiplyAdds)}, {Num(l.Flops)}, {Num(l.Kernel)}, {Num(l.Stride)}, {Num(l.Padding)}{Settings(l)}),");
-            }
-        }
+        WriteTable(w, "global::DslResNet.LayerInfo", "CreateLayers", n.Layers.Count, n.Layers.Select(l =>
+            $"new({Num(l.Index)}, {Str(l.Name)}, global::DslResNet.LayerKind.{l.Kind}, {Str(l.Operation)}, {IntArray(l.Inputs)}, {l.Output.ToCode()}, {Num(l.Parameters)}, {Num(l.MultiplyAdds)}, {Num(l.Flops)}, {Num(l.Kernel)}, {Num(l.Stride)}, {Num(l.Padding)}{Settings(l)})"));
     }
 
-    // private static ParameterInfo[] CreateParameters() => new ParameterInfo[] { new("conv1.weight", "conv1", Weight, new[] { 16, 3, 3, 3 }), ... };
+    // private static ParameterInfo[] CreateParameters() { ... t.Add(new("conv1.weight", "conv1", Weight, new[] { 16, 3, 3, 3 })); ... }
     private static void WriteParameters(IndentedWriter w, ShapedNetwork n)
     {
-        w.WriteLine("private static global::DslResNet.ParameterInfo[] CreateParameters() => new global::DslResNet.ParameterInfo[]");
-        using (w.WriteBlock(closing: ";"))
+        WriteTable(w, "global::DslResNet.ParameterInfo", "CreateParameters", n.Parameters.Count, n.Parameters.Select(p =>
+            $"new({Str(p.Name)}, {Str(p.Layer)}, global::DslResNet.ParameterRole.{p.Role}, {IntArray(p.Shape)})"));
+    }
+
+    // private static FusionGroupInfo[] CreateFusionGroups() { ... t.Add(new("conv1", new[] { 0, 1, 2 })); // Conv+BatchNorm+ReLU ... }
+    private static void WriteFusionGroups(IndentedWriter w, NetworkPlan plan)
+    {
+        WriteTable(w, "global::DslResNet.FusionGroupInfo", "CreateFusionGroups", plan.Groups.Count, plan.Groups.Select(g =>
+            $"new({Str(g.Name)}, {IntArray(g.Layers)})"));
+    }
+
+    // A table as a list built row by row, repeated rows in loops.
+    private static void WriteTable(IndentedWriter w, string type, string method, int count, System.Collections.Generic.IEnumerable<string> rows)
+    {
+        w.WriteLine($"private static {type}[] {method}()");
+        using (w.WriteBlock())
         {
-            foreach (ParameterSpec p in n.Parameters)
-            {
-                w.WriteLine($"new({Str(p.Name)}, {Str(p.Layer)}, global::DslResNet.ParameterRole.{p.Role}, {IntArray(p.Shape)}),");
-            }
+            w.WriteLine($"global::System.Collections.Generic.List<{type}> t = new({Num(count)});");
+            WriteRolled(w, rows.Select(row => "t.Add(" + row + ");"));
+            w.WriteLine("return t.ToArray();");
         }
     }
 
-    // private static FusionGroupInfo[] CreateFusionGroups() => new FusionGroupInfo[] { new("conv1", new[] { 0, 1, 2 }), ... };
-    private static void WriteFusionGroups(IndentedWriter w, NetworkPlan plan)
+    // One statement per item; runs of items that repeat with stepping numbers become loops.
+    private static void WriteRolled(IndentedWriter w, System.Collections.Generic.IEnumerable<string> statements)
     {
-        w.WriteLine("private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups() => new global::DslResNet.FusionGroupInfo[]");
-        using (w.WriteBlock(closing: ";"))
+        foreach (string line in LoopRoller.Roll(statements.Select(s => (System.Collections.Generic.IReadOnlyList<string>)new[] { s }).ToList()))
         {
-            foreach (FusionGroup g in plan.Groups)
-            {
-                w.WriteLine($"new({Str(g.Name)}, {IntArray(g.Layers)}), // {g.Pattern}");
-            }
+            w.WriteLine(line);
         }
     }
 

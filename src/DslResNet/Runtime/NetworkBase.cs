@@ -195,19 +195,6 @@ public abstract partial class NetworkBase : INetworkModel
     /// <returns>The view.</returns>
     protected ArrayView<float> BatchNormGradients(string layer) => Store.BatchNormGradient(layer);
 
-    /// <summary>The training forward: reads <see cref="InputView"/>, writes <see cref="TrainingOutput"/>.</summary>
-    protected abstract void ForwardTraining();
-
-    /// <summary>The backward: from <see cref="TrainingOutputGradient"/> to every parameter's gradient.</summary>
-    /// <param name="inputGradient">Whether to compute the input's gradient too.</param>
-    protected abstract void BackwardTraining(bool inputGradient);
-
-    /// <summary>The evaluation forward, batch norm folded: reads <see cref="InputView"/>, writes <see cref="InferenceOutput"/>.</summary>
-    protected abstract void ForwardInference(int images);
-
-    /// <summary>Folds every convolution's batch norm into the inference weights.</summary>
-    protected abstract void FoldBatchNorm();
-
     /// <summary>The output of the training forward.</summary>
     protected abstract ArrayView<float> TrainingOutput { get; }
 
@@ -228,7 +215,7 @@ public abstract partial class NetworkBase : INetworkModel
 
     /// <summary>While diagnosing a non-finite loss: records the first group whose output is not finite.</summary>
     /// <param name="group">The group that just ran forward.</param>
-    protected void TraceForward(int group)
+    private void TraceForward(int group)
     {
         if (_tracing && _firstNonFinite is null && _traces.TryGetValue(group, out var views) && !Finite(views.Output))
         {
@@ -238,7 +225,7 @@ public abstract partial class NetworkBase : INetworkModel
 
     /// <summary>While diagnosing: records the first group whose backward produced a non-finite gradient.</summary>
     /// <param name="group">The group that just ran backward.</param>
-    protected void TraceBackward(int group)
+    private void TraceBackward(int group)
     {
         if (_tracing && _firstNonFinite is null && _traces.TryGetValue(group, out var views) && views.InputGradient.Length > 0 && !Finite(views.InputGradient))
         {

@@ -21,9 +21,7 @@ public sealed class GeneratedNameDiagnosticTests
     [InlineData("MultiplyAddsPerImage")]
     [InlineData("InputShape")]
     [InlineData("CreateLayers")]
-    [InlineData("ForwardTraining")]
-    [InlineData("_g0Conv")]
-    [InlineData("_g1InferenceOp")]
+    [InlineData("CreateSummary")]
     [InlineData("Conv3x8x8To8K3S1P1")]
     public void DRN0025_layer_named_like_a_generated_member(string name)
     {
@@ -39,6 +37,26 @@ public sealed class GeneratedNameDiagnosticTests
             $"'{name}' of network 'Net' has the name of a member that the generated part of 'Net' declares; rename it");
         Expect.NotGenerated(result, "Net");
         HostileNameTests.AssertNoGeneratorFailure(result);
+    }
+
+    /// <summary>The methods the generated constructor calls to register each group's steps (NetworkBase.Steps).</summary>
+    [Theory]
+    [InlineData("AddStep")]
+    [InlineData("AddConvolution")]
+    [InlineData("RegisterTrace")]
+    public void DRN0025_layer_named_like_an_inherited_member_the_generated_part_calls(string name)
+    {
+        var result = Expect.Spans($$"""
+            [Network(3, 8, 8)]
+            public partial class Net
+            {
+                [Conv(8, 3, Padding = 1)] Layer {|DRN0025:{{name}}|};
+                [ReLU] Layer relu;
+            }
+            """);
+        Expect.One(result, "DRN0025", DiagnosticSeverity.Error,
+            $"'{name}' of network 'Net' has the name of a member that 'Net' inherits from DslResNet.Runtime.NetworkBase (the generated part uses it); rename it");
+        Expect.NotGenerated(result, "Net");
     }
 
     [Theory]

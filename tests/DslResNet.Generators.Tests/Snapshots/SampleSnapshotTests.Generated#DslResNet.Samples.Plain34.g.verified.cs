@@ -58,644 +58,289 @@ partial class Plain34 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     /// <summary>A Keras-style summary: every layer with its operation, output shape, parameters and FLOPs.</summary>
     public static string Summary() => SummaryText;
 
-    private const string SummaryText =
-        "Network: Plain34\n" +
-        "Input: (3, 224, 224)\n" +
-        "Layer           Operation                              Output shape      Param #        FLOPs\n" +
-        "=============================================================================================\n" +
-        "conv1           Conv2d 3->64, 7x7, stride 2, pad 3     (64, 112, 112)      9,408  236,027,904\n" +
-        "bn1             BatchNorm2d(64)                        (64, 112, 112)        128    1,605,632\n" +
-        "relu            ReLU                                   (64, 112, 112)          0      802,816\n" +
-        "maxpool         MaxPool 3x3, stride 2, pad 1           (64, 56, 56)            0    1,806,336\n" +
-        "layer1.0.conv1  Conv2d 64->64, 3x3, pad 1              (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.0.bn1    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n" +
-        "layer1.0.relu1  ReLU                                   (64, 56, 56)            0      200,704\n" +
-        "layer1.0.conv2  Conv2d 64->64, 3x3, pad 1              (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.0.bn2    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n" +
-        "layer1.0.relu2  ReLU                                   (64, 56, 56)            0      200,704\n" +
-        "layer1.1.conv1  Conv2d 64->64, 3x3, pad 1              (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.1.bn1    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n" +
-        "layer1.1.relu1  ReLU                                   (64, 56, 56)            0      200,704\n" +
-        "layer1.1.conv2  Conv2d 64->64, 3x3, pad 1              (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.1.bn2    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n" +
-        "layer1.1.relu2  ReLU                                   (64, 56, 56)            0      200,704\n" +
-        "layer1.2.conv1  Conv2d 64->64, 3x3, pad 1              (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.2.bn1    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n" +
-        "layer1.2.relu1  ReLU                                   (64, 56, 56)            0      200,704\n" +
-        "layer1.2.conv2  Conv2d 64->64, 3x3, pad 1              (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.2.bn2    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n" +
-        "layer1.2.relu2  ReLU                                   (64, 56, 56)            0      200,704\n" +
-        "layer2.0.conv1  Conv2d 64->128, 3x3, stride 2, pad 1   (128, 28, 28)      73,728  115,605,504\n" +
-        "layer2.0.bn1    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n" +
-        "layer2.0.relu1  ReLU                                   (128, 28, 28)           0      100,352\n" +
-        "layer2.0.conv2  Conv2d 128->128, 3x3, pad 1            (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.0.bn2    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n" +
-        "layer2.0.relu2  ReLU                                   (128, 28, 28)           0      100,352\n" +
-        "layer2.1.conv1  Conv2d 128->128, 3x3, pad 1            (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.1.bn1    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n" +
-        "layer2.1.relu1  ReLU                                   (128, 28, 28)           0      100,352\n" +
-        "layer2.1.conv2  Conv2d 128->128, 3x3, pad 1            (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.1.bn2    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n" +
-        "layer2.1.relu2  ReLU                                   (128, 28, 28)           0      100,352\n" +
-        "layer2.2.conv1  Conv2d 128->128, 3x3, pad 1            (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.2.bn1    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n" +
-        "layer2.2.relu1  ReLU                                   (128, 28, 28)           0      100,352\n" +
-        "layer2.2.conv2  Conv2d 128->128, 3x3, pad 1            (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.2.bn2    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n" +
-        "layer2.2.relu2  ReLU                                   (128, 28, 28)           0      100,352\n" +
-        "layer2.3.conv1  Conv2d 128->128, 3x3, pad 1            (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.3.bn1    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n" +
-        "layer2.3.relu1  ReLU                                   (128, 28, 28)           0      100,352\n" +
-        "layer2.3.conv2  Conv2d 128->128, 3x3, pad 1            (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.3.bn2    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n" +
-        "layer2.3.relu2  ReLU                                   (128, 28, 28)           0      100,352\n" +
-        "layer3.0.conv1  Conv2d 128->256, 3x3, stride 2, pad 1  (256, 14, 14)     294,912  115,605,504\n" +
-        "layer3.0.bn1    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.0.relu1  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.0.conv2  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.0.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.0.relu2  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.1.conv1  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.1.bn1    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.1.relu1  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.1.conv2  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.1.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.1.relu2  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.2.conv1  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.2.bn1    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.2.relu1  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.2.conv2  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.2.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.2.relu2  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.3.conv1  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.3.bn1    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.3.relu1  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.3.conv2  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.3.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.3.relu2  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.4.conv1  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.4.bn1    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.4.relu1  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.4.conv2  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.4.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.4.relu2  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.5.conv1  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.5.bn1    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.5.relu1  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.5.conv2  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.5.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.5.relu2  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer4.0.conv1  Conv2d 256->512, 3x3, stride 2, pad 1  (512, 7, 7)     1,179,648  115,605,504\n" +
-        "layer4.0.bn1    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n" +
-        "layer4.0.relu1  ReLU                                   (512, 7, 7)             0       25,088\n" +
-        "layer4.0.conv2  Conv2d 512->512, 3x3, pad 1            (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.0.bn2    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n" +
-        "layer4.0.relu2  ReLU                                   (512, 7, 7)             0       25,088\n" +
-        "layer4.1.conv1  Conv2d 512->512, 3x3, pad 1            (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.1.bn1    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n" +
-        "layer4.1.relu1  ReLU                                   (512, 7, 7)             0       25,088\n" +
-        "layer4.1.conv2  Conv2d 512->512, 3x3, pad 1            (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.1.bn2    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n" +
-        "layer4.1.relu2  ReLU                                   (512, 7, 7)             0       25,088\n" +
-        "layer4.2.conv1  Conv2d 512->512, 3x3, pad 1            (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.2.bn1    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n" +
-        "layer4.2.relu1  ReLU                                   (512, 7, 7)             0       25,088\n" +
-        "layer4.2.conv2  Conv2d 512->512, 3x3, pad 1            (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.2.bn2    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n" +
-        "layer4.2.relu2  ReLU                                   (512, 7, 7)             0       25,088\n" +
-        "avgpool         GlobalAvgPool                          (512)                   0       25,088\n" +
-        "fc              Linear 512->1000                       (1000)            513,000    1,025,000\n" +
-        "---------------------------------------------------------------------------------------------\n" +
-        "Total params: 21,623,848 (trainable; plus 15,265 buffer elements)\n" +
-        "Multiply-adds per image: 3,644,493,824\n" +
-        "Forward FLOPs per image: 7,301,507,560 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 56.48 MiB, inference 3.83 MiB\n" +
-        "Fusion groups: 36 passes for 102 layers\n";
+    private static readonly string SummaryText = CreateSummary();
 
-    private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
+    private static string CreateSummary()
     {
-        new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->64, 7x7, stride 2, pad 3", new[] { -1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 9408, 118013952, 236027904, 7, 2, 3),
-        new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 0 }, global::DslResNet.TensorShape.Image(64, 112, 112), 128, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 0, 0, 802816, 0, 0, 0),
-        new(3, "maxpool", global::DslResNet.LayerKind.MaxPool, "MaxPool 3x3, stride 2, pad 1", new[] { 2 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 1806336, 3, 2, 1),
-        new(4, "layer1.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 3 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(5, "layer1.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 4 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(6, "layer1.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 5 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(7, "layer1.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 6 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(8, "layer1.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 7 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(9, "layer1.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 8 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(10, "layer1.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 9 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(11, "layer1.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 10 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(12, "layer1.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 11 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(13, "layer1.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 12 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(14, "layer1.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 13 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(15, "layer1.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 14 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(16, "layer1.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 15 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(17, "layer1.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 16 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(18, "layer1.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 17 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(19, "layer1.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 18 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(20, "layer1.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 19 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(21, "layer1.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 20 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(22, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->128, 3x3, stride 2, pad 1", new[] { 21 }, global::DslResNet.TensorShape.Image(128, 28, 28), 73728, 57802752, 115605504, 3, 2, 1),
-        new(23, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 22 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(24, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 23 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(25, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 24 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(26, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 25 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(27, "layer2.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 26 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(28, "layer2.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 27 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(29, "layer2.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 28 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(30, "layer2.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 29 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(31, "layer2.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 30 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(32, "layer2.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 31 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(33, "layer2.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 32 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(34, "layer2.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 33 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(35, "layer2.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 34 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(36, "layer2.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 35 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(37, "layer2.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 36 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(38, "layer2.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 37 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(39, "layer2.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 38 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(40, "layer2.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 39 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(41, "layer2.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 40 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(42, "layer2.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 41 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(43, "layer2.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 42 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(44, "layer2.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 43 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(45, "layer2.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 44 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(46, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->256, 3x3, stride 2, pad 1", new[] { 45 }, global::DslResNet.TensorShape.Image(256, 14, 14), 294912, 57802752, 115605504, 3, 2, 1),
-        new(47, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 46 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(48, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 47 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(49, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 48 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(50, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 49 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(51, "layer3.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 50 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(52, "layer3.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 51 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(53, "layer3.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 52 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(54, "layer3.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 53 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(55, "layer3.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 54 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(56, "layer3.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 55 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(57, "layer3.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 56 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(58, "layer3.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 57 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(59, "layer3.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 58 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(60, "layer3.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 59 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(61, "layer3.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 60 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(62, "layer3.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 61 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(63, "layer3.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 62 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(64, "layer3.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 63 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(65, "layer3.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 64 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(66, "layer3.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 65 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(67, "layer3.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 66 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(68, "layer3.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 67 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(69, "layer3.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 68 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(70, "layer3.4.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 69 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(71, "layer3.4.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 70 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(72, "layer3.4.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 71 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(73, "layer3.4.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 72 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(74, "layer3.4.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 73 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(75, "layer3.4.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 74 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(76, "layer3.5.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 75 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(77, "layer3.5.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 76 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(78, "layer3.5.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 77 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(79, "layer3.5.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 78 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(80, "layer3.5.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 79 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(81, "layer3.5.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 80 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(82, "layer4.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 3x3, stride 2, pad 1", new[] { 81 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1179648, 57802752, 115605504, 3, 2, 1),
-        new(83, "layer4.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 82 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(84, "layer4.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 83 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(85, "layer4.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 84 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(86, "layer4.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 85 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(87, "layer4.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 86 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(88, "layer4.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 87 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(89, "layer4.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 88 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(90, "layer4.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 89 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(91, "layer4.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 90 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(92, "layer4.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 91 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(93, "layer4.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 92 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(94, "layer4.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 93 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(95, "layer4.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 94 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(96, "layer4.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 95 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(97, "layer4.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 96 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(98, "layer4.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 97 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(99, "layer4.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 98 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(100, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 99 }, global::DslResNet.TensorShape.Flat(512), 0, 0, 25088, 0, 0, 0),
-        new(101, "fc", global::DslResNet.LayerKind.Dense, "Linear 512->1000", new[] { 100 }, global::DslResNet.TensorShape.Flat(1000), 513000, 512000, 1025000, 0, 0, 0, Bias: true),
-    };
+        global::System.Text.StringBuilder s = new();
+        s.Append("Network: Plain34\n");
+        s.Append("Input: (3, 224, 224)\n");
+        s.Append("Layer           Operation                              Output shape      Param #        FLOPs\n");
+        s.Append("=============================================================================================\n");
+        s.Append("conv1           Conv2d 3->64, 7x7, stride 2, pad 3     (64, 112, 112)      9,408  236,027,904\n");
+        s.Append("bn1             BatchNorm2d(64)                        (64, 112, 112)        128    1,605,632\n");
+        s.Append("relu            ReLU                                   (64, 112, 112)          0      802,816\n");
+        s.Append("maxpool         MaxPool 3x3, stride 2, pad 1           (64, 56, 56)            0    1,806,336\n");
+        for (int r = 0; r < 3; r++)
+        {
+            s.Append($"layer1.{r}.conv1  Conv2d 64->64, 3x3, pad 1              (64, 56, 56)       36,864  231,211,008\n");
+            s.Append($"layer1.{r}.bn1    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n");
+            s.Append($"layer1.{r}.relu1  ReLU                                   (64, 56, 56)            0      200,704\n");
+            s.Append($"layer1.{r}.conv2  Conv2d 64->64, 3x3, pad 1              (64, 56, 56)       36,864  231,211,008\n");
+            s.Append($"layer1.{r}.bn2    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n");
+            s.Append($"layer1.{r}.relu2  ReLU                                   (64, 56, 56)            0      200,704\n");
+        }
+        s.Append("layer2.0.conv1  Conv2d 64->128, 3x3, stride 2, pad 1   (128, 28, 28)      73,728  115,605,504\n");
+        for (int r = 0; r < 3; r++)
+        {
+            s.Append($"layer2.{r}.bn1    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n");
+            s.Append($"layer2.{r}.relu1  ReLU                                   (128, 28, 28)           0      100,352\n");
+            s.Append($"layer2.{r}.conv2  Conv2d 128->128, 3x3, pad 1            (128, 28, 28)     147,456  231,211,008\n");
+            s.Append($"layer2.{r}.bn2    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n");
+            s.Append($"layer2.{r}.relu2  ReLU                                   (128, 28, 28)           0      100,352\n");
+            s.Append($"layer2.{1 + r}.conv1  Conv2d 128->128, 3x3, pad 1            (128, 28, 28)     147,456  231,211,008\n");
+        }
+        s.Append("layer2.3.bn1    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.3.relu1  ReLU                                   (128, 28, 28)           0      100,352\n");
+        s.Append("layer2.3.conv2  Conv2d 128->128, 3x3, pad 1            (128, 28, 28)     147,456  231,211,008\n");
+        s.Append("layer2.3.bn2    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.3.relu2  ReLU                                   (128, 28, 28)           0      100,352\n");
+        s.Append("layer3.0.conv1  Conv2d 128->256, 3x3, stride 2, pad 1  (256, 14, 14)     294,912  115,605,504\n");
+        for (int r = 0; r < 5; r++)
+        {
+            s.Append($"layer3.{r}.bn1    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n");
+            s.Append($"layer3.{r}.relu1  ReLU                                   (256, 14, 14)           0       50,176\n");
+            s.Append($"layer3.{r}.conv2  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n");
+            s.Append($"layer3.{r}.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n");
+            s.Append($"layer3.{r}.relu2  ReLU                                   (256, 14, 14)           0       50,176\n");
+            s.Append($"layer3.{1 + r}.conv1  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n");
+        }
+        s.Append("layer3.5.bn1    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.5.relu1  ReLU                                   (256, 14, 14)           0       50,176\n");
+        s.Append("layer3.5.conv2  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n");
+        s.Append("layer3.5.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.5.relu2  ReLU                                   (256, 14, 14)           0       50,176\n");
+        s.Append("layer4.0.conv1  Conv2d 256->512, 3x3, stride 2, pad 1  (512, 7, 7)     1,179,648  115,605,504\n");
+        s.Append("layer4.0.bn1    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.0.relu1  ReLU                                   (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.0.conv2  Conv2d 512->512, 3x3, pad 1            (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.0.bn2    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.0.relu2  ReLU                                   (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.1.conv1  Conv2d 512->512, 3x3, pad 1            (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.1.bn1    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.1.relu1  ReLU                                   (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.1.conv2  Conv2d 512->512, 3x3, pad 1            (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.1.bn2    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.1.relu2  ReLU                                   (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.2.conv1  Conv2d 512->512, 3x3, pad 1            (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.2.bn1    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.2.relu1  ReLU                                   (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.2.conv2  Conv2d 512->512, 3x3, pad 1            (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.2.bn2    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.2.relu2  ReLU                                   (512, 7, 7)             0       25,088\n");
+        s.Append("avgpool         GlobalAvgPool                          (512)                   0       25,088\n");
+        s.Append("fc              Linear 512->1000                       (1000)            513,000    1,025,000\n");
+        s.Append("---------------------------------------------------------------------------------------------\n");
+        s.Append("Total params: 21,623,848 (trainable; plus 15,265 buffer elements)\n");
+        s.Append("Multiply-adds per image: 3,644,493,824\n");
+        s.Append("Forward FLOPs per image: 7,301,507,560 (2 per multiply-add, 1 per element-wise operation)\n");
+        s.Append("Activation memory per image: training 56.48 MiB, inference 3.83 MiB\n");
+        s.Append("Fusion groups: 36 passes for 102 layers\n");
+        return s.ToString();
+    }
 
-    private static global::DslResNet.ParameterInfo[] CreateParameters() => new global::DslResNet.ParameterInfo[]
+    private static global::DslResNet.LayerInfo[] CreateLayers()
     {
-        new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 3, 7, 7 }),
-        new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv1.weight", "layer1.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.0.bn1.weight", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.0.bn1.bias", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.0.bn1.running_mean", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.0.bn1.running_var", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.0.bn1.num_batches_tracked", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv2.weight", "layer1.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.0.bn2.weight", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.0.bn2.bias", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.0.bn2.running_mean", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.0.bn2.running_var", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.0.bn2.num_batches_tracked", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv1.weight", "layer1.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.1.bn1.weight", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.1.bn1.bias", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.1.bn1.running_mean", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.1.bn1.running_var", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.1.bn1.num_batches_tracked", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv2.weight", "layer1.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.1.bn2.weight", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.1.bn2.bias", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.1.bn2.running_mean", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.1.bn2.running_var", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.1.bn2.num_batches_tracked", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv1.weight", "layer1.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.2.bn1.weight", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.2.bn1.bias", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.2.bn1.running_mean", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.2.bn1.running_var", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.2.bn1.num_batches_tracked", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv2.weight", "layer1.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.2.bn2.weight", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.2.bn2.bias", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.2.bn2.running_mean", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.2.bn2.running_var", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.2.bn2.num_batches_tracked", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 64, 3, 3 }),
-        new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv1.weight", "layer2.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.1.bn1.weight", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.1.bn1.bias", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.1.bn1.running_mean", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.1.bn1.running_var", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.1.bn1.num_batches_tracked", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv2.weight", "layer2.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.1.bn2.weight", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.1.bn2.bias", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.1.bn2.running_mean", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.1.bn2.running_var", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.1.bn2.num_batches_tracked", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv1.weight", "layer2.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.2.bn1.weight", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.2.bn1.bias", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.2.bn1.running_mean", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.2.bn1.running_var", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.2.bn1.num_batches_tracked", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv2.weight", "layer2.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.2.bn2.weight", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.2.bn2.bias", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.2.bn2.running_mean", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.2.bn2.running_var", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.2.bn2.num_batches_tracked", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv1.weight", "layer2.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.3.bn1.weight", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.3.bn1.bias", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.3.bn1.running_mean", "layer2.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.3.bn1.running_var", "layer2.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.3.bn1.num_batches_tracked", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv2.weight", "layer2.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.3.bn2.weight", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.3.bn2.bias", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.3.bn2.running_mean", "layer2.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.3.bn2.running_var", "layer2.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.3.bn2.num_batches_tracked", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 128, 3, 3 }),
-        new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv1.weight", "layer3.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.1.bn1.weight", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.1.bn1.bias", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.1.bn1.running_mean", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.1.bn1.running_var", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.1.bn1.num_batches_tracked", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv2.weight", "layer3.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.1.bn2.weight", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.1.bn2.bias", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.1.bn2.running_mean", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.1.bn2.running_var", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.1.bn2.num_batches_tracked", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv1.weight", "layer3.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.2.bn1.weight", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.2.bn1.bias", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.2.bn1.running_mean", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.2.bn1.running_var", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.2.bn1.num_batches_tracked", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv2.weight", "layer3.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.2.bn2.weight", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.2.bn2.bias", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.2.bn2.running_mean", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.2.bn2.running_var", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.2.bn2.num_batches_tracked", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv1.weight", "layer3.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.3.bn1.weight", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.3.bn1.bias", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.3.bn1.running_mean", "layer3.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.3.bn1.running_var", "layer3.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.3.bn1.num_batches_tracked", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv2.weight", "layer3.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.3.bn2.weight", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.3.bn2.bias", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.3.bn2.running_mean", "layer3.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.3.bn2.running_var", "layer3.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.3.bn2.num_batches_tracked", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv1.weight", "layer3.4.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.4.bn1.weight", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.4.bn1.bias", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.4.bn1.running_mean", "layer3.4.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.4.bn1.running_var", "layer3.4.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.4.bn1.num_batches_tracked", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv2.weight", "layer3.4.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.4.bn2.weight", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.4.bn2.bias", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.4.bn2.running_mean", "layer3.4.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.4.bn2.running_var", "layer3.4.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.4.bn2.num_batches_tracked", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.5.conv1.weight", "layer3.5.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.5.bn1.weight", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.5.bn1.bias", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.5.bn1.running_mean", "layer3.5.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.5.bn1.running_var", "layer3.5.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.5.bn1.num_batches_tracked", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.5.conv2.weight", "layer3.5.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.5.bn2.weight", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.5.bn2.bias", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.5.bn2.running_mean", "layer3.5.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.5.bn2.running_var", "layer3.5.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.5.bn2.num_batches_tracked", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.conv1.weight", "layer4.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 256, 3, 3 }),
-        new("layer4.0.bn1.weight", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.0.bn1.bias", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.0.bn1.running_mean", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.0.bn1.running_var", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.0.bn1.num_batches_tracked", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.conv2.weight", "layer4.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.0.bn2.weight", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.0.bn2.bias", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.0.bn2.running_mean", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.0.bn2.running_var", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.0.bn2.num_batches_tracked", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.1.conv1.weight", "layer4.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.1.bn1.weight", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.1.bn1.bias", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.1.bn1.running_mean", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.1.bn1.running_var", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.1.bn1.num_batches_tracked", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.1.conv2.weight", "layer4.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.1.bn2.weight", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.1.bn2.bias", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.1.bn2.running_mean", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.1.bn2.running_var", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.1.bn2.num_batches_tracked", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.2.conv1.weight", "layer4.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.2.bn1.weight", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.2.bn1.bias", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.2.bn1.running_mean", "layer4.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.2.bn1.running_var", "layer4.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.2.bn1.num_batches_tracked", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.2.conv2.weight", "layer4.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.2.bn2.weight", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.2.bn2.bias", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.2.bn2.running_mean", "layer4.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.2.bn2.running_var", "layer4.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.2.bn2.num_batches_tracked", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 1000, 512 }),
-        new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 1000 }),
-    };
+        global::System.Collections.Generic.List<global::DslResNet.LayerInfo> t = new(102);
+        t.Add(new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->64, 7x7, stride 2, pad 3", new[] { -1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 9408, 118013952, 236027904, 7, 2, 3));
+        t.Add(new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 0 }, global::DslResNet.TensorShape.Image(64, 112, 112), 128, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 0, 0, 802816, 0, 0, 0));
+        t.Add(new(3, "maxpool", global::DslResNet.LayerKind.MaxPool, "MaxPool 3x3, stride 2, pad 1", new[] { 2 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 1806336, 3, 2, 1));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new(4 + 6 * r, $"layer1.{r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 3 + 6 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+            t.Add(new(5 + 6 * r, $"layer1.{r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 4 + 6 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(6 + 6 * r, $"layer1.{r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 5 + 6 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+            t.Add(new(7 + 6 * r, $"layer1.{r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 6 + 6 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+            t.Add(new(8 + 6 * r, $"layer1.{r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 7 + 6 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(9 + 6 * r, $"layer1.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 8 + 6 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        }
+        t.Add(new(22, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->128, 3x3, stride 2, pad 1", new[] { 21 }, global::DslResNet.TensorShape.Image(128, 28, 28), 73728, 57802752, 115605504, 3, 2, 1));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new(23 + 6 * r, $"layer2.{r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 22 + 6 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(24 + 6 * r, $"layer2.{r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 23 + 6 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+            t.Add(new(25 + 6 * r, $"layer2.{r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 24 + 6 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1));
+            t.Add(new(26 + 6 * r, $"layer2.{r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 25 + 6 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(27 + 6 * r, $"layer2.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 26 + 6 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+            t.Add(new(28 + 6 * r, $"layer2.{1 + r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 27 + 6 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1));
+        }
+        t.Add(new(41, "layer2.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 40 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(42, "layer2.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 41 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(43, "layer2.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 42 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(44, "layer2.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 43 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(45, "layer2.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 44 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(46, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->256, 3x3, stride 2, pad 1", new[] { 45 }, global::DslResNet.TensorShape.Image(256, 14, 14), 294912, 57802752, 115605504, 3, 2, 1));
+        for (int r = 0; r < 5; r++)
+        {
+            t.Add(new(47 + 6 * r, $"layer3.{r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 46 + 6 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(48 + 6 * r, $"layer3.{r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 47 + 6 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+            t.Add(new(49 + 6 * r, $"layer3.{r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 48 + 6 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1));
+            t.Add(new(50 + 6 * r, $"layer3.{r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 49 + 6 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(51 + 6 * r, $"layer3.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 50 + 6 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+            t.Add(new(52 + 6 * r, $"layer3.{1 + r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 51 + 6 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1));
+        }
+        t.Add(new(77, "layer3.5.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 76 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(78, "layer3.5.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 77 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(79, "layer3.5.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 78 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(80, "layer3.5.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 79 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(81, "layer3.5.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 80 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(82, "layer4.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 3x3, stride 2, pad 1", new[] { 81 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1179648, 57802752, 115605504, 3, 2, 1));
+        t.Add(new(83, "layer4.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 82 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(84, "layer4.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 83 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(85, "layer4.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 84 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(86, "layer4.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 85 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(87, "layer4.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 86 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(88, "layer4.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 87 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(89, "layer4.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 88 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(90, "layer4.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 89 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(91, "layer4.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 90 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(92, "layer4.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 91 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(93, "layer4.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 92 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(94, "layer4.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 93 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(95, "layer4.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 94 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(96, "layer4.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 95 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(97, "layer4.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 96 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(98, "layer4.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 97 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(99, "layer4.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 98 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(100, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 99 }, global::DslResNet.TensorShape.Flat(512), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(101, "fc", global::DslResNet.LayerKind.Dense, "Linear 512->1000", new[] { 100 }, global::DslResNet.TensorShape.Flat(1000), 513000, 512000, 1025000, 0, 0, 0, Bias: true));
+        return t.ToArray();
+    }
 
-    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups() => new global::DslResNet.FusionGroupInfo[]
+    private static global::DslResNet.ParameterInfo[] CreateParameters()
     {
-        new("conv1", new[] { 0, 1, 2 }), // Conv+BatchNorm+ReLU
-        new("maxpool", new[] { 3 }), // MaxPool
-        new("layer1.0.conv1", new[] { 4, 5, 6 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv2", new[] { 7, 8, 9 }), // Conv+BatchNorm+ReLU
-        new("layer1.1.conv1", new[] { 10, 11, 12 }), // Conv+BatchNorm+ReLU
-        new("layer1.1.conv2", new[] { 13, 14, 15 }), // Conv+BatchNorm+ReLU
-        new("layer1.2.conv1", new[] { 16, 17, 18 }), // Conv+BatchNorm+ReLU
-        new("layer1.2.conv2", new[] { 19, 20, 21 }), // Conv+BatchNorm+ReLU
-        new("layer2.0.conv1", new[] { 22, 23, 24 }), // Conv+BatchNorm+ReLU
-        new("layer2.0.conv2", new[] { 25, 26, 27 }), // Conv+BatchNorm+ReLU
-        new("layer2.1.conv1", new[] { 28, 29, 30 }), // Conv+BatchNorm+ReLU
-        new("layer2.1.conv2", new[] { 31, 32, 33 }), // Conv+BatchNorm+ReLU
-        new("layer2.2.conv1", new[] { 34, 35, 36 }), // Conv+BatchNorm+ReLU
-        new("layer2.2.conv2", new[] { 37, 38, 39 }), // Conv+BatchNorm+ReLU
-        new("layer2.3.conv1", new[] { 40, 41, 42 }), // Conv+BatchNorm+ReLU
-        new("layer2.3.conv2", new[] { 43, 44, 45 }), // Conv+BatchNorm+ReLU
-        new("layer3.0.conv1", new[] { 46, 47, 48 }), // Conv+BatchNorm+ReLU
-        new("layer3.0.conv2", new[] { 49, 50, 51 }), // Conv+BatchNorm+ReLU
-        new("layer3.1.conv1", new[] { 52, 53, 54 }), // Conv+BatchNorm+ReLU
-        new("layer3.1.conv2", new[] { 55, 56, 57 }), // Conv+BatchNorm+ReLU
-        new("layer3.2.conv1", new[] { 58, 59, 60 }), // Conv+BatchNorm+ReLU
-        new("layer3.2.conv2", new[] { 61, 62, 63 }), // Conv+BatchNorm+ReLU
-        new("layer3.3.conv1", new[] { 64, 65, 66 }), // Conv+BatchNorm+ReLU
-        new("layer3.3.conv2", new[] { 67, 68, 69 }), // Conv+BatchNorm+ReLU
-        new("layer3.4.conv1", new[] { 70, 71, 72 }), // Conv+BatchNorm+ReLU
-        new("layer3.4.conv2", new[] { 73, 74, 75 }), // Conv+BatchNorm+ReLU
-        new("layer3.5.conv1", new[] { 76, 77, 78 }), // Conv+BatchNorm+ReLU
-        new("layer3.5.conv2", new[] { 79, 80, 81 }), // Conv+BatchNorm+ReLU
-        new("layer4.0.conv1", new[] { 82, 83, 84 }), // Conv+BatchNorm+ReLU
-        new("layer4.0.conv2", new[] { 85, 86, 87 }), // Conv+BatchNorm+ReLU
-        new("layer4.1.conv1", new[] { 88, 89, 90 }), // Conv+BatchNorm+ReLU
-        new("layer4.1.conv2", new[] { 91, 92, 93 }), // Conv+BatchNorm+ReLU
-        new("layer4.2.conv1", new[] { 94, 95, 96 }), // Conv+BatchNorm+ReLU
-        new("layer4.2.conv2", new[] { 97, 98, 99 }), // Conv+BatchNorm+ReLU
-        new("avgpool", new[] { 100 }), // GlobalAvgPool
-        new("fc", new[] { 101 }), // Dense
-    };
+        global::System.Collections.Generic.List<global::DslResNet.ParameterInfo> t = new(200);
+        t.Add(new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 3, 7, 7 }));
+        t.Add(new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new($"layer1.{r}.conv1.weight", $"layer1.{r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+            t.Add(new($"layer1.{r}.bn1.weight", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn1.bias", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn1.running_mean", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn1.running_var", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn1.num_batches_tracked", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer1.{r}.conv2.weight", $"layer1.{r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+            t.Add(new($"layer1.{r}.bn2.weight", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn2.bias", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn2.running_mean", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn2.running_var", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn2.num_batches_tracked", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 64, 3, 3 }));
+        t.Add(new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+        t.Add(new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new($"layer2.{1 + r}.conv1.weight", $"layer2.{1 + r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+            t.Add(new($"layer2.{1 + r}.bn1.weight", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.bias", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.running_mean", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.running_var", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.num_batches_tracked", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer2.{1 + r}.conv2.weight", $"layer2.{1 + r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+            t.Add(new($"layer2.{1 + r}.bn2.weight", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.bias", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.running_mean", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.running_var", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.num_batches_tracked", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 128, 3, 3 }));
+        t.Add(new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+        t.Add(new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 5; r++)
+        {
+            t.Add(new($"layer3.{1 + r}.conv1.weight", $"layer3.{1 + r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+            t.Add(new($"layer3.{1 + r}.bn1.weight", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.bias", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.running_mean", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.running_var", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.num_batches_tracked", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer3.{1 + r}.conv2.weight", $"layer3.{1 + r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+            t.Add(new($"layer3.{1 + r}.bn2.weight", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.bias", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.running_mean", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.running_var", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.num_batches_tracked", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        {
+            int[] __r0 = { 256, 512, 512 };
+            for (int r = 0; r < 3; r++)
+            {
+                t.Add(new($"layer4.{r}.conv1.weight", $"layer4.{r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, __r0[r], 3, 3 }));
+                t.Add(new($"layer4.{r}.bn1.weight", $"layer4.{r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn1.bias", $"layer4.{r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn1.running_mean", $"layer4.{r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn1.running_var", $"layer4.{r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn1.num_batches_tracked", $"layer4.{r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+                t.Add(new($"layer4.{r}.conv2.weight", $"layer4.{r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+                t.Add(new($"layer4.{r}.bn2.weight", $"layer4.{r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn2.bias", $"layer4.{r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn2.running_mean", $"layer4.{r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn2.running_var", $"layer4.{r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn2.num_batches_tracked", $"layer4.{r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            }
+        }
+        t.Add(new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 1000, 512 }));
+        t.Add(new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 1000 }));
+        return t.ToArray();
+    }
 
-    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.PoolOp _g1Op; // MaxPool maxpool
-    private readonly global::DslResNet.Runtime.PoolOp _g1InferenceOp; // MaxPool maxpool
-    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g6Conv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g6Fold; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g6InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g7Fold; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g9Fold; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g10Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g10Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g10InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g11Conv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g11Fold; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g11InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g16Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g16Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g16InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g17Conv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g17Fold; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g17InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g18Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g18Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g18InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g19Conv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g19Fold; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g19InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g20Conv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g20Fold; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g20InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g23Conv; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g23Fold; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g23InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g25Conv; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g25Fold; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g25InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g26Conv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g26Fold; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g26InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g27Conv; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g27Fold; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g27InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g28Conv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g28Fold; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g28InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g29Conv; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g29Fold; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g29InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g30Conv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g30Fold; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g30InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g31Conv; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g31Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g31Fold; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g31InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g31InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g32Conv; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g32Epilogue; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g32Fold; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g32InferenceConv; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g32InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g33Conv; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g33Epilogue; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g33Fold; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g33InferenceConv; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g33InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.PoolOp _g34Op; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.PoolOp _g34InferenceOp; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.ConvOp _g35Conv; // Dense fc
-    private readonly global::DslResNet.Runtime.ConvOp _g35InferenceConv; // Dense fc
+    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
+    {
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(36);
+        t.Add(new("conv1", new[] { 0, 1, 2 }));
+        t.Add(new("maxpool", new[] { 3 }));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new($"layer1.{r}.conv1", new[] { 4 + 6 * r, 5 + 6 * r, 6 + 6 * r }));
+            t.Add(new($"layer1.{r}.conv2", new[] { 7 + 6 * r, 8 + 6 * r, 9 + 6 * r }));
+        }
+        for (int r = 0; r < 4; r++)
+        {
+            t.Add(new($"layer2.{r}.conv1", new[] { 22 + 6 * r, 23 + 6 * r, 24 + 6 * r }));
+            t.Add(new($"layer2.{r}.conv2", new[] { 25 + 6 * r, 26 + 6 * r, 27 + 6 * r }));
+        }
+        for (int r = 0; r < 6; r++)
+        {
+            t.Add(new($"layer3.{r}.conv1", new[] { 46 + 6 * r, 47 + 6 * r, 48 + 6 * r }));
+            t.Add(new($"layer3.{r}.conv2", new[] { 49 + 6 * r, 50 + 6 * r, 51 + 6 * r }));
+        }
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new($"layer4.{r}.conv1", new[] { 82 + 6 * r, 83 + 6 * r, 84 + 6 * r }));
+            t.Add(new($"layer4.{r}.conv2", new[] { 85 + 6 * r, 86 + 6 * r, 87 + 6 * r }));
+        }
+        t.Add(new("avgpool", new[] { 100 }));
+        t.Add(new("fc", new[] { 101 }));
+        return t.ToArray();
+    }
 
     /// <summary>Builds Plain34 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
-    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// and its arenas, and registers every fusion group's operations, bound to its tensors, as a step of each pass.</summary>
     /// <param name="device">The device to run on.</param>
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
@@ -705,717 +350,190 @@ partial class Plain34 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(7327208, 150528), ParameterGradient("conv1.weight"), default);
-        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1"));
-        _g0Conv.FuseStatistics(_g0Epilogue);
-        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
-        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
-        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
-        _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
-        Own(_g0Conv, _g0Epilogue, _g0Fold, _g0InferenceConv, _g0InferenceEpilogue);
+        AddConvolution(0, true,
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(7327208, 150528), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
         RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(7327208, 150528));
 
         // 1: MaxPool maxpool
-        _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(802816, 802816), TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 802816));
-        _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704));
-        Own(_g1Op, _g1InferenceOp);
+        AddStep(1,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(802816, 802816), TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 802816)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704)));
         RegisterTrace(1, TrainingTensor(1605632, 200704), GradientTensor(802816, 802816));
+        {
+            int[] __r0 = { 802816, 200704, 200704 };
+            for (int r = 0; r < 3; r++)
+            {
 
-        // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
-        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1"));
-        _g2Conv.FuseStatistics(_g2Epilogue);
-        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 36864), Scratch(46848, 64));
-        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704));
-        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
-        Own(_g2Conv, _g2Epilogue, _g2Fold, _g2InferenceConv, _g2InferenceEpilogue);
-        RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
+                // {2 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv1, layer1.{r}.bn1, layer1.{r}.relu1
+                AddConvolution(2 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632 + 802816 * r, 200704), Parameter($"layer1.{r}.conv1.weight"), default, TrainingTensor(1806336 + 802816 * r, 200704), GradientTensor(1806336 + 802816 * r, 200704), GradientTensor(1605632 + 802816 * r, 200704), ParameterGradient($"layer1.{r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336 + 802816 * r, 200704), BatchNormTensors($"layer1.{r}.bn1"), Scratch(9728 + 74368 * r, 256), default, TrainingTensor(2007040 + 802816 * r, 200704), GradientTensor(2007040 + 802816 * r, 200704), GradientTensor(1806336 + 802816 * r, 200704), default, BatchNormGradients($"layer1.{r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter($"layer1.{r}.conv1.weight"), default, BatchNormTensors($"layer1.{r}.bn1"), 1E-05f, Scratch(9984 + 74368 * r, 36864), Scratch(46848 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(__r0[r], 200704), Scratch(9984 + 74368 * r, 36864), Scratch(46848 + 74368 * r, 64), InferenceTensor(0, 200704)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
+                RegisterTrace(2 + 2 * r, TrainingTensor(2007040 + 802816 * r, 200704), GradientTensor(1605632 + 802816 * r, 200704));
 
-        // 3: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
-        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, BatchNormGradients("layer1.0.bn2"));
-        _g3Conv.FuseStatistics(_g3Epilogue);
-        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(47168, 36864), Scratch(84032, 64));
-        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704));
-        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704));
-        _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
-        Own(_g3Conv, _g3Epilogue, _g3Fold, _g3InferenceConv, _g3InferenceEpilogue);
-        RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
-
-        // 4: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
-        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer1.1.bn1"));
-        _g4Conv.FuseStatistics(_g4Epilogue);
-        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(84352, 36864), Scratch(121216, 64));
-        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704));
-        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
-        Own(_g4Conv, _g4Epilogue, _g4Fold, _g4InferenceConv, _g4InferenceEpilogue);
-        RegisterTrace(4, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
-
-        // 5: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
-        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3010560, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), default, TrainingTensor(3211264, 200704), GradientTensor(3211264, 200704), GradientTensor(3010560, 200704), default, BatchNormGradients("layer1.1.bn2"));
-        _g5Conv.FuseStatistics(_g5Epilogue);
-        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(121536, 36864), Scratch(158400, 64));
-        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(200704, 200704));
-        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704));
-        _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
-        Own(_g5Conv, _g5Epilogue, _g5Fold, _g5InferenceConv, _g5InferenceEpilogue);
-        RegisterTrace(5, TrainingTensor(3211264, 200704), GradientTensor(2809856, 200704));
-
-        // 6: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(3211264, 200704), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(3411968, 200704), GradientTensor(3411968, 200704), GradientTensor(3211264, 200704), ParameterGradient("layer1.2.conv1.weight"), default);
-        _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(158464, 256), default, TrainingTensor(3612672, 200704), GradientTensor(3612672, 200704), GradientTensor(3411968, 200704), default, BatchNormGradients("layer1.2.bn1"));
-        _g6Conv.FuseStatistics(_g6Epilogue);
-        _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(158720, 36864), Scratch(195584, 64));
-        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(158720, 36864), Scratch(195584, 64), InferenceTensor(0, 200704));
-        _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g6InferenceConv.FuseEpilogue(_g6InferenceEpilogue);
-        Own(_g6Conv, _g6Epilogue, _g6Fold, _g6InferenceConv, _g6InferenceEpilogue);
-        RegisterTrace(6, TrainingTensor(3612672, 200704), GradientTensor(3211264, 200704));
-
-        // 7: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(3612672, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(3813376, 200704), GradientTensor(3813376, 200704), GradientTensor(3612672, 200704), ParameterGradient("layer1.2.conv2.weight"), default);
-        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(195648, 256), default, TrainingTensor(4014080, 200704), GradientTensor(4014080, 200704), GradientTensor(3813376, 200704), default, BatchNormGradients("layer1.2.bn2"));
-        _g7Conv.FuseStatistics(_g7Epilogue);
-        _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(195904, 36864), Scratch(232768, 64));
-        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(195904, 36864), Scratch(232768, 64), InferenceTensor(200704, 200704));
-        _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704));
-        _g7InferenceConv.FuseEpilogue(_g7InferenceEpilogue);
-        Own(_g7Conv, _g7Epilogue, _g7Fold, _g7InferenceConv, _g7InferenceEpilogue);
-        RegisterTrace(7, TrainingTensor(4014080, 200704), GradientTensor(3612672, 200704));
+                // {3 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv2, layer1.{r}.bn2, layer1.{r}.relu2
+                AddConvolution(3 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040 + 802816 * r, 200704), Parameter($"layer1.{r}.conv2.weight"), default, TrainingTensor(2207744 + 802816 * r, 200704), GradientTensor(2207744 + 802816 * r, 200704), GradientTensor(2007040 + 802816 * r, 200704), ParameterGradient($"layer1.{r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744 + 802816 * r, 200704), BatchNormTensors($"layer1.{r}.bn2"), Scratch(46912 + 74368 * r, 256), default, TrainingTensor(2408448 + 802816 * r, 200704), GradientTensor(2408448 + 802816 * r, 200704), GradientTensor(2207744 + 802816 * r, 200704), default, BatchNormGradients($"layer1.{r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter($"layer1.{r}.conv2.weight"), default, BatchNormTensors($"layer1.{r}.bn2"), 1E-05f, Scratch(47168 + 74368 * r, 36864), Scratch(84032 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168 + 74368 * r, 36864), Scratch(84032 + 74368 * r, 64), InferenceTensor(200704, 200704)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704)));
+                RegisterTrace(3 + 2 * r, TrainingTensor(2408448 + 802816 * r, 200704), GradientTensor(2007040 + 802816 * r, 200704));
+            }
+        }
 
         // 8: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(4014080, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4014080, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
-        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(232832, 512), default, TrainingTensor(4315136, 100352), GradientTensor(4315136, 100352), GradientTensor(4214784, 100352), default, BatchNormGradients("layer2.0.bn1"));
-        _g8Conv.FuseStatistics(_g8Epilogue);
-        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(233344, 73728), Scratch(307072, 128));
-        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(233344, 73728), Scratch(307072, 128), InferenceTensor(0, 100352));
-        _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
-        _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
-        Own(_g8Conv, _g8Epilogue, _g8Fold, _g8InferenceConv, _g8InferenceEpilogue);
+        AddConvolution(8, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(4014080, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4014080, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(232832, 512), default, TrainingTensor(4315136, 100352), GradientTensor(4315136, 100352), GradientTensor(4214784, 100352), default, BatchNormGradients("layer2.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(233344, 73728), Scratch(307072, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(233344, 73728), Scratch(307072, 128), InferenceTensor(0, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
         RegisterTrace(8, TrainingTensor(4315136, 100352), GradientTensor(4014080, 200704));
+        for (int r = 0; r < 3; r++)
+        {
 
-        // 9: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4315136, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
-        _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4415488, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(307200, 512), default, TrainingTensor(4515840, 100352), GradientTensor(4515840, 100352), GradientTensor(4415488, 100352), default, BatchNormGradients("layer2.0.bn2"));
-        _g9Conv.FuseStatistics(_g9Epilogue);
-        _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(307712, 147456), Scratch(455168, 128));
-        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(307712, 147456), Scratch(455168, 128), InferenceTensor(100352, 100352));
-        _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
-        _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
-        Own(_g9Conv, _g9Epilogue, _g9Fold, _g9InferenceConv, _g9InferenceEpilogue);
-        RegisterTrace(9, TrainingTensor(4515840, 100352), GradientTensor(4315136, 100352));
+            // {9 + 2 * r}: Conv+BatchNorm+ReLU layer2.{r}.conv2, layer2.{r}.bn2, layer2.{r}.relu2
+            AddConvolution(9 + 2 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4315136 + 401408 * r, 100352), Parameter($"layer2.{r}.conv2.weight"), default, TrainingTensor(4415488 + 401408 * r, 100352), GradientTensor(4415488 + 401408 * r, 100352), GradientTensor(4315136 + 401408 * r, 100352), ParameterGradient($"layer2.{r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4415488 + 401408 * r, 100352), BatchNormTensors($"layer2.{r}.bn2"), Scratch(307200 + 296192 * r, 512), default, TrainingTensor(4515840 + 401408 * r, 100352), GradientTensor(4515840 + 401408 * r, 100352), GradientTensor(4415488 + 401408 * r, 100352), default, BatchNormGradients($"layer2.{r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter($"layer2.{r}.conv2.weight"), default, BatchNormTensors($"layer2.{r}.bn2"), 1E-05f, Scratch(307712 + 296192 * r, 147456), Scratch(455168 + 296192 * r, 128)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(307712 + 296192 * r, 147456), Scratch(455168 + 296192 * r, 128), InferenceTensor(100352, 100352)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
+            RegisterTrace(9 + 2 * r, TrainingTensor(4515840 + 401408 * r, 100352), GradientTensor(4315136 + 401408 * r, 100352));
 
-        // 10: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4515840, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4616192, 100352), GradientTensor(4616192, 100352), GradientTensor(4515840, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
-        _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(455296, 512), default, TrainingTensor(4716544, 100352), GradientTensor(4716544, 100352), GradientTensor(4616192, 100352), default, BatchNormGradients("layer2.1.bn1"));
-        _g10Conv.FuseStatistics(_g10Epilogue);
-        _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(455808, 147456), Scratch(603264, 128));
-        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(455808, 147456), Scratch(603264, 128), InferenceTensor(0, 100352));
-        _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
-        _g10InferenceConv.FuseEpilogue(_g10InferenceEpilogue);
-        Own(_g10Conv, _g10Epilogue, _g10Fold, _g10InferenceConv, _g10InferenceEpilogue);
-        RegisterTrace(10, TrainingTensor(4716544, 100352), GradientTensor(4515840, 100352));
-
-        // 11: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4716544, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4816896, 100352), GradientTensor(4816896, 100352), GradientTensor(4716544, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
-        _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4816896, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(603392, 512), default, TrainingTensor(4917248, 100352), GradientTensor(4917248, 100352), GradientTensor(4816896, 100352), default, BatchNormGradients("layer2.1.bn2"));
-        _g11Conv.FuseStatistics(_g11Epilogue);
-        _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(603904, 147456), Scratch(751360, 128));
-        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(603904, 147456), Scratch(751360, 128), InferenceTensor(100352, 100352));
-        _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
-        _g11InferenceConv.FuseEpilogue(_g11InferenceEpilogue);
-        Own(_g11Conv, _g11Epilogue, _g11Fold, _g11InferenceConv, _g11InferenceEpilogue);
-        RegisterTrace(11, TrainingTensor(4917248, 100352), GradientTensor(4716544, 100352));
-
-        // 12: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4917248, 100352), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(5017600, 100352), GradientTensor(5017600, 100352), GradientTensor(4917248, 100352), ParameterGradient("layer2.2.conv1.weight"), default);
-        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(751488, 512), default, TrainingTensor(5117952, 100352), GradientTensor(5117952, 100352), GradientTensor(5017600, 100352), default, BatchNormGradients("layer2.2.bn1"));
-        _g12Conv.FuseStatistics(_g12Epilogue);
-        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(752000, 147456), Scratch(899456, 128));
-        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(752000, 147456), Scratch(899456, 128), InferenceTensor(0, 100352));
-        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
-        _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
-        Own(_g12Conv, _g12Epilogue, _g12Fold, _g12InferenceConv, _g12InferenceEpilogue);
-        RegisterTrace(12, TrainingTensor(5117952, 100352), GradientTensor(4917248, 100352));
-
-        // 13: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5117952, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(5218304, 100352), GradientTensor(5218304, 100352), GradientTensor(5117952, 100352), ParameterGradient("layer2.2.conv2.weight"), default);
-        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5218304, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(899584, 512), default, TrainingTensor(5318656, 100352), GradientTensor(5318656, 100352), GradientTensor(5218304, 100352), default, BatchNormGradients("layer2.2.bn2"));
-        _g13Conv.FuseStatistics(_g13Epilogue);
-        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(900096, 147456), Scratch(1047552, 128));
-        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(900096, 147456), Scratch(1047552, 128), InferenceTensor(100352, 100352));
-        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
-        _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
-        Own(_g13Conv, _g13Epilogue, _g13Fold, _g13InferenceConv, _g13InferenceEpilogue);
-        RegisterTrace(13, TrainingTensor(5318656, 100352), GradientTensor(5117952, 100352));
-
-        // 14: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5318656, 100352), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(5419008, 100352), GradientTensor(5419008, 100352), GradientTensor(5318656, 100352), ParameterGradient("layer2.3.conv1.weight"), default);
-        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5419008, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1047680, 512), default, TrainingTensor(5519360, 100352), GradientTensor(5519360, 100352), GradientTensor(5419008, 100352), default, BatchNormGradients("layer2.3.bn1"));
-        _g14Conv.FuseStatistics(_g14Epilogue);
-        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(1048192, 147456), Scratch(1195648, 128));
-        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(1048192, 147456), Scratch(1195648, 128), InferenceTensor(0, 100352));
-        _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
-        _g14InferenceConv.FuseEpilogue(_g14InferenceEpilogue);
-        Own(_g14Conv, _g14Epilogue, _g14Fold, _g14InferenceConv, _g14InferenceEpilogue);
-        RegisterTrace(14, TrainingTensor(5519360, 100352), GradientTensor(5318656, 100352));
+            // {10 + 2 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv1, layer2.{1 + r}.bn1, layer2.{1 + r}.relu1
+            AddConvolution(10 + 2 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4515840 + 401408 * r, 100352), Parameter($"layer2.{1 + r}.conv1.weight"), default, TrainingTensor(4616192 + 401408 * r, 100352), GradientTensor(4616192 + 401408 * r, 100352), GradientTensor(4515840 + 401408 * r, 100352), ParameterGradient($"layer2.{1 + r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192 + 401408 * r, 100352), BatchNormTensors($"layer2.{1 + r}.bn1"), Scratch(455296 + 296192 * r, 512), default, TrainingTensor(4716544 + 401408 * r, 100352), GradientTensor(4716544 + 401408 * r, 100352), GradientTensor(4616192 + 401408 * r, 100352), default, BatchNormGradients($"layer2.{1 + r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn1"), 1E-05f, Scratch(455808 + 296192 * r, 147456), Scratch(603264 + 296192 * r, 128)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(455808 + 296192 * r, 147456), Scratch(603264 + 296192 * r, 128), InferenceTensor(0, 100352)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
+            RegisterTrace(10 + 2 * r, TrainingTensor(4716544 + 401408 * r, 100352), GradientTensor(4515840 + 401408 * r, 100352));
+        }
 
         // 15: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5519360, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(5619712, 100352), GradientTensor(5619712, 100352), GradientTensor(5519360, 100352), ParameterGradient("layer2.3.conv2.weight"), default);
-        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5619712, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1195776, 512), default, TrainingTensor(5720064, 100352), GradientTensor(5720064, 100352), GradientTensor(5619712, 100352), default, BatchNormGradients("layer2.3.bn2"));
-        _g15Conv.FuseStatistics(_g15Epilogue);
-        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1196288, 147456), Scratch(1343744, 128));
-        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1196288, 147456), Scratch(1343744, 128), InferenceTensor(100352, 100352));
-        _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
-        _g15InferenceConv.FuseEpilogue(_g15InferenceEpilogue);
-        Own(_g15Conv, _g15Epilogue, _g15Fold, _g15InferenceConv, _g15InferenceEpilogue);
+        AddConvolution(15, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5519360, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(5619712, 100352), GradientTensor(5619712, 100352), GradientTensor(5519360, 100352), ParameterGradient("layer2.3.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5619712, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1195776, 512), default, TrainingTensor(5720064, 100352), GradientTensor(5720064, 100352), GradientTensor(5619712, 100352), default, BatchNormGradients("layer2.3.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1196288, 147456), Scratch(1343744, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1196288, 147456), Scratch(1343744, 128), InferenceTensor(100352, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
         RegisterTrace(15, TrainingTensor(5720064, 100352), GradientTensor(5519360, 100352));
 
         // 16: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(5720064, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(5820416, 50176), GradientTensor(5820416, 50176), GradientTensor(5720064, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
-        _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5820416, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(1343872, 1024), default, TrainingTensor(5870592, 50176), GradientTensor(5870592, 50176), GradientTensor(5820416, 50176), default, BatchNormGradients("layer3.0.bn1"));
-        _g16Conv.FuseStatistics(_g16Epilogue);
-        _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1344896, 294912), Scratch(1639808, 256));
-        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(100352, 100352), Scratch(1344896, 294912), Scratch(1639808, 256), InferenceTensor(0, 50176));
-        _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g16InferenceConv.FuseEpilogue(_g16InferenceEpilogue);
-        Own(_g16Conv, _g16Epilogue, _g16Fold, _g16InferenceConv, _g16InferenceEpilogue);
+        AddConvolution(16, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(5720064, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(5820416, 50176), GradientTensor(5820416, 50176), GradientTensor(5720064, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5820416, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(1343872, 1024), default, TrainingTensor(5870592, 50176), GradientTensor(5870592, 50176), GradientTensor(5820416, 50176), default, BatchNormGradients("layer3.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1344896, 294912), Scratch(1639808, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(100352, 100352), Scratch(1344896, 294912), Scratch(1639808, 256), InferenceTensor(0, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
         RegisterTrace(16, TrainingTensor(5870592, 50176), GradientTensor(5720064, 100352));
+        for (int r = 0; r < 5; r++)
+        {
 
-        // 17: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5870592, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(5920768, 50176), GradientTensor(5920768, 50176), GradientTensor(5870592, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
-        _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5920768, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1640064, 1024), default, TrainingTensor(5970944, 50176), GradientTensor(5970944, 50176), GradientTensor(5920768, 50176), default, BatchNormGradients("layer3.0.bn2"));
-        _g17Conv.FuseStatistics(_g17Epilogue);
-        _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1641088, 589824), Scratch(2230912, 256));
-        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1641088, 589824), Scratch(2230912, 256), InferenceTensor(50176, 50176));
-        _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
-        _g17InferenceConv.FuseEpilogue(_g17InferenceEpilogue);
-        Own(_g17Conv, _g17Epilogue, _g17Fold, _g17InferenceConv, _g17InferenceEpilogue);
-        RegisterTrace(17, TrainingTensor(5970944, 50176), GradientTensor(5870592, 50176));
+            // {17 + 2 * r}: Conv+BatchNorm+ReLU layer3.{r}.conv2, layer3.{r}.bn2, layer3.{r}.relu2
+            AddConvolution(17 + 2 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5870592 + 200704 * r, 50176), Parameter($"layer3.{r}.conv2.weight"), default, TrainingTensor(5920768 + 200704 * r, 50176), GradientTensor(5920768 + 200704 * r, 50176), GradientTensor(5870592 + 200704 * r, 50176), ParameterGradient($"layer3.{r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5920768 + 200704 * r, 50176), BatchNormTensors($"layer3.{r}.bn2"), Scratch(1640064 + 1182208 * r, 1024), default, TrainingTensor(5970944 + 200704 * r, 50176), GradientTensor(5970944 + 200704 * r, 50176), GradientTensor(5920768 + 200704 * r, 50176), default, BatchNormGradients($"layer3.{r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter($"layer3.{r}.conv2.weight"), default, BatchNormTensors($"layer3.{r}.bn2"), 1E-05f, Scratch(1641088 + 1182208 * r, 589824), Scratch(2230912 + 1182208 * r, 256)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1641088 + 1182208 * r, 589824), Scratch(2230912 + 1182208 * r, 256), InferenceTensor(50176, 50176)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
+            RegisterTrace(17 + 2 * r, TrainingTensor(5970944 + 200704 * r, 50176), GradientTensor(5870592 + 200704 * r, 50176));
 
-        // 18: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5970944, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(6021120, 50176), GradientTensor(6021120, 50176), GradientTensor(5970944, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
-        _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6021120, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2231168, 1024), default, TrainingTensor(6071296, 50176), GradientTensor(6071296, 50176), GradientTensor(6021120, 50176), default, BatchNormGradients("layer3.1.bn1"));
-        _g18Conv.FuseStatistics(_g18Epilogue);
-        _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2232192, 589824), Scratch(2822016, 256));
-        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2232192, 589824), Scratch(2822016, 256), InferenceTensor(0, 50176));
-        _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
-        Own(_g18Conv, _g18Epilogue, _g18Fold, _g18InferenceConv, _g18InferenceEpilogue);
-        RegisterTrace(18, TrainingTensor(6071296, 50176), GradientTensor(5970944, 50176));
-
-        // 19: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6071296, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(6121472, 50176), GradientTensor(6121472, 50176), GradientTensor(6071296, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
-        _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6121472, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2822272, 1024), default, TrainingTensor(6171648, 50176), GradientTensor(6171648, 50176), GradientTensor(6121472, 50176), default, BatchNormGradients("layer3.1.bn2"));
-        _g19Conv.FuseStatistics(_g19Epilogue);
-        _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2823296, 589824), Scratch(3413120, 256));
-        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2823296, 589824), Scratch(3413120, 256), InferenceTensor(50176, 50176));
-        _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
-        _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
-        Own(_g19Conv, _g19Epilogue, _g19Fold, _g19InferenceConv, _g19InferenceEpilogue);
-        RegisterTrace(19, TrainingTensor(6171648, 50176), GradientTensor(6071296, 50176));
-
-        // 20: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6171648, 50176), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(6221824, 50176), GradientTensor(6221824, 50176), GradientTensor(6171648, 50176), ParameterGradient("layer3.2.conv1.weight"), default);
-        _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6221824, 50176), BatchNormTensors("layer3.2.bn1"), Scratch(3413376, 1024), default, TrainingTensor(6272000, 50176), GradientTensor(6272000, 50176), GradientTensor(6221824, 50176), default, BatchNormGradients("layer3.2.bn1"));
-        _g20Conv.FuseStatistics(_g20Epilogue);
-        _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(3414400, 589824), Scratch(4004224, 256));
-        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(3414400, 589824), Scratch(4004224, 256), InferenceTensor(0, 50176));
-        _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g20InferenceConv.FuseEpilogue(_g20InferenceEpilogue);
-        Own(_g20Conv, _g20Epilogue, _g20Fold, _g20InferenceConv, _g20InferenceEpilogue);
-        RegisterTrace(20, TrainingTensor(6272000, 50176), GradientTensor(6171648, 50176));
-
-        // 21: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6272000, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(6322176, 50176), GradientTensor(6322176, 50176), GradientTensor(6272000, 50176), ParameterGradient("layer3.2.conv2.weight"), default);
-        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6322176, 50176), BatchNormTensors("layer3.2.bn2"), Scratch(4004480, 1024), default, TrainingTensor(6372352, 50176), GradientTensor(6372352, 50176), GradientTensor(6322176, 50176), default, BatchNormGradients("layer3.2.bn2"));
-        _g21Conv.FuseStatistics(_g21Epilogue);
-        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(4005504, 589824), Scratch(4595328, 256));
-        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(4005504, 589824), Scratch(4595328, 256), InferenceTensor(50176, 50176));
-        _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
-        _g21InferenceConv.FuseEpilogue(_g21InferenceEpilogue);
-        Own(_g21Conv, _g21Epilogue, _g21Fold, _g21InferenceConv, _g21InferenceEpilogue);
-        RegisterTrace(21, TrainingTensor(6372352, 50176), GradientTensor(6272000, 50176));
-
-        // 22: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6372352, 50176), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(6422528, 50176), GradientTensor(6422528, 50176), GradientTensor(6372352, 50176), ParameterGradient("layer3.3.conv1.weight"), default);
-        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6422528, 50176), BatchNormTensors("layer3.3.bn1"), Scratch(4595584, 1024), default, TrainingTensor(6472704, 50176), GradientTensor(6472704, 50176), GradientTensor(6422528, 50176), default, BatchNormGradients("layer3.3.bn1"));
-        _g22Conv.FuseStatistics(_g22Epilogue);
-        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(4596608, 589824), Scratch(5186432, 256));
-        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(4596608, 589824), Scratch(5186432, 256), InferenceTensor(0, 50176));
-        _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g22InferenceConv.FuseEpilogue(_g22InferenceEpilogue);
-        Own(_g22Conv, _g22Epilogue, _g22Fold, _g22InferenceConv, _g22InferenceEpilogue);
-        RegisterTrace(22, TrainingTensor(6472704, 50176), GradientTensor(6372352, 50176));
-
-        // 23: Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-        _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6472704, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(6522880, 50176), GradientTensor(6522880, 50176), GradientTensor(6472704, 50176), ParameterGradient("layer3.3.conv2.weight"), default);
-        _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6522880, 50176), BatchNormTensors("layer3.3.bn2"), Scratch(5186688, 1024), default, TrainingTensor(6573056, 50176), GradientTensor(6573056, 50176), GradientTensor(6522880, 50176), default, BatchNormGradients("layer3.3.bn2"));
-        _g23Conv.FuseStatistics(_g23Epilogue);
-        _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(5187712, 589824), Scratch(5777536, 256));
-        _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(5187712, 589824), Scratch(5777536, 256), InferenceTensor(50176, 50176));
-        _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
-        _g23InferenceConv.FuseEpilogue(_g23InferenceEpilogue);
-        Own(_g23Conv, _g23Epilogue, _g23Fold, _g23InferenceConv, _g23InferenceEpilogue);
-        RegisterTrace(23, TrainingTensor(6573056, 50176), GradientTensor(6472704, 50176));
-
-        // 24: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6573056, 50176), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(6623232, 50176), GradientTensor(6623232, 50176), GradientTensor(6573056, 50176), ParameterGradient("layer3.4.conv1.weight"), default);
-        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6623232, 50176), BatchNormTensors("layer3.4.bn1"), Scratch(5777792, 1024), default, TrainingTensor(6673408, 50176), GradientTensor(6673408, 50176), GradientTensor(6623232, 50176), default, BatchNormGradients("layer3.4.bn1"));
-        _g24Conv.FuseStatistics(_g24Epilogue);
-        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(5778816, 589824), Scratch(6368640, 256));
-        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(5778816, 589824), Scratch(6368640, 256), InferenceTensor(0, 50176));
-        _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g24InferenceConv.FuseEpilogue(_g24InferenceEpilogue);
-        Own(_g24Conv, _g24Epilogue, _g24Fold, _g24InferenceConv, _g24InferenceEpilogue);
-        RegisterTrace(24, TrainingTensor(6673408, 50176), GradientTensor(6573056, 50176));
-
-        // 25: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6673408, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(6723584, 50176), GradientTensor(6723584, 50176), GradientTensor(6673408, 50176), ParameterGradient("layer3.4.conv2.weight"), default);
-        _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6723584, 50176), BatchNormTensors("layer3.4.bn2"), Scratch(6368896, 1024), default, TrainingTensor(6773760, 50176), GradientTensor(6773760, 50176), GradientTensor(6723584, 50176), default, BatchNormGradients("layer3.4.bn2"));
-        _g25Conv.FuseStatistics(_g25Epilogue);
-        _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(6369920, 589824), Scratch(6959744, 256));
-        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(6369920, 589824), Scratch(6959744, 256), InferenceTensor(50176, 50176));
-        _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
-        _g25InferenceConv.FuseEpilogue(_g25InferenceEpilogue);
-        Own(_g25Conv, _g25Epilogue, _g25Fold, _g25InferenceConv, _g25InferenceEpilogue);
-        RegisterTrace(25, TrainingTensor(6773760, 50176), GradientTensor(6673408, 50176));
-
-        // 26: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-        _g26Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6773760, 50176), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(6823936, 50176), GradientTensor(6823936, 50176), GradientTensor(6773760, 50176), ParameterGradient("layer3.5.conv1.weight"), default);
-        _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6823936, 50176), BatchNormTensors("layer3.5.bn1"), Scratch(6960000, 1024), default, TrainingTensor(6874112, 50176), GradientTensor(6874112, 50176), GradientTensor(6823936, 50176), default, BatchNormGradients("layer3.5.bn1"));
-        _g26Conv.FuseStatistics(_g26Epilogue);
-        _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(6961024, 589824), Scratch(7550848, 256));
-        _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(6961024, 589824), Scratch(7550848, 256), InferenceTensor(0, 50176));
-        _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g26InferenceConv.FuseEpilogue(_g26InferenceEpilogue);
-        Own(_g26Conv, _g26Epilogue, _g26Fold, _g26InferenceConv, _g26InferenceEpilogue);
-        RegisterTrace(26, TrainingTensor(6874112, 50176), GradientTensor(6773760, 50176));
+            // {18 + 2 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv1, layer3.{1 + r}.bn1, layer3.{1 + r}.relu1
+            AddConvolution(18 + 2 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5970944 + 200704 * r, 50176), Parameter($"layer3.{1 + r}.conv1.weight"), default, TrainingTensor(6021120 + 200704 * r, 50176), GradientTensor(6021120 + 200704 * r, 50176), GradientTensor(5970944 + 200704 * r, 50176), ParameterGradient($"layer3.{1 + r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6021120 + 200704 * r, 50176), BatchNormTensors($"layer3.{1 + r}.bn1"), Scratch(2231168 + 1182208 * r, 1024), default, TrainingTensor(6071296 + 200704 * r, 50176), GradientTensor(6071296 + 200704 * r, 50176), GradientTensor(6021120 + 200704 * r, 50176), default, BatchNormGradients($"layer3.{1 + r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn1"), 1E-05f, Scratch(2232192 + 1182208 * r, 589824), Scratch(2822016 + 1182208 * r, 256)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2232192 + 1182208 * r, 589824), Scratch(2822016 + 1182208 * r, 256), InferenceTensor(0, 50176)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
+            RegisterTrace(18 + 2 * r, TrainingTensor(6071296 + 200704 * r, 50176), GradientTensor(5970944 + 200704 * r, 50176));
+        }
 
         // 27: Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-        _g27Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6874112, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(6924288, 50176), GradientTensor(6924288, 50176), GradientTensor(6874112, 50176), ParameterGradient("layer3.5.conv2.weight"), default);
-        _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6924288, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7551104, 1024), default, TrainingTensor(6974464, 50176), GradientTensor(6974464, 50176), GradientTensor(6924288, 50176), default, BatchNormGradients("layer3.5.bn2"));
-        _g27Conv.FuseStatistics(_g27Epilogue);
-        _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(7552128, 589824), Scratch(8141952, 256));
-        _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7552128, 589824), Scratch(8141952, 256), InferenceTensor(50176, 50176));
-        _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
-        _g27InferenceConv.FuseEpilogue(_g27InferenceEpilogue);
-        Own(_g27Conv, _g27Epilogue, _g27Fold, _g27InferenceConv, _g27InferenceEpilogue);
+        AddConvolution(27, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6874112, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(6924288, 50176), GradientTensor(6924288, 50176), GradientTensor(6874112, 50176), ParameterGradient("layer3.5.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6924288, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7551104, 1024), default, TrainingTensor(6974464, 50176), GradientTensor(6974464, 50176), GradientTensor(6924288, 50176), default, BatchNormGradients("layer3.5.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(7552128, 589824), Scratch(8141952, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7552128, 589824), Scratch(8141952, 256), InferenceTensor(50176, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
         RegisterTrace(27, TrainingTensor(6974464, 50176), GradientTensor(6874112, 50176));
 
         // 28: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(6974464, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(7024640, 25088), GradientTensor(7024640, 25088), GradientTensor(6974464, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
-        _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7024640, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(8142208, 2048), default, TrainingTensor(7049728, 25088), GradientTensor(7049728, 25088), GradientTensor(7024640, 25088), default, BatchNormGradients("layer4.0.bn1"));
-        _g28Conv.FuseStatistics(_g28Epilogue);
-        _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8144256, 1179648), Scratch(9323904, 512));
-        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(50176, 50176), Scratch(8144256, 1179648), Scratch(9323904, 512), InferenceTensor(0, 25088));
-        _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
-        _g28InferenceConv.FuseEpilogue(_g28InferenceEpilogue);
-        Own(_g28Conv, _g28Epilogue, _g28Fold, _g28InferenceConv, _g28InferenceEpilogue);
+        AddConvolution(28, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(6974464, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(7024640, 25088), GradientTensor(7024640, 25088), GradientTensor(6974464, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7024640, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(8142208, 2048), default, TrainingTensor(7049728, 25088), GradientTensor(7049728, 25088), GradientTensor(7024640, 25088), default, BatchNormGradients("layer4.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8144256, 1179648), Scratch(9323904, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(50176, 50176), Scratch(8144256, 1179648), Scratch(9323904, 512), InferenceTensor(0, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
         RegisterTrace(28, TrainingTensor(7049728, 25088), GradientTensor(6974464, 50176));
 
         // 29: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7049728, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(7074816, 25088), GradientTensor(7074816, 25088), GradientTensor(7049728, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
-        _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7074816, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9324416, 2048), default, TrainingTensor(7099904, 25088), GradientTensor(7099904, 25088), GradientTensor(7074816, 25088), default, BatchNormGradients("layer4.0.bn2"));
-        _g29Conv.FuseStatistics(_g29Epilogue);
-        _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9326464, 2359296), Scratch(11685760, 512));
-        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(9326464, 2359296), Scratch(11685760, 512), InferenceTensor(25088, 25088));
-        _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
-        _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
-        Own(_g29Conv, _g29Epilogue, _g29Fold, _g29InferenceConv, _g29InferenceEpilogue);
+        AddConvolution(29, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7049728, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(7074816, 25088), GradientTensor(7074816, 25088), GradientTensor(7049728, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7074816, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9324416, 2048), default, TrainingTensor(7099904, 25088), GradientTensor(7099904, 25088), GradientTensor(7074816, 25088), default, BatchNormGradients("layer4.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9326464, 2359296), Scratch(11685760, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(9326464, 2359296), Scratch(11685760, 512), InferenceTensor(25088, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
         RegisterTrace(29, TrainingTensor(7099904, 25088), GradientTensor(7049728, 25088));
 
         // 30: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-        _g30Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7099904, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(7124992, 25088), GradientTensor(7124992, 25088), GradientTensor(7099904, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
-        _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7124992, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11686272, 2048), default, TrainingTensor(7150080, 25088), GradientTensor(7150080, 25088), GradientTensor(7124992, 25088), default, BatchNormGradients("layer4.1.bn1"));
-        _g30Conv.FuseStatistics(_g30Epilogue);
-        _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(11688320, 2359296), Scratch(14047616, 512));
-        _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(11688320, 2359296), Scratch(14047616, 512), InferenceTensor(0, 25088));
-        _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
-        _g30InferenceConv.FuseEpilogue(_g30InferenceEpilogue);
-        Own(_g30Conv, _g30Epilogue, _g30Fold, _g30InferenceConv, _g30InferenceEpilogue);
+        AddConvolution(30, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7099904, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(7124992, 25088), GradientTensor(7124992, 25088), GradientTensor(7099904, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7124992, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11686272, 2048), default, TrainingTensor(7150080, 25088), GradientTensor(7150080, 25088), GradientTensor(7124992, 25088), default, BatchNormGradients("layer4.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(11688320, 2359296), Scratch(14047616, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(11688320, 2359296), Scratch(14047616, 512), InferenceTensor(0, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
         RegisterTrace(30, TrainingTensor(7150080, 25088), GradientTensor(7099904, 25088));
 
         // 31: Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-        _g31Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7150080, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(7175168, 25088), GradientTensor(7175168, 25088), GradientTensor(7150080, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
-        _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7175168, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(14048128, 2048), default, TrainingTensor(7200256, 25088), GradientTensor(7200256, 25088), GradientTensor(7175168, 25088), default, BatchNormGradients("layer4.1.bn2"));
-        _g31Conv.FuseStatistics(_g31Epilogue);
-        _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(14050176, 2359296), Scratch(16409472, 512));
-        _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(14050176, 2359296), Scratch(16409472, 512), InferenceTensor(25088, 25088));
-        _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
-        _g31InferenceConv.FuseEpilogue(_g31InferenceEpilogue);
-        Own(_g31Conv, _g31Epilogue, _g31Fold, _g31InferenceConv, _g31InferenceEpilogue);
+        AddConvolution(31, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7150080, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(7175168, 25088), GradientTensor(7175168, 25088), GradientTensor(7150080, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7175168, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(14048128, 2048), default, TrainingTensor(7200256, 25088), GradientTensor(7200256, 25088), GradientTensor(7175168, 25088), default, BatchNormGradients("layer4.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(14050176, 2359296), Scratch(16409472, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(14050176, 2359296), Scratch(16409472, 512), InferenceTensor(25088, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
         RegisterTrace(31, TrainingTensor(7200256, 25088), GradientTensor(7150080, 25088));
 
         // 32: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7200256, 25088), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(7225344, 25088), GradientTensor(7225344, 25088), GradientTensor(7200256, 25088), ParameterGradient("layer4.2.conv1.weight"), default);
-        _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7225344, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16409984, 2048), default, TrainingTensor(7250432, 25088), GradientTensor(7250432, 25088), GradientTensor(7225344, 25088), default, BatchNormGradients("layer4.2.bn1"));
-        _g32Conv.FuseStatistics(_g32Epilogue);
-        _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(16412032, 2359296), Scratch(18771328, 512));
-        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(16412032, 2359296), Scratch(18771328, 512), InferenceTensor(0, 25088));
-        _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
-        _g32InferenceConv.FuseEpilogue(_g32InferenceEpilogue);
-        Own(_g32Conv, _g32Epilogue, _g32Fold, _g32InferenceConv, _g32InferenceEpilogue);
+        AddConvolution(32, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7200256, 25088), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(7225344, 25088), GradientTensor(7225344, 25088), GradientTensor(7200256, 25088), ParameterGradient("layer4.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7225344, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16409984, 2048), default, TrainingTensor(7250432, 25088), GradientTensor(7250432, 25088), GradientTensor(7225344, 25088), default, BatchNormGradients("layer4.2.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(16412032, 2359296), Scratch(18771328, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(16412032, 2359296), Scratch(18771328, 512), InferenceTensor(0, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
         RegisterTrace(32, TrainingTensor(7250432, 25088), GradientTensor(7200256, 25088));
 
         // 33: Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-        _g33Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7250432, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(7275520, 25088), GradientTensor(7275520, 25088), GradientTensor(7250432, 25088), ParameterGradient("layer4.2.conv2.weight"), default);
-        _g33Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7275520, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(18771840, 2048), default, TrainingTensor(7300608, 25088), GradientTensor(7300608, 25088), GradientTensor(7275520, 25088), default, BatchNormGradients("layer4.2.bn2"));
-        _g33Conv.FuseStatistics(_g33Epilogue);
-        _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(18773888, 2359296), Scratch(21133184, 512));
-        _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(18773888, 2359296), Scratch(21133184, 512), InferenceTensor(25088, 25088));
-        _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
-        _g33InferenceConv.FuseEpilogue(_g33InferenceEpilogue);
-        Own(_g33Conv, _g33Epilogue, _g33Fold, _g33InferenceConv, _g33InferenceEpilogue);
+        AddConvolution(33, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7250432, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(7275520, 25088), GradientTensor(7275520, 25088), GradientTensor(7250432, 25088), ParameterGradient("layer4.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7275520, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(18771840, 2048), default, TrainingTensor(7300608, 25088), GradientTensor(7300608, 25088), GradientTensor(7275520, 25088), default, BatchNormGradients("layer4.2.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(18773888, 2359296), Scratch(21133184, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(18773888, 2359296), Scratch(21133184, 512), InferenceTensor(25088, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
         RegisterTrace(33, TrainingTensor(7300608, 25088), GradientTensor(7250432, 25088));
 
         // 34: GlobalAvgPool avgpool
-        _g34Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(7300608, 25088), TrainingTensor(7325696, 512), GradientTensor(7325696, 512), GradientTensor(7300608, 25088));
-        _g34InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512));
-        Own(_g34Op, _g34InferenceOp);
+        AddStep(34,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(7300608, 25088), TrainingTensor(7325696, 512), GradientTensor(7325696, 512), GradientTensor(7300608, 25088)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512)));
         RegisterTrace(34, TrainingTensor(7325696, 512), GradientTensor(7300608, 25088));
 
         // 35: Dense fc
-        _g35Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(7325696, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(7326208, 1000), GradientTensor(7326208, 1000), GradientTensor(7325696, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
-        Own(_g35Conv, _g35InferenceConv);
+        AddConvolution(35, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(7325696, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(7326208, 1000), GradientTensor(7326208, 1000), GradientTensor(7325696, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            null,
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000)),
+            null);
         RegisterTrace(35, TrainingTensor(7326208, 1000), GradientTensor(7325696, 512));
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardTraining()
-    {
-        _g0Conv.Forward();
-        _g0Epilogue.Forward();
-        TraceForward(0);
-        _g1Op.Forward();
-        TraceForward(1);
-        _g2Conv.Forward();
-        _g2Epilogue.Forward();
-        TraceForward(2);
-        _g3Conv.Forward();
-        _g3Epilogue.Forward();
-        TraceForward(3);
-        _g4Conv.Forward();
-        _g4Epilogue.Forward();
-        TraceForward(4);
-        _g5Conv.Forward();
-        _g5Epilogue.Forward();
-        TraceForward(5);
-        _g6Conv.Forward();
-        _g6Epilogue.Forward();
-        TraceForward(6);
-        _g7Conv.Forward();
-        _g7Epilogue.Forward();
-        TraceForward(7);
-        _g8Conv.Forward();
-        _g8Epilogue.Forward();
-        TraceForward(8);
-        _g9Conv.Forward();
-        _g9Epilogue.Forward();
-        TraceForward(9);
-        _g10Conv.Forward();
-        _g10Epilogue.Forward();
-        TraceForward(10);
-        _g11Conv.Forward();
-        _g11Epilogue.Forward();
-        TraceForward(11);
-        _g12Conv.Forward();
-        _g12Epilogue.Forward();
-        TraceForward(12);
-        _g13Conv.Forward();
-        _g13Epilogue.Forward();
-        TraceForward(13);
-        _g14Conv.Forward();
-        _g14Epilogue.Forward();
-        TraceForward(14);
-        _g15Conv.Forward();
-        _g15Epilogue.Forward();
-        TraceForward(15);
-        _g16Conv.Forward();
-        _g16Epilogue.Forward();
-        TraceForward(16);
-        _g17Conv.Forward();
-        _g17Epilogue.Forward();
-        TraceForward(17);
-        _g18Conv.Forward();
-        _g18Epilogue.Forward();
-        TraceForward(18);
-        _g19Conv.Forward();
-        _g19Epilogue.Forward();
-        TraceForward(19);
-        _g20Conv.Forward();
-        _g20Epilogue.Forward();
-        TraceForward(20);
-        _g21Conv.Forward();
-        _g21Epilogue.Forward();
-        TraceForward(21);
-        _g22Conv.Forward();
-        _g22Epilogue.Forward();
-        TraceForward(22);
-        _g23Conv.Forward();
-        _g23Epilogue.Forward();
-        TraceForward(23);
-        _g24Conv.Forward();
-        _g24Epilogue.Forward();
-        TraceForward(24);
-        _g25Conv.Forward();
-        _g25Epilogue.Forward();
-        TraceForward(25);
-        _g26Conv.Forward();
-        _g26Epilogue.Forward();
-        TraceForward(26);
-        _g27Conv.Forward();
-        _g27Epilogue.Forward();
-        TraceForward(27);
-        _g28Conv.Forward();
-        _g28Epilogue.Forward();
-        TraceForward(28);
-        _g29Conv.Forward();
-        _g29Epilogue.Forward();
-        TraceForward(29);
-        _g30Conv.Forward();
-        _g30Epilogue.Forward();
-        TraceForward(30);
-        _g31Conv.Forward();
-        _g31Epilogue.Forward();
-        TraceForward(31);
-        _g32Conv.Forward();
-        _g32Epilogue.Forward();
-        TraceForward(32);
-        _g33Conv.Forward();
-        _g33Epilogue.Forward();
-        TraceForward(33);
-        _g34Op.Forward();
-        TraceForward(34);
-        _g35Conv.Forward();
-        TraceForward(35);
-    }
-
-    /// <inheritdoc />
-    protected override void BackwardTraining(bool inputGradient)
-    {
-        _g35Conv.Backward(data: true);
-        TraceBackward(35);
-        _g34Op.Backward();
-        TraceBackward(34);
-        _g33Epilogue.Backward();
-        _g33Conv.Backward(data: true);
-        TraceBackward(33);
-        _g32Epilogue.Backward();
-        _g32Conv.Backward(data: true);
-        TraceBackward(32);
-        _g31Epilogue.Backward();
-        _g31Conv.Backward(data: true);
-        TraceBackward(31);
-        _g30Epilogue.Backward();
-        _g30Conv.Backward(data: true);
-        TraceBackward(30);
-        _g29Epilogue.Backward();
-        _g29Conv.Backward(data: true);
-        TraceBackward(29);
-        _g28Epilogue.Backward();
-        _g28Conv.Backward(data: true);
-        TraceBackward(28);
-        _g27Epilogue.Backward();
-        _g27Conv.Backward(data: true);
-        TraceBackward(27);
-        _g26Epilogue.Backward();
-        _g26Conv.Backward(data: true);
-        TraceBackward(26);
-        _g25Epilogue.Backward();
-        _g25Conv.Backward(data: true);
-        TraceBackward(25);
-        _g24Epilogue.Backward();
-        _g24Conv.Backward(data: true);
-        TraceBackward(24);
-        _g23Epilogue.Backward();
-        _g23Conv.Backward(data: true);
-        TraceBackward(23);
-        _g22Epilogue.Backward();
-        _g22Conv.Backward(data: true);
-        TraceBackward(22);
-        _g21Epilogue.Backward();
-        _g21Conv.Backward(data: true);
-        TraceBackward(21);
-        _g20Epilogue.Backward();
-        _g20Conv.Backward(data: true);
-        TraceBackward(20);
-        _g19Epilogue.Backward();
-        _g19Conv.Backward(data: true);
-        TraceBackward(19);
-        _g18Epilogue.Backward();
-        _g18Conv.Backward(data: true);
-        TraceBackward(18);
-        _g17Epilogue.Backward();
-        _g17Conv.Backward(data: true);
-        TraceBackward(17);
-        _g16Epilogue.Backward();
-        _g16Conv.Backward(data: true);
-        TraceBackward(16);
-        _g15Epilogue.Backward();
-        _g15Conv.Backward(data: true);
-        TraceBackward(15);
-        _g14Epilogue.Backward();
-        _g14Conv.Backward(data: true);
-        TraceBackward(14);
-        _g13Epilogue.Backward();
-        _g13Conv.Backward(data: true);
-        TraceBackward(13);
-        _g12Epilogue.Backward();
-        _g12Conv.Backward(data: true);
-        TraceBackward(12);
-        _g11Epilogue.Backward();
-        _g11Conv.Backward(data: true);
-        TraceBackward(11);
-        _g10Epilogue.Backward();
-        _g10Conv.Backward(data: true);
-        TraceBackward(10);
-        _g9Epilogue.Backward();
-        _g9Conv.Backward(data: true);
-        TraceBackward(9);
-        _g8Epilogue.Backward();
-        _g8Conv.Backward(data: true);
-        TraceBackward(8);
-        _g7Epilogue.Backward();
-        _g7Conv.Backward(data: true);
-        TraceBackward(7);
-        _g6Epilogue.Backward();
-        _g6Conv.Backward(data: true);
-        TraceBackward(6);
-        _g5Epilogue.Backward();
-        _g5Conv.Backward(data: true);
-        TraceBackward(5);
-        _g4Epilogue.Backward();
-        _g4Conv.Backward(data: true);
-        TraceBackward(4);
-        _g3Epilogue.Backward();
-        _g3Conv.Backward(data: true);
-        TraceBackward(3);
-        _g2Epilogue.Backward();
-        _g2Conv.Backward(data: true);
-        TraceBackward(2);
-        _g1Op.Backward();
-        TraceBackward(1);
-        _g0Epilogue.Backward();
-        _g0Conv.Backward(data: inputGradient);
-        TraceBackward(0);
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardInference(int images)
-    {
-        _g0InferenceConv.Forward(images);
-        _g0InferenceEpilogue.Forward(images);
-        _g1InferenceOp.Forward(images);
-        _g2InferenceConv.Forward(images);
-        _g2InferenceEpilogue.Forward(images);
-        _g3InferenceConv.Forward(images);
-        _g3InferenceEpilogue.Forward(images);
-        _g4InferenceConv.Forward(images);
-        _g4InferenceEpilogue.Forward(images);
-        _g5InferenceConv.Forward(images);
-        _g5InferenceEpilogue.Forward(images);
-        _g6InferenceConv.Forward(images);
-        _g6InferenceEpilogue.Forward(images);
-        _g7InferenceConv.Forward(images);
-        _g7InferenceEpilogue.Forward(images);
-        _g8InferenceConv.Forward(images);
-        _g8InferenceEpilogue.Forward(images);
-        _g9InferenceConv.Forward(images);
-        _g9InferenceEpilogue.Forward(images);
-        _g10InferenceConv.Forward(images);
-        _g10InferenceEpilogue.Forward(images);
-        _g11InferenceConv.Forward(images);
-        _g11InferenceEpilogue.Forward(images);
-        _g12InferenceConv.Forward(images);
-        _g12InferenceEpilogue.Forward(images);
-        _g13InferenceConv.Forward(images);
-        _g13InferenceEpilogue.Forward(images);
-        _g14InferenceConv.Forward(images);
-        _g14InferenceEpilogue.Forward(images);
-        _g15InferenceConv.Forward(images);
-        _g15InferenceEpilogue.Forward(images);
-        _g16InferenceConv.Forward(images);
-        _g16InferenceEpilogue.Forward(images);
-        _g17InferenceConv.Forward(images);
-        _g17InferenceEpilogue.Forward(images);
-        _g18InferenceConv.Forward(images);
-        _g18InferenceEpilogue.Forward(images);
-        _g19InferenceConv.Forward(images);
-        _g19InferenceEpilogue.Forward(images);
-        _g20InferenceConv.Forward(images);
-        _g20InferenceEpilogue.Forward(images);
-        _g21InferenceConv.Forward(images);
-        _g21InferenceEpilogue.Forward(images);
-        _g22InferenceConv.Forward(images);
-        _g22InferenceEpilogue.Forward(images);
-        _g23InferenceConv.Forward(images);
-        _g23InferenceEpilogue.Forward(images);
-        _g24InferenceConv.Forward(images);
-        _g24InferenceEpilogue.Forward(images);
-        _g25InferenceConv.Forward(images);
-        _g25InferenceEpilogue.Forward(images);
-        _g26InferenceConv.Forward(images);
-        _g26InferenceEpilogue.Forward(images);
-        _g27InferenceConv.Forward(images);
-        _g27InferenceEpilogue.Forward(images);
-        _g28InferenceConv.Forward(images);
-        _g28InferenceEpilogue.Forward(images);
-        _g29InferenceConv.Forward(images);
-        _g29InferenceEpilogue.Forward(images);
-        _g30InferenceConv.Forward(images);
-        _g30InferenceEpilogue.Forward(images);
-        _g31InferenceConv.Forward(images);
-        _g31InferenceEpilogue.Forward(images);
-        _g32InferenceConv.Forward(images);
-        _g32InferenceEpilogue.Forward(images);
-        _g33InferenceConv.Forward(images);
-        _g33InferenceEpilogue.Forward(images);
-        _g34InferenceOp.Forward(images);
-        _g35InferenceConv.Forward(images);
-    }
-
-    /// <inheritdoc />
-    protected override void FoldBatchNorm()
-    {
-        _g0Fold.Run();
-        _g2Fold.Run();
-        _g3Fold.Run();
-        _g4Fold.Run();
-        _g5Fold.Run();
-        _g6Fold.Run();
-        _g7Fold.Run();
-        _g8Fold.Run();
-        _g9Fold.Run();
-        _g10Fold.Run();
-        _g11Fold.Run();
-        _g12Fold.Run();
-        _g13Fold.Run();
-        _g14Fold.Run();
-        _g15Fold.Run();
-        _g16Fold.Run();
-        _g17Fold.Run();
-        _g18Fold.Run();
-        _g19Fold.Run();
-        _g20Fold.Run();
-        _g21Fold.Run();
-        _g22Fold.Run();
-        _g23Fold.Run();
-        _g24Fold.Run();
-        _g25Fold.Run();
-        _g26Fold.Run();
-        _g27Fold.Run();
-        _g28Fold.Run();
-        _g29Fold.Run();
-        _g30Fold.Run();
-        _g31Fold.Run();
-        _g32Fold.Run();
-        _g33Fold.Run();
     }
 
     /// <inheritdoc />

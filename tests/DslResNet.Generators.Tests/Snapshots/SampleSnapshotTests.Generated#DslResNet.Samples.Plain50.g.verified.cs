@@ -58,932 +58,401 @@ partial class Plain50 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     /// <summary>A Keras-style summary: every layer with its operation, output shape, parameters and FLOPs.</summary>
     public static string Summary() => SummaryText;
 
-    private const string SummaryText =
-        "Network: Plain50\n" +
-        "Input: (3, 224, 224)\n" +
-        "Layer           Operation                              Output shape      Param #        FLOPs\n" +
-        "=============================================================================================\n" +
-        "conv1           Conv2d 3->64, 7x7, stride 2, pad 3     (64, 112, 112)      9,408  236,027,904\n" +
-        "bn1             BatchNorm2d(64)                        (64, 112, 112)        128    1,605,632\n" +
-        "relu            ReLU                                   (64, 112, 112)          0      802,816\n" +
-        "maxpool         MaxPool 3x3, stride 2, pad 1           (64, 56, 56)            0    1,806,336\n" +
-        "layer1.0.conv1  Conv2d 64->64, 1x1                     (64, 56, 56)        4,096   25,690,112\n" +
-        "layer1.0.bn1    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n" +
-        "layer1.0.relu1  ReLU                                   (64, 56, 56)            0      200,704\n" +
-        "layer1.0.conv2  Conv2d 64->64, 3x3, pad 1              (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.0.bn2    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n" +
-        "layer1.0.relu2  ReLU                                   (64, 56, 56)            0      200,704\n" +
-        "layer1.0.conv3  Conv2d 64->256, 1x1                    (256, 56, 56)      16,384  102,760,448\n" +
-        "layer1.0.bn3    BatchNorm2d(256)                       (256, 56, 56)         512    1,605,632\n" +
-        "layer1.0.relu3  ReLU                                   (256, 56, 56)           0      802,816\n" +
-        "layer1.1.conv1  Conv2d 256->64, 1x1                    (64, 56, 56)       16,384  102,760,448\n" +
-        "layer1.1.bn1    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n" +
-        "layer1.1.relu1  ReLU                                   (64, 56, 56)            0      200,704\n" +
-        "layer1.1.conv2  Conv2d 64->64, 3x3, pad 1              (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.1.bn2    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n" +
-        "layer1.1.relu2  ReLU                                   (64, 56, 56)            0      200,704\n" +
-        "layer1.1.conv3  Conv2d 64->256, 1x1                    (256, 56, 56)      16,384  102,760,448\n" +
-        "layer1.1.bn3    BatchNorm2d(256)                       (256, 56, 56)         512    1,605,632\n" +
-        "layer1.1.relu3  ReLU                                   (256, 56, 56)           0      802,816\n" +
-        "layer1.2.conv1  Conv2d 256->64, 1x1                    (64, 56, 56)       16,384  102,760,448\n" +
-        "layer1.2.bn1    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n" +
-        "layer1.2.relu1  ReLU                                   (64, 56, 56)            0      200,704\n" +
-        "layer1.2.conv2  Conv2d 64->64, 3x3, pad 1              (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.2.bn2    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n" +
-        "layer1.2.relu2  ReLU                                   (64, 56, 56)            0      200,704\n" +
-        "layer1.2.conv3  Conv2d 64->256, 1x1                    (256, 56, 56)      16,384  102,760,448\n" +
-        "layer1.2.bn3    BatchNorm2d(256)                       (256, 56, 56)         512    1,605,632\n" +
-        "layer1.2.relu3  ReLU                                   (256, 56, 56)           0      802,816\n" +
-        "layer2.0.conv1  Conv2d 256->128, 1x1                   (128, 56, 56)      32,768  205,520,896\n" +
-        "layer2.0.bn1    BatchNorm2d(128)                       (128, 56, 56)         256      802,816\n" +
-        "layer2.0.relu1  ReLU                                   (128, 56, 56)           0      401,408\n" +
-        "layer2.0.conv2  Conv2d 128->128, 3x3, stride 2, pad 1  (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.0.bn2    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n" +
-        "layer2.0.relu2  ReLU                                   (128, 28, 28)           0      100,352\n" +
-        "layer2.0.conv3  Conv2d 128->512, 1x1                   (512, 28, 28)      65,536  102,760,448\n" +
-        "layer2.0.bn3    BatchNorm2d(512)                       (512, 28, 28)       1,024      802,816\n" +
-        "layer2.0.relu3  ReLU                                   (512, 28, 28)           0      401,408\n" +
-        "layer2.1.conv1  Conv2d 512->128, 1x1                   (128, 28, 28)      65,536  102,760,448\n" +
-        "layer2.1.bn1    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n" +
-        "layer2.1.relu1  ReLU                                   (128, 28, 28)           0      100,352\n" +
-        "layer2.1.conv2  Conv2d 128->128, 3x3, pad 1            (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.1.bn2    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n" +
-        "layer2.1.relu2  ReLU                                   (128, 28, 28)           0      100,352\n" +
-        "layer2.1.conv3  Conv2d 128->512, 1x1                   (512, 28, 28)      65,536  102,760,448\n" +
-        "layer2.1.bn3    BatchNorm2d(512)                       (512, 28, 28)       1,024      802,816\n" +
-        "layer2.1.relu3  ReLU                                   (512, 28, 28)           0      401,408\n" +
-        "layer2.2.conv1  Conv2d 512->128, 1x1                   (128, 28, 28)      65,536  102,760,448\n" +
-        "layer2.2.bn1    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n" +
-        "layer2.2.relu1  ReLU                                   (128, 28, 28)           0      100,352\n" +
-        "layer2.2.conv2  Conv2d 128->128, 3x3, pad 1            (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.2.bn2    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n" +
-        "layer2.2.relu2  ReLU                                   (128, 28, 28)           0      100,352\n" +
-        "layer2.2.conv3  Conv2d 128->512, 1x1                   (512, 28, 28)      65,536  102,760,448\n" +
-        "layer2.2.bn3    BatchNorm2d(512)                       (512, 28, 28)       1,024      802,816\n" +
-        "layer2.2.relu3  ReLU                                   (512, 28, 28)           0      401,408\n" +
-        "layer2.3.conv1  Conv2d 512->128, 1x1                   (128, 28, 28)      65,536  102,760,448\n" +
-        "layer2.3.bn1    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n" +
-        "layer2.3.relu1  ReLU                                   (128, 28, 28)           0      100,352\n" +
-        "layer2.3.conv2  Conv2d 128->128, 3x3, pad 1            (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.3.bn2    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n" +
-        "layer2.3.relu2  ReLU                                   (128, 28, 28)           0      100,352\n" +
-        "layer2.3.conv3  Conv2d 128->512, 1x1                   (512, 28, 28)      65,536  102,760,448\n" +
-        "layer2.3.bn3    BatchNorm2d(512)                       (512, 28, 28)       1,024      802,816\n" +
-        "layer2.3.relu3  ReLU                                   (512, 28, 28)           0      401,408\n" +
-        "layer3.0.conv1  Conv2d 512->256, 1x1                   (256, 28, 28)     131,072  205,520,896\n" +
-        "layer3.0.bn1    BatchNorm2d(256)                       (256, 28, 28)         512      401,408\n" +
-        "layer3.0.relu1  ReLU                                   (256, 28, 28)           0      200,704\n" +
-        "layer3.0.conv2  Conv2d 256->256, 3x3, stride 2, pad 1  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.0.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.0.relu2  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.0.conv3  Conv2d 256->1024, 1x1                  (1024, 14, 14)    262,144  102,760,448\n" +
-        "layer3.0.bn3    BatchNorm2d(1024)                      (1024, 14, 14)      2,048      401,408\n" +
-        "layer3.0.relu3  ReLU                                   (1024, 14, 14)          0      200,704\n" +
-        "layer3.1.conv1  Conv2d 1024->256, 1x1                  (256, 14, 14)     262,144  102,760,448\n" +
-        "layer3.1.bn1    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.1.relu1  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.1.conv2  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.1.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.1.relu2  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.1.conv3  Conv2d 256->1024, 1x1                  (1024, 14, 14)    262,144  102,760,448\n" +
-        "layer3.1.bn3    BatchNorm2d(1024)                      (1024, 14, 14)      2,048      401,408\n" +
-        "layer3.1.relu3  ReLU                                   (1024, 14, 14)          0      200,704\n" +
-        "layer3.2.conv1  Conv2d 1024->256, 1x1                  (256, 14, 14)     262,144  102,760,448\n" +
-        "layer3.2.bn1    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.2.relu1  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.2.conv2  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.2.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.2.relu2  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.2.conv3  Conv2d 256->1024, 1x1                  (1024, 14, 14)    262,144  102,760,448\n" +
-        "layer3.2.bn3    BatchNorm2d(1024)                      (1024, 14, 14)      2,048      401,408\n" +
-        "layer3.2.relu3  ReLU                                   (1024, 14, 14)          0      200,704\n" +
-        "layer3.3.conv1  Conv2d 1024->256, 1x1                  (256, 14, 14)     262,144  102,760,448\n" +
-        "layer3.3.bn1    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.3.relu1  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.3.conv2  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.3.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.3.relu2  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.3.conv3  Conv2d 256->1024, 1x1                  (1024, 14, 14)    262,144  102,760,448\n" +
-        "layer3.3.bn3    BatchNorm2d(1024)                      (1024, 14, 14)      2,048      401,408\n" +
-        "layer3.3.relu3  ReLU                                   (1024, 14, 14)          0      200,704\n" +
-        "layer3.4.conv1  Conv2d 1024->256, 1x1                  (256, 14, 14)     262,144  102,760,448\n" +
-        "layer3.4.bn1    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.4.relu1  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.4.conv2  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.4.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.4.relu2  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.4.conv3  Conv2d 256->1024, 1x1                  (1024, 14, 14)    262,144  102,760,448\n" +
-        "layer3.4.bn3    BatchNorm2d(1024)                      (1024, 14, 14)      2,048      401,408\n" +
-        "layer3.4.relu3  ReLU                                   (1024, 14, 14)          0      200,704\n" +
-        "layer3.5.conv1  Conv2d 1024->256, 1x1                  (256, 14, 14)     262,144  102,760,448\n" +
-        "layer3.5.bn1    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.5.relu1  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.5.conv2  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.5.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n" +
-        "layer3.5.relu2  ReLU                                   (256, 14, 14)           0       50,176\n" +
-        "layer3.5.conv3  Conv2d 256->1024, 1x1                  (1024, 14, 14)    262,144  102,760,448\n" +
-        "layer3.5.bn3    BatchNorm2d(1024)                      (1024, 14, 14)      2,048      401,408\n" +
-        "layer3.5.relu3  ReLU                                   (1024, 14, 14)          0      200,704\n" +
-        "layer4.0.conv1  Conv2d 1024->512, 1x1                  (512, 14, 14)     524,288  205,520,896\n" +
-        "layer4.0.bn1    BatchNorm2d(512)                       (512, 14, 14)       1,024      200,704\n" +
-        "layer4.0.relu1  ReLU                                   (512, 14, 14)           0      100,352\n" +
-        "layer4.0.conv2  Conv2d 512->512, 3x3, stride 2, pad 1  (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.0.bn2    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n" +
-        "layer4.0.relu2  ReLU                                   (512, 7, 7)             0       25,088\n" +
-        "layer4.0.conv3  Conv2d 512->2048, 1x1                  (2048, 7, 7)    1,048,576  102,760,448\n" +
-        "layer4.0.bn3    BatchNorm2d(2048)                      (2048, 7, 7)        4,096      200,704\n" +
-        "layer4.0.relu3  ReLU                                   (2048, 7, 7)            0      100,352\n" +
-        "layer4.1.conv1  Conv2d 2048->512, 1x1                  (512, 7, 7)     1,048,576  102,760,448\n" +
-        "layer4.1.bn1    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n" +
-        "layer4.1.relu1  ReLU                                   (512, 7, 7)             0       25,088\n" +
-        "layer4.1.conv2  Conv2d 512->512, 3x3, pad 1            (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.1.bn2    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n" +
-        "layer4.1.relu2  ReLU                                   (512, 7, 7)             0       25,088\n" +
-        "layer4.1.conv3  Conv2d 512->2048, 1x1                  (2048, 7, 7)    1,048,576  102,760,448\n" +
-        "layer4.1.bn3    BatchNorm2d(2048)                      (2048, 7, 7)        4,096      200,704\n" +
-        "layer4.1.relu3  ReLU                                   (2048, 7, 7)            0      100,352\n" +
-        "layer4.2.conv1  Conv2d 2048->512, 1x1                  (512, 7, 7)     1,048,576  102,760,448\n" +
-        "layer4.2.bn1    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n" +
-        "layer4.2.relu1  ReLU                                   (512, 7, 7)             0       25,088\n" +
-        "layer4.2.conv2  Conv2d 512->512, 3x3, pad 1            (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.2.bn2    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n" +
-        "layer4.2.relu2  ReLU                                   (512, 7, 7)             0       25,088\n" +
-        "layer4.2.conv3  Conv2d 512->2048, 1x1                  (2048, 7, 7)    1,048,576  102,760,448\n" +
-        "layer4.2.bn3    BatchNorm2d(2048)                      (2048, 7, 7)        4,096      200,704\n" +
-        "layer4.2.relu3  ReLU                                   (2048, 7, 7)            0      100,352\n" +
-        "avgpool         GlobalAvgPool                          (2048)                  0      100,352\n" +
-        "fc              Linear 2048->1000                      (1000)          2,049,000    4,097,000\n" +
-        "---------------------------------------------------------------------------------------------\n" +
-        "Total params: 22,780,456 (trainable; plus 45,489 buffer elements)\n" +
-        "Multiply-adds per image: 3,729,522,688\n" +
-        "Forward FLOPs per image: 7,489,779,176 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 148.75 MiB, inference 4.59 MiB\n" +
-        "Fusion groups: 52 passes for 150 layers\n";
+    private static readonly string SummaryText = CreateSummary();
 
-    private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
+    private static string CreateSummary()
     {
-        new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->64, 7x7, stride 2, pad 3", new[] { -1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 9408, 118013952, 236027904, 7, 2, 3),
-        new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 0 }, global::DslResNet.TensorShape.Image(64, 112, 112), 128, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 0, 0, 802816, 0, 0, 0),
-        new(3, "maxpool", global::DslResNet.LayerKind.MaxPool, "MaxPool 3x3, stride 2, pad 1", new[] { 2 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 1806336, 3, 2, 1),
-        new(4, "layer1.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 1x1", new[] { 3 }, global::DslResNet.TensorShape.Image(64, 56, 56), 4096, 12845056, 25690112, 1, 1, 0),
-        new(5, "layer1.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 4 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(6, "layer1.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 5 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(7, "layer1.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 6 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(8, "layer1.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 7 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(9, "layer1.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 8 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(10, "layer1.0.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 64->256, 1x1", new[] { 9 }, global::DslResNet.TensorShape.Image(256, 56, 56), 16384, 51380224, 102760448, 1, 1, 0),
-        new(11, "layer1.0.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 10 }, global::DslResNet.TensorShape.Image(256, 56, 56), 512, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(12, "layer1.0.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 11 }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0),
-        new(13, "layer1.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->64, 1x1", new[] { 12 }, global::DslResNet.TensorShape.Image(64, 56, 56), 16384, 51380224, 102760448, 1, 1, 0),
-        new(14, "layer1.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 13 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(15, "layer1.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 14 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(16, "layer1.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 15 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(17, "layer1.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 16 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(18, "layer1.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 17 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(19, "layer1.1.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 64->256, 1x1", new[] { 18 }, global::DslResNet.TensorShape.Image(256, 56, 56), 16384, 51380224, 102760448, 1, 1, 0),
-        new(20, "layer1.1.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 19 }, global::DslResNet.TensorShape.Image(256, 56, 56), 512, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(21, "layer1.1.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 20 }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0),
-        new(22, "layer1.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->64, 1x1", new[] { 21 }, global::DslResNet.TensorShape.Image(64, 56, 56), 16384, 51380224, 102760448, 1, 1, 0),
-        new(23, "layer1.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 22 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(24, "layer1.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 23 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(25, "layer1.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 24 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(26, "layer1.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 25 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(27, "layer1.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 26 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(28, "layer1.2.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 64->256, 1x1", new[] { 27 }, global::DslResNet.TensorShape.Image(256, 56, 56), 16384, 51380224, 102760448, 1, 1, 0),
-        new(29, "layer1.2.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 28 }, global::DslResNet.TensorShape.Image(256, 56, 56), 512, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(30, "layer1.2.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 29 }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0),
-        new(31, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->128, 1x1", new[] { 30 }, global::DslResNet.TensorShape.Image(128, 56, 56), 32768, 102760448, 205520896, 1, 1, 0),
-        new(32, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 31 }, global::DslResNet.TensorShape.Image(128, 56, 56), 256, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(33, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 32 }, global::DslResNet.TensorShape.Image(128, 56, 56), 0, 0, 401408, 0, 0, 0),
-        new(34, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, stride 2, pad 1", new[] { 33 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 2, 1),
-        new(35, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 34 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(36, "layer2.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 35 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(37, "layer2.0.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 128->512, 1x1", new[] { 36 }, global::DslResNet.TensorShape.Image(512, 28, 28), 65536, 51380224, 102760448, 1, 1, 0),
-        new(38, "layer2.0.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 37 }, global::DslResNet.TensorShape.Image(512, 28, 28), 1024, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(39, "layer2.0.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 38 }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0),
-        new(40, "layer2.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->128, 1x1", new[] { 39 }, global::DslResNet.TensorShape.Image(128, 28, 28), 65536, 51380224, 102760448, 1, 1, 0),
-        new(41, "layer2.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 40 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(42, "layer2.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 41 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(43, "layer2.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 42 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(44, "layer2.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 43 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(45, "layer2.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 44 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(46, "layer2.1.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 128->512, 1x1", new[] { 45 }, global::DslResNet.TensorShape.Image(512, 28, 28), 65536, 51380224, 102760448, 1, 1, 0),
-        new(47, "layer2.1.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 46 }, global::DslResNet.TensorShape.Image(512, 28, 28), 1024, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(48, "layer2.1.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 47 }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0),
-        new(49, "layer2.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->128, 1x1", new[] { 48 }, global::DslResNet.TensorShape.Image(128, 28, 28), 65536, 51380224, 102760448, 1, 1, 0),
-        new(50, "layer2.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 49 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(51, "layer2.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 50 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(52, "layer2.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 51 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(53, "layer2.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 52 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(54, "layer2.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 53 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(55, "layer2.2.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 128->512, 1x1", new[] { 54 }, global::DslResNet.TensorShape.Image(512, 28, 28), 65536, 51380224, 102760448, 1, 1, 0),
-        new(56, "layer2.2.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 55 }, global::DslResNet.TensorShape.Image(512, 28, 28), 1024, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(57, "layer2.2.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 56 }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0),
-        new(58, "layer2.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->128, 1x1", new[] { 57 }, global::DslResNet.TensorShape.Image(128, 28, 28), 65536, 51380224, 102760448, 1, 1, 0),
-        new(59, "layer2.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 58 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(60, "layer2.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 59 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(61, "layer2.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 60 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(62, "layer2.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 61 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(63, "layer2.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 62 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(64, "layer2.3.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 128->512, 1x1", new[] { 63 }, global::DslResNet.TensorShape.Image(512, 28, 28), 65536, 51380224, 102760448, 1, 1, 0),
-        new(65, "layer2.3.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 64 }, global::DslResNet.TensorShape.Image(512, 28, 28), 1024, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(66, "layer2.3.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 65 }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0),
-        new(67, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->256, 1x1", new[] { 66 }, global::DslResNet.TensorShape.Image(256, 28, 28), 131072, 102760448, 205520896, 1, 1, 0),
-        new(68, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 67 }, global::DslResNet.TensorShape.Image(256, 28, 28), 512, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(69, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 68 }, global::DslResNet.TensorShape.Image(256, 28, 28), 0, 0, 200704, 0, 0, 0),
-        new(70, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, stride 2, pad 1", new[] { 69 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 2, 1),
-        new(71, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 70 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(72, "layer3.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 71 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(73, "layer3.0.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 72 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(74, "layer3.0.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 73 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(75, "layer3.0.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 74 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(76, "layer3.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->256, 1x1", new[] { 75 }, global::DslResNet.TensorShape.Image(256, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(77, "layer3.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 76 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(78, "layer3.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 77 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(79, "layer3.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 78 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(80, "layer3.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 79 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(81, "layer3.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 80 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(82, "layer3.1.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 81 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(83, "layer3.1.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 82 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(84, "layer3.1.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 83 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(85, "layer3.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->256, 1x1", new[] { 84 }, global::DslResNet.TensorShape.Image(256, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(86, "layer3.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 85 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(87, "layer3.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 86 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(88, "layer3.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 87 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(89, "layer3.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 88 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(90, "layer3.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 89 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(91, "layer3.2.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 90 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(92, "layer3.2.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 91 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(93, "layer3.2.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 92 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(94, "layer3.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->256, 1x1", new[] { 93 }, global::DslResNet.TensorShape.Image(256, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(95, "layer3.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 94 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(96, "layer3.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 95 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(97, "layer3.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 96 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(98, "layer3.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 97 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(99, "layer3.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 98 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(100, "layer3.3.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 99 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(101, "layer3.3.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 100 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(102, "layer3.3.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 101 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(103, "layer3.4.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->256, 1x1", new[] { 102 }, global::DslResNet.TensorShape.Image(256, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(104, "layer3.4.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 103 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(105, "layer3.4.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 104 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(106, "layer3.4.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 105 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(107, "layer3.4.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 106 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(108, "layer3.4.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 107 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(109, "layer3.4.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 108 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(110, "layer3.4.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 109 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(111, "layer3.4.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 110 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(112, "layer3.5.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->256, 1x1", new[] { 111 }, global::DslResNet.TensorShape.Image(256, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(113, "layer3.5.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 112 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(114, "layer3.5.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 113 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(115, "layer3.5.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 114 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(116, "layer3.5.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 115 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(117, "layer3.5.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 116 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(118, "layer3.5.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 117 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(119, "layer3.5.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 118 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(120, "layer3.5.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 119 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(121, "layer4.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->512, 1x1", new[] { 120 }, global::DslResNet.TensorShape.Image(512, 14, 14), 524288, 102760448, 205520896, 1, 1, 0),
-        new(122, "layer4.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 121 }, global::DslResNet.TensorShape.Image(512, 14, 14), 1024, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(123, "layer4.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 122 }, global::DslResNet.TensorShape.Image(512, 14, 14), 0, 0, 100352, 0, 0, 0),
-        new(124, "layer4.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, stride 2, pad 1", new[] { 123 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 2, 1),
-        new(125, "layer4.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 124 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(126, "layer4.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 125 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(127, "layer4.0.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 512->2048, 1x1", new[] { 126 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0),
-        new(128, "layer4.0.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(2048)", new[] { 127 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 4096, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(129, "layer4.0.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 128 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0),
-        new(130, "layer4.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 2048->512, 1x1", new[] { 129 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0),
-        new(131, "layer4.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 130 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(132, "layer4.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 131 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(133, "layer4.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 132 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(134, "layer4.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 133 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(135, "layer4.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 134 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(136, "layer4.1.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 512->2048, 1x1", new[] { 135 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0),
-        new(137, "layer4.1.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(2048)", new[] { 136 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 4096, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(138, "layer4.1.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 137 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0),
-        new(139, "layer4.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 2048->512, 1x1", new[] { 138 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0),
-        new(140, "layer4.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 139 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(141, "layer4.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 140 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(142, "layer4.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 141 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(143, "layer4.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 142 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(144, "layer4.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 143 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(145, "layer4.2.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 512->2048, 1x1", new[] { 144 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0),
-        new(146, "layer4.2.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(2048)", new[] { 145 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 4096, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(147, "layer4.2.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 146 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0),
-        new(148, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 147 }, global::DslResNet.TensorShape.Flat(2048), 0, 0, 100352, 0, 0, 0),
-        new(149, "fc", global::DslResNet.LayerKind.Dense, "Linear 2048->1000", new[] { 148 }, global::DslResNet.TensorShape.Flat(1000), 2049000, 2048000, 4097000, 0, 0, 0, Bias: true),
-    };
+        global::System.Text.StringBuilder s = new();
+        s.Append("Network: Plain50\n");
+        s.Append("Input: (3, 224, 224)\n");
+        s.Append("Layer           Operation                              Output shape      Param #        FLOPs\n");
+        s.Append("=============================================================================================\n");
+        s.Append("conv1           Conv2d 3->64, 7x7, stride 2, pad 3     (64, 112, 112)      9,408  236,027,904\n");
+        s.Append("bn1             BatchNorm2d(64)                        (64, 112, 112)        128    1,605,632\n");
+        s.Append("relu            ReLU                                   (64, 112, 112)          0      802,816\n");
+        s.Append("maxpool         MaxPool 3x3, stride 2, pad 1           (64, 56, 56)            0    1,806,336\n");
+        s.Append("layer1.0.conv1  Conv2d 64->64, 1x1                     (64, 56, 56)        4,096   25,690,112\n");
+        s.Append("layer1.0.bn1    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.0.relu1  ReLU                                   (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.0.conv2  Conv2d 64->64, 3x3, pad 1              (64, 56, 56)       36,864  231,211,008\n");
+        s.Append("layer1.0.bn2    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.0.relu2  ReLU                                   (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.0.conv3  Conv2d 64->256, 1x1                    (256, 56, 56)      16,384  102,760,448\n");
+        s.Append("layer1.0.bn3    BatchNorm2d(256)                       (256, 56, 56)         512    1,605,632\n");
+        s.Append("layer1.0.relu3  ReLU                                   (256, 56, 56)           0      802,816\n");
+        s.Append("layer1.1.conv1  Conv2d 256->64, 1x1                    (64, 56, 56)       16,384  102,760,448\n");
+        s.Append("layer1.1.bn1    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.1.relu1  ReLU                                   (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.1.conv2  Conv2d 64->64, 3x3, pad 1              (64, 56, 56)       36,864  231,211,008\n");
+        s.Append("layer1.1.bn2    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.1.relu2  ReLU                                   (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.1.conv3  Conv2d 64->256, 1x1                    (256, 56, 56)      16,384  102,760,448\n");
+        s.Append("layer1.1.bn3    BatchNorm2d(256)                       (256, 56, 56)         512    1,605,632\n");
+        s.Append("layer1.1.relu3  ReLU                                   (256, 56, 56)           0      802,816\n");
+        s.Append("layer1.2.conv1  Conv2d 256->64, 1x1                    (64, 56, 56)       16,384  102,760,448\n");
+        s.Append("layer1.2.bn1    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.2.relu1  ReLU                                   (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.2.conv2  Conv2d 64->64, 3x3, pad 1              (64, 56, 56)       36,864  231,211,008\n");
+        s.Append("layer1.2.bn2    BatchNorm2d(64)                        (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.2.relu2  ReLU                                   (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.2.conv3  Conv2d 64->256, 1x1                    (256, 56, 56)      16,384  102,760,448\n");
+        s.Append("layer1.2.bn3    BatchNorm2d(256)                       (256, 56, 56)         512    1,605,632\n");
+        s.Append("layer1.2.relu3  ReLU                                   (256, 56, 56)           0      802,816\n");
+        s.Append("layer2.0.conv1  Conv2d 256->128, 1x1                   (128, 56, 56)      32,768  205,520,896\n");
+        s.Append("layer2.0.bn1    BatchNorm2d(128)                       (128, 56, 56)         256      802,816\n");
+        s.Append("layer2.0.relu1  ReLU                                   (128, 56, 56)           0      401,408\n");
+        s.Append("layer2.0.conv2  Conv2d 128->128, 3x3, stride 2, pad 1  (128, 28, 28)     147,456  231,211,008\n");
+        for (int r = 0; r < 3; r++)
+        {
+            s.Append($"layer2.{r}.bn2    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n");
+            s.Append($"layer2.{r}.relu2  ReLU                                   (128, 28, 28)           0      100,352\n");
+            s.Append($"layer2.{r}.conv3  Conv2d 128->512, 1x1                   (512, 28, 28)      65,536  102,760,448\n");
+            s.Append($"layer2.{r}.bn3    BatchNorm2d(512)                       (512, 28, 28)       1,024      802,816\n");
+            s.Append($"layer2.{r}.relu3  ReLU                                   (512, 28, 28)           0      401,408\n");
+            s.Append($"layer2.{1 + r}.conv1  Conv2d 512->128, 1x1                   (128, 28, 28)      65,536  102,760,448\n");
+            s.Append($"layer2.{1 + r}.bn1    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n");
+            s.Append($"layer2.{1 + r}.relu1  ReLU                                   (128, 28, 28)           0      100,352\n");
+            s.Append($"layer2.{1 + r}.conv2  Conv2d 128->128, 3x3, pad 1            (128, 28, 28)     147,456  231,211,008\n");
+        }
+        s.Append("layer2.3.bn2    BatchNorm2d(128)                       (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.3.relu2  ReLU                                   (128, 28, 28)           0      100,352\n");
+        s.Append("layer2.3.conv3  Conv2d 128->512, 1x1                   (512, 28, 28)      65,536  102,760,448\n");
+        s.Append("layer2.3.bn3    BatchNorm2d(512)                       (512, 28, 28)       1,024      802,816\n");
+        s.Append("layer2.3.relu3  ReLU                                   (512, 28, 28)           0      401,408\n");
+        s.Append("layer3.0.conv1  Conv2d 512->256, 1x1                   (256, 28, 28)     131,072  205,520,896\n");
+        s.Append("layer3.0.bn1    BatchNorm2d(256)                       (256, 28, 28)         512      401,408\n");
+        s.Append("layer3.0.relu1  ReLU                                   (256, 28, 28)           0      200,704\n");
+        s.Append("layer3.0.conv2  Conv2d 256->256, 3x3, stride 2, pad 1  (256, 14, 14)     589,824  231,211,008\n");
+        for (int r = 0; r < 5; r++)
+        {
+            s.Append($"layer3.{r}.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n");
+            s.Append($"layer3.{r}.relu2  ReLU                                   (256, 14, 14)           0       50,176\n");
+            s.Append($"layer3.{r}.conv3  Conv2d 256->1024, 1x1                  (1024, 14, 14)    262,144  102,760,448\n");
+            s.Append($"layer3.{r}.bn3    BatchNorm2d(1024)                      (1024, 14, 14)      2,048      401,408\n");
+            s.Append($"layer3.{r}.relu3  ReLU                                   (1024, 14, 14)          0      200,704\n");
+            s.Append($"layer3.{1 + r}.conv1  Conv2d 1024->256, 1x1                  (256, 14, 14)     262,144  102,760,448\n");
+            s.Append($"layer3.{1 + r}.bn1    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n");
+            s.Append($"layer3.{1 + r}.relu1  ReLU                                   (256, 14, 14)           0       50,176\n");
+            s.Append($"layer3.{1 + r}.conv2  Conv2d 256->256, 3x3, pad 1            (256, 14, 14)     589,824  231,211,008\n");
+        }
+        s.Append("layer3.5.bn2    BatchNorm2d(256)                       (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.5.relu2  ReLU                                   (256, 14, 14)           0       50,176\n");
+        s.Append("layer3.5.conv3  Conv2d 256->1024, 1x1                  (1024, 14, 14)    262,144  102,760,448\n");
+        s.Append("layer3.5.bn3    BatchNorm2d(1024)                      (1024, 14, 14)      2,048      401,408\n");
+        s.Append("layer3.5.relu3  ReLU                                   (1024, 14, 14)          0      200,704\n");
+        s.Append("layer4.0.conv1  Conv2d 1024->512, 1x1                  (512, 14, 14)     524,288  205,520,896\n");
+        s.Append("layer4.0.bn1    BatchNorm2d(512)                       (512, 14, 14)       1,024      200,704\n");
+        s.Append("layer4.0.relu1  ReLU                                   (512, 14, 14)           0      100,352\n");
+        s.Append("layer4.0.conv2  Conv2d 512->512, 3x3, stride 2, pad 1  (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.0.bn2    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.0.relu2  ReLU                                   (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.0.conv3  Conv2d 512->2048, 1x1                  (2048, 7, 7)    1,048,576  102,760,448\n");
+        s.Append("layer4.0.bn3    BatchNorm2d(2048)                      (2048, 7, 7)        4,096      200,704\n");
+        s.Append("layer4.0.relu3  ReLU                                   (2048, 7, 7)            0      100,352\n");
+        s.Append("layer4.1.conv1  Conv2d 2048->512, 1x1                  (512, 7, 7)     1,048,576  102,760,448\n");
+        s.Append("layer4.1.bn1    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.1.relu1  ReLU                                   (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.1.conv2  Conv2d 512->512, 3x3, pad 1            (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.1.bn2    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.1.relu2  ReLU                                   (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.1.conv3  Conv2d 512->2048, 1x1                  (2048, 7, 7)    1,048,576  102,760,448\n");
+        s.Append("layer4.1.bn3    BatchNorm2d(2048)                      (2048, 7, 7)        4,096      200,704\n");
+        s.Append("layer4.1.relu3  ReLU                                   (2048, 7, 7)            0      100,352\n");
+        s.Append("layer4.2.conv1  Conv2d 2048->512, 1x1                  (512, 7, 7)     1,048,576  102,760,448\n");
+        s.Append("layer4.2.bn1    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.2.relu1  ReLU                                   (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.2.conv2  Conv2d 512->512, 3x3, pad 1            (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.2.bn2    BatchNorm2d(512)                       (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.2.relu2  ReLU                                   (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.2.conv3  Conv2d 512->2048, 1x1                  (2048, 7, 7)    1,048,576  102,760,448\n");
+        s.Append("layer4.2.bn3    BatchNorm2d(2048)                      (2048, 7, 7)        4,096      200,704\n");
+        s.Append("layer4.2.relu3  ReLU                                   (2048, 7, 7)            0      100,352\n");
+        s.Append("avgpool         GlobalAvgPool                          (2048)                  0      100,352\n");
+        s.Append("fc              Linear 2048->1000                      (1000)          2,049,000    4,097,000\n");
+        s.Append("---------------------------------------------------------------------------------------------\n");
+        s.Append("Total params: 22,780,456 (trainable; plus 45,489 buffer elements)\n");
+        s.Append("Multiply-adds per image: 3,729,522,688\n");
+        s.Append("Forward FLOPs per image: 7,489,779,176 (2 per multiply-add, 1 per element-wise operation)\n");
+        s.Append("Activation memory per image: training 148.75 MiB, inference 4.59 MiB\n");
+        s.Append("Fusion groups: 52 passes for 150 layers\n");
+        return s.ToString();
+    }
 
-    private static global::DslResNet.ParameterInfo[] CreateParameters() => new global::DslResNet.ParameterInfo[]
+    private static global::DslResNet.LayerInfo[] CreateLayers()
     {
-        new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 3, 7, 7 }),
-        new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv1.weight", "layer1.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 1, 1 }),
-        new("layer1.0.bn1.weight", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.0.bn1.bias", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.0.bn1.running_mean", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.0.bn1.running_var", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.0.bn1.num_batches_tracked", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv2.weight", "layer1.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.0.bn2.weight", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.0.bn2.bias", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.0.bn2.running_mean", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.0.bn2.running_var", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.0.bn2.num_batches_tracked", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv3.weight", "layer1.0.conv3", global::DslResNet.ParameterRole.Weight, new[] { 256, 64, 1, 1 }),
-        new("layer1.0.bn3.weight", "layer1.0.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer1.0.bn3.bias", "layer1.0.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer1.0.bn3.running_mean", "layer1.0.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer1.0.bn3.running_var", "layer1.0.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer1.0.bn3.num_batches_tracked", "layer1.0.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv1.weight", "layer1.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 256, 1, 1 }),
-        new("layer1.1.bn1.weight", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.1.bn1.bias", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.1.bn1.running_mean", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.1.bn1.running_var", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.1.bn1.num_batches_tracked", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv2.weight", "layer1.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.1.bn2.weight", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.1.bn2.bias", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.1.bn2.running_mean", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.1.bn2.running_var", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.1.bn2.num_batches_tracked", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv3.weight", "layer1.1.conv3", global::DslResNet.ParameterRole.Weight, new[] { 256, 64, 1, 1 }),
-        new("layer1.1.bn3.weight", "layer1.1.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer1.1.bn3.bias", "layer1.1.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer1.1.bn3.running_mean", "layer1.1.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer1.1.bn3.running_var", "layer1.1.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer1.1.bn3.num_batches_tracked", "layer1.1.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv1.weight", "layer1.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 256, 1, 1 }),
-        new("layer1.2.bn1.weight", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.2.bn1.bias", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.2.bn1.running_mean", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.2.bn1.running_var", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.2.bn1.num_batches_tracked", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv2.weight", "layer1.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.2.bn2.weight", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.2.bn2.bias", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.2.bn2.running_mean", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.2.bn2.running_var", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.2.bn2.num_batches_tracked", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv3.weight", "layer1.2.conv3", global::DslResNet.ParameterRole.Weight, new[] { 256, 64, 1, 1 }),
-        new("layer1.2.bn3.weight", "layer1.2.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer1.2.bn3.bias", "layer1.2.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer1.2.bn3.running_mean", "layer1.2.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer1.2.bn3.running_var", "layer1.2.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer1.2.bn3.num_batches_tracked", "layer1.2.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 256, 1, 1 }),
-        new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv3.weight", "layer2.0.conv3", global::DslResNet.ParameterRole.Weight, new[] { 512, 128, 1, 1 }),
-        new("layer2.0.bn3.weight", "layer2.0.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer2.0.bn3.bias", "layer2.0.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer2.0.bn3.running_mean", "layer2.0.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer2.0.bn3.running_var", "layer2.0.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer2.0.bn3.num_batches_tracked", "layer2.0.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv1.weight", "layer2.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 512, 1, 1 }),
-        new("layer2.1.bn1.weight", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.1.bn1.bias", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.1.bn1.running_mean", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.1.bn1.running_var", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.1.bn1.num_batches_tracked", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv2.weight", "layer2.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.1.bn2.weight", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.1.bn2.bias", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.1.bn2.running_mean", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.1.bn2.running_var", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.1.bn2.num_batches_tracked", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv3.weight", "layer2.1.conv3", global::DslResNet.ParameterRole.Weight, new[] { 512, 128, 1, 1 }),
-        new("layer2.1.bn3.weight", "layer2.1.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer2.1.bn3.bias", "layer2.1.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer2.1.bn3.running_mean", "layer2.1.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer2.1.bn3.running_var", "layer2.1.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer2.1.bn3.num_batches_tracked", "layer2.1.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv1.weight", "layer2.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 512, 1, 1 }),
-        new("layer2.2.bn1.weight", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.2.bn1.bias", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.2.bn1.running_mean", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.2.bn1.running_var", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.2.bn1.num_batches_tracked", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv2.weight", "layer2.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.2.bn2.weight", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.2.bn2.bias", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.2.bn2.running_mean", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.2.bn2.running_var", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.2.bn2.num_batches_tracked", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv3.weight", "layer2.2.conv3", global::DslResNet.ParameterRole.Weight, new[] { 512, 128, 1, 1 }),
-        new("layer2.2.bn3.weight", "layer2.2.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer2.2.bn3.bias", "layer2.2.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer2.2.bn3.running_mean", "layer2.2.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer2.2.bn3.running_var", "layer2.2.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer2.2.bn3.num_batches_tracked", "layer2.2.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv1.weight", "layer2.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 512, 1, 1 }),
-        new("layer2.3.bn1.weight", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.3.bn1.bias", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.3.bn1.running_mean", "layer2.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.3.bn1.running_var", "layer2.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.3.bn1.num_batches_tracked", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv2.weight", "layer2.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.3.bn2.weight", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.3.bn2.bias", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.3.bn2.running_mean", "layer2.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.3.bn2.running_var", "layer2.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.3.bn2.num_batches_tracked", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv3.weight", "layer2.3.conv3", global::DslResNet.ParameterRole.Weight, new[] { 512, 128, 1, 1 }),
-        new("layer2.3.bn3.weight", "layer2.3.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer2.3.bn3.bias", "layer2.3.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer2.3.bn3.running_mean", "layer2.3.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer2.3.bn3.running_var", "layer2.3.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer2.3.bn3.num_batches_tracked", "layer2.3.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 512, 1, 1 }),
-        new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv3.weight", "layer3.0.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }),
-        new("layer3.0.bn3.weight", "layer3.0.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }),
-        new("layer3.0.bn3.bias", "layer3.0.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }),
-        new("layer3.0.bn3.running_mean", "layer3.0.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }),
-        new("layer3.0.bn3.running_var", "layer3.0.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }),
-        new("layer3.0.bn3.num_batches_tracked", "layer3.0.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv1.weight", "layer3.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 1024, 1, 1 }),
-        new("layer3.1.bn1.weight", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.1.bn1.bias", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.1.bn1.running_mean", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.1.bn1.running_var", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.1.bn1.num_batches_tracked", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv2.weight", "layer3.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.1.bn2.weight", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.1.bn2.bias", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.1.bn2.running_mean", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.1.bn2.running_var", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.1.bn2.num_batches_tracked", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv3.weight", "layer3.1.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }),
-        new("layer3.1.bn3.weight", "layer3.1.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }),
-        new("layer3.1.bn3.bias", "layer3.1.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }),
-        new("layer3.1.bn3.running_mean", "layer3.1.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }),
-        new("layer3.1.bn3.running_var", "layer3.1.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }),
-        new("layer3.1.bn3.num_batches_tracked", "layer3.1.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv1.weight", "layer3.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 1024, 1, 1 }),
-        new("layer3.2.bn1.weight", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.2.bn1.bias", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.2.bn1.running_mean", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.2.bn1.running_var", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.2.bn1.num_batches_tracked", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv2.weight", "layer3.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.2.bn2.weight", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.2.bn2.bias", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.2.bn2.running_mean", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.2.bn2.running_var", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.2.bn2.num_batches_tracked", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv3.weight", "layer3.2.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }),
-        new("layer3.2.bn3.weight", "layer3.2.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }),
-        new("layer3.2.bn3.bias", "layer3.2.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }),
-        new("layer3.2.bn3.running_mean", "layer3.2.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }),
-        new("layer3.2.bn3.running_var", "layer3.2.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }),
-        new("layer3.2.bn3.num_batches_tracked", "layer3.2.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv1.weight", "layer3.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 1024, 1, 1 }),
-        new("layer3.3.bn1.weight", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.3.bn1.bias", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.3.bn1.running_mean", "layer3.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.3.bn1.running_var", "layer3.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.3.bn1.num_batches_tracked", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv2.weight", "layer3.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.3.bn2.weight", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.3.bn2.bias", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.3.bn2.running_mean", "layer3.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.3.bn2.running_var", "layer3.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.3.bn2.num_batches_tracked", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv3.weight", "layer3.3.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }),
-        new("layer3.3.bn3.weight", "layer3.3.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }),
-        new("layer3.3.bn3.bias", "layer3.3.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }),
-        new("layer3.3.bn3.running_mean", "layer3.3.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }),
-        new("layer3.3.bn3.running_var", "layer3.3.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }),
-        new("layer3.3.bn3.num_batches_tracked", "layer3.3.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv1.weight", "layer3.4.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 1024, 1, 1 }),
-        new("layer3.4.bn1.weight", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.4.bn1.bias", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.4.bn1.running_mean", "layer3.4.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.4.bn1.running_var", "layer3.4.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.4.bn1.num_batches_tracked", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv2.weight", "layer3.4.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.4.bn2.weight", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.4.bn2.bias", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.4.bn2.running_mean", "layer3.4.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.4.bn2.running_var", "layer3.4.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.4.bn2.num_batches_tracked", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv3.weight", "layer3.4.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }),
-        new("layer3.4.bn3.weight", "layer3.4.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }),
-        new("layer3.4.bn3.bias", "layer3.4.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }),
-        new("layer3.4.bn3.running_mean", "layer3.4.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }),
-        new("layer3.4.bn3.running_var", "layer3.4.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }),
-        new("layer3.4.bn3.num_batches_tracked", "layer3.4.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.5.conv1.weight", "layer3.5.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 1024, 1, 1 }),
-        new("layer3.5.bn1.weight", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.5.bn1.bias", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.5.bn1.running_mean", "layer3.5.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.5.bn1.running_var", "layer3.5.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.5.bn1.num_batches_tracked", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.5.conv2.weight", "layer3.5.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.5.bn2.weight", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.5.bn2.bias", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.5.bn2.running_mean", "layer3.5.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.5.bn2.running_var", "layer3.5.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.5.bn2.num_batches_tracked", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.5.conv3.weight", "layer3.5.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }),
-        new("layer3.5.bn3.weight", "layer3.5.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }),
-        new("layer3.5.bn3.bias", "layer3.5.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }),
-        new("layer3.5.bn3.running_mean", "layer3.5.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }),
-        new("layer3.5.bn3.running_var", "layer3.5.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }),
-        new("layer3.5.bn3.num_batches_tracked", "layer3.5.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.conv1.weight", "layer4.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 1024, 1, 1 }),
-        new("layer4.0.bn1.weight", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.0.bn1.bias", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.0.bn1.running_mean", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.0.bn1.running_var", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.0.bn1.num_batches_tracked", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.conv2.weight", "layer4.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.0.bn2.weight", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.0.bn2.bias", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.0.bn2.running_mean", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.0.bn2.running_var", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.0.bn2.num_batches_tracked", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.conv3.weight", "layer4.0.conv3", global::DslResNet.ParameterRole.Weight, new[] { 2048, 512, 1, 1 }),
-        new("layer4.0.bn3.weight", "layer4.0.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 2048 }),
-        new("layer4.0.bn3.bias", "layer4.0.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 2048 }),
-        new("layer4.0.bn3.running_mean", "layer4.0.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 2048 }),
-        new("layer4.0.bn3.running_var", "layer4.0.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 2048 }),
-        new("layer4.0.bn3.num_batches_tracked", "layer4.0.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.1.conv1.weight", "layer4.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 2048, 1, 1 }),
-        new("layer4.1.bn1.weight", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.1.bn1.bias", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.1.bn1.running_mean", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.1.bn1.running_var", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.1.bn1.num_batches_tracked", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.1.conv2.weight", "layer4.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.1.bn2.weight", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.1.bn2.bias", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.1.bn2.running_mean", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.1.bn2.running_var", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.1.bn2.num_batches_tracked", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.1.conv3.weight", "layer4.1.conv3", global::DslResNet.ParameterRole.Weight, new[] { 2048, 512, 1, 1 }),
-        new("layer4.1.bn3.weight", "layer4.1.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 2048 }),
-        new("layer4.1.bn3.bias", "layer4.1.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 2048 }),
-        new("layer4.1.bn3.running_mean", "layer4.1.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 2048 }),
-        new("layer4.1.bn3.running_var", "layer4.1.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 2048 }),
-        new("layer4.1.bn3.num_batches_tracked", "layer4.1.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.2.conv1.weight", "layer4.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 2048, 1, 1 }),
-        new("layer4.2.bn1.weight", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.2.bn1.bias", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.2.bn1.running_mean", "layer4.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.2.bn1.running_var", "layer4.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.2.bn1.num_batches_tracked", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.2.conv2.weight", "layer4.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.2.bn2.weight", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.2.bn2.bias", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.2.bn2.running_mean", "layer4.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.2.bn2.running_var", "layer4.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.2.bn2.num_batches_tracked", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.2.conv3.weight", "layer4.2.conv3", global::DslResNet.ParameterRole.Weight, new[] { 2048, 512, 1, 1 }),
-        new("layer4.2.bn3.weight", "layer4.2.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 2048 }),
-        new("layer4.2.bn3.bias", "layer4.2.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 2048 }),
-        new("layer4.2.bn3.running_mean", "layer4.2.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 2048 }),
-        new("layer4.2.bn3.running_var", "layer4.2.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 2048 }),
-        new("layer4.2.bn3.num_batches_tracked", "layer4.2.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 1000, 2048 }),
-        new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 1000 }),
-    };
+        global::System.Collections.Generic.List<global::DslResNet.LayerInfo> t = new(150);
+        t.Add(new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->64, 7x7, stride 2, pad 3", new[] { -1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 9408, 118013952, 236027904, 7, 2, 3));
+        t.Add(new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 0 }, global::DslResNet.TensorShape.Image(64, 112, 112), 128, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 0, 0, 802816, 0, 0, 0));
+        t.Add(new(3, "maxpool", global::DslResNet.LayerKind.MaxPool, "MaxPool 3x3, stride 2, pad 1", new[] { 2 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 1806336, 3, 2, 1));
+        {
+            int[] __r0 = { 64, 256, 256 };
+            int[] __r1 = { 4096, 16384, 16384 };
+            int[] __r2 = { 12845056, 51380224, 51380224 };
+            int[] __r3 = { 25690112, 102760448, 102760448 };
+            for (int r = 0; r < 3; r++)
+            {
+                t.Add(new(4 + 9 * r, $"layer1.{r}.conv1", global::DslResNet.LayerKind.Conv, $"Conv2d {__r0[r]}->64, 1x1", new[] { 3 + 9 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), __r1[r], __r2[r], __r3[r], 1, 1, 0));
+                t.Add(new(5 + 9 * r, $"layer1.{r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 4 + 9 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+                t.Add(new(6 + 9 * r, $"layer1.{r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 5 + 9 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+                t.Add(new(7 + 9 * r, $"layer1.{r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 6 + 9 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+                t.Add(new(8 + 9 * r, $"layer1.{r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 7 + 9 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+                t.Add(new(9 + 9 * r, $"layer1.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 8 + 9 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+                t.Add(new(10 + 9 * r, $"layer1.{r}.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 64->256, 1x1", new[] { 9 + 9 * r }, global::DslResNet.TensorShape.Image(256, 56, 56), 16384, 51380224, 102760448, 1, 1, 0));
+                t.Add(new(11 + 9 * r, $"layer1.{r}.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 10 + 9 * r }, global::DslResNet.TensorShape.Image(256, 56, 56), 512, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+                t.Add(new(12 + 9 * r, $"layer1.{r}.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 11 + 9 * r }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0));
+            }
+        }
+        t.Add(new(31, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->128, 1x1", new[] { 30 }, global::DslResNet.TensorShape.Image(128, 56, 56), 32768, 102760448, 205520896, 1, 1, 0));
+        t.Add(new(32, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 31 }, global::DslResNet.TensorShape.Image(128, 56, 56), 256, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(33, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 32 }, global::DslResNet.TensorShape.Image(128, 56, 56), 0, 0, 401408, 0, 0, 0));
+        t.Add(new(34, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, stride 2, pad 1", new[] { 33 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 2, 1));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new(35 + 9 * r, $"layer2.{r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 34 + 9 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(36 + 9 * r, $"layer2.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 35 + 9 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+            t.Add(new(37 + 9 * r, $"layer2.{r}.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 128->512, 1x1", new[] { 36 + 9 * r }, global::DslResNet.TensorShape.Image(512, 28, 28), 65536, 51380224, 102760448, 1, 1, 0));
+            t.Add(new(38 + 9 * r, $"layer2.{r}.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 37 + 9 * r }, global::DslResNet.TensorShape.Image(512, 28, 28), 1024, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(39 + 9 * r, $"layer2.{r}.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 38 + 9 * r }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0));
+            t.Add(new(40 + 9 * r, $"layer2.{1 + r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->128, 1x1", new[] { 39 + 9 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 65536, 51380224, 102760448, 1, 1, 0));
+            t.Add(new(41 + 9 * r, $"layer2.{1 + r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 40 + 9 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(42 + 9 * r, $"layer2.{1 + r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 41 + 9 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+            t.Add(new(43 + 9 * r, $"layer2.{1 + r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 42 + 9 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1));
+        }
+        t.Add(new(62, "layer2.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 61 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(63, "layer2.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 62 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(64, "layer2.3.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 128->512, 1x1", new[] { 63 }, global::DslResNet.TensorShape.Image(512, 28, 28), 65536, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(65, "layer2.3.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 64 }, global::DslResNet.TensorShape.Image(512, 28, 28), 1024, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(66, "layer2.3.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 65 }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0));
+        t.Add(new(67, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->256, 1x1", new[] { 66 }, global::DslResNet.TensorShape.Image(256, 28, 28), 131072, 102760448, 205520896, 1, 1, 0));
+        t.Add(new(68, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 67 }, global::DslResNet.TensorShape.Image(256, 28, 28), 512, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(69, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 68 }, global::DslResNet.TensorShape.Image(256, 28, 28), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(70, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, stride 2, pad 1", new[] { 69 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 2, 1));
+        for (int r = 0; r < 5; r++)
+        {
+            t.Add(new(71 + 9 * r, $"layer3.{r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 70 + 9 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(72 + 9 * r, $"layer3.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 71 + 9 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+            t.Add(new(73 + 9 * r, $"layer3.{r}.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 72 + 9 * r }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0));
+            t.Add(new(74 + 9 * r, $"layer3.{r}.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 73 + 9 * r }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(75 + 9 * r, $"layer3.{r}.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 74 + 9 * r }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0));
+            t.Add(new(76 + 9 * r, $"layer3.{1 + r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->256, 1x1", new[] { 75 + 9 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 262144, 51380224, 102760448, 1, 1, 0));
+            t.Add(new(77 + 9 * r, $"layer3.{1 + r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 76 + 9 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(78 + 9 * r, $"layer3.{1 + r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 77 + 9 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+            t.Add(new(79 + 9 * r, $"layer3.{1 + r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 78 + 9 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1));
+        }
+        t.Add(new(116, "layer3.5.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 115 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(117, "layer3.5.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 116 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(118, "layer3.5.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 117 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(119, "layer3.5.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 118 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(120, "layer3.5.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 119 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(121, "layer4.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->512, 1x1", new[] { 120 }, global::DslResNet.TensorShape.Image(512, 14, 14), 524288, 102760448, 205520896, 1, 1, 0));
+        t.Add(new(122, "layer4.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 121 }, global::DslResNet.TensorShape.Image(512, 14, 14), 1024, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(123, "layer4.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 122 }, global::DslResNet.TensorShape.Image(512, 14, 14), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(124, "layer4.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, stride 2, pad 1", new[] { 123 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 2, 1));
+        t.Add(new(125, "layer4.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 124 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(126, "layer4.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 125 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(127, "layer4.0.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 512->2048, 1x1", new[] { 126 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(128, "layer4.0.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(2048)", new[] { 127 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 4096, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(129, "layer4.0.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 128 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(130, "layer4.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 2048->512, 1x1", new[] { 129 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(131, "layer4.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 130 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(132, "layer4.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 131 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(133, "layer4.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 132 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(134, "layer4.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 133 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(135, "layer4.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 134 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(136, "layer4.1.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 512->2048, 1x1", new[] { 135 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(137, "layer4.1.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(2048)", new[] { 136 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 4096, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(138, "layer4.1.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 137 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(139, "layer4.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 2048->512, 1x1", new[] { 138 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(140, "layer4.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 139 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(141, "layer4.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 140 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(142, "layer4.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 141 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(143, "layer4.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 142 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(144, "layer4.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 143 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(145, "layer4.2.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 512->2048, 1x1", new[] { 144 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(146, "layer4.2.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(2048)", new[] { 145 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 4096, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(147, "layer4.2.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 146 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(148, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 147 }, global::DslResNet.TensorShape.Flat(2048), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(149, "fc", global::DslResNet.LayerKind.Dense, "Linear 2048->1000", new[] { 148 }, global::DslResNet.TensorShape.Flat(1000), 2049000, 2048000, 4097000, 0, 0, 0, Bias: true));
+        return t.ToArray();
+    }
 
-    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups() => new global::DslResNet.FusionGroupInfo[]
+    private static global::DslResNet.ParameterInfo[] CreateParameters()
     {
-        new("conv1", new[] { 0, 1, 2 }), // Conv+BatchNorm+ReLU
-        new("maxpool", new[] { 3 }), // MaxPool
-        new("layer1.0.conv1", new[] { 4, 5, 6 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv2", new[] { 7, 8, 9 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv3", new[] { 10, 11, 12 }), // Conv+BatchNorm+ReLU
-        new("layer1.1.conv1", new[] { 13, 14, 15 }), // Conv+BatchNorm+ReLU
-        new("layer1.1.conv2", new[] { 16, 17, 18 }), // Conv+BatchNorm+ReLU
-        new("layer1.1.conv3", new[] { 19, 20, 21 }), // Conv+BatchNorm+ReLU
-        new("layer1.2.conv1", new[] { 22, 23, 24 }), // Conv+BatchNorm+ReLU
-        new("layer1.2.conv2", new[] { 25, 26, 27 }), // Conv+BatchNorm+ReLU
-        new("layer1.2.conv3", new[] { 28, 29, 30 }), // Conv+BatchNorm+ReLU
-        new("layer2.0.conv1", new[] { 31, 32, 33 }), // Conv+BatchNorm+ReLU
-        new("layer2.0.conv2", new[] { 34, 35, 36 }), // Conv+BatchNorm+ReLU
-        new("layer2.0.conv3", new[] { 37, 38, 39 }), // Conv+BatchNorm+ReLU
-        new("layer2.1.conv1", new[] { 40, 41, 42 }), // Conv+BatchNorm+ReLU
-        new("layer2.1.conv2", new[] { 43, 44, 45 }), // Conv+BatchNorm+ReLU
-        new("layer2.1.conv3", new[] { 46, 47, 48 }), // Conv+BatchNorm+ReLU
-        new("layer2.2.conv1", new[] { 49, 50, 51 }), // Conv+BatchNorm+ReLU
-        new("layer2.2.conv2", new[] { 52, 53, 54 }), // Conv+BatchNorm+ReLU
-        new("layer2.2.conv3", new[] { 55, 56, 57 }), // Conv+BatchNorm+ReLU
-        new("layer2.3.conv1", new[] { 58, 59, 60 }), // Conv+BatchNorm+ReLU
-        new("layer2.3.conv2", new[] { 61, 62, 63 }), // Conv+BatchNorm+ReLU
-        new("layer2.3.conv3", new[] { 64, 65, 66 }), // Conv+BatchNorm+ReLU
-        new("layer3.0.conv1", new[] { 67, 68, 69 }), // Conv+BatchNorm+ReLU
-        new("layer3.0.conv2", new[] { 70, 71, 72 }), // Conv+BatchNorm+ReLU
-        new("layer3.0.conv3", new[] { 73, 74, 75 }), // Conv+BatchNorm+ReLU
-        new("layer3.1.conv1", new[] { 76, 77, 78 }), // Conv+BatchNorm+ReLU
-        new("layer3.1.conv2", new[] { 79, 80, 81 }), // Conv+BatchNorm+ReLU
-        new("layer3.1.conv3", new[] { 82, 83, 84 }), // Conv+BatchNorm+ReLU
-        new("layer3.2.conv1", new[] { 85, 86, 87 }), // Conv+BatchNorm+ReLU
-        new("layer3.2.conv2", new[] { 88, 89, 90 }), // Conv+BatchNorm+ReLU
-        new("layer3.2.conv3", new[] { 91, 92, 93 }), // Conv+BatchNorm+ReLU
-        new("layer3.3.conv1", new[] { 94, 95, 96 }), // Conv+BatchNorm+ReLU
-        new("layer3.3.conv2", new[] { 97, 98, 99 }), // Conv+BatchNorm+ReLU
-        new("layer3.3.conv3", new[] { 100, 101, 102 }), // Conv+BatchNorm+ReLU
-        new("layer3.4.conv1", new[] { 103, 104, 105 }), // Conv+BatchNorm+ReLU
-        new("layer3.4.conv2", new[] { 106, 107, 108 }), // Conv+BatchNorm+ReLU
-        new("layer3.4.conv3", new[] { 109, 110, 111 }), // Conv+BatchNorm+ReLU
-        new("layer3.5.conv1", new[] { 112, 113, 114 }), // Conv+BatchNorm+ReLU
-        new("layer3.5.conv2", new[] { 115, 116, 117 }), // Conv+BatchNorm+ReLU
-        new("layer3.5.conv3", new[] { 118, 119, 120 }), // Conv+BatchNorm+ReLU
-        new("layer4.0.conv1", new[] { 121, 122, 123 }), // Conv+BatchNorm+ReLU
-        new("layer4.0.conv2", new[] { 124, 125, 126 }), // Conv+BatchNorm+ReLU
-        new("layer4.0.conv3", new[] { 127, 128, 129 }), // Conv+BatchNorm+ReLU
-        new("layer4.1.conv1", new[] { 130, 131, 132 }), // Conv+BatchNorm+ReLU
-        new("layer4.1.conv2", new[] { 133, 134, 135 }), // Conv+BatchNorm+ReLU
-        new("layer4.1.conv3", new[] { 136, 137, 138 }), // Conv+BatchNorm+ReLU
-        new("layer4.2.conv1", new[] { 139, 140, 141 }), // Conv+BatchNorm+ReLU
-        new("layer4.2.conv2", new[] { 142, 143, 144 }), // Conv+BatchNorm+ReLU
-        new("layer4.2.conv3", new[] { 145, 146, 147 }), // Conv+BatchNorm+ReLU
-        new("avgpool", new[] { 148 }), // GlobalAvgPool
-        new("fc", new[] { 149 }), // Dense
-    };
+        global::System.Collections.Generic.List<global::DslResNet.ParameterInfo> t = new(296);
+        t.Add(new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 3, 7, 7 }));
+        t.Add(new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        {
+            int[] __r0 = { 64, 256, 256 };
+            for (int r = 0; r < 3; r++)
+            {
+                t.Add(new($"layer1.{r}.conv1.weight", $"layer1.{r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, __r0[r], 1, 1 }));
+                t.Add(new($"layer1.{r}.bn1.weight", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+                t.Add(new($"layer1.{r}.bn1.bias", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+                t.Add(new($"layer1.{r}.bn1.running_mean", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+                t.Add(new($"layer1.{r}.bn1.running_var", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+                t.Add(new($"layer1.{r}.bn1.num_batches_tracked", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+                t.Add(new($"layer1.{r}.conv2.weight", $"layer1.{r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+                t.Add(new($"layer1.{r}.bn2.weight", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+                t.Add(new($"layer1.{r}.bn2.bias", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+                t.Add(new($"layer1.{r}.bn2.running_mean", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+                t.Add(new($"layer1.{r}.bn2.running_var", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+                t.Add(new($"layer1.{r}.bn2.num_batches_tracked", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+                t.Add(new($"layer1.{r}.conv3.weight", $"layer1.{r}.conv3", global::DslResNet.ParameterRole.Weight, new[] { 256, 64, 1, 1 }));
+                t.Add(new($"layer1.{r}.bn3.weight", $"layer1.{r}.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+                t.Add(new($"layer1.{r}.bn3.bias", $"layer1.{r}.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+                t.Add(new($"layer1.{r}.bn3.running_mean", $"layer1.{r}.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+                t.Add(new($"layer1.{r}.bn3.running_var", $"layer1.{r}.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+                t.Add(new($"layer1.{r}.bn3.num_batches_tracked", $"layer1.{r}.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            }
+        }
+        t.Add(new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 256, 1, 1 }));
+        t.Add(new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+        t.Add(new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.conv3.weight", "layer2.0.conv3", global::DslResNet.ParameterRole.Weight, new[] { 512, 128, 1, 1 }));
+        t.Add(new("layer2.0.bn3.weight", "layer2.0.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer2.0.bn3.bias", "layer2.0.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer2.0.bn3.running_mean", "layer2.0.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer2.0.bn3.running_var", "layer2.0.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer2.0.bn3.num_batches_tracked", "layer2.0.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new($"layer2.{1 + r}.conv1.weight", $"layer2.{1 + r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 512, 1, 1 }));
+            t.Add(new($"layer2.{1 + r}.bn1.weight", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.bias", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.running_mean", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.running_var", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.num_batches_tracked", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer2.{1 + r}.conv2.weight", $"layer2.{1 + r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+            t.Add(new($"layer2.{1 + r}.bn2.weight", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.bias", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.running_mean", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.running_var", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.num_batches_tracked", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer2.{1 + r}.conv3.weight", $"layer2.{1 + r}.conv3", global::DslResNet.ParameterRole.Weight, new[] { 512, 128, 1, 1 }));
+            t.Add(new($"layer2.{1 + r}.bn3.weight", $"layer2.{1 + r}.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+            t.Add(new($"layer2.{1 + r}.bn3.bias", $"layer2.{1 + r}.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+            t.Add(new($"layer2.{1 + r}.bn3.running_mean", $"layer2.{1 + r}.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+            t.Add(new($"layer2.{1 + r}.bn3.running_var", $"layer2.{1 + r}.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+            t.Add(new($"layer2.{1 + r}.bn3.num_batches_tracked", $"layer2.{1 + r}.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 512, 1, 1 }));
+        t.Add(new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+        t.Add(new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.conv3.weight", "layer3.0.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }));
+        t.Add(new("layer3.0.bn3.weight", "layer3.0.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }));
+        t.Add(new("layer3.0.bn3.bias", "layer3.0.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }));
+        t.Add(new("layer3.0.bn3.running_mean", "layer3.0.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }));
+        t.Add(new("layer3.0.bn3.running_var", "layer3.0.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }));
+        t.Add(new("layer3.0.bn3.num_batches_tracked", "layer3.0.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 5; r++)
+        {
+            t.Add(new($"layer3.{1 + r}.conv1.weight", $"layer3.{1 + r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 1024, 1, 1 }));
+            t.Add(new($"layer3.{1 + r}.bn1.weight", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.bias", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.running_mean", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.running_var", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.num_batches_tracked", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer3.{1 + r}.conv2.weight", $"layer3.{1 + r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+            t.Add(new($"layer3.{1 + r}.bn2.weight", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.bias", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.running_mean", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.running_var", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.num_batches_tracked", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer3.{1 + r}.conv3.weight", $"layer3.{1 + r}.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }));
+            t.Add(new($"layer3.{1 + r}.bn3.weight", $"layer3.{1 + r}.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }));
+            t.Add(new($"layer3.{1 + r}.bn3.bias", $"layer3.{1 + r}.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }));
+            t.Add(new($"layer3.{1 + r}.bn3.running_mean", $"layer3.{1 + r}.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }));
+            t.Add(new($"layer3.{1 + r}.bn3.running_var", $"layer3.{1 + r}.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }));
+            t.Add(new($"layer3.{1 + r}.bn3.num_batches_tracked", $"layer3.{1 + r}.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        {
+            int[] __r0 = { 1024, 2048, 2048 };
+            for (int r = 0; r < 3; r++)
+            {
+                t.Add(new($"layer4.{r}.conv1.weight", $"layer4.{r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, __r0[r], 1, 1 }));
+                t.Add(new($"layer4.{r}.bn1.weight", $"layer4.{r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn1.bias", $"layer4.{r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn1.running_mean", $"layer4.{r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn1.running_var", $"layer4.{r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn1.num_batches_tracked", $"layer4.{r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+                t.Add(new($"layer4.{r}.conv2.weight", $"layer4.{r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+                t.Add(new($"layer4.{r}.bn2.weight", $"layer4.{r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn2.bias", $"layer4.{r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn2.running_mean", $"layer4.{r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn2.running_var", $"layer4.{r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+                t.Add(new($"layer4.{r}.bn2.num_batches_tracked", $"layer4.{r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+                t.Add(new($"layer4.{r}.conv3.weight", $"layer4.{r}.conv3", global::DslResNet.ParameterRole.Weight, new[] { 2048, 512, 1, 1 }));
+                t.Add(new($"layer4.{r}.bn3.weight", $"layer4.{r}.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 2048 }));
+                t.Add(new($"layer4.{r}.bn3.bias", $"layer4.{r}.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 2048 }));
+                t.Add(new($"layer4.{r}.bn3.running_mean", $"layer4.{r}.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 2048 }));
+                t.Add(new($"layer4.{r}.bn3.running_var", $"layer4.{r}.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 2048 }));
+                t.Add(new($"layer4.{r}.bn3.num_batches_tracked", $"layer4.{r}.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            }
+        }
+        t.Add(new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 1000, 2048 }));
+        t.Add(new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 1000 }));
+        return t.ToArray();
+    }
 
-    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.PoolOp _g1Op; // MaxPool maxpool
-    private readonly global::DslResNet.Runtime.PoolOp _g1InferenceOp; // MaxPool maxpool
-    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+ReLU layer1.0.conv3, layer1.0.bn3, layer1.0.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv3, layer1.0.bn3, layer1.0.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+ReLU layer1.0.conv3, layer1.0.bn3, layer1.0.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv3, layer1.0.bn3, layer1.0.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv3, layer1.0.bn3, layer1.0.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g6Conv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g6Fold; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g6InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Conv+BatchNorm+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g7Fold; // Conv+BatchNorm+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g9Fold; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g10Conv; // Conv+BatchNorm+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g10Fold; // Conv+BatchNorm+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g10InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g11Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g11Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g11InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+ReLU layer2.0.conv3, layer2.0.bn3, layer2.0.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv3, layer2.0.bn3, layer2.0.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+ReLU layer2.0.conv3, layer2.0.bn3, layer2.0.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv3, layer2.0.bn3, layer2.0.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv3, layer2.0.bn3, layer2.0.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g16Conv; // Conv+BatchNorm+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g16Fold; // Conv+BatchNorm+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g16InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g17Conv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g17Fold; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g17InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g18Conv; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g18Fold; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g18InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g19Conv; // Conv+BatchNorm+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g19Fold; // Conv+BatchNorm+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g19InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g20Conv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g20Fold; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g20InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g23Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g23Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g23InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g25Conv; // Conv+BatchNorm+ReLU layer3.0.conv3, layer3.0.bn3, layer3.0.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv3, layer3.0.bn3, layer3.0.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g25Fold; // Conv+BatchNorm+ReLU layer3.0.conv3, layer3.0.bn3, layer3.0.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g25InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv3, layer3.0.bn3, layer3.0.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv3, layer3.0.bn3, layer3.0.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g26Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g26Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g26InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g27Conv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g27Fold; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g27InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g28Conv; // Conv+BatchNorm+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g28Fold; // Conv+BatchNorm+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g28InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g29Conv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g29Fold; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g29InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g30Conv; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g30Fold; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g30InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g31Conv; // Conv+BatchNorm+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g31Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g31Fold; // Conv+BatchNorm+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g31InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g31InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g32Conv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g32Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g32Fold; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g32InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g32InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g33Conv; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g33Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g33Fold; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g33InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g33InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g34Conv; // Conv+BatchNorm+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g34Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g34Fold; // Conv+BatchNorm+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g34InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g34InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g35Conv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g35Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g35Fold; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g35InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g35InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g36Conv; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g36Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g36Fold; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g36InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g36InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g37Conv; // Conv+BatchNorm+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g37Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g37Fold; // Conv+BatchNorm+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g37InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g37InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g38Conv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g38Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g38Fold; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g38InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g38InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g39Conv; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g39Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g39Fold; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g39InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g39InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g40Conv; // Conv+BatchNorm+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g40Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g40Fold; // Conv+BatchNorm+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g40InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g40InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g41Conv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g41Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g41Fold; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g41InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g41InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g42Conv; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g42Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g42Fold; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g42InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g42InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g43Conv; // Conv+BatchNorm+ReLU layer4.0.conv3, layer4.0.bn3, layer4.0.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g43Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv3, layer4.0.bn3, layer4.0.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g43Fold; // Conv+BatchNorm+ReLU layer4.0.conv3, layer4.0.bn3, layer4.0.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g43InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv3, layer4.0.bn3, layer4.0.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g43InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv3, layer4.0.bn3, layer4.0.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g44Conv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g44Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g44Fold; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g44InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g44InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g45Conv; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g45Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g45Fold; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g45InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g45InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g46Conv; // Conv+BatchNorm+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g46Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g46Fold; // Conv+BatchNorm+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g46InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g46InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g47Conv; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g47Epilogue; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g47Fold; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g47InferenceConv; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g47InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g48Conv; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g48Epilogue; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g48Fold; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g48InferenceConv; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g48InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g49Conv; // Conv+BatchNorm+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g49Epilogue; // Conv+BatchNorm+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g49Fold; // Conv+BatchNorm+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g49InferenceConv; // Conv+BatchNorm+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g49InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.relu3
-    private readonly global::DslResNet.Runtime.PoolOp _g50Op; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.PoolOp _g50InferenceOp; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.ConvOp _g51Conv; // Dense fc
-    private readonly global::DslResNet.Runtime.ConvOp _g51InferenceConv; // Dense fc
+    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
+    {
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(52);
+        t.Add(new("conv1", new[] { 0, 1, 2 }));
+        t.Add(new("maxpool", new[] { 3 }));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new($"layer1.{r}.conv1", new[] { 4 + 9 * r, 5 + 9 * r, 6 + 9 * r }));
+            t.Add(new($"layer1.{r}.conv2", new[] { 7 + 9 * r, 8 + 9 * r, 9 + 9 * r }));
+            t.Add(new($"layer1.{r}.conv3", new[] { 10 + 9 * r, 11 + 9 * r, 12 + 9 * r }));
+        }
+        for (int r = 0; r < 4; r++)
+        {
+            t.Add(new($"layer2.{r}.conv1", new[] { 31 + 9 * r, 32 + 9 * r, 33 + 9 * r }));
+            t.Add(new($"layer2.{r}.conv2", new[] { 34 + 9 * r, 35 + 9 * r, 36 + 9 * r }));
+            t.Add(new($"layer2.{r}.conv3", new[] { 37 + 9 * r, 38 + 9 * r, 39 + 9 * r }));
+        }
+        for (int r = 0; r < 6; r++)
+        {
+            t.Add(new($"layer3.{r}.conv1", new[] { 67 + 9 * r, 68 + 9 * r, 69 + 9 * r }));
+            t.Add(new($"layer3.{r}.conv2", new[] { 70 + 9 * r, 71 + 9 * r, 72 + 9 * r }));
+            t.Add(new($"layer3.{r}.conv3", new[] { 73 + 9 * r, 74 + 9 * r, 75 + 9 * r }));
+        }
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new($"layer4.{r}.conv1", new[] { 121 + 9 * r, 122 + 9 * r, 123 + 9 * r }));
+            t.Add(new($"layer4.{r}.conv2", new[] { 124 + 9 * r, 125 + 9 * r, 126 + 9 * r }));
+            t.Add(new($"layer4.{r}.conv3", new[] { 127 + 9 * r, 128 + 9 * r, 129 + 9 * r }));
+        }
+        t.Add(new("avgpool", new[] { 148 }));
+        t.Add(new("fc", new[] { 149 }));
+        return t.ToArray();
+    }
 
     /// <summary>Builds Plain50 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
-    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// and its arenas, and registers every fusion group's operations, bound to its tensors, as a step of each pass.</summary>
     /// <param name="device">The device to run on.</param>
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
@@ -993,1037 +462,340 @@ partial class Plain50 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(19421160, 150528), ParameterGradient("conv1.weight"), default);
-        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1"));
-        _g0Conv.FuseStatistics(_g0Epilogue);
-        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
-        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
-        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
-        _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
-        Own(_g0Conv, _g0Epilogue, _g0Fold, _g0InferenceConv, _g0InferenceEpilogue);
+        AddConvolution(0, true,
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(19421160, 150528), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
         RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(19421160, 150528));
 
         // 1: MaxPool maxpool
-        _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(802816, 802816), TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 802816));
-        _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704));
-        Own(_g1Op, _g1InferenceOp);
+        AddStep(1,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(802816, 802816), TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 802816)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704)));
         RegisterTrace(1, TrainingTensor(1605632, 200704), GradientTensor(802816, 802816));
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
-        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1"));
-        _g2Conv.FuseStatistics(_g2Epilogue);
-        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 4096), Scratch(14080, 64));
-        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(9984, 4096), Scratch(14080, 64), InferenceTensor(0, 200704));
-        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
-        Own(_g2Conv, _g2Epilogue, _g2Fold, _g2InferenceConv, _g2InferenceEpilogue);
+        AddConvolution(2, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 4096), Scratch(14080, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(9984, 4096), Scratch(14080, 64), InferenceTensor(0, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
         RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
-        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(14144, 256), default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, BatchNormGradients("layer1.0.bn2"));
-        _g3Conv.FuseStatistics(_g3Epilogue);
-        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(14400, 36864), Scratch(51264, 64));
-        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(14400, 36864), Scratch(51264, 64), InferenceTensor(802816, 200704));
-        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
-        _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
-        Own(_g3Conv, _g3Epilogue, _g3Fold, _g3InferenceConv, _g3InferenceEpilogue);
+        AddConvolution(3, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(14144, 256), default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, BatchNormGradients("layer1.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(14400, 36864), Scratch(51264, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(14400, 36864), Scratch(51264, 64), InferenceTensor(802816, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704)));
         RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
 
         // 4: Conv+BatchNorm+ReLU layer1.0.conv3, layer1.0.bn3, layer1.0.relu3
-        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(2408448, 200704), Parameter("layer1.0.conv3.weight"), default, TrainingTensor(2609152, 802816), GradientTensor(2609152, 802816), GradientTensor(2408448, 200704), ParameterGradient("layer1.0.conv3.weight"), default);
-        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 802816), BatchNormTensors("layer1.0.bn3"), Scratch(51328, 1024), default, TrainingTensor(3411968, 802816), GradientTensor(3411968, 802816), GradientTensor(2609152, 802816), default, BatchNormGradients("layer1.0.bn3"));
-        _g4Conv.FuseStatistics(_g4Epilogue);
-        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.conv3.weight"), default, BatchNormTensors("layer1.0.bn3"), 1E-05f, Scratch(52352, 16384), Scratch(68736, 256));
-        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(52352, 16384), Scratch(68736, 256), InferenceTensor(0, 802816));
-        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
-        _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
-        Own(_g4Conv, _g4Epilogue, _g4Fold, _g4InferenceConv, _g4InferenceEpilogue);
+        AddConvolution(4, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(2408448, 200704), Parameter("layer1.0.conv3.weight"), default, TrainingTensor(2609152, 802816), GradientTensor(2609152, 802816), GradientTensor(2408448, 200704), ParameterGradient("layer1.0.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 802816), BatchNormTensors("layer1.0.bn3"), Scratch(51328, 1024), default, TrainingTensor(3411968, 802816), GradientTensor(3411968, 802816), GradientTensor(2609152, 802816), default, BatchNormGradients("layer1.0.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.conv3.weight"), default, BatchNormTensors("layer1.0.bn3"), 1E-05f, Scratch(52352, 16384), Scratch(68736, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(52352, 16384), Scratch(68736, 256), InferenceTensor(0, 802816)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
         RegisterTrace(4, TrainingTensor(3411968, 802816), GradientTensor(2408448, 200704));
 
         // 5: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(3411968, 802816), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(4214784, 200704), GradientTensor(4214784, 200704), GradientTensor(3411968, 802816), ParameterGradient("layer1.1.conv1.weight"), default);
-        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(68992, 256), default, TrainingTensor(4415488, 200704), GradientTensor(4415488, 200704), GradientTensor(4214784, 200704), default, BatchNormGradients("layer1.1.bn1"));
-        _g5Conv.FuseStatistics(_g5Epilogue);
-        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(69248, 16384), Scratch(85632, 64));
-        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(69248, 16384), Scratch(85632, 64), InferenceTensor(802816, 200704));
-        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
-        _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
-        Own(_g5Conv, _g5Epilogue, _g5Fold, _g5InferenceConv, _g5InferenceEpilogue);
+        AddConvolution(5, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(3411968, 802816), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(4214784, 200704), GradientTensor(4214784, 200704), GradientTensor(3411968, 802816), ParameterGradient("layer1.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(68992, 256), default, TrainingTensor(4415488, 200704), GradientTensor(4415488, 200704), GradientTensor(4214784, 200704), default, BatchNormGradients("layer1.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(69248, 16384), Scratch(85632, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(69248, 16384), Scratch(85632, 64), InferenceTensor(802816, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704)));
         RegisterTrace(5, TrainingTensor(4415488, 200704), GradientTensor(3411968, 802816));
 
         // 6: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(4415488, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(4616192, 200704), GradientTensor(4616192, 200704), GradientTensor(4415488, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
-        _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(85696, 256), default, TrainingTensor(4816896, 200704), GradientTensor(4816896, 200704), GradientTensor(4616192, 200704), default, BatchNormGradients("layer1.1.bn2"));
-        _g6Conv.FuseStatistics(_g6Epilogue);
-        _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(85952, 36864), Scratch(122816, 64));
-        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(85952, 36864), Scratch(122816, 64), InferenceTensor(1003520, 200704));
-        _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1003520, 200704), default, default, default, InferenceTensor(1003520, 200704));
-        _g6InferenceConv.FuseEpilogue(_g6InferenceEpilogue);
-        Own(_g6Conv, _g6Epilogue, _g6Fold, _g6InferenceConv, _g6InferenceEpilogue);
+        AddConvolution(6, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(4415488, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(4616192, 200704), GradientTensor(4616192, 200704), GradientTensor(4415488, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(85696, 256), default, TrainingTensor(4816896, 200704), GradientTensor(4816896, 200704), GradientTensor(4616192, 200704), default, BatchNormGradients("layer1.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(85952, 36864), Scratch(122816, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(85952, 36864), Scratch(122816, 64), InferenceTensor(1003520, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1003520, 200704), default, default, default, InferenceTensor(1003520, 200704)));
         RegisterTrace(6, TrainingTensor(4816896, 200704), GradientTensor(4415488, 200704));
 
         // 7: Conv+BatchNorm+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.relu3
-        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(4816896, 200704), Parameter("layer1.1.conv3.weight"), default, TrainingTensor(5017600, 802816), GradientTensor(5017600, 802816), GradientTensor(4816896, 200704), ParameterGradient("layer1.1.conv3.weight"), default);
-        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 802816), BatchNormTensors("layer1.1.bn3"), Scratch(122880, 1024), default, TrainingTensor(5820416, 802816), GradientTensor(5820416, 802816), GradientTensor(5017600, 802816), default, BatchNormGradients("layer1.1.bn3"));
-        _g7Conv.FuseStatistics(_g7Epilogue);
-        _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.1.conv3.weight"), default, BatchNormTensors("layer1.1.bn3"), 1E-05f, Scratch(123904, 16384), Scratch(140288, 256));
-        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1003520, 200704), Scratch(123904, 16384), Scratch(140288, 256), InferenceTensor(0, 802816));
-        _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
-        _g7InferenceConv.FuseEpilogue(_g7InferenceEpilogue);
-        Own(_g7Conv, _g7Epilogue, _g7Fold, _g7InferenceConv, _g7InferenceEpilogue);
+        AddConvolution(7, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(4816896, 200704), Parameter("layer1.1.conv3.weight"), default, TrainingTensor(5017600, 802816), GradientTensor(5017600, 802816), GradientTensor(4816896, 200704), ParameterGradient("layer1.1.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 802816), BatchNormTensors("layer1.1.bn3"), Scratch(122880, 1024), default, TrainingTensor(5820416, 802816), GradientTensor(5820416, 802816), GradientTensor(5017600, 802816), default, BatchNormGradients("layer1.1.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.1.conv3.weight"), default, BatchNormTensors("layer1.1.bn3"), 1E-05f, Scratch(123904, 16384), Scratch(140288, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1003520, 200704), Scratch(123904, 16384), Scratch(140288, 256), InferenceTensor(0, 802816)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
         RegisterTrace(7, TrainingTensor(5820416, 802816), GradientTensor(4816896, 200704));
 
         // 8: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(5820416, 802816), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(6623232, 200704), GradientTensor(6623232, 200704), GradientTensor(5820416, 802816), ParameterGradient("layer1.2.conv1.weight"), default);
-        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6623232, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(140544, 256), default, TrainingTensor(6823936, 200704), GradientTensor(6823936, 200704), GradientTensor(6623232, 200704), default, BatchNormGradients("layer1.2.bn1"));
-        _g8Conv.FuseStatistics(_g8Epilogue);
-        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(140800, 16384), Scratch(157184, 64));
-        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(140800, 16384), Scratch(157184, 64), InferenceTensor(802816, 200704));
-        _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
-        _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
-        Own(_g8Conv, _g8Epilogue, _g8Fold, _g8InferenceConv, _g8InferenceEpilogue);
+        AddConvolution(8, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(5820416, 802816), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(6623232, 200704), GradientTensor(6623232, 200704), GradientTensor(5820416, 802816), ParameterGradient("layer1.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6623232, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(140544, 256), default, TrainingTensor(6823936, 200704), GradientTensor(6823936, 200704), GradientTensor(6623232, 200704), default, BatchNormGradients("layer1.2.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(140800, 16384), Scratch(157184, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(140800, 16384), Scratch(157184, 64), InferenceTensor(802816, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704)));
         RegisterTrace(8, TrainingTensor(6823936, 200704), GradientTensor(5820416, 802816));
 
         // 9: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(6823936, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(7024640, 200704), GradientTensor(7024640, 200704), GradientTensor(6823936, 200704), ParameterGradient("layer1.2.conv2.weight"), default);
-        _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7024640, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(157248, 256), default, TrainingTensor(7225344, 200704), GradientTensor(7225344, 200704), GradientTensor(7024640, 200704), default, BatchNormGradients("layer1.2.bn2"));
-        _g9Conv.FuseStatistics(_g9Epilogue);
-        _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(157504, 36864), Scratch(194368, 64));
-        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(157504, 36864), Scratch(194368, 64), InferenceTensor(1003520, 200704));
-        _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1003520, 200704), default, default, default, InferenceTensor(1003520, 200704));
-        _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
-        Own(_g9Conv, _g9Epilogue, _g9Fold, _g9InferenceConv, _g9InferenceEpilogue);
+        AddConvolution(9, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(6823936, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(7024640, 200704), GradientTensor(7024640, 200704), GradientTensor(6823936, 200704), ParameterGradient("layer1.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7024640, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(157248, 256), default, TrainingTensor(7225344, 200704), GradientTensor(7225344, 200704), GradientTensor(7024640, 200704), default, BatchNormGradients("layer1.2.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(157504, 36864), Scratch(194368, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(157504, 36864), Scratch(194368, 64), InferenceTensor(1003520, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1003520, 200704), default, default, default, InferenceTensor(1003520, 200704)));
         RegisterTrace(9, TrainingTensor(7225344, 200704), GradientTensor(6823936, 200704));
 
         // 10: Conv+BatchNorm+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.relu3
-        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(7225344, 200704), Parameter("layer1.2.conv3.weight"), default, TrainingTensor(7426048, 802816), GradientTensor(7426048, 802816), GradientTensor(7225344, 200704), ParameterGradient("layer1.2.conv3.weight"), default);
-        _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7426048, 802816), BatchNormTensors("layer1.2.bn3"), Scratch(194432, 1024), default, TrainingTensor(8228864, 802816), GradientTensor(8228864, 802816), GradientTensor(7426048, 802816), default, BatchNormGradients("layer1.2.bn3"));
-        _g10Conv.FuseStatistics(_g10Epilogue);
-        _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.2.conv3.weight"), default, BatchNormTensors("layer1.2.bn3"), 1E-05f, Scratch(195456, 16384), Scratch(211840, 256));
-        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1003520, 200704), Scratch(195456, 16384), Scratch(211840, 256), InferenceTensor(0, 802816));
-        _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
-        _g10InferenceConv.FuseEpilogue(_g10InferenceEpilogue);
-        Own(_g10Conv, _g10Epilogue, _g10Fold, _g10InferenceConv, _g10InferenceEpilogue);
+        AddConvolution(10, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(7225344, 200704), Parameter("layer1.2.conv3.weight"), default, TrainingTensor(7426048, 802816), GradientTensor(7426048, 802816), GradientTensor(7225344, 200704), ParameterGradient("layer1.2.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7426048, 802816), BatchNormTensors("layer1.2.bn3"), Scratch(194432, 1024), default, TrainingTensor(8228864, 802816), GradientTensor(8228864, 802816), GradientTensor(7426048, 802816), default, BatchNormGradients("layer1.2.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.2.conv3.weight"), default, BatchNormTensors("layer1.2.bn3"), 1E-05f, Scratch(195456, 16384), Scratch(211840, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1003520, 200704), Scratch(195456, 16384), Scratch(211840, 256), InferenceTensor(0, 802816)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
         RegisterTrace(10, TrainingTensor(8228864, 802816), GradientTensor(7225344, 200704));
 
         // 11: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), TrainingTensor(8228864, 802816), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(9031680, 401408), GradientTensor(9031680, 401408), GradientTensor(8228864, 802816), ParameterGradient("layer2.0.conv1.weight"), default);
-        _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(9031680, 401408), BatchNormTensors("layer2.0.bn1"), Scratch(212096, 512), default, TrainingTensor(9433088, 401408), GradientTensor(9433088, 401408), GradientTensor(9031680, 401408), default, BatchNormGradients("layer2.0.bn1"));
-        _g11Conv.FuseStatistics(_g11Epilogue);
-        _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(212608, 32768), Scratch(245376, 128));
-        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(212608, 32768), Scratch(245376, 128), InferenceTensor(802816, 401408));
-        _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 401408), default, default, default, InferenceTensor(802816, 401408));
-        _g11InferenceConv.FuseEpilogue(_g11InferenceEpilogue);
-        Own(_g11Conv, _g11Epilogue, _g11Fold, _g11InferenceConv, _g11InferenceEpilogue);
+        AddConvolution(11, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), TrainingTensor(8228864, 802816), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(9031680, 401408), GradientTensor(9031680, 401408), GradientTensor(8228864, 802816), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(9031680, 401408), BatchNormTensors("layer2.0.bn1"), Scratch(212096, 512), default, TrainingTensor(9433088, 401408), GradientTensor(9433088, 401408), GradientTensor(9031680, 401408), default, BatchNormGradients("layer2.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(212608, 32768), Scratch(245376, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(212608, 32768), Scratch(245376, 128), InferenceTensor(802816, 401408)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 401408), default, default, default, InferenceTensor(802816, 401408)));
         RegisterTrace(11, TrainingTensor(9433088, 401408), GradientTensor(8228864, 802816));
 
         // 12: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), TrainingTensor(9433088, 401408), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(9834496, 100352), GradientTensor(9834496, 100352), GradientTensor(9433088, 401408), ParameterGradient("layer2.0.conv2.weight"), default);
-        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(9834496, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(245504, 512), default, TrainingTensor(9934848, 100352), GradientTensor(9934848, 100352), GradientTensor(9834496, 100352), default, BatchNormGradients("layer2.0.bn2"));
-        _g12Conv.FuseStatistics(_g12Epilogue);
-        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(246016, 147456), Scratch(393472, 128));
-        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, true), InferenceTensor(802816, 401408), Scratch(246016, 147456), Scratch(393472, 128), InferenceTensor(401408, 100352));
-        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352));
-        _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
-        Own(_g12Conv, _g12Epilogue, _g12Fold, _g12InferenceConv, _g12InferenceEpilogue);
+        AddConvolution(12, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), TrainingTensor(9433088, 401408), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(9834496, 100352), GradientTensor(9834496, 100352), GradientTensor(9433088, 401408), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(9834496, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(245504, 512), default, TrainingTensor(9934848, 100352), GradientTensor(9934848, 100352), GradientTensor(9834496, 100352), default, BatchNormGradients("layer2.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(246016, 147456), Scratch(393472, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, true), InferenceTensor(802816, 401408), Scratch(246016, 147456), Scratch(393472, 128), InferenceTensor(401408, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352)));
         RegisterTrace(12, TrainingTensor(9934848, 100352), GradientTensor(9433088, 401408));
+        {
+            int[] __r0 = { 401408, 501760, 501760 };
+            for (int r = 0; r < 3; r++)
+            {
 
-        // 13: Conv+BatchNorm+ReLU layer2.0.conv3, layer2.0.bn3, layer2.0.relu3
-        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(9934848, 100352), Parameter("layer2.0.conv3.weight"), default, TrainingTensor(10035200, 401408), GradientTensor(10035200, 401408), GradientTensor(9934848, 100352), ParameterGradient("layer2.0.conv3.weight"), default);
-        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(10035200, 401408), BatchNormTensors("layer2.0.bn3"), Scratch(393600, 2048), default, TrainingTensor(10436608, 401408), GradientTensor(10436608, 401408), GradientTensor(10035200, 401408), default, BatchNormGradients("layer2.0.bn3"));
-        _g13Conv.FuseStatistics(_g13Epilogue);
-        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.0.conv3.weight"), default, BatchNormTensors("layer2.0.bn3"), 1E-05f, Scratch(395648, 65536), Scratch(461184, 512));
-        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(401408, 100352), Scratch(395648, 65536), Scratch(461184, 512), InferenceTensor(0, 401408));
-        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(0, 401408));
-        _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
-        Own(_g13Conv, _g13Epilogue, _g13Fold, _g13InferenceConv, _g13InferenceEpilogue);
-        RegisterTrace(13, TrainingTensor(10436608, 401408), GradientTensor(9934848, 100352));
+                // {13 + 3 * r}: Conv+BatchNorm+ReLU layer2.{r}.conv3, layer2.{r}.bn3, layer2.{r}.relu3
+                AddConvolution(13 + 3 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(9934848 + 1204224 * r, 100352), Parameter($"layer2.{r}.conv3.weight"), default, TrainingTensor(10035200 + 1204224 * r, 401408), GradientTensor(10035200 + 1204224 * r, 401408), GradientTensor(9934848 + 1204224 * r, 100352), ParameterGradient($"layer2.{r}.conv3.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(10035200 + 1204224 * r, 401408), BatchNormTensors($"layer2.{r}.bn3"), Scratch(393600 + 282368 * r, 2048), default, TrainingTensor(10436608 + 1204224 * r, 401408), GradientTensor(10436608 + 1204224 * r, 401408), GradientTensor(10035200 + 1204224 * r, 401408), default, BatchNormGradients($"layer2.{r}.bn3")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter($"layer2.{r}.conv3.weight"), default, BatchNormTensors($"layer2.{r}.bn3"), 1E-05f, Scratch(395648 + 282368 * r, 65536), Scratch(461184 + 282368 * r, 512)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(__r0[r], 100352), Scratch(395648 + 282368 * r, 65536), Scratch(461184 + 282368 * r, 512), InferenceTensor(0, 401408)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(0, 401408)));
+                RegisterTrace(13 + 3 * r, TrainingTensor(10436608 + 1204224 * r, 401408), GradientTensor(9934848 + 1204224 * r, 100352));
 
-        // 14: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(10436608, 401408), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(10838016, 100352), GradientTensor(10838016, 100352), GradientTensor(10436608, 401408), ParameterGradient("layer2.1.conv1.weight"), default);
-        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(10838016, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(461696, 512), default, TrainingTensor(10938368, 100352), GradientTensor(10938368, 100352), GradientTensor(10838016, 100352), default, BatchNormGradients("layer2.1.bn1"));
-        _g14Conv.FuseStatistics(_g14Epilogue);
-        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(462208, 65536), Scratch(527744, 128));
-        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(462208, 65536), Scratch(527744, 128), InferenceTensor(401408, 100352));
-        _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352));
-        _g14InferenceConv.FuseEpilogue(_g14InferenceEpilogue);
-        Own(_g14Conv, _g14Epilogue, _g14Fold, _g14InferenceConv, _g14InferenceEpilogue);
-        RegisterTrace(14, TrainingTensor(10938368, 100352), GradientTensor(10436608, 401408));
+                // {14 + 3 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv1, layer2.{1 + r}.bn1, layer2.{1 + r}.relu1
+                AddConvolution(14 + 3 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(10436608 + 1204224 * r, 401408), Parameter($"layer2.{1 + r}.conv1.weight"), default, TrainingTensor(10838016 + 1204224 * r, 100352), GradientTensor(10838016 + 1204224 * r, 100352), GradientTensor(10436608 + 1204224 * r, 401408), ParameterGradient($"layer2.{1 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(10838016 + 1204224 * r, 100352), BatchNormTensors($"layer2.{1 + r}.bn1"), Scratch(461696 + 282368 * r, 512), default, TrainingTensor(10938368 + 1204224 * r, 100352), GradientTensor(10938368 + 1204224 * r, 100352), GradientTensor(10838016 + 1204224 * r, 100352), default, BatchNormGradients($"layer2.{1 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter($"layer2.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn1"), 1E-05f, Scratch(462208 + 282368 * r, 65536), Scratch(527744 + 282368 * r, 128)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(462208 + 282368 * r, 65536), Scratch(527744 + 282368 * r, 128), InferenceTensor(401408, 100352)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352)));
+                RegisterTrace(14 + 3 * r, TrainingTensor(10938368 + 1204224 * r, 100352), GradientTensor(10436608 + 1204224 * r, 401408));
 
-        // 15: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(10938368, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(11038720, 100352), GradientTensor(11038720, 100352), GradientTensor(10938368, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
-        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(11038720, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(527872, 512), default, TrainingTensor(11139072, 100352), GradientTensor(11139072, 100352), GradientTensor(11038720, 100352), default, BatchNormGradients("layer2.1.bn2"));
-        _g15Conv.FuseStatistics(_g15Epilogue);
-        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(528384, 147456), Scratch(675840, 128));
-        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(528384, 147456), Scratch(675840, 128), InferenceTensor(501760, 100352));
-        _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(501760, 100352), default, default, default, InferenceTensor(501760, 100352));
-        _g15InferenceConv.FuseEpilogue(_g15InferenceEpilogue);
-        Own(_g15Conv, _g15Epilogue, _g15Fold, _g15InferenceConv, _g15InferenceEpilogue);
-        RegisterTrace(15, TrainingTensor(11139072, 100352), GradientTensor(10938368, 100352));
-
-        // 16: Conv+BatchNorm+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.relu3
-        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(11139072, 100352), Parameter("layer2.1.conv3.weight"), default, TrainingTensor(11239424, 401408), GradientTensor(11239424, 401408), GradientTensor(11139072, 100352), ParameterGradient("layer2.1.conv3.weight"), default);
-        _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(11239424, 401408), BatchNormTensors("layer2.1.bn3"), Scratch(675968, 2048), default, TrainingTensor(11640832, 401408), GradientTensor(11640832, 401408), GradientTensor(11239424, 401408), default, BatchNormGradients("layer2.1.bn3"));
-        _g16Conv.FuseStatistics(_g16Epilogue);
-        _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.1.conv3.weight"), default, BatchNormTensors("layer2.1.bn3"), 1E-05f, Scratch(678016, 65536), Scratch(743552, 512));
-        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(501760, 100352), Scratch(678016, 65536), Scratch(743552, 512), InferenceTensor(0, 401408));
-        _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(0, 401408));
-        _g16InferenceConv.FuseEpilogue(_g16InferenceEpilogue);
-        Own(_g16Conv, _g16Epilogue, _g16Fold, _g16InferenceConv, _g16InferenceEpilogue);
-        RegisterTrace(16, TrainingTensor(11640832, 401408), GradientTensor(11139072, 100352));
-
-        // 17: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(11640832, 401408), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(12042240, 100352), GradientTensor(12042240, 100352), GradientTensor(11640832, 401408), ParameterGradient("layer2.2.conv1.weight"), default);
-        _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(12042240, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(744064, 512), default, TrainingTensor(12142592, 100352), GradientTensor(12142592, 100352), GradientTensor(12042240, 100352), default, BatchNormGradients("layer2.2.bn1"));
-        _g17Conv.FuseStatistics(_g17Epilogue);
-        _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(744576, 65536), Scratch(810112, 128));
-        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(744576, 65536), Scratch(810112, 128), InferenceTensor(401408, 100352));
-        _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352));
-        _g17InferenceConv.FuseEpilogue(_g17InferenceEpilogue);
-        Own(_g17Conv, _g17Epilogue, _g17Fold, _g17InferenceConv, _g17InferenceEpilogue);
-        RegisterTrace(17, TrainingTensor(12142592, 100352), GradientTensor(11640832, 401408));
-
-        // 18: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(12142592, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(12242944, 100352), GradientTensor(12242944, 100352), GradientTensor(12142592, 100352), ParameterGradient("layer2.2.conv2.weight"), default);
-        _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(12242944, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(810240, 512), default, TrainingTensor(12343296, 100352), GradientTensor(12343296, 100352), GradientTensor(12242944, 100352), default, BatchNormGradients("layer2.2.bn2"));
-        _g18Conv.FuseStatistics(_g18Epilogue);
-        _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(810752, 147456), Scratch(958208, 128));
-        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(810752, 147456), Scratch(958208, 128), InferenceTensor(501760, 100352));
-        _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(501760, 100352), default, default, default, InferenceTensor(501760, 100352));
-        _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
-        Own(_g18Conv, _g18Epilogue, _g18Fold, _g18InferenceConv, _g18InferenceEpilogue);
-        RegisterTrace(18, TrainingTensor(12343296, 100352), GradientTensor(12142592, 100352));
-
-        // 19: Conv+BatchNorm+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.relu3
-        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(12343296, 100352), Parameter("layer2.2.conv3.weight"), default, TrainingTensor(12443648, 401408), GradientTensor(12443648, 401408), GradientTensor(12343296, 100352), ParameterGradient("layer2.2.conv3.weight"), default);
-        _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(12443648, 401408), BatchNormTensors("layer2.2.bn3"), Scratch(958336, 2048), default, TrainingTensor(12845056, 401408), GradientTensor(12845056, 401408), GradientTensor(12443648, 401408), default, BatchNormGradients("layer2.2.bn3"));
-        _g19Conv.FuseStatistics(_g19Epilogue);
-        _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.2.conv3.weight"), default, BatchNormTensors("layer2.2.bn3"), 1E-05f, Scratch(960384, 65536), Scratch(1025920, 512));
-        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(501760, 100352), Scratch(960384, 65536), Scratch(1025920, 512), InferenceTensor(0, 401408));
-        _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(0, 401408));
-        _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
-        Own(_g19Conv, _g19Epilogue, _g19Fold, _g19InferenceConv, _g19InferenceEpilogue);
-        RegisterTrace(19, TrainingTensor(12845056, 401408), GradientTensor(12343296, 100352));
-
-        // 20: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(12845056, 401408), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(13246464, 100352), GradientTensor(13246464, 100352), GradientTensor(12845056, 401408), ParameterGradient("layer2.3.conv1.weight"), default);
-        _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(13246464, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1026432, 512), default, TrainingTensor(13346816, 100352), GradientTensor(13346816, 100352), GradientTensor(13246464, 100352), default, BatchNormGradients("layer2.3.bn1"));
-        _g20Conv.FuseStatistics(_g20Epilogue);
-        _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(1026944, 65536), Scratch(1092480, 128));
-        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1026944, 65536), Scratch(1092480, 128), InferenceTensor(401408, 100352));
-        _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352));
-        _g20InferenceConv.FuseEpilogue(_g20InferenceEpilogue);
-        Own(_g20Conv, _g20Epilogue, _g20Fold, _g20InferenceConv, _g20InferenceEpilogue);
-        RegisterTrace(20, TrainingTensor(13346816, 100352), GradientTensor(12845056, 401408));
-
-        // 21: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(13346816, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(13447168, 100352), GradientTensor(13447168, 100352), GradientTensor(13346816, 100352), ParameterGradient("layer2.3.conv2.weight"), default);
-        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(13447168, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1092608, 512), default, TrainingTensor(13547520, 100352), GradientTensor(13547520, 100352), GradientTensor(13447168, 100352), default, BatchNormGradients("layer2.3.bn2"));
-        _g21Conv.FuseStatistics(_g21Epilogue);
-        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1093120, 147456), Scratch(1240576, 128));
-        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(1093120, 147456), Scratch(1240576, 128), InferenceTensor(501760, 100352));
-        _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(501760, 100352), default, default, default, InferenceTensor(501760, 100352));
-        _g21InferenceConv.FuseEpilogue(_g21InferenceEpilogue);
-        Own(_g21Conv, _g21Epilogue, _g21Fold, _g21InferenceConv, _g21InferenceEpilogue);
-        RegisterTrace(21, TrainingTensor(13547520, 100352), GradientTensor(13346816, 100352));
+                // {15 + 3 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.relu2
+                AddConvolution(15 + 3 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(10938368 + 1204224 * r, 100352), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(11038720 + 1204224 * r, 100352), GradientTensor(11038720 + 1204224 * r, 100352), GradientTensor(10938368 + 1204224 * r, 100352), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(11038720 + 1204224 * r, 100352), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(527872 + 282368 * r, 512), default, TrainingTensor(11139072 + 1204224 * r, 100352), GradientTensor(11139072 + 1204224 * r, 100352), GradientTensor(11038720 + 1204224 * r, 100352), default, BatchNormGradients($"layer2.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(528384 + 282368 * r, 147456), Scratch(675840 + 282368 * r, 128)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(528384 + 282368 * r, 147456), Scratch(675840 + 282368 * r, 128), InferenceTensor(501760, 100352)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(501760, 100352), default, default, default, InferenceTensor(501760, 100352)));
+                RegisterTrace(15 + 3 * r, TrainingTensor(11139072 + 1204224 * r, 100352), GradientTensor(10938368 + 1204224 * r, 100352));
+            }
+        }
 
         // 22: Conv+BatchNorm+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.relu3
-        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(13547520, 100352), Parameter("layer2.3.conv3.weight"), default, TrainingTensor(13647872, 401408), GradientTensor(13647872, 401408), GradientTensor(13547520, 100352), ParameterGradient("layer2.3.conv3.weight"), default);
-        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(13647872, 401408), BatchNormTensors("layer2.3.bn3"), Scratch(1240704, 2048), default, TrainingTensor(14049280, 401408), GradientTensor(14049280, 401408), GradientTensor(13647872, 401408), default, BatchNormGradients("layer2.3.bn3"));
-        _g22Conv.FuseStatistics(_g22Epilogue);
-        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.3.conv3.weight"), default, BatchNormTensors("layer2.3.bn3"), 1E-05f, Scratch(1242752, 65536), Scratch(1308288, 512));
-        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(501760, 100352), Scratch(1242752, 65536), Scratch(1308288, 512), InferenceTensor(0, 401408));
-        _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(0, 401408));
-        _g22InferenceConv.FuseEpilogue(_g22InferenceEpilogue);
-        Own(_g22Conv, _g22Epilogue, _g22Fold, _g22InferenceConv, _g22InferenceEpilogue);
+        AddConvolution(22, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(13547520, 100352), Parameter("layer2.3.conv3.weight"), default, TrainingTensor(13647872, 401408), GradientTensor(13647872, 401408), GradientTensor(13547520, 100352), ParameterGradient("layer2.3.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(13647872, 401408), BatchNormTensors("layer2.3.bn3"), Scratch(1240704, 2048), default, TrainingTensor(14049280, 401408), GradientTensor(14049280, 401408), GradientTensor(13647872, 401408), default, BatchNormGradients("layer2.3.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.3.conv3.weight"), default, BatchNormTensors("layer2.3.bn3"), 1E-05f, Scratch(1242752, 65536), Scratch(1308288, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(501760, 100352), Scratch(1242752, 65536), Scratch(1308288, 512), InferenceTensor(0, 401408)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(0, 401408)));
         RegisterTrace(22, TrainingTensor(14049280, 401408), GradientTensor(13547520, 100352));
 
         // 23: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), TrainingTensor(14049280, 401408), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(14450688, 200704), GradientTensor(14450688, 200704), GradientTensor(14049280, 401408), ParameterGradient("layer3.0.conv1.weight"), default);
-        _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(14450688, 200704), BatchNormTensors("layer3.0.bn1"), Scratch(1308800, 1024), default, TrainingTensor(14651392, 200704), GradientTensor(14651392, 200704), GradientTensor(14450688, 200704), default, BatchNormGradients("layer3.0.bn1"));
-        _g23Conv.FuseStatistics(_g23Epilogue);
-        _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1309824, 131072), Scratch(1440896, 256));
-        _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1309824, 131072), Scratch(1440896, 256), InferenceTensor(401408, 200704));
-        _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, default, InferenceTensor(401408, 200704));
-        _g23InferenceConv.FuseEpilogue(_g23InferenceEpilogue);
-        Own(_g23Conv, _g23Epilogue, _g23Fold, _g23InferenceConv, _g23InferenceEpilogue);
+        AddConvolution(23, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), TrainingTensor(14049280, 401408), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(14450688, 200704), GradientTensor(14450688, 200704), GradientTensor(14049280, 401408), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(14450688, 200704), BatchNormTensors("layer3.0.bn1"), Scratch(1308800, 1024), default, TrainingTensor(14651392, 200704), GradientTensor(14651392, 200704), GradientTensor(14450688, 200704), default, BatchNormGradients("layer3.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1309824, 131072), Scratch(1440896, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1309824, 131072), Scratch(1440896, 256), InferenceTensor(401408, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, default, InferenceTensor(401408, 200704)));
         RegisterTrace(23, TrainingTensor(14651392, 200704), GradientTensor(14049280, 401408));
 
         // 24: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), TrainingTensor(14651392, 200704), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(14852096, 50176), GradientTensor(14852096, 50176), GradientTensor(14651392, 200704), ParameterGradient("layer3.0.conv2.weight"), default);
-        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(14852096, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1441152, 1024), default, TrainingTensor(14902272, 50176), GradientTensor(14902272, 50176), GradientTensor(14852096, 50176), default, BatchNormGradients("layer3.0.bn2"));
-        _g24Conv.FuseStatistics(_g24Epilogue);
-        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1442176, 589824), Scratch(2032000, 256));
-        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(1442176, 589824), Scratch(2032000, 256), InferenceTensor(200704, 50176));
-        _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
-        _g24InferenceConv.FuseEpilogue(_g24InferenceEpilogue);
-        Own(_g24Conv, _g24Epilogue, _g24Fold, _g24InferenceConv, _g24InferenceEpilogue);
+        AddConvolution(24, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), TrainingTensor(14651392, 200704), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(14852096, 50176), GradientTensor(14852096, 50176), GradientTensor(14651392, 200704), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(14852096, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1441152, 1024), default, TrainingTensor(14902272, 50176), GradientTensor(14902272, 50176), GradientTensor(14852096, 50176), default, BatchNormGradients("layer3.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1442176, 589824), Scratch(2032000, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(1442176, 589824), Scratch(2032000, 256), InferenceTensor(200704, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176)));
         RegisterTrace(24, TrainingTensor(14902272, 50176), GradientTensor(14651392, 200704));
 
         // 25: Conv+BatchNorm+ReLU layer3.0.conv3, layer3.0.bn3, layer3.0.relu3
-        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(14902272, 50176), Parameter("layer3.0.conv3.weight"), default, TrainingTensor(14952448, 200704), GradientTensor(14952448, 200704), GradientTensor(14902272, 50176), ParameterGradient("layer3.0.conv3.weight"), default);
-        _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(14952448, 200704), BatchNormTensors("layer3.0.bn3"), Scratch(2032256, 4096), default, TrainingTensor(15153152, 200704), GradientTensor(15153152, 200704), GradientTensor(14952448, 200704), default, BatchNormGradients("layer3.0.bn3"));
-        _g25Conv.FuseStatistics(_g25Epilogue);
-        _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.0.conv3.weight"), default, BatchNormTensors("layer3.0.bn3"), 1E-05f, Scratch(2036352, 262144), Scratch(2298496, 1024));
-        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(200704, 50176), Scratch(2036352, 262144), Scratch(2298496, 1024), InferenceTensor(0, 200704));
-        _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g25InferenceConv.FuseEpilogue(_g25InferenceEpilogue);
-        Own(_g25Conv, _g25Epilogue, _g25Fold, _g25InferenceConv, _g25InferenceEpilogue);
+        AddConvolution(25, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(14902272, 50176), Parameter("layer3.0.conv3.weight"), default, TrainingTensor(14952448, 200704), GradientTensor(14952448, 200704), GradientTensor(14902272, 50176), ParameterGradient("layer3.0.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(14952448, 200704), BatchNormTensors("layer3.0.bn3"), Scratch(2032256, 4096), default, TrainingTensor(15153152, 200704), GradientTensor(15153152, 200704), GradientTensor(14952448, 200704), default, BatchNormGradients("layer3.0.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.0.conv3.weight"), default, BatchNormTensors("layer3.0.bn3"), 1E-05f, Scratch(2036352, 262144), Scratch(2298496, 1024)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(200704, 50176), Scratch(2036352, 262144), Scratch(2298496, 1024), InferenceTensor(0, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
         RegisterTrace(25, TrainingTensor(15153152, 200704), GradientTensor(14902272, 50176));
 
         // 26: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g26Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(15153152, 200704), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(15353856, 50176), GradientTensor(15353856, 50176), GradientTensor(15153152, 200704), ParameterGradient("layer3.1.conv1.weight"), default);
-        _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15353856, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2299520, 1024), default, TrainingTensor(15404032, 50176), GradientTensor(15404032, 50176), GradientTensor(15353856, 50176), default, BatchNormGradients("layer3.1.bn1"));
-        _g26Conv.FuseStatistics(_g26Epilogue);
-        _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2300544, 262144), Scratch(2562688, 256));
-        _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(2300544, 262144), Scratch(2562688, 256), InferenceTensor(200704, 50176));
-        _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
-        _g26InferenceConv.FuseEpilogue(_g26InferenceEpilogue);
-        Own(_g26Conv, _g26Epilogue, _g26Fold, _g26InferenceConv, _g26InferenceEpilogue);
+        AddConvolution(26, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(15153152, 200704), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(15353856, 50176), GradientTensor(15353856, 50176), GradientTensor(15153152, 200704), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15353856, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2299520, 1024), default, TrainingTensor(15404032, 50176), GradientTensor(15404032, 50176), GradientTensor(15353856, 50176), default, BatchNormGradients("layer3.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2300544, 262144), Scratch(2562688, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(2300544, 262144), Scratch(2562688, 256), InferenceTensor(200704, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176)));
         RegisterTrace(26, TrainingTensor(15404032, 50176), GradientTensor(15153152, 200704));
 
         // 27: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-        _g27Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(15404032, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(15454208, 50176), GradientTensor(15454208, 50176), GradientTensor(15404032, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
-        _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15454208, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2562944, 1024), default, TrainingTensor(15504384, 50176), GradientTensor(15504384, 50176), GradientTensor(15454208, 50176), default, BatchNormGradients("layer3.1.bn2"));
-        _g27Conv.FuseStatistics(_g27Epilogue);
-        _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2563968, 589824), Scratch(3153792, 256));
-        _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(2563968, 589824), Scratch(3153792, 256), InferenceTensor(250880, 50176));
-        _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(250880, 50176), default, default, default, InferenceTensor(250880, 50176));
-        _g27InferenceConv.FuseEpilogue(_g27InferenceEpilogue);
-        Own(_g27Conv, _g27Epilogue, _g27Fold, _g27InferenceConv, _g27InferenceEpilogue);
+        AddConvolution(27, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(15404032, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(15454208, 50176), GradientTensor(15454208, 50176), GradientTensor(15404032, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15454208, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2562944, 1024), default, TrainingTensor(15504384, 50176), GradientTensor(15504384, 50176), GradientTensor(15454208, 50176), default, BatchNormGradients("layer3.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2563968, 589824), Scratch(3153792, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(2563968, 589824), Scratch(3153792, 256), InferenceTensor(250880, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(250880, 50176), default, default, default, InferenceTensor(250880, 50176)));
         RegisterTrace(27, TrainingTensor(15504384, 50176), GradientTensor(15404032, 50176));
+        for (int r = 0; r < 4; r++)
+        {
 
-        // 28: Conv+BatchNorm+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.relu3
-        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(15504384, 50176), Parameter("layer3.1.conv3.weight"), default, TrainingTensor(15554560, 200704), GradientTensor(15554560, 200704), GradientTensor(15504384, 50176), ParameterGradient("layer3.1.conv3.weight"), default);
-        _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15554560, 200704), BatchNormTensors("layer3.1.bn3"), Scratch(3154048, 4096), default, TrainingTensor(15755264, 200704), GradientTensor(15755264, 200704), GradientTensor(15554560, 200704), default, BatchNormGradients("layer3.1.bn3"));
-        _g28Conv.FuseStatistics(_g28Epilogue);
-        _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.1.conv3.weight"), default, BatchNormTensors("layer3.1.bn3"), 1E-05f, Scratch(3158144, 262144), Scratch(3420288, 1024));
-        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(3158144, 262144), Scratch(3420288, 1024), InferenceTensor(0, 200704));
-        _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g28InferenceConv.FuseEpilogue(_g28InferenceEpilogue);
-        Own(_g28Conv, _g28Epilogue, _g28Fold, _g28InferenceConv, _g28InferenceEpilogue);
-        RegisterTrace(28, TrainingTensor(15755264, 200704), GradientTensor(15504384, 50176));
+            // {28 + 3 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv3, layer3.{1 + r}.bn3, layer3.{1 + r}.relu3
+            AddConvolution(28 + 3 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(15504384 + 602112 * r, 50176), Parameter($"layer3.{1 + r}.conv3.weight"), default, TrainingTensor(15554560 + 602112 * r, 200704), GradientTensor(15554560 + 602112 * r, 200704), GradientTensor(15504384 + 602112 * r, 50176), ParameterGradient($"layer3.{1 + r}.conv3.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15554560 + 602112 * r, 200704), BatchNormTensors($"layer3.{1 + r}.bn3"), Scratch(3154048 + 1121792 * r, 4096), default, TrainingTensor(15755264 + 602112 * r, 200704), GradientTensor(15755264 + 602112 * r, 200704), GradientTensor(15554560 + 602112 * r, 200704), default, BatchNormGradients($"layer3.{1 + r}.bn3")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter($"layer3.{1 + r}.conv3.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn3"), 1E-05f, Scratch(3158144 + 1121792 * r, 262144), Scratch(3420288 + 1121792 * r, 1024)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(3158144 + 1121792 * r, 262144), Scratch(3420288 + 1121792 * r, 1024), InferenceTensor(0, 200704)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
+            RegisterTrace(28 + 3 * r, TrainingTensor(15755264 + 602112 * r, 200704), GradientTensor(15504384 + 602112 * r, 50176));
 
-        // 29: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(15755264, 200704), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(15955968, 50176), GradientTensor(15955968, 50176), GradientTensor(15755264, 200704), ParameterGradient("layer3.2.conv1.weight"), default);
-        _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15955968, 50176), BatchNormTensors("layer3.2.bn1"), Scratch(3421312, 1024), default, TrainingTensor(16006144, 50176), GradientTensor(16006144, 50176), GradientTensor(15955968, 50176), default, BatchNormGradients("layer3.2.bn1"));
-        _g29Conv.FuseStatistics(_g29Epilogue);
-        _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(3422336, 262144), Scratch(3684480, 256));
-        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(3422336, 262144), Scratch(3684480, 256), InferenceTensor(200704, 50176));
-        _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
-        _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
-        Own(_g29Conv, _g29Epilogue, _g29Fold, _g29InferenceConv, _g29InferenceEpilogue);
-        RegisterTrace(29, TrainingTensor(16006144, 50176), GradientTensor(15755264, 200704));
+            // {29 + 3 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
+            AddConvolution(29 + 3 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(15755264 + 602112 * r, 200704), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(15955968 + 602112 * r, 50176), GradientTensor(15955968 + 602112 * r, 50176), GradientTensor(15755264 + 602112 * r, 200704), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15955968 + 602112 * r, 50176), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(3421312 + 1121792 * r, 1024), default, TrainingTensor(16006144 + 602112 * r, 50176), GradientTensor(16006144 + 602112 * r, 50176), GradientTensor(15955968 + 602112 * r, 50176), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(3422336 + 1121792 * r, 262144), Scratch(3684480 + 1121792 * r, 256)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(3422336 + 1121792 * r, 262144), Scratch(3684480 + 1121792 * r, 256), InferenceTensor(200704, 50176)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176)));
+            RegisterTrace(29 + 3 * r, TrainingTensor(16006144 + 602112 * r, 50176), GradientTensor(15755264 + 602112 * r, 200704));
 
-        // 30: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-        _g30Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(16006144, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(16056320, 50176), GradientTensor(16056320, 50176), GradientTensor(16006144, 50176), ParameterGradient("layer3.2.conv2.weight"), default);
-        _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(16056320, 50176), BatchNormTensors("layer3.2.bn2"), Scratch(3684736, 1024), default, TrainingTensor(16106496, 50176), GradientTensor(16106496, 50176), GradientTensor(16056320, 50176), default, BatchNormGradients("layer3.2.bn2"));
-        _g30Conv.FuseStatistics(_g30Epilogue);
-        _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(3685760, 589824), Scratch(4275584, 256));
-        _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(3685760, 589824), Scratch(4275584, 256), InferenceTensor(250880, 50176));
-        _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(250880, 50176), default, default, default, InferenceTensor(250880, 50176));
-        _g30InferenceConv.FuseEpilogue(_g30InferenceEpilogue);
-        Own(_g30Conv, _g30Epilogue, _g30Fold, _g30InferenceConv, _g30InferenceEpilogue);
-        RegisterTrace(30, TrainingTensor(16106496, 50176), GradientTensor(16006144, 50176));
-
-        // 31: Conv+BatchNorm+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.relu3
-        _g31Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(16106496, 50176), Parameter("layer3.2.conv3.weight"), default, TrainingTensor(16156672, 200704), GradientTensor(16156672, 200704), GradientTensor(16106496, 50176), ParameterGradient("layer3.2.conv3.weight"), default);
-        _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(16156672, 200704), BatchNormTensors("layer3.2.bn3"), Scratch(4275840, 4096), default, TrainingTensor(16357376, 200704), GradientTensor(16357376, 200704), GradientTensor(16156672, 200704), default, BatchNormGradients("layer3.2.bn3"));
-        _g31Conv.FuseStatistics(_g31Epilogue);
-        _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.2.conv3.weight"), default, BatchNormTensors("layer3.2.bn3"), 1E-05f, Scratch(4279936, 262144), Scratch(4542080, 1024));
-        _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(4279936, 262144), Scratch(4542080, 1024), InferenceTensor(0, 200704));
-        _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g31InferenceConv.FuseEpilogue(_g31InferenceEpilogue);
-        Own(_g31Conv, _g31Epilogue, _g31Fold, _g31InferenceConv, _g31InferenceEpilogue);
-        RegisterTrace(31, TrainingTensor(16357376, 200704), GradientTensor(16106496, 50176));
-
-        // 32: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(16357376, 200704), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(16558080, 50176), GradientTensor(16558080, 50176), GradientTensor(16357376, 200704), ParameterGradient("layer3.3.conv1.weight"), default);
-        _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(16558080, 50176), BatchNormTensors("layer3.3.bn1"), Scratch(4543104, 1024), default, TrainingTensor(16608256, 50176), GradientTensor(16608256, 50176), GradientTensor(16558080, 50176), default, BatchNormGradients("layer3.3.bn1"));
-        _g32Conv.FuseStatistics(_g32Epilogue);
-        _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(4544128, 262144), Scratch(4806272, 256));
-        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(4544128, 262144), Scratch(4806272, 256), InferenceTensor(200704, 50176));
-        _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
-        _g32InferenceConv.FuseEpilogue(_g32InferenceEpilogue);
-        Own(_g32Conv, _g32Epilogue, _g32Fold, _g32InferenceConv, _g32InferenceEpilogue);
-        RegisterTrace(32, TrainingTensor(16608256, 50176), GradientTensor(16357376, 200704));
-
-        // 33: Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-        _g33Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(16608256, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(16658432, 50176), GradientTensor(16658432, 50176), GradientTensor(16608256, 50176), ParameterGradient("layer3.3.conv2.weight"), default);
-        _g33Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(16658432, 50176), BatchNormTensors("layer3.3.bn2"), Scratch(4806528, 1024), default, TrainingTensor(16708608, 50176), GradientTensor(16708608, 50176), GradientTensor(16658432, 50176), default, BatchNormGradients("layer3.3.bn2"));
-        _g33Conv.FuseStatistics(_g33Epilogue);
-        _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(4807552, 589824), Scratch(5397376, 256));
-        _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(4807552, 589824), Scratch(5397376, 256), InferenceTensor(250880, 50176));
-        _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(250880, 50176), default, default, default, InferenceTensor(250880, 50176));
-        _g33InferenceConv.FuseEpilogue(_g33InferenceEpilogue);
-        Own(_g33Conv, _g33Epilogue, _g33Fold, _g33InferenceConv, _g33InferenceEpilogue);
-        RegisterTrace(33, TrainingTensor(16708608, 50176), GradientTensor(16608256, 50176));
-
-        // 34: Conv+BatchNorm+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.relu3
-        _g34Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(16708608, 50176), Parameter("layer3.3.conv3.weight"), default, TrainingTensor(16758784, 200704), GradientTensor(16758784, 200704), GradientTensor(16708608, 50176), ParameterGradient("layer3.3.conv3.weight"), default);
-        _g34Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(16758784, 200704), BatchNormTensors("layer3.3.bn3"), Scratch(5397632, 4096), default, TrainingTensor(16959488, 200704), GradientTensor(16959488, 200704), GradientTensor(16758784, 200704), default, BatchNormGradients("layer3.3.bn3"));
-        _g34Conv.FuseStatistics(_g34Epilogue);
-        _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.3.conv3.weight"), default, BatchNormTensors("layer3.3.bn3"), 1E-05f, Scratch(5401728, 262144), Scratch(5663872, 1024));
-        _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(5401728, 262144), Scratch(5663872, 1024), InferenceTensor(0, 200704));
-        _g34InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g34InferenceConv.FuseEpilogue(_g34InferenceEpilogue);
-        Own(_g34Conv, _g34Epilogue, _g34Fold, _g34InferenceConv, _g34InferenceEpilogue);
-        RegisterTrace(34, TrainingTensor(16959488, 200704), GradientTensor(16708608, 50176));
-
-        // 35: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        _g35Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(16959488, 200704), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(17160192, 50176), GradientTensor(17160192, 50176), GradientTensor(16959488, 200704), ParameterGradient("layer3.4.conv1.weight"), default);
-        _g35Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17160192, 50176), BatchNormTensors("layer3.4.bn1"), Scratch(5664896, 1024), default, TrainingTensor(17210368, 50176), GradientTensor(17210368, 50176), GradientTensor(17160192, 50176), default, BatchNormGradients("layer3.4.bn1"));
-        _g35Conv.FuseStatistics(_g35Epilogue);
-        _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(5665920, 262144), Scratch(5928064, 256));
-        _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(5665920, 262144), Scratch(5928064, 256), InferenceTensor(200704, 50176));
-        _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
-        _g35InferenceConv.FuseEpilogue(_g35InferenceEpilogue);
-        Own(_g35Conv, _g35Epilogue, _g35Fold, _g35InferenceConv, _g35InferenceEpilogue);
-        RegisterTrace(35, TrainingTensor(17210368, 50176), GradientTensor(16959488, 200704));
-
-        // 36: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-        _g36Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(17210368, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(17260544, 50176), GradientTensor(17260544, 50176), GradientTensor(17210368, 50176), ParameterGradient("layer3.4.conv2.weight"), default);
-        _g36Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17260544, 50176), BatchNormTensors("layer3.4.bn2"), Scratch(5928320, 1024), default, TrainingTensor(17310720, 50176), GradientTensor(17310720, 50176), GradientTensor(17260544, 50176), default, BatchNormGradients("layer3.4.bn2"));
-        _g36Conv.FuseStatistics(_g36Epilogue);
-        _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(5929344, 589824), Scratch(6519168, 256));
-        _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(5929344, 589824), Scratch(6519168, 256), InferenceTensor(250880, 50176));
-        _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(250880, 50176), default, default, default, InferenceTensor(250880, 50176));
-        _g36InferenceConv.FuseEpilogue(_g36InferenceEpilogue);
-        Own(_g36Conv, _g36Epilogue, _g36Fold, _g36InferenceConv, _g36InferenceEpilogue);
-        RegisterTrace(36, TrainingTensor(17310720, 50176), GradientTensor(17210368, 50176));
-
-        // 37: Conv+BatchNorm+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.relu3
-        _g37Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(17310720, 50176), Parameter("layer3.4.conv3.weight"), default, TrainingTensor(17360896, 200704), GradientTensor(17360896, 200704), GradientTensor(17310720, 50176), ParameterGradient("layer3.4.conv3.weight"), default);
-        _g37Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17360896, 200704), BatchNormTensors("layer3.4.bn3"), Scratch(6519424, 4096), default, TrainingTensor(17561600, 200704), GradientTensor(17561600, 200704), GradientTensor(17360896, 200704), default, BatchNormGradients("layer3.4.bn3"));
-        _g37Conv.FuseStatistics(_g37Epilogue);
-        _g37Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.4.conv3.weight"), default, BatchNormTensors("layer3.4.bn3"), 1E-05f, Scratch(6523520, 262144), Scratch(6785664, 1024));
-        _g37InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(6523520, 262144), Scratch(6785664, 1024), InferenceTensor(0, 200704));
-        _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g37InferenceConv.FuseEpilogue(_g37InferenceEpilogue);
-        Own(_g37Conv, _g37Epilogue, _g37Fold, _g37InferenceConv, _g37InferenceEpilogue);
-        RegisterTrace(37, TrainingTensor(17561600, 200704), GradientTensor(17310720, 50176));
-
-        // 38: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-        _g38Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(17561600, 200704), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(17762304, 50176), GradientTensor(17762304, 50176), GradientTensor(17561600, 200704), ParameterGradient("layer3.5.conv1.weight"), default);
-        _g38Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17762304, 50176), BatchNormTensors("layer3.5.bn1"), Scratch(6786688, 1024), default, TrainingTensor(17812480, 50176), GradientTensor(17812480, 50176), GradientTensor(17762304, 50176), default, BatchNormGradients("layer3.5.bn1"));
-        _g38Conv.FuseStatistics(_g38Epilogue);
-        _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(6787712, 262144), Scratch(7049856, 256));
-        _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(6787712, 262144), Scratch(7049856, 256), InferenceTensor(200704, 50176));
-        _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
-        _g38InferenceConv.FuseEpilogue(_g38InferenceEpilogue);
-        Own(_g38Conv, _g38Epilogue, _g38Fold, _g38InferenceConv, _g38InferenceEpilogue);
-        RegisterTrace(38, TrainingTensor(17812480, 50176), GradientTensor(17561600, 200704));
-
-        // 39: Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-        _g39Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(17812480, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(17862656, 50176), GradientTensor(17862656, 50176), GradientTensor(17812480, 50176), ParameterGradient("layer3.5.conv2.weight"), default);
-        _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17862656, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7050112, 1024), default, TrainingTensor(17912832, 50176), GradientTensor(17912832, 50176), GradientTensor(17862656, 50176), default, BatchNormGradients("layer3.5.bn2"));
-        _g39Conv.FuseStatistics(_g39Epilogue);
-        _g39Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(7051136, 589824), Scratch(7640960, 256));
-        _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(7051136, 589824), Scratch(7640960, 256), InferenceTensor(250880, 50176));
-        _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(250880, 50176), default, default, default, InferenceTensor(250880, 50176));
-        _g39InferenceConv.FuseEpilogue(_g39InferenceEpilogue);
-        Own(_g39Conv, _g39Epilogue, _g39Fold, _g39InferenceConv, _g39InferenceEpilogue);
-        RegisterTrace(39, TrainingTensor(17912832, 50176), GradientTensor(17812480, 50176));
+            // {30 + 3 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv2, layer3.{2 + r}.bn2, layer3.{2 + r}.relu2
+            AddConvolution(30 + 3 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(16006144 + 602112 * r, 50176), Parameter($"layer3.{2 + r}.conv2.weight"), default, TrainingTensor(16056320 + 602112 * r, 50176), GradientTensor(16056320 + 602112 * r, 50176), GradientTensor(16006144 + 602112 * r, 50176), ParameterGradient($"layer3.{2 + r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(16056320 + 602112 * r, 50176), BatchNormTensors($"layer3.{2 + r}.bn2"), Scratch(3684736 + 1121792 * r, 1024), default, TrainingTensor(16106496 + 602112 * r, 50176), GradientTensor(16106496 + 602112 * r, 50176), GradientTensor(16056320 + 602112 * r, 50176), default, BatchNormGradients($"layer3.{2 + r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn2"), 1E-05f, Scratch(3685760 + 1121792 * r, 589824), Scratch(4275584 + 1121792 * r, 256)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(3685760 + 1121792 * r, 589824), Scratch(4275584 + 1121792 * r, 256), InferenceTensor(250880, 50176)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(250880, 50176), default, default, default, InferenceTensor(250880, 50176)));
+            RegisterTrace(30 + 3 * r, TrainingTensor(16106496 + 602112 * r, 50176), GradientTensor(16006144 + 602112 * r, 50176));
+        }
 
         // 40: Conv+BatchNorm+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.relu3
-        _g40Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(17912832, 50176), Parameter("layer3.5.conv3.weight"), default, TrainingTensor(17963008, 200704), GradientTensor(17963008, 200704), GradientTensor(17912832, 50176), ParameterGradient("layer3.5.conv3.weight"), default);
-        _g40Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17963008, 200704), BatchNormTensors("layer3.5.bn3"), Scratch(7641216, 4096), default, TrainingTensor(18163712, 200704), GradientTensor(18163712, 200704), GradientTensor(17963008, 200704), default, BatchNormGradients("layer3.5.bn3"));
-        _g40Conv.FuseStatistics(_g40Epilogue);
-        _g40Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.5.conv3.weight"), default, BatchNormTensors("layer3.5.bn3"), 1E-05f, Scratch(7645312, 262144), Scratch(7907456, 1024));
-        _g40InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(7645312, 262144), Scratch(7907456, 1024), InferenceTensor(0, 200704));
-        _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g40InferenceConv.FuseEpilogue(_g40InferenceEpilogue);
-        Own(_g40Conv, _g40Epilogue, _g40Fold, _g40InferenceConv, _g40InferenceEpilogue);
+        AddConvolution(40, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(17912832, 50176), Parameter("layer3.5.conv3.weight"), default, TrainingTensor(17963008, 200704), GradientTensor(17963008, 200704), GradientTensor(17912832, 50176), ParameterGradient("layer3.5.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17963008, 200704), BatchNormTensors("layer3.5.bn3"), Scratch(7641216, 4096), default, TrainingTensor(18163712, 200704), GradientTensor(18163712, 200704), GradientTensor(17963008, 200704), default, BatchNormGradients("layer3.5.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.5.conv3.weight"), default, BatchNormTensors("layer3.5.bn3"), 1E-05f, Scratch(7645312, 262144), Scratch(7907456, 1024)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(7645312, 262144), Scratch(7907456, 1024), InferenceTensor(0, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
         RegisterTrace(40, TrainingTensor(18163712, 200704), GradientTensor(17912832, 50176));
 
         // 41: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-        _g41Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), TrainingTensor(18163712, 200704), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(18364416, 100352), GradientTensor(18364416, 100352), GradientTensor(18163712, 200704), ParameterGradient("layer4.0.conv1.weight"), default);
-        _g41Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18364416, 100352), BatchNormTensors("layer4.0.bn1"), Scratch(7908480, 2048), default, TrainingTensor(18464768, 100352), GradientTensor(18464768, 100352), GradientTensor(18364416, 100352), default, BatchNormGradients("layer4.0.bn1"));
-        _g41Conv.FuseStatistics(_g41Epilogue);
-        _g41Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(7910528, 524288), Scratch(8434816, 512));
-        _g41InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(7910528, 524288), Scratch(8434816, 512), InferenceTensor(200704, 100352));
-        _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(200704, 100352));
-        _g41InferenceConv.FuseEpilogue(_g41InferenceEpilogue);
-        Own(_g41Conv, _g41Epilogue, _g41Fold, _g41InferenceConv, _g41InferenceEpilogue);
+        AddConvolution(41, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), TrainingTensor(18163712, 200704), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(18364416, 100352), GradientTensor(18364416, 100352), GradientTensor(18163712, 200704), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18364416, 100352), BatchNormTensors("layer4.0.bn1"), Scratch(7908480, 2048), default, TrainingTensor(18464768, 100352), GradientTensor(18464768, 100352), GradientTensor(18364416, 100352), default, BatchNormGradients("layer4.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(7910528, 524288), Scratch(8434816, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(7910528, 524288), Scratch(8434816, 512), InferenceTensor(200704, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(200704, 100352)));
         RegisterTrace(41, TrainingTensor(18464768, 100352), GradientTensor(18163712, 200704));
 
         // 42: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-        _g42Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), TrainingTensor(18464768, 100352), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(18565120, 25088), GradientTensor(18565120, 25088), GradientTensor(18464768, 100352), ParameterGradient("layer4.0.conv2.weight"), default);
-        _g42Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18565120, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(8435328, 2048), default, TrainingTensor(18590208, 25088), GradientTensor(18590208, 25088), GradientTensor(18565120, 25088), default, BatchNormGradients("layer4.0.bn2"));
-        _g42Conv.FuseStatistics(_g42Epilogue);
-        _g42Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(8437376, 2359296), Scratch(10796672, 512));
-        _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(8437376, 2359296), Scratch(10796672, 512), InferenceTensor(100352, 25088));
-        _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088));
-        _g42InferenceConv.FuseEpilogue(_g42InferenceEpilogue);
-        Own(_g42Conv, _g42Epilogue, _g42Fold, _g42InferenceConv, _g42InferenceEpilogue);
+        AddConvolution(42, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), TrainingTensor(18464768, 100352), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(18565120, 25088), GradientTensor(18565120, 25088), GradientTensor(18464768, 100352), ParameterGradient("layer4.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18565120, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(8435328, 2048), default, TrainingTensor(18590208, 25088), GradientTensor(18590208, 25088), GradientTensor(18565120, 25088), default, BatchNormGradients("layer4.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(8437376, 2359296), Scratch(10796672, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(8437376, 2359296), Scratch(10796672, 512), InferenceTensor(100352, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088)));
         RegisterTrace(42, TrainingTensor(18590208, 25088), GradientTensor(18464768, 100352));
 
         // 43: Conv+BatchNorm+ReLU layer4.0.conv3, layer4.0.bn3, layer4.0.relu3
-        _g43Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(18590208, 25088), Parameter("layer4.0.conv3.weight"), default, TrainingTensor(18615296, 100352), GradientTensor(18615296, 100352), GradientTensor(18590208, 25088), ParameterGradient("layer4.0.conv3.weight"), default);
-        _g43Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18615296, 100352), BatchNormTensors("layer4.0.bn3"), Scratch(10797184, 8192), default, TrainingTensor(18715648, 100352), GradientTensor(18715648, 100352), GradientTensor(18615296, 100352), default, BatchNormGradients("layer4.0.bn3"));
-        _g43Conv.FuseStatistics(_g43Epilogue);
-        _g43Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.0.conv3.weight"), default, BatchNormTensors("layer4.0.bn3"), 1E-05f, Scratch(10805376, 1048576), Scratch(11853952, 2048));
-        _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(100352, 25088), Scratch(10805376, 1048576), Scratch(11853952, 2048), InferenceTensor(0, 100352));
-        _g43InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
-        _g43InferenceConv.FuseEpilogue(_g43InferenceEpilogue);
-        Own(_g43Conv, _g43Epilogue, _g43Fold, _g43InferenceConv, _g43InferenceEpilogue);
+        AddConvolution(43, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(18590208, 25088), Parameter("layer4.0.conv3.weight"), default, TrainingTensor(18615296, 100352), GradientTensor(18615296, 100352), GradientTensor(18590208, 25088), ParameterGradient("layer4.0.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18615296, 100352), BatchNormTensors("layer4.0.bn3"), Scratch(10797184, 8192), default, TrainingTensor(18715648, 100352), GradientTensor(18715648, 100352), GradientTensor(18615296, 100352), default, BatchNormGradients("layer4.0.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.0.conv3.weight"), default, BatchNormTensors("layer4.0.bn3"), 1E-05f, Scratch(10805376, 1048576), Scratch(11853952, 2048)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(100352, 25088), Scratch(10805376, 1048576), Scratch(11853952, 2048), InferenceTensor(0, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
         RegisterTrace(43, TrainingTensor(18715648, 100352), GradientTensor(18590208, 25088));
 
         // 44: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-        _g44Conv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(18715648, 100352), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(18816000, 25088), GradientTensor(18816000, 25088), GradientTensor(18715648, 100352), ParameterGradient("layer4.1.conv1.weight"), default);
-        _g44Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18816000, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11856000, 2048), default, TrainingTensor(18841088, 25088), GradientTensor(18841088, 25088), GradientTensor(18816000, 25088), default, BatchNormGradients("layer4.1.bn1"));
-        _g44Conv.FuseStatistics(_g44Epilogue);
-        _g44Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(11858048, 1048576), Scratch(12906624, 512));
-        _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(11858048, 1048576), Scratch(12906624, 512), InferenceTensor(100352, 25088));
-        _g44InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088));
-        _g44InferenceConv.FuseEpilogue(_g44InferenceEpilogue);
-        Own(_g44Conv, _g44Epilogue, _g44Fold, _g44InferenceConv, _g44InferenceEpilogue);
+        AddConvolution(44, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(18715648, 100352), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(18816000, 25088), GradientTensor(18816000, 25088), GradientTensor(18715648, 100352), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18816000, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11856000, 2048), default, TrainingTensor(18841088, 25088), GradientTensor(18841088, 25088), GradientTensor(18816000, 25088), default, BatchNormGradients("layer4.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(11858048, 1048576), Scratch(12906624, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(11858048, 1048576), Scratch(12906624, 512), InferenceTensor(100352, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088)));
         RegisterTrace(44, TrainingTensor(18841088, 25088), GradientTensor(18715648, 100352));
 
         // 45: Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-        _g45Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(18841088, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(18866176, 25088), GradientTensor(18866176, 25088), GradientTensor(18841088, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
-        _g45Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18866176, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(12907136, 2048), default, TrainingTensor(18891264, 25088), GradientTensor(18891264, 25088), GradientTensor(18866176, 25088), default, BatchNormGradients("layer4.1.bn2"));
-        _g45Conv.FuseStatistics(_g45Epilogue);
-        _g45Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(12909184, 2359296), Scratch(15268480, 512));
-        _g45InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(12909184, 2359296), Scratch(15268480, 512), InferenceTensor(125440, 25088));
-        _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(125440, 25088), default, default, default, InferenceTensor(125440, 25088));
-        _g45InferenceConv.FuseEpilogue(_g45InferenceEpilogue);
-        Own(_g45Conv, _g45Epilogue, _g45Fold, _g45InferenceConv, _g45InferenceEpilogue);
+        AddConvolution(45, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(18841088, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(18866176, 25088), GradientTensor(18866176, 25088), GradientTensor(18841088, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18866176, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(12907136, 2048), default, TrainingTensor(18891264, 25088), GradientTensor(18891264, 25088), GradientTensor(18866176, 25088), default, BatchNormGradients("layer4.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(12909184, 2359296), Scratch(15268480, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(12909184, 2359296), Scratch(15268480, 512), InferenceTensor(125440, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(125440, 25088), default, default, default, InferenceTensor(125440, 25088)));
         RegisterTrace(45, TrainingTensor(18891264, 25088), GradientTensor(18841088, 25088));
 
         // 46: Conv+BatchNorm+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.relu3
-        _g46Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(18891264, 25088), Parameter("layer4.1.conv3.weight"), default, TrainingTensor(18916352, 100352), GradientTensor(18916352, 100352), GradientTensor(18891264, 25088), ParameterGradient("layer4.1.conv3.weight"), default);
-        _g46Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18916352, 100352), BatchNormTensors("layer4.1.bn3"), Scratch(15268992, 8192), default, TrainingTensor(19016704, 100352), GradientTensor(19016704, 100352), GradientTensor(18916352, 100352), default, BatchNormGradients("layer4.1.bn3"));
-        _g46Conv.FuseStatistics(_g46Epilogue);
-        _g46Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.1.conv3.weight"), default, BatchNormTensors("layer4.1.bn3"), 1E-05f, Scratch(15277184, 1048576), Scratch(16325760, 2048));
-        _g46InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(125440, 25088), Scratch(15277184, 1048576), Scratch(16325760, 2048), InferenceTensor(0, 100352));
-        _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
-        _g46InferenceConv.FuseEpilogue(_g46InferenceEpilogue);
-        Own(_g46Conv, _g46Epilogue, _g46Fold, _g46InferenceConv, _g46InferenceEpilogue);
+        AddConvolution(46, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(18891264, 25088), Parameter("layer4.1.conv3.weight"), default, TrainingTensor(18916352, 100352), GradientTensor(18916352, 100352), GradientTensor(18891264, 25088), ParameterGradient("layer4.1.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18916352, 100352), BatchNormTensors("layer4.1.bn3"), Scratch(15268992, 8192), default, TrainingTensor(19016704, 100352), GradientTensor(19016704, 100352), GradientTensor(18916352, 100352), default, BatchNormGradients("layer4.1.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.1.conv3.weight"), default, BatchNormTensors("layer4.1.bn3"), 1E-05f, Scratch(15277184, 1048576), Scratch(16325760, 2048)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(125440, 25088), Scratch(15277184, 1048576), Scratch(16325760, 2048), InferenceTensor(0, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
         RegisterTrace(46, TrainingTensor(19016704, 100352), GradientTensor(18891264, 25088));
 
         // 47: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-        _g47Conv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(19016704, 100352), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(19117056, 25088), GradientTensor(19117056, 25088), GradientTensor(19016704, 100352), ParameterGradient("layer4.2.conv1.weight"), default);
-        _g47Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19117056, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16327808, 2048), default, TrainingTensor(19142144, 25088), GradientTensor(19142144, 25088), GradientTensor(19117056, 25088), default, BatchNormGradients("layer4.2.bn1"));
-        _g47Conv.FuseStatistics(_g47Epilogue);
-        _g47Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(16329856, 1048576), Scratch(17378432, 512));
-        _g47InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(16329856, 1048576), Scratch(17378432, 512), InferenceTensor(100352, 25088));
-        _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088));
-        _g47InferenceConv.FuseEpilogue(_g47InferenceEpilogue);
-        Own(_g47Conv, _g47Epilogue, _g47Fold, _g47InferenceConv, _g47InferenceEpilogue);
+        AddConvolution(47, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(19016704, 100352), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(19117056, 25088), GradientTensor(19117056, 25088), GradientTensor(19016704, 100352), ParameterGradient("layer4.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19117056, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16327808, 2048), default, TrainingTensor(19142144, 25088), GradientTensor(19142144, 25088), GradientTensor(19117056, 25088), default, BatchNormGradients("layer4.2.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(16329856, 1048576), Scratch(17378432, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(16329856, 1048576), Scratch(17378432, 512), InferenceTensor(100352, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088)));
         RegisterTrace(47, TrainingTensor(19142144, 25088), GradientTensor(19016704, 100352));
 
         // 48: Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-        _g48Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(19142144, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(19167232, 25088), GradientTensor(19167232, 25088), GradientTensor(19142144, 25088), ParameterGradient("layer4.2.conv2.weight"), default);
-        _g48Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19167232, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(17378944, 2048), default, TrainingTensor(19192320, 25088), GradientTensor(19192320, 25088), GradientTensor(19167232, 25088), default, BatchNormGradients("layer4.2.bn2"));
-        _g48Conv.FuseStatistics(_g48Epilogue);
-        _g48Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(17380992, 2359296), Scratch(19740288, 512));
-        _g48InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(17380992, 2359296), Scratch(19740288, 512), InferenceTensor(125440, 25088));
-        _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(125440, 25088), default, default, default, InferenceTensor(125440, 25088));
-        _g48InferenceConv.FuseEpilogue(_g48InferenceEpilogue);
-        Own(_g48Conv, _g48Epilogue, _g48Fold, _g48InferenceConv, _g48InferenceEpilogue);
+        AddConvolution(48, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(19142144, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(19167232, 25088), GradientTensor(19167232, 25088), GradientTensor(19142144, 25088), ParameterGradient("layer4.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19167232, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(17378944, 2048), default, TrainingTensor(19192320, 25088), GradientTensor(19192320, 25088), GradientTensor(19167232, 25088), default, BatchNormGradients("layer4.2.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(17380992, 2359296), Scratch(19740288, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(17380992, 2359296), Scratch(19740288, 512), InferenceTensor(125440, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(125440, 25088), default, default, default, InferenceTensor(125440, 25088)));
         RegisterTrace(48, TrainingTensor(19192320, 25088), GradientTensor(19142144, 25088));
 
         // 49: Conv+BatchNorm+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.relu3
-        _g49Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(19192320, 25088), Parameter("layer4.2.conv3.weight"), default, TrainingTensor(19217408, 100352), GradientTensor(19217408, 100352), GradientTensor(19192320, 25088), ParameterGradient("layer4.2.conv3.weight"), default);
-        _g49Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19217408, 100352), BatchNormTensors("layer4.2.bn3"), Scratch(19740800, 8192), default, TrainingTensor(19317760, 100352), GradientTensor(19317760, 100352), GradientTensor(19217408, 100352), default, BatchNormGradients("layer4.2.bn3"));
-        _g49Conv.FuseStatistics(_g49Epilogue);
-        _g49Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.2.conv3.weight"), default, BatchNormTensors("layer4.2.bn3"), 1E-05f, Scratch(19748992, 1048576), Scratch(20797568, 2048));
-        _g49InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(125440, 25088), Scratch(19748992, 1048576), Scratch(20797568, 2048), InferenceTensor(0, 100352));
-        _g49InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
-        _g49InferenceConv.FuseEpilogue(_g49InferenceEpilogue);
-        Own(_g49Conv, _g49Epilogue, _g49Fold, _g49InferenceConv, _g49InferenceEpilogue);
+        AddConvolution(49, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(19192320, 25088), Parameter("layer4.2.conv3.weight"), default, TrainingTensor(19217408, 100352), GradientTensor(19217408, 100352), GradientTensor(19192320, 25088), ParameterGradient("layer4.2.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19217408, 100352), BatchNormTensors("layer4.2.bn3"), Scratch(19740800, 8192), default, TrainingTensor(19317760, 100352), GradientTensor(19317760, 100352), GradientTensor(19217408, 100352), default, BatchNormGradients("layer4.2.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.2.conv3.weight"), default, BatchNormTensors("layer4.2.bn3"), 1E-05f, Scratch(19748992, 1048576), Scratch(20797568, 2048)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(125440, 25088), Scratch(19748992, 1048576), Scratch(20797568, 2048), InferenceTensor(0, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
         RegisterTrace(49, TrainingTensor(19317760, 100352), GradientTensor(19192320, 25088));
 
         // 50: GlobalAvgPool avgpool
-        _g50Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(19317760, 100352), TrainingTensor(19418112, 2048), GradientTensor(19418112, 2048), GradientTensor(19317760, 100352));
-        _g50InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(0, 100352), InferenceTensor(100352, 2048));
-        Own(_g50Op, _g50InferenceOp);
+        AddStep(50,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(19317760, 100352), TrainingTensor(19418112, 2048), GradientTensor(19418112, 2048), GradientTensor(19317760, 100352)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(0, 100352), InferenceTensor(100352, 2048)));
         RegisterTrace(50, TrainingTensor(19418112, 2048), GradientTensor(19317760, 100352));
 
         // 51: Dense fc
-        _g51Conv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(19418112, 2048), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(19420160, 1000), GradientTensor(19420160, 1000), GradientTensor(19418112, 2048), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g51InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(100352, 2048), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
-        Own(_g51Conv, _g51InferenceConv);
+        AddConvolution(51, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(19418112, 2048), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(19420160, 1000), GradientTensor(19420160, 1000), GradientTensor(19418112, 2048), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            null,
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(100352, 2048), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000)),
+            null);
         RegisterTrace(51, TrainingTensor(19420160, 1000), GradientTensor(19418112, 2048));
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardTraining()
-    {
-        _g0Conv.Forward();
-        _g0Epilogue.Forward();
-        TraceForward(0);
-        _g1Op.Forward();
-        TraceForward(1);
-        _g2Conv.Forward();
-        _g2Epilogue.Forward();
-        TraceForward(2);
-        _g3Conv.Forward();
-        _g3Epilogue.Forward();
-        TraceForward(3);
-        _g4Conv.Forward();
-        _g4Epilogue.Forward();
-        TraceForward(4);
-        _g5Conv.Forward();
-        _g5Epilogue.Forward();
-        TraceForward(5);
-        _g6Conv.Forward();
-        _g6Epilogue.Forward();
-        TraceForward(6);
-        _g7Conv.Forward();
-        _g7Epilogue.Forward();
-        TraceForward(7);
-        _g8Conv.Forward();
-        _g8Epilogue.Forward();
-        TraceForward(8);
-        _g9Conv.Forward();
-        _g9Epilogue.Forward();
-        TraceForward(9);
-        _g10Conv.Forward();
-        _g10Epilogue.Forward();
-        TraceForward(10);
-        _g11Conv.Forward();
-        _g11Epilogue.Forward();
-        TraceForward(11);
-        _g12Conv.Forward();
-        _g12Epilogue.Forward();
-        TraceForward(12);
-        _g13Conv.Forward();
-        _g13Epilogue.Forward();
-        TraceForward(13);
-        _g14Conv.Forward();
-        _g14Epilogue.Forward();
-        TraceForward(14);
-        _g15Conv.Forward();
-        _g15Epilogue.Forward();
-        TraceForward(15);
-        _g16Conv.Forward();
-        _g16Epilogue.Forward();
-        TraceForward(16);
-        _g17Conv.Forward();
-        _g17Epilogue.Forward();
-        TraceForward(17);
-        _g18Conv.Forward();
-        _g18Epilogue.Forward();
-        TraceForward(18);
-        _g19Conv.Forward();
-        _g19Epilogue.Forward();
-        TraceForward(19);
-        _g20Conv.Forward();
-        _g20Epilogue.Forward();
-        TraceForward(20);
-        _g21Conv.Forward();
-        _g21Epilogue.Forward();
-        TraceForward(21);
-        _g22Conv.Forward();
-        _g22Epilogue.Forward();
-        TraceForward(22);
-        _g23Conv.Forward();
-        _g23Epilogue.Forward();
-        TraceForward(23);
-        _g24Conv.Forward();
-        _g24Epilogue.Forward();
-        TraceForward(24);
-        _g25Conv.Forward();
-        _g25Epilogue.Forward();
-        TraceForward(25);
-        _g26Conv.Forward();
-        _g26Epilogue.Forward();
-        TraceForward(26);
-        _g27Conv.Forward();
-        _g27Epilogue.Forward();
-        TraceForward(27);
-        _g28Conv.Forward();
-        _g28Epilogue.Forward();
-        TraceForward(28);
-        _g29Conv.Forward();
-        _g29Epilogue.Forward();
-        TraceForward(29);
-        _g30Conv.Forward();
-        _g30Epilogue.Forward();
-        TraceForward(30);
-        _g31Conv.Forward();
-        _g31Epilogue.Forward();
-        TraceForward(31);
-        _g32Conv.Forward();
-        _g32Epilogue.Forward();
-        TraceForward(32);
-        _g33Conv.Forward();
-        _g33Epilogue.Forward();
-        TraceForward(33);
-        _g34Conv.Forward();
-        _g34Epilogue.Forward();
-        TraceForward(34);
-        _g35Conv.Forward();
-        _g35Epilogue.Forward();
-        TraceForward(35);
-        _g36Conv.Forward();
-        _g36Epilogue.Forward();
-        TraceForward(36);
-        _g37Conv.Forward();
-        _g37Epilogue.Forward();
-        TraceForward(37);
-        _g38Conv.Forward();
-        _g38Epilogue.Forward();
-        TraceForward(38);
-        _g39Conv.Forward();
-        _g39Epilogue.Forward();
-        TraceForward(39);
-        _g40Conv.Forward();
-        _g40Epilogue.Forward();
-        TraceForward(40);
-        _g41Conv.Forward();
-        _g41Epilogue.Forward();
-        TraceForward(41);
-        _g42Conv.Forward();
-        _g42Epilogue.Forward();
-        TraceForward(42);
-        _g43Conv.Forward();
-        _g43Epilogue.Forward();
-        TraceForward(43);
-        _g44Conv.Forward();
-        _g44Epilogue.Forward();
-        TraceForward(44);
-        _g45Conv.Forward();
-        _g45Epilogue.Forward();
-        TraceForward(45);
-        _g46Conv.Forward();
-        _g46Epilogue.Forward();
-        TraceForward(46);
-        _g47Conv.Forward();
-        _g47Epilogue.Forward();
-        TraceForward(47);
-        _g48Conv.Forward();
-        _g48Epilogue.Forward();
-        TraceForward(48);
-        _g49Conv.Forward();
-        _g49Epilogue.Forward();
-        TraceForward(49);
-        _g50Op.Forward();
-        TraceForward(50);
-        _g51Conv.Forward();
-        TraceForward(51);
-    }
-
-    /// <inheritdoc />
-    protected override void BackwardTraining(bool inputGradient)
-    {
-        _g51Conv.Backward(data: true);
-        TraceBackward(51);
-        _g50Op.Backward();
-        TraceBackward(50);
-        _g49Epilogue.Backward();
-        _g49Conv.Backward(data: true);
-        TraceBackward(49);
-        _g48Epilogue.Backward();
-        _g48Conv.Backward(data: true);
-        TraceBackward(48);
-        _g47Epilogue.Backward();
-        _g47Conv.Backward(data: true);
-        TraceBackward(47);
-        _g46Epilogue.Backward();
-        _g46Conv.Backward(data: true);
-        TraceBackward(46);
-        _g45Epilogue.Backward();
-        _g45Conv.Backward(data: true);
-        TraceBackward(45);
-        _g44Epilogue.Backward();
-        _g44Conv.Backward(data: true);
-        TraceBackward(44);
-        _g43Epilogue.Backward();
-        _g43Conv.Backward(data: true);
-        TraceBackward(43);
-        _g42Epilogue.Backward();
-        _g42Conv.Backward(data: true);
-        TraceBackward(42);
-        _g41Epilogue.Backward();
-        _g41Conv.Backward(data: true);
-        TraceBackward(41);
-        _g40Epilogue.Backward();
-        _g40Conv.Backward(data: true);
-        TraceBackward(40);
-        _g39Epilogue.Backward();
-        _g39Conv.Backward(data: true);
-        TraceBackward(39);
-        _g38Epilogue.Backward();
-        _g38Conv.Backward(data: true);
-        TraceBackward(38);
-        _g37Epilogue.Backward();
-        _g37Conv.Backward(data: true);
-        TraceBackward(37);
-        _g36Epilogue.Backward();
-        _g36Conv.Backward(data: true);
-        TraceBackward(36);
-        _g35Epilogue.Backward();
-        _g35Conv.Backward(data: true);
-        TraceBackward(35);
-        _g34Epilogue.Backward();
-        _g34Conv.Backward(data: true);
-        TraceBackward(34);
-        _g33Epilogue.Backward();
-        _g33Conv.Backward(data: true);
-        TraceBackward(33);
-        _g32Epilogue.Backward();
-        _g32Conv.Backward(data: true);
-        TraceBackward(32);
-        _g31Epilogue.Backward();
-        _g31Conv.Backward(data: true);
-        TraceBackward(31);
-        _g30Epilogue.Backward();
-        _g30Conv.Backward(data: true);
-        TraceBackward(30);
-        _g29Epilogue.Backward();
-        _g29Conv.Backward(data: true);
-        TraceBackward(29);
-        _g28Epilogue.Backward();
-        _g28Conv.Backward(data: true);
-        TraceBackward(28);
-        _g27Epilogue.Backward();
-        _g27Conv.Backward(data: true);
-        TraceBackward(27);
-        _g26Epilogue.Backward();
-        _g26Conv.Backward(data: true);
-        TraceBackward(26);
-        _g25Epilogue.Backward();
-        _g25Conv.Backward(data: true);
-        TraceBackward(25);
-        _g24Epilogue.Backward();
-        _g24Conv.Backward(data: true);
-        TraceBackward(24);
-        _g23Epilogue.Backward();
-        _g23Conv.Backward(data: true);
-        TraceBackward(23);
-        _g22Epilogue.Backward();
-        _g22Conv.Backward(data: true);
-        TraceBackward(22);
-        _g21Epilogue.Backward();
-        _g21Conv.Backward(data: true);
-        TraceBackward(21);
-        _g20Epilogue.Backward();
-        _g20Conv.Backward(data: true);
-        TraceBackward(20);
-        _g19Epilogue.Backward();
-        _g19Conv.Backward(data: true);
-        TraceBackward(19);
-        _g18Epilogue.Backward();
-        _g18Conv.Backward(data: true);
-        TraceBackward(18);
-        _g17Epilogue.Backward();
-        _g17Conv.Backward(data: true);
-        TraceBackward(17);
-        _g16Epilogue.Backward();
-        _g16Conv.Backward(data: true);
-        TraceBackward(16);
-        _g15Epilogue.Backward();
-        _g15Conv.Backward(data: true);
-        TraceBackward(15);
-        _g14Epilogue.Backward();
-        _g14Conv.Backward(data: true);
-        TraceBackward(14);
-        _g13Epilogue.Backward();
-        _g13Conv.Backward(data: true);
-        TraceBackward(13);
-        _g12Epilogue.Backward();
-        _g12Conv.Backward(data: true);
-        TraceBackward(12);
-        _g11Epilogue.Backward();
-        _g11Conv.Backward(data: true);
-        TraceBackward(11);
-        _g10Epilogue.Backward();
-        _g10Conv.Backward(data: true);
-        TraceBackward(10);
-        _g9Epilogue.Backward();
-        _g9Conv.Backward(data: true);
-        TraceBackward(9);
-        _g8Epilogue.Backward();
-        _g8Conv.Backward(data: true);
-        TraceBackward(8);
-        _g7Epilogue.Backward();
-        _g7Conv.Backward(data: true);
-        TraceBackward(7);
-        _g6Epilogue.Backward();
-        _g6Conv.Backward(data: true);
-        TraceBackward(6);
-        _g5Epilogue.Backward();
-        _g5Conv.Backward(data: true);
-        TraceBackward(5);
-        _g4Epilogue.Backward();
-        _g4Conv.Backward(data: true);
-        TraceBackward(4);
-        _g3Epilogue.Backward();
-        _g3Conv.Backward(data: true);
-        TraceBackward(3);
-        _g2Epilogue.Backward();
-        _g2Conv.Backward(data: true);
-        TraceBackward(2);
-        _g1Op.Backward();
-        TraceBackward(1);
-        _g0Epilogue.Backward();
-        _g0Conv.Backward(data: inputGradient);
-        TraceBackward(0);
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardInference(int images)
-    {
-        _g0InferenceConv.Forward(images);
-        _g0InferenceEpilogue.Forward(images);
-        _g1InferenceOp.Forward(images);
-        _g2InferenceConv.Forward(images);
-        _g2InferenceEpilogue.Forward(images);
-        _g3InferenceConv.Forward(images);
-        _g3InferenceEpilogue.Forward(images);
-        _g4InferenceConv.Forward(images);
-        _g4InferenceEpilogue.Forward(images);
-        _g5InferenceConv.Forward(images);
-        _g5InferenceEpilogue.Forward(images);
-        _g6InferenceConv.Forward(images);
-        _g6InferenceEpilogue.Forward(images);
-        _g7InferenceConv.Forward(images);
-        _g7InferenceEpilogue.Forward(images);
-        _g8InferenceConv.Forward(images);
-        _g8InferenceEpilogue.Forward(images);
-        _g9InferenceConv.Forward(images);
-        _g9InferenceEpilogue.Forward(images);
-        _g10InferenceConv.Forward(images);
-        _g10InferenceEpilogue.Forward(images);
-        _g11InferenceConv.Forward(images);
-        _g11InferenceEpilogue.Forward(images);
-        _g12InferenceConv.Forward(images);
-        _g12InferenceEpilogue.Forward(images);
-        _g13InferenceConv.Forward(images);
-        _g13InferenceEpilogue.Forward(images);
-        _g14InferenceConv.Forward(images);
-        _g14InferenceEpilogue.Forward(images);
-        _g15InferenceConv.Forward(images);
-        _g15InferenceEpilogue.Forward(images);
-        _g16InferenceConv.Forward(images);
-        _g16InferenceEpilogue.Forward(images);
-        _g17InferenceConv.Forward(images);
-        _g17InferenceEpilogue.Forward(images);
-        _g18InferenceConv.Forward(images);
-        _g18InferenceEpilogue.Forward(images);
-        _g19InferenceConv.Forward(images);
-        _g19InferenceEpilogue.Forward(images);
-        _g20InferenceConv.Forward(images);
-        _g20InferenceEpilogue.Forward(images);
-        _g21InferenceConv.Forward(images);
-        _g21InferenceEpilogue.Forward(images);
-        _g22InferenceConv.Forward(images);
-        _g22InferenceEpilogue.Forward(images);
-        _g23InferenceConv.Forward(images);
-        _g23InferenceEpilogue.Forward(images);
-        _g24InferenceConv.Forward(images);
-        _g24InferenceEpilogue.Forward(images);
-        _g25InferenceConv.Forward(images);
-        _g25InferenceEpilogue.Forward(images);
-        _g26InferenceConv.Forward(images);
-        _g26InferenceEpilogue.Forward(images);
-        _g27InferenceConv.Forward(images);
-        _g27InferenceEpilogue.Forward(images);
-        _g28InferenceConv.Forward(images);
-        _g28InferenceEpilogue.Forward(images);
-        _g29InferenceConv.Forward(images);
-        _g29InferenceEpilogue.Forward(images);
-        _g30InferenceConv.Forward(images);
-        _g30InferenceEpilogue.Forward(images);
-        _g31InferenceConv.Forward(images);
-        _g31InferenceEpilogue.Forward(images);
-        _g32InferenceConv.Forward(images);
-        _g32InferenceEpilogue.Forward(images);
-        _g33InferenceConv.Forward(images);
-        _g33InferenceEpilogue.Forward(images);
-        _g34InferenceConv.Forward(images);
-        _g34InferenceEpilogue.Forward(images);
-        _g35InferenceConv.Forward(images);
-        _g35InferenceEpilogue.Forward(images);
-        _g36InferenceConv.Forward(images);
-        _g36InferenceEpilogue.Forward(images);
-        _g37InferenceConv.Forward(images);
-        _g37InferenceEpilogue.Forward(images);
-        _g38InferenceConv.Forward(images);
-        _g38InferenceEpilogue.Forward(images);
-        _g39InferenceConv.Forward(images);
-        _g39InferenceEpilogue.Forward(images);
-        _g40InferenceConv.Forward(images);
-        _g40InferenceEpilogue.Forward(images);
-        _g41InferenceConv.Forward(images);
-        _g41InferenceEpilogue.Forward(images);
-        _g42InferenceConv.Forward(images);
-        _g42InferenceEpilogue.Forward(images);
-        _g43InferenceConv.Forward(images);
-        _g43InferenceEpilogue.Forward(images);
-        _g44InferenceConv.Forward(images);
-        _g44InferenceEpilogue.Forward(images);
-        _g45InferenceConv.Forward(images);
-        _g45InferenceEpilogue.Forward(images);
-        _g46InferenceConv.Forward(images);
-        _g46InferenceEpilogue.Forward(images);
-        _g47InferenceConv.Forward(images);
-        _g47InferenceEpilogue.Forward(images);
-        _g48InferenceConv.Forward(images);
-        _g48InferenceEpilogue.Forward(images);
-        _g49InferenceConv.Forward(images);
-        _g49InferenceEpilogue.Forward(images);
-        _g50InferenceOp.Forward(images);
-        _g51InferenceConv.Forward(images);
-    }
-
-    /// <inheritdoc />
-    protected override void FoldBatchNorm()
-    {
-        _g0Fold.Run();
-        _g2Fold.Run();
-        _g3Fold.Run();
-        _g4Fold.Run();
-        _g5Fold.Run();
-        _g6Fold.Run();
-        _g7Fold.Run();
-        _g8Fold.Run();
-        _g9Fold.Run();
-        _g10Fold.Run();
-        _g11Fold.Run();
-        _g12Fold.Run();
-        _g13Fold.Run();
-        _g14Fold.Run();
-        _g15Fold.Run();
-        _g16Fold.Run();
-        _g17Fold.Run();
-        _g18Fold.Run();
-        _g19Fold.Run();
-        _g20Fold.Run();
-        _g21Fold.Run();
-        _g22Fold.Run();
-        _g23Fold.Run();
-        _g24Fold.Run();
-        _g25Fold.Run();
-        _g26Fold.Run();
-        _g27Fold.Run();
-        _g28Fold.Run();
-        _g29Fold.Run();
-        _g30Fold.Run();
-        _g31Fold.Run();
-        _g32Fold.Run();
-        _g33Fold.Run();
-        _g34Fold.Run();
-        _g35Fold.Run();
-        _g36Fold.Run();
-        _g37Fold.Run();
-        _g38Fold.Run();
-        _g39Fold.Run();
-        _g40Fold.Run();
-        _g41Fold.Run();
-        _g42Fold.Run();
-        _g43Fold.Run();
-        _g44Fold.Run();
-        _g45Fold.Run();
-        _g46Fold.Run();
-        _g47Fold.Run();
-        _g48Fold.Run();
-        _g49Fold.Run();
     }
 
     /// <inheritdoc />

@@ -56,1035 +56,227 @@ partial class Plain56 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     /// <summary>A Keras-style summary: every layer with its operation, output shape, parameters and FLOPs.</summary>
     public static string Summary() => SummaryText;
 
-    private const string SummaryText =
-        "Network: Plain56\n" +
-        "Input: (3, 32, 32)\n" +
-        "Layer           Operation                            Output shape  Param #      FLOPs\n" +
-        "=====================================================================================\n" +
-        "conv1           Conv2d 3->16, 3x3, pad 1             (16, 32, 32)      432    884,736\n" +
-        "bn1             BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "relu            ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.0.conv1  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.0.bn1    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.0.relu1  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.0.conv2  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.0.bn2    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.0.relu2  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.1.conv1  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.1.bn1    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.1.relu1  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.1.conv2  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.1.bn2    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.1.relu2  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.2.conv1  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.2.bn1    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.2.relu1  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.2.conv2  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.2.bn2    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.2.relu2  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.3.conv1  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.3.bn1    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.3.relu1  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.3.conv2  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.3.bn2    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.3.relu2  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.4.conv1  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.4.bn1    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.4.relu1  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.4.conv2  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.4.bn2    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.4.relu2  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.5.conv1  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.5.bn1    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.5.relu1  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.5.conv2  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.5.bn2    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.5.relu2  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.6.conv1  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.6.bn1    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.6.relu1  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.6.conv2  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.6.bn2    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.6.relu2  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.7.conv1  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.7.bn1    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.7.relu1  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.7.conv2  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.7.bn2    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.7.relu2  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.8.conv1  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.8.bn1    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.8.relu1  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer1.8.conv2  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.8.bn2    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n" +
-        "layer1.8.relu2  ReLU                                 (16, 32, 32)        0     16,384\n" +
-        "layer2.0.conv1  Conv2d 16->32, 3x3, stride 2, pad 1  (32, 16, 16)    4,608  2,359,296\n" +
-        "layer2.0.bn1    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.0.relu1  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.0.conv2  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.0.bn2    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.0.relu2  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.1.conv1  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.1.bn1    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.1.relu1  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.1.conv2  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.1.bn2    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.1.relu2  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.2.conv1  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.2.bn1    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.2.relu1  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.2.conv2  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.2.bn2    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.2.relu2  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.3.conv1  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.3.bn1    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.3.relu1  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.3.conv2  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.3.bn2    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.3.relu2  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.4.conv1  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.4.bn1    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.4.relu1  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.4.conv2  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.4.bn2    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.4.relu2  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.5.conv1  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.5.bn1    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.5.relu1  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.5.conv2  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.5.bn2    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.5.relu2  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.6.conv1  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.6.bn1    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.6.relu1  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.6.conv2  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.6.bn2    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.6.relu2  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.7.conv1  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.7.bn1    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.7.relu1  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.7.conv2  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.7.bn2    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.7.relu2  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.8.conv1  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.8.bn1    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.8.relu1  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer2.8.conv2  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.8.bn2    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n" +
-        "layer2.8.relu2  ReLU                                 (32, 16, 16)        0      8,192\n" +
-        "layer3.0.conv1  Conv2d 32->64, 3x3, stride 2, pad 1  (64, 8, 8)     18,432  2,359,296\n" +
-        "layer3.0.bn1    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.0.relu1  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.0.conv2  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.0.bn2    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.0.relu2  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.1.conv1  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.1.bn1    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.1.relu1  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.1.conv2  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.1.bn2    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.1.relu2  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.2.conv1  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.2.bn1    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.2.relu1  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.2.conv2  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.2.bn2    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.2.relu2  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.3.conv1  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.3.bn1    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.3.relu1  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.3.conv2  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.3.bn2    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.3.relu2  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.4.conv1  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.4.bn1    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.4.relu1  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.4.conv2  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.4.bn2    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.4.relu2  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.5.conv1  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.5.bn1    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.5.relu1  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.5.conv2  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.5.bn2    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.5.relu2  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.6.conv1  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.6.bn1    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.6.relu1  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.6.conv2  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.6.bn2    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.6.relu2  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.7.conv1  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.7.bn1    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.7.relu1  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.7.conv2  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.7.bn2    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.7.relu2  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.8.conv1  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.8.bn1    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.8.relu1  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "layer3.8.conv2  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.8.bn2    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n" +
-        "layer3.8.relu2  ReLU                                 (64, 8, 8)          0      4,096\n" +
-        "avgpool         GlobalAvgPool                        (64)                0      4,096\n" +
-        "fc              Linear 64->10                        (10)              650      1,290\n" +
-        "-------------------------------------------------------------------------------------\n" +
-        "Total params: 853,018 (trainable; plus 4,119 buffer elements)\n" +
-        "Multiply-adds per image: 125,485,696\n" +
-        "Forward FLOPs per image: 252,572,938 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 8.14 MiB, inference 128.0 KiB\n" +
-        "Fusion groups: 57 passes for 167 layers\n";
+    private static readonly string SummaryText = CreateSummary();
 
-    private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
+    private static string CreateSummary()
     {
-        new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->16, 3x3, pad 1", new[] { -1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 432, 442368, 884736, 3, 1, 1),
-        new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 0 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(3, "layer1.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 2 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(4, "layer1.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 3 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(5, "layer1.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 4 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(6, "layer1.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 5 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(7, "layer1.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 6 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(8, "layer1.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 7 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(9, "layer1.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 8 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(10, "layer1.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 9 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(11, "layer1.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 10 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(12, "layer1.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 11 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(13, "layer1.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 12 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(14, "layer1.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 13 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(15, "layer1.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 14 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(16, "layer1.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 15 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(17, "layer1.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 16 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(18, "layer1.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 17 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(19, "layer1.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 18 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(20, "layer1.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 19 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(21, "layer1.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 20 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(22, "layer1.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 21 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(23, "layer1.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 22 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(24, "layer1.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 23 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(25, "layer1.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 24 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(26, "layer1.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 25 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(27, "layer1.4.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 26 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(28, "layer1.4.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 27 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(29, "layer1.4.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 28 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(30, "layer1.4.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 29 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(31, "layer1.4.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 30 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(32, "layer1.4.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 31 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(33, "layer1.5.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 32 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(34, "layer1.5.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 33 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(35, "layer1.5.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 34 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(36, "layer1.5.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 35 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(37, "layer1.5.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 36 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(38, "layer1.5.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 37 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(39, "layer1.6.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 38 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(40, "layer1.6.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 39 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(41, "layer1.6.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 40 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(42, "layer1.6.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 41 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(43, "layer1.6.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 42 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(44, "layer1.6.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 43 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(45, "layer1.7.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 44 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(46, "layer1.7.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 45 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(47, "layer1.7.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 46 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(48, "layer1.7.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 47 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(49, "layer1.7.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 48 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(50, "layer1.7.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 49 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(51, "layer1.8.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 50 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(52, "layer1.8.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 51 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(53, "layer1.8.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 52 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(54, "layer1.8.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 53 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(55, "layer1.8.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 54 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(56, "layer1.8.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 55 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(57, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->32, 3x3, stride 2, pad 1", new[] { 56 }, global::DslResNet.TensorShape.Image(32, 16, 16), 4608, 1179648, 2359296, 3, 2, 1),
-        new(58, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 57 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(59, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 58 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(60, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 59 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(61, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 60 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(62, "layer2.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 61 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(63, "layer2.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 62 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(64, "layer2.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 63 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(65, "layer2.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 64 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(66, "layer2.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 65 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(67, "layer2.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 66 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(68, "layer2.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 67 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(69, "layer2.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 68 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(70, "layer2.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 69 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(71, "layer2.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 70 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(72, "layer2.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 71 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(73, "layer2.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 72 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(74, "layer2.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 73 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(75, "layer2.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 74 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(76, "layer2.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 75 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(77, "layer2.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 76 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(78, "layer2.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 77 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(79, "layer2.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 78 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(80, "layer2.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 79 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(81, "layer2.4.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 80 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(82, "layer2.4.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 81 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(83, "layer2.4.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 82 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(84, "layer2.4.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 83 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(85, "layer2.4.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 84 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(86, "layer2.4.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 85 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(87, "layer2.5.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 86 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(88, "layer2.5.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 87 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(89, "layer2.5.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 88 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(90, "layer2.5.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 89 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(91, "layer2.5.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 90 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(92, "layer2.5.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 91 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(93, "layer2.6.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 92 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(94, "layer2.6.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 93 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(95, "layer2.6.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 94 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(96, "layer2.6.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 95 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(97, "layer2.6.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 96 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(98, "layer2.6.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 97 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(99, "layer2.7.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 98 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(100, "layer2.7.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 99 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(101, "layer2.7.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 100 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(102, "layer2.7.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 101 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(103, "layer2.7.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 102 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(104, "layer2.7.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 103 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(105, "layer2.8.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 104 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(106, "layer2.8.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 105 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(107, "layer2.8.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 106 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(108, "layer2.8.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 107 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(109, "layer2.8.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 108 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(110, "layer2.8.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 109 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(111, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->64, 3x3, stride 2, pad 1", new[] { 110 }, global::DslResNet.TensorShape.Image(64, 8, 8), 18432, 1179648, 2359296, 3, 2, 1),
-        new(112, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 111 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(113, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 112 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(114, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 113 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(115, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 114 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(116, "layer3.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 115 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(117, "layer3.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 116 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(118, "layer3.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 117 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(119, "layer3.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 118 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(120, "layer3.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 119 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(121, "layer3.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 120 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(122, "layer3.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 121 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(123, "layer3.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 122 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(124, "layer3.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 123 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(125, "layer3.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 124 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(126, "layer3.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 125 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(127, "layer3.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 126 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(128, "layer3.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 127 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(129, "layer3.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 128 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(130, "layer3.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 129 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(131, "layer3.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 130 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(132, "layer3.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 131 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(133, "layer3.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 132 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(134, "layer3.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 133 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(135, "layer3.4.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 134 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(136, "layer3.4.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 135 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(137, "layer3.4.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 136 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(138, "layer3.4.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 137 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(139, "layer3.4.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 138 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(140, "layer3.4.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 139 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(141, "layer3.5.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 140 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(142, "layer3.5.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 141 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(143, "layer3.5.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 142 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(144, "layer3.5.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 143 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(145, "layer3.5.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 144 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(146, "layer3.5.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 145 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(147, "layer3.6.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 146 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(148, "layer3.6.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 147 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(149, "layer3.6.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 148 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(150, "layer3.6.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 149 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(151, "layer3.6.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 150 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(152, "layer3.6.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 151 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(153, "layer3.7.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 152 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(154, "layer3.7.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 153 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(155, "layer3.7.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 154 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(156, "layer3.7.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 155 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(157, "layer3.7.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 156 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(158, "layer3.7.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 157 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(159, "layer3.8.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 158 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(160, "layer3.8.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 159 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(161, "layer3.8.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 160 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(162, "layer3.8.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 161 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(163, "layer3.8.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 162 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(164, "layer3.8.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 163 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(165, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 164 }, global::DslResNet.TensorShape.Flat(64), 0, 0, 4096, 0, 0, 0),
-        new(166, "fc", global::DslResNet.LayerKind.Dense, "Linear 64->10", new[] { 165 }, global::DslResNet.TensorShape.Flat(10), 650, 640, 1290, 0, 0, 0, Bias: true),
-    };
+        global::System.Text.StringBuilder s = new();
+        s.Append("Network: Plain56\n");
+        s.Append("Input: (3, 32, 32)\n");
+        s.Append("Layer           Operation                            Output shape  Param #      FLOPs\n");
+        s.Append("=====================================================================================\n");
+        s.Append("conv1           Conv2d 3->16, 3x3, pad 1             (16, 32, 32)      432    884,736\n");
+        s.Append("bn1             BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n");
+        s.Append("relu            ReLU                                 (16, 32, 32)        0     16,384\n");
+        for (int r = 0; r < 9; r++)
+        {
+            s.Append($"layer1.{r}.conv1  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n");
+            s.Append($"layer1.{r}.bn1    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n");
+            s.Append($"layer1.{r}.relu1  ReLU                                 (16, 32, 32)        0     16,384\n");
+            s.Append($"layer1.{r}.conv2  Conv2d 16->16, 3x3, pad 1            (16, 32, 32)    2,304  4,718,592\n");
+            s.Append($"layer1.{r}.bn2    BatchNorm2d(16)                      (16, 32, 32)       32     32,768\n");
+            s.Append($"layer1.{r}.relu2  ReLU                                 (16, 32, 32)        0     16,384\n");
+        }
+        s.Append("layer2.0.conv1  Conv2d 16->32, 3x3, stride 2, pad 1  (32, 16, 16)    4,608  2,359,296\n");
+        for (int r = 0; r < 8; r++)
+        {
+            s.Append($"layer2.{r}.bn1    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n");
+            s.Append($"layer2.{r}.relu1  ReLU                                 (32, 16, 16)        0      8,192\n");
+            s.Append($"layer2.{r}.conv2  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n");
+            s.Append($"layer2.{r}.bn2    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n");
+            s.Append($"layer2.{r}.relu2  ReLU                                 (32, 16, 16)        0      8,192\n");
+            s.Append($"layer2.{1 + r}.conv1  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n");
+        }
+        s.Append("layer2.8.bn1    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n");
+        s.Append("layer2.8.relu1  ReLU                                 (32, 16, 16)        0      8,192\n");
+        s.Append("layer2.8.conv2  Conv2d 32->32, 3x3, pad 1            (32, 16, 16)    9,216  4,718,592\n");
+        s.Append("layer2.8.bn2    BatchNorm2d(32)                      (32, 16, 16)       64     16,384\n");
+        s.Append("layer2.8.relu2  ReLU                                 (32, 16, 16)        0      8,192\n");
+        s.Append("layer3.0.conv1  Conv2d 32->64, 3x3, stride 2, pad 1  (64, 8, 8)     18,432  2,359,296\n");
+        for (int r = 0; r < 8; r++)
+        {
+            s.Append($"layer3.{r}.bn1    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n");
+            s.Append($"layer3.{r}.relu1  ReLU                                 (64, 8, 8)          0      4,096\n");
+            s.Append($"layer3.{r}.conv2  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n");
+            s.Append($"layer3.{r}.bn2    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n");
+            s.Append($"layer3.{r}.relu2  ReLU                                 (64, 8, 8)          0      4,096\n");
+            s.Append($"layer3.{1 + r}.conv1  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n");
+        }
+        s.Append("layer3.8.bn1    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n");
+        s.Append("layer3.8.relu1  ReLU                                 (64, 8, 8)          0      4,096\n");
+        s.Append("layer3.8.conv2  Conv2d 64->64, 3x3, pad 1            (64, 8, 8)     36,864  4,718,592\n");
+        s.Append("layer3.8.bn2    BatchNorm2d(64)                      (64, 8, 8)        128      8,192\n");
+        s.Append("layer3.8.relu2  ReLU                                 (64, 8, 8)          0      4,096\n");
+        s.Append("avgpool         GlobalAvgPool                        (64)                0      4,096\n");
+        s.Append("fc              Linear 64->10                        (10)              650      1,290\n");
+        s.Append("-------------------------------------------------------------------------------------\n");
+        s.Append("Total params: 853,018 (trainable; plus 4,119 buffer elements)\n");
+        s.Append("Multiply-adds per image: 125,485,696\n");
+        s.Append("Forward FLOPs per image: 252,572,938 (2 per multiply-add, 1 per element-wise operation)\n");
+        s.Append("Activation memory per image: training 8.14 MiB, inference 128.0 KiB\n");
+        s.Append("Fusion groups: 57 passes for 167 layers\n");
+        return s.ToString();
+    }
 
-    private static global::DslResNet.ParameterInfo[] CreateParameters() => new global::DslResNet.ParameterInfo[]
+    private static global::DslResNet.LayerInfo[] CreateLayers()
     {
-        new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 3, 3, 3 }),
-        new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv1.weight", "layer1.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.0.bn1.weight", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.0.bn1.bias", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.0.bn1.running_mean", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.0.bn1.running_var", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.0.bn1.num_batches_tracked", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv2.weight", "layer1.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.0.bn2.weight", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.0.bn2.bias", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.0.bn2.running_mean", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.0.bn2.running_var", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.0.bn2.num_batches_tracked", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv1.weight", "layer1.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.1.bn1.weight", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.1.bn1.bias", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.1.bn1.running_mean", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.1.bn1.running_var", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.1.bn1.num_batches_tracked", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv2.weight", "layer1.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.1.bn2.weight", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.1.bn2.bias", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.1.bn2.running_mean", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.1.bn2.running_var", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.1.bn2.num_batches_tracked", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv1.weight", "layer1.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.2.bn1.weight", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.2.bn1.bias", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.2.bn1.running_mean", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.2.bn1.running_var", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.2.bn1.num_batches_tracked", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv2.weight", "layer1.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.2.bn2.weight", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.2.bn2.bias", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.2.bn2.running_mean", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.2.bn2.running_var", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.2.bn2.num_batches_tracked", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.3.conv1.weight", "layer1.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.3.bn1.weight", "layer1.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.3.bn1.bias", "layer1.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.3.bn1.running_mean", "layer1.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.3.bn1.running_var", "layer1.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.3.bn1.num_batches_tracked", "layer1.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.3.conv2.weight", "layer1.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.3.bn2.weight", "layer1.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.3.bn2.bias", "layer1.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.3.bn2.running_mean", "layer1.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.3.bn2.running_var", "layer1.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.3.bn2.num_batches_tracked", "layer1.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.4.conv1.weight", "layer1.4.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.4.bn1.weight", "layer1.4.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.4.bn1.bias", "layer1.4.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.4.bn1.running_mean", "layer1.4.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.4.bn1.running_var", "layer1.4.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.4.bn1.num_batches_tracked", "layer1.4.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.4.conv2.weight", "layer1.4.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.4.bn2.weight", "layer1.4.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.4.bn2.bias", "layer1.4.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.4.bn2.running_mean", "layer1.4.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.4.bn2.running_var", "layer1.4.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.4.bn2.num_batches_tracked", "layer1.4.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.5.conv1.weight", "layer1.5.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.5.bn1.weight", "layer1.5.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.5.bn1.bias", "layer1.5.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.5.bn1.running_mean", "layer1.5.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.5.bn1.running_var", "layer1.5.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.5.bn1.num_batches_tracked", "layer1.5.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.5.conv2.weight", "layer1.5.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.5.bn2.weight", "layer1.5.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.5.bn2.bias", "layer1.5.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.5.bn2.running_mean", "layer1.5.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.5.bn2.running_var", "layer1.5.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.5.bn2.num_batches_tracked", "layer1.5.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.6.conv1.weight", "layer1.6.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.6.bn1.weight", "layer1.6.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.6.bn1.bias", "layer1.6.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.6.bn1.running_mean", "layer1.6.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.6.bn1.running_var", "layer1.6.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.6.bn1.num_batches_tracked", "layer1.6.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.6.conv2.weight", "layer1.6.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.6.bn2.weight", "layer1.6.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.6.bn2.bias", "layer1.6.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.6.bn2.running_mean", "layer1.6.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.6.bn2.running_var", "layer1.6.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.6.bn2.num_batches_tracked", "layer1.6.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.7.conv1.weight", "layer1.7.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.7.bn1.weight", "layer1.7.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.7.bn1.bias", "layer1.7.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.7.bn1.running_mean", "layer1.7.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.7.bn1.running_var", "layer1.7.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.7.bn1.num_batches_tracked", "layer1.7.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.7.conv2.weight", "layer1.7.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.7.bn2.weight", "layer1.7.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.7.bn2.bias", "layer1.7.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.7.bn2.running_mean", "layer1.7.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.7.bn2.running_var", "layer1.7.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.7.bn2.num_batches_tracked", "layer1.7.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.8.conv1.weight", "layer1.8.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.8.bn1.weight", "layer1.8.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.8.bn1.bias", "layer1.8.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.8.bn1.running_mean", "layer1.8.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.8.bn1.running_var", "layer1.8.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.8.bn1.num_batches_tracked", "layer1.8.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.8.conv2.weight", "layer1.8.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.8.bn2.weight", "layer1.8.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.8.bn2.bias", "layer1.8.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.8.bn2.running_mean", "layer1.8.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.8.bn2.running_var", "layer1.8.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.8.bn2.num_batches_tracked", "layer1.8.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 16, 3, 3 }),
-        new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv1.weight", "layer2.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.1.bn1.weight", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.1.bn1.bias", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.1.bn1.running_mean", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.1.bn1.running_var", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.1.bn1.num_batches_tracked", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv2.weight", "layer2.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.1.bn2.weight", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.1.bn2.bias", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.1.bn2.running_mean", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.1.bn2.running_var", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.1.bn2.num_batches_tracked", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv1.weight", "layer2.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.2.bn1.weight", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.2.bn1.bias", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.2.bn1.running_mean", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.2.bn1.running_var", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.2.bn1.num_batches_tracked", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv2.weight", "layer2.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.2.bn2.weight", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.2.bn2.bias", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.2.bn2.running_mean", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.2.bn2.running_var", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.2.bn2.num_batches_tracked", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv1.weight", "layer2.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.3.bn1.weight", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.3.bn1.bias", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.3.bn1.running_mean", "layer2.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.3.bn1.running_var", "layer2.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.3.bn1.num_batches_tracked", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv2.weight", "layer2.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.3.bn2.weight", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.3.bn2.bias", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.3.bn2.running_mean", "layer2.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.3.bn2.running_var", "layer2.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.3.bn2.num_batches_tracked", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.4.conv1.weight", "layer2.4.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.4.bn1.weight", "layer2.4.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.4.bn1.bias", "layer2.4.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.4.bn1.running_mean", "layer2.4.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.4.bn1.running_var", "layer2.4.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.4.bn1.num_batches_tracked", "layer2.4.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.4.conv2.weight", "layer2.4.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.4.bn2.weight", "layer2.4.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.4.bn2.bias", "layer2.4.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.4.bn2.running_mean", "layer2.4.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.4.bn2.running_var", "layer2.4.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.4.bn2.num_batches_tracked", "layer2.4.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.5.conv1.weight", "layer2.5.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.5.bn1.weight", "layer2.5.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.5.bn1.bias", "layer2.5.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.5.bn1.running_mean", "layer2.5.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.5.bn1.running_var", "layer2.5.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.5.bn1.num_batches_tracked", "layer2.5.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.5.conv2.weight", "layer2.5.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.5.bn2.weight", "layer2.5.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.5.bn2.bias", "layer2.5.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.5.bn2.running_mean", "layer2.5.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.5.bn2.running_var", "layer2.5.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.5.bn2.num_batches_tracked", "layer2.5.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.6.conv1.weight", "layer2.6.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.6.bn1.weight", "layer2.6.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.6.bn1.bias", "layer2.6.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.6.bn1.running_mean", "layer2.6.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.6.bn1.running_var", "layer2.6.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.6.bn1.num_batches_tracked", "layer2.6.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.6.conv2.weight", "layer2.6.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.6.bn2.weight", "layer2.6.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.6.bn2.bias", "layer2.6.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.6.bn2.running_mean", "layer2.6.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.6.bn2.running_var", "layer2.6.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.6.bn2.num_batches_tracked", "layer2.6.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.7.conv1.weight", "layer2.7.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.7.bn1.weight", "layer2.7.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.7.bn1.bias", "layer2.7.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.7.bn1.running_mean", "layer2.7.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.7.bn1.running_var", "layer2.7.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.7.bn1.num_batches_tracked", "layer2.7.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.7.conv2.weight", "layer2.7.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.7.bn2.weight", "layer2.7.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.7.bn2.bias", "layer2.7.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.7.bn2.running_mean", "layer2.7.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.7.bn2.running_var", "layer2.7.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.7.bn2.num_batches_tracked", "layer2.7.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.8.conv1.weight", "layer2.8.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.8.bn1.weight", "layer2.8.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.8.bn1.bias", "layer2.8.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.8.bn1.running_mean", "layer2.8.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.8.bn1.running_var", "layer2.8.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.8.bn1.num_batches_tracked", "layer2.8.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.8.conv2.weight", "layer2.8.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.8.bn2.weight", "layer2.8.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.8.bn2.bias", "layer2.8.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.8.bn2.running_mean", "layer2.8.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.8.bn2.running_var", "layer2.8.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.8.bn2.num_batches_tracked", "layer2.8.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 32, 3, 3 }),
-        new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv1.weight", "layer3.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.1.bn1.weight", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.1.bn1.bias", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.1.bn1.running_mean", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.1.bn1.running_var", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.1.bn1.num_batches_tracked", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv2.weight", "layer3.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.1.bn2.weight", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.1.bn2.bias", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.1.bn2.running_mean", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.1.bn2.running_var", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.1.bn2.num_batches_tracked", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv1.weight", "layer3.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.2.bn1.weight", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.2.bn1.bias", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.2.bn1.running_mean", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.2.bn1.running_var", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.2.bn1.num_batches_tracked", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv2.weight", "layer3.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.2.bn2.weight", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.2.bn2.bias", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.2.bn2.running_mean", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.2.bn2.running_var", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.2.bn2.num_batches_tracked", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv1.weight", "layer3.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.3.bn1.weight", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.3.bn1.bias", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.3.bn1.running_mean", "layer3.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.3.bn1.running_var", "layer3.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.3.bn1.num_batches_tracked", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv2.weight", "layer3.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.3.bn2.weight", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.3.bn2.bias", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.3.bn2.running_mean", "layer3.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.3.bn2.running_var", "layer3.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.3.bn2.num_batches_tracked", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv1.weight", "layer3.4.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.4.bn1.weight", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.4.bn1.bias", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.4.bn1.running_mean", "layer3.4.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.4.bn1.running_var", "layer3.4.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.4.bn1.num_batches_tracked", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv2.weight", "layer3.4.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.4.bn2.weight", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.4.bn2.bias", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.4.bn2.running_mean", "layer3.4.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.4.bn2.running_var", "layer3.4.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.4.bn2.num_batches_tracked", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.5.conv1.weight", "layer3.5.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.5.bn1.weight", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.5.bn1.bias", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.5.bn1.running_mean", "layer3.5.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.5.bn1.running_var", "layer3.5.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.5.bn1.num_batches_tracked", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.5.conv2.weight", "layer3.5.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.5.bn2.weight", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.5.bn2.bias", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.5.bn2.running_mean", "layer3.5.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.5.bn2.running_var", "layer3.5.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.5.bn2.num_batches_tracked", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.6.conv1.weight", "layer3.6.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.6.bn1.weight", "layer3.6.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.6.bn1.bias", "layer3.6.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.6.bn1.running_mean", "layer3.6.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.6.bn1.running_var", "layer3.6.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.6.bn1.num_batches_tracked", "layer3.6.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.6.conv2.weight", "layer3.6.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.6.bn2.weight", "layer3.6.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.6.bn2.bias", "layer3.6.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.6.bn2.running_mean", "layer3.6.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.6.bn2.running_var", "layer3.6.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.6.bn2.num_batches_tracked", "layer3.6.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.7.conv1.weight", "layer3.7.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.7.bn1.weight", "layer3.7.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.7.bn1.bias", "layer3.7.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.7.bn1.running_mean", "layer3.7.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.7.bn1.running_var", "layer3.7.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.7.bn1.num_batches_tracked", "layer3.7.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.7.conv2.weight", "layer3.7.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.7.bn2.weight", "layer3.7.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.7.bn2.bias", "layer3.7.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.7.bn2.running_mean", "layer3.7.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.7.bn2.running_var", "layer3.7.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.7.bn2.num_batches_tracked", "layer3.7.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.8.conv1.weight", "layer3.8.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.8.bn1.weight", "layer3.8.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.8.bn1.bias", "layer3.8.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.8.bn1.running_mean", "layer3.8.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.8.bn1.running_var", "layer3.8.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.8.bn1.num_batches_tracked", "layer3.8.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.8.conv2.weight", "layer3.8.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.8.bn2.weight", "layer3.8.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.8.bn2.bias", "layer3.8.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.8.bn2.running_mean", "layer3.8.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.8.bn2.running_var", "layer3.8.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.8.bn2.num_batches_tracked", "layer3.8.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 10, 64 }),
-        new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 10 }),
-    };
+        global::System.Collections.Generic.List<global::DslResNet.LayerInfo> t = new(167);
+        t.Add(new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->16, 3x3, pad 1", new[] { -1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 432, 442368, 884736, 3, 1, 1));
+        t.Add(new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 0 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0));
+        for (int r = 0; r < 9; r++)
+        {
+            t.Add(new(3 + 6 * r, $"layer1.{r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 2 + 6 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(4 + 6 * r, $"layer1.{r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 3 + 6 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(5 + 6 * r, $"layer1.{r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 4 + 6 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0));
+            t.Add(new(6 + 6 * r, $"layer1.{r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 5 + 6 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(7 + 6 * r, $"layer1.{r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 6 + 6 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(8 + 6 * r, $"layer1.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 7 + 6 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0));
+        }
+        t.Add(new(57, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->32, 3x3, stride 2, pad 1", new[] { 56 }, global::DslResNet.TensorShape.Image(32, 16, 16), 4608, 1179648, 2359296, 3, 2, 1));
+        for (int r = 0; r < 8; r++)
+        {
+            t.Add(new(58 + 6 * r, $"layer2.{r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 57 + 6 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(59 + 6 * r, $"layer2.{r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 58 + 6 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+            t.Add(new(60 + 6 * r, $"layer2.{r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 59 + 6 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(61 + 6 * r, $"layer2.{r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 60 + 6 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(62 + 6 * r, $"layer2.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 61 + 6 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+            t.Add(new(63 + 6 * r, $"layer2.{1 + r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 62 + 6 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1));
+        }
+        t.Add(new(106, "layer2.8.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 105 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(107, "layer2.8.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 106 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        t.Add(new(108, "layer2.8.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 107 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(109, "layer2.8.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 108 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(110, "layer2.8.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 109 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        t.Add(new(111, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->64, 3x3, stride 2, pad 1", new[] { 110 }, global::DslResNet.TensorShape.Image(64, 8, 8), 18432, 1179648, 2359296, 3, 2, 1));
+        for (int r = 0; r < 8; r++)
+        {
+            t.Add(new(112 + 6 * r, $"layer3.{r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 111 + 6 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(113 + 6 * r, $"layer3.{r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 112 + 6 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+            t.Add(new(114 + 6 * r, $"layer3.{r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 113 + 6 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(115 + 6 * r, $"layer3.{r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 114 + 6 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(116 + 6 * r, $"layer3.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 115 + 6 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+            t.Add(new(117 + 6 * r, $"layer3.{1 + r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 116 + 6 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1));
+        }
+        t.Add(new(160, "layer3.8.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 159 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(161, "layer3.8.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 160 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(162, "layer3.8.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 161 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(163, "layer3.8.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 162 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(164, "layer3.8.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 163 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(165, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 164 }, global::DslResNet.TensorShape.Flat(64), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(166, "fc", global::DslResNet.LayerKind.Dense, "Linear 64->10", new[] { 165 }, global::DslResNet.TensorShape.Flat(10), 650, 640, 1290, 0, 0, 0, Bias: true));
+        return t.ToArray();
+    }
 
-    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups() => new global::DslResNet.FusionGroupInfo[]
+    private static global::DslResNet.ParameterInfo[] CreateParameters()
     {
-        new("conv1", new[] { 0, 1, 2 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv1", new[] { 3, 4, 5 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv2", new[] { 6, 7, 8 }), // Conv+BatchNorm+ReLU
-        new("layer1.1.conv1", new[] { 9, 10, 11 }), // Conv+BatchNorm+ReLU
-        new("layer1.1.conv2", new[] { 12, 13, 14 }), // Conv+BatchNorm+ReLU
-        new("layer1.2.conv1", new[] { 15, 16, 17 }), // Conv+BatchNorm+ReLU
-        new("layer1.2.conv2", new[] { 18, 19, 20 }), // Conv+BatchNorm+ReLU
-        new("layer1.3.conv1", new[] { 21, 22, 23 }), // Conv+BatchNorm+ReLU
-        new("layer1.3.conv2", new[] { 24, 25, 26 }), // Conv+BatchNorm+ReLU
-        new("layer1.4.conv1", new[] { 27, 28, 29 }), // Conv+BatchNorm+ReLU
-        new("layer1.4.conv2", new[] { 30, 31, 32 }), // Conv+BatchNorm+ReLU
-        new("layer1.5.conv1", new[] { 33, 34, 35 }), // Conv+BatchNorm+ReLU
-        new("layer1.5.conv2", new[] { 36, 37, 38 }), // Conv+BatchNorm+ReLU
-        new("layer1.6.conv1", new[] { 39, 40, 41 }), // Conv+BatchNorm+ReLU
-        new("layer1.6.conv2", new[] { 42, 43, 44 }), // Conv+BatchNorm+ReLU
-        new("layer1.7.conv1", new[] { 45, 46, 47 }), // Conv+BatchNorm+ReLU
-        new("layer1.7.conv2", new[] { 48, 49, 50 }), // Conv+BatchNorm+ReLU
-        new("layer1.8.conv1", new[] { 51, 52, 53 }), // Conv+BatchNorm+ReLU
-        new("layer1.8.conv2", new[] { 54, 55, 56 }), // Conv+BatchNorm+ReLU
-        new("layer2.0.conv1", new[] { 57, 58, 59 }), // Conv+BatchNorm+ReLU
-        new("layer2.0.conv2", new[] { 60, 61, 62 }), // Conv+BatchNorm+ReLU
-        new("layer2.1.conv1", new[] { 63, 64, 65 }), // Conv+BatchNorm+ReLU
-        new("layer2.1.conv2", new[] { 66, 67, 68 }), // Conv+BatchNorm+ReLU
-        new("layer2.2.conv1", new[] { 69, 70, 71 }), // Conv+BatchNorm+ReLU
-        new("layer2.2.conv2", new[] { 72, 73, 74 }), // Conv+BatchNorm+ReLU
-        new("layer2.3.conv1", new[] { 75, 76, 77 }), // Conv+BatchNorm+ReLU
-        new("layer2.3.conv2", new[] { 78, 79, 80 }), // Conv+BatchNorm+ReLU
-        new("layer2.4.conv1", new[] { 81, 82, 83 }), // Conv+BatchNorm+ReLU
-        new("layer2.4.conv2", new[] { 84, 85, 86 }), // Conv+BatchNorm+ReLU
-        new("layer2.5.conv1", new[] { 87, 88, 89 }), // Conv+BatchNorm+ReLU
-        new("layer2.5.conv2", new[] { 90, 91, 92 }), // Conv+BatchNorm+ReLU
-        new("layer2.6.conv1", new[] { 93, 94, 95 }), // Conv+BatchNorm+ReLU
-        new("layer2.6.conv2", new[] { 96, 97, 98 }), // Conv+BatchNorm+ReLU
-        new("layer2.7.conv1", new[] { 99, 100, 101 }), // Conv+BatchNorm+ReLU
-        new("layer2.7.conv2", new[] { 102, 103, 104 }), // Conv+BatchNorm+ReLU
-        new("layer2.8.conv1", new[] { 105, 106, 107 }), // Conv+BatchNorm+ReLU
-        new("layer2.8.conv2", new[] { 108, 109, 110 }), // Conv+BatchNorm+ReLU
-        new("layer3.0.conv1", new[] { 111, 112, 113 }), // Conv+BatchNorm+ReLU
-        new("layer3.0.conv2", new[] { 114, 115, 116 }), // Conv+BatchNorm+ReLU
-        new("layer3.1.conv1", new[] { 117, 118, 119 }), // Conv+BatchNorm+ReLU
-        new("layer3.1.conv2", new[] { 120, 121, 122 }), // Conv+BatchNorm+ReLU
-        new("layer3.2.conv1", new[] { 123, 124, 125 }), // Conv+BatchNorm+ReLU
-        new("layer3.2.conv2", new[] { 126, 127, 128 }), // Conv+BatchNorm+ReLU
-        new("layer3.3.conv1", new[] { 129, 130, 131 }), // Conv+BatchNorm+ReLU
-        new("layer3.3.conv2", new[] { 132, 133, 134 }), // Conv+BatchNorm+ReLU
-        new("layer3.4.conv1", new[] { 135, 136, 137 }), // Conv+BatchNorm+ReLU
-        new("layer3.4.conv2", new[] { 138, 139, 140 }), // Conv+BatchNorm+ReLU
-        new("layer3.5.conv1", new[] { 141, 142, 143 }), // Conv+BatchNorm+ReLU
-        new("layer3.5.conv2", new[] { 144, 145, 146 }), // Conv+BatchNorm+ReLU
-        new("layer3.6.conv1", new[] { 147, 148, 149 }), // Conv+BatchNorm+ReLU
-        new("layer3.6.conv2", new[] { 150, 151, 152 }), // Conv+BatchNorm+ReLU
-        new("layer3.7.conv1", new[] { 153, 154, 155 }), // Conv+BatchNorm+ReLU
-        new("layer3.7.conv2", new[] { 156, 157, 158 }), // Conv+BatchNorm+ReLU
-        new("layer3.8.conv1", new[] { 159, 160, 161 }), // Conv+BatchNorm+ReLU
-        new("layer3.8.conv2", new[] { 162, 163, 164 }), // Conv+BatchNorm+ReLU
-        new("avgpool", new[] { 165 }), // GlobalAvgPool
-        new("fc", new[] { 166 }), // Dense
-    };
+        global::System.Collections.Generic.List<global::DslResNet.ParameterInfo> t = new(332);
+        t.Add(new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 3, 3, 3 }));
+        t.Add(new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }));
+        t.Add(new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }));
+        t.Add(new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }));
+        t.Add(new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }));
+        t.Add(new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 9; r++)
+        {
+            t.Add(new($"layer1.{r}.conv1.weight", $"layer1.{r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }));
+            t.Add(new($"layer1.{r}.bn1.weight", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.bias", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.running_mean", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.running_var", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.num_batches_tracked", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer1.{r}.conv2.weight", $"layer1.{r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }));
+            t.Add(new($"layer1.{r}.bn2.weight", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.bias", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.running_mean", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.running_var", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.num_batches_tracked", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 16, 3, 3 }));
+        t.Add(new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }));
+        t.Add(new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }));
+        t.Add(new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }));
+        t.Add(new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }));
+        t.Add(new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }));
+        t.Add(new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }));
+        t.Add(new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }));
+        t.Add(new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }));
+        t.Add(new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }));
+        t.Add(new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 8; r++)
+        {
+            t.Add(new($"layer2.{1 + r}.conv1.weight", $"layer2.{1 + r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }));
+            t.Add(new($"layer2.{1 + r}.bn1.weight", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn1.bias", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn1.running_mean", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn1.running_var", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn1.num_batches_tracked", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer2.{1 + r}.conv2.weight", $"layer2.{1 + r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }));
+            t.Add(new($"layer2.{1 + r}.bn2.weight", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn2.bias", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn2.running_mean", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn2.running_var", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn2.num_batches_tracked", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 32, 3, 3 }));
+        t.Add(new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+        t.Add(new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 8; r++)
+        {
+            t.Add(new($"layer3.{1 + r}.conv1.weight", $"layer3.{1 + r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+            t.Add(new($"layer3.{1 + r}.bn1.weight", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn1.bias", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn1.running_mean", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn1.running_var", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn1.num_batches_tracked", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer3.{1 + r}.conv2.weight", $"layer3.{1 + r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+            t.Add(new($"layer3.{1 + r}.bn2.weight", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn2.bias", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn2.running_mean", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn2.running_var", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn2.num_batches_tracked", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 10, 64 }));
+        t.Add(new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 10 }));
+        return t.ToArray();
+    }
 
-    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.ConvOp _g1Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g1Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g1Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g1InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g1InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g6Conv; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g6Fold; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g6InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g7Fold; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9Epilogue; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g9Fold; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g10Conv; // Conv+BatchNorm+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10Epilogue; // Conv+BatchNorm+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g10Fold; // Conv+BatchNorm+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g10InferenceConv; // Conv+BatchNorm+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g11Conv; // Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11Epilogue; // Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g11Fold; // Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g11InferenceConv; // Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g16Conv; // Conv+BatchNorm+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16Epilogue; // Conv+BatchNorm+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g16Fold; // Conv+BatchNorm+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g16InferenceConv; // Conv+BatchNorm+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g17Conv; // Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17Epilogue; // Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g17Fold; // Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g17InferenceConv; // Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g18Conv; // Conv+BatchNorm+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18Epilogue; // Conv+BatchNorm+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g18Fold; // Conv+BatchNorm+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g18InferenceConv; // Conv+BatchNorm+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g19Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g19Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g19InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g20Conv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g20Fold; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g20InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g23Conv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g23Fold; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g23InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g25Conv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g25Fold; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g25InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g26Conv; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g26Fold; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g26InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g27Conv; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27Epilogue; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g27Fold; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g27InferenceConv; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g28Conv; // Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28Epilogue; // Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g28Fold; // Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g28InferenceConv; // Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g29Conv; // Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29Epilogue; // Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g29Fold; // Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g29InferenceConv; // Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g30Conv; // Conv+BatchNorm+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30Epilogue; // Conv+BatchNorm+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g30Fold; // Conv+BatchNorm+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g30InferenceConv; // Conv+BatchNorm+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g31Conv; // Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g31Epilogue; // Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g31Fold; // Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g31InferenceConv; // Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g31InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g32Conv; // Conv+BatchNorm+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g32Epilogue; // Conv+BatchNorm+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g32Fold; // Conv+BatchNorm+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g32InferenceConv; // Conv+BatchNorm+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g32InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g33Conv; // Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g33Epilogue; // Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g33Fold; // Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g33InferenceConv; // Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g33InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g34Conv; // Conv+BatchNorm+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g34Epilogue; // Conv+BatchNorm+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g34Fold; // Conv+BatchNorm+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g34InferenceConv; // Conv+BatchNorm+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g34InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g35Conv; // Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g35Epilogue; // Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g35Fold; // Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g35InferenceConv; // Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g35InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g36Conv; // Conv+BatchNorm+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g36Epilogue; // Conv+BatchNorm+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g36Fold; // Conv+BatchNorm+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g36InferenceConv; // Conv+BatchNorm+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g36InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g37Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g37Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g37Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g37InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g37InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g38Conv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g38Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g38Fold; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g38InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g38InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g39Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g39Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g39Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g39InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g39InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g40Conv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g40Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g40Fold; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g40InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g40InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g41Conv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g41Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g41Fold; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g41InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g41InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g42Conv; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g42Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g42Fold; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g42InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g42InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g43Conv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g43Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g43Fold; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g43InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g43InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g44Conv; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g44Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g44Fold; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g44InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g44InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g45Conv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g45Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g45Fold; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g45InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g45InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g46Conv; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g46Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g46Fold; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g46InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g46InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g47Conv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g47Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g47Fold; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g47InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g47InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g48Conv; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g48Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g48Fold; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g48InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g48InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g49Conv; // Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g49Epilogue; // Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g49Fold; // Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g49InferenceConv; // Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g49InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g50Conv; // Conv+BatchNorm+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g50Epilogue; // Conv+BatchNorm+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g50Fold; // Conv+BatchNorm+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g50InferenceConv; // Conv+BatchNorm+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g50InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g51Conv; // Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g51Epilogue; // Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g51Fold; // Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g51InferenceConv; // Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g51InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g52Conv; // Conv+BatchNorm+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g52Epilogue; // Conv+BatchNorm+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g52Fold; // Conv+BatchNorm+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g52InferenceConv; // Conv+BatchNorm+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g52InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g53Conv; // Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g53Epilogue; // Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g53Fold; // Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g53InferenceConv; // Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g53InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g54Conv; // Conv+BatchNorm+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g54Epilogue; // Conv+BatchNorm+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g54Fold; // Conv+BatchNorm+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g54InferenceConv; // Conv+BatchNorm+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g54InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.relu2
-    private readonly global::DslResNet.Runtime.PoolOp _g55Op; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.PoolOp _g55InferenceOp; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.ConvOp _g56Conv; // Dense fc
-    private readonly global::DslResNet.Runtime.ConvOp _g56InferenceConv; // Dense fc
+    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
+    {
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(57);
+        t.Add(new("conv1", new[] { 0, 1, 2 }));
+        for (int r = 0; r < 9; r++)
+        {
+            t.Add(new($"layer1.{r}.conv1", new[] { 3 + 6 * r, 4 + 6 * r, 5 + 6 * r }));
+            t.Add(new($"layer1.{r}.conv2", new[] { 6 + 6 * r, 7 + 6 * r, 8 + 6 * r }));
+        }
+        for (int r = 0; r < 9; r++)
+        {
+            t.Add(new($"layer2.{r}.conv1", new[] { 57 + 6 * r, 58 + 6 * r, 59 + 6 * r }));
+            t.Add(new($"layer2.{r}.conv2", new[] { 60 + 6 * r, 61 + 6 * r, 62 + 6 * r }));
+        }
+        for (int r = 0; r < 9; r++)
+        {
+            t.Add(new($"layer3.{r}.conv1", new[] { 111 + 6 * r, 112 + 6 * r, 113 + 6 * r }));
+            t.Add(new($"layer3.{r}.conv2", new[] { 114 + 6 * r, 115 + 6 * r, 116 + 6 * r }));
+        }
+        t.Add(new("avgpool", new[] { 165 }));
+        t.Add(new("fc", new[] { 166 }));
+        return t.ToArray();
+    }
 
     /// <summary>Builds Plain56 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
-    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// and its arenas, and registers every fusion group's operations, bound to its tensors, as a step of each pass.</summary>
     /// <param name="device">The device to run on.</param>
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
@@ -1094,1146 +286,163 @@ partial class Plain56 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(1065034, 3072), ParameterGradient("conv1.weight"), default);
-        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1"));
-        _g0Conv.FuseStatistics(_g0Epilogue);
-        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16));
-        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
-        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
-        Own(_g0Conv, _g0Epilogue, _g0Fold, _g0InferenceConv, _g0InferenceEpilogue);
+        AddConvolution(0, true,
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(1065034, 3072), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
         RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(1065034, 3072));
+        for (int r = 0; r < 9; r++)
+        {
 
-        // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g1Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
-        _g1Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1"));
-        _g1Conv.FuseStatistics(_g1Epilogue);
-        _g1Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16));
-        _g1InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
-        _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
-        _g1InferenceConv.FuseEpilogue(_g1InferenceEpilogue);
-        Own(_g1Conv, _g1Epilogue, _g1Fold, _g1InferenceConv, _g1InferenceEpilogue);
-        RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
+            // {1 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv1, layer1.{r}.bn1, layer1.{r}.relu1
+            AddConvolution(1 + 2 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384 + 65536 * r, 16384), Parameter($"layer1.{r}.conv1.weight"), default, TrainingTensor(32768 + 65536 * r, 16384), GradientTensor(32768 + 65536 * r, 16384), GradientTensor(16384 + 65536 * r, 16384), ParameterGradient($"layer1.{r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768 + 65536 * r, 16384), BatchNormTensors($"layer1.{r}.bn1"), Scratch(512 + 4768 * r, 64), default, TrainingTensor(49152 + 65536 * r, 16384), GradientTensor(49152 + 65536 * r, 16384), GradientTensor(32768 + 65536 * r, 16384), default, BatchNormGradients($"layer1.{r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv1.weight"), default, BatchNormTensors($"layer1.{r}.bn1"), 1E-05f, Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16), InferenceTensor(16384, 16384)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
+            RegisterTrace(1 + 2 * r, TrainingTensor(49152 + 65536 * r, 16384), GradientTensor(16384 + 65536 * r, 16384));
 
-        // 2: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
-        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), default, TrainingTensor(81920, 16384), GradientTensor(81920, 16384), GradientTensor(65536, 16384), default, BatchNormGradients("layer1.0.bn2"));
-        _g2Conv.FuseStatistics(_g2Epilogue);
-        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16));
-        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(0, 16384));
-        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
-        Own(_g2Conv, _g2Epilogue, _g2Fold, _g2InferenceConv, _g2InferenceEpilogue);
-        RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
-
-        // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
-        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, TrainingTensor(114688, 16384), GradientTensor(114688, 16384), GradientTensor(98304, 16384), default, BatchNormGradients("layer1.1.bn1"));
-        _g3Conv.FuseStatistics(_g3Epilogue);
-        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16));
-        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(16384, 16384));
-        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
-        _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
-        Own(_g3Conv, _g3Epilogue, _g3Fold, _g3InferenceConv, _g3InferenceEpilogue);
-        RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
-
-        // 4: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
-        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(131072, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), default, TrainingTensor(147456, 16384), GradientTensor(147456, 16384), GradientTensor(131072, 16384), default, BatchNormGradients("layer1.1.bn2"));
-        _g4Conv.FuseStatistics(_g4Epilogue);
-        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16));
-        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(0, 16384));
-        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
-        Own(_g4Conv, _g4Epilogue, _g4Fold, _g4InferenceConv, _g4InferenceEpilogue);
-        RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
-
-        // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
-        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840, 16384), BatchNormTensors("layer1.2.bn1"), Scratch(10048, 64), default, TrainingTensor(180224, 16384), GradientTensor(180224, 16384), GradientTensor(163840, 16384), default, BatchNormGradients("layer1.2.bn1"));
-        _g5Conv.FuseStatistics(_g5Epilogue);
-        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(10112, 2304), Scratch(12416, 16));
-        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(16384, 16384));
-        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
-        _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
-        Own(_g5Conv, _g5Epilogue, _g5Fold, _g5InferenceConv, _g5InferenceEpilogue);
-        RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
-
-        // 6: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
-        _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(196608, 16384), BatchNormTensors("layer1.2.bn2"), Scratch(12432, 64), default, TrainingTensor(212992, 16384), GradientTensor(212992, 16384), GradientTensor(196608, 16384), default, BatchNormGradients("layer1.2.bn2"));
-        _g6Conv.FuseStatistics(_g6Epilogue);
-        _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(12496, 2304), Scratch(14800, 16));
-        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(0, 16384));
-        _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g6InferenceConv.FuseEpilogue(_g6InferenceEpilogue);
-        Own(_g6Conv, _g6Epilogue, _g6Fold, _g6InferenceConv, _g6InferenceEpilogue);
-        RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
-
-        // 7: Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(212992, 16384), Parameter("layer1.3.conv1.weight"), default, TrainingTensor(229376, 16384), GradientTensor(229376, 16384), GradientTensor(212992, 16384), ParameterGradient("layer1.3.conv1.weight"), default);
-        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(229376, 16384), BatchNormTensors("layer1.3.bn1"), Scratch(14816, 64), default, TrainingTensor(245760, 16384), GradientTensor(245760, 16384), GradientTensor(229376, 16384), default, BatchNormGradients("layer1.3.bn1"));
-        _g7Conv.FuseStatistics(_g7Epilogue);
-        _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv1.weight"), default, BatchNormTensors("layer1.3.bn1"), 1E-05f, Scratch(14880, 2304), Scratch(17184, 16));
-        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(16384, 16384));
-        _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
-        _g7InferenceConv.FuseEpilogue(_g7InferenceEpilogue);
-        Own(_g7Conv, _g7Epilogue, _g7Fold, _g7InferenceConv, _g7InferenceEpilogue);
-        RegisterTrace(7, TrainingTensor(245760, 16384), GradientTensor(212992, 16384));
-
-        // 8: Conv+BatchNorm+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.relu2
-        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(245760, 16384), Parameter("layer1.3.conv2.weight"), default, TrainingTensor(262144, 16384), GradientTensor(262144, 16384), GradientTensor(245760, 16384), ParameterGradient("layer1.3.conv2.weight"), default);
-        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(262144, 16384), BatchNormTensors("layer1.3.bn2"), Scratch(17200, 64), default, TrainingTensor(278528, 16384), GradientTensor(278528, 16384), GradientTensor(262144, 16384), default, BatchNormGradients("layer1.3.bn2"));
-        _g8Conv.FuseStatistics(_g8Epilogue);
-        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv2.weight"), default, BatchNormTensors("layer1.3.bn2"), 1E-05f, Scratch(17264, 2304), Scratch(19568, 16));
-        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(0, 16384));
-        _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
-        Own(_g8Conv, _g8Epilogue, _g8Fold, _g8InferenceConv, _g8InferenceEpilogue);
-        RegisterTrace(8, TrainingTensor(278528, 16384), GradientTensor(245760, 16384));
-
-        // 9: Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(278528, 16384), Parameter("layer1.4.conv1.weight"), default, TrainingTensor(294912, 16384), GradientTensor(294912, 16384), GradientTensor(278528, 16384), ParameterGradient("layer1.4.conv1.weight"), default);
-        _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(294912, 16384), BatchNormTensors("layer1.4.bn1"), Scratch(19584, 64), default, TrainingTensor(311296, 16384), GradientTensor(311296, 16384), GradientTensor(294912, 16384), default, BatchNormGradients("layer1.4.bn1"));
-        _g9Conv.FuseStatistics(_g9Epilogue);
-        _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv1.weight"), default, BatchNormTensors("layer1.4.bn1"), 1E-05f, Scratch(19648, 2304), Scratch(21952, 16));
-        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(16384, 16384));
-        _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
-        _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
-        Own(_g9Conv, _g9Epilogue, _g9Fold, _g9InferenceConv, _g9InferenceEpilogue);
-        RegisterTrace(9, TrainingTensor(311296, 16384), GradientTensor(278528, 16384));
-
-        // 10: Conv+BatchNorm+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.relu2
-        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(311296, 16384), Parameter("layer1.4.conv2.weight"), default, TrainingTensor(327680, 16384), GradientTensor(327680, 16384), GradientTensor(311296, 16384), ParameterGradient("layer1.4.conv2.weight"), default);
-        _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(327680, 16384), BatchNormTensors("layer1.4.bn2"), Scratch(21968, 64), default, TrainingTensor(344064, 16384), GradientTensor(344064, 16384), GradientTensor(327680, 16384), default, BatchNormGradients("layer1.4.bn2"));
-        _g10Conv.FuseStatistics(_g10Epilogue);
-        _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv2.weight"), default, BatchNormTensors("layer1.4.bn2"), 1E-05f, Scratch(22032, 2304), Scratch(24336, 16));
-        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(0, 16384));
-        _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g10InferenceConv.FuseEpilogue(_g10InferenceEpilogue);
-        Own(_g10Conv, _g10Epilogue, _g10Fold, _g10InferenceConv, _g10InferenceEpilogue);
-        RegisterTrace(10, TrainingTensor(344064, 16384), GradientTensor(311296, 16384));
-
-        // 11: Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
-        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(344064, 16384), Parameter("layer1.5.conv1.weight"), default, TrainingTensor(360448, 16384), GradientTensor(360448, 16384), GradientTensor(344064, 16384), ParameterGradient("layer1.5.conv1.weight"), default);
-        _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 16384), BatchNormTensors("layer1.5.bn1"), Scratch(24352, 64), default, TrainingTensor(376832, 16384), GradientTensor(376832, 16384), GradientTensor(360448, 16384), default, BatchNormGradients("layer1.5.bn1"));
-        _g11Conv.FuseStatistics(_g11Epilogue);
-        _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.5.conv1.weight"), default, BatchNormTensors("layer1.5.bn1"), 1E-05f, Scratch(24416, 2304), Scratch(26720, 16));
-        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(24416, 2304), Scratch(26720, 16), InferenceTensor(16384, 16384));
-        _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
-        _g11InferenceConv.FuseEpilogue(_g11InferenceEpilogue);
-        Own(_g11Conv, _g11Epilogue, _g11Fold, _g11InferenceConv, _g11InferenceEpilogue);
-        RegisterTrace(11, TrainingTensor(376832, 16384), GradientTensor(344064, 16384));
-
-        // 12: Conv+BatchNorm+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.relu2
-        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(376832, 16384), Parameter("layer1.5.conv2.weight"), default, TrainingTensor(393216, 16384), GradientTensor(393216, 16384), GradientTensor(376832, 16384), ParameterGradient("layer1.5.conv2.weight"), default);
-        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(393216, 16384), BatchNormTensors("layer1.5.bn2"), Scratch(26736, 64), default, TrainingTensor(409600, 16384), GradientTensor(409600, 16384), GradientTensor(393216, 16384), default, BatchNormGradients("layer1.5.bn2"));
-        _g12Conv.FuseStatistics(_g12Epilogue);
-        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.5.conv2.weight"), default, BatchNormTensors("layer1.5.bn2"), 1E-05f, Scratch(26800, 2304), Scratch(29104, 16));
-        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(26800, 2304), Scratch(29104, 16), InferenceTensor(0, 16384));
-        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
-        Own(_g12Conv, _g12Epilogue, _g12Fold, _g12InferenceConv, _g12InferenceEpilogue);
-        RegisterTrace(12, TrainingTensor(409600, 16384), GradientTensor(376832, 16384));
-
-        // 13: Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(409600, 16384), Parameter("layer1.6.conv1.weight"), default, TrainingTensor(425984, 16384), GradientTensor(425984, 16384), GradientTensor(409600, 16384), ParameterGradient("layer1.6.conv1.weight"), default);
-        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(425984, 16384), BatchNormTensors("layer1.6.bn1"), Scratch(29120, 64), default, TrainingTensor(442368, 16384), GradientTensor(442368, 16384), GradientTensor(425984, 16384), default, BatchNormGradients("layer1.6.bn1"));
-        _g13Conv.FuseStatistics(_g13Epilogue);
-        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv1.weight"), default, BatchNormTensors("layer1.6.bn1"), 1E-05f, Scratch(29184, 2304), Scratch(31488, 16));
-        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(29184, 2304), Scratch(31488, 16), InferenceTensor(16384, 16384));
-        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
-        _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
-        Own(_g13Conv, _g13Epilogue, _g13Fold, _g13InferenceConv, _g13InferenceEpilogue);
-        RegisterTrace(13, TrainingTensor(442368, 16384), GradientTensor(409600, 16384));
-
-        // 14: Conv+BatchNorm+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.relu2
-        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(442368, 16384), Parameter("layer1.6.conv2.weight"), default, TrainingTensor(458752, 16384), GradientTensor(458752, 16384), GradientTensor(442368, 16384), ParameterGradient("layer1.6.conv2.weight"), default);
-        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(458752, 16384), BatchNormTensors("layer1.6.bn2"), Scratch(31504, 64), default, TrainingTensor(475136, 16384), GradientTensor(475136, 16384), GradientTensor(458752, 16384), default, BatchNormGradients("layer1.6.bn2"));
-        _g14Conv.FuseStatistics(_g14Epilogue);
-        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv2.weight"), default, BatchNormTensors("layer1.6.bn2"), 1E-05f, Scratch(31568, 2304), Scratch(33872, 16));
-        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(31568, 2304), Scratch(33872, 16), InferenceTensor(0, 16384));
-        _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g14InferenceConv.FuseEpilogue(_g14InferenceEpilogue);
-        Own(_g14Conv, _g14Epilogue, _g14Fold, _g14InferenceConv, _g14InferenceEpilogue);
-        RegisterTrace(14, TrainingTensor(475136, 16384), GradientTensor(442368, 16384));
-
-        // 15: Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
-        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(475136, 16384), Parameter("layer1.7.conv1.weight"), default, TrainingTensor(491520, 16384), GradientTensor(491520, 16384), GradientTensor(475136, 16384), ParameterGradient("layer1.7.conv1.weight"), default);
-        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(491520, 16384), BatchNormTensors("layer1.7.bn1"), Scratch(33888, 64), default, TrainingTensor(507904, 16384), GradientTensor(507904, 16384), GradientTensor(491520, 16384), default, BatchNormGradients("layer1.7.bn1"));
-        _g15Conv.FuseStatistics(_g15Epilogue);
-        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.7.conv1.weight"), default, BatchNormTensors("layer1.7.bn1"), 1E-05f, Scratch(33952, 2304), Scratch(36256, 16));
-        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(33952, 2304), Scratch(36256, 16), InferenceTensor(16384, 16384));
-        _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
-        _g15InferenceConv.FuseEpilogue(_g15InferenceEpilogue);
-        Own(_g15Conv, _g15Epilogue, _g15Fold, _g15InferenceConv, _g15InferenceEpilogue);
-        RegisterTrace(15, TrainingTensor(507904, 16384), GradientTensor(475136, 16384));
-
-        // 16: Conv+BatchNorm+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.relu2
-        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(507904, 16384), Parameter("layer1.7.conv2.weight"), default, TrainingTensor(524288, 16384), GradientTensor(524288, 16384), GradientTensor(507904, 16384), ParameterGradient("layer1.7.conv2.weight"), default);
-        _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(524288, 16384), BatchNormTensors("layer1.7.bn2"), Scratch(36272, 64), default, TrainingTensor(540672, 16384), GradientTensor(540672, 16384), GradientTensor(524288, 16384), default, BatchNormGradients("layer1.7.bn2"));
-        _g16Conv.FuseStatistics(_g16Epilogue);
-        _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.7.conv2.weight"), default, BatchNormTensors("layer1.7.bn2"), 1E-05f, Scratch(36336, 2304), Scratch(38640, 16));
-        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(36336, 2304), Scratch(38640, 16), InferenceTensor(0, 16384));
-        _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g16InferenceConv.FuseEpilogue(_g16InferenceEpilogue);
-        Own(_g16Conv, _g16Epilogue, _g16Fold, _g16InferenceConv, _g16InferenceEpilogue);
-        RegisterTrace(16, TrainingTensor(540672, 16384), GradientTensor(507904, 16384));
-
-        // 17: Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
-        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(540672, 16384), Parameter("layer1.8.conv1.weight"), default, TrainingTensor(557056, 16384), GradientTensor(557056, 16384), GradientTensor(540672, 16384), ParameterGradient("layer1.8.conv1.weight"), default);
-        _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(557056, 16384), BatchNormTensors("layer1.8.bn1"), Scratch(38656, 64), default, TrainingTensor(573440, 16384), GradientTensor(573440, 16384), GradientTensor(557056, 16384), default, BatchNormGradients("layer1.8.bn1"));
-        _g17Conv.FuseStatistics(_g17Epilogue);
-        _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.8.conv1.weight"), default, BatchNormTensors("layer1.8.bn1"), 1E-05f, Scratch(38720, 2304), Scratch(41024, 16));
-        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(38720, 2304), Scratch(41024, 16), InferenceTensor(16384, 16384));
-        _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
-        _g17InferenceConv.FuseEpilogue(_g17InferenceEpilogue);
-        Own(_g17Conv, _g17Epilogue, _g17Fold, _g17InferenceConv, _g17InferenceEpilogue);
-        RegisterTrace(17, TrainingTensor(573440, 16384), GradientTensor(540672, 16384));
-
-        // 18: Conv+BatchNorm+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.relu2
-        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(573440, 16384), Parameter("layer1.8.conv2.weight"), default, TrainingTensor(589824, 16384), GradientTensor(589824, 16384), GradientTensor(573440, 16384), ParameterGradient("layer1.8.conv2.weight"), default);
-        _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(589824, 16384), BatchNormTensors("layer1.8.bn2"), Scratch(41040, 64), default, TrainingTensor(606208, 16384), GradientTensor(606208, 16384), GradientTensor(589824, 16384), default, BatchNormGradients("layer1.8.bn2"));
-        _g18Conv.FuseStatistics(_g18Epilogue);
-        _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.8.conv2.weight"), default, BatchNormTensors("layer1.8.bn2"), 1E-05f, Scratch(41104, 2304), Scratch(43408, 16));
-        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(41104, 2304), Scratch(43408, 16), InferenceTensor(0, 16384));
-        _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
-        Own(_g18Conv, _g18Epilogue, _g18Fold, _g18InferenceConv, _g18InferenceEpilogue);
-        RegisterTrace(18, TrainingTensor(606208, 16384), GradientTensor(573440, 16384));
+            // {2 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv2, layer1.{r}.bn2, layer1.{r}.relu2
+            AddConvolution(2 + 2 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152 + 65536 * r, 16384), Parameter($"layer1.{r}.conv2.weight"), default, TrainingTensor(65536 + 65536 * r, 16384), GradientTensor(65536 + 65536 * r, 16384), GradientTensor(49152 + 65536 * r, 16384), ParameterGradient($"layer1.{r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(65536 + 65536 * r, 16384), BatchNormTensors($"layer1.{r}.bn2"), Scratch(2896 + 4768 * r, 64), default, TrainingTensor(81920 + 65536 * r, 16384), GradientTensor(81920 + 65536 * r, 16384), GradientTensor(65536 + 65536 * r, 16384), default, BatchNormGradients($"layer1.{r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv2.weight"), default, BatchNormTensors($"layer1.{r}.bn2"), 1E-05f, Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16), InferenceTensor(0, 16384)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+            RegisterTrace(2 + 2 * r, TrainingTensor(81920 + 65536 * r, 16384), GradientTensor(49152 + 65536 * r, 16384));
+        }
 
         // 19: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(606208, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(622592, 8192), GradientTensor(622592, 8192), GradientTensor(606208, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
-        _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(622592, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(43424, 128), default, TrainingTensor(630784, 8192), GradientTensor(630784, 8192), GradientTensor(622592, 8192), default, BatchNormGradients("layer2.0.bn1"));
-        _g19Conv.FuseStatistics(_g19Epilogue);
-        _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(43552, 4608), Scratch(48160, 32));
-        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(0, 16384), Scratch(43552, 4608), Scratch(48160, 32), InferenceTensor(16384, 8192));
-        _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(16384, 8192));
-        _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
-        Own(_g19Conv, _g19Epilogue, _g19Fold, _g19InferenceConv, _g19InferenceEpilogue);
+        AddConvolution(19, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(606208, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(622592, 8192), GradientTensor(622592, 8192), GradientTensor(606208, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(622592, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(43424, 128), default, TrainingTensor(630784, 8192), GradientTensor(630784, 8192), GradientTensor(622592, 8192), default, BatchNormGradients("layer2.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(43552, 4608), Scratch(48160, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(0, 16384), Scratch(43552, 4608), Scratch(48160, 32), InferenceTensor(16384, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(16384, 8192)));
         RegisterTrace(19, TrainingTensor(630784, 8192), GradientTensor(606208, 16384));
 
         // 20: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(630784, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(638976, 8192), GradientTensor(638976, 8192), GradientTensor(630784, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
-        _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(638976, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(48192, 128), default, TrainingTensor(647168, 8192), GradientTensor(647168, 8192), GradientTensor(638976, 8192), default, BatchNormGradients("layer2.0.bn2"));
-        _g20Conv.FuseStatistics(_g20Epilogue);
-        _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(48320, 9216), Scratch(57536, 32));
-        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(48320, 9216), Scratch(57536, 32), InferenceTensor(0, 8192));
-        _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g20InferenceConv.FuseEpilogue(_g20InferenceEpilogue);
-        Own(_g20Conv, _g20Epilogue, _g20Fold, _g20InferenceConv, _g20InferenceEpilogue);
+        AddConvolution(20, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(630784, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(638976, 8192), GradientTensor(638976, 8192), GradientTensor(630784, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(638976, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(48192, 128), default, TrainingTensor(647168, 8192), GradientTensor(647168, 8192), GradientTensor(638976, 8192), default, BatchNormGradients("layer2.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(48320, 9216), Scratch(57536, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(48320, 9216), Scratch(57536, 32), InferenceTensor(0, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
         RegisterTrace(20, TrainingTensor(647168, 8192), GradientTensor(630784, 8192));
 
         // 21: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(647168, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(655360, 8192), GradientTensor(655360, 8192), GradientTensor(647168, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
-        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(655360, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(57568, 128), default, TrainingTensor(663552, 8192), GradientTensor(663552, 8192), GradientTensor(655360, 8192), default, BatchNormGradients("layer2.1.bn1"));
-        _g21Conv.FuseStatistics(_g21Epilogue);
-        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(57696, 9216), Scratch(66912, 32));
-        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57696, 9216), Scratch(66912, 32), InferenceTensor(8192, 8192));
-        _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
-        _g21InferenceConv.FuseEpilogue(_g21InferenceEpilogue);
-        Own(_g21Conv, _g21Epilogue, _g21Fold, _g21InferenceConv, _g21InferenceEpilogue);
+        AddConvolution(21, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(647168, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(655360, 8192), GradientTensor(655360, 8192), GradientTensor(647168, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(655360, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(57568, 128), default, TrainingTensor(663552, 8192), GradientTensor(663552, 8192), GradientTensor(655360, 8192), default, BatchNormGradients("layer2.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(57696, 9216), Scratch(66912, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57696, 9216), Scratch(66912, 32), InferenceTensor(8192, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
         RegisterTrace(21, TrainingTensor(663552, 8192), GradientTensor(647168, 8192));
+        for (int r = 0; r < 7; r++)
+        {
 
-        // 22: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(663552, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(671744, 8192), GradientTensor(671744, 8192), GradientTensor(663552, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
-        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(671744, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(66944, 128), default, TrainingTensor(679936, 8192), GradientTensor(679936, 8192), GradientTensor(671744, 8192), default, BatchNormGradients("layer2.1.bn2"));
-        _g22Conv.FuseStatistics(_g22Epilogue);
-        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(67072, 9216), Scratch(76288, 32));
-        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(67072, 9216), Scratch(76288, 32), InferenceTensor(0, 8192));
-        _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g22InferenceConv.FuseEpilogue(_g22InferenceEpilogue);
-        Own(_g22Conv, _g22Epilogue, _g22Fold, _g22InferenceConv, _g22InferenceEpilogue);
-        RegisterTrace(22, TrainingTensor(679936, 8192), GradientTensor(663552, 8192));
+            // {22 + 2 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.relu2
+            AddConvolution(22 + 2 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(663552 + 32768 * r, 8192), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(671744 + 32768 * r, 8192), GradientTensor(671744 + 32768 * r, 8192), GradientTensor(663552 + 32768 * r, 8192), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(671744 + 32768 * r, 8192), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(66944 + 18752 * r, 128), default, TrainingTensor(679936 + 32768 * r, 8192), GradientTensor(679936 + 32768 * r, 8192), GradientTensor(671744 + 32768 * r, 8192), default, BatchNormGradients($"layer2.{1 + r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(67072 + 18752 * r, 9216), Scratch(76288 + 18752 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(67072 + 18752 * r, 9216), Scratch(76288 + 18752 * r, 32), InferenceTensor(0, 8192)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+            RegisterTrace(22 + 2 * r, TrainingTensor(679936 + 32768 * r, 8192), GradientTensor(663552 + 32768 * r, 8192));
 
-        // 23: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(679936, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(688128, 8192), GradientTensor(688128, 8192), GradientTensor(679936, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
-        _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(688128, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(76320, 128), default, TrainingTensor(696320, 8192), GradientTensor(696320, 8192), GradientTensor(688128, 8192), default, BatchNormGradients("layer2.2.bn1"));
-        _g23Conv.FuseStatistics(_g23Epilogue);
-        _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(76448, 9216), Scratch(85664, 32));
-        _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(76448, 9216), Scratch(85664, 32), InferenceTensor(8192, 8192));
-        _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
-        _g23InferenceConv.FuseEpilogue(_g23InferenceEpilogue);
-        Own(_g23Conv, _g23Epilogue, _g23Fold, _g23InferenceConv, _g23InferenceEpilogue);
-        RegisterTrace(23, TrainingTensor(696320, 8192), GradientTensor(679936, 8192));
-
-        // 24: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(696320, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(704512, 8192), GradientTensor(704512, 8192), GradientTensor(696320, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
-        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(704512, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(85696, 128), default, TrainingTensor(712704, 8192), GradientTensor(712704, 8192), GradientTensor(704512, 8192), default, BatchNormGradients("layer2.2.bn2"));
-        _g24Conv.FuseStatistics(_g24Epilogue);
-        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(85824, 9216), Scratch(95040, 32));
-        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(85824, 9216), Scratch(95040, 32), InferenceTensor(0, 8192));
-        _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g24InferenceConv.FuseEpilogue(_g24InferenceEpilogue);
-        Own(_g24Conv, _g24Epilogue, _g24Fold, _g24InferenceConv, _g24InferenceEpilogue);
-        RegisterTrace(24, TrainingTensor(712704, 8192), GradientTensor(696320, 8192));
-
-        // 25: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(712704, 8192), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(720896, 8192), GradientTensor(720896, 8192), GradientTensor(712704, 8192), ParameterGradient("layer2.3.conv1.weight"), default);
-        _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(720896, 8192), BatchNormTensors("layer2.3.bn1"), Scratch(95072, 128), default, TrainingTensor(729088, 8192), GradientTensor(729088, 8192), GradientTensor(720896, 8192), default, BatchNormGradients("layer2.3.bn1"));
-        _g25Conv.FuseStatistics(_g25Epilogue);
-        _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(95200, 9216), Scratch(104416, 32));
-        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(95200, 9216), Scratch(104416, 32), InferenceTensor(8192, 8192));
-        _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
-        _g25InferenceConv.FuseEpilogue(_g25InferenceEpilogue);
-        Own(_g25Conv, _g25Epilogue, _g25Fold, _g25InferenceConv, _g25InferenceEpilogue);
-        RegisterTrace(25, TrainingTensor(729088, 8192), GradientTensor(712704, 8192));
-
-        // 26: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-        _g26Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(729088, 8192), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(737280, 8192), GradientTensor(737280, 8192), GradientTensor(729088, 8192), ParameterGradient("layer2.3.conv2.weight"), default);
-        _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(737280, 8192), BatchNormTensors("layer2.3.bn2"), Scratch(104448, 128), default, TrainingTensor(745472, 8192), GradientTensor(745472, 8192), GradientTensor(737280, 8192), default, BatchNormGradients("layer2.3.bn2"));
-        _g26Conv.FuseStatistics(_g26Epilogue);
-        _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(104576, 9216), Scratch(113792, 32));
-        _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(104576, 9216), Scratch(113792, 32), InferenceTensor(0, 8192));
-        _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g26InferenceConv.FuseEpilogue(_g26InferenceEpilogue);
-        Own(_g26Conv, _g26Epilogue, _g26Fold, _g26InferenceConv, _g26InferenceEpilogue);
-        RegisterTrace(26, TrainingTensor(745472, 8192), GradientTensor(729088, 8192));
-
-        // 27: Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-        _g27Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(745472, 8192), Parameter("layer2.4.conv1.weight"), default, TrainingTensor(753664, 8192), GradientTensor(753664, 8192), GradientTensor(745472, 8192), ParameterGradient("layer2.4.conv1.weight"), default);
-        _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(753664, 8192), BatchNormTensors("layer2.4.bn1"), Scratch(113824, 128), default, TrainingTensor(761856, 8192), GradientTensor(761856, 8192), GradientTensor(753664, 8192), default, BatchNormGradients("layer2.4.bn1"));
-        _g27Conv.FuseStatistics(_g27Epilogue);
-        _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv1.weight"), default, BatchNormTensors("layer2.4.bn1"), 1E-05f, Scratch(113952, 9216), Scratch(123168, 32));
-        _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(113952, 9216), Scratch(123168, 32), InferenceTensor(8192, 8192));
-        _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
-        _g27InferenceConv.FuseEpilogue(_g27InferenceEpilogue);
-        Own(_g27Conv, _g27Epilogue, _g27Fold, _g27InferenceConv, _g27InferenceEpilogue);
-        RegisterTrace(27, TrainingTensor(761856, 8192), GradientTensor(745472, 8192));
-
-        // 28: Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
-        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(761856, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(770048, 8192), GradientTensor(770048, 8192), GradientTensor(761856, 8192), ParameterGradient("layer2.4.conv2.weight"), default);
-        _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(770048, 8192), BatchNormTensors("layer2.4.bn2"), Scratch(123200, 128), default, TrainingTensor(778240, 8192), GradientTensor(778240, 8192), GradientTensor(770048, 8192), default, BatchNormGradients("layer2.4.bn2"));
-        _g28Conv.FuseStatistics(_g28Epilogue);
-        _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv2.weight"), default, BatchNormTensors("layer2.4.bn2"), 1E-05f, Scratch(123328, 9216), Scratch(132544, 32));
-        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(123328, 9216), Scratch(132544, 32), InferenceTensor(0, 8192));
-        _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g28InferenceConv.FuseEpilogue(_g28InferenceEpilogue);
-        Own(_g28Conv, _g28Epilogue, _g28Fold, _g28InferenceConv, _g28InferenceEpilogue);
-        RegisterTrace(28, TrainingTensor(778240, 8192), GradientTensor(761856, 8192));
-
-        // 29: Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
-        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(778240, 8192), Parameter("layer2.5.conv1.weight"), default, TrainingTensor(786432, 8192), GradientTensor(786432, 8192), GradientTensor(778240, 8192), ParameterGradient("layer2.5.conv1.weight"), default);
-        _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(786432, 8192), BatchNormTensors("layer2.5.bn1"), Scratch(132576, 128), default, TrainingTensor(794624, 8192), GradientTensor(794624, 8192), GradientTensor(786432, 8192), default, BatchNormGradients("layer2.5.bn1"));
-        _g29Conv.FuseStatistics(_g29Epilogue);
-        _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.5.conv1.weight"), default, BatchNormTensors("layer2.5.bn1"), 1E-05f, Scratch(132704, 9216), Scratch(141920, 32));
-        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(132704, 9216), Scratch(141920, 32), InferenceTensor(8192, 8192));
-        _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
-        _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
-        Own(_g29Conv, _g29Epilogue, _g29Fold, _g29InferenceConv, _g29InferenceEpilogue);
-        RegisterTrace(29, TrainingTensor(794624, 8192), GradientTensor(778240, 8192));
-
-        // 30: Conv+BatchNorm+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.relu2
-        _g30Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(794624, 8192), Parameter("layer2.5.conv2.weight"), default, TrainingTensor(802816, 8192), GradientTensor(802816, 8192), GradientTensor(794624, 8192), ParameterGradient("layer2.5.conv2.weight"), default);
-        _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(802816, 8192), BatchNormTensors("layer2.5.bn2"), Scratch(141952, 128), default, TrainingTensor(811008, 8192), GradientTensor(811008, 8192), GradientTensor(802816, 8192), default, BatchNormGradients("layer2.5.bn2"));
-        _g30Conv.FuseStatistics(_g30Epilogue);
-        _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.5.conv2.weight"), default, BatchNormTensors("layer2.5.bn2"), 1E-05f, Scratch(142080, 9216), Scratch(151296, 32));
-        _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(142080, 9216), Scratch(151296, 32), InferenceTensor(0, 8192));
-        _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g30InferenceConv.FuseEpilogue(_g30InferenceEpilogue);
-        Own(_g30Conv, _g30Epilogue, _g30Fold, _g30InferenceConv, _g30InferenceEpilogue);
-        RegisterTrace(30, TrainingTensor(811008, 8192), GradientTensor(794624, 8192));
-
-        // 31: Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
-        _g31Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(811008, 8192), Parameter("layer2.6.conv1.weight"), default, TrainingTensor(819200, 8192), GradientTensor(819200, 8192), GradientTensor(811008, 8192), ParameterGradient("layer2.6.conv1.weight"), default);
-        _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(819200, 8192), BatchNormTensors("layer2.6.bn1"), Scratch(151328, 128), default, TrainingTensor(827392, 8192), GradientTensor(827392, 8192), GradientTensor(819200, 8192), default, BatchNormGradients("layer2.6.bn1"));
-        _g31Conv.FuseStatistics(_g31Epilogue);
-        _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv1.weight"), default, BatchNormTensors("layer2.6.bn1"), 1E-05f, Scratch(151456, 9216), Scratch(160672, 32));
-        _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(151456, 9216), Scratch(160672, 32), InferenceTensor(8192, 8192));
-        _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
-        _g31InferenceConv.FuseEpilogue(_g31InferenceEpilogue);
-        Own(_g31Conv, _g31Epilogue, _g31Fold, _g31InferenceConv, _g31InferenceEpilogue);
-        RegisterTrace(31, TrainingTensor(827392, 8192), GradientTensor(811008, 8192));
-
-        // 32: Conv+BatchNorm+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.relu2
-        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(827392, 8192), Parameter("layer2.6.conv2.weight"), default, TrainingTensor(835584, 8192), GradientTensor(835584, 8192), GradientTensor(827392, 8192), ParameterGradient("layer2.6.conv2.weight"), default);
-        _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(835584, 8192), BatchNormTensors("layer2.6.bn2"), Scratch(160704, 128), default, TrainingTensor(843776, 8192), GradientTensor(843776, 8192), GradientTensor(835584, 8192), default, BatchNormGradients("layer2.6.bn2"));
-        _g32Conv.FuseStatistics(_g32Epilogue);
-        _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv2.weight"), default, BatchNormTensors("layer2.6.bn2"), 1E-05f, Scratch(160832, 9216), Scratch(170048, 32));
-        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(160832, 9216), Scratch(170048, 32), InferenceTensor(0, 8192));
-        _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g32InferenceConv.FuseEpilogue(_g32InferenceEpilogue);
-        Own(_g32Conv, _g32Epilogue, _g32Fold, _g32InferenceConv, _g32InferenceEpilogue);
-        RegisterTrace(32, TrainingTensor(843776, 8192), GradientTensor(827392, 8192));
-
-        // 33: Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
-        _g33Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(843776, 8192), Parameter("layer2.7.conv1.weight"), default, TrainingTensor(851968, 8192), GradientTensor(851968, 8192), GradientTensor(843776, 8192), ParameterGradient("layer2.7.conv1.weight"), default);
-        _g33Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(851968, 8192), BatchNormTensors("layer2.7.bn1"), Scratch(170080, 128), default, TrainingTensor(860160, 8192), GradientTensor(860160, 8192), GradientTensor(851968, 8192), default, BatchNormGradients("layer2.7.bn1"));
-        _g33Conv.FuseStatistics(_g33Epilogue);
-        _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.7.conv1.weight"), default, BatchNormTensors("layer2.7.bn1"), 1E-05f, Scratch(170208, 9216), Scratch(179424, 32));
-        _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(170208, 9216), Scratch(179424, 32), InferenceTensor(8192, 8192));
-        _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
-        _g33InferenceConv.FuseEpilogue(_g33InferenceEpilogue);
-        Own(_g33Conv, _g33Epilogue, _g33Fold, _g33InferenceConv, _g33InferenceEpilogue);
-        RegisterTrace(33, TrainingTensor(860160, 8192), GradientTensor(843776, 8192));
-
-        // 34: Conv+BatchNorm+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.relu2
-        _g34Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(860160, 8192), Parameter("layer2.7.conv2.weight"), default, TrainingTensor(868352, 8192), GradientTensor(868352, 8192), GradientTensor(860160, 8192), ParameterGradient("layer2.7.conv2.weight"), default);
-        _g34Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(868352, 8192), BatchNormTensors("layer2.7.bn2"), Scratch(179456, 128), default, TrainingTensor(876544, 8192), GradientTensor(876544, 8192), GradientTensor(868352, 8192), default, BatchNormGradients("layer2.7.bn2"));
-        _g34Conv.FuseStatistics(_g34Epilogue);
-        _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.7.conv2.weight"), default, BatchNormTensors("layer2.7.bn2"), 1E-05f, Scratch(179584, 9216), Scratch(188800, 32));
-        _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(179584, 9216), Scratch(188800, 32), InferenceTensor(0, 8192));
-        _g34InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g34InferenceConv.FuseEpilogue(_g34InferenceEpilogue);
-        Own(_g34Conv, _g34Epilogue, _g34Fold, _g34InferenceConv, _g34InferenceEpilogue);
-        RegisterTrace(34, TrainingTensor(876544, 8192), GradientTensor(860160, 8192));
-
-        // 35: Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
-        _g35Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(876544, 8192), Parameter("layer2.8.conv1.weight"), default, TrainingTensor(884736, 8192), GradientTensor(884736, 8192), GradientTensor(876544, 8192), ParameterGradient("layer2.8.conv1.weight"), default);
-        _g35Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(884736, 8192), BatchNormTensors("layer2.8.bn1"), Scratch(188832, 128), default, TrainingTensor(892928, 8192), GradientTensor(892928, 8192), GradientTensor(884736, 8192), default, BatchNormGradients("layer2.8.bn1"));
-        _g35Conv.FuseStatistics(_g35Epilogue);
-        _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv1.weight"), default, BatchNormTensors("layer2.8.bn1"), 1E-05f, Scratch(188960, 9216), Scratch(198176, 32));
-        _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(188960, 9216), Scratch(198176, 32), InferenceTensor(8192, 8192));
-        _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
-        _g35InferenceConv.FuseEpilogue(_g35InferenceEpilogue);
-        Own(_g35Conv, _g35Epilogue, _g35Fold, _g35InferenceConv, _g35InferenceEpilogue);
-        RegisterTrace(35, TrainingTensor(892928, 8192), GradientTensor(876544, 8192));
+            // {23 + 2 * r}: Conv+BatchNorm+ReLU layer2.{2 + r}.conv1, layer2.{2 + r}.bn1, layer2.{2 + r}.relu1
+            AddConvolution(23 + 2 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(679936 + 32768 * r, 8192), Parameter($"layer2.{2 + r}.conv1.weight"), default, TrainingTensor(688128 + 32768 * r, 8192), GradientTensor(688128 + 32768 * r, 8192), GradientTensor(679936 + 32768 * r, 8192), ParameterGradient($"layer2.{2 + r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(688128 + 32768 * r, 8192), BatchNormTensors($"layer2.{2 + r}.bn1"), Scratch(76320 + 18752 * r, 128), default, TrainingTensor(696320 + 32768 * r, 8192), GradientTensor(696320 + 32768 * r, 8192), GradientTensor(688128 + 32768 * r, 8192), default, BatchNormGradients($"layer2.{2 + r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + r}.bn1"), 1E-05f, Scratch(76448 + 18752 * r, 9216), Scratch(85664 + 18752 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(76448 + 18752 * r, 9216), Scratch(85664 + 18752 * r, 32), InferenceTensor(8192, 8192)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
+            RegisterTrace(23 + 2 * r, TrainingTensor(696320 + 32768 * r, 8192), GradientTensor(679936 + 32768 * r, 8192));
+        }
 
         // 36: Conv+BatchNorm+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.relu2
-        _g36Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(892928, 8192), Parameter("layer2.8.conv2.weight"), default, TrainingTensor(901120, 8192), GradientTensor(901120, 8192), GradientTensor(892928, 8192), ParameterGradient("layer2.8.conv2.weight"), default);
-        _g36Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(901120, 8192), BatchNormTensors("layer2.8.bn2"), Scratch(198208, 128), default, TrainingTensor(909312, 8192), GradientTensor(909312, 8192), GradientTensor(901120, 8192), default, BatchNormGradients("layer2.8.bn2"));
-        _g36Conv.FuseStatistics(_g36Epilogue);
-        _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv2.weight"), default, BatchNormTensors("layer2.8.bn2"), 1E-05f, Scratch(198336, 9216), Scratch(207552, 32));
-        _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(198336, 9216), Scratch(207552, 32), InferenceTensor(0, 8192));
-        _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g36InferenceConv.FuseEpilogue(_g36InferenceEpilogue);
-        Own(_g36Conv, _g36Epilogue, _g36Fold, _g36InferenceConv, _g36InferenceEpilogue);
+        AddConvolution(36, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(892928, 8192), Parameter("layer2.8.conv2.weight"), default, TrainingTensor(901120, 8192), GradientTensor(901120, 8192), GradientTensor(892928, 8192), ParameterGradient("layer2.8.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(901120, 8192), BatchNormTensors("layer2.8.bn2"), Scratch(198208, 128), default, TrainingTensor(909312, 8192), GradientTensor(909312, 8192), GradientTensor(901120, 8192), default, BatchNormGradients("layer2.8.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv2.weight"), default, BatchNormTensors("layer2.8.bn2"), 1E-05f, Scratch(198336, 9216), Scratch(207552, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(198336, 9216), Scratch(207552, 32), InferenceTensor(0, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
         RegisterTrace(36, TrainingTensor(909312, 8192), GradientTensor(892928, 8192));
 
         // 37: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g37Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(909312, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(917504, 4096), GradientTensor(917504, 4096), GradientTensor(909312, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
-        _g37Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(917504, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(207584, 256), default, TrainingTensor(921600, 4096), GradientTensor(921600, 4096), GradientTensor(917504, 4096), default, BatchNormGradients("layer3.0.bn1"));
-        _g37Conv.FuseStatistics(_g37Epilogue);
-        _g37Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(207840, 18432), Scratch(226272, 64));
-        _g37InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(0, 8192), Scratch(207840, 18432), Scratch(226272, 64), InferenceTensor(8192, 4096));
-        _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(8192, 4096));
-        _g37InferenceConv.FuseEpilogue(_g37InferenceEpilogue);
-        Own(_g37Conv, _g37Epilogue, _g37Fold, _g37InferenceConv, _g37InferenceEpilogue);
+        AddConvolution(37, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(909312, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(917504, 4096), GradientTensor(917504, 4096), GradientTensor(909312, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(917504, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(207584, 256), default, TrainingTensor(921600, 4096), GradientTensor(921600, 4096), GradientTensor(917504, 4096), default, BatchNormGradients("layer3.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(207840, 18432), Scratch(226272, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(0, 8192), Scratch(207840, 18432), Scratch(226272, 64), InferenceTensor(8192, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(8192, 4096)));
         RegisterTrace(37, TrainingTensor(921600, 4096), GradientTensor(909312, 8192));
 
         // 38: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-        _g38Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(921600, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(925696, 4096), GradientTensor(925696, 4096), GradientTensor(921600, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
-        _g38Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(925696, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(226336, 256), default, TrainingTensor(929792, 4096), GradientTensor(929792, 4096), GradientTensor(925696, 4096), default, BatchNormGradients("layer3.0.bn2"));
-        _g38Conv.FuseStatistics(_g38Epilogue);
-        _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(226592, 36864), Scratch(263456, 64));
-        _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(226592, 36864), Scratch(263456, 64), InferenceTensor(0, 4096));
-        _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g38InferenceConv.FuseEpilogue(_g38InferenceEpilogue);
-        Own(_g38Conv, _g38Epilogue, _g38Fold, _g38InferenceConv, _g38InferenceEpilogue);
+        AddConvolution(38, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(921600, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(925696, 4096), GradientTensor(925696, 4096), GradientTensor(921600, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(925696, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(226336, 256), default, TrainingTensor(929792, 4096), GradientTensor(929792, 4096), GradientTensor(925696, 4096), default, BatchNormGradients("layer3.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(226592, 36864), Scratch(263456, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(226592, 36864), Scratch(263456, 64), InferenceTensor(0, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
         RegisterTrace(38, TrainingTensor(929792, 4096), GradientTensor(921600, 4096));
 
         // 39: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g39Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(929792, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(933888, 4096), GradientTensor(933888, 4096), GradientTensor(929792, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
-        _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(933888, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(263520, 256), default, TrainingTensor(937984, 4096), GradientTensor(937984, 4096), GradientTensor(933888, 4096), default, BatchNormGradients("layer3.1.bn1"));
-        _g39Conv.FuseStatistics(_g39Epilogue);
-        _g39Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(263776, 36864), Scratch(300640, 64));
-        _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(263776, 36864), Scratch(300640, 64), InferenceTensor(4096, 4096));
-        _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
-        _g39InferenceConv.FuseEpilogue(_g39InferenceEpilogue);
-        Own(_g39Conv, _g39Epilogue, _g39Fold, _g39InferenceConv, _g39InferenceEpilogue);
+        AddConvolution(39, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(929792, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(933888, 4096), GradientTensor(933888, 4096), GradientTensor(929792, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(933888, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(263520, 256), default, TrainingTensor(937984, 4096), GradientTensor(937984, 4096), GradientTensor(933888, 4096), default, BatchNormGradients("layer3.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(263776, 36864), Scratch(300640, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(263776, 36864), Scratch(300640, 64), InferenceTensor(4096, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
         RegisterTrace(39, TrainingTensor(937984, 4096), GradientTensor(929792, 4096));
+        for (int r = 0; r < 7; r++)
+        {
 
-        // 40: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-        _g40Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(937984, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(942080, 4096), GradientTensor(942080, 4096), GradientTensor(937984, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
-        _g40Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(942080, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(300704, 256), default, TrainingTensor(946176, 4096), GradientTensor(946176, 4096), GradientTensor(942080, 4096), default, BatchNormGradients("layer3.1.bn2"));
-        _g40Conv.FuseStatistics(_g40Epilogue);
-        _g40Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(300960, 36864), Scratch(337824, 64));
-        _g40InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(300960, 36864), Scratch(337824, 64), InferenceTensor(0, 4096));
-        _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g40InferenceConv.FuseEpilogue(_g40InferenceEpilogue);
-        Own(_g40Conv, _g40Epilogue, _g40Fold, _g40InferenceConv, _g40InferenceEpilogue);
-        RegisterTrace(40, TrainingTensor(946176, 4096), GradientTensor(937984, 4096));
+            // {40 + 2 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv2, layer3.{1 + r}.bn2, layer3.{1 + r}.relu2
+            AddConvolution(40 + 2 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(937984 + 16384 * r, 4096), Parameter($"layer3.{1 + r}.conv2.weight"), default, TrainingTensor(942080 + 16384 * r, 4096), GradientTensor(942080 + 16384 * r, 4096), GradientTensor(937984 + 16384 * r, 4096), ParameterGradient($"layer3.{1 + r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(942080 + 16384 * r, 4096), BatchNormTensors($"layer3.{1 + r}.bn2"), Scratch(300704 + 74368 * r, 256), default, TrainingTensor(946176 + 16384 * r, 4096), GradientTensor(946176 + 16384 * r, 4096), GradientTensor(942080 + 16384 * r, 4096), default, BatchNormGradients($"layer3.{1 + r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn2"), 1E-05f, Scratch(300960 + 74368 * r, 36864), Scratch(337824 + 74368 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(300960 + 74368 * r, 36864), Scratch(337824 + 74368 * r, 64), InferenceTensor(0, 4096)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+            RegisterTrace(40 + 2 * r, TrainingTensor(946176 + 16384 * r, 4096), GradientTensor(937984 + 16384 * r, 4096));
 
-        // 41: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g41Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(946176, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(950272, 4096), GradientTensor(950272, 4096), GradientTensor(946176, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
-        _g41Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(950272, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(337888, 256), default, TrainingTensor(954368, 4096), GradientTensor(954368, 4096), GradientTensor(950272, 4096), default, BatchNormGradients("layer3.2.bn1"));
-        _g41Conv.FuseStatistics(_g41Epilogue);
-        _g41Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(338144, 36864), Scratch(375008, 64));
-        _g41InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(338144, 36864), Scratch(375008, 64), InferenceTensor(4096, 4096));
-        _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
-        _g41InferenceConv.FuseEpilogue(_g41InferenceEpilogue);
-        Own(_g41Conv, _g41Epilogue, _g41Fold, _g41InferenceConv, _g41InferenceEpilogue);
-        RegisterTrace(41, TrainingTensor(954368, 4096), GradientTensor(946176, 4096));
-
-        // 42: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-        _g42Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(954368, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(958464, 4096), GradientTensor(958464, 4096), GradientTensor(954368, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
-        _g42Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(958464, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(375072, 256), default, TrainingTensor(962560, 4096), GradientTensor(962560, 4096), GradientTensor(958464, 4096), default, BatchNormGradients("layer3.2.bn2"));
-        _g42Conv.FuseStatistics(_g42Epilogue);
-        _g42Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(375328, 36864), Scratch(412192, 64));
-        _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(375328, 36864), Scratch(412192, 64), InferenceTensor(0, 4096));
-        _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g42InferenceConv.FuseEpilogue(_g42InferenceEpilogue);
-        Own(_g42Conv, _g42Epilogue, _g42Fold, _g42InferenceConv, _g42InferenceEpilogue);
-        RegisterTrace(42, TrainingTensor(962560, 4096), GradientTensor(954368, 4096));
-
-        // 43: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        _g43Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(962560, 4096), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(966656, 4096), GradientTensor(966656, 4096), GradientTensor(962560, 4096), ParameterGradient("layer3.3.conv1.weight"), default);
-        _g43Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(966656, 4096), BatchNormTensors("layer3.3.bn1"), Scratch(412256, 256), default, TrainingTensor(970752, 4096), GradientTensor(970752, 4096), GradientTensor(966656, 4096), default, BatchNormGradients("layer3.3.bn1"));
-        _g43Conv.FuseStatistics(_g43Epilogue);
-        _g43Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(412512, 36864), Scratch(449376, 64));
-        _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(412512, 36864), Scratch(449376, 64), InferenceTensor(4096, 4096));
-        _g43InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
-        _g43InferenceConv.FuseEpilogue(_g43InferenceEpilogue);
-        Own(_g43Conv, _g43Epilogue, _g43Fold, _g43InferenceConv, _g43InferenceEpilogue);
-        RegisterTrace(43, TrainingTensor(970752, 4096), GradientTensor(962560, 4096));
-
-        // 44: Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-        _g44Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(970752, 4096), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(974848, 4096), GradientTensor(974848, 4096), GradientTensor(970752, 4096), ParameterGradient("layer3.3.conv2.weight"), default);
-        _g44Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(974848, 4096), BatchNormTensors("layer3.3.bn2"), Scratch(449440, 256), default, TrainingTensor(978944, 4096), GradientTensor(978944, 4096), GradientTensor(974848, 4096), default, BatchNormGradients("layer3.3.bn2"));
-        _g44Conv.FuseStatistics(_g44Epilogue);
-        _g44Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(449696, 36864), Scratch(486560, 64));
-        _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(449696, 36864), Scratch(486560, 64), InferenceTensor(0, 4096));
-        _g44InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g44InferenceConv.FuseEpilogue(_g44InferenceEpilogue);
-        Own(_g44Conv, _g44Epilogue, _g44Fold, _g44InferenceConv, _g44InferenceEpilogue);
-        RegisterTrace(44, TrainingTensor(978944, 4096), GradientTensor(970752, 4096));
-
-        // 45: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        _g45Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(978944, 4096), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(983040, 4096), GradientTensor(983040, 4096), GradientTensor(978944, 4096), ParameterGradient("layer3.4.conv1.weight"), default);
-        _g45Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(983040, 4096), BatchNormTensors("layer3.4.bn1"), Scratch(486624, 256), default, TrainingTensor(987136, 4096), GradientTensor(987136, 4096), GradientTensor(983040, 4096), default, BatchNormGradients("layer3.4.bn1"));
-        _g45Conv.FuseStatistics(_g45Epilogue);
-        _g45Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(486880, 36864), Scratch(523744, 64));
-        _g45InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(486880, 36864), Scratch(523744, 64), InferenceTensor(4096, 4096));
-        _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
-        _g45InferenceConv.FuseEpilogue(_g45InferenceEpilogue);
-        Own(_g45Conv, _g45Epilogue, _g45Fold, _g45InferenceConv, _g45InferenceEpilogue);
-        RegisterTrace(45, TrainingTensor(987136, 4096), GradientTensor(978944, 4096));
-
-        // 46: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-        _g46Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(987136, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(991232, 4096), GradientTensor(991232, 4096), GradientTensor(987136, 4096), ParameterGradient("layer3.4.conv2.weight"), default);
-        _g46Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(991232, 4096), BatchNormTensors("layer3.4.bn2"), Scratch(523808, 256), default, TrainingTensor(995328, 4096), GradientTensor(995328, 4096), GradientTensor(991232, 4096), default, BatchNormGradients("layer3.4.bn2"));
-        _g46Conv.FuseStatistics(_g46Epilogue);
-        _g46Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(524064, 36864), Scratch(560928, 64));
-        _g46InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(524064, 36864), Scratch(560928, 64), InferenceTensor(0, 4096));
-        _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g46InferenceConv.FuseEpilogue(_g46InferenceEpilogue);
-        Own(_g46Conv, _g46Epilogue, _g46Fold, _g46InferenceConv, _g46InferenceEpilogue);
-        RegisterTrace(46, TrainingTensor(995328, 4096), GradientTensor(987136, 4096));
-
-        // 47: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-        _g47Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(995328, 4096), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(999424, 4096), GradientTensor(999424, 4096), GradientTensor(995328, 4096), ParameterGradient("layer3.5.conv1.weight"), default);
-        _g47Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(999424, 4096), BatchNormTensors("layer3.5.bn1"), Scratch(560992, 256), default, TrainingTensor(1003520, 4096), GradientTensor(1003520, 4096), GradientTensor(999424, 4096), default, BatchNormGradients("layer3.5.bn1"));
-        _g47Conv.FuseStatistics(_g47Epilogue);
-        _g47Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(561248, 36864), Scratch(598112, 64));
-        _g47InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(561248, 36864), Scratch(598112, 64), InferenceTensor(4096, 4096));
-        _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
-        _g47InferenceConv.FuseEpilogue(_g47InferenceEpilogue);
-        Own(_g47Conv, _g47Epilogue, _g47Fold, _g47InferenceConv, _g47InferenceEpilogue);
-        RegisterTrace(47, TrainingTensor(1003520, 4096), GradientTensor(995328, 4096));
-
-        // 48: Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-        _g48Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1003520, 4096), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(1007616, 4096), GradientTensor(1007616, 4096), GradientTensor(1003520, 4096), ParameterGradient("layer3.5.conv2.weight"), default);
-        _g48Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1007616, 4096), BatchNormTensors("layer3.5.bn2"), Scratch(598176, 256), default, TrainingTensor(1011712, 4096), GradientTensor(1011712, 4096), GradientTensor(1007616, 4096), default, BatchNormGradients("layer3.5.bn2"));
-        _g48Conv.FuseStatistics(_g48Epilogue);
-        _g48Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(598432, 36864), Scratch(635296, 64));
-        _g48InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(598432, 36864), Scratch(635296, 64), InferenceTensor(0, 4096));
-        _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g48InferenceConv.FuseEpilogue(_g48InferenceEpilogue);
-        Own(_g48Conv, _g48Epilogue, _g48Fold, _g48InferenceConv, _g48InferenceEpilogue);
-        RegisterTrace(48, TrainingTensor(1011712, 4096), GradientTensor(1003520, 4096));
-
-        // 49: Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
-        _g49Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1011712, 4096), Parameter("layer3.6.conv1.weight"), default, TrainingTensor(1015808, 4096), GradientTensor(1015808, 4096), GradientTensor(1011712, 4096), ParameterGradient("layer3.6.conv1.weight"), default);
-        _g49Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1015808, 4096), BatchNormTensors("layer3.6.bn1"), Scratch(635360, 256), default, TrainingTensor(1019904, 4096), GradientTensor(1019904, 4096), GradientTensor(1015808, 4096), default, BatchNormGradients("layer3.6.bn1"));
-        _g49Conv.FuseStatistics(_g49Epilogue);
-        _g49Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv1.weight"), default, BatchNormTensors("layer3.6.bn1"), 1E-05f, Scratch(635616, 36864), Scratch(672480, 64));
-        _g49InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(635616, 36864), Scratch(672480, 64), InferenceTensor(4096, 4096));
-        _g49InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
-        _g49InferenceConv.FuseEpilogue(_g49InferenceEpilogue);
-        Own(_g49Conv, _g49Epilogue, _g49Fold, _g49InferenceConv, _g49InferenceEpilogue);
-        RegisterTrace(49, TrainingTensor(1019904, 4096), GradientTensor(1011712, 4096));
-
-        // 50: Conv+BatchNorm+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.relu2
-        _g50Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1019904, 4096), Parameter("layer3.6.conv2.weight"), default, TrainingTensor(1024000, 4096), GradientTensor(1024000, 4096), GradientTensor(1019904, 4096), ParameterGradient("layer3.6.conv2.weight"), default);
-        _g50Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1024000, 4096), BatchNormTensors("layer3.6.bn2"), Scratch(672544, 256), default, TrainingTensor(1028096, 4096), GradientTensor(1028096, 4096), GradientTensor(1024000, 4096), default, BatchNormGradients("layer3.6.bn2"));
-        _g50Conv.FuseStatistics(_g50Epilogue);
-        _g50Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv2.weight"), default, BatchNormTensors("layer3.6.bn2"), 1E-05f, Scratch(672800, 36864), Scratch(709664, 64));
-        _g50InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(672800, 36864), Scratch(709664, 64), InferenceTensor(0, 4096));
-        _g50InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g50InferenceConv.FuseEpilogue(_g50InferenceEpilogue);
-        Own(_g50Conv, _g50Epilogue, _g50Fold, _g50InferenceConv, _g50InferenceEpilogue);
-        RegisterTrace(50, TrainingTensor(1028096, 4096), GradientTensor(1019904, 4096));
-
-        // 51: Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
-        _g51Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1028096, 4096), Parameter("layer3.7.conv1.weight"), default, TrainingTensor(1032192, 4096), GradientTensor(1032192, 4096), GradientTensor(1028096, 4096), ParameterGradient("layer3.7.conv1.weight"), default);
-        _g51Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1032192, 4096), BatchNormTensors("layer3.7.bn1"), Scratch(709728, 256), default, TrainingTensor(1036288, 4096), GradientTensor(1036288, 4096), GradientTensor(1032192, 4096), default, BatchNormGradients("layer3.7.bn1"));
-        _g51Conv.FuseStatistics(_g51Epilogue);
-        _g51Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.7.conv1.weight"), default, BatchNormTensors("layer3.7.bn1"), 1E-05f, Scratch(709984, 36864), Scratch(746848, 64));
-        _g51InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(709984, 36864), Scratch(746848, 64), InferenceTensor(4096, 4096));
-        _g51InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
-        _g51InferenceConv.FuseEpilogue(_g51InferenceEpilogue);
-        Own(_g51Conv, _g51Epilogue, _g51Fold, _g51InferenceConv, _g51InferenceEpilogue);
-        RegisterTrace(51, TrainingTensor(1036288, 4096), GradientTensor(1028096, 4096));
-
-        // 52: Conv+BatchNorm+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.relu2
-        _g52Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1036288, 4096), Parameter("layer3.7.conv2.weight"), default, TrainingTensor(1040384, 4096), GradientTensor(1040384, 4096), GradientTensor(1036288, 4096), ParameterGradient("layer3.7.conv2.weight"), default);
-        _g52Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1040384, 4096), BatchNormTensors("layer3.7.bn2"), Scratch(746912, 256), default, TrainingTensor(1044480, 4096), GradientTensor(1044480, 4096), GradientTensor(1040384, 4096), default, BatchNormGradients("layer3.7.bn2"));
-        _g52Conv.FuseStatistics(_g52Epilogue);
-        _g52Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.7.conv2.weight"), default, BatchNormTensors("layer3.7.bn2"), 1E-05f, Scratch(747168, 36864), Scratch(784032, 64));
-        _g52InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(747168, 36864), Scratch(784032, 64), InferenceTensor(0, 4096));
-        _g52InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g52InferenceConv.FuseEpilogue(_g52InferenceEpilogue);
-        Own(_g52Conv, _g52Epilogue, _g52Fold, _g52InferenceConv, _g52InferenceEpilogue);
-        RegisterTrace(52, TrainingTensor(1044480, 4096), GradientTensor(1036288, 4096));
-
-        // 53: Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
-        _g53Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1044480, 4096), Parameter("layer3.8.conv1.weight"), default, TrainingTensor(1048576, 4096), GradientTensor(1048576, 4096), GradientTensor(1044480, 4096), ParameterGradient("layer3.8.conv1.weight"), default);
-        _g53Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1048576, 4096), BatchNormTensors("layer3.8.bn1"), Scratch(784096, 256), default, TrainingTensor(1052672, 4096), GradientTensor(1052672, 4096), GradientTensor(1048576, 4096), default, BatchNormGradients("layer3.8.bn1"));
-        _g53Conv.FuseStatistics(_g53Epilogue);
-        _g53Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv1.weight"), default, BatchNormTensors("layer3.8.bn1"), 1E-05f, Scratch(784352, 36864), Scratch(821216, 64));
-        _g53InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(784352, 36864), Scratch(821216, 64), InferenceTensor(4096, 4096));
-        _g53InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
-        _g53InferenceConv.FuseEpilogue(_g53InferenceEpilogue);
-        Own(_g53Conv, _g53Epilogue, _g53Fold, _g53InferenceConv, _g53InferenceEpilogue);
-        RegisterTrace(53, TrainingTensor(1052672, 4096), GradientTensor(1044480, 4096));
+            // {41 + 2 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
+            AddConvolution(41 + 2 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(946176 + 16384 * r, 4096), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(950272 + 16384 * r, 4096), GradientTensor(950272 + 16384 * r, 4096), GradientTensor(946176 + 16384 * r, 4096), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(950272 + 16384 * r, 4096), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(337888 + 74368 * r, 256), default, TrainingTensor(954368 + 16384 * r, 4096), GradientTensor(954368 + 16384 * r, 4096), GradientTensor(950272 + 16384 * r, 4096), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(338144 + 74368 * r, 36864), Scratch(375008 + 74368 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(338144 + 74368 * r, 36864), Scratch(375008 + 74368 * r, 64), InferenceTensor(4096, 4096)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
+            RegisterTrace(41 + 2 * r, TrainingTensor(954368 + 16384 * r, 4096), GradientTensor(946176 + 16384 * r, 4096));
+        }
 
         // 54: Conv+BatchNorm+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.relu2
-        _g54Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1052672, 4096), Parameter("layer3.8.conv2.weight"), default, TrainingTensor(1056768, 4096), GradientTensor(1056768, 4096), GradientTensor(1052672, 4096), ParameterGradient("layer3.8.conv2.weight"), default);
-        _g54Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1056768, 4096), BatchNormTensors("layer3.8.bn2"), Scratch(821280, 256), default, TrainingTensor(1060864, 4096), GradientTensor(1060864, 4096), GradientTensor(1056768, 4096), default, BatchNormGradients("layer3.8.bn2"));
-        _g54Conv.FuseStatistics(_g54Epilogue);
-        _g54Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv2.weight"), default, BatchNormTensors("layer3.8.bn2"), 1E-05f, Scratch(821536, 36864), Scratch(858400, 64));
-        _g54InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(821536, 36864), Scratch(858400, 64), InferenceTensor(0, 4096));
-        _g54InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g54InferenceConv.FuseEpilogue(_g54InferenceEpilogue);
-        Own(_g54Conv, _g54Epilogue, _g54Fold, _g54InferenceConv, _g54InferenceEpilogue);
+        AddConvolution(54, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1052672, 4096), Parameter("layer3.8.conv2.weight"), default, TrainingTensor(1056768, 4096), GradientTensor(1056768, 4096), GradientTensor(1052672, 4096), ParameterGradient("layer3.8.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1056768, 4096), BatchNormTensors("layer3.8.bn2"), Scratch(821280, 256), default, TrainingTensor(1060864, 4096), GradientTensor(1060864, 4096), GradientTensor(1056768, 4096), default, BatchNormGradients("layer3.8.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv2.weight"), default, BatchNormTensors("layer3.8.bn2"), 1E-05f, Scratch(821536, 36864), Scratch(858400, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(821536, 36864), Scratch(858400, 64), InferenceTensor(0, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
         RegisterTrace(54, TrainingTensor(1060864, 4096), GradientTensor(1052672, 4096));
 
         // 55: GlobalAvgPool avgpool
-        _g55Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(1060864, 4096), TrainingTensor(1064960, 64), GradientTensor(1064960, 64), GradientTensor(1060864, 4096));
-        _g55InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(0, 4096), InferenceTensor(4096, 64));
-        Own(_g55Op, _g55InferenceOp);
+        AddStep(55,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(1060864, 4096), TrainingTensor(1064960, 64), GradientTensor(1064960, 64), GradientTensor(1060864, 4096)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(0, 4096), InferenceTensor(4096, 64)));
         RegisterTrace(55, TrainingTensor(1064960, 64), GradientTensor(1060864, 4096));
 
         // 56: Dense fc
-        _g56Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(1064960, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(1065024, 10), GradientTensor(1065024, 10), GradientTensor(1064960, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g56InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(4096, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 10));
-        Own(_g56Conv, _g56InferenceConv);
+        AddConvolution(56, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(1064960, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(1065024, 10), GradientTensor(1065024, 10), GradientTensor(1064960, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            null,
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(4096, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 10)),
+            null);
         RegisterTrace(56, TrainingTensor(1065024, 10), GradientTensor(1064960, 64));
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardTraining()
-    {
-        _g0Conv.Forward();
-        _g0Epilogue.Forward();
-        TraceForward(0);
-        _g1Conv.Forward();
-        _g1Epilogue.Forward();
-        TraceForward(1);
-        _g2Conv.Forward();
-        _g2Epilogue.Forward();
-        TraceForward(2);
-        _g3Conv.Forward();
-        _g3Epilogue.Forward();
-        TraceForward(3);
-        _g4Conv.Forward();
-        _g4Epilogue.Forward();
-        TraceForward(4);
-        _g5Conv.Forward();
-        _g5Epilogue.Forward();
-        TraceForward(5);
-        _g6Conv.Forward();
-        _g6Epilogue.Forward();
-        TraceForward(6);
-        _g7Conv.Forward();
-        _g7Epilogue.Forward();
-        TraceForward(7);
-        _g8Conv.Forward();
-        _g8Epilogue.Forward();
-        TraceForward(8);
-        _g9Conv.Forward();
-        _g9Epilogue.Forward();
-        TraceForward(9);
-        _g10Conv.Forward();
-        _g10Epilogue.Forward();
-        TraceForward(10);
-        _g11Conv.Forward();
-        _g11Epilogue.Forward();
-        TraceForward(11);
-        _g12Conv.Forward();
-        _g12Epilogue.Forward();
-        TraceForward(12);
-        _g13Conv.Forward();
-        _g13Epilogue.Forward();
-        TraceForward(13);
-        _g14Conv.Forward();
-        _g14Epilogue.Forward();
-        TraceForward(14);
-        _g15Conv.Forward();
-        _g15Epilogue.Forward();
-        TraceForward(15);
-        _g16Conv.Forward();
-        _g16Epilogue.Forward();
-        TraceForward(16);
-        _g17Conv.Forward();
-        _g17Epilogue.Forward();
-        TraceForward(17);
-        _g18Conv.Forward();
-        _g18Epilogue.Forward();
-        TraceForward(18);
-        _g19Conv.Forward();
-        _g19Epilogue.Forward();
-        TraceForward(19);
-        _g20Conv.Forward();
-        _g20Epilogue.Forward();
-        TraceForward(20);
-        _g21Conv.Forward();
-        _g21Epilogue.Forward();
-        TraceForward(21);
-        _g22Conv.Forward();
-        _g22Epilogue.Forward();
-        TraceForward(22);
-        _g23Conv.Forward();
-        _g23Epilogue.Forward();
-        TraceForward(23);
-        _g24Conv.Forward();
-        _g24Epilogue.Forward();
-        TraceForward(24);
-        _g25Conv.Forward();
-        _g25Epilogue.Forward();
-        TraceForward(25);
-        _g26Conv.Forward();
-        _g26Epilogue.Forward();
-        TraceForward(26);
-        _g27Conv.Forward();
-        _g27Epilogue.Forward();
-        TraceForward(27);
-        _g28Conv.Forward();
-        _g28Epilogue.Forward();
-        TraceForward(28);
-        _g29Conv.Forward();
-        _g29Epilogue.Forward();
-        TraceForward(29);
-        _g30Conv.Forward();
-        _g30Epilogue.Forward();
-        TraceForward(30);
-        _g31Conv.Forward();
-        _g31Epilogue.Forward();
-        TraceForward(31);
-        _g32Conv.Forward();
-        _g32Epilogue.Forward();
-        TraceForward(32);
-        _g33Conv.Forward();
-        _g33Epilogue.Forward();
-        TraceForward(33);
-        _g34Conv.Forward();
-        _g34Epilogue.Forward();
-        TraceForward(34);
-        _g35Conv.Forward();
-        _g35Epilogue.Forward();
-        TraceForward(35);
-        _g36Conv.Forward();
-        _g36Epilogue.Forward();
-        TraceForward(36);
-        _g37Conv.Forward();
-        _g37Epilogue.Forward();
-        TraceForward(37);
-        _g38Conv.Forward();
-        _g38Epilogue.Forward();
-        TraceForward(38);
-        _g39Conv.Forward();
-        _g39Epilogue.Forward();
-        TraceForward(39);
-        _g40Conv.Forward();
-        _g40Epilogue.Forward();
-        TraceForward(40);
-        _g41Conv.Forward();
-        _g41Epilogue.Forward();
-        TraceForward(41);
-        _g42Conv.Forward();
-        _g42Epilogue.Forward();
-        TraceForward(42);
-        _g43Conv.Forward();
-        _g43Epilogue.Forward();
-        TraceForward(43);
-        _g44Conv.Forward();
-        _g44Epilogue.Forward();
-        TraceForward(44);
-        _g45Conv.Forward();
-        _g45Epilogue.Forward();
-        TraceForward(45);
-        _g46Conv.Forward();
-        _g46Epilogue.Forward();
-        TraceForward(46);
-        _g47Conv.Forward();
-        _g47Epilogue.Forward();
-        TraceForward(47);
-        _g48Conv.Forward();
-        _g48Epilogue.Forward();
-        TraceForward(48);
-        _g49Conv.Forward();
-        _g49Epilogue.Forward();
-        TraceForward(49);
-        _g50Conv.Forward();
-        _g50Epilogue.Forward();
-        TraceForward(50);
-        _g51Conv.Forward();
-        _g51Epilogue.Forward();
-        TraceForward(51);
-        _g52Conv.Forward();
-        _g52Epilogue.Forward();
-        TraceForward(52);
-        _g53Conv.Forward();
-        _g53Epilogue.Forward();
-        TraceForward(53);
-        _g54Conv.Forward();
-        _g54Epilogue.Forward();
-        TraceForward(54);
-        _g55Op.Forward();
-        TraceForward(55);
-        _g56Conv.Forward();
-        TraceForward(56);
-    }
-
-    /// <inheritdoc />
-    protected override void BackwardTraining(bool inputGradient)
-    {
-        _g56Conv.Backward(data: true);
-        TraceBackward(56);
-        _g55Op.Backward();
-        TraceBackward(55);
-        _g54Epilogue.Backward();
-        _g54Conv.Backward(data: true);
-        TraceBackward(54);
-        _g53Epilogue.Backward();
-        _g53Conv.Backward(data: true);
-        TraceBackward(53);
-        _g52Epilogue.Backward();
-        _g52Conv.Backward(data: true);
-        TraceBackward(52);
-        _g51Epilogue.Backward();
-        _g51Conv.Backward(data: true);
-        TraceBackward(51);
-        _g50Epilogue.Backward();
-        _g50Conv.Backward(data: true);
-        TraceBackward(50);
-        _g49Epilogue.Backward();
-        _g49Conv.Backward(data: true);
-        TraceBackward(49);
-        _g48Epilogue.Backward();
-        _g48Conv.Backward(data: true);
-        TraceBackward(48);
-        _g47Epilogue.Backward();
-        _g47Conv.Backward(data: true);
-        TraceBackward(47);
-        _g46Epilogue.Backward();
-        _g46Conv.Backward(data: true);
-        TraceBackward(46);
-        _g45Epilogue.Backward();
-        _g45Conv.Backward(data: true);
-        TraceBackward(45);
-        _g44Epilogue.Backward();
-        _g44Conv.Backward(data: true);
-        TraceBackward(44);
-        _g43Epilogue.Backward();
-        _g43Conv.Backward(data: true);
-        TraceBackward(43);
-        _g42Epilogue.Backward();
-        _g42Conv.Backward(data: true);
-        TraceBackward(42);
-        _g41Epilogue.Backward();
-        _g41Conv.Backward(data: true);
-        TraceBackward(41);
-        _g40Epilogue.Backward();
-        _g40Conv.Backward(data: true);
-        TraceBackward(40);
-        _g39Epilogue.Backward();
-        _g39Conv.Backward(data: true);
-        TraceBackward(39);
-        _g38Epilogue.Backward();
-        _g38Conv.Backward(data: true);
-        TraceBackward(38);
-        _g37Epilogue.Backward();
-        _g37Conv.Backward(data: true);
-        TraceBackward(37);
-        _g36Epilogue.Backward();
-        _g36Conv.Backward(data: true);
-        TraceBackward(36);
-        _g35Epilogue.Backward();
-        _g35Conv.Backward(data: true);
-        TraceBackward(35);
-        _g34Epilogue.Backward();
-        _g34Conv.Backward(data: true);
-        TraceBackward(34);
-        _g33Epilogue.Backward();
-        _g33Conv.Backward(data: true);
-        TraceBackward(33);
-        _g32Epilogue.Backward();
-        _g32Conv.Backward(data: true);
-        TraceBackward(32);
-        _g31Epilogue.Backward();
-        _g31Conv.Backward(data: true);
-        TraceBackward(31);
-        _g30Epilogue.Backward();
-        _g30Conv.Backward(data: true);
-        TraceBackward(30);
-        _g29Epilogue.Backward();
-        _g29Conv.Backward(data: true);
-        TraceBackward(29);
-        _g28Epilogue.Backward();
-        _g28Conv.Backward(data: true);
-        TraceBackward(28);
-        _g27Epilogue.Backward();
-        _g27Conv.Backward(data: true);
-        TraceBackward(27);
-        _g26Epilogue.Backward();
-        _g26Conv.Backward(data: true);
-        TraceBackward(26);
-        _g25Epilogue.Backward();
-        _g25Conv.Backward(data: true);
-        TraceBackward(25);
-        _g24Epilogue.Backward();
-        _g24Conv.Backward(data: true);
-        TraceBackward(24);
-        _g23Epilogue.Backward();
-        _g23Conv.Backward(data: true);
-        TraceBackward(23);
-        _g22Epilogue.Backward();
-        _g22Conv.Backward(data: true);
-        TraceBackward(22);
-        _g21Epilogue.Backward();
-        _g21Conv.Backward(data: true);
-        TraceBackward(21);
-        _g20Epilogue.Backward();
-        _g20Conv.Backward(data: true);
-        TraceBackward(20);
-        _g19Epilogue.Backward();
-        _g19Conv.Backward(data: true);
-        TraceBackward(19);
-        _g18Epilogue.Backward();
-        _g18Conv.Backward(data: true);
-        TraceBackward(18);
-        _g17Epilogue.Backward();
-        _g17Conv.Backward(data: true);
-        TraceBackward(17);
-        _g16Epilogue.Backward();
-        _g16Conv.Backward(data: true);
-        TraceBackward(16);
-        _g15Epilogue.Backward();
-        _g15Conv.Backward(data: true);
-        TraceBackward(15);
-        _g14Epilogue.Backward();
-        _g14Conv.Backward(data: true);
-        TraceBackward(14);
-        _g13Epilogue.Backward();
-        _g13Conv.Backward(data: true);
-        TraceBackward(13);
-        _g12Epilogue.Backward();
-        _g12Conv.Backward(data: true);
-        TraceBackward(12);
-        _g11Epilogue.Backward();
-        _g11Conv.Backward(data: true);
-        TraceBackward(11);
-        _g10Epilogue.Backward();
-        _g10Conv.Backward(data: true);
-        TraceBackward(10);
-        _g9Epilogue.Backward();
-        _g9Conv.Backward(data: true);
-        TraceBackward(9);
-        _g8Epilogue.Backward();
-        _g8Conv.Backward(data: true);
-        TraceBackward(8);
-        _g7Epilogue.Backward();
-        _g7Conv.Backward(data: true);
-        TraceBackward(7);
-        _g6Epilogue.Backward();
-        _g6Conv.Backward(data: true);
-        TraceBackward(6);
-        _g5Epilogue.Backward();
-        _g5Conv.Backward(data: true);
-        TraceBackward(5);
-        _g4Epilogue.Backward();
-        _g4Conv.Backward(data: true);
-        TraceBackward(4);
-        _g3Epilogue.Backward();
-        _g3Conv.Backward(data: true);
-        TraceBackward(3);
-        _g2Epilogue.Backward();
-        _g2Conv.Backward(data: true);
-        TraceBackward(2);
-        _g1Epilogue.Backward();
-        _g1Conv.Backward(data: true);
-        TraceBackward(1);
-        _g0Epilogue.Backward();
-        _g0Conv.Backward(data: inputGradient);
-        TraceBackward(0);
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardInference(int images)
-    {
-        _g0InferenceConv.Forward(images);
-        _g0InferenceEpilogue.Forward(images);
-        _g1InferenceConv.Forward(images);
-        _g1InferenceEpilogue.Forward(images);
-        _g2InferenceConv.Forward(images);
-        _g2InferenceEpilogue.Forward(images);
-        _g3InferenceConv.Forward(images);
-        _g3InferenceEpilogue.Forward(images);
-        _g4InferenceConv.Forward(images);
-        _g4InferenceEpilogue.Forward(images);
-        _g5InferenceConv.Forward(images);
-        _g5InferenceEpilogue.Forward(images);
-        _g6InferenceConv.Forward(images);
-        _g6InferenceEpilogue.Forward(images);
-        _g7InferenceConv.Forward(images);
-        _g7InferenceEpilogue.Forward(images);
-        _g8InferenceConv.Forward(images);
-        _g8InferenceEpilogue.Forward(images);
-        _g9InferenceConv.Forward(images);
-        _g9InferenceEpilogue.Forward(images);
-        _g10InferenceConv.Forward(images);
-        _g10InferenceEpilogue.Forward(images);
-        _g11InferenceConv.Forward(images);
-        _g11InferenceEpilogue.Forward(images);
-        _g12InferenceConv.Forward(images);
-        _g12InferenceEpilogue.Forward(images);
-        _g13InferenceConv.Forward(images);
-        _g13InferenceEpilogue.Forward(images);
-        _g14InferenceConv.Forward(images);
-        _g14InferenceEpilogue.Forward(images);
-        _g15InferenceConv.Forward(images);
-        _g15InferenceEpilogue.Forward(images);
-        _g16InferenceConv.Forward(images);
-        _g16InferenceEpilogue.Forward(images);
-        _g17InferenceConv.Forward(images);
-        _g17InferenceEpilogue.Forward(images);
-        _g18InferenceConv.Forward(images);
-        _g18InferenceEpilogue.Forward(images);
-        _g19InferenceConv.Forward(images);
-        _g19InferenceEpilogue.Forward(images);
-        _g20InferenceConv.Forward(images);
-        _g20InferenceEpilogue.Forward(images);
-        _g21InferenceConv.Forward(images);
-        _g21InferenceEpilogue.Forward(images);
-        _g22InferenceConv.Forward(images);
-        _g22InferenceEpilogue.Forward(images);
-        _g23InferenceConv.Forward(images);
-        _g23InferenceEpilogue.Forward(images);
-        _g24InferenceConv.Forward(images);
-        _g24InferenceEpilogue.Forward(images);
-        _g25InferenceConv.Forward(images);
-        _g25InferenceEpilogue.Forward(images);
-        _g26InferenceConv.Forward(images);
-        _g26InferenceEpilogue.Forward(images);
-        _g27InferenceConv.Forward(images);
-        _g27InferenceEpilogue.Forward(images);
-        _g28InferenceConv.Forward(images);
-        _g28InferenceEpilogue.Forward(images);
-        _g29InferenceConv.Forward(images);
-        _g29InferenceEpilogue.Forward(images);
-        _g30InferenceConv.Forward(images);
-        _g30InferenceEpilogue.Forward(images);
-        _g31InferenceConv.Forward(images);
-        _g31InferenceEpilogue.Forward(images);
-        _g32InferenceConv.Forward(images);
-        _g32InferenceEpilogue.Forward(images);
-        _g33InferenceConv.Forward(images);
-        _g33InferenceEpilogue.Forward(images);
-        _g34InferenceConv.Forward(images);
-        _g34InferenceEpilogue.Forward(images);
-        _g35InferenceConv.Forward(images);
-        _g35InferenceEpilogue.Forward(images);
-        _g36InferenceConv.Forward(images);
-        _g36InferenceEpilogue.Forward(images);
-        _g37InferenceConv.Forward(images);
-        _g37InferenceEpilogue.Forward(images);
-        _g38InferenceConv.Forward(images);
-        _g38InferenceEpilogue.Forward(images);
-        _g39InferenceConv.Forward(images);
-        _g39InferenceEpilogue.Forward(images);
-        _g40InferenceConv.Forward(images);
-        _g40InferenceEpilogue.Forward(images);
-        _g41InferenceConv.Forward(images);
-        _g41InferenceEpilogue.Forward(images);
-        _g42InferenceConv.Forward(images);
-        _g42InferenceEpilogue.Forward(images);
-        _g43InferenceConv.Forward(images);
-        _g43InferenceEpilogue.Forward(images);
-        _g44InferenceConv.Forward(images);
-        _g44InferenceEpilogue.Forward(images);
-        _g45InferenceConv.Forward(images);
-        _g45InferenceEpilogue.Forward(images);
-        _g46InferenceConv.Forward(images);
-        _g46InferenceEpilogue.Forward(images);
-        _g47InferenceConv.Forward(images);
-        _g47InferenceEpilogue.Forward(images);
-        _g48InferenceConv.Forward(images);
-        _g48InferenceEpilogue.Forward(images);
-        _g49InferenceConv.Forward(images);
-        _g49InferenceEpilogue.Forward(images);
-        _g50InferenceConv.Forward(images);
-        _g50InferenceEpilogue.Forward(images);
-        _g51InferenceConv.Forward(images);
-        _g51InferenceEpilogue.Forward(images);
-        _g52InferenceConv.Forward(images);
-        _g52InferenceEpilogue.Forward(images);
-        _g53InferenceConv.Forward(images);
-        _g53InferenceEpilogue.Forward(images);
-        _g54InferenceConv.Forward(images);
-        _g54InferenceEpilogue.Forward(images);
-        _g55InferenceOp.Forward(images);
-        _g56InferenceConv.Forward(images);
-    }
-
-    /// <inheritdoc />
-    protected override void FoldBatchNorm()
-    {
-        _g0Fold.Run();
-        _g1Fold.Run();
-        _g2Fold.Run();
-        _g3Fold.Run();
-        _g4Fold.Run();
-        _g5Fold.Run();
-        _g6Fold.Run();
-        _g7Fold.Run();
-        _g8Fold.Run();
-        _g9Fold.Run();
-        _g10Fold.Run();
-        _g11Fold.Run();
-        _g12Fold.Run();
-        _g13Fold.Run();
-        _g14Fold.Run();
-        _g15Fold.Run();
-        _g16Fold.Run();
-        _g17Fold.Run();
-        _g18Fold.Run();
-        _g19Fold.Run();
-        _g20Fold.Run();
-        _g21Fold.Run();
-        _g22Fold.Run();
-        _g23Fold.Run();
-        _g24Fold.Run();
-        _g25Fold.Run();
-        _g26Fold.Run();
-        _g27Fold.Run();
-        _g28Fold.Run();
-        _g29Fold.Run();
-        _g30Fold.Run();
-        _g31Fold.Run();
-        _g32Fold.Run();
-        _g33Fold.Run();
-        _g34Fold.Run();
-        _g35Fold.Run();
-        _g36Fold.Run();
-        _g37Fold.Run();
-        _g38Fold.Run();
-        _g39Fold.Run();
-        _g40Fold.Run();
-        _g41Fold.Run();
-        _g42Fold.Run();
-        _g43Fold.Run();
-        _g44Fold.Run();
-        _g45Fold.Run();
-        _g46Fold.Run();
-        _g47Fold.Run();
-        _g48Fold.Run();
-        _g49Fold.Run();
-        _g50Fold.Run();
-        _g51Fold.Run();
-        _g52Fold.Run();
-        _g53Fold.Run();
-        _g54Fold.Run();
     }
 
     /// <inheritdoc />

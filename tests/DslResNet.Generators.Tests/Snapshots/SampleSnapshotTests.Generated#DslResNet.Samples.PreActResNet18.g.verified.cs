@@ -58,463 +58,346 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
     /// <summary>A Keras-style summary: every layer with its operation, output shape, parameters and FLOPs.</summary>
     public static string Summary() => SummaryText;
 
-    private const string SummaryText =
-        "Network: PreActResNet18\n" +
-        "Input: (3, 224, 224)\n" +
-        "Layer                  Operation                                    Output shape      Param #        FLOPs\n" +
-        "==========================================================================================================\n" +
-        "conv1                  Conv2d 3->64, 7x7, stride 2, pad 3           (64, 112, 112)      9,408  236,027,904\n" +
-        "maxpool                MaxPool 3x3, stride 2, pad 1                 (64, 56, 56)            0    1,806,336\n" +
-        "layer1.0.bn1           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n" +
-        "layer1.0.relu1         ReLU                                         (64, 56, 56)            0      200,704\n" +
-        "layer1.0.conv1         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.0.bn2           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n" +
-        "layer1.0.relu2         ReLU                                         (64, 56, 56)            0      200,704\n" +
-        "layer1.0.conv2         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.0.add           Add (identity shortcut)                      (64, 56, 56)            0      200,704\n" +
-        "layer1.1.bn1           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n" +
-        "layer1.1.relu1         ReLU                                         (64, 56, 56)            0      200,704\n" +
-        "layer1.1.conv1         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.1.bn2           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n" +
-        "layer1.1.relu2         ReLU                                         (64, 56, 56)            0      200,704\n" +
-        "layer1.1.conv2         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.1.add           Add (identity shortcut)                      (64, 56, 56)            0      200,704\n" +
-        "layer2.0.bn1           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n" +
-        "layer2.0.relu1         ReLU                                         (64, 56, 56)            0      200,704\n" +
-        "layer2.0.conv1         Conv2d 64->128, 3x3, stride 2, pad 1         (128, 28, 28)      73,728  115,605,504\n" +
-        "layer2.0.bn2           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer2.0.relu2         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer2.0.conv2         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.0.downsample.0  Conv2d 64->128, 1x1, stride 2 (projection)   (128, 28, 28)       8,192   12,845,056\n" +
-        "layer2.0.downsample.1  BatchNorm2d(128) (projection)                (128, 28, 28)         256      200,704\n" +
-        "layer2.0.add           Add (projection shortcut)                    (128, 28, 28)           0      100,352\n" +
-        "layer2.1.bn1           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer2.1.relu1         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer2.1.conv1         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.1.bn2           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer2.1.relu2         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer2.1.conv2         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.1.add           Add (identity shortcut)                      (128, 28, 28)           0      100,352\n" +
-        "layer3.0.bn1           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer3.0.relu1         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer3.0.conv1         Conv2d 128->256, 3x3, stride 2, pad 1        (256, 14, 14)     294,912  115,605,504\n" +
-        "layer3.0.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.0.relu2         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.0.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.0.downsample.0  Conv2d 128->256, 1x1, stride 2 (projection)  (256, 14, 14)      32,768   12,845,056\n" +
-        "layer3.0.downsample.1  BatchNorm2d(256) (projection)                (256, 14, 14)         512      100,352\n" +
-        "layer3.0.add           Add (projection shortcut)                    (256, 14, 14)           0       50,176\n" +
-        "layer3.1.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.1.relu1         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.1.conv1         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.1.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.1.relu2         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.1.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.1.add           Add (identity shortcut)                      (256, 14, 14)           0       50,176\n" +
-        "layer4.0.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer4.0.relu1         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer4.0.conv1         Conv2d 256->512, 3x3, stride 2, pad 1        (512, 7, 7)     1,179,648  115,605,504\n" +
-        "layer4.0.bn2           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n" +
-        "layer4.0.relu2         ReLU                                         (512, 7, 7)             0       25,088\n" +
-        "layer4.0.conv2         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.0.downsample.0  Conv2d 256->512, 1x1, stride 2 (projection)  (512, 7, 7)       131,072   12,845,056\n" +
-        "layer4.0.downsample.1  BatchNorm2d(512) (projection)                (512, 7, 7)         1,024       50,176\n" +
-        "layer4.0.add           Add (projection shortcut)                    (512, 7, 7)             0       25,088\n" +
-        "layer4.1.bn1           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n" +
-        "layer4.1.relu1         ReLU                                         (512, 7, 7)             0       25,088\n" +
-        "layer4.1.conv1         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.1.bn2           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n" +
-        "layer4.1.relu2         ReLU                                         (512, 7, 7)             0       25,088\n" +
-        "layer4.1.conv2         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.1.add           Add (identity shortcut)                      (512, 7, 7)             0       25,088\n" +
-        "bn                     BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n" +
-        "relu                   ReLU                                         (512, 7, 7)             0       25,088\n" +
-        "avgpool                GlobalAvgPool                                (512)                   0       25,088\n" +
-        "fc                     Linear 512->1000                             (1000)            513,000    1,025,000\n" +
-        "----------------------------------------------------------------------------------------------------------\n" +
-        "Total params: 11,689,512 (trainable; plus 9,620 buffer elements)\n" +
-        "Multiply-adds per image: 1,814,073,344\n" +
-        "Forward FLOPs per image: 3,636,200,936 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 48.44 MiB, inference 3.83 MiB\n" +
-        "Fusion groups: 44 passes for 68 layers\n";
+    private static readonly string SummaryText = CreateSummary();
 
-    private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
+    private static string CreateSummary()
     {
-        new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->64, 7x7, stride 2, pad 3", new[] { -1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 9408, 118013952, 236027904, 7, 2, 3),
-        new(1, "maxpool", global::DslResNet.LayerKind.MaxPool, "MaxPool 3x3, stride 2, pad 1", new[] { 0 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 1806336, 3, 2, 1),
-        new(2, "layer1.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 1 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(3, "layer1.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 2 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(4, "layer1.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 3 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(5, "layer1.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 4 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(6, "layer1.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 5 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(7, "layer1.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 6 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(8, "layer1.0.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 7, 1 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(9, "layer1.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 8 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(10, "layer1.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 9 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(11, "layer1.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 10 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(12, "layer1.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 11 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(13, "layer1.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 12 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(14, "layer1.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 13 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(15, "layer1.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 14, 8 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(16, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 15 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(17, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 16 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(18, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->128, 3x3, stride 2, pad 1", new[] { 17 }, global::DslResNet.TensorShape.Image(128, 28, 28), 73728, 57802752, 115605504, 3, 2, 1),
-        new(19, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 18 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(20, "layer2.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 19 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(21, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 20 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(22, "layer2.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 64->128, 1x1, stride 2 (projection)", new[] { 15 }, global::DslResNet.TensorShape.Image(128, 28, 28), 8192, 6422528, 12845056, 1, 2, 0),
-        new(23, "layer2.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128) (projection)", new[] { 22 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(24, "layer2.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 21, 23 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(25, "layer2.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 24 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(26, "layer2.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 25 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(27, "layer2.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 26 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(28, "layer2.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 27 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(29, "layer2.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 28 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(30, "layer2.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 29 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(31, "layer2.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 30, 24 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(32, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 31 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(33, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 32 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(34, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->256, 3x3, stride 2, pad 1", new[] { 33 }, global::DslResNet.TensorShape.Image(256, 14, 14), 294912, 57802752, 115605504, 3, 2, 1),
-        new(35, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 34 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(36, "layer3.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 35 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(37, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 36 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(38, "layer3.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 128->256, 1x1, stride 2 (projection)", new[] { 31 }, global::DslResNet.TensorShape.Image(256, 14, 14), 32768, 6422528, 12845056, 1, 2, 0),
-        new(39, "layer3.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256) (projection)", new[] { 38 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(40, "layer3.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 37, 39 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(41, "layer3.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 40 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(42, "layer3.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 41 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(43, "layer3.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 42 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(44, "layer3.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 43 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(45, "layer3.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 44 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(46, "layer3.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 45 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(47, "layer3.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 46, 40 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(48, "layer4.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 47 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(49, "layer4.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 48 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(50, "layer4.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 3x3, stride 2, pad 1", new[] { 49 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1179648, 57802752, 115605504, 3, 2, 1),
-        new(51, "layer4.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 50 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(52, "layer4.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 51 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(53, "layer4.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 52 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(54, "layer4.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 1x1, stride 2 (projection)", new[] { 47 }, global::DslResNet.TensorShape.Image(512, 7, 7), 131072, 6422528, 12845056, 1, 2, 0),
-        new(55, "layer4.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512) (projection)", new[] { 54 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(56, "layer4.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 53, 55 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(57, "layer4.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 56 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(58, "layer4.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 57 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(59, "layer4.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 58 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(60, "layer4.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 59 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(61, "layer4.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 60 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(62, "layer4.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 61 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(63, "layer4.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 62, 56 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(64, "bn", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 63 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(65, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 64 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(66, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 65 }, global::DslResNet.TensorShape.Flat(512), 0, 0, 25088, 0, 0, 0),
-        new(67, "fc", global::DslResNet.LayerKind.Dense, "Linear 512->1000", new[] { 66 }, global::DslResNet.TensorShape.Flat(1000), 513000, 512000, 1025000, 0, 0, 0, Bias: true),
-    };
+        global::System.Text.StringBuilder s = new();
+        s.Append("Network: PreActResNet18\n");
+        s.Append("Input: (3, 224, 224)\n");
+        s.Append("Layer                  Operation                                    Output shape      Param #        FLOPs\n");
+        s.Append("==========================================================================================================\n");
+        s.Append("conv1                  Conv2d 3->64, 7x7, stride 2, pad 3           (64, 112, 112)      9,408  236,027,904\n");
+        s.Append("maxpool                MaxPool 3x3, stride 2, pad 1                 (64, 56, 56)            0    1,806,336\n");
+        s.Append("layer1.0.bn1           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.0.relu1         ReLU                                         (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.0.conv1         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n");
+        s.Append("layer1.0.bn2           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.0.relu2         ReLU                                         (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.0.conv2         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n");
+        s.Append("layer1.0.add           Add (identity shortcut)                      (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.1.bn1           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.1.relu1         ReLU                                         (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.1.conv1         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n");
+        s.Append("layer1.1.bn2           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.1.relu2         ReLU                                         (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.1.conv2         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n");
+        s.Append("layer1.1.add           Add (identity shortcut)                      (64, 56, 56)            0      200,704\n");
+        s.Append("layer2.0.bn1           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n");
+        s.Append("layer2.0.relu1         ReLU                                         (64, 56, 56)            0      200,704\n");
+        s.Append("layer2.0.conv1         Conv2d 64->128, 3x3, stride 2, pad 1         (128, 28, 28)      73,728  115,605,504\n");
+        s.Append("layer2.0.bn2           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.0.relu2         ReLU                                         (128, 28, 28)           0      100,352\n");
+        s.Append("layer2.0.conv2         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n");
+        s.Append("layer2.0.downsample.0  Conv2d 64->128, 1x1, stride 2 (projection)   (128, 28, 28)       8,192   12,845,056\n");
+        s.Append("layer2.0.downsample.1  BatchNorm2d(128) (projection)                (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.0.add           Add (projection shortcut)                    (128, 28, 28)           0      100,352\n");
+        s.Append("layer2.1.bn1           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.1.relu1         ReLU                                         (128, 28, 28)           0      100,352\n");
+        s.Append("layer2.1.conv1         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n");
+        s.Append("layer2.1.bn2           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.1.relu2         ReLU                                         (128, 28, 28)           0      100,352\n");
+        s.Append("layer2.1.conv2         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n");
+        s.Append("layer2.1.add           Add (identity shortcut)                      (128, 28, 28)           0      100,352\n");
+        s.Append("layer3.0.bn1           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n");
+        s.Append("layer3.0.relu1         ReLU                                         (128, 28, 28)           0      100,352\n");
+        s.Append("layer3.0.conv1         Conv2d 128->256, 3x3, stride 2, pad 1        (256, 14, 14)     294,912  115,605,504\n");
+        s.Append("layer3.0.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.0.relu2         ReLU                                         (256, 14, 14)           0       50,176\n");
+        s.Append("layer3.0.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n");
+        s.Append("layer3.0.downsample.0  Conv2d 128->256, 1x1, stride 2 (projection)  (256, 14, 14)      32,768   12,845,056\n");
+        s.Append("layer3.0.downsample.1  BatchNorm2d(256) (projection)                (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.0.add           Add (projection shortcut)                    (256, 14, 14)           0       50,176\n");
+        s.Append("layer3.1.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.1.relu1         ReLU                                         (256, 14, 14)           0       50,176\n");
+        s.Append("layer3.1.conv1         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n");
+        s.Append("layer3.1.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.1.relu2         ReLU                                         (256, 14, 14)           0       50,176\n");
+        s.Append("layer3.1.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n");
+        s.Append("layer3.1.add           Add (identity shortcut)                      (256, 14, 14)           0       50,176\n");
+        s.Append("layer4.0.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n");
+        s.Append("layer4.0.relu1         ReLU                                         (256, 14, 14)           0       50,176\n");
+        s.Append("layer4.0.conv1         Conv2d 256->512, 3x3, stride 2, pad 1        (512, 7, 7)     1,179,648  115,605,504\n");
+        s.Append("layer4.0.bn2           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.0.relu2         ReLU                                         (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.0.conv2         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.0.downsample.0  Conv2d 256->512, 1x1, stride 2 (projection)  (512, 7, 7)       131,072   12,845,056\n");
+        s.Append("layer4.0.downsample.1  BatchNorm2d(512) (projection)                (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.0.add           Add (projection shortcut)                    (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.1.bn1           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.1.relu1         ReLU                                         (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.1.conv1         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.1.bn2           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.1.relu2         ReLU                                         (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.1.conv2         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.1.add           Add (identity shortcut)                      (512, 7, 7)             0       25,088\n");
+        s.Append("bn                     BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n");
+        s.Append("relu                   ReLU                                         (512, 7, 7)             0       25,088\n");
+        s.Append("avgpool                GlobalAvgPool                                (512)                   0       25,088\n");
+        s.Append("fc                     Linear 512->1000                             (1000)            513,000    1,025,000\n");
+        s.Append("----------------------------------------------------------------------------------------------------------\n");
+        s.Append("Total params: 11,689,512 (trainable; plus 9,620 buffer elements)\n");
+        s.Append("Multiply-adds per image: 1,814,073,344\n");
+        s.Append("Forward FLOPs per image: 3,636,200,936 (2 per multiply-add, 1 per element-wise operation)\n");
+        s.Append("Activation memory per image: training 48.44 MiB, inference 3.83 MiB\n");
+        s.Append("Fusion groups: 44 passes for 68 layers\n");
+        return s.ToString();
+    }
 
-    private static global::DslResNet.ParameterInfo[] CreateParameters() => new global::DslResNet.ParameterInfo[]
+    private static global::DslResNet.LayerInfo[] CreateLayers()
     {
-        new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 3, 7, 7 }),
-        new("layer1.0.bn1.weight", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.0.bn1.bias", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.0.bn1.running_mean", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.0.bn1.running_var", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.0.bn1.num_batches_tracked", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv1.weight", "layer1.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.0.bn2.weight", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.0.bn2.bias", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.0.bn2.running_mean", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.0.bn2.running_var", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.0.bn2.num_batches_tracked", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv2.weight", "layer1.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.1.bn1.weight", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.1.bn1.bias", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.1.bn1.running_mean", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.1.bn1.running_var", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.1.bn1.num_batches_tracked", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv1.weight", "layer1.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.1.bn2.weight", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.1.bn2.bias", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.1.bn2.running_mean", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.1.bn2.running_var", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.1.bn2.num_batches_tracked", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv2.weight", "layer1.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 64, 3, 3 }),
-        new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.0.downsample.0.weight", "layer2.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 128, 64, 1, 1 }),
-        new("layer2.0.downsample.1.weight", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.0.downsample.1.bias", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.0.downsample.1.running_mean", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.0.downsample.1.running_var", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.0.downsample.1.num_batches_tracked", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.bn1.weight", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.1.bn1.bias", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.1.bn1.running_mean", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.1.bn1.running_var", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.1.bn1.num_batches_tracked", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv1.weight", "layer2.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.1.bn2.weight", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.1.bn2.bias", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.1.bn2.running_mean", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.1.bn2.running_var", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.1.bn2.num_batches_tracked", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv2.weight", "layer2.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 128, 3, 3 }),
-        new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.0.downsample.0.weight", "layer3.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 256, 128, 1, 1 }),
-        new("layer3.0.downsample.1.weight", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.0.downsample.1.bias", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.0.downsample.1.running_mean", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.0.downsample.1.running_var", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.0.downsample.1.num_batches_tracked", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.bn1.weight", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.1.bn1.bias", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.1.bn1.running_mean", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.1.bn1.running_var", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.1.bn1.num_batches_tracked", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv1.weight", "layer3.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.1.bn2.weight", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.1.bn2.bias", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.1.bn2.running_mean", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.1.bn2.running_var", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.1.bn2.num_batches_tracked", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv2.weight", "layer3.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer4.0.bn1.weight", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer4.0.bn1.bias", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer4.0.bn1.running_mean", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer4.0.bn1.running_var", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer4.0.bn1.num_batches_tracked", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.conv1.weight", "layer4.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 256, 3, 3 }),
-        new("layer4.0.bn2.weight", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.0.bn2.bias", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.0.bn2.running_mean", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.0.bn2.running_var", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.0.bn2.num_batches_tracked", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.conv2.weight", "layer4.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.0.downsample.0.weight", "layer4.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 512, 256, 1, 1 }),
-        new("layer4.0.downsample.1.weight", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.0.downsample.1.bias", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.0.downsample.1.running_mean", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.0.downsample.1.running_var", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.0.downsample.1.num_batches_tracked", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.1.bn1.weight", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.1.bn1.bias", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.1.bn1.running_mean", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.1.bn1.running_var", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.1.bn1.num_batches_tracked", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.1.conv1.weight", "layer4.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.1.bn2.weight", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.1.bn2.bias", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.1.bn2.running_mean", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.1.bn2.running_var", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.1.bn2.num_batches_tracked", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.1.conv2.weight", "layer4.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("bn.weight", "bn", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("bn.bias", "bn", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("bn.running_mean", "bn", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("bn.running_var", "bn", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("bn.num_batches_tracked", "bn", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 1000, 512 }),
-        new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 1000 }),
-    };
+        global::System.Collections.Generic.List<global::DslResNet.LayerInfo> t = new(68);
+        t.Add(new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->64, 7x7, stride 2, pad 3", new[] { -1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 9408, 118013952, 236027904, 7, 2, 3));
+        t.Add(new(1, "maxpool", global::DslResNet.LayerKind.MaxPool, "MaxPool 3x3, stride 2, pad 1", new[] { 0 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 1806336, 3, 2, 1));
+        t.Add(new(2, "layer1.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 1 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(3, "layer1.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 2 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(4, "layer1.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 3 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(5, "layer1.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 4 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(6, "layer1.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 5 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(7, "layer1.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 6 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(8, "layer1.0.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 7, 1 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(9, "layer1.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 8 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(10, "layer1.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 9 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(11, "layer1.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 10 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(12, "layer1.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 11 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(13, "layer1.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 12 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(14, "layer1.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 13 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(15, "layer1.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 14, 8 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(16, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 15 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(17, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 16 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(18, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->128, 3x3, stride 2, pad 1", new[] { 17 }, global::DslResNet.TensorShape.Image(128, 28, 28), 73728, 57802752, 115605504, 3, 2, 1));
+        t.Add(new(19, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 18 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(20, "layer2.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 19 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(21, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 20 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(22, "layer2.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 64->128, 1x1, stride 2 (projection)", new[] { 15 }, global::DslResNet.TensorShape.Image(128, 28, 28), 8192, 6422528, 12845056, 1, 2, 0));
+        t.Add(new(23, "layer2.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128) (projection)", new[] { 22 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(24, "layer2.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 21, 23 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(25, "layer2.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 24 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(26, "layer2.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 25 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(27, "layer2.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 26 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(28, "layer2.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 27 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(29, "layer2.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 28 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(30, "layer2.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 29 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(31, "layer2.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 30, 24 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(32, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 31 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(33, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 32 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(34, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->256, 3x3, stride 2, pad 1", new[] { 33 }, global::DslResNet.TensorShape.Image(256, 14, 14), 294912, 57802752, 115605504, 3, 2, 1));
+        t.Add(new(35, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 34 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(36, "layer3.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 35 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(37, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 36 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(38, "layer3.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 128->256, 1x1, stride 2 (projection)", new[] { 31 }, global::DslResNet.TensorShape.Image(256, 14, 14), 32768, 6422528, 12845056, 1, 2, 0));
+        t.Add(new(39, "layer3.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256) (projection)", new[] { 38 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(40, "layer3.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 37, 39 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(41, "layer3.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 40 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(42, "layer3.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 41 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(43, "layer3.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 42 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(44, "layer3.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 43 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(45, "layer3.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 44 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(46, "layer3.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 45 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(47, "layer3.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 46, 40 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(48, "layer4.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 47 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(49, "layer4.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 48 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(50, "layer4.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 3x3, stride 2, pad 1", new[] { 49 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1179648, 57802752, 115605504, 3, 2, 1));
+        t.Add(new(51, "layer4.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 50 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(52, "layer4.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 51 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(53, "layer4.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 52 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(54, "layer4.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 1x1, stride 2 (projection)", new[] { 47 }, global::DslResNet.TensorShape.Image(512, 7, 7), 131072, 6422528, 12845056, 1, 2, 0));
+        t.Add(new(55, "layer4.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512) (projection)", new[] { 54 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(56, "layer4.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 53, 55 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(57, "layer4.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 56 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(58, "layer4.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 57 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(59, "layer4.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 58 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(60, "layer4.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 59 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(61, "layer4.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 60 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(62, "layer4.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 61 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(63, "layer4.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 62, 56 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(64, "bn", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 63 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(65, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 64 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(66, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 65 }, global::DslResNet.TensorShape.Flat(512), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(67, "fc", global::DslResNet.LayerKind.Dense, "Linear 512->1000", new[] { 66 }, global::DslResNet.TensorShape.Flat(1000), 513000, 512000, 1025000, 0, 0, 0, Bias: true));
+        return t.ToArray();
+    }
 
-    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups() => new global::DslResNet.FusionGroupInfo[]
+    private static global::DslResNet.ParameterInfo[] CreateParameters()
     {
-        new("conv1", new[] { 0 }), // Conv
-        new("maxpool", new[] { 1 }), // MaxPool
-        new("layer1.0.bn1", new[] { 2 }), // BatchNorm
-        new("layer1.0.relu1", new[] { 3 }), // ReLU
-        new("layer1.0.conv1", new[] { 4, 5, 6 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv2", new[] { 7, 8 }), // Conv+Add
-        new("layer1.1.bn1", new[] { 9 }), // BatchNorm
-        new("layer1.1.relu1", new[] { 10 }), // ReLU
-        new("layer1.1.conv1", new[] { 11, 12, 13 }), // Conv+BatchNorm+ReLU
-        new("layer1.1.conv2", new[] { 14, 15 }), // Conv+Add
-        new("layer2.0.bn1", new[] { 16 }), // BatchNorm
-        new("layer2.0.relu1", new[] { 17 }), // ReLU
-        new("layer2.0.conv1", new[] { 18, 19, 20 }), // Conv+BatchNorm+ReLU
-        new("layer2.0.conv2", new[] { 21 }), // Conv
-        new("layer2.0.downsample.0", new[] { 22, 23 }), // Conv+BatchNorm
-        new("layer2.0.add", new[] { 24 }), // Add
-        new("layer2.1.bn1", new[] { 25 }), // BatchNorm
-        new("layer2.1.relu1", new[] { 26 }), // ReLU
-        new("layer2.1.conv1", new[] { 27, 28, 29 }), // Conv+BatchNorm+ReLU
-        new("layer2.1.conv2", new[] { 30, 31 }), // Conv+Add
-        new("layer3.0.bn1", new[] { 32 }), // BatchNorm
-        new("layer3.0.relu1", new[] { 33 }), // ReLU
-        new("layer3.0.conv1", new[] { 34, 35, 36 }), // Conv+BatchNorm+ReLU
-        new("layer3.0.conv2", new[] { 37 }), // Conv
-        new("layer3.0.downsample.0", new[] { 38, 39 }), // Conv+BatchNorm
-        new("layer3.0.add", new[] { 40 }), // Add
-        new("layer3.1.bn1", new[] { 41 }), // BatchNorm
-        new("layer3.1.relu1", new[] { 42 }), // ReLU
-        new("layer3.1.conv1", new[] { 43, 44, 45 }), // Conv+BatchNorm+ReLU
-        new("layer3.1.conv2", new[] { 46, 47 }), // Conv+Add
-        new("layer4.0.bn1", new[] { 48 }), // BatchNorm
-        new("layer4.0.relu1", new[] { 49 }), // ReLU
-        new("layer4.0.conv1", new[] { 50, 51, 52 }), // Conv+BatchNorm+ReLU
-        new("layer4.0.conv2", new[] { 53 }), // Conv
-        new("layer4.0.downsample.0", new[] { 54, 55 }), // Conv+BatchNorm
-        new("layer4.0.add", new[] { 56 }), // Add
-        new("layer4.1.bn1", new[] { 57 }), // BatchNorm
-        new("layer4.1.relu1", new[] { 58 }), // ReLU
-        new("layer4.1.conv1", new[] { 59, 60, 61 }), // Conv+BatchNorm+ReLU
-        new("layer4.1.conv2", new[] { 62, 63 }), // Conv+Add
-        new("bn", new[] { 64 }), // BatchNorm
-        new("relu", new[] { 65 }), // ReLU
-        new("avgpool", new[] { 66 }), // GlobalAvgPool
-        new("fc", new[] { 67 }), // Dense
-    };
+        global::System.Collections.Generic.List<global::DslResNet.ParameterInfo> t = new(122);
+        t.Add(new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 3, 7, 7 }));
+        t.Add(new("layer1.0.bn1.weight", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer1.0.bn1.bias", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer1.0.bn1.running_mean", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer1.0.bn1.running_var", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer1.0.bn1.num_batches_tracked", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.0.conv1.weight", "layer1.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+        t.Add(new("layer1.0.bn2.weight", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer1.0.bn2.bias", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer1.0.bn2.running_mean", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer1.0.bn2.running_var", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer1.0.bn2.num_batches_tracked", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.0.conv2.weight", "layer1.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+        t.Add(new("layer1.1.bn1.weight", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer1.1.bn1.bias", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer1.1.bn1.running_mean", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer1.1.bn1.running_var", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer1.1.bn1.num_batches_tracked", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.1.conv1.weight", "layer1.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+        t.Add(new("layer1.1.bn2.weight", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer1.1.bn2.bias", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer1.1.bn2.running_mean", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer1.1.bn2.running_var", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer1.1.bn2.num_batches_tracked", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.1.conv2.weight", "layer1.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+        t.Add(new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 64, 3, 3 }));
+        t.Add(new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+        t.Add(new("layer2.0.downsample.0.weight", "layer2.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 128, 64, 1, 1 }));
+        t.Add(new("layer2.0.downsample.1.weight", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.0.downsample.1.bias", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.0.downsample.1.running_mean", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.0.downsample.1.running_var", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.0.downsample.1.num_batches_tracked", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.1.bn1.weight", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.1.bn1.bias", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.1.bn1.running_mean", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.1.bn1.running_var", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.1.bn1.num_batches_tracked", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.1.conv1.weight", "layer2.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+        t.Add(new("layer2.1.bn2.weight", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.1.bn2.bias", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.1.bn2.running_mean", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.1.bn2.running_var", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.1.bn2.num_batches_tracked", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.1.conv2.weight", "layer2.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+        t.Add(new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 128, 3, 3 }));
+        t.Add(new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+        t.Add(new("layer3.0.downsample.0.weight", "layer3.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 256, 128, 1, 1 }));
+        t.Add(new("layer3.0.downsample.1.weight", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.0.downsample.1.bias", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.0.downsample.1.running_mean", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.0.downsample.1.running_var", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.0.downsample.1.num_batches_tracked", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.1.bn1.weight", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.1.bn1.bias", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.1.bn1.running_mean", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.1.bn1.running_var", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.1.bn1.num_batches_tracked", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.1.conv1.weight", "layer3.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+        t.Add(new("layer3.1.bn2.weight", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.1.bn2.bias", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.1.bn2.running_mean", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.1.bn2.running_var", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.1.bn2.num_batches_tracked", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.1.conv2.weight", "layer3.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+        t.Add(new("layer4.0.bn1.weight", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer4.0.bn1.bias", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer4.0.bn1.running_mean", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer4.0.bn1.running_var", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer4.0.bn1.num_batches_tracked", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.0.conv1.weight", "layer4.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 256, 3, 3 }));
+        t.Add(new("layer4.0.bn2.weight", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.bias", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.running_mean", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.running_var", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.num_batches_tracked", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.0.conv2.weight", "layer4.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+        t.Add(new("layer4.0.downsample.0.weight", "layer4.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 512, 256, 1, 1 }));
+        t.Add(new("layer4.0.downsample.1.weight", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.0.downsample.1.bias", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.0.downsample.1.running_mean", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.0.downsample.1.running_var", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.0.downsample.1.num_batches_tracked", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.1.bn1.weight", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.bias", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.running_mean", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.running_var", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.num_batches_tracked", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.1.conv1.weight", "layer4.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+        t.Add(new("layer4.1.bn2.weight", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.bias", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.running_mean", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.running_var", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.num_batches_tracked", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.1.conv2.weight", "layer4.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+        t.Add(new("bn.weight", "bn", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("bn.bias", "bn", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("bn.running_mean", "bn", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("bn.running_var", "bn", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("bn.num_batches_tracked", "bn", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 1000, 512 }));
+        t.Add(new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 1000 }));
+        return t.ToArray();
+    }
 
-    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv conv1
-    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv conv1
-    private readonly global::DslResNet.Runtime.PoolOp _g1Op; // MaxPool maxpool
-    private readonly global::DslResNet.Runtime.PoolOp _g1InferenceOp; // MaxPool maxpool
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2Op; // BatchNorm layer1.0.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceOp; // BatchNorm layer1.0.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3Op; // ReLU layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceOp; // ReLU layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+Add layer1.0.conv2, layer1.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+Add layer1.0.conv2, layer1.0.add
-    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+Add layer1.0.conv2, layer1.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+Add layer1.0.conv2, layer1.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6Op; // BatchNorm layer1.1.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceOp; // BatchNorm layer1.1.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7Op; // ReLU layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceOp; // ReLU layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Conv+Add layer1.1.conv2, layer1.1.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9Epilogue; // Conv+Add layer1.1.conv2, layer1.1.add
-    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Conv+Add layer1.1.conv2, layer1.1.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9InferenceEpilogue; // Conv+Add layer1.1.conv2, layer1.1.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10Op; // BatchNorm layer2.0.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceOp; // BatchNorm layer2.0.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11Op; // ReLU layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceOp; // ReLU layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv layer2.0.conv2
-    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv layer2.0.conv2
-    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15Op; // Add layer2.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceOp; // Add layer2.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16Op; // BatchNorm layer2.1.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceOp; // BatchNorm layer2.1.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17Op; // ReLU layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17InferenceOp; // ReLU layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g18Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g18Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g18InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g19Conv; // Conv+Add layer2.1.conv2, layer2.1.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19Epilogue; // Conv+Add layer2.1.conv2, layer2.1.add
-    private readonly global::DslResNet.Runtime.ConvOp _g19InferenceConv; // Conv+Add layer2.1.conv2, layer2.1.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceEpilogue; // Conv+Add layer2.1.conv2, layer2.1.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20Op; // BatchNorm layer3.0.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceOp; // BatchNorm layer3.0.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21Op; // ReLU layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21InferenceOp; // ReLU layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g23Conv; // Conv layer3.0.conv2
-    private readonly global::DslResNet.Runtime.ConvOp _g23InferenceConv; // Conv layer3.0.conv2
-    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25Op; // Add layer3.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25InferenceOp; // Add layer3.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26Op; // BatchNorm layer3.1.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26InferenceOp; // BatchNorm layer3.1.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27Op; // ReLU layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27InferenceOp; // ReLU layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g28Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g28Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g28InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g29Conv; // Conv+Add layer3.1.conv2, layer3.1.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29Epilogue; // Conv+Add layer3.1.conv2, layer3.1.add
-    private readonly global::DslResNet.Runtime.ConvOp _g29InferenceConv; // Conv+Add layer3.1.conv2, layer3.1.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29InferenceEpilogue; // Conv+Add layer3.1.conv2, layer3.1.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30Op; // BatchNorm layer4.0.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30InferenceOp; // BatchNorm layer4.0.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g31Op; // ReLU layer4.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g31InferenceOp; // ReLU layer4.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g32Conv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g32Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g32Fold; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g32InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g32InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g33Conv; // Conv layer4.0.conv2
-    private readonly global::DslResNet.Runtime.ConvOp _g33InferenceConv; // Conv layer4.0.conv2
-    private readonly global::DslResNet.Runtime.ConvOp _g34Conv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g34Epilogue; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.FoldOp _g34Fold; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.ConvOp _g34InferenceConv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g35Op; // Add layer4.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g35InferenceOp; // Add layer4.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g36Op; // BatchNorm layer4.1.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g36InferenceOp; // BatchNorm layer4.1.bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g37Op; // ReLU layer4.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g37InferenceOp; // ReLU layer4.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g38Conv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g38Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g38Fold; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g38InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g38InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g39Conv; // Conv+Add layer4.1.conv2, layer4.1.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g39Epilogue; // Conv+Add layer4.1.conv2, layer4.1.add
-    private readonly global::DslResNet.Runtime.ConvOp _g39InferenceConv; // Conv+Add layer4.1.conv2, layer4.1.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g39InferenceEpilogue; // Conv+Add layer4.1.conv2, layer4.1.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g40Op; // BatchNorm bn
-    private readonly global::DslResNet.Runtime.EpilogueOp _g40InferenceOp; // BatchNorm bn
-    private readonly global::DslResNet.Runtime.EpilogueOp _g41Op; // ReLU relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g41InferenceOp; // ReLU relu
-    private readonly global::DslResNet.Runtime.PoolOp _g42Op; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.PoolOp _g42InferenceOp; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.ConvOp _g43Conv; // Dense fc
-    private readonly global::DslResNet.Runtime.ConvOp _g43InferenceConv; // Dense fc
+    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
+    {
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(44);
+        t.Add(new("conv1", new[] { 0 }));
+        t.Add(new("maxpool", new[] { 1 }));
+        t.Add(new("layer1.0.bn1", new[] { 2 }));
+        t.Add(new("layer1.0.relu1", new[] { 3 }));
+        t.Add(new("layer1.0.conv1", new[] { 4, 5, 6 }));
+        t.Add(new("layer1.0.conv2", new[] { 7, 8 }));
+        t.Add(new("layer1.1.bn1", new[] { 9 }));
+        t.Add(new("layer1.1.relu1", new[] { 10 }));
+        t.Add(new("layer1.1.conv1", new[] { 11, 12, 13 }));
+        t.Add(new("layer1.1.conv2", new[] { 14, 15 }));
+        t.Add(new("layer2.0.bn1", new[] { 16 }));
+        t.Add(new("layer2.0.relu1", new[] { 17 }));
+        t.Add(new("layer2.0.conv1", new[] { 18, 19, 20 }));
+        t.Add(new("layer2.0.conv2", new[] { 21 }));
+        t.Add(new("layer2.0.downsample.0", new[] { 22, 23 }));
+        t.Add(new("layer2.0.add", new[] { 24 }));
+        t.Add(new("layer2.1.bn1", new[] { 25 }));
+        t.Add(new("layer2.1.relu1", new[] { 26 }));
+        t.Add(new("layer2.1.conv1", new[] { 27, 28, 29 }));
+        t.Add(new("layer2.1.conv2", new[] { 30, 31 }));
+        t.Add(new("layer3.0.bn1", new[] { 32 }));
+        t.Add(new("layer3.0.relu1", new[] { 33 }));
+        t.Add(new("layer3.0.conv1", new[] { 34, 35, 36 }));
+        t.Add(new("layer3.0.conv2", new[] { 37 }));
+        t.Add(new("layer3.0.downsample.0", new[] { 38, 39 }));
+        t.Add(new("layer3.0.add", new[] { 40 }));
+        t.Add(new("layer3.1.bn1", new[] { 41 }));
+        t.Add(new("layer3.1.relu1", new[] { 42 }));
+        t.Add(new("layer3.1.conv1", new[] { 43, 44, 45 }));
+        t.Add(new("layer3.1.conv2", new[] { 46, 47 }));
+        t.Add(new("layer4.0.bn1", new[] { 48 }));
+        t.Add(new("layer4.0.relu1", new[] { 49 }));
+        t.Add(new("layer4.0.conv1", new[] { 50, 51, 52 }));
+        t.Add(new("layer4.0.conv2", new[] { 53 }));
+        t.Add(new("layer4.0.downsample.0", new[] { 54, 55 }));
+        t.Add(new("layer4.0.add", new[] { 56 }));
+        t.Add(new("layer4.1.bn1", new[] { 57 }));
+        t.Add(new("layer4.1.relu1", new[] { 58 }));
+        t.Add(new("layer4.1.conv1", new[] { 59, 60, 61 }));
+        t.Add(new("layer4.1.conv2", new[] { 62, 63 }));
+        t.Add(new("bn", new[] { 64 }));
+        t.Add(new("relu", new[] { 65 }));
+        t.Add(new("avgpool", new[] { 66 }));
+        t.Add(new("fc", new[] { 67 }));
+        return t.ToArray();
+    }
 
     /// <summary>Builds PreActResNet18 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
-    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// and its arenas, and registers every fusion group's operations, bound to its tensors, as a step of each pass.</summary>
     /// <param name="device">The device to run on.</param>
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
@@ -524,628 +407,331 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         int n = batchSize;
 
         // 0: Conv conv1
-        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(6273512, 150528), ParameterGradient("conv1.weight"), default);
-        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, InferenceTensor(0, 802816));
-        Own(_g0Conv, _g0InferenceConv);
+        AddConvolution(0, true,
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(6273512, 150528), ParameterGradient("conv1.weight"), default),
+            null,
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, InferenceTensor(0, 802816)),
+            null);
         RegisterTrace(0, TrainingTensor(0, 802816), GradientTensor(6273512, 150528));
 
         // 1: MaxPool maxpool
-        _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(0, 802816), TrainingTensor(802816, 200704), GradientTensor(802816, 200704), GradientTensor(0, 802816));
-        _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704));
-        Own(_g1Op, _g1InferenceOp);
+        AddStep(1,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(0, 802816), TrainingTensor(802816, 200704), GradientTensor(802816, 200704), GradientTensor(0, 802816)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704)));
         RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(0, 802816));
 
         // 2: BatchNorm layer1.0.bn1
-        _g2Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(802816, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(0, 256), default, TrainingTensor(1003520, 200704), GradientTensor(1003520, 200704), GradientTensor(802816, 200704), default, BatchNormGradients("layer1.0.bn1"));
-        _g2InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(802816, 200704), BatchNormTensors("layer1.0.bn1"), default, default, InferenceTensor(0, 200704));
-        Own(_g2Op, _g2InferenceOp);
+        AddStep(2,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(802816, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(0, 256), default, TrainingTensor(1003520, 200704), GradientTensor(1003520, 200704), GradientTensor(802816, 200704), default, BatchNormGradients("layer1.0.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(802816, 200704), BatchNormTensors("layer1.0.bn1"), default, default, InferenceTensor(0, 200704)));
         RegisterTrace(2, TrainingTensor(1003520, 200704), GradientTensor(802816, 200704));
 
         // 3: ReLU layer1.0.relu1
-        _g3Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1003520, 200704), default, default, default, TrainingTensor(1204224, 200704), GradientTensor(1204224, 200704), GradientTensor(1003520, 200704), default, default);
-        _g3InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(200704, 200704));
-        Own(_g3Op, _g3InferenceOp);
+        AddStep(3,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1003520, 200704), default, default, default, TrainingTensor(1204224, 200704), GradientTensor(1204224, 200704), GradientTensor(1003520, 200704), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(200704, 200704)));
         RegisterTrace(3, TrainingTensor(1204224, 200704), GradientTensor(1003520, 200704));
 
         // 4: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
-        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1204224, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1404928, 200704), GradientTensor(1404928, 200704), GradientTensor(1204224, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
-        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(256, 256), default, TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(1404928, 200704), default, BatchNormGradients("layer1.0.bn2"));
-        _g4Conv.FuseStatistics(_g4Epilogue);
-        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(512, 36864), Scratch(37376, 64));
-        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(512, 36864), Scratch(37376, 64), InferenceTensor(0, 200704));
-        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
-        Own(_g4Conv, _g4Epilogue, _g4Fold, _g4InferenceConv, _g4InferenceEpilogue);
+        AddConvolution(4, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1204224, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1404928, 200704), GradientTensor(1404928, 200704), GradientTensor(1204224, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(256, 256), default, TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(1404928, 200704), default, BatchNormGradients("layer1.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(512, 36864), Scratch(37376, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(512, 36864), Scratch(37376, 64), InferenceTensor(0, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
         RegisterTrace(4, TrainingTensor(1605632, 200704), GradientTensor(1204224, 200704));
 
         // 5: Conv+Add layer1.0.conv2, layer1.0.add
-        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
-        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1806336, 200704), default, default, TrainingTensor(802816, 200704), TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), GradientTensor(802816, 200704), default);
-        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.0.conv2.weight"), default, InferenceTensor(200704, 200704));
-        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704));
-        _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
-        Own(_g5Conv, _g5Epilogue, _g5InferenceConv, _g5InferenceEpilogue);
+        AddConvolution(5, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1806336, 200704), default, default, TrainingTensor(802816, 200704), TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), GradientTensor(802816, 200704), default),
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.0.conv2.weight"), default, InferenceTensor(200704, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704)));
         RegisterTrace(5, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
         // 6: BatchNorm layer1.1.bn1
-        _g6Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2007040, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(37440, 256), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), default, BatchNormGradients("layer1.1.bn1"));
-        _g6InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(200704, 200704), BatchNormTensors("layer1.1.bn1"), default, default, InferenceTensor(0, 200704));
-        Own(_g6Op, _g6InferenceOp);
+        AddStep(6,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2007040, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(37440, 256), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), default, BatchNormGradients("layer1.1.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(200704, 200704), BatchNormTensors("layer1.1.bn1"), default, default, InferenceTensor(0, 200704)));
         RegisterTrace(6, TrainingTensor(2207744, 200704), GradientTensor(2007040, 200704));
 
         // 7: ReLU layer1.1.relu1
-        _g7Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(2207744, 200704), default, default, default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, default);
-        _g7InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(401408, 200704));
-        Own(_g7Op, _g7InferenceOp);
+        AddStep(7,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(2207744, 200704), default, default, default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(401408, 200704)));
         RegisterTrace(7, TrainingTensor(2408448, 200704), GradientTensor(2207744, 200704));
 
         // 8: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
-        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
-        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(37696, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer1.1.bn2"));
-        _g8Conv.FuseStatistics(_g8Epilogue);
-        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(37952, 36864), Scratch(74816, 64));
-        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(401408, 200704), Scratch(37952, 36864), Scratch(74816, 64), InferenceTensor(0, 200704));
-        _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
-        Own(_g8Conv, _g8Epilogue, _g8Fold, _g8InferenceConv, _g8InferenceEpilogue);
+        AddConvolution(8, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(37696, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer1.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(37952, 36864), Scratch(74816, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(401408, 200704), Scratch(37952, 36864), Scratch(74816, 64), InferenceTensor(0, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
         RegisterTrace(8, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
 
         // 9: Conv+Add layer1.1.conv2, layer1.1.add
-        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
-        _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3010560, 200704), default, default, TrainingTensor(2007040, 200704), TrainingTensor(3211264, 200704), GradientTensor(3211264, 200704), GradientTensor(3010560, 200704), GradientTensor(2007040, 200704), default);
-        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.1.conv2.weight"), default, InferenceTensor(401408, 200704));
-        _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704));
-        _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
-        Own(_g9Conv, _g9Epilogue, _g9InferenceConv, _g9InferenceEpilogue);
+        AddConvolution(9, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3010560, 200704), default, default, TrainingTensor(2007040, 200704), TrainingTensor(3211264, 200704), GradientTensor(3211264, 200704), GradientTensor(3010560, 200704), GradientTensor(2007040, 200704), default),
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.1.conv2.weight"), default, InferenceTensor(401408, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704)));
         RegisterTrace(9, TrainingTensor(3211264, 200704), GradientTensor(2809856, 200704));
 
         // 10: BatchNorm layer2.0.bn1
-        _g10Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3211264, 200704), BatchNormTensors("layer2.0.bn1"), Scratch(74880, 256), default, TrainingTensor(3411968, 200704), GradientTensor(3411968, 200704), GradientTensor(3211264, 200704), default, BatchNormGradients("layer2.0.bn1"));
-        _g10InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(401408, 200704), BatchNormTensors("layer2.0.bn1"), default, default, InferenceTensor(0, 200704));
-        Own(_g10Op, _g10InferenceOp);
+        AddStep(10,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3211264, 200704), BatchNormTensors("layer2.0.bn1"), Scratch(74880, 256), default, TrainingTensor(3411968, 200704), GradientTensor(3411968, 200704), GradientTensor(3211264, 200704), default, BatchNormGradients("layer2.0.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(401408, 200704), BatchNormTensors("layer2.0.bn1"), default, default, InferenceTensor(0, 200704)));
         RegisterTrace(10, TrainingTensor(3411968, 200704), GradientTensor(3211264, 200704));
 
         // 11: ReLU layer2.0.relu1
-        _g11Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3411968, 200704), default, default, default, TrainingTensor(3612672, 200704), GradientTensor(3612672, 200704), GradientTensor(3411968, 200704), default, default);
-        _g11InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(200704, 200704));
-        Own(_g11Op, _g11InferenceOp);
+        AddStep(11,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3411968, 200704), default, default, default, TrainingTensor(3612672, 200704), GradientTensor(3612672, 200704), GradientTensor(3411968, 200704), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(200704, 200704)));
         RegisterTrace(11, TrainingTensor(3612672, 200704), GradientTensor(3411968, 200704));
 
         // 12: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
-        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(3612672, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3813376, 100352), GradientTensor(3813376, 100352), GradientTensor(3612672, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
-        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(75136, 512), default, TrainingTensor(3913728, 100352), GradientTensor(3913728, 100352), GradientTensor(3813376, 100352), default, BatchNormGradients("layer2.0.bn2"));
-        _g12Conv.FuseStatistics(_g12Epilogue);
-        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(75648, 73728), Scratch(149376, 128));
-        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(75648, 73728), Scratch(149376, 128), InferenceTensor(0, 100352));
-        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
-        _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
-        Own(_g12Conv, _g12Epilogue, _g12Fold, _g12InferenceConv, _g12InferenceEpilogue);
+        AddConvolution(12, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(3612672, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3813376, 100352), GradientTensor(3813376, 100352), GradientTensor(3612672, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(75136, 512), default, TrainingTensor(3913728, 100352), GradientTensor(3913728, 100352), GradientTensor(3813376, 100352), default, BatchNormGradients("layer2.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(75648, 73728), Scratch(149376, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(75648, 73728), Scratch(149376, 128), InferenceTensor(0, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
         RegisterTrace(12, TrainingTensor(3913728, 100352), GradientTensor(3612672, 200704));
 
         // 13: Conv layer2.0.conv2
-        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3913728, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(4014080, 100352), GradientTensor(4014080, 100352), GradientTensor(3913728, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
-        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), InferenceTensor(0, 100352), Parameter("layer2.0.conv2.weight"), default, InferenceTensor(100352, 100352));
-        Own(_g13Conv, _g13InferenceConv);
+        AddConvolution(13, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3913728, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(4014080, 100352), GradientTensor(4014080, 100352), GradientTensor(3913728, 100352), ParameterGradient("layer2.0.conv2.weight"), default),
+            null,
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), InferenceTensor(0, 100352), Parameter("layer2.0.conv2.weight"), default, InferenceTensor(100352, 100352)),
+            null);
         RegisterTrace(13, TrainingTensor(4014080, 100352), GradientTensor(3913728, 100352));
 
         // 14: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(4114432, 100352), GradientTensor(4114432, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default);
-        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4114432, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(149504, 512), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4114432, 100352), default, BatchNormGradients("layer2.0.downsample.1"));
-        _g14Conv.FuseStatistics(_g14Epilogue);
-        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(150016, 8192), Scratch(158208, 128));
-        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(401408, 200704), Scratch(150016, 8192), Scratch(158208, 128), InferenceTensor(0, 100352));
-        Own(_g14Conv, _g14Epilogue, _g14Fold, _g14InferenceConv);
+        AddConvolution(14, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(4114432, 100352), GradientTensor(4114432, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4114432, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(149504, 512), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4114432, 100352), default, BatchNormGradients("layer2.0.downsample.1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(150016, 8192), Scratch(158208, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(401408, 200704), Scratch(150016, 8192), Scratch(158208, 128), InferenceTensor(0, 100352)),
+            null);
         RegisterTrace(14, TrainingTensor(4214784, 100352), GradientTensor(3211264, 200704));
 
         // 15: Add layer2.0.add
-        _g15Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4014080, 100352), default, default, TrainingTensor(4214784, 100352), TrainingTensor(4315136, 100352), GradientTensor(4315136, 100352), GradientTensor(4014080, 100352), GradientTensor(4214784, 100352), default);
-        _g15InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352));
-        Own(_g15Op, _g15InferenceOp);
+        AddStep(15,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4014080, 100352), default, default, TrainingTensor(4214784, 100352), TrainingTensor(4315136, 100352), GradientTensor(4315136, 100352), GradientTensor(4014080, 100352), GradientTensor(4214784, 100352), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352)));
         RegisterTrace(15, TrainingTensor(4315136, 100352), GradientTensor(4014080, 100352));
 
         // 16: BatchNorm layer2.1.bn1
-        _g16Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4315136, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(158336, 512), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), default, BatchNormGradients("layer2.1.bn1"));
-        _g16InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(200704, 100352), BatchNormTensors("layer2.1.bn1"), default, default, InferenceTensor(0, 100352));
-        Own(_g16Op, _g16InferenceOp);
+        AddStep(16,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4315136, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(158336, 512), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), default, BatchNormGradients("layer2.1.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(200704, 100352), BatchNormTensors("layer2.1.bn1"), default, default, InferenceTensor(0, 100352)));
         RegisterTrace(16, TrainingTensor(4415488, 100352), GradientTensor(4315136, 100352));
 
         // 17: ReLU layer2.1.relu1
-        _g17Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4415488, 100352), default, default, default, TrainingTensor(4515840, 100352), GradientTensor(4515840, 100352), GradientTensor(4415488, 100352), default, default);
-        _g17InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(100352, 100352));
-        Own(_g17Op, _g17InferenceOp);
+        AddStep(17,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4415488, 100352), default, default, default, TrainingTensor(4515840, 100352), GradientTensor(4515840, 100352), GradientTensor(4415488, 100352), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(100352, 100352)));
         RegisterTrace(17, TrainingTensor(4515840, 100352), GradientTensor(4415488, 100352));
 
         // 18: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
-        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4515840, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4616192, 100352), GradientTensor(4616192, 100352), GradientTensor(4515840, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
-        _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(158848, 512), default, TrainingTensor(4716544, 100352), GradientTensor(4716544, 100352), GradientTensor(4616192, 100352), default, BatchNormGradients("layer2.1.bn2"));
-        _g18Conv.FuseStatistics(_g18Epilogue);
-        _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(159360, 147456), Scratch(306816, 128));
-        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(159360, 147456), Scratch(306816, 128), InferenceTensor(0, 100352));
-        _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
-        _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
-        Own(_g18Conv, _g18Epilogue, _g18Fold, _g18InferenceConv, _g18InferenceEpilogue);
+        AddConvolution(18, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4515840, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4616192, 100352), GradientTensor(4616192, 100352), GradientTensor(4515840, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(158848, 512), default, TrainingTensor(4716544, 100352), GradientTensor(4716544, 100352), GradientTensor(4616192, 100352), default, BatchNormGradients("layer2.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(159360, 147456), Scratch(306816, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(159360, 147456), Scratch(306816, 128), InferenceTensor(0, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
         RegisterTrace(18, TrainingTensor(4716544, 100352), GradientTensor(4515840, 100352));
 
         // 19: Conv+Add layer2.1.conv2, layer2.1.add
-        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4716544, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4816896, 100352), GradientTensor(4816896, 100352), GradientTensor(4716544, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
-        _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4816896, 100352), default, default, TrainingTensor(4315136, 100352), TrainingTensor(4917248, 100352), GradientTensor(4917248, 100352), GradientTensor(4816896, 100352), GradientTensor(4315136, 100352), default);
-        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), InferenceTensor(0, 100352), Parameter("layer2.1.conv2.weight"), default, InferenceTensor(100352, 100352));
-        _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(200704, 100352), InferenceTensor(100352, 100352));
-        _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
-        Own(_g19Conv, _g19Epilogue, _g19InferenceConv, _g19InferenceEpilogue);
+        AddConvolution(19, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4716544, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4816896, 100352), GradientTensor(4816896, 100352), GradientTensor(4716544, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4816896, 100352), default, default, TrainingTensor(4315136, 100352), TrainingTensor(4917248, 100352), GradientTensor(4917248, 100352), GradientTensor(4816896, 100352), GradientTensor(4315136, 100352), default),
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), InferenceTensor(0, 100352), Parameter("layer2.1.conv2.weight"), default, InferenceTensor(100352, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(200704, 100352), InferenceTensor(100352, 100352)));
         RegisterTrace(19, TrainingTensor(4917248, 100352), GradientTensor(4716544, 100352));
 
         // 20: BatchNorm layer3.0.bn1
-        _g20Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4917248, 100352), BatchNormTensors("layer3.0.bn1"), Scratch(306944, 512), default, TrainingTensor(5017600, 100352), GradientTensor(5017600, 100352), GradientTensor(4917248, 100352), default, BatchNormGradients("layer3.0.bn1"));
-        _g20InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(100352, 100352), BatchNormTensors("layer3.0.bn1"), default, default, InferenceTensor(0, 100352));
-        Own(_g20Op, _g20InferenceOp);
+        AddStep(20,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4917248, 100352), BatchNormTensors("layer3.0.bn1"), Scratch(306944, 512), default, TrainingTensor(5017600, 100352), GradientTensor(5017600, 100352), GradientTensor(4917248, 100352), default, BatchNormGradients("layer3.0.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(100352, 100352), BatchNormTensors("layer3.0.bn1"), default, default, InferenceTensor(0, 100352)));
         RegisterTrace(20, TrainingTensor(5017600, 100352), GradientTensor(4917248, 100352));
 
         // 21: ReLU layer3.0.relu1
-        _g21Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5017600, 100352), default, default, default, TrainingTensor(5117952, 100352), GradientTensor(5117952, 100352), GradientTensor(5017600, 100352), default, default);
-        _g21InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(200704, 100352));
-        Own(_g21Op, _g21InferenceOp);
+        AddStep(21,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5017600, 100352), default, default, default, TrainingTensor(5117952, 100352), GradientTensor(5117952, 100352), GradientTensor(5017600, 100352), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(200704, 100352)));
         RegisterTrace(21, TrainingTensor(5117952, 100352), GradientTensor(5017600, 100352));
 
         // 22: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
-        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(5117952, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(5218304, 50176), GradientTensor(5218304, 50176), GradientTensor(5117952, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
-        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5218304, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(307456, 1024), default, TrainingTensor(5268480, 50176), GradientTensor(5268480, 50176), GradientTensor(5218304, 50176), default, BatchNormGradients("layer3.0.bn2"));
-        _g22Conv.FuseStatistics(_g22Epilogue);
-        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(308480, 294912), Scratch(603392, 256));
-        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(308480, 294912), Scratch(603392, 256), InferenceTensor(0, 50176));
-        _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g22InferenceConv.FuseEpilogue(_g22InferenceEpilogue);
-        Own(_g22Conv, _g22Epilogue, _g22Fold, _g22InferenceConv, _g22InferenceEpilogue);
+        AddConvolution(22, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(5117952, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(5218304, 50176), GradientTensor(5218304, 50176), GradientTensor(5117952, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5218304, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(307456, 1024), default, TrainingTensor(5268480, 50176), GradientTensor(5268480, 50176), GradientTensor(5218304, 50176), default, BatchNormGradients("layer3.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(308480, 294912), Scratch(603392, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(308480, 294912), Scratch(603392, 256), InferenceTensor(0, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
         RegisterTrace(22, TrainingTensor(5268480, 50176), GradientTensor(5117952, 100352));
 
         // 23: Conv layer3.0.conv2
-        _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5268480, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(5318656, 50176), GradientTensor(5318656, 50176), GradientTensor(5268480, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
-        _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), InferenceTensor(0, 50176), Parameter("layer3.0.conv2.weight"), default, InferenceTensor(50176, 50176));
-        Own(_g23Conv, _g23InferenceConv);
+        AddConvolution(23, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5268480, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(5318656, 50176), GradientTensor(5318656, 50176), GradientTensor(5268480, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
+            null,
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), InferenceTensor(0, 50176), Parameter("layer3.0.conv2.weight"), default, InferenceTensor(50176, 50176)),
+            null);
         RegisterTrace(23, TrainingTensor(5318656, 50176), GradientTensor(5268480, 50176));
 
         // 24: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4917248, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(5368832, 50176), GradientTensor(5368832, 50176), GradientTensor(4917248, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default);
-        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5368832, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(603648, 1024), default, TrainingTensor(5419008, 50176), GradientTensor(5419008, 50176), GradientTensor(5368832, 50176), default, BatchNormGradients("layer3.0.downsample.1"));
-        _g24Conv.FuseStatistics(_g24Epilogue);
-        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(604672, 32768), Scratch(637440, 256));
-        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(100352, 100352), Scratch(604672, 32768), Scratch(637440, 256), InferenceTensor(0, 50176));
-        Own(_g24Conv, _g24Epilogue, _g24Fold, _g24InferenceConv);
+        AddConvolution(24, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4917248, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(5368832, 50176), GradientTensor(5368832, 50176), GradientTensor(4917248, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5368832, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(603648, 1024), default, TrainingTensor(5419008, 50176), GradientTensor(5419008, 50176), GradientTensor(5368832, 50176), default, BatchNormGradients("layer3.0.downsample.1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(604672, 32768), Scratch(637440, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(100352, 100352), Scratch(604672, 32768), Scratch(637440, 256), InferenceTensor(0, 50176)),
+            null);
         RegisterTrace(24, TrainingTensor(5419008, 50176), GradientTensor(4917248, 100352));
 
         // 25: Add layer3.0.add
-        _g25Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5318656, 50176), default, default, TrainingTensor(5419008, 50176), TrainingTensor(5469184, 50176), GradientTensor(5469184, 50176), GradientTensor(5318656, 50176), GradientTensor(5419008, 50176), default);
-        _g25InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176));
-        Own(_g25Op, _g25InferenceOp);
+        AddStep(25,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5318656, 50176), default, default, TrainingTensor(5419008, 50176), TrainingTensor(5469184, 50176), GradientTensor(5469184, 50176), GradientTensor(5318656, 50176), GradientTensor(5419008, 50176), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176)));
         RegisterTrace(25, TrainingTensor(5469184, 50176), GradientTensor(5318656, 50176));
 
         // 26: BatchNorm layer3.1.bn1
-        _g26Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5469184, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(637696, 1024), default, TrainingTensor(5519360, 50176), GradientTensor(5519360, 50176), GradientTensor(5469184, 50176), default, BatchNormGradients("layer3.1.bn1"));
-        _g26InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(100352, 50176), BatchNormTensors("layer3.1.bn1"), default, default, InferenceTensor(0, 50176));
-        Own(_g26Op, _g26InferenceOp);
+        AddStep(26,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5469184, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(637696, 1024), default, TrainingTensor(5519360, 50176), GradientTensor(5519360, 50176), GradientTensor(5469184, 50176), default, BatchNormGradients("layer3.1.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(100352, 50176), BatchNormTensors("layer3.1.bn1"), default, default, InferenceTensor(0, 50176)));
         RegisterTrace(26, TrainingTensor(5519360, 50176), GradientTensor(5469184, 50176));
 
         // 27: ReLU layer3.1.relu1
-        _g27Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5519360, 50176), default, default, default, TrainingTensor(5569536, 50176), GradientTensor(5569536, 50176), GradientTensor(5519360, 50176), default, default);
-        _g27InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(50176, 50176));
-        Own(_g27Op, _g27InferenceOp);
+        AddStep(27,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5519360, 50176), default, default, default, TrainingTensor(5569536, 50176), GradientTensor(5569536, 50176), GradientTensor(5519360, 50176), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(50176, 50176)));
         RegisterTrace(27, TrainingTensor(5569536, 50176), GradientTensor(5519360, 50176));
 
         // 28: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
-        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5569536, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(5619712, 50176), GradientTensor(5619712, 50176), GradientTensor(5569536, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
-        _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5619712, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(638720, 1024), default, TrainingTensor(5669888, 50176), GradientTensor(5669888, 50176), GradientTensor(5619712, 50176), default, BatchNormGradients("layer3.1.bn2"));
-        _g28Conv.FuseStatistics(_g28Epilogue);
-        _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(639744, 589824), Scratch(1229568, 256));
-        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(639744, 589824), Scratch(1229568, 256), InferenceTensor(0, 50176));
-        _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g28InferenceConv.FuseEpilogue(_g28InferenceEpilogue);
-        Own(_g28Conv, _g28Epilogue, _g28Fold, _g28InferenceConv, _g28InferenceEpilogue);
+        AddConvolution(28, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5569536, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(5619712, 50176), GradientTensor(5619712, 50176), GradientTensor(5569536, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5619712, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(638720, 1024), default, TrainingTensor(5669888, 50176), GradientTensor(5669888, 50176), GradientTensor(5619712, 50176), default, BatchNormGradients("layer3.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(639744, 589824), Scratch(1229568, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(639744, 589824), Scratch(1229568, 256), InferenceTensor(0, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
         RegisterTrace(28, TrainingTensor(5669888, 50176), GradientTensor(5569536, 50176));
 
         // 29: Conv+Add layer3.1.conv2, layer3.1.add
-        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5669888, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(5720064, 50176), GradientTensor(5720064, 50176), GradientTensor(5669888, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
-        _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5720064, 50176), default, default, TrainingTensor(5469184, 50176), TrainingTensor(5770240, 50176), GradientTensor(5770240, 50176), GradientTensor(5720064, 50176), GradientTensor(5469184, 50176), default);
-        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), InferenceTensor(0, 50176), Parameter("layer3.1.conv2.weight"), default, InferenceTensor(50176, 50176));
-        _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(100352, 50176), InferenceTensor(50176, 50176));
-        _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
-        Own(_g29Conv, _g29Epilogue, _g29InferenceConv, _g29InferenceEpilogue);
+        AddConvolution(29, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5669888, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(5720064, 50176), GradientTensor(5720064, 50176), GradientTensor(5669888, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5720064, 50176), default, default, TrainingTensor(5469184, 50176), TrainingTensor(5770240, 50176), GradientTensor(5770240, 50176), GradientTensor(5720064, 50176), GradientTensor(5469184, 50176), default),
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), InferenceTensor(0, 50176), Parameter("layer3.1.conv2.weight"), default, InferenceTensor(50176, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(100352, 50176), InferenceTensor(50176, 50176)));
         RegisterTrace(29, TrainingTensor(5770240, 50176), GradientTensor(5669888, 50176));
 
         // 30: BatchNorm layer4.0.bn1
-        _g30Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5770240, 50176), BatchNormTensors("layer4.0.bn1"), Scratch(1229824, 1024), default, TrainingTensor(5820416, 50176), GradientTensor(5820416, 50176), GradientTensor(5770240, 50176), default, BatchNormGradients("layer4.0.bn1"));
-        _g30InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(50176, 50176), BatchNormTensors("layer4.0.bn1"), default, default, InferenceTensor(0, 50176));
-        Own(_g30Op, _g30InferenceOp);
+        AddStep(30,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5770240, 50176), BatchNormTensors("layer4.0.bn1"), Scratch(1229824, 1024), default, TrainingTensor(5820416, 50176), GradientTensor(5820416, 50176), GradientTensor(5770240, 50176), default, BatchNormGradients("layer4.0.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(50176, 50176), BatchNormTensors("layer4.0.bn1"), default, default, InferenceTensor(0, 50176)));
         RegisterTrace(30, TrainingTensor(5820416, 50176), GradientTensor(5770240, 50176));
 
         // 31: ReLU layer4.0.relu1
-        _g31Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5820416, 50176), default, default, default, TrainingTensor(5870592, 50176), GradientTensor(5870592, 50176), GradientTensor(5820416, 50176), default, default);
-        _g31InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(100352, 50176));
-        Own(_g31Op, _g31InferenceOp);
+        AddStep(31,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5820416, 50176), default, default, default, TrainingTensor(5870592, 50176), GradientTensor(5870592, 50176), GradientTensor(5820416, 50176), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(100352, 50176)));
         RegisterTrace(31, TrainingTensor(5870592, 50176), GradientTensor(5820416, 50176));
 
         // 32: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
-        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(5870592, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(5920768, 25088), GradientTensor(5920768, 25088), GradientTensor(5870592, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
-        _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5920768, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(1230848, 2048), default, TrainingTensor(5945856, 25088), GradientTensor(5945856, 25088), GradientTensor(5920768, 25088), default, BatchNormGradients("layer4.0.bn2"));
-        _g32Conv.FuseStatistics(_g32Epilogue);
-        _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(1232896, 1179648), Scratch(2412544, 512));
-        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(1232896, 1179648), Scratch(2412544, 512), InferenceTensor(0, 25088));
-        _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
-        _g32InferenceConv.FuseEpilogue(_g32InferenceEpilogue);
-        Own(_g32Conv, _g32Epilogue, _g32Fold, _g32InferenceConv, _g32InferenceEpilogue);
+        AddConvolution(32, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(5870592, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(5920768, 25088), GradientTensor(5920768, 25088), GradientTensor(5870592, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5920768, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(1230848, 2048), default, TrainingTensor(5945856, 25088), GradientTensor(5945856, 25088), GradientTensor(5920768, 25088), default, BatchNormGradients("layer4.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(1232896, 1179648), Scratch(2412544, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(1232896, 1179648), Scratch(2412544, 512), InferenceTensor(0, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
         RegisterTrace(32, TrainingTensor(5945856, 25088), GradientTensor(5870592, 50176));
 
         // 33: Conv layer4.0.conv2
-        _g33Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5945856, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5970944, 25088), GradientTensor(5970944, 25088), GradientTensor(5945856, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
-        _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), InferenceTensor(0, 25088), Parameter("layer4.0.conv2.weight"), default, InferenceTensor(25088, 25088));
-        Own(_g33Conv, _g33InferenceConv);
+        AddConvolution(33, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5945856, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5970944, 25088), GradientTensor(5970944, 25088), GradientTensor(5945856, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
+            null,
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), InferenceTensor(0, 25088), Parameter("layer4.0.conv2.weight"), default, InferenceTensor(25088, 25088)),
+            null);
         RegisterTrace(33, TrainingTensor(5970944, 25088), GradientTensor(5945856, 25088));
 
         // 34: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-        _g34Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(5770240, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5996032, 25088), GradientTensor(5996032, 25088), GradientTensor(5770240, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default);
-        _g34Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5996032, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(2413056, 2048), default, TrainingTensor(6021120, 25088), GradientTensor(6021120, 25088), GradientTensor(5996032, 25088), default, BatchNormGradients("layer4.0.downsample.1"));
-        _g34Conv.FuseStatistics(_g34Epilogue);
-        _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(2415104, 131072), Scratch(2546176, 512));
-        _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(50176, 50176), Scratch(2415104, 131072), Scratch(2546176, 512), InferenceTensor(0, 25088));
-        Own(_g34Conv, _g34Epilogue, _g34Fold, _g34InferenceConv);
+        AddConvolution(34, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(5770240, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5996032, 25088), GradientTensor(5996032, 25088), GradientTensor(5770240, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5996032, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(2413056, 2048), default, TrainingTensor(6021120, 25088), GradientTensor(6021120, 25088), GradientTensor(5996032, 25088), default, BatchNormGradients("layer4.0.downsample.1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(2415104, 131072), Scratch(2546176, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(50176, 50176), Scratch(2415104, 131072), Scratch(2546176, 512), InferenceTensor(0, 25088)),
+            null);
         RegisterTrace(34, TrainingTensor(6021120, 25088), GradientTensor(5770240, 50176));
 
         // 35: Add layer4.0.add
-        _g35Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5970944, 25088), default, default, TrainingTensor(6021120, 25088), TrainingTensor(6046208, 25088), GradientTensor(6046208, 25088), GradientTensor(5970944, 25088), GradientTensor(6021120, 25088), default);
-        _g35InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088));
-        Own(_g35Op, _g35InferenceOp);
+        AddStep(35,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5970944, 25088), default, default, TrainingTensor(6021120, 25088), TrainingTensor(6046208, 25088), GradientTensor(6046208, 25088), GradientTensor(5970944, 25088), GradientTensor(6021120, 25088), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088)));
         RegisterTrace(35, TrainingTensor(6046208, 25088), GradientTensor(5970944, 25088));
 
         // 36: BatchNorm layer4.1.bn1
-        _g36Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6046208, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(2546688, 2048), default, TrainingTensor(6071296, 25088), GradientTensor(6071296, 25088), GradientTensor(6046208, 25088), default, BatchNormGradients("layer4.1.bn1"));
-        _g36InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(50176, 25088), BatchNormTensors("layer4.1.bn1"), default, default, InferenceTensor(0, 25088));
-        Own(_g36Op, _g36InferenceOp);
+        AddStep(36,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6046208, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(2546688, 2048), default, TrainingTensor(6071296, 25088), GradientTensor(6071296, 25088), GradientTensor(6046208, 25088), default, BatchNormGradients("layer4.1.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(50176, 25088), BatchNormTensors("layer4.1.bn1"), default, default, InferenceTensor(0, 25088)));
         RegisterTrace(36, TrainingTensor(6071296, 25088), GradientTensor(6046208, 25088));
 
         // 37: ReLU layer4.1.relu1
-        _g37Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6071296, 25088), default, default, default, TrainingTensor(6096384, 25088), GradientTensor(6096384, 25088), GradientTensor(6071296, 25088), default, default);
-        _g37InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(25088, 25088));
-        Own(_g37Op, _g37InferenceOp);
+        AddStep(37,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6071296, 25088), default, default, default, TrainingTensor(6096384, 25088), GradientTensor(6096384, 25088), GradientTensor(6071296, 25088), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(25088, 25088)));
         RegisterTrace(37, TrainingTensor(6096384, 25088), GradientTensor(6071296, 25088));
 
         // 38: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
-        _g38Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(6096384, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(6121472, 25088), GradientTensor(6121472, 25088), GradientTensor(6096384, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
-        _g38Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6121472, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(2548736, 2048), default, TrainingTensor(6146560, 25088), GradientTensor(6146560, 25088), GradientTensor(6121472, 25088), default, BatchNormGradients("layer4.1.bn2"));
-        _g38Conv.FuseStatistics(_g38Epilogue);
-        _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(2550784, 2359296), Scratch(4910080, 512));
-        _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(2550784, 2359296), Scratch(4910080, 512), InferenceTensor(0, 25088));
-        _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
-        _g38InferenceConv.FuseEpilogue(_g38InferenceEpilogue);
-        Own(_g38Conv, _g38Epilogue, _g38Fold, _g38InferenceConv, _g38InferenceEpilogue);
+        AddConvolution(38, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(6096384, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(6121472, 25088), GradientTensor(6121472, 25088), GradientTensor(6096384, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6121472, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(2548736, 2048), default, TrainingTensor(6146560, 25088), GradientTensor(6146560, 25088), GradientTensor(6121472, 25088), default, BatchNormGradients("layer4.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(2550784, 2359296), Scratch(4910080, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(2550784, 2359296), Scratch(4910080, 512), InferenceTensor(0, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
         RegisterTrace(38, TrainingTensor(6146560, 25088), GradientTensor(6096384, 25088));
 
         // 39: Conv+Add layer4.1.conv2, layer4.1.add
-        _g39Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(6146560, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(6171648, 25088), GradientTensor(6171648, 25088), GradientTensor(6146560, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
-        _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6171648, 25088), default, default, TrainingTensor(6046208, 25088), TrainingTensor(6196736, 25088), GradientTensor(6196736, 25088), GradientTensor(6171648, 25088), GradientTensor(6046208, 25088), default);
-        _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), InferenceTensor(0, 25088), Parameter("layer4.1.conv2.weight"), default, InferenceTensor(25088, 25088));
-        _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(50176, 25088), InferenceTensor(25088, 25088));
-        _g39InferenceConv.FuseEpilogue(_g39InferenceEpilogue);
-        Own(_g39Conv, _g39Epilogue, _g39InferenceConv, _g39InferenceEpilogue);
+        AddConvolution(39, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(6146560, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(6171648, 25088), GradientTensor(6171648, 25088), GradientTensor(6146560, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6171648, 25088), default, default, TrainingTensor(6046208, 25088), TrainingTensor(6196736, 25088), GradientTensor(6196736, 25088), GradientTensor(6171648, 25088), GradientTensor(6046208, 25088), default),
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), InferenceTensor(0, 25088), Parameter("layer4.1.conv2.weight"), default, InferenceTensor(25088, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(50176, 25088), InferenceTensor(25088, 25088)));
         RegisterTrace(39, TrainingTensor(6196736, 25088), GradientTensor(6146560, 25088));
 
         // 40: BatchNorm bn
-        _g40Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6196736, 25088), BatchNormTensors("bn"), Scratch(4910592, 2048), default, TrainingTensor(6221824, 25088), GradientTensor(6221824, 25088), GradientTensor(6196736, 25088), default, BatchNormGradients("bn"));
-        _g40InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(25088, 25088), BatchNormTensors("bn"), default, default, InferenceTensor(0, 25088));
-        Own(_g40Op, _g40InferenceOp);
+        AddStep(40,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6196736, 25088), BatchNormTensors("bn"), Scratch(4910592, 2048), default, TrainingTensor(6221824, 25088), GradientTensor(6221824, 25088), GradientTensor(6196736, 25088), default, BatchNormGradients("bn")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(25088, 25088), BatchNormTensors("bn"), default, default, InferenceTensor(0, 25088)));
         RegisterTrace(40, TrainingTensor(6221824, 25088), GradientTensor(6196736, 25088));
 
         // 41: ReLU relu
-        _g41Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6221824, 25088), default, default, default, TrainingTensor(6246912, 25088), GradientTensor(6246912, 25088), GradientTensor(6221824, 25088), default, default);
-        _g41InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(25088, 25088));
-        Own(_g41Op, _g41InferenceOp);
+        AddStep(41,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6221824, 25088), default, default, default, TrainingTensor(6246912, 25088), GradientTensor(6246912, 25088), GradientTensor(6221824, 25088), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(25088, 25088)));
         RegisterTrace(41, TrainingTensor(6246912, 25088), GradientTensor(6221824, 25088));
 
         // 42: GlobalAvgPool avgpool
-        _g42Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(6246912, 25088), TrainingTensor(6272000, 512), GradientTensor(6272000, 512), GradientTensor(6246912, 25088));
-        _g42InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512));
-        Own(_g42Op, _g42InferenceOp);
+        AddStep(42,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(6246912, 25088), TrainingTensor(6272000, 512), GradientTensor(6272000, 512), GradientTensor(6246912, 25088)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512)));
         RegisterTrace(42, TrainingTensor(6272000, 512), GradientTensor(6246912, 25088));
 
         // 43: Dense fc
-        _g43Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(6272000, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(6272512, 1000), GradientTensor(6272512, 1000), GradientTensor(6272000, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
-        Own(_g43Conv, _g43InferenceConv);
+        AddConvolution(43, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(6272000, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(6272512, 1000), GradientTensor(6272512, 1000), GradientTensor(6272000, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            null,
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000)),
+            null);
         RegisterTrace(43, TrainingTensor(6272512, 1000), GradientTensor(6272000, 512));
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardTraining()
-    {
-        _g0Conv.Forward();
-        TraceForward(0);
-        _g1Op.Forward();
-        TraceForward(1);
-        _g2Op.Forward();
-        TraceForward(2);
-        _g3Op.Forward();
-        TraceForward(3);
-        _g4Conv.Forward();
-        _g4Epilogue.Forward();
-        TraceForward(4);
-        _g5Conv.Forward();
-        _g5Epilogue.Forward();
-        TraceForward(5);
-        _g6Op.Forward();
-        TraceForward(6);
-        _g7Op.Forward();
-        TraceForward(7);
-        _g8Conv.Forward();
-        _g8Epilogue.Forward();
-        TraceForward(8);
-        _g9Conv.Forward();
-        _g9Epilogue.Forward();
-        TraceForward(9);
-        _g10Op.Forward();
-        TraceForward(10);
-        _g11Op.Forward();
-        TraceForward(11);
-        _g12Conv.Forward();
-        _g12Epilogue.Forward();
-        TraceForward(12);
-        _g13Conv.Forward();
-        TraceForward(13);
-        _g14Conv.Forward();
-        _g14Epilogue.Forward();
-        TraceForward(14);
-        _g15Op.Forward();
-        TraceForward(15);
-        _g16Op.Forward();
-        TraceForward(16);
-        _g17Op.Forward();
-        TraceForward(17);
-        _g18Conv.Forward();
-        _g18Epilogue.Forward();
-        TraceForward(18);
-        _g19Conv.Forward();
-        _g19Epilogue.Forward();
-        TraceForward(19);
-        _g20Op.Forward();
-        TraceForward(20);
-        _g21Op.Forward();
-        TraceForward(21);
-        _g22Conv.Forward();
-        _g22Epilogue.Forward();
-        TraceForward(22);
-        _g23Conv.Forward();
-        TraceForward(23);
-        _g24Conv.Forward();
-        _g24Epilogue.Forward();
-        TraceForward(24);
-        _g25Op.Forward();
-        TraceForward(25);
-        _g26Op.Forward();
-        TraceForward(26);
-        _g27Op.Forward();
-        TraceForward(27);
-        _g28Conv.Forward();
-        _g28Epilogue.Forward();
-        TraceForward(28);
-        _g29Conv.Forward();
-        _g29Epilogue.Forward();
-        TraceForward(29);
-        _g30Op.Forward();
-        TraceForward(30);
-        _g31Op.Forward();
-        TraceForward(31);
-        _g32Conv.Forward();
-        _g32Epilogue.Forward();
-        TraceForward(32);
-        _g33Conv.Forward();
-        TraceForward(33);
-        _g34Conv.Forward();
-        _g34Epilogue.Forward();
-        TraceForward(34);
-        _g35Op.Forward();
-        TraceForward(35);
-        _g36Op.Forward();
-        TraceForward(36);
-        _g37Op.Forward();
-        TraceForward(37);
-        _g38Conv.Forward();
-        _g38Epilogue.Forward();
-        TraceForward(38);
-        _g39Conv.Forward();
-        _g39Epilogue.Forward();
-        TraceForward(39);
-        _g40Op.Forward();
-        TraceForward(40);
-        _g41Op.Forward();
-        TraceForward(41);
-        _g42Op.Forward();
-        TraceForward(42);
-        _g43Conv.Forward();
-        TraceForward(43);
-    }
-
-    /// <inheritdoc />
-    protected override void BackwardTraining(bool inputGradient)
-    {
-        _g43Conv.Backward(data: true);
-        TraceBackward(43);
-        _g42Op.Backward();
-        TraceBackward(42);
-        _g41Op.Backward();
-        TraceBackward(41);
-        _g40Op.Backward();
-        TraceBackward(40);
-        _g39Epilogue.Backward();
-        _g39Conv.Backward(data: true);
-        TraceBackward(39);
-        _g38Epilogue.Backward();
-        _g38Conv.Backward(data: true);
-        TraceBackward(38);
-        _g37Op.Backward();
-        TraceBackward(37);
-        _g36Op.Backward();
-        TraceBackward(36);
-        _g35Op.Backward();
-        TraceBackward(35);
-        _g34Epilogue.Backward();
-        _g34Conv.Backward(data: true);
-        TraceBackward(34);
-        _g33Conv.Backward(data: true);
-        TraceBackward(33);
-        _g32Epilogue.Backward();
-        _g32Conv.Backward(data: true);
-        TraceBackward(32);
-        _g31Op.Backward();
-        TraceBackward(31);
-        _g30Op.Backward();
-        TraceBackward(30);
-        _g29Epilogue.Backward();
-        _g29Conv.Backward(data: true);
-        TraceBackward(29);
-        _g28Epilogue.Backward();
-        _g28Conv.Backward(data: true);
-        TraceBackward(28);
-        _g27Op.Backward();
-        TraceBackward(27);
-        _g26Op.Backward();
-        TraceBackward(26);
-        _g25Op.Backward();
-        TraceBackward(25);
-        _g24Epilogue.Backward();
-        _g24Conv.Backward(data: true);
-        TraceBackward(24);
-        _g23Conv.Backward(data: true);
-        TraceBackward(23);
-        _g22Epilogue.Backward();
-        _g22Conv.Backward(data: true);
-        TraceBackward(22);
-        _g21Op.Backward();
-        TraceBackward(21);
-        _g20Op.Backward();
-        TraceBackward(20);
-        _g19Epilogue.Backward();
-        _g19Conv.Backward(data: true);
-        TraceBackward(19);
-        _g18Epilogue.Backward();
-        _g18Conv.Backward(data: true);
-        TraceBackward(18);
-        _g17Op.Backward();
-        TraceBackward(17);
-        _g16Op.Backward();
-        TraceBackward(16);
-        _g15Op.Backward();
-        TraceBackward(15);
-        _g14Epilogue.Backward();
-        _g14Conv.Backward(data: true);
-        TraceBackward(14);
-        _g13Conv.Backward(data: true);
-        TraceBackward(13);
-        _g12Epilogue.Backward();
-        _g12Conv.Backward(data: true);
-        TraceBackward(12);
-        _g11Op.Backward();
-        TraceBackward(11);
-        _g10Op.Backward();
-        TraceBackward(10);
-        _g9Epilogue.Backward();
-        _g9Conv.Backward(data: true);
-        TraceBackward(9);
-        _g8Epilogue.Backward();
-        _g8Conv.Backward(data: true);
-        TraceBackward(8);
-        _g7Op.Backward();
-        TraceBackward(7);
-        _g6Op.Backward();
-        TraceBackward(6);
-        _g5Epilogue.Backward();
-        _g5Conv.Backward(data: true);
-        TraceBackward(5);
-        _g4Epilogue.Backward();
-        _g4Conv.Backward(data: true);
-        TraceBackward(4);
-        _g3Op.Backward();
-        TraceBackward(3);
-        _g2Op.Backward();
-        TraceBackward(2);
-        _g1Op.Backward();
-        TraceBackward(1);
-        _g0Conv.Backward(data: inputGradient);
-        TraceBackward(0);
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardInference(int images)
-    {
-        _g0InferenceConv.Forward(images);
-        _g1InferenceOp.Forward(images);
-        _g2InferenceOp.Forward(images);
-        _g3InferenceOp.Forward(images);
-        _g4InferenceConv.Forward(images);
-        _g4InferenceEpilogue.Forward(images);
-        _g5InferenceConv.Forward(images);
-        _g5InferenceEpilogue.Forward(images);
-        _g6InferenceOp.Forward(images);
-        _g7InferenceOp.Forward(images);
-        _g8InferenceConv.Forward(images);
-        _g8InferenceEpilogue.Forward(images);
-        _g9InferenceConv.Forward(images);
-        _g9InferenceEpilogue.Forward(images);
-        _g10InferenceOp.Forward(images);
-        _g11InferenceOp.Forward(images);
-        _g12InferenceConv.Forward(images);
-        _g12InferenceEpilogue.Forward(images);
-        _g13InferenceConv.Forward(images);
-        _g14InferenceConv.Forward(images);
-        _g15InferenceOp.Forward(images);
-        _g16InferenceOp.Forward(images);
-        _g17InferenceOp.Forward(images);
-        _g18InferenceConv.Forward(images);
-        _g18InferenceEpilogue.Forward(images);
-        _g19InferenceConv.Forward(images);
-        _g19InferenceEpilogue.Forward(images);
-        _g20InferenceOp.Forward(images);
-        _g21InferenceOp.Forward(images);
-        _g22InferenceConv.Forward(images);
-        _g22InferenceEpilogue.Forward(images);
-        _g23InferenceConv.Forward(images);
-        _g24InferenceConv.Forward(images);
-        _g25InferenceOp.Forward(images);
-        _g26InferenceOp.Forward(images);
-        _g27InferenceOp.Forward(images);
-        _g28InferenceConv.Forward(images);
-        _g28InferenceEpilogue.Forward(images);
-        _g29InferenceConv.Forward(images);
-        _g29InferenceEpilogue.Forward(images);
-        _g30InferenceOp.Forward(images);
-        _g31InferenceOp.Forward(images);
-        _g32InferenceConv.Forward(images);
-        _g32InferenceEpilogue.Forward(images);
-        _g33InferenceConv.Forward(images);
-        _g34InferenceConv.Forward(images);
-        _g35InferenceOp.Forward(images);
-        _g36InferenceOp.Forward(images);
-        _g37InferenceOp.Forward(images);
-        _g38InferenceConv.Forward(images);
-        _g38InferenceEpilogue.Forward(images);
-        _g39InferenceConv.Forward(images);
-        _g39InferenceEpilogue.Forward(images);
-        _g40InferenceOp.Forward(images);
-        _g41InferenceOp.Forward(images);
-        _g42InferenceOp.Forward(images);
-        _g43InferenceConv.Forward(images);
-    }
-
-    /// <inheritdoc />
-    protected override void FoldBatchNorm()
-    {
-        _g4Fold.Run();
-        _g8Fold.Run();
-        _g12Fold.Run();
-        _g14Fold.Run();
-        _g18Fold.Run();
-        _g22Fold.Run();
-        _g24Fold.Run();
-        _g28Fold.Run();
-        _g32Fold.Run();
-        _g34Fold.Run();
-        _g38Fold.Run();
     }
 
     /// <inheritdoc />

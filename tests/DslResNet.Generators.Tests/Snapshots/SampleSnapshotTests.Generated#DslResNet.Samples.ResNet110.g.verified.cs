@@ -56,2135 +56,281 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
     /// <summary>A Keras-style summary: every layer with its operation, output shape, parameters and FLOPs.</summary>
     public static string Summary() => SummaryText;
 
-    private const string SummaryText =
-        "Network: ResNet110\n" +
-        "Input: (3, 32, 32)\n" +
-        "Layer                  Operation                                           Output shape  Param #      FLOPs\n" +
-        "===========================================================================================================\n" +
-        "conv1                  Conv2d 3->16, 3x3, pad 1                            (16, 32, 32)      432    884,736\n" +
-        "bn1                    BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "relu                   ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.0.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.0.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.0.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.0.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.0.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.0.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.0.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.1.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.1.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.1.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.1.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.1.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.1.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.1.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.2.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.2.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.2.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.2.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.2.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.2.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.2.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.3.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.3.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.3.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.3.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.3.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.3.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.3.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.4.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.4.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.4.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.4.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.4.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.4.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.4.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.5.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.5.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.5.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.5.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.5.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.5.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.5.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.6.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.6.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.6.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.6.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.6.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.6.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.6.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.7.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.7.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.7.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.7.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.7.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.7.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.7.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.8.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.8.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.8.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.8.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.8.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.8.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.8.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.9.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.9.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.9.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.9.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.9.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.9.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.9.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.10.conv1        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.10.bn1          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.10.relu1        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.10.conv2        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.10.bn2          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.10.add          Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.10.relu2        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.11.conv1        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.11.bn1          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.11.relu1        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.11.conv2        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.11.bn2          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.11.add          Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.11.relu2        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.12.conv1        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.12.bn1          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.12.relu1        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.12.conv2        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.12.bn2          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.12.add          Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.12.relu2        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.13.conv1        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.13.bn1          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.13.relu1        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.13.conv2        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.13.bn2          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.13.add          Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.13.relu2        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.14.conv1        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.14.bn1          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.14.relu1        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.14.conv2        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.14.bn2          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.14.add          Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.14.relu2        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.15.conv1        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.15.bn1          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.15.relu1        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.15.conv2        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.15.bn2          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.15.add          Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.15.relu2        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.16.conv1        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.16.bn1          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.16.relu1        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.16.conv2        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.16.bn2          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.16.add          Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.16.relu2        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.17.conv1        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.17.bn1          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.17.relu1        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.17.conv2        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.17.bn2          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.17.add          Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.17.relu2        ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer2.0.conv1         Conv2d 16->32, 3x3, stride 2, pad 1                 (32, 16, 16)    4,608  2,359,296\n" +
-        "layer2.0.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.0.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.0.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.0.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.0.add.shortcut  Shortcut: subsample by 2, zero-pad 16->32 channels  (32, 16, 16)        0          0\n" +
-        "layer2.0.add           Add (zero-pad shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.0.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.1.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.1.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.1.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.1.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.1.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.1.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.1.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.2.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.2.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.2.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.2.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.2.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.2.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.2.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.3.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.3.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.3.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.3.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.3.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.3.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.3.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.4.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.4.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.4.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.4.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.4.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.4.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.4.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.5.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.5.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.5.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.5.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.5.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.5.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.5.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.6.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.6.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.6.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.6.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.6.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.6.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.6.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.7.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.7.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.7.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.7.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.7.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.7.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.7.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.8.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.8.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.8.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.8.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.8.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.8.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.8.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.9.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.9.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.9.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.9.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.9.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.9.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.9.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.10.conv1        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.10.bn1          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.10.relu1        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.10.conv2        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.10.bn2          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.10.add          Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.10.relu2        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.11.conv1        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.11.bn1          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.11.relu1        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.11.conv2        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.11.bn2          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.11.add          Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.11.relu2        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.12.conv1        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.12.bn1          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.12.relu1        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.12.conv2        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.12.bn2          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.12.add          Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.12.relu2        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.13.conv1        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.13.bn1          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.13.relu1        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.13.conv2        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.13.bn2          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.13.add          Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.13.relu2        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.14.conv1        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.14.bn1          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.14.relu1        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.14.conv2        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.14.bn2          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.14.add          Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.14.relu2        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.15.conv1        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.15.bn1          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.15.relu1        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.15.conv2        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.15.bn2          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.15.add          Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.15.relu2        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.16.conv1        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.16.bn1          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.16.relu1        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.16.conv2        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.16.bn2          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.16.add          Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.16.relu2        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.17.conv1        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.17.bn1          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.17.relu1        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.17.conv2        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.17.bn2          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.17.add          Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.17.relu2        ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer3.0.conv1         Conv2d 32->64, 3x3, stride 2, pad 1                 (64, 8, 8)     18,432  2,359,296\n" +
-        "layer3.0.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.0.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.0.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.0.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.0.add.shortcut  Shortcut: subsample by 2, zero-pad 32->64 channels  (64, 8, 8)          0          0\n" +
-        "layer3.0.add           Add (zero-pad shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.0.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.1.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.1.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.1.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.1.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.1.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.1.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.1.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.2.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.2.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.2.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.2.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.2.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.2.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.2.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.3.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.3.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.3.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.3.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.3.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.3.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.3.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.4.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.4.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.4.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.4.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.4.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.4.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.4.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.5.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.5.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.5.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.5.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.5.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.5.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.5.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.6.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.6.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.6.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.6.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.6.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.6.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.6.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.7.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.7.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.7.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.7.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.7.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.7.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.7.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.8.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.8.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.8.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.8.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.8.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.8.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.8.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.9.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.9.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.9.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.9.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.9.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.9.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.9.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.10.conv1        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.10.bn1          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.10.relu1        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.10.conv2        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.10.bn2          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.10.add          Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.10.relu2        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.11.conv1        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.11.bn1          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.11.relu1        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.11.conv2        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.11.bn2          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.11.add          Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.11.relu2        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.12.conv1        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.12.bn1          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.12.relu1        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.12.conv2        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.12.bn2          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.12.add          Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.12.relu2        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.13.conv1        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.13.bn1          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.13.relu1        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.13.conv2        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.13.bn2          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.13.add          Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.13.relu2        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.14.conv1        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.14.bn1          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.14.relu1        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.14.conv2        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.14.bn2          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.14.add          Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.14.relu2        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.15.conv1        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.15.bn1          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.15.relu1        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.15.conv2        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.15.bn2          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.15.add          Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.15.relu2        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.16.conv1        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.16.bn1          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.16.relu1        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.16.conv2        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.16.bn2          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.16.add          Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.16.relu2        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.17.conv1        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.17.bn1          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.17.relu1        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.17.conv2        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.17.bn2          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.17.add          Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.17.relu2        ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "avgpool                GlobalAvgPool                                       (64)                0      4,096\n" +
-        "fc                     Linear 64->10                                       (10)              650      1,290\n" +
-        "-----------------------------------------------------------------------------------------------------------\n" +
-        "Total params: 1,727,962 (trainable; plus 8,205 buffer elements)\n" +
-        "Multiply-adds per image: 252,887,680\n" +
-        "Forward FLOPs per image: 509,441,290 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 16.29 MiB, inference 192.0 KiB\n" +
-        "Fusion groups: 117 passes for 385 layers\n";
+    private static readonly string SummaryText = CreateSummary();
 
-    private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
+    private static string CreateSummary()
     {
-        new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->16, 3x3, pad 1", new[] { -1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 432, 442368, 884736, 3, 1, 1),
-        new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 0 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(3, "layer1.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 2 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(4, "layer1.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 3 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(5, "layer1.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 4 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(6, "layer1.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 5 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(7, "layer1.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 6 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(8, "layer1.0.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 7, 2 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(9, "layer1.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 8 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(10, "layer1.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 9 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(11, "layer1.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 10 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(12, "layer1.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 11 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(13, "layer1.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 12 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(14, "layer1.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 13 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(15, "layer1.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 14, 9 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(16, "layer1.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 15 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(17, "layer1.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 16 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(18, "layer1.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 17 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(19, "layer1.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 18 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(20, "layer1.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 19 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(21, "layer1.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 20 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(22, "layer1.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 21, 16 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(23, "layer1.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 22 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(24, "layer1.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 23 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(25, "layer1.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 24 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(26, "layer1.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 25 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(27, "layer1.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 26 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(28, "layer1.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 27 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(29, "layer1.3.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 28, 23 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(30, "layer1.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 29 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(31, "layer1.4.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 30 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(32, "layer1.4.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 31 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(33, "layer1.4.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 32 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(34, "layer1.4.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 33 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(35, "layer1.4.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 34 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(36, "layer1.4.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 35, 30 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(37, "layer1.4.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 36 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(38, "layer1.5.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 37 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(39, "layer1.5.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 38 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(40, "layer1.5.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 39 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(41, "layer1.5.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 40 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(42, "layer1.5.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 41 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(43, "layer1.5.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 42, 37 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(44, "layer1.5.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 43 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(45, "layer1.6.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 44 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(46, "layer1.6.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 45 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(47, "layer1.6.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 46 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(48, "layer1.6.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 47 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(49, "layer1.6.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 48 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(50, "layer1.6.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 49, 44 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(51, "layer1.6.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 50 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(52, "layer1.7.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 51 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(53, "layer1.7.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 52 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(54, "layer1.7.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 53 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(55, "layer1.7.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 54 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(56, "layer1.7.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 55 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(57, "layer1.7.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 56, 51 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(58, "layer1.7.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 57 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(59, "layer1.8.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 58 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(60, "layer1.8.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 59 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(61, "layer1.8.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 60 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(62, "layer1.8.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 61 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(63, "layer1.8.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 62 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(64, "layer1.8.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 63, 58 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(65, "layer1.8.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 64 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(66, "layer1.9.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 65 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(67, "layer1.9.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 66 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(68, "layer1.9.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 67 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(69, "layer1.9.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 68 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(70, "layer1.9.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 69 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(71, "layer1.9.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 70, 65 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(72, "layer1.9.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 71 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(73, "layer1.10.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 72 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(74, "layer1.10.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 73 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(75, "layer1.10.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 74 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(76, "layer1.10.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 75 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(77, "layer1.10.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 76 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(78, "layer1.10.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 77, 72 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(79, "layer1.10.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 78 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(80, "layer1.11.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 79 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(81, "layer1.11.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 80 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(82, "layer1.11.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 81 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(83, "layer1.11.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 82 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(84, "layer1.11.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 83 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(85, "layer1.11.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 84, 79 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(86, "layer1.11.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 85 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(87, "layer1.12.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 86 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(88, "layer1.12.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 87 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(89, "layer1.12.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 88 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(90, "layer1.12.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 89 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(91, "layer1.12.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 90 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(92, "layer1.12.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 91, 86 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(93, "layer1.12.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 92 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(94, "layer1.13.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 93 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(95, "layer1.13.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 94 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(96, "layer1.13.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 95 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(97, "layer1.13.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 96 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(98, "layer1.13.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 97 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(99, "layer1.13.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 98, 93 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(100, "layer1.13.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 99 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(101, "layer1.14.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 100 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(102, "layer1.14.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 101 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(103, "layer1.14.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 102 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(104, "layer1.14.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 103 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(105, "layer1.14.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 104 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(106, "layer1.14.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 105, 100 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(107, "layer1.14.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 106 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(108, "layer1.15.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 107 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(109, "layer1.15.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 108 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(110, "layer1.15.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 109 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(111, "layer1.15.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 110 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(112, "layer1.15.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 111 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(113, "layer1.15.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 112, 107 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(114, "layer1.15.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 113 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(115, "layer1.16.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 114 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(116, "layer1.16.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 115 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(117, "layer1.16.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 116 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(118, "layer1.16.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 117 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(119, "layer1.16.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 118 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(120, "layer1.16.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 119, 114 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(121, "layer1.16.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 120 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(122, "layer1.17.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 121 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(123, "layer1.17.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 122 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(124, "layer1.17.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 123 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(125, "layer1.17.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 124 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(126, "layer1.17.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 125 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(127, "layer1.17.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 126, 121 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(128, "layer1.17.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 127 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(129, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->32, 3x3, stride 2, pad 1", new[] { 128 }, global::DslResNet.TensorShape.Image(32, 16, 16), 4608, 1179648, 2359296, 3, 2, 1),
-        new(130, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 129 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(131, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 130 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(132, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 131 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(133, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 132 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(134, "layer2.0.add.shortcut", global::DslResNet.LayerKind.ZeroPadShortcut, "Shortcut: subsample by 2, zero-pad 16->32 channels", new[] { 128 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 0, 0, 2, 0),
-        new(135, "layer2.0.add", global::DslResNet.LayerKind.Add, "Add (zero-pad shortcut)", new[] { 133, 134 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(136, "layer2.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 135 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(137, "layer2.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 136 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(138, "layer2.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 137 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(139, "layer2.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 138 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(140, "layer2.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 139 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(141, "layer2.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 140 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(142, "layer2.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 141, 136 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(143, "layer2.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 142 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(144, "layer2.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 143 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(145, "layer2.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 144 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(146, "layer2.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 145 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(147, "layer2.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 146 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(148, "layer2.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 147 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(149, "layer2.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 148, 143 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(150, "layer2.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 149 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(151, "layer2.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 150 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(152, "layer2.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 151 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(153, "layer2.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 152 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(154, "layer2.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 153 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(155, "layer2.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 154 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(156, "layer2.3.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 155, 150 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(157, "layer2.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 156 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(158, "layer2.4.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 157 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(159, "layer2.4.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 158 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(160, "layer2.4.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 159 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(161, "layer2.4.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 160 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(162, "layer2.4.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 161 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(163, "layer2.4.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 162, 157 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(164, "layer2.4.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 163 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(165, "layer2.5.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 164 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(166, "layer2.5.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 165 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(167, "layer2.5.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 166 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(168, "layer2.5.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 167 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(169, "layer2.5.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 168 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(170, "layer2.5.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 169, 164 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(171, "layer2.5.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 170 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(172, "layer2.6.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 171 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(173, "layer2.6.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 172 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(174, "layer2.6.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 173 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(175, "layer2.6.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 174 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(176, "layer2.6.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 175 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(177, "layer2.6.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 176, 171 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(178, "layer2.6.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 177 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(179, "layer2.7.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 178 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(180, "layer2.7.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 179 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(181, "layer2.7.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 180 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(182, "layer2.7.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 181 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(183, "layer2.7.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 182 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(184, "layer2.7.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 183, 178 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(185, "layer2.7.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 184 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(186, "layer2.8.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 185 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(187, "layer2.8.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 186 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(188, "layer2.8.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 187 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(189, "layer2.8.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 188 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(190, "layer2.8.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 189 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(191, "layer2.8.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 190, 185 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(192, "layer2.8.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 191 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(193, "layer2.9.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 192 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(194, "layer2.9.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 193 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(195, "layer2.9.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 194 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(196, "layer2.9.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 195 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(197, "layer2.9.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 196 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(198, "layer2.9.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 197, 192 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(199, "layer2.9.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 198 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(200, "layer2.10.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 199 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(201, "layer2.10.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 200 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(202, "layer2.10.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 201 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(203, "layer2.10.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 202 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(204, "layer2.10.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 203 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(205, "layer2.10.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 204, 199 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(206, "layer2.10.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 205 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(207, "layer2.11.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 206 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(208, "layer2.11.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 207 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(209, "layer2.11.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 208 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(210, "layer2.11.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 209 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(211, "layer2.11.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 210 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(212, "layer2.11.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 211, 206 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(213, "layer2.11.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 212 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(214, "layer2.12.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 213 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(215, "layer2.12.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 214 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(216, "layer2.12.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 215 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(217, "layer2.12.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 216 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(218, "layer2.12.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 217 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(219, "layer2.12.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 218, 213 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(220, "layer2.12.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 219 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(221, "layer2.13.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 220 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(222, "layer2.13.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 221 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(223, "layer2.13.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 222 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(224, "layer2.13.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 223 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(225, "layer2.13.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 224 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(226, "layer2.13.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 225, 220 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(227, "layer2.13.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 226 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(228, "layer2.14.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 227 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(229, "layer2.14.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 228 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(230, "layer2.14.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 229 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(231, "layer2.14.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 230 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(232, "layer2.14.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 231 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(233, "layer2.14.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 232, 227 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(234, "layer2.14.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 233 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(235, "layer2.15.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 234 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(236, "layer2.15.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 235 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(237, "layer2.15.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 236 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(238, "layer2.15.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 237 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(239, "layer2.15.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 238 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(240, "layer2.15.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 239, 234 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(241, "layer2.15.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 240 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(242, "layer2.16.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 241 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(243, "layer2.16.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 242 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(244, "layer2.16.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 243 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(245, "layer2.16.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 244 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(246, "layer2.16.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 245 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(247, "layer2.16.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 246, 241 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(248, "layer2.16.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 247 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(249, "layer2.17.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 248 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(250, "layer2.17.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 249 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(251, "layer2.17.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 250 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(252, "layer2.17.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 251 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(253, "layer2.17.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 252 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(254, "layer2.17.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 253, 248 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(255, "layer2.17.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 254 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(256, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->64, 3x3, stride 2, pad 1", new[] { 255 }, global::DslResNet.TensorShape.Image(64, 8, 8), 18432, 1179648, 2359296, 3, 2, 1),
-        new(257, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 256 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(258, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 257 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(259, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 258 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(260, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 259 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(261, "layer3.0.add.shortcut", global::DslResNet.LayerKind.ZeroPadShortcut, "Shortcut: subsample by 2, zero-pad 32->64 channels", new[] { 255 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 0, 0, 2, 0),
-        new(262, "layer3.0.add", global::DslResNet.LayerKind.Add, "Add (zero-pad shortcut)", new[] { 260, 261 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(263, "layer3.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 262 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(264, "layer3.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 263 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(265, "layer3.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 264 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(266, "layer3.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 265 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(267, "layer3.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 266 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(268, "layer3.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 267 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(269, "layer3.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 268, 263 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(270, "layer3.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 269 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(271, "layer3.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 270 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(272, "layer3.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 271 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(273, "layer3.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 272 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(274, "layer3.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 273 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(275, "layer3.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 274 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(276, "layer3.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 275, 270 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(277, "layer3.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 276 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(278, "layer3.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 277 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(279, "layer3.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 278 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(280, "layer3.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 279 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(281, "layer3.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 280 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(282, "layer3.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 281 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(283, "layer3.3.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 282, 277 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(284, "layer3.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 283 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(285, "layer3.4.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 284 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(286, "layer3.4.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 285 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(287, "layer3.4.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 286 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(288, "layer3.4.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 287 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(289, "layer3.4.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 288 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(290, "layer3.4.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 289, 284 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(291, "layer3.4.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 290 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(292, "layer3.5.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 291 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(293, "layer3.5.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 292 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(294, "layer3.5.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 293 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(295, "layer3.5.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 294 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(296, "layer3.5.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 295 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(297, "layer3.5.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 296, 291 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(298, "layer3.5.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 297 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(299, "layer3.6.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 298 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(300, "layer3.6.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 299 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(301, "layer3.6.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 300 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(302, "layer3.6.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 301 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(303, "layer3.6.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 302 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(304, "layer3.6.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 303, 298 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(305, "layer3.6.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 304 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(306, "layer3.7.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 305 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(307, "layer3.7.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 306 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(308, "layer3.7.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 307 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(309, "layer3.7.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 308 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(310, "layer3.7.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 309 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(311, "layer3.7.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 310, 305 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(312, "layer3.7.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 311 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(313, "layer3.8.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 312 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(314, "layer3.8.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 313 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(315, "layer3.8.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 314 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(316, "layer3.8.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 315 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(317, "layer3.8.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 316 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(318, "layer3.8.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 317, 312 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(319, "layer3.8.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 318 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(320, "layer3.9.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 319 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(321, "layer3.9.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 320 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(322, "layer3.9.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 321 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(323, "layer3.9.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 322 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(324, "layer3.9.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 323 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(325, "layer3.9.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 324, 319 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(326, "layer3.9.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 325 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(327, "layer3.10.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 326 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(328, "layer3.10.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 327 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(329, "layer3.10.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 328 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(330, "layer3.10.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 329 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(331, "layer3.10.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 330 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(332, "layer3.10.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 331, 326 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(333, "layer3.10.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 332 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(334, "layer3.11.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 333 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(335, "layer3.11.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 334 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(336, "layer3.11.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 335 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(337, "layer3.11.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 336 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(338, "layer3.11.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 337 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(339, "layer3.11.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 338, 333 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(340, "layer3.11.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 339 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(341, "layer3.12.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 340 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(342, "layer3.12.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 341 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(343, "layer3.12.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 342 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(344, "layer3.12.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 343 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(345, "layer3.12.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 344 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(346, "layer3.12.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 345, 340 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(347, "layer3.12.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 346 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(348, "layer3.13.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 347 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(349, "layer3.13.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 348 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(350, "layer3.13.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 349 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(351, "layer3.13.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 350 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(352, "layer3.13.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 351 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(353, "layer3.13.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 352, 347 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(354, "layer3.13.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 353 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(355, "layer3.14.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 354 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(356, "layer3.14.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 355 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(357, "layer3.14.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 356 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(358, "layer3.14.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 357 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(359, "layer3.14.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 358 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(360, "layer3.14.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 359, 354 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(361, "layer3.14.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 360 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(362, "layer3.15.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 361 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(363, "layer3.15.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 362 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(364, "layer3.15.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 363 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(365, "layer3.15.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 364 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(366, "layer3.15.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 365 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(367, "layer3.15.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 366, 361 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(368, "layer3.15.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 367 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(369, "layer3.16.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 368 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(370, "layer3.16.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 369 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(371, "layer3.16.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 370 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(372, "layer3.16.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 371 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(373, "layer3.16.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 372 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(374, "layer3.16.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 373, 368 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(375, "layer3.16.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 374 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(376, "layer3.17.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 375 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(377, "layer3.17.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 376 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(378, "layer3.17.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 377 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(379, "layer3.17.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 378 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(380, "layer3.17.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 379 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(381, "layer3.17.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 380, 375 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(382, "layer3.17.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 381 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(383, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 382 }, global::DslResNet.TensorShape.Flat(64), 0, 0, 4096, 0, 0, 0),
-        new(384, "fc", global::DslResNet.LayerKind.Dense, "Linear 64->10", new[] { 383 }, global::DslResNet.TensorShape.Flat(10), 650, 640, 1290, 0, 0, 0, Bias: true),
-    };
+        global::System.Text.StringBuilder s = new();
+        s.Append("Network: ResNet110\n");
+        s.Append("Input: (3, 32, 32)\n");
+        s.Append("Layer                  Operation                                           Output shape  Param #      FLOPs\n");
+        s.Append("===========================================================================================================\n");
+        s.Append("conv1                  Conv2d 3->16, 3x3, pad 1                            (16, 32, 32)      432    884,736\n");
+        s.Append("bn1                    BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n");
+        s.Append("relu                   ReLU                                                (16, 32, 32)        0     16,384\n");
+        for (int r = 0; r < 10; r++)
+        {
+            s.Append($"layer1.{r}.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n");
+            s.Append($"layer1.{r}.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n");
+            s.Append($"layer1.{r}.relu1         ReLU                                                (16, 32, 32)        0     16,384\n");
+            s.Append($"layer1.{r}.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n");
+            s.Append($"layer1.{r}.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n");
+            s.Append($"layer1.{r}.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n");
+            s.Append($"layer1.{r}.relu2         ReLU                                                (16, 32, 32)        0     16,384\n");
+        }
+        for (int r = 0; r < 8; r++)
+        {
+            s.Append($"layer1.{10 + r}.conv1        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n");
+            s.Append($"layer1.{10 + r}.bn1          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n");
+            s.Append($"layer1.{10 + r}.relu1        ReLU                                                (16, 32, 32)        0     16,384\n");
+            s.Append($"layer1.{10 + r}.conv2        Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n");
+            s.Append($"layer1.{10 + r}.bn2          BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n");
+            s.Append($"layer1.{10 + r}.add          Add (identity shortcut)                             (16, 32, 32)        0     16,384\n");
+            s.Append($"layer1.{10 + r}.relu2        ReLU                                                (16, 32, 32)        0     16,384\n");
+        }
+        s.Append("layer2.0.conv1         Conv2d 16->32, 3x3, stride 2, pad 1                 (32, 16, 16)    4,608  2,359,296\n");
+        s.Append("layer2.0.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+        s.Append("layer2.0.relu1         ReLU                                                (32, 16, 16)        0      8,192\n");
+        s.Append("layer2.0.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n");
+        s.Append("layer2.0.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+        s.Append("layer2.0.add.shortcut  Shortcut: subsample by 2, zero-pad 16->32 channels  (32, 16, 16)        0          0\n");
+        s.Append("layer2.0.add           Add (zero-pad shortcut)                             (32, 16, 16)        0      8,192\n");
+        for (int r = 0; r < 9; r++)
+        {
+            s.Append($"layer2.{r}.relu2         ReLU                                                (32, 16, 16)        0      8,192\n");
+            s.Append($"layer2.{1 + r}.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n");
+            s.Append($"layer2.{1 + r}.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+            s.Append($"layer2.{1 + r}.relu1         ReLU                                                (32, 16, 16)        0      8,192\n");
+            s.Append($"layer2.{1 + r}.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n");
+            s.Append($"layer2.{1 + r}.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+            s.Append($"layer2.{1 + r}.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n");
+        }
+        s.Append("layer2.9.relu2         ReLU                                                (32, 16, 16)        0      8,192\n");
+        for (int r = 0; r < 8; r++)
+        {
+            s.Append($"layer2.{10 + r}.conv1        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n");
+            s.Append($"layer2.{10 + r}.bn1          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+            s.Append($"layer2.{10 + r}.relu1        ReLU                                                (32, 16, 16)        0      8,192\n");
+            s.Append($"layer2.{10 + r}.conv2        Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n");
+            s.Append($"layer2.{10 + r}.bn2          BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+            s.Append($"layer2.{10 + r}.add          Add (identity shortcut)                             (32, 16, 16)        0      8,192\n");
+            s.Append($"layer2.{10 + r}.relu2        ReLU                                                (32, 16, 16)        0      8,192\n");
+        }
+        s.Append("layer3.0.conv1         Conv2d 32->64, 3x3, stride 2, pad 1                 (64, 8, 8)     18,432  2,359,296\n");
+        s.Append("layer3.0.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+        s.Append("layer3.0.relu1         ReLU                                                (64, 8, 8)          0      4,096\n");
+        s.Append("layer3.0.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n");
+        s.Append("layer3.0.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+        s.Append("layer3.0.add.shortcut  Shortcut: subsample by 2, zero-pad 32->64 channels  (64, 8, 8)          0          0\n");
+        s.Append("layer3.0.add           Add (zero-pad shortcut)                             (64, 8, 8)          0      4,096\n");
+        for (int r = 0; r < 9; r++)
+        {
+            s.Append($"layer3.{r}.relu2         ReLU                                                (64, 8, 8)          0      4,096\n");
+            s.Append($"layer3.{1 + r}.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n");
+            s.Append($"layer3.{1 + r}.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+            s.Append($"layer3.{1 + r}.relu1         ReLU                                                (64, 8, 8)          0      4,096\n");
+            s.Append($"layer3.{1 + r}.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n");
+            s.Append($"layer3.{1 + r}.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+            s.Append($"layer3.{1 + r}.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n");
+        }
+        s.Append("layer3.9.relu2         ReLU                                                (64, 8, 8)          0      4,096\n");
+        for (int r = 0; r < 8; r++)
+        {
+            s.Append($"layer3.{10 + r}.conv1        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n");
+            s.Append($"layer3.{10 + r}.bn1          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+            s.Append($"layer3.{10 + r}.relu1        ReLU                                                (64, 8, 8)          0      4,096\n");
+            s.Append($"layer3.{10 + r}.conv2        Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n");
+            s.Append($"layer3.{10 + r}.bn2          BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+            s.Append($"layer3.{10 + r}.add          Add (identity shortcut)                             (64, 8, 8)          0      4,096\n");
+            s.Append($"layer3.{10 + r}.relu2        ReLU                                                (64, 8, 8)          0      4,096\n");
+        }
+        s.Append("avgpool                GlobalAvgPool                                       (64)                0      4,096\n");
+        s.Append("fc                     Linear 64->10                                       (10)              650      1,290\n");
+        s.Append("-----------------------------------------------------------------------------------------------------------\n");
+        s.Append("Total params: 1,727,962 (trainable; plus 8,205 buffer elements)\n");
+        s.Append("Multiply-adds per image: 252,887,680\n");
+        s.Append("Forward FLOPs per image: 509,441,290 (2 per multiply-add, 1 per element-wise operation)\n");
+        s.Append("Activation memory per image: training 16.29 MiB, inference 192.0 KiB\n");
+        s.Append("Fusion groups: 117 passes for 385 layers\n");
+        return s.ToString();
+    }
 
-    private static global::DslResNet.ParameterInfo[] CreateParameters() => new global::DslResNet.ParameterInfo[]
+    private static global::DslResNet.LayerInfo[] CreateLayers()
     {
-        new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 3, 3, 3 }),
-        new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv1.weight", "layer1.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.0.bn1.weight", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.0.bn1.bias", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.0.bn1.running_mean", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.0.bn1.running_var", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.0.bn1.num_batches_tracked", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv2.weight", "layer1.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.0.bn2.weight", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.0.bn2.bias", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.0.bn2.running_mean", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.0.bn2.running_var", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.0.bn2.num_batches_tracked", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv1.weight", "layer1.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.1.bn1.weight", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.1.bn1.bias", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.1.bn1.running_mean", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.1.bn1.running_var", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.1.bn1.num_batches_tracked", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv2.weight", "layer1.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.1.bn2.weight", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.1.bn2.bias", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.1.bn2.running_mean", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.1.bn2.running_var", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.1.bn2.num_batches_tracked", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv1.weight", "layer1.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.2.bn1.weight", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.2.bn1.bias", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.2.bn1.running_mean", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.2.bn1.running_var", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.2.bn1.num_batches_tracked", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv2.weight", "layer1.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.2.bn2.weight", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.2.bn2.bias", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.2.bn2.running_mean", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.2.bn2.running_var", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.2.bn2.num_batches_tracked", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.3.conv1.weight", "layer1.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.3.bn1.weight", "layer1.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.3.bn1.bias", "layer1.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.3.bn1.running_mean", "layer1.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.3.bn1.running_var", "layer1.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.3.bn1.num_batches_tracked", "layer1.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.3.conv2.weight", "layer1.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.3.bn2.weight", "layer1.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.3.bn2.bias", "layer1.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.3.bn2.running_mean", "layer1.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.3.bn2.running_var", "layer1.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.3.bn2.num_batches_tracked", "layer1.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.4.conv1.weight", "layer1.4.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.4.bn1.weight", "layer1.4.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.4.bn1.bias", "layer1.4.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.4.bn1.running_mean", "layer1.4.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.4.bn1.running_var", "layer1.4.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.4.bn1.num_batches_tracked", "layer1.4.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.4.conv2.weight", "layer1.4.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.4.bn2.weight", "layer1.4.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.4.bn2.bias", "layer1.4.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.4.bn2.running_mean", "layer1.4.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.4.bn2.running_var", "layer1.4.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.4.bn2.num_batches_tracked", "layer1.4.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.5.conv1.weight", "layer1.5.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.5.bn1.weight", "layer1.5.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.5.bn1.bias", "layer1.5.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.5.bn1.running_mean", "layer1.5.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.5.bn1.running_var", "layer1.5.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.5.bn1.num_batches_tracked", "layer1.5.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.5.conv2.weight", "layer1.5.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.5.bn2.weight", "layer1.5.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.5.bn2.bias", "layer1.5.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.5.bn2.running_mean", "layer1.5.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.5.bn2.running_var", "layer1.5.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.5.bn2.num_batches_tracked", "layer1.5.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.6.conv1.weight", "layer1.6.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.6.bn1.weight", "layer1.6.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.6.bn1.bias", "layer1.6.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.6.bn1.running_mean", "layer1.6.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.6.bn1.running_var", "layer1.6.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.6.bn1.num_batches_tracked", "layer1.6.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.6.conv2.weight", "layer1.6.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.6.bn2.weight", "layer1.6.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.6.bn2.bias", "layer1.6.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.6.bn2.running_mean", "layer1.6.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.6.bn2.running_var", "layer1.6.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.6.bn2.num_batches_tracked", "layer1.6.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.7.conv1.weight", "layer1.7.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.7.bn1.weight", "layer1.7.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.7.bn1.bias", "layer1.7.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.7.bn1.running_mean", "layer1.7.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.7.bn1.running_var", "layer1.7.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.7.bn1.num_batches_tracked", "layer1.7.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.7.conv2.weight", "layer1.7.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.7.bn2.weight", "layer1.7.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.7.bn2.bias", "layer1.7.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.7.bn2.running_mean", "layer1.7.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.7.bn2.running_var", "layer1.7.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.7.bn2.num_batches_tracked", "layer1.7.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.8.conv1.weight", "layer1.8.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.8.bn1.weight", "layer1.8.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.8.bn1.bias", "layer1.8.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.8.bn1.running_mean", "layer1.8.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.8.bn1.running_var", "layer1.8.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.8.bn1.num_batches_tracked", "layer1.8.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.8.conv2.weight", "layer1.8.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.8.bn2.weight", "layer1.8.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.8.bn2.bias", "layer1.8.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.8.bn2.running_mean", "layer1.8.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.8.bn2.running_var", "layer1.8.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.8.bn2.num_batches_tracked", "layer1.8.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.9.conv1.weight", "layer1.9.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.9.bn1.weight", "layer1.9.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.9.bn1.bias", "layer1.9.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.9.bn1.running_mean", "layer1.9.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.9.bn1.running_var", "layer1.9.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.9.bn1.num_batches_tracked", "layer1.9.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.9.conv2.weight", "layer1.9.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.9.bn2.weight", "layer1.9.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.9.bn2.bias", "layer1.9.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.9.bn2.running_mean", "layer1.9.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.9.bn2.running_var", "layer1.9.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.9.bn2.num_batches_tracked", "layer1.9.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.10.conv1.weight", "layer1.10.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.10.bn1.weight", "layer1.10.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.10.bn1.bias", "layer1.10.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.10.bn1.running_mean", "layer1.10.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.10.bn1.running_var", "layer1.10.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.10.bn1.num_batches_tracked", "layer1.10.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.10.conv2.weight", "layer1.10.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.10.bn2.weight", "layer1.10.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.10.bn2.bias", "layer1.10.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.10.bn2.running_mean", "layer1.10.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.10.bn2.running_var", "layer1.10.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.10.bn2.num_batches_tracked", "layer1.10.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.11.conv1.weight", "layer1.11.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.11.bn1.weight", "layer1.11.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.11.bn1.bias", "layer1.11.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.11.bn1.running_mean", "layer1.11.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.11.bn1.running_var", "layer1.11.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.11.bn1.num_batches_tracked", "layer1.11.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.11.conv2.weight", "layer1.11.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.11.bn2.weight", "layer1.11.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.11.bn2.bias", "layer1.11.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.11.bn2.running_mean", "layer1.11.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.11.bn2.running_var", "layer1.11.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.11.bn2.num_batches_tracked", "layer1.11.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.12.conv1.weight", "layer1.12.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.12.bn1.weight", "layer1.12.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.12.bn1.bias", "layer1.12.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.12.bn1.running_mean", "layer1.12.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.12.bn1.running_var", "layer1.12.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.12.bn1.num_batches_tracked", "layer1.12.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.12.conv2.weight", "layer1.12.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.12.bn2.weight", "layer1.12.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.12.bn2.bias", "layer1.12.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.12.bn2.running_mean", "layer1.12.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.12.bn2.running_var", "layer1.12.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.12.bn2.num_batches_tracked", "layer1.12.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.13.conv1.weight", "layer1.13.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.13.bn1.weight", "layer1.13.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.13.bn1.bias", "layer1.13.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.13.bn1.running_mean", "layer1.13.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.13.bn1.running_var", "layer1.13.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.13.bn1.num_batches_tracked", "layer1.13.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.13.conv2.weight", "layer1.13.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.13.bn2.weight", "layer1.13.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.13.bn2.bias", "layer1.13.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.13.bn2.running_mean", "layer1.13.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.13.bn2.running_var", "layer1.13.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.13.bn2.num_batches_tracked", "layer1.13.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.14.conv1.weight", "layer1.14.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.14.bn1.weight", "layer1.14.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.14.bn1.bias", "layer1.14.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.14.bn1.running_mean", "layer1.14.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.14.bn1.running_var", "layer1.14.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.14.bn1.num_batches_tracked", "layer1.14.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.14.conv2.weight", "layer1.14.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.14.bn2.weight", "layer1.14.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.14.bn2.bias", "layer1.14.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.14.bn2.running_mean", "layer1.14.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.14.bn2.running_var", "layer1.14.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.14.bn2.num_batches_tracked", "layer1.14.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.15.conv1.weight", "layer1.15.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.15.bn1.weight", "layer1.15.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.15.bn1.bias", "layer1.15.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.15.bn1.running_mean", "layer1.15.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.15.bn1.running_var", "layer1.15.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.15.bn1.num_batches_tracked", "layer1.15.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.15.conv2.weight", "layer1.15.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.15.bn2.weight", "layer1.15.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.15.bn2.bias", "layer1.15.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.15.bn2.running_mean", "layer1.15.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.15.bn2.running_var", "layer1.15.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.15.bn2.num_batches_tracked", "layer1.15.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.16.conv1.weight", "layer1.16.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.16.bn1.weight", "layer1.16.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.16.bn1.bias", "layer1.16.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.16.bn1.running_mean", "layer1.16.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.16.bn1.running_var", "layer1.16.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.16.bn1.num_batches_tracked", "layer1.16.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.16.conv2.weight", "layer1.16.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.16.bn2.weight", "layer1.16.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.16.bn2.bias", "layer1.16.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.16.bn2.running_mean", "layer1.16.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.16.bn2.running_var", "layer1.16.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.16.bn2.num_batches_tracked", "layer1.16.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.17.conv1.weight", "layer1.17.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.17.bn1.weight", "layer1.17.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.17.bn1.bias", "layer1.17.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.17.bn1.running_mean", "layer1.17.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.17.bn1.running_var", "layer1.17.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.17.bn1.num_batches_tracked", "layer1.17.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.17.conv2.weight", "layer1.17.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.17.bn2.weight", "layer1.17.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.17.bn2.bias", "layer1.17.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.17.bn2.running_mean", "layer1.17.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.17.bn2.running_var", "layer1.17.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.17.bn2.num_batches_tracked", "layer1.17.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 16, 3, 3 }),
-        new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv1.weight", "layer2.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.1.bn1.weight", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.1.bn1.bias", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.1.bn1.running_mean", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.1.bn1.running_var", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.1.bn1.num_batches_tracked", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv2.weight", "layer2.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.1.bn2.weight", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.1.bn2.bias", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.1.bn2.running_mean", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.1.bn2.running_var", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.1.bn2.num_batches_tracked", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv1.weight", "layer2.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.2.bn1.weight", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.2.bn1.bias", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.2.bn1.running_mean", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.2.bn1.running_var", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.2.bn1.num_batches_tracked", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv2.weight", "layer2.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.2.bn2.weight", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.2.bn2.bias", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.2.bn2.running_mean", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.2.bn2.running_var", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.2.bn2.num_batches_tracked", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv1.weight", "layer2.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.3.bn1.weight", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.3.bn1.bias", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.3.bn1.running_mean", "layer2.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.3.bn1.running_var", "layer2.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.3.bn1.num_batches_tracked", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv2.weight", "layer2.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.3.bn2.weight", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.3.bn2.bias", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.3.bn2.running_mean", "layer2.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.3.bn2.running_var", "layer2.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.3.bn2.num_batches_tracked", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.4.conv1.weight", "layer2.4.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.4.bn1.weight", "layer2.4.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.4.bn1.bias", "layer2.4.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.4.bn1.running_mean", "layer2.4.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.4.bn1.running_var", "layer2.4.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.4.bn1.num_batches_tracked", "layer2.4.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.4.conv2.weight", "layer2.4.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.4.bn2.weight", "layer2.4.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.4.bn2.bias", "layer2.4.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.4.bn2.running_mean", "layer2.4.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.4.bn2.running_var", "layer2.4.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.4.bn2.num_batches_tracked", "layer2.4.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.5.conv1.weight", "layer2.5.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.5.bn1.weight", "layer2.5.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.5.bn1.bias", "layer2.5.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.5.bn1.running_mean", "layer2.5.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.5.bn1.running_var", "layer2.5.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.5.bn1.num_batches_tracked", "layer2.5.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.5.conv2.weight", "layer2.5.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.5.bn2.weight", "layer2.5.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.5.bn2.bias", "layer2.5.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.5.bn2.running_mean", "layer2.5.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.5.bn2.running_var", "layer2.5.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.5.bn2.num_batches_tracked", "layer2.5.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.6.conv1.weight", "layer2.6.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.6.bn1.weight", "layer2.6.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.6.bn1.bias", "layer2.6.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.6.bn1.running_mean", "layer2.6.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.6.bn1.running_var", "layer2.6.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.6.bn1.num_batches_tracked", "layer2.6.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.6.conv2.weight", "layer2.6.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.6.bn2.weight", "layer2.6.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.6.bn2.bias", "layer2.6.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.6.bn2.running_mean", "layer2.6.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.6.bn2.running_var", "layer2.6.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.6.bn2.num_batches_tracked", "layer2.6.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.7.conv1.weight", "layer2.7.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.7.bn1.weight", "layer2.7.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.7.bn1.bias", "layer2.7.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.7.bn1.running_mean", "layer2.7.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.7.bn1.running_var", "layer2.7.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.7.bn1.num_batches_tracked", "layer2.7.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.7.conv2.weight", "layer2.7.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.7.bn2.weight", "layer2.7.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.7.bn2.bias", "layer2.7.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.7.bn2.running_mean", "layer2.7.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.7.bn2.running_var", "layer2.7.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.7.bn2.num_batches_tracked", "layer2.7.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.8.conv1.weight", "layer2.8.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.8.bn1.weight", "layer2.8.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.8.bn1.bias", "layer2.8.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.8.bn1.running_mean", "layer2.8.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.8.bn1.running_var", "layer2.8.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.8.bn1.num_batches_tracked", "layer2.8.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.8.conv2.weight", "layer2.8.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.8.bn2.weight", "layer2.8.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.8.bn2.bias", "layer2.8.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.8.bn2.running_mean", "layer2.8.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.8.bn2.running_var", "layer2.8.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.8.bn2.num_batches_tracked", "layer2.8.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.9.conv1.weight", "layer2.9.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.9.bn1.weight", "layer2.9.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.9.bn1.bias", "layer2.9.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.9.bn1.running_mean", "layer2.9.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.9.bn1.running_var", "layer2.9.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.9.bn1.num_batches_tracked", "layer2.9.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.9.conv2.weight", "layer2.9.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.9.bn2.weight", "layer2.9.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.9.bn2.bias", "layer2.9.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.9.bn2.running_mean", "layer2.9.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.9.bn2.running_var", "layer2.9.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.9.bn2.num_batches_tracked", "layer2.9.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.10.conv1.weight", "layer2.10.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.10.bn1.weight", "layer2.10.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.10.bn1.bias", "layer2.10.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.10.bn1.running_mean", "layer2.10.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.10.bn1.running_var", "layer2.10.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.10.bn1.num_batches_tracked", "layer2.10.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.10.conv2.weight", "layer2.10.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.10.bn2.weight", "layer2.10.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.10.bn2.bias", "layer2.10.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.10.bn2.running_mean", "layer2.10.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.10.bn2.running_var", "layer2.10.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.10.bn2.num_batches_tracked", "layer2.10.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.11.conv1.weight", "layer2.11.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.11.bn1.weight", "layer2.11.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.11.bn1.bias", "layer2.11.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.11.bn1.running_mean", "layer2.11.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.11.bn1.running_var", "layer2.11.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.11.bn1.num_batches_tracked", "layer2.11.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.11.conv2.weight", "layer2.11.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.11.bn2.weight", "layer2.11.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.11.bn2.bias", "layer2.11.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.11.bn2.running_mean", "layer2.11.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.11.bn2.running_var", "layer2.11.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.11.bn2.num_batches_tracked", "layer2.11.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.12.conv1.weight", "layer2.12.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.12.bn1.weight", "layer2.12.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.12.bn1.bias", "layer2.12.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.12.bn1.running_mean", "layer2.12.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.12.bn1.running_var", "layer2.12.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.12.bn1.num_batches_tracked", "layer2.12.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.12.conv2.weight", "layer2.12.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.12.bn2.weight", "layer2.12.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.12.bn2.bias", "layer2.12.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.12.bn2.running_mean", "layer2.12.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.12.bn2.running_var", "layer2.12.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.12.bn2.num_batches_tracked", "layer2.12.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.13.conv1.weight", "layer2.13.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.13.bn1.weight", "layer2.13.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.13.bn1.bias", "layer2.13.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.13.bn1.running_mean", "layer2.13.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.13.bn1.running_var", "layer2.13.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.13.bn1.num_batches_tracked", "layer2.13.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.13.conv2.weight", "layer2.13.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.13.bn2.weight", "layer2.13.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.13.bn2.bias", "layer2.13.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.13.bn2.running_mean", "layer2.13.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.13.bn2.running_var", "layer2.13.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.13.bn2.num_batches_tracked", "layer2.13.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.14.conv1.weight", "layer2.14.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.14.bn1.weight", "layer2.14.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.14.bn1.bias", "layer2.14.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.14.bn1.running_mean", "layer2.14.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.14.bn1.running_var", "layer2.14.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.14.bn1.num_batches_tracked", "layer2.14.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.14.conv2.weight", "layer2.14.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.14.bn2.weight", "layer2.14.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.14.bn2.bias", "layer2.14.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.14.bn2.running_mean", "layer2.14.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.14.bn2.running_var", "layer2.14.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.14.bn2.num_batches_tracked", "layer2.14.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.15.conv1.weight", "layer2.15.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.15.bn1.weight", "layer2.15.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.15.bn1.bias", "layer2.15.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.15.bn1.running_mean", "layer2.15.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.15.bn1.running_var", "layer2.15.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.15.bn1.num_batches_tracked", "layer2.15.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.15.conv2.weight", "layer2.15.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.15.bn2.weight", "layer2.15.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.15.bn2.bias", "layer2.15.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.15.bn2.running_mean", "layer2.15.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.15.bn2.running_var", "layer2.15.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.15.bn2.num_batches_tracked", "layer2.15.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.16.conv1.weight", "layer2.16.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.16.bn1.weight", "layer2.16.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.16.bn1.bias", "layer2.16.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.16.bn1.running_mean", "layer2.16.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.16.bn1.running_var", "layer2.16.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.16.bn1.num_batches_tracked", "layer2.16.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.16.conv2.weight", "layer2.16.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.16.bn2.weight", "layer2.16.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.16.bn2.bias", "layer2.16.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.16.bn2.running_mean", "layer2.16.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.16.bn2.running_var", "layer2.16.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.16.bn2.num_batches_tracked", "layer2.16.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.17.conv1.weight", "layer2.17.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.17.bn1.weight", "layer2.17.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.17.bn1.bias", "layer2.17.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.17.bn1.running_mean", "layer2.17.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.17.bn1.running_var", "layer2.17.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.17.bn1.num_batches_tracked", "layer2.17.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.17.conv2.weight", "layer2.17.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.17.bn2.weight", "layer2.17.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.17.bn2.bias", "layer2.17.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.17.bn2.running_mean", "layer2.17.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.17.bn2.running_var", "layer2.17.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.17.bn2.num_batches_tracked", "layer2.17.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 32, 3, 3 }),
-        new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv1.weight", "layer3.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.1.bn1.weight", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.1.bn1.bias", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.1.bn1.running_mean", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.1.bn1.running_var", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.1.bn1.num_batches_tracked", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv2.weight", "layer3.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.1.bn2.weight", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.1.bn2.bias", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.1.bn2.running_mean", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.1.bn2.running_var", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.1.bn2.num_batches_tracked", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv1.weight", "layer3.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.2.bn1.weight", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.2.bn1.bias", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.2.bn1.running_mean", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.2.bn1.running_var", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.2.bn1.num_batches_tracked", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv2.weight", "layer3.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.2.bn2.weight", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.2.bn2.bias", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.2.bn2.running_mean", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.2.bn2.running_var", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.2.bn2.num_batches_tracked", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv1.weight", "layer3.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.3.bn1.weight", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.3.bn1.bias", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.3.bn1.running_mean", "layer3.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.3.bn1.running_var", "layer3.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.3.bn1.num_batches_tracked", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv2.weight", "layer3.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.3.bn2.weight", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.3.bn2.bias", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.3.bn2.running_mean", "layer3.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.3.bn2.running_var", "layer3.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.3.bn2.num_batches_tracked", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv1.weight", "layer3.4.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.4.bn1.weight", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.4.bn1.bias", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.4.bn1.running_mean", "layer3.4.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.4.bn1.running_var", "layer3.4.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.4.bn1.num_batches_tracked", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv2.weight", "layer3.4.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.4.bn2.weight", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.4.bn2.bias", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.4.bn2.running_mean", "layer3.4.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.4.bn2.running_var", "layer3.4.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.4.bn2.num_batches_tracked", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.5.conv1.weight", "layer3.5.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.5.bn1.weight", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.5.bn1.bias", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.5.bn1.running_mean", "layer3.5.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.5.bn1.running_var", "layer3.5.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.5.bn1.num_batches_tracked", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.5.conv2.weight", "layer3.5.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.5.bn2.weight", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.5.bn2.bias", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.5.bn2.running_mean", "layer3.5.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.5.bn2.running_var", "layer3.5.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.5.bn2.num_batches_tracked", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.6.conv1.weight", "layer3.6.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.6.bn1.weight", "layer3.6.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.6.bn1.bias", "layer3.6.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.6.bn1.running_mean", "layer3.6.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.6.bn1.running_var", "layer3.6.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.6.bn1.num_batches_tracked", "layer3.6.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.6.conv2.weight", "layer3.6.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.6.bn2.weight", "layer3.6.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.6.bn2.bias", "layer3.6.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.6.bn2.running_mean", "layer3.6.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.6.bn2.running_var", "layer3.6.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.6.bn2.num_batches_tracked", "layer3.6.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.7.conv1.weight", "layer3.7.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.7.bn1.weight", "layer3.7.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.7.bn1.bias", "layer3.7.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.7.bn1.running_mean", "layer3.7.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.7.bn1.running_var", "layer3.7.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.7.bn1.num_batches_tracked", "layer3.7.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.7.conv2.weight", "layer3.7.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.7.bn2.weight", "layer3.7.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.7.bn2.bias", "layer3.7.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.7.bn2.running_mean", "layer3.7.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.7.bn2.running_var", "layer3.7.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.7.bn2.num_batches_tracked", "layer3.7.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.8.conv1.weight", "layer3.8.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.8.bn1.weight", "layer3.8.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.8.bn1.bias", "layer3.8.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.8.bn1.running_mean", "layer3.8.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.8.bn1.running_var", "layer3.8.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.8.bn1.num_batches_tracked", "layer3.8.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.8.conv2.weight", "layer3.8.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.8.bn2.weight", "layer3.8.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.8.bn2.bias", "layer3.8.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.8.bn2.running_mean", "layer3.8.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.8.bn2.running_var", "layer3.8.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.8.bn2.num_batches_tracked", "layer3.8.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.9.conv1.weight", "layer3.9.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.9.bn1.weight", "layer3.9.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.9.bn1.bias", "layer3.9.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.9.bn1.running_mean", "layer3.9.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.9.bn1.running_var", "layer3.9.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.9.bn1.num_batches_tracked", "layer3.9.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.9.conv2.weight", "layer3.9.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.9.bn2.weight", "layer3.9.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.9.bn2.bias", "layer3.9.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.9.bn2.running_mean", "layer3.9.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.9.bn2.running_var", "layer3.9.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.9.bn2.num_batches_tracked", "layer3.9.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.10.conv1.weight", "layer3.10.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.10.bn1.weight", "layer3.10.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.10.bn1.bias", "layer3.10.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.10.bn1.running_mean", "layer3.10.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.10.bn1.running_var", "layer3.10.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.10.bn1.num_batches_tracked", "layer3.10.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.10.conv2.weight", "layer3.10.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.10.bn2.weight", "layer3.10.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.10.bn2.bias", "layer3.10.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.10.bn2.running_mean", "layer3.10.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.10.bn2.running_var", "layer3.10.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.10.bn2.num_batches_tracked", "layer3.10.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.11.conv1.weight", "layer3.11.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.11.bn1.weight", "layer3.11.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.11.bn1.bias", "layer3.11.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.11.bn1.running_mean", "layer3.11.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.11.bn1.running_var", "layer3.11.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.11.bn1.num_batches_tracked", "layer3.11.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.11.conv2.weight", "layer3.11.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.11.bn2.weight", "layer3.11.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.11.bn2.bias", "layer3.11.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.11.bn2.running_mean", "layer3.11.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.11.bn2.running_var", "layer3.11.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.11.bn2.num_batches_tracked", "layer3.11.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.12.conv1.weight", "layer3.12.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.12.bn1.weight", "layer3.12.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.12.bn1.bias", "layer3.12.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.12.bn1.running_mean", "layer3.12.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.12.bn1.running_var", "layer3.12.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.12.bn1.num_batches_tracked", "layer3.12.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.12.conv2.weight", "layer3.12.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.12.bn2.weight", "layer3.12.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.12.bn2.bias", "layer3.12.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.12.bn2.running_mean", "layer3.12.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.12.bn2.running_var", "layer3.12.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.12.bn2.num_batches_tracked", "layer3.12.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.13.conv1.weight", "layer3.13.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.13.bn1.weight", "layer3.13.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.13.bn1.bias", "layer3.13.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.13.bn1.running_mean", "layer3.13.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.13.bn1.running_var", "layer3.13.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.13.bn1.num_batches_tracked", "layer3.13.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.13.conv2.weight", "layer3.13.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.13.bn2.weight", "layer3.13.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.13.bn2.bias", "layer3.13.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.13.bn2.running_mean", "layer3.13.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.13.bn2.running_var", "layer3.13.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.13.bn2.num_batches_tracked", "layer3.13.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.14.conv1.weight", "layer3.14.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.14.bn1.weight", "layer3.14.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.14.bn1.bias", "layer3.14.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.14.bn1.running_mean", "layer3.14.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.14.bn1.running_var", "layer3.14.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.14.bn1.num_batches_tracked", "layer3.14.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.14.conv2.weight", "layer3.14.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.14.bn2.weight", "layer3.14.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.14.bn2.bias", "layer3.14.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.14.bn2.running_mean", "layer3.14.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.14.bn2.running_var", "layer3.14.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.14.bn2.num_batches_tracked", "layer3.14.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.15.conv1.weight", "layer3.15.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.15.bn1.weight", "layer3.15.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.15.bn1.bias", "layer3.15.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.15.bn1.running_mean", "layer3.15.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.15.bn1.running_var", "layer3.15.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.15.bn1.num_batches_tracked", "layer3.15.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.15.conv2.weight", "layer3.15.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.15.bn2.weight", "layer3.15.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.15.bn2.bias", "layer3.15.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.15.bn2.running_mean", "layer3.15.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.15.bn2.running_var", "layer3.15.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.15.bn2.num_batches_tracked", "layer3.15.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.16.conv1.weight", "layer3.16.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.16.bn1.weight", "layer3.16.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.16.bn1.bias", "layer3.16.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.16.bn1.running_mean", "layer3.16.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.16.bn1.running_var", "layer3.16.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.16.bn1.num_batches_tracked", "layer3.16.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.16.conv2.weight", "layer3.16.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.16.bn2.weight", "layer3.16.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.16.bn2.bias", "layer3.16.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.16.bn2.running_mean", "layer3.16.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.16.bn2.running_var", "layer3.16.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.16.bn2.num_batches_tracked", "layer3.16.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.17.conv1.weight", "layer3.17.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.17.bn1.weight", "layer3.17.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.17.bn1.bias", "layer3.17.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.17.bn1.running_mean", "layer3.17.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.17.bn1.running_var", "layer3.17.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.17.bn1.num_batches_tracked", "layer3.17.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.17.conv2.weight", "layer3.17.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.17.bn2.weight", "layer3.17.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.17.bn2.bias", "layer3.17.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.17.bn2.running_mean", "layer3.17.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.17.bn2.running_var", "layer3.17.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.17.bn2.num_batches_tracked", "layer3.17.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 10, 64 }),
-        new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 10 }),
-    };
+        global::System.Collections.Generic.List<global::DslResNet.LayerInfo> t = new(385);
+        t.Add(new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->16, 3x3, pad 1", new[] { -1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 432, 442368, 884736, 3, 1, 1));
+        t.Add(new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 0 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0));
+        for (int r = 0; r < 18; r++)
+        {
+            t.Add(new(3 + 7 * r, $"layer1.{r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 2 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(4 + 7 * r, $"layer1.{r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 3 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(5 + 7 * r, $"layer1.{r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 4 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0));
+            t.Add(new(6 + 7 * r, $"layer1.{r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 5 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(7 + 7 * r, $"layer1.{r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 6 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(8 + 7 * r, $"layer1.{r}.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 7 + 7 * r, 2 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0));
+            t.Add(new(9 + 7 * r, $"layer1.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 8 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0));
+        }
+        t.Add(new(129, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->32, 3x3, stride 2, pad 1", new[] { 128 }, global::DslResNet.TensorShape.Image(32, 16, 16), 4608, 1179648, 2359296, 3, 2, 1));
+        t.Add(new(130, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 129 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(131, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 130 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        t.Add(new(132, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 131 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(133, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 132 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(134, "layer2.0.add.shortcut", global::DslResNet.LayerKind.ZeroPadShortcut, "Shortcut: subsample by 2, zero-pad 16->32 channels", new[] { 128 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 0, 0, 2, 0));
+        t.Add(new(135, "layer2.0.add", global::DslResNet.LayerKind.Add, "Add (zero-pad shortcut)", new[] { 133, 134 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        for (int r = 0; r < 17; r++)
+        {
+            t.Add(new(136 + 7 * r, $"layer2.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 135 + 7 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+            t.Add(new(137 + 7 * r, $"layer2.{1 + r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 136 + 7 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(138 + 7 * r, $"layer2.{1 + r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 137 + 7 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(139 + 7 * r, $"layer2.{1 + r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 138 + 7 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+            t.Add(new(140 + 7 * r, $"layer2.{1 + r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 139 + 7 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(141 + 7 * r, $"layer2.{1 + r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 140 + 7 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(142 + 7 * r, $"layer2.{1 + r}.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 141 + 7 * r, 136 + 7 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        }
+        t.Add(new(255, "layer2.17.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 254 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        t.Add(new(256, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->64, 3x3, stride 2, pad 1", new[] { 255 }, global::DslResNet.TensorShape.Image(64, 8, 8), 18432, 1179648, 2359296, 3, 2, 1));
+        t.Add(new(257, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 256 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(258, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 257 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(259, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 258 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(260, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 259 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(261, "layer3.0.add.shortcut", global::DslResNet.LayerKind.ZeroPadShortcut, "Shortcut: subsample by 2, zero-pad 32->64 channels", new[] { 255 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 0, 0, 2, 0));
+        t.Add(new(262, "layer3.0.add", global::DslResNet.LayerKind.Add, "Add (zero-pad shortcut)", new[] { 260, 261 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        for (int r = 0; r < 17; r++)
+        {
+            t.Add(new(263 + 7 * r, $"layer3.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 262 + 7 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+            t.Add(new(264 + 7 * r, $"layer3.{1 + r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 263 + 7 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(265 + 7 * r, $"layer3.{1 + r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 264 + 7 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(266 + 7 * r, $"layer3.{1 + r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 265 + 7 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+            t.Add(new(267 + 7 * r, $"layer3.{1 + r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 266 + 7 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(268 + 7 * r, $"layer3.{1 + r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 267 + 7 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(269 + 7 * r, $"layer3.{1 + r}.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 268 + 7 * r, 263 + 7 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        }
+        t.Add(new(382, "layer3.17.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 381 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(383, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 382 }, global::DslResNet.TensorShape.Flat(64), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(384, "fc", global::DslResNet.LayerKind.Dense, "Linear 64->10", new[] { 383 }, global::DslResNet.TensorShape.Flat(10), 650, 640, 1290, 0, 0, 0, Bias: true));
+        return t.ToArray();
+    }
 
-    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups() => new global::DslResNet.FusionGroupInfo[]
+    private static global::DslResNet.ParameterInfo[] CreateParameters()
     {
-        new("conv1", new[] { 0, 1, 2 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv1", new[] { 3, 4, 5 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv2", new[] { 6, 7, 8, 9 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.1.conv1", new[] { 10, 11, 12 }), // Conv+BatchNorm+ReLU
-        new("layer1.1.conv2", new[] { 13, 14, 15, 16 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.2.conv1", new[] { 17, 18, 19 }), // Conv+BatchNorm+ReLU
-        new("layer1.2.conv2", new[] { 20, 21, 22, 23 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.3.conv1", new[] { 24, 25, 26 }), // Conv+BatchNorm+ReLU
-        new("layer1.3.conv2", new[] { 27, 28, 29, 30 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.4.conv1", new[] { 31, 32, 33 }), // Conv+BatchNorm+ReLU
-        new("layer1.4.conv2", new[] { 34, 35, 36, 37 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.5.conv1", new[] { 38, 39, 40 }), // Conv+BatchNorm+ReLU
-        new("layer1.5.conv2", new[] { 41, 42, 43, 44 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.6.conv1", new[] { 45, 46, 47 }), // Conv+BatchNorm+ReLU
-        new("layer1.6.conv2", new[] { 48, 49, 50, 51 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.7.conv1", new[] { 52, 53, 54 }), // Conv+BatchNorm+ReLU
-        new("layer1.7.conv2", new[] { 55, 56, 57, 58 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.8.conv1", new[] { 59, 60, 61 }), // Conv+BatchNorm+ReLU
-        new("layer1.8.conv2", new[] { 62, 63, 64, 65 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.9.conv1", new[] { 66, 67, 68 }), // Conv+BatchNorm+ReLU
-        new("layer1.9.conv2", new[] { 69, 70, 71, 72 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.10.conv1", new[] { 73, 74, 75 }), // Conv+BatchNorm+ReLU
-        new("layer1.10.conv2", new[] { 76, 77, 78, 79 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.11.conv1", new[] { 80, 81, 82 }), // Conv+BatchNorm+ReLU
-        new("layer1.11.conv2", new[] { 83, 84, 85, 86 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.12.conv1", new[] { 87, 88, 89 }), // Conv+BatchNorm+ReLU
-        new("layer1.12.conv2", new[] { 90, 91, 92, 93 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.13.conv1", new[] { 94, 95, 96 }), // Conv+BatchNorm+ReLU
-        new("layer1.13.conv2", new[] { 97, 98, 99, 100 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.14.conv1", new[] { 101, 102, 103 }), // Conv+BatchNorm+ReLU
-        new("layer1.14.conv2", new[] { 104, 105, 106, 107 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.15.conv1", new[] { 108, 109, 110 }), // Conv+BatchNorm+ReLU
-        new("layer1.15.conv2", new[] { 111, 112, 113, 114 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.16.conv1", new[] { 115, 116, 117 }), // Conv+BatchNorm+ReLU
-        new("layer1.16.conv2", new[] { 118, 119, 120, 121 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.17.conv1", new[] { 122, 123, 124 }), // Conv+BatchNorm+ReLU
-        new("layer1.17.conv2", new[] { 125, 126, 127, 128 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.0.conv1", new[] { 129, 130, 131 }), // Conv+BatchNorm+ReLU
-        new("layer2.0.conv2", new[] { 132, 133 }), // Conv+BatchNorm
-        new("layer2.0.add.shortcut", new[] { 134 }), // ZeroPadShortcut
-        new("layer2.0.add", new[] { 135 }), // Add
-        new("layer2.0.relu2", new[] { 136 }), // ReLU
-        new("layer2.1.conv1", new[] { 137, 138, 139 }), // Conv+BatchNorm+ReLU
-        new("layer2.1.conv2", new[] { 140, 141, 142, 143 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.2.conv1", new[] { 144, 145, 146 }), // Conv+BatchNorm+ReLU
-        new("layer2.2.conv2", new[] { 147, 148, 149, 150 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.3.conv1", new[] { 151, 152, 153 }), // Conv+BatchNorm+ReLU
-        new("layer2.3.conv2", new[] { 154, 155, 156, 157 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.4.conv1", new[] { 158, 159, 160 }), // Conv+BatchNorm+ReLU
-        new("layer2.4.conv2", new[] { 161, 162, 163, 164 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.5.conv1", new[] { 165, 166, 167 }), // Conv+BatchNorm+ReLU
-        new("layer2.5.conv2", new[] { 168, 169, 170, 171 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.6.conv1", new[] { 172, 173, 174 }), // Conv+BatchNorm+ReLU
-        new("layer2.6.conv2", new[] { 175, 176, 177, 178 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.7.conv1", new[] { 179, 180, 181 }), // Conv+BatchNorm+ReLU
-        new("layer2.7.conv2", new[] { 182, 183, 184, 185 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.8.conv1", new[] { 186, 187, 188 }), // Conv+BatchNorm+ReLU
-        new("layer2.8.conv2", new[] { 189, 190, 191, 192 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.9.conv1", new[] { 193, 194, 195 }), // Conv+BatchNorm+ReLU
-        new("layer2.9.conv2", new[] { 196, 197, 198, 199 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.10.conv1", new[] { 200, 201, 202 }), // Conv+BatchNorm+ReLU
-        new("layer2.10.conv2", new[] { 203, 204, 205, 206 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.11.conv1", new[] { 207, 208, 209 }), // Conv+BatchNorm+ReLU
-        new("layer2.11.conv2", new[] { 210, 211, 212, 213 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.12.conv1", new[] { 214, 215, 216 }), // Conv+BatchNorm+ReLU
-        new("layer2.12.conv2", new[] { 217, 218, 219, 220 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.13.conv1", new[] { 221, 222, 223 }), // Conv+BatchNorm+ReLU
-        new("layer2.13.conv2", new[] { 224, 225, 226, 227 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.14.conv1", new[] { 228, 229, 230 }), // Conv+BatchNorm+ReLU
-        new("layer2.14.conv2", new[] { 231, 232, 233, 234 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.15.conv1", new[] { 235, 236, 237 }), // Conv+BatchNorm+ReLU
-        new("layer2.15.conv2", new[] { 238, 239, 240, 241 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.16.conv1", new[] { 242, 243, 244 }), // Conv+BatchNorm+ReLU
-        new("layer2.16.conv2", new[] { 245, 246, 247, 248 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.17.conv1", new[] { 249, 250, 251 }), // Conv+BatchNorm+ReLU
-        new("layer2.17.conv2", new[] { 252, 253, 254, 255 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.0.conv1", new[] { 256, 257, 258 }), // Conv+BatchNorm+ReLU
-        new("layer3.0.conv2", new[] { 259, 260 }), // Conv+BatchNorm
-        new("layer3.0.add.shortcut", new[] { 261 }), // ZeroPadShortcut
-        new("layer3.0.add", new[] { 262 }), // Add
-        new("layer3.0.relu2", new[] { 263 }), // ReLU
-        new("layer3.1.conv1", new[] { 264, 265, 266 }), // Conv+BatchNorm+ReLU
-        new("layer3.1.conv2", new[] { 267, 268, 269, 270 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.2.conv1", new[] { 271, 272, 273 }), // Conv+BatchNorm+ReLU
-        new("layer3.2.conv2", new[] { 274, 275, 276, 277 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.3.conv1", new[] { 278, 279, 280 }), // Conv+BatchNorm+ReLU
-        new("layer3.3.conv2", new[] { 281, 282, 283, 284 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.4.conv1", new[] { 285, 286, 287 }), // Conv+BatchNorm+ReLU
-        new("layer3.4.conv2", new[] { 288, 289, 290, 291 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.5.conv1", new[] { 292, 293, 294 }), // Conv+BatchNorm+ReLU
-        new("layer3.5.conv2", new[] { 295, 296, 297, 298 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.6.conv1", new[] { 299, 300, 301 }), // Conv+BatchNorm+ReLU
-        new("layer3.6.conv2", new[] { 302, 303, 304, 305 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.7.conv1", new[] { 306, 307, 308 }), // Conv+BatchNorm+ReLU
-        new("layer3.7.conv2", new[] { 309, 310, 311, 312 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.8.conv1", new[] { 313, 314, 315 }), // Conv+BatchNorm+ReLU
-        new("layer3.8.conv2", new[] { 316, 317, 318, 319 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.9.conv1", new[] { 320, 321, 322 }), // Conv+BatchNorm+ReLU
-        new("layer3.9.conv2", new[] { 323, 324, 325, 326 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.10.conv1", new[] { 327, 328, 329 }), // Conv+BatchNorm+ReLU
-        new("layer3.10.conv2", new[] { 330, 331, 332, 333 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.11.conv1", new[] { 334, 335, 336 }), // Conv+BatchNorm+ReLU
-        new("layer3.11.conv2", new[] { 337, 338, 339, 340 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.12.conv1", new[] { 341, 342, 343 }), // Conv+BatchNorm+ReLU
-        new("layer3.12.conv2", new[] { 344, 345, 346, 347 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.13.conv1", new[] { 348, 349, 350 }), // Conv+BatchNorm+ReLU
-        new("layer3.13.conv2", new[] { 351, 352, 353, 354 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.14.conv1", new[] { 355, 356, 357 }), // Conv+BatchNorm+ReLU
-        new("layer3.14.conv2", new[] { 358, 359, 360, 361 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.15.conv1", new[] { 362, 363, 364 }), // Conv+BatchNorm+ReLU
-        new("layer3.15.conv2", new[] { 365, 366, 367, 368 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.16.conv1", new[] { 369, 370, 371 }), // Conv+BatchNorm+ReLU
-        new("layer3.16.conv2", new[] { 372, 373, 374, 375 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.17.conv1", new[] { 376, 377, 378 }), // Conv+BatchNorm+ReLU
-        new("layer3.17.conv2", new[] { 379, 380, 381, 382 }), // Conv+BatchNorm+Add+ReLU
-        new("avgpool", new[] { 383 }), // GlobalAvgPool
-        new("fc", new[] { 384 }), // Dense
-    };
+        global::System.Collections.Generic.List<global::DslResNet.ParameterInfo> t = new(656);
+        t.Add(new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 3, 3, 3 }));
+        t.Add(new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }));
+        t.Add(new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }));
+        t.Add(new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }));
+        t.Add(new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }));
+        t.Add(new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 18; r++)
+        {
+            t.Add(new($"layer1.{r}.conv1.weight", $"layer1.{r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }));
+            t.Add(new($"layer1.{r}.bn1.weight", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.bias", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.running_mean", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.running_var", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.num_batches_tracked", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer1.{r}.conv2.weight", $"layer1.{r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }));
+            t.Add(new($"layer1.{r}.bn2.weight", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.bias", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.running_mean", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.running_var", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.num_batches_tracked", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 16, 3, 3 }));
+        t.Add(new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }));
+        t.Add(new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }));
+        t.Add(new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }));
+        t.Add(new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }));
+        t.Add(new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }));
+        t.Add(new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }));
+        t.Add(new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }));
+        t.Add(new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }));
+        t.Add(new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }));
+        t.Add(new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 17; r++)
+        {
+            t.Add(new($"layer2.{1 + r}.conv1.weight", $"layer2.{1 + r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }));
+            t.Add(new($"layer2.{1 + r}.bn1.weight", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn1.bias", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn1.running_mean", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn1.running_var", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn1.num_batches_tracked", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer2.{1 + r}.conv2.weight", $"layer2.{1 + r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }));
+            t.Add(new($"layer2.{1 + r}.bn2.weight", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn2.bias", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn2.running_mean", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn2.running_var", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn2.num_batches_tracked", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 32, 3, 3 }));
+        t.Add(new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+        t.Add(new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 17; r++)
+        {
+            t.Add(new($"layer3.{1 + r}.conv1.weight", $"layer3.{1 + r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+            t.Add(new($"layer3.{1 + r}.bn1.weight", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn1.bias", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn1.running_mean", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn1.running_var", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn1.num_batches_tracked", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer3.{1 + r}.conv2.weight", $"layer3.{1 + r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+            t.Add(new($"layer3.{1 + r}.bn2.weight", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn2.bias", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn2.running_mean", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn2.running_var", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn2.num_batches_tracked", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 10, 64 }));
+        t.Add(new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 10 }));
+        return t.ToArray();
+    }
 
-    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.ConvOp _g1Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g1Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g1Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g1InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g1InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g6Conv; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6Epilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g6Fold; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g6InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g7Fold; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9Epilogue; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g9Fold; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g10Conv; // Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10Epilogue; // Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g10Fold; // Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g10InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g11Conv; // Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11Epilogue; // Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g11Fold; // Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g11InferenceConv; // Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g16Conv; // Conv+BatchNorm+Add+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.add, layer1.7.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16Epilogue; // Conv+BatchNorm+Add+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.add, layer1.7.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g16Fold; // Conv+BatchNorm+Add+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.add, layer1.7.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g16InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.add, layer1.7.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.add, layer1.7.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g17Conv; // Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17Epilogue; // Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g17Fold; // Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g17InferenceConv; // Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g18Conv; // Conv+BatchNorm+Add+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.add, layer1.8.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18Epilogue; // Conv+BatchNorm+Add+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.add, layer1.8.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g18Fold; // Conv+BatchNorm+Add+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.add, layer1.8.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g18InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.add, layer1.8.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.add, layer1.8.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g19Conv; // Conv+BatchNorm+ReLU layer1.9.conv1, layer1.9.bn1, layer1.9.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19Epilogue; // Conv+BatchNorm+ReLU layer1.9.conv1, layer1.9.bn1, layer1.9.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g19Fold; // Conv+BatchNorm+ReLU layer1.9.conv1, layer1.9.bn1, layer1.9.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g19InferenceConv; // Conv+BatchNorm+ReLU layer1.9.conv1, layer1.9.bn1, layer1.9.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.9.conv1, layer1.9.bn1, layer1.9.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g20Conv; // Conv+BatchNorm+Add+ReLU layer1.9.conv2, layer1.9.bn2, layer1.9.add, layer1.9.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20Epilogue; // Conv+BatchNorm+Add+ReLU layer1.9.conv2, layer1.9.bn2, layer1.9.add, layer1.9.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g20Fold; // Conv+BatchNorm+Add+ReLU layer1.9.conv2, layer1.9.bn2, layer1.9.add, layer1.9.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g20InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.9.conv2, layer1.9.bn2, layer1.9.add, layer1.9.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.9.conv2, layer1.9.bn2, layer1.9.add, layer1.9.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm+ReLU layer1.10.conv1, layer1.10.bn1, layer1.10.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm+ReLU layer1.10.conv1, layer1.10.bn1, layer1.10.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm+ReLU layer1.10.conv1, layer1.10.bn1, layer1.10.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm+ReLU layer1.10.conv1, layer1.10.bn1, layer1.10.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.10.conv1, layer1.10.bn1, layer1.10.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm+Add+ReLU layer1.10.conv2, layer1.10.bn2, layer1.10.add, layer1.10.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm+Add+ReLU layer1.10.conv2, layer1.10.bn2, layer1.10.add, layer1.10.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm+Add+ReLU layer1.10.conv2, layer1.10.bn2, layer1.10.add, layer1.10.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.10.conv2, layer1.10.bn2, layer1.10.add, layer1.10.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.10.conv2, layer1.10.bn2, layer1.10.add, layer1.10.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g23Conv; // Conv+BatchNorm+ReLU layer1.11.conv1, layer1.11.bn1, layer1.11.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23Epilogue; // Conv+BatchNorm+ReLU layer1.11.conv1, layer1.11.bn1, layer1.11.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g23Fold; // Conv+BatchNorm+ReLU layer1.11.conv1, layer1.11.bn1, layer1.11.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g23InferenceConv; // Conv+BatchNorm+ReLU layer1.11.conv1, layer1.11.bn1, layer1.11.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.11.conv1, layer1.11.bn1, layer1.11.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm+Add+ReLU layer1.11.conv2, layer1.11.bn2, layer1.11.add, layer1.11.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm+Add+ReLU layer1.11.conv2, layer1.11.bn2, layer1.11.add, layer1.11.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm+Add+ReLU layer1.11.conv2, layer1.11.bn2, layer1.11.add, layer1.11.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.11.conv2, layer1.11.bn2, layer1.11.add, layer1.11.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.11.conv2, layer1.11.bn2, layer1.11.add, layer1.11.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g25Conv; // Conv+BatchNorm+ReLU layer1.12.conv1, layer1.12.bn1, layer1.12.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25Epilogue; // Conv+BatchNorm+ReLU layer1.12.conv1, layer1.12.bn1, layer1.12.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g25Fold; // Conv+BatchNorm+ReLU layer1.12.conv1, layer1.12.bn1, layer1.12.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g25InferenceConv; // Conv+BatchNorm+ReLU layer1.12.conv1, layer1.12.bn1, layer1.12.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.12.conv1, layer1.12.bn1, layer1.12.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g26Conv; // Conv+BatchNorm+Add+ReLU layer1.12.conv2, layer1.12.bn2, layer1.12.add, layer1.12.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26Epilogue; // Conv+BatchNorm+Add+ReLU layer1.12.conv2, layer1.12.bn2, layer1.12.add, layer1.12.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g26Fold; // Conv+BatchNorm+Add+ReLU layer1.12.conv2, layer1.12.bn2, layer1.12.add, layer1.12.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g26InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.12.conv2, layer1.12.bn2, layer1.12.add, layer1.12.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.12.conv2, layer1.12.bn2, layer1.12.add, layer1.12.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g27Conv; // Conv+BatchNorm+ReLU layer1.13.conv1, layer1.13.bn1, layer1.13.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27Epilogue; // Conv+BatchNorm+ReLU layer1.13.conv1, layer1.13.bn1, layer1.13.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g27Fold; // Conv+BatchNorm+ReLU layer1.13.conv1, layer1.13.bn1, layer1.13.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g27InferenceConv; // Conv+BatchNorm+ReLU layer1.13.conv1, layer1.13.bn1, layer1.13.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.13.conv1, layer1.13.bn1, layer1.13.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g28Conv; // Conv+BatchNorm+Add+ReLU layer1.13.conv2, layer1.13.bn2, layer1.13.add, layer1.13.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28Epilogue; // Conv+BatchNorm+Add+ReLU layer1.13.conv2, layer1.13.bn2, layer1.13.add, layer1.13.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g28Fold; // Conv+BatchNorm+Add+ReLU layer1.13.conv2, layer1.13.bn2, layer1.13.add, layer1.13.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g28InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.13.conv2, layer1.13.bn2, layer1.13.add, layer1.13.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.13.conv2, layer1.13.bn2, layer1.13.add, layer1.13.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g29Conv; // Conv+BatchNorm+ReLU layer1.14.conv1, layer1.14.bn1, layer1.14.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29Epilogue; // Conv+BatchNorm+ReLU layer1.14.conv1, layer1.14.bn1, layer1.14.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g29Fold; // Conv+BatchNorm+ReLU layer1.14.conv1, layer1.14.bn1, layer1.14.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g29InferenceConv; // Conv+BatchNorm+ReLU layer1.14.conv1, layer1.14.bn1, layer1.14.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.14.conv1, layer1.14.bn1, layer1.14.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g30Conv; // Conv+BatchNorm+Add+ReLU layer1.14.conv2, layer1.14.bn2, layer1.14.add, layer1.14.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30Epilogue; // Conv+BatchNorm+Add+ReLU layer1.14.conv2, layer1.14.bn2, layer1.14.add, layer1.14.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g30Fold; // Conv+BatchNorm+Add+ReLU layer1.14.conv2, layer1.14.bn2, layer1.14.add, layer1.14.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g30InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.14.conv2, layer1.14.bn2, layer1.14.add, layer1.14.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.14.conv2, layer1.14.bn2, layer1.14.add, layer1.14.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g31Conv; // Conv+BatchNorm+ReLU layer1.15.conv1, layer1.15.bn1, layer1.15.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g31Epilogue; // Conv+BatchNorm+ReLU layer1.15.conv1, layer1.15.bn1, layer1.15.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g31Fold; // Conv+BatchNorm+ReLU layer1.15.conv1, layer1.15.bn1, layer1.15.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g31InferenceConv; // Conv+BatchNorm+ReLU layer1.15.conv1, layer1.15.bn1, layer1.15.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g31InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.15.conv1, layer1.15.bn1, layer1.15.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g32Conv; // Conv+BatchNorm+Add+ReLU layer1.15.conv2, layer1.15.bn2, layer1.15.add, layer1.15.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g32Epilogue; // Conv+BatchNorm+Add+ReLU layer1.15.conv2, layer1.15.bn2, layer1.15.add, layer1.15.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g32Fold; // Conv+BatchNorm+Add+ReLU layer1.15.conv2, layer1.15.bn2, layer1.15.add, layer1.15.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g32InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.15.conv2, layer1.15.bn2, layer1.15.add, layer1.15.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g32InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.15.conv2, layer1.15.bn2, layer1.15.add, layer1.15.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g33Conv; // Conv+BatchNorm+ReLU layer1.16.conv1, layer1.16.bn1, layer1.16.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g33Epilogue; // Conv+BatchNorm+ReLU layer1.16.conv1, layer1.16.bn1, layer1.16.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g33Fold; // Conv+BatchNorm+ReLU layer1.16.conv1, layer1.16.bn1, layer1.16.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g33InferenceConv; // Conv+BatchNorm+ReLU layer1.16.conv1, layer1.16.bn1, layer1.16.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g33InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.16.conv1, layer1.16.bn1, layer1.16.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g34Conv; // Conv+BatchNorm+Add+ReLU layer1.16.conv2, layer1.16.bn2, layer1.16.add, layer1.16.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g34Epilogue; // Conv+BatchNorm+Add+ReLU layer1.16.conv2, layer1.16.bn2, layer1.16.add, layer1.16.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g34Fold; // Conv+BatchNorm+Add+ReLU layer1.16.conv2, layer1.16.bn2, layer1.16.add, layer1.16.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g34InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.16.conv2, layer1.16.bn2, layer1.16.add, layer1.16.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g34InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.16.conv2, layer1.16.bn2, layer1.16.add, layer1.16.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g35Conv; // Conv+BatchNorm+ReLU layer1.17.conv1, layer1.17.bn1, layer1.17.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g35Epilogue; // Conv+BatchNorm+ReLU layer1.17.conv1, layer1.17.bn1, layer1.17.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g35Fold; // Conv+BatchNorm+ReLU layer1.17.conv1, layer1.17.bn1, layer1.17.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g35InferenceConv; // Conv+BatchNorm+ReLU layer1.17.conv1, layer1.17.bn1, layer1.17.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g35InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.17.conv1, layer1.17.bn1, layer1.17.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g36Conv; // Conv+BatchNorm+Add+ReLU layer1.17.conv2, layer1.17.bn2, layer1.17.add, layer1.17.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g36Epilogue; // Conv+BatchNorm+Add+ReLU layer1.17.conv2, layer1.17.bn2, layer1.17.add, layer1.17.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g36Fold; // Conv+BatchNorm+Add+ReLU layer1.17.conv2, layer1.17.bn2, layer1.17.add, layer1.17.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g36InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.17.conv2, layer1.17.bn2, layer1.17.add, layer1.17.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g36InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.17.conv2, layer1.17.bn2, layer1.17.add, layer1.17.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g37Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g37Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g37Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g37InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g37InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g38Conv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g38Epilogue; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.FoldOp _g38Fold; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g38InferenceConv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.ShortcutOp _g39Op; // ZeroPadShortcut layer2.0.add.shortcut
-    private readonly global::DslResNet.Runtime.ShortcutOp _g39InferenceOp; // ZeroPadShortcut layer2.0.add.shortcut
-    private readonly global::DslResNet.Runtime.EpilogueOp _g40Op; // Add layer2.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g40InferenceOp; // Add layer2.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g41Op; // ReLU layer2.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g41InferenceOp; // ReLU layer2.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g42Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g42Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g42Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g42InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g42InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g43Conv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g43Epilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g43Fold; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g43InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g43InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g44Conv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g44Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g44Fold; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g44InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g44InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g45Conv; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g45Epilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g45Fold; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g45InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g45InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g46Conv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g46Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g46Fold; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g46InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g46InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g47Conv; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g47Epilogue; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g47Fold; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g47InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g47InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g48Conv; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g48Epilogue; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g48Fold; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g48InferenceConv; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g48InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g49Conv; // Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g49Epilogue; // Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g49Fold; // Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g49InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g49InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g50Conv; // Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g50Epilogue; // Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g50Fold; // Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g50InferenceConv; // Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g50InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g51Conv; // Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g51Epilogue; // Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g51Fold; // Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g51InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g51InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g52Conv; // Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g52Epilogue; // Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g52Fold; // Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g52InferenceConv; // Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g52InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g53Conv; // Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g53Epilogue; // Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g53Fold; // Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g53InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g53InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g54Conv; // Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g54Epilogue; // Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g54Fold; // Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g54InferenceConv; // Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g54InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g55Conv; // Conv+BatchNorm+Add+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.add, layer2.7.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g55Epilogue; // Conv+BatchNorm+Add+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.add, layer2.7.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g55Fold; // Conv+BatchNorm+Add+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.add, layer2.7.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g55InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.add, layer2.7.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g55InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.add, layer2.7.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g56Conv; // Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g56Epilogue; // Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g56Fold; // Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g56InferenceConv; // Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g56InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g57Conv; // Conv+BatchNorm+Add+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.add, layer2.8.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g57Epilogue; // Conv+BatchNorm+Add+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.add, layer2.8.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g57Fold; // Conv+BatchNorm+Add+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.add, layer2.8.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g57InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.add, layer2.8.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g57InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.add, layer2.8.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g58Conv; // Conv+BatchNorm+ReLU layer2.9.conv1, layer2.9.bn1, layer2.9.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g58Epilogue; // Conv+BatchNorm+ReLU layer2.9.conv1, layer2.9.bn1, layer2.9.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g58Fold; // Conv+BatchNorm+ReLU layer2.9.conv1, layer2.9.bn1, layer2.9.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g58InferenceConv; // Conv+BatchNorm+ReLU layer2.9.conv1, layer2.9.bn1, layer2.9.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g58InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.9.conv1, layer2.9.bn1, layer2.9.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g59Conv; // Conv+BatchNorm+Add+ReLU layer2.9.conv2, layer2.9.bn2, layer2.9.add, layer2.9.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g59Epilogue; // Conv+BatchNorm+Add+ReLU layer2.9.conv2, layer2.9.bn2, layer2.9.add, layer2.9.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g59Fold; // Conv+BatchNorm+Add+ReLU layer2.9.conv2, layer2.9.bn2, layer2.9.add, layer2.9.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g59InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.9.conv2, layer2.9.bn2, layer2.9.add, layer2.9.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g59InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.9.conv2, layer2.9.bn2, layer2.9.add, layer2.9.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g60Conv; // Conv+BatchNorm+ReLU layer2.10.conv1, layer2.10.bn1, layer2.10.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g60Epilogue; // Conv+BatchNorm+ReLU layer2.10.conv1, layer2.10.bn1, layer2.10.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g60Fold; // Conv+BatchNorm+ReLU layer2.10.conv1, layer2.10.bn1, layer2.10.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g60InferenceConv; // Conv+BatchNorm+ReLU layer2.10.conv1, layer2.10.bn1, layer2.10.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g60InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.10.conv1, layer2.10.bn1, layer2.10.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g61Conv; // Conv+BatchNorm+Add+ReLU layer2.10.conv2, layer2.10.bn2, layer2.10.add, layer2.10.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g61Epilogue; // Conv+BatchNorm+Add+ReLU layer2.10.conv2, layer2.10.bn2, layer2.10.add, layer2.10.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g61Fold; // Conv+BatchNorm+Add+ReLU layer2.10.conv2, layer2.10.bn2, layer2.10.add, layer2.10.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g61InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.10.conv2, layer2.10.bn2, layer2.10.add, layer2.10.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g61InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.10.conv2, layer2.10.bn2, layer2.10.add, layer2.10.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g62Conv; // Conv+BatchNorm+ReLU layer2.11.conv1, layer2.11.bn1, layer2.11.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g62Epilogue; // Conv+BatchNorm+ReLU layer2.11.conv1, layer2.11.bn1, layer2.11.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g62Fold; // Conv+BatchNorm+ReLU layer2.11.conv1, layer2.11.bn1, layer2.11.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g62InferenceConv; // Conv+BatchNorm+ReLU layer2.11.conv1, layer2.11.bn1, layer2.11.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g62InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.11.conv1, layer2.11.bn1, layer2.11.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g63Conv; // Conv+BatchNorm+Add+ReLU layer2.11.conv2, layer2.11.bn2, layer2.11.add, layer2.11.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g63Epilogue; // Conv+BatchNorm+Add+ReLU layer2.11.conv2, layer2.11.bn2, layer2.11.add, layer2.11.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g63Fold; // Conv+BatchNorm+Add+ReLU layer2.11.conv2, layer2.11.bn2, layer2.11.add, layer2.11.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g63InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.11.conv2, layer2.11.bn2, layer2.11.add, layer2.11.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g63InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.11.conv2, layer2.11.bn2, layer2.11.add, layer2.11.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g64Conv; // Conv+BatchNorm+ReLU layer2.12.conv1, layer2.12.bn1, layer2.12.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g64Epilogue; // Conv+BatchNorm+ReLU layer2.12.conv1, layer2.12.bn1, layer2.12.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g64Fold; // Conv+BatchNorm+ReLU layer2.12.conv1, layer2.12.bn1, layer2.12.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g64InferenceConv; // Conv+BatchNorm+ReLU layer2.12.conv1, layer2.12.bn1, layer2.12.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g64InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.12.conv1, layer2.12.bn1, layer2.12.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g65Conv; // Conv+BatchNorm+Add+ReLU layer2.12.conv2, layer2.12.bn2, layer2.12.add, layer2.12.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g65Epilogue; // Conv+BatchNorm+Add+ReLU layer2.12.conv2, layer2.12.bn2, layer2.12.add, layer2.12.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g65Fold; // Conv+BatchNorm+Add+ReLU layer2.12.conv2, layer2.12.bn2, layer2.12.add, layer2.12.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g65InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.12.conv2, layer2.12.bn2, layer2.12.add, layer2.12.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g65InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.12.conv2, layer2.12.bn2, layer2.12.add, layer2.12.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g66Conv; // Conv+BatchNorm+ReLU layer2.13.conv1, layer2.13.bn1, layer2.13.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g66Epilogue; // Conv+BatchNorm+ReLU layer2.13.conv1, layer2.13.bn1, layer2.13.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g66Fold; // Conv+BatchNorm+ReLU layer2.13.conv1, layer2.13.bn1, layer2.13.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g66InferenceConv; // Conv+BatchNorm+ReLU layer2.13.conv1, layer2.13.bn1, layer2.13.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g66InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.13.conv1, layer2.13.bn1, layer2.13.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g67Conv; // Conv+BatchNorm+Add+ReLU layer2.13.conv2, layer2.13.bn2, layer2.13.add, layer2.13.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g67Epilogue; // Conv+BatchNorm+Add+ReLU layer2.13.conv2, layer2.13.bn2, layer2.13.add, layer2.13.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g67Fold; // Conv+BatchNorm+Add+ReLU layer2.13.conv2, layer2.13.bn2, layer2.13.add, layer2.13.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g67InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.13.conv2, layer2.13.bn2, layer2.13.add, layer2.13.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g67InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.13.conv2, layer2.13.bn2, layer2.13.add, layer2.13.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g68Conv; // Conv+BatchNorm+ReLU layer2.14.conv1, layer2.14.bn1, layer2.14.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g68Epilogue; // Conv+BatchNorm+ReLU layer2.14.conv1, layer2.14.bn1, layer2.14.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g68Fold; // Conv+BatchNorm+ReLU layer2.14.conv1, layer2.14.bn1, layer2.14.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g68InferenceConv; // Conv+BatchNorm+ReLU layer2.14.conv1, layer2.14.bn1, layer2.14.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g68InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.14.conv1, layer2.14.bn1, layer2.14.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g69Conv; // Conv+BatchNorm+Add+ReLU layer2.14.conv2, layer2.14.bn2, layer2.14.add, layer2.14.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g69Epilogue; // Conv+BatchNorm+Add+ReLU layer2.14.conv2, layer2.14.bn2, layer2.14.add, layer2.14.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g69Fold; // Conv+BatchNorm+Add+ReLU layer2.14.conv2, layer2.14.bn2, layer2.14.add, layer2.14.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g69InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.14.conv2, layer2.14.bn2, layer2.14.add, layer2.14.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g69InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.14.conv2, layer2.14.bn2, layer2.14.add, layer2.14.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g70Conv; // Conv+BatchNorm+ReLU layer2.15.conv1, layer2.15.bn1, layer2.15.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g70Epilogue; // Conv+BatchNorm+ReLU layer2.15.conv1, layer2.15.bn1, layer2.15.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g70Fold; // Conv+BatchNorm+ReLU layer2.15.conv1, layer2.15.bn1, layer2.15.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g70InferenceConv; // Conv+BatchNorm+ReLU layer2.15.conv1, layer2.15.bn1, layer2.15.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g70InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.15.conv1, layer2.15.bn1, layer2.15.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g71Conv; // Conv+BatchNorm+Add+ReLU layer2.15.conv2, layer2.15.bn2, layer2.15.add, layer2.15.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g71Epilogue; // Conv+BatchNorm+Add+ReLU layer2.15.conv2, layer2.15.bn2, layer2.15.add, layer2.15.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g71Fold; // Conv+BatchNorm+Add+ReLU layer2.15.conv2, layer2.15.bn2, layer2.15.add, layer2.15.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g71InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.15.conv2, layer2.15.bn2, layer2.15.add, layer2.15.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g71InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.15.conv2, layer2.15.bn2, layer2.15.add, layer2.15.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g72Conv; // Conv+BatchNorm+ReLU layer2.16.conv1, layer2.16.bn1, layer2.16.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g72Epilogue; // Conv+BatchNorm+ReLU layer2.16.conv1, layer2.16.bn1, layer2.16.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g72Fold; // Conv+BatchNorm+ReLU layer2.16.conv1, layer2.16.bn1, layer2.16.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g72InferenceConv; // Conv+BatchNorm+ReLU layer2.16.conv1, layer2.16.bn1, layer2.16.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g72InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.16.conv1, layer2.16.bn1, layer2.16.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g73Conv; // Conv+BatchNorm+Add+ReLU layer2.16.conv2, layer2.16.bn2, layer2.16.add, layer2.16.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g73Epilogue; // Conv+BatchNorm+Add+ReLU layer2.16.conv2, layer2.16.bn2, layer2.16.add, layer2.16.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g73Fold; // Conv+BatchNorm+Add+ReLU layer2.16.conv2, layer2.16.bn2, layer2.16.add, layer2.16.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g73InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.16.conv2, layer2.16.bn2, layer2.16.add, layer2.16.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g73InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.16.conv2, layer2.16.bn2, layer2.16.add, layer2.16.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g74Conv; // Conv+BatchNorm+ReLU layer2.17.conv1, layer2.17.bn1, layer2.17.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g74Epilogue; // Conv+BatchNorm+ReLU layer2.17.conv1, layer2.17.bn1, layer2.17.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g74Fold; // Conv+BatchNorm+ReLU layer2.17.conv1, layer2.17.bn1, layer2.17.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g74InferenceConv; // Conv+BatchNorm+ReLU layer2.17.conv1, layer2.17.bn1, layer2.17.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g74InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.17.conv1, layer2.17.bn1, layer2.17.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g75Conv; // Conv+BatchNorm+Add+ReLU layer2.17.conv2, layer2.17.bn2, layer2.17.add, layer2.17.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g75Epilogue; // Conv+BatchNorm+Add+ReLU layer2.17.conv2, layer2.17.bn2, layer2.17.add, layer2.17.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g75Fold; // Conv+BatchNorm+Add+ReLU layer2.17.conv2, layer2.17.bn2, layer2.17.add, layer2.17.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g75InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.17.conv2, layer2.17.bn2, layer2.17.add, layer2.17.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g75InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.17.conv2, layer2.17.bn2, layer2.17.add, layer2.17.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g76Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g76Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g76Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g76InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g76InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g77Conv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g77Epilogue; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.FoldOp _g77Fold; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g77InferenceConv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.ShortcutOp _g78Op; // ZeroPadShortcut layer3.0.add.shortcut
-    private readonly global::DslResNet.Runtime.ShortcutOp _g78InferenceOp; // ZeroPadShortcut layer3.0.add.shortcut
-    private readonly global::DslResNet.Runtime.EpilogueOp _g79Op; // Add layer3.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g79InferenceOp; // Add layer3.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g80Op; // ReLU layer3.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g80InferenceOp; // ReLU layer3.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g81Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g81Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g81Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g81InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g81InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g82Conv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g82Epilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g82Fold; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g82InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g82InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g83Conv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g83Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g83Fold; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g83InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g83InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g84Conv; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g84Epilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g84Fold; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g84InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g84InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g85Conv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g85Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g85Fold; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g85InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g85InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g86Conv; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g86Epilogue; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g86Fold; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g86InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g86InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g87Conv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g87Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g87Fold; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g87InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g87InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g88Conv; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g88Epilogue; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g88Fold; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g88InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g88InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g89Conv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g89Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g89Fold; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g89InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g89InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g90Conv; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g90Epilogue; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g90Fold; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g90InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g90InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g91Conv; // Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g91Epilogue; // Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g91Fold; // Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g91InferenceConv; // Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g91InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g92Conv; // Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g92Epilogue; // Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g92Fold; // Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g92InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g92InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g93Conv; // Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g93Epilogue; // Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g93Fold; // Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g93InferenceConv; // Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g93InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g94Conv; // Conv+BatchNorm+Add+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.add, layer3.7.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g94Epilogue; // Conv+BatchNorm+Add+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.add, layer3.7.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g94Fold; // Conv+BatchNorm+Add+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.add, layer3.7.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g94InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.add, layer3.7.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g94InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.add, layer3.7.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g95Conv; // Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g95Epilogue; // Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g95Fold; // Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g95InferenceConv; // Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g95InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g96Conv; // Conv+BatchNorm+Add+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.add, layer3.8.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g96Epilogue; // Conv+BatchNorm+Add+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.add, layer3.8.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g96Fold; // Conv+BatchNorm+Add+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.add, layer3.8.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g96InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.add, layer3.8.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g96InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.add, layer3.8.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g97Conv; // Conv+BatchNorm+ReLU layer3.9.conv1, layer3.9.bn1, layer3.9.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g97Epilogue; // Conv+BatchNorm+ReLU layer3.9.conv1, layer3.9.bn1, layer3.9.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g97Fold; // Conv+BatchNorm+ReLU layer3.9.conv1, layer3.9.bn1, layer3.9.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g97InferenceConv; // Conv+BatchNorm+ReLU layer3.9.conv1, layer3.9.bn1, layer3.9.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g97InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.9.conv1, layer3.9.bn1, layer3.9.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g98Conv; // Conv+BatchNorm+Add+ReLU layer3.9.conv2, layer3.9.bn2, layer3.9.add, layer3.9.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g98Epilogue; // Conv+BatchNorm+Add+ReLU layer3.9.conv2, layer3.9.bn2, layer3.9.add, layer3.9.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g98Fold; // Conv+BatchNorm+Add+ReLU layer3.9.conv2, layer3.9.bn2, layer3.9.add, layer3.9.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g98InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.9.conv2, layer3.9.bn2, layer3.9.add, layer3.9.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g98InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.9.conv2, layer3.9.bn2, layer3.9.add, layer3.9.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g99Conv; // Conv+BatchNorm+ReLU layer3.10.conv1, layer3.10.bn1, layer3.10.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g99Epilogue; // Conv+BatchNorm+ReLU layer3.10.conv1, layer3.10.bn1, layer3.10.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g99Fold; // Conv+BatchNorm+ReLU layer3.10.conv1, layer3.10.bn1, layer3.10.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g99InferenceConv; // Conv+BatchNorm+ReLU layer3.10.conv1, layer3.10.bn1, layer3.10.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g99InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.10.conv1, layer3.10.bn1, layer3.10.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g100Conv; // Conv+BatchNorm+Add+ReLU layer3.10.conv2, layer3.10.bn2, layer3.10.add, layer3.10.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g100Epilogue; // Conv+BatchNorm+Add+ReLU layer3.10.conv2, layer3.10.bn2, layer3.10.add, layer3.10.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g100Fold; // Conv+BatchNorm+Add+ReLU layer3.10.conv2, layer3.10.bn2, layer3.10.add, layer3.10.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g100InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.10.conv2, layer3.10.bn2, layer3.10.add, layer3.10.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g100InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.10.conv2, layer3.10.bn2, layer3.10.add, layer3.10.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g101Conv; // Conv+BatchNorm+ReLU layer3.11.conv1, layer3.11.bn1, layer3.11.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g101Epilogue; // Conv+BatchNorm+ReLU layer3.11.conv1, layer3.11.bn1, layer3.11.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g101Fold; // Conv+BatchNorm+ReLU layer3.11.conv1, layer3.11.bn1, layer3.11.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g101InferenceConv; // Conv+BatchNorm+ReLU layer3.11.conv1, layer3.11.bn1, layer3.11.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g101InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.11.conv1, layer3.11.bn1, layer3.11.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g102Conv; // Conv+BatchNorm+Add+ReLU layer3.11.conv2, layer3.11.bn2, layer3.11.add, layer3.11.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g102Epilogue; // Conv+BatchNorm+Add+ReLU layer3.11.conv2, layer3.11.bn2, layer3.11.add, layer3.11.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g102Fold; // Conv+BatchNorm+Add+ReLU layer3.11.conv2, layer3.11.bn2, layer3.11.add, layer3.11.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g102InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.11.conv2, layer3.11.bn2, layer3.11.add, layer3.11.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g102InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.11.conv2, layer3.11.bn2, layer3.11.add, layer3.11.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g103Conv; // Conv+BatchNorm+ReLU layer3.12.conv1, layer3.12.bn1, layer3.12.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g103Epilogue; // Conv+BatchNorm+ReLU layer3.12.conv1, layer3.12.bn1, layer3.12.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g103Fold; // Conv+BatchNorm+ReLU layer3.12.conv1, layer3.12.bn1, layer3.12.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g103InferenceConv; // Conv+BatchNorm+ReLU layer3.12.conv1, layer3.12.bn1, layer3.12.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g103InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.12.conv1, layer3.12.bn1, layer3.12.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g104Conv; // Conv+BatchNorm+Add+ReLU layer3.12.conv2, layer3.12.bn2, layer3.12.add, layer3.12.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g104Epilogue; // Conv+BatchNorm+Add+ReLU layer3.12.conv2, layer3.12.bn2, layer3.12.add, layer3.12.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g104Fold; // Conv+BatchNorm+Add+ReLU layer3.12.conv2, layer3.12.bn2, layer3.12.add, layer3.12.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g104InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.12.conv2, layer3.12.bn2, layer3.12.add, layer3.12.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g104InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.12.conv2, layer3.12.bn2, layer3.12.add, layer3.12.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g105Conv; // Conv+BatchNorm+ReLU layer3.13.conv1, layer3.13.bn1, layer3.13.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g105Epilogue; // Conv+BatchNorm+ReLU layer3.13.conv1, layer3.13.bn1, layer3.13.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g105Fold; // Conv+BatchNorm+ReLU layer3.13.conv1, layer3.13.bn1, layer3.13.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g105InferenceConv; // Conv+BatchNorm+ReLU layer3.13.conv1, layer3.13.bn1, layer3.13.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g105InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.13.conv1, layer3.13.bn1, layer3.13.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g106Conv; // Conv+BatchNorm+Add+ReLU layer3.13.conv2, layer3.13.bn2, layer3.13.add, layer3.13.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g106Epilogue; // Conv+BatchNorm+Add+ReLU layer3.13.conv2, layer3.13.bn2, layer3.13.add, layer3.13.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g106Fold; // Conv+BatchNorm+Add+ReLU layer3.13.conv2, layer3.13.bn2, layer3.13.add, layer3.13.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g106InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.13.conv2, layer3.13.bn2, layer3.13.add, layer3.13.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g106InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.13.conv2, layer3.13.bn2, layer3.13.add, layer3.13.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g107Conv; // Conv+BatchNorm+ReLU layer3.14.conv1, layer3.14.bn1, layer3.14.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g107Epilogue; // Conv+BatchNorm+ReLU layer3.14.conv1, layer3.14.bn1, layer3.14.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g107Fold; // Conv+BatchNorm+ReLU layer3.14.conv1, layer3.14.bn1, layer3.14.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g107InferenceConv; // Conv+BatchNorm+ReLU layer3.14.conv1, layer3.14.bn1, layer3.14.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g107InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.14.conv1, layer3.14.bn1, layer3.14.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g108Conv; // Conv+BatchNorm+Add+ReLU layer3.14.conv2, layer3.14.bn2, layer3.14.add, layer3.14.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g108Epilogue; // Conv+BatchNorm+Add+ReLU layer3.14.conv2, layer3.14.bn2, layer3.14.add, layer3.14.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g108Fold; // Conv+BatchNorm+Add+ReLU layer3.14.conv2, layer3.14.bn2, layer3.14.add, layer3.14.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g108InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.14.conv2, layer3.14.bn2, layer3.14.add, layer3.14.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g108InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.14.conv2, layer3.14.bn2, layer3.14.add, layer3.14.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g109Conv; // Conv+BatchNorm+ReLU layer3.15.conv1, layer3.15.bn1, layer3.15.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g109Epilogue; // Conv+BatchNorm+ReLU layer3.15.conv1, layer3.15.bn1, layer3.15.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g109Fold; // Conv+BatchNorm+ReLU layer3.15.conv1, layer3.15.bn1, layer3.15.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g109InferenceConv; // Conv+BatchNorm+ReLU layer3.15.conv1, layer3.15.bn1, layer3.15.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g109InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.15.conv1, layer3.15.bn1, layer3.15.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g110Conv; // Conv+BatchNorm+Add+ReLU layer3.15.conv2, layer3.15.bn2, layer3.15.add, layer3.15.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g110Epilogue; // Conv+BatchNorm+Add+ReLU layer3.15.conv2, layer3.15.bn2, layer3.15.add, layer3.15.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g110Fold; // Conv+BatchNorm+Add+ReLU layer3.15.conv2, layer3.15.bn2, layer3.15.add, layer3.15.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g110InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.15.conv2, layer3.15.bn2, layer3.15.add, layer3.15.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g110InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.15.conv2, layer3.15.bn2, layer3.15.add, layer3.15.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g111Conv; // Conv+BatchNorm+ReLU layer3.16.conv1, layer3.16.bn1, layer3.16.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g111Epilogue; // Conv+BatchNorm+ReLU layer3.16.conv1, layer3.16.bn1, layer3.16.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g111Fold; // Conv+BatchNorm+ReLU layer3.16.conv1, layer3.16.bn1, layer3.16.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g111InferenceConv; // Conv+BatchNorm+ReLU layer3.16.conv1, layer3.16.bn1, layer3.16.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g111InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.16.conv1, layer3.16.bn1, layer3.16.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g112Conv; // Conv+BatchNorm+Add+ReLU layer3.16.conv2, layer3.16.bn2, layer3.16.add, layer3.16.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g112Epilogue; // Conv+BatchNorm+Add+ReLU layer3.16.conv2, layer3.16.bn2, layer3.16.add, layer3.16.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g112Fold; // Conv+BatchNorm+Add+ReLU layer3.16.conv2, layer3.16.bn2, layer3.16.add, layer3.16.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g112InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.16.conv2, layer3.16.bn2, layer3.16.add, layer3.16.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g112InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.16.conv2, layer3.16.bn2, layer3.16.add, layer3.16.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g113Conv; // Conv+BatchNorm+ReLU layer3.17.conv1, layer3.17.bn1, layer3.17.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g113Epilogue; // Conv+BatchNorm+ReLU layer3.17.conv1, layer3.17.bn1, layer3.17.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g113Fold; // Conv+BatchNorm+ReLU layer3.17.conv1, layer3.17.bn1, layer3.17.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g113InferenceConv; // Conv+BatchNorm+ReLU layer3.17.conv1, layer3.17.bn1, layer3.17.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g113InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.17.conv1, layer3.17.bn1, layer3.17.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g114Conv; // Conv+BatchNorm+Add+ReLU layer3.17.conv2, layer3.17.bn2, layer3.17.add, layer3.17.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g114Epilogue; // Conv+BatchNorm+Add+ReLU layer3.17.conv2, layer3.17.bn2, layer3.17.add, layer3.17.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g114Fold; // Conv+BatchNorm+Add+ReLU layer3.17.conv2, layer3.17.bn2, layer3.17.add, layer3.17.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g114InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.17.conv2, layer3.17.bn2, layer3.17.add, layer3.17.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g114InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.17.conv2, layer3.17.bn2, layer3.17.add, layer3.17.relu2
-    private readonly global::DslResNet.Runtime.PoolOp _g115Op; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.PoolOp _g115InferenceOp; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.ConvOp _g116Conv; // Dense fc
-    private readonly global::DslResNet.Runtime.ConvOp _g116InferenceConv; // Dense fc
+    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
+    {
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(117);
+        t.Add(new("conv1", new[] { 0, 1, 2 }));
+        for (int r = 0; r < 18; r++)
+        {
+            t.Add(new($"layer1.{r}.conv1", new[] { 3 + 7 * r, 4 + 7 * r, 5 + 7 * r }));
+            t.Add(new($"layer1.{r}.conv2", new[] { 6 + 7 * r, 7 + 7 * r, 8 + 7 * r, 9 + 7 * r }));
+        }
+        t.Add(new("layer2.0.conv1", new[] { 129, 130, 131 }));
+        t.Add(new("layer2.0.conv2", new[] { 132, 133 }));
+        t.Add(new("layer2.0.add.shortcut", new[] { 134 }));
+        t.Add(new("layer2.0.add", new[] { 135 }));
+        t.Add(new("layer2.0.relu2", new[] { 136 }));
+        for (int r = 0; r < 17; r++)
+        {
+            t.Add(new($"layer2.{1 + r}.conv1", new[] { 137 + 7 * r, 138 + 7 * r, 139 + 7 * r }));
+            t.Add(new($"layer2.{1 + r}.conv2", new[] { 140 + 7 * r, 141 + 7 * r, 142 + 7 * r, 143 + 7 * r }));
+        }
+        t.Add(new("layer3.0.conv1", new[] { 256, 257, 258 }));
+        t.Add(new("layer3.0.conv2", new[] { 259, 260 }));
+        t.Add(new("layer3.0.add.shortcut", new[] { 261 }));
+        t.Add(new("layer3.0.add", new[] { 262 }));
+        t.Add(new("layer3.0.relu2", new[] { 263 }));
+        for (int r = 0; r < 17; r++)
+        {
+            t.Add(new($"layer3.{1 + r}.conv1", new[] { 264 + 7 * r, 265 + 7 * r, 266 + 7 * r }));
+            t.Add(new($"layer3.{1 + r}.conv2", new[] { 267 + 7 * r, 268 + 7 * r, 269 + 7 * r, 270 + 7 * r }));
+        }
+        t.Add(new("avgpool", new[] { 383 }));
+        t.Add(new("fc", new[] { 384 }));
+        return t.ToArray();
+    }
 
     /// <summary>Builds ResNet110 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
-    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// and its arenas, and registers every fusion group's operations, bound to its tensors, as a step of each pass.</summary>
     /// <param name="device">The device to run on.</param>
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
@@ -2194,2286 +340,289 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(2134090, 3072), ParameterGradient("conv1.weight"), default);
-        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1"));
-        _g0Conv.FuseStatistics(_g0Epilogue);
-        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16));
-        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
-        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
-        Own(_g0Conv, _g0Epilogue, _g0Fold, _g0InferenceConv, _g0InferenceEpilogue);
+        AddConvolution(0, true,
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(2134090, 3072), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
         RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(2134090, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g1Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
-        _g1Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1"));
-        _g1Conv.FuseStatistics(_g1Epilogue);
-        _g1Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16));
-        _g1InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
-        _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
-        _g1InferenceConv.FuseEpilogue(_g1InferenceEpilogue);
-        Own(_g1Conv, _g1Epilogue, _g1Fold, _g1InferenceConv, _g1InferenceEpilogue);
+        AddConvolution(1, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
         RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
 
         // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
-        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), TrainingTensor(16384, 16384), TrainingTensor(81920, 16384), GradientTensor(81920, 16384), GradientTensor(65536, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2"));
-        _g2Conv.FuseStatistics(_g2Epilogue);
-        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16));
-        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384));
-        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384));
-        _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
-        Own(_g2Conv, _g2Epilogue, _g2Fold, _g2InferenceConv, _g2InferenceEpilogue);
+        AddConvolution(2, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), TrainingTensor(16384, 16384), TrainingTensor(81920, 16384), GradientTensor(81920, 16384), GradientTensor(65536, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384)));
         RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
+        for (int r = 0; r < 8; r++)
+        {
 
-        // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
-        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, TrainingTensor(114688, 16384), GradientTensor(114688, 16384), GradientTensor(98304, 16384), default, BatchNormGradients("layer1.1.bn1"));
-        _g3Conv.FuseStatistics(_g3Epilogue);
-        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16));
-        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384));
-        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
-        Own(_g3Conv, _g3Epilogue, _g3Fold, _g3InferenceConv, _g3InferenceEpilogue);
-        RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
+            // {3 + 4 * r}: Conv+BatchNorm+ReLU layer1.{1 + 2 * r}.conv1, layer1.{1 + 2 * r}.bn1, layer1.{1 + 2 * r}.relu1
+            AddConvolution(3 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920 + 131072 * r, 16384), Parameter($"layer1.{1 + 2 * r}.conv1.weight"), default, TrainingTensor(98304 + 131072 * r, 16384), GradientTensor(98304 + 131072 * r, 16384), GradientTensor(81920 + 131072 * r, 16384), ParameterGradient($"layer1.{1 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304 + 131072 * r, 16384), BatchNormTensors($"layer1.{1 + 2 * r}.bn1"), Scratch(5280 + 9536 * r, 64), default, TrainingTensor(114688 + 131072 * r, 16384), GradientTensor(114688 + 131072 * r, 16384), GradientTensor(98304 + 131072 * r, 16384), default, BatchNormGradients($"layer1.{1 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer1.{1 + 2 * r}.bn1"), 1E-05f, Scratch(5344 + 9536 * r, 2304), Scratch(7648 + 9536 * r, 16)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344 + 9536 * r, 2304), Scratch(7648 + 9536 * r, 16), InferenceTensor(0, 16384)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+            RegisterTrace(3 + 4 * r, TrainingTensor(114688 + 131072 * r, 16384), GradientTensor(81920 + 131072 * r, 16384));
 
-        // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
-        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), TrainingTensor(81920, 16384), TrainingTensor(147456, 16384), GradientTensor(147456, 16384), GradientTensor(131072, 16384), GradientTensor(81920, 16384), BatchNormGradients("layer1.1.bn2"));
-        _g4Conv.FuseStatistics(_g4Epilogue);
-        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16));
-        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384));
-        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
-        _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
-        Own(_g4Conv, _g4Epilogue, _g4Fold, _g4InferenceConv, _g4InferenceEpilogue);
-        RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
+            // {4 + 4 * r}: Conv+BatchNorm+Add+ReLU layer1.{1 + 2 * r}.conv2, layer1.{1 + 2 * r}.bn2, layer1.{1 + 2 * r}.add, layer1.{1 + 2 * r}.relu2
+            AddConvolution(4 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688 + 131072 * r, 16384), Parameter($"layer1.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(131072 + 131072 * r, 16384), GradientTensor(131072 + 131072 * r, 16384), GradientTensor(114688 + 131072 * r, 16384), ParameterGradient($"layer1.{1 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072 + 131072 * r, 16384), BatchNormTensors($"layer1.{1 + 2 * r}.bn2"), Scratch(7664 + 9536 * r, 64), TrainingTensor(81920 + 131072 * r, 16384), TrainingTensor(147456 + 131072 * r, 16384), GradientTensor(147456 + 131072 * r, 16384), GradientTensor(131072 + 131072 * r, 16384), GradientTensor(81920 + 131072 * r, 16384), BatchNormGradients($"layer1.{1 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer1.{1 + 2 * r}.bn2"), 1E-05f, Scratch(7728 + 9536 * r, 2304), Scratch(10032 + 9536 * r, 16)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728 + 9536 * r, 2304), Scratch(10032 + 9536 * r, 16), InferenceTensor(16384, 16384)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384)));
+            RegisterTrace(4 + 4 * r, TrainingTensor(147456 + 131072 * r, 16384), GradientTensor(114688 + 131072 * r, 16384));
 
-        // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
-        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840, 16384), BatchNormTensors("layer1.2.bn1"), Scratch(10048, 64), default, TrainingTensor(180224, 16384), GradientTensor(180224, 16384), GradientTensor(163840, 16384), default, BatchNormGradients("layer1.2.bn1"));
-        _g5Conv.FuseStatistics(_g5Epilogue);
-        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(10112, 2304), Scratch(12416, 16));
-        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(0, 16384));
-        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
-        Own(_g5Conv, _g5Epilogue, _g5Fold, _g5InferenceConv, _g5InferenceEpilogue);
-        RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
+            // {5 + 4 * r}: Conv+BatchNorm+ReLU layer1.{2 + 2 * r}.conv1, layer1.{2 + 2 * r}.bn1, layer1.{2 + 2 * r}.relu1
+            AddConvolution(5 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456 + 131072 * r, 16384), Parameter($"layer1.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(163840 + 131072 * r, 16384), GradientTensor(163840 + 131072 * r, 16384), GradientTensor(147456 + 131072 * r, 16384), ParameterGradient($"layer1.{2 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840 + 131072 * r, 16384), BatchNormTensors($"layer1.{2 + 2 * r}.bn1"), Scratch(10048 + 9536 * r, 64), default, TrainingTensor(180224 + 131072 * r, 16384), GradientTensor(180224 + 131072 * r, 16384), GradientTensor(163840 + 131072 * r, 16384), default, BatchNormGradients($"layer1.{2 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer1.{2 + 2 * r}.bn1"), 1E-05f, Scratch(10112 + 9536 * r, 2304), Scratch(12416 + 9536 * r, 16)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112 + 9536 * r, 2304), Scratch(12416 + 9536 * r, 16), InferenceTensor(0, 16384)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+            RegisterTrace(5 + 4 * r, TrainingTensor(180224 + 131072 * r, 16384), GradientTensor(147456 + 131072 * r, 16384));
 
-        // 6: Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
-        _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(196608, 16384), BatchNormTensors("layer1.2.bn2"), Scratch(12432, 64), TrainingTensor(147456, 16384), TrainingTensor(212992, 16384), GradientTensor(212992, 16384), GradientTensor(196608, 16384), GradientTensor(147456, 16384), BatchNormGradients("layer1.2.bn2"));
-        _g6Conv.FuseStatistics(_g6Epilogue);
-        _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(12496, 2304), Scratch(14800, 16));
-        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(32768, 16384));
-        _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
-        _g6InferenceConv.FuseEpilogue(_g6InferenceEpilogue);
-        Own(_g6Conv, _g6Epilogue, _g6Fold, _g6InferenceConv, _g6InferenceEpilogue);
-        RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
-
-        // 7: Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(212992, 16384), Parameter("layer1.3.conv1.weight"), default, TrainingTensor(229376, 16384), GradientTensor(229376, 16384), GradientTensor(212992, 16384), ParameterGradient("layer1.3.conv1.weight"), default);
-        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(229376, 16384), BatchNormTensors("layer1.3.bn1"), Scratch(14816, 64), default, TrainingTensor(245760, 16384), GradientTensor(245760, 16384), GradientTensor(229376, 16384), default, BatchNormGradients("layer1.3.bn1"));
-        _g7Conv.FuseStatistics(_g7Epilogue);
-        _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv1.weight"), default, BatchNormTensors("layer1.3.bn1"), 1E-05f, Scratch(14880, 2304), Scratch(17184, 16));
-        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(0, 16384));
-        _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g7InferenceConv.FuseEpilogue(_g7InferenceEpilogue);
-        Own(_g7Conv, _g7Epilogue, _g7Fold, _g7InferenceConv, _g7InferenceEpilogue);
-        RegisterTrace(7, TrainingTensor(245760, 16384), GradientTensor(212992, 16384));
-
-        // 8: Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(245760, 16384), Parameter("layer1.3.conv2.weight"), default, TrainingTensor(262144, 16384), GradientTensor(262144, 16384), GradientTensor(245760, 16384), ParameterGradient("layer1.3.conv2.weight"), default);
-        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(262144, 16384), BatchNormTensors("layer1.3.bn2"), Scratch(17200, 64), TrainingTensor(212992, 16384), TrainingTensor(278528, 16384), GradientTensor(278528, 16384), GradientTensor(262144, 16384), GradientTensor(212992, 16384), BatchNormGradients("layer1.3.bn2"));
-        _g8Conv.FuseStatistics(_g8Epilogue);
-        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv2.weight"), default, BatchNormTensors("layer1.3.bn2"), 1E-05f, Scratch(17264, 2304), Scratch(19568, 16));
-        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(16384, 16384));
-        _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
-        _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
-        Own(_g8Conv, _g8Epilogue, _g8Fold, _g8InferenceConv, _g8InferenceEpilogue);
-        RegisterTrace(8, TrainingTensor(278528, 16384), GradientTensor(245760, 16384));
-
-        // 9: Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(278528, 16384), Parameter("layer1.4.conv1.weight"), default, TrainingTensor(294912, 16384), GradientTensor(294912, 16384), GradientTensor(278528, 16384), ParameterGradient("layer1.4.conv1.weight"), default);
-        _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(294912, 16384), BatchNormTensors("layer1.4.bn1"), Scratch(19584, 64), default, TrainingTensor(311296, 16384), GradientTensor(311296, 16384), GradientTensor(294912, 16384), default, BatchNormGradients("layer1.4.bn1"));
-        _g9Conv.FuseStatistics(_g9Epilogue);
-        _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv1.weight"), default, BatchNormTensors("layer1.4.bn1"), 1E-05f, Scratch(19648, 2304), Scratch(21952, 16));
-        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(0, 16384));
-        _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
-        Own(_g9Conv, _g9Epilogue, _g9Fold, _g9InferenceConv, _g9InferenceEpilogue);
-        RegisterTrace(9, TrainingTensor(311296, 16384), GradientTensor(278528, 16384));
-
-        // 10: Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(311296, 16384), Parameter("layer1.4.conv2.weight"), default, TrainingTensor(327680, 16384), GradientTensor(327680, 16384), GradientTensor(311296, 16384), ParameterGradient("layer1.4.conv2.weight"), default);
-        _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(327680, 16384), BatchNormTensors("layer1.4.bn2"), Scratch(21968, 64), TrainingTensor(278528, 16384), TrainingTensor(344064, 16384), GradientTensor(344064, 16384), GradientTensor(327680, 16384), GradientTensor(278528, 16384), BatchNormGradients("layer1.4.bn2"));
-        _g10Conv.FuseStatistics(_g10Epilogue);
-        _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv2.weight"), default, BatchNormTensors("layer1.4.bn2"), 1E-05f, Scratch(22032, 2304), Scratch(24336, 16));
-        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(32768, 16384));
-        _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
-        _g10InferenceConv.FuseEpilogue(_g10InferenceEpilogue);
-        Own(_g10Conv, _g10Epilogue, _g10Fold, _g10InferenceConv, _g10InferenceEpilogue);
-        RegisterTrace(10, TrainingTensor(344064, 16384), GradientTensor(311296, 16384));
-
-        // 11: Conv+BatchNorm+ReLU layer1.5.conv1, layer1.5.bn1, layer1.5.relu1
-        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(344064, 16384), Parameter("layer1.5.conv1.weight"), default, TrainingTensor(360448, 16384), GradientTensor(360448, 16384), GradientTensor(344064, 16384), ParameterGradient("layer1.5.conv1.weight"), default);
-        _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 16384), BatchNormTensors("layer1.5.bn1"), Scratch(24352, 64), default, TrainingTensor(376832, 16384), GradientTensor(376832, 16384), GradientTensor(360448, 16384), default, BatchNormGradients("layer1.5.bn1"));
-        _g11Conv.FuseStatistics(_g11Epilogue);
-        _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.5.conv1.weight"), default, BatchNormTensors("layer1.5.bn1"), 1E-05f, Scratch(24416, 2304), Scratch(26720, 16));
-        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(24416, 2304), Scratch(26720, 16), InferenceTensor(0, 16384));
-        _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g11InferenceConv.FuseEpilogue(_g11InferenceEpilogue);
-        Own(_g11Conv, _g11Epilogue, _g11Fold, _g11InferenceConv, _g11InferenceEpilogue);
-        RegisterTrace(11, TrainingTensor(376832, 16384), GradientTensor(344064, 16384));
-
-        // 12: Conv+BatchNorm+Add+ReLU layer1.5.conv2, layer1.5.bn2, layer1.5.add, layer1.5.relu2
-        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(376832, 16384), Parameter("layer1.5.conv2.weight"), default, TrainingTensor(393216, 16384), GradientTensor(393216, 16384), GradientTensor(376832, 16384), ParameterGradient("layer1.5.conv2.weight"), default);
-        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(393216, 16384), BatchNormTensors("layer1.5.bn2"), Scratch(26736, 64), TrainingTensor(344064, 16384), TrainingTensor(409600, 16384), GradientTensor(409600, 16384), GradientTensor(393216, 16384), GradientTensor(344064, 16384), BatchNormGradients("layer1.5.bn2"));
-        _g12Conv.FuseStatistics(_g12Epilogue);
-        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.5.conv2.weight"), default, BatchNormTensors("layer1.5.bn2"), 1E-05f, Scratch(26800, 2304), Scratch(29104, 16));
-        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(26800, 2304), Scratch(29104, 16), InferenceTensor(16384, 16384));
-        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
-        _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
-        Own(_g12Conv, _g12Epilogue, _g12Fold, _g12InferenceConv, _g12InferenceEpilogue);
-        RegisterTrace(12, TrainingTensor(409600, 16384), GradientTensor(376832, 16384));
-
-        // 13: Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(409600, 16384), Parameter("layer1.6.conv1.weight"), default, TrainingTensor(425984, 16384), GradientTensor(425984, 16384), GradientTensor(409600, 16384), ParameterGradient("layer1.6.conv1.weight"), default);
-        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(425984, 16384), BatchNormTensors("layer1.6.bn1"), Scratch(29120, 64), default, TrainingTensor(442368, 16384), GradientTensor(442368, 16384), GradientTensor(425984, 16384), default, BatchNormGradients("layer1.6.bn1"));
-        _g13Conv.FuseStatistics(_g13Epilogue);
-        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv1.weight"), default, BatchNormTensors("layer1.6.bn1"), 1E-05f, Scratch(29184, 2304), Scratch(31488, 16));
-        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(29184, 2304), Scratch(31488, 16), InferenceTensor(0, 16384));
-        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
-        Own(_g13Conv, _g13Epilogue, _g13Fold, _g13InferenceConv, _g13InferenceEpilogue);
-        RegisterTrace(13, TrainingTensor(442368, 16384), GradientTensor(409600, 16384));
-
-        // 14: Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
-        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(442368, 16384), Parameter("layer1.6.conv2.weight"), default, TrainingTensor(458752, 16384), GradientTensor(458752, 16384), GradientTensor(442368, 16384), ParameterGradient("layer1.6.conv2.weight"), default);
-        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(458752, 16384), BatchNormTensors("layer1.6.bn2"), Scratch(31504, 64), TrainingTensor(409600, 16384), TrainingTensor(475136, 16384), GradientTensor(475136, 16384), GradientTensor(458752, 16384), GradientTensor(409600, 16384), BatchNormGradients("layer1.6.bn2"));
-        _g14Conv.FuseStatistics(_g14Epilogue);
-        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv2.weight"), default, BatchNormTensors("layer1.6.bn2"), 1E-05f, Scratch(31568, 2304), Scratch(33872, 16));
-        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(31568, 2304), Scratch(33872, 16), InferenceTensor(32768, 16384));
-        _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
-        _g14InferenceConv.FuseEpilogue(_g14InferenceEpilogue);
-        Own(_g14Conv, _g14Epilogue, _g14Fold, _g14InferenceConv, _g14InferenceEpilogue);
-        RegisterTrace(14, TrainingTensor(475136, 16384), GradientTensor(442368, 16384));
-
-        // 15: Conv+BatchNorm+ReLU layer1.7.conv1, layer1.7.bn1, layer1.7.relu1
-        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(475136, 16384), Parameter("layer1.7.conv1.weight"), default, TrainingTensor(491520, 16384), GradientTensor(491520, 16384), GradientTensor(475136, 16384), ParameterGradient("layer1.7.conv1.weight"), default);
-        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(491520, 16384), BatchNormTensors("layer1.7.bn1"), Scratch(33888, 64), default, TrainingTensor(507904, 16384), GradientTensor(507904, 16384), GradientTensor(491520, 16384), default, BatchNormGradients("layer1.7.bn1"));
-        _g15Conv.FuseStatistics(_g15Epilogue);
-        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.7.conv1.weight"), default, BatchNormTensors("layer1.7.bn1"), 1E-05f, Scratch(33952, 2304), Scratch(36256, 16));
-        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(33952, 2304), Scratch(36256, 16), InferenceTensor(0, 16384));
-        _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g15InferenceConv.FuseEpilogue(_g15InferenceEpilogue);
-        Own(_g15Conv, _g15Epilogue, _g15Fold, _g15InferenceConv, _g15InferenceEpilogue);
-        RegisterTrace(15, TrainingTensor(507904, 16384), GradientTensor(475136, 16384));
-
-        // 16: Conv+BatchNorm+Add+ReLU layer1.7.conv2, layer1.7.bn2, layer1.7.add, layer1.7.relu2
-        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(507904, 16384), Parameter("layer1.7.conv2.weight"), default, TrainingTensor(524288, 16384), GradientTensor(524288, 16384), GradientTensor(507904, 16384), ParameterGradient("layer1.7.conv2.weight"), default);
-        _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(524288, 16384), BatchNormTensors("layer1.7.bn2"), Scratch(36272, 64), TrainingTensor(475136, 16384), TrainingTensor(540672, 16384), GradientTensor(540672, 16384), GradientTensor(524288, 16384), GradientTensor(475136, 16384), BatchNormGradients("layer1.7.bn2"));
-        _g16Conv.FuseStatistics(_g16Epilogue);
-        _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.7.conv2.weight"), default, BatchNormTensors("layer1.7.bn2"), 1E-05f, Scratch(36336, 2304), Scratch(38640, 16));
-        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(36336, 2304), Scratch(38640, 16), InferenceTensor(16384, 16384));
-        _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
-        _g16InferenceConv.FuseEpilogue(_g16InferenceEpilogue);
-        Own(_g16Conv, _g16Epilogue, _g16Fold, _g16InferenceConv, _g16InferenceEpilogue);
-        RegisterTrace(16, TrainingTensor(540672, 16384), GradientTensor(507904, 16384));
-
-        // 17: Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
-        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(540672, 16384), Parameter("layer1.8.conv1.weight"), default, TrainingTensor(557056, 16384), GradientTensor(557056, 16384), GradientTensor(540672, 16384), ParameterGradient("layer1.8.conv1.weight"), default);
-        _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(557056, 16384), BatchNormTensors("layer1.8.bn1"), Scratch(38656, 64), default, TrainingTensor(573440, 16384), GradientTensor(573440, 16384), GradientTensor(557056, 16384), default, BatchNormGradients("layer1.8.bn1"));
-        _g17Conv.FuseStatistics(_g17Epilogue);
-        _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.8.conv1.weight"), default, BatchNormTensors("layer1.8.bn1"), 1E-05f, Scratch(38720, 2304), Scratch(41024, 16));
-        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(38720, 2304), Scratch(41024, 16), InferenceTensor(0, 16384));
-        _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g17InferenceConv.FuseEpilogue(_g17InferenceEpilogue);
-        Own(_g17Conv, _g17Epilogue, _g17Fold, _g17InferenceConv, _g17InferenceEpilogue);
-        RegisterTrace(17, TrainingTensor(573440, 16384), GradientTensor(540672, 16384));
-
-        // 18: Conv+BatchNorm+Add+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.add, layer1.8.relu2
-        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(573440, 16384), Parameter("layer1.8.conv2.weight"), default, TrainingTensor(589824, 16384), GradientTensor(589824, 16384), GradientTensor(573440, 16384), ParameterGradient("layer1.8.conv2.weight"), default);
-        _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(589824, 16384), BatchNormTensors("layer1.8.bn2"), Scratch(41040, 64), TrainingTensor(540672, 16384), TrainingTensor(606208, 16384), GradientTensor(606208, 16384), GradientTensor(589824, 16384), GradientTensor(540672, 16384), BatchNormGradients("layer1.8.bn2"));
-        _g18Conv.FuseStatistics(_g18Epilogue);
-        _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.8.conv2.weight"), default, BatchNormTensors("layer1.8.bn2"), 1E-05f, Scratch(41104, 2304), Scratch(43408, 16));
-        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(41104, 2304), Scratch(43408, 16), InferenceTensor(32768, 16384));
-        _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
-        _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
-        Own(_g18Conv, _g18Epilogue, _g18Fold, _g18InferenceConv, _g18InferenceEpilogue);
-        RegisterTrace(18, TrainingTensor(606208, 16384), GradientTensor(573440, 16384));
-
-        // 19: Conv+BatchNorm+ReLU layer1.9.conv1, layer1.9.bn1, layer1.9.relu1
-        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(606208, 16384), Parameter("layer1.9.conv1.weight"), default, TrainingTensor(622592, 16384), GradientTensor(622592, 16384), GradientTensor(606208, 16384), ParameterGradient("layer1.9.conv1.weight"), default);
-        _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(622592, 16384), BatchNormTensors("layer1.9.bn1"), Scratch(43424, 64), default, TrainingTensor(638976, 16384), GradientTensor(638976, 16384), GradientTensor(622592, 16384), default, BatchNormGradients("layer1.9.bn1"));
-        _g19Conv.FuseStatistics(_g19Epilogue);
-        _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.9.conv1.weight"), default, BatchNormTensors("layer1.9.bn1"), 1E-05f, Scratch(43488, 2304), Scratch(45792, 16));
-        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(43488, 2304), Scratch(45792, 16), InferenceTensor(0, 16384));
-        _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
-        Own(_g19Conv, _g19Epilogue, _g19Fold, _g19InferenceConv, _g19InferenceEpilogue);
-        RegisterTrace(19, TrainingTensor(638976, 16384), GradientTensor(606208, 16384));
-
-        // 20: Conv+BatchNorm+Add+ReLU layer1.9.conv2, layer1.9.bn2, layer1.9.add, layer1.9.relu2
-        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(638976, 16384), Parameter("layer1.9.conv2.weight"), default, TrainingTensor(655360, 16384), GradientTensor(655360, 16384), GradientTensor(638976, 16384), ParameterGradient("layer1.9.conv2.weight"), default);
-        _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(655360, 16384), BatchNormTensors("layer1.9.bn2"), Scratch(45808, 64), TrainingTensor(606208, 16384), TrainingTensor(671744, 16384), GradientTensor(671744, 16384), GradientTensor(655360, 16384), GradientTensor(606208, 16384), BatchNormGradients("layer1.9.bn2"));
-        _g20Conv.FuseStatistics(_g20Epilogue);
-        _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.9.conv2.weight"), default, BatchNormTensors("layer1.9.bn2"), 1E-05f, Scratch(45872, 2304), Scratch(48176, 16));
-        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(45872, 2304), Scratch(48176, 16), InferenceTensor(16384, 16384));
-        _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
-        _g20InferenceConv.FuseEpilogue(_g20InferenceEpilogue);
-        Own(_g20Conv, _g20Epilogue, _g20Fold, _g20InferenceConv, _g20InferenceEpilogue);
-        RegisterTrace(20, TrainingTensor(671744, 16384), GradientTensor(638976, 16384));
-
-        // 21: Conv+BatchNorm+ReLU layer1.10.conv1, layer1.10.bn1, layer1.10.relu1
-        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(671744, 16384), Parameter("layer1.10.conv1.weight"), default, TrainingTensor(688128, 16384), GradientTensor(688128, 16384), GradientTensor(671744, 16384), ParameterGradient("layer1.10.conv1.weight"), default);
-        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(688128, 16384), BatchNormTensors("layer1.10.bn1"), Scratch(48192, 64), default, TrainingTensor(704512, 16384), GradientTensor(704512, 16384), GradientTensor(688128, 16384), default, BatchNormGradients("layer1.10.bn1"));
-        _g21Conv.FuseStatistics(_g21Epilogue);
-        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.10.conv1.weight"), default, BatchNormTensors("layer1.10.bn1"), 1E-05f, Scratch(48256, 2304), Scratch(50560, 16));
-        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(48256, 2304), Scratch(50560, 16), InferenceTensor(0, 16384));
-        _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g21InferenceConv.FuseEpilogue(_g21InferenceEpilogue);
-        Own(_g21Conv, _g21Epilogue, _g21Fold, _g21InferenceConv, _g21InferenceEpilogue);
-        RegisterTrace(21, TrainingTensor(704512, 16384), GradientTensor(671744, 16384));
-
-        // 22: Conv+BatchNorm+Add+ReLU layer1.10.conv2, layer1.10.bn2, layer1.10.add, layer1.10.relu2
-        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(704512, 16384), Parameter("layer1.10.conv2.weight"), default, TrainingTensor(720896, 16384), GradientTensor(720896, 16384), GradientTensor(704512, 16384), ParameterGradient("layer1.10.conv2.weight"), default);
-        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(720896, 16384), BatchNormTensors("layer1.10.bn2"), Scratch(50576, 64), TrainingTensor(671744, 16384), TrainingTensor(737280, 16384), GradientTensor(737280, 16384), GradientTensor(720896, 16384), GradientTensor(671744, 16384), BatchNormGradients("layer1.10.bn2"));
-        _g22Conv.FuseStatistics(_g22Epilogue);
-        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.10.conv2.weight"), default, BatchNormTensors("layer1.10.bn2"), 1E-05f, Scratch(50640, 2304), Scratch(52944, 16));
-        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(50640, 2304), Scratch(52944, 16), InferenceTensor(32768, 16384));
-        _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
-        _g22InferenceConv.FuseEpilogue(_g22InferenceEpilogue);
-        Own(_g22Conv, _g22Epilogue, _g22Fold, _g22InferenceConv, _g22InferenceEpilogue);
-        RegisterTrace(22, TrainingTensor(737280, 16384), GradientTensor(704512, 16384));
-
-        // 23: Conv+BatchNorm+ReLU layer1.11.conv1, layer1.11.bn1, layer1.11.relu1
-        _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(737280, 16384), Parameter("layer1.11.conv1.weight"), default, TrainingTensor(753664, 16384), GradientTensor(753664, 16384), GradientTensor(737280, 16384), ParameterGradient("layer1.11.conv1.weight"), default);
-        _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(753664, 16384), BatchNormTensors("layer1.11.bn1"), Scratch(52960, 64), default, TrainingTensor(770048, 16384), GradientTensor(770048, 16384), GradientTensor(753664, 16384), default, BatchNormGradients("layer1.11.bn1"));
-        _g23Conv.FuseStatistics(_g23Epilogue);
-        _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.11.conv1.weight"), default, BatchNormTensors("layer1.11.bn1"), 1E-05f, Scratch(53024, 2304), Scratch(55328, 16));
-        _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(53024, 2304), Scratch(55328, 16), InferenceTensor(0, 16384));
-        _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g23InferenceConv.FuseEpilogue(_g23InferenceEpilogue);
-        Own(_g23Conv, _g23Epilogue, _g23Fold, _g23InferenceConv, _g23InferenceEpilogue);
-        RegisterTrace(23, TrainingTensor(770048, 16384), GradientTensor(737280, 16384));
-
-        // 24: Conv+BatchNorm+Add+ReLU layer1.11.conv2, layer1.11.bn2, layer1.11.add, layer1.11.relu2
-        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(770048, 16384), Parameter("layer1.11.conv2.weight"), default, TrainingTensor(786432, 16384), GradientTensor(786432, 16384), GradientTensor(770048, 16384), ParameterGradient("layer1.11.conv2.weight"), default);
-        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(786432, 16384), BatchNormTensors("layer1.11.bn2"), Scratch(55344, 64), TrainingTensor(737280, 16384), TrainingTensor(802816, 16384), GradientTensor(802816, 16384), GradientTensor(786432, 16384), GradientTensor(737280, 16384), BatchNormGradients("layer1.11.bn2"));
-        _g24Conv.FuseStatistics(_g24Epilogue);
-        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.11.conv2.weight"), default, BatchNormTensors("layer1.11.bn2"), 1E-05f, Scratch(55408, 2304), Scratch(57712, 16));
-        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(55408, 2304), Scratch(57712, 16), InferenceTensor(16384, 16384));
-        _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
-        _g24InferenceConv.FuseEpilogue(_g24InferenceEpilogue);
-        Own(_g24Conv, _g24Epilogue, _g24Fold, _g24InferenceConv, _g24InferenceEpilogue);
-        RegisterTrace(24, TrainingTensor(802816, 16384), GradientTensor(770048, 16384));
-
-        // 25: Conv+BatchNorm+ReLU layer1.12.conv1, layer1.12.bn1, layer1.12.relu1
-        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(802816, 16384), Parameter("layer1.12.conv1.weight"), default, TrainingTensor(819200, 16384), GradientTensor(819200, 16384), GradientTensor(802816, 16384), ParameterGradient("layer1.12.conv1.weight"), default);
-        _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(819200, 16384), BatchNormTensors("layer1.12.bn1"), Scratch(57728, 64), default, TrainingTensor(835584, 16384), GradientTensor(835584, 16384), GradientTensor(819200, 16384), default, BatchNormGradients("layer1.12.bn1"));
-        _g25Conv.FuseStatistics(_g25Epilogue);
-        _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.12.conv1.weight"), default, BatchNormTensors("layer1.12.bn1"), 1E-05f, Scratch(57792, 2304), Scratch(60096, 16));
-        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(57792, 2304), Scratch(60096, 16), InferenceTensor(0, 16384));
-        _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g25InferenceConv.FuseEpilogue(_g25InferenceEpilogue);
-        Own(_g25Conv, _g25Epilogue, _g25Fold, _g25InferenceConv, _g25InferenceEpilogue);
-        RegisterTrace(25, TrainingTensor(835584, 16384), GradientTensor(802816, 16384));
-
-        // 26: Conv+BatchNorm+Add+ReLU layer1.12.conv2, layer1.12.bn2, layer1.12.add, layer1.12.relu2
-        _g26Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(835584, 16384), Parameter("layer1.12.conv2.weight"), default, TrainingTensor(851968, 16384), GradientTensor(851968, 16384), GradientTensor(835584, 16384), ParameterGradient("layer1.12.conv2.weight"), default);
-        _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(851968, 16384), BatchNormTensors("layer1.12.bn2"), Scratch(60112, 64), TrainingTensor(802816, 16384), TrainingTensor(868352, 16384), GradientTensor(868352, 16384), GradientTensor(851968, 16384), GradientTensor(802816, 16384), BatchNormGradients("layer1.12.bn2"));
-        _g26Conv.FuseStatistics(_g26Epilogue);
-        _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.12.conv2.weight"), default, BatchNormTensors("layer1.12.bn2"), 1E-05f, Scratch(60176, 2304), Scratch(62480, 16));
-        _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(60176, 2304), Scratch(62480, 16), InferenceTensor(32768, 16384));
-        _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
-        _g26InferenceConv.FuseEpilogue(_g26InferenceEpilogue);
-        Own(_g26Conv, _g26Epilogue, _g26Fold, _g26InferenceConv, _g26InferenceEpilogue);
-        RegisterTrace(26, TrainingTensor(868352, 16384), GradientTensor(835584, 16384));
-
-        // 27: Conv+BatchNorm+ReLU layer1.13.conv1, layer1.13.bn1, layer1.13.relu1
-        _g27Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(868352, 16384), Parameter("layer1.13.conv1.weight"), default, TrainingTensor(884736, 16384), GradientTensor(884736, 16384), GradientTensor(868352, 16384), ParameterGradient("layer1.13.conv1.weight"), default);
-        _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(884736, 16384), BatchNormTensors("layer1.13.bn1"), Scratch(62496, 64), default, TrainingTensor(901120, 16384), GradientTensor(901120, 16384), GradientTensor(884736, 16384), default, BatchNormGradients("layer1.13.bn1"));
-        _g27Conv.FuseStatistics(_g27Epilogue);
-        _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.13.conv1.weight"), default, BatchNormTensors("layer1.13.bn1"), 1E-05f, Scratch(62560, 2304), Scratch(64864, 16));
-        _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(62560, 2304), Scratch(64864, 16), InferenceTensor(0, 16384));
-        _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g27InferenceConv.FuseEpilogue(_g27InferenceEpilogue);
-        Own(_g27Conv, _g27Epilogue, _g27Fold, _g27InferenceConv, _g27InferenceEpilogue);
-        RegisterTrace(27, TrainingTensor(901120, 16384), GradientTensor(868352, 16384));
-
-        // 28: Conv+BatchNorm+Add+ReLU layer1.13.conv2, layer1.13.bn2, layer1.13.add, layer1.13.relu2
-        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(901120, 16384), Parameter("layer1.13.conv2.weight"), default, TrainingTensor(917504, 16384), GradientTensor(917504, 16384), GradientTensor(901120, 16384), ParameterGradient("layer1.13.conv2.weight"), default);
-        _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(917504, 16384), BatchNormTensors("layer1.13.bn2"), Scratch(64880, 64), TrainingTensor(868352, 16384), TrainingTensor(933888, 16384), GradientTensor(933888, 16384), GradientTensor(917504, 16384), GradientTensor(868352, 16384), BatchNormGradients("layer1.13.bn2"));
-        _g28Conv.FuseStatistics(_g28Epilogue);
-        _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.13.conv2.weight"), default, BatchNormTensors("layer1.13.bn2"), 1E-05f, Scratch(64944, 2304), Scratch(67248, 16));
-        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(64944, 2304), Scratch(67248, 16), InferenceTensor(16384, 16384));
-        _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
-        _g28InferenceConv.FuseEpilogue(_g28InferenceEpilogue);
-        Own(_g28Conv, _g28Epilogue, _g28Fold, _g28InferenceConv, _g28InferenceEpilogue);
-        RegisterTrace(28, TrainingTensor(933888, 16384), GradientTensor(901120, 16384));
-
-        // 29: Conv+BatchNorm+ReLU layer1.14.conv1, layer1.14.bn1, layer1.14.relu1
-        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(933888, 16384), Parameter("layer1.14.conv1.weight"), default, TrainingTensor(950272, 16384), GradientTensor(950272, 16384), GradientTensor(933888, 16384), ParameterGradient("layer1.14.conv1.weight"), default);
-        _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(950272, 16384), BatchNormTensors("layer1.14.bn1"), Scratch(67264, 64), default, TrainingTensor(966656, 16384), GradientTensor(966656, 16384), GradientTensor(950272, 16384), default, BatchNormGradients("layer1.14.bn1"));
-        _g29Conv.FuseStatistics(_g29Epilogue);
-        _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.14.conv1.weight"), default, BatchNormTensors("layer1.14.bn1"), 1E-05f, Scratch(67328, 2304), Scratch(69632, 16));
-        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(67328, 2304), Scratch(69632, 16), InferenceTensor(0, 16384));
-        _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
-        Own(_g29Conv, _g29Epilogue, _g29Fold, _g29InferenceConv, _g29InferenceEpilogue);
-        RegisterTrace(29, TrainingTensor(966656, 16384), GradientTensor(933888, 16384));
-
-        // 30: Conv+BatchNorm+Add+ReLU layer1.14.conv2, layer1.14.bn2, layer1.14.add, layer1.14.relu2
-        _g30Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(966656, 16384), Parameter("layer1.14.conv2.weight"), default, TrainingTensor(983040, 16384), GradientTensor(983040, 16384), GradientTensor(966656, 16384), ParameterGradient("layer1.14.conv2.weight"), default);
-        _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(983040, 16384), BatchNormTensors("layer1.14.bn2"), Scratch(69648, 64), TrainingTensor(933888, 16384), TrainingTensor(999424, 16384), GradientTensor(999424, 16384), GradientTensor(983040, 16384), GradientTensor(933888, 16384), BatchNormGradients("layer1.14.bn2"));
-        _g30Conv.FuseStatistics(_g30Epilogue);
-        _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.14.conv2.weight"), default, BatchNormTensors("layer1.14.bn2"), 1E-05f, Scratch(69712, 2304), Scratch(72016, 16));
-        _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(69712, 2304), Scratch(72016, 16), InferenceTensor(32768, 16384));
-        _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
-        _g30InferenceConv.FuseEpilogue(_g30InferenceEpilogue);
-        Own(_g30Conv, _g30Epilogue, _g30Fold, _g30InferenceConv, _g30InferenceEpilogue);
-        RegisterTrace(30, TrainingTensor(999424, 16384), GradientTensor(966656, 16384));
-
-        // 31: Conv+BatchNorm+ReLU layer1.15.conv1, layer1.15.bn1, layer1.15.relu1
-        _g31Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(999424, 16384), Parameter("layer1.15.conv1.weight"), default, TrainingTensor(1015808, 16384), GradientTensor(1015808, 16384), GradientTensor(999424, 16384), ParameterGradient("layer1.15.conv1.weight"), default);
-        _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1015808, 16384), BatchNormTensors("layer1.15.bn1"), Scratch(72032, 64), default, TrainingTensor(1032192, 16384), GradientTensor(1032192, 16384), GradientTensor(1015808, 16384), default, BatchNormGradients("layer1.15.bn1"));
-        _g31Conv.FuseStatistics(_g31Epilogue);
-        _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.15.conv1.weight"), default, BatchNormTensors("layer1.15.bn1"), 1E-05f, Scratch(72096, 2304), Scratch(74400, 16));
-        _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(72096, 2304), Scratch(74400, 16), InferenceTensor(0, 16384));
-        _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g31InferenceConv.FuseEpilogue(_g31InferenceEpilogue);
-        Own(_g31Conv, _g31Epilogue, _g31Fold, _g31InferenceConv, _g31InferenceEpilogue);
-        RegisterTrace(31, TrainingTensor(1032192, 16384), GradientTensor(999424, 16384));
-
-        // 32: Conv+BatchNorm+Add+ReLU layer1.15.conv2, layer1.15.bn2, layer1.15.add, layer1.15.relu2
-        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1032192, 16384), Parameter("layer1.15.conv2.weight"), default, TrainingTensor(1048576, 16384), GradientTensor(1048576, 16384), GradientTensor(1032192, 16384), ParameterGradient("layer1.15.conv2.weight"), default);
-        _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1048576, 16384), BatchNormTensors("layer1.15.bn2"), Scratch(74416, 64), TrainingTensor(999424, 16384), TrainingTensor(1064960, 16384), GradientTensor(1064960, 16384), GradientTensor(1048576, 16384), GradientTensor(999424, 16384), BatchNormGradients("layer1.15.bn2"));
-        _g32Conv.FuseStatistics(_g32Epilogue);
-        _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.15.conv2.weight"), default, BatchNormTensors("layer1.15.bn2"), 1E-05f, Scratch(74480, 2304), Scratch(76784, 16));
-        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(74480, 2304), Scratch(76784, 16), InferenceTensor(16384, 16384));
-        _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
-        _g32InferenceConv.FuseEpilogue(_g32InferenceEpilogue);
-        Own(_g32Conv, _g32Epilogue, _g32Fold, _g32InferenceConv, _g32InferenceEpilogue);
-        RegisterTrace(32, TrainingTensor(1064960, 16384), GradientTensor(1032192, 16384));
-
-        // 33: Conv+BatchNorm+ReLU layer1.16.conv1, layer1.16.bn1, layer1.16.relu1
-        _g33Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1064960, 16384), Parameter("layer1.16.conv1.weight"), default, TrainingTensor(1081344, 16384), GradientTensor(1081344, 16384), GradientTensor(1064960, 16384), ParameterGradient("layer1.16.conv1.weight"), default);
-        _g33Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1081344, 16384), BatchNormTensors("layer1.16.bn1"), Scratch(76800, 64), default, TrainingTensor(1097728, 16384), GradientTensor(1097728, 16384), GradientTensor(1081344, 16384), default, BatchNormGradients("layer1.16.bn1"));
-        _g33Conv.FuseStatistics(_g33Epilogue);
-        _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.16.conv1.weight"), default, BatchNormTensors("layer1.16.bn1"), 1E-05f, Scratch(76864, 2304), Scratch(79168, 16));
-        _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(76864, 2304), Scratch(79168, 16), InferenceTensor(0, 16384));
-        _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g33InferenceConv.FuseEpilogue(_g33InferenceEpilogue);
-        Own(_g33Conv, _g33Epilogue, _g33Fold, _g33InferenceConv, _g33InferenceEpilogue);
-        RegisterTrace(33, TrainingTensor(1097728, 16384), GradientTensor(1064960, 16384));
-
-        // 34: Conv+BatchNorm+Add+ReLU layer1.16.conv2, layer1.16.bn2, layer1.16.add, layer1.16.relu2
-        _g34Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1097728, 16384), Parameter("layer1.16.conv2.weight"), default, TrainingTensor(1114112, 16384), GradientTensor(1114112, 16384), GradientTensor(1097728, 16384), ParameterGradient("layer1.16.conv2.weight"), default);
-        _g34Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1114112, 16384), BatchNormTensors("layer1.16.bn2"), Scratch(79184, 64), TrainingTensor(1064960, 16384), TrainingTensor(1130496, 16384), GradientTensor(1130496, 16384), GradientTensor(1114112, 16384), GradientTensor(1064960, 16384), BatchNormGradients("layer1.16.bn2"));
-        _g34Conv.FuseStatistics(_g34Epilogue);
-        _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.16.conv2.weight"), default, BatchNormTensors("layer1.16.bn2"), 1E-05f, Scratch(79248, 2304), Scratch(81552, 16));
-        _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(79248, 2304), Scratch(81552, 16), InferenceTensor(32768, 16384));
-        _g34InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
-        _g34InferenceConv.FuseEpilogue(_g34InferenceEpilogue);
-        Own(_g34Conv, _g34Epilogue, _g34Fold, _g34InferenceConv, _g34InferenceEpilogue);
-        RegisterTrace(34, TrainingTensor(1130496, 16384), GradientTensor(1097728, 16384));
+            // {6 + 4 * r}: Conv+BatchNorm+Add+ReLU layer1.{2 + 2 * r}.conv2, layer1.{2 + 2 * r}.bn2, layer1.{2 + 2 * r}.add, layer1.{2 + 2 * r}.relu2
+            AddConvolution(6 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224 + 131072 * r, 16384), Parameter($"layer1.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(196608 + 131072 * r, 16384), GradientTensor(196608 + 131072 * r, 16384), GradientTensor(180224 + 131072 * r, 16384), ParameterGradient($"layer1.{2 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(196608 + 131072 * r, 16384), BatchNormTensors($"layer1.{2 + 2 * r}.bn2"), Scratch(12432 + 9536 * r, 64), TrainingTensor(147456 + 131072 * r, 16384), TrainingTensor(212992 + 131072 * r, 16384), GradientTensor(212992 + 131072 * r, 16384), GradientTensor(196608 + 131072 * r, 16384), GradientTensor(147456 + 131072 * r, 16384), BatchNormGradients($"layer1.{2 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer1.{2 + 2 * r}.bn2"), 1E-05f, Scratch(12496 + 9536 * r, 2304), Scratch(14800 + 9536 * r, 16)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496 + 9536 * r, 2304), Scratch(14800 + 9536 * r, 16), InferenceTensor(32768, 16384)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384)));
+            RegisterTrace(6 + 4 * r, TrainingTensor(212992 + 131072 * r, 16384), GradientTensor(180224 + 131072 * r, 16384));
+        }
 
         // 35: Conv+BatchNorm+ReLU layer1.17.conv1, layer1.17.bn1, layer1.17.relu1
-        _g35Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1130496, 16384), Parameter("layer1.17.conv1.weight"), default, TrainingTensor(1146880, 16384), GradientTensor(1146880, 16384), GradientTensor(1130496, 16384), ParameterGradient("layer1.17.conv1.weight"), default);
-        _g35Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1146880, 16384), BatchNormTensors("layer1.17.bn1"), Scratch(81568, 64), default, TrainingTensor(1163264, 16384), GradientTensor(1163264, 16384), GradientTensor(1146880, 16384), default, BatchNormGradients("layer1.17.bn1"));
-        _g35Conv.FuseStatistics(_g35Epilogue);
-        _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.17.conv1.weight"), default, BatchNormTensors("layer1.17.bn1"), 1E-05f, Scratch(81632, 2304), Scratch(83936, 16));
-        _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(81632, 2304), Scratch(83936, 16), InferenceTensor(0, 16384));
-        _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g35InferenceConv.FuseEpilogue(_g35InferenceEpilogue);
-        Own(_g35Conv, _g35Epilogue, _g35Fold, _g35InferenceConv, _g35InferenceEpilogue);
+        AddConvolution(35, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1130496, 16384), Parameter("layer1.17.conv1.weight"), default, TrainingTensor(1146880, 16384), GradientTensor(1146880, 16384), GradientTensor(1130496, 16384), ParameterGradient("layer1.17.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1146880, 16384), BatchNormTensors("layer1.17.bn1"), Scratch(81568, 64), default, TrainingTensor(1163264, 16384), GradientTensor(1163264, 16384), GradientTensor(1146880, 16384), default, BatchNormGradients("layer1.17.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.17.conv1.weight"), default, BatchNormTensors("layer1.17.bn1"), 1E-05f, Scratch(81632, 2304), Scratch(83936, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(81632, 2304), Scratch(83936, 16), InferenceTensor(0, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
         RegisterTrace(35, TrainingTensor(1163264, 16384), GradientTensor(1130496, 16384));
 
         // 36: Conv+BatchNorm+Add+ReLU layer1.17.conv2, layer1.17.bn2, layer1.17.add, layer1.17.relu2
-        _g36Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1163264, 16384), Parameter("layer1.17.conv2.weight"), default, TrainingTensor(1179648, 16384), GradientTensor(1179648, 16384), GradientTensor(1163264, 16384), ParameterGradient("layer1.17.conv2.weight"), default);
-        _g36Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1179648, 16384), BatchNormTensors("layer1.17.bn2"), Scratch(83952, 64), TrainingTensor(1130496, 16384), TrainingTensor(1196032, 16384), GradientTensor(1196032, 16384), GradientTensor(1179648, 16384), GradientTensor(1130496, 16384), BatchNormGradients("layer1.17.bn2"));
-        _g36Conv.FuseStatistics(_g36Epilogue);
-        _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.17.conv2.weight"), default, BatchNormTensors("layer1.17.bn2"), 1E-05f, Scratch(84016, 2304), Scratch(86320, 16));
-        _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(84016, 2304), Scratch(86320, 16), InferenceTensor(16384, 16384));
-        _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
-        _g36InferenceConv.FuseEpilogue(_g36InferenceEpilogue);
-        Own(_g36Conv, _g36Epilogue, _g36Fold, _g36InferenceConv, _g36InferenceEpilogue);
+        AddConvolution(36, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(1163264, 16384), Parameter("layer1.17.conv2.weight"), default, TrainingTensor(1179648, 16384), GradientTensor(1179648, 16384), GradientTensor(1163264, 16384), ParameterGradient("layer1.17.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1179648, 16384), BatchNormTensors("layer1.17.bn2"), Scratch(83952, 64), TrainingTensor(1130496, 16384), TrainingTensor(1196032, 16384), GradientTensor(1196032, 16384), GradientTensor(1179648, 16384), GradientTensor(1130496, 16384), BatchNormGradients("layer1.17.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.17.conv2.weight"), default, BatchNormTensors("layer1.17.bn2"), 1E-05f, Scratch(84016, 2304), Scratch(86320, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(84016, 2304), Scratch(86320, 16), InferenceTensor(16384, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384)));
         RegisterTrace(36, TrainingTensor(1196032, 16384), GradientTensor(1163264, 16384));
 
         // 37: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g37Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(1196032, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(1212416, 8192), GradientTensor(1212416, 8192), GradientTensor(1196032, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
-        _g37Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1212416, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(86336, 128), default, TrainingTensor(1220608, 8192), GradientTensor(1220608, 8192), GradientTensor(1212416, 8192), default, BatchNormGradients("layer2.0.bn1"));
-        _g37Conv.FuseStatistics(_g37Epilogue);
-        _g37Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(86464, 4608), Scratch(91072, 32));
-        _g37InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(16384, 16384), Scratch(86464, 4608), Scratch(91072, 32), InferenceTensor(0, 8192));
-        _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g37InferenceConv.FuseEpilogue(_g37InferenceEpilogue);
-        Own(_g37Conv, _g37Epilogue, _g37Fold, _g37InferenceConv, _g37InferenceEpilogue);
+        AddConvolution(37, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(1196032, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(1212416, 8192), GradientTensor(1212416, 8192), GradientTensor(1196032, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1212416, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(86336, 128), default, TrainingTensor(1220608, 8192), GradientTensor(1220608, 8192), GradientTensor(1212416, 8192), default, BatchNormGradients("layer2.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(86464, 4608), Scratch(91072, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(16384, 16384), Scratch(86464, 4608), Scratch(91072, 32), InferenceTensor(0, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
         RegisterTrace(37, TrainingTensor(1220608, 8192), GradientTensor(1196032, 16384));
 
         // 38: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-        _g38Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1220608, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(1228800, 8192), GradientTensor(1228800, 8192), GradientTensor(1220608, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
-        _g38Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1228800, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(91104, 128), default, TrainingTensor(1236992, 8192), GradientTensor(1236992, 8192), GradientTensor(1228800, 8192), default, BatchNormGradients("layer2.0.bn2"));
-        _g38Conv.FuseStatistics(_g38Epilogue);
-        _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(91232, 9216), Scratch(100448, 32));
-        _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(91232, 9216), Scratch(100448, 32), InferenceTensor(8192, 8192));
-        Own(_g38Conv, _g38Epilogue, _g38Fold, _g38InferenceConv);
+        AddConvolution(38, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1220608, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(1228800, 8192), GradientTensor(1228800, 8192), GradientTensor(1220608, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1228800, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(91104, 128), default, TrainingTensor(1236992, 8192), GradientTensor(1236992, 8192), GradientTensor(1228800, 8192), default, BatchNormGradients("layer2.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(91232, 9216), Scratch(100448, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(91232, 9216), Scratch(100448, 32), InferenceTensor(8192, 8192)),
+            null);
         RegisterTrace(38, TrainingTensor(1236992, 8192), GradientTensor(1220608, 8192));
 
         // 39: ZeroPadShortcut layer2.0.add.shortcut
-        _g39Op = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(1196032, 16384), TrainingTensor(1245184, 8192), GradientTensor(1245184, 8192), GradientTensor(1196032, 16384));
-        _g39InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(16384, 16384), InferenceTensor(0, 8192));
-        Own(_g39Op, _g39InferenceOp);
+        AddStep(39,
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(1196032, 16384), TrainingTensor(1245184, 8192), GradientTensor(1245184, 8192), GradientTensor(1196032, 16384)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(16384, 16384), InferenceTensor(0, 8192)));
         RegisterTrace(39, TrainingTensor(1245184, 8192), GradientTensor(1196032, 16384));
 
         // 40: Add layer2.0.add
-        _g40Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1236992, 8192), default, default, TrainingTensor(1245184, 8192), TrainingTensor(1253376, 8192), GradientTensor(1253376, 8192), GradientTensor(1236992, 8192), GradientTensor(1245184, 8192), default);
-        _g40InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
-        Own(_g40Op, _g40InferenceOp);
+        AddStep(40,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1236992, 8192), default, default, TrainingTensor(1245184, 8192), TrainingTensor(1253376, 8192), GradientTensor(1253376, 8192), GradientTensor(1236992, 8192), GradientTensor(1245184, 8192), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192)));
         RegisterTrace(40, TrainingTensor(1253376, 8192), GradientTensor(1236992, 8192));
 
         // 41: ReLU layer2.0.relu2
-        _g41Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1253376, 8192), default, default, default, TrainingTensor(1261568, 8192), GradientTensor(1261568, 8192), GradientTensor(1253376, 8192), default, default);
-        _g41InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(0, 8192));
-        Own(_g41Op, _g41InferenceOp);
+        AddStep(41,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1253376, 8192), default, default, default, TrainingTensor(1261568, 8192), GradientTensor(1261568, 8192), GradientTensor(1253376, 8192), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(0, 8192)));
         RegisterTrace(41, TrainingTensor(1261568, 8192), GradientTensor(1253376, 8192));
 
         // 42: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g42Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1261568, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(1269760, 8192), GradientTensor(1269760, 8192), GradientTensor(1261568, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
-        _g42Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1269760, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(100480, 128), default, TrainingTensor(1277952, 8192), GradientTensor(1277952, 8192), GradientTensor(1269760, 8192), default, BatchNormGradients("layer2.1.bn1"));
-        _g42Conv.FuseStatistics(_g42Epilogue);
-        _g42Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(100608, 9216), Scratch(109824, 32));
-        _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(100608, 9216), Scratch(109824, 32), InferenceTensor(8192, 8192));
-        _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
-        _g42InferenceConv.FuseEpilogue(_g42InferenceEpilogue);
-        Own(_g42Conv, _g42Epilogue, _g42Fold, _g42InferenceConv, _g42InferenceEpilogue);
+        AddConvolution(42, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1261568, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(1269760, 8192), GradientTensor(1269760, 8192), GradientTensor(1261568, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1269760, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(100480, 128), default, TrainingTensor(1277952, 8192), GradientTensor(1277952, 8192), GradientTensor(1269760, 8192), default, BatchNormGradients("layer2.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(100608, 9216), Scratch(109824, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(100608, 9216), Scratch(109824, 32), InferenceTensor(8192, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
         RegisterTrace(42, TrainingTensor(1277952, 8192), GradientTensor(1261568, 8192));
 
         // 43: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-        _g43Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1277952, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(1286144, 8192), GradientTensor(1286144, 8192), GradientTensor(1277952, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
-        _g43Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1286144, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(109856, 128), TrainingTensor(1261568, 8192), TrainingTensor(1294336, 8192), GradientTensor(1294336, 8192), GradientTensor(1286144, 8192), GradientTensor(1261568, 8192), BatchNormGradients("layer2.1.bn2"));
-        _g43Conv.FuseStatistics(_g43Epilogue);
-        _g43Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(109984, 9216), Scratch(119200, 32));
-        _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(109984, 9216), Scratch(119200, 32), InferenceTensor(16384, 8192));
-        _g43InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
-        _g43InferenceConv.FuseEpilogue(_g43InferenceEpilogue);
-        Own(_g43Conv, _g43Epilogue, _g43Fold, _g43InferenceConv, _g43InferenceEpilogue);
+        AddConvolution(43, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1277952, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(1286144, 8192), GradientTensor(1286144, 8192), GradientTensor(1277952, 8192), ParameterGradient("layer2.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1286144, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(109856, 128), TrainingTensor(1261568, 8192), TrainingTensor(1294336, 8192), GradientTensor(1294336, 8192), GradientTensor(1286144, 8192), GradientTensor(1261568, 8192), BatchNormGradients("layer2.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(109984, 9216), Scratch(119200, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(109984, 9216), Scratch(119200, 32), InferenceTensor(16384, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192)));
         RegisterTrace(43, TrainingTensor(1294336, 8192), GradientTensor(1277952, 8192));
+        for (int r = 0; r < 8; r++)
+        {
 
-        // 44: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g44Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1294336, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(1302528, 8192), GradientTensor(1302528, 8192), GradientTensor(1294336, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
-        _g44Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1302528, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(119232, 128), default, TrainingTensor(1310720, 8192), GradientTensor(1310720, 8192), GradientTensor(1302528, 8192), default, BatchNormGradients("layer2.2.bn1"));
-        _g44Conv.FuseStatistics(_g44Epilogue);
-        _g44Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(119360, 9216), Scratch(128576, 32));
-        _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(119360, 9216), Scratch(128576, 32), InferenceTensor(0, 8192));
-        _g44InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g44InferenceConv.FuseEpilogue(_g44InferenceEpilogue);
-        Own(_g44Conv, _g44Epilogue, _g44Fold, _g44InferenceConv, _g44InferenceEpilogue);
-        RegisterTrace(44, TrainingTensor(1310720, 8192), GradientTensor(1294336, 8192));
+            // {44 + 4 * r}: Conv+BatchNorm+ReLU layer2.{2 + 2 * r}.conv1, layer2.{2 + 2 * r}.bn1, layer2.{2 + 2 * r}.relu1
+            AddConvolution(44 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1294336 + 65536 * r, 8192), Parameter($"layer2.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(1302528 + 65536 * r, 8192), GradientTensor(1302528 + 65536 * r, 8192), GradientTensor(1294336 + 65536 * r, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1302528 + 65536 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn1"), Scratch(119232 + 37504 * r, 128), default, TrainingTensor(1310720 + 65536 * r, 8192), GradientTensor(1310720 + 65536 * r, 8192), GradientTensor(1302528 + 65536 * r, 8192), default, BatchNormGradients($"layer2.{2 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + 2 * r}.bn1"), 1E-05f, Scratch(119360 + 37504 * r, 9216), Scratch(128576 + 37504 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(119360 + 37504 * r, 9216), Scratch(128576 + 37504 * r, 32), InferenceTensor(0, 8192)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+            RegisterTrace(44 + 4 * r, TrainingTensor(1310720 + 65536 * r, 8192), GradientTensor(1294336 + 65536 * r, 8192));
 
-        // 45: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-        _g45Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1310720, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(1318912, 8192), GradientTensor(1318912, 8192), GradientTensor(1310720, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
-        _g45Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1318912, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(128608, 128), TrainingTensor(1294336, 8192), TrainingTensor(1327104, 8192), GradientTensor(1327104, 8192), GradientTensor(1318912, 8192), GradientTensor(1294336, 8192), BatchNormGradients("layer2.2.bn2"));
-        _g45Conv.FuseStatistics(_g45Epilogue);
-        _g45Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(128736, 9216), Scratch(137952, 32));
-        _g45InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(128736, 9216), Scratch(137952, 32), InferenceTensor(8192, 8192));
-        _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
-        _g45InferenceConv.FuseEpilogue(_g45InferenceEpilogue);
-        Own(_g45Conv, _g45Epilogue, _g45Fold, _g45InferenceConv, _g45InferenceEpilogue);
-        RegisterTrace(45, TrainingTensor(1327104, 8192), GradientTensor(1310720, 8192));
+            // {45 + 4 * r}: Conv+BatchNorm+Add+ReLU layer2.{2 + 2 * r}.conv2, layer2.{2 + 2 * r}.bn2, layer2.{2 + 2 * r}.add, layer2.{2 + 2 * r}.relu2
+            AddConvolution(45 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1310720 + 65536 * r, 8192), Parameter($"layer2.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(1318912 + 65536 * r, 8192), GradientTensor(1318912 + 65536 * r, 8192), GradientTensor(1310720 + 65536 * r, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1318912 + 65536 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn2"), Scratch(128608 + 37504 * r, 128), TrainingTensor(1294336 + 65536 * r, 8192), TrainingTensor(1327104 + 65536 * r, 8192), GradientTensor(1327104 + 65536 * r, 8192), GradientTensor(1318912 + 65536 * r, 8192), GradientTensor(1294336 + 65536 * r, 8192), BatchNormGradients($"layer2.{2 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer2.{2 + 2 * r}.bn2"), 1E-05f, Scratch(128736 + 37504 * r, 9216), Scratch(137952 + 37504 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(128736 + 37504 * r, 9216), Scratch(137952 + 37504 * r, 32), InferenceTensor(8192, 8192)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192)));
+            RegisterTrace(45 + 4 * r, TrainingTensor(1327104 + 65536 * r, 8192), GradientTensor(1310720 + 65536 * r, 8192));
 
-        // 46: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        _g46Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1327104, 8192), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(1335296, 8192), GradientTensor(1335296, 8192), GradientTensor(1327104, 8192), ParameterGradient("layer2.3.conv1.weight"), default);
-        _g46Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1335296, 8192), BatchNormTensors("layer2.3.bn1"), Scratch(137984, 128), default, TrainingTensor(1343488, 8192), GradientTensor(1343488, 8192), GradientTensor(1335296, 8192), default, BatchNormGradients("layer2.3.bn1"));
-        _g46Conv.FuseStatistics(_g46Epilogue);
-        _g46Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(138112, 9216), Scratch(147328, 32));
-        _g46InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(138112, 9216), Scratch(147328, 32), InferenceTensor(0, 8192));
-        _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g46InferenceConv.FuseEpilogue(_g46InferenceEpilogue);
-        Own(_g46Conv, _g46Epilogue, _g46Fold, _g46InferenceConv, _g46InferenceEpilogue);
-        RegisterTrace(46, TrainingTensor(1343488, 8192), GradientTensor(1327104, 8192));
+            // {46 + 4 * r}: Conv+BatchNorm+ReLU layer2.{3 + 2 * r}.conv1, layer2.{3 + 2 * r}.bn1, layer2.{3 + 2 * r}.relu1
+            AddConvolution(46 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1327104 + 65536 * r, 8192), Parameter($"layer2.{3 + 2 * r}.conv1.weight"), default, TrainingTensor(1335296 + 65536 * r, 8192), GradientTensor(1335296 + 65536 * r, 8192), GradientTensor(1327104 + 65536 * r, 8192), ParameterGradient($"layer2.{3 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1335296 + 65536 * r, 8192), BatchNormTensors($"layer2.{3 + 2 * r}.bn1"), Scratch(137984 + 37504 * r, 128), default, TrainingTensor(1343488 + 65536 * r, 8192), GradientTensor(1343488 + 65536 * r, 8192), GradientTensor(1335296 + 65536 * r, 8192), default, BatchNormGradients($"layer2.{3 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{3 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{3 + 2 * r}.bn1"), 1E-05f, Scratch(138112 + 37504 * r, 9216), Scratch(147328 + 37504 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(138112 + 37504 * r, 9216), Scratch(147328 + 37504 * r, 32), InferenceTensor(0, 8192)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+            RegisterTrace(46 + 4 * r, TrainingTensor(1343488 + 65536 * r, 8192), GradientTensor(1327104 + 65536 * r, 8192));
 
-        // 47: Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-        _g47Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1343488, 8192), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(1351680, 8192), GradientTensor(1351680, 8192), GradientTensor(1343488, 8192), ParameterGradient("layer2.3.conv2.weight"), default);
-        _g47Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1351680, 8192), BatchNormTensors("layer2.3.bn2"), Scratch(147360, 128), TrainingTensor(1327104, 8192), TrainingTensor(1359872, 8192), GradientTensor(1359872, 8192), GradientTensor(1351680, 8192), GradientTensor(1327104, 8192), BatchNormGradients("layer2.3.bn2"));
-        _g47Conv.FuseStatistics(_g47Epilogue);
-        _g47Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(147488, 9216), Scratch(156704, 32));
-        _g47InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(147488, 9216), Scratch(156704, 32), InferenceTensor(16384, 8192));
-        _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
-        _g47InferenceConv.FuseEpilogue(_g47InferenceEpilogue);
-        Own(_g47Conv, _g47Epilogue, _g47Fold, _g47InferenceConv, _g47InferenceEpilogue);
-        RegisterTrace(47, TrainingTensor(1359872, 8192), GradientTensor(1343488, 8192));
-
-        // 48: Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-        _g48Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1359872, 8192), Parameter("layer2.4.conv1.weight"), default, TrainingTensor(1368064, 8192), GradientTensor(1368064, 8192), GradientTensor(1359872, 8192), ParameterGradient("layer2.4.conv1.weight"), default);
-        _g48Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1368064, 8192), BatchNormTensors("layer2.4.bn1"), Scratch(156736, 128), default, TrainingTensor(1376256, 8192), GradientTensor(1376256, 8192), GradientTensor(1368064, 8192), default, BatchNormGradients("layer2.4.bn1"));
-        _g48Conv.FuseStatistics(_g48Epilogue);
-        _g48Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv1.weight"), default, BatchNormTensors("layer2.4.bn1"), 1E-05f, Scratch(156864, 9216), Scratch(166080, 32));
-        _g48InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(156864, 9216), Scratch(166080, 32), InferenceTensor(0, 8192));
-        _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g48InferenceConv.FuseEpilogue(_g48InferenceEpilogue);
-        Own(_g48Conv, _g48Epilogue, _g48Fold, _g48InferenceConv, _g48InferenceEpilogue);
-        RegisterTrace(48, TrainingTensor(1376256, 8192), GradientTensor(1359872, 8192));
-
-        // 49: Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-        _g49Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1376256, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(1384448, 8192), GradientTensor(1384448, 8192), GradientTensor(1376256, 8192), ParameterGradient("layer2.4.conv2.weight"), default);
-        _g49Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1384448, 8192), BatchNormTensors("layer2.4.bn2"), Scratch(166112, 128), TrainingTensor(1359872, 8192), TrainingTensor(1392640, 8192), GradientTensor(1392640, 8192), GradientTensor(1384448, 8192), GradientTensor(1359872, 8192), BatchNormGradients("layer2.4.bn2"));
-        _g49Conv.FuseStatistics(_g49Epilogue);
-        _g49Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv2.weight"), default, BatchNormTensors("layer2.4.bn2"), 1E-05f, Scratch(166240, 9216), Scratch(175456, 32));
-        _g49InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(166240, 9216), Scratch(175456, 32), InferenceTensor(8192, 8192));
-        _g49InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
-        _g49InferenceConv.FuseEpilogue(_g49InferenceEpilogue);
-        Own(_g49Conv, _g49Epilogue, _g49Fold, _g49InferenceConv, _g49InferenceEpilogue);
-        RegisterTrace(49, TrainingTensor(1392640, 8192), GradientTensor(1376256, 8192));
-
-        // 50: Conv+BatchNorm+ReLU layer2.5.conv1, layer2.5.bn1, layer2.5.relu1
-        _g50Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1392640, 8192), Parameter("layer2.5.conv1.weight"), default, TrainingTensor(1400832, 8192), GradientTensor(1400832, 8192), GradientTensor(1392640, 8192), ParameterGradient("layer2.5.conv1.weight"), default);
-        _g50Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1400832, 8192), BatchNormTensors("layer2.5.bn1"), Scratch(175488, 128), default, TrainingTensor(1409024, 8192), GradientTensor(1409024, 8192), GradientTensor(1400832, 8192), default, BatchNormGradients("layer2.5.bn1"));
-        _g50Conv.FuseStatistics(_g50Epilogue);
-        _g50Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.5.conv1.weight"), default, BatchNormTensors("layer2.5.bn1"), 1E-05f, Scratch(175616, 9216), Scratch(184832, 32));
-        _g50InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(175616, 9216), Scratch(184832, 32), InferenceTensor(0, 8192));
-        _g50InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g50InferenceConv.FuseEpilogue(_g50InferenceEpilogue);
-        Own(_g50Conv, _g50Epilogue, _g50Fold, _g50InferenceConv, _g50InferenceEpilogue);
-        RegisterTrace(50, TrainingTensor(1409024, 8192), GradientTensor(1392640, 8192));
-
-        // 51: Conv+BatchNorm+Add+ReLU layer2.5.conv2, layer2.5.bn2, layer2.5.add, layer2.5.relu2
-        _g51Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1409024, 8192), Parameter("layer2.5.conv2.weight"), default, TrainingTensor(1417216, 8192), GradientTensor(1417216, 8192), GradientTensor(1409024, 8192), ParameterGradient("layer2.5.conv2.weight"), default);
-        _g51Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1417216, 8192), BatchNormTensors("layer2.5.bn2"), Scratch(184864, 128), TrainingTensor(1392640, 8192), TrainingTensor(1425408, 8192), GradientTensor(1425408, 8192), GradientTensor(1417216, 8192), GradientTensor(1392640, 8192), BatchNormGradients("layer2.5.bn2"));
-        _g51Conv.FuseStatistics(_g51Epilogue);
-        _g51Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.5.conv2.weight"), default, BatchNormTensors("layer2.5.bn2"), 1E-05f, Scratch(184992, 9216), Scratch(194208, 32));
-        _g51InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(184992, 9216), Scratch(194208, 32), InferenceTensor(16384, 8192));
-        _g51InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
-        _g51InferenceConv.FuseEpilogue(_g51InferenceEpilogue);
-        Own(_g51Conv, _g51Epilogue, _g51Fold, _g51InferenceConv, _g51InferenceEpilogue);
-        RegisterTrace(51, TrainingTensor(1425408, 8192), GradientTensor(1409024, 8192));
-
-        // 52: Conv+BatchNorm+ReLU layer2.6.conv1, layer2.6.bn1, layer2.6.relu1
-        _g52Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1425408, 8192), Parameter("layer2.6.conv1.weight"), default, TrainingTensor(1433600, 8192), GradientTensor(1433600, 8192), GradientTensor(1425408, 8192), ParameterGradient("layer2.6.conv1.weight"), default);
-        _g52Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1433600, 8192), BatchNormTensors("layer2.6.bn1"), Scratch(194240, 128), default, TrainingTensor(1441792, 8192), GradientTensor(1441792, 8192), GradientTensor(1433600, 8192), default, BatchNormGradients("layer2.6.bn1"));
-        _g52Conv.FuseStatistics(_g52Epilogue);
-        _g52Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv1.weight"), default, BatchNormTensors("layer2.6.bn1"), 1E-05f, Scratch(194368, 9216), Scratch(203584, 32));
-        _g52InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(194368, 9216), Scratch(203584, 32), InferenceTensor(0, 8192));
-        _g52InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g52InferenceConv.FuseEpilogue(_g52InferenceEpilogue);
-        Own(_g52Conv, _g52Epilogue, _g52Fold, _g52InferenceConv, _g52InferenceEpilogue);
-        RegisterTrace(52, TrainingTensor(1441792, 8192), GradientTensor(1425408, 8192));
-
-        // 53: Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
-        _g53Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1441792, 8192), Parameter("layer2.6.conv2.weight"), default, TrainingTensor(1449984, 8192), GradientTensor(1449984, 8192), GradientTensor(1441792, 8192), ParameterGradient("layer2.6.conv2.weight"), default);
-        _g53Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1449984, 8192), BatchNormTensors("layer2.6.bn2"), Scratch(203616, 128), TrainingTensor(1425408, 8192), TrainingTensor(1458176, 8192), GradientTensor(1458176, 8192), GradientTensor(1449984, 8192), GradientTensor(1425408, 8192), BatchNormGradients("layer2.6.bn2"));
-        _g53Conv.FuseStatistics(_g53Epilogue);
-        _g53Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv2.weight"), default, BatchNormTensors("layer2.6.bn2"), 1E-05f, Scratch(203744, 9216), Scratch(212960, 32));
-        _g53InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(203744, 9216), Scratch(212960, 32), InferenceTensor(8192, 8192));
-        _g53InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
-        _g53InferenceConv.FuseEpilogue(_g53InferenceEpilogue);
-        Own(_g53Conv, _g53Epilogue, _g53Fold, _g53InferenceConv, _g53InferenceEpilogue);
-        RegisterTrace(53, TrainingTensor(1458176, 8192), GradientTensor(1441792, 8192));
-
-        // 54: Conv+BatchNorm+ReLU layer2.7.conv1, layer2.7.bn1, layer2.7.relu1
-        _g54Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1458176, 8192), Parameter("layer2.7.conv1.weight"), default, TrainingTensor(1466368, 8192), GradientTensor(1466368, 8192), GradientTensor(1458176, 8192), ParameterGradient("layer2.7.conv1.weight"), default);
-        _g54Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1466368, 8192), BatchNormTensors("layer2.7.bn1"), Scratch(212992, 128), default, TrainingTensor(1474560, 8192), GradientTensor(1474560, 8192), GradientTensor(1466368, 8192), default, BatchNormGradients("layer2.7.bn1"));
-        _g54Conv.FuseStatistics(_g54Epilogue);
-        _g54Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.7.conv1.weight"), default, BatchNormTensors("layer2.7.bn1"), 1E-05f, Scratch(213120, 9216), Scratch(222336, 32));
-        _g54InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(213120, 9216), Scratch(222336, 32), InferenceTensor(0, 8192));
-        _g54InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g54InferenceConv.FuseEpilogue(_g54InferenceEpilogue);
-        Own(_g54Conv, _g54Epilogue, _g54Fold, _g54InferenceConv, _g54InferenceEpilogue);
-        RegisterTrace(54, TrainingTensor(1474560, 8192), GradientTensor(1458176, 8192));
-
-        // 55: Conv+BatchNorm+Add+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.add, layer2.7.relu2
-        _g55Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1474560, 8192), Parameter("layer2.7.conv2.weight"), default, TrainingTensor(1482752, 8192), GradientTensor(1482752, 8192), GradientTensor(1474560, 8192), ParameterGradient("layer2.7.conv2.weight"), default);
-        _g55Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1482752, 8192), BatchNormTensors("layer2.7.bn2"), Scratch(222368, 128), TrainingTensor(1458176, 8192), TrainingTensor(1490944, 8192), GradientTensor(1490944, 8192), GradientTensor(1482752, 8192), GradientTensor(1458176, 8192), BatchNormGradients("layer2.7.bn2"));
-        _g55Conv.FuseStatistics(_g55Epilogue);
-        _g55Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.7.conv2.weight"), default, BatchNormTensors("layer2.7.bn2"), 1E-05f, Scratch(222496, 9216), Scratch(231712, 32));
-        _g55InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(222496, 9216), Scratch(231712, 32), InferenceTensor(16384, 8192));
-        _g55InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
-        _g55InferenceConv.FuseEpilogue(_g55InferenceEpilogue);
-        Own(_g55Conv, _g55Epilogue, _g55Fold, _g55InferenceConv, _g55InferenceEpilogue);
-        RegisterTrace(55, TrainingTensor(1490944, 8192), GradientTensor(1474560, 8192));
-
-        // 56: Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
-        _g56Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1490944, 8192), Parameter("layer2.8.conv1.weight"), default, TrainingTensor(1499136, 8192), GradientTensor(1499136, 8192), GradientTensor(1490944, 8192), ParameterGradient("layer2.8.conv1.weight"), default);
-        _g56Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1499136, 8192), BatchNormTensors("layer2.8.bn1"), Scratch(231744, 128), default, TrainingTensor(1507328, 8192), GradientTensor(1507328, 8192), GradientTensor(1499136, 8192), default, BatchNormGradients("layer2.8.bn1"));
-        _g56Conv.FuseStatistics(_g56Epilogue);
-        _g56Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv1.weight"), default, BatchNormTensors("layer2.8.bn1"), 1E-05f, Scratch(231872, 9216), Scratch(241088, 32));
-        _g56InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(231872, 9216), Scratch(241088, 32), InferenceTensor(0, 8192));
-        _g56InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g56InferenceConv.FuseEpilogue(_g56InferenceEpilogue);
-        Own(_g56Conv, _g56Epilogue, _g56Fold, _g56InferenceConv, _g56InferenceEpilogue);
-        RegisterTrace(56, TrainingTensor(1507328, 8192), GradientTensor(1490944, 8192));
-
-        // 57: Conv+BatchNorm+Add+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.add, layer2.8.relu2
-        _g57Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1507328, 8192), Parameter("layer2.8.conv2.weight"), default, TrainingTensor(1515520, 8192), GradientTensor(1515520, 8192), GradientTensor(1507328, 8192), ParameterGradient("layer2.8.conv2.weight"), default);
-        _g57Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1515520, 8192), BatchNormTensors("layer2.8.bn2"), Scratch(241120, 128), TrainingTensor(1490944, 8192), TrainingTensor(1523712, 8192), GradientTensor(1523712, 8192), GradientTensor(1515520, 8192), GradientTensor(1490944, 8192), BatchNormGradients("layer2.8.bn2"));
-        _g57Conv.FuseStatistics(_g57Epilogue);
-        _g57Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv2.weight"), default, BatchNormTensors("layer2.8.bn2"), 1E-05f, Scratch(241248, 9216), Scratch(250464, 32));
-        _g57InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(241248, 9216), Scratch(250464, 32), InferenceTensor(8192, 8192));
-        _g57InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
-        _g57InferenceConv.FuseEpilogue(_g57InferenceEpilogue);
-        Own(_g57Conv, _g57Epilogue, _g57Fold, _g57InferenceConv, _g57InferenceEpilogue);
-        RegisterTrace(57, TrainingTensor(1523712, 8192), GradientTensor(1507328, 8192));
-
-        // 58: Conv+BatchNorm+ReLU layer2.9.conv1, layer2.9.bn1, layer2.9.relu1
-        _g58Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1523712, 8192), Parameter("layer2.9.conv1.weight"), default, TrainingTensor(1531904, 8192), GradientTensor(1531904, 8192), GradientTensor(1523712, 8192), ParameterGradient("layer2.9.conv1.weight"), default);
-        _g58Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1531904, 8192), BatchNormTensors("layer2.9.bn1"), Scratch(250496, 128), default, TrainingTensor(1540096, 8192), GradientTensor(1540096, 8192), GradientTensor(1531904, 8192), default, BatchNormGradients("layer2.9.bn1"));
-        _g58Conv.FuseStatistics(_g58Epilogue);
-        _g58Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.9.conv1.weight"), default, BatchNormTensors("layer2.9.bn1"), 1E-05f, Scratch(250624, 9216), Scratch(259840, 32));
-        _g58InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(250624, 9216), Scratch(259840, 32), InferenceTensor(0, 8192));
-        _g58InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g58InferenceConv.FuseEpilogue(_g58InferenceEpilogue);
-        Own(_g58Conv, _g58Epilogue, _g58Fold, _g58InferenceConv, _g58InferenceEpilogue);
-        RegisterTrace(58, TrainingTensor(1540096, 8192), GradientTensor(1523712, 8192));
-
-        // 59: Conv+BatchNorm+Add+ReLU layer2.9.conv2, layer2.9.bn2, layer2.9.add, layer2.9.relu2
-        _g59Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1540096, 8192), Parameter("layer2.9.conv2.weight"), default, TrainingTensor(1548288, 8192), GradientTensor(1548288, 8192), GradientTensor(1540096, 8192), ParameterGradient("layer2.9.conv2.weight"), default);
-        _g59Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1548288, 8192), BatchNormTensors("layer2.9.bn2"), Scratch(259872, 128), TrainingTensor(1523712, 8192), TrainingTensor(1556480, 8192), GradientTensor(1556480, 8192), GradientTensor(1548288, 8192), GradientTensor(1523712, 8192), BatchNormGradients("layer2.9.bn2"));
-        _g59Conv.FuseStatistics(_g59Epilogue);
-        _g59Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.9.conv2.weight"), default, BatchNormTensors("layer2.9.bn2"), 1E-05f, Scratch(260000, 9216), Scratch(269216, 32));
-        _g59InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(260000, 9216), Scratch(269216, 32), InferenceTensor(16384, 8192));
-        _g59InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
-        _g59InferenceConv.FuseEpilogue(_g59InferenceEpilogue);
-        Own(_g59Conv, _g59Epilogue, _g59Fold, _g59InferenceConv, _g59InferenceEpilogue);
-        RegisterTrace(59, TrainingTensor(1556480, 8192), GradientTensor(1540096, 8192));
-
-        // 60: Conv+BatchNorm+ReLU layer2.10.conv1, layer2.10.bn1, layer2.10.relu1
-        _g60Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1556480, 8192), Parameter("layer2.10.conv1.weight"), default, TrainingTensor(1564672, 8192), GradientTensor(1564672, 8192), GradientTensor(1556480, 8192), ParameterGradient("layer2.10.conv1.weight"), default);
-        _g60Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1564672, 8192), BatchNormTensors("layer2.10.bn1"), Scratch(269248, 128), default, TrainingTensor(1572864, 8192), GradientTensor(1572864, 8192), GradientTensor(1564672, 8192), default, BatchNormGradients("layer2.10.bn1"));
-        _g60Conv.FuseStatistics(_g60Epilogue);
-        _g60Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.10.conv1.weight"), default, BatchNormTensors("layer2.10.bn1"), 1E-05f, Scratch(269376, 9216), Scratch(278592, 32));
-        _g60InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(269376, 9216), Scratch(278592, 32), InferenceTensor(0, 8192));
-        _g60InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g60InferenceConv.FuseEpilogue(_g60InferenceEpilogue);
-        Own(_g60Conv, _g60Epilogue, _g60Fold, _g60InferenceConv, _g60InferenceEpilogue);
-        RegisterTrace(60, TrainingTensor(1572864, 8192), GradientTensor(1556480, 8192));
-
-        // 61: Conv+BatchNorm+Add+ReLU layer2.10.conv2, layer2.10.bn2, layer2.10.add, layer2.10.relu2
-        _g61Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1572864, 8192), Parameter("layer2.10.conv2.weight"), default, TrainingTensor(1581056, 8192), GradientTensor(1581056, 8192), GradientTensor(1572864, 8192), ParameterGradient("layer2.10.conv2.weight"), default);
-        _g61Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1581056, 8192), BatchNormTensors("layer2.10.bn2"), Scratch(278624, 128), TrainingTensor(1556480, 8192), TrainingTensor(1589248, 8192), GradientTensor(1589248, 8192), GradientTensor(1581056, 8192), GradientTensor(1556480, 8192), BatchNormGradients("layer2.10.bn2"));
-        _g61Conv.FuseStatistics(_g61Epilogue);
-        _g61Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.10.conv2.weight"), default, BatchNormTensors("layer2.10.bn2"), 1E-05f, Scratch(278752, 9216), Scratch(287968, 32));
-        _g61InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(278752, 9216), Scratch(287968, 32), InferenceTensor(8192, 8192));
-        _g61InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
-        _g61InferenceConv.FuseEpilogue(_g61InferenceEpilogue);
-        Own(_g61Conv, _g61Epilogue, _g61Fold, _g61InferenceConv, _g61InferenceEpilogue);
-        RegisterTrace(61, TrainingTensor(1589248, 8192), GradientTensor(1572864, 8192));
-
-        // 62: Conv+BatchNorm+ReLU layer2.11.conv1, layer2.11.bn1, layer2.11.relu1
-        _g62Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1589248, 8192), Parameter("layer2.11.conv1.weight"), default, TrainingTensor(1597440, 8192), GradientTensor(1597440, 8192), GradientTensor(1589248, 8192), ParameterGradient("layer2.11.conv1.weight"), default);
-        _g62Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1597440, 8192), BatchNormTensors("layer2.11.bn1"), Scratch(288000, 128), default, TrainingTensor(1605632, 8192), GradientTensor(1605632, 8192), GradientTensor(1597440, 8192), default, BatchNormGradients("layer2.11.bn1"));
-        _g62Conv.FuseStatistics(_g62Epilogue);
-        _g62Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.11.conv1.weight"), default, BatchNormTensors("layer2.11.bn1"), 1E-05f, Scratch(288128, 9216), Scratch(297344, 32));
-        _g62InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(288128, 9216), Scratch(297344, 32), InferenceTensor(0, 8192));
-        _g62InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g62InferenceConv.FuseEpilogue(_g62InferenceEpilogue);
-        Own(_g62Conv, _g62Epilogue, _g62Fold, _g62InferenceConv, _g62InferenceEpilogue);
-        RegisterTrace(62, TrainingTensor(1605632, 8192), GradientTensor(1589248, 8192));
-
-        // 63: Conv+BatchNorm+Add+ReLU layer2.11.conv2, layer2.11.bn2, layer2.11.add, layer2.11.relu2
-        _g63Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1605632, 8192), Parameter("layer2.11.conv2.weight"), default, TrainingTensor(1613824, 8192), GradientTensor(1613824, 8192), GradientTensor(1605632, 8192), ParameterGradient("layer2.11.conv2.weight"), default);
-        _g63Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1613824, 8192), BatchNormTensors("layer2.11.bn2"), Scratch(297376, 128), TrainingTensor(1589248, 8192), TrainingTensor(1622016, 8192), GradientTensor(1622016, 8192), GradientTensor(1613824, 8192), GradientTensor(1589248, 8192), BatchNormGradients("layer2.11.bn2"));
-        _g63Conv.FuseStatistics(_g63Epilogue);
-        _g63Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.11.conv2.weight"), default, BatchNormTensors("layer2.11.bn2"), 1E-05f, Scratch(297504, 9216), Scratch(306720, 32));
-        _g63InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(297504, 9216), Scratch(306720, 32), InferenceTensor(16384, 8192));
-        _g63InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
-        _g63InferenceConv.FuseEpilogue(_g63InferenceEpilogue);
-        Own(_g63Conv, _g63Epilogue, _g63Fold, _g63InferenceConv, _g63InferenceEpilogue);
-        RegisterTrace(63, TrainingTensor(1622016, 8192), GradientTensor(1605632, 8192));
-
-        // 64: Conv+BatchNorm+ReLU layer2.12.conv1, layer2.12.bn1, layer2.12.relu1
-        _g64Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1622016, 8192), Parameter("layer2.12.conv1.weight"), default, TrainingTensor(1630208, 8192), GradientTensor(1630208, 8192), GradientTensor(1622016, 8192), ParameterGradient("layer2.12.conv1.weight"), default);
-        _g64Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1630208, 8192), BatchNormTensors("layer2.12.bn1"), Scratch(306752, 128), default, TrainingTensor(1638400, 8192), GradientTensor(1638400, 8192), GradientTensor(1630208, 8192), default, BatchNormGradients("layer2.12.bn1"));
-        _g64Conv.FuseStatistics(_g64Epilogue);
-        _g64Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.12.conv1.weight"), default, BatchNormTensors("layer2.12.bn1"), 1E-05f, Scratch(306880, 9216), Scratch(316096, 32));
-        _g64InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(306880, 9216), Scratch(316096, 32), InferenceTensor(0, 8192));
-        _g64InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g64InferenceConv.FuseEpilogue(_g64InferenceEpilogue);
-        Own(_g64Conv, _g64Epilogue, _g64Fold, _g64InferenceConv, _g64InferenceEpilogue);
-        RegisterTrace(64, TrainingTensor(1638400, 8192), GradientTensor(1622016, 8192));
-
-        // 65: Conv+BatchNorm+Add+ReLU layer2.12.conv2, layer2.12.bn2, layer2.12.add, layer2.12.relu2
-        _g65Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1638400, 8192), Parameter("layer2.12.conv2.weight"), default, TrainingTensor(1646592, 8192), GradientTensor(1646592, 8192), GradientTensor(1638400, 8192), ParameterGradient("layer2.12.conv2.weight"), default);
-        _g65Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1646592, 8192), BatchNormTensors("layer2.12.bn2"), Scratch(316128, 128), TrainingTensor(1622016, 8192), TrainingTensor(1654784, 8192), GradientTensor(1654784, 8192), GradientTensor(1646592, 8192), GradientTensor(1622016, 8192), BatchNormGradients("layer2.12.bn2"));
-        _g65Conv.FuseStatistics(_g65Epilogue);
-        _g65Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.12.conv2.weight"), default, BatchNormTensors("layer2.12.bn2"), 1E-05f, Scratch(316256, 9216), Scratch(325472, 32));
-        _g65InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(316256, 9216), Scratch(325472, 32), InferenceTensor(8192, 8192));
-        _g65InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
-        _g65InferenceConv.FuseEpilogue(_g65InferenceEpilogue);
-        Own(_g65Conv, _g65Epilogue, _g65Fold, _g65InferenceConv, _g65InferenceEpilogue);
-        RegisterTrace(65, TrainingTensor(1654784, 8192), GradientTensor(1638400, 8192));
-
-        // 66: Conv+BatchNorm+ReLU layer2.13.conv1, layer2.13.bn1, layer2.13.relu1
-        _g66Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1654784, 8192), Parameter("layer2.13.conv1.weight"), default, TrainingTensor(1662976, 8192), GradientTensor(1662976, 8192), GradientTensor(1654784, 8192), ParameterGradient("layer2.13.conv1.weight"), default);
-        _g66Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1662976, 8192), BatchNormTensors("layer2.13.bn1"), Scratch(325504, 128), default, TrainingTensor(1671168, 8192), GradientTensor(1671168, 8192), GradientTensor(1662976, 8192), default, BatchNormGradients("layer2.13.bn1"));
-        _g66Conv.FuseStatistics(_g66Epilogue);
-        _g66Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.13.conv1.weight"), default, BatchNormTensors("layer2.13.bn1"), 1E-05f, Scratch(325632, 9216), Scratch(334848, 32));
-        _g66InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(325632, 9216), Scratch(334848, 32), InferenceTensor(0, 8192));
-        _g66InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g66InferenceConv.FuseEpilogue(_g66InferenceEpilogue);
-        Own(_g66Conv, _g66Epilogue, _g66Fold, _g66InferenceConv, _g66InferenceEpilogue);
-        RegisterTrace(66, TrainingTensor(1671168, 8192), GradientTensor(1654784, 8192));
-
-        // 67: Conv+BatchNorm+Add+ReLU layer2.13.conv2, layer2.13.bn2, layer2.13.add, layer2.13.relu2
-        _g67Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1671168, 8192), Parameter("layer2.13.conv2.weight"), default, TrainingTensor(1679360, 8192), GradientTensor(1679360, 8192), GradientTensor(1671168, 8192), ParameterGradient("layer2.13.conv2.weight"), default);
-        _g67Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1679360, 8192), BatchNormTensors("layer2.13.bn2"), Scratch(334880, 128), TrainingTensor(1654784, 8192), TrainingTensor(1687552, 8192), GradientTensor(1687552, 8192), GradientTensor(1679360, 8192), GradientTensor(1654784, 8192), BatchNormGradients("layer2.13.bn2"));
-        _g67Conv.FuseStatistics(_g67Epilogue);
-        _g67Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.13.conv2.weight"), default, BatchNormTensors("layer2.13.bn2"), 1E-05f, Scratch(335008, 9216), Scratch(344224, 32));
-        _g67InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(335008, 9216), Scratch(344224, 32), InferenceTensor(16384, 8192));
-        _g67InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
-        _g67InferenceConv.FuseEpilogue(_g67InferenceEpilogue);
-        Own(_g67Conv, _g67Epilogue, _g67Fold, _g67InferenceConv, _g67InferenceEpilogue);
-        RegisterTrace(67, TrainingTensor(1687552, 8192), GradientTensor(1671168, 8192));
-
-        // 68: Conv+BatchNorm+ReLU layer2.14.conv1, layer2.14.bn1, layer2.14.relu1
-        _g68Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1687552, 8192), Parameter("layer2.14.conv1.weight"), default, TrainingTensor(1695744, 8192), GradientTensor(1695744, 8192), GradientTensor(1687552, 8192), ParameterGradient("layer2.14.conv1.weight"), default);
-        _g68Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1695744, 8192), BatchNormTensors("layer2.14.bn1"), Scratch(344256, 128), default, TrainingTensor(1703936, 8192), GradientTensor(1703936, 8192), GradientTensor(1695744, 8192), default, BatchNormGradients("layer2.14.bn1"));
-        _g68Conv.FuseStatistics(_g68Epilogue);
-        _g68Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.14.conv1.weight"), default, BatchNormTensors("layer2.14.bn1"), 1E-05f, Scratch(344384, 9216), Scratch(353600, 32));
-        _g68InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(344384, 9216), Scratch(353600, 32), InferenceTensor(0, 8192));
-        _g68InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g68InferenceConv.FuseEpilogue(_g68InferenceEpilogue);
-        Own(_g68Conv, _g68Epilogue, _g68Fold, _g68InferenceConv, _g68InferenceEpilogue);
-        RegisterTrace(68, TrainingTensor(1703936, 8192), GradientTensor(1687552, 8192));
-
-        // 69: Conv+BatchNorm+Add+ReLU layer2.14.conv2, layer2.14.bn2, layer2.14.add, layer2.14.relu2
-        _g69Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1703936, 8192), Parameter("layer2.14.conv2.weight"), default, TrainingTensor(1712128, 8192), GradientTensor(1712128, 8192), GradientTensor(1703936, 8192), ParameterGradient("layer2.14.conv2.weight"), default);
-        _g69Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1712128, 8192), BatchNormTensors("layer2.14.bn2"), Scratch(353632, 128), TrainingTensor(1687552, 8192), TrainingTensor(1720320, 8192), GradientTensor(1720320, 8192), GradientTensor(1712128, 8192), GradientTensor(1687552, 8192), BatchNormGradients("layer2.14.bn2"));
-        _g69Conv.FuseStatistics(_g69Epilogue);
-        _g69Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.14.conv2.weight"), default, BatchNormTensors("layer2.14.bn2"), 1E-05f, Scratch(353760, 9216), Scratch(362976, 32));
-        _g69InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(353760, 9216), Scratch(362976, 32), InferenceTensor(8192, 8192));
-        _g69InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
-        _g69InferenceConv.FuseEpilogue(_g69InferenceEpilogue);
-        Own(_g69Conv, _g69Epilogue, _g69Fold, _g69InferenceConv, _g69InferenceEpilogue);
-        RegisterTrace(69, TrainingTensor(1720320, 8192), GradientTensor(1703936, 8192));
-
-        // 70: Conv+BatchNorm+ReLU layer2.15.conv1, layer2.15.bn1, layer2.15.relu1
-        _g70Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1720320, 8192), Parameter("layer2.15.conv1.weight"), default, TrainingTensor(1728512, 8192), GradientTensor(1728512, 8192), GradientTensor(1720320, 8192), ParameterGradient("layer2.15.conv1.weight"), default);
-        _g70Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1728512, 8192), BatchNormTensors("layer2.15.bn1"), Scratch(363008, 128), default, TrainingTensor(1736704, 8192), GradientTensor(1736704, 8192), GradientTensor(1728512, 8192), default, BatchNormGradients("layer2.15.bn1"));
-        _g70Conv.FuseStatistics(_g70Epilogue);
-        _g70Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.15.conv1.weight"), default, BatchNormTensors("layer2.15.bn1"), 1E-05f, Scratch(363136, 9216), Scratch(372352, 32));
-        _g70InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(363136, 9216), Scratch(372352, 32), InferenceTensor(0, 8192));
-        _g70InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g70InferenceConv.FuseEpilogue(_g70InferenceEpilogue);
-        Own(_g70Conv, _g70Epilogue, _g70Fold, _g70InferenceConv, _g70InferenceEpilogue);
-        RegisterTrace(70, TrainingTensor(1736704, 8192), GradientTensor(1720320, 8192));
-
-        // 71: Conv+BatchNorm+Add+ReLU layer2.15.conv2, layer2.15.bn2, layer2.15.add, layer2.15.relu2
-        _g71Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1736704, 8192), Parameter("layer2.15.conv2.weight"), default, TrainingTensor(1744896, 8192), GradientTensor(1744896, 8192), GradientTensor(1736704, 8192), ParameterGradient("layer2.15.conv2.weight"), default);
-        _g71Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1744896, 8192), BatchNormTensors("layer2.15.bn2"), Scratch(372384, 128), TrainingTensor(1720320, 8192), TrainingTensor(1753088, 8192), GradientTensor(1753088, 8192), GradientTensor(1744896, 8192), GradientTensor(1720320, 8192), BatchNormGradients("layer2.15.bn2"));
-        _g71Conv.FuseStatistics(_g71Epilogue);
-        _g71Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.15.conv2.weight"), default, BatchNormTensors("layer2.15.bn2"), 1E-05f, Scratch(372512, 9216), Scratch(381728, 32));
-        _g71InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(372512, 9216), Scratch(381728, 32), InferenceTensor(16384, 8192));
-        _g71InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
-        _g71InferenceConv.FuseEpilogue(_g71InferenceEpilogue);
-        Own(_g71Conv, _g71Epilogue, _g71Fold, _g71InferenceConv, _g71InferenceEpilogue);
-        RegisterTrace(71, TrainingTensor(1753088, 8192), GradientTensor(1736704, 8192));
-
-        // 72: Conv+BatchNorm+ReLU layer2.16.conv1, layer2.16.bn1, layer2.16.relu1
-        _g72Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1753088, 8192), Parameter("layer2.16.conv1.weight"), default, TrainingTensor(1761280, 8192), GradientTensor(1761280, 8192), GradientTensor(1753088, 8192), ParameterGradient("layer2.16.conv1.weight"), default);
-        _g72Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1761280, 8192), BatchNormTensors("layer2.16.bn1"), Scratch(381760, 128), default, TrainingTensor(1769472, 8192), GradientTensor(1769472, 8192), GradientTensor(1761280, 8192), default, BatchNormGradients("layer2.16.bn1"));
-        _g72Conv.FuseStatistics(_g72Epilogue);
-        _g72Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.16.conv1.weight"), default, BatchNormTensors("layer2.16.bn1"), 1E-05f, Scratch(381888, 9216), Scratch(391104, 32));
-        _g72InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(381888, 9216), Scratch(391104, 32), InferenceTensor(0, 8192));
-        _g72InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g72InferenceConv.FuseEpilogue(_g72InferenceEpilogue);
-        Own(_g72Conv, _g72Epilogue, _g72Fold, _g72InferenceConv, _g72InferenceEpilogue);
-        RegisterTrace(72, TrainingTensor(1769472, 8192), GradientTensor(1753088, 8192));
-
-        // 73: Conv+BatchNorm+Add+ReLU layer2.16.conv2, layer2.16.bn2, layer2.16.add, layer2.16.relu2
-        _g73Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1769472, 8192), Parameter("layer2.16.conv2.weight"), default, TrainingTensor(1777664, 8192), GradientTensor(1777664, 8192), GradientTensor(1769472, 8192), ParameterGradient("layer2.16.conv2.weight"), default);
-        _g73Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1777664, 8192), BatchNormTensors("layer2.16.bn2"), Scratch(391136, 128), TrainingTensor(1753088, 8192), TrainingTensor(1785856, 8192), GradientTensor(1785856, 8192), GradientTensor(1777664, 8192), GradientTensor(1753088, 8192), BatchNormGradients("layer2.16.bn2"));
-        _g73Conv.FuseStatistics(_g73Epilogue);
-        _g73Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.16.conv2.weight"), default, BatchNormTensors("layer2.16.bn2"), 1E-05f, Scratch(391264, 9216), Scratch(400480, 32));
-        _g73InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(391264, 9216), Scratch(400480, 32), InferenceTensor(8192, 8192));
-        _g73InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
-        _g73InferenceConv.FuseEpilogue(_g73InferenceEpilogue);
-        Own(_g73Conv, _g73Epilogue, _g73Fold, _g73InferenceConv, _g73InferenceEpilogue);
-        RegisterTrace(73, TrainingTensor(1785856, 8192), GradientTensor(1769472, 8192));
-
-        // 74: Conv+BatchNorm+ReLU layer2.17.conv1, layer2.17.bn1, layer2.17.relu1
-        _g74Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1785856, 8192), Parameter("layer2.17.conv1.weight"), default, TrainingTensor(1794048, 8192), GradientTensor(1794048, 8192), GradientTensor(1785856, 8192), ParameterGradient("layer2.17.conv1.weight"), default);
-        _g74Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1794048, 8192), BatchNormTensors("layer2.17.bn1"), Scratch(400512, 128), default, TrainingTensor(1802240, 8192), GradientTensor(1802240, 8192), GradientTensor(1794048, 8192), default, BatchNormGradients("layer2.17.bn1"));
-        _g74Conv.FuseStatistics(_g74Epilogue);
-        _g74Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.17.conv1.weight"), default, BatchNormTensors("layer2.17.bn1"), 1E-05f, Scratch(400640, 9216), Scratch(409856, 32));
-        _g74InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(400640, 9216), Scratch(409856, 32), InferenceTensor(0, 8192));
-        _g74InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g74InferenceConv.FuseEpilogue(_g74InferenceEpilogue);
-        Own(_g74Conv, _g74Epilogue, _g74Fold, _g74InferenceConv, _g74InferenceEpilogue);
-        RegisterTrace(74, TrainingTensor(1802240, 8192), GradientTensor(1785856, 8192));
-
-        // 75: Conv+BatchNorm+Add+ReLU layer2.17.conv2, layer2.17.bn2, layer2.17.add, layer2.17.relu2
-        _g75Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1802240, 8192), Parameter("layer2.17.conv2.weight"), default, TrainingTensor(1810432, 8192), GradientTensor(1810432, 8192), GradientTensor(1802240, 8192), ParameterGradient("layer2.17.conv2.weight"), default);
-        _g75Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1810432, 8192), BatchNormTensors("layer2.17.bn2"), Scratch(409888, 128), TrainingTensor(1785856, 8192), TrainingTensor(1818624, 8192), GradientTensor(1818624, 8192), GradientTensor(1810432, 8192), GradientTensor(1785856, 8192), BatchNormGradients("layer2.17.bn2"));
-        _g75Conv.FuseStatistics(_g75Epilogue);
-        _g75Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.17.conv2.weight"), default, BatchNormTensors("layer2.17.bn2"), 1E-05f, Scratch(410016, 9216), Scratch(419232, 32));
-        _g75InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(410016, 9216), Scratch(419232, 32), InferenceTensor(16384, 8192));
-        _g75InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
-        _g75InferenceConv.FuseEpilogue(_g75InferenceEpilogue);
-        Own(_g75Conv, _g75Epilogue, _g75Fold, _g75InferenceConv, _g75InferenceEpilogue);
-        RegisterTrace(75, TrainingTensor(1818624, 8192), GradientTensor(1802240, 8192));
+            // {47 + 4 * r}: Conv+BatchNorm+Add+ReLU layer2.{3 + 2 * r}.conv2, layer2.{3 + 2 * r}.bn2, layer2.{3 + 2 * r}.add, layer2.{3 + 2 * r}.relu2
+            AddConvolution(47 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1343488 + 65536 * r, 8192), Parameter($"layer2.{3 + 2 * r}.conv2.weight"), default, TrainingTensor(1351680 + 65536 * r, 8192), GradientTensor(1351680 + 65536 * r, 8192), GradientTensor(1343488 + 65536 * r, 8192), ParameterGradient($"layer2.{3 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1351680 + 65536 * r, 8192), BatchNormTensors($"layer2.{3 + 2 * r}.bn2"), Scratch(147360 + 37504 * r, 128), TrainingTensor(1327104 + 65536 * r, 8192), TrainingTensor(1359872 + 65536 * r, 8192), GradientTensor(1359872 + 65536 * r, 8192), GradientTensor(1351680 + 65536 * r, 8192), GradientTensor(1327104 + 65536 * r, 8192), BatchNormGradients($"layer2.{3 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{3 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer2.{3 + 2 * r}.bn2"), 1E-05f, Scratch(147488 + 37504 * r, 9216), Scratch(156704 + 37504 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(147488 + 37504 * r, 9216), Scratch(156704 + 37504 * r, 32), InferenceTensor(16384, 8192)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
+            RegisterTrace(47 + 4 * r, TrainingTensor(1359872 + 65536 * r, 8192), GradientTensor(1343488 + 65536 * r, 8192));
+        }
 
         // 76: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g76Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(1818624, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(1826816, 4096), GradientTensor(1826816, 4096), GradientTensor(1818624, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
-        _g76Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1826816, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(419264, 256), default, TrainingTensor(1830912, 4096), GradientTensor(1830912, 4096), GradientTensor(1826816, 4096), default, BatchNormGradients("layer3.0.bn1"));
-        _g76Conv.FuseStatistics(_g76Epilogue);
-        _g76Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(419520, 18432), Scratch(437952, 64));
-        _g76InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(16384, 8192), Scratch(419520, 18432), Scratch(437952, 64), InferenceTensor(0, 4096));
-        _g76InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g76InferenceConv.FuseEpilogue(_g76InferenceEpilogue);
-        Own(_g76Conv, _g76Epilogue, _g76Fold, _g76InferenceConv, _g76InferenceEpilogue);
+        AddConvolution(76, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(1818624, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(1826816, 4096), GradientTensor(1826816, 4096), GradientTensor(1818624, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1826816, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(419264, 256), default, TrainingTensor(1830912, 4096), GradientTensor(1830912, 4096), GradientTensor(1826816, 4096), default, BatchNormGradients("layer3.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(419520, 18432), Scratch(437952, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(16384, 8192), Scratch(419520, 18432), Scratch(437952, 64), InferenceTensor(0, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
         RegisterTrace(76, TrainingTensor(1830912, 4096), GradientTensor(1818624, 8192));
 
         // 77: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-        _g77Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1830912, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(1835008, 4096), GradientTensor(1835008, 4096), GradientTensor(1830912, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
-        _g77Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1835008, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(438016, 256), default, TrainingTensor(1839104, 4096), GradientTensor(1839104, 4096), GradientTensor(1835008, 4096), default, BatchNormGradients("layer3.0.bn2"));
-        _g77Conv.FuseStatistics(_g77Epilogue);
-        _g77Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(438272, 36864), Scratch(475136, 64));
-        _g77InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(438272, 36864), Scratch(475136, 64), InferenceTensor(4096, 4096));
-        Own(_g77Conv, _g77Epilogue, _g77Fold, _g77InferenceConv);
+        AddConvolution(77, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1830912, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(1835008, 4096), GradientTensor(1835008, 4096), GradientTensor(1830912, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1835008, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(438016, 256), default, TrainingTensor(1839104, 4096), GradientTensor(1839104, 4096), GradientTensor(1835008, 4096), default, BatchNormGradients("layer3.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(438272, 36864), Scratch(475136, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(438272, 36864), Scratch(475136, 64), InferenceTensor(4096, 4096)),
+            null);
         RegisterTrace(77, TrainingTensor(1839104, 4096), GradientTensor(1830912, 4096));
 
         // 78: ZeroPadShortcut layer3.0.add.shortcut
-        _g78Op = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(1818624, 8192), TrainingTensor(1843200, 4096), GradientTensor(1843200, 4096), GradientTensor(1818624, 8192));
-        _g78InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(16384, 8192), InferenceTensor(0, 4096));
-        Own(_g78Op, _g78InferenceOp);
+        AddStep(78,
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(1818624, 8192), TrainingTensor(1843200, 4096), GradientTensor(1843200, 4096), GradientTensor(1818624, 8192)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(16384, 8192), InferenceTensor(0, 4096)));
         RegisterTrace(78, TrainingTensor(1843200, 4096), GradientTensor(1818624, 8192));
 
         // 79: Add layer3.0.add
-        _g79Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1839104, 4096), default, default, TrainingTensor(1843200, 4096), TrainingTensor(1847296, 4096), GradientTensor(1847296, 4096), GradientTensor(1839104, 4096), GradientTensor(1843200, 4096), default);
-        _g79InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
-        Own(_g79Op, _g79InferenceOp);
+        AddStep(79,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1839104, 4096), default, default, TrainingTensor(1843200, 4096), TrainingTensor(1847296, 4096), GradientTensor(1847296, 4096), GradientTensor(1839104, 4096), GradientTensor(1843200, 4096), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096)));
         RegisterTrace(79, TrainingTensor(1847296, 4096), GradientTensor(1839104, 4096));
 
         // 80: ReLU layer3.0.relu2
-        _g80Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1847296, 4096), default, default, default, TrainingTensor(1851392, 4096), GradientTensor(1851392, 4096), GradientTensor(1847296, 4096), default, default);
-        _g80InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(0, 4096));
-        Own(_g80Op, _g80InferenceOp);
+        AddStep(80,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(1847296, 4096), default, default, default, TrainingTensor(1851392, 4096), GradientTensor(1851392, 4096), GradientTensor(1847296, 4096), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(0, 4096)));
         RegisterTrace(80, TrainingTensor(1851392, 4096), GradientTensor(1847296, 4096));
 
         // 81: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g81Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1851392, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(1855488, 4096), GradientTensor(1855488, 4096), GradientTensor(1851392, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
-        _g81Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1855488, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(475200, 256), default, TrainingTensor(1859584, 4096), GradientTensor(1859584, 4096), GradientTensor(1855488, 4096), default, BatchNormGradients("layer3.1.bn1"));
-        _g81Conv.FuseStatistics(_g81Epilogue);
-        _g81Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(475456, 36864), Scratch(512320, 64));
-        _g81InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(475456, 36864), Scratch(512320, 64), InferenceTensor(4096, 4096));
-        _g81InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
-        _g81InferenceConv.FuseEpilogue(_g81InferenceEpilogue);
-        Own(_g81Conv, _g81Epilogue, _g81Fold, _g81InferenceConv, _g81InferenceEpilogue);
+        AddConvolution(81, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1851392, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(1855488, 4096), GradientTensor(1855488, 4096), GradientTensor(1851392, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1855488, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(475200, 256), default, TrainingTensor(1859584, 4096), GradientTensor(1859584, 4096), GradientTensor(1855488, 4096), default, BatchNormGradients("layer3.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(475456, 36864), Scratch(512320, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(475456, 36864), Scratch(512320, 64), InferenceTensor(4096, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
         RegisterTrace(81, TrainingTensor(1859584, 4096), GradientTensor(1851392, 4096));
 
         // 82: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-        _g82Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1859584, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(1863680, 4096), GradientTensor(1863680, 4096), GradientTensor(1859584, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
-        _g82Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1863680, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(512384, 256), TrainingTensor(1851392, 4096), TrainingTensor(1867776, 4096), GradientTensor(1867776, 4096), GradientTensor(1863680, 4096), GradientTensor(1851392, 4096), BatchNormGradients("layer3.1.bn2"));
-        _g82Conv.FuseStatistics(_g82Epilogue);
-        _g82Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(512640, 36864), Scratch(549504, 64));
-        _g82InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(512640, 36864), Scratch(549504, 64), InferenceTensor(8192, 4096));
-        _g82InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
-        _g82InferenceConv.FuseEpilogue(_g82InferenceEpilogue);
-        Own(_g82Conv, _g82Epilogue, _g82Fold, _g82InferenceConv, _g82InferenceEpilogue);
+        AddConvolution(82, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1859584, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(1863680, 4096), GradientTensor(1863680, 4096), GradientTensor(1859584, 4096), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1863680, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(512384, 256), TrainingTensor(1851392, 4096), TrainingTensor(1867776, 4096), GradientTensor(1867776, 4096), GradientTensor(1863680, 4096), GradientTensor(1851392, 4096), BatchNormGradients("layer3.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(512640, 36864), Scratch(549504, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(512640, 36864), Scratch(549504, 64), InferenceTensor(8192, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096)));
         RegisterTrace(82, TrainingTensor(1867776, 4096), GradientTensor(1859584, 4096));
+        for (int r = 0; r < 8; r++)
+        {
 
-        // 83: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g83Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1867776, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(1871872, 4096), GradientTensor(1871872, 4096), GradientTensor(1867776, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
-        _g83Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1871872, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(549568, 256), default, TrainingTensor(1875968, 4096), GradientTensor(1875968, 4096), GradientTensor(1871872, 4096), default, BatchNormGradients("layer3.2.bn1"));
-        _g83Conv.FuseStatistics(_g83Epilogue);
-        _g83Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(549824, 36864), Scratch(586688, 64));
-        _g83InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(549824, 36864), Scratch(586688, 64), InferenceTensor(0, 4096));
-        _g83InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g83InferenceConv.FuseEpilogue(_g83InferenceEpilogue);
-        Own(_g83Conv, _g83Epilogue, _g83Fold, _g83InferenceConv, _g83InferenceEpilogue);
-        RegisterTrace(83, TrainingTensor(1875968, 4096), GradientTensor(1867776, 4096));
+            // {83 + 4 * r}: Conv+BatchNorm+ReLU layer3.{2 + 2 * r}.conv1, layer3.{2 + 2 * r}.bn1, layer3.{2 + 2 * r}.relu1
+            AddConvolution(83 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1867776 + 32768 * r, 4096), Parameter($"layer3.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(1871872 + 32768 * r, 4096), GradientTensor(1871872 + 32768 * r, 4096), GradientTensor(1867776 + 32768 * r, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1871872 + 32768 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn1"), Scratch(549568 + 148736 * r, 256), default, TrainingTensor(1875968 + 32768 * r, 4096), GradientTensor(1875968 + 32768 * r, 4096), GradientTensor(1871872 + 32768 * r, 4096), default, BatchNormGradients($"layer3.{2 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + 2 * r}.bn1"), 1E-05f, Scratch(549824 + 148736 * r, 36864), Scratch(586688 + 148736 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(549824 + 148736 * r, 36864), Scratch(586688 + 148736 * r, 64), InferenceTensor(0, 4096)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+            RegisterTrace(83 + 4 * r, TrainingTensor(1875968 + 32768 * r, 4096), GradientTensor(1867776 + 32768 * r, 4096));
 
-        // 84: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-        _g84Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1875968, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(1880064, 4096), GradientTensor(1880064, 4096), GradientTensor(1875968, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
-        _g84Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1880064, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(586752, 256), TrainingTensor(1867776, 4096), TrainingTensor(1884160, 4096), GradientTensor(1884160, 4096), GradientTensor(1880064, 4096), GradientTensor(1867776, 4096), BatchNormGradients("layer3.2.bn2"));
-        _g84Conv.FuseStatistics(_g84Epilogue);
-        _g84Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(587008, 36864), Scratch(623872, 64));
-        _g84InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(587008, 36864), Scratch(623872, 64), InferenceTensor(4096, 4096));
-        _g84InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
-        _g84InferenceConv.FuseEpilogue(_g84InferenceEpilogue);
-        Own(_g84Conv, _g84Epilogue, _g84Fold, _g84InferenceConv, _g84InferenceEpilogue);
-        RegisterTrace(84, TrainingTensor(1884160, 4096), GradientTensor(1875968, 4096));
+            // {84 + 4 * r}: Conv+BatchNorm+Add+ReLU layer3.{2 + 2 * r}.conv2, layer3.{2 + 2 * r}.bn2, layer3.{2 + 2 * r}.add, layer3.{2 + 2 * r}.relu2
+            AddConvolution(84 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1875968 + 32768 * r, 4096), Parameter($"layer3.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(1880064 + 32768 * r, 4096), GradientTensor(1880064 + 32768 * r, 4096), GradientTensor(1875968 + 32768 * r, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1880064 + 32768 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn2"), Scratch(586752 + 148736 * r, 256), TrainingTensor(1867776 + 32768 * r, 4096), TrainingTensor(1884160 + 32768 * r, 4096), GradientTensor(1884160 + 32768 * r, 4096), GradientTensor(1880064 + 32768 * r, 4096), GradientTensor(1867776 + 32768 * r, 4096), BatchNormGradients($"layer3.{2 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer3.{2 + 2 * r}.bn2"), 1E-05f, Scratch(587008 + 148736 * r, 36864), Scratch(623872 + 148736 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(587008 + 148736 * r, 36864), Scratch(623872 + 148736 * r, 64), InferenceTensor(4096, 4096)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096)));
+            RegisterTrace(84 + 4 * r, TrainingTensor(1884160 + 32768 * r, 4096), GradientTensor(1875968 + 32768 * r, 4096));
 
-        // 85: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        _g85Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1884160, 4096), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(1888256, 4096), GradientTensor(1888256, 4096), GradientTensor(1884160, 4096), ParameterGradient("layer3.3.conv1.weight"), default);
-        _g85Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1888256, 4096), BatchNormTensors("layer3.3.bn1"), Scratch(623936, 256), default, TrainingTensor(1892352, 4096), GradientTensor(1892352, 4096), GradientTensor(1888256, 4096), default, BatchNormGradients("layer3.3.bn1"));
-        _g85Conv.FuseStatistics(_g85Epilogue);
-        _g85Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(624192, 36864), Scratch(661056, 64));
-        _g85InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(624192, 36864), Scratch(661056, 64), InferenceTensor(0, 4096));
-        _g85InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g85InferenceConv.FuseEpilogue(_g85InferenceEpilogue);
-        Own(_g85Conv, _g85Epilogue, _g85Fold, _g85InferenceConv, _g85InferenceEpilogue);
-        RegisterTrace(85, TrainingTensor(1892352, 4096), GradientTensor(1884160, 4096));
+            // {85 + 4 * r}: Conv+BatchNorm+ReLU layer3.{3 + 2 * r}.conv1, layer3.{3 + 2 * r}.bn1, layer3.{3 + 2 * r}.relu1
+            AddConvolution(85 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1884160 + 32768 * r, 4096), Parameter($"layer3.{3 + 2 * r}.conv1.weight"), default, TrainingTensor(1888256 + 32768 * r, 4096), GradientTensor(1888256 + 32768 * r, 4096), GradientTensor(1884160 + 32768 * r, 4096), ParameterGradient($"layer3.{3 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1888256 + 32768 * r, 4096), BatchNormTensors($"layer3.{3 + 2 * r}.bn1"), Scratch(623936 + 148736 * r, 256), default, TrainingTensor(1892352 + 32768 * r, 4096), GradientTensor(1892352 + 32768 * r, 4096), GradientTensor(1888256 + 32768 * r, 4096), default, BatchNormGradients($"layer3.{3 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{3 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{3 + 2 * r}.bn1"), 1E-05f, Scratch(624192 + 148736 * r, 36864), Scratch(661056 + 148736 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(624192 + 148736 * r, 36864), Scratch(661056 + 148736 * r, 64), InferenceTensor(0, 4096)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+            RegisterTrace(85 + 4 * r, TrainingTensor(1892352 + 32768 * r, 4096), GradientTensor(1884160 + 32768 * r, 4096));
 
-        // 86: Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-        _g86Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1892352, 4096), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(1896448, 4096), GradientTensor(1896448, 4096), GradientTensor(1892352, 4096), ParameterGradient("layer3.3.conv2.weight"), default);
-        _g86Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1896448, 4096), BatchNormTensors("layer3.3.bn2"), Scratch(661120, 256), TrainingTensor(1884160, 4096), TrainingTensor(1900544, 4096), GradientTensor(1900544, 4096), GradientTensor(1896448, 4096), GradientTensor(1884160, 4096), BatchNormGradients("layer3.3.bn2"));
-        _g86Conv.FuseStatistics(_g86Epilogue);
-        _g86Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(661376, 36864), Scratch(698240, 64));
-        _g86InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(661376, 36864), Scratch(698240, 64), InferenceTensor(8192, 4096));
-        _g86InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
-        _g86InferenceConv.FuseEpilogue(_g86InferenceEpilogue);
-        Own(_g86Conv, _g86Epilogue, _g86Fold, _g86InferenceConv, _g86InferenceEpilogue);
-        RegisterTrace(86, TrainingTensor(1900544, 4096), GradientTensor(1892352, 4096));
-
-        // 87: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        _g87Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1900544, 4096), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(1904640, 4096), GradientTensor(1904640, 4096), GradientTensor(1900544, 4096), ParameterGradient("layer3.4.conv1.weight"), default);
-        _g87Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1904640, 4096), BatchNormTensors("layer3.4.bn1"), Scratch(698304, 256), default, TrainingTensor(1908736, 4096), GradientTensor(1908736, 4096), GradientTensor(1904640, 4096), default, BatchNormGradients("layer3.4.bn1"));
-        _g87Conv.FuseStatistics(_g87Epilogue);
-        _g87Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(698560, 36864), Scratch(735424, 64));
-        _g87InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(698560, 36864), Scratch(735424, 64), InferenceTensor(0, 4096));
-        _g87InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g87InferenceConv.FuseEpilogue(_g87InferenceEpilogue);
-        Own(_g87Conv, _g87Epilogue, _g87Fold, _g87InferenceConv, _g87InferenceEpilogue);
-        RegisterTrace(87, TrainingTensor(1908736, 4096), GradientTensor(1900544, 4096));
-
-        // 88: Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-        _g88Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1908736, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(1912832, 4096), GradientTensor(1912832, 4096), GradientTensor(1908736, 4096), ParameterGradient("layer3.4.conv2.weight"), default);
-        _g88Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1912832, 4096), BatchNormTensors("layer3.4.bn2"), Scratch(735488, 256), TrainingTensor(1900544, 4096), TrainingTensor(1916928, 4096), GradientTensor(1916928, 4096), GradientTensor(1912832, 4096), GradientTensor(1900544, 4096), BatchNormGradients("layer3.4.bn2"));
-        _g88Conv.FuseStatistics(_g88Epilogue);
-        _g88Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(735744, 36864), Scratch(772608, 64));
-        _g88InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(735744, 36864), Scratch(772608, 64), InferenceTensor(4096, 4096));
-        _g88InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
-        _g88InferenceConv.FuseEpilogue(_g88InferenceEpilogue);
-        Own(_g88Conv, _g88Epilogue, _g88Fold, _g88InferenceConv, _g88InferenceEpilogue);
-        RegisterTrace(88, TrainingTensor(1916928, 4096), GradientTensor(1908736, 4096));
-
-        // 89: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-        _g89Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1916928, 4096), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(1921024, 4096), GradientTensor(1921024, 4096), GradientTensor(1916928, 4096), ParameterGradient("layer3.5.conv1.weight"), default);
-        _g89Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1921024, 4096), BatchNormTensors("layer3.5.bn1"), Scratch(772672, 256), default, TrainingTensor(1925120, 4096), GradientTensor(1925120, 4096), GradientTensor(1921024, 4096), default, BatchNormGradients("layer3.5.bn1"));
-        _g89Conv.FuseStatistics(_g89Epilogue);
-        _g89Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(772928, 36864), Scratch(809792, 64));
-        _g89InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(772928, 36864), Scratch(809792, 64), InferenceTensor(0, 4096));
-        _g89InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g89InferenceConv.FuseEpilogue(_g89InferenceEpilogue);
-        Own(_g89Conv, _g89Epilogue, _g89Fold, _g89InferenceConv, _g89InferenceEpilogue);
-        RegisterTrace(89, TrainingTensor(1925120, 4096), GradientTensor(1916928, 4096));
-
-        // 90: Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-        _g90Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1925120, 4096), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(1929216, 4096), GradientTensor(1929216, 4096), GradientTensor(1925120, 4096), ParameterGradient("layer3.5.conv2.weight"), default);
-        _g90Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1929216, 4096), BatchNormTensors("layer3.5.bn2"), Scratch(809856, 256), TrainingTensor(1916928, 4096), TrainingTensor(1933312, 4096), GradientTensor(1933312, 4096), GradientTensor(1929216, 4096), GradientTensor(1916928, 4096), BatchNormGradients("layer3.5.bn2"));
-        _g90Conv.FuseStatistics(_g90Epilogue);
-        _g90Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(810112, 36864), Scratch(846976, 64));
-        _g90InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(810112, 36864), Scratch(846976, 64), InferenceTensor(8192, 4096));
-        _g90InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
-        _g90InferenceConv.FuseEpilogue(_g90InferenceEpilogue);
-        Own(_g90Conv, _g90Epilogue, _g90Fold, _g90InferenceConv, _g90InferenceEpilogue);
-        RegisterTrace(90, TrainingTensor(1933312, 4096), GradientTensor(1925120, 4096));
-
-        // 91: Conv+BatchNorm+ReLU layer3.6.conv1, layer3.6.bn1, layer3.6.relu1
-        _g91Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1933312, 4096), Parameter("layer3.6.conv1.weight"), default, TrainingTensor(1937408, 4096), GradientTensor(1937408, 4096), GradientTensor(1933312, 4096), ParameterGradient("layer3.6.conv1.weight"), default);
-        _g91Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1937408, 4096), BatchNormTensors("layer3.6.bn1"), Scratch(847040, 256), default, TrainingTensor(1941504, 4096), GradientTensor(1941504, 4096), GradientTensor(1937408, 4096), default, BatchNormGradients("layer3.6.bn1"));
-        _g91Conv.FuseStatistics(_g91Epilogue);
-        _g91Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv1.weight"), default, BatchNormTensors("layer3.6.bn1"), 1E-05f, Scratch(847296, 36864), Scratch(884160, 64));
-        _g91InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(847296, 36864), Scratch(884160, 64), InferenceTensor(0, 4096));
-        _g91InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g91InferenceConv.FuseEpilogue(_g91InferenceEpilogue);
-        Own(_g91Conv, _g91Epilogue, _g91Fold, _g91InferenceConv, _g91InferenceEpilogue);
-        RegisterTrace(91, TrainingTensor(1941504, 4096), GradientTensor(1933312, 4096));
-
-        // 92: Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
-        _g92Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1941504, 4096), Parameter("layer3.6.conv2.weight"), default, TrainingTensor(1945600, 4096), GradientTensor(1945600, 4096), GradientTensor(1941504, 4096), ParameterGradient("layer3.6.conv2.weight"), default);
-        _g92Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1945600, 4096), BatchNormTensors("layer3.6.bn2"), Scratch(884224, 256), TrainingTensor(1933312, 4096), TrainingTensor(1949696, 4096), GradientTensor(1949696, 4096), GradientTensor(1945600, 4096), GradientTensor(1933312, 4096), BatchNormGradients("layer3.6.bn2"));
-        _g92Conv.FuseStatistics(_g92Epilogue);
-        _g92Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv2.weight"), default, BatchNormTensors("layer3.6.bn2"), 1E-05f, Scratch(884480, 36864), Scratch(921344, 64));
-        _g92InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(884480, 36864), Scratch(921344, 64), InferenceTensor(4096, 4096));
-        _g92InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
-        _g92InferenceConv.FuseEpilogue(_g92InferenceEpilogue);
-        Own(_g92Conv, _g92Epilogue, _g92Fold, _g92InferenceConv, _g92InferenceEpilogue);
-        RegisterTrace(92, TrainingTensor(1949696, 4096), GradientTensor(1941504, 4096));
-
-        // 93: Conv+BatchNorm+ReLU layer3.7.conv1, layer3.7.bn1, layer3.7.relu1
-        _g93Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1949696, 4096), Parameter("layer3.7.conv1.weight"), default, TrainingTensor(1953792, 4096), GradientTensor(1953792, 4096), GradientTensor(1949696, 4096), ParameterGradient("layer3.7.conv1.weight"), default);
-        _g93Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1953792, 4096), BatchNormTensors("layer3.7.bn1"), Scratch(921408, 256), default, TrainingTensor(1957888, 4096), GradientTensor(1957888, 4096), GradientTensor(1953792, 4096), default, BatchNormGradients("layer3.7.bn1"));
-        _g93Conv.FuseStatistics(_g93Epilogue);
-        _g93Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.7.conv1.weight"), default, BatchNormTensors("layer3.7.bn1"), 1E-05f, Scratch(921664, 36864), Scratch(958528, 64));
-        _g93InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(921664, 36864), Scratch(958528, 64), InferenceTensor(0, 4096));
-        _g93InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g93InferenceConv.FuseEpilogue(_g93InferenceEpilogue);
-        Own(_g93Conv, _g93Epilogue, _g93Fold, _g93InferenceConv, _g93InferenceEpilogue);
-        RegisterTrace(93, TrainingTensor(1957888, 4096), GradientTensor(1949696, 4096));
-
-        // 94: Conv+BatchNorm+Add+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.add, layer3.7.relu2
-        _g94Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1957888, 4096), Parameter("layer3.7.conv2.weight"), default, TrainingTensor(1961984, 4096), GradientTensor(1961984, 4096), GradientTensor(1957888, 4096), ParameterGradient("layer3.7.conv2.weight"), default);
-        _g94Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1961984, 4096), BatchNormTensors("layer3.7.bn2"), Scratch(958592, 256), TrainingTensor(1949696, 4096), TrainingTensor(1966080, 4096), GradientTensor(1966080, 4096), GradientTensor(1961984, 4096), GradientTensor(1949696, 4096), BatchNormGradients("layer3.7.bn2"));
-        _g94Conv.FuseStatistics(_g94Epilogue);
-        _g94Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.7.conv2.weight"), default, BatchNormTensors("layer3.7.bn2"), 1E-05f, Scratch(958848, 36864), Scratch(995712, 64));
-        _g94InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(958848, 36864), Scratch(995712, 64), InferenceTensor(8192, 4096));
-        _g94InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
-        _g94InferenceConv.FuseEpilogue(_g94InferenceEpilogue);
-        Own(_g94Conv, _g94Epilogue, _g94Fold, _g94InferenceConv, _g94InferenceEpilogue);
-        RegisterTrace(94, TrainingTensor(1966080, 4096), GradientTensor(1957888, 4096));
-
-        // 95: Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
-        _g95Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1966080, 4096), Parameter("layer3.8.conv1.weight"), default, TrainingTensor(1970176, 4096), GradientTensor(1970176, 4096), GradientTensor(1966080, 4096), ParameterGradient("layer3.8.conv1.weight"), default);
-        _g95Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1970176, 4096), BatchNormTensors("layer3.8.bn1"), Scratch(995776, 256), default, TrainingTensor(1974272, 4096), GradientTensor(1974272, 4096), GradientTensor(1970176, 4096), default, BatchNormGradients("layer3.8.bn1"));
-        _g95Conv.FuseStatistics(_g95Epilogue);
-        _g95Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv1.weight"), default, BatchNormTensors("layer3.8.bn1"), 1E-05f, Scratch(996032, 36864), Scratch(1032896, 64));
-        _g95InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(996032, 36864), Scratch(1032896, 64), InferenceTensor(0, 4096));
-        _g95InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g95InferenceConv.FuseEpilogue(_g95InferenceEpilogue);
-        Own(_g95Conv, _g95Epilogue, _g95Fold, _g95InferenceConv, _g95InferenceEpilogue);
-        RegisterTrace(95, TrainingTensor(1974272, 4096), GradientTensor(1966080, 4096));
-
-        // 96: Conv+BatchNorm+Add+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.add, layer3.8.relu2
-        _g96Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1974272, 4096), Parameter("layer3.8.conv2.weight"), default, TrainingTensor(1978368, 4096), GradientTensor(1978368, 4096), GradientTensor(1974272, 4096), ParameterGradient("layer3.8.conv2.weight"), default);
-        _g96Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1978368, 4096), BatchNormTensors("layer3.8.bn2"), Scratch(1032960, 256), TrainingTensor(1966080, 4096), TrainingTensor(1982464, 4096), GradientTensor(1982464, 4096), GradientTensor(1978368, 4096), GradientTensor(1966080, 4096), BatchNormGradients("layer3.8.bn2"));
-        _g96Conv.FuseStatistics(_g96Epilogue);
-        _g96Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv2.weight"), default, BatchNormTensors("layer3.8.bn2"), 1E-05f, Scratch(1033216, 36864), Scratch(1070080, 64));
-        _g96InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1033216, 36864), Scratch(1070080, 64), InferenceTensor(4096, 4096));
-        _g96InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
-        _g96InferenceConv.FuseEpilogue(_g96InferenceEpilogue);
-        Own(_g96Conv, _g96Epilogue, _g96Fold, _g96InferenceConv, _g96InferenceEpilogue);
-        RegisterTrace(96, TrainingTensor(1982464, 4096), GradientTensor(1974272, 4096));
-
-        // 97: Conv+BatchNorm+ReLU layer3.9.conv1, layer3.9.bn1, layer3.9.relu1
-        _g97Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1982464, 4096), Parameter("layer3.9.conv1.weight"), default, TrainingTensor(1986560, 4096), GradientTensor(1986560, 4096), GradientTensor(1982464, 4096), ParameterGradient("layer3.9.conv1.weight"), default);
-        _g97Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1986560, 4096), BatchNormTensors("layer3.9.bn1"), Scratch(1070144, 256), default, TrainingTensor(1990656, 4096), GradientTensor(1990656, 4096), GradientTensor(1986560, 4096), default, BatchNormGradients("layer3.9.bn1"));
-        _g97Conv.FuseStatistics(_g97Epilogue);
-        _g97Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.9.conv1.weight"), default, BatchNormTensors("layer3.9.bn1"), 1E-05f, Scratch(1070400, 36864), Scratch(1107264, 64));
-        _g97InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1070400, 36864), Scratch(1107264, 64), InferenceTensor(0, 4096));
-        _g97InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g97InferenceConv.FuseEpilogue(_g97InferenceEpilogue);
-        Own(_g97Conv, _g97Epilogue, _g97Fold, _g97InferenceConv, _g97InferenceEpilogue);
-        RegisterTrace(97, TrainingTensor(1990656, 4096), GradientTensor(1982464, 4096));
-
-        // 98: Conv+BatchNorm+Add+ReLU layer3.9.conv2, layer3.9.bn2, layer3.9.add, layer3.9.relu2
-        _g98Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1990656, 4096), Parameter("layer3.9.conv2.weight"), default, TrainingTensor(1994752, 4096), GradientTensor(1994752, 4096), GradientTensor(1990656, 4096), ParameterGradient("layer3.9.conv2.weight"), default);
-        _g98Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1994752, 4096), BatchNormTensors("layer3.9.bn2"), Scratch(1107328, 256), TrainingTensor(1982464, 4096), TrainingTensor(1998848, 4096), GradientTensor(1998848, 4096), GradientTensor(1994752, 4096), GradientTensor(1982464, 4096), BatchNormGradients("layer3.9.bn2"));
-        _g98Conv.FuseStatistics(_g98Epilogue);
-        _g98Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.9.conv2.weight"), default, BatchNormTensors("layer3.9.bn2"), 1E-05f, Scratch(1107584, 36864), Scratch(1144448, 64));
-        _g98InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1107584, 36864), Scratch(1144448, 64), InferenceTensor(8192, 4096));
-        _g98InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
-        _g98InferenceConv.FuseEpilogue(_g98InferenceEpilogue);
-        Own(_g98Conv, _g98Epilogue, _g98Fold, _g98InferenceConv, _g98InferenceEpilogue);
-        RegisterTrace(98, TrainingTensor(1998848, 4096), GradientTensor(1990656, 4096));
-
-        // 99: Conv+BatchNorm+ReLU layer3.10.conv1, layer3.10.bn1, layer3.10.relu1
-        _g99Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1998848, 4096), Parameter("layer3.10.conv1.weight"), default, TrainingTensor(2002944, 4096), GradientTensor(2002944, 4096), GradientTensor(1998848, 4096), ParameterGradient("layer3.10.conv1.weight"), default);
-        _g99Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2002944, 4096), BatchNormTensors("layer3.10.bn1"), Scratch(1144512, 256), default, TrainingTensor(2007040, 4096), GradientTensor(2007040, 4096), GradientTensor(2002944, 4096), default, BatchNormGradients("layer3.10.bn1"));
-        _g99Conv.FuseStatistics(_g99Epilogue);
-        _g99Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.10.conv1.weight"), default, BatchNormTensors("layer3.10.bn1"), 1E-05f, Scratch(1144768, 36864), Scratch(1181632, 64));
-        _g99InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1144768, 36864), Scratch(1181632, 64), InferenceTensor(0, 4096));
-        _g99InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g99InferenceConv.FuseEpilogue(_g99InferenceEpilogue);
-        Own(_g99Conv, _g99Epilogue, _g99Fold, _g99InferenceConv, _g99InferenceEpilogue);
-        RegisterTrace(99, TrainingTensor(2007040, 4096), GradientTensor(1998848, 4096));
-
-        // 100: Conv+BatchNorm+Add+ReLU layer3.10.conv2, layer3.10.bn2, layer3.10.add, layer3.10.relu2
-        _g100Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2007040, 4096), Parameter("layer3.10.conv2.weight"), default, TrainingTensor(2011136, 4096), GradientTensor(2011136, 4096), GradientTensor(2007040, 4096), ParameterGradient("layer3.10.conv2.weight"), default);
-        _g100Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2011136, 4096), BatchNormTensors("layer3.10.bn2"), Scratch(1181696, 256), TrainingTensor(1998848, 4096), TrainingTensor(2015232, 4096), GradientTensor(2015232, 4096), GradientTensor(2011136, 4096), GradientTensor(1998848, 4096), BatchNormGradients("layer3.10.bn2"));
-        _g100Conv.FuseStatistics(_g100Epilogue);
-        _g100Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.10.conv2.weight"), default, BatchNormTensors("layer3.10.bn2"), 1E-05f, Scratch(1181952, 36864), Scratch(1218816, 64));
-        _g100InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1181952, 36864), Scratch(1218816, 64), InferenceTensor(4096, 4096));
-        _g100InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
-        _g100InferenceConv.FuseEpilogue(_g100InferenceEpilogue);
-        Own(_g100Conv, _g100Epilogue, _g100Fold, _g100InferenceConv, _g100InferenceEpilogue);
-        RegisterTrace(100, TrainingTensor(2015232, 4096), GradientTensor(2007040, 4096));
-
-        // 101: Conv+BatchNorm+ReLU layer3.11.conv1, layer3.11.bn1, layer3.11.relu1
-        _g101Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2015232, 4096), Parameter("layer3.11.conv1.weight"), default, TrainingTensor(2019328, 4096), GradientTensor(2019328, 4096), GradientTensor(2015232, 4096), ParameterGradient("layer3.11.conv1.weight"), default);
-        _g101Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2019328, 4096), BatchNormTensors("layer3.11.bn1"), Scratch(1218880, 256), default, TrainingTensor(2023424, 4096), GradientTensor(2023424, 4096), GradientTensor(2019328, 4096), default, BatchNormGradients("layer3.11.bn1"));
-        _g101Conv.FuseStatistics(_g101Epilogue);
-        _g101Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.11.conv1.weight"), default, BatchNormTensors("layer3.11.bn1"), 1E-05f, Scratch(1219136, 36864), Scratch(1256000, 64));
-        _g101InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1219136, 36864), Scratch(1256000, 64), InferenceTensor(0, 4096));
-        _g101InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g101InferenceConv.FuseEpilogue(_g101InferenceEpilogue);
-        Own(_g101Conv, _g101Epilogue, _g101Fold, _g101InferenceConv, _g101InferenceEpilogue);
-        RegisterTrace(101, TrainingTensor(2023424, 4096), GradientTensor(2015232, 4096));
-
-        // 102: Conv+BatchNorm+Add+ReLU layer3.11.conv2, layer3.11.bn2, layer3.11.add, layer3.11.relu2
-        _g102Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2023424, 4096), Parameter("layer3.11.conv2.weight"), default, TrainingTensor(2027520, 4096), GradientTensor(2027520, 4096), GradientTensor(2023424, 4096), ParameterGradient("layer3.11.conv2.weight"), default);
-        _g102Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2027520, 4096), BatchNormTensors("layer3.11.bn2"), Scratch(1256064, 256), TrainingTensor(2015232, 4096), TrainingTensor(2031616, 4096), GradientTensor(2031616, 4096), GradientTensor(2027520, 4096), GradientTensor(2015232, 4096), BatchNormGradients("layer3.11.bn2"));
-        _g102Conv.FuseStatistics(_g102Epilogue);
-        _g102Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.11.conv2.weight"), default, BatchNormTensors("layer3.11.bn2"), 1E-05f, Scratch(1256320, 36864), Scratch(1293184, 64));
-        _g102InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1256320, 36864), Scratch(1293184, 64), InferenceTensor(8192, 4096));
-        _g102InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
-        _g102InferenceConv.FuseEpilogue(_g102InferenceEpilogue);
-        Own(_g102Conv, _g102Epilogue, _g102Fold, _g102InferenceConv, _g102InferenceEpilogue);
-        RegisterTrace(102, TrainingTensor(2031616, 4096), GradientTensor(2023424, 4096));
-
-        // 103: Conv+BatchNorm+ReLU layer3.12.conv1, layer3.12.bn1, layer3.12.relu1
-        _g103Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2031616, 4096), Parameter("layer3.12.conv1.weight"), default, TrainingTensor(2035712, 4096), GradientTensor(2035712, 4096), GradientTensor(2031616, 4096), ParameterGradient("layer3.12.conv1.weight"), default);
-        _g103Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2035712, 4096), BatchNormTensors("layer3.12.bn1"), Scratch(1293248, 256), default, TrainingTensor(2039808, 4096), GradientTensor(2039808, 4096), GradientTensor(2035712, 4096), default, BatchNormGradients("layer3.12.bn1"));
-        _g103Conv.FuseStatistics(_g103Epilogue);
-        _g103Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.12.conv1.weight"), default, BatchNormTensors("layer3.12.bn1"), 1E-05f, Scratch(1293504, 36864), Scratch(1330368, 64));
-        _g103InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1293504, 36864), Scratch(1330368, 64), InferenceTensor(0, 4096));
-        _g103InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g103InferenceConv.FuseEpilogue(_g103InferenceEpilogue);
-        Own(_g103Conv, _g103Epilogue, _g103Fold, _g103InferenceConv, _g103InferenceEpilogue);
-        RegisterTrace(103, TrainingTensor(2039808, 4096), GradientTensor(2031616, 4096));
-
-        // 104: Conv+BatchNorm+Add+ReLU layer3.12.conv2, layer3.12.bn2, layer3.12.add, layer3.12.relu2
-        _g104Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2039808, 4096), Parameter("layer3.12.conv2.weight"), default, TrainingTensor(2043904, 4096), GradientTensor(2043904, 4096), GradientTensor(2039808, 4096), ParameterGradient("layer3.12.conv2.weight"), default);
-        _g104Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2043904, 4096), BatchNormTensors("layer3.12.bn2"), Scratch(1330432, 256), TrainingTensor(2031616, 4096), TrainingTensor(2048000, 4096), GradientTensor(2048000, 4096), GradientTensor(2043904, 4096), GradientTensor(2031616, 4096), BatchNormGradients("layer3.12.bn2"));
-        _g104Conv.FuseStatistics(_g104Epilogue);
-        _g104Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.12.conv2.weight"), default, BatchNormTensors("layer3.12.bn2"), 1E-05f, Scratch(1330688, 36864), Scratch(1367552, 64));
-        _g104InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1330688, 36864), Scratch(1367552, 64), InferenceTensor(4096, 4096));
-        _g104InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
-        _g104InferenceConv.FuseEpilogue(_g104InferenceEpilogue);
-        Own(_g104Conv, _g104Epilogue, _g104Fold, _g104InferenceConv, _g104InferenceEpilogue);
-        RegisterTrace(104, TrainingTensor(2048000, 4096), GradientTensor(2039808, 4096));
-
-        // 105: Conv+BatchNorm+ReLU layer3.13.conv1, layer3.13.bn1, layer3.13.relu1
-        _g105Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2048000, 4096), Parameter("layer3.13.conv1.weight"), default, TrainingTensor(2052096, 4096), GradientTensor(2052096, 4096), GradientTensor(2048000, 4096), ParameterGradient("layer3.13.conv1.weight"), default);
-        _g105Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2052096, 4096), BatchNormTensors("layer3.13.bn1"), Scratch(1367616, 256), default, TrainingTensor(2056192, 4096), GradientTensor(2056192, 4096), GradientTensor(2052096, 4096), default, BatchNormGradients("layer3.13.bn1"));
-        _g105Conv.FuseStatistics(_g105Epilogue);
-        _g105Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.13.conv1.weight"), default, BatchNormTensors("layer3.13.bn1"), 1E-05f, Scratch(1367872, 36864), Scratch(1404736, 64));
-        _g105InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1367872, 36864), Scratch(1404736, 64), InferenceTensor(0, 4096));
-        _g105InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g105InferenceConv.FuseEpilogue(_g105InferenceEpilogue);
-        Own(_g105Conv, _g105Epilogue, _g105Fold, _g105InferenceConv, _g105InferenceEpilogue);
-        RegisterTrace(105, TrainingTensor(2056192, 4096), GradientTensor(2048000, 4096));
-
-        // 106: Conv+BatchNorm+Add+ReLU layer3.13.conv2, layer3.13.bn2, layer3.13.add, layer3.13.relu2
-        _g106Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2056192, 4096), Parameter("layer3.13.conv2.weight"), default, TrainingTensor(2060288, 4096), GradientTensor(2060288, 4096), GradientTensor(2056192, 4096), ParameterGradient("layer3.13.conv2.weight"), default);
-        _g106Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2060288, 4096), BatchNormTensors("layer3.13.bn2"), Scratch(1404800, 256), TrainingTensor(2048000, 4096), TrainingTensor(2064384, 4096), GradientTensor(2064384, 4096), GradientTensor(2060288, 4096), GradientTensor(2048000, 4096), BatchNormGradients("layer3.13.bn2"));
-        _g106Conv.FuseStatistics(_g106Epilogue);
-        _g106Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.13.conv2.weight"), default, BatchNormTensors("layer3.13.bn2"), 1E-05f, Scratch(1405056, 36864), Scratch(1441920, 64));
-        _g106InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1405056, 36864), Scratch(1441920, 64), InferenceTensor(8192, 4096));
-        _g106InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
-        _g106InferenceConv.FuseEpilogue(_g106InferenceEpilogue);
-        Own(_g106Conv, _g106Epilogue, _g106Fold, _g106InferenceConv, _g106InferenceEpilogue);
-        RegisterTrace(106, TrainingTensor(2064384, 4096), GradientTensor(2056192, 4096));
-
-        // 107: Conv+BatchNorm+ReLU layer3.14.conv1, layer3.14.bn1, layer3.14.relu1
-        _g107Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2064384, 4096), Parameter("layer3.14.conv1.weight"), default, TrainingTensor(2068480, 4096), GradientTensor(2068480, 4096), GradientTensor(2064384, 4096), ParameterGradient("layer3.14.conv1.weight"), default);
-        _g107Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2068480, 4096), BatchNormTensors("layer3.14.bn1"), Scratch(1441984, 256), default, TrainingTensor(2072576, 4096), GradientTensor(2072576, 4096), GradientTensor(2068480, 4096), default, BatchNormGradients("layer3.14.bn1"));
-        _g107Conv.FuseStatistics(_g107Epilogue);
-        _g107Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.14.conv1.weight"), default, BatchNormTensors("layer3.14.bn1"), 1E-05f, Scratch(1442240, 36864), Scratch(1479104, 64));
-        _g107InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1442240, 36864), Scratch(1479104, 64), InferenceTensor(0, 4096));
-        _g107InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g107InferenceConv.FuseEpilogue(_g107InferenceEpilogue);
-        Own(_g107Conv, _g107Epilogue, _g107Fold, _g107InferenceConv, _g107InferenceEpilogue);
-        RegisterTrace(107, TrainingTensor(2072576, 4096), GradientTensor(2064384, 4096));
-
-        // 108: Conv+BatchNorm+Add+ReLU layer3.14.conv2, layer3.14.bn2, layer3.14.add, layer3.14.relu2
-        _g108Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2072576, 4096), Parameter("layer3.14.conv2.weight"), default, TrainingTensor(2076672, 4096), GradientTensor(2076672, 4096), GradientTensor(2072576, 4096), ParameterGradient("layer3.14.conv2.weight"), default);
-        _g108Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2076672, 4096), BatchNormTensors("layer3.14.bn2"), Scratch(1479168, 256), TrainingTensor(2064384, 4096), TrainingTensor(2080768, 4096), GradientTensor(2080768, 4096), GradientTensor(2076672, 4096), GradientTensor(2064384, 4096), BatchNormGradients("layer3.14.bn2"));
-        _g108Conv.FuseStatistics(_g108Epilogue);
-        _g108Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.14.conv2.weight"), default, BatchNormTensors("layer3.14.bn2"), 1E-05f, Scratch(1479424, 36864), Scratch(1516288, 64));
-        _g108InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1479424, 36864), Scratch(1516288, 64), InferenceTensor(4096, 4096));
-        _g108InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
-        _g108InferenceConv.FuseEpilogue(_g108InferenceEpilogue);
-        Own(_g108Conv, _g108Epilogue, _g108Fold, _g108InferenceConv, _g108InferenceEpilogue);
-        RegisterTrace(108, TrainingTensor(2080768, 4096), GradientTensor(2072576, 4096));
-
-        // 109: Conv+BatchNorm+ReLU layer3.15.conv1, layer3.15.bn1, layer3.15.relu1
-        _g109Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2080768, 4096), Parameter("layer3.15.conv1.weight"), default, TrainingTensor(2084864, 4096), GradientTensor(2084864, 4096), GradientTensor(2080768, 4096), ParameterGradient("layer3.15.conv1.weight"), default);
-        _g109Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2084864, 4096), BatchNormTensors("layer3.15.bn1"), Scratch(1516352, 256), default, TrainingTensor(2088960, 4096), GradientTensor(2088960, 4096), GradientTensor(2084864, 4096), default, BatchNormGradients("layer3.15.bn1"));
-        _g109Conv.FuseStatistics(_g109Epilogue);
-        _g109Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.15.conv1.weight"), default, BatchNormTensors("layer3.15.bn1"), 1E-05f, Scratch(1516608, 36864), Scratch(1553472, 64));
-        _g109InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1516608, 36864), Scratch(1553472, 64), InferenceTensor(0, 4096));
-        _g109InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g109InferenceConv.FuseEpilogue(_g109InferenceEpilogue);
-        Own(_g109Conv, _g109Epilogue, _g109Fold, _g109InferenceConv, _g109InferenceEpilogue);
-        RegisterTrace(109, TrainingTensor(2088960, 4096), GradientTensor(2080768, 4096));
-
-        // 110: Conv+BatchNorm+Add+ReLU layer3.15.conv2, layer3.15.bn2, layer3.15.add, layer3.15.relu2
-        _g110Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2088960, 4096), Parameter("layer3.15.conv2.weight"), default, TrainingTensor(2093056, 4096), GradientTensor(2093056, 4096), GradientTensor(2088960, 4096), ParameterGradient("layer3.15.conv2.weight"), default);
-        _g110Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2093056, 4096), BatchNormTensors("layer3.15.bn2"), Scratch(1553536, 256), TrainingTensor(2080768, 4096), TrainingTensor(2097152, 4096), GradientTensor(2097152, 4096), GradientTensor(2093056, 4096), GradientTensor(2080768, 4096), BatchNormGradients("layer3.15.bn2"));
-        _g110Conv.FuseStatistics(_g110Epilogue);
-        _g110Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.15.conv2.weight"), default, BatchNormTensors("layer3.15.bn2"), 1E-05f, Scratch(1553792, 36864), Scratch(1590656, 64));
-        _g110InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1553792, 36864), Scratch(1590656, 64), InferenceTensor(8192, 4096));
-        _g110InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
-        _g110InferenceConv.FuseEpilogue(_g110InferenceEpilogue);
-        Own(_g110Conv, _g110Epilogue, _g110Fold, _g110InferenceConv, _g110InferenceEpilogue);
-        RegisterTrace(110, TrainingTensor(2097152, 4096), GradientTensor(2088960, 4096));
-
-        // 111: Conv+BatchNorm+ReLU layer3.16.conv1, layer3.16.bn1, layer3.16.relu1
-        _g111Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2097152, 4096), Parameter("layer3.16.conv1.weight"), default, TrainingTensor(2101248, 4096), GradientTensor(2101248, 4096), GradientTensor(2097152, 4096), ParameterGradient("layer3.16.conv1.weight"), default);
-        _g111Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2101248, 4096), BatchNormTensors("layer3.16.bn1"), Scratch(1590720, 256), default, TrainingTensor(2105344, 4096), GradientTensor(2105344, 4096), GradientTensor(2101248, 4096), default, BatchNormGradients("layer3.16.bn1"));
-        _g111Conv.FuseStatistics(_g111Epilogue);
-        _g111Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.16.conv1.weight"), default, BatchNormTensors("layer3.16.bn1"), 1E-05f, Scratch(1590976, 36864), Scratch(1627840, 64));
-        _g111InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1590976, 36864), Scratch(1627840, 64), InferenceTensor(0, 4096));
-        _g111InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g111InferenceConv.FuseEpilogue(_g111InferenceEpilogue);
-        Own(_g111Conv, _g111Epilogue, _g111Fold, _g111InferenceConv, _g111InferenceEpilogue);
-        RegisterTrace(111, TrainingTensor(2105344, 4096), GradientTensor(2097152, 4096));
-
-        // 112: Conv+BatchNorm+Add+ReLU layer3.16.conv2, layer3.16.bn2, layer3.16.add, layer3.16.relu2
-        _g112Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2105344, 4096), Parameter("layer3.16.conv2.weight"), default, TrainingTensor(2109440, 4096), GradientTensor(2109440, 4096), GradientTensor(2105344, 4096), ParameterGradient("layer3.16.conv2.weight"), default);
-        _g112Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2109440, 4096), BatchNormTensors("layer3.16.bn2"), Scratch(1627904, 256), TrainingTensor(2097152, 4096), TrainingTensor(2113536, 4096), GradientTensor(2113536, 4096), GradientTensor(2109440, 4096), GradientTensor(2097152, 4096), BatchNormGradients("layer3.16.bn2"));
-        _g112Conv.FuseStatistics(_g112Epilogue);
-        _g112Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.16.conv2.weight"), default, BatchNormTensors("layer3.16.bn2"), 1E-05f, Scratch(1628160, 36864), Scratch(1665024, 64));
-        _g112InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1628160, 36864), Scratch(1665024, 64), InferenceTensor(4096, 4096));
-        _g112InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
-        _g112InferenceConv.FuseEpilogue(_g112InferenceEpilogue);
-        Own(_g112Conv, _g112Epilogue, _g112Fold, _g112InferenceConv, _g112InferenceEpilogue);
-        RegisterTrace(112, TrainingTensor(2113536, 4096), GradientTensor(2105344, 4096));
-
-        // 113: Conv+BatchNorm+ReLU layer3.17.conv1, layer3.17.bn1, layer3.17.relu1
-        _g113Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2113536, 4096), Parameter("layer3.17.conv1.weight"), default, TrainingTensor(2117632, 4096), GradientTensor(2117632, 4096), GradientTensor(2113536, 4096), ParameterGradient("layer3.17.conv1.weight"), default);
-        _g113Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2117632, 4096), BatchNormTensors("layer3.17.bn1"), Scratch(1665088, 256), default, TrainingTensor(2121728, 4096), GradientTensor(2121728, 4096), GradientTensor(2117632, 4096), default, BatchNormGradients("layer3.17.bn1"));
-        _g113Conv.FuseStatistics(_g113Epilogue);
-        _g113Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.17.conv1.weight"), default, BatchNormTensors("layer3.17.bn1"), 1E-05f, Scratch(1665344, 36864), Scratch(1702208, 64));
-        _g113InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1665344, 36864), Scratch(1702208, 64), InferenceTensor(0, 4096));
-        _g113InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g113InferenceConv.FuseEpilogue(_g113InferenceEpilogue);
-        Own(_g113Conv, _g113Epilogue, _g113Fold, _g113InferenceConv, _g113InferenceEpilogue);
-        RegisterTrace(113, TrainingTensor(2121728, 4096), GradientTensor(2113536, 4096));
-
-        // 114: Conv+BatchNorm+Add+ReLU layer3.17.conv2, layer3.17.bn2, layer3.17.add, layer3.17.relu2
-        _g114Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(2121728, 4096), Parameter("layer3.17.conv2.weight"), default, TrainingTensor(2125824, 4096), GradientTensor(2125824, 4096), GradientTensor(2121728, 4096), ParameterGradient("layer3.17.conv2.weight"), default);
-        _g114Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2125824, 4096), BatchNormTensors("layer3.17.bn2"), Scratch(1702272, 256), TrainingTensor(2113536, 4096), TrainingTensor(2129920, 4096), GradientTensor(2129920, 4096), GradientTensor(2125824, 4096), GradientTensor(2113536, 4096), BatchNormGradients("layer3.17.bn2"));
-        _g114Conv.FuseStatistics(_g114Epilogue);
-        _g114Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.17.conv2.weight"), default, BatchNormTensors("layer3.17.bn2"), 1E-05f, Scratch(1702528, 36864), Scratch(1739392, 64));
-        _g114InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1702528, 36864), Scratch(1739392, 64), InferenceTensor(8192, 4096));
-        _g114InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
-        _g114InferenceConv.FuseEpilogue(_g114InferenceEpilogue);
-        Own(_g114Conv, _g114Epilogue, _g114Fold, _g114InferenceConv, _g114InferenceEpilogue);
-        RegisterTrace(114, TrainingTensor(2129920, 4096), GradientTensor(2121728, 4096));
+            // {86 + 4 * r}: Conv+BatchNorm+Add+ReLU layer3.{3 + 2 * r}.conv2, layer3.{3 + 2 * r}.bn2, layer3.{3 + 2 * r}.add, layer3.{3 + 2 * r}.relu2
+            AddConvolution(86 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1892352 + 32768 * r, 4096), Parameter($"layer3.{3 + 2 * r}.conv2.weight"), default, TrainingTensor(1896448 + 32768 * r, 4096), GradientTensor(1896448 + 32768 * r, 4096), GradientTensor(1892352 + 32768 * r, 4096), ParameterGradient($"layer3.{3 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1896448 + 32768 * r, 4096), BatchNormTensors($"layer3.{3 + 2 * r}.bn2"), Scratch(661120 + 148736 * r, 256), TrainingTensor(1884160 + 32768 * r, 4096), TrainingTensor(1900544 + 32768 * r, 4096), GradientTensor(1900544 + 32768 * r, 4096), GradientTensor(1896448 + 32768 * r, 4096), GradientTensor(1884160 + 32768 * r, 4096), BatchNormGradients($"layer3.{3 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{3 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer3.{3 + 2 * r}.bn2"), 1E-05f, Scratch(661376 + 148736 * r, 36864), Scratch(698240 + 148736 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(661376 + 148736 * r, 36864), Scratch(698240 + 148736 * r, 64), InferenceTensor(8192, 4096)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
+            RegisterTrace(86 + 4 * r, TrainingTensor(1900544 + 32768 * r, 4096), GradientTensor(1892352 + 32768 * r, 4096));
+        }
 
         // 115: GlobalAvgPool avgpool
-        _g115Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(2129920, 4096), TrainingTensor(2134016, 64), GradientTensor(2134016, 64), GradientTensor(2129920, 4096));
-        _g115InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(8192, 4096), InferenceTensor(0, 64));
-        Own(_g115Op, _g115InferenceOp);
+        AddStep(115,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(2129920, 4096), TrainingTensor(2134016, 64), GradientTensor(2134016, 64), GradientTensor(2129920, 4096)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(8192, 4096), InferenceTensor(0, 64)));
         RegisterTrace(115, TrainingTensor(2134016, 64), GradientTensor(2129920, 4096));
 
         // 116: Dense fc
-        _g116Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(2134016, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(2134080, 10), GradientTensor(2134080, 10), GradientTensor(2134016, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g116InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10));
-        Own(_g116Conv, _g116InferenceConv);
+        AddConvolution(116, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(2134016, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(2134080, 10), GradientTensor(2134080, 10), GradientTensor(2134016, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            null,
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10)),
+            null);
         RegisterTrace(116, TrainingTensor(2134080, 10), GradientTensor(2134016, 64));
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardTraining()
-    {
-        _g0Conv.Forward();
-        _g0Epilogue.Forward();
-        TraceForward(0);
-        _g1Conv.Forward();
-        _g1Epilogue.Forward();
-        TraceForward(1);
-        _g2Conv.Forward();
-        _g2Epilogue.Forward();
-        TraceForward(2);
-        _g3Conv.Forward();
-        _g3Epilogue.Forward();
-        TraceForward(3);
-        _g4Conv.Forward();
-        _g4Epilogue.Forward();
-        TraceForward(4);
-        _g5Conv.Forward();
-        _g5Epilogue.Forward();
-        TraceForward(5);
-        _g6Conv.Forward();
-        _g6Epilogue.Forward();
-        TraceForward(6);
-        _g7Conv.Forward();
-        _g7Epilogue.Forward();
-        TraceForward(7);
-        _g8Conv.Forward();
-        _g8Epilogue.Forward();
-        TraceForward(8);
-        _g9Conv.Forward();
-        _g9Epilogue.Forward();
-        TraceForward(9);
-        _g10Conv.Forward();
-        _g10Epilogue.Forward();
-        TraceForward(10);
-        _g11Conv.Forward();
-        _g11Epilogue.Forward();
-        TraceForward(11);
-        _g12Conv.Forward();
-        _g12Epilogue.Forward();
-        TraceForward(12);
-        _g13Conv.Forward();
-        _g13Epilogue.Forward();
-        TraceForward(13);
-        _g14Conv.Forward();
-        _g14Epilogue.Forward();
-        TraceForward(14);
-        _g15Conv.Forward();
-        _g15Epilogue.Forward();
-        TraceForward(15);
-        _g16Conv.Forward();
-        _g16Epilogue.Forward();
-        TraceForward(16);
-        _g17Conv.Forward();
-        _g17Epilogue.Forward();
-        TraceForward(17);
-        _g18Conv.Forward();
-        _g18Epilogue.Forward();
-        TraceForward(18);
-        _g19Conv.Forward();
-        _g19Epilogue.Forward();
-        TraceForward(19);
-        _g20Conv.Forward();
-        _g20Epilogue.Forward();
-        TraceForward(20);
-        _g21Conv.Forward();
-        _g21Epilogue.Forward();
-        TraceForward(21);
-        _g22Conv.Forward();
-        _g22Epilogue.Forward();
-        TraceForward(22);
-        _g23Conv.Forward();
-        _g23Epilogue.Forward();
-        TraceForward(23);
-        _g24Conv.Forward();
-        _g24Epilogue.Forward();
-        TraceForward(24);
-        _g25Conv.Forward();
-        _g25Epilogue.Forward();
-        TraceForward(25);
-        _g26Conv.Forward();
-        _g26Epilogue.Forward();
-        TraceForward(26);
-        _g27Conv.Forward();
-        _g27Epilogue.Forward();
-        TraceForward(27);
-        _g28Conv.Forward();
-        _g28Epilogue.Forward();
-        TraceForward(28);
-        _g29Conv.Forward();
-        _g29Epilogue.Forward();
-        TraceForward(29);
-        _g30Conv.Forward();
-        _g30Epilogue.Forward();
-        TraceForward(30);
-        _g31Conv.Forward();
-        _g31Epilogue.Forward();
-        TraceForward(31);
-        _g32Conv.Forward();
-        _g32Epilogue.Forward();
-        TraceForward(32);
-        _g33Conv.Forward();
-        _g33Epilogue.Forward();
-        TraceForward(33);
-        _g34Conv.Forward();
-        _g34Epilogue.Forward();
-        TraceForward(34);
-        _g35Conv.Forward();
-        _g35Epilogue.Forward();
-        TraceForward(35);
-        _g36Conv.Forward();
-        _g36Epilogue.Forward();
-        TraceForward(36);
-        _g37Conv.Forward();
-        _g37Epilogue.Forward();
-        TraceForward(37);
-        _g38Conv.Forward();
-        _g38Epilogue.Forward();
-        TraceForward(38);
-        _g39Op.Forward();
-        TraceForward(39);
-        _g40Op.Forward();
-        TraceForward(40);
-        _g41Op.Forward();
-        TraceForward(41);
-        _g42Conv.Forward();
-        _g42Epilogue.Forward();
-        TraceForward(42);
-        _g43Conv.Forward();
-        _g43Epilogue.Forward();
-        TraceForward(43);
-        _g44Conv.Forward();
-        _g44Epilogue.Forward();
-        TraceForward(44);
-        _g45Conv.Forward();
-        _g45Epilogue.Forward();
-        TraceForward(45);
-        _g46Conv.Forward();
-        _g46Epilogue.Forward();
-        TraceForward(46);
-        _g47Conv.Forward();
-        _g47Epilogue.Forward();
-        TraceForward(47);
-        _g48Conv.Forward();
-        _g48Epilogue.Forward();
-        TraceForward(48);
-        _g49Conv.Forward();
-        _g49Epilogue.Forward();
-        TraceForward(49);
-        _g50Conv.Forward();
-        _g50Epilogue.Forward();
-        TraceForward(50);
-        _g51Conv.Forward();
-        _g51Epilogue.Forward();
-        TraceForward(51);
-        _g52Conv.Forward();
-        _g52Epilogue.Forward();
-        TraceForward(52);
-        _g53Conv.Forward();
-        _g53Epilogue.Forward();
-        TraceForward(53);
-        _g54Conv.Forward();
-        _g54Epilogue.Forward();
-        TraceForward(54);
-        _g55Conv.Forward();
-        _g55Epilogue.Forward();
-        TraceForward(55);
-        _g56Conv.Forward();
-        _g56Epilogue.Forward();
-        TraceForward(56);
-        _g57Conv.Forward();
-        _g57Epilogue.Forward();
-        TraceForward(57);
-        _g58Conv.Forward();
-        _g58Epilogue.Forward();
-        TraceForward(58);
-        _g59Conv.Forward();
-        _g59Epilogue.Forward();
-        TraceForward(59);
-        _g60Conv.Forward();
-        _g60Epilogue.Forward();
-        TraceForward(60);
-        _g61Conv.Forward();
-        _g61Epilogue.Forward();
-        TraceForward(61);
-        _g62Conv.Forward();
-        _g62Epilogue.Forward();
-        TraceForward(62);
-        _g63Conv.Forward();
-        _g63Epilogue.Forward();
-        TraceForward(63);
-        _g64Conv.Forward();
-        _g64Epilogue.Forward();
-        TraceForward(64);
-        _g65Conv.Forward();
-        _g65Epilogue.Forward();
-        TraceForward(65);
-        _g66Conv.Forward();
-        _g66Epilogue.Forward();
-        TraceForward(66);
-        _g67Conv.Forward();
-        _g67Epilogue.Forward();
-        TraceForward(67);
-        _g68Conv.Forward();
-        _g68Epilogue.Forward();
-        TraceForward(68);
-        _g69Conv.Forward();
-        _g69Epilogue.Forward();
-        TraceForward(69);
-        _g70Conv.Forward();
-        _g70Epilogue.Forward();
-        TraceForward(70);
-        _g71Conv.Forward();
-        _g71Epilogue.Forward();
-        TraceForward(71);
-        _g72Conv.Forward();
-        _g72Epilogue.Forward();
-        TraceForward(72);
-        _g73Conv.Forward();
-        _g73Epilogue.Forward();
-        TraceForward(73);
-        _g74Conv.Forward();
-        _g74Epilogue.Forward();
-        TraceForward(74);
-        _g75Conv.Forward();
-        _g75Epilogue.Forward();
-        TraceForward(75);
-        _g76Conv.Forward();
-        _g76Epilogue.Forward();
-        TraceForward(76);
-        _g77Conv.Forward();
-        _g77Epilogue.Forward();
-        TraceForward(77);
-        _g78Op.Forward();
-        TraceForward(78);
-        _g79Op.Forward();
-        TraceForward(79);
-        _g80Op.Forward();
-        TraceForward(80);
-        _g81Conv.Forward();
-        _g81Epilogue.Forward();
-        TraceForward(81);
-        _g82Conv.Forward();
-        _g82Epilogue.Forward();
-        TraceForward(82);
-        _g83Conv.Forward();
-        _g83Epilogue.Forward();
-        TraceForward(83);
-        _g84Conv.Forward();
-        _g84Epilogue.Forward();
-        TraceForward(84);
-        _g85Conv.Forward();
-        _g85Epilogue.Forward();
-        TraceForward(85);
-        _g86Conv.Forward();
-        _g86Epilogue.Forward();
-        TraceForward(86);
-        _g87Conv.Forward();
-        _g87Epilogue.Forward();
-        TraceForward(87);
-        _g88Conv.Forward();
-        _g88Epilogue.Forward();
-        TraceForward(88);
-        _g89Conv.Forward();
-        _g89Epilogue.Forward();
-        TraceForward(89);
-        _g90Conv.Forward();
-        _g90Epilogue.Forward();
-        TraceForward(90);
-        _g91Conv.Forward();
-        _g91Epilogue.Forward();
-        TraceForward(91);
-        _g92Conv.Forward();
-        _g92Epilogue.Forward();
-        TraceForward(92);
-        _g93Conv.Forward();
-        _g93Epilogue.Forward();
-        TraceForward(93);
-        _g94Conv.Forward();
-        _g94Epilogue.Forward();
-        TraceForward(94);
-        _g95Conv.Forward();
-        _g95Epilogue.Forward();
-        TraceForward(95);
-        _g96Conv.Forward();
-        _g96Epilogue.Forward();
-        TraceForward(96);
-        _g97Conv.Forward();
-        _g97Epilogue.Forward();
-        TraceForward(97);
-        _g98Conv.Forward();
-        _g98Epilogue.Forward();
-        TraceForward(98);
-        _g99Conv.Forward();
-        _g99Epilogue.Forward();
-        TraceForward(99);
-        _g100Conv.Forward();
-        _g100Epilogue.Forward();
-        TraceForward(100);
-        _g101Conv.Forward();
-        _g101Epilogue.Forward();
-        TraceForward(101);
-        _g102Conv.Forward();
-        _g102Epilogue.Forward();
-        TraceForward(102);
-        _g103Conv.Forward();
-        _g103Epilogue.Forward();
-        TraceForward(103);
-        _g104Conv.Forward();
-        _g104Epilogue.Forward();
-        TraceForward(104);
-        _g105Conv.Forward();
-        _g105Epilogue.Forward();
-        TraceForward(105);
-        _g106Conv.Forward();
-        _g106Epilogue.Forward();
-        TraceForward(106);
-        _g107Conv.Forward();
-        _g107Epilogue.Forward();
-        TraceForward(107);
-        _g108Conv.Forward();
-        _g108Epilogue.Forward();
-        TraceForward(108);
-        _g109Conv.Forward();
-        _g109Epilogue.Forward();
-        TraceForward(109);
-        _g110Conv.Forward();
-        _g110Epilogue.Forward();
-        TraceForward(110);
-        _g111Conv.Forward();
-        _g111Epilogue.Forward();
-        TraceForward(111);
-        _g112Conv.Forward();
-        _g112Epilogue.Forward();
-        TraceForward(112);
-        _g113Conv.Forward();
-        _g113Epilogue.Forward();
-        TraceForward(113);
-        _g114Conv.Forward();
-        _g114Epilogue.Forward();
-        TraceForward(114);
-        _g115Op.Forward();
-        TraceForward(115);
-        _g116Conv.Forward();
-        TraceForward(116);
-    }
-
-    /// <inheritdoc />
-    protected override void BackwardTraining(bool inputGradient)
-    {
-        _g116Conv.Backward(data: true);
-        TraceBackward(116);
-        _g115Op.Backward();
-        TraceBackward(115);
-        _g114Epilogue.Backward();
-        _g114Conv.Backward(data: true);
-        TraceBackward(114);
-        _g113Epilogue.Backward();
-        _g113Conv.Backward(data: true);
-        TraceBackward(113);
-        _g112Epilogue.Backward();
-        _g112Conv.Backward(data: true);
-        TraceBackward(112);
-        _g111Epilogue.Backward();
-        _g111Conv.Backward(data: true);
-        TraceBackward(111);
-        _g110Epilogue.Backward();
-        _g110Conv.Backward(data: true);
-        TraceBackward(110);
-        _g109Epilogue.Backward();
-        _g109Conv.Backward(data: true);
-        TraceBackward(109);
-        _g108Epilogue.Backward();
-        _g108Conv.Backward(data: true);
-        TraceBackward(108);
-        _g107Epilogue.Backward();
-        _g107Conv.Backward(data: true);
-        TraceBackward(107);
-        _g106Epilogue.Backward();
-        _g106Conv.Backward(data: true);
-        TraceBackward(106);
-        _g105Epilogue.Backward();
-        _g105Conv.Backward(data: true);
-        TraceBackward(105);
-        _g104Epilogue.Backward();
-        _g104Conv.Backward(data: true);
-        TraceBackward(104);
-        _g103Epilogue.Backward();
-        _g103Conv.Backward(data: true);
-        TraceBackward(103);
-        _g102Epilogue.Backward();
-        _g102Conv.Backward(data: true);
-        TraceBackward(102);
-        _g101Epilogue.Backward();
-        _g101Conv.Backward(data: true);
-        TraceBackward(101);
-        _g100Epilogue.Backward();
-        _g100Conv.Backward(data: true);
-        TraceBackward(100);
-        _g99Epilogue.Backward();
-        _g99Conv.Backward(data: true);
-        TraceBackward(99);
-        _g98Epilogue.Backward();
-        _g98Conv.Backward(data: true);
-        TraceBackward(98);
-        _g97Epilogue.Backward();
-        _g97Conv.Backward(data: true);
-        TraceBackward(97);
-        _g96Epilogue.Backward();
-        _g96Conv.Backward(data: true);
-        TraceBackward(96);
-        _g95Epilogue.Backward();
-        _g95Conv.Backward(data: true);
-        TraceBackward(95);
-        _g94Epilogue.Backward();
-        _g94Conv.Backward(data: true);
-        TraceBackward(94);
-        _g93Epilogue.Backward();
-        _g93Conv.Backward(data: true);
-        TraceBackward(93);
-        _g92Epilogue.Backward();
-        _g92Conv.Backward(data: true);
-        TraceBackward(92);
-        _g91Epilogue.Backward();
-        _g91Conv.Backward(data: true);
-        TraceBackward(91);
-        _g90Epilogue.Backward();
-        _g90Conv.Backward(data: true);
-        TraceBackward(90);
-        _g89Epilogue.Backward();
-        _g89Conv.Backward(data: true);
-        TraceBackward(89);
-        _g88Epilogue.Backward();
-        _g88Conv.Backward(data: true);
-        TraceBackward(88);
-        _g87Epilogue.Backward();
-        _g87Conv.Backward(data: true);
-        TraceBackward(87);
-        _g86Epilogue.Backward();
-        _g86Conv.Backward(data: true);
-        TraceBackward(86);
-        _g85Epilogue.Backward();
-        _g85Conv.Backward(data: true);
-        TraceBackward(85);
-        _g84Epilogue.Backward();
-        _g84Conv.Backward(data: true);
-        TraceBackward(84);
-        _g83Epilogue.Backward();
-        _g83Conv.Backward(data: true);
-        TraceBackward(83);
-        _g82Epilogue.Backward();
-        _g82Conv.Backward(data: true);
-        TraceBackward(82);
-        _g81Epilogue.Backward();
-        _g81Conv.Backward(data: true);
-        TraceBackward(81);
-        _g80Op.Backward();
-        TraceBackward(80);
-        _g79Op.Backward();
-        TraceBackward(79);
-        _g78Op.Backward();
-        TraceBackward(78);
-        _g77Epilogue.Backward();
-        _g77Conv.Backward(data: true);
-        TraceBackward(77);
-        _g76Epilogue.Backward();
-        _g76Conv.Backward(data: true);
-        TraceBackward(76);
-        _g75Epilogue.Backward();
-        _g75Conv.Backward(data: true);
-        TraceBackward(75);
-        _g74Epilogue.Backward();
-        _g74Conv.Backward(data: true);
-        TraceBackward(74);
-        _g73Epilogue.Backward();
-        _g73Conv.Backward(data: true);
-        TraceBackward(73);
-        _g72Epilogue.Backward();
-        _g72Conv.Backward(data: true);
-        TraceBackward(72);
-        _g71Epilogue.Backward();
-        _g71Conv.Backward(data: true);
-        TraceBackward(71);
-        _g70Epilogue.Backward();
-        _g70Conv.Backward(data: true);
-        TraceBackward(70);
-        _g69Epilogue.Backward();
-        _g69Conv.Backward(data: true);
-        TraceBackward(69);
-        _g68Epilogue.Backward();
-        _g68Conv.Backward(data: true);
-        TraceBackward(68);
-        _g67Epilogue.Backward();
-        _g67Conv.Backward(data: true);
-        TraceBackward(67);
-        _g66Epilogue.Backward();
-        _g66Conv.Backward(data: true);
-        TraceBackward(66);
-        _g65Epilogue.Backward();
-        _g65Conv.Backward(data: true);
-        TraceBackward(65);
-        _g64Epilogue.Backward();
-        _g64Conv.Backward(data: true);
-        TraceBackward(64);
-        _g63Epilogue.Backward();
-        _g63Conv.Backward(data: true);
-        TraceBackward(63);
-        _g62Epilogue.Backward();
-        _g62Conv.Backward(data: true);
-        TraceBackward(62);
-        _g61Epilogue.Backward();
-        _g61Conv.Backward(data: true);
-        TraceBackward(61);
-        _g60Epilogue.Backward();
-        _g60Conv.Backward(data: true);
-        TraceBackward(60);
-        _g59Epilogue.Backward();
-        _g59Conv.Backward(data: true);
-        TraceBackward(59);
-        _g58Epilogue.Backward();
-        _g58Conv.Backward(data: true);
-        TraceBackward(58);
-        _g57Epilogue.Backward();
-        _g57Conv.Backward(data: true);
-        TraceBackward(57);
-        _g56Epilogue.Backward();
-        _g56Conv.Backward(data: true);
-        TraceBackward(56);
-        _g55Epilogue.Backward();
-        _g55Conv.Backward(data: true);
-        TraceBackward(55);
-        _g54Epilogue.Backward();
-        _g54Conv.Backward(data: true);
-        TraceBackward(54);
-        _g53Epilogue.Backward();
-        _g53Conv.Backward(data: true);
-        TraceBackward(53);
-        _g52Epilogue.Backward();
-        _g52Conv.Backward(data: true);
-        TraceBackward(52);
-        _g51Epilogue.Backward();
-        _g51Conv.Backward(data: true);
-        TraceBackward(51);
-        _g50Epilogue.Backward();
-        _g50Conv.Backward(data: true);
-        TraceBackward(50);
-        _g49Epilogue.Backward();
-        _g49Conv.Backward(data: true);
-        TraceBackward(49);
-        _g48Epilogue.Backward();
-        _g48Conv.Backward(data: true);
-        TraceBackward(48);
-        _g47Epilogue.Backward();
-        _g47Conv.Backward(data: true);
-        TraceBackward(47);
-        _g46Epilogue.Backward();
-        _g46Conv.Backward(data: true);
-        TraceBackward(46);
-        _g45Epilogue.Backward();
-        _g45Conv.Backward(data: true);
-        TraceBackward(45);
-        _g44Epilogue.Backward();
-        _g44Conv.Backward(data: true);
-        TraceBackward(44);
-        _g43Epilogue.Backward();
-        _g43Conv.Backward(data: true);
-        TraceBackward(43);
-        _g42Epilogue.Backward();
-        _g42Conv.Backward(data: true);
-        TraceBackward(42);
-        _g41Op.Backward();
-        TraceBackward(41);
-        _g40Op.Backward();
-        TraceBackward(40);
-        _g39Op.Backward();
-        TraceBackward(39);
-        _g38Epilogue.Backward();
-        _g38Conv.Backward(data: true);
-        TraceBackward(38);
-        _g37Epilogue.Backward();
-        _g37Conv.Backward(data: true);
-        TraceBackward(37);
-        _g36Epilogue.Backward();
-        _g36Conv.Backward(data: true);
-        TraceBackward(36);
-        _g35Epilogue.Backward();
-        _g35Conv.Backward(data: true);
-        TraceBackward(35);
-        _g34Epilogue.Backward();
-        _g34Conv.Backward(data: true);
-        TraceBackward(34);
-        _g33Epilogue.Backward();
-        _g33Conv.Backward(data: true);
-        TraceBackward(33);
-        _g32Epilogue.Backward();
-        _g32Conv.Backward(data: true);
-        TraceBackward(32);
-        _g31Epilogue.Backward();
-        _g31Conv.Backward(data: true);
-        TraceBackward(31);
-        _g30Epilogue.Backward();
-        _g30Conv.Backward(data: true);
-        TraceBackward(30);
-        _g29Epilogue.Backward();
-        _g29Conv.Backward(data: true);
-        TraceBackward(29);
-        _g28Epilogue.Backward();
-        _g28Conv.Backward(data: true);
-        TraceBackward(28);
-        _g27Epilogue.Backward();
-        _g27Conv.Backward(data: true);
-        TraceBackward(27);
-        _g26Epilogue.Backward();
-        _g26Conv.Backward(data: true);
-        TraceBackward(26);
-        _g25Epilogue.Backward();
-        _g25Conv.Backward(data: true);
-        TraceBackward(25);
-        _g24Epilogue.Backward();
-        _g24Conv.Backward(data: true);
-        TraceBackward(24);
-        _g23Epilogue.Backward();
-        _g23Conv.Backward(data: true);
-        TraceBackward(23);
-        _g22Epilogue.Backward();
-        _g22Conv.Backward(data: true);
-        TraceBackward(22);
-        _g21Epilogue.Backward();
-        _g21Conv.Backward(data: true);
-        TraceBackward(21);
-        _g20Epilogue.Backward();
-        _g20Conv.Backward(data: true);
-        TraceBackward(20);
-        _g19Epilogue.Backward();
-        _g19Conv.Backward(data: true);
-        TraceBackward(19);
-        _g18Epilogue.Backward();
-        _g18Conv.Backward(data: true);
-        TraceBackward(18);
-        _g17Epilogue.Backward();
-        _g17Conv.Backward(data: true);
-        TraceBackward(17);
-        _g16Epilogue.Backward();
-        _g16Conv.Backward(data: true);
-        TraceBackward(16);
-        _g15Epilogue.Backward();
-        _g15Conv.Backward(data: true);
-        TraceBackward(15);
-        _g14Epilogue.Backward();
-        _g14Conv.Backward(data: true);
-        TraceBackward(14);
-        _g13Epilogue.Backward();
-        _g13Conv.Backward(data: true);
-        TraceBackward(13);
-        _g12Epilogue.Backward();
-        _g12Conv.Backward(data: true);
-        TraceBackward(12);
-        _g11Epilogue.Backward();
-        _g11Conv.Backward(data: true);
-        TraceBackward(11);
-        _g10Epilogue.Backward();
-        _g10Conv.Backward(data: true);
-        TraceBackward(10);
-        _g9Epilogue.Backward();
-        _g9Conv.Backward(data: true);
-        TraceBackward(9);
-        _g8Epilogue.Backward();
-        _g8Conv.Backward(data: true);
-        TraceBackward(8);
-        _g7Epilogue.Backward();
-        _g7Conv.Backward(data: true);
-        TraceBackward(7);
-        _g6Epilogue.Backward();
-        _g6Conv.Backward(data: true);
-        TraceBackward(6);
-        _g5Epilogue.Backward();
-        _g5Conv.Backward(data: true);
-        TraceBackward(5);
-        _g4Epilogue.Backward();
-        _g4Conv.Backward(data: true);
-        TraceBackward(4);
-        _g3Epilogue.Backward();
-        _g3Conv.Backward(data: true);
-        TraceBackward(3);
-        _g2Epilogue.Backward();
-        _g2Conv.Backward(data: true);
-        TraceBackward(2);
-        _g1Epilogue.Backward();
-        _g1Conv.Backward(data: true);
-        TraceBackward(1);
-        _g0Epilogue.Backward();
-        _g0Conv.Backward(data: inputGradient);
-        TraceBackward(0);
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardInference(int images)
-    {
-        _g0InferenceConv.Forward(images);
-        _g0InferenceEpilogue.Forward(images);
-        _g1InferenceConv.Forward(images);
-        _g1InferenceEpilogue.Forward(images);
-        _g2InferenceConv.Forward(images);
-        _g2InferenceEpilogue.Forward(images);
-        _g3InferenceConv.Forward(images);
-        _g3InferenceEpilogue.Forward(images);
-        _g4InferenceConv.Forward(images);
-        _g4InferenceEpilogue.Forward(images);
-        _g5InferenceConv.Forward(images);
-        _g5InferenceEpilogue.Forward(images);
-        _g6InferenceConv.Forward(images);
-        _g6InferenceEpilogue.Forward(images);
-        _g7InferenceConv.Forward(images);
-        _g7InferenceEpilogue.Forward(images);
-        _g8InferenceConv.Forward(images);
-        _g8InferenceEpilogue.Forward(images);
-        _g9InferenceConv.Forward(images);
-        _g9InferenceEpilogue.Forward(images);
-        _g10InferenceConv.Forward(images);
-        _g10InferenceEpilogue.Forward(images);
-        _g11InferenceConv.Forward(images);
-        _g11InferenceEpilogue.Forward(images);
-        _g12InferenceConv.Forward(images);
-        _g12InferenceEpilogue.Forward(images);
-        _g13InferenceConv.Forward(images);
-        _g13InferenceEpilogue.Forward(images);
-        _g14InferenceConv.Forward(images);
-        _g14InferenceEpilogue.Forward(images);
-        _g15InferenceConv.Forward(images);
-        _g15InferenceEpilogue.Forward(images);
-        _g16InferenceConv.Forward(images);
-        _g16InferenceEpilogue.Forward(images);
-        _g17InferenceConv.Forward(images);
-        _g17InferenceEpilogue.Forward(images);
-        _g18InferenceConv.Forward(images);
-        _g18InferenceEpilogue.Forward(images);
-        _g19InferenceConv.Forward(images);
-        _g19InferenceEpilogue.Forward(images);
-        _g20InferenceConv.Forward(images);
-        _g20InferenceEpilogue.Forward(images);
-        _g21InferenceConv.Forward(images);
-        _g21InferenceEpilogue.Forward(images);
-        _g22InferenceConv.Forward(images);
-        _g22InferenceEpilogue.Forward(images);
-        _g23InferenceConv.Forward(images);
-        _g23InferenceEpilogue.Forward(images);
-        _g24InferenceConv.Forward(images);
-        _g24InferenceEpilogue.Forward(images);
-        _g25InferenceConv.Forward(images);
-        _g25InferenceEpilogue.Forward(images);
-        _g26InferenceConv.Forward(images);
-        _g26InferenceEpilogue.Forward(images);
-        _g27InferenceConv.Forward(images);
-        _g27InferenceEpilogue.Forward(images);
-        _g28InferenceConv.Forward(images);
-        _g28InferenceEpilogue.Forward(images);
-        _g29InferenceConv.Forward(images);
-        _g29InferenceEpilogue.Forward(images);
-        _g30InferenceConv.Forward(images);
-        _g30InferenceEpilogue.Forward(images);
-        _g31InferenceConv.Forward(images);
-        _g31InferenceEpilogue.Forward(images);
-        _g32InferenceConv.Forward(images);
-        _g32InferenceEpilogue.Forward(images);
-        _g33InferenceConv.Forward(images);
-        _g33InferenceEpilogue.Forward(images);
-        _g34InferenceConv.Forward(images);
-        _g34InferenceEpilogue.Forward(images);
-        _g35InferenceConv.Forward(images);
-        _g35InferenceEpilogue.Forward(images);
-        _g36InferenceConv.Forward(images);
-        _g36InferenceEpilogue.Forward(images);
-        _g37InferenceConv.Forward(images);
-        _g37InferenceEpilogue.Forward(images);
-        _g38InferenceConv.Forward(images);
-        _g39InferenceOp.Forward(images);
-        _g40InferenceOp.Forward(images);
-        _g41InferenceOp.Forward(images);
-        _g42InferenceConv.Forward(images);
-        _g42InferenceEpilogue.Forward(images);
-        _g43InferenceConv.Forward(images);
-        _g43InferenceEpilogue.Forward(images);
-        _g44InferenceConv.Forward(images);
-        _g44InferenceEpilogue.Forward(images);
-        _g45InferenceConv.Forward(images);
-        _g45InferenceEpilogue.Forward(images);
-        _g46InferenceConv.Forward(images);
-        _g46InferenceEpilogue.Forward(images);
-        _g47InferenceConv.Forward(images);
-        _g47InferenceEpilogue.Forward(images);
-        _g48InferenceConv.Forward(images);
-        _g48InferenceEpilogue.Forward(images);
-        _g49InferenceConv.Forward(images);
-        _g49InferenceEpilogue.Forward(images);
-        _g50InferenceConv.Forward(images);
-        _g50InferenceEpilogue.Forward(images);
-        _g51InferenceConv.Forward(images);
-        _g51InferenceEpilogue.Forward(images);
-        _g52InferenceConv.Forward(images);
-        _g52InferenceEpilogue.Forward(images);
-        _g53InferenceConv.Forward(images);
-        _g53InferenceEpilogue.Forward(images);
-        _g54InferenceConv.Forward(images);
-        _g54InferenceEpilogue.Forward(images);
-        _g55InferenceConv.Forward(images);
-        _g55InferenceEpilogue.Forward(images);
-        _g56InferenceConv.Forward(images);
-        _g56InferenceEpilogue.Forward(images);
-        _g57InferenceConv.Forward(images);
-        _g57InferenceEpilogue.Forward(images);
-        _g58InferenceConv.Forward(images);
-        _g58InferenceEpilogue.Forward(images);
-        _g59InferenceConv.Forward(images);
-        _g59InferenceEpilogue.Forward(images);
-        _g60InferenceConv.Forward(images);
-        _g60InferenceEpilogue.Forward(images);
-        _g61InferenceConv.Forward(images);
-        _g61InferenceEpilogue.Forward(images);
-        _g62InferenceConv.Forward(images);
-        _g62InferenceEpilogue.Forward(images);
-        _g63InferenceConv.Forward(images);
-        _g63InferenceEpilogue.Forward(images);
-        _g64InferenceConv.Forward(images);
-        _g64InferenceEpilogue.Forward(images);
-        _g65InferenceConv.Forward(images);
-        _g65InferenceEpilogue.Forward(images);
-        _g66InferenceConv.Forward(images);
-        _g66InferenceEpilogue.Forward(images);
-        _g67InferenceConv.Forward(images);
-        _g67InferenceEpilogue.Forward(images);
-        _g68InferenceConv.Forward(images);
-        _g68InferenceEpilogue.Forward(images);
-        _g69InferenceConv.Forward(images);
-        _g69InferenceEpilogue.Forward(images);
-        _g70InferenceConv.Forward(images);
-        _g70InferenceEpilogue.Forward(images);
-        _g71InferenceConv.Forward(images);
-        _g71InferenceEpilogue.Forward(images);
-        _g72InferenceConv.Forward(images);
-        _g72InferenceEpilogue.Forward(images);
-        _g73InferenceConv.Forward(images);
-        _g73InferenceEpilogue.Forward(images);
-        _g74InferenceConv.Forward(images);
-        _g74InferenceEpilogue.Forward(images);
-        _g75InferenceConv.Forward(images);
-        _g75InferenceEpilogue.Forward(images);
-        _g76InferenceConv.Forward(images);
-        _g76InferenceEpilogue.Forward(images);
-        _g77InferenceConv.Forward(images);
-        _g78InferenceOp.Forward(images);
-        _g79InferenceOp.Forward(images);
-        _g80InferenceOp.Forward(images);
-        _g81InferenceConv.Forward(images);
-        _g81InferenceEpilogue.Forward(images);
-        _g82InferenceConv.Forward(images);
-        _g82InferenceEpilogue.Forward(images);
-        _g83InferenceConv.Forward(images);
-        _g83InferenceEpilogue.Forward(images);
-        _g84InferenceConv.Forward(images);
-        _g84InferenceEpilogue.Forward(images);
-        _g85InferenceConv.Forward(images);
-        _g85InferenceEpilogue.Forward(images);
-        _g86InferenceConv.Forward(images);
-        _g86InferenceEpilogue.Forward(images);
-        _g87InferenceConv.Forward(images);
-        _g87InferenceEpilogue.Forward(images);
-        _g88InferenceConv.Forward(images);
-        _g88InferenceEpilogue.Forward(images);
-        _g89InferenceConv.Forward(images);
-        _g89InferenceEpilogue.Forward(images);
-        _g90InferenceConv.Forward(images);
-        _g90InferenceEpilogue.Forward(images);
-        _g91InferenceConv.Forward(images);
-        _g91InferenceEpilogue.Forward(images);
-        _g92InferenceConv.Forward(images);
-        _g92InferenceEpilogue.Forward(images);
-        _g93InferenceConv.Forward(images);
-        _g93InferenceEpilogue.Forward(images);
-        _g94InferenceConv.Forward(images);
-        _g94InferenceEpilogue.Forward(images);
-        _g95InferenceConv.Forward(images);
-        _g95InferenceEpilogue.Forward(images);
-        _g96InferenceConv.Forward(images);
-        _g96InferenceEpilogue.Forward(images);
-        _g97InferenceConv.Forward(images);
-        _g97InferenceEpilogue.Forward(images);
-        _g98InferenceConv.Forward(images);
-        _g98InferenceEpilogue.Forward(images);
-        _g99InferenceConv.Forward(images);
-        _g99InferenceEpilogue.Forward(images);
-        _g100InferenceConv.Forward(images);
-        _g100InferenceEpilogue.Forward(images);
-        _g101InferenceConv.Forward(images);
-        _g101InferenceEpilogue.Forward(images);
-        _g102InferenceConv.Forward(images);
-        _g102InferenceEpilogue.Forward(images);
-        _g103InferenceConv.Forward(images);
-        _g103InferenceEpilogue.Forward(images);
-        _g104InferenceConv.Forward(images);
-        _g104InferenceEpilogue.Forward(images);
-        _g105InferenceConv.Forward(images);
-        _g105InferenceEpilogue.Forward(images);
-        _g106InferenceConv.Forward(images);
-        _g106InferenceEpilogue.Forward(images);
-        _g107InferenceConv.Forward(images);
-        _g107InferenceEpilogue.Forward(images);
-        _g108InferenceConv.Forward(images);
-        _g108InferenceEpilogue.Forward(images);
-        _g109InferenceConv.Forward(images);
-        _g109InferenceEpilogue.Forward(images);
-        _g110InferenceConv.Forward(images);
-        _g110InferenceEpilogue.Forward(images);
-        _g111InferenceConv.Forward(images);
-        _g111InferenceEpilogue.Forward(images);
-        _g112InferenceConv.Forward(images);
-        _g112InferenceEpilogue.Forward(images);
-        _g113InferenceConv.Forward(images);
-        _g113InferenceEpilogue.Forward(images);
-        _g114InferenceConv.Forward(images);
-        _g114InferenceEpilogue.Forward(images);
-        _g115InferenceOp.Forward(images);
-        _g116InferenceConv.Forward(images);
-    }
-
-    /// <inheritdoc />
-    protected override void FoldBatchNorm()
-    {
-        _g0Fold.Run();
-        _g1Fold.Run();
-        _g2Fold.Run();
-        _g3Fold.Run();
-        _g4Fold.Run();
-        _g5Fold.Run();
-        _g6Fold.Run();
-        _g7Fold.Run();
-        _g8Fold.Run();
-        _g9Fold.Run();
-        _g10Fold.Run();
-        _g11Fold.Run();
-        _g12Fold.Run();
-        _g13Fold.Run();
-        _g14Fold.Run();
-        _g15Fold.Run();
-        _g16Fold.Run();
-        _g17Fold.Run();
-        _g18Fold.Run();
-        _g19Fold.Run();
-        _g20Fold.Run();
-        _g21Fold.Run();
-        _g22Fold.Run();
-        _g23Fold.Run();
-        _g24Fold.Run();
-        _g25Fold.Run();
-        _g26Fold.Run();
-        _g27Fold.Run();
-        _g28Fold.Run();
-        _g29Fold.Run();
-        _g30Fold.Run();
-        _g31Fold.Run();
-        _g32Fold.Run();
-        _g33Fold.Run();
-        _g34Fold.Run();
-        _g35Fold.Run();
-        _g36Fold.Run();
-        _g37Fold.Run();
-        _g38Fold.Run();
-        _g42Fold.Run();
-        _g43Fold.Run();
-        _g44Fold.Run();
-        _g45Fold.Run();
-        _g46Fold.Run();
-        _g47Fold.Run();
-        _g48Fold.Run();
-        _g49Fold.Run();
-        _g50Fold.Run();
-        _g51Fold.Run();
-        _g52Fold.Run();
-        _g53Fold.Run();
-        _g54Fold.Run();
-        _g55Fold.Run();
-        _g56Fold.Run();
-        _g57Fold.Run();
-        _g58Fold.Run();
-        _g59Fold.Run();
-        _g60Fold.Run();
-        _g61Fold.Run();
-        _g62Fold.Run();
-        _g63Fold.Run();
-        _g64Fold.Run();
-        _g65Fold.Run();
-        _g66Fold.Run();
-        _g67Fold.Run();
-        _g68Fold.Run();
-        _g69Fold.Run();
-        _g70Fold.Run();
-        _g71Fold.Run();
-        _g72Fold.Run();
-        _g73Fold.Run();
-        _g74Fold.Run();
-        _g75Fold.Run();
-        _g76Fold.Run();
-        _g77Fold.Run();
-        _g81Fold.Run();
-        _g82Fold.Run();
-        _g83Fold.Run();
-        _g84Fold.Run();
-        _g85Fold.Run();
-        _g86Fold.Run();
-        _g87Fold.Run();
-        _g88Fold.Run();
-        _g89Fold.Run();
-        _g90Fold.Run();
-        _g91Fold.Run();
-        _g92Fold.Run();
-        _g93Fold.Run();
-        _g94Fold.Run();
-        _g95Fold.Run();
-        _g96Fold.Run();
-        _g97Fold.Run();
-        _g98Fold.Run();
-        _g99Fold.Run();
-        _g100Fold.Run();
-        _g101Fold.Run();
-        _g102Fold.Run();
-        _g103Fold.Run();
-        _g104Fold.Run();
-        _g105Fold.Run();
-        _g106Fold.Run();
-        _g107Fold.Run();
-        _g108Fold.Run();
-        _g109Fold.Run();
-        _g110Fold.Run();
-        _g111Fold.Run();
-        _g112Fold.Run();
-        _g113Fold.Run();
-        _g114Fold.Run();
     }
 
     /// <inheritdoc />

@@ -58,432 +58,331 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <summary>A Keras-style summary: every layer with its operation, output shape, parameters and FLOPs.</summary>
     public static string Summary() => SummaryText;
 
-    private const string SummaryText =
-        "Network: ResNet18\n" +
-        "Input: (3, 224, 224)\n" +
-        "Layer                  Operation                                    Output shape      Param #        FLOPs\n" +
-        "==========================================================================================================\n" +
-        "conv1                  Conv2d 3->64, 7x7, stride 2, pad 3           (64, 112, 112)      9,408  236,027,904\n" +
-        "bn1                    BatchNorm2d(64)                              (64, 112, 112)        128    1,605,632\n" +
-        "relu                   ReLU                                         (64, 112, 112)          0      802,816\n" +
-        "maxpool                MaxPool 3x3, stride 2, pad 1                 (64, 56, 56)            0    1,806,336\n" +
-        "layer1.0.conv1         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.0.bn1           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n" +
-        "layer1.0.relu1         ReLU                                         (64, 56, 56)            0      200,704\n" +
-        "layer1.0.conv2         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.0.bn2           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n" +
-        "layer1.0.add           Add (identity shortcut)                      (64, 56, 56)            0      200,704\n" +
-        "layer1.0.relu2         ReLU                                         (64, 56, 56)            0      200,704\n" +
-        "layer1.1.conv1         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.1.bn1           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n" +
-        "layer1.1.relu1         ReLU                                         (64, 56, 56)            0      200,704\n" +
-        "layer1.1.conv2         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.1.bn2           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n" +
-        "layer1.1.add           Add (identity shortcut)                      (64, 56, 56)            0      200,704\n" +
-        "layer1.1.relu2         ReLU                                         (64, 56, 56)            0      200,704\n" +
-        "layer2.0.conv1         Conv2d 64->128, 3x3, stride 2, pad 1         (128, 28, 28)      73,728  115,605,504\n" +
-        "layer2.0.bn1           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer2.0.relu1         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer2.0.conv2         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.0.bn2           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer2.0.downsample.0  Conv2d 64->128, 1x1, stride 2 (projection)   (128, 28, 28)       8,192   12,845,056\n" +
-        "layer2.0.downsample.1  BatchNorm2d(128) (projection)                (128, 28, 28)         256      200,704\n" +
-        "layer2.0.add           Add (projection shortcut)                    (128, 28, 28)           0      100,352\n" +
-        "layer2.0.relu2         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer2.1.conv1         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.1.bn1           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer2.1.relu1         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer2.1.conv2         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.1.bn2           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer2.1.add           Add (identity shortcut)                      (128, 28, 28)           0      100,352\n" +
-        "layer2.1.relu2         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer3.0.conv1         Conv2d 128->256, 3x3, stride 2, pad 1        (256, 14, 14)     294,912  115,605,504\n" +
-        "layer3.0.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.0.relu1         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.0.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.0.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.0.downsample.0  Conv2d 128->256, 1x1, stride 2 (projection)  (256, 14, 14)      32,768   12,845,056\n" +
-        "layer3.0.downsample.1  BatchNorm2d(256) (projection)                (256, 14, 14)         512      100,352\n" +
-        "layer3.0.add           Add (projection shortcut)                    (256, 14, 14)           0       50,176\n" +
-        "layer3.0.relu2         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.1.conv1         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.1.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.1.relu1         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.1.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.1.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.1.add           Add (identity shortcut)                      (256, 14, 14)           0       50,176\n" +
-        "layer3.1.relu2         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer4.0.conv1         Conv2d 256->512, 3x3, stride 2, pad 1        (512, 7, 7)     1,179,648  115,605,504\n" +
-        "layer4.0.bn1           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n" +
-        "layer4.0.relu1         ReLU                                         (512, 7, 7)             0       25,088\n" +
-        "layer4.0.conv2         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.0.bn2           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n" +
-        "layer4.0.downsample.0  Conv2d 256->512, 1x1, stride 2 (projection)  (512, 7, 7)       131,072   12,845,056\n" +
-        "layer4.0.downsample.1  BatchNorm2d(512) (projection)                (512, 7, 7)         1,024       50,176\n" +
-        "layer4.0.add           Add (projection shortcut)                    (512, 7, 7)             0       25,088\n" +
-        "layer4.0.relu2         ReLU                                         (512, 7, 7)             0       25,088\n" +
-        "layer4.1.conv1         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.1.bn1           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n" +
-        "layer4.1.relu1         ReLU                                         (512, 7, 7)             0       25,088\n" +
-        "layer4.1.conv2         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.1.bn2           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n" +
-        "layer4.1.add           Add (identity shortcut)                      (512, 7, 7)             0       25,088\n" +
-        "layer4.1.relu2         ReLU                                         (512, 7, 7)             0       25,088\n" +
-        "avgpool                GlobalAvgPool                                (512)                   0       25,088\n" +
-        "fc                     Linear 512->1000                             (1000)            513,000    1,025,000\n" +
-        "----------------------------------------------------------------------------------------------------------\n" +
-        "Total params: 11,689,512 (trainable; plus 9,620 buffer elements)\n" +
-        "Multiply-adds per image: 1,814,073,344\n" +
-        "Forward FLOPs per image: 3,638,007,272 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 42.70 MiB, inference 3.83 MiB\n" +
-        "Fusion groups: 29 passes for 68 layers\n";
+    private static readonly string SummaryText = CreateSummary();
 
-    private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
+    private static string CreateSummary()
     {
-        new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->64, 7x7, stride 2, pad 3", new[] { -1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 9408, 118013952, 236027904, 7, 2, 3),
-        new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 0 }, global::DslResNet.TensorShape.Image(64, 112, 112), 128, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 0, 0, 802816, 0, 0, 0),
-        new(3, "maxpool", global::DslResNet.LayerKind.MaxPool, "MaxPool 3x3, stride 2, pad 1", new[] { 2 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 1806336, 3, 2, 1),
-        new(4, "layer1.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 3 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(5, "layer1.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 4 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(6, "layer1.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 5 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(7, "layer1.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 6 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(8, "layer1.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 7 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(9, "layer1.0.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 8, 3 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(10, "layer1.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 9 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(11, "layer1.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 10 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(12, "layer1.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 11 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(13, "layer1.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 12 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(14, "layer1.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 13 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(15, "layer1.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 14 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(16, "layer1.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 15, 10 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(17, "layer1.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 16 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(18, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->128, 3x3, stride 2, pad 1", new[] { 17 }, global::DslResNet.TensorShape.Image(128, 28, 28), 73728, 57802752, 115605504, 3, 2, 1),
-        new(19, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 18 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(20, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 19 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(21, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 20 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(22, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 21 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(23, "layer2.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 64->128, 1x1, stride 2 (projection)", new[] { 17 }, global::DslResNet.TensorShape.Image(128, 28, 28), 8192, 6422528, 12845056, 1, 2, 0),
-        new(24, "layer2.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128) (projection)", new[] { 23 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(25, "layer2.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 22, 24 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(26, "layer2.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 25 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(27, "layer2.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 26 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(28, "layer2.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 27 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(29, "layer2.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 28 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(30, "layer2.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 29 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(31, "layer2.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 30 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(32, "layer2.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 31, 26 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(33, "layer2.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 32 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(34, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->256, 3x3, stride 2, pad 1", new[] { 33 }, global::DslResNet.TensorShape.Image(256, 14, 14), 294912, 57802752, 115605504, 3, 2, 1),
-        new(35, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 34 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(36, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 35 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(37, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 36 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(38, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 37 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(39, "layer3.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 128->256, 1x1, stride 2 (projection)", new[] { 33 }, global::DslResNet.TensorShape.Image(256, 14, 14), 32768, 6422528, 12845056, 1, 2, 0),
-        new(40, "layer3.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256) (projection)", new[] { 39 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(41, "layer3.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 38, 40 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(42, "layer3.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 41 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(43, "layer3.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 42 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(44, "layer3.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 43 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(45, "layer3.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 44 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(46, "layer3.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 45 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(47, "layer3.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 46 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(48, "layer3.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 47, 42 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(49, "layer3.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 48 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(50, "layer4.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 3x3, stride 2, pad 1", new[] { 49 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1179648, 57802752, 115605504, 3, 2, 1),
-        new(51, "layer4.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 50 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(52, "layer4.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 51 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(53, "layer4.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 52 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(54, "layer4.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 53 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(55, "layer4.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 1x1, stride 2 (projection)", new[] { 49 }, global::DslResNet.TensorShape.Image(512, 7, 7), 131072, 6422528, 12845056, 1, 2, 0),
-        new(56, "layer4.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512) (projection)", new[] { 55 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(57, "layer4.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 54, 56 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(58, "layer4.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 57 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(59, "layer4.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 58 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(60, "layer4.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 59 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(61, "layer4.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 60 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(62, "layer4.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 61 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(63, "layer4.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 62 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(64, "layer4.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 63, 58 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(65, "layer4.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 64 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(66, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 65 }, global::DslResNet.TensorShape.Flat(512), 0, 0, 25088, 0, 0, 0),
-        new(67, "fc", global::DslResNet.LayerKind.Dense, "Linear 512->1000", new[] { 66 }, global::DslResNet.TensorShape.Flat(1000), 513000, 512000, 1025000, 0, 0, 0, Bias: true),
-    };
+        global::System.Text.StringBuilder s = new();
+        s.Append("Network: ResNet18\n");
+        s.Append("Input: (3, 224, 224)\n");
+        s.Append("Layer                  Operation                                    Output shape      Param #        FLOPs\n");
+        s.Append("==========================================================================================================\n");
+        s.Append("conv1                  Conv2d 3->64, 7x7, stride 2, pad 3           (64, 112, 112)      9,408  236,027,904\n");
+        s.Append("bn1                    BatchNorm2d(64)                              (64, 112, 112)        128    1,605,632\n");
+        s.Append("relu                   ReLU                                         (64, 112, 112)          0      802,816\n");
+        s.Append("maxpool                MaxPool 3x3, stride 2, pad 1                 (64, 56, 56)            0    1,806,336\n");
+        s.Append("layer1.0.conv1         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n");
+        s.Append("layer1.0.bn1           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.0.relu1         ReLU                                         (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.0.conv2         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n");
+        s.Append("layer1.0.bn2           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.0.add           Add (identity shortcut)                      (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.0.relu2         ReLU                                         (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.1.conv1         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n");
+        s.Append("layer1.1.bn1           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.1.relu1         ReLU                                         (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.1.conv2         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n");
+        s.Append("layer1.1.bn2           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.1.add           Add (identity shortcut)                      (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.1.relu2         ReLU                                         (64, 56, 56)            0      200,704\n");
+        s.Append("layer2.0.conv1         Conv2d 64->128, 3x3, stride 2, pad 1         (128, 28, 28)      73,728  115,605,504\n");
+        s.Append("layer2.0.bn1           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.0.relu1         ReLU                                         (128, 28, 28)           0      100,352\n");
+        s.Append("layer2.0.conv2         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n");
+        s.Append("layer2.0.bn2           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.0.downsample.0  Conv2d 64->128, 1x1, stride 2 (projection)   (128, 28, 28)       8,192   12,845,056\n");
+        s.Append("layer2.0.downsample.1  BatchNorm2d(128) (projection)                (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.0.add           Add (projection shortcut)                    (128, 28, 28)           0      100,352\n");
+        s.Append("layer2.0.relu2         ReLU                                         (128, 28, 28)           0      100,352\n");
+        s.Append("layer2.1.conv1         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n");
+        s.Append("layer2.1.bn1           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.1.relu1         ReLU                                         (128, 28, 28)           0      100,352\n");
+        s.Append("layer2.1.conv2         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n");
+        s.Append("layer2.1.bn2           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.1.add           Add (identity shortcut)                      (128, 28, 28)           0      100,352\n");
+        s.Append("layer2.1.relu2         ReLU                                         (128, 28, 28)           0      100,352\n");
+        s.Append("layer3.0.conv1         Conv2d 128->256, 3x3, stride 2, pad 1        (256, 14, 14)     294,912  115,605,504\n");
+        s.Append("layer3.0.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.0.relu1         ReLU                                         (256, 14, 14)           0       50,176\n");
+        s.Append("layer3.0.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n");
+        s.Append("layer3.0.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.0.downsample.0  Conv2d 128->256, 1x1, stride 2 (projection)  (256, 14, 14)      32,768   12,845,056\n");
+        s.Append("layer3.0.downsample.1  BatchNorm2d(256) (projection)                (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.0.add           Add (projection shortcut)                    (256, 14, 14)           0       50,176\n");
+        s.Append("layer3.0.relu2         ReLU                                         (256, 14, 14)           0       50,176\n");
+        s.Append("layer3.1.conv1         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n");
+        s.Append("layer3.1.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.1.relu1         ReLU                                         (256, 14, 14)           0       50,176\n");
+        s.Append("layer3.1.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n");
+        s.Append("layer3.1.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.1.add           Add (identity shortcut)                      (256, 14, 14)           0       50,176\n");
+        s.Append("layer3.1.relu2         ReLU                                         (256, 14, 14)           0       50,176\n");
+        s.Append("layer4.0.conv1         Conv2d 256->512, 3x3, stride 2, pad 1        (512, 7, 7)     1,179,648  115,605,504\n");
+        s.Append("layer4.0.bn1           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.0.relu1         ReLU                                         (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.0.conv2         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.0.bn2           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.0.downsample.0  Conv2d 256->512, 1x1, stride 2 (projection)  (512, 7, 7)       131,072   12,845,056\n");
+        s.Append("layer4.0.downsample.1  BatchNorm2d(512) (projection)                (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.0.add           Add (projection shortcut)                    (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.0.relu2         ReLU                                         (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.1.conv1         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.1.bn1           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.1.relu1         ReLU                                         (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.1.conv2         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.1.bn2           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.1.add           Add (identity shortcut)                      (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.1.relu2         ReLU                                         (512, 7, 7)             0       25,088\n");
+        s.Append("avgpool                GlobalAvgPool                                (512)                   0       25,088\n");
+        s.Append("fc                     Linear 512->1000                             (1000)            513,000    1,025,000\n");
+        s.Append("----------------------------------------------------------------------------------------------------------\n");
+        s.Append("Total params: 11,689,512 (trainable; plus 9,620 buffer elements)\n");
+        s.Append("Multiply-adds per image: 1,814,073,344\n");
+        s.Append("Forward FLOPs per image: 3,638,007,272 (2 per multiply-add, 1 per element-wise operation)\n");
+        s.Append("Activation memory per image: training 42.70 MiB, inference 3.83 MiB\n");
+        s.Append("Fusion groups: 29 passes for 68 layers\n");
+        return s.ToString();
+    }
 
-    private static global::DslResNet.ParameterInfo[] CreateParameters() => new global::DslResNet.ParameterInfo[]
+    private static global::DslResNet.LayerInfo[] CreateLayers()
     {
-        new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 3, 7, 7 }),
-        new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv1.weight", "layer1.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.0.bn1.weight", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.0.bn1.bias", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.0.bn1.running_mean", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.0.bn1.running_var", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.0.bn1.num_batches_tracked", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv2.weight", "layer1.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.0.bn2.weight", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.0.bn2.bias", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.0.bn2.running_mean", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.0.bn2.running_var", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.0.bn2.num_batches_tracked", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv1.weight", "layer1.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.1.bn1.weight", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.1.bn1.bias", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.1.bn1.running_mean", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.1.bn1.running_var", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.1.bn1.num_batches_tracked", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv2.weight", "layer1.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.1.bn2.weight", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.1.bn2.bias", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.1.bn2.running_mean", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.1.bn2.running_var", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.1.bn2.num_batches_tracked", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 64, 3, 3 }),
-        new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.downsample.0.weight", "layer2.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 128, 64, 1, 1 }),
-        new("layer2.0.downsample.1.weight", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.0.downsample.1.bias", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.0.downsample.1.running_mean", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.0.downsample.1.running_var", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.0.downsample.1.num_batches_tracked", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv1.weight", "layer2.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.1.bn1.weight", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.1.bn1.bias", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.1.bn1.running_mean", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.1.bn1.running_var", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.1.bn1.num_batches_tracked", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv2.weight", "layer2.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.1.bn2.weight", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.1.bn2.bias", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.1.bn2.running_mean", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.1.bn2.running_var", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.1.bn2.num_batches_tracked", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 128, 3, 3 }),
-        new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.downsample.0.weight", "layer3.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 256, 128, 1, 1 }),
-        new("layer3.0.downsample.1.weight", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.0.downsample.1.bias", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.0.downsample.1.running_mean", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.0.downsample.1.running_var", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.0.downsample.1.num_batches_tracked", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv1.weight", "layer3.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.1.bn1.weight", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.1.bn1.bias", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.1.bn1.running_mean", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.1.bn1.running_var", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.1.bn1.num_batches_tracked", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv2.weight", "layer3.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.1.bn2.weight", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.1.bn2.bias", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.1.bn2.running_mean", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.1.bn2.running_var", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.1.bn2.num_batches_tracked", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.conv1.weight", "layer4.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 256, 3, 3 }),
-        new("layer4.0.bn1.weight", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.0.bn1.bias", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.0.bn1.running_mean", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.0.bn1.running_var", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.0.bn1.num_batches_tracked", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.conv2.weight", "layer4.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.0.bn2.weight", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.0.bn2.bias", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.0.bn2.running_mean", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.0.bn2.running_var", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.0.bn2.num_batches_tracked", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.downsample.0.weight", "layer4.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 512, 256, 1, 1 }),
-        new("layer4.0.downsample.1.weight", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.0.downsample.1.bias", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.0.downsample.1.running_mean", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.0.downsample.1.running_var", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.0.downsample.1.num_batches_tracked", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.1.conv1.weight", "layer4.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.1.bn1.weight", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.1.bn1.bias", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.1.bn1.running_mean", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.1.bn1.running_var", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.1.bn1.num_batches_tracked", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.1.conv2.weight", "layer4.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.1.bn2.weight", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.1.bn2.bias", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.1.bn2.running_mean", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.1.bn2.running_var", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.1.bn2.num_batches_tracked", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 1000, 512 }),
-        new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 1000 }),
-    };
+        global::System.Collections.Generic.List<global::DslResNet.LayerInfo> t = new(68);
+        t.Add(new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->64, 7x7, stride 2, pad 3", new[] { -1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 9408, 118013952, 236027904, 7, 2, 3));
+        t.Add(new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 0 }, global::DslResNet.TensorShape.Image(64, 112, 112), 128, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 0, 0, 802816, 0, 0, 0));
+        t.Add(new(3, "maxpool", global::DslResNet.LayerKind.MaxPool, "MaxPool 3x3, stride 2, pad 1", new[] { 2 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 1806336, 3, 2, 1));
+        t.Add(new(4, "layer1.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 3 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(5, "layer1.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 4 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(6, "layer1.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 5 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(7, "layer1.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 6 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(8, "layer1.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 7 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(9, "layer1.0.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 8, 3 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(10, "layer1.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 9 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(11, "layer1.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 10 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(12, "layer1.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 11 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(13, "layer1.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 12 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(14, "layer1.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 13 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(15, "layer1.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 14 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(16, "layer1.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 15, 10 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(17, "layer1.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 16 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(18, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->128, 3x3, stride 2, pad 1", new[] { 17 }, global::DslResNet.TensorShape.Image(128, 28, 28), 73728, 57802752, 115605504, 3, 2, 1));
+        t.Add(new(19, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 18 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(20, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 19 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(21, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 20 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(22, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 21 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(23, "layer2.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 64->128, 1x1, stride 2 (projection)", new[] { 17 }, global::DslResNet.TensorShape.Image(128, 28, 28), 8192, 6422528, 12845056, 1, 2, 0));
+        t.Add(new(24, "layer2.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128) (projection)", new[] { 23 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(25, "layer2.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 22, 24 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(26, "layer2.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 25 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(27, "layer2.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 26 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(28, "layer2.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 27 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(29, "layer2.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 28 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(30, "layer2.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 29 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(31, "layer2.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 30 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(32, "layer2.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 31, 26 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(33, "layer2.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 32 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(34, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->256, 3x3, stride 2, pad 1", new[] { 33 }, global::DslResNet.TensorShape.Image(256, 14, 14), 294912, 57802752, 115605504, 3, 2, 1));
+        t.Add(new(35, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 34 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(36, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 35 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(37, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 36 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(38, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 37 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(39, "layer3.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 128->256, 1x1, stride 2 (projection)", new[] { 33 }, global::DslResNet.TensorShape.Image(256, 14, 14), 32768, 6422528, 12845056, 1, 2, 0));
+        t.Add(new(40, "layer3.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256) (projection)", new[] { 39 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(41, "layer3.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 38, 40 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(42, "layer3.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 41 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(43, "layer3.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 42 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(44, "layer3.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 43 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(45, "layer3.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 44 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(46, "layer3.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 45 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(47, "layer3.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 46 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(48, "layer3.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 47, 42 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(49, "layer3.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 48 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(50, "layer4.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 3x3, stride 2, pad 1", new[] { 49 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1179648, 57802752, 115605504, 3, 2, 1));
+        t.Add(new(51, "layer4.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 50 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(52, "layer4.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 51 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(53, "layer4.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 52 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(54, "layer4.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 53 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(55, "layer4.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 1x1, stride 2 (projection)", new[] { 49 }, global::DslResNet.TensorShape.Image(512, 7, 7), 131072, 6422528, 12845056, 1, 2, 0));
+        t.Add(new(56, "layer4.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512) (projection)", new[] { 55 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(57, "layer4.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 54, 56 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(58, "layer4.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 57 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(59, "layer4.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 58 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(60, "layer4.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 59 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(61, "layer4.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 60 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(62, "layer4.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 61 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(63, "layer4.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 62 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(64, "layer4.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 63, 58 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(65, "layer4.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 64 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(66, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 65 }, global::DslResNet.TensorShape.Flat(512), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(67, "fc", global::DslResNet.LayerKind.Dense, "Linear 512->1000", new[] { 66 }, global::DslResNet.TensorShape.Flat(1000), 513000, 512000, 1025000, 0, 0, 0, Bias: true));
+        return t.ToArray();
+    }
 
-    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups() => new global::DslResNet.FusionGroupInfo[]
+    private static global::DslResNet.ParameterInfo[] CreateParameters()
     {
-        new("conv1", new[] { 0, 1, 2 }), // Conv+BatchNorm+ReLU
-        new("maxpool", new[] { 3 }), // MaxPool
-        new("layer1.0.conv1", new[] { 4, 5, 6 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv2", new[] { 7, 8, 9, 10 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.1.conv1", new[] { 11, 12, 13 }), // Conv+BatchNorm+ReLU
-        new("layer1.1.conv2", new[] { 14, 15, 16, 17 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.0.conv1", new[] { 18, 19, 20 }), // Conv+BatchNorm+ReLU
-        new("layer2.0.conv2", new[] { 21, 22 }), // Conv+BatchNorm
-        new("layer2.0.downsample.0", new[] { 23, 24 }), // Conv+BatchNorm
-        new("layer2.0.add", new[] { 25 }), // Add
-        new("layer2.0.relu2", new[] { 26 }), // ReLU
-        new("layer2.1.conv1", new[] { 27, 28, 29 }), // Conv+BatchNorm+ReLU
-        new("layer2.1.conv2", new[] { 30, 31, 32, 33 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.0.conv1", new[] { 34, 35, 36 }), // Conv+BatchNorm+ReLU
-        new("layer3.0.conv2", new[] { 37, 38 }), // Conv+BatchNorm
-        new("layer3.0.downsample.0", new[] { 39, 40 }), // Conv+BatchNorm
-        new("layer3.0.add", new[] { 41 }), // Add
-        new("layer3.0.relu2", new[] { 42 }), // ReLU
-        new("layer3.1.conv1", new[] { 43, 44, 45 }), // Conv+BatchNorm+ReLU
-        new("layer3.1.conv2", new[] { 46, 47, 48, 49 }), // Conv+BatchNorm+Add+ReLU
-        new("layer4.0.conv1", new[] { 50, 51, 52 }), // Conv+BatchNorm+ReLU
-        new("layer4.0.conv2", new[] { 53, 54 }), // Conv+BatchNorm
-        new("layer4.0.downsample.0", new[] { 55, 56 }), // Conv+BatchNorm
-        new("layer4.0.add", new[] { 57 }), // Add
-        new("layer4.0.relu2", new[] { 58 }), // ReLU
-        new("layer4.1.conv1", new[] { 59, 60, 61 }), // Conv+BatchNorm+ReLU
-        new("layer4.1.conv2", new[] { 62, 63, 64, 65 }), // Conv+BatchNorm+Add+ReLU
-        new("avgpool", new[] { 66 }), // GlobalAvgPool
-        new("fc", new[] { 67 }), // Dense
-    };
+        global::System.Collections.Generic.List<global::DslResNet.ParameterInfo> t = new(122);
+        t.Add(new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 3, 7, 7 }));
+        t.Add(new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.0.conv1.weight", "layer1.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+        t.Add(new("layer1.0.bn1.weight", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer1.0.bn1.bias", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer1.0.bn1.running_mean", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer1.0.bn1.running_var", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer1.0.bn1.num_batches_tracked", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.0.conv2.weight", "layer1.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+        t.Add(new("layer1.0.bn2.weight", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer1.0.bn2.bias", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer1.0.bn2.running_mean", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer1.0.bn2.running_var", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer1.0.bn2.num_batches_tracked", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.1.conv1.weight", "layer1.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+        t.Add(new("layer1.1.bn1.weight", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer1.1.bn1.bias", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer1.1.bn1.running_mean", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer1.1.bn1.running_var", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer1.1.bn1.num_batches_tracked", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.1.conv2.weight", "layer1.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+        t.Add(new("layer1.1.bn2.weight", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer1.1.bn2.bias", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer1.1.bn2.running_mean", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer1.1.bn2.running_var", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer1.1.bn2.num_batches_tracked", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 64, 3, 3 }));
+        t.Add(new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+        t.Add(new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.downsample.0.weight", "layer2.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 128, 64, 1, 1 }));
+        t.Add(new("layer2.0.downsample.1.weight", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.0.downsample.1.bias", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.0.downsample.1.running_mean", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.0.downsample.1.running_var", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.0.downsample.1.num_batches_tracked", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.1.conv1.weight", "layer2.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+        t.Add(new("layer2.1.bn1.weight", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.1.bn1.bias", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.1.bn1.running_mean", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.1.bn1.running_var", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.1.bn1.num_batches_tracked", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.1.conv2.weight", "layer2.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+        t.Add(new("layer2.1.bn2.weight", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.1.bn2.bias", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.1.bn2.running_mean", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.1.bn2.running_var", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.1.bn2.num_batches_tracked", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 128, 3, 3 }));
+        t.Add(new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+        t.Add(new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.downsample.0.weight", "layer3.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 256, 128, 1, 1 }));
+        t.Add(new("layer3.0.downsample.1.weight", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.0.downsample.1.bias", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.0.downsample.1.running_mean", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.0.downsample.1.running_var", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.0.downsample.1.num_batches_tracked", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.1.conv1.weight", "layer3.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+        t.Add(new("layer3.1.bn1.weight", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.1.bn1.bias", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.1.bn1.running_mean", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.1.bn1.running_var", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.1.bn1.num_batches_tracked", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.1.conv2.weight", "layer3.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+        t.Add(new("layer3.1.bn2.weight", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.1.bn2.bias", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.1.bn2.running_mean", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.1.bn2.running_var", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.1.bn2.num_batches_tracked", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.0.conv1.weight", "layer4.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 256, 3, 3 }));
+        t.Add(new("layer4.0.bn1.weight", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.0.bn1.bias", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.0.bn1.running_mean", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.0.bn1.running_var", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.0.bn1.num_batches_tracked", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.0.conv2.weight", "layer4.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+        t.Add(new("layer4.0.bn2.weight", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.bias", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.running_mean", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.running_var", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.num_batches_tracked", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.0.downsample.0.weight", "layer4.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 512, 256, 1, 1 }));
+        t.Add(new("layer4.0.downsample.1.weight", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.0.downsample.1.bias", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.0.downsample.1.running_mean", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.0.downsample.1.running_var", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.0.downsample.1.num_batches_tracked", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.1.conv1.weight", "layer4.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+        t.Add(new("layer4.1.bn1.weight", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.bias", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.running_mean", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.running_var", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.num_batches_tracked", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.1.conv2.weight", "layer4.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+        t.Add(new("layer4.1.bn2.weight", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.bias", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.running_mean", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.running_var", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.num_batches_tracked", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 1000, 512 }));
+        t.Add(new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 1000 }));
+        return t.ToArray();
+    }
 
-    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.PoolOp _g1Op; // MaxPool maxpool
-    private readonly global::DslResNet.Runtime.PoolOp _g1InferenceOp; // MaxPool maxpool
-    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g6Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g6Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g6InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.FoldOp _g7Fold; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9Op; // Add layer2.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9InferenceOp; // Add layer2.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10Op; // ReLU layer2.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceOp; // ReLU layer2.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g11Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g11Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g11InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16Op; // Add layer3.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceOp; // Add layer3.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17Op; // ReLU layer3.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17InferenceOp; // ReLU layer3.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g18Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g18Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g18InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g19Conv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19Epilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g19Fold; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g19InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g20Conv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g20Fold; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g20InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
-    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23Op; // Add layer4.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceOp; // Add layer4.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24Op; // ReLU layer4.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceOp; // ReLU layer4.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g25Conv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g25Fold; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g25InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g26Conv; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26Epilogue; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g26Fold; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g26InferenceConv; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.PoolOp _g27Op; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.PoolOp _g27InferenceOp; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.ConvOp _g28Conv; // Dense fc
-    private readonly global::DslResNet.Runtime.ConvOp _g28InferenceConv; // Dense fc
+    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
+    {
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(29);
+        t.Add(new("conv1", new[] { 0, 1, 2 }));
+        t.Add(new("maxpool", new[] { 3 }));
+        t.Add(new("layer1.0.conv1", new[] { 4, 5, 6 }));
+        t.Add(new("layer1.0.conv2", new[] { 7, 8, 9, 10 }));
+        t.Add(new("layer1.1.conv1", new[] { 11, 12, 13 }));
+        t.Add(new("layer1.1.conv2", new[] { 14, 15, 16, 17 }));
+        t.Add(new("layer2.0.conv1", new[] { 18, 19, 20 }));
+        t.Add(new("layer2.0.conv2", new[] { 21, 22 }));
+        t.Add(new("layer2.0.downsample.0", new[] { 23, 24 }));
+        t.Add(new("layer2.0.add", new[] { 25 }));
+        t.Add(new("layer2.0.relu2", new[] { 26 }));
+        t.Add(new("layer2.1.conv1", new[] { 27, 28, 29 }));
+        t.Add(new("layer2.1.conv2", new[] { 30, 31, 32, 33 }));
+        t.Add(new("layer3.0.conv1", new[] { 34, 35, 36 }));
+        t.Add(new("layer3.0.conv2", new[] { 37, 38 }));
+        t.Add(new("layer3.0.downsample.0", new[] { 39, 40 }));
+        t.Add(new("layer3.0.add", new[] { 41 }));
+        t.Add(new("layer3.0.relu2", new[] { 42 }));
+        t.Add(new("layer3.1.conv1", new[] { 43, 44, 45 }));
+        t.Add(new("layer3.1.conv2", new[] { 46, 47, 48, 49 }));
+        t.Add(new("layer4.0.conv1", new[] { 50, 51, 52 }));
+        t.Add(new("layer4.0.conv2", new[] { 53, 54 }));
+        t.Add(new("layer4.0.downsample.0", new[] { 55, 56 }));
+        t.Add(new("layer4.0.add", new[] { 57 }));
+        t.Add(new("layer4.0.relu2", new[] { 58 }));
+        t.Add(new("layer4.1.conv1", new[] { 59, 60, 61 }));
+        t.Add(new("layer4.1.conv2", new[] { 62, 63, 64, 65 }));
+        t.Add(new("avgpool", new[] { 66 }));
+        t.Add(new("fc", new[] { 67 }));
+        return t.ToArray();
+    }
 
     /// <summary>Builds ResNet18 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
-    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// and its arenas, and registers every fusion group's operations, bound to its tensors, as a step of each pass.</summary>
     /// <param name="device">The device to run on.</param>
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
@@ -493,505 +392,241 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(5520872, 150528), ParameterGradient("conv1.weight"), default);
-        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1"));
-        _g0Conv.FuseStatistics(_g0Epilogue);
-        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
-        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
-        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
-        _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
-        Own(_g0Conv, _g0Epilogue, _g0Fold, _g0InferenceConv, _g0InferenceEpilogue);
+        AddConvolution(0, true,
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(5520872, 150528), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
         RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(5520872, 150528));
 
         // 1: MaxPool maxpool
-        _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(802816, 802816), TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 802816));
-        _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704));
-        Own(_g1Op, _g1InferenceOp);
+        AddStep(1,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(802816, 802816), TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 802816)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704)));
         RegisterTrace(1, TrainingTensor(1605632, 200704), GradientTensor(802816, 802816));
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
-        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1"));
-        _g2Conv.FuseStatistics(_g2Epilogue);
-        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 36864), Scratch(46848, 64));
-        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704));
-        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
-        Own(_g2Conv, _g2Epilogue, _g2Fold, _g2InferenceConv, _g2InferenceEpilogue);
+        AddConvolution(2, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 36864), Scratch(46848, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
         RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
-        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), TrainingTensor(1605632, 200704), TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), GradientTensor(1605632, 200704), BatchNormGradients("layer1.0.bn2"));
-        _g3Conv.FuseStatistics(_g3Epilogue);
-        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(47168, 36864), Scratch(84032, 64));
-        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704));
-        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704));
-        _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
-        Own(_g3Conv, _g3Epilogue, _g3Fold, _g3InferenceConv, _g3InferenceEpilogue);
+        AddConvolution(3, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), TrainingTensor(1605632, 200704), TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), GradientTensor(1605632, 200704), BatchNormGradients("layer1.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(47168, 36864), Scratch(84032, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704)));
         RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
 
         // 4: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
-        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer1.1.bn1"));
-        _g4Conv.FuseStatistics(_g4Epilogue);
-        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(84352, 36864), Scratch(121216, 64));
-        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704));
-        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
-        Own(_g4Conv, _g4Epilogue, _g4Fold, _g4InferenceConv, _g4InferenceEpilogue);
+        AddConvolution(4, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer1.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(84352, 36864), Scratch(121216, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
         RegisterTrace(4, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
 
         // 5: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
-        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3010560, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), TrainingTensor(2408448, 200704), TrainingTensor(3211264, 200704), GradientTensor(3211264, 200704), GradientTensor(3010560, 200704), GradientTensor(2408448, 200704), BatchNormGradients("layer1.1.bn2"));
-        _g5Conv.FuseStatistics(_g5Epilogue);
-        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(121536, 36864), Scratch(158400, 64));
-        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(401408, 200704));
-        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704));
-        _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
-        Own(_g5Conv, _g5Epilogue, _g5Fold, _g5InferenceConv, _g5InferenceEpilogue);
+        AddConvolution(5, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3010560, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), TrainingTensor(2408448, 200704), TrainingTensor(3211264, 200704), GradientTensor(3211264, 200704), GradientTensor(3010560, 200704), GradientTensor(2408448, 200704), BatchNormGradients("layer1.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(121536, 36864), Scratch(158400, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(401408, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704)));
         RegisterTrace(5, TrainingTensor(3211264, 200704), GradientTensor(2809856, 200704));
 
         // 6: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3411968, 100352), GradientTensor(3411968, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
-        _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(158464, 512), default, TrainingTensor(3512320, 100352), GradientTensor(3512320, 100352), GradientTensor(3411968, 100352), default, BatchNormGradients("layer2.0.bn1"));
-        _g6Conv.FuseStatistics(_g6Epilogue);
-        _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(158976, 73728), Scratch(232704, 128));
-        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(158976, 73728), Scratch(232704, 128), InferenceTensor(0, 100352));
-        _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
-        _g6InferenceConv.FuseEpilogue(_g6InferenceEpilogue);
-        Own(_g6Conv, _g6Epilogue, _g6Fold, _g6InferenceConv, _g6InferenceEpilogue);
+        AddConvolution(6, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3411968, 100352), GradientTensor(3411968, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(158464, 512), default, TrainingTensor(3512320, 100352), GradientTensor(3512320, 100352), GradientTensor(3411968, 100352), default, BatchNormGradients("layer2.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(158976, 73728), Scratch(232704, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(158976, 73728), Scratch(232704, 128), InferenceTensor(0, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
         RegisterTrace(6, TrainingTensor(3512320, 100352), GradientTensor(3211264, 200704));
 
         // 7: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3512320, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(3612672, 100352), GradientTensor(3612672, 100352), GradientTensor(3512320, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
-        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3612672, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(232832, 512), default, TrainingTensor(3713024, 100352), GradientTensor(3713024, 100352), GradientTensor(3612672, 100352), default, BatchNormGradients("layer2.0.bn2"));
-        _g7Conv.FuseStatistics(_g7Epilogue);
-        _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(233344, 147456), Scratch(380800, 128));
-        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(233344, 147456), Scratch(380800, 128), InferenceTensor(100352, 100352));
-        Own(_g7Conv, _g7Epilogue, _g7Fold, _g7InferenceConv);
+        AddConvolution(7, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3512320, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(3612672, 100352), GradientTensor(3612672, 100352), GradientTensor(3512320, 100352), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3612672, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(232832, 512), default, TrainingTensor(3713024, 100352), GradientTensor(3713024, 100352), GradientTensor(3612672, 100352), default, BatchNormGradients("layer2.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(233344, 147456), Scratch(380800, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(233344, 147456), Scratch(380800, 128), InferenceTensor(100352, 100352)),
+            null);
         RegisterTrace(7, TrainingTensor(3713024, 100352), GradientTensor(3512320, 100352));
 
         // 8: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(3813376, 100352), GradientTensor(3813376, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default);
-        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(380928, 512), default, TrainingTensor(3913728, 100352), GradientTensor(3913728, 100352), GradientTensor(3813376, 100352), default, BatchNormGradients("layer2.0.downsample.1"));
-        _g8Conv.FuseStatistics(_g8Epilogue);
-        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(381440, 8192), Scratch(389632, 128));
-        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(401408, 200704), Scratch(381440, 8192), Scratch(389632, 128), InferenceTensor(0, 100352));
-        Own(_g8Conv, _g8Epilogue, _g8Fold, _g8InferenceConv);
+        AddConvolution(8, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(3813376, 100352), GradientTensor(3813376, 100352), GradientTensor(3211264, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(380928, 512), default, TrainingTensor(3913728, 100352), GradientTensor(3913728, 100352), GradientTensor(3813376, 100352), default, BatchNormGradients("layer2.0.downsample.1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(381440, 8192), Scratch(389632, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(401408, 200704), Scratch(381440, 8192), Scratch(389632, 128), InferenceTensor(0, 100352)),
+            null);
         RegisterTrace(8, TrainingTensor(3913728, 100352), GradientTensor(3211264, 200704));
 
         // 9: Add layer2.0.add
-        _g9Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3713024, 100352), default, default, TrainingTensor(3913728, 100352), TrainingTensor(4014080, 100352), GradientTensor(4014080, 100352), GradientTensor(3713024, 100352), GradientTensor(3913728, 100352), default);
-        _g9InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352));
-        Own(_g9Op, _g9InferenceOp);
+        AddStep(9,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3713024, 100352), default, default, TrainingTensor(3913728, 100352), TrainingTensor(4014080, 100352), GradientTensor(4014080, 100352), GradientTensor(3713024, 100352), GradientTensor(3913728, 100352), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352)));
         RegisterTrace(9, TrainingTensor(4014080, 100352), GradientTensor(3713024, 100352));
 
         // 10: ReLU layer2.0.relu2
-        _g10Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4014080, 100352), default, default, default, TrainingTensor(4114432, 100352), GradientTensor(4114432, 100352), GradientTensor(4014080, 100352), default, default);
-        _g10InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(0, 100352));
-        Own(_g10Op, _g10InferenceOp);
+        AddStep(10,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4014080, 100352), default, default, default, TrainingTensor(4114432, 100352), GradientTensor(4114432, 100352), GradientTensor(4014080, 100352), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(0, 100352)));
         RegisterTrace(10, TrainingTensor(4114432, 100352), GradientTensor(4014080, 100352));
 
         // 11: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4114432, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4114432, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
-        _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(389760, 512), default, TrainingTensor(4315136, 100352), GradientTensor(4315136, 100352), GradientTensor(4214784, 100352), default, BatchNormGradients("layer2.1.bn1"));
-        _g11Conv.FuseStatistics(_g11Epilogue);
-        _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(390272, 147456), Scratch(537728, 128));
-        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(390272, 147456), Scratch(537728, 128), InferenceTensor(100352, 100352));
-        _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
-        _g11InferenceConv.FuseEpilogue(_g11InferenceEpilogue);
-        Own(_g11Conv, _g11Epilogue, _g11Fold, _g11InferenceConv, _g11InferenceEpilogue);
+        AddConvolution(11, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4114432, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4114432, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(389760, 512), default, TrainingTensor(4315136, 100352), GradientTensor(4315136, 100352), GradientTensor(4214784, 100352), default, BatchNormGradients("layer2.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(390272, 147456), Scratch(537728, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(390272, 147456), Scratch(537728, 128), InferenceTensor(100352, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
         RegisterTrace(11, TrainingTensor(4315136, 100352), GradientTensor(4114432, 100352));
 
         // 12: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4315136, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
-        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4415488, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(537856, 512), TrainingTensor(4114432, 100352), TrainingTensor(4515840, 100352), GradientTensor(4515840, 100352), GradientTensor(4415488, 100352), GradientTensor(4114432, 100352), BatchNormGradients("layer2.1.bn2"));
-        _g12Conv.FuseStatistics(_g12Epilogue);
-        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(538368, 147456), Scratch(685824, 128));
-        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(538368, 147456), Scratch(685824, 128), InferenceTensor(200704, 100352));
-        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352));
-        _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
-        Own(_g12Conv, _g12Epilogue, _g12Fold, _g12InferenceConv, _g12InferenceEpilogue);
+        AddConvolution(12, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4315136, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4415488, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(537856, 512), TrainingTensor(4114432, 100352), TrainingTensor(4515840, 100352), GradientTensor(4515840, 100352), GradientTensor(4415488, 100352), GradientTensor(4114432, 100352), BatchNormGradients("layer2.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(538368, 147456), Scratch(685824, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(538368, 147456), Scratch(685824, 128), InferenceTensor(200704, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352)));
         RegisterTrace(12, TrainingTensor(4515840, 100352), GradientTensor(4315136, 100352));
 
         // 13: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(4515840, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(4616192, 50176), GradientTensor(4616192, 50176), GradientTensor(4515840, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
-        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(685952, 1024), default, TrainingTensor(4666368, 50176), GradientTensor(4666368, 50176), GradientTensor(4616192, 50176), default, BatchNormGradients("layer3.0.bn1"));
-        _g13Conv.FuseStatistics(_g13Epilogue);
-        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(686976, 294912), Scratch(981888, 256));
-        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(686976, 294912), Scratch(981888, 256), InferenceTensor(0, 50176));
-        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
-        Own(_g13Conv, _g13Epilogue, _g13Fold, _g13InferenceConv, _g13InferenceEpilogue);
+        AddConvolution(13, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(4515840, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(4616192, 50176), GradientTensor(4616192, 50176), GradientTensor(4515840, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(685952, 1024), default, TrainingTensor(4666368, 50176), GradientTensor(4666368, 50176), GradientTensor(4616192, 50176), default, BatchNormGradients("layer3.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(686976, 294912), Scratch(981888, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(686976, 294912), Scratch(981888, 256), InferenceTensor(0, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
         RegisterTrace(13, TrainingTensor(4666368, 50176), GradientTensor(4515840, 100352));
 
         // 14: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4666368, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(4716544, 50176), GradientTensor(4716544, 50176), GradientTensor(4666368, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
-        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4716544, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(982144, 1024), default, TrainingTensor(4766720, 50176), GradientTensor(4766720, 50176), GradientTensor(4716544, 50176), default, BatchNormGradients("layer3.0.bn2"));
-        _g14Conv.FuseStatistics(_g14Epilogue);
-        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(983168, 589824), Scratch(1572992, 256));
-        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(983168, 589824), Scratch(1572992, 256), InferenceTensor(50176, 50176));
-        Own(_g14Conv, _g14Epilogue, _g14Fold, _g14InferenceConv);
+        AddConvolution(14, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4666368, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(4716544, 50176), GradientTensor(4716544, 50176), GradientTensor(4666368, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4716544, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(982144, 1024), default, TrainingTensor(4766720, 50176), GradientTensor(4766720, 50176), GradientTensor(4716544, 50176), default, BatchNormGradients("layer3.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(983168, 589824), Scratch(1572992, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(983168, 589824), Scratch(1572992, 256), InferenceTensor(50176, 50176)),
+            null);
         RegisterTrace(14, TrainingTensor(4766720, 50176), GradientTensor(4666368, 50176));
 
         // 15: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4515840, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(4816896, 50176), GradientTensor(4816896, 50176), GradientTensor(4515840, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default);
-        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4816896, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(1573248, 1024), default, TrainingTensor(4867072, 50176), GradientTensor(4867072, 50176), GradientTensor(4816896, 50176), default, BatchNormGradients("layer3.0.downsample.1"));
-        _g15Conv.FuseStatistics(_g15Epilogue);
-        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(1574272, 32768), Scratch(1607040, 256));
-        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(200704, 100352), Scratch(1574272, 32768), Scratch(1607040, 256), InferenceTensor(0, 50176));
-        Own(_g15Conv, _g15Epilogue, _g15Fold, _g15InferenceConv);
+        AddConvolution(15, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4515840, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(4816896, 50176), GradientTensor(4816896, 50176), GradientTensor(4515840, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4816896, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(1573248, 1024), default, TrainingTensor(4867072, 50176), GradientTensor(4867072, 50176), GradientTensor(4816896, 50176), default, BatchNormGradients("layer3.0.downsample.1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(1574272, 32768), Scratch(1607040, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(200704, 100352), Scratch(1574272, 32768), Scratch(1607040, 256), InferenceTensor(0, 50176)),
+            null);
         RegisterTrace(15, TrainingTensor(4867072, 50176), GradientTensor(4515840, 100352));
 
         // 16: Add layer3.0.add
-        _g16Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4766720, 50176), default, default, TrainingTensor(4867072, 50176), TrainingTensor(4917248, 50176), GradientTensor(4917248, 50176), GradientTensor(4766720, 50176), GradientTensor(4867072, 50176), default);
-        _g16InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176));
-        Own(_g16Op, _g16InferenceOp);
+        AddStep(16,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4766720, 50176), default, default, TrainingTensor(4867072, 50176), TrainingTensor(4917248, 50176), GradientTensor(4917248, 50176), GradientTensor(4766720, 50176), GradientTensor(4867072, 50176), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176)));
         RegisterTrace(16, TrainingTensor(4917248, 50176), GradientTensor(4766720, 50176));
 
         // 17: ReLU layer3.0.relu2
-        _g17Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4917248, 50176), default, default, default, TrainingTensor(4967424, 50176), GradientTensor(4967424, 50176), GradientTensor(4917248, 50176), default, default);
-        _g17InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 50176), default, default, default, InferenceTensor(0, 50176));
-        Own(_g17Op, _g17InferenceOp);
+        AddStep(17,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4917248, 50176), default, default, default, TrainingTensor(4967424, 50176), GradientTensor(4967424, 50176), GradientTensor(4917248, 50176), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 50176), default, default, default, InferenceTensor(0, 50176)));
         RegisterTrace(17, TrainingTensor(4967424, 50176), GradientTensor(4917248, 50176));
 
         // 18: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4967424, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(5017600, 50176), GradientTensor(5017600, 50176), GradientTensor(4967424, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
-        _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(1607296, 1024), default, TrainingTensor(5067776, 50176), GradientTensor(5067776, 50176), GradientTensor(5017600, 50176), default, BatchNormGradients("layer3.1.bn1"));
-        _g18Conv.FuseStatistics(_g18Epilogue);
-        _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(1608320, 589824), Scratch(2198144, 256));
-        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1608320, 589824), Scratch(2198144, 256), InferenceTensor(50176, 50176));
-        _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
-        _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
-        Own(_g18Conv, _g18Epilogue, _g18Fold, _g18InferenceConv, _g18InferenceEpilogue);
+        AddConvolution(18, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4967424, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(5017600, 50176), GradientTensor(5017600, 50176), GradientTensor(4967424, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(1607296, 1024), default, TrainingTensor(5067776, 50176), GradientTensor(5067776, 50176), GradientTensor(5017600, 50176), default, BatchNormGradients("layer3.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(1608320, 589824), Scratch(2198144, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1608320, 589824), Scratch(2198144, 256), InferenceTensor(50176, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
         RegisterTrace(18, TrainingTensor(5067776, 50176), GradientTensor(4967424, 50176));
 
         // 19: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5067776, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(5117952, 50176), GradientTensor(5117952, 50176), GradientTensor(5067776, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
-        _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5117952, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2198400, 1024), TrainingTensor(4967424, 50176), TrainingTensor(5168128, 50176), GradientTensor(5168128, 50176), GradientTensor(5117952, 50176), GradientTensor(4967424, 50176), BatchNormGradients("layer3.1.bn2"));
-        _g19Conv.FuseStatistics(_g19Epilogue);
-        _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2199424, 589824), Scratch(2789248, 256));
-        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2199424, 589824), Scratch(2789248, 256), InferenceTensor(100352, 50176));
-        _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176));
-        _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
-        Own(_g19Conv, _g19Epilogue, _g19Fold, _g19InferenceConv, _g19InferenceEpilogue);
+        AddConvolution(19, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5067776, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(5117952, 50176), GradientTensor(5117952, 50176), GradientTensor(5067776, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5117952, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2198400, 1024), TrainingTensor(4967424, 50176), TrainingTensor(5168128, 50176), GradientTensor(5168128, 50176), GradientTensor(5117952, 50176), GradientTensor(4967424, 50176), BatchNormGradients("layer3.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2199424, 589824), Scratch(2789248, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2199424, 589824), Scratch(2789248, 256), InferenceTensor(100352, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176)));
         RegisterTrace(19, TrainingTensor(5168128, 50176), GradientTensor(5067776, 50176));
 
         // 20: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(5168128, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(5218304, 25088), GradientTensor(5218304, 25088), GradientTensor(5168128, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
-        _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5218304, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(2789504, 2048), default, TrainingTensor(5243392, 25088), GradientTensor(5243392, 25088), GradientTensor(5218304, 25088), default, BatchNormGradients("layer4.0.bn1"));
-        _g20Conv.FuseStatistics(_g20Epilogue);
-        _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(2791552, 1179648), Scratch(3971200, 512));
-        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(2791552, 1179648), Scratch(3971200, 512), InferenceTensor(0, 25088));
-        _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
-        _g20InferenceConv.FuseEpilogue(_g20InferenceEpilogue);
-        Own(_g20Conv, _g20Epilogue, _g20Fold, _g20InferenceConv, _g20InferenceEpilogue);
+        AddConvolution(20, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(5168128, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(5218304, 25088), GradientTensor(5218304, 25088), GradientTensor(5168128, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5218304, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(2789504, 2048), default, TrainingTensor(5243392, 25088), GradientTensor(5243392, 25088), GradientTensor(5218304, 25088), default, BatchNormGradients("layer4.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(2791552, 1179648), Scratch(3971200, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(2791552, 1179648), Scratch(3971200, 512), InferenceTensor(0, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
         RegisterTrace(20, TrainingTensor(5243392, 25088), GradientTensor(5168128, 50176));
 
         // 21: Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
-        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5243392, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5268480, 25088), GradientTensor(5268480, 25088), GradientTensor(5243392, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
-        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5268480, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(3971712, 2048), default, TrainingTensor(5293568, 25088), GradientTensor(5293568, 25088), GradientTensor(5268480, 25088), default, BatchNormGradients("layer4.0.bn2"));
-        _g21Conv.FuseStatistics(_g21Epilogue);
-        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(3973760, 2359296), Scratch(6333056, 512));
-        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(3973760, 2359296), Scratch(6333056, 512), InferenceTensor(25088, 25088));
-        Own(_g21Conv, _g21Epilogue, _g21Fold, _g21InferenceConv);
+        AddConvolution(21, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5243392, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5268480, 25088), GradientTensor(5268480, 25088), GradientTensor(5243392, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5268480, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(3971712, 2048), default, TrainingTensor(5293568, 25088), GradientTensor(5293568, 25088), GradientTensor(5268480, 25088), default, BatchNormGradients("layer4.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(3973760, 2359296), Scratch(6333056, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(3973760, 2359296), Scratch(6333056, 512), InferenceTensor(25088, 25088)),
+            null);
         RegisterTrace(21, TrainingTensor(5293568, 25088), GradientTensor(5243392, 25088));
 
         // 22: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(5168128, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5318656, 25088), GradientTensor(5318656, 25088), GradientTensor(5168128, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default);
-        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5318656, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(6333568, 2048), default, TrainingTensor(5343744, 25088), GradientTensor(5343744, 25088), GradientTensor(5318656, 25088), default, BatchNormGradients("layer4.0.downsample.1"));
-        _g22Conv.FuseStatistics(_g22Epilogue);
-        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(6335616, 131072), Scratch(6466688, 512));
-        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(100352, 50176), Scratch(6335616, 131072), Scratch(6466688, 512), InferenceTensor(0, 25088));
-        Own(_g22Conv, _g22Epilogue, _g22Fold, _g22InferenceConv);
+        AddConvolution(22, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(5168128, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5318656, 25088), GradientTensor(5318656, 25088), GradientTensor(5168128, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5318656, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(6333568, 2048), default, TrainingTensor(5343744, 25088), GradientTensor(5343744, 25088), GradientTensor(5318656, 25088), default, BatchNormGradients("layer4.0.downsample.1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(6335616, 131072), Scratch(6466688, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(100352, 50176), Scratch(6335616, 131072), Scratch(6466688, 512), InferenceTensor(0, 25088)),
+            null);
         RegisterTrace(22, TrainingTensor(5343744, 25088), GradientTensor(5168128, 50176));
 
         // 23: Add layer4.0.add
-        _g23Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5293568, 25088), default, default, TrainingTensor(5343744, 25088), TrainingTensor(5368832, 25088), GradientTensor(5368832, 25088), GradientTensor(5293568, 25088), GradientTensor(5343744, 25088), default);
-        _g23InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088));
-        Own(_g23Op, _g23InferenceOp);
+        AddStep(23,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5293568, 25088), default, default, TrainingTensor(5343744, 25088), TrainingTensor(5368832, 25088), GradientTensor(5368832, 25088), GradientTensor(5293568, 25088), GradientTensor(5343744, 25088), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088)));
         RegisterTrace(23, TrainingTensor(5368832, 25088), GradientTensor(5293568, 25088));
 
         // 24: ReLU layer4.0.relu2
-        _g24Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5368832, 25088), default, default, default, TrainingTensor(5393920, 25088), GradientTensor(5393920, 25088), GradientTensor(5368832, 25088), default, default);
-        _g24InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 25088), default, default, default, InferenceTensor(0, 25088));
-        Own(_g24Op, _g24InferenceOp);
+        AddStep(24,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5368832, 25088), default, default, default, TrainingTensor(5393920, 25088), GradientTensor(5393920, 25088), GradientTensor(5368832, 25088), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 25088), default, default, default, InferenceTensor(0, 25088)));
         RegisterTrace(24, TrainingTensor(5393920, 25088), GradientTensor(5368832, 25088));
 
         // 25: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5393920, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(5419008, 25088), GradientTensor(5419008, 25088), GradientTensor(5393920, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
-        _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5419008, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(6467200, 2048), default, TrainingTensor(5444096, 25088), GradientTensor(5444096, 25088), GradientTensor(5419008, 25088), default, BatchNormGradients("layer4.1.bn1"));
-        _g25Conv.FuseStatistics(_g25Epilogue);
-        _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(6469248, 2359296), Scratch(8828544, 512));
-        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(6469248, 2359296), Scratch(8828544, 512), InferenceTensor(25088, 25088));
-        _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
-        _g25InferenceConv.FuseEpilogue(_g25InferenceEpilogue);
-        Own(_g25Conv, _g25Epilogue, _g25Fold, _g25InferenceConv, _g25InferenceEpilogue);
+        AddConvolution(25, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5393920, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(5419008, 25088), GradientTensor(5419008, 25088), GradientTensor(5393920, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5419008, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(6467200, 2048), default, TrainingTensor(5444096, 25088), GradientTensor(5444096, 25088), GradientTensor(5419008, 25088), default, BatchNormGradients("layer4.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(6469248, 2359296), Scratch(8828544, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(6469248, 2359296), Scratch(8828544, 512), InferenceTensor(25088, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
         RegisterTrace(25, TrainingTensor(5444096, 25088), GradientTensor(5393920, 25088));
 
         // 26: Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-        _g26Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5444096, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(5469184, 25088), GradientTensor(5469184, 25088), GradientTensor(5444096, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
-        _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5469184, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(8829056, 2048), TrainingTensor(5393920, 25088), TrainingTensor(5494272, 25088), GradientTensor(5494272, 25088), GradientTensor(5469184, 25088), GradientTensor(5393920, 25088), BatchNormGradients("layer4.1.bn2"));
-        _g26Conv.FuseStatistics(_g26Epilogue);
-        _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(8831104, 2359296), Scratch(11190400, 512));
-        _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(8831104, 2359296), Scratch(11190400, 512), InferenceTensor(50176, 25088));
-        _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088));
-        _g26InferenceConv.FuseEpilogue(_g26InferenceEpilogue);
-        Own(_g26Conv, _g26Epilogue, _g26Fold, _g26InferenceConv, _g26InferenceEpilogue);
+        AddConvolution(26, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5444096, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(5469184, 25088), GradientTensor(5469184, 25088), GradientTensor(5444096, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5469184, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(8829056, 2048), TrainingTensor(5393920, 25088), TrainingTensor(5494272, 25088), GradientTensor(5494272, 25088), GradientTensor(5469184, 25088), GradientTensor(5393920, 25088), BatchNormGradients("layer4.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(8831104, 2359296), Scratch(11190400, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(8831104, 2359296), Scratch(11190400, 512), InferenceTensor(50176, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088)));
         RegisterTrace(26, TrainingTensor(5494272, 25088), GradientTensor(5444096, 25088));
 
         // 27: GlobalAvgPool avgpool
-        _g27Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(5494272, 25088), TrainingTensor(5519360, 512), GradientTensor(5519360, 512), GradientTensor(5494272, 25088));
-        _g27InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(50176, 25088), InferenceTensor(1000, 512));
-        Own(_g27Op, _g27InferenceOp);
+        AddStep(27,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(5494272, 25088), TrainingTensor(5519360, 512), GradientTensor(5519360, 512), GradientTensor(5494272, 25088)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(50176, 25088), InferenceTensor(1000, 512)));
         RegisterTrace(27, TrainingTensor(5519360, 512), GradientTensor(5494272, 25088));
 
         // 28: Dense fc
-        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(5519360, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(5519872, 1000), GradientTensor(5519872, 1000), GradientTensor(5519360, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
-        Own(_g28Conv, _g28InferenceConv);
+        AddConvolution(28, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(5519360, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(5519872, 1000), GradientTensor(5519872, 1000), GradientTensor(5519360, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            null,
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000)),
+            null);
         RegisterTrace(28, TrainingTensor(5519872, 1000), GradientTensor(5519360, 512));
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardTraining()
-    {
-        _g0Conv.Forward();
-        _g0Epilogue.Forward();
-        TraceForward(0);
-        _g1Op.Forward();
-        TraceForward(1);
-        _g2Conv.Forward();
-        _g2Epilogue.Forward();
-        TraceForward(2);
-        _g3Conv.Forward();
-        _g3Epilogue.Forward();
-        TraceForward(3);
-        _g4Conv.Forward();
-        _g4Epilogue.Forward();
-        TraceForward(4);
-        _g5Conv.Forward();
-        _g5Epilogue.Forward();
-        TraceForward(5);
-        _g6Conv.Forward();
-        _g6Epilogue.Forward();
-        TraceForward(6);
-        _g7Conv.Forward();
-        _g7Epilogue.Forward();
-        TraceForward(7);
-        _g8Conv.Forward();
-        _g8Epilogue.Forward();
-        TraceForward(8);
-        _g9Op.Forward();
-        TraceForward(9);
-        _g10Op.Forward();
-        TraceForward(10);
-        _g11Conv.Forward();
-        _g11Epilogue.Forward();
-        TraceForward(11);
-        _g12Conv.Forward();
-        _g12Epilogue.Forward();
-        TraceForward(12);
-        _g13Conv.Forward();
-        _g13Epilogue.Forward();
-        TraceForward(13);
-        _g14Conv.Forward();
-        _g14Epilogue.Forward();
-        TraceForward(14);
-        _g15Conv.Forward();
-        _g15Epilogue.Forward();
-        TraceForward(15);
-        _g16Op.Forward();
-        TraceForward(16);
-        _g17Op.Forward();
-        TraceForward(17);
-        _g18Conv.Forward();
-        _g18Epilogue.Forward();
-        TraceForward(18);
-        _g19Conv.Forward();
-        _g19Epilogue.Forward();
-        TraceForward(19);
-        _g20Conv.Forward();
-        _g20Epilogue.Forward();
-        TraceForward(20);
-        _g21Conv.Forward();
-        _g21Epilogue.Forward();
-        TraceForward(21);
-        _g22Conv.Forward();
-        _g22Epilogue.Forward();
-        TraceForward(22);
-        _g23Op.Forward();
-        TraceForward(23);
-        _g24Op.Forward();
-        TraceForward(24);
-        _g25Conv.Forward();
-        _g25Epilogue.Forward();
-        TraceForward(25);
-        _g26Conv.Forward();
-        _g26Epilogue.Forward();
-        TraceForward(26);
-        _g27Op.Forward();
-        TraceForward(27);
-        _g28Conv.Forward();
-        TraceForward(28);
-    }
-
-    /// <inheritdoc />
-    protected override void BackwardTraining(bool inputGradient)
-    {
-        _g28Conv.Backward(data: true);
-        TraceBackward(28);
-        _g27Op.Backward();
-        TraceBackward(27);
-        _g26Epilogue.Backward();
-        _g26Conv.Backward(data: true);
-        TraceBackward(26);
-        _g25Epilogue.Backward();
-        _g25Conv.Backward(data: true);
-        TraceBackward(25);
-        _g24Op.Backward();
-        TraceBackward(24);
-        _g23Op.Backward();
-        TraceBackward(23);
-        _g22Epilogue.Backward();
-        _g22Conv.Backward(data: true);
-        TraceBackward(22);
-        _g21Epilogue.Backward();
-        _g21Conv.Backward(data: true);
-        TraceBackward(21);
-        _g20Epilogue.Backward();
-        _g20Conv.Backward(data: true);
-        TraceBackward(20);
-        _g19Epilogue.Backward();
-        _g19Conv.Backward(data: true);
-        TraceBackward(19);
-        _g18Epilogue.Backward();
-        _g18Conv.Backward(data: true);
-        TraceBackward(18);
-        _g17Op.Backward();
-        TraceBackward(17);
-        _g16Op.Backward();
-        TraceBackward(16);
-        _g15Epilogue.Backward();
-        _g15Conv.Backward(data: true);
-        TraceBackward(15);
-        _g14Epilogue.Backward();
-        _g14Conv.Backward(data: true);
-        TraceBackward(14);
-        _g13Epilogue.Backward();
-        _g13Conv.Backward(data: true);
-        TraceBackward(13);
-        _g12Epilogue.Backward();
-        _g12Conv.Backward(data: true);
-        TraceBackward(12);
-        _g11Epilogue.Backward();
-        _g11Conv.Backward(data: true);
-        TraceBackward(11);
-        _g10Op.Backward();
-        TraceBackward(10);
-        _g9Op.Backward();
-        TraceBackward(9);
-        _g8Epilogue.Backward();
-        _g8Conv.Backward(data: true);
-        TraceBackward(8);
-        _g7Epilogue.Backward();
-        _g7Conv.Backward(data: true);
-        TraceBackward(7);
-        _g6Epilogue.Backward();
-        _g6Conv.Backward(data: true);
-        TraceBackward(6);
-        _g5Epilogue.Backward();
-        _g5Conv.Backward(data: true);
-        TraceBackward(5);
-        _g4Epilogue.Backward();
-        _g4Conv.Backward(data: true);
-        TraceBackward(4);
-        _g3Epilogue.Backward();
-        _g3Conv.Backward(data: true);
-        TraceBackward(3);
-        _g2Epilogue.Backward();
-        _g2Conv.Backward(data: true);
-        TraceBackward(2);
-        _g1Op.Backward();
-        TraceBackward(1);
-        _g0Epilogue.Backward();
-        _g0Conv.Backward(data: inputGradient);
-        TraceBackward(0);
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardInference(int images)
-    {
-        _g0InferenceConv.Forward(images);
-        _g0InferenceEpilogue.Forward(images);
-        _g1InferenceOp.Forward(images);
-        _g2InferenceConv.Forward(images);
-        _g2InferenceEpilogue.Forward(images);
-        _g3InferenceConv.Forward(images);
-        _g3InferenceEpilogue.Forward(images);
-        _g4InferenceConv.Forward(images);
-        _g4InferenceEpilogue.Forward(images);
-        _g5InferenceConv.Forward(images);
-        _g5InferenceEpilogue.Forward(images);
-        _g6InferenceConv.Forward(images);
-        _g6InferenceEpilogue.Forward(images);
-        _g7InferenceConv.Forward(images);
-        _g8InferenceConv.Forward(images);
-        _g9InferenceOp.Forward(images);
-        _g10InferenceOp.Forward(images);
-        _g11InferenceConv.Forward(images);
-        _g11InferenceEpilogue.Forward(images);
-        _g12InferenceConv.Forward(images);
-        _g12InferenceEpilogue.Forward(images);
-        _g13InferenceConv.Forward(images);
-        _g13InferenceEpilogue.Forward(images);
-        _g14InferenceConv.Forward(images);
-        _g15InferenceConv.Forward(images);
-        _g16InferenceOp.Forward(images);
-        _g17InferenceOp.Forward(images);
-        _g18InferenceConv.Forward(images);
-        _g18InferenceEpilogue.Forward(images);
-        _g19InferenceConv.Forward(images);
-        _g19InferenceEpilogue.Forward(images);
-        _g20InferenceConv.Forward(images);
-        _g20InferenceEpilogue.Forward(images);
-        _g21InferenceConv.Forward(images);
-        _g22InferenceConv.Forward(images);
-        _g23InferenceOp.Forward(images);
-        _g24InferenceOp.Forward(images);
-        _g25InferenceConv.Forward(images);
-        _g25InferenceEpilogue.Forward(images);
-        _g26InferenceConv.Forward(images);
-        _g26InferenceEpilogue.Forward(images);
-        _g27InferenceOp.Forward(images);
-        _g28InferenceConv.Forward(images);
-    }
-
-    /// <inheritdoc />
-    protected override void FoldBatchNorm()
-    {
-        _g0Fold.Run();
-        _g2Fold.Run();
-        _g3Fold.Run();
-        _g4Fold.Run();
-        _g5Fold.Run();
-        _g6Fold.Run();
-        _g7Fold.Run();
-        _g8Fold.Run();
-        _g11Fold.Run();
-        _g12Fold.Run();
-        _g13Fold.Run();
-        _g14Fold.Run();
-        _g15Fold.Run();
-        _g18Fold.Run();
-        _g19Fold.Run();
-        _g20Fold.Run();
-        _g21Fold.Run();
-        _g22Fold.Run();
-        _g25Fold.Run();
-        _g26Fold.Run();
     }
 
     /// <inheritdoc />

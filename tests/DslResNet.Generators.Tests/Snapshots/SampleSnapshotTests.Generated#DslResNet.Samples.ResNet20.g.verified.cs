@@ -56,425 +56,247 @@ partial class ResNet20 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <summary>A Keras-style summary: every layer with its operation, output shape, parameters and FLOPs.</summary>
     public static string Summary() => SummaryText;
 
-    private const string SummaryText =
-        "Network: ResNet20\n" +
-        "Input: (3, 32, 32)\n" +
-        "Layer                  Operation                                           Output shape  Param #      FLOPs\n" +
-        "===========================================================================================================\n" +
-        "conv1                  Conv2d 3->16, 3x3, pad 1                            (16, 32, 32)      432    884,736\n" +
-        "bn1                    BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "relu                   ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.0.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.0.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.0.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.0.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.0.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.0.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.0.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.1.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.1.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.1.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.1.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.1.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.1.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.1.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.2.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.2.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.2.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.2.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.2.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.2.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.2.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer2.0.conv1         Conv2d 16->32, 3x3, stride 2, pad 1                 (32, 16, 16)    4,608  2,359,296\n" +
-        "layer2.0.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.0.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.0.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.0.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.0.add.shortcut  Shortcut: subsample by 2, zero-pad 16->32 channels  (32, 16, 16)        0          0\n" +
-        "layer2.0.add           Add (zero-pad shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.0.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.1.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.1.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.1.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.1.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.1.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.1.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.1.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.2.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.2.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.2.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.2.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.2.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.2.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.2.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer3.0.conv1         Conv2d 32->64, 3x3, stride 2, pad 1                 (64, 8, 8)     18,432  2,359,296\n" +
-        "layer3.0.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.0.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.0.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.0.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.0.add.shortcut  Shortcut: subsample by 2, zero-pad 32->64 channels  (64, 8, 8)          0          0\n" +
-        "layer3.0.add           Add (zero-pad shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.0.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.1.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.1.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.1.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.1.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.1.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.1.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.1.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.2.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.2.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.2.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.2.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.2.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.2.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.2.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "avgpool                GlobalAvgPool                                       (64)                0      4,096\n" +
-        "fc                     Linear 64->10                                       (10)              650      1,290\n" +
-        "-----------------------------------------------------------------------------------------------------------\n" +
-        "Total params: 269,722 (trainable; plus 1,395 buffer elements)\n" +
-        "Multiply-adds per image: 40,551,040\n" +
-        "Forward FLOPs per image: 81,757,450 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 3.17 MiB, inference 192.0 KiB\n" +
-        "Fusion groups: 27 passes for 70 layers\n";
+    private static readonly string SummaryText = CreateSummary();
 
-    private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
+    private static string CreateSummary()
     {
-        new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->16, 3x3, pad 1", new[] { -1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 432, 442368, 884736, 3, 1, 1),
-        new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 0 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(3, "layer1.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 2 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(4, "layer1.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 3 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(5, "layer1.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 4 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(6, "layer1.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 5 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(7, "layer1.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 6 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(8, "layer1.0.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 7, 2 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(9, "layer1.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 8 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(10, "layer1.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 9 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(11, "layer1.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 10 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(12, "layer1.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 11 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(13, "layer1.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 12 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(14, "layer1.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 13 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(15, "layer1.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 14, 9 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(16, "layer1.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 15 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(17, "layer1.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 16 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(18, "layer1.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 17 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(19, "layer1.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 18 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(20, "layer1.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 19 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(21, "layer1.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 20 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(22, "layer1.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 21, 16 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(23, "layer1.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 22 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(24, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->32, 3x3, stride 2, pad 1", new[] { 23 }, global::DslResNet.TensorShape.Image(32, 16, 16), 4608, 1179648, 2359296, 3, 2, 1),
-        new(25, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 24 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(26, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 25 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(27, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 26 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(28, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 27 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(29, "layer2.0.add.shortcut", global::DslResNet.LayerKind.ZeroPadShortcut, "Shortcut: subsample by 2, zero-pad 16->32 channels", new[] { 23 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 0, 0, 2, 0),
-        new(30, "layer2.0.add", global::DslResNet.LayerKind.Add, "Add (zero-pad shortcut)", new[] { 28, 29 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(31, "layer2.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 30 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(32, "layer2.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 31 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(33, "layer2.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 32 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(34, "layer2.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 33 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(35, "layer2.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 34 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(36, "layer2.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 35 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(37, "layer2.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 36, 31 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(38, "layer2.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 37 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(39, "layer2.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 38 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(40, "layer2.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 39 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(41, "layer2.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 40 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(42, "layer2.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 41 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(43, "layer2.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 42 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(44, "layer2.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 43, 38 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(45, "layer2.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 44 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(46, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->64, 3x3, stride 2, pad 1", new[] { 45 }, global::DslResNet.TensorShape.Image(64, 8, 8), 18432, 1179648, 2359296, 3, 2, 1),
-        new(47, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 46 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(48, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 47 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(49, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 48 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(50, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 49 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(51, "layer3.0.add.shortcut", global::DslResNet.LayerKind.ZeroPadShortcut, "Shortcut: subsample by 2, zero-pad 32->64 channels", new[] { 45 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 0, 0, 2, 0),
-        new(52, "layer3.0.add", global::DslResNet.LayerKind.Add, "Add (zero-pad shortcut)", new[] { 50, 51 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(53, "layer3.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 52 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(54, "layer3.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 53 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(55, "layer3.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 54 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(56, "layer3.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 55 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(57, "layer3.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 56 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(58, "layer3.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 57 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(59, "layer3.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 58, 53 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(60, "layer3.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 59 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(61, "layer3.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 60 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(62, "layer3.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 61 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(63, "layer3.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 62 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(64, "layer3.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 63 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(65, "layer3.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 64 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(66, "layer3.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 65, 60 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(67, "layer3.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 66 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(68, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 67 }, global::DslResNet.TensorShape.Flat(64), 0, 0, 4096, 0, 0, 0),
-        new(69, "fc", global::DslResNet.LayerKind.Dense, "Linear 64->10", new[] { 68 }, global::DslResNet.TensorShape.Flat(10), 650, 640, 1290, 0, 0, 0, Bias: true),
-    };
+        global::System.Text.StringBuilder s = new();
+        s.Append("Network: ResNet20\n");
+        s.Append("Input: (3, 32, 32)\n");
+        s.Append("Layer                  Operation                                           Output shape  Param #      FLOPs\n");
+        s.Append("===========================================================================================================\n");
+        s.Append("conv1                  Conv2d 3->16, 3x3, pad 1                            (16, 32, 32)      432    884,736\n");
+        s.Append("bn1                    BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n");
+        s.Append("relu                   ReLU                                                (16, 32, 32)        0     16,384\n");
+        for (int r = 0; r < 3; r++)
+        {
+            s.Append($"layer1.{r}.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n");
+            s.Append($"layer1.{r}.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n");
+            s.Append($"layer1.{r}.relu1         ReLU                                                (16, 32, 32)        0     16,384\n");
+            s.Append($"layer1.{r}.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n");
+            s.Append($"layer1.{r}.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n");
+            s.Append($"layer1.{r}.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n");
+            s.Append($"layer1.{r}.relu2         ReLU                                                (16, 32, 32)        0     16,384\n");
+        }
+        s.Append("layer2.0.conv1         Conv2d 16->32, 3x3, stride 2, pad 1                 (32, 16, 16)    4,608  2,359,296\n");
+        s.Append("layer2.0.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+        s.Append("layer2.0.relu1         ReLU                                                (32, 16, 16)        0      8,192\n");
+        s.Append("layer2.0.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n");
+        s.Append("layer2.0.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+        s.Append("layer2.0.add.shortcut  Shortcut: subsample by 2, zero-pad 16->32 channels  (32, 16, 16)        0          0\n");
+        s.Append("layer2.0.add           Add (zero-pad shortcut)                             (32, 16, 16)        0      8,192\n");
+        s.Append("layer2.0.relu2         ReLU                                                (32, 16, 16)        0      8,192\n");
+        s.Append("layer2.1.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n");
+        s.Append("layer2.1.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+        s.Append("layer2.1.relu1         ReLU                                                (32, 16, 16)        0      8,192\n");
+        s.Append("layer2.1.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n");
+        s.Append("layer2.1.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+        s.Append("layer2.1.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n");
+        s.Append("layer2.1.relu2         ReLU                                                (32, 16, 16)        0      8,192\n");
+        s.Append("layer2.2.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n");
+        s.Append("layer2.2.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+        s.Append("layer2.2.relu1         ReLU                                                (32, 16, 16)        0      8,192\n");
+        s.Append("layer2.2.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n");
+        s.Append("layer2.2.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+        s.Append("layer2.2.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n");
+        s.Append("layer2.2.relu2         ReLU                                                (32, 16, 16)        0      8,192\n");
+        s.Append("layer3.0.conv1         Conv2d 32->64, 3x3, stride 2, pad 1                 (64, 8, 8)     18,432  2,359,296\n");
+        s.Append("layer3.0.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+        s.Append("layer3.0.relu1         ReLU                                                (64, 8, 8)          0      4,096\n");
+        s.Append("layer3.0.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n");
+        s.Append("layer3.0.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+        s.Append("layer3.0.add.shortcut  Shortcut: subsample by 2, zero-pad 32->64 channels  (64, 8, 8)          0          0\n");
+        s.Append("layer3.0.add           Add (zero-pad shortcut)                             (64, 8, 8)          0      4,096\n");
+        s.Append("layer3.0.relu2         ReLU                                                (64, 8, 8)          0      4,096\n");
+        s.Append("layer3.1.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n");
+        s.Append("layer3.1.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+        s.Append("layer3.1.relu1         ReLU                                                (64, 8, 8)          0      4,096\n");
+        s.Append("layer3.1.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n");
+        s.Append("layer3.1.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+        s.Append("layer3.1.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n");
+        s.Append("layer3.1.relu2         ReLU                                                (64, 8, 8)          0      4,096\n");
+        s.Append("layer3.2.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n");
+        s.Append("layer3.2.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+        s.Append("layer3.2.relu1         ReLU                                                (64, 8, 8)          0      4,096\n");
+        s.Append("layer3.2.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n");
+        s.Append("layer3.2.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+        s.Append("layer3.2.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n");
+        s.Append("layer3.2.relu2         ReLU                                                (64, 8, 8)          0      4,096\n");
+        s.Append("avgpool                GlobalAvgPool                                       (64)                0      4,096\n");
+        s.Append("fc                     Linear 64->10                                       (10)              650      1,290\n");
+        s.Append("-----------------------------------------------------------------------------------------------------------\n");
+        s.Append("Total params: 269,722 (trainable; plus 1,395 buffer elements)\n");
+        s.Append("Multiply-adds per image: 40,551,040\n");
+        s.Append("Forward FLOPs per image: 81,757,450 (2 per multiply-add, 1 per element-wise operation)\n");
+        s.Append("Activation memory per image: training 3.17 MiB, inference 192.0 KiB\n");
+        s.Append("Fusion groups: 27 passes for 70 layers\n");
+        return s.ToString();
+    }
 
-    private static global::DslResNet.ParameterInfo[] CreateParameters() => new global::DslResNet.ParameterInfo[]
+    private static global::DslResNet.LayerInfo[] CreateLayers()
     {
-        new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 3, 3, 3 }),
-        new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv1.weight", "layer1.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.0.bn1.weight", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.0.bn1.bias", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.0.bn1.running_mean", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.0.bn1.running_var", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.0.bn1.num_batches_tracked", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv2.weight", "layer1.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.0.bn2.weight", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.0.bn2.bias", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.0.bn2.running_mean", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.0.bn2.running_var", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.0.bn2.num_batches_tracked", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv1.weight", "layer1.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.1.bn1.weight", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.1.bn1.bias", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.1.bn1.running_mean", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.1.bn1.running_var", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.1.bn1.num_batches_tracked", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv2.weight", "layer1.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.1.bn2.weight", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.1.bn2.bias", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.1.bn2.running_mean", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.1.bn2.running_var", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.1.bn2.num_batches_tracked", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv1.weight", "layer1.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.2.bn1.weight", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.2.bn1.bias", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.2.bn1.running_mean", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.2.bn1.running_var", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.2.bn1.num_batches_tracked", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv2.weight", "layer1.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.2.bn2.weight", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.2.bn2.bias", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.2.bn2.running_mean", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.2.bn2.running_var", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.2.bn2.num_batches_tracked", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 16, 3, 3 }),
-        new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv1.weight", "layer2.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.1.bn1.weight", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.1.bn1.bias", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.1.bn1.running_mean", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.1.bn1.running_var", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.1.bn1.num_batches_tracked", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv2.weight", "layer2.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.1.bn2.weight", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.1.bn2.bias", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.1.bn2.running_mean", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.1.bn2.running_var", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.1.bn2.num_batches_tracked", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv1.weight", "layer2.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.2.bn1.weight", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.2.bn1.bias", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.2.bn1.running_mean", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.2.bn1.running_var", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.2.bn1.num_batches_tracked", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv2.weight", "layer2.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.2.bn2.weight", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.2.bn2.bias", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.2.bn2.running_mean", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.2.bn2.running_var", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.2.bn2.num_batches_tracked", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 32, 3, 3 }),
-        new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv1.weight", "layer3.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.1.bn1.weight", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.1.bn1.bias", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.1.bn1.running_mean", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.1.bn1.running_var", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.1.bn1.num_batches_tracked", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv2.weight", "layer3.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.1.bn2.weight", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.1.bn2.bias", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.1.bn2.running_mean", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.1.bn2.running_var", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.1.bn2.num_batches_tracked", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv1.weight", "layer3.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.2.bn1.weight", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.2.bn1.bias", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.2.bn1.running_mean", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.2.bn1.running_var", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.2.bn1.num_batches_tracked", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv2.weight", "layer3.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.2.bn2.weight", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.2.bn2.bias", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.2.bn2.running_mean", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.2.bn2.running_var", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.2.bn2.num_batches_tracked", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 10, 64 }),
-        new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 10 }),
-    };
+        global::System.Collections.Generic.List<global::DslResNet.LayerInfo> t = new(70);
+        t.Add(new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->16, 3x3, pad 1", new[] { -1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 432, 442368, 884736, 3, 1, 1));
+        t.Add(new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 0 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new(3 + 7 * r, $"layer1.{r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 2 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(4 + 7 * r, $"layer1.{r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 3 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(5 + 7 * r, $"layer1.{r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 4 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0));
+            t.Add(new(6 + 7 * r, $"layer1.{r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 5 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(7 + 7 * r, $"layer1.{r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 6 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(8 + 7 * r, $"layer1.{r}.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 7 + 7 * r, 2 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0));
+            t.Add(new(9 + 7 * r, $"layer1.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 8 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0));
+        }
+        t.Add(new(24, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->32, 3x3, stride 2, pad 1", new[] { 23 }, global::DslResNet.TensorShape.Image(32, 16, 16), 4608, 1179648, 2359296, 3, 2, 1));
+        t.Add(new(25, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 24 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(26, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 25 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        t.Add(new(27, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 26 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(28, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 27 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(29, "layer2.0.add.shortcut", global::DslResNet.LayerKind.ZeroPadShortcut, "Shortcut: subsample by 2, zero-pad 16->32 channels", new[] { 23 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 0, 0, 2, 0));
+        t.Add(new(30, "layer2.0.add", global::DslResNet.LayerKind.Add, "Add (zero-pad shortcut)", new[] { 28, 29 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        t.Add(new(31, "layer2.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 30 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        t.Add(new(32, "layer2.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 31 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(33, "layer2.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 32 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(34, "layer2.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 33 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        t.Add(new(35, "layer2.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 34 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(36, "layer2.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 35 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(37, "layer2.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 36, 31 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        t.Add(new(38, "layer2.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 37 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        t.Add(new(39, "layer2.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 38 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(40, "layer2.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 39 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(41, "layer2.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 40 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        t.Add(new(42, "layer2.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 41 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(43, "layer2.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 42 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(44, "layer2.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 43, 38 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        t.Add(new(45, "layer2.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 44 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        t.Add(new(46, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->64, 3x3, stride 2, pad 1", new[] { 45 }, global::DslResNet.TensorShape.Image(64, 8, 8), 18432, 1179648, 2359296, 3, 2, 1));
+        t.Add(new(47, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 46 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(48, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 47 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(49, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 48 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(50, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 49 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(51, "layer3.0.add.shortcut", global::DslResNet.LayerKind.ZeroPadShortcut, "Shortcut: subsample by 2, zero-pad 32->64 channels", new[] { 45 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 0, 0, 2, 0));
+        t.Add(new(52, "layer3.0.add", global::DslResNet.LayerKind.Add, "Add (zero-pad shortcut)", new[] { 50, 51 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(53, "layer3.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 52 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(54, "layer3.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 53 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(55, "layer3.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 54 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(56, "layer3.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 55 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(57, "layer3.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 56 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(58, "layer3.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 57 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(59, "layer3.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 58, 53 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(60, "layer3.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 59 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(61, "layer3.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 60 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(62, "layer3.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 61 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(63, "layer3.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 62 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(64, "layer3.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 63 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(65, "layer3.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 64 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(66, "layer3.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 65, 60 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(67, "layer3.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 66 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(68, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 67 }, global::DslResNet.TensorShape.Flat(64), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(69, "fc", global::DslResNet.LayerKind.Dense, "Linear 64->10", new[] { 68 }, global::DslResNet.TensorShape.Flat(10), 650, 640, 1290, 0, 0, 0, Bias: true));
+        return t.ToArray();
+    }
 
-    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups() => new global::DslResNet.FusionGroupInfo[]
+    private static global::DslResNet.ParameterInfo[] CreateParameters()
     {
-        new("conv1", new[] { 0, 1, 2 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv1", new[] { 3, 4, 5 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv2", new[] { 6, 7, 8, 9 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.1.conv1", new[] { 10, 11, 12 }), // Conv+BatchNorm+ReLU
-        new("layer1.1.conv2", new[] { 13, 14, 15, 16 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.2.conv1", new[] { 17, 18, 19 }), // Conv+BatchNorm+ReLU
-        new("layer1.2.conv2", new[] { 20, 21, 22, 23 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.0.conv1", new[] { 24, 25, 26 }), // Conv+BatchNorm+ReLU
-        new("layer2.0.conv2", new[] { 27, 28 }), // Conv+BatchNorm
-        new("layer2.0.add.shortcut", new[] { 29 }), // ZeroPadShortcut
-        new("layer2.0.add", new[] { 30 }), // Add
-        new("layer2.0.relu2", new[] { 31 }), // ReLU
-        new("layer2.1.conv1", new[] { 32, 33, 34 }), // Conv+BatchNorm+ReLU
-        new("layer2.1.conv2", new[] { 35, 36, 37, 38 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.2.conv1", new[] { 39, 40, 41 }), // Conv+BatchNorm+ReLU
-        new("layer2.2.conv2", new[] { 42, 43, 44, 45 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.0.conv1", new[] { 46, 47, 48 }), // Conv+BatchNorm+ReLU
-        new("layer3.0.conv2", new[] { 49, 50 }), // Conv+BatchNorm
-        new("layer3.0.add.shortcut", new[] { 51 }), // ZeroPadShortcut
-        new("layer3.0.add", new[] { 52 }), // Add
-        new("layer3.0.relu2", new[] { 53 }), // ReLU
-        new("layer3.1.conv1", new[] { 54, 55, 56 }), // Conv+BatchNorm+ReLU
-        new("layer3.1.conv2", new[] { 57, 58, 59, 60 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.2.conv1", new[] { 61, 62, 63 }), // Conv+BatchNorm+ReLU
-        new("layer3.2.conv2", new[] { 64, 65, 66, 67 }), // Conv+BatchNorm+Add+ReLU
-        new("avgpool", new[] { 68 }), // GlobalAvgPool
-        new("fc", new[] { 69 }), // Dense
-    };
+        global::System.Collections.Generic.List<global::DslResNet.ParameterInfo> t = new(116);
+        t.Add(new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 3, 3, 3 }));
+        t.Add(new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }));
+        t.Add(new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }));
+        t.Add(new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }));
+        t.Add(new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }));
+        t.Add(new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new($"layer1.{r}.conv1.weight", $"layer1.{r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }));
+            t.Add(new($"layer1.{r}.bn1.weight", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.bias", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.running_mean", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.running_var", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.num_batches_tracked", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer1.{r}.conv2.weight", $"layer1.{r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }));
+            t.Add(new($"layer1.{r}.bn2.weight", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.bias", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.running_mean", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.running_var", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.num_batches_tracked", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        {
+            int[] __r0 = { 16, 32, 32 };
+            for (int r = 0; r < 3; r++)
+            {
+                t.Add(new($"layer2.{r}.conv1.weight", $"layer2.{r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, __r0[r], 3, 3 }));
+                t.Add(new($"layer2.{r}.bn1.weight", $"layer2.{r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }));
+                t.Add(new($"layer2.{r}.bn1.bias", $"layer2.{r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }));
+                t.Add(new($"layer2.{r}.bn1.running_mean", $"layer2.{r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }));
+                t.Add(new($"layer2.{r}.bn1.running_var", $"layer2.{r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }));
+                t.Add(new($"layer2.{r}.bn1.num_batches_tracked", $"layer2.{r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+                t.Add(new($"layer2.{r}.conv2.weight", $"layer2.{r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }));
+                t.Add(new($"layer2.{r}.bn2.weight", $"layer2.{r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }));
+                t.Add(new($"layer2.{r}.bn2.bias", $"layer2.{r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }));
+                t.Add(new($"layer2.{r}.bn2.running_mean", $"layer2.{r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }));
+                t.Add(new($"layer2.{r}.bn2.running_var", $"layer2.{r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }));
+                t.Add(new($"layer2.{r}.bn2.num_batches_tracked", $"layer2.{r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            }
+        }
+        {
+            int[] __r0 = { 32, 64, 64 };
+            for (int r = 0; r < 3; r++)
+            {
+                t.Add(new($"layer3.{r}.conv1.weight", $"layer3.{r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, __r0[r], 3, 3 }));
+                t.Add(new($"layer3.{r}.bn1.weight", $"layer3.{r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+                t.Add(new($"layer3.{r}.bn1.bias", $"layer3.{r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+                t.Add(new($"layer3.{r}.bn1.running_mean", $"layer3.{r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+                t.Add(new($"layer3.{r}.bn1.running_var", $"layer3.{r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+                t.Add(new($"layer3.{r}.bn1.num_batches_tracked", $"layer3.{r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+                t.Add(new($"layer3.{r}.conv2.weight", $"layer3.{r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+                t.Add(new($"layer3.{r}.bn2.weight", $"layer3.{r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+                t.Add(new($"layer3.{r}.bn2.bias", $"layer3.{r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+                t.Add(new($"layer3.{r}.bn2.running_mean", $"layer3.{r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+                t.Add(new($"layer3.{r}.bn2.running_var", $"layer3.{r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+                t.Add(new($"layer3.{r}.bn2.num_batches_tracked", $"layer3.{r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            }
+        }
+        t.Add(new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 10, 64 }));
+        t.Add(new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 10 }));
+        return t.ToArray();
+    }
 
-    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.ConvOp _g1Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g1Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g1Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g1InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g1InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g6Conv; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6Epilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g6Fold; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g6InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g7Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.ShortcutOp _g9Op; // ZeroPadShortcut layer2.0.add.shortcut
-    private readonly global::DslResNet.Runtime.ShortcutOp _g9InferenceOp; // ZeroPadShortcut layer2.0.add.shortcut
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10Op; // Add layer2.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceOp; // Add layer2.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11Op; // ReLU layer2.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceOp; // ReLU layer2.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g16Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g16Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g16InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g17Conv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17Epilogue; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.FoldOp _g17Fold; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g17InferenceConv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.ShortcutOp _g18Op; // ZeroPadShortcut layer3.0.add.shortcut
-    private readonly global::DslResNet.Runtime.ShortcutOp _g18InferenceOp; // ZeroPadShortcut layer3.0.add.shortcut
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19Op; // Add layer3.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceOp; // Add layer3.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20Op; // ReLU layer3.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceOp; // ReLU layer3.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g23Conv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g23Fold; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g23InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.PoolOp _g25Op; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.PoolOp _g25InferenceOp; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.ConvOp _g26Conv; // Dense fc
-    private readonly global::DslResNet.Runtime.ConvOp _g26InferenceConv; // Dense fc
+    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
+    {
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(27);
+        t.Add(new("conv1", new[] { 0, 1, 2 }));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new($"layer1.{r}.conv1", new[] { 3 + 7 * r, 4 + 7 * r, 5 + 7 * r }));
+            t.Add(new($"layer1.{r}.conv2", new[] { 6 + 7 * r, 7 + 7 * r, 8 + 7 * r, 9 + 7 * r }));
+        }
+        t.Add(new("layer2.0.conv1", new[] { 24, 25, 26 }));
+        t.Add(new("layer2.0.conv2", new[] { 27, 28 }));
+        t.Add(new("layer2.0.add.shortcut", new[] { 29 }));
+        t.Add(new("layer2.0.add", new[] { 30 }));
+        t.Add(new("layer2.0.relu2", new[] { 31 }));
+        t.Add(new("layer2.1.conv1", new[] { 32, 33, 34 }));
+        t.Add(new("layer2.1.conv2", new[] { 35, 36, 37, 38 }));
+        t.Add(new("layer2.2.conv1", new[] { 39, 40, 41 }));
+        t.Add(new("layer2.2.conv2", new[] { 42, 43, 44, 45 }));
+        t.Add(new("layer3.0.conv1", new[] { 46, 47, 48 }));
+        t.Add(new("layer3.0.conv2", new[] { 49, 50 }));
+        t.Add(new("layer3.0.add.shortcut", new[] { 51 }));
+        t.Add(new("layer3.0.add", new[] { 52 }));
+        t.Add(new("layer3.0.relu2", new[] { 53 }));
+        t.Add(new("layer3.1.conv1", new[] { 54, 55, 56 }));
+        t.Add(new("layer3.1.conv2", new[] { 57, 58, 59, 60 }));
+        t.Add(new("layer3.2.conv1", new[] { 61, 62, 63 }));
+        t.Add(new("layer3.2.conv2", new[] { 64, 65, 66, 67 }));
+        t.Add(new("avgpool", new[] { 68 }));
+        t.Add(new("fc", new[] { 69 }));
+        return t.ToArray();
+    }
 
     /// <summary>Builds ResNet20 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
-    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// and its arenas, and registers every fusion group's operations, bound to its tensors, as a step of each pass.</summary>
     /// <param name="device">The device to run on.</param>
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
@@ -484,486 +306,198 @@ partial class ResNet20 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(413770, 3072), ParameterGradient("conv1.weight"), default);
-        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1"));
-        _g0Conv.FuseStatistics(_g0Epilogue);
-        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16));
-        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
-        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
-        Own(_g0Conv, _g0Epilogue, _g0Fold, _g0InferenceConv, _g0InferenceEpilogue);
+        AddConvolution(0, true,
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(413770, 3072), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
         RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(413770, 3072));
+        {
+            int[] __r0 = { 0, 32768, 16384 };
+            int[] __r1 = { 16384, 0, 0 };
+            int[] __r2 = { 32768, 16384, 32768 };
+            for (int r = 0; r < 3; r++)
+            {
 
-        // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g1Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
-        _g1Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1"));
-        _g1Conv.FuseStatistics(_g1Epilogue);
-        _g1Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16));
-        _g1InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
-        _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
-        _g1InferenceConv.FuseEpilogue(_g1InferenceEpilogue);
-        Own(_g1Conv, _g1Epilogue, _g1Fold, _g1InferenceConv, _g1InferenceEpilogue);
-        RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
+                // {1 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv1, layer1.{r}.bn1, layer1.{r}.relu1
+                AddConvolution(1 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384 + 65536 * r, 16384), Parameter($"layer1.{r}.conv1.weight"), default, TrainingTensor(32768 + 65536 * r, 16384), GradientTensor(32768 + 65536 * r, 16384), GradientTensor(16384 + 65536 * r, 16384), ParameterGradient($"layer1.{r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768 + 65536 * r, 16384), BatchNormTensors($"layer1.{r}.bn1"), Scratch(512 + 4768 * r, 64), default, TrainingTensor(49152 + 65536 * r, 16384), GradientTensor(49152 + 65536 * r, 16384), GradientTensor(32768 + 65536 * r, 16384), default, BatchNormGradients($"layer1.{r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv1.weight"), default, BatchNormTensors($"layer1.{r}.bn1"), 1E-05f, Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(__r0[r], 16384), Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16), InferenceTensor(__r1[r], 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(__r1[r], 16384), default, default, default, InferenceTensor(__r1[r], 16384)));
+                RegisterTrace(1 + 2 * r, TrainingTensor(49152 + 65536 * r, 16384), GradientTensor(16384 + 65536 * r, 16384));
 
-        // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
-        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), TrainingTensor(16384, 16384), TrainingTensor(81920, 16384), GradientTensor(81920, 16384), GradientTensor(65536, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2"));
-        _g2Conv.FuseStatistics(_g2Epilogue);
-        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16));
-        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384));
-        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384));
-        _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
-        Own(_g2Conv, _g2Epilogue, _g2Fold, _g2InferenceConv, _g2InferenceEpilogue);
-        RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
-
-        // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
-        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, TrainingTensor(114688, 16384), GradientTensor(114688, 16384), GradientTensor(98304, 16384), default, BatchNormGradients("layer1.1.bn1"));
-        _g3Conv.FuseStatistics(_g3Epilogue);
-        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16));
-        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384));
-        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
-        Own(_g3Conv, _g3Epilogue, _g3Fold, _g3InferenceConv, _g3InferenceEpilogue);
-        RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
-
-        // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
-        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), TrainingTensor(81920, 16384), TrainingTensor(147456, 16384), GradientTensor(147456, 16384), GradientTensor(131072, 16384), GradientTensor(81920, 16384), BatchNormGradients("layer1.1.bn2"));
-        _g4Conv.FuseStatistics(_g4Epilogue);
-        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16));
-        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384));
-        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
-        _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
-        Own(_g4Conv, _g4Epilogue, _g4Fold, _g4InferenceConv, _g4InferenceEpilogue);
-        RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
-
-        // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
-        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840, 16384), BatchNormTensors("layer1.2.bn1"), Scratch(10048, 64), default, TrainingTensor(180224, 16384), GradientTensor(180224, 16384), GradientTensor(163840, 16384), default, BatchNormGradients("layer1.2.bn1"));
-        _g5Conv.FuseStatistics(_g5Epilogue);
-        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(10112, 2304), Scratch(12416, 16));
-        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(0, 16384));
-        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
-        Own(_g5Conv, _g5Epilogue, _g5Fold, _g5InferenceConv, _g5InferenceEpilogue);
-        RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
-
-        // 6: Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
-        _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(196608, 16384), BatchNormTensors("layer1.2.bn2"), Scratch(12432, 64), TrainingTensor(147456, 16384), TrainingTensor(212992, 16384), GradientTensor(212992, 16384), GradientTensor(196608, 16384), GradientTensor(147456, 16384), BatchNormGradients("layer1.2.bn2"));
-        _g6Conv.FuseStatistics(_g6Epilogue);
-        _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(12496, 2304), Scratch(14800, 16));
-        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(32768, 16384));
-        _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
-        _g6InferenceConv.FuseEpilogue(_g6InferenceEpilogue);
-        Own(_g6Conv, _g6Epilogue, _g6Fold, _g6InferenceConv, _g6InferenceEpilogue);
-        RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
+                // {2 + 2 * r}: Conv+BatchNorm+Add+ReLU layer1.{r}.conv2, layer1.{r}.bn2, layer1.{r}.add, layer1.{r}.relu2
+                AddConvolution(2 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152 + 65536 * r, 16384), Parameter($"layer1.{r}.conv2.weight"), default, TrainingTensor(65536 + 65536 * r, 16384), GradientTensor(65536 + 65536 * r, 16384), GradientTensor(49152 + 65536 * r, 16384), ParameterGradient($"layer1.{r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(65536 + 65536 * r, 16384), BatchNormTensors($"layer1.{r}.bn2"), Scratch(2896 + 4768 * r, 64), TrainingTensor(16384 + 65536 * r, 16384), TrainingTensor(81920 + 65536 * r, 16384), GradientTensor(81920 + 65536 * r, 16384), GradientTensor(65536 + 65536 * r, 16384), GradientTensor(16384 + 65536 * r, 16384), BatchNormGradients($"layer1.{r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv2.weight"), default, BatchNormTensors($"layer1.{r}.bn2"), 1E-05f, Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(__r1[r], 16384), Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16), InferenceTensor(__r2[r], 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(__r2[r], 16384), default, default, InferenceTensor(__r0[r], 16384), InferenceTensor(__r2[r], 16384)));
+                RegisterTrace(2 + 2 * r, TrainingTensor(81920 + 65536 * r, 16384), GradientTensor(49152 + 65536 * r, 16384));
+            }
+        }
 
         // 7: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(212992, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(229376, 8192), GradientTensor(229376, 8192), GradientTensor(212992, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
-        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(229376, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(14816, 128), default, TrainingTensor(237568, 8192), GradientTensor(237568, 8192), GradientTensor(229376, 8192), default, BatchNormGradients("layer2.0.bn1"));
-        _g7Conv.FuseStatistics(_g7Epilogue);
-        _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(14944, 4608), Scratch(19552, 32));
-        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(14944, 4608), Scratch(19552, 32), InferenceTensor(0, 8192));
-        _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g7InferenceConv.FuseEpilogue(_g7InferenceEpilogue);
-        Own(_g7Conv, _g7Epilogue, _g7Fold, _g7InferenceConv, _g7InferenceEpilogue);
+        AddConvolution(7, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(212992, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(229376, 8192), GradientTensor(229376, 8192), GradientTensor(212992, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(229376, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(14816, 128), default, TrainingTensor(237568, 8192), GradientTensor(237568, 8192), GradientTensor(229376, 8192), default, BatchNormGradients("layer2.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(14944, 4608), Scratch(19552, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(14944, 4608), Scratch(19552, 32), InferenceTensor(0, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
         RegisterTrace(7, TrainingTensor(237568, 8192), GradientTensor(212992, 16384));
 
         // 8: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(237568, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(245760, 8192), GradientTensor(245760, 8192), GradientTensor(237568, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
-        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(245760, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(19584, 128), default, TrainingTensor(253952, 8192), GradientTensor(253952, 8192), GradientTensor(245760, 8192), default, BatchNormGradients("layer2.0.bn2"));
-        _g8Conv.FuseStatistics(_g8Epilogue);
-        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(19712, 9216), Scratch(28928, 32));
-        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(19712, 9216), Scratch(28928, 32), InferenceTensor(8192, 8192));
-        Own(_g8Conv, _g8Epilogue, _g8Fold, _g8InferenceConv);
+        AddConvolution(8, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(237568, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(245760, 8192), GradientTensor(245760, 8192), GradientTensor(237568, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(245760, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(19584, 128), default, TrainingTensor(253952, 8192), GradientTensor(253952, 8192), GradientTensor(245760, 8192), default, BatchNormGradients("layer2.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(19712, 9216), Scratch(28928, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(19712, 9216), Scratch(28928, 32), InferenceTensor(8192, 8192)),
+            null);
         RegisterTrace(8, TrainingTensor(253952, 8192), GradientTensor(237568, 8192));
 
         // 9: ZeroPadShortcut layer2.0.add.shortcut
-        _g9Op = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(212992, 16384), TrainingTensor(262144, 8192), GradientTensor(262144, 8192), GradientTensor(212992, 16384));
-        _g9InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(0, 8192));
-        Own(_g9Op, _g9InferenceOp);
+        AddStep(9,
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(212992, 16384), TrainingTensor(262144, 8192), GradientTensor(262144, 8192), GradientTensor(212992, 16384)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(0, 8192)));
         RegisterTrace(9, TrainingTensor(262144, 8192), GradientTensor(212992, 16384));
 
         // 10: Add layer2.0.add
-        _g10Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(253952, 8192), default, default, TrainingTensor(262144, 8192), TrainingTensor(270336, 8192), GradientTensor(270336, 8192), GradientTensor(253952, 8192), GradientTensor(262144, 8192), default);
-        _g10InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
-        Own(_g10Op, _g10InferenceOp);
+        AddStep(10,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(253952, 8192), default, default, TrainingTensor(262144, 8192), TrainingTensor(270336, 8192), GradientTensor(270336, 8192), GradientTensor(253952, 8192), GradientTensor(262144, 8192), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192)));
         RegisterTrace(10, TrainingTensor(270336, 8192), GradientTensor(253952, 8192));
 
         // 11: ReLU layer2.0.relu2
-        _g11Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(270336, 8192), default, default, default, TrainingTensor(278528, 8192), GradientTensor(278528, 8192), GradientTensor(270336, 8192), default, default);
-        _g11InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(0, 8192));
-        Own(_g11Op, _g11InferenceOp);
+        AddStep(11,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(270336, 8192), default, default, default, TrainingTensor(278528, 8192), GradientTensor(278528, 8192), GradientTensor(270336, 8192), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(0, 8192)));
         RegisterTrace(11, TrainingTensor(278528, 8192), GradientTensor(270336, 8192));
 
         // 12: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(278528, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(286720, 8192), GradientTensor(286720, 8192), GradientTensor(278528, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
-        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(286720, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(28960, 128), default, TrainingTensor(294912, 8192), GradientTensor(294912, 8192), GradientTensor(286720, 8192), default, BatchNormGradients("layer2.1.bn1"));
-        _g12Conv.FuseStatistics(_g12Epilogue);
-        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(29088, 9216), Scratch(38304, 32));
-        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(29088, 9216), Scratch(38304, 32), InferenceTensor(8192, 8192));
-        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
-        _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
-        Own(_g12Conv, _g12Epilogue, _g12Fold, _g12InferenceConv, _g12InferenceEpilogue);
+        AddConvolution(12, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(278528, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(286720, 8192), GradientTensor(286720, 8192), GradientTensor(278528, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(286720, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(28960, 128), default, TrainingTensor(294912, 8192), GradientTensor(294912, 8192), GradientTensor(286720, 8192), default, BatchNormGradients("layer2.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(29088, 9216), Scratch(38304, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(29088, 9216), Scratch(38304, 32), InferenceTensor(8192, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
         RegisterTrace(12, TrainingTensor(294912, 8192), GradientTensor(278528, 8192));
 
         // 13: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(294912, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(303104, 8192), GradientTensor(303104, 8192), GradientTensor(294912, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
-        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(303104, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(38336, 128), TrainingTensor(278528, 8192), TrainingTensor(311296, 8192), GradientTensor(311296, 8192), GradientTensor(303104, 8192), GradientTensor(278528, 8192), BatchNormGradients("layer2.1.bn2"));
-        _g13Conv.FuseStatistics(_g13Epilogue);
-        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(38464, 9216), Scratch(47680, 32));
-        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(38464, 9216), Scratch(47680, 32), InferenceTensor(16384, 8192));
-        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
-        _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
-        Own(_g13Conv, _g13Epilogue, _g13Fold, _g13InferenceConv, _g13InferenceEpilogue);
+        AddConvolution(13, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(294912, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(303104, 8192), GradientTensor(303104, 8192), GradientTensor(294912, 8192), ParameterGradient("layer2.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(303104, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(38336, 128), TrainingTensor(278528, 8192), TrainingTensor(311296, 8192), GradientTensor(311296, 8192), GradientTensor(303104, 8192), GradientTensor(278528, 8192), BatchNormGradients("layer2.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(38464, 9216), Scratch(47680, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(38464, 9216), Scratch(47680, 32), InferenceTensor(16384, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192)));
         RegisterTrace(13, TrainingTensor(311296, 8192), GradientTensor(294912, 8192));
 
         // 14: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(311296, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(319488, 8192), GradientTensor(319488, 8192), GradientTensor(311296, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
-        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(319488, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(47712, 128), default, TrainingTensor(327680, 8192), GradientTensor(327680, 8192), GradientTensor(319488, 8192), default, BatchNormGradients("layer2.2.bn1"));
-        _g14Conv.FuseStatistics(_g14Epilogue);
-        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(47840, 9216), Scratch(57056, 32));
-        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(47840, 9216), Scratch(57056, 32), InferenceTensor(0, 8192));
-        _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g14InferenceConv.FuseEpilogue(_g14InferenceEpilogue);
-        Own(_g14Conv, _g14Epilogue, _g14Fold, _g14InferenceConv, _g14InferenceEpilogue);
+        AddConvolution(14, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(311296, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(319488, 8192), GradientTensor(319488, 8192), GradientTensor(311296, 8192), ParameterGradient("layer2.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(319488, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(47712, 128), default, TrainingTensor(327680, 8192), GradientTensor(327680, 8192), GradientTensor(319488, 8192), default, BatchNormGradients("layer2.2.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(47840, 9216), Scratch(57056, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(47840, 9216), Scratch(57056, 32), InferenceTensor(0, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
         RegisterTrace(14, TrainingTensor(327680, 8192), GradientTensor(311296, 8192));
 
         // 15: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(327680, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(335872, 8192), GradientTensor(335872, 8192), GradientTensor(327680, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
-        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(335872, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(57088, 128), TrainingTensor(311296, 8192), TrainingTensor(344064, 8192), GradientTensor(344064, 8192), GradientTensor(335872, 8192), GradientTensor(311296, 8192), BatchNormGradients("layer2.2.bn2"));
-        _g15Conv.FuseStatistics(_g15Epilogue);
-        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(57216, 9216), Scratch(66432, 32));
-        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57216, 9216), Scratch(66432, 32), InferenceTensor(8192, 8192));
-        _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
-        _g15InferenceConv.FuseEpilogue(_g15InferenceEpilogue);
-        Own(_g15Conv, _g15Epilogue, _g15Fold, _g15InferenceConv, _g15InferenceEpilogue);
+        AddConvolution(15, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(327680, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(335872, 8192), GradientTensor(335872, 8192), GradientTensor(327680, 8192), ParameterGradient("layer2.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(335872, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(57088, 128), TrainingTensor(311296, 8192), TrainingTensor(344064, 8192), GradientTensor(344064, 8192), GradientTensor(335872, 8192), GradientTensor(311296, 8192), BatchNormGradients("layer2.2.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(57216, 9216), Scratch(66432, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57216, 9216), Scratch(66432, 32), InferenceTensor(8192, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192)));
         RegisterTrace(15, TrainingTensor(344064, 8192), GradientTensor(327680, 8192));
 
         // 16: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(344064, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(352256, 4096), GradientTensor(352256, 4096), GradientTensor(344064, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
-        _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(352256, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(66464, 256), default, TrainingTensor(356352, 4096), GradientTensor(356352, 4096), GradientTensor(352256, 4096), default, BatchNormGradients("layer3.0.bn1"));
-        _g16Conv.FuseStatistics(_g16Epilogue);
-        _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(66720, 18432), Scratch(85152, 64));
-        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(8192, 8192), Scratch(66720, 18432), Scratch(85152, 64), InferenceTensor(0, 4096));
-        _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g16InferenceConv.FuseEpilogue(_g16InferenceEpilogue);
-        Own(_g16Conv, _g16Epilogue, _g16Fold, _g16InferenceConv, _g16InferenceEpilogue);
+        AddConvolution(16, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(344064, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(352256, 4096), GradientTensor(352256, 4096), GradientTensor(344064, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(352256, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(66464, 256), default, TrainingTensor(356352, 4096), GradientTensor(356352, 4096), GradientTensor(352256, 4096), default, BatchNormGradients("layer3.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(66720, 18432), Scratch(85152, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(8192, 8192), Scratch(66720, 18432), Scratch(85152, 64), InferenceTensor(0, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
         RegisterTrace(16, TrainingTensor(356352, 4096), GradientTensor(344064, 8192));
 
         // 17: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(356352, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(360448, 4096), GradientTensor(360448, 4096), GradientTensor(356352, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
-        _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(85216, 256), default, TrainingTensor(364544, 4096), GradientTensor(364544, 4096), GradientTensor(360448, 4096), default, BatchNormGradients("layer3.0.bn2"));
-        _g17Conv.FuseStatistics(_g17Epilogue);
-        _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(85472, 36864), Scratch(122336, 64));
-        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(85472, 36864), Scratch(122336, 64), InferenceTensor(4096, 4096));
-        Own(_g17Conv, _g17Epilogue, _g17Fold, _g17InferenceConv);
+        AddConvolution(17, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(356352, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(360448, 4096), GradientTensor(360448, 4096), GradientTensor(356352, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(85216, 256), default, TrainingTensor(364544, 4096), GradientTensor(364544, 4096), GradientTensor(360448, 4096), default, BatchNormGradients("layer3.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(85472, 36864), Scratch(122336, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(85472, 36864), Scratch(122336, 64), InferenceTensor(4096, 4096)),
+            null);
         RegisterTrace(17, TrainingTensor(364544, 4096), GradientTensor(356352, 4096));
 
         // 18: ZeroPadShortcut layer3.0.add.shortcut
-        _g18Op = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(344064, 8192), TrainingTensor(368640, 4096), GradientTensor(368640, 4096), GradientTensor(344064, 8192));
-        _g18InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(8192, 8192), InferenceTensor(0, 4096));
-        Own(_g18Op, _g18InferenceOp);
+        AddStep(18,
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(344064, 8192), TrainingTensor(368640, 4096), GradientTensor(368640, 4096), GradientTensor(344064, 8192)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(8192, 8192), InferenceTensor(0, 4096)));
         RegisterTrace(18, TrainingTensor(368640, 4096), GradientTensor(344064, 8192));
 
         // 19: Add layer3.0.add
-        _g19Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(364544, 4096), default, default, TrainingTensor(368640, 4096), TrainingTensor(372736, 4096), GradientTensor(372736, 4096), GradientTensor(364544, 4096), GradientTensor(368640, 4096), default);
-        _g19InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
-        Own(_g19Op, _g19InferenceOp);
+        AddStep(19,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(364544, 4096), default, default, TrainingTensor(368640, 4096), TrainingTensor(372736, 4096), GradientTensor(372736, 4096), GradientTensor(364544, 4096), GradientTensor(368640, 4096), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096)));
         RegisterTrace(19, TrainingTensor(372736, 4096), GradientTensor(364544, 4096));
 
         // 20: ReLU layer3.0.relu2
-        _g20Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(372736, 4096), default, default, default, TrainingTensor(376832, 4096), GradientTensor(376832, 4096), GradientTensor(372736, 4096), default, default);
-        _g20InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(0, 4096));
-        Own(_g20Op, _g20InferenceOp);
+        AddStep(20,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(372736, 4096), default, default, default, TrainingTensor(376832, 4096), GradientTensor(376832, 4096), GradientTensor(372736, 4096), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(0, 4096)));
         RegisterTrace(20, TrainingTensor(376832, 4096), GradientTensor(372736, 4096));
 
         // 21: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(376832, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(380928, 4096), GradientTensor(380928, 4096), GradientTensor(376832, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
-        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(380928, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(122400, 256), default, TrainingTensor(385024, 4096), GradientTensor(385024, 4096), GradientTensor(380928, 4096), default, BatchNormGradients("layer3.1.bn1"));
-        _g21Conv.FuseStatistics(_g21Epilogue);
-        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(122656, 36864), Scratch(159520, 64));
-        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(122656, 36864), Scratch(159520, 64), InferenceTensor(4096, 4096));
-        _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
-        _g21InferenceConv.FuseEpilogue(_g21InferenceEpilogue);
-        Own(_g21Conv, _g21Epilogue, _g21Fold, _g21InferenceConv, _g21InferenceEpilogue);
+        AddConvolution(21, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(376832, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(380928, 4096), GradientTensor(380928, 4096), GradientTensor(376832, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(380928, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(122400, 256), default, TrainingTensor(385024, 4096), GradientTensor(385024, 4096), GradientTensor(380928, 4096), default, BatchNormGradients("layer3.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(122656, 36864), Scratch(159520, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(122656, 36864), Scratch(159520, 64), InferenceTensor(4096, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
         RegisterTrace(21, TrainingTensor(385024, 4096), GradientTensor(376832, 4096));
 
         // 22: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(385024, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(389120, 4096), GradientTensor(389120, 4096), GradientTensor(385024, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
-        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(389120, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(159584, 256), TrainingTensor(376832, 4096), TrainingTensor(393216, 4096), GradientTensor(393216, 4096), GradientTensor(389120, 4096), GradientTensor(376832, 4096), BatchNormGradients("layer3.1.bn2"));
-        _g22Conv.FuseStatistics(_g22Epilogue);
-        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(159840, 36864), Scratch(196704, 64));
-        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(159840, 36864), Scratch(196704, 64), InferenceTensor(8192, 4096));
-        _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
-        _g22InferenceConv.FuseEpilogue(_g22InferenceEpilogue);
-        Own(_g22Conv, _g22Epilogue, _g22Fold, _g22InferenceConv, _g22InferenceEpilogue);
+        AddConvolution(22, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(385024, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(389120, 4096), GradientTensor(389120, 4096), GradientTensor(385024, 4096), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(389120, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(159584, 256), TrainingTensor(376832, 4096), TrainingTensor(393216, 4096), GradientTensor(393216, 4096), GradientTensor(389120, 4096), GradientTensor(376832, 4096), BatchNormGradients("layer3.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(159840, 36864), Scratch(196704, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(159840, 36864), Scratch(196704, 64), InferenceTensor(8192, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096)));
         RegisterTrace(22, TrainingTensor(393216, 4096), GradientTensor(385024, 4096));
 
         // 23: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(393216, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(397312, 4096), GradientTensor(397312, 4096), GradientTensor(393216, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
-        _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(397312, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(196768, 256), default, TrainingTensor(401408, 4096), GradientTensor(401408, 4096), GradientTensor(397312, 4096), default, BatchNormGradients("layer3.2.bn1"));
-        _g23Conv.FuseStatistics(_g23Epilogue);
-        _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(197024, 36864), Scratch(233888, 64));
-        _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(197024, 36864), Scratch(233888, 64), InferenceTensor(0, 4096));
-        _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g23InferenceConv.FuseEpilogue(_g23InferenceEpilogue);
-        Own(_g23Conv, _g23Epilogue, _g23Fold, _g23InferenceConv, _g23InferenceEpilogue);
+        AddConvolution(23, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(393216, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(397312, 4096), GradientTensor(397312, 4096), GradientTensor(393216, 4096), ParameterGradient("layer3.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(397312, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(196768, 256), default, TrainingTensor(401408, 4096), GradientTensor(401408, 4096), GradientTensor(397312, 4096), default, BatchNormGradients("layer3.2.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(197024, 36864), Scratch(233888, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(197024, 36864), Scratch(233888, 64), InferenceTensor(0, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
         RegisterTrace(23, TrainingTensor(401408, 4096), GradientTensor(393216, 4096));
 
         // 24: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(401408, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(405504, 4096), GradientTensor(405504, 4096), GradientTensor(401408, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
-        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(405504, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(233952, 256), TrainingTensor(393216, 4096), TrainingTensor(409600, 4096), GradientTensor(409600, 4096), GradientTensor(405504, 4096), GradientTensor(393216, 4096), BatchNormGradients("layer3.2.bn2"));
-        _g24Conv.FuseStatistics(_g24Epilogue);
-        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(234208, 36864), Scratch(271072, 64));
-        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(234208, 36864), Scratch(271072, 64), InferenceTensor(4096, 4096));
-        _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
-        _g24InferenceConv.FuseEpilogue(_g24InferenceEpilogue);
-        Own(_g24Conv, _g24Epilogue, _g24Fold, _g24InferenceConv, _g24InferenceEpilogue);
+        AddConvolution(24, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(401408, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(405504, 4096), GradientTensor(405504, 4096), GradientTensor(401408, 4096), ParameterGradient("layer3.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(405504, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(233952, 256), TrainingTensor(393216, 4096), TrainingTensor(409600, 4096), GradientTensor(409600, 4096), GradientTensor(405504, 4096), GradientTensor(393216, 4096), BatchNormGradients("layer3.2.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(234208, 36864), Scratch(271072, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(234208, 36864), Scratch(271072, 64), InferenceTensor(4096, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096)));
         RegisterTrace(24, TrainingTensor(409600, 4096), GradientTensor(401408, 4096));
 
         // 25: GlobalAvgPool avgpool
-        _g25Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(409600, 4096), TrainingTensor(413696, 64), GradientTensor(413696, 64), GradientTensor(409600, 4096));
-        _g25InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(4096, 4096), InferenceTensor(0, 64));
-        Own(_g25Op, _g25InferenceOp);
+        AddStep(25,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(409600, 4096), TrainingTensor(413696, 64), GradientTensor(413696, 64), GradientTensor(409600, 4096)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(4096, 4096), InferenceTensor(0, 64)));
         RegisterTrace(25, TrainingTensor(413696, 64), GradientTensor(409600, 4096));
 
         // 26: Dense fc
-        _g26Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(413696, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(413760, 10), GradientTensor(413760, 10), GradientTensor(413696, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10));
-        Own(_g26Conv, _g26InferenceConv);
+        AddConvolution(26, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(413696, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(413760, 10), GradientTensor(413760, 10), GradientTensor(413696, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            null,
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10)),
+            null);
         RegisterTrace(26, TrainingTensor(413760, 10), GradientTensor(413696, 64));
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardTraining()
-    {
-        _g0Conv.Forward();
-        _g0Epilogue.Forward();
-        TraceForward(0);
-        _g1Conv.Forward();
-        _g1Epilogue.Forward();
-        TraceForward(1);
-        _g2Conv.Forward();
-        _g2Epilogue.Forward();
-        TraceForward(2);
-        _g3Conv.Forward();
-        _g3Epilogue.Forward();
-        TraceForward(3);
-        _g4Conv.Forward();
-        _g4Epilogue.Forward();
-        TraceForward(4);
-        _g5Conv.Forward();
-        _g5Epilogue.Forward();
-        TraceForward(5);
-        _g6Conv.Forward();
-        _g6Epilogue.Forward();
-        TraceForward(6);
-        _g7Conv.Forward();
-        _g7Epilogue.Forward();
-        TraceForward(7);
-        _g8Conv.Forward();
-        _g8Epilogue.Forward();
-        TraceForward(8);
-        _g9Op.Forward();
-        TraceForward(9);
-        _g10Op.Forward();
-        TraceForward(10);
-        _g11Op.Forward();
-        TraceForward(11);
-        _g12Conv.Forward();
-        _g12Epilogue.Forward();
-        TraceForward(12);
-        _g13Conv.Forward();
-        _g13Epilogue.Forward();
-        TraceForward(13);
-        _g14Conv.Forward();
-        _g14Epilogue.Forward();
-        TraceForward(14);
-        _g15Conv.Forward();
-        _g15Epilogue.Forward();
-        TraceForward(15);
-        _g16Conv.Forward();
-        _g16Epilogue.Forward();
-        TraceForward(16);
-        _g17Conv.Forward();
-        _g17Epilogue.Forward();
-        TraceForward(17);
-        _g18Op.Forward();
-        TraceForward(18);
-        _g19Op.Forward();
-        TraceForward(19);
-        _g20Op.Forward();
-        TraceForward(20);
-        _g21Conv.Forward();
-        _g21Epilogue.Forward();
-        TraceForward(21);
-        _g22Conv.Forward();
-        _g22Epilogue.Forward();
-        TraceForward(22);
-        _g23Conv.Forward();
-        _g23Epilogue.Forward();
-        TraceForward(23);
-        _g24Conv.Forward();
-        _g24Epilogue.Forward();
-        TraceForward(24);
-        _g25Op.Forward();
-        TraceForward(25);
-        _g26Conv.Forward();
-        TraceForward(26);
-    }
-
-    /// <inheritdoc />
-    protected override void BackwardTraining(bool inputGradient)
-    {
-        _g26Conv.Backward(data: true);
-        TraceBackward(26);
-        _g25Op.Backward();
-        TraceBackward(25);
-        _g24Epilogue.Backward();
-        _g24Conv.Backward(data: true);
-        TraceBackward(24);
-        _g23Epilogue.Backward();
-        _g23Conv.Backward(data: true);
-        TraceBackward(23);
-        _g22Epilogue.Backward();
-        _g22Conv.Backward(data: true);
-        TraceBackward(22);
-        _g21Epilogue.Backward();
-        _g21Conv.Backward(data: true);
-        TraceBackward(21);
-        _g20Op.Backward();
-        TraceBackward(20);
-        _g19Op.Backward();
-        TraceBackward(19);
-        _g18Op.Backward();
-        TraceBackward(18);
-        _g17Epilogue.Backward();
-        _g17Conv.Backward(data: true);
-        TraceBackward(17);
-        _g16Epilogue.Backward();
-        _g16Conv.Backward(data: true);
-        TraceBackward(16);
-        _g15Epilogue.Backward();
-        _g15Conv.Backward(data: true);
-        TraceBackward(15);
-        _g14Epilogue.Backward();
-        _g14Conv.Backward(data: true);
-        TraceBackward(14);
-        _g13Epilogue.Backward();
-        _g13Conv.Backward(data: true);
-        TraceBackward(13);
-        _g12Epilogue.Backward();
-        _g12Conv.Backward(data: true);
-        TraceBackward(12);
-        _g11Op.Backward();
-        TraceBackward(11);
-        _g10Op.Backward();
-        TraceBackward(10);
-        _g9Op.Backward();
-        TraceBackward(9);
-        _g8Epilogue.Backward();
-        _g8Conv.Backward(data: true);
-        TraceBackward(8);
-        _g7Epilogue.Backward();
-        _g7Conv.Backward(data: true);
-        TraceBackward(7);
-        _g6Epilogue.Backward();
-        _g6Conv.Backward(data: true);
-        TraceBackward(6);
-        _g5Epilogue.Backward();
-        _g5Conv.Backward(data: true);
-        TraceBackward(5);
-        _g4Epilogue.Backward();
-        _g4Conv.Backward(data: true);
-        TraceBackward(4);
-        _g3Epilogue.Backward();
-        _g3Conv.Backward(data: true);
-        TraceBackward(3);
-        _g2Epilogue.Backward();
-        _g2Conv.Backward(data: true);
-        TraceBackward(2);
-        _g1Epilogue.Backward();
-        _g1Conv.Backward(data: true);
-        TraceBackward(1);
-        _g0Epilogue.Backward();
-        _g0Conv.Backward(data: inputGradient);
-        TraceBackward(0);
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardInference(int images)
-    {
-        _g0InferenceConv.Forward(images);
-        _g0InferenceEpilogue.Forward(images);
-        _g1InferenceConv.Forward(images);
-        _g1InferenceEpilogue.Forward(images);
-        _g2InferenceConv.Forward(images);
-        _g2InferenceEpilogue.Forward(images);
-        _g3InferenceConv.Forward(images);
-        _g3InferenceEpilogue.Forward(images);
-        _g4InferenceConv.Forward(images);
-        _g4InferenceEpilogue.Forward(images);
-        _g5InferenceConv.Forward(images);
-        _g5InferenceEpilogue.Forward(images);
-        _g6InferenceConv.Forward(images);
-        _g6InferenceEpilogue.Forward(images);
-        _g7InferenceConv.Forward(images);
-        _g7InferenceEpilogue.Forward(images);
-        _g8InferenceConv.Forward(images);
-        _g9InferenceOp.Forward(images);
-        _g10InferenceOp.Forward(images);
-        _g11InferenceOp.Forward(images);
-        _g12InferenceConv.Forward(images);
-        _g12InferenceEpilogue.Forward(images);
-        _g13InferenceConv.Forward(images);
-        _g13InferenceEpilogue.Forward(images);
-        _g14InferenceConv.Forward(images);
-        _g14InferenceEpilogue.Forward(images);
-        _g15InferenceConv.Forward(images);
-        _g15InferenceEpilogue.Forward(images);
-        _g16InferenceConv.Forward(images);
-        _g16InferenceEpilogue.Forward(images);
-        _g17InferenceConv.Forward(images);
-        _g18InferenceOp.Forward(images);
-        _g19InferenceOp.Forward(images);
-        _g20InferenceOp.Forward(images);
-        _g21InferenceConv.Forward(images);
-        _g21InferenceEpilogue.Forward(images);
-        _g22InferenceConv.Forward(images);
-        _g22InferenceEpilogue.Forward(images);
-        _g23InferenceConv.Forward(images);
-        _g23InferenceEpilogue.Forward(images);
-        _g24InferenceConv.Forward(images);
-        _g24InferenceEpilogue.Forward(images);
-        _g25InferenceOp.Forward(images);
-        _g26InferenceConv.Forward(images);
-    }
-
-    /// <inheritdoc />
-    protected override void FoldBatchNorm()
-    {
-        _g0Fold.Run();
-        _g1Fold.Run();
-        _g2Fold.Run();
-        _g3Fold.Run();
-        _g4Fold.Run();
-        _g5Fold.Run();
-        _g6Fold.Run();
-        _g7Fold.Run();
-        _g8Fold.Run();
-        _g12Fold.Run();
-        _g13Fold.Run();
-        _g14Fold.Run();
-        _g15Fold.Run();
-        _g16Fold.Run();
-        _g17Fold.Run();
-        _g21Fold.Run();
-        _g22Fold.Run();
-        _g23Fold.Run();
-        _g24Fold.Run();
     }
 
     /// <inheritdoc />

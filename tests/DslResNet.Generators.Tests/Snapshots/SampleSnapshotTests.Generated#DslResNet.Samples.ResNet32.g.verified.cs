@@ -56,653 +56,251 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <summary>A Keras-style summary: every layer with its operation, output shape, parameters and FLOPs.</summary>
     public static string Summary() => SummaryText;
 
-    private const string SummaryText =
-        "Network: ResNet32\n" +
-        "Input: (3, 32, 32)\n" +
-        "Layer                  Operation                                           Output shape  Param #      FLOPs\n" +
-        "===========================================================================================================\n" +
-        "conv1                  Conv2d 3->16, 3x3, pad 1                            (16, 32, 32)      432    884,736\n" +
-        "bn1                    BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "relu                   ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.0.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.0.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.0.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.0.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.0.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.0.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.0.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.1.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.1.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.1.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.1.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.1.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.1.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.1.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.2.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.2.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.2.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.2.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.2.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.2.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.2.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.3.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.3.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.3.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.3.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.3.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.3.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.3.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.4.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.4.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.4.relu1         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer1.4.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n" +
-        "layer1.4.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n" +
-        "layer1.4.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n" +
-        "layer1.4.relu2         ReLU                                                (16, 32, 32)        0     16,384\n" +
-        "layer2.0.conv1         Conv2d 16->32, 3x3, stride 2, pad 1                 (32, 16, 16)    4,608  2,359,296\n" +
-        "layer2.0.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.0.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.0.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.0.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.0.add.shortcut  Shortcut: subsample by 2, zero-pad 16->32 channels  (32, 16, 16)        0          0\n" +
-        "layer2.0.add           Add (zero-pad shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.0.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.1.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.1.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.1.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.1.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.1.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.1.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.1.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.2.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.2.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.2.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.2.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.2.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.2.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.2.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.3.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.3.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.3.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.3.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.3.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.3.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.3.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.4.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.4.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.4.relu1         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer2.4.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n" +
-        "layer2.4.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n" +
-        "layer2.4.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n" +
-        "layer2.4.relu2         ReLU                                                (32, 16, 16)        0      8,192\n" +
-        "layer3.0.conv1         Conv2d 32->64, 3x3, stride 2, pad 1                 (64, 8, 8)     18,432  2,359,296\n" +
-        "layer3.0.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.0.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.0.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.0.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.0.add.shortcut  Shortcut: subsample by 2, zero-pad 32->64 channels  (64, 8, 8)          0          0\n" +
-        "layer3.0.add           Add (zero-pad shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.0.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.1.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.1.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.1.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.1.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.1.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.1.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.1.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.2.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.2.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.2.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.2.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.2.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.2.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.2.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.3.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.3.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.3.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.3.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.3.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.3.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.3.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.4.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.4.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.4.relu1         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "layer3.4.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n" +
-        "layer3.4.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n" +
-        "layer3.4.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n" +
-        "layer3.4.relu2         ReLU                                                (64, 8, 8)          0      4,096\n" +
-        "avgpool                GlobalAvgPool                                       (64)                0      4,096\n" +
-        "fc                     Linear 64->10                                       (10)              650      1,290\n" +
-        "-----------------------------------------------------------------------------------------------------------\n" +
-        "Total params: 464,154 (trainable; plus 2,303 buffer elements)\n" +
-        "Multiply-adds per image: 68,862,592\n" +
-        "Forward FLOPs per image: 138,781,962 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 4.92 MiB, inference 192.0 KiB\n" +
-        "Fusion groups: 39 passes for 112 layers\n";
+    private static readonly string SummaryText = CreateSummary();
 
-    private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
+    private static string CreateSummary()
     {
-        new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->16, 3x3, pad 1", new[] { -1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 432, 442368, 884736, 3, 1, 1),
-        new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 0 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(3, "layer1.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 2 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(4, "layer1.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 3 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(5, "layer1.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 4 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(6, "layer1.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 5 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(7, "layer1.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 6 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(8, "layer1.0.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 7, 2 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(9, "layer1.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 8 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(10, "layer1.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 9 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(11, "layer1.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 10 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(12, "layer1.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 11 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(13, "layer1.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 12 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(14, "layer1.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 13 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(15, "layer1.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 14, 9 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(16, "layer1.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 15 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(17, "layer1.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 16 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(18, "layer1.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 17 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(19, "layer1.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 18 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(20, "layer1.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 19 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(21, "layer1.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 20 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(22, "layer1.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 21, 16 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(23, "layer1.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 22 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(24, "layer1.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 23 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(25, "layer1.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 24 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(26, "layer1.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 25 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(27, "layer1.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 26 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(28, "layer1.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 27 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(29, "layer1.3.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 28, 23 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(30, "layer1.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 29 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(31, "layer1.4.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 30 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(32, "layer1.4.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 31 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(33, "layer1.4.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 32 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(34, "layer1.4.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 33 }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1),
-        new(35, "layer1.4.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 34 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(36, "layer1.4.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 35, 30 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(37, "layer1.4.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 36 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0),
-        new(38, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->32, 3x3, stride 2, pad 1", new[] { 37 }, global::DslResNet.TensorShape.Image(32, 16, 16), 4608, 1179648, 2359296, 3, 2, 1),
-        new(39, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 38 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(40, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 39 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(41, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 40 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(42, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 41 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(43, "layer2.0.add.shortcut", global::DslResNet.LayerKind.ZeroPadShortcut, "Shortcut: subsample by 2, zero-pad 16->32 channels", new[] { 37 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 0, 0, 2, 0),
-        new(44, "layer2.0.add", global::DslResNet.LayerKind.Add, "Add (zero-pad shortcut)", new[] { 42, 43 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(45, "layer2.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 44 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(46, "layer2.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 45 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(47, "layer2.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 46 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(48, "layer2.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 47 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(49, "layer2.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 48 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(50, "layer2.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 49 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(51, "layer2.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 50, 45 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(52, "layer2.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 51 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(53, "layer2.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 52 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(54, "layer2.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 53 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(55, "layer2.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 54 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(56, "layer2.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 55 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(57, "layer2.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 56 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(58, "layer2.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 57, 52 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(59, "layer2.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 58 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(60, "layer2.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 59 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(61, "layer2.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 60 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(62, "layer2.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 61 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(63, "layer2.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 62 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(64, "layer2.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 63 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(65, "layer2.3.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 64, 59 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(66, "layer2.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 65 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(67, "layer2.4.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 66 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(68, "layer2.4.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 67 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(69, "layer2.4.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 68 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(70, "layer2.4.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 69 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1),
-        new(71, "layer2.4.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 70 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(72, "layer2.4.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 71, 66 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(73, "layer2.4.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 72 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0),
-        new(74, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->64, 3x3, stride 2, pad 1", new[] { 73 }, global::DslResNet.TensorShape.Image(64, 8, 8), 18432, 1179648, 2359296, 3, 2, 1),
-        new(75, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 74 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(76, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 75 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(77, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 76 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(78, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 77 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(79, "layer3.0.add.shortcut", global::DslResNet.LayerKind.ZeroPadShortcut, "Shortcut: subsample by 2, zero-pad 32->64 channels", new[] { 73 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 0, 0, 2, 0),
-        new(80, "layer3.0.add", global::DslResNet.LayerKind.Add, "Add (zero-pad shortcut)", new[] { 78, 79 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(81, "layer3.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 80 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(82, "layer3.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 81 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(83, "layer3.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 82 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(84, "layer3.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 83 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(85, "layer3.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 84 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(86, "layer3.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 85 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(87, "layer3.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 86, 81 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(88, "layer3.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 87 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(89, "layer3.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 88 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(90, "layer3.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 89 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(91, "layer3.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 90 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(92, "layer3.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 91 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(93, "layer3.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 92 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(94, "layer3.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 93, 88 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(95, "layer3.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 94 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(96, "layer3.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 95 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(97, "layer3.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 96 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(98, "layer3.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 97 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(99, "layer3.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 98 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(100, "layer3.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 99 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(101, "layer3.3.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 100, 95 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(102, "layer3.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 101 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(103, "layer3.4.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 102 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(104, "layer3.4.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 103 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(105, "layer3.4.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 104 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(106, "layer3.4.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 105 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1),
-        new(107, "layer3.4.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 106 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(108, "layer3.4.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 107, 102 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(109, "layer3.4.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 108 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0),
-        new(110, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 109 }, global::DslResNet.TensorShape.Flat(64), 0, 0, 4096, 0, 0, 0),
-        new(111, "fc", global::DslResNet.LayerKind.Dense, "Linear 64->10", new[] { 110 }, global::DslResNet.TensorShape.Flat(10), 650, 640, 1290, 0, 0, 0, Bias: true),
-    };
+        global::System.Text.StringBuilder s = new();
+        s.Append("Network: ResNet32\n");
+        s.Append("Input: (3, 32, 32)\n");
+        s.Append("Layer                  Operation                                           Output shape  Param #      FLOPs\n");
+        s.Append("===========================================================================================================\n");
+        s.Append("conv1                  Conv2d 3->16, 3x3, pad 1                            (16, 32, 32)      432    884,736\n");
+        s.Append("bn1                    BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n");
+        s.Append("relu                   ReLU                                                (16, 32, 32)        0     16,384\n");
+        for (int r = 0; r < 5; r++)
+        {
+            s.Append($"layer1.{r}.conv1         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n");
+            s.Append($"layer1.{r}.bn1           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n");
+            s.Append($"layer1.{r}.relu1         ReLU                                                (16, 32, 32)        0     16,384\n");
+            s.Append($"layer1.{r}.conv2         Conv2d 16->16, 3x3, pad 1                           (16, 32, 32)    2,304  4,718,592\n");
+            s.Append($"layer1.{r}.bn2           BatchNorm2d(16)                                     (16, 32, 32)       32     32,768\n");
+            s.Append($"layer1.{r}.add           Add (identity shortcut)                             (16, 32, 32)        0     16,384\n");
+            s.Append($"layer1.{r}.relu2         ReLU                                                (16, 32, 32)        0     16,384\n");
+        }
+        s.Append("layer2.0.conv1         Conv2d 16->32, 3x3, stride 2, pad 1                 (32, 16, 16)    4,608  2,359,296\n");
+        s.Append("layer2.0.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+        s.Append("layer2.0.relu1         ReLU                                                (32, 16, 16)        0      8,192\n");
+        s.Append("layer2.0.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n");
+        s.Append("layer2.0.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+        s.Append("layer2.0.add.shortcut  Shortcut: subsample by 2, zero-pad 16->32 channels  (32, 16, 16)        0          0\n");
+        s.Append("layer2.0.add           Add (zero-pad shortcut)                             (32, 16, 16)        0      8,192\n");
+        for (int r = 0; r < 4; r++)
+        {
+            s.Append($"layer2.{r}.relu2         ReLU                                                (32, 16, 16)        0      8,192\n");
+            s.Append($"layer2.{1 + r}.conv1         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n");
+            s.Append($"layer2.{1 + r}.bn1           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+            s.Append($"layer2.{1 + r}.relu1         ReLU                                                (32, 16, 16)        0      8,192\n");
+            s.Append($"layer2.{1 + r}.conv2         Conv2d 32->32, 3x3, pad 1                           (32, 16, 16)    9,216  4,718,592\n");
+            s.Append($"layer2.{1 + r}.bn2           BatchNorm2d(32)                                     (32, 16, 16)       64     16,384\n");
+            s.Append($"layer2.{1 + r}.add           Add (identity shortcut)                             (32, 16, 16)        0      8,192\n");
+        }
+        s.Append("layer2.4.relu2         ReLU                                                (32, 16, 16)        0      8,192\n");
+        s.Append("layer3.0.conv1         Conv2d 32->64, 3x3, stride 2, pad 1                 (64, 8, 8)     18,432  2,359,296\n");
+        s.Append("layer3.0.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+        s.Append("layer3.0.relu1         ReLU                                                (64, 8, 8)          0      4,096\n");
+        s.Append("layer3.0.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n");
+        s.Append("layer3.0.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+        s.Append("layer3.0.add.shortcut  Shortcut: subsample by 2, zero-pad 32->64 channels  (64, 8, 8)          0          0\n");
+        s.Append("layer3.0.add           Add (zero-pad shortcut)                             (64, 8, 8)          0      4,096\n");
+        for (int r = 0; r < 4; r++)
+        {
+            s.Append($"layer3.{r}.relu2         ReLU                                                (64, 8, 8)          0      4,096\n");
+            s.Append($"layer3.{1 + r}.conv1         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n");
+            s.Append($"layer3.{1 + r}.bn1           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+            s.Append($"layer3.{1 + r}.relu1         ReLU                                                (64, 8, 8)          0      4,096\n");
+            s.Append($"layer3.{1 + r}.conv2         Conv2d 64->64, 3x3, pad 1                           (64, 8, 8)     36,864  4,718,592\n");
+            s.Append($"layer3.{1 + r}.bn2           BatchNorm2d(64)                                     (64, 8, 8)        128      8,192\n");
+            s.Append($"layer3.{1 + r}.add           Add (identity shortcut)                             (64, 8, 8)          0      4,096\n");
+        }
+        s.Append("layer3.4.relu2         ReLU                                                (64, 8, 8)          0      4,096\n");
+        s.Append("avgpool                GlobalAvgPool                                       (64)                0      4,096\n");
+        s.Append("fc                     Linear 64->10                                       (10)              650      1,290\n");
+        s.Append("-----------------------------------------------------------------------------------------------------------\n");
+        s.Append("Total params: 464,154 (trainable; plus 2,303 buffer elements)\n");
+        s.Append("Multiply-adds per image: 68,862,592\n");
+        s.Append("Forward FLOPs per image: 138,781,962 (2 per multiply-add, 1 per element-wise operation)\n");
+        s.Append("Activation memory per image: training 4.92 MiB, inference 192.0 KiB\n");
+        s.Append("Fusion groups: 39 passes for 112 layers\n");
+        return s.ToString();
+    }
 
-    private static global::DslResNet.ParameterInfo[] CreateParameters() => new global::DslResNet.ParameterInfo[]
+    private static global::DslResNet.LayerInfo[] CreateLayers()
     {
-        new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 3, 3, 3 }),
-        new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv1.weight", "layer1.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.0.bn1.weight", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.0.bn1.bias", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.0.bn1.running_mean", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.0.bn1.running_var", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.0.bn1.num_batches_tracked", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv2.weight", "layer1.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.0.bn2.weight", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.0.bn2.bias", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.0.bn2.running_mean", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.0.bn2.running_var", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.0.bn2.num_batches_tracked", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv1.weight", "layer1.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.1.bn1.weight", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.1.bn1.bias", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.1.bn1.running_mean", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.1.bn1.running_var", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.1.bn1.num_batches_tracked", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv2.weight", "layer1.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.1.bn2.weight", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.1.bn2.bias", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.1.bn2.running_mean", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.1.bn2.running_var", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.1.bn2.num_batches_tracked", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv1.weight", "layer1.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.2.bn1.weight", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.2.bn1.bias", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.2.bn1.running_mean", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.2.bn1.running_var", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.2.bn1.num_batches_tracked", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv2.weight", "layer1.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.2.bn2.weight", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.2.bn2.bias", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.2.bn2.running_mean", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.2.bn2.running_var", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.2.bn2.num_batches_tracked", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.3.conv1.weight", "layer1.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.3.bn1.weight", "layer1.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.3.bn1.bias", "layer1.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.3.bn1.running_mean", "layer1.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.3.bn1.running_var", "layer1.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.3.bn1.num_batches_tracked", "layer1.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.3.conv2.weight", "layer1.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.3.bn2.weight", "layer1.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.3.bn2.bias", "layer1.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.3.bn2.running_mean", "layer1.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.3.bn2.running_var", "layer1.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.3.bn2.num_batches_tracked", "layer1.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.4.conv1.weight", "layer1.4.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.4.bn1.weight", "layer1.4.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.4.bn1.bias", "layer1.4.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.4.bn1.running_mean", "layer1.4.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.4.bn1.running_var", "layer1.4.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.4.bn1.num_batches_tracked", "layer1.4.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.4.conv2.weight", "layer1.4.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }),
-        new("layer1.4.bn2.weight", "layer1.4.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("layer1.4.bn2.bias", "layer1.4.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("layer1.4.bn2.running_mean", "layer1.4.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("layer1.4.bn2.running_var", "layer1.4.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("layer1.4.bn2.num_batches_tracked", "layer1.4.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 16, 3, 3 }),
-        new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv1.weight", "layer2.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.1.bn1.weight", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.1.bn1.bias", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.1.bn1.running_mean", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.1.bn1.running_var", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.1.bn1.num_batches_tracked", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv2.weight", "layer2.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.1.bn2.weight", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.1.bn2.bias", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.1.bn2.running_mean", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.1.bn2.running_var", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.1.bn2.num_batches_tracked", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv1.weight", "layer2.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.2.bn1.weight", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.2.bn1.bias", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.2.bn1.running_mean", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.2.bn1.running_var", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.2.bn1.num_batches_tracked", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv2.weight", "layer2.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.2.bn2.weight", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.2.bn2.bias", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.2.bn2.running_mean", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.2.bn2.running_var", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.2.bn2.num_batches_tracked", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv1.weight", "layer2.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.3.bn1.weight", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.3.bn1.bias", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.3.bn1.running_mean", "layer2.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.3.bn1.running_var", "layer2.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.3.bn1.num_batches_tracked", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv2.weight", "layer2.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.3.bn2.weight", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.3.bn2.bias", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.3.bn2.running_mean", "layer2.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.3.bn2.running_var", "layer2.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.3.bn2.num_batches_tracked", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.4.conv1.weight", "layer2.4.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.4.bn1.weight", "layer2.4.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.4.bn1.bias", "layer2.4.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.4.bn1.running_mean", "layer2.4.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.4.bn1.running_var", "layer2.4.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.4.bn1.num_batches_tracked", "layer2.4.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.4.conv2.weight", "layer2.4.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }),
-        new("layer2.4.bn2.weight", "layer2.4.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("layer2.4.bn2.bias", "layer2.4.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("layer2.4.bn2.running_mean", "layer2.4.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("layer2.4.bn2.running_var", "layer2.4.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("layer2.4.bn2.num_batches_tracked", "layer2.4.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 32, 3, 3 }),
-        new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv1.weight", "layer3.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.1.bn1.weight", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.1.bn1.bias", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.1.bn1.running_mean", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.1.bn1.running_var", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.1.bn1.num_batches_tracked", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv2.weight", "layer3.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.1.bn2.weight", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.1.bn2.bias", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.1.bn2.running_mean", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.1.bn2.running_var", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.1.bn2.num_batches_tracked", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv1.weight", "layer3.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.2.bn1.weight", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.2.bn1.bias", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.2.bn1.running_mean", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.2.bn1.running_var", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.2.bn1.num_batches_tracked", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv2.weight", "layer3.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.2.bn2.weight", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.2.bn2.bias", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.2.bn2.running_mean", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.2.bn2.running_var", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.2.bn2.num_batches_tracked", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv1.weight", "layer3.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.3.bn1.weight", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.3.bn1.bias", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.3.bn1.running_mean", "layer3.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.3.bn1.running_var", "layer3.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.3.bn1.num_batches_tracked", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv2.weight", "layer3.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.3.bn2.weight", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.3.bn2.bias", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.3.bn2.running_mean", "layer3.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.3.bn2.running_var", "layer3.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.3.bn2.num_batches_tracked", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv1.weight", "layer3.4.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.4.bn1.weight", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.4.bn1.bias", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.4.bn1.running_mean", "layer3.4.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.4.bn1.running_var", "layer3.4.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.4.bn1.num_batches_tracked", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv2.weight", "layer3.4.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer3.4.bn2.weight", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer3.4.bn2.bias", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer3.4.bn2.running_mean", "layer3.4.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer3.4.bn2.running_var", "layer3.4.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer3.4.bn2.num_batches_tracked", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 10, 64 }),
-        new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 10 }),
-    };
+        global::System.Collections.Generic.List<global::DslResNet.LayerInfo> t = new(112);
+        t.Add(new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->16, 3x3, pad 1", new[] { -1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 432, 442368, 884736, 3, 1, 1));
+        t.Add(new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 0 }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0));
+        for (int r = 0; r < 5; r++)
+        {
+            t.Add(new(3 + 7 * r, $"layer1.{r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 2 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(4 + 7 * r, $"layer1.{r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 3 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(5 + 7 * r, $"layer1.{r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 4 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0));
+            t.Add(new(6 + 7 * r, $"layer1.{r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->16, 3x3, pad 1", new[] { 5 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 2304, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(7 + 7 * r, $"layer1.{r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 6 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 32, 0, 32768, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(8 + 7 * r, $"layer1.{r}.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 7 + 7 * r, 2 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0));
+            t.Add(new(9 + 7 * r, $"layer1.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 8 + 7 * r }, global::DslResNet.TensorShape.Image(16, 32, 32), 0, 0, 16384, 0, 0, 0));
+        }
+        t.Add(new(38, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 16->32, 3x3, stride 2, pad 1", new[] { 37 }, global::DslResNet.TensorShape.Image(32, 16, 16), 4608, 1179648, 2359296, 3, 2, 1));
+        t.Add(new(39, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 38 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(40, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 39 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        t.Add(new(41, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 40 }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(42, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 41 }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(43, "layer2.0.add.shortcut", global::DslResNet.LayerKind.ZeroPadShortcut, "Shortcut: subsample by 2, zero-pad 16->32 channels", new[] { 37 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 0, 0, 2, 0));
+        t.Add(new(44, "layer2.0.add", global::DslResNet.LayerKind.Add, "Add (zero-pad shortcut)", new[] { 42, 43 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        for (int r = 0; r < 4; r++)
+        {
+            t.Add(new(45 + 7 * r, $"layer2.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 44 + 7 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+            t.Add(new(46 + 7 * r, $"layer2.{1 + r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 45 + 7 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(47 + 7 * r, $"layer2.{1 + r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 46 + 7 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(48 + 7 * r, $"layer2.{1 + r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 47 + 7 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+            t.Add(new(49 + 7 * r, $"layer2.{1 + r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 32->32, 3x3, pad 1", new[] { 48 + 7 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 9216, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(50 + 7 * r, $"layer2.{1 + r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 49 + 7 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 64, 0, 16384, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(51 + 7 * r, $"layer2.{1 + r}.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 50 + 7 * r, 45 + 7 * r }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        }
+        t.Add(new(73, "layer2.4.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 72 }, global::DslResNet.TensorShape.Image(32, 16, 16), 0, 0, 8192, 0, 0, 0));
+        t.Add(new(74, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 32->64, 3x3, stride 2, pad 1", new[] { 73 }, global::DslResNet.TensorShape.Image(64, 8, 8), 18432, 1179648, 2359296, 3, 2, 1));
+        t.Add(new(75, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 74 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(76, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 75 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(77, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 76 }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1));
+        t.Add(new(78, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 77 }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(79, "layer3.0.add.shortcut", global::DslResNet.LayerKind.ZeroPadShortcut, "Shortcut: subsample by 2, zero-pad 32->64 channels", new[] { 73 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 0, 0, 2, 0));
+        t.Add(new(80, "layer3.0.add", global::DslResNet.LayerKind.Add, "Add (zero-pad shortcut)", new[] { 78, 79 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        for (int r = 0; r < 4; r++)
+        {
+            t.Add(new(81 + 7 * r, $"layer3.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 80 + 7 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+            t.Add(new(82 + 7 * r, $"layer3.{1 + r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 81 + 7 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(83 + 7 * r, $"layer3.{1 + r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 82 + 7 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(84 + 7 * r, $"layer3.{1 + r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 83 + 7 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+            t.Add(new(85 + 7 * r, $"layer3.{1 + r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 84 + 7 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 36864, 2359296, 4718592, 3, 1, 1));
+            t.Add(new(86 + 7 * r, $"layer3.{1 + r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 85 + 7 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 128, 0, 8192, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(87 + 7 * r, $"layer3.{1 + r}.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 86 + 7 * r, 81 + 7 * r }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        }
+        t.Add(new(109, "layer3.4.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 108 }, global::DslResNet.TensorShape.Image(64, 8, 8), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(110, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 109 }, global::DslResNet.TensorShape.Flat(64), 0, 0, 4096, 0, 0, 0));
+        t.Add(new(111, "fc", global::DslResNet.LayerKind.Dense, "Linear 64->10", new[] { 110 }, global::DslResNet.TensorShape.Flat(10), 650, 640, 1290, 0, 0, 0, Bias: true));
+        return t.ToArray();
+    }
 
-    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups() => new global::DslResNet.FusionGroupInfo[]
+    private static global::DslResNet.ParameterInfo[] CreateParameters()
     {
-        new("conv1", new[] { 0, 1, 2 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv1", new[] { 3, 4, 5 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv2", new[] { 6, 7, 8, 9 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.1.conv1", new[] { 10, 11, 12 }), // Conv+BatchNorm+ReLU
-        new("layer1.1.conv2", new[] { 13, 14, 15, 16 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.2.conv1", new[] { 17, 18, 19 }), // Conv+BatchNorm+ReLU
-        new("layer1.2.conv2", new[] { 20, 21, 22, 23 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.3.conv1", new[] { 24, 25, 26 }), // Conv+BatchNorm+ReLU
-        new("layer1.3.conv2", new[] { 27, 28, 29, 30 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.4.conv1", new[] { 31, 32, 33 }), // Conv+BatchNorm+ReLU
-        new("layer1.4.conv2", new[] { 34, 35, 36, 37 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.0.conv1", new[] { 38, 39, 40 }), // Conv+BatchNorm+ReLU
-        new("layer2.0.conv2", new[] { 41, 42 }), // Conv+BatchNorm
-        new("layer2.0.add.shortcut", new[] { 43 }), // ZeroPadShortcut
-        new("layer2.0.add", new[] { 44 }), // Add
-        new("layer2.0.relu2", new[] { 45 }), // ReLU
-        new("layer2.1.conv1", new[] { 46, 47, 48 }), // Conv+BatchNorm+ReLU
-        new("layer2.1.conv2", new[] { 49, 50, 51, 52 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.2.conv1", new[] { 53, 54, 55 }), // Conv+BatchNorm+ReLU
-        new("layer2.2.conv2", new[] { 56, 57, 58, 59 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.3.conv1", new[] { 60, 61, 62 }), // Conv+BatchNorm+ReLU
-        new("layer2.3.conv2", new[] { 63, 64, 65, 66 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.4.conv1", new[] { 67, 68, 69 }), // Conv+BatchNorm+ReLU
-        new("layer2.4.conv2", new[] { 70, 71, 72, 73 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.0.conv1", new[] { 74, 75, 76 }), // Conv+BatchNorm+ReLU
-        new("layer3.0.conv2", new[] { 77, 78 }), // Conv+BatchNorm
-        new("layer3.0.add.shortcut", new[] { 79 }), // ZeroPadShortcut
-        new("layer3.0.add", new[] { 80 }), // Add
-        new("layer3.0.relu2", new[] { 81 }), // ReLU
-        new("layer3.1.conv1", new[] { 82, 83, 84 }), // Conv+BatchNorm+ReLU
-        new("layer3.1.conv2", new[] { 85, 86, 87, 88 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.2.conv1", new[] { 89, 90, 91 }), // Conv+BatchNorm+ReLU
-        new("layer3.2.conv2", new[] { 92, 93, 94, 95 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.3.conv1", new[] { 96, 97, 98 }), // Conv+BatchNorm+ReLU
-        new("layer3.3.conv2", new[] { 99, 100, 101, 102 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.4.conv1", new[] { 103, 104, 105 }), // Conv+BatchNorm+ReLU
-        new("layer3.4.conv2", new[] { 106, 107, 108, 109 }), // Conv+BatchNorm+Add+ReLU
-        new("avgpool", new[] { 110 }), // GlobalAvgPool
-        new("fc", new[] { 111 }), // Dense
-    };
+        global::System.Collections.Generic.List<global::DslResNet.ParameterInfo> t = new(188);
+        t.Add(new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 3, 3, 3 }));
+        t.Add(new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }));
+        t.Add(new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }));
+        t.Add(new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }));
+        t.Add(new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }));
+        t.Add(new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 5; r++)
+        {
+            t.Add(new($"layer1.{r}.conv1.weight", $"layer1.{r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }));
+            t.Add(new($"layer1.{r}.bn1.weight", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.bias", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.running_mean", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.running_var", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn1.num_batches_tracked", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer1.{r}.conv2.weight", $"layer1.{r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 16, 16, 3, 3 }));
+            t.Add(new($"layer1.{r}.bn2.weight", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.bias", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.running_mean", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.running_var", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }));
+            t.Add(new($"layer1.{r}.bn2.num_batches_tracked", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 16, 3, 3 }));
+        t.Add(new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }));
+        t.Add(new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }));
+        t.Add(new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }));
+        t.Add(new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }));
+        t.Add(new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }));
+        t.Add(new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }));
+        t.Add(new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }));
+        t.Add(new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }));
+        t.Add(new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }));
+        t.Add(new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 4; r++)
+        {
+            t.Add(new($"layer2.{1 + r}.conv1.weight", $"layer2.{1 + r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }));
+            t.Add(new($"layer2.{1 + r}.bn1.weight", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn1.bias", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn1.running_mean", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn1.running_var", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn1.num_batches_tracked", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer2.{1 + r}.conv2.weight", $"layer2.{1 + r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 32, 3, 3 }));
+            t.Add(new($"layer2.{1 + r}.bn2.weight", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn2.bias", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn2.running_mean", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn2.running_var", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }));
+            t.Add(new($"layer2.{1 + r}.bn2.num_batches_tracked", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 32, 3, 3 }));
+        t.Add(new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+        t.Add(new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 4; r++)
+        {
+            t.Add(new($"layer3.{1 + r}.conv1.weight", $"layer3.{1 + r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+            t.Add(new($"layer3.{1 + r}.bn1.weight", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn1.bias", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn1.running_mean", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn1.running_var", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn1.num_batches_tracked", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer3.{1 + r}.conv2.weight", $"layer3.{1 + r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+            t.Add(new($"layer3.{1 + r}.bn2.weight", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn2.bias", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn2.running_mean", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn2.running_var", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+            t.Add(new($"layer3.{1 + r}.bn2.num_batches_tracked", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 10, 64 }));
+        t.Add(new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 10 }));
+        return t.ToArray();
+    }
 
-    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.ConvOp _g1Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g1Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g1Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g1InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g1InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g6Conv; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6Epilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g6Fold; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g6InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g7Fold; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9Epilogue; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g9Fold; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g10Conv; // Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10Epilogue; // Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g10Fold; // Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g10InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g11Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g11Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g11InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.ShortcutOp _g13Op; // ZeroPadShortcut layer2.0.add.shortcut
-    private readonly global::DslResNet.Runtime.ShortcutOp _g13InferenceOp; // ZeroPadShortcut layer2.0.add.shortcut
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14Op; // Add layer2.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14InferenceOp; // Add layer2.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15Op; // ReLU layer2.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceOp; // ReLU layer2.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g16Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g16Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g16InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g17Conv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17Epilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g17Fold; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g17InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g18Conv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g18Fold; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g18InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g19Conv; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19Epilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g19Fold; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g19InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g20Conv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g20Fold; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g20InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g23Conv; // Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23Epilogue; // Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g23Fold; // Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g23InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g25Conv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25Epilogue; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.FoldOp _g25Fold; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g25InferenceConv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.ShortcutOp _g26Op; // ZeroPadShortcut layer3.0.add.shortcut
-    private readonly global::DslResNet.Runtime.ShortcutOp _g26InferenceOp; // ZeroPadShortcut layer3.0.add.shortcut
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27Op; // Add layer3.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27InferenceOp; // Add layer3.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28Op; // ReLU layer3.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28InferenceOp; // ReLU layer3.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g29Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g29Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g29InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g30Conv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30Epilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g30Fold; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g30InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g31Conv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g31Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g31Fold; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g31InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g31InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g32Conv; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g32Epilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g32Fold; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g32InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g32InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g33Conv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g33Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g33Fold; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g33InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g33InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g34Conv; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g34Epilogue; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g34Fold; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g34InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g34InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g35Conv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g35Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g35Fold; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g35InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g35InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g36Conv; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g36Epilogue; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g36Fold; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g36InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g36InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.PoolOp _g37Op; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.PoolOp _g37InferenceOp; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.ConvOp _g38Conv; // Dense fc
-    private readonly global::DslResNet.Runtime.ConvOp _g38InferenceConv; // Dense fc
+    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
+    {
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(39);
+        t.Add(new("conv1", new[] { 0, 1, 2 }));
+        for (int r = 0; r < 5; r++)
+        {
+            t.Add(new($"layer1.{r}.conv1", new[] { 3 + 7 * r, 4 + 7 * r, 5 + 7 * r }));
+            t.Add(new($"layer1.{r}.conv2", new[] { 6 + 7 * r, 7 + 7 * r, 8 + 7 * r, 9 + 7 * r }));
+        }
+        t.Add(new("layer2.0.conv1", new[] { 38, 39, 40 }));
+        t.Add(new("layer2.0.conv2", new[] { 41, 42 }));
+        t.Add(new("layer2.0.add.shortcut", new[] { 43 }));
+        t.Add(new("layer2.0.add", new[] { 44 }));
+        t.Add(new("layer2.0.relu2", new[] { 45 }));
+        for (int r = 0; r < 4; r++)
+        {
+            t.Add(new($"layer2.{1 + r}.conv1", new[] { 46 + 7 * r, 47 + 7 * r, 48 + 7 * r }));
+            t.Add(new($"layer2.{1 + r}.conv2", new[] { 49 + 7 * r, 50 + 7 * r, 51 + 7 * r, 52 + 7 * r }));
+        }
+        t.Add(new("layer3.0.conv1", new[] { 74, 75, 76 }));
+        t.Add(new("layer3.0.conv2", new[] { 77, 78 }));
+        t.Add(new("layer3.0.add.shortcut", new[] { 79 }));
+        t.Add(new("layer3.0.add", new[] { 80 }));
+        t.Add(new("layer3.0.relu2", new[] { 81 }));
+        for (int r = 0; r < 4; r++)
+        {
+            t.Add(new($"layer3.{1 + r}.conv1", new[] { 82 + 7 * r, 83 + 7 * r, 84 + 7 * r }));
+            t.Add(new($"layer3.{1 + r}.conv2", new[] { 85 + 7 * r, 86 + 7 * r, 87 + 7 * r, 88 + 7 * r }));
+        }
+        t.Add(new("avgpool", new[] { 110 }));
+        t.Add(new("fc", new[] { 111 }));
+        return t.ToArray();
+    }
 
     /// <summary>Builds ResNet32 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
-    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// and its arenas, and registers every fusion group's operations, bound to its tensors, as a step of each pass.</summary>
     /// <param name="device">The device to run on.</param>
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
@@ -712,726 +310,229 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(643146, 3072), ParameterGradient("conv1.weight"), default);
-        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1"));
-        _g0Conv.FuseStatistics(_g0Epilogue);
-        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16));
-        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384));
-        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
-        Own(_g0Conv, _g0Epilogue, _g0Fold, _g0InferenceConv, _g0InferenceEpilogue);
+        AddConvolution(0, true,
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(643146, 3072), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
         RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(643146, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g1Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default);
-        _g1Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1"));
-        _g1Conv.FuseStatistics(_g1Epilogue);
-        _g1Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16));
-        _g1InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384));
-        _g1InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384));
-        _g1InferenceConv.FuseEpilogue(_g1InferenceEpilogue);
-        Own(_g1Conv, _g1Epilogue, _g1Fold, _g1InferenceConv, _g1InferenceEpilogue);
+        AddConvolution(1, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
         RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
 
         // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default);
-        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), TrainingTensor(16384, 16384), TrainingTensor(81920, 16384), GradientTensor(81920, 16384), GradientTensor(65536, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2"));
-        _g2Conv.FuseStatistics(_g2Epilogue);
-        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16));
-        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384));
-        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384));
-        _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
-        Own(_g2Conv, _g2Epilogue, _g2Fold, _g2InferenceConv, _g2InferenceEpilogue);
+        AddConvolution(2, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(65536, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), TrainingTensor(16384, 16384), TrainingTensor(81920, 16384), GradientTensor(81920, 16384), GradientTensor(65536, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384)));
         RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(49152, 16384));
+        {
+            int[] __r0 = { 32768, 16384, 32768, 16384 };
+            int[] __r1 = { 16384, 32768, 16384, 32768 };
+            for (int r = 0; r < 4; r++)
+            {
 
-        // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(98304, 16384), GradientTensor(81920, 16384), ParameterGradient("layer1.1.conv1.weight"), default);
-        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, TrainingTensor(114688, 16384), GradientTensor(114688, 16384), GradientTensor(98304, 16384), default, BatchNormGradients("layer1.1.bn1"));
-        _g3Conv.FuseStatistics(_g3Epilogue);
-        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16));
-        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384));
-        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
-        Own(_g3Conv, _g3Epilogue, _g3Fold, _g3InferenceConv, _g3InferenceEpilogue);
-        RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(81920, 16384));
+                // {3 + 2 * r}: Conv+BatchNorm+ReLU layer1.{1 + r}.conv1, layer1.{1 + r}.bn1, layer1.{1 + r}.relu1
+                AddConvolution(3 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920 + 65536 * r, 16384), Parameter($"layer1.{1 + r}.conv1.weight"), default, TrainingTensor(98304 + 65536 * r, 16384), GradientTensor(98304 + 65536 * r, 16384), GradientTensor(81920 + 65536 * r, 16384), ParameterGradient($"layer1.{1 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304 + 65536 * r, 16384), BatchNormTensors($"layer1.{1 + r}.bn1"), Scratch(5280 + 4768 * r, 64), default, TrainingTensor(114688 + 65536 * r, 16384), GradientTensor(114688 + 65536 * r, 16384), GradientTensor(98304 + 65536 * r, 16384), default, BatchNormGradients($"layer1.{1 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer1.{1 + r}.bn1"), 1E-05f, Scratch(5344 + 4768 * r, 2304), Scratch(7648 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(__r0[r], 16384), Scratch(5344 + 4768 * r, 2304), Scratch(7648 + 4768 * r, 16), InferenceTensor(0, 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+                RegisterTrace(3 + 2 * r, TrainingTensor(114688 + 65536 * r, 16384), GradientTensor(81920 + 65536 * r, 16384));
 
-        // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(131072, 16384), GradientTensor(114688, 16384), ParameterGradient("layer1.1.conv2.weight"), default);
-        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), TrainingTensor(81920, 16384), TrainingTensor(147456, 16384), GradientTensor(147456, 16384), GradientTensor(131072, 16384), GradientTensor(81920, 16384), BatchNormGradients("layer1.1.bn2"));
-        _g4Conv.FuseStatistics(_g4Epilogue);
-        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16));
-        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384));
-        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
-        _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
-        Own(_g4Conv, _g4Epilogue, _g4Fold, _g4InferenceConv, _g4InferenceEpilogue);
-        RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(114688, 16384));
-
-        // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(163840, 16384), GradientTensor(147456, 16384), ParameterGradient("layer1.2.conv1.weight"), default);
-        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840, 16384), BatchNormTensors("layer1.2.bn1"), Scratch(10048, 64), default, TrainingTensor(180224, 16384), GradientTensor(180224, 16384), GradientTensor(163840, 16384), default, BatchNormGradients("layer1.2.bn1"));
-        _g5Conv.FuseStatistics(_g5Epilogue);
-        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(10112, 2304), Scratch(12416, 16));
-        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(0, 16384));
-        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
-        Own(_g5Conv, _g5Epilogue, _g5Fold, _g5InferenceConv, _g5InferenceEpilogue);
-        RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(147456, 16384));
-
-        // 6: Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(196608, 16384), GradientTensor(180224, 16384), ParameterGradient("layer1.2.conv2.weight"), default);
-        _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(196608, 16384), BatchNormTensors("layer1.2.bn2"), Scratch(12432, 64), TrainingTensor(147456, 16384), TrainingTensor(212992, 16384), GradientTensor(212992, 16384), GradientTensor(196608, 16384), GradientTensor(147456, 16384), BatchNormGradients("layer1.2.bn2"));
-        _g6Conv.FuseStatistics(_g6Epilogue);
-        _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(12496, 2304), Scratch(14800, 16));
-        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(32768, 16384));
-        _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
-        _g6InferenceConv.FuseEpilogue(_g6InferenceEpilogue);
-        Own(_g6Conv, _g6Epilogue, _g6Fold, _g6InferenceConv, _g6InferenceEpilogue);
-        RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(180224, 16384));
-
-        // 7: Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(212992, 16384), Parameter("layer1.3.conv1.weight"), default, TrainingTensor(229376, 16384), GradientTensor(229376, 16384), GradientTensor(212992, 16384), ParameterGradient("layer1.3.conv1.weight"), default);
-        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(229376, 16384), BatchNormTensors("layer1.3.bn1"), Scratch(14816, 64), default, TrainingTensor(245760, 16384), GradientTensor(245760, 16384), GradientTensor(229376, 16384), default, BatchNormGradients("layer1.3.bn1"));
-        _g7Conv.FuseStatistics(_g7Epilogue);
-        _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv1.weight"), default, BatchNormTensors("layer1.3.bn1"), 1E-05f, Scratch(14880, 2304), Scratch(17184, 16));
-        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(0, 16384));
-        _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g7InferenceConv.FuseEpilogue(_g7InferenceEpilogue);
-        Own(_g7Conv, _g7Epilogue, _g7Fold, _g7InferenceConv, _g7InferenceEpilogue);
-        RegisterTrace(7, TrainingTensor(245760, 16384), GradientTensor(212992, 16384));
-
-        // 8: Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(245760, 16384), Parameter("layer1.3.conv2.weight"), default, TrainingTensor(262144, 16384), GradientTensor(262144, 16384), GradientTensor(245760, 16384), ParameterGradient("layer1.3.conv2.weight"), default);
-        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(262144, 16384), BatchNormTensors("layer1.3.bn2"), Scratch(17200, 64), TrainingTensor(212992, 16384), TrainingTensor(278528, 16384), GradientTensor(278528, 16384), GradientTensor(262144, 16384), GradientTensor(212992, 16384), BatchNormGradients("layer1.3.bn2"));
-        _g8Conv.FuseStatistics(_g8Epilogue);
-        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv2.weight"), default, BatchNormTensors("layer1.3.bn2"), 1E-05f, Scratch(17264, 2304), Scratch(19568, 16));
-        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(16384, 16384));
-        _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384));
-        _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
-        Own(_g8Conv, _g8Epilogue, _g8Fold, _g8InferenceConv, _g8InferenceEpilogue);
-        RegisterTrace(8, TrainingTensor(278528, 16384), GradientTensor(245760, 16384));
-
-        // 9: Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(278528, 16384), Parameter("layer1.4.conv1.weight"), default, TrainingTensor(294912, 16384), GradientTensor(294912, 16384), GradientTensor(278528, 16384), ParameterGradient("layer1.4.conv1.weight"), default);
-        _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(294912, 16384), BatchNormTensors("layer1.4.bn1"), Scratch(19584, 64), default, TrainingTensor(311296, 16384), GradientTensor(311296, 16384), GradientTensor(294912, 16384), default, BatchNormGradients("layer1.4.bn1"));
-        _g9Conv.FuseStatistics(_g9Epilogue);
-        _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv1.weight"), default, BatchNormTensors("layer1.4.bn1"), 1E-05f, Scratch(19648, 2304), Scratch(21952, 16));
-        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(0, 16384));
-        _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384));
-        _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
-        Own(_g9Conv, _g9Epilogue, _g9Fold, _g9InferenceConv, _g9InferenceEpilogue);
-        RegisterTrace(9, TrainingTensor(311296, 16384), GradientTensor(278528, 16384));
-
-        // 10: Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(311296, 16384), Parameter("layer1.4.conv2.weight"), default, TrainingTensor(327680, 16384), GradientTensor(327680, 16384), GradientTensor(311296, 16384), ParameterGradient("layer1.4.conv2.weight"), default);
-        _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(327680, 16384), BatchNormTensors("layer1.4.bn2"), Scratch(21968, 64), TrainingTensor(278528, 16384), TrainingTensor(344064, 16384), GradientTensor(344064, 16384), GradientTensor(327680, 16384), GradientTensor(278528, 16384), BatchNormGradients("layer1.4.bn2"));
-        _g10Conv.FuseStatistics(_g10Epilogue);
-        _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv2.weight"), default, BatchNormTensors("layer1.4.bn2"), 1E-05f, Scratch(22032, 2304), Scratch(24336, 16));
-        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(32768, 16384));
-        _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384));
-        _g10InferenceConv.FuseEpilogue(_g10InferenceEpilogue);
-        Own(_g10Conv, _g10Epilogue, _g10Fold, _g10InferenceConv, _g10InferenceEpilogue);
-        RegisterTrace(10, TrainingTensor(344064, 16384), GradientTensor(311296, 16384));
+                // {4 + 2 * r}: Conv+BatchNorm+Add+ReLU layer1.{1 + r}.conv2, layer1.{1 + r}.bn2, layer1.{1 + r}.add, layer1.{1 + r}.relu2
+                AddConvolution(4 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688 + 65536 * r, 16384), Parameter($"layer1.{1 + r}.conv2.weight"), default, TrainingTensor(131072 + 65536 * r, 16384), GradientTensor(131072 + 65536 * r, 16384), GradientTensor(114688 + 65536 * r, 16384), ParameterGradient($"layer1.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072 + 65536 * r, 16384), BatchNormTensors($"layer1.{1 + r}.bn2"), Scratch(7664 + 4768 * r, 64), TrainingTensor(81920 + 65536 * r, 16384), TrainingTensor(147456 + 65536 * r, 16384), GradientTensor(147456 + 65536 * r, 16384), GradientTensor(131072 + 65536 * r, 16384), GradientTensor(81920 + 65536 * r, 16384), BatchNormGradients($"layer1.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer1.{1 + r}.bn2"), 1E-05f, Scratch(7728 + 4768 * r, 2304), Scratch(10032 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728 + 4768 * r, 2304), Scratch(10032 + 4768 * r, 16), InferenceTensor(__r1[r], 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(__r1[r], 16384), default, default, InferenceTensor(__r0[r], 16384), InferenceTensor(__r1[r], 16384)));
+                RegisterTrace(4 + 2 * r, TrainingTensor(147456 + 65536 * r, 16384), GradientTensor(114688 + 65536 * r, 16384));
+            }
+        }
 
         // 11: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(344064, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(360448, 8192), GradientTensor(360448, 8192), GradientTensor(344064, 16384), ParameterGradient("layer2.0.conv1.weight"), default);
-        _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(24352, 128), default, TrainingTensor(368640, 8192), GradientTensor(368640, 8192), GradientTensor(360448, 8192), default, BatchNormGradients("layer2.0.bn1"));
-        _g11Conv.FuseStatistics(_g11Epilogue);
-        _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(24480, 4608), Scratch(29088, 32));
-        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(24480, 4608), Scratch(29088, 32), InferenceTensor(0, 8192));
-        _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g11InferenceConv.FuseEpilogue(_g11InferenceEpilogue);
-        Own(_g11Conv, _g11Epilogue, _g11Fold, _g11InferenceConv, _g11InferenceEpilogue);
+        AddConvolution(11, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(344064, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(360448, 8192), GradientTensor(360448, 8192), GradientTensor(344064, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(24352, 128), default, TrainingTensor(368640, 8192), GradientTensor(368640, 8192), GradientTensor(360448, 8192), default, BatchNormGradients("layer2.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(24480, 4608), Scratch(29088, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(24480, 4608), Scratch(29088, 32), InferenceTensor(0, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
         RegisterTrace(11, TrainingTensor(368640, 8192), GradientTensor(344064, 16384));
 
         // 12: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(368640, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(376832, 8192), GradientTensor(376832, 8192), GradientTensor(368640, 8192), ParameterGradient("layer2.0.conv2.weight"), default);
-        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(376832, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(29120, 128), default, TrainingTensor(385024, 8192), GradientTensor(385024, 8192), GradientTensor(376832, 8192), default, BatchNormGradients("layer2.0.bn2"));
-        _g12Conv.FuseStatistics(_g12Epilogue);
-        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(29248, 9216), Scratch(38464, 32));
-        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(29248, 9216), Scratch(38464, 32), InferenceTensor(8192, 8192));
-        Own(_g12Conv, _g12Epilogue, _g12Fold, _g12InferenceConv);
+        AddConvolution(12, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(368640, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(376832, 8192), GradientTensor(376832, 8192), GradientTensor(368640, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(376832, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(29120, 128), default, TrainingTensor(385024, 8192), GradientTensor(385024, 8192), GradientTensor(376832, 8192), default, BatchNormGradients("layer2.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(29248, 9216), Scratch(38464, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(29248, 9216), Scratch(38464, 32), InferenceTensor(8192, 8192)),
+            null);
         RegisterTrace(12, TrainingTensor(385024, 8192), GradientTensor(368640, 8192));
 
         // 13: ZeroPadShortcut layer2.0.add.shortcut
-        _g13Op = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(344064, 16384), TrainingTensor(393216, 8192), GradientTensor(393216, 8192), GradientTensor(344064, 16384));
-        _g13InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(0, 8192));
-        Own(_g13Op, _g13InferenceOp);
+        AddStep(13,
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(344064, 16384), TrainingTensor(393216, 8192), GradientTensor(393216, 8192), GradientTensor(344064, 16384)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(0, 8192)));
         RegisterTrace(13, TrainingTensor(393216, 8192), GradientTensor(344064, 16384));
 
         // 14: Add layer2.0.add
-        _g14Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(385024, 8192), default, default, TrainingTensor(393216, 8192), TrainingTensor(401408, 8192), GradientTensor(401408, 8192), GradientTensor(385024, 8192), GradientTensor(393216, 8192), default);
-        _g14InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
-        Own(_g14Op, _g14InferenceOp);
+        AddStep(14,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(385024, 8192), default, default, TrainingTensor(393216, 8192), TrainingTensor(401408, 8192), GradientTensor(401408, 8192), GradientTensor(385024, 8192), GradientTensor(393216, 8192), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192)));
         RegisterTrace(14, TrainingTensor(401408, 8192), GradientTensor(385024, 8192));
 
         // 15: ReLU layer2.0.relu2
-        _g15Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(401408, 8192), default, default, default, TrainingTensor(409600, 8192), GradientTensor(409600, 8192), GradientTensor(401408, 8192), default, default);
-        _g15InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(0, 8192));
-        Own(_g15Op, _g15InferenceOp);
+        AddStep(15,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(401408, 8192), default, default, default, TrainingTensor(409600, 8192), GradientTensor(409600, 8192), GradientTensor(401408, 8192), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(0, 8192)));
         RegisterTrace(15, TrainingTensor(409600, 8192), GradientTensor(401408, 8192));
 
         // 16: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(409600, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(417792, 8192), GradientTensor(417792, 8192), GradientTensor(409600, 8192), ParameterGradient("layer2.1.conv1.weight"), default);
-        _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(417792, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(38496, 128), default, TrainingTensor(425984, 8192), GradientTensor(425984, 8192), GradientTensor(417792, 8192), default, BatchNormGradients("layer2.1.bn1"));
-        _g16Conv.FuseStatistics(_g16Epilogue);
-        _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(38624, 9216), Scratch(47840, 32));
-        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(38624, 9216), Scratch(47840, 32), InferenceTensor(8192, 8192));
-        _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192));
-        _g16InferenceConv.FuseEpilogue(_g16InferenceEpilogue);
-        Own(_g16Conv, _g16Epilogue, _g16Fold, _g16InferenceConv, _g16InferenceEpilogue);
+        AddConvolution(16, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(409600, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(417792, 8192), GradientTensor(417792, 8192), GradientTensor(409600, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(417792, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(38496, 128), default, TrainingTensor(425984, 8192), GradientTensor(425984, 8192), GradientTensor(417792, 8192), default, BatchNormGradients("layer2.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(38624, 9216), Scratch(47840, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(38624, 9216), Scratch(47840, 32), InferenceTensor(8192, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
         RegisterTrace(16, TrainingTensor(425984, 8192), GradientTensor(409600, 8192));
 
         // 17: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(425984, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(434176, 8192), GradientTensor(434176, 8192), GradientTensor(425984, 8192), ParameterGradient("layer2.1.conv2.weight"), default);
-        _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(434176, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(47872, 128), TrainingTensor(409600, 8192), TrainingTensor(442368, 8192), GradientTensor(442368, 8192), GradientTensor(434176, 8192), GradientTensor(409600, 8192), BatchNormGradients("layer2.1.bn2"));
-        _g17Conv.FuseStatistics(_g17Epilogue);
-        _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(48000, 9216), Scratch(57216, 32));
-        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(48000, 9216), Scratch(57216, 32), InferenceTensor(16384, 8192));
-        _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192));
-        _g17InferenceConv.FuseEpilogue(_g17InferenceEpilogue);
-        Own(_g17Conv, _g17Epilogue, _g17Fold, _g17InferenceConv, _g17InferenceEpilogue);
+        AddConvolution(17, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(425984, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(434176, 8192), GradientTensor(434176, 8192), GradientTensor(425984, 8192), ParameterGradient("layer2.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(434176, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(47872, 128), TrainingTensor(409600, 8192), TrainingTensor(442368, 8192), GradientTensor(442368, 8192), GradientTensor(434176, 8192), GradientTensor(409600, 8192), BatchNormGradients("layer2.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(48000, 9216), Scratch(57216, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(48000, 9216), Scratch(57216, 32), InferenceTensor(16384, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192)));
         RegisterTrace(17, TrainingTensor(442368, 8192), GradientTensor(425984, 8192));
+        {
+            int[] __r0 = { 16384, 8192, 16384 };
+            int[] __r1 = { 8192, 16384, 8192 };
+            for (int r = 0; r < 3; r++)
+            {
 
-        // 18: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(442368, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(450560, 8192), GradientTensor(450560, 8192), GradientTensor(442368, 8192), ParameterGradient("layer2.2.conv1.weight"), default);
-        _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(450560, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(57248, 128), default, TrainingTensor(458752, 8192), GradientTensor(458752, 8192), GradientTensor(450560, 8192), default, BatchNormGradients("layer2.2.bn1"));
-        _g18Conv.FuseStatistics(_g18Epilogue);
-        _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(57376, 9216), Scratch(66592, 32));
-        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(57376, 9216), Scratch(66592, 32), InferenceTensor(0, 8192));
-        _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
-        Own(_g18Conv, _g18Epilogue, _g18Fold, _g18InferenceConv, _g18InferenceEpilogue);
-        RegisterTrace(18, TrainingTensor(458752, 8192), GradientTensor(442368, 8192));
+                // {18 + 2 * r}: Conv+BatchNorm+ReLU layer2.{2 + r}.conv1, layer2.{2 + r}.bn1, layer2.{2 + r}.relu1
+                AddConvolution(18 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(442368 + 32768 * r, 8192), Parameter($"layer2.{2 + r}.conv1.weight"), default, TrainingTensor(450560 + 32768 * r, 8192), GradientTensor(450560 + 32768 * r, 8192), GradientTensor(442368 + 32768 * r, 8192), ParameterGradient($"layer2.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(450560 + 32768 * r, 8192), BatchNormTensors($"layer2.{2 + r}.bn1"), Scratch(57248 + 18752 * r, 128), default, TrainingTensor(458752 + 32768 * r, 8192), GradientTensor(458752 + 32768 * r, 8192), GradientTensor(450560 + 32768 * r, 8192), default, BatchNormGradients($"layer2.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + r}.bn1"), 1E-05f, Scratch(57376 + 18752 * r, 9216), Scratch(66592 + 18752 * r, 32)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(__r0[r], 8192), Scratch(57376 + 18752 * r, 9216), Scratch(66592 + 18752 * r, 32), InferenceTensor(0, 8192)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+                RegisterTrace(18 + 2 * r, TrainingTensor(458752 + 32768 * r, 8192), GradientTensor(442368 + 32768 * r, 8192));
 
-        // 19: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(458752, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(466944, 8192), GradientTensor(466944, 8192), GradientTensor(458752, 8192), ParameterGradient("layer2.2.conv2.weight"), default);
-        _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(466944, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(66624, 128), TrainingTensor(442368, 8192), TrainingTensor(475136, 8192), GradientTensor(475136, 8192), GradientTensor(466944, 8192), GradientTensor(442368, 8192), BatchNormGradients("layer2.2.bn2"));
-        _g19Conv.FuseStatistics(_g19Epilogue);
-        _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(66752, 9216), Scratch(75968, 32));
-        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(66752, 9216), Scratch(75968, 32), InferenceTensor(8192, 8192));
-        _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
-        _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
-        Own(_g19Conv, _g19Epilogue, _g19Fold, _g19InferenceConv, _g19InferenceEpilogue);
-        RegisterTrace(19, TrainingTensor(475136, 8192), GradientTensor(458752, 8192));
-
-        // 20: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(475136, 8192), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(483328, 8192), GradientTensor(483328, 8192), GradientTensor(475136, 8192), ParameterGradient("layer2.3.conv1.weight"), default);
-        _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(483328, 8192), BatchNormTensors("layer2.3.bn1"), Scratch(76000, 128), default, TrainingTensor(491520, 8192), GradientTensor(491520, 8192), GradientTensor(483328, 8192), default, BatchNormGradients("layer2.3.bn1"));
-        _g20Conv.FuseStatistics(_g20Epilogue);
-        _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(76128, 9216), Scratch(85344, 32));
-        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(76128, 9216), Scratch(85344, 32), InferenceTensor(0, 8192));
-        _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g20InferenceConv.FuseEpilogue(_g20InferenceEpilogue);
-        Own(_g20Conv, _g20Epilogue, _g20Fold, _g20InferenceConv, _g20InferenceEpilogue);
-        RegisterTrace(20, TrainingTensor(491520, 8192), GradientTensor(475136, 8192));
-
-        // 21: Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(491520, 8192), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(499712, 8192), GradientTensor(499712, 8192), GradientTensor(491520, 8192), ParameterGradient("layer2.3.conv2.weight"), default);
-        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(499712, 8192), BatchNormTensors("layer2.3.bn2"), Scratch(85376, 128), TrainingTensor(475136, 8192), TrainingTensor(507904, 8192), GradientTensor(507904, 8192), GradientTensor(499712, 8192), GradientTensor(475136, 8192), BatchNormGradients("layer2.3.bn2"));
-        _g21Conv.FuseStatistics(_g21Epilogue);
-        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(85504, 9216), Scratch(94720, 32));
-        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(85504, 9216), Scratch(94720, 32), InferenceTensor(16384, 8192));
-        _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192));
-        _g21InferenceConv.FuseEpilogue(_g21InferenceEpilogue);
-        Own(_g21Conv, _g21Epilogue, _g21Fold, _g21InferenceConv, _g21InferenceEpilogue);
-        RegisterTrace(21, TrainingTensor(507904, 8192), GradientTensor(491520, 8192));
-
-        // 22: Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(507904, 8192), Parameter("layer2.4.conv1.weight"), default, TrainingTensor(516096, 8192), GradientTensor(516096, 8192), GradientTensor(507904, 8192), ParameterGradient("layer2.4.conv1.weight"), default);
-        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(516096, 8192), BatchNormTensors("layer2.4.bn1"), Scratch(94752, 128), default, TrainingTensor(524288, 8192), GradientTensor(524288, 8192), GradientTensor(516096, 8192), default, BatchNormGradients("layer2.4.bn1"));
-        _g22Conv.FuseStatistics(_g22Epilogue);
-        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv1.weight"), default, BatchNormTensors("layer2.4.bn1"), 1E-05f, Scratch(94880, 9216), Scratch(104096, 32));
-        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(94880, 9216), Scratch(104096, 32), InferenceTensor(0, 8192));
-        _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192));
-        _g22InferenceConv.FuseEpilogue(_g22InferenceEpilogue);
-        Own(_g22Conv, _g22Epilogue, _g22Fold, _g22InferenceConv, _g22InferenceEpilogue);
-        RegisterTrace(22, TrainingTensor(524288, 8192), GradientTensor(507904, 8192));
-
-        // 23: Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-        _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(524288, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(532480, 8192), GradientTensor(532480, 8192), GradientTensor(524288, 8192), ParameterGradient("layer2.4.conv2.weight"), default);
-        _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(532480, 8192), BatchNormTensors("layer2.4.bn2"), Scratch(104128, 128), TrainingTensor(507904, 8192), TrainingTensor(540672, 8192), GradientTensor(540672, 8192), GradientTensor(532480, 8192), GradientTensor(507904, 8192), BatchNormGradients("layer2.4.bn2"));
-        _g23Conv.FuseStatistics(_g23Epilogue);
-        _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv2.weight"), default, BatchNormTensors("layer2.4.bn2"), 1E-05f, Scratch(104256, 9216), Scratch(113472, 32));
-        _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(104256, 9216), Scratch(113472, 32), InferenceTensor(8192, 8192));
-        _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192));
-        _g23InferenceConv.FuseEpilogue(_g23InferenceEpilogue);
-        Own(_g23Conv, _g23Epilogue, _g23Fold, _g23InferenceConv, _g23InferenceEpilogue);
-        RegisterTrace(23, TrainingTensor(540672, 8192), GradientTensor(524288, 8192));
+                // {19 + 2 * r}: Conv+BatchNorm+Add+ReLU layer2.{2 + r}.conv2, layer2.{2 + r}.bn2, layer2.{2 + r}.add, layer2.{2 + r}.relu2
+                AddConvolution(19 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(458752 + 32768 * r, 8192), Parameter($"layer2.{2 + r}.conv2.weight"), default, TrainingTensor(466944 + 32768 * r, 8192), GradientTensor(466944 + 32768 * r, 8192), GradientTensor(458752 + 32768 * r, 8192), ParameterGradient($"layer2.{2 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(466944 + 32768 * r, 8192), BatchNormTensors($"layer2.{2 + r}.bn2"), Scratch(66624 + 18752 * r, 128), TrainingTensor(442368 + 32768 * r, 8192), TrainingTensor(475136 + 32768 * r, 8192), GradientTensor(475136 + 32768 * r, 8192), GradientTensor(466944 + 32768 * r, 8192), GradientTensor(442368 + 32768 * r, 8192), BatchNormGradients($"layer2.{2 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{2 + r}.bn2"), 1E-05f, Scratch(66752 + 18752 * r, 9216), Scratch(75968 + 18752 * r, 32)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(66752 + 18752 * r, 9216), Scratch(75968 + 18752 * r, 32), InferenceTensor(__r1[r], 8192)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(__r1[r], 8192), default, default, InferenceTensor(__r0[r], 8192), InferenceTensor(__r1[r], 8192)));
+                RegisterTrace(19 + 2 * r, TrainingTensor(475136 + 32768 * r, 8192), GradientTensor(458752 + 32768 * r, 8192));
+            }
+        }
 
         // 24: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(540672, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(548864, 4096), GradientTensor(548864, 4096), GradientTensor(540672, 8192), ParameterGradient("layer3.0.conv1.weight"), default);
-        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(548864, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(113504, 256), default, TrainingTensor(552960, 4096), GradientTensor(552960, 4096), GradientTensor(548864, 4096), default, BatchNormGradients("layer3.0.bn1"));
-        _g24Conv.FuseStatistics(_g24Epilogue);
-        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(113760, 18432), Scratch(132192, 64));
-        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(8192, 8192), Scratch(113760, 18432), Scratch(132192, 64), InferenceTensor(0, 4096));
-        _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g24InferenceConv.FuseEpilogue(_g24InferenceEpilogue);
-        Own(_g24Conv, _g24Epilogue, _g24Fold, _g24InferenceConv, _g24InferenceEpilogue);
+        AddConvolution(24, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(540672, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(548864, 4096), GradientTensor(548864, 4096), GradientTensor(540672, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(548864, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(113504, 256), default, TrainingTensor(552960, 4096), GradientTensor(552960, 4096), GradientTensor(548864, 4096), default, BatchNormGradients("layer3.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(113760, 18432), Scratch(132192, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(8192, 8192), Scratch(113760, 18432), Scratch(132192, 64), InferenceTensor(0, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
         RegisterTrace(24, TrainingTensor(552960, 4096), GradientTensor(540672, 8192));
 
         // 25: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(552960, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(557056, 4096), GradientTensor(557056, 4096), GradientTensor(552960, 4096), ParameterGradient("layer3.0.conv2.weight"), default);
-        _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(557056, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(132256, 256), default, TrainingTensor(561152, 4096), GradientTensor(561152, 4096), GradientTensor(557056, 4096), default, BatchNormGradients("layer3.0.bn2"));
-        _g25Conv.FuseStatistics(_g25Epilogue);
-        _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(132512, 36864), Scratch(169376, 64));
-        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(132512, 36864), Scratch(169376, 64), InferenceTensor(4096, 4096));
-        Own(_g25Conv, _g25Epilogue, _g25Fold, _g25InferenceConv);
+        AddConvolution(25, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(552960, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(557056, 4096), GradientTensor(557056, 4096), GradientTensor(552960, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(557056, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(132256, 256), default, TrainingTensor(561152, 4096), GradientTensor(561152, 4096), GradientTensor(557056, 4096), default, BatchNormGradients("layer3.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(132512, 36864), Scratch(169376, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(132512, 36864), Scratch(169376, 64), InferenceTensor(4096, 4096)),
+            null);
         RegisterTrace(25, TrainingTensor(561152, 4096), GradientTensor(552960, 4096));
 
         // 26: ZeroPadShortcut layer3.0.add.shortcut
-        _g26Op = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(540672, 8192), TrainingTensor(565248, 4096), GradientTensor(565248, 4096), GradientTensor(540672, 8192));
-        _g26InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(8192, 8192), InferenceTensor(0, 4096));
-        Own(_g26Op, _g26InferenceOp);
+        AddStep(26,
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(540672, 8192), TrainingTensor(565248, 4096), GradientTensor(565248, 4096), GradientTensor(540672, 8192)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.Ilgpu.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(8192, 8192), InferenceTensor(0, 4096)));
         RegisterTrace(26, TrainingTensor(565248, 4096), GradientTensor(540672, 8192));
 
         // 27: Add layer3.0.add
-        _g27Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(561152, 4096), default, default, TrainingTensor(565248, 4096), TrainingTensor(569344, 4096), GradientTensor(569344, 4096), GradientTensor(561152, 4096), GradientTensor(565248, 4096), default);
-        _g27InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
-        Own(_g27Op, _g27InferenceOp);
+        AddStep(27,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(561152, 4096), default, default, TrainingTensor(565248, 4096), TrainingTensor(569344, 4096), GradientTensor(569344, 4096), GradientTensor(561152, 4096), GradientTensor(565248, 4096), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096)));
         RegisterTrace(27, TrainingTensor(569344, 4096), GradientTensor(561152, 4096));
 
         // 28: ReLU layer3.0.relu2
-        _g28Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(569344, 4096), default, default, default, TrainingTensor(573440, 4096), GradientTensor(573440, 4096), GradientTensor(569344, 4096), default, default);
-        _g28InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(0, 4096));
-        Own(_g28Op, _g28InferenceOp);
+        AddStep(28,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(569344, 4096), default, default, default, TrainingTensor(573440, 4096), GradientTensor(573440, 4096), GradientTensor(569344, 4096), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(0, 4096)));
         RegisterTrace(28, TrainingTensor(573440, 4096), GradientTensor(569344, 4096));
 
         // 29: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(573440, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(577536, 4096), GradientTensor(577536, 4096), GradientTensor(573440, 4096), ParameterGradient("layer3.1.conv1.weight"), default);
-        _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(577536, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(169440, 256), default, TrainingTensor(581632, 4096), GradientTensor(581632, 4096), GradientTensor(577536, 4096), default, BatchNormGradients("layer3.1.bn1"));
-        _g29Conv.FuseStatistics(_g29Epilogue);
-        _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(169696, 36864), Scratch(206560, 64));
-        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(169696, 36864), Scratch(206560, 64), InferenceTensor(4096, 4096));
-        _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096));
-        _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
-        Own(_g29Conv, _g29Epilogue, _g29Fold, _g29InferenceConv, _g29InferenceEpilogue);
+        AddConvolution(29, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(573440, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(577536, 4096), GradientTensor(577536, 4096), GradientTensor(573440, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(577536, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(169440, 256), default, TrainingTensor(581632, 4096), GradientTensor(581632, 4096), GradientTensor(577536, 4096), default, BatchNormGradients("layer3.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(169696, 36864), Scratch(206560, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(169696, 36864), Scratch(206560, 64), InferenceTensor(4096, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
         RegisterTrace(29, TrainingTensor(581632, 4096), GradientTensor(573440, 4096));
 
         // 30: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-        _g30Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(581632, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(585728, 4096), GradientTensor(585728, 4096), GradientTensor(581632, 4096), ParameterGradient("layer3.1.conv2.weight"), default);
-        _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(585728, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(206624, 256), TrainingTensor(573440, 4096), TrainingTensor(589824, 4096), GradientTensor(589824, 4096), GradientTensor(585728, 4096), GradientTensor(573440, 4096), BatchNormGradients("layer3.1.bn2"));
-        _g30Conv.FuseStatistics(_g30Epilogue);
-        _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(206880, 36864), Scratch(243744, 64));
-        _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(206880, 36864), Scratch(243744, 64), InferenceTensor(8192, 4096));
-        _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096));
-        _g30InferenceConv.FuseEpilogue(_g30InferenceEpilogue);
-        Own(_g30Conv, _g30Epilogue, _g30Fold, _g30InferenceConv, _g30InferenceEpilogue);
+        AddConvolution(30, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(581632, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(585728, 4096), GradientTensor(585728, 4096), GradientTensor(581632, 4096), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(585728, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(206624, 256), TrainingTensor(573440, 4096), TrainingTensor(589824, 4096), GradientTensor(589824, 4096), GradientTensor(585728, 4096), GradientTensor(573440, 4096), BatchNormGradients("layer3.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(206880, 36864), Scratch(243744, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(206880, 36864), Scratch(243744, 64), InferenceTensor(8192, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096)));
         RegisterTrace(30, TrainingTensor(589824, 4096), GradientTensor(581632, 4096));
+        {
+            int[] __r0 = { 8192, 4096, 8192 };
+            int[] __r1 = { 4096, 8192, 4096 };
+            for (int r = 0; r < 3; r++)
+            {
 
-        // 31: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g31Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(589824, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(593920, 4096), GradientTensor(593920, 4096), GradientTensor(589824, 4096), ParameterGradient("layer3.2.conv1.weight"), default);
-        _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(593920, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(243808, 256), default, TrainingTensor(598016, 4096), GradientTensor(598016, 4096), GradientTensor(593920, 4096), default, BatchNormGradients("layer3.2.bn1"));
-        _g31Conv.FuseStatistics(_g31Epilogue);
-        _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(244064, 36864), Scratch(280928, 64));
-        _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(244064, 36864), Scratch(280928, 64), InferenceTensor(0, 4096));
-        _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g31InferenceConv.FuseEpilogue(_g31InferenceEpilogue);
-        Own(_g31Conv, _g31Epilogue, _g31Fold, _g31InferenceConv, _g31InferenceEpilogue);
-        RegisterTrace(31, TrainingTensor(598016, 4096), GradientTensor(589824, 4096));
+                // {31 + 2 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
+                AddConvolution(31 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(589824 + 16384 * r, 4096), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(593920 + 16384 * r, 4096), GradientTensor(593920 + 16384 * r, 4096), GradientTensor(589824 + 16384 * r, 4096), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(593920 + 16384 * r, 4096), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(243808 + 74368 * r, 256), default, TrainingTensor(598016 + 16384 * r, 4096), GradientTensor(598016 + 16384 * r, 4096), GradientTensor(593920 + 16384 * r, 4096), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(244064 + 74368 * r, 36864), Scratch(280928 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(__r0[r], 4096), Scratch(244064 + 74368 * r, 36864), Scratch(280928 + 74368 * r, 64), InferenceTensor(0, 4096)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+                RegisterTrace(31 + 2 * r, TrainingTensor(598016 + 16384 * r, 4096), GradientTensor(589824 + 16384 * r, 4096));
 
-        // 32: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(598016, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(602112, 4096), GradientTensor(602112, 4096), GradientTensor(598016, 4096), ParameterGradient("layer3.2.conv2.weight"), default);
-        _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(602112, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(280992, 256), TrainingTensor(589824, 4096), TrainingTensor(606208, 4096), GradientTensor(606208, 4096), GradientTensor(602112, 4096), GradientTensor(589824, 4096), BatchNormGradients("layer3.2.bn2"));
-        _g32Conv.FuseStatistics(_g32Epilogue);
-        _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(281248, 36864), Scratch(318112, 64));
-        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(281248, 36864), Scratch(318112, 64), InferenceTensor(4096, 4096));
-        _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
-        _g32InferenceConv.FuseEpilogue(_g32InferenceEpilogue);
-        Own(_g32Conv, _g32Epilogue, _g32Fold, _g32InferenceConv, _g32InferenceEpilogue);
-        RegisterTrace(32, TrainingTensor(606208, 4096), GradientTensor(598016, 4096));
-
-        // 33: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        _g33Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(606208, 4096), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(610304, 4096), GradientTensor(610304, 4096), GradientTensor(606208, 4096), ParameterGradient("layer3.3.conv1.weight"), default);
-        _g33Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(610304, 4096), BatchNormTensors("layer3.3.bn1"), Scratch(318176, 256), default, TrainingTensor(614400, 4096), GradientTensor(614400, 4096), GradientTensor(610304, 4096), default, BatchNormGradients("layer3.3.bn1"));
-        _g33Conv.FuseStatistics(_g33Epilogue);
-        _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(318432, 36864), Scratch(355296, 64));
-        _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(318432, 36864), Scratch(355296, 64), InferenceTensor(0, 4096));
-        _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g33InferenceConv.FuseEpilogue(_g33InferenceEpilogue);
-        Own(_g33Conv, _g33Epilogue, _g33Fold, _g33InferenceConv, _g33InferenceEpilogue);
-        RegisterTrace(33, TrainingTensor(614400, 4096), GradientTensor(606208, 4096));
-
-        // 34: Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-        _g34Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(614400, 4096), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(618496, 4096), GradientTensor(618496, 4096), GradientTensor(614400, 4096), ParameterGradient("layer3.3.conv2.weight"), default);
-        _g34Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(618496, 4096), BatchNormTensors("layer3.3.bn2"), Scratch(355360, 256), TrainingTensor(606208, 4096), TrainingTensor(622592, 4096), GradientTensor(622592, 4096), GradientTensor(618496, 4096), GradientTensor(606208, 4096), BatchNormGradients("layer3.3.bn2"));
-        _g34Conv.FuseStatistics(_g34Epilogue);
-        _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(355616, 36864), Scratch(392480, 64));
-        _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(355616, 36864), Scratch(392480, 64), InferenceTensor(8192, 4096));
-        _g34InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096));
-        _g34InferenceConv.FuseEpilogue(_g34InferenceEpilogue);
-        Own(_g34Conv, _g34Epilogue, _g34Fold, _g34InferenceConv, _g34InferenceEpilogue);
-        RegisterTrace(34, TrainingTensor(622592, 4096), GradientTensor(614400, 4096));
-
-        // 35: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        _g35Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(622592, 4096), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(626688, 4096), GradientTensor(626688, 4096), GradientTensor(622592, 4096), ParameterGradient("layer3.4.conv1.weight"), default);
-        _g35Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(626688, 4096), BatchNormTensors("layer3.4.bn1"), Scratch(392544, 256), default, TrainingTensor(630784, 4096), GradientTensor(630784, 4096), GradientTensor(626688, 4096), default, BatchNormGradients("layer3.4.bn1"));
-        _g35Conv.FuseStatistics(_g35Epilogue);
-        _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(392800, 36864), Scratch(429664, 64));
-        _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(392800, 36864), Scratch(429664, 64), InferenceTensor(0, 4096));
-        _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096));
-        _g35InferenceConv.FuseEpilogue(_g35InferenceEpilogue);
-        Own(_g35Conv, _g35Epilogue, _g35Fold, _g35InferenceConv, _g35InferenceEpilogue);
-        RegisterTrace(35, TrainingTensor(630784, 4096), GradientTensor(622592, 4096));
-
-        // 36: Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-        _g36Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(630784, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(634880, 4096), GradientTensor(634880, 4096), GradientTensor(630784, 4096), ParameterGradient("layer3.4.conv2.weight"), default);
-        _g36Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(634880, 4096), BatchNormTensors("layer3.4.bn2"), Scratch(429728, 256), TrainingTensor(622592, 4096), TrainingTensor(638976, 4096), GradientTensor(638976, 4096), GradientTensor(634880, 4096), GradientTensor(622592, 4096), BatchNormGradients("layer3.4.bn2"));
-        _g36Conv.FuseStatistics(_g36Epilogue);
-        _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(429984, 36864), Scratch(466848, 64));
-        _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(429984, 36864), Scratch(466848, 64), InferenceTensor(4096, 4096));
-        _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096));
-        _g36InferenceConv.FuseEpilogue(_g36InferenceEpilogue);
-        Own(_g36Conv, _g36Epilogue, _g36Fold, _g36InferenceConv, _g36InferenceEpilogue);
-        RegisterTrace(36, TrainingTensor(638976, 4096), GradientTensor(630784, 4096));
+                // {32 + 2 * r}: Conv+BatchNorm+Add+ReLU layer3.{2 + r}.conv2, layer3.{2 + r}.bn2, layer3.{2 + r}.add, layer3.{2 + r}.relu2
+                AddConvolution(32 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(598016 + 16384 * r, 4096), Parameter($"layer3.{2 + r}.conv2.weight"), default, TrainingTensor(602112 + 16384 * r, 4096), GradientTensor(602112 + 16384 * r, 4096), GradientTensor(598016 + 16384 * r, 4096), ParameterGradient($"layer3.{2 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(602112 + 16384 * r, 4096), BatchNormTensors($"layer3.{2 + r}.bn2"), Scratch(280992 + 74368 * r, 256), TrainingTensor(589824 + 16384 * r, 4096), TrainingTensor(606208 + 16384 * r, 4096), GradientTensor(606208 + 16384 * r, 4096), GradientTensor(602112 + 16384 * r, 4096), GradientTensor(589824 + 16384 * r, 4096), BatchNormGradients($"layer3.{2 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn2"), 1E-05f, Scratch(281248 + 74368 * r, 36864), Scratch(318112 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(281248 + 74368 * r, 36864), Scratch(318112 + 74368 * r, 64), InferenceTensor(__r1[r], 4096)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(__r1[r], 4096), default, default, InferenceTensor(__r0[r], 4096), InferenceTensor(__r1[r], 4096)));
+                RegisterTrace(32 + 2 * r, TrainingTensor(606208 + 16384 * r, 4096), GradientTensor(598016 + 16384 * r, 4096));
+            }
+        }
 
         // 37: GlobalAvgPool avgpool
-        _g37Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(638976, 4096), TrainingTensor(643072, 64), GradientTensor(643072, 64), GradientTensor(638976, 4096));
-        _g37InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(4096, 4096), InferenceTensor(0, 64));
-        Own(_g37Op, _g37InferenceOp);
+        AddStep(37,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(638976, 4096), TrainingTensor(643072, 64), GradientTensor(643072, 64), GradientTensor(638976, 4096)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(4096, 4096), InferenceTensor(0, 64)));
         RegisterTrace(37, TrainingTensor(643072, 64), GradientTensor(638976, 4096));
 
         // 38: Dense fc
-        _g38Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(643072, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(643136, 10), GradientTensor(643136, 10), GradientTensor(643072, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10));
-        Own(_g38Conv, _g38InferenceConv);
+        AddConvolution(38, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(643072, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(643136, 10), GradientTensor(643136, 10), GradientTensor(643072, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            null,
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10)),
+            null);
         RegisterTrace(38, TrainingTensor(643136, 10), GradientTensor(643072, 64));
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardTraining()
-    {
-        _g0Conv.Forward();
-        _g0Epilogue.Forward();
-        TraceForward(0);
-        _g1Conv.Forward();
-        _g1Epilogue.Forward();
-        TraceForward(1);
-        _g2Conv.Forward();
-        _g2Epilogue.Forward();
-        TraceForward(2);
-        _g3Conv.Forward();
-        _g3Epilogue.Forward();
-        TraceForward(3);
-        _g4Conv.Forward();
-        _g4Epilogue.Forward();
-        TraceForward(4);
-        _g5Conv.Forward();
-        _g5Epilogue.Forward();
-        TraceForward(5);
-        _g6Conv.Forward();
-        _g6Epilogue.Forward();
-        TraceForward(6);
-        _g7Conv.Forward();
-        _g7Epilogue.Forward();
-        TraceForward(7);
-        _g8Conv.Forward();
-        _g8Epilogue.Forward();
-        TraceForward(8);
-        _g9Conv.Forward();
-        _g9Epilogue.Forward();
-        TraceForward(9);
-        _g10Conv.Forward();
-        _g10Epilogue.Forward();
-        TraceForward(10);
-        _g11Conv.Forward();
-        _g11Epilogue.Forward();
-        TraceForward(11);
-        _g12Conv.Forward();
-        _g12Epilogue.Forward();
-        TraceForward(12);
-        _g13Op.Forward();
-        TraceForward(13);
-        _g14Op.Forward();
-        TraceForward(14);
-        _g15Op.Forward();
-        TraceForward(15);
-        _g16Conv.Forward();
-        _g16Epilogue.Forward();
-        TraceForward(16);
-        _g17Conv.Forward();
-        _g17Epilogue.Forward();
-        TraceForward(17);
-        _g18Conv.Forward();
-        _g18Epilogue.Forward();
-        TraceForward(18);
-        _g19Conv.Forward();
-        _g19Epilogue.Forward();
-        TraceForward(19);
-        _g20Conv.Forward();
-        _g20Epilogue.Forward();
-        TraceForward(20);
-        _g21Conv.Forward();
-        _g21Epilogue.Forward();
-        TraceForward(21);
-        _g22Conv.Forward();
-        _g22Epilogue.Forward();
-        TraceForward(22);
-        _g23Conv.Forward();
-        _g23Epilogue.Forward();
-        TraceForward(23);
-        _g24Conv.Forward();
-        _g24Epilogue.Forward();
-        TraceForward(24);
-        _g25Conv.Forward();
-        _g25Epilogue.Forward();
-        TraceForward(25);
-        _g26Op.Forward();
-        TraceForward(26);
-        _g27Op.Forward();
-        TraceForward(27);
-        _g28Op.Forward();
-        TraceForward(28);
-        _g29Conv.Forward();
-        _g29Epilogue.Forward();
-        TraceForward(29);
-        _g30Conv.Forward();
-        _g30Epilogue.Forward();
-        TraceForward(30);
-        _g31Conv.Forward();
-        _g31Epilogue.Forward();
-        TraceForward(31);
-        _g32Conv.Forward();
-        _g32Epilogue.Forward();
-        TraceForward(32);
-        _g33Conv.Forward();
-        _g33Epilogue.Forward();
-        TraceForward(33);
-        _g34Conv.Forward();
-        _g34Epilogue.Forward();
-        TraceForward(34);
-        _g35Conv.Forward();
-        _g35Epilogue.Forward();
-        TraceForward(35);
-        _g36Conv.Forward();
-        _g36Epilogue.Forward();
-        TraceForward(36);
-        _g37Op.Forward();
-        TraceForward(37);
-        _g38Conv.Forward();
-        TraceForward(38);
-    }
-
-    /// <inheritdoc />
-    protected override void BackwardTraining(bool inputGradient)
-    {
-        _g38Conv.Backward(data: true);
-        TraceBackward(38);
-        _g37Op.Backward();
-        TraceBackward(37);
-        _g36Epilogue.Backward();
-        _g36Conv.Backward(data: true);
-        TraceBackward(36);
-        _g35Epilogue.Backward();
-        _g35Conv.Backward(data: true);
-        TraceBackward(35);
-        _g34Epilogue.Backward();
-        _g34Conv.Backward(data: true);
-        TraceBackward(34);
-        _g33Epilogue.Backward();
-        _g33Conv.Backward(data: true);
-        TraceBackward(33);
-        _g32Epilogue.Backward();
-        _g32Conv.Backward(data: true);
-        TraceBackward(32);
-        _g31Epilogue.Backward();
-        _g31Conv.Backward(data: true);
-        TraceBackward(31);
-        _g30Epilogue.Backward();
-        _g30Conv.Backward(data: true);
-        TraceBackward(30);
-        _g29Epilogue.Backward();
-        _g29Conv.Backward(data: true);
-        TraceBackward(29);
-        _g28Op.Backward();
-        TraceBackward(28);
-        _g27Op.Backward();
-        TraceBackward(27);
-        _g26Op.Backward();
-        TraceBackward(26);
-        _g25Epilogue.Backward();
-        _g25Conv.Backward(data: true);
-        TraceBackward(25);
-        _g24Epilogue.Backward();
-        _g24Conv.Backward(data: true);
-        TraceBackward(24);
-        _g23Epilogue.Backward();
-        _g23Conv.Backward(data: true);
-        TraceBackward(23);
-        _g22Epilogue.Backward();
-        _g22Conv.Backward(data: true);
-        TraceBackward(22);
-        _g21Epilogue.Backward();
-        _g21Conv.Backward(data: true);
-        TraceBackward(21);
-        _g20Epilogue.Backward();
-        _g20Conv.Backward(data: true);
-        TraceBackward(20);
-        _g19Epilogue.Backward();
-        _g19Conv.Backward(data: true);
-        TraceBackward(19);
-        _g18Epilogue.Backward();
-        _g18Conv.Backward(data: true);
-        TraceBackward(18);
-        _g17Epilogue.Backward();
-        _g17Conv.Backward(data: true);
-        TraceBackward(17);
-        _g16Epilogue.Backward();
-        _g16Conv.Backward(data: true);
-        TraceBackward(16);
-        _g15Op.Backward();
-        TraceBackward(15);
-        _g14Op.Backward();
-        TraceBackward(14);
-        _g13Op.Backward();
-        TraceBackward(13);
-        _g12Epilogue.Backward();
-        _g12Conv.Backward(data: true);
-        TraceBackward(12);
-        _g11Epilogue.Backward();
-        _g11Conv.Backward(data: true);
-        TraceBackward(11);
-        _g10Epilogue.Backward();
-        _g10Conv.Backward(data: true);
-        TraceBackward(10);
-        _g9Epilogue.Backward();
-        _g9Conv.Backward(data: true);
-        TraceBackward(9);
-        _g8Epilogue.Backward();
-        _g8Conv.Backward(data: true);
-        TraceBackward(8);
-        _g7Epilogue.Backward();
-        _g7Conv.Backward(data: true);
-        TraceBackward(7);
-        _g6Epilogue.Backward();
-        _g6Conv.Backward(data: true);
-        TraceBackward(6);
-        _g5Epilogue.Backward();
-        _g5Conv.Backward(data: true);
-        TraceBackward(5);
-        _g4Epilogue.Backward();
-        _g4Conv.Backward(data: true);
-        TraceBackward(4);
-        _g3Epilogue.Backward();
-        _g3Conv.Backward(data: true);
-        TraceBackward(3);
-        _g2Epilogue.Backward();
-        _g2Conv.Backward(data: true);
-        TraceBackward(2);
-        _g1Epilogue.Backward();
-        _g1Conv.Backward(data: true);
-        TraceBackward(1);
-        _g0Epilogue.Backward();
-        _g0Conv.Backward(data: inputGradient);
-        TraceBackward(0);
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardInference(int images)
-    {
-        _g0InferenceConv.Forward(images);
-        _g0InferenceEpilogue.Forward(images);
-        _g1InferenceConv.Forward(images);
-        _g1InferenceEpilogue.Forward(images);
-        _g2InferenceConv.Forward(images);
-        _g2InferenceEpilogue.Forward(images);
-        _g3InferenceConv.Forward(images);
-        _g3InferenceEpilogue.Forward(images);
-        _g4InferenceConv.Forward(images);
-        _g4InferenceEpilogue.Forward(images);
-        _g5InferenceConv.Forward(images);
-        _g5InferenceEpilogue.Forward(images);
-        _g6InferenceConv.Forward(images);
-        _g6InferenceEpilogue.Forward(images);
-        _g7InferenceConv.Forward(images);
-        _g7InferenceEpilogue.Forward(images);
-        _g8InferenceConv.Forward(images);
-        _g8InferenceEpilogue.Forward(images);
-        _g9InferenceConv.Forward(images);
-        _g9InferenceEpilogue.Forward(images);
-        _g10InferenceConv.Forward(images);
-        _g10InferenceEpilogue.Forward(images);
-        _g11InferenceConv.Forward(images);
-        _g11InferenceEpilogue.Forward(images);
-        _g12InferenceConv.Forward(images);
-        _g13InferenceOp.Forward(images);
-        _g14InferenceOp.Forward(images);
-        _g15InferenceOp.Forward(images);
-        _g16InferenceConv.Forward(images);
-        _g16InferenceEpilogue.Forward(images);
-        _g17InferenceConv.Forward(images);
-        _g17InferenceEpilogue.Forward(images);
-        _g18InferenceConv.Forward(images);
-        _g18InferenceEpilogue.Forward(images);
-        _g19InferenceConv.Forward(images);
-        _g19InferenceEpilogue.Forward(images);
-        _g20InferenceConv.Forward(images);
-        _g20InferenceEpilogue.Forward(images);
-        _g21InferenceConv.Forward(images);
-        _g21InferenceEpilogue.Forward(images);
-        _g22InferenceConv.Forward(images);
-        _g22InferenceEpilogue.Forward(images);
-        _g23InferenceConv.Forward(images);
-        _g23InferenceEpilogue.Forward(images);
-        _g24InferenceConv.Forward(images);
-        _g24InferenceEpilogue.Forward(images);
-        _g25InferenceConv.Forward(images);
-        _g26InferenceOp.Forward(images);
-        _g27InferenceOp.Forward(images);
-        _g28InferenceOp.Forward(images);
-        _g29InferenceConv.Forward(images);
-        _g29InferenceEpilogue.Forward(images);
-        _g30InferenceConv.Forward(images);
-        _g30InferenceEpilogue.Forward(images);
-        _g31InferenceConv.Forward(images);
-        _g31InferenceEpilogue.Forward(images);
-        _g32InferenceConv.Forward(images);
-        _g32InferenceEpilogue.Forward(images);
-        _g33InferenceConv.Forward(images);
-        _g33InferenceEpilogue.Forward(images);
-        _g34InferenceConv.Forward(images);
-        _g34InferenceEpilogue.Forward(images);
-        _g35InferenceConv.Forward(images);
-        _g35InferenceEpilogue.Forward(images);
-        _g36InferenceConv.Forward(images);
-        _g36InferenceEpilogue.Forward(images);
-        _g37InferenceOp.Forward(images);
-        _g38InferenceConv.Forward(images);
-    }
-
-    /// <inheritdoc />
-    protected override void FoldBatchNorm()
-    {
-        _g0Fold.Run();
-        _g1Fold.Run();
-        _g2Fold.Run();
-        _g3Fold.Run();
-        _g4Fold.Run();
-        _g5Fold.Run();
-        _g6Fold.Run();
-        _g7Fold.Run();
-        _g8Fold.Run();
-        _g9Fold.Run();
-        _g10Fold.Run();
-        _g11Fold.Run();
-        _g12Fold.Run();
-        _g16Fold.Run();
-        _g17Fold.Run();
-        _g18Fold.Run();
-        _g19Fold.Run();
-        _g20Fold.Run();
-        _g21Fold.Run();
-        _g22Fold.Run();
-        _g23Fold.Run();
-        _g24Fold.Run();
-        _g25Fold.Run();
-        _g29Fold.Run();
-        _g30Fold.Run();
-        _g31Fold.Run();
-        _g32Fold.Run();
-        _g33Fold.Run();
-        _g34Fold.Run();
-        _g35Fold.Run();
-        _g36Fold.Run();
     }
 
     /// <inheritdoc />

@@ -58,736 +58,367 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <summary>A Keras-style summary: every layer with its operation, output shape, parameters and FLOPs.</summary>
     public static string Summary() => SummaryText;
 
-    private const string SummaryText =
-        "Network: ResNet34\n" +
-        "Input: (3, 224, 224)\n" +
-        "Layer                  Operation                                    Output shape      Param #        FLOPs\n" +
-        "==========================================================================================================\n" +
-        "conv1                  Conv2d 3->64, 7x7, stride 2, pad 3           (64, 112, 112)      9,408  236,027,904\n" +
-        "bn1                    BatchNorm2d(64)                              (64, 112, 112)        128    1,605,632\n" +
-        "relu                   ReLU                                         (64, 112, 112)          0      802,816\n" +
-        "maxpool                MaxPool 3x3, stride 2, pad 1                 (64, 56, 56)            0    1,806,336\n" +
-        "layer1.0.conv1         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.0.bn1           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n" +
-        "layer1.0.relu1         ReLU                                         (64, 56, 56)            0      200,704\n" +
-        "layer1.0.conv2         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.0.bn2           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n" +
-        "layer1.0.add           Add (identity shortcut)                      (64, 56, 56)            0      200,704\n" +
-        "layer1.0.relu2         ReLU                                         (64, 56, 56)            0      200,704\n" +
-        "layer1.1.conv1         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.1.bn1           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n" +
-        "layer1.1.relu1         ReLU                                         (64, 56, 56)            0      200,704\n" +
-        "layer1.1.conv2         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.1.bn2           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n" +
-        "layer1.1.add           Add (identity shortcut)                      (64, 56, 56)            0      200,704\n" +
-        "layer1.1.relu2         ReLU                                         (64, 56, 56)            0      200,704\n" +
-        "layer1.2.conv1         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.2.bn1           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n" +
-        "layer1.2.relu1         ReLU                                         (64, 56, 56)            0      200,704\n" +
-        "layer1.2.conv2         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.2.bn2           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n" +
-        "layer1.2.add           Add (identity shortcut)                      (64, 56, 56)            0      200,704\n" +
-        "layer1.2.relu2         ReLU                                         (64, 56, 56)            0      200,704\n" +
-        "layer2.0.conv1         Conv2d 64->128, 3x3, stride 2, pad 1         (128, 28, 28)      73,728  115,605,504\n" +
-        "layer2.0.bn1           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer2.0.relu1         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer2.0.conv2         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.0.bn2           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer2.0.downsample.0  Conv2d 64->128, 1x1, stride 2 (projection)   (128, 28, 28)       8,192   12,845,056\n" +
-        "layer2.0.downsample.1  BatchNorm2d(128) (projection)                (128, 28, 28)         256      200,704\n" +
-        "layer2.0.add           Add (projection shortcut)                    (128, 28, 28)           0      100,352\n" +
-        "layer2.0.relu2         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer2.1.conv1         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.1.bn1           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer2.1.relu1         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer2.1.conv2         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.1.bn2           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer2.1.add           Add (identity shortcut)                      (128, 28, 28)           0      100,352\n" +
-        "layer2.1.relu2         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer2.2.conv1         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.2.bn1           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer2.2.relu1         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer2.2.conv2         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.2.bn2           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer2.2.add           Add (identity shortcut)                      (128, 28, 28)           0      100,352\n" +
-        "layer2.2.relu2         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer2.3.conv1         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.3.bn1           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer2.3.relu1         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer2.3.conv2         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.3.bn2           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n" +
-        "layer2.3.add           Add (identity shortcut)                      (128, 28, 28)           0      100,352\n" +
-        "layer2.3.relu2         ReLU                                         (128, 28, 28)           0      100,352\n" +
-        "layer3.0.conv1         Conv2d 128->256, 3x3, stride 2, pad 1        (256, 14, 14)     294,912  115,605,504\n" +
-        "layer3.0.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.0.relu1         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.0.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.0.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.0.downsample.0  Conv2d 128->256, 1x1, stride 2 (projection)  (256, 14, 14)      32,768   12,845,056\n" +
-        "layer3.0.downsample.1  BatchNorm2d(256) (projection)                (256, 14, 14)         512      100,352\n" +
-        "layer3.0.add           Add (projection shortcut)                    (256, 14, 14)           0       50,176\n" +
-        "layer3.0.relu2         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.1.conv1         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.1.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.1.relu1         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.1.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.1.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.1.add           Add (identity shortcut)                      (256, 14, 14)           0       50,176\n" +
-        "layer3.1.relu2         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.2.conv1         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.2.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.2.relu1         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.2.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.2.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.2.add           Add (identity shortcut)                      (256, 14, 14)           0       50,176\n" +
-        "layer3.2.relu2         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.3.conv1         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.3.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.3.relu1         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.3.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.3.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.3.add           Add (identity shortcut)                      (256, 14, 14)           0       50,176\n" +
-        "layer3.3.relu2         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.4.conv1         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.4.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.4.relu1         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.4.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.4.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.4.add           Add (identity shortcut)                      (256, 14, 14)           0       50,176\n" +
-        "layer3.4.relu2         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.5.conv1         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.5.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.5.relu1         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer3.5.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.5.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n" +
-        "layer3.5.add           Add (identity shortcut)                      (256, 14, 14)           0       50,176\n" +
-        "layer3.5.relu2         ReLU                                         (256, 14, 14)           0       50,176\n" +
-        "layer4.0.conv1         Conv2d 256->512, 3x3, stride 2, pad 1        (512, 7, 7)     1,179,648  115,605,504\n" +
-        "layer4.0.bn1           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n" +
-        "layer4.0.relu1         ReLU                                         (512, 7, 7)             0       25,088\n" +
-        "layer4.0.conv2         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.0.bn2           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n" +
-        "layer4.0.downsample.0  Conv2d 256->512, 1x1, stride 2 (projection)  (512, 7, 7)       131,072   12,845,056\n" +
-        "layer4.0.downsample.1  BatchNorm2d(512) (projection)                (512, 7, 7)         1,024       50,176\n" +
-        "layer4.0.add           Add (projection shortcut)                    (512, 7, 7)             0       25,088\n" +
-        "layer4.0.relu2         ReLU                                         (512, 7, 7)             0       25,088\n" +
-        "layer4.1.conv1         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.1.bn1           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n" +
-        "layer4.1.relu1         ReLU                                         (512, 7, 7)             0       25,088\n" +
-        "layer4.1.conv2         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.1.bn2           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n" +
-        "layer4.1.add           Add (identity shortcut)                      (512, 7, 7)             0       25,088\n" +
-        "layer4.1.relu2         ReLU                                         (512, 7, 7)             0       25,088\n" +
-        "layer4.2.conv1         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.2.bn1           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n" +
-        "layer4.2.relu1         ReLU                                         (512, 7, 7)             0       25,088\n" +
-        "layer4.2.conv2         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.2.bn2           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n" +
-        "layer4.2.add           Add (identity shortcut)                      (512, 7, 7)             0       25,088\n" +
-        "layer4.2.relu2         ReLU                                         (512, 7, 7)             0       25,088\n" +
-        "avgpool                GlobalAvgPool                                (512)                   0       25,088\n" +
-        "fc                     Linear 512->1000                             (1000)            513,000    1,025,000\n" +
-        "----------------------------------------------------------------------------------------------------------\n" +
-        "Total params: 21,797,672 (trainable; plus 17,060 buffer elements)\n" +
-        "Multiply-adds per image: 3,663,761,408\n" +
-        "Forward FLOPs per image: 7,341,773,800 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 61.84 MiB, inference 3.83 MiB\n" +
-        "Fusion groups: 45 passes for 124 layers\n";
+    private static readonly string SummaryText = CreateSummary();
 
-    private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
+    private static string CreateSummary()
     {
-        new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->64, 7x7, stride 2, pad 3", new[] { -1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 9408, 118013952, 236027904, 7, 2, 3),
-        new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 0 }, global::DslResNet.TensorShape.Image(64, 112, 112), 128, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 0, 0, 802816, 0, 0, 0),
-        new(3, "maxpool", global::DslResNet.LayerKind.MaxPool, "MaxPool 3x3, stride 2, pad 1", new[] { 2 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 1806336, 3, 2, 1),
-        new(4, "layer1.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 3 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(5, "layer1.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 4 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(6, "layer1.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 5 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(7, "layer1.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 6 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(8, "layer1.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 7 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(9, "layer1.0.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 8, 3 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(10, "layer1.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 9 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(11, "layer1.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 10 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(12, "layer1.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 11 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(13, "layer1.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 12 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(14, "layer1.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 13 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(15, "layer1.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 14 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(16, "layer1.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 15, 10 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(17, "layer1.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 16 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(18, "layer1.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 17 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(19, "layer1.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 18 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(20, "layer1.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 19 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(21, "layer1.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 20 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(22, "layer1.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 21 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(23, "layer1.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 22, 17 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(24, "layer1.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 23 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(25, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->128, 3x3, stride 2, pad 1", new[] { 24 }, global::DslResNet.TensorShape.Image(128, 28, 28), 73728, 57802752, 115605504, 3, 2, 1),
-        new(26, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 25 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(27, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 26 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(28, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 27 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(29, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 28 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(30, "layer2.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 64->128, 1x1, stride 2 (projection)", new[] { 24 }, global::DslResNet.TensorShape.Image(128, 28, 28), 8192, 6422528, 12845056, 1, 2, 0),
-        new(31, "layer2.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128) (projection)", new[] { 30 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(32, "layer2.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 29, 31 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(33, "layer2.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 32 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(34, "layer2.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 33 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(35, "layer2.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 34 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(36, "layer2.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 35 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(37, "layer2.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 36 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(38, "layer2.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 37 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(39, "layer2.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 38, 33 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(40, "layer2.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 39 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(41, "layer2.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 40 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(42, "layer2.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 41 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(43, "layer2.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 42 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(44, "layer2.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 43 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(45, "layer2.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 44 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(46, "layer2.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 45, 40 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(47, "layer2.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 46 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(48, "layer2.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 47 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(49, "layer2.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 48 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(50, "layer2.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 49 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(51, "layer2.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 50 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(52, "layer2.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 51 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(53, "layer2.3.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 52, 47 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(54, "layer2.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 53 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(55, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->256, 3x3, stride 2, pad 1", new[] { 54 }, global::DslResNet.TensorShape.Image(256, 14, 14), 294912, 57802752, 115605504, 3, 2, 1),
-        new(56, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 55 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(57, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 56 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(58, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 57 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(59, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 58 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(60, "layer3.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 128->256, 1x1, stride 2 (projection)", new[] { 54 }, global::DslResNet.TensorShape.Image(256, 14, 14), 32768, 6422528, 12845056, 1, 2, 0),
-        new(61, "layer3.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256) (projection)", new[] { 60 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(62, "layer3.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 59, 61 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(63, "layer3.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 62 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(64, "layer3.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 63 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(65, "layer3.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 64 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(66, "layer3.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 65 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(67, "layer3.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 66 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(68, "layer3.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 67 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(69, "layer3.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 68, 63 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(70, "layer3.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 69 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(71, "layer3.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 70 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(72, "layer3.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 71 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(73, "layer3.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 72 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(74, "layer3.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 73 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(75, "layer3.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 74 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(76, "layer3.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 75, 70 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(77, "layer3.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 76 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(78, "layer3.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 77 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(79, "layer3.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 78 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(80, "layer3.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 79 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(81, "layer3.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 80 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(82, "layer3.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 81 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(83, "layer3.3.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 82, 77 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(84, "layer3.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 83 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(85, "layer3.4.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 84 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(86, "layer3.4.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 85 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(87, "layer3.4.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 86 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(88, "layer3.4.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 87 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(89, "layer3.4.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 88 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(90, "layer3.4.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 89, 84 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(91, "layer3.4.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 90 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(92, "layer3.5.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 91 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(93, "layer3.5.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 92 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(94, "layer3.5.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 93 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(95, "layer3.5.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 94 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(96, "layer3.5.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 95 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(97, "layer3.5.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 96, 91 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(98, "layer3.5.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 97 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(99, "layer4.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 3x3, stride 2, pad 1", new[] { 98 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1179648, 57802752, 115605504, 3, 2, 1),
-        new(100, "layer4.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 99 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(101, "layer4.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 100 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(102, "layer4.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 101 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(103, "layer4.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 102 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(104, "layer4.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 1x1, stride 2 (projection)", new[] { 98 }, global::DslResNet.TensorShape.Image(512, 7, 7), 131072, 6422528, 12845056, 1, 2, 0),
-        new(105, "layer4.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512) (projection)", new[] { 104 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(106, "layer4.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 103, 105 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(107, "layer4.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 106 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(108, "layer4.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 107 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(109, "layer4.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 108 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(110, "layer4.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 109 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(111, "layer4.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 110 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(112, "layer4.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 111 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(113, "layer4.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 112, 107 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(114, "layer4.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 113 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(115, "layer4.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 114 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(116, "layer4.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 115 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(117, "layer4.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 116 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(118, "layer4.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 117 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(119, "layer4.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 118 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(120, "layer4.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 119, 114 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(121, "layer4.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 120 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(122, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 121 }, global::DslResNet.TensorShape.Flat(512), 0, 0, 25088, 0, 0, 0),
-        new(123, "fc", global::DslResNet.LayerKind.Dense, "Linear 512->1000", new[] { 122 }, global::DslResNet.TensorShape.Flat(1000), 513000, 512000, 1025000, 0, 0, 0, Bias: true),
-    };
+        global::System.Text.StringBuilder s = new();
+        s.Append("Network: ResNet34\n");
+        s.Append("Input: (3, 224, 224)\n");
+        s.Append("Layer                  Operation                                    Output shape      Param #        FLOPs\n");
+        s.Append("==========================================================================================================\n");
+        s.Append("conv1                  Conv2d 3->64, 7x7, stride 2, pad 3           (64, 112, 112)      9,408  236,027,904\n");
+        s.Append("bn1                    BatchNorm2d(64)                              (64, 112, 112)        128    1,605,632\n");
+        s.Append("relu                   ReLU                                         (64, 112, 112)          0      802,816\n");
+        s.Append("maxpool                MaxPool 3x3, stride 2, pad 1                 (64, 56, 56)            0    1,806,336\n");
+        for (int r = 0; r < 3; r++)
+        {
+            s.Append($"layer1.{r}.conv1         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n");
+            s.Append($"layer1.{r}.bn1           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n");
+            s.Append($"layer1.{r}.relu1         ReLU                                         (64, 56, 56)            0      200,704\n");
+            s.Append($"layer1.{r}.conv2         Conv2d 64->64, 3x3, pad 1                    (64, 56, 56)       36,864  231,211,008\n");
+            s.Append($"layer1.{r}.bn2           BatchNorm2d(64)                              (64, 56, 56)          128      401,408\n");
+            s.Append($"layer1.{r}.add           Add (identity shortcut)                      (64, 56, 56)            0      200,704\n");
+            s.Append($"layer1.{r}.relu2         ReLU                                         (64, 56, 56)            0      200,704\n");
+        }
+        s.Append("layer2.0.conv1         Conv2d 64->128, 3x3, stride 2, pad 1         (128, 28, 28)      73,728  115,605,504\n");
+        s.Append("layer2.0.bn1           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.0.relu1         ReLU                                         (128, 28, 28)           0      100,352\n");
+        s.Append("layer2.0.conv2         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n");
+        s.Append("layer2.0.bn2           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.0.downsample.0  Conv2d 64->128, 1x1, stride 2 (projection)   (128, 28, 28)       8,192   12,845,056\n");
+        s.Append("layer2.0.downsample.1  BatchNorm2d(128) (projection)                (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.0.add           Add (projection shortcut)                    (128, 28, 28)           0      100,352\n");
+        for (int r = 0; r < 3; r++)
+        {
+            s.Append($"layer2.{r}.relu2         ReLU                                         (128, 28, 28)           0      100,352\n");
+            s.Append($"layer2.{1 + r}.conv1         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n");
+            s.Append($"layer2.{1 + r}.bn1           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n");
+            s.Append($"layer2.{1 + r}.relu1         ReLU                                         (128, 28, 28)           0      100,352\n");
+            s.Append($"layer2.{1 + r}.conv2         Conv2d 128->128, 3x3, pad 1                  (128, 28, 28)     147,456  231,211,008\n");
+            s.Append($"layer2.{1 + r}.bn2           BatchNorm2d(128)                             (128, 28, 28)         256      200,704\n");
+            s.Append($"layer2.{1 + r}.add           Add (identity shortcut)                      (128, 28, 28)           0      100,352\n");
+        }
+        s.Append("layer2.3.relu2         ReLU                                         (128, 28, 28)           0      100,352\n");
+        s.Append("layer3.0.conv1         Conv2d 128->256, 3x3, stride 2, pad 1        (256, 14, 14)     294,912  115,605,504\n");
+        s.Append("layer3.0.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.0.relu1         ReLU                                         (256, 14, 14)           0       50,176\n");
+        s.Append("layer3.0.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n");
+        s.Append("layer3.0.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.0.downsample.0  Conv2d 128->256, 1x1, stride 2 (projection)  (256, 14, 14)      32,768   12,845,056\n");
+        s.Append("layer3.0.downsample.1  BatchNorm2d(256) (projection)                (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.0.add           Add (projection shortcut)                    (256, 14, 14)           0       50,176\n");
+        for (int r = 0; r < 5; r++)
+        {
+            s.Append($"layer3.{r}.relu2         ReLU                                         (256, 14, 14)           0       50,176\n");
+            s.Append($"layer3.{1 + r}.conv1         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n");
+            s.Append($"layer3.{1 + r}.bn1           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n");
+            s.Append($"layer3.{1 + r}.relu1         ReLU                                         (256, 14, 14)           0       50,176\n");
+            s.Append($"layer3.{1 + r}.conv2         Conv2d 256->256, 3x3, pad 1                  (256, 14, 14)     589,824  231,211,008\n");
+            s.Append($"layer3.{1 + r}.bn2           BatchNorm2d(256)                             (256, 14, 14)         512      100,352\n");
+            s.Append($"layer3.{1 + r}.add           Add (identity shortcut)                      (256, 14, 14)           0       50,176\n");
+        }
+        s.Append("layer3.5.relu2         ReLU                                         (256, 14, 14)           0       50,176\n");
+        s.Append("layer4.0.conv1         Conv2d 256->512, 3x3, stride 2, pad 1        (512, 7, 7)     1,179,648  115,605,504\n");
+        s.Append("layer4.0.bn1           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.0.relu1         ReLU                                         (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.0.conv2         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.0.bn2           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.0.downsample.0  Conv2d 256->512, 1x1, stride 2 (projection)  (512, 7, 7)       131,072   12,845,056\n");
+        s.Append("layer4.0.downsample.1  BatchNorm2d(512) (projection)                (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.0.add           Add (projection shortcut)                    (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.0.relu2         ReLU                                         (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.1.conv1         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.1.bn1           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.1.relu1         ReLU                                         (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.1.conv2         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.1.bn2           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.1.add           Add (identity shortcut)                      (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.1.relu2         ReLU                                         (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.2.conv1         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.2.bn1           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.2.relu1         ReLU                                         (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.2.conv2         Conv2d 512->512, 3x3, pad 1                  (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.2.bn2           BatchNorm2d(512)                             (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.2.add           Add (identity shortcut)                      (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.2.relu2         ReLU                                         (512, 7, 7)             0       25,088\n");
+        s.Append("avgpool                GlobalAvgPool                                (512)                   0       25,088\n");
+        s.Append("fc                     Linear 512->1000                             (1000)            513,000    1,025,000\n");
+        s.Append("----------------------------------------------------------------------------------------------------------\n");
+        s.Append("Total params: 21,797,672 (trainable; plus 17,060 buffer elements)\n");
+        s.Append("Multiply-adds per image: 3,663,761,408\n");
+        s.Append("Forward FLOPs per image: 7,341,773,800 (2 per multiply-add, 1 per element-wise operation)\n");
+        s.Append("Activation memory per image: training 61.84 MiB, inference 3.83 MiB\n");
+        s.Append("Fusion groups: 45 passes for 124 layers\n");
+        return s.ToString();
+    }
 
-    private static global::DslResNet.ParameterInfo[] CreateParameters() => new global::DslResNet.ParameterInfo[]
+    private static global::DslResNet.LayerInfo[] CreateLayers()
     {
-        new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 3, 7, 7 }),
-        new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv1.weight", "layer1.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.0.bn1.weight", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.0.bn1.bias", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.0.bn1.running_mean", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.0.bn1.running_var", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.0.bn1.num_batches_tracked", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv2.weight", "layer1.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.0.bn2.weight", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.0.bn2.bias", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.0.bn2.running_mean", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.0.bn2.running_var", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.0.bn2.num_batches_tracked", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv1.weight", "layer1.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.1.bn1.weight", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.1.bn1.bias", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.1.bn1.running_mean", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.1.bn1.running_var", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.1.bn1.num_batches_tracked", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv2.weight", "layer1.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.1.bn2.weight", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.1.bn2.bias", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.1.bn2.running_mean", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.1.bn2.running_var", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.1.bn2.num_batches_tracked", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv1.weight", "layer1.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.2.bn1.weight", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.2.bn1.bias", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.2.bn1.running_mean", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.2.bn1.running_var", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.2.bn1.num_batches_tracked", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv2.weight", "layer1.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.2.bn2.weight", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.2.bn2.bias", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.2.bn2.running_mean", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.2.bn2.running_var", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.2.bn2.num_batches_tracked", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 64, 3, 3 }),
-        new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.downsample.0.weight", "layer2.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 128, 64, 1, 1 }),
-        new("layer2.0.downsample.1.weight", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.0.downsample.1.bias", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.0.downsample.1.running_mean", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.0.downsample.1.running_var", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.0.downsample.1.num_batches_tracked", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv1.weight", "layer2.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.1.bn1.weight", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.1.bn1.bias", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.1.bn1.running_mean", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.1.bn1.running_var", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.1.bn1.num_batches_tracked", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv2.weight", "layer2.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.1.bn2.weight", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.1.bn2.bias", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.1.bn2.running_mean", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.1.bn2.running_var", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.1.bn2.num_batches_tracked", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv1.weight", "layer2.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.2.bn1.weight", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.2.bn1.bias", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.2.bn1.running_mean", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.2.bn1.running_var", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.2.bn1.num_batches_tracked", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv2.weight", "layer2.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.2.bn2.weight", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.2.bn2.bias", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.2.bn2.running_mean", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.2.bn2.running_var", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.2.bn2.num_batches_tracked", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv1.weight", "layer2.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.3.bn1.weight", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.3.bn1.bias", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.3.bn1.running_mean", "layer2.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.3.bn1.running_var", "layer2.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.3.bn1.num_batches_tracked", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv2.weight", "layer2.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.3.bn2.weight", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.3.bn2.bias", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.3.bn2.running_mean", "layer2.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.3.bn2.running_var", "layer2.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.3.bn2.num_batches_tracked", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 128, 3, 3 }),
-        new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.downsample.0.weight", "layer3.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 256, 128, 1, 1 }),
-        new("layer3.0.downsample.1.weight", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.0.downsample.1.bias", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.0.downsample.1.running_mean", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.0.downsample.1.running_var", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.0.downsample.1.num_batches_tracked", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv1.weight", "layer3.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.1.bn1.weight", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.1.bn1.bias", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.1.bn1.running_mean", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.1.bn1.running_var", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.1.bn1.num_batches_tracked", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv2.weight", "layer3.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.1.bn2.weight", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.1.bn2.bias", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.1.bn2.running_mean", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.1.bn2.running_var", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.1.bn2.num_batches_tracked", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv1.weight", "layer3.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.2.bn1.weight", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.2.bn1.bias", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.2.bn1.running_mean", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.2.bn1.running_var", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.2.bn1.num_batches_tracked", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv2.weight", "layer3.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.2.bn2.weight", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.2.bn2.bias", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.2.bn2.running_mean", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.2.bn2.running_var", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.2.bn2.num_batches_tracked", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv1.weight", "layer3.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.3.bn1.weight", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.3.bn1.bias", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.3.bn1.running_mean", "layer3.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.3.bn1.running_var", "layer3.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.3.bn1.num_batches_tracked", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv2.weight", "layer3.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.3.bn2.weight", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.3.bn2.bias", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.3.bn2.running_mean", "layer3.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.3.bn2.running_var", "layer3.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.3.bn2.num_batches_tracked", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv1.weight", "layer3.4.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.4.bn1.weight", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.4.bn1.bias", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.4.bn1.running_mean", "layer3.4.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.4.bn1.running_var", "layer3.4.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.4.bn1.num_batches_tracked", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv2.weight", "layer3.4.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.4.bn2.weight", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.4.bn2.bias", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.4.bn2.running_mean", "layer3.4.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.4.bn2.running_var", "layer3.4.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.4.bn2.num_batches_tracked", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.5.conv1.weight", "layer3.5.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.5.bn1.weight", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.5.bn1.bias", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.5.bn1.running_mean", "layer3.5.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.5.bn1.running_var", "layer3.5.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.5.bn1.num_batches_tracked", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.5.conv2.weight", "layer3.5.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.5.bn2.weight", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.5.bn2.bias", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.5.bn2.running_mean", "layer3.5.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.5.bn2.running_var", "layer3.5.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.5.bn2.num_batches_tracked", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.conv1.weight", "layer4.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 256, 3, 3 }),
-        new("layer4.0.bn1.weight", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.0.bn1.bias", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.0.bn1.running_mean", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.0.bn1.running_var", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.0.bn1.num_batches_tracked", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.conv2.weight", "layer4.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.0.bn2.weight", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.0.bn2.bias", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.0.bn2.running_mean", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.0.bn2.running_var", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.0.bn2.num_batches_tracked", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.downsample.0.weight", "layer4.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 512, 256, 1, 1 }),
-        new("layer4.0.downsample.1.weight", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.0.downsample.1.bias", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.0.downsample.1.running_mean", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.0.downsample.1.running_var", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.0.downsample.1.num_batches_tracked", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.1.conv1.weight", "layer4.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.1.bn1.weight", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.1.bn1.bias", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.1.bn1.running_mean", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.1.bn1.running_var", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.1.bn1.num_batches_tracked", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.1.conv2.weight", "layer4.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.1.bn2.weight", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.1.bn2.bias", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.1.bn2.running_mean", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.1.bn2.running_var", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.1.bn2.num_batches_tracked", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.2.conv1.weight", "layer4.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.2.bn1.weight", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.2.bn1.bias", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.2.bn1.running_mean", "layer4.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.2.bn1.running_var", "layer4.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.2.bn1.num_batches_tracked", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.2.conv2.weight", "layer4.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.2.bn2.weight", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.2.bn2.bias", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.2.bn2.running_mean", "layer4.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.2.bn2.running_var", "layer4.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.2.bn2.num_batches_tracked", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 1000, 512 }),
-        new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 1000 }),
-    };
+        global::System.Collections.Generic.List<global::DslResNet.LayerInfo> t = new(124);
+        t.Add(new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->64, 7x7, stride 2, pad 3", new[] { -1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 9408, 118013952, 236027904, 7, 2, 3));
+        t.Add(new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 0 }, global::DslResNet.TensorShape.Image(64, 112, 112), 128, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 0, 0, 802816, 0, 0, 0));
+        t.Add(new(3, "maxpool", global::DslResNet.LayerKind.MaxPool, "MaxPool 3x3, stride 2, pad 1", new[] { 2 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 1806336, 3, 2, 1));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new(4 + 7 * r, $"layer1.{r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 3 + 7 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+            t.Add(new(5 + 7 * r, $"layer1.{r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 4 + 7 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(6 + 7 * r, $"layer1.{r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 5 + 7 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+            t.Add(new(7 + 7 * r, $"layer1.{r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 6 + 7 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+            t.Add(new(8 + 7 * r, $"layer1.{r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 7 + 7 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(9 + 7 * r, $"layer1.{r}.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 8 + 7 * r, 3 + 7 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+            t.Add(new(10 + 7 * r, $"layer1.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 9 + 7 * r }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        }
+        t.Add(new(25, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->128, 3x3, stride 2, pad 1", new[] { 24 }, global::DslResNet.TensorShape.Image(128, 28, 28), 73728, 57802752, 115605504, 3, 2, 1));
+        t.Add(new(26, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 25 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(27, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 26 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(28, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 27 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(29, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 28 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(30, "layer2.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 64->128, 1x1, stride 2 (projection)", new[] { 24 }, global::DslResNet.TensorShape.Image(128, 28, 28), 8192, 6422528, 12845056, 1, 2, 0));
+        t.Add(new(31, "layer2.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128) (projection)", new[] { 30 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(32, "layer2.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 29, 31 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new(33 + 7 * r, $"layer2.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 32 + 7 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+            t.Add(new(34 + 7 * r, $"layer2.{1 + r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 33 + 7 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1));
+            t.Add(new(35 + 7 * r, $"layer2.{1 + r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 34 + 7 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(36 + 7 * r, $"layer2.{1 + r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 35 + 7 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+            t.Add(new(37 + 7 * r, $"layer2.{1 + r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 36 + 7 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1));
+            t.Add(new(38 + 7 * r, $"layer2.{1 + r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 37 + 7 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(39 + 7 * r, $"layer2.{1 + r}.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 38 + 7 * r, 33 + 7 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        }
+        t.Add(new(54, "layer2.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 53 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(55, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 128->256, 3x3, stride 2, pad 1", new[] { 54 }, global::DslResNet.TensorShape.Image(256, 14, 14), 294912, 57802752, 115605504, 3, 2, 1));
+        t.Add(new(56, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 55 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(57, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 56 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(58, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 57 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(59, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 58 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(60, "layer3.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 128->256, 1x1, stride 2 (projection)", new[] { 54 }, global::DslResNet.TensorShape.Image(256, 14, 14), 32768, 6422528, 12845056, 1, 2, 0));
+        t.Add(new(61, "layer3.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256) (projection)", new[] { 60 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(62, "layer3.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 59, 61 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        for (int r = 0; r < 5; r++)
+        {
+            t.Add(new(63 + 7 * r, $"layer3.{r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 62 + 7 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+            t.Add(new(64 + 7 * r, $"layer3.{1 + r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 63 + 7 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1));
+            t.Add(new(65 + 7 * r, $"layer3.{1 + r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 64 + 7 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(66 + 7 * r, $"layer3.{1 + r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 65 + 7 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+            t.Add(new(67 + 7 * r, $"layer3.{1 + r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 66 + 7 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1));
+            t.Add(new(68 + 7 * r, $"layer3.{1 + r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 67 + 7 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(69 + 7 * r, $"layer3.{1 + r}.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 68 + 7 * r, 63 + 7 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        }
+        t.Add(new(98, "layer3.5.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 97 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(99, "layer4.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 3x3, stride 2, pad 1", new[] { 98 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1179648, 57802752, 115605504, 3, 2, 1));
+        t.Add(new(100, "layer4.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 99 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(101, "layer4.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 100 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(102, "layer4.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 101 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(103, "layer4.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 102 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(104, "layer4.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 1x1, stride 2 (projection)", new[] { 98 }, global::DslResNet.TensorShape.Image(512, 7, 7), 131072, 6422528, 12845056, 1, 2, 0));
+        t.Add(new(105, "layer4.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512) (projection)", new[] { 104 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(106, "layer4.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 103, 105 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(107, "layer4.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 106 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(108, "layer4.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 107 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(109, "layer4.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 108 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(110, "layer4.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 109 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(111, "layer4.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 110 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(112, "layer4.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 111 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(113, "layer4.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 112, 107 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(114, "layer4.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 113 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(115, "layer4.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 114 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(116, "layer4.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 115 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(117, "layer4.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 116 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(118, "layer4.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 117 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(119, "layer4.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 118 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(120, "layer4.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 119, 114 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(121, "layer4.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 120 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(122, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 121 }, global::DslResNet.TensorShape.Flat(512), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(123, "fc", global::DslResNet.LayerKind.Dense, "Linear 512->1000", new[] { 122 }, global::DslResNet.TensorShape.Flat(1000), 513000, 512000, 1025000, 0, 0, 0, Bias: true));
+        return t.ToArray();
+    }
 
-    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups() => new global::DslResNet.FusionGroupInfo[]
+    private static global::DslResNet.ParameterInfo[] CreateParameters()
     {
-        new("conv1", new[] { 0, 1, 2 }), // Conv+BatchNorm+ReLU
-        new("maxpool", new[] { 3 }), // MaxPool
-        new("layer1.0.conv1", new[] { 4, 5, 6 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv2", new[] { 7, 8, 9, 10 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.1.conv1", new[] { 11, 12, 13 }), // Conv+BatchNorm+ReLU
-        new("layer1.1.conv2", new[] { 14, 15, 16, 17 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.2.conv1", new[] { 18, 19, 20 }), // Conv+BatchNorm+ReLU
-        new("layer1.2.conv2", new[] { 21, 22, 23, 24 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.0.conv1", new[] { 25, 26, 27 }), // Conv+BatchNorm+ReLU
-        new("layer2.0.conv2", new[] { 28, 29 }), // Conv+BatchNorm
-        new("layer2.0.downsample.0", new[] { 30, 31 }), // Conv+BatchNorm
-        new("layer2.0.add", new[] { 32 }), // Add
-        new("layer2.0.relu2", new[] { 33 }), // ReLU
-        new("layer2.1.conv1", new[] { 34, 35, 36 }), // Conv+BatchNorm+ReLU
-        new("layer2.1.conv2", new[] { 37, 38, 39, 40 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.2.conv1", new[] { 41, 42, 43 }), // Conv+BatchNorm+ReLU
-        new("layer2.2.conv2", new[] { 44, 45, 46, 47 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.3.conv1", new[] { 48, 49, 50 }), // Conv+BatchNorm+ReLU
-        new("layer2.3.conv2", new[] { 51, 52, 53, 54 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.0.conv1", new[] { 55, 56, 57 }), // Conv+BatchNorm+ReLU
-        new("layer3.0.conv2", new[] { 58, 59 }), // Conv+BatchNorm
-        new("layer3.0.downsample.0", new[] { 60, 61 }), // Conv+BatchNorm
-        new("layer3.0.add", new[] { 62 }), // Add
-        new("layer3.0.relu2", new[] { 63 }), // ReLU
-        new("layer3.1.conv1", new[] { 64, 65, 66 }), // Conv+BatchNorm+ReLU
-        new("layer3.1.conv2", new[] { 67, 68, 69, 70 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.2.conv1", new[] { 71, 72, 73 }), // Conv+BatchNorm+ReLU
-        new("layer3.2.conv2", new[] { 74, 75, 76, 77 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.3.conv1", new[] { 78, 79, 80 }), // Conv+BatchNorm+ReLU
-        new("layer3.3.conv2", new[] { 81, 82, 83, 84 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.4.conv1", new[] { 85, 86, 87 }), // Conv+BatchNorm+ReLU
-        new("layer3.4.conv2", new[] { 88, 89, 90, 91 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.5.conv1", new[] { 92, 93, 94 }), // Conv+BatchNorm+ReLU
-        new("layer3.5.conv2", new[] { 95, 96, 97, 98 }), // Conv+BatchNorm+Add+ReLU
-        new("layer4.0.conv1", new[] { 99, 100, 101 }), // Conv+BatchNorm+ReLU
-        new("layer4.0.conv2", new[] { 102, 103 }), // Conv+BatchNorm
-        new("layer4.0.downsample.0", new[] { 104, 105 }), // Conv+BatchNorm
-        new("layer4.0.add", new[] { 106 }), // Add
-        new("layer4.0.relu2", new[] { 107 }), // ReLU
-        new("layer4.1.conv1", new[] { 108, 109, 110 }), // Conv+BatchNorm+ReLU
-        new("layer4.1.conv2", new[] { 111, 112, 113, 114 }), // Conv+BatchNorm+Add+ReLU
-        new("layer4.2.conv1", new[] { 115, 116, 117 }), // Conv+BatchNorm+ReLU
-        new("layer4.2.conv2", new[] { 118, 119, 120, 121 }), // Conv+BatchNorm+Add+ReLU
-        new("avgpool", new[] { 122 }), // GlobalAvgPool
-        new("fc", new[] { 123 }), // Dense
-    };
+        global::System.Collections.Generic.List<global::DslResNet.ParameterInfo> t = new(218);
+        t.Add(new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 3, 7, 7 }));
+        t.Add(new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new($"layer1.{r}.conv1.weight", $"layer1.{r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+            t.Add(new($"layer1.{r}.bn1.weight", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn1.bias", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn1.running_mean", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn1.running_var", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn1.num_batches_tracked", $"layer1.{r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer1.{r}.conv2.weight", $"layer1.{r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+            t.Add(new($"layer1.{r}.bn2.weight", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn2.bias", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn2.running_mean", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn2.running_var", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+            t.Add(new($"layer1.{r}.bn2.num_batches_tracked", $"layer1.{r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 64, 3, 3 }));
+        t.Add(new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+        t.Add(new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.downsample.0.weight", "layer2.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 128, 64, 1, 1 }));
+        t.Add(new("layer2.0.downsample.1.weight", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.0.downsample.1.bias", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.0.downsample.1.running_mean", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.0.downsample.1.running_var", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.0.downsample.1.num_batches_tracked", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new($"layer2.{1 + r}.conv1.weight", $"layer2.{1 + r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+            t.Add(new($"layer2.{1 + r}.bn1.weight", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.bias", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.running_mean", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.running_var", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.num_batches_tracked", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer2.{1 + r}.conv2.weight", $"layer2.{1 + r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+            t.Add(new($"layer2.{1 + r}.bn2.weight", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.bias", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.running_mean", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.running_var", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.num_batches_tracked", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 128, 3, 3 }));
+        t.Add(new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+        t.Add(new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.downsample.0.weight", "layer3.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 256, 128, 1, 1 }));
+        t.Add(new("layer3.0.downsample.1.weight", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.0.downsample.1.bias", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.0.downsample.1.running_mean", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.0.downsample.1.running_var", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.0.downsample.1.num_batches_tracked", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 5; r++)
+        {
+            t.Add(new($"layer3.{1 + r}.conv1.weight", $"layer3.{1 + r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+            t.Add(new($"layer3.{1 + r}.bn1.weight", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.bias", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.running_mean", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.running_var", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.num_batches_tracked", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer3.{1 + r}.conv2.weight", $"layer3.{1 + r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+            t.Add(new($"layer3.{1 + r}.bn2.weight", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.bias", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.running_mean", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.running_var", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.num_batches_tracked", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("layer4.0.conv1.weight", "layer4.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 256, 3, 3 }));
+        t.Add(new("layer4.0.bn1.weight", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.0.bn1.bias", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.0.bn1.running_mean", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.0.bn1.running_var", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.0.bn1.num_batches_tracked", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.0.conv2.weight", "layer4.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+        t.Add(new("layer4.0.bn2.weight", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.bias", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.running_mean", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.running_var", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.num_batches_tracked", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.0.downsample.0.weight", "layer4.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 512, 256, 1, 1 }));
+        t.Add(new("layer4.0.downsample.1.weight", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.0.downsample.1.bias", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.0.downsample.1.running_mean", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.0.downsample.1.running_var", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.0.downsample.1.num_batches_tracked", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.1.conv1.weight", "layer4.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+        t.Add(new("layer4.1.bn1.weight", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.bias", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.running_mean", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.running_var", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.num_batches_tracked", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.1.conv2.weight", "layer4.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+        t.Add(new("layer4.1.bn2.weight", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.bias", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.running_mean", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.running_var", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.num_batches_tracked", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.2.conv1.weight", "layer4.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+        t.Add(new("layer4.2.bn1.weight", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.2.bn1.bias", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.2.bn1.running_mean", "layer4.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.2.bn1.running_var", "layer4.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.2.bn1.num_batches_tracked", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.2.conv2.weight", "layer4.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+        t.Add(new("layer4.2.bn2.weight", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.2.bn2.bias", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.2.bn2.running_mean", "layer4.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.2.bn2.running_var", "layer4.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.2.bn2.num_batches_tracked", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 1000, 512 }));
+        t.Add(new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 1000 }));
+        return t.ToArray();
+    }
 
-    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.PoolOp _g1Op; // MaxPool maxpool
-    private readonly global::DslResNet.Runtime.PoolOp _g1InferenceOp; // MaxPool maxpool
-    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g6Conv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g6Fold; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g6InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g7Fold; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9Epilogue; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.FoldOp _g9Fold; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g10Conv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10Epilogue; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.FoldOp _g10Fold; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.ConvOp _g10InferenceConv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11Op; // Add layer2.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceOp; // Add layer2.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12Op; // ReLU layer2.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceOp; // ReLU layer2.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g16Conv; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16Epilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g16Fold; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g16InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g17Conv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g17Fold; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g17InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g18Conv; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18Epilogue; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g18Fold; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g18InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g19Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g19Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g19InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g20Conv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20Epilogue; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.FoldOp _g20Fold; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g20InferenceConv; // Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22Op; // Add layer3.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceOp; // Add layer3.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23Op; // ReLU layer3.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceOp; // ReLU layer3.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g25Conv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25Epilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g25Fold; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g25InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g26Conv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g26Fold; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g26InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g27Conv; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27Epilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g27Fold; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g27InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g28Conv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g28Fold; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g28InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g29Conv; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29Epilogue; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g29Fold; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g29InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g30Conv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g30Fold; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g30InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g31Conv; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g31Epilogue; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g31Fold; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g31InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g31InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g32Conv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g32Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g32Fold; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g32InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g32InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g33Conv; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g33Epilogue; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g33Fold; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g33InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g33InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g34Conv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g34Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g34Fold; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g34InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g34InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g35Conv; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g35Epilogue; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
-    private readonly global::DslResNet.Runtime.FoldOp _g35Fold; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g35InferenceConv; // Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
-    private readonly global::DslResNet.Runtime.ConvOp _g36Conv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g36Epilogue; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.FoldOp _g36Fold; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.ConvOp _g36InferenceConv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g37Op; // Add layer4.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g37InferenceOp; // Add layer4.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g38Op; // ReLU layer4.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g38InferenceOp; // ReLU layer4.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g39Conv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g39Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g39Fold; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g39InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g39InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g40Conv; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g40Epilogue; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g40Fold; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g40InferenceConv; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g40InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g41Conv; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g41Epilogue; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g41Fold; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g41InferenceConv; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g41InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g42Conv; // Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g42Epilogue; // Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g42Fold; // Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g42InferenceConv; // Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g42InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.PoolOp _g43Op; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.PoolOp _g43InferenceOp; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.ConvOp _g44Conv; // Dense fc
-    private readonly global::DslResNet.Runtime.ConvOp _g44InferenceConv; // Dense fc
+    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
+    {
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(45);
+        t.Add(new("conv1", new[] { 0, 1, 2 }));
+        t.Add(new("maxpool", new[] { 3 }));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new($"layer1.{r}.conv1", new[] { 4 + 7 * r, 5 + 7 * r, 6 + 7 * r }));
+            t.Add(new($"layer1.{r}.conv2", new[] { 7 + 7 * r, 8 + 7 * r, 9 + 7 * r, 10 + 7 * r }));
+        }
+        t.Add(new("layer2.0.conv1", new[] { 25, 26, 27 }));
+        t.Add(new("layer2.0.conv2", new[] { 28, 29 }));
+        t.Add(new("layer2.0.downsample.0", new[] { 30, 31 }));
+        t.Add(new("layer2.0.add", new[] { 32 }));
+        t.Add(new("layer2.0.relu2", new[] { 33 }));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new($"layer2.{1 + r}.conv1", new[] { 34 + 7 * r, 35 + 7 * r, 36 + 7 * r }));
+            t.Add(new($"layer2.{1 + r}.conv2", new[] { 37 + 7 * r, 38 + 7 * r, 39 + 7 * r, 40 + 7 * r }));
+        }
+        t.Add(new("layer3.0.conv1", new[] { 55, 56, 57 }));
+        t.Add(new("layer3.0.conv2", new[] { 58, 59 }));
+        t.Add(new("layer3.0.downsample.0", new[] { 60, 61 }));
+        t.Add(new("layer3.0.add", new[] { 62 }));
+        t.Add(new("layer3.0.relu2", new[] { 63 }));
+        for (int r = 0; r < 5; r++)
+        {
+            t.Add(new($"layer3.{1 + r}.conv1", new[] { 64 + 7 * r, 65 + 7 * r, 66 + 7 * r }));
+            t.Add(new($"layer3.{1 + r}.conv2", new[] { 67 + 7 * r, 68 + 7 * r, 69 + 7 * r, 70 + 7 * r }));
+        }
+        t.Add(new("layer4.0.conv1", new[] { 99, 100, 101 }));
+        t.Add(new("layer4.0.conv2", new[] { 102, 103 }));
+        t.Add(new("layer4.0.downsample.0", new[] { 104, 105 }));
+        t.Add(new("layer4.0.add", new[] { 106 }));
+        t.Add(new("layer4.0.relu2", new[] { 107 }));
+        t.Add(new("layer4.1.conv1", new[] { 108, 109, 110 }));
+        t.Add(new("layer4.1.conv2", new[] { 111, 112, 113, 114 }));
+        t.Add(new("layer4.2.conv1", new[] { 115, 116, 117 }));
+        t.Add(new("layer4.2.conv2", new[] { 118, 119, 120, 121 }));
+        t.Add(new("avgpool", new[] { 122 }));
+        t.Add(new("fc", new[] { 123 }));
+        return t.ToArray();
+    }
 
     /// <summary>Builds ResNet34 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
-    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// and its arenas, and registers every fusion group's operations, bound to its tensors, as a step of each pass.</summary>
     /// <param name="device">The device to run on.</param>
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
@@ -797,825 +428,281 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(8029672, 150528), ParameterGradient("conv1.weight"), default);
-        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1"));
-        _g0Conv.FuseStatistics(_g0Epilogue);
-        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
-        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
-        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
-        _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
-        Own(_g0Conv, _g0Epilogue, _g0Fold, _g0InferenceConv, _g0InferenceEpilogue);
+        AddConvolution(0, true,
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(8029672, 150528), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
         RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(8029672, 150528));
 
         // 1: MaxPool maxpool
-        _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(802816, 802816), TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 802816));
-        _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704));
-        Own(_g1Op, _g1InferenceOp);
+        AddStep(1,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(802816, 802816), TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 802816)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704)));
         RegisterTrace(1, TrainingTensor(1605632, 200704), GradientTensor(802816, 802816));
+        {
+            int[] __r0 = { 802816, 200704, 401408 };
+            int[] __r1 = { 200704, 401408, 200704 };
+            for (int r = 0; r < 3; r++)
+            {
 
-        // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
-        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1"));
-        _g2Conv.FuseStatistics(_g2Epilogue);
-        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 36864), Scratch(46848, 64));
-        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704));
-        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
-        Own(_g2Conv, _g2Epilogue, _g2Fold, _g2InferenceConv, _g2InferenceEpilogue);
-        RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
+                // {2 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv1, layer1.{r}.bn1, layer1.{r}.relu1
+                AddConvolution(2 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632 + 802816 * r, 200704), Parameter($"layer1.{r}.conv1.weight"), default, TrainingTensor(1806336 + 802816 * r, 200704), GradientTensor(1806336 + 802816 * r, 200704), GradientTensor(1605632 + 802816 * r, 200704), ParameterGradient($"layer1.{r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336 + 802816 * r, 200704), BatchNormTensors($"layer1.{r}.bn1"), Scratch(9728 + 74368 * r, 256), default, TrainingTensor(2007040 + 802816 * r, 200704), GradientTensor(2007040 + 802816 * r, 200704), GradientTensor(1806336 + 802816 * r, 200704), default, BatchNormGradients($"layer1.{r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter($"layer1.{r}.conv1.weight"), default, BatchNormTensors($"layer1.{r}.bn1"), 1E-05f, Scratch(9984 + 74368 * r, 36864), Scratch(46848 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(__r0[r], 200704), Scratch(9984 + 74368 * r, 36864), Scratch(46848 + 74368 * r, 64), InferenceTensor(0, 200704)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
+                RegisterTrace(2 + 2 * r, TrainingTensor(2007040 + 802816 * r, 200704), GradientTensor(1605632 + 802816 * r, 200704));
 
-        // 3: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
-        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), TrainingTensor(1605632, 200704), TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), GradientTensor(1605632, 200704), BatchNormGradients("layer1.0.bn2"));
-        _g3Conv.FuseStatistics(_g3Epilogue);
-        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(47168, 36864), Scratch(84032, 64));
-        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704));
-        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704));
-        _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
-        Own(_g3Conv, _g3Epilogue, _g3Fold, _g3InferenceConv, _g3InferenceEpilogue);
-        RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
-
-        // 4: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv1.weight"), default);
-        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer1.1.bn1"));
-        _g4Conv.FuseStatistics(_g4Epilogue);
-        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(84352, 36864), Scratch(121216, 64));
-        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704));
-        _g4InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g4InferenceConv.FuseEpilogue(_g4InferenceEpilogue);
-        Own(_g4Conv, _g4Epilogue, _g4Fold, _g4InferenceConv, _g4InferenceEpilogue);
-        RegisterTrace(4, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
-
-        // 5: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2809856, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(3010560, 200704), GradientTensor(3010560, 200704), GradientTensor(2809856, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
-        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3010560, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), TrainingTensor(2408448, 200704), TrainingTensor(3211264, 200704), GradientTensor(3211264, 200704), GradientTensor(3010560, 200704), GradientTensor(2408448, 200704), BatchNormGradients("layer1.1.bn2"));
-        _g5Conv.FuseStatistics(_g5Epilogue);
-        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(121536, 36864), Scratch(158400, 64));
-        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(401408, 200704));
-        _g5InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704));
-        _g5InferenceConv.FuseEpilogue(_g5InferenceEpilogue);
-        Own(_g5Conv, _g5Epilogue, _g5Fold, _g5InferenceConv, _g5InferenceEpilogue);
-        RegisterTrace(5, TrainingTensor(3211264, 200704), GradientTensor(2809856, 200704));
-
-        // 6: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g6Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(3211264, 200704), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(3411968, 200704), GradientTensor(3411968, 200704), GradientTensor(3211264, 200704), ParameterGradient("layer1.2.conv1.weight"), default);
-        _g6Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(158464, 256), default, TrainingTensor(3612672, 200704), GradientTensor(3612672, 200704), GradientTensor(3411968, 200704), default, BatchNormGradients("layer1.2.bn1"));
-        _g6Conv.FuseStatistics(_g6Epilogue);
-        _g6Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(158720, 36864), Scratch(195584, 64));
-        _g6InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(401408, 200704), Scratch(158720, 36864), Scratch(195584, 64), InferenceTensor(0, 200704));
-        _g6InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g6InferenceConv.FuseEpilogue(_g6InferenceEpilogue);
-        Own(_g6Conv, _g6Epilogue, _g6Fold, _g6InferenceConv, _g6InferenceEpilogue);
-        RegisterTrace(6, TrainingTensor(3612672, 200704), GradientTensor(3211264, 200704));
-
-        // 7: Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(3612672, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(3813376, 200704), GradientTensor(3813376, 200704), GradientTensor(3612672, 200704), ParameterGradient("layer1.2.conv2.weight"), default);
-        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3813376, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(195648, 256), TrainingTensor(3211264, 200704), TrainingTensor(4014080, 200704), GradientTensor(4014080, 200704), GradientTensor(3813376, 200704), GradientTensor(3211264, 200704), BatchNormGradients("layer1.2.bn2"));
-        _g7Conv.FuseStatistics(_g7Epilogue);
-        _g7Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(195904, 36864), Scratch(232768, 64));
-        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(195904, 36864), Scratch(232768, 64), InferenceTensor(200704, 200704));
-        _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(401408, 200704), InferenceTensor(200704, 200704));
-        _g7InferenceConv.FuseEpilogue(_g7InferenceEpilogue);
-        Own(_g7Conv, _g7Epilogue, _g7Fold, _g7InferenceConv, _g7InferenceEpilogue);
-        RegisterTrace(7, TrainingTensor(4014080, 200704), GradientTensor(3612672, 200704));
+                // {3 + 2 * r}: Conv+BatchNorm+Add+ReLU layer1.{r}.conv2, layer1.{r}.bn2, layer1.{r}.add, layer1.{r}.relu2
+                AddConvolution(3 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040 + 802816 * r, 200704), Parameter($"layer1.{r}.conv2.weight"), default, TrainingTensor(2207744 + 802816 * r, 200704), GradientTensor(2207744 + 802816 * r, 200704), GradientTensor(2007040 + 802816 * r, 200704), ParameterGradient($"layer1.{r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2207744 + 802816 * r, 200704), BatchNormTensors($"layer1.{r}.bn2"), Scratch(46912 + 74368 * r, 256), TrainingTensor(1605632 + 802816 * r, 200704), TrainingTensor(2408448 + 802816 * r, 200704), GradientTensor(2408448 + 802816 * r, 200704), GradientTensor(2207744 + 802816 * r, 200704), GradientTensor(1605632 + 802816 * r, 200704), BatchNormGradients($"layer1.{r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter($"layer1.{r}.conv2.weight"), default, BatchNormTensors($"layer1.{r}.bn2"), 1E-05f, Scratch(47168 + 74368 * r, 36864), Scratch(84032 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168 + 74368 * r, 36864), Scratch(84032 + 74368 * r, 64), InferenceTensor(__r1[r], 200704)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(__r1[r], 200704), default, default, InferenceTensor(__r0[r], 200704), InferenceTensor(__r1[r], 200704)));
+                RegisterTrace(3 + 2 * r, TrainingTensor(2408448 + 802816 * r, 200704), GradientTensor(2007040 + 802816 * r, 200704));
+            }
+        }
 
         // 8: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(4014080, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4014080, 200704), ParameterGradient("layer2.0.conv1.weight"), default);
-        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(232832, 512), default, TrainingTensor(4315136, 100352), GradientTensor(4315136, 100352), GradientTensor(4214784, 100352), default, BatchNormGradients("layer2.0.bn1"));
-        _g8Conv.FuseStatistics(_g8Epilogue);
-        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(233344, 73728), Scratch(307072, 128));
-        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(233344, 73728), Scratch(307072, 128), InferenceTensor(0, 100352));
-        _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
-        _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
-        Own(_g8Conv, _g8Epilogue, _g8Fold, _g8InferenceConv, _g8InferenceEpilogue);
+        AddConvolution(8, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(4014080, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(4214784, 100352), GradientTensor(4214784, 100352), GradientTensor(4014080, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(232832, 512), default, TrainingTensor(4315136, 100352), GradientTensor(4315136, 100352), GradientTensor(4214784, 100352), default, BatchNormGradients("layer2.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(233344, 73728), Scratch(307072, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(233344, 73728), Scratch(307072, 128), InferenceTensor(0, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
         RegisterTrace(8, TrainingTensor(4315136, 100352), GradientTensor(4014080, 200704));
 
         // 9: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4315136, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), ParameterGradient("layer2.0.conv2.weight"), default);
-        _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4415488, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(307200, 512), default, TrainingTensor(4515840, 100352), GradientTensor(4515840, 100352), GradientTensor(4415488, 100352), default, BatchNormGradients("layer2.0.bn2"));
-        _g9Conv.FuseStatistics(_g9Epilogue);
-        _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(307712, 147456), Scratch(455168, 128));
-        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(307712, 147456), Scratch(455168, 128), InferenceTensor(100352, 100352));
-        Own(_g9Conv, _g9Epilogue, _g9Fold, _g9InferenceConv);
+        AddConvolution(9, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4315136, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(4415488, 100352), GradientTensor(4415488, 100352), GradientTensor(4315136, 100352), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4415488, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(307200, 512), default, TrainingTensor(4515840, 100352), GradientTensor(4515840, 100352), GradientTensor(4415488, 100352), default, BatchNormGradients("layer2.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(307712, 147456), Scratch(455168, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(307712, 147456), Scratch(455168, 128), InferenceTensor(100352, 100352)),
+            null);
         RegisterTrace(9, TrainingTensor(4515840, 100352), GradientTensor(4315136, 100352));
 
         // 10: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(4014080, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(4616192, 100352), GradientTensor(4616192, 100352), GradientTensor(4014080, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default);
-        _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(455296, 512), default, TrainingTensor(4716544, 100352), GradientTensor(4716544, 100352), GradientTensor(4616192, 100352), default, BatchNormGradients("layer2.0.downsample.1"));
-        _g10Conv.FuseStatistics(_g10Epilogue);
-        _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(455808, 8192), Scratch(464000, 128));
-        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(200704, 200704), Scratch(455808, 8192), Scratch(464000, 128), InferenceTensor(0, 100352));
-        Own(_g10Conv, _g10Epilogue, _g10Fold, _g10InferenceConv);
+        AddConvolution(10, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(4014080, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(4616192, 100352), GradientTensor(4616192, 100352), GradientTensor(4014080, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(455296, 512), default, TrainingTensor(4716544, 100352), GradientTensor(4716544, 100352), GradientTensor(4616192, 100352), default, BatchNormGradients("layer2.0.downsample.1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(455808, 8192), Scratch(464000, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(200704, 200704), Scratch(455808, 8192), Scratch(464000, 128), InferenceTensor(0, 100352)),
+            null);
         RegisterTrace(10, TrainingTensor(4716544, 100352), GradientTensor(4014080, 200704));
 
         // 11: Add layer2.0.add
-        _g11Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4515840, 100352), default, default, TrainingTensor(4716544, 100352), TrainingTensor(4816896, 100352), GradientTensor(4816896, 100352), GradientTensor(4515840, 100352), GradientTensor(4716544, 100352), default);
-        _g11InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352));
-        Own(_g11Op, _g11InferenceOp);
+        AddStep(11,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4515840, 100352), default, default, TrainingTensor(4716544, 100352), TrainingTensor(4816896, 100352), GradientTensor(4816896, 100352), GradientTensor(4515840, 100352), GradientTensor(4716544, 100352), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352)));
         RegisterTrace(11, TrainingTensor(4816896, 100352), GradientTensor(4515840, 100352));
 
         // 12: ReLU layer2.0.relu2
-        _g12Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4816896, 100352), default, default, default, TrainingTensor(4917248, 100352), GradientTensor(4917248, 100352), GradientTensor(4816896, 100352), default, default);
-        _g12InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(0, 100352));
-        Own(_g12Op, _g12InferenceOp);
+        AddStep(12,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(4816896, 100352), default, default, default, TrainingTensor(4917248, 100352), GradientTensor(4917248, 100352), GradientTensor(4816896, 100352), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(0, 100352)));
         RegisterTrace(12, TrainingTensor(4917248, 100352), GradientTensor(4816896, 100352));
+        {
+            int[] __r0 = { 0, 200704, 100352 };
+            int[] __r1 = { 100352, 0, 0 };
+            int[] __r2 = { 200704, 100352, 200704 };
+            for (int r = 0; r < 3; r++)
+            {
 
-        // 13: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4917248, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(5017600, 100352), GradientTensor(5017600, 100352), GradientTensor(4917248, 100352), ParameterGradient("layer2.1.conv1.weight"), default);
-        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(464128, 512), default, TrainingTensor(5117952, 100352), GradientTensor(5117952, 100352), GradientTensor(5017600, 100352), default, BatchNormGradients("layer2.1.bn1"));
-        _g13Conv.FuseStatistics(_g13Epilogue);
-        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(464640, 147456), Scratch(612096, 128));
-        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(464640, 147456), Scratch(612096, 128), InferenceTensor(100352, 100352));
-        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352));
-        _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
-        Own(_g13Conv, _g13Epilogue, _g13Fold, _g13InferenceConv, _g13InferenceEpilogue);
-        RegisterTrace(13, TrainingTensor(5117952, 100352), GradientTensor(4917248, 100352));
+                // {13 + 2 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv1, layer2.{1 + r}.bn1, layer2.{1 + r}.relu1
+                AddConvolution(13 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4917248 + 401408 * r, 100352), Parameter($"layer2.{1 + r}.conv1.weight"), default, TrainingTensor(5017600 + 401408 * r, 100352), GradientTensor(5017600 + 401408 * r, 100352), GradientTensor(4917248 + 401408 * r, 100352), ParameterGradient($"layer2.{1 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600 + 401408 * r, 100352), BatchNormTensors($"layer2.{1 + r}.bn1"), Scratch(464128 + 296192 * r, 512), default, TrainingTensor(5117952 + 401408 * r, 100352), GradientTensor(5117952 + 401408 * r, 100352), GradientTensor(5017600 + 401408 * r, 100352), default, BatchNormGradients($"layer2.{1 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn1"), 1E-05f, Scratch(464640 + 296192 * r, 147456), Scratch(612096 + 296192 * r, 128)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(__r0[r], 100352), Scratch(464640 + 296192 * r, 147456), Scratch(612096 + 296192 * r, 128), InferenceTensor(__r1[r], 100352)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(__r1[r], 100352), default, default, default, InferenceTensor(__r1[r], 100352)));
+                RegisterTrace(13 + 2 * r, TrainingTensor(5117952 + 401408 * r, 100352), GradientTensor(4917248 + 401408 * r, 100352));
 
-        // 14: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5117952, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(5218304, 100352), GradientTensor(5218304, 100352), GradientTensor(5117952, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
-        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5218304, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(612224, 512), TrainingTensor(4917248, 100352), TrainingTensor(5318656, 100352), GradientTensor(5318656, 100352), GradientTensor(5218304, 100352), GradientTensor(4917248, 100352), BatchNormGradients("layer2.1.bn2"));
-        _g14Conv.FuseStatistics(_g14Epilogue);
-        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(612736, 147456), Scratch(760192, 128));
-        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(612736, 147456), Scratch(760192, 128), InferenceTensor(200704, 100352));
-        _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352));
-        _g14InferenceConv.FuseEpilogue(_g14InferenceEpilogue);
-        Own(_g14Conv, _g14Epilogue, _g14Fold, _g14InferenceConv, _g14InferenceEpilogue);
-        RegisterTrace(14, TrainingTensor(5318656, 100352), GradientTensor(5117952, 100352));
-
-        // 15: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5318656, 100352), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(5419008, 100352), GradientTensor(5419008, 100352), GradientTensor(5318656, 100352), ParameterGradient("layer2.2.conv1.weight"), default);
-        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5419008, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(760320, 512), default, TrainingTensor(5519360, 100352), GradientTensor(5519360, 100352), GradientTensor(5419008, 100352), default, BatchNormGradients("layer2.2.bn1"));
-        _g15Conv.FuseStatistics(_g15Epilogue);
-        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(760832, 147456), Scratch(908288, 128));
-        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(200704, 100352), Scratch(760832, 147456), Scratch(908288, 128), InferenceTensor(0, 100352));
-        _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
-        _g15InferenceConv.FuseEpilogue(_g15InferenceEpilogue);
-        Own(_g15Conv, _g15Epilogue, _g15Fold, _g15InferenceConv, _g15InferenceEpilogue);
-        RegisterTrace(15, TrainingTensor(5519360, 100352), GradientTensor(5318656, 100352));
-
-        // 16: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5519360, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(5619712, 100352), GradientTensor(5619712, 100352), GradientTensor(5519360, 100352), ParameterGradient("layer2.2.conv2.weight"), default);
-        _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5619712, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(908416, 512), TrainingTensor(5318656, 100352), TrainingTensor(5720064, 100352), GradientTensor(5720064, 100352), GradientTensor(5619712, 100352), GradientTensor(5318656, 100352), BatchNormGradients("layer2.2.bn2"));
-        _g16Conv.FuseStatistics(_g16Epilogue);
-        _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(908928, 147456), Scratch(1056384, 128));
-        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(908928, 147456), Scratch(1056384, 128), InferenceTensor(100352, 100352));
-        _g16InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(200704, 100352), InferenceTensor(100352, 100352));
-        _g16InferenceConv.FuseEpilogue(_g16InferenceEpilogue);
-        Own(_g16Conv, _g16Epilogue, _g16Fold, _g16InferenceConv, _g16InferenceEpilogue);
-        RegisterTrace(16, TrainingTensor(5720064, 100352), GradientTensor(5519360, 100352));
-
-        // 17: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5720064, 100352), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(5820416, 100352), GradientTensor(5820416, 100352), GradientTensor(5720064, 100352), ParameterGradient("layer2.3.conv1.weight"), default);
-        _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(5820416, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1056512, 512), default, TrainingTensor(5920768, 100352), GradientTensor(5920768, 100352), GradientTensor(5820416, 100352), default, BatchNormGradients("layer2.3.bn1"));
-        _g17Conv.FuseStatistics(_g17Epilogue);
-        _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(1057024, 147456), Scratch(1204480, 128));
-        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(1057024, 147456), Scratch(1204480, 128), InferenceTensor(0, 100352));
-        _g17InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
-        _g17InferenceConv.FuseEpilogue(_g17InferenceEpilogue);
-        Own(_g17Conv, _g17Epilogue, _g17Fold, _g17InferenceConv, _g17InferenceEpilogue);
-        RegisterTrace(17, TrainingTensor(5920768, 100352), GradientTensor(5720064, 100352));
-
-        // 18: Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-        _g18Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5920768, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(6021120, 100352), GradientTensor(6021120, 100352), GradientTensor(5920768, 100352), ParameterGradient("layer2.3.conv2.weight"), default);
-        _g18Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6021120, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1204608, 512), TrainingTensor(5720064, 100352), TrainingTensor(6121472, 100352), GradientTensor(6121472, 100352), GradientTensor(6021120, 100352), GradientTensor(5720064, 100352), BatchNormGradients("layer2.3.bn2"));
-        _g18Conv.FuseStatistics(_g18Epilogue);
-        _g18Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1205120, 147456), Scratch(1352576, 128));
-        _g18InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1205120, 147456), Scratch(1352576, 128), InferenceTensor(200704, 100352));
-        _g18InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(200704, 100352));
-        _g18InferenceConv.FuseEpilogue(_g18InferenceEpilogue);
-        Own(_g18Conv, _g18Epilogue, _g18Fold, _g18InferenceConv, _g18InferenceEpilogue);
-        RegisterTrace(18, TrainingTensor(6121472, 100352), GradientTensor(5920768, 100352));
+                // {14 + 2 * r}: Conv+BatchNorm+Add+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.add, layer2.{1 + r}.relu2
+                AddConvolution(14 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5117952 + 401408 * r, 100352), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(5218304 + 401408 * r, 100352), GradientTensor(5218304 + 401408 * r, 100352), GradientTensor(5117952 + 401408 * r, 100352), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5218304 + 401408 * r, 100352), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(612224 + 296192 * r, 512), TrainingTensor(4917248 + 401408 * r, 100352), TrainingTensor(5318656 + 401408 * r, 100352), GradientTensor(5318656 + 401408 * r, 100352), GradientTensor(5218304 + 401408 * r, 100352), GradientTensor(4917248 + 401408 * r, 100352), BatchNormGradients($"layer2.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(612736 + 296192 * r, 147456), Scratch(760192 + 296192 * r, 128)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(__r1[r], 100352), Scratch(612736 + 296192 * r, 147456), Scratch(760192 + 296192 * r, 128), InferenceTensor(__r2[r], 100352)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(__r2[r], 100352), default, default, InferenceTensor(__r0[r], 100352), InferenceTensor(__r2[r], 100352)));
+                RegisterTrace(14 + 2 * r, TrainingTensor(5318656 + 401408 * r, 100352), GradientTensor(5117952 + 401408 * r, 100352));
+            }
+        }
 
         // 19: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g19Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(6121472, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(6221824, 50176), GradientTensor(6221824, 50176), GradientTensor(6121472, 100352), ParameterGradient("layer3.0.conv1.weight"), default);
-        _g19Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6221824, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(1352704, 1024), default, TrainingTensor(6272000, 50176), GradientTensor(6272000, 50176), GradientTensor(6221824, 50176), default, BatchNormGradients("layer3.0.bn1"));
-        _g19Conv.FuseStatistics(_g19Epilogue);
-        _g19Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1353728, 294912), Scratch(1648640, 256));
-        _g19InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(1353728, 294912), Scratch(1648640, 256), InferenceTensor(0, 50176));
-        _g19InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g19InferenceConv.FuseEpilogue(_g19InferenceEpilogue);
-        Own(_g19Conv, _g19Epilogue, _g19Fold, _g19InferenceConv, _g19InferenceEpilogue);
+        AddConvolution(19, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(6121472, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(6221824, 50176), GradientTensor(6221824, 50176), GradientTensor(6121472, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6221824, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(1352704, 1024), default, TrainingTensor(6272000, 50176), GradientTensor(6272000, 50176), GradientTensor(6221824, 50176), default, BatchNormGradients("layer3.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1353728, 294912), Scratch(1648640, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(1353728, 294912), Scratch(1648640, 256), InferenceTensor(0, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
         RegisterTrace(19, TrainingTensor(6272000, 50176), GradientTensor(6121472, 100352));
 
         // 20: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6272000, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(6322176, 50176), GradientTensor(6322176, 50176), GradientTensor(6272000, 50176), ParameterGradient("layer3.0.conv2.weight"), default);
-        _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6322176, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1648896, 1024), default, TrainingTensor(6372352, 50176), GradientTensor(6372352, 50176), GradientTensor(6322176, 50176), default, BatchNormGradients("layer3.0.bn2"));
-        _g20Conv.FuseStatistics(_g20Epilogue);
-        _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1649920, 589824), Scratch(2239744, 256));
-        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1649920, 589824), Scratch(2239744, 256), InferenceTensor(50176, 50176));
-        Own(_g20Conv, _g20Epilogue, _g20Fold, _g20InferenceConv);
+        AddConvolution(20, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6272000, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(6322176, 50176), GradientTensor(6322176, 50176), GradientTensor(6272000, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6322176, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1648896, 1024), default, TrainingTensor(6372352, 50176), GradientTensor(6372352, 50176), GradientTensor(6322176, 50176), default, BatchNormGradients("layer3.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1649920, 589824), Scratch(2239744, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1649920, 589824), Scratch(2239744, 256), InferenceTensor(50176, 50176)),
+            null);
         RegisterTrace(20, TrainingTensor(6372352, 50176), GradientTensor(6272000, 50176));
 
         // 21: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(6121472, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(6422528, 50176), GradientTensor(6422528, 50176), GradientTensor(6121472, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default);
-        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6422528, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(2240000, 1024), default, TrainingTensor(6472704, 50176), GradientTensor(6472704, 50176), GradientTensor(6422528, 50176), default, BatchNormGradients("layer3.0.downsample.1"));
-        _g21Conv.FuseStatistics(_g21Epilogue);
-        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(2241024, 32768), Scratch(2273792, 256));
-        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(200704, 100352), Scratch(2241024, 32768), Scratch(2273792, 256), InferenceTensor(0, 50176));
-        Own(_g21Conv, _g21Epilogue, _g21Fold, _g21InferenceConv);
+        AddConvolution(21, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(6121472, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(6422528, 50176), GradientTensor(6422528, 50176), GradientTensor(6121472, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6422528, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(2240000, 1024), default, TrainingTensor(6472704, 50176), GradientTensor(6472704, 50176), GradientTensor(6422528, 50176), default, BatchNormGradients("layer3.0.downsample.1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(2241024, 32768), Scratch(2273792, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(200704, 100352), Scratch(2241024, 32768), Scratch(2273792, 256), InferenceTensor(0, 50176)),
+            null);
         RegisterTrace(21, TrainingTensor(6472704, 50176), GradientTensor(6121472, 100352));
 
         // 22: Add layer3.0.add
-        _g22Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6372352, 50176), default, default, TrainingTensor(6472704, 50176), TrainingTensor(6522880, 50176), GradientTensor(6522880, 50176), GradientTensor(6372352, 50176), GradientTensor(6472704, 50176), default);
-        _g22InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176));
-        Own(_g22Op, _g22InferenceOp);
+        AddStep(22,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6372352, 50176), default, default, TrainingTensor(6472704, 50176), TrainingTensor(6522880, 50176), GradientTensor(6522880, 50176), GradientTensor(6372352, 50176), GradientTensor(6472704, 50176), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176)));
         RegisterTrace(22, TrainingTensor(6522880, 50176), GradientTensor(6372352, 50176));
 
         // 23: ReLU layer3.0.relu2
-        _g23Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6522880, 50176), default, default, default, TrainingTensor(6573056, 50176), GradientTensor(6573056, 50176), GradientTensor(6522880, 50176), default, default);
-        _g23InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 50176), default, default, default, InferenceTensor(0, 50176));
-        Own(_g23Op, _g23InferenceOp);
+        AddStep(23,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(6522880, 50176), default, default, default, TrainingTensor(6573056, 50176), GradientTensor(6573056, 50176), GradientTensor(6522880, 50176), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 50176), default, default, default, InferenceTensor(0, 50176)));
         RegisterTrace(23, TrainingTensor(6573056, 50176), GradientTensor(6522880, 50176));
 
         // 24: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6573056, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(6623232, 50176), GradientTensor(6623232, 50176), GradientTensor(6573056, 50176), ParameterGradient("layer3.1.conv1.weight"), default);
-        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6623232, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2274048, 1024), default, TrainingTensor(6673408, 50176), GradientTensor(6673408, 50176), GradientTensor(6623232, 50176), default, BatchNormGradients("layer3.1.bn1"));
-        _g24Conv.FuseStatistics(_g24Epilogue);
-        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2275072, 589824), Scratch(2864896, 256));
-        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2275072, 589824), Scratch(2864896, 256), InferenceTensor(50176, 50176));
-        _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176));
-        _g24InferenceConv.FuseEpilogue(_g24InferenceEpilogue);
-        Own(_g24Conv, _g24Epilogue, _g24Fold, _g24InferenceConv, _g24InferenceEpilogue);
+        AddConvolution(24, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6573056, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(6623232, 50176), GradientTensor(6623232, 50176), GradientTensor(6573056, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6623232, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2274048, 1024), default, TrainingTensor(6673408, 50176), GradientTensor(6673408, 50176), GradientTensor(6623232, 50176), default, BatchNormGradients("layer3.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2275072, 589824), Scratch(2864896, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2275072, 589824), Scratch(2864896, 256), InferenceTensor(50176, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
         RegisterTrace(24, TrainingTensor(6673408, 50176), GradientTensor(6573056, 50176));
 
         // 25: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6673408, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(6723584, 50176), GradientTensor(6723584, 50176), GradientTensor(6673408, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
-        _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6723584, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2865152, 1024), TrainingTensor(6573056, 50176), TrainingTensor(6773760, 50176), GradientTensor(6773760, 50176), GradientTensor(6723584, 50176), GradientTensor(6573056, 50176), BatchNormGradients("layer3.1.bn2"));
-        _g25Conv.FuseStatistics(_g25Epilogue);
-        _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2866176, 589824), Scratch(3456000, 256));
-        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2866176, 589824), Scratch(3456000, 256), InferenceTensor(100352, 50176));
-        _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176));
-        _g25InferenceConv.FuseEpilogue(_g25InferenceEpilogue);
-        Own(_g25Conv, _g25Epilogue, _g25Fold, _g25InferenceConv, _g25InferenceEpilogue);
+        AddConvolution(25, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6673408, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(6723584, 50176), GradientTensor(6723584, 50176), GradientTensor(6673408, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6723584, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2865152, 1024), TrainingTensor(6573056, 50176), TrainingTensor(6773760, 50176), GradientTensor(6773760, 50176), GradientTensor(6723584, 50176), GradientTensor(6573056, 50176), BatchNormGradients("layer3.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2866176, 589824), Scratch(3456000, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2866176, 589824), Scratch(3456000, 256), InferenceTensor(100352, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176)));
         RegisterTrace(25, TrainingTensor(6773760, 50176), GradientTensor(6673408, 50176));
+        {
+            int[] __r0 = { 100352, 50176, 100352, 50176 };
+            int[] __r1 = { 50176, 100352, 50176, 100352 };
+            for (int r = 0; r < 4; r++)
+            {
 
-        // 26: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g26Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6773760, 50176), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(6823936, 50176), GradientTensor(6823936, 50176), GradientTensor(6773760, 50176), ParameterGradient("layer3.2.conv1.weight"), default);
-        _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6823936, 50176), BatchNormTensors("layer3.2.bn1"), Scratch(3456256, 1024), default, TrainingTensor(6874112, 50176), GradientTensor(6874112, 50176), GradientTensor(6823936, 50176), default, BatchNormGradients("layer3.2.bn1"));
-        _g26Conv.FuseStatistics(_g26Epilogue);
-        _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(3457280, 589824), Scratch(4047104, 256));
-        _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(100352, 50176), Scratch(3457280, 589824), Scratch(4047104, 256), InferenceTensor(0, 50176));
-        _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g26InferenceConv.FuseEpilogue(_g26InferenceEpilogue);
-        Own(_g26Conv, _g26Epilogue, _g26Fold, _g26InferenceConv, _g26InferenceEpilogue);
-        RegisterTrace(26, TrainingTensor(6874112, 50176), GradientTensor(6773760, 50176));
+                // {26 + 2 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
+                AddConvolution(26 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6773760 + 200704 * r, 50176), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(6823936 + 200704 * r, 50176), GradientTensor(6823936 + 200704 * r, 50176), GradientTensor(6773760 + 200704 * r, 50176), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(6823936 + 200704 * r, 50176), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(3456256 + 1182208 * r, 1024), default, TrainingTensor(6874112 + 200704 * r, 50176), GradientTensor(6874112 + 200704 * r, 50176), GradientTensor(6823936 + 200704 * r, 50176), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(3457280 + 1182208 * r, 589824), Scratch(4047104 + 1182208 * r, 256)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(__r0[r], 50176), Scratch(3457280 + 1182208 * r, 589824), Scratch(4047104 + 1182208 * r, 256), InferenceTensor(0, 50176)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
+                RegisterTrace(26 + 2 * r, TrainingTensor(6874112 + 200704 * r, 50176), GradientTensor(6773760 + 200704 * r, 50176));
 
-        // 27: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-        _g27Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6874112, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(6924288, 50176), GradientTensor(6924288, 50176), GradientTensor(6874112, 50176), ParameterGradient("layer3.2.conv2.weight"), default);
-        _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6924288, 50176), BatchNormTensors("layer3.2.bn2"), Scratch(4047360, 1024), TrainingTensor(6773760, 50176), TrainingTensor(6974464, 50176), GradientTensor(6974464, 50176), GradientTensor(6924288, 50176), GradientTensor(6773760, 50176), BatchNormGradients("layer3.2.bn2"));
-        _g27Conv.FuseStatistics(_g27Epilogue);
-        _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(4048384, 589824), Scratch(4638208, 256));
-        _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(4048384, 589824), Scratch(4638208, 256), InferenceTensor(50176, 50176));
-        _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(100352, 50176), InferenceTensor(50176, 50176));
-        _g27InferenceConv.FuseEpilogue(_g27InferenceEpilogue);
-        Own(_g27Conv, _g27Epilogue, _g27Fold, _g27InferenceConv, _g27InferenceEpilogue);
-        RegisterTrace(27, TrainingTensor(6974464, 50176), GradientTensor(6874112, 50176));
-
-        // 28: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6974464, 50176), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(7024640, 50176), GradientTensor(7024640, 50176), GradientTensor(6974464, 50176), ParameterGradient("layer3.3.conv1.weight"), default);
-        _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7024640, 50176), BatchNormTensors("layer3.3.bn1"), Scratch(4638464, 1024), default, TrainingTensor(7074816, 50176), GradientTensor(7074816, 50176), GradientTensor(7024640, 50176), default, BatchNormGradients("layer3.3.bn1"));
-        _g28Conv.FuseStatistics(_g28Epilogue);
-        _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(4639488, 589824), Scratch(5229312, 256));
-        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(4639488, 589824), Scratch(5229312, 256), InferenceTensor(0, 50176));
-        _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g28InferenceConv.FuseEpilogue(_g28InferenceEpilogue);
-        Own(_g28Conv, _g28Epilogue, _g28Fold, _g28InferenceConv, _g28InferenceEpilogue);
-        RegisterTrace(28, TrainingTensor(7074816, 50176), GradientTensor(6974464, 50176));
-
-        // 29: Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7074816, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(7124992, 50176), GradientTensor(7124992, 50176), GradientTensor(7074816, 50176), ParameterGradient("layer3.3.conv2.weight"), default);
-        _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7124992, 50176), BatchNormTensors("layer3.3.bn2"), Scratch(5229568, 1024), TrainingTensor(6974464, 50176), TrainingTensor(7175168, 50176), GradientTensor(7175168, 50176), GradientTensor(7124992, 50176), GradientTensor(6974464, 50176), BatchNormGradients("layer3.3.bn2"));
-        _g29Conv.FuseStatistics(_g29Epilogue);
-        _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(5230592, 589824), Scratch(5820416, 256));
-        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(5230592, 589824), Scratch(5820416, 256), InferenceTensor(100352, 50176));
-        _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(50176, 50176), InferenceTensor(100352, 50176));
-        _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
-        Own(_g29Conv, _g29Epilogue, _g29Fold, _g29InferenceConv, _g29InferenceEpilogue);
-        RegisterTrace(29, TrainingTensor(7175168, 50176), GradientTensor(7074816, 50176));
-
-        // 30: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        _g30Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7175168, 50176), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(7225344, 50176), GradientTensor(7225344, 50176), GradientTensor(7175168, 50176), ParameterGradient("layer3.4.conv1.weight"), default);
-        _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7225344, 50176), BatchNormTensors("layer3.4.bn1"), Scratch(5820672, 1024), default, TrainingTensor(7275520, 50176), GradientTensor(7275520, 50176), GradientTensor(7225344, 50176), default, BatchNormGradients("layer3.4.bn1"));
-        _g30Conv.FuseStatistics(_g30Epilogue);
-        _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(5821696, 589824), Scratch(6411520, 256));
-        _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(100352, 50176), Scratch(5821696, 589824), Scratch(6411520, 256), InferenceTensor(0, 50176));
-        _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g30InferenceConv.FuseEpilogue(_g30InferenceEpilogue);
-        Own(_g30Conv, _g30Epilogue, _g30Fold, _g30InferenceConv, _g30InferenceEpilogue);
-        RegisterTrace(30, TrainingTensor(7275520, 50176), GradientTensor(7175168, 50176));
-
-        // 31: Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-        _g31Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7275520, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(7325696, 50176), GradientTensor(7325696, 50176), GradientTensor(7275520, 50176), ParameterGradient("layer3.4.conv2.weight"), default);
-        _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7325696, 50176), BatchNormTensors("layer3.4.bn2"), Scratch(6411776, 1024), TrainingTensor(7175168, 50176), TrainingTensor(7375872, 50176), GradientTensor(7375872, 50176), GradientTensor(7325696, 50176), GradientTensor(7175168, 50176), BatchNormGradients("layer3.4.bn2"));
-        _g31Conv.FuseStatistics(_g31Epilogue);
-        _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(6412800, 589824), Scratch(7002624, 256));
-        _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(6412800, 589824), Scratch(7002624, 256), InferenceTensor(50176, 50176));
-        _g31InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(100352, 50176), InferenceTensor(50176, 50176));
-        _g31InferenceConv.FuseEpilogue(_g31InferenceEpilogue);
-        Own(_g31Conv, _g31Epilogue, _g31Fold, _g31InferenceConv, _g31InferenceEpilogue);
-        RegisterTrace(31, TrainingTensor(7375872, 50176), GradientTensor(7275520, 50176));
-
-        // 32: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7375872, 50176), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(7426048, 50176), GradientTensor(7426048, 50176), GradientTensor(7375872, 50176), ParameterGradient("layer3.5.conv1.weight"), default);
-        _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7426048, 50176), BatchNormTensors("layer3.5.bn1"), Scratch(7002880, 1024), default, TrainingTensor(7476224, 50176), GradientTensor(7476224, 50176), GradientTensor(7426048, 50176), default, BatchNormGradients("layer3.5.bn1"));
-        _g32Conv.FuseStatistics(_g32Epilogue);
-        _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(7003904, 589824), Scratch(7593728, 256));
-        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(7003904, 589824), Scratch(7593728, 256), InferenceTensor(0, 50176));
-        _g32InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g32InferenceConv.FuseEpilogue(_g32InferenceEpilogue);
-        Own(_g32Conv, _g32Epilogue, _g32Fold, _g32InferenceConv, _g32InferenceEpilogue);
-        RegisterTrace(32, TrainingTensor(7476224, 50176), GradientTensor(7375872, 50176));
-
-        // 33: Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-        _g33Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7476224, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(7526400, 50176), GradientTensor(7526400, 50176), GradientTensor(7476224, 50176), ParameterGradient("layer3.5.conv2.weight"), default);
-        _g33Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7526400, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7593984, 1024), TrainingTensor(7375872, 50176), TrainingTensor(7576576, 50176), GradientTensor(7576576, 50176), GradientTensor(7526400, 50176), GradientTensor(7375872, 50176), BatchNormGradients("layer3.5.bn2"));
-        _g33Conv.FuseStatistics(_g33Epilogue);
-        _g33Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(7595008, 589824), Scratch(8184832, 256));
-        _g33InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7595008, 589824), Scratch(8184832, 256), InferenceTensor(100352, 50176));
-        _g33InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(50176, 50176), InferenceTensor(100352, 50176));
-        _g33InferenceConv.FuseEpilogue(_g33InferenceEpilogue);
-        Own(_g33Conv, _g33Epilogue, _g33Fold, _g33InferenceConv, _g33InferenceEpilogue);
-        RegisterTrace(33, TrainingTensor(7576576, 50176), GradientTensor(7476224, 50176));
+                // {27 + 2 * r}: Conv+BatchNorm+Add+ReLU layer3.{2 + r}.conv2, layer3.{2 + r}.bn2, layer3.{2 + r}.add, layer3.{2 + r}.relu2
+                AddConvolution(27 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6874112 + 200704 * r, 50176), Parameter($"layer3.{2 + r}.conv2.weight"), default, TrainingTensor(6924288 + 200704 * r, 50176), GradientTensor(6924288 + 200704 * r, 50176), GradientTensor(6874112 + 200704 * r, 50176), ParameterGradient($"layer3.{2 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6924288 + 200704 * r, 50176), BatchNormTensors($"layer3.{2 + r}.bn2"), Scratch(4047360 + 1182208 * r, 1024), TrainingTensor(6773760 + 200704 * r, 50176), TrainingTensor(6974464 + 200704 * r, 50176), GradientTensor(6974464 + 200704 * r, 50176), GradientTensor(6924288 + 200704 * r, 50176), GradientTensor(6773760 + 200704 * r, 50176), BatchNormGradients($"layer3.{2 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn2"), 1E-05f, Scratch(4048384 + 1182208 * r, 589824), Scratch(4638208 + 1182208 * r, 256)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(4048384 + 1182208 * r, 589824), Scratch(4638208 + 1182208 * r, 256), InferenceTensor(__r1[r], 50176)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(__r1[r], 50176), default, default, InferenceTensor(__r0[r], 50176), InferenceTensor(__r1[r], 50176)));
+                RegisterTrace(27 + 2 * r, TrainingTensor(6974464 + 200704 * r, 50176), GradientTensor(6874112 + 200704 * r, 50176));
+            }
+        }
 
         // 34: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-        _g34Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(7576576, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(7626752, 25088), GradientTensor(7626752, 25088), GradientTensor(7576576, 50176), ParameterGradient("layer4.0.conv1.weight"), default);
-        _g34Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7626752, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(8185088, 2048), default, TrainingTensor(7651840, 25088), GradientTensor(7651840, 25088), GradientTensor(7626752, 25088), default, BatchNormGradients("layer4.0.bn1"));
-        _g34Conv.FuseStatistics(_g34Epilogue);
-        _g34Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8187136, 1179648), Scratch(9366784, 512));
-        _g34InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(8187136, 1179648), Scratch(9366784, 512), InferenceTensor(0, 25088));
-        _g34InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
-        _g34InferenceConv.FuseEpilogue(_g34InferenceEpilogue);
-        Own(_g34Conv, _g34Epilogue, _g34Fold, _g34InferenceConv, _g34InferenceEpilogue);
+        AddConvolution(34, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(7576576, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(7626752, 25088), GradientTensor(7626752, 25088), GradientTensor(7576576, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7626752, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(8185088, 2048), default, TrainingTensor(7651840, 25088), GradientTensor(7651840, 25088), GradientTensor(7626752, 25088), default, BatchNormGradients("layer4.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8187136, 1179648), Scratch(9366784, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(8187136, 1179648), Scratch(9366784, 512), InferenceTensor(0, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
         RegisterTrace(34, TrainingTensor(7651840, 25088), GradientTensor(7576576, 50176));
 
         // 35: Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
-        _g35Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7651840, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(7676928, 25088), GradientTensor(7676928, 25088), GradientTensor(7651840, 25088), ParameterGradient("layer4.0.conv2.weight"), default);
-        _g35Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7676928, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9367296, 2048), default, TrainingTensor(7702016, 25088), GradientTensor(7702016, 25088), GradientTensor(7676928, 25088), default, BatchNormGradients("layer4.0.bn2"));
-        _g35Conv.FuseStatistics(_g35Epilogue);
-        _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9369344, 2359296), Scratch(11728640, 512));
-        _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(9369344, 2359296), Scratch(11728640, 512), InferenceTensor(25088, 25088));
-        Own(_g35Conv, _g35Epilogue, _g35Fold, _g35InferenceConv);
+        AddConvolution(35, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7651840, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(7676928, 25088), GradientTensor(7676928, 25088), GradientTensor(7651840, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7676928, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9367296, 2048), default, TrainingTensor(7702016, 25088), GradientTensor(7702016, 25088), GradientTensor(7676928, 25088), default, BatchNormGradients("layer4.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9369344, 2359296), Scratch(11728640, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(9369344, 2359296), Scratch(11728640, 512), InferenceTensor(25088, 25088)),
+            null);
         RegisterTrace(35, TrainingTensor(7702016, 25088), GradientTensor(7651840, 25088));
 
         // 36: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-        _g36Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(7576576, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(7727104, 25088), GradientTensor(7727104, 25088), GradientTensor(7576576, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default);
-        _g36Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7727104, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(11729152, 2048), default, TrainingTensor(7752192, 25088), GradientTensor(7752192, 25088), GradientTensor(7727104, 25088), default, BatchNormGradients("layer4.0.downsample.1"));
-        _g36Conv.FuseStatistics(_g36Epilogue);
-        _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(11731200, 131072), Scratch(11862272, 512));
-        _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(100352, 50176), Scratch(11731200, 131072), Scratch(11862272, 512), InferenceTensor(0, 25088));
-        Own(_g36Conv, _g36Epilogue, _g36Fold, _g36InferenceConv);
+        AddConvolution(36, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(7576576, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(7727104, 25088), GradientTensor(7727104, 25088), GradientTensor(7576576, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7727104, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(11729152, 2048), default, TrainingTensor(7752192, 25088), GradientTensor(7752192, 25088), GradientTensor(7727104, 25088), default, BatchNormGradients("layer4.0.downsample.1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(11731200, 131072), Scratch(11862272, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(100352, 50176), Scratch(11731200, 131072), Scratch(11862272, 512), InferenceTensor(0, 25088)),
+            null);
         RegisterTrace(36, TrainingTensor(7752192, 25088), GradientTensor(7576576, 50176));
 
         // 37: Add layer4.0.add
-        _g37Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(7702016, 25088), default, default, TrainingTensor(7752192, 25088), TrainingTensor(7777280, 25088), GradientTensor(7777280, 25088), GradientTensor(7702016, 25088), GradientTensor(7752192, 25088), default);
-        _g37InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088));
-        Own(_g37Op, _g37InferenceOp);
+        AddStep(37,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(7702016, 25088), default, default, TrainingTensor(7752192, 25088), TrainingTensor(7777280, 25088), GradientTensor(7777280, 25088), GradientTensor(7702016, 25088), GradientTensor(7752192, 25088), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088)));
         RegisterTrace(37, TrainingTensor(7777280, 25088), GradientTensor(7702016, 25088));
 
         // 38: ReLU layer4.0.relu2
-        _g38Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(7777280, 25088), default, default, default, TrainingTensor(7802368, 25088), GradientTensor(7802368, 25088), GradientTensor(7777280, 25088), default, default);
-        _g38InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 25088), default, default, default, InferenceTensor(0, 25088));
-        Own(_g38Op, _g38InferenceOp);
+        AddStep(38,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(7777280, 25088), default, default, default, TrainingTensor(7802368, 25088), GradientTensor(7802368, 25088), GradientTensor(7777280, 25088), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(50176, 25088), default, default, default, InferenceTensor(0, 25088)));
         RegisterTrace(38, TrainingTensor(7802368, 25088), GradientTensor(7777280, 25088));
 
         // 39: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-        _g39Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7802368, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(7827456, 25088), GradientTensor(7827456, 25088), GradientTensor(7802368, 25088), ParameterGradient("layer4.1.conv1.weight"), default);
-        _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7827456, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11862784, 2048), default, TrainingTensor(7852544, 25088), GradientTensor(7852544, 25088), GradientTensor(7827456, 25088), default, BatchNormGradients("layer4.1.bn1"));
-        _g39Conv.FuseStatistics(_g39Epilogue);
-        _g39Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(11864832, 2359296), Scratch(14224128, 512));
-        _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(11864832, 2359296), Scratch(14224128, 512), InferenceTensor(25088, 25088));
-        _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088));
-        _g39InferenceConv.FuseEpilogue(_g39InferenceEpilogue);
-        Own(_g39Conv, _g39Epilogue, _g39Fold, _g39InferenceConv, _g39InferenceEpilogue);
+        AddConvolution(39, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7802368, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(7827456, 25088), GradientTensor(7827456, 25088), GradientTensor(7802368, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7827456, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11862784, 2048), default, TrainingTensor(7852544, 25088), GradientTensor(7852544, 25088), GradientTensor(7827456, 25088), default, BatchNormGradients("layer4.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(11864832, 2359296), Scratch(14224128, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(11864832, 2359296), Scratch(14224128, 512), InferenceTensor(25088, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
         RegisterTrace(39, TrainingTensor(7852544, 25088), GradientTensor(7802368, 25088));
 
         // 40: Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-        _g40Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7852544, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(7877632, 25088), GradientTensor(7877632, 25088), GradientTensor(7852544, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
-        _g40Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7877632, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(14224640, 2048), TrainingTensor(7802368, 25088), TrainingTensor(7902720, 25088), GradientTensor(7902720, 25088), GradientTensor(7877632, 25088), GradientTensor(7802368, 25088), BatchNormGradients("layer4.1.bn2"));
-        _g40Conv.FuseStatistics(_g40Epilogue);
-        _g40Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(14226688, 2359296), Scratch(16585984, 512));
-        _g40InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(14226688, 2359296), Scratch(16585984, 512), InferenceTensor(50176, 25088));
-        _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088));
-        _g40InferenceConv.FuseEpilogue(_g40InferenceEpilogue);
-        Own(_g40Conv, _g40Epilogue, _g40Fold, _g40InferenceConv, _g40InferenceEpilogue);
+        AddConvolution(40, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7852544, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(7877632, 25088), GradientTensor(7877632, 25088), GradientTensor(7852544, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7877632, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(14224640, 2048), TrainingTensor(7802368, 25088), TrainingTensor(7902720, 25088), GradientTensor(7902720, 25088), GradientTensor(7877632, 25088), GradientTensor(7802368, 25088), BatchNormGradients("layer4.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(14226688, 2359296), Scratch(16585984, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(14226688, 2359296), Scratch(16585984, 512), InferenceTensor(50176, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088)));
         RegisterTrace(40, TrainingTensor(7902720, 25088), GradientTensor(7852544, 25088));
 
         // 41: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-        _g41Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7902720, 25088), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(7927808, 25088), GradientTensor(7927808, 25088), GradientTensor(7902720, 25088), ParameterGradient("layer4.2.conv1.weight"), default);
-        _g41Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7927808, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16586496, 2048), default, TrainingTensor(7952896, 25088), GradientTensor(7952896, 25088), GradientTensor(7927808, 25088), default, BatchNormGradients("layer4.2.bn1"));
-        _g41Conv.FuseStatistics(_g41Epilogue);
-        _g41Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(16588544, 2359296), Scratch(18947840, 512));
-        _g41InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(50176, 25088), Scratch(16588544, 2359296), Scratch(18947840, 512), InferenceTensor(0, 25088));
-        _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
-        _g41InferenceConv.FuseEpilogue(_g41InferenceEpilogue);
-        Own(_g41Conv, _g41Epilogue, _g41Fold, _g41InferenceConv, _g41InferenceEpilogue);
+        AddConvolution(41, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7902720, 25088), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(7927808, 25088), GradientTensor(7927808, 25088), GradientTensor(7902720, 25088), ParameterGradient("layer4.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7927808, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16586496, 2048), default, TrainingTensor(7952896, 25088), GradientTensor(7952896, 25088), GradientTensor(7927808, 25088), default, BatchNormGradients("layer4.2.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(16588544, 2359296), Scratch(18947840, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(50176, 25088), Scratch(16588544, 2359296), Scratch(18947840, 512), InferenceTensor(0, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
         RegisterTrace(41, TrainingTensor(7952896, 25088), GradientTensor(7902720, 25088));
 
         // 42: Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
-        _g42Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7952896, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(7977984, 25088), GradientTensor(7977984, 25088), GradientTensor(7952896, 25088), ParameterGradient("layer4.2.conv2.weight"), default);
-        _g42Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7977984, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(18948352, 2048), TrainingTensor(7902720, 25088), TrainingTensor(8003072, 25088), GradientTensor(8003072, 25088), GradientTensor(7977984, 25088), GradientTensor(7902720, 25088), BatchNormGradients("layer4.2.bn2"));
-        _g42Conv.FuseStatistics(_g42Epilogue);
-        _g42Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(18950400, 2359296), Scratch(21309696, 512));
-        _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(18950400, 2359296), Scratch(21309696, 512), InferenceTensor(25088, 25088));
-        _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(50176, 25088), InferenceTensor(25088, 25088));
-        _g42InferenceConv.FuseEpilogue(_g42InferenceEpilogue);
-        Own(_g42Conv, _g42Epilogue, _g42Fold, _g42InferenceConv, _g42InferenceEpilogue);
+        AddConvolution(42, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7952896, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(7977984, 25088), GradientTensor(7977984, 25088), GradientTensor(7952896, 25088), ParameterGradient("layer4.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7977984, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(18948352, 2048), TrainingTensor(7902720, 25088), TrainingTensor(8003072, 25088), GradientTensor(8003072, 25088), GradientTensor(7977984, 25088), GradientTensor(7902720, 25088), BatchNormGradients("layer4.2.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(18950400, 2359296), Scratch(21309696, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(18950400, 2359296), Scratch(21309696, 512), InferenceTensor(25088, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(50176, 25088), InferenceTensor(25088, 25088)));
         RegisterTrace(42, TrainingTensor(8003072, 25088), GradientTensor(7952896, 25088));
 
         // 43: GlobalAvgPool avgpool
-        _g43Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(8003072, 25088), TrainingTensor(8028160, 512), GradientTensor(8028160, 512), GradientTensor(8003072, 25088));
-        _g43InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512));
-        Own(_g43Op, _g43InferenceOp);
+        AddStep(43,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(8003072, 25088), TrainingTensor(8028160, 512), GradientTensor(8028160, 512), GradientTensor(8003072, 25088)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512)));
         RegisterTrace(43, TrainingTensor(8028160, 512), GradientTensor(8003072, 25088));
 
         // 44: Dense fc
-        _g44Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(8028160, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(8028672, 1000), GradientTensor(8028672, 1000), GradientTensor(8028160, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000));
-        Own(_g44Conv, _g44InferenceConv);
+        AddConvolution(44, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(8028160, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(8028672, 1000), GradientTensor(8028672, 1000), GradientTensor(8028160, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            null,
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000)),
+            null);
         RegisterTrace(44, TrainingTensor(8028672, 1000), GradientTensor(8028160, 512));
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardTraining()
-    {
-        _g0Conv.Forward();
-        _g0Epilogue.Forward();
-        TraceForward(0);
-        _g1Op.Forward();
-        TraceForward(1);
-        _g2Conv.Forward();
-        _g2Epilogue.Forward();
-        TraceForward(2);
-        _g3Conv.Forward();
-        _g3Epilogue.Forward();
-        TraceForward(3);
-        _g4Conv.Forward();
-        _g4Epilogue.Forward();
-        TraceForward(4);
-        _g5Conv.Forward();
-        _g5Epilogue.Forward();
-        TraceForward(5);
-        _g6Conv.Forward();
-        _g6Epilogue.Forward();
-        TraceForward(6);
-        _g7Conv.Forward();
-        _g7Epilogue.Forward();
-        TraceForward(7);
-        _g8Conv.Forward();
-        _g8Epilogue.Forward();
-        TraceForward(8);
-        _g9Conv.Forward();
-        _g9Epilogue.Forward();
-        TraceForward(9);
-        _g10Conv.Forward();
-        _g10Epilogue.Forward();
-        TraceForward(10);
-        _g11Op.Forward();
-        TraceForward(11);
-        _g12Op.Forward();
-        TraceForward(12);
-        _g13Conv.Forward();
-        _g13Epilogue.Forward();
-        TraceForward(13);
-        _g14Conv.Forward();
-        _g14Epilogue.Forward();
-        TraceForward(14);
-        _g15Conv.Forward();
-        _g15Epilogue.Forward();
-        TraceForward(15);
-        _g16Conv.Forward();
-        _g16Epilogue.Forward();
-        TraceForward(16);
-        _g17Conv.Forward();
-        _g17Epilogue.Forward();
-        TraceForward(17);
-        _g18Conv.Forward();
-        _g18Epilogue.Forward();
-        TraceForward(18);
-        _g19Conv.Forward();
-        _g19Epilogue.Forward();
-        TraceForward(19);
-        _g20Conv.Forward();
-        _g20Epilogue.Forward();
-        TraceForward(20);
-        _g21Conv.Forward();
-        _g21Epilogue.Forward();
-        TraceForward(21);
-        _g22Op.Forward();
-        TraceForward(22);
-        _g23Op.Forward();
-        TraceForward(23);
-        _g24Conv.Forward();
-        _g24Epilogue.Forward();
-        TraceForward(24);
-        _g25Conv.Forward();
-        _g25Epilogue.Forward();
-        TraceForward(25);
-        _g26Conv.Forward();
-        _g26Epilogue.Forward();
-        TraceForward(26);
-        _g27Conv.Forward();
-        _g27Epilogue.Forward();
-        TraceForward(27);
-        _g28Conv.Forward();
-        _g28Epilogue.Forward();
-        TraceForward(28);
-        _g29Conv.Forward();
-        _g29Epilogue.Forward();
-        TraceForward(29);
-        _g30Conv.Forward();
-        _g30Epilogue.Forward();
-        TraceForward(30);
-        _g31Conv.Forward();
-        _g31Epilogue.Forward();
-        TraceForward(31);
-        _g32Conv.Forward();
-        _g32Epilogue.Forward();
-        TraceForward(32);
-        _g33Conv.Forward();
-        _g33Epilogue.Forward();
-        TraceForward(33);
-        _g34Conv.Forward();
-        _g34Epilogue.Forward();
-        TraceForward(34);
-        _g35Conv.Forward();
-        _g35Epilogue.Forward();
-        TraceForward(35);
-        _g36Conv.Forward();
-        _g36Epilogue.Forward();
-        TraceForward(36);
-        _g37Op.Forward();
-        TraceForward(37);
-        _g38Op.Forward();
-        TraceForward(38);
-        _g39Conv.Forward();
-        _g39Epilogue.Forward();
-        TraceForward(39);
-        _g40Conv.Forward();
-        _g40Epilogue.Forward();
-        TraceForward(40);
-        _g41Conv.Forward();
-        _g41Epilogue.Forward();
-        TraceForward(41);
-        _g42Conv.Forward();
-        _g42Epilogue.Forward();
-        TraceForward(42);
-        _g43Op.Forward();
-        TraceForward(43);
-        _g44Conv.Forward();
-        TraceForward(44);
-    }
-
-    /// <inheritdoc />
-    protected override void BackwardTraining(bool inputGradient)
-    {
-        _g44Conv.Backward(data: true);
-        TraceBackward(44);
-        _g43Op.Backward();
-        TraceBackward(43);
-        _g42Epilogue.Backward();
-        _g42Conv.Backward(data: true);
-        TraceBackward(42);
-        _g41Epilogue.Backward();
-        _g41Conv.Backward(data: true);
-        TraceBackward(41);
-        _g40Epilogue.Backward();
-        _g40Conv.Backward(data: true);
-        TraceBackward(40);
-        _g39Epilogue.Backward();
-        _g39Conv.Backward(data: true);
-        TraceBackward(39);
-        _g38Op.Backward();
-        TraceBackward(38);
-        _g37Op.Backward();
-        TraceBackward(37);
-        _g36Epilogue.Backward();
-        _g36Conv.Backward(data: true);
-        TraceBackward(36);
-        _g35Epilogue.Backward();
-        _g35Conv.Backward(data: true);
-        TraceBackward(35);
-        _g34Epilogue.Backward();
-        _g34Conv.Backward(data: true);
-        TraceBackward(34);
-        _g33Epilogue.Backward();
-        _g33Conv.Backward(data: true);
-        TraceBackward(33);
-        _g32Epilogue.Backward();
-        _g32Conv.Backward(data: true);
-        TraceBackward(32);
-        _g31Epilogue.Backward();
-        _g31Conv.Backward(data: true);
-        TraceBackward(31);
-        _g30Epilogue.Backward();
-        _g30Conv.Backward(data: true);
-        TraceBackward(30);
-        _g29Epilogue.Backward();
-        _g29Conv.Backward(data: true);
-        TraceBackward(29);
-        _g28Epilogue.Backward();
-        _g28Conv.Backward(data: true);
-        TraceBackward(28);
-        _g27Epilogue.Backward();
-        _g27Conv.Backward(data: true);
-        TraceBackward(27);
-        _g26Epilogue.Backward();
-        _g26Conv.Backward(data: true);
-        TraceBackward(26);
-        _g25Epilogue.Backward();
-        _g25Conv.Backward(data: true);
-        TraceBackward(25);
-        _g24Epilogue.Backward();
-        _g24Conv.Backward(data: true);
-        TraceBackward(24);
-        _g23Op.Backward();
-        TraceBackward(23);
-        _g22Op.Backward();
-        TraceBackward(22);
-        _g21Epilogue.Backward();
-        _g21Conv.Backward(data: true);
-        TraceBackward(21);
-        _g20Epilogue.Backward();
-        _g20Conv.Backward(data: true);
-        TraceBackward(20);
-        _g19Epilogue.Backward();
-        _g19Conv.Backward(data: true);
-        TraceBackward(19);
-        _g18Epilogue.Backward();
-        _g18Conv.Backward(data: true);
-        TraceBackward(18);
-        _g17Epilogue.Backward();
-        _g17Conv.Backward(data: true);
-        TraceBackward(17);
-        _g16Epilogue.Backward();
-        _g16Conv.Backward(data: true);
-        TraceBackward(16);
-        _g15Epilogue.Backward();
-        _g15Conv.Backward(data: true);
-        TraceBackward(15);
-        _g14Epilogue.Backward();
-        _g14Conv.Backward(data: true);
-        TraceBackward(14);
-        _g13Epilogue.Backward();
-        _g13Conv.Backward(data: true);
-        TraceBackward(13);
-        _g12Op.Backward();
-        TraceBackward(12);
-        _g11Op.Backward();
-        TraceBackward(11);
-        _g10Epilogue.Backward();
-        _g10Conv.Backward(data: true);
-        TraceBackward(10);
-        _g9Epilogue.Backward();
-        _g9Conv.Backward(data: true);
-        TraceBackward(9);
-        _g8Epilogue.Backward();
-        _g8Conv.Backward(data: true);
-        TraceBackward(8);
-        _g7Epilogue.Backward();
-        _g7Conv.Backward(data: true);
-        TraceBackward(7);
-        _g6Epilogue.Backward();
-        _g6Conv.Backward(data: true);
-        TraceBackward(6);
-        _g5Epilogue.Backward();
-        _g5Conv.Backward(data: true);
-        TraceBackward(5);
-        _g4Epilogue.Backward();
-        _g4Conv.Backward(data: true);
-        TraceBackward(4);
-        _g3Epilogue.Backward();
-        _g3Conv.Backward(data: true);
-        TraceBackward(3);
-        _g2Epilogue.Backward();
-        _g2Conv.Backward(data: true);
-        TraceBackward(2);
-        _g1Op.Backward();
-        TraceBackward(1);
-        _g0Epilogue.Backward();
-        _g0Conv.Backward(data: inputGradient);
-        TraceBackward(0);
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardInference(int images)
-    {
-        _g0InferenceConv.Forward(images);
-        _g0InferenceEpilogue.Forward(images);
-        _g1InferenceOp.Forward(images);
-        _g2InferenceConv.Forward(images);
-        _g2InferenceEpilogue.Forward(images);
-        _g3InferenceConv.Forward(images);
-        _g3InferenceEpilogue.Forward(images);
-        _g4InferenceConv.Forward(images);
-        _g4InferenceEpilogue.Forward(images);
-        _g5InferenceConv.Forward(images);
-        _g5InferenceEpilogue.Forward(images);
-        _g6InferenceConv.Forward(images);
-        _g6InferenceEpilogue.Forward(images);
-        _g7InferenceConv.Forward(images);
-        _g7InferenceEpilogue.Forward(images);
-        _g8InferenceConv.Forward(images);
-        _g8InferenceEpilogue.Forward(images);
-        _g9InferenceConv.Forward(images);
-        _g10InferenceConv.Forward(images);
-        _g11InferenceOp.Forward(images);
-        _g12InferenceOp.Forward(images);
-        _g13InferenceConv.Forward(images);
-        _g13InferenceEpilogue.Forward(images);
-        _g14InferenceConv.Forward(images);
-        _g14InferenceEpilogue.Forward(images);
-        _g15InferenceConv.Forward(images);
-        _g15InferenceEpilogue.Forward(images);
-        _g16InferenceConv.Forward(images);
-        _g16InferenceEpilogue.Forward(images);
-        _g17InferenceConv.Forward(images);
-        _g17InferenceEpilogue.Forward(images);
-        _g18InferenceConv.Forward(images);
-        _g18InferenceEpilogue.Forward(images);
-        _g19InferenceConv.Forward(images);
-        _g19InferenceEpilogue.Forward(images);
-        _g20InferenceConv.Forward(images);
-        _g21InferenceConv.Forward(images);
-        _g22InferenceOp.Forward(images);
-        _g23InferenceOp.Forward(images);
-        _g24InferenceConv.Forward(images);
-        _g24InferenceEpilogue.Forward(images);
-        _g25InferenceConv.Forward(images);
-        _g25InferenceEpilogue.Forward(images);
-        _g26InferenceConv.Forward(images);
-        _g26InferenceEpilogue.Forward(images);
-        _g27InferenceConv.Forward(images);
-        _g27InferenceEpilogue.Forward(images);
-        _g28InferenceConv.Forward(images);
-        _g28InferenceEpilogue.Forward(images);
-        _g29InferenceConv.Forward(images);
-        _g29InferenceEpilogue.Forward(images);
-        _g30InferenceConv.Forward(images);
-        _g30InferenceEpilogue.Forward(images);
-        _g31InferenceConv.Forward(images);
-        _g31InferenceEpilogue.Forward(images);
-        _g32InferenceConv.Forward(images);
-        _g32InferenceEpilogue.Forward(images);
-        _g33InferenceConv.Forward(images);
-        _g33InferenceEpilogue.Forward(images);
-        _g34InferenceConv.Forward(images);
-        _g34InferenceEpilogue.Forward(images);
-        _g35InferenceConv.Forward(images);
-        _g36InferenceConv.Forward(images);
-        _g37InferenceOp.Forward(images);
-        _g38InferenceOp.Forward(images);
-        _g39InferenceConv.Forward(images);
-        _g39InferenceEpilogue.Forward(images);
-        _g40InferenceConv.Forward(images);
-        _g40InferenceEpilogue.Forward(images);
-        _g41InferenceConv.Forward(images);
-        _g41InferenceEpilogue.Forward(images);
-        _g42InferenceConv.Forward(images);
-        _g42InferenceEpilogue.Forward(images);
-        _g43InferenceOp.Forward(images);
-        _g44InferenceConv.Forward(images);
-    }
-
-    /// <inheritdoc />
-    protected override void FoldBatchNorm()
-    {
-        _g0Fold.Run();
-        _g2Fold.Run();
-        _g3Fold.Run();
-        _g4Fold.Run();
-        _g5Fold.Run();
-        _g6Fold.Run();
-        _g7Fold.Run();
-        _g8Fold.Run();
-        _g9Fold.Run();
-        _g10Fold.Run();
-        _g13Fold.Run();
-        _g14Fold.Run();
-        _g15Fold.Run();
-        _g16Fold.Run();
-        _g17Fold.Run();
-        _g18Fold.Run();
-        _g19Fold.Run();
-        _g20Fold.Run();
-        _g21Fold.Run();
-        _g24Fold.Run();
-        _g25Fold.Run();
-        _g26Fold.Run();
-        _g27Fold.Run();
-        _g28Fold.Run();
-        _g29Fold.Run();
-        _g30Fold.Run();
-        _g31Fold.Run();
-        _g32Fold.Run();
-        _g33Fold.Run();
-        _g34Fold.Run();
-        _g35Fold.Run();
-        _g36Fold.Run();
-        _g39Fold.Run();
-        _g40Fold.Run();
-        _g41Fold.Run();
-        _g42Fold.Run();
     }
 
     /// <inheritdoc />

@@ -58,1044 +58,554 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <summary>A Keras-style summary: every layer with its operation, output shape, parameters and FLOPs.</summary>
     public static string Summary() => SummaryText;
 
-    private const string SummaryText =
-        "Network: ResNet50\n" +
-        "Input: (3, 224, 224)\n" +
-        "Layer                  Operation                                      Output shape      Param #        FLOPs\n" +
-        "============================================================================================================\n" +
-        "conv1                  Conv2d 3->64, 7x7, stride 2, pad 3             (64, 112, 112)      9,408  236,027,904\n" +
-        "bn1                    BatchNorm2d(64)                                (64, 112, 112)        128    1,605,632\n" +
-        "relu                   ReLU                                           (64, 112, 112)          0      802,816\n" +
-        "maxpool                MaxPool 3x3, stride 2, pad 1                   (64, 56, 56)            0    1,806,336\n" +
-        "layer1.0.conv1         Conv2d 64->64, 1x1                             (64, 56, 56)        4,096   25,690,112\n" +
-        "layer1.0.bn1           BatchNorm2d(64)                                (64, 56, 56)          128      401,408\n" +
-        "layer1.0.relu1         ReLU                                           (64, 56, 56)            0      200,704\n" +
-        "layer1.0.conv2         Conv2d 64->64, 3x3, pad 1                      (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.0.bn2           BatchNorm2d(64)                                (64, 56, 56)          128      401,408\n" +
-        "layer1.0.relu2         ReLU                                           (64, 56, 56)            0      200,704\n" +
-        "layer1.0.conv3         Conv2d 64->256, 1x1                            (256, 56, 56)      16,384  102,760,448\n" +
-        "layer1.0.bn3           BatchNorm2d(256)                               (256, 56, 56)         512    1,605,632\n" +
-        "layer1.0.downsample.0  Conv2d 64->256, 1x1 (projection)               (256, 56, 56)      16,384  102,760,448\n" +
-        "layer1.0.downsample.1  BatchNorm2d(256) (projection)                  (256, 56, 56)         512    1,605,632\n" +
-        "layer1.0.add           Add (projection shortcut)                      (256, 56, 56)           0      802,816\n" +
-        "layer1.0.relu3         ReLU                                           (256, 56, 56)           0      802,816\n" +
-        "layer1.1.conv1         Conv2d 256->64, 1x1                            (64, 56, 56)       16,384  102,760,448\n" +
-        "layer1.1.bn1           BatchNorm2d(64)                                (64, 56, 56)          128      401,408\n" +
-        "layer1.1.relu1         ReLU                                           (64, 56, 56)            0      200,704\n" +
-        "layer1.1.conv2         Conv2d 64->64, 3x3, pad 1                      (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.1.bn2           BatchNorm2d(64)                                (64, 56, 56)          128      401,408\n" +
-        "layer1.1.relu2         ReLU                                           (64, 56, 56)            0      200,704\n" +
-        "layer1.1.conv3         Conv2d 64->256, 1x1                            (256, 56, 56)      16,384  102,760,448\n" +
-        "layer1.1.bn3           BatchNorm2d(256)                               (256, 56, 56)         512    1,605,632\n" +
-        "layer1.1.add           Add (identity shortcut)                        (256, 56, 56)           0      802,816\n" +
-        "layer1.1.relu3         ReLU                                           (256, 56, 56)           0      802,816\n" +
-        "layer1.2.conv1         Conv2d 256->64, 1x1                            (64, 56, 56)       16,384  102,760,448\n" +
-        "layer1.2.bn1           BatchNorm2d(64)                                (64, 56, 56)          128      401,408\n" +
-        "layer1.2.relu1         ReLU                                           (64, 56, 56)            0      200,704\n" +
-        "layer1.2.conv2         Conv2d 64->64, 3x3, pad 1                      (64, 56, 56)       36,864  231,211,008\n" +
-        "layer1.2.bn2           BatchNorm2d(64)                                (64, 56, 56)          128      401,408\n" +
-        "layer1.2.relu2         ReLU                                           (64, 56, 56)            0      200,704\n" +
-        "layer1.2.conv3         Conv2d 64->256, 1x1                            (256, 56, 56)      16,384  102,760,448\n" +
-        "layer1.2.bn3           BatchNorm2d(256)                               (256, 56, 56)         512    1,605,632\n" +
-        "layer1.2.add           Add (identity shortcut)                        (256, 56, 56)           0      802,816\n" +
-        "layer1.2.relu3         ReLU                                           (256, 56, 56)           0      802,816\n" +
-        "layer2.0.conv1         Conv2d 256->128, 1x1                           (128, 56, 56)      32,768  205,520,896\n" +
-        "layer2.0.bn1           BatchNorm2d(128)                               (128, 56, 56)         256      802,816\n" +
-        "layer2.0.relu1         ReLU                                           (128, 56, 56)           0      401,408\n" +
-        "layer2.0.conv2         Conv2d 128->128, 3x3, stride 2, pad 1          (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.0.bn2           BatchNorm2d(128)                               (128, 28, 28)         256      200,704\n" +
-        "layer2.0.relu2         ReLU                                           (128, 28, 28)           0      100,352\n" +
-        "layer2.0.conv3         Conv2d 128->512, 1x1                           (512, 28, 28)      65,536  102,760,448\n" +
-        "layer2.0.bn3           BatchNorm2d(512)                               (512, 28, 28)       1,024      802,816\n" +
-        "layer2.0.downsample.0  Conv2d 256->512, 1x1, stride 2 (projection)    (512, 28, 28)     131,072  205,520,896\n" +
-        "layer2.0.downsample.1  BatchNorm2d(512) (projection)                  (512, 28, 28)       1,024      802,816\n" +
-        "layer2.0.add           Add (projection shortcut)                      (512, 28, 28)           0      401,408\n" +
-        "layer2.0.relu3         ReLU                                           (512, 28, 28)           0      401,408\n" +
-        "layer2.1.conv1         Conv2d 512->128, 1x1                           (128, 28, 28)      65,536  102,760,448\n" +
-        "layer2.1.bn1           BatchNorm2d(128)                               (128, 28, 28)         256      200,704\n" +
-        "layer2.1.relu1         ReLU                                           (128, 28, 28)           0      100,352\n" +
-        "layer2.1.conv2         Conv2d 128->128, 3x3, pad 1                    (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.1.bn2           BatchNorm2d(128)                               (128, 28, 28)         256      200,704\n" +
-        "layer2.1.relu2         ReLU                                           (128, 28, 28)           0      100,352\n" +
-        "layer2.1.conv3         Conv2d 128->512, 1x1                           (512, 28, 28)      65,536  102,760,448\n" +
-        "layer2.1.bn3           BatchNorm2d(512)                               (512, 28, 28)       1,024      802,816\n" +
-        "layer2.1.add           Add (identity shortcut)                        (512, 28, 28)           0      401,408\n" +
-        "layer2.1.relu3         ReLU                                           (512, 28, 28)           0      401,408\n" +
-        "layer2.2.conv1         Conv2d 512->128, 1x1                           (128, 28, 28)      65,536  102,760,448\n" +
-        "layer2.2.bn1           BatchNorm2d(128)                               (128, 28, 28)         256      200,704\n" +
-        "layer2.2.relu1         ReLU                                           (128, 28, 28)           0      100,352\n" +
-        "layer2.2.conv2         Conv2d 128->128, 3x3, pad 1                    (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.2.bn2           BatchNorm2d(128)                               (128, 28, 28)         256      200,704\n" +
-        "layer2.2.relu2         ReLU                                           (128, 28, 28)           0      100,352\n" +
-        "layer2.2.conv3         Conv2d 128->512, 1x1                           (512, 28, 28)      65,536  102,760,448\n" +
-        "layer2.2.bn3           BatchNorm2d(512)                               (512, 28, 28)       1,024      802,816\n" +
-        "layer2.2.add           Add (identity shortcut)                        (512, 28, 28)           0      401,408\n" +
-        "layer2.2.relu3         ReLU                                           (512, 28, 28)           0      401,408\n" +
-        "layer2.3.conv1         Conv2d 512->128, 1x1                           (128, 28, 28)      65,536  102,760,448\n" +
-        "layer2.3.bn1           BatchNorm2d(128)                               (128, 28, 28)         256      200,704\n" +
-        "layer2.3.relu1         ReLU                                           (128, 28, 28)           0      100,352\n" +
-        "layer2.3.conv2         Conv2d 128->128, 3x3, pad 1                    (128, 28, 28)     147,456  231,211,008\n" +
-        "layer2.3.bn2           BatchNorm2d(128)                               (128, 28, 28)         256      200,704\n" +
-        "layer2.3.relu2         ReLU                                           (128, 28, 28)           0      100,352\n" +
-        "layer2.3.conv3         Conv2d 128->512, 1x1                           (512, 28, 28)      65,536  102,760,448\n" +
-        "layer2.3.bn3           BatchNorm2d(512)                               (512, 28, 28)       1,024      802,816\n" +
-        "layer2.3.add           Add (identity shortcut)                        (512, 28, 28)           0      401,408\n" +
-        "layer2.3.relu3         ReLU                                           (512, 28, 28)           0      401,408\n" +
-        "layer3.0.conv1         Conv2d 512->256, 1x1                           (256, 28, 28)     131,072  205,520,896\n" +
-        "layer3.0.bn1           BatchNorm2d(256)                               (256, 28, 28)         512      401,408\n" +
-        "layer3.0.relu1         ReLU                                           (256, 28, 28)           0      200,704\n" +
-        "layer3.0.conv2         Conv2d 256->256, 3x3, stride 2, pad 1          (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.0.bn2           BatchNorm2d(256)                               (256, 14, 14)         512      100,352\n" +
-        "layer3.0.relu2         ReLU                                           (256, 14, 14)           0       50,176\n" +
-        "layer3.0.conv3         Conv2d 256->1024, 1x1                          (1024, 14, 14)    262,144  102,760,448\n" +
-        "layer3.0.bn3           BatchNorm2d(1024)                              (1024, 14, 14)      2,048      401,408\n" +
-        "layer3.0.downsample.0  Conv2d 512->1024, 1x1, stride 2 (projection)   (1024, 14, 14)    524,288  205,520,896\n" +
-        "layer3.0.downsample.1  BatchNorm2d(1024) (projection)                 (1024, 14, 14)      2,048      401,408\n" +
-        "layer3.0.add           Add (projection shortcut)                      (1024, 14, 14)          0      200,704\n" +
-        "layer3.0.relu3         ReLU                                           (1024, 14, 14)          0      200,704\n" +
-        "layer3.1.conv1         Conv2d 1024->256, 1x1                          (256, 14, 14)     262,144  102,760,448\n" +
-        "layer3.1.bn1           BatchNorm2d(256)                               (256, 14, 14)         512      100,352\n" +
-        "layer3.1.relu1         ReLU                                           (256, 14, 14)           0       50,176\n" +
-        "layer3.1.conv2         Conv2d 256->256, 3x3, pad 1                    (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.1.bn2           BatchNorm2d(256)                               (256, 14, 14)         512      100,352\n" +
-        "layer3.1.relu2         ReLU                                           (256, 14, 14)           0       50,176\n" +
-        "layer3.1.conv3         Conv2d 256->1024, 1x1                          (1024, 14, 14)    262,144  102,760,448\n" +
-        "layer3.1.bn3           BatchNorm2d(1024)                              (1024, 14, 14)      2,048      401,408\n" +
-        "layer3.1.add           Add (identity shortcut)                        (1024, 14, 14)          0      200,704\n" +
-        "layer3.1.relu3         ReLU                                           (1024, 14, 14)          0      200,704\n" +
-        "layer3.2.conv1         Conv2d 1024->256, 1x1                          (256, 14, 14)     262,144  102,760,448\n" +
-        "layer3.2.bn1           BatchNorm2d(256)                               (256, 14, 14)         512      100,352\n" +
-        "layer3.2.relu1         ReLU                                           (256, 14, 14)           0       50,176\n" +
-        "layer3.2.conv2         Conv2d 256->256, 3x3, pad 1                    (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.2.bn2           BatchNorm2d(256)                               (256, 14, 14)         512      100,352\n" +
-        "layer3.2.relu2         ReLU                                           (256, 14, 14)           0       50,176\n" +
-        "layer3.2.conv3         Conv2d 256->1024, 1x1                          (1024, 14, 14)    262,144  102,760,448\n" +
-        "layer3.2.bn3           BatchNorm2d(1024)                              (1024, 14, 14)      2,048      401,408\n" +
-        "layer3.2.add           Add (identity shortcut)                        (1024, 14, 14)          0      200,704\n" +
-        "layer3.2.relu3         ReLU                                           (1024, 14, 14)          0      200,704\n" +
-        "layer3.3.conv1         Conv2d 1024->256, 1x1                          (256, 14, 14)     262,144  102,760,448\n" +
-        "layer3.3.bn1           BatchNorm2d(256)                               (256, 14, 14)         512      100,352\n" +
-        "layer3.3.relu1         ReLU                                           (256, 14, 14)           0       50,176\n" +
-        "layer3.3.conv2         Conv2d 256->256, 3x3, pad 1                    (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.3.bn2           BatchNorm2d(256)                               (256, 14, 14)         512      100,352\n" +
-        "layer3.3.relu2         ReLU                                           (256, 14, 14)           0       50,176\n" +
-        "layer3.3.conv3         Conv2d 256->1024, 1x1                          (1024, 14, 14)    262,144  102,760,448\n" +
-        "layer3.3.bn3           BatchNorm2d(1024)                              (1024, 14, 14)      2,048      401,408\n" +
-        "layer3.3.add           Add (identity shortcut)                        (1024, 14, 14)          0      200,704\n" +
-        "layer3.3.relu3         ReLU                                           (1024, 14, 14)          0      200,704\n" +
-        "layer3.4.conv1         Conv2d 1024->256, 1x1                          (256, 14, 14)     262,144  102,760,448\n" +
-        "layer3.4.bn1           BatchNorm2d(256)                               (256, 14, 14)         512      100,352\n" +
-        "layer3.4.relu1         ReLU                                           (256, 14, 14)           0       50,176\n" +
-        "layer3.4.conv2         Conv2d 256->256, 3x3, pad 1                    (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.4.bn2           BatchNorm2d(256)                               (256, 14, 14)         512      100,352\n" +
-        "layer3.4.relu2         ReLU                                           (256, 14, 14)           0       50,176\n" +
-        "layer3.4.conv3         Conv2d 256->1024, 1x1                          (1024, 14, 14)    262,144  102,760,448\n" +
-        "layer3.4.bn3           BatchNorm2d(1024)                              (1024, 14, 14)      2,048      401,408\n" +
-        "layer3.4.add           Add (identity shortcut)                        (1024, 14, 14)          0      200,704\n" +
-        "layer3.4.relu3         ReLU                                           (1024, 14, 14)          0      200,704\n" +
-        "layer3.5.conv1         Conv2d 1024->256, 1x1                          (256, 14, 14)     262,144  102,760,448\n" +
-        "layer3.5.bn1           BatchNorm2d(256)                               (256, 14, 14)         512      100,352\n" +
-        "layer3.5.relu1         ReLU                                           (256, 14, 14)           0       50,176\n" +
-        "layer3.5.conv2         Conv2d 256->256, 3x3, pad 1                    (256, 14, 14)     589,824  231,211,008\n" +
-        "layer3.5.bn2           BatchNorm2d(256)                               (256, 14, 14)         512      100,352\n" +
-        "layer3.5.relu2         ReLU                                           (256, 14, 14)           0       50,176\n" +
-        "layer3.5.conv3         Conv2d 256->1024, 1x1                          (1024, 14, 14)    262,144  102,760,448\n" +
-        "layer3.5.bn3           BatchNorm2d(1024)                              (1024, 14, 14)      2,048      401,408\n" +
-        "layer3.5.add           Add (identity shortcut)                        (1024, 14, 14)          0      200,704\n" +
-        "layer3.5.relu3         ReLU                                           (1024, 14, 14)          0      200,704\n" +
-        "layer4.0.conv1         Conv2d 1024->512, 1x1                          (512, 14, 14)     524,288  205,520,896\n" +
-        "layer4.0.bn1           BatchNorm2d(512)                               (512, 14, 14)       1,024      200,704\n" +
-        "layer4.0.relu1         ReLU                                           (512, 14, 14)           0      100,352\n" +
-        "layer4.0.conv2         Conv2d 512->512, 3x3, stride 2, pad 1          (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.0.bn2           BatchNorm2d(512)                               (512, 7, 7)         1,024       50,176\n" +
-        "layer4.0.relu2         ReLU                                           (512, 7, 7)             0       25,088\n" +
-        "layer4.0.conv3         Conv2d 512->2048, 1x1                          (2048, 7, 7)    1,048,576  102,760,448\n" +
-        "layer4.0.bn3           BatchNorm2d(2048)                              (2048, 7, 7)        4,096      200,704\n" +
-        "layer4.0.downsample.0  Conv2d 1024->2048, 1x1, stride 2 (projection)  (2048, 7, 7)    2,097,152  205,520,896\n" +
-        "layer4.0.downsample.1  BatchNorm2d(2048) (projection)                 (2048, 7, 7)        4,096      200,704\n" +
-        "layer4.0.add           Add (projection shortcut)                      (2048, 7, 7)            0      100,352\n" +
-        "layer4.0.relu3         ReLU                                           (2048, 7, 7)            0      100,352\n" +
-        "layer4.1.conv1         Conv2d 2048->512, 1x1                          (512, 7, 7)     1,048,576  102,760,448\n" +
-        "layer4.1.bn1           BatchNorm2d(512)                               (512, 7, 7)         1,024       50,176\n" +
-        "layer4.1.relu1         ReLU                                           (512, 7, 7)             0       25,088\n" +
-        "layer4.1.conv2         Conv2d 512->512, 3x3, pad 1                    (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.1.bn2           BatchNorm2d(512)                               (512, 7, 7)         1,024       50,176\n" +
-        "layer4.1.relu2         ReLU                                           (512, 7, 7)             0       25,088\n" +
-        "layer4.1.conv3         Conv2d 512->2048, 1x1                          (2048, 7, 7)    1,048,576  102,760,448\n" +
-        "layer4.1.bn3           BatchNorm2d(2048)                              (2048, 7, 7)        4,096      200,704\n" +
-        "layer4.1.add           Add (identity shortcut)                        (2048, 7, 7)            0      100,352\n" +
-        "layer4.1.relu3         ReLU                                           (2048, 7, 7)            0      100,352\n" +
-        "layer4.2.conv1         Conv2d 2048->512, 1x1                          (512, 7, 7)     1,048,576  102,760,448\n" +
-        "layer4.2.bn1           BatchNorm2d(512)                               (512, 7, 7)         1,024       50,176\n" +
-        "layer4.2.relu1         ReLU                                           (512, 7, 7)             0       25,088\n" +
-        "layer4.2.conv2         Conv2d 512->512, 3x3, pad 1                    (512, 7, 7)     2,359,296  231,211,008\n" +
-        "layer4.2.bn2           BatchNorm2d(512)                               (512, 7, 7)         1,024       50,176\n" +
-        "layer4.2.relu2         ReLU                                           (512, 7, 7)             0       25,088\n" +
-        "layer4.2.conv3         Conv2d 512->2048, 1x1                          (2048, 7, 7)    1,048,576  102,760,448\n" +
-        "layer4.2.bn3           BatchNorm2d(2048)                              (2048, 7, 7)        4,096      200,704\n" +
-        "layer4.2.add           Add (identity shortcut)                        (2048, 7, 7)            0      100,352\n" +
-        "layer4.2.relu3         ReLU                                           (2048, 7, 7)            0      100,352\n" +
-        "avgpool                GlobalAvgPool                                  (2048)                  0      100,352\n" +
-        "fc                     Linear 2048->1000                              (1000)          2,049,000    4,097,000\n" +
-        "------------------------------------------------------------------------------------------------------------\n" +
-        "Total params: 25,557,032 (trainable; plus 53,173 buffer elements)\n" +
-        "Multiply-adds per image: 4,089,184,256\n" +
-        "Forward FLOPs per image: 8,217,632,232 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 194.68 MiB, inference 9.19 MiB\n" +
-        "Fusion groups: 64 passes for 174 layers\n";
+    private static readonly string SummaryText = CreateSummary();
 
-    private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
+    private static string CreateSummary()
     {
-        new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->64, 7x7, stride 2, pad 3", new[] { -1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 9408, 118013952, 236027904, 7, 2, 3),
-        new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 0 }, global::DslResNet.TensorShape.Image(64, 112, 112), 128, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 0, 0, 802816, 0, 0, 0),
-        new(3, "maxpool", global::DslResNet.LayerKind.MaxPool, "MaxPool 3x3, stride 2, pad 1", new[] { 2 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 1806336, 3, 2, 1),
-        new(4, "layer1.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 1x1", new[] { 3 }, global::DslResNet.TensorShape.Image(64, 56, 56), 4096, 12845056, 25690112, 1, 1, 0),
-        new(5, "layer1.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 4 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(6, "layer1.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 5 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(7, "layer1.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 6 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(8, "layer1.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 7 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(9, "layer1.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 8 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(10, "layer1.0.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 64->256, 1x1", new[] { 9 }, global::DslResNet.TensorShape.Image(256, 56, 56), 16384, 51380224, 102760448, 1, 1, 0),
-        new(11, "layer1.0.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 10 }, global::DslResNet.TensorShape.Image(256, 56, 56), 512, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(12, "layer1.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 64->256, 1x1 (projection)", new[] { 3 }, global::DslResNet.TensorShape.Image(256, 56, 56), 16384, 51380224, 102760448, 1, 1, 0),
-        new(13, "layer1.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256) (projection)", new[] { 12 }, global::DslResNet.TensorShape.Image(256, 56, 56), 512, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(14, "layer1.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 11, 13 }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0),
-        new(15, "layer1.0.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 14 }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0),
-        new(16, "layer1.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->64, 1x1", new[] { 15 }, global::DslResNet.TensorShape.Image(64, 56, 56), 16384, 51380224, 102760448, 1, 1, 0),
-        new(17, "layer1.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 16 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(18, "layer1.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 17 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(19, "layer1.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 18 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(20, "layer1.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 19 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(21, "layer1.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 20 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(22, "layer1.1.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 64->256, 1x1", new[] { 21 }, global::DslResNet.TensorShape.Image(256, 56, 56), 16384, 51380224, 102760448, 1, 1, 0),
-        new(23, "layer1.1.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 22 }, global::DslResNet.TensorShape.Image(256, 56, 56), 512, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(24, "layer1.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 23, 15 }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0),
-        new(25, "layer1.1.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 24 }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0),
-        new(26, "layer1.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->64, 1x1", new[] { 25 }, global::DslResNet.TensorShape.Image(64, 56, 56), 16384, 51380224, 102760448, 1, 1, 0),
-        new(27, "layer1.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 26 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(28, "layer1.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 27 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(29, "layer1.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 28 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1),
-        new(30, "layer1.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 29 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(31, "layer1.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 30 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0),
-        new(32, "layer1.2.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 64->256, 1x1", new[] { 31 }, global::DslResNet.TensorShape.Image(256, 56, 56), 16384, 51380224, 102760448, 1, 1, 0),
-        new(33, "layer1.2.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 32 }, global::DslResNet.TensorShape.Image(256, 56, 56), 512, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(34, "layer1.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 33, 25 }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0),
-        new(35, "layer1.2.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 34 }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0),
-        new(36, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->128, 1x1", new[] { 35 }, global::DslResNet.TensorShape.Image(128, 56, 56), 32768, 102760448, 205520896, 1, 1, 0),
-        new(37, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 36 }, global::DslResNet.TensorShape.Image(128, 56, 56), 256, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(38, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 37 }, global::DslResNet.TensorShape.Image(128, 56, 56), 0, 0, 401408, 0, 0, 0),
-        new(39, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, stride 2, pad 1", new[] { 38 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 2, 1),
-        new(40, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 39 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(41, "layer2.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 40 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(42, "layer2.0.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 128->512, 1x1", new[] { 41 }, global::DslResNet.TensorShape.Image(512, 28, 28), 65536, 51380224, 102760448, 1, 1, 0),
-        new(43, "layer2.0.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 42 }, global::DslResNet.TensorShape.Image(512, 28, 28), 1024, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(44, "layer2.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 1x1, stride 2 (projection)", new[] { 35 }, global::DslResNet.TensorShape.Image(512, 28, 28), 131072, 102760448, 205520896, 1, 2, 0),
-        new(45, "layer2.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512) (projection)", new[] { 44 }, global::DslResNet.TensorShape.Image(512, 28, 28), 1024, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(46, "layer2.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 43, 45 }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0),
-        new(47, "layer2.0.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 46 }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0),
-        new(48, "layer2.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->128, 1x1", new[] { 47 }, global::DslResNet.TensorShape.Image(128, 28, 28), 65536, 51380224, 102760448, 1, 1, 0),
-        new(49, "layer2.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 48 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(50, "layer2.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 49 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(51, "layer2.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 50 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(52, "layer2.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 51 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(53, "layer2.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 52 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(54, "layer2.1.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 128->512, 1x1", new[] { 53 }, global::DslResNet.TensorShape.Image(512, 28, 28), 65536, 51380224, 102760448, 1, 1, 0),
-        new(55, "layer2.1.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 54 }, global::DslResNet.TensorShape.Image(512, 28, 28), 1024, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(56, "layer2.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 55, 47 }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0),
-        new(57, "layer2.1.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 56 }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0),
-        new(58, "layer2.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->128, 1x1", new[] { 57 }, global::DslResNet.TensorShape.Image(128, 28, 28), 65536, 51380224, 102760448, 1, 1, 0),
-        new(59, "layer2.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 58 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(60, "layer2.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 59 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(61, "layer2.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 60 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(62, "layer2.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 61 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(63, "layer2.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 62 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(64, "layer2.2.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 128->512, 1x1", new[] { 63 }, global::DslResNet.TensorShape.Image(512, 28, 28), 65536, 51380224, 102760448, 1, 1, 0),
-        new(65, "layer2.2.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 64 }, global::DslResNet.TensorShape.Image(512, 28, 28), 1024, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(66, "layer2.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 65, 57 }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0),
-        new(67, "layer2.2.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 66 }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0),
-        new(68, "layer2.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->128, 1x1", new[] { 67 }, global::DslResNet.TensorShape.Image(128, 28, 28), 65536, 51380224, 102760448, 1, 1, 0),
-        new(69, "layer2.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 68 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(70, "layer2.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 69 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(71, "layer2.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 70 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1),
-        new(72, "layer2.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 71 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(73, "layer2.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 72 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0),
-        new(74, "layer2.3.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 128->512, 1x1", new[] { 73 }, global::DslResNet.TensorShape.Image(512, 28, 28), 65536, 51380224, 102760448, 1, 1, 0),
-        new(75, "layer2.3.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 74 }, global::DslResNet.TensorShape.Image(512, 28, 28), 1024, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(76, "layer2.3.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 75, 67 }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0),
-        new(77, "layer2.3.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 76 }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0),
-        new(78, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->256, 1x1", new[] { 77 }, global::DslResNet.TensorShape.Image(256, 28, 28), 131072, 102760448, 205520896, 1, 1, 0),
-        new(79, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 78 }, global::DslResNet.TensorShape.Image(256, 28, 28), 512, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(80, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 79 }, global::DslResNet.TensorShape.Image(256, 28, 28), 0, 0, 200704, 0, 0, 0),
-        new(81, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, stride 2, pad 1", new[] { 80 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 2, 1),
-        new(82, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 81 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(83, "layer3.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 82 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(84, "layer3.0.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 83 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(85, "layer3.0.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 84 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(86, "layer3.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 512->1024, 1x1, stride 2 (projection)", new[] { 77 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 524288, 102760448, 205520896, 1, 2, 0),
-        new(87, "layer3.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024) (projection)", new[] { 86 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(88, "layer3.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 85, 87 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(89, "layer3.0.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 88 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(90, "layer3.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->256, 1x1", new[] { 89 }, global::DslResNet.TensorShape.Image(256, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(91, "layer3.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 90 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(92, "layer3.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 91 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(93, "layer3.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 92 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(94, "layer3.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 93 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(95, "layer3.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 94 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(96, "layer3.1.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 95 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(97, "layer3.1.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 96 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(98, "layer3.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 97, 89 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(99, "layer3.1.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 98 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(100, "layer3.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->256, 1x1", new[] { 99 }, global::DslResNet.TensorShape.Image(256, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(101, "layer3.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 100 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(102, "layer3.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 101 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(103, "layer3.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 102 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(104, "layer3.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 103 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(105, "layer3.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 104 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(106, "layer3.2.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 105 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(107, "layer3.2.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 106 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(108, "layer3.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 107, 99 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(109, "layer3.2.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 108 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(110, "layer3.3.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->256, 1x1", new[] { 109 }, global::DslResNet.TensorShape.Image(256, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(111, "layer3.3.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 110 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(112, "layer3.3.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 111 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(113, "layer3.3.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 112 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(114, "layer3.3.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 113 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(115, "layer3.3.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 114 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(116, "layer3.3.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 115 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(117, "layer3.3.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 116 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(118, "layer3.3.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 117, 109 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(119, "layer3.3.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 118 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(120, "layer3.4.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->256, 1x1", new[] { 119 }, global::DslResNet.TensorShape.Image(256, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(121, "layer3.4.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 120 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(122, "layer3.4.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 121 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(123, "layer3.4.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 122 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(124, "layer3.4.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 123 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(125, "layer3.4.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 124 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(126, "layer3.4.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 125 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(127, "layer3.4.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 126 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(128, "layer3.4.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 127, 119 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(129, "layer3.4.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 128 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(130, "layer3.5.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->256, 1x1", new[] { 129 }, global::DslResNet.TensorShape.Image(256, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(131, "layer3.5.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 130 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(132, "layer3.5.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 131 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(133, "layer3.5.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 132 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1),
-        new(134, "layer3.5.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 133 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(135, "layer3.5.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 134 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0),
-        new(136, "layer3.5.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 135 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0),
-        new(137, "layer3.5.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 136 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(138, "layer3.5.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 137, 129 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(139, "layer3.5.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 138 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0),
-        new(140, "layer4.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->512, 1x1", new[] { 139 }, global::DslResNet.TensorShape.Image(512, 14, 14), 524288, 102760448, 205520896, 1, 1, 0),
-        new(141, "layer4.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 140 }, global::DslResNet.TensorShape.Image(512, 14, 14), 1024, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(142, "layer4.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 141 }, global::DslResNet.TensorShape.Image(512, 14, 14), 0, 0, 100352, 0, 0, 0),
-        new(143, "layer4.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, stride 2, pad 1", new[] { 142 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 2, 1),
-        new(144, "layer4.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 143 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(145, "layer4.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 144 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(146, "layer4.0.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 512->2048, 1x1", new[] { 145 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0),
-        new(147, "layer4.0.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(2048)", new[] { 146 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 4096, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(148, "layer4.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 1024->2048, 1x1, stride 2 (projection)", new[] { 139 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 2097152, 102760448, 205520896, 1, 2, 0),
-        new(149, "layer4.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(2048) (projection)", new[] { 148 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 4096, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(150, "layer4.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 147, 149 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0),
-        new(151, "layer4.0.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 150 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0),
-        new(152, "layer4.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 2048->512, 1x1", new[] { 151 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0),
-        new(153, "layer4.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 152 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(154, "layer4.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 153 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(155, "layer4.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 154 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(156, "layer4.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 155 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(157, "layer4.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 156 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(158, "layer4.1.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 512->2048, 1x1", new[] { 157 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0),
-        new(159, "layer4.1.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(2048)", new[] { 158 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 4096, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(160, "layer4.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 159, 151 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0),
-        new(161, "layer4.1.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 160 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0),
-        new(162, "layer4.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 2048->512, 1x1", new[] { 161 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0),
-        new(163, "layer4.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 162 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(164, "layer4.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 163 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(165, "layer4.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 164 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1),
-        new(166, "layer4.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 165 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(167, "layer4.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 166 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0),
-        new(168, "layer4.2.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 512->2048, 1x1", new[] { 167 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0),
-        new(169, "layer4.2.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(2048)", new[] { 168 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 4096, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(170, "layer4.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 169, 161 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0),
-        new(171, "layer4.2.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 170 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0),
-        new(172, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 171 }, global::DslResNet.TensorShape.Flat(2048), 0, 0, 100352, 0, 0, 0),
-        new(173, "fc", global::DslResNet.LayerKind.Dense, "Linear 2048->1000", new[] { 172 }, global::DslResNet.TensorShape.Flat(1000), 2049000, 2048000, 4097000, 0, 0, 0, Bias: true),
-    };
+        global::System.Text.StringBuilder s = new();
+        s.Append("Network: ResNet50\n");
+        s.Append("Input: (3, 224, 224)\n");
+        s.Append("Layer                  Operation                                      Output shape      Param #        FLOPs\n");
+        s.Append("============================================================================================================\n");
+        s.Append("conv1                  Conv2d 3->64, 7x7, stride 2, pad 3             (64, 112, 112)      9,408  236,027,904\n");
+        s.Append("bn1                    BatchNorm2d(64)                                (64, 112, 112)        128    1,605,632\n");
+        s.Append("relu                   ReLU                                           (64, 112, 112)          0      802,816\n");
+        s.Append("maxpool                MaxPool 3x3, stride 2, pad 1                   (64, 56, 56)            0    1,806,336\n");
+        s.Append("layer1.0.conv1         Conv2d 64->64, 1x1                             (64, 56, 56)        4,096   25,690,112\n");
+        s.Append("layer1.0.bn1           BatchNorm2d(64)                                (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.0.relu1         ReLU                                           (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.0.conv2         Conv2d 64->64, 3x3, pad 1                      (64, 56, 56)       36,864  231,211,008\n");
+        s.Append("layer1.0.bn2           BatchNorm2d(64)                                (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.0.relu2         ReLU                                           (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.0.conv3         Conv2d 64->256, 1x1                            (256, 56, 56)      16,384  102,760,448\n");
+        s.Append("layer1.0.bn3           BatchNorm2d(256)                               (256, 56, 56)         512    1,605,632\n");
+        s.Append("layer1.0.downsample.0  Conv2d 64->256, 1x1 (projection)               (256, 56, 56)      16,384  102,760,448\n");
+        s.Append("layer1.0.downsample.1  BatchNorm2d(256) (projection)                  (256, 56, 56)         512    1,605,632\n");
+        s.Append("layer1.0.add           Add (projection shortcut)                      (256, 56, 56)           0      802,816\n");
+        s.Append("layer1.0.relu3         ReLU                                           (256, 56, 56)           0      802,816\n");
+        s.Append("layer1.1.conv1         Conv2d 256->64, 1x1                            (64, 56, 56)       16,384  102,760,448\n");
+        s.Append("layer1.1.bn1           BatchNorm2d(64)                                (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.1.relu1         ReLU                                           (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.1.conv2         Conv2d 64->64, 3x3, pad 1                      (64, 56, 56)       36,864  231,211,008\n");
+        s.Append("layer1.1.bn2           BatchNorm2d(64)                                (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.1.relu2         ReLU                                           (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.1.conv3         Conv2d 64->256, 1x1                            (256, 56, 56)      16,384  102,760,448\n");
+        s.Append("layer1.1.bn3           BatchNorm2d(256)                               (256, 56, 56)         512    1,605,632\n");
+        s.Append("layer1.1.add           Add (identity shortcut)                        (256, 56, 56)           0      802,816\n");
+        s.Append("layer1.1.relu3         ReLU                                           (256, 56, 56)           0      802,816\n");
+        s.Append("layer1.2.conv1         Conv2d 256->64, 1x1                            (64, 56, 56)       16,384  102,760,448\n");
+        s.Append("layer1.2.bn1           BatchNorm2d(64)                                (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.2.relu1         ReLU                                           (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.2.conv2         Conv2d 64->64, 3x3, pad 1                      (64, 56, 56)       36,864  231,211,008\n");
+        s.Append("layer1.2.bn2           BatchNorm2d(64)                                (64, 56, 56)          128      401,408\n");
+        s.Append("layer1.2.relu2         ReLU                                           (64, 56, 56)            0      200,704\n");
+        s.Append("layer1.2.conv3         Conv2d 64->256, 1x1                            (256, 56, 56)      16,384  102,760,448\n");
+        s.Append("layer1.2.bn3           BatchNorm2d(256)                               (256, 56, 56)         512    1,605,632\n");
+        s.Append("layer1.2.add           Add (identity shortcut)                        (256, 56, 56)           0      802,816\n");
+        s.Append("layer1.2.relu3         ReLU                                           (256, 56, 56)           0      802,816\n");
+        s.Append("layer2.0.conv1         Conv2d 256->128, 1x1                           (128, 56, 56)      32,768  205,520,896\n");
+        s.Append("layer2.0.bn1           BatchNorm2d(128)                               (128, 56, 56)         256      802,816\n");
+        s.Append("layer2.0.relu1         ReLU                                           (128, 56, 56)           0      401,408\n");
+        s.Append("layer2.0.conv2         Conv2d 128->128, 3x3, stride 2, pad 1          (128, 28, 28)     147,456  231,211,008\n");
+        s.Append("layer2.0.bn2           BatchNorm2d(128)                               (128, 28, 28)         256      200,704\n");
+        s.Append("layer2.0.relu2         ReLU                                           (128, 28, 28)           0      100,352\n");
+        s.Append("layer2.0.conv3         Conv2d 128->512, 1x1                           (512, 28, 28)      65,536  102,760,448\n");
+        s.Append("layer2.0.bn3           BatchNorm2d(512)                               (512, 28, 28)       1,024      802,816\n");
+        s.Append("layer2.0.downsample.0  Conv2d 256->512, 1x1, stride 2 (projection)    (512, 28, 28)     131,072  205,520,896\n");
+        s.Append("layer2.0.downsample.1  BatchNorm2d(512) (projection)                  (512, 28, 28)       1,024      802,816\n");
+        s.Append("layer2.0.add           Add (projection shortcut)                      (512, 28, 28)           0      401,408\n");
+        for (int r = 0; r < 3; r++)
+        {
+            s.Append($"layer2.{r}.relu3         ReLU                                           (512, 28, 28)           0      401,408\n");
+            s.Append($"layer2.{1 + r}.conv1         Conv2d 512->128, 1x1                           (128, 28, 28)      65,536  102,760,448\n");
+            s.Append($"layer2.{1 + r}.bn1           BatchNorm2d(128)                               (128, 28, 28)         256      200,704\n");
+            s.Append($"layer2.{1 + r}.relu1         ReLU                                           (128, 28, 28)           0      100,352\n");
+            s.Append($"layer2.{1 + r}.conv2         Conv2d 128->128, 3x3, pad 1                    (128, 28, 28)     147,456  231,211,008\n");
+            s.Append($"layer2.{1 + r}.bn2           BatchNorm2d(128)                               (128, 28, 28)         256      200,704\n");
+            s.Append($"layer2.{1 + r}.relu2         ReLU                                           (128, 28, 28)           0      100,352\n");
+            s.Append($"layer2.{1 + r}.conv3         Conv2d 128->512, 1x1                           (512, 28, 28)      65,536  102,760,448\n");
+            s.Append($"layer2.{1 + r}.bn3           BatchNorm2d(512)                               (512, 28, 28)       1,024      802,816\n");
+            s.Append($"layer2.{1 + r}.add           Add (identity shortcut)                        (512, 28, 28)           0      401,408\n");
+        }
+        s.Append("layer2.3.relu3         ReLU                                           (512, 28, 28)           0      401,408\n");
+        s.Append("layer3.0.conv1         Conv2d 512->256, 1x1                           (256, 28, 28)     131,072  205,520,896\n");
+        s.Append("layer3.0.bn1           BatchNorm2d(256)                               (256, 28, 28)         512      401,408\n");
+        s.Append("layer3.0.relu1         ReLU                                           (256, 28, 28)           0      200,704\n");
+        s.Append("layer3.0.conv2         Conv2d 256->256, 3x3, stride 2, pad 1          (256, 14, 14)     589,824  231,211,008\n");
+        s.Append("layer3.0.bn2           BatchNorm2d(256)                               (256, 14, 14)         512      100,352\n");
+        s.Append("layer3.0.relu2         ReLU                                           (256, 14, 14)           0       50,176\n");
+        s.Append("layer3.0.conv3         Conv2d 256->1024, 1x1                          (1024, 14, 14)    262,144  102,760,448\n");
+        s.Append("layer3.0.bn3           BatchNorm2d(1024)                              (1024, 14, 14)      2,048      401,408\n");
+        s.Append("layer3.0.downsample.0  Conv2d 512->1024, 1x1, stride 2 (projection)   (1024, 14, 14)    524,288  205,520,896\n");
+        s.Append("layer3.0.downsample.1  BatchNorm2d(1024) (projection)                 (1024, 14, 14)      2,048      401,408\n");
+        s.Append("layer3.0.add           Add (projection shortcut)                      (1024, 14, 14)          0      200,704\n");
+        for (int r = 0; r < 5; r++)
+        {
+            s.Append($"layer3.{r}.relu3         ReLU                                           (1024, 14, 14)          0      200,704\n");
+            s.Append($"layer3.{1 + r}.conv1         Conv2d 1024->256, 1x1                          (256, 14, 14)     262,144  102,760,448\n");
+            s.Append($"layer3.{1 + r}.bn1           BatchNorm2d(256)                               (256, 14, 14)         512      100,352\n");
+            s.Append($"layer3.{1 + r}.relu1         ReLU                                           (256, 14, 14)           0       50,176\n");
+            s.Append($"layer3.{1 + r}.conv2         Conv2d 256->256, 3x3, pad 1                    (256, 14, 14)     589,824  231,211,008\n");
+            s.Append($"layer3.{1 + r}.bn2           BatchNorm2d(256)                               (256, 14, 14)         512      100,352\n");
+            s.Append($"layer3.{1 + r}.relu2         ReLU                                           (256, 14, 14)           0       50,176\n");
+            s.Append($"layer3.{1 + r}.conv3         Conv2d 256->1024, 1x1                          (1024, 14, 14)    262,144  102,760,448\n");
+            s.Append($"layer3.{1 + r}.bn3           BatchNorm2d(1024)                              (1024, 14, 14)      2,048      401,408\n");
+            s.Append($"layer3.{1 + r}.add           Add (identity shortcut)                        (1024, 14, 14)          0      200,704\n");
+        }
+        s.Append("layer3.5.relu3         ReLU                                           (1024, 14, 14)          0      200,704\n");
+        s.Append("layer4.0.conv1         Conv2d 1024->512, 1x1                          (512, 14, 14)     524,288  205,520,896\n");
+        s.Append("layer4.0.bn1           BatchNorm2d(512)                               (512, 14, 14)       1,024      200,704\n");
+        s.Append("layer4.0.relu1         ReLU                                           (512, 14, 14)           0      100,352\n");
+        s.Append("layer4.0.conv2         Conv2d 512->512, 3x3, stride 2, pad 1          (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.0.bn2           BatchNorm2d(512)                               (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.0.relu2         ReLU                                           (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.0.conv3         Conv2d 512->2048, 1x1                          (2048, 7, 7)    1,048,576  102,760,448\n");
+        s.Append("layer4.0.bn3           BatchNorm2d(2048)                              (2048, 7, 7)        4,096      200,704\n");
+        s.Append("layer4.0.downsample.0  Conv2d 1024->2048, 1x1, stride 2 (projection)  (2048, 7, 7)    2,097,152  205,520,896\n");
+        s.Append("layer4.0.downsample.1  BatchNorm2d(2048) (projection)                 (2048, 7, 7)        4,096      200,704\n");
+        s.Append("layer4.0.add           Add (projection shortcut)                      (2048, 7, 7)            0      100,352\n");
+        s.Append("layer4.0.relu3         ReLU                                           (2048, 7, 7)            0      100,352\n");
+        s.Append("layer4.1.conv1         Conv2d 2048->512, 1x1                          (512, 7, 7)     1,048,576  102,760,448\n");
+        s.Append("layer4.1.bn1           BatchNorm2d(512)                               (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.1.relu1         ReLU                                           (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.1.conv2         Conv2d 512->512, 3x3, pad 1                    (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.1.bn2           BatchNorm2d(512)                               (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.1.relu2         ReLU                                           (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.1.conv3         Conv2d 512->2048, 1x1                          (2048, 7, 7)    1,048,576  102,760,448\n");
+        s.Append("layer4.1.bn3           BatchNorm2d(2048)                              (2048, 7, 7)        4,096      200,704\n");
+        s.Append("layer4.1.add           Add (identity shortcut)                        (2048, 7, 7)            0      100,352\n");
+        s.Append("layer4.1.relu3         ReLU                                           (2048, 7, 7)            0      100,352\n");
+        s.Append("layer4.2.conv1         Conv2d 2048->512, 1x1                          (512, 7, 7)     1,048,576  102,760,448\n");
+        s.Append("layer4.2.bn1           BatchNorm2d(512)                               (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.2.relu1         ReLU                                           (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.2.conv2         Conv2d 512->512, 3x3, pad 1                    (512, 7, 7)     2,359,296  231,211,008\n");
+        s.Append("layer4.2.bn2           BatchNorm2d(512)                               (512, 7, 7)         1,024       50,176\n");
+        s.Append("layer4.2.relu2         ReLU                                           (512, 7, 7)             0       25,088\n");
+        s.Append("layer4.2.conv3         Conv2d 512->2048, 1x1                          (2048, 7, 7)    1,048,576  102,760,448\n");
+        s.Append("layer4.2.bn3           BatchNorm2d(2048)                              (2048, 7, 7)        4,096      200,704\n");
+        s.Append("layer4.2.add           Add (identity shortcut)                        (2048, 7, 7)            0      100,352\n");
+        s.Append("layer4.2.relu3         ReLU                                           (2048, 7, 7)            0      100,352\n");
+        s.Append("avgpool                GlobalAvgPool                                  (2048)                  0      100,352\n");
+        s.Append("fc                     Linear 2048->1000                              (1000)          2,049,000    4,097,000\n");
+        s.Append("------------------------------------------------------------------------------------------------------------\n");
+        s.Append("Total params: 25,557,032 (trainable; plus 53,173 buffer elements)\n");
+        s.Append("Multiply-adds per image: 4,089,184,256\n");
+        s.Append("Forward FLOPs per image: 8,217,632,232 (2 per multiply-add, 1 per element-wise operation)\n");
+        s.Append("Activation memory per image: training 194.68 MiB, inference 9.19 MiB\n");
+        s.Append("Fusion groups: 64 passes for 174 layers\n");
+        return s.ToString();
+    }
 
-    private static global::DslResNet.ParameterInfo[] CreateParameters() => new global::DslResNet.ParameterInfo[]
+    private static global::DslResNet.LayerInfo[] CreateLayers()
     {
-        new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 3, 7, 7 }),
-        new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv1.weight", "layer1.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 1, 1 }),
-        new("layer1.0.bn1.weight", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.0.bn1.bias", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.0.bn1.running_mean", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.0.bn1.running_var", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.0.bn1.num_batches_tracked", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv2.weight", "layer1.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.0.bn2.weight", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.0.bn2.bias", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.0.bn2.running_mean", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.0.bn2.running_var", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.0.bn2.num_batches_tracked", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.conv3.weight", "layer1.0.conv3", global::DslResNet.ParameterRole.Weight, new[] { 256, 64, 1, 1 }),
-        new("layer1.0.bn3.weight", "layer1.0.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer1.0.bn3.bias", "layer1.0.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer1.0.bn3.running_mean", "layer1.0.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer1.0.bn3.running_var", "layer1.0.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer1.0.bn3.num_batches_tracked", "layer1.0.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.0.downsample.0.weight", "layer1.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 256, 64, 1, 1 }),
-        new("layer1.0.downsample.1.weight", "layer1.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer1.0.downsample.1.bias", "layer1.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer1.0.downsample.1.running_mean", "layer1.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer1.0.downsample.1.running_var", "layer1.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer1.0.downsample.1.num_batches_tracked", "layer1.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv1.weight", "layer1.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 256, 1, 1 }),
-        new("layer1.1.bn1.weight", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.1.bn1.bias", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.1.bn1.running_mean", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.1.bn1.running_var", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.1.bn1.num_batches_tracked", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv2.weight", "layer1.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.1.bn2.weight", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.1.bn2.bias", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.1.bn2.running_mean", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.1.bn2.running_var", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.1.bn2.num_batches_tracked", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.1.conv3.weight", "layer1.1.conv3", global::DslResNet.ParameterRole.Weight, new[] { 256, 64, 1, 1 }),
-        new("layer1.1.bn3.weight", "layer1.1.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer1.1.bn3.bias", "layer1.1.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer1.1.bn3.running_mean", "layer1.1.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer1.1.bn3.running_var", "layer1.1.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer1.1.bn3.num_batches_tracked", "layer1.1.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv1.weight", "layer1.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 256, 1, 1 }),
-        new("layer1.2.bn1.weight", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.2.bn1.bias", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.2.bn1.running_mean", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.2.bn1.running_var", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.2.bn1.num_batches_tracked", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv2.weight", "layer1.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }),
-        new("layer1.2.bn2.weight", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }),
-        new("layer1.2.bn2.bias", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }),
-        new("layer1.2.bn2.running_mean", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }),
-        new("layer1.2.bn2.running_var", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }),
-        new("layer1.2.bn2.num_batches_tracked", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer1.2.conv3.weight", "layer1.2.conv3", global::DslResNet.ParameterRole.Weight, new[] { 256, 64, 1, 1 }),
-        new("layer1.2.bn3.weight", "layer1.2.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer1.2.bn3.bias", "layer1.2.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer1.2.bn3.running_mean", "layer1.2.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer1.2.bn3.running_var", "layer1.2.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer1.2.bn3.num_batches_tracked", "layer1.2.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 256, 1, 1 }),
-        new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.conv3.weight", "layer2.0.conv3", global::DslResNet.ParameterRole.Weight, new[] { 512, 128, 1, 1 }),
-        new("layer2.0.bn3.weight", "layer2.0.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer2.0.bn3.bias", "layer2.0.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer2.0.bn3.running_mean", "layer2.0.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer2.0.bn3.running_var", "layer2.0.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer2.0.bn3.num_batches_tracked", "layer2.0.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.0.downsample.0.weight", "layer2.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 512, 256, 1, 1 }),
-        new("layer2.0.downsample.1.weight", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer2.0.downsample.1.bias", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer2.0.downsample.1.running_mean", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer2.0.downsample.1.running_var", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer2.0.downsample.1.num_batches_tracked", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv1.weight", "layer2.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 512, 1, 1 }),
-        new("layer2.1.bn1.weight", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.1.bn1.bias", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.1.bn1.running_mean", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.1.bn1.running_var", "layer2.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.1.bn1.num_batches_tracked", "layer2.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv2.weight", "layer2.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.1.bn2.weight", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.1.bn2.bias", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.1.bn2.running_mean", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.1.bn2.running_var", "layer2.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.1.bn2.num_batches_tracked", "layer2.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.1.conv3.weight", "layer2.1.conv3", global::DslResNet.ParameterRole.Weight, new[] { 512, 128, 1, 1 }),
-        new("layer2.1.bn3.weight", "layer2.1.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer2.1.bn3.bias", "layer2.1.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer2.1.bn3.running_mean", "layer2.1.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer2.1.bn3.running_var", "layer2.1.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer2.1.bn3.num_batches_tracked", "layer2.1.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv1.weight", "layer2.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 512, 1, 1 }),
-        new("layer2.2.bn1.weight", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.2.bn1.bias", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.2.bn1.running_mean", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.2.bn1.running_var", "layer2.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.2.bn1.num_batches_tracked", "layer2.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv2.weight", "layer2.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.2.bn2.weight", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.2.bn2.bias", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.2.bn2.running_mean", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.2.bn2.running_var", "layer2.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.2.bn2.num_batches_tracked", "layer2.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.2.conv3.weight", "layer2.2.conv3", global::DslResNet.ParameterRole.Weight, new[] { 512, 128, 1, 1 }),
-        new("layer2.2.bn3.weight", "layer2.2.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer2.2.bn3.bias", "layer2.2.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer2.2.bn3.running_mean", "layer2.2.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer2.2.bn3.running_var", "layer2.2.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer2.2.bn3.num_batches_tracked", "layer2.2.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv1.weight", "layer2.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 512, 1, 1 }),
-        new("layer2.3.bn1.weight", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.3.bn1.bias", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.3.bn1.running_mean", "layer2.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.3.bn1.running_var", "layer2.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.3.bn1.num_batches_tracked", "layer2.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv2.weight", "layer2.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }),
-        new("layer2.3.bn2.weight", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("layer2.3.bn2.bias", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("layer2.3.bn2.running_mean", "layer2.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("layer2.3.bn2.running_var", "layer2.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("layer2.3.bn2.num_batches_tracked", "layer2.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer2.3.conv3.weight", "layer2.3.conv3", global::DslResNet.ParameterRole.Weight, new[] { 512, 128, 1, 1 }),
-        new("layer2.3.bn3.weight", "layer2.3.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer2.3.bn3.bias", "layer2.3.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer2.3.bn3.running_mean", "layer2.3.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer2.3.bn3.running_var", "layer2.3.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer2.3.bn3.num_batches_tracked", "layer2.3.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 512, 1, 1 }),
-        new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.conv3.weight", "layer3.0.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }),
-        new("layer3.0.bn3.weight", "layer3.0.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }),
-        new("layer3.0.bn3.bias", "layer3.0.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }),
-        new("layer3.0.bn3.running_mean", "layer3.0.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }),
-        new("layer3.0.bn3.running_var", "layer3.0.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }),
-        new("layer3.0.bn3.num_batches_tracked", "layer3.0.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.0.downsample.0.weight", "layer3.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 1024, 512, 1, 1 }),
-        new("layer3.0.downsample.1.weight", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }),
-        new("layer3.0.downsample.1.bias", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }),
-        new("layer3.0.downsample.1.running_mean", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }),
-        new("layer3.0.downsample.1.running_var", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }),
-        new("layer3.0.downsample.1.num_batches_tracked", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv1.weight", "layer3.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 1024, 1, 1 }),
-        new("layer3.1.bn1.weight", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.1.bn1.bias", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.1.bn1.running_mean", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.1.bn1.running_var", "layer3.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.1.bn1.num_batches_tracked", "layer3.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv2.weight", "layer3.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.1.bn2.weight", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.1.bn2.bias", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.1.bn2.running_mean", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.1.bn2.running_var", "layer3.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.1.bn2.num_batches_tracked", "layer3.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.1.conv3.weight", "layer3.1.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }),
-        new("layer3.1.bn3.weight", "layer3.1.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }),
-        new("layer3.1.bn3.bias", "layer3.1.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }),
-        new("layer3.1.bn3.running_mean", "layer3.1.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }),
-        new("layer3.1.bn3.running_var", "layer3.1.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }),
-        new("layer3.1.bn3.num_batches_tracked", "layer3.1.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv1.weight", "layer3.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 1024, 1, 1 }),
-        new("layer3.2.bn1.weight", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.2.bn1.bias", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.2.bn1.running_mean", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.2.bn1.running_var", "layer3.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.2.bn1.num_batches_tracked", "layer3.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv2.weight", "layer3.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.2.bn2.weight", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.2.bn2.bias", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.2.bn2.running_mean", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.2.bn2.running_var", "layer3.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.2.bn2.num_batches_tracked", "layer3.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.2.conv3.weight", "layer3.2.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }),
-        new("layer3.2.bn3.weight", "layer3.2.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }),
-        new("layer3.2.bn3.bias", "layer3.2.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }),
-        new("layer3.2.bn3.running_mean", "layer3.2.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }),
-        new("layer3.2.bn3.running_var", "layer3.2.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }),
-        new("layer3.2.bn3.num_batches_tracked", "layer3.2.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv1.weight", "layer3.3.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 1024, 1, 1 }),
-        new("layer3.3.bn1.weight", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.3.bn1.bias", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.3.bn1.running_mean", "layer3.3.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.3.bn1.running_var", "layer3.3.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.3.bn1.num_batches_tracked", "layer3.3.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv2.weight", "layer3.3.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.3.bn2.weight", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.3.bn2.bias", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.3.bn2.running_mean", "layer3.3.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.3.bn2.running_var", "layer3.3.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.3.bn2.num_batches_tracked", "layer3.3.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.3.conv3.weight", "layer3.3.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }),
-        new("layer3.3.bn3.weight", "layer3.3.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }),
-        new("layer3.3.bn3.bias", "layer3.3.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }),
-        new("layer3.3.bn3.running_mean", "layer3.3.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }),
-        new("layer3.3.bn3.running_var", "layer3.3.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }),
-        new("layer3.3.bn3.num_batches_tracked", "layer3.3.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv1.weight", "layer3.4.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 1024, 1, 1 }),
-        new("layer3.4.bn1.weight", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.4.bn1.bias", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.4.bn1.running_mean", "layer3.4.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.4.bn1.running_var", "layer3.4.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.4.bn1.num_batches_tracked", "layer3.4.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv2.weight", "layer3.4.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.4.bn2.weight", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.4.bn2.bias", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.4.bn2.running_mean", "layer3.4.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.4.bn2.running_var", "layer3.4.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.4.bn2.num_batches_tracked", "layer3.4.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.4.conv3.weight", "layer3.4.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }),
-        new("layer3.4.bn3.weight", "layer3.4.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }),
-        new("layer3.4.bn3.bias", "layer3.4.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }),
-        new("layer3.4.bn3.running_mean", "layer3.4.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }),
-        new("layer3.4.bn3.running_var", "layer3.4.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }),
-        new("layer3.4.bn3.num_batches_tracked", "layer3.4.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.5.conv1.weight", "layer3.5.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 1024, 1, 1 }),
-        new("layer3.5.bn1.weight", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.5.bn1.bias", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.5.bn1.running_mean", "layer3.5.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.5.bn1.running_var", "layer3.5.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.5.bn1.num_batches_tracked", "layer3.5.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.5.conv2.weight", "layer3.5.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }),
-        new("layer3.5.bn2.weight", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }),
-        new("layer3.5.bn2.bias", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }),
-        new("layer3.5.bn2.running_mean", "layer3.5.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }),
-        new("layer3.5.bn2.running_var", "layer3.5.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }),
-        new("layer3.5.bn2.num_batches_tracked", "layer3.5.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer3.5.conv3.weight", "layer3.5.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }),
-        new("layer3.5.bn3.weight", "layer3.5.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }),
-        new("layer3.5.bn3.bias", "layer3.5.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }),
-        new("layer3.5.bn3.running_mean", "layer3.5.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }),
-        new("layer3.5.bn3.running_var", "layer3.5.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }),
-        new("layer3.5.bn3.num_batches_tracked", "layer3.5.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.conv1.weight", "layer4.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 1024, 1, 1 }),
-        new("layer4.0.bn1.weight", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.0.bn1.bias", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.0.bn1.running_mean", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.0.bn1.running_var", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.0.bn1.num_batches_tracked", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.conv2.weight", "layer4.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.0.bn2.weight", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.0.bn2.bias", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.0.bn2.running_mean", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.0.bn2.running_var", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.0.bn2.num_batches_tracked", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.conv3.weight", "layer4.0.conv3", global::DslResNet.ParameterRole.Weight, new[] { 2048, 512, 1, 1 }),
-        new("layer4.0.bn3.weight", "layer4.0.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 2048 }),
-        new("layer4.0.bn3.bias", "layer4.0.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 2048 }),
-        new("layer4.0.bn3.running_mean", "layer4.0.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 2048 }),
-        new("layer4.0.bn3.running_var", "layer4.0.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 2048 }),
-        new("layer4.0.bn3.num_batches_tracked", "layer4.0.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.0.downsample.0.weight", "layer4.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 2048, 1024, 1, 1 }),
-        new("layer4.0.downsample.1.weight", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 2048 }),
-        new("layer4.0.downsample.1.bias", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 2048 }),
-        new("layer4.0.downsample.1.running_mean", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 2048 }),
-        new("layer4.0.downsample.1.running_var", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 2048 }),
-        new("layer4.0.downsample.1.num_batches_tracked", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.1.conv1.weight", "layer4.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 2048, 1, 1 }),
-        new("layer4.1.bn1.weight", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.1.bn1.bias", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.1.bn1.running_mean", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.1.bn1.running_var", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.1.bn1.num_batches_tracked", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.1.conv2.weight", "layer4.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.1.bn2.weight", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.1.bn2.bias", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.1.bn2.running_mean", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.1.bn2.running_var", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.1.bn2.num_batches_tracked", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.1.conv3.weight", "layer4.1.conv3", global::DslResNet.ParameterRole.Weight, new[] { 2048, 512, 1, 1 }),
-        new("layer4.1.bn3.weight", "layer4.1.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 2048 }),
-        new("layer4.1.bn3.bias", "layer4.1.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 2048 }),
-        new("layer4.1.bn3.running_mean", "layer4.1.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 2048 }),
-        new("layer4.1.bn3.running_var", "layer4.1.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 2048 }),
-        new("layer4.1.bn3.num_batches_tracked", "layer4.1.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.2.conv1.weight", "layer4.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 2048, 1, 1 }),
-        new("layer4.2.bn1.weight", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.2.bn1.bias", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.2.bn1.running_mean", "layer4.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.2.bn1.running_var", "layer4.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.2.bn1.num_batches_tracked", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.2.conv2.weight", "layer4.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }),
-        new("layer4.2.bn2.weight", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }),
-        new("layer4.2.bn2.bias", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }),
-        new("layer4.2.bn2.running_mean", "layer4.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }),
-        new("layer4.2.bn2.running_var", "layer4.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }),
-        new("layer4.2.bn2.num_batches_tracked", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("layer4.2.conv3.weight", "layer4.2.conv3", global::DslResNet.ParameterRole.Weight, new[] { 2048, 512, 1, 1 }),
-        new("layer4.2.bn3.weight", "layer4.2.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 2048 }),
-        new("layer4.2.bn3.bias", "layer4.2.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 2048 }),
-        new("layer4.2.bn3.running_mean", "layer4.2.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 2048 }),
-        new("layer4.2.bn3.running_var", "layer4.2.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 2048 }),
-        new("layer4.2.bn3.num_batches_tracked", "layer4.2.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 1000, 2048 }),
-        new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 1000 }),
-    };
+        global::System.Collections.Generic.List<global::DslResNet.LayerInfo> t = new(174);
+        t.Add(new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 3->64, 7x7, stride 2, pad 3", new[] { -1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 9408, 118013952, 236027904, 7, 2, 3));
+        t.Add(new(1, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 0 }, global::DslResNet.TensorShape.Image(64, 112, 112), 128, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(2, "relu", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 1 }, global::DslResNet.TensorShape.Image(64, 112, 112), 0, 0, 802816, 0, 0, 0));
+        t.Add(new(3, "maxpool", global::DslResNet.LayerKind.MaxPool, "MaxPool 3x3, stride 2, pad 1", new[] { 2 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 1806336, 3, 2, 1));
+        t.Add(new(4, "layer1.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 1x1", new[] { 3 }, global::DslResNet.TensorShape.Image(64, 56, 56), 4096, 12845056, 25690112, 1, 1, 0));
+        t.Add(new(5, "layer1.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 4 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(6, "layer1.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 5 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(7, "layer1.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 6 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(8, "layer1.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 7 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(9, "layer1.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 8 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(10, "layer1.0.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 64->256, 1x1", new[] { 9 }, global::DslResNet.TensorShape.Image(256, 56, 56), 16384, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(11, "layer1.0.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 10 }, global::DslResNet.TensorShape.Image(256, 56, 56), 512, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(12, "layer1.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 64->256, 1x1 (projection)", new[] { 3 }, global::DslResNet.TensorShape.Image(256, 56, 56), 16384, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(13, "layer1.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256) (projection)", new[] { 12 }, global::DslResNet.TensorShape.Image(256, 56, 56), 512, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(14, "layer1.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 11, 13 }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0));
+        t.Add(new(15, "layer1.0.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 14 }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0));
+        t.Add(new(16, "layer1.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->64, 1x1", new[] { 15 }, global::DslResNet.TensorShape.Image(64, 56, 56), 16384, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(17, "layer1.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 16 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(18, "layer1.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 17 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(19, "layer1.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 18 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(20, "layer1.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 19 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(21, "layer1.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 20 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(22, "layer1.1.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 64->256, 1x1", new[] { 21 }, global::DslResNet.TensorShape.Image(256, 56, 56), 16384, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(23, "layer1.1.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 22 }, global::DslResNet.TensorShape.Image(256, 56, 56), 512, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(24, "layer1.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 23, 15 }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0));
+        t.Add(new(25, "layer1.1.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 24 }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0));
+        t.Add(new(26, "layer1.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->64, 1x1", new[] { 25 }, global::DslResNet.TensorShape.Image(64, 56, 56), 16384, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(27, "layer1.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 26 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(28, "layer1.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 27 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(29, "layer1.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 64->64, 3x3, pad 1", new[] { 28 }, global::DslResNet.TensorShape.Image(64, 56, 56), 36864, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(30, "layer1.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(64)", new[] { 29 }, global::DslResNet.TensorShape.Image(64, 56, 56), 128, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(31, "layer1.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 30 }, global::DslResNet.TensorShape.Image(64, 56, 56), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(32, "layer1.2.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 64->256, 1x1", new[] { 31 }, global::DslResNet.TensorShape.Image(256, 56, 56), 16384, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(33, "layer1.2.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 32 }, global::DslResNet.TensorShape.Image(256, 56, 56), 512, 0, 1605632, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(34, "layer1.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 33, 25 }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0));
+        t.Add(new(35, "layer1.2.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 34 }, global::DslResNet.TensorShape.Image(256, 56, 56), 0, 0, 802816, 0, 0, 0));
+        t.Add(new(36, "layer2.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 256->128, 1x1", new[] { 35 }, global::DslResNet.TensorShape.Image(128, 56, 56), 32768, 102760448, 205520896, 1, 1, 0));
+        t.Add(new(37, "layer2.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 36 }, global::DslResNet.TensorShape.Image(128, 56, 56), 256, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(38, "layer2.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 37 }, global::DslResNet.TensorShape.Image(128, 56, 56), 0, 0, 401408, 0, 0, 0));
+        t.Add(new(39, "layer2.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, stride 2, pad 1", new[] { 38 }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 2, 1));
+        t.Add(new(40, "layer2.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 39 }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(41, "layer2.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 40 }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(42, "layer2.0.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 128->512, 1x1", new[] { 41 }, global::DslResNet.TensorShape.Image(512, 28, 28), 65536, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(43, "layer2.0.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 42 }, global::DslResNet.TensorShape.Image(512, 28, 28), 1024, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(44, "layer2.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 256->512, 1x1, stride 2 (projection)", new[] { 35 }, global::DslResNet.TensorShape.Image(512, 28, 28), 131072, 102760448, 205520896, 1, 2, 0));
+        t.Add(new(45, "layer2.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512) (projection)", new[] { 44 }, global::DslResNet.TensorShape.Image(512, 28, 28), 1024, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(46, "layer2.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 43, 45 }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new(47 + 10 * r, $"layer2.{r}.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 46 + 10 * r }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0));
+            t.Add(new(48 + 10 * r, $"layer2.{1 + r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->128, 1x1", new[] { 47 + 10 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 65536, 51380224, 102760448, 1, 1, 0));
+            t.Add(new(49 + 10 * r, $"layer2.{1 + r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 48 + 10 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(50 + 10 * r, $"layer2.{1 + r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 49 + 10 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+            t.Add(new(51 + 10 * r, $"layer2.{1 + r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 128->128, 3x3, pad 1", new[] { 50 + 10 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 147456, 115605504, 231211008, 3, 1, 1));
+            t.Add(new(52 + 10 * r, $"layer2.{1 + r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(128)", new[] { 51 + 10 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 256, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(53 + 10 * r, $"layer2.{1 + r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 52 + 10 * r }, global::DslResNet.TensorShape.Image(128, 28, 28), 0, 0, 100352, 0, 0, 0));
+            t.Add(new(54 + 10 * r, $"layer2.{1 + r}.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 128->512, 1x1", new[] { 53 + 10 * r }, global::DslResNet.TensorShape.Image(512, 28, 28), 65536, 51380224, 102760448, 1, 1, 0));
+            t.Add(new(55 + 10 * r, $"layer2.{1 + r}.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 54 + 10 * r }, global::DslResNet.TensorShape.Image(512, 28, 28), 1024, 0, 802816, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(56 + 10 * r, $"layer2.{1 + r}.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 55 + 10 * r, 47 + 10 * r }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0));
+        }
+        t.Add(new(77, "layer2.3.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 76 }, global::DslResNet.TensorShape.Image(512, 28, 28), 0, 0, 401408, 0, 0, 0));
+        t.Add(new(78, "layer3.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 512->256, 1x1", new[] { 77 }, global::DslResNet.TensorShape.Image(256, 28, 28), 131072, 102760448, 205520896, 1, 1, 0));
+        t.Add(new(79, "layer3.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 78 }, global::DslResNet.TensorShape.Image(256, 28, 28), 512, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(80, "layer3.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 79 }, global::DslResNet.TensorShape.Image(256, 28, 28), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(81, "layer3.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, stride 2, pad 1", new[] { 80 }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 2, 1));
+        t.Add(new(82, "layer3.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 81 }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(83, "layer3.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 82 }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+        t.Add(new(84, "layer3.0.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 83 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(85, "layer3.0.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 84 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(86, "layer3.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 512->1024, 1x1, stride 2 (projection)", new[] { 77 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 524288, 102760448, 205520896, 1, 2, 0));
+        t.Add(new(87, "layer3.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024) (projection)", new[] { 86 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(88, "layer3.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 85, 87 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0));
+        for (int r = 0; r < 5; r++)
+        {
+            t.Add(new(89 + 10 * r, $"layer3.{r}.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 88 + 10 * r }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0));
+            t.Add(new(90 + 10 * r, $"layer3.{1 + r}.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->256, 1x1", new[] { 89 + 10 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 262144, 51380224, 102760448, 1, 1, 0));
+            t.Add(new(91 + 10 * r, $"layer3.{1 + r}.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 90 + 10 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(92 + 10 * r, $"layer3.{1 + r}.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 91 + 10 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+            t.Add(new(93 + 10 * r, $"layer3.{1 + r}.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 256->256, 3x3, pad 1", new[] { 92 + 10 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 589824, 115605504, 231211008, 3, 1, 1));
+            t.Add(new(94 + 10 * r, $"layer3.{1 + r}.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(256)", new[] { 93 + 10 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 512, 0, 100352, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(95 + 10 * r, $"layer3.{1 + r}.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 94 + 10 * r }, global::DslResNet.TensorShape.Image(256, 14, 14), 0, 0, 50176, 0, 0, 0));
+            t.Add(new(96 + 10 * r, $"layer3.{1 + r}.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 256->1024, 1x1", new[] { 95 + 10 * r }, global::DslResNet.TensorShape.Image(1024, 14, 14), 262144, 51380224, 102760448, 1, 1, 0));
+            t.Add(new(97 + 10 * r, $"layer3.{1 + r}.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(1024)", new[] { 96 + 10 * r }, global::DslResNet.TensorShape.Image(1024, 14, 14), 2048, 0, 401408, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+            t.Add(new(98 + 10 * r, $"layer3.{1 + r}.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 97 + 10 * r, 89 + 10 * r }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0));
+        }
+        t.Add(new(139, "layer3.5.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 138 }, global::DslResNet.TensorShape.Image(1024, 14, 14), 0, 0, 200704, 0, 0, 0));
+        t.Add(new(140, "layer4.0.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1024->512, 1x1", new[] { 139 }, global::DslResNet.TensorShape.Image(512, 14, 14), 524288, 102760448, 205520896, 1, 1, 0));
+        t.Add(new(141, "layer4.0.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 140 }, global::DslResNet.TensorShape.Image(512, 14, 14), 1024, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(142, "layer4.0.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 141 }, global::DslResNet.TensorShape.Image(512, 14, 14), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(143, "layer4.0.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, stride 2, pad 1", new[] { 142 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 2, 1));
+        t.Add(new(144, "layer4.0.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 143 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(145, "layer4.0.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 144 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(146, "layer4.0.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 512->2048, 1x1", new[] { 145 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(147, "layer4.0.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(2048)", new[] { 146 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 4096, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(148, "layer4.0.downsample.0", global::DslResNet.LayerKind.Conv, "Conv2d 1024->2048, 1x1, stride 2 (projection)", new[] { 139 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 2097152, 102760448, 205520896, 1, 2, 0));
+        t.Add(new(149, "layer4.0.downsample.1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(2048) (projection)", new[] { 148 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 4096, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(150, "layer4.0.add", global::DslResNet.LayerKind.Add, "Add (projection shortcut)", new[] { 147, 149 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(151, "layer4.0.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 150 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(152, "layer4.1.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 2048->512, 1x1", new[] { 151 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(153, "layer4.1.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 152 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(154, "layer4.1.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 153 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(155, "layer4.1.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 154 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(156, "layer4.1.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 155 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(157, "layer4.1.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 156 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(158, "layer4.1.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 512->2048, 1x1", new[] { 157 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(159, "layer4.1.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(2048)", new[] { 158 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 4096, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(160, "layer4.1.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 159, 151 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(161, "layer4.1.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 160 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(162, "layer4.2.conv1", global::DslResNet.LayerKind.Conv, "Conv2d 2048->512, 1x1", new[] { 161 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(163, "layer4.2.bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 162 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(164, "layer4.2.relu1", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 163 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(165, "layer4.2.conv2", global::DslResNet.LayerKind.Conv, "Conv2d 512->512, 3x3, pad 1", new[] { 164 }, global::DslResNet.TensorShape.Image(512, 7, 7), 2359296, 115605504, 231211008, 3, 1, 1));
+        t.Add(new(166, "layer4.2.bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(512)", new[] { 165 }, global::DslResNet.TensorShape.Image(512, 7, 7), 1024, 0, 50176, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(167, "layer4.2.relu2", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 166 }, global::DslResNet.TensorShape.Image(512, 7, 7), 0, 0, 25088, 0, 0, 0));
+        t.Add(new(168, "layer4.2.conv3", global::DslResNet.LayerKind.Conv, "Conv2d 512->2048, 1x1", new[] { 167 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 1048576, 51380224, 102760448, 1, 1, 0));
+        t.Add(new(169, "layer4.2.bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(2048)", new[] { 168 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 4096, 0, 200704, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(170, "layer4.2.add", global::DslResNet.LayerKind.Add, "Add (identity shortcut)", new[] { 169, 161 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(171, "layer4.2.relu3", global::DslResNet.LayerKind.ReLU, "ReLU", new[] { 170 }, global::DslResNet.TensorShape.Image(2048, 7, 7), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(172, "avgpool", global::DslResNet.LayerKind.GlobalAvgPool, "GlobalAvgPool", new[] { 171 }, global::DslResNet.TensorShape.Flat(2048), 0, 0, 100352, 0, 0, 0));
+        t.Add(new(173, "fc", global::DslResNet.LayerKind.Dense, "Linear 2048->1000", new[] { 172 }, global::DslResNet.TensorShape.Flat(1000), 2049000, 2048000, 4097000, 0, 0, 0, Bias: true));
+        return t.ToArray();
+    }
 
-    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups() => new global::DslResNet.FusionGroupInfo[]
+    private static global::DslResNet.ParameterInfo[] CreateParameters()
     {
-        new("conv1", new[] { 0, 1, 2 }), // Conv+BatchNorm+ReLU
-        new("maxpool", new[] { 3 }), // MaxPool
-        new("layer1.0.conv1", new[] { 4, 5, 6 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv2", new[] { 7, 8, 9 }), // Conv+BatchNorm+ReLU
-        new("layer1.0.conv3", new[] { 10, 11 }), // Conv+BatchNorm
-        new("layer1.0.downsample.0", new[] { 12, 13 }), // Conv+BatchNorm
-        new("layer1.0.add", new[] { 14 }), // Add
-        new("layer1.0.relu3", new[] { 15 }), // ReLU
-        new("layer1.1.conv1", new[] { 16, 17, 18 }), // Conv+BatchNorm+ReLU
-        new("layer1.1.conv2", new[] { 19, 20, 21 }), // Conv+BatchNorm+ReLU
-        new("layer1.1.conv3", new[] { 22, 23, 24, 25 }), // Conv+BatchNorm+Add+ReLU
-        new("layer1.2.conv1", new[] { 26, 27, 28 }), // Conv+BatchNorm+ReLU
-        new("layer1.2.conv2", new[] { 29, 30, 31 }), // Conv+BatchNorm+ReLU
-        new("layer1.2.conv3", new[] { 32, 33, 34, 35 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.0.conv1", new[] { 36, 37, 38 }), // Conv+BatchNorm+ReLU
-        new("layer2.0.conv2", new[] { 39, 40, 41 }), // Conv+BatchNorm+ReLU
-        new("layer2.0.conv3", new[] { 42, 43 }), // Conv+BatchNorm
-        new("layer2.0.downsample.0", new[] { 44, 45 }), // Conv+BatchNorm
-        new("layer2.0.add", new[] { 46 }), // Add
-        new("layer2.0.relu3", new[] { 47 }), // ReLU
-        new("layer2.1.conv1", new[] { 48, 49, 50 }), // Conv+BatchNorm+ReLU
-        new("layer2.1.conv2", new[] { 51, 52, 53 }), // Conv+BatchNorm+ReLU
-        new("layer2.1.conv3", new[] { 54, 55, 56, 57 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.2.conv1", new[] { 58, 59, 60 }), // Conv+BatchNorm+ReLU
-        new("layer2.2.conv2", new[] { 61, 62, 63 }), // Conv+BatchNorm+ReLU
-        new("layer2.2.conv3", new[] { 64, 65, 66, 67 }), // Conv+BatchNorm+Add+ReLU
-        new("layer2.3.conv1", new[] { 68, 69, 70 }), // Conv+BatchNorm+ReLU
-        new("layer2.3.conv2", new[] { 71, 72, 73 }), // Conv+BatchNorm+ReLU
-        new("layer2.3.conv3", new[] { 74, 75, 76, 77 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.0.conv1", new[] { 78, 79, 80 }), // Conv+BatchNorm+ReLU
-        new("layer3.0.conv2", new[] { 81, 82, 83 }), // Conv+BatchNorm+ReLU
-        new("layer3.0.conv3", new[] { 84, 85 }), // Conv+BatchNorm
-        new("layer3.0.downsample.0", new[] { 86, 87 }), // Conv+BatchNorm
-        new("layer3.0.add", new[] { 88 }), // Add
-        new("layer3.0.relu3", new[] { 89 }), // ReLU
-        new("layer3.1.conv1", new[] { 90, 91, 92 }), // Conv+BatchNorm+ReLU
-        new("layer3.1.conv2", new[] { 93, 94, 95 }), // Conv+BatchNorm+ReLU
-        new("layer3.1.conv3", new[] { 96, 97, 98, 99 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.2.conv1", new[] { 100, 101, 102 }), // Conv+BatchNorm+ReLU
-        new("layer3.2.conv2", new[] { 103, 104, 105 }), // Conv+BatchNorm+ReLU
-        new("layer3.2.conv3", new[] { 106, 107, 108, 109 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.3.conv1", new[] { 110, 111, 112 }), // Conv+BatchNorm+ReLU
-        new("layer3.3.conv2", new[] { 113, 114, 115 }), // Conv+BatchNorm+ReLU
-        new("layer3.3.conv3", new[] { 116, 117, 118, 119 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.4.conv1", new[] { 120, 121, 122 }), // Conv+BatchNorm+ReLU
-        new("layer3.4.conv2", new[] { 123, 124, 125 }), // Conv+BatchNorm+ReLU
-        new("layer3.4.conv3", new[] { 126, 127, 128, 129 }), // Conv+BatchNorm+Add+ReLU
-        new("layer3.5.conv1", new[] { 130, 131, 132 }), // Conv+BatchNorm+ReLU
-        new("layer3.5.conv2", new[] { 133, 134, 135 }), // Conv+BatchNorm+ReLU
-        new("layer3.5.conv3", new[] { 136, 137, 138, 139 }), // Conv+BatchNorm+Add+ReLU
-        new("layer4.0.conv1", new[] { 140, 141, 142 }), // Conv+BatchNorm+ReLU
-        new("layer4.0.conv2", new[] { 143, 144, 145 }), // Conv+BatchNorm+ReLU
-        new("layer4.0.conv3", new[] { 146, 147 }), // Conv+BatchNorm
-        new("layer4.0.downsample.0", new[] { 148, 149 }), // Conv+BatchNorm
-        new("layer4.0.add", new[] { 150 }), // Add
-        new("layer4.0.relu3", new[] { 151 }), // ReLU
-        new("layer4.1.conv1", new[] { 152, 153, 154 }), // Conv+BatchNorm+ReLU
-        new("layer4.1.conv2", new[] { 155, 156, 157 }), // Conv+BatchNorm+ReLU
-        new("layer4.1.conv3", new[] { 158, 159, 160, 161 }), // Conv+BatchNorm+Add+ReLU
-        new("layer4.2.conv1", new[] { 162, 163, 164 }), // Conv+BatchNorm+ReLU
-        new("layer4.2.conv2", new[] { 165, 166, 167 }), // Conv+BatchNorm+ReLU
-        new("layer4.2.conv3", new[] { 168, 169, 170, 171 }), // Conv+BatchNorm+Add+ReLU
-        new("avgpool", new[] { 172 }), // GlobalAvgPool
-        new("fc", new[] { 173 }), // Dense
-    };
+        global::System.Collections.Generic.List<global::DslResNet.ParameterInfo> t = new(320);
+        t.Add(new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 3, 7, 7 }));
+        t.Add(new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.0.conv1.weight", "layer1.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 1, 1 }));
+        t.Add(new("layer1.0.bn1.weight", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer1.0.bn1.bias", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer1.0.bn1.running_mean", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer1.0.bn1.running_var", "layer1.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer1.0.bn1.num_batches_tracked", "layer1.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.0.conv2.weight", "layer1.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+        t.Add(new("layer1.0.bn2.weight", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer1.0.bn2.bias", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer1.0.bn2.running_mean", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer1.0.bn2.running_var", "layer1.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer1.0.bn2.num_batches_tracked", "layer1.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.0.conv3.weight", "layer1.0.conv3", global::DslResNet.ParameterRole.Weight, new[] { 256, 64, 1, 1 }));
+        t.Add(new("layer1.0.bn3.weight", "layer1.0.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer1.0.bn3.bias", "layer1.0.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer1.0.bn3.running_mean", "layer1.0.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer1.0.bn3.running_var", "layer1.0.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer1.0.bn3.num_batches_tracked", "layer1.0.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.0.downsample.0.weight", "layer1.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 256, 64, 1, 1 }));
+        t.Add(new("layer1.0.downsample.1.weight", "layer1.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer1.0.downsample.1.bias", "layer1.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer1.0.downsample.1.running_mean", "layer1.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer1.0.downsample.1.running_var", "layer1.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer1.0.downsample.1.num_batches_tracked", "layer1.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.1.conv1.weight", "layer1.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 256, 1, 1 }));
+        t.Add(new("layer1.1.bn1.weight", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer1.1.bn1.bias", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer1.1.bn1.running_mean", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer1.1.bn1.running_var", "layer1.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer1.1.bn1.num_batches_tracked", "layer1.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.1.conv2.weight", "layer1.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+        t.Add(new("layer1.1.bn2.weight", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer1.1.bn2.bias", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer1.1.bn2.running_mean", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer1.1.bn2.running_var", "layer1.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer1.1.bn2.num_batches_tracked", "layer1.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.1.conv3.weight", "layer1.1.conv3", global::DslResNet.ParameterRole.Weight, new[] { 256, 64, 1, 1 }));
+        t.Add(new("layer1.1.bn3.weight", "layer1.1.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer1.1.bn3.bias", "layer1.1.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer1.1.bn3.running_mean", "layer1.1.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer1.1.bn3.running_var", "layer1.1.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer1.1.bn3.num_batches_tracked", "layer1.1.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.2.conv1.weight", "layer1.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 64, 256, 1, 1 }));
+        t.Add(new("layer1.2.bn1.weight", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer1.2.bn1.bias", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer1.2.bn1.running_mean", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer1.2.bn1.running_var", "layer1.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer1.2.bn1.num_batches_tracked", "layer1.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.2.conv2.weight", "layer1.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 64, 64, 3, 3 }));
+        t.Add(new("layer1.2.bn2.weight", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 64 }));
+        t.Add(new("layer1.2.bn2.bias", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 64 }));
+        t.Add(new("layer1.2.bn2.running_mean", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 64 }));
+        t.Add(new("layer1.2.bn2.running_var", "layer1.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 64 }));
+        t.Add(new("layer1.2.bn2.num_batches_tracked", "layer1.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer1.2.conv3.weight", "layer1.2.conv3", global::DslResNet.ParameterRole.Weight, new[] { 256, 64, 1, 1 }));
+        t.Add(new("layer1.2.bn3.weight", "layer1.2.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer1.2.bn3.bias", "layer1.2.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer1.2.bn3.running_mean", "layer1.2.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer1.2.bn3.running_var", "layer1.2.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer1.2.bn3.num_batches_tracked", "layer1.2.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.conv1.weight", "layer2.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 256, 1, 1 }));
+        t.Add(new("layer2.0.bn1.weight", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.bias", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.running_mean", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.running_var", "layer2.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.0.bn1.num_batches_tracked", "layer2.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.conv2.weight", "layer2.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+        t.Add(new("layer2.0.bn2.weight", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.bias", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.running_mean", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.running_var", "layer2.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("layer2.0.bn2.num_batches_tracked", "layer2.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.conv3.weight", "layer2.0.conv3", global::DslResNet.ParameterRole.Weight, new[] { 512, 128, 1, 1 }));
+        t.Add(new("layer2.0.bn3.weight", "layer2.0.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer2.0.bn3.bias", "layer2.0.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer2.0.bn3.running_mean", "layer2.0.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer2.0.bn3.running_var", "layer2.0.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer2.0.bn3.num_batches_tracked", "layer2.0.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer2.0.downsample.0.weight", "layer2.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 512, 256, 1, 1 }));
+        t.Add(new("layer2.0.downsample.1.weight", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer2.0.downsample.1.bias", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer2.0.downsample.1.running_mean", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer2.0.downsample.1.running_var", "layer2.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer2.0.downsample.1.num_batches_tracked", "layer2.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new($"layer2.{1 + r}.conv1.weight", $"layer2.{1 + r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 128, 512, 1, 1 }));
+            t.Add(new($"layer2.{1 + r}.bn1.weight", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.bias", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.running_mean", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.running_var", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn1.num_batches_tracked", $"layer2.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer2.{1 + r}.conv2.weight", $"layer2.{1 + r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 128, 128, 3, 3 }));
+            t.Add(new($"layer2.{1 + r}.bn2.weight", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.bias", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.running_mean", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.running_var", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+            t.Add(new($"layer2.{1 + r}.bn2.num_batches_tracked", $"layer2.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer2.{1 + r}.conv3.weight", $"layer2.{1 + r}.conv3", global::DslResNet.ParameterRole.Weight, new[] { 512, 128, 1, 1 }));
+            t.Add(new($"layer2.{1 + r}.bn3.weight", $"layer2.{1 + r}.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+            t.Add(new($"layer2.{1 + r}.bn3.bias", $"layer2.{1 + r}.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+            t.Add(new($"layer2.{1 + r}.bn3.running_mean", $"layer2.{1 + r}.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+            t.Add(new($"layer2.{1 + r}.bn3.running_var", $"layer2.{1 + r}.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+            t.Add(new($"layer2.{1 + r}.bn3.num_batches_tracked", $"layer2.{1 + r}.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("layer3.0.conv1.weight", "layer3.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 512, 1, 1 }));
+        t.Add(new("layer3.0.bn1.weight", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.bias", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.running_mean", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.running_var", "layer3.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.0.bn1.num_batches_tracked", "layer3.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.conv2.weight", "layer3.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+        t.Add(new("layer3.0.bn2.weight", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.bias", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.running_mean", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.running_var", "layer3.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+        t.Add(new("layer3.0.bn2.num_batches_tracked", "layer3.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.conv3.weight", "layer3.0.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }));
+        t.Add(new("layer3.0.bn3.weight", "layer3.0.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }));
+        t.Add(new("layer3.0.bn3.bias", "layer3.0.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }));
+        t.Add(new("layer3.0.bn3.running_mean", "layer3.0.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }));
+        t.Add(new("layer3.0.bn3.running_var", "layer3.0.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }));
+        t.Add(new("layer3.0.bn3.num_batches_tracked", "layer3.0.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer3.0.downsample.0.weight", "layer3.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 1024, 512, 1, 1 }));
+        t.Add(new("layer3.0.downsample.1.weight", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }));
+        t.Add(new("layer3.0.downsample.1.bias", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }));
+        t.Add(new("layer3.0.downsample.1.running_mean", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }));
+        t.Add(new("layer3.0.downsample.1.running_var", "layer3.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }));
+        t.Add(new("layer3.0.downsample.1.num_batches_tracked", "layer3.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        for (int r = 0; r < 5; r++)
+        {
+            t.Add(new($"layer3.{1 + r}.conv1.weight", $"layer3.{1 + r}.conv1", global::DslResNet.ParameterRole.Weight, new[] { 256, 1024, 1, 1 }));
+            t.Add(new($"layer3.{1 + r}.bn1.weight", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.bias", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.running_mean", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.running_var", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn1.num_batches_tracked", $"layer3.{1 + r}.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer3.{1 + r}.conv2.weight", $"layer3.{1 + r}.conv2", global::DslResNet.ParameterRole.Weight, new[] { 256, 256, 3, 3 }));
+            t.Add(new($"layer3.{1 + r}.bn2.weight", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.bias", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.running_mean", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.running_var", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 256 }));
+            t.Add(new($"layer3.{1 + r}.bn2.num_batches_tracked", $"layer3.{1 + r}.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+            t.Add(new($"layer3.{1 + r}.conv3.weight", $"layer3.{1 + r}.conv3", global::DslResNet.ParameterRole.Weight, new[] { 1024, 256, 1, 1 }));
+            t.Add(new($"layer3.{1 + r}.bn3.weight", $"layer3.{1 + r}.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 1024 }));
+            t.Add(new($"layer3.{1 + r}.bn3.bias", $"layer3.{1 + r}.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 1024 }));
+            t.Add(new($"layer3.{1 + r}.bn3.running_mean", $"layer3.{1 + r}.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 1024 }));
+            t.Add(new($"layer3.{1 + r}.bn3.running_var", $"layer3.{1 + r}.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 1024 }));
+            t.Add(new($"layer3.{1 + r}.bn3.num_batches_tracked", $"layer3.{1 + r}.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        }
+        t.Add(new("layer4.0.conv1.weight", "layer4.0.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 1024, 1, 1 }));
+        t.Add(new("layer4.0.bn1.weight", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.0.bn1.bias", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.0.bn1.running_mean", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.0.bn1.running_var", "layer4.0.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.0.bn1.num_batches_tracked", "layer4.0.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.0.conv2.weight", "layer4.0.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+        t.Add(new("layer4.0.bn2.weight", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.bias", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.running_mean", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.running_var", "layer4.0.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.0.bn2.num_batches_tracked", "layer4.0.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.0.conv3.weight", "layer4.0.conv3", global::DslResNet.ParameterRole.Weight, new[] { 2048, 512, 1, 1 }));
+        t.Add(new("layer4.0.bn3.weight", "layer4.0.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 2048 }));
+        t.Add(new("layer4.0.bn3.bias", "layer4.0.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 2048 }));
+        t.Add(new("layer4.0.bn3.running_mean", "layer4.0.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 2048 }));
+        t.Add(new("layer4.0.bn3.running_var", "layer4.0.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 2048 }));
+        t.Add(new("layer4.0.bn3.num_batches_tracked", "layer4.0.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.0.downsample.0.weight", "layer4.0.downsample.0", global::DslResNet.ParameterRole.Weight, new[] { 2048, 1024, 1, 1 }));
+        t.Add(new("layer4.0.downsample.1.weight", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 2048 }));
+        t.Add(new("layer4.0.downsample.1.bias", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 2048 }));
+        t.Add(new("layer4.0.downsample.1.running_mean", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningMean, new[] { 2048 }));
+        t.Add(new("layer4.0.downsample.1.running_var", "layer4.0.downsample.1", global::DslResNet.ParameterRole.RunningVar, new[] { 2048 }));
+        t.Add(new("layer4.0.downsample.1.num_batches_tracked", "layer4.0.downsample.1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.1.conv1.weight", "layer4.1.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 2048, 1, 1 }));
+        t.Add(new("layer4.1.bn1.weight", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.bias", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.running_mean", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.running_var", "layer4.1.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.1.bn1.num_batches_tracked", "layer4.1.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.1.conv2.weight", "layer4.1.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+        t.Add(new("layer4.1.bn2.weight", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.bias", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.running_mean", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.running_var", "layer4.1.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.1.bn2.num_batches_tracked", "layer4.1.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.1.conv3.weight", "layer4.1.conv3", global::DslResNet.ParameterRole.Weight, new[] { 2048, 512, 1, 1 }));
+        t.Add(new("layer4.1.bn3.weight", "layer4.1.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 2048 }));
+        t.Add(new("layer4.1.bn3.bias", "layer4.1.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 2048 }));
+        t.Add(new("layer4.1.bn3.running_mean", "layer4.1.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 2048 }));
+        t.Add(new("layer4.1.bn3.running_var", "layer4.1.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 2048 }));
+        t.Add(new("layer4.1.bn3.num_batches_tracked", "layer4.1.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.2.conv1.weight", "layer4.2.conv1", global::DslResNet.ParameterRole.Weight, new[] { 512, 2048, 1, 1 }));
+        t.Add(new("layer4.2.bn1.weight", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.2.bn1.bias", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.2.bn1.running_mean", "layer4.2.bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.2.bn1.running_var", "layer4.2.bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.2.bn1.num_batches_tracked", "layer4.2.bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.2.conv2.weight", "layer4.2.conv2", global::DslResNet.ParameterRole.Weight, new[] { 512, 512, 3, 3 }));
+        t.Add(new("layer4.2.bn2.weight", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 512 }));
+        t.Add(new("layer4.2.bn2.bias", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 512 }));
+        t.Add(new("layer4.2.bn2.running_mean", "layer4.2.bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 512 }));
+        t.Add(new("layer4.2.bn2.running_var", "layer4.2.bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 512 }));
+        t.Add(new("layer4.2.bn2.num_batches_tracked", "layer4.2.bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("layer4.2.conv3.weight", "layer4.2.conv3", global::DslResNet.ParameterRole.Weight, new[] { 2048, 512, 1, 1 }));
+        t.Add(new("layer4.2.bn3.weight", "layer4.2.bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 2048 }));
+        t.Add(new("layer4.2.bn3.bias", "layer4.2.bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 2048 }));
+        t.Add(new("layer4.2.bn3.running_mean", "layer4.2.bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 2048 }));
+        t.Add(new("layer4.2.bn3.running_var", "layer4.2.bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 2048 }));
+        t.Add(new("layer4.2.bn3.num_batches_tracked", "layer4.2.bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("fc.weight", "fc", global::DslResNet.ParameterRole.Weight, new[] { 1000, 2048 }));
+        t.Add(new("fc.bias", "fc", global::DslResNet.ParameterRole.Bias, new[] { 1000 }));
+        return t.ToArray();
+    }
 
-    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.FoldOp _g0Fold; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+BatchNorm+ReLU conv1, bn1, relu
-    private readonly global::DslResNet.Runtime.PoolOp _g1Op; // MaxPool maxpool
-    private readonly global::DslResNet.Runtime.PoolOp _g1InferenceOp; // MaxPool maxpool
-    private readonly global::DslResNet.Runtime.ConvOp _g2Conv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g2Fold; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g2InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g2InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g3Fold; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g4Conv; // Conv+BatchNorm layer1.0.conv3, layer1.0.bn3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4Epilogue; // Conv+BatchNorm layer1.0.conv3, layer1.0.bn3
-    private readonly global::DslResNet.Runtime.FoldOp _g4Fold; // Conv+BatchNorm layer1.0.conv3, layer1.0.bn3
-    private readonly global::DslResNet.Runtime.ConvOp _g4InferenceConv; // Conv+BatchNorm layer1.0.conv3, layer1.0.bn3
-    private readonly global::DslResNet.Runtime.ConvOp _g5Conv; // Conv+BatchNorm layer1.0.downsample.0, layer1.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g5Epilogue; // Conv+BatchNorm layer1.0.downsample.0, layer1.0.downsample.1
-    private readonly global::DslResNet.Runtime.FoldOp _g5Fold; // Conv+BatchNorm layer1.0.downsample.0, layer1.0.downsample.1
-    private readonly global::DslResNet.Runtime.ConvOp _g5InferenceConv; // Conv+BatchNorm layer1.0.downsample.0, layer1.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6Op; // Add layer1.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g6InferenceOp; // Add layer1.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7Op; // ReLU layer1.0.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceOp; // ReLU layer1.0.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g8Conv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g8Fold; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g8InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9Epilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g9Fold; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g9InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g10Conv; // Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10Epilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g10Fold; // Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g10InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g10InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g11Conv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g11Fold; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g11InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g11InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g12Conv; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12Epilogue; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g12Fold; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g12InferenceConv; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g12InferenceEpilogue; // Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g13Conv; // Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13Epilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g13Fold; // Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g13InferenceConv; // Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g13InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g14Conv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g14Fold; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g14InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g14InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g15Conv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15Epilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g15Fold; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g15InferenceConv; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g15InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g16Conv; // Conv+BatchNorm layer2.0.conv3, layer2.0.bn3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g16Epilogue; // Conv+BatchNorm layer2.0.conv3, layer2.0.bn3
-    private readonly global::DslResNet.Runtime.FoldOp _g16Fold; // Conv+BatchNorm layer2.0.conv3, layer2.0.bn3
-    private readonly global::DslResNet.Runtime.ConvOp _g16InferenceConv; // Conv+BatchNorm layer2.0.conv3, layer2.0.bn3
-    private readonly global::DslResNet.Runtime.ConvOp _g17Conv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g17Epilogue; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.FoldOp _g17Fold; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.ConvOp _g17InferenceConv; // Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18Op; // Add layer2.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g18InferenceOp; // Add layer2.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19Op; // ReLU layer2.0.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g19InferenceOp; // ReLU layer2.0.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g20Conv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g20Fold; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g20InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g20InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g21Conv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21Epilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g21Fold; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g21InferenceConv; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g21InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g22Conv; // Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22Epilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g22Fold; // Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g22InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g22InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g23Conv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g23Fold; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g23InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g23InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g24Conv; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24Epilogue; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g24Fold; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g24InferenceConv; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g24InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g25Conv; // Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25Epilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g25Fold; // Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g25InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g25InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g26Conv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g26Fold; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g26InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g26InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g27Conv; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27Epilogue; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g27Fold; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g27InferenceConv; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g27InferenceEpilogue; // Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g28Conv; // Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28Epilogue; // Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g28Fold; // Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g28InferenceConv; // Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g28InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g29Conv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g29Fold; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g29InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g29InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g30Conv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30Epilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g30Fold; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g30InferenceConv; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g30InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g31Conv; // Conv+BatchNorm layer3.0.conv3, layer3.0.bn3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g31Epilogue; // Conv+BatchNorm layer3.0.conv3, layer3.0.bn3
-    private readonly global::DslResNet.Runtime.FoldOp _g31Fold; // Conv+BatchNorm layer3.0.conv3, layer3.0.bn3
-    private readonly global::DslResNet.Runtime.ConvOp _g31InferenceConv; // Conv+BatchNorm layer3.0.conv3, layer3.0.bn3
-    private readonly global::DslResNet.Runtime.ConvOp _g32Conv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g32Epilogue; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.FoldOp _g32Fold; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.ConvOp _g32InferenceConv; // Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g33Op; // Add layer3.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g33InferenceOp; // Add layer3.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g34Op; // ReLU layer3.0.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g34InferenceOp; // ReLU layer3.0.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g35Conv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g35Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g35Fold; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g35InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g35InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g36Conv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g36Epilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g36Fold; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g36InferenceConv; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g36InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g37Conv; // Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g37Epilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g37Fold; // Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g37InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g37InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g38Conv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g38Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g38Fold; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g38InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g38InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g39Conv; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g39Epilogue; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g39Fold; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g39InferenceConv; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g39InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g40Conv; // Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g40Epilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g40Fold; // Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g40InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g40InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g41Conv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g41Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g41Fold; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g41InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g41InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g42Conv; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g42Epilogue; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g42Fold; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g42InferenceConv; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g42InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g43Conv; // Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g43Epilogue; // Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g43Fold; // Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g43InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g43InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g44Conv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g44Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g44Fold; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g44InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g44InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g45Conv; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g45Epilogue; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g45Fold; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g45InferenceConv; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g45InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g46Conv; // Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g46Epilogue; // Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g46Fold; // Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g46InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g46InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g47Conv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g47Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g47Fold; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g47InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g47InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g48Conv; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g48Epilogue; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g48Fold; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g48InferenceConv; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g48InferenceEpilogue; // Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g49Conv; // Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g49Epilogue; // Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g49Fold; // Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g49InferenceConv; // Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g49InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g50Conv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g50Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g50Fold; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g50InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g50InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g51Conv; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g51Epilogue; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g51Fold; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g51InferenceConv; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g51InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g52Conv; // Conv+BatchNorm layer4.0.conv3, layer4.0.bn3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g52Epilogue; // Conv+BatchNorm layer4.0.conv3, layer4.0.bn3
-    private readonly global::DslResNet.Runtime.FoldOp _g52Fold; // Conv+BatchNorm layer4.0.conv3, layer4.0.bn3
-    private readonly global::DslResNet.Runtime.ConvOp _g52InferenceConv; // Conv+BatchNorm layer4.0.conv3, layer4.0.bn3
-    private readonly global::DslResNet.Runtime.ConvOp _g53Conv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g53Epilogue; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.FoldOp _g53Fold; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.ConvOp _g53InferenceConv; // Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g54Op; // Add layer4.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g54InferenceOp; // Add layer4.0.add
-    private readonly global::DslResNet.Runtime.EpilogueOp _g55Op; // ReLU layer4.0.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g55InferenceOp; // ReLU layer4.0.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g56Conv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g56Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g56Fold; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g56InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g56InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g57Conv; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g57Epilogue; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g57Fold; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g57InferenceConv; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g57InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g58Conv; // Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g58Epilogue; // Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g58Fold; // Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g58InferenceConv; // Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g58InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g59Conv; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g59Epilogue; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.FoldOp _g59Fold; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g59InferenceConv; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g59InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-    private readonly global::DslResNet.Runtime.ConvOp _g60Conv; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g60Epilogue; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.FoldOp _g60Fold; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g60InferenceConv; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g60InferenceEpilogue; // Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-    private readonly global::DslResNet.Runtime.ConvOp _g61Conv; // Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g61Epilogue; // Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
-    private readonly global::DslResNet.Runtime.FoldOp _g61Fold; // Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
-    private readonly global::DslResNet.Runtime.ConvOp _g61InferenceConv; // Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g61InferenceEpilogue; // Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
-    private readonly global::DslResNet.Runtime.PoolOp _g62Op; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.PoolOp _g62InferenceOp; // GlobalAvgPool avgpool
-    private readonly global::DslResNet.Runtime.ConvOp _g63Conv; // Dense fc
-    private readonly global::DslResNet.Runtime.ConvOp _g63InferenceConv; // Dense fc
+    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
+    {
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(64);
+        t.Add(new("conv1", new[] { 0, 1, 2 }));
+        t.Add(new("maxpool", new[] { 3 }));
+        t.Add(new("layer1.0.conv1", new[] { 4, 5, 6 }));
+        t.Add(new("layer1.0.conv2", new[] { 7, 8, 9 }));
+        t.Add(new("layer1.0.conv3", new[] { 10, 11 }));
+        t.Add(new("layer1.0.downsample.0", new[] { 12, 13 }));
+        t.Add(new("layer1.0.add", new[] { 14 }));
+        t.Add(new("layer1.0.relu3", new[] { 15 }));
+        t.Add(new("layer1.1.conv1", new[] { 16, 17, 18 }));
+        t.Add(new("layer1.1.conv2", new[] { 19, 20, 21 }));
+        t.Add(new("layer1.1.conv3", new[] { 22, 23, 24, 25 }));
+        t.Add(new("layer1.2.conv1", new[] { 26, 27, 28 }));
+        t.Add(new("layer1.2.conv2", new[] { 29, 30, 31 }));
+        t.Add(new("layer1.2.conv3", new[] { 32, 33, 34, 35 }));
+        t.Add(new("layer2.0.conv1", new[] { 36, 37, 38 }));
+        t.Add(new("layer2.0.conv2", new[] { 39, 40, 41 }));
+        t.Add(new("layer2.0.conv3", new[] { 42, 43 }));
+        t.Add(new("layer2.0.downsample.0", new[] { 44, 45 }));
+        t.Add(new("layer2.0.add", new[] { 46 }));
+        t.Add(new("layer2.0.relu3", new[] { 47 }));
+        for (int r = 0; r < 3; r++)
+        {
+            t.Add(new($"layer2.{1 + r}.conv1", new[] { 48 + 10 * r, 49 + 10 * r, 50 + 10 * r }));
+            t.Add(new($"layer2.{1 + r}.conv2", new[] { 51 + 10 * r, 52 + 10 * r, 53 + 10 * r }));
+            t.Add(new($"layer2.{1 + r}.conv3", new[] { 54 + 10 * r, 55 + 10 * r, 56 + 10 * r, 57 + 10 * r }));
+        }
+        t.Add(new("layer3.0.conv1", new[] { 78, 79, 80 }));
+        t.Add(new("layer3.0.conv2", new[] { 81, 82, 83 }));
+        t.Add(new("layer3.0.conv3", new[] { 84, 85 }));
+        t.Add(new("layer3.0.downsample.0", new[] { 86, 87 }));
+        t.Add(new("layer3.0.add", new[] { 88 }));
+        t.Add(new("layer3.0.relu3", new[] { 89 }));
+        for (int r = 0; r < 5; r++)
+        {
+            t.Add(new($"layer3.{1 + r}.conv1", new[] { 90 + 10 * r, 91 + 10 * r, 92 + 10 * r }));
+            t.Add(new($"layer3.{1 + r}.conv2", new[] { 93 + 10 * r, 94 + 10 * r, 95 + 10 * r }));
+            t.Add(new($"layer3.{1 + r}.conv3", new[] { 96 + 10 * r, 97 + 10 * r, 98 + 10 * r, 99 + 10 * r }));
+        }
+        t.Add(new("layer4.0.conv1", new[] { 140, 141, 142 }));
+        t.Add(new("layer4.0.conv2", new[] { 143, 144, 145 }));
+        t.Add(new("layer4.0.conv3", new[] { 146, 147 }));
+        t.Add(new("layer4.0.downsample.0", new[] { 148, 149 }));
+        t.Add(new("layer4.0.add", new[] { 150 }));
+        t.Add(new("layer4.0.relu3", new[] { 151 }));
+        t.Add(new("layer4.1.conv1", new[] { 152, 153, 154 }));
+        t.Add(new("layer4.1.conv2", new[] { 155, 156, 157 }));
+        t.Add(new("layer4.1.conv3", new[] { 158, 159, 160, 161 }));
+        t.Add(new("layer4.2.conv1", new[] { 162, 163, 164 }));
+        t.Add(new("layer4.2.conv2", new[] { 165, 166, 167 }));
+        t.Add(new("layer4.2.conv3", new[] { 168, 169, 170, 171 }));
+        t.Add(new("avgpool", new[] { 172 }));
+        t.Add(new("fc", new[] { 173 }));
+        return t.ToArray();
+    }
 
     /// <summary>Builds ResNet50 on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
-    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// and its arenas, and registers every fusion group's operations, bound to its tensors, as a step of each pass.</summary>
     /// <param name="device">The device to run on.</param>
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
@@ -1105,1181 +615,402 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
-        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(25442280, 150528), ParameterGradient("conv1.weight"), default);
-        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1"));
-        _g0Conv.FuseStatistics(_g0Epilogue);
-        _g0Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64));
-        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816));
-        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816));
-        _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
-        Own(_g0Conv, _g0Epilogue, _g0Fold, _g0InferenceConv, _g0InferenceEpilogue);
+        AddConvolution(0, true,
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(25442280, 150528), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, TrainingTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
         RegisterTrace(0, TrainingTensor(802816, 802816), GradientTensor(25442280, 150528));
 
         // 1: MaxPool maxpool
-        _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(802816, 802816), TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 802816));
-        _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(1605632, 200704));
-        Own(_g1Op, _g1InferenceOp);
+        AddStep(1,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(802816, 802816), TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 802816)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(1605632, 200704)));
         RegisterTrace(1, TrainingTensor(1605632, 200704), GradientTensor(802816, 802816));
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        _g2Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default);
-        _g2Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1"));
-        _g2Conv.FuseStatistics(_g2Epilogue);
-        _g2Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 4096), Scratch(14080, 64));
-        _g2InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(9984, 4096), Scratch(14080, 64), InferenceTensor(0, 200704));
-        _g2InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g2InferenceConv.FuseEpilogue(_g2InferenceEpilogue);
-        Own(_g2Conv, _g2Epilogue, _g2Fold, _g2InferenceConv, _g2InferenceEpilogue);
+        AddConvolution(2, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 4096), Scratch(14080, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(9984, 4096), Scratch(14080, 64), InferenceTensor(0, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
         RegisterTrace(2, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
-        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default);
-        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(14144, 256), default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, BatchNormGradients("layer1.0.bn2"));
-        _g3Conv.FuseStatistics(_g3Epilogue);
-        _g3Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(14400, 36864), Scratch(51264, 64));
-        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(14400, 36864), Scratch(51264, 64), InferenceTensor(802816, 200704));
-        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
-        _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
-        Own(_g3Conv, _g3Epilogue, _g3Fold, _g3InferenceConv, _g3InferenceEpilogue);
+        AddConvolution(3, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(14144, 256), default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, BatchNormGradients("layer1.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(14400, 36864), Scratch(51264, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(14400, 36864), Scratch(51264, 64), InferenceTensor(802816, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704)));
         RegisterTrace(3, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
 
         // 4: Conv+BatchNorm layer1.0.conv3, layer1.0.bn3
-        _g4Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(2408448, 200704), Parameter("layer1.0.conv3.weight"), default, TrainingTensor(2609152, 802816), GradientTensor(2609152, 802816), GradientTensor(2408448, 200704), ParameterGradient("layer1.0.conv3.weight"), default);
-        _g4Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 802816), BatchNormTensors("layer1.0.bn3"), Scratch(51328, 1024), default, TrainingTensor(3411968, 802816), GradientTensor(3411968, 802816), GradientTensor(2609152, 802816), default, BatchNormGradients("layer1.0.bn3"));
-        _g4Conv.FuseStatistics(_g4Epilogue);
-        _g4Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.conv3.weight"), default, BatchNormTensors("layer1.0.bn3"), 1E-05f, Scratch(52352, 16384), Scratch(68736, 256));
-        _g4InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(52352, 16384), Scratch(68736, 256), InferenceTensor(0, 802816));
-        Own(_g4Conv, _g4Epilogue, _g4Fold, _g4InferenceConv);
+        AddConvolution(4, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(2408448, 200704), Parameter("layer1.0.conv3.weight"), default, TrainingTensor(2609152, 802816), GradientTensor(2609152, 802816), GradientTensor(2408448, 200704), ParameterGradient("layer1.0.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 802816), BatchNormTensors("layer1.0.bn3"), Scratch(51328, 1024), default, TrainingTensor(3411968, 802816), GradientTensor(3411968, 802816), GradientTensor(2609152, 802816), default, BatchNormGradients("layer1.0.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.conv3.weight"), default, BatchNormTensors("layer1.0.bn3"), 1E-05f, Scratch(52352, 16384), Scratch(68736, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(52352, 16384), Scratch(68736, 256), InferenceTensor(0, 802816)),
+            null);
         RegisterTrace(4, TrainingTensor(3411968, 802816), GradientTensor(2408448, 200704));
 
         // 5: Conv+BatchNorm layer1.0.downsample.0, layer1.0.downsample.1
-        _g5Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.downsample.0.weight"), default, TrainingTensor(4214784, 802816), GradientTensor(4214784, 802816), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.downsample.0.weight"), default);
-        _g5Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 802816), BatchNormTensors("layer1.0.downsample.1"), Scratch(68992, 1024), default, TrainingTensor(5017600, 802816), GradientTensor(5017600, 802816), GradientTensor(4214784, 802816), default, BatchNormGradients("layer1.0.downsample.1"));
-        _g5Conv.FuseStatistics(_g5Epilogue);
-        _g5Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.downsample.0.weight"), default, BatchNormTensors("layer1.0.downsample.1"), 1E-05f, Scratch(70016, 16384), Scratch(86400, 256));
-        _g5InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(70016, 16384), Scratch(86400, 256), InferenceTensor(802816, 802816));
-        Own(_g5Conv, _g5Epilogue, _g5Fold, _g5InferenceConv);
+        AddConvolution(5, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.downsample.0.weight"), default, TrainingTensor(4214784, 802816), GradientTensor(4214784, 802816), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 802816), BatchNormTensors("layer1.0.downsample.1"), Scratch(68992, 1024), default, TrainingTensor(5017600, 802816), GradientTensor(5017600, 802816), GradientTensor(4214784, 802816), default, BatchNormGradients("layer1.0.downsample.1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.downsample.0.weight"), default, BatchNormTensors("layer1.0.downsample.1"), 1E-05f, Scratch(70016, 16384), Scratch(86400, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(70016, 16384), Scratch(86400, 256), InferenceTensor(802816, 802816)),
+            null);
         RegisterTrace(5, TrainingTensor(5017600, 802816), GradientTensor(1605632, 200704));
 
         // 6: Add layer1.0.add
-        _g6Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3411968, 802816), default, default, TrainingTensor(5017600, 802816), TrainingTensor(5820416, 802816), GradientTensor(5820416, 802816), GradientTensor(3411968, 802816), GradientTensor(5017600, 802816), default);
-        _g6InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, InferenceTensor(802816, 802816), InferenceTensor(1605632, 802816));
-        Own(_g6Op, _g6InferenceOp);
+        AddStep(6,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(3411968, 802816), default, default, TrainingTensor(5017600, 802816), TrainingTensor(5820416, 802816), GradientTensor(5820416, 802816), GradientTensor(3411968, 802816), GradientTensor(5017600, 802816), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, InferenceTensor(802816, 802816), InferenceTensor(1605632, 802816)));
         RegisterTrace(6, TrainingTensor(5820416, 802816), GradientTensor(3411968, 802816));
 
         // 7: ReLU layer1.0.relu3
-        _g7Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5820416, 802816), default, default, default, TrainingTensor(6623232, 802816), GradientTensor(6623232, 802816), GradientTensor(5820416, 802816), default, default);
-        _g7InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 802816), default, default, default, InferenceTensor(0, 802816));
-        Own(_g7Op, _g7InferenceOp);
+        AddStep(7,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(5820416, 802816), default, default, default, TrainingTensor(6623232, 802816), GradientTensor(6623232, 802816), GradientTensor(5820416, 802816), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 802816), default, default, default, InferenceTensor(0, 802816)));
         RegisterTrace(7, TrainingTensor(6623232, 802816), GradientTensor(5820416, 802816));
 
         // 8: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        _g8Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(6623232, 802816), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(7426048, 200704), GradientTensor(7426048, 200704), GradientTensor(6623232, 802816), ParameterGradient("layer1.1.conv1.weight"), default);
-        _g8Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7426048, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(86656, 256), default, TrainingTensor(7626752, 200704), GradientTensor(7626752, 200704), GradientTensor(7426048, 200704), default, BatchNormGradients("layer1.1.bn1"));
-        _g8Conv.FuseStatistics(_g8Epilogue);
-        _g8Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(86912, 16384), Scratch(103296, 64));
-        _g8InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(86912, 16384), Scratch(103296, 64), InferenceTensor(802816, 200704));
-        _g8InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704));
-        _g8InferenceConv.FuseEpilogue(_g8InferenceEpilogue);
-        Own(_g8Conv, _g8Epilogue, _g8Fold, _g8InferenceConv, _g8InferenceEpilogue);
+        AddConvolution(8, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(6623232, 802816), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(7426048, 200704), GradientTensor(7426048, 200704), GradientTensor(6623232, 802816), ParameterGradient("layer1.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7426048, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(86656, 256), default, TrainingTensor(7626752, 200704), GradientTensor(7626752, 200704), GradientTensor(7426048, 200704), default, BatchNormGradients("layer1.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(86912, 16384), Scratch(103296, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(86912, 16384), Scratch(103296, 64), InferenceTensor(802816, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704)));
         RegisterTrace(8, TrainingTensor(7626752, 200704), GradientTensor(6623232, 802816));
 
         // 9: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
-        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(7626752, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(7827456, 200704), GradientTensor(7827456, 200704), GradientTensor(7626752, 200704), ParameterGradient("layer1.1.conv2.weight"), default);
-        _g9Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7827456, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(103360, 256), default, TrainingTensor(8028160, 200704), GradientTensor(8028160, 200704), GradientTensor(7827456, 200704), default, BatchNormGradients("layer1.1.bn2"));
-        _g9Conv.FuseStatistics(_g9Epilogue);
-        _g9Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(103616, 36864), Scratch(140480, 64));
-        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(103616, 36864), Scratch(140480, 64), InferenceTensor(1605632, 200704));
-        _g9InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 200704), default, default, default, InferenceTensor(1605632, 200704));
-        _g9InferenceConv.FuseEpilogue(_g9InferenceEpilogue);
-        Own(_g9Conv, _g9Epilogue, _g9Fold, _g9InferenceConv, _g9InferenceEpilogue);
+        AddConvolution(9, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(7626752, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(7827456, 200704), GradientTensor(7827456, 200704), GradientTensor(7626752, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(7827456, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(103360, 256), default, TrainingTensor(8028160, 200704), GradientTensor(8028160, 200704), GradientTensor(7827456, 200704), default, BatchNormGradients("layer1.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(103616, 36864), Scratch(140480, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(103616, 36864), Scratch(140480, 64), InferenceTensor(1605632, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 200704), default, default, default, InferenceTensor(1605632, 200704)));
         RegisterTrace(9, TrainingTensor(8028160, 200704), GradientTensor(7626752, 200704));
 
         // 10: Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
-        _g10Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(8028160, 200704), Parameter("layer1.1.conv3.weight"), default, TrainingTensor(8228864, 802816), GradientTensor(8228864, 802816), GradientTensor(8028160, 200704), ParameterGradient("layer1.1.conv3.weight"), default);
-        _g10Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(8228864, 802816), BatchNormTensors("layer1.1.bn3"), Scratch(140544, 1024), TrainingTensor(6623232, 802816), TrainingTensor(9031680, 802816), GradientTensor(9031680, 802816), GradientTensor(8228864, 802816), GradientTensor(6623232, 802816), BatchNormGradients("layer1.1.bn3"));
-        _g10Conv.FuseStatistics(_g10Epilogue);
-        _g10Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.1.conv3.weight"), default, BatchNormTensors("layer1.1.bn3"), 1E-05f, Scratch(141568, 16384), Scratch(157952, 256));
-        _g10InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(141568, 16384), Scratch(157952, 256), InferenceTensor(802816, 802816));
-        _g10InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(802816, 802816), default, default, InferenceTensor(0, 802816), InferenceTensor(802816, 802816));
-        _g10InferenceConv.FuseEpilogue(_g10InferenceEpilogue);
-        Own(_g10Conv, _g10Epilogue, _g10Fold, _g10InferenceConv, _g10InferenceEpilogue);
+        AddConvolution(10, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(8028160, 200704), Parameter("layer1.1.conv3.weight"), default, TrainingTensor(8228864, 802816), GradientTensor(8228864, 802816), GradientTensor(8028160, 200704), ParameterGradient("layer1.1.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(8228864, 802816), BatchNormTensors("layer1.1.bn3"), Scratch(140544, 1024), TrainingTensor(6623232, 802816), TrainingTensor(9031680, 802816), GradientTensor(9031680, 802816), GradientTensor(8228864, 802816), GradientTensor(6623232, 802816), BatchNormGradients("layer1.1.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.1.conv3.weight"), default, BatchNormTensors("layer1.1.bn3"), 1E-05f, Scratch(141568, 16384), Scratch(157952, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(141568, 16384), Scratch(157952, 256), InferenceTensor(802816, 802816)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(802816, 802816), default, default, InferenceTensor(0, 802816), InferenceTensor(802816, 802816)));
         RegisterTrace(10, TrainingTensor(9031680, 802816), GradientTensor(8028160, 200704));
 
         // 11: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        _g11Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(9031680, 802816), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(9834496, 200704), GradientTensor(9834496, 200704), GradientTensor(9031680, 802816), ParameterGradient("layer1.2.conv1.weight"), default);
-        _g11Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(9834496, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(158208, 256), default, TrainingTensor(10035200, 200704), GradientTensor(10035200, 200704), GradientTensor(9834496, 200704), default, BatchNormGradients("layer1.2.bn1"));
-        _g11Conv.FuseStatistics(_g11Epilogue);
-        _g11Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(158464, 16384), Scratch(174848, 64));
-        _g11InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(802816, 802816), Scratch(158464, 16384), Scratch(174848, 64), InferenceTensor(0, 200704));
-        _g11InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704));
-        _g11InferenceConv.FuseEpilogue(_g11InferenceEpilogue);
-        Own(_g11Conv, _g11Epilogue, _g11Fold, _g11InferenceConv, _g11InferenceEpilogue);
+        AddConvolution(11, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(9031680, 802816), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(9834496, 200704), GradientTensor(9834496, 200704), GradientTensor(9031680, 802816), ParameterGradient("layer1.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(9834496, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(158208, 256), default, TrainingTensor(10035200, 200704), GradientTensor(10035200, 200704), GradientTensor(9834496, 200704), default, BatchNormGradients("layer1.2.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(158464, 16384), Scratch(174848, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(802816, 802816), Scratch(158464, 16384), Scratch(174848, 64), InferenceTensor(0, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
         RegisterTrace(11, TrainingTensor(10035200, 200704), GradientTensor(9031680, 802816));
 
         // 12: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
-        _g12Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(10035200, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(10235904, 200704), GradientTensor(10235904, 200704), GradientTensor(10035200, 200704), ParameterGradient("layer1.2.conv2.weight"), default);
-        _g12Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(10235904, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(174912, 256), default, TrainingTensor(10436608, 200704), GradientTensor(10436608, 200704), GradientTensor(10235904, 200704), default, BatchNormGradients("layer1.2.bn2"));
-        _g12Conv.FuseStatistics(_g12Epilogue);
-        _g12Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(175168, 36864), Scratch(212032, 64));
-        _g12InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(175168, 36864), Scratch(212032, 64), InferenceTensor(1605632, 200704));
-        _g12InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 200704), default, default, default, InferenceTensor(1605632, 200704));
-        _g12InferenceConv.FuseEpilogue(_g12InferenceEpilogue);
-        Own(_g12Conv, _g12Epilogue, _g12Fold, _g12InferenceConv, _g12InferenceEpilogue);
+        AddConvolution(12, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(10035200, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(10235904, 200704), GradientTensor(10235904, 200704), GradientTensor(10035200, 200704), ParameterGradient("layer1.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(10235904, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(174912, 256), default, TrainingTensor(10436608, 200704), GradientTensor(10436608, 200704), GradientTensor(10235904, 200704), default, BatchNormGradients("layer1.2.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(175168, 36864), Scratch(212032, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(175168, 36864), Scratch(212032, 64), InferenceTensor(1605632, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1605632, 200704), default, default, default, InferenceTensor(1605632, 200704)));
         RegisterTrace(12, TrainingTensor(10436608, 200704), GradientTensor(10035200, 200704));
 
         // 13: Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
-        _g13Conv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(10436608, 200704), Parameter("layer1.2.conv3.weight"), default, TrainingTensor(10637312, 802816), GradientTensor(10637312, 802816), GradientTensor(10436608, 200704), ParameterGradient("layer1.2.conv3.weight"), default);
-        _g13Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(10637312, 802816), BatchNormTensors("layer1.2.bn3"), Scratch(212096, 1024), TrainingTensor(9031680, 802816), TrainingTensor(11440128, 802816), GradientTensor(11440128, 802816), GradientTensor(10637312, 802816), GradientTensor(9031680, 802816), BatchNormGradients("layer1.2.bn3"));
-        _g13Conv.FuseStatistics(_g13Epilogue);
-        _g13Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.2.conv3.weight"), default, BatchNormTensors("layer1.2.bn3"), 1E-05f, Scratch(213120, 16384), Scratch(229504, 256));
-        _g13InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(213120, 16384), Scratch(229504, 256), InferenceTensor(0, 802816));
-        _g13InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 802816), default, default, InferenceTensor(802816, 802816), InferenceTensor(0, 802816));
-        _g13InferenceConv.FuseEpilogue(_g13InferenceEpilogue);
-        Own(_g13Conv, _g13Epilogue, _g13Fold, _g13InferenceConv, _g13InferenceEpilogue);
+        AddConvolution(13, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(10436608, 200704), Parameter("layer1.2.conv3.weight"), default, TrainingTensor(10637312, 802816), GradientTensor(10637312, 802816), GradientTensor(10436608, 200704), ParameterGradient("layer1.2.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(10637312, 802816), BatchNormTensors("layer1.2.bn3"), Scratch(212096, 1024), TrainingTensor(9031680, 802816), TrainingTensor(11440128, 802816), GradientTensor(11440128, 802816), GradientTensor(10637312, 802816), GradientTensor(9031680, 802816), BatchNormGradients("layer1.2.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.2.conv3.weight"), default, BatchNormTensors("layer1.2.bn3"), 1E-05f, Scratch(213120, 16384), Scratch(229504, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(213120, 16384), Scratch(229504, 256), InferenceTensor(0, 802816)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 802816), default, default, InferenceTensor(802816, 802816), InferenceTensor(0, 802816)));
         RegisterTrace(13, TrainingTensor(11440128, 802816), GradientTensor(10436608, 200704));
 
         // 14: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        _g14Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), TrainingTensor(11440128, 802816), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(12242944, 401408), GradientTensor(12242944, 401408), GradientTensor(11440128, 802816), ParameterGradient("layer2.0.conv1.weight"), default);
-        _g14Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(12242944, 401408), BatchNormTensors("layer2.0.bn1"), Scratch(229760, 512), default, TrainingTensor(12644352, 401408), GradientTensor(12644352, 401408), GradientTensor(12242944, 401408), default, BatchNormGradients("layer2.0.bn1"));
-        _g14Conv.FuseStatistics(_g14Epilogue);
-        _g14Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(230272, 32768), Scratch(263040, 128));
-        _g14InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(230272, 32768), Scratch(263040, 128), InferenceTensor(802816, 401408));
-        _g14InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 401408), default, default, default, InferenceTensor(802816, 401408));
-        _g14InferenceConv.FuseEpilogue(_g14InferenceEpilogue);
-        Own(_g14Conv, _g14Epilogue, _g14Fold, _g14InferenceConv, _g14InferenceEpilogue);
+        AddConvolution(14, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), TrainingTensor(11440128, 802816), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(12242944, 401408), GradientTensor(12242944, 401408), GradientTensor(11440128, 802816), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(12242944, 401408), BatchNormTensors("layer2.0.bn1"), Scratch(229760, 512), default, TrainingTensor(12644352, 401408), GradientTensor(12644352, 401408), GradientTensor(12242944, 401408), default, BatchNormGradients("layer2.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(230272, 32768), Scratch(263040, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(230272, 32768), Scratch(263040, 128), InferenceTensor(802816, 401408)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 3136, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 401408), default, default, default, InferenceTensor(802816, 401408)));
         RegisterTrace(14, TrainingTensor(12644352, 401408), GradientTensor(11440128, 802816));
 
         // 15: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
-        _g15Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), TrainingTensor(12644352, 401408), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(13045760, 100352), GradientTensor(13045760, 100352), GradientTensor(12644352, 401408), ParameterGradient("layer2.0.conv2.weight"), default);
-        _g15Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(13045760, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(263168, 512), default, TrainingTensor(13146112, 100352), GradientTensor(13146112, 100352), GradientTensor(13045760, 100352), default, BatchNormGradients("layer2.0.bn2"));
-        _g15Conv.FuseStatistics(_g15Epilogue);
-        _g15Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(263680, 147456), Scratch(411136, 128));
-        _g15InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, true), InferenceTensor(802816, 401408), Scratch(263680, 147456), Scratch(411136, 128), InferenceTensor(1204224, 100352));
-        _g15InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1204224, 100352), default, default, default, InferenceTensor(1204224, 100352));
-        _g15InferenceConv.FuseEpilogue(_g15InferenceEpilogue);
-        Own(_g15Conv, _g15Epilogue, _g15Fold, _g15InferenceConv, _g15InferenceEpilogue);
+        AddConvolution(15, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), TrainingTensor(12644352, 401408), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(13045760, 100352), GradientTensor(13045760, 100352), GradientTensor(12644352, 401408), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(13045760, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(263168, 512), default, TrainingTensor(13146112, 100352), GradientTensor(13146112, 100352), GradientTensor(13045760, 100352), default, BatchNormGradients("layer2.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(263680, 147456), Scratch(411136, 128)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, true), InferenceTensor(802816, 401408), Scratch(263680, 147456), Scratch(411136, 128), InferenceTensor(1204224, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(1204224, 100352), default, default, default, InferenceTensor(1204224, 100352)));
         RegisterTrace(15, TrainingTensor(13146112, 100352), GradientTensor(12644352, 401408));
 
         // 16: Conv+BatchNorm layer2.0.conv3, layer2.0.bn3
-        _g16Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(13146112, 100352), Parameter("layer2.0.conv3.weight"), default, TrainingTensor(13246464, 401408), GradientTensor(13246464, 401408), GradientTensor(13146112, 100352), ParameterGradient("layer2.0.conv3.weight"), default);
-        _g16Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(13246464, 401408), BatchNormTensors("layer2.0.bn3"), Scratch(411264, 2048), default, TrainingTensor(13647872, 401408), GradientTensor(13647872, 401408), GradientTensor(13246464, 401408), default, BatchNormGradients("layer2.0.bn3"));
-        _g16Conv.FuseStatistics(_g16Epilogue);
-        _g16Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.0.conv3.weight"), default, BatchNormTensors("layer2.0.bn3"), 1E-05f, Scratch(413312, 65536), Scratch(478848, 512));
-        _g16InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(1204224, 100352), Scratch(413312, 65536), Scratch(478848, 512), InferenceTensor(802816, 401408));
-        Own(_g16Conv, _g16Epilogue, _g16Fold, _g16InferenceConv);
+        AddConvolution(16, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(13146112, 100352), Parameter("layer2.0.conv3.weight"), default, TrainingTensor(13246464, 401408), GradientTensor(13246464, 401408), GradientTensor(13146112, 100352), ParameterGradient("layer2.0.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(13246464, 401408), BatchNormTensors("layer2.0.bn3"), Scratch(411264, 2048), default, TrainingTensor(13647872, 401408), GradientTensor(13647872, 401408), GradientTensor(13246464, 401408), default, BatchNormGradients("layer2.0.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.0.conv3.weight"), default, BatchNormTensors("layer2.0.bn3"), 1E-05f, Scratch(413312, 65536), Scratch(478848, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(1204224, 100352), Scratch(413312, 65536), Scratch(478848, 512), InferenceTensor(802816, 401408)),
+            null);
         RegisterTrace(16, TrainingTensor(13647872, 401408), GradientTensor(13146112, 100352));
 
         // 17: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
-        _g17Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, false), TrainingTensor(11440128, 802816), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(14049280, 401408), GradientTensor(14049280, 401408), GradientTensor(11440128, 802816), ParameterGradient("layer2.0.downsample.0.weight"), default);
-        _g17Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(14049280, 401408), BatchNormTensors("layer2.0.downsample.1"), Scratch(479360, 2048), default, TrainingTensor(14450688, 401408), GradientTensor(14450688, 401408), GradientTensor(14049280, 401408), default, BatchNormGradients("layer2.0.downsample.1"));
-        _g17Conv.FuseStatistics(_g17Epilogue);
-        _g17Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(481408, 131072), Scratch(612480, 512));
-        _g17InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, true), InferenceTensor(0, 802816), Scratch(481408, 131072), Scratch(612480, 512), InferenceTensor(1204224, 401408));
-        Own(_g17Conv, _g17Epilogue, _g17Fold, _g17InferenceConv);
+        AddConvolution(17, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, false), TrainingTensor(11440128, 802816), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(14049280, 401408), GradientTensor(14049280, 401408), GradientTensor(11440128, 802816), ParameterGradient("layer2.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(14049280, 401408), BatchNormTensors("layer2.0.downsample.1"), Scratch(479360, 2048), default, TrainingTensor(14450688, 401408), GradientTensor(14450688, 401408), GradientTensor(14049280, 401408), default, BatchNormGradients("layer2.0.downsample.1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(481408, 131072), Scratch(612480, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To512K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, true), InferenceTensor(0, 802816), Scratch(481408, 131072), Scratch(612480, 512), InferenceTensor(1204224, 401408)),
+            null);
         RegisterTrace(17, TrainingTensor(14450688, 401408), GradientTensor(11440128, 802816));
 
         // 18: Add layer2.0.add
-        _g18Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(13647872, 401408), default, default, TrainingTensor(14450688, 401408), TrainingTensor(14852096, 401408), GradientTensor(14852096, 401408), GradientTensor(13647872, 401408), GradientTensor(14450688, 401408), default);
-        _g18InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 401408), default, default, InferenceTensor(1204224, 401408), InferenceTensor(0, 401408));
-        Own(_g18Op, _g18InferenceOp);
+        AddStep(18,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(13647872, 401408), default, default, TrainingTensor(14450688, 401408), TrainingTensor(14852096, 401408), GradientTensor(14852096, 401408), GradientTensor(13647872, 401408), GradientTensor(14450688, 401408), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 401408), default, default, InferenceTensor(1204224, 401408), InferenceTensor(0, 401408)));
         RegisterTrace(18, TrainingTensor(14852096, 401408), GradientTensor(13647872, 401408));
 
         // 19: ReLU layer2.0.relu3
-        _g19Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(14852096, 401408), default, default, default, TrainingTensor(15253504, 401408), GradientTensor(15253504, 401408), GradientTensor(14852096, 401408), default, default);
-        _g19InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(401408, 401408));
-        Own(_g19Op, _g19InferenceOp);
+        AddStep(19,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(14852096, 401408), default, default, default, TrainingTensor(15253504, 401408), GradientTensor(15253504, 401408), GradientTensor(14852096, 401408), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(401408, 401408)));
         RegisterTrace(19, TrainingTensor(15253504, 401408), GradientTensor(14852096, 401408));
+        {
+            int[] __r0 = { 401408, 0, 401408 };
+            int[] __r1 = { 0, 401408, 0 };
+            for (int r = 0; r < 3; r++)
+            {
 
-        // 20: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        _g20Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(15253504, 401408), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(15654912, 100352), GradientTensor(15654912, 100352), GradientTensor(15253504, 401408), ParameterGradient("layer2.1.conv1.weight"), default);
-        _g20Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15654912, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(612992, 512), default, TrainingTensor(15755264, 100352), GradientTensor(15755264, 100352), GradientTensor(15654912, 100352), default, BatchNormGradients("layer2.1.bn1"));
-        _g20Conv.FuseStatistics(_g20Epilogue);
-        _g20Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(613504, 65536), Scratch(679040, 128));
-        _g20InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(401408, 401408), Scratch(613504, 65536), Scratch(679040, 128), InferenceTensor(0, 100352));
-        _g20InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
-        _g20InferenceConv.FuseEpilogue(_g20InferenceEpilogue);
-        Own(_g20Conv, _g20Epilogue, _g20Fold, _g20InferenceConv, _g20InferenceEpilogue);
-        RegisterTrace(20, TrainingTensor(15755264, 100352), GradientTensor(15253504, 401408));
+                // {20 + 3 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv1, layer2.{1 + r}.bn1, layer2.{1 + r}.relu1
+                AddConvolution(20 + 3 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(15253504 + 1204224 * r, 401408), Parameter($"layer2.{1 + r}.conv1.weight"), default, TrainingTensor(15654912 + 1204224 * r, 100352), GradientTensor(15654912 + 1204224 * r, 100352), GradientTensor(15253504 + 1204224 * r, 401408), ParameterGradient($"layer2.{1 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15654912 + 1204224 * r, 100352), BatchNormTensors($"layer2.{1 + r}.bn1"), Scratch(612992 + 282368 * r, 512), default, TrainingTensor(15755264 + 1204224 * r, 100352), GradientTensor(15755264 + 1204224 * r, 100352), GradientTensor(15654912 + 1204224 * r, 100352), default, BatchNormGradients($"layer2.{1 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter($"layer2.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn1"), 1E-05f, Scratch(613504 + 282368 * r, 65536), Scratch(679040 + 282368 * r, 128)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(__r0[r], 401408), Scratch(613504 + 282368 * r, 65536), Scratch(679040 + 282368 * r, 128), InferenceTensor(__r1[r], 100352)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(__r1[r], 100352), default, default, default, InferenceTensor(__r1[r], 100352)));
+                RegisterTrace(20 + 3 * r, TrainingTensor(15755264 + 1204224 * r, 100352), GradientTensor(15253504 + 1204224 * r, 401408));
 
-        // 21: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
-        _g21Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(15755264, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(15855616, 100352), GradientTensor(15855616, 100352), GradientTensor(15755264, 100352), ParameterGradient("layer2.1.conv2.weight"), default);
-        _g21Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15855616, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(679168, 512), default, TrainingTensor(15955968, 100352), GradientTensor(15955968, 100352), GradientTensor(15855616, 100352), default, BatchNormGradients("layer2.1.bn2"));
-        _g21Conv.FuseStatistics(_g21Epilogue);
-        _g21Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(679680, 147456), Scratch(827136, 128));
-        _g21InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(679680, 147456), Scratch(827136, 128), InferenceTensor(802816, 100352));
-        _g21InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352));
-        _g21InferenceConv.FuseEpilogue(_g21InferenceEpilogue);
-        Own(_g21Conv, _g21Epilogue, _g21Fold, _g21InferenceConv, _g21InferenceEpilogue);
-        RegisterTrace(21, TrainingTensor(15955968, 100352), GradientTensor(15755264, 100352));
+                // {21 + 3 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.relu2
+                AddConvolution(21 + 3 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(15755264 + 1204224 * r, 100352), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(15855616 + 1204224 * r, 100352), GradientTensor(15855616 + 1204224 * r, 100352), GradientTensor(15755264 + 1204224 * r, 100352), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(15855616 + 1204224 * r, 100352), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(679168 + 282368 * r, 512), default, TrainingTensor(15955968 + 1204224 * r, 100352), GradientTensor(15955968 + 1204224 * r, 100352), GradientTensor(15855616 + 1204224 * r, 100352), default, BatchNormGradients($"layer2.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(679680 + 282368 * r, 147456), Scratch(827136 + 282368 * r, 128)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(__r1[r], 100352), Scratch(679680 + 282368 * r, 147456), Scratch(827136 + 282368 * r, 128), InferenceTensor(802816, 100352)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352)));
+                RegisterTrace(21 + 3 * r, TrainingTensor(15955968 + 1204224 * r, 100352), GradientTensor(15755264 + 1204224 * r, 100352));
 
-        // 22: Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
-        _g22Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(15955968, 100352), Parameter("layer2.1.conv3.weight"), default, TrainingTensor(16056320, 401408), GradientTensor(16056320, 401408), GradientTensor(15955968, 100352), ParameterGradient("layer2.1.conv3.weight"), default);
-        _g22Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(16056320, 401408), BatchNormTensors("layer2.1.bn3"), Scratch(827264, 2048), TrainingTensor(15253504, 401408), TrainingTensor(16457728, 401408), GradientTensor(16457728, 401408), GradientTensor(16056320, 401408), GradientTensor(15253504, 401408), BatchNormGradients("layer2.1.bn3"));
-        _g22Conv.FuseStatistics(_g22Epilogue);
-        _g22Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.1.conv3.weight"), default, BatchNormTensors("layer2.1.bn3"), 1E-05f, Scratch(829312, 65536), Scratch(894848, 512));
-        _g22InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(829312, 65536), Scratch(894848, 512), InferenceTensor(0, 401408));
-        _g22InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 401408), default, default, InferenceTensor(401408, 401408), InferenceTensor(0, 401408));
-        _g22InferenceConv.FuseEpilogue(_g22InferenceEpilogue);
-        Own(_g22Conv, _g22Epilogue, _g22Fold, _g22InferenceConv, _g22InferenceEpilogue);
-        RegisterTrace(22, TrainingTensor(16457728, 401408), GradientTensor(15955968, 100352));
-
-        // 23: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        _g23Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(16457728, 401408), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(16859136, 100352), GradientTensor(16859136, 100352), GradientTensor(16457728, 401408), ParameterGradient("layer2.2.conv1.weight"), default);
-        _g23Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(16859136, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(895360, 512), default, TrainingTensor(16959488, 100352), GradientTensor(16959488, 100352), GradientTensor(16859136, 100352), default, BatchNormGradients("layer2.2.bn1"));
-        _g23Conv.FuseStatistics(_g23Epilogue);
-        _g23Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(895872, 65536), Scratch(961408, 128));
-        _g23InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(895872, 65536), Scratch(961408, 128), InferenceTensor(401408, 100352));
-        _g23InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352));
-        _g23InferenceConv.FuseEpilogue(_g23InferenceEpilogue);
-        Own(_g23Conv, _g23Epilogue, _g23Fold, _g23InferenceConv, _g23InferenceEpilogue);
-        RegisterTrace(23, TrainingTensor(16959488, 100352), GradientTensor(16457728, 401408));
-
-        // 24: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
-        _g24Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(16959488, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(17059840, 100352), GradientTensor(17059840, 100352), GradientTensor(16959488, 100352), ParameterGradient("layer2.2.conv2.weight"), default);
-        _g24Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(17059840, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(961536, 512), default, TrainingTensor(17160192, 100352), GradientTensor(17160192, 100352), GradientTensor(17059840, 100352), default, BatchNormGradients("layer2.2.bn2"));
-        _g24Conv.FuseStatistics(_g24Epilogue);
-        _g24Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(962048, 147456), Scratch(1109504, 128));
-        _g24InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(962048, 147456), Scratch(1109504, 128), InferenceTensor(802816, 100352));
-        _g24InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352));
-        _g24InferenceConv.FuseEpilogue(_g24InferenceEpilogue);
-        Own(_g24Conv, _g24Epilogue, _g24Fold, _g24InferenceConv, _g24InferenceEpilogue);
-        RegisterTrace(24, TrainingTensor(17160192, 100352), GradientTensor(16959488, 100352));
-
-        // 25: Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
-        _g25Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(17160192, 100352), Parameter("layer2.2.conv3.weight"), default, TrainingTensor(17260544, 401408), GradientTensor(17260544, 401408), GradientTensor(17160192, 100352), ParameterGradient("layer2.2.conv3.weight"), default);
-        _g25Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(17260544, 401408), BatchNormTensors("layer2.2.bn3"), Scratch(1109632, 2048), TrainingTensor(16457728, 401408), TrainingTensor(17661952, 401408), GradientTensor(17661952, 401408), GradientTensor(17260544, 401408), GradientTensor(16457728, 401408), BatchNormGradients("layer2.2.bn3"));
-        _g25Conv.FuseStatistics(_g25Epilogue);
-        _g25Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.2.conv3.weight"), default, BatchNormTensors("layer2.2.bn3"), 1E-05f, Scratch(1111680, 65536), Scratch(1177216, 512));
-        _g25InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(1111680, 65536), Scratch(1177216, 512), InferenceTensor(401408, 401408));
-        _g25InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 401408), default, default, InferenceTensor(0, 401408), InferenceTensor(401408, 401408));
-        _g25InferenceConv.FuseEpilogue(_g25InferenceEpilogue);
-        Own(_g25Conv, _g25Epilogue, _g25Fold, _g25InferenceConv, _g25InferenceEpilogue);
-        RegisterTrace(25, TrainingTensor(17661952, 401408), GradientTensor(17160192, 100352));
-
-        // 26: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        _g26Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(17661952, 401408), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(18063360, 100352), GradientTensor(18063360, 100352), GradientTensor(17661952, 401408), ParameterGradient("layer2.3.conv1.weight"), default);
-        _g26Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18063360, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1177728, 512), default, TrainingTensor(18163712, 100352), GradientTensor(18163712, 100352), GradientTensor(18063360, 100352), default, BatchNormGradients("layer2.3.bn1"));
-        _g26Conv.FuseStatistics(_g26Epilogue);
-        _g26Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(1178240, 65536), Scratch(1243776, 128));
-        _g26InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(401408, 401408), Scratch(1178240, 65536), Scratch(1243776, 128), InferenceTensor(0, 100352));
-        _g26InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352));
-        _g26InferenceConv.FuseEpilogue(_g26InferenceEpilogue);
-        Own(_g26Conv, _g26Epilogue, _g26Fold, _g26InferenceConv, _g26InferenceEpilogue);
-        RegisterTrace(26, TrainingTensor(18163712, 100352), GradientTensor(17661952, 401408));
-
-        // 27: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
-        _g27Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(18163712, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(18264064, 100352), GradientTensor(18264064, 100352), GradientTensor(18163712, 100352), ParameterGradient("layer2.3.conv2.weight"), default);
-        _g27Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(18264064, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1243904, 512), default, TrainingTensor(18364416, 100352), GradientTensor(18364416, 100352), GradientTensor(18264064, 100352), default, BatchNormGradients("layer2.3.bn2"));
-        _g27Conv.FuseStatistics(_g27Epilogue);
-        _g27Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1244416, 147456), Scratch(1391872, 128));
-        _g27InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1244416, 147456), Scratch(1391872, 128), InferenceTensor(802816, 100352));
-        _g27InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352));
-        _g27InferenceConv.FuseEpilogue(_g27InferenceEpilogue);
-        Own(_g27Conv, _g27Epilogue, _g27Fold, _g27InferenceConv, _g27InferenceEpilogue);
-        RegisterTrace(27, TrainingTensor(18364416, 100352), GradientTensor(18163712, 100352));
-
-        // 28: Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
-        _g28Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(18364416, 100352), Parameter("layer2.3.conv3.weight"), default, TrainingTensor(18464768, 401408), GradientTensor(18464768, 401408), GradientTensor(18364416, 100352), ParameterGradient("layer2.3.conv3.weight"), default);
-        _g28Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(18464768, 401408), BatchNormTensors("layer2.3.bn3"), Scratch(1392000, 2048), TrainingTensor(17661952, 401408), TrainingTensor(18866176, 401408), GradientTensor(18866176, 401408), GradientTensor(18464768, 401408), GradientTensor(17661952, 401408), BatchNormGradients("layer2.3.bn3"));
-        _g28Conv.FuseStatistics(_g28Epilogue);
-        _g28Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.3.conv3.weight"), default, BatchNormTensors("layer2.3.bn3"), 1E-05f, Scratch(1394048, 65536), Scratch(1459584, 512));
-        _g28InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(1394048, 65536), Scratch(1459584, 512), InferenceTensor(0, 401408));
-        _g28InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 401408), default, default, InferenceTensor(401408, 401408), InferenceTensor(0, 401408));
-        _g28InferenceConv.FuseEpilogue(_g28InferenceEpilogue);
-        Own(_g28Conv, _g28Epilogue, _g28Fold, _g28InferenceConv, _g28InferenceEpilogue);
-        RegisterTrace(28, TrainingTensor(18866176, 401408), GradientTensor(18364416, 100352));
+                // {22 + 3 * r}: Conv+BatchNorm+Add+ReLU layer2.{1 + r}.conv3, layer2.{1 + r}.bn3, layer2.{1 + r}.add, layer2.{1 + r}.relu3
+                AddConvolution(22 + 3 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), TrainingTensor(15955968 + 1204224 * r, 100352), Parameter($"layer2.{1 + r}.conv3.weight"), default, TrainingTensor(16056320 + 1204224 * r, 401408), GradientTensor(16056320 + 1204224 * r, 401408), GradientTensor(15955968 + 1204224 * r, 100352), ParameterGradient($"layer2.{1 + r}.conv3.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(16056320 + 1204224 * r, 401408), BatchNormTensors($"layer2.{1 + r}.bn3"), Scratch(827264 + 282368 * r, 2048), TrainingTensor(15253504 + 1204224 * r, 401408), TrainingTensor(16457728 + 1204224 * r, 401408), GradientTensor(16457728 + 1204224 * r, 401408), GradientTensor(16056320 + 1204224 * r, 401408), GradientTensor(15253504 + 1204224 * r, 401408), BatchNormGradients($"layer2.{1 + r}.bn3")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter($"layer2.{1 + r}.conv3.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn3"), 1E-05f, Scratch(829312 + 282368 * r, 65536), Scratch(894848 + 282368 * r, 512)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(829312 + 282368 * r, 65536), Scratch(894848 + 282368 * r, 512), InferenceTensor(__r1[r], 401408)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(__r1[r], 401408), default, default, InferenceTensor(__r0[r], 401408), InferenceTensor(__r1[r], 401408)));
+                RegisterTrace(22 + 3 * r, TrainingTensor(16457728 + 1204224 * r, 401408), GradientTensor(15955968 + 1204224 * r, 100352));
+            }
+        }
 
         // 29: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        _g29Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), TrainingTensor(18866176, 401408), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(19267584, 200704), GradientTensor(19267584, 200704), GradientTensor(18866176, 401408), ParameterGradient("layer3.0.conv1.weight"), default);
-        _g29Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19267584, 200704), BatchNormTensors("layer3.0.bn1"), Scratch(1460096, 1024), default, TrainingTensor(19468288, 200704), GradientTensor(19468288, 200704), GradientTensor(19267584, 200704), default, BatchNormGradients("layer3.0.bn1"));
-        _g29Conv.FuseStatistics(_g29Epilogue);
-        _g29Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1461120, 131072), Scratch(1592192, 256));
-        _g29InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1461120, 131072), Scratch(1592192, 256), InferenceTensor(401408, 200704));
-        _g29InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, default, InferenceTensor(401408, 200704));
-        _g29InferenceConv.FuseEpilogue(_g29InferenceEpilogue);
-        Own(_g29Conv, _g29Epilogue, _g29Fold, _g29InferenceConv, _g29InferenceEpilogue);
+        AddConvolution(29, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), TrainingTensor(18866176, 401408), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(19267584, 200704), GradientTensor(19267584, 200704), GradientTensor(18866176, 401408), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19267584, 200704), BatchNormTensors("layer3.0.bn1"), Scratch(1460096, 1024), default, TrainingTensor(19468288, 200704), GradientTensor(19468288, 200704), GradientTensor(19267584, 200704), default, BatchNormGradients("layer3.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1461120, 131072), Scratch(1592192, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1461120, 131072), Scratch(1592192, 256), InferenceTensor(401408, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, default, InferenceTensor(401408, 200704)));
         RegisterTrace(29, TrainingTensor(19468288, 200704), GradientTensor(18866176, 401408));
 
         // 30: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
-        _g30Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), TrainingTensor(19468288, 200704), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(19668992, 50176), GradientTensor(19668992, 50176), GradientTensor(19468288, 200704), ParameterGradient("layer3.0.conv2.weight"), default);
-        _g30Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19668992, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1592448, 1024), default, TrainingTensor(19719168, 50176), GradientTensor(19719168, 50176), GradientTensor(19668992, 50176), default, BatchNormGradients("layer3.0.bn2"));
-        _g30Conv.FuseStatistics(_g30Epilogue);
-        _g30Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1593472, 589824), Scratch(2183296, 256));
-        _g30InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(1593472, 589824), Scratch(2183296, 256), InferenceTensor(602112, 50176));
-        _g30InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(602112, 50176), default, default, default, InferenceTensor(602112, 50176));
-        _g30InferenceConv.FuseEpilogue(_g30InferenceEpilogue);
-        Own(_g30Conv, _g30Epilogue, _g30Fold, _g30InferenceConv, _g30InferenceEpilogue);
+        AddConvolution(30, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), TrainingTensor(19468288, 200704), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(19668992, 50176), GradientTensor(19668992, 50176), GradientTensor(19468288, 200704), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19668992, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1592448, 1024), default, TrainingTensor(19719168, 50176), GradientTensor(19719168, 50176), GradientTensor(19668992, 50176), default, BatchNormGradients("layer3.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1593472, 589824), Scratch(2183296, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(1593472, 589824), Scratch(2183296, 256), InferenceTensor(602112, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(602112, 50176), default, default, default, InferenceTensor(602112, 50176)));
         RegisterTrace(30, TrainingTensor(19719168, 50176), GradientTensor(19468288, 200704));
 
         // 31: Conv+BatchNorm layer3.0.conv3, layer3.0.bn3
-        _g31Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(19719168, 50176), Parameter("layer3.0.conv3.weight"), default, TrainingTensor(19769344, 200704), GradientTensor(19769344, 200704), GradientTensor(19719168, 50176), ParameterGradient("layer3.0.conv3.weight"), default);
-        _g31Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19769344, 200704), BatchNormTensors("layer3.0.bn3"), Scratch(2183552, 4096), default, TrainingTensor(19970048, 200704), GradientTensor(19970048, 200704), GradientTensor(19769344, 200704), default, BatchNormGradients("layer3.0.bn3"));
-        _g31Conv.FuseStatistics(_g31Epilogue);
-        _g31Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.0.conv3.weight"), default, BatchNormTensors("layer3.0.bn3"), 1E-05f, Scratch(2187648, 262144), Scratch(2449792, 1024));
-        _g31InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(602112, 50176), Scratch(2187648, 262144), Scratch(2449792, 1024), InferenceTensor(401408, 200704));
-        Own(_g31Conv, _g31Epilogue, _g31Fold, _g31InferenceConv);
+        AddConvolution(31, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(19719168, 50176), Parameter("layer3.0.conv3.weight"), default, TrainingTensor(19769344, 200704), GradientTensor(19769344, 200704), GradientTensor(19719168, 50176), ParameterGradient("layer3.0.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(19769344, 200704), BatchNormTensors("layer3.0.bn3"), Scratch(2183552, 4096), default, TrainingTensor(19970048, 200704), GradientTensor(19970048, 200704), GradientTensor(19769344, 200704), default, BatchNormGradients("layer3.0.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.0.conv3.weight"), default, BatchNormTensors("layer3.0.bn3"), 1E-05f, Scratch(2187648, 262144), Scratch(2449792, 1024)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(602112, 50176), Scratch(2187648, 262144), Scratch(2449792, 1024), InferenceTensor(401408, 200704)),
+            null);
         RegisterTrace(31, TrainingTensor(19970048, 200704), GradientTensor(19719168, 50176));
 
         // 32: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-        _g32Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To1024K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, false), TrainingTensor(18866176, 401408), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(20170752, 200704), GradientTensor(20170752, 200704), GradientTensor(18866176, 401408), ParameterGradient("layer3.0.downsample.0.weight"), default);
-        _g32Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(20170752, 200704), BatchNormTensors("layer3.0.downsample.1"), Scratch(2450816, 4096), default, TrainingTensor(20371456, 200704), GradientTensor(20371456, 200704), GradientTensor(20170752, 200704), default, BatchNormGradients("layer3.0.downsample.1"));
-        _g32Conv.FuseStatistics(_g32Epilogue);
-        _g32Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(2454912, 524288), Scratch(2979200, 1024));
-        _g32InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To1024K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, true), InferenceTensor(0, 401408), Scratch(2454912, 524288), Scratch(2979200, 1024), InferenceTensor(602112, 200704));
-        Own(_g32Conv, _g32Epilogue, _g32Fold, _g32InferenceConv);
+        AddConvolution(32, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To1024K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, false), TrainingTensor(18866176, 401408), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(20170752, 200704), GradientTensor(20170752, 200704), GradientTensor(18866176, 401408), ParameterGradient("layer3.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(20170752, 200704), BatchNormTensors("layer3.0.downsample.1"), Scratch(2450816, 4096), default, TrainingTensor(20371456, 200704), GradientTensor(20371456, 200704), GradientTensor(20170752, 200704), default, BatchNormGradients("layer3.0.downsample.1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(2454912, 524288), Scratch(2979200, 1024)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To1024K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, true), InferenceTensor(0, 401408), Scratch(2454912, 524288), Scratch(2979200, 1024), InferenceTensor(602112, 200704)),
+            null);
         RegisterTrace(32, TrainingTensor(20371456, 200704), GradientTensor(18866176, 401408));
 
         // 33: Add layer3.0.add
-        _g33Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(19970048, 200704), default, default, TrainingTensor(20371456, 200704), TrainingTensor(20572160, 200704), GradientTensor(20572160, 200704), GradientTensor(19970048, 200704), GradientTensor(20371456, 200704), default);
-        _g33InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(602112, 200704), InferenceTensor(0, 200704));
-        Own(_g33Op, _g33InferenceOp);
+        AddStep(33,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(19970048, 200704), default, default, TrainingTensor(20371456, 200704), TrainingTensor(20572160, 200704), GradientTensor(20572160, 200704), GradientTensor(19970048, 200704), GradientTensor(20371456, 200704), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(602112, 200704), InferenceTensor(0, 200704)));
         RegisterTrace(33, TrainingTensor(20572160, 200704), GradientTensor(19970048, 200704));
 
         // 34: ReLU layer3.0.relu3
-        _g34Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(20572160, 200704), default, default, default, TrainingTensor(20772864, 200704), GradientTensor(20772864, 200704), GradientTensor(20572160, 200704), default, default);
-        _g34InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(200704, 200704));
-        Own(_g34Op, _g34InferenceOp);
+        AddStep(34,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(20572160, 200704), default, default, default, TrainingTensor(20772864, 200704), GradientTensor(20772864, 200704), GradientTensor(20572160, 200704), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(200704, 200704)));
         RegisterTrace(34, TrainingTensor(20772864, 200704), GradientTensor(20572160, 200704));
+        {
+            int[] __r0 = { 200704, 0, 200704, 0, 200704 };
+            int[] __r1 = { 0, 200704, 0, 200704, 0 };
+            for (int r = 0; r < 5; r++)
+            {
 
-        // 35: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        _g35Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(20772864, 200704), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(20973568, 50176), GradientTensor(20973568, 50176), GradientTensor(20772864, 200704), ParameterGradient("layer3.1.conv1.weight"), default);
-        _g35Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(20973568, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2980224, 1024), default, TrainingTensor(21023744, 50176), GradientTensor(21023744, 50176), GradientTensor(20973568, 50176), default, BatchNormGradients("layer3.1.bn1"));
-        _g35Conv.FuseStatistics(_g35Epilogue);
-        _g35Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2981248, 262144), Scratch(3243392, 256));
-        _g35InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(2981248, 262144), Scratch(3243392, 256), InferenceTensor(0, 50176));
-        _g35InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g35InferenceConv.FuseEpilogue(_g35InferenceEpilogue);
-        Own(_g35Conv, _g35Epilogue, _g35Fold, _g35InferenceConv, _g35InferenceEpilogue);
-        RegisterTrace(35, TrainingTensor(21023744, 50176), GradientTensor(20772864, 200704));
+                // {35 + 3 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv1, layer3.{1 + r}.bn1, layer3.{1 + r}.relu1
+                AddConvolution(35 + 3 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(20772864 + 602112 * r, 200704), Parameter($"layer3.{1 + r}.conv1.weight"), default, TrainingTensor(20973568 + 602112 * r, 50176), GradientTensor(20973568 + 602112 * r, 50176), GradientTensor(20772864 + 602112 * r, 200704), ParameterGradient($"layer3.{1 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(20973568 + 602112 * r, 50176), BatchNormTensors($"layer3.{1 + r}.bn1"), Scratch(2980224 + 1121792 * r, 1024), default, TrainingTensor(21023744 + 602112 * r, 50176), GradientTensor(21023744 + 602112 * r, 50176), GradientTensor(20973568 + 602112 * r, 50176), default, BatchNormGradients($"layer3.{1 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter($"layer3.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn1"), 1E-05f, Scratch(2981248 + 1121792 * r, 262144), Scratch(3243392 + 1121792 * r, 256)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(__r0[r], 200704), Scratch(2981248 + 1121792 * r, 262144), Scratch(3243392 + 1121792 * r, 256), InferenceTensor(__r1[r], 50176)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(__r1[r], 50176), default, default, default, InferenceTensor(__r1[r], 50176)));
+                RegisterTrace(35 + 3 * r, TrainingTensor(21023744 + 602112 * r, 50176), GradientTensor(20772864 + 602112 * r, 200704));
 
-        // 36: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
-        _g36Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(21023744, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(21073920, 50176), GradientTensor(21073920, 50176), GradientTensor(21023744, 50176), ParameterGradient("layer3.1.conv2.weight"), default);
-        _g36Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(21073920, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(3243648, 1024), default, TrainingTensor(21124096, 50176), GradientTensor(21124096, 50176), GradientTensor(21073920, 50176), default, BatchNormGradients("layer3.1.bn2"));
-        _g36Conv.FuseStatistics(_g36Epilogue);
-        _g36Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(3244672, 589824), Scratch(3834496, 256));
-        _g36InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(3244672, 589824), Scratch(3834496, 256), InferenceTensor(401408, 50176));
-        _g36InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
-        _g36InferenceConv.FuseEpilogue(_g36InferenceEpilogue);
-        Own(_g36Conv, _g36Epilogue, _g36Fold, _g36InferenceConv, _g36InferenceEpilogue);
-        RegisterTrace(36, TrainingTensor(21124096, 50176), GradientTensor(21023744, 50176));
+                // {36 + 3 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv2, layer3.{1 + r}.bn2, layer3.{1 + r}.relu2
+                AddConvolution(36 + 3 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(21023744 + 602112 * r, 50176), Parameter($"layer3.{1 + r}.conv2.weight"), default, TrainingTensor(21073920 + 602112 * r, 50176), GradientTensor(21073920 + 602112 * r, 50176), GradientTensor(21023744 + 602112 * r, 50176), ParameterGradient($"layer3.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(21073920 + 602112 * r, 50176), BatchNormTensors($"layer3.{1 + r}.bn2"), Scratch(3243648 + 1121792 * r, 1024), default, TrainingTensor(21124096 + 602112 * r, 50176), GradientTensor(21124096 + 602112 * r, 50176), GradientTensor(21073920 + 602112 * r, 50176), default, BatchNormGradients($"layer3.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn2"), 1E-05f, Scratch(3244672 + 1121792 * r, 589824), Scratch(3834496 + 1121792 * r, 256)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(__r1[r], 50176), Scratch(3244672 + 1121792 * r, 589824), Scratch(3834496 + 1121792 * r, 256), InferenceTensor(401408, 50176)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176)));
+                RegisterTrace(36 + 3 * r, TrainingTensor(21124096 + 602112 * r, 50176), GradientTensor(21023744 + 602112 * r, 50176));
 
-        // 37: Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
-        _g37Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(21124096, 50176), Parameter("layer3.1.conv3.weight"), default, TrainingTensor(21174272, 200704), GradientTensor(21174272, 200704), GradientTensor(21124096, 50176), ParameterGradient("layer3.1.conv3.weight"), default);
-        _g37Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(21174272, 200704), BatchNormTensors("layer3.1.bn3"), Scratch(3834752, 4096), TrainingTensor(20772864, 200704), TrainingTensor(21374976, 200704), GradientTensor(21374976, 200704), GradientTensor(21174272, 200704), GradientTensor(20772864, 200704), BatchNormGradients("layer3.1.bn3"));
-        _g37Conv.FuseStatistics(_g37Epilogue);
-        _g37Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.1.conv3.weight"), default, BatchNormTensors("layer3.1.bn3"), 1E-05f, Scratch(3838848, 262144), Scratch(4100992, 1024));
-        _g37InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(3838848, 262144), Scratch(4100992, 1024), InferenceTensor(0, 200704));
-        _g37InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704));
-        _g37InferenceConv.FuseEpilogue(_g37InferenceEpilogue);
-        Own(_g37Conv, _g37Epilogue, _g37Fold, _g37InferenceConv, _g37InferenceEpilogue);
-        RegisterTrace(37, TrainingTensor(21374976, 200704), GradientTensor(21124096, 50176));
-
-        // 38: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        _g38Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(21374976, 200704), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(21575680, 50176), GradientTensor(21575680, 50176), GradientTensor(21374976, 200704), ParameterGradient("layer3.2.conv1.weight"), default);
-        _g38Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(21575680, 50176), BatchNormTensors("layer3.2.bn1"), Scratch(4102016, 1024), default, TrainingTensor(21625856, 50176), GradientTensor(21625856, 50176), GradientTensor(21575680, 50176), default, BatchNormGradients("layer3.2.bn1"));
-        _g38Conv.FuseStatistics(_g38Epilogue);
-        _g38Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(4103040, 262144), Scratch(4365184, 256));
-        _g38InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(4103040, 262144), Scratch(4365184, 256), InferenceTensor(200704, 50176));
-        _g38InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
-        _g38InferenceConv.FuseEpilogue(_g38InferenceEpilogue);
-        Own(_g38Conv, _g38Epilogue, _g38Fold, _g38InferenceConv, _g38InferenceEpilogue);
-        RegisterTrace(38, TrainingTensor(21625856, 50176), GradientTensor(21374976, 200704));
-
-        // 39: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
-        _g39Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(21625856, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(21676032, 50176), GradientTensor(21676032, 50176), GradientTensor(21625856, 50176), ParameterGradient("layer3.2.conv2.weight"), default);
-        _g39Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(21676032, 50176), BatchNormTensors("layer3.2.bn2"), Scratch(4365440, 1024), default, TrainingTensor(21726208, 50176), GradientTensor(21726208, 50176), GradientTensor(21676032, 50176), default, BatchNormGradients("layer3.2.bn2"));
-        _g39Conv.FuseStatistics(_g39Epilogue);
-        _g39Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(4366464, 589824), Scratch(4956288, 256));
-        _g39InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(4366464, 589824), Scratch(4956288, 256), InferenceTensor(401408, 50176));
-        _g39InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
-        _g39InferenceConv.FuseEpilogue(_g39InferenceEpilogue);
-        Own(_g39Conv, _g39Epilogue, _g39Fold, _g39InferenceConv, _g39InferenceEpilogue);
-        RegisterTrace(39, TrainingTensor(21726208, 50176), GradientTensor(21625856, 50176));
-
-        // 40: Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
-        _g40Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(21726208, 50176), Parameter("layer3.2.conv3.weight"), default, TrainingTensor(21776384, 200704), GradientTensor(21776384, 200704), GradientTensor(21726208, 50176), ParameterGradient("layer3.2.conv3.weight"), default);
-        _g40Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(21776384, 200704), BatchNormTensors("layer3.2.bn3"), Scratch(4956544, 4096), TrainingTensor(21374976, 200704), TrainingTensor(21977088, 200704), GradientTensor(21977088, 200704), GradientTensor(21776384, 200704), GradientTensor(21374976, 200704), BatchNormGradients("layer3.2.bn3"));
-        _g40Conv.FuseStatistics(_g40Epilogue);
-        _g40Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.2.conv3.weight"), default, BatchNormTensors("layer3.2.bn3"), 1E-05f, Scratch(4960640, 262144), Scratch(5222784, 1024));
-        _g40InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(4960640, 262144), Scratch(5222784, 1024), InferenceTensor(200704, 200704));
-        _g40InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(0, 200704), InferenceTensor(200704, 200704));
-        _g40InferenceConv.FuseEpilogue(_g40InferenceEpilogue);
-        Own(_g40Conv, _g40Epilogue, _g40Fold, _g40InferenceConv, _g40InferenceEpilogue);
-        RegisterTrace(40, TrainingTensor(21977088, 200704), GradientTensor(21726208, 50176));
-
-        // 41: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        _g41Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(21977088, 200704), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(22177792, 50176), GradientTensor(22177792, 50176), GradientTensor(21977088, 200704), ParameterGradient("layer3.3.conv1.weight"), default);
-        _g41Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(22177792, 50176), BatchNormTensors("layer3.3.bn1"), Scratch(5223808, 1024), default, TrainingTensor(22227968, 50176), GradientTensor(22227968, 50176), GradientTensor(22177792, 50176), default, BatchNormGradients("layer3.3.bn1"));
-        _g41Conv.FuseStatistics(_g41Epilogue);
-        _g41Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(5224832, 262144), Scratch(5486976, 256));
-        _g41InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(5224832, 262144), Scratch(5486976, 256), InferenceTensor(0, 50176));
-        _g41InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g41InferenceConv.FuseEpilogue(_g41InferenceEpilogue);
-        Own(_g41Conv, _g41Epilogue, _g41Fold, _g41InferenceConv, _g41InferenceEpilogue);
-        RegisterTrace(41, TrainingTensor(22227968, 50176), GradientTensor(21977088, 200704));
-
-        // 42: Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
-        _g42Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(22227968, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(22278144, 50176), GradientTensor(22278144, 50176), GradientTensor(22227968, 50176), ParameterGradient("layer3.3.conv2.weight"), default);
-        _g42Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(22278144, 50176), BatchNormTensors("layer3.3.bn2"), Scratch(5487232, 1024), default, TrainingTensor(22328320, 50176), GradientTensor(22328320, 50176), GradientTensor(22278144, 50176), default, BatchNormGradients("layer3.3.bn2"));
-        _g42Conv.FuseStatistics(_g42Epilogue);
-        _g42Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(5488256, 589824), Scratch(6078080, 256));
-        _g42InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(5488256, 589824), Scratch(6078080, 256), InferenceTensor(401408, 50176));
-        _g42InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
-        _g42InferenceConv.FuseEpilogue(_g42InferenceEpilogue);
-        Own(_g42Conv, _g42Epilogue, _g42Fold, _g42InferenceConv, _g42InferenceEpilogue);
-        RegisterTrace(42, TrainingTensor(22328320, 50176), GradientTensor(22227968, 50176));
-
-        // 43: Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
-        _g43Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(22328320, 50176), Parameter("layer3.3.conv3.weight"), default, TrainingTensor(22378496, 200704), GradientTensor(22378496, 200704), GradientTensor(22328320, 50176), ParameterGradient("layer3.3.conv3.weight"), default);
-        _g43Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(22378496, 200704), BatchNormTensors("layer3.3.bn3"), Scratch(6078336, 4096), TrainingTensor(21977088, 200704), TrainingTensor(22579200, 200704), GradientTensor(22579200, 200704), GradientTensor(22378496, 200704), GradientTensor(21977088, 200704), BatchNormGradients("layer3.3.bn3"));
-        _g43Conv.FuseStatistics(_g43Epilogue);
-        _g43Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.3.conv3.weight"), default, BatchNormTensors("layer3.3.bn3"), 1E-05f, Scratch(6082432, 262144), Scratch(6344576, 1024));
-        _g43InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(6082432, 262144), Scratch(6344576, 1024), InferenceTensor(0, 200704));
-        _g43InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704));
-        _g43InferenceConv.FuseEpilogue(_g43InferenceEpilogue);
-        Own(_g43Conv, _g43Epilogue, _g43Fold, _g43InferenceConv, _g43InferenceEpilogue);
-        RegisterTrace(43, TrainingTensor(22579200, 200704), GradientTensor(22328320, 50176));
-
-        // 44: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        _g44Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(22579200, 200704), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(22779904, 50176), GradientTensor(22779904, 50176), GradientTensor(22579200, 200704), ParameterGradient("layer3.4.conv1.weight"), default);
-        _g44Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(22779904, 50176), BatchNormTensors("layer3.4.bn1"), Scratch(6345600, 1024), default, TrainingTensor(22830080, 50176), GradientTensor(22830080, 50176), GradientTensor(22779904, 50176), default, BatchNormGradients("layer3.4.bn1"));
-        _g44Conv.FuseStatistics(_g44Epilogue);
-        _g44Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(6346624, 262144), Scratch(6608768, 256));
-        _g44InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(6346624, 262144), Scratch(6608768, 256), InferenceTensor(200704, 50176));
-        _g44InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176));
-        _g44InferenceConv.FuseEpilogue(_g44InferenceEpilogue);
-        Own(_g44Conv, _g44Epilogue, _g44Fold, _g44InferenceConv, _g44InferenceEpilogue);
-        RegisterTrace(44, TrainingTensor(22830080, 50176), GradientTensor(22579200, 200704));
-
-        // 45: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
-        _g45Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(22830080, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(22880256, 50176), GradientTensor(22880256, 50176), GradientTensor(22830080, 50176), ParameterGradient("layer3.4.conv2.weight"), default);
-        _g45Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(22880256, 50176), BatchNormTensors("layer3.4.bn2"), Scratch(6609024, 1024), default, TrainingTensor(22930432, 50176), GradientTensor(22930432, 50176), GradientTensor(22880256, 50176), default, BatchNormGradients("layer3.4.bn2"));
-        _g45Conv.FuseStatistics(_g45Epilogue);
-        _g45Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(6610048, 589824), Scratch(7199872, 256));
-        _g45InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(6610048, 589824), Scratch(7199872, 256), InferenceTensor(401408, 50176));
-        _g45InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
-        _g45InferenceConv.FuseEpilogue(_g45InferenceEpilogue);
-        Own(_g45Conv, _g45Epilogue, _g45Fold, _g45InferenceConv, _g45InferenceEpilogue);
-        RegisterTrace(45, TrainingTensor(22930432, 50176), GradientTensor(22830080, 50176));
-
-        // 46: Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
-        _g46Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(22930432, 50176), Parameter("layer3.4.conv3.weight"), default, TrainingTensor(22980608, 200704), GradientTensor(22980608, 200704), GradientTensor(22930432, 50176), ParameterGradient("layer3.4.conv3.weight"), default);
-        _g46Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(22980608, 200704), BatchNormTensors("layer3.4.bn3"), Scratch(7200128, 4096), TrainingTensor(22579200, 200704), TrainingTensor(23181312, 200704), GradientTensor(23181312, 200704), GradientTensor(22980608, 200704), GradientTensor(22579200, 200704), BatchNormGradients("layer3.4.bn3"));
-        _g46Conv.FuseStatistics(_g46Epilogue);
-        _g46Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.4.conv3.weight"), default, BatchNormTensors("layer3.4.bn3"), 1E-05f, Scratch(7204224, 262144), Scratch(7466368, 1024));
-        _g46InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(7204224, 262144), Scratch(7466368, 1024), InferenceTensor(200704, 200704));
-        _g46InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(0, 200704), InferenceTensor(200704, 200704));
-        _g46InferenceConv.FuseEpilogue(_g46InferenceEpilogue);
-        Own(_g46Conv, _g46Epilogue, _g46Fold, _g46InferenceConv, _g46InferenceEpilogue);
-        RegisterTrace(46, TrainingTensor(23181312, 200704), GradientTensor(22930432, 50176));
-
-        // 47: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-        _g47Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(23181312, 200704), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(23382016, 50176), GradientTensor(23382016, 50176), GradientTensor(23181312, 200704), ParameterGradient("layer3.5.conv1.weight"), default);
-        _g47Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(23382016, 50176), BatchNormTensors("layer3.5.bn1"), Scratch(7467392, 1024), default, TrainingTensor(23432192, 50176), GradientTensor(23432192, 50176), GradientTensor(23382016, 50176), default, BatchNormGradients("layer3.5.bn1"));
-        _g47Conv.FuseStatistics(_g47Epilogue);
-        _g47Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(7468416, 262144), Scratch(7730560, 256));
-        _g47InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(7468416, 262144), Scratch(7730560, 256), InferenceTensor(0, 50176));
-        _g47InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176));
-        _g47InferenceConv.FuseEpilogue(_g47InferenceEpilogue);
-        Own(_g47Conv, _g47Epilogue, _g47Fold, _g47InferenceConv, _g47InferenceEpilogue);
-        RegisterTrace(47, TrainingTensor(23432192, 50176), GradientTensor(23181312, 200704));
-
-        // 48: Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
-        _g48Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(23432192, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(23482368, 50176), GradientTensor(23482368, 50176), GradientTensor(23432192, 50176), ParameterGradient("layer3.5.conv2.weight"), default);
-        _g48Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(23482368, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7730816, 1024), default, TrainingTensor(23532544, 50176), GradientTensor(23532544, 50176), GradientTensor(23482368, 50176), default, BatchNormGradients("layer3.5.bn2"));
-        _g48Conv.FuseStatistics(_g48Epilogue);
-        _g48Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(7731840, 589824), Scratch(8321664, 256));
-        _g48InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7731840, 589824), Scratch(8321664, 256), InferenceTensor(401408, 50176));
-        _g48InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176));
-        _g48InferenceConv.FuseEpilogue(_g48InferenceEpilogue);
-        Own(_g48Conv, _g48Epilogue, _g48Fold, _g48InferenceConv, _g48InferenceEpilogue);
-        RegisterTrace(48, TrainingTensor(23532544, 50176), GradientTensor(23432192, 50176));
-
-        // 49: Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
-        _g49Conv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(23532544, 50176), Parameter("layer3.5.conv3.weight"), default, TrainingTensor(23582720, 200704), GradientTensor(23582720, 200704), GradientTensor(23532544, 50176), ParameterGradient("layer3.5.conv3.weight"), default);
-        _g49Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(23582720, 200704), BatchNormTensors("layer3.5.bn3"), Scratch(8321920, 4096), TrainingTensor(23181312, 200704), TrainingTensor(23783424, 200704), GradientTensor(23783424, 200704), GradientTensor(23582720, 200704), GradientTensor(23181312, 200704), BatchNormGradients("layer3.5.bn3"));
-        _g49Conv.FuseStatistics(_g49Epilogue);
-        _g49Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.5.conv3.weight"), default, BatchNormTensors("layer3.5.bn3"), 1E-05f, Scratch(8326016, 262144), Scratch(8588160, 1024));
-        _g49InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(8326016, 262144), Scratch(8588160, 1024), InferenceTensor(0, 200704));
-        _g49InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704));
-        _g49InferenceConv.FuseEpilogue(_g49InferenceEpilogue);
-        Own(_g49Conv, _g49Epilogue, _g49Fold, _g49InferenceConv, _g49InferenceEpilogue);
-        RegisterTrace(49, TrainingTensor(23783424, 200704), GradientTensor(23532544, 50176));
+                // {37 + 3 * r}: Conv+BatchNorm+Add+ReLU layer3.{1 + r}.conv3, layer3.{1 + r}.bn3, layer3.{1 + r}.add, layer3.{1 + r}.relu3
+                AddConvolution(37 + 3 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), TrainingTensor(21124096 + 602112 * r, 50176), Parameter($"layer3.{1 + r}.conv3.weight"), default, TrainingTensor(21174272 + 602112 * r, 200704), GradientTensor(21174272 + 602112 * r, 200704), GradientTensor(21124096 + 602112 * r, 50176), ParameterGradient($"layer3.{1 + r}.conv3.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(21174272 + 602112 * r, 200704), BatchNormTensors($"layer3.{1 + r}.bn3"), Scratch(3834752 + 1121792 * r, 4096), TrainingTensor(20772864 + 602112 * r, 200704), TrainingTensor(21374976 + 602112 * r, 200704), GradientTensor(21374976 + 602112 * r, 200704), GradientTensor(21174272 + 602112 * r, 200704), GradientTensor(20772864 + 602112 * r, 200704), BatchNormGradients($"layer3.{1 + r}.bn3")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter($"layer3.{1 + r}.conv3.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn3"), 1E-05f, Scratch(3838848 + 1121792 * r, 262144), Scratch(4100992 + 1121792 * r, 1024)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(3838848 + 1121792 * r, 262144), Scratch(4100992 + 1121792 * r, 1024), InferenceTensor(__r1[r], 200704)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(__r1[r], 200704), default, default, InferenceTensor(__r0[r], 200704), InferenceTensor(__r1[r], 200704)));
+                RegisterTrace(37 + 3 * r, TrainingTensor(21374976 + 602112 * r, 200704), GradientTensor(21124096 + 602112 * r, 50176));
+            }
+        }
 
         // 50: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-        _g50Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), TrainingTensor(23783424, 200704), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(23984128, 100352), GradientTensor(23984128, 100352), GradientTensor(23783424, 200704), ParameterGradient("layer4.0.conv1.weight"), default);
-        _g50Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(23984128, 100352), BatchNormTensors("layer4.0.bn1"), Scratch(8589184, 2048), default, TrainingTensor(24084480, 100352), GradientTensor(24084480, 100352), GradientTensor(23984128, 100352), default, BatchNormGradients("layer4.0.bn1"));
-        _g50Conv.FuseStatistics(_g50Epilogue);
-        _g50Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8591232, 524288), Scratch(9115520, 512));
-        _g50InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(8591232, 524288), Scratch(9115520, 512), InferenceTensor(200704, 100352));
-        _g50InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(200704, 100352));
-        _g50InferenceConv.FuseEpilogue(_g50InferenceEpilogue);
-        Own(_g50Conv, _g50Epilogue, _g50Fold, _g50InferenceConv, _g50InferenceEpilogue);
+        AddConvolution(50, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), TrainingTensor(23783424, 200704), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(23984128, 100352), GradientTensor(23984128, 100352), GradientTensor(23783424, 200704), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(23984128, 100352), BatchNormTensors("layer4.0.bn1"), Scratch(8589184, 2048), default, TrainingTensor(24084480, 100352), GradientTensor(24084480, 100352), GradientTensor(23984128, 100352), default, BatchNormGradients("layer4.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8591232, 524288), Scratch(9115520, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(8591232, 524288), Scratch(9115520, 512), InferenceTensor(200704, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(200704, 100352)));
         RegisterTrace(50, TrainingTensor(24084480, 100352), GradientTensor(23783424, 200704));
 
         // 51: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
-        _g51Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), TrainingTensor(24084480, 100352), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(24184832, 25088), GradientTensor(24184832, 25088), GradientTensor(24084480, 100352), ParameterGradient("layer4.0.conv2.weight"), default);
-        _g51Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24184832, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9116032, 2048), default, TrainingTensor(24209920, 25088), GradientTensor(24209920, 25088), GradientTensor(24184832, 25088), default, BatchNormGradients("layer4.0.bn2"));
-        _g51Conv.FuseStatistics(_g51Epilogue);
-        _g51Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9118080, 2359296), Scratch(11477376, 512));
-        _g51InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(9118080, 2359296), Scratch(11477376, 512), InferenceTensor(301056, 25088));
-        _g51InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(301056, 25088), default, default, default, InferenceTensor(301056, 25088));
-        _g51InferenceConv.FuseEpilogue(_g51InferenceEpilogue);
-        Own(_g51Conv, _g51Epilogue, _g51Fold, _g51InferenceConv, _g51InferenceEpilogue);
+        AddConvolution(51, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), TrainingTensor(24084480, 100352), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(24184832, 25088), GradientTensor(24184832, 25088), GradientTensor(24084480, 100352), ParameterGradient("layer4.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24184832, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9116032, 2048), default, TrainingTensor(24209920, 25088), GradientTensor(24209920, 25088), GradientTensor(24184832, 25088), default, BatchNormGradients("layer4.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9118080, 2359296), Scratch(11477376, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(9118080, 2359296), Scratch(11477376, 512), InferenceTensor(301056, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(301056, 25088), default, default, default, InferenceTensor(301056, 25088)));
         RegisterTrace(51, TrainingTensor(24209920, 25088), GradientTensor(24084480, 100352));
 
         // 52: Conv+BatchNorm layer4.0.conv3, layer4.0.bn3
-        _g52Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(24209920, 25088), Parameter("layer4.0.conv3.weight"), default, TrainingTensor(24235008, 100352), GradientTensor(24235008, 100352), GradientTensor(24209920, 25088), ParameterGradient("layer4.0.conv3.weight"), default);
-        _g52Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24235008, 100352), BatchNormTensors("layer4.0.bn3"), Scratch(11477888, 8192), default, TrainingTensor(24335360, 100352), GradientTensor(24335360, 100352), GradientTensor(24235008, 100352), default, BatchNormGradients("layer4.0.bn3"));
-        _g52Conv.FuseStatistics(_g52Epilogue);
-        _g52Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.0.conv3.weight"), default, BatchNormTensors("layer4.0.bn3"), 1E-05f, Scratch(11486080, 1048576), Scratch(12534656, 2048));
-        _g52InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(301056, 25088), Scratch(11486080, 1048576), Scratch(12534656, 2048), InferenceTensor(200704, 100352));
-        Own(_g52Conv, _g52Epilogue, _g52Fold, _g52InferenceConv);
+        AddConvolution(52, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(24209920, 25088), Parameter("layer4.0.conv3.weight"), default, TrainingTensor(24235008, 100352), GradientTensor(24235008, 100352), GradientTensor(24209920, 25088), ParameterGradient("layer4.0.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24235008, 100352), BatchNormTensors("layer4.0.bn3"), Scratch(11477888, 8192), default, TrainingTensor(24335360, 100352), GradientTensor(24335360, 100352), GradientTensor(24235008, 100352), default, BatchNormGradients("layer4.0.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.0.conv3.weight"), default, BatchNormTensors("layer4.0.bn3"), 1E-05f, Scratch(11486080, 1048576), Scratch(12534656, 2048)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(301056, 25088), Scratch(11486080, 1048576), Scratch(12534656, 2048), InferenceTensor(200704, 100352)),
+            null);
         RegisterTrace(52, TrainingTensor(24335360, 100352), GradientTensor(24209920, 25088));
 
         // 53: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-        _g53Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To2048K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, false), TrainingTensor(23783424, 200704), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(24435712, 100352), GradientTensor(24435712, 100352), GradientTensor(23783424, 200704), ParameterGradient("layer4.0.downsample.0.weight"), default);
-        _g53Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24435712, 100352), BatchNormTensors("layer4.0.downsample.1"), Scratch(12536704, 8192), default, TrainingTensor(24536064, 100352), GradientTensor(24536064, 100352), GradientTensor(24435712, 100352), default, BatchNormGradients("layer4.0.downsample.1"));
-        _g53Conv.FuseStatistics(_g53Epilogue);
-        _g53Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(12544896, 2097152), Scratch(14642048, 2048));
-        _g53InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To2048K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, true), InferenceTensor(0, 200704), Scratch(12544896, 2097152), Scratch(14642048, 2048), InferenceTensor(301056, 100352));
-        Own(_g53Conv, _g53Epilogue, _g53Fold, _g53InferenceConv);
+        AddConvolution(53, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To2048K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, false), TrainingTensor(23783424, 200704), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(24435712, 100352), GradientTensor(24435712, 100352), GradientTensor(23783424, 200704), ParameterGradient("layer4.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24435712, 100352), BatchNormTensors("layer4.0.downsample.1"), Scratch(12536704, 8192), default, TrainingTensor(24536064, 100352), GradientTensor(24536064, 100352), GradientTensor(24435712, 100352), default, BatchNormGradients("layer4.0.downsample.1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(12544896, 2097152), Scratch(14642048, 2048)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To2048K1S2P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, true), InferenceTensor(0, 200704), Scratch(12544896, 2097152), Scratch(14642048, 2048), InferenceTensor(301056, 100352)),
+            null);
         RegisterTrace(53, TrainingTensor(24536064, 100352), GradientTensor(23783424, 200704));
 
         // 54: Add layer4.0.add
-        _g54Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(24335360, 100352), default, default, TrainingTensor(24536064, 100352), TrainingTensor(24636416, 100352), GradientTensor(24636416, 100352), GradientTensor(24335360, 100352), GradientTensor(24536064, 100352), default);
-        _g54InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(301056, 100352), InferenceTensor(0, 100352));
-        Own(_g54Op, _g54InferenceOp);
+        AddStep(54,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(24335360, 100352), default, default, TrainingTensor(24536064, 100352), TrainingTensor(24636416, 100352), GradientTensor(24636416, 100352), GradientTensor(24335360, 100352), GradientTensor(24536064, 100352), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(301056, 100352), InferenceTensor(0, 100352)));
         RegisterTrace(54, TrainingTensor(24636416, 100352), GradientTensor(24335360, 100352));
 
         // 55: ReLU layer4.0.relu3
-        _g55Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(24636416, 100352), default, default, default, TrainingTensor(24736768, 100352), GradientTensor(24736768, 100352), GradientTensor(24636416, 100352), default, default);
-        _g55InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(100352, 100352));
-        Own(_g55Op, _g55InferenceOp);
+        AddStep(55,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(24636416, 100352), default, default, default, TrainingTensor(24736768, 100352), GradientTensor(24736768, 100352), GradientTensor(24636416, 100352), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(100352, 100352)));
         RegisterTrace(55, TrainingTensor(24736768, 100352), GradientTensor(24636416, 100352));
 
         // 56: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-        _g56Conv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(24736768, 100352), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(24837120, 25088), GradientTensor(24837120, 25088), GradientTensor(24736768, 100352), ParameterGradient("layer4.1.conv1.weight"), default);
-        _g56Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24837120, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(14644096, 2048), default, TrainingTensor(24862208, 25088), GradientTensor(24862208, 25088), GradientTensor(24837120, 25088), default, BatchNormGradients("layer4.1.bn1"));
-        _g56Conv.FuseStatistics(_g56Epilogue);
-        _g56Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(14646144, 1048576), Scratch(15694720, 512));
-        _g56InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(100352, 100352), Scratch(14646144, 1048576), Scratch(15694720, 512), InferenceTensor(0, 25088));
-        _g56InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088));
-        _g56InferenceConv.FuseEpilogue(_g56InferenceEpilogue);
-        Own(_g56Conv, _g56Epilogue, _g56Fold, _g56InferenceConv, _g56InferenceEpilogue);
+        AddConvolution(56, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(24736768, 100352), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(24837120, 25088), GradientTensor(24837120, 25088), GradientTensor(24736768, 100352), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24837120, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(14644096, 2048), default, TrainingTensor(24862208, 25088), GradientTensor(24862208, 25088), GradientTensor(24837120, 25088), default, BatchNormGradients("layer4.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(14646144, 1048576), Scratch(15694720, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(100352, 100352), Scratch(14646144, 1048576), Scratch(15694720, 512), InferenceTensor(0, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
         RegisterTrace(56, TrainingTensor(24862208, 25088), GradientTensor(24736768, 100352));
 
         // 57: Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
-        _g57Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(24862208, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(24887296, 25088), GradientTensor(24887296, 25088), GradientTensor(24862208, 25088), ParameterGradient("layer4.1.conv2.weight"), default);
-        _g57Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24887296, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(15695232, 2048), default, TrainingTensor(24912384, 25088), GradientTensor(24912384, 25088), GradientTensor(24887296, 25088), default, BatchNormGradients("layer4.1.bn2"));
-        _g57Conv.FuseStatistics(_g57Epilogue);
-        _g57Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(15697280, 2359296), Scratch(18056576, 512));
-        _g57InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(15697280, 2359296), Scratch(18056576, 512), InferenceTensor(200704, 25088));
-        _g57InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 25088), default, default, default, InferenceTensor(200704, 25088));
-        _g57InferenceConv.FuseEpilogue(_g57InferenceEpilogue);
-        Own(_g57Conv, _g57Epilogue, _g57Fold, _g57InferenceConv, _g57InferenceEpilogue);
+        AddConvolution(57, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(24862208, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(24887296, 25088), GradientTensor(24887296, 25088), GradientTensor(24862208, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(24887296, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(15695232, 2048), default, TrainingTensor(24912384, 25088), GradientTensor(24912384, 25088), GradientTensor(24887296, 25088), default, BatchNormGradients("layer4.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(15697280, 2359296), Scratch(18056576, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(15697280, 2359296), Scratch(18056576, 512), InferenceTensor(200704, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 25088), default, default, default, InferenceTensor(200704, 25088)));
         RegisterTrace(57, TrainingTensor(24912384, 25088), GradientTensor(24862208, 25088));
 
         // 58: Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
-        _g58Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(24912384, 25088), Parameter("layer4.1.conv3.weight"), default, TrainingTensor(24937472, 100352), GradientTensor(24937472, 100352), GradientTensor(24912384, 25088), ParameterGradient("layer4.1.conv3.weight"), default);
-        _g58Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(24937472, 100352), BatchNormTensors("layer4.1.bn3"), Scratch(18057088, 8192), TrainingTensor(24736768, 100352), TrainingTensor(25037824, 100352), GradientTensor(25037824, 100352), GradientTensor(24937472, 100352), GradientTensor(24736768, 100352), BatchNormGradients("layer4.1.bn3"));
-        _g58Conv.FuseStatistics(_g58Epilogue);
-        _g58Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.1.conv3.weight"), default, BatchNormTensors("layer4.1.bn3"), 1E-05f, Scratch(18065280, 1048576), Scratch(19113856, 2048));
-        _g58InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(200704, 25088), Scratch(18065280, 1048576), Scratch(19113856, 2048), InferenceTensor(0, 100352));
-        _g58InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(0, 100352));
-        _g58InferenceConv.FuseEpilogue(_g58InferenceEpilogue);
-        Own(_g58Conv, _g58Epilogue, _g58Fold, _g58InferenceConv, _g58InferenceEpilogue);
+        AddConvolution(58, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(24912384, 25088), Parameter("layer4.1.conv3.weight"), default, TrainingTensor(24937472, 100352), GradientTensor(24937472, 100352), GradientTensor(24912384, 25088), ParameterGradient("layer4.1.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(24937472, 100352), BatchNormTensors("layer4.1.bn3"), Scratch(18057088, 8192), TrainingTensor(24736768, 100352), TrainingTensor(25037824, 100352), GradientTensor(25037824, 100352), GradientTensor(24937472, 100352), GradientTensor(24736768, 100352), BatchNormGradients("layer4.1.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.1.conv3.weight"), default, BatchNormTensors("layer4.1.bn3"), 1E-05f, Scratch(18065280, 1048576), Scratch(19113856, 2048)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(200704, 25088), Scratch(18065280, 1048576), Scratch(19113856, 2048), InferenceTensor(0, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(0, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(0, 100352)));
         RegisterTrace(58, TrainingTensor(25037824, 100352), GradientTensor(24912384, 25088));
 
         // 59: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-        _g59Conv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(25037824, 100352), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(25138176, 25088), GradientTensor(25138176, 25088), GradientTensor(25037824, 100352), ParameterGradient("layer4.2.conv1.weight"), default);
-        _g59Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(25138176, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(19115904, 2048), default, TrainingTensor(25163264, 25088), GradientTensor(25163264, 25088), GradientTensor(25138176, 25088), default, BatchNormGradients("layer4.2.bn1"));
-        _g59Conv.FuseStatistics(_g59Epilogue);
-        _g59Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(19117952, 1048576), Scratch(20166528, 512));
-        _g59InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(19117952, 1048576), Scratch(20166528, 512), InferenceTensor(100352, 25088));
-        _g59InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088));
-        _g59InferenceConv.FuseEpilogue(_g59InferenceEpilogue);
-        Own(_g59Conv, _g59Epilogue, _g59Fold, _g59InferenceConv, _g59InferenceEpilogue);
+        AddConvolution(59, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(25037824, 100352), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(25138176, 25088), GradientTensor(25138176, 25088), GradientTensor(25037824, 100352), ParameterGradient("layer4.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(25138176, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(19115904, 2048), default, TrainingTensor(25163264, 25088), GradientTensor(25163264, 25088), GradientTensor(25138176, 25088), default, BatchNormGradients("layer4.2.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(19117952, 1048576), Scratch(20166528, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(19117952, 1048576), Scratch(20166528, 512), InferenceTensor(100352, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088)));
         RegisterTrace(59, TrainingTensor(25163264, 25088), GradientTensor(25037824, 100352));
 
         // 60: Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
-        _g60Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(25163264, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(25188352, 25088), GradientTensor(25188352, 25088), GradientTensor(25163264, 25088), ParameterGradient("layer4.2.conv2.weight"), default);
-        _g60Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(25188352, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(20167040, 2048), default, TrainingTensor(25213440, 25088), GradientTensor(25213440, 25088), GradientTensor(25188352, 25088), default, BatchNormGradients("layer4.2.bn2"));
-        _g60Conv.FuseStatistics(_g60Epilogue);
-        _g60Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(20169088, 2359296), Scratch(22528384, 512));
-        _g60InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(20169088, 2359296), Scratch(22528384, 512), InferenceTensor(200704, 25088));
-        _g60InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 25088), default, default, default, InferenceTensor(200704, 25088));
-        _g60InferenceConv.FuseEpilogue(_g60InferenceEpilogue);
-        Own(_g60Conv, _g60Epilogue, _g60Fold, _g60InferenceConv, _g60InferenceEpilogue);
+        AddConvolution(60, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(25163264, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(25188352, 25088), GradientTensor(25188352, 25088), GradientTensor(25163264, 25088), ParameterGradient("layer4.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(25188352, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(20167040, 2048), default, TrainingTensor(25213440, 25088), GradientTensor(25213440, 25088), GradientTensor(25188352, 25088), default, BatchNormGradients("layer4.2.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(20169088, 2359296), Scratch(22528384, 512)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(20169088, 2359296), Scratch(22528384, 512), InferenceTensor(200704, 25088)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(200704, 25088), default, default, default, InferenceTensor(200704, 25088)));
         RegisterTrace(60, TrainingTensor(25213440, 25088), GradientTensor(25163264, 25088));
 
         // 61: Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
-        _g61Conv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(25213440, 25088), Parameter("layer4.2.conv3.weight"), default, TrainingTensor(25238528, 100352), GradientTensor(25238528, 100352), GradientTensor(25213440, 25088), ParameterGradient("layer4.2.conv3.weight"), default);
-        _g61Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(25238528, 100352), BatchNormTensors("layer4.2.bn3"), Scratch(22528896, 8192), TrainingTensor(25037824, 100352), TrainingTensor(25338880, 100352), GradientTensor(25338880, 100352), GradientTensor(25238528, 100352), GradientTensor(25037824, 100352), BatchNormGradients("layer4.2.bn3"));
-        _g61Conv.FuseStatistics(_g61Epilogue);
-        _g61Fold = new(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.2.conv3.weight"), default, BatchNormTensors("layer4.2.bn3"), 1E-05f, Scratch(22537088, 1048576), Scratch(23585664, 2048));
-        _g61InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(200704, 25088), Scratch(22537088, 1048576), Scratch(23585664, 2048), InferenceTensor(100352, 100352));
-        _g61InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(100352, 100352));
-        _g61InferenceConv.FuseEpilogue(_g61InferenceEpilogue);
-        Own(_g61Conv, _g61Epilogue, _g61Fold, _g61InferenceConv, _g61InferenceEpilogue);
+        AddConvolution(61, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), TrainingTensor(25213440, 25088), Parameter("layer4.2.conv3.weight"), default, TrainingTensor(25238528, 100352), GradientTensor(25238528, 100352), GradientTensor(25213440, 25088), ParameterGradient("layer4.2.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(25238528, 100352), BatchNormTensors("layer4.2.bn3"), Scratch(22528896, 8192), TrainingTensor(25037824, 100352), TrainingTensor(25338880, 100352), GradientTensor(25338880, 100352), GradientTensor(25238528, 100352), GradientTensor(25037824, 100352), BatchNormGradients("layer4.2.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.2.conv3.weight"), default, BatchNormTensors("layer4.2.bn3"), 1E-05f, Scratch(22537088, 1048576), Scratch(23585664, 2048)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(200704, 25088), Scratch(22537088, 1048576), Scratch(23585664, 2048), InferenceTensor(100352, 100352)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Ilgpu.Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(100352, 100352)));
         RegisterTrace(61, TrainingTensor(25338880, 100352), GradientTensor(25213440, 25088));
 
         // 62: GlobalAvgPool avgpool
-        _g62Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(25338880, 100352), TrainingTensor(25439232, 2048), GradientTensor(25439232, 2048), GradientTensor(25338880, 100352));
-        _g62InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(100352, 100352), InferenceTensor(0, 2048));
-        Own(_g62Op, _g62InferenceOp);
+        AddStep(62,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), TrainingTensor(25338880, 100352), TrainingTensor(25439232, 2048), GradientTensor(25439232, 2048), GradientTensor(25338880, 100352)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.GlobalAverage), InferenceTensor(100352, 100352), InferenceTensor(0, 2048)));
         RegisterTrace(62, TrainingTensor(25439232, 2048), GradientTensor(25338880, 100352));
 
         // 63: Dense fc
-        _g63Conv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(25439232, 2048), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(25441280, 1000), GradientTensor(25441280, 1000), GradientTensor(25439232, 2048), ParameterGradient("fc.weight"), ParameterGradient("fc.bias"));
-        _g63InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(0, 2048), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(2048, 1000));
-        Own(_g63Conv, _g63InferenceConv);
+        AddConvolution(63, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(25439232, 2048), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(25441280, 1000), GradientTensor(25441280, 1000), GradientTensor(25439232, 2048), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            null,
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(0, 2048), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(2048, 1000)),
+            null);
         RegisterTrace(63, TrainingTensor(25441280, 1000), GradientTensor(25439232, 2048));
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardTraining()
-    {
-        _g0Conv.Forward();
-        _g0Epilogue.Forward();
-        TraceForward(0);
-        _g1Op.Forward();
-        TraceForward(1);
-        _g2Conv.Forward();
-        _g2Epilogue.Forward();
-        TraceForward(2);
-        _g3Conv.Forward();
-        _g3Epilogue.Forward();
-        TraceForward(3);
-        _g4Conv.Forward();
-        _g4Epilogue.Forward();
-        TraceForward(4);
-        _g5Conv.Forward();
-        _g5Epilogue.Forward();
-        TraceForward(5);
-        _g6Op.Forward();
-        TraceForward(6);
-        _g7Op.Forward();
-        TraceForward(7);
-        _g8Conv.Forward();
-        _g8Epilogue.Forward();
-        TraceForward(8);
-        _g9Conv.Forward();
-        _g9Epilogue.Forward();
-        TraceForward(9);
-        _g10Conv.Forward();
-        _g10Epilogue.Forward();
-        TraceForward(10);
-        _g11Conv.Forward();
-        _g11Epilogue.Forward();
-        TraceForward(11);
-        _g12Conv.Forward();
-        _g12Epilogue.Forward();
-        TraceForward(12);
-        _g13Conv.Forward();
-        _g13Epilogue.Forward();
-        TraceForward(13);
-        _g14Conv.Forward();
-        _g14Epilogue.Forward();
-        TraceForward(14);
-        _g15Conv.Forward();
-        _g15Epilogue.Forward();
-        TraceForward(15);
-        _g16Conv.Forward();
-        _g16Epilogue.Forward();
-        TraceForward(16);
-        _g17Conv.Forward();
-        _g17Epilogue.Forward();
-        TraceForward(17);
-        _g18Op.Forward();
-        TraceForward(18);
-        _g19Op.Forward();
-        TraceForward(19);
-        _g20Conv.Forward();
-        _g20Epilogue.Forward();
-        TraceForward(20);
-        _g21Conv.Forward();
-        _g21Epilogue.Forward();
-        TraceForward(21);
-        _g22Conv.Forward();
-        _g22Epilogue.Forward();
-        TraceForward(22);
-        _g23Conv.Forward();
-        _g23Epilogue.Forward();
-        TraceForward(23);
-        _g24Conv.Forward();
-        _g24Epilogue.Forward();
-        TraceForward(24);
-        _g25Conv.Forward();
-        _g25Epilogue.Forward();
-        TraceForward(25);
-        _g26Conv.Forward();
-        _g26Epilogue.Forward();
-        TraceForward(26);
-        _g27Conv.Forward();
-        _g27Epilogue.Forward();
-        TraceForward(27);
-        _g28Conv.Forward();
-        _g28Epilogue.Forward();
-        TraceForward(28);
-        _g29Conv.Forward();
-        _g29Epilogue.Forward();
-        TraceForward(29);
-        _g30Conv.Forward();
-        _g30Epilogue.Forward();
-        TraceForward(30);
-        _g31Conv.Forward();
-        _g31Epilogue.Forward();
-        TraceForward(31);
-        _g32Conv.Forward();
-        _g32Epilogue.Forward();
-        TraceForward(32);
-        _g33Op.Forward();
-        TraceForward(33);
-        _g34Op.Forward();
-        TraceForward(34);
-        _g35Conv.Forward();
-        _g35Epilogue.Forward();
-        TraceForward(35);
-        _g36Conv.Forward();
-        _g36Epilogue.Forward();
-        TraceForward(36);
-        _g37Conv.Forward();
-        _g37Epilogue.Forward();
-        TraceForward(37);
-        _g38Conv.Forward();
-        _g38Epilogue.Forward();
-        TraceForward(38);
-        _g39Conv.Forward();
-        _g39Epilogue.Forward();
-        TraceForward(39);
-        _g40Conv.Forward();
-        _g40Epilogue.Forward();
-        TraceForward(40);
-        _g41Conv.Forward();
-        _g41Epilogue.Forward();
-        TraceForward(41);
-        _g42Conv.Forward();
-        _g42Epilogue.Forward();
-        TraceForward(42);
-        _g43Conv.Forward();
-        _g43Epilogue.Forward();
-        TraceForward(43);
-        _g44Conv.Forward();
-        _g44Epilogue.Forward();
-        TraceForward(44);
-        _g45Conv.Forward();
-        _g45Epilogue.Forward();
-        TraceForward(45);
-        _g46Conv.Forward();
-        _g46Epilogue.Forward();
-        TraceForward(46);
-        _g47Conv.Forward();
-        _g47Epilogue.Forward();
-        TraceForward(47);
-        _g48Conv.Forward();
-        _g48Epilogue.Forward();
-        TraceForward(48);
-        _g49Conv.Forward();
-        _g49Epilogue.Forward();
-        TraceForward(49);
-        _g50Conv.Forward();
-        _g50Epilogue.Forward();
-        TraceForward(50);
-        _g51Conv.Forward();
-        _g51Epilogue.Forward();
-        TraceForward(51);
-        _g52Conv.Forward();
-        _g52Epilogue.Forward();
-        TraceForward(52);
-        _g53Conv.Forward();
-        _g53Epilogue.Forward();
-        TraceForward(53);
-        _g54Op.Forward();
-        TraceForward(54);
-        _g55Op.Forward();
-        TraceForward(55);
-        _g56Conv.Forward();
-        _g56Epilogue.Forward();
-        TraceForward(56);
-        _g57Conv.Forward();
-        _g57Epilogue.Forward();
-        TraceForward(57);
-        _g58Conv.Forward();
-        _g58Epilogue.Forward();
-        TraceForward(58);
-        _g59Conv.Forward();
-        _g59Epilogue.Forward();
-        TraceForward(59);
-        _g60Conv.Forward();
-        _g60Epilogue.Forward();
-        TraceForward(60);
-        _g61Conv.Forward();
-        _g61Epilogue.Forward();
-        TraceForward(61);
-        _g62Op.Forward();
-        TraceForward(62);
-        _g63Conv.Forward();
-        TraceForward(63);
-    }
-
-    /// <inheritdoc />
-    protected override void BackwardTraining(bool inputGradient)
-    {
-        _g63Conv.Backward(data: true);
-        TraceBackward(63);
-        _g62Op.Backward();
-        TraceBackward(62);
-        _g61Epilogue.Backward();
-        _g61Conv.Backward(data: true);
-        TraceBackward(61);
-        _g60Epilogue.Backward();
-        _g60Conv.Backward(data: true);
-        TraceBackward(60);
-        _g59Epilogue.Backward();
-        _g59Conv.Backward(data: true);
-        TraceBackward(59);
-        _g58Epilogue.Backward();
-        _g58Conv.Backward(data: true);
-        TraceBackward(58);
-        _g57Epilogue.Backward();
-        _g57Conv.Backward(data: true);
-        TraceBackward(57);
-        _g56Epilogue.Backward();
-        _g56Conv.Backward(data: true);
-        TraceBackward(56);
-        _g55Op.Backward();
-        TraceBackward(55);
-        _g54Op.Backward();
-        TraceBackward(54);
-        _g53Epilogue.Backward();
-        _g53Conv.Backward(data: true);
-        TraceBackward(53);
-        _g52Epilogue.Backward();
-        _g52Conv.Backward(data: true);
-        TraceBackward(52);
-        _g51Epilogue.Backward();
-        _g51Conv.Backward(data: true);
-        TraceBackward(51);
-        _g50Epilogue.Backward();
-        _g50Conv.Backward(data: true);
-        TraceBackward(50);
-        _g49Epilogue.Backward();
-        _g49Conv.Backward(data: true);
-        TraceBackward(49);
-        _g48Epilogue.Backward();
-        _g48Conv.Backward(data: true);
-        TraceBackward(48);
-        _g47Epilogue.Backward();
-        _g47Conv.Backward(data: true);
-        TraceBackward(47);
-        _g46Epilogue.Backward();
-        _g46Conv.Backward(data: true);
-        TraceBackward(46);
-        _g45Epilogue.Backward();
-        _g45Conv.Backward(data: true);
-        TraceBackward(45);
-        _g44Epilogue.Backward();
-        _g44Conv.Backward(data: true);
-        TraceBackward(44);
-        _g43Epilogue.Backward();
-        _g43Conv.Backward(data: true);
-        TraceBackward(43);
-        _g42Epilogue.Backward();
-        _g42Conv.Backward(data: true);
-        TraceBackward(42);
-        _g41Epilogue.Backward();
-        _g41Conv.Backward(data: true);
-        TraceBackward(41);
-        _g40Epilogue.Backward();
-        _g40Conv.Backward(data: true);
-        TraceBackward(40);
-        _g39Epilogue.Backward();
-        _g39Conv.Backward(data: true);
-        TraceBackward(39);
-        _g38Epilogue.Backward();
-        _g38Conv.Backward(data: true);
-        TraceBackward(38);
-        _g37Epilogue.Backward();
-        _g37Conv.Backward(data: true);
-        TraceBackward(37);
-        _g36Epilogue.Backward();
-        _g36Conv.Backward(data: true);
-        TraceBackward(36);
-        _g35Epilogue.Backward();
-        _g35Conv.Backward(data: true);
-        TraceBackward(35);
-        _g34Op.Backward();
-        TraceBackward(34);
-        _g33Op.Backward();
-        TraceBackward(33);
-        _g32Epilogue.Backward();
-        _g32Conv.Backward(data: true);
-        TraceBackward(32);
-        _g31Epilogue.Backward();
-        _g31Conv.Backward(data: true);
-        TraceBackward(31);
-        _g30Epilogue.Backward();
-        _g30Conv.Backward(data: true);
-        TraceBackward(30);
-        _g29Epilogue.Backward();
-        _g29Conv.Backward(data: true);
-        TraceBackward(29);
-        _g28Epilogue.Backward();
-        _g28Conv.Backward(data: true);
-        TraceBackward(28);
-        _g27Epilogue.Backward();
-        _g27Conv.Backward(data: true);
-        TraceBackward(27);
-        _g26Epilogue.Backward();
-        _g26Conv.Backward(data: true);
-        TraceBackward(26);
-        _g25Epilogue.Backward();
-        _g25Conv.Backward(data: true);
-        TraceBackward(25);
-        _g24Epilogue.Backward();
-        _g24Conv.Backward(data: true);
-        TraceBackward(24);
-        _g23Epilogue.Backward();
-        _g23Conv.Backward(data: true);
-        TraceBackward(23);
-        _g22Epilogue.Backward();
-        _g22Conv.Backward(data: true);
-        TraceBackward(22);
-        _g21Epilogue.Backward();
-        _g21Conv.Backward(data: true);
-        TraceBackward(21);
-        _g20Epilogue.Backward();
-        _g20Conv.Backward(data: true);
-        TraceBackward(20);
-        _g19Op.Backward();
-        TraceBackward(19);
-        _g18Op.Backward();
-        TraceBackward(18);
-        _g17Epilogue.Backward();
-        _g17Conv.Backward(data: true);
-        TraceBackward(17);
-        _g16Epilogue.Backward();
-        _g16Conv.Backward(data: true);
-        TraceBackward(16);
-        _g15Epilogue.Backward();
-        _g15Conv.Backward(data: true);
-        TraceBackward(15);
-        _g14Epilogue.Backward();
-        _g14Conv.Backward(data: true);
-        TraceBackward(14);
-        _g13Epilogue.Backward();
-        _g13Conv.Backward(data: true);
-        TraceBackward(13);
-        _g12Epilogue.Backward();
-        _g12Conv.Backward(data: true);
-        TraceBackward(12);
-        _g11Epilogue.Backward();
-        _g11Conv.Backward(data: true);
-        TraceBackward(11);
-        _g10Epilogue.Backward();
-        _g10Conv.Backward(data: true);
-        TraceBackward(10);
-        _g9Epilogue.Backward();
-        _g9Conv.Backward(data: true);
-        TraceBackward(9);
-        _g8Epilogue.Backward();
-        _g8Conv.Backward(data: true);
-        TraceBackward(8);
-        _g7Op.Backward();
-        TraceBackward(7);
-        _g6Op.Backward();
-        TraceBackward(6);
-        _g5Epilogue.Backward();
-        _g5Conv.Backward(data: true);
-        TraceBackward(5);
-        _g4Epilogue.Backward();
-        _g4Conv.Backward(data: true);
-        TraceBackward(4);
-        _g3Epilogue.Backward();
-        _g3Conv.Backward(data: true);
-        TraceBackward(3);
-        _g2Epilogue.Backward();
-        _g2Conv.Backward(data: true);
-        TraceBackward(2);
-        _g1Op.Backward();
-        TraceBackward(1);
-        _g0Epilogue.Backward();
-        _g0Conv.Backward(data: inputGradient);
-        TraceBackward(0);
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardInference(int images)
-    {
-        _g0InferenceConv.Forward(images);
-        _g0InferenceEpilogue.Forward(images);
-        _g1InferenceOp.Forward(images);
-        _g2InferenceConv.Forward(images);
-        _g2InferenceEpilogue.Forward(images);
-        _g3InferenceConv.Forward(images);
-        _g3InferenceEpilogue.Forward(images);
-        _g4InferenceConv.Forward(images);
-        _g5InferenceConv.Forward(images);
-        _g6InferenceOp.Forward(images);
-        _g7InferenceOp.Forward(images);
-        _g8InferenceConv.Forward(images);
-        _g8InferenceEpilogue.Forward(images);
-        _g9InferenceConv.Forward(images);
-        _g9InferenceEpilogue.Forward(images);
-        _g10InferenceConv.Forward(images);
-        _g10InferenceEpilogue.Forward(images);
-        _g11InferenceConv.Forward(images);
-        _g11InferenceEpilogue.Forward(images);
-        _g12InferenceConv.Forward(images);
-        _g12InferenceEpilogue.Forward(images);
-        _g13InferenceConv.Forward(images);
-        _g13InferenceEpilogue.Forward(images);
-        _g14InferenceConv.Forward(images);
-        _g14InferenceEpilogue.Forward(images);
-        _g15InferenceConv.Forward(images);
-        _g15InferenceEpilogue.Forward(images);
-        _g16InferenceConv.Forward(images);
-        _g17InferenceConv.Forward(images);
-        _g18InferenceOp.Forward(images);
-        _g19InferenceOp.Forward(images);
-        _g20InferenceConv.Forward(images);
-        _g20InferenceEpilogue.Forward(images);
-        _g21InferenceConv.Forward(images);
-        _g21InferenceEpilogue.Forward(images);
-        _g22InferenceConv.Forward(images);
-        _g22InferenceEpilogue.Forward(images);
-        _g23InferenceConv.Forward(images);
-        _g23InferenceEpilogue.Forward(images);
-        _g24InferenceConv.Forward(images);
-        _g24InferenceEpilogue.Forward(images);
-        _g25InferenceConv.Forward(images);
-        _g25InferenceEpilogue.Forward(images);
-        _g26InferenceConv.Forward(images);
-        _g26InferenceEpilogue.Forward(images);
-        _g27InferenceConv.Forward(images);
-        _g27InferenceEpilogue.Forward(images);
-        _g28InferenceConv.Forward(images);
-        _g28InferenceEpilogue.Forward(images);
-        _g29InferenceConv.Forward(images);
-        _g29InferenceEpilogue.Forward(images);
-        _g30InferenceConv.Forward(images);
-        _g30InferenceEpilogue.Forward(images);
-        _g31InferenceConv.Forward(images);
-        _g32InferenceConv.Forward(images);
-        _g33InferenceOp.Forward(images);
-        _g34InferenceOp.Forward(images);
-        _g35InferenceConv.Forward(images);
-        _g35InferenceEpilogue.Forward(images);
-        _g36InferenceConv.Forward(images);
-        _g36InferenceEpilogue.Forward(images);
-        _g37InferenceConv.Forward(images);
-        _g37InferenceEpilogue.Forward(images);
-        _g38InferenceConv.Forward(images);
-        _g38InferenceEpilogue.Forward(images);
-        _g39InferenceConv.Forward(images);
-        _g39InferenceEpilogue.Forward(images);
-        _g40InferenceConv.Forward(images);
-        _g40InferenceEpilogue.Forward(images);
-        _g41InferenceConv.Forward(images);
-        _g41InferenceEpilogue.Forward(images);
-        _g42InferenceConv.Forward(images);
-        _g42InferenceEpilogue.Forward(images);
-        _g43InferenceConv.Forward(images);
-        _g43InferenceEpilogue.Forward(images);
-        _g44InferenceConv.Forward(images);
-        _g44InferenceEpilogue.Forward(images);
-        _g45InferenceConv.Forward(images);
-        _g45InferenceEpilogue.Forward(images);
-        _g46InferenceConv.Forward(images);
-        _g46InferenceEpilogue.Forward(images);
-        _g47InferenceConv.Forward(images);
-        _g47InferenceEpilogue.Forward(images);
-        _g48InferenceConv.Forward(images);
-        _g48InferenceEpilogue.Forward(images);
-        _g49InferenceConv.Forward(images);
-        _g49InferenceEpilogue.Forward(images);
-        _g50InferenceConv.Forward(images);
-        _g50InferenceEpilogue.Forward(images);
-        _g51InferenceConv.Forward(images);
-        _g51InferenceEpilogue.Forward(images);
-        _g52InferenceConv.Forward(images);
-        _g53InferenceConv.Forward(images);
-        _g54InferenceOp.Forward(images);
-        _g55InferenceOp.Forward(images);
-        _g56InferenceConv.Forward(images);
-        _g56InferenceEpilogue.Forward(images);
-        _g57InferenceConv.Forward(images);
-        _g57InferenceEpilogue.Forward(images);
-        _g58InferenceConv.Forward(images);
-        _g58InferenceEpilogue.Forward(images);
-        _g59InferenceConv.Forward(images);
-        _g59InferenceEpilogue.Forward(images);
-        _g60InferenceConv.Forward(images);
-        _g60InferenceEpilogue.Forward(images);
-        _g61InferenceConv.Forward(images);
-        _g61InferenceEpilogue.Forward(images);
-        _g62InferenceOp.Forward(images);
-        _g63InferenceConv.Forward(images);
-    }
-
-    /// <inheritdoc />
-    protected override void FoldBatchNorm()
-    {
-        _g0Fold.Run();
-        _g2Fold.Run();
-        _g3Fold.Run();
-        _g4Fold.Run();
-        _g5Fold.Run();
-        _g8Fold.Run();
-        _g9Fold.Run();
-        _g10Fold.Run();
-        _g11Fold.Run();
-        _g12Fold.Run();
-        _g13Fold.Run();
-        _g14Fold.Run();
-        _g15Fold.Run();
-        _g16Fold.Run();
-        _g17Fold.Run();
-        _g20Fold.Run();
-        _g21Fold.Run();
-        _g22Fold.Run();
-        _g23Fold.Run();
-        _g24Fold.Run();
-        _g25Fold.Run();
-        _g26Fold.Run();
-        _g27Fold.Run();
-        _g28Fold.Run();
-        _g29Fold.Run();
-        _g30Fold.Run();
-        _g31Fold.Run();
-        _g32Fold.Run();
-        _g35Fold.Run();
-        _g36Fold.Run();
-        _g37Fold.Run();
-        _g38Fold.Run();
-        _g39Fold.Run();
-        _g40Fold.Run();
-        _g41Fold.Run();
-        _g42Fold.Run();
-        _g43Fold.Run();
-        _g44Fold.Run();
-        _g45Fold.Run();
-        _g46Fold.Run();
-        _g47Fold.Run();
-        _g48Fold.Run();
-        _g49Fold.Run();
-        _g50Fold.Run();
-        _g51Fold.Run();
-        _g52Fold.Run();
-        _g53Fold.Run();
-        _g56Fold.Run();
-        _g57Fold.Run();
-        _g58Fold.Run();
-        _g59Fold.Run();
-        _g60Fold.Run();
-        _g61Fold.Run();
     }
 
     /// <inheritdoc />

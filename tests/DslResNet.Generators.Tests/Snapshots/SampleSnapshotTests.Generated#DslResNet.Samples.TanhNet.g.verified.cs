@@ -61,118 +61,103 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     /// <summary>A Keras-style summary: every layer with its operation, output shape, parameters and FLOPs.</summary>
     public static string Summary() => SummaryText;
 
-    private const string SummaryText =
-        "Network: TanhNet\n" +
-        "Input: (1, 28, 28)\n" +
-        "Layer    Operation                        Output shape  Param #      FLOPs\n" +
-        "==========================================================================\n" +
-        "conv1    Conv2d 1->16, 3x3, pad 1, bias   (16, 28, 28)      160    238,336\n" +
-        "act1     Tanh                             (16, 28, 28)        0     12,544\n" +
-        "bn1      BatchNorm2d(16)                  (16, 28, 28)       32     25,088\n" +
-        "pool1    MaxPool 2x2, stride 2            (16, 14, 14)        0     12,544\n" +
-        "conv2    Conv2d 16->32, 3x3, pad 1, bias  (32, 14, 14)    4,640  1,812,608\n" +
-        "act2     Tanh                             (32, 14, 14)        0      6,272\n" +
-        "bn2      BatchNorm2d(32)                  (32, 14, 14)       64     12,544\n" +
-        "pool2    MaxPool 2x2, stride 2            (32, 7, 7)          0      6,272\n" +
-        "flatten  Flatten                          (1568)              0          0\n" +
-        "fc1      Linear 1568->128                 (128)         200,832    401,536\n" +
-        "act3     Tanh                             (128)               0        128\n" +
-        "bn3      BatchNorm1d(128)                 (128)             256        256\n" +
-        "fc2      Linear 128->10                   (10)            1,290      2,570\n" +
-        "--------------------------------------------------------------------------\n" +
-        "Total params: 207,274 (trainable; plus 355 buffer elements)\n" +
-        "Multiply-adds per image: 1,218,048\n" +
-        "Forward FLOPs per image: 2,530,698 (2 per multiply-add, 1 per element-wise operation)\n" +
-        "Activation memory per image: training 496.1 KiB, inference 98.0 KiB\n" +
-        "Fusion groups: 10 passes for 13 layers\n";
+    private static readonly string SummaryText = CreateSummary();
 
-    private static global::DslResNet.LayerInfo[] CreateLayers() => new global::DslResNet.LayerInfo[]
+    private static string CreateSummary()
     {
-        new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1->16, 3x3, pad 1, bias", new[] { -1 }, global::DslResNet.TensorShape.Image(16, 28, 28), 160, 112896, 238336, 3, 1, 1, Bias: true),
-        new(1, "act1", global::DslResNet.LayerKind.Tanh, "Tanh", new[] { 0 }, global::DslResNet.TensorShape.Image(16, 28, 28), 0, 0, 12544, 0, 0, 0),
-        new(2, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 1 }, global::DslResNet.TensorShape.Image(16, 28, 28), 32, 0, 25088, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(3, "pool1", global::DslResNet.LayerKind.MaxPool, "MaxPool 2x2, stride 2", new[] { 2 }, global::DslResNet.TensorShape.Image(16, 14, 14), 0, 0, 12544, 2, 2, 0),
-        new(4, "conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->32, 3x3, pad 1, bias", new[] { 3 }, global::DslResNet.TensorShape.Image(32, 14, 14), 4640, 903168, 1812608, 3, 1, 1, Bias: true),
-        new(5, "act2", global::DslResNet.LayerKind.Tanh, "Tanh", new[] { 4 }, global::DslResNet.TensorShape.Image(32, 14, 14), 0, 0, 6272, 0, 0, 0),
-        new(6, "bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 5 }, global::DslResNet.TensorShape.Image(32, 14, 14), 64, 0, 12544, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(7, "pool2", global::DslResNet.LayerKind.MaxPool, "MaxPool 2x2, stride 2", new[] { 6 }, global::DslResNet.TensorShape.Image(32, 7, 7), 0, 0, 6272, 2, 2, 0),
-        new(8, "flatten", global::DslResNet.LayerKind.Flatten, "Flatten", new[] { 7 }, global::DslResNet.TensorShape.Flat(1568), 0, 0, 0, 0, 0, 0),
-        new(9, "fc1", global::DslResNet.LayerKind.Dense, "Linear 1568->128", new[] { 8 }, global::DslResNet.TensorShape.Flat(128), 200832, 200704, 401536, 0, 0, 0, Bias: true),
-        new(10, "act3", global::DslResNet.LayerKind.Tanh, "Tanh", new[] { 9 }, global::DslResNet.TensorShape.Flat(128), 0, 0, 128, 0, 0, 0),
-        new(11, "bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm1d(128)", new[] { 10 }, global::DslResNet.TensorShape.Flat(128), 256, 0, 256, 0, 0, 0, Eps: 1E-05, Momentum: 0.1),
-        new(12, "fc2", global::DslResNet.LayerKind.Dense, "Linear 128->10", new[] { 11 }, global::DslResNet.TensorShape.Flat(10), 1290, 1280, 2570, 0, 0, 0, Bias: true),
-    };
+        global::System.Text.StringBuilder s = new();
+        s.Append("Network: TanhNet\n");
+        s.Append("Input: (1, 28, 28)\n");
+        s.Append("Layer    Operation                        Output shape  Param #      FLOPs\n");
+        s.Append("==========================================================================\n");
+        s.Append("conv1    Conv2d 1->16, 3x3, pad 1, bias   (16, 28, 28)      160    238,336\n");
+        s.Append("act1     Tanh                             (16, 28, 28)        0     12,544\n");
+        s.Append("bn1      BatchNorm2d(16)                  (16, 28, 28)       32     25,088\n");
+        s.Append("pool1    MaxPool 2x2, stride 2            (16, 14, 14)        0     12,544\n");
+        s.Append("conv2    Conv2d 16->32, 3x3, pad 1, bias  (32, 14, 14)    4,640  1,812,608\n");
+        s.Append("act2     Tanh                             (32, 14, 14)        0      6,272\n");
+        s.Append("bn2      BatchNorm2d(32)                  (32, 14, 14)       64     12,544\n");
+        s.Append("pool2    MaxPool 2x2, stride 2            (32, 7, 7)          0      6,272\n");
+        s.Append("flatten  Flatten                          (1568)              0          0\n");
+        s.Append("fc1      Linear 1568->128                 (128)         200,832    401,536\n");
+        s.Append("act3     Tanh                             (128)               0        128\n");
+        s.Append("bn3      BatchNorm1d(128)                 (128)             256        256\n");
+        s.Append("fc2      Linear 128->10                   (10)            1,290      2,570\n");
+        s.Append("--------------------------------------------------------------------------\n");
+        s.Append("Total params: 207,274 (trainable; plus 355 buffer elements)\n");
+        s.Append("Multiply-adds per image: 1,218,048\n");
+        s.Append("Forward FLOPs per image: 2,530,698 (2 per multiply-add, 1 per element-wise operation)\n");
+        s.Append("Activation memory per image: training 496.1 KiB, inference 98.0 KiB\n");
+        s.Append("Fusion groups: 10 passes for 13 layers\n");
+        return s.ToString();
+    }
 
-    private static global::DslResNet.ParameterInfo[] CreateParameters() => new global::DslResNet.ParameterInfo[]
+    private static global::DslResNet.LayerInfo[] CreateLayers()
     {
-        new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 1, 3, 3 }),
-        new("conv1.bias", "conv1", global::DslResNet.ParameterRole.Bias, new[] { 16 }),
-        new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }),
-        new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }),
-        new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }),
-        new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }),
-        new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("conv2.weight", "conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 16, 3, 3 }),
-        new("conv2.bias", "conv2", global::DslResNet.ParameterRole.Bias, new[] { 32 }),
-        new("bn2.weight", "bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }),
-        new("bn2.bias", "bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }),
-        new("bn2.running_mean", "bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }),
-        new("bn2.running_var", "bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }),
-        new("bn2.num_batches_tracked", "bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("fc1.weight", "fc1", global::DslResNet.ParameterRole.Weight, new[] { 128, 1568 }),
-        new("fc1.bias", "fc1", global::DslResNet.ParameterRole.Bias, new[] { 128 }),
-        new("bn3.weight", "bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }),
-        new("bn3.bias", "bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }),
-        new("bn3.running_mean", "bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }),
-        new("bn3.running_var", "bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }),
-        new("bn3.num_batches_tracked", "bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()),
-        new("fc2.weight", "fc2", global::DslResNet.ParameterRole.Weight, new[] { 10, 128 }),
-        new("fc2.bias", "fc2", global::DslResNet.ParameterRole.Bias, new[] { 10 }),
-    };
+        global::System.Collections.Generic.List<global::DslResNet.LayerInfo> t = new(13);
+        t.Add(new(0, "conv1", global::DslResNet.LayerKind.Conv, "Conv2d 1->16, 3x3, pad 1, bias", new[] { -1 }, global::DslResNet.TensorShape.Image(16, 28, 28), 160, 112896, 238336, 3, 1, 1, Bias: true));
+        t.Add(new(1, "act1", global::DslResNet.LayerKind.Tanh, "Tanh", new[] { 0 }, global::DslResNet.TensorShape.Image(16, 28, 28), 0, 0, 12544, 0, 0, 0));
+        t.Add(new(2, "bn1", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(16)", new[] { 1 }, global::DslResNet.TensorShape.Image(16, 28, 28), 32, 0, 25088, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(3, "pool1", global::DslResNet.LayerKind.MaxPool, "MaxPool 2x2, stride 2", new[] { 2 }, global::DslResNet.TensorShape.Image(16, 14, 14), 0, 0, 12544, 2, 2, 0));
+        t.Add(new(4, "conv2", global::DslResNet.LayerKind.Conv, "Conv2d 16->32, 3x3, pad 1, bias", new[] { 3 }, global::DslResNet.TensorShape.Image(32, 14, 14), 4640, 903168, 1812608, 3, 1, 1, Bias: true));
+        t.Add(new(5, "act2", global::DslResNet.LayerKind.Tanh, "Tanh", new[] { 4 }, global::DslResNet.TensorShape.Image(32, 14, 14), 0, 0, 6272, 0, 0, 0));
+        t.Add(new(6, "bn2", global::DslResNet.LayerKind.BatchNorm, "BatchNorm2d(32)", new[] { 5 }, global::DslResNet.TensorShape.Image(32, 14, 14), 64, 0, 12544, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(7, "pool2", global::DslResNet.LayerKind.MaxPool, "MaxPool 2x2, stride 2", new[] { 6 }, global::DslResNet.TensorShape.Image(32, 7, 7), 0, 0, 6272, 2, 2, 0));
+        t.Add(new(8, "flatten", global::DslResNet.LayerKind.Flatten, "Flatten", new[] { 7 }, global::DslResNet.TensorShape.Flat(1568), 0, 0, 0, 0, 0, 0));
+        t.Add(new(9, "fc1", global::DslResNet.LayerKind.Dense, "Linear 1568->128", new[] { 8 }, global::DslResNet.TensorShape.Flat(128), 200832, 200704, 401536, 0, 0, 0, Bias: true));
+        t.Add(new(10, "act3", global::DslResNet.LayerKind.Tanh, "Tanh", new[] { 9 }, global::DslResNet.TensorShape.Flat(128), 0, 0, 128, 0, 0, 0));
+        t.Add(new(11, "bn3", global::DslResNet.LayerKind.BatchNorm, "BatchNorm1d(128)", new[] { 10 }, global::DslResNet.TensorShape.Flat(128), 256, 0, 256, 0, 0, 0, Eps: 1E-05, Momentum: 0.1));
+        t.Add(new(12, "fc2", global::DslResNet.LayerKind.Dense, "Linear 128->10", new[] { 11 }, global::DslResNet.TensorShape.Flat(10), 1290, 1280, 2570, 0, 0, 0, Bias: true));
+        return t.ToArray();
+    }
 
-    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups() => new global::DslResNet.FusionGroupInfo[]
+    private static global::DslResNet.ParameterInfo[] CreateParameters()
     {
-        new("conv1", new[] { 0, 1 }), // Conv+Tanh
-        new("bn1", new[] { 2 }), // BatchNorm
-        new("pool1", new[] { 3 }), // MaxPool
-        new("conv2", new[] { 4, 5 }), // Conv+Tanh
-        new("bn2", new[] { 6 }), // BatchNorm
-        new("pool2", new[] { 7 }), // MaxPool
-        new("flatten", new[] { 8 }), // Flatten
-        new("fc1", new[] { 9, 10 }), // Dense+Tanh
-        new("bn3", new[] { 11 }), // BatchNorm
-        new("fc2", new[] { 12 }), // Dense
-    };
+        global::System.Collections.Generic.List<global::DslResNet.ParameterInfo> t = new(23);
+        t.Add(new("conv1.weight", "conv1", global::DslResNet.ParameterRole.Weight, new[] { 16, 1, 3, 3 }));
+        t.Add(new("conv1.bias", "conv1", global::DslResNet.ParameterRole.Bias, new[] { 16 }));
+        t.Add(new("bn1.weight", "bn1", global::DslResNet.ParameterRole.BatchNormScale, new[] { 16 }));
+        t.Add(new("bn1.bias", "bn1", global::DslResNet.ParameterRole.BatchNormShift, new[] { 16 }));
+        t.Add(new("bn1.running_mean", "bn1", global::DslResNet.ParameterRole.RunningMean, new[] { 16 }));
+        t.Add(new("bn1.running_var", "bn1", global::DslResNet.ParameterRole.RunningVar, new[] { 16 }));
+        t.Add(new("bn1.num_batches_tracked", "bn1", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("conv2.weight", "conv2", global::DslResNet.ParameterRole.Weight, new[] { 32, 16, 3, 3 }));
+        t.Add(new("conv2.bias", "conv2", global::DslResNet.ParameterRole.Bias, new[] { 32 }));
+        t.Add(new("bn2.weight", "bn2", global::DslResNet.ParameterRole.BatchNormScale, new[] { 32 }));
+        t.Add(new("bn2.bias", "bn2", global::DslResNet.ParameterRole.BatchNormShift, new[] { 32 }));
+        t.Add(new("bn2.running_mean", "bn2", global::DslResNet.ParameterRole.RunningMean, new[] { 32 }));
+        t.Add(new("bn2.running_var", "bn2", global::DslResNet.ParameterRole.RunningVar, new[] { 32 }));
+        t.Add(new("bn2.num_batches_tracked", "bn2", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("fc1.weight", "fc1", global::DslResNet.ParameterRole.Weight, new[] { 128, 1568 }));
+        t.Add(new("fc1.bias", "fc1", global::DslResNet.ParameterRole.Bias, new[] { 128 }));
+        t.Add(new("bn3.weight", "bn3", global::DslResNet.ParameterRole.BatchNormScale, new[] { 128 }));
+        t.Add(new("bn3.bias", "bn3", global::DslResNet.ParameterRole.BatchNormShift, new[] { 128 }));
+        t.Add(new("bn3.running_mean", "bn3", global::DslResNet.ParameterRole.RunningMean, new[] { 128 }));
+        t.Add(new("bn3.running_var", "bn3", global::DslResNet.ParameterRole.RunningVar, new[] { 128 }));
+        t.Add(new("bn3.num_batches_tracked", "bn3", global::DslResNet.ParameterRole.BatchesTracked, global::System.Array.Empty<int>()));
+        t.Add(new("fc2.weight", "fc2", global::DslResNet.ParameterRole.Weight, new[] { 10, 128 }));
+        t.Add(new("fc2.bias", "fc2", global::DslResNet.ParameterRole.Bias, new[] { 10 }));
+        return t.ToArray();
+    }
 
-    private readonly global::DslResNet.Runtime.ConvOp _g0Conv; // Conv+Tanh conv1, act1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0Epilogue; // Conv+Tanh conv1, act1
-    private readonly global::DslResNet.Runtime.ConvOp _g0InferenceConv; // Conv+Tanh conv1, act1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g0InferenceEpilogue; // Conv+Tanh conv1, act1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g1Op; // BatchNorm bn1
-    private readonly global::DslResNet.Runtime.EpilogueOp _g1InferenceOp; // BatchNorm bn1
-    private readonly global::DslResNet.Runtime.PoolOp _g2Op; // MaxPool pool1
-    private readonly global::DslResNet.Runtime.PoolOp _g2InferenceOp; // MaxPool pool1
-    private readonly global::DslResNet.Runtime.ConvOp _g3Conv; // Conv+Tanh conv2, act2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3Epilogue; // Conv+Tanh conv2, act2
-    private readonly global::DslResNet.Runtime.ConvOp _g3InferenceConv; // Conv+Tanh conv2, act2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g3InferenceEpilogue; // Conv+Tanh conv2, act2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4Op; // BatchNorm bn2
-    private readonly global::DslResNet.Runtime.EpilogueOp _g4InferenceOp; // BatchNorm bn2
-    private readonly global::DslResNet.Runtime.PoolOp _g5Op; // MaxPool pool2
-    private readonly global::DslResNet.Runtime.PoolOp _g5InferenceOp; // MaxPool pool2
-    private readonly global::DslResNet.Runtime.CopyOp _g6Op; // Flatten flatten
-    private readonly global::DslResNet.Runtime.CopyOp _g6InferenceOp; // Flatten flatten
-    private readonly global::DslResNet.Runtime.ConvOp _g7Conv; // Dense+Tanh fc1, act3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7Epilogue; // Dense+Tanh fc1, act3
-    private readonly global::DslResNet.Runtime.ConvOp _g7InferenceConv; // Dense+Tanh fc1, act3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g7InferenceEpilogue; // Dense+Tanh fc1, act3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8Op; // BatchNorm bn3
-    private readonly global::DslResNet.Runtime.EpilogueOp _g8InferenceOp; // BatchNorm bn3
-    private readonly global::DslResNet.Runtime.ConvOp _g9Conv; // Dense fc2
-    private readonly global::DslResNet.Runtime.ConvOp _g9InferenceConv; // Dense fc2
+    private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
+    {
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(10);
+        t.Add(new("conv1", new[] { 0, 1 }));
+        t.Add(new("bn1", new[] { 2 }));
+        t.Add(new("pool1", new[] { 3 }));
+        t.Add(new("conv2", new[] { 4, 5 }));
+        t.Add(new("bn2", new[] { 6 }));
+        t.Add(new("pool2", new[] { 7 }));
+        t.Add(new("flatten", new[] { 8 }));
+        t.Add(new("fc1", new[] { 9, 10 }));
+        t.Add(new("bn3", new[] { 11 }));
+        t.Add(new("fc2", new[] { 12 }));
+        return t.ToArray();
+    }
 
     /// <summary>Builds TanhNet on a device for a batch size: allocates its parameters (initialised as torchvision does, seeded)
-    /// and its arenas, and binds every layer's kernels to its tensors.</summary>
+    /// and its arenas, and registers every fusion group's operations, bound to its tensors, as a step of each pass.</summary>
     /// <param name="device">The device to run on.</param>
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
@@ -182,152 +167,76 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         int n = batchSize;
 
         // 0: Conv+Tanh conv1, act1
-        _g0Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1x28x28To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1, 28, 28, 16, 3, 1, 1, true), InputView, Parameter("conv1.weight"), Parameter("conv1.bias"), TrainingTensor(0, 12544), GradientTensor(0, 12544), GradientTensor(63114, 784), ParameterGradient("conv1.weight"), ParameterGradient("conv1.bias"));
-        _g0Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(0, 12544), default, default, default, TrainingTensor(12544, 12544), GradientTensor(12544, 12544), GradientTensor(0, 12544), default, default);
-        _g0InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1x28x28To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1, 28, 28, 16, 3, 1, 1, true), InputView, Parameter("conv1.weight"), Parameter("conv1.bias"), InferenceTensor(0, 12544));
-        _g0InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 12544), default, default, default, InferenceTensor(0, 12544));
-        _g0InferenceConv.FuseEpilogue(_g0InferenceEpilogue);
-        Own(_g0Conv, _g0Epilogue, _g0InferenceConv, _g0InferenceEpilogue);
+        AddConvolution(0, true,
+            global::DslResNet.Runtime.ConvOp.Create<Conv1x28x28To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1, 28, 28, 16, 3, 1, 1, true), InputView, Parameter("conv1.weight"), Parameter("conv1.bias"), TrainingTensor(0, 12544), GradientTensor(0, 12544), GradientTensor(63114, 784), ParameterGradient("conv1.weight"), ParameterGradient("conv1.bias")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, false, true, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(0, 12544), default, default, default, TrainingTensor(12544, 12544), GradientTensor(12544, 12544), GradientTensor(0, 12544), default, default),
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv1x28x28To16K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1, 28, 28, 16, 3, 1, 1, true), InputView, Parameter("conv1.weight"), Parameter("conv1.bias"), InferenceTensor(0, 12544)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 12544), default, default, default, InferenceTensor(0, 12544)));
         RegisterTrace(0, TrainingTensor(12544, 12544), GradientTensor(63114, 784));
 
         // 1: BatchNorm bn1
-        _g1Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(12544, 12544), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(25088, 12544), GradientTensor(25088, 12544), GradientTensor(12544, 12544), default, BatchNormGradients("bn1"));
-        _g1InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 12544), BatchNormTensors("bn1"), default, default, InferenceTensor(12544, 12544));
-        Own(_g1Op, _g1InferenceOp);
+        AddStep(1,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(12544, 12544), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(25088, 12544), GradientTensor(25088, 12544), GradientTensor(12544, 12544), default, BatchNormGradients("bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 16, 784, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 12544), BatchNormTensors("bn1"), default, default, InferenceTensor(12544, 12544)));
         RegisterTrace(1, TrainingTensor(25088, 12544), GradientTensor(12544, 12544));
 
         // 2: MaxPool pool1
-        _g2Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 16, 28, 28, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(25088, 12544), TrainingTensor(37632, 3136), GradientTensor(37632, 3136), GradientTensor(25088, 12544));
-        _g2InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 16, 28, 28, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(12544, 12544), InferenceTensor(6272, 3136));
-        Own(_g2Op, _g2InferenceOp);
+        AddStep(2,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 16, 28, 28, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(25088, 12544), TrainingTensor(37632, 3136), GradientTensor(37632, 3136), GradientTensor(25088, 12544)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 16, 28, 28, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(12544, 12544), InferenceTensor(6272, 3136)));
         RegisterTrace(2, TrainingTensor(37632, 3136), GradientTensor(25088, 12544));
 
         // 3: Conv+Tanh conv2, act2
-        _g3Conv = global::DslResNet.Runtime.ConvOp.Create<Conv16x14x14To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 14, 14, 32, 3, 1, 1, true), TrainingTensor(37632, 3136), Parameter("conv2.weight"), Parameter("conv2.bias"), TrainingTensor(40768, 6272), GradientTensor(40768, 6272), GradientTensor(37632, 3136), ParameterGradient("conv2.weight"), ParameterGradient("conv2.bias"));
-        _g3Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(40768, 6272), default, default, default, TrainingTensor(47040, 6272), GradientTensor(47040, 6272), GradientTensor(40768, 6272), default, default);
-        _g3InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv16x14x14To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 14, 14, 32, 3, 1, 1, true), InferenceTensor(6272, 3136), Parameter("conv2.weight"), Parameter("conv2.bias"), InferenceTensor(0, 6272));
-        _g3InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 6272), default, default, default, InferenceTensor(0, 6272));
-        _g3InferenceConv.FuseEpilogue(_g3InferenceEpilogue);
-        Own(_g3Conv, _g3Epilogue, _g3InferenceConv, _g3InferenceEpilogue);
+        AddConvolution(3, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x14x14To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 14, 14, 32, 3, 1, 1, true), TrainingTensor(37632, 3136), Parameter("conv2.weight"), Parameter("conv2.bias"), TrainingTensor(40768, 6272), GradientTensor(40768, 6272), GradientTensor(37632, 3136), ParameterGradient("conv2.weight"), ParameterGradient("conv2.bias")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, false, true, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(40768, 6272), default, default, default, TrainingTensor(47040, 6272), GradientTensor(47040, 6272), GradientTensor(40768, 6272), default, default),
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x14x14To32K3S1P1>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 16, 14, 14, 32, 3, 1, 1, true), InferenceTensor(6272, 3136), Parameter("conv2.weight"), Parameter("conv2.bias"), InferenceTensor(0, 6272)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 6272), default, default, default, InferenceTensor(0, 6272)));
         RegisterTrace(3, TrainingTensor(47040, 6272), GradientTensor(37632, 3136));
 
         // 4: BatchNorm bn2
-        _g4Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(47040, 6272), BatchNormTensors("bn2"), Scratch(64, 128), default, TrainingTensor(53312, 6272), GradientTensor(53312, 6272), GradientTensor(47040, 6272), default, BatchNormGradients("bn2"));
-        _g4InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 6272), BatchNormTensors("bn2"), default, default, InferenceTensor(6272, 6272));
-        Own(_g4Op, _g4InferenceOp);
+        AddStep(4,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(47040, 6272), BatchNormTensors("bn2"), Scratch(64, 128), default, TrainingTensor(53312, 6272), GradientTensor(53312, 6272), GradientTensor(47040, 6272), default, BatchNormGradients("bn2")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 32, 196, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 6272), BatchNormTensors("bn2"), default, default, InferenceTensor(6272, 6272)));
         RegisterTrace(4, TrainingTensor(53312, 6272), GradientTensor(47040, 6272));
 
         // 5: MaxPool pool2
-        _g5Op = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 32, 14, 14, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(53312, 6272), TrainingTensor(59584, 1568), GradientTensor(59584, 1568), GradientTensor(53312, 6272));
-        _g5InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 32, 14, 14, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(6272, 6272), InferenceTensor(0, 1568));
-        Own(_g5Op, _g5InferenceOp);
+        AddStep(5,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 32, 14, 14, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), TrainingTensor(53312, 6272), TrainingTensor(59584, 1568), GradientTensor(59584, 1568), GradientTensor(53312, 6272)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.Ilgpu.PoolShape(n, 32, 14, 14, 2, 2, 0, global::DslResNet.Kernels.Ilgpu.PoolKind.Max), InferenceTensor(6272, 6272), InferenceTensor(0, 1568)));
         RegisterTrace(5, TrainingTensor(59584, 1568), GradientTensor(53312, 6272));
 
         // 6: Flatten flatten
-        _g6Op = new(device, (long)n * 1568, TrainingTensor(59584, 1568), TrainingTensor(61152, 1568), GradientTensor(61152, 1568), GradientTensor(59584, 1568), channels: 32, spatial: 49, flatten: true);
-        _g6InferenceOp = new(device, (long)n * 1568, InferenceTensor(0, 1568), InferenceTensor(1568, 1568), channels: 32, spatial: 49, flatten: true);
-        Own(_g6Op, _g6InferenceOp);
+        AddStep(6,
+            new global::DslResNet.Runtime.CopyOp(device, (long)n * 1568, TrainingTensor(59584, 1568), TrainingTensor(61152, 1568), GradientTensor(61152, 1568), GradientTensor(59584, 1568), channels: 32, spatial: 49, flatten: true),
+            new global::DslResNet.Runtime.CopyOp(device, (long)n * 1568, InferenceTensor(0, 1568), InferenceTensor(1568, 1568), channels: 32, spatial: 49, flatten: true));
         RegisterTrace(6, TrainingTensor(61152, 1568), GradientTensor(59584, 1568));
 
         // 7: Dense+Tanh fc1, act3
-        _g7Conv = global::DslResNet.Runtime.ConvOp.Create<Conv1568x1x1To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1568, 1, 1, 128, 1, 1, 0, true), TrainingTensor(61152, 1568), Parameter("fc1.weight"), Parameter("fc1.bias"), TrainingTensor(62720, 128), GradientTensor(62720, 128), GradientTensor(61152, 1568), ParameterGradient("fc1.weight"), ParameterGradient("fc1.bias"));
-        _g7Epilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, false, true, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(62720, 128), default, default, default, TrainingTensor(62848, 128), GradientTensor(62848, 128), GradientTensor(62720, 128), default, default);
-        _g7InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv1568x1x1To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1568, 1, 1, 128, 1, 1, 0, true), InferenceTensor(1568, 1568), Parameter("fc1.weight"), Parameter("fc1.bias"), InferenceTensor(0, 128));
-        _g7InferenceEpilogue = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 128), default, default, default, InferenceTensor(0, 128));
-        _g7InferenceConv.FuseEpilogue(_g7InferenceEpilogue);
-        Own(_g7Conv, _g7Epilogue, _g7InferenceConv, _g7InferenceEpilogue);
+        AddConvolution(7, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv1568x1x1To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1568, 1, 1, 128, 1, 1, 0, true), TrainingTensor(61152, 1568), Parameter("fc1.weight"), Parameter("fc1.bias"), TrainingTensor(62720, 128), GradientTensor(62720, 128), GradientTensor(61152, 1568), ParameterGradient("fc1.weight"), ParameterGradient("fc1.bias")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, false, true, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), TrainingTensor(62720, 128), default, default, default, TrainingTensor(62848, 128), GradientTensor(62848, 128), GradientTensor(62720, 128), default, default),
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv1568x1x1To128K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 1568, 1, 1, 128, 1, 1, 0, true), InferenceTensor(1568, 1568), Parameter("fc1.weight"), Parameter("fc1.bias"), InferenceTensor(0, 128)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, false, false, global::DslResNet.Kernels.Ilgpu.Activation.Tanh, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 0f, 0f), InferenceTensor(0, 128), default, default, default, InferenceTensor(0, 128)));
         RegisterTrace(7, TrainingTensor(62848, 128), GradientTensor(61152, 1568));
 
         // 8: BatchNorm bn3
-        _g8Op = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(62848, 128), BatchNormTensors("bn3"), Scratch(192, 512), default, TrainingTensor(62976, 128), GradientTensor(62976, 128), GradientTensor(62848, 128), default, BatchNormGradients("bn3"));
-        _g8InferenceOp = new(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 128), BatchNormTensors("bn3"), default, default, InferenceTensor(128, 128));
-        Own(_g8Op, _g8InferenceOp);
+        AddStep(8,
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, true, true, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), TrainingTensor(62848, 128), BatchNormTensors("bn3"), Scratch(192, 512), default, TrainingTensor(62976, 128), GradientTensor(62976, 128), GradientTensor(62848, 128), default, BatchNormGradients("bn3")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.Ilgpu.EpilogueShape(n, 128, 1, true, false, global::DslResNet.Kernels.Ilgpu.Activation.None, false, global::DslResNet.Kernels.Ilgpu.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 128), BatchNormTensors("bn3"), default, default, InferenceTensor(128, 128)));
         RegisterTrace(8, TrainingTensor(62976, 128), GradientTensor(62848, 128));
 
         // 9: Dense fc2
-        _g9Conv = global::DslResNet.Runtime.ConvOp.Create<Conv128x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 1, 1, 10, 1, 1, 0, true), TrainingTensor(62976, 128), Parameter("fc2.weight"), Parameter("fc2.bias"), TrainingTensor(63104, 10), GradientTensor(63104, 10), GradientTensor(62976, 128), ParameterGradient("fc2.weight"), ParameterGradient("fc2.bias"));
-        _g9InferenceConv = global::DslResNet.Runtime.ConvOp.Create<Conv128x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 1, 1, 10, 1, 1, 0, true), InferenceTensor(128, 128), Parameter("fc2.weight"), Parameter("fc2.bias"), InferenceTensor(0, 10));
-        Own(_g9Conv, _g9InferenceConv);
+        AddConvolution(9, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 1, 1, 10, 1, 1, 0, true), TrainingTensor(62976, 128), Parameter("fc2.weight"), Parameter("fc2.bias"), TrainingTensor(63104, 10), GradientTensor(63104, 10), GradientTensor(62976, 128), ParameterGradient("fc2.weight"), ParameterGradient("fc2.bias")),
+            null,
+            null,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.Ilgpu.ConvShape(n, 128, 1, 1, 10, 1, 1, 0, true), InferenceTensor(128, 128), Parameter("fc2.weight"), Parameter("fc2.bias"), InferenceTensor(0, 10)),
+            null);
         RegisterTrace(9, TrainingTensor(63104, 10), GradientTensor(62976, 128));
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardTraining()
-    {
-        _g0Conv.Forward();
-        _g0Epilogue.Forward();
-        TraceForward(0);
-        _g1Op.Forward();
-        TraceForward(1);
-        _g2Op.Forward();
-        TraceForward(2);
-        _g3Conv.Forward();
-        _g3Epilogue.Forward();
-        TraceForward(3);
-        _g4Op.Forward();
-        TraceForward(4);
-        _g5Op.Forward();
-        TraceForward(5);
-        _g6Op.Forward();
-        TraceForward(6);
-        _g7Conv.Forward();
-        _g7Epilogue.Forward();
-        TraceForward(7);
-        _g8Op.Forward();
-        TraceForward(8);
-        _g9Conv.Forward();
-        TraceForward(9);
-    }
-
-    /// <inheritdoc />
-    protected override void BackwardTraining(bool inputGradient)
-    {
-        _g9Conv.Backward(data: true);
-        TraceBackward(9);
-        _g8Op.Backward();
-        TraceBackward(8);
-        _g7Epilogue.Backward();
-        _g7Conv.Backward(data: true);
-        TraceBackward(7);
-        _g6Op.Backward();
-        TraceBackward(6);
-        _g5Op.Backward();
-        TraceBackward(5);
-        _g4Op.Backward();
-        TraceBackward(4);
-        _g3Epilogue.Backward();
-        _g3Conv.Backward(data: true);
-        TraceBackward(3);
-        _g2Op.Backward();
-        TraceBackward(2);
-        _g1Op.Backward();
-        TraceBackward(1);
-        _g0Epilogue.Backward();
-        _g0Conv.Backward(data: inputGradient);
-        TraceBackward(0);
-    }
-
-    /// <inheritdoc />
-    protected override void ForwardInference(int images)
-    {
-        _g0InferenceConv.Forward(images);
-        _g0InferenceEpilogue.Forward(images);
-        _g1InferenceOp.Forward(images);
-        _g2InferenceOp.Forward(images);
-        _g3InferenceConv.Forward(images);
-        _g3InferenceEpilogue.Forward(images);
-        _g4InferenceOp.Forward(images);
-        _g5InferenceOp.Forward(images);
-        _g6InferenceOp.Forward(images);
-        _g7InferenceConv.Forward(images);
-        _g7InferenceEpilogue.Forward(images);
-        _g8InferenceOp.Forward(images);
-        _g9InferenceConv.Forward(images);
-    }
-
-    /// <inheritdoc />
-    protected override void FoldBatchNorm()
-    {
     }
 
     /// <inheritdoc />
