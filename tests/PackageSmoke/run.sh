@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Package smoke test: packs DslResNet, then builds two consumers of the PACKAGE (not of the projects) outside the
+# Package smoke test: packs DslResNet and DslResNet.Models, then builds three consumers of the PACKAGE (not of the projects) outside the
 # repository, so that only what the .nupkg carries can make them work:
 #   PackageSmoke.csproj  declares a small network; the package's generator must complete it, and the program must
 #                        print the expected parameter count;
-#   Broken/Broken.csproj declares a residual shape mismatch; its build must fail with DRN0007 on the marked line.
+#   Broken/Broken.csproj declares a residual shape mismatch; its build must fail with DRN0007 on the marked line;
+#   ModelsConsumer/      references only DslResNet.Models: the generator must arrive through its DslResNet dependency
+#                        and read the package's BasicBlock and ResNet20 (LayersOf) from the DLL's metadata.
 # Restores go to an empty, temporary NuGet cache, so a stale DslResNet 0.1.0 from an earlier run is never used.
 # Prints PASS or FAIL per check and exits non-zero if any check fails. Set KEEP_TMP=1 to keep the work folder.
 set -euo pipefail
@@ -33,23 +35,25 @@ dn() { dotnet "$@" -nologo -tl:off; }
 
 echo "== package smoke: work folder $work"
 
-# 1. Pack.
-if dn pack "$root/src/DslResNet" -c Release -o "$feed" > "$work/pack.log" 2>&1; then
-    pass "dotnet pack src/DslResNet -c Release"
-else
-    cat "$work/pack.log"
-    fatal "dotnet pack src/DslResNet -c Release (log above)"
-fi
+# 1. Pack: DslResNet (runtime + generator) and DslResNet.Models (standard blocks and networks, depending on DslResNet).
+for project in DslResNet DslResNet.Models; do
+    if dn pack "$root/src/$project" -c Release -o "$feed" > "$work/pack-$project.log" 2>&1; then
+        pass "dotnet pack src/$project -c Release"
+    else
+        cat "$work/pack-$project.log"
+        fatal "dotnet pack src/$project -c Release (log above)"
+    fi
+done
 mapfile -t packages < <(cd "$feed" && ls -1 ./*.nupkg)
-if [[ "${#packages[@]}" -eq 1 && "${packages[0]}" == "./DslResNet.$version.nupkg" ]]; then
-    pass "pack produced exactly one package, DslResNet.$version.nupkg"
+if [[ "${packages[*]}" == "./DslResNet.$version.nupkg ./DslResNet.Models.$version.nupkg" ]]; then
+    pass "pack produced exactly DslResNet.$version.nupkg and DslResNet.Models.$version.nupkg"
 else
-    fatal "pack produced ${packages[*]:-nothing}, expected exactly DslResNet.$version.nupkg"
+    fatal "pack produced ${packages[*]:-nothing}, expected exactly DslResNet.$version.nupkg and DslResNet.Models.$version.nupkg"
 fi
 
 # 2. Copy the consumers out of the repository (no Directory.Build.props of the repository applies there).
 mkdir -p "$consumer"
-tar -C "$smoke_src" --exclude='./bin' --exclude='./obj' --exclude='./Broken/bin' --exclude='./Broken/obj' -cf - . | tar -C "$consumer" -xf -
+tar -C "$smoke_src" --exclude='./bin' --exclude='./obj' --exclude='./Broken/bin' --exclude='./Broken/obj' --exclude='./ModelsConsumer/bin' --exclude='./ModelsConsumer/obj' -cf - . | tar -C "$consumer" -xf -
 
 # 3. Restore the good consumer from the feed, as an extra source, into the empty cache.
 if dn restore "$consumer/PackageSmoke.csproj" -p:RestoreAdditionalProjectSources="$feed" > "$work/restore.log" 2>&1; then
@@ -133,6 +137,40 @@ if [[ "${#errors[@]}" -eq 1 && "${errors[0]}" == "$broken/BrokenNet.cs($expected
 else
     [[ "${#errors[@]}" -eq 0 ]] && cat "$work/broken-build.log"
     fail "Broken: expected exactly one error, DRN0007 at Broken/BrokenNet.cs line $expected_line; got ${#errors[@]} (above)"
+fi
+
+# 6. A consumer of DslResNet.Models only: DslResNet and its generator must come as its dependency (with analyzers, which
+#    NuGet excludes from dependencies by default), and the package's blocks and LayersOf networks must be read from its DLL.
+models="$consumer/ModelsConsumer"
+if dn restore "$models/ModelsConsumer.csproj" -p:RestoreAdditionalProjectSources="$feed" > "$work/models-restore.log" 2>&1; then
+    pass "restore ModelsConsumer (DslResNet.Models only) with the local feed"
+else
+    cat "$work/models-restore.log"
+    fatal "restore ModelsConsumer (log above)"
+fi
+models_nuspec="$(cat "$NUGET_PACKAGES/dslresnet.models/$version/dslresnet.models.nuspec")"
+if echo "$models_nuspec" | grep -q 'dependency id="DslResNet" version="'"$version"'"' && ! echo "$models_nuspec" | grep -q 'dependency id="DslResNet".*exclude=".*Analyzers'; then
+    pass "DslResNet.Models depends on DslResNet $version without excluding its analyzers"
+else
+    fail "DslResNet.Models's dependency on DslResNet is missing or excludes analyzers: $(echo "$models_nuspec" | grep dependency)"
+fi
+if echo "$models_nuspec" | grep -qi 'dependency id="DslResNet.Generators"'; then
+    fail "DslResNet.Models declares a dependency on DslResNet.Generators"
+else
+    pass "DslResNet.Models has no dependency on DslResNet.Generators"
+fi
+if dn build "$models/ModelsConsumer.csproj" -c Release --no-restore > "$work/models-build.log" 2>&1; then
+    pass "build ModelsConsumer against the packages"
+    models_output="$(dotnet "$models/bin/Release/net10.0/ModelsConsumer.dll" 2>&1)" || true
+    echo "$models_output" | sed 's/^/    | /'
+    if [[ "$models_output" == *"ResNet152: 60192808"* && "$models_output" == *"Fashion20: 272186"* && "$models_output" == *"Tiny: 1346"* ]]; then
+        pass "ModelsConsumer: ResNet152 60,192,808, LayersOf ResNet20 on 1x28x28 272,186, BasicBlock stage 1,346 parameters"
+    else
+        fail "ModelsConsumer printed unexpected parameter counts (above)"
+    fi
+else
+    cat "$work/models-build.log"
+    fail "build ModelsConsumer against the packages (log above)"
 fi
 
 if [[ "$failures" -eq 0 ]]; then

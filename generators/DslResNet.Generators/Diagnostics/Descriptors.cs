@@ -175,6 +175,12 @@ internal static class Descriptors
         "'{0}' of '{1}' carries [{2}], which derives from LayerAttribute but is not a DslResNet layer; use one of the built-in layer attributes",
         Declaration, DiagnosticSeverity.Error);
 
+    /// <summary>DRN0036: a block from a referenced assembly that is invalid where it is used.</summary>
+    public static readonly DiagnosticDescriptor ForeignBlockInvalid = Make(
+        "DRN0036", "Block from a referenced assembly is invalid",
+        "Stage '{0}' uses block '{1}' from assembly '{2}', which is invalid here: {3}",
+        Declaration, DiagnosticSeverity.Error);
+
     /// <summary>DRN0035: a layer attribute on a field that is not an instance field of type Layer.</summary>
     public static readonly DiagnosticDescriptor FieldIsNotALayer = Make(
         "DRN0035", "Layer attribute on a field that is not a layer",
@@ -199,7 +205,7 @@ internal static class Descriptors
         ShortcutSourceRequired, BlockSettingOutsideBlock, StageStrideUnused, DuplicateParameterName,
         LayerOutsideNetwork, InvalidLayersOf, NetworkAndBlock, IgnoredSetting,
         GeneratedNameCollision, UnknownLayerAttribute,
-        FieldIsNotALayer,
+        FieldIsNotALayer, ForeignBlockInvalid,
         InternalError,
     };
 

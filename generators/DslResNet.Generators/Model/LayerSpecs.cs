@@ -186,6 +186,12 @@ internal sealed record BlockRef(string TypeName, bool IsBlock, string? Cycle, Bl
 /// <param name="Facts">Facts about the class declaration itself.</param>
 internal sealed record BlockSpec(string Name, string DisplayName, SourceSpan Span, EquatableArray<LayerSpec> Layers, DeclarationFacts Facts)
 {
+    /// <summary>
+    /// The referenced assembly the block was read from (its layers then have no spans: their diagnostics are reported
+    /// at the stage that uses the block), or null for a block declared in this compilation's source.
+    /// </summary>
+    public string? Assembly { get; init; }
+
     /// <summary>The same block with every span cleared.</summary>
     public BlockSpec WithoutSpans() => this with
     {

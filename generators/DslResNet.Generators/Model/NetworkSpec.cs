@@ -33,6 +33,12 @@ internal sealed record NetworkSpec(
     int Channels, int Height, int Width, bool Plain, ShortcutKind Shortcut,
     EquatableArray<LayerSpec> Layers, DeclarationFacts Facts, string? LayersOf, string? LayersOfProblem, string? InternalError)
 {
+    /// <summary>
+    /// When <see cref="LayersOf"/>'s layers were read from a referenced assembly, its name (the layers then have no spans:
+    /// their diagnostics are reported at the <c>LayersOf</c> argument); else null.
+    /// </summary>
+    public string? LayersOfAssembly { get; init; }
+
     /// <summary>The span of a <c>[Network]</c> argument, else of the attribute.</summary>
     public SourceSpan SpanOf(string name)
     {

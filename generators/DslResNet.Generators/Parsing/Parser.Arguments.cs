@@ -29,7 +29,23 @@ internal static partial class Parser
         }
 
         var spans = new List<ArgumentSpan>();
-        if (attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) is AttributeSyntax { ArgumentList: { } list })
+        if (attribute.ApplicationSyntaxReference is null)
+        {
+            // Read from a referenced assembly: there is no text to point at, but which arguments were written still
+            // matters (a Conv without output channels takes the block's). Metadata records the constructor that was
+            // called and the named arguments set; our attributes have no optional parameters, so each constructor
+            // argument was written.
+            for (int i = 0; constructor is not null && i < attribute.ConstructorArguments.Length && i < constructor.Parameters.Length; i++)
+            {
+                spans.Add(new ArgumentSpan(constructor.Parameters[i].Name, SourceSpan.None));
+            }
+
+            foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
+            {
+                spans.Add(new ArgumentSpan(named.Key, SourceSpan.None));
+            }
+        }
+        else if (attribute.ApplicationSyntaxReference.GetSyntax(cancellationToken) is AttributeSyntax { ArgumentList: { } list })
         {
             for (int i = 0; i < list.Arguments.Count; i++)
             {

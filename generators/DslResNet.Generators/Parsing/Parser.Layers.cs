@@ -26,9 +26,23 @@ internal static partial class Parser
             .ThenBy(d => d.SpanStart)
             .ToList();
 
-        var fields = new List<(int Declaration, int Position, IFieldSymbol Field, SyntaxNode Syntax)>();
+        bool fromMetadata = IsFromMetadata(type);
+        var fields = new List<(int Declaration, int Position, IFieldSymbol Field, SyntaxNode? Syntax)>();
         foreach (IFieldSymbol field in type.GetMembers().OfType<IFieldSymbol>())
         {
+            if (fromMetadata)
+            {
+                // A referenced assembly's class: the C# compiler writes a class's fields to the metadata field table in
+                // declaration order, and tokens follow that table (a test checks both). Only public and protected fields
+                // are imported under the compilation's default import options, so a shipped block declares its layers public.
+                if (!field.IsImplicitlyDeclared)
+                {
+                    fields.Add((0, field.MetadataToken, field, null));
+                }
+
+                continue;
+            }
+
             if (field.IsImplicitlyDeclared || field.DeclaringSyntaxReferences.Length == 0)
             {
                 continue;
@@ -85,7 +99,7 @@ internal static partial class Parser
 
             if (NotALayer(field, out bool unbound) is { } problem)
             {
-                SourceSpan at = syntax is VariableDeclaratorSyntax declarator ? SourceSpan.From(declarator.Identifier.GetLocation()) : SourceSpan.From(syntax);
+                SourceSpan at = syntax is VariableDeclaratorSyntax declarator ? SourceSpan.From(declarator.Identifier.GetLocation()) : SpanOrNone(syntax);
                 notLayers.Add(new FieldProblemSpec(field.Name, problem, at));
                 continue;
             }
@@ -102,12 +116,12 @@ internal static partial class Parser
             }
             else if (declaration != firstDeclaration && split is null)
             {
-                split = SpanOf(layerAttributes[0], cancellationToken) ?? SourceSpan.From(syntax);
+                split = SpanOf(layerAttributes[0], cancellationToken) ?? SpanOrNone(syntax);
             }
 
             for (int i = 1; i < layerAttributes.Count; i++)
             {
-                extra.Add(new ArgumentSpan(field.Name, SpanOf(layerAttributes[i], cancellationToken) ?? SourceSpan.From(syntax)));
+                extra.Add(new ArgumentSpan(field.Name, SpanOf(layerAttributes[i], cancellationToken) ?? SpanOrNone(syntax)));
             }
 
             AttributeData layerAttribute = layerAttributes[0];
@@ -126,7 +140,7 @@ internal static partial class Parser
                 attributeName = attributeName.EndsWith("Attribute", StringComparison.Ordinal) && attributeName.Length > "Attribute".Length
                     ? attributeName.Substring(0, attributeName.Length - "Attribute".Length)
                     : attributeName;
-                unknown.Add(new UnknownLayerSpec(field.Name, attributeName, SpanOf(layerAttribute, cancellationToken) ?? SourceSpan.From(syntax)));
+                unknown.Add(new UnknownLayerSpec(field.Name, attributeName, SpanOf(layerAttribute, cancellationToken) ?? SpanOrNone(syntax)));
                 continue;
             }
 
@@ -141,6 +155,16 @@ internal static partial class Parser
         };
         return (layers.ToEquatableArray(), facts);
     }
+
+    /// <summary>Whether a class comes from a referenced assembly (it has no declaration in this compilation's source).</summary>
+    private static bool IsFromMetadata(INamedTypeSymbol type) => type.DeclaringSyntaxReferences.Length == 0;
+
+    /// <summary>The assembly a class comes from when it is not declared in source, else null.</summary>
+    private static string? MetadataAssembly(INamedTypeSymbol type) =>
+        IsFromMetadata(type) ? type.ContainingAssembly?.Identity.Name ?? "(unknown assembly)" : null;
+
+    /// <summary>A syntax node's span; none for a field read from metadata.</summary>
+    private static SourceSpan SpanOrNone(SyntaxNode? syntax) => syntax is null ? SourceSpan.None : SourceSpan.From(syntax);
 
     /// <summary>
     /// Why a field with a layer attribute cannot be a layer (it is not an instance field of type <c>DslResNet.Layer</c>),

@@ -40,7 +40,7 @@ internal static partial class Parser
 
         EquatableArray<LayerSpec> layers;
         DeclarationFacts facts;
-        string? layersOf = null, layersOfProblem = null;
+        string? layersOf = null, layersOfProblem = null, layersOfAssembly = null;
         var ownLayers = ParseLayers(type, context, new List<string>());
 
         if (args.Value("LayersOf") is ITypeSymbol source)
@@ -93,6 +93,15 @@ internal static partial class Parser
                 else
                 {
                     var sourceLayers = ParseLayers(current, context, new List<string>());
+                    layersOfAssembly = MetadataAssembly(current);
+                    if (layersOfAssembly is not null && sourceLayers.Layers.Count == 0)
+                    {
+                        // Private fields of a referenced assembly's class are not imported: say so, not "no layers".
+                        layersOfProblem = $"names '{FullName(current)}' from assembly '{layersOfAssembly}', whose layer fields are not visible here; "
+                            + "a network used from another assembly must declare its layer fields public";
+                        break;
+                    }
+
                     ownLayers = (sourceLayers.Layers, ownLayers.Facts with
                     {
                         // The source reports its own problems; the twin only must not be built from a partial list of layers.
@@ -136,7 +145,10 @@ internal static partial class Parser
             FullName(type), type.Name,
             type.ContainingNamespace is { IsGlobalNamespace: false } ns ? ns.ToDisplayString() : string.Empty,
             containing.ToEquatableArray(), IsPartial(type), SourceSpan.From(type.Locations[0]), attributeSpan,
-            args.Spans, channels, height, width, plain, shortcut, layers, facts, layersOf, layersOfProblem, null);
+            args.Spans, channels, height, width, plain, shortcut, layers, facts, layersOf, layersOfProblem, null)
+        {
+            LayersOfAssembly = layersOfAssembly,
+        };
 
     }
 
@@ -176,7 +188,7 @@ internal static partial class Parser
         chain.Add(name);
         var (layers, facts) = ParseLayers(type, context, chain);
         chain.RemoveAt(chain.Count - 1);
-        var block = new BlockSpec(name, type.Name, SourceSpan.From(type.Locations[0]), layers, facts);
+        var block = new BlockSpec(name, type.Name, SourceSpan.From(type.Locations[0]), layers, facts) { Assembly = MetadataAssembly(type) };
         if (!ContainsCycle(layers))
         {
             context.Blocks[name] = block;

@@ -78,11 +78,30 @@ internal static class Validator
 
         // A LayersOf network's layers are written (and checked) in its source network: validate them without reporting.
         string layerOwner = network.LayersOf is null ? owner : "(source of " + owner + ")";
-        CheckLayers(network.Layers, inBlock: false, network.Name, layerOwner, sink);
+        if (network.LayersOfAssembly is { } assembly)
+        {
+            // ... unless the source is in a referenced assembly, where nothing reports them: its errors are reported here,
+            // at LayersOf, naming the assembly (a span in metadata could not be shown).
+            var foreign = new List<DiagnosticInfo>();
+            CheckLayers(network.Layers, inBlock: false, network.Name, layerOwner, foreign, inMetadata: true);
+            foreign.AddRange(UsedBlocks(network.Layers).SelectMany(b => ValidateBlock(b)));
+            foreach (string problem in ForeignErrors(foreign))
+            {
+                sink.Add(DiagnosticInfo.Create(
+                    Descriptors.InvalidLayersOf, network.SpanOf("LayersOf"), owner, network.Name,
+                    $"names '{network.LayersOf}' from assembly '{assembly}', whose layers are invalid here: {problem}"));
+            }
+
+            sink.AddRange(foreign);
+            return sink.ToEquatableArray();
+        }
+
+        CheckLayers(network.Layers, inBlock: false, network.Name, layerOwner, sink, inMetadata: false);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (BlockSpec block in UsedBlocks(network.Layers))
         {
-            if (seen.Add(block.Name))
+            // A referenced assembly's block is judged where a stage of this source uses it (DRN0036), with the blocks it uses.
+            if (block.Assembly is null && seen.Add(block.Name))
             {
                 sink.AddRange(ValidateBlock(block));
             }
@@ -90,6 +109,36 @@ internal static class Validator
 
         return sink.ToEquatableArray();
     }
+
+    /// <summary>
+    /// The errors of a block read from a referenced assembly and of the blocks it uses (owned by them, so reported by
+    /// nothing unless the using stage reports them), each as "ID: message".
+    /// </summary>
+    private static IEnumerable<string> ForeignBlockErrors(BlockSpec block)
+    {
+        if (block.Layers.Count == 0 && !block.Facts.LayersIncomplete)
+        {
+            // Private fields of a referenced assembly's class are not imported, so a block declared with them looks empty.
+            return new[] { "its layer fields are not visible here; a block used from another assembly must declare its layer fields public" };
+        }
+
+        var all = new List<DiagnosticInfo>(ValidateBlock(block));
+        all.AddRange(UsedBlocks(block.Layers).SelectMany(b => ValidateBlock(b)));
+        var problems = ForeignErrors(all).ToList();
+        if (problems.Count == 0 && Poisoned(block))
+        {
+            problems.Add("some of its layer attributes do not bind here (was it built against another version of DslResNet?)");
+        }
+
+        return problems;
+    }
+
+    /// <summary>The errors among diagnostics of layers read from metadata, each once, as "ID: message".</summary>
+    private static IEnumerable<string> ForeignErrors(IEnumerable<DiagnosticInfo> diagnostics) =>
+        diagnostics.Where(d => d.IsError)
+            .Select(d => d.Id + ": " + string.Format(
+                CultureInfo.InvariantCulture, d.Descriptor.MessageFormat.ToString(CultureInfo.InvariantCulture), d.Arguments.Cast<object>().ToArray()))
+            .Distinct(StringComparer.Ordinal);
 
     /// <summary>A block's own diagnostics (not those of blocks it uses, which own theirs).</summary>
     public static EquatableArray<DiagnosticInfo> ValidateBlock(BlockSpec block)
@@ -101,7 +150,7 @@ internal static class Validator
             sink.Add(DiagnosticInfo.Create(Descriptors.NoLayers, block.Span, block.Name, "Block", block.DisplayName));
         }
 
-        CheckLayers(block.Layers, inBlock: true, block.DisplayName, block.Name, sink);
+        CheckLayers(block.Layers, inBlock: true, block.DisplayName, block.Name, sink, inMetadata: block.Assembly is not null);
         return sink.ToEquatableArray();
     }
 
@@ -182,7 +231,11 @@ internal static class Validator
     // strings, comments and checkpoint names, so nothing that could end a line, quote, escape or separate.
     private static bool IsNameSegment(string name) => name.Length > 0 && name.All(c => char.IsLetterOrDigit(c) || c == '_');
 
-    private static void CheckLayers(EquatableArray<LayerSpec> layers, bool inBlock, string className, string owner, List<DiagnosticInfo> sink)
+    /// <summary>
+    /// Checks a class's layers. <paramref name="inMetadata"/>: the class was read from a referenced assembly, so a stage
+    /// in it that uses another such block is not where that block's errors are reported (the first stage in source is).
+    /// </summary>
+    private static void CheckLayers(EquatableArray<LayerSpec> layers, bool inBlock, string className, string owner, List<DiagnosticInfo> sink, bool inMetadata)
     {
         var earlier = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < layers.Count; i++)
@@ -307,6 +360,14 @@ internal static class Validator
                     else if (stage.Block.Definition is { } block && (stage.Stride > 1 || stage.Strided) && !AppliesStride(block) && !Poisoned(block))
                     {
                         sink.Add(DiagnosticInfo.Create(Descriptors.StageStrideUnused, stage.SpanOf(stage.Strided ? "Strided" : "Stride"), owner, stage.Name, block.DisplayName));
+                    }
+
+                    if (!inMetadata && stage.Block.Definition is { Assembly: { } assembly } foreignBlock)
+                    {
+                        foreach (string problem in ForeignBlockErrors(foreignBlock))
+                        {
+                            sink.Add(DiagnosticInfo.Create(Descriptors.ForeignBlockInvalid, stage.Span, owner, stage.Name, foreignBlock.DisplayName, assembly, problem));
+                        }
                     }
 
                     break;

@@ -10,7 +10,7 @@ namespace DslResNet.Generators.Tests.Diagnostics;
 internal static class Expect
 {
     /// <summary>
-    /// Runs <see cref="Markup.Verify"/> on the markup (and on other files, which may carry no markup) with
+    /// Runs <see cref="Markup.Verify(string, string[])"/> on the markup (and on other files, which may carry no markup) with
     /// <c>using DslResNet;</c> prefixed to each.
     /// </summary>
     public static HarnessResult Spans(string markup, params string[] otherSources) =>

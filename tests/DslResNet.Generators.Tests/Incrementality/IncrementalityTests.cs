@@ -178,6 +178,72 @@ public sealed class IncrementalityTests
     }
 
     [Fact]
+    public void Networks_that_use_a_referenced_assemblys_block_or_LayersOf_stay_cached_on_unrelated_edits()
+    {
+        MetadataReference library = Harness.Library("Shared.Blocks", """
+            using DslResNet;
+            namespace Shared;
+
+            [Block]
+            public class SharedBlock
+            {
+                [Conv(3, Padding = 1, Strided = true)] protected Layer conv1;
+                [BatchNorm] protected Layer bn1;
+                [Residual] protected Layer add;
+                [ReLU] protected Layer relu;
+            }
+
+            [Network(3, 16, 16)]
+            public partial class SharedNet
+            {
+                [Conv(8, 3, Padding = 1)] protected Layer conv1;
+                [Stage<SharedBlock>(8, Repeat = 2)] protected Layer layer1;
+                [GlobalAvgPool] protected Layer pool;
+                [Dense(10)] protected Layer fc;
+            }
+            """);
+        CSharpCompilation compilation = Harness.Compile(
+            "Consumer", new[] { library },
+            ("/src/Users.cs", Harness.WithUsing("""
+                namespace Users;
+
+                [Network(1, 12, 12)]
+                public partial class UsesBlock
+                {
+                    [Conv(8, 3, Padding = 1)] Layer conv1;
+                    [Stage<Shared.SharedBlock>(8, Repeat = 2)] Layer layer1;
+                    [GlobalAvgPool] Layer pool;
+                    [Dense(4)] Layer fc;
+                }
+
+                [Network(LayersOf = typeof(Shared.SharedNet), Plain = true)]
+                public partial class Twin;
+                """)),
+            ("/src/Other.cs", Harness.WithUsing("""
+                namespace Users;
+
+                [Network(1, 8, 8)]
+                public partial class Other
+                {
+                    [Flatten] Layer flatten;
+                    [Dense(10)] Layer fc;
+                }
+                """)));
+        GeneratorDriver driver = Harness.Driver().RunGenerators(compilation);
+        Assert.Equal(3, driver.GetRunResult().GeneratedTrees.Length);
+
+        CSharpCompilation newFile = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText("namespace Users; public sealed class Unrelated { }", Harness.ParseOptions, "/src/Unrelated.cs"));
+        AssertReasons(driver.RunGenerators(newFile).GetRunResult(), StepReasons.Reparsed);
+
+        CSharpCompilation otherEdited = Edit(compilation, "/src/Other.cs", "[Dense(10)]", "[Dense(12)]");
+        AssertReasons(driver.RunGenerators(otherEdited).GetRunResult(), StepReasons.Reparsed, ("Users.Other", StepReasons.Modified));
+
+        // Editing the network itself still reruns it (the metadata block is embedded by value, not looked up later).
+        CSharpCompilation ownEdited = Edit(compilation, "/src/Users.cs", "[Dense(4)]", "[Dense(5)]");
+        AssertReasons(driver.RunGenerators(ownEdited).GetRunResult(), StepReasons.Reparsed, ("Users.UsesBlock", StepReasons.Modified));
+    }
+
+    [Fact]
     public void Editing_a_network_leaves_the_networks_of_other_files_cached()
     {
         var (driver, compilation) = Warm();

@@ -51,10 +51,14 @@ public static class Harness
 
     /// <summary>Parses named sources into a library compilation.</summary>
     public static CSharpCompilation Compile(params (string Path, string Source)[] files) =>
+        Compile("Tests", ImmutableArray<MetadataReference>.Empty, files);
+
+    /// <summary>Parses named sources into a library compilation of the given name, with references beyond <see cref="References"/>.</summary>
+    public static CSharpCompilation Compile(string assemblyName, IEnumerable<MetadataReference> extraReferences, params (string Path, string Source)[] files) =>
         CSharpCompilation.Create(
-            "Tests",
+            assemblyName,
             files.Select(f => CSharpSyntaxTree.ParseText(f.Source, ParseOptions, f.Path)),
-            References,
+            References.Concat(extraReferences),
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable)
                 // As the SDK does: ILGPU is built against an older System.Runtime, which unifies with the current one.
                 .WithSpecificDiagnosticOptions(new Dictionary<string, ReportDiagnostic> { ["CS1701"] = ReportDiagnostic.Suppress, ["CS1702"] = ReportDiagnostic.Suppress }));
@@ -104,6 +108,25 @@ public static class Harness
             .OrderBy(p => p.Relative, StringComparer.Ordinal)
             .Select(p => (p.Relative, File.ReadAllText(p.Full)))
             .ToList();
+    }
+
+    /// <summary>
+    /// Compiles a library to an in-memory assembly and returns it as a metadata reference, as a package's DLL is seen.
+    /// With <paramref name="generate"/>, the generator completes its networks first (as in a real build); without, its
+    /// declarations are emitted as written and no analyzer judges them (a library built without DslResNet's analyzers).
+    /// </summary>
+    public static MetadataReference Library(string assemblyName, string source, bool generate = true)
+    {
+        CSharpCompilation library = Compile(assemblyName, ImmutableArray<MetadataReference>.Empty, ($"/{assemblyName}/Library.cs", source));
+        Compilation output = generate ? Run(library).Output : library;
+        using var image = new MemoryStream();
+        var emitted = output.Emit(image);
+        if (!emitted.Success)
+        {
+            throw new InvalidOperationException("The library does not compile:\n" + string.Join("\n", emitted.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error)));
+        }
+
+        return MetadataReference.CreateFromImage(image.ToArray());
     }
 
     /// <summary>Prefixes <c>using DslResNet;</c> to a snippet.</summary>

@@ -52,11 +52,15 @@ public static class Markup
     /// are exactly the expected ones: same IDs on the same spans; also that the compiler reports no error of its own.
     /// Returns the result for further checks (severity, message).
     /// </summary>
-    public static HarnessResult Verify(string markup, params string[] otherSources)
+    public static HarnessResult Verify(string markup, params string[] otherSources) =>
+        Verify(markup, Array.Empty<MetadataReference>(), otherSources);
+
+    /// <summary>As <see cref="Verify(string, string[])"/>, compiled with extra references (a library's assembly).</summary>
+    public static HarnessResult Verify(string markup, IEnumerable<MetadataReference> references, params string[] otherSources)
     {
         var (source, expected) = Parse(markup);
         var files = new[] { ("/src/File0.cs", source) }.Concat(otherSources.Select((s, i) => ($"/src/Other{i}.cs", s))).ToArray();
-        HarnessResult result = Harness.Run(Harness.Compile(files));
+        HarnessResult result = Harness.Run(Harness.Compile("Tests", references, files));
         var actual = result.Ours
             .Where(d => d.Location.SourceTree?.FilePath == "/src/File0.cs")
             .Select(d => new Expected(d.Id, d.Location.SourceSpan))

@@ -9,8 +9,9 @@ using Xunit.Abstractions;
 namespace DslResNet.Generators.Tests.Packaging;
 
 /// <summary>
-/// Packs DslResNet and builds two consumers of the package (tests/PackageSmoke/run.sh): one must build, run and print
-/// the generated parameter count; one with a residual shape mismatch must fail with DRN0007 at the marked line.
+/// Packs DslResNet and DslResNet.Models and builds three consumers of the packages (tests/PackageSmoke/run.sh): one must build, run and print
+/// the generated parameter count; one with a residual shape mismatch must fail with DRN0007 at the marked line; one that
+/// references only DslResNet.Models must get the generator through it and build on its shipped blocks and networks.
 /// </summary>
 public sealed class PackageSmokeTests
 {

@@ -1,0 +1,33 @@
+using System;
+using Xunit;
+using Models = DslResNet.Models;
+
+namespace DslResNet.Generators.Tests.Facts;
+
+/// <summary>
+/// The networks shipped in DslResNet.Models, as built (the generator ran at that project's build), against
+/// torchvision's parameter counts and the ResNet paper's CIFAR table.
+/// </summary>
+public sealed class ModelsFactsTests
+{
+    [Fact]
+    public void ImageNet_parameter_counts_equal_torchvision()
+    {
+        Assert.Equal(11_689_512, Models.ResNet18.ParameterCount);
+        Assert.Equal(21_797_672, Models.ResNet34.ParameterCount);
+        Assert.Equal(25_557_032, Models.ResNet50.ParameterCount);
+        Assert.Equal(44_549_160, Models.ResNet101.ParameterCount);
+        Assert.Equal(60_192_808, Models.ResNet152.ParameterCount);
+    }
+
+    [Fact]
+    public void Cifar_parameter_counts_match_the_paper()
+    {
+        // Exact counts as the sample facts assert them; the paper's table gives 0.27M, 0.46M, 0.66M, 0.85M, 1.7M.
+        Assert.Equal(269_722, Models.ResNet20.ParameterCount);
+        Assert.Equal(853_018, Models.ResNet56.ParameterCount);
+        Assert.Equal(1_727_962, Models.ResNet110.ParameterCount);
+        Assert.Equal(0.46, Math.Round(Models.ResNet32.ParameterCount / 1e6, 2));
+        Assert.Equal(0.66, Math.Round(Models.ResNet44.ParameterCount / 1e6, 2));
+    }
+}
