@@ -47,6 +47,10 @@ public abstract partial class NetworkBase
             inferenceConvolution.FuseEpilogue(inferenceEpilogue);
         }
 
+        // The inference weights change with this network's parameters only (an optimizer step, a restore, a fold).
+        inferenceConvolution.Bind(Store.Version);
+        fold?.Bind(Store.Version);
+
         Own(convolution, inferenceConvolution);
         OwnIfAny(epilogue, fold, inferenceEpilogue);
         _steps.Add(new ConvolutionStep(group, readsNetworkInput, convolution, epilogue, fold, inferenceConvolution, inferenceEpilogue));

@@ -27,21 +27,6 @@ internal static class OpChecks
     }
 }
 
-/// <summary>
-/// Counts changes to parameters anywhere in the process, so that the SIMD backend's inference convolutions repack their
-/// weights only after one (a training convolution repacks on every forward pass).
-/// </summary>
-public static class ParameterGeneration
-{
-    private static long _current;
-
-    /// <summary>The current generation.</summary>
-    public static long Current => Volatile.Read(ref _current);
-
-    /// <summary>Records a change.</summary>
-    public static void Advance() => Interlocked.Increment(ref _current);
-}
-
 /// <summary>A convolution (or a dense layer as a 1x1 convolution on a 1x1 map).</summary>
 public sealed class ConvOp : IDisposable
 {
@@ -51,6 +36,7 @@ public sealed class ConvOp : IDisposable
     private readonly SimdConvolution? _simd;
     private readonly bool _training;
     private long _packed = -1;
+    private ParameterVersion? _version;
 
     /// <summary>Binds the convolution on any device: on the SIMD backend it runs code compiled for <typeparamref name="TGeometry"/>.</summary>
     /// <typeparam name="TGeometry">The geometry as constants (emitted by the generator); must agree with <paramref name="shape"/>.</typeparam>
@@ -164,14 +150,22 @@ public sealed class ConvOp : IDisposable
         epilogue.FusedIntoConvolution = true;
     }
 
+    /// <summary>
+    /// Ties an inference convolution to its network's parameter version, so that it repacks its weights only after they
+    /// changed. An unbound convolution repacks on every call.
+    /// </summary>
+    /// <param name="version">The network's version.</param>
+    internal void Bind(ParameterVersion version) => _version = version;
+
     /// <summary><c>y = conv(x, w) + b</c> for the first <paramref name="images"/> images (ILGPU kernels run the whole batch).</summary>
     /// <param name="images">Images.</param>
     public void Forward(int images)
     {
         if (_simd is not null)
         {
-            long generation = ParameterGeneration.Current;
-            _simd.Forward(images, _training || generation != _packed);
+            // Inference repacks its (folded) weights only after its network's parameters changed; unbound, every time.
+            long generation = _version?.Current ?? -1;
+            _simd.Forward(images, _training || generation < 0 || generation != _packed);
             _packed = generation;
             return;
         }
@@ -224,6 +218,7 @@ public sealed class FoldOp : IDisposable
     private readonly ConvShape _shape;
     private readonly ArrayView<float> _w, _b, _bn, _wf, _bf;
     private readonly float _eps;
+    private ParameterVersion? _version;
 
     /// <summary>Binds the fold.</summary>
     /// <param name="device">The device.</param>
@@ -279,8 +274,12 @@ public sealed class FoldOp : IDisposable
             bf[co] = bn[c + co] + ((bias - bn[(2 * c) + co]) * scale);
         }
 
-        ParameterGeneration.Advance();
+        _version?.Advance();
     }
+
+    /// <summary>Ties the folding to its network's parameter version: folding counts as a change of the inference weights.</summary>
+    /// <param name="version">The network's version.</param>
+    internal void Bind(ParameterVersion version) => _version = version;
 
     /// <summary>Nothing to free: this operation holds no native memory of its own (its tensors belong to the network).</summary>
     public void Dispose()

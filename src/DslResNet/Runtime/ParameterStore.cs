@@ -28,6 +28,9 @@ public sealed class ParameterStore : IDisposable
     private List<(string Name, int Offset, int Length)>? _trainable;
     private IntPtr _gradientsAddress;
 
+    /// <summary>Counts changes to these parameters (see <see cref="ParameterVersion"/>).</summary>
+    internal ParameterVersion Version { get; } = new();
+
     /// <summary>Allocates the store for a network's parameters, all zero.</summary>
     /// <param name="device">The device.</param>
     /// <param name="parameters">The network's parameters in state-dict order.</param>
@@ -121,7 +124,7 @@ public sealed class ParameterStore : IDisposable
         }
 
         Value(name).CopyFromCPU(values.ToArray());
-        ParameterGeneration.Advance();
+        Version.Advance();
     }
 
     /// <summary>Whether the store holds a float tensor of that name.</summary>
@@ -202,7 +205,7 @@ public sealed class ParameterStore : IDisposable
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         CopyIn(snapshot, _values.View, ref _valuesAddress);
-        ParameterGeneration.Advance();
+        Version.Advance();
     }
 
     /// <summary>Copies the host values to the device (after an optimizer step).</summary>
@@ -210,7 +213,7 @@ public sealed class ParameterStore : IDisposable
     public void PushValues()
     {
         CopyIn(_hostValues, _values.View, ref _valuesAddress);
-        ParameterGeneration.Advance();
+        Version.Advance();
     }
 
     /// <summary>The first non-finite gradient among the trainable parameters in the host copy, in reverse state-dict order (the order backward produces them), or null.</summary>
