@@ -49,6 +49,7 @@ public static class ParityCases
         new("Bottleneck", ParityBottleneckNet.Info, (d, b, o) => new ParityBottleneckNet(d, b, o)),
         new("TanhNet", ParityTanhNet.Info, (d, b, o) => new ParityTanhNet(d, b, o)),
         new("DropoutNet", ParityDropoutNet.Info, (d, b, o) => new ParityDropoutNet(d, b, o)),
+        new("SmoothNet", ParitySmoothNet.Info, (d, b, o) => new ParitySmoothNet(d, b, o)),
     ];
 
     public static ParityNetwork Network(string name) => Networks.Single(n => n.Name == name);
