@@ -312,7 +312,7 @@ internal static partial class Emitter
                 case LayerKind.AvgPool:
                 case LayerKind.GlobalAvgPool:
                 {
-                    string kind = layer.Kind switch { LayerKind.MaxPool => "Max", LayerKind.AvgPool => "Average", _ => "GlobalAverage" };
+                    string kind = layer.Kind switch { LayerKind.MaxPool => "Max", LayerKind.AvgPool => "Average", LayerKind.GlobalAvgPool => "GlobalAverage", _ => throw new System.InvalidOperationException($"Not a pooling: {layer.Kind}.") };
                     Shape i = layer.Input;
                     // Global pooling has no window; 1s keep the specialised kernel free of constant divisions by zero.
                     bool global = layer.Kind == LayerKind.GlobalAvgPool;

@@ -94,7 +94,8 @@ internal static partial class ShapeInference
                         DenseSpec dense => Dense(site, dense, current),
                         DropoutSpec dropout => Add(site, LayerKind.Dropout, "Dropout(p=" + Validation.Validator.Format(dropout.Rate) + ")", current, current.Shape, 0, 0, current.Shape.Elements, rate: dropout.Rate),
                         StageSpec stage => Stage(site, stage, current, context, anchor, top),
-                        _ => current,
+                        // A layer record without a case is a generator bug: the analyzer reports it as DRN9999.
+                        _ => throw new InvalidOperationException($"No shape rule for layer '{spec.Name}' ({spec.GetType().Name})."),
                     };
                 }
                 catch (OverflowException)
