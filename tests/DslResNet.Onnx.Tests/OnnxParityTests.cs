@@ -39,6 +39,7 @@ public sealed class OnnxParityTests(OnnxDeviceFixture fixture, ITestOutputHelper
         ["bottleneck"] = d => new OnnxBottleneckNet(d, Batch, new NetworkOptions(Seed: 5)),
         ["tanh-bn-after-activation"] = d => new OnnxTanhNet(d, Batch, new NetworkOptions(Seed: 6)),
         ["pools-dropout-dense-bn-on-input"] = d => new OnnxMixedNet(d, Batch, new NetworkOptions(Seed: 7)),
+        ["gelu-silu"] = d => new OnnxSmoothNet(d, Batch, new NetworkOptions(Seed: 8)),
     };
 
     [Theory]

@@ -144,3 +144,26 @@ public partial class OnnxMixedNet
     [ReLU] Layer relu2;
     [Dense(4)] Layer fc2;
 }
+
+/// <summary>
+/// GELU (exported as 0.5 x (1 + Erf(x / sqrt 2)): opset 17 has no Gelu) and SiLU (Mul(x, Sigmoid(x))): after a folded batch
+/// norm, after a residual add, standalone after average pooling, and after a dense layer.
+/// </summary>
+[Network(2, 8, 8)]
+public partial class OnnxSmoothNet
+{
+    [Conv(4, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [GELU] Layer gelu1;
+    [Conv(4, 3, Padding = 1)] Layer conv2;
+    [BatchNorm] Layer bn2;
+    [Residual(From = nameof(gelu1))] Layer add;
+    [SiLU] Layer silu1;
+    [AvgPool(2, Stride = 2)] Layer pool;
+    [GELU] Layer gelu2;
+    [SiLU] Layer silu2;
+    [Flatten] Layer flatten;
+    [Dense(6)] Layer fc1;
+    [GELU] Layer gelu3;
+    [Dense(3)] Layer fc2;
+}

@@ -161,3 +161,33 @@ public partial class ParityDeepBottleneck
     [GlobalAvgPool] Layer avgpool;
     [Dense(10)] Layer fc;
 }
+
+/// <summary>
+/// GELU (exact, erf form) and SiLU in every position the planner gives them: fused after batch norm, after a residual add
+/// (whose backward recomputes the activation's input), before and after an add without batch norm, standalone after
+/// average pooling (so average pooling is compared in training too), and after a dense layer.
+/// </summary>
+[Network(3, 16, 16)]
+public partial class ParitySmoothNet
+{
+    [Conv(8, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [GELU] Layer gelu1;
+    [Conv(8, 3, Padding = 1)] Layer conv2;
+    [BatchNorm] Layer bn2;
+    [Residual(From = nameof(gelu1))] Layer add1;
+    [SiLU] Layer silu1;
+    [Conv(8, 1, Bias = true)] Layer conv3;
+    [SiLU] Layer silu2;
+    [Residual(From = nameof(silu1))] Layer add2;
+    [GELU] Layer gelu2;
+    [AvgPool(2, Stride = 2)] Layer pool;
+    [GELU] Layer gelu3;
+    [Conv(16, 3, Stride = 2, Padding = 1)] Layer conv4;
+    [BatchNorm] Layer bn4;
+    [SiLU] Layer silu3;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(12)] Layer fc1;
+    [SiLU] Layer silu4;
+    [Dense(10)] Layer fc2;
+}

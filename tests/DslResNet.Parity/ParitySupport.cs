@@ -51,6 +51,7 @@ public static class ParityCases
         new("DropoutNet", ParityDropoutNet.Info, (d, b, o) => new ParityDropoutNet(d, b, o)),
         new("Deep", ParityDeep.Info, (d, b, o) => new ParityDeep(d, b, o), StepRateScale: 0.01),
         new("DeepBottleneck", ParityDeepBottleneck.Info, (d, b, o) => new ParityDeepBottleneck(d, b, o), StepRateScale: 0.01),
+        new("SmoothNet", ParitySmoothNet.Info, (d, b, o) => new ParitySmoothNet(d, b, o)),
     ];
 
     public static ParityNetwork Network(string name) => Networks.Single(n => n.Name == name);

@@ -14,7 +14,7 @@ namespace DslResNet.Parity;
 /// than a second hand-written model. The semantics are those of the PyTorch modules the layer table names: Conv2d
 /// (bias only with <c>Bias</c>), BatchNorm (training: batch statistics, running statistics updated with the layer's
 /// momentum and the unbiased variance, num_batches_tracked incremented; evaluation: running statistics), ReLU / Tanh /
-/// Sigmoid, the residual add, the option-A shortcut of the CIFAR ResNet paper (x[:, :, ::s, ::s], then the channels
+/// Sigmoid / GELU (exact) / SiLU, the residual add, the option-A shortcut of the CIFAR ResNet paper (x[:, :, ::s, ::s], then the channels
 /// zero-padded with (Co - Ci) / 2 before and the rest after), MaxPool2d, AvgPool2d (count_include_pad), global average
 /// pooling (adaptive_avg_pool2d to 1 x 1), Flatten, Linear (flattening its input as torchvision's forward does) and
 /// Dropout (identity in evaluation; training with a non-zero rate is not comparable and throws).
@@ -105,6 +105,8 @@ public sealed class TorchInterpreter
                 LayerKind.ReLU => F.relu(x),
                 LayerKind.Tanh => torch.tanh(x),
                 LayerKind.Sigmoid => torch.sigmoid(x),
+                LayerKind.GELU => F.gelu(x), // exact erf form, torch.nn.GELU()'s default
+                LayerKind.SiLU => F.silu(x),
                 LayerKind.Add => x + In(layer.Inputs[1]),
                 LayerKind.ZeroPadShortcut => ZeroPad(layer, x),
                 LayerKind.MaxPool => F.max_pool2d(x, [layer.Kernel, layer.Kernel], [layer.Stride, layer.Stride], [layer.Padding, layer.Padding]),

@@ -184,10 +184,12 @@ internal static partial class Emitter
     // Only the settings a layer kind has, as named arguments: ", Bias: true", ", Eps: 1E-05, Momentum: 0.1", ", Rate: 0.5".
     private static string Settings(ShapedLayer l) => l.Kind switch
     {
-        OpKind.Conv or OpKind.Dense => l.Bias ? ", Bias: true" : string.Empty,
-        OpKind.BatchNorm => ", Eps: " + Dbl(l.Eps) + ", Momentum: " + Dbl(l.Momentum),
-        OpKind.Dropout => ", Rate: " + Dbl(l.Rate),
-        _ => string.Empty,
+        LayerKind.Conv or LayerKind.Dense => l.Bias ? ", Bias: true" : string.Empty,
+        LayerKind.BatchNorm => ", Eps: " + Dbl(l.Eps) + ", Momentum: " + Dbl(l.Momentum),
+        LayerKind.Dropout => ", Rate: " + Dbl(l.Rate),
+        LayerKind.ReLU or LayerKind.Tanh or LayerKind.Sigmoid or LayerKind.GELU or LayerKind.SiLU or LayerKind.Add or LayerKind.ZeroPadShortcut
+            or LayerKind.MaxPool or LayerKind.AvgPool or LayerKind.GlobalAvgPool or LayerKind.Flatten => string.Empty,
+        _ => throw new System.InvalidOperationException($"Unknown layer kind '{l.Kind}'."),
     };
 
     /// <summary>An invariant-culture, round-trip double literal (<c>1E-05</c>, <c>0.1</c>).</summary>

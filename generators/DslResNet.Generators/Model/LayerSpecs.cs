@@ -2,17 +2,6 @@ using DslResNet.Generators.Infrastructure;
 
 namespace DslResNet.Generators.Model;
 
-/// <summary>The kind of activation function.</summary>
-internal enum ActivationKind
-{
-    /// <summary>max(0, x).</summary>
-    ReLU,
-    /// <summary>tanh(x).</summary>
-    Tanh,
-    /// <summary>1 / (1 + e^-x).</summary>
-    Sigmoid,
-}
-
 /// <summary>Mirror of the runtime's <c>DslResNet.ShortcutKind</c>; the values must stay equal.</summary>
 internal enum ShortcutKind
 {
@@ -94,8 +83,8 @@ internal sealed record BatchNormSpec(string Name, SourceSpan Span, EquatableArra
     public override LayerSpec WithoutSpans() => this with { Span = SourceSpan.None, Arguments = EquatableArray<ArgumentSpan>.Empty };
 }
 
-/// <summary><c>[ReLU]</c>, <c>[Tanh]</c>, <c>[Sigmoid]</c>.</summary>
-internal sealed record ActivationSpec(string Name, SourceSpan Span, EquatableArray<ArgumentSpan> Arguments, ActivationKind Activation)
+/// <summary><c>[ReLU]</c>, <c>[Tanh]</c>, <c>[Sigmoid]</c>, <c>[GELU]</c>, <c>[SiLU]</c> (<see cref="Model.Activation"/> is shared with the runtime).</summary>
+internal sealed record ActivationSpec(string Name, SourceSpan Span, EquatableArray<ArgumentSpan> Arguments, Activation Activation)
     : LayerSpec(Name, Span, Arguments)
 {
     /// <inheritdoc />

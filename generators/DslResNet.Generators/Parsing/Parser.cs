@@ -214,11 +214,15 @@ internal static partial class Parser
             case "BatchNormAttribute":
                 return new BatchNormSpec(name, span, args.Spans, args.Double("Eps", 1e-5), args.Double("Momentum", 0.1));
             case "ReLUAttribute":
-                return new ActivationSpec(name, span, args.Spans, ActivationKind.ReLU);
+                return new ActivationSpec(name, span, args.Spans, Activation.ReLU);
             case "TanhAttribute":
-                return new ActivationSpec(name, span, args.Spans, ActivationKind.Tanh);
+                return new ActivationSpec(name, span, args.Spans, Activation.Tanh);
             case "SigmoidAttribute":
-                return new ActivationSpec(name, span, args.Spans, ActivationKind.Sigmoid);
+                return new ActivationSpec(name, span, args.Spans, Activation.Sigmoid);
+            case "GELUAttribute":
+                return new ActivationSpec(name, span, args.Spans, Activation.GELU);
+            case "SiLUAttribute":
+                return new ActivationSpec(name, span, args.Spans, Activation.SiLU);
             case "ResidualAttribute":
                 return new ResidualSpec(
                     name, span, args.Spans, args.Value("From") as string, (ShortcutKind)args.Int("Shortcut", 0),

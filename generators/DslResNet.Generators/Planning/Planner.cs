@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using DslResNet.Generators.Infrastructure;
+using DslResNet.Generators.Model;
 using DslResNet.Generators.Shapes;
 
 namespace DslResNet.Generators.Planning;
@@ -80,7 +81,7 @@ internal static class Planner
         {
             ShapedLayer lead = layers[groups[g].Layers[0]];
             ShapedLayer last = layers[groups[g].Layers[groups[g].Layers.Count - 1]];
-            bool convolution = lead.Kind is OpKind.Conv or OpKind.Dense;
+            bool convolution = lead.Kind is LayerKind.Conv or LayerKind.Dense;
             long convOutput = -1;
             if (convolution && groups[g].Layers.Count > 1)
             {
@@ -90,7 +91,7 @@ internal static class Planner
 
             long output = trainingElements;
             trainingElements += last.Output.Elements;
-            ShapedLayer? norm = groups[g].Layers.Select(l => layers[l]).FirstOrDefault(l => l.Kind == OpKind.BatchNorm);
+            ShapedLayer? norm = groups[g].Layers.Select(l => layers[l]).FirstOrDefault(l => l.Kind == LayerKind.BatchNorm);
             long statistics = -1;
             long folded = -1;
             if (norm is not null)
@@ -122,21 +123,22 @@ internal static class Planner
         while (i < layers.Count)
         {
             var members = new List<int> { i };
-            if (layers[i].Kind is OpKind.Conv or OpKind.Dense)
+            if (layers[i].Kind is LayerKind.Conv or LayerKind.Dense)
             {
                 // Absorb the chain that reads only the previous member's output: BN, activation, add, activation.
-                OpKind[][] steps =
+                // Every activation fuses: the pass recomputes an activation's input in backward where it needs it (GELU, SiLU).
+                Func<LayerKind, bool>[] steps =
                 {
-                    new[] { OpKind.BatchNorm },
-                    new[] { OpKind.ReLU, OpKind.Tanh, OpKind.Sigmoid },
-                    new[] { OpKind.Add },
-                    new[] { OpKind.ReLU, OpKind.Tanh, OpKind.Sigmoid },
+                    k => k == LayerKind.BatchNorm,
+                    LayerKinds.IsActivation,
+                    k => k == LayerKind.Add,
+                    LayerKinds.IsActivation,
                 };
                 int next = i + 1;
-                foreach (OpKind[] step in steps)
+                foreach (Func<LayerKind, bool> step in steps)
                 {
                     int previous = members[members.Count - 1];
-                    if (next < layers.Count && Array.IndexOf(step, layers[next].Kind) >= 0
+                    if (next < layers.Count && step(layers[next].Kind)
                         && layers[next].Inputs[0] == previous && consumers[previous] == 1)
                     {
                         members.Add(next);

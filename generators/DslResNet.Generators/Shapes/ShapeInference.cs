@@ -85,16 +85,17 @@ internal static partial class ShapeInference
                     current = spec switch
                     {
                         ConvSpec conv => Conv(site, conv, current, context),
-                        BatchNormSpec bn => Add(site, OpKind.BatchNorm, $"BatchNorm{(current.Shape.Flat ? "1d" : "2d")}({current.Shape.C})", current, current.Shape, parameters: 2L * current.Shape.C, multiplyAdds: 0, flops: 2 * current.Shape.Elements, bn: bn),
-                        ActivationSpec act => Add(site, act.Activation switch { ActivationKind.ReLU => OpKind.ReLU, ActivationKind.Tanh => OpKind.Tanh, _ => OpKind.Sigmoid }, act.Activation.ToString(), current, current.Shape, 0, 0, current.Shape.Elements),
+                        BatchNormSpec bn => Add(site, LayerKind.BatchNorm, $"BatchNorm{(current.Shape.Flat ? "1d" : "2d")}({current.Shape.C})", current, current.Shape, parameters: 2L * current.Shape.C, multiplyAdds: 0, flops: 2 * current.Shape.Elements, bn: bn),
+                        ActivationSpec act => Add(site, Activations.LayerKindOf(act.Activation), Activations.Name(act.Activation), current, current.Shape, 0, 0, current.Shape.Elements),
                         ResidualSpec residual => Residual(site, residual, current, input, inputShape, outputs, context),
                         PoolSpec pool => Pool(site, pool, current, context),
-                        GlobalAvgPoolSpec => Add(site, OpKind.GlobalAvgPool, "GlobalAvgPool", current, new Shape(current.Shape.C, 1, 1, true), 0, 0, current.Shape.Elements),
-                        FlattenSpec => Add(site, OpKind.Flatten, "Flatten", current, new Shape(Checked(site, current.Shape.Elements), 1, 1, true), 0, 0, 0),
+                        GlobalAvgPoolSpec => Add(site, LayerKind.GlobalAvgPool, "GlobalAvgPool", current, new Shape(current.Shape.C, 1, 1, true), 0, 0, current.Shape.Elements),
+                        FlattenSpec => Add(site, LayerKind.Flatten, "Flatten", current, new Shape(Checked(site, current.Shape.Elements), 1, 1, true), 0, 0, 0),
                         DenseSpec dense => Dense(site, dense, current),
-                        DropoutSpec dropout => Add(site, OpKind.Dropout, "Dropout(p=" + Validation.Validator.Format(dropout.Rate) + ")", current, current.Shape, 0, 0, current.Shape.Elements, rate: dropout.Rate),
+                        DropoutSpec dropout => Add(site, LayerKind.Dropout, "Dropout(p=" + Validation.Validator.Format(dropout.Rate) + ")", current, current.Shape, 0, 0, current.Shape.Elements, rate: dropout.Rate),
                         StageSpec stage => Stage(site, stage, current, context, anchor, top),
-                        _ => current,
+                        // A layer record without a case is a generator bug: the analyzer reports it as DRN9999.
+                        _ => throw new InvalidOperationException($"No shape rule for layer '{spec.Name}' ({spec.GetType().Name})."),
                     };
                 }
                 catch (OverflowException)
@@ -119,7 +120,7 @@ internal static partial class ShapeInference
             var output = Fits(site, new Shape(outChannels, h, OutSize(x.W, conv.Kernel, stride, conv.Padding), false));
             long weights = TensorElements(site, "outChannels", site.FullName + ".weight", outChannels, x.C, conv.Kernel, conv.Kernel);
             long macs = checked((long)output.H * output.W * weights);
-            int index = Add(site, OpKind.Conv, op, input, output, weights + (conv.Bias ? outChannels : 0), macs, checked((2 * macs) + (conv.Bias ? output.Elements : 0)), kernel: conv.Kernel, stride: stride, padding: conv.Padding, bias: conv.Bias, weight: new[] { outChannels, x.C, conv.Kernel, conv.Kernel }).Item1;
+            int index = Add(site, LayerKind.Conv, op, input, output, weights + (conv.Bias ? outChannels : 0), macs, checked((2 * macs) + (conv.Bias ? output.Elements : 0)), kernel: conv.Kernel, stride: stride, padding: conv.Padding, bias: conv.Bias, weight: new[] { outChannels, x.C, conv.Kernel, conv.Kernel }).Item1;
             return (index, output);
         }
 
@@ -130,7 +131,7 @@ internal static partial class ShapeInference
             string op = (pool.IsMax ? "MaxPool" : "AvgPool") + $" {pool.Kernel}x{pool.Kernel}" + (stride != 1 ? $", stride {stride}" : "") + (pool.Padding != 0 ? $", pad {pool.Padding}" : "");
             int h = Window(site, op, x, pool.Kernel, stride, pool.Padding, "kernel", pool.Strided ? "Strided" : "Stride");
             var output = Fits(site, new Shape(x.C, h, OutSize(x.W, pool.Kernel, stride, pool.Padding), false));
-            return Add(site, pool.IsMax ? OpKind.MaxPool : OpKind.AvgPool, op, input, output, 0, 0, checked(output.Elements * pool.Kernel * pool.Kernel), kernel: pool.Kernel, stride: stride, padding: pool.Padding);
+            return Add(site, pool.IsMax ? LayerKind.MaxPool : LayerKind.AvgPool, op, input, output, 0, 0, checked(output.Elements * pool.Kernel * pool.Kernel), kernel: pool.Kernel, stride: stride, padding: pool.Padding);
         }
 
         private (int, Shape) Dense(Site site, DenseSpec dense, (int Index, Shape Shape) input)
@@ -143,7 +144,7 @@ internal static partial class ShapeInference
 
             var output = new Shape(dense.OutFeatures, 1, 1, true);
             long macs = TensorElements(site, "outFeatures", site.FullName + ".weight", dense.OutFeatures, x.C);
-            return Add(site, OpKind.Dense, $"Linear {x.C}->{dense.OutFeatures}" + (dense.Bias ? "" : ", no bias"), input, output, macs + (dense.Bias ? dense.OutFeatures : 0), macs, checked((2 * macs) + (dense.Bias ? dense.OutFeatures : 0)), bias: dense.Bias, weight: new[] { dense.OutFeatures, x.C });
+            return Add(site, LayerKind.Dense, $"Linear {x.C}->{dense.OutFeatures}" + (dense.Bias ? "" : ", no bias"), input, output, macs + (dense.Bias ? dense.OutFeatures : 0), macs, checked((2 * macs) + (dense.Bias ? dense.OutFeatures : 0)), bias: dense.Bias, weight: new[] { dense.OutFeatures, x.C });
         }
 
         private (int, Shape) Stage(Site site, StageSpec stage, (int Index, Shape Shape) input, BlockContext? context, SourceSpan? anchor, string member)
@@ -180,7 +181,7 @@ internal static partial class ShapeInference
             Shape a = source.Shape, b = body.Shape;
             if (a == b)
             {
-                return Add(site, OpKind.Add, "Add (identity shortcut)", body, b, 0, 0, b.Elements, extraInput: source.Index);
+                return Add(site, LayerKind.Add, "Add (identity shortcut)", body, b, 0, 0, b.Elements, extraInput: source.Index);
             }
 
             string why;
@@ -216,7 +217,7 @@ internal static partial class ShapeInference
             if (kind == ShortcutKind.ZeroPad)
             {
                 var zeroSite = new Site(this, residual, site.FullName + ".shortcut", site.Anchor, site.Member, site.FullName);
-                shortcut = Add(zeroSite, OpKind.ZeroPadShortcut, $"Shortcut: subsample by {stride}, zero-pad {a.C}->{b.C} channels", source, b, 0, 0, 0, stride: stride, onShortcut: true).Item1;
+                shortcut = Add(zeroSite, LayerKind.ZeroPadShortcut, $"Shortcut: subsample by {stride}, zero-pad {a.C}->{b.C} channels", source, b, 0, 0, 0, stride: stride, onShortcut: true).Item1;
             }
             else
             {
@@ -225,18 +226,18 @@ internal static partial class ShapeInference
                 string op = $"Conv2d {a.C}->{b.C}, 1x1" + (stride != 1 ? $", stride {stride}" : "") + " (projection)";
                 long weights = TensorElements(convSite, null, name + ".0.weight", b.C, a.C);
                 long macs = checked(b.Elements * a.C);
-                var conv = Add(convSite, OpKind.Conv, op, source, b, weights, macs, checked(2 * macs), kernel: 1, stride: stride, weight: new[] { b.C, a.C, 1, 1 }, onShortcut: true);
+                var conv = Add(convSite, LayerKind.Conv, op, source, b, weights, macs, checked(2 * macs), kernel: 1, stride: stride, weight: new[] { b.C, a.C, 1, 1 }, onShortcut: true);
                 var bnSite = new Site(this, residual, name + ".1", site.Anchor, site.Member, site.FullName);
                 var defaults = new BatchNormSpec(name + ".1", SourceSpan.None, EquatableArray<ArgumentSpan>.Empty, 1e-5, 0.1);
-                shortcut = Add(bnSite, OpKind.BatchNorm, $"BatchNorm2d({b.C}) (projection)", conv, b, 2L * b.C, 0, 2 * b.Elements, bn: defaults, onShortcut: true).Item1;
+                shortcut = Add(bnSite, LayerKind.BatchNorm, $"BatchNorm2d({b.C}) (projection)", conv, b, 2L * b.C, 0, 2 * b.Elements, bn: defaults, onShortcut: true).Item1;
             }
 
-            return Add(site, OpKind.Add, kind == ShortcutKind.ZeroPad ? "Add (zero-pad shortcut)" : "Add (projection shortcut)", body, b, 0, 0, b.Elements, extraInput: shortcut);
+            return Add(site, LayerKind.Add, kind == ShortcutKind.ZeroPad ? "Add (zero-pad shortcut)" : "Add (projection shortcut)", body, b, 0, 0, b.Elements, extraInput: shortcut);
         }
 
         /// <summary>Appends a layer (and its parameters) and returns its index and output shape.</summary>
         private (int, Shape) Add(
-            Site site, OpKind kind, string operation, (int Index, Shape Shape) input, Shape output, long parameters, long multiplyAdds, long flops,
+            Site site, LayerKind kind, string operation, (int Index, Shape Shape) input, Shape output, long parameters, long multiplyAdds, long flops,
             int kernel = 0, int stride = 0, int padding = 0, bool bias = false, BatchNormSpec? bn = null, double rate = 0,
             int[]? weight = null, int extraInput = int.MinValue, bool onShortcut = false)
         {
@@ -262,7 +263,7 @@ internal static partial class ShapeInference
                     Parameter(site, ".bias", ParameterRole.Bias, weight[0]);
                 }
             }
-            else if (kind == OpKind.BatchNorm)
+            else if (kind == LayerKind.BatchNorm)
             {
                 Parameter(site, ".weight", ParameterRole.BatchNormScale, output.C);
                 Parameter(site, ".bias", ParameterRole.BatchNormShift, output.C);
@@ -293,18 +294,18 @@ internal static partial class ShapeInference
             // Only a batch norm after the dropout sees its train/inference variance shift; dropout before the classifier is fine.
             // Once per declared member: a stage repeating a block with dropout gets one hint, not one per repetition.
             var advised = new HashSet<string>(StringComparer.Ordinal);
-            foreach (ShapedLayer dropout in Result.Where(l => l.Kind == OpKind.Dropout))
+            foreach (ShapedLayer dropout in Result.Where(l => l.Kind == LayerKind.Dropout))
             {
-                if (Result.FirstOrDefault(l => l.Kind == OpKind.BatchNorm && l.Index > dropout.Index) is { } bn && advised.Add(dropout.Member))
+                if (Result.FirstOrDefault(l => l.Kind == LayerKind.BatchNorm && l.Index > dropout.Index) is { } bn && advised.Add(dropout.Member))
                 {
                     SourceSpan span = SpanOfMember(dropout.Member) ?? _network.AttributeSpan;
                     Diagnostics.Add(DiagnosticInfo.Create(Descriptors.DropoutWithBatchNorm, span, Owner, dropout.Name, bn.Name));
                 }
             }
 
-            if (!Result.Any(l => l.Kind == OpKind.Add))
+            if (!Result.Any(l => l.Kind == LayerKind.Add))
             {
-                int weighted = Result.Count(l => (l.Kind == OpKind.Conv || l.Kind == OpKind.Dense) && !l.OnShortcut);
+                int weighted = Result.Count(l => (l.Kind == LayerKind.Conv || l.Kind == LayerKind.Dense) && !l.OnShortcut);
                 if (weighted > 20)
                 {
                     SourceSpan span = _network.Plain ? _network.SpanOf("Plain") : _network.Span;

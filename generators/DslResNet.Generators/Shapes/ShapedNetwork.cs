@@ -19,12 +19,6 @@ internal sealed record Shape(int C, int H, int W, bool Flat)
     public override string ToString() => Flat ? $"({C})" : $"({C}, {H}, {W})";
 }
 
-/// <summary>Mirror of the runtime's <c>DslResNet.LayerKind</c>; names must stay equal.</summary>
-internal enum OpKind
-{
-    Conv, BatchNorm, ReLU, Tanh, Sigmoid, Add, ZeroPadShortcut, MaxPool, AvgPool, GlobalAvgPool, Flatten, Dense, Dropout,
-}
-
 /// <summary>Mirror of the runtime's <c>DslResNet.ParameterRole</c>; names must stay equal.</summary>
 internal enum ParameterRole
 {
@@ -52,7 +46,7 @@ internal enum ParameterRole
 /// <param name="Member">The network member (field) it comes from: a stage's layers share the stage's name.</param>
 /// <param name="OnShortcut">True for the layers of a projection or zero-pad shortcut.</param>
 internal sealed record ShapedLayer(
-    int Index, string Name, OpKind Kind, string Operation, EquatableArray<int> Inputs, Shape Input, Shape Output,
+    int Index, string Name, LayerKind Kind, string Operation, EquatableArray<int> Inputs, Shape Input, Shape Output,
     long Parameters, long MultiplyAdds, long Flops, int Kernel, int Stride, int Padding, bool Bias,
     double Eps, double Momentum, double Rate, string Member, bool OnShortcut);
 

@@ -275,9 +275,9 @@ internal static class Validator
                         check.Invalid("Momentum", "Momentum", Format(bn.Momentum), "between 0 and 1 (PyTorch's default is 0.1)");
                     }
 
-                    if (i + 1 < layers.Count && layers[i + 1] is ActivationSpec { Activation: not ActivationKind.ReLU } act)
+                    if (i + 1 < layers.Count && layers[i + 1] is ActivationSpec act && Activations.IsSaturating(act.Activation))
                     {
-                        sink.Add(DiagnosticInfo.Create(Descriptors.BatchNormBeforeSaturating, bn.Span, owner, bn.Name, act.Activation.ToString(), act.Name));
+                        sink.Add(DiagnosticInfo.Create(Descriptors.BatchNormBeforeSaturating, bn.Span, owner, bn.Name, Activations.Name(act.Activation), act.Name));
                     }
 
                     break;

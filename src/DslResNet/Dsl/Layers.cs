@@ -76,6 +76,19 @@ public sealed class SigmoidAttribute : LayerAttribute
 }
 
 /// <summary>
+/// GELU in its exact form, <c>x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))</c>, as PyTorch's <c>nn.GELU()</c> default (not the
+/// tanh approximation).
+/// </summary>
+public sealed class GELUAttribute : LayerAttribute
+{
+}
+
+/// <summary>SiLU (swish), <c>x * sigmoid(x)</c>, as PyTorch's <c>nn.SiLU()</c>.</summary>
+public sealed class SiLUAttribute : LayerAttribute
+{
+}
+
+/// <summary>
 /// The residual add: adds the shortcut (by default the block's input) to the output of the layer before it.
 /// When the shapes differ, the shortcut is bridged as <see cref="Shortcut"/> says (else as the network says).
 /// Switched off, with its shortcut, in a <see cref="NetworkAttribute.Plain"/> network.

@@ -32,7 +32,8 @@ public sealed record OnnxExportOptions(bool FoldBatchNorm = true)
 /// <remarks>
 /// Layers map to ONNX operators as follows: convolution to <c>Conv</c>; batch norm to <c>BatchNormalization</c> (or folded
 /// into the convolution before it, see <see cref="OnnxExportOptions.FoldBatchNorm"/>); ReLU, tanh and sigmoid to
-/// <c>Relu</c>, <c>Tanh</c>, <c>Sigmoid</c>; residual add to <c>Add</c>; max and average pooling to <c>MaxPool</c> and
+/// <c>Relu</c>, <c>Tanh</c>, <c>Sigmoid</c>; GELU to <c>0.5 x (1 + Erf(x / sqrt 2))</c> with <c>Div</c>, <c>Erf</c>,
+/// <c>Add</c>, <c>Mul</c> (opset 17 has no <c>Gelu</c>); SiLU to <c>Mul(x, Sigmoid(x))</c>; residual add to <c>Add</c>; max and average pooling to <c>MaxPool</c> and
 /// <c>AveragePool</c> (<c>count_include_pad=1</c>, as the kernels divide by the whole window); global average pooling to
 /// <c>GlobalAveragePool</c>; flatten to <c>Flatten</c> (axis 1), also inserted before a dense layer whose input is still
 /// image-shaped; dense to <c>Gemm</c> (<c>transB=1</c>); dropout to nothing (the identity in evaluation); the option-A
@@ -445,6 +446,16 @@ internal sealed class OnnxGraphBuilder
                 return Unary(layer, "Tanh");
             case LayerKind.Sigmoid:
                 return Unary(layer, "Sigmoid");
+            case LayerKind.GELU:
+                return Gelu(layer);
+            case LayerKind.SiLU:
+            {
+                Value x = Input(layer, 0);
+                Expect(layer, x.Shape);
+                Value sigmoid = Emit(layer.Name + ".sigmoid", "Sigmoid", [x.Name], x.Rank, x.Shape);
+                return Emit(layer.Name, "Mul", [x.Name, sigmoid.Name], x.Rank, x.Shape);
+            }
+
             case LayerKind.Add:
                 return Add(layer);
             case LayerKind.ZeroPadShortcut:
@@ -587,6 +598,21 @@ internal sealed class OnnxGraphBuilder
         Value x = Input(layer, 0);
         Expect(layer, x.Shape);
         return Emit(layer.Name, op, [x.Name], x.Rank, x.Shape);
+    }
+
+    // Opset 17 has no Gelu (it came in opset 20): 0.5 x (1 + Erf(x / sqrt 2)) from primitives, as torch.onnx exports it.
+    private Value Gelu(LayerInfo layer)
+    {
+        Value x = Input(layer, 0);
+        Expect(layer, x.Shape);
+        string sqrt2 = Initializer(layer.Name + ".sqrt2", [], [MathF.Sqrt(2f)]);
+        string one = Initializer(layer.Name + ".one", [], [1f]);
+        string half = Initializer(layer.Name + ".half", [], [0.5f]);
+        Value scaled = Emit(layer.Name + ".div", "Div", [x.Name, sqrt2], x.Rank, x.Shape);
+        Value erf = Emit(layer.Name + ".erf", "Erf", [scaled.Name], x.Rank, x.Shape);
+        Value plus = Emit(layer.Name + ".add", "Add", [erf.Name, one], x.Rank, x.Shape);
+        Value times = Emit(layer.Name + ".mul", "Mul", [x.Name, plus.Name], x.Rank, x.Shape);
+        return Emit(layer.Name, "Mul", [times.Name, half], x.Rank, x.Shape);
     }
 
     private Value Add(LayerInfo layer)

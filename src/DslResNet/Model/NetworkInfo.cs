@@ -53,36 +53,7 @@ public sealed record ParameterInfo(string Name, string Layer, ParameterRole Role
     public override int GetHashCode() => HashCode.Combine(Name, Role, Shape.Length);
 }
 
-/// <summary>The kind of a primitive layer in the table.</summary>
-public enum LayerKind
-{
-    /// <summary>2-D convolution.</summary>
-    Conv,
-    /// <summary>Batch normalisation.</summary>
-    BatchNorm,
-    /// <summary>ReLU.</summary>
-    ReLU,
-    /// <summary>Tanh.</summary>
-    Tanh,
-    /// <summary>Sigmoid.</summary>
-    Sigmoid,
-    /// <summary>Residual add.</summary>
-    Add,
-    /// <summary>Option-A shortcut: subsample and zero-pad channels.</summary>
-    ZeroPadShortcut,
-    /// <summary>Max pooling.</summary>
-    MaxPool,
-    /// <summary>Average pooling.</summary>
-    AvgPool,
-    /// <summary>Global average pooling.</summary>
-    GlobalAvgPool,
-    /// <summary>Flatten.</summary>
-    Flatten,
-    /// <summary>Fully connected.</summary>
-    Dense,
-    /// <summary>Dropout.</summary>
-    Dropout,
-}
+// LayerKind is defined in Operations.cs, shared with the generator.
 
 /// <summary>One primitive layer of the network, in execution order.</summary>
 /// <param name="Index">Position in <see cref="NetworkInfo.Layers"/>.</param>

@@ -301,7 +301,8 @@ public sealed class EpilogueOp : IDisposable
     /// <param name="bn">Batch norm's scale, shift, running mean and running variance (empty without batch norm).</param>
     /// <param name="stats">4 x channels of scratch for batch statistics (training-mode batch norm).</param>
     /// <param name="r">Residual (empty without an add).</param>
-    /// <param name="y">Output (may be <paramref name="x"/>).</param>
+    /// <param name="y">Output (may be <paramref name="x"/> for inference; training's backward reads <paramref name="x"/> and
+    /// <paramref name="r"/> as the forward saw them, to recompute batch norm's and GELU's or SiLU's inputs).</param>
     /// <param name="dy">Gradient of the output (empty for inference).</param>
     /// <param name="dx">Gradient of the input.</param>
     /// <param name="dr">Gradient of the residual.</param>
@@ -394,10 +395,10 @@ public sealed class EpilogueOp : IDisposable
 
         if (_shape.Norm && _shape.Training)
         {
-            _device.Kernels.EpilogueBackwardReduce(_device.ThreadsFor(_shape.Channels), SpecializedValue.New(_shape), _dy, _y, _x, _bn, _stats, _dbn, _device.ThreadsFor(_shape.Channels));
+            _device.Kernels.EpilogueBackwardReduce(_device.ThreadsFor(_shape.Channels), SpecializedValue.New(_shape), _dy, _y, _x, _r, _bn, _stats, _dbn, _device.ThreadsFor(_shape.Channels));
         }
 
-        _device.Kernels.EpilogueBackward(_device.ThreadsFor(_shape.Elements), SpecializedValue.New(_shape), _dy, _y, _x, _bn, _stats, _dx, _dr, _device.ThreadsFor(_shape.Elements));
+        _device.Kernels.EpilogueBackward(_device.ThreadsFor(_shape.Elements), SpecializedValue.New(_shape), _dy, _y, _x, _r, _bn, _stats, _dx, _dr, _device.ThreadsFor(_shape.Elements));
     }
 
     /// <summary>Frees the SIMD backend's native memory of this operation (packed weights, partial sums); idempotent.</summary>

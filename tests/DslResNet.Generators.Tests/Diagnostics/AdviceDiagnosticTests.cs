@@ -65,6 +65,24 @@ public sealed class AdviceDiagnosticTests
     }
 
     [Fact]
+    public void DRN0011_is_not_reported_for_gelu_or_silu()
+    {
+        var result = Expect.Spans("""
+            [Network(1, 8, 8)]
+            public partial class Net
+            {
+                [Conv(8, 3, Padding = 1)] Layer conv1;
+                [BatchNorm] Layer bn1;
+                [GELU] Layer gelu;
+                [Conv(8, 3, Padding = 1)] Layer conv2;
+                [BatchNorm] Layer bn2;
+                [SiLU] Layer silu;
+            }
+            """);
+        Assert.Empty(result.Ours);
+    }
+
+    [Fact]
     public void DRN0012_dropout_before_a_batch_norm()
     {
         var result = Expect.Spans("""

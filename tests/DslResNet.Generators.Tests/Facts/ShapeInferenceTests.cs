@@ -184,6 +184,59 @@ public sealed class ShapeInferenceTests
     }
 
     [Fact]
+    public void Gelu_and_silu_are_layers_that_fuse_like_the_other_activations()
+    {
+        const string source = """
+            [Network(2, 6, 6)]
+            public partial class Net
+            {
+                [Conv(4, 3, Padding = 1)] Layer conv1;
+                [BatchNorm] Layer bn1;
+                [GELU] Layer gelu1;
+                [Conv(4, 3, Padding = 1)] Layer conv2;
+                [BatchNorm] Layer bn2;
+                [Residual(From = nameof(gelu1))] Layer add;
+                [SiLU] Layer silu1;
+                [AvgPool(2, Stride = 2)] Layer pool;
+                [SiLU] Layer silu2;
+                [GELU] Layer gelu2;
+                [Flatten] Layer flat;
+                [Dense(2)] Layer fc;
+            }
+            """;
+        NetworkInfo info = Info(source, "Net");
+        string[] names(FusionGroupInfo g) => g.Layers.Select(i => info.Layers[i].Name).ToArray();
+        Assert.Equal(new[] { LayerKind.GELU, LayerKind.SiLU, LayerKind.SiLU, LayerKind.GELU }, info.Layers.Where(l => LayerKinds.IsActivation(l.Kind)).Select(l => l.Kind));
+        Assert.Equal("GELU", info.Layers.Single(l => l.Name == "gelu1").Operation);
+        Assert.Equal("SiLU", info.Layers.Single(l => l.Name == "silu2").Operation);
+        Assert.Equal(4 * 3 * 3, info.Layers.Single(l => l.Name == "gelu2").Flops); // one per element, as every activation
+        Assert.Contains(info.FusionGroups, g => names(g).SequenceEqual(new[] { "conv1", "bn1", "gelu1" }));
+        Assert.Contains(info.FusionGroups, g => names(g).SequenceEqual(new[] { "conv2", "bn2", "add", "silu1" }));
+        Assert.Contains(info.FusionGroups, g => names(g).SequenceEqual(new[] { "silu2" }));
+        Assert.Contains(info.FusionGroups, g => names(g).SequenceEqual(new[] { "gelu2" }));
+
+        string generated = Harness.Run("using DslResNet;\nnamespace T;\n" + source).Generated.Values.Single();
+        Assert.Contains("Activation.GELU, false, global::DslResNet.Kernels.Ilgpu.Activation.None", generated, System.StringComparison.Ordinal);
+        Assert.Contains("Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.SiLU", generated, System.StringComparison.Ordinal);
+    }
+
+    /// <summary>The generator compiles the runtime's Operations.cs as its own (internal) copy: the two agree name for name.</summary>
+    [Fact]
+    public void The_generator_and_the_runtime_share_one_definition_of_the_kinds()
+    {
+        Assert.Equal(
+            System.Enum.GetNames<LayerKind>(),
+            System.Enum.GetNames<DslResNet.Generators.Model.LayerKind>());
+        Assert.Equal(
+            System.Enum.GetValues<DslResNet.Kernels.Ilgpu.Activation>().Select(a => (a.ToString(), (int)a)),
+            System.Enum.GetValues<DslResNet.Generators.Model.Activation>().Select(a => (a.ToString(), (int)a)));
+        foreach (DslResNet.Generators.Model.LayerKind kind in DslResNet.Generators.Model.LayerKinds.All)
+        {
+            _ = DslResNet.Generators.Model.LayerKinds.ActivationOf(kind);
+        }
+    }
+
+    [Fact]
     public void Layer_settings_reach_the_layer_table()
     {
         NetworkInfo info = Info("""

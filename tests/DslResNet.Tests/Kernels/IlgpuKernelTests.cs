@@ -226,6 +226,16 @@ public sealed class IlgpuKernelTests : IClassFixture<CpuDeviceFixture>
         { "add", false, Activation.None, true, Activation.None },
         { "add+ReLU", false, Activation.None, true, Activation.ReLU },
         { "ReLU+add+ReLU", false, Activation.ReLU, true, Activation.ReLU },
+        { "BN+GELU", true, Activation.GELU, false, Activation.None },
+        { "BN+SiLU", true, Activation.SiLU, false, Activation.None },
+        { "BN+add+GELU", true, Activation.None, true, Activation.GELU },
+        { "BN+SiLU+add+GELU", true, Activation.SiLU, true, Activation.GELU },
+        { "BN+GELU+add+SiLU", true, Activation.GELU, true, Activation.SiLU },
+        { "BN+tanh+add+SiLU", true, Activation.Tanh, true, Activation.SiLU },
+        { "GELU", false, Activation.GELU, false, Activation.None },
+        { "SiLU", false, Activation.SiLU, false, Activation.None },
+        { "add+SiLU", false, Activation.None, true, Activation.SiLU },
+        { "GELU+add+GELU", false, Activation.GELU, true, Activation.GELU },
     };
 
     /// <summary>Training mode (batch statistics): y, dx, dr, dgamma, dbeta and the running statistics after one step.</summary>
@@ -400,20 +410,26 @@ public sealed class IlgpuKernelTests : IClassFixture<CpuDeviceFixture>
         }
     }
 
-    private static double[] ActivationForward(double[] x, Activation activation) => activation switch
+    internal static double[] ActivationForward(double[] x, Activation activation) => activation switch
     {
         Activation.ReLU => Reference.ReluForward(x),
         Activation.Tanh => Reference.TanhForward(x),
         Activation.Sigmoid => Reference.SigmoidForward(x),
-        _ => (double[])x.Clone(),
+        Activation.GELU => Reference.GeluForward(x),
+        Activation.SiLU => Reference.SiluForward(x),
+        Activation.None => (double[])x.Clone(),
+        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "no reference"),
     };
 
-    private static double[] ActivationBackward(double[] x, double[] dy, Activation activation) => activation switch
+    internal static double[] ActivationBackward(double[] x, double[] dy, Activation activation) => activation switch
     {
         Activation.ReLU => Reference.ReluBackward(x, dy),
         Activation.Tanh => Reference.TanhBackward(x, dy),
         Activation.Sigmoid => Reference.SigmoidBackward(x, dy),
-        _ => (double[])dy.Clone(),
+        Activation.GELU => Reference.GeluBackward(x, dy),
+        Activation.SiLU => Reference.SiluBackward(x, dy),
+        Activation.None => (double[])dy.Clone(),
+        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "no reference"),
     };
 
     // ------------------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 
 namespace DslResNet.Tests.Kernels;
 
@@ -374,6 +375,79 @@ internal static class Reference
 
     private static double Sigmoid(double v) =>
         v >= 0 ? 1.0 / (1.0 + Math.Exp(-v)) : Math.Exp(v) / (1.0 + Math.Exp(v));
+
+    /// <summary>y = x Phi(x) (exact GELU), Phi from <see cref="Erfc"/> in double.</summary>
+    public static double[] GeluForward(double[] x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        return x.Select(v => v * NormalCdf(v)).ToArray();
+    }
+
+    /// <summary>dx = dy * (Phi(x) + x phi(x)).</summary>
+    public static double[] GeluBackward(double[] x, double[] dy)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        CheckLength(dy, x.Length, nameof(dy));
+        return x.Select((v, i) => dy[i] * (NormalCdf(v) + (v * Math.Exp(-0.5 * v * v) / Math.Sqrt(2 * Math.PI)))).ToArray();
+    }
+
+    /// <summary>y = x sigmoid(x).</summary>
+    public static double[] SiluForward(double[] x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        return x.Select(v => v * Sigmoid(v)).ToArray();
+    }
+
+    /// <summary>dx = dy * s (1 + x (1 - s)), s = sigmoid(x).</summary>
+    public static double[] SiluBackward(double[] x, double[] dy)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        CheckLength(dy, x.Length, nameof(dy));
+        return x.Select((v, i) => dy[i] * Sigmoid(v) * (1 + (v * (1 - Sigmoid(v))))).ToArray();
+    }
+
+    /// <summary>The standard normal distribution function, Phi(x) = erfc(-x / sqrt 2) / 2.</summary>
+    public static double NormalCdf(double x) => 0.5 * Erfc(-x / Math.Sqrt(2));
+
+    /// <summary>
+    /// erfc in double, by a method independent of the kernels' polynomial: the Maclaurin series of erf for |z| &lt; 2.5
+    /// (alternating terms below 1e-17 of the sum before it stops; cancellation costs at most ~1e-13), Laplace's continued
+    /// fraction for larger |z| (100 levels, converged far below double precision there).
+    /// </summary>
+    public static double Erfc(double z)
+    {
+        if (z < 0)
+        {
+            return 2 - Erfc(-z);
+        }
+
+        if (z < 2.5)
+        {
+            double sum = 0, term = z;
+            for (int n = 0; n < 200; n++)
+            {
+                double add = term / ((2 * n) + 1);
+                sum += add;
+                if (Math.Abs(add) < 1e-17 * Math.Abs(sum))
+                {
+                    break;
+                }
+
+                term *= -z * z / (n + 1);
+            }
+
+            return 1 - (2 / Math.Sqrt(Math.PI) * sum);
+        }
+
+        // erfc z = exp(-z^2)/sqrt(pi) * 1/(z + (1/2)/(z + 1/(z + (3/2)/(z + 2/(z + ...))))).
+        double f = z;
+        for (int k = 100; k >= 1; k--)
+        {
+            f = z + (k / 2.0 / f);
+        }
+
+        return Math.Exp(-z * z) / Math.Sqrt(Math.PI) / f;
+    }
 
     // ----------------------------------------------------------------------------------------------------------
     // Pooling

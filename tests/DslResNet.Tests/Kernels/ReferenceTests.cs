@@ -241,6 +241,28 @@ public sealed class ReferenceTests
         AssertGradient("relu", Reference.ReluBackward(x, r), v => Reference.ReluForward(v), x, r);
         AssertGradient("tanh", Reference.TanhBackward(x, r), v => Reference.TanhForward(v), x, r);
         AssertGradient("sigmoid", Reference.SigmoidBackward(x, r), v => Reference.SigmoidForward(v), x, r);
+        AssertGradient("gelu", Reference.GeluBackward(x, r), v => Reference.GeluForward(v), x, r);
+        AssertGradient("silu", Reference.SiluBackward(x, r), v => Reference.SiluForward(v), x, r);
+    }
+
+    /// <summary>Phi and erfc against published values (Abramowitz and Stegun table 26.1; erfc(5) from its table 7.1).</summary>
+    [Fact]
+    public void NormalCdf_and_erfc_of_known_numbers()
+    {
+        (double X, double Phi)[] table =
+        [
+            (0, 0.5), (0.5, 0.69146246127401310), (1, 0.84134474606854293), (2, 0.97724986805182079),
+            (-1, 0.15865525393145707), (-3, 0.0013498980316301), (-5, 2.8665157187919391e-7),
+        ];
+        foreach ((double x, double phi) in table)
+        {
+            double actual = Reference.NormalCdf(x);
+            Assert.True(Math.Abs(actual - phi) <= 1e-13 * Math.Max(1, 1 / phi) * phi + 1e-15, $"Phi({x}) = {actual:R}, expected {phi:R}");
+        }
+
+        Assert.Equal(1.5374597944280349e-12, Reference.Erfc(5), 1e-24);
+        AssertValues([0.5 * 1 * (1 + 0.68268949213708590)], Reference.GeluForward([1])); // erf(1/sqrt 2) = 0.6826894921370859
+        AssertValues([1 / (1 + Math.Exp(-2)) * 2], Reference.SiluForward([2]));
     }
 
     // ------------------------------------------------------------------------------------------------------------

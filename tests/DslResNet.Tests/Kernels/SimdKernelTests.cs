@@ -416,7 +416,28 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     [InlineData(SimdWidth.Vector256, 20)]
     [InlineData(SimdWidth.Scalar, 16)]
     [InlineData(SimdWidth.Scalar, 20)]
-    public void EpilogueTraining(SimdWidth width, int channels)
+    public void EpilogueTraining(SimdWidth width, int channels) => CheckTraining(width, channels, Activation.ReLU, Activation.ReLU);
+
+    /// <summary>
+    /// The same with activations whose backward needs their input (GELU, SiLU; the scalar path recomputes it from x, the
+    /// statistics and the residual), and with tanh before one of them.
+    /// </summary>
+    /// <param name="width">Vector width.</param>
+    /// <param name="act1">Activation after batch norm.</param>
+    /// <param name="act2">Activation after the add.</param>
+    [Theory]
+    [InlineData(SimdWidth.Vector256, Activation.GELU, Activation.SiLU)]
+    [InlineData(SimdWidth.Vector256, Activation.SiLU, Activation.GELU)]
+    [InlineData(SimdWidth.Scalar, Activation.None, Activation.GELU)]
+    [InlineData(SimdWidth.Scalar, Activation.Tanh, Activation.SiLU)]
+    [InlineData(SimdWidth.Vector512, Activation.ReLU, Activation.GELU)]
+    public void EpilogueTrainingInputActivations(SimdWidth width, Activation act1, Activation act2)
+    {
+        CheckTraining(width, 16, act1, act2);
+        CheckTraining(width, 20, act1, act2);
+    }
+
+    private void CheckTraining(SimdWidth width, int channels, Activation act1, Activation act2)
     {
         if (!Available(width))
         {
@@ -426,8 +447,8 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         const int n = 3, spatial = 49;
         const float eps = 1e-5f, momentum = 0.1f;
         Random random = new(Seed(channels, spatial));
-        EpilogueShape shape = new(n, channels, spatial, true, true, Activation.ReLU, true, Activation.ReLU, eps, momentum);
-        string what = $"epilogue {width} {n}x{channels}x{spatial}";
+        EpilogueShape shape = new(n, channels, spatial, true, true, act1, true, act2, eps, momentum);
+        string what = $"epilogue {act1}+add+{act2} {width} {n}x{channels}x{spatial}";
         int count = n * channels * spatial;
         float[] x = RandomFloats(random, count, 2.0);
         float[] r = RandomFloats(random, count);
@@ -450,12 +471,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         op.Forward();
         op.Backward();
 
-        // The reference, composed: z = bn(x), a = relu(z), s = a + r, y = relu(s), and back.
+        // The reference, composed: z = bn(x), a = act1(z), s = a + r, y = act2(s), and back.
         (double[] z, double[] batchMean, double[] batchVar) = Reference.BatchNorm2dTrainForward(D(x), n, channels, spatial, 1, gamma, beta, eps);
-        double[] s = Add(Reference.ReluForward(z), D(r));
-        double[] expectedY = Reference.ReluForward(s);
-        double[] gs = Reference.ReluBackward(s, D(dy));
-        double[] gz = Reference.ReluBackward(z, gs);
+        double[] s = Add(IlgpuKernelTests.ActivationForward(z, act1), D(r));
+        double[] expectedY = IlgpuKernelTests.ActivationForward(s, act2);
+        double[] gs = IlgpuKernelTests.ActivationBackward(s, D(dy), act2);
+        double[] gz = IlgpuKernelTests.ActivationBackward(z, gs, act1);
         (double[] gx, double[] dgamma, double[] dbeta) = Reference.BatchNorm2dTrainBackward(D(x), n, channels, spatial, 1, gamma, eps, gz);
         Reference.BatchNorm2dUpdateRunningStats(runningMean, runningVar, batchMean, batchVar, n * spatial, momentum);
 

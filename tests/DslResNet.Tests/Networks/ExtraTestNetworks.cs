@@ -25,3 +25,32 @@ public partial class WideInitNet
     [GlobalAvgPool] Layer avgpool;
     [Dense(10)] Layer fc;
 }
+
+/// <summary>
+/// GELU and SiLU in every position the planner gives them: fused after batch norm (conv+BN+GELU), after a residual add
+/// (conv+BN+add+SiLU, whose backward recomputes the add's output), before and after an add without batch norm
+/// (conv+SiLU+add+GELU), standalone after average pooling, and fused after a dense layer. No kinks anywhere, so finite
+/// differences of the network's own forward are exact to truncation.
+/// </summary>
+[Network(2, 6, 6)]
+public partial class SmoothActNet
+{
+    [Conv(4, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [GELU] Layer gelu1;
+    [Conv(4, 3, Padding = 1)] Layer conv2;
+    [BatchNorm] Layer bn2;
+    [Residual(From = nameof(gelu1))] Layer add1;
+    [SiLU] Layer silu1;
+    [Conv(4, 1, Bias = true)] Layer conv3;
+    [SiLU] Layer silu2;
+    [Residual(From = nameof(silu1))] Layer add2;
+    [GELU] Layer gelu2;
+    [AvgPool(2, Stride = 2)] Layer pool;
+    [GELU] Layer gelu3;
+    [SiLU] Layer silu3;
+    [Flatten] Layer flatten;
+    [Dense(5)] Layer fc1;
+    [SiLU] Layer silu4;
+    [Dense(3)] Layer fc2;
+}

@@ -85,6 +85,15 @@ public sealed class NetworkGradientTests
         CheckAgainstNetwork(net, seed: 13);
     }
 
+    /// <summary>GELU and SiLU fused and standalone (see <see cref="SmoothActNet"/>), against its own float32 forward.</summary>
+    [Fact]
+    public void SmoothActNet_BackwardMatchesFiniteDifferencesOfItsOwnForward()
+    {
+        using var net = new SmoothActNet(_device, 4, new NetworkOptions(Seed: 4));
+        Assert.Contains(net.Definition.FusionGroups, g => g.Layers.Length == 4); // conv+BN+add+SiLU and conv+SiLU+add+GELU are fused
+        CheckAgainstNetwork(net, seed: 14);
+    }
+
     /// <summary>
     /// The gradient checks above rely on this: Forward does not advance the step counter, so repeated training forwards
     /// draw the same dropout mask (and give bitwise the same output: the running statistics they update do not enter the

@@ -2,21 +2,7 @@ using System;
 
 namespace DslResNet.Kernels.Ilgpu;
 
-/// <summary>An activation function applied inside a fused pass.</summary>
-public enum Activation
-{
-    /// <summary>None: the identity.</summary>
-    None = 0,
-
-    /// <summary><c>max(0, x)</c>.</summary>
-    ReLU = 1,
-
-    /// <summary><c>tanh(x)</c>.</summary>
-    Tanh = 2,
-
-    /// <summary>The logistic function <c>1 / (1 + exp(-x))</c>.</summary>
-    Sigmoid = 3,
-}
+// Activation is defined in src/DslResNet/Model/Operations.cs, shared with the generator.
 
 /// <summary>
 /// A 2-D convolution's shape: N x InChannels x Height x Width input, OutChannels x InChannels x Kernel x Kernel weights,
@@ -109,6 +95,11 @@ public readonly record struct EpilogueShape(
     /// <exception cref="ArgumentException">A dimension is out of range.</exception>
     public void Validate()
     {
+        if (!Enum.IsDefined(Act1) || !Enum.IsDefined(Act2))
+        {
+            throw new ArgumentException($"Unknown activation in fused pass shape {this} (defined: {string.Join(", ", Enum.GetNames<Activation>())}).");
+        }
+
         if (N < 1 || Channels < 1 || Spatial < 1 || (Norm && !(Eps > 0)) || (Norm && Training && PerChannel < 2))
         {
             throw new ArgumentException(

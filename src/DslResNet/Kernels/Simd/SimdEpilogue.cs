@@ -397,14 +397,17 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
             }
             else
             {
+                bool needs2 = EpilogueKernels.NeedsInput(_s.Act2);
                 for (int p = p0; p < p1; p++)
                 {
                     for (int c = 0; c < _c; c++)
                     {
                         long i = ((long)p * _c) + c;
                         float xhat = (_x[i] - _mean[c]) * _inv[c];
-                        float g = _dy[i] * EpilogueKernels.Derivative(_y[i], _s.Act2);
-                        g *= EpilogueKernels.Derivative(EpilogueKernels.Activate((xhat * _bn[c]) + _bn[_c + c], _s.Act1), _s.Act1);
+                        float pre1 = (xhat * _bn[c]) + _bn[_c + c];
+                        float out1 = EpilogueKernels.Activate(pre1, _s.Act1);
+                        float g = _dy[i] * EpilogueKernels.Gradient(needs2 ? out1 + (_s.Add ? _r[i] : 0f) : 0f, _y[i], _s.Act2);
+                        g *= EpilogueKernels.Gradient(pre1, out1, _s.Act1);
                         sumG[c] += g;
                         sumGx[c] += g * xhat;
                     }
@@ -485,12 +488,22 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void BackwardScalar(int start, int end)
     {
+        // GELU and SiLU take their derivative from their input, recomputed here from x, the statistics and the residual
+        // (see EpilogueKernels); the other activations from their output, as before.
+        bool needs2 = EpilogueKernels.NeedsInput(_s.Act2);
         for (int p = start; p < end; p++)
         {
             for (int c = 0; c < _c; c++)
             {
                 long i = ((long)p * _c) + c;
-                float g = _dy[i] * EpilogueKernels.Derivative(_y[i], _s.Act2);
+                float pre2 = 0f;
+                if (needs2)
+                {
+                    float v = _s.Norm ? ((_x[i] - _mean[c]) * _inv[c] * _scale[c]) + _shift[c] : _x[i];
+                    pre2 = EpilogueKernels.Activate(v, _s.Act1) + (_s.Add ? _r[i] : 0f);
+                }
+
+                float g = _dy[i] * EpilogueKernels.Gradient(pre2, _y[i], _s.Act2);
                 if (_s.Add && _dr is not null)
                 {
                     _dr[i] += g;
@@ -504,12 +517,13 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                 if (_s.Norm)
                 {
                     float xhat = (_x[i] - _mean[c]) * _inv[c];
-                    g *= EpilogueKernels.Derivative(EpilogueKernels.Activate((xhat * _bn[c]) + _bn[_c + c], _s.Act1), _s.Act1);
+                    float pre1 = (xhat * _bn[c]) + _bn[_c + c];
+                    g *= EpilogueKernels.Gradient(pre1, EpilogueKernels.Activate(pre1, _s.Act1), _s.Act1);
                     _dx[i] += _bn[c] * _inv[c] * (g - _meanG[c] - (xhat * _meanGx[c]));
                 }
                 else
                 {
-                    g *= EpilogueKernels.Derivative(EpilogueKernels.Activate(_x[i], _s.Act1), _s.Act1);
+                    g *= EpilogueKernels.Gradient(_x[i], EpilogueKernels.Activate(_x[i], _s.Act1), _s.Act1);
                     _dx[i] += g;
                 }
             }

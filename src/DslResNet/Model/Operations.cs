@@ -1,0 +1,188 @@
+// The one definition of every operation kind and activation, compiled into the runtime (public, in the namespaces users
+// and generated code name) and linked into the generator (internal, in DslResNet.Generators.Model; the generator project
+// defines DSLRESNET_GENERATOR). Adding a kind here and nowhere else fails the tests that call every mapping for every
+// value (OperationsTests in both test projects) and the network that uses every kind (AllKindsNetwork).
+using System;
+#if !DSLRESNET_GENERATOR
+using DslResNet.Kernels.Ilgpu;
+#endif
+
+#if DSLRESNET_GENERATOR
+namespace DslResNet.Generators.Model
+#else
+namespace DslResNet
+#endif
+{
+    /// <summary>The kind of a primitive layer in the table.</summary>
+#if DSLRESNET_GENERATOR
+    internal
+#else
+    public
+#endif
+    enum LayerKind
+    {
+        /// <summary>2-D convolution.</summary>
+        Conv,
+        /// <summary>Batch normalisation.</summary>
+        BatchNorm,
+        /// <summary>ReLU.</summary>
+        ReLU,
+        /// <summary>Tanh.</summary>
+        Tanh,
+        /// <summary>Sigmoid.</summary>
+        Sigmoid,
+        /// <summary>Residual add.</summary>
+        Add,
+        /// <summary>Option-A shortcut: subsample and zero-pad channels.</summary>
+        ZeroPadShortcut,
+        /// <summary>Max pooling.</summary>
+        MaxPool,
+        /// <summary>Average pooling.</summary>
+        AvgPool,
+        /// <summary>Global average pooling.</summary>
+        GlobalAvgPool,
+        /// <summary>Flatten.</summary>
+        Flatten,
+        /// <summary>Fully connected.</summary>
+        Dense,
+        /// <summary>Dropout.</summary>
+        Dropout,
+        /// <summary>GELU, exact (erf) form: <c>x Phi(x)</c>.</summary>
+        GELU,
+        /// <summary>SiLU (swish): <c>x sigmoid(x)</c>.</summary>
+        SiLU,
+    }
+
+    /// <summary>Facts about each <see cref="LayerKind"/> that both the generator and the runtime need.</summary>
+#if DSLRESNET_GENERATOR
+    internal
+#else
+    public
+#endif
+    static class LayerKinds
+    {
+        /// <summary>Every kind, in declaration order.</summary>
+        public static readonly LayerKind[] All = (LayerKind[])Enum.GetValues(typeof(LayerKind));
+
+        /// <summary>The activation a layer kind applies, or <c>Activation.None</c> for a kind that is not an activation.</summary>
+        /// <param name="kind">The kind.</param>
+        /// <returns>The activation.</returns>
+        /// <exception cref="ArgumentOutOfRangeException">Not a defined kind.</exception>
+        public static Activation ActivationOf(LayerKind kind) => kind switch
+        {
+            LayerKind.ReLU => Activation.ReLU,
+            LayerKind.Tanh => Activation.Tanh,
+            LayerKind.Sigmoid => Activation.Sigmoid,
+            LayerKind.GELU => Activation.GELU,
+            LayerKind.SiLU => Activation.SiLU,
+            LayerKind.Conv or LayerKind.BatchNorm or LayerKind.Add or LayerKind.ZeroPadShortcut or LayerKind.MaxPool
+                or LayerKind.AvgPool or LayerKind.GlobalAvgPool or LayerKind.Flatten or LayerKind.Dense or LayerKind.Dropout => Activation.None,
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown layer kind."),
+        };
+
+        /// <summary>Whether a layer kind is an element-wise activation.</summary>
+        /// <param name="kind">The kind.</param>
+        /// <returns>True for activations.</returns>
+        public static bool IsActivation(LayerKind kind) => ActivationOf(kind) != Activation.None;
+    }
+}
+
+#if DSLRESNET_GENERATOR
+namespace DslResNet.Generators.Model
+#else
+namespace DslResNet.Kernels.Ilgpu
+#endif
+{
+    /// <summary>An activation function, standalone or applied inside a fused pass. The numeric values travel into kernels.</summary>
+#if DSLRESNET_GENERATOR
+    internal
+#else
+    public
+#endif
+    enum Activation
+    {
+        /// <summary>None: the identity.</summary>
+        None = 0,
+
+        /// <summary><c>max(0, x)</c>.</summary>
+        ReLU = 1,
+
+        /// <summary><c>tanh(x)</c>.</summary>
+        Tanh = 2,
+
+        /// <summary>The logistic function <c>1 / (1 + exp(-x))</c>.</summary>
+        Sigmoid = 3,
+
+        /// <summary>GELU, exact form as <c>torch.nn.GELU()</c>: <c>0.5 x (1 + erf(x / sqrt 2))</c>.</summary>
+        GELU = 4,
+
+        /// <summary>SiLU: <c>x / (1 + exp(-x))</c>.</summary>
+        SiLU = 5,
+    }
+
+    /// <summary>Facts about each <see cref="Activation"/> that both the generator and the runtime need.</summary>
+#if DSLRESNET_GENERATOR
+    internal
+#else
+    public
+#endif
+    static class Activations
+    {
+        /// <summary>Every activation, in declaration order (<see cref="Activation.None"/> first).</summary>
+        public static readonly Activation[] All = (Activation[])Enum.GetValues(typeof(Activation));
+
+        /// <summary>The layer kind of a standalone activation.</summary>
+        /// <param name="activation">The activation (not <see cref="Activation.None"/>).</param>
+        /// <returns>The kind.</returns>
+        /// <exception cref="ArgumentOutOfRangeException"><see cref="Activation.None"/> or not a defined activation.</exception>
+        public static LayerKind LayerKindOf(Activation activation) => activation switch
+        {
+            Activation.ReLU => LayerKind.ReLU,
+            Activation.Tanh => LayerKind.Tanh,
+            Activation.Sigmoid => LayerKind.Sigmoid,
+            Activation.GELU => LayerKind.GELU,
+            Activation.SiLU => LayerKind.SiLU,
+            _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Not an activation layer."),
+        };
+
+        /// <summary>
+        /// Whether the backward needs the activation's input (GELU, SiLU: the derivative is not a function of the output);
+        /// false where the output suffices (ReLU, tanh, sigmoid, the identity). A fused pass recomputes the input from what
+        /// it keeps (the convolution's output, the batch statistics and the residual), so neither case stores more.
+        /// </summary>
+        /// <param name="activation">The activation.</param>
+        /// <returns>True when the backward needs the input.</returns>
+        /// <exception cref="ArgumentOutOfRangeException">Not a defined activation.</exception>
+        public static bool BackwardNeedsInput(Activation activation) => activation switch
+        {
+            Activation.None or Activation.ReLU or Activation.Tanh or Activation.Sigmoid => false,
+            Activation.GELU or Activation.SiLU => true,
+            _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation."),
+        };
+
+        /// <summary>Whether the activation saturates on both sides (tanh, sigmoid): batch norm before it earns a hint.</summary>
+        /// <param name="activation">The activation.</param>
+        /// <returns>True for s-shaped activations.</returns>
+        /// <exception cref="ArgumentOutOfRangeException">Not a defined activation.</exception>
+        public static bool IsSaturating(Activation activation) => activation switch
+        {
+            Activation.Tanh or Activation.Sigmoid => true,
+            Activation.None or Activation.ReLU or Activation.GELU or Activation.SiLU => false,
+            _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation."),
+        };
+
+        /// <summary>The attribute that declares it, without the suffix (<c>ReLU</c>, <c>GELU</c>), as layer tables print it.</summary>
+        /// <param name="activation">The activation (not <see cref="Activation.None"/>).</param>
+        /// <returns>The name.</returns>
+        /// <exception cref="ArgumentOutOfRangeException"><see cref="Activation.None"/> or not a defined activation.</exception>
+        public static string Name(Activation activation) => activation switch
+        {
+            Activation.ReLU => "ReLU",
+            Activation.Tanh => "Tanh",
+            Activation.Sigmoid => "Sigmoid",
+            Activation.GELU => "GELU",
+            Activation.SiLU => "SiLU",
+            _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Not an activation layer."),
+        };
+    }
+}
