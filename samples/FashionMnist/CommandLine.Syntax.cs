@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Parsing;
@@ -90,9 +91,9 @@ internal sealed partial record CommandLine
             Plot = parse.GetValue(PlotOption),
         };
 
-        /// <summary>One line for the first error: an option's own error first (a missing value leaves the next word
-        /// unmatched, and the option is what was got wrong), then an unknown option or stray word.</summary>
-        public static string Describe(ParseResult parse)
+        /// <summary>One line for the first error, or null when there is none: an option's own error first (a missing
+        /// value leaves the next word unmatched, and the option is what was got wrong), then an unknown option or stray word.</summary>
+        public static string? FirstError(ParseResult parse)
         {
             foreach (ParseError error in parse.Errors)
             {
@@ -103,6 +104,12 @@ internal sealed partial record CommandLine
                         : error.Message.StartsWith(name + ":", StringComparison.Ordinal) ? error.Message
                         : $"{name}: {error.Message}";
                 }
+            }
+
+            if (parse.Tokens.Any(t => t.Type == TokenType.DoubleDash))
+            {
+                // System.CommandLine takes '--' as the end of the options; this command has no arguments to follow it.
+                return "--: unknown option (see --help).";
             }
 
             if (parse.UnmatchedTokens.Count > 0)
@@ -124,7 +131,7 @@ internal sealed partial record CommandLine
                     : $"'{word}': unexpected argument (options start with --; see --help).";
             }
 
-            return parse.Errors[0].Message;
+            return parse.Errors.Count > 0 ? parse.Errors[0].Message : null;
         }
 
         // An option with a value. One or more occurrences: a repeated option is no error and the last one counts, as

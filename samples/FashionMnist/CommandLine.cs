@@ -1,11 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.CommandLine;
-using System.CommandLine.Help;
-using System.CommandLine.Parsing;
 using System.Globalization;
 using System.IO;
-using System.Linq;
 using DslResNet.Data;
 using DslResNet.Runtime;
 
@@ -81,9 +78,9 @@ internal sealed partial record CommandLine
             return new CommandLine { Help = true };
         }
 
-        if (parse.Errors.Count > 0)
+        if (Syntax.FirstError(parse) is { } error)
         {
-            throw new UsageException(Syntax.Describe(parse));
+            throw new UsageException(error);
         }
 
         CommandLine result = Syntax.Read(parse);
