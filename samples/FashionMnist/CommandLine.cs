@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
+using System.CommandLine;
 using System.Globalization;
+using System.IO;
 using DslResNet.Data;
 using DslResNet.Runtime;
 
@@ -9,8 +11,8 @@ namespace FashionMnistSample;
 /// <summary>A command-line mistake: the message names the option; the program prints it and exits with code 2.</summary>
 internal sealed class UsageException(string message) : Exception(message);
 
-/// <summary>The sample's settings, parsed from the command line.</summary>
-internal sealed record CommandLine
+/// <summary>The sample's settings, parsed from the command line by System.CommandLine (see <see cref="Parse"/>).</summary>
+internal sealed partial record CommandLine
 {
     public string Model { get; init; } = "resnet20";
     public int Epochs { get; init; } = 1;
@@ -48,115 +50,40 @@ internal sealed record CommandLine
     /// <summary>The plot file, or null when plotting is off (--plot none).</summary>
     public string? PlotPath => Plot is null ? $"fashion-{Model}.png" : IsNone(Plot) ? null : Plot;
 
-    public const string Usage = """
-        Trains a CIFAR-style ResNet (He et al. 2015) or its plain twin on Fashion-MNIST.
+    /// <summary>The --help text: System.CommandLine's listing of <see cref="Syntax"/>, then the exit codes.</summary>
+    public static string Usage
+    {
+        get
+        {
+            using StringWriter text = new(CultureInfo.InvariantCulture);
+            Syntax.Root.Parse(["--help"], Syntax.Configuration).Invoke(new InvocationConfiguration { Output = text });
+            return text.ToString().TrimEnd() + Environment.NewLine + Environment.NewLine + ExitCodes;
+        }
+    }
 
-        usage: dotnet run -c Release --project samples/FashionMnist -- [options]
-
-          --model NAME           resnet20 (default), resnet32, resnet44, resnet56, resnet110,
-                                 plain20, plain32, plain44, plain56, plain110
-          --epochs N             epochs to train (default 1); with --resume, the total to reach
-          --batch N              images per step (default 128)
-          --optimizer sgd|adamw  (default sgd)
-          --lr X                 base learning rate (default 0.1; try 0.001 with adamw)
-          --momentum X           SGD momentum (default 0.9)
-          --weight-decay X       L2 penalty for SGD, decoupled decay for AdamW (default 1e-4)
-          --nesterov             Nesterov momentum (SGD)
-          --schedule NAME        multistep (default: x0.1 at 50% and 75% of the epochs, the paper's
-                                 32k/48k-of-64k iterations scaled), cosine (per step, to 0), constant
-          --warmup-epochs X      linear warm-up from 10% of the rate over X epochs (default 0)
-          --augment              pad 4, random 28x28 crop, random horizontal flip (default off: the
-                                 paper's CIFAR augmentation; on Fashion-MNIST it pays off only in long runs)
-          --device KIND          auto (default; CUDA, then OpenCL, then CPU), cuda, opencl, cpu (the SIMD
-                                 backend), ilgpu-cpu (ILGPU's CPU accelerator: the reference kernels, slow)
-          --threads N            CPU threads (default: DSLRESNET_THREADS, else one per processor)
-          --seed N               seeds initialisation, data order and augmentation (default 0)
-          --data DIR             the four IDX files (default /usr/share/datasets/fashion-mnist)
-          --checkpoint PATH      written after every epoch (default fashion-<model>.safetensors; 'none': off)
-          --resume               continue from the checkpoint (same batch size and --max-steps)
-          --max-steps N          at most N training steps per epoch (short runs on slow devices)
-          --benchmark N          time N training steps and N inference batches (after one warm-up
-                                 of each, which compiles the kernels) and report images/s; no training run
-          --profile              with --benchmark: time per CPU operation (slows the run a little)
-          --eval-limit N         evaluate on the first N test images only (0: skip evaluation)
-          --plot PATH            loss and accuracy curves as PNG (default fashion-<model>.png; 'none': off)
-          -h, --help             this text
-
+    private const string ExitCodes = """
         Exit codes: 0 done, 2 bad option / missing or unfit dataset / unusable checkpoint or device, or a
         checkpoint save that failed (training stops; the previous checkpoint is kept), 3 training diverged (a
         non-finite loss, gradient, update or test loss; the last checkpoint this run saved is kept, and no checkpoint
         ever holds NaN or Inf), 130 stopped with Ctrl+C (the last completed epoch's checkpoint is kept).
         """;
 
-    /// <summary>Parses the arguments.</summary>
+    /// <summary>Parses the arguments. With --help (-h, -?) anywhere, only <see cref="Help"/> is set and nothing else is checked.</summary>
     /// <exception cref="UsageException">An unknown option, a missing value or a bad value; the message names the option.</exception>
     public static CommandLine Parse(IReadOnlyList<string> args)
     {
-        CommandLine result = new();
-        for (int i = 0; i < args.Count; i++)
+        ParseResult parse = Syntax.Root.Parse(args, Syntax.Configuration);
+        if (parse.GetResult(Syntax.HelpFlag) is not null)
         {
-            string arg = args[i];
-            string name = arg;
-            string? inline = null;
-            int equals = arg.IndexOf('=', StringComparison.Ordinal);
-            if (arg.StartsWith("--", StringComparison.Ordinal) && equals > 0)
-            {
-                name = arg[..equals];
-                inline = arg[(equals + 1)..];
-            }
-
-            string Value()
-            {
-                if (inline is not null)
-                {
-                    return inline;
-                }
-
-                if (i + 1 >= args.Count || (args[i + 1].StartsWith("--", StringComparison.Ordinal) && args[i + 1].Length > 2))
-                {
-                    throw new UsageException($"{name}: a value is required.");
-                }
-
-                return args[++i];
-            }
-
-            void NoValue()
-            {
-                if (inline is not null)
-                {
-                    throw new UsageException($"{name}: takes no value (got '{inline}').");
-                }
-            }
-
-            result = name switch
-            {
-                "--model" => result with { Model = ModelName(Value()) },
-                "--epochs" => result with { Epochs = Int(name, Value(), min: 1) },
-                "--batch" => result with { Batch = Int(name, Value(), min: 1) },
-                "--lr" => result with { LearningRate = Number(name, Value(), positive: true) },
-                "--momentum" => result with { Momentum = Number(name, Value(), positive: false) },
-                "--weight-decay" => result with { WeightDecay = Number(name, Value(), positive: false) },
-                "--nesterov" => Flag(NoValue, result with { Nesterov = true }),
-                "--optimizer" => result with { Optimizer = Choice(name, Value(), "sgd", "adamw") },
-                "--schedule" => result with { Schedule = Choice(name, Value(), "multistep", "cosine", "constant") },
-                "--warmup-epochs" => result with { WarmupEpochs = Number(name, Value(), positive: false) },
-                "--augment" => Flag(NoValue, result with { Augment = true }),
-                "--device" => result with { Device = DeviceKindOf(name, Value()) },
-                "--seed" => result with { Seed = Int(name, Value(), min: int.MinValue) },
-                "--data" => result with { Data = Text(name, Value()) },
-                "--checkpoint" => result with { Checkpoint = Text(name, Value()) },
-                "--resume" => Flag(NoValue, result with { Resume = true }),
-                "--max-steps" => result with { MaxSteps = Int(name, Value(), min: 1) },
-                "--eval-limit" => result with { EvalLimit = Int(name, Value(), min: 0) },
-                "--benchmark" => result with { Benchmark = Int(name, Value(), min: 1) },
-                "--threads" => result with { Threads = ThreadCount(name, Value()) },
-                "--profile" => result with { Profile = true },
-                "--plot" => result with { Plot = Text(name, Value()) },
-                "--help" or "-h" or "-?" => Flag(NoValue, result with { Help = true }),
-                _ => throw new UsageException(arg.StartsWith('-') ? $"{name}: unknown option (see --help)." : $"'{arg}': unexpected argument (options start with --; see --help)."),
-            };
+            return new CommandLine { Help = true };
         }
 
+        if (Syntax.FirstError(parse) is { } error)
+        {
+            throw new UsageException(error);
+        }
+
+        CommandLine result = Syntax.Read(parse);
         if (result.Nesterov && result.Optimizer != "sgd")
         {
             throw new UsageException("--nesterov: applies to --optimizer sgd only.");
@@ -172,40 +99,37 @@ internal sealed record CommandLine
             throw new UsageException("--resume: needs a checkpoint (--checkpoint is 'none').");
         }
 
-        return result;
-    }
+        if (result.Profile && result.Benchmark is null)
+        {
+            throw new UsageException("--profile: applies to --benchmark N only.");
+        }
 
-    private static CommandLine Flag(Action check, CommandLine value)
-    {
-        check();
-        return value;
+        return result;
     }
 
     private static bool IsNone(string text) => string.Equals(text, "none", StringComparison.OrdinalIgnoreCase);
 
-    private static string ModelName(string text) =>
-        Models.Find(text)?.Name ?? throw new UsageException($"--model: unknown model '{text}'; expected one of {Models.Names}.");
+    // Value checks: each takes the option's name and its text and returns the value, or throws a UsageException whose
+    // message names the option. They run inside System.CommandLine's parse (see Syntax.Value), which turns the
+    // exception into a parse error.
+    private static string ModelName(string name, string text) =>
+        Models.Find(text)?.Name ?? throw new UsageException($"{name}: unknown model '{text}'; expected one of {Models.Names}.");
 
-    private static int Int(string name, string text, int min)
+    private static Func<string, string, int> Int(int min) => (name, text) =>
     {
         if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value))
         {
             throw new UsageException($"{name}: '{text}' is not a whole number.");
         }
 
-        if (value < min)
-        {
-            throw new UsageException($"{name}: {value} is too small; it must be at least {min}.");
-        }
-
-        return value;
-    }
+        return value >= min ? value : throw new UsageException($"{name}: {value} is too small; it must be at least {min}.");
+    };
 
     // More threads than processors is refused: the SIMD backend's threads spin while they wait for each other, so on fewer
     // cores every step becomes many times slower (16 threads on 2 cores: about 100 times).
     private static int ThreadCount(string name, string text)
     {
-        int threads = Int(name, text, min: 1);
+        int threads = Int(min: 1)(name, text);
         if (threads > Environment.ProcessorCount)
         {
             throw new UsageException($"{name}: {threads} is more than the {Environment.ProcessorCount} processors of this machine; use 1 to {Environment.ProcessorCount}.");
@@ -214,26 +138,21 @@ internal sealed record CommandLine
         return threads;
     }
 
-    private static double Number(string name, string text, bool positive)
+    private static Func<string, string, double> Number(bool positive) => (name, text) =>
     {
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
         {
             throw new UsageException($"{name}: '{text}' is not a finite number.");
         }
 
-        if (positive ? value <= 0 : value < 0)
-        {
-            throw new UsageException($"{name}: {text} must be {(positive ? "above 0" : "at least 0")}.");
-        }
+        return (positive ? value > 0 : value >= 0) ? value : throw new UsageException($"{name}: {text} must be {(positive ? "above 0" : "at least 0")}.");
+    };
 
-        return value;
-    }
-
-    private static string Choice(string name, string text, params string[] choices)
+    private static Func<string, string, string> Choice(params string[] choices) => (name, text) =>
     {
         string lower = text.Trim().ToLowerInvariant();
         return Array.IndexOf(choices, lower) >= 0 ? lower : throw new UsageException($"{name}: unknown value '{text}'; expected {string.Join(", ", choices)}.");
-    }
+    };
 
     private static DeviceKind DeviceKindOf(string name, string text)
     {

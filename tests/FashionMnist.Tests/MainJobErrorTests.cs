@@ -1,9 +1,7 @@
 using System;
-using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
-using System.Threading.Tasks;
 using Xunit;
 
 namespace FashionMnist.Tests;
@@ -15,8 +13,6 @@ namespace FashionMnist.Tests;
 /// </summary>
 public sealed partial class MainJobErrorTests : IDisposable
 {
-    private const int UsageError = 2;
-    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
     private readonly string _dir = Directory.CreateTempSubdirectory("fashion-mnist-test-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -26,7 +22,7 @@ public sealed partial class MainJobErrorTests : IDisposable
     {
         string data = Dataset("good", side: 28);
         string checkpoint = Path.Combine(_dir, "run.safetensors");
-        Result r = Run("--data", data, "--batch", "8", "--epochs", "1", "--max-steps", "1", "--eval-limit", "8",
+        SampleResult r = Run("--data", data, "--batch", "8", "--epochs", "1", "--max-steps", "1", "--eval-limit", "8",
             "--checkpoint", checkpoint, "--plot", "none", "--threads", "1");
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.True(File.Exists(checkpoint), r.ToString());
@@ -36,7 +32,7 @@ public sealed partial class MainJobErrorTests : IDisposable
     public void Images_that_are_not_28x28_are_a_one_line_error()
     {
         string data = Dataset("wrong-size", side: 32);
-        Result r = Run(Args(data, Path.Combine(_dir, "run.safetensors")));
+        SampleResult r = Run(Args(data, Path.Combine(_dir, "run.safetensors")));
         r.AssertOneLineError("--data", "32");
         Assert.False(File.Exists(Path.Combine(_dir, "run.safetensors")));
     }
@@ -145,55 +141,5 @@ public sealed partial class MainJobErrorTests : IDisposable
     [LibraryImport("libc", EntryPoint = "mkfifo", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Mkfifo(string path, uint mode);
 
-    /// <summary>Runs the sample (its assembly sits beside this one) with the muxer that runs the tests.</summary>
-    private Result Run(params string[] args)
-    {
-        string? dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        ProcessStartInfo info = new(string.IsNullOrEmpty(dotnet) ? "dotnet" : dotnet)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = _dir,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "FashionMnist.dll"));
-        foreach (string a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using Process process = Process.Start(info)!;
-        process.StandardInput.Close();
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(Limit))
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-            Assert.Fail($"fashion-mnist {string.Join(' ', args)} did not end within {Limit.TotalSeconds} s (a hang). Standard error so far: {stderr.Result}");
-        }
-
-        return new Result(string.Join(' ', args), process.ExitCode, stdout.Result, stderr.Result);
-    }
-
-    private sealed record Result(string Args, int ExitCode, string Out, string Error)
-    {
-        /// <summary>Exit 2, and standard error is one line starting "fashion-mnist: " that holds each of <paramref name="mentions"/>.</summary>
-        public void AssertOneLineError(params string[] mentions)
-        {
-            Assert.True(ExitCode == UsageError, $"exit {ExitCode}, expected {UsageError}. {this}");
-            string[] lines = Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            Assert.True(lines.Length == 1, $"expected one line on standard error, got {lines.Length}. {this}");
-            Assert.StartsWith("fashion-mnist: ", lines[0], StringComparison.Ordinal);
-            Assert.DoesNotContain("   at ", Error, StringComparison.Ordinal);
-            Assert.DoesNotContain("Exception", Error, StringComparison.Ordinal);
-            foreach (string m in mentions)
-            {
-                Assert.Contains(m, lines[0], StringComparison.Ordinal);
-            }
-        }
-
-        public override string ToString() => $"args: {Args}\nstdout:\n{Out}\nstderr:\n{Error}";
-    }
+    private SampleResult Run(params string[] args) => SampleProcess.Run(_dir, args);
 }
