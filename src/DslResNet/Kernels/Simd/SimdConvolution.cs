@@ -7,6 +7,11 @@ namespace DslResNet.Kernels.Simd;
 /// <summary>A convolution on the SIMD backend, tensors in NHWC order; built through <see cref="Create{G}"/>.</summary>
 public abstract unsafe class SimdConvolution : IDisposable
 {
+    // Only this assembly's convolutions derive from it.
+    private protected SimdConvolution()
+    {
+    }
+
     /// <summary>Builds the convolution for geometry <typeparamref name="G"/> at the widest vector width asked for and available.</summary>
     /// <typeparam name="G">The geometry (constants).</typeparam>
     /// <param name="pool">Threads.</param>
@@ -16,7 +21,7 @@ public abstract unsafe class SimdConvolution : IDisposable
     /// <param name="tensors">The tensors.</param>
     /// <param name="winograd">Whether 3x3 stride-1 passes without batch statistics may use Winograd's F(2x2, 3x3).</param>
     /// <returns>The convolution.</returns>
-    public static SimdConvolution Create<G>(SimdPool pool, SimdWidth width, int batch, bool bias, ConvTensors tensors, bool winograd = true)
+    internal static SimdConvolution Create<G>(SimdPool pool, SimdWidth width, int batch, bool bias, ConvTensors tensors, bool winograd = true)
         where G : struct, IConvGeometry => width switch
         {
             SimdWidth.Vector512 => new SimdConvolution<G, Simd512, System.Runtime.Intrinsics.Vector512<float>>(pool, batch, bias, tensors, winograd),
@@ -25,32 +30,32 @@ public abstract unsafe class SimdConvolution : IDisposable
         };
 
     /// <summary>Whether the last forward pass ran as Winograd's F(2x2, 3x3).</summary>
-    public bool UsedWinograd { get; protected set; }
+    public bool UsedWinograd { get; private protected set; }
 
     /// <summary>Whether the last backward pass computed the input gradient with Winograd's F(2x2, 3x3).</summary>
-    public bool UsedWinogradForInputGradient { get; protected set; }
+    public bool UsedWinogradForInputGradient { get; private protected set; }
 
     /// <summary>Statistics the forward pass adds up for the batch norm that follows (null: none).</summary>
-    public StatisticsSink? Statistics { get; set; }
+    internal StatisticsSink? Statistics { get; set; }
 
     /// <summary>Whether the forward pass applies <c>y = act2(act1(conv + b) + r)</c> as it stores (see <see cref="FuseEpilogue"/>).</summary>
     public bool HasEpilogue { get; private set; }
 
     /// <summary>ReLU after the bias.</summary>
-    protected bool EpilogueRelu1 { get; private set; }
+    private protected bool EpilogueRelu1 { get; private set; }
 
     /// <summary>Residual added after it (NHWC, shaped as the output), or null.</summary>
-    protected float* EpilogueResidual { get; private set; }
+    private protected float* EpilogueResidual { get; private set; }
 
     /// <summary>ReLU after the add.</summary>
-    protected bool EpilogueRelu2 { get; private set; }
+    private protected bool EpilogueRelu2 { get; private set; }
 
     /// <summary>Makes the forward pass (inference) finish each output with ReLUs and a residual add as it stores it, instead of a
     /// separate pass over the output.</summary>
     /// <param name="relu1">ReLU after the bias.</param>
     /// <param name="residual">Residual, or zero.</param>
     /// <param name="relu2">ReLU after the add.</param>
-    public void FuseEpilogue(bool relu1, IntPtr residual, bool relu2)
+    internal void FuseEpilogue(bool relu1, IntPtr residual, bool relu2)
     {
         HasEpilogue = true;
         EpilogueRelu1 = relu1;
@@ -80,7 +85,7 @@ public abstract unsafe class SimdConvolution : IDisposable
 /// <param name="Dx">Input gradient (accumulated into).</param>
 /// <param name="Dw">Weight gradient, OIHW (overwritten).</param>
 /// <param name="Db">Bias gradient (overwritten).</param>
-public readonly unsafe record struct ConvTensors(IntPtr X, IntPtr W, IntPtr B, IntPtr Y, IntPtr Dy, IntPtr Dx, IntPtr Dw, IntPtr Db);
+internal readonly unsafe record struct ConvTensors(IntPtr X, IntPtr W, IntPtr B, IntPtr Y, IntPtr Dy, IntPtr Dx, IntPtr Dw, IntPtr Db);
 
 /// <summary>The geometry of the backward-to-input pass of a stride-1 convolution seen as a forward convolution: from the output
 /// gradient (out channels, output size) to the input gradient, same kernel, padding K - 1 - P.</summary>

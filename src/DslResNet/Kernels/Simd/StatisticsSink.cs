@@ -10,7 +10,7 @@ public sealed unsafe class StatisticsSink : IDisposable
     /// <summary>Makes a sink for <paramref name="channels"/> channels and <paramref name="threads"/> threads.</summary>
     /// <param name="channels">Channels.</param>
     /// <param name="threads">Pool threads.</param>
-    public StatisticsSink(int channels, int threads)
+    internal StatisticsSink(int channels, int threads)
     {
         Channels = channels;
         PaddedChannels = (channels + 15) & ~15;
@@ -29,16 +29,16 @@ public sealed unsafe class StatisticsSink : IDisposable
     public int Threads { get; }
 
     /// <summary>The value subtracted before summing (one output value of the batch), which keeps the sums of squares accurate.</summary>
-    public float* Shift { get; private set; }
+    internal float* Shift { get; private set; }
 
     /// <summary>Per thread: sum of (x - shift) then sum of (x - shift)^2, each <see cref="PaddedChannels"/> long.</summary>
-    public double* Partials { get; private set; }
+    internal double* Partials { get; private set; }
 
     /// <summary>Whether the last forward pass filled the partials.</summary>
-    public bool Filled { get; set; }
+    public bool Filled { get; internal set; }
 
     /// <summary>Clears the partials before a pass.</summary>
-    public void Clear()
+    internal void Clear()
     {
         new Span<double>(Partials, Threads * 2 * PaddedChannels).Clear();
         Filled = false;
@@ -49,7 +49,7 @@ public sealed unsafe class StatisticsSink : IDisposable
     /// <param name="sum">Sums of (x - shift), padded channels.</param>
     /// <param name="squares">Sums of squares.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Flush(int thread, float* sum, float* squares)
+    internal void Flush(int thread, float* sum, float* squares)
     {
         double* p = Partials + (thread * 2 * PaddedChannels);
         for (int c = 0; c < PaddedChannels; c++)
