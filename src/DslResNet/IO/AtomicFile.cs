@@ -20,7 +20,7 @@ namespace DslResNet.IO;
 /// creating the file and locking it).
 /// </para>
 /// </remarks>
-public static partial class AtomicFile
+internal static partial class AtomicFile
 {
     /// <summary>How long a temporary file must have gone unwritten (and be unlocked) before another save removes it.</summary>
     public static TimeSpan StaleAfter { get; } = TimeSpan.FromSeconds(2);

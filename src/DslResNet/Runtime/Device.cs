@@ -81,7 +81,7 @@ public sealed class Device : IDisposable
     }
 
     /// <summary>The kernels, loaded on first use.</summary>
-    public KernelSet Kernels { get; }
+    internal KernelSet Kernels { get; }
 
     /// <summary>The ILGPU context.</summary>
     public Context Context { get; }

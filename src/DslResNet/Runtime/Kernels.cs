@@ -10,7 +10,7 @@ namespace DslResNet.Runtime;
 /// The ILGPU kernels of one device, loaded once each. Every launcher takes its shape as a <see cref="SpecializedValue{T}"/>,
 /// so ILGPU compiles one kernel per distinct shape with the shape's numbers as constants.
 /// </summary>
-public sealed class KernelSet
+internal sealed class KernelSet
 {
     private readonly Accelerator _accelerator;
     private readonly ConcurrentDictionary<string, Delegate> _loaded = new(StringComparer.Ordinal);

@@ -9,7 +9,7 @@ namespace DslResNet.Kernels.Ilgpu;
 /// work with a stride of <c>threads</c> (the launch size), so the CPU accelerator runs a few long threads and a GPU many.
 /// Each output element is computed by exactly one thread, in a fixed order, so results are deterministic.
 /// </summary>
-public static class ConvKernels
+internal static class ConvKernels
 {
     /// <summary>
     /// <c>y[n,co,oy,ox] = b[co] + sum w[co,ci,ky,kx] x[n,ci,oy*S-P+ky,ox*S-P+kx]</c>. A thread computes four neighbouring

@@ -5,7 +5,7 @@ using ILGPU.Runtime;
 namespace DslResNet.Kernels.Ilgpu;
 
 /// <summary>The option-A shortcut, dropout, copies and the softmax cross-entropy loss.</summary>
-public static class MiscKernels
+internal static class MiscKernels
 {
     /// <summary>Option-A shortcut forward: <c>y[n, p + c, i, j] = x[n, c, i*s, j*s]</c>, zeros elsewhere.</summary>
     /// <param name="index">The thread.</param>

@@ -8,7 +8,7 @@ namespace DslResNet.Kernels.Ilgpu;
 /// gathers: one thread per input element sums what every window containing it sends back, so no atomics are needed and
 /// results are deterministic. Max pooling sends the gradient to the first maximum of a window in row-major order.
 /// </summary>
-public static class PoolKernels
+internal static class PoolKernels
 {
     /// <summary>Forward.</summary>
     /// <param name="index">The thread.</param>

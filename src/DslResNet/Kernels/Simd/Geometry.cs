@@ -27,203 +27,203 @@ public interface IConvGeometry
 }
 
 /// <summary>A compile-time integer (register-block sizes).</summary>
-public interface IConst
+internal interface IConst
 {
     /// <summary>The value.</summary>
     static abstract int Value { get; }
 }
 
 /// <summary>1.</summary>
-public readonly struct C1 : IConst
+internal readonly struct C1 : IConst
 {
     /// <inheritdoc />
     public static int Value => 1;
 }
 
 /// <summary>2.</summary>
-public readonly struct C2 : IConst
+internal readonly struct C2 : IConst
 {
     /// <inheritdoc />
     public static int Value => 2;
 }
 
 /// <summary>3.</summary>
-public readonly struct C3 : IConst
+internal readonly struct C3 : IConst
 {
     /// <inheritdoc />
     public static int Value => 3;
 }
 
 /// <summary>4.</summary>
-public readonly struct C4 : IConst
+internal readonly struct C4 : IConst
 {
     /// <inheritdoc />
     public static int Value => 4;
 }
 
 /// <summary>5.</summary>
-public readonly struct C5 : IConst
+internal readonly struct C5 : IConst
 {
     /// <inheritdoc />
     public static int Value => 5;
 }
 
 /// <summary>6.</summary>
-public readonly struct C6 : IConst
+internal readonly struct C6 : IConst
 {
     /// <inheritdoc />
     public static int Value => 6;
 }
 
 /// <summary>7.</summary>
-public readonly struct C7 : IConst
+internal readonly struct C7 : IConst
 {
     /// <inheritdoc />
     public static int Value => 7;
 }
 
 /// <summary>8.</summary>
-public readonly struct C8 : IConst
+internal readonly struct C8 : IConst
 {
     /// <inheritdoc />
     public static int Value => 8;
 }
 
 /// <summary>9.</summary>
-public readonly struct C9 : IConst
+internal readonly struct C9 : IConst
 {
     /// <inheritdoc />
     public static int Value => 9;
 }
 
 /// <summary>10.</summary>
-public readonly struct C10 : IConst
+internal readonly struct C10 : IConst
 {
     /// <inheritdoc />
     public static int Value => 10;
 }
 
 /// <summary>11.</summary>
-public readonly struct C11 : IConst
+internal readonly struct C11 : IConst
 {
     /// <inheritdoc />
     public static int Value => 11;
 }
 
 /// <summary>12.</summary>
-public readonly struct C12 : IConst
+internal readonly struct C12 : IConst
 {
     /// <inheritdoc />
     public static int Value => 12;
 }
 
 /// <summary>13.</summary>
-public readonly struct C13 : IConst
+internal readonly struct C13 : IConst
 {
     /// <inheritdoc />
     public static int Value => 13;
 }
 
 /// <summary>14.</summary>
-public readonly struct C14 : IConst
+internal readonly struct C14 : IConst
 {
     /// <inheritdoc />
     public static int Value => 14;
 }
 
 /// <summary>15.</summary>
-public readonly struct C15 : IConst
+internal readonly struct C15 : IConst
 {
     /// <inheritdoc />
     public static int Value => 15;
 }
 
 /// <summary>16.</summary>
-public readonly struct C16 : IConst
+internal readonly struct C16 : IConst
 {
     /// <inheritdoc />
     public static int Value => 16;
 }
 
 /// <summary>17.</summary>
-public readonly struct C17 : IConst
+internal readonly struct C17 : IConst
 {
     /// <inheritdoc />
     public static int Value => 17;
 }
 
 /// <summary>18.</summary>
-public readonly struct C18 : IConst
+internal readonly struct C18 : IConst
 {
     /// <inheritdoc />
     public static int Value => 18;
 }
 
 /// <summary>19.</summary>
-public readonly struct C19 : IConst
+internal readonly struct C19 : IConst
 {
     /// <inheritdoc />
     public static int Value => 19;
 }
 
 /// <summary>20.</summary>
-public readonly struct C20 : IConst
+internal readonly struct C20 : IConst
 {
     /// <inheritdoc />
     public static int Value => 20;
 }
 
 /// <summary>21.</summary>
-public readonly struct C21 : IConst
+internal readonly struct C21 : IConst
 {
     /// <inheritdoc />
     public static int Value => 21;
 }
 
 /// <summary>22.</summary>
-public readonly struct C22 : IConst
+internal readonly struct C22 : IConst
 {
     /// <inheritdoc />
     public static int Value => 22;
 }
 
 /// <summary>23.</summary>
-public readonly struct C23 : IConst
+internal readonly struct C23 : IConst
 {
     /// <inheritdoc />
     public static int Value => 23;
 }
 
 /// <summary>24.</summary>
-public readonly struct C24 : IConst
+internal readonly struct C24 : IConst
 {
     /// <inheritdoc />
     public static int Value => 24;
 }
 
 /// <summary>25.</summary>
-public readonly struct C25 : IConst
+internal readonly struct C25 : IConst
 {
     /// <inheritdoc />
     public static int Value => 25;
 }
 
 /// <summary>26.</summary>
-public readonly struct C26 : IConst
+internal readonly struct C26 : IConst
 {
     /// <inheritdoc />
     public static int Value => 26;
 }
 
 /// <summary>27.</summary>
-public readonly struct C27 : IConst
+internal readonly struct C27 : IConst
 {
     /// <inheritdoc />
     public static int Value => 27;
 }
 
 /// <summary>28.</summary>
-public readonly struct C28 : IConst
+internal readonly struct C28 : IConst
 {
     /// <inheritdoc />
     public static int Value => 28;

@@ -9,7 +9,7 @@ namespace DslResNet.Kernels.Simd;
 /// it (its <c>Dispose</c>). Live bytes and blocks are counted, process-wide, so that tests can prove that creating and
 /// disposing networks and devices returns every byte.
 /// </summary>
-public static unsafe class NativeBlocks
+internal static unsafe class NativeBlocks
 {
     // Each block starts with a 64-byte header holding its size, so that the pointer handed out stays 64-byte aligned and
     // Free knows how much to uncount.

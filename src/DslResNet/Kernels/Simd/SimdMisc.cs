@@ -5,7 +5,7 @@ using DslResNet.Kernels.Ilgpu;
 namespace DslResNet.Kernels.Simd;
 
 /// <summary>Pooling on NHWC tensors (max, average with padding counted, global average), split by image.</summary>
-public sealed unsafe class SimdPooling : IParallelWork
+internal sealed unsafe class SimdPooling : IParallelWork
 {
     private readonly SimdPool _pool;
     private readonly PoolShape _s;
@@ -169,7 +169,7 @@ public sealed unsafe class SimdPooling : IParallelWork
 }
 
 /// <summary>The option-A shortcut (stride, then zero channels on both sides) on NHWC tensors.</summary>
-public sealed unsafe class SimdShortcut : IParallelWork
+internal sealed unsafe class SimdShortcut : IParallelWork
 {
     private readonly SimdPool _pool;
     private readonly ShortcutShape _s;
@@ -247,7 +247,7 @@ public sealed unsafe class SimdShortcut : IParallelWork
 
 /// <summary>Copies, flatten and dropout on NHWC tensors: flatten orders a map's values as PyTorch does (channel-major), and
 /// dropout draws each value's mask from its channel-major index, so masks match the reference kernels.</summary>
-public sealed unsafe class SimdCopy : IParallelWork
+internal sealed unsafe class SimdCopy : IParallelWork
 {
     private readonly SimdPool _pool;
     private readonly int _channels;

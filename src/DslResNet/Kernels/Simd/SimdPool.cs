@@ -6,7 +6,7 @@ using System.Threading;
 namespace DslResNet.Kernels.Simd;
 
 /// <summary>Work the pool splits: units handed out in contiguous ranges, one range per thread.</summary>
-public interface IParallelWork
+internal interface IParallelWork
 {
     /// <summary>Runs units [<paramref name="start"/>, <paramref name="end"/>) on pool thread <paramref name="thread"/>.</summary>
     /// <param name="start">First unit.</param>
@@ -16,7 +16,7 @@ public interface IParallelWork
 }
 
 /// <summary>Work that knows how many floating-point operations its current run does (for profiles).</summary>
-public interface ICountsFlops
+internal interface ICountsFlops
 {
     /// <summary>Floating-point operations (a multiply-add counts two) of the run about to start.</summary>
     long Flops { get; }
@@ -47,7 +47,7 @@ public sealed unsafe class SimdPool : IDisposable
 
     /// <summary>Starts <paramref name="threads"/> - 1 workers.</summary>
     /// <param name="threads">Threads including the caller, at least 1.</param>
-    public SimdPool(int threads)
+    internal SimdPool(int threads)
     {
         if (threads < 1)
         {
@@ -76,7 +76,7 @@ public sealed unsafe class SimdPool : IDisposable
 
     /// <summary>Makes every thread's scratch at least <paramref name="floats"/> long (done when operations are built).</summary>
     /// <param name="floats">Floats.</param>
-    public void EnsureScratch(long floats)
+    internal void EnsureScratch(long floats)
     {
         lock (_runLock)
         {
@@ -96,13 +96,13 @@ public sealed unsafe class SimdPool : IDisposable
     /// <summary>Thread <paramref name="thread"/>'s scratch (as long as the largest <see cref="EnsureScratch"/>).</summary>
     /// <param name="thread">The thread.</param>
     /// <returns>64-byte aligned memory.</returns>
-    public float* Scratch(int thread) => _scratch[thread];
+    internal float* Scratch(int thread) => _scratch[thread];
 
     /// <summary>Runs <paramref name="units"/> units of <paramref name="work"/> over the threads and returns when all are done.</summary>
     /// <param name="work">The work.</param>
     /// <param name="units">Units; a thread gets a contiguous range.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Run(IParallelWork work, int units) => Run(work, units, balanced: false);
+    internal void Run(IParallelWork work, int units) => Run(work, units, balanced: false);
 
     /// <summary>
     /// Runs <paramref name="work"/> over units [0, <paramref name="units"/>). Balanced: the threads take chunks of units as
@@ -114,7 +114,7 @@ public sealed unsafe class SimdPool : IDisposable
     /// <param name="units">Units of work.</param>
     /// <param name="balanced">Whether threads may take any unit.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Run(IParallelWork work, int units, bool balanced)
+    internal void Run(IParallelWork work, int units, bool balanced)
     {
         if (units <= 0)
         {

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace DslResNet.Kernels.Simd;
 
 /// <summary>Sixteen floats as two <see cref="Vector256{T}"/>s (the AVX2 width; see <see cref="Simd256"/>).</summary>
-public readonly struct V256
+internal readonly struct V256
 {
     private readonly Vector256<float> _lo;
     private readonly Vector256<float> _hi;
@@ -70,7 +70,7 @@ public readonly struct V256
 }
 
 /// <summary>Sixteen floats handled one by one (see <see cref="SimdScalar"/>): the portable fallback, and the proof that nothing depends on a vector unit.</summary>
-public struct VScalar
+internal struct VScalar
 {
     private Lanes _l;
 
@@ -200,7 +200,7 @@ public enum SimdWidth
 /// locals, which the JIT keeps in registers and updates with <c>vfmadd231ps</c> on an embedded broadcast.
 /// </summary>
 /// <typeparam name="TV">The vector type.</typeparam>
-public interface ISimd<TV>
+internal interface ISimd<TV>
     where TV : struct
 {
     /// <summary>The name used in reports.</summary>
@@ -238,7 +238,7 @@ public interface ISimd<TV>
 }
 
 /// <summary>AVX-512 on raw <see cref="Vector512{T}"/>.</summary>
-public readonly struct Simd512 : ISimd<Vector512<float>>
+internal readonly struct Simd512 : ISimd<Vector512<float>>
 {
     /// <inheritdoc />
     public static string Name => "Vector512";
@@ -289,7 +289,7 @@ public readonly struct Simd512 : ISimd<Vector512<float>>
 }
 
 /// <summary>AVX2: a pair of <see cref="Vector256{T}"/> per 16 floats.</summary>
-public readonly struct Simd256 : ISimd<V256>
+internal readonly struct Simd256 : ISimd<V256>
 {
     /// <inheritdoc />
     public static string Name => V256.Name;
@@ -335,7 +335,7 @@ public readonly struct Simd256 : ISimd<V256>
 }
 
 /// <summary>The portable fallback: sixteen floats one by one.</summary>
-public readonly struct SimdScalar : ISimd<VScalar>
+internal readonly struct SimdScalar : ISimd<VScalar>
 {
     /// <inheritdoc />
     public static string Name => VScalar.Name;

@@ -1,0 +1,193 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace DslResNet.Kernels.Simd;
+
+// The backward pass of SimdConvolution<G, TS, TV>: the weight gradient per image, its reduction over threads, and the
+// input gradient.
+internal sealed unsafe partial class SimdConvolution<G, TS, TV>
+    where G : struct, IConvGeometry
+    where TS : struct, ISimd<TV>
+    where TV : struct
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void WeightsImage(int n, int thread)
+    {
+        float* scratch = _pool.Scratch(thread);
+        float* padded = scratch;
+        PadInput(_x + ((long)n * InPixels * G.InChannels), padded, -G.Padding, PaddedHeight);
+        float* dy = _dy + ((long)n * OutPixels * G.OutChannels);
+        if ((G.OutChannels & 15) != 0)
+        {
+            // Pixels CoutP apart so that whole vectors can be read; the extra channels are zero.
+            float* copy = scratch + (PaddedHeight * RowStride);
+            for (int p = 0; p < OutPixels; p++)
+            {
+                new ReadOnlySpan<float>(dy + ((long)p * G.OutChannels), G.OutChannels).CopyTo(new Span<float>(copy + ((long)p * CoutP), G.OutChannels));
+                new Span<float>(copy + ((long)p * CoutP) + G.OutChannels, CoutP - G.OutChannels).Clear();
+            }
+
+            dy = copy;
+        }
+
+        float* partial = _partials + (thread * (WeightsPadded + CoutP));
+        if (WeightsRow16)
+        {
+            // 16 input channels as the vectors, the output gradient broadcast once per kernel row: partials [tap][oc][16].
+            for (int kh = 0; kh < 3; kh++)
+            {
+                for (int oc0 = 0; oc0 < G.OutChannels; oc0 += 8)
+                {
+                    MicroKernels<G, TS, TV>.BackwardWeightsRow16(Math.Min(8, G.OutChannels - oc0), padded + (kh * RowStride), dy + oc0, partial + ((((long)kh * 3 * G.OutChannels) + oc0) * 16));
+                }
+            }
+        }
+
+        for (int tap = 0; tap < (WeightsRow16 ? 0 : Taps); tap++)
+        {
+            int kh = tap / G.Kernel;
+            int kw = tap % G.Kernel;
+            float* xTap = padded + (kh * RowStride) + (kw * G.InChannels);
+            int oc0 = 0;
+            while (oc0 < CoutP)
+            {
+                int vectors = (CoutP - oc0) >= 64 ? 4 : (CoutP - oc0) >= 32 ? 2 : 1;
+                int most = vectors == 1 ? 16 : vectors == 2 ? 12 : 6;
+                for (int ic0 = 0; ic0 < G.InChannels; ic0 += most)
+                {
+                    int count = Math.Min(most, G.InChannels - ic0);
+                    float* dw = partial + ((((long)tap * G.InChannels) + ic0) * CoutP) + oc0;
+                    switch (vectors)
+                    {
+                        case 4: MicroKernels<G, TS, TV>.BackwardWeights4(count, xTap + ic0, dy + oc0, dw); break;
+                        case 2: MicroKernels<G, TS, TV>.BackwardWeights2(count, xTap + ic0, dy + oc0, dw); break;
+                        default: MicroKernels<G, TS, TV>.BackwardWeights1(count, xTap + ic0, dy + oc0, dw); break;
+                    }
+                }
+
+                oc0 += 16 * vectors;
+            }
+        }
+
+        if (_bias)
+        {
+            int stride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+            float* db = partial + WeightsPadded;
+            for (int p = 0; p < OutPixels; p++)
+            {
+                for (int c = 0; c < G.OutChannels; c++)
+                {
+                    db[c] += dy[((long)p * stride) + c];
+                }
+            }
+        }
+    }
+
+    // 16 input channels, stride 1, 3x3: the weight gradient with input pixels as vectors (see BackwardWeightsRow16).
+    private static bool WeightsRow16 => G.InChannels == 16 && G.Stride == 1 && G.Kernel == 3;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ReduceWeightGradient(int oc0, int oc1)
+    {
+        // The threads' partial sums, added in thread order (the same result every time), into OIHW.
+        long stride = WeightsPadded + CoutP;
+        int threads = _pool.Threads;
+        for (int oc = oc0; oc < oc1; oc++)
+        {
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                float* dst = _dw + (((oc * G.InChannels) + ic) * Taps);
+                for (int tap = 0; tap < Taps; tap++)
+                {
+                    float* p = WeightsRow16 ? _partials + (((tap * G.OutChannels) + oc) * 16) + ic : _partials + (((tap * G.InChannels) + ic) * CoutP) + oc;
+                    float sum = p[0];
+                    for (int t = 1; t < threads; t++)
+                    {
+                        sum += p[t * stride];
+                    }
+
+                    dst[tap] = sum;
+                }
+            }
+
+            if (_bias && _db is not null)
+            {
+                float* p = _partials + WeightsPadded + oc;
+                float sum = p[0];
+                for (int t = 1; t < threads; t++)
+                {
+                    sum += p[t * stride];
+                }
+
+                _db[oc] = sum;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void DataImage(int n, int thread)
+    {
+        float* padded = _pool.Scratch(thread);
+        new Span<float>(padded, DataRows * PaddedWidth * CinP).Clear();
+        float* dy = _dy + ((long)n * OutPixels * G.OutChannels);
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* dyRow = dy + ((long)oh * OutWidth * G.OutChannels);
+            for (int tap = 0; tap < Taps; tap++)
+            {
+                int kh = tap / G.Kernel;
+                int kw = tap % G.Kernel;
+                float* target = padded + ((((long)(oh * G.Stride) + kh) * PaddedWidth) + kw) * CinP;
+                float* wt = _transposed + ((long)tap * G.OutChannels * CinP);
+                int ic0 = 0;
+                while (ic0 < CinP)
+                {
+                    int vectors = (CinP - ic0) >= 64 ? 4 : (CinP - ic0) >= 32 ? 2 : 1;
+                    int most = vectors == 4 ? 6 : 14;
+                    int blocks = (OutWidth + most - 1) / most;
+                    int small = OutWidth / blocks;
+                    int large = blocks - (OutWidth % blocks);
+                    int ow0 = 0;
+                    for (int b = 0; b < blocks; b++)
+                    {
+                        int count = b < large ? small : small + 1;
+                        float* d = dyRow + ((long)ow0 * G.OutChannels);
+                        float* t = target + ((long)ow0 * G.Stride * CinP) + ic0;
+                        switch (vectors)
+                        {
+                            case 4: MicroKernels<G, TS, TV>.BackwardData4(count, d, wt + ic0, t); break;
+                            case 2: MicroKernels<G, TS, TV>.BackwardData2(count, d, wt + ic0, t); break;
+                            default: MicroKernels<G, TS, TV>.BackwardData1(count, d, wt + ic0, t); break;
+                        }
+
+                        ow0 += count;
+                    }
+
+                    ic0 += 16 * vectors;
+                }
+            }
+        }
+
+        // The interior of the padded gradient is the input's gradient.
+        float* dx = _dx + ((long)n * InPixels * G.InChannels);
+        for (int ih = 0; ih < G.Height; ih++)
+        {
+            for (int iw = 0; iw < G.Width; iw++)
+            {
+                float* s = padded + ((((long)(ih + G.Padding) * PaddedWidth) + iw + G.Padding) * CinP);
+                float* d = dx + ((((long)ih * G.Width) + iw) * G.InChannels);
+                int c = 0;
+                for (; c + 16 <= G.InChannels; c += 16)
+                {
+                    TS.Store(d + c, TS.Add(TS.Load(d + c), TS.Load(s + c)));
+                }
+
+                for (; c < G.InChannels; c++)
+                {
+                    d[c] += s[c];
+                }
+            }
+        }
+    }
+}
