@@ -40,6 +40,8 @@ public sealed class OnnxParityTests(OnnxDeviceFixture fixture, ITestOutputHelper
         ["tanh-bn-after-activation"] = d => new OnnxTanhNet(d, Batch, new NetworkOptions(Seed: 6)),
         ["pools-dropout-dense-bn-on-input"] = d => new OnnxMixedNet(d, Batch, new NetworkOptions(Seed: 7)),
         ["gelu-silu"] = d => new OnnxSmoothNet(d, Batch, new NetworkOptions(Seed: 8)),
+        ["projection-without-batch-norm"] = d => new OnnxWideNet(d, Batch, new NetworkOptions(Seed: 9)),
+        ["average-pool-projection"] = d => new OnnxResNetD(d, Batch, new NetworkOptions(Seed: 10)),
     };
 
     [Theory]

@@ -167,3 +167,42 @@ public partial class OnnxSmoothNet
     [GELU] Layer gelu3;
     [Dense(3)] Layer fc2;
 }
+
+/// <summary>The Wide ResNet block: the projection (a 1x1 conv without batch norm) reads the pre-activated input.</summary>
+[Block]
+public class OnnxWideBlock
+{
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu1;
+    [Conv(3, Padding = 1, Strided = true)] Layer conv1;
+    [BatchNorm] Layer bn2;
+    [ReLU] Layer relu2;
+    [Conv(3, Padding = 1)] Layer conv2;
+    [Residual(ProjectionFrom = nameof(relu1))] Layer add;
+}
+
+/// <summary>Projections without batch norm: one where only the channels change, one with stride 2; then an identity block.</summary>
+[Network(2, 8, 8, Shortcut = ShortcutKind.ProjectionWithoutNorm)]
+public partial class OnnxWideNet
+{
+    [Conv(4, 3, Padding = 1)] Layer conv1;
+    [Stage<OnnxWideBlock>(6, Repeat = 1)] Layer layer1;
+    [Stage<OnnxWideBlock>(8, Repeat = 2, Stride = 2)] Layer layer2;
+    [BatchNorm] Layer bn;
+    [ReLU] Layer relu;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(3)] Layer fc;
+}
+
+/// <summary>ResNet-D shortcuts: a 2x2 average pool (stride 2), a 1x1 convolution and batch norm; at stride 1 no pool.</summary>
+[Network(2, 8, 8, Shortcut = ShortcutKind.AvgPoolProjection)]
+public partial class OnnxResNetD
+{
+    [Conv(4, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [Stage<OnnxBasicBlock>(6, Repeat = 1)] Layer layer1;
+    [Stage<OnnxBasicBlock>(8, Repeat = 1, Stride = 2)] Layer layer2;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(3)] Layer fc;
+}

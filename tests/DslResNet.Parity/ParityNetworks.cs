@@ -44,6 +44,19 @@ public class ParityPreActBlock
     [Residual] Layer add;
 }
 
+/// <summary>The pre-activation block as Wide ResNets and the pre-activation paper's code build it: the projection reads the pre-activated input.</summary>
+[Block]
+public class ParityWideBlock
+{
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu1;
+    [Conv(3, Padding = 1, Strided = true)] Layer conv1;
+    [BatchNorm] Layer bn2;
+    [ReLU] Layer relu2;
+    [Conv(3, Padding = 1)] Layer conv2;
+    [Residual(ProjectionFrom = nameof(relu1))] Layer add;
+}
+
 /// <summary>CIFAR ResNet-20 (three stages of three blocks, 16/32/64 channels) with option-A shortcuts, on 3 x 16 x 16.</summary>
 [Network(3, 16, 16, Shortcut = ShortcutKind.ZeroPad)]
 public partial class ParityResNet20A
@@ -190,4 +203,38 @@ public partial class ParitySmoothNet
     [Dense(12)] Layer fc1;
     [SiLU] Layer silu4;
     [Dense(10)] Layer fc2;
+}
+
+/// <summary>
+/// A small Wide ResNet (WRN-10-2 on 3 x 16 x 16): projections without batch norm (one with a stride of 1, where only
+/// the channels change, one with stride 2), reading the pre-activated input; identity shortcuts add the raw input.
+/// </summary>
+[Network(3, 16, 16, Shortcut = ShortcutKind.ProjectionWithoutNorm)]
+public partial class ParityWide
+{
+    [Conv(8, 3, Padding = 1)] Layer conv1;
+    [Stage<ParityWideBlock>(16, Repeat = 2)] Layer layer1;
+    [Stage<ParityWideBlock>(32, Repeat = 2, Stride = 2)] Layer layer2;
+    [BatchNorm] Layer bn;
+    [ReLU] Layer relu;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(10)] Layer fc;
+}
+
+/// <summary>
+/// A small ResNet-D (bottlenecks with average-pool shortcuts) on 3 x 16 x 16: layer1 changes only the channels (1x1 conv
+/// and batch norm, no pool, named downsample.1 and .2 as timm), layer2 halves 4x4 to 2x2 (2x2 average pool, then the 1x1
+/// conv and batch norm).
+/// </summary>
+[Network(3, 16, 16, Shortcut = ShortcutKind.AvgPoolProjection)]
+public partial class ParityResNetD
+{
+    [Conv(8, 7, Stride = 2, Padding = 3)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [MaxPool(3, Stride = 2, Padding = 1)] Layer maxpool;
+    [Stage<ParityBottleneck>(4, Repeat = 2)] Layer layer1;
+    [Stage<ParityBottleneck>(8, Repeat = 2, Stride = 2)] Layer layer2;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(10)] Layer fc;
 }

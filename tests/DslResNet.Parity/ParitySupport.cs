@@ -46,6 +46,8 @@ public static class ParityCases
         new("ResNet20B", ParityResNet20B.Info, (d, b, o) => new ParityResNet20B(d, b, o)),
         new("Plain20", ParityPlain20.Info, (d, b, o) => new ParityPlain20(d, b, o), StepRateScale: 0.01),
         new("PreAct", ParityPreAct.Info, (d, b, o) => new ParityPreAct(d, b, o)),
+        new("Wide", ParityWide.Info, (d, b, o) => new ParityWide(d, b, o)),
+        new("ResNetD", ParityResNetD.Info, (d, b, o) => new ParityResNetD(d, b, o)),
         new("Bottleneck", ParityBottleneckNet.Info, (d, b, o) => new ParityBottleneckNet(d, b, o)),
         new("TanhNet", ParityTanhNet.Info, (d, b, o) => new ParityTanhNet(d, b, o)),
         new("DropoutNet", ParityDropoutNet.Info, (d, b, o) => new ParityDropoutNet(d, b, o)),

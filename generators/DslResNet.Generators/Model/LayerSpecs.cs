@@ -2,19 +2,6 @@ using DslResNet.Generators.Infrastructure;
 
 namespace DslResNet.Generators.Model;
 
-/// <summary>Mirror of the runtime's <c>DslResNet.ShortcutKind</c>; the values must stay equal.</summary>
-internal enum ShortcutKind
-{
-    /// <summary>Inherit the network's setting.</summary>
-    Default = 0,
-    /// <summary>Identity only.</summary>
-    Identity = 1,
-    /// <summary>Option A: subsample and zero-pad channels.</summary>
-    ZeroPad = 2,
-    /// <summary>Option B: 1x1 conv + batch norm.</summary>
-    Projection = 3,
-}
-
 /// <summary>Where one attribute argument was written, by the parameter or property name it binds to.</summary>
 /// <param name="Name">Constructor parameter or property name (<c>kernel</c>, <c>Stride</c>, ...).</param>
 /// <param name="Span">The argument's text.</param>
@@ -93,8 +80,9 @@ internal sealed record ActivationSpec(string Name, SourceSpan Span, EquatableArr
 
 /// <summary><c>[Residual]</c>.</summary>
 /// <param name="From">The layer the shortcut starts from; null for the block's input.</param>
+/// <param name="ProjectionFrom">The layer a bridging shortcut (projection or zero-pad) reads when the shapes differ; null for <paramref name="From"/>.</param>
 internal sealed record ResidualSpec(
-    string Name, SourceSpan Span, EquatableArray<ArgumentSpan> Arguments, string? From, ShortcutKind Shortcut, string ProjectionName)
+    string Name, SourceSpan Span, EquatableArray<ArgumentSpan> Arguments, string? From, ShortcutKind Shortcut, string ProjectionName, string? ProjectionFrom = null)
     : LayerSpec(Name, Span, Arguments)
 {
     /// <inheritdoc />

@@ -226,7 +226,8 @@ internal static partial class Parser
             case "ResidualAttribute":
                 return new ResidualSpec(
                     name, span, args.Spans, args.Value("From") as string, (ShortcutKind)args.Int("Shortcut", 0),
-                    args.Value("ProjectionName") as string ?? (args.Has("ProjectionName") ? string.Empty : "downsample"));
+                    args.Value("ProjectionName") as string ?? (args.Has("ProjectionName") ? string.Empty : "downsample"),
+                    args.Value("ProjectionFrom") as string);
             case "MaxPoolAttribute":
             case "AvgPoolAttribute":
                 int kernel = args.Int("kernel", 0);

@@ -202,6 +202,10 @@ internal static partial class ShapeInference
             {
                 why = $"a zero-padding shortcut can add channels but not remove them ({a.C} -> {b.C}); use ShortcutKind.Projection";
             }
+            else if (kind == ShortcutKind.AvgPoolProjection && (a.H % stride != 0 || a.W % stride != 0))
+            {
+                why = $"an average-pool shortcut needs a height and width divisible by the stride {stride} (PyTorch's ceil_mode partial windows are not supported); use ShortcutKind.Projection or an input size that divides";
+            }
             else
             {
                 why = string.Empty;
@@ -213,6 +217,17 @@ internal static partial class ShapeInference
             }
 
             string prefix = site.FullName.Substring(0, site.FullName.Length - residual.Name.Length);
+            if (residual.ProjectionFrom is { } projectFrom && outputs.TryGetValue(projectFrom, out var projected))
+            {
+                // A pre-activation block projects its pre-activated input but adds its raw input when shapes match.
+                if (projected.Item2 != a)
+                {
+                    site.Fail(Descriptors.ResidualShapeMismatch, "ProjectionFrom", site.FullName, a.ToString(), b.ToString(), $"ProjectionFrom = '{projectFrom}' gives {projected.Item2}, but the layer it projects must have the shortcut's shape {a} (a batch norm or activation of the block's input has it)");
+                }
+
+                source = projected;
+            }
+
             int shortcut;
             if (kind == ShortcutKind.ZeroPad)
             {
@@ -221,18 +236,50 @@ internal static partial class ShapeInference
             }
             else
             {
-                string name = prefix + residual.ProjectionName;
-                var convSite = new Site(this, residual, name + ".0", site.Anchor, site.Member, site.FullName);
-                string op = $"Conv2d {a.C}->{b.C}, 1x1" + (stride != 1 ? $", stride {stride}" : "") + " (projection)";
-                long weights = TensorElements(convSite, null, name + ".0.weight", b.C, a.C);
-                long macs = checked(b.Elements * a.C);
-                var conv = Add(convSite, LayerKind.Conv, op, source, b, weights, macs, checked(2 * macs), kernel: 1, stride: stride, weight: new[] { b.C, a.C, 1, 1 }, onShortcut: true);
-                var bnSite = new Site(this, residual, name + ".1", site.Anchor, site.Member, site.FullName);
-                var defaults = new BatchNormSpec(name + ".1", SourceSpan.None, EquatableArray<ArgumentSpan>.Empty, 1e-5, 0.1);
-                shortcut = Add(bnSite, LayerKind.BatchNorm, $"BatchNorm2d({b.C}) (projection)", conv, b, 2L * b.C, 0, 2 * b.Elements, bn: defaults, onShortcut: true).Item1;
+                shortcut = Projection(site, residual, kind, prefix + residual.ProjectionName, source, b, stride);
             }
 
             return Add(site, LayerKind.Add, kind == ShortcutKind.ZeroPad ? "Add (zero-pad shortcut)" : "Add (projection shortcut)", body, b, 0, 0, b.Elements, extraInput: shortcut);
+        }
+
+        /// <summary>
+        /// The layers of a projection shortcut, named as PyTorch names them: <c>name.0</c> conv and <c>name.1</c> batch norm
+        /// (<see cref="ShortcutKind.Projection"/>), <c>name.0</c> conv alone (<see cref="ShortcutKind.ProjectionWithoutNorm"/>),
+        /// or <c>name.0</c> average pool, <c>name.1</c> conv, <c>name.2</c> batch norm (<see cref="ShortcutKind.AvgPoolProjection"/>;
+        /// the pool is left out without a stride). Returns the index of the last.
+        /// </summary>
+        private int Projection(Site site, ResidualSpec residual, ShortcutKind kind, string name, (int Index, Shape Shape) source, Shape b, int stride)
+        {
+            Shape a = source.Shape;
+            (int Index, Shape Shape) input = source;
+            int module = 0;
+            int convStride = stride;
+            if (kind == ShortcutKind.AvgPoolProjection)
+            {
+                if (stride != 1)
+                {
+                    var poolSite = new Site(this, residual, name + ".0", site.Anchor, site.Member, site.FullName);
+                    var pooled = new Shape(a.C, b.H, b.W, false);
+                    input = Add(poolSite, LayerKind.AvgPool, $"AvgPool {stride}x{stride}, stride {stride} (projection)", source, pooled, 0, 0, checked(pooled.Elements * stride * stride), kernel: stride, stride: stride, onShortcut: true);
+                    convStride = 1;
+                }
+
+                module = 1;
+            }
+
+            var convSite = new Site(this, residual, name + "." + module.ToString(CultureInfo.InvariantCulture), site.Anchor, site.Member, site.FullName);
+            string op = $"Conv2d {a.C}->{b.C}, 1x1" + (convStride != 1 ? $", stride {convStride}" : "") + " (projection)";
+            long weights = TensorElements(convSite, null, convSite.FullName + ".weight", b.C, a.C);
+            long macs = checked(b.Elements * a.C);
+            var conv = Add(convSite, LayerKind.Conv, op, input, b, weights, macs, checked(2 * macs), kernel: 1, stride: convStride, weight: new[] { b.C, a.C, 1, 1 }, onShortcut: true);
+            if (kind == ShortcutKind.ProjectionWithoutNorm)
+            {
+                return conv.Item1;
+            }
+
+            var bnSite = new Site(this, residual, name + "." + (module + 1).ToString(CultureInfo.InvariantCulture), site.Anchor, site.Member, site.FullName);
+            var defaults = new BatchNormSpec(bnSite.FullName, SourceSpan.None, EquatableArray<ArgumentSpan>.Empty, 1e-5, 0.1);
+            return Add(bnSite, LayerKind.BatchNorm, $"BatchNorm2d({b.C}) (projection)", conv, b, 2L * b.C, 0, 2 * b.Elements, bn: defaults, onShortcut: true).Item1;
         }
 
         /// <summary>Appends a layer (and its parameters) and returns its index and output shape.</summary>

@@ -315,6 +315,11 @@ internal static class Validator
                         sink.Add(DiagnosticInfo.Create(Descriptors.UnknownShortcutSource, residual.SpanOf("From"), owner, residual.Name, residual.From, className));
                     }
 
+                    if (residual.ProjectionFrom is not null && !earlier.Contains(residual.ProjectionFrom))
+                    {
+                        sink.Add(DiagnosticInfo.Create(Descriptors.UnknownShortcutSource, residual.SpanOf("ProjectionFrom"), owner, residual.Name, residual.ProjectionFrom, className));
+                    }
+
                     if (!Enum.IsDefined(typeof(ShortcutKind), residual.Shortcut))
                     {
                         check.Invalid("Shortcut", "Shortcut", Format((int)residual.Shortcut), "a ShortcutKind value");

@@ -17,25 +17,3 @@ public abstract class LayerAttribute : Attribute
 public readonly struct Layer
 {
 }
-
-/// <summary>How a residual add brings its shortcut to the shape of the body's output.</summary>
-public enum ShortcutKind
-{
-    /// <summary>Use the network's setting (on <see cref="ResidualAttribute"/>); on a network, the same as <see cref="Projection"/>.</summary>
-    Default = 0,
-
-    /// <summary>Identity only: the body must keep the input's shape, anything else is an error.</summary>
-    Identity = 1,
-
-    /// <summary>
-    /// Option A of the ResNet paper: identity when shapes match, otherwise subsample with the stride and pad the
-    /// new channels with zeros. Adds no parameters.
-    /// </summary>
-    ZeroPad = 2,
-
-    /// <summary>
-    /// Option B of the ResNet paper (torchvision's choice): identity when shapes match, otherwise a 1x1 convolution
-    /// with the stride followed by batch norm, named <c>downsample.0</c> and <c>downsample.1</c>.
-    /// </summary>
-    Projection = 3,
-}

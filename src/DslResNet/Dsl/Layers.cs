@@ -106,6 +106,14 @@ public sealed class ResidualAttribute : LayerAttribute
 
     /// <summary>The name of the projection's modules (default <c>downsample</c>, as torchvision: <c>downsample.0</c> is the 1x1 conv, <c>downsample.1</c> its batch norm).</summary>
     public string ProjectionName { get; set; } = "downsample";
+
+    /// <summary>
+    /// The layer whose output a bridging shortcut (projection or zero-pad) reads when the shapes differ (use
+    /// <c>nameof</c>; an earlier layer of the same class with the shortcut's shape). Default: the same as <see cref="From"/>.
+    /// Pre-activation ResNets and Wide ResNets project the pre-activated input but add the raw input when the shapes
+    /// match: <c>[Residual(ProjectionFrom = nameof(relu1))]</c>.
+    /// </summary>
+    public string? ProjectionFrom { get; set; }
 }
 
 /// <summary>Max pooling over square windows (PyTorch's <c>MaxPool2d</c>).</summary>

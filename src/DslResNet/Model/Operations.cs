@@ -53,6 +53,50 @@ namespace DslResNet
         SiLU,
     }
 
+    /// <summary>How a residual add brings its shortcut to the shape of the body's output (<c>Shortcut =</c> on
+    /// <c>[Residual]</c> or <c>[Network]</c>). Only used when the shapes differ: equal shapes always add the identity.</summary>
+#if DSLRESNET_GENERATOR
+    internal
+#else
+    public
+#endif
+    enum ShortcutKind
+    {
+        /// <summary>Use the network's setting (on <c>[Residual]</c>); on a network, the same as <see cref="Projection"/>.</summary>
+        Default = 0,
+
+        /// <summary>Identity only: the body must keep the input's shape, anything else is an error.</summary>
+        Identity = 1,
+
+        /// <summary>
+        /// Option A of the ResNet paper: identity when shapes match, otherwise subsample with the stride and pad the
+        /// new channels with zeros. Adds no parameters.
+        /// </summary>
+        ZeroPad = 2,
+
+        /// <summary>
+        /// Option B of the ResNet paper (torchvision's choice): a 1x1 convolution with the stride followed by batch norm,
+        /// named <c>downsample.0</c> and <c>downsample.1</c>.
+        /// </summary>
+        Projection = 3,
+
+        /// <summary>
+        /// Option B without batch norm, as the pre-activation ResNets and Wide ResNets define it: a 1x1 convolution with
+        /// the stride and no bias, named <c>downsample.0</c>. Usually combined with <c>From =</c> the block's first
+        /// activation, so the projection sees the pre-activated input.
+        /// </summary>
+        ProjectionWithoutNorm = 4,
+
+        /// <summary>
+        /// ResNet-D (Bag of Tricks, He et al. 2019; timm's <c>avg_down</c>): a <c>stride</c> x <c>stride</c> average pool
+        /// with that stride, then a 1x1 convolution (stride 1) and batch norm, named <c>downsample.0</c> (the pool, no
+        /// parameters), <c>downsample.1</c> and <c>downsample.2</c>. Without a stride (channels change only) the pool is
+        /// left out and the names stay the same, as timm's identity pool. The input's height and width must be multiples
+        /// of the stride: PyTorch's <c>ceil_mode</c> partial windows are refused at compile time.
+        /// </summary>
+        AvgPoolProjection = 5,
+    }
+
     /// <summary>Facts about each <see cref="LayerKind"/> that both the generator and the runtime need.</summary>
 #if DSLRESNET_GENERATOR
     internal

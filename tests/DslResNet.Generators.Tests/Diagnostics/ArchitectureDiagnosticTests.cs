@@ -255,6 +255,80 @@ public sealed class ArchitectureDiagnosticTests
     }
 
     [Fact]
+    public void DRN0007_is_not_reported_for_the_projections_without_norm_and_with_an_average_pool()
+    {
+        var result = Expect.Spans(
+            """
+            [Network(3, 8, 8, Shortcut = ShortcutKind.ProjectionWithoutNorm)]
+            public partial class Bare
+            {
+                [Conv(16, 3, Padding = 1)] Layer conv1;
+                [Stage<Basic>(32)] Layer layer1;
+                [Stage<Basic>(64, Stride = 2)] Layer layer2;
+            }
+
+            [Network(3, 8, 8, Shortcut = ShortcutKind.AvgPoolProjection)]
+            public partial class Pooled
+            {
+                [Conv(16, 3, Padding = 1)] Layer conv1;
+                [Stage<Basic>(32)] Layer layer1;
+                [Stage<Basic>(64, Stride = 2)] Layer layer2;
+            }
+            """,
+            BasicBlock);
+        Assert.Empty(result.Ours);
+        Expect.Generated(result, "Bare");
+        Expect.Generated(result, "Pooled");
+    }
+
+    [Fact]
+    public void DRN0007_average_pool_shortcut_needs_a_size_the_stride_divides()
+    {
+        var result = Expect.Spans(
+            """
+            [Network(3, 7, 7, Shortcut = ShortcutKind.AvgPoolProjection)]
+            public partial class Net
+            {
+                [Conv(16, 3, Padding = 1)] Layer conv1;
+                [{|DRN0007:Stage<Basic>(32, Stride = 2)|}] Layer layer1;
+            }
+            """,
+            BasicBlock);
+        Expect.One(
+            result, "DRN0007", DiagnosticSeverity.Error,
+            "Residual 'layer1.0.add' adds its shortcut (16, 7, 7) to the body's output (32, 4, 4): an average-pool shortcut needs a height and width divisible by the stride 2 (PyTorch's ceil_mode partial windows are not supported); use ShortcutKind.Projection or an input size that divides");
+        Expect.NotGenerated(result, "Net");
+    }
+
+    [Fact]
+    public void DRN0007_projection_from_a_layer_of_another_shape()
+    {
+        var result = Expect.Spans(
+            """
+            [Block]
+            public class Wrong
+            {
+                [BatchNorm] Layer bn1;
+                [ReLU] Layer relu1;
+                [Conv(3, Padding = 1, Strided = true)] Layer conv1;
+                [Residual(ProjectionFrom = nameof(conv1))] Layer add;
+            }
+
+            [Network(3, 8, 8, Shortcut = ShortcutKind.ProjectionWithoutNorm)]
+            public partial class Net
+            {
+                [Conv(16, 3, Padding = 1)] Layer conv1;
+                [{|DRN0007:Stage<Wrong>(32, Stride = 2)|}] Layer layer1;
+            }
+            """);
+        Diagnostic d = Expect.One(
+            result, "DRN0007", DiagnosticSeverity.Error,
+            "Residual 'layer1.0.add' adds its shortcut (16, 8, 8) to the body's output (32, 4, 4): ProjectionFrom = 'conv1' gives (32, 4, 4), but the layer it projects must have the shortcut's shape (16, 8, 8) (a batch norm or activation of the block's input has it)");
+        Assert.Equal("nameof(conv1)", Expect.TextAt(Assert.Single(d.AdditionalLocations)));
+        Expect.NotGenerated(result, "Net");
+    }
+
+    [Fact]
     public void DRN0010_dense_on_an_image_shaped_input()
     {
         var result = Expect.Spans("""
@@ -313,6 +387,24 @@ public sealed class ArchitectureDiagnosticTests
             },
             result.Ours.Select(d => d.GetMessage(CultureInfo.InvariantCulture)));
         Assert.All(result.Ours, d => Assert.Equal(DiagnosticSeverity.Error, d.Severity));
+    }
+
+    [Fact]
+    public void DRN0016_projection_from_a_later_or_unknown_layer()
+    {
+        var result = Expect.Spans("""
+            [Network(3, 8, 8)]
+            public partial class Net
+            {
+                [Conv(8, 3, Padding = 1)] Layer conv1;
+                [Residual(From = nameof(conv1), ProjectionFrom = {|DRN0016:nameof(conv2)|})] Layer add1;
+                [Conv(8, 3, Padding = 1)] Layer conv2;
+            }
+            """);
+        Assert.Equal(
+            "Residual 'add1' starts its shortcut from 'conv2', which is not a layer declared before it in 'Net'",
+            Assert.Single(result.Ours).GetMessage(CultureInfo.InvariantCulture));
+        Expect.NotGenerated(result, "Net");
     }
 
     [Fact]

@@ -30,4 +30,15 @@ public sealed class ModelsFactsTests
         Assert.Equal(0.46, Math.Round(Models.ResNet32.ParameterCount / 1e6, 2));
         Assert.Equal(0.66, Math.Round(Models.ResNet44.ParameterCount / 1e6, 2));
     }
+
+    [Fact]
+    public void Projection_without_batch_norm_matches_the_published_networks()
+    {
+        // Pre-activation ResNet-20 with option-B projections (1x1 conv, no batch norm): ResNet-20's 269,722 plus the two
+        // projections' 16*32 + 32*64 weights. With batch norm on them (ShortcutKind.Projection) it would be 272,474.
+        Assert.Equal(272_282, Models.PreActResNet20.ParameterCount);
+        // Zagoruyko and Komodakis's WRN-16-4 (2.7M) and WRN-28-10 (36.5M), as their PyTorch code counts them.
+        Assert.Equal(2_748_890, Models.WideResNet16x4.ParameterCount);
+        Assert.Equal(36_479_194, Models.WideResNet28x10.ParameterCount);
+    }
 }
