@@ -228,7 +228,7 @@ internal sealed class PickleMachine
                 {
                     int n = ReadByte();
                     BigInteger value = new(Take(n), isUnsigned: false, isBigEndian: false);
-                    Push(value >= long.MinValue && value <= long.MaxValue ? (long)value : value);
+                    Push(value >= long.MinValue && value <= long.MaxValue ? (object)(long)value : value);
                     break;
                 }
 
