@@ -23,16 +23,19 @@ public sealed record CheckpointLoadOptions
 /// <content>Loading with options; every failure is a <see cref="CheckpointException"/>.</content>
 public sealed partial class Checkpoint
 {
-    /// <summary>Loads a checkpoint.</summary>
+    /// <summary>
+    /// Loads a checkpoint: a safetensors file, or a PyTorch <c>.pth</c> state_dict (zip or legacy format, told apart
+    /// by content, not by extension; see <see cref="Pth.PthReader"/>), whose tensors become <see cref="Model"/>.
+    /// </summary>
     /// <param name="path">The checkpoint file.</param>
     /// <param name="options">What to check beyond the file's structure.</param>
-    /// <exception cref="CheckpointException">The file is not a valid safetensors file, its checkpoint entries are
+    /// <exception cref="CheckpointException">The file is not a valid safetensors or .pth file, its checkpoint entries are
     /// malformed, or (unless <see cref="CheckpointLoadOptions.CheckValues"/> is false) a value is out of range.</exception>
     public static Checkpoint Load(string path, CheckpointLoadOptions options)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(options);
-        return Guard(path, () => FromContent(SafeTensors.Read(path), path), options);
+        return Guard(path, () => ReadFile(path), options);
     }
 
     /// <summary>Loads a checkpoint from a seekable stream.</summary>
@@ -46,7 +49,7 @@ public sealed partial class Checkpoint
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(sourceName);
         ArgumentNullException.ThrowIfNull(options);
-        return Guard(sourceName, () => FromContent(SafeTensors.Read(stream, sourceName), sourceName), options);
+        return Guard(sourceName, () => ReadStream(stream, sourceName), options);
     }
 
     private static Checkpoint Guard(string source, Func<Checkpoint> load, CheckpointLoadOptions options)
