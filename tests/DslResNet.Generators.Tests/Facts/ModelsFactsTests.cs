@@ -18,6 +18,8 @@ public sealed class ModelsFactsTests
         Assert.Equal(25_557_032, Models.ResNet50.ParameterCount);
         Assert.Equal(44_549_160, Models.ResNet101.ParameterCount);
         Assert.Equal(60_192_808, Models.ResNet152.ParameterCount);
+        Assert.Equal(68_883_240, Models.WideResNet50x2.ParameterCount);
+        Assert.Equal(126_886_696, Models.WideResNet101x2.ParameterCount);
     }
 
     [Fact]
