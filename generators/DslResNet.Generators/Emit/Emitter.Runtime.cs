@@ -15,8 +15,7 @@ namespace DslResNet.Generators.Emit;
 internal static partial class Emitter
 {
     private const string Rt = "global::DslResNet.Runtime.";
-    private const string Kn = "global::DslResNet.Kernels.Ilgpu.";
-    private const string Ks = "global::DslResNet.Kernels.Simd.";
+    private const string Kn = "global::DslResNet.Kernels.";
 
     private static void WriteRuntime(IndentedWriter w, NetworkPlan plan)
     {
@@ -59,8 +58,8 @@ internal static partial class Emitter
         {
             int[] g = geometry.Value;
             w.WriteLine();
-            w.WriteLine("/// <summary>A convolution's geometry as constants: the SIMD backend compiles its kernels for it.</summary>");
-            w.WriteLine($"private readonly struct {geometry.Key} : {Ks}IConvGeometry");
+            w.WriteLine("/// <summary>A convolution's geometry as constants, for backends that compile their kernels per geometry (the SIMD backend).</summary>");
+            w.WriteLine($"private readonly struct {geometry.Key} : {Kn}IConvGeometry");
             using (w.WriteBlock())
             {
                 string[] names = ["InChannels", "Height", "Width", "OutChannels", "Kernel", "Stride", "Padding"];

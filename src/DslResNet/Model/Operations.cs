@@ -4,7 +4,7 @@
 // value (OperationsTests in both test projects) and the network that uses every kind (AllKindsNetwork).
 using System;
 #if !DSLRESNET_GENERATOR
-using DslResNet.Kernels.Ilgpu;
+using DslResNet.Kernels;
 #endif
 
 #if DSLRESNET_GENERATOR
@@ -134,7 +134,7 @@ namespace DslResNet
 #if DSLRESNET_GENERATOR
 namespace DslResNet.Generators.Model
 #else
-namespace DslResNet.Kernels.Ilgpu
+namespace DslResNet.Kernels
 #endif
 {
     /// <summary>An activation function, standalone or applied inside a fused pass. The numeric values travel into kernels.</summary>

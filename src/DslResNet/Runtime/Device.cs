@@ -1,6 +1,8 @@
 using System;
 using System.Globalization;
 using System.Threading;
+using DslResNet.Kernels;
+using DslResNet.Kernels.Ilgpu;
 using DslResNet.Kernels.Simd;
 using ILGPU;
 using ILGPU.Runtime;
@@ -78,6 +80,21 @@ public sealed class Device : IDisposable
         // a few threads per core; GPUs get one thread per element up to a large grid.
         LaunchThreads = kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu ? Math.Max(4, 16 * Environment.ProcessorCount) : 1 << 20;
         Kernels = new KernelSet(accelerator);
+        Backend = Pool is not null ? new SimdBackend(Pool, Width, Winograd) : new IlgpuBackend(Kernels, LaunchThreads);
+    }
+
+    /// <summary>The backend every operation of a network on this device is built by.</summary>
+    internal IBackend Backend { get; private set; }
+
+    /// <summary>
+    /// Puts a backend in front of this device's (a decorator that counts or checks calls, in tests). Call it before any
+    /// network is built on the device; networks built earlier keep the operations they have.
+    /// </summary>
+    /// <param name="wrap">Builds the new backend from the current one.</param>
+    internal void DecorateBackend(Func<IBackend, IBackend> wrap)
+    {
+        ArgumentNullException.ThrowIfNull(wrap);
+        Backend = wrap(Backend) ?? throw new ArgumentException("The decorator returned no backend.", nameof(wrap));
     }
 
     /// <summary>The kernels, loaded on first use.</summary>
@@ -382,6 +399,7 @@ public sealed class Device : IDisposable
             wait.SpinOnce();
         }
 
+        Backend.Dispose();
         Pool?.Dispose();
         Accelerator.Dispose();
         Context.Dispose();

@@ -216,8 +216,8 @@ public sealed class ShapeInferenceTests
         Assert.Contains(info.FusionGroups, g => names(g).SequenceEqual(new[] { "gelu2" }));
 
         string generated = Harness.Run("using DslResNet;\nnamespace T;\n" + source).Generated.Values.Single();
-        Assert.Contains("Activation.GELU, false, global::DslResNet.Kernels.Ilgpu.Activation.None", generated, System.StringComparison.Ordinal);
-        Assert.Contains("Activation.None, true, global::DslResNet.Kernels.Ilgpu.Activation.SiLU", generated, System.StringComparison.Ordinal);
+        Assert.Contains("Activation.GELU, false, global::DslResNet.Kernels.Activation.None", generated, System.StringComparison.Ordinal);
+        Assert.Contains("Activation.None, true, global::DslResNet.Kernels.Activation.SiLU", generated, System.StringComparison.Ordinal);
     }
 
     /// <summary>The generator compiles the runtime's Operations.cs as its own (internal) copy: the two agree name for name.</summary>
@@ -228,7 +228,7 @@ public sealed class ShapeInferenceTests
             System.Enum.GetNames<LayerKind>(),
             System.Enum.GetNames<DslResNet.Generators.Model.LayerKind>());
         Assert.Equal(
-            System.Enum.GetValues<DslResNet.Kernels.Ilgpu.Activation>().Select(a => (a.ToString(), (int)a)),
+            System.Enum.GetValues<DslResNet.Kernels.Activation>().Select(a => (a.ToString(), (int)a)),
             System.Enum.GetValues<DslResNet.Generators.Model.Activation>().Select(a => (a.ToString(), (int)a)));
         foreach (DslResNet.Generators.Model.LayerKind kind in DslResNet.Generators.Model.LayerKinds.All)
         {

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Reflection;
+using DslResNet.Kernels;
 using DslResNet.Kernels.Ilgpu;
 using ILGPU;
 using ILGPU.Backends;

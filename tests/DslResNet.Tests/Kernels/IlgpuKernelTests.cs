@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using DslResNet.Kernels;
 using DslResNet.Kernels.Ilgpu;
 using DslResNet.Runtime;
 using ILGPU;
@@ -580,7 +581,7 @@ public sealed class IlgpuKernelTests : IClassFixture<CpuDeviceFixture>
     }
 
     /// <summary>
-    /// Rate 0.5: about half kept (within 5 sigma), kept values doubled, the mask that of <see cref="MiscKernels.Uniform"/>;
+    /// Rate 0.5: about half kept (within 5 sigma), kept values doubled, the mask that of <see cref="DropoutMask.Uniform"/>;
     /// the same (seed, step) gives the same mask, another step or seed another; the backward uses the forward's mask.
     /// </summary>
     [Theory]
@@ -607,7 +608,7 @@ public sealed class IlgpuKernelTests : IClassFixture<CpuDeviceFixture>
         float[] y3 = buffers.Read(y);
         for (int i = 0; i < count; i++)
         {
-            bool keep = MiscKernels.Uniform(seed, 3, i) >= rate;
+            bool keep = DropoutMask.Uniform(seed, 3, i) >= rate;
             Assert.Equal(keep, mask[i]);
             Assert.Equal(keep ? 2f * x[i] : 0f, y3[i]);
         }

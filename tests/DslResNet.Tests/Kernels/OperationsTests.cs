@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using DslResNet.Kernels;
 using DslResNet.Kernels.Ilgpu;
 using Xunit;
 
@@ -36,7 +37,7 @@ public sealed class OperationsTests
         Assert.Equal(Enum.GetValues<Activation>(), Activations.All);
         foreach (Activation activation in Activations.All)
         {
-            Assert.Equal(Activations.BackwardNeedsInput(activation), EpilogueKernels.NeedsInput(activation));
+            Assert.Equal(Activations.BackwardNeedsInput(activation), ActivationMath.NeedsInput(activation));
             _ = Activations.IsSaturating(activation);
             if (activation != Activation.None)
             {
@@ -45,9 +46,9 @@ public sealed class OperationsTests
 
             foreach (float x in new[] { -3f, -0.5f, 0.25f, 2f })
             {
-                float y = EpilogueKernels.Activate(x, activation);
+                float y = ActivationMath.Activate(x, activation);
                 Assert.True(float.IsFinite(y), $"{activation}({x}) = {y}");
-                Assert.True(float.IsFinite(EpilogueKernels.Gradient(x, y, activation)), $"{activation}'({x})");
+                Assert.True(float.IsFinite(ActivationMath.Gradient(x, y, activation)), $"{activation}'({x})");
             }
 
             new EpilogueShape(2, 3, 4, false, true, activation, true, activation, 0f, 0f).Validate();
@@ -56,8 +57,8 @@ public sealed class OperationsTests
         Activation unknown = (Activation)99;
         Assert.Throws<ArgumentOutOfRangeException>(() => Activations.BackwardNeedsInput(unknown));
         Assert.Throws<ArgumentOutOfRangeException>(() => Activations.LayerKindOf(Activation.None));
-        Assert.True(float.IsNaN(EpilogueKernels.Activate(1f, unknown)), "an undefined activation must not pass as the identity");
-        Assert.True(float.IsNaN(EpilogueKernels.Gradient(1f, 1f, unknown)));
+        Assert.True(float.IsNaN(ActivationMath.Activate(1f, unknown)), "an undefined activation must not pass as the identity");
+        Assert.True(float.IsNaN(ActivationMath.Gradient(1f, 1f, unknown)));
         ArgumentException e = Assert.Throws<ArgumentException>(new EpilogueShape(2, 3, 4, false, true, Activation.ReLU, false, unknown, 0f, 0f).Validate);
         Assert.Contains("Unknown activation", e.Message, StringComparison.Ordinal);
     }
@@ -75,8 +76,8 @@ public sealed class OperationsTests
         for (int i = 0; i < xs.Length; i++)
         {
             float x = (float)xs[i];
-            float actual = EpilogueKernels.Activate(x, activation);
-            float gradient = EpilogueKernels.Gradient(x, actual, activation);
+            float actual = ActivationMath.Activate(x, activation);
+            float gradient = ActivationMath.Gradient(x, actual, activation);
             // Absolute 3e-7 (the erfc polynomial's 1.5e-7 times |x| / 2, plus float rounding) or 2e-6 relative.
             Assert.True(Math.Abs(actual - y[i]) <= Math.Max(4e-7 * Math.Max(1, Math.Abs(xs[i])), 2e-6 * Math.Abs(y[i])), $"{activation}({xs[i]}) = {actual:R}, reference {y[i]:R}");
             Assert.True(Math.Abs(gradient - dy[i]) <= Math.Max(1e-6 * Math.Max(1, Math.Abs(xs[i])), 2e-6 * Math.Abs(dy[i])), $"{activation}'({xs[i]}) = {gradient:R}, reference {dy[i]:R}");

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Runtime.Intrinsics;
+using DslResNet.Kernels;
 using DslResNet.Kernels.Ilgpu;
 using DslResNet.Kernels.Simd;
 using DslResNet.Runtime;
@@ -326,7 +327,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         Assert.True(epilogue.FusedIntoConvolution);
         op.Forward(images);
         epilogue.Forward(images);
-        Assert.Equal(winograd, op.Simd!.UsedWinograd);
+        Assert.Equal(winograd, ((SimdConvolution)op.Kernel).UsedWinograd);
 
         float[] actual = buffers.Read(y);
         int perImage = cout * pixels;
@@ -352,9 +353,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
             device, shape, buffers.Upload(ToNhwc(c.X, shape.N, shape.InChannels, inPixels)), buffers.Upload(c.W), shape.Bias ? buffers.Upload(c.B) : default,
             y, buffers.Upload(ToNhwc(c.Dy, shape.N, shape.OutChannels, outPixels)), dx, dw, db);
         op.Forward();
-        Assert.Equal(winograd && shape.OutChannels >= 32, op.Simd!.UsedWinograd);
+        Assert.Equal(winograd && shape.OutChannels >= 32, ((SimdConvolution)op.Kernel).UsedWinograd);
         op.Backward(data: true);
-        Assert.Equal(winograd && shape.InChannels >= 32, op.Simd.UsedWinogradForInputGradient);
+        Assert.Equal(winograd && shape.InChannels >= 32, ((SimdConvolution)op.Kernel).UsedWinogradForInputGradient);
 
         string what = $"{shape} {width} {Math.Abs(threads)} threads{(threads > 0 ? "" : ", Winograd off")}";
         float[] actualY = ToNchw(buffers.Read(y), shape.N, shape.OutChannels, outPixels);
@@ -534,13 +535,13 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
             : ConvOp.Create<G8x7x7To20K3S1P1>(device, convShape, x, w, b, convY);
         EpilogueOp fused = new(device, shape, convY, bnFused, buffers.Filled(4 * channels, Garbage), r, yFused);
         EpilogueOp unfused = new(device, shape, convY, bnUnfused, buffers.Filled(4 * channels, Garbage), r, yUnfused);
-        Assert.NotNull(fused.Simd?.Sink);
+        Assert.NotNull((fused.Kernel as SimdEpilogue)?.Sink);
         conv.FuseStatistics(fused);
 
         conv.Forward();
-        Assert.True(fused.Simd!.Sink!.Filled, "the convolution's forward pass did not fill the epilogue's statistics sink");
+        Assert.True(((SimdEpilogue)fused.Kernel).Sink!.Filled, "the convolution's forward pass did not fill the epilogue's statistics sink");
         fused.Forward();
-        Assert.False(fused.Simd.Sink.Filled);
+        Assert.False(((SimdEpilogue)fused.Kernel).Sink!.Filled);
         unfused.Forward();
 
         string what = $"fused statistics {width} {channels} channels {threads} threads";

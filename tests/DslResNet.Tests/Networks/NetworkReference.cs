@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using DslResNet.Kernels;
 using DslResNet.Kernels.Ilgpu;
 using DslResNet.Runtime;
 using DslResNet.Tests.Kernels;
@@ -89,7 +90,7 @@ internal static class NetworkReference
             bool[] keep = new bool[a.Length];
             for (int i = 0; i < keep.Length; i++)
             {
-                keep[i] = MiscKernels.Uniform(seed, (int)net.StepCount, i) >= (float)drop.Rate;
+                keep[i] = DropoutMask.Uniform(seed, (int)net.StepCount, i) >= (float)drop.Rate;
             }
 
             a = Reference.DropoutForward(a, keep, drop.Rate);

@@ -101,13 +101,13 @@ public static class EpilogueKernels
                 v = ((v - mean) * inv * bn[c]) + bn[channels + c];
             }
 
-            v = Activate(v, s.Act1);
+            v = ActivationMath.Activate(v, s.Act1);
             if (s.Add)
             {
                 v += r[i];
             }
 
-            y[i] = Activate(v, s.Act2);
+            y[i] = ActivationMath.Activate(v, s.Act2);
         }
     }
 
@@ -151,9 +151,9 @@ public static class EpilogueKernels
                     int i = baseIndex + j;
                     float xhat = (x[i] - mean) * inv;
                     float pre1 = (xhat * scale) + shift;
-                    float out1 = Activate(pre1, s.Act1);
-                    float g = dy[i] * Gradient(NeedsInput(s.Act2) ? out1 + (s.Add ? r[i] : 0f) : 0f, y[i], s.Act2);
-                    g *= Gradient(pre1, out1, s.Act1);
+                    float out1 = ActivationMath.Activate(pre1, s.Act1);
+                    float g = dy[i] * ActivationMath.Gradient(ActivationMath.NeedsInput(s.Act2) ? out1 + (s.Add ? r[i] : 0f) : 0f, y[i], s.Act2);
+                    g *= ActivationMath.Gradient(pre1, out1, s.Act1);
                     partialG += g;
                     partialGx += g * xhat;
                 }
@@ -194,8 +194,8 @@ public static class EpilogueKernels
         int total = s.N * channels * s.Spatial;
         for (int i = index; i < total; i += threads)
         {
-            float pre2 = NeedsInput(s.Act2) ? Activate(Normalised(s, x, bn, stats, i), s.Act1) + (s.Add ? r[i] : 0f) : 0f;
-            float g = dy[i] * Gradient(pre2, y[i], s.Act2);
+            float pre2 = ActivationMath.NeedsInput(s.Act2) ? ActivationMath.Activate(Normalised(s, x, bn, stats, i), s.Act1) + (s.Add ? r[i] : 0f) : 0f;
+            float g = dy[i] * ActivationMath.Gradient(pre2, y[i], s.Act2);
             if (s.Add)
             {
                 dr[i] += g;
@@ -209,14 +209,14 @@ public static class EpilogueKernels
                 float inv = s.Training ? stats[channels + c] : 1f / Sqrt(bn[(3 * channels) + c] + s.Eps);
                 float xhat = (x[i] - mean) * inv;
                 float pre1 = (xhat * scale) + bn[channels + c];
-                g *= Gradient(pre1, Activate(pre1, s.Act1), s.Act1);
+                g *= ActivationMath.Gradient(pre1, ActivationMath.Activate(pre1, s.Act1), s.Act1);
                 dx[i] += s.Training
                     ? scale * inv * (g - stats[(2 * channels) + c] - (xhat * stats[(3 * channels) + c]))
                     : scale * inv * g;
             }
             else
             {
-                g *= Gradient(x[i], Activate(x[i], s.Act1), s.Act1);
+                g *= ActivationMath.Gradient(x[i], ActivationMath.Activate(x[i], s.Act1), s.Act1);
                 dx[i] += g;
             }
         }
@@ -237,78 +237,5 @@ public static class EpilogueKernels
         return ((x[i] - mean) * inv * bn[c]) + bn[channels + c];
     }
 
-    /// <summary>
-    /// Applies an activation. Kernels cannot throw: an undefined value gives NaN, and <see cref="EpilogueShape.Validate"/>
-    /// refuses one on the host before any kernel runs.
-    /// </summary>
-    /// <param name="v">The value.</param>
-    /// <param name="activation">The activation.</param>
-    /// <returns>The activated value.</returns>
-    public static float Activate(float v, Activation activation) => activation switch
-    {
-        Activation.None => v,
-        Activation.ReLU => v > 0f ? v : 0f,
-        Activation.Tanh => Tanh(v),
-        Activation.Sigmoid => 1f / (1f + Exp(-v)),
-        Activation.GELU => v * NormalCdf(v),
-        Activation.SiLU => v / (1f + Exp(-v)),
-        _ => float.NaN,
-    };
-
-    /// <summary>
-    /// Whether <see cref="Gradient"/> reads the activation's input (GELU, SiLU); the kernels' copy of
-    /// <see cref="Activations.BackwardNeedsInput"/>, which they cannot call (it throws), checked equal by a test.
-    /// </summary>
-    /// <param name="activation">The activation.</param>
-    /// <returns>True when the input is needed.</returns>
-    public static bool NeedsInput(Activation activation) => activation == Activation.GELU || activation == Activation.SiLU;
-
-    /// <summary>
-    /// An activation's derivative: from its output for ReLU (0 at 0, as PyTorch's), tanh and sigmoid, from its input for
-    /// GELU (<c>Phi(x) + x phi(x)</c>) and SiLU (<c>s (1 + x (1 - s))</c>); the other argument is not read.
-    /// </summary>
-    /// <param name="input">The activation's input (read where <see cref="NeedsInput"/>).</param>
-    /// <param name="output">The activation's output.</param>
-    /// <param name="activation">The activation.</param>
-    /// <returns>The derivative; NaN for an undefined activation.</returns>
-    public static float Gradient(float input, float output, Activation activation) => activation switch
-    {
-        Activation.None => 1f,
-        Activation.ReLU => output > 0f ? 1f : 0f,
-        Activation.Tanh => 1f - (output * output),
-        Activation.Sigmoid => output * (1f - output),
-        Activation.GELU => NormalCdf(input) + (input * InvSqrt2Pi * Exp(-0.5f * input * input)),
-        Activation.SiLU => SiLUGradient(input),
-        _ => float.NaN,
-    };
-
-    /// <summary>The standard normal distribution function <c>Phi(x) = (1 + erf(x / sqrt 2)) / 2</c>.</summary>
-    /// <param name="x">The value.</param>
-    /// <returns>Phi(x).</returns>
-    /// <remarks>
-    /// erfc by Abramowitz and Stegun 7.1.26 (absolute error at most 1.5e-7 for erf), on |x| so that the small tail
-    /// <c>Phi(x) = erfc(|x| / sqrt 2) / 2</c> for negative x is computed directly, not as a difference near 1.
-    /// </remarks>
-    public static float NormalCdf(float x)
-    {
-        float a = (x < 0f ? -x : x) * 0.70710678118654752f;
-        float t = 1f / (1f + (0.3275911f * a));
-        float poly = t * (0.254829592f + (t * (-0.284496736f + (t * (1.421413741f + (t * (-1.453152027f + (t * 1.061405429f))))))));
-        float half = 0.5f * poly * Exp(-(a * a));
-        return x < 0f ? half : 1f - half;
-    }
-
-    private const float InvSqrt2Pi = 0.398942280401432678f;
-
-    private static float SiLUGradient(float x)
-    {
-        float sigmoid = 1f / (1f + Exp(-x));
-        return sigmoid * (1f + (x * (1f - sigmoid)));
-    }
-
     private static float Sqrt(float v) => XMath.Sqrt(v);
-
-    private static float Exp(float v) => XMath.Exp(v);
-
-    private static float Tanh(float v) => XMath.Tanh(v);
 }

@@ -79,32 +79,9 @@ internal static class MiscKernels
         float scale = 1f / (1f - rate);
         for (int i = index; i < count; i += threads)
         {
-            float value = Uniform(seed, step, i) >= rate ? source[i] * scale : 0f;
+            float value = DropoutMask.Uniform(seed, step, i) >= rate ? source[i] * scale : 0f;
             target[i] = accumulate != 0 ? target[i] + value : value;
         }
-    }
-
-    /// <summary>A uniform number in [0, 1) from a counter-based hash: the same inputs give the same number on every device.</summary>
-    /// <param name="seed">The seed.</param>
-    /// <param name="step">The step.</param>
-    /// <param name="element">The element.</param>
-    /// <returns>The number, a multiple of 2^-24.</returns>
-    public static float Uniform(int seed, int step, int element)
-    {
-        uint h = Mix((uint)seed ^ 0x9E3779B9u);
-        h = Mix(h ^ (uint)step);
-        h = Mix(h ^ (uint)element);
-        return (int)(h >> 8) * (1f / 16777216f);
-    }
-
-    private static uint Mix(uint h)
-    {
-        h ^= h >> 16;
-        h *= 0x7FEB352Du;
-        h ^= h >> 15;
-        h *= 0x846CA68Bu;
-        h ^= h >> 16;
-        return h;
     }
 
     /// <summary><c>target = source</c> (or <c>+=</c> with <paramref name="accumulate"/> 1).</summary>

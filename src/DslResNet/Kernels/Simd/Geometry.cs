@@ -1,31 +1,5 @@
 namespace DslResNet.Kernels.Simd;
 
-/// <summary>A convolution's geometry as compile-time constants: the generator emits one struct per distinct shape of a network and
-/// the JIT compiles each kernel for it, so every loop bound and address offset is a constant.</summary>
-public interface IConvGeometry
-{
-    /// <summary>Input channels.</summary>
-    static abstract int InChannels { get; }
-
-    /// <summary>Input height.</summary>
-    static abstract int Height { get; }
-
-    /// <summary>Input width.</summary>
-    static abstract int Width { get; }
-
-    /// <summary>Output channels.</summary>
-    static abstract int OutChannels { get; }
-
-    /// <summary>Kernel size (square).</summary>
-    static abstract int Kernel { get; }
-
-    /// <summary>Stride.</summary>
-    static abstract int Stride { get; }
-
-    /// <summary>Zero padding on every side.</summary>
-    static abstract int Padding { get; }
-}
-
 /// <summary>A compile-time integer (register-block sizes).</summary>
 internal interface IConst
 {

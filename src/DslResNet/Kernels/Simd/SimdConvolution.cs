@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 namespace DslResNet.Kernels.Simd;
 
 /// <summary>A convolution on the SIMD backend, tensors in NHWC order; built through <see cref="Create{G}"/>.</summary>
-public abstract unsafe class SimdConvolution : IDisposable
+public abstract unsafe class SimdConvolution : IDisposable, IConvolution
 {
     // Only this assembly's convolutions derive from it.
     private protected SimdConvolution()

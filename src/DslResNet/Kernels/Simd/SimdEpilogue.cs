@@ -1,7 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using DslResNet.Kernels.Ilgpu;
 
 namespace DslResNet.Kernels.Simd;
 
@@ -18,7 +17,7 @@ public readonly record struct EpilogueTensors(IntPtr X, IntPtr Bn, IntPtr R, Int
 
 /// <summary>The fused pass on the SIMD backend: batch statistics (or those a convolution added up), normalisation, residual add
 /// and activations in one sweep, and the backward as one reduction and one sweep.</summary>
-public abstract class SimdEpilogue : IDisposable
+public abstract class SimdEpilogue : IDisposable, IEpilogue
 {
     /// <summary>Builds the pass.</summary>
     /// <param name="pool">Threads.</param>
@@ -339,13 +338,13 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                     v = ((v - _mean[c]) * _inv[c] * _scale[c]) + _shift[c];
                 }
 
-                v = EpilogueKernels.Activate(v, _s.Act1);
+                v = ActivationMath.Activate(v, _s.Act1);
                 if (_s.Add)
                 {
                     v += _r[i];
                 }
 
-                _y[i] = EpilogueKernels.Activate(v, _s.Act2);
+                _y[i] = ActivationMath.Activate(v, _s.Act2);
             }
         }
     }
@@ -397,7 +396,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
             }
             else
             {
-                bool needs2 = EpilogueKernels.NeedsInput(_s.Act2);
+                bool needs2 = ActivationMath.NeedsInput(_s.Act2);
                 for (int p = p0; p < p1; p++)
                 {
                     for (int c = 0; c < _c; c++)
@@ -405,9 +404,9 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                         long i = ((long)p * _c) + c;
                         float xhat = (_x[i] - _mean[c]) * _inv[c];
                         float pre1 = (xhat * _bn[c]) + _bn[_c + c];
-                        float out1 = EpilogueKernels.Activate(pre1, _s.Act1);
-                        float g = _dy[i] * EpilogueKernels.Gradient(needs2 ? out1 + (_s.Add ? _r[i] : 0f) : 0f, _y[i], _s.Act2);
-                        g *= EpilogueKernels.Gradient(pre1, out1, _s.Act1);
+                        float out1 = ActivationMath.Activate(pre1, _s.Act1);
+                        float g = _dy[i] * ActivationMath.Gradient(needs2 ? out1 + (_s.Add ? _r[i] : 0f) : 0f, _y[i], _s.Act2);
+                        g *= ActivationMath.Gradient(pre1, out1, _s.Act1);
                         sumG[c] += g;
                         sumGx[c] += g * xhat;
                     }
@@ -490,7 +489,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
     {
         // GELU and SiLU take their derivative from their input, recomputed here from x, the statistics and the residual
         // (see EpilogueKernels); the other activations from their output, as before.
-        bool needs2 = EpilogueKernels.NeedsInput(_s.Act2);
+        bool needs2 = ActivationMath.NeedsInput(_s.Act2);
         for (int p = start; p < end; p++)
         {
             for (int c = 0; c < _c; c++)
@@ -500,10 +499,10 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                 if (needs2)
                 {
                     float v = _s.Norm ? ((_x[i] - _mean[c]) * _inv[c] * _scale[c]) + _shift[c] : _x[i];
-                    pre2 = EpilogueKernels.Activate(v, _s.Act1) + (_s.Add ? _r[i] : 0f);
+                    pre2 = ActivationMath.Activate(v, _s.Act1) + (_s.Add ? _r[i] : 0f);
                 }
 
-                float g = _dy[i] * EpilogueKernels.Gradient(pre2, _y[i], _s.Act2);
+                float g = _dy[i] * ActivationMath.Gradient(pre2, _y[i], _s.Act2);
                 if (_s.Add && _dr is not null)
                 {
                     _dr[i] += g;
@@ -518,12 +517,12 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                 {
                     float xhat = (_x[i] - _mean[c]) * _inv[c];
                     float pre1 = (xhat * _bn[c]) + _bn[_c + c];
-                    g *= EpilogueKernels.Gradient(pre1, EpilogueKernels.Activate(pre1, _s.Act1), _s.Act1);
+                    g *= ActivationMath.Gradient(pre1, ActivationMath.Activate(pre1, _s.Act1), _s.Act1);
                     _dx[i] += _bn[c] * _inv[c] * (g - _meanG[c] - (xhat * _meanGx[c]));
                 }
                 else
                 {
-                    g *= EpilogueKernels.Gradient(_x[i], EpilogueKernels.Activate(_x[i], _s.Act1), _s.Act1);
+                    g *= ActivationMath.Gradient(_x[i], ActivationMath.Activate(_x[i], _s.Act1), _s.Act1);
                     _dx[i] += g;
                 }
             }

@@ -1,11 +1,10 @@
 using System;
 using System.Runtime.CompilerServices;
-using DslResNet.Kernels.Ilgpu;
 
 namespace DslResNet.Kernels.Simd;
 
 /// <summary>Pooling on NHWC tensors (max, average with padding counted, global average), split by image.</summary>
-internal sealed unsafe class SimdPooling : IParallelWork
+internal sealed unsafe class SimdPooling : IParallelWork, IPooling
 {
     private readonly SimdPool _pool;
     private readonly PoolShape _s;
@@ -44,6 +43,11 @@ internal sealed unsafe class SimdPooling : IParallelWork
     {
         _backward = true;
         _pool.Run(this, _s.N, balanced: true);
+    }
+
+    /// <summary>Nothing to free: the tensors belong to the network.</summary>
+    public void Dispose()
+    {
     }
 
     /// <inheritdoc />
@@ -169,7 +173,7 @@ internal sealed unsafe class SimdPooling : IParallelWork
 }
 
 /// <summary>The option-A shortcut (stride, then zero channels on both sides) on NHWC tensors.</summary>
-internal sealed unsafe class SimdShortcut : IParallelWork
+internal sealed unsafe class SimdShortcut : IParallelWork, IShortcut
 {
     private readonly SimdPool _pool;
     private readonly ShortcutShape _s;
@@ -210,6 +214,11 @@ internal sealed unsafe class SimdShortcut : IParallelWork
         _pool.Run(this, _s.N, balanced: true);
     }
 
+    /// <summary>Nothing to free: the tensors belong to the network.</summary>
+    public void Dispose()
+    {
+    }
+
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(int start, int end, int thread)
@@ -247,7 +256,7 @@ internal sealed unsafe class SimdShortcut : IParallelWork
 
 /// <summary>Copies, flatten and dropout on NHWC tensors: flatten orders a map's values as PyTorch does (channel-major), and
 /// dropout draws each value's mask from its channel-major index, so masks match the reference kernels.</summary>
-internal sealed unsafe class SimdCopy : IParallelWork
+internal sealed unsafe class SimdCopy : IParallelWork, ICopy, IDropout
 {
     private readonly SimdPool _pool;
     private readonly int _channels;
@@ -312,6 +321,23 @@ internal sealed unsafe class SimdCopy : IParallelWork
     }
 
     /// <inheritdoc />
+    void ICopy.Forward(int images) => Forward(images, false, 0);
+
+    /// <inheritdoc />
+    void ICopy.Backward() => Backward(false, 0);
+
+    /// <inheritdoc />
+    void IDropout.Forward(long step) => Forward(int.MaxValue, true, step);
+
+    /// <inheritdoc />
+    void IDropout.Backward(long step) => Backward(true, step);
+
+    /// <summary>Nothing to free: the tensors belong to the network.</summary>
+    public void Dispose()
+    {
+    }
+
+    /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(int start, int end, int thread)
     {
@@ -328,7 +354,7 @@ internal sealed unsafe class SimdCopy : IParallelWork
                     float factor = 1f;
                     if (_dropout)
                     {
-                        factor = MiscKernels.Uniform(_seed, _step, (int)nchw) >= _rate ? scale : 0f;
+                        factor = DropoutMask.Uniform(_seed, _step, (int)nchw) >= _rate ? scale : 0f;
                     }
 
                     long o = _flatten ? nchw : nhwc;

@@ -1,10 +1,9 @@
 using System;
 using System.Collections.Concurrent;
-using DslResNet.Kernels.Ilgpu;
 using ILGPU;
 using ILGPU.Runtime;
 
-namespace DslResNet.Runtime;
+namespace DslResNet.Kernels.Ilgpu;
 
 /// <summary>
 /// The ILGPU kernels of one device, loaded once each. Every launcher takes its shape as a <see cref="SpecializedValue{T}"/>,

@@ -1,6 +1,6 @@
 using System;
 
-namespace DslResNet.Kernels.Ilgpu;
+namespace DslResNet.Kernels;
 
 // Activation is defined in src/DslResNet/Model/Operations.cs, shared with the generator.
 
@@ -199,6 +199,58 @@ public readonly record struct ShortcutShape(int N, int InChannels, int Height, i
         }
 
         Limits.Check(InputElements, OutputElements);
+    }
+}
+
+/// <summary>
+/// A copy's shape: <see cref="Count"/> values, seen as images of <see cref="Channels"/> x <see cref="Spatial"/> (or one flat
+/// image when <see cref="Channels"/> is 0), optionally flattened into PyTorch's channel-major order.
+/// </summary>
+/// <param name="Count">Elements.</param>
+/// <param name="Channels">Channels of the input map per image (0: one flat image).</param>
+/// <param name="Spatial">Pixels of the input map.</param>
+/// <param name="Flatten">Whether the output is flat, in channel-major order.</param>
+internal readonly record struct CopyShape(long Count, int Channels, int Spatial, bool Flatten)
+{
+    /// <summary>The values as images: batch, channels, pixels.</summary>
+    /// <param name="op">The operation, for the error message.</param>
+    /// <returns>The layout.</returns>
+    /// <exception cref="ArgumentException">The count is not whole images.</exception>
+    public (int Batch, int Channels, int Spatial) Images(string op) => ImageLayout.Of(Count, Channels, Spatial, op);
+}
+
+/// <summary>A training-mode dropout's shape.</summary>
+/// <param name="Count">Elements.</param>
+/// <param name="Rate">Drop probability, 0 to below 1.</param>
+/// <param name="Seed">The network's seed mixed with the layer's index.</param>
+/// <param name="Channels">Channels per image (0: one flat image); masks follow the channel-major element index.</param>
+/// <param name="Spatial">Pixels per channel.</param>
+internal readonly record struct DropoutShape(long Count, float Rate, int Seed, int Channels, int Spatial)
+{
+    /// <summary>The values as images: batch, channels, pixels.</summary>
+    /// <param name="op">The operation, for the error message.</param>
+    /// <returns>The layout.</returns>
+    /// <exception cref="ArgumentException">The count is not whole images.</exception>
+    public (int Batch, int Channels, int Spatial) Images(string op) => ImageLayout.Of(Count, Channels, Spatial, op);
+}
+
+/// <summary>How a flat count splits into images of channels x pixels.</summary>
+internal static class ImageLayout
+{
+    public static (int Batch, int Channels, int Spatial) Of(long count, int channels, int spatial, string op)
+    {
+        if (channels <= 0)
+        {
+            return (1, 1, (int)count);
+        }
+
+        long perImage = (long)channels * Math.Max(1, spatial);
+        if (count % perImage != 0)
+        {
+            throw new ArgumentException($"{op}: {count} elements are not whole images of {channels} x {spatial} values.", nameof(count));
+        }
+
+        return ((int)(count / perImage), channels, Math.Max(1, spatial));
     }
 }
 

@@ -1,0 +1,177 @@
+using System;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace DslResNet.Kernels.Ilgpu;
+
+/// <summary>
+/// The ILGPU backend: every operation is a kernel launch (or two) on the device's accelerator stream, specialised per shape
+/// through <see cref="SpecializedValue{T}"/>; maps in NCHW order. Passes always run the whole batch.
+/// </summary>
+internal sealed class IlgpuBackend : IBackend
+{
+    private readonly KernelSet _kernels;
+    private readonly int _launchThreads;
+
+    /// <summary>Creates the backend.</summary>
+    /// <param name="kernels">The device's kernels.</param>
+    /// <param name="launchThreads">The most threads one launch uses; kernels loop over the rest.</param>
+    public IlgpuBackend(KernelSet kernels, int launchThreads)
+    {
+        ArgumentNullException.ThrowIfNull(kernels);
+        (_kernels, _launchThreads) = (kernels, launchThreads);
+    }
+
+    /// <inheritdoc />
+    public string Name => "ILGPU";
+
+    /// <summary>The device's kernels.</summary>
+    internal KernelSet Kernels => _kernels;
+
+    /// <summary>Threads to launch for <paramref name="work"/> independent items.</summary>
+    /// <param name="work">Items.</param>
+    /// <returns>At least 1, at most the launch limit.</returns>
+    internal int ThreadsFor(long work) => (int)Math.Clamp(work, 1, _launchThreads);
+
+    /// <inheritdoc />
+    public IConvolution CreateConvolution<TGeometry>(ConvShape shape, ConvBinding tensors)
+        where TGeometry : struct, IConvGeometry => new Convolution(this, shape, tensors);
+
+    /// <inheritdoc />
+    public IConvolution CreateConvolution(ConvShape shape, ConvBinding tensors) => new Convolution(this, shape, tensors);
+
+    /// <inheritdoc />
+    public IFold CreateFold(ConvShape shape, float eps, FoldBinding tensors) => new Fold(this, shape, eps, tensors);
+
+    /// <inheritdoc />
+    public IEpilogue CreateEpilogue(EpilogueShape shape, EpilogueBinding tensors) => new Epilogue(this, shape, tensors);
+
+    /// <inheritdoc />
+    public IPooling CreatePooling(PoolShape shape, MapBinding tensors) => new Pooling(this, shape, tensors);
+
+    /// <inheritdoc />
+    public IShortcut CreateShortcut(ShortcutShape shape, MapBinding tensors) => new Shortcut(this, shape, tensors);
+
+    /// <inheritdoc />
+    public ICopy CreateCopy(CopyShape shape, MapBinding tensors) => new Copy(this, (int)shape.Count, tensors);
+
+    /// <inheritdoc />
+    public IDropout CreateDropout(DropoutShape shape, MapBinding tensors) => new Dropout(this, shape, tensors);
+
+    /// <inheritdoc />
+    /// <remarks>Not fused here: the epilogue's statistics kernel computes them.</remarks>
+    public void FuseStatistics(IConvolution convolution, IEpilogue epilogue)
+    {
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Not fused here: the pass runs as its own kernel.</remarks>
+    public bool FuseEpilogue(IConvolution convolution, ConvBinding convolutionTensors, IEpilogue epilogue, EpilogueShape shape, EpilogueBinding epilogueTensors) => false;
+
+    /// <summary>Nothing to free: the kernels belong to the device's accelerator.</summary>
+    public void Dispose()
+    {
+    }
+
+    // The operations hold no memory of their own; Dispose has nothing to free.
+    private abstract class Operation(IlgpuBackend backend) : IDisposable
+    {
+        protected KernelSet K => backend._kernels;
+
+        protected int Threads(long work) => backend.ThreadsFor(work);
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class Convolution(IlgpuBackend backend, ConvShape shape, ConvBinding t) : Operation(backend), IConvolution
+    {
+        public void Forward(int images, bool weightsChanged)
+        {
+            // The kernel computes four outputs of a row per work item.
+            long work = (long)shape.N * shape.OutChannels * shape.OutHeight * ((shape.OutWidth + 3) / 4);
+            K.ConvForward(Threads(work), SpecializedValue.New(shape), t.X, t.W, t.B, t.Y, Threads(work));
+        }
+
+        public void Backward(bool data)
+        {
+            long work = shape.WeightElements + (shape.Bias ? shape.OutChannels : 0);
+            K.ConvBackwardWeights(Threads(work), SpecializedValue.New(shape), t.Dy, t.X, t.Dw, t.Db, Threads(work));
+            if (data && t.Dx.Length > 0)
+            {
+                // The kernel computes four inputs of a row per work item.
+                long rows = (long)shape.N * shape.InChannels * shape.Height * ((shape.Width + 3) / 4);
+                K.ConvBackwardData(Threads(rows), SpecializedValue.New(shape), t.Dy, t.W, t.Dx, Threads(rows));
+            }
+        }
+    }
+
+    private sealed class Fold(IlgpuBackend backend, ConvShape shape, float eps, FoldBinding t) : Operation(backend), IFold
+    {
+        public void Run()
+        {
+            long work = shape.WeightElements + shape.OutChannels;
+            K.FoldBatchNorm(Threads(work), SpecializedValue.New(shape), t.W, t.B, t.Bn, eps, t.Wf, t.Bf, Threads(work));
+        }
+    }
+
+    private sealed class Epilogue(IlgpuBackend backend, EpilogueShape shape, EpilogueBinding t) : Operation(backend), IEpilogue
+    {
+        public void Forward(int images)
+        {
+            if (shape.Norm && shape.Training)
+            {
+                K.Statistics(Threads(shape.Channels), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, Threads(shape.Channels));
+            }
+
+            K.EpilogueApply(Threads(shape.Elements), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, t.R, t.Y, Threads(shape.Elements));
+        }
+
+        public void Backward()
+        {
+            if (shape.Norm && shape.Training)
+            {
+                K.EpilogueBackwardReduce(Threads(shape.Channels), SpecializedValue.New(shape), t.Dy, t.Y, t.X, t.R, t.Bn, t.Stats, t.Dbn, Threads(shape.Channels));
+            }
+
+            K.EpilogueBackward(Threads(shape.Elements), SpecializedValue.New(shape), t.Dy, t.Y, t.X, t.R, t.Bn, t.Stats, t.Dx, t.Dr, Threads(shape.Elements));
+        }
+    }
+
+    private sealed class Pooling(IlgpuBackend backend, PoolShape shape, MapBinding t) : Operation(backend), IPooling
+    {
+        public void Forward(int images) =>
+            K.PoolForward(Threads(shape.OutputElements), SpecializedValue.New(shape), t.X, t.Y, Threads(shape.OutputElements));
+
+        public void Backward() =>
+            K.PoolBackward(Threads(shape.InputElements), SpecializedValue.New(shape), t.X, t.Dy, t.Dx, Threads(shape.InputElements));
+    }
+
+    private sealed class Shortcut(IlgpuBackend backend, ShortcutShape shape, MapBinding t) : Operation(backend), IShortcut
+    {
+        public void Forward(int images) =>
+            K.ShortcutForward(Threads(shape.OutputElements), SpecializedValue.New(shape), t.X, t.Y, Threads(shape.OutputElements));
+
+        public void Backward() =>
+            K.ShortcutBackward(Threads(shape.InputElements), SpecializedValue.New(shape), t.Dy, t.Dx, Threads(shape.InputElements));
+    }
+
+    private sealed class Copy(IlgpuBackend backend, int count, MapBinding t) : Operation(backend), ICopy
+    {
+        public void Forward(int images) => K.Copy(Threads(count), SpecializedValue.New(count), t.X, t.Y, 0, Threads(count));
+
+        public void Backward() => K.Copy(Threads(count), SpecializedValue.New(count), t.Dy, t.Dx, 1, Threads(count));
+    }
+
+    private sealed class Dropout(IlgpuBackend backend, DropoutShape shape, MapBinding t) : Operation(backend), IDropout
+    {
+        private readonly int _count = (int)shape.Count;
+
+        public void Forward(long step) =>
+            K.Dropout(Threads(_count), SpecializedValue.New(_count), t.X, t.Y, shape.Rate, shape.Seed, unchecked((int)step), 0, Threads(_count));
+
+        public void Backward(long step) =>
+            K.Dropout(Threads(_count), SpecializedValue.New(_count), t.Dy, t.Dx, shape.Rate, shape.Seed, unchecked((int)step), 1, Threads(_count));
+    }
+}

@@ -1,0 +1,85 @@
+using System;
+
+namespace DslResNet.Kernels;
+
+// What each backend implements, one interface per operation. A pass over "the first images images" may compute the whole
+// batch (the ILGPU kernels do); it never computes fewer. Backward passes accumulate into activation gradients (the network
+// clears them before a backward pass) and overwrite parameter gradients. Dispose frees what the backend allocated for the
+// operation (packed weights, partial sums), never the bound tensors, which belong to the network; it is idempotent.
+
+/// <summary>A convolution (a dense layer is the 1x1 case on a 1x1 map) over a <see cref="ConvBinding"/>.</summary>
+internal interface IConvolution : IDisposable
+{
+    /// <summary>Reads X, W and B; writes Y: <c>y = conv(x, w) + b</c> for the first <paramref name="images"/> images.</summary>
+    /// <param name="images">Images, 1 to the shape's N.</param>
+    /// <param name="weightsChanged">Whether W or B may have changed since the last call; a backend that keeps a transformed
+    /// copy of the weights rebuilds it only then (training always passes true).</param>
+    void Forward(int images, bool weightsChanged);
+
+    /// <summary>Reads Dy, X and W; overwrites Dw and Db and, when <paramref name="data"/> and Dx is bound, adds into Dx.</summary>
+    /// <param name="data">Whether to compute the input's gradient.</param>
+    void Backward(bool data);
+}
+
+/// <summary>Batch norm folded into a convolution, over a <see cref="FoldBinding"/>.</summary>
+internal interface IFold : IDisposable
+{
+    /// <summary>Reads W, B and Bn; writes Wf and Bf.</summary>
+    void Run();
+}
+
+/// <summary>The fused pass <c>y = act2(act1(bn(x)) + r)</c> over an <see cref="EpilogueBinding"/>.</summary>
+internal interface IEpilogue : IDisposable
+{
+    /// <summary>Reads X, Bn and R; writes Y and, for training-mode batch norm, Stats and the running statistics in Bn.</summary>
+    /// <param name="images">Images, 1 to the shape's N.</param>
+    void Forward(int images);
+
+    /// <summary>Reads Dy, Y, X, R, Bn and Stats; adds into Dx and Dr; overwrites Dbn.</summary>
+    void Backward();
+}
+
+/// <summary>Max, average or global-average pooling over a <see cref="MapBinding"/>.</summary>
+internal interface IPooling : IDisposable
+{
+    /// <summary>Reads X; writes Y.</summary>
+    /// <param name="images">Images, 1 to the shape's N.</param>
+    void Forward(int images);
+
+    /// <summary>Reads X and Dy; adds into Dx.</summary>
+    void Backward();
+}
+
+/// <summary>The option-A shortcut over a <see cref="MapBinding"/>.</summary>
+internal interface IShortcut : IDisposable
+{
+    /// <summary>Reads X; writes Y.</summary>
+    /// <param name="images">Images, 1 to the shape's N.</param>
+    void Forward(int images);
+
+    /// <summary>Reads Dy; adds into Dx.</summary>
+    void Backward();
+}
+
+/// <summary>A copy (flatten, evaluation-mode dropout) over a <see cref="MapBinding"/>.</summary>
+internal interface ICopy : IDisposable
+{
+    /// <summary>Reads X; writes Y.</summary>
+    /// <param name="images">Images, 1 to the shape's batch.</param>
+    void Forward(int images);
+
+    /// <summary>Reads Dy; adds into Dx.</summary>
+    void Backward();
+}
+
+/// <summary>Training-mode dropout over a <see cref="MapBinding"/>, its mask from <see cref="DropoutMask.Uniform"/>.</summary>
+internal interface IDropout : IDisposable
+{
+    /// <summary>Reads X; writes Y, every image.</summary>
+    /// <param name="step">The mask's counter.</param>
+    void Forward(long step);
+
+    /// <summary>Reads Dy; adds into Dx with the same step's mask.</summary>
+    /// <param name="step">The step given to <see cref="Forward"/>.</param>
+    void Backward(long step);
+}

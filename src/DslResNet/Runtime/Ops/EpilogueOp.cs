@@ -1,0 +1,83 @@
+using System;
+using DslResNet.Kernels;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace DslResNet.Runtime;
+
+/// <summary>The fused pass <c>y = act2(act1(bn(x)) + r)</c>.</summary>
+public sealed class EpilogueOp : IDisposable
+{
+    private readonly EpilogueShape _shape;
+    private readonly EpilogueBinding _tensors;
+    private readonly IEpilogue _kernel;
+
+    /// <summary>Binds the pass.</summary>
+    /// <param name="device">The device.</param>
+    /// <param name="shape">The shape.</param>
+    /// <param name="x">Input.</param>
+    /// <param name="bn">Batch norm's scale, shift, running mean and running variance (empty without batch norm).</param>
+    /// <param name="stats">4 x channels of scratch for batch statistics (training-mode batch norm).</param>
+    /// <param name="r">Residual (empty without an add).</param>
+    /// <param name="y">Output (may be <paramref name="x"/> for inference; training's backward reads <paramref name="x"/> and
+    /// <paramref name="r"/> as the forward saw them, to recompute batch norm's and GELU's or SiLU's inputs).</param>
+    /// <param name="dy">Gradient of the output (empty for inference).</param>
+    /// <param name="dx">Gradient of the input.</param>
+    /// <param name="dr">Gradient of the residual.</param>
+    /// <param name="dbn">Gradient of batch norm's scale and shift.</param>
+    public EpilogueOp(
+        Device device, EpilogueShape shape, ArrayView<float> x, ArrayView<float> bn, ArrayView<float> stats, ArrayView<float> r, ArrayView<float> y,
+        ArrayView<float> dy = default, ArrayView<float> dx = default, ArrayView<float> dr = default, ArrayView<float> dbn = default)
+    {
+        IBackend backend = OpChecks.Backend(device);
+        shape.Validate();
+        OpChecks.Need("Epilogue", nameof(x), x, shape.Elements);
+        OpChecks.Need("Epilogue", nameof(y), y, shape.Elements);
+        OpChecks.Need("Epilogue", nameof(r), r, shape.Add ? shape.Elements : 0);
+        OpChecks.Need("Epilogue", nameof(bn), bn, shape.Norm ? 4L * shape.Channels : 0);
+        OpChecks.Need("Epilogue", nameof(stats), stats, shape.Norm && shape.Training ? 4L * shape.Channels : 0);
+        _shape = shape;
+        _tensors = new EpilogueBinding(x, bn, stats, r, y, dy, dx, dr, dbn);
+        _kernel = backend.CreateEpilogue(shape, _tensors);
+    }
+
+    /// <summary>Whether a convolution applies this pass as it stores (its own forward is then a no-op).</summary>
+    public bool FusedIntoConvolution { get; internal set; }
+
+    /// <summary>The input.</summary>
+    public ArrayView<float> Input => _tensors.X;
+
+    /// <summary>The output.</summary>
+    public ArrayView<float> Output => _tensors.Y;
+
+    /// <summary>The residual.</summary>
+    public ArrayView<float> Residual => _tensors.R;
+
+    /// <summary>The shape.</summary>
+    public EpilogueShape Shape => _shape;
+
+    /// <summary>The tensors.</summary>
+    internal EpilogueBinding Tensors => _tensors;
+
+    /// <summary>The backend's pass.</summary>
+    internal IEpilogue Kernel => _kernel;
+
+    /// <summary>Forward for the first <paramref name="images"/> images (ILGPU kernels run the whole batch).</summary>
+    /// <param name="images">Images.</param>
+    public void Forward(int images)
+    {
+        if (!FusedIntoConvolution)
+        {
+            _kernel.Forward(images);
+        }
+    }
+
+    /// <summary>Batch statistics (training-mode batch norm, updating the running statistics), then the fused pass.</summary>
+    public void Forward() => Forward(_shape.N);
+
+    /// <summary>Batch norm's two reductions (training mode), then the element-wise backward to the input and the residual.</summary>
+    public void Backward() => _kernel.Backward();
+
+    /// <summary>Frees the backend's memory of this operation (statistics sinks, partial sums); idempotent.</summary>
+    public void Dispose() => _kernel.Dispose();
+}

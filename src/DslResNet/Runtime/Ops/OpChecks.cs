@@ -1,0 +1,35 @@
+using System;
+using DslResNet.Kernels;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace DslResNet.Runtime;
+
+// The run-time steps the generated code strings together (ConvOp, FoldOp, EpilogueOp, PoolOp, ShortcutOp, CopyOp,
+// DropoutOp). Each is built once, for one layer: it checks its arguments, binds its tensors (views into the network's
+// arenas and parameter buffers) and asks the device's backend (DslResNet.Kernels.IBackend) for the operation, so a forward
+// or backward pass is a fixed sequence of calls with nothing looked up and one interface call per layer. Gradients of
+// activations are always accumulated (the network clears them before a backward pass); gradients of parameters are
+// overwritten.
+
+/// <summary>Argument checks shared by the operations.</summary>
+internal static class OpChecks
+{
+    // Raw address of a host-memory view; zero for an empty view.
+    public static IntPtr Ptr(ArrayView<float> view) => HostView.Address(view);
+
+    public static void Need(string op, string tensor, ArrayView<float> view, long elements)
+    {
+        if (view.Length < elements)
+        {
+            throw new ArgumentException($"{op}: tensor '{tensor}' has {view.Length} elements; {elements} are needed.", tensor);
+        }
+    }
+
+    // The device's backend, after the null check every operation makes first.
+    public static IBackend Backend(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        return device.Backend;
+    }
+}
