@@ -1,4 +1,5 @@
 using System;
+using ILGPU;
 
 namespace DslResNet.Kernels;
 
@@ -92,4 +93,25 @@ internal interface IBackend : IDisposable
     /// <param name="epilogueTensors">The pass's tensors.</param>
     /// <returns>Whether the convolution now applies the pass.</returns>
     bool FuseEpilogue(IConvolution convolution, ConvBinding convolutionTensors, IEpilogue epilogue, EpilogueShape shape, EpilogueBinding epilogueTensors);
+
+    /// <summary>Binds a network's traffic with the caller (images, labels, loss, results, clearing, completion).</summary>
+    /// <param name="binding">The network's buffers.</param>
+    /// <returns>The network's host side.</returns>
+    INetworkHost CreateHost(HostBinding binding);
+
+    /// <summary>Copies values from the device (parameters, gradients) to the caller.</summary>
+    /// <param name="source">The device's values.</param>
+    /// <param name="target">As many values as to copy.</param>
+    void Read(ArrayView<float> source, Span<float> target);
+
+    /// <summary>Copies values from the caller to the device.</summary>
+    /// <param name="source">The values.</param>
+    /// <param name="target">The device's buffer, at least as long.</param>
+    void Write(ReadOnlySpan<float> source, ArrayView<float> target);
+
+    /// <summary>Whether calls on one device must not overlap (ILGPU's streams are not thread-safe); the device then serialises network calls.</summary>
+    bool SerializesCalls { get; }
+
+    /// <summary>Parameter-sized buffers the backend keeps per network beyond values and gradients (packed weights, per-thread partial sums), for the memory estimate.</summary>
+    int ExtraParameterCopies { get; }
 }

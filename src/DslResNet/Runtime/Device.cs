@@ -418,7 +418,7 @@ public sealed class Device : IDisposable
             throw new ObjectDisposedException(nameof(Device), $"{network}: {call} was called after its device ({Description}) was disposed.");
         }
 
-        if (!IsSimd)
+        if (Backend.SerializesCalls)
         {
             Monitor.Enter(_launchLock);
         }
@@ -450,7 +450,7 @@ public sealed class Device : IDisposable
     internal void ExitCall()
     {
         t_calls![--t_depth] = null;
-        if (!IsSimd)
+        if (Backend.SerializesCalls)
         {
             Monitor.Exit(_launchLock);
         }

@@ -95,25 +95,7 @@ public abstract partial class NetworkBase
     {
         using CallScope call = Enter(nameof(InputGradient));
         float[] result = new float[BatchSize * _imageElements];
-        InputGradientView.SubView(0, result.Length).CopyToCPU(result);
-        if (Device.IsSimd && Channels > 1 && Pixels > 1)
-        {
-            // The SIMD backend keeps the input channels-last; callers get PyTorch's order.
-            float[] planar = new float[result.Length];
-            for (int n = 0; n < BatchSize; n++)
-            {
-                for (int p = 0; p < Pixels; p++)
-                {
-                    for (int c = 0; c < Channels; c++)
-                    {
-                        planar[(n * _imageElements) + (c * Pixels) + p] = result[(n * _imageElements) + (p * Channels) + c];
-                    }
-                }
-            }
-
-            return planar;
-        }
-
+        _host.ReadImages(InputGradientView, result);
         return result;
     }
 
@@ -159,7 +141,7 @@ public abstract partial class NetworkBase
         StepCount = step;
         ForwardTraining();
         ClearGradients();
-        RunLoss(TrainingOutput, BatchSize, TrainingOutputGradient, inference: false);
+        RunLoss(TrainingOutput, BatchSize, TrainingOutputGradient);
         BackwardTraining(ComputeInputGradient);
         Synchronize();
         BatchResult result = ReadLoss(BatchSize);
@@ -195,7 +177,7 @@ public abstract partial class NetworkBase
         _lastCount = count;
         RunInference();
         _lastForwardTraining = false;
-        RunLoss(InferenceOutput, count, _evaluationGradient.View, inference: true);
+        RunLoss(InferenceOutput, count, _evaluationGradient.View);
         Synchronize();
         return ReadLoss(count);
     }
@@ -215,16 +197,7 @@ public abstract partial class NetworkBase
         RunInference();
         _lastForwardTraining = false;
         Synchronize();
-        if (Device.IsSimd)
-        {
-            // Host memory: straight into the caller's span, nothing allocated.
-            HostSpan(Addresses.InferenceOutput, logits.Length).CopyTo(logits);
-            return;
-        }
-
-        float[] result = new float[count * _classes];
-        InferenceOutput.SubView(0, result.Length).CopyToCPU(result);
-        result.CopyTo(logits);
+        _host.Read(InferenceOutput, logits);
     }
 
     /// <inheritdoc />

@@ -51,7 +51,7 @@ public abstract partial class NetworkBase
         {
             ForwardTraining();
             ClearGradients();
-            RunLoss(TrainingOutput, BatchSize, TrainingOutputGradient, inference: false);
+            RunLoss(TrainingOutput, BatchSize, TrainingOutputGradient);
             Synchronize();
             if (_firstNonFinite is null && !Finite(TrainingOutputGradient))
             {

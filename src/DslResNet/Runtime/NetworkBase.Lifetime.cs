@@ -144,7 +144,7 @@ public abstract partial class NetworkBase
 
         // Values and gradients of the parameters, the scratch (batch statistics, folded weights) and, on the SIMD backend,
         // packed weights and per-thread partial sums of weight gradients.
-        long fixedBytes = checked((layout.ScratchElements + (parameters * (2 + (device.IsSimd ? 2 + device.Threads : 0)))) * sizeof(float));
+        long fixedBytes = checked((layout.ScratchElements + (parameters * (2 + device.Backend.ExtraParameterCopies))) * sizeof(float));
         long needed;
         try
         {

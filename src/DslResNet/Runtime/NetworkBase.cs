@@ -46,8 +46,7 @@ public abstract partial class NetworkBase : INetworkModel
     private int _lastCount;
     private bool _tracing;
     private string? _firstNonFinite;
-    private HostAddresses? _hostAddresses;
-    private ClearWork? _clear;
+    private readonly DslResNet.Kernels.INetworkHost _host;
     private List<(string Name, Memory<float> Values)>? _runningStatistics;
 
     /// <summary>Allocates the device memory and initialises the parameters.</summary>
@@ -93,6 +92,9 @@ public abstract partial class NetworkBase : INetworkModel
                 buffer.MemSetToZero();
             }
 
+            _host = device.Backend.CreateHost(new DslResNet.Kernels.HostBinding(
+                _input.View, _labels.View, _loss.View, _correct.View, _gradients.View, batchSize, _classes,
+                info.InputShape.IsFlat ? 1 : info.InputShape.Channels, info.InputShape.IsFlat ? 1 : info.InputShape.Height * info.InputShape.Width));
             Store = new ParameterStore(device, info.Parameters);
             Initialize();
         }

@@ -24,9 +24,7 @@ public sealed class ParameterStore : IDisposable
     private readonly float[] _hostGradients;
     private float[]? _snapshot;
     private List<string>? _counterNames;
-    private IntPtr _valuesAddress;
     private List<(string Name, int Offset, int Length)>? _trainable;
-    private IntPtr _gradientsAddress;
 
     /// <summary>Counts changes to these parameters (see <see cref="ParameterVersion"/>).</summary>
     internal ParameterVersion Version { get; } = new();
@@ -184,8 +182,8 @@ public sealed class ParameterStore : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void PullToHost()
     {
-        CopyOut(_values.View, _hostValues, ref _valuesAddress);
-        CopyOut(_gradients.View, _hostGradients, ref _gradientsAddress);
+        CopyOut(_values.View, _hostValues);
+        CopyOut(_gradients.View, _hostGradients);
     }
 
     /// <summary>A copy of every value on the device, in the store's layout (for <see cref="RestoreValues"/>).</summary>
@@ -195,7 +193,7 @@ public sealed class ParameterStore : IDisposable
     {
         // One buffer, reused: a training step allocates nothing here after the first.
         float[] snapshot = _snapshot ??= new float[Elements];
-        CopyOut(_values.View, snapshot, ref _valuesAddress);
+        CopyOut(_values.View, snapshot);
         return snapshot;
     }
 
@@ -204,7 +202,7 @@ public sealed class ParameterStore : IDisposable
     public void RestoreValues(float[] snapshot)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        CopyIn(snapshot, _values.View, ref _valuesAddress);
+        CopyIn(snapshot, _values.View);
         Version.Advance();
     }
 
@@ -212,7 +210,7 @@ public sealed class ParameterStore : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void PushValues()
     {
-        CopyIn(_hostValues, _values.View, ref _valuesAddress);
+        CopyIn(_hostValues, _values.View);
         Version.Advance();
     }
 
@@ -235,32 +233,11 @@ public sealed class ParameterStore : IDisposable
         return null;
     }
 
-    // Host-memory devices copy directly (ILGPU's copies allocate a little on every call); others through ILGPU.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private unsafe void CopyOut(ArrayView<float> source, float[] target, ref IntPtr address)
-    {
-        if (_device.IsSimd)
-        {
-            address = address != IntPtr.Zero ? address : source.LoadEffectiveAddressAsPtr();
-            new ReadOnlySpan<float>((void*)address, target.Length).CopyTo(target);
-            return;
-        }
-
-        source.SubView(0, target.Length).CopyToCPU(target);
-    }
+    private void CopyOut(ArrayView<float> source, float[] target) => _device.Backend.Read(source, target);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private unsafe void CopyIn(float[] source, ArrayView<float> target, ref IntPtr address)
-    {
-        if (_device.IsSimd)
-        {
-            address = address != IntPtr.Zero ? address : target.LoadEffectiveAddressAsPtr();
-            source.AsSpan().CopyTo(new Span<float>((void*)address, source.Length));
-            return;
-        }
-
-        target.SubView(0, source.Length).CopyFromCPU(source);
-    }
+    private void CopyIn(float[] source, ArrayView<float> target) => _device.Backend.Write(source, target);
 
     /// <summary>Whether every value is finite.</summary>
     /// <param name="values">The values.</param>

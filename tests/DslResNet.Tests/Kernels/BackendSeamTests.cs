@@ -56,6 +56,9 @@ public sealed class BackendSeamTests
         Assert.Equal(expected, kinds);
         Assert.Contains(counting.Operations, o => o.Kind == "Epilogue" && o.Fused);
         Assert.True(counting.StatisticsFusions > 0, $"{network}: no convolution was asked to add up its batch norm's statistics");
+
+        // The network's traffic with the caller (images, labels, loss, clearing) goes through the backend too: one host per network.
+        Assert.Equal(1, counting.Hosts);
     }
 
     private sealed record Result(double[] Losses, float[] Logits, SortedDictionary<string, float[]> Parameters);
@@ -138,6 +141,22 @@ public sealed class BackendSeamTests
             ((Epilogue)epilogue).Fused |= fused;
             return fused;
         }
+
+        public int Hosts { get; private set; }
+
+        public INetworkHost CreateHost(HostBinding binding)
+        {
+            Hosts++;
+            return inner.CreateHost(binding);
+        }
+
+        public void Read(ILGPU.ArrayView<float> source, Span<float> target) => inner.Read(source, target);
+
+        public void Write(ReadOnlySpan<float> source, ILGPU.ArrayView<float> target) => inner.Write(source, target);
+
+        public bool SerializesCalls => inner.SerializesCalls;
+
+        public int ExtraParameterCopies => inner.ExtraParameterCopies;
 
         public void Dispose() => inner.Dispose();
 

@@ -25,6 +25,26 @@ internal sealed class IlgpuBackend : IBackend
     /// <inheritdoc />
     public string Name => "ILGPU";
 
+    /// <inheritdoc />
+    public bool SerializesCalls => true;
+
+    /// <inheritdoc />
+    public int ExtraParameterCopies => 0;
+
+    /// <inheritdoc />
+    public INetworkHost CreateHost(HostBinding binding) => new IlgpuNetworkHost(this, _kernels.Accelerator, binding);
+
+    /// <inheritdoc />
+    public void Read(ArrayView<float> source, Span<float> target)
+    {
+        float[] values = new float[target.Length];
+        source.SubView(0, values.Length).CopyToCPU(values);
+        values.CopyTo(target);
+    }
+
+    /// <inheritdoc />
+    public void Write(ReadOnlySpan<float> source, ArrayView<float> target) => target.SubView(0, source.Length).CopyFromCPU(source.ToArray());
+
     /// <summary>The device's kernels.</summary>
     internal KernelSet Kernels => _kernels;
 

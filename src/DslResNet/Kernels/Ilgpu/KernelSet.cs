@@ -14,6 +14,9 @@ internal sealed class KernelSet
     private readonly Accelerator _accelerator;
     private readonly ConcurrentDictionary<string, Delegate> _loaded = new(StringComparer.Ordinal);
 
+    /// <summary>The accelerator the kernels are loaded on.</summary>
+    internal Accelerator Accelerator => _accelerator;
+
     internal KernelSet(Accelerator accelerator)
     {
         _accelerator = accelerator;

@@ -1,4 +1,5 @@
 using System;
+using ILGPU;
 
 namespace DslResNet.Kernels.Simd;
 
@@ -24,6 +25,23 @@ internal sealed class SimdBackend : IBackend
 
     /// <inheritdoc />
     public string Name => "SIMD";
+
+    /// <inheritdoc />
+    public bool SerializesCalls => false;
+
+    /// <inheritdoc />
+    public int ExtraParameterCopies => 2 + _pool.Threads;
+
+    /// <inheritdoc />
+    public INetworkHost CreateHost(HostBinding binding) => new SimdNetworkHost(_pool, binding);
+
+    /// <inheritdoc />
+    public unsafe void Read(ArrayView<float> source, Span<float> target) =>
+        new ReadOnlySpan<float>((void*)HostView.Address(source), target.Length).CopyTo(target);
+
+    /// <inheritdoc />
+    public unsafe void Write(ReadOnlySpan<float> source, ArrayView<float> target) =>
+        source.CopyTo(new Span<float>((void*)HostView.Address(target), source.Length));
 
     /// <inheritdoc />
     public IConvolution CreateConvolution<TGeometry>(ConvShape shape, ConvBinding t)

@@ -1,0 +1,185 @@
+using System;
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace DslResNet.Kernels.Simd;
+
+/// <summary>
+/// The SIMD backend's <see cref="INetworkHost"/>: the buffers are host memory, addressed once; images are kept channels-last;
+/// the loss is computed in place; the gradient arena is cleared by every thread; calls return when done.
+/// </summary>
+internal sealed unsafe class SimdNetworkHost : INetworkHost
+{
+    private readonly SimdPool _pool;
+    private readonly HostBinding _b;
+    private readonly float* _input;
+    private readonly int* _labels;
+    private readonly float* _loss;
+    private readonly float* _correct;
+    private readonly ClearWork _clear;
+
+    /// <summary>Addresses the network's buffers.</summary>
+    /// <param name="pool">The device's threads.</param>
+    /// <param name="binding">The buffers.</param>
+    public SimdNetworkHost(SimdPool pool, HostBinding binding)
+    {
+        (_pool, _b) = (pool, binding);
+        _input = (float*)HostView.Address(binding.Input);
+        _labels = (int*)binding.Labels.LoadEffectiveAddressAsPtr();
+        _loss = (float*)HostView.Address(binding.Loss);
+        _correct = (float*)HostView.Address(binding.Correct);
+        _clear = new ClearWork(HostView.Address(binding.Gradients), binding.Gradients.Length) { Parts = pool.Threads * 16 };
+    }
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void LoadImages(ReadOnlySpan<float> images, int count)
+    {
+        // Copied in place, channels-last, nothing allocated.
+        var input = new Span<float>(_input, images.Length);
+        int channels = _b.Channels, pixels = _b.Pixels, elements = channels * pixels;
+        if (channels > 1 && pixels > 1)
+        {
+            for (int n = 0; n < count; n++)
+            {
+                ReadOnlySpan<float> image = images.Slice(n * elements, elements);
+                Span<float> target = input.Slice(n * elements, elements);
+                for (int c = 0; c < channels; c++)
+                {
+                    for (int p = 0; p < pixels; p++)
+                    {
+                        target[(p * channels) + c] = image[(c * pixels) + p];
+                    }
+                }
+            }
+        }
+        else
+        {
+            images.CopyTo(input);
+        }
+    }
+
+    /// <inheritdoc />
+    public void LoadLabels(ReadOnlySpan<int> labels) => labels.CopyTo(new Span<int>(_labels, labels.Length));
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void SoftmaxCrossEntropy(ArrayView<float> logitsView, int count, ArrayView<float> gradientView)
+    {
+        // The ILGPU kernel's arithmetic on host memory: loss, whether the top class is right, and the gradient.
+        int k = _b.Classes, batch = _b.BatchSize;
+        var logits = new Span<float>((void*)HostView.Address(logitsView), batch * k);
+        var dz = new Span<float>((void*)HostView.Address(gradientView), batch * k);
+        var labels = new Span<int>(_labels, batch);
+        var loss = new Span<float>(_loss, batch);
+        var correct = new Span<float>(_correct, batch);
+        float scale = 1f / count;
+        for (int n = 0; n < batch; n++)
+        {
+            Span<float> z = logits.Slice(n * k, k);
+            Span<float> g = dz.Slice(n * k, k);
+            if (n >= count)
+            {
+                g.Clear();
+                continue;
+            }
+
+            float max = z[0];
+            int best = 0;
+            for (int j = 1; j < k; j++)
+            {
+                if (z[j] > max || (float.IsNaN(z[j]) && !float.IsNaN(max)))
+                {
+                    max = z[j];
+                    best = j;
+                }
+            }
+
+            float sum = 0f;
+            for (int j = 0; j < k; j++)
+            {
+                sum += MathF.Exp(z[j] - max);
+            }
+
+            int label = labels[n];
+            loss[n] = MathF.Log(sum) - (z[label] - max);
+            correct[n] = best == label ? 1f : 0f;
+            for (int j = 0; j < k; j++)
+            {
+                g[j] = ((MathF.Exp(z[j] - max) / sum) - (j == label ? 1f : 0f)) * scale;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public (double Sum, int Hits) ReadLoss(int count)
+    {
+        double total = 0;
+        int hits = 0;
+        for (int i = 0; i < count; i++)
+        {
+            total += _loss[i];
+            hits += _correct[i] > 0.5f ? 1 : 0;
+        }
+
+        return (total, hits);
+    }
+
+    /// <inheritdoc />
+    public void Read(ArrayView<float> source, Span<float> target) =>
+        new ReadOnlySpan<float>((void*)HostView.Address(source), target.Length).CopyTo(target);
+
+    /// <inheritdoc />
+    public void ReadImages(ArrayView<float> source, Span<float> target)
+    {
+        var stored = new ReadOnlySpan<float>((void*)HostView.Address(source), target.Length);
+        int channels = _b.Channels, pixels = _b.Pixels, elements = channels * pixels;
+        if (channels == 1 || pixels == 1)
+        {
+            stored.CopyTo(target);
+            return;
+        }
+
+        // Kept channels-last; callers get PyTorch's order.
+        for (int n = 0; n < target.Length / elements; n++)
+        {
+            for (int p = 0; p < pixels; p++)
+            {
+                for (int c = 0; c < channels; c++)
+                {
+                    target[(n * elements) + (c * pixels) + p] = stored[(n * elements) + (p * channels) + c];
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void ClearGradients() => _pool.Run(_clear, _clear.Parts, balanced: true); // the arena is the largest buffer: every thread clears a slice
+
+    /// <inheritdoc />
+    public void Synchronize()
+    {
+        // The SIMD backend's calls return when done.
+    }
+
+    private sealed class ClearWork(IntPtr start, long floats) : IParallelWork
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int first, int end, int thread)
+        {
+            long total = floats;
+            for (int u = first; u < end; u++)
+            {
+                long from = total * u / Parts;
+                long to = total * (u + 1) / Parts;
+                new Span<float>((float*)start + from, checked((int)(to - from))).Clear();
+            }
+        }
+
+        public int Parts { get; set; } = 1;
+
+        public override string ToString() => "clear the gradient arena";
+    }
+}
