@@ -16,6 +16,10 @@ namespace DslResNet.Parity;
 [Network(3, 64, 64, LayersOf = typeof(Models.ResNet18))]
 public partial class TvResNet18;
 
+// A new head, as fine-tuning declares it: torchvision's resnet18(num_classes: 37).
+[Network(3, 64, 64, LayersOf = typeof(Models.ResNet18), Classes = 37)]
+public partial class TvResNet18Head37;
+
 [Network(3, 64, 64, LayersOf = typeof(Models.ResNet34))]
 public partial class TvResNet34;
 
@@ -70,6 +74,7 @@ public sealed class TorchVisionTests(ParityFixture fixture)
         new(StringComparer.Ordinal)
         {
             ["resnet18"] = (TvResNet18.Info, d => new TvResNet18(d, ParityCases.Batch, new NetworkOptions(Seed: 18)), () => torchvision.models.resnet18()),
+            ["resnet18 (num_classes 37)"] = (TvResNet18Head37.Info, d => new TvResNet18Head37(d, ParityCases.Batch, new NetworkOptions(Seed: 37)), () => torchvision.models.resnet18(num_classes: 37)),
             ["resnet34"] = (TvResNet34.Info, d => new TvResNet34(d, ParityCases.Batch, new NetworkOptions(Seed: 34)), () => torchvision.models.resnet34()),
             ["resnet50"] = (TvResNet50.Info, d => new TvResNet50(d, ParityCases.Batch, new NetworkOptions(Seed: 50)), () => torchvision.models.resnet50()),
             ["resnet101"] = (TvResNet101.Info, d => new TvResNet101(d, ParityCases.Batch, new NetworkOptions(Seed: 101)), () => torchvision.models.resnet101()),

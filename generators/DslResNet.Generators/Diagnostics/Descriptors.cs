@@ -175,6 +175,12 @@ internal static class Descriptors
         "'{0}' of '{1}' carries [{2}], which derives from LayerAttribute but is not a DslResNet layer; use one of the built-in layer attributes",
         Declaration, DiagnosticSeverity.Error);
 
+    /// <summary>DRN0037: Until or Classes cannot apply to the network's layers.</summary>
+    public static readonly DiagnosticDescriptor HeadSettingInvalid = Make(
+        "DRN0037", "Until or Classes cannot apply",
+        "'{0}': {1}",
+        Declaration, DiagnosticSeverity.Error);
+
     /// <summary>DRN0036: a block from a referenced assembly that is invalid where it is used.</summary>
     public static readonly DiagnosticDescriptor ForeignBlockInvalid = Make(
         "DRN0036", "Block from a referenced assembly is invalid",
@@ -205,7 +211,7 @@ internal static class Descriptors
         ShortcutSourceRequired, BlockSettingOutsideBlock, StageStrideUnused, DuplicateParameterName,
         LayerOutsideNetwork, InvalidLayersOf, NetworkAndBlock, IgnoredSetting,
         GeneratedNameCollision, UnknownLayerAttribute,
-        FieldIsNotALayer, ForeignBlockInvalid,
+        FieldIsNotALayer, ForeignBlockInvalid, HeadSettingInvalid,
         InternalError,
     };
 

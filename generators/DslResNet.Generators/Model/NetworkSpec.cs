@@ -39,6 +39,12 @@ internal sealed record NetworkSpec(
     /// </summary>
     public string? LayersOfAssembly { get; init; }
 
+    /// <summary><c>Classes =</c>: the new head's output count; 0 when not set (already applied to <see cref="Layers"/>).</summary>
+    public int Classes { get; init; }
+
+    /// <summary>Why <c>Until</c> or <c>Classes</c> cannot apply, with the argument it is reported at; null when they apply or are not set.</summary>
+    public (string Argument, string Problem)? HeadProblem { get; init; }
+
     /// <summary>The span of a <c>[Network]</c> argument, else of the attribute.</summary>
     public SourceSpan SpanOf(string name)
     {

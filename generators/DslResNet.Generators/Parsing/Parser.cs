@@ -114,6 +114,7 @@ internal static partial class Parser
         }
 
         layers = ownLayers.Layers;
+        (layers, int classes, (string, string)? headProblem) = ApplyHead(args, layers, layersOf);
         facts = ownLayers.Facts with
         {
             NameCollisions = NameCollisions(type, attribute, cancellationToken),
@@ -148,8 +149,52 @@ internal static partial class Parser
             args.Spans, channels, height, width, plain, shortcut, layers, facts, layersOf, layersOfProblem, null)
         {
             LayersOfAssembly = layersOfAssembly,
+            Classes = classes,
+            HeadProblem = headProblem,
         };
 
+    }
+
+    /// <summary>
+    /// <c>Until</c> (keep the top-level layers up to a named one) then <c>Classes</c> (the last top-level dense layer's output
+    /// count). Returns the layers, the class count (0 when not set) and why a setting cannot apply.
+    /// </summary>
+    private static (EquatableArray<LayerSpec> Layers, int Classes, (string, string)? Problem) ApplyHead(
+        AttributeArguments args, EquatableArray<LayerSpec> layers, string? layersOf)
+    {
+        if (layers.Count == 0)
+        {
+            return (layers, 0, null);
+        }
+
+        int given = args.Has("Classes") ? args.Int("Classes", 0) : 0;
+        string from = layersOf is null ? "declared here" : $"of '{layersOf}'";
+        var list = layers.ToList();
+        if (args.Has("Until"))
+        {
+            string until = args.Value("Until") as string ?? string.Empty;
+            int at = list.FindIndex(l => l.Name == until);
+            if (at < 0)
+            {
+                return (layers, given, ("Until", $"Until = \"{until}\" names no top-level layer {from}; the layers are {string.Join(", ", list.Select(l => l.Name))}"));
+            }
+
+            list.RemoveRange(at + 1, list.Count - at - 1);
+        }
+
+        int classes = args.Int("Classes", 0);
+        if (args.Has("Classes") && classes > 0)
+        {
+            int last = list.FindLastIndex(l => l is DenseSpec);
+            if (last < 0)
+            {
+                return (layers, given, ("Classes", $"Classes = {classes} needs a top-level [Dense] layer to give that many outputs, and there is none {from}" + (args.Has("Until") ? " up to Until" : string.Empty)));
+            }
+
+            list[last] = ((DenseSpec)list[last]) with { OutFeatures = classes };
+        }
+
+        return (list.ToEquatableArray(), given, null);
     }
 
     /// <summary>Reads a block class (and, by value, every block it uses).</summary>

@@ -66,6 +66,16 @@ internal static class Validator
             sink.Add(DiagnosticInfo.Create(Descriptors.InvalidNumber, network.SpanOf(largest.Item1), owner, "Input size", network.Name, value, "at most 2,147,483,647 elements"));
         }
 
+        if (network.HeadProblem is { } head)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.HeadSettingInvalid, network.SpanOf(head.Argument), owner, network.Name, head.Problem));
+        }
+
+        if (HasArgument(network, "Classes") && network.Classes < 1)
+        {
+            sink.Add(DiagnosticInfo.Create(Descriptors.InvalidNumber, network.SpanOf("Classes"), owner, "Classes", network.Name, Format(network.Classes), "at least 1"));
+        }
+
         if (!Enum.IsDefined(typeof(ShortcutKind), network.Shortcut))
         {
             sink.Add(DiagnosticInfo.Create(Descriptors.InvalidNumber, network.SpanOf("Shortcut"), owner, "Shortcut", network.Name, Format((int)network.Shortcut), "a ShortcutKind value"));

@@ -65,6 +65,21 @@ public sealed class NetworkAttribute : Attribute
     /// Input shape and shortcut kind come from that network unless given here.
     /// </summary>
     public Type? LayersOf { get; set; }
+
+    /// <summary>
+    /// A new head: the number of outputs of the last top-level <see cref="DenseAttribute"/> (the classifier), replacing the
+    /// declared one. With <see cref="LayersOf"/> this is how a pretrained network is reused for another task:
+    /// <c>[Network(LayersOf = typeof(ResNet50), Classes = 37)]</c>; its checkpoint then loads with the head skipped
+    /// (<c>LoadCheckpoint</c> with <c>strict: false</c> reports exactly what was skipped). 0 (the default) keeps the declared count.
+    /// </summary>
+    public int Classes { get; set; }
+
+    /// <summary>
+    /// A feature extractor: keep the top-level layers up to and including the one named here, drop the rest (for example
+    /// <c>Until = "avgpool"</c> gives ResNet-50's 2,048 pooled features per image). The name is the layer field's name, as in
+    /// the parameter names. Null (the default) keeps every layer.
+    /// </summary>
+    public string? Until { get; set; }
 }
 
 /// <summary>

@@ -226,6 +226,73 @@ public abstract partial class NetworkBase
         return checkpoint;
     }
 
+    /// <summary>
+    /// Loads a checkpoint's model state. Strict (as <see cref="ImportCheckpoint(Checkpoint)"/>): every tensor must fit, or
+    /// nothing is loaded and the <see cref="CheckpointException"/> lists the mismatches. Not strict (fine-tuning from another
+    /// network's weights, a new head): every network tensor whose name, shape and dtype match is loaded; the others keep
+    /// their values; checkpoint tensors the network lacks or that differ are skipped; the optimizer step is not restored
+    /// (training starts at step 0). The result lists exactly what was loaded, missing and skipped.
+    /// </summary>
+    /// <param name="checkpoint">The checkpoint.</param>
+    /// <param name="strict">Whether every tensor must fit.</param>
+    /// <returns>What was loaded, missing and skipped.</returns>
+    /// <exception cref="CheckpointException">Strict, and names or shapes differ; or not strict and not a single tensor fits
+    /// (almost certainly another network: nothing is loaded).</exception>
+    public CheckpointImport ImportCheckpoint(Checkpoint checkpoint, bool strict)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        if (strict)
+        {
+            ImportCheckpoint(checkpoint);
+            return CheckpointImport.All(Definition.Parameters.Select(p => p.Name));
+        }
+
+        using CallScope call = Enter(nameof(ImportCheckpoint));
+        List<ParameterInfo> fitting = [];
+        List<string> missing = [];
+        List<string> skipped = [];
+        HashSet<string> names = new(StringComparer.Ordinal);
+        foreach (ParameterInfo p in Definition.Parameters)
+        {
+            names.Add(p.Name);
+            if (!checkpoint.Model.TryGetValue(p.Name, out TensorData? t))
+            {
+                missing.Add(p.Name);
+            }
+            else if (!t.Shape.AsSpan().SequenceEqual(p.Shape) || t.DType != (p.Role == ParameterRole.BatchesTracked ? SafeTensorDType.I64 : SafeTensorDType.F32))
+            {
+                skipped.Add($"{p.Name} (checkpoint {t.DType} {t.ShapeText}, network {p.ShapeText})");
+                missing.Add(p.Name);
+            }
+            else
+            {
+                fitting.Add(p);
+            }
+        }
+
+        skipped.AddRange(checkpoint.Model.Keys.Where(k => !names.Contains(k)).Order(StringComparer.Ordinal).Select(k => $"{k} (not in {Definition.Name})"));
+        if (fitting.Count == 0)
+        {
+            throw new CheckpointException($"Checkpoint does not fit network {Definition.Name}: not one of its {Definition.Parameters.Count} tensors matches by name, shape and dtype (the checkpoint has {checkpoint.Model.Count}; saved from network '{checkpoint.NetworkName ?? "unknown"}'). Nothing was loaded.");
+        }
+
+        foreach (ParameterInfo p in fitting)
+        {
+            TensorData t = checkpoint.Model[p.Name];
+            if (p.Role == ParameterRole.BatchesTracked)
+            {
+                Store.SetBatchesTracked(p.Name, t.Int64s![0]);
+            }
+            else
+            {
+                Store.Set(p.Name, t.Floats!);
+            }
+        }
+
+        _foldedCurrent = false;
+        return new CheckpointImport(fitting.Select(p => p.Name).ToList(), missing, skipped);
+    }
+
     /// <inheritdoc />
     public void ImportCheckpoint(Checkpoint checkpoint)
     {

@@ -127,7 +127,7 @@ public abstract partial class NetworkBase : INetworkModel
     /// <inheritdoc />
     public bool IsTraining { get; private set; } = true;
 
-    /// <summary>Training steps taken; <see cref="ImportCheckpoint"/> restores it from the checkpoint's optimizer step.</summary>
+    /// <summary>Training steps taken; <see cref="ImportCheckpoint(IO.Checkpoint)"/> restores it from the checkpoint's optimizer step.</summary>
     public long StepCount { get; private set; }
 
     /// <summary>When true, <see cref="TrainStep"/> and <see cref="Backward"/> also compute the gradient of the input images.</summary>

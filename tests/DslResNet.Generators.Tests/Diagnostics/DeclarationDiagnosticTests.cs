@@ -293,6 +293,60 @@ public sealed class DeclarationDiagnosticTests
         Assert.Empty(result.Generated);
     }
 
+    private const string Small = """
+        [Network(3, 8, 8)]
+        public partial class Small
+        {
+            [Conv(8, 3, Padding = 1)] Layer conv1;
+            [GlobalAvgPool] Layer avgpool;
+            [Dense(10)] Layer fc;
+        }
+        """;
+
+    [Fact]
+    public void DRN0037_Until_names_no_top_level_layer()
+    {
+        var result = Expect.Spans(Small + """
+
+            [Network(LayersOf = typeof(Small), Until = {|DRN0037:"pool"|})]
+            public partial class Features;
+            """);
+        Expect.One(result, "DRN0037", DiagnosticSeverity.Error, "'Features': Until = \"pool\" names no top-level layer of 'Small'; the layers are conv1, avgpool, fc");
+        Expect.NotGenerated(result, "Features");
+    }
+
+    [Fact]
+    public void DRN0037_Classes_without_a_dense_layer_left()
+    {
+        var result = Expect.Spans(Small + """
+
+            [Network(LayersOf = typeof(Small), Until = "avgpool", Classes = {|DRN0037:4|})]
+            public partial class Cut;
+            """);
+        Expect.One(result, "DRN0037", DiagnosticSeverity.Error, "'Cut': Classes = 4 needs a top-level [Dense] layer to give that many outputs, and there is none of 'Small' up to Until");
+        Expect.NotGenerated(result, "Cut");
+    }
+
+    [Fact]
+    public void DRN0004_Classes_below_one_and_a_valid_head_and_cut()
+    {
+        var result = Expect.Spans(Small + """
+
+            [Network(LayersOf = typeof(Small), Classes = {|DRN0004:0|})]
+            public partial class NoClasses;
+
+            [Network(LayersOf = typeof(Small), Classes = 37)]
+            public partial class Head;
+
+            [Network(LayersOf = typeof(Small), Until = "avgpool")]
+            public partial class Features;
+            """);
+        Expect.One(result, "DRN0004", DiagnosticSeverity.Error, "Classes of 'NoClasses' is 0, but must be at least 1");
+        Expect.NotGenerated(result, "NoClasses");
+        Expect.Generated(result, "Head");
+        Expect.Generated(result, "Features");
+    }
+
     [Fact]
     public void DRN0022_LayersOf_cycle_is_reported_at_each_network()
     {
