@@ -220,32 +220,10 @@ internal static class ProtoReader
     }
 }
 
-/// <summary>An <see cref="INetworkModel"/> over a hand-written description and tensors: exports only, never runs.</summary>
-internal sealed class DescribedModel(NetworkInfo info, Dictionary<string, TensorData> tensors) : INetworkModel
+/// <summary>An <see cref="ICheckpointSource"/> over a hand-written description and tensors: what the exporter reads.</summary>
+internal sealed class DescribedModel(NetworkInfo info, Dictionary<string, TensorData> tensors) : ICheckpointSource, IDisposable
 {
     public NetworkInfo Definition { get; } = info;
-
-    public Device Device => throw new NotSupportedException();
-
-    public int BatchSize => 1;
-
-    public bool IsTraining => false;
-
-    public MemoryReport Memory => new(1, 0, 0, 0);
-
-    public void Train() => throw new NotSupportedException();
-
-    public void Eval()
-    {
-    }
-
-    public BatchResult TrainStep(ReadOnlySpan<float> images, ReadOnlySpan<int> labels, Optimizer optimizer) => throw new NotSupportedException();
-
-    public BatchResult Evaluate(ReadOnlySpan<float> images, ReadOnlySpan<int> labels) => throw new NotSupportedException();
-
-    public void Predict(ReadOnlySpan<float> images, Span<float> logits) => throw new NotSupportedException();
-
-    public void AddParametersTo(Optimizer optimizer) => throw new NotSupportedException();
 
     public Checkpoint ExportCheckpoint()
     {

@@ -4,7 +4,6 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using DslResNet.Runtime;
 
 namespace DslResNet.IO;
 
@@ -66,7 +65,7 @@ public static class OnnxExport
     /// <param name="path">The file to create or replace.</param>
     /// <param name="options">Export options; <see cref="OnnxExportOptions.Default"/> when null.</param>
     /// <exception cref="OnnxExportException">A layer cannot be exported; the file is not touched.</exception>
-    public static void Save(INetworkModel model, string path, OnnxExportOptions? options = null)
+    public static void Save(ICheckpointSource model, string path, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -79,7 +78,7 @@ public static class OnnxExport
     /// <param name="stream">Where to write; left open. Nothing is written if the export fails.</param>
     /// <param name="options">Export options; <see cref="OnnxExportOptions.Default"/> when null.</param>
     /// <exception cref="OnnxExportException">A layer cannot be exported.</exception>
-    public static void Save(INetworkModel model, Stream stream, OnnxExportOptions? options = null)
+    public static void Save(ICheckpointSource model, Stream stream, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(stream);
@@ -103,7 +102,7 @@ public static class OnnxExport
         Build(network, tensors, options ?? OnnxExportOptions.Default).CopyTo(stream);
     }
 
-    private static IReadOnlyDictionary<string, TensorData> FloatTensors(INetworkModel model) => model.ExportCheckpoint().Model;
+    private static IReadOnlyDictionary<string, TensorData> FloatTensors(ICheckpointSource model) => model.ExportCheckpoint().Model;
 
     private static ProtobufWriter Build(NetworkInfo network, IReadOnlyDictionary<string, TensorData> tensors, OnnxExportOptions options)
     {

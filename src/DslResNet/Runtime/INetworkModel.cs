@@ -1,6 +1,5 @@
 using System;
 using DslResNet.IO;
-using DslResNet.Training;
 
 namespace DslResNet.Runtime;
 
@@ -39,11 +38,8 @@ public sealed record MemoryReport(int BatchSize, long ParameterBytes, long Train
 /// <c>[Network]</c> class, and what the training loop drives. Used by one thread at a time: a call made while another
 /// is running throws <see cref="InvalidOperationException"/> naming both (see <see cref="NetworkBase"/>).
 /// </summary>
-public interface INetworkModel : IDisposable
+public interface INetworkModel : IDisposable, ICheckpointSource
 {
-    /// <summary>The network's layers, parameters and plan.</summary>
-    NetworkInfo Definition { get; }
-
     /// <summary>The device it runs on.</summary>
     Device Device { get; }
 
@@ -70,7 +66,7 @@ public interface INetworkModel : IDisposable
     /// <param name="optimizer">An optimizer the parameters were added to with <see cref="AddParametersTo"/>.</param>
     /// <returns>The batch's loss and accuracy before the update.</returns>
     /// <exception cref="TrainingDivergedException">The loss or a gradient is NaN or infinite; nothing was updated.</exception>
-    BatchResult TrainStep(ReadOnlySpan<float> images, ReadOnlySpan<int> labels, Optimizer optimizer);
+    BatchResult TrainStep(ReadOnlySpan<float> images, ReadOnlySpan<int> labels, IOptimizer optimizer);
 
     /// <summary>Loss and accuracy of up to <see cref="BatchSize"/> images in evaluation mode, parameters untouched.</summary>
     /// <param name="images">The images, N x C x H x W.</param>
@@ -85,11 +81,8 @@ public interface INetworkModel : IDisposable
 
     /// <summary>Registers every trainable parameter (and its gradient) with an optimizer, by torchvision name.</summary>
     /// <param name="optimizer">The optimizer.</param>
-    void AddParametersTo(Optimizer optimizer);
+    void AddParametersTo(IOptimizer optimizer);
 
-    /// <summary>The model's state dict (parameters and batch-norm buffers, torchvision names) as a checkpoint.</summary>
-    /// <returns>A new checkpoint holding copies.</returns>
-    Checkpoint ExportCheckpoint();
 
     /// <summary>Loads parameters and batch-norm buffers from a checkpoint made for this network.</summary>
     /// <param name="checkpoint">The checkpoint.</param>

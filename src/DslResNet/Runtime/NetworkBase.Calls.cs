@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Runtime.CompilerServices;
 using DslResNet.IO;
-using DslResNet.Training;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -129,7 +128,7 @@ public abstract partial class NetworkBase
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public BatchResult TrainStep(ReadOnlySpan<float> images, ReadOnlySpan<int> labels, Optimizer optimizer)
+    public BatchResult TrainStep(ReadOnlySpan<float> images, ReadOnlySpan<int> labels, IOptimizer optimizer)
     {
         using CallScope call = Enter(nameof(TrainStep));
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -201,7 +200,7 @@ public abstract partial class NetworkBase
     }
 
     /// <inheritdoc />
-    public void AddParametersTo(Optimizer optimizer)
+    public void AddParametersTo(IOptimizer optimizer)
     {
         using CallScope call = Enter(nameof(AddParametersTo));
         ArgumentNullException.ThrowIfNull(optimizer);

@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Runtime.CompilerServices;
 using DslResNet.IO;
-using DslResNet.Training;
 using ILGPU;
 using ILGPU.Runtime;
 

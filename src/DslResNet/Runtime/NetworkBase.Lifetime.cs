@@ -4,7 +4,6 @@ using System.Globalization;
 using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Threading;
-using DslResNet.Training;
 using ILGPU.Runtime;
 
 namespace DslResNet.Runtime;
@@ -23,7 +22,7 @@ public abstract partial class NetworkBase
     private string? _activeCall;
     private int _activeThread;
     private int _disposeRequested;
-    private Optimizer? _checkedOptimizer;
+    private IOptimizer? _checkedOptimizer;
     private int _checkedOptimizerCount;
 
     /// <summary>Whether <see cref="Dispose"/> was called.</summary>
@@ -175,7 +174,7 @@ public abstract partial class NetworkBase
 
     // A training step updates what the optimizer holds; one that holds none of this network's parameters would train
     // nothing, silently. Checked once per optimizer (and again when it gains parameters).
-    private void CheckOptimizer(Optimizer optimizer)
+    private void CheckOptimizer(IOptimizer optimizer)
     {
         if (ReferenceEquals(optimizer, _checkedOptimizer) && optimizer.Parameters.Count == _checkedOptimizerCount)
         {
@@ -186,7 +185,7 @@ public abstract partial class NetworkBase
     }
 
     // Apart from the check above, so that its closures are not allocated on every step.
-    private void CheckOptimizerSlowly(Optimizer optimizer)
+    private void CheckOptimizerSlowly(IOptimizer optimizer)
     {
         HashSet<string> trainable = new(Definition.Parameters.Where(p => p.IsTrainable).Select(p => p.Name), StringComparer.Ordinal);
         bool holdsOne = optimizer.Parameters.Any(slot => trainable.Contains(slot.Name) && slot.Value.Equals(Store.HostValue(slot.Name)));

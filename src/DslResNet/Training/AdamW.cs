@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using DslResNet.Runtime;
 
 namespace DslResNet.Training;
 

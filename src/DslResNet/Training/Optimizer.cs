@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using DslResNet.Runtime;
 
 namespace DslResNet.Training;
 
@@ -11,7 +12,7 @@ namespace DslResNet.Training;
 /// State is exported and imported by name (<see cref="ExportState"/>, <see cref="ImportState"/>) so that a run can
 /// resume exactly from a checkpoint.
 /// </summary>
-public abstract class Optimizer
+public abstract class Optimizer : IOptimizer
 {
     private readonly List<ParameterSlot> _parameters = [];
     private readonly Dictionary<string, ParameterSlot> _byName = new(StringComparer.Ordinal);

@@ -73,7 +73,7 @@ internal sealed class FakeSoftmaxModel : INetworkModel
 
     public void Eval() => IsTraining = false;
 
-    public BatchResult TrainStep(ReadOnlySpan<float> images, ReadOnlySpan<int> labels, Optimizer optimizer)
+    public BatchResult TrainStep(ReadOnlySpan<float> images, ReadOnlySpan<int> labels, IOptimizer optimizer)
     {
         if (images.Length != BatchSize * _features || labels.Length != BatchSize)
         {
@@ -156,10 +156,10 @@ internal sealed class FakeSoftmaxModel : INetworkModel
         }
     }
 
-    public void AddParametersTo(Optimizer optimizer)
+    public void AddParametersTo(IOptimizer optimizer)
     {
-        optimizer.Add("fc.weight", _weight, _weightGrad);
-        optimizer.Add("fc.bias", _bias, _biasGrad, applyWeightDecay: false);
+        optimizer.Add(new ParameterSlot("fc.weight", _weight, _weightGrad));
+        optimizer.Add(new ParameterSlot("fc.bias", _bias, _biasGrad, applyWeightDecay: false));
     }
 
     public Checkpoint ExportCheckpoint()

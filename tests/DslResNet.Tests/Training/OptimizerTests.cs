@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using DslResNet.IO;
+using DslResNet.Runtime;
 using DslResNet.Training;
 using Xunit;
 

@@ -1,6 +1,6 @@
 using System;
 
-namespace DslResNet.Training;
+namespace DslResNet.Runtime;
 
 /// <summary>
 /// One trainable tensor as an optimizer sees it: its name, its values (updated in place), its gradient and whether
@@ -10,7 +10,7 @@ public sealed class ParameterSlot
 {
     /// <summary>Creates a slot over a value buffer and a gradient buffer of the same length.</summary>
     /// <param name="name">The parameter's name, e.g. <c>conv1.weight</c>; names the optimizer's state buffers.</param>
-    /// <param name="value">The parameter's values, updated in place by <see cref="Optimizer.Step"/>.</param>
+    /// <param name="value">The parameter's values, updated in place by <see cref="IOptimizer.Step"/>.</param>
     /// <param name="gradient">The gradient of the loss with respect to <paramref name="value"/>; read only.</param>
     /// <param name="applyWeightDecay">Whether the optimizer's weight decay applies to this parameter.</param>
     /// <exception cref="ArgumentException">The name is empty or the buffers differ in length.</exception>
