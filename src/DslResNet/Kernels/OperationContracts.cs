@@ -16,9 +16,10 @@ internal interface IConvolution : IDisposable
     /// copy of the weights rebuilds it only then (training always passes true).</param>
     void Forward(int images, bool weightsChanged);
 
-    /// <summary>Reads Dy, X and W; overwrites Dw and Db and, when <paramref name="data"/> and Dx is bound, adds into Dx.</summary>
+    /// <summary>Reads Dy, X and W; overwrites Dw and Db when <paramref name="weights"/> and, when <paramref name="data"/> and Dx is bound, adds into Dx.</summary>
     /// <param name="data">Whether to compute the input's gradient.</param>
-    void Backward(bool data);
+    /// <param name="weights">Whether to compute the weights' and bias's gradients (false for a frozen layer: Dw and Db are left as they are).</param>
+    void Backward(bool data, bool weights = true);
 }
 
 /// <summary>Batch norm folded into a convolution, over a <see cref="FoldBinding"/>.</summary>

@@ -204,7 +204,10 @@ public abstract partial class NetworkBase
     {
         using CallScope call = Enter(nameof(AddParametersTo));
         ArgumentNullException.ThrowIfNull(optimizer);
-        foreach (ParameterInfo p in Definition.Parameters.Where(p => p.IsTrainable))
+        // Frozen parameters are left out, and so are those the optimizer holds already (after an Unfreeze, call this again
+        // to add the unfrozen ones).
+        HashSet<string> held = new(optimizer.Parameters.Select(s => s.Name), StringComparer.Ordinal);
+        foreach (ParameterInfo p in Definition.Parameters.Where(p => p.IsTrainable && !_frozen.Contains(p.Name) && !held.Contains(p.Name)))
         {
             optimizer.Add(new ParameterSlot(p.Name, Store.HostValue(p.Name), Store.HostGradient(p.Name)));
         }

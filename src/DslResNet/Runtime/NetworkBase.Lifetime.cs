@@ -187,6 +187,14 @@ public abstract partial class NetworkBase
     // Apart from the check above, so that its closures are not allocated on every step.
     private void CheckOptimizerSlowly(IOptimizer optimizer)
     {
+        if (_frozen.Count > 0 && optimizer.Parameters.FirstOrDefault(slot => _frozen.Contains(slot.Name) && slot.Value.Equals(Store.HostValue(slot.Name))) is { } frozen)
+        {
+            throw new ArgumentException(
+                $"{Definition.Name}: the optimizer holds '{frozen.Name}', which is frozen: its gradient is no longer computed, so a step would " +
+                "move it by momentum and weight decay alone. Give the optimizer only unfrozen parameters (AddParametersTo leaves frozen ones out).",
+                nameof(optimizer));
+        }
+
         HashSet<string> trainable = new(Definition.Parameters.Where(p => p.IsTrainable).Select(p => p.Name), StringComparer.Ordinal);
         bool holdsOne = optimizer.Parameters.Any(slot => trainable.Contains(slot.Name) && slot.Value.Equals(Store.HostValue(slot.Name)));
         if (!holdsOne)

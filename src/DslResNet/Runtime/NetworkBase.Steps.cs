@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Collections.Generic;
 
 namespace DslResNet.Runtime;
@@ -12,6 +13,107 @@ namespace DslResNet.Runtime;
 public abstract partial class NetworkBase
 {
     private readonly List<GroupStep> _steps = [];
+    private readonly HashSet<string> _frozen = new(StringComparer.Ordinal);
+    private StepPlan[]? _plans;
+
+    /// <summary>
+    /// Freezes parameters by module name, as <c>requires_grad = False</c> in PyTorch: every trainable parameter whose name is
+    /// a prefix or starts with one and a dot (<c>"layer1"</c> freezes <c>layer1.0.conv1.weight</c> ...; <c>"conv1"</c> only
+    /// <c>conv1.weight</c>). A frozen convolution's weight gradient is not computed (its kernel does not run), nor is any
+    /// backward work that only frozen parameters would need (the layers before the first unfrozen one are skipped
+    /// entirely unless <see cref="ComputeInputGradient"/> asks for the input's gradient). <see cref="AddParametersTo"/>
+    /// leaves frozen parameters out, and a training step refuses an optimizer that holds one. A frozen parameter's
+    /// <see cref="GetGradient"/> keeps its last computed value. Batch norm in frozen layers still normalises by batch
+    /// statistics and updates its running statistics in training mode.
+    /// </summary>
+    /// <param name="modules">Module names (parameter-name prefixes), at least one.</param>
+    /// <exception cref="ArgumentException">None given, or one matches no trainable parameter (the message lists the top-level modules).</exception>
+    public void Freeze(params string[] modules) => SetFrozen(modules, frozen: true);
+
+    /// <summary>Unfreezes parameters by module name (as <see cref="Freeze"/>); with no names, every parameter.</summary>
+    /// <param name="modules">Module names, or none for all.</param>
+    /// <exception cref="ArgumentException">A name matches no trainable parameter.</exception>
+    public void Unfreeze(params string[] modules)
+    {
+        if (modules is { Length: 0 })
+        {
+            _frozen.Clear();
+            _plans = null;
+            _checkedOptimizer = null;
+            return;
+        }
+
+        SetFrozen(modules, frozen: false);
+    }
+
+    /// <summary>The frozen parameters' names, in state-dict order.</summary>
+    public IReadOnlyList<string> FrozenParameters => Definition.Parameters.Where(p => _frozen.Contains(p.Name)).Select(p => p.Name).ToList();
+
+    /// <summary>Convolutions whose weight gradient the last backward pass computed (a frozen one is skipped).</summary>
+    internal int WeightGradientPasses { get; private set; }
+
+    private void SetFrozen(string[] modules, bool frozen)
+    {
+        ArgumentNullException.ThrowIfNull(modules);
+        if (modules.Length == 0)
+        {
+            throw new ArgumentException($"{Definition.Name}: name at least one module to freeze (e.g. \"layer1\").", nameof(modules));
+        }
+
+        foreach (string module in modules)
+        {
+            List<string> matched = Definition.Parameters
+                .Where(p => p.IsTrainable && (p.Name == module || p.Name.StartsWith(module + ".", StringComparison.Ordinal)))
+                .Select(p => p.Name).ToList();
+            if (matched.Count == 0)
+            {
+                string top = string.Join(", ", Definition.Parameters.Where(p => p.IsTrainable).Select(p => p.Name.Split('.')[0]).Distinct());
+                throw new ArgumentException($"{Definition.Name}: '{module}' names no module with trainable parameters; the top-level modules are {top}.", nameof(modules));
+            }
+
+            foreach (string name in matched)
+            {
+                if (frozen)
+                {
+                    _frozen.Add(name);
+                }
+                else
+                {
+                    _frozen.Remove(name);
+                }
+            }
+        }
+
+        _plans = null;
+        _checkedOptimizer = null;
+    }
+
+    // Per step: whether its backward must run at all, whether its convolution's weight gradient is wanted, and whether a
+    // trainable (unfrozen) parameter sits in an earlier group (steps are in topological order, so every group upstream
+    // is earlier): only then is the gradient of the step's input needed.
+    private readonly record struct StepPlan(bool Run, bool Weights, bool EarlierTrainable);
+
+    private StepPlan[] Plans() => _plans ?? PlanSteps();
+
+    // Apart from Plans, so that its closures are not allocated on every step.
+    private StepPlan[] PlanSteps()
+    {
+        var layerTrainable = new HashSet<string>(
+            Definition.Parameters.Where(p => p.IsTrainable && !_frozen.Contains(p.Name)).Select(p => p.Layer), StringComparer.Ordinal);
+        var plans = new StepPlan[_steps.Count];
+        bool earlier = false;
+        for (int i = 0; i < _steps.Count; i++)
+        {
+            int[] layers = Definition.FusionGroups[_steps[i].Group].Layers;
+            bool here = layers.Any(l => layerTrainable.Contains(Definition.Layers[l].Name));
+            bool weights = _steps[i] is ConvolutionStep && layerTrainable.Contains(Definition.Layers[layers[0]].Name);
+            plans[i] = new StepPlan(here || earlier, weights, earlier);
+            earlier |= here;
+        }
+
+        return _plans = plans;
+    }
+
 
     /// <summary>
     /// Registers a convolution (or dense) fusion group: the convolution, optionally followed by its fused
@@ -124,12 +226,20 @@ public abstract partial class NetworkBase
     /// <param name="inputGradient">Whether to compute the input's gradient too.</param>
     private void BackwardTraining(bool inputGradient)
     {
+        StepPlan[] plans = Plans();
+        int weightPasses = 0;
         for (int i = _steps.Count - 1; i >= 0; i--)
         {
             GroupStep step = _steps[i];
-            step.Backward(inputGradient);
+            if (plans[i].Run || inputGradient)
+            {
+                weightPasses += step.Backward(plans[i], inputGradient);
+            }
+
             TraceBackward(step.Group);
         }
+
+        WeightGradientPasses = weightPasses;
     }
 
     /// <summary>The evaluation forward, batch norm folded: reads <see cref="InputView"/>, writes <see cref="InferenceOutput"/>.</summary>
@@ -158,7 +268,8 @@ public abstract partial class NetworkBase
 
         public abstract void Forward();
 
-        public abstract void Backward(bool inputGradient);
+        // Returns 1 when it computed a convolution's weight gradient.
+        public abstract int Backward(StepPlan plan, bool inputGradient);
 
         public abstract void Infer(int images);
 
@@ -176,10 +287,16 @@ public abstract partial class NetworkBase
             epilogue?.Forward();
         }
 
-        public override void Backward(bool inputGradient)
+        public override int Backward(StepPlan plan, bool inputGradient)
         {
             epilogue?.Backward();
-            conv.Backward(data: !readsNetworkInput || inputGradient);
+            bool data = inputGradient || (!readsNetworkInput && plan.EarlierTrainable);
+            if (data || plan.Weights)
+            {
+                conv.Backward(data, plan.Weights);
+            }
+
+            return plan.Weights ? 1 : 0;
         }
 
         public override void Infer(int images)
@@ -195,7 +312,11 @@ public abstract partial class NetworkBase
     {
         public override void Forward() => forward();
 
-        public override void Backward(bool inputGradient) => backward();
+        public override int Backward(StepPlan plan, bool inputGradient)
+        {
+            backward();
+            return 0;
+        }
 
         public override void Infer(int images) => infer(images);
     }

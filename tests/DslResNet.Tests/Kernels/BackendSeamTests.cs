@@ -205,10 +205,10 @@ public sealed class BackendSeamTests
                 inner.Forward(images, weightsChanged);
             }
 
-            public void Backward(bool data)
+            public void Backward(bool data, bool weights = true)
             {
                 Backwards++;
-                inner.Backward(data);
+                inner.Backward(data, weights);
             }
         }
 

@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using DslResNet.IO;
 using DslResNet.Runtime;
+using DslResNet.Training;
 using Xunit;
 
 namespace DslResNet.Tests.Networks;
@@ -106,5 +107,99 @@ public sealed class TransferTests
         foreign.Model["encoder.weight"] = TensorData.Float([2, 2], [1, 2, 3, 4]);
         CheckpointException e = Assert.Throws<CheckpointException>(() => zeroPad.ImportCheckpoint(foreign, strict: false));
         Assert.Contains("not one of its", e.Message, StringComparison.Ordinal);
+    }
+
+    private static readonly string[] Backbone = ["conv1", "bn1", "layer1"];
+
+    [Fact]
+    public void Frozen_layers_keep_their_weights_and_their_weight_gradients_are_not_computed()
+    {
+        using var net = new TinyResNet(_device, 4, new NetworkOptions(Seed: 7));
+        using var twin = new TinyResNet(_device, 4, new NetworkOptions(Seed: 7));
+        net.Freeze(Backbone);
+        Assert.Equal(
+            TinyResNet.Info.Parameters.Where(p => p.IsTrainable && Backbone.Any(m => p.Name == m || p.Name.StartsWith(m + ".", StringComparison.Ordinal))).Select(p => p.Name),
+            net.FrozenParameters);
+
+        Sgd sgd = new(0.1, momentum: 0.9, weightDecay: 1e-3);
+        net.AddParametersTo(sgd);
+        Assert.DoesNotContain(sgd.Parameters, slot => net.FrozenParameters.Contains(slot.Name));
+        var before = TinyResNet.Info.Parameters.Where(p => p.IsTrainable).ToDictionary(p => p.Name, p => net.GetParameter(p.Name));
+
+        // With rate 0 on the twin: the unfrozen layers' gradients are exactly what an unfrozen network computes.
+        Sgd still = new(0);
+        twin.AddParametersTo(still);
+        float[] images = NetworkData.Normal(new Random(8), 4 * 64);
+        int[] labels = [0, 1, 2, 1];
+        net.TrainStep(images, labels, sgd);
+        twin.TrainStep(images, labels, still);
+        int convolutions = TinyResNet.Info.Layers.Count(l => l.Kind is LayerKind.Conv or LayerKind.Dense);
+        int frozenConvolutions = TinyResNet.Info.Layers.Count(l => l.Kind is LayerKind.Conv && net.FrozenParameters.Contains(l.Name + ".weight"));
+        Assert.Equal(3, frozenConvolutions);
+        Assert.Equal(convolutions - frozenConvolutions, net.WeightGradientPasses);
+        Assert.Equal(convolutions, twin.WeightGradientPasses);
+        foreach (ParameterInfo p in TinyResNet.Info.Parameters.Where(p => p.IsTrainable && !net.FrozenParameters.Contains(p.Name)))
+        {
+            Assert.Equal(twin.GetGradient(p.Name), net.GetGradient(p.Name));
+        }
+
+        net.TrainStep(images, labels, sgd);
+        foreach ((string name, float[] values) in before)
+        {
+            if (net.FrozenParameters.Contains(name))
+            {
+                Assert.Equal(values, net.GetParameter(name));
+            }
+            else
+            {
+                Assert.NotEqual(values, net.GetParameter(name));
+            }
+        }
+
+        // Unfrozen again, the same optimizer takes the backbone too (nothing is added twice).
+        net.Unfreeze();
+        net.AddParametersTo(sgd);
+        Assert.Equal(TinyResNet.Info.Parameters.Count(p => p.IsTrainable), sgd.Parameters.Count);
+        net.TrainStep(images, labels, sgd);
+        Assert.Equal(convolutions, net.WeightGradientPasses);
+        Assert.NotEqual(before["conv1.weight"], net.GetParameter("conv1.weight"));
+    }
+
+    [Fact]
+    public void Freezing_refuses_unknown_modules_and_optimizers_holding_frozen_parameters()
+    {
+        using var net = new TinyResNet(_device, 4, new NetworkOptions(Seed: 7));
+        ArgumentException unknown = Assert.Throws<ArgumentException>(() => net.Freeze("layer9"));
+        Assert.Contains("'layer9' names no module", unknown.Message, StringComparison.Ordinal);
+        Assert.Contains("layer1, layer2", unknown.Message, StringComparison.Ordinal);
+
+        Sgd sgd = new(0.1);
+        net.AddParametersTo(sgd);
+        net.Freeze("layer1");
+        float[] images = NetworkData.Normal(new Random(8), 4 * 64);
+        ArgumentException held = Assert.Throws<ArgumentException>(() => net.TrainStep(images, [0, 1, 2, 1], sgd));
+        Assert.Contains("'layer1.0.conv1.weight', which is frozen", held.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_frozen_middle_skips_its_weight_gradients_but_passes_gradients_through()
+    {
+        using var net = new TinyResNet(_device, 4, new NetworkOptions(Seed: 9));
+        using var twin = new TinyResNet(_device, 4, new NetworkOptions(Seed: 9));
+        net.Freeze("layer1");
+        Sgd frozen = new(0);
+        net.AddParametersTo(frozen);
+        Sgd still = new(0);
+        twin.AddParametersTo(still);
+        float[] images = NetworkData.Normal(new Random(10), 4 * 64);
+        int[] labels = [2, 0, 1, 1];
+        net.TrainStep(images, labels, frozen);
+        twin.TrainStep(images, labels, still);
+
+        // layer1's two convolutions run no weight-gradient kernel, yet conv1 (before it) gets its exact gradient through it.
+        int convolutions = TinyResNet.Info.Layers.Count(l => l.Kind is LayerKind.Conv or LayerKind.Dense);
+        Assert.Equal(convolutions - 2, net.WeightGradientPasses);
+        Assert.Equal(twin.GetGradient("conv1.weight"), net.GetGradient("conv1.weight"));
+        Assert.Equal(twin.GetGradient("bn1.weight"), net.GetGradient("bn1.weight"));
     }
 }

@@ -114,10 +114,14 @@ internal sealed class IlgpuBackend : IBackend
             K.ConvForward(Threads(work), SpecializedValue.New(shape), t.X, t.W, t.B, t.Y, Threads(work));
         }
 
-        public void Backward(bool data)
+        public void Backward(bool data, bool weights = true)
         {
-            long work = shape.WeightElements + (shape.Bias ? shape.OutChannels : 0);
-            K.ConvBackwardWeights(Threads(work), SpecializedValue.New(shape), t.Dy, t.X, t.Dw, t.Db, Threads(work));
+            if (weights)
+            {
+                long work = shape.WeightElements + (shape.Bias ? shape.OutChannels : 0);
+                K.ConvBackwardWeights(Threads(work), SpecializedValue.New(shape), t.Dy, t.X, t.Dw, t.Db, Threads(work));
+            }
+
             if (data && t.Dx.Length > 0)
             {
                 // The kernel computes four inputs of a row per work item.

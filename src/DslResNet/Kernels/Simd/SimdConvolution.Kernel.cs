@@ -161,10 +161,10 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public override void Backward(bool data)
+    public override void Backward(bool data, bool weights = true)
     {
         _images = _batch;
-        if (_dw is not null)
+        if (weights && _dw is not null)
         {
             new Span<float>(_partials, (int)(_pool.Threads * (WeightsPadded + CoutP))).Clear();
             _phase = PhaseWeights;

@@ -70,7 +70,8 @@ public abstract unsafe class SimdConvolution : IDisposable, IConvolution
 
     /// <summary>Weight and bias gradients (overwritten), then, when <paramref name="data"/>, the input gradient (accumulated).</summary>
     /// <param name="data">Whether to compute the input gradient.</param>
-    public abstract void Backward(bool data);
+    /// <param name="weights">Whether to compute the weight and bias gradients.</param>
+    public abstract void Backward(bool data, bool weights = true);
 
     /// <summary>Releases the packed weights and partials.</summary>
     public abstract void Dispose();

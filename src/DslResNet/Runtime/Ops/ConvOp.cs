@@ -140,7 +140,8 @@ public sealed class ConvOp : IDisposable
 
     /// <summary>Gradients of the weights and bias (overwritten) and, when <paramref name="data"/> and bound, of the input (accumulated).</summary>
     /// <param name="data">Whether to compute the input's gradient.</param>
-    public void Backward(bool data = true) => _kernel.Backward(data);
+    /// <param name="weights">Whether to compute the weights' and bias's gradients (false for a frozen layer).</param>
+    public void Backward(bool data = true, bool weights = true) => _kernel.Backward(data, weights);
 
     /// <summary>Frees the backend's memory of this operation (packed weights, partial sums); idempotent.</summary>
     public void Dispose() => _kernel.Dispose();
