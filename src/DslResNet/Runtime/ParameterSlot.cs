@@ -8,6 +8,9 @@ namespace DslResNet.Runtime;
 /// </summary>
 public sealed class ParameterSlot
 {
+    private double _learningRateScale = 1;
+    private double? _weightDecay;
+
     /// <summary>Creates a slot over a value buffer and a gradient buffer of the same length.</summary>
     /// <param name="name">The parameter's name, e.g. <c>conv1.weight</c>; names the optimizer's state buffers.</param>
     /// <param name="value">The parameter's values, updated in place by <see cref="IOptimizer.Step"/>.</param>
@@ -40,6 +43,29 @@ public sealed class ParameterSlot
 
     /// <summary>Whether weight decay applies to this parameter.</summary>
     public bool ApplyWeightDecay { get; }
+
+    /// <summary>
+    /// This parameter's share of the optimizer's learning rate (default 1), as a torch.optim parameter group's <c>lr</c>
+    /// relative to the others: schedules set the optimizer's rate and every group follows in proportion.
+    /// </summary>
+    /// <exception cref="ArgumentException">Set to a negative or non-finite value.</exception>
+    public double LearningRateScale
+    {
+        get => _learningRateScale;
+        set => _learningRateScale = value >= 0 && double.IsFinite(value)
+            ? value
+            : throw new ArgumentException($"Parameter '{Name}': the learning-rate scale must be finite and >= 0, not {value}.", nameof(value));
+    }
+
+    /// <summary>This parameter's weight decay, overriding the optimizer's; null (the default) uses the optimizer's. Ignored where <see cref="ApplyWeightDecay"/> is false.</summary>
+    /// <exception cref="ArgumentException">Set to a negative or non-finite value.</exception>
+    public double? WeightDecay
+    {
+        get => _weightDecay;
+        set => _weightDecay = value is not { } v || (v >= 0 && double.IsFinite(v))
+            ? value
+            : throw new ArgumentException($"Parameter '{Name}': weight decay must be finite and >= 0, not {value}.", nameof(value));
+    }
 
     /// <summary>The number of elements.</summary>
     public int Length => Value.Length;

@@ -93,8 +93,8 @@ public sealed class AdamW : Optimizer
             _expAvgSq[parameter.Name] = v;
         }
 
-        double lr = LearningRate;
-        float shrink = parameter.ApplyWeightDecay ? (float)(1 - lr * WeightDecay) : 1f;
+        double lr = LearningRate * parameter.LearningRateScale;
+        float shrink = parameter.ApplyWeightDecay ? (float)(1 - lr * (parameter.WeightDecay ?? WeightDecay)) : 1f;
         float b2 = (float)Beta2;
         float oneMinusB1 = (float)(1 - Beta1);
         float oneMinusB2 = (float)(1 - Beta2);

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using System.Runtime.CompilerServices;
 using DslResNet.Runtime;
 
@@ -74,6 +75,38 @@ public abstract class Optimizer : IOptimizer
         ParameterSlot slot = new(name, value, gradient, applyWeightDecay);
         Add(slot);
         return slot;
+    }
+
+    /// <summary>
+    /// A parameter group, as torch.optim's <c>param_groups</c>: every registered parameter of a module (its name, or a
+    /// prefix followed by a dot: <c>"layer4"</c>, <c>"fc"</c>) gets a learning rate of <paramref name="learningRateScale"/>
+    /// times this optimizer's (so schedules move every group in proportion) and, when given, its own weight decay.
+    /// Fine-tuning commonly trains the backbone at a tenth of the head's rate:
+    /// <c>optimizer.SetGroup("fc", 1); foreach (var m in backbone) optimizer.SetGroup(m, 0.1);</c>. Groups are not saved
+    /// in checkpoints: set them again after a resume.
+    /// </summary>
+    /// <param name="module">A parameter name or a module prefix.</param>
+    /// <param name="learningRateScale">The group's share of the learning rate, at least 0.</param>
+    /// <param name="weightDecay">The group's weight decay; null keeps the optimizer's.</param>
+    /// <returns>How many parameters the group holds.</returns>
+    /// <exception cref="ArgumentException">The module matches no registered parameter (the message lists the registered modules), or a value is negative or not finite.</exception>
+    public int SetGroup(string module, double learningRateScale = 1, double? weightDecay = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(module);
+        List<ParameterSlot> matched = _parameters.FindAll(p => p.Name == module || p.Name.StartsWith(module + ".", StringComparison.Ordinal));
+        if (matched.Count == 0)
+        {
+            string modules = string.Join(", ", _parameters.Select(p => p.Name.Split('.')[0]).Distinct());
+            throw new ArgumentException($"No registered parameter belongs to module '{module}'; the optimizer holds {(modules.Length == 0 ? "none" : modules)}.", nameof(module));
+        }
+
+        foreach (ParameterSlot slot in matched)
+        {
+            slot.LearningRateScale = learningRateScale;
+            slot.WeightDecay = weightDecay;
+        }
+
+        return matched.Count;
     }
 
     /// <summary>Updates every registered parameter from its gradient, then counts the step.</summary>

@@ -77,8 +77,8 @@ public sealed class Sgd : Optimizer
     {
         Span<float> p = parameter.Value.Span;
         ReadOnlySpan<float> grad = parameter.Gradient.Span;
-        float lr = (float)LearningRate;
-        float decay = parameter.ApplyWeightDecay ? (float)WeightDecay : 0f;
+        float lr = (float)(LearningRate * parameter.LearningRateScale);
+        float decay = parameter.ApplyWeightDecay ? (float)(parameter.WeightDecay ?? WeightDecay) : 0f;
         if (Momentum == 0)
         {
             for (int i = 0; i < p.Length; i++)

@@ -454,4 +454,52 @@ public sealed class OptimizerTests
         sgd.Step();
         Assert.Equal([0.5f, 0.5f, 0f, 0f], values);
     }
+
+    [Fact]
+    public void Parameter_groups_scale_the_learning_rate_and_override_weight_decay_per_module()
+    {
+        // SGD without momentum, one step, computed in float as the update does: p - lr * scale * (g + wd * p).
+        Sgd sgd = new(0.5, weightDecay: 0.1);
+        float[] backbone = [1f, -2f], backboneGrad = [0.25f, 0.5f];
+        float[] head = [3f, 4f], headGrad = [1f, -1f];
+        float[] other = [2f], otherGrad = [1f];
+        sgd.Add("layer1.0.conv1.weight", backbone, backboneGrad);
+        sgd.Add("fc.weight", head, headGrad);
+        sgd.Add("bn1.weight", other, otherGrad);
+        Assert.Equal(1, sgd.SetGroup("layer1", learningRateScale: 0.1));
+        Assert.Equal(1, sgd.SetGroup("fc", learningRateScale: 1, weightDecay: 0));
+        sgd.Step();
+
+        float lrBackbone = (float)(0.5 * 0.1);
+        Assert.Equal(1f - (lrBackbone * (0.25f + (0.1f * 1f))), backbone[0]);
+        Assert.Equal(-2f - (lrBackbone * (0.5f + (0.1f * -2f))), backbone[1]);
+        Assert.Equal(3f - (0.5f * 1f), head[0]);
+        Assert.Equal(4f - (0.5f * -1f), head[1]);
+        Assert.Equal(2f - (0.5f * (1f + (0.1f * 2f))), other[0]);
+    }
+
+    [Fact]
+    public void AdamW_follows_the_group_scale_and_a_zero_scale_freezes_the_group()
+    {
+        AdamW adam = new(0.01, weightDecay: 0.5);
+        float[] still = [1f, 2f], stillGrad = [0.3f, -0.3f];
+        float[] moving = [1f, 2f], movingGrad = [0.3f, -0.3f];
+        adam.Add("layer1.weight", still, stillGrad);
+        adam.Add("fc.weight", moving, movingGrad);
+        adam.SetGroup("layer1", learningRateScale: 0);
+        adam.Step();
+        Assert.Equal([1f, 2f], still);
+        Assert.NotEqual(1f, moving[0]);
+    }
+
+    [Fact]
+    public void Parameter_groups_refuse_unknown_modules_and_bad_values()
+    {
+        Sgd sgd = new(0.1);
+        sgd.Add("fc.weight", [1f], [1f]);
+        ArgumentException unknown = Assert.Throws<ArgumentException>(() => sgd.SetGroup("layer9"));
+        Assert.Contains("module 'layer9'; the optimizer holds fc", unknown.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => sgd.SetGroup("fc", learningRateScale: -1));
+        Assert.Throws<ArgumentException>(() => sgd.SetGroup("fc", weightDecay: double.NaN));
+    }
 }
