@@ -13,7 +13,10 @@ internal static class SampleProcess
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
 
     /// <summary>Runs the sample (its assembly sits beside this one) with the muxer that runs the tests, in <paramref name="directory"/>.</summary>
-    public static SampleResult Run(string directory, params string[] args)
+    public static SampleResult Run(string directory, params string[] args) => RunAssembly("FashionMnist.dll", directory, args);
+
+    /// <summary>Runs a sample assembly that sits beside this one.</summary>
+    public static SampleResult RunAssembly(string assembly, string directory, params string[] args)
     {
         string? dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
         ProcessStartInfo info = new(string.IsNullOrEmpty(dotnet) ? "dotnet" : dotnet)
@@ -24,7 +27,7 @@ internal static class SampleProcess
             UseShellExecute = false,
             WorkingDirectory = directory,
         };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "FashionMnist.dll"));
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, assembly));
         foreach (string a in args)
         {
             info.ArgumentList.Add(a);
