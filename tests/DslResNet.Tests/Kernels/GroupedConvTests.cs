@@ -38,6 +38,11 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
         [InlineData(2, 12, 7, 6, 12, 3, 1, 1, 12, false)]
         [InlineData(1, 10, 9, 9, 20, 5, 2, 2, 10, true)]
         [InlineData(3, 32, 5, 5, 64, 1, 2, 0, 4, false)]
+        [InlineData(2, 16, 9, 7, 16, 3, 2, 1, 16, true)]
+        [InlineData(1, 64, 7, 6, 64, 3, 1, 1, 8, false)]
+        [InlineData(2, 32, 9, 9, 32, 5, 2, 2, 2, true)]
+        [InlineData(2, 24, 7, 5, 24, 3, 1, 0, 6, false)]
+        [InlineData(1, 16, 5, 11, 16, 3, 1, 1, 16, false)]
     public void Ilgpu(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int groups, bool bias)
     {
         ConvShape shape = new(n, cin, h, w, cout, k, stride, pad, bias, groups);
@@ -61,6 +66,11 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
         [InlineData(2, 12, 7, 6, 12, 3, 1, 1, 12, false)]
         [InlineData(1, 10, 9, 9, 20, 5, 2, 2, 10, true)]
         [InlineData(3, 32, 5, 5, 64, 1, 2, 0, 4, false)]
+        [InlineData(2, 16, 9, 7, 16, 3, 2, 1, 16, true)]
+        [InlineData(1, 64, 7, 6, 64, 3, 1, 1, 8, false)]
+        [InlineData(2, 32, 9, 9, 32, 5, 2, 2, 2, true)]
+        [InlineData(2, 24, 7, 5, 24, 3, 1, 0, 6, false)]
+        [InlineData(1, 16, 5, 11, 16, 3, 1, 1, 16, false)]
     public void Simd(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int groups, bool bias)
     {
         ConvShape shape = new(n, cin, h, w, cout, k, stride, pad, bias, groups);
@@ -89,10 +99,45 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
             case (32, 64, 1, 2, 4):
                 CheckSimd<G32x5x5To64K1S2P0G4>(shape, threads);
                 break;
+            case (16, 16, 3, 2, 16):
+                CheckSimd<G16x9x7To16K3S2P1G16>(shape, threads);
+                break;
+            case (64, 64, 3, 1, 8):
+                CheckSimd<G64x7x6To64K3S1P1G8>(shape, threads);
+                break;
+            case (32, 32, 5, 2, 2):
+                CheckSimd<G32x9x9To32K5S2P2G2>(shape, threads);
+                break;
+            case (24, 24, 3, 1, 6):
+                CheckSimd<G24x7x5To24K3S1P0G6>(shape, threads);
+                break;
+            case (16, 16, 3, 1, 16):
+                CheckSimd<G16x5x11To16K3S1P1G16>(shape, threads);
+                break;
             default:
                 throw new ArgumentException($"No geometry for {shape}.");
             }
         }
+    }
+
+    /// <summary>
+    /// The SIMD permute/broadcast path takes as many input as output channels (a multiple of 8) in groups of 1, 2, 4 or a
+    /// multiple of 8 channels: ResNeXt's and depthwise layers. The cases above cover it in every group size (so a break in it
+    /// fails them, not only the general path); the other shapes fall back to the general path.
+    /// </summary>
+    [Fact]
+    public void FastPathCoversResNeXtShapes()
+    {
+        Assert.True(SimdGroupedConvolution<G64x6x5To64K3S1P1G32>.Fast);
+        Assert.True(SimdGroupedConvolution<G128x5x7To128K3S2P1G32>.Fast);
+        Assert.True(SimdGroupedConvolution<G16x9x7To16K3S2P1G16>.Fast);
+        Assert.True(SimdGroupedConvolution<G64x7x6To64K3S1P1G8>.Fast);
+        Assert.True(SimdGroupedConvolution<G32x9x9To32K5S2P2G2>.Fast);
+        Assert.True(SimdGroupedConvolution<G24x7x5To24K3S1P0G6>.Fast);
+        Assert.True(SimdGroupedConvolution<G16x5x11To16K3S1P1G16>.Fast);
+        Assert.False(SimdGroupedConvolution<G4x7x5To6K3S1P1G2>.Fast);
+        Assert.False(SimdGroupedConvolution<G12x7x6To12K3S1P1G12>.Fast);
+        Assert.False(SimdGroupedConvolution<G32x5x5To64K1S2P0G4>.Fast);
     }
 
     /// <summary>A geometry whose groups disagree with the shape's is refused, naming both.</summary>
@@ -313,6 +358,101 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
         public static int Padding => 0;
 
         public static int Groups => 4;
+    }
+
+    private readonly struct G16x9x7To16K3S2P1G16 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 9;
+
+        public static int Width => 7;
+
+        public static int OutChannels => 16;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 2;
+
+        public static int Padding => 1;
+
+        public static int Groups => 16;
+    }
+
+    private readonly struct G64x7x6To64K3S1P1G8 : IConvGeometry
+    {
+        public static int InChannels => 64;
+
+        public static int Height => 7;
+
+        public static int Width => 6;
+
+        public static int OutChannels => 64;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+
+        public static int Groups => 8;
+    }
+
+    private readonly struct G32x9x9To32K5S2P2G2 : IConvGeometry
+    {
+        public static int InChannels => 32;
+
+        public static int Height => 9;
+
+        public static int Width => 9;
+
+        public static int OutChannels => 32;
+
+        public static int Kernel => 5;
+
+        public static int Stride => 2;
+
+        public static int Padding => 2;
+
+        public static int Groups => 2;
+    }
+
+    private readonly struct G24x7x5To24K3S1P0G6 : IConvGeometry
+    {
+        public static int InChannels => 24;
+
+        public static int Height => 7;
+
+        public static int Width => 5;
+
+        public static int OutChannels => 24;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 0;
+
+        public static int Groups => 6;
+    }
+
+    private readonly struct G16x5x11To16K3S1P1G16 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 5;
+
+        public static int Width => 11;
+
+        public static int OutChannels => 16;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+
+        public static int Groups => 16;
     }
 }
 

@@ -1,6 +1,8 @@
 using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace DslResNet.Kernels.Simd;
 
@@ -10,6 +12,10 @@ namespace DslResNet.Kernels.Simd;
 /// groups' channels at once: a row of the map is first expanded so that lane <c>c</c> holds the value channel <c>c</c> reads
 /// (its own group's channel), then each tap is one vector multiply-add over the row. No Winograd and no fused epilogue or
 /// statistics (the epilogue pass does those itself).
+/// <para>ResNeXt's and depthwise layers (as many input as output channels, a multiple of 8, and groups of 1, 2 or 4 channels or
+/// a multiple of 8) take a faster path with AVX2: no expansion; lanes are eight channels, and the value lane <c>c</c> reads
+/// for group-channel <c>j</c> is one permute of the eight channels at that pixel (groups smaller than 8 lanes) or one broadcast
+/// (larger groups); four pixels per tile, each a separate accumulator.</para>
 /// </summary>
 /// <typeparam name="G">The geometry (constants).</typeparam>
 internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallelWork
@@ -20,6 +26,11 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
     private const int PassWeights = 2;
 
     private static readonly int VL = Vector<float>.Count;
+
+    // G.Groups is a static virtual member with a default: a call to it is not inlined (a profile showed get_Cig as 27% of a
+    // run, called from the inner loops). Read once; the class is initialised before any kernel is compiled, so the JIT takes
+    // this static readonly value as a constant.
+    private static readonly int GroupCount = G.Groups;
 
     private readonly SimdPool _pool;
     private readonly int _batch;
@@ -68,14 +79,22 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
         long forward = ((long)PaddedWidth * Cig * CoP) + ((long)OutWidth * CoP);
         long data = ((long)OutWidth * Cog * CiP) + ((long)G.Width * CiP);
         long weights = ((long)PaddedWidth * Cig * CoP) + ((long)OutWidth * CoP);
-        pool.EnsureScratch(Math.Max(forward, Math.Max(data, weights)));
+        long fast = (long)G.Kernel * (PaddedWidth + DilatedWidth) * G.InChannels;
+        pool.EnsureScratch(Math.Max(Math.Max(forward, fast), Math.Max(data, weights)));
     }
+
+    /// <summary>Whether the permute/broadcast path runs (see the class remarks).</summary>
+    internal static bool Fast => Avx2.IsSupported && Fma.IsSupported && Cig == Cog && G.InChannels % 8 == 0
+        && (8 % Cig == 0 || Cig % 8 == 0);
+
+    // The output-gradient row as the data pass reads it: u' = iw + Kernel - 1 - kw for every input column and tap.
+    private static int DilatedWidth => G.Width + G.Kernel - 1;
 
     private static int Taps => G.Kernel * G.Kernel;
 
-    private static int Cig => G.InChannels / G.Groups;
+    private static int Cig => G.InChannels / GroupCount;
 
-    private static int Cog => G.OutChannels / G.Groups;
+    private static int Cog => G.OutChannels / GroupCount;
 
     private static int CoP => (G.OutChannels + VL - 1) / VL * VL;
 
@@ -128,14 +147,28 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
             case PassForward:
                 for (int unit = start; unit < end; unit++)
                 {
-                    ForwardRow(unit / OutHeight, unit % OutHeight, scratch);
+                    if (Fast)
+                    {
+                        FastForwardRow(unit / OutHeight, unit % OutHeight, scratch);
+                    }
+                    else
+                    {
+                        ForwardRow(unit / OutHeight, unit % OutHeight, scratch);
+                    }
                 }
 
                 break;
             case PassData:
                 for (int unit = start; unit < end; unit++)
                 {
-                    DataRow(unit / G.Height, unit % G.Height, scratch);
+                    if (Fast)
+                    {
+                        FastDataRow(unit / G.Height, unit % G.Height, scratch);
+                    }
+                    else
+                    {
+                        DataRow(unit / G.Height, unit % G.Height, scratch);
+                    }
                 }
 
                 break;
@@ -143,7 +176,14 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
                 float* partial = _partials + ((long)thread * Taps * Cig * CoP);
                 for (int unit = start; unit < end; unit++)
                 {
-                    WeightsRow(unit / OutHeight, unit % OutHeight, scratch, partial);
+                    if (Fast)
+                    {
+                        FastWeightsRow(unit / OutHeight, unit % OutHeight, scratch, partial);
+                    }
+                    else
+                    {
+                        WeightsRow(unit / OutHeight, unit % OutHeight, scratch, partial);
+                    }
                 }
 
                 break;
@@ -205,7 +245,7 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
             for (int j = 0; j < Cig; j++)
             {
                 float* d = dst + (j * CoP);
-                for (int group = 0; group < G.Groups; group++)
+                for (int group = 0; group < GroupCount; group++)
                 {
                     float v = src[(group * Cig) + j];
                     float* dg = d + (group * Cog);
@@ -298,7 +338,7 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
                 for (int o = 0; o < Cog; o++)
                 {
                     float* dst = d + (((ow * Cog) + o) * CiP);
-                    for (int group = 0; group < G.Groups; group++)
+                    for (int group = 0; group < GroupCount; group++)
                     {
                         float v = src[(group * Cog) + o];
                         float* dg = dst + (group * Cig);
@@ -395,6 +435,311 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
                         }
 
                         Store(pj + c, sum);
+                    }
+                }
+            }
+        }
+    }
+
+    // The fast path. Channels C = InChannels = OutChannels, groups of Cg = Cig = Cog channels; lanes are channels c .. c + 7.
+
+    // The eight lanes' values of group-channel j at a pixel whose channels start at p, for the block of channels starting at c:
+    // lane l reads channel ((c + l) / Cg) * Cg + j.
+    // cg is Cig, passed in: the properties are not inlined into these methods, and a call per value cost a quarter of the time.
+    // lanes is (l & ~(cg - 1)) per lane l, the first lane of l's group.
+    // start is the block's group's first channel (c - c % cg), read only for groups of 8 or more channels.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Spread(float* p, int c, int j, int cg, Vector256<int> lanes, int start)
+    {
+        if (cg == 1)
+        {
+            return Avx.LoadVector256(p + c);
+        }
+
+        if ((cg & 7) == 0)
+        {
+            return Vector256.Create(p[start + j]);
+        }
+
+        return Avx2.PermuteVar8x32(Avx.LoadVector256(p + c), lanes + Vector256.Create(j));
+    }
+
+    private static Vector256<int> GroupLanes(int cg) => Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) & Vector256.Create(~(cg - 1));
+
+    // Row ih of image n (or of dy) into a zero-padded buffer: `before` zero pixels, the row, zero pixels to `length`.
+    private static void PadRow(float* src, int pixels, float* dst, int before, int length)
+    {
+        int c = G.InChannels;
+        new Span<float>(dst, before * c).Clear();
+        new ReadOnlySpan<float>(src, pixels * c).CopyTo(new Span<float>(dst + (before * c), pixels * c));
+        new Span<float>(dst + ((before + pixels) * c), (length - before - pixels) * c).Clear();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void FastForwardRow(int n, int oh, float* scratch)
+    {
+        int channels = G.InChannels;
+        int cg = Cig;
+        int coP = CoP;
+        int ciP = CiP;
+        int taps = Taps;
+        int kernel = G.Kernel;
+        Vector256<int> lanes = GroupLanes(cg);
+        _ = coP + ciP + taps + kernel;
+        int rowFloats = PaddedWidth * channels;
+        int first = -1;
+        int last = -1;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            int ih = (oh * G.Stride) - G.Padding + kh;
+            if (ih < 0 || ih >= G.Height)
+            {
+                continue;
+            }
+
+            first = first < 0 ? kh : first;
+            last = kh;
+            PadRow(_x + ((((long)n * G.Height) + ih) * G.Width * channels), G.Width, scratch + (kh * rowFloats), G.Padding, PaddedWidth);
+        }
+
+        float* y = _y + ((((long)n * OutHeight) + oh) * OutWidth * channels);
+        int step = G.Stride * channels;
+        for (int c = 0; c < channels; c += 8)
+        {
+            int start = c - (c % cg);
+            Vector256<float> bias = _bias ? Avx.LoadVector256(_b + c) : Vector256<float>.Zero;
+            int ow = 0;
+            for (; ow + 4 <= OutWidth; ow += 4)
+            {
+                Vector256<float> a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+                for (int kh = first; kh <= last && first >= 0; kh++)
+                {
+                    float* row = scratch + (kh * rowFloats);
+                    for (int kw = 0; kw < G.Kernel; kw++)
+                    {
+                        float* p = row + ((((ow * G.Stride) + kw)) * channels);
+                        float* wp = _packed + ((((kh * G.Kernel) + kw) * cg * coP) + c);
+                        for (int j = 0; j < cg; j++)
+                        {
+                            Vector256<float> w = Avx.LoadVector256(wp + (j * coP));
+                            a0 = Fma.MultiplyAdd(Spread(p, c, j, cg, lanes, start), w, a0);
+                            a1 = Fma.MultiplyAdd(Spread(p + step, c, j, cg, lanes, start), w, a1);
+                            a2 = Fma.MultiplyAdd(Spread(p + (2 * step), c, j, cg, lanes, start), w, a2);
+                            a3 = Fma.MultiplyAdd(Spread(p + (3 * step), c, j, cg, lanes, start), w, a3);
+                        }
+                    }
+                }
+
+                float* o = y + (ow * channels) + c;
+                Avx.Store(o, a0);
+                Avx.Store(o + channels, a1);
+                Avx.Store(o + (2 * channels), a2);
+                Avx.Store(o + (3 * channels), a3);
+            }
+
+            for (; ow < OutWidth; ow++)
+            {
+                Vector256<float> a0 = bias;
+                for (int kh = first; kh <= last && first >= 0; kh++)
+                {
+                    float* row = scratch + (kh * rowFloats);
+                    for (int kw = 0; kw < G.Kernel; kw++)
+                    {
+                        float* p = row + (((ow * G.Stride) + kw) * channels);
+                        float* wp = _packed + ((((kh * G.Kernel) + kw) * cg * coP) + c);
+                        for (int j = 0; j < cg; j++)
+                        {
+                            a0 = Fma.MultiplyAdd(Spread(p, c, j, cg, lanes, start), Avx.LoadVector256(wp + (j * coP)), a0);
+                        }
+                    }
+                }
+
+                Avx.Store(y + (ow * channels) + c, a0);
+            }
+        }
+    }
+
+    // dx[n, ih] += sum over the taps that read it; the output-gradient row of each such tap is spread out (zeros between the
+    // columns of a strided layer) so that column iw, tap kw reads position iw + Kernel - 1 - kw.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void FastDataRow(int n, int ih, float* scratch)
+    {
+        int channels = G.InChannels;
+        int cg = Cig;
+        int coP = CoP;
+        int ciP = CiP;
+        int taps = Taps;
+        int kernel = G.Kernel;
+        Vector256<int> lanes = GroupLanes(cg);
+        _ = coP + ciP + taps + kernel;
+        int rowFloats = DilatedWidth * channels;
+        Span<bool> valid = stackalloc bool[G.Kernel];
+        bool any = false;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            int t = ih + G.Padding - kh;
+            valid[kh] = t >= 0 && t % G.Stride == 0 && t / G.Stride < OutHeight;
+            if (!valid[kh])
+            {
+                continue;
+            }
+
+            any = true;
+            float* dyRow = _dy + ((((long)n * OutHeight) + (t / G.Stride)) * OutWidth * channels);
+            float* d = scratch + (kh * rowFloats);
+            if (G.Stride == 1)
+            {
+                // u = u' + Padding - Kernel + 1 is the output column.
+                int before = G.Kernel - 1 - G.Padding;
+                int skip = before < 0 ? -before : 0;
+                int start = before < 0 ? 0 : before;
+                int pixels = Math.Min(OutWidth - skip, DilatedWidth - start);
+                new Span<float>(d, rowFloats).Clear();
+                if (pixels > 0)
+                {
+                    new ReadOnlySpan<float>(dyRow + (skip * channels), pixels * channels).CopyTo(new Span<float>(d + (start * channels), pixels * channels));
+                }
+            }
+            else
+            {
+                new Span<float>(d, rowFloats).Clear();
+                for (int up = 0; up < DilatedWidth; up++)
+                {
+                    int u = up + G.Padding - G.Kernel + 1;
+                    if (u >= 0 && u % G.Stride == 0 && u / G.Stride < OutWidth)
+                    {
+                        new ReadOnlySpan<float>(dyRow + ((u / G.Stride) * channels), channels).CopyTo(new Span<float>(d + (up * channels), channels));
+                    }
+                }
+            }
+        }
+
+        if (!any)
+        {
+            return;
+        }
+
+        float* dx = _dx + ((((long)n * G.Height) + ih) * G.Width * channels);
+        for (int c = 0; c < channels; c += 8)
+        {
+            int start = c - (c % cg);
+            int iw = 0;
+            for (; iw + 4 <= G.Width; iw += 4)
+            {
+                float* o = dx + (iw * channels) + c;
+                Vector256<float> a0 = Avx.LoadVector256(o), a1 = Avx.LoadVector256(o + channels);
+                Vector256<float> a2 = Avx.LoadVector256(o + (2 * channels)), a3 = Avx.LoadVector256(o + (3 * channels));
+                for (int kh = 0; kh < G.Kernel; kh++)
+                {
+                    if (!valid[kh])
+                    {
+                        continue;
+                    }
+
+                    float* row = scratch + (kh * rowFloats);
+                    for (int kw = 0; kw < G.Kernel; kw++)
+                    {
+                        float* p = row + ((iw + G.Kernel - 1 - kw) * channels);
+                        float* wp = _transposed + ((((kh * G.Kernel) + kw) * cg * ciP) + c);
+                        for (int j = 0; j < cg; j++)
+                        {
+                            Vector256<float> w = Avx.LoadVector256(wp + (j * ciP));
+                            a0 = Fma.MultiplyAdd(Spread(p, c, j, cg, lanes, start), w, a0);
+                            a1 = Fma.MultiplyAdd(Spread(p + channels, c, j, cg, lanes, start), w, a1);
+                            a2 = Fma.MultiplyAdd(Spread(p + (2 * channels), c, j, cg, lanes, start), w, a2);
+                            a3 = Fma.MultiplyAdd(Spread(p + (3 * channels), c, j, cg, lanes, start), w, a3);
+                        }
+                    }
+                }
+
+                Avx.Store(o, a0);
+                Avx.Store(o + channels, a1);
+                Avx.Store(o + (2 * channels), a2);
+                Avx.Store(o + (3 * channels), a3);
+            }
+
+            for (; iw < G.Width; iw++)
+            {
+                float* o = dx + (iw * channels) + c;
+                Vector256<float> a0 = Avx.LoadVector256(o);
+                for (int kh = 0; kh < G.Kernel; kh++)
+                {
+                    if (!valid[kh])
+                    {
+                        continue;
+                    }
+
+                    float* row = scratch + (kh * rowFloats);
+                    for (int kw = 0; kw < G.Kernel; kw++)
+                    {
+                        float* p = row + ((iw + G.Kernel - 1 - kw) * channels);
+                        float* wp = _transposed + ((((kh * G.Kernel) + kw) * cg * ciP) + c);
+                        for (int j = 0; j < cg; j++)
+                        {
+                            a0 = Fma.MultiplyAdd(Spread(p, c, j, cg, lanes, start), Avx.LoadVector256(wp + (j * ciP)), a0);
+                        }
+                    }
+                }
+
+                Avx.Store(o, a0);
+            }
+        }
+    }
+
+    // This thread's partial dw[tap][j][oc] += dy[n, oh, ow, oc] * x[n, ih, iw, (oc's group) * Cg + j] over output row oh.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void FastWeightsRow(int n, int oh, float* scratch, float* partial)
+    {
+        int channels = G.InChannels;
+        int cg = Cig;
+        int coP = CoP;
+        int ciP = CiP;
+        int taps = Taps;
+        int kernel = G.Kernel;
+        Vector256<int> lanes = GroupLanes(cg);
+        _ = coP + ciP + taps + kernel;
+        float* dyRow = _dy + ((((long)n * OutHeight) + oh) * OutWidth * channels);
+        int step = G.Stride * channels;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            int ih = (oh * G.Stride) - G.Padding + kh;
+            if (ih < 0 || ih >= G.Height)
+            {
+                continue;
+            }
+
+            PadRow(_x + ((((long)n * G.Height) + ih) * G.Width * channels), G.Width, scratch, G.Padding, PaddedWidth);
+            for (int kw = 0; kw < G.Kernel; kw++)
+            {
+                float* pk = partial + (((kh * G.Kernel) + kw) * cg * coP);
+                for (int c = 0; c < channels; c += 8)
+                {
+                    int start = c - (c % cg);
+                    for (int j = 0; j < cg; j++)
+                    {
+                        Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+                        float* p = scratch + (kw * channels);
+                        float* g = dyRow + c;
+                        int ow = 0;
+                        for (; ow + 4 <= OutWidth; ow += 4)
+                        {
+                            a0 = Fma.MultiplyAdd(Avx.LoadVector256(g), Spread(p, c, j, cg, lanes, start), a0);
+                            a1 = Fma.MultiplyAdd(Avx.LoadVector256(g + channels), Spread(p + step, c, j, cg, lanes, start), a1);
+                            a2 = Fma.MultiplyAdd(Avx.LoadVector256(g + (2 * channels)), Spread(p + (2 * step), c, j, cg, lanes, start), a2);
+                            a3 = Fma.MultiplyAdd(Avx.LoadVector256(g + (3 * channels)), Spread(p + (3 * step), c, j, cg, lanes, start), a3);
+                            g += 4 * channels;
+                            p += 4 * step;
+                        }
+
+                        for (; ow < OutWidth; ow++)
+                        {
+                            a0 = Fma.MultiplyAdd(Avx.LoadVector256(g), Spread(p, c, j, cg, lanes, start), a0);
+                            g += channels;
+                            p += step;
+                        }
+
+                        float* q = pk + (j * coP) + c;
+                        Avx.Store(q, Avx.LoadVector256(q) + ((a0 + a1) + (a2 + a3)));
                     }
                 }
             }
