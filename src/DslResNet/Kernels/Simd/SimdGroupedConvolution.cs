@@ -709,37 +709,44 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
             }
 
             PadRow(_x + ((((long)n * G.Height) + ih) * G.Width * channels), G.Width, scratch, G.Padding, PaddedWidth);
-            for (int kw = 0; kw < G.Kernel; kw++)
+            // A block of 8 channels and 8 output columns at a time, over all its taps and group channels: the pixels of a row
+            // are C floats apart, so a whole row's lines fall in a few L1 sets and passes over whole rows (one per tap and
+            // group channel) missed L1 every time (a third of the forward pass's speed).
+            for (int c = 0; c < channels; c += 8)
             {
-                float* pk = partial + (((kh * G.Kernel) + kw) * cg * coP);
-                for (int c = 0; c < channels; c += 8)
+                int start = c - (c % cg);
+                for (int o0 = 0; o0 < OutWidth; o0 += 8)
                 {
-                    int start = c - (c % cg);
-                    for (int j = 0; j < cg; j++)
+                    int o1 = Math.Min(o0 + 8, OutWidth);
+                    for (int kw = 0; kw < G.Kernel; kw++)
                     {
-                        Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
-                        float* p = scratch + (kw * channels);
-                        float* g = dyRow + c;
-                        int ow = 0;
-                        for (; ow + 4 <= OutWidth; ow += 4)
+                        float* pk = partial + (((kh * G.Kernel) + kw) * cg * coP);
+                        for (int j = 0; j < cg; j++)
                         {
-                            a0 = Fma.MultiplyAdd(Avx.LoadVector256(g), Spread(p, c, j, cg, lanes, start), a0);
-                            a1 = Fma.MultiplyAdd(Avx.LoadVector256(g + channels), Spread(p + step, c, j, cg, lanes, start), a1);
-                            a2 = Fma.MultiplyAdd(Avx.LoadVector256(g + (2 * channels)), Spread(p + (2 * step), c, j, cg, lanes, start), a2);
-                            a3 = Fma.MultiplyAdd(Avx.LoadVector256(g + (3 * channels)), Spread(p + (3 * step), c, j, cg, lanes, start), a3);
-                            g += 4 * channels;
-                            p += 4 * step;
-                        }
+                            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+                            float* p = scratch + (((o0 * G.Stride) + kw) * channels);
+                            float* g = dyRow + (o0 * channels) + c;
+                            int ow = o0;
+                            for (; ow + 4 <= o1; ow += 4)
+                            {
+                                a0 = Fma.MultiplyAdd(Avx.LoadVector256(g), Spread(p, c, j, cg, lanes, start), a0);
+                                a1 = Fma.MultiplyAdd(Avx.LoadVector256(g + channels), Spread(p + step, c, j, cg, lanes, start), a1);
+                                a2 = Fma.MultiplyAdd(Avx.LoadVector256(g + (2 * channels)), Spread(p + (2 * step), c, j, cg, lanes, start), a2);
+                                a3 = Fma.MultiplyAdd(Avx.LoadVector256(g + (3 * channels)), Spread(p + (3 * step), c, j, cg, lanes, start), a3);
+                                g += 4 * channels;
+                                p += 4 * step;
+                            }
 
-                        for (; ow < OutWidth; ow++)
-                        {
-                            a0 = Fma.MultiplyAdd(Avx.LoadVector256(g), Spread(p, c, j, cg, lanes, start), a0);
-                            g += channels;
-                            p += step;
-                        }
+                            for (; ow < o1; ow++)
+                            {
+                                a0 = Fma.MultiplyAdd(Avx.LoadVector256(g), Spread(p, c, j, cg, lanes, start), a0);
+                                g += channels;
+                                p += step;
+                            }
 
-                        float* q = pk + (j * coP) + c;
-                        Avx.Store(q, Avx.LoadVector256(q) + ((a0 + a1) + (a2 + a3)));
+                            float* q = pk + (j * coP) + c;
+                            Avx.Store(q, Avx.LoadVector256(q) + ((a0 + a1) + (a2 + a3)));
+                        }
                     }
                 }
             }
