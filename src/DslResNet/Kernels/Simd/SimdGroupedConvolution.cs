@@ -19,7 +19,8 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
     private const int PassData = 1;
     private const int PassWeights = 2;
 
-    private static readonly int VL = Vector<float>.Count;
+    // Vector<float>.Count is a JIT-time constant (a static readonly copy of it would not be in AggressiveOptimization code).
+    private static int VL => Vector<float>.Count;
 
     private readonly SimdPool _pool;
     private readonly int _batch;
@@ -194,7 +195,9 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ExpandInputRow(int n, int ih, float* e)
     {
-        int perPixel = Cig * CoP;
+        // Locals: the JIT keeps them in registers (the geometry's Groups is a default interface member, which it may not fold).
+        int groups = G.Groups, cig = Cig, cog = Cog, coP = CoP, ciP = CiP;
+        int perPixel = cig * coP;
         new Span<float>(e, G.Padding * perPixel).Clear();
         new Span<float>(e + ((G.Padding + G.Width) * perPixel), G.Padding * perPixel).Clear();
         float* row = _x + ((((long)n * G.Height) + ih) * G.Width * G.InChannels);
@@ -202,21 +205,21 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
         {
             float* src = row + (iw * G.InChannels);
             float* dst = e + ((G.Padding + iw) * perPixel);
-            for (int j = 0; j < Cig; j++)
+            for (int j = 0; j < cig; j++)
             {
-                float* d = dst + (j * CoP);
-                for (int group = 0; group < G.Groups; group++)
+                float* d = dst + (j * coP);
+                for (int group = 0; group < groups; group++)
                 {
-                    float v = src[(group * Cig) + j];
-                    float* dg = d + (group * Cog);
-                    for (int o = 0; o < Cog; o++)
+                    float v = src[(group * cig) + j];
+                    float* dg = d + (group * cog);
+                    for (int o = 0; o < cog; o++)
                     {
                         dg[o] = v;
                     }
                 }
 
                 // The lanes past the last channel meet zero weights, but must not hold a NaN from earlier use of the scratch.
-                for (int oc = G.OutChannels; oc < CoP; oc++)
+                for (int oc = G.OutChannels; oc < coP; oc++)
                 {
                     d[oc] = 0f;
                 }
@@ -227,12 +230,14 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ForwardRow(int n, int oh, float* scratch)
     {
+        // Locals: the JIT keeps them in registers (the geometry's Groups is a default interface member, which it may not fold).
+        int groups = G.Groups, cig = Cig, cog = Cog, coP = CoP, ciP = CiP;
         float* e = scratch;
-        float* acc = scratch + ((long)PaddedWidth * Cig * CoP);
+        float* acc = scratch + ((long)PaddedWidth * cig * coP);
         for (int ow = 0; ow < OutWidth; ow++)
         {
-            float* a = acc + (ow * CoP);
-            for (int oc = 0; oc < CoP; oc++)
+            float* a = acc + (ow * coP);
+            for (int oc = 0; oc < coP; oc++)
             {
                 a[oc] = _bias && oc < G.OutChannels ? _b[oc] : 0f;
             }
@@ -249,17 +254,17 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
             ExpandInputRow(n, ih, e);
             for (int ow = 0; ow < OutWidth; ow++)
             {
-                float* a = acc + (ow * CoP);
-                for (int c = 0; c < CoP; c += VL)
+                float* a = acc + (ow * coP);
+                for (int c = 0; c < coP; c += VL)
                 {
                     Vector<float> sum = Load(a + c);
                     for (int kw = 0; kw < G.Kernel; kw++)
                     {
-                        float* xp = e + ((((ow * G.Stride) + kw) * Cig * CoP) + c);
-                        float* wp = _packed + ((((kh * G.Kernel) + kw) * Cig * CoP) + c);
-                        for (int j = 0; j < Cig; j++)
+                        float* xp = e + ((((ow * G.Stride) + kw) * cig * coP) + c);
+                        float* wp = _packed + ((((kh * G.Kernel) + kw) * cig * coP) + c);
+                        for (int j = 0; j < cig; j++)
                         {
-                            sum += Load(xp + (j * CoP)) * Load(wp + (j * CoP));
+                            sum += Load(xp + (j * coP)) * Load(wp + (j * coP));
                         }
                     }
 
@@ -271,7 +276,7 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
         float* y = _y + ((((long)n * OutHeight) + oh) * OutWidth * G.OutChannels);
         for (int ow = 0; ow < OutWidth; ow++)
         {
-            new ReadOnlySpan<float>(acc + (ow * CoP), G.OutChannels).CopyTo(new Span<float>(y + (ow * G.OutChannels), G.OutChannels));
+            new ReadOnlySpan<float>(acc + (ow * coP), G.OutChannels).CopyTo(new Span<float>(y + (ow * G.OutChannels), G.OutChannels));
         }
     }
 
@@ -280,9 +285,11 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DataRow(int n, int ih, float* scratch)
     {
+        // Locals: the JIT keeps them in registers (the geometry's Groups is a default interface member, which it may not fold).
+        int groups = G.Groups, cig = Cig, cog = Cog, coP = CoP, ciP = CiP;
         float* d = scratch;
-        float* acc = scratch + ((long)OutWidth * Cog * CiP);
-        new Span<float>(acc, G.Width * CiP).Clear();
+        float* acc = scratch + ((long)OutWidth * cog * ciP);
+        new Span<float>(acc, G.Width * ciP).Clear();
         for (int kh = 0; kh < G.Kernel; kh++)
         {
             int t = ih + G.Padding - kh;
@@ -295,20 +302,20 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
             for (int ow = 0; ow < OutWidth; ow++)
             {
                 float* src = dyRow + (ow * G.OutChannels);
-                for (int o = 0; o < Cog; o++)
+                for (int o = 0; o < cog; o++)
                 {
-                    float* dst = d + (((ow * Cog) + o) * CiP);
-                    for (int group = 0; group < G.Groups; group++)
+                    float* dst = d + (((ow * cog) + o) * ciP);
+                    for (int group = 0; group < groups; group++)
                     {
-                        float v = src[(group * Cog) + o];
-                        float* dg = dst + (group * Cig);
-                        for (int i = 0; i < Cig; i++)
+                        float v = src[(group * cog) + o];
+                        float* dg = dst + (group * cig);
+                        for (int i = 0; i < cig; i++)
                         {
                             dg[i] = v;
                         }
                     }
 
-                    for (int ic = G.InChannels; ic < CiP; ic++)
+                    for (int ic = G.InChannels; ic < ciP; ic++)
                     {
                         dst[ic] = 0f;
                     }
@@ -317,7 +324,7 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
 
             for (int iw = 0; iw < G.Width; iw++)
             {
-                float* a = acc + (iw * CiP);
+                float* a = acc + (iw * ciP);
                 for (int kw = 0; kw < G.Kernel; kw++)
                 {
                     int u = iw + G.Padding - kw;
@@ -326,14 +333,14 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
                         continue;
                     }
 
-                    float* dp = d + ((u / G.Stride) * Cog * CiP);
-                    float* wp = _transposed + (((kh * G.Kernel) + kw) * Cog * CiP);
-                    for (int c = 0; c < CiP; c += VL)
+                    float* dp = d + ((u / G.Stride) * cog * ciP);
+                    float* wp = _transposed + (((kh * G.Kernel) + kw) * cog * ciP);
+                    for (int c = 0; c < ciP; c += VL)
                     {
                         Vector<float> sum = Load(a + c);
-                        for (int o = 0; o < Cog; o++)
+                        for (int o = 0; o < cog; o++)
                         {
-                            sum += Load(dp + (o * CiP) + c) * Load(wp + (o * CiP) + c);
+                            sum += Load(dp + (o * ciP) + c) * Load(wp + (o * ciP) + c);
                         }
 
                         Store(a + c, sum);
@@ -345,7 +352,7 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
         float* dx = _dx + ((((long)n * G.Height) + ih) * G.Width * G.InChannels);
         for (int iw = 0; iw < G.Width; iw++)
         {
-            float* a = acc + (iw * CiP);
+            float* a = acc + (iw * ciP);
             float* dst = dx + (iw * G.InChannels);
             for (int ic = 0; ic < G.InChannels; ic++)
             {
@@ -358,14 +365,16 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WeightsRow(int n, int oh, float* scratch, float* partial)
     {
+        // Locals: the JIT keeps them in registers (the geometry's Groups is a default interface member, which it may not fold).
+        int groups = G.Groups, cig = Cig, cog = Cog, coP = CoP, ciP = CiP;
         float* e = scratch;
-        float* g = scratch + ((long)PaddedWidth * Cig * CoP);
+        float* g = scratch + ((long)PaddedWidth * cig * coP);
         float* dyRow = _dy + ((((long)n * OutHeight) + oh) * OutWidth * G.OutChannels);
         for (int ow = 0; ow < OutWidth; ow++)
         {
-            float* dst = g + (ow * CoP);
+            float* dst = g + (ow * coP);
             new ReadOnlySpan<float>(dyRow + (ow * G.OutChannels), G.OutChannels).CopyTo(new Span<float>(dst, G.OutChannels));
-            for (int oc = G.OutChannels; oc < CoP; oc++)
+            for (int oc = G.OutChannels; oc < coP; oc++)
             {
                 dst[oc] = 0f;
             }
@@ -382,16 +391,16 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
             ExpandInputRow(n, ih, e);
             for (int kw = 0; kw < G.Kernel; kw++)
             {
-                float* p = partial + (((kh * G.Kernel) + kw) * Cig * CoP);
-                for (int j = 0; j < Cig; j++)
+                float* p = partial + (((kh * G.Kernel) + kw) * cig * coP);
+                for (int j = 0; j < cig; j++)
                 {
-                    float* pj = p + (j * CoP);
-                    for (int c = 0; c < CoP; c += VL)
+                    float* pj = p + (j * coP);
+                    for (int c = 0; c < coP; c += VL)
                     {
                         Vector<float> sum = Load(pj + c);
                         for (int ow = 0; ow < OutWidth; ow++)
                         {
-                            sum += Load(g + (ow * CoP) + c) * Load(e + ((((ow * G.Stride) + kw) * Cig) + j) * CoP + c);
+                            sum += Load(g + (ow * coP) + c) * Load(e + ((((ow * G.Stride) + kw) * cig) + j) * coP + c);
                         }
 
                         Store(pj + c, sum);
