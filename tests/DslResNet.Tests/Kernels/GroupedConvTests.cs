@@ -38,6 +38,8 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
         [InlineData(2, 12, 7, 6, 12, 3, 1, 1, 12, false)]
         [InlineData(1, 10, 9, 9, 20, 5, 2, 2, 10, true)]
         [InlineData(3, 32, 5, 5, 64, 1, 2, 0, 4, false)]
+        [InlineData(2, 32, 5, 6, 32, 3, 1, 1, 2, false)]
+        [InlineData(1, 16, 5, 7, 16, 3, 2, 1, 16, true)]
     public void Ilgpu(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int groups, bool bias)
     {
         ConvShape shape = new(n, cin, h, w, cout, k, stride, pad, bias, groups);
@@ -61,6 +63,8 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
         [InlineData(2, 12, 7, 6, 12, 3, 1, 1, 12, false)]
         [InlineData(1, 10, 9, 9, 20, 5, 2, 2, 10, true)]
         [InlineData(3, 32, 5, 5, 64, 1, 2, 0, 4, false)]
+        [InlineData(2, 32, 5, 6, 32, 3, 1, 1, 2, false)]
+        [InlineData(1, 16, 5, 7, 16, 3, 2, 1, 16, true)]
     public void Simd(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int groups, bool bias)
     {
         ConvShape shape = new(n, cin, h, w, cout, k, stride, pad, bias, groups);
@@ -88,6 +92,12 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (32, 64, 1, 2, 4):
                 CheckSimd<G32x5x5To64K1S2P0G4>(shape, threads);
+                break;
+            case (32, 32, 3, 1, 2):
+                CheckSimd<G32x5x6To32K3S1P1G2>(shape, threads);
+                break;
+            case (16, 16, 3, 2, 16):
+                CheckSimd<G16x5x7To16K3S2P1G16>(shape, threads);
                 break;
             default:
                 throw new ArgumentException($"No geometry for {shape}.");
@@ -313,6 +323,43 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
         public static int Padding => 0;
 
         public static int Groups => 4;
+    }
+    private readonly struct G32x5x6To32K3S1P1G2 : IConvGeometry
+    {
+        public static int InChannels => 32;
+
+        public static int Height => 5;
+
+        public static int Width => 6;
+
+        public static int OutChannels => 32;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+
+        public static int Groups => 2;
+    }
+
+    private readonly struct G16x5x7To16K3S2P1G16 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 5;
+
+        public static int Width => 7;
+
+        public static int OutChannels => 16;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 2;
+
+        public static int Padding => 1;
+
+        public static int Groups => 16;
     }
 }
 

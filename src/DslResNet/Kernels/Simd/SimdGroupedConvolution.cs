@@ -1,6 +1,8 @@
 using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace DslResNet.Kernels.Simd;
 
@@ -38,6 +40,7 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
     private float* _transposed; // [tap][o < Cog][ic < CiP]: input-gradient lanes are input channels
     private float* _partials;   // per thread [tap][j][oc < CoP]
     private int _pass;
+    private int* _permute;      // [j][8]: lane l reads channel (l / Cog) * Cog + j of the 8 at its chunk (the direct forward path)
 
     /// <summary>Binds the convolution.</summary>
     /// <param name="pool">Threads.</param>
@@ -60,6 +63,18 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
         string name = $"grouped conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} g{G.Groups}";
         _names = [name + " forward", name + " data", name + " weights"];
         _packed = NativeBlocks.Allocate<float>((long)Taps * Cig * CoP);
+        if (Direct)
+        {
+            _permute = NativeBlocks.Allocate<int>(8L * Cig);
+            for (int j = 0; j < Cig; j++)
+            {
+                for (int l = 0; l < 8; l++)
+                {
+                    _permute[(j * 8) + l] = Cog < 8 ? ((l / Cog) * Cog) + j : 0;
+                }
+            }
+        }
+
         _transposed = NativeBlocks.Allocate<float>((long)Taps * Cog * CiP);
         if (_dw is not null)
         {
@@ -73,6 +88,10 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
     }
 
     private static int Taps => G.Kernel * G.Kernel;
+
+    // The forward pass without expansion (AVX2 and FMA, groups as wide in as out, whole 8-lane chunks within or across groups):
+    // a chunk's inputs are its own 8 channels permuted (fewer than 8 per group) or one broadcast channel (8 or more).
+    private static bool Direct => Avx2.IsSupported && Fma.IsSupported && Cig == Cog && G.OutChannels % 8 == 0 && (8 % Cog == 0 || Cog % 8 == 0);
 
     private static int Cig => G.InChannels / G.Groups;
 
@@ -129,7 +148,14 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
             case PassForward:
                 for (int unit = start; unit < end; unit++)
                 {
-                    ForwardRow(unit / OutHeight, unit % OutHeight, scratch);
+                    if (Direct)
+                    {
+                        ForwardRowDirect(unit / OutHeight, unit % OutHeight, scratch);
+                    }
+                    else
+                    {
+                        ForwardRow(unit / OutHeight, unit % OutHeight, scratch);
+                    }
                 }
 
                 break;
@@ -160,6 +186,8 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
         NativeBlocks.Free(_packed);
         NativeBlocks.Free(_transposed);
         NativeBlocks.Free(_partials);
+        NativeBlocks.Free(_permute);
+        _permute = null;
         _packed = null;
         _transposed = null;
         _partials = null;
@@ -269,6 +297,76 @@ internal sealed unsafe class SimdGroupedConvolution<G> : IConvolution, IParallel
                     }
 
                     Store(a + c, sum);
+                }
+            }
+        }
+
+        float* y = _y + ((((long)n * OutHeight) + oh) * OutWidth * G.OutChannels);
+        for (int ow = 0; ow < OutWidth; ow++)
+        {
+            new ReadOnlySpan<float>(acc + (ow * coP), G.OutChannels).CopyTo(new Span<float>(y + (ow * G.OutChannels), G.OutChannels));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ForwardRowDirect(int n, int oh, float* acc)
+    {
+        int cog = Cog, coP = CoP;
+        float* packed = _packed;
+        int* permute = _permute;
+        for (int ow = 0; ow < OutWidth; ow++)
+        {
+            float* a = acc + (ow * coP);
+            for (int oc = 0; oc < coP; oc++)
+            {
+                a[oc] = _bias && oc < G.OutChannels ? _b[oc] : 0f;
+            }
+        }
+
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            int ih = (oh * G.Stride) - G.Padding + kh;
+            if (ih < 0 || ih >= G.Height)
+            {
+                continue;
+            }
+
+            float* row = _x + ((((long)n * G.Height) + ih) * G.Width * G.InChannels);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                float* a = acc + (ow * coP);
+                for (int kw = 0; kw < G.Kernel; kw++)
+                {
+                    int iw = (ow * G.Stride) - G.Padding + kw;
+                    if (iw < 0 || iw >= G.Width)
+                    {
+                        continue;
+                    }
+
+                    float* xp = row + (iw * G.InChannels);
+                    float* wp = packed + (((kh * G.Kernel) + kw) * cog * coP);
+                    for (int c = 0; c < G.OutChannels; c += 8)
+                    {
+                        Vector256<float> sum = Avx.LoadVector256(a + c);
+                        if (cog < 8)
+                        {
+                            Vector256<float> xv = Avx.LoadVector256(xp + c);
+                            for (int j = 0; j < cog; j++)
+                            {
+                                sum = Fma.MultiplyAdd(Avx2.PermuteVar8x32(xv, Avx.LoadVector256(permute + (j * 8))), Avx.LoadVector256(wp + (j * coP) + c), sum);
+                            }
+                        }
+                        else
+                        {
+                            float* xg = xp + (c / cog * cog);
+                            for (int j = 0; j < cog; j++)
+                            {
+                                sum = Fma.MultiplyAdd(Vector256.Create(xg[j]), Avx.LoadVector256(wp + (j * coP) + c), sum);
+                            }
+                        }
+
+                        Avx.Store(a + c, sum);
+                    }
                 }
             }
         }
