@@ -43,6 +43,7 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
         [InlineData(2, 32, 9, 9, 32, 5, 2, 2, 2, true)]
         [InlineData(2, 24, 7, 5, 24, 3, 1, 0, 6, false)]
         [InlineData(1, 16, 5, 11, 16, 3, 1, 1, 16, false)]
+        [InlineData(2, 32, 5, 6, 32, 3, 1, 1, 2, false)]
     public void Ilgpu(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int groups, bool bias)
     {
         ConvShape shape = new(n, cin, h, w, cout, k, stride, pad, bias, groups);
@@ -71,6 +72,7 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
         [InlineData(2, 32, 9, 9, 32, 5, 2, 2, 2, true)]
         [InlineData(2, 24, 7, 5, 24, 3, 1, 0, 6, false)]
         [InlineData(1, 16, 5, 11, 16, 3, 1, 1, 16, false)]
+        [InlineData(2, 32, 5, 6, 32, 3, 1, 1, 2, false)]
     public void Simd(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int groups, bool bias)
     {
         ConvShape shape = new(n, cin, h, w, cout, k, stride, pad, bias, groups);
@@ -114,6 +116,9 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
             case (16, 16, 3, 1, 16):
                 CheckSimd<G16x5x11To16K3S1P1G16>(shape, threads);
                 break;
+            case (32, 32, 3, 1, 2):
+                CheckSimd<G32x5x6To32K3S1P1G2>(shape, threads);
+                break;
             default:
                 throw new ArgumentException($"No geometry for {shape}.");
             }
@@ -129,6 +134,7 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
     public void FastPathCoversResNeXtShapes()
     {
         Assert.True(SimdGroupedConvolution<G64x6x5To64K3S1P1G32>.Fast);
+        Assert.True(SimdGroupedConvolution<G32x5x6To32K3S1P1G2>.Fast);
         Assert.True(SimdGroupedConvolution<G128x5x7To128K3S2P1G32>.Fast);
         Assert.True(SimdGroupedConvolution<G16x9x7To16K3S2P1G16>.Fast);
         Assert.True(SimdGroupedConvolution<G64x7x6To64K3S1P1G8>.Fast);
@@ -453,6 +459,25 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
         public static int Padding => 1;
 
         public static int Groups => 16;
+    }
+
+    private readonly struct G32x5x6To32K3S1P1G2 : IConvGeometry
+    {
+        public static int InChannels => 32;
+
+        public static int Height => 5;
+
+        public static int Width => 6;
+
+        public static int OutChannels => 32;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+
+        public static int Groups => 2;
     }
 }
 
