@@ -226,7 +226,7 @@ public sealed class OnnxFormatTests : IDisposable
     public static TheoryData<string, string, string> Refusals => new()
     {
         { "unknown kind", "fc", "has no ONNX translation" },
-        { "grouped convolution", "conv1", "grouped convolutions are not supported" },
+        { "weight fits no grouping", "conv1", "g dividing both channel counts" },
         { "table shape disagrees", "conv1", "the ONNX operators compute (2, 3, 3) per image, but the layer table says (2, 5, 5)" },
         { "forward reference", "relu", "neither the network input (-1) nor an earlier layer" },
         { "add with one input", "relu", "Add reads 2 input(s), but the layer lists 1" },
@@ -247,8 +247,8 @@ public sealed class OnnxFormatTests : IDisposable
             case "unknown kind":
                 (info, _) = Tiny(l => [.. l.Take(4), l[4] with { Kind = (LayerKind)99 }]);
                 break;
-            case "grouped convolution":
-                info = info with { InputShape = TensorShape.Image(2, 5, 5) }; // 2 input channels, weight [2, 1, 3, 3]: groups = 2
+            case "weight fits no grouping":
+                info = info with { InputShape = TensorShape.Image(3, 5, 5) }; // 3 input channels, weight [2, 1, 3, 3]: 3 groups of 2 outputs
                 break;
             case "table shape disagrees":
                 (info, _) = Tiny(l => [l[0] with { OutputShape = TensorShape.Image(2, 5, 5) }, .. l.Skip(1)]);

@@ -42,6 +42,7 @@ public sealed class OnnxParityTests(OnnxDeviceFixture fixture, ITestOutputHelper
         ["gelu-silu"] = d => new OnnxSmoothNet(d, Batch, new NetworkOptions(Seed: 8)),
         ["projection-without-batch-norm"] = d => new OnnxWideNet(d, Batch, new NetworkOptions(Seed: 9)),
         ["average-pool-projection"] = d => new OnnxResNetD(d, Batch, new NetworkOptions(Seed: 10)),
+        ["grouped-resnext-depthwise"] = d => new OnnxResNeXtNet(d, Batch, new NetworkOptions(Seed: 11)),
     };
 
     [Theory]

@@ -206,3 +206,34 @@ public partial class OnnxResNetD
     [GlobalAvgPool] Layer avgpool;
     [Dense(3)] Layer fc;
 }
+
+/// <summary>A ResNeXt block: the 3x3 in 4 groups at twice the block's channels, as torchvision's ResNeXt bottleneck.</summary>
+[Block]
+public class OnnxResNeXtBlock
+{
+    [Conv(1, Expansion = 2)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu1;
+    [Conv(3, Padding = 1, Strided = true, Expansion = 2, Groups = 4)] Layer conv2;
+    [BatchNorm] Layer bn2;
+    [ReLU] Layer relu2;
+    [Conv(1, Expansion = 4)] Layer conv3;
+    [BatchNorm] Layer bn3;
+    [Residual] Layer add;
+    [ReLU] Layer relu3;
+}
+
+/// <summary>Grouped convolutions: two ResNeXt blocks (folded and unfolded batch norm), then a depthwise 3x3 with a bias and no batch norm.</summary>
+[Network(2, 8, 8)]
+public partial class OnnxResNeXtNet
+{
+    [Conv(8, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [Stage<OnnxResNeXtBlock>(4, Repeat = 1)] Layer layer1;
+    [Stage<OnnxResNeXtBlock>(8, Repeat = 1, Stride = 2)] Layer layer2;
+    [Conv(32, 3, Padding = 1, Groups = 32, Bias = true)] Layer depthwise;
+    [ReLU] Layer relu2;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(3)] Layer fc;
+}

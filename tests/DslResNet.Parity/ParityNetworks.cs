@@ -238,3 +238,37 @@ public partial class ParityResNetD
     [GlobalAvgPool] Layer avgpool;
     [Dense(10)] Layer fc;
 }
+
+/// <summary>torchvision's ResNeXt bottleneck, small: the 3x3 in 4 groups at twice the block's channels, carrying the stride.</summary>
+[Block]
+public class ParityResNeXtBlock
+{
+    [Conv(1, Expansion = 2)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu1;
+    [Conv(3, Padding = 1, Strided = true, Expansion = 2, Groups = 4)] Layer conv2;
+    [BatchNorm] Layer bn2;
+    [ReLU] Layer relu2;
+    [Conv(1, Expansion = 4)] Layer conv3;
+    [BatchNorm] Layer bn3;
+    [Residual] Layer add;
+    [ReLU] Layer relu3;
+}
+
+/// <summary>
+/// A small ResNeXt on 3 x 16 x 16 (grouped 3x3s with 2 and 4 channels per group, one with stride 2) and a depthwise 3x3
+/// with a bias and no batch norm.
+/// </summary>
+[Network(3, 16, 16)]
+public partial class ParityResNeXt
+{
+    [Conv(8, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [Stage<ParityResNeXtBlock>(4, Repeat = 2)] Layer layer1;
+    [Stage<ParityResNeXtBlock>(8, Repeat = 1, Stride = 2)] Layer layer2;
+    [Conv(32, 3, Padding = 1, Groups = 32, Bias = true)] Layer depthwise;
+    [ReLU] Layer relu2;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(10)] Layer fc;
+}

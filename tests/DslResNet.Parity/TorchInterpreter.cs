@@ -100,7 +100,8 @@ public sealed class TorchInterpreter
             {
                 LayerKind.Conv => F.conv2d(
                     x, _state[layer.Name + ".weight"], layer.Bias ? _state[layer.Name + ".bias"] : null,
-                    strides: [layer.Stride, layer.Stride], padding: [layer.Padding, layer.Padding]),
+                    strides: [layer.Stride, layer.Stride], padding: [layer.Padding, layer.Padding],
+                    groups: x.shape[1] / _state[layer.Name + ".weight"].shape[1]), // torch.nn.Conv2d's weight is [out, in / groups, k, k]
                 LayerKind.BatchNorm => BatchNorm(layer, x, training),
                 LayerKind.ReLU => F.relu(x),
                 LayerKind.Tanh => torch.tanh(x),

@@ -38,6 +38,15 @@ public partial class TvWideResNet50x2;
 [Network(3, 64, 64, LayersOf = typeof(Models.WideResNet101x2))]
 public partial class TvWideResNet101x2;
 
+[Network(3, 64, 64, LayersOf = typeof(Models.ResNeXt50x32x4d))]
+public partial class TvResNeXt50x32x4d;
+
+[Network(3, 64, 64, LayersOf = typeof(Models.ResNeXt101x32x8d))]
+public partial class TvResNeXt101x32x8d;
+
+[Network(3, 64, 64, LayersOf = typeof(Models.ResNeXt101x64x4d))]
+public partial class TvResNeXt101x64x4d;
+
 /// <summary>
 /// DslResNet.Models against torchvision's own definitions (the TorchVision 0.107.0 package, TorchSharp's port of
 /// torchvision.models), model by model: the state_dict names and shapes one for one; then, with DslResNet's weights
@@ -68,8 +77,11 @@ public sealed class TorchVisionTests(ParityFixture fixture)
     // The deepest variants repeat the blocks of resnet50 / wide_resnet50_2 more often: their names and shapes are compared
     // one for one, and the numbers only for the shallower networks, to keep the suite fast (wide_resnet101_2's float64
     // training step alone takes two minutes here).
-    private static readonly HashSet<string> NamesOnly = new(StringComparer.Ordinal) { "resnet101", "resnet152", "wide_resnet101_2" };
+    private static readonly HashSet<string> NamesOnly = new(StringComparer.Ordinal) { "resnet101", "resnet152", "wide_resnet101_2", "resnext101_32x8d", "resnext101_64x4d" };
 
+    // TorchVision 0.107.0's resnext101_32x8d() and resnext101_64x4d() build ResNet-50's depth (blocks 3, 4, 6, 3; 320 state_dict
+    // entries where torchvision's Python has 626), a bug of the port: the two ResNeXt-101 cases build the port's own ResNet
+    // class at ResNet-101's depth with the groups and width per group torchvision's Python passes it.
     private static readonly Dictionary<string, (NetworkInfo Info, Func<Device, NetworkBase> Create, Func<nn.Module<Tensor, Tensor>> Torchvision)> Cases =
         new(StringComparer.Ordinal)
         {
@@ -81,6 +93,9 @@ public sealed class TorchVisionTests(ParityFixture fixture)
             ["resnet152"] = (TvResNet152.Info, d => new TvResNet152(d, ParityCases.Batch, new NetworkOptions(Seed: 152)), () => torchvision.models.resnet152()),
             ["wide_resnet50_2"] = (TvWideResNet50x2.Info, d => new TvWideResNet50x2(d, ParityCases.Batch, new NetworkOptions(Seed: 502)), () => torchvision.models.wide_resnet50_2()),
             ["wide_resnet101_2"] = (TvWideResNet101x2.Info, d => new TvWideResNet101x2(d, ParityCases.Batch, new NetworkOptions(Seed: 1012)), () => torchvision.models.wide_resnet101_2()),
+            ["resnext50_32x4d"] = (TvResNeXt50x32x4d.Info, d => new TvResNeXt50x32x4d(d, ParityCases.Batch, new NetworkOptions(Seed: 5032)), () => torchvision.models.resnext50_32x4d()),
+            ["resnext101_32x8d"] = (TvResNeXt101x32x8d.Info, d => new TvResNeXt101x32x8d(d, ParityCases.Batch, new NetworkOptions(Seed: 10132)), () => TorchSharp.Modules.ResNet.ResNet101(1000, false, groups: 32, width_per_group: 8)),
+            ["resnext101_64x4d"] = (TvResNeXt101x64x4d.Info, d => new TvResNeXt101x64x4d(d, ParityCases.Batch, new NetworkOptions(Seed: 10164)), () => TorchSharp.Modules.ResNet.ResNet101(1000, false, groups: 64, width_per_group: 4)),
         };
 
     public static TheoryData<string> Names => new(Cases.Keys);

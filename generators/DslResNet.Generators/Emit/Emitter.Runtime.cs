@@ -62,10 +62,14 @@ internal static partial class Emitter
             w.WriteLine($"private readonly struct {geometry.Key} : {Kn}IConvGeometry");
             using (w.WriteBlock())
             {
-                string[] names = ["InChannels", "Height", "Width", "OutChannels", "Kernel", "Stride", "Padding"];
+                // Groups only where it is not 1 (the interface's default), so dense geometries read as before.
+                string[] names = ["InChannels", "Height", "Width", "OutChannels", "Kernel", "Stride", "Padding", "Groups"];
                 for (int i = 0; i < names.Length; i++)
                 {
-                    w.WriteLine($"public static int {names[i]} => {Num(g[i])};");
+                    if (i < 7 || g[i] != 1)
+                    {
+                        w.WriteLine($"public static int {names[i]} => {Num(g[i])};");
+                    }
                 }
             }
         }
@@ -311,9 +315,9 @@ internal static partial class Emitter
         {
             Shape i = conv.Input;
             int[] g = conv.Kind == LayerKind.Dense
-                ? [(int)i.Elements, 1, 1, conv.Output.C, 1, 1, 0]
-                : [i.C, i.H, i.W, conv.Output.C, conv.Kernel, conv.Stride, conv.Padding];
-            string name = $"Conv{g[0]}x{g[1]}x{g[2]}To{g[3]}K{g[4]}S{g[5]}P{g[6]}";
+                ? [(int)i.Elements, 1, 1, conv.Output.C, 1, 1, 0, 1]
+                : [i.C, i.H, i.W, conv.Output.C, conv.Kernel, conv.Stride, conv.Padding, conv.Groups];
+            string name = $"Conv{g[0]}x{g[1]}x{g[2]}To{g[3]}K{g[4]}S{g[5]}P{g[6]}" + (g[7] != 1 ? $"G{g[7]}" : "");
             Geometries[name] = g;
             return name;
         }
@@ -323,7 +327,7 @@ internal static partial class Emitter
             Shape i = conv.Input;
             return conv.Kind == LayerKind.Dense
                 ? $"new {Kn}ConvShape(n, {Num(i.Elements)}, 1, 1, {Num(conv.Output.C)}, 1, 1, 0, {Bool(bias)})"
-                : $"new {Kn}ConvShape(n, {Num(i.C)}, {Num(i.H)}, {Num(i.W)}, {Num(conv.Output.C)}, {Num(conv.Kernel)}, {Num(conv.Stride)}, {Num(conv.Padding)}, {Bool(bias)})";
+                : $"new {Kn}ConvShape(n, {Num(i.C)}, {Num(i.H)}, {Num(i.W)}, {Num(conv.Output.C)}, {Num(conv.Kernel)}, {Num(conv.Stride)}, {Num(conv.Padding)}, {Bool(bias)}" + (conv.Groups != 1 ? $", {Num(conv.Groups)})" : ")");
         }
 
         private static string EpilogueShape(Shape output, ShapedLayer? norm, bool training, ShapedLayer? act1, bool add, ShapedLayer? act2)

@@ -53,9 +53,10 @@ internal abstract record LayerSpec(string Name, SourceSpan Span, EquatableArray<
 
 /// <summary><c>[Conv]</c>.</summary>
 /// <param name="OutChannels">Output channels; 0 when taken from the block (times <paramref name="Expansion"/>).</param>
+/// <param name="Groups">Groups (PyTorch's <c>groups</c>); 1 for a dense convolution.</param>
 internal sealed record ConvSpec(
     string Name, SourceSpan Span, EquatableArray<ArgumentSpan> Arguments,
-    int OutChannels, int Kernel, int Stride, int Padding, bool Bias, bool Strided, int Expansion)
+    int OutChannels, int Kernel, int Stride, int Padding, bool Bias, bool Strided, int Expansion, int Groups)
     : LayerSpec(Name, Span, Arguments)
 {
     /// <inheritdoc />

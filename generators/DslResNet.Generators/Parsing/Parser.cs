@@ -255,7 +255,8 @@ internal static partial class Parser
             case "ConvAttribute":
                 return new ConvSpec(
                     name, span, args.Spans, args.Int("outChannels", 0), args.Int("kernel", 0), args.Int("Stride", 1),
-                    args.Int("Padding", 0), args.Bool("Bias", false), args.Bool("Strided", false), args.Int("Expansion", 1));
+                    args.Int("Padding", 0), args.Bool("Bias", false), args.Bool("Strided", false), args.Int("Expansion", 1),
+                    args.Int("Groups", 1));
             case "BatchNormAttribute":
                 return new BatchNormSpec(name, span, args.Spans, args.Double("Eps", 1e-5), args.Double("Momentum", 0.1));
             case "ReLUAttribute":

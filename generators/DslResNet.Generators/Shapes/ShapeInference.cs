@@ -115,12 +115,22 @@ internal static partial class ShapeInference
             Shape x = input.Shape;
             int outChannels = conv.OutChannels > 0 ? conv.OutChannels : Channels(site, context, conv.Expansion);
             int stride = conv.Strided ? context?.Stride ?? 1 : conv.Stride;
-            string op = $"Conv2d {x.C}->{outChannels}, {conv.Kernel}x{conv.Kernel}" + (stride != 1 ? $", stride {stride}" : "") + (conv.Padding != 0 ? $", pad {conv.Padding}" : "") + (conv.Bias ? ", bias" : "");
+            int groups = conv.Groups;
+            string op = $"Conv2d {x.C}->{outChannels}, {conv.Kernel}x{conv.Kernel}" + (stride != 1 ? $", stride {stride}" : "") + (conv.Padding != 0 ? $", pad {conv.Padding}" : "") + (groups != 1 ? $", groups {groups}" : "") + (conv.Bias ? ", bias" : "");
+            if (groups > 1 && (x.C % groups != 0 || outChannels % groups != 0))
+            {
+                // Each group must get a whole number of input and output channels, as PyTorch requires.
+                site.Fail(
+                    Descriptors.InvalidNumber, "Groups", "Groups", site.FullName, groups.ToString(CultureInfo.InvariantCulture),
+                    $"a divisor of both its input channels ({x.C.ToString(CultureInfo.InvariantCulture)}) and output channels ({outChannels.ToString(CultureInfo.InvariantCulture)})");
+            }
+
+            groups = Math.Max(groups, 1);
             int h = Window(site, op, x, conv.Kernel, stride, conv.Padding, "kernel", conv.Strided ? "Strided" : "Stride");
             var output = Fits(site, new Shape(outChannels, h, OutSize(x.W, conv.Kernel, stride, conv.Padding), false));
-            long weights = TensorElements(site, "outChannels", site.FullName + ".weight", outChannels, x.C, conv.Kernel, conv.Kernel);
+            long weights = TensorElements(site, "outChannels", site.FullName + ".weight", outChannels, x.C / groups, conv.Kernel, conv.Kernel);
             long macs = checked((long)output.H * output.W * weights);
-            int index = Add(site, LayerKind.Conv, op, input, output, weights + (conv.Bias ? outChannels : 0), macs, checked((2 * macs) + (conv.Bias ? output.Elements : 0)), kernel: conv.Kernel, stride: stride, padding: conv.Padding, bias: conv.Bias, weight: new[] { outChannels, x.C, conv.Kernel, conv.Kernel }).Item1;
+            int index = Add(site, LayerKind.Conv, op, input, output, weights + (conv.Bias ? outChannels : 0), macs, checked((2 * macs) + (conv.Bias ? output.Elements : 0)), kernel: conv.Kernel, stride: stride, padding: conv.Padding, bias: conv.Bias, weight: new[] { outChannels, x.C / groups, conv.Kernel, conv.Kernel }, groups: groups).Item1;
             return (index, output);
         }
 
@@ -286,7 +296,7 @@ internal static partial class ShapeInference
         private (int, Shape) Add(
             Site site, LayerKind kind, string operation, (int Index, Shape Shape) input, Shape output, long parameters, long multiplyAdds, long flops,
             int kernel = 0, int stride = 0, int padding = 0, bool bias = false, BatchNormSpec? bn = null, double rate = 0,
-            int[]? weight = null, int extraInput = int.MinValue, bool onShortcut = false)
+            int[]? weight = null, int extraInput = int.MinValue, bool onShortcut = false, int groups = 1)
         {
             Fits(site, output);
 
@@ -300,7 +310,7 @@ internal static partial class ShapeInference
             int index = Result.Count;
             Result.Add(new ShapedLayer(
                 index, site.FullName, kind, operation, inputs.ToEquatableArray(), input.Shape, output, parameters, multiplyAdds, flops,
-                kernel, stride, padding, bias, bn?.Eps ?? 0, bn?.Momentum ?? 0, rate, site.Member, onShortcut));
+                kernel, stride, padding, bias, bn?.Eps ?? 0, bn?.Momentum ?? 0, rate, site.Member, onShortcut, groups));
 
             if (weight is not null)
             {

@@ -48,7 +48,7 @@ internal enum ParameterRole
 internal sealed record ShapedLayer(
     int Index, string Name, LayerKind Kind, string Operation, EquatableArray<int> Inputs, Shape Input, Shape Output,
     long Parameters, long MultiplyAdds, long Flops, int Kernel, int Stride, int Padding, bool Bias,
-    double Eps, double Momentum, double Rate, string Member, bool OnShortcut);
+    double Eps, double Momentum, double Rate, string Member, bool OnShortcut, int Groups = 1);
 
 /// <summary>One tensor of the state dict.</summary>
 internal sealed record ParameterSpec(string Name, string Layer, ParameterRole Role, EquatableArray<int> Shape)

@@ -272,6 +272,7 @@ internal static class Validator
                     check.AtLeast("Stride", "Stride", conv.Stride, 1);
                     check.AtLeast("Padding", "Padding", conv.Padding, 0);
                     check.AtLeast("Expansion", "Expansion", conv.Expansion, 1);
+                    check.AtLeast("Groups", "Groups", conv.Groups, 1);
                     CheckStrided(check, conv.Strided, conv.Has("Stride"), inBlock);
                     break;
                 case BatchNormSpec bn:

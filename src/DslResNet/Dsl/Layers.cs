@@ -4,7 +4,7 @@ namespace DslResNet;
 
 /// <summary>
 /// A 2-D convolution with a square kernel (PyTorch's <c>Conv2d</c>); parameters <c>{name}.weight</c>
-/// [out, in, k, k] and, with <see cref="Bias"/>, <c>{name}.bias</c> [out].
+/// [out, in / <see cref="Groups"/>, k, k] and, with <see cref="Bias"/>, <c>{name}.bias</c> [out].
 /// </summary>
 public sealed class ConvAttribute : LayerAttribute
 {
@@ -44,6 +44,13 @@ public sealed class ConvAttribute : LayerAttribute
 
     /// <summary>Inside a block, when the channels are left out: the multiple of the block's channels to produce (4 for the last 1x1 of a bottleneck).</summary>
     public int Expansion { get; set; } = 1;
+
+    /// <summary>
+    /// Groups (PyTorch's <c>groups</c>, default 1): the input and output channels are split into this many groups and each
+    /// output channel reads only its own group's inputs, so the weights are [out, in / Groups, k, k] (ResNeXt's 3x3 has 32;
+    /// depthwise has as many as channels). Must be at least 1 and divide both channel counts.
+    /// </summary>
+    public int Groups { get; set; } = 1;
 }
 
 /// <summary>

@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 
 namespace DslResNet.Kernels;
 
-/// <summary>A convolution's tensors (empty where absent). Shapes: X is N x InChannels x H x W, W OutChannels x InChannels x
+/// <summary>A convolution's tensors (empty where absent). Shapes: X is N x InChannels x H x W, W OutChannels x InChannels / Groups x
 /// K x K (PyTorch's order), B OutChannels, Y N x OutChannels x OH x OW; each gradient is shaped as its tensor.</summary>
 /// <param name="X">Input.</param>
 /// <param name="W">Weights.</param>

@@ -24,4 +24,7 @@ public interface IConvGeometry
 
     /// <summary>Zero padding on every side.</summary>
     static abstract int Padding { get; }
+
+    /// <summary>Groups (1: a dense convolution); a geometry for a grouped convolution overrides it.</summary>
+    static virtual int Groups => 1;
 }

@@ -5,8 +5,8 @@ namespace DslResNet.Kernels;
 // Activation is defined in src/DslResNet/Model/Operations.cs, shared with the generator.
 
 /// <summary>
-/// A 2-D convolution's shape: N x InChannels x Height x Width input, OutChannels x InChannels x Kernel x Kernel weights,
-/// square kernel, equal stride and zero padding on both axes. A dense layer is the 1x1 case on a 1x1 map. Passed to kernels
+/// A 2-D convolution's shape: N x InChannels x Height x Width input, OutChannels x (InChannels / Groups) x Kernel x Kernel
+/// weights, square kernel, equal stride and zero padding on both axes. A dense layer is the 1x1 case on a 1x1 map. Passed to kernels
 /// as a <c>SpecializedValue</c>, so each shape compiles to its own kernel with these numbers as constants.
 /// </summary>
 /// <param name="N">Images.</param>
@@ -18,7 +18,9 @@ namespace DslResNet.Kernels;
 /// <param name="Stride">Stride.</param>
 /// <param name="Padding">Zero padding on each side.</param>
 /// <param name="Bias">Whether a bias is added.</param>
-public readonly record struct ConvShape(int N, int InChannels, int Height, int Width, int OutChannels, int Kernel, int Stride, int Padding, bool Bias)
+/// <param name="Groups">Groups (PyTorch's <c>groups</c>): output channel <c>co</c> reads only the input channels of its group,
+/// <c>co / (OutChannels / Groups)</c>; 1 is a dense convolution.</param>
+public readonly record struct ConvShape(int N, int InChannels, int Height, int Width, int OutChannels, int Kernel, int Stride, int Padding, bool Bias, int Groups = 1)
 {
     // Kernel parameters must be blittable, and bool is not: flags are stored as ints.
     private readonly int _bias = Bias ? 1 : 0;
@@ -39,7 +41,13 @@ public readonly record struct ConvShape(int N, int InChannels, int Height, int W
     public long OutputElements => (long)N * OutChannels * OutHeight * OutWidth;
 
     /// <summary>Weight elements.</summary>
-    public long WeightElements => (long)OutChannels * InChannels * Kernel * Kernel;
+    public long WeightElements => (long)OutChannels * InPerGroup * Kernel * Kernel;
+
+    /// <summary>Input channels of one group (the weights' second dimension).</summary>
+    public int InPerGroup => Groups > 0 ? InChannels / Groups : InChannels;
+
+    /// <summary>Output channels of one group.</summary>
+    public int OutPerGroup => Groups > 0 ? OutChannels / Groups : OutChannels;
 
     /// <summary>Throws when the shape is impossible or too large for 32-bit indexing.</summary>
     /// <exception cref="ArgumentException">A dimension is out of range.</exception>
@@ -48,6 +56,11 @@ public readonly record struct ConvShape(int N, int InChannels, int Height, int W
         if (N < 1 || InChannels < 1 || Height < 1 || Width < 1 || OutChannels < 1 || Kernel < 1 || Stride < 1 || Padding < 0 || OutHeight < 1 || OutWidth < 1)
         {
             throw new ArgumentException($"Invalid convolution shape {this}.");
+        }
+
+        if (Groups < 1 || InChannels % Groups != 0 || OutChannels % Groups != 0)
+        {
+            throw new ArgumentException($"Invalid convolution shape {this}: Groups must be at least 1 and divide InChannels and OutChannels.");
         }
 
         Limits.Check(InputElements, OutputElements, WeightElements);

@@ -30,6 +30,55 @@ public sealed class ArchitectureDiagnosticTests
     }
 
     [Fact]
+    public void DRN0004_groups_below_one()
+    {
+        var result = Expect.Spans("""
+            [Network(3, 8, 8)]
+            public partial class Net
+            {
+                [Conv(8, 3, Padding = 1, Groups = {|DRN0004:0|})] Layer conv1;
+            }
+            """);
+        Expect.One(result, "DRN0004", DiagnosticSeverity.Error, "Groups of 'conv1' is 0, but must be at least 1");
+        Expect.NotGenerated(result, "Net");
+    }
+
+    [Fact]
+    public void DRN0004_groups_that_do_not_divide_the_channels()
+    {
+        var result = Expect.Spans("""
+            [Network(3, 8, 8)]
+            public partial class Net
+            {
+                [Conv(8, 3, Padding = 1)] Layer conv1;
+                [Conv(12, 3, Padding = 1, Groups = {|DRN0004:3|})] Layer conv2;
+            }
+            """);
+        Expect.One(result, "DRN0004", DiagnosticSeverity.Error, "Groups of 'conv2' is 3, but must be a divisor of both its input channels (8) and output channels (12)");
+        Expect.NotGenerated(result, "Net");
+    }
+
+    [Fact]
+    public void Grouped_convolution_weights_are_out_by_in_over_groups()
+    {
+        System.Reflection.Assembly assembly = Loaded.Load(Harness.Run(Harness.WithUsing("""
+            namespace G;
+
+            [Network(3, 8, 8)]
+            public partial class Net
+            {
+                [Conv(8, 3, Padding = 1)] Layer conv1;
+                [Conv(16, 3, Padding = 1, Groups = 4)] Layer conv2;
+                [Conv(16, 3, Padding = 1, Groups = 16, Bias = true)] Layer conv3;
+            }
+            """)));
+        var info = Loaded.Info(assembly, "G.Net");
+        Assert.Equal(new[] { 16, 2, 3, 3 }, info.Parameter("conv2.weight").Shape); // torch: Conv2d(8, 16, 3, groups=4).weight
+        Assert.Equal(new[] { 16, 1, 3, 3 }, info.Parameter("conv3.weight").Shape);
+        Assert.Equal((8 * 3 * 9) + (16 * 2 * 9) + (16 * 9) + 16, Loaded.Constant(assembly, "G.Net", "ParameterCount"));
+    }
+
+    [Fact]
     public void DRN0004_network_input_size()
     {
         var result = Expect.Spans("""

@@ -20,6 +20,9 @@ public sealed class ModelsFactsTests
         Assert.Equal(60_192_808, Models.ResNet152.ParameterCount);
         Assert.Equal(68_883_240, Models.WideResNet50x2.ParameterCount);
         Assert.Equal(126_886_696, Models.WideResNet101x2.ParameterCount);
+        Assert.Equal(25_028_904, Models.ResNeXt50x32x4d.ParameterCount);
+        Assert.Equal(88_791_336, Models.ResNeXt101x32x8d.ParameterCount);
+        Assert.Equal(83_455_272, Models.ResNeXt101x64x4d.ParameterCount);
     }
 
     [Fact]

@@ -55,17 +55,21 @@ internal static class Reference
     // ----------------------------------------------------------------------------------------------------------
 
     /// <summary>
-    /// y[n,o,i,j] = bias[o] + sum_{c,a,b} weight[o,c,a,b] * x[n,c,i*stride+a-padding,j*stride+b-padding],
+    /// y[n,o,i,j] = bias[o] + sum_{c,a,b} weight[o,c,a,b] * x[n,g(o)*cig+c,i*stride+a-padding,j*stride+b-padding], c over the
+    /// cig = inChannels/groups channels of o's group g(o) = o / (outChannels/groups) (torch.nn.Conv2d's groups),
     /// out-of-range x reading as zero. x: [n,inChannels,height,width]; weight: [outChannels,inChannels,kernel,kernel];
     /// bias: [outChannels] or null; y: [n,outChannels,Ho,Wo] with Ho = OutputSize(height, kernel, stride, padding).
     /// </summary>
     public static double[] Conv2dForward(
         double[] x, int n, int inChannels, int height, int width,
-        double[] weight, int outChannels, int kernel, double[]? bias, int stride, int padding)
+        double[] weight, int outChannels, int kernel, double[]? bias, int stride, int padding, int groups = 1)
     {
-        CheckPositive(n, inChannels, height, width, outChannels, kernel);
+        CheckPositive(n, inChannels, height, width, outChannels, kernel, groups);
+        if (inChannels % groups != 0 || outChannels % groups != 0)
+            throw new ArgumentException($"groups {groups} must divide inChannels {inChannels} and outChannels {outChannels}");
+        int cig = inChannels / groups, cog = outChannels / groups;
         CheckLength(x, (long)n * inChannels * height * width, nameof(x));
-        CheckLength(weight, (long)outChannels * inChannels * kernel * kernel, nameof(weight));
+        CheckLength(weight, (long)outChannels * cig * kernel * kernel, nameof(weight));
         if (bias is not null)
             CheckLength(bias, outChannels, nameof(bias));
         int ho = OutputSize(height, kernel, stride, padding);
@@ -78,7 +82,7 @@ internal static class Reference
         for (int j = 0; j < wo; j++)
         {
             double sum = bias is null ? 0.0 : bias[o];
-            for (int c = 0; c < inChannels; c++)
+            for (int cl = 0; cl < cig; cl++)
             for (int ka = 0; ka < kernel; ka++)
             for (int kb = 0; kb < kernel; kb++)
             {
@@ -86,7 +90,8 @@ internal static class Reference
                 int iw = j * stride + kb - padding;
                 if (ih < 0 || ih >= height || iw < 0 || iw >= width)
                     continue;
-                sum += weight[((o * inChannels + c) * kernel + ka) * kernel + kb]
+                int c = (o / cog) * cig + cl;
+                sum += weight[((o * cig + cl) * kernel + ka) * kernel + kb]
                      * x[((b * inChannels + c) * height + ih) * width + iw];
             }
             y[((b * outChannels + o) * ho + i) * wo + j] = sum;
@@ -101,11 +106,14 @@ internal static class Reference
     /// </summary>
     public static (double[] Dx, double[] Dw, double[] Db) Conv2dBackward(
         double[] x, int n, int inChannels, int height, int width,
-        double[] weight, int outChannels, int kernel, int stride, int padding, double[] dy)
+        double[] weight, int outChannels, int kernel, int stride, int padding, double[] dy, int groups = 1)
     {
-        CheckPositive(n, inChannels, height, width, outChannels, kernel);
+        CheckPositive(n, inChannels, height, width, outChannels, kernel, groups);
+        if (inChannels % groups != 0 || outChannels % groups != 0)
+            throw new ArgumentException($"groups {groups} must divide inChannels {inChannels} and outChannels {outChannels}");
+        int cig = inChannels / groups, cog = outChannels / groups;
         CheckLength(x, (long)n * inChannels * height * width, nameof(x));
-        CheckLength(weight, (long)outChannels * inChannels * kernel * kernel, nameof(weight));
+        CheckLength(weight, (long)outChannels * cig * kernel * kernel, nameof(weight));
         int ho = OutputSize(height, kernel, stride, padding);
         int wo = OutputSize(width, kernel, stride, padding);
         CheckLength(dy, (long)n * outChannels * ho * wo, nameof(dy));
@@ -120,7 +128,7 @@ internal static class Reference
         {
             double g = dy[((b * outChannels + o) * ho + i) * wo + j];
             db[o] += g;
-            for (int c = 0; c < inChannels; c++)
+            for (int cl = 0; cl < cig; cl++)
             for (int ka = 0; ka < kernel; ka++)
             for (int kb = 0; kb < kernel; kb++)
             {
@@ -128,8 +136,9 @@ internal static class Reference
                 int iw = j * stride + kb - padding;
                 if (ih < 0 || ih >= height || iw < 0 || iw >= width)
                     continue;
+                int c = (o / cog) * cig + cl;
                 int xi = ((b * inChannels + c) * height + ih) * width + iw;
-                int wi = ((o * inChannels + c) * kernel + ka) * kernel + kb;
+                int wi = ((o * cig + cl) * kernel + ka) * kernel + kb;
                 dx[xi] += weight[wi] * g;
                 dw[wi] += x[xi] * g;
             }

@@ -17,9 +17,11 @@ internal sealed partial class OnnxGraphBuilder
         RequireWindow(layer);
         float[] weight = Tensor(layer, ParameterRole.Weight, out int[] wShape);
         int co = layer.OutputShape.Channels;
-        if (wShape.Length != 4 || wShape[0] != co || wShape[1] != x.Shape.Channels || wShape[2] != layer.Kernel || wShape[3] != layer.Kernel)
+        // A grouped convolution's weight is [out, in / groups, k, k]: its groups are read off the weight's second dimension.
+        int groups = wShape.Length == 4 && wShape[1] > 0 && x.Shape.Channels % wShape[1] == 0 ? x.Shape.Channels / wShape[1] : 0;
+        if (wShape.Length != 4 || wShape[0] != co || groups < 1 || co % groups != 0 || wShape[2] != layer.Kernel || wShape[3] != layer.Kernel)
         {
-            throw Fail(layer, $"its weight has shape [{string.Join(", ", wShape)}]; a {layer.Kernel}x{layer.Kernel} convolution from {x.Shape.Channels} to {co} channels needs [{co}, {x.Shape.Channels}, {layer.Kernel}, {layer.Kernel}] (grouped convolutions are not supported).");
+            throw Fail(layer, $"its weight has shape [{string.Join(", ", wShape)}]; a {layer.Kernel}x{layer.Kernel} convolution from {x.Shape.Channels} to {co} channels in g groups needs [{co}, {x.Shape.Channels} / g, {layer.Kernel}, {layer.Kernel}], g dividing both channel counts.");
         }
 
         float[]? bias = layer.Bias ? Vector(layer, ParameterRole.Bias, co) : null;
@@ -61,10 +63,15 @@ internal sealed partial class OnnxGraphBuilder
         }
 
         string[] inputs = biasName is null ? [x.Name, weightName] : [x.Name, weightName, biasName];
-        return Emit(output, "Conv", inputs, 4, shape,
+        OnnxAttribute[] attributes =
+        [
             OnnxAttribute.IntList("kernel_shape", layer.Kernel, layer.Kernel),
             OnnxAttribute.IntList("strides", layer.Stride, layer.Stride),
-            OnnxAttribute.IntList("pads", layer.Padding, layer.Padding, layer.Padding, layer.Padding));
+            OnnxAttribute.IntList("pads", layer.Padding, layer.Padding, layer.Padding, layer.Padding),
+        ];
+
+        // "group" only when grouped (ONNX's default is 1), so dense convolutions export byte for byte as before.
+        return Emit(output, "Conv", inputs, 4, shape, groups == 1 ? attributes : [.. attributes, OnnxAttribute.Int("group", groups)]);
     }
 
     // Evaluation-mode batch norm as y = scale * x + shift per channel, computed in double: what folding multiplies in.

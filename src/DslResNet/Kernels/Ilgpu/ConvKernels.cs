@@ -50,10 +50,13 @@ internal static class ConvKernels
             int iy0 = (oy * stride) - s.Padding;
             int ix0 = (ox0 * stride) - s.Padding;
             bool interior = ix0 >= 0 && ix0 + (3 * stride) + k <= s.Width && ox0 + 3 < wo;
-            for (int ci = 0; ci < s.InChannels; ci++)
+            // A grouped convolution reads only its group's input channels; with one group, all of them.
+            int cig = s.InPerGroup;
+            int ciFirst = (co / s.OutPerGroup) * cig;
+            for (int cl = 0; cl < cig; cl++)
             {
-                int xBase = (n * s.InChannels + ci) * s.Height;
-                int wBase = (co * s.InChannels + ci) * k;
+                int xBase = (n * s.InChannels + ciFirst + cl) * s.Height;
+                int wBase = (co * cig + cl) * k;
                 for (int ky = 0; ky < k; ky++)
                 {
                     int iy = iy0 + ky;
@@ -155,6 +158,12 @@ internal static class ConvKernels
             int ix0 = bx * 4;
             int rowBase = (((n * s.InChannels) + ci) * s.Height + iy) * s.Width;
 
+            // Only the output channels of this input channel's group read it.
+            int cig = s.InPerGroup;
+            int cl = ci % cig;
+            int coFirst = (ci / cig) * s.OutPerGroup;
+            int coEnd = coFirst + s.OutPerGroup;
+
             // Kernel rows that reach an output row inside the map: 0 <= iy + P - ky <= (ho - 1) * S.
             int kyLow = Max(0, iy + s.Padding - ((ho - 1) * s.Stride));
             int kyHigh = Min(k - 1, iy + s.Padding);
@@ -164,10 +173,10 @@ internal static class ConvKernels
                 float a1 = 0f;
                 float a2 = 0f;
                 float a3 = 0f;
-                for (int co = 0; co < s.OutChannels; co++)
+                for (int co = coFirst; co < coEnd; co++)
                 {
                     int dyBase = (n * s.OutChannels + co) * ho;
-                    int wBase = (co * s.InChannels + ci) * k;
+                    int wBase = (co * cig + cl) * k;
                     for (int ky = kyLow; ky <= kyHigh; ky++)
                     {
                         int dyRow = ((dyBase + iy + s.Padding - ky) * wo) + ix0 + s.Padding;
@@ -195,10 +204,10 @@ internal static class ConvKernels
                 float acc = 0f;
                 int kxLow = Max(0, ix + s.Padding - ((wo - 1) * s.Stride));
                 int kxHigh = Min(k - 1, ix + s.Padding);
-                for (int co = 0; co < s.OutChannels; co++)
+                for (int co = coFirst; co < coEnd; co++)
                 {
                     int dyBase = (n * s.OutChannels + co) * ho;
-                    int wBase = (co * s.InChannels + ci) * k;
+                    int wBase = (co * cig + cl) * k;
                     for (int ky = kyLow; ky <= kyHigh; ky++)
                     {
                         int py = iy + s.Padding - ky;
@@ -243,7 +252,8 @@ internal static class ConvKernels
         int ho = s.OutHeight;
         int wo = s.OutWidth;
         int k = s.Kernel;
-        int weights = s.OutChannels * s.InChannels * k * k;
+        int cig = s.InPerGroup;
+        int weights = s.OutChannels * cig * k * k;
         int total = weights + (s.Bias ? s.OutChannels : 0);
         for (int i = index; i < total; i += threads)
         {
@@ -271,8 +281,8 @@ internal static class ConvKernels
             int t = i / k;
             int ky = t % k;
             t /= k;
-            int ci = t % s.InChannels;
-            int co = t / s.InChannels;
+            int co = t / cig;
+            int ci = ((co / s.OutPerGroup) * cig) + (t % cig);
 
             // Only outputs whose window reaches inside the input along each axis contribute.
             int oyFirst = Clamp(CeilDiv(s.Padding - ky, s.Stride), 0, ho);
@@ -322,7 +332,7 @@ internal static class ConvKernels
     {
         ConvShape s = shape.Value;
         int c = s.OutChannels;
-        int perChannel = s.InChannels * s.Kernel * s.Kernel;
+        int perChannel = s.InPerGroup * s.Kernel * s.Kernel;
         int weights = c * perChannel;
         for (int i = index; i < weights + c; i += threads)
         {

@@ -50,7 +50,9 @@ internal sealed class SimdBackend : IBackend
         var tensors = new ConvTensors(
             HostView.Address(t.X), HostView.Address(t.W), HostView.Address(t.B), HostView.Address(t.Y),
             HostView.Address(t.Dy), HostView.Address(t.Dx), HostView.Address(t.Dw), HostView.Address(t.Db));
-        return SimdConvolution.Create<TGeometry>(_pool, _width, shape.N, shape.Bias, tensors, _winograd);
+        return shape.Groups > 1
+            ? new SimdGroupedConvolution<TGeometry>(_pool, shape.N, shape.Bias, tensors)
+            : SimdConvolution.Create<TGeometry>(_pool, _width, shape.N, shape.Bias, tensors, _winograd);
     }
 
     /// <inheritdoc />
@@ -145,7 +147,7 @@ internal sealed unsafe class SimdFold : IFold
         float* wf = (float*)HostView.Address(_t.Wf);
         float* bf = (float*)HostView.Address(_t.Bf);
         int c = _shape.OutChannels;
-        int perChannel = _shape.InChannels * _shape.Kernel * _shape.Kernel;
+        int perChannel = _shape.InPerGroup * _shape.Kernel * _shape.Kernel;
         for (int co = 0; co < c; co++)
         {
             float scale = bn[co] / MathF.Sqrt(bn[(3 * c) + co] + _eps);

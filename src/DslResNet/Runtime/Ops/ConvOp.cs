@@ -38,7 +38,7 @@ public sealed class ConvOp : IDisposable
         IBackend backend = OpChecks.Backend(device);
         if (TGeometry.InChannels != shape.InChannels || TGeometry.Height != shape.Height || TGeometry.Width != shape.Width
             || TGeometry.OutChannels != shape.OutChannels || TGeometry.Kernel != shape.Kernel || TGeometry.Stride != shape.Stride
-            || TGeometry.Padding != shape.Padding)
+            || TGeometry.Padding != shape.Padding || TGeometry.Groups != shape.Groups)
         {
             throw new ArgumentException($"Conv: the geometry {typeof(TGeometry).Name} does not match the shape {shape}.", nameof(shape));
         }
