@@ -87,7 +87,10 @@ public sealed class TorchInterpreter
     public static float[] Floats(Tensor t) => t.detach().to(ScalarType.Float32).contiguous().cpu().data<float>().ToArray();
 
     /// <summary>Runs the network on a batch (N x C x H x W) and returns the logits.</summary>
-    public Tensor Forward(Tensor input, bool training)
+    /// <param name="input">The batch.</param>
+    /// <param name="training">Training mode (batch statistics, running statistics updated).</param>
+    /// <param name="evalNorm">Batch-norm layers (by name) kept in eval mode in a training pass, as <c>bn.eval()</c> inside a <c>train()</c> network.</param>
+    public Tensor Forward(Tensor input, bool training, Func<string, bool>? evalNorm = null)
     {
         input = input.to(DType);
         Tensor[] outputs = new Tensor[Info.Layers.Count];
@@ -102,7 +105,7 @@ public sealed class TorchInterpreter
                     x, _state[layer.Name + ".weight"], layer.Bias ? _state[layer.Name + ".bias"] : null,
                     strides: [layer.Stride, layer.Stride], padding: [layer.Padding, layer.Padding],
                     groups: x.shape[1] / _state[layer.Name + ".weight"].shape[1]), // torch.nn.Conv2d's weight is [out, in / groups, k, k]
-                LayerKind.BatchNorm => BatchNorm(layer, x, training),
+                LayerKind.BatchNorm => BatchNorm(layer, x, training && evalNorm?.Invoke(layer.Name) != true),
                 LayerKind.ReLU => F.relu(x),
                 LayerKind.Tanh => torch.tanh(x),
                 LayerKind.Sigmoid => torch.sigmoid(x),

@@ -38,6 +38,13 @@ internal interface IEpilogue : IDisposable
 
     /// <summary>Reads Dy, Y, X, R, Bn and Stats; adds into Dx and Dr; overwrites Dbn.</summary>
     void Backward();
+
+    /// <summary>
+    /// Training-mode batch norm only: normalise with the running statistics and leave them unchanged, as a PyTorch
+    /// <c>BatchNorm2d</c> in <c>eval()</c> inside a network in <c>train()</c> (batch norm of frozen layers). The backward
+    /// then has no batch-statistics terms: <c>dx = scale * invstd * g</c>; <c>Dbn</c> is computed as usual.
+    /// </summary>
+    bool RunningStatistics { get; set; }
 }
 
 /// <summary>Max, average or global-average pooling over a <see cref="MapBinding"/>.</summary>

@@ -15,6 +15,8 @@ public abstract partial class NetworkBase
     private readonly List<GroupStep> _steps = [];
     private readonly HashSet<string> _frozen = new(StringComparer.Ordinal);
     private StepPlan[]? _plans;
+    private bool _frozenNormEval;
+    private string[] _evalNorms = [];
 
     /// <summary>
     /// Freezes parameters by module name, as <c>requires_grad = False</c> in PyTorch: every trainable parameter whose name is
@@ -24,11 +26,32 @@ public abstract partial class NetworkBase
     /// entirely unless <see cref="ComputeInputGradient"/> asks for the input's gradient). <see cref="AddParametersTo"/>
     /// leaves frozen parameters out, and a training step refuses an optimizer that holds one. A frozen parameter's
     /// <see cref="GetGradient"/> keeps its last computed value. Batch norm in frozen layers still normalises by batch
-    /// statistics and updates its running statistics in training mode.
+    /// statistics and updates its running statistics in training mode, as PyTorch's <c>requires_grad = False</c> does,
+    /// unless <see cref="FrozenBatchNormInEvalMode"/> is set.
     /// </summary>
     /// <param name="modules">Module names (parameter-name prefixes), at least one.</param>
     /// <exception cref="ArgumentException">None given, or one matches no trainable parameter (the message lists the top-level modules).</exception>
     public void Freeze(params string[] modules) => SetFrozen(modules, frozen: true);
+
+    /// <summary>
+    /// Whether batch norm whose scale and shift are frozen (<see cref="Freeze"/>) runs in eval mode during training, as
+    /// <c>bn.eval()</c> on the frozen modules of a PyTorch network in <c>train()</c> (or torchvision's
+    /// <c>FrozenBatchNorm2d</c>): it normalises by its running statistics, leaves them and its <c>num_batches_tracked</c>
+    /// unchanged, and passes gradients back through a fixed affine map. Off by default. Usual when fine-tuning with small
+    /// batches, whose statistics would otherwise overwrite the pretrained ones.
+    /// </summary>
+    public bool FrozenBatchNormInEvalMode
+    {
+        get => _frozenNormEval;
+        set
+        {
+            _frozenNormEval = value;
+            ApplyBatchNormModes();
+        }
+    }
+
+    /// <summary>The batch-norm layers that run in eval mode during training (see <see cref="FrozenBatchNormInEvalMode"/>).</summary>
+    public IReadOnlyList<string> EvalModeBatchNorms => _evalNorms;
 
     /// <summary>Unfreezes parameters by module name (as <see cref="Freeze"/>); with no names, every parameter.</summary>
     /// <param name="modules">Module names, or none for all.</param>
@@ -40,6 +63,7 @@ public abstract partial class NetworkBase
             _frozen.Clear();
             _plans = null;
             _checkedOptimizer = null;
+            ApplyBatchNormModes();
             return;
         }
 
@@ -86,6 +110,40 @@ public abstract partial class NetworkBase
 
         _plans = null;
         _checkedOptimizer = null;
+        ApplyBatchNormModes();
+    }
+
+    // Tells every training batch norm whether it normalises by its running statistics: those whose trainable
+    // parameters are all frozen, when FrozenBatchNormInEvalMode is set.
+    private void ApplyBatchNormModes()
+    {
+        var eval = new List<string>();
+        var counters = new List<string>();
+        foreach (GroupStep step in _steps)
+        {
+            if (step.Norm is not { } norm)
+            {
+                continue;
+            }
+
+            LayerInfo? layer = Definition.FusionGroups[step.Group].Layers.Select(l => Definition.Layers[l]).FirstOrDefault(l => l.Kind == LayerKind.BatchNorm);
+            bool running = false;
+            if (_frozenNormEval && layer is not null)
+            {
+                ParameterInfo[] own = Definition.Parameters.Where(p => p.Layer == layer.Name).ToArray();
+                running = own.Where(p => p.IsTrainable).All(p => _frozen.Contains(p.Name));
+                if (running)
+                {
+                    eval.Add(layer.Name);
+                    counters.AddRange(own.Where(p => p.Role == ParameterRole.BatchesTracked).Select(p => p.Name));
+                }
+            }
+
+            norm.RunningStatistics = running;
+        }
+
+        _evalNorms = [.. eval];
+        Store.HoldCounters(counters);
     }
 
     // Per step: whether its backward must run at all, whether its convolution's weight gradient is wanted, and whether a
@@ -155,15 +213,24 @@ public abstract partial class NetworkBase
 
         Own(convolution, inferenceConvolution);
         OwnIfAny(epilogue, fold, inferenceEpilogue);
-        _steps.Add(new ConvolutionStep(group, readsNetworkInput, convolution, epilogue, fold, inferenceConvolution, inferenceEpilogue));
+        _steps.Add(new ConvolutionStep(group, readsNetworkInput, convolution, epilogue, fold, inferenceConvolution, inferenceEpilogue)
+        {
+            Norm = epilogue is { Shape: { Norm: true, Training: true } } ? epilogue : null,
+        });
     }
 
     /// <summary>Registers a stand-alone batch norm, activation or residual add (training and inference operations).</summary>
     /// <param name="group">The group's index.</param>
     /// <param name="training">The training operation.</param>
     /// <param name="inference">The inference operation.</param>
-    protected void AddStep(int group, EpilogueOp training, EpilogueOp inference) =>
+    protected void AddStep(int group, EpilogueOp training, EpilogueOp inference)
+    {
         AddSimple(group, training, inference, training.Forward, training.Backward, inference.Forward);
+        if (training.Shape is { Norm: true, Training: true })
+        {
+            _steps[^1].Norm = training;
+        }
+    }
 
     /// <summary>Registers a pooling layer.</summary>
     /// <param name="group">The group's index.</param>
@@ -265,6 +332,9 @@ public abstract partial class NetworkBase
     private abstract class GroupStep(int group)
     {
         public int Group { get; } = group;
+
+        // The group's training-mode batch norm, if any.
+        public EpilogueOp? Norm { get; set; }
 
         public abstract void Forward();
 

@@ -148,7 +148,17 @@ public sealed class ParameterStore : IDisposable
         _batchesTracked[name] = value;
     }
 
-    /// <summary>Adds one to every <c>num_batches_tracked</c> counter (after a training forward).</summary>
+    /// <summary>
+    /// Leaves the named <c>num_batches_tracked</c> counters out of <see cref="CountBatch"/> (batch norm in eval mode, as
+    /// PyTorch counts only batches a training-mode batch norm saw); the others count again.
+    /// </summary>
+    /// <param name="names">Counter names to hold still.</param>
+    public void HoldCounters(IReadOnlyCollection<string> names)
+    {
+        _counterNames = [.. _batchesTracked.Keys.Where(n => !names.Contains(n))];
+    }
+
+    /// <summary>Adds one to every <c>num_batches_tracked</c> counter (after a training forward) not held still.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void CountBatch()
     {

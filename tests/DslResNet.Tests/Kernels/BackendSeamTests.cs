@@ -229,6 +229,12 @@ public sealed class BackendSeamTests
 
             public IEpilogue Inner => inner;
 
+            public bool RunningStatistics
+            {
+                get => inner.RunningStatistics;
+                set => inner.RunningStatistics = value;
+            }
+
             public void Forward(int images)
             {
                 Forwards++;

@@ -28,8 +28,10 @@ public static class EpilogueKernels
     /// <param name="x">Input.</param>
     /// <param name="bn">Scale, shift, running mean, running variance.</param>
     /// <param name="stats">Receives the mean and inverse standard deviation.</param>
+    /// <param name="running">Non-zero: batch norm in eval mode inside a training pass (frozen layers); <paramref name="stats"/>
+    /// receives the running mean and inverse standard deviation, which stay unchanged.</param>
     /// <param name="threads">Threads launched.</param>
-    public static void Statistics(Index1D index, SpecializedValue<EpilogueShape> shape, ArrayView<float> x, ArrayView<float> bn, ArrayView<float> stats, int threads)
+    public static void Statistics(Index1D index, SpecializedValue<EpilogueShape> shape, ArrayView<float> x, ArrayView<float> bn, ArrayView<float> stats, int running, int threads)
     {
         EpilogueShape s = shape.Value;
         int channels = s.Channels;
@@ -37,6 +39,13 @@ public static class EpilogueKernels
         float count = (float)s.N * spatial;
         for (int c = index; c < channels; c += threads)
         {
+            if (running != 0)
+            {
+                stats[c] = bn[(2 * channels) + c];
+                stats[channels + c] = 1f / Sqrt(bn[(3 * channels) + c] + s.Eps);
+                continue;
+            }
+
             float sum = 0f;
             for (int n = 0; n < s.N; n++)
             {
@@ -124,10 +133,12 @@ public static class EpilogueKernels
     /// <param name="bn">Scale, shift, running mean, running variance.</param>
     /// <param name="stats">Forward statistics; receives the two means.</param>
     /// <param name="dbn">Receives the gradients of scale and shift (overwritten).</param>
+    /// <param name="running">Non-zero when the forward normalised with the running statistics: the two means are zero
+    /// (no terms through constant statistics).</param>
     /// <param name="threads">Threads launched.</param>
     public static void BackwardReduce(
         Index1D index, SpecializedValue<EpilogueShape> shape, ArrayView<float> dy, ArrayView<float> y, ArrayView<float> x,
-        ArrayView<float> r, ArrayView<float> bn, ArrayView<float> stats, ArrayView<float> dbn, int threads)
+        ArrayView<float> r, ArrayView<float> bn, ArrayView<float> stats, ArrayView<float> dbn, int running, int threads)
     {
         EpilogueShape s = shape.Value;
         int channels = s.Channels;
@@ -164,8 +175,8 @@ public static class EpilogueKernels
 
             dbn[c] = sumGx;
             dbn[channels + c] = sumG;
-            stats[(2 * channels) + c] = sumG / count;
-            stats[(3 * channels) + c] = sumGx / count;
+            stats[(2 * channels) + c] = running != 0 ? 0f : sumG / count;
+            stats[(3 * channels) + c] = running != 0 ? 0f : sumGx / count;
         }
     }
 

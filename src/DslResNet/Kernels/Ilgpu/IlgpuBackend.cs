@@ -142,11 +142,13 @@ internal sealed class IlgpuBackend : IBackend
 
     private sealed class Epilogue(IlgpuBackend backend, EpilogueShape shape, EpilogueBinding t) : Operation(backend), IEpilogue
     {
+        public bool RunningStatistics { get; set; }
+
         public void Forward(int images)
         {
             if (shape.Norm && shape.Training)
             {
-                K.Statistics(Threads(shape.Channels), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, Threads(shape.Channels));
+                K.Statistics(Threads(shape.Channels), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, RunningStatistics ? 1 : 0, Threads(shape.Channels));
             }
 
             K.EpilogueApply(Threads(shape.Elements), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, t.R, t.Y, Threads(shape.Elements));
@@ -156,7 +158,7 @@ internal sealed class IlgpuBackend : IBackend
         {
             if (shape.Norm && shape.Training)
             {
-                K.EpilogueBackwardReduce(Threads(shape.Channels), SpecializedValue.New(shape), t.Dy, t.Y, t.X, t.R, t.Bn, t.Stats, t.Dbn, Threads(shape.Channels));
+                K.EpilogueBackwardReduce(Threads(shape.Channels), SpecializedValue.New(shape), t.Dy, t.Y, t.X, t.R, t.Bn, t.Stats, t.Dbn, RunningStatistics ? 1 : 0, Threads(shape.Channels));
             }
 
             K.EpilogueBackward(Threads(shape.Elements), SpecializedValue.New(shape), t.Dy, t.Y, t.X, t.R, t.Bn, t.Stats, t.Dx, t.Dr, Threads(shape.Elements));

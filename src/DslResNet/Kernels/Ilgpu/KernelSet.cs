@@ -39,16 +39,16 @@ internal sealed class KernelSet
         Get(nameof(FoldBatchNorm), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, ArrayView<float>, int>(ConvKernels.FoldBatchNorm));
 
     /// <summary>Batch statistics.</summary>
-    public Action<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> Statistics =>
-        Get(nameof(Statistics), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(EpilogueKernels.Statistics));
+    public Action<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> Statistics =>
+        Get(nameof(Statistics), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(EpilogueKernels.Statistics));
 
     /// <summary>The fused normalise/scale/shift/add/activate pass.</summary>
     public Action<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> EpilogueApply =>
         Get(nameof(EpilogueApply), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(EpilogueKernels.Apply));
 
     /// <summary>The fused pass's backward reductions.</summary>
-    public Action<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> EpilogueBackwardReduce =>
-        Get(nameof(EpilogueBackwardReduce), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(EpilogueKernels.BackwardReduce));
+    public Action<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> EpilogueBackwardReduce =>
+        Get(nameof(EpilogueBackwardReduce), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(EpilogueKernels.BackwardReduce));
 
     /// <summary>The fused pass's element-wise backward.</summary>
     public Action<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> EpilogueBackward =>

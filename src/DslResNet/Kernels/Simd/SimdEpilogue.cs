@@ -43,6 +43,9 @@ public abstract class SimdEpilogue : IDisposable, IEpilogue
     public abstract void Backward();
 
     /// <inheritdoc />
+    public bool RunningStatistics { get; set; }
+
+    /// <inheritdoc />
     public abstract void Dispose();
 }
 
@@ -106,7 +109,13 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         int pixels = images * _s.Spatial;
         if (_s.Norm)
         {
-            if (_s.Training)
+            if (_s.Training && RunningStatistics)
+            {
+                // Eval-mode batch norm in a training pass: a preceding convolution may have filled the sink; unused.
+                _sink!.Filled = false;
+                RunningMoments();
+            }
+            else if (_s.Training)
             {
                 if (!_sink!.Filled)
                 {
@@ -122,14 +131,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
             }
             else
             {
-                for (int c = 0; c < _c; c++)
-                {
-                    float inv = 1f / MathF.Sqrt(_bn[(3 * _c) + c] + _s.Eps);
-                    _mean[c] = _bn[(2 * _c) + c];
-                    _inv[c] = inv;
-                    _scale[c] = _bn[c];
-                    _shift[c] = _bn[_c + c];
-                }
+                RunningMoments();
             }
         }
 
@@ -163,8 +165,9 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                     _dbn[_c + c] = (float)g;
                 }
 
-                _meanG[c] = (float)(g / count);
-                _meanGx[c] = (float)(gx / count);
+                // With running statistics the mean and variance are constants: no terms through them.
+                _meanG[c] = RunningStatistics ? 0f : (float)(g / count);
+                _meanGx[c] = RunningStatistics ? 0f : (float)(gx / count);
             }
         }
 
@@ -254,6 +257,18 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
             }
 
             _sink.Flush(thread, sums, squares);
+        }
+    }
+
+    private void RunningMoments()
+    {
+        for (int c = 0; c < _c; c++)
+        {
+            float inv = 1f / MathF.Sqrt(_bn[(3 * _c) + c] + _s.Eps);
+            _mean[c] = _bn[(2 * _c) + c];
+            _inv[c] = inv;
+            _scale[c] = _bn[c];
+            _shift[c] = _bn[_c + c];
         }
     }
 

@@ -56,6 +56,14 @@ public sealed class EpilogueOp : IDisposable
     /// <summary>The shape.</summary>
     public EpilogueShape Shape => _shape;
 
+    /// <summary>Training-mode batch norm normalises by its running statistics and leaves them unchanged (eval mode inside
+    /// a training pass; see <c>NetworkBase.FrozenBatchNormInEvalMode</c>).</summary>
+    internal bool RunningStatistics
+    {
+        get => _kernel.RunningStatistics;
+        set => _kernel.RunningStatistics = value;
+    }
+
     /// <summary>The tensors.</summary>
     internal EpilogueBinding Tensors => _tensors;
 
