@@ -55,6 +55,47 @@ public sealed partial class Checkpoint
     public int Epoch { get; set; }
 
     /// <summary>
+    /// A copy whose model tensors carry other names, for weights saved under another naming scheme: timm's ResNet-D
+    /// names its deep stem <c>conv1.0</c> ... <c>conv1.6</c> (an <c>nn.Sequential</c>), which DslResNet's
+    /// <c>ResNet50D</c> declares as <c>conv1_0</c> ... <c>conv1_6</c>, so
+    /// <c>ckpt.RenameModel(n =&gt; Regex.Replace(n, @"^conv1\.(\d)\.", "conv1_$1."))</c>. The copy holds the model
+    /// tensors (shared, not copied), the epoch and the metadata; not the optimizer state, whose buffers are named after the
+    /// old parameter names.
+    /// </summary>
+    /// <param name="rename">Maps a tensor's name to its new name (return it unchanged to keep it).</param>
+    /// <returns>The renamed copy, in the same order.</returns>
+    /// <exception cref="ArgumentException">The function gives an empty name, or two tensors the same name (both named).</exception>
+    public Checkpoint RenameModel(Func<string, string> rename)
+    {
+        ArgumentNullException.ThrowIfNull(rename);
+        Checkpoint copy = new() { Epoch = Epoch };
+        var from = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach ((string name, TensorData tensor) in Model)
+        {
+            string renamed = rename(name);
+            if (string.IsNullOrWhiteSpace(renamed))
+            {
+                throw new ArgumentException($"Renaming checkpoint tensor '{name}' gave an empty name.", nameof(rename));
+            }
+
+            if (from.TryGetValue(renamed, out string? earlier))
+            {
+                throw new ArgumentException($"Renaming checkpoint tensors '{earlier}' and '{name}' gave both the name '{renamed}'.", nameof(rename));
+            }
+
+            from[renamed] = name;
+            copy.Model[renamed] = tensor;
+        }
+
+        foreach ((string key, string value) in Metadata)
+        {
+            copy.Metadata[key] = value;
+        }
+
+        return copy;
+    }
+
+    /// <summary>
     /// Free-form strings (the network name under <see cref="NetworkKey"/>, the version under <see cref="VersionKey"/>, ...).
     /// Keys may not be <see cref="EpochKey"/>, <see cref="FormatKey"/> nor start with <see cref="OptimizerPrefix"/>.
     /// </summary>

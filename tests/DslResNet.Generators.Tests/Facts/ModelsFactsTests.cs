@@ -1,4 +1,7 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text.RegularExpressions;
 using Xunit;
 using Models = DslResNet.Models;
 
@@ -45,5 +48,37 @@ public sealed class ModelsFactsTests
         // Zagoruyko and Komodakis's WRN-16-4 (2.7M) and WRN-28-10 (36.5M), as their PyTorch code counts them.
         Assert.Equal(2_748_890, Models.WideResNet16x4.ParameterCount);
         Assert.Equal(36_479_194, Models.WideResNet28x10.ParameterCount);
+    }
+
+    [Fact]
+    public void ResNet50D_matches_timm_in_count_and_state_dict_names()
+    {
+        // timm's resnet50d: ResNet-50's 25,557,032 minus the 7x7 stem (3*64*49 = 9,408) plus the deep stem's convolutions
+        // (3*32*9 + 32*32*9 + 32*64*9 = 28,512) and its two batch norms (2 * 2 * 32 = 128); the average pools add nothing.
+        Assert.Equal(25_557_032 - 9_408 + 28_512 + 128, Models.ResNet50D.ParameterCount);
+        Assert.Equal(25_576_264, Models.ResNet50D.ParameterCount);
+
+        // timm's state_dict keys, written out from its ResNet class (stem_type='deep', avg_down=True): the stem is
+        // nn.Sequential(conv, bn, act, conv, bn, act, conv), then bn1; each stage's first block has downsample =
+        // Sequential(pool or Identity, conv, bn).
+        static IEnumerable<string> Norm(string m) => [m + ".weight", m + ".bias", m + ".running_mean", m + ".running_var", m + ".num_batches_tracked"];
+        List<string> timm = ["conv1.0.weight", .. Norm("conv1.1"), "conv1.3.weight", .. Norm("conv1.4"), "conv1.6.weight", .. Norm("bn1")];
+        int[] blocks = [3, 4, 6, 3];
+        for (int stage = 0; stage < 4; stage++)
+        {
+            for (int b = 0; b < blocks[stage]; b++)
+            {
+                string p = $"layer{stage + 1}.{b}.";
+                timm.AddRange([p + "conv1.weight", .. Norm(p + "bn1"), p + "conv2.weight", .. Norm(p + "bn2"), p + "conv3.weight", .. Norm(p + "bn3")]);
+                if (b == 0)
+                {
+                    timm.AddRange([p + "downsample.1.weight", .. Norm(p + "downsample.2")]);
+                }
+            }
+        }
+
+        timm.AddRange(["fc.weight", "fc.bias"]);
+        IEnumerable<string> ours = Models.ResNet50D.Info.Parameters.Select(p => p.Name);
+        Assert.Equal(timm, ours.Select(n => Regex.Replace(n, @"^conv1_(\d)\.", "conv1.$1.")));
     }
 }

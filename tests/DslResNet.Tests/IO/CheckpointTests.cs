@@ -279,4 +279,35 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal([42f, 43f], loaded.Model["fc.bias"].Floats!);
         Assert.Equal([path], Directory.GetFiles(_dir));
     }
+
+    [Fact]
+    public void RenameModel_renames_in_order_keeps_epoch_and_metadata_and_drops_optimizer_state()
+    {
+        Checkpoint c = Sample();
+        Checkpoint renamed = c.RenameModel(n => n.StartsWith("bn1.", StringComparison.Ordinal) ? "stem.1." + n[4..] : n);
+        Assert.Equal(["conv1.weight", "stem.1.running_mean", "stem.1.num_batches_tracked", "fc.bias"], renamed.Model.Keys);
+        Assert.Same(c.Model["bn1.running_mean"], renamed.Model["stem.1.running_mean"]);
+        Assert.Equal(7, renamed.Epoch);
+        Assert.Equal("TinyNet", renamed.NetworkName);
+        Assert.Equal("cosine schedule, warm-up 5", renamed.Metadata["note"]);
+        Assert.Empty(renamed.OptimizerBuffers);
+        Assert.Empty(renamed.HyperParameters);
+        Assert.Equal(4, c.Model.Count);
+        Assert.True(c.Model.ContainsKey("bn1.running_mean"));
+
+        // Round trip through a file: the renamed copy saves and loads like any checkpoint.
+        string path = Path.Combine(_dir, "renamed.safetensors");
+        renamed.Save(path);
+        AssertSameTensors(renamed.Model, Checkpoint.Load(path).Model);
+    }
+
+    [Fact]
+    public void RenameModel_refuses_collisions_and_empty_names_naming_the_tensors()
+    {
+        Checkpoint c = Sample();
+        ArgumentException collision = Assert.Throws<ArgumentException>(() => c.RenameModel(n => n.Split('.')[0] == "bn1" ? "bn1.x" : n));
+        Assert.Contains("'bn1.running_mean' and 'bn1.num_batches_tracked' gave both the name 'bn1.x'", collision.Message);
+        ArgumentException empty = Assert.Throws<ArgumentException>(() => c.RenameModel(n => n == "fc.bias" ? "" : n));
+        Assert.Contains("'fc.bias' gave an empty name", empty.Message);
+    }
 }
