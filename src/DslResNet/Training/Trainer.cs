@@ -47,8 +47,9 @@ public sealed partial class Trainer
     public const string BatchSizeKey = "trainer.batch_size";
 
     /// <summary>Creates a trainer, checking that its parts fit together.</summary>
-    /// <param name="model">The network; its parameters must already be registered with <paramref name="optimizer"/>.</param>
-    /// <param name="optimizer">The optimizer, with the model's parameters added through <see cref="INetworkModel.AddParametersTo"/>.</param>
+    /// <param name="model">The network.</param>
+    /// <param name="optimizer">The optimizer: with the parameters to train added through <see cref="INetworkModel.AddParametersTo"/>,
+    /// or empty, and then the model's (unfrozen) parameters are added to it here.</param>
     /// <param name="schedule">
     /// The learning-rate schedule, applied before every step with <see cref="LearningRateSchedules.ApplyTo"/> at the
     /// optimizer's global step; schedules in epochs should use <see cref="StepsPerEpochFor"/> as their steps per unit.
@@ -66,11 +67,6 @@ public sealed partial class Trainer
         ArgumentNullException.ThrowIfNull(trainLoader);
         ArgumentNullException.ThrowIfNull(testSet);
         options ??= new TrainerOptions();
-
-        if (optimizer.Parameters.Count == 0)
-        {
-            throw new ArgumentException("The optimizer has no parameters; call model.AddParametersTo(optimizer) first.", nameof(optimizer));
-        }
 
         if (trainLoader.BatchSize != model.BatchSize)
         {
@@ -99,6 +95,13 @@ public sealed partial class Trainer
         if (options.Resume && string.IsNullOrWhiteSpace(options.CheckpointPath))
         {
             throw new ArgumentException("Resuming needs a checkpoint path (options.CheckpointPath).", nameof(options));
+        }
+
+        if (optimizer.Parameters.Count == 0)
+        {
+            // A fresh optimizer trains the whole model (its unfrozen parameters), as torch.optim.SGD(model.parameters());
+            // added only once everything else checked out, so that a refused trainer leaves the optimizer as it was.
+            model.AddParametersTo(optimizer);
         }
 
         Model = model;

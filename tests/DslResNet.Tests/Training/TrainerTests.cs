@@ -78,6 +78,23 @@ public sealed class TrainerTests
     private static int[] Bits(ReadOnlySpan<float> values) => MemoryMarshal.Cast<float, int>(values).ToArray();
 
     [Fact]
+    public void An_empty_optimizer_gets_the_models_parameters_and_trains_them_like_one_filled_by_hand()
+    {
+        FakeSoftmaxModel model = NewModel();
+        Sgd empty = new(0.1, momentum: 0.9, weightDecay: 1e-3, nesterov: true);
+        NewTrainer(model, empty, new TrainerOptions { Epochs = 2 }).Run();
+        FakeSoftmaxModel twin = NewModel();
+        Optimizer filled = NewOptimizer("sgd", twin);
+        NewTrainer(twin, filled, new TrainerOptions { Epochs = 2 }).Run();
+        Assert.Equal(filled.Parameters.Select(p => p.Name), empty.Parameters.Select(p => p.Name));
+        Assert.NotEmpty(empty.Parameters);
+        foreach (ParameterSlot slot in filled.Parameters)
+        {
+            Assert.Equal(Bits(slot.Value.Span), Bits(empty.Parameters.Single(p => p.Name == slot.Name).Value.Span));
+        }
+    }
+
+    [Fact]
     public void LossFallsAndAccuracyRisesOnSeparableData()
     {
         using FakeSoftmaxModel model = NewModel();
@@ -349,7 +366,10 @@ public sealed class TrainerTests
         Assert.Equal("trainLoader", Fails(() => new Trainer(model, optimizer, schedule, new BatchLoader(wrongShape, Batch, dropLast: true), test)).ParamName);
         Dataset tooManyClasses = new(new float[16 * 16], new int[16], Shape, 20, [0f], [1f]);
         Assert.Equal("testSet", Fails(() => new Trainer(model, optimizer, schedule, NewLoader(train), tooManyClasses)).ParamName);
-        Assert.Equal("optimizer", Fails(() => new Trainer(model, new Sgd(0.1), schedule, NewLoader(train), test)).ParamName);
+        // An empty optimizer is filled with the model's parameters, but not by a trainer that is refused.
+        Sgd empty = new(0.1);
+        Assert.Equal("testSet", Fails(() => new Trainer(model, empty, schedule, NewLoader(train), wrongShape)).ParamName);
+        Assert.Empty(empty.Parameters);
         Assert.Equal("options", Fails(() => new Trainer(model, optimizer, schedule, NewLoader(train), test, new TrainerOptions { Resume = true })).ParamName);
         Assert.Equal("model", Fails(() => new Trainer(null!, optimizer, schedule, NewLoader(train), test)).ParamName);
         Assert.Equal("schedule", Fails(() => new Trainer(model, optimizer, null!, NewLoader(train), test)).ParamName);
