@@ -64,6 +64,12 @@ internal static class Program
             return UsageError;
         }
 
+        if (DatasetSetup.OfferIfMissing(options.Data) is { } installError)
+        {
+            Console.Error.WriteLine($"fashion-mnist: {installError}");
+            return UsageError;
+        }
+
         Dataset train, test;
         try
         {
