@@ -5,7 +5,9 @@
 #                        print the expected parameter count;
 #   Broken/Broken.csproj declares a residual shape mismatch; its build must fail with DRN0007 on the marked line;
 #   ModelsConsumer/      references only DslResNet.Models: the generator must arrive through its DslResNet dependency
-#                        and read the package's BasicBlock and ResNet20 (LayersOf) from the DLL's metadata.
+#                        and read the package's BasicBlock and ResNet20 (LayersOf) from the DLL's metadata;
+#   the template         DslResNet.Templates packed and installed into a private hive; `dotnet new dslresnet` must give
+#                        projects that build without warnings, pass their own tests and train on a small dataset.
 # Restores go to an empty, temporary NuGet cache, so a stale DslResNet 0.1.0 from an earlier run is never used.
 # Prints PASS or FAIL per check and exits non-zero if any check fails. Set KEEP_TMP=1 to keep the work folder.
 set -euo pipefail
@@ -171,6 +173,69 @@ if dn build "$models/ModelsConsumer.csproj" -c Release --no-restore > "$work/mod
 else
     cat "$work/models-build.log"
     fail "build ModelsConsumer against the packages (log above)"
+fi
+
+# 7. The project template: pack DslResNet.Templates, install it into a private template hive (the user's templates are
+#    left alone), `dotnet new dslresnet -n Fancy.Net`, then restore against the feed, build, run the template's own tests,
+#    and run its training program for one epoch on a small generated IDX dataset.
+hive="$work/template-hive"
+if dn pack "$root/src/DslResNet.Templates" -c Release -o "$work/template-feed" > "$work/pack-templates.log" 2>&1 \
+    && [[ -f "$work/template-feed/DslResNet.Templates.$version.nupkg" ]]; then
+    pass "dotnet pack src/DslResNet.Templates -c Release"
+else
+    cat "$work/pack-templates.log"
+    fatal "dotnet pack src/DslResNet.Templates (log above)"
+fi
+if dotnet new install "$work/template-feed/DslResNet.Templates.$version.nupkg" --debug:custom-hive "$hive" > "$work/template-install.log" 2>&1 \
+    && dotnet new dslresnet -n Fancy.Net -o "$work/template/Fancy.Net" --debug:custom-hive "$hive" > "$work/template-new.log" 2>&1; then
+    pass "dotnet new install the template package; dotnet new dslresnet -n Fancy.Net"
+else
+    cat "$work/template-install.log" "$work/template-new.log" 2>/dev/null || true
+    fatal "install or instantiate the template (logs above)"
+fi
+made="$work/template/Fancy.Net"
+if [[ -f "$made/Fancy.Net.slnx" && -f "$made/Fancy.Net/Fancy.Net.csproj" && -f "$made/Fancy.Net.Tests/Fancy.Net.Tests.csproj" ]] \
+    && grep -q '^namespace Fancy.Net;' "$made/Fancy.Net/Network.cs"; then
+    pass "the template made Fancy.Net.slnx, Fancy.Net/ and Fancy.Net.Tests/ with namespace Fancy.Net"
+else
+    find "$made" -type f | sed 's/^/    | /'
+    fail "the template's output is not the expected projects (listed above)"
+fi
+if (cd "$made" && dn restore -p:RestoreAdditionalProjectSources="$feed" > "$work/template-restore.log" 2>&1 \
+    && dn build -c Release --no-restore > "$work/template-build.log" 2>&1); then
+    if grep -qE ': warning ' "$work/template-build.log"; then
+        grep -E ': warning ' "$work/template-build.log" | sort -u | sed 's/^/    | /'
+        fail "the template's projects build with warnings (above)"
+    else
+        pass "the template's projects restore from the package and build without warnings"
+    fi
+else
+    cat "$work/template-restore.log" "$work/template-build.log" 2>/dev/null | tail -n 40
+    fatal "restore or build the template's projects (log above)"
+fi
+if (cd "$made" && dn test -c Release --no-build > "$work/template-test.log" 2>&1) && grep -qE 'Passed: +2,' "$work/template-test.log"; then
+    pass "the template's tests pass (2)"
+else
+    tail -n 30 "$work/template-test.log"
+    fail "the template's tests (log above)"
+fi
+tiny="$work/template-data"
+mkdir -p "$tiny"
+be32() { printf "\\x%02x\\x%02x\\x%02x\\x%02x" $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)); }
+idx() { # prefix count: images of random pixels, labels 0..9 in turn
+    local prefix="$1" count="$2" i
+    { printf '\x00\x00\x08\x03'; printf "$(be32 "$count")$(be32 28)$(be32 28)"; head -c $((count * 784)) /dev/urandom; } > "$tiny/$prefix-images-idx3-ubyte"
+    { printf '\x00\x00\x08\x01'; printf "$(be32 "$count")"; for ((i = 0; i < count; i++)); do printf "\\x0$((i % 10))"; done; } > "$tiny/$prefix-labels-idx1-ubyte"
+}
+idx train 128
+idx t10k 64
+if run_output="$(cd "$made" && dotnet "Fancy.Net/bin/Release/net10.0/Fancy.Net.dll" "$tiny" 1 2>&1)" \
+    && [[ "$run_output" == *"epoch 1: train loss"* && -s "$made/network.safetensors" && -s "$made/network.onnx" ]]; then
+    echo "$run_output" | sed 's/^/    | /'
+    pass "the template's program trains an epoch on a small dataset and saves network.safetensors and network.onnx"
+else
+    echo "$run_output" | sed 's/^/    | /'
+    fail "the template's program did not train and save (output above)"
 fi
 
 if [[ "$failures" -eq 0 ]]; then
