@@ -35,7 +35,7 @@ mkdir -p "$out"
 for page in "$work/md"/*.md; do
     # docfx's Markdown keeps cross-references of summaries as <xref href="A.B.C" .../> tags: show them as `C`; and drop
     # the long lists of members inherited from System types.
-    sed -E 's#<xref href="([^"]*\.)?([^".]+)" data-throw-if-not-resolved="false"></xref>#`\2`#g' "$page" \
+    tr -d '\r' < "$page" | sed -E 's#<xref href="([^"]*\.)?([^".]+)" data-throw-if-not-resolved="false"></xref>#`\2`#g' \
         | awk '/^#### Inherited Members$/ { skip = 1; next } skip && /^#/ { skip = 0 } !skip' > "$out/$(basename "$page")"
 done
 cp "$work/md/toc.yml" "$out/toc.yml"
