@@ -176,6 +176,75 @@ public sealed class CodeFixTests
                 [Stage<Head>(4)] Layer head;
             }
             """),
+        // DRN0021 at each layer of a class marked neither [Network] nor [Block], and DRN0008 at the stage that uses it: one
+        // action marks it [Block] (below its comment).
+        ["block"] = new(typeof(MarkBlockCodeFix), Head + """
+            // A basic block.
+            public class Body
+            {
+                [{|DRN0021:Conv(3, Padding = 1)|}] Layer conv1;
+                [{|DRN0021:Residual|}] Layer add;
+            }
+
+            [Network(3, 8, 8)]
+            public partial class Net
+            {
+                [{|DRN0008:Stage<Body>(3)|}] Layer layer1;
+            }
+            """, "MarkBlockCodeFix", Head + """
+            // A basic block.
+            [Block]
+            public class Body
+            {
+                [Conv(3, Padding = 1)] Layer conv1;
+                [Residual] Layer add;
+            }
+
+            [Network(3, 8, 8)]
+            public partial class Net
+            {
+                [Stage<Body>(3)] Layer layer1;
+            }
+            """),
+        // DRN0024: Expansion on a conv that states its channels, and Stride on a Strided layer, are removed.
+        ["ignored-expansion"] = new(typeof(RemoveIgnoredSettingCodeFix), Head + """
+            [Network(3, 8, 8)]
+            public partial class Net
+            {
+                [Conv(64, 1, Expansion = {|DRN0024:4|})] Layer conv3;
+            }
+            """, "RemoveIgnoredSettingCodeFix", Head + """
+            [Network(3, 8, 8)]
+            public partial class Net
+            {
+                [Conv(64, 1)] Layer conv3;
+            }
+            """),
+        ["ignored-stride"] = new(typeof(RemoveIgnoredSettingCodeFix), Head + """
+            [Block]
+            public class Body
+            {
+                [Conv(3, Stride = {|DRN0024:2|}, Strided = true, Padding = 1)] Layer conv1;
+            }
+
+            [Network(3, 8, 8)]
+            public partial class Net
+            {
+                [Stage<Body>(4, Stride = 2)] Layer layer1;
+            }
+            """, "RemoveIgnoredSettingCodeFix", Head + """
+            [Block]
+            public class Body
+            {
+                [Conv(3, Strided = true, Padding = 1)] Layer conv1;
+            }
+
+            [Network(3, 8, 8)]
+            public partial class Net
+            {
+                [Stage<Body>(4, Stride = 2)] Layer layer1;
+            }
+            """),
     };
 
     public static TheoryData<string> CaseNames() => new(Cases.Keys);
@@ -229,6 +298,9 @@ public sealed class CodeFixTests
             await Titles(new FlatInputCodeFix(), Cases["avgpool"].Markup));
         Assert.Equal(new[] { "Move batch norm 'bn1' after 'act1' and give 'conv1' a bias" }, await Titles(new BatchNormOrderCodeFix(), Cases["batchnorm"].Markup));
         Assert.Equal(new[] { "Move batch norm 'bn' after 'gate'" }, await Titles(new BatchNormOrderCodeFix(), Cases["batchnorm-block"].Markup));
+        Assert.Equal(new[] { "Mark 'Body' [Block]" }, await Titles(new MarkBlockCodeFix(), Cases["block"].Markup, "DRN0021"));
+        Assert.Equal(new[] { "Mark 'Body' [Block]" }, await Titles(new MarkBlockCodeFix(), Cases["block"].Markup, "DRN0008"));
+        Assert.Equal(new[] { "Remove 'Expansion = 4' (it has no effect)" }, await Titles(new RemoveIgnoredSettingCodeFix(), Cases["ignored-expansion"].Markup));
     }
 
     [Fact]
@@ -304,7 +376,7 @@ public sealed class CodeFixTests
     }
 
     /// <summary>The titles of the actions a fix offers for the markup's diagnostics, in order.</summary>
-    private static async Task<IReadOnlyList<string>> Titles(CodeFixProvider fix, string markup)
+    private static async Task<IReadOnlyList<string>> Titles(CodeFixProvider fix, string markup, string? id = null)
     {
         string source = Markup.Parse(markup).Source;
         using var workspace = new AdhocWorkspace();
@@ -318,7 +390,7 @@ public sealed class CodeFixTests
             .WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new NetworkAnalyzer()))
             .GetAnalyzerDiagnosticsAsync();
         var titles = new List<string>();
-        foreach (Diagnostic diagnostic in diagnostics.Where(d => fix.FixableDiagnosticIds.Contains(d.Id)).Take(1))
+        foreach (Diagnostic diagnostic in diagnostics.Where(d => fix.FixableDiagnosticIds.Contains(d.Id) && (id is null || d.Id == id)).Take(1))
         {
             var context = new CodeFixContext(document, diagnostic, (action, _) => titles.Add(action.Title), CancellationToken.None);
             await fix.RegisterCodeFixesAsync(context);
