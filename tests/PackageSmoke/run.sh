@@ -71,13 +71,13 @@ if cmp -s "$feed/DslResNet.$version.nupkg" "$cached/dslresnet.$version.nupkg"; t
 else
     fatal "the restored DslResNet $version is not the package just packed (another source served it?)"
 fi
-for file in lib/net10.0/DslResNet.dll analyzers/dotnet/cs/DslResNet.Generators.dll; do
+for file in lib/net10.0/DslResNet.dll analyzers/dotnet/cs/DslResNet.Generators.dll analyzers/dotnet/cs/DslResNet.CodeFixes.dll; do
     if [[ -f "$cached/$file" ]]; then pass "package carries $file"; else fail "package lacks $file"; fi
 done
-if grep -qi 'dependency id="DslResNet.Generators"' "$cached/dslresnet.nuspec"; then
-    fail "package declares a dependency on DslResNet.Generators"
+if grep -qiE 'dependency id="DslResNet.(Generators|CodeFixes)"' "$cached/dslresnet.nuspec"; then
+    fail "package declares a dependency on DslResNet.Generators or DslResNet.CodeFixes"
 else
-    pass "package has no dependency on DslResNet.Generators"
+    pass "package has no dependency on DslResNet.Generators or DslResNet.CodeFixes"
 fi
 
 # 4. Build and run the good consumer.

@@ -11,6 +11,9 @@ namespace DslResNet.Generators.Diagnostics;
 /// <param name="Additional">Related places (the block layer behind a stage, say).</param>
 internal sealed record DiagnosticInfo(string Id, SourceSpan Span, EquatableArray<string> Arguments, string Owner, EquatableArray<SourceSpan> Additional)
 {
+    /// <summary>Properties for a code fix, keyed by <see cref="FixProperties"/> constants; empty for most diagnostics.</summary>
+    public EquatableArray<DiagnosticProperty> Properties { get; init; }
+
     /// <summary>The descriptor.</summary>
     public DiagnosticDescriptor Descriptor => Descriptors.ById[Id];
 
@@ -36,6 +39,23 @@ internal sealed record DiagnosticInfo(string Id, SourceSpan Span, EquatableArray
             args[i] = Arguments[i];
         }
 
-        return Diagnostic.Create(Descriptor, Span.ToLocation(compilation), additional, args);
+        System.Collections.Immutable.ImmutableDictionary<string, string?>? properties = null;
+        if (Properties.Count > 0)
+        {
+            var builder = System.Collections.Immutable.ImmutableDictionary.CreateBuilder<string, string?>(System.StringComparer.Ordinal);
+            foreach (DiagnosticProperty property in Properties)
+            {
+                builder[property.Key] = property.Value;
+            }
+
+            properties = builder.ToImmutable();
+        }
+
+        return Diagnostic.Create(Descriptor, Span.ToLocation(compilation), additional, properties, args);
     }
 }
+
+/// <summary>One property of a diagnostic, for its code fix.</summary>
+/// <param name="Key">A <see cref="FixProperties"/> constant.</param>
+/// <param name="Value">Its value.</param>
+internal sealed record DiagnosticProperty(string Key, string Value);

@@ -98,7 +98,7 @@ internal static partial class ShapeInference
                 string why = padding > 0
                     ? $"the {kernel}x{kernel} window is larger than the padded input {ph}x{pw}"
                     : $"the {kernel}x{kernel} window is larger than the input {x.H}x{x.W}";
-                site.Fail(Descriptors.SpatialCollapse, kernelArgument, site.FullName, op, x.ToString(), why);
+                site.FailWith(PaddingFix(x, kernel, stride, padding), Descriptors.SpatialCollapse, kernelArgument, site.FullName, op, x.ToString(), why);
             }
 
             if (((ph - kernel) / stride) + 1 > int.MaxValue || ((pw - kernel) / stride) + 1 > int.MaxValue)
@@ -114,10 +114,29 @@ internal static partial class ShapeInference
                 bool rows = rowsDropped > 0;
                 int count = rows ? rowsDropped : columnsDropped;
                 string what = rows && columnsDropped > 0 ? (count == 1 ? "row and column" : "rows and columns") : rows ? (count == 1 ? "row" : "rows") : (count == 1 ? "column" : "columns");
-                site.Warn(Descriptors.StrideDropsInput, strideArgument, site.FullName, op, x.ToString(), count.ToString(CultureInfo.InvariantCulture), what, (rows ? ph - kernel : pw - kernel).ToString(CultureInfo.InvariantCulture), stride.ToString(CultureInfo.InvariantCulture));
+                site.WarnWith(PaddingFix(x, kernel, stride, padding), Descriptors.StrideDropsInput, strideArgument, site.FullName, op, x.ToString(), count.ToString(CultureInfo.InvariantCulture), what, (rows ? ph - kernel : pw - kernel).ToString(CultureInfo.InvariantCulture), stride.ToString(CultureInfo.InvariantCulture));
             }
 
             return OutSize(x.H, kernel, stride, padding);
+        }
+
+        /// <summary>
+        /// For the DRN0005 and DRN0006 code fix: <c>Padding = kernel / 2</c> (which keeps the size at stride 1 for an odd
+        /// kernel, as a ResNet's 3x3 and 7x7 convolutions and its 3x3 max pool are padded), when it is more than the current
+        /// padding and with it the window fits and reads every row and column; else null.
+        /// </summary>
+        private static DiagnosticProperty? PaddingFix(Shape x, int kernel, int stride, int padding)
+        {
+            int fixedPadding = kernel / 2;
+            if (fixedPadding <= padding || stride < 1)
+            {
+                return null;
+            }
+
+            long ph = x.H + (2L * fixedPadding), pw = x.W + (2L * fixedPadding);
+            bool fits = ph >= kernel && pw >= kernel && ((ph - kernel) / stride) + 1 <= int.MaxValue && ((pw - kernel) / stride) + 1 <= int.MaxValue;
+            bool readsAll = kernel < stride || (((ph - kernel) % stride) - fixedPadding <= 0 && ((pw - kernel) % stride) - fixedPadding <= 0);
+            return fits && readsAll ? new DiagnosticProperty(FixProperties.Padding, fixedPadding.ToString(CultureInfo.InvariantCulture)) : null;
         }
 
         private static int Checked(Site site, long elements)

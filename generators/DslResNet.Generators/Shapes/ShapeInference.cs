@@ -223,7 +223,7 @@ internal static partial class ShapeInference
 
             if (why.Length > 0)
             {
-                site.Fail(Descriptors.ResidualShapeMismatch, null, site.FullName, a.ToString(), b.ToString(), why);
+                site.FailWith(ShortcutFix(residual, a, b, stride, kind, outputs), Descriptors.ResidualShapeMismatch, null, site.FullName, a.ToString(), b.ToString(), why);
             }
 
             string prefix = site.FullName.Substring(0, site.FullName.Length - residual.Name.Length);
@@ -250,6 +250,33 @@ internal static partial class ShapeInference
             }
 
             return Add(site, LayerKind.Add, kind == ShortcutKind.ZeroPad ? "Add (zero-pad shortcut)" : "Add (projection shortcut)", body, b, 0, 0, b.Elements, extraInput: shortcut);
+        }
+
+        /// <summary>
+        /// The shortcut kinds that would bridge <paramref name="a"/> to <paramref name="b"/> if set on the residual, for the
+        /// DRN0007 code fix: none when no stride relates the sizes, a tensor is flat or <c>ProjectionFrom</c> has another shape;
+        /// a projection always, and zero-padding where it only adds channels.
+        /// </summary>
+        private static DiagnosticProperty? ShortcutFix(ResidualSpec residual, Shape a, Shape b, int stride, ShortcutKind current, Dictionary<string, (int, Shape)> outputs)
+        {
+            if (stride == 0 || a.Flat || b.Flat
+                || (residual.ProjectionFrom is { } from && (!outputs.TryGetValue(from, out var projected) || projected.Item2 != a)))
+            {
+                return null;
+            }
+
+            var kinds = new List<string>();
+            if (current != ShortcutKind.Projection)
+            {
+                kinds.Add(nameof(ShortcutKind.Projection));
+            }
+
+            if (current != ShortcutKind.ZeroPad && b.C >= a.C)
+            {
+                kinds.Add(nameof(ShortcutKind.ZeroPad));
+            }
+
+            return kinds.Count == 0 ? null : new DiagnosticProperty(FixProperties.Shortcuts, string.Join(",", kinds));
         }
 
         /// <summary>
@@ -441,10 +468,29 @@ internal static partial class ShapeInference
                 throw new ShapeError();
             }
 
-            public void Warn(Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, string? argument, params string[] arguments)
+            public void Warn(Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, string? argument, params string[] arguments) =>
+                Report(descriptor, argument, null, arguments);
+
+            /// <summary>As <see cref="Fail"/>, with a property for the code fix (null for none).</summary>
+            public void FailWith(DiagnosticProperty? fix, Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, string? argument, params string[] arguments)
+            {
+                Report(descriptor, argument, fix, arguments);
+                throw new ShapeError();
+            }
+
+            /// <summary>As <see cref="Warn"/>, with a property for the code fix (null for none).</summary>
+            public void WarnWith(DiagnosticProperty? fix, Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, string? argument, params string[] arguments) =>
+                Report(descriptor, argument, fix, arguments);
+
+            private void Report(Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, string? argument, DiagnosticProperty? fix, string[] arguments)
             {
                 SourceSpan own = argument is null ? _spec.Span : _spec.SpanOf(argument);
                 DiagnosticInfo info = DiagnosticInfo.Create(descriptor, Anchor ?? own, _walk.Owner, arguments);
+                if (fix is not null)
+                {
+                    info = info with { Properties = new[] { fix }.ToEquatableArray() };
+                }
+
                 if (Anchor is not null && own.Path.Length > 0)
                 {
                     info = info with { Additional = new[] { own }.ToEquatableArray() };
