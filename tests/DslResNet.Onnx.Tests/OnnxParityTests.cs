@@ -43,6 +43,7 @@ public sealed class OnnxParityTests(OnnxDeviceFixture fixture, ITestOutputHelper
         ["projection-without-batch-norm"] = d => new OnnxWideNet(d, Batch, new NetworkOptions(Seed: 9)),
         ["average-pool-projection"] = d => new OnnxResNetD(d, Batch, new NetworkOptions(Seed: 10)),
         ["grouped-resnext-depthwise"] = d => new OnnxResNeXtNet(d, Batch, new NetworkOptions(Seed: 11)),
+        ["squeeze-excite"] = d => new OnnxSENet(d, Batch, new NetworkOptions(Seed: 12)),
     };
 
     [Theory]
@@ -99,6 +100,20 @@ public sealed class OnnxParityTests(OnnxDeviceFixture fixture, ITestOutputHelper
         Assert.Equal(batchNorms, ProtoReader.Parse(unfolded).Nodes.Count(n => n.OpType == "BatchNormalization"));
         Assert.Equal(batchNorms - foldable, ProtoReader.Parse(folded).Nodes.Count(n => n.OpType == "BatchNormalization"));
         output.WriteLine($"{network}: {batchNorms} batch norms, {foldable} folded");
+    }
+
+    /// <summary>Each SE module exports as timm's does under torch.onnx: GlobalAveragePool, Conv, Relu, Conv, Sigmoid, Mul.</summary>
+    [Fact]
+    public void SqueezeExciteExportsAsTimmsOperators()
+    {
+        using NetworkBase net = new OnnxSENet(fixture.Device, Batch, new NetworkOptions(Seed: 12));
+        var nodes = ProtoReader.Parse(OnnxTestData.Export(net)).Nodes;
+        foreach (string se in new[] { "layer1.0.se", "layer2.0.se", "se" })
+        {
+            string[] ops = nodes.Where(n => n.Name == se || n.Name.StartsWith(se + ".", StringComparison.Ordinal)).Select(n => n.OpType).ToArray();
+            Assert.Equal(new[] { "GlobalAveragePool", "Conv", "Relu", "Conv", "Sigmoid", "Mul" }, ops);
+            Assert.Contains(se + ".fc1.weight", ProtoReader.Parse(OnnxTestData.Export(net)).Initializers);
+        }
     }
 
     [Fact]

@@ -237,3 +237,34 @@ public partial class OnnxResNeXtNet
     [GlobalAvgPool] Layer avgpool;
     [Dense(3)] Layer fc;
 }
+
+/// <summary>timm's SE bottleneck: squeeze-and-excitation on bn3's output, before the residual add.</summary>
+[Block]
+public class OnnxSEBlock
+{
+    [Conv(1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu1;
+    [Conv(3, Padding = 1, Strided = true)] Layer conv2;
+    [BatchNorm] Layer bn2;
+    [ReLU] Layer relu2;
+    [Conv(1, Expansion = 4)] Layer conv3;
+    [BatchNorm] Layer bn3;
+    [SqueezeExcite(Reduction = 4)] Layer se;
+    [Residual] Layer add;
+    [ReLU] Layer relu3;
+}
+
+/// <summary>Squeeze-and-excitation: two SE bottlenecks (the second strided, to an odd 3x3 map), then an SE with 5 hidden channels.</summary>
+[Network(2, 6, 6)]
+public partial class OnnxSENet
+{
+    [Conv(8, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [Stage<OnnxSEBlock>(4, Repeat = 1)] Layer layer1;
+    [Stage<OnnxSEBlock>(8, Repeat = 1, Stride = 2)] Layer layer2;
+    [SqueezeExcite(Channels = 5)] Layer se;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(3)] Layer fc;
+}

@@ -272,3 +272,37 @@ public partial class ParityResNeXt
     [GlobalAvgPool] Layer avgpool;
     [Dense(10)] Layer fc;
 }
+
+/// <summary>timm's SE bottleneck, small: squeeze-and-excitation on bn3's output before the add (16 and 32 channels, 8 hidden).</summary>
+[Block]
+public class ParitySEBlock
+{
+    [Conv(1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu1;
+    [Conv(3, Padding = 1, Strided = true)] Layer conv2;
+    [BatchNorm] Layer bn2;
+    [ReLU] Layer relu2;
+    [Conv(1, Expansion = 4)] Layer conv3;
+    [BatchNorm] Layer bn3;
+    [SqueezeExcite(Reduction = 4)] Layer se;
+    [Residual] Layer add;
+    [ReLU] Layer relu3;
+}
+
+/// <summary>
+/// A small SE-ResNet on 3 x 10 x 10 (the strided stage halves it to 5 x 5, an odd map): two stages of SE bottlenecks with
+/// projection shortcuts, and an SE module with explicit hidden channels (5) on the last stage's output.
+/// </summary>
+[Network(3, 10, 10)]
+public partial class ParitySENet
+{
+    [Conv(8, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [Stage<ParitySEBlock>(4, Repeat = 2)] Layer layer1;
+    [Stage<ParitySEBlock>(8, Repeat = 1, Stride = 2)] Layer layer2;
+    [SqueezeExcite(Channels = 5)] Layer se;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(10)] Layer fc;
+}

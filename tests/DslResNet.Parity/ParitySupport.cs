@@ -55,6 +55,7 @@ public static class ParityCases
         new("DeepBottleneck", ParityDeepBottleneck.Info, (d, b, o) => new ParityDeepBottleneck(d, b, o), StepRateScale: 0.01),
         new("SmoothNet", ParitySmoothNet.Info, (d, b, o) => new ParitySmoothNet(d, b, o)),
         new("ResNeXt", ParityResNeXt.Info, (d, b, o) => new ParityResNeXt(d, b, o)),
+        new("SENet", ParitySENet.Info, (d, b, o) => new ParitySENet(d, b, o)),
     ];
 
     public static ParityNetwork Network(string name) => Networks.Single(n => n.Name == name);

@@ -112,6 +112,7 @@ public sealed class TorchInterpreter
                 LayerKind.GELU => F.gelu(x), // exact erf form, torch.nn.GELU()'s default
                 LayerKind.SiLU => F.silu(x),
                 LayerKind.Add => x + In(layer.Inputs[1]),
+                LayerKind.ChannelScale => x * In(layer.Inputs[1]), // N x C x H x W times N x C x 1 x 1, broadcast
                 LayerKind.ZeroPadShortcut => ZeroPad(layer, x),
                 LayerKind.MaxPool => F.max_pool2d(x, [layer.Kernel, layer.Kernel], [layer.Stride, layer.Stride], [layer.Padding, layer.Padding]),
                 LayerKind.AvgPool => F.avg_pool2d(x, [layer.Kernel, layer.Kernel], [layer.Stride, layer.Stride], [layer.Padding, layer.Padding], ceil_mode: false, count_include_pad: true),

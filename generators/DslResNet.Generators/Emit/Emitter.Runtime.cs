@@ -284,6 +284,17 @@ internal static partial class Emitter
                     break;
                 }
 
+                case LayerKind.ChannelScale:
+                {
+                    // x (the map, the first input) times the gate (the second input, C x 1 x 1), channel by channel.
+                    TensorRef gate = Of(layer.Inputs[1]);
+                    Shape o = layer.Output;
+                    string shape = $"new {Kn}ChannelScaleShape(n, {Num(o.C)}, {Num((long)o.H * o.W)})";
+                    training = $"new {Rt}ChannelScaleOp(device, {shape}, {input.Train}, {gate.Train}, {output.Train}, {output.Grad}, {input.Grad}, {gate.Grad})";
+                    inference = $"new {Rt}ChannelScaleOp(device, {shape}, {input.Infer}, {gate.Infer}, {output.Infer})";
+                    break;
+                }
+
                 case LayerKind.Dropout:
                     training = $"new {Rt}DropoutOp(device, {count}, {Flt(layer.Rate)}, unchecked((Options.Seed * 7919) + {Num(layer.Index)}), {input.Train}, {output.Train}, {output.Grad}, {input.Grad}, {Map(layer.Input)})";
                     inference = $"new {Rt}CopyOp(device, {count}, {input.Infer}, {output.Infer}, {Map(layer.Input)})";

@@ -188,7 +188,7 @@ internal static partial class Emitter
         LayerKind.BatchNorm => ", Eps: " + Dbl(l.Eps) + ", Momentum: " + Dbl(l.Momentum),
         LayerKind.Dropout => ", Rate: " + Dbl(l.Rate),
         LayerKind.ReLU or LayerKind.Tanh or LayerKind.Sigmoid or LayerKind.GELU or LayerKind.SiLU or LayerKind.Add or LayerKind.ZeroPadShortcut
-            or LayerKind.MaxPool or LayerKind.AvgPool or LayerKind.GlobalAvgPool or LayerKind.Flatten => string.Empty,
+            or LayerKind.MaxPool or LayerKind.AvgPool or LayerKind.GlobalAvgPool or LayerKind.Flatten or LayerKind.ChannelScale => string.Empty,
         _ => throw new System.InvalidOperationException($"Unknown layer kind '{l.Kind}'."),
     };
 

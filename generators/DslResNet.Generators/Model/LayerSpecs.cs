@@ -108,6 +108,16 @@ internal sealed record GlobalAvgPoolSpec(string Name, SourceSpan Span, Equatable
     public override LayerSpec WithoutSpans() => this with { Span = SourceSpan.None, Arguments = EquatableArray<ArgumentSpan>.Empty };
 }
 
+/// <summary><c>[SqueezeExcite]</c>.</summary>
+/// <param name="Reduction">The reduction ratio (hidden channels C / Reduction, rounded as timm).</param>
+/// <param name="Channels">The hidden channels, exactly; 0 to derive them from <paramref name="Reduction"/>.</param>
+internal sealed record SqueezeExciteSpec(string Name, SourceSpan Span, EquatableArray<ArgumentSpan> Arguments, int Reduction, int Channels)
+    : LayerSpec(Name, Span, Arguments)
+{
+    /// <inheritdoc />
+    public override LayerSpec WithoutSpans() => this with { Span = SourceSpan.None, Arguments = EquatableArray<ArgumentSpan>.Empty };
+}
+
 /// <summary><c>[Flatten]</c>.</summary>
 internal sealed record FlattenSpec(string Name, SourceSpan Span, EquatableArray<ArgumentSpan> Arguments)
     : LayerSpec(Name, Span, Arguments)

@@ -282,6 +282,8 @@ internal static partial class Parser
                     args.Has("Stride") ? args.Int("Stride", 0) : kernel, args.Int("Padding", 0), args.Bool("Strided", false));
             case "GlobalAvgPoolAttribute":
                 return new GlobalAvgPoolSpec(name, span, args.Spans);
+            case "SqueezeExciteAttribute":
+                return new SqueezeExciteSpec(name, span, args.Spans, args.Int("Reduction", 16), args.Int("Channels", 0));
             case "FlattenAttribute":
                 return new FlattenSpec(name, span, args.Spans);
             case "DenseAttribute":

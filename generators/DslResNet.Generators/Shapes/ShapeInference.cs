@@ -92,6 +92,7 @@ internal static partial class ShapeInference
                         GlobalAvgPoolSpec => Add(site, LayerKind.GlobalAvgPool, "GlobalAvgPool", current, new Shape(current.Shape.C, 1, 1, true), 0, 0, current.Shape.Elements),
                         FlattenSpec => Add(site, LayerKind.Flatten, "Flatten", current, new Shape(Checked(site, current.Shape.Elements), 1, 1, true), 0, 0, 0),
                         DenseSpec dense => Dense(site, dense, current),
+                        SqueezeExciteSpec se => SqueezeExcite(site, se, current),
                         DropoutSpec dropout => Add(site, LayerKind.Dropout, "Dropout(p=" + Validation.Validator.Format(dropout.Rate) + ")", current, current.Shape, 0, 0, current.Shape.Elements, rate: dropout.Rate),
                         StageSpec stage => Stage(site, stage, current, context, anchor, top),
                         // A layer record without a case is a generator bug: the analyzer reports it as DRN9999.

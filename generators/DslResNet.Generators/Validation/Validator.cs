@@ -306,6 +306,18 @@ internal static class Validator
                 case DenseSpec dense:
                     check.AtLeast("outFeatures", "Output features", dense.OutFeatures, 1);
                     break;
+                case SqueezeExciteSpec se:
+                    check.AtLeast("Reduction", "Reduction", se.Reduction, 1);
+                    if (se.Has("Channels"))
+                    {
+                        check.AtLeast("Channels", "Channels", se.Channels, 1);
+                        if (se.Has("Reduction"))
+                        {
+                            check.Ignored("Reduction", "Reduction", "Channels gives the hidden channels exactly");
+                        }
+                    }
+
+                    break;
                 case DropoutSpec dropout:
                     if (!(dropout.Rate >= 0 && dropout.Rate < 1))
                     {

@@ -168,6 +168,25 @@ public sealed class GlobalAvgPoolAttribute : LayerAttribute
 {
 }
 
+/// <summary>
+/// Squeeze-and-excitation (Hu et al. 2018), as timm's <c>SEModule</c>: each channel of the C x H x W input is averaged over the
+/// image, passed through a 1x1 convolution to <see cref="Channels"/> (with bias), ReLU, a 1x1 convolution back to C (with
+/// bias) and a sigmoid, and the input is multiplied channel by channel with the result. Parameters <c>{name}.fc1.weight</c>
+/// [rd, C, 1, 1], <c>{name}.fc1.bias</c> [rd], <c>{name}.fc2.weight</c> [C, rd, 1, 1], <c>{name}.fc2.bias</c> [C]; the
+/// output has the input's shape. In timm's SE-ResNet bottleneck it stands after <c>bn3</c>, before the residual add.
+/// </summary>
+public sealed class SqueezeExciteAttribute : LayerAttribute
+{
+    /// <summary>
+    /// The reduction ratio r (default 16): the hidden channels are C / r rounded as timm's <c>make_divisible</c> does (to
+    /// the nearest multiple of 8, at least 8). Ignored when <see cref="Channels"/> is set.
+    /// </summary>
+    public int Reduction { get; set; } = 16;
+
+    /// <summary>The hidden channels rd, exactly; 0 (the default) derives them from <see cref="Reduction"/>.</summary>
+    public int Channels { get; set; }
+}
+
 /// <summary>Flattens C x H x W into one vector of C*H*W features, in PyTorch's order.</summary>
 public sealed class FlattenAttribute : LayerAttribute
 {

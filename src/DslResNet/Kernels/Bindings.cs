@@ -51,6 +51,16 @@ internal readonly record struct EpilogueBinding(
 /// <param name="Dx">Gradient of the input.</param>
 internal readonly record struct MapBinding(ArrayView<float> X, ArrayView<float> Y, ArrayView<float> Dy, ArrayView<float> Dx);
 
+/// <summary>A channel-wise scale's tensors (gradients empty for inference).</summary>
+/// <param name="X">The map, N x C x H x W in the backend's layout.</param>
+/// <param name="S">The scale, N x C (the same in every layout).</param>
+/// <param name="Y">Output, shaped as X.</param>
+/// <param name="Dy">Gradient of the output.</param>
+/// <param name="Dx">Gradient of the map (accumulated into).</param>
+/// <param name="Ds">Gradient of the scale (accumulated into).</param>
+internal readonly record struct ChannelScaleBinding(
+    ArrayView<float> X, ArrayView<float> S, ArrayView<float> Y, ArrayView<float> Dy, ArrayView<float> Dx, ArrayView<float> Ds);
+
 /// <summary>Views of host memory (the CPU accelerator's buffers) as addresses.</summary>
 internal static class HostView
 {

@@ -5,7 +5,7 @@ namespace DslResNet.Kernels;
 
 /// <summary>
 /// A backend: builds each operation of <see cref="IConvolution"/>, <see cref="IFold"/>, <see cref="IEpilogue"/>,
-/// <see cref="IPooling"/>, <see cref="IShortcut"/>, <see cref="ICopy"/> and <see cref="IDropout"/> for one layer's shape and
+/// <see cref="IPooling"/>, <see cref="IShortcut"/>, <see cref="IChannelScale"/>, <see cref="ICopy"/> and <see cref="IDropout"/> for one layer's shape and
 /// tensors. The shape records (<see cref="ConvShape"/> ...) and the bindings (<see cref="ConvBinding"/> ...) define what an
 /// operation reads and writes, once for every backend; the run-time operations (<c>DslResNet.Runtime.ConvOp</c> ...) check
 /// the arguments, bind the tensors and call the backend once per layer and pass, so a backend never sees the generated code
@@ -61,6 +61,12 @@ internal interface IBackend : IDisposable
     /// <param name="tensors">The tensors.</param>
     /// <returns>The shortcut.</returns>
     IShortcut CreateShortcut(ShortcutShape shape, MapBinding tensors);
+
+    /// <summary>Builds a channel-wise scale (squeeze-and-excitation's merge).</summary>
+    /// <param name="shape">The shape, validated.</param>
+    /// <param name="tensors">The tensors.</param>
+    /// <returns>The scale.</returns>
+    IChannelScale CreateChannelScale(ChannelScaleShape shape, ChannelScaleBinding tensors);
 
     /// <summary>Builds a copy (flatten, or dropout in evaluation mode).</summary>
     /// <param name="shape">The shape, validated.</param>

@@ -91,3 +91,14 @@ internal interface IDropout : IDisposable
     /// <param name="step">The step given to <see cref="Forward"/>.</param>
     void Backward(long step);
 }
+
+/// <summary>The channel-wise scale <c>y = x * s</c> (s per image and channel) over a <see cref="ChannelScaleBinding"/>.</summary>
+internal interface IChannelScale : IDisposable
+{
+    /// <summary>Reads X and S; writes Y.</summary>
+    /// <param name="images">Images, 1 to the shape's N.</param>
+    void Forward(int images);
+
+    /// <summary>Reads Dy, X and S; adds <c>dy * s</c> into Dx and <c>sum over pixels of dy * x</c> into Ds.</summary>
+    void Backward();
+}

@@ -216,6 +216,34 @@ public readonly record struct ShortcutShape(int N, int InChannels, int Height, i
 }
 
 /// <summary>
+/// A channel-wise scale (squeeze-and-excitation's merge): <c>y[n, c, i, j] = x[n, c, i, j] * s[n, c]</c>, the scale broadcast over
+/// the <see cref="Spatial"/> pixels of each channel. Backward: <c>dx += dy * s</c> and <c>ds[n, c] += sum over pixels of dy * x</c>.
+/// </summary>
+/// <param name="N">Batch size.</param>
+/// <param name="Channels">Channels of the map and length of each image's scale.</param>
+/// <param name="Spatial">Pixels per channel (height times width).</param>
+public readonly record struct ChannelScaleShape(int N, int Channels, int Spatial)
+{
+    /// <summary>Elements of the map (x, y, dx, dy).</summary>
+    public long Elements => (long)N * Channels * Spatial;
+
+    /// <summary>Elements of the scale (s, ds): N x Channels.</summary>
+    public long ScaleElements => (long)N * Channels;
+
+    /// <summary>Throws when a size is not positive or the map is too large for one kernel.</summary>
+    /// <exception cref="ArgumentException">Invalid shape.</exception>
+    public void Validate()
+    {
+        if (N < 1 || Channels < 1 || Spatial < 1)
+        {
+            throw new ArgumentException($"Invalid channel scale shape {this}: the batch, channels and pixels must be at least 1.");
+        }
+
+        Limits.Check(Elements);
+    }
+}
+
+/// <summary>
 /// A copy's shape: <see cref="Count"/> values, seen as images of <see cref="Channels"/> x <see cref="Spatial"/> (or one flat
 /// image when <see cref="Channels"/> is 0), optionally flattened into PyTorch's channel-major order.
 /// </summary>

@@ -51,6 +51,11 @@ namespace DslResNet
         GELU,
         /// <summary>SiLU (swish): <c>x sigmoid(x)</c>.</summary>
         SiLU,
+        /// <summary>
+        /// Channel-wise scale, squeeze-and-excitation's merge: <c>y = x * s</c> with x a map (the first input) and s one value
+        /// per channel (the second input, C x 1 x 1), broadcast over the pixels.
+        /// </summary>
+        ChannelScale,
     }
 
     /// <summary>How a residual add brings its shortcut to the shape of the body's output (<c>Shortcut =</c> on
@@ -120,7 +125,8 @@ namespace DslResNet
             LayerKind.GELU => Activation.GELU,
             LayerKind.SiLU => Activation.SiLU,
             LayerKind.Conv or LayerKind.BatchNorm or LayerKind.Add or LayerKind.ZeroPadShortcut or LayerKind.MaxPool
-                or LayerKind.AvgPool or LayerKind.GlobalAvgPool or LayerKind.Flatten or LayerKind.Dense or LayerKind.Dropout => Activation.None,
+                or LayerKind.AvgPool or LayerKind.GlobalAvgPool or LayerKind.Flatten or LayerKind.Dense or LayerKind.Dropout
+                or LayerKind.ChannelScale => Activation.None,
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown layer kind."),
         };
 

@@ -24,6 +24,13 @@ public abstract partial class NetworkBase
             foreach (LayerInfo add in Definition.Layers.Where(l => l.Kind == LayerKind.Add))
             {
                 int body = add.Inputs[0];
+
+                // An SE block's add reads the scale of its last batch norm's output (timm zeroes bn3 there too).
+                if (body >= 0 && Definition.Layers[body].Kind == LayerKind.ChannelScale)
+                {
+                    body = Definition.Layers[body].Inputs[0];
+                }
+
                 if (body >= 0 && Definition.Layers[body].Kind == LayerKind.BatchNorm)
                 {
                     zeroScale.Add(body);

@@ -246,6 +246,13 @@ public abstract partial class NetworkBase
     protected void AddStep(int group, ShortcutOp training, ShortcutOp inference) =>
         AddSimple(group, training, inference, training.Forward, training.Backward, inference.Forward);
 
+    /// <summary>Registers a channel-wise scale (squeeze-and-excitation's <c>x * gate</c>).</summary>
+    /// <param name="group">The group's index.</param>
+    /// <param name="training">The training operation.</param>
+    /// <param name="inference">The inference operation.</param>
+    protected void AddStep(int group, ChannelScaleOp training, ChannelScaleOp inference) =>
+        AddSimple(group, training, inference, training.Forward, training.Backward, inference.Forward);
+
     /// <summary>Registers a flatten (a copy into the flat layout).</summary>
     /// <param name="group">The group's index.</param>
     /// <param name="training">The training operation.</param>

@@ -29,6 +29,25 @@ public sealed class ModelsFactsTests
     }
 
     [Fact]
+    public void SEResNet50_parameter_count_equals_timm()
+    {
+        // timm's seresnet50: resnet50's 25,557,032 plus one SE module per block, fc1 C -> rd and fc2 rd -> C, both 1x1 with
+        // bias: 2 C rd + rd + C parameters, rd = make_divisible(C / 16, 8) = C / 16 for these C.
+        //   layer1: 3 x (2 * 256 * 16 + 16 + 256)      =    25,392
+        //   layer2: 4 x (2 * 512 * 32 + 32 + 512)      =   133,248
+        //   layer3: 6 x (2 * 1024 * 64 + 64 + 1024)    =   792,960
+        //   layer4: 3 x (2 * 2048 * 128 + 128 + 2048)  = 1,579,392
+        //   SE in all: 2,530,992; with resnet50: 28,088,024 (timm.create_model('seresnet50') has 28,088,024).
+        long se = (3 * ((2 * 256 * 16) + 16 + 256)) + (4 * ((2 * 512 * 32) + 32 + 512)) + (6 * ((2 * 1024 * 64) + 64 + 1024)) + (3 * ((2 * 2048 * 128) + 128 + 2048));
+        Assert.Equal(2_530_992, se);
+        long count = Models.SEResNet50.ParameterCount;
+        Assert.Equal(25_557_032 + se, count);
+        Assert.Equal(28_088_024, count);
+        Assert.Equal(new[] { 16, 256, 1, 1 }, Models.SEResNet50.Info.Parameter("layer1.0.se.fc1.weight").Shape);
+        Assert.Equal(new[] { 2048, 128, 1, 1 }, Models.SEResNet50.Info.Parameter("layer4.2.se.fc2.weight").Shape);
+    }
+
+    [Fact]
     public void Cifar_parameter_counts_match_the_paper()
     {
         // Exact counts as the sample facts assert them; the paper's table gives 0.27M, 0.46M, 0.66M, 0.85M, 1.7M.

@@ -125,6 +125,8 @@ public sealed class BackendSeamTests
 
         public IShortcut CreateShortcut(ShortcutShape shape, MapBinding tensors) => Add(new Map("Shortcut", inner.CreateShortcut(shape, tensors), HostView.Bound(tensors.Dy)));
 
+        public IChannelScale CreateChannelScale(ChannelScaleShape shape, ChannelScaleBinding tensors) => Add(new Map("ChannelScale", inner.CreateChannelScale(shape, tensors), HostView.Bound(tensors.Dy)));
+
         public ICopy CreateCopy(CopyShape shape, MapBinding tensors) => Add(new Map("Copy", inner.CreateCopy(shape, tensors), HostView.Bound(tensors.Dy)));
 
         public IDropout CreateDropout(DropoutShape shape, MapBinding tensors) => Add(new Dropout(inner.CreateDropout(shape, tensors)));
@@ -249,7 +251,7 @@ public sealed class BackendSeamTests
         }
 
         // Pooling, shortcut and copy share one shape of contract.
-        private sealed class Map(string kind, IDisposable inner, bool trains) : Op(kind, trains), IPooling, IShortcut, ICopy
+        private sealed class Map(string kind, IDisposable inner, bool trains) : Op(kind, trains), IPooling, IShortcut, IChannelScale, ICopy
         {
             protected override IDisposable Target => inner;
 
@@ -260,6 +262,7 @@ public sealed class BackendSeamTests
                 {
                     case IPooling p: p.Forward(images); break;
                     case IShortcut s: s.Forward(images); break;
+                    case IChannelScale c: c.Forward(images); break;
                     default: ((ICopy)inner).Forward(images); break;
                 }
             }
@@ -271,6 +274,7 @@ public sealed class BackendSeamTests
                 {
                     case IPooling p: p.Backward(); break;
                     case IShortcut s: s.Backward(); break;
+                    case IChannelScale c: c.Backward(); break;
                     default: ((ICopy)inner).Backward(); break;
                 }
             }

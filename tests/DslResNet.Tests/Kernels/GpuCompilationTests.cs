@@ -49,7 +49,8 @@ public sealed class GpuCompilationTests
             "ConvKernels.Forward", "ConvKernels.BackwardData", "ConvKernels.BackwardWeights", "ConvKernels.FoldBatchNorm",
             "EpilogueKernels.Statistics", "EpilogueKernels.Apply", "EpilogueKernels.BackwardReduce", "EpilogueKernels.Backward",
             "PoolKernels.Forward", "PoolKernels.Backward",
-            "MiscKernels.ShortcutForward", "MiscKernels.ShortcutBackward", "MiscKernels.Dropout", "MiscKernels.Copy",
+            "MiscKernels.ShortcutForward", "MiscKernels.ShortcutBackward",
+            "MiscKernels.ChannelScaleForward", "MiscKernels.ChannelScaleBackwardData", "MiscKernels.ChannelScaleBackwardScale", "MiscKernels.Dropout", "MiscKernels.Copy",
             "MiscKernels.SoftmaxCrossEntropy",
         ];
         foreach (string name in expected)

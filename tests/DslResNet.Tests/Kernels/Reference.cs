@@ -643,6 +643,39 @@ internal static class Reference
     }
 
     // ----------------------------------------------------------------------------------------------------------
+    // Channel-wise scale (squeeze-and-excitation's x * s)
+    // ----------------------------------------------------------------------------------------------------------
+
+    /// <summary>y[n,c,p] = x[n,c,p] * s[n,c], x [n,channels,plane] NCHW, s [n,channels].</summary>
+    public static double[] ChannelScaleForward(double[] x, double[] s, int n, int channels, int plane)
+    {
+        CheckPositive(n, channels, plane, 1);
+        CheckLength(x, (long)n * channels * plane, nameof(x));
+        CheckLength(s, (long)n * channels, nameof(s));
+        double[] y = new double[x.Length];
+        for (int nc = 0; nc < n * channels; nc++)
+        for (int p = 0; p < plane; p++)
+            y[nc * plane + p] = x[nc * plane + p] * s[nc];
+        return y;
+    }
+
+    /// <summary>dx[n,c,p] = dy[n,c,p] * s[n,c]; ds[n,c] = sum over p of dy[n,c,p] * x[n,c,p].</summary>
+    public static (double[] Dx, double[] Ds) ChannelScaleBackward(double[] x, double[] s, int n, int channels, int plane, double[] dy)
+    {
+        CheckPositive(n, channels, plane, 1);
+        CheckLength(dy, (long)n * channels * plane, nameof(dy));
+        double[] dx = new double[x.Length];
+        double[] ds = new double[n * channels];
+        for (int nc = 0; nc < n * channels; nc++)
+        for (int p = 0; p < plane; p++)
+        {
+            dx[nc * plane + p] = dy[nc * plane + p] * s[nc];
+            ds[nc] += dy[nc * plane + p] * x[nc * plane + p];
+        }
+        return (dx, ds);
+    }
+
+    // ----------------------------------------------------------------------------------------------------------
     // Zero-pad shortcut (ResNet paper, option A)
     // ----------------------------------------------------------------------------------------------------------
 

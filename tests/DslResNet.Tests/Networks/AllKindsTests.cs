@@ -24,6 +24,7 @@ public sealed class AllKindsTests
         ("TinyZeroPadNet", TinyZeroPadNet.Info, d => new TinyZeroPadNet(d, 4, new NetworkOptions(Seed: 2))),
         ("TinyMixedNet", TinyMixedNet.Info, d => new TinyMixedNet(d, 4, new NetworkOptions(Seed: 3))),
         ("SmoothActNet", SmoothActNet.Info, d => new SmoothActNet(d, 4, new NetworkOptions(Seed: 4))),
+        ("TinySENet", TinySENet.Info, d => new TinySENet(d, 4, new NetworkOptions(Seed: 5))),
     ];
 
     public static TheoryData<string> Names() => new(Networks.Select(n => n.Name));

@@ -54,3 +54,24 @@ public partial class SmoothActNet
     [SiLU] Layer silu4;
     [Dense(3)] Layer fc2;
 }
+
+/// <summary>
+/// Squeeze-and-excitation in both places it can stand: after batch norm, before a residual add (as in timm's SE-ResNet
+/// bottleneck: 16 channels, reduction 4, so 8 hidden channels by timm's rounding), and on a residual block's output with
+/// explicit hidden channels (5, not a multiple of 8) on an odd-sized map.
+/// </summary>
+[Network(3, 7, 5)]
+public partial class TinySENet
+{
+    [Conv(16, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu1;
+    [Conv(16, 3, Padding = 1)] Layer conv2;
+    [BatchNorm] Layer bn2;
+    [SqueezeExcite(Reduction = 4)] Layer se1;
+    [Residual(From = nameof(relu1))] Layer add;
+    [ReLU] Layer relu2;
+    [SqueezeExcite(Channels = 5)] Layer se2;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(3)] Layer fc;
+}

@@ -166,6 +166,21 @@ internal sealed partial class OnnxGraphBuilder
         return Emit(layer.Name, "Add", [body.Name, shortcut.Name], body.Rank, body.Shape);
     }
 
+    // Squeeze-and-excitation's merge: Mul broadcasts the N x C x 1 x 1 gate over the N x C x H x W map.
+    private Value ChannelScale(LayerInfo layer)
+    {
+        Value x = Input(layer, 0);
+        Value gate = Input(layer, 1);
+        RequireImage(layer, x);
+        if (gate.Rank != 4 || gate.Shape.IsFlat || gate.Shape.Channels != x.Shape.Channels || gate.Shape.Height != 1 || gate.Shape.Width != 1)
+        {
+            throw Fail(layer, $"it scales {x.Shape} channel by channel, so its gate must be ({x.Shape.Channels}, 1, 1), but it is {gate.Shape}.");
+        }
+
+        Expect(layer, x.Shape);
+        return Emit(layer.Name, "Mul", [x.Name, gate.Name], 4, x.Shape);
+    }
+
     private Value ZeroPadShortcut(LayerInfo layer)
     {
         Value x = Input(layer, 0);
@@ -240,7 +255,9 @@ internal sealed partial class OnnxGraphBuilder
     private Value GlobalAvgPool(LayerInfo layer)
     {
         Value x = Input(layer, 0);
-        TensorShape shape = TensorShape.Flat(x.Shape.Channels);
+
+        // Squeeze-and-excitation's squeeze keeps N x C x 1 x 1 as an image (the 1x1 convolutions after it need one).
+        TensorShape shape = layer.OutputShape.IsFlat ? TensorShape.Flat(x.Shape.Channels) : TensorShape.Image(x.Shape.Channels, 1, 1);
         Expect(layer, shape);
         if (x.Rank == 2)
         {

@@ -87,7 +87,7 @@ internal sealed partial class OnnxGraphBuilder
                 throw Fail(layer, "layer names must be non-empty and distinct.");
             }
 
-            int expected = layer.Kind == LayerKind.Add ? 2 : 1;
+            int expected = layer.Kind is LayerKind.Add or LayerKind.ChannelScale ? 2 : 1;
             if (layer.Inputs is null || layer.Inputs.Length != expected)
             {
                 throw Fail(layer, $"{layer.Kind} reads {expected} input(s), but the layer lists {layer.Inputs?.Length ?? 0}.");
@@ -167,6 +167,8 @@ internal sealed partial class OnnxGraphBuilder
                 return Add(layer);
             case LayerKind.ZeroPadShortcut:
                 return ZeroPadShortcut(layer);
+            case LayerKind.ChannelScale:
+                return ChannelScale(layer);
             case LayerKind.MaxPool:
             case LayerKind.AvgPool:
                 return Pool(layer);

@@ -73,6 +73,9 @@ internal sealed class IlgpuBackend : IBackend
     public IShortcut CreateShortcut(ShortcutShape shape, MapBinding tensors) => new Shortcut(this, shape, tensors);
 
     /// <inheritdoc />
+    public IChannelScale CreateChannelScale(ChannelScaleShape shape, ChannelScaleBinding tensors) => new ChannelScale(this, shape, tensors);
+
+    /// <inheritdoc />
     public ICopy CreateCopy(CopyShape shape, MapBinding tensors) => new Copy(this, (int)shape.Count, tensors);
 
     /// <inheritdoc />
@@ -181,6 +184,18 @@ internal sealed class IlgpuBackend : IBackend
 
         public void Backward() =>
             K.ShortcutBackward(Threads(shape.InputElements), SpecializedValue.New(shape), t.Dy, t.Dx, Threads(shape.InputElements));
+    }
+
+    private sealed class ChannelScale(IlgpuBackend backend, ChannelScaleShape shape, ChannelScaleBinding t) : Operation(backend), IChannelScale
+    {
+        public void Forward(int images) =>
+            K.ChannelScaleForward(Threads(shape.Elements), SpecializedValue.New(shape), t.X, t.S, t.Y, Threads(shape.Elements));
+
+        public void Backward()
+        {
+            K.ChannelScaleBackwardData(Threads(shape.Elements), SpecializedValue.New(shape), t.Dy, t.S, t.Dx, Threads(shape.Elements));
+            K.ChannelScaleBackwardScale(Threads(shape.ScaleElements), SpecializedValue.New(shape), t.Dy, t.X, t.Ds, Threads(shape.ScaleElements));
+        }
     }
 
     private sealed class Copy(IlgpuBackend backend, int count, MapBinding t) : Operation(backend), ICopy

@@ -70,6 +70,18 @@ internal sealed class KernelSet
     public Action<Index1D, SpecializedValue<ShortcutShape>, ArrayView<float>, ArrayView<float>, int> ShortcutBackward =>
         Get(nameof(ShortcutBackward), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<ShortcutShape>, ArrayView<float>, ArrayView<float>, int>(MiscKernels.ShortcutBackward));
 
+    /// <summary>Channel-wise scale forward.</summary>
+    public Action<Index1D, SpecializedValue<ChannelScaleShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> ChannelScaleForward =>
+        Get(nameof(ChannelScaleForward), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<ChannelScaleShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(MiscKernels.ChannelScaleForward));
+
+    /// <summary>Channel-wise scale backward to the map.</summary>
+    public Action<Index1D, SpecializedValue<ChannelScaleShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> ChannelScaleBackwardData =>
+        Get(nameof(ChannelScaleBackwardData), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<ChannelScaleShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(MiscKernels.ChannelScaleBackwardData));
+
+    /// <summary>Channel-wise scale backward to the scale.</summary>
+    public Action<Index1D, SpecializedValue<ChannelScaleShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> ChannelScaleBackwardScale =>
+        Get(nameof(ChannelScaleBackwardScale), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<ChannelScaleShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(MiscKernels.ChannelScaleBackwardScale));
+
     /// <summary>Dropout.</summary>
     public Action<Index1D, SpecializedValue<int>, ArrayView<float>, ArrayView<float>, float, int, int, int, int> Dropout =>
         Get(nameof(Dropout), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<int>, ArrayView<float>, ArrayView<float>, float, int, int, int, int>(MiscKernels.Dropout));

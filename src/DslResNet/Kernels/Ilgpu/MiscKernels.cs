@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 
 namespace DslResNet.Kernels.Ilgpu;
 
-/// <summary>The option-A shortcut, dropout, copies and the softmax cross-entropy loss.</summary>
+/// <summary>The option-A shortcut, the channel-wise scale, dropout, copies and the softmax cross-entropy loss.</summary>
 internal static class MiscKernels
 {
     /// <summary>Option-A shortcut forward: <c>y[n, p + c, i, j] = x[n, c, i*s, j*s]</c>, zeros elsewhere.</summary>
@@ -55,6 +55,64 @@ internal static class MiscKernels
             {
                 dx[i] += dy[(((((n * s.OutChannels) + c + s.PadBefore) * ho) + (iy / s.Stride)) * wo) + (ix / s.Stride)];
             }
+        }
+    }
+
+    /// <summary>Channel-wise scale forward on NCHW: <c>y[i] = x[i] * s[i / spatial]</c> (s is N x C).</summary>
+    /// <param name="index">The thread.</param>
+    /// <param name="shape">The shape.</param>
+    /// <param name="x">The map.</param>
+    /// <param name="scale">The scale, N x C.</param>
+    /// <param name="y">Output, overwritten.</param>
+    /// <param name="threads">Threads launched.</param>
+    public static void ChannelScaleForward(Index1D index, SpecializedValue<ChannelScaleShape> shape, ArrayView<float> x, ArrayView<float> scale, ArrayView<float> y, int threads)
+    {
+        ChannelScaleShape s = shape.Value;
+        int total = s.N * s.Channels * s.Spatial;
+        for (int i = index; i < total; i += threads)
+        {
+            y[i] = x[i] * scale[i / s.Spatial];
+        }
+    }
+
+    /// <summary>Channel-wise scale backward to the map: <c>dx[i] += dy[i] * s[i / spatial]</c>.</summary>
+    /// <param name="index">The thread.</param>
+    /// <param name="shape">The shape.</param>
+    /// <param name="dy">Gradient of the output.</param>
+    /// <param name="scale">The scale, N x C.</param>
+    /// <param name="dx">Gradient of the map, accumulated into.</param>
+    /// <param name="threads">Threads launched.</param>
+    public static void ChannelScaleBackwardData(Index1D index, SpecializedValue<ChannelScaleShape> shape, ArrayView<float> dy, ArrayView<float> scale, ArrayView<float> dx, int threads)
+    {
+        ChannelScaleShape s = shape.Value;
+        int total = s.N * s.Channels * s.Spatial;
+        for (int i = index; i < total; i += threads)
+        {
+            dx[i] += dy[i] * scale[i / s.Spatial];
+        }
+    }
+
+    /// <summary>Channel-wise scale backward to the scale: one thread per image and channel sums <c>dy * x</c> over its pixels.</summary>
+    /// <param name="index">The thread.</param>
+    /// <param name="shape">The shape.</param>
+    /// <param name="dy">Gradient of the output.</param>
+    /// <param name="x">The map.</param>
+    /// <param name="ds">Gradient of the scale (N x C), accumulated into.</param>
+    /// <param name="threads">Threads launched.</param>
+    public static void ChannelScaleBackwardScale(Index1D index, SpecializedValue<ChannelScaleShape> shape, ArrayView<float> dy, ArrayView<float> x, ArrayView<float> ds, int threads)
+    {
+        ChannelScaleShape s = shape.Value;
+        int total = s.N * s.Channels;
+        for (int j = index; j < total; j += threads)
+        {
+            float sum = 0f;
+            int start = j * s.Spatial;
+            for (int p = 0; p < s.Spatial; p++)
+            {
+                sum += dy[start + p] * x[start + p];
+            }
+
+            ds[j] += sum;
         }
     }
 

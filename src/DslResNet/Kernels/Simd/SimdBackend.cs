@@ -80,6 +80,9 @@ internal sealed class SimdBackend : IBackend
         new SimdShortcut(_pool, shape, HostView.Address(t.X), HostView.Address(t.Y), HostView.Address(t.Dy), HostView.Address(t.Dx));
 
     /// <inheritdoc />
+    public IChannelScale CreateChannelScale(ChannelScaleShape shape, ChannelScaleBinding tensors) => new SimdChannelScale(_pool, shape, tensors);
+
+    /// <inheritdoc />
     public ICopy CreateCopy(CopyShape shape, MapBinding t)
     {
         (int batch, int c, int hw) = shape.Images("Copy");

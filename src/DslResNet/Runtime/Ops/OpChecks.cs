@@ -5,7 +5,7 @@ using ILGPU.Runtime;
 
 namespace DslResNet.Runtime;
 
-// The run-time steps the generated code strings together (ConvOp, FoldOp, EpilogueOp, PoolOp, ShortcutOp, CopyOp,
+// The run-time steps the generated code strings together (ConvOp, FoldOp, EpilogueOp, PoolOp, ShortcutOp, ChannelScaleOp, CopyOp,
 // DropoutOp). Each is built once, for one layer: it checks its arguments, binds its tensors (views into the network's
 // arenas and parameter buffers) and asks the device's backend (DslResNet.Kernels.IBackend) for the operation, so a forward
 // or backward pass is a fixed sequence of calls with nothing looked up and one interface call per layer. Gradients of
