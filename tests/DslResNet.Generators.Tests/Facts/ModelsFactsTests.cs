@@ -70,6 +70,32 @@ public sealed class ModelsFactsTests
     }
 
     [Fact]
+    public void SEResNet50_state_dict_names_are_timms_in_order()
+    {
+        // timm's seresnet50 state_dict, written out from its Bottleneck: modules in registration order conv1, bn1, conv2,
+        // bn2, conv3, bn3, se (fc1, fc2; bn is Identity), then downsample (conv, bn) in each stage's first block.
+        static IEnumerable<string> Norm(string m) => [m + ".weight", m + ".bias", m + ".running_mean", m + ".running_var", m + ".num_batches_tracked"];
+        List<string> timm = ["conv1.weight", .. Norm("bn1")];
+        int[] blocks = [3, 4, 6, 3];
+        for (int stage = 0; stage < 4; stage++)
+        {
+            for (int b = 0; b < blocks[stage]; b++)
+            {
+                string p = $"layer{stage + 1}.{b}.";
+                timm.AddRange([p + "conv1.weight", .. Norm(p + "bn1"), p + "conv2.weight", .. Norm(p + "bn2"), p + "conv3.weight", .. Norm(p + "bn3")]);
+                timm.AddRange([p + "se.fc1.weight", p + "se.fc1.bias", p + "se.fc2.weight", p + "se.fc2.bias"]);
+                if (b == 0)
+                {
+                    timm.AddRange([p + "downsample.0.weight", .. Norm(p + "downsample.1")]);
+                }
+            }
+        }
+
+        timm.AddRange(["fc.weight", "fc.bias"]);
+        Assert.Equal(timm, Models.SEResNet50.Info.Parameters.Select(p => p.Name));
+    }
+
+    [Fact]
     public void ResNet50D_matches_timm_in_count_and_state_dict_names()
     {
         // timm's resnet50d: ResNet-50's 25,557,032 minus the 7x7 stem (3*64*49 = 9,408) plus the deep stem's convolutions
