@@ -230,12 +230,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         ConvShape shape = new(3, 17, 9, 7, 20, 3, 2, 1, false);
         SimdConvCase c = ConvCase(shape);
         Device device = _fixture.Simd(2, width);
-        float[] priorNhwc = ToNhwc(c.PriorDx, shape.N, shape.InChannels, shape.Height * shape.Width);
+        float[] priorNhwc = Layout.ToNhwc(c.PriorDx, shape.N, shape.InChannels, shape.Height * shape.Width);
         using Buffers buffers = new(device);
         ArrayView<float> dx = buffers.Upload(priorNhwc), dw = buffers.Filled(c.W.Length, Garbage);
         ConvOp op = ConvOp.Create<G17x9x7To20K3S2P1>(
-            device, shape, buffers.Upload(ToNhwc(c.X, shape.N, shape.InChannels, shape.Height * shape.Width)), buffers.Upload(c.W), default,
-            buffers.Filled((int)shape.OutputElements, Garbage), buffers.Upload(ToNhwc(c.Dy, shape.N, shape.OutChannels, shape.OutHeight * shape.OutWidth)),
+            device, shape, buffers.Upload(Layout.ToNhwc(c.X, shape.N, shape.InChannels, shape.Height * shape.Width)), buffers.Upload(c.W), default,
+            buffers.Filled((int)shape.OutputElements, Garbage), buffers.Upload(Layout.ToNhwc(c.Dy, shape.N, shape.OutChannels, shape.OutHeight * shape.OutWidth)),
             dx, dw, default);
         op.Forward();
         op.Backward(data: false);
@@ -269,12 +269,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         using Buffers buffers = new(device);
         ArrayView<float> y = buffers.Filled((int)shape.OutputElements, Garbage);
         ConvOp op = ConvOp.Create<G17x9x7To20K3S2P1>(
-            device, shape, buffers.Upload(ToNhwc(c.X, shape.N, shape.InChannels, shape.Height * shape.Width)), buffers.Upload(c.W), default, y);
+            device, shape, buffers.Upload(Layout.ToNhwc(c.X, shape.N, shape.InChannels, shape.Height * shape.Width)), buffers.Upload(c.W), default, y);
         op.Forward(images);
 
         float[] actual = buffers.Read(y);
         int perImage = shape.OutChannels * outPixels;
-        float[] computed = ToNchw(actual[..(images * perImage)], images, shape.OutChannels, outPixels);
+        float[] computed = Layout.ToNchw(actual[..(images * perImage)], images, shape.OutChannels, outPixels);
         AssertClose($"y of {images} images, {width}, {threads} threads", c.RefY[..(images * perImage)], computed);
         Assert.All(actual[(images * perImage)..], v => Assert.Equal(Garbage, v));
     }
@@ -320,9 +320,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         Device device = _fixture.Simd(threads, width, winograd);
         using Buffers buffers = new(device);
         ArrayView<float> y = buffers.Filled((int)shape.OutputElements, Garbage);
-        ConvOp op = ConvOp.Create<G16x5x7To32K3S1P1>(device, shape, buffers.Upload(ToNhwc(x, n, cin, pixels)), buffers.Upload(wt), buffers.Upload(b), y);
+        ConvOp op = ConvOp.Create<G16x5x7To32K3S1P1>(device, shape, buffers.Upload(Layout.ToNhwc(x, n, cin, pixels)), buffers.Upload(wt), buffers.Upload(b), y);
         EpilogueShape e = new(n, cout, pixels, false, false, Activation.ReLU, true, Activation.ReLU, 1e-5f, 0.1f);
-        EpilogueOp epilogue = new(device, e, y, default, default, buffers.Upload(ToNhwc(r, n, cout, pixels)), y);
+        EpilogueOp epilogue = new(device, e, y, default, default, buffers.Upload(Layout.ToNhwc(r, n, cout, pixels)), y);
         op.FuseEpilogue(epilogue);
         Assert.True(epilogue.FusedIntoConvolution);
         op.Forward(images);
@@ -331,7 +331,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
 
         float[] actual = buffers.Read(y);
         int perImage = cout * pixels;
-        AssertClose($"fused epilogue, {images} images, {width}, {threads} threads, Winograd {winograd}", expected, ToNchw(actual[..(images * perImage)], images, cout, pixels));
+        AssertClose($"fused epilogue, {images} images, {width}, {threads} threads, Winograd {winograd}", expected, Layout.ToNchw(actual[..(images * perImage)], images, cout, pixels));
         Assert.All(actual[(images * perImage)..], v => Assert.Equal(Garbage, v));
     }
 
@@ -346,20 +346,20 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
 
         using Buffers buffers = new(device);
         ArrayView<float> y = buffers.Filled((int)shape.OutputElements, Garbage);
-        ArrayView<float> dx = buffers.Upload(ToNhwc(c.PriorDx, shape.N, shape.InChannels, inPixels));
+        ArrayView<float> dx = buffers.Upload(Layout.ToNhwc(c.PriorDx, shape.N, shape.InChannels, inPixels));
         ArrayView<float> dw = buffers.Filled(c.W.Length, Garbage);
         ArrayView<float> db = shape.Bias ? buffers.Filled(shape.OutChannels, Garbage) : default;
         ConvOp op = ConvOp.Create<G>(
-            device, shape, buffers.Upload(ToNhwc(c.X, shape.N, shape.InChannels, inPixels)), buffers.Upload(c.W), shape.Bias ? buffers.Upload(c.B) : default,
-            y, buffers.Upload(ToNhwc(c.Dy, shape.N, shape.OutChannels, outPixels)), dx, dw, db);
+            device, shape, buffers.Upload(Layout.ToNhwc(c.X, shape.N, shape.InChannels, inPixels)), buffers.Upload(c.W), shape.Bias ? buffers.Upload(c.B) : default,
+            y, buffers.Upload(Layout.ToNhwc(c.Dy, shape.N, shape.OutChannels, outPixels)), dx, dw, db);
         op.Forward();
         Assert.Equal(winograd && shape.OutChannels >= 32, ((SimdConvolution)op.Kernel).UsedWinograd);
         op.Backward(data: true);
         Assert.Equal(winograd && shape.InChannels >= 32, ((SimdConvolution)op.Kernel).UsedWinogradForInputGradient);
 
         string what = $"{shape} {width} {Math.Abs(threads)} threads{(threads > 0 ? "" : ", Winograd off")}";
-        float[] actualY = ToNchw(buffers.Read(y), shape.N, shape.OutChannels, outPixels);
-        float[] actualDx = ToNchw(buffers.Read(dx), shape.N, shape.InChannels, inPixels);
+        float[] actualY = Layout.ToNchw(buffers.Read(y), shape.N, shape.OutChannels, outPixels);
+        float[] actualDx = Layout.ToNchw(buffers.Read(dx), shape.N, shape.InChannels, inPixels);
         float[] actualDw = buffers.Read(dw);
         AssertClose($"y {what} vs reference", c.RefY, actualY);
         AssertClose($"dx {what} vs reference", c.RefDx, actualDx);
@@ -463,12 +463,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         using Buffers buffers = new(device);
         ArrayView<float> bnView = buffers.Upload(bn);
         ArrayView<float> y = buffers.Filled(count, Garbage);
-        ArrayView<float> dx = buffers.Upload(ToNhwc(priorDx, n, channels, spatial));
-        ArrayView<float> dr = buffers.Upload(ToNhwc(priorDr, n, channels, spatial));
+        ArrayView<float> dx = buffers.Upload(Layout.ToNhwc(priorDx, n, channels, spatial));
+        ArrayView<float> dr = buffers.Upload(Layout.ToNhwc(priorDr, n, channels, spatial));
         ArrayView<float> dbn = buffers.Filled(2 * channels, Garbage);
         EpilogueOp op = new(
-            device, shape, buffers.Upload(ToNhwc(x, n, channels, spatial)), bnView, buffers.Filled(4 * channels, Garbage),
-            buffers.Upload(ToNhwc(r, n, channels, spatial)), y, buffers.Upload(ToNhwc(dy, n, channels, spatial)), dx, dr, dbn);
+            device, shape, buffers.Upload(Layout.ToNhwc(x, n, channels, spatial)), bnView, buffers.Filled(4 * channels, Garbage),
+            buffers.Upload(Layout.ToNhwc(r, n, channels, spatial)), y, buffers.Upload(Layout.ToNhwc(dy, n, channels, spatial)), dx, dr, dbn);
         op.Forward();
         op.Backward();
 
@@ -481,9 +481,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         (double[] gx, double[] dgamma, double[] dbeta) = Reference.BatchNorm2dTrainBackward(D(x), n, channels, spatial, 1, gamma, eps, gz);
         Reference.BatchNorm2dUpdateRunningStats(runningMean, runningVar, batchMean, batchVar, n * spatial, momentum);
 
-        AssertClose($"{what}: y", expectedY, ToNchw(buffers.Read(y), n, channels, spatial));
-        AssertClose($"{what}: dx", Add(D(priorDx), gx), ToNchw(buffers.Read(dx), n, channels, spatial));
-        AssertClose($"{what}: dr", Add(D(priorDr), gs), ToNchw(buffers.Read(dr), n, channels, spatial));
+        AssertClose($"{what}: y", expectedY, Layout.ToNchw(buffers.Read(y), n, channels, spatial));
+        AssertClose($"{what}: dx", Add(D(priorDx), gx), Layout.ToNchw(buffers.Read(dx), n, channels, spatial));
+        AssertClose($"{what}: dr", Add(D(priorDr), gs), Layout.ToNchw(buffers.Read(dr), n, channels, spatial));
         float[] gradients = buffers.Read(dbn);
         AssertClose($"{what}: dgamma", dgamma, gradients[..channels]);
         AssertClose($"{what}: dbeta", dbeta, gradients[channels..]);
@@ -560,41 +560,6 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
 
 
 
-    /// <summary>NCHW (pixels flattened) to NHWC.</summary>
-    private static float[] ToNhwc(float[] a, int n, int channels, int pixels)
-    {
-        float[] result = new float[a.Length];
-        for (int b = 0; b < n; b++)
-        {
-            for (int c = 0; c < channels; c++)
-            {
-                for (int p = 0; p < pixels; p++)
-                {
-                    result[(((b * pixels) + p) * channels) + c] = a[(((b * channels) + c) * pixels) + p];
-                }
-            }
-        }
-
-        return result;
-    }
-
-    /// <summary>NHWC (pixels flattened) to NCHW.</summary>
-    private static float[] ToNchw(float[] a, int n, int channels, int pixels)
-    {
-        float[] result = new float[a.Length];
-        for (int b = 0; b < n; b++)
-        {
-            for (int c = 0; c < channels; c++)
-            {
-                for (int p = 0; p < pixels; p++)
-                {
-                    result[(((b * channels) + c) * pixels) + p] = a[(((b * pixels) + p) * channels) + c];
-                }
-            }
-        }
-
-        return result;
-    }
 
 
     // ------------------------------------------------------------------------------------------------------------
