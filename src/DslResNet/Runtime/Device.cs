@@ -62,6 +62,7 @@ public sealed class Device : IDisposable
 
     private readonly Context? _context;
     private readonly Accelerator? _accelerator;
+    private readonly KernelSet? _kernels;
 
     // The SIMD CPU device: no ILGPU context or accelerator (ILGPU's Context needs Reflection.Emit, which a NativeAOT
     // executable lacks); its buffers are host memory (DeviceBuffer).
@@ -88,7 +89,8 @@ public sealed class Device : IDisposable
 
         // GPUs get one thread per element up to a large grid.
         LaunchThreads = kind == DeviceKind.IlgpuCpu ? CpuLaunchThreads : 1 << 20;
-        Backend = new IlgpuBackend(new KernelSet(accelerator), LaunchThreads);
+        _kernels = new KernelSet(accelerator);
+        Backend = new IlgpuBackend(_kernels, LaunchThreads);
     }
 
     // Why ILGPU devices are unavailable without dynamic code; the annotation's message and the error's.
@@ -113,6 +115,9 @@ public sealed class Device : IDisposable
         ArgumentNullException.ThrowIfNull(wrap);
         Backend = wrap(Backend) ?? throw new ArgumentException("The decorator returned no backend.", nameof(wrap));
     }
+
+    /// <summary>The ILGPU kernels of an ILGPU device, loaded on first use.</summary>
+    internal KernelSet Kernels => _kernels ?? throw NoIlgpu(nameof(Kernels));
 
     /// <summary>The ILGPU context of an ILGPU device.</summary>
     /// <exception cref="InvalidOperationException">A SIMD CPU device (<see cref="DeviceKind.Cpu"/>), which has none.</exception>
