@@ -28,7 +28,7 @@ fi
 
 echo "== dotnet publish (NativeAOT, linux-x64) -> $out"
 start=$(date +%s)
-dotnet publish "$here/AotInference.csproj" -c Release -r linux-x64 -p:PublishAot=true "${linker[@]}" -o "$out" --nologo -v:q
+dotnet publish "$here/AotInference.csproj" -c Release -r linux-x64 "${linker[@]}" -o "$out" --nologo -v:q
 echo "published in $(( $(date +%s) - start )) s"
 echo "== dotnet build (JIT)"
 dotnet build "$here/AotInference.csproj" -c Release --nologo -v:q > /dev/null
