@@ -36,7 +36,8 @@ public enum DeviceKind
 /// <summary>
 /// An ILGPU accelerator networks run on. <see cref="Create(DeviceKind)"/> picks CUDA, then OpenCL, then the CPU, unless told otherwise
 /// by its argument or by the <c>DSLRESNET_DEVICE</c> environment variable (<c>auto</c>, <c>cuda</c>, <c>opencl</c>, <c>cpu</c>);
-/// <see cref="Description"/> says what was chosen and why.
+/// <see cref="Description"/> says what was chosen and why. The CPU device (<see cref="DeviceKind.Cpu"/>, DslResNet's SIMD backend)
+/// uses no ILGPU context, so it also runs without dynamic code (a NativeAOT executable), where <see cref="DeviceKind.Auto"/> picks it.
 /// </summary>
 public sealed class Device : IDisposable
 {
