@@ -24,7 +24,7 @@ public class GroupedConvBenchmarks
     private const int N = 8;
     private const int Size = 56;
 
-    private readonly List<MemoryBuffer1D<float, Stride1D.Dense>> _buffers = [];
+    private readonly List<DeviceBuffer<float>> _buffers = [];
     private Device _device = null!;
     private ConvOp _grouped = null!;
     private ConvOp _dense = null!;
@@ -52,7 +52,7 @@ public class GroupedConvBenchmarks
     {
         _grouped.Dispose();
         _dense.Dispose();
-        foreach (MemoryBuffer1D<float, Stride1D.Dense> b in _buffers)
+        foreach (DeviceBuffer<float> b in _buffers)
         {
             b.Dispose();
         }
@@ -129,8 +129,9 @@ public class GroupedConvBenchmarks
             data[i] = (float)((random.NextDouble() * 2) - 1);
         }
 
-        MemoryBuffer1D<float, Stride1D.Dense> buffer = _device.Accelerator.Allocate1D(data);
+        DeviceBuffer<float> buffer = new(_device, data.Length);
         _buffers.Add(buffer);
+        _device.Backend.Write(data, buffer.View);
         return buffer.View;
     }
 

@@ -111,7 +111,12 @@ namespace DslResNet
     static class LayerKinds
     {
         /// <summary>Every kind, in declaration order.</summary>
-        public static readonly LayerKind[] All = (LayerKind[])Enum.GetValues(typeof(LayerKind));
+        public static readonly LayerKind[] All =
+#if DSLRESNET_GENERATOR
+            (LayerKind[])Enum.GetValues(typeof(LayerKind)); // netstandard2.0 has no generic overload
+#else
+            Enum.GetValues<LayerKind>(); // the generic overload needs no dynamic code (AOT)
+#endif
 
         /// <summary>The activation a layer kind applies, or <c>Activation.None</c> for a kind that is not an activation.</summary>
         /// <param name="kind">The kind.</param>
@@ -179,7 +184,12 @@ namespace DslResNet.Kernels
     static class Activations
     {
         /// <summary>Every activation, in declaration order (<see cref="Activation.None"/> first).</summary>
-        public static readonly Activation[] All = (Activation[])Enum.GetValues(typeof(Activation));
+        public static readonly Activation[] All =
+#if DSLRESNET_GENERATOR
+            (Activation[])Enum.GetValues(typeof(Activation)); // netstandard2.0 has no generic overload
+#else
+            Enum.GetValues<Activation>(); // the generic overload needs no dynamic code (AOT)
+#endif
 
         /// <summary>The layer kind of a standalone activation.</summary>
         /// <param name="activation">The activation (not <see cref="Activation.None"/>).</param>

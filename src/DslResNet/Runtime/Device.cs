@@ -1,5 +1,7 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using DslResNet.Kernels;
 using DslResNet.Kernels.Ilgpu;
@@ -34,7 +36,8 @@ public enum DeviceKind
 /// <summary>
 /// An ILGPU accelerator networks run on. <see cref="Create(DeviceKind)"/> picks CUDA, then OpenCL, then the CPU, unless told otherwise
 /// by its argument or by the <c>DSLRESNET_DEVICE</c> environment variable (<c>auto</c>, <c>cuda</c>, <c>opencl</c>, <c>cpu</c>);
-/// <see cref="Description"/> says what was chosen and why.
+/// <see cref="Description"/> says what was chosen and why. The CPU device (<see cref="DeviceKind.Cpu"/>, DslResNet's SIMD backend)
+/// uses no ILGPU context, so it also runs without dynamic code (a NativeAOT executable), where <see cref="DeviceKind.Auto"/> picks it.
 /// </summary>
 public sealed class Device : IDisposable
 {
@@ -58,30 +61,47 @@ public sealed class Device : IDisposable
     [ThreadStatic]
     private static int t_depth;
 
-    private Device(Context context, Accelerator accelerator, DeviceKind kind, string reason, int threads = 0, SimdWidth width = SimdWidth.Auto, bool winograd = true)
-    {
-        Context = context;
-        Accelerator = accelerator;
-        Kind = kind;
-        if (kind == DeviceKind.Cpu)
-        {
-            Width = ResolveWidth(width);
-            Threads = threads;
-            Pool = new SimdPool(threads);
-            Winograd = winograd;
-            Description = $"CPU: SIMD backend, {WidthName(Width)}, {threads} thread{(threads == 1 ? "" : "s")}{(winograd ? "" : ", Winograd off")} ({reason})";
-        }
-        else
-        {
-            Description = $"{KindName(kind)}: {accelerator.Name} ({reason})";
-        }
+    private readonly Context? _context;
+    private readonly Accelerator? _accelerator;
+    private readonly KernelSet? _kernels;
 
-        // ILGPU's CPU accelerator pays about a microsecond per emulated thread, so CPU kernels loop over their work with
-        // a few threads per core; GPUs get one thread per element up to a large grid.
-        LaunchThreads = kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu ? Math.Max(4, 16 * Environment.ProcessorCount) : 1 << 20;
-        Kernels = new KernelSet(accelerator);
-        Backend = Pool is not null ? new SimdBackend(Pool, Width, Winograd) : new IlgpuBackend(Kernels, LaunchThreads);
+    // The SIMD CPU device: no ILGPU context or accelerator (ILGPU's Context needs Reflection.Emit, which a NativeAOT
+    // executable lacks); its buffers are host memory (DeviceBuffer).
+    private Device(string reason, int threads, SimdWidth width, bool winograd)
+    {
+        Kind = DeviceKind.Cpu;
+        Width = ResolveWidth(width);
+        Threads = threads;
+        Pool = new SimdPool(threads);
+        Winograd = winograd;
+        Description = $"CPU: SIMD backend, {WidthName(Width)}, {threads} thread{(threads == 1 ? "" : "s")}{(winograd ? "" : ", Winograd off")} ({reason})";
+        LaunchThreads = CpuLaunchThreads;
+        Backend = new SimdBackend(Pool, Width, Winograd);
     }
+
+    // An ILGPU device: the kernels are compiled by ILGPU at run time (IL to PTX, OpenCL C or dynamic methods).
+    [RequiresDynamicCode(IlgpuNeedsDynamicCode)]
+    private Device(Context context, Accelerator accelerator, DeviceKind kind, string reason)
+    {
+        _context = context;
+        _accelerator = accelerator;
+        Kind = kind;
+        Description = $"{KindName(kind)}: {accelerator.Name} ({reason})";
+
+        // GPUs get one thread per element up to a large grid.
+        LaunchThreads = kind == DeviceKind.IlgpuCpu ? CpuLaunchThreads : 1 << 20;
+        _kernels = new KernelSet(accelerator);
+        Backend = new IlgpuBackend(_kernels, LaunchThreads);
+    }
+
+    // Why ILGPU devices are unavailable without dynamic code; the annotation's message and the error's.
+    private const string IlgpuNeedsDynamicCode =
+        "ILGPU devices (CUDA, OpenCL, the ILGPU CPU accelerator) need dynamic code: ILGPU's Context and kernel loading use Reflection.Emit, " +
+        "which a NativeAOT executable does not have. DeviceKind.Cpu (the SIMD backend) needs none.";
+
+    // ILGPU's CPU accelerator pays about a microsecond per emulated thread, so CPU kernels loop over their work with a few
+    // threads per core.
+    private static int CpuLaunchThreads => Math.Max(4, 16 * Environment.ProcessorCount);
 
     /// <summary>The backend every operation of a network on this device is built by.</summary>
     internal IBackend Backend { get; private set; }
@@ -97,14 +117,20 @@ public sealed class Device : IDisposable
         Backend = wrap(Backend) ?? throw new ArgumentException("The decorator returned no backend.", nameof(wrap));
     }
 
-    /// <summary>The kernels, loaded on first use.</summary>
-    internal KernelSet Kernels { get; }
+    /// <summary>The ILGPU kernels of an ILGPU device, loaded on first use.</summary>
+    internal KernelSet Kernels => _kernels ?? throw NoIlgpu(nameof(Kernels));
 
-    /// <summary>The ILGPU context.</summary>
-    public Context Context { get; }
+    /// <summary>The ILGPU context of an ILGPU device.</summary>
+    /// <exception cref="InvalidOperationException">A SIMD CPU device (<see cref="DeviceKind.Cpu"/>), which has none.</exception>
+    public Context Context => _context ?? throw NoIlgpu(nameof(Context));
 
-    /// <summary>The accelerator.</summary>
-    public Accelerator Accelerator { get; }
+    /// <summary>The accelerator of an ILGPU device.</summary>
+    /// <exception cref="InvalidOperationException">A SIMD CPU device (<see cref="DeviceKind.Cpu"/>), which has none: its
+    /// tensors are host memory, not ILGPU buffers.</exception>
+    public Accelerator Accelerator => _accelerator ?? throw NoIlgpu(nameof(Accelerator));
+
+    private InvalidOperationException NoIlgpu(string member) =>
+        new($"Device.{member}: {Description} runs on DslResNet's SIMD backend and has no ILGPU {member.ToLowerInvariant()}; create the device with DeviceKind.IlgpuCpu, Cuda or OpenCL for one.");
 
     /// <summary>The kind chosen.</summary>
     public DeviceKind Kind { get; }
@@ -205,6 +231,27 @@ public sealed class Device : IDisposable
             }
         }
 
+        if (kind == DeviceKind.Cpu)
+        {
+            return new Device(reason, threads, width, winograd.Value);
+        }
+
+        // Under NativeAOT (no dynamic code) ILGPU cannot start: Auto falls back to the SIMD backend, other kinds are refused.
+        // The check is the feature switch the AOT compiler folds, so the ILGPU code below is not compiled into such an executable.
+        if (!RuntimeFeature.IsDynamicCodeSupported)
+        {
+            return kind == DeviceKind.Auto
+                ? new Device("no dynamic code (NativeAOT), so no ILGPU device", threads, width, winograd.Value)
+                : throw new PlatformNotSupportedException($"{KindName(kind)} device ({reason}): {IlgpuNeedsDynamicCode}");
+        }
+
+        return CreateIlgpu(kind, reason, threads, width, winograd.Value);
+    }
+
+    // CUDA, OpenCL or the ILGPU CPU accelerator (and Auto's search for them, falling back to the SIMD device).
+    [RequiresDynamicCode(IlgpuNeedsDynamicCode)]
+    private static Device CreateIlgpu(DeviceKind kind, string reason, int threads, SimdWidth width, bool winograd)
+    {
         Context context = Context.Create(builder => builder.Default().EnableAlgorithms().Optimize(OptimizationLevel.O2));
         try
         {
@@ -222,7 +269,9 @@ public sealed class Device : IDisposable
                     return new Device(context, openCl.CreateAccelerator(context), DeviceKind.OpenCL, "no CUDA device; first OpenCL device");
                 }
 
-                return new Device(context, CreateCpu(context), DeviceKind.Cpu, "no CUDA or OpenCL device found", threads, width, winograd.Value);
+                // The SIMD device needs no context of its own.
+                context.Dispose();
+                return new Device("no CUDA or OpenCL device found", threads, width, winograd);
             }
 
             ILGPU.Runtime.Device? chosen = kind switch
@@ -231,9 +280,9 @@ public sealed class Device : IDisposable
                 DeviceKind.OpenCL => First(context.GetCLDevices()),
                 _ => null,
             };
-            if (kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu)
+            if (kind == DeviceKind.IlgpuCpu)
             {
-                return new Device(context, CreateCpu(context), kind, reason, threads, width, winograd.Value);
+                return new Device(context, context.GetCPUDevice(0).CreateAccelerator(context), kind, reason);
             }
 
             if (chosen is null)
@@ -351,8 +400,6 @@ public sealed class Device : IDisposable
         return null;
     }
 
-    private static Accelerator CreateCpu(Context context) => context.GetCPUDevice(0).CreateAccelerator(context);
-
     private static string KindName(DeviceKind kind) => kind switch
     {
         DeviceKind.Cuda => "CUDA",
@@ -401,8 +448,8 @@ public sealed class Device : IDisposable
 
         Backend.Dispose();
         Pool?.Dispose();
-        Accelerator.Dispose();
-        Context.Dispose();
+        _accelerator?.Dispose();
+        _context?.Dispose();
     }
 
     /// <summary>Counts a network call in progress (and, on ILGPU devices, takes the device: one network's kernels and copies

@@ -59,7 +59,7 @@ public abstract partial class NetworkBase
         using CallScope call = Enter(nameof(Output));
         Synchronize();
         float[] result = new float[_lastCount * _classes];
-        (_lastForwardTraining ? TrainingOutput : InferenceOutput).SubView(0, result.Length).CopyToCPU(result);
+        Device.Backend.Read(_lastForwardTraining ? TrainingOutput : InferenceOutput, result);
         return result;
     }
 
@@ -83,7 +83,7 @@ public abstract partial class NetworkBase
         }
 
         ClearGradients();
-        TrainingOutputGradient.SubView(0, outputGradient.Length).CopyFromCPU(outputGradient.ToArray());
+        Device.Backend.Write(outputGradient, TrainingOutputGradient);
         BackwardTraining(ComputeInputGradient);
         Synchronize();
     }

@@ -97,10 +97,10 @@ public abstract partial class NetworkBase
         return g.Layers.Length == 1 ? $"layer {first}" : $"layers {first} .. {last}";
     }
 
-    private static bool Finite(ArrayView<float> view)
+    private bool Finite(ArrayView<float> view)
     {
         float[] values = new float[view.Length];
-        view.CopyToCPU(values);
+        Device.Backend.Read(view, values);
         return ParameterStore.AllFinite(values);
     }
 }

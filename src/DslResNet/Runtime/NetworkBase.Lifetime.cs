@@ -121,16 +121,14 @@ public abstract partial class NetworkBase
 
         _owned.Clear();
 
-        // A disposed accelerator has already freed its buffers (ILGPU disposes an accelerator's children with it).
-        if (!Device.IsDisposed)
+        // Each buffer knows whether it is still to be freed (a disposed accelerator has freed its ILGPU buffers; host
+        // memory of a SIMD device is always freed here).
+        foreach (IDisposable? buffer in new IDisposable?[] { _training, _gradients, _inference, _scratch, _input, _labels, _loss, _correct, _evaluationGradient })
         {
-            foreach (MemoryBuffer? buffer in new MemoryBuffer?[] { _training, _gradients, _inference, _scratch, _input, _labels, _loss, _correct, _evaluationGradient })
-            {
-                buffer?.Dispose();
-            }
-
-            Store?.Dispose();
+            buffer?.Dispose();
         }
+
+        Store?.Dispose();
     }
 
     // The memory a network needs is known before it is allocated: refuse a batch that cannot fit instead of dying in the

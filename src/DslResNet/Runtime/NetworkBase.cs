@@ -28,15 +28,15 @@ namespace DslResNet.Runtime;
 /// </remarks>
 public abstract partial class NetworkBase : INetworkModel
 {
-    private readonly MemoryBuffer1D<float, Stride1D.Dense> _training;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense> _gradients;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense> _inference;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense> _scratch;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense> _input;
-    private readonly MemoryBuffer1D<int, Stride1D.Dense> _labels;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense> _loss;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense> _correct;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense> _evaluationGradient;
+    private readonly DeviceBuffer<float> _training;
+    private readonly DeviceBuffer<float> _gradients;
+    private readonly DeviceBuffer<float> _inference;
+    private readonly DeviceBuffer<float> _scratch;
+    private readonly DeviceBuffer<float> _input;
+    private readonly DeviceBuffer<int> _labels;
+    private readonly DeviceBuffer<float> _loss;
+    private readonly DeviceBuffer<float> _correct;
+    private readonly DeviceBuffer<float> _evaluationGradient;
     private readonly Dictionary<int, (ArrayView<float> Output, ArrayView<float> InputGradient)> _traces = [];
     private readonly int _imageElements;
     private readonly int _classes;
@@ -73,23 +73,19 @@ public abstract partial class NetworkBase : INetworkModel
         _imageElements = checked((int)info.InputShape.Elements);
         _classes = checked((int)info.OutputShape.Elements);
         CheckMemory(device, batchSize, info, layout);
-        Accelerator a = device.Accelerator;
         long Batch(long perImage) => Math.Max(1, checked(perImage * batchSize));
         try
         {
-            _training = a.Allocate1D<float>(Batch(layout.TrainingElementsPerImage));
-            _gradients = a.Allocate1D<float>(Batch(layout.GradientElementsPerImage));
-            _inference = a.Allocate1D<float>(Batch(layout.InferenceElementsPerImage));
-            _scratch = a.Allocate1D<float>(Math.Max(1, layout.ScratchElements));
-            _input = a.Allocate1D<float>(Batch(_imageElements));
-            _labels = a.Allocate1D<int>(batchSize);
-            _loss = a.Allocate1D<float>(batchSize);
-            _correct = a.Allocate1D<float>(batchSize);
-            _evaluationGradient = a.Allocate1D<float>(Batch(_classes));
-            foreach (MemoryBuffer1D<float, Stride1D.Dense> buffer in new[] { _training, _gradients, _inference, _scratch, _input })
-            {
-                buffer.MemSetToZero();
-            }
+            // Zeroed: ILGPU buffers on ILGPU devices, host memory on the SIMD device (no ILGPU context there).
+            _training = new DeviceBuffer<float>(device, Batch(layout.TrainingElementsPerImage));
+            _gradients = new DeviceBuffer<float>(device, Batch(layout.GradientElementsPerImage));
+            _inference = new DeviceBuffer<float>(device, Batch(layout.InferenceElementsPerImage));
+            _scratch = new DeviceBuffer<float>(device, Math.Max(1, layout.ScratchElements));
+            _input = new DeviceBuffer<float>(device, Batch(_imageElements));
+            _labels = new DeviceBuffer<int>(device, batchSize);
+            _loss = new DeviceBuffer<float>(device, batchSize);
+            _correct = new DeviceBuffer<float>(device, batchSize);
+            _evaluationGradient = new DeviceBuffer<float>(device, Batch(_classes));
 
             _host = device.Backend.CreateHost(new DslResNet.Kernels.HostBinding(
                 _input.View, _labels.View, _loss.View, _correct.View, _gradients.View, batchSize, _classes,

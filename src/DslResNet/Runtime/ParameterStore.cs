@@ -18,8 +18,8 @@ public sealed class ParameterStore : IDisposable
     private readonly Device _device;
     private readonly Dictionary<string, (long Offset, ParameterInfo Info)> _entries = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _batchesTracked = new(StringComparer.Ordinal);
-    private readonly MemoryBuffer1D<float, Stride1D.Dense> _values;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense> _gradients;
+    private readonly DeviceBuffer<float> _values;
+    private readonly DeviceBuffer<float> _gradients;
     private readonly float[] _hostValues;
     private readonly float[] _hostGradients;
     private float[]? _snapshot;
@@ -52,10 +52,8 @@ public sealed class ParameterStore : IDisposable
         }
 
         Elements = offset;
-        _values = device.Accelerator.Allocate1D<float>(Math.Max(1, offset));
-        _gradients = device.Accelerator.Allocate1D<float>(Math.Max(1, offset));
-        _values.MemSetToZero();
-        _gradients.MemSetToZero();
+        _values = new DeviceBuffer<float>(device, Math.Max(1, offset));
+        _gradients = new DeviceBuffer<float>(device, Math.Max(1, offset));
         _hostValues = new float[offset];
         _hostGradients = new float[offset];
     }
@@ -95,7 +93,7 @@ public sealed class ParameterStore : IDisposable
     public float[] Get(string name)
     {
         float[] result = new float[Entry(name).Info.Elements];
-        Value(name).CopyToCPU(result);
+        CopyOut(Value(name), result);
         return result;
     }
 
@@ -105,7 +103,7 @@ public sealed class ParameterStore : IDisposable
     public float[] GetGradient(string name)
     {
         float[] result = new float[Entry(name).Info.Elements];
-        Gradient(name).CopyToCPU(result);
+        CopyOut(Gradient(name), result);
         return result;
     }
 
@@ -121,7 +119,7 @@ public sealed class ParameterStore : IDisposable
             throw new ArgumentException($"Parameter '{name}' {info.ShapeText} has {info.Elements} elements; {values.Length} values were given.", nameof(values));
         }
 
-        Value(name).CopyFromCPU(values.ToArray());
+        _device.Backend.Write(values, Value(name));
         Version.Advance();
     }
 
@@ -278,13 +276,13 @@ public sealed class ParameterStore : IDisposable
         throw new KeyNotFoundException($"No parameter named '{name}'." + (near.Length > 0 ? " Did you mean: " + string.Join(", ", near) + "?" : ""));
     }
 
-    private ArrayView<float> Slice(MemoryBuffer1D<float, Stride1D.Dense> buffer, string name)
+    private ArrayView<float> Slice(DeviceBuffer<float> buffer, string name)
     {
         (long offset, ParameterInfo info) = Entry(name);
         return buffer.View.SubView(offset, info.Elements);
     }
 
-    private ArrayView<float> BatchNormSlice(MemoryBuffer1D<float, Stride1D.Dense> buffer, string layer, int parts)
+    private ArrayView<float> BatchNormSlice(DeviceBuffer<float> buffer, string layer, int parts)
     {
         (long offset, ParameterInfo scale) = Entry(layer + ".weight");
         string[] order = [".weight", ".bias", ".running_mean", ".running_var"];

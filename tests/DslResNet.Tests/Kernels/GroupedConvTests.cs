@@ -222,7 +222,7 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
             op.Backward(data: true);
             if (pass == 0)
             {
-                dx.CopyFromCPU(Layout.ToNhwc(prior, shape.N, shape.InChannels, inPixels));
+                device.Backend.Write(Layout.ToNhwc(prior, shape.N, shape.InChannels, inPixels), dx);
             }
         }
 

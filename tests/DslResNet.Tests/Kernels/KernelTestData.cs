@@ -4,6 +4,7 @@ using System.Linq;
 using ILGPU;
 using ILGPU.Runtime;
 using Xunit;
+using DslResNet.Runtime;
 using Device = DslResNet.Runtime.Device;
 
 namespace DslResNet.Tests.Kernels;
@@ -81,7 +82,7 @@ internal static class KernelTestData
 internal sealed class Buffers : IDisposable
 {
     private readonly Device _device;
-    private readonly List<MemoryBuffer1D<float, Stride1D.Dense>> _buffers = [];
+    private readonly List<DeviceBuffer<float>> _buffers = [];
 
     public Buffers(Device device)
     {
@@ -90,13 +91,11 @@ internal sealed class Buffers : IDisposable
 
     public ArrayView<float> Upload(float[] data)
     {
-        MemoryBuffer1D<float, Stride1D.Dense> buffer = _device.Accelerator.Allocate1D<float>(Math.Max(1, data.Length));
+        // Host memory on the SIMD device (it has no accelerator), an ILGPU buffer otherwise; written through the backend.
+        DeviceBuffer<float> buffer = new(_device, Math.Max(1, data.Length));
         _buffers.Add(buffer);
         ArrayView<float> view = buffer.View.SubView(0, data.Length);
-        if (data.Length > 0)
-        {
-            view.CopyFromCPU(data);
-        }
+        _device.Backend.Write(data, view);
 
         return view;
     }
@@ -105,15 +104,14 @@ internal sealed class Buffers : IDisposable
 
     public float[] Read(ArrayView<float> view)
     {
-        _device.Accelerator.Synchronize();
         float[] result = new float[view.Length];
-        view.CopyToCPU(result);
+        _device.Backend.Read(view, result);
         return result;
     }
 
     public void Dispose()
     {
-        foreach (MemoryBuffer1D<float, Stride1D.Dense> buffer in _buffers)
+        foreach (DeviceBuffer<float> buffer in _buffers)
         {
             buffer.Dispose();
         }

@@ -33,7 +33,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private readonly float* _partials;    // per thread: [kh][kw][ic][CoutP], then CoutP bias sums
     private readonly float* _statistics;  // per thread: sums then squares, CoutP each
     private bool _disposed;
-    private readonly SimdConvolution? _dataConvolution; // stride 1: the input gradient as a forward pass (see Backward)
+    private SimdConvolution? _dataConvolution;          // stride 1: the input gradient as a forward pass (see Backward); set by Create
     private bool _flipSource;                           // _w holds the weights of the convolution this is the input gradient of
     private readonly bool _winogradAllowed;             // the geometry suits F(2x2, 3x3) and the device allows it
     private float* _winograd;                           // its transformed weights [16][ic][oc], made on first use
@@ -66,10 +66,36 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         long weights = (PaddedHeight * RowStride) + ((G.OutChannels & 15) == 0 ? 0 : (long)OutHeight * OutWidth * CoutP);
         long data = (long)DataRows * PaddedWidth * CinP;
         pool.EnsureScratch(Math.Max(forward, Math.Max(_dw is null ? 0 : weights, _dx is null ? 0 : data)));
-        if (_dx is not null && G.Stride == 1 && G.Kernel - 1 - G.Padding >= 0)
+    }
+
+    /// <summary>Builds the convolution and, for a stride-1 layer with an input gradient, its data convolution.</summary>
+    /// <param name="pool">Threads.</param>
+    /// <param name="batch">Images the tensors hold.</param>
+    /// <param name="bias">Whether there is a bias.</param>
+    /// <param name="t">The tensors.</param>
+    /// <param name="winograd">Whether Winograd's F(2x2, 3x3) may be used.</param>
+    /// <returns>The convolution.</returns>
+    /// <remarks>Not in the constructor: the data convolution is a SimdConvolution of the transposed geometry, whose
+    /// constructor would then name the transposed geometry's transposed geometry, and so on; the JIT instantiates only what
+    /// runs (a data convolution has no input gradient), but the NativeAOT compiler follows every instantiation the code
+    /// names and stopped at that unbounded generic recursion (IL3054). The data convolution is built by the constructor only.</remarks>
+    public static SimdConvolution<G, TS, TV> Create(SimdPool pool, int batch, bool bias, ConvTensors t, bool winograd)
+    {
+        var convolution = new SimdConvolution<G, TS, TV>(pool, batch, bias, t, winograd);
+        if (t.Dx != IntPtr.Zero && G.Stride == 1 && G.Kernel - 1 - G.Padding >= 0)
         {
-            _dataConvolution = CreateDataConvolution(pool, batch, t.Dy, t.W, t.Dx, winograd);
+            try
+            {
+                convolution._dataConvolution = CreateDataConvolution(pool, batch, t.Dy, t.W, t.Dx, winograd);
+            }
+            catch
+            {
+                convolution.Dispose();
+                throw;
+            }
         }
+
+        return convolution;
     }
 
     // dx = conv(dy, w flipped and transposed) with padding K - 1 - P, added into dx: the forward kernels' efficiency for the

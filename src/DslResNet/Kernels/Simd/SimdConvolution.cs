@@ -24,9 +24,9 @@ public abstract unsafe class SimdConvolution : IDisposable, IConvolution
     internal static SimdConvolution Create<G>(SimdPool pool, SimdWidth width, int batch, bool bias, ConvTensors tensors, bool winograd = true)
         where G : struct, IConvGeometry => width switch
         {
-            SimdWidth.Vector512 => new SimdConvolution<G, Simd512, System.Runtime.Intrinsics.Vector512<float>>(pool, batch, bias, tensors, winograd),
-            SimdWidth.Vector256 => new SimdConvolution<G, Simd256, V256>(pool, batch, bias, tensors, winograd),
-            _ => new SimdConvolution<G, SimdScalar, VScalar>(pool, batch, bias, tensors, winograd),
+            SimdWidth.Vector512 => SimdConvolution<G, Simd512, System.Runtime.Intrinsics.Vector512<float>>.Create(pool, batch, bias, tensors, winograd),
+            SimdWidth.Vector256 => SimdConvolution<G, Simd256, V256>.Create(pool, batch, bias, tensors, winograd),
+            _ => SimdConvolution<G, SimdScalar, VScalar>.Create(pool, batch, bias, tensors, winograd),
         };
 
     /// <summary>Whether the last forward pass ran as Winograd's F(2x2, 3x3).</summary>
