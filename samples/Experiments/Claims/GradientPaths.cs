@@ -45,7 +45,7 @@ internal static class GradientPaths
             net.AddParametersTo(sgd);
             BatchLoader loader = new(train, 64, Seed, shuffle: true, dropLast: true);
 
-            norms[(arm.Name, "initialisation")] = Measure(net, sgd, loader, batches, epoch: 100);
+            norms[(arm.Name, "initialisation")] = Measure(net, loader, batches, epoch: 100);
             ctx.Log(clock, $"{arm.Name}: gradient norms at initialisation measured over {batches} batches");
 
             Trainer trainer = new(net, sgd, new CosineAnnealingSchedule(Rate, 1, stepsPerUnit: loader.BatchCount), loader, ctx.Test,
@@ -56,7 +56,7 @@ internal static class GradientPaths
                 csv.Add(arm.Name, Seed, m, loader.BatchCount);
             };
             trainer.Run();
-            norms[(arm.Name, "after one epoch")] = Measure(net, sgd, loader, batches, epoch: 101);
+            norms[(arm.Name, "after one epoch")] = Measure(net, loader, batches, epoch: 101);
             ctx.Log(clock, $"{arm.Name}: one epoch trained (train {Report.Pct(epochResults[arm.Name].TrainAccuracy)}, test {Report.Pct(epochResults[arm.Name].TestAccuracy)}), gradient norms measured again");
         }
 
@@ -80,7 +80,7 @@ internal static class GradientPaths
         {
             Statement = $"In a deep plain network the gradient reaching the early layers vanishes; the residual network's identity shortcuts give every layer a short path to the loss, so its early layers keep healthy gradients (plain against residual at {depth} layers).",
             Setup =
-                $"{plain} and {residual} on 1x28x28 (`samples/Experiments/Networks.cs`). For every weighted layer on the main path (the {layers.Length - 1} convolutions, input to output, then the classifier; the shortcut projections left out), the L2 norm of its weight gradient (`GetGradient(name)` after a training step), averaged over {batches} batches of 64 with the learning rate at 0 so that the weights do not move: " +
+                $"{plain} and {residual} on 1x28x28 (`samples/Experiments/Networks.cs`). For every weighted layer on the main path (the {layers.Length - 1} convolutions, input to output, then the classifier; the shortcut projections left out), the L2 norm of its weight gradient (`GetGradient(name)` after a training step), averaged over {batches} batches of 64, stepped with a separate optimizer of learning rate 0 so that neither the weights nor the training momentum move: " +
                 $"once at initialisation (seed {Seed}) and once after one epoch of training on {(train.Count == ctx.Train.Count ? "all" : "a fixed subset of")} {train.Count:N0} training images (SGD, Nesterov momentum 0.9, weight decay 5e-4, learning rate {Rate} annealed to 0, batch 64). " +
                 $"\"Vanishing\" means the first five layers' mean gradient norm is below {Vanishing} times that of the five layers before the classifier.",
             Caveats = "Both networks have batch norm after every convolution, which He et al. (2016, section 4.1) credit with keeping the plain networks' backward signals healthy: they argue that their deep plain networks' difficulty is \"unlikely to be caused by vanishing gradients\". So the vanishing-gradient explanation is the FAQ's, not the paper's, and a batch-normalised plain network may well not show it. One seed, one epoch.",
@@ -112,20 +112,23 @@ internal static class GradientPaths
         return report;
     }
 
-    /// <summary>Mean L2 norm of each main-path weight's gradient over some batches, with the learning rate at 0.</summary>
-    private static double[] Measure(NetworkBase net, Sgd sgd, BatchLoader loader, int batches, int epoch)
+    /// <summary>
+    /// Mean L2 norm of each main-path weight's gradient over some batches, stepped with a second optimizer of learning rate
+    /// 0 (no momentum, no weight decay), so that neither the weights nor the training optimizer's momentum change.
+    /// </summary>
+    private static double[] Measure(NetworkBase net, BatchLoader loader, int batches, int epoch)
     {
         string[] names = net.Definition.Parameters
             .Where(p => p.Role == DslResNet.ParameterRole.Weight && !p.Name.Contains("downsample", StringComparison.Ordinal))
             .Select(p => p.Name).ToArray();
         double[] sums = new double[names.Length];
-        double rate = sgd.LearningRate;
-        sgd.LearningRate = 0;
+        Sgd probe = new(0);
+        net.AddParametersTo(probe);
         net.Train();
         int n = 0;
         foreach (Batch batch in loader.Epoch(epoch).Take(batches))
         {
-            net.TrainStep(batch.Images, batch.Labels, sgd);
+            net.TrainStep(batch.Images, batch.Labels, probe);
             for (int i = 0; i < names.Length; i++)
             {
                 sums[i] += Math.Sqrt(net.GetGradient(names[i]).Sum(g => (double)g * g));
@@ -134,7 +137,6 @@ internal static class GradientPaths
             n++;
         }
 
-        sgd.LearningRate = rate;
         return sums.Select(s => s / n).ToArray();
     }
 }

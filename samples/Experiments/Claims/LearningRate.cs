@@ -55,7 +55,7 @@ internal static class LearningRate
                 $"{rounds} rounds of {stepsPerRound} steps ({rounds * stepsPerRound} steps, {rounds * stepsPerRound * 64:N0} images; each round the first steps of a fresh shuffle of the {ctx.Train.Count:N0} training images), test accuracy on the first {Math.Min(evalImages, ctx.Test.Count):N0} test images after each round. " +
                 "A run whose loss or gradients become non-finite is stopped by the trainer's divergence check (`TrainingDivergedException`) and marked diverged. " +
                 "The target is the best test accuracy the network without batch norm reached at any rate (the baseline); a rate \"works\" when the run did not diverge and ends within 5 points of the target.",
-            Caveats = "Ioffe and Szegedy measured Inception on ImageNet with a learning rate raised 30 times and other changes (no dropout, less L2, faster decay); here a 3-layer network on Fashion-MNIST, whose baseline already trains well, and far fewer steps. One seed: the gaps are far larger than seed-to-seed noise at these rates.",
+            Caveats = "Ioffe and Szegedy measured Inception on ImageNet with a learning rate raised 30 times and other changes (no dropout, less L2, faster decay); here a 3-layer network on Fashion-MNIST, whose baseline already trains well, and far fewer steps. One seed, and test accuracy on a sample of the test set (at 1,000 images its standard error is about 1 point), so the step counts are rough: take the divergences as the firm result and the speed-up as an estimate.",
         };
         report.Verdict = higherRate && faster ? Verdict.Held : higherRate || faster ? Verdict.Mixed : Verdict.DidNotHold;
         report.VerdictText =
