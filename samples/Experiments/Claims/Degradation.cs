@@ -21,9 +21,9 @@ internal static class Degradation
     public static Report Run(Context ctx, Stopwatch clock, Csv csv)
     {
         int[] depths = ctx.Pick<int[]>([20], [20, 56], [20, 32, 44, 56]);
-        int images = ctx.Pick(640, 3_200, 60_000);
+        int images = ctx.Pick(640, 2_400, 60_000);
         int epochs = ctx.Pick(1, 2, 12);
-        int evalImages = ctx.Pick(64, 1_000, 10_000);
+        int evalImages = ctx.Pick(64, 500, 10_000);
         const double Rate = 0.1;
         const int Seed = 1;
         Dataset train = ctx.TrainSubset(images);

@@ -83,12 +83,12 @@ internal static class GradientPaths
                 $"{plain} and {residual} on 1x28x28 (`samples/Experiments/Networks.cs`). For every weighted layer on the main path (the {layers.Length - 1} convolutions, input to output, then the classifier; the shortcut projections left out), the L2 norm of its weight gradient (`GetGradient(name)` after a training step), averaged over {batches} batches of 64, stepped with a separate optimizer of learning rate 0 so that neither the weights nor the training momentum move: " +
                 $"once at initialisation (seed {Seed}) and once after one epoch of training on {(train.Count == ctx.Train.Count ? "all" : "a fixed subset of")} {train.Count:N0} training images (SGD, Nesterov momentum 0.9, weight decay 5e-4, learning rate {Rate} annealed to 0, batch 64). " +
                 $"\"Vanishing\" means the first five layers' mean gradient norm is below {Vanishing} times that of the five layers before the classifier.",
-            Caveats = "Both networks have batch norm after every convolution, which He et al. (2016, section 4.1) credit with keeping the plain networks' backward signals healthy: they argue that their deep plain networks' difficulty is \"unlikely to be caused by vanishing gradients\". So the vanishing-gradient explanation is the FAQ's, not the paper's, and a batch-normalised plain network may well not show it. One seed, one epoch.",
+            Caveats = "Both networks have batch norm after every convolution, which He et al. (2016, section 4.1) credit with keeping the plain networks' backward signals healthy: they argue that their deep plain networks' difficulty is \"unlikely to be caused by vanishing gradients\". So the vanishing-gradient explanation is the FAQ's, not the paper's. At initialisation a deep batch-normalised plain network is expected to show the opposite, gradients that grow geometrically towards the input (Yang, Pennington, Rao, Sohl-Dickstein and Schoenholz, *A Mean Field Theory of Batch Normalization*, ICLR 2019). One seed; below the full budget \"one epoch\" is one pass over a small subset, a few dozen steps.",
         };
         report.Verdict = plainVanishes && residualFine ? Verdict.Held : plainNeverVanishes ? Verdict.DidNotHold : Verdict.Mixed;
         report.VerdictText = "Early-to-late gradient norm ratio (first five layers over the five before the classifier): " +
             string.Join("; ", whens.Select(w => string.Create(CultureInfo.InvariantCulture, $"{w}: {plain} {Ratio(norms[(plain, w)]):F3}, {residual} {Ratio(norms[(residual, w)]):F3}"))) +
-            $". {(plainVanishes ? "The plain network's early gradients vanish" : plainNeverVanishes ? "The plain network's early gradients do not vanish" : "The plain network's early gradients vanish at one point only")} (threshold {Vanishing}).";
+            $". The plain network's early gradients {string.Join(" and ", whens.Select(w => $"{Describe(Ratio(norms[(plain, w)]))} at {w}"))}; the residual network's {string.Join(" and ", whens.Select(w => $"{Describe(Ratio(norms[(residual, w)]))} at {w}"))} (vanishing below a ratio of {Vanishing}, exploding above {1 / Vanishing}).";
 
         report.Heading("Results");
         report.Table(["network", "when", "early / late ratio", "mean norm, first 5 layers", "mean norm, 5 before the classifier", "classifier"],
@@ -111,6 +111,8 @@ internal static class GradientPaths
         csv.Raw = raw.ToString();
         return report;
     }
+
+    private static string Describe(double ratio) => ratio < Vanishing ? "vanish" : ratio > 1 / Vanishing ? "explode" : "stay within a factor of ten";
 
     /// <summary>
     /// Mean L2 norm of each main-path weight's gradient over some batches, stepped with a second optimizer of learning rate
