@@ -71,7 +71,8 @@ internal sealed class Report(string claim, string title)
         StringBuilder s = new();
         s.AppendLine(CultureInfo.InvariantCulture, $"# {Title}").AppendLine();
         s.AppendLine(CultureInfo.InvariantCulture, $"**Claim.** {Statement}").AppendLine();
-        s.AppendLine(CultureInfo.InvariantCulture, $"**Verdict: {Words(Verdict)}** (budget `{ctx.Budget}`). {VerdictText}").AppendLine();
+        string plumbing = ctx.Tiny ? "The tiny budget only checks that the experiment runs end to end; this verdict says nothing about the claim. " : "";
+        s.AppendLine(CultureInfo.InvariantCulture, $"**Verdict: {Words(Verdict)}** (budget `{ctx.Budget}`). {plumbing}{VerdictText}").AppendLine();
         s.AppendLine("## Setup").AppendLine();
         s.AppendLine(Setup).AppendLine();
         s.Append(_body);
