@@ -46,6 +46,10 @@ internal sealed partial record CommandLine
             (n, t) => Int(min: 1)(n, t));
         public static readonly Option<bool> ProfileOption = Flag("--profile", "with --benchmark: time per CPU operation (slows the run a little)");
         public static readonly Option<int?> EvalLimitOption = Value<int?>("--eval-limit", "N", "evaluate on the first N test images only (0: skip evaluation)", (n, t) => Int(min: 0)(n, t));
+        public static readonly Option<bool> DistributedOption = Flag("--distributed",
+            "data-parallel training over MPI (Open MPI): run under mpirun -np N; automatic when started by mpirun; --batch is per process");
+        public static readonly Option<bool> SyncBatchNormOption = Flag("--sync-bn",
+            "with --distributed: batch norm over all processes' images (as SyncBatchNorm; CPU backend); default: each process's own");
         public static readonly Option<string?> PlotOption = Value<string?>("--plot", "PATH", "loss and accuracy curves as PNG (default fashion-<model>.png; 'none': off)", Text);
         public static readonly HelpOption HelpFlag = new("--help", "-h", "-?") { Description = "this text", Action = new HelpAction { MaxWidth = 110 } };
 
@@ -56,10 +60,10 @@ internal sealed partial record CommandLine
         {
             ModelOption, EpochsOption, BatchOption, OptimizerOption, LearningRateOption, MomentumOption, WeightDecayOption, NesterovOption,
             ScheduleOption, WarmupEpochsOption, AugmentOption, DeviceOption, ThreadsOption, SeedOption, DataOption, CheckpointOption,
-            ResumeOption, MaxStepsOption, BenchmarkOption, ProfileOption, EvalLimitOption, PlotOption, HelpFlag,
+            ResumeOption, MaxStepsOption, BenchmarkOption, ProfileOption, EvalLimitOption, DistributedOption, SyncBatchNormOption, PlotOption, HelpFlag,
         };
 
-        private static readonly Option<bool>[] Switches = [NesterovOption, AugmentOption, ResumeOption, ProfileOption];
+        private static readonly Option<bool>[] Switches = [NesterovOption, AugmentOption, ResumeOption, ProfileOption, DistributedOption, SyncBatchNormOption];
 
         /// <summary>No POSIX bundling (-abc) and no @response files: a value such as '--data @x' is taken as written.</summary>
         public static readonly ParserConfiguration Configuration = new() { EnablePosixBundling = false, ResponseFileTokenReplacer = null };
@@ -89,6 +93,8 @@ internal sealed partial record CommandLine
             Profile = parse.GetValue(ProfileOption),
             EvalLimit = parse.GetValue(EvalLimitOption),
             Plot = parse.GetValue(PlotOption),
+            Distributed = parse.GetValue(DistributedOption),
+            SyncBatchNorm = parse.GetValue(SyncBatchNormOption),
         };
 
         /// <summary>One line for the first error, or null when there is none: an option's own error first (a missing

@@ -44,6 +44,12 @@ internal sealed partial record CommandLine
     public string? Plot { get; init; }
     public bool Help { get; init; }
 
+    /// <summary>Data-parallel over MPI (--distributed, or started by mpirun).</summary>
+    public bool Distributed { get; init; }
+
+    /// <summary>With distributed training: synchronised batch norm (--sync-bn).</summary>
+    public bool SyncBatchNorm { get; init; }
+
     /// <summary>The checkpoint file, or null when checkpoints are off (--checkpoint none).</summary>
     public string? CheckpointPath => Checkpoint is null ? $"fashion-{Model}.safetensors" : IsNone(Checkpoint) ? null : Checkpoint;
 
@@ -102,6 +108,16 @@ internal sealed partial record CommandLine
         if (result.Profile && result.Benchmark is null)
         {
             throw new UsageException("--profile: applies to --benchmark N only.");
+        }
+
+        if (result.SyncBatchNorm && !result.Distributed && !DslResNet.Distributed.DistributedTraining.LaunchedByMpirun)
+        {
+            throw new UsageException("--sync-bn: applies to distributed training only (--distributed, under mpirun).");
+        }
+
+        if (result.Benchmark is not null && (result.Distributed || DslResNet.Distributed.DistributedTraining.LaunchedByMpirun))
+        {
+            throw new UsageException("--benchmark: times one process; run it without --distributed and mpirun.");
         }
 
         return result;

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Threading;
 using DslResNet.Data;
+using DslResNet.Distributed;
 using DslResNet.IO;
 using DslResNet.Runtime;
 using DslResNet.Training;
@@ -38,13 +39,66 @@ internal static class Program
             return 0;
         }
 
-        return Run(options);
+        if (!options.Distributed && !DistributedTraining.LaunchedByMpirun)
+        {
+            return Run(options, null);
+        }
+
+        // Data-parallel: every rank runs this program; rank 0 alone prints and writes files.
+        DistributedTraining dist;
+        try
+        {
+            dist = DistributedTraining.Start();
+        }
+        catch (DistributedException e)
+        {
+            Console.Error.WriteLine($"fashion-mnist: --distributed: {e.Message}");
+            return UsageError;
+        }
+
+        // mpirun forwards each rank's output line by line (through a pseudo-terminal): plain text, no live display.
+        AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(dist.IsRoot ? Console.Out : TextWriter.Null),
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+        AnsiConsole.Profile.Width = 120;
+        if (!dist.IsRoot)
+        {
+            Console.SetOut(TextWriter.Null);
+        }
+
+        int code;
+        try
+        {
+            code = Run(options, dist);
+        }
+        catch (DistributedException e)
+        {
+            // Another rank stopped, crashed or hangs, or the ranks disagree: end the whole job, saying why.
+            Console.Out.Flush();
+            dist.Abort($"fashion-mnist: {e.Message}");
+            return 1;
+        }
+
+        if (code is not 0 and not Interrupted)
+        {
+            // This rank's error is printed; the others may be waiting for it in a collective: end the job now.
+            Console.Out.Flush();
+            dist.Abort($"fashion-mnist: stopping every process (exit {code}).", code);
+            return code;
+        }
+
+        dist.Dispose();
+        return code;
     }
 
-    private static int Run(CommandLine options)
+    private static int Run(CommandLine options, DistributedTraining? dist)
     {
-        bool interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
-        if (Console.IsOutputRedirected)
+        bool interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive && dist is null;
+        if (Console.IsOutputRedirected && dist is null)
         {
             // Spectre assumes 80 columns when it cannot ask a terminal; the epoch table needs more.
             AnsiConsole.Profile.Width = 120;
@@ -91,7 +145,7 @@ internal static class Program
         Device device;
         try
         {
-            device = Device.Create(options.Device, options.Threads);
+            device = Device.Create(options.Device, dist is null ? options.Threads : ThreadsPerRank(options.Threads));
         }
         catch (ArgumentOutOfRangeException e)
         {
@@ -128,6 +182,30 @@ internal static class Program
 
             BatchLoader loader = new(train, options.Batch, options.Seed, shuffle: true, dropLast: true,
                 augmentation: options.Augment ? Augmentation.Standard : null);
+            string? distributedText = null;
+            if (dist is not null)
+            {
+                if (train.Count < options.Batch * dist.WorldSize)
+                {
+                    Console.Error.WriteLine($"fashion-mnist: --batch: {options.Batch} per process x {dist.WorldSize} processes is more than the {train.Count} training images.");
+                    return UsageError;
+                }
+
+                try
+                {
+                    dist.Attach(model, options.SyncBatchNorm);
+                }
+                catch (DistributedException e) when (e.Message.Contains("synchronised batch norm runs", StringComparison.Ordinal))
+                {
+                    Console.Error.WriteLine($"fashion-mnist: --sync-bn: {e.Message}");
+                    return UsageError;
+                }
+
+                loader = dist.Shard(loader);
+                distributedText = $"{dist.WorldSize} processes (MPI), {options.Batch} x {dist.WorldSize} = {options.Batch * dist.WorldSize} images per step; " +
+                                  $"batch norm {(options.SyncBatchNorm ? "synchronised over all processes" : "per process (local statistics)")}";
+            }
+
             if (options.Benchmark is { } repeats)
             {
                 return Benchmark.Run(options, entry, model, device, optimizer, loader, test, repeats);
@@ -144,6 +222,7 @@ internal static class Program
                     EvaluationLimit = options.EvalLimit,
                     CheckpointPath = checkpointPath,
                     Resume = options.Resume,
+                    Distributed = dist,
                 });
             }
             catch (ArgumentException e)
@@ -153,7 +232,7 @@ internal static class Program
                 return UsageError;
             }
 
-            Report.Header(options, entry, model, device, stepsPerEpoch, scheduleText, test, checkpointPath);
+            Report.Header(options, entry, model, device, stepsPerEpoch, scheduleText, test, checkpointPath, distributedText);
 
             using CancellationTokenSource stop = new();
             ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -237,9 +316,26 @@ internal static class Program
                 Console.CancelKeyPress -= onCancel;
             }
 
+            if (dist is { IsRoot: false })
+            {
+                return result!.Cancelled ? Interrupted : 0;
+            }
+
             Report.Summary(result!, options, entry, checkpointPath, stepLosses);
             return result!.Cancelled ? Interrupted : 0;
         }
+    }
+
+    // Under mpirun, without --threads or DSLRESNET_THREADS: the cores shared between the ranks on this machine.
+    private static int ThreadsPerRank(int threads)
+    {
+        if (threads > 0 || Environment.GetEnvironmentVariable("DSLRESNET_THREADS") is not null)
+        {
+            return threads;
+        }
+
+        int local = int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_SIZE"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n > 0 ? n : 1;
+        return Math.Max(1, Environment.ProcessorCount / local);
     }
 
     // Checked before anything is trained: a checkpoint path that cannot be written would otherwise fail after the

@@ -14,7 +14,8 @@ internal static class Report
 {
     /// <summary>The run's settings, before the first epoch.</summary>
     public static void Header(
-        CommandLine options, ModelEntry entry, INetworkModel model, Device device, int stepsPerEpoch, string scheduleText, Dataset test, string? checkpointPath)
+        CommandLine options, ModelEntry entry, INetworkModel model, Device device, int stepsPerEpoch, string scheduleText, Dataset test, string? checkpointPath,
+        string? distributed = null)
     {
         Grid grid = new Grid().AddColumn(new GridColumn().NoWrap().PadRight(2)).AddColumn();
         void Row(string name, string value) => grid.AddRow(new Markup($"[grey]{name}[/]"), new Text(value));
@@ -25,7 +26,12 @@ internal static class Report
         MemoryReport memory = model.Memory;
         Row("memory", $"{Mib(memory.TotalBytes)} on the device: parameters {Mib(memory.ParameterBytes)}, training arena {Mib(memory.TrainingArenaBytes)}, " +
                       $"inference arena {Mib(memory.InferenceArenaBytes)} (batch {memory.BatchSize})");
-        Row("batch", $"{options.Batch}, {stepsPerEpoch} steps per epoch{(options.MaxSteps is { } m ? $" (capped by --max-steps {m})" : "")}");
+        if (distributed is not null)
+        {
+            Row("distributed", distributed);
+        }
+
+        Row("batch", $"{options.Batch}{(distributed is null ? "" : " per process")}, {stepsPerEpoch} steps per epoch{(options.MaxSteps is { } m ? $" (capped by --max-steps {m})" : "")}");
         Row("optimizer", options.Optimizer == "adamw"
             ? $"AdamW, weight decay {options.WeightDecay:G3}"
             : $"SGD, momentum {options.Momentum:G3}{(options.Nesterov ? " (Nesterov)" : "")}, weight decay {options.WeightDecay:G3}");

@@ -61,8 +61,46 @@ public sealed class BatchLoader
     /// <summary>The augmentation, or null.</summary>
     public Augmentation? Augmentation { get; }
 
-    /// <summary>The number of batches in an epoch.</summary>
-    public int BatchCount => DropLast ? Dataset.Count / BatchSize : (Dataset.Count + BatchSize - 1) / BatchSize;
+    /// <summary>This loader's rank in a sharded (distributed) loader, 0 otherwise.</summary>
+    public int Rank { get; private init; }
+
+    /// <summary>The number of ranks sharing each epoch (1 when not sharded).</summary>
+    public int WorldSize { get; private init; } = 1;
+
+    /// <summary>The images of one step over all ranks: <see cref="BatchSize"/> x <see cref="WorldSize"/>.</summary>
+    public int GlobalBatchSize => BatchSize * WorldSize;
+
+    /// <summary>The number of batches in an epoch (per rank, for a sharded loader).</summary>
+    public int BatchCount => DropLast ? Dataset.Count / GlobalBatchSize : (Dataset.Count + BatchSize - 1) / BatchSize;
+
+    /// <summary>
+    /// Rank <paramref name="rank"/>'s shard for data-parallel training: every rank computes the same epoch order as one
+    /// process would, cuts it into global batches of <see cref="BatchSize"/> x <paramref name="worldSize"/> images, and
+    /// takes its own contiguous <see cref="BatchSize"/> of each; so a step of all ranks together sees exactly the batch one
+    /// process with batch size <see cref="BatchSize"/> x <paramref name="worldSize"/> would. The last global batch, when
+    /// incomplete, is dropped (no padding, so every rank takes the same number of equal steps). Augmentation draws from a
+    /// generator per rank (the same distribution as one process, not the same draws).
+    /// </summary>
+    /// <param name="rank">The rank, 0 to <paramref name="worldSize"/> - 1.</param>
+    /// <param name="worldSize">The number of ranks, at least 1.</param>
+    /// <returns>The sharded loader.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A bad rank or world size.</exception>
+    /// <exception cref="InvalidOperationException">This loader is sharded already.</exception>
+    public BatchLoader Shard(int rank, int worldSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(worldSize, 1);
+        if (rank < 0 || rank >= worldSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rank), rank, $"The rank must be from 0 to {worldSize - 1} (the world size less one).");
+        }
+
+        if (WorldSize != 1)
+        {
+            throw new InvalidOperationException($"This loader is already rank {Rank}'s shard of {WorldSize}; shard the unsharded loader.");
+        }
+
+        return new BatchLoader(Dataset, BatchSize, Seed, Shuffle, dropLast: true, Augmentation) { Rank = rank, WorldSize = worldSize };
+    }
 
     /// <summary>The order in which an epoch visits the dataset.</summary>
     /// <param name="epoch">The epoch, from 0.</param>
@@ -75,12 +113,12 @@ public sealed class BatchLoader
     public IEnumerable<Batch> Epoch(int epoch)
     {
         int[] order = Order(epoch);
-        var random = Augmentation is null ? null : new Random(DeriveSeed(Seed, epoch, stream: 1));
+        var random = Augmentation is null ? null : new Random(DeriveSeed(Seed, epoch, stream: 1 + Rank));
         float[] padValues = Dataset.ZeroValues();
         int size = Dataset.ImageSize;
         for (int b = 0; b < BatchCount; b++)
         {
-            int start = b * BatchSize;
+            int start = (b * GlobalBatchSize) + (Rank * BatchSize);
             int count = Math.Min(BatchSize, order.Length - start);
             var images = new float[count * size];
             var labels = new int[count];

@@ -45,6 +45,14 @@ internal interface IEpilogue : IDisposable
     /// then has no batch-statistics terms: <c>dx = scale * invstd * g</c>; <c>Dbn</c> is computed as usual.
     /// </summary>
     bool RunningStatistics { get; set; }
+
+    /// <summary>
+    /// Training-mode batch norm only: when set, the batch statistics are those of the whole distributed batch (every
+    /// rank's sums all-reduced in the forward) and the backward's two reductions are all-reduced too, as PyTorch's
+    /// <c>SyncBatchNorm</c>; the scale and shift gradients stay local (the gradient all-reduce averages them).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The backend cannot synchronise batch norm.</exception>
+    Distributed.ICommunicator? Synchronized { get; set; }
 }
 
 /// <summary>Max, average or global-average pooling over a <see cref="MapBinding"/>.</summary>

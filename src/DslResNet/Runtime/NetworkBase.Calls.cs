@@ -141,10 +141,21 @@ public abstract partial class NetworkBase
         ForwardTraining();
         ClearGradients();
         RunLoss(TrainingOutput, BatchSize, TrainingOutputGradient);
+        _reducer?.Begin();
         BackwardTraining(ComputeInputGradient);
         Synchronize();
         BatchResult result = ReadLoss(BatchSize);
-        Store.PullToHost();
+        if (_reducer is { } reducer)
+        {
+            // Gradients averaged over the ranks (so the checks and the update below agree on every rank).
+            Store.PullValuesToHost();
+            reducer.Finish(step);
+        }
+        else
+        {
+            Store.PullToHost();
+        }
+
         _lastForwardTraining = true;
         _lastCount = BatchSize;
         _foldedCurrent = false;

@@ -265,7 +265,7 @@ public abstract partial class NetworkBase
     /// <param name="training">The training operation.</param>
     /// <param name="inference">The inference operation.</param>
     protected void AddStep(int group, DropoutOp training, CopyOp inference) =>
-        AddSimple(group, training, inference, () => training.Forward(Step), () => training.Backward(Step), inference.Forward);
+        AddSimple(group, training, inference, () => training.Forward(DropoutStep), () => training.Backward(DropoutStep), inference.Forward);
 
     private void AddSimple(int group, IDisposable training, IDisposable inference, Action forward, Action backward, Action<int> infer)
     {
@@ -311,6 +311,7 @@ public abstract partial class NetworkBase
             }
 
             TraceBackward(step.Group);
+            _reducer?.AfterStep(i);
         }
 
         WeightGradientPasses = weightPasses;

@@ -55,7 +55,8 @@ public sealed class ParameterStore : IDisposable
         _values = new DeviceBuffer<float>(device, Math.Max(1, offset));
         _gradients = new DeviceBuffer<float>(device, Math.Max(1, offset));
         _hostValues = new float[offset];
-        _hostGradients = new float[offset];
+        // Pinned: distributed training all-reduces it in place with non-blocking MPI calls.
+        _hostGradients = GC.AllocateArray<float>((int)offset, pinned: true);
     }
 
     /// <summary>The parameters, in state-dict order.</summary>
@@ -193,6 +194,26 @@ public sealed class ParameterStore : IDisposable
         CopyOut(_values.View, _hostValues);
         CopyOut(_gradients.View, _hostGradients);
     }
+
+    /// <summary>Copies the values alone from the device to the host copy (distributed training pulls the gradients bucket by bucket).</summary>
+    internal void PullValuesToHost() => CopyOut(_values.View, _hostValues);
+
+    /// <summary>Copies the gradients <c>[offset, offset + count)</c> of the store's layout from the device into the host copy.</summary>
+    internal void PullGradientsToHost(long offset, int count) =>
+        _device.Backend.Read(_gradients.View.SubView(offset, count), _hostGradients.AsSpan((int)offset, count));
+
+    /// <summary>Copies the host gradients to the device (after distributed training has averaged them), so that
+    /// <see cref="GetGradient"/> reads what the optimizer uses.</summary>
+    internal void PushGradients() => CopyIn(_hostGradients, _gradients.View);
+
+    /// <summary>The host gradients, in the store's layout (pinned).</summary>
+    internal float[] HostGradients => _hostGradients;
+
+    /// <summary>The host values, in the store's layout.</summary>
+    internal float[] HostValues => _hostValues;
+
+    /// <summary>Where a parameter or batch-norm buffer starts in the store's layout.</summary>
+    internal long OffsetOf(string name) => Entry(name).Offset;
 
     /// <summary>A copy of every value on the device, in the store's layout (for <see cref="RestoreValues"/>).</summary>
     /// <returns>The store's snapshot buffer, overwritten by the next call.</returns>

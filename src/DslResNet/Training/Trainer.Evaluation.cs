@@ -47,10 +47,10 @@ public sealed partial class Trainer
 
     private static EvaluationResult EvaluateCore(
         INetworkModel model, Dataset data, int? limit, IProgress<TrainingProgress>? progress, int epoch, int epochs, long globalStep,
-        double learningRate, CancellationToken cancellationToken, out bool cancelled)
+        double learningRate, CancellationToken cancellationToken, out bool cancelled, int first = 0)
     {
         cancelled = false;
-        int count = Math.Min(data.Count, limit ?? int.MaxValue);
+        int count = Math.Min(data.Count - first, limit ?? int.MaxValue);
         if (count == 0)
         {
             return new EvaluationResult(double.NaN, double.NaN, 0, 0);
@@ -76,7 +76,7 @@ public sealed partial class Trainer
 
                 int start = b * batchSize;
                 int n = Math.Min(batchSize, count - start);
-                BatchResult result = model.Evaluate(data.Images.AsSpan(start * size, n * size), data.Labels.AsSpan(start, n));
+                BatchResult result = model.Evaluate(data.Images.AsSpan((first + start) * size, n * size), data.Labels.AsSpan(first + start, n));
                 lossSum += result.Loss * result.Count;
                 correct += result.Correct;
                 images += result.Count;

@@ -7,6 +7,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading;
 using DslResNet.Data;
+using DslResNet.Distributed;
 using DslResNet.IO;
 using DslResNet.Runtime;
 
@@ -45,6 +46,9 @@ public sealed partial class Trainer
 
     /// <summary>Checkpoint metadata key of the batch size (informational).</summary>
     public const string BatchSizeKey = "trainer.batch_size";
+
+    /// <summary>Checkpoint metadata key of the number of processes of a distributed run (1 for one process); a resumed run must have as many.</summary>
+    public const string WorldSizeKey = "trainer.world_size";
 
     /// <summary>Creates a trainer, checking that its parts fit together.</summary>
     /// <param name="model">The network.</param>
@@ -95,6 +99,27 @@ public sealed partial class Trainer
         if (options.Resume && string.IsNullOrWhiteSpace(options.CheckpointPath))
         {
             throw new ArgumentException("Resuming needs a checkpoint path (options.CheckpointPath).", nameof(options));
+        }
+
+        if (options.Distributed is { } dist)
+        {
+            if (trainLoader.WorldSize != dist.WorldSize || trainLoader.Rank != dist.Rank)
+            {
+                throw new ArgumentException(
+                    Invariant($"The training loader is rank {trainLoader.Rank}'s shard of {trainLoader.WorldSize}, but this process is rank {dist.Rank} of {dist.WorldSize}; pass the loader through DistributedTraining.Shard."),
+                    nameof(trainLoader));
+            }
+
+            if (model is not NetworkBase { IsDistributed: true })
+            {
+                throw new ArgumentException(
+                    $"{model.Definition.Name} is not attached to distributed training; call DistributedTraining.Attach(model) on every rank first.", nameof(model));
+            }
+        }
+        else if (trainLoader.WorldSize != 1)
+        {
+            throw new ArgumentException(
+                Invariant($"The training loader is a shard (rank {trainLoader.Rank} of {trainLoader.WorldSize}) but the options name no distributed training (TrainerOptions.Distributed)."), nameof(trainLoader));
         }
 
         if (optimizer.Parameters.Count == 0)
@@ -171,10 +196,22 @@ public sealed partial class Trainer
     /// </exception>
     public TrainingResult Run(CancellationToken cancellationToken = default)
     {
-        if (Options.CheckpointPath is { } target)
+        DistributedTraining? dist = Options.Distributed;
+        if (Options.CheckpointPath is { } target && dist is not { IsRoot: false })
         {
             Checkpoint.CheckWritable(target);
         }
+
+        dist?.CheckSame("the training run",
+        [
+            ("training images", TrainLoader.Dataset.Count),
+            ("loader seed", TrainLoader.Seed),
+            ("steps per epoch", StepsPerEpoch),
+            ("epochs", Options.Epochs),
+            ("test images", TestSet.Count),
+            ("evaluation limit", Options.EvaluationLimit ?? -1),
+            ("resume (1) or not (0)", Options.Resume ? 1 : 0),
+        ]);
 
         List<EpochMetrics> history = [];
         int startEpoch = 0;
@@ -187,7 +224,7 @@ public sealed partial class Trainer
         Model.Train();
         for (int epoch = startEpoch; epoch < Options.Epochs; epoch++)
         {
-            if (cancellationToken.IsCancellationRequested)
+            if (Cancelled(cancellationToken, dist))
             {
                 return new TrainingResult(history, startEpoch, Cancelled: true, lastCheckpoint);
             }
@@ -206,7 +243,7 @@ public sealed partial class Trainer
                     break;
                 }
 
-                if (cancellationToken.IsCancellationRequested)
+                if (Cancelled(cancellationToken, dist))
                 {
                     return new TrainingResult(history, startEpoch, Cancelled: true, lastCheckpoint);
                 }
@@ -234,10 +271,19 @@ public sealed partial class Trainer
             }
 
             trainClock.Stop();
+            if (dist is not null)
+            {
+                // The epoch's training figures over all ranks.
+                double[] sums = [lossSum, correct, images];
+                dist.Sum(sums, Invariant($"the training metrics of epoch {epoch + 1}"));
+                (lossSum, correct, images) = (sums[0], (long)sums[1], (int)sums[2]);
+            }
 
             // ---- Evaluation ----
-            EvaluationResult evaluation = EvaluateCore(Model, TestSet, Options.EvaluationLimit, Progress, epoch + 1, Options.Epochs,
-                Optimizer.StepCount, learningRate, cancellationToken, out bool cancelledInEvaluation);
+            EvaluationResult evaluation = dist is null
+                ? EvaluateCore(Model, TestSet, Options.EvaluationLimit, Progress, epoch + 1, Options.Epochs,
+                    Optimizer.StepCount, learningRate, cancellationToken, out bool cancelledInEvaluation)
+                : EvaluateSharded(dist, epoch, learningRate, cancellationToken, out cancelledInEvaluation);
 
             if (evaluation.Images > 0 && !double.IsFinite(evaluation.Loss))
             {
@@ -253,9 +299,13 @@ public sealed partial class Trainer
 
             if (Options.CheckpointPath is { } path)
             {
-                SaveCheckpoint(path, epoch + 1, history);
+                if (dist is not { IsRoot: false })
+                {
+                    SaveCheckpoint(path, epoch + 1, history);
+                    CheckpointSaved?.Invoke(path, metrics);
+                }
+
                 lastCheckpoint = path;
-                CheckpointSaved?.Invoke(path, metrics);
             }
 
             if (cancelledInEvaluation)
@@ -277,6 +327,7 @@ public sealed partial class Trainer
         checkpoint.Metadata[StepsPerEpochKey] = Invariant($"{StepsPerEpoch}");
         checkpoint.Metadata[SeedKey] = Invariant($"{TrainLoader.Seed}");
         checkpoint.Metadata[BatchSizeKey] = Invariant($"{TrainLoader.BatchSize}");
+        checkpoint.Metadata[WorldSizeKey] = Invariant($"{TrainLoader.WorldSize}");
         checkpoint.Save(path);
     }
 
@@ -300,6 +351,13 @@ public sealed partial class Trainer
         {
             throw new CheckpointException(path,
                 Invariant($"it was written by a run of {saved} steps per epoch, but this run takes {StepsPerEpoch} (batch size {TrainLoader.BatchSize}, {TrainLoader.BatchCount} batches, step cap {Options.MaxStepsPerEpoch?.ToString(CultureInfo.InvariantCulture) ?? "none"}); resume with the same batch size and step cap."));
+        }
+
+        string world = checkpoint.Metadata.TryGetValue(WorldSizeKey, out string? w) ? w : "1";
+        if (world != Invariant($"{TrainLoader.WorldSize}"))
+        {
+            throw new CheckpointException(path,
+                Invariant($"it was written by a run of {world} process(es) (world size) with {checkpoint.Metadata.GetValueOrDefault(BatchSizeKey, "?")} images per process, but this run has {TrainLoader.WorldSize}; resume with the same number of processes (mpirun -np {world}), so that every step sees the same batches."));
         }
 
         OptimizerState state;

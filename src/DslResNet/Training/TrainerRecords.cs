@@ -44,6 +44,16 @@ public sealed record TrainerOptions
     /// optimizer and the metrics history are restored and training goes on with the epoch after the saved one.
     /// </summary>
     public bool Resume { get; init; }
+
+    /// <summary>
+    /// Data-parallel training (every rank runs the same trainer): the loader must be this rank's shard
+    /// (<see cref="Distributed.DistributedTraining.Shard"/>) and the model attached
+    /// (<see cref="Distributed.DistributedTraining.Attach"/>). The ranks check at the start that they run the same
+    /// training; each epoch's training metrics are those of all ranks together; the test set is split between the ranks
+    /// and the results combined; only rank 0 writes the checkpoint (with the world size, which a resumed run must
+    /// match); a cancellation on any rank stops every rank after the same step. Null (default) for one process.
+    /// </summary>
+    public Distributed.DistributedTraining? Distributed { get; init; }
 }
 
 /// <summary>What the trainer is doing when it reports progress.</summary>

@@ -237,6 +237,12 @@ public sealed class BackendSeamTests
                 set => inner.RunningStatistics = value;
             }
 
+            public DslResNet.Distributed.ICommunicator? Synchronized
+            {
+                get => inner.Synchronized;
+                set => inner.Synchronized = value;
+            }
+
             public void Forward(int images)
             {
                 Forwards++;

@@ -147,6 +147,19 @@ internal sealed class IlgpuBackend : IBackend
     {
         public bool RunningStatistics { get; set; }
 
+        // The statistics kernel computes and applies them in one launch per channel; synchronising would split it.
+        public Distributed.ICommunicator? Synchronized
+        {
+            get => null;
+            set
+            {
+                if (value is not null)
+                {
+                    throw new NotSupportedException("synchronised batch norm runs on the SIMD CPU backend only; on ILGPU devices train with local batch norm (the default).");
+                }
+            }
+        }
+
         public void Forward(int images)
         {
             if (shape.Norm && shape.Training)

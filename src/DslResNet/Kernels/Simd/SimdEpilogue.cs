@@ -45,6 +45,15 @@ public abstract class SimdEpilogue : IDisposable, IEpilogue
     /// <inheritdoc />
     public bool RunningStatistics { get; set; }
 
+    /// <summary>The ranks whose batch statistics are combined (synchronised batch norm), or null.</summary>
+    internal Distributed.ICommunicator? Synchronized { get; set; }
+
+    Distributed.ICommunicator? IEpilogue.Synchronized
+    {
+        get => Synchronized;
+        set => Synchronized = value;
+    }
+
     /// <inheritdoc />
     public abstract void Dispose();
 }
@@ -73,6 +82,9 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
     private readonly double* _reduce;    // per thread: 2 x CP doubles
     private bool _disposed;
     private readonly StatisticsSink? _sink;
+    private double[]? _syncBuffer;
+    private double[]? _synced;
+    private double _syncedCount;
     private int _phase;
 
     public SimdEpilogue(SimdPool pool, EpilogueShape shape, EpilogueTensors t)
@@ -149,6 +161,29 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
             _phase = PhaseReduce;
             _pool.Run(this, pixels);
             double count = pixels;
+            double[]? shared = null;
+            if (Synchronized is { } comm && !RunningStatistics)
+            {
+                // The two reductions over the whole distributed batch; the scale and shift gradients stay this rank's.
+                shared = _syncBuffer ??= new double[(2 * _c) + 1];
+                for (int c = 0; c < _c; c++)
+                {
+                    double g = 0;
+                    double gx = 0;
+                    for (int t = 0; t < _pool.Threads; t++)
+                    {
+                        g += _reduce[(t * 2 * _cp) + c];
+                        gx += _reduce[(t * 2 * _cp) + _cp + c];
+                    }
+
+                    shared[c] = g;
+                    shared[_c + c] = gx;
+                }
+
+                comm.AllReduceSum(shared.AsSpan(0, 2 * _c), $"the batch-norm gradient sums of {_c} channels (backward)");
+                count = _syncedCount;
+            }
+
             for (int c = 0; c < _c; c++)
             {
                 double g = 0;
@@ -163,6 +198,12 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                 {
                     _dbn[c] = (float)gx;
                     _dbn[_c + c] = (float)g;
+                }
+
+                if (shared is not null)
+                {
+                    g = shared[c];
+                    gx = shared[_c + c];
                 }
 
                 // With running statistics the mean and variance are constants: no terms through them.
@@ -277,9 +318,16 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
     {
         double count = pixels;
         float m = _s.Momentum;
+        double[]? synced = null;
+        if (Synchronized is { } comm)
+        {
+            count = SynchronizedMoments(comm, count);
+            synced = _synced;
+        }
+
         for (int c = 0; c < _c; c++)
         {
-            (double mean, double variance) = _sink!.Moments(c, count);
+            (double mean, double variance) = synced is not null ? (synced[c], synced[_c + c]) : _sink!.Moments(c, count);
 
             float inv = 1f / MathF.Sqrt((float)variance + _s.Eps);
             _mean[c] = (float)mean;
@@ -289,6 +337,33 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
             _bn[(2 * _c) + c] = ((1f - m) * _bn[(2 * _c) + c]) + (m * (float)mean);
             _bn[(3 * _c) + c] = ((1f - m) * _bn[(3 * _c) + c]) + (m * (float)(variance * count / (count - 1)));
         }
+    }
+
+    // Synchronised batch norm: every rank's sum and sum of squares (from its shifted, accurate local moments, in double)
+    // and count are summed; _synced then holds the whole batch's mean and biased variance; returns the whole count.
+    private double SynchronizedMoments(Distributed.ICommunicator comm, double count)
+    {
+        double[] buffer = _syncBuffer ??= new double[(2 * _c) + 1];
+        for (int c = 0; c < _c; c++)
+        {
+            (double mean, double variance) = _sink!.Moments(c, count);
+            buffer[c] = count * mean;
+            buffer[_c + c] = count * (variance + (mean * mean));
+        }
+
+        buffer[2 * _c] = count;
+        comm.AllReduceSum(buffer, $"the batch-norm statistics of {_c} channels x {_s.Spatial} pixels (forward)");
+        double total = buffer[2 * _c];
+        double[] synced = _synced ??= new double[2 * _c];
+        for (int c = 0; c < _c; c++)
+        {
+            double mean = buffer[c] / total;
+            synced[c] = mean;
+            synced[_c + c] = Math.Max(0, (buffer[_c + c] / total) - (mean * mean));
+        }
+
+        _syncedCount = total;
+        return total;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
