@@ -76,6 +76,49 @@ public sealed class DistributedTests : IDisposable
         (double loc, string locWorst) = Worst(a, c);
         Assert.True(sync < 0.1, $"two ranks with synchronised batch norm differ from one process by {sync:P2} in {syncWorst}");
         Assert.True(loc > 0.25, $"two ranks with local batch norm should differ from one process; worst {loc:P2} in {locWorst}");
+
+        // Resuming: one process refuses the 2-process checkpoint, naming both world sizes; 2 processes go on from it.
+        SampleResult refused = SampleProcess.Run(_dir, [.. Common("two.safetensors"), "--batch", "64", "--resume", "--epochs", "2"]);
+        Assert.True(refused.ExitCode == SampleProcess.UsageError, refused.ToString());
+        Assert.Contains("written by a run of 2 process(es)", refused.Error, StringComparison.Ordinal);
+        Assert.Contains("mpirun -np 2", refused.Error, StringComparison.Ordinal);
+        Result resumed = Mpi(2, [.. Common("two.safetensors"), "--batch", "64", "--sync-bn", "--resume", "--epochs", "2"]);
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.Equal(2, Checkpoint.Load(Path.Combine(_dir, "two.safetensors")).Epoch);
+    }
+
+    [MpiFact]
+    public async Task A_rank_that_hangs_stops_the_job_after_the_collective_timeout()
+    {
+        ProcessStartInfo info = MpiStart(2, ["--data", Path.Combine(_dir, "data"), "--batch", "32", "--epochs", "50", "--eval-limit", "0",
+            "--plot", "none", "--checkpoint", "none", "--threads", "1"]);
+        info.Environment["DSLRESNET_COLLECTIVE_TIMEOUT"] = "5";
+        using Process job = Process.Start(info)!;
+        Task<string> stdout = job.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = job.StandardError.ReadToEndAsync();
+        int? victim = null;
+        for (int i = 0; i < 600 && victim is null; i++)
+        {
+            await Task.Delay(100);
+            victim = RankPid(job.Id, rank: 1);
+        }
+
+        Assert.True(victim is not null, "rank 1 never started");
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Process.Start("kill", ["-STOP", victim.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        bool ended = job.WaitForExit(TimeSpan.FromSeconds(60));
+        if (!ended)
+        {
+            Process.Start("kill", ["-KILL", victim.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+            job.Kill(entireProcessTree: true);
+        }
+
+        string error = await stderr;
+        Assert.True(ended, $"the job did not end within 60 s of rank 1 stopping. Standard error: {error}");
+        Assert.NotEqual(0, job.ExitCode);
+        Assert.Contains("rank 0 of 2", error, StringComparison.Ordinal);
+        Assert.Contains("did not complete within 5 s", error, StringComparison.Ordinal);
+        _ = await stdout;
     }
 
     [MpiFact]

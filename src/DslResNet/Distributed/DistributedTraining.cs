@@ -22,6 +22,25 @@ public sealed record DistributedOptions
         init => field = value > TimeSpan.Zero ? value : throw new ArgumentOutOfRangeException(nameof(CollectiveTimeout), value, "The collective timeout must be positive.");
     } = TimeSpan.FromMinutes(5);
 
+    /// <summary>The environment variable that sets <see cref="CollectiveTimeout"/> in seconds for <see cref="FromEnvironment"/>.</summary>
+    public const string TimeoutVariable = "DSLRESNET_COLLECTIVE_TIMEOUT";
+
+    /// <summary>The defaults, with <see cref="CollectiveTimeout"/> from <c>DSLRESNET_COLLECTIVE_TIMEOUT</c> (seconds) when set.</summary>
+    /// <returns>The options.</returns>
+    /// <exception cref="DistributedException">The variable is not a positive number of seconds.</exception>
+    public static DistributedOptions FromEnvironment()
+    {
+        string? text = Environment.GetEnvironmentVariable(TimeoutVariable);
+        if (text is null)
+        {
+            return new DistributedOptions();
+        }
+
+        return double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double seconds) && seconds > 0 && seconds < 1e6
+            ? new DistributedOptions { CollectiveTimeout = TimeSpan.FromSeconds(seconds) }
+            : throw new DistributedException($"{TimeoutVariable}='{text}' is not a positive number of seconds.");
+    }
+
     /// <summary>
     /// The size a gradient bucket is filled to (in the store's layout, from its end) before its all-reduce starts, while
     /// the backward pass goes on. Default 4 MiB. At least 4 bytes.
@@ -85,12 +104,12 @@ public sealed class DistributedTraining : IDisposable
     /// Initialises MPI (thread level FUNNELED: only the calling thread may train) and joins <c>MPI_COMM_WORLD</c>.
     /// Started without mpirun, the world is this process alone.
     /// </summary>
-    /// <param name="options">Timeout and bucket size; the defaults when null.</param>
+    /// <param name="options">Timeout and bucket size; when null, <see cref="DistributedOptions.FromEnvironment"/>.</param>
     /// <returns>The distributed context; dispose it at the end of the job (every rank), or call <see cref="Abort"/> on failure.</returns>
     /// <exception cref="DistributedException">Open MPI is not installed, or MPI could not be initialised.</exception>
     public static DistributedTraining Start(DistributedOptions? options = null)
     {
-        options ??= new DistributedOptions();
+        options ??= DistributedOptions.FromEnvironment();
         MpiNative.Handles handles = MpiNative.Handles.Load();
 
         // Before MPI_Init reads its parameters from the environment (unless the user set them): Open MPI must not take
