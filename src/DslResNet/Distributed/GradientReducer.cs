@@ -21,6 +21,7 @@ internal sealed class GradientReducer
     private readonly Action _synchronize;
     private readonly Bucket[] _buckets;
     private readonly IntPtr[] _requests;
+    private readonly float[] _staging;
     private int _next;
 
     /// <summary>Plans the buckets.</summary>
@@ -64,6 +65,7 @@ internal sealed class GradientReducer
         // buckets are started in that order (every rank the same).
         _buckets = [.. buckets.OrderByDescending(b => b.ReadyAfterStep).ThenByDescending(b => b.Offset)];
         _requests = new IntPtr[_buckets.Length];
+        _staging = GC.AllocateUninitializedArray<float>(store.HostGradients.Length, pinned: true);
     }
 
     /// <summary>The buckets, in the order their reductions start.</summary>
@@ -137,11 +139,13 @@ internal sealed class GradientReducer
     private unsafe void Start(int i)
     {
         Bucket b = _buckets[i];
-        _store.PullGradientsToHost(b.Offset, b.Count);
 
-        // The host gradients live on the pinned object heap: their address is fixed for the store's lifetime.
-        float* first = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_store.HostGradients));
-        _requests[i] = _comm.StartAllReduceSum((IntPtr)(first + b.Offset), b.Count);
+        // Device gradients into the pinned staging copy, summed over the ranks into the host gradients (also pinned: both
+        // live on the pinned object heap, at addresses fixed for their lifetime).
+        _store.PullGradientsTo(_staging, b.Offset, b.Count);
+        float* send = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_staging));
+        float* receive = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_store.HostGradients));
+        _requests[i] = _comm.StartAllReduceSum((IntPtr)(send + b.Offset), (IntPtr)(receive + b.Offset), b.Count);
     }
 
     /// <summary>A contiguous range of the store's gradients, reduced in one call.</summary>

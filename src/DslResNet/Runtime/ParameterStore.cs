@@ -55,7 +55,7 @@ public sealed class ParameterStore : IDisposable
         _values = new DeviceBuffer<float>(device, Math.Max(1, offset));
         _gradients = new DeviceBuffer<float>(device, Math.Max(1, offset));
         _hostValues = new float[offset];
-        // Pinned: distributed training all-reduces it in place with non-blocking MPI calls.
+        // Pinned: distributed training's non-blocking MPI all-reduce writes into it.
         _hostGradients = GC.AllocateArray<float>((int)offset, pinned: true);
     }
 
@@ -198,9 +198,9 @@ public sealed class ParameterStore : IDisposable
     /// <summary>Copies the values alone from the device to the host copy (distributed training pulls the gradients bucket by bucket).</summary>
     internal void PullValuesToHost() => CopyOut(_values.View, _hostValues);
 
-    /// <summary>Copies the gradients <c>[offset, offset + count)</c> of the store's layout from the device into the host copy.</summary>
-    internal void PullGradientsToHost(long offset, int count) =>
-        _device.Backend.Read(_gradients.View.SubView(offset, count), _hostGradients.AsSpan((int)offset, count));
+    /// <summary>Copies the gradients <c>[offset, offset + count)</c> of the store's layout from the device into the same range of <paramref name="target"/>.</summary>
+    internal void PullGradientsTo(float[] target, long offset, int count) =>
+        _device.Backend.Read(_gradients.View.SubView(offset, count), target.AsSpan((int)offset, count));
 
     /// <summary>Copies the host gradients to the device (after distributed training has averaged them), so that
     /// <see cref="GetGradient"/> reads what the optimizer uses.</summary>

@@ -74,11 +74,11 @@ internal sealed class ThreadRanks
             }
         }
 
-        public unsafe IntPtr StartAllReduceSum(IntPtr values, int count)
+        public unsafe IntPtr StartAllReduceSum(IntPtr send, IntPtr receive, int count)
         {
             // In float, rank order: what MPI's sum of two ranks gives bit for bit.
-            var span = new Span<float>((void*)values, count);
-            float[] mine = span.ToArray();
+            float[] mine = new Span<float>((void*)send, count).ToArray();
+            var span = new Span<float>((void*)receive, count);
             double[] all = new double[count];
             world._slots[rank] = Array.ConvertAll(mine, x => (double)x);
             world._barrier.SignalAndWait(TimeSpan.FromSeconds(30));
