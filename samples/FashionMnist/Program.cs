@@ -60,7 +60,9 @@ internal static class Program
         AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(dist.IsRoot ? Console.Out : TextWriter.Null),
-            Ansi = AnsiSupport.No,
+            // ANSI on with no colours writes plain text; ANSI off would fall back to System.Console's colour calls,
+            // which emit escape codes into mpirun's pseudo-terminal.
+            Ansi = AnsiSupport.Yes,
             ColorSystem = ColorSystemSupport.NoColors,
             Interactive = InteractionSupport.No,
         });

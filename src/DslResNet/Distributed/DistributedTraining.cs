@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using DslResNet.Data;
+using DslResNet.Kernels;
 using DslResNet.Runtime;
 
 namespace DslResNet.Distributed;

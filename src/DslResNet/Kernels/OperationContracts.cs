@@ -52,7 +52,7 @@ internal interface IEpilogue : IDisposable
     /// <c>SyncBatchNorm</c>; the scale and shift gradients stay local (the gradient all-reduce averages them).
     /// </summary>
     /// <exception cref="NotSupportedException">The backend cannot synchronise batch norm.</exception>
-    Distributed.ICommunicator? Synchronized { get; set; }
+    ICommunicator? Synchronized { get; set; }
 }
 
 /// <summary>Max, average or global-average pooling over a <see cref="MapBinding"/>.</summary>

@@ -1,6 +1,6 @@
 using System;
 using System.Linq;
-using DslResNet.Distributed;
+using DslResNet.Kernels;
 
 namespace DslResNet.Runtime;
 

@@ -28,6 +28,7 @@ public sealed class NamespaceLayeringTests(ITestOutputHelper output)
         ["Data"],
         ["IO"],
         ["Runtime"],
+        ["Distributed"],
         ["Training"],
     ];
 

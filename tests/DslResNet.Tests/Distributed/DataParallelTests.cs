@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading.Tasks;
 using DslResNet.Distributed;
+using DslResNet.Kernels;
 using DslResNet.Runtime;
 using DslResNet.Tests.Networks;
 using DslResNet.Training;

@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using DslResNet.Distributed;
+using DslResNet.Kernels;
 
 namespace DslResNet.Tests.Distributed;
 

@@ -237,7 +237,7 @@ public sealed class BackendSeamTests
                 set => inner.RunningStatistics = value;
             }
 
-            public DslResNet.Distributed.ICommunicator? Synchronized
+            public DslResNet.Kernels.ICommunicator? Synchronized
             {
                 get => inner.Synchronized;
                 set => inner.Synchronized = value;

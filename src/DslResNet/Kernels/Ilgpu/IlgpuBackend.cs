@@ -148,7 +148,7 @@ internal sealed class IlgpuBackend : IBackend
         public bool RunningStatistics { get; set; }
 
         // The statistics kernel computes and applies them in one launch per channel; synchronising would split it.
-        public Distributed.ICommunicator? Synchronized
+        public ICommunicator? Synchronized
         {
             get => null;
             set

@@ -46,9 +46,9 @@ public abstract class SimdEpilogue : IDisposable, IEpilogue
     public bool RunningStatistics { get; set; }
 
     /// <summary>The ranks whose batch statistics are combined (synchronised batch norm), or null.</summary>
-    internal Distributed.ICommunicator? Synchronized { get; set; }
+    internal ICommunicator? Synchronized { get; set; }
 
-    Distributed.ICommunicator? IEpilogue.Synchronized
+    ICommunicator? IEpilogue.Synchronized
     {
         get => Synchronized;
         set => Synchronized = value;
@@ -341,7 +341,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
 
     // Synchronised batch norm: every rank's sum and sum of squares (from its shifted, accurate local moments, in double)
     // and count are summed; _synced then holds the whole batch's mean and biased variance; returns the whole count.
-    private double SynchronizedMoments(Distributed.ICommunicator comm, double count)
+    private double SynchronizedMoments(ICommunicator comm, double count)
     {
         double[] buffer = _syncBuffer ??= new double[(2 * _c) + 1];
         for (int c = 0; c < _c; c++)

@@ -3,9 +3,9 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using DslResNet.Runtime;
+using DslResNet.Kernels;
 
-namespace DslResNet.Distributed;
+namespace DslResNet.Runtime;
 
 /// <summary>
 /// Averages a network's gradients over the ranks during its backward pass, as DistributedDataParallel does: the store's
