@@ -13,7 +13,7 @@ internal static class DropoutClaim
     public static Report Run(Context ctx, Stopwatch clock, Csv csv)
     {
         int images = ctx.Pick(640, 2_500, 10_000);
-        int epochs = ctx.Pick(1, 5, 15);
+        int epochs = ctx.Pick(1, 5, 10);
         int[] seeds = ctx.Pick<int[]>([1], [1, 2], [1, 2, 3]);
         int evalImages = ctx.Pick(64, 1_500, 10_000);
         const double Rate = 0.05;

@@ -12,7 +12,7 @@ internal static class LearningRate
     public static Report Run(Context ctx, Stopwatch clock, Csv csv)
     {
         double[] rates = ctx.Pick<double[]>([0.01, 1.0], [0.01, 0.03, 0.1, 0.3, 1.0], [0.01, 0.03, 0.1, 0.3, 1.0]);
-        int rounds = ctx.Pick(2, 8, 30);
+        int rounds = ctx.Pick(2, 8, 20);
         int stepsPerRound = ctx.Pick(3, 40, 100);
         int evalImages = ctx.Pick(64, 1000, 10000);
         const int Seed = 1;

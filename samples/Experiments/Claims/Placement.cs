@@ -12,7 +12,7 @@ internal static class Placement
     public static Report Run(Context ctx, Stopwatch clock, Csv csv)
     {
         int images = ctx.Pick(640, 3_000, 20_000);
-        int epochs = ctx.Pick(1, 4, 10);
+        int epochs = ctx.Pick(1, 4, 6);
         int[] seeds = ctx.Pick<int[]>([1], [1, 2], [1, 2, 3]);
         int evalImages = ctx.Pick(64, 1_500, 10_000);
         const double Rate = 0.05;

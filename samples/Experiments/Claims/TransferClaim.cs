@@ -22,7 +22,7 @@ internal static class TransferClaim
     {
         int pretrainImages = ctx.Pick(640, 4_000, 30_000);
         int pretrainEpochs = ctx.Pick(1, 1, 3);
-        int steps = ctx.Pick(4, 80, 600);
+        int steps = ctx.Pick(4, 80, 400);
         int evalImages = ctx.Pick(64, 600, 5_000);
         double[] fractions = ctx.Pick<double[]>([0.01, 1.0], [0.01, 0.1, 1.0], [0.01, 0.1, 1.0]);
         const int Seed = 1;
