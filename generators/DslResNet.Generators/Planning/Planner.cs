@@ -119,14 +119,14 @@ internal static class Planner
         }
 
         List<GradientBufferSpec> gradients = PlanGradients(network, layers, groups, layouts, lastUse, inputLastUse);
+        var gradientOffsets = gradients.ToDictionary(b => (b.Group, b.IsConvOutput), b => b.Offset);
         for (int g = 0; g < groups.Count; g++)
         {
-            long gradientOutput = gradients.Single(b => b.Group == g && !b.IsConvOutput).Offset;
-            long gradientConvOutput = layouts[g].ConvOutput < 0 ? -1 : gradients.Single(b => b.Group == g && b.IsConvOutput).Offset;
-            layouts[g] = layouts[g] with { GradientOutput = gradientOutput, GradientConvOutput = gradientConvOutput };
+            long gradientConvOutput = layouts[g].ConvOutput < 0 ? -1 : gradientOffsets[(g, true)];
+            layouts[g] = layouts[g] with { GradientOutput = gradientOffsets[(g, false)], GradientConvOutput = gradientConvOutput };
         }
 
-        long inputGradient = gradients.Single(b => b.Group < 0).Offset;
+        long inputGradient = gradientOffsets[(-1, false)];
         long gradientElements = gradients.Count == 0 ? 0 : gradients.Max(b => b.Offset + b.Elements);
         long training = (trainingElements + gradientElements) * BytesPerElement;
 
@@ -174,6 +174,7 @@ internal static class Planner
             Add(new GradientBufferSpec(g, false, elements, g, lastUse[g], g == lastGroup ? -1 : lastUse[g], 0));
         }
 
+        // Pack's sizes are floats here (it only compares them).
         return Pack(buffers).Select(b => specs[b.Group] with { Offset = b.Offset }).ToList();
     }
 
