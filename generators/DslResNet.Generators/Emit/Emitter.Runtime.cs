@@ -98,7 +98,7 @@ internal static partial class Emitter
             }
 
             long inputElements = plan.Network.Input.Elements;
-            Input = new TensorRef("InputView", $"GradientTensor({Num(plan.TrainingElementsPerImage)}, {Num(inputElements)})", "InputView", inputElements, true);
+            Input = new TensorRef("InputView", $"GradientTensor({Num(plan.InputGradient)}, {Num(inputElements)})", "InputView", inputElements, true);
             for (int g = 0; g < plan.Groups.Count; g++)
             {
                 EmitGroup(g);
@@ -126,7 +126,7 @@ internal static partial class Emitter
             GroupLayout layout = _plan.Layouts[g];
             ShapedLayer last = _layers[_plan.Groups[g].Layers[_plan.Groups[g].Layers.Count - 1]];
             long e = last.Output.Elements;
-            return new TensorRef($"TrainingTensor({Num(layout.Output)}, {Num(e)})", $"GradientTensor({Num(layout.Output)}, {Num(e)})", $"InferenceTensor({Num(layout.InferenceOutput)}, {Num(e)})", e, false);
+            return new TensorRef($"TrainingTensor({Num(layout.Output)}, {Num(e)})", $"GradientTensor({Num(layout.GradientOutput)}, {Num(e)})", $"InferenceTensor({Num(layout.InferenceOutput)}, {Num(e)})", e, false);
         }
 
         // The tensor holding a layer's output: the output of the group it ends, or the network input.
@@ -138,6 +138,7 @@ internal static partial class Emitter
         //     new EpilogueOp(device, shape, ...), new FoldOp(...),            (its fused pass; batch-norm folding)
         //     ConvOp.Create<Geometry>(device, shape, ...), new EpilogueOp(...)); (inference convolution and pass)
         // RegisterTrace(2, output, inputGradient);
+        // ClearBeforeBackward(2, GradientTensor(offset, elements));        (gradients its backward adds into first)
         private void EmitGroup(int g)
         {
             FusionGroup group = _plan.Groups[g];
@@ -159,7 +160,31 @@ internal static partial class Emitter
             }
 
             _group.Add($"RegisterTrace({Num(g)}, {output.Train}, {input.Grad});");
+            EmitClears(g);
             Groups.Add(_group.ToList());
+        }
+
+        // The gradient buffers group g's backward adds into first (they share memory with buffers used before), adjacent
+        // ones as one range.
+        private void EmitClears(int g)
+        {
+            var ranges = new List<(long Offset, long Elements)>();
+            foreach (GradientBufferSpec buffer in _plan.Gradients.Where(b => b.ClearBefore == g).OrderBy(b => b.Offset))
+            {
+                if (ranges.Count > 0 && ranges[ranges.Count - 1].Offset + ranges[ranges.Count - 1].Elements == buffer.Offset)
+                {
+                    ranges[ranges.Count - 1] = (ranges[ranges.Count - 1].Offset, ranges[ranges.Count - 1].Elements + buffer.Elements);
+                }
+                else
+                {
+                    ranges.Add((buffer.Offset, buffer.Elements));
+                }
+            }
+
+            foreach ((long offset, long elements) in ranges)
+            {
+                _group.Add($"ClearBeforeBackward({Num(g)}, GradientTensor({Num(offset)}, {Num(elements)}));");
+            }
         }
 
         private void EmitConvolutionGroup(int g, List<ShapedLayer> members, TensorRef input, TensorRef output, GroupLayout layout)
@@ -181,7 +206,7 @@ internal static partial class Emitter
             string dBias = lead.Bias ? $"ParameterGradient({Str(lead.Name + ".bias")})" : "default";
             long convElements = lead.Output.Elements;
             string convOut = epilogue ? $"TrainingTensor({Num(layout.ConvOutput)}, {Num(convElements)})" : output.Train;
-            string convGrad = epilogue ? $"GradientTensor({Num(layout.ConvOutput)}, {Num(convElements)})" : output.Grad;
+            string convGrad = epilogue ? $"GradientTensor({Num(layout.GradientConvOutput)}, {Num(convElements)})" : output.Grad;
             string geometry = Geometry(lead);
 
             _group.Add($"AddConvolution({Num(g)}, {Bool(input.IsInput)},");

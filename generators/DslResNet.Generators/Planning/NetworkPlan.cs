@@ -17,13 +17,25 @@ internal sealed record FusionGroup(string Name, string Pattern, EquatableArray<i
 /// <param name="Offset">Its offset per image in the shared arena; buffers alive at the same time never overlap.</param>
 internal sealed record BufferSpec(int Group, long BytesPerImage, int FirstUse, int LastUse, long Offset);
 
+/// <summary>A gradient buffer of training, and when the backward pass uses it (group indices; backward runs them last to first).</summary>
+/// <param name="Group">The group whose output (or convolution's output) it is the gradient of; -1 for the network's input.</param>
+/// <param name="IsConvOutput">True for the gradient of the convolution's output inside a group (batch norm's input).</param>
+/// <param name="Elements">Floats per image.</param>
+/// <param name="FirstUse">The lowest group whose backward uses it (its own group: the last to read it).</param>
+/// <param name="LastUse">The highest group whose backward uses it (the first to add into it).</param>
+/// <param name="ClearBefore">The group before whose backward it is zeroed (the first to add into it); -1 when the loss writes it.</param>
+/// <param name="Offset">Its offset per image in the gradient arena; buffers alive at the same time never overlap.</param>
+internal sealed record GradientBufferSpec(int Group, bool IsConvOutput, long Elements, int FirstUse, int LastUse, int ClearBefore, long Offset);
+
 /// <summary>Where one fusion group's tensors live at run time, in floats per image (scratch offsets are absolute).</summary>
 /// <param name="ConvOutput">Training-arena offset of the convolution's output when the group continues after it (batch norm's input, kept for backward); -1 otherwise.</param>
-/// <param name="Output">Training-arena offset of the group's output (its gradient has the same offset in the gradient arena).</param>
+/// <param name="Output">Training-arena offset of the group's output.</param>
 /// <param name="InferenceOutput">Inference-arena offset of the group's output.</param>
 /// <param name="Statistics">Scratch offset of 4 x C floats of batch statistics when the group has batch norm; -1 otherwise.</param>
 /// <param name="Folded">Scratch offset of the batch-norm-folded weights and bias when a convolution is followed by batch norm; -1 otherwise.</param>
-internal sealed record GroupLayout(long ConvOutput, long Output, long InferenceOutput, long Statistics, long Folded);
+/// <param name="GradientConvOutput">Gradient-arena offset of the convolution output's gradient when <paramref name="ConvOutput"/> is kept; -1 otherwise.</param>
+/// <param name="GradientOutput">Gradient-arena offset of the group output's gradient.</param>
+internal sealed record GroupLayout(long ConvOutput, long Output, long InferenceOutput, long Statistics, long Folded, long GradientConvOutput, long GradientOutput);
 
 /// <summary>The output of the <c>Plan</c> step.</summary>
 /// <param name="Network">The shaped network.</param>
@@ -33,9 +45,12 @@ internal sealed record GroupLayout(long ConvOutput, long Output, long InferenceO
 /// <param name="TrainingBytesPerImage">Activation memory per image for training: the training and gradient arenas.</param>
 /// <param name="Layouts">Each group's tensors, in group order.</param>
 /// <param name="TrainingElementsPerImage">Floats per image of the training arena.</param>
-/// <param name="GradientElementsPerImage">Floats per image of the gradient arena: the training arena's layout plus the input's gradient at <see cref="TrainingElementsPerImage"/>.</param>
+/// <param name="GradientElementsPerImage">Floats per image of the gradient arena: the gradient buffers packed by their lifetimes in backward.</param>
 /// <param name="ScratchElements">Floats of batch-independent scratch: batch statistics and folded weights.</param>
+/// <param name="InputGradient">Gradient-arena offset of the input's gradient.</param>
+/// <param name="Gradients">Every gradient buffer, ordered by the group before whose backward it is cleared, then offset.</param>
 internal sealed record NetworkPlan(
     ShapedNetwork Network, EquatableArray<FusionGroup> Groups, EquatableArray<BufferSpec> Buffers,
     long InferenceBytesPerImage, long TrainingBytesPerImage, EquatableArray<GroupLayout> Layouts,
-    long TrainingElementsPerImage, long GradientElementsPerImage, long ScratchElements);
+    long TrainingElementsPerImage, long GradientElementsPerImage, long ScratchElements, long InputGradient,
+    EquatableArray<GradientBufferSpec> Gradients);

@@ -72,7 +72,8 @@ internal static class Planner
         long arena = placed.Count == 0 ? 0 : placed.Max(b => b.Offset + b.BytesPerImage);
 
         // Training keeps every group's output and, where a convolution leads a longer group, the convolution's output
-        // (batch norm's input) for backward; each has a gradient of the same size, plus the input's gradient.
+        // (batch norm's input) for backward. Each has a gradient of the same size, and the input has one too; see
+        // PlanGradients for how those share memory.
         var layouts = new List<GroupLayout>();
         long trainingElements = 0;
         long scratch = 0;
@@ -105,15 +106,76 @@ internal static class Planner
                 }
             }
 
-            layouts.Add(new GroupLayout(convOutput, output, placedByGroup[g].Offset / BytesPerElement, statistics, folded));
+            layouts.Add(new GroupLayout(convOutput, output, placedByGroup[g].Offset / BytesPerElement, statistics, folded, -1, -1));
         }
 
-        long gradientElements = trainingElements + network.Input.Elements;
+        int inputLastUse = 0;
+        foreach (ShapedLayer layer in layers)
+        {
+            if (layer.Inputs.Any(input => input < 0))
+            {
+                inputLastUse = Math.Max(inputLastUse, groupOf[layer.Index]);
+            }
+        }
+
+        List<GradientBufferSpec> gradients = PlanGradients(network, layers, groups, layouts, lastUse, inputLastUse);
+        var gradientOffsets = gradients.ToDictionary(b => (b.Group, b.IsConvOutput), b => b.Offset);
+        for (int g = 0; g < groups.Count; g++)
+        {
+            long gradientConvOutput = layouts[g].ConvOutput < 0 ? -1 : gradientOffsets[(g, true)];
+            layouts[g] = layouts[g] with { GradientOutput = gradientOffsets[(g, false)], GradientConvOutput = gradientConvOutput };
+        }
+
+        long inputGradient = gradientOffsets[(-1, false)];
+        long gradientElements = gradients.Count == 0 ? 0 : gradients.Max(b => b.Offset + b.Elements);
         long training = (trainingElements + gradientElements) * BytesPerElement;
 
         return new NetworkPlan(
             network, groups.ToEquatableArray(), placed.OrderBy(b => b.Group).ToEquatableArray(), arena, training,
-            layouts.ToEquatableArray(), trainingElements, gradientElements, scratch);
+            layouts.ToEquatableArray(), trainingElements, gradientElements, scratch, inputGradient,
+            gradients.OrderBy(b => b.ClearBefore).ThenBy(b => b.Offset).ToEquatableArray());
+    }
+
+    /// <summary>
+    /// Packs the gradient buffers of training by their lifetimes in the backward pass, which runs the groups last to
+    /// first. The gradient of group g's output is first added into by the backward of its last reader (lastUse[g]) and
+    /// last read by g's own backward: it is alive over [g, lastUse[g]], the same interval as the output in the forward
+    /// pass. The gradient of a convolution's output inside a group (the fused pass adds into it, the convolution reads it)
+    /// lives within g's backward: [g, g]. The input's gradient is first added into by its last reader and read after the
+    /// pass (<c>InputGradient</c>): [0, its last reader]. Intervals are closed (a step reads one buffer while it adds into
+    /// another), so buffers of one step never share. Because shared memory holds a previous buffer's values, each buffer
+    /// is cleared right before the backward step that first adds into it (<see cref="GradientBufferSpec.ClearBefore"/>);
+    /// the last group's output gradient is written, not added into, by the loss, and is not cleared.
+    /// </summary>
+    private static List<GradientBufferSpec> PlanGradients(
+        ShapedNetwork network, IReadOnlyList<ShapedLayer> layers, List<FusionGroup> groups, List<GroupLayout> layouts,
+        int[] lastUse, int inputLastUse)
+    {
+        int lastGroup = groups.Count - 1;
+        var buffers = new List<BufferSpec>();
+        var specs = new Dictionary<int, GradientBufferSpec>();
+        void Add(GradientBufferSpec spec)
+        {
+            int id = buffers.Count;
+            buffers.Add(new BufferSpec(id, spec.Elements, spec.FirstUse, spec.LastUse, 0));
+            specs[id] = spec;
+        }
+
+        // The input's first: a network without groups has only it (its gradient is then the output's, written by the loss).
+        Add(new GradientBufferSpec(-1, false, network.Input.Elements, 0, inputLastUse, lastGroup < 0 ? -1 : inputLastUse, 0));
+        for (int g = 0; g < groups.Count; g++)
+        {
+            if (layouts[g].ConvOutput >= 0)
+            {
+                Add(new GradientBufferSpec(g, true, layers[groups[g].Layers[0]].Output.Elements, g, g, g, 0));
+            }
+
+            long elements = layers[groups[g].Layers[groups[g].Layers.Count - 1]].Output.Elements;
+            Add(new GradientBufferSpec(g, false, elements, g, lastUse[g], g == lastGroup ? -1 : lastUse[g], 0));
+        }
+
+        // Pack's sizes are floats here (it only compares them).
+        return Pack(buffers).Select(b => specs[b.Group] with { Offset = b.Offset }).ToList();
     }
 
     private static List<FusionGroup> Fuse(IReadOnlyList<ShapedLayer> layers, int[] consumers)

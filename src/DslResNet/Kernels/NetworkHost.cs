@@ -8,18 +8,17 @@ namespace DslResNet.Kernels;
 /// <param name="Labels">The labels of a batch.</param>
 /// <param name="Loss">Per-image loss.</param>
 /// <param name="Correct">Per image, 1 where the top class is the label.</param>
-/// <param name="Gradients">The gradient arena (cleared before every backward pass).</param>
 /// <param name="BatchSize">Images per batch.</param>
 /// <param name="Classes">Logits per image.</param>
 /// <param name="Channels">Input channels (1 for a flat input).</param>
 /// <param name="Pixels">Input pixels per channel (1 for a flat input).</param>
 internal readonly record struct HostBinding(
-    ArrayView<float> Input, ArrayView<int> Labels, ArrayView<float> Loss, ArrayView<float> Correct, ArrayView<float> Gradients,
+    ArrayView<float> Input, ArrayView<int> Labels, ArrayView<float> Loss, ArrayView<float> Correct,
     int BatchSize, int Classes, int Channels, int Pixels);
 
 /// <summary>
 /// A network's traffic with the caller on one backend: images and labels in (the caller's N x C x H x W order converted to the
-/// backend's), the softmax cross-entropy loss, results and the input's gradient out, the gradient arena cleared, and
+/// backend's), the softmax cross-entropy loss, results and the input's gradient out, gradient buffers cleared, and
 /// completion awaited. Everything the network does outside its layers' operations, so that it holds no backend branch.
 /// </summary>
 internal interface INetworkHost
@@ -54,8 +53,9 @@ internal interface INetworkHost
     /// <param name="target">BatchSize images.</param>
     void ReadImages(ArrayView<float> source, Span<float> target);
 
-    /// <summary>Zeroes the gradient arena.</summary>
-    void ClearGradients();
+    /// <summary>Zeroes one gradient buffer (a view of the gradient arena), before the backward step that first adds into it.</summary>
+    /// <param name="gradient">The buffer.</param>
+    void ClearGradient(ArrayView<float> gradient);
 
     /// <summary>Waits until every operation launched so far has finished.</summary>
     void Synchronize();

@@ -4,7 +4,7 @@ namespace DslResNet.Kernels;
 
 // What each backend implements, one interface per operation. A pass over "the first images images" may compute the whole
 // batch (the ILGPU kernels do); it never computes fewer. Backward passes accumulate into activation gradients (the network
-// clears them before a backward pass) and overwrite parameter gradients. Dispose frees what the backend allocated for the
+// clears each right before the backward step that first adds into it) and overwrite parameter gradients. Dispose frees what the backend allocated for the
 // operation (packed weights, partial sums), never the bound tensors, which belong to the network; it is idempotent.
 
 /// <summary>A convolution (a dense layer is the 1x1 case on a 1x1 map) over a <see cref="ConvBinding"/>.</summary>

@@ -82,7 +82,6 @@ public abstract partial class NetworkBase
             throw new ArgumentException($"{Definition.Name}: the output gradient has {outputGradient.Length} values; {BatchSize} x {_classes} are needed.", nameof(outputGradient));
         }
 
-        ClearGradients();
         Device.Backend.Write(outputGradient, TrainingOutputGradient);
         BackwardTraining(ComputeInputGradient);
         Synchronize();
@@ -139,7 +138,6 @@ public abstract partial class NetworkBase
         long step = StepCount + 1;
         StepCount = step;
         ForwardTraining();
-        ClearGradients();
         RunLoss(TrainingOutput, BatchSize, TrainingOutputGradient);
         _reducer?.Begin();
         BackwardTraining(ComputeInputGradient);

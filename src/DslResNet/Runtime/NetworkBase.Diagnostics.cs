@@ -49,7 +49,6 @@ public abstract partial class NetworkBase
         try
         {
             ForwardTraining();
-            ClearGradients();
             RunLoss(TrainingOutput, BatchSize, TrainingOutputGradient);
             Synchronize();
             if (_firstNonFinite is null && !Finite(TrainingOutputGradient))

@@ -92,7 +92,4 @@ public abstract partial class NetworkBase
     // Launches may be asynchronous (ILGPU); the SIMD backend's calls return when done.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Synchronize() => _host.Synchronize();
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void ClearGradients() => _host.ClearGradients();
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Collections.Generic;
+using ILGPU;
 
 namespace DslResNet.Runtime;
 
@@ -219,6 +220,21 @@ public abstract partial class NetworkBase
         });
     }
 
+    /// <summary>
+    /// Registers a gradient buffer to zero right before a group's backward: the group whose backward first adds into it.
+    /// Gradient buffers share memory where their lifetimes in the backward pass do not overlap, so a buffer holds another's
+    /// values until then. Cleared whether or not the step's backward runs, so a skipped (frozen) step leaves the zeros a
+    /// cleared arena would hold.
+    /// </summary>
+    /// <param name="group">The group's index; its step must be registered already.</param>
+    /// <param name="gradient">The buffer, in the gradient arena.</param>
+    protected void ClearBeforeBackward(int group, ArrayView<float> gradient)
+    {
+        GroupStep? step = _steps.LastOrDefault(s => s.Group == group)
+            ?? throw new ArgumentException($"group {group}: register its step before the gradients it clears.", nameof(group));
+        step.Clears.Add(gradient);
+    }
+
     /// <summary>Registers a stand-alone batch norm, activation or residual add (training and inference operations).</summary>
     /// <param name="group">The group's index.</param>
     /// <param name="training">The training operation.</param>
@@ -305,6 +321,11 @@ public abstract partial class NetworkBase
         for (int i = _steps.Count - 1; i >= 0; i--)
         {
             GroupStep step = _steps[i];
+            foreach (ArrayView<float> gradient in step.Clears)
+            {
+                _host.ClearGradient(gradient);
+            }
+
             if (plans[i].Run || inputGradient)
             {
                 weightPasses += step.Backward(plans[i], inputGradient);
@@ -343,6 +364,9 @@ public abstract partial class NetworkBase
 
         // The group's training-mode batch norm, if any.
         public EpilogueOp? Norm { get; set; }
+
+        // The gradient buffers this step's backward adds into first, zeroed right before it.
+        public List<ArrayView<float>> Clears { get; } = [];
 
         public abstract void Forward();
 

@@ -88,7 +88,7 @@ public abstract partial class NetworkBase : INetworkModel
             _evaluationGradient = new DeviceBuffer<float>(device, Batch(_classes));
 
             _host = device.Backend.CreateHost(new DslResNet.Kernels.HostBinding(
-                _input.View, _labels.View, _loss.View, _correct.View, _gradients.View, batchSize, _classes,
+                _input.View, _labels.View, _loss.View, _correct.View, batchSize, _classes,
                 info.InputShape.IsFlat ? 1 : info.InputShape.Channels, info.InputShape.IsFlat ? 1 : info.InputShape.Height * info.InputShape.Width));
             Store = new ParameterStore(device, info.Parameters);
             Initialize();

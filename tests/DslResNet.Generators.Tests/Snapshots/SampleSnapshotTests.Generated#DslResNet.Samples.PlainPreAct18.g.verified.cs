@@ -45,7 +45,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
     public const long ForwardFlopsPerImage = 3596561896;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 35938112;
+    public const long TrainingActivationBytesPerImage = 21682080;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 4014080;
@@ -125,7 +125,7 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         s.Append("Total params: 11,515,688 (trainable; plus 7,825 buffer elements)\n");
         s.Append("Multiply-adds per image: 1,794,805,760\n");
         s.Append("Forward FLOPs per image: 3,596,561,896 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 34.27 MiB, inference 3.83 MiB\n");
+        s.Append("Activation memory per image: training 20.68 MiB, inference 3.83 MiB\n");
         s.Append("Fusion groups: 22 passes for 54 layers\n");
         return s.ToString();
     }
@@ -334,205 +334,235 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public PlainPreAct18(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(4417000, 4567528, 1003520, 11004928))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(4417000, 1003520, 1003520, 11004928))
     {
         int n = batchSize;
 
         // 0: Conv conv1
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(4417000, 150528), ParameterGradient("conv1.weight"), default),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(802816, 150528), ParameterGradient("conv1.weight"), default),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, InferenceTensor(0, 802816)),
             null);
-        RegisterTrace(0, TrainingTensor(0, 802816), GradientTensor(4417000, 150528));
+        RegisterTrace(0, TrainingTensor(0, 802816), GradientTensor(802816, 150528));
+        ClearBeforeBackward(0, GradientTensor(802816, 150528));
 
         // 1: MaxPool maxpool
         AddStep(1,
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), TrainingTensor(0, 802816), TrainingTensor(802816, 200704), GradientTensor(802816, 200704), GradientTensor(0, 802816)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704)));
         RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(0, 802816));
+        ClearBeforeBackward(1, GradientTensor(0, 802816));
 
         // 2: BatchNorm layer1.0.bn1
         AddStep(2,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(802816, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(0, 256), default, TrainingTensor(1003520, 200704), GradientTensor(1003520, 200704), GradientTensor(802816, 200704), default, BatchNormGradients("layer1.0.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(802816, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(0, 256), default, TrainingTensor(1003520, 200704), GradientTensor(0, 200704), GradientTensor(802816, 200704), default, BatchNormGradients("layer1.0.bn1")),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), InferenceTensor(802816, 200704), BatchNormTensors("layer1.0.bn1"), default, default, InferenceTensor(0, 200704)));
         RegisterTrace(2, TrainingTensor(1003520, 200704), GradientTensor(802816, 200704));
+        ClearBeforeBackward(2, GradientTensor(802816, 200704));
 
         // 3: ReLU layer1.0.relu1
         AddStep(3,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(1003520, 200704), default, default, default, TrainingTensor(1204224, 200704), GradientTensor(1204224, 200704), GradientTensor(1003520, 200704), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(1003520, 200704), default, default, default, TrainingTensor(1204224, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, default),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(200704, 200704)));
-        RegisterTrace(3, TrainingTensor(1204224, 200704), GradientTensor(1003520, 200704));
+        RegisterTrace(3, TrainingTensor(1204224, 200704), GradientTensor(0, 200704));
+        ClearBeforeBackward(3, GradientTensor(0, 200704));
 
         // 4: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
         AddConvolution(4, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1204224, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1404928, 200704), GradientTensor(1404928, 200704), GradientTensor(1204224, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(256, 256), default, TrainingTensor(1605632, 200704), GradientTensor(1605632, 200704), GradientTensor(1404928, 200704), default, BatchNormGradients("layer1.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1204224, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1404928, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(256, 256), default, TrainingTensor(1605632, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(512, 36864), Scratch(37376, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(512, 36864), Scratch(37376, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(4, TrainingTensor(1605632, 200704), GradientTensor(1204224, 200704));
+        RegisterTrace(4, TrainingTensor(1605632, 200704), GradientTensor(200704, 200704));
+        ClearBeforeBackward(4, GradientTensor(0, 401408));
 
         // 5: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.1.bn1, layer1.1.relu1
         AddConvolution(5, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(37440, 256), default, TrainingTensor(2007040, 200704), GradientTensor(2007040, 200704), GradientTensor(1806336, 200704), default, BatchNormGradients("layer1.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1605632, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(0, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(37440, 256), default, TrainingTensor(2007040, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(37696, 36864), Scratch(74560, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(37696, 36864), Scratch(74560, 64), InferenceTensor(200704, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704)));
-        RegisterTrace(5, TrainingTensor(2007040, 200704), GradientTensor(1605632, 200704));
+        RegisterTrace(5, TrainingTensor(2007040, 200704), GradientTensor(401408, 200704));
+        ClearBeforeBackward(5, GradientTensor(0, 200704));
+        ClearBeforeBackward(5, GradientTensor(401408, 200704));
 
         // 6: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
         AddConvolution(6, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(2207744, 200704), GradientTensor(2007040, 200704), ParameterGradient("layer1.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(74624, 256), default, TrainingTensor(2408448, 200704), GradientTensor(2408448, 200704), GradientTensor(2207744, 200704), default, BatchNormGradients("layer1.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(74624, 256), default, TrainingTensor(2408448, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(74880, 36864), Scratch(111744, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(74880, 36864), Scratch(111744, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(6, TrainingTensor(2408448, 200704), GradientTensor(2007040, 200704));
+        RegisterTrace(6, TrainingTensor(2408448, 200704), GradientTensor(200704, 200704));
+        ClearBeforeBackward(6, GradientTensor(0, 401408));
 
         // 7: Conv+BatchNorm+ReLU layer1.1.conv2, layer2.0.bn1, layer2.0.relu1
         AddConvolution(7, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer2.0.bn1"), Scratch(111808, 256), default, TrainingTensor(2809856, 200704), GradientTensor(2809856, 200704), GradientTensor(2609152, 200704), default, BatchNormGradients("layer2.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2408448, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(0, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 200704), BatchNormTensors("layer2.0.bn1"), Scratch(111808, 256), default, TrainingTensor(2809856, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(112064, 36864), Scratch(148928, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(112064, 36864), Scratch(148928, 64), InferenceTensor(200704, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704)));
-        RegisterTrace(7, TrainingTensor(2809856, 200704), GradientTensor(2408448, 200704));
+        RegisterTrace(7, TrainingTensor(2809856, 200704), GradientTensor(401408, 200704));
+        ClearBeforeBackward(7, GradientTensor(0, 200704));
+        ClearBeforeBackward(7, GradientTensor(401408, 200704));
 
         // 8: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
         AddConvolution(8, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(2809856, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3010560, 100352), GradientTensor(3010560, 100352), GradientTensor(2809856, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3010560, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(148992, 512), default, TrainingTensor(3110912, 100352), GradientTensor(3110912, 100352), GradientTensor(3010560, 100352), default, BatchNormGradients("layer2.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(2809856, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3010560, 100352), GradientTensor(0, 100352), GradientTensor(200704, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3010560, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(148992, 512), default, TrainingTensor(3110912, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(149504, 73728), Scratch(223232, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(149504, 73728), Scratch(223232, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(8, TrainingTensor(3110912, 100352), GradientTensor(2809856, 200704));
+        RegisterTrace(8, TrainingTensor(3110912, 100352), GradientTensor(200704, 200704));
+        ClearBeforeBackward(8, GradientTensor(0, 100352));
+        ClearBeforeBackward(8, GradientTensor(200704, 200704));
 
         // 9: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.1.bn1, layer2.1.relu1
         AddConvolution(9, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3110912, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(3211264, 100352), GradientTensor(3211264, 100352), GradientTensor(3110912, 100352), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3211264, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(223360, 512), default, TrainingTensor(3311616, 100352), GradientTensor(3311616, 100352), GradientTensor(3211264, 100352), default, BatchNormGradients("layer2.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3110912, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(3211264, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3211264, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(223360, 512), default, TrainingTensor(3311616, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(223872, 147456), Scratch(371328, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(223872, 147456), Scratch(371328, 128), InferenceTensor(100352, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
-        RegisterTrace(9, TrainingTensor(3311616, 100352), GradientTensor(3110912, 100352));
+        RegisterTrace(9, TrainingTensor(3311616, 100352), GradientTensor(100352, 100352));
+        ClearBeforeBackward(9, GradientTensor(0, 200704));
 
         // 10: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
         AddConvolution(10, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3311616, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(3411968, 100352), GradientTensor(3411968, 100352), GradientTensor(3311616, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(371456, 512), default, TrainingTensor(3512320, 100352), GradientTensor(3512320, 100352), GradientTensor(3411968, 100352), default, BatchNormGradients("layer2.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3311616, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(3411968, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(371456, 512), default, TrainingTensor(3512320, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(371968, 147456), Scratch(519424, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(371968, 147456), Scratch(519424, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(10, TrainingTensor(3512320, 100352), GradientTensor(3311616, 100352));
+        RegisterTrace(10, TrainingTensor(3512320, 100352), GradientTensor(200704, 100352));
+        ClearBeforeBackward(10, GradientTensor(0, 100352));
+        ClearBeforeBackward(10, GradientTensor(200704, 100352));
 
         // 11: Conv+BatchNorm+ReLU layer2.1.conv2, layer3.0.bn1, layer3.0.relu1
         AddConvolution(11, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3512320, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(3612672, 100352), GradientTensor(3612672, 100352), GradientTensor(3512320, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3612672, 100352), BatchNormTensors("layer3.0.bn1"), Scratch(519552, 512), default, TrainingTensor(3713024, 100352), GradientTensor(3713024, 100352), GradientTensor(3612672, 100352), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3512320, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(3612672, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3612672, 100352), BatchNormTensors("layer3.0.bn1"), Scratch(519552, 512), default, TrainingTensor(3713024, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(520064, 147456), Scratch(667520, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(520064, 147456), Scratch(667520, 128), InferenceTensor(100352, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
-        RegisterTrace(11, TrainingTensor(3713024, 100352), GradientTensor(3512320, 100352));
+        RegisterTrace(11, TrainingTensor(3713024, 100352), GradientTensor(100352, 100352));
+        ClearBeforeBackward(11, GradientTensor(0, 200704));
 
         // 12: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
         AddConvolution(12, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(3713024, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(3813376, 50176), GradientTensor(3813376, 50176), GradientTensor(3713024, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(667648, 1024), default, TrainingTensor(3863552, 50176), GradientTensor(3863552, 50176), GradientTensor(3813376, 50176), default, BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(3713024, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(3813376, 50176), GradientTensor(0, 50176), GradientTensor(200704, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(667648, 1024), default, TrainingTensor(3863552, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(668672, 294912), Scratch(963584, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(100352, 100352), Scratch(668672, 294912), Scratch(963584, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(12, TrainingTensor(3863552, 50176), GradientTensor(3713024, 100352));
+        RegisterTrace(12, TrainingTensor(3863552, 50176), GradientTensor(200704, 100352));
+        ClearBeforeBackward(12, GradientTensor(0, 50176));
+        ClearBeforeBackward(12, GradientTensor(200704, 100352));
 
         // 13: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.1.bn1, layer3.1.relu1
         AddConvolution(13, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(3863552, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(3913728, 50176), GradientTensor(3913728, 50176), GradientTensor(3863552, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3913728, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(963840, 1024), default, TrainingTensor(3963904, 50176), GradientTensor(3963904, 50176), GradientTensor(3913728, 50176), default, BatchNormGradients("layer3.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(3863552, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(3913728, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3913728, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(963840, 1024), default, TrainingTensor(3963904, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(964864, 589824), Scratch(1554688, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(964864, 589824), Scratch(1554688, 256), InferenceTensor(50176, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
-        RegisterTrace(13, TrainingTensor(3963904, 50176), GradientTensor(3863552, 50176));
+        RegisterTrace(13, TrainingTensor(3963904, 50176), GradientTensor(50176, 50176));
+        ClearBeforeBackward(13, GradientTensor(0, 100352));
 
         // 14: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
         AddConvolution(14, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(3963904, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(4014080, 50176), GradientTensor(4014080, 50176), GradientTensor(3963904, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4014080, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(1554944, 1024), default, TrainingTensor(4064256, 50176), GradientTensor(4064256, 50176), GradientTensor(4014080, 50176), default, BatchNormGradients("layer3.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(3963904, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(4014080, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4014080, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(1554944, 1024), default, TrainingTensor(4064256, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(1555968, 589824), Scratch(2145792, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(1555968, 589824), Scratch(2145792, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(14, TrainingTensor(4064256, 50176), GradientTensor(3963904, 50176));
+        RegisterTrace(14, TrainingTensor(4064256, 50176), GradientTensor(100352, 50176));
+        ClearBeforeBackward(14, GradientTensor(0, 50176));
+        ClearBeforeBackward(14, GradientTensor(100352, 50176));
 
         // 15: Conv+BatchNorm+ReLU layer3.1.conv2, layer4.0.bn1, layer4.0.relu1
         AddConvolution(15, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4064256, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(4114432, 50176), GradientTensor(4114432, 50176), GradientTensor(4064256, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4114432, 50176), BatchNormTensors("layer4.0.bn1"), Scratch(2146048, 1024), default, TrainingTensor(4164608, 50176), GradientTensor(4164608, 50176), GradientTensor(4114432, 50176), default, BatchNormGradients("layer4.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4064256, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(4114432, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4114432, 50176), BatchNormTensors("layer4.0.bn1"), Scratch(2146048, 1024), default, TrainingTensor(4164608, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer4.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(2147072, 589824), Scratch(2736896, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2147072, 589824), Scratch(2736896, 256), InferenceTensor(50176, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
-        RegisterTrace(15, TrainingTensor(4164608, 50176), GradientTensor(4064256, 50176));
+        RegisterTrace(15, TrainingTensor(4164608, 50176), GradientTensor(50176, 50176));
+        ClearBeforeBackward(15, GradientTensor(0, 100352));
 
         // 16: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
         AddConvolution(16, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(4164608, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(4214784, 25088), GradientTensor(4214784, 25088), GradientTensor(4164608, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(2737152, 2048), default, TrainingTensor(4239872, 25088), GradientTensor(4239872, 25088), GradientTensor(4214784, 25088), default, BatchNormGradients("layer4.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(4164608, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(4214784, 25088), GradientTensor(0, 25088), GradientTensor(100352, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(2737152, 2048), default, TrainingTensor(4239872, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(2739200, 1179648), Scratch(3918848, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(50176, 50176), Scratch(2739200, 1179648), Scratch(3918848, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(16, TrainingTensor(4239872, 25088), GradientTensor(4164608, 50176));
+        RegisterTrace(16, TrainingTensor(4239872, 25088), GradientTensor(100352, 50176));
+        ClearBeforeBackward(16, GradientTensor(0, 25088));
+        ClearBeforeBackward(16, GradientTensor(100352, 50176));
 
         // 17: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.1.bn1, layer4.1.relu1
         AddConvolution(17, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4239872, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(4264960, 25088), GradientTensor(4264960, 25088), GradientTensor(4239872, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4264960, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(3919360, 2048), default, TrainingTensor(4290048, 25088), GradientTensor(4290048, 25088), GradientTensor(4264960, 25088), default, BatchNormGradients("layer4.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4239872, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(4264960, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4264960, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(3919360, 2048), default, TrainingTensor(4290048, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(3921408, 2359296), Scratch(6280704, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(3921408, 2359296), Scratch(6280704, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
-        RegisterTrace(17, TrainingTensor(4290048, 25088), GradientTensor(4239872, 25088));
+        RegisterTrace(17, TrainingTensor(4290048, 25088), GradientTensor(25088, 25088));
+        ClearBeforeBackward(17, GradientTensor(0, 50176));
 
         // 18: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
         AddConvolution(18, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4290048, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(4315136, 25088), GradientTensor(4315136, 25088), GradientTensor(4290048, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4315136, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(6281216, 2048), default, TrainingTensor(4340224, 25088), GradientTensor(4340224, 25088), GradientTensor(4315136, 25088), default, BatchNormGradients("layer4.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4290048, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(4315136, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4315136, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(6281216, 2048), default, TrainingTensor(4340224, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(6283264, 2359296), Scratch(8642560, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(6283264, 2359296), Scratch(8642560, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(18, TrainingTensor(4340224, 25088), GradientTensor(4290048, 25088));
+        RegisterTrace(18, TrainingTensor(4340224, 25088), GradientTensor(50176, 25088));
+        ClearBeforeBackward(18, GradientTensor(0, 25088));
+        ClearBeforeBackward(18, GradientTensor(50176, 25088));
 
         // 19: Conv+BatchNorm+ReLU layer4.1.conv2, bn, relu
         AddConvolution(19, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4340224, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(4365312, 25088), GradientTensor(4365312, 25088), GradientTensor(4340224, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4365312, 25088), BatchNormTensors("bn"), Scratch(8643072, 2048), default, TrainingTensor(4390400, 25088), GradientTensor(4390400, 25088), GradientTensor(4365312, 25088), default, BatchNormGradients("bn")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4340224, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(4365312, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4365312, 25088), BatchNormTensors("bn"), Scratch(8643072, 2048), default, TrainingTensor(4390400, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), default, BatchNormGradients("bn")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("bn"), 1E-05f, Scratch(8645120, 2359296), Scratch(11004416, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(8645120, 2359296), Scratch(11004416, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
-        RegisterTrace(19, TrainingTensor(4390400, 25088), GradientTensor(4340224, 25088));
+        RegisterTrace(19, TrainingTensor(4390400, 25088), GradientTensor(25088, 25088));
+        ClearBeforeBackward(19, GradientTensor(0, 50176));
 
         // 20: GlobalAvgPool avgpool
         AddStep(20,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(4390400, 25088), TrainingTensor(4415488, 512), GradientTensor(4415488, 512), GradientTensor(4390400, 25088)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(4390400, 25088), TrainingTensor(4415488, 512), GradientTensor(1000, 512), GradientTensor(50176, 25088)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512)));
-        RegisterTrace(20, TrainingTensor(4415488, 512), GradientTensor(4390400, 25088));
+        RegisterTrace(20, TrainingTensor(4415488, 512), GradientTensor(50176, 25088));
+        ClearBeforeBackward(20, GradientTensor(50176, 25088));
 
         // 21: Dense fc
         AddConvolution(21, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(4415488, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(4416000, 1000), GradientTensor(4416000, 1000), GradientTensor(4415488, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(4415488, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(4416000, 1000), GradientTensor(0, 1000), GradientTensor(1000, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000)),
             null);
-        RegisterTrace(21, TrainingTensor(4416000, 1000), GradientTensor(4415488, 512));
+        RegisterTrace(21, TrainingTensor(4416000, 1000), GradientTensor(1000, 512));
+        ClearBeforeBackward(21, GradientTensor(1000, 512));
     }
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(4416000, 1000);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(4416000, 1000);
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(0, 1000);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(4417000, 150528);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(802816, 150528);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);

@@ -69,7 +69,7 @@ internal sealed class IlgpuNetworkHost : INetworkHost
     public void ReadImages(ArrayView<float> source, Span<float> target) => Read(source, target); // NCHW already
 
     /// <inheritdoc />
-    public void ClearGradients() => _b.Gradients.MemSetToZero();
+    public void ClearGradient(ArrayView<float> gradient) => gradient.MemSetToZero();
 
     /// <inheritdoc />
     public void Synchronize() => _accelerator.Synchronize();

@@ -7,7 +7,7 @@ namespace DslResNet.Kernels.Simd;
 
 /// <summary>
 /// The SIMD backend's <see cref="INetworkHost"/>: the buffers are host memory, addressed once; images are kept channels-last;
-/// the loss is computed in place; the gradient arena is cleared by every thread; calls return when done.
+/// the loss is computed in place; a large gradient buffer is cleared by every thread; calls return when done.
 /// </summary>
 internal sealed unsafe class SimdNetworkHost : INetworkHost
 {
@@ -29,7 +29,7 @@ internal sealed unsafe class SimdNetworkHost : INetworkHost
         _labels = (int*)binding.Labels.LoadEffectiveAddressAsPtr();
         _loss = (float*)HostView.Address(binding.Loss);
         _correct = (float*)HostView.Address(binding.Correct);
-        _clear = new ClearWork(HostView.Address(binding.Gradients), binding.Gradients.Length) { Parts = pool.Threads * 16 };
+        _clear = new ClearWork();
     }
 
     /// <inheritdoc />
@@ -156,7 +156,15 @@ internal sealed unsafe class SimdNetworkHost : INetworkHost
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void ClearGradients() => _pool.Run(_clear, _clear.Parts, balanced: true); // the arena is the largest buffer: every thread clears a slice
+    public void ClearGradient(ArrayView<float> gradient)
+    {
+        // Slices of at least 32 K floats (128 KiB), so that a small buffer is not spread over threads that would each
+        // clear a few cache lines.
+        _clear.Start = HostView.Address(gradient);
+        _clear.Floats = gradient.Length;
+        _clear.Parts = (int)Math.Clamp(gradient.Length / 32768, 1, _pool.Threads * 16);
+        _pool.Run(_clear, _clear.Parts, balanced: true);
+    }
 
     /// <inheritdoc />
     public void Synchronize()
@@ -164,22 +172,26 @@ internal sealed unsafe class SimdNetworkHost : INetworkHost
         // The SIMD backend's calls return when done.
     }
 
-    private sealed class ClearWork(IntPtr start, long floats) : IParallelWork
+    private sealed class ClearWork : IParallelWork
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int first, int end, int thread)
         {
-            long total = floats;
+            long total = Floats;
             for (int u = first; u < end; u++)
             {
                 long from = total * u / Parts;
                 long to = total * (u + 1) / Parts;
-                new Span<float>((float*)start + from, checked((int)(to - from))).Clear();
+                new Span<float>((float*)Start + from, checked((int)(to - from))).Clear();
             }
         }
 
+        public IntPtr Start { get; set; }
+
+        public long Floats { get; set; }
+
         public int Parts { get; set; } = 1;
 
-        public override string ToString() => "clear the gradient arena";
+        public override string ToString() => "clear gradient buffers";
     }
 }

@@ -1,0 +1,86 @@
+using System;
+using System.Linq;
+using DslResNet.Runtime;
+using Xunit;
+
+namespace DslResNet.Tests.Networks;
+
+/// <summary>CIFAR ResNet-20 (He et al. 2015, section 4.2): three stages of three basic blocks on 16, 32 and 64 channels, option-A shortcuts.</summary>
+[Network(3, 32, 32, Shortcut = ShortcutKind.ZeroPad)]
+public partial class ArenaResNet20
+{
+    [Conv(16, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [Stage<TinyBlock>(16, Repeat = 3)] Layer layer1;
+    [Stage<TinyBlock>(32, Repeat = 3, Stride = 2)] Layer layer2;
+    [Stage<TinyBlock>(64, Repeat = 3, Stride = 2)] Layer layer3;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(10)] Layer fc;
+}
+
+/// <summary>
+/// The gradient arena: gradient buffers share memory by their lifetimes in the backward pass, and each is zeroed right
+/// before the backward step that first adds into it.
+/// </summary>
+[Collection(NetworkCollection.Name)]
+public sealed class GradientArenaTests(NetworkDeviceFixture fixture)
+{
+    private readonly Device _device = fixture.Device;
+
+    /// <summary>
+    /// Worked out by hand from the architecture, not from the planner. While the backward pass is in the second
+    /// convolution of a first-stage block (conv, batch norm, residual add, ReLU fused), four 16 x 32 x 32 gradients are
+    /// alive at once: that group's output gradient (read), its convolution output's gradient (the fused pass adds into
+    /// it, the convolution reads it), the gradient of the convolution's input (added into) and the residual's (added
+    /// into). No layout can use less; nothing later in the pass is larger (the stages halve the map and double the
+    /// channels, so each of their maps is half the size). Before sharing, the arena held one gradient per kept
+    /// activation plus the input's: the training arena's size plus 3 x 32 x 32.
+    /// </summary>
+    [Fact]
+    public void ResNet20_GradientArenaHoldsOnlyTheLargestLiveSet()
+    {
+        using var net = new ArenaResNet20(_device, 1);
+        const long map = 16 * 32 * 32;
+        Assert.Equal(4 * map, net.Layout.GradientElementsPerImage);
+        // A sixth of the training arena (413,770 floats per image: 21 groups' outputs and 19 convolutions' outputs).
+        Assert.True(net.Layout.GradientElementsPerImage * 6 < net.Layout.TrainingElementsPerImage,
+            $"gradient arena {net.Layout.GradientElementsPerImage} floats per image, training arena {net.Layout.TrainingElementsPerImage}");
+    }
+
+    /// <summary>
+    /// A second backward over the same forward finds every shared buffer holding the first pass's values (a fresh
+    /// network's arena is zero): the gradients must not change, bit for bit, and must equal a fresh twin's.
+    /// </summary>
+    [Fact]
+    public void ResNet20_RepeatedBackwardGivesTheSameGradients()
+    {
+        const int batch = 2;
+        var random = new Random(7);
+        using var net = new ArenaResNet20(_device, batch, new NetworkOptions(Seed: 3));
+        using var twin = new ArenaResNet20(_device, batch, new NetworkOptions(Seed: 3));
+        float[] images = NetworkData.Normal(random, batch * NetworkData.ImageElements(net));
+        float[] outputGradient = NetworkData.Normal(random, batch * NetworkData.Classes(net));
+        string[] names = NetworkData.Trainable(net).Select(p => p.Name).ToArray();
+
+        float[][] Pass(NetworkBase n)
+        {
+            n.Train();
+            n.ComputeInputGradient = true;
+            n.Forward(images);
+            n.Backward(outputGradient);
+            return [.. names.Select(n.GetGradient), n.InputGradient()];
+        }
+
+        float[][] first = Pass(net);
+        float[][] second = Pass(net);
+        float[][] fresh = Pass(twin);
+        Assert.Contains(first[^1], v => v != 0f); // the input's gradient was computed
+        for (int i = 0; i < first.Length; i++)
+        {
+            string what = i < names.Length ? names[i] : "the input's gradient";
+            Assert.True(first[i].AsSpan().SequenceEqual(second[i]), $"{what}: the second backward differs from the first");
+            Assert.True(fresh[i].AsSpan().SequenceEqual(second[i]), $"{what}: differs from a fresh network's");
+        }
+    }
+}
