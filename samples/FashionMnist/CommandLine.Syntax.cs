@@ -49,7 +49,7 @@ internal sealed partial record CommandLine
         public static readonly Option<bool> DistributedOption = Flag("--distributed",
             "data-parallel training over MPI (Open MPI): run under mpirun -np N; automatic when started by mpirun; --batch is per process");
         public static readonly Option<bool> SyncBatchNormOption = Flag("--sync-bn",
-            "with --distributed: batch norm over all processes' images (as SyncBatchNorm; CPU backend); default: each process's own");
+            "with --distributed: batch norm over all processes' images (as SyncBatchNorm); default: each process's own");
         public static readonly Option<string?> PlotOption = Value<string?>("--plot", "PATH", "loss and accuracy curves as PNG (default fashion-<model>.png; 'none': off)", Text);
         public static readonly HelpOption HelpFlag = new("--help", "-h", "-?") { Description = "this text", Action = new HelpAction { MaxWidth = 110 } };
 

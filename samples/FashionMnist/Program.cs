@@ -193,15 +193,7 @@ internal static class Program
                     return UsageError;
                 }
 
-                try
-                {
-                    dist.Attach(model, options.SyncBatchNorm);
-                }
-                catch (DistributedException e) when (e.Message.Contains("synchronised batch norm runs", StringComparison.Ordinal))
-                {
-                    Console.Error.WriteLine($"fashion-mnist: --sync-bn: {e.Message}");
-                    return UsageError;
-                }
+                dist.Attach(model, options.SyncBatchNorm);
 
                 loader = dist.Shard(loader);
                 distributedText = $"{dist.WorldSize} processes (MPI), {options.Batch} x {dist.WorldSize} = {options.Batch * dist.WorldSize} images per step; " +

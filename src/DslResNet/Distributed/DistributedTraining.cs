@@ -174,12 +174,6 @@ public sealed class DistributedTraining : IDisposable
             ("synchronised batch norm (1) or local (0)", synchronizedBatchNorm ? 1 : 0),
         ]);
 
-        if (synchronizedBatchNorm && net.Device.Kind != DeviceKind.Cpu)
-        {
-            Fail();
-            throw new DistributedException($"{net.Definition.Name} on {net.Device.Description}: synchronised batch norm runs on the SIMD CPU backend only; on ILGPU devices train with local batch norm (the default).");
-        }
-
         // Rank 0's parameters and batch-norm buffers (values and running statistics), and its batch counters.
         net.Store.PullValuesToHost();
         Run(() => _comm.Broadcast(net.Store.HostValues, "the broadcast of rank 0's initial parameters"));

@@ -51,7 +51,6 @@ internal interface IEpilogue : IDisposable
     /// rank's sums all-reduced in the forward) and the backward's two reductions are all-reduced too, as PyTorch's
     /// <c>SyncBatchNorm</c>; the scale and shift gradients stay local (the gradient all-reduce averages them).
     /// </summary>
-    /// <exception cref="NotSupportedException">The backend cannot synchronise batch norm.</exception>
     ICommunicator? Synchronized { get; set; }
 }
 

@@ -21,12 +21,14 @@ public sealed class DataParallelTests
     private const int Steps = 3;
     private const int Whole = 8;
 
-    [Fact]
-    public void TwoRanksWithSynchronisedBatchNormEqualOneProcessOnTheCombinedBatch()
+    [Theory]
+    [InlineData(DeviceKind.Cpu)]
+    [InlineData(DeviceKind.IlgpuCpu)]
+    public void TwoRanksWithSynchronisedBatchNormEqualOneProcessOnTheCombinedBatch(DeviceKind kind)
     {
         (float[][] images, int[][] labels) = Data();
-        Dictionary<string, float[]> reference = TrainOne(images, labels);
-        Dictionary<string, float[]>[] ranks = TrainRanks(images, labels, synchronized: true, bucketBytes: 64);
+        Dictionary<string, float[]> reference = TrainOne(images, labels, kind);
+        Dictionary<string, float[]>[] ranks = TrainRanks(images, labels, synchronized: true, bucketBytes: 64, kind);
         foreach ((string name, float[] expected) in reference)
         {
             Assert.Equal(ranks[0][name], ranks[1][name]); // replicas identical, bit for bit
@@ -39,8 +41,8 @@ public sealed class DataParallelTests
     public void TwoRanksWithLocalBatchNormDifferFromOneProcess()
     {
         (float[][] images, int[][] labels) = Data();
-        Dictionary<string, float[]> reference = TrainOne(images, labels);
-        Dictionary<string, float[]>[] ranks = TrainRanks(images, labels, synchronized: false, bucketBytes: 4 << 20);
+        Dictionary<string, float[]> reference = TrainOne(images, labels, DeviceKind.Cpu);
+        Dictionary<string, float[]>[] ranks = TrainRanks(images, labels, synchronized: false, bucketBytes: 4 << 20, DeviceKind.Cpu);
         // The trainable parameters stay identical; each rank's running statistics are its own (as DDP's: rank 0's are saved).
         Assert.All(TrainableNames(), name => Assert.Equal(ranks[0][name], ranks[1][name]));
         double worst = reference.Max(p => RelativeError(p.Value, ranks[0][p.Key]));
@@ -101,9 +103,9 @@ public sealed class DataParallelTests
         return (images, labels);
     }
 
-    private static Dictionary<string, float[]> TrainOne(float[][] images, int[][] labels)
+    private static Dictionary<string, float[]> TrainOne(float[][] images, int[][] labels, DeviceKind kind)
     {
-        using Device device = Device.Create(DeviceKind.Cpu, 1);
+        using Device device = Device.Create(kind, 1);
         using var net = new TinyResNet(device, Whole, new NetworkOptions(Seed: 100));
         var sgd = new Sgd(0.05, momentum: 0.9, weightDecay: 1e-4);
         net.AddParametersTo(sgd);
@@ -115,14 +117,14 @@ public sealed class DataParallelTests
         return Values(net);
     }
 
-    private static Dictionary<string, float[]>[] TrainRanks(float[][] images, int[][] labels, bool synchronized, int bucketBytes)
+    private static Dictionary<string, float[]>[] TrainRanks(float[][] images, int[][] labels, bool synchronized, int bucketBytes, DeviceKind kind)
     {
         const int Half = Whole / 2;
         var world = new ThreadRanks(2);
         var results = new Dictionary<string, float[]>[2];
         Parallel.For(0, 2, new ParallelOptions { MaxDegreeOfParallelism = 2 }, rank =>
         {
-            using Device device = Device.Create(DeviceKind.Cpu, 1);
+            using Device device = Device.Create(kind, 1);
             using var net = new TinyResNet(device, Half, new NetworkOptions(Seed: 100 + rank)); // rank 0's start is broadcast
             var dist = DistributedTraining.Over(world.For(rank), new DistributedOptions { BucketBytes = bucketBytes });
             dist.Attach(net, synchronized);

@@ -28,8 +28,10 @@ public static class EpilogueKernels
     /// <param name="x">Input.</param>
     /// <param name="bn">Scale, shift, running mean, running variance.</param>
     /// <param name="stats">Receives the mean and inverse standard deviation.</param>
-    /// <param name="running">Non-zero: batch norm in eval mode inside a training pass (frozen layers); <paramref name="stats"/>
-    /// receives the running mean and inverse standard deviation, which stay unchanged.</param>
+    /// <param name="running">1: batch norm in eval mode inside a training pass (frozen layers); <paramref name="stats"/>
+    /// receives the running mean and inverse standard deviation, which stay unchanged. 2: this device's moments only
+    /// (synchronised batch norm): <paramref name="stats"/> receives the mean and the biased variance, the running
+    /// statistics are left to the host, which combines the ranks' moments.</param>
     /// <param name="threads">Threads launched.</param>
     public static void Statistics(Index1D index, SpecializedValue<EpilogueShape> shape, ArrayView<float> x, ArrayView<float> bn, ArrayView<float> stats, int running, int threads)
     {
@@ -39,7 +41,7 @@ public static class EpilogueKernels
         float count = (float)s.N * spatial;
         for (int c = index; c < channels; c += threads)
         {
-            if (running != 0)
+            if (running == 1)
             {
                 stats[c] = bn[(2 * channels) + c];
                 stats[channels + c] = 1f / Sqrt(bn[(3 * channels) + c] + s.Eps);
@@ -76,6 +78,12 @@ public static class EpilogueKernels
 
             float variance = squares / count;
             stats[c] = mean;
+            if (running == 2)
+            {
+                stats[channels + c] = variance;
+                continue;
+            }
+
             stats[channels + c] = 1f / Sqrt(variance + s.Eps);
             float m = s.Momentum;
             bn[(2 * channels) + c] = ((1f - m) * bn[(2 * channels) + c]) + (m * mean);

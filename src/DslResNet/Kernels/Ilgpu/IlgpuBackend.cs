@@ -101,6 +101,8 @@ internal sealed class IlgpuBackend : IBackend
     {
         protected KernelSet K => backend._kernels;
 
+        protected IlgpuBackend Backend => backend;
+
         protected int Threads(long work) => backend.ThreadsFor(work);
 
         public void Dispose()
@@ -147,27 +149,85 @@ internal sealed class IlgpuBackend : IBackend
     {
         public bool RunningStatistics { get; set; }
 
-        // The statistics kernel computes and applies them in one launch per channel; synchronising would split it.
-        public ICommunicator? Synchronized
-        {
-            get => null;
-            set
-            {
-                if (value is not null)
-                {
-                    throw new NotSupportedException("synchronised batch norm runs on the SIMD CPU backend only; on ILGPU devices train with local batch norm (the default).");
-                }
-            }
-        }
+        // Synchronised batch norm: the kernels compute this device's moments and reductions; the host combines the
+        // ranks' (in double, as the SIMD backend does) and writes the whole batch's back before the element-wise passes.
+        public ICommunicator? Synchronized { get; set; }
+
+        private double _syncedCount;
 
         public void Forward(int images)
         {
             if (shape.Norm && shape.Training)
             {
-                K.Statistics(Threads(shape.Channels), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, RunningStatistics ? 1 : 0, Threads(shape.Channels));
+                if (Synchronized is { } comm && !RunningStatistics)
+                {
+                    K.Statistics(Threads(shape.Channels), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, 2, Threads(shape.Channels));
+                    SynchronizeStatistics(comm);
+                }
+                else
+                {
+                    K.Statistics(Threads(shape.Channels), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, RunningStatistics ? 1 : 0, Threads(shape.Channels));
+                }
             }
 
             K.EpilogueApply(Threads(shape.Elements), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, t.R, t.Y, Threads(shape.Elements));
+        }
+
+        private void SynchronizeStatistics(ICommunicator comm)
+        {
+            int c = shape.Channels;
+            double count = (double)shape.N * shape.Spatial;
+            float[] local = new float[2 * c];
+            Backend.Read(t.Stats.SubView(0, 2 * c), local);
+            double[] sums = new double[(2 * c) + 1];
+            for (int i = 0; i < c; i++)
+            {
+                sums[i] = count * local[i];
+                sums[c + i] = count * (local[c + i] + ((double)local[i] * local[i]));
+            }
+
+            sums[2 * c] = count;
+            comm.AllReduceSum(sums, $"the batch-norm statistics of {c} channels x {shape.Spatial} pixels (forward)");
+            double total = sums[2 * c];
+            float[] bn = new float[4 * c];
+            Backend.Read(t.Bn.SubView(0, 4 * c), bn);
+            float m = shape.Momentum;
+            for (int i = 0; i < c; i++)
+            {
+                double mean = sums[i] / total;
+                double variance = Math.Max(0, (sums[c + i] / total) - (mean * mean));
+                local[i] = (float)mean;
+                local[c + i] = 1f / MathF.Sqrt((float)variance + shape.Eps);
+                bn[(2 * c) + i] = ((1f - m) * bn[(2 * c) + i]) + (m * (float)mean);
+                bn[(3 * c) + i] = ((1f - m) * bn[(3 * c) + i]) + (m * (float)(variance * total / (total - 1)));
+            }
+
+            Backend.Write(local, t.Stats.SubView(0, 2 * c));
+            Backend.Write(bn.AsSpan(2 * c), t.Bn.SubView(2 * c, 2 * c));
+            _syncedCount = total;
+        }
+
+        private void SynchronizeReductions(ICommunicator comm)
+        {
+            // dbn holds this device's sums (scale's, then shift's); the whole batch's means go to stats[2C..4C).
+            int c = shape.Channels;
+            float[] local = new float[2 * c];
+            Backend.Read(t.Dbn.SubView(0, 2 * c), local);
+            double[] sums = new double[2 * c];
+            for (int i = 0; i < 2 * c; i++)
+            {
+                sums[i] = local[i];
+            }
+
+            comm.AllReduceSum(sums, $"the batch-norm gradient sums of {c} channels (backward)");
+            float[] means = new float[2 * c];
+            for (int i = 0; i < c; i++)
+            {
+                means[i] = (float)(sums[c + i] / _syncedCount);
+                means[c + i] = (float)(sums[i] / _syncedCount);
+            }
+
+            Backend.Write(means, t.Stats.SubView(2 * c, 2 * c));
         }
 
         public void Backward()
@@ -175,6 +235,10 @@ internal sealed class IlgpuBackend : IBackend
             if (shape.Norm && shape.Training)
             {
                 K.EpilogueBackwardReduce(Threads(shape.Channels), SpecializedValue.New(shape), t.Dy, t.Y, t.X, t.R, t.Bn, t.Stats, t.Dbn, RunningStatistics ? 1 : 0, Threads(shape.Channels));
+                if (Synchronized is { } comm && !RunningStatistics)
+                {
+                    SynchronizeReductions(comm);
+                }
             }
 
             K.EpilogueBackward(Threads(shape.Elements), SpecializedValue.New(shape), t.Dy, t.Y, t.X, t.R, t.Bn, t.Stats, t.Dx, t.Dr, Threads(shape.Elements));
