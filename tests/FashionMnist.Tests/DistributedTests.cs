@@ -90,26 +90,13 @@ public sealed class DistributedTests : IDisposable
     [MpiFact]
     public async Task A_rank_that_hangs_stops_the_job_after_the_collective_timeout()
     {
-        ProcessStartInfo info = MpiStart(2, ["--data", Path.Combine(_dir, "data"), "--batch", "32", "--epochs", "50", "--eval-limit", "0",
-            "--plot", "none", "--checkpoint", "none", "--threads", "1"]);
-        info.Environment["DSLRESNET_COLLECTIVE_TIMEOUT"] = "5";
-        using Process job = Process.Start(info)!;
-        Task<string> stdout = job.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = job.StandardError.ReadToEndAsync();
-        int? victim = null;
-        for (int i = 0; i < 600 && victim is null; i++)
-        {
-            await Task.Delay(100);
-            victim = RankPid(job.Id, rank: 1);
-        }
-
-        Assert.True(victim is not null, "rank 1 never started");
-        await Task.Delay(TimeSpan.FromSeconds(3));
-        Process.Start("kill", ["-STOP", victim.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        (Process job, Task<string> stdout, Task<string> stderr, int victim) = await StartLongJobAndFindRank1(timeoutSeconds: 5);
+        using Process owned = job;
+        Process.Start("kill", ["-STOP", victim.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
         bool ended = job.WaitForExit(TimeSpan.FromSeconds(60));
         if (!ended)
         {
-            Process.Start("kill", ["-KILL", victim.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+            Process.Start("kill", ["-KILL", victim.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
             job.Kill(entireProcessTree: true);
         }
 
@@ -124,23 +111,10 @@ public sealed class DistributedTests : IDisposable
     [MpiFact]
     public async Task A_killed_rank_stops_the_job_with_an_error_in_bounded_time()
     {
-        // Enough steps to still be training when rank 1 is killed.
-        ProcessStartInfo info = MpiStart(2, ["--data", Path.Combine(_dir, "data"), "--batch", "32", "--epochs", "50", "--eval-limit", "0",
-            "--plot", "none", "--checkpoint", "none", "--threads", "1"]);
-        using Process job = Process.Start(info)!;
-        Task<string> stdout = job.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = job.StandardError.ReadToEndAsync();
-        int? victim = null;
-        for (int i = 0; i < 600 && victim is null; i++)
-        {
-            await Task.Delay(100);
-            victim = RankPid(job.Id, rank: 1);
-        }
-
-        Assert.True(victim is not null, "rank 1 never started");
-        await Task.Delay(TimeSpan.FromSeconds(3)); // into training
+        (Process job, Task<string> stdout, Task<string> stderr, int victim) = await StartLongJobAndFindRank1(timeoutSeconds: null);
+        using Process owned = job;
         Stopwatch clock = Stopwatch.StartNew();
-        Process.GetProcessById(victim.Value).Kill();
+        Process.GetProcessById(victim).Kill();
         bool ended = job.WaitForExit(TimeSpan.FromSeconds(60));
         if (!ended)
         {
@@ -153,6 +127,31 @@ public sealed class DistributedTests : IDisposable
         Assert.True(error.Contains("rank 1", StringComparison.OrdinalIgnoreCase) || error.Contains("exited on signal", StringComparison.OrdinalIgnoreCase),
             $"exit {job.ExitCode} after {clock.Elapsed.TotalSeconds:F1} s; standard error: {error}");
         _ = await stdout;
+    }
+
+    // A 2-rank job long enough to be training when a test stops one of its ranks (3 s after rank 1 appears).
+    private async Task<(Process Job, Task<string> Out, Task<string> Error, int Rank1)> StartLongJobAndFindRank1(int? timeoutSeconds)
+    {
+        ProcessStartInfo info = MpiStart(2, ["--data", Path.Combine(_dir, "data"), "--batch", "32", "--epochs", "50", "--eval-limit", "0",
+            "--plot", "none", "--checkpoint", "none", "--threads", "1"]);
+        if (timeoutSeconds is { } t)
+        {
+            info.Environment["DSLRESNET_COLLECTIVE_TIMEOUT"] = t.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        Process job = Process.Start(info)!;
+        Task<string> stdout = job.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = job.StandardError.ReadToEndAsync();
+        int? victim = null;
+        for (int i = 0; i < 600 && victim is null; i++)
+        {
+            await Task.Delay(100);
+            victim = RankPid(job.Id, rank: 1);
+        }
+
+        Assert.True(victim is not null, "rank 1 never started");
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        return (job, stdout, stderr, victim.Value);
     }
 
     internal static string? Mpirun() =>

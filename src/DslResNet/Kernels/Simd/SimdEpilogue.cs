@@ -168,16 +168,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                 shared = _syncBuffer ??= new double[(2 * _c) + 1];
                 for (int c = 0; c < _c; c++)
                 {
-                    double g = 0;
-                    double gx = 0;
-                    for (int t = 0; t < _pool.Threads; t++)
-                    {
-                        g += _reduce[(t * 2 * _cp) + c];
-                        gx += _reduce[(t * 2 * _cp) + _cp + c];
-                    }
-
-                    shared[c] = g;
-                    shared[_c + c] = gx;
+                    (shared[c], shared[_c + c]) = ReducedSums(c);
                 }
 
                 comm.AllReduceSum(shared.AsSpan(0, 2 * _c), $"the batch-norm gradient sums of {_c} channels (backward)");
@@ -186,14 +177,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
 
             for (int c = 0; c < _c; c++)
             {
-                double g = 0;
-                double gx = 0;
-                for (int t = 0; t < _pool.Threads; t++)
-                {
-                    g += _reduce[(t * 2 * _cp) + c];
-                    gx += _reduce[(t * 2 * _cp) + _cp + c];
-                }
-
+                (double g, double gx) = ReducedSums(c);
                 if (_dbn is not null)
                 {
                     _dbn[c] = (float)gx;
@@ -337,6 +321,20 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
             _bn[(2 * _c) + c] = ((1f - m) * _bn[(2 * _c) + c]) + (m * (float)mean);
             _bn[(3 * _c) + c] = ((1f - m) * _bn[(3 * _c) + c]) + (m * (float)(variance * count / (count - 1)));
         }
+    }
+
+    // Channel c's sums of the gradient and of the gradient times the normalised input, over the threads' partials.
+    private (double G, double Gx) ReducedSums(int c)
+    {
+        double g = 0;
+        double gx = 0;
+        for (int t = 0; t < _pool.Threads; t++)
+        {
+            g += _reduce[(t * 2 * _cp) + c];
+            gx += _reduce[(t * 2 * _cp) + _cp + c];
+        }
+
+        return (g, gx);
     }
 
     // Synchronised batch norm: every rank's sum and sum of squares (from its shifted, accurate local moments, in double)
