@@ -22,8 +22,9 @@ internal sealed record Options(string Claim, string Budget, string Data, string 
                   gradients      5. per-layer gradient norms, plain against residual at 56 layers
                   transfer       6. pretrained weights transfer (classes 0-4 to classes 5-9)
                   all            every claim in turn
-          --budget B     quick (default; under 10 minutes a claim on 2 cores, subsets of the data), full (all six in
-                         about two hours on 2 cores: more data, epochs and seeds; each report states its setup), or
+          --budget B     quick (default; under 10 minutes a claim on 2 cores, subsets of the data), full (more data,
+                         epochs and seeds: all six took about three hours of a shared 2-core machine; each report
+                         states its setup and wall time), or
                          tiny (seconds: checks the plumbing on any IDX data, says nothing about the claim)
           --data DIR     the Fashion-MNIST IDX files (default: /usr/share/datasets/fashion-mnist; apt-get install dataset-fashion-mnist)
           --out DIR      where <claim>.md, its PNG plots and its CSV go (default: docs/experiments)
