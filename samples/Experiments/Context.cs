@@ -46,7 +46,7 @@ internal sealed class Context(Options options, Dataset train, Dataset test, Devi
         int[] labels = new int[chosen.Length];
         for (int k = 0; k < chosen.Length; k++)
         {
-            Array.Copy(data.Images, (long)chosen[k] * size, images, (long)k * size, size);
+            data.CopyImage(chosen[k], images.AsSpan(k * size, size));
             labels[k] = data.Labels[chosen[k]];
         }
 

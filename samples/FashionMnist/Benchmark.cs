@@ -43,7 +43,8 @@ internal static class Benchmark
 
         model.Eval();
         int imageSize = test.ImageSize;
-        float[] images = test.Images.AsSpan(0, options.Batch * imageSize).ToArray();
+        float[] images = new float[options.Batch * imageSize];
+        test.CopyImages(0, options.Batch, images);
         float[] logits = new float[options.Batch * (int)entry.Info.OutputShape.Elements];
         watch.Restart();
         model.Predict(images, logits);

@@ -21,6 +21,7 @@ internal static class Program
 
     private static int Main(string[] args)
     {
+        Startup.MainEntered();
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
         CommandLine options;
         try
@@ -126,6 +127,7 @@ internal static class Program
             return UsageError;
         }
 
+        Startup.Mark("arguments");
         Dataset train, test;
         try
         {
@@ -144,6 +146,7 @@ internal static class Program
             return UsageError;
         }
 
+        Startup.Mark("dataset");
         Device device;
         try
         {
@@ -161,6 +164,7 @@ internal static class Program
             return UsageError;
         }
 
+        Startup.Mark("device");
         INetworkModel model;
         try
         {
@@ -174,6 +178,7 @@ internal static class Program
             return UsageError;
         }
 
+        Startup.Mark("network");
         using (device)
         using (model)
         {
@@ -227,6 +232,7 @@ internal static class Program
             }
 
             Report.Header(options, entry, model, device, stepsPerEpoch, scheduleText, test, checkpointPath, distributedText);
+            Startup.Mark("set-up");
 
             using CancellationTokenSource stop = new();
             ConsoleCancelEventHandler onCancel = (_, e) =>

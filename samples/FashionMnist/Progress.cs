@@ -18,6 +18,7 @@ internal sealed class LiveProgress(ProgressContext context, List<(double Epoch, 
     {
         if (p.Phase == TrainingPhase.Training)
         {
+            Startup.FirstStepDone();
             stepLosses.Add((p.GlobalStep / (double)stepsPerEpoch, p.BatchLoss));
         }
 
@@ -46,6 +47,7 @@ internal sealed class PlainProgress(List<(double Epoch, double Loss)> stepLosses
     {
         if (p.Phase == TrainingPhase.Training)
         {
+            Startup.FirstStepDone();
             stepLosses.Add((p.GlobalStep / (double)stepsPerEpoch, p.BatchLoss));
         }
 

@@ -99,6 +99,37 @@ internal static class Report
                 Console.Error.WriteLine($"fashion-mnist: --plot: could not write '{plot}': {e.Message}");
             }
         }
+
+        if (Startup.Describe() is { } startup)
+        {
+            AnsiConsole.MarkupLine($"[grey]{Markup.Escape(startup)}[/]");
+        }
+
+        if (PeakResidentMiB() is { } peak)
+        {
+            AnsiConsole.MarkupLine($"[grey]peak resident memory: {peak:F0} MiB[/]");
+        }
+    }
+
+    // The process's peak resident set (VmHWM), where /proc has it.
+    private static double? PeakResidentMiB()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal)
+                    && long.TryParse(line["VmHWM:".Length..].Trim().Split(' ')[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out long kb))
+                {
+                    return kb / 1024.0;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return null;
     }
 
     /// <summary>A line of markup: as markup on a terminal, as plain text when redirected.</summary>

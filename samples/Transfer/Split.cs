@@ -34,7 +34,7 @@ internal static class Split
         int[] labels = new int[indices.Count];
         for (int k = 0; k < indices.Count; k++)
         {
-            Array.Copy(data.Images, (long)indices[k] * size, images, (long)k * size, size);
+            data.CopyImage(indices[k], images.AsSpan(k * size, size));
             labels[k] = data.Labels[indices[k]] - labelOffset;
         }
 

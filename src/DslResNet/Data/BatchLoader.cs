@@ -116,6 +116,8 @@ public sealed class BatchLoader
         var random = Augmentation is null ? null : new Random(DeriveSeed(Seed, epoch, stream: 1 + Rank));
         float[] padValues = Dataset.ZeroValues();
         int size = Dataset.ImageSize;
+        // One image, normalised, for the augmentation to read (the dataset may hold bytes).
+        float[] scratch = Augmentation is null ? [] : new float[size];
         for (int b = 0; b < BatchCount; b++)
         {
             int start = (b * GlobalBatchSize) + (Rank * BatchSize);
@@ -131,11 +133,12 @@ public sealed class BatchLoader
                 Span<float> destination = images.AsSpan(i * size, size);
                 if (Augmentation is null)
                 {
-                    Dataset.Image(index).CopyTo(destination);
+                    Dataset.CopyImage(index, destination);
                 }
                 else
                 {
-                    Augmentation.Apply(Dataset.Image(index), destination, Dataset.ImageShape, padValues, random!);
+                    Dataset.CopyImage(index, scratch);
+                    Augmentation.Apply(scratch, destination, Dataset.ImageShape, padValues, random!);
                 }
             }
             yield return new Batch(images, labels, indices);

@@ -68,7 +68,7 @@ public static class Cifar10
             n += records;
         }
         string source = paths.Length == 1 ? paths[0] : Path.Combine(directory, "data_batch_{1..5}.bin");
-        return Dataset.FromBytes(pixels, n, labels, TensorShape.Image(3, Side, Side), ClassCount, Mean, Std, source, source);
+        return Dataset.FromOwnedBytes(pixels, n, labels, TensorShape.Image(3, Side, Side), ClassCount, Mean, Std, source, source);
     }
 
     /// <summary>Parses the bytes of one CIFAR-10 batch file into a dataset, normalised with <see cref="Mean"/> and <see cref="Std"/>.</summary>
@@ -85,7 +85,7 @@ public static class Cifar10
         var pixels = new byte[records * ImageBytes];
         var labels = new byte[records];
         Split(bytes, pixels, labels, path);
-        return Dataset.FromBytes(pixels, records, labels, TensorShape.Image(3, Side, Side), ClassCount, Mean, Std, path, path);
+        return Dataset.FromOwnedBytes(pixels, records, labels, TensorShape.Image(3, Side, Side), ClassCount, Mean, Std, path, path);
     }
 
     private static byte[] ReadFile(string path)

@@ -4,10 +4,16 @@ using System.Globalization;
 namespace DslResNet.Data;
 
 /// <summary>
-/// An in-memory image classification dataset: <see cref="Count"/> images of shape <see cref="ImageShape"/>, stored as
-/// one float array in N x C x H x W order, already scaled to [0, 1] and normalised per channel with
-/// <see cref="Mean"/> and <see cref="Std"/>; and one label per image in [0, <see cref="ClassCount"/>).
+/// An in-memory image classification dataset: <see cref="Count"/> images of shape <see cref="ImageShape"/> in
+/// N x C x H x W order, scaled to [0, 1] and normalised per channel with <see cref="Mean"/> and <see cref="Std"/>; and
+/// one label per image in [0, <see cref="ClassCount"/>).
 /// </summary>
+/// <remarks>
+/// A dataset built from byte pixels (<see cref="FromBytes"/>, the IDX and CIFAR loaders) keeps the bytes, a quarter of
+/// the memory of floats, and normalises while copying (<see cref="CopyImages"/>, which the batch loader and the trainer
+/// use); <see cref="Images"/> then builds the float array on first use and keeps it. A dataset built from floats keeps
+/// them as given.
+/// </remarks>
 public sealed class Dataset
 {
     /// <summary>Creates a dataset from normalised images and labels, checking that they agree.</summary>
@@ -40,7 +46,7 @@ public sealed class Dataset
                     $"Label {i} is {labels[i]}, outside [0, {classCount})."), nameof(labels));
             }
         }
-        Images = images;
+        _images = images;
         Labels = labels;
         ImageShape = imageShape;
         ClassCount = classCount;
@@ -48,8 +54,99 @@ public sealed class Dataset
         Std = (float[])std.Clone();
     }
 
-    /// <summary>The images, N x C x H x W, scaled to [0, 1] and normalised per channel.</summary>
-    public float[] Images { get; }
+    // Byte-backed: the pixels and one table of 256 normalised values per channel.
+    private Dataset(byte[] pixels, float[][] tables, int[] labels, TensorShape imageShape, int classCount, float[] mean, float[] std)
+    {
+        _pixels = pixels;
+        _tables = tables;
+        Labels = labels;
+        ImageShape = imageShape;
+        ClassCount = classCount;
+        Mean = (float[])mean.Clone();
+        Std = (float[])std.Clone();
+    }
+
+    private readonly byte[]? _pixels;
+    private readonly float[][]? _tables;
+    private float[]? _images;
+
+    /// <summary>
+    /// The images, N x C x H x W, scaled to [0, 1] and normalised per channel. For a byte-backed dataset (see the
+    /// remarks) the first call builds this array (4 bytes a value) and keeps it; <see cref="CopyImages"/> does not.
+    /// </summary>
+    public float[] Images
+    {
+        get
+        {
+            if (_images is null)
+            {
+                float[] images = new float[_pixels!.Length];
+                CopyImages(0, Count, images);
+                System.Threading.Interlocked.CompareExchange(ref _images, images, null);
+            }
+
+            return _images;
+        }
+    }
+
+    /// <summary>Whether the dataset holds byte pixels (normalised while copying) rather than floats.</summary>
+    public bool IsByteBacked => _pixels is not null;
+
+    /// <summary>The bytes the images take in memory (bytes or floats, plus the float array if <see cref="Images"/> built it).</summary>
+    public long ImageBytes => (_pixels?.LongLength ?? 0) + (4L * (_images?.LongLength ?? 0));
+
+    /// <summary>Copies the normalised values of <paramref name="count"/> images from <paramref name="first"/> on.</summary>
+    /// <param name="first">The first image's index.</param>
+    /// <param name="count">How many images.</param>
+    /// <param name="target">At least <paramref name="count"/> x <see cref="ImageSize"/> values.</param>
+    public void CopyImages(int first, int count, Span<float> target)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(first);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if ((long)first + count > Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), count, string.Create(CultureInfo.InvariantCulture,
+                $"Images {first} to {(long)first + count - 1} are asked for; the dataset has {Count} (0 to {Count - 1})."));
+        }
+
+        int size = ImageSize;
+        long values = (long)count * size;
+        if (target.Length < values)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"{count} images of {ImageShape} need {values} values; the target holds {target.Length}."), nameof(target));
+        }
+
+        if (_pixels is null)
+        {
+            _images.AsSpan(first * size, (int)values).CopyTo(target);
+            return;
+        }
+
+        int plane = ImageShape.Height * ImageShape.Width;
+        ReadOnlySpan<byte> source = _pixels.AsSpan(first * size, (int)values);
+        for (int start = 0; start < values; start += plane)
+        {
+            // Planes are whole: one channel's table for each.
+            float[] table = _tables![start / plane % _tables.Length];
+            ReadOnlySpan<byte> row = source.Slice(start, plane);
+            Span<float> to = target.Slice(start, plane);
+            for (int i = 0; i < row.Length; i++)
+            {
+                to[i] = table[row[i]];
+            }
+        }
+    }
+
+    /// <summary>Copies the normalised values of image <paramref name="index"/>.</summary>
+    /// <param name="index">The image's index.</param>
+    /// <param name="target">At least <see cref="ImageSize"/> values.</param>
+    public void CopyImage(int index, Span<float> target)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
+        CopyImages(index, 1, target);
+    }
 
     /// <summary>The labels, one per image, each in [0, <see cref="ClassCount"/>).</summary>
     public int[] Labels { get; }
@@ -72,7 +169,7 @@ public sealed class Dataset
     /// <summary>The number of values in one image (C x H x W).</summary>
     public int ImageSize => (int)ImageShape.Elements;
 
-    /// <summary>The normalised values of image <paramref name="index"/>.</summary>
+    /// <summary>The normalised values of image <paramref name="index"/> (for a byte-backed dataset this builds <see cref="Images"/>; <see cref="CopyImage"/> does not).</summary>
     /// <param name="index">The image's index.</param>
     /// <returns>A view of C x H x W values.</returns>
     public ReadOnlySpan<float> Image(int index)
@@ -115,9 +212,26 @@ public sealed class Dataset
     /// <param name="std">Per-channel standard deviation of [0, 1] values.</param>
     /// <param name="imagesFile">Where the images came from, for error messages.</param>
     /// <param name="labelsFile">Where the labels came from, for error messages.</param>
-    /// <returns>The normalised dataset.</returns>
+    /// <returns>The dataset, byte-backed (it keeps a copy of <paramref name="pixels"/>).</returns>
     /// <exception cref="DatasetException">The counts disagree or a label is out of range.</exception>
     public static Dataset FromBytes(
+        ReadOnlySpan<byte> pixels, int imageCount, ReadOnlySpan<byte> labels, TensorShape imageShape, int classCount,
+        float[] mean, float[] std, string imagesFile, string labelsFile)
+    {
+        Check(pixels, imageCount, labels, imageShape, classCount, mean, std, imagesFile, labelsFile);
+        return Owning(pixels.ToArray(), labels, imageShape, classCount, mean, std);
+    }
+
+    /// <summary>As <see cref="FromBytes"/>, keeping <paramref name="pixels"/> itself (the loaders' freshly read array) rather than a copy.</summary>
+    internal static Dataset FromOwnedBytes(
+        byte[] pixels, int imageCount, ReadOnlySpan<byte> labels, TensorShape imageShape, int classCount,
+        float[] mean, float[] std, string imagesFile, string labelsFile)
+    {
+        Check(pixels, imageCount, labels, imageShape, classCount, mean, std, imagesFile, labelsFile);
+        return Owning(pixels, labels, imageShape, classCount, mean, std);
+    }
+
+    private static void Check(
         ReadOnlySpan<byte> pixels, int imageCount, ReadOnlySpan<byte> labels, TensorShape imageShape, int classCount,
         float[] mean, float[] std, string imagesFile, string labelsFile)
     {
@@ -138,7 +252,6 @@ public sealed class Dataset
                 $"'{imagesFile}': {imageCount} images of {imageShape} need {imageCount * size} bytes, there are {pixels.Length}."));
         }
 
-        var intLabels = new int[labels.Length];
         for (int i = 0; i < labels.Length; i++)
         {
             if (labels[i] >= classCount)
@@ -146,13 +259,19 @@ public sealed class Dataset
                 throw new DatasetException(labelsFile, string.Create(CultureInfo.InvariantCulture,
                     $"'{labelsFile}': label {i} is {labels[i]}, outside [0, {classCount})."));
             }
+        }
+    }
+
+    private static Dataset Owning(byte[] pixels, ReadOnlySpan<byte> labels, TensorShape imageShape, int classCount, float[] mean, float[] std)
+    {
+        var intLabels = new int[labels.Length];
+        for (int i = 0; i < labels.Length; i++)
+        {
             intLabels[i] = labels[i];
         }
 
-        var images = new float[pixels.Length];
-        int plane = imageShape.Height * imageShape.Width;
-        int channels = imageShape.Channels;
         // One lookup table per channel: 256 normalised values.
+        int channels = imageShape.Channels;
         var tables = new float[channels][];
         for (int c = 0; c < channels; c++)
         {
@@ -162,11 +281,8 @@ public sealed class Dataset
                 tables[c][p] = Normalise((byte)p, mean[c], std[c]);
             }
         }
-        for (int i = 0; i < pixels.Length; i++)
-        {
-            images[i] = tables[i / plane % channels][pixels[i]];
-        }
-        return new Dataset(images, intLabels, imageShape, classCount, mean, std);
+
+        return new Dataset(pixels, tables, intLabels, imageShape, classCount, mean, std);
     }
 
     private static void CheckShape(TensorShape shape)

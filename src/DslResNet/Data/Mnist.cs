@@ -105,7 +105,7 @@ public static class IdxDataset
                 $"IDX file '{labelsPath}' has {labels.Dimensions.Length} dimensions; a labels file has 1 (count)."));
         }
         var shape = TensorShape.Image(1, images.Dimensions[1], images.Dimensions[2]);
-        return Dataset.FromBytes(images.Data, images.Dimensions[0], labels.Data, shape, classCount, [mean], [std], imagesPath, labelsPath);
+        return Dataset.FromOwnedBytes(images.Data, images.Dimensions[0], labels.Data, shape, classCount, [mean], [std], imagesPath, labelsPath);
     }
 
     /// <summary>The path of <paramref name="baseName"/> or <paramref name="baseName"/>.gz in <paramref name="directory"/>, whichever exists (plain first).</summary>

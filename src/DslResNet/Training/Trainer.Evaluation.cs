@@ -62,6 +62,8 @@ public sealed partial class Trainer
         double lossSum = 0;
         long correct = 0;
         int images = 0;
+        // One batch of normalised images at a time (the dataset may hold bytes).
+        float[] batchImages = new float[Math.Min(batchSize, count) * size];
         Stopwatch clock = Stopwatch.StartNew();
         model.Eval();
         try
@@ -76,7 +78,8 @@ public sealed partial class Trainer
 
                 int start = b * batchSize;
                 int n = Math.Min(batchSize, count - start);
-                BatchResult result = model.Evaluate(data.Images.AsSpan((first + start) * size, n * size), data.Labels.AsSpan(first + start, n));
+                data.CopyImages(first + start, n, batchImages.AsSpan(0, n * size));
+                BatchResult result = model.Evaluate(batchImages.AsSpan(0, n * size), data.Labels.AsSpan(first + start, n));
                 lossSum += result.Loss * result.Count;
                 correct += result.Correct;
                 images += result.Count;

@@ -120,6 +120,60 @@ public sealed class IdxReaderLimitTests
     }
 
     [Fact]
+    public void Gzip_trailer_agreeing_with_a_lying_header_is_not_believed_past_deflates_ratio()
+    {
+        // The claim (1.88 GB) and the trailer's ISIZE agree, but 8 MiB of zeros compress to a few kilobytes, which
+        // deflate cannot expand to 1.88 GB: the reader must not allocate the claim.
+        byte[] liar = GzipWithZeros(Header(2_400_000, 28, 28), 8L << 20);
+        uint claimed = (uint)((16L + (2_400_000L * 28 * 28)) & 0xFFFFFFFF);
+        BitConverter.TryWriteBytes(liar.AsSpan(liar.Length - 4), claimed);
+        var options = new IdxReadOptions { MaxDataBytes = Array.MaxLength };
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<DatasetException>(() => IdxReader.Parse(liar, "liar.gz", options));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Contains("liar.gz", e.Message);
+        Assert.True(allocated < 100L << 20, $"allocated {allocated} bytes for 8 MiB of data");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_size_the_file_confirms_is_read_into_one_allocation(bool gzip)
+    {
+        // 3 MiB of data: growing by doubling from 1 MiB allocates 1 + 2 + 3 MiB; a size confirmed by the file's length
+        // (plain) or its gzip trailer allocates the 3 MiB once.
+        byte[] data = new byte[3 << 20];
+        new Random(4).NextBytes(data);
+        byte[] file = [.. Header(3, 1024, 1024), .. data];
+        if (gzip)
+        {
+            using var output = new MemoryStream();
+            using (var zip = new GZipStream(output, CompressionLevel.Fastest))
+            {
+                zip.Write(file);
+            }
+
+            file = output.ToArray();
+        }
+
+        string path = Path.Combine(Path.GetTempPath(), $"dslresnet-idx-{Environment.ProcessId}-{gzip}");
+        File.WriteAllBytes(path, file);
+        try
+        {
+            IdxReader.Read(path); // warm-up: first-call allocations of the streams are not the reader's
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            IdxFile read = IdxReader.Read(path);
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.Equal(data, read.Data);
+            Assert.True(allocated < (3L << 20) + (512 << 10), $"allocated {allocated} bytes to read {data.Length}");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void Limit_is_the_callers_to_raise()
     {
         byte[] file = [.. Header(4, 4), .. new byte[16]];
