@@ -28,7 +28,9 @@ def cell(row):
         return "not run"
     if "error" in row:
         return row["error"].split(":")[0] if not row["error"].startswith("n/a") else "n/a"
-    return f"{row['value']:,.2f} ms" if row["unit"] == "ms" else f"{row['value']:,.0f}/s"
+    v = row["value"]
+    digits = 0 if v >= 100 else 1 if v >= 10 else 2 if v >= 1 else 3
+    return f"{v:,.2f} ms" if row["unit"] == "ms" else f"{v:,.{digits}f}/s"
 
 
 def ratio(ours, theirs):

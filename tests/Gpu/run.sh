@@ -44,6 +44,8 @@ stage() {
   if (( limit < 10 )); then
     printf '%s\tskipped (budget spent)\t0\n' "$name" >> "$OUT/stages.tsv"; echo "== $name: skipped, budget spent"; return 1
   fi
+  # A shell function (machine, unpack) runs in a child bash, so that timeout can stop it.
+  if declare -F "$1" > /dev/null; then set -- bash -c "$1"; fi
   echo "== $name (limit ${limit} s): $*"
   local t0=$(date +%s) rc=0
   timeout -k 10 "$limit" "$@" > "$OUT/logs/$name.log" 2>&1 || rc=$?
@@ -52,7 +54,7 @@ stage() {
   cat "$OUT/logs/$name.log"
   printf '%s\t%s\t%s\n' "$name" "$status" "$dt" >> "$OUT/stages.tsv"
   echo "== $name: $status, ${dt} s"
-  [ $status = ok ]
+  [ "$status" = ok ]
 }
 
 machine() {
@@ -68,6 +70,8 @@ unpack() {
   mkdir -p "$work/app" && tar -xJf "$archive" -C "$work/app" && ls -la "$work/app/gpucheck/GpuCheck"
 }
 
+export -f machine unpack
+export mode work archive
 gpucheck="$work/app/gpucheck/GpuCheck"
 stage machine 30 machine
 if stage unpack 60 unpack; then

@@ -313,10 +313,9 @@ def main():
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: PyTorch sees no CUDA device")
     device = torch.device("cuda" if args.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
-    if device.type == "cuda":
-        # Plain float32 for the float32 baseline column: TF32 off for matrix products and cuDNN convolutions.
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+    # Plain float32 for the float32 baseline column: TF32 off for matrix products and cuDNN convolutions.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     print(f"torch_parity: PyTorch {torch.__version__}, device {device}"
           + (f" ({torch.cuda.get_device_name(0)})" if device.type == "cuda" else "")
           + f"; TF32 matmul {torch.backends.cuda.matmul.allow_tf32}, cudnn TF32 {torch.backends.cudnn.allow_tf32}")
