@@ -8,14 +8,17 @@ namespace DslResNet.Benchmarks.Harness;
 /// <summary>What one measuring process measures.</summary>
 /// <param name="Engine">dslresnet, torchsharp or onnxruntime.</param>
 /// <param name="Variant">The engine's variant (torchsharp: default, tcmalloc, tcmalloc-cl; others: default).</param>
-/// <param name="Network">resnet20, plain20, resnet56 (1x28x28) or resnet20-cifar (3x32x32).</param>
-/// <param name="Task">train (batch 128), infer (batch 128) or latency (batch 1).</param>
+/// <param name="Network">resnet20, plain20, resnet56 (1x28x28), resnet20-cifar (3x32x32), resnet18-224 or resnet50-224
+/// (torchvision's, 3x224x224), or main (the main job as a process).</param>
+/// <param name="Task">train (batch 128; 8 at 224), infer (batch 128; 8 at 224), latency (batch 1), conv (the convolutions
+/// alone, GFLOP/s); for main: startup (process start to the end of the first step) or rss (peak resident memory over one
+/// whole epoch with the README's options).</param>
 /// <param name="Threads">Threads (and cores the process may run on).</param>
 /// <param name="Steps">Timed repetitions inside the process, after one warm-up.</param>
 internal sealed record MeasureSpec(string Engine, string Variant, string Network, string Task, int Threads, int Steps)
 {
     /// <summary>Images per call.</summary>
-    public int Batch => Task is "latency" or "conv" ? 1 : 128;
+    public int Batch => Task is "latency" or "conv" ? 1 : Networks.IsImageNet(Network) ? 8 : 128;
 
     /// <summary>The child's command-line arguments.</summary>
     public string[] ToArguments() =>

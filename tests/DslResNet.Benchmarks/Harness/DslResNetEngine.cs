@@ -15,6 +15,8 @@ internal static class DslResNetEngine
         "plain20" => new FashionMnistSample.FashionPlain20(device, batch),
         "resnet56" => new FashionMnistSample.FashionResNet56(device, batch),
         "resnet20-cifar" => new DslResNet.Samples.ResNet20(device, batch),
+        "resnet18-224" => new DslResNet.Models.ResNet18(device, batch),
+        "resnet50-224" => new DslResNet.Models.ResNet50(device, batch),
         _ => throw new ArgumentException($"Unknown network '{network}'."),
     };
 
@@ -27,6 +29,7 @@ internal static class DslResNetEngine
         int batch = spec.Task == "conv" ? 128 : spec.Batch;
         using INetworkModel model = Create(spec.Network, device, batch);
         int imageSize = (int)model.Definition.InputShape.Elements;
+        int classes = (int)model.Definition.OutputShape.Elements;
         Random random = new(7);
         float[] images = new float[batch * imageSize];
         for (int i = 0; i < images.Length; i++)
@@ -37,7 +40,7 @@ internal static class DslResNetEngine
         int[] labels = new int[batch];
         for (int i = 0; i < labels.Length; i++)
         {
-            labels[i] = random.Next(10);
+            labels[i] = random.Next(classes);
         }
 
         double seconds;
@@ -84,7 +87,7 @@ internal static class DslResNetEngine
         else
         {
             model.Eval();
-            float[] logits = new float[batch * 10];
+            float[] logits = new float[batch * classes];
             seconds = Timing.MedianSeconds(spec.Steps, warmups: 3, call: () => model.Predict(images, logits));
         }
 

@@ -12,14 +12,15 @@ internal static class Engines
     /// <summary>The variants of an engine for a task.</summary>
     public static IEnumerable<string> Variants(string engine, string task) => engine switch
     {
-        "torchsharp" => task == "conv" ? [] : ["default", "tcmalloc", "tcmalloc-cl"],
-        "onnxruntime" => task is "train" or "conv" ? [] : ["default"],
+        "torchsharp" => task is "conv" or "startup" or "rss" ? [] : ["default", "tcmalloc", "tcmalloc-cl"],
+        "onnxruntime" => task is "train" or "conv" or "startup" or "rss" ? [] : ["default"],
         _ => ["default"],
     };
 
     /// <summary>Runs one measurement in this process.</summary>
     public static MeasureResult Measure(MeasureSpec spec) => spec.Engine switch
     {
+        "dslresnet" when spec.Network == Networks.MainJob => MainJobEngine.Measure(spec),
         "dslresnet" => DslResNetEngine.Measure(spec),
         "torchsharp" => TorchSharpEngine.Measure(spec),
         "onnxruntime" => OnnxRuntimeEngine.Measure(spec),

@@ -26,13 +26,21 @@ internal static class TorchSharpEngine
             "plain20" => (1, 28, 3, true),
             "resnet56" => (1, 28, 9, false),
             "resnet20-cifar" => (3, 32, 3, false),
+            "resnet18-224" or "resnet50-224" => (3, 224, 0, false),
             _ => throw new ArgumentException($"Unknown network '{spec.Network}'."),
         };
 
         bool channelsLast = spec.Variant == "tcmalloc-cl";
-        CifarResNet model = new(channels, blocks, plain);
+        // torchvision's own ResNet-18/50 (TorchSharp's port) at 224; the CIFAR-style network otherwise.
+        torch.nn.Module<Tensor, Tensor> model = spec.Network switch
+        {
+            "resnet18-224" => torchvision.models.resnet18(),
+            "resnet50-224" => torchvision.models.resnet50(),
+            _ => new CifarResNet(channels, blocks, plain),
+        };
+        int classes = Networks.IsImageNet(spec.Network) ? 1000 : 10;
         Tensor images = torch.randn(spec.Batch, channels, size, size);
-        Tensor labels = torch.randint(0, 10, spec.Batch, dtype: ScalarType.Int64);
+        Tensor labels = torch.randint(0, classes, spec.Batch, dtype: ScalarType.Int64);
         if (channelsLast)
         {
             images = ChannelsLast(images);
