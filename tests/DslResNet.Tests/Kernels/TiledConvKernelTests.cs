@@ -5,6 +5,7 @@ using DslResNet.Kernels;
 using DslResNet.Kernels.Ilgpu;
 using DslResNet.Runtime;
 using DslResNet.Tests.Networks;
+using ILGPU;
 using ILGPU.Runtime;
 using Xunit;
 using Device = DslResNet.Runtime.Device;
