@@ -126,7 +126,7 @@ internal sealed partial class IlgpuBackend
 
             if (_shape.Bias)
             {
-                K.TiledConvBiasGradient(Groups(_shape.OutChannels, 1, 1), SpecializedValue.New(_shape), _t.Dy, _t.Db);
+                K.TiledConvBiasGradient(Groups(CeilDiv(_shape.OutChannels, TiledConvKernels.Threads), 1, 1), SpecializedValue.New(_shape), _t.Dy, _t.Db);
             }
         }
     }

@@ -18,7 +18,7 @@ namespace DslResNet.Kernels.Ilgpu;
 /// <c>splits</c> groups in z (big images have few weight tiles and a long K); each split writes its own slice of a
 /// partial buffer and <see cref="ReduceSplits"/> adds the slices in split order. No atomics: the same inputs give the same bits
 /// every run.</item>
-/// <item>Bias gradient: one group per output channel, each thread adding a fixed strided subset, then a tree in shared memory.</item>
+/// <item>Bias gradient: a thread per output channel, in a fixed order.</item>
 /// </list>
 /// <para>
 /// Tiles: 64 x 64 outputs per group, K-step 16, 256 threads each computing a 4 x 4 register micro-tile (16 accumulators,
@@ -399,9 +399,10 @@ internal static class TiledConvKernels
     }
 
     /// <summary>
-    /// <c>db[co] = sum over (n, pixel) of dy[n,co,pixel]</c>, overwritten. Grid: Cout groups of 256; thread t adds the
-    /// pixels t, t + 256, ... of the channel over the batch, in order, then the group adds the 256 partial sums as a
-    /// tree in shared memory (a fixed order: deterministic).
+    /// <c>db[co] = sum over (n, pixel) of dy[n,co,pixel]</c>, overwritten: a thread per channel adding in a fixed order
+    /// (deterministic, no barriers). Grid: ceil(Cout / 256) groups of 256. A bias comes with dense layers and with
+    /// convolutions that have no batch norm after them, not with a ResNet's hot convolutions; a big map with a bias would want a
+    /// group per channel and a tree (which the CPU accelerator's emulated barriers make slow to test).
     /// </summary>
     /// <param name="shape">The shape.</param>
     /// <param name="dy">Gradient of the output.</param>
@@ -409,34 +410,27 @@ internal static class TiledConvKernels
     public static void BiasGradient(SpecializedValue<ConvShape> shape, ArrayView<float> dy, ArrayView<float> db)
     {
         ConvShape s = shape.Value;
-        ArrayView<float> sums = SharedMemory.Allocate<float>(Threads);
-        int tid = Group.IdxX;
-        int co = Grid.IdxX;
-        int pixels = s.OutHeight * s.OutWidth;
-        int count = s.N * pixels;
-        float sum = 0f;
-        for (int i = tid; i < count; i += Threads)
+        int co = Grid.GlobalIndex.X;
+        if (co >= s.OutChannels)
         {
-            int n = i / pixels;
-            sum += dy[(((n * s.OutChannels) + co) * pixels) + i - (n * pixels)];
+            return;
         }
 
-        sums[tid] = sum;
-        Group.Barrier();
-        for (int half = Threads / 2; half > 0; half /= 2)
+        int pixels = s.OutHeight * s.OutWidth;
+        float sum = 0f;
+        for (int n = 0; n < s.N; n++)
         {
-            if (tid < half)
+            int start = ((n * s.OutChannels) + co) * pixels;
+            float partial = 0f;
+            for (int i = 0; i < pixels; i++)
             {
-                sums[tid] += sums[tid + half];
+                partial += dy[start + i];
             }
 
-            Group.Barrier();
+            sum += partial;
         }
 
-        if (tid == 0)
-        {
-            db[co] = sums[0];
-        }
+        db[co] = sum;
     }
 
     /// <summary>Four accumulators of a micro-tile's row.</summary>
