@@ -39,7 +39,7 @@ public enum DeviceKind
 /// <see cref="Description"/> says what was chosen and why. The CPU device (<see cref="DeviceKind.Cpu"/>, DslResNet's SIMD backend)
 /// uses no ILGPU context, so it also runs without dynamic code (a NativeAOT executable), where <see cref="DeviceKind.Auto"/> picks it.
 /// </summary>
-public sealed class Device : IDisposable
+public sealed partial class Device : IDisposable
 {
     /// <summary>The environment variable that overrides <see cref="DeviceKind.Auto"/>.</summary>
     public const string EnvironmentVariable = "DSLRESNET_DEVICE";
@@ -81,17 +81,17 @@ public sealed class Device : IDisposable
 
     // An ILGPU device: the kernels are compiled by ILGPU at run time (IL to PTX, OpenCL C or dynamic methods).
     [RequiresDynamicCode(IlgpuNeedsDynamicCode)]
-    private Device(Context context, Accelerator accelerator, DeviceKind kind, string reason)
+    private Device(Context context, Accelerator accelerator, DeviceKind kind, string reason, IlgpuConvPath convPath)
     {
         _context = context;
         _accelerator = accelerator;
         Kind = kind;
-        Description = $"{KindName(kind)}: {accelerator.Name} ({reason})";
+        Description = $"{KindName(kind)}: {accelerator.Name} ({reason}){ConvPathNote(kind, convPath)}";
 
         // GPUs get one thread per element up to a large grid.
         LaunchThreads = kind == DeviceKind.IlgpuCpu ? CpuLaunchThreads : 1 << 20;
         _kernels = new KernelSet(accelerator);
-        Backend = new IlgpuBackend(_kernels, LaunchThreads);
+        Backend = new IlgpuBackend(_kernels, LaunchThreads, convPath);
     }
 
     // Why ILGPU devices are unavailable without dynamic code; the annotation's message and the error's.
@@ -245,12 +245,13 @@ public sealed class Device : IDisposable
                 : throw new PlatformNotSupportedException($"{KindName(kind)} device ({reason}): {IlgpuNeedsDynamicCode}");
         }
 
-        return CreateIlgpu(kind, reason, threads, width, winograd.Value);
+        return CreateIlgpu(kind, reason, threads, width, winograd.Value, null);
     }
 
     // CUDA, OpenCL or the ILGPU CPU accelerator (and Auto's search for them, falling back to the SIMD device).
     [RequiresDynamicCode(IlgpuNeedsDynamicCode)]
-    private static Device CreateIlgpu(DeviceKind kind, string reason, int threads, SimdWidth width, bool winograd)
+    // convPath: the convolution kernels; null reads ConvVariable, else the kind's default (tiled on a GPU, direct on the CPU).
+    private static Device CreateIlgpu(DeviceKind kind, string reason, int threads, SimdWidth width, bool winograd, IlgpuConvPath? convPath)
     {
         Context context = Context.Create(builder => builder.Default().EnableAlgorithms().Optimize(OptimizationLevel.O2));
         try
@@ -260,13 +261,13 @@ public sealed class Device : IDisposable
                 ILGPU.Runtime.Device? cuda = First(context.GetCudaDevices());
                 if (cuda is not null)
                 {
-                    return new Device(context, cuda.CreateAccelerator(context), DeviceKind.Cuda, "first CUDA device");
+                    return new Device(context, cuda.CreateAccelerator(context), DeviceKind.Cuda, "first CUDA device", ConvPathFor(DeviceKind.Cuda, convPath));
                 }
 
                 ILGPU.Runtime.Device? openCl = First(context.GetCLDevices());
                 if (openCl is not null)
                 {
-                    return new Device(context, openCl.CreateAccelerator(context), DeviceKind.OpenCL, "no CUDA device; first OpenCL device");
+                    return new Device(context, openCl.CreateAccelerator(context), DeviceKind.OpenCL, "no CUDA device; first OpenCL device", ConvPathFor(DeviceKind.OpenCL, convPath));
                 }
 
                 // The SIMD device needs no context of its own.
@@ -282,7 +283,8 @@ public sealed class Device : IDisposable
             };
             if (kind == DeviceKind.IlgpuCpu)
             {
-                return new Device(context, context.GetCPUDevice(0).CreateAccelerator(context), kind, reason);
+                IlgpuConvPath path = ConvPathFor(kind, convPath);
+                return new Device(context, CpuAccelerator(context, path), kind, reason, path);
             }
 
             if (chosen is null)
@@ -291,7 +293,7 @@ public sealed class Device : IDisposable
                     $"No {KindName(kind)} device is present on this machine ({reason}); use '{nameof(DeviceKind.Auto).ToLowerInvariant()}' or 'cpu'.");
             }
 
-            return new Device(context, chosen.CreateAccelerator(context), kind, reason);
+            return new Device(context, chosen.CreateAccelerator(context), kind, reason, ConvPathFor(kind, convPath));
         }
         catch
         {

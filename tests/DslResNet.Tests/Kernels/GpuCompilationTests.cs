@@ -18,14 +18,17 @@ namespace DslResNet.Tests.Kernels;
 
 /// <summary>
 /// Compiles every kernel, without a device, to PTX for CUDA sm_90 and to OpenCL C, with the context settings the runtime
-/// uses. The kernels are found by reflection (public static methods whose first parameter is <see cref="Index1D"/>), so a
-/// new kernel cannot be forgotten. The kernels are compiled generically (<see cref="KernelSpecialization.Empty"/>, the
+/// uses. The kernels are found by reflection (public static methods whose first parameter is <see cref="Index1D"/>, and every
+/// public static method of the explicitly grouped kernel classes), so a new kernel cannot be forgotten. The kernels are compiled generically (<see cref="KernelSpecialization.Empty"/>, the
 /// <see cref="SpecializedValue{T}"/> shapes as ordinary parameters), so every branch that a shape could select is
 /// compiled, not only those of one shape.
 /// </summary>
 public sealed class GpuCompilationTests
 {
     private static readonly Type[] KernelClasses = [typeof(ConvKernels), typeof(EpilogueKernels), typeof(PoolKernels), typeof(MiscKernels)];
+
+    // Classes whose kernels are explicitly grouped (launched with a KernelConfig; they use shared memory and barriers).
+    private static readonly Type[] ExplicitKernelClasses = [typeof(TiledConvKernels)];
 
     /// <summary>Every kernel, named "Class.Method".</summary>
     public static TheoryData<string> Kernels()
@@ -52,6 +55,8 @@ public sealed class GpuCompilationTests
             "MiscKernels.ShortcutForward", "MiscKernels.ShortcutBackward",
             "MiscKernels.ChannelScaleForward", "MiscKernels.ChannelScaleBackwardData", "MiscKernels.ChannelScaleBackwardScale", "MiscKernels.Dropout", "MiscKernels.Copy",
             "MiscKernels.SoftmaxCrossEntropy",
+            "TiledConvKernels.Forward", "TiledConvKernels.BackwardData", "TiledConvKernels.BackwardWeights", "TiledConvKernels.ReduceSplits",
+            "TiledConvKernels.BiasGradient",
         ];
         foreach (string name in expected)
         {
@@ -69,8 +74,7 @@ public sealed class GpuCompilationTests
         MethodInfo method = Find(kernel);
         using Context context = CreateContext();
         using PTXBackend backend = new(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_88, null);
-        EntryPointDescription entry = EntryPointDescription.FromImplicitlyGroupedKernel(method);
-        CompiledKernel compiled = backend.Compile(entry, KernelSpecialization.Empty);
+        CompiledKernel compiled = backend.Compile(Entry(method), KernelSpecialization.Empty);
         PTXCompiledKernel ptx = Assert.IsType<PTXCompiledKernel>(compiled);
         string text = ptx.PTXAssembly;
         // Observed: ILGPU 1.5.3 writes ".version 8.8" but ".target sm_80" when asked for SM_90; the driver JIT-compiles
@@ -102,8 +106,7 @@ public sealed class GpuCompilationTests
         CLCapabilityContext capabilities = new(false, float64, false, false, false);
         Assert.Equal(float64, capabilities.Float64);
         using CLBackend backend = new(context, capabilities, CLDeviceVendor.Other, CLCVersion.CL20);
-        EntryPointDescription entry = EntryPointDescription.FromImplicitlyGroupedKernel(method);
-        CompiledKernel compiled = backend.Compile(entry, KernelSpecialization.Empty);
+        CompiledKernel compiled = backend.Compile(Entry(method), KernelSpecialization.Empty);
         CLCompiledKernel cl = Assert.IsType<CLCompiledKernel>(compiled);
         string text = cl.Source;
         Assert.Contains("kernel void", text, StringComparison.Ordinal);
@@ -117,7 +120,15 @@ public sealed class GpuCompilationTests
         KernelClasses
             .SelectMany(type => type.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
             .Where(method => method.GetParameters() is { Length: > 0 } parameters && parameters[0].ParameterType == typeof(Index1D))
+            .Concat(ExplicitKernelClasses
+                .SelectMany(type => type.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
+                .Where(method => method.ReturnType == typeof(void)))
             .OrderBy(Name, StringComparer.Ordinal);
+
+    private static EntryPointDescription Entry(MethodInfo method) =>
+        ExplicitKernelClasses.Contains(method.DeclaringType)
+            ? EntryPointDescription.FromExplicitlyGroupedKernel(method)
+            : EntryPointDescription.FromImplicitlyGroupedKernel(method);
 
     private static string Name(MethodInfo method) => $"{method.DeclaringType!.Name}.{method.Name}";
 

@@ -6,9 +6,11 @@ namespace DslResNet.Kernels.Ilgpu;
 
 /// <summary>
 /// The ILGPU backend: every operation is a kernel launch (or two) on the device's accelerator stream, specialised per shape
-/// through <see cref="SpecializedValue{T}"/>; maps in NCHW order. Passes always run the whole batch.
+/// through <see cref="SpecializedValue{T}"/>; maps in NCHW order. Passes always run the whole batch. Dense convolutions run
+/// as the direct kernels (<see cref="ConvKernels"/>) or as tiled implicit GEMMs (<see cref="TiledConvKernels"/>), as
+/// <see cref="ConvPath"/> says; grouped ones always run direct.
 /// </summary>
-internal sealed class IlgpuBackend : IBackend
+internal sealed partial class IlgpuBackend : IBackend
 {
     private readonly KernelSet _kernels;
     private readonly int _launchThreads;
@@ -16,11 +18,20 @@ internal sealed class IlgpuBackend : IBackend
     /// <summary>Creates the backend.</summary>
     /// <param name="kernels">The device's kernels.</param>
     /// <param name="launchThreads">The most threads one launch uses; kernels loop over the rest.</param>
-    public IlgpuBackend(KernelSet kernels, int launchThreads)
+    /// <param name="convPath">Which convolution kernels dense convolutions run (see <see cref="IlgpuConvPath"/>).</param>
+    public IlgpuBackend(KernelSet kernels, int launchThreads, IlgpuConvPath convPath = IlgpuConvPath.Direct)
     {
         ArgumentNullException.ThrowIfNull(kernels);
-        (_kernels, _launchThreads) = (kernels, launchThreads);
+        if (!Enum.IsDefined(convPath))
+        {
+            throw new ArgumentOutOfRangeException(nameof(convPath), convPath, "Unknown convolution path; expected Direct or Tiled.");
+        }
+
+        (_kernels, _launchThreads, ConvPath) = (kernels, launchThreads, convPath);
     }
+
+    /// <summary>Which kernels dense convolutions run; fixed for the backend's life.</summary>
+    internal IlgpuConvPath ConvPath { get; }
 
     /// <inheritdoc />
     public string Name => "ILGPU";
@@ -55,10 +66,11 @@ internal sealed class IlgpuBackend : IBackend
 
     /// <inheritdoc />
     public IConvolution CreateConvolution<TGeometry>(ConvShape shape, ConvBinding tensors)
-        where TGeometry : struct, IConvGeometry => new Convolution(this, shape, tensors);
+        where TGeometry : struct, IConvGeometry => CreateConvolution(shape, tensors);
 
     /// <inheritdoc />
-    public IConvolution CreateConvolution(ConvShape shape, ConvBinding tensors) => new Convolution(this, shape, tensors);
+    public IConvolution CreateConvolution(ConvShape shape, ConvBinding tensors) =>
+        ConvPath == IlgpuConvPath.Tiled && shape.Groups == 1 ? new TiledConvolution(this, shape, tensors) : new Convolution(this, shape, tensors);
 
     /// <inheritdoc />
     public IFold CreateFold(ConvShape shape, float eps, FoldBinding tensors) => new Fold(this, shape, eps, tensors);

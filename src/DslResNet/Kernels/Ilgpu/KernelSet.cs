@@ -34,6 +34,26 @@ internal sealed class KernelSet
     public Action<Index1D, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> ConvBackwardWeights =>
         Get(nameof(ConvBackwardWeights), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ConvKernels.BackwardWeights));
 
+    /// <summary>Tiled convolution forward (explicitly grouped: <see cref="TiledConvKernels"/>).</summary>
+    public Action<KernelConfig, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> TiledConvForward =>
+        Get(nameof(TiledConvForward), () => _accelerator.LoadStreamKernel<SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(TiledConvKernels.Forward));
+
+    /// <summary>Tiled convolution backward to the input.</summary>
+    public Action<KernelConfig, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>> TiledConvBackwardData =>
+        Get(nameof(TiledConvBackwardData), () => _accelerator.LoadStreamKernel<SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(TiledConvKernels.BackwardData));
+
+    /// <summary>Tiled convolution backward to the weights, one slice per split.</summary>
+    public Action<KernelConfig, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> TiledConvBackwardWeights =>
+        Get(nameof(TiledConvBackwardWeights), () => _accelerator.LoadStreamKernel<SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(TiledConvKernels.BackwardWeights));
+
+    /// <summary>The weight gradient's splits added in order.</summary>
+    public Action<KernelConfig, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, int> TiledConvReduceSplits =>
+        Get(nameof(TiledConvReduceSplits), () => _accelerator.LoadStreamKernel<SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, int>(TiledConvKernels.ReduceSplits));
+
+    /// <summary>The bias gradient, a group per channel.</summary>
+    public Action<KernelConfig, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>> TiledConvBiasGradient =>
+        Get(nameof(TiledConvBiasGradient), () => _accelerator.LoadStreamKernel<SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>>(TiledConvKernels.BiasGradient));
+
     /// <summary>Batch norm folded into a convolution.</summary>
     public Action<Index1D, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, ArrayView<float>, int> FoldBatchNorm =>
         Get(nameof(FoldBatchNorm), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<ConvShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, ArrayView<float>, int>(ConvKernels.FoldBatchNorm));
