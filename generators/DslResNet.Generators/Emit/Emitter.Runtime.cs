@@ -197,7 +197,8 @@ internal static partial class Emitter
             ShapedLayer? act1 = activations.FirstOrDefault(a => addAt < 0 ? a == activations[0] : members.IndexOf(a) < addAt);
             ShapedLayer? act2 = activations.FirstOrDefault(a => a != act1);
             bool epilogue = members.Count > 1;
-            TensorRef residual = add is null ? Input : Of(add.Inputs[1]);
+            // The add's other input (the chain fused the one its previous member produced).
+            TensorRef residual = add is null ? Input : Of(add.Inputs[0] == members[addAt - 1].Index ? add.Inputs[1] : add.Inputs[0]);
 
             string shape = ConvShape(lead, lead.Bias);
             string weight = $"Parameter({Str(lead.Name + ".weight")})";

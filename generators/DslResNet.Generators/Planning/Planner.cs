@@ -196,12 +196,16 @@ internal static class Planner
                     k => k == LayerKind.Add,
                     LayerKinds.IsActivation,
                 };
+                // An add fuses whichever of its inputs the chain produced: the other is the residual, computed earlier
+                // (in a torchvision bottleneck's first block the add follows the projection shortcut's convolution, so it
+                // fuses there, with the main path's output as the residual, instead of running as passes of its own).
                 int next = i + 1;
                 foreach (Func<LayerKind, bool> step in steps)
                 {
                     int previous = members[members.Count - 1];
-                    if (next < layers.Count && step(layers[next].Kind)
-                        && layers[next].Inputs[0] == previous && consumers[previous] == 1)
+                    if (next < layers.Count && step(layers[next].Kind) && consumers[previous] == 1
+                        && (layers[next].Inputs[0] == previous
+                            || (layers[next].Kind == LayerKind.Add && layers[next].Inputs.Count == 2 && layers[next].Inputs[1] == previous)))
                     {
                         members.Add(next);
                         next++;

@@ -45,7 +45,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     public const long ForwardFlopsPerImage = 3638007272;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 29108128;
+    public const long TrainingActivationBytesPerImage = 27703200;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 4014080;
@@ -139,8 +139,8 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         s.Append("Total params: 11,689,512 (trainable; plus 9,620 buffer elements)\n");
         s.Append("Multiply-adds per image: 1,814,073,344\n");
         s.Append("Forward FLOPs per image: 3,638,007,272 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 27.76 MiB, inference 3.83 MiB\n");
-        s.Append("Fusion groups: 29 passes for 68 layers\n");
+        s.Append("Activation memory per image: training 26.42 MiB, inference 3.83 MiB\n");
+        s.Append("Fusion groups: 23 passes for 68 layers\n");
         return s.ToString();
     }
 
@@ -348,7 +348,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
 
     private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
     {
-        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(29);
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(23);
         t.Add(new("conv1", new[] { 0, 1, 2 }));
         t.Add(new("maxpool", new[] { 3 }));
         t.Add(new("layer1.0.conv1", new[] { 4, 5, 6 }));
@@ -357,23 +357,17 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         t.Add(new("layer1.1.conv2", new[] { 14, 15, 16, 17 }));
         t.Add(new("layer2.0.conv1", new[] { 18, 19, 20 }));
         t.Add(new("layer2.0.conv2", new[] { 21, 22 }));
-        t.Add(new("layer2.0.downsample.0", new[] { 23, 24 }));
-        t.Add(new("layer2.0.add", new[] { 25 }));
-        t.Add(new("layer2.0.relu2", new[] { 26 }));
+        t.Add(new("layer2.0.downsample.0", new[] { 23, 24, 25, 26 }));
         t.Add(new("layer2.1.conv1", new[] { 27, 28, 29 }));
         t.Add(new("layer2.1.conv2", new[] { 30, 31, 32, 33 }));
         t.Add(new("layer3.0.conv1", new[] { 34, 35, 36 }));
         t.Add(new("layer3.0.conv2", new[] { 37, 38 }));
-        t.Add(new("layer3.0.downsample.0", new[] { 39, 40 }));
-        t.Add(new("layer3.0.add", new[] { 41 }));
-        t.Add(new("layer3.0.relu2", new[] { 42 }));
+        t.Add(new("layer3.0.downsample.0", new[] { 39, 40, 41, 42 }));
         t.Add(new("layer3.1.conv1", new[] { 43, 44, 45 }));
         t.Add(new("layer3.1.conv2", new[] { 46, 47, 48, 49 }));
         t.Add(new("layer4.0.conv1", new[] { 50, 51, 52 }));
         t.Add(new("layer4.0.conv2", new[] { 53, 54 }));
-        t.Add(new("layer4.0.downsample.0", new[] { 55, 56 }));
-        t.Add(new("layer4.0.add", new[] { 57 }));
-        t.Add(new("layer4.0.relu2", new[] { 58 }));
+        t.Add(new("layer4.0.downsample.0", new[] { 55, 56, 57, 58 }));
         t.Add(new("layer4.1.conv1", new[] { 59, 60, 61 }));
         t.Add(new("layer4.1.conv2", new[] { 62, 63, 64, 65 }));
         t.Add(new("avgpool", new[] { 66 }));
@@ -387,7 +381,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public ResNet18(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(5520872, 1756160, 1003520, 11190912))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(5169640, 1756160, 1003520, 11190912))
     {
         int n = batchSize;
 
@@ -470,201 +464,162 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(7, TrainingTensor(3713024, 100352), GradientTensor(100352, 100352));
         ClearBeforeBackward(7, GradientTensor(0, 200704));
 
-        // 8: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+        // 8: Conv+BatchNorm+Add+ReLU layer2.0.downsample.0, layer2.0.downsample.1, layer2.0.add, layer2.0.relu2
         AddConvolution(8, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(3813376, 100352), GradientTensor(0, 100352), GradientTensor(401408, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(380928, 512), default, TrainingTensor(3913728, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.downsample.1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3813376, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(380928, 512), TrainingTensor(3713024, 100352), TrainingTensor(3913728, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), BatchNormGradients("layer2.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(381440, 8192), Scratch(389632, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(401408, 200704), Scratch(381440, 8192), Scratch(389632, 128), InferenceTensor(0, 100352)),
-            null);
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(0, 100352)));
         RegisterTrace(8, TrainingTensor(3913728, 100352), GradientTensor(401408, 200704));
         ClearBeforeBackward(8, GradientTensor(0, 100352));
+        ClearBeforeBackward(8, GradientTensor(200704, 100352));
         ClearBeforeBackward(8, GradientTensor(401408, 200704));
 
-        // 9: Add layer2.0.add
-        AddStep(9,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(3713024, 100352), default, default, TrainingTensor(3913728, 100352), TrainingTensor(4014080, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), GradientTensor(100352, 100352), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352)));
-        RegisterTrace(9, TrainingTensor(4014080, 100352), GradientTensor(200704, 100352));
-        ClearBeforeBackward(9, GradientTensor(100352, 200704));
-
-        // 10: ReLU layer2.0.relu2
-        AddStep(10,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(4014080, 100352), default, default, default, TrainingTensor(4114432, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(10, TrainingTensor(4114432, 100352), GradientTensor(0, 100352));
-        ClearBeforeBackward(10, GradientTensor(0, 100352));
-
-        // 11: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        AddConvolution(11, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4114432, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4214784, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(389760, 512), default, TrainingTensor(4315136, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn1")),
+        // 9: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+        AddConvolution(9, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3913728, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4014080, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4014080, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(389760, 512), default, TrainingTensor(4114432, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(390272, 147456), Scratch(537728, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(390272, 147456), Scratch(537728, 128), InferenceTensor(100352, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
-        RegisterTrace(11, TrainingTensor(4315136, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(11, GradientTensor(0, 100352));
+        RegisterTrace(9, TrainingTensor(4114432, 100352), GradientTensor(100352, 100352));
+        ClearBeforeBackward(9, GradientTensor(0, 100352));
 
-        // 12: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-        AddConvolution(12, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4315136, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4415488, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4415488, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(537856, 512), TrainingTensor(4114432, 100352), TrainingTensor(4515840, 100352), GradientTensor(301056, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), BatchNormGradients("layer2.1.bn2")),
+        // 10: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+        AddConvolution(10, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4114432, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4214784, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4214784, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(537856, 512), TrainingTensor(3913728, 100352), TrainingTensor(4315136, 100352), GradientTensor(301056, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), BatchNormGradients("layer2.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(538368, 147456), Scratch(685824, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(538368, 147456), Scratch(685824, 128), InferenceTensor(200704, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352)));
-        RegisterTrace(12, TrainingTensor(4515840, 100352), GradientTensor(200704, 100352));
-        ClearBeforeBackward(12, GradientTensor(0, 301056));
+        RegisterTrace(10, TrainingTensor(4315136, 100352), GradientTensor(200704, 100352));
+        ClearBeforeBackward(10, GradientTensor(0, 301056));
 
-        // 13: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        AddConvolution(13, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(4515840, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(4616192, 50176), GradientTensor(0, 50176), GradientTensor(301056, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(685952, 1024), default, TrainingTensor(4666368, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn1")),
+        // 11: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+        AddConvolution(11, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(4315136, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(4415488, 50176), GradientTensor(0, 50176), GradientTensor(301056, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4415488, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(685952, 1024), default, TrainingTensor(4465664, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(686976, 294912), Scratch(981888, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(686976, 294912), Scratch(981888, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(13, TrainingTensor(4666368, 50176), GradientTensor(301056, 100352));
-        ClearBeforeBackward(13, GradientTensor(0, 50176));
+        RegisterTrace(11, TrainingTensor(4465664, 50176), GradientTensor(301056, 100352));
+        ClearBeforeBackward(11, GradientTensor(0, 50176));
 
-        // 14: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-        AddConvolution(14, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4666368, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(4716544, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4716544, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(982144, 1024), default, TrainingTensor(4766720, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn2")),
+        // 12: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+        AddConvolution(12, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4465664, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(4515840, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4515840, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(982144, 1024), default, TrainingTensor(4566016, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(983168, 589824), Scratch(1572992, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(983168, 589824), Scratch(1572992, 256), InferenceTensor(50176, 50176)),
             null);
-        RegisterTrace(14, TrainingTensor(4766720, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(14, GradientTensor(0, 100352));
+        RegisterTrace(12, TrainingTensor(4566016, 50176), GradientTensor(50176, 50176));
+        ClearBeforeBackward(12, GradientTensor(0, 100352));
 
-        // 15: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-        AddConvolution(15, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4515840, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(4816896, 50176), GradientTensor(0, 50176), GradientTensor(301056, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4816896, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(1573248, 1024), default, TrainingTensor(4867072, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.downsample.1")),
+        // 13: Conv+BatchNorm+Add+ReLU layer3.0.downsample.0, layer3.0.downsample.1, layer3.0.add, layer3.0.relu2
+        AddConvolution(13, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4315136, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(4616192, 50176), GradientTensor(0, 50176), GradientTensor(301056, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4616192, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(1573248, 1024), TrainingTensor(4566016, 50176), TrainingTensor(4666368, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), BatchNormGradients("layer3.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(1574272, 32768), Scratch(1607040, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(200704, 100352), Scratch(1574272, 32768), Scratch(1607040, 256), InferenceTensor(0, 50176)),
-            null);
-        RegisterTrace(15, TrainingTensor(4867072, 50176), GradientTensor(301056, 100352));
-        ClearBeforeBackward(15, GradientTensor(0, 50176));
-        ClearBeforeBackward(15, GradientTensor(301056, 100352));
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 50176), default, default, InferenceTensor(50176, 50176), InferenceTensor(0, 50176)));
+        RegisterTrace(13, TrainingTensor(4666368, 50176), GradientTensor(301056, 100352));
+        ClearBeforeBackward(13, GradientTensor(0, 50176));
+        ClearBeforeBackward(13, GradientTensor(100352, 50176));
+        ClearBeforeBackward(13, GradientTensor(301056, 100352));
 
-        // 16: Add layer3.0.add
-        AddStep(16,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(4766720, 50176), default, default, TrainingTensor(4867072, 50176), TrainingTensor(4917248, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), GradientTensor(50176, 50176), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176)));
-        RegisterTrace(16, TrainingTensor(4917248, 50176), GradientTensor(100352, 50176));
-        ClearBeforeBackward(16, GradientTensor(50176, 100352));
-
-        // 17: ReLU layer3.0.relu2
-        AddStep(17,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(4917248, 50176), default, default, default, TrainingTensor(4967424, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(17, TrainingTensor(4967424, 50176), GradientTensor(0, 50176));
-        ClearBeforeBackward(17, GradientTensor(0, 50176));
-
-        // 18: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        AddConvolution(18, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4967424, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(5017600, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(1607296, 1024), default, TrainingTensor(5067776, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn1")),
+        // 14: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+        AddConvolution(14, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4666368, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(4716544, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4716544, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(1607296, 1024), default, TrainingTensor(4766720, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(1608320, 589824), Scratch(2198144, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1608320, 589824), Scratch(2198144, 256), InferenceTensor(50176, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
-        RegisterTrace(18, TrainingTensor(5067776, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(18, GradientTensor(0, 50176));
+        RegisterTrace(14, TrainingTensor(4766720, 50176), GradientTensor(50176, 50176));
+        ClearBeforeBackward(14, GradientTensor(0, 50176));
 
-        // 19: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-        AddConvolution(19, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(5067776, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(5117952, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5117952, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2198400, 1024), TrainingTensor(4967424, 50176), TrainingTensor(5168128, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), BatchNormGradients("layer3.1.bn2")),
+        // 15: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+        AddConvolution(15, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4766720, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(4816896, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4816896, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2198400, 1024), TrainingTensor(4666368, 50176), TrainingTensor(4867072, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), BatchNormGradients("layer3.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2199424, 589824), Scratch(2789248, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2199424, 589824), Scratch(2789248, 256), InferenceTensor(100352, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176)));
-        RegisterTrace(19, TrainingTensor(5168128, 50176), GradientTensor(100352, 50176));
-        ClearBeforeBackward(19, GradientTensor(0, 150528));
+        RegisterTrace(15, TrainingTensor(4867072, 50176), GradientTensor(100352, 50176));
+        ClearBeforeBackward(15, GradientTensor(0, 150528));
 
-        // 20: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-        AddConvolution(20, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(5168128, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(5218304, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5218304, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(2789504, 2048), default, TrainingTensor(5243392, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn1")),
+        // 16: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+        AddConvolution(16, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(4867072, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(4917248, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4917248, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(2789504, 2048), default, TrainingTensor(4942336, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(2791552, 1179648), Scratch(3971200, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(2791552, 1179648), Scratch(3971200, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(20, TrainingTensor(5243392, 25088), GradientTensor(150528, 50176));
-        ClearBeforeBackward(20, GradientTensor(0, 25088));
+        RegisterTrace(16, TrainingTensor(4942336, 25088), GradientTensor(150528, 50176));
+        ClearBeforeBackward(16, GradientTensor(0, 25088));
 
-        // 21: Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
-        AddConvolution(21, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5243392, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5268480, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5268480, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(3971712, 2048), default, TrainingTensor(5293568, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
+        // 17: Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
+        AddConvolution(17, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(4942336, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(4967424, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4967424, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(3971712, 2048), default, TrainingTensor(4992512, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(3973760, 2359296), Scratch(6333056, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(3973760, 2359296), Scratch(6333056, 512), InferenceTensor(25088, 25088)),
             null);
-        RegisterTrace(21, TrainingTensor(5293568, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(21, GradientTensor(0, 50176));
+        RegisterTrace(17, TrainingTensor(4992512, 25088), GradientTensor(25088, 25088));
+        ClearBeforeBackward(17, GradientTensor(0, 50176));
 
-        // 22: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-        AddConvolution(22, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(5168128, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5318656, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5318656, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(6333568, 2048), default, TrainingTensor(5343744, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.downsample.1")),
+        // 18: Conv+BatchNorm+Add+ReLU layer4.0.downsample.0, layer4.0.downsample.1, layer4.0.add, layer4.0.relu2
+        AddConvolution(18, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(4867072, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5017600, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5017600, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(6333568, 2048), TrainingTensor(4992512, 25088), TrainingTensor(5042688, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), BatchNormGradients("layer4.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(6335616, 131072), Scratch(6466688, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(100352, 50176), Scratch(6335616, 131072), Scratch(6466688, 512), InferenceTensor(0, 25088)),
-            null);
-        RegisterTrace(22, TrainingTensor(5343744, 25088), GradientTensor(150528, 50176));
-        ClearBeforeBackward(22, GradientTensor(0, 25088));
-        ClearBeforeBackward(22, GradientTensor(150528, 50176));
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 25088), default, default, InferenceTensor(25088, 25088), InferenceTensor(0, 25088)));
+        RegisterTrace(18, TrainingTensor(5042688, 25088), GradientTensor(150528, 50176));
+        ClearBeforeBackward(18, GradientTensor(0, 25088));
+        ClearBeforeBackward(18, GradientTensor(50176, 25088));
+        ClearBeforeBackward(18, GradientTensor(150528, 50176));
 
-        // 23: Add layer4.0.add
-        AddStep(23,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(5293568, 25088), default, default, TrainingTensor(5343744, 25088), TrainingTensor(5368832, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), GradientTensor(25088, 25088), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088)));
-        RegisterTrace(23, TrainingTensor(5368832, 25088), GradientTensor(50176, 25088));
-        ClearBeforeBackward(23, GradientTensor(25088, 50176));
-
-        // 24: ReLU layer4.0.relu2
-        AddStep(24,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(5368832, 25088), default, default, default, TrainingTensor(5393920, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(24, TrainingTensor(5393920, 25088), GradientTensor(0, 25088));
-        ClearBeforeBackward(24, GradientTensor(0, 25088));
-
-        // 25: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-        AddConvolution(25, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5393920, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(5419008, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5419008, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(6467200, 2048), default, TrainingTensor(5444096, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn1")),
+        // 19: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+        AddConvolution(19, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5042688, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(5067776, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5067776, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(6467200, 2048), default, TrainingTensor(5092864, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(6469248, 2359296), Scratch(8828544, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(6469248, 2359296), Scratch(8828544, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
-        RegisterTrace(25, TrainingTensor(5444096, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(25, GradientTensor(0, 25088));
+        RegisterTrace(19, TrainingTensor(5092864, 25088), GradientTensor(25088, 25088));
+        ClearBeforeBackward(19, GradientTensor(0, 25088));
 
-        // 26: Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-        AddConvolution(26, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5444096, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(5469184, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5469184, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(8829056, 2048), TrainingTensor(5393920, 25088), TrainingTensor(5494272, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), BatchNormGradients("layer4.1.bn2")),
+        // 20: Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
+        AddConvolution(20, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5092864, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(5117952, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5117952, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(8829056, 2048), TrainingTensor(5042688, 25088), TrainingTensor(5143040, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), BatchNormGradients("layer4.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(8831104, 2359296), Scratch(11190400, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(8831104, 2359296), Scratch(11190400, 512), InferenceTensor(50176, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088)));
-        RegisterTrace(26, TrainingTensor(5494272, 25088), GradientTensor(50176, 25088));
-        ClearBeforeBackward(26, GradientTensor(0, 75264));
+        RegisterTrace(20, TrainingTensor(5143040, 25088), GradientTensor(50176, 25088));
+        ClearBeforeBackward(20, GradientTensor(0, 75264));
 
-        // 27: GlobalAvgPool avgpool
-        AddStep(27,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(5494272, 25088), TrainingTensor(5519360, 512), GradientTensor(1000, 512), GradientTensor(75264, 25088)),
+        // 21: GlobalAvgPool avgpool
+        AddStep(21,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(5143040, 25088), TrainingTensor(5168128, 512), GradientTensor(1000, 512), GradientTensor(75264, 25088)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(50176, 25088), InferenceTensor(1000, 512)));
-        RegisterTrace(27, TrainingTensor(5519360, 512), GradientTensor(75264, 25088));
-        ClearBeforeBackward(27, GradientTensor(75264, 25088));
+        RegisterTrace(21, TrainingTensor(5168128, 512), GradientTensor(75264, 25088));
+        ClearBeforeBackward(21, GradientTensor(75264, 25088));
 
-        // 28: Dense fc
-        AddConvolution(28, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(5519360, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(5519872, 1000), GradientTensor(0, 1000), GradientTensor(1000, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+        // 22: Dense fc
+        AddConvolution(22, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(5168128, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(5168640, 1000), GradientTensor(0, 1000), GradientTensor(1000, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000)),
             null);
-        RegisterTrace(28, TrainingTensor(5519872, 1000), GradientTensor(1000, 512));
-        ClearBeforeBackward(28, GradientTensor(1000, 512));
+        RegisterTrace(22, TrainingTensor(5168640, 1000), GradientTensor(1000, 512));
+        ClearBeforeBackward(22, GradientTensor(1000, 512));
     }
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(5519872, 1000);
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(5168640, 1000);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(0, 1000);

@@ -45,7 +45,7 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     public const long ForwardFlopsPerImage = 7341773800;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 39143328;
+    public const long TrainingActivationBytesPerImage = 37738400;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 4014080;
@@ -148,8 +148,8 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         s.Append("Total params: 21,797,672 (trainable; plus 17,060 buffer elements)\n");
         s.Append("Multiply-adds per image: 3,663,761,408\n");
         s.Append("Forward FLOPs per image: 7,341,773,800 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 37.33 MiB, inference 3.83 MiB\n");
-        s.Append("Fusion groups: 45 passes for 124 layers\n");
+        s.Append("Activation memory per image: training 35.99 MiB, inference 3.83 MiB\n");
+        s.Append("Fusion groups: 39 passes for 124 layers\n");
         return s.ToString();
     }
 
@@ -375,7 +375,7 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
 
     private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
     {
-        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(45);
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(39);
         t.Add(new("conv1", new[] { 0, 1, 2 }));
         t.Add(new("maxpool", new[] { 3 }));
         for (int r = 0; r < 3; r++)
@@ -385,9 +385,7 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         }
         t.Add(new("layer2.0.conv1", new[] { 25, 26, 27 }));
         t.Add(new("layer2.0.conv2", new[] { 28, 29 }));
-        t.Add(new("layer2.0.downsample.0", new[] { 30, 31 }));
-        t.Add(new("layer2.0.add", new[] { 32 }));
-        t.Add(new("layer2.0.relu2", new[] { 33 }));
+        t.Add(new("layer2.0.downsample.0", new[] { 30, 31, 32, 33 }));
         for (int r = 0; r < 3; r++)
         {
             t.Add(new($"layer2.{1 + r}.conv1", new[] { 34 + 7 * r, 35 + 7 * r, 36 + 7 * r }));
@@ -395,9 +393,7 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         }
         t.Add(new("layer3.0.conv1", new[] { 55, 56, 57 }));
         t.Add(new("layer3.0.conv2", new[] { 58, 59 }));
-        t.Add(new("layer3.0.downsample.0", new[] { 60, 61 }));
-        t.Add(new("layer3.0.add", new[] { 62 }));
-        t.Add(new("layer3.0.relu2", new[] { 63 }));
+        t.Add(new("layer3.0.downsample.0", new[] { 60, 61, 62, 63 }));
         for (int r = 0; r < 5; r++)
         {
             t.Add(new($"layer3.{1 + r}.conv1", new[] { 64 + 7 * r, 65 + 7 * r, 66 + 7 * r }));
@@ -405,9 +401,7 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         }
         t.Add(new("layer4.0.conv1", new[] { 99, 100, 101 }));
         t.Add(new("layer4.0.conv2", new[] { 102, 103 }));
-        t.Add(new("layer4.0.downsample.0", new[] { 104, 105 }));
-        t.Add(new("layer4.0.add", new[] { 106 }));
-        t.Add(new("layer4.0.relu2", new[] { 107 }));
+        t.Add(new("layer4.0.downsample.0", new[] { 104, 105, 106, 107 }));
         t.Add(new("layer4.1.conv1", new[] { 108, 109, 110 }));
         t.Add(new("layer4.1.conv2", new[] { 111, 112, 113, 114 }));
         t.Add(new("layer4.2.conv1", new[] { 115, 116, 117 }));
@@ -423,7 +417,7 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public ResNet34(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(8029672, 1756160, 1003520, 21310208))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(7678440, 1756160, 1003520, 21310208))
     {
         int n = batchSize;
 
@@ -526,345 +520,306 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         RegisterTrace(9, TrainingTensor(4515840, 100352), GradientTensor(100352, 100352));
         ClearBeforeBackward(9, GradientTensor(0, 200704));
 
-        // 10: Conv+BatchNorm layer2.0.downsample.0, layer2.0.downsample.1
+        // 10: Conv+BatchNorm+Add+ReLU layer2.0.downsample.0, layer2.0.downsample.1, layer2.0.add, layer2.0.relu2
         AddConvolution(10, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(4014080, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(4616192, 100352), GradientTensor(0, 100352), GradientTensor(602112, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(455296, 512), default, TrainingTensor(4716544, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.downsample.1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4616192, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(455296, 512), TrainingTensor(4515840, 100352), TrainingTensor(4716544, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), BatchNormGradients("layer2.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(455808, 8192), Scratch(464000, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(200704, 200704), Scratch(455808, 8192), Scratch(464000, 128), InferenceTensor(0, 100352)),
-            null);
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(0, 100352)));
         RegisterTrace(10, TrainingTensor(4716544, 100352), GradientTensor(602112, 200704));
         ClearBeforeBackward(10, GradientTensor(0, 100352));
+        ClearBeforeBackward(10, GradientTensor(200704, 100352));
         ClearBeforeBackward(10, GradientTensor(602112, 200704));
 
-        // 11: Add layer2.0.add
-        AddStep(11,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(4515840, 100352), default, default, TrainingTensor(4716544, 100352), TrainingTensor(4816896, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), GradientTensor(100352, 100352), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352)));
-        RegisterTrace(11, TrainingTensor(4816896, 100352), GradientTensor(200704, 100352));
-        ClearBeforeBackward(11, GradientTensor(100352, 200704));
-
-        // 12: ReLU layer2.0.relu2
-        AddStep(12,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(4816896, 100352), default, default, default, TrainingTensor(4917248, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(12, TrainingTensor(4917248, 100352), GradientTensor(0, 100352));
-        ClearBeforeBackward(12, GradientTensor(0, 100352));
-
-        // 13: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        AddConvolution(13, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4917248, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(5017600, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(464128, 512), default, TrainingTensor(5117952, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn1")),
+        // 11: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+        AddConvolution(11, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4716544, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4816896, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4816896, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(464128, 512), default, TrainingTensor(4917248, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(464640, 147456), Scratch(612096, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(464640, 147456), Scratch(612096, 128), InferenceTensor(100352, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
-        RegisterTrace(13, TrainingTensor(5117952, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(13, GradientTensor(0, 100352));
+        RegisterTrace(11, TrainingTensor(4917248, 100352), GradientTensor(100352, 100352));
+        ClearBeforeBackward(11, GradientTensor(0, 100352));
 
-        // 14: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-        AddConvolution(14, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5117952, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(5218304, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5218304, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(612224, 512), TrainingTensor(4917248, 100352), TrainingTensor(5318656, 100352), GradientTensor(301056, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), BatchNormGradients("layer2.1.bn2")),
+        // 12: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
+        AddConvolution(12, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(4917248, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(5017600, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5017600, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(612224, 512), TrainingTensor(4716544, 100352), TrainingTensor(5117952, 100352), GradientTensor(301056, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), BatchNormGradients("layer2.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(612736, 147456), Scratch(760192, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(612736, 147456), Scratch(760192, 128), InferenceTensor(200704, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352)));
-        RegisterTrace(14, TrainingTensor(5318656, 100352), GradientTensor(200704, 100352));
-        ClearBeforeBackward(14, GradientTensor(0, 301056));
+        RegisterTrace(12, TrainingTensor(5117952, 100352), GradientTensor(200704, 100352));
+        ClearBeforeBackward(12, GradientTensor(0, 301056));
 
-        // 15: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        AddConvolution(15, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5318656, 100352), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(5419008, 100352), GradientTensor(0, 100352), GradientTensor(301056, 100352), ParameterGradient("layer2.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5419008, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(760320, 512), default, TrainingTensor(5519360, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.2.bn1")),
+        // 13: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
+        AddConvolution(13, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5117952, 100352), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(5218304, 100352), GradientTensor(0, 100352), GradientTensor(301056, 100352), ParameterGradient("layer2.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5218304, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(760320, 512), default, TrainingTensor(5318656, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.2.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(760832, 147456), Scratch(908288, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(200704, 100352), Scratch(760832, 147456), Scratch(908288, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(15, TrainingTensor(5519360, 100352), GradientTensor(301056, 100352));
-        ClearBeforeBackward(15, GradientTensor(0, 100352));
+        RegisterTrace(13, TrainingTensor(5318656, 100352), GradientTensor(301056, 100352));
+        ClearBeforeBackward(13, GradientTensor(0, 100352));
 
-        // 16: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-        AddConvolution(16, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5519360, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(5619712, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5619712, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(908416, 512), TrainingTensor(5318656, 100352), TrainingTensor(5720064, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), GradientTensor(301056, 100352), BatchNormGradients("layer2.2.bn2")),
+        // 14: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
+        AddConvolution(14, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5318656, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(5419008, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5419008, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(908416, 512), TrainingTensor(5117952, 100352), TrainingTensor(5519360, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), GradientTensor(301056, 100352), BatchNormGradients("layer2.2.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(908928, 147456), Scratch(1056384, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(908928, 147456), Scratch(1056384, 128), InferenceTensor(100352, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(200704, 100352), InferenceTensor(100352, 100352)));
-        RegisterTrace(16, TrainingTensor(5720064, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(16, GradientTensor(0, 200704));
-        ClearBeforeBackward(16, GradientTensor(301056, 100352));
+        RegisterTrace(14, TrainingTensor(5519360, 100352), GradientTensor(100352, 100352));
+        ClearBeforeBackward(14, GradientTensor(0, 200704));
+        ClearBeforeBackward(14, GradientTensor(301056, 100352));
 
-        // 17: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        AddConvolution(17, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5720064, 100352), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(5820416, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), ParameterGradient("layer2.3.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5820416, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1056512, 512), default, TrainingTensor(5920768, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.3.bn1")),
+        // 15: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
+        AddConvolution(15, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5519360, 100352), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(5619712, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), ParameterGradient("layer2.3.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5619712, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1056512, 512), default, TrainingTensor(5720064, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.3.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(1057024, 147456), Scratch(1204480, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(1057024, 147456), Scratch(1204480, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(17, TrainingTensor(5920768, 100352), GradientTensor(200704, 100352));
-        ClearBeforeBackward(17, GradientTensor(0, 100352));
+        RegisterTrace(15, TrainingTensor(5720064, 100352), GradientTensor(200704, 100352));
+        ClearBeforeBackward(15, GradientTensor(0, 100352));
 
-        // 18: Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-        AddConvolution(18, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5920768, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(6021120, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.3.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6021120, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1204608, 512), TrainingTensor(5720064, 100352), TrainingTensor(6121472, 100352), GradientTensor(301056, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), BatchNormGradients("layer2.3.bn2")),
+        // 16: Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
+        AddConvolution(16, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(5720064, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(5820416, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.3.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5820416, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1204608, 512), TrainingTensor(5519360, 100352), TrainingTensor(5920768, 100352), GradientTensor(301056, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), BatchNormGradients("layer2.3.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1205120, 147456), Scratch(1352576, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1205120, 147456), Scratch(1352576, 128), InferenceTensor(200704, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(200704, 100352)));
-        RegisterTrace(18, TrainingTensor(6121472, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(18, GradientTensor(0, 301056));
+        RegisterTrace(16, TrainingTensor(5920768, 100352), GradientTensor(100352, 100352));
+        ClearBeforeBackward(16, GradientTensor(0, 301056));
 
-        // 19: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        AddConvolution(19, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(6121472, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(6221824, 50176), GradientTensor(0, 50176), GradientTensor(301056, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(6221824, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(1352704, 1024), default, TrainingTensor(6272000, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn1")),
+        // 17: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+        AddConvolution(17, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(5920768, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(6021120, 50176), GradientTensor(0, 50176), GradientTensor(301056, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(6021120, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(1352704, 1024), default, TrainingTensor(6071296, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1353728, 294912), Scratch(1648640, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(1353728, 294912), Scratch(1648640, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(19, TrainingTensor(6272000, 50176), GradientTensor(301056, 100352));
-        ClearBeforeBackward(19, GradientTensor(0, 50176));
+        RegisterTrace(17, TrainingTensor(6071296, 50176), GradientTensor(301056, 100352));
+        ClearBeforeBackward(17, GradientTensor(0, 50176));
 
-        // 20: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-        AddConvolution(20, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6272000, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(6322176, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(6322176, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1648896, 1024), default, TrainingTensor(6372352, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn2")),
+        // 18: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
+        AddConvolution(18, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6071296, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(6121472, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(6121472, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1648896, 1024), default, TrainingTensor(6171648, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1649920, 589824), Scratch(2239744, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1649920, 589824), Scratch(2239744, 256), InferenceTensor(50176, 50176)),
             null);
-        RegisterTrace(20, TrainingTensor(6372352, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(20, GradientTensor(0, 100352));
+        RegisterTrace(18, TrainingTensor(6171648, 50176), GradientTensor(50176, 50176));
+        ClearBeforeBackward(18, GradientTensor(0, 100352));
 
-        // 21: Conv+BatchNorm layer3.0.downsample.0, layer3.0.downsample.1
-        AddConvolution(21, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(6121472, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(6422528, 50176), GradientTensor(0, 50176), GradientTensor(301056, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(6422528, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(2240000, 1024), default, TrainingTensor(6472704, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.downsample.1")),
+        // 19: Conv+BatchNorm+Add+ReLU layer3.0.downsample.0, layer3.0.downsample.1, layer3.0.add, layer3.0.relu2
+        AddConvolution(19, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(5920768, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(6221824, 50176), GradientTensor(0, 50176), GradientTensor(301056, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6221824, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(2240000, 1024), TrainingTensor(6171648, 50176), TrainingTensor(6272000, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), BatchNormGradients("layer3.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(2241024, 32768), Scratch(2273792, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(200704, 100352), Scratch(2241024, 32768), Scratch(2273792, 256), InferenceTensor(0, 50176)),
-            null);
-        RegisterTrace(21, TrainingTensor(6472704, 50176), GradientTensor(301056, 100352));
-        ClearBeforeBackward(21, GradientTensor(0, 50176));
-        ClearBeforeBackward(21, GradientTensor(301056, 100352));
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 50176), default, default, InferenceTensor(50176, 50176), InferenceTensor(0, 50176)));
+        RegisterTrace(19, TrainingTensor(6272000, 50176), GradientTensor(301056, 100352));
+        ClearBeforeBackward(19, GradientTensor(0, 50176));
+        ClearBeforeBackward(19, GradientTensor(100352, 50176));
+        ClearBeforeBackward(19, GradientTensor(301056, 100352));
 
-        // 22: Add layer3.0.add
-        AddStep(22,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(6372352, 50176), default, default, TrainingTensor(6472704, 50176), TrainingTensor(6522880, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), GradientTensor(50176, 50176), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176)));
-        RegisterTrace(22, TrainingTensor(6522880, 50176), GradientTensor(100352, 50176));
-        ClearBeforeBackward(22, GradientTensor(50176, 100352));
-
-        // 23: ReLU layer3.0.relu2
-        AddStep(23,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(6522880, 50176), default, default, default, TrainingTensor(6573056, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(23, TrainingTensor(6573056, 50176), GradientTensor(0, 50176));
-        ClearBeforeBackward(23, GradientTensor(0, 50176));
-
-        // 24: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        AddConvolution(24, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6573056, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(6623232, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(6623232, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2274048, 1024), default, TrainingTensor(6673408, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn1")),
+        // 20: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+        AddConvolution(20, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6272000, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(6322176, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(6322176, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2274048, 1024), default, TrainingTensor(6372352, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2275072, 589824), Scratch(2864896, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2275072, 589824), Scratch(2864896, 256), InferenceTensor(50176, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
-        RegisterTrace(24, TrainingTensor(6673408, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(24, GradientTensor(0, 50176));
+        RegisterTrace(20, TrainingTensor(6372352, 50176), GradientTensor(50176, 50176));
+        ClearBeforeBackward(20, GradientTensor(0, 50176));
 
-        // 25: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-        AddConvolution(25, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6673408, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(6723584, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6723584, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2865152, 1024), TrainingTensor(6573056, 50176), TrainingTensor(6773760, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), BatchNormGradients("layer3.1.bn2")),
+        // 21: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
+        AddConvolution(21, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6372352, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(6422528, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6422528, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2865152, 1024), TrainingTensor(6272000, 50176), TrainingTensor(6472704, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), BatchNormGradients("layer3.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2866176, 589824), Scratch(3456000, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2866176, 589824), Scratch(3456000, 256), InferenceTensor(100352, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176)));
-        RegisterTrace(25, TrainingTensor(6773760, 50176), GradientTensor(100352, 50176));
-        ClearBeforeBackward(25, GradientTensor(0, 150528));
+        RegisterTrace(21, TrainingTensor(6472704, 50176), GradientTensor(100352, 50176));
+        ClearBeforeBackward(21, GradientTensor(0, 150528));
 
-        // 26: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        AddConvolution(26, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6773760, 50176), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(6823936, 50176), GradientTensor(0, 50176), GradientTensor(150528, 50176), ParameterGradient("layer3.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(6823936, 50176), BatchNormTensors("layer3.2.bn1"), Scratch(3456256, 1024), default, TrainingTensor(6874112, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.2.bn1")),
+        // 22: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+        AddConvolution(22, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6472704, 50176), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(6522880, 50176), GradientTensor(0, 50176), GradientTensor(150528, 50176), ParameterGradient("layer3.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(6522880, 50176), BatchNormTensors("layer3.2.bn1"), Scratch(3456256, 1024), default, TrainingTensor(6573056, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.2.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(3457280, 589824), Scratch(4047104, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(100352, 50176), Scratch(3457280, 589824), Scratch(4047104, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(26, TrainingTensor(6874112, 50176), GradientTensor(150528, 50176));
-        ClearBeforeBackward(26, GradientTensor(0, 50176));
+        RegisterTrace(22, TrainingTensor(6573056, 50176), GradientTensor(150528, 50176));
+        ClearBeforeBackward(22, GradientTensor(0, 50176));
 
-        // 27: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-        AddConvolution(27, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6874112, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(6924288, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6924288, 50176), BatchNormTensors("layer3.2.bn2"), Scratch(4047360, 1024), TrainingTensor(6773760, 50176), TrainingTensor(6974464, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), GradientTensor(150528, 50176), BatchNormGradients("layer3.2.bn2")),
+        // 23: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+        AddConvolution(23, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6573056, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(6623232, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6623232, 50176), BatchNormTensors("layer3.2.bn2"), Scratch(4047360, 1024), TrainingTensor(6472704, 50176), TrainingTensor(6673408, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), GradientTensor(150528, 50176), BatchNormGradients("layer3.2.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(4048384, 589824), Scratch(4638208, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(4048384, 589824), Scratch(4638208, 256), InferenceTensor(50176, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(100352, 50176), InferenceTensor(50176, 50176)));
-        RegisterTrace(27, TrainingTensor(6974464, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(27, GradientTensor(0, 100352));
-        ClearBeforeBackward(27, GradientTensor(150528, 50176));
+        RegisterTrace(23, TrainingTensor(6673408, 50176), GradientTensor(50176, 50176));
+        ClearBeforeBackward(23, GradientTensor(0, 100352));
+        ClearBeforeBackward(23, GradientTensor(150528, 50176));
 
-        // 28: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        AddConvolution(28, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6974464, 50176), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(7024640, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.3.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7024640, 50176), BatchNormTensors("layer3.3.bn1"), Scratch(4638464, 1024), default, TrainingTensor(7074816, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.3.bn1")),
+        // 24: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+        AddConvolution(24, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6673408, 50176), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(6723584, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.3.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(6723584, 50176), BatchNormTensors("layer3.3.bn1"), Scratch(4638464, 1024), default, TrainingTensor(6773760, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.3.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(4639488, 589824), Scratch(5229312, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(4639488, 589824), Scratch(5229312, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(28, TrainingTensor(7074816, 50176), GradientTensor(100352, 50176));
-        ClearBeforeBackward(28, GradientTensor(0, 50176));
+        RegisterTrace(24, TrainingTensor(6773760, 50176), GradientTensor(100352, 50176));
+        ClearBeforeBackward(24, GradientTensor(0, 50176));
 
-        // 29: Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
-        AddConvolution(29, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7074816, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(7124992, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.3.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7124992, 50176), BatchNormTensors("layer3.3.bn2"), Scratch(5229568, 1024), TrainingTensor(6974464, 50176), TrainingTensor(7175168, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), BatchNormGradients("layer3.3.bn2")),
+        // 25: Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
+        AddConvolution(25, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6773760, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(6823936, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.3.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6823936, 50176), BatchNormTensors("layer3.3.bn2"), Scratch(5229568, 1024), TrainingTensor(6673408, 50176), TrainingTensor(6874112, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), BatchNormGradients("layer3.3.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(5230592, 589824), Scratch(5820416, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(5230592, 589824), Scratch(5820416, 256), InferenceTensor(100352, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(50176, 50176), InferenceTensor(100352, 50176)));
-        RegisterTrace(29, TrainingTensor(7175168, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(29, GradientTensor(0, 150528));
+        RegisterTrace(25, TrainingTensor(6874112, 50176), GradientTensor(50176, 50176));
+        ClearBeforeBackward(25, GradientTensor(0, 150528));
 
-        // 30: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        AddConvolution(30, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7175168, 50176), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(7225344, 50176), GradientTensor(0, 50176), GradientTensor(150528, 50176), ParameterGradient("layer3.4.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7225344, 50176), BatchNormTensors("layer3.4.bn1"), Scratch(5820672, 1024), default, TrainingTensor(7275520, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.4.bn1")),
+        // 26: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+        AddConvolution(26, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6874112, 50176), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(6924288, 50176), GradientTensor(0, 50176), GradientTensor(150528, 50176), ParameterGradient("layer3.4.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(6924288, 50176), BatchNormTensors("layer3.4.bn1"), Scratch(5820672, 1024), default, TrainingTensor(6974464, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.4.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(5821696, 589824), Scratch(6411520, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(100352, 50176), Scratch(5821696, 589824), Scratch(6411520, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(30, TrainingTensor(7275520, 50176), GradientTensor(150528, 50176));
-        ClearBeforeBackward(30, GradientTensor(0, 50176));
+        RegisterTrace(26, TrainingTensor(6974464, 50176), GradientTensor(150528, 50176));
+        ClearBeforeBackward(26, GradientTensor(0, 50176));
 
-        // 31: Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-        AddConvolution(31, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7275520, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(7325696, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.4.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7325696, 50176), BatchNormTensors("layer3.4.bn2"), Scratch(6411776, 1024), TrainingTensor(7175168, 50176), TrainingTensor(7375872, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), GradientTensor(150528, 50176), BatchNormGradients("layer3.4.bn2")),
+        // 27: Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
+        AddConvolution(27, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(6974464, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(7024640, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.4.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7024640, 50176), BatchNormTensors("layer3.4.bn2"), Scratch(6411776, 1024), TrainingTensor(6874112, 50176), TrainingTensor(7074816, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), GradientTensor(150528, 50176), BatchNormGradients("layer3.4.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(6412800, 589824), Scratch(7002624, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(6412800, 589824), Scratch(7002624, 256), InferenceTensor(50176, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 50176), default, default, InferenceTensor(100352, 50176), InferenceTensor(50176, 50176)));
-        RegisterTrace(31, TrainingTensor(7375872, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(31, GradientTensor(0, 100352));
-        ClearBeforeBackward(31, GradientTensor(150528, 50176));
+        RegisterTrace(27, TrainingTensor(7074816, 50176), GradientTensor(50176, 50176));
+        ClearBeforeBackward(27, GradientTensor(0, 100352));
+        ClearBeforeBackward(27, GradientTensor(150528, 50176));
 
-        // 32: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
-        AddConvolution(32, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7375872, 50176), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(7426048, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.5.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7426048, 50176), BatchNormTensors("layer3.5.bn1"), Scratch(7002880, 1024), default, TrainingTensor(7476224, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.5.bn1")),
+        // 28: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+        AddConvolution(28, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7074816, 50176), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(7124992, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.5.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7124992, 50176), BatchNormTensors("layer3.5.bn1"), Scratch(7002880, 1024), default, TrainingTensor(7175168, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.5.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(7003904, 589824), Scratch(7593728, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(7003904, 589824), Scratch(7593728, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(32, TrainingTensor(7476224, 50176), GradientTensor(100352, 50176));
-        ClearBeforeBackward(32, GradientTensor(0, 50176));
+        RegisterTrace(28, TrainingTensor(7175168, 50176), GradientTensor(100352, 50176));
+        ClearBeforeBackward(28, GradientTensor(0, 50176));
 
-        // 33: Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
-        AddConvolution(33, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7476224, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(7526400, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.5.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7526400, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7593984, 1024), TrainingTensor(7375872, 50176), TrainingTensor(7576576, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), BatchNormGradients("layer3.5.bn2")),
+        // 29: Conv+BatchNorm+Add+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.add, layer3.5.relu2
+        AddConvolution(29, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(7175168, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(7225344, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.5.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7225344, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7593984, 1024), TrainingTensor(7074816, 50176), TrainingTensor(7275520, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), BatchNormGradients("layer3.5.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(7595008, 589824), Scratch(8184832, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7595008, 589824), Scratch(8184832, 256), InferenceTensor(100352, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(50176, 50176), InferenceTensor(100352, 50176)));
-        RegisterTrace(33, TrainingTensor(7576576, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(33, GradientTensor(0, 150528));
+        RegisterTrace(29, TrainingTensor(7275520, 50176), GradientTensor(50176, 50176));
+        ClearBeforeBackward(29, GradientTensor(0, 150528));
 
-        // 34: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
-        AddConvolution(34, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(7576576, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(7626752, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7626752, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(8185088, 2048), default, TrainingTensor(7651840, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn1")),
+        // 30: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
+        AddConvolution(30, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(7275520, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(7325696, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7325696, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(8185088, 2048), default, TrainingTensor(7350784, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8187136, 1179648), Scratch(9366784, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(8187136, 1179648), Scratch(9366784, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(34, TrainingTensor(7651840, 25088), GradientTensor(150528, 50176));
-        ClearBeforeBackward(34, GradientTensor(0, 25088));
+        RegisterTrace(30, TrainingTensor(7350784, 25088), GradientTensor(150528, 50176));
+        ClearBeforeBackward(30, GradientTensor(0, 25088));
 
-        // 35: Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
-        AddConvolution(35, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7651840, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(7676928, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7676928, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9367296, 2048), default, TrainingTensor(7702016, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
+        // 31: Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
+        AddConvolution(31, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7350784, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(7375872, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7375872, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9367296, 2048), default, TrainingTensor(7400960, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9369344, 2359296), Scratch(11728640, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(9369344, 2359296), Scratch(11728640, 512), InferenceTensor(25088, 25088)),
             null);
-        RegisterTrace(35, TrainingTensor(7702016, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(35, GradientTensor(0, 50176));
+        RegisterTrace(31, TrainingTensor(7400960, 25088), GradientTensor(25088, 25088));
+        ClearBeforeBackward(31, GradientTensor(0, 50176));
 
-        // 36: Conv+BatchNorm layer4.0.downsample.0, layer4.0.downsample.1
-        AddConvolution(36, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(7576576, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(7727104, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7727104, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(11729152, 2048), default, TrainingTensor(7752192, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.downsample.1")),
+        // 32: Conv+BatchNorm+Add+ReLU layer4.0.downsample.0, layer4.0.downsample.1, layer4.0.add, layer4.0.relu2
+        AddConvolution(32, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(7275520, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(7426048, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7426048, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(11729152, 2048), TrainingTensor(7400960, 25088), TrainingTensor(7451136, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), BatchNormGradients("layer4.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(11731200, 131072), Scratch(11862272, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(100352, 50176), Scratch(11731200, 131072), Scratch(11862272, 512), InferenceTensor(0, 25088)),
-            null);
-        RegisterTrace(36, TrainingTensor(7752192, 25088), GradientTensor(150528, 50176));
-        ClearBeforeBackward(36, GradientTensor(0, 25088));
-        ClearBeforeBackward(36, GradientTensor(150528, 50176));
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 25088), default, default, InferenceTensor(25088, 25088), InferenceTensor(0, 25088)));
+        RegisterTrace(32, TrainingTensor(7451136, 25088), GradientTensor(150528, 50176));
+        ClearBeforeBackward(32, GradientTensor(0, 25088));
+        ClearBeforeBackward(32, GradientTensor(50176, 25088));
+        ClearBeforeBackward(32, GradientTensor(150528, 50176));
 
-        // 37: Add layer4.0.add
-        AddStep(37,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(7702016, 25088), default, default, TrainingTensor(7752192, 25088), TrainingTensor(7777280, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), GradientTensor(25088, 25088), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088)));
-        RegisterTrace(37, TrainingTensor(7777280, 25088), GradientTensor(50176, 25088));
-        ClearBeforeBackward(37, GradientTensor(25088, 50176));
-
-        // 38: ReLU layer4.0.relu2
-        AddStep(38,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(7777280, 25088), default, default, default, TrainingTensor(7802368, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(38, TrainingTensor(7802368, 25088), GradientTensor(0, 25088));
-        ClearBeforeBackward(38, GradientTensor(0, 25088));
-
-        // 39: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
-        AddConvolution(39, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7802368, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(7827456, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7827456, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11862784, 2048), default, TrainingTensor(7852544, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn1")),
+        // 33: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
+        AddConvolution(33, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7451136, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(7476224, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7476224, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11862784, 2048), default, TrainingTensor(7501312, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(11864832, 2359296), Scratch(14224128, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(11864832, 2359296), Scratch(14224128, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
-        RegisterTrace(39, TrainingTensor(7852544, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(39, GradientTensor(0, 25088));
+        RegisterTrace(33, TrainingTensor(7501312, 25088), GradientTensor(25088, 25088));
+        ClearBeforeBackward(33, GradientTensor(0, 25088));
 
-        // 40: Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
-        AddConvolution(40, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7852544, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(7877632, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7877632, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(14224640, 2048), TrainingTensor(7802368, 25088), TrainingTensor(7902720, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), BatchNormGradients("layer4.1.bn2")),
+        // 34: Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
+        AddConvolution(34, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7501312, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(7526400, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7526400, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(14224640, 2048), TrainingTensor(7451136, 25088), TrainingTensor(7551488, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), BatchNormGradients("layer4.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(14226688, 2359296), Scratch(16585984, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(14226688, 2359296), Scratch(16585984, 512), InferenceTensor(50176, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088)));
-        RegisterTrace(40, TrainingTensor(7902720, 25088), GradientTensor(50176, 25088));
-        ClearBeforeBackward(40, GradientTensor(0, 75264));
+        RegisterTrace(34, TrainingTensor(7551488, 25088), GradientTensor(50176, 25088));
+        ClearBeforeBackward(34, GradientTensor(0, 75264));
 
-        // 41: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
-        AddConvolution(41, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7902720, 25088), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(7927808, 25088), GradientTensor(0, 25088), GradientTensor(75264, 25088), ParameterGradient("layer4.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7927808, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16586496, 2048), default, TrainingTensor(7952896, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.2.bn1")),
+        // 35: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
+        AddConvolution(35, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7551488, 25088), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(7576576, 25088), GradientTensor(0, 25088), GradientTensor(75264, 25088), ParameterGradient("layer4.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7576576, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16586496, 2048), default, TrainingTensor(7601664, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.2.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(16588544, 2359296), Scratch(18947840, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(50176, 25088), Scratch(16588544, 2359296), Scratch(18947840, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(41, TrainingTensor(7952896, 25088), GradientTensor(75264, 25088));
-        ClearBeforeBackward(41, GradientTensor(0, 25088));
+        RegisterTrace(35, TrainingTensor(7601664, 25088), GradientTensor(75264, 25088));
+        ClearBeforeBackward(35, GradientTensor(0, 25088));
 
-        // 42: Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
-        AddConvolution(42, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7952896, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(7977984, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7977984, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(18948352, 2048), TrainingTensor(7902720, 25088), TrainingTensor(8003072, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), GradientTensor(75264, 25088), BatchNormGradients("layer4.2.bn2")),
+        // 36: Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
+        AddConvolution(36, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(7601664, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(7626752, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(7626752, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(18948352, 2048), TrainingTensor(7551488, 25088), TrainingTensor(7651840, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), GradientTensor(75264, 25088), BatchNormGradients("layer4.2.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(18950400, 2359296), Scratch(21309696, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(18950400, 2359296), Scratch(21309696, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(50176, 25088), InferenceTensor(25088, 25088)));
-        RegisterTrace(42, TrainingTensor(8003072, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(42, GradientTensor(0, 50176));
-        ClearBeforeBackward(42, GradientTensor(75264, 25088));
+        RegisterTrace(36, TrainingTensor(7651840, 25088), GradientTensor(25088, 25088));
+        ClearBeforeBackward(36, GradientTensor(0, 50176));
+        ClearBeforeBackward(36, GradientTensor(75264, 25088));
 
-        // 43: GlobalAvgPool avgpool
-        AddStep(43,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(8003072, 25088), TrainingTensor(8028160, 512), GradientTensor(1000, 512), GradientTensor(50176, 25088)),
+        // 37: GlobalAvgPool avgpool
+        AddStep(37,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(7651840, 25088), TrainingTensor(7676928, 512), GradientTensor(1000, 512), GradientTensor(50176, 25088)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512)));
-        RegisterTrace(43, TrainingTensor(8028160, 512), GradientTensor(50176, 25088));
-        ClearBeforeBackward(43, GradientTensor(50176, 25088));
+        RegisterTrace(37, TrainingTensor(7676928, 512), GradientTensor(50176, 25088));
+        ClearBeforeBackward(37, GradientTensor(50176, 25088));
 
-        // 44: Dense fc
-        AddConvolution(44, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(8028160, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(8028672, 1000), GradientTensor(0, 1000), GradientTensor(1000, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+        // 38: Dense fc
+        AddConvolution(38, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(7676928, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(7677440, 1000), GradientTensor(0, 1000), GradientTensor(1000, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000)),
             null);
-        RegisterTrace(44, TrainingTensor(8028672, 1000), GradientTensor(1000, 512));
-        ClearBeforeBackward(44, GradientTensor(1000, 512));
+        RegisterTrace(38, TrainingTensor(7677440, 1000), GradientTensor(1000, 512));
+        ClearBeforeBackward(38, GradientTensor(1000, 512));
     }
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(8028672, 1000);
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(7677440, 1000);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(0, 1000);

@@ -555,6 +555,82 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     // Helpers
     // ------------------------------------------------------------------------------------------------------------
 
+    /// <summary>
+    /// Pooling on the SIMD backend (NHWC): forward vectorised over channels with a scalar tail (19 channels), split by
+    /// output row (batch 1 on 2 threads), against the double-precision reference; backward on a non-zero prior.
+    /// </summary>
+    [Theory]
+    [InlineData(PoolKind.Max, 1, 19, 9, 7, 3, 2, 1, 2)]
+    [InlineData(PoolKind.Max, 3, 64, 8, 8, 3, 2, 1, 1)]
+    [InlineData(PoolKind.Max, 2, 5, 7, 9, 2, 2, 0, 2)]
+    [InlineData(PoolKind.Max, 1, 19, 9, 9, 7, 2, 3, 2)]
+    [InlineData(PoolKind.Average, 1, 19, 9, 7, 3, 2, 1, 2)]
+    [InlineData(PoolKind.Average, 3, 24, 7, 7, 3, 1, 1, 1)]
+    [InlineData(PoolKind.GlobalAverage, 3, 19, 7, 9, 0, 1, 0, 2)]
+    [InlineData(PoolKind.GlobalAverage, 1, 2048, 7, 7, 0, 1, 0, 2)]
+    public void Pool(PoolKind kind, int n, int channels, int h, int w, int k, int stride, int pad, int threads)
+    {
+        Random random = new(Seed(kind, n, channels, h, w, k, stride, pad, threads));
+        PoolShape shape = new(n, channels, h, w, k, stride, pad, kind);
+        float[] x = RandomFloats(random, n * channels * h * w);
+        (float[] y, float[] dx, float[] dy, float[] prior) = RunPool(shape, x, random, threads);
+        (double[] expectedY, double[] expectedDx) = kind switch
+        {
+            PoolKind.Max => (Reference.MaxPool2dForward(D(x), n, channels, h, w, k, stride, pad), Reference.MaxPool2dBackward(D(x), n, channels, h, w, k, stride, pad, D(dy))),
+            PoolKind.Average => (Reference.AvgPool2dForward(D(x), n, channels, h, w, k, stride, pad), Reference.AvgPool2dBackward(n, channels, h, w, k, stride, pad, D(dy))),
+            _ => (Reference.GlobalAvgPoolForward(D(x), n, channels, h, w), Reference.GlobalAvgPoolBackward(n, channels, h, w, D(dy))),
+        };
+        AssertClose($"{shape} on {threads} threads: y", expectedY, y);
+        AssertClose($"{shape} on {threads} threads: dx", Add(D(prior), expectedDx), dx);
+    }
+
+    /// <summary>Max pooling forward propagates NaN: an output is NaN exactly where its window holds one, in the vector lanes and the tail.</summary>
+    [Fact]
+    public void MaxPoolPropagatesNaN()
+    {
+        Random random = new(11);
+        PoolShape shape = new(2, 19, 9, 9, 3, 2, 1, PoolKind.Max);
+        float[] x = RandomFloats(random, 2 * 19 * 81);
+        foreach (int at in new[] { 5, 81 * 3 + 40, 81 * 17 + 80, (81 * 19) + (81 * 18) + 10 })
+        {
+            x[at] = float.NaN; // NCHW indices: channels 0, 3, 17 (the tail) and image 1's channel 18
+        }
+
+        (float[] y, _, _, _) = RunPool(shape, x, random, 2);
+        double[] marked = Reference.MaxPool2dForward(D(x).Select(v => double.IsNaN(v) ? double.PositiveInfinity : v).ToArray(), 2, 19, 9, 9, 3, 2, 1);
+        int nans = 0;
+        for (int i = 0; i < y.Length; i++)
+        {
+            if (double.IsPositiveInfinity(marked[i]))
+            {
+                nans++;
+                Assert.True(float.IsNaN(y[i]), $"output {i}: its window holds a NaN, the output is {y[i]}");
+            }
+            else
+            {
+                Assert.Equal(marked[i], y[i], 1e-6);
+            }
+        }
+
+        Assert.True(nans >= 4, $"only {nans} outputs saw a NaN");
+    }
+
+    // Runs a pooling forward and backward on the SIMD device; y and dx come back NCHW.
+    private (float[] Y, float[] Dx, float[] Dy, float[] Prior) RunPool(PoolShape shape, float[] x, Random random, int threads)
+    {
+        (int n, int c, int inPixels, int outPixels) = (shape.N, shape.Channels, shape.Height * shape.Width, shape.OutHeight * shape.OutWidth);
+        float[] dy = RandomFloats(random, (int)shape.OutputElements);
+        float[] prior = RandomFloats(random, x.Length);
+        Device device = _fixture.Simd(threads, SimdWidth.Auto);
+        using Buffers buffers = new(device);
+        ArrayView<float> y = buffers.Filled((int)shape.OutputElements, Garbage), dx = buffers.Upload(Layout.ToNhwc(prior, n, c, inPixels));
+        PoolOp op = new(device, shape, buffers.Upload(Layout.ToNhwc(x, n, c, inPixels)), y, buffers.Upload(Layout.ToNhwc(dy, n, c, outPixels)), dx);
+        op.Forward();
+        float[] forward = Layout.ToNchw(buffers.Read(y), n, c, outPixels);
+        op.Backward();
+        return (forward, Layout.ToNchw(buffers.Read(dx), n, c, inPixels), dy, prior);
+    }
+
     private static bool Available(SimdWidth width) => width != SimdWidth.Vector512 || Vector512.IsHardwareAccelerated;
 
 

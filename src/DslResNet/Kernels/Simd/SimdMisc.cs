@@ -1,9 +1,15 @@
 using System;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace DslResNet.Kernels.Simd;
 
-/// <summary>Pooling on NHWC tensors (max, average with padding counted, global average), split by image.</summary>
+/// <summary>
+/// Pooling on NHWC tensors (max, average with padding counted, global average). The forward passes are vectorised over
+/// the channels (contiguous in NHWC), windowed ones split by output row so that one image keeps every thread busy; the
+/// backward passes are split by image. Per channel, every value is computed in the same order as a scalar loop would,
+/// so the results do not depend on the vector width.
+/// </summary>
 internal sealed unsafe class SimdPooling : IParallelWork, IPooling
 {
     private readonly SimdPool _pool;
@@ -34,7 +40,7 @@ internal sealed unsafe class SimdPooling : IParallelWork, IPooling
     public void Forward(int images)
     {
         _backward = false;
-        _pool.Run(this, images, balanced: true);
+        _pool.Run(this, _s.Kind == PoolKind.GlobalAverage ? images : images * _s.OutHeight, balanced: true);
     }
 
     /// <summary>Backward (accumulates).</summary>
@@ -54,6 +60,12 @@ internal sealed unsafe class SimdPooling : IParallelWork, IPooling
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(int start, int end, int thread)
     {
+        if (!_backward && _s.Kind != PoolKind.GlobalAverage)
+        {
+            ForwardRows(start, end);
+            return;
+        }
+
         int c = _s.Channels;
         int inPixels = _s.Height * _s.Width;
         int outPixels = _s.OutHeight * _s.OutWidth;
@@ -66,16 +78,7 @@ internal sealed unsafe class SimdPooling : IParallelWork, IPooling
                 float scale = 1f / inPixels;
                 if (!_backward)
                 {
-                    for (int k = 0; k < c; k++)
-                    {
-                        float sum = 0f;
-                        for (int p = 0; p < inPixels; p++)
-                        {
-                            sum += x[((long)p * c) + k];
-                        }
-
-                        y[k] = sum * scale;
-                    }
+                    GlobalAverage(x, y, c, inPixels, scale);
                 }
                 else
                 {
@@ -102,6 +105,114 @@ internal sealed unsafe class SimdPooling : IParallelWork, IPooling
                     {
                         Window(n, oy, ox, k, o + k);
                     }
+                }
+            }
+        }
+    }
+
+    // Each channel's sum runs over the pixels in order, as the scalar loop did; the vector covers neighbouring channels.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GlobalAverage(float* x, float* y, int c, int pixels, float scale)
+    {
+        int width = Vector<float>.Count;
+        int k = 0;
+        for (; k + width <= c; k += width)
+        {
+            Vector<float> sum = Vector<float>.Zero;
+            for (int p = 0; p < pixels; p++)
+            {
+                sum += Vector.Load(x + ((long)p * c) + k);
+            }
+
+            (sum * scale).Store(y + k);
+        }
+
+        for (; k < c; k++)
+        {
+            float sum = 0f;
+            for (int p = 0; p < pixels; p++)
+            {
+                sum += x[((long)p * c) + k];
+            }
+
+            y[k] = sum * scale;
+        }
+    }
+
+    // Windowed pooling forward for output rows [start, end) of the batch (unit = image x output row).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ForwardRows(int start, int end)
+    {
+        int c = _s.Channels;
+        int width = Vector<float>.Count;
+        bool max = _s.Kind == PoolKind.Max;
+        float area = _s.Kernel * _s.Kernel;
+        for (int unit = start; unit < end; unit++)
+        {
+            int n = unit / _s.OutHeight;
+            int oy = unit % _s.OutHeight;
+            float* image = _x + ((long)n * _s.Height * _s.Width * c);
+            float* yRow = _y + ((((long)n * _s.OutHeight) + oy) * _s.OutWidth * c);
+            int y0 = Math.Max(0, (oy * _s.Stride) - _s.Padding);
+            int y1 = Math.Min(_s.Height, (oy * _s.Stride) - _s.Padding + _s.Kernel);
+            for (int ox = 0; ox < _s.OutWidth; ox++)
+            {
+                int x0 = Math.Max(0, (ox * _s.Stride) - _s.Padding);
+                int x1 = Math.Min(_s.Width, (ox * _s.Stride) - _s.Padding + _s.Kernel);
+                float* y = yRow + ((long)ox * c);
+                if (y0 >= y1 || x0 >= x1)
+                {
+                    // A window wholly in the padding (as the scalar loop: 0 for max and for the average).
+                    new Span<float>(y, c).Clear();
+                    continue;
+                }
+
+                int k = 0;
+                for (; k + width <= c; k += width)
+                {
+                    // Row-major over the window, as the scalar rule: a NaN wins over numbers and stays.
+                    Vector<float> acc = max ? Vector.Load(image + ((((long)y0 * _s.Width) + x0) * c) + k) : Vector<float>.Zero;
+                    for (int iy = y0; iy < y1; iy++)
+                    {
+                        float* row = image + ((long)iy * _s.Width * c) + k;
+                        for (int ix = x0; ix < x1; ix++)
+                        {
+                            Vector<float> v = Vector.Load(row + ((long)ix * c));
+                            if (max)
+                            {
+                                Vector<int> take = Vector.GreaterThan(v, acc) | (~Vector.Equals(v, v) & Vector.Equals(acc, acc));
+                                acc = Vector.ConditionalSelect(take, v, acc);
+                            }
+                            else
+                            {
+                                acc += v;
+                            }
+                        }
+                    }
+
+                    (max ? acc : acc / area).Store(y + k);
+                }
+
+                for (; k < c; k++)
+                {
+                    float acc = max ? image[((((long)y0 * _s.Width) + x0) * c) + k] : 0f;
+                    for (int iy = y0; iy < y1; iy++)
+                    {
+                        for (int ix = x0; ix < x1; ix++)
+                        {
+                            float v = image[((((long)iy * _s.Width) + ix) * c) + k];
+                            if (!max)
+                            {
+                                acc += v;
+                            }
+                            else if (v > acc || (float.IsNaN(v) && !float.IsNaN(acc)))
+                            {
+                                acc = v;
+                            }
+                        }
+                    }
+
+                    y[k] = max ? acc : acc / area;
                 }
             }
         }
