@@ -27,6 +27,10 @@ public sealed class GpuCompilationTests
 {
     private static readonly Type[] KernelClasses = [typeof(ConvKernels), typeof(EpilogueKernels), typeof(PoolKernels), typeof(MiscKernels)];
 
+    // Classes of explicitly grouped kernels (launched with a KernelConfig; no index parameter): every public static void
+    // method is a kernel.
+    private static readonly Type[] GroupedKernelClasses = [typeof(ReductionKernels)];
+
     /// <summary>Every kernel, named "Class.Method".</summary>
     public static TheoryData<string> Kernels()
     {
@@ -52,6 +56,7 @@ public sealed class GpuCompilationTests
             "MiscKernels.ShortcutForward", "MiscKernels.ShortcutBackward",
             "MiscKernels.ChannelScaleForward", "MiscKernels.ChannelScaleBackwardData", "MiscKernels.ChannelScaleBackwardScale", "MiscKernels.Dropout", "MiscKernels.Copy",
             "MiscKernels.SoftmaxCrossEntropy",
+            "ReductionKernels.Statistics", "ReductionKernels.BackwardReduce",
         ];
         foreach (string name in expected)
         {
@@ -69,7 +74,7 @@ public sealed class GpuCompilationTests
         MethodInfo method = Find(kernel);
         using Context context = CreateContext();
         using PTXBackend backend = new(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_88, null);
-        EntryPointDescription entry = EntryPointDescription.FromImplicitlyGroupedKernel(method);
+        EntryPointDescription entry = Entry(method);
         CompiledKernel compiled = backend.Compile(entry, KernelSpecialization.Empty);
         PTXCompiledKernel ptx = Assert.IsType<PTXCompiledKernel>(compiled);
         string text = ptx.PTXAssembly;
@@ -102,7 +107,7 @@ public sealed class GpuCompilationTests
         CLCapabilityContext capabilities = new(false, float64, false, false, false);
         Assert.Equal(float64, capabilities.Float64);
         using CLBackend backend = new(context, capabilities, CLDeviceVendor.Other, CLCVersion.CL20);
-        EntryPointDescription entry = EntryPointDescription.FromImplicitlyGroupedKernel(method);
+        EntryPointDescription entry = Entry(method);
         CompiledKernel compiled = backend.Compile(entry, KernelSpecialization.Empty);
         CLCompiledKernel cl = Assert.IsType<CLCompiledKernel>(compiled);
         string text = cl.Source;
@@ -117,7 +122,15 @@ public sealed class GpuCompilationTests
         KernelClasses
             .SelectMany(type => type.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
             .Where(method => method.GetParameters() is { Length: > 0 } parameters && parameters[0].ParameterType == typeof(Index1D))
+            .Concat(GroupedKernelClasses
+                .SelectMany(type => type.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
+                .Where(method => method.ReturnType == typeof(void)))
             .OrderBy(Name, StringComparer.Ordinal);
+
+    private static EntryPointDescription Entry(MethodInfo method) =>
+        GroupedKernelClasses.Contains(method.DeclaringType)
+            ? EntryPointDescription.FromExplicitlyGroupedKernel(method)
+            : EntryPointDescription.FromImplicitlyGroupedKernel(method);
 
     private static string Name(MethodInfo method) => $"{method.DeclaringType!.Name}.{method.Name}";
 

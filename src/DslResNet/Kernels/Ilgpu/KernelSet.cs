@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -41,6 +42,33 @@ internal sealed class KernelSet
     /// <summary>Batch statistics.</summary>
     public Action<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> Statistics =>
         Get(nameof(Statistics), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(EpilogueKernels.Statistics));
+
+    /// <summary>Batch statistics, one group per channel (<see cref="ReductionKernels.Statistics"/>).</summary>
+    public Action<KernelConfig, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> GroupedStatistics =>
+        Get(nameof(GroupedStatistics), () => _accelerator.LoadStreamKernel<SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ReductionKernels.Statistics));
+
+    /// <summary>The fused pass's backward reductions, one group per channel (<see cref="ReductionKernels.BackwardReduce"/>).</summary>
+    public Action<KernelConfig, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> GroupedBackwardReduce =>
+        Get(nameof(GroupedBackwardReduce), () => _accelerator.LoadStreamKernel<SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ReductionKernels.BackwardReduce));
+
+    /// <summary>
+    /// The group size of the grouped reductions on this accelerator: the largest power of two within both
+    /// <see cref="ReductionKernels.MaxGroupSize"/> and the accelerator's limit (256 on CUDA, 16 on ILGPU's default CPU accelerator).
+    /// </summary>
+    public int ReductionGroupSize
+    {
+        get
+        {
+            int limit = Math.Min(ReductionKernels.MaxGroupSize, _accelerator.MaxNumThreadsPerGroup);
+            int size = 1;
+            while (size * 2 <= limit)
+            {
+                size *= 2;
+            }
+
+            return size;
+        }
+    }
 
     /// <summary>The fused normalise/scale/shift/add/activate pass.</summary>
     public Action<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> EpilogueApply =>
@@ -93,6 +121,9 @@ internal sealed class KernelSet
     /// <summary>Softmax cross-entropy.</summary>
     public Action<Index1D, SpecializedValue<int>, ArrayView<float>, ArrayView<int>, int, float, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> SoftmaxCrossEntropy =>
         Get(nameof(SoftmaxCrossEntropy), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<int>, ArrayView<float>, ArrayView<int>, int, float, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(MiscKernels.SoftmaxCrossEntropy));
+
+    /// <summary>The names of the launchers loaded so far (tests check which kernels a pass used).</summary>
+    internal IEnumerable<string> Loaded => _loaded.Keys;
 
     private T Get<T>(string name, Func<T> load)
         where T : Delegate => (T)_loaded.GetOrAdd(name, _ => load());
