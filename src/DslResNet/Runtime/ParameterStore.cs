@@ -13,7 +13,7 @@ namespace DslResNet.Runtime;
 /// host copy of both that optimizers update (copied from the device before a step and back after). The
 /// <c>num_batches_tracked</c> counters are kept on the host.
 /// </summary>
-public sealed class ParameterStore : IDisposable
+public sealed partial class ParameterStore : IDisposable
 {
     private readonly Device _device;
     private readonly Dictionary<string, (long Offset, ParameterInfo Info)> _entries = new(StringComparer.Ordinal);
@@ -192,11 +192,16 @@ public sealed class ParameterStore : IDisposable
     public void PullToHost()
     {
         CopyOut(_values.View, _hostValues);
+        _hostValuesStale = false;
         CopyOut(_gradients.View, _hostGradients);
     }
 
     /// <summary>Copies the values alone from the device to the host copy (distributed training pulls the gradients bucket by bucket).</summary>
-    internal void PullValuesToHost() => CopyOut(_values.View, _hostValues);
+    internal void PullValuesToHost()
+    {
+        CopyOut(_values.View, _hostValues);
+        _hostValuesStale = false;
+    }
 
     /// <summary>Copies the gradients <c>[offset, offset + count)</c> of the store's layout from the device into the same range of <paramref name="target"/>.</summary>
     internal void PullGradientsTo(float[] target, long offset, int count) =>
@@ -319,10 +324,12 @@ public sealed class ParameterStore : IDisposable
         return buffer.View.SubView(offset, parts * scale.Elements);
     }
 
-    /// <summary>Frees the device buffers.</summary>
+    /// <summary>Frees the device buffers, after letting an optimizer that keeps its state in them copy it to the host.</summary>
     public void Dispose()
     {
+        RunBeforeDispose();
         _values.Dispose();
         _gradients.Dispose();
+        DisposeDeviceState();
     }
 }

@@ -122,6 +122,18 @@ internal sealed class KernelSet
     public Action<Index1D, SpecializedValue<int>, ArrayView<float>, ArrayView<int>, int, float, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> SoftmaxCrossEntropy =>
         Get(nameof(SoftmaxCrossEntropy), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<int>, ArrayView<float>, ArrayView<int>, int, float, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(MiscKernels.SoftmaxCrossEntropy));
 
+    /// <summary>An SGD update of one parameter on the device.</summary>
+    public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArguments, int, int> SgdUpdate =>
+        Get(nameof(SgdUpdate), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArguments, int, int>(OptimizerKernels.Sgd));
+
+    /// <summary>An AdamW update of one parameter on the device.</summary>
+    public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWArguments, int, int> AdamWUpdate =>
+        Get(nameof(AdamWUpdate), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWArguments, int, int>(OptimizerKernels.AdamW));
+
+    /// <summary>Flags a non-finite value.</summary>
+    public Action<Index1D, ArrayView<float>, ArrayView<int>, int, int> NonFinite =>
+        Get(nameof(NonFinite), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, int, int>(OptimizerKernels.NonFinite));
+
     /// <summary>The names of the launchers loaded so far (tests check which kernels a pass used).</summary>
     internal IEnumerable<string> Loaded => _loaded.Keys;
 
