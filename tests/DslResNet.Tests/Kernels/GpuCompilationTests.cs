@@ -25,7 +25,7 @@ namespace DslResNet.Tests.Kernels;
 /// </summary>
 public sealed class GpuCompilationTests
 {
-    private static readonly Type[] KernelClasses = [typeof(ConvKernels), typeof(EpilogueKernels), typeof(PoolKernels), typeof(MiscKernels)];
+    private static readonly Type[] KernelClasses = [typeof(ConvKernels), typeof(EpilogueKernels), typeof(PoolKernels), typeof(MiscKernels), typeof(OptimizerKernels)];
 
     // Classes of explicitly grouped kernels (launched with a KernelConfig; no index parameter): every public static void
     // method is a kernel.
@@ -57,6 +57,7 @@ public sealed class GpuCompilationTests
             "MiscKernels.ChannelScaleForward", "MiscKernels.ChannelScaleBackwardData", "MiscKernels.ChannelScaleBackwardScale", "MiscKernels.Dropout", "MiscKernels.Copy",
             "MiscKernels.SoftmaxCrossEntropy",
             "ReductionKernels.Statistics", "ReductionKernels.BackwardReduce",
+            "OptimizerKernels.Sgd", "OptimizerKernels.AdamW", "OptimizerKernels.NonFinite",
         ];
         foreach (string name in expected)
         {

@@ -134,6 +134,33 @@ public sealed class DeviceOptimizerTests : IClassFixture<CpuDeviceFixture>
         Assert.StartsWith("parameter ", found, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A step that leaves +inf in a running variance (one weight of 1e30) is caught by the device check and diagnosed by
+    /// the host path: the same exception, the same message and the same restored state as with the host step.
+    /// </summary>
+    [Fact]
+    public void DivergenceIsReportedAsOnTheHostPath()
+    {
+        List<(string? Message, Dictionary<string, float[]> After)> outcomes = [];
+        foreach (bool onDevice in new[] { false, true })
+        {
+            using TinyResNet net = new(_device, Batch, new NetworkOptions(Seed: 1));
+            net.OptimizerOnDevice = onDevice;
+            Sgd sgd = new(0.1, momentum: 0.9);
+            net.AddParametersTo(sgd);
+            float[] weight = net.GetParameter("layer1.0.conv1.weight");
+            weight[5] = 1e30f;
+            net.SetParameter("layer1.0.conv1.weight", weight);
+            (float[] images, int[] labels) = Data(1);
+            TrainingDivergedException diverged = Assert.Throws<TrainingDivergedException>(() => net.TrainStep(images, labels, sgd));
+            Assert.False(net.Store.HostValuesStale);
+            outcomes.Add((diverged.Message, NetworkData.AllFloatTensors(net)));
+        }
+
+        Assert.Equal(outcomes[0].Message, outcomes[1].Message);
+        AssertSame(outcomes[0].After, outcomes[1].After);
+    }
+
     /// <summary>While the device path's values are finite, the check answers without copying them to the host.</summary>
     [Fact]
     public void FiniteCheckStaysOnTheDevice()
