@@ -60,6 +60,11 @@ public sealed partial class ParameterStore
         return buffer.View;
     }
 
+    /// <summary>Whether the buffer of an optimizer state kind exists (was asked for).</summary>
+    /// <param name="kind">The kind.</param>
+    /// <returns>True when it does.</returns>
+    internal bool HasOptimizerState(string kind) => _optimizerState.ContainsKey(kind);
+
     /// <summary>The parameter's slice of an optimizer state buffer.</summary>
     /// <param name="kind">The kind.</param>
     /// <param name="name">The parameter.</param>

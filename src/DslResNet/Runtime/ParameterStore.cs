@@ -10,8 +10,10 @@ namespace DslResNet.Runtime;
 /// <summary>
 /// A network's parameters and batch-norm buffers in one device buffer, in state-dict order (so a batch-norm layer's scale,
 /// shift, running mean and running variance are contiguous), their gradients in a second buffer of the same layout, and a
-/// host copy of both that optimizers update (copied from the device before a step and back after). The
-/// <c>num_batches_tracked</c> counters are kept on the host.
+/// host copy of both that optimizers update on the host path (copied from the device before a step and back after). On an
+/// ILGPU accelerator, Sgd and AdamW instead update the device buffers in place and keep their state in device buffers of
+/// the same layout (ParameterStore.Device.cs); the host copy of the values is then refreshed only when the optimizer reads
+/// it. The <c>num_batches_tracked</c> counters are kept on the host.
 /// </summary>
 public sealed partial class ParameterStore : IDisposable
 {

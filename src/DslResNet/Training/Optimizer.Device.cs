@@ -150,7 +150,10 @@ public abstract partial class Optimizer : IDeviceOptimizer
         List<ILGPU.ArrayView<float>> views = [store.AllValues];
         foreach (string kind in BufferKinds)
         {
-            views.Add(store.OptimizerState(kind));
+            if (store.HasOptimizerState(kind))
+            {
+                views.Add(store.OptimizerState(kind));
+            }
         }
 
         return !store.AnyNonFinite([.. views]);
