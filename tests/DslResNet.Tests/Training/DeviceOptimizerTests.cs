@@ -161,6 +161,36 @@ public sealed class DeviceOptimizerTests : IClassFixture<CpuDeviceFixture>
         AssertSame(outcomes[0].After, outcomes[1].After);
     }
 
+    /// <summary>
+    /// Disposing the network after device steps first copies the optimizer's state and the values to the host: the state
+    /// exported afterwards is the host path's, and so are the values the slots hold.
+    /// </summary>
+    [Fact]
+    public void DisposingTheNetworkBringsTheStateHome()
+    {
+        (Dictionary<string, float[]> hostValues, OptimizerState hostState, _) = Run("sgd-nesterov", onDevice: false, steps: 2);
+        Optimizer optimizer = Make("sgd-nesterov");
+        using (TinyResNet net = new(_device, Batch, new NetworkOptions(Seed: 7)))
+        {
+            net.AddParametersTo(optimizer);
+            string[] modules = optimizer.Parameters.Select(p => p.Name.Split('.')[0]).Distinct().ToArray();
+            optimizer.SetGroup(modules[0], learningRateScale: 0.5);
+            optimizer.SetGroup(modules[^1], learningRateScale: 2, weightDecay: 0);
+            for (int step = 1; step <= 2; step++)
+            {
+                optimizer.LearningRate = 0.05 / step;
+                (float[] images, int[] labels) = Data(step);
+                net.TrainStep(images, labels, optimizer);
+                Assert.True(net.Store.HostValuesStale);
+            }
+        }
+
+        AssertSame(hostState.Buffers, optimizer.ExportState().Buffers);
+        AssertSame(
+            optimizer.Parameters.ToDictionary(p => p.Name, p => hostValues[p.Name]),
+            optimizer.Parameters.ToDictionary(p => p.Name, p => p.Value.ToArray()));
+    }
+
     /// <summary>While the device path's values are finite, the check answers without copying them to the host.</summary>
     [Fact]
     public void FiniteCheckStaysOnTheDevice()
