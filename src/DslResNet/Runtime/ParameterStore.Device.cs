@@ -14,6 +14,7 @@ public sealed partial class ParameterStore
     private readonly List<Action> _beforeDispose = [];
     private DeviceBuffer<float>? _deviceSnapshot;
     private DeviceBuffer<int>? _flag;
+    private readonly int[] _flagHost = new int[1];
     private bool _hostValuesStale;
 
     /// <summary>Whether the values live on an ILGPU accelerator (CUDA, OpenCL, or ILGPU's CPU accelerator), where copying
@@ -127,7 +128,8 @@ public sealed partial class ParameterStore
     internal bool AnyNonFinite(params ReadOnlySpan<ArrayView<float>> views)
     {
         _flag ??= new DeviceBuffer<int>(_device, 1);
-        int[] flag = [0];
+        int[] flag = _flagHost;
+        flag[0] = 0;
         _flag.View.CopyFromCPU(flag);
         foreach (ArrayView<float> view in views)
         {
