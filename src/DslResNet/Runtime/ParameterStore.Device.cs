@@ -29,6 +29,12 @@ public sealed partial class ParameterStore
     /// <returns>The thread count.</returns>
     internal int Threads(long work) => _device.ThreadsFor(work);
 
+    /// <summary>
+    /// Floats copied between the store's device buffers and the host so far, either way: whole-store pulls and pushes,
+    /// snapshots, parameter reads and optimizer state (tests check that the device step moves none per step).
+    /// </summary>
+    internal long TransferredFloats { get; private set; }
+
     /// <summary>Whether the device values are newer than the host copy (an optimizer stepped on the device since the last pull).</summary>
     internal bool HostValuesStale => _hostValuesStale;
 
@@ -84,6 +90,7 @@ public sealed partial class ParameterStore
     internal void TransferOptimizerState(string kind, string name, float[] host, bool toDevice)
     {
         ArrayView<float> view = OptimizerState(kind, name);
+        TransferredFloats += host.Length;
         if (toDevice)
         {
             _device.Backend.Write(host, view);

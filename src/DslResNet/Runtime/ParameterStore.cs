@@ -270,10 +270,18 @@ public sealed partial class ParameterStore : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void CopyOut(ArrayView<float> source, float[] target) => _device.Backend.Read(source, target);
+    private void CopyOut(ArrayView<float> source, float[] target)
+    {
+        _device.Backend.Read(source, target);
+        TransferredFloats += target.Length;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void CopyIn(float[] source, ArrayView<float> target) => _device.Backend.Write(source, target);
+    private void CopyIn(float[] source, ArrayView<float> target)
+    {
+        _device.Backend.Write(source, target);
+        TransferredFloats += source.Length;
+    }
 
     /// <summary>Whether every value is finite.</summary>
     /// <param name="values">The values.</param>

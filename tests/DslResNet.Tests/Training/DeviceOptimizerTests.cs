@@ -88,6 +88,36 @@ public sealed class DeviceOptimizerTests : IClassFixture<CpuDeviceFixture>
         AssertSame(straightState.Buffers, resumedState.Buffers);
     }
 
+    /// <summary>
+    /// Per step, the device path copies no parameter, gradient or optimizer state between the device and the host (the
+    /// host path copies the values three times and the gradients once: snapshot, pull, push).
+    /// </summary>
+    /// <param name="optimizer">Which optimizer.</param>
+    [Theory]
+    [InlineData("sgd-nesterov")]
+    [InlineData("adamw")]
+    public void DeviceStepsTransferNothing(string optimizer)
+    {
+        foreach (bool onDevice in new[] { false, true })
+        {
+            using TinyResNet net = new(_device, Batch, new NetworkOptions(Seed: 7));
+            net.OptimizerOnDevice = onDevice;
+            Optimizer opt = Make(optimizer);
+            net.AddParametersTo(opt);
+            (float[] images, int[] labels) = Data(1);
+            net.TrainStep(images, labels, opt);
+            long before = net.Store.TransferredFloats;
+            for (int step = 0; step < 3; step++)
+            {
+                net.TrainStep(images, labels, opt);
+                Assert.Null(opt.FindNonFinite());
+            }
+
+            long moved = net.Store.TransferredFloats - before;
+            Assert.Equal(onDevice ? 0 : 3 * 4 * net.Store.Elements, moved);
+        }
+    }
+
     /// <summary>An optimizer holding a tensor that is not the network's store (a plain array) steps on the host, and updates it.</summary>
     [Fact]
     public void ForeignSlotKeepsTheHostPath()
