@@ -134,7 +134,13 @@ public abstract partial class NetworkBase
         CheckOptimizer(optimizer);
         LoadImages(images, exact: true);
         LoadLabels(labels, exact: true);
-        float[] snapshot = Store.SnapshotValues();
+        bool onDevice = StepsOnDevice(optimizer);
+        float[]? snapshot = onDevice ? null : Store.SnapshotValues();
+        if (onDevice)
+        {
+            Store.SnapshotOnDevice();
+        }
+
         long step = StepCount + 1;
         StepCount = step;
         ForwardTraining();
@@ -143,13 +149,20 @@ public abstract partial class NetworkBase
         BackwardTraining(ComputeInputGradient);
         Synchronize();
         BatchResult result = ReadLoss(BatchSize);
+        if (onDevice && (!double.IsFinite(result.Loss) || Store.AnyNonFinite(Store.AllGradients, Store.AllValues)))
+        {
+            // Something is not finite: the host path below names it exactly (and steps on the host if it was harmless).
+            onDevice = false;
+            snapshot = Store.DeviceSnapshotToHost();
+        }
+
         if (_reducer is { } reducer)
         {
             // Gradients averaged over the ranks (so the checks and the update below agree on every rank).
             Store.PullValuesToHost();
             reducer.Finish(step);
         }
-        else
+        else if (!onDevice)
         {
             Store.PullToHost();
         }
@@ -157,9 +170,17 @@ public abstract partial class NetworkBase
         _lastForwardTraining = true;
         _lastCount = BatchSize;
         _foldedCurrent = false;
+        if (onDevice)
+        {
+            // Parameters and optimizer state stay on the device: no transfer (see StepsOnDevice).
+            ((IDeviceOptimizer)optimizer).StepOnDevice(Store);
+            Store.CountBatch();
+            return result;
+        }
+
         if (!double.IsFinite(result.Loss) || Store.FirstNonFiniteGradient() is not null || FirstNonFiniteRunningStatistic() is not null)
         {
-            string location = Diagnose(snapshot);
+            string location = Diagnose(snapshot!);
             StepCount = step - 1;
             throw new TrainingDivergedException(step, location, result.Loss);
         }

@@ -205,6 +205,8 @@ public abstract partial class NetworkBase
 
         _checkedOptimizer = optimizer;
         _checkedOptimizerCount = optimizer.Parameters.Count;
+        _checkedOptimizerOnStore = optimizer.Parameters.All(slot =>
+            Store.Contains(slot.Name) && slot.Value.Equals(Store.HostValue(slot.Name)) && slot.Gradient.Equals(Store.HostGradient(slot.Name)));
     }
 
     /// <summary>The span of one public call: leaving it marks the network idle again (and the device).</summary>

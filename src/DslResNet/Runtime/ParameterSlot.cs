@@ -36,6 +36,12 @@ public sealed class ParameterSlot
     public string Name { get; }
 
     /// <summary>The parameter's values, updated in place.</summary>
+    /// <remarks>
+    /// For a network's slot (<see cref="NetworkBase.AddParametersTo"/>) this is the store's host copy. When an ILGPU
+    /// network steps <c>Sgd</c> or <c>AdamW</c> on the device, the copy is refreshed only when the optimizer reads it
+    /// (<c>ExportState</c>, <c>FindNonFinite</c> on a non-finite value, a host step); read values through
+    /// <see cref="NetworkBase.GetParameter"/>, which always reads the device.
+    /// </remarks>
     public Memory<float> Value { get; }
 
     /// <summary>The parameter's gradient.</summary>

@@ -10,10 +10,12 @@ namespace DslResNet.Runtime;
 /// <summary>
 /// A network's parameters and batch-norm buffers in one device buffer, in state-dict order (so a batch-norm layer's scale,
 /// shift, running mean and running variance are contiguous), their gradients in a second buffer of the same layout, and a
-/// host copy of both that optimizers update (copied from the device before a step and back after). The
-/// <c>num_batches_tracked</c> counters are kept on the host.
+/// host copy of both that optimizers update on the host path (copied from the device before a step and back after). On an
+/// ILGPU accelerator, Sgd and AdamW instead update the device buffers in place and keep their state in device buffers of
+/// the same layout (ParameterStore.Device.cs); the host copy of the values is then refreshed only when the optimizer reads
+/// it. The <c>num_batches_tracked</c> counters are kept on the host.
 /// </summary>
-public sealed class ParameterStore : IDisposable
+public sealed partial class ParameterStore : IDisposable
 {
     private readonly Device _device;
     private readonly Dictionary<string, (long Offset, ParameterInfo Info)> _entries = new(StringComparer.Ordinal);
@@ -192,11 +194,16 @@ public sealed class ParameterStore : IDisposable
     public void PullToHost()
     {
         CopyOut(_values.View, _hostValues);
+        _hostValuesStale = false;
         CopyOut(_gradients.View, _hostGradients);
     }
 
     /// <summary>Copies the values alone from the device to the host copy (distributed training pulls the gradients bucket by bucket).</summary>
-    internal void PullValuesToHost() => CopyOut(_values.View, _hostValues);
+    internal void PullValuesToHost()
+    {
+        CopyOut(_values.View, _hostValues);
+        _hostValuesStale = false;
+    }
 
     /// <summary>Copies the gradients <c>[offset, offset + count)</c> of the store's layout from the device into the same range of <paramref name="target"/>.</summary>
     internal void PullGradientsTo(float[] target, long offset, int count) =>
@@ -263,10 +270,18 @@ public sealed class ParameterStore : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void CopyOut(ArrayView<float> source, float[] target) => _device.Backend.Read(source, target);
+    private void CopyOut(ArrayView<float> source, float[] target)
+    {
+        _device.Backend.Read(source, target);
+        TransferredFloats += target.Length;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void CopyIn(float[] source, ArrayView<float> target) => _device.Backend.Write(source, target);
+    private void CopyIn(float[] source, ArrayView<float> target)
+    {
+        _device.Backend.Write(source, target);
+        TransferredFloats += source.Length;
+    }
 
     /// <summary>Whether every value is finite.</summary>
     /// <param name="values">The values.</param>
@@ -319,10 +334,12 @@ public sealed class ParameterStore : IDisposable
         return buffer.View.SubView(offset, parts * scale.Elements);
     }
 
-    /// <summary>Frees the device buffers.</summary>
+    /// <summary>Frees the device buffers, after letting an optimizer that keeps its state in them copy it to the host.</summary>
     public void Dispose()
     {
+        RunBeforeDispose();
         _values.Dispose();
         _gradients.Dispose();
+        DisposeDeviceState();
     }
 }

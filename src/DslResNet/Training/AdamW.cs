@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using DslResNet.Kernels.Ilgpu;
 using DslResNet.Runtime;
 
 namespace DslResNet.Training;
@@ -112,6 +113,27 @@ public sealed class AdamW : Optimizer
             float denominator = MathF.Sqrt(v[i]) / sqrtBiasCorrection2 + eps;
             p[i] -= stepSize * m[i] / denominator;
         }
+    }
+
+    /// <inheritdoc/>
+    private protected override bool SupportsDevice => true;
+
+    /// <inheritdoc/>
+    private protected override bool UpdateOnDevice(ParameterSlot parameter, long step, ParameterStore store, bool hasState)
+    {
+        // The same float scalars as Update.
+        double lr = LearningRate * parameter.LearningRateScale;
+        float shrink = parameter.ApplyWeightDecay ? (float)(1 - lr * (parameter.WeightDecay ?? WeightDecay)) : 1f;
+        double biasCorrection1 = 1 - Math.Pow(Beta1, step);
+        double biasCorrection2 = 1 - Math.Pow(Beta2, step);
+        AdamWArguments arguments = new(
+            shrink, (float)Beta2, (float)(1 - Beta1), (float)(1 - Beta2), (float)(lr / biasCorrection1), (float)Math.Sqrt(biasCorrection2), (float)Epsilon,
+            hasState ? 0 : 1);
+        int threads = store.Threads(parameter.Length);
+        store.Kernels.AdamWUpdate(
+            threads, store.Value(parameter.Name), store.Gradient(parameter.Name), store.OptimizerState(ExpAvgKind, parameter.Name),
+            store.OptimizerState(ExpAvgSqKind, parameter.Name), arguments, parameter.Length, threads);
+        return true;
     }
 
     /// <inheritdoc/>

@@ -13,7 +13,7 @@ namespace DslResNet.Training;
 /// State is exported and imported by name (<see cref="ExportState"/>, <see cref="ImportState"/>) so that a run can
 /// resume exactly from a checkpoint.
 /// </summary>
-public abstract class Optimizer : IOptimizer
+public abstract partial class Optimizer : IOptimizer
 {
     private readonly List<ParameterSlot> _parameters = [];
     private readonly Dictionary<string, ParameterSlot> _byName = new(StringComparer.Ordinal);
@@ -109,10 +109,12 @@ public abstract class Optimizer : IOptimizer
         return matched.Count;
     }
 
-    /// <summary>Updates every registered parameter from its gradient, then counts the step.</summary>
+    /// <summary>Updates every registered parameter from its gradient (on the host), then counts the step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Step()
     {
+        SynchronizeToHost();
+        HostChanged();
         long step = StepCount + 1;
         foreach (ParameterSlot parameter in _parameters)
         {
@@ -129,6 +131,13 @@ public abstract class Optimizer : IOptimizer
     /// <returns>A description such as <c>parameter conv1.weight[12] = Infinity</c>, or <see langword="null"/> when all are finite.</returns>
     public string? FindNonFinite()
     {
+        // After device steps, checked on the device first: the host copies are fetched only to name a culprit.
+        if (_home == StateHome.Device && DeviceAllFinite())
+        {
+            return null;
+        }
+
+        SynchronizeToHost();
         foreach (ParameterSlot parameter in _parameters)
         {
             if (FirstNonFinite(parameter.Value.Span) is int i)
@@ -195,6 +204,7 @@ public abstract class Optimizer : IOptimizer
     /// <returns>A snapshot independent of this optimizer.</returns>
     public OptimizerState ExportState()
     {
+        SynchronizeToHost();
         OptimizerState state = new() { Step = StepCount };
         state.HyperParameters["lr"] = LearningRate;
         WriteHyperParameters(state.HyperParameters);
@@ -318,5 +328,8 @@ public abstract class Optimizer : IOptimizer
                 SetBuffer(kind, parameter.Name, incoming.GetValueOrDefault((kind, parameter.Name)));
             }
         }
+
+        // Pushed to the device by the next device step.
+        HostChanged();
     }
 }

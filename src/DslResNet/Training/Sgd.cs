@@ -2,7 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using DslResNet.Kernels.Ilgpu;
 using DslResNet.Runtime;
+using ILGPU;
 
 namespace DslResNet.Training;
 
@@ -115,6 +117,29 @@ public sealed class Sgd : Optimizer
             float g = Nesterov ? grad[i] + decay * p[i] + momentum * buf[i] : buf[i];
             p[i] -= lr * g;
         }
+    }
+
+    /// <inheritdoc/>
+    private protected override bool SupportsDevice => true;
+
+    /// <inheritdoc/>
+    private protected override bool UpdateOnDevice(ParameterSlot parameter, long step, ParameterStore store, bool hasState)
+    {
+        // The same float scalars as Update.
+        float lr = (float)(LearningRate * parameter.LearningRateScale);
+        float decay = parameter.ApplyWeightDecay ? (float)(parameter.WeightDecay ?? WeightDecay) : 0f;
+        ArrayView<float> p = store.Value(parameter.Name);
+        int threads = store.Threads(parameter.Length);
+        if (Momentum == 0)
+        {
+            // No buffer: the kernel does not touch its buffer argument.
+            store.Kernels.SgdUpdate(threads, p, store.Gradient(parameter.Name), p, new SgdArguments(lr, decay, 0f, 0f, 0, 0), parameter.Length, threads);
+            return false;
+        }
+
+        SgdArguments arguments = new(lr, decay, (float)Momentum, (float)(1 - Dampening), Nesterov ? 1 : 0, hasState ? 0 : 1);
+        store.Kernels.SgdUpdate(threads, p, store.Gradient(parameter.Name), store.OptimizerState(MomentumBufferKind, parameter.Name), arguments, parameter.Length, threads);
+        return true;
     }
 
     /// <inheritdoc/>

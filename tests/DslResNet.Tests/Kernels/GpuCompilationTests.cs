@@ -25,10 +25,11 @@ namespace DslResNet.Tests.Kernels;
 /// </summary>
 public sealed class GpuCompilationTests
 {
-    private static readonly Type[] KernelClasses = [typeof(ConvKernels), typeof(EpilogueKernels), typeof(PoolKernels), typeof(MiscKernels)];
+    private static readonly Type[] KernelClasses = [typeof(ConvKernels), typeof(EpilogueKernels), typeof(PoolKernels), typeof(MiscKernels), typeof(OptimizerKernels)];
 
-    // Classes whose kernels are explicitly grouped (launched with a KernelConfig; they use shared memory and barriers).
-    private static readonly Type[] ExplicitKernelClasses = [typeof(TiledConvKernels)];
+    // Classes of explicitly grouped kernels (launched with a KernelConfig; no index parameter): every public static void
+    // method is a kernel.
+    private static readonly Type[] GroupedKernelClasses = [typeof(ReductionKernels), typeof(TiledConvKernels)];
 
     /// <summary>Every kernel, named "Class.Method".</summary>
     public static TheoryData<string> Kernels()
@@ -57,6 +58,8 @@ public sealed class GpuCompilationTests
             "MiscKernels.SoftmaxCrossEntropy",
             "TiledConvKernels.Forward", "TiledConvKernels.BackwardData", "TiledConvKernels.BackwardWeights", "TiledConvKernels.ReduceSplits",
             "TiledConvKernels.BiasGradient",
+            "ReductionKernels.Statistics", "ReductionKernels.BackwardReduce",
+            "OptimizerKernels.Sgd", "OptimizerKernels.AdamW", "OptimizerKernels.NonFinite",
         ];
         foreach (string name in expected)
         {
@@ -74,7 +77,8 @@ public sealed class GpuCompilationTests
         MethodInfo method = Find(kernel);
         using Context context = CreateContext();
         using PTXBackend backend = new(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_88, null);
-        CompiledKernel compiled = backend.Compile(Entry(method), KernelSpecialization.Empty);
+        EntryPointDescription entry = Entry(method);
+        CompiledKernel compiled = backend.Compile(entry, KernelSpecialization.Empty);
         PTXCompiledKernel ptx = Assert.IsType<PTXCompiledKernel>(compiled);
         string text = ptx.PTXAssembly;
         // Observed: ILGPU 1.5.3 writes ".version 8.8" but ".target sm_80" when asked for SM_90; the driver JIT-compiles
@@ -106,7 +110,8 @@ public sealed class GpuCompilationTests
         CLCapabilityContext capabilities = new(false, float64, false, false, false);
         Assert.Equal(float64, capabilities.Float64);
         using CLBackend backend = new(context, capabilities, CLDeviceVendor.Other, CLCVersion.CL20);
-        CompiledKernel compiled = backend.Compile(Entry(method), KernelSpecialization.Empty);
+        EntryPointDescription entry = Entry(method);
+        CompiledKernel compiled = backend.Compile(entry, KernelSpecialization.Empty);
         CLCompiledKernel cl = Assert.IsType<CLCompiledKernel>(compiled);
         string text = cl.Source;
         Assert.Contains("kernel void", text, StringComparison.Ordinal);
@@ -120,13 +125,13 @@ public sealed class GpuCompilationTests
         KernelClasses
             .SelectMany(type => type.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
             .Where(method => method.GetParameters() is { Length: > 0 } parameters && parameters[0].ParameterType == typeof(Index1D))
-            .Concat(ExplicitKernelClasses
+            .Concat(GroupedKernelClasses
                 .SelectMany(type => type.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
                 .Where(method => method.ReturnType == typeof(void)))
             .OrderBy(Name, StringComparer.Ordinal);
 
     private static EntryPointDescription Entry(MethodInfo method) =>
-        ExplicitKernelClasses.Contains(method.DeclaringType)
+        GroupedKernelClasses.Contains(method.DeclaringType)
             ? EntryPointDescription.FromExplicitlyGroupedKernel(method)
             : EntryPointDescription.FromImplicitlyGroupedKernel(method);
 

@@ -244,9 +244,9 @@ public sealed class IlgpuKernelTests : IClassFixture<CpuDeviceFixture>
     [MemberData(nameof(EpilogueCombinations))]
     public void EpilogueTraining(string name, bool norm, Activation act1, bool add, Activation act2)
     {
-        CheckEpilogue(name, 3, 5, 63, norm, act1, add, act2, training: true);
-        CheckEpilogue(name, 1, 3, 7, norm, act1, add, act2, training: true);
-        CheckEpilogue(name, 3, 5, 1, norm, act1, add, act2, training: true);
+        CheckEpilogue(_device, name, 3, 5, 63, norm, act1, add, act2, training: true);
+        CheckEpilogue(_device, name, 1, 3, 7, norm, act1, add, act2, training: true);
+        CheckEpilogue(_device, name, 3, 5, 1, norm, act1, add, act2, training: true);
     }
 
     /// <summary>Evaluation mode (running statistics): y, dx, dr; the running statistics are left alone.</summary>
@@ -254,8 +254,8 @@ public sealed class IlgpuKernelTests : IClassFixture<CpuDeviceFixture>
     [MemberData(nameof(EpilogueCombinations))]
     public void EpilogueEvaluation(string name, bool norm, Activation act1, bool add, Activation act2)
     {
-        CheckEpilogue(name, 3, 5, 63, norm, act1, add, act2, training: false);
-        CheckEpilogue(name, 1, 3, 1, norm, act1, add, act2, training: false);
+        CheckEpilogue(_device, name, 3, 5, 63, norm, act1, add, act2, training: false);
+        CheckEpilogue(_device, name, 1, 3, 1, norm, act1, add, act2, training: false);
     }
 
     /// <summary>Running statistics after one and after two training steps (momentum 0.1, unbiased variance).</summary>
@@ -263,7 +263,9 @@ public sealed class IlgpuKernelTests : IClassFixture<CpuDeviceFixture>
     [InlineData(3, 5, 63)]
     [InlineData(1, 3, 7)]
     [InlineData(3, 5, 1)]
-    public void EpilogueRunningStatisticsOverTwoSteps(int n, int channels, int spatial)
+    public void EpilogueRunningStatisticsOverTwoSteps(int n, int channels, int spatial) => CheckRunningStatistics(_device, n, channels, spatial);
+
+    internal static void CheckRunningStatistics(Device device, int n, int channels, int spatial)
     {
         const float eps = 1e-5f;
         const float momentum = 0.1f;
@@ -280,9 +282,9 @@ public sealed class IlgpuKernelTests : IClassFixture<CpuDeviceFixture>
         float[] bn = BatchNormParameters(random, channels);
         (double[] gamma, double[] beta, double[] runningMean, double[] runningVar) = Split(bn, channels);
 
-        using Buffers buffers = new(_device);
+        using Buffers buffers = new(device);
         ArrayView<float> x = buffers.Upload(x1), bnView = buffers.Upload(bn);
-        EpilogueOp op = new(_device, shape, x, bnView, buffers.Filled(4 * channels, Garbage), default, buffers.Filled(count, Garbage));
+        EpilogueOp op = new(device, shape, x, bnView, buffers.Filled(4 * channels, Garbage), default, buffers.Filled(count, Garbage));
 
         foreach ((float[] data, int step) in new[] { (x1, 1), (x2, 2) })
         {
@@ -321,7 +323,7 @@ public sealed class IlgpuKernelTests : IClassFixture<CpuDeviceFixture>
         Assert.Equal(buffers.Read(separate), buffers.Read(xy));
     }
 
-    private void CheckEpilogue(string name, int n, int channels, int spatial, bool norm, Activation act1, bool add, Activation act2, bool training)
+    internal static void CheckEpilogue(Device device, string name, int n, int channels, int spatial, bool norm, Activation act1, bool add, Activation act2, bool training)
     {
         const float eps = 1e-5f;
         const float momentum = 0.1f;
@@ -337,14 +339,14 @@ public sealed class IlgpuKernelTests : IClassFixture<CpuDeviceFixture>
         float[] bn = BatchNormParameters(random, channels);
         (double[] gamma, double[] beta, double[] runningMean, double[] runningVar) = Split(bn, channels);
 
-        using Buffers buffers = new(_device);
+        using Buffers buffers = new(device);
         ArrayView<float> bnView = norm ? buffers.Upload(bn) : default;
         ArrayView<float> stats = norm && training ? buffers.Filled(4 * channels, Garbage) : default;
         ArrayView<float> y = buffers.Filled(count, Garbage);
         ArrayView<float> dx = buffers.Upload(priorDx);
         ArrayView<float> dr = add ? buffers.Upload(priorDr) : default;
         ArrayView<float> dbn = norm && training ? buffers.Filled(2 * channels, Garbage) : default;
-        EpilogueOp op = new(_device, shape, buffers.Upload(x), bnView, stats, add ? buffers.Upload(r) : default, y, buffers.Upload(dy), dx, dr, dbn);
+        EpilogueOp op = new(device, shape, buffers.Upload(x), bnView, stats, add ? buffers.Upload(r) : default, y, buffers.Upload(dy), dx, dr, dbn);
         op.Forward();
         op.Backward();
 

@@ -22,6 +22,7 @@ internal sealed partial class IlgpuBackend : IBackend
     public IlgpuBackend(KernelSet kernels, int launchThreads, IlgpuConvPath convPath = IlgpuConvPath.Direct)
     {
         ArgumentNullException.ThrowIfNull(kernels);
+<<<<<<< HEAD
         if (!Enum.IsDefined(convPath))
         {
             throw new ArgumentOutOfRangeException(nameof(convPath), convPath, "Unknown convolution path; expected Direct or Tiled.");
@@ -32,6 +33,20 @@ internal sealed partial class IlgpuBackend : IBackend
 
     /// <summary>Which kernels dense convolutions run; fixed for the backend's life.</summary>
     internal IlgpuConvPath ConvPath { get; }
+=======
+        (_kernels, _launchThreads) = (kernels, launchThreads);
+        GroupedReductions = kernels.Accelerator.AcceleratorType != AcceleratorType.CPU;
+    }
+
+    /// <summary>
+    /// Whether batch-norm statistics and backward reductions run as the grouped kernels (<see cref="ReductionKernels"/>,
+    /// one group per channel) rather than one thread per channel (<see cref="EpilogueKernels"/>). On by default on GPUs;
+    /// off on ILGPU's CPU accelerator, which emulates each group's threads and barriers and gains nothing from them. Tests
+    /// turn it on there to check the grouped kernels. Read at each launch; set it before a network is built to keep one
+    /// network's passes consistent.
+    /// </summary>
+    internal bool GroupedReductions { get; set; }
+>>>>>>> h/red
 
     /// <inheritdoc />
     public string Name => "ILGPU";
@@ -173,16 +188,40 @@ internal sealed partial class IlgpuBackend : IBackend
             {
                 if (Synchronized is { } comm && !RunningStatistics)
                 {
-                    K.Statistics(Threads(shape.Channels), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, 2, Threads(shape.Channels));
+                    Statistics(2);
                     SynchronizeStatistics(comm);
                 }
                 else
                 {
-                    K.Statistics(Threads(shape.Channels), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, RunningStatistics ? 1 : 0, Threads(shape.Channels));
+                    Statistics(RunningStatistics ? 1 : 0);
                 }
             }
 
             K.EpilogueApply(Threads(shape.Elements), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, t.R, t.Y, Threads(shape.Elements));
+        }
+
+        private void Statistics(int mode)
+        {
+            if (Backend.GroupedReductions)
+            {
+                K.GroupedStatistics(new KernelConfig(shape.Channels, K.ReductionGroupSize), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, mode);
+            }
+            else
+            {
+                K.Statistics(Threads(shape.Channels), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, mode, Threads(shape.Channels));
+            }
+        }
+
+        private void BackwardReduce(int mode)
+        {
+            if (Backend.GroupedReductions)
+            {
+                K.GroupedBackwardReduce(new KernelConfig(shape.Channels, K.ReductionGroupSize), SpecializedValue.New(shape), t.Dy, t.Y, t.X, t.R, t.Bn, t.Stats, t.Dbn, mode);
+            }
+            else
+            {
+                K.EpilogueBackwardReduce(Threads(shape.Channels), SpecializedValue.New(shape), t.Dy, t.Y, t.X, t.R, t.Bn, t.Stats, t.Dbn, mode, Threads(shape.Channels));
+            }
         }
 
         private void SynchronizeStatistics(ICommunicator comm)
@@ -246,7 +285,7 @@ internal sealed partial class IlgpuBackend : IBackend
         {
             if (shape.Norm && shape.Training)
             {
-                K.EpilogueBackwardReduce(Threads(shape.Channels), SpecializedValue.New(shape), t.Dy, t.Y, t.X, t.R, t.Bn, t.Stats, t.Dbn, RunningStatistics ? 1 : 0, Threads(shape.Channels));
+                BackwardReduce(RunningStatistics ? 1 : 0);
                 if (Synchronized is { } comm && !RunningStatistics)
                 {
                     SynchronizeReductions(comm);

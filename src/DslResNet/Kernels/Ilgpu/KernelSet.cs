@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -62,6 +63,33 @@ internal sealed class KernelSet
     public Action<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> Statistics =>
         Get(nameof(Statistics), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(EpilogueKernels.Statistics));
 
+    /// <summary>Batch statistics, one group per channel (<see cref="ReductionKernels.Statistics"/>).</summary>
+    public Action<KernelConfig, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> GroupedStatistics =>
+        Get(nameof(GroupedStatistics), () => _accelerator.LoadStreamKernel<SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ReductionKernels.Statistics));
+
+    /// <summary>The fused pass's backward reductions, one group per channel (<see cref="ReductionKernels.BackwardReduce"/>).</summary>
+    public Action<KernelConfig, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> GroupedBackwardReduce =>
+        Get(nameof(GroupedBackwardReduce), () => _accelerator.LoadStreamKernel<SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ReductionKernels.BackwardReduce));
+
+    /// <summary>
+    /// The group size of the grouped reductions on this accelerator: the largest power of two within both
+    /// <see cref="ReductionKernels.MaxGroupSize"/> and the accelerator's limit (256 on CUDA, 16 on ILGPU's default CPU accelerator).
+    /// </summary>
+    public int ReductionGroupSize
+    {
+        get
+        {
+            int limit = Math.Min(ReductionKernels.MaxGroupSize, _accelerator.MaxNumThreadsPerGroup);
+            int size = 1;
+            while (size * 2 <= limit)
+            {
+                size *= 2;
+            }
+
+            return size;
+        }
+    }
+
     /// <summary>The fused normalise/scale/shift/add/activate pass.</summary>
     public Action<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> EpilogueApply =>
         Get(nameof(EpilogueApply), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<EpilogueShape>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(EpilogueKernels.Apply));
@@ -113,6 +141,21 @@ internal sealed class KernelSet
     /// <summary>Softmax cross-entropy.</summary>
     public Action<Index1D, SpecializedValue<int>, ArrayView<float>, ArrayView<int>, int, float, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> SoftmaxCrossEntropy =>
         Get(nameof(SoftmaxCrossEntropy), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, SpecializedValue<int>, ArrayView<float>, ArrayView<int>, int, float, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(MiscKernels.SoftmaxCrossEntropy));
+
+    /// <summary>An SGD update of one parameter on the device.</summary>
+    public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArguments, int, int> SgdUpdate =>
+        Get(nameof(SgdUpdate), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArguments, int, int>(OptimizerKernels.Sgd));
+
+    /// <summary>An AdamW update of one parameter on the device.</summary>
+    public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWArguments, int, int> AdamWUpdate =>
+        Get(nameof(AdamWUpdate), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWArguments, int, int>(OptimizerKernels.AdamW));
+
+    /// <summary>Flags a non-finite value.</summary>
+    public Action<Index1D, ArrayView<float>, ArrayView<int>, int, int> NonFinite =>
+        Get(nameof(NonFinite), () => _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, int, int>(OptimizerKernels.NonFinite));
+
+    /// <summary>The names of the launchers loaded so far (tests check which kernels a pass used).</summary>
+    internal IEnumerable<string> Loaded => _loaded.Keys;
 
     private T Get<T>(string name, Func<T> load)
         where T : Delegate => (T)_loaded.GetOrAdd(name, _ => load());
