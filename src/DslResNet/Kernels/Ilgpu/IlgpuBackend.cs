@@ -22,21 +22,17 @@ internal sealed partial class IlgpuBackend : IBackend
     public IlgpuBackend(KernelSet kernels, int launchThreads, IlgpuConvPath convPath = IlgpuConvPath.Direct)
     {
         ArgumentNullException.ThrowIfNull(kernels);
-<<<<<<< HEAD
         if (!Enum.IsDefined(convPath))
         {
             throw new ArgumentOutOfRangeException(nameof(convPath), convPath, "Unknown convolution path; expected Direct or Tiled.");
         }
 
         (_kernels, _launchThreads, ConvPath) = (kernels, launchThreads, convPath);
+        GroupedReductions = kernels.Accelerator.AcceleratorType != AcceleratorType.CPU;
     }
 
     /// <summary>Which kernels dense convolutions run; fixed for the backend's life.</summary>
     internal IlgpuConvPath ConvPath { get; }
-=======
-        (_kernels, _launchThreads) = (kernels, launchThreads);
-        GroupedReductions = kernels.Accelerator.AcceleratorType != AcceleratorType.CPU;
-    }
 
     /// <summary>
     /// Whether batch-norm statistics and backward reductions run as the grouped kernels (<see cref="ReductionKernels"/>,
@@ -46,7 +42,6 @@ internal sealed partial class IlgpuBackend : IBackend
     /// network's passes consistent.
     /// </summary>
     internal bool GroupedReductions { get; set; }
->>>>>>> h/red
 
     /// <inheritdoc />
     public string Name => "ILGPU";
