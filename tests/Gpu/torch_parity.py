@@ -32,7 +32,12 @@ import torch.nn.functional as F
 # by the backward through 16 batch-norm blocks, so PyTorch's own float32 gradients differ from float64 by 1e-3..3.5e-2
 # and DslResNet's by the same amounts (within 1.5x, tensor by tensor). No fixed tolerance separates rounding from a bug
 # there; "no worse than 3x PyTorch's float32" does, and loss, logits and running statistics keep the fixed 1e-3.
-TOLERANCES = {"resnet20": (1e-4, None), "resnet50": (1e-3, 3.0)}
+# ResNet-20 at batch 8 has one such event too: its float32 forward rounds a value across a discontinuity (a ReLU or a
+# max), so every float32 implementation that rounds as PyTorch does (PyTorch's CPU float32, the ILGPU kernels, direct
+# or tiled, on the CPU accelerator) is 1e-2..2.7e-2 off float64 in layer 1's gradients, tensor by tensor the same error
+# to three digits, while the SIMD backend (batch-norm sums in double) stays at 5e-6. The same 3x rule applies; a tensor
+# PyTorch's float32 gets right keeps the fixed 1e-4.
+TOLERANCES = {"resnet20": (1e-4, 3.0), "resnet50": (1e-3, 3.0)}
 NORM_FLOOR = 1e-12
 
 DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32, "F16": np.float16, "BF16": None}
