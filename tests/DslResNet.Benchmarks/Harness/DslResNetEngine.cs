@@ -20,14 +20,9 @@ internal static class DslResNetEngine
         _ => throw new ArgumentException($"Unknown network '{network}'."),
     };
 
-    /// <summary>Runs one measurement in this process.</summary>
-    public static MeasureResult Measure(MeasureSpec spec)
+    /// <summary>A fixed batch of uniform images in [-1, 1] and random labels for <paramref name="model"/> (seed 7).</summary>
+    public static (float[] Images, int[] Labels) RandomBatch(INetworkModel model, int batch)
     {
-        // The SIMD backend with as many threads as the process has cores (the sweep pins it with taskset).
-        using Device device = Device.Create(DeviceKind.Cpu, spec.Threads);
-        // The conv measure reads GFLOP/s (its "batch" is 1 in the table) but trains at batch 128.
-        int batch = spec.Task == "conv" ? 128 : spec.Batch;
-        using INetworkModel model = Create(spec.Network, device, batch);
         int imageSize = (int)model.Definition.InputShape.Elements;
         int classes = (int)model.Definition.OutputShape.Elements;
         Random random = new(7);
@@ -42,6 +37,20 @@ internal static class DslResNetEngine
         {
             labels[i] = random.Next(classes);
         }
+
+        return (images, labels);
+    }
+
+    /// <summary>Runs one measurement in this process.</summary>
+    public static MeasureResult Measure(MeasureSpec spec)
+    {
+        // The SIMD backend with as many threads as the process has cores (the sweep pins it with taskset).
+        using Device device = Device.Create(DeviceKind.Cpu, spec.Threads);
+        // The conv measure reads GFLOP/s (its "batch" is 1 in the table) but trains at batch 128.
+        int batch = spec.Task == "conv" ? 128 : spec.Batch;
+        using INetworkModel model = Create(spec.Network, device, batch);
+        (float[] images, int[] labels) = RandomBatch(model, batch);
+        int classes = (int)model.Definition.OutputShape.Elements;
 
         double seconds;
         if (spec.Task == "conv")

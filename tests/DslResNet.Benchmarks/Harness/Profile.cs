@@ -32,20 +32,8 @@ internal static class Profile
         using Device device = Device.Create(DeviceKind.Cpu, threads);
         int batch = new MeasureSpec("dslresnet", "default", network, task, threads, calls).Batch;
         using INetworkModel model = DslResNetEngine.Create(network, device, batch);
-        int imageSize = (int)model.Definition.InputShape.Elements;
+        (float[] images, int[] labels) = DslResNetEngine.RandomBatch(model, batch);
         int classes = (int)model.Definition.OutputShape.Elements;
-        Random random = new(7);
-        float[] images = new float[batch * imageSize];
-        for (int i = 0; i < images.Length; i++)
-        {
-            images[i] = (float)((random.NextDouble() * 2) - 1);
-        }
-
-        int[] labels = new int[batch];
-        for (int i = 0; i < batch; i++)
-        {
-            labels[i] = random.Next(classes);
-        }
 
         Sgd sgd = new(0.01, momentum: 0.9, weightDecay: 1e-4);
         model.AddParametersTo(sgd);
