@@ -21,6 +21,11 @@ public static class Program
             return Harness.Sweep.Run(args[1..]);
         }
 
+        if (args.Length > 0 && args[0] == "microkernel")
+        {
+            return Harness.MicroKernelPeak.Run();
+        }
+
         if (args.Length > 0 && args[0] == "profile")
         {
             return Harness.Profile.Run(args[1..]);

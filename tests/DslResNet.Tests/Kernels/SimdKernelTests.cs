@@ -131,6 +131,11 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
             [1, 10, 1, 1, 10, 1, 1, 0, 1],
             [2, 16, 6, 7, 20, 3, 1, 1, 1],
             [3, 16, 5, 5, 16, 3, 1, 1, 0],
+
+            // 1x1 layers in spans of 30 pixels (1024 input channels): several spans per image, 112 output channels in
+            // packed groups of 64, 32 and 16; at stride 2 each span's pixels are gathered.
+            [2, 1024, 9, 9, 112, 1, 1, 0, 1],
+            [2, 1024, 13, 13, 112, 1, 2, 0, 0],
         ];
         List<object[]> data = [];
         foreach (int[] g in geometries)
@@ -199,6 +204,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (48, 5, 5, 24, 1, 2, 0):
                 CheckConv<G48x5x5To24K1S2P0>(shape, width, threads);
+                break;
+            case (1024, 9, 9, 112, 1, 1, 0):
+                CheckConv<G1024x9x9To112K1S1P0>(shape, width, threads);
+                break;
+            case (1024, 13, 13, 112, 1, 2, 0):
+                CheckConv<G1024x13x13To112K1S2P0>(shape, width, threads);
                 break;
             case (10, 1, 1, 10, 1, 1, 0):
                 CheckConv<G10x1x1To10K1S1P0>(shape, width, threads);
@@ -753,6 +764,40 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Width => 5;
 
         public static int OutChannels => 24;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 2;
+
+        public static int Padding => 0;
+    }
+
+    private readonly struct G1024x9x9To112K1S1P0 : IConvGeometry
+    {
+        public static int InChannels => 1024;
+
+        public static int Height => 9;
+
+        public static int Width => 9;
+
+        public static int OutChannels => 112;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 1;
+
+        public static int Padding => 0;
+    }
+
+    private readonly struct G1024x13x13To112K1S2P0 : IConvGeometry
+    {
+        public static int InChannels => 1024;
+
+        public static int Height => 13;
+
+        public static int Width => 13;
+
+        public static int OutChannels => 112;
 
         public static int Kernel => 1;
 

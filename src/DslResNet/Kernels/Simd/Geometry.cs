@@ -202,3 +202,53 @@ internal readonly struct C28 : IConst
     /// <inheritdoc />
     public static int Value => 28;
 }
+
+/// <summary>A 1x1 stride-1 convolution with <typeparamref name="G"/>'s channels over a run of contiguous pixels: the Winograd
+/// products (pixels are tiles, see <see cref="Winograd{G, TS, TV}"/>) and the 1x1 convolutions' spans of gathered pixels.</summary>
+/// <typeparam name="G">The convolution's geometry.</typeparam>
+internal readonly struct PointwiseGeometry<G> : IConvGeometry
+    where G : struct, IConvGeometry
+{
+    public static int InChannels => G.InChannels;
+
+    public static int Height => 1;
+
+    public static int Width => 1;
+
+    public static int OutChannels => G.OutChannels;
+
+    public static int Kernel => 1;
+
+    public static int Stride => 1;
+
+    public static int Padding => 0;
+}
+
+/// <summary>The layout of weights packed for the forward micro-kernels: output channels (padded to 16) in the groups the
+/// loops take them in (64 wide while 64 remain, then 32, then 16), each group's weights contiguous as [row][group width],
+/// a row being one (tap, input channel). A micro-kernel then reads its weights in order (no 4 KB strides between rows, which
+/// alias in the caches and defeat the prefetchers when there are 1024 output channels).</summary>
+internal static class PackedGroups
+{
+    /// <summary>The width of the group that starts at <paramref name="oc0"/>: 64, 32 or 16.</summary>
+    /// <param name="oc0">The group's first output channel.</param>
+    /// <param name="coutP">Output channels padded to 16.</param>
+    /// <returns>The width.</returns>
+    public static int Width(int oc0, int coutP) => (coutP - oc0) >= 64 ? 64 : (coutP - oc0) >= 32 ? 32 : 16;
+
+    /// <summary>The first channel of the group that holds <paramref name="channel"/>.</summary>
+    /// <param name="channel">An output channel.</param>
+    /// <param name="coutP">Output channels padded to 16.</param>
+    /// <returns>The group's first output channel.</returns>
+    public static int GroupStart(int channel, int coutP)
+    {
+        int full = coutP & ~63;
+        return channel < full ? channel & ~63 : channel < full + 32 && coutP - full >= 32 ? full : coutP - full >= 32 ? full + 32 : full;
+    }
+
+    /// <summary>Where the group that starts at <paramref name="oc0"/> begins.</summary>
+    /// <param name="oc0">The group's first output channel.</param>
+    /// <param name="rows">Rows (taps times input channels).</param>
+    /// <returns>The offset in floats.</returns>
+    public static long Start(int oc0, int rows) => (long)oc0 * rows;
+}

@@ -15,7 +15,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
 {
     /// <summary>Forward: 16 output channels by up to 28 pixels of one output row.</summary>
     /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
-    /// <param name="wt">Packed weights [kh][kw][ic][out channels padded to 16] at the block's first output channel.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
     /// <param name="dstStride">Floats between pixels in dst.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -62,7 +62,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int kw = 0; kw < G.Kernel; kw++)
             {
                 float* xp = x + (kh * RowStride) + (kw * G.InChannels);
-                float* wp = wt + (((kh * G.Kernel) + kw) * G.InChannels * CoutP);
+                float* wp = wt + (((kh * G.Kernel) + kw) * G.InChannels * 16);
                 for (int ic = 0; ic < G.InChannels; ic++)
                 {
                     TV w0 = TS.Load(wp + 0);
@@ -95,7 +95,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
                     if (R.Value > 26) a26_0 = TS.Fma(w0, TS.Broadcast(xp[26 * G.Stride * G.InChannels]), a26_0);
                     if (R.Value > 27) a27_0 = TS.Fma(w0, TS.Broadcast(xp[27 * G.Stride * G.InChannels]), a27_0);
                     xp++;
-                    wp += CoutP;
+                    wp += 16;
                 }
             }
         }
@@ -132,7 +132,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
     /// <summary>Forward: 32 output channels by up to 14 pixels of one output row.</summary>
     /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
-    /// <param name="wt">Packed weights [kh][kw][ic][out channels padded to 16] at the block's first output channel.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
     /// <param name="dstStride">Floats between pixels in dst.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -165,7 +165,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int kw = 0; kw < G.Kernel; kw++)
             {
                 float* xp = x + (kh * RowStride) + (kw * G.InChannels);
-                float* wp = wt + (((kh * G.Kernel) + kw) * G.InChannels * CoutP);
+                float* wp = wt + (((kh * G.Kernel) + kw) * G.InChannels * 32);
                 for (int ic = 0; ic < G.InChannels; ic++)
                 {
                     TV w0 = TS.Load(wp + 0);
@@ -185,7 +185,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
                     if (R.Value > 12) { TV b12 = TS.Broadcast(xp[12 * G.Stride * G.InChannels]); a12_0 = TS.Fma(w0, b12, a12_0); a12_1 = TS.Fma(w1, b12, a12_1); }
                     if (R.Value > 13) { TV b13 = TS.Broadcast(xp[13 * G.Stride * G.InChannels]); a13_0 = TS.Fma(w0, b13, a13_0); a13_1 = TS.Fma(w1, b13, a13_1); }
                     xp++;
-                    wp += CoutP;
+                    wp += 32;
                 }
             }
         }
@@ -206,9 +206,9 @@ internal static unsafe class MicroKernels<G, TS, TV>
         if (R.Value > 13) { TS.Store(dst + (13 * dstStride) + 0, a13_0); TS.Store(dst + (13 * dstStride) + 16, a13_1); }
     }
 
-    /// <summary>Forward: 64 output channels by up to 7 pixels of one output row.</summary>
+    /// <summary>Forward: 64 output channels by up to 6 pixels of one output row.</summary>
     /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
-    /// <param name="wt">Packed weights [kh][kw][ic][out channels padded to 16] at the block's first output channel.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][64] (see PackedGroups).</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
     /// <param name="dstStride">Floats between pixels in dst.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -228,13 +228,12 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero; TV a4_2 = TS.Zero; TV a4_3 = TS.Zero;
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero; TV a5_2 = TS.Zero; TV a5_3 = TS.Zero;
-        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero; TV a6_2 = TS.Zero; TV a6_3 = TS.Zero;
         for (int kh = 0; kh < G.Kernel; kh++)
         {
             for (int kw = 0; kw < G.Kernel; kw++)
             {
                 float* xp = x + (kh * RowStride) + (kw * G.InChannels);
-                float* wp = wt + (((kh * G.Kernel) + kw) * G.InChannels * CoutP);
+                float* wp = wt + (((kh * G.Kernel) + kw) * G.InChannels * 64);
                 for (int ic = 0; ic < G.InChannels; ic++)
                 {
                     TV w0 = TS.Load(wp + 0);
@@ -247,9 +246,8 @@ internal static unsafe class MicroKernels<G, TS, TV>
                     if (R.Value > 3) { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); a3_2 = TS.Fma(w2, b3, a3_2); a3_3 = TS.Fma(w3, b3, a3_3); }
                     if (R.Value > 4) { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); a4_2 = TS.Fma(w2, b4, a4_2); a4_3 = TS.Fma(w3, b4, a4_3); }
                     if (R.Value > 5) { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); a5_2 = TS.Fma(w2, b5, a5_2); a5_3 = TS.Fma(w3, b5, a5_3); }
-                    if (R.Value > 6) { TV b6 = TS.Broadcast(xp[6 * G.Stride * G.InChannels]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); a6_2 = TS.Fma(w2, b6, a6_2); a6_3 = TS.Fma(w3, b6, a6_3); }
                     xp++;
-                    wp += CoutP;
+                    wp += 64;
                 }
             }
         }
@@ -260,14 +258,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         if (R.Value > 3) { TS.Store(dst + (3 * dstStride) + 0, a3_0); TS.Store(dst + (3 * dstStride) + 16, a3_1); TS.Store(dst + (3 * dstStride) + 32, a3_2); TS.Store(dst + (3 * dstStride) + 48, a3_3); }
         if (R.Value > 4) { TS.Store(dst + (4 * dstStride) + 0, a4_0); TS.Store(dst + (4 * dstStride) + 16, a4_1); TS.Store(dst + (4 * dstStride) + 32, a4_2); TS.Store(dst + (4 * dstStride) + 48, a4_3); }
         if (R.Value > 5) { TS.Store(dst + (5 * dstStride) + 0, a5_0); TS.Store(dst + (5 * dstStride) + 16, a5_1); TS.Store(dst + (5 * dstStride) + 32, a5_2); TS.Store(dst + (5 * dstStride) + 48, a5_3); }
-        if (R.Value > 6) { TS.Store(dst + (6 * dstStride) + 0, a6_0); TS.Store(dst + (6 * dstStride) + 16, a6_1); TS.Store(dst + (6 * dstStride) + 32, a6_2); TS.Store(dst + (6 * dstStride) + 48, a6_3); }
     }
 
     /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by up to 14 pixels of one output row.
     /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
     /// 3 FMAs instead of one per FMA).</summary>
     /// <param name="x">Padded input at the block's first pixel (row oh, column ow0).</param>
-    /// <param name="wt">Packed weights [kh][kw][ic][out channels padded to 16] at the block's first output channel.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
     /// <param name="dstStride">Floats between pixels in dst.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -281,7 +278,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
         int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
         int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
-        int TapStride = G.InChannels * CoutP;
+        int TapStride = G.InChannels * 16;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
@@ -322,7 +319,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
                 if (R.Value + G.Kernel - 1 > 14) { TV b = TS.Broadcast(xp[14 * G.InChannels]); if (R.Value > 13 && G.Kernel > 1) { a13_0 = TS.Fma(w1_0, b, a13_0); } if (R.Value > 12 && G.Kernel > 2) { a12_0 = TS.Fma(w2_0, b, a12_0); } }
                 if (R.Value + G.Kernel - 1 > 15) { TV b = TS.Broadcast(xp[15 * G.InChannels]); if (R.Value > 13 && G.Kernel > 2) { a13_0 = TS.Fma(w2_0, b, a13_0); } }
                 xp++;
-                wp += CoutP;
+                wp += 16;
             }
         }
 
@@ -346,7 +343,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
     /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
     /// 3 FMAs instead of one per FMA).</summary>
     /// <param name="x">Padded input at the block's first pixel (row oh, column ow0).</param>
-    /// <param name="wt">Packed weights [kh][kw][ic][out channels padded to 16] at the block's first output channel.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
     /// <param name="dstStride">Floats between pixels in dst.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -360,7 +357,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
         int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
         int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
-        int TapStride = G.InChannels * CoutP;
+        int TapStride = G.InChannels * 32;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
@@ -390,7 +387,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
                 if (R.Value + G.Kernel - 1 > 7) { TV b = TS.Broadcast(xp[7 * G.InChannels]); if (R.Value > 6 && G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); a6_1 = TS.Fma(w1_1, b, a6_1); } if (R.Value > 5 && G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); a5_1 = TS.Fma(w2_1, b, a5_1); } }
                 if (R.Value + G.Kernel - 1 > 8) { TV b = TS.Broadcast(xp[8 * G.InChannels]); if (R.Value > 6 && G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); a6_1 = TS.Fma(w2_1, b, a6_1); } }
                 xp++;
-                wp += CoutP;
+                wp += 32;
             }
         }
 
@@ -946,7 +943,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         }
     }
 
-    /// <summary>Forward, 64 channels: runs <see cref="Forward4{R}"/> compiled for <paramref name="count"/> (1 to 7).</summary>
+    /// <summary>Forward, 64 channels: runs <see cref="Forward4{R}"/> compiled for <paramref name="count"/> (1 to 6).</summary>
     /// <param name="count">The block size.</param>
     /// <param name="x">See the kernel.</param>
     /// <param name="wt">See the kernel.</param>
@@ -962,8 +959,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             case 3: Forward4<C3>(x, wt, dst, dstStride); break;
             case 4: Forward4<C4>(x, wt, dst, dstStride); break;
             case 5: Forward4<C5>(x, wt, dst, dstStride); break;
-            case 6: Forward4<C6>(x, wt, dst, dstStride); break;
-            default: Forward4<C7>(x, wt, dst, dstStride); break;
+            default: Forward4<C6>(x, wt, dst, dstStride); break;
         }
     }
 

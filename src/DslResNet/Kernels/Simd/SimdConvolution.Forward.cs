@@ -14,26 +14,34 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Pack(int ic0, int ic1)
     {
-        // Written in order, read with a stride. A data convolution reads the forward weights [ic][oc][kh][kw] rotated.
-        for (int tap = 0; tap < Taps; tap++)
+        // Written in order, read with a stride; the layout is PackedGroups'. A data convolution reads the forward weights
+        // [ic][oc][kh][kw] rotated.
+        int rows = Taps * G.InChannels;
+        for (int oc0 = 0; oc0 < G.OutChannels; oc0 += PackedGroups.Width(oc0, CoutP))
         {
-            for (int ic = ic0; ic < ic1; ic++)
+            int width = PackedGroups.Width(oc0, CoutP);
+            int oc1 = Math.Min(oc0 + width, G.OutChannels);
+            float* group = _packed + PackedGroups.Start(oc0, rows);
+            for (int tap = 0; tap < Taps; tap++)
             {
-                float* dst = _packed + (((tap * G.InChannels) + ic) * CoutP);
-                if (_flipSource)
+                for (int ic = ic0; ic < ic1; ic++)
                 {
-                    float* src = _w + (ic * G.OutChannels * Taps) + (Taps - 1 - tap);
-                    for (int oc = 0; oc < G.OutChannels; oc++)
+                    float* dst = group + ((((long)tap * G.InChannels) + ic) * width) - oc0;
+                    if (_flipSource)
                     {
-                        dst[oc] = src[oc * Taps];
+                        float* src = _w + (ic * G.OutChannels * Taps) + (Taps - 1 - tap);
+                        for (int oc = oc0; oc < oc1; oc++)
+                        {
+                            dst[oc] = src[oc * Taps];
+                        }
                     }
-                }
-                else
-                {
-                    float* src = _w + (ic * Taps) + tap;
-                    for (int oc = 0; oc < G.OutChannels; oc++)
+                    else
                     {
-                        dst[oc] = src[oc * G.InChannels * Taps];
+                        float* src = _w + (ic * Taps) + tap;
+                        for (int oc = oc0; oc < oc1; oc++)
+                        {
+                            dst[oc] = src[oc * G.InChannels * Taps];
+                        }
                     }
                 }
             }
@@ -125,6 +133,12 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
 
         float* scratch = _pool.Scratch(thread);
         float* tile = scratch;
+        if (G.Kernel == 1 && G.Padding == 0)
+        {
+            ForwardPixels(n, oh0 * OutWidth, oh1 * OutWidth, tile, scratch + TileFloats, thread);
+            return;
+        }
+
         float* padded = scratch + TileFloats;
         int ihStart = (oh0 * G.Stride) - G.Padding;
         int rows = ((oh1 - 1 - oh0) * G.Stride) + G.Kernel;
@@ -138,7 +152,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             while (oc0 < CoutP)
             {
                 int vectors = (CoutP - oc0) >= 64 ? 4 : (CoutP - oc0) >= 32 ? 2 : 1;
-                ForwardGroup(vectors, xRow, oc0, yRow, tile, thread);
+                ForwardGroup<G>(vectors, xRow, OutWidth, oc0, yRow, tile, thread);
                 oc0 += 16 * vectors;
             }
 
@@ -147,33 +161,74 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         }
     }
 
+    // A 1x1 convolution without padding is a product of the pixels by the weights: the output pixels of the rows are one run,
+    // taken in spans whose input stays in L2 while every output-channel group's weights pass over it, so that each weight
+    // group is read once per span rather than once per output row. At stride 1 the span's input is read where it is; at
+    // stride 2 its pixels are gathered first (a copy of 1/Cout of the work).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void ForwardGroup(int vectors, float* xRow, int oc0, float* yRow, float* tile, int thread)
+    private void ForwardPixels(int n, int p0, int p1, float* tile, float* gathered, int thread)
+    {
+        int span = SpanPixels;
+        float* xImage = _x + ((long)n * InPixels * G.InChannels);
+        float* yImage = _y + ((long)n * OutPixels * G.OutChannels);
+        for (int s0 = p0; s0 < p1; s0 += span)
+        {
+            int pixels = Math.Min(span, p1 - s0);
+            float* x = xImage + ((long)s0 * G.InChannels);
+            if (G.Stride != 1)
+            {
+                x = gathered;
+                for (int p = 0; p < pixels; p++)
+                {
+                    int oh = (s0 + p) / OutWidth;
+                    int ow = (s0 + p) - (oh * OutWidth);
+                    float* src = xImage + ((((long)oh * G.Width) + ow) * G.Stride * G.InChannels);
+                    new ReadOnlySpan<float>(src, G.InChannels).CopyTo(new Span<float>(gathered + ((long)p * G.InChannels), G.InChannels));
+                }
+            }
+
+            float* y = yImage + ((long)s0 * G.OutChannels);
+            int oc0 = 0;
+            while (oc0 < CoutP)
+            {
+                int vectors = (CoutP - oc0) >= 64 ? 4 : (CoutP - oc0) >= 32 ? 2 : 1;
+                ForwardGroup<PointwiseGeometry<G>>(vectors, x, pixels, oc0, y, tile, thread);
+                oc0 += 16 * vectors;
+            }
+
+            // Float sums over one span, double across spans.
+            FlushStatistics(thread);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ForwardGroup<GK>(int vectors, float* xRow, int pixels, int oc0, float* yRow, float* tile, int thread)
+        where GK : struct, IConvGeometry
     {
         // Stride 1, kernels up to 3 wide, 16 or 32 channels: the sliding kernels, which load each input value once per row
         // of taps rather than once per tap.
-        bool slide = G.Stride == 1 && G.Kernel <= 3 && vectors <= 2;
-        int most = slide ? (vectors == 1 ? 14 : 7) : vectors == 4 ? 7 : vectors == 2 ? 14 : 28;
-        int blocks = (OutWidth + most - 1) / most;
-        int small = OutWidth / blocks;
-        int large = blocks - (OutWidth % blocks);
+        bool slide = GK.Stride == 1 && GK.Kernel <= 3 && vectors <= 2;
+        int most = slide ? (vectors == 1 ? 14 : 7) : vectors == 4 ? 6 : vectors == 2 ? 14 : 28;
+        int blocks = (pixels + most - 1) / most;
+        int small = pixels / blocks;
+        int large = blocks - (pixels % blocks);
         int ow0 = 0;
         bool direct = !_bias && !HasEpilogue && !_accumulate && oc0 + (16 * vectors) <= G.OutChannels;
         for (int b = 0; b < blocks; b++)
         {
             int count = b < large ? small : small + 1;
-            float* x = xRow + ((long)ow0 * G.Stride * G.InChannels);
-            float* w = _packed + oc0;
+            float* x = xRow + ((long)ow0 * GK.Stride * G.InChannels);
+            float* w = _packed + PackedGroups.Start(oc0, Taps * G.InChannels);
             float* y = yRow + ((long)ow0 * G.OutChannels) + oc0;
             float* dst = direct ? y : tile;
             int stride = direct ? G.OutChannels : 16 * vectors;
             switch (slide ? -vectors : vectors)
             {
-                case -1: MicroKernels<G, TS, TV>.ForwardSlide1(count, x, w, dst, stride); break;
-                case -2: MicroKernels<G, TS, TV>.ForwardSlide2(count, x, w, dst, stride); break;
-                case 4: MicroKernels<G, TS, TV>.Forward4(count, x, w, dst, stride); break;
-                case 2: MicroKernels<G, TS, TV>.Forward2(count, x, w, dst, stride); break;
-                default: MicroKernels<G, TS, TV>.Forward1(count, x, w, dst, stride); break;
+                case -1: MicroKernels<GK, TS, TV>.ForwardSlide1(count, x, w, dst, stride); break;
+                case -2: MicroKernels<GK, TS, TV>.ForwardSlide2(count, x, w, dst, stride); break;
+                case 4: MicroKernels<GK, TS, TV>.Forward4(count, x, w, dst, stride); break;
+                case 2: MicroKernels<GK, TS, TV>.Forward2(count, x, w, dst, stride); break;
+                default: MicroKernels<GK, TS, TV>.Forward1(count, x, w, dst, stride); break;
             }
 
             if (!direct)

@@ -28,7 +28,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private readonly int _batch;
     private readonly bool _bias;
     private readonly float* _x, _w, _b, _y, _dy, _dx, _dw, _db;
-    private readonly float* _packed;      // [kh][kw][ic][CoutP]
+    private readonly float* _packed;      // [kh][kw][ic][CoutP] in PackedGroups' layout
     private readonly float* _transposed;  // [kh][kw][oc][CinP]
     private readonly float* _partials;    // per thread: [kh][kw][ic][CoutP], then CoutP bias sums
     private readonly float* _statistics;  // per thread: sums then squares, CoutP each
@@ -62,7 +62,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         _partials = _dw is null ? null : Alloc(pool.Threads * (WeightsPadded + CoutP));
         _statistics = Alloc(pool.Threads * 2 * CoutP);
         new Span<float>(_statistics, pool.Threads * 2 * CoutP).Clear();
-        long forward = (PaddedHeight * RowStride) + TileFloats;
+        long forward = (G.Kernel == 1 && G.Padding == 0 ? (long)SpanPixels * G.InChannels : PaddedHeight * RowStride) + TileFloats;
         long weights = (PaddedHeight * RowStride) + ((G.OutChannels & 15) == 0 ? 0 : (long)OutHeight * OutWidth * CoutP);
         long data = (long)DataRows * PaddedWidth * CinP;
         pool.EnsureScratch(Math.Max(forward, Math.Max(_dw is null ? 0 : weights, _dx is null ? 0 : data)));
@@ -128,6 +128,10 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private static int InPixels => G.Height * G.Width;
 
     private static int OutPixels => OutHeight * OutWidth;
+
+    // Output pixels per span of a 1x1 convolution (see ForwardPixels): about 128 KB of input, a multiple of the 64-channel
+    // micro-kernel's 6 pixels.
+    private static int SpanPixels => Math.Clamp(32768 / G.InChannels / 6 * 6, 24, 600);
 
     private static long WeightsPadded => (long)Taps * G.InChannels * CoutP;
 

@@ -3,26 +3,6 @@ using System.Runtime.CompilerServices;
 
 namespace DslResNet.Kernels.Simd;
 
-/// <summary>The geometry of the Winograd products: a 1x1 convolution whose pixels are tiles (see <see cref="Winograd{G, TS, TV}"/>).</summary>
-/// <typeparam name="G">The 3x3 convolution's geometry.</typeparam>
-internal readonly struct WinogradProductGeometry<G> : IConvGeometry
-    where G : struct, IConvGeometry
-{
-    public static int InChannels => G.InChannels;
-
-    public static int Height => 1;
-
-    public static int Width => 1;
-
-    public static int OutChannels => G.OutChannels;
-
-    public static int Kernel => 1;
-
-    public static int Stride => 1;
-
-    public static int Padding => 0;
-}
-
 /// <summary>
 /// Winograd's minimal filtering F(2x2, 3x3) for 3x3 convolutions at stride 1 and padding 1 with channel counts that are
 /// multiples of 16 (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016). Every 2x2 block of outputs
@@ -69,7 +49,7 @@ internal static unsafe class Winograd<G, TS, TV>
     /// <param name="w">Weights, OIHW; or, when <paramref name="flipped"/>, the weights of the convolution this one is the
     /// input gradient of ([in][out][kh][kw], read rotated by 180 degrees).</param>
     /// <param name="flipped">Whether <paramref name="w"/> holds the transposed, rotated weights.</param>
-    /// <param name="u">Transformed weights, [16][in][out].</param>
+    /// <param name="u">Transformed weights, [16][in][out], each plane in <see cref="PackedGroups"/>' layout.</param>
     /// <param name="i0">First input channel.</param>
     /// <param name="i1">End of the input channels.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -81,11 +61,13 @@ internal static unsafe class Winograd<G, TS, TV>
         float* t = stackalloc float[12];
         long step = (long)ic * oc;
 
-        // Output channels innermost, so that the 16 planes are each written in order.
+        // Output channels innermost, so that the 16 planes are each written in order within a group.
         for (int i = i0; i < i1; i++)
         {
             for (int o = 0; o < oc; o++)
             {
+                int o0 = PackedGroups.GroupStart(o, oc);
+                long at = PackedGroups.Start(o0, ic) + ((long)i * PackedGroups.Width(o0, oc)) + (o - o0);
                 if (flipped)
                 {
                     float* source = w + (((i * oc) + o) * 9);
@@ -110,7 +92,7 @@ internal static unsafe class Winograd<G, TS, TV>
                 for (int r = 0; r < 4; r++)
                 {
                     float* tr = t + (3 * r);
-                    float* row = u + ((long)(4 * r) * step) + ((long)i * oc) + o;
+                    float* row = u + ((long)(4 * r) * step) + at;
                     row[0] = tr[0];
                     row[step] = 0.5f * (tr[0] + tr[1] + tr[2]);
                     row[2 * step] = 0.5f * (tr[0] - tr[1] + tr[2]);
@@ -226,7 +208,7 @@ internal static unsafe class Winograd<G, TS, TV>
             while (oc0 < oc)
             {
                 int vectors = (oc - oc0) >= 64 ? 4 : (oc - oc0) >= 32 ? 2 : 1;
-                int most = vectors == 4 ? 7 : vectors == 2 ? 14 : 28;
+                int most = vectors == 4 ? 6 : vectors == 2 ? 14 : 28;
                 int blocks = (tiles + most - 1) / most;
                 int small = tiles / blocks;
                 int large = blocks - (tiles % blocks);
@@ -235,13 +217,13 @@ internal static unsafe class Winograd<G, TS, TV>
                 {
                     int count = b < large ? small : small + 1;
                     float* a = vx + ((long)t0 * ic);
-                    float* w = ux + oc0;
+                    float* w = ux + PackedGroups.Start(oc0, ic);
                     float* d = mx + ((long)t0 * oc) + oc0;
                     switch (vectors)
                     {
-                        case 4: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward4(count, a, w, d, oc); break;
-                        case 2: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward2(count, a, w, d, oc); break;
-                        default: MicroKernels<WinogradProductGeometry<G>, TS, TV>.Forward1(count, a, w, d, oc); break;
+                        case 4: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward4(count, a, w, d, oc); break;
+                        case 2: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward2(count, a, w, d, oc); break;
+                        default: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward1(count, a, w, d, oc); break;
                     }
 
                     t0 += count;

@@ -11,7 +11,7 @@ LOCALS = """        // Constants once the JIT has specialised the method (locals
         int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
         int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;"""
 
-FWD = {1: 28, 2: 14, 4: 7}   # vectors (16 output channels each) -> most pixels per block
+FWD = {1: 28, 2: 14, 4: 6}   # vectors (16 output channels each) -> most pixels per block (4 x 7 would need 33 registers)
 BWD = {1: 14, 2: 14, 4: 6}   # vectors (16 input channels each) -> most pixels per block
 BWW = {1: 16, 2: 12, 4: 6}   # vectors (16 output channels each) -> most input channels per block
 SLIDE = {1: 14, 2: 7}        # stride-1 forward reusing each broadcast for every kernel column: vectors -> most pixels
@@ -41,7 +41,7 @@ def guard(r):
 for v, rmax in FWD.items():
     w(f"    /// <summary>Forward: {16*v} output channels by up to {rmax} pixels of one output row.</summary>")
     w(f"    /// <param name=\"x\">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>")
-    w(f"    /// <param name=\"wt\">Packed weights [kh][kw][ic][out channels padded to 16] at the block's first output channel.</param>")
+    w(f"    /// <param name=\"wt\">The packed weights of the block's output-channel group, [kh][kw][ic][{16*v}] (see PackedGroups).</param>")
     w(f"    /// <param name=\"dst\">Where pixel r's channels go: dst + r * dstStride.</param>")
     w(f"    /// <param name=\"dstStride\">Floats between pixels in dst.</param>")
     w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
@@ -57,7 +57,7 @@ for v, rmax in FWD.items():
     w("            for (int kw = 0; kw < G.Kernel; kw++)")
     w("            {")
     w("                float* xp = x + (kh * RowStride) + (kw * G.InChannels);")
-    w("                float* wp = wt + (((kh * G.Kernel) + kw) * G.InChannels * CoutP);")
+    w(f"                float* wp = wt + (((kh * G.Kernel) + kw) * G.InChannels * {16*v});")
     w("                for (int ic = 0; ic < G.InChannels; ic++)")
     w("                {")
     for j in range(v):
@@ -70,7 +70,7 @@ for v, rmax in FWD.items():
             body = " ".join(f"a{r}_{j} = TS.Fma(w{j}, b{r}, a{r}_{j});" for j in range(v))
             w(f"                    {guard(r)}{{ TV b{r} = TS.Broadcast({off}); {body} }}")
     w("                    xp++;")
-    w("                    wp += CoutP;")
+    w(f"                    wp += {16*v};")
     w("                }")
     w("            }")
     w("        }")
@@ -86,7 +86,7 @@ for v, rmax in SLIDE.items():
     w(f"    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per")
     w(f"    /// {SLIDE_KMAX} FMAs instead of one per FMA).</summary>")
     w(f"    /// <param name=\"x\">Padded input at the block's first pixel (row oh, column ow0).</param>")
-    w(f"    /// <param name=\"wt\">Packed weights [kh][kw][ic][out channels padded to 16] at the block's first output channel.</param>")
+    w(f"    /// <param name=\"wt\">The packed weights of the block's output-channel group, [kh][kw][ic][{16*v}] (see PackedGroups).</param>")
     w(f"    /// <param name=\"dst\">Where pixel r's channels go: dst + r * dstStride.</param>")
     w(f"    /// <param name=\"dstStride\">Floats between pixels in dst.</param>")
     w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
@@ -95,7 +95,7 @@ for v, rmax in SLIDE.items():
     w("    {")
     for line in LOCALS.split("\n"):
         w(line)
-    w("        int TapStride = G.InChannels * CoutP;")
+    w(f"        int TapStride = G.InChannels * {16*v};")
     for r in range(rmax):
         w("        " + " ".join(f"TV a{r}_{j} = TS.Zero;" for j in range(v)))
     w("        for (int kh = 0; kh < G.Kernel; kh++)")
@@ -126,7 +126,7 @@ for v, rmax in SLIDE.items():
         off = f"xp[{col} * G.InChannels]" if col else "xp[0]"
         w(f"                {need}{{ TV b = TS.Broadcast({off}); {' '.join(fmas)} }}")
     w("                xp++;")
-    w("                wp += CoutP;")
+    w(f"                wp += {16*v};")
     w("            }")
     w("        }")
     w("")
