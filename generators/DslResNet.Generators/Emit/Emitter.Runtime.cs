@@ -126,7 +126,8 @@ internal static partial class Emitter
             GroupLayout layout = _plan.Layouts[g];
             ShapedLayer last = _layers[_plan.Groups[g].Layers[_plan.Groups[g].Layers.Count - 1]];
             long e = last.Output.Elements;
-            return new TensorRef($"TrainingTensor({Num(layout.Output)}, {Num(e)})", $"GradientTensor({Num(layout.GradientOutput)}, {Num(e)})", $"InferenceTensor({Num(layout.InferenceOutput)}, {Num(e)})", e, false);
+            string train = layout.OutputRecomputed ? $"GradientTensor({Num(layout.Output)}, {Num(e)})" : $"TrainingTensor({Num(layout.Output)}, {Num(e)})";
+            return new TensorRef(train, $"GradientTensor({Num(layout.GradientOutput)}, {Num(e)})", $"InferenceTensor({Num(layout.InferenceOutput)}, {Num(e)})", e, false);
         }
 
         // The tensor holding a layer's output: the output of the group it ends, or the network input.
@@ -139,6 +140,7 @@ internal static partial class Emitter
         //     ConvOp.Create<Geometry>(device, shape, ...), new EpilogueOp(...)); (inference convolution and pass)
         // RegisterTrace(2, output, inputGradient);
         // ClearBeforeBackward(2, GradientTensor(offset, elements));        (gradients its backward adds into first)
+        // RecomputeBeforeBackward(2, 1);                                    (outputs recomputed before its backward)
         private void EmitGroup(int g)
         {
             FusionGroup group = _plan.Groups[g];
@@ -161,6 +163,14 @@ internal static partial class Emitter
 
             _group.Add($"RegisterTrace({Num(g)}, {output.Train}, {input.Grad});");
             EmitClears(g);
+            for (int producer = 0; producer <= g; producer++)
+            {
+                if (_plan.Layouts[producer].OutputRecomputed && _plan.Layouts[producer].RecomputeBefore == g)
+                {
+                    _group.Add($"RecomputeBeforeBackward({Num(g)}, {Num(producer)});");
+                }
+            }
+
             Groups.Add(_group.ToList());
         }
 

@@ -90,8 +90,15 @@ internal static class Planner
                 trainingElements += lead.Output.Elements;
             }
 
-            long output = trainingElements;
-            trainingElements += last.Output.Elements;
+            // A group that ends a convolution's pass without an add (conv -> batch norm -> activation) and is not the network's
+            // output keeps only the convolution output: its own output is recomputed from it for backward (see GroupLayout).
+            bool recomputed = convOutput >= 0 && g < groups.Count - 1 && !groups[g].Layers.Any(l => layers[l].Kind == LayerKind.Add);
+            long output = recomputed ? -1 : trainingElements;
+            if (!recomputed)
+            {
+                trainingElements += last.Output.Elements;
+            }
+
             ShapedLayer? norm = groups[g].Layers.Select(l => layers[l]).FirstOrDefault(l => l.Kind == LayerKind.BatchNorm);
             long statistics = -1;
             long folded = -1;
@@ -106,7 +113,7 @@ internal static class Planner
                 }
             }
 
-            layouts.Add(new GroupLayout(convOutput, output, placedByGroup[g].Offset / BytesPerElement, statistics, folded, -1, -1));
+            layouts.Add(new GroupLayout(convOutput, output, placedByGroup[g].Offset / BytesPerElement, statistics, folded, -1, -1, recomputed, recomputed ? lastUse[g] : -1));
         }
 
         int inputLastUse = 0;
@@ -119,11 +126,13 @@ internal static class Planner
         }
 
         List<GradientBufferSpec> gradients = PlanGradients(network, layers, groups, layouts, lastUse, inputLastUse);
-        var gradientOffsets = gradients.ToDictionary(b => (b.Group, b.IsConvOutput), b => b.Offset);
+        var gradientOffsets = gradients.Where(b => !b.IsRecomputedOutput).ToDictionary(b => (b.Group, b.IsConvOutput), b => b.Offset);
+        var recomputedOffsets = gradients.Where(b => b.IsRecomputedOutput).ToDictionary(b => b.Group, b => b.Offset);
         for (int g = 0; g < groups.Count; g++)
         {
             long gradientConvOutput = layouts[g].ConvOutput < 0 ? -1 : gradientOffsets[(g, true)];
-            layouts[g] = layouts[g] with { GradientOutput = gradientOffsets[(g, false)], GradientConvOutput = gradientConvOutput };
+            long output = layouts[g].OutputRecomputed ? recomputedOffsets[g] : layouts[g].Output;
+            layouts[g] = layouts[g] with { GradientOutput = gradientOffsets[(g, false)], GradientConvOutput = gradientConvOutput, Output = output };
         }
 
         long inputGradient = gradientOffsets[(-1, false)];
@@ -145,7 +154,8 @@ internal static class Planner
     /// pass (<c>InputGradient</c>): [0, its last reader]. Intervals are closed (a step reads one buffer while it adds into
     /// another), so buffers of one step never share. Because shared memory holds a previous buffer's values, each buffer
     /// is cleared right before the backward step that first adds into it (<see cref="GradientBufferSpec.ClearBefore"/>);
-    /// the last group's output gradient is written, not added into, by the loss, and is not cleared.
+    /// the last group's output gradient is written, not added into, by the loss, and is not cleared. Recomputed group
+    /// outputs (<see cref="GroupLayout.OutputRecomputed"/>) are packed here too, over the same interval as their gradients.
     /// </summary>
     private static List<GradientBufferSpec> PlanGradients(
         ShapedNetwork network, IReadOnlyList<ShapedLayer> layers, List<FusionGroup> groups, List<GroupLayout> layouts,
@@ -172,6 +182,14 @@ internal static class Planner
 
             long elements = layers[groups[g].Layers[groups[g].Layers.Count - 1]].Output.Elements;
             Add(new GradientBufferSpec(g, false, elements, g, lastUse[g], g == lastGroup ? -1 : lastUse[g], 0));
+            if (layouts[g].OutputRecomputed)
+            {
+                // Alive over [g, lastUse[g]] in both passes: written by g's forward and read by its readers' forward, then
+                // recomputed before the backward of its last reader and read until g's own backward. Between the two, other
+                // buffers may use the memory; a gradient never lives in the forward pass, so sharing with gradients whose
+                // intervals do not meet this one is safe in both passes.
+                Add(new GradientBufferSpec(g, false, elements, g, lastUse[g], -1, 0, IsRecomputedOutput: true));
+            }
         }
 
         // Pack's sizes are floats here (it only compares them).
@@ -181,10 +199,16 @@ internal static class Planner
     private static List<FusionGroup> Fuse(IReadOnlyList<ShapedLayer> layers, int[] consumers)
     {
         var groups = new List<FusionGroup>();
-        int i = 0;
-        while (i < layers.Count)
+        var placed = new bool[layers.Count];
+        for (int i = 0; i < layers.Count; i++)
         {
+            if (placed[i])
+            {
+                continue;
+            }
+
             var members = new List<int> { i };
+            int hoisted = -1;
             if (layers[i].Kind is LayerKind.Conv or LayerKind.Dense)
             {
                 // Absorb the chain that reads only the previous member's output: BN, activation, add, activation.
@@ -203,22 +227,61 @@ internal static class Planner
                 foreach (Func<LayerKind, bool> step in steps)
                 {
                     int previous = members[members.Count - 1];
-                    if (next < layers.Count && step(layers[next].Kind) && consumers[previous] == 1
-                        && (layers[next].Inputs[0] == previous
-                            || (layers[next].Kind == LayerKind.Add && layers[next].Inputs.Count == 2 && layers[next].Inputs[1] == previous)))
+                    int candidate = next;
+                    int hoist = -1;
+                    if (HoistableShortcut(layers, consumers, members, previous, candidate))
                     {
-                        members.Add(next);
-                        next++;
+                        // An option-A shortcut declared between the chain and its add: it reads the block's input only, so
+                        // it runs as its own group before the chain, and the add joins the chain.
+                        hoist = candidate;
+                        candidate++;
+                    }
+
+                    if (candidate < layers.Count && step(layers[candidate].Kind) && consumers[previous] == 1
+                        && (layers[candidate].Inputs[0] == previous
+                            || (layers[candidate].Kind == LayerKind.Add && layers[candidate].Inputs.Count == 2 && layers[candidate].Inputs[1] == previous)))
+                    {
+                        if (hoist >= 0)
+                        {
+                            hoisted = hoist;
+                        }
+
+                        members.Add(candidate);
+                        next = candidate + 1;
                     }
                 }
             }
 
+            if (hoisted >= 0)
+            {
+                placed[hoisted] = true;
+                groups.Add(new FusionGroup(layers[hoisted].Name, layers[hoisted].Kind.ToString(), new[] { hoisted }.ToEquatableArray()));
+            }
+
+            foreach (int m in members)
+            {
+                placed[m] = true;
+            }
+
             string pattern = string.Join("+", members.Select(m => layers[m].Kind.ToString()));
             groups.Add(new FusionGroup(layers[i].Name, pattern, members.ToEquatableArray()));
-            i += members.Count;
         }
 
         return groups;
+    }
+
+    // Whether layer <paramref name="candidate"/> is a zero-pad shortcut whose only reader is the add right after it, which
+    // also reads the chain's last member, and which reads nothing the chain computes.
+    private static bool HoistableShortcut(IReadOnlyList<ShapedLayer> layers, int[] consumers, List<int> members, int previous, int candidate)
+    {
+        if (candidate + 1 >= layers.Count || layers[candidate].Kind != LayerKind.ZeroPadShortcut || consumers[candidate] != 1)
+        {
+            return false;
+        }
+
+        ShapedLayer add = layers[candidate + 1];
+        return add.Kind == LayerKind.Add && add.Inputs.Count == 2 && add.Inputs.Contains(candidate) && add.Inputs.Contains(previous)
+            && !layers[candidate].Inputs.Any(members.Contains);
     }
 
     /// <summary>First-fit packing, largest buffers first: each goes at the lowest offset free for its whole lifetime.</summary>

@@ -39,6 +39,10 @@ internal interface IEpilogue : IDisposable
     /// <summary>Reads Dy, Y, X, R, Bn and Stats; adds into Dx and Dr; overwrites Dbn.</summary>
     void Backward();
 
+    /// <summary>After a training forward: writes Y again from X and R with the statistics that forward used (bit for bit the
+    /// same values); updates no statistics.</summary>
+    void Reapply();
+
     /// <summary>
     /// Training-mode batch norm only: normalise with the running statistics and leave them unchanged, as a PyTorch
     /// <c>BatchNorm2d</c> in <c>eval()</c> inside a network in <c>train()</c> (batch norm of frozen layers). The backward

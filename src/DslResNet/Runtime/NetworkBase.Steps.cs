@@ -235,6 +235,23 @@ public abstract partial class NetworkBase
         step.Clears.Add(gradient);
     }
 
+    /// <summary>
+    /// Makes the backward of group <paramref name="group"/> first write group <paramref name="producer"/>'s output again: a
+    /// convolution group whose output the plan does not keep for backward (it shares memory with buffers used in between),
+    /// recomputed from the kept convolution output by its fused pass (<see cref="EpilogueOp.Reapply"/>) before the backward
+    /// of its last reader, which is the first backward to read it.
+    /// </summary>
+    /// <param name="group">The group before whose backward the output is recomputed (registered already).</param>
+    /// <param name="producer">The convolution group whose output it is (registered already, with a pass after its convolution).</param>
+    protected void RecomputeBeforeBackward(int group, int producer)
+    {
+        GroupStep? step = _steps.LastOrDefault(s => s.Group == group)
+            ?? throw new ArgumentException($"group {group}: register its step before the outputs it recomputes.", nameof(group));
+        EpilogueOp pass = (_steps.LastOrDefault(s => s.Group == producer) as ConvolutionStep)?.Epilogue
+            ?? throw new ArgumentException($"group {producer}: only a registered convolution group with a pass after its convolution can recompute its output.", nameof(producer));
+        step.Recomputes.Add(pass);
+    }
+
     /// <summary>Registers a stand-alone batch norm, activation or residual add (training and inference operations).</summary>
     /// <param name="group">The group's index.</param>
     /// <param name="training">The training operation.</param>
@@ -328,6 +345,11 @@ public abstract partial class NetworkBase
 
             if (plans[i].Run || inputGradient)
             {
+                foreach (EpilogueOp pass in step.Recomputes)
+                {
+                    pass.Reapply();
+                }
+
                 weightPasses += step.Backward(plans[i], inputGradient);
             }
 
@@ -368,6 +390,9 @@ public abstract partial class NetworkBase
         // The gradient buffers this step's backward adds into first, zeroed right before it.
         public List<ArrayView<float>> Clears { get; } = [];
 
+        // The passes that write again, right before this step's backward, outputs the plan does not keep.
+        public List<EpilogueOp> Recomputes { get; } = [];
+
         public abstract void Forward();
 
         // Returns 1 when it computed a convolution's weight gradient.
@@ -383,6 +408,8 @@ public abstract partial class NetworkBase
     private sealed class ConvolutionStep(int group, bool readsNetworkInput, ConvOp conv, EpilogueOp? epilogue, FoldOp? fold,
         ConvOp inferenceConv, EpilogueOp? inferenceEpilogue) : GroupStep(group)
     {
+        public EpilogueOp? Epilogue => epilogue;
+
         public override void Forward()
         {
             conv.Forward();

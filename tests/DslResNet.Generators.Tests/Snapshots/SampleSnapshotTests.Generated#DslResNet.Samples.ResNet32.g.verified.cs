@@ -43,7 +43,7 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     public const long ForwardFlopsPerImage = 138781962;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 2834728;
+    public const long TrainingActivationBytesPerImage = 2228520;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 196608;
@@ -120,8 +120,8 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         s.Append("Total params: 464,154 (trainable; plus 2,303 buffer elements)\n");
         s.Append("Multiply-adds per image: 68,862,592\n");
         s.Append("Forward FLOPs per image: 138,781,962 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 2.70 MiB, inference 192.0 KiB\n");
-        s.Append("Fusion groups: 39 passes for 112 layers\n");
+        s.Append("Activation memory per image: training 2.13 MiB, inference 192.0 KiB\n");
+        s.Append("Fusion groups: 35 passes for 112 layers\n");
         return s.ToString();
     }
 
@@ -267,7 +267,7 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
 
     private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
     {
-        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(39);
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(35);
         t.Add(new("conv1", new[] { 0, 1, 2 }));
         for (int r = 0; r < 5; r++)
         {
@@ -275,25 +275,25 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
             t.Add(new($"layer1.{r}.conv2", new[] { 6 + 7 * r, 7 + 7 * r, 8 + 7 * r, 9 + 7 * r }));
         }
         t.Add(new("layer2.0.conv1", new[] { 38, 39, 40 }));
-        t.Add(new("layer2.0.conv2", new[] { 41, 42 }));
         t.Add(new("layer2.0.add.shortcut", new[] { 43 }));
-        t.Add(new("layer2.0.add", new[] { 44 }));
-        t.Add(new("layer2.0.relu2", new[] { 45 }));
-        for (int r = 0; r < 4; r++)
+        t.Add(new("layer2.0.conv2", new[] { 41, 42, 44, 45 }));
+        t.Add(new("layer2.1.conv1", new[] { 46, 47, 48 }));
+        for (int r = 0; r < 3; r++)
         {
-            t.Add(new($"layer2.{1 + r}.conv1", new[] { 46 + 7 * r, 47 + 7 * r, 48 + 7 * r }));
             t.Add(new($"layer2.{1 + r}.conv2", new[] { 49 + 7 * r, 50 + 7 * r, 51 + 7 * r, 52 + 7 * r }));
+            t.Add(new($"layer2.{2 + r}.conv1", new[] { 53 + 7 * r, 54 + 7 * r, 55 + 7 * r }));
         }
+        t.Add(new("layer2.4.conv2", new[] { 70, 71, 72, 73 }));
         t.Add(new("layer3.0.conv1", new[] { 74, 75, 76 }));
-        t.Add(new("layer3.0.conv2", new[] { 77, 78 }));
         t.Add(new("layer3.0.add.shortcut", new[] { 79 }));
-        t.Add(new("layer3.0.add", new[] { 80 }));
-        t.Add(new("layer3.0.relu2", new[] { 81 }));
-        for (int r = 0; r < 4; r++)
+        t.Add(new("layer3.0.conv2", new[] { 77, 78, 80, 81 }));
+        t.Add(new("layer3.1.conv1", new[] { 82, 83, 84 }));
+        for (int r = 0; r < 3; r++)
         {
-            t.Add(new($"layer3.{1 + r}.conv1", new[] { 82 + 7 * r, 83 + 7 * r, 84 + 7 * r }));
             t.Add(new($"layer3.{1 + r}.conv2", new[] { 85 + 7 * r, 86 + 7 * r, 87 + 7 * r, 88 + 7 * r }));
+            t.Add(new($"layer3.{2 + r}.conv1", new[] { 89 + 7 * r, 90 + 7 * r, 91 + 7 * r }));
         }
+        t.Add(new("layer3.4.conv2", new[] { 106, 107, 108, 109 }));
         t.Add(new("avgpool", new[] { 110 }));
         t.Add(new("fc", new[] { 111 }));
         return t.ToArray();
@@ -305,397 +305,265 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public ResNet32(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(643146, 65536, 49152, 466912))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(458826, 98304, 49152, 466912))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(32768, 3072), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(49152, 3072), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(32768, 3072));
+        RegisterTrace(0, GradientTensor(32768, 16384), GradientTensor(49152, 3072));
         ClearBeforeBackward(0, GradientTensor(0, 16384));
-        ClearBeforeBackward(0, GradientTensor(32768, 3072));
+        ClearBeforeBackward(0, GradientTensor(49152, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
         AddConvolution(1, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(32768, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, GradientTensor(65536, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
-        RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
+        RegisterTrace(1, GradientTensor(65536, 16384), GradientTensor(16384, 16384));
         ClearBeforeBackward(1, GradientTensor(0, 16384));
 
         // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
         AddConvolution(2, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(0, 16384), GradientTensor(32768, 16384), ParameterGradient("layer1.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), TrainingTensor(16384, 16384), TrainingTensor(81920, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(65536, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), GradientTensor(32768, 16384), TrainingTensor(49152, 16384), GradientTensor(81920, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384)));
-        RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(32768, 16384));
-        ClearBeforeBackward(2, GradientTensor(0, 49152));
+        RegisterTrace(2, TrainingTensor(49152, 16384), GradientTensor(49152, 16384));
+        ClearBeforeBackward(2, GradientTensor(0, 32768));
+        ClearBeforeBackward(2, GradientTensor(49152, 16384));
+        RecomputeBeforeBackward(2, 0);
+        RecomputeBeforeBackward(2, 1);
+        {
+            int[] __r0 = { 81920, 49152, 65536, 49152 };
+            int[] __r1 = { 32768, 16384, 32768, 16384 };
+            int[] __r2 = { 49152, 65536, 49152, 65536 };
+            int[] __r3 = { 16384, 32768, 16384, 32768 };
+            for (int r = 0; r < 4; r++)
+            {
 
-        // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        AddConvolution(3, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, TrainingTensor(114688, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.1.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(49152, 16384));
-        ClearBeforeBackward(3, GradientTensor(0, 16384));
+                // {3 + 2 * r}: Conv+BatchNorm+ReLU layer1.{1 + r}.conv1, layer1.{1 + r}.bn1, layer1.{1 + r}.relu1
+                AddConvolution(3 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152 + 49152 * r, 16384), Parameter($"layer1.{1 + r}.conv1.weight"), default, TrainingTensor(65536 + 49152 * r, 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), ParameterGradient($"layer1.{1 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(65536 + 49152 * r, 16384), BatchNormTensors($"layer1.{1 + r}.bn1"), Scratch(5280 + 4768 * r, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{1 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer1.{1 + r}.bn1"), 1E-05f, Scratch(5344 + 4768 * r, 2304), Scratch(7648 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(__r1[r], 16384), Scratch(5344 + 4768 * r, 2304), Scratch(7648 + 4768 * r, 16), InferenceTensor(0, 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+                RegisterTrace(3 + 2 * r, GradientTensor(32768, 16384), GradientTensor(__r0[r], 16384));
+                ClearBeforeBackward(3 + 2 * r, GradientTensor(0, 16384));
 
-        // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-        AddConvolution(4, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), TrainingTensor(81920, 16384), TrainingTensor(147456, 16384), GradientTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), BatchNormGradients("layer1.1.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384)));
-        RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(16384, 16384));
-        ClearBeforeBackward(4, GradientTensor(0, 32768));
-        ClearBeforeBackward(4, GradientTensor(49152, 16384));
-
-        // 5: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        AddConvolution(5, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456, 16384), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(163840, 16384), GradientTensor(0, 16384), GradientTensor(32768, 16384), ParameterGradient("layer1.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840, 16384), BatchNormTensors("layer1.2.bn1"), Scratch(10048, 64), default, TrainingTensor(180224, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.2.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(10112, 2304), Scratch(12416, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112, 2304), Scratch(12416, 16), InferenceTensor(0, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(5, TrainingTensor(180224, 16384), GradientTensor(32768, 16384));
-        ClearBeforeBackward(5, GradientTensor(0, 16384));
-
-        // 6: Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-        AddConvolution(6, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224, 16384), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(196608, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(196608, 16384), BatchNormTensors("layer1.2.bn2"), Scratch(12432, 64), TrainingTensor(147456, 16384), TrainingTensor(212992, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), GradientTensor(32768, 16384), BatchNormGradients("layer1.2.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(12496, 2304), Scratch(14800, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496, 2304), Scratch(14800, 16), InferenceTensor(32768, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384)));
-        RegisterTrace(6, TrainingTensor(212992, 16384), GradientTensor(16384, 16384));
-        ClearBeforeBackward(6, GradientTensor(0, 49152));
-
-        // 7: Conv+BatchNorm+ReLU layer1.3.conv1, layer1.3.bn1, layer1.3.relu1
-        AddConvolution(7, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(212992, 16384), Parameter("layer1.3.conv1.weight"), default, TrainingTensor(229376, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.3.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(229376, 16384), BatchNormTensors("layer1.3.bn1"), Scratch(14816, 64), default, TrainingTensor(245760, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.3.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv1.weight"), default, BatchNormTensors("layer1.3.bn1"), 1E-05f, Scratch(14880, 2304), Scratch(17184, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(14880, 2304), Scratch(17184, 16), InferenceTensor(0, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(7, TrainingTensor(245760, 16384), GradientTensor(49152, 16384));
-        ClearBeforeBackward(7, GradientTensor(0, 16384));
-
-        // 8: Conv+BatchNorm+Add+ReLU layer1.3.conv2, layer1.3.bn2, layer1.3.add, layer1.3.relu2
-        AddConvolution(8, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(245760, 16384), Parameter("layer1.3.conv2.weight"), default, TrainingTensor(262144, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.3.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(262144, 16384), BatchNormTensors("layer1.3.bn2"), Scratch(17200, 64), TrainingTensor(212992, 16384), TrainingTensor(278528, 16384), GradientTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), BatchNormGradients("layer1.3.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.3.conv2.weight"), default, BatchNormTensors("layer1.3.bn2"), 1E-05f, Scratch(17264, 2304), Scratch(19568, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(17264, 2304), Scratch(19568, 16), InferenceTensor(16384, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384)));
-        RegisterTrace(8, TrainingTensor(278528, 16384), GradientTensor(16384, 16384));
-        ClearBeforeBackward(8, GradientTensor(0, 32768));
-        ClearBeforeBackward(8, GradientTensor(49152, 16384));
-
-        // 9: Conv+BatchNorm+ReLU layer1.4.conv1, layer1.4.bn1, layer1.4.relu1
-        AddConvolution(9, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(278528, 16384), Parameter("layer1.4.conv1.weight"), default, TrainingTensor(294912, 16384), GradientTensor(0, 16384), GradientTensor(32768, 16384), ParameterGradient("layer1.4.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(294912, 16384), BatchNormTensors("layer1.4.bn1"), Scratch(19584, 64), default, TrainingTensor(311296, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.4.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv1.weight"), default, BatchNormTensors("layer1.4.bn1"), 1E-05f, Scratch(19648, 2304), Scratch(21952, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(19648, 2304), Scratch(21952, 16), InferenceTensor(0, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(9, TrainingTensor(311296, 16384), GradientTensor(32768, 16384));
-        ClearBeforeBackward(9, GradientTensor(0, 16384));
-
-        // 10: Conv+BatchNorm+Add+ReLU layer1.4.conv2, layer1.4.bn2, layer1.4.add, layer1.4.relu2
-        AddConvolution(10, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(311296, 16384), Parameter("layer1.4.conv2.weight"), default, TrainingTensor(327680, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.4.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(327680, 16384), BatchNormTensors("layer1.4.bn2"), Scratch(21968, 64), TrainingTensor(278528, 16384), TrainingTensor(344064, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), GradientTensor(32768, 16384), BatchNormGradients("layer1.4.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.4.conv2.weight"), default, BatchNormTensors("layer1.4.bn2"), 1E-05f, Scratch(22032, 2304), Scratch(24336, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(22032, 2304), Scratch(24336, 16), InferenceTensor(32768, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384)));
-        RegisterTrace(10, TrainingTensor(344064, 16384), GradientTensor(16384, 16384));
-        ClearBeforeBackward(10, GradientTensor(0, 49152));
+                // {4 + 2 * r}: Conv+BatchNorm+Add+ReLU layer1.{1 + r}.conv2, layer1.{1 + r}.bn2, layer1.{1 + r}.add, layer1.{1 + r}.relu2
+                AddConvolution(4 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter($"layer1.{1 + r}.conv2.weight"), default, TrainingTensor(81920 + 49152 * r, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient($"layer1.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(81920 + 49152 * r, 16384), BatchNormTensors($"layer1.{1 + r}.bn2"), Scratch(7664 + 4768 * r, 64), TrainingTensor(49152 + 49152 * r, 16384), TrainingTensor(98304 + 49152 * r, 16384), GradientTensor(__r2[r], 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), BatchNormGradients($"layer1.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer1.{1 + r}.bn2"), 1E-05f, Scratch(7728 + 4768 * r, 2304), Scratch(10032 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728 + 4768 * r, 2304), Scratch(10032 + 4768 * r, 16), InferenceTensor(__r3[r], 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r3[r], 16384), default, default, InferenceTensor(__r1[r], 16384), InferenceTensor(__r3[r], 16384)));
+                RegisterTrace(4 + 2 * r, TrainingTensor(98304 + 49152 * r, 16384), GradientTensor(16384, 16384));
+                ClearBeforeBackward(4 + 2 * r, GradientTensor(0, 32768));
+                ClearBeforeBackward(4 + 2 * r, GradientTensor(__r0[r], 16384));
+                RecomputeBeforeBackward(4 + 2 * r, 3 + 2 * r);
+            }
+        }
 
         // 11: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(11, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(344064, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(360448, 8192), GradientTensor(0, 8192), GradientTensor(49152, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(24352, 128), default, TrainingTensor(368640, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(245760, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(262144, 8192), GradientTensor(0, 8192), GradientTensor(65536, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(262144, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(24352, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(24480, 4608), Scratch(29088, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(24480, 4608), Scratch(29088, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(11, TrainingTensor(368640, 8192), GradientTensor(49152, 16384));
+        RegisterTrace(11, GradientTensor(16384, 8192), GradientTensor(65536, 16384));
         ClearBeforeBackward(11, GradientTensor(0, 8192));
 
-        // 12: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-        AddConvolution(12, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(368640, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(376832, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(376832, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(29120, 128), default, TrainingTensor(385024, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn2")),
+        // 12: ZeroPadShortcut layer2.0.add.shortcut
+        AddStep(12,
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(245760, 16384), TrainingTensor(270336, 8192), GradientTensor(0, 8192), GradientTensor(65536, 16384)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(8192, 8192)));
+        RegisterTrace(12, TrainingTensor(270336, 8192), GradientTensor(65536, 16384));
+        ClearBeforeBackward(12, GradientTensor(65536, 16384));
+
+        // 13: Conv+BatchNorm+Add+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.add, layer2.0.relu2
+        AddConvolution(13, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(278528, 8192), GradientTensor(24576, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(278528, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(29120, 128), TrainingTensor(270336, 8192), TrainingTensor(286720, 8192), GradientTensor(32768, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(29248, 9216), Scratch(38464, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(29248, 9216), Scratch(38464, 32), InferenceTensor(8192, 8192)),
-            null);
-        RegisterTrace(12, TrainingTensor(385024, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(12, GradientTensor(0, 16384));
-
-        // 13: ZeroPadShortcut layer2.0.add.shortcut
-        AddStep(13,
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(344064, 16384), TrainingTensor(393216, 8192), GradientTensor(0, 8192), GradientTensor(49152, 16384)),
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(0, 8192)));
-        RegisterTrace(13, TrainingTensor(393216, 8192), GradientTensor(49152, 16384));
-        ClearBeforeBackward(13, GradientTensor(49152, 16384));
-
-        // 14: Add layer2.0.add
-        AddStep(14,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(385024, 8192), default, default, TrainingTensor(393216, 8192), TrainingTensor(401408, 8192), GradientTensor(8192, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192)));
-        RegisterTrace(14, TrainingTensor(401408, 8192), GradientTensor(16384, 8192));
-        ClearBeforeBackward(14, GradientTensor(0, 8192));
-        ClearBeforeBackward(14, GradientTensor(16384, 8192));
-
-        // 15: ReLU layer2.0.relu2
-        AddStep(15,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(401408, 8192), default, default, default, TrainingTensor(409600, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), default, default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(15, TrainingTensor(409600, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(15, GradientTensor(8192, 8192));
-
-        // 16: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        AddConvolution(16, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(409600, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(417792, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(417792, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(38496, 128), default, TrainingTensor(425984, 8192), GradientTensor(16384, 8192), GradientTensor(8192, 8192), default, BatchNormGradients("layer2.1.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(38624, 9216), Scratch(47840, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(38624, 9216), Scratch(47840, 32), InferenceTensor(8192, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
-        RegisterTrace(16, TrainingTensor(425984, 8192), GradientTensor(0, 8192));
-        ClearBeforeBackward(16, GradientTensor(8192, 8192));
-
-        // 17: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-        AddConvolution(17, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(425984, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(434176, 8192), GradientTensor(8192, 8192), GradientTensor(16384, 8192), ParameterGradient("layer2.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(434176, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(47872, 128), TrainingTensor(409600, 8192), TrainingTensor(442368, 8192), GradientTensor(24576, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), BatchNormGradients("layer2.1.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(48000, 9216), Scratch(57216, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(48000, 9216), Scratch(57216, 32), InferenceTensor(16384, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192)));
-        RegisterTrace(17, TrainingTensor(442368, 8192), GradientTensor(16384, 8192));
-        ClearBeforeBackward(17, GradientTensor(0, 24576));
-
-        // 18: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        AddConvolution(18, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(442368, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(450560, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), ParameterGradient("layer2.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(450560, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(57248, 128), default, TrainingTensor(458752, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.2.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(57376, 9216), Scratch(66592, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(57376, 9216), Scratch(66592, 32), InferenceTensor(0, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(18, TrainingTensor(458752, 8192), GradientTensor(24576, 8192));
-        ClearBeforeBackward(18, GradientTensor(0, 8192));
-
-        // 19: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-        AddConvolution(19, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(458752, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(466944, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(466944, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(66624, 128), TrainingTensor(442368, 8192), TrainingTensor(475136, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), BatchNormGradients("layer2.2.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(66752, 9216), Scratch(75968, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(66752, 9216), Scratch(75968, 32), InferenceTensor(8192, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192)));
-        RegisterTrace(19, TrainingTensor(475136, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(19, GradientTensor(0, 16384));
-        ClearBeforeBackward(19, GradientTensor(24576, 8192));
-
-        // 20: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
-        AddConvolution(20, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(475136, 8192), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(483328, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient("layer2.3.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(483328, 8192), BatchNormTensors("layer2.3.bn1"), Scratch(76000, 128), default, TrainingTensor(491520, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.3.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(76128, 9216), Scratch(85344, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(76128, 9216), Scratch(85344, 32), InferenceTensor(0, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(20, TrainingTensor(491520, 8192), GradientTensor(16384, 8192));
-        ClearBeforeBackward(20, GradientTensor(0, 8192));
-
-        // 21: Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
-        AddConvolution(21, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(491520, 8192), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(499712, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.3.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(499712, 8192), BatchNormTensors("layer2.3.bn2"), Scratch(85376, 128), TrainingTensor(475136, 8192), TrainingTensor(507904, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), BatchNormGradients("layer2.3.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(85504, 9216), Scratch(94720, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(85504, 9216), Scratch(94720, 32), InferenceTensor(16384, 8192)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(29248, 9216), Scratch(38464, 32), InferenceTensor(16384, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
-        RegisterTrace(21, TrainingTensor(507904, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(21, GradientTensor(0, 24576));
+        RegisterTrace(13, TrainingTensor(286720, 8192), GradientTensor(8192, 8192));
+        ClearBeforeBackward(13, GradientTensor(0, 16384));
+        ClearBeforeBackward(13, GradientTensor(24576, 8192));
+        RecomputeBeforeBackward(13, 11);
 
-        // 22: Conv+BatchNorm+ReLU layer2.4.conv1, layer2.4.bn1, layer2.4.relu1
-        AddConvolution(22, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(507904, 8192), Parameter("layer2.4.conv1.weight"), default, TrainingTensor(516096, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), ParameterGradient("layer2.4.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(516096, 8192), BatchNormTensors("layer2.4.bn1"), Scratch(94752, 128), default, TrainingTensor(524288, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.4.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv1.weight"), default, BatchNormTensors("layer2.4.bn1"), 1E-05f, Scratch(94880, 9216), Scratch(104096, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(94880, 9216), Scratch(104096, 32), InferenceTensor(0, 8192)),
+        // 14: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+        AddConvolution(14, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(286720, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(294912, 8192), GradientTensor(0, 8192), GradientTensor(32768, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(294912, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(38496, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(38624, 9216), Scratch(47840, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(38624, 9216), Scratch(47840, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(22, TrainingTensor(524288, 8192), GradientTensor(24576, 8192));
-        ClearBeforeBackward(22, GradientTensor(0, 8192));
+        RegisterTrace(14, GradientTensor(16384, 8192), GradientTensor(32768, 8192));
+        ClearBeforeBackward(14, GradientTensor(0, 8192));
+        {
+            int[] __r0 = { 24576, 32768, 24576 };
+            int[] __r1 = { 32768, 24576, 32768 };
+            int[] __r2 = { 8192, 16384, 8192 };
+            int[] __r3 = { 16384, 8192, 16384 };
+            for (int r = 0; r < 3; r++)
+            {
 
-        // 23: Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
-        AddConvolution(23, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(524288, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(532480, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.4.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(532480, 8192), BatchNormTensors("layer2.4.bn2"), Scratch(104128, 128), TrainingTensor(507904, 8192), TrainingTensor(540672, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), BatchNormGradients("layer2.4.bn2")),
+                // {15 + 2 * r}: Conv+BatchNorm+Add+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.add, layer2.{1 + r}.relu2
+                AddConvolution(15 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(303104 + 24576 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(303104 + 24576 * r, 8192), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(47872 + 18752 * r, 128), TrainingTensor(286720 + 24576 * r, 8192), TrainingTensor(311296 + 24576 * r, 8192), GradientTensor(__r0[r], 8192), GradientTensor(0, 8192), GradientTensor(__r1[r], 8192), BatchNormGradients($"layer2.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(48000 + 18752 * r, 9216), Scratch(57216 + 18752 * r, 32)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(48000 + 18752 * r, 9216), Scratch(57216 + 18752 * r, 32), InferenceTensor(__r2[r], 8192)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r2[r], 8192), default, default, InferenceTensor(__r3[r], 8192), InferenceTensor(__r2[r], 8192)));
+                RegisterTrace(15 + 2 * r, TrainingTensor(311296 + 24576 * r, 8192), GradientTensor(8192, 8192));
+                ClearBeforeBackward(15 + 2 * r, GradientTensor(0, 16384));
+                ClearBeforeBackward(15 + 2 * r, GradientTensor(__r1[r], 8192));
+                RecomputeBeforeBackward(15 + 2 * r, 14 + 2 * r);
+
+                // {16 + 2 * r}: Conv+BatchNorm+ReLU layer2.{2 + r}.conv1, layer2.{2 + r}.bn1, layer2.{2 + r}.relu1
+                AddConvolution(16 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(311296 + 24576 * r, 8192), Parameter($"layer2.{2 + r}.conv1.weight"), default, TrainingTensor(319488 + 24576 * r, 8192), GradientTensor(0, 8192), GradientTensor(__r0[r], 8192), ParameterGradient($"layer2.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(319488 + 24576 * r, 8192), BatchNormTensors($"layer2.{2 + r}.bn1"), Scratch(57248 + 18752 * r, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + r}.bn1"), 1E-05f, Scratch(57376 + 18752 * r, 9216), Scratch(66592 + 18752 * r, 32)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(__r2[r], 8192), Scratch(57376 + 18752 * r, 9216), Scratch(66592 + 18752 * r, 32), InferenceTensor(0, 8192)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+                RegisterTrace(16 + 2 * r, GradientTensor(16384, 8192), GradientTensor(__r0[r], 8192));
+                ClearBeforeBackward(16 + 2 * r, GradientTensor(0, 8192));
+            }
+        }
+
+        // 21: Conv+BatchNorm+Add+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.add, layer2.4.relu2
+        AddConvolution(21, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(376832, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.4.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(376832, 8192), BatchNormTensors("layer2.4.bn2"), Scratch(104128, 128), TrainingTensor(360448, 8192), TrainingTensor(385024, 8192), GradientTensor(32768, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), BatchNormGradients("layer2.4.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv2.weight"), default, BatchNormTensors("layer2.4.bn2"), 1E-05f, Scratch(104256, 9216), Scratch(113472, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(104256, 9216), Scratch(113472, 32), InferenceTensor(8192, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192)));
-        RegisterTrace(23, TrainingTensor(540672, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(23, GradientTensor(0, 16384));
-        ClearBeforeBackward(23, GradientTensor(24576, 8192));
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(104256, 9216), Scratch(113472, 32), InferenceTensor(16384, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
+        RegisterTrace(21, TrainingTensor(385024, 8192), GradientTensor(8192, 8192));
+        ClearBeforeBackward(21, GradientTensor(0, 16384));
+        ClearBeforeBackward(21, GradientTensor(24576, 8192));
+        RecomputeBeforeBackward(21, 20);
 
-        // 24: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        AddConvolution(24, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(540672, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(548864, 4096), GradientTensor(0, 4096), GradientTensor(16384, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(548864, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(113504, 256), default, TrainingTensor(552960, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
+        // 22: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+        AddConvolution(22, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(385024, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(393216, 4096), GradientTensor(0, 4096), GradientTensor(32768, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(393216, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(113504, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(113760, 18432), Scratch(132192, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(8192, 8192), Scratch(113760, 18432), Scratch(132192, 64), InferenceTensor(0, 4096)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(16384, 8192), Scratch(113760, 18432), Scratch(132192, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(24, TrainingTensor(552960, 4096), GradientTensor(16384, 8192));
-        ClearBeforeBackward(24, GradientTensor(0, 4096));
+        RegisterTrace(22, GradientTensor(8192, 4096), GradientTensor(32768, 8192));
+        ClearBeforeBackward(22, GradientTensor(0, 4096));
 
-        // 25: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-        AddConvolution(25, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(552960, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(557056, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(557056, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(132256, 256), default, TrainingTensor(561152, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn2")),
+        // 23: ZeroPadShortcut layer3.0.add.shortcut
+        AddStep(23,
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(385024, 8192), TrainingTensor(397312, 4096), GradientTensor(0, 4096), GradientTensor(32768, 8192)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(16384, 8192), InferenceTensor(4096, 4096)));
+        RegisterTrace(23, TrainingTensor(397312, 4096), GradientTensor(32768, 8192));
+        ClearBeforeBackward(23, GradientTensor(32768, 8192));
+
+        // 24: Conv+BatchNorm+Add+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.add, layer3.0.relu2
+        AddConvolution(24, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(401408, 4096), GradientTensor(12288, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(401408, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(132256, 256), TrainingTensor(397312, 4096), TrainingTensor(405504, 4096), GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(132512, 36864), Scratch(169376, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(132512, 36864), Scratch(169376, 64), InferenceTensor(4096, 4096)),
-            null);
-        RegisterTrace(25, TrainingTensor(561152, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(25, GradientTensor(0, 8192));
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(132512, 36864), Scratch(169376, 64), InferenceTensor(8192, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
+        RegisterTrace(24, TrainingTensor(405504, 4096), GradientTensor(4096, 4096));
+        ClearBeforeBackward(24, GradientTensor(0, 8192));
+        ClearBeforeBackward(24, GradientTensor(12288, 4096));
+        RecomputeBeforeBackward(24, 22);
 
-        // 26: ZeroPadShortcut layer3.0.add.shortcut
-        AddStep(26,
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(540672, 8192), TrainingTensor(565248, 4096), GradientTensor(0, 4096), GradientTensor(16384, 8192)),
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(8192, 8192), InferenceTensor(0, 4096)));
-        RegisterTrace(26, TrainingTensor(565248, 4096), GradientTensor(16384, 8192));
-        ClearBeforeBackward(26, GradientTensor(16384, 8192));
-
-        // 27: Add layer3.0.add
-        AddStep(27,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(561152, 4096), default, default, TrainingTensor(565248, 4096), TrainingTensor(569344, 4096), GradientTensor(4096, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096)));
-        RegisterTrace(27, TrainingTensor(569344, 4096), GradientTensor(8192, 4096));
-        ClearBeforeBackward(27, GradientTensor(0, 4096));
-        ClearBeforeBackward(27, GradientTensor(8192, 4096));
-
-        // 28: ReLU layer3.0.relu2
-        AddStep(28,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(569344, 4096), default, default, default, TrainingTensor(573440, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), default, default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(28, TrainingTensor(573440, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(28, GradientTensor(4096, 4096));
-
-        // 29: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        AddConvolution(29, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(573440, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(577536, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(577536, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(169440, 256), default, TrainingTensor(581632, 4096), GradientTensor(8192, 4096), GradientTensor(4096, 4096), default, BatchNormGradients("layer3.1.bn1")),
+        // 25: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+        AddConvolution(25, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(405504, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(409600, 4096), GradientTensor(0, 4096), GradientTensor(16384, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(409600, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(169440, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(169696, 36864), Scratch(206560, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(169696, 36864), Scratch(206560, 64), InferenceTensor(4096, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
-        RegisterTrace(29, TrainingTensor(581632, 4096), GradientTensor(0, 4096));
-        ClearBeforeBackward(29, GradientTensor(4096, 4096));
-
-        // 30: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-        AddConvolution(30, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(581632, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(585728, 4096), GradientTensor(4096, 4096), GradientTensor(8192, 4096), ParameterGradient("layer3.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(585728, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(206624, 256), TrainingTensor(573440, 4096), TrainingTensor(589824, 4096), GradientTensor(12288, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), BatchNormGradients("layer3.1.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(206880, 36864), Scratch(243744, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(206880, 36864), Scratch(243744, 64), InferenceTensor(8192, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096)));
-        RegisterTrace(30, TrainingTensor(589824, 4096), GradientTensor(8192, 4096));
-        ClearBeforeBackward(30, GradientTensor(0, 12288));
-
-        // 31: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        AddConvolution(31, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(589824, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(593920, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient("layer3.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(593920, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(243808, 256), default, TrainingTensor(598016, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.2.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(244064, 36864), Scratch(280928, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(244064, 36864), Scratch(280928, 64), InferenceTensor(0, 4096)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(169696, 36864), Scratch(206560, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(31, TrainingTensor(598016, 4096), GradientTensor(12288, 4096));
-        ClearBeforeBackward(31, GradientTensor(0, 4096));
+        RegisterTrace(25, GradientTensor(8192, 4096), GradientTensor(16384, 4096));
+        ClearBeforeBackward(25, GradientTensor(0, 4096));
+        {
+            int[] __r0 = { 12288, 16384, 12288 };
+            int[] __r1 = { 16384, 12288, 16384 };
+            int[] __r2 = { 4096, 8192, 4096 };
+            int[] __r3 = { 8192, 4096, 8192 };
+            for (int r = 0; r < 3; r++)
+            {
 
-        // 32: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
+                // {26 + 2 * r}: Conv+BatchNorm+Add+ReLU layer3.{1 + r}.conv2, layer3.{1 + r}.bn2, layer3.{1 + r}.add, layer3.{1 + r}.relu2
+                AddConvolution(26 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter($"layer3.{1 + r}.conv2.weight"), default, TrainingTensor(413696 + 12288 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(413696 + 12288 * r, 4096), BatchNormTensors($"layer3.{1 + r}.bn2"), Scratch(206624 + 74368 * r, 256), TrainingTensor(405504 + 12288 * r, 4096), TrainingTensor(417792 + 12288 * r, 4096), GradientTensor(__r0[r], 4096), GradientTensor(0, 4096), GradientTensor(__r1[r], 4096), BatchNormGradients($"layer3.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn2"), 1E-05f, Scratch(206880 + 74368 * r, 36864), Scratch(243744 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(206880 + 74368 * r, 36864), Scratch(243744 + 74368 * r, 64), InferenceTensor(__r2[r], 4096)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r2[r], 4096), default, default, InferenceTensor(__r3[r], 4096), InferenceTensor(__r2[r], 4096)));
+                RegisterTrace(26 + 2 * r, TrainingTensor(417792 + 12288 * r, 4096), GradientTensor(4096, 4096));
+                ClearBeforeBackward(26 + 2 * r, GradientTensor(0, 8192));
+                ClearBeforeBackward(26 + 2 * r, GradientTensor(__r1[r], 4096));
+                RecomputeBeforeBackward(26 + 2 * r, 25 + 2 * r);
+
+                // {27 + 2 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
+                AddConvolution(27 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(417792 + 12288 * r, 4096), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(421888 + 12288 * r, 4096), GradientTensor(0, 4096), GradientTensor(__r0[r], 4096), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(421888 + 12288 * r, 4096), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(243808 + 74368 * r, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(244064 + 74368 * r, 36864), Scratch(280928 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(__r2[r], 4096), Scratch(244064 + 74368 * r, 36864), Scratch(280928 + 74368 * r, 64), InferenceTensor(0, 4096)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+                RegisterTrace(27 + 2 * r, GradientTensor(8192, 4096), GradientTensor(__r0[r], 4096));
+                ClearBeforeBackward(27 + 2 * r, GradientTensor(0, 4096));
+            }
+        }
+
+        // 32: Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
         AddConvolution(32, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(598016, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(602112, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(602112, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(280992, 256), TrainingTensor(589824, 4096), TrainingTensor(606208, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), BatchNormGradients("layer3.2.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(281248, 36864), Scratch(318112, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(281248, 36864), Scratch(318112, 64), InferenceTensor(4096, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096)));
-        RegisterTrace(32, TrainingTensor(606208, 4096), GradientTensor(4096, 4096));
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(450560, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.4.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(450560, 4096), BatchNormTensors("layer3.4.bn2"), Scratch(429728, 256), TrainingTensor(442368, 4096), TrainingTensor(454656, 4096), GradientTensor(16384, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), BatchNormGradients("layer3.4.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(429984, 36864), Scratch(466848, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(429984, 36864), Scratch(466848, 64), InferenceTensor(8192, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
+        RegisterTrace(32, TrainingTensor(454656, 4096), GradientTensor(4096, 4096));
         ClearBeforeBackward(32, GradientTensor(0, 8192));
         ClearBeforeBackward(32, GradientTensor(12288, 4096));
+        RecomputeBeforeBackward(32, 31);
 
-        // 33: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
-        AddConvolution(33, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(606208, 4096), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(610304, 4096), GradientTensor(0, 4096), GradientTensor(8192, 4096), ParameterGradient("layer3.3.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(610304, 4096), BatchNormTensors("layer3.3.bn1"), Scratch(318176, 256), default, TrainingTensor(614400, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.3.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(318432, 36864), Scratch(355296, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(318432, 36864), Scratch(355296, 64), InferenceTensor(0, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(33, TrainingTensor(614400, 4096), GradientTensor(8192, 4096));
-        ClearBeforeBackward(33, GradientTensor(0, 4096));
+        // 33: GlobalAvgPool avgpool
+        AddStep(33,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(454656, 4096), TrainingTensor(458752, 64), GradientTensor(0, 64), GradientTensor(16384, 4096)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(8192, 4096), InferenceTensor(0, 64)));
+        RegisterTrace(33, TrainingTensor(458752, 64), GradientTensor(16384, 4096));
+        ClearBeforeBackward(33, GradientTensor(16384, 4096));
 
-        // 34: Conv+BatchNorm+Add+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.add, layer3.3.relu2
+        // 34: Dense fc
         AddConvolution(34, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(614400, 4096), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(618496, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.3.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(618496, 4096), BatchNormTensors("layer3.3.bn2"), Scratch(355360, 256), TrainingTensor(606208, 4096), TrainingTensor(622592, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), GradientTensor(8192, 4096), BatchNormGradients("layer3.3.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(355616, 36864), Scratch(392480, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(355616, 36864), Scratch(392480, 64), InferenceTensor(8192, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
-        RegisterTrace(34, TrainingTensor(622592, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(34, GradientTensor(0, 12288));
-
-        // 35: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
-        AddConvolution(35, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(622592, 4096), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(626688, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient("layer3.4.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(626688, 4096), BatchNormTensors("layer3.4.bn1"), Scratch(392544, 256), default, TrainingTensor(630784, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.4.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(392800, 36864), Scratch(429664, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(392800, 36864), Scratch(429664, 64), InferenceTensor(0, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(35, TrainingTensor(630784, 4096), GradientTensor(12288, 4096));
-        ClearBeforeBackward(35, GradientTensor(0, 4096));
-
-        // 36: Conv+BatchNorm+Add+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.add, layer3.4.relu2
-        AddConvolution(36, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(630784, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(634880, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.4.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(634880, 4096), BatchNormTensors("layer3.4.bn2"), Scratch(429728, 256), TrainingTensor(622592, 4096), TrainingTensor(638976, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), BatchNormGradients("layer3.4.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(429984, 36864), Scratch(466848, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(429984, 36864), Scratch(466848, 64), InferenceTensor(4096, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096)));
-        RegisterTrace(36, TrainingTensor(638976, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(36, GradientTensor(0, 8192));
-        ClearBeforeBackward(36, GradientTensor(12288, 4096));
-
-        // 37: GlobalAvgPool avgpool
-        AddStep(37,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(638976, 4096), TrainingTensor(643072, 64), GradientTensor(0, 64), GradientTensor(8192, 4096)),
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(4096, 4096), InferenceTensor(0, 64)));
-        RegisterTrace(37, TrainingTensor(643072, 64), GradientTensor(8192, 4096));
-        ClearBeforeBackward(37, GradientTensor(8192, 4096));
-
-        // 38: Dense fc
-        AddConvolution(38, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(643072, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(643136, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(458752, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(458816, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10)),
             null);
-        RegisterTrace(38, TrainingTensor(643136, 10), GradientTensor(0, 64));
-        ClearBeforeBackward(38, GradientTensor(0, 64));
+        RegisterTrace(34, TrainingTensor(458816, 10), GradientTensor(0, 64));
+        ClearBeforeBackward(34, GradientTensor(0, 64));
     }
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(643136, 10);
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(458816, 10);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(64, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(32768, 3072);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(49152, 3072);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(64, 10);

@@ -43,7 +43,7 @@ partial class ResNet44 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     public const long ForwardFlopsPerImage = 195806474;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 3752232;
+    public const long TrainingActivationBytesPerImage = 2916648;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 196608;
@@ -120,8 +120,8 @@ partial class ResNet44 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         s.Append("Total params: 658,586 (trainable; plus 3,211 buffer elements)\n");
         s.Append("Multiply-adds per image: 97,174,144\n");
         s.Append("Forward FLOPs per image: 195,806,474 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 3.58 MiB, inference 192.0 KiB\n");
-        s.Append("Fusion groups: 51 passes for 154 layers\n");
+        s.Append("Activation memory per image: training 2.78 MiB, inference 192.0 KiB\n");
+        s.Append("Fusion groups: 47 passes for 154 layers\n");
         return s.ToString();
     }
 
@@ -267,7 +267,7 @@ partial class ResNet44 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
 
     private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
     {
-        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(51);
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(47);
         t.Add(new("conv1", new[] { 0, 1, 2 }));
         for (int r = 0; r < 7; r++)
         {
@@ -275,25 +275,25 @@ partial class ResNet44 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
             t.Add(new($"layer1.{r}.conv2", new[] { 6 + 7 * r, 7 + 7 * r, 8 + 7 * r, 9 + 7 * r }));
         }
         t.Add(new("layer2.0.conv1", new[] { 52, 53, 54 }));
-        t.Add(new("layer2.0.conv2", new[] { 55, 56 }));
         t.Add(new("layer2.0.add.shortcut", new[] { 57 }));
-        t.Add(new("layer2.0.add", new[] { 58 }));
-        t.Add(new("layer2.0.relu2", new[] { 59 }));
-        for (int r = 0; r < 6; r++)
+        t.Add(new("layer2.0.conv2", new[] { 55, 56, 58, 59 }));
+        t.Add(new("layer2.1.conv1", new[] { 60, 61, 62 }));
+        for (int r = 0; r < 5; r++)
         {
-            t.Add(new($"layer2.{1 + r}.conv1", new[] { 60 + 7 * r, 61 + 7 * r, 62 + 7 * r }));
             t.Add(new($"layer2.{1 + r}.conv2", new[] { 63 + 7 * r, 64 + 7 * r, 65 + 7 * r, 66 + 7 * r }));
+            t.Add(new($"layer2.{2 + r}.conv1", new[] { 67 + 7 * r, 68 + 7 * r, 69 + 7 * r }));
         }
+        t.Add(new("layer2.6.conv2", new[] { 98, 99, 100, 101 }));
         t.Add(new("layer3.0.conv1", new[] { 102, 103, 104 }));
-        t.Add(new("layer3.0.conv2", new[] { 105, 106 }));
         t.Add(new("layer3.0.add.shortcut", new[] { 107 }));
-        t.Add(new("layer3.0.add", new[] { 108 }));
-        t.Add(new("layer3.0.relu2", new[] { 109 }));
-        for (int r = 0; r < 6; r++)
+        t.Add(new("layer3.0.conv2", new[] { 105, 106, 108, 109 }));
+        t.Add(new("layer3.1.conv1", new[] { 110, 111, 112 }));
+        for (int r = 0; r < 5; r++)
         {
-            t.Add(new($"layer3.{1 + r}.conv1", new[] { 110 + 7 * r, 111 + 7 * r, 112 + 7 * r }));
             t.Add(new($"layer3.{1 + r}.conv2", new[] { 113 + 7 * r, 114 + 7 * r, 115 + 7 * r, 116 + 7 * r }));
+            t.Add(new($"layer3.{2 + r}.conv1", new[] { 117 + 7 * r, 118 + 7 * r, 119 + 7 * r }));
         }
+        t.Add(new("layer3.6.conv2", new[] { 148, 149, 150, 151 }));
         t.Add(new("avgpool", new[] { 152 }));
         t.Add(new("fc", new[] { 153 }));
         return t.ToArray();
@@ -305,301 +305,265 @@ partial class ResNet44 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public ResNet44(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(872522, 65536, 49152, 662688))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(630858, 98304, 49152, 662688))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(32768, 3072), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(49152, 3072), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(32768, 3072));
+        RegisterTrace(0, GradientTensor(32768, 16384), GradientTensor(49152, 3072));
         ClearBeforeBackward(0, GradientTensor(0, 16384));
-        ClearBeforeBackward(0, GradientTensor(32768, 3072));
+        ClearBeforeBackward(0, GradientTensor(49152, 3072));
+
+        // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
+        AddConvolution(1, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, GradientTensor(65536, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
+        RegisterTrace(1, GradientTensor(65536, 16384), GradientTensor(16384, 16384));
+        ClearBeforeBackward(1, GradientTensor(0, 16384));
+
+        // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
+        AddConvolution(2, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(65536, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), GradientTensor(32768, 16384), TrainingTensor(49152, 16384), GradientTensor(81920, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384)));
+        RegisterTrace(2, TrainingTensor(49152, 16384), GradientTensor(49152, 16384));
+        ClearBeforeBackward(2, GradientTensor(0, 32768));
+        ClearBeforeBackward(2, GradientTensor(49152, 16384));
+        RecomputeBeforeBackward(2, 0);
+        RecomputeBeforeBackward(2, 1);
         {
-            int[] __r0 = { 16384, 32768, 32768 };
-            int[] __r1 = { 32768, 16384, 16384 };
-            int[] __r2 = { 0, 16384, 16384 };
-            int[] __r3 = { 16384, 0, 0 };
-            for (int r = 0; r < 3; r++)
+            int[] __r0 = { 81920, 49152, 65536, 49152, 65536, 49152 };
+            int[] __r1 = { 32768, 16384, 32768, 16384, 32768, 16384 };
+            int[] __r2 = { 49152, 65536, 49152, 65536, 49152, 65536 };
+            int[] __r3 = { 16384, 32768, 16384, 32768, 16384, 32768 };
+            for (int r = 0; r < 6; r++)
             {
 
-                // {1 + 4 * r}: Conv+BatchNorm+ReLU layer1.{2 * r}.conv1, layer1.{2 * r}.bn1, layer1.{2 * r}.relu1
-                AddConvolution(1 + 4 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384 + 131072 * r, 16384), Parameter($"layer1.{2 * r}.conv1.weight"), default, TrainingTensor(32768 + 131072 * r, 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), ParameterGradient($"layer1.{2 * r}.conv1.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768 + 131072 * r, 16384), BatchNormTensors($"layer1.{2 * r}.bn1"), Scratch(512 + 9536 * r, 64), default, TrainingTensor(49152 + 131072 * r, 16384), GradientTensor(__r1[r], 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{2 * r}.bn1")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{2 * r}.conv1.weight"), default, BatchNormTensors($"layer1.{2 * r}.bn1"), 1E-05f, Scratch(576 + 9536 * r, 2304), Scratch(2880 + 9536 * r, 16)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(__r2[r], 16384), Scratch(576 + 9536 * r, 2304), Scratch(2880 + 9536 * r, 16), InferenceTensor(__r3[r], 16384)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(__r3[r], 16384), default, default, default, InferenceTensor(__r3[r], 16384)));
-                RegisterTrace(1 + 4 * r, TrainingTensor(49152 + 131072 * r, 16384), GradientTensor(__r0[r], 16384));
-                ClearBeforeBackward(1 + 4 * r, GradientTensor(0, 16384));
-
-                // {2 + 4 * r}: Conv+BatchNorm+Add+ReLU layer1.{2 * r}.conv2, layer1.{2 * r}.bn2, layer1.{2 * r}.add, layer1.{2 * r}.relu2
-                AddConvolution(2 + 4 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152 + 131072 * r, 16384), Parameter($"layer1.{2 * r}.conv2.weight"), default, TrainingTensor(65536 + 131072 * r, 16384), GradientTensor(0, 16384), GradientTensor(__r1[r], 16384), ParameterGradient($"layer1.{2 * r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(65536 + 131072 * r, 16384), BatchNormTensors($"layer1.{2 * r}.bn2"), Scratch(2896 + 9536 * r, 64), TrainingTensor(16384 + 131072 * r, 16384), TrainingTensor(81920 + 131072 * r, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), BatchNormGradients($"layer1.{2 * r}.bn2")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{2 * r}.conv2.weight"), default, BatchNormTensors($"layer1.{2 * r}.bn2"), 1E-05f, Scratch(2960 + 9536 * r, 2304), Scratch(5264 + 9536 * r, 16)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(__r3[r], 16384), Scratch(2960 + 9536 * r, 2304), Scratch(5264 + 9536 * r, 16), InferenceTensor(32768, 16384)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(__r2[r], 16384), InferenceTensor(32768, 16384)));
-                RegisterTrace(2 + 4 * r, TrainingTensor(81920 + 131072 * r, 16384), GradientTensor(__r1[r], 16384));
-                ClearBeforeBackward(2 + 4 * r, GradientTensor(0, 49152));
-
-                // {3 + 4 * r}: Conv+BatchNorm+ReLU layer1.{1 + 2 * r}.conv1, layer1.{1 + 2 * r}.bn1, layer1.{1 + 2 * r}.relu1
-                AddConvolution(3 + 4 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920 + 131072 * r, 16384), Parameter($"layer1.{1 + 2 * r}.conv1.weight"), default, TrainingTensor(98304 + 131072 * r, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient($"layer1.{1 + 2 * r}.conv1.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304 + 131072 * r, 16384), BatchNormTensors($"layer1.{1 + 2 * r}.bn1"), Scratch(5280 + 9536 * r, 64), default, TrainingTensor(114688 + 131072 * r, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{1 + 2 * r}.bn1")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer1.{1 + 2 * r}.bn1"), 1E-05f, Scratch(5344 + 9536 * r, 2304), Scratch(7648 + 9536 * r, 16)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344 + 9536 * r, 2304), Scratch(7648 + 9536 * r, 16), InferenceTensor(0, 16384)),
+                // {3 + 2 * r}: Conv+BatchNorm+ReLU layer1.{1 + r}.conv1, layer1.{1 + r}.bn1, layer1.{1 + r}.relu1
+                AddConvolution(3 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152 + 49152 * r, 16384), Parameter($"layer1.{1 + r}.conv1.weight"), default, TrainingTensor(65536 + 49152 * r, 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), ParameterGradient($"layer1.{1 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(65536 + 49152 * r, 16384), BatchNormTensors($"layer1.{1 + r}.bn1"), Scratch(5280 + 4768 * r, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{1 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer1.{1 + r}.bn1"), 1E-05f, Scratch(5344 + 4768 * r, 2304), Scratch(7648 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(__r1[r], 16384), Scratch(5344 + 4768 * r, 2304), Scratch(7648 + 4768 * r, 16), InferenceTensor(0, 16384)),
                     new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-                RegisterTrace(3 + 4 * r, TrainingTensor(114688 + 131072 * r, 16384), GradientTensor(49152, 16384));
-                ClearBeforeBackward(3 + 4 * r, GradientTensor(0, 16384));
+                RegisterTrace(3 + 2 * r, GradientTensor(32768, 16384), GradientTensor(__r0[r], 16384));
+                ClearBeforeBackward(3 + 2 * r, GradientTensor(0, 16384));
 
-                // {4 + 4 * r}: Conv+BatchNorm+Add+ReLU layer1.{1 + 2 * r}.conv2, layer1.{1 + 2 * r}.bn2, layer1.{1 + 2 * r}.add, layer1.{1 + 2 * r}.relu2
-                AddConvolution(4 + 4 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688 + 131072 * r, 16384), Parameter($"layer1.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(131072 + 131072 * r, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient($"layer1.{1 + 2 * r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072 + 131072 * r, 16384), BatchNormTensors($"layer1.{1 + 2 * r}.bn2"), Scratch(7664 + 9536 * r, 64), TrainingTensor(81920 + 131072 * r, 16384), TrainingTensor(147456 + 131072 * r, 16384), GradientTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), BatchNormGradients($"layer1.{1 + 2 * r}.bn2")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer1.{1 + 2 * r}.bn2"), 1E-05f, Scratch(7728 + 9536 * r, 2304), Scratch(10032 + 9536 * r, 16)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728 + 9536 * r, 2304), Scratch(10032 + 9536 * r, 16), InferenceTensor(16384, 16384)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384)));
-                RegisterTrace(4 + 4 * r, TrainingTensor(147456 + 131072 * r, 16384), GradientTensor(16384, 16384));
-                ClearBeforeBackward(4 + 4 * r, GradientTensor(0, 32768));
-                ClearBeforeBackward(4 + 4 * r, GradientTensor(49152, 16384));
+                // {4 + 2 * r}: Conv+BatchNorm+Add+ReLU layer1.{1 + r}.conv2, layer1.{1 + r}.bn2, layer1.{1 + r}.add, layer1.{1 + r}.relu2
+                AddConvolution(4 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter($"layer1.{1 + r}.conv2.weight"), default, TrainingTensor(81920 + 49152 * r, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient($"layer1.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(81920 + 49152 * r, 16384), BatchNormTensors($"layer1.{1 + r}.bn2"), Scratch(7664 + 4768 * r, 64), TrainingTensor(49152 + 49152 * r, 16384), TrainingTensor(98304 + 49152 * r, 16384), GradientTensor(__r2[r], 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), BatchNormGradients($"layer1.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer1.{1 + r}.bn2"), 1E-05f, Scratch(7728 + 4768 * r, 2304), Scratch(10032 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728 + 4768 * r, 2304), Scratch(10032 + 4768 * r, 16), InferenceTensor(__r3[r], 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r3[r], 16384), default, default, InferenceTensor(__r1[r], 16384), InferenceTensor(__r3[r], 16384)));
+                RegisterTrace(4 + 2 * r, TrainingTensor(98304 + 49152 * r, 16384), GradientTensor(16384, 16384));
+                ClearBeforeBackward(4 + 2 * r, GradientTensor(0, 32768));
+                ClearBeforeBackward(4 + 2 * r, GradientTensor(__r0[r], 16384));
+                RecomputeBeforeBackward(4 + 2 * r, 3 + 2 * r);
             }
         }
-
-        // 13: Conv+BatchNorm+ReLU layer1.6.conv1, layer1.6.bn1, layer1.6.relu1
-        AddConvolution(13, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(409600, 16384), Parameter("layer1.6.conv1.weight"), default, TrainingTensor(425984, 16384), GradientTensor(0, 16384), GradientTensor(32768, 16384), ParameterGradient("layer1.6.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(425984, 16384), BatchNormTensors("layer1.6.bn1"), Scratch(29120, 64), default, TrainingTensor(442368, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.6.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv1.weight"), default, BatchNormTensors("layer1.6.bn1"), 1E-05f, Scratch(29184, 2304), Scratch(31488, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(29184, 2304), Scratch(31488, 16), InferenceTensor(0, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(13, TrainingTensor(442368, 16384), GradientTensor(32768, 16384));
-        ClearBeforeBackward(13, GradientTensor(0, 16384));
-
-        // 14: Conv+BatchNorm+Add+ReLU layer1.6.conv2, layer1.6.bn2, layer1.6.add, layer1.6.relu2
-        AddConvolution(14, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(442368, 16384), Parameter("layer1.6.conv2.weight"), default, TrainingTensor(458752, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.6.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(458752, 16384), BatchNormTensors("layer1.6.bn2"), Scratch(31504, 64), TrainingTensor(409600, 16384), TrainingTensor(475136, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), GradientTensor(32768, 16384), BatchNormGradients("layer1.6.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.6.conv2.weight"), default, BatchNormTensors("layer1.6.bn2"), 1E-05f, Scratch(31568, 2304), Scratch(33872, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(31568, 2304), Scratch(33872, 16), InferenceTensor(32768, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384)));
-        RegisterTrace(14, TrainingTensor(475136, 16384), GradientTensor(16384, 16384));
-        ClearBeforeBackward(14, GradientTensor(0, 49152));
 
         // 15: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(15, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(475136, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(491520, 8192), GradientTensor(0, 8192), GradientTensor(49152, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(491520, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(33888, 128), default, TrainingTensor(499712, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(344064, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(360448, 8192), GradientTensor(0, 8192), GradientTensor(65536, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(33888, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(34016, 4608), Scratch(38624, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(34016, 4608), Scratch(38624, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(15, TrainingTensor(499712, 8192), GradientTensor(49152, 16384));
+        RegisterTrace(15, GradientTensor(16384, 8192), GradientTensor(65536, 16384));
         ClearBeforeBackward(15, GradientTensor(0, 8192));
 
-        // 16: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-        AddConvolution(16, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(499712, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(507904, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(507904, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(38656, 128), default, TrainingTensor(516096, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn2")),
+        // 16: ZeroPadShortcut layer2.0.add.shortcut
+        AddStep(16,
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(344064, 16384), TrainingTensor(368640, 8192), GradientTensor(0, 8192), GradientTensor(65536, 16384)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(8192, 8192)));
+        RegisterTrace(16, TrainingTensor(368640, 8192), GradientTensor(65536, 16384));
+        ClearBeforeBackward(16, GradientTensor(65536, 16384));
+
+        // 17: Conv+BatchNorm+Add+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.add, layer2.0.relu2
+        AddConvolution(17, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(376832, 8192), GradientTensor(24576, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(376832, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(38656, 128), TrainingTensor(368640, 8192), TrainingTensor(385024, 8192), GradientTensor(32768, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(38784, 9216), Scratch(48000, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(38784, 9216), Scratch(48000, 32), InferenceTensor(8192, 8192)),
-            null);
-        RegisterTrace(16, TrainingTensor(516096, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(16, GradientTensor(0, 16384));
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(38784, 9216), Scratch(48000, 32), InferenceTensor(16384, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
+        RegisterTrace(17, TrainingTensor(385024, 8192), GradientTensor(8192, 8192));
+        ClearBeforeBackward(17, GradientTensor(0, 16384));
+        ClearBeforeBackward(17, GradientTensor(24576, 8192));
+        RecomputeBeforeBackward(17, 15);
 
-        // 17: ZeroPadShortcut layer2.0.add.shortcut
-        AddStep(17,
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(475136, 16384), TrainingTensor(524288, 8192), GradientTensor(0, 8192), GradientTensor(49152, 16384)),
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(0, 8192)));
-        RegisterTrace(17, TrainingTensor(524288, 8192), GradientTensor(49152, 16384));
-        ClearBeforeBackward(17, GradientTensor(49152, 16384));
-
-        // 18: Add layer2.0.add
-        AddStep(18,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(516096, 8192), default, default, TrainingTensor(524288, 8192), TrainingTensor(532480, 8192), GradientTensor(8192, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192)));
-        RegisterTrace(18, TrainingTensor(532480, 8192), GradientTensor(16384, 8192));
+        // 18: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+        AddConvolution(18, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(385024, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(393216, 8192), GradientTensor(0, 8192), GradientTensor(32768, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(393216, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(48032, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(48160, 9216), Scratch(57376, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(48160, 9216), Scratch(57376, 32), InferenceTensor(0, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+        RegisterTrace(18, GradientTensor(16384, 8192), GradientTensor(32768, 8192));
         ClearBeforeBackward(18, GradientTensor(0, 8192));
-        ClearBeforeBackward(18, GradientTensor(16384, 8192));
-
-        // 19: ReLU layer2.0.relu2
-        AddStep(19,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(532480, 8192), default, default, default, TrainingTensor(540672, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), default, default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(19, TrainingTensor(540672, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(19, GradientTensor(8192, 8192));
         {
-            int[] __r0 = { 8192, 0, 0 };
-            int[] __r1 = { 0, 16384, 16384 };
-            int[] __r2 = { 16384, 8192, 8192 };
-            int[] __r3 = { 0, 8192, 8192 };
-            for (int r = 0; r < 3; r++)
+            int[] __r0 = { 24576, 32768, 24576, 32768, 24576 };
+            int[] __r1 = { 32768, 24576, 32768, 24576, 32768 };
+            int[] __r2 = { 8192, 16384, 8192, 16384, 8192 };
+            int[] __r3 = { 16384, 8192, 16384, 8192, 16384 };
+            for (int r = 0; r < 5; r++)
             {
 
-                // {20 + 4 * r}: Conv+BatchNorm+ReLU layer2.{1 + 2 * r}.conv1, layer2.{1 + 2 * r}.bn1, layer2.{1 + 2 * r}.relu1
-                AddConvolution(20 + 4 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(540672 + 65536 * r, 8192), Parameter($"layer2.{1 + 2 * r}.conv1.weight"), default, TrainingTensor(548864 + 65536 * r, 8192), GradientTensor(__r0[r], 8192), GradientTensor(__r1[r], 8192), ParameterGradient($"layer2.{1 + 2 * r}.conv1.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(548864 + 65536 * r, 8192), BatchNormTensors($"layer2.{1 + 2 * r}.bn1"), Scratch(48032 + 37504 * r, 128), default, TrainingTensor(557056 + 65536 * r, 8192), GradientTensor(__r2[r], 8192), GradientTensor(__r0[r], 8192), default, BatchNormGradients($"layer2.{1 + 2 * r}.bn1")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{1 + 2 * r}.bn1"), 1E-05f, Scratch(48160 + 37504 * r, 9216), Scratch(57376 + 37504 * r, 32)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(__r3[r], 8192), Scratch(48160 + 37504 * r, 9216), Scratch(57376 + 37504 * r, 32), InferenceTensor(__r0[r], 8192)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(__r0[r], 8192), default, default, default, InferenceTensor(__r0[r], 8192)));
-                RegisterTrace(20 + 4 * r, TrainingTensor(557056 + 65536 * r, 8192), GradientTensor(__r1[r], 8192));
-                ClearBeforeBackward(20 + 4 * r, GradientTensor(__r0[r], 8192));
+                // {19 + 2 * r}: Conv+BatchNorm+Add+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.add, layer2.{1 + r}.relu2
+                AddConvolution(19 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(401408 + 24576 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(401408 + 24576 * r, 8192), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(57408 + 18752 * r, 128), TrainingTensor(385024 + 24576 * r, 8192), TrainingTensor(409600 + 24576 * r, 8192), GradientTensor(__r0[r], 8192), GradientTensor(0, 8192), GradientTensor(__r1[r], 8192), BatchNormGradients($"layer2.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(57536 + 18752 * r, 9216), Scratch(66752 + 18752 * r, 32)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57536 + 18752 * r, 9216), Scratch(66752 + 18752 * r, 32), InferenceTensor(__r2[r], 8192)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r2[r], 8192), default, default, InferenceTensor(__r3[r], 8192), InferenceTensor(__r2[r], 8192)));
+                RegisterTrace(19 + 2 * r, TrainingTensor(409600 + 24576 * r, 8192), GradientTensor(8192, 8192));
+                ClearBeforeBackward(19 + 2 * r, GradientTensor(0, 16384));
+                ClearBeforeBackward(19 + 2 * r, GradientTensor(__r1[r], 8192));
+                RecomputeBeforeBackward(19 + 2 * r, 18 + 2 * r);
 
-                // {21 + 4 * r}: Conv+BatchNorm+Add+ReLU layer2.{1 + 2 * r}.conv2, layer2.{1 + 2 * r}.bn2, layer2.{1 + 2 * r}.add, layer2.{1 + 2 * r}.relu2
-                AddConvolution(21 + 4 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(557056 + 65536 * r, 8192), Parameter($"layer2.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(565248 + 65536 * r, 8192), GradientTensor(__r0[r], 8192), GradientTensor(__r2[r], 8192), ParameterGradient($"layer2.{1 + 2 * r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(565248 + 65536 * r, 8192), BatchNormTensors($"layer2.{1 + 2 * r}.bn2"), Scratch(57408 + 37504 * r, 128), TrainingTensor(540672 + 65536 * r, 8192), TrainingTensor(573440 + 65536 * r, 8192), GradientTensor(24576, 8192), GradientTensor(__r0[r], 8192), GradientTensor(__r1[r], 8192), BatchNormGradients($"layer2.{1 + 2 * r}.bn2")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + 2 * r}.bn2"), 1E-05f, Scratch(57536 + 37504 * r, 9216), Scratch(66752 + 37504 * r, 32)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(__r0[r], 8192), Scratch(57536 + 37504 * r, 9216), Scratch(66752 + 37504 * r, 32), InferenceTensor(16384, 8192)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(__r3[r], 8192), InferenceTensor(16384, 8192)));
-                RegisterTrace(21 + 4 * r, TrainingTensor(573440 + 65536 * r, 8192), GradientTensor(__r2[r], 8192));
-                ClearBeforeBackward(21 + 4 * r, GradientTensor(0, 24576));
-
-                // {22 + 4 * r}: Conv+BatchNorm+ReLU layer2.{2 + 2 * r}.conv1, layer2.{2 + 2 * r}.bn1, layer2.{2 + 2 * r}.relu1
-                AddConvolution(22 + 4 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(573440 + 65536 * r, 8192), Parameter($"layer2.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(581632 + 65536 * r, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv1.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(581632 + 65536 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn1"), Scratch(66784 + 37504 * r, 128), default, TrainingTensor(589824 + 65536 * r, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{2 + 2 * r}.bn1")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + 2 * r}.bn1"), 1E-05f, Scratch(66912 + 37504 * r, 9216), Scratch(76128 + 37504 * r, 32)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(66912 + 37504 * r, 9216), Scratch(76128 + 37504 * r, 32), InferenceTensor(0, 8192)),
+                // {20 + 2 * r}: Conv+BatchNorm+ReLU layer2.{2 + r}.conv1, layer2.{2 + r}.bn1, layer2.{2 + r}.relu1
+                AddConvolution(20 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(409600 + 24576 * r, 8192), Parameter($"layer2.{2 + r}.conv1.weight"), default, TrainingTensor(417792 + 24576 * r, 8192), GradientTensor(0, 8192), GradientTensor(__r0[r], 8192), ParameterGradient($"layer2.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(417792 + 24576 * r, 8192), BatchNormTensors($"layer2.{2 + r}.bn1"), Scratch(66784 + 18752 * r, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + r}.bn1"), 1E-05f, Scratch(66912 + 18752 * r, 9216), Scratch(76128 + 18752 * r, 32)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(__r2[r], 8192), Scratch(66912 + 18752 * r, 9216), Scratch(76128 + 18752 * r, 32), InferenceTensor(0, 8192)),
                     new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-                RegisterTrace(22 + 4 * r, TrainingTensor(589824 + 65536 * r, 8192), GradientTensor(24576, 8192));
-                ClearBeforeBackward(22 + 4 * r, GradientTensor(0, 8192));
-
-                // {23 + 4 * r}: Conv+BatchNorm+Add+ReLU layer2.{2 + 2 * r}.conv2, layer2.{2 + 2 * r}.bn2, layer2.{2 + 2 * r}.add, layer2.{2 + 2 * r}.relu2
-                AddConvolution(23 + 4 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(589824 + 65536 * r, 8192), Parameter($"layer2.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(598016 + 65536 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(598016 + 65536 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn2"), Scratch(76160 + 37504 * r, 128), TrainingTensor(573440 + 65536 * r, 8192), TrainingTensor(606208 + 65536 * r, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), BatchNormGradients($"layer2.{2 + 2 * r}.bn2")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer2.{2 + 2 * r}.bn2"), 1E-05f, Scratch(76288 + 37504 * r, 9216), Scratch(85504 + 37504 * r, 32)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(76288 + 37504 * r, 9216), Scratch(85504 + 37504 * r, 32), InferenceTensor(8192, 8192)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192)));
-                RegisterTrace(23 + 4 * r, TrainingTensor(606208 + 65536 * r, 8192), GradientTensor(8192, 8192));
-                ClearBeforeBackward(23 + 4 * r, GradientTensor(0, 16384));
-                ClearBeforeBackward(23 + 4 * r, GradientTensor(24576, 8192));
+                RegisterTrace(20 + 2 * r, GradientTensor(16384, 8192), GradientTensor(__r0[r], 8192));
+                ClearBeforeBackward(20 + 2 * r, GradientTensor(0, 8192));
             }
         }
 
-        // 32: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        AddConvolution(32, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(737280, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(745472, 4096), GradientTensor(0, 4096), GradientTensor(16384, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(745472, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(160544, 256), default, TrainingTensor(749568, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
+        // 29: Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
+        AddConvolution(29, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.6.conv2.weight"), default, TrainingTensor(524288, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.6.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(524288, 8192), BatchNormTensors("layer2.6.bn2"), Scratch(151168, 128), TrainingTensor(507904, 8192), TrainingTensor(532480, 8192), GradientTensor(32768, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), BatchNormGradients("layer2.6.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv2.weight"), default, BatchNormTensors("layer2.6.bn2"), 1E-05f, Scratch(151296, 9216), Scratch(160512, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(151296, 9216), Scratch(160512, 32), InferenceTensor(16384, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
+        RegisterTrace(29, TrainingTensor(532480, 8192), GradientTensor(8192, 8192));
+        ClearBeforeBackward(29, GradientTensor(0, 16384));
+        ClearBeforeBackward(29, GradientTensor(24576, 8192));
+        RecomputeBeforeBackward(29, 28);
+
+        // 30: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+        AddConvolution(30, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(532480, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(540672, 4096), GradientTensor(0, 4096), GradientTensor(32768, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(540672, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(160544, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(160800, 18432), Scratch(179232, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(8192, 8192), Scratch(160800, 18432), Scratch(179232, 64), InferenceTensor(0, 4096)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(16384, 8192), Scratch(160800, 18432), Scratch(179232, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(32, TrainingTensor(749568, 4096), GradientTensor(16384, 8192));
-        ClearBeforeBackward(32, GradientTensor(0, 4096));
+        RegisterTrace(30, GradientTensor(8192, 4096), GradientTensor(32768, 8192));
+        ClearBeforeBackward(30, GradientTensor(0, 4096));
 
-        // 33: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-        AddConvolution(33, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(749568, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(753664, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(753664, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(179296, 256), default, TrainingTensor(757760, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn2")),
+        // 31: ZeroPadShortcut layer3.0.add.shortcut
+        AddStep(31,
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(532480, 8192), TrainingTensor(544768, 4096), GradientTensor(0, 4096), GradientTensor(32768, 8192)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(16384, 8192), InferenceTensor(4096, 4096)));
+        RegisterTrace(31, TrainingTensor(544768, 4096), GradientTensor(32768, 8192));
+        ClearBeforeBackward(31, GradientTensor(32768, 8192));
+
+        // 32: Conv+BatchNorm+Add+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.add, layer3.0.relu2
+        AddConvolution(32, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(548864, 4096), GradientTensor(12288, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(548864, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(179296, 256), TrainingTensor(544768, 4096), TrainingTensor(552960, 4096), GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(179552, 36864), Scratch(216416, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(179552, 36864), Scratch(216416, 64), InferenceTensor(4096, 4096)),
-            null);
-        RegisterTrace(33, TrainingTensor(757760, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(33, GradientTensor(0, 8192));
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(179552, 36864), Scratch(216416, 64), InferenceTensor(8192, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
+        RegisterTrace(32, TrainingTensor(552960, 4096), GradientTensor(4096, 4096));
+        ClearBeforeBackward(32, GradientTensor(0, 8192));
+        ClearBeforeBackward(32, GradientTensor(12288, 4096));
+        RecomputeBeforeBackward(32, 30);
 
-        // 34: ZeroPadShortcut layer3.0.add.shortcut
-        AddStep(34,
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(737280, 8192), TrainingTensor(761856, 4096), GradientTensor(0, 4096), GradientTensor(16384, 8192)),
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(8192, 8192), InferenceTensor(0, 4096)));
-        RegisterTrace(34, TrainingTensor(761856, 4096), GradientTensor(16384, 8192));
-        ClearBeforeBackward(34, GradientTensor(16384, 8192));
-
-        // 35: Add layer3.0.add
-        AddStep(35,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(757760, 4096), default, default, TrainingTensor(761856, 4096), TrainingTensor(765952, 4096), GradientTensor(4096, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096)));
-        RegisterTrace(35, TrainingTensor(765952, 4096), GradientTensor(8192, 4096));
-        ClearBeforeBackward(35, GradientTensor(0, 4096));
-        ClearBeforeBackward(35, GradientTensor(8192, 4096));
-
-        // 36: ReLU layer3.0.relu2
-        AddStep(36,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(765952, 4096), default, default, default, TrainingTensor(770048, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), default, default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(36, TrainingTensor(770048, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(36, GradientTensor(4096, 4096));
+        // 33: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+        AddConvolution(33, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(552960, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(557056, 4096), GradientTensor(0, 4096), GradientTensor(16384, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(557056, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(216480, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(216736, 36864), Scratch(253600, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(216736, 36864), Scratch(253600, 64), InferenceTensor(0, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+        RegisterTrace(33, GradientTensor(8192, 4096), GradientTensor(16384, 4096));
+        ClearBeforeBackward(33, GradientTensor(0, 4096));
         {
-            int[] __r0 = { 4096, 0, 0 };
-            int[] __r1 = { 0, 8192, 8192 };
-            int[] __r2 = { 8192, 4096, 4096 };
-            int[] __r3 = { 0, 4096, 4096 };
-            for (int r = 0; r < 3; r++)
+            int[] __r0 = { 12288, 16384, 12288, 16384, 12288 };
+            int[] __r1 = { 16384, 12288, 16384, 12288, 16384 };
+            int[] __r2 = { 4096, 8192, 4096, 8192, 4096 };
+            int[] __r3 = { 8192, 4096, 8192, 4096, 8192 };
+            for (int r = 0; r < 5; r++)
             {
 
-                // {37 + 4 * r}: Conv+BatchNorm+ReLU layer3.{1 + 2 * r}.conv1, layer3.{1 + 2 * r}.bn1, layer3.{1 + 2 * r}.relu1
-                AddConvolution(37 + 4 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(770048 + 32768 * r, 4096), Parameter($"layer3.{1 + 2 * r}.conv1.weight"), default, TrainingTensor(774144 + 32768 * r, 4096), GradientTensor(__r0[r], 4096), GradientTensor(__r1[r], 4096), ParameterGradient($"layer3.{1 + 2 * r}.conv1.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(774144 + 32768 * r, 4096), BatchNormTensors($"layer3.{1 + 2 * r}.bn1"), Scratch(216480 + 148736 * r, 256), default, TrainingTensor(778240 + 32768 * r, 4096), GradientTensor(__r2[r], 4096), GradientTensor(__r0[r], 4096), default, BatchNormGradients($"layer3.{1 + 2 * r}.bn1")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{1 + 2 * r}.bn1"), 1E-05f, Scratch(216736 + 148736 * r, 36864), Scratch(253600 + 148736 * r, 64)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(__r3[r], 4096), Scratch(216736 + 148736 * r, 36864), Scratch(253600 + 148736 * r, 64), InferenceTensor(__r0[r], 4096)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(__r0[r], 4096), default, default, default, InferenceTensor(__r0[r], 4096)));
-                RegisterTrace(37 + 4 * r, TrainingTensor(778240 + 32768 * r, 4096), GradientTensor(__r1[r], 4096));
-                ClearBeforeBackward(37 + 4 * r, GradientTensor(__r0[r], 4096));
+                // {34 + 2 * r}: Conv+BatchNorm+Add+ReLU layer3.{1 + r}.conv2, layer3.{1 + r}.bn2, layer3.{1 + r}.add, layer3.{1 + r}.relu2
+                AddConvolution(34 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter($"layer3.{1 + r}.conv2.weight"), default, TrainingTensor(561152 + 12288 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(561152 + 12288 * r, 4096), BatchNormTensors($"layer3.{1 + r}.bn2"), Scratch(253664 + 74368 * r, 256), TrainingTensor(552960 + 12288 * r, 4096), TrainingTensor(565248 + 12288 * r, 4096), GradientTensor(__r0[r], 4096), GradientTensor(0, 4096), GradientTensor(__r1[r], 4096), BatchNormGradients($"layer3.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn2"), 1E-05f, Scratch(253920 + 74368 * r, 36864), Scratch(290784 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(253920 + 74368 * r, 36864), Scratch(290784 + 74368 * r, 64), InferenceTensor(__r2[r], 4096)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r2[r], 4096), default, default, InferenceTensor(__r3[r], 4096), InferenceTensor(__r2[r], 4096)));
+                RegisterTrace(34 + 2 * r, TrainingTensor(565248 + 12288 * r, 4096), GradientTensor(4096, 4096));
+                ClearBeforeBackward(34 + 2 * r, GradientTensor(0, 8192));
+                ClearBeforeBackward(34 + 2 * r, GradientTensor(__r1[r], 4096));
+                RecomputeBeforeBackward(34 + 2 * r, 33 + 2 * r);
 
-                // {38 + 4 * r}: Conv+BatchNorm+Add+ReLU layer3.{1 + 2 * r}.conv2, layer3.{1 + 2 * r}.bn2, layer3.{1 + 2 * r}.add, layer3.{1 + 2 * r}.relu2
-                AddConvolution(38 + 4 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(778240 + 32768 * r, 4096), Parameter($"layer3.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(782336 + 32768 * r, 4096), GradientTensor(__r0[r], 4096), GradientTensor(__r2[r], 4096), ParameterGradient($"layer3.{1 + 2 * r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(782336 + 32768 * r, 4096), BatchNormTensors($"layer3.{1 + 2 * r}.bn2"), Scratch(253664 + 148736 * r, 256), TrainingTensor(770048 + 32768 * r, 4096), TrainingTensor(786432 + 32768 * r, 4096), GradientTensor(12288, 4096), GradientTensor(__r0[r], 4096), GradientTensor(__r1[r], 4096), BatchNormGradients($"layer3.{1 + 2 * r}.bn2")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + 2 * r}.bn2"), 1E-05f, Scratch(253920 + 148736 * r, 36864), Scratch(290784 + 148736 * r, 64)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(__r0[r], 4096), Scratch(253920 + 148736 * r, 36864), Scratch(290784 + 148736 * r, 64), InferenceTensor(8192, 4096)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(__r3[r], 4096), InferenceTensor(8192, 4096)));
-                RegisterTrace(38 + 4 * r, TrainingTensor(786432 + 32768 * r, 4096), GradientTensor(__r2[r], 4096));
-                ClearBeforeBackward(38 + 4 * r, GradientTensor(0, 12288));
-
-                // {39 + 4 * r}: Conv+BatchNorm+ReLU layer3.{2 + 2 * r}.conv1, layer3.{2 + 2 * r}.bn1, layer3.{2 + 2 * r}.relu1
-                AddConvolution(39 + 4 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(786432 + 32768 * r, 4096), Parameter($"layer3.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(790528 + 32768 * r, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv1.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(790528 + 32768 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn1"), Scratch(290848 + 148736 * r, 256), default, TrainingTensor(794624 + 32768 * r, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{2 + 2 * r}.bn1")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + 2 * r}.bn1"), 1E-05f, Scratch(291104 + 148736 * r, 36864), Scratch(327968 + 148736 * r, 64)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(291104 + 148736 * r, 36864), Scratch(327968 + 148736 * r, 64), InferenceTensor(0, 4096)),
+                // {35 + 2 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
+                AddConvolution(35 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(565248 + 12288 * r, 4096), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(569344 + 12288 * r, 4096), GradientTensor(0, 4096), GradientTensor(__r0[r], 4096), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(569344 + 12288 * r, 4096), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(290848 + 74368 * r, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(291104 + 74368 * r, 36864), Scratch(327968 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(__r2[r], 4096), Scratch(291104 + 74368 * r, 36864), Scratch(327968 + 74368 * r, 64), InferenceTensor(0, 4096)),
                     new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-                RegisterTrace(39 + 4 * r, TrainingTensor(794624 + 32768 * r, 4096), GradientTensor(12288, 4096));
-                ClearBeforeBackward(39 + 4 * r, GradientTensor(0, 4096));
-
-                // {40 + 4 * r}: Conv+BatchNorm+Add+ReLU layer3.{2 + 2 * r}.conv2, layer3.{2 + 2 * r}.bn2, layer3.{2 + 2 * r}.add, layer3.{2 + 2 * r}.relu2
-                AddConvolution(40 + 4 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(794624 + 32768 * r, 4096), Parameter($"layer3.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(798720 + 32768 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(798720 + 32768 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn2"), Scratch(328032 + 148736 * r, 256), TrainingTensor(786432 + 32768 * r, 4096), TrainingTensor(802816 + 32768 * r, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), BatchNormGradients($"layer3.{2 + 2 * r}.bn2")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer3.{2 + 2 * r}.bn2"), 1E-05f, Scratch(328288 + 148736 * r, 36864), Scratch(365152 + 148736 * r, 64)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(328288 + 148736 * r, 36864), Scratch(365152 + 148736 * r, 64), InferenceTensor(4096, 4096)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096)));
-                RegisterTrace(40 + 4 * r, TrainingTensor(802816 + 32768 * r, 4096), GradientTensor(4096, 4096));
-                ClearBeforeBackward(40 + 4 * r, GradientTensor(0, 8192));
-                ClearBeforeBackward(40 + 4 * r, GradientTensor(12288, 4096));
+                RegisterTrace(35 + 2 * r, GradientTensor(8192, 4096), GradientTensor(__r0[r], 4096));
+                ClearBeforeBackward(35 + 2 * r, GradientTensor(0, 4096));
             }
         }
 
-        // 49: GlobalAvgPool avgpool
-        AddStep(49,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(868352, 4096), TrainingTensor(872448, 64), GradientTensor(0, 64), GradientTensor(8192, 4096)),
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(4096, 4096), InferenceTensor(0, 64)));
-        RegisterTrace(49, TrainingTensor(872448, 64), GradientTensor(8192, 4096));
-        ClearBeforeBackward(49, GradientTensor(8192, 4096));
+        // 44: Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
+        AddConvolution(44, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.6.conv2.weight"), default, TrainingTensor(622592, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.6.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(622592, 4096), BatchNormTensors("layer3.6.bn2"), Scratch(625504, 256), TrainingTensor(614400, 4096), TrainingTensor(626688, 4096), GradientTensor(16384, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), BatchNormGradients("layer3.6.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv2.weight"), default, BatchNormTensors("layer3.6.bn2"), 1E-05f, Scratch(625760, 36864), Scratch(662624, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(625760, 36864), Scratch(662624, 64), InferenceTensor(8192, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
+        RegisterTrace(44, TrainingTensor(626688, 4096), GradientTensor(4096, 4096));
+        ClearBeforeBackward(44, GradientTensor(0, 8192));
+        ClearBeforeBackward(44, GradientTensor(12288, 4096));
+        RecomputeBeforeBackward(44, 43);
 
-        // 50: Dense fc
-        AddConvolution(50, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(872448, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(872512, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+        // 45: GlobalAvgPool avgpool
+        AddStep(45,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(626688, 4096), TrainingTensor(630784, 64), GradientTensor(0, 64), GradientTensor(16384, 4096)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(8192, 4096), InferenceTensor(0, 64)));
+        RegisterTrace(45, TrainingTensor(630784, 64), GradientTensor(16384, 4096));
+        ClearBeforeBackward(45, GradientTensor(16384, 4096));
+
+        // 46: Dense fc
+        AddConvolution(46, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(630784, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(630848, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10)),
             null);
-        RegisterTrace(50, TrainingTensor(872512, 10), GradientTensor(0, 64));
-        ClearBeforeBackward(50, GradientTensor(0, 64));
+        RegisterTrace(46, TrainingTensor(630848, 10), GradientTensor(0, 64));
+        ClearBeforeBackward(46, GradientTensor(0, 64));
     }
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(872512, 10);
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(630848, 10);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(64, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(32768, 3072);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(49152, 3072);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(64, 10);

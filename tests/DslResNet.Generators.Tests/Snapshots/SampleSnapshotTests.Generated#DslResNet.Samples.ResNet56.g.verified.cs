@@ -43,7 +43,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     public const long ForwardFlopsPerImage = 252830986;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 4669736;
+    public const long TrainingActivationBytesPerImage = 3604776;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 196608;
@@ -120,8 +120,8 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         s.Append("Total params: 853,018 (trainable; plus 4,119 buffer elements)\n");
         s.Append("Multiply-adds per image: 125,485,696\n");
         s.Append("Forward FLOPs per image: 252,830,986 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 4.45 MiB, inference 192.0 KiB\n");
-        s.Append("Fusion groups: 63 passes for 196 layers\n");
+        s.Append("Activation memory per image: training 3.44 MiB, inference 192.0 KiB\n");
+        s.Append("Fusion groups: 59 passes for 196 layers\n");
         return s.ToString();
     }
 
@@ -267,7 +267,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
 
     private static global::DslResNet.FusionGroupInfo[] CreateFusionGroups()
     {
-        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(63);
+        global::System.Collections.Generic.List<global::DslResNet.FusionGroupInfo> t = new(59);
         t.Add(new("conv1", new[] { 0, 1, 2 }));
         for (int r = 0; r < 9; r++)
         {
@@ -275,25 +275,25 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
             t.Add(new($"layer1.{r}.conv2", new[] { 6 + 7 * r, 7 + 7 * r, 8 + 7 * r, 9 + 7 * r }));
         }
         t.Add(new("layer2.0.conv1", new[] { 66, 67, 68 }));
-        t.Add(new("layer2.0.conv2", new[] { 69, 70 }));
         t.Add(new("layer2.0.add.shortcut", new[] { 71 }));
-        t.Add(new("layer2.0.add", new[] { 72 }));
-        t.Add(new("layer2.0.relu2", new[] { 73 }));
-        for (int r = 0; r < 8; r++)
+        t.Add(new("layer2.0.conv2", new[] { 69, 70, 72, 73 }));
+        t.Add(new("layer2.1.conv1", new[] { 74, 75, 76 }));
+        for (int r = 0; r < 7; r++)
         {
-            t.Add(new($"layer2.{1 + r}.conv1", new[] { 74 + 7 * r, 75 + 7 * r, 76 + 7 * r }));
             t.Add(new($"layer2.{1 + r}.conv2", new[] { 77 + 7 * r, 78 + 7 * r, 79 + 7 * r, 80 + 7 * r }));
+            t.Add(new($"layer2.{2 + r}.conv1", new[] { 81 + 7 * r, 82 + 7 * r, 83 + 7 * r }));
         }
+        t.Add(new("layer2.8.conv2", new[] { 126, 127, 128, 129 }));
         t.Add(new("layer3.0.conv1", new[] { 130, 131, 132 }));
-        t.Add(new("layer3.0.conv2", new[] { 133, 134 }));
         t.Add(new("layer3.0.add.shortcut", new[] { 135 }));
-        t.Add(new("layer3.0.add", new[] { 136 }));
-        t.Add(new("layer3.0.relu2", new[] { 137 }));
-        for (int r = 0; r < 8; r++)
+        t.Add(new("layer3.0.conv2", new[] { 133, 134, 136, 137 }));
+        t.Add(new("layer3.1.conv1", new[] { 138, 139, 140 }));
+        for (int r = 0; r < 7; r++)
         {
-            t.Add(new($"layer3.{1 + r}.conv1", new[] { 138 + 7 * r, 139 + 7 * r, 140 + 7 * r }));
             t.Add(new($"layer3.{1 + r}.conv2", new[] { 141 + 7 * r, 142 + 7 * r, 143 + 7 * r, 144 + 7 * r }));
+            t.Add(new($"layer3.{2 + r}.conv1", new[] { 145 + 7 * r, 146 + 7 * r, 147 + 7 * r }));
         }
+        t.Add(new("layer3.8.conv2", new[] { 190, 191, 192, 193 }));
         t.Add(new("avgpool", new[] { 194 }));
         t.Add(new("fc", new[] { 195 }));
         return t.ToArray();
@@ -305,406 +305,341 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public ResNet56(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(1101898, 65536, 49152, 858464))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(802890, 98304, 49152, 858464))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(32768, 3072), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(49152, 3072), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(0, TrainingTensor(16384, 16384), GradientTensor(32768, 3072));
+        RegisterTrace(0, GradientTensor(32768, 16384), GradientTensor(49152, 3072));
         ClearBeforeBackward(0, GradientTensor(0, 16384));
-        ClearBeforeBackward(0, GradientTensor(32768, 3072));
+        ClearBeforeBackward(0, GradientTensor(49152, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
         AddConvolution(1, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, TrainingTensor(49152, 16384), GradientTensor(32768, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, GradientTensor(65536, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
-        RegisterTrace(1, TrainingTensor(49152, 16384), GradientTensor(16384, 16384));
+        RegisterTrace(1, GradientTensor(65536, 16384), GradientTensor(16384, 16384));
         ClearBeforeBackward(1, GradientTensor(0, 16384));
 
         // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
         AddConvolution(2, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(65536, 16384), GradientTensor(0, 16384), GradientTensor(32768, 16384), ParameterGradient("layer1.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), TrainingTensor(16384, 16384), TrainingTensor(81920, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(65536, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), GradientTensor(32768, 16384), TrainingTensor(49152, 16384), GradientTensor(81920, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384)));
-        RegisterTrace(2, TrainingTensor(81920, 16384), GradientTensor(32768, 16384));
-        ClearBeforeBackward(2, GradientTensor(0, 49152));
-
-        // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        AddConvolution(3, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(81920, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(98304, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(98304, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, TrainingTensor(114688, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.1.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(3, TrainingTensor(114688, 16384), GradientTensor(49152, 16384));
-        ClearBeforeBackward(3, GradientTensor(0, 16384));
-
-        // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-        AddConvolution(4, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(114688, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(131072, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), TrainingTensor(81920, 16384), TrainingTensor(147456, 16384), GradientTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), BatchNormGradients("layer1.1.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384)));
-        RegisterTrace(4, TrainingTensor(147456, 16384), GradientTensor(16384, 16384));
-        ClearBeforeBackward(4, GradientTensor(0, 32768));
-        ClearBeforeBackward(4, GradientTensor(49152, 16384));
-        for (int r = 0; r < 3; r++)
+        RegisterTrace(2, TrainingTensor(49152, 16384), GradientTensor(49152, 16384));
+        ClearBeforeBackward(2, GradientTensor(0, 32768));
+        ClearBeforeBackward(2, GradientTensor(49152, 16384));
+        RecomputeBeforeBackward(2, 0);
+        RecomputeBeforeBackward(2, 1);
         {
+            int[] __r0 = { 81920, 49152, 65536, 49152, 65536, 49152, 65536, 49152 };
+            int[] __r1 = { 32768, 16384, 32768, 16384, 32768, 16384, 32768, 16384 };
+            int[] __r2 = { 49152, 65536, 49152, 65536, 49152, 65536, 49152, 65536 };
+            int[] __r3 = { 16384, 32768, 16384, 32768, 16384, 32768, 16384, 32768 };
+            for (int r = 0; r < 8; r++)
+            {
 
-            // {5 + 4 * r}: Conv+BatchNorm+ReLU layer1.{2 + 2 * r}.conv1, layer1.{2 + 2 * r}.bn1, layer1.{2 + 2 * r}.relu1
-            AddConvolution(5 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456 + 131072 * r, 16384), Parameter($"layer1.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(163840 + 131072 * r, 16384), GradientTensor(0, 16384), GradientTensor(32768, 16384), ParameterGradient($"layer1.{2 + 2 * r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840 + 131072 * r, 16384), BatchNormTensors($"layer1.{2 + 2 * r}.bn1"), Scratch(10048 + 9536 * r, 64), default, TrainingTensor(180224 + 131072 * r, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{2 + 2 * r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer1.{2 + 2 * r}.bn1"), 1E-05f, Scratch(10112 + 9536 * r, 2304), Scratch(12416 + 9536 * r, 16)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112 + 9536 * r, 2304), Scratch(12416 + 9536 * r, 16), InferenceTensor(0, 16384)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-            RegisterTrace(5 + 4 * r, TrainingTensor(180224 + 131072 * r, 16384), GradientTensor(32768, 16384));
-            ClearBeforeBackward(5 + 4 * r, GradientTensor(0, 16384));
+                // {3 + 2 * r}: Conv+BatchNorm+ReLU layer1.{1 + r}.conv1, layer1.{1 + r}.bn1, layer1.{1 + r}.relu1
+                AddConvolution(3 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152 + 49152 * r, 16384), Parameter($"layer1.{1 + r}.conv1.weight"), default, TrainingTensor(65536 + 49152 * r, 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), ParameterGradient($"layer1.{1 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(65536 + 49152 * r, 16384), BatchNormTensors($"layer1.{1 + r}.bn1"), Scratch(5280 + 4768 * r, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{1 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer1.{1 + r}.bn1"), 1E-05f, Scratch(5344 + 4768 * r, 2304), Scratch(7648 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(__r1[r], 16384), Scratch(5344 + 4768 * r, 2304), Scratch(7648 + 4768 * r, 16), InferenceTensor(0, 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+                RegisterTrace(3 + 2 * r, GradientTensor(32768, 16384), GradientTensor(__r0[r], 16384));
+                ClearBeforeBackward(3 + 2 * r, GradientTensor(0, 16384));
 
-            // {6 + 4 * r}: Conv+BatchNorm+Add+ReLU layer1.{2 + 2 * r}.conv2, layer1.{2 + 2 * r}.bn2, layer1.{2 + 2 * r}.add, layer1.{2 + 2 * r}.relu2
-            AddConvolution(6 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(180224 + 131072 * r, 16384), Parameter($"layer1.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(196608 + 131072 * r, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient($"layer1.{2 + 2 * r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(196608 + 131072 * r, 16384), BatchNormTensors($"layer1.{2 + 2 * r}.bn2"), Scratch(12432 + 9536 * r, 64), TrainingTensor(147456 + 131072 * r, 16384), TrainingTensor(212992 + 131072 * r, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), GradientTensor(32768, 16384), BatchNormGradients($"layer1.{2 + 2 * r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer1.{2 + 2 * r}.bn2"), 1E-05f, Scratch(12496 + 9536 * r, 2304), Scratch(14800 + 9536 * r, 16)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496 + 9536 * r, 2304), Scratch(14800 + 9536 * r, 16), InferenceTensor(32768, 16384)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384)));
-            RegisterTrace(6 + 4 * r, TrainingTensor(212992 + 131072 * r, 16384), GradientTensor(16384, 16384));
-            ClearBeforeBackward(6 + 4 * r, GradientTensor(0, 49152));
-
-            // {7 + 4 * r}: Conv+BatchNorm+ReLU layer1.{3 + 2 * r}.conv1, layer1.{3 + 2 * r}.bn1, layer1.{3 + 2 * r}.relu1
-            AddConvolution(7 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(212992 + 131072 * r, 16384), Parameter($"layer1.{3 + 2 * r}.conv1.weight"), default, TrainingTensor(229376 + 131072 * r, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient($"layer1.{3 + 2 * r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(229376 + 131072 * r, 16384), BatchNormTensors($"layer1.{3 + 2 * r}.bn1"), Scratch(14816 + 9536 * r, 64), default, TrainingTensor(245760 + 131072 * r, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{3 + 2 * r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{3 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer1.{3 + 2 * r}.bn1"), 1E-05f, Scratch(14880 + 9536 * r, 2304), Scratch(17184 + 9536 * r, 16)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(14880 + 9536 * r, 2304), Scratch(17184 + 9536 * r, 16), InferenceTensor(0, 16384)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-            RegisterTrace(7 + 4 * r, TrainingTensor(245760 + 131072 * r, 16384), GradientTensor(49152, 16384));
-            ClearBeforeBackward(7 + 4 * r, GradientTensor(0, 16384));
-
-            // {8 + 4 * r}: Conv+BatchNorm+Add+ReLU layer1.{3 + 2 * r}.conv2, layer1.{3 + 2 * r}.bn2, layer1.{3 + 2 * r}.add, layer1.{3 + 2 * r}.relu2
-            AddConvolution(8 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(245760 + 131072 * r, 16384), Parameter($"layer1.{3 + 2 * r}.conv2.weight"), default, TrainingTensor(262144 + 131072 * r, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient($"layer1.{3 + 2 * r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(262144 + 131072 * r, 16384), BatchNormTensors($"layer1.{3 + 2 * r}.bn2"), Scratch(17200 + 9536 * r, 64), TrainingTensor(212992 + 131072 * r, 16384), TrainingTensor(278528 + 131072 * r, 16384), GradientTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), BatchNormGradients($"layer1.{3 + 2 * r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{3 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer1.{3 + 2 * r}.bn2"), 1E-05f, Scratch(17264 + 9536 * r, 2304), Scratch(19568 + 9536 * r, 16)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(17264 + 9536 * r, 2304), Scratch(19568 + 9536 * r, 16), InferenceTensor(16384, 16384)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384)));
-            RegisterTrace(8 + 4 * r, TrainingTensor(278528 + 131072 * r, 16384), GradientTensor(16384, 16384));
-            ClearBeforeBackward(8 + 4 * r, GradientTensor(0, 32768));
-            ClearBeforeBackward(8 + 4 * r, GradientTensor(49152, 16384));
+                // {4 + 2 * r}: Conv+BatchNorm+Add+ReLU layer1.{1 + r}.conv2, layer1.{1 + r}.bn2, layer1.{1 + r}.add, layer1.{1 + r}.relu2
+                AddConvolution(4 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter($"layer1.{1 + r}.conv2.weight"), default, TrainingTensor(81920 + 49152 * r, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient($"layer1.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(81920 + 49152 * r, 16384), BatchNormTensors($"layer1.{1 + r}.bn2"), Scratch(7664 + 4768 * r, 64), TrainingTensor(49152 + 49152 * r, 16384), TrainingTensor(98304 + 49152 * r, 16384), GradientTensor(__r2[r], 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), BatchNormGradients($"layer1.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer1.{1 + r}.bn2"), 1E-05f, Scratch(7728 + 4768 * r, 2304), Scratch(10032 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728 + 4768 * r, 2304), Scratch(10032 + 4768 * r, 16), InferenceTensor(__r3[r], 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r3[r], 16384), default, default, InferenceTensor(__r1[r], 16384), InferenceTensor(__r3[r], 16384)));
+                RegisterTrace(4 + 2 * r, TrainingTensor(98304 + 49152 * r, 16384), GradientTensor(16384, 16384));
+                ClearBeforeBackward(4 + 2 * r, GradientTensor(0, 32768));
+                ClearBeforeBackward(4 + 2 * r, GradientTensor(__r0[r], 16384));
+                RecomputeBeforeBackward(4 + 2 * r, 3 + 2 * r);
+            }
         }
-
-        // 17: Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
-        AddConvolution(17, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(540672, 16384), Parameter("layer1.8.conv1.weight"), default, TrainingTensor(557056, 16384), GradientTensor(0, 16384), GradientTensor(32768, 16384), ParameterGradient("layer1.8.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(557056, 16384), BatchNormTensors("layer1.8.bn1"), Scratch(38656, 64), default, TrainingTensor(573440, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.8.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.8.conv1.weight"), default, BatchNormTensors("layer1.8.bn1"), 1E-05f, Scratch(38720, 2304), Scratch(41024, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(38720, 2304), Scratch(41024, 16), InferenceTensor(0, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(17, TrainingTensor(573440, 16384), GradientTensor(32768, 16384));
-        ClearBeforeBackward(17, GradientTensor(0, 16384));
-
-        // 18: Conv+BatchNorm+Add+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.add, layer1.8.relu2
-        AddConvolution(18, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(573440, 16384), Parameter("layer1.8.conv2.weight"), default, TrainingTensor(589824, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.8.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(589824, 16384), BatchNormTensors("layer1.8.bn2"), Scratch(41040, 64), TrainingTensor(540672, 16384), TrainingTensor(606208, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), GradientTensor(32768, 16384), BatchNormGradients("layer1.8.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.8.conv2.weight"), default, BatchNormTensors("layer1.8.bn2"), 1E-05f, Scratch(41104, 2304), Scratch(43408, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(41104, 2304), Scratch(43408, 16), InferenceTensor(32768, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384)));
-        RegisterTrace(18, TrainingTensor(606208, 16384), GradientTensor(16384, 16384));
-        ClearBeforeBackward(18, GradientTensor(0, 49152));
 
         // 19: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(19, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(606208, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(622592, 8192), GradientTensor(0, 8192), GradientTensor(49152, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(622592, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(43424, 128), default, TrainingTensor(630784, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(442368, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(458752, 8192), GradientTensor(0, 8192), GradientTensor(65536, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(458752, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(43424, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(43552, 4608), Scratch(48160, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(43552, 4608), Scratch(48160, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(19, TrainingTensor(630784, 8192), GradientTensor(49152, 16384));
+        RegisterTrace(19, GradientTensor(16384, 8192), GradientTensor(65536, 16384));
         ClearBeforeBackward(19, GradientTensor(0, 8192));
 
-        // 20: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
-        AddConvolution(20, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(630784, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(638976, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(638976, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(48192, 128), default, TrainingTensor(647168, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn2")),
+        // 20: ZeroPadShortcut layer2.0.add.shortcut
+        AddStep(20,
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(442368, 16384), TrainingTensor(466944, 8192), GradientTensor(0, 8192), GradientTensor(65536, 16384)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(8192, 8192)));
+        RegisterTrace(20, TrainingTensor(466944, 8192), GradientTensor(65536, 16384));
+        ClearBeforeBackward(20, GradientTensor(65536, 16384));
+
+        // 21: Conv+BatchNorm+Add+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.add, layer2.0.relu2
+        AddConvolution(21, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(475136, 8192), GradientTensor(24576, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(475136, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(48192, 128), TrainingTensor(466944, 8192), TrainingTensor(483328, 8192), GradientTensor(32768, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(48320, 9216), Scratch(57536, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(48320, 9216), Scratch(57536, 32), InferenceTensor(8192, 8192)),
-            null);
-        RegisterTrace(20, TrainingTensor(647168, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(20, GradientTensor(0, 16384));
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(48320, 9216), Scratch(57536, 32), InferenceTensor(16384, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
+        RegisterTrace(21, TrainingTensor(483328, 8192), GradientTensor(8192, 8192));
+        ClearBeforeBackward(21, GradientTensor(0, 16384));
+        ClearBeforeBackward(21, GradientTensor(24576, 8192));
+        RecomputeBeforeBackward(21, 19);
 
-        // 21: ZeroPadShortcut layer2.0.add.shortcut
-        AddStep(21,
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(606208, 16384), TrainingTensor(655360, 8192), GradientTensor(0, 8192), GradientTensor(49152, 16384)),
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(0, 8192)));
-        RegisterTrace(21, TrainingTensor(655360, 8192), GradientTensor(49152, 16384));
-        ClearBeforeBackward(21, GradientTensor(49152, 16384));
-
-        // 22: Add layer2.0.add
-        AddStep(22,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(647168, 8192), default, default, TrainingTensor(655360, 8192), TrainingTensor(663552, 8192), GradientTensor(8192, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192)));
-        RegisterTrace(22, TrainingTensor(663552, 8192), GradientTensor(16384, 8192));
-        ClearBeforeBackward(22, GradientTensor(0, 8192));
-        ClearBeforeBackward(22, GradientTensor(16384, 8192));
-
-        // 23: ReLU layer2.0.relu2
-        AddStep(23,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(663552, 8192), default, default, default, TrainingTensor(671744, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), default, default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(23, TrainingTensor(671744, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(23, GradientTensor(8192, 8192));
-
-        // 24: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        AddConvolution(24, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(671744, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(679936, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(679936, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(57568, 128), default, TrainingTensor(688128, 8192), GradientTensor(16384, 8192), GradientTensor(8192, 8192), default, BatchNormGradients("layer2.1.bn1")),
+        // 22: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
+        AddConvolution(22, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(483328, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(491520, 8192), GradientTensor(0, 8192), GradientTensor(32768, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(491520, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(57568, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(57696, 9216), Scratch(66912, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57696, 9216), Scratch(66912, 32), InferenceTensor(8192, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
-        RegisterTrace(24, TrainingTensor(688128, 8192), GradientTensor(0, 8192));
-        ClearBeforeBackward(24, GradientTensor(8192, 8192));
-
-        // 25: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
-        AddConvolution(25, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(688128, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(696320, 8192), GradientTensor(8192, 8192), GradientTensor(16384, 8192), ParameterGradient("layer2.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(696320, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(66944, 128), TrainingTensor(671744, 8192), TrainingTensor(704512, 8192), GradientTensor(24576, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), BatchNormGradients("layer2.1.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(67072, 9216), Scratch(76288, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(67072, 9216), Scratch(76288, 32), InferenceTensor(16384, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(0, 8192), InferenceTensor(16384, 8192)));
-        RegisterTrace(25, TrainingTensor(704512, 8192), GradientTensor(16384, 8192));
-        ClearBeforeBackward(25, GradientTensor(0, 24576));
-
-        // 26: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
-        AddConvolution(26, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(704512, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(712704, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), ParameterGradient("layer2.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(712704, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(76320, 128), default, TrainingTensor(720896, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.2.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(76448, 9216), Scratch(85664, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(76448, 9216), Scratch(85664, 32), InferenceTensor(0, 8192)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(57696, 9216), Scratch(66912, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(26, TrainingTensor(720896, 8192), GradientTensor(24576, 8192));
-        ClearBeforeBackward(26, GradientTensor(0, 8192));
-
-        // 27: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
-        AddConvolution(27, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(720896, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(729088, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(729088, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(85696, 128), TrainingTensor(704512, 8192), TrainingTensor(737280, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), BatchNormGradients("layer2.2.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(85824, 9216), Scratch(95040, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(85824, 9216), Scratch(95040, 32), InferenceTensor(8192, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192)));
-        RegisterTrace(27, TrainingTensor(737280, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(27, GradientTensor(0, 16384));
-        ClearBeforeBackward(27, GradientTensor(24576, 8192));
+        RegisterTrace(22, GradientTensor(16384, 8192), GradientTensor(32768, 8192));
+        ClearBeforeBackward(22, GradientTensor(0, 8192));
         for (int r = 0; r < 3; r++)
         {
 
-            // {28 + 4 * r}: Conv+BatchNorm+ReLU layer2.{3 + 2 * r}.conv1, layer2.{3 + 2 * r}.bn1, layer2.{3 + 2 * r}.relu1
-            AddConvolution(28 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(737280 + 65536 * r, 8192), Parameter($"layer2.{3 + 2 * r}.conv1.weight"), default, TrainingTensor(745472 + 65536 * r, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient($"layer2.{3 + 2 * r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(745472 + 65536 * r, 8192), BatchNormTensors($"layer2.{3 + 2 * r}.bn1"), Scratch(95072 + 37504 * r, 128), default, TrainingTensor(753664 + 65536 * r, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{3 + 2 * r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{3 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{3 + 2 * r}.bn1"), 1E-05f, Scratch(95200 + 37504 * r, 9216), Scratch(104416 + 37504 * r, 32)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(95200 + 37504 * r, 9216), Scratch(104416 + 37504 * r, 32), InferenceTensor(0, 8192)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-            RegisterTrace(28 + 4 * r, TrainingTensor(753664 + 65536 * r, 8192), GradientTensor(16384, 8192));
-            ClearBeforeBackward(28 + 4 * r, GradientTensor(0, 8192));
-
-            // {29 + 4 * r}: Conv+BatchNorm+Add+ReLU layer2.{3 + 2 * r}.conv2, layer2.{3 + 2 * r}.bn2, layer2.{3 + 2 * r}.add, layer2.{3 + 2 * r}.relu2
-            AddConvolution(29 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(753664 + 65536 * r, 8192), Parameter($"layer2.{3 + 2 * r}.conv2.weight"), default, TrainingTensor(761856 + 65536 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{3 + 2 * r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(761856 + 65536 * r, 8192), BatchNormTensors($"layer2.{3 + 2 * r}.bn2"), Scratch(104448 + 37504 * r, 128), TrainingTensor(737280 + 65536 * r, 8192), TrainingTensor(770048 + 65536 * r, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), BatchNormGradients($"layer2.{3 + 2 * r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{3 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer2.{3 + 2 * r}.bn2"), 1E-05f, Scratch(104576 + 37504 * r, 9216), Scratch(113792 + 37504 * r, 32)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(104576 + 37504 * r, 9216), Scratch(113792 + 37504 * r, 32), InferenceTensor(16384, 8192)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
-            RegisterTrace(29 + 4 * r, TrainingTensor(770048 + 65536 * r, 8192), GradientTensor(8192, 8192));
-            ClearBeforeBackward(29 + 4 * r, GradientTensor(0, 24576));
-
-            // {30 + 4 * r}: Conv+BatchNorm+ReLU layer2.{4 + 2 * r}.conv1, layer2.{4 + 2 * r}.bn1, layer2.{4 + 2 * r}.relu1
-            AddConvolution(30 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(770048 + 65536 * r, 8192), Parameter($"layer2.{4 + 2 * r}.conv1.weight"), default, TrainingTensor(778240 + 65536 * r, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), ParameterGradient($"layer2.{4 + 2 * r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(778240 + 65536 * r, 8192), BatchNormTensors($"layer2.{4 + 2 * r}.bn1"), Scratch(113824 + 37504 * r, 128), default, TrainingTensor(786432 + 65536 * r, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{4 + 2 * r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{4 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{4 + 2 * r}.bn1"), 1E-05f, Scratch(113952 + 37504 * r, 9216), Scratch(123168 + 37504 * r, 32)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(113952 + 37504 * r, 9216), Scratch(123168 + 37504 * r, 32), InferenceTensor(0, 8192)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-            RegisterTrace(30 + 4 * r, TrainingTensor(786432 + 65536 * r, 8192), GradientTensor(24576, 8192));
-            ClearBeforeBackward(30 + 4 * r, GradientTensor(0, 8192));
-
-            // {31 + 4 * r}: Conv+BatchNorm+Add+ReLU layer2.{4 + 2 * r}.conv2, layer2.{4 + 2 * r}.bn2, layer2.{4 + 2 * r}.add, layer2.{4 + 2 * r}.relu2
-            AddConvolution(31 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(786432 + 65536 * r, 8192), Parameter($"layer2.{4 + 2 * r}.conv2.weight"), default, TrainingTensor(794624 + 65536 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{4 + 2 * r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(794624 + 65536 * r, 8192), BatchNormTensors($"layer2.{4 + 2 * r}.bn2"), Scratch(123200 + 37504 * r, 128), TrainingTensor(770048 + 65536 * r, 8192), TrainingTensor(802816 + 65536 * r, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), BatchNormGradients($"layer2.{4 + 2 * r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{4 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer2.{4 + 2 * r}.bn2"), 1E-05f, Scratch(123328 + 37504 * r, 9216), Scratch(132544 + 37504 * r, 32)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(123328 + 37504 * r, 9216), Scratch(132544 + 37504 * r, 32), InferenceTensor(8192, 8192)),
+            // {23 + 4 * r}: Conv+BatchNorm+Add+ReLU layer2.{1 + 2 * r}.conv2, layer2.{1 + 2 * r}.bn2, layer2.{1 + 2 * r}.add, layer2.{1 + 2 * r}.relu2
+            AddConvolution(23 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter($"layer2.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(499712 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{1 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(499712 + 49152 * r, 8192), BatchNormTensors($"layer2.{1 + 2 * r}.bn2"), Scratch(66944 + 37504 * r, 128), TrainingTensor(483328 + 49152 * r, 8192), TrainingTensor(507904 + 49152 * r, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), GradientTensor(32768, 8192), BatchNormGradients($"layer2.{1 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + 2 * r}.bn2"), 1E-05f, Scratch(67072 + 37504 * r, 9216), Scratch(76288 + 37504 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(67072 + 37504 * r, 9216), Scratch(76288 + 37504 * r, 32), InferenceTensor(8192, 8192)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192)));
-            RegisterTrace(31 + 4 * r, TrainingTensor(802816 + 65536 * r, 8192), GradientTensor(8192, 8192));
-            ClearBeforeBackward(31 + 4 * r, GradientTensor(0, 16384));
-            ClearBeforeBackward(31 + 4 * r, GradientTensor(24576, 8192));
+            RegisterTrace(23 + 4 * r, TrainingTensor(507904 + 49152 * r, 8192), GradientTensor(8192, 8192));
+            ClearBeforeBackward(23 + 4 * r, GradientTensor(0, 16384));
+            ClearBeforeBackward(23 + 4 * r, GradientTensor(32768, 8192));
+            RecomputeBeforeBackward(23 + 4 * r, 22 + 4 * r);
+
+            // {24 + 4 * r}: Conv+BatchNorm+ReLU layer2.{2 + 2 * r}.conv1, layer2.{2 + 2 * r}.bn1, layer2.{2 + 2 * r}.relu1
+            AddConvolution(24 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(507904 + 49152 * r, 8192), Parameter($"layer2.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(516096 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(516096 + 49152 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn1"), Scratch(76320 + 37504 * r, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{2 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + 2 * r}.bn1"), 1E-05f, Scratch(76448 + 37504 * r, 9216), Scratch(85664 + 37504 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(76448 + 37504 * r, 9216), Scratch(85664 + 37504 * r, 32), InferenceTensor(0, 8192)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+            RegisterTrace(24 + 4 * r, GradientTensor(16384, 8192), GradientTensor(24576, 8192));
+            ClearBeforeBackward(24 + 4 * r, GradientTensor(0, 8192));
+
+            // {25 + 4 * r}: Conv+BatchNorm+Add+ReLU layer2.{2 + 2 * r}.conv2, layer2.{2 + 2 * r}.bn2, layer2.{2 + 2 * r}.add, layer2.{2 + 2 * r}.relu2
+            AddConvolution(25 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter($"layer2.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(524288 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(524288 + 49152 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn2"), Scratch(85696 + 37504 * r, 128), TrainingTensor(507904 + 49152 * r, 8192), TrainingTensor(532480 + 49152 * r, 8192), GradientTensor(32768, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), BatchNormGradients($"layer2.{2 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer2.{2 + 2 * r}.bn2"), 1E-05f, Scratch(85824 + 37504 * r, 9216), Scratch(95040 + 37504 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(85824 + 37504 * r, 9216), Scratch(95040 + 37504 * r, 32), InferenceTensor(16384, 8192)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
+            RegisterTrace(25 + 4 * r, TrainingTensor(532480 + 49152 * r, 8192), GradientTensor(8192, 8192));
+            ClearBeforeBackward(25 + 4 * r, GradientTensor(0, 16384));
+            ClearBeforeBackward(25 + 4 * r, GradientTensor(24576, 8192));
+            RecomputeBeforeBackward(25 + 4 * r, 24 + 4 * r);
+
+            // {26 + 4 * r}: Conv+BatchNorm+ReLU layer2.{3 + 2 * r}.conv1, layer2.{3 + 2 * r}.bn1, layer2.{3 + 2 * r}.relu1
+            AddConvolution(26 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(532480 + 49152 * r, 8192), Parameter($"layer2.{3 + 2 * r}.conv1.weight"), default, TrainingTensor(540672 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(32768, 8192), ParameterGradient($"layer2.{3 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(540672 + 49152 * r, 8192), BatchNormTensors($"layer2.{3 + 2 * r}.bn1"), Scratch(95072 + 37504 * r, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{3 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{3 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{3 + 2 * r}.bn1"), 1E-05f, Scratch(95200 + 37504 * r, 9216), Scratch(104416 + 37504 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(95200 + 37504 * r, 9216), Scratch(104416 + 37504 * r, 32), InferenceTensor(0, 8192)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+            RegisterTrace(26 + 4 * r, GradientTensor(16384, 8192), GradientTensor(32768, 8192));
+            ClearBeforeBackward(26 + 4 * r, GradientTensor(0, 8192));
         }
 
-        // 40: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
-        AddConvolution(40, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(933888, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(942080, 4096), GradientTensor(0, 4096), GradientTensor(16384, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(942080, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(207584, 256), default, TrainingTensor(946176, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
+        // 35: Conv+BatchNorm+Add+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.add, layer2.7.relu2
+        AddConvolution(35, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.7.conv2.weight"), default, TrainingTensor(647168, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.7.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(647168, 8192), BatchNormTensors("layer2.7.bn2"), Scratch(179456, 128), TrainingTensor(630784, 8192), TrainingTensor(655360, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), GradientTensor(32768, 8192), BatchNormGradients("layer2.7.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.7.conv2.weight"), default, BatchNormTensors("layer2.7.bn2"), 1E-05f, Scratch(179584, 9216), Scratch(188800, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(179584, 9216), Scratch(188800, 32), InferenceTensor(8192, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192)));
+        RegisterTrace(35, TrainingTensor(655360, 8192), GradientTensor(8192, 8192));
+        ClearBeforeBackward(35, GradientTensor(0, 16384));
+        ClearBeforeBackward(35, GradientTensor(32768, 8192));
+        RecomputeBeforeBackward(35, 34);
+
+        // 36: Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
+        AddConvolution(36, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(655360, 8192), Parameter("layer2.8.conv1.weight"), default, TrainingTensor(663552, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), ParameterGradient("layer2.8.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(663552, 8192), BatchNormTensors("layer2.8.bn1"), Scratch(188832, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.8.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv1.weight"), default, BatchNormTensors("layer2.8.bn1"), 1E-05f, Scratch(188960, 9216), Scratch(198176, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(188960, 9216), Scratch(198176, 32), InferenceTensor(0, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+        RegisterTrace(36, GradientTensor(16384, 8192), GradientTensor(24576, 8192));
+        ClearBeforeBackward(36, GradientTensor(0, 8192));
+
+        // 37: Conv+BatchNorm+Add+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.add, layer2.8.relu2
+        AddConvolution(37, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.8.conv2.weight"), default, TrainingTensor(671744, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.8.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(671744, 8192), BatchNormTensors("layer2.8.bn2"), Scratch(198208, 128), TrainingTensor(655360, 8192), TrainingTensor(679936, 8192), GradientTensor(32768, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), BatchNormGradients("layer2.8.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv2.weight"), default, BatchNormTensors("layer2.8.bn2"), 1E-05f, Scratch(198336, 9216), Scratch(207552, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(198336, 9216), Scratch(207552, 32), InferenceTensor(16384, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
+        RegisterTrace(37, TrainingTensor(679936, 8192), GradientTensor(8192, 8192));
+        ClearBeforeBackward(37, GradientTensor(0, 16384));
+        ClearBeforeBackward(37, GradientTensor(24576, 8192));
+        RecomputeBeforeBackward(37, 36);
+
+        // 38: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
+        AddConvolution(38, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(679936, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(688128, 4096), GradientTensor(0, 4096), GradientTensor(32768, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(688128, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(207584, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(207840, 18432), Scratch(226272, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(8192, 8192), Scratch(207840, 18432), Scratch(226272, 64), InferenceTensor(0, 4096)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(16384, 8192), Scratch(207840, 18432), Scratch(226272, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(40, TrainingTensor(946176, 4096), GradientTensor(16384, 8192));
-        ClearBeforeBackward(40, GradientTensor(0, 4096));
+        RegisterTrace(38, GradientTensor(8192, 4096), GradientTensor(32768, 8192));
+        ClearBeforeBackward(38, GradientTensor(0, 4096));
 
-        // 41: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
-        AddConvolution(41, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(946176, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(950272, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(950272, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(226336, 256), default, TrainingTensor(954368, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn2")),
+        // 39: ZeroPadShortcut layer3.0.add.shortcut
+        AddStep(39,
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(679936, 8192), TrainingTensor(692224, 4096), GradientTensor(0, 4096), GradientTensor(32768, 8192)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(16384, 8192), InferenceTensor(4096, 4096)));
+        RegisterTrace(39, TrainingTensor(692224, 4096), GradientTensor(32768, 8192));
+        ClearBeforeBackward(39, GradientTensor(32768, 8192));
+
+        // 40: Conv+BatchNorm+Add+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.add, layer3.0.relu2
+        AddConvolution(40, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(696320, 4096), GradientTensor(12288, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(696320, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(226336, 256), TrainingTensor(692224, 4096), TrainingTensor(700416, 4096), GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(226592, 36864), Scratch(263456, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(226592, 36864), Scratch(263456, 64), InferenceTensor(4096, 4096)),
-            null);
-        RegisterTrace(41, TrainingTensor(954368, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(41, GradientTensor(0, 8192));
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(226592, 36864), Scratch(263456, 64), InferenceTensor(8192, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
+        RegisterTrace(40, TrainingTensor(700416, 4096), GradientTensor(4096, 4096));
+        ClearBeforeBackward(40, GradientTensor(0, 8192));
+        ClearBeforeBackward(40, GradientTensor(12288, 4096));
+        RecomputeBeforeBackward(40, 38);
 
-        // 42: ZeroPadShortcut layer3.0.add.shortcut
-        AddStep(42,
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(933888, 8192), TrainingTensor(958464, 4096), GradientTensor(0, 4096), GradientTensor(16384, 8192)),
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(8192, 8192), InferenceTensor(0, 4096)));
-        RegisterTrace(42, TrainingTensor(958464, 4096), GradientTensor(16384, 8192));
-        ClearBeforeBackward(42, GradientTensor(16384, 8192));
-
-        // 43: Add layer3.0.add
-        AddStep(43,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(954368, 4096), default, default, TrainingTensor(958464, 4096), TrainingTensor(962560, 4096), GradientTensor(4096, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096)));
-        RegisterTrace(43, TrainingTensor(962560, 4096), GradientTensor(8192, 4096));
-        ClearBeforeBackward(43, GradientTensor(0, 4096));
-        ClearBeforeBackward(43, GradientTensor(8192, 4096));
-
-        // 44: ReLU layer3.0.relu2
-        AddStep(44,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(962560, 4096), default, default, default, TrainingTensor(966656, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), default, default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(44, TrainingTensor(966656, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(44, GradientTensor(4096, 4096));
-
-        // 45: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        AddConvolution(45, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(966656, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(970752, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(970752, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(263520, 256), default, TrainingTensor(974848, 4096), GradientTensor(8192, 4096), GradientTensor(4096, 4096), default, BatchNormGradients("layer3.1.bn1")),
+        // 41: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
+        AddConvolution(41, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(700416, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(704512, 4096), GradientTensor(0, 4096), GradientTensor(16384, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(704512, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(263520, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(263776, 36864), Scratch(300640, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(263776, 36864), Scratch(300640, 64), InferenceTensor(4096, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
-        RegisterTrace(45, TrainingTensor(974848, 4096), GradientTensor(0, 4096));
-        ClearBeforeBackward(45, GradientTensor(4096, 4096));
-
-        // 46: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
-        AddConvolution(46, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(974848, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(978944, 4096), GradientTensor(4096, 4096), GradientTensor(8192, 4096), ParameterGradient("layer3.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(978944, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(300704, 256), TrainingTensor(966656, 4096), TrainingTensor(983040, 4096), GradientTensor(12288, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), BatchNormGradients("layer3.1.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(300960, 36864), Scratch(337824, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(300960, 36864), Scratch(337824, 64), InferenceTensor(8192, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(0, 4096), InferenceTensor(8192, 4096)));
-        RegisterTrace(46, TrainingTensor(983040, 4096), GradientTensor(8192, 4096));
-        ClearBeforeBackward(46, GradientTensor(0, 12288));
-
-        // 47: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
-        AddConvolution(47, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(983040, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(987136, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient("layer3.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(987136, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(337888, 256), default, TrainingTensor(991232, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.2.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(338144, 36864), Scratch(375008, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(338144, 36864), Scratch(375008, 64), InferenceTensor(0, 4096)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(263776, 36864), Scratch(300640, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(47, TrainingTensor(991232, 4096), GradientTensor(12288, 4096));
-        ClearBeforeBackward(47, GradientTensor(0, 4096));
-
-        // 48: Conv+BatchNorm+Add+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.add, layer3.2.relu2
-        AddConvolution(48, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(991232, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(995328, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(995328, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(375072, 256), TrainingTensor(983040, 4096), TrainingTensor(999424, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), BatchNormGradients("layer3.2.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(375328, 36864), Scratch(412192, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(375328, 36864), Scratch(412192, 64), InferenceTensor(4096, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096)));
-        RegisterTrace(48, TrainingTensor(999424, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(48, GradientTensor(0, 8192));
-        ClearBeforeBackward(48, GradientTensor(12288, 4096));
+        RegisterTrace(41, GradientTensor(8192, 4096), GradientTensor(16384, 4096));
+        ClearBeforeBackward(41, GradientTensor(0, 4096));
         for (int r = 0; r < 3; r++)
         {
 
-            // {49 + 4 * r}: Conv+BatchNorm+ReLU layer3.{3 + 2 * r}.conv1, layer3.{3 + 2 * r}.bn1, layer3.{3 + 2 * r}.relu1
-            AddConvolution(49 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(999424 + 32768 * r, 4096), Parameter($"layer3.{3 + 2 * r}.conv1.weight"), default, TrainingTensor(1003520 + 32768 * r, 4096), GradientTensor(0, 4096), GradientTensor(8192, 4096), ParameterGradient($"layer3.{3 + 2 * r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1003520 + 32768 * r, 4096), BatchNormTensors($"layer3.{3 + 2 * r}.bn1"), Scratch(412256 + 148736 * r, 256), default, TrainingTensor(1007616 + 32768 * r, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{3 + 2 * r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{3 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{3 + 2 * r}.bn1"), 1E-05f, Scratch(412512 + 148736 * r, 36864), Scratch(449376 + 148736 * r, 64)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(412512 + 148736 * r, 36864), Scratch(449376 + 148736 * r, 64), InferenceTensor(0, 4096)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-            RegisterTrace(49 + 4 * r, TrainingTensor(1007616 + 32768 * r, 4096), GradientTensor(8192, 4096));
-            ClearBeforeBackward(49 + 4 * r, GradientTensor(0, 4096));
-
-            // {50 + 4 * r}: Conv+BatchNorm+Add+ReLU layer3.{3 + 2 * r}.conv2, layer3.{3 + 2 * r}.bn2, layer3.{3 + 2 * r}.add, layer3.{3 + 2 * r}.relu2
-            AddConvolution(50 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1007616 + 32768 * r, 4096), Parameter($"layer3.{3 + 2 * r}.conv2.weight"), default, TrainingTensor(1011712 + 32768 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{3 + 2 * r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1011712 + 32768 * r, 4096), BatchNormTensors($"layer3.{3 + 2 * r}.bn2"), Scratch(449440 + 148736 * r, 256), TrainingTensor(999424 + 32768 * r, 4096), TrainingTensor(1015808 + 32768 * r, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), GradientTensor(8192, 4096), BatchNormGradients($"layer3.{3 + 2 * r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{3 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer3.{3 + 2 * r}.bn2"), 1E-05f, Scratch(449696 + 148736 * r, 36864), Scratch(486560 + 148736 * r, 64)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(449696 + 148736 * r, 36864), Scratch(486560 + 148736 * r, 64), InferenceTensor(8192, 4096)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
-            RegisterTrace(50 + 4 * r, TrainingTensor(1015808 + 32768 * r, 4096), GradientTensor(4096, 4096));
-            ClearBeforeBackward(50 + 4 * r, GradientTensor(0, 12288));
-
-            // {51 + 4 * r}: Conv+BatchNorm+ReLU layer3.{4 + 2 * r}.conv1, layer3.{4 + 2 * r}.bn1, layer3.{4 + 2 * r}.relu1
-            AddConvolution(51 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1015808 + 32768 * r, 4096), Parameter($"layer3.{4 + 2 * r}.conv1.weight"), default, TrainingTensor(1019904 + 32768 * r, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient($"layer3.{4 + 2 * r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1019904 + 32768 * r, 4096), BatchNormTensors($"layer3.{4 + 2 * r}.bn1"), Scratch(486624 + 148736 * r, 256), default, TrainingTensor(1024000 + 32768 * r, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{4 + 2 * r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{4 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{4 + 2 * r}.bn1"), 1E-05f, Scratch(486880 + 148736 * r, 36864), Scratch(523744 + 148736 * r, 64)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(486880 + 148736 * r, 36864), Scratch(523744 + 148736 * r, 64), InferenceTensor(0, 4096)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-            RegisterTrace(51 + 4 * r, TrainingTensor(1024000 + 32768 * r, 4096), GradientTensor(12288, 4096));
-            ClearBeforeBackward(51 + 4 * r, GradientTensor(0, 4096));
-
-            // {52 + 4 * r}: Conv+BatchNorm+Add+ReLU layer3.{4 + 2 * r}.conv2, layer3.{4 + 2 * r}.bn2, layer3.{4 + 2 * r}.add, layer3.{4 + 2 * r}.relu2
-            AddConvolution(52 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1024000 + 32768 * r, 4096), Parameter($"layer3.{4 + 2 * r}.conv2.weight"), default, TrainingTensor(1028096 + 32768 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{4 + 2 * r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1028096 + 32768 * r, 4096), BatchNormTensors($"layer3.{4 + 2 * r}.bn2"), Scratch(523808 + 148736 * r, 256), TrainingTensor(1015808 + 32768 * r, 4096), TrainingTensor(1032192 + 32768 * r, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), BatchNormGradients($"layer3.{4 + 2 * r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{4 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer3.{4 + 2 * r}.bn2"), 1E-05f, Scratch(524064 + 148736 * r, 36864), Scratch(560928 + 148736 * r, 64)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(524064 + 148736 * r, 36864), Scratch(560928 + 148736 * r, 64), InferenceTensor(4096, 4096)),
+            // {42 + 4 * r}: Conv+BatchNorm+Add+ReLU layer3.{1 + 2 * r}.conv2, layer3.{1 + 2 * r}.bn2, layer3.{1 + 2 * r}.add, layer3.{1 + 2 * r}.relu2
+            AddConvolution(42 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter($"layer3.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(708608 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{1 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(708608 + 24576 * r, 4096), BatchNormTensors($"layer3.{1 + 2 * r}.bn2"), Scratch(300704 + 148736 * r, 256), TrainingTensor(700416 + 24576 * r, 4096), TrainingTensor(712704 + 24576 * r, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), GradientTensor(16384, 4096), BatchNormGradients($"layer3.{1 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + 2 * r}.bn2"), 1E-05f, Scratch(300960 + 148736 * r, 36864), Scratch(337824 + 148736 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(300960 + 148736 * r, 36864), Scratch(337824 + 148736 * r, 64), InferenceTensor(4096, 4096)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096)));
-            RegisterTrace(52 + 4 * r, TrainingTensor(1032192 + 32768 * r, 4096), GradientTensor(4096, 4096));
-            ClearBeforeBackward(52 + 4 * r, GradientTensor(0, 8192));
-            ClearBeforeBackward(52 + 4 * r, GradientTensor(12288, 4096));
+            RegisterTrace(42 + 4 * r, TrainingTensor(712704 + 24576 * r, 4096), GradientTensor(4096, 4096));
+            ClearBeforeBackward(42 + 4 * r, GradientTensor(0, 8192));
+            ClearBeforeBackward(42 + 4 * r, GradientTensor(16384, 4096));
+            RecomputeBeforeBackward(42 + 4 * r, 41 + 4 * r);
+
+            // {43 + 4 * r}: Conv+BatchNorm+ReLU layer3.{2 + 2 * r}.conv1, layer3.{2 + 2 * r}.bn1, layer3.{2 + 2 * r}.relu1
+            AddConvolution(43 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(712704 + 24576 * r, 4096), Parameter($"layer3.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(716800 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(716800 + 24576 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn1"), Scratch(337888 + 148736 * r, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{2 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + 2 * r}.bn1"), 1E-05f, Scratch(338144 + 148736 * r, 36864), Scratch(375008 + 148736 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(338144 + 148736 * r, 36864), Scratch(375008 + 148736 * r, 64), InferenceTensor(0, 4096)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+            RegisterTrace(43 + 4 * r, GradientTensor(8192, 4096), GradientTensor(12288, 4096));
+            ClearBeforeBackward(43 + 4 * r, GradientTensor(0, 4096));
+
+            // {44 + 4 * r}: Conv+BatchNorm+Add+ReLU layer3.{2 + 2 * r}.conv2, layer3.{2 + 2 * r}.bn2, layer3.{2 + 2 * r}.add, layer3.{2 + 2 * r}.relu2
+            AddConvolution(44 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter($"layer3.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(720896 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(720896 + 24576 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn2"), Scratch(375072 + 148736 * r, 256), TrainingTensor(712704 + 24576 * r, 4096), TrainingTensor(724992 + 24576 * r, 4096), GradientTensor(16384, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), BatchNormGradients($"layer3.{2 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer3.{2 + 2 * r}.bn2"), 1E-05f, Scratch(375328 + 148736 * r, 36864), Scratch(412192 + 148736 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(375328 + 148736 * r, 36864), Scratch(412192 + 148736 * r, 64), InferenceTensor(8192, 4096)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
+            RegisterTrace(44 + 4 * r, TrainingTensor(724992 + 24576 * r, 4096), GradientTensor(4096, 4096));
+            ClearBeforeBackward(44 + 4 * r, GradientTensor(0, 8192));
+            ClearBeforeBackward(44 + 4 * r, GradientTensor(12288, 4096));
+            RecomputeBeforeBackward(44 + 4 * r, 43 + 4 * r);
+
+            // {45 + 4 * r}: Conv+BatchNorm+ReLU layer3.{3 + 2 * r}.conv1, layer3.{3 + 2 * r}.bn1, layer3.{3 + 2 * r}.relu1
+            AddConvolution(45 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(724992 + 24576 * r, 4096), Parameter($"layer3.{3 + 2 * r}.conv1.weight"), default, TrainingTensor(729088 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(16384, 4096), ParameterGradient($"layer3.{3 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(729088 + 24576 * r, 4096), BatchNormTensors($"layer3.{3 + 2 * r}.bn1"), Scratch(412256 + 148736 * r, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{3 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{3 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{3 + 2 * r}.bn1"), 1E-05f, Scratch(412512 + 148736 * r, 36864), Scratch(449376 + 148736 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(412512 + 148736 * r, 36864), Scratch(449376 + 148736 * r, 64), InferenceTensor(0, 4096)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+            RegisterTrace(45 + 4 * r, GradientTensor(8192, 4096), GradientTensor(16384, 4096));
+            ClearBeforeBackward(45 + 4 * r, GradientTensor(0, 4096));
         }
 
-        // 61: GlobalAvgPool avgpool
-        AddStep(61,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(1097728, 4096), TrainingTensor(1101824, 64), GradientTensor(0, 64), GradientTensor(8192, 4096)),
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(4096, 4096), InferenceTensor(0, 64)));
-        RegisterTrace(61, TrainingTensor(1101824, 64), GradientTensor(8192, 4096));
-        ClearBeforeBackward(61, GradientTensor(8192, 4096));
+        // 54: Conv+BatchNorm+Add+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.add, layer3.7.relu2
+        AddConvolution(54, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.7.conv2.weight"), default, TrainingTensor(782336, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.7.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(782336, 4096), BatchNormTensors("layer3.7.bn2"), Scratch(746912, 256), TrainingTensor(774144, 4096), TrainingTensor(786432, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), GradientTensor(16384, 4096), BatchNormGradients("layer3.7.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.7.conv2.weight"), default, BatchNormTensors("layer3.7.bn2"), 1E-05f, Scratch(747168, 36864), Scratch(784032, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(747168, 36864), Scratch(784032, 64), InferenceTensor(4096, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096)));
+        RegisterTrace(54, TrainingTensor(786432, 4096), GradientTensor(4096, 4096));
+        ClearBeforeBackward(54, GradientTensor(0, 8192));
+        ClearBeforeBackward(54, GradientTensor(16384, 4096));
+        RecomputeBeforeBackward(54, 53);
 
-        // 62: Dense fc
-        AddConvolution(62, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(1101824, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(1101888, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+        // 55: Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
+        AddConvolution(55, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(786432, 4096), Parameter("layer3.8.conv1.weight"), default, TrainingTensor(790528, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient("layer3.8.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(790528, 4096), BatchNormTensors("layer3.8.bn1"), Scratch(784096, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.8.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv1.weight"), default, BatchNormTensors("layer3.8.bn1"), 1E-05f, Scratch(784352, 36864), Scratch(821216, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(784352, 36864), Scratch(821216, 64), InferenceTensor(0, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+        RegisterTrace(55, GradientTensor(8192, 4096), GradientTensor(12288, 4096));
+        ClearBeforeBackward(55, GradientTensor(0, 4096));
+
+        // 56: Conv+BatchNorm+Add+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.add, layer3.8.relu2
+        AddConvolution(56, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.8.conv2.weight"), default, TrainingTensor(794624, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.8.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(794624, 4096), BatchNormTensors("layer3.8.bn2"), Scratch(821280, 256), TrainingTensor(786432, 4096), TrainingTensor(798720, 4096), GradientTensor(16384, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), BatchNormGradients("layer3.8.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv2.weight"), default, BatchNormTensors("layer3.8.bn2"), 1E-05f, Scratch(821536, 36864), Scratch(858400, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(821536, 36864), Scratch(858400, 64), InferenceTensor(8192, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
+        RegisterTrace(56, TrainingTensor(798720, 4096), GradientTensor(4096, 4096));
+        ClearBeforeBackward(56, GradientTensor(0, 8192));
+        ClearBeforeBackward(56, GradientTensor(12288, 4096));
+        RecomputeBeforeBackward(56, 55);
+
+        // 57: GlobalAvgPool avgpool
+        AddStep(57,
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(798720, 4096), TrainingTensor(802816, 64), GradientTensor(0, 64), GradientTensor(16384, 4096)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(8192, 4096), InferenceTensor(0, 64)));
+        RegisterTrace(57, TrainingTensor(802816, 64), GradientTensor(16384, 4096));
+        ClearBeforeBackward(57, GradientTensor(16384, 4096));
+
+        // 58: Dense fc
+        AddConvolution(58, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(802816, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(802880, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10)),
             null);
-        RegisterTrace(62, TrainingTensor(1101888, 10), GradientTensor(0, 64));
-        ClearBeforeBackward(62, GradientTensor(0, 64));
+        RegisterTrace(58, TrainingTensor(802880, 10), GradientTensor(0, 64));
+        ClearBeforeBackward(58, GradientTensor(0, 64));
     }
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(1101888, 10);
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(802880, 10);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(64, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(32768, 3072);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(49152, 3072);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(64, 10);

@@ -57,6 +57,9 @@ public sealed class BackendSeamTests
         Assert.Contains(counting.Operations, o => o.Kind == "Epilogue" && o.Fused);
         Assert.True(counting.StatisticsFusions > 0, $"{network}: no convolution was asked to add up its batch norm's statistics");
 
+        // Outputs the plan does not keep for backward (conv -> batch norm -> ReLU groups) are recomputed through the backend.
+        Assert.Contains(counting.Operations, o => o.Kind == "Epilogue" && o.Reapplies > 0);
+
         // The network's traffic with the caller (images, labels, loss, clearing) goes through the backend too: one host per network.
         Assert.Equal(1, counting.Hosts);
     }
@@ -182,6 +185,8 @@ public sealed class BackendSeamTests
 
             public int Backwards { get; set; }
 
+            public int Reapplies { get; set; }
+
             public bool Fused { get; set; }
 
             public bool Disposed { get; private set; }
@@ -253,6 +258,12 @@ public sealed class BackendSeamTests
             {
                 Backwards++;
                 inner.Backward();
+            }
+
+            public void Reapply()
+            {
+                Reapplies++;
+                inner.Reapply();
             }
         }
 

@@ -63,9 +63,19 @@ public sealed class DeepTablesTests
         expected.AddRange(["fc.weight", "fc.bias"]);
         Assert.Equal(expected, info.Parameters.Select(p => p.Name));
 
-        // Layers numbered in order; every layer in exactly one fusion group, groups in execution order.
+        // Layers numbered in order; every layer in exactly one fusion group, groups in execution order: every layer's inputs
+        // come from an earlier group or earlier in its own (a zero-pad shortcut runs as its own group before the
+        // convolution chain whose add reads it).
         Assert.Equal(Enumerable.Range(0, info.Layers.Count), info.Layers.Select(l => l.Index));
-        Assert.Equal(Enumerable.Range(0, info.Layers.Count), info.FusionGroups.SelectMany(g => g.Layers));
+        Assert.Equal(Enumerable.Range(0, info.Layers.Count), info.FusionGroups.SelectMany(g => g.Layers).Order());
+        int[] position = new int[info.Layers.Count];
+        int at = 0;
+        foreach (int layer in info.FusionGroups.SelectMany(g => g.Layers))
+        {
+            position[layer] = at++;
+        }
+
+        Assert.All(info.Layers, l => Assert.All(l.Inputs.Where(i => i >= 0), i => Assert.True(position[i] < position[l.Index], $"{l.Name} runs before its input {info.Layers[i].Name}")));
         // Stem 3, 27 blocks of 7, the zero-pad shortcuts of stages 2 and 3, pooling and the dense layer.
         Assert.Equal(3 + (27 * 7) + 2 + 2, info.Layers.Count);
     }

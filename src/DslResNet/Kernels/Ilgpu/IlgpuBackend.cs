@@ -195,6 +195,9 @@ internal sealed partial class IlgpuBackend : IBackend
             K.EpilogueApply(Threads(shape.Elements), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, t.R, t.Y, Threads(shape.Elements));
         }
 
+        // The apply kernel reads the statistics the forward left in Stats (or the running ones), as the forward's did.
+        public void Reapply() => K.EpilogueApply(Threads(shape.Elements), SpecializedValue.New(shape), t.X, t.Bn, t.Stats, t.R, t.Y, Threads(shape.Elements));
+
         private void Statistics(int mode)
         {
             if (Backend.GroupedReductions)

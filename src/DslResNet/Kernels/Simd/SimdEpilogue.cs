@@ -42,6 +42,9 @@ public abstract class SimdEpilogue : IDisposable, IEpilogue
     /// <summary>Backward (training).</summary>
     public abstract void Backward();
 
+    /// <summary>The output again, as the last training forward wrote it (see <see cref="IEpilogue.Reapply"/>).</summary>
+    public abstract void Reapply();
+
     /// <inheritdoc />
     public bool RunningStatistics { get; set; }
 
@@ -149,6 +152,13 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
 
         _phase = PhaseApply;
         _pool.Run(this, pixels, balanced: true);
+    }
+
+    public override void Reapply()
+    {
+        // The scale and shift the forward computed are still in place; the apply phase alone repeats its output.
+        _phase = PhaseApply;
+        _pool.Run(this, _s.N * _s.Spatial, balanced: true);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

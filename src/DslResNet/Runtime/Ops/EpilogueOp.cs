@@ -83,6 +83,11 @@ public sealed class EpilogueOp : IDisposable
     /// <summary>Batch statistics (training-mode batch norm, updating the running statistics), then the fused pass.</summary>
     public void Forward() => Forward(_shape.N);
 
+    /// <summary>Writes the output again from the input as the last training forward did (training only, after it): the
+    /// batch statistics it used, the running statistics left as they are. A network that does not keep the output for backward
+    /// calls it before the backward needs the output.</summary>
+    public void Reapply() => _kernel.Reapply();
+
     /// <summary>Batch norm's two reductions (training mode), then the element-wise backward to the input and the residual.</summary>
     public void Backward() => _kernel.Backward();
 
