@@ -126,7 +126,7 @@ internal static partial class Emitter
             GroupLayout layout = _plan.Layouts[g];
             ShapedLayer last = _layers[_plan.Groups[g].Layers[_plan.Groups[g].Layers.Count - 1]];
             long e = last.Output.Elements;
-            string train = layout.OutputRecomputed ? $"GradientTensor({Num(layout.Output)}, {Num(e)})" : $"TrainingTensor({Num(layout.Output)}, {Num(e)})";
+            string train = layout.OutputNotKept ? $"GradientTensor({Num(layout.Output)}, {Num(e)})" : $"TrainingTensor({Num(layout.Output)}, {Num(e)})";
             return new TensorRef(train, $"GradientTensor({Num(layout.GradientOutput)}, {Num(e)})", $"InferenceTensor({Num(layout.InferenceOutput)}, {Num(e)})", e, false);
         }
 
@@ -165,7 +165,7 @@ internal static partial class Emitter
             EmitClears(g);
             for (int producer = 0; producer <= g; producer++)
             {
-                if (_plan.Layouts[producer].OutputRecomputed && _plan.Layouts[producer].RecomputeBefore == g)
+                if (_plan.Layouts[producer].OutputNotKept && _plan.Layouts[producer].RecomputeBefore == g)
                 {
                     _group.Add($"RecomputeBeforeBackward({Num(g)}, {Num(producer)});");
                 }

@@ -25,10 +25,10 @@ internal sealed record BufferSpec(int Group, long BytesPerImage, int FirstUse, i
 /// <param name="LastUse">The highest group whose backward uses it (the first to add into it).</param>
 /// <param name="ClearBefore">The group before whose backward it is zeroed (the first to add into it); -1 when the loss writes it.</param>
 /// <param name="Offset">Its offset per image in the gradient arena; buffers alive at the same time never overlap.</param>
-/// <param name="IsRecomputedOutput">True for a group's recomputed output (see <see cref="GroupLayout.OutputRecomputed"/>), not a
+/// <param name="IsUnkeptOutput">True for a group's output that is not kept (see <see cref="GroupLayout.OutputNotKept"/>), not a
 /// gradient: it lives in the gradient arena over [Group, LastUse] in the forward pass and again in the backward pass, and is
 /// never cleared (the forward pass and the recomputation write all of it).</param>
-internal sealed record GradientBufferSpec(int Group, bool IsConvOutput, long Elements, int FirstUse, int LastUse, int ClearBefore, long Offset, bool IsRecomputedOutput = false);
+internal sealed record GradientBufferSpec(int Group, bool IsConvOutput, long Elements, int FirstUse, int LastUse, int ClearBefore, long Offset, bool IsUnkeptOutput = false);
 
 /// <summary>Where one fusion group's tensors live at run time, in floats per image (scratch offsets are absolute).</summary>
 /// <param name="ConvOutput">Training-arena offset of the convolution's output when the group continues after it (batch norm's input, kept for backward); -1 otherwise.</param>
@@ -38,12 +38,16 @@ internal sealed record GradientBufferSpec(int Group, bool IsConvOutput, long Ele
 /// <param name="Folded">Scratch offset of the batch-norm-folded weights and bias when a convolution is followed by batch norm; -1 otherwise.</param>
 /// <param name="GradientConvOutput">Gradient-arena offset of the convolution output's gradient when <paramref name="ConvOutput"/> is kept; -1 otherwise.</param>
 /// <param name="GradientOutput">Gradient-arena offset of the group output's gradient.</param>
-/// <param name="OutputRecomputed">True when the group's output is not kept for backward: it is a pass over the kept
+/// <param name="OutputNotKept">True when the group's output is not kept for backward: it is a pass over the kept
 /// convolution output (batch norm and an activation, no add), so it lives in the gradient arena while its readers run forward,
-/// and is computed again from the convolution output right before the backward of its last reader
-/// (<paramref name="RecomputeBefore"/>); <paramref name="Output"/> is then a gradient-arena offset.</param>
-/// <param name="RecomputeBefore">The group before whose backward the output is recomputed; -1 when it is kept.</param>
-internal sealed record GroupLayout(long ConvOutput, long Output, long InferenceOutput, long Statistics, long Folded, long GradientConvOutput, long GradientOutput, bool OutputRecomputed = false, int RecomputeBefore = -1);
+/// and is computed again from the convolution output right before the backward of its last reader whose backward reads it
+/// (<paramref name="RecomputeBefore"/>; the group's own backward takes its activation's derivative from the convolution
+/// output, and a fused add's backward or a zero-pad shortcut's reads no values); <paramref name="Output"/> is then a
+/// gradient-arena offset. A zero-pad shortcut whose readers' backward reads no values is not kept either (and never
+/// recomputed).</param>
+/// <param name="RecomputeBefore">The group before whose backward the output is recomputed; -1 when it is kept or no backward
+/// reads it.</param>
+internal sealed record GroupLayout(long ConvOutput, long Output, long InferenceOutput, long Statistics, long Folded, long GradientConvOutput, long GradientOutput, bool OutputNotKept = false, int RecomputeBefore = -1);
 
 /// <summary>The output of the <c>Plan</c> step.</summary>
 /// <param name="Network">The shaped network.</param>

@@ -93,6 +93,11 @@ internal static class Planner
             // A group that ends a convolution's pass without an add (conv -> batch norm -> activation) and is not the network's
             // output keeps only the convolution output: its own output is recomputed from it for backward (see GroupLayout).
             bool recomputed = convOutput >= 0 && g < groups.Count - 1 && !groups[g].Layers.Any(l => layers[l].Kind == LayerKind.Add);
+
+            // A zero-pad shortcut whose readers' backward reads no values (its add's does not, nor does its own) is not kept
+            // either, and never recomputed.
+            recomputed |= groups[g].Layers.Count == 1 && lead.Kind == LayerKind.ZeroPadShortcut && g < groups.Count - 1
+                && BackwardReaders(layers, groups, groupOf, g).Count == 0;
             long output = recomputed ? -1 : trainingElements;
             if (!recomputed)
             {
@@ -113,7 +118,9 @@ internal static class Planner
                 }
             }
 
-            layouts.Add(new GroupLayout(convOutput, output, placedByGroup[g].Offset / BytesPerElement, statistics, folded, -1, -1, recomputed, recomputed ? lastUse[g] : -1));
+            // Recomputed before the backward of its last reader whose backward reads it (none: never recomputed).
+            int recomputeBefore = recomputed ? BackwardReaders(layers, groups, groupOf, g).DefaultIfEmpty(-1).Max() : -1;
+            layouts.Add(new GroupLayout(convOutput, output, placedByGroup[g].Offset / BytesPerElement, statistics, folded, -1, -1, recomputed, recomputeBefore));
         }
 
         int inputLastUse = 0;
@@ -125,13 +132,14 @@ internal static class Planner
             }
         }
 
-        List<GradientBufferSpec> gradients = PlanGradients(network, layers, groups, layouts, lastUse, inputLastUse);
-        var gradientOffsets = gradients.Where(b => !b.IsRecomputedOutput).ToDictionary(b => (b.Group, b.IsConvOutput), b => b.Offset);
-        var recomputedOffsets = gradients.Where(b => b.IsRecomputedOutput).ToDictionary(b => b.Group, b => b.Offset);
+        List<GradientBufferSpec> gradients = PlanGradients(network, layers, groups, groupOf, layouts, lastUse, inputLastUse);
+        var gradientOffsets = gradients.Where(b => !b.IsUnkeptOutput).ToDictionary(b => (b.Group, b.IsConvOutput), b => b.Offset);
+        var recomputedOffsets = gradients.Where(b => b.IsUnkeptOutput).ToDictionary(b => b.Group, b => b.Offset);
         for (int g = 0; g < groups.Count; g++)
         {
-            long gradientConvOutput = layouts[g].ConvOutput < 0 ? -1 : gradientOffsets[(g, true)];
-            long output = layouts[g].OutputRecomputed ? recomputedOffsets[g] : layouts[g].Output;
+            // The convolution output's gradient is the group output's own memory (see PlanGradients).
+            long gradientConvOutput = layouts[g].ConvOutput < 0 ? -1 : gradientOffsets[(g, false)];
+            long output = layouts[g].OutputNotKept ? recomputedOffsets[g] : layouts[g].Output;
             layouts[g] = layouts[g] with { GradientOutput = gradientOffsets[(g, false)], GradientConvOutput = gradientConvOutput, Output = output };
         }
 
@@ -149,21 +157,23 @@ internal static class Planner
     /// Packs the gradient buffers of training by their lifetimes in the backward pass, which runs the groups last to
     /// first. The gradient of group g's output is first added into by the backward of its last reader (lastUse[g]) and
     /// last read by g's own backward: it is alive over [g, lastUse[g]], the same interval as the output in the forward
-    /// pass. The gradient of a convolution's output inside a group (the fused pass adds into it, the convolution reads it)
-    /// lives within g's backward: [g, g]. The input's gradient is first added into by its last reader and read after the
+    /// pass. The gradient of a convolution's output inside a group takes the group output gradient's memory: the fused
+    /// pass reads each element of the output gradient and then writes the same element of the input gradient (it is the
+    /// only writer and the output gradient's last reader), and the convolution reads it after. The input's gradient is first added into by its last reader and read after the
     /// pass (<c>InputGradient</c>): [0, its last reader]. Intervals are closed (a step reads one buffer while it adds into
     /// another), so buffers of one step never share. Because shared memory holds a previous buffer's values, each buffer
     /// is cleared right before the backward step that first adds into it (<see cref="GradientBufferSpec.ClearBefore"/>);
     /// the last group's output gradient is written, not added into, by the loss, and is not cleared. Recomputed group
-    /// outputs (<see cref="GroupLayout.OutputRecomputed"/>) are packed here too, over the same interval as their gradients.
+    /// outputs (<see cref="GroupLayout.OutputNotKept"/>) are packed here too, over the same interval as their gradients.
     /// </summary>
     private static List<GradientBufferSpec> PlanGradients(
-        ShapedNetwork network, IReadOnlyList<ShapedLayer> layers, List<FusionGroup> groups, List<GroupLayout> layouts,
+        ShapedNetwork network, IReadOnlyList<ShapedLayer> layers, List<FusionGroup> groups, int[] groupOf, List<GroupLayout> layouts,
         int[] lastUse, int inputLastUse)
     {
         int lastGroup = groups.Count - 1;
         var buffers = new List<BufferSpec>();
         var specs = new Dictionary<int, GradientBufferSpec>();
+        var backward = new Dictionary<int, (int, int)?>();
         void Add(GradientBufferSpec spec)
         {
             int id = buffers.Count;
@@ -175,25 +185,58 @@ internal static class Planner
         Add(new GradientBufferSpec(-1, false, network.Input.Elements, 0, inputLastUse, lastGroup < 0 ? -1 : inputLastUse, 0));
         for (int g = 0; g < groups.Count; g++)
         {
-            if (layouts[g].ConvOutput >= 0)
-            {
-                Add(new GradientBufferSpec(g, true, layers[groups[g].Layers[0]].Output.Elements, g, g, g, 0));
-            }
-
             long elements = layers[groups[g].Layers[groups[g].Layers.Count - 1]].Output.Elements;
             Add(new GradientBufferSpec(g, false, elements, g, lastUse[g], g == lastGroup ? -1 : lastUse[g], 0));
-            if (layouts[g].OutputRecomputed)
+            if (layouts[g].OutputNotKept)
             {
-                // Alive over [g, lastUse[g]] in both passes: written by g's forward and read by its readers' forward, then
-                // recomputed before the backward of its last reader and read until g's own backward. Between the two, other
-                // buffers may use the memory; a gradient never lives in the forward pass, so sharing with gradients whose
-                // intervals do not meet this one is safe in both passes.
-                Add(new GradientBufferSpec(g, false, elements, g, lastUse[g], -1, 0, IsRecomputedOutput: true));
+                // Alive over [g, lastUse[g]] in the forward pass (written by g, read by its readers), and in the backward
+                // pass from its recomputation before the last backward that reads it to the first such backward
+                // (backward[id]); in between, other buffers may use the memory.
+                List<int> readers = BackwardReaders(layers, groups, groupOf, g);
+                backward[buffers.Count] = readers.Count == 0 ? null : (readers.Min(), readers.Max());
+                Add(new GradientBufferSpec(g, false, elements, g, lastUse[g], -1, 0, IsUnkeptOutput: true));
             }
         }
 
+        // Gradients live only in the backward pass; recomputed outputs in the forward pass over [FirstUse, LastUse] and in
+        // the backward pass over their readers' interval. Two buffers may share memory when neither pass has both alive.
+        bool Meet((int First, int Last)? a, (int First, int Last)? b) => a is { } x && b is { } y && x.First <= y.Last && y.First <= x.Last;
+        (int, int)? Backward(BufferSpec b) => specs[b.Group].IsUnkeptOutput ? backward[b.Group] : (b.FirstUse, b.LastUse);
+        (int, int)? Forward(BufferSpec b) => specs[b.Group].IsUnkeptOutput ? (b.FirstUse, b.LastUse) : null;
+        bool Overlap(BufferSpec a, BufferSpec b) => Meet(Backward(a), Backward(b)) || Meet(Forward(a), Forward(b));
+
         // Pack's sizes are floats here (it only compares them).
-        return Pack(buffers).Select(b => specs[b.Group] with { Offset = b.Offset }).ToList();
+        return Pack(buffers, Overlap).Select(b => specs[b.Group] with { Offset = b.Offset }).ToList();
+    }
+
+    /// <summary>
+    /// The groups whose backward reads group <paramref name="g"/>'s output values: every reader, except an add fused into a
+    /// convolution's pass that takes it as the residual with no activation after it that needs its input (GELU, SiLU), and
+    /// a zero-pad shortcut, whose backward routes gradients only.
+    /// </summary>
+    private static List<int> BackwardReaders(IReadOnlyList<ShapedLayer> layers, List<FusionGroup> groups, int[] groupOf, int g)
+    {
+        int last = groups[g].Layers[groups[g].Layers.Count - 1];
+        var readers = new List<int>();
+        foreach (ShapedLayer layer in layers)
+        {
+            if (!layer.Inputs.Contains(last) || groupOf[layer.Index] == g)
+            {
+                continue;
+            }
+
+            int c = groupOf[layer.Index];
+            List<ShapedLayer> members = groups[c].Layers.Select(l => layers[l]).ToList();
+            bool fusedResidual = layer.Kind == LayerKind.Add && members.Count > 1 && members[0].Kind is LayerKind.Conv or LayerKind.Dense
+                && members.IndexOf(layer) > 0 && members[members.IndexOf(layer) - 1].Index != last
+                && !members.Skip(members.IndexOf(layer) + 1).Any(m => m.Kind is LayerKind.GELU or LayerKind.SiLU);
+            if (!fusedResidual && layer.Kind != LayerKind.ZeroPadShortcut)
+            {
+                readers.Add(c);
+            }
+        }
+
+        return readers;
     }
 
     private static List<FusionGroup> Fuse(IReadOnlyList<ShapedLayer> layers, int[] consumers)
@@ -285,13 +328,16 @@ internal static class Planner
     }
 
     /// <summary>First-fit packing, largest buffers first: each goes at the lowest offset free for its whole lifetime.</summary>
-    private static List<BufferSpec> Pack(List<BufferSpec> buffers)
+    /// <param name="buffers">The buffers.</param>
+    /// <param name="overlap">Whether two buffers are alive at once (default: their [FirstUse, LastUse] intervals meet).</param>
+    private static List<BufferSpec> Pack(List<BufferSpec> buffers, Func<BufferSpec, BufferSpec, bool>? overlap = null)
     {
+        overlap ??= (a, b) => a.FirstUse <= b.LastUse && b.FirstUse <= a.LastUse;
         var placed = new List<BufferSpec>();
         foreach (BufferSpec buffer in buffers.OrderByDescending(b => b.BytesPerImage).ThenBy(b => b.Group))
         {
             var overlapping = placed
-                .Where(p => p.FirstUse <= buffer.LastUse && buffer.FirstUse <= p.LastUse)
+                .Where(p => overlap(p, buffer))
                 .OrderBy(p => p.Offset)
                 .ToList();
             long offset = 0;

@@ -88,6 +88,16 @@ public readonly record struct EpilogueShape(
     private readonly int _norm = Norm ? 1 : 0;
     private readonly int _training = Training ? 1 : 0;
     private readonly int _add = Add ? 1 : 0;
+    private readonly int _overwrite;
+
+    /// <summary>Backward writes the input gradient instead of adding into it: the plan lets it share the output gradient's
+    /// memory (each element's output gradient is read before its input gradient is written, and nothing else adds into
+    /// it). Set by <c>EpilogueOp</c> when the two views are the same.</summary>
+    public bool OverwritesInputGradient
+    {
+        get => _overwrite != 0;
+        init => _overwrite = value ? 1 : 0;
+    }
 
     /// <summary>Whether batch norm is applied.</summary>
     public bool Norm => _norm != 0;

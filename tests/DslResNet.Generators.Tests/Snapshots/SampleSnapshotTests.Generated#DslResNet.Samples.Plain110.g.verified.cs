@@ -43,7 +43,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     public const long ForwardFlopsPerImage = 508925194;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 4522280;
+    public const long TrainingActivationBytesPerImage = 4391208;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 131072;
@@ -140,7 +140,7 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         s.Append("Total params: 1,727,962 (trainable; plus 8,205 buffer elements)\n");
         s.Append("Multiply-adds per image: 252,887,680\n");
         s.Append("Forward FLOPs per image: 508,925,194 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 4.31 MiB, inference 128.0 KiB\n");
+        s.Append("Activation memory per image: training 4.19 MiB, inference 128.0 KiB\n");
         s.Append("Fusion groups: 111 passes for 329 layers\n");
         return s.ToString();
     }
@@ -308,218 +308,225 @@ partial class Plain110 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public Plain110(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(1048650, 81920, 32768, 1739456))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(1048650, 49152, 32768, 1739456))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(49152, 3072), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(16384, 3072), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(0, GradientTensor(32768, 16384), GradientTensor(49152, 3072));
-        ClearBeforeBackward(0, GradientTensor(0, 16384));
-        ClearBeforeBackward(0, GradientTensor(49152, 3072));
-        for (int r = 0; r < 18; r++)
+        RegisterTrace(0, GradientTensor(16384, 16384), GradientTensor(16384, 3072));
+        ClearBeforeBackward(0, GradientTensor(16384, 3072));
         {
+            int[] __r0 = { 16384, 32768, 0, 16384, 32768, 0, 16384, 32768, 0, 16384, 32768, 0, 16384, 32768, 0, 16384, 32768, 0 };
+            int[] __r1 = { 32768, 0, 16384, 32768, 0, 16384, 32768, 0, 16384, 32768, 0, 16384, 32768, 0, 16384, 32768, 0, 16384 };
+            int[] __r2 = { 0, 16384, 32768, 0, 16384, 32768, 0, 16384, 32768, 0, 16384, 32768, 0, 16384, 32768, 0, 16384, 32768 };
+            for (int r = 0; r < 18; r++)
+            {
 
-            // {1 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv1, layer1.{r}.bn1, layer1.{r}.relu1
-            AddConvolution(1 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter($"layer1.{r}.conv1.weight"), default, TrainingTensor(16384 + 32768 * r, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient($"layer1.{r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn1"), Scratch(512 + 4768 * r, 64), default, GradientTensor(65536, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv1.weight"), default, BatchNormTensors($"layer1.{r}.bn1"), 1E-05f, Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16), InferenceTensor(16384, 16384)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
-            RegisterTrace(1 + 2 * r, GradientTensor(65536, 16384), GradientTensor(16384, 16384));
-            ClearBeforeBackward(1 + 2 * r, GradientTensor(0, 32768));
-            RecomputeBeforeBackward(1 + 2 * r, 2 * r);
+                // {1 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv1, layer1.{r}.bn1, layer1.{r}.relu1
+                AddConvolution(1 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(__r0[r], 16384), Parameter($"layer1.{r}.conv1.weight"), default, TrainingTensor(16384 + 32768 * r, 16384), GradientTensor(__r1[r], 16384), GradientTensor(__r2[r], 16384), ParameterGradient($"layer1.{r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn1"), Scratch(512 + 4768 * r, 64), default, GradientTensor(__r2[r], 16384), GradientTensor(__r1[r], 16384), GradientTensor(__r1[r], 16384), default, BatchNormGradients($"layer1.{r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv1.weight"), default, BatchNormTensors($"layer1.{r}.bn1"), 1E-05f, Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16), InferenceTensor(16384, 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
+                RegisterTrace(1 + 2 * r, GradientTensor(__r2[r], 16384), GradientTensor(__r2[r], 16384));
+                ClearBeforeBackward(1 + 2 * r, GradientTensor(__r2[r], 16384));
+                RecomputeBeforeBackward(1 + 2 * r, 2 * r);
 
-            // {2 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv2, layer1.{r}.bn2, layer1.{r}.relu2
-            AddConvolution(2 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(65536, 16384), Parameter($"layer1.{r}.conv2.weight"), default, TrainingTensor(32768 + 32768 * r, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient($"layer1.{r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn2"), Scratch(2896 + 4768 * r, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv2.weight"), default, BatchNormTensors($"layer1.{r}.bn2"), 1E-05f, Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16), InferenceTensor(0, 16384)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-            RegisterTrace(2 + 2 * r, GradientTensor(32768, 16384), GradientTensor(49152, 16384));
-            ClearBeforeBackward(2 + 2 * r, GradientTensor(0, 16384));
-            ClearBeforeBackward(2 + 2 * r, GradientTensor(49152, 16384));
-            RecomputeBeforeBackward(2 + 2 * r, 1 + 2 * r);
+                // {2 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv2, layer1.{r}.bn2, layer1.{r}.relu2
+                AddConvolution(2 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(__r2[r], 16384), Parameter($"layer1.{r}.conv2.weight"), default, TrainingTensor(32768 + 32768 * r, 16384), GradientTensor(__r0[r], 16384), GradientTensor(__r1[r], 16384), ParameterGradient($"layer1.{r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn2"), Scratch(2896 + 4768 * r, 64), default, GradientTensor(__r1[r], 16384), GradientTensor(__r0[r], 16384), GradientTensor(__r0[r], 16384), default, BatchNormGradients($"layer1.{r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv2.weight"), default, BatchNormTensors($"layer1.{r}.bn2"), 1E-05f, Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16), InferenceTensor(0, 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+                RegisterTrace(2 + 2 * r, GradientTensor(__r1[r], 16384), GradientTensor(__r1[r], 16384));
+                ClearBeforeBackward(2 + 2 * r, GradientTensor(__r1[r], 16384));
+                RecomputeBeforeBackward(2 + 2 * r, 1 + 2 * r);
+            }
         }
 
         // 37: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(37, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), GradientTensor(32768, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(606208, 8192), GradientTensor(0, 8192), GradientTensor(16384, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(606208, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(86336, 128), default, GradientTensor(49152, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), GradientTensor(16384, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(606208, 8192), GradientTensor(32768, 8192), GradientTensor(0, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(606208, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(86336, 128), default, GradientTensor(0, 8192), GradientTensor(32768, 8192), GradientTensor(32768, 8192), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(86464, 4608), Scratch(91072, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(0, 16384), Scratch(86464, 4608), Scratch(91072, 32), InferenceTensor(16384, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(16384, 8192)));
-        RegisterTrace(37, GradientTensor(49152, 8192), GradientTensor(16384, 16384));
-        ClearBeforeBackward(37, GradientTensor(0, 8192));
-        ClearBeforeBackward(37, GradientTensor(16384, 16384));
+        RegisterTrace(37, GradientTensor(0, 8192), GradientTensor(0, 16384));
+        ClearBeforeBackward(37, GradientTensor(0, 16384));
         RecomputeBeforeBackward(37, 36);
 
         // 38: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
         AddConvolution(38, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(49152, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(614400, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(614400, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(91104, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(0, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(614400, 8192), GradientTensor(8192, 8192), GradientTensor(32768, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(614400, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(91104, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(8192, 8192), default, BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(91232, 9216), Scratch(100448, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(91232, 9216), Scratch(100448, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(38, GradientTensor(24576, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(38, GradientTensor(0, 16384));
+        RegisterTrace(38, GradientTensor(16384, 8192), GradientTensor(32768, 8192));
+        ClearBeforeBackward(38, GradientTensor(32768, 8192));
         RecomputeBeforeBackward(38, 37);
 
         // 39: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
         AddConvolution(39, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(24576, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(622592, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(622592, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(100480, 128), default, GradientTensor(32768, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(622592, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(622592, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(100480, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(100608, 9216), Scratch(109824, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(100608, 9216), Scratch(109824, 32), InferenceTensor(8192, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
-        RegisterTrace(39, GradientTensor(32768, 8192), GradientTensor(16384, 8192));
-        ClearBeforeBackward(39, GradientTensor(0, 8192));
-        ClearBeforeBackward(39, GradientTensor(16384, 8192));
+        RegisterTrace(39, GradientTensor(8192, 8192), GradientTensor(8192, 8192));
+        ClearBeforeBackward(39, GradientTensor(8192, 8192));
         RecomputeBeforeBackward(39, 38);
-        for (int r = 0; r < 16; r++)
         {
+            int[] __r0 = { 8192, 16384, 0, 8192, 16384, 0, 8192, 16384, 0, 8192, 16384, 0, 8192, 16384, 0, 8192 };
+            int[] __r1 = { 16384, 0, 8192, 16384, 0, 8192, 16384, 0, 8192, 16384, 0, 8192, 16384, 0, 8192, 16384 };
+            int[] __r2 = { 0, 8192, 16384, 0, 8192, 16384, 0, 8192, 16384, 0, 8192, 16384, 0, 8192, 16384, 0 };
+            for (int r = 0; r < 16; r++)
+            {
 
-            // {40 + 2 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.relu2
-            AddConvolution(40 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(32768, 8192), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(630784 + 16384 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(630784 + 16384 * r, 8192), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(109856 + 18752 * r, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{1 + r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(109984 + 18752 * r, 9216), Scratch(119200 + 18752 * r, 32)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(109984 + 18752 * r, 9216), Scratch(119200 + 18752 * r, 32), InferenceTensor(0, 8192)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-            RegisterTrace(40 + 2 * r, GradientTensor(24576, 8192), GradientTensor(8192, 8192));
-            ClearBeforeBackward(40 + 2 * r, GradientTensor(0, 16384));
-            RecomputeBeforeBackward(40 + 2 * r, 39 + 2 * r);
+                // {40 + 2 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.relu2
+                AddConvolution(40 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(__r0[r], 8192), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(630784 + 16384 * r, 8192), GradientTensor(__r1[r], 8192), GradientTensor(__r2[r], 8192), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(630784 + 16384 * r, 8192), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(109856 + 18752 * r, 128), default, GradientTensor(__r2[r], 8192), GradientTensor(__r1[r], 8192), GradientTensor(__r1[r], 8192), default, BatchNormGradients($"layer2.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(109984 + 18752 * r, 9216), Scratch(119200 + 18752 * r, 32)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(109984 + 18752 * r, 9216), Scratch(119200 + 18752 * r, 32), InferenceTensor(0, 8192)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+                RegisterTrace(40 + 2 * r, GradientTensor(__r2[r], 8192), GradientTensor(__r2[r], 8192));
+                ClearBeforeBackward(40 + 2 * r, GradientTensor(__r2[r], 8192));
+                RecomputeBeforeBackward(40 + 2 * r, 39 + 2 * r);
 
-            // {41 + 2 * r}: Conv+BatchNorm+ReLU layer2.{2 + r}.conv1, layer2.{2 + r}.bn1, layer2.{2 + r}.relu1
-            AddConvolution(41 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(24576, 8192), Parameter($"layer2.{2 + r}.conv1.weight"), default, TrainingTensor(638976 + 16384 * r, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient($"layer2.{2 + r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(638976 + 16384 * r, 8192), BatchNormTensors($"layer2.{2 + r}.bn1"), Scratch(119232 + 18752 * r, 128), default, GradientTensor(32768, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{2 + r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + r}.bn1"), 1E-05f, Scratch(119360 + 18752 * r, 9216), Scratch(128576 + 18752 * r, 32)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(119360 + 18752 * r, 9216), Scratch(128576 + 18752 * r, 32), InferenceTensor(8192, 8192)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
-            RegisterTrace(41 + 2 * r, GradientTensor(32768, 8192), GradientTensor(16384, 8192));
-            ClearBeforeBackward(41 + 2 * r, GradientTensor(0, 8192));
-            ClearBeforeBackward(41 + 2 * r, GradientTensor(16384, 8192));
-            RecomputeBeforeBackward(41 + 2 * r, 40 + 2 * r);
+                // {41 + 2 * r}: Conv+BatchNorm+ReLU layer2.{2 + r}.conv1, layer2.{2 + r}.bn1, layer2.{2 + r}.relu1
+                AddConvolution(41 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(__r2[r], 8192), Parameter($"layer2.{2 + r}.conv1.weight"), default, TrainingTensor(638976 + 16384 * r, 8192), GradientTensor(__r0[r], 8192), GradientTensor(__r1[r], 8192), ParameterGradient($"layer2.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(638976 + 16384 * r, 8192), BatchNormTensors($"layer2.{2 + r}.bn1"), Scratch(119232 + 18752 * r, 128), default, GradientTensor(__r1[r], 8192), GradientTensor(__r0[r], 8192), GradientTensor(__r0[r], 8192), default, BatchNormGradients($"layer2.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + r}.bn1"), 1E-05f, Scratch(119360 + 18752 * r, 9216), Scratch(128576 + 18752 * r, 32)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(119360 + 18752 * r, 9216), Scratch(128576 + 18752 * r, 32), InferenceTensor(8192, 8192)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
+                RegisterTrace(41 + 2 * r, GradientTensor(__r1[r], 8192), GradientTensor(__r1[r], 8192));
+                ClearBeforeBackward(41 + 2 * r, GradientTensor(__r1[r], 8192));
+                RecomputeBeforeBackward(41 + 2 * r, 40 + 2 * r);
+            }
         }
 
         // 72: Conv+BatchNorm+ReLU layer2.17.conv2, layer2.17.bn2, layer2.17.relu2
         AddConvolution(72, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(32768, 8192), Parameter("layer2.17.conv2.weight"), default, TrainingTensor(892928, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.17.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(892928, 8192), BatchNormTensors("layer2.17.bn2"), Scratch(409888, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.17.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.17.conv2.weight"), default, TrainingTensor(892928, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.17.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(892928, 8192), BatchNormTensors("layer2.17.bn2"), Scratch(409888, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.17.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.17.conv2.weight"), default, BatchNormTensors("layer2.17.bn2"), 1E-05f, Scratch(410016, 9216), Scratch(419232, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(410016, 9216), Scratch(419232, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(72, GradientTensor(24576, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(72, GradientTensor(0, 16384));
+        RegisterTrace(72, GradientTensor(8192, 8192), GradientTensor(8192, 8192));
+        ClearBeforeBackward(72, GradientTensor(8192, 8192));
         RecomputeBeforeBackward(72, 71);
 
         // 73: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
         AddConvolution(73, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), GradientTensor(24576, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(901120, 4096), GradientTensor(0, 4096), GradientTensor(16384, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(901120, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(419264, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), GradientTensor(8192, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(901120, 4096), GradientTensor(16384, 4096), GradientTensor(0, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(901120, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(419264, 256), default, GradientTensor(0, 4096), GradientTensor(16384, 4096), GradientTensor(16384, 4096), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(419520, 18432), Scratch(437952, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(0, 8192), Scratch(419520, 18432), Scratch(437952, 64), InferenceTensor(8192, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(8192, 4096)));
-        RegisterTrace(73, GradientTensor(8192, 4096), GradientTensor(16384, 8192));
-        ClearBeforeBackward(73, GradientTensor(0, 4096));
-        ClearBeforeBackward(73, GradientTensor(16384, 8192));
+        RegisterTrace(73, GradientTensor(0, 4096), GradientTensor(0, 8192));
+        ClearBeforeBackward(73, GradientTensor(0, 8192));
         RecomputeBeforeBackward(73, 72);
 
         // 74: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
         AddConvolution(74, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(905216, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(905216, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(438016, 256), default, GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(0, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(905216, 4096), GradientTensor(4096, 4096), GradientTensor(16384, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(905216, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(438016, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(4096, 4096), default, BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(438272, 36864), Scratch(475136, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(438272, 36864), Scratch(475136, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(74, GradientTensor(16384, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(74, GradientTensor(0, 8192));
+        RegisterTrace(74, GradientTensor(8192, 4096), GradientTensor(16384, 4096));
+        ClearBeforeBackward(74, GradientTensor(16384, 4096));
         RecomputeBeforeBackward(74, 73);
 
         // 75: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
         AddConvolution(75, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(16384, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(909312, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(909312, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(475200, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(909312, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(909312, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(475200, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(475456, 36864), Scratch(512320, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(475456, 36864), Scratch(512320, 64), InferenceTensor(4096, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
-        RegisterTrace(75, GradientTensor(8192, 4096), GradientTensor(12288, 4096));
-        ClearBeforeBackward(75, GradientTensor(0, 4096));
-        ClearBeforeBackward(75, GradientTensor(12288, 4096));
+        RegisterTrace(75, GradientTensor(4096, 4096), GradientTensor(4096, 4096));
+        ClearBeforeBackward(75, GradientTensor(4096, 4096));
         RecomputeBeforeBackward(75, 74);
-        for (int r = 0; r < 16; r++)
         {
+            int[] __r0 = { 4096, 8192, 0, 4096, 8192, 0, 4096, 8192, 0, 4096, 8192, 0, 4096, 8192, 0, 4096 };
+            int[] __r1 = { 8192, 0, 4096, 8192, 0, 4096, 8192, 0, 4096, 8192, 0, 4096, 8192, 0, 4096, 8192 };
+            int[] __r2 = { 0, 4096, 8192, 0, 4096, 8192, 0, 4096, 8192, 0, 4096, 8192, 0, 4096, 8192, 0 };
+            for (int r = 0; r < 16; r++)
+            {
 
-            // {76 + 2 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv2, layer3.{1 + r}.bn2, layer3.{1 + r}.relu2
-            AddConvolution(76 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter($"layer3.{1 + r}.conv2.weight"), default, TrainingTensor(913408 + 8192 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{1 + r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(913408 + 8192 * r, 4096), BatchNormTensors($"layer3.{1 + r}.bn2"), Scratch(512384 + 74368 * r, 256), default, GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{1 + r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn2"), 1E-05f, Scratch(512640 + 74368 * r, 36864), Scratch(549504 + 74368 * r, 64)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(512640 + 74368 * r, 36864), Scratch(549504 + 74368 * r, 64), InferenceTensor(0, 4096)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-            RegisterTrace(76 + 2 * r, GradientTensor(16384, 4096), GradientTensor(4096, 4096));
-            ClearBeforeBackward(76 + 2 * r, GradientTensor(0, 8192));
-            RecomputeBeforeBackward(76 + 2 * r, 75 + 2 * r);
+                // {76 + 2 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv2, layer3.{1 + r}.bn2, layer3.{1 + r}.relu2
+                AddConvolution(76 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(__r0[r], 4096), Parameter($"layer3.{1 + r}.conv2.weight"), default, TrainingTensor(913408 + 8192 * r, 4096), GradientTensor(__r1[r], 4096), GradientTensor(__r2[r], 4096), ParameterGradient($"layer3.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(913408 + 8192 * r, 4096), BatchNormTensors($"layer3.{1 + r}.bn2"), Scratch(512384 + 74368 * r, 256), default, GradientTensor(__r2[r], 4096), GradientTensor(__r1[r], 4096), GradientTensor(__r1[r], 4096), default, BatchNormGradients($"layer3.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn2"), 1E-05f, Scratch(512640 + 74368 * r, 36864), Scratch(549504 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(512640 + 74368 * r, 36864), Scratch(549504 + 74368 * r, 64), InferenceTensor(0, 4096)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+                RegisterTrace(76 + 2 * r, GradientTensor(__r2[r], 4096), GradientTensor(__r2[r], 4096));
+                ClearBeforeBackward(76 + 2 * r, GradientTensor(__r2[r], 4096));
+                RecomputeBeforeBackward(76 + 2 * r, 75 + 2 * r);
 
-            // {77 + 2 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
-            AddConvolution(77 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(16384, 4096), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(917504 + 8192 * r, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(917504 + 8192 * r, 4096), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(549568 + 74368 * r, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(549824 + 74368 * r, 36864), Scratch(586688 + 74368 * r, 64)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(549824 + 74368 * r, 36864), Scratch(586688 + 74368 * r, 64), InferenceTensor(4096, 4096)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
-            RegisterTrace(77 + 2 * r, GradientTensor(8192, 4096), GradientTensor(12288, 4096));
-            ClearBeforeBackward(77 + 2 * r, GradientTensor(0, 4096));
-            ClearBeforeBackward(77 + 2 * r, GradientTensor(12288, 4096));
-            RecomputeBeforeBackward(77 + 2 * r, 76 + 2 * r);
+                // {77 + 2 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
+                AddConvolution(77 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(__r2[r], 4096), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(917504 + 8192 * r, 4096), GradientTensor(__r0[r], 4096), GradientTensor(__r1[r], 4096), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(917504 + 8192 * r, 4096), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(549568 + 74368 * r, 256), default, GradientTensor(__r1[r], 4096), GradientTensor(__r0[r], 4096), GradientTensor(__r0[r], 4096), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(549824 + 74368 * r, 36864), Scratch(586688 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(549824 + 74368 * r, 36864), Scratch(586688 + 74368 * r, 64), InferenceTensor(4096, 4096)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
+                RegisterTrace(77 + 2 * r, GradientTensor(__r1[r], 4096), GradientTensor(__r1[r], 4096));
+                ClearBeforeBackward(77 + 2 * r, GradientTensor(__r1[r], 4096));
+                RecomputeBeforeBackward(77 + 2 * r, 76 + 2 * r);
+            }
         }
 
         // 108: Conv+BatchNorm+ReLU layer3.17.conv2, layer3.17.bn2, layer3.17.relu2
         AddConvolution(108, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.17.conv2.weight"), default, TrainingTensor(1044480, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.17.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1044480, 4096), BatchNormTensors("layer3.17.bn2"), Scratch(1702272, 256), default, GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.17.bn2")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1044480, 4096), BatchNormTensors("layer3.17.bn2"), Scratch(1702272, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.17.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.17.conv2.weight"), default, BatchNormTensors("layer3.17.bn2"), 1E-05f, Scratch(1702528, 36864), Scratch(1739392, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(1702528, 36864), Scratch(1739392, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(108, GradientTensor(16384, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(108, GradientTensor(0, 8192));
+        RegisterTrace(108, GradientTensor(4096, 4096), GradientTensor(4096, 4096));
+        ClearBeforeBackward(108, GradientTensor(4096, 4096));
         RecomputeBeforeBackward(108, 107);
 
         // 109: GlobalAvgPool avgpool
         AddStep(109,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(16384, 4096), TrainingTensor(1048576, 64), GradientTensor(0, 64), GradientTensor(12288, 4096)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(4096, 4096), TrainingTensor(1048576, 64), GradientTensor(8192, 64), GradientTensor(0, 4096)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(0, 4096), InferenceTensor(4096, 64)));
-        RegisterTrace(109, TrainingTensor(1048576, 64), GradientTensor(12288, 4096));
-        ClearBeforeBackward(109, GradientTensor(12288, 4096));
+        RegisterTrace(109, TrainingTensor(1048576, 64), GradientTensor(0, 4096));
+        ClearBeforeBackward(109, GradientTensor(0, 4096));
         RecomputeBeforeBackward(109, 108);
 
         // 110: Dense fc
         AddConvolution(110, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(1048576, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(1048640, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(1048576, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(1048640, 10), GradientTensor(0, 10), GradientTensor(8192, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(4096, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 10)),
             null);
-        RegisterTrace(110, TrainingTensor(1048640, 10), GradientTensor(0, 64));
-        ClearBeforeBackward(110, GradientTensor(0, 64));
+        RegisterTrace(110, TrainingTensor(1048640, 10), GradientTensor(8192, 64));
+        ClearBeforeBackward(110, GradientTensor(8192, 64));
     }
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(1048640, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(64, 10);
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(0, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(49152, 3072);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(16384, 3072);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 10);

@@ -45,7 +45,7 @@ partial class Plain18 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     public const long ForwardFlopsPerImage = 3598368232;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 20277152;
+    public const long TrainingActivationBytesPerImage = 17266592;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 4014080;
@@ -125,7 +125,7 @@ partial class Plain18 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         s.Append("Total params: 11,515,688 (trainable; plus 7,825 buffer elements)\n");
         s.Append("Multiply-adds per image: 1,794,805,760\n");
         s.Append("Forward FLOPs per image: 3,598,368,232 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 19.34 MiB, inference 3.83 MiB\n");
+        s.Append("Activation memory per image: training 16.47 MiB, inference 3.83 MiB\n");
         s.Append("Fusion groups: 20 passes for 54 layers\n");
         return s.ToString();
     }
@@ -332,229 +332,220 @@ partial class Plain18 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public Plain18(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(2510312, 2558976, 1003520, 11014400))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(2510312, 1806336, 1003520, 11014400))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(2408448, 150528), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, GradientTensor(1605632, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(802816, 150528), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, GradientTensor(802816, 802816), GradientTensor(0, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
-        RegisterTrace(0, GradientTensor(1605632, 802816), GradientTensor(2408448, 150528));
-        ClearBeforeBackward(0, GradientTensor(0, 802816));
-        ClearBeforeBackward(0, GradientTensor(2408448, 150528));
+        RegisterTrace(0, GradientTensor(802816, 802816), GradientTensor(802816, 150528));
+        ClearBeforeBackward(0, GradientTensor(802816, 150528));
 
         // 1: MaxPool maxpool
         AddStep(1,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), GradientTensor(1605632, 802816), TrainingTensor(802816, 200704), GradientTensor(0, 200704), GradientTensor(802816, 802816)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), GradientTensor(802816, 802816), TrainingTensor(802816, 200704), GradientTensor(1605632, 200704), GradientTensor(0, 802816)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704)));
-        RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(802816, 802816));
-        ClearBeforeBackward(1, GradientTensor(802816, 802816));
+        RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(0, 802816));
+        ClearBeforeBackward(1, GradientTensor(0, 802816));
         RecomputeBeforeBackward(1, 0);
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
         AddConvolution(2, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(802816, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1003520, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1003520, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, GradientTensor(602112, 200704), GradientTensor(401408, 200704), GradientTensor(200704, 200704), default, BatchNormGradients("layer1.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(802816, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1003520, 200704), GradientTensor(0, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1003520, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 36864), Scratch(46848, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(2, GradientTensor(602112, 200704), GradientTensor(0, 200704));
-        ClearBeforeBackward(2, GradientTensor(0, 401408));
+        RegisterTrace(2, GradientTensor(200704, 200704), GradientTensor(1605632, 200704));
+        ClearBeforeBackward(2, GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
         AddConvolution(3, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(602112, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1204224, 200704), GradientTensor(0, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1204224, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), default, GradientTensor(802816, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(200704, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1204224, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1204224, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), default, GradientTensor(0, 200704), GradientTensor(401408, 200704), GradientTensor(401408, 200704), default, BatchNormGradients("layer1.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(47168, 36864), Scratch(84032, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704)));
-        RegisterTrace(3, GradientTensor(802816, 200704), GradientTensor(401408, 200704));
+        RegisterTrace(3, GradientTensor(0, 200704), GradientTensor(0, 200704));
         ClearBeforeBackward(3, GradientTensor(0, 200704));
-        ClearBeforeBackward(3, GradientTensor(401408, 200704));
         RecomputeBeforeBackward(3, 2);
 
         // 4: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
         AddConvolution(4, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(802816, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(1404928, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, GradientTensor(602112, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(0, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(1404928, 200704), GradientTensor(200704, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, GradientTensor(401408, 200704), GradientTensor(200704, 200704), GradientTensor(200704, 200704), default, BatchNormGradients("layer1.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(84352, 36864), Scratch(121216, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(4, GradientTensor(602112, 200704), GradientTensor(200704, 200704));
-        ClearBeforeBackward(4, GradientTensor(0, 401408));
+        RegisterTrace(4, GradientTensor(401408, 200704), GradientTensor(401408, 200704));
+        ClearBeforeBackward(4, GradientTensor(401408, 200704));
         RecomputeBeforeBackward(4, 3);
 
         // 5: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
         AddConvolution(5, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(602112, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(1605632, 200704), GradientTensor(0, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1605632, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), default, GradientTensor(802816, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(401408, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(1605632, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1605632, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(121536, 36864), Scratch(158400, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(200704, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704)));
-        RegisterTrace(5, GradientTensor(802816, 200704), GradientTensor(401408, 200704));
-        ClearBeforeBackward(5, GradientTensor(0, 200704));
-        ClearBeforeBackward(5, GradientTensor(401408, 200704));
+        RegisterTrace(5, GradientTensor(200704, 200704), GradientTensor(200704, 200704));
+        ClearBeforeBackward(5, GradientTensor(200704, 200704));
         RecomputeBeforeBackward(5, 4);
 
         // 6: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(6, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), GradientTensor(802816, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(1806336, 100352), GradientTensor(0, 100352), GradientTensor(200704, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(158464, 512), default, GradientTensor(401408, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), GradientTensor(200704, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(1806336, 100352), GradientTensor(401408, 100352), GradientTensor(0, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(158464, 512), default, GradientTensor(0, 100352), GradientTensor(401408, 100352), GradientTensor(401408, 100352), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(158976, 73728), Scratch(232704, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(158976, 73728), Scratch(232704, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(6, GradientTensor(401408, 100352), GradientTensor(200704, 200704));
-        ClearBeforeBackward(6, GradientTensor(0, 100352));
-        ClearBeforeBackward(6, GradientTensor(200704, 200704));
+        RegisterTrace(6, GradientTensor(0, 100352), GradientTensor(0, 200704));
+        ClearBeforeBackward(6, GradientTensor(0, 200704));
         RecomputeBeforeBackward(6, 5);
 
         // 7: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
         AddConvolution(7, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(401408, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(1906688, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1906688, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(232832, 512), default, GradientTensor(301056, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(0, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(1906688, 100352), GradientTensor(100352, 100352), GradientTensor(401408, 100352), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1906688, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(232832, 512), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(100352, 100352), default, BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(233344, 147456), Scratch(380800, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(233344, 147456), Scratch(380800, 128), InferenceTensor(100352, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
-        RegisterTrace(7, GradientTensor(301056, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(7, GradientTensor(0, 200704));
+        RegisterTrace(7, GradientTensor(200704, 100352), GradientTensor(401408, 100352));
+        ClearBeforeBackward(7, GradientTensor(401408, 100352));
         RecomputeBeforeBackward(7, 6);
 
         // 8: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
         AddConvolution(8, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(301056, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(2007040, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2007040, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(380928, 512), default, GradientTensor(401408, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(200704, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(2007040, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2007040, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(380928, 512), default, GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(381440, 147456), Scratch(528896, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(381440, 147456), Scratch(528896, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(8, GradientTensor(401408, 100352), GradientTensor(200704, 100352));
-        ClearBeforeBackward(8, GradientTensor(0, 100352));
-        ClearBeforeBackward(8, GradientTensor(200704, 100352));
+        RegisterTrace(8, GradientTensor(100352, 100352), GradientTensor(100352, 100352));
+        ClearBeforeBackward(8, GradientTensor(100352, 100352));
         RecomputeBeforeBackward(8, 7);
 
         // 9: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
         AddConvolution(9, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(401408, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(2107392, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2107392, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(529024, 512), default, GradientTensor(301056, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(100352, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(2107392, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2107392, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(529024, 512), default, GradientTensor(0, 100352), GradientTensor(200704, 100352), GradientTensor(200704, 100352), default, BatchNormGradients("layer2.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(529536, 147456), Scratch(676992, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(529536, 147456), Scratch(676992, 128), InferenceTensor(100352, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
-        RegisterTrace(9, GradientTensor(301056, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(9, GradientTensor(0, 200704));
+        RegisterTrace(9, GradientTensor(0, 100352), GradientTensor(0, 100352));
+        ClearBeforeBackward(9, GradientTensor(0, 100352));
         RecomputeBeforeBackward(9, 8);
 
         // 10: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
         AddConvolution(10, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), GradientTensor(301056, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(2207744, 50176), GradientTensor(0, 50176), GradientTensor(200704, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(677120, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), GradientTensor(0, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(2207744, 50176), GradientTensor(100352, 50176), GradientTensor(200704, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(677120, 1024), default, GradientTensor(150528, 50176), GradientTensor(100352, 50176), GradientTensor(100352, 50176), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(678144, 294912), Scratch(973056, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(100352, 100352), Scratch(678144, 294912), Scratch(973056, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(10, GradientTensor(100352, 50176), GradientTensor(200704, 100352));
-        ClearBeforeBackward(10, GradientTensor(0, 50176));
+        RegisterTrace(10, GradientTensor(150528, 50176), GradientTensor(200704, 100352));
         ClearBeforeBackward(10, GradientTensor(200704, 100352));
         RecomputeBeforeBackward(10, 9);
 
         // 11: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
         AddConvolution(11, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(2257920, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2257920, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(973312, 1024), default, GradientTensor(200704, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(150528, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(2257920, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2257920, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(973312, 1024), default, GradientTensor(50176, 50176), GradientTensor(0, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(974336, 589824), Scratch(1564160, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(974336, 589824), Scratch(1564160, 256), InferenceTensor(50176, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
-        RegisterTrace(11, GradientTensor(200704, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(11, GradientTensor(0, 100352));
+        RegisterTrace(11, GradientTensor(50176, 50176), GradientTensor(100352, 50176));
+        ClearBeforeBackward(11, GradientTensor(100352, 50176));
         RecomputeBeforeBackward(11, 10);
 
         // 12: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
         AddConvolution(12, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(200704, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(2308096, 50176), GradientTensor(0, 50176), GradientTensor(150528, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2308096, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(1564416, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(50176, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(2308096, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2308096, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(1564416, 1024), default, GradientTensor(0, 50176), GradientTensor(100352, 50176), GradientTensor(100352, 50176), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(1565440, 589824), Scratch(2155264, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(1565440, 589824), Scratch(2155264, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(12, GradientTensor(100352, 50176), GradientTensor(150528, 50176));
+        RegisterTrace(12, GradientTensor(0, 50176), GradientTensor(0, 50176));
         ClearBeforeBackward(12, GradientTensor(0, 50176));
-        ClearBeforeBackward(12, GradientTensor(150528, 50176));
         RecomputeBeforeBackward(12, 11);
 
         // 13: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
         AddConvolution(13, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(2358272, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2358272, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2155520, 1024), default, GradientTensor(200704, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(0, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(2358272, 50176), GradientTensor(50176, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2358272, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2155520, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(50176, 50176), default, BatchNormGradients("layer3.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2156544, 589824), Scratch(2746368, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2156544, 589824), Scratch(2746368, 256), InferenceTensor(50176, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
-        RegisterTrace(13, GradientTensor(200704, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(13, GradientTensor(0, 100352));
+        RegisterTrace(13, GradientTensor(100352, 50176), GradientTensor(100352, 50176));
+        ClearBeforeBackward(13, GradientTensor(100352, 50176));
         RecomputeBeforeBackward(13, 12);
 
         // 14: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
         AddConvolution(14, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), GradientTensor(200704, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(2408448, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2408448, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(2746624, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), GradientTensor(100352, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(2408448, 25088), GradientTensor(0, 25088), GradientTensor(50176, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2408448, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(2746624, 2048), default, GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(2748672, 1179648), Scratch(3928320, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(50176, 50176), Scratch(2748672, 1179648), Scratch(3928320, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(14, GradientTensor(50176, 25088), GradientTensor(150528, 50176));
-        ClearBeforeBackward(14, GradientTensor(0, 25088));
-        ClearBeforeBackward(14, GradientTensor(150528, 50176));
+        RegisterTrace(14, GradientTensor(25088, 25088), GradientTensor(50176, 50176));
+        ClearBeforeBackward(14, GradientTensor(50176, 50176));
         RecomputeBeforeBackward(14, 13);
 
         // 15: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
         AddConvolution(15, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(2433536, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2433536, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(3928832, 2048), default, GradientTensor(100352, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(25088, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(2433536, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2433536, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(3928832, 2048), default, GradientTensor(0, 25088), GradientTensor(50176, 25088), GradientTensor(50176, 25088), default, BatchNormGradients("layer4.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(3930880, 2359296), Scratch(6290176, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(3930880, 2359296), Scratch(6290176, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
-        RegisterTrace(15, GradientTensor(100352, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(15, GradientTensor(0, 50176));
+        RegisterTrace(15, GradientTensor(0, 25088), GradientTensor(0, 25088));
+        ClearBeforeBackward(15, GradientTensor(0, 25088));
         RecomputeBeforeBackward(15, 14);
 
         // 16: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
         AddConvolution(16, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(100352, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(2458624, 25088), GradientTensor(0, 25088), GradientTensor(75264, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2458624, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(6290688, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(0, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(2458624, 25088), GradientTensor(25088, 25088), GradientTensor(50176, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2458624, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(6290688, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(25088, 25088), default, BatchNormGradients("layer4.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(6292736, 2359296), Scratch(8652032, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(6292736, 2359296), Scratch(8652032, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(16, GradientTensor(50176, 25088), GradientTensor(75264, 25088));
-        ClearBeforeBackward(16, GradientTensor(0, 25088));
-        ClearBeforeBackward(16, GradientTensor(75264, 25088));
+        RegisterTrace(16, GradientTensor(50176, 25088), GradientTensor(50176, 25088));
+        ClearBeforeBackward(16, GradientTensor(50176, 25088));
         RecomputeBeforeBackward(16, 15);
 
         // 17: Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
         AddConvolution(17, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(2483712, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2483712, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(8652544, 2048), default, GradientTensor(100352, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn2")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2483712, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(8652544, 2048), default, GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(8654592, 2359296), Scratch(11013888, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(8654592, 2359296), Scratch(11013888, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
-        RegisterTrace(17, GradientTensor(100352, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(17, GradientTensor(0, 50176));
+        RegisterTrace(17, GradientTensor(25088, 25088), GradientTensor(25088, 25088));
+        ClearBeforeBackward(17, GradientTensor(25088, 25088));
         RecomputeBeforeBackward(17, 16);
 
         // 18: GlobalAvgPool avgpool
         AddStep(18,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(100352, 25088), TrainingTensor(2508800, 512), GradientTensor(1000, 512), GradientTensor(75264, 25088)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(25088, 25088), TrainingTensor(2508800, 512), GradientTensor(50176, 512), GradientTensor(0, 25088)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512)));
-        RegisterTrace(18, TrainingTensor(2508800, 512), GradientTensor(75264, 25088));
-        ClearBeforeBackward(18, GradientTensor(75264, 25088));
+        RegisterTrace(18, TrainingTensor(2508800, 512), GradientTensor(0, 25088));
+        ClearBeforeBackward(18, GradientTensor(0, 25088));
         RecomputeBeforeBackward(18, 17);
 
         // 19: Dense fc
         AddConvolution(19, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(2508800, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(2509312, 1000), GradientTensor(0, 1000), GradientTensor(1000, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(2508800, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(2509312, 1000), GradientTensor(0, 1000), GradientTensor(50176, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000)),
             null);
-        RegisterTrace(19, TrainingTensor(2509312, 1000), GradientTensor(1000, 512));
-        ClearBeforeBackward(19, GradientTensor(1000, 512));
+        RegisterTrace(19, TrainingTensor(2509312, 1000), GradientTensor(50176, 512));
+        ClearBeforeBackward(19, GradientTensor(50176, 512));
     }
 
     /// <inheritdoc />
@@ -564,7 +555,7 @@ partial class Plain18 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(0, 1000);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(2408448, 150528);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(802816, 150528);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);

@@ -43,7 +43,7 @@ partial class Plain20 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     public const long ForwardFlopsPerImage = 81671434;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 1081640;
+    public const long TrainingActivationBytesPerImage = 950568;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 131072;
@@ -119,7 +119,7 @@ partial class Plain20 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         s.Append("Total params: 269,722 (trainable; plus 1,395 buffer elements)\n");
         s.Append("Multiply-adds per image: 40,551,040\n");
         s.Append("Forward FLOPs per image: 81,671,434 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 1.03 MiB, inference 128.0 KiB\n");
+        s.Append("Activation memory per image: training 928.3 KiB, inference 128.0 KiB\n");
         s.Append("Fusion groups: 21 passes for 59 layers\n");
         return s.ToString();
     }
@@ -275,212 +275,208 @@ partial class Plain20 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public Plain20(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(188490, 81920, 32768, 271136))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(188490, 49152, 32768, 271136))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(49152, 3072), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(16384, 3072), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(0, GradientTensor(32768, 16384), GradientTensor(49152, 3072));
-        ClearBeforeBackward(0, GradientTensor(0, 16384));
-        ClearBeforeBackward(0, GradientTensor(49152, 3072));
-        for (int r = 0; r < 3; r++)
+        RegisterTrace(0, GradientTensor(16384, 16384), GradientTensor(16384, 3072));
+        ClearBeforeBackward(0, GradientTensor(16384, 3072));
         {
+            int[] __r0 = { 16384, 32768, 0 };
+            int[] __r1 = { 32768, 0, 16384 };
+            for (int r = 0; r < 3; r++)
+            {
 
-            // {1 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv1, layer1.{r}.bn1, layer1.{r}.relu1
-            AddConvolution(1 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter($"layer1.{r}.conv1.weight"), default, TrainingTensor(16384 + 32768 * r, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient($"layer1.{r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn1"), Scratch(512 + 4768 * r, 64), default, GradientTensor(65536, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv1.weight"), default, BatchNormTensors($"layer1.{r}.bn1"), 1E-05f, Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16), InferenceTensor(16384, 16384)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
-            RegisterTrace(1 + 2 * r, GradientTensor(65536, 16384), GradientTensor(16384, 16384));
-            ClearBeforeBackward(1 + 2 * r, GradientTensor(0, 32768));
-            RecomputeBeforeBackward(1 + 2 * r, 2 * r);
+                // {1 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv1, layer1.{r}.bn1, layer1.{r}.relu1
+                AddConvolution(1 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(__r0[r], 16384), Parameter($"layer1.{r}.conv1.weight"), default, TrainingTensor(16384 + 32768 * r, 16384), GradientTensor(__r1[r], 16384), GradientTensor(16384 * r, 16384), ParameterGradient($"layer1.{r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn1"), Scratch(512 + 4768 * r, 64), default, GradientTensor(16384 * r, 16384), GradientTensor(__r1[r], 16384), GradientTensor(__r1[r], 16384), default, BatchNormGradients($"layer1.{r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv1.weight"), default, BatchNormTensors($"layer1.{r}.bn1"), 1E-05f, Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16), InferenceTensor(16384, 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
+                RegisterTrace(1 + 2 * r, GradientTensor(16384 * r, 16384), GradientTensor(16384 * r, 16384));
+                ClearBeforeBackward(1 + 2 * r, GradientTensor(16384 * r, 16384));
+                RecomputeBeforeBackward(1 + 2 * r, 2 * r);
 
-            // {2 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv2, layer1.{r}.bn2, layer1.{r}.relu2
-            AddConvolution(2 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(65536, 16384), Parameter($"layer1.{r}.conv2.weight"), default, TrainingTensor(32768 + 32768 * r, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient($"layer1.{r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn2"), Scratch(2896 + 4768 * r, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv2.weight"), default, BatchNormTensors($"layer1.{r}.bn2"), 1E-05f, Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16), InferenceTensor(0, 16384)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-            RegisterTrace(2 + 2 * r, GradientTensor(32768, 16384), GradientTensor(49152, 16384));
-            ClearBeforeBackward(2 + 2 * r, GradientTensor(0, 16384));
-            ClearBeforeBackward(2 + 2 * r, GradientTensor(49152, 16384));
-            RecomputeBeforeBackward(2 + 2 * r, 1 + 2 * r);
+                // {2 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv2, layer1.{r}.bn2, layer1.{r}.relu2
+                AddConvolution(2 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(16384 * r, 16384), Parameter($"layer1.{r}.conv2.weight"), default, TrainingTensor(32768 + 32768 * r, 16384), GradientTensor(__r0[r], 16384), GradientTensor(__r1[r], 16384), ParameterGradient($"layer1.{r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn2"), Scratch(2896 + 4768 * r, 64), default, GradientTensor(__r1[r], 16384), GradientTensor(__r0[r], 16384), GradientTensor(__r0[r], 16384), default, BatchNormGradients($"layer1.{r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv2.weight"), default, BatchNormTensors($"layer1.{r}.bn2"), 1E-05f, Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16), InferenceTensor(0, 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+                RegisterTrace(2 + 2 * r, GradientTensor(__r1[r], 16384), GradientTensor(__r1[r], 16384));
+                ClearBeforeBackward(2 + 2 * r, GradientTensor(__r1[r], 16384));
+                RecomputeBeforeBackward(2 + 2 * r, 1 + 2 * r);
+            }
         }
 
         // 7: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(7, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), GradientTensor(32768, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(114688, 8192), GradientTensor(0, 8192), GradientTensor(16384, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(114688, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(14816, 128), default, GradientTensor(49152, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), GradientTensor(16384, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(114688, 8192), GradientTensor(32768, 8192), GradientTensor(0, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(114688, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(14816, 128), default, GradientTensor(0, 8192), GradientTensor(32768, 8192), GradientTensor(32768, 8192), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(14944, 4608), Scratch(19552, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(0, 16384), Scratch(14944, 4608), Scratch(19552, 32), InferenceTensor(16384, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(16384, 8192)));
-        RegisterTrace(7, GradientTensor(49152, 8192), GradientTensor(16384, 16384));
-        ClearBeforeBackward(7, GradientTensor(0, 8192));
-        ClearBeforeBackward(7, GradientTensor(16384, 16384));
+        RegisterTrace(7, GradientTensor(0, 8192), GradientTensor(0, 16384));
+        ClearBeforeBackward(7, GradientTensor(0, 16384));
         RecomputeBeforeBackward(7, 6);
 
         // 8: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
         AddConvolution(8, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(49152, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(122880, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(122880, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(19584, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(0, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(122880, 8192), GradientTensor(8192, 8192), GradientTensor(32768, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(122880, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(19584, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(8192, 8192), default, BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(19712, 9216), Scratch(28928, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(19712, 9216), Scratch(28928, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(8, GradientTensor(24576, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(8, GradientTensor(0, 16384));
+        RegisterTrace(8, GradientTensor(16384, 8192), GradientTensor(32768, 8192));
+        ClearBeforeBackward(8, GradientTensor(32768, 8192));
         RecomputeBeforeBackward(8, 7);
 
         // 9: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
         AddConvolution(9, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(24576, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(131072, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(131072, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(28960, 128), default, GradientTensor(32768, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(131072, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(131072, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(28960, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(29088, 9216), Scratch(38304, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(29088, 9216), Scratch(38304, 32), InferenceTensor(8192, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
-        RegisterTrace(9, GradientTensor(32768, 8192), GradientTensor(16384, 8192));
-        ClearBeforeBackward(9, GradientTensor(0, 8192));
-        ClearBeforeBackward(9, GradientTensor(16384, 8192));
+        RegisterTrace(9, GradientTensor(8192, 8192), GradientTensor(8192, 8192));
+        ClearBeforeBackward(9, GradientTensor(8192, 8192));
         RecomputeBeforeBackward(9, 8);
 
         // 10: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
         AddConvolution(10, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(32768, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(139264, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(139264, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(38336, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(139264, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), ParameterGradient("layer2.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(139264, 8192), BatchNormTensors("layer2.1.bn2"), Scratch(38336, 128), default, GradientTensor(0, 8192), GradientTensor(16384, 8192), GradientTensor(16384, 8192), default, BatchNormGradients("layer2.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(38464, 9216), Scratch(47680, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(38464, 9216), Scratch(47680, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(10, GradientTensor(24576, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(10, GradientTensor(0, 16384));
+        RegisterTrace(10, GradientTensor(0, 8192), GradientTensor(0, 8192));
+        ClearBeforeBackward(10, GradientTensor(0, 8192));
         RecomputeBeforeBackward(10, 9);
 
         // 11: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
         AddConvolution(11, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(24576, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(147456, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient("layer2.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(147456, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(47712, 128), default, GradientTensor(32768, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.2.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(0, 8192), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(147456, 8192), GradientTensor(8192, 8192), GradientTensor(16384, 8192), ParameterGradient("layer2.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(147456, 8192), BatchNormTensors("layer2.2.bn1"), Scratch(47712, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(8192, 8192), default, BatchNormGradients("layer2.2.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(47840, 9216), Scratch(57056, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(47840, 9216), Scratch(57056, 32), InferenceTensor(8192, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
-        RegisterTrace(11, GradientTensor(32768, 8192), GradientTensor(16384, 8192));
-        ClearBeforeBackward(11, GradientTensor(0, 8192));
+        RegisterTrace(11, GradientTensor(16384, 8192), GradientTensor(16384, 8192));
         ClearBeforeBackward(11, GradientTensor(16384, 8192));
         RecomputeBeforeBackward(11, 10);
 
         // 12: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
         AddConvolution(12, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(32768, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(155648, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(155648, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(57088, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.2.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(155648, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(155648, 8192), BatchNormTensors("layer2.2.bn2"), Scratch(57088, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.2.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(57216, 9216), Scratch(66432, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(57216, 9216), Scratch(66432, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(12, GradientTensor(24576, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(12, GradientTensor(0, 16384));
+        RegisterTrace(12, GradientTensor(8192, 8192), GradientTensor(8192, 8192));
+        ClearBeforeBackward(12, GradientTensor(8192, 8192));
         RecomputeBeforeBackward(12, 11);
 
         // 13: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
         AddConvolution(13, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), GradientTensor(24576, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(163840, 4096), GradientTensor(0, 4096), GradientTensor(16384, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(66464, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), GradientTensor(8192, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(163840, 4096), GradientTensor(16384, 4096), GradientTensor(0, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(66464, 256), default, GradientTensor(0, 4096), GradientTensor(16384, 4096), GradientTensor(16384, 4096), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(66720, 18432), Scratch(85152, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(0, 8192), Scratch(66720, 18432), Scratch(85152, 64), InferenceTensor(8192, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(8192, 4096)));
-        RegisterTrace(13, GradientTensor(8192, 4096), GradientTensor(16384, 8192));
-        ClearBeforeBackward(13, GradientTensor(0, 4096));
-        ClearBeforeBackward(13, GradientTensor(16384, 8192));
+        RegisterTrace(13, GradientTensor(0, 4096), GradientTensor(0, 8192));
+        ClearBeforeBackward(13, GradientTensor(0, 8192));
         RecomputeBeforeBackward(13, 12);
 
         // 14: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
         AddConvolution(14, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(167936, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(167936, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(85216, 256), default, GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(0, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(167936, 4096), GradientTensor(4096, 4096), GradientTensor(16384, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(167936, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(85216, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(4096, 4096), default, BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(85472, 36864), Scratch(122336, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(85472, 36864), Scratch(122336, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(14, GradientTensor(16384, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(14, GradientTensor(0, 8192));
+        RegisterTrace(14, GradientTensor(8192, 4096), GradientTensor(16384, 4096));
+        ClearBeforeBackward(14, GradientTensor(16384, 4096));
         RecomputeBeforeBackward(14, 13);
 
         // 15: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
         AddConvolution(15, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(16384, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(172032, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(172032, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(122400, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(172032, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(172032, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(122400, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(122656, 36864), Scratch(159520, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(122656, 36864), Scratch(159520, 64), InferenceTensor(4096, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
-        RegisterTrace(15, GradientTensor(8192, 4096), GradientTensor(12288, 4096));
-        ClearBeforeBackward(15, GradientTensor(0, 4096));
-        ClearBeforeBackward(15, GradientTensor(12288, 4096));
+        RegisterTrace(15, GradientTensor(4096, 4096), GradientTensor(4096, 4096));
+        ClearBeforeBackward(15, GradientTensor(4096, 4096));
         RecomputeBeforeBackward(15, 14);
 
         // 16: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
         AddConvolution(16, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(176128, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(176128, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(159584, 256), default, GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(176128, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(176128, 4096), BatchNormTensors("layer3.1.bn2"), Scratch(159584, 256), default, GradientTensor(0, 4096), GradientTensor(8192, 4096), GradientTensor(8192, 4096), default, BatchNormGradients("layer3.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(159840, 36864), Scratch(196704, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(159840, 36864), Scratch(196704, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(16, GradientTensor(16384, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(16, GradientTensor(0, 8192));
+        RegisterTrace(16, GradientTensor(0, 4096), GradientTensor(0, 4096));
+        ClearBeforeBackward(16, GradientTensor(0, 4096));
         RecomputeBeforeBackward(16, 15);
 
         // 17: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
         AddConvolution(17, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(16384, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(180224, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient("layer3.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(180224, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(196768, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.2.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(0, 4096), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(180224, 4096), GradientTensor(4096, 4096), GradientTensor(8192, 4096), ParameterGradient("layer3.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(180224, 4096), BatchNormTensors("layer3.2.bn1"), Scratch(196768, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(4096, 4096), default, BatchNormGradients("layer3.2.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(197024, 36864), Scratch(233888, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(197024, 36864), Scratch(233888, 64), InferenceTensor(4096, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
-        RegisterTrace(17, GradientTensor(8192, 4096), GradientTensor(12288, 4096));
-        ClearBeforeBackward(17, GradientTensor(0, 4096));
-        ClearBeforeBackward(17, GradientTensor(12288, 4096));
+        RegisterTrace(17, GradientTensor(8192, 4096), GradientTensor(8192, 4096));
+        ClearBeforeBackward(17, GradientTensor(8192, 4096));
         RecomputeBeforeBackward(17, 16);
 
         // 18: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
         AddConvolution(18, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(184320, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(184320, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(233952, 256), default, GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.2.bn2")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(184320, 4096), BatchNormTensors("layer3.2.bn2"), Scratch(233952, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.2.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(234208, 36864), Scratch(271072, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(234208, 36864), Scratch(271072, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(18, GradientTensor(16384, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(18, GradientTensor(0, 8192));
+        RegisterTrace(18, GradientTensor(4096, 4096), GradientTensor(4096, 4096));
+        ClearBeforeBackward(18, GradientTensor(4096, 4096));
         RecomputeBeforeBackward(18, 17);
 
         // 19: GlobalAvgPool avgpool
         AddStep(19,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(16384, 4096), TrainingTensor(188416, 64), GradientTensor(0, 64), GradientTensor(12288, 4096)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(4096, 4096), TrainingTensor(188416, 64), GradientTensor(8192, 64), GradientTensor(0, 4096)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(0, 4096), InferenceTensor(4096, 64)));
-        RegisterTrace(19, TrainingTensor(188416, 64), GradientTensor(12288, 4096));
-        ClearBeforeBackward(19, GradientTensor(12288, 4096));
+        RegisterTrace(19, TrainingTensor(188416, 64), GradientTensor(0, 4096));
+        ClearBeforeBackward(19, GradientTensor(0, 4096));
         RecomputeBeforeBackward(19, 18);
 
         // 20: Dense fc
         AddConvolution(20, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(188416, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(188480, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(188416, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(188480, 10), GradientTensor(0, 10), GradientTensor(8192, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(4096, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 10)),
             null);
-        RegisterTrace(20, TrainingTensor(188480, 10), GradientTensor(0, 64));
-        ClearBeforeBackward(20, GradientTensor(0, 64));
+        RegisterTrace(20, TrainingTensor(188480, 10), GradientTensor(8192, 64));
+        ClearBeforeBackward(20, GradientTensor(8192, 64));
     }
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(188480, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(64, 10);
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(0, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(49152, 3072);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(16384, 3072);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 10);

@@ -43,7 +43,7 @@ partial class Plain32 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     public const long ForwardFlopsPerImage = 138638602;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 1540392;
+    public const long TrainingActivationBytesPerImage = 1409320;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 131072;
@@ -113,7 +113,7 @@ partial class Plain32 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         s.Append("Total params: 464,154 (trainable; plus 2,303 buffer elements)\n");
         s.Append("Multiply-adds per image: 68,862,592\n");
         s.Append("Forward FLOPs per image: 138,638,602 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 1.47 MiB, inference 128.0 KiB\n");
+        s.Append("Activation memory per image: training 1.34 MiB, inference 128.0 KiB\n");
         s.Append("Fusion groups: 33 passes for 95 layers\n");
         return s.ToString();
     }
@@ -281,218 +281,223 @@ partial class Plain32 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public Plain32(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(303178, 81920, 32768, 466912))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(303178, 49152, 32768, 466912))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(49152, 3072), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(16384, 3072), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(0, GradientTensor(32768, 16384), GradientTensor(49152, 3072));
-        ClearBeforeBackward(0, GradientTensor(0, 16384));
-        ClearBeforeBackward(0, GradientTensor(49152, 3072));
-        for (int r = 0; r < 5; r++)
+        RegisterTrace(0, GradientTensor(16384, 16384), GradientTensor(16384, 3072));
+        ClearBeforeBackward(0, GradientTensor(16384, 3072));
         {
+            int[] __r0 = { 16384, 32768, 0, 16384, 32768 };
+            int[] __r1 = { 32768, 0, 16384, 32768, 0 };
+            int[] __r2 = { 0, 16384, 32768, 0, 16384 };
+            for (int r = 0; r < 5; r++)
+            {
 
-            // {1 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv1, layer1.{r}.bn1, layer1.{r}.relu1
-            AddConvolution(1 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter($"layer1.{r}.conv1.weight"), default, TrainingTensor(16384 + 32768 * r, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient($"layer1.{r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn1"), Scratch(512 + 4768 * r, 64), default, GradientTensor(65536, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv1.weight"), default, BatchNormTensors($"layer1.{r}.bn1"), 1E-05f, Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16), InferenceTensor(16384, 16384)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
-            RegisterTrace(1 + 2 * r, GradientTensor(65536, 16384), GradientTensor(16384, 16384));
-            ClearBeforeBackward(1 + 2 * r, GradientTensor(0, 32768));
-            RecomputeBeforeBackward(1 + 2 * r, 2 * r);
+                // {1 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv1, layer1.{r}.bn1, layer1.{r}.relu1
+                AddConvolution(1 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(__r0[r], 16384), Parameter($"layer1.{r}.conv1.weight"), default, TrainingTensor(16384 + 32768 * r, 16384), GradientTensor(__r1[r], 16384), GradientTensor(__r2[r], 16384), ParameterGradient($"layer1.{r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn1"), Scratch(512 + 4768 * r, 64), default, GradientTensor(__r2[r], 16384), GradientTensor(__r1[r], 16384), GradientTensor(__r1[r], 16384), default, BatchNormGradients($"layer1.{r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv1.weight"), default, BatchNormTensors($"layer1.{r}.bn1"), 1E-05f, Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16), InferenceTensor(16384, 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
+                RegisterTrace(1 + 2 * r, GradientTensor(__r2[r], 16384), GradientTensor(__r2[r], 16384));
+                ClearBeforeBackward(1 + 2 * r, GradientTensor(__r2[r], 16384));
+                RecomputeBeforeBackward(1 + 2 * r, 2 * r);
 
-            // {2 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv2, layer1.{r}.bn2, layer1.{r}.relu2
-            AddConvolution(2 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(65536, 16384), Parameter($"layer1.{r}.conv2.weight"), default, TrainingTensor(32768 + 32768 * r, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient($"layer1.{r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn2"), Scratch(2896 + 4768 * r, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv2.weight"), default, BatchNormTensors($"layer1.{r}.bn2"), 1E-05f, Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16), InferenceTensor(0, 16384)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-            RegisterTrace(2 + 2 * r, GradientTensor(32768, 16384), GradientTensor(49152, 16384));
-            ClearBeforeBackward(2 + 2 * r, GradientTensor(0, 16384));
-            ClearBeforeBackward(2 + 2 * r, GradientTensor(49152, 16384));
-            RecomputeBeforeBackward(2 + 2 * r, 1 + 2 * r);
+                // {2 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv2, layer1.{r}.bn2, layer1.{r}.relu2
+                AddConvolution(2 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(__r2[r], 16384), Parameter($"layer1.{r}.conv2.weight"), default, TrainingTensor(32768 + 32768 * r, 16384), GradientTensor(__r0[r], 16384), GradientTensor(__r1[r], 16384), ParameterGradient($"layer1.{r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn2"), Scratch(2896 + 4768 * r, 64), default, GradientTensor(__r1[r], 16384), GradientTensor(__r0[r], 16384), GradientTensor(__r0[r], 16384), default, BatchNormGradients($"layer1.{r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv2.weight"), default, BatchNormTensors($"layer1.{r}.bn2"), 1E-05f, Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16), InferenceTensor(0, 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+                RegisterTrace(2 + 2 * r, GradientTensor(__r1[r], 16384), GradientTensor(__r1[r], 16384));
+                ClearBeforeBackward(2 + 2 * r, GradientTensor(__r1[r], 16384));
+                RecomputeBeforeBackward(2 + 2 * r, 1 + 2 * r);
+            }
         }
 
         // 11: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(11, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), GradientTensor(32768, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(180224, 8192), GradientTensor(0, 8192), GradientTensor(16384, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(180224, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(24352, 128), default, GradientTensor(49152, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), GradientTensor(0, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(180224, 8192), GradientTensor(16384, 8192), GradientTensor(32768, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(180224, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(24352, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(16384, 8192), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(24480, 4608), Scratch(29088, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(0, 16384), Scratch(24480, 4608), Scratch(29088, 32), InferenceTensor(16384, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(16384, 8192)));
-        RegisterTrace(11, GradientTensor(49152, 8192), GradientTensor(16384, 16384));
-        ClearBeforeBackward(11, GradientTensor(0, 8192));
-        ClearBeforeBackward(11, GradientTensor(16384, 16384));
+        RegisterTrace(11, GradientTensor(24576, 8192), GradientTensor(32768, 16384));
+        ClearBeforeBackward(11, GradientTensor(32768, 16384));
         RecomputeBeforeBackward(11, 10);
 
         // 12: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
         AddConvolution(12, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(49152, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(188416, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(188416, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(29120, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(24576, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(188416, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(188416, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(29120, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(29248, 9216), Scratch(38464, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(29248, 9216), Scratch(38464, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(12, GradientTensor(24576, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(12, GradientTensor(0, 16384));
+        RegisterTrace(12, GradientTensor(8192, 8192), GradientTensor(16384, 8192));
+        ClearBeforeBackward(12, GradientTensor(16384, 8192));
         RecomputeBeforeBackward(12, 11);
 
         // 13: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
         AddConvolution(13, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(24576, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(196608, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(196608, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(38496, 128), default, GradientTensor(32768, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(196608, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(196608, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(38496, 128), default, GradientTensor(0, 8192), GradientTensor(16384, 8192), GradientTensor(16384, 8192), default, BatchNormGradients("layer2.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(38624, 9216), Scratch(47840, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(38624, 9216), Scratch(47840, 32), InferenceTensor(8192, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
-        RegisterTrace(13, GradientTensor(32768, 8192), GradientTensor(16384, 8192));
+        RegisterTrace(13, GradientTensor(0, 8192), GradientTensor(0, 8192));
         ClearBeforeBackward(13, GradientTensor(0, 8192));
-        ClearBeforeBackward(13, GradientTensor(16384, 8192));
         RecomputeBeforeBackward(13, 12);
-        for (int r = 0; r < 3; r++)
         {
+            int[] __r0 = { 8192, 16384, 0 };
+            int[] __r1 = { 16384, 0, 8192 };
+            for (int r = 0; r < 3; r++)
+            {
 
-            // {14 + 2 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.relu2
-            AddConvolution(14 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(32768, 8192), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(204800 + 16384 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(204800 + 16384 * r, 8192), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(47872 + 18752 * r, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{1 + r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(48000 + 18752 * r, 9216), Scratch(57216 + 18752 * r, 32)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(48000 + 18752 * r, 9216), Scratch(57216 + 18752 * r, 32), InferenceTensor(0, 8192)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-            RegisterTrace(14 + 2 * r, GradientTensor(24576, 8192), GradientTensor(8192, 8192));
-            ClearBeforeBackward(14 + 2 * r, GradientTensor(0, 16384));
-            RecomputeBeforeBackward(14 + 2 * r, 13 + 2 * r);
+                // {14 + 2 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.relu2
+                AddConvolution(14 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192 * r, 8192), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(204800 + 16384 * r, 8192), GradientTensor(__r0[r], 8192), GradientTensor(__r1[r], 8192), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(204800 + 16384 * r, 8192), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(47872 + 18752 * r, 128), default, GradientTensor(__r1[r], 8192), GradientTensor(__r0[r], 8192), GradientTensor(__r0[r], 8192), default, BatchNormGradients($"layer2.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(48000 + 18752 * r, 9216), Scratch(57216 + 18752 * r, 32)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(48000 + 18752 * r, 9216), Scratch(57216 + 18752 * r, 32), InferenceTensor(0, 8192)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+                RegisterTrace(14 + 2 * r, GradientTensor(__r1[r], 8192), GradientTensor(__r1[r], 8192));
+                ClearBeforeBackward(14 + 2 * r, GradientTensor(__r1[r], 8192));
+                RecomputeBeforeBackward(14 + 2 * r, 13 + 2 * r);
 
-            // {15 + 2 * r}: Conv+BatchNorm+ReLU layer2.{2 + r}.conv1, layer2.{2 + r}.bn1, layer2.{2 + r}.relu1
-            AddConvolution(15 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(24576, 8192), Parameter($"layer2.{2 + r}.conv1.weight"), default, TrainingTensor(212992 + 16384 * r, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient($"layer2.{2 + r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(212992 + 16384 * r, 8192), BatchNormTensors($"layer2.{2 + r}.bn1"), Scratch(57248 + 18752 * r, 128), default, GradientTensor(32768, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{2 + r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + r}.bn1"), 1E-05f, Scratch(57376 + 18752 * r, 9216), Scratch(66592 + 18752 * r, 32)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57376 + 18752 * r, 9216), Scratch(66592 + 18752 * r, 32), InferenceTensor(8192, 8192)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
-            RegisterTrace(15 + 2 * r, GradientTensor(32768, 8192), GradientTensor(16384, 8192));
-            ClearBeforeBackward(15 + 2 * r, GradientTensor(0, 8192));
-            ClearBeforeBackward(15 + 2 * r, GradientTensor(16384, 8192));
-            RecomputeBeforeBackward(15 + 2 * r, 14 + 2 * r);
+                // {15 + 2 * r}: Conv+BatchNorm+ReLU layer2.{2 + r}.conv1, layer2.{2 + r}.bn1, layer2.{2 + r}.relu1
+                AddConvolution(15 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(__r1[r], 8192), Parameter($"layer2.{2 + r}.conv1.weight"), default, TrainingTensor(212992 + 16384 * r, 8192), GradientTensor(8192 * r, 8192), GradientTensor(__r0[r], 8192), ParameterGradient($"layer2.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(212992 + 16384 * r, 8192), BatchNormTensors($"layer2.{2 + r}.bn1"), Scratch(57248 + 18752 * r, 128), default, GradientTensor(__r0[r], 8192), GradientTensor(8192 * r, 8192), GradientTensor(8192 * r, 8192), default, BatchNormGradients($"layer2.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + r}.bn1"), 1E-05f, Scratch(57376 + 18752 * r, 9216), Scratch(66592 + 18752 * r, 32)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57376 + 18752 * r, 9216), Scratch(66592 + 18752 * r, 32), InferenceTensor(8192, 8192)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
+                RegisterTrace(15 + 2 * r, GradientTensor(__r0[r], 8192), GradientTensor(__r0[r], 8192));
+                ClearBeforeBackward(15 + 2 * r, GradientTensor(__r0[r], 8192));
+                RecomputeBeforeBackward(15 + 2 * r, 14 + 2 * r);
+            }
         }
 
         // 20: Conv+BatchNorm+ReLU layer2.4.conv2, layer2.4.bn2, layer2.4.relu2
         AddConvolution(20, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(32768, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(253952, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.4.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(253952, 8192), BatchNormTensors("layer2.4.bn2"), Scratch(104128, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.4.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(0, 8192), Parameter("layer2.4.conv2.weight"), default, TrainingTensor(253952, 8192), GradientTensor(8192, 8192), GradientTensor(16384, 8192), ParameterGradient("layer2.4.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(253952, 8192), BatchNormTensors("layer2.4.bn2"), Scratch(104128, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(8192, 8192), default, BatchNormGradients("layer2.4.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.4.conv2.weight"), default, BatchNormTensors("layer2.4.bn2"), 1E-05f, Scratch(104256, 9216), Scratch(113472, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(104256, 9216), Scratch(113472, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(20, GradientTensor(24576, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(20, GradientTensor(0, 16384));
+        RegisterTrace(20, GradientTensor(16384, 8192), GradientTensor(16384, 8192));
+        ClearBeforeBackward(20, GradientTensor(16384, 8192));
         RecomputeBeforeBackward(20, 19);
 
         // 21: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
         AddConvolution(21, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), GradientTensor(24576, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(262144, 4096), GradientTensor(0, 4096), GradientTensor(16384, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(262144, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(113504, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), GradientTensor(16384, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(262144, 4096), GradientTensor(0, 4096), GradientTensor(8192, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(262144, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(113504, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(113760, 18432), Scratch(132192, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(0, 8192), Scratch(113760, 18432), Scratch(132192, 64), InferenceTensor(8192, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(8192, 4096)));
-        RegisterTrace(21, GradientTensor(8192, 4096), GradientTensor(16384, 8192));
-        ClearBeforeBackward(21, GradientTensor(0, 4096));
-        ClearBeforeBackward(21, GradientTensor(16384, 8192));
+        RegisterTrace(21, GradientTensor(4096, 4096), GradientTensor(8192, 8192));
+        ClearBeforeBackward(21, GradientTensor(8192, 8192));
         RecomputeBeforeBackward(21, 20);
 
         // 22: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
         AddConvolution(22, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(266240, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(266240, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(132256, 256), default, GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(266240, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(266240, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(132256, 256), default, GradientTensor(0, 4096), GradientTensor(8192, 4096), GradientTensor(8192, 4096), default, BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(132512, 36864), Scratch(169376, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(132512, 36864), Scratch(169376, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(22, GradientTensor(16384, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(22, GradientTensor(0, 8192));
+        RegisterTrace(22, GradientTensor(0, 4096), GradientTensor(0, 4096));
+        ClearBeforeBackward(22, GradientTensor(0, 4096));
         RecomputeBeforeBackward(22, 21);
 
         // 23: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
         AddConvolution(23, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(16384, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(270336, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(270336, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(169440, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(0, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(270336, 4096), GradientTensor(4096, 4096), GradientTensor(8192, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(270336, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(169440, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(4096, 4096), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(169696, 36864), Scratch(206560, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(169696, 36864), Scratch(206560, 64), InferenceTensor(4096, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
-        RegisterTrace(23, GradientTensor(8192, 4096), GradientTensor(12288, 4096));
-        ClearBeforeBackward(23, GradientTensor(0, 4096));
-        ClearBeforeBackward(23, GradientTensor(12288, 4096));
+        RegisterTrace(23, GradientTensor(8192, 4096), GradientTensor(8192, 4096));
+        ClearBeforeBackward(23, GradientTensor(8192, 4096));
         RecomputeBeforeBackward(23, 22);
-        for (int r = 0; r < 3; r++)
         {
+            int[] __r0 = { 8192, 0, 4096 };
+            int[] __r1 = { 4096, 8192, 0 };
+            for (int r = 0; r < 3; r++)
+            {
 
-            // {24 + 2 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv2, layer3.{1 + r}.bn2, layer3.{1 + r}.relu2
-            AddConvolution(24 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter($"layer3.{1 + r}.conv2.weight"), default, TrainingTensor(274432 + 8192 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{1 + r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(274432 + 8192 * r, 4096), BatchNormTensors($"layer3.{1 + r}.bn2"), Scratch(206624 + 74368 * r, 256), default, GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{1 + r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn2"), 1E-05f, Scratch(206880 + 74368 * r, 36864), Scratch(243744 + 74368 * r, 64)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(206880 + 74368 * r, 36864), Scratch(243744 + 74368 * r, 64), InferenceTensor(0, 4096)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-            RegisterTrace(24 + 2 * r, GradientTensor(16384, 4096), GradientTensor(4096, 4096));
-            ClearBeforeBackward(24 + 2 * r, GradientTensor(0, 8192));
-            RecomputeBeforeBackward(24 + 2 * r, 23 + 2 * r);
+                // {24 + 2 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv2, layer3.{1 + r}.bn2, layer3.{1 + r}.relu2
+                AddConvolution(24 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(__r0[r], 4096), Parameter($"layer3.{1 + r}.conv2.weight"), default, TrainingTensor(274432 + 8192 * r, 4096), GradientTensor(4096 * r, 4096), GradientTensor(__r1[r], 4096), ParameterGradient($"layer3.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(274432 + 8192 * r, 4096), BatchNormTensors($"layer3.{1 + r}.bn2"), Scratch(206624 + 74368 * r, 256), default, GradientTensor(__r1[r], 4096), GradientTensor(4096 * r, 4096), GradientTensor(4096 * r, 4096), default, BatchNormGradients($"layer3.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn2"), 1E-05f, Scratch(206880 + 74368 * r, 36864), Scratch(243744 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(206880 + 74368 * r, 36864), Scratch(243744 + 74368 * r, 64), InferenceTensor(0, 4096)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+                RegisterTrace(24 + 2 * r, GradientTensor(__r1[r], 4096), GradientTensor(__r1[r], 4096));
+                ClearBeforeBackward(24 + 2 * r, GradientTensor(__r1[r], 4096));
+                RecomputeBeforeBackward(24 + 2 * r, 23 + 2 * r);
 
-            // {25 + 2 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
-            AddConvolution(25 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(16384, 4096), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(278528 + 8192 * r, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(278528 + 8192 * r, 4096), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(243808 + 74368 * r, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(244064 + 74368 * r, 36864), Scratch(280928 + 74368 * r, 64)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(244064 + 74368 * r, 36864), Scratch(280928 + 74368 * r, 64), InferenceTensor(4096, 4096)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
-            RegisterTrace(25 + 2 * r, GradientTensor(8192, 4096), GradientTensor(12288, 4096));
-            ClearBeforeBackward(25 + 2 * r, GradientTensor(0, 4096));
-            ClearBeforeBackward(25 + 2 * r, GradientTensor(12288, 4096));
-            RecomputeBeforeBackward(25 + 2 * r, 24 + 2 * r);
+                // {25 + 2 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
+                AddConvolution(25 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(__r1[r], 4096), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(278528 + 8192 * r, 4096), GradientTensor(__r0[r], 4096), GradientTensor(4096 * r, 4096), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(278528 + 8192 * r, 4096), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(243808 + 74368 * r, 256), default, GradientTensor(4096 * r, 4096), GradientTensor(__r0[r], 4096), GradientTensor(__r0[r], 4096), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(244064 + 74368 * r, 36864), Scratch(280928 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(244064 + 74368 * r, 36864), Scratch(280928 + 74368 * r, 64), InferenceTensor(4096, 4096)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
+                RegisterTrace(25 + 2 * r, GradientTensor(4096 * r, 4096), GradientTensor(4096 * r, 4096));
+                ClearBeforeBackward(25 + 2 * r, GradientTensor(4096 * r, 4096));
+                RecomputeBeforeBackward(25 + 2 * r, 24 + 2 * r);
+            }
         }
 
         // 30: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
         AddConvolution(30, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(299008, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.4.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(299008, 4096), BatchNormTensors("layer3.4.bn2"), Scratch(429728, 256), default, GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.4.bn2")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(299008, 4096), BatchNormTensors("layer3.4.bn2"), Scratch(429728, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.4.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(429984, 36864), Scratch(466848, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(429984, 36864), Scratch(466848, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(30, GradientTensor(16384, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(30, GradientTensor(0, 8192));
+        RegisterTrace(30, GradientTensor(4096, 4096), GradientTensor(4096, 4096));
+        ClearBeforeBackward(30, GradientTensor(4096, 4096));
         RecomputeBeforeBackward(30, 29);
 
         // 31: GlobalAvgPool avgpool
         AddStep(31,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(16384, 4096), TrainingTensor(303104, 64), GradientTensor(0, 64), GradientTensor(12288, 4096)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(4096, 4096), TrainingTensor(303104, 64), GradientTensor(8192, 64), GradientTensor(0, 4096)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(0, 4096), InferenceTensor(4096, 64)));
-        RegisterTrace(31, TrainingTensor(303104, 64), GradientTensor(12288, 4096));
-        ClearBeforeBackward(31, GradientTensor(12288, 4096));
+        RegisterTrace(31, TrainingTensor(303104, 64), GradientTensor(0, 4096));
+        ClearBeforeBackward(31, GradientTensor(0, 4096));
         RecomputeBeforeBackward(31, 30);
 
         // 32: Dense fc
         AddConvolution(32, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(303104, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(303168, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(303104, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(303168, 10), GradientTensor(0, 10), GradientTensor(8192, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(4096, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 10)),
             null);
-        RegisterTrace(32, TrainingTensor(303168, 10), GradientTensor(0, 64));
-        ClearBeforeBackward(32, GradientTensor(0, 64));
+        RegisterTrace(32, TrainingTensor(303168, 10), GradientTensor(8192, 64));
+        ClearBeforeBackward(32, GradientTensor(8192, 64));
     }
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(303168, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(64, 10);
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(0, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(49152, 3072);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(16384, 3072);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 10);

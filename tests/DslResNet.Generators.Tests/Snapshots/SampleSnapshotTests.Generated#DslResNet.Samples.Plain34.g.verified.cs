@@ -45,7 +45,7 @@ partial class Plain34 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     public const long ForwardFlopsPerImage = 7301507560;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 25294752;
+    public const long TrainingActivationBytesPerImage = 22284192;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 4014080;
@@ -134,7 +134,7 @@ partial class Plain34 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         s.Append("Total params: 21,623,848 (trainable; plus 15,265 buffer elements)\n");
         s.Append("Multiply-adds per image: 3,644,493,824\n");
         s.Append("Forward FLOPs per image: 7,301,507,560 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 24.12 MiB, inference 3.83 MiB\n");
+        s.Append("Activation memory per image: training 21.25 MiB, inference 3.83 MiB\n");
         s.Append("Fusion groups: 36 passes for 102 layers\n");
         return s.ToString();
     }
@@ -345,281 +345,281 @@ partial class Plain34 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public Plain34(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(3764712, 2558976, 1003520, 21133696))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(3764712, 1806336, 1003520, 21133696))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(2408448, 150528), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, GradientTensor(1605632, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(802816, 150528), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, GradientTensor(802816, 802816), GradientTensor(0, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
-        RegisterTrace(0, GradientTensor(1605632, 802816), GradientTensor(2408448, 150528));
-        ClearBeforeBackward(0, GradientTensor(0, 802816));
-        ClearBeforeBackward(0, GradientTensor(2408448, 150528));
+        RegisterTrace(0, GradientTensor(802816, 802816), GradientTensor(802816, 150528));
+        ClearBeforeBackward(0, GradientTensor(802816, 150528));
 
         // 1: MaxPool maxpool
         AddStep(1,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), GradientTensor(1605632, 802816), TrainingTensor(802816, 200704), GradientTensor(0, 200704), GradientTensor(802816, 802816)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), GradientTensor(802816, 802816), TrainingTensor(802816, 200704), GradientTensor(1605632, 200704), GradientTensor(0, 802816)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704)));
-        RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(802816, 802816));
-        ClearBeforeBackward(1, GradientTensor(802816, 802816));
+        RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(0, 802816));
+        ClearBeforeBackward(1, GradientTensor(0, 802816));
         RecomputeBeforeBackward(1, 0);
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
         AddConvolution(2, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(802816, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1003520, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1003520, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, GradientTensor(602112, 200704), GradientTensor(401408, 200704), GradientTensor(200704, 200704), default, BatchNormGradients("layer1.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(802816, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1003520, 200704), GradientTensor(0, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1003520, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 36864), Scratch(46848, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(2, GradientTensor(602112, 200704), GradientTensor(0, 200704));
-        ClearBeforeBackward(2, GradientTensor(0, 401408));
+        RegisterTrace(2, GradientTensor(200704, 200704), GradientTensor(1605632, 200704));
+        ClearBeforeBackward(2, GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
         AddConvolution(3, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(602112, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1204224, 200704), GradientTensor(0, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1204224, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), default, GradientTensor(802816, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(200704, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1204224, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1204224, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), default, GradientTensor(0, 200704), GradientTensor(401408, 200704), GradientTensor(401408, 200704), default, BatchNormGradients("layer1.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(47168, 36864), Scratch(84032, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704)));
-        RegisterTrace(3, GradientTensor(802816, 200704), GradientTensor(401408, 200704));
+        RegisterTrace(3, GradientTensor(0, 200704), GradientTensor(0, 200704));
         ClearBeforeBackward(3, GradientTensor(0, 200704));
-        ClearBeforeBackward(3, GradientTensor(401408, 200704));
         RecomputeBeforeBackward(3, 2);
 
         // 4: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
         AddConvolution(4, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(802816, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(1404928, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, GradientTensor(602112, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(0, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(1404928, 200704), GradientTensor(200704, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, GradientTensor(401408, 200704), GradientTensor(200704, 200704), GradientTensor(200704, 200704), default, BatchNormGradients("layer1.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(84352, 36864), Scratch(121216, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(4, GradientTensor(602112, 200704), GradientTensor(200704, 200704));
-        ClearBeforeBackward(4, GradientTensor(0, 401408));
+        RegisterTrace(4, GradientTensor(401408, 200704), GradientTensor(401408, 200704));
+        ClearBeforeBackward(4, GradientTensor(401408, 200704));
         RecomputeBeforeBackward(4, 3);
 
         // 5: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
         AddConvolution(5, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(602112, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(1605632, 200704), GradientTensor(0, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1605632, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), default, GradientTensor(802816, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(401408, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(1605632, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1605632, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(121536, 36864), Scratch(158400, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(200704, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704)));
-        RegisterTrace(5, GradientTensor(802816, 200704), GradientTensor(401408, 200704));
-        ClearBeforeBackward(5, GradientTensor(0, 200704));
-        ClearBeforeBackward(5, GradientTensor(401408, 200704));
+        RegisterTrace(5, GradientTensor(200704, 200704), GradientTensor(200704, 200704));
+        ClearBeforeBackward(5, GradientTensor(200704, 200704));
         RecomputeBeforeBackward(5, 4);
 
         // 6: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
         AddConvolution(6, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(802816, 200704), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(158464, 256), default, GradientTensor(602112, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.2.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(200704, 200704), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(158464, 256), default, GradientTensor(0, 200704), GradientTensor(401408, 200704), GradientTensor(401408, 200704), default, BatchNormGradients("layer1.2.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(158720, 36864), Scratch(195584, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(158720, 36864), Scratch(195584, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(6, GradientTensor(602112, 200704), GradientTensor(200704, 200704));
-        ClearBeforeBackward(6, GradientTensor(0, 401408));
+        RegisterTrace(6, GradientTensor(0, 200704), GradientTensor(0, 200704));
+        ClearBeforeBackward(6, GradientTensor(0, 200704));
         RecomputeBeforeBackward(6, 5);
 
         // 7: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
         AddConvolution(7, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(602112, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(2007040, 200704), GradientTensor(0, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2007040, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(195648, 256), default, GradientTensor(802816, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.2.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(0, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(2007040, 200704), GradientTensor(200704, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2007040, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(195648, 256), default, GradientTensor(401408, 200704), GradientTensor(200704, 200704), GradientTensor(200704, 200704), default, BatchNormGradients("layer1.2.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(195904, 36864), Scratch(232768, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(195904, 36864), Scratch(232768, 64), InferenceTensor(200704, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704)));
-        RegisterTrace(7, GradientTensor(802816, 200704), GradientTensor(401408, 200704));
-        ClearBeforeBackward(7, GradientTensor(0, 200704));
+        RegisterTrace(7, GradientTensor(401408, 200704), GradientTensor(401408, 200704));
         ClearBeforeBackward(7, GradientTensor(401408, 200704));
         RecomputeBeforeBackward(7, 6);
 
         // 8: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(8, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), GradientTensor(802816, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(2207744, 100352), GradientTensor(0, 100352), GradientTensor(200704, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(232832, 512), default, GradientTensor(401408, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), GradientTensor(401408, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(2207744, 100352), GradientTensor(0, 100352), GradientTensor(200704, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(232832, 512), default, GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(233344, 73728), Scratch(307072, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(233344, 73728), Scratch(307072, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(8, GradientTensor(401408, 100352), GradientTensor(200704, 200704));
-        ClearBeforeBackward(8, GradientTensor(0, 100352));
+        RegisterTrace(8, GradientTensor(100352, 100352), GradientTensor(200704, 200704));
         ClearBeforeBackward(8, GradientTensor(200704, 200704));
         RecomputeBeforeBackward(8, 7);
-        for (int r = 0; r < 3; r++)
         {
+            int[] __r0 = { 100352, 200704, 0 };
+            int[] __r1 = { 200704, 0, 100352 };
+            for (int r = 0; r < 3; r++)
+            {
 
-            // {9 + 2 * r}: Conv+BatchNorm+ReLU layer2.{r}.conv2, layer2.{r}.bn2, layer2.{r}.relu2
-            AddConvolution(9 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(401408, 100352), Parameter($"layer2.{r}.conv2.weight"), default, TrainingTensor(2308096 + 200704 * r, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient($"layer2.{r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2308096 + 200704 * r, 100352), BatchNormTensors($"layer2.{r}.bn2"), Scratch(307200 + 296192 * r, 512), default, GradientTensor(301056, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), default, BatchNormGradients($"layer2.{r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter($"layer2.{r}.conv2.weight"), default, BatchNormTensors($"layer2.{r}.bn2"), 1E-05f, Scratch(307712 + 296192 * r, 147456), Scratch(455168 + 296192 * r, 128)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(307712 + 296192 * r, 147456), Scratch(455168 + 296192 * r, 128), InferenceTensor(100352, 100352)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
-            RegisterTrace(9 + 2 * r, GradientTensor(301056, 100352), GradientTensor(100352, 100352));
-            ClearBeforeBackward(9 + 2 * r, GradientTensor(0, 200704));
-            RecomputeBeforeBackward(9 + 2 * r, 8 + 2 * r);
+                // {9 + 2 * r}: Conv+BatchNorm+ReLU layer2.{r}.conv2, layer2.{r}.bn2, layer2.{r}.relu2
+                AddConvolution(9 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(__r0[r], 100352), Parameter($"layer2.{r}.conv2.weight"), default, TrainingTensor(2308096 + 200704 * r, 100352), GradientTensor(__r1[r], 100352), GradientTensor(100352 * r, 100352), ParameterGradient($"layer2.{r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2308096 + 200704 * r, 100352), BatchNormTensors($"layer2.{r}.bn2"), Scratch(307200 + 296192 * r, 512), default, GradientTensor(100352 * r, 100352), GradientTensor(__r1[r], 100352), GradientTensor(__r1[r], 100352), default, BatchNormGradients($"layer2.{r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter($"layer2.{r}.conv2.weight"), default, BatchNormTensors($"layer2.{r}.bn2"), 1E-05f, Scratch(307712 + 296192 * r, 147456), Scratch(455168 + 296192 * r, 128)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(307712 + 296192 * r, 147456), Scratch(455168 + 296192 * r, 128), InferenceTensor(100352, 100352)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
+                RegisterTrace(9 + 2 * r, GradientTensor(100352 * r, 100352), GradientTensor(100352 * r, 100352));
+                ClearBeforeBackward(9 + 2 * r, GradientTensor(100352 * r, 100352));
+                RecomputeBeforeBackward(9 + 2 * r, 8 + 2 * r);
 
-            // {10 + 2 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv1, layer2.{1 + r}.bn1, layer2.{1 + r}.relu1
-            AddConvolution(10 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(301056, 100352), Parameter($"layer2.{1 + r}.conv1.weight"), default, TrainingTensor(2408448 + 200704 * r, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), ParameterGradient($"layer2.{1 + r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2408448 + 200704 * r, 100352), BatchNormTensors($"layer2.{1 + r}.bn1"), Scratch(455296 + 296192 * r, 512), default, GradientTensor(401408, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients($"layer2.{1 + r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn1"), 1E-05f, Scratch(455808 + 296192 * r, 147456), Scratch(603264 + 296192 * r, 128)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(455808 + 296192 * r, 147456), Scratch(603264 + 296192 * r, 128), InferenceTensor(0, 100352)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-            RegisterTrace(10 + 2 * r, GradientTensor(401408, 100352), GradientTensor(200704, 100352));
-            ClearBeforeBackward(10 + 2 * r, GradientTensor(0, 100352));
-            ClearBeforeBackward(10 + 2 * r, GradientTensor(200704, 100352));
-            RecomputeBeforeBackward(10 + 2 * r, 9 + 2 * r);
+                // {10 + 2 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv1, layer2.{1 + r}.bn1, layer2.{1 + r}.relu1
+                AddConvolution(10 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(100352 * r, 100352), Parameter($"layer2.{1 + r}.conv1.weight"), default, TrainingTensor(2408448 + 200704 * r, 100352), GradientTensor(__r0[r], 100352), GradientTensor(__r1[r], 100352), ParameterGradient($"layer2.{1 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2408448 + 200704 * r, 100352), BatchNormTensors($"layer2.{1 + r}.bn1"), Scratch(455296 + 296192 * r, 512), default, GradientTensor(__r1[r], 100352), GradientTensor(__r0[r], 100352), GradientTensor(__r0[r], 100352), default, BatchNormGradients($"layer2.{1 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn1"), 1E-05f, Scratch(455808 + 296192 * r, 147456), Scratch(603264 + 296192 * r, 128)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(455808 + 296192 * r, 147456), Scratch(603264 + 296192 * r, 128), InferenceTensor(0, 100352)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
+                RegisterTrace(10 + 2 * r, GradientTensor(__r1[r], 100352), GradientTensor(__r1[r], 100352));
+                ClearBeforeBackward(10 + 2 * r, GradientTensor(__r1[r], 100352));
+                RecomputeBeforeBackward(10 + 2 * r, 9 + 2 * r);
+            }
         }
 
         // 15: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
         AddConvolution(15, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(401408, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(2910208, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.3.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2910208, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1195776, 512), default, GradientTensor(301056, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.3.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(100352, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(2910208, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), ParameterGradient("layer2.3.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2910208, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1195776, 512), default, GradientTensor(0, 100352), GradientTensor(200704, 100352), GradientTensor(200704, 100352), default, BatchNormGradients("layer2.3.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1196288, 147456), Scratch(1343744, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1196288, 147456), Scratch(1343744, 128), InferenceTensor(100352, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
-        RegisterTrace(15, GradientTensor(301056, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(15, GradientTensor(0, 200704));
+        RegisterTrace(15, GradientTensor(0, 100352), GradientTensor(0, 100352));
+        ClearBeforeBackward(15, GradientTensor(0, 100352));
         RecomputeBeforeBackward(15, 14);
 
         // 16: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
         AddConvolution(16, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), GradientTensor(301056, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(3010560, 50176), GradientTensor(0, 50176), GradientTensor(200704, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3010560, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(1343872, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), GradientTensor(0, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(3010560, 50176), GradientTensor(100352, 50176), GradientTensor(200704, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3010560, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(1343872, 1024), default, GradientTensor(150528, 50176), GradientTensor(100352, 50176), GradientTensor(100352, 50176), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1344896, 294912), Scratch(1639808, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(100352, 100352), Scratch(1344896, 294912), Scratch(1639808, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(16, GradientTensor(100352, 50176), GradientTensor(200704, 100352));
-        ClearBeforeBackward(16, GradientTensor(0, 50176));
+        RegisterTrace(16, GradientTensor(150528, 50176), GradientTensor(200704, 100352));
         ClearBeforeBackward(16, GradientTensor(200704, 100352));
         RecomputeBeforeBackward(16, 15);
-        for (int r = 0; r < 5; r++)
         {
+            int[] __r0 = { 150528, 0, 50176, 100352, 0 };
+            int[] __r1 = { 0, 50176, 100352, 0, 50176 };
+            int[] __r2 = { 100352, 100352, 0, 50176, 100352 };
+            int[] __r3 = { 50176, 100352, 0, 50176, 100352 };
+            int[] __r4 = { 100352, 0, 50176, 100352, 0 };
+            for (int r = 0; r < 5; r++)
+            {
 
-            // {17 + 2 * r}: Conv+BatchNorm+ReLU layer3.{r}.conv2, layer3.{r}.bn2, layer3.{r}.relu2
-            AddConvolution(17 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter($"layer3.{r}.conv2.weight"), default, TrainingTensor(3060736 + 100352 * r, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient($"layer3.{r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3060736 + 100352 * r, 50176), BatchNormTensors($"layer3.{r}.bn2"), Scratch(1640064 + 1182208 * r, 1024), default, GradientTensor(200704, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), default, BatchNormGradients($"layer3.{r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter($"layer3.{r}.conv2.weight"), default, BatchNormTensors($"layer3.{r}.bn2"), 1E-05f, Scratch(1641088 + 1182208 * r, 589824), Scratch(2230912 + 1182208 * r, 256)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1641088 + 1182208 * r, 589824), Scratch(2230912 + 1182208 * r, 256), InferenceTensor(50176, 50176)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
-            RegisterTrace(17 + 2 * r, GradientTensor(200704, 50176), GradientTensor(50176, 50176));
-            ClearBeforeBackward(17 + 2 * r, GradientTensor(0, 100352));
-            RecomputeBeforeBackward(17 + 2 * r, 16 + 2 * r);
+                // {17 + 2 * r}: Conv+BatchNorm+ReLU layer3.{r}.conv2, layer3.{r}.bn2, layer3.{r}.relu2
+                AddConvolution(17 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(__r0[r], 50176), Parameter($"layer3.{r}.conv2.weight"), default, TrainingTensor(3060736 + 100352 * r, 50176), GradientTensor(__r1[r], 50176), GradientTensor(__r2[r], 50176), ParameterGradient($"layer3.{r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3060736 + 100352 * r, 50176), BatchNormTensors($"layer3.{r}.bn2"), Scratch(1640064 + 1182208 * r, 1024), default, GradientTensor(__r3[r], 50176), GradientTensor(__r1[r], 50176), GradientTensor(__r1[r], 50176), default, BatchNormGradients($"layer3.{r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter($"layer3.{r}.conv2.weight"), default, BatchNormTensors($"layer3.{r}.bn2"), 1E-05f, Scratch(1641088 + 1182208 * r, 589824), Scratch(2230912 + 1182208 * r, 256)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1641088 + 1182208 * r, 589824), Scratch(2230912 + 1182208 * r, 256), InferenceTensor(50176, 50176)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
+                RegisterTrace(17 + 2 * r, GradientTensor(__r3[r], 50176), GradientTensor(__r2[r], 50176));
+                ClearBeforeBackward(17 + 2 * r, GradientTensor(__r2[r], 50176));
+                RecomputeBeforeBackward(17 + 2 * r, 16 + 2 * r);
 
-            // {18 + 2 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv1, layer3.{1 + r}.bn1, layer3.{1 + r}.relu1
-            AddConvolution(18 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(200704, 50176), Parameter($"layer3.{1 + r}.conv1.weight"), default, TrainingTensor(3110912 + 100352 * r, 50176), GradientTensor(0, 50176), GradientTensor(150528, 50176), ParameterGradient($"layer3.{1 + r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3110912 + 100352 * r, 50176), BatchNormTensors($"layer3.{1 + r}.bn1"), Scratch(2231168 + 1182208 * r, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients($"layer3.{1 + r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn1"), 1E-05f, Scratch(2232192 + 1182208 * r, 589824), Scratch(2822016 + 1182208 * r, 256)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2232192 + 1182208 * r, 589824), Scratch(2822016 + 1182208 * r, 256), InferenceTensor(0, 50176)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-            RegisterTrace(18 + 2 * r, GradientTensor(100352, 50176), GradientTensor(150528, 50176));
-            ClearBeforeBackward(18 + 2 * r, GradientTensor(0, 50176));
-            ClearBeforeBackward(18 + 2 * r, GradientTensor(150528, 50176));
-            RecomputeBeforeBackward(18 + 2 * r, 17 + 2 * r);
+                // {18 + 2 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv1, layer3.{1 + r}.bn1, layer3.{1 + r}.relu1
+                AddConvolution(18 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(__r3[r], 50176), Parameter($"layer3.{1 + r}.conv1.weight"), default, TrainingTensor(3110912 + 100352 * r, 50176), GradientTensor(__r4[r], 50176), GradientTensor(__r1[r], 50176), ParameterGradient($"layer3.{1 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3110912 + 100352 * r, 50176), BatchNormTensors($"layer3.{1 + r}.bn1"), Scratch(2231168 + 1182208 * r, 1024), default, GradientTensor(__r1[r], 50176), GradientTensor(__r4[r], 50176), GradientTensor(__r4[r], 50176), default, BatchNormGradients($"layer3.{1 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn1"), 1E-05f, Scratch(2232192 + 1182208 * r, 589824), Scratch(2822016 + 1182208 * r, 256)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2232192 + 1182208 * r, 589824), Scratch(2822016 + 1182208 * r, 256), InferenceTensor(0, 50176)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
+                RegisterTrace(18 + 2 * r, GradientTensor(__r1[r], 50176), GradientTensor(__r1[r], 50176));
+                ClearBeforeBackward(18 + 2 * r, GradientTensor(__r1[r], 50176));
+                RecomputeBeforeBackward(18 + 2 * r, 17 + 2 * r);
+            }
         }
 
         // 27: Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
         AddConvolution(27, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(3562496, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.5.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3562496, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7551104, 1024), default, GradientTensor(200704, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.5.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(50176, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(3562496, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), ParameterGradient("layer3.5.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3562496, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7551104, 1024), default, GradientTensor(0, 50176), GradientTensor(100352, 50176), GradientTensor(100352, 50176), default, BatchNormGradients("layer3.5.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(7552128, 589824), Scratch(8141952, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7552128, 589824), Scratch(8141952, 256), InferenceTensor(50176, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
-        RegisterTrace(27, GradientTensor(200704, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(27, GradientTensor(0, 100352));
+        RegisterTrace(27, GradientTensor(0, 50176), GradientTensor(0, 50176));
+        ClearBeforeBackward(27, GradientTensor(0, 50176));
         RecomputeBeforeBackward(27, 26);
 
         // 28: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
         AddConvolution(28, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), GradientTensor(200704, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(3612672, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3612672, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(8142208, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), GradientTensor(0, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(3612672, 25088), GradientTensor(50176, 25088), GradientTensor(100352, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3612672, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(8142208, 2048), default, GradientTensor(75264, 25088), GradientTensor(50176, 25088), GradientTensor(50176, 25088), default, BatchNormGradients("layer4.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8144256, 1179648), Scratch(9323904, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(50176, 50176), Scratch(8144256, 1179648), Scratch(9323904, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(28, GradientTensor(50176, 25088), GradientTensor(150528, 50176));
-        ClearBeforeBackward(28, GradientTensor(0, 25088));
-        ClearBeforeBackward(28, GradientTensor(150528, 50176));
+        RegisterTrace(28, GradientTensor(75264, 25088), GradientTensor(100352, 50176));
+        ClearBeforeBackward(28, GradientTensor(100352, 50176));
         RecomputeBeforeBackward(28, 27);
 
         // 29: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
         AddConvolution(29, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(3637760, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3637760, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9324416, 2048), default, GradientTensor(100352, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(75264, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(3637760, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3637760, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9324416, 2048), default, GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9326464, 2359296), Scratch(11685760, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(9326464, 2359296), Scratch(11685760, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
-        RegisterTrace(29, GradientTensor(100352, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(29, GradientTensor(0, 50176));
+        RegisterTrace(29, GradientTensor(25088, 25088), GradientTensor(50176, 25088));
+        ClearBeforeBackward(29, GradientTensor(50176, 25088));
         RecomputeBeforeBackward(29, 28);
 
         // 30: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
         AddConvolution(30, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(100352, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(3662848, 25088), GradientTensor(0, 25088), GradientTensor(75264, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3662848, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11686272, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(25088, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(3662848, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3662848, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11686272, 2048), default, GradientTensor(0, 25088), GradientTensor(50176, 25088), GradientTensor(50176, 25088), default, BatchNormGradients("layer4.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(11688320, 2359296), Scratch(14047616, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(11688320, 2359296), Scratch(14047616, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(30, GradientTensor(50176, 25088), GradientTensor(75264, 25088));
+        RegisterTrace(30, GradientTensor(0, 25088), GradientTensor(0, 25088));
         ClearBeforeBackward(30, GradientTensor(0, 25088));
-        ClearBeforeBackward(30, GradientTensor(75264, 25088));
         RecomputeBeforeBackward(30, 29);
 
         // 31: Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
         AddConvolution(31, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(3687936, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3687936, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(14048128, 2048), default, GradientTensor(100352, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(0, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(3687936, 25088), GradientTensor(25088, 25088), GradientTensor(50176, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3687936, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(14048128, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(25088, 25088), default, BatchNormGradients("layer4.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(14050176, 2359296), Scratch(16409472, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(14050176, 2359296), Scratch(16409472, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
-        RegisterTrace(31, GradientTensor(100352, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(31, GradientTensor(0, 50176));
+        RegisterTrace(31, GradientTensor(50176, 25088), GradientTensor(50176, 25088));
+        ClearBeforeBackward(31, GradientTensor(50176, 25088));
         RecomputeBeforeBackward(31, 30);
 
         // 32: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
         AddConvolution(32, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(100352, 25088), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(3713024, 25088), GradientTensor(0, 25088), GradientTensor(75264, 25088), ParameterGradient("layer4.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3713024, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16409984, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.2.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(3713024, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3713024, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16409984, 2048), default, GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.2.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(16412032, 2359296), Scratch(18771328, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(16412032, 2359296), Scratch(18771328, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(32, GradientTensor(50176, 25088), GradientTensor(75264, 25088));
-        ClearBeforeBackward(32, GradientTensor(0, 25088));
-        ClearBeforeBackward(32, GradientTensor(75264, 25088));
+        RegisterTrace(32, GradientTensor(25088, 25088), GradientTensor(25088, 25088));
+        ClearBeforeBackward(32, GradientTensor(25088, 25088));
         RecomputeBeforeBackward(32, 31);
 
         // 33: Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
         AddConvolution(33, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(3738112, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3738112, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(18771840, 2048), default, GradientTensor(100352, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.2.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(25088, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(3738112, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), ParameterGradient("layer4.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3738112, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(18771840, 2048), default, GradientTensor(0, 25088), GradientTensor(50176, 25088), GradientTensor(50176, 25088), default, BatchNormGradients("layer4.2.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(18773888, 2359296), Scratch(21133184, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(18773888, 2359296), Scratch(21133184, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
-        RegisterTrace(33, GradientTensor(100352, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(33, GradientTensor(0, 50176));
+        RegisterTrace(33, GradientTensor(0, 25088), GradientTensor(0, 25088));
+        ClearBeforeBackward(33, GradientTensor(0, 25088));
         RecomputeBeforeBackward(33, 32);
 
         // 34: GlobalAvgPool avgpool
         AddStep(34,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(100352, 25088), TrainingTensor(3763200, 512), GradientTensor(1000, 512), GradientTensor(75264, 25088)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(0, 25088), TrainingTensor(3763200, 512), GradientTensor(25088, 512), GradientTensor(50176, 25088)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512)));
-        RegisterTrace(34, TrainingTensor(3763200, 512), GradientTensor(75264, 25088));
-        ClearBeforeBackward(34, GradientTensor(75264, 25088));
+        RegisterTrace(34, TrainingTensor(3763200, 512), GradientTensor(50176, 25088));
+        ClearBeforeBackward(34, GradientTensor(50176, 25088));
         RecomputeBeforeBackward(34, 33);
 
         // 35: Dense fc
         AddConvolution(35, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(3763200, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(3763712, 1000), GradientTensor(0, 1000), GradientTensor(1000, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(3763200, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(3763712, 1000), GradientTensor(0, 1000), GradientTensor(25088, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000)),
             null);
-        RegisterTrace(35, TrainingTensor(3763712, 1000), GradientTensor(1000, 512));
-        ClearBeforeBackward(35, GradientTensor(1000, 512));
+        RegisterTrace(35, TrainingTensor(3763712, 1000), GradientTensor(25088, 512));
+        ClearBeforeBackward(35, GradientTensor(25088, 512));
     }
 
     /// <inheritdoc />
@@ -629,7 +629,7 @@ partial class Plain34 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(0, 1000);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(2408448, 150528);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(802816, 150528);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);

@@ -43,7 +43,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     public const long ForwardFlopsPerImage = 195605770;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 1999144;
+    public const long TrainingActivationBytesPerImage = 1868072;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 131072;
@@ -113,7 +113,7 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         s.Append("Total params: 658,586 (trainable; plus 3,211 buffer elements)\n");
         s.Append("Multiply-adds per image: 97,174,144\n");
         s.Append("Forward FLOPs per image: 195,605,770 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 1.91 MiB, inference 128.0 KiB\n");
+        s.Append("Activation memory per image: training 1.78 MiB, inference 128.0 KiB\n");
         s.Append("Fusion groups: 45 passes for 131 layers\n");
         return s.ToString();
     }
@@ -281,218 +281,225 @@ partial class Plain44 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public Plain44(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(417866, 81920, 32768, 662688))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(417866, 49152, 32768, 662688))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(49152, 3072), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(16384, 3072), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(0, GradientTensor(32768, 16384), GradientTensor(49152, 3072));
-        ClearBeforeBackward(0, GradientTensor(0, 16384));
-        ClearBeforeBackward(0, GradientTensor(49152, 3072));
-        for (int r = 0; r < 7; r++)
+        RegisterTrace(0, GradientTensor(16384, 16384), GradientTensor(16384, 3072));
+        ClearBeforeBackward(0, GradientTensor(16384, 3072));
         {
+            int[] __r0 = { 16384, 32768, 0, 16384, 32768, 0, 16384 };
+            int[] __r1 = { 32768, 0, 16384, 32768, 0, 16384, 32768 };
+            int[] __r2 = { 0, 16384, 32768, 0, 16384, 32768, 0 };
+            for (int r = 0; r < 7; r++)
+            {
 
-            // {1 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv1, layer1.{r}.bn1, layer1.{r}.relu1
-            AddConvolution(1 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter($"layer1.{r}.conv1.weight"), default, TrainingTensor(16384 + 32768 * r, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient($"layer1.{r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn1"), Scratch(512 + 4768 * r, 64), default, GradientTensor(65536, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv1.weight"), default, BatchNormTensors($"layer1.{r}.bn1"), 1E-05f, Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16), InferenceTensor(16384, 16384)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
-            RegisterTrace(1 + 2 * r, GradientTensor(65536, 16384), GradientTensor(16384, 16384));
-            ClearBeforeBackward(1 + 2 * r, GradientTensor(0, 32768));
-            RecomputeBeforeBackward(1 + 2 * r, 2 * r);
+                // {1 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv1, layer1.{r}.bn1, layer1.{r}.relu1
+                AddConvolution(1 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(__r0[r], 16384), Parameter($"layer1.{r}.conv1.weight"), default, TrainingTensor(16384 + 32768 * r, 16384), GradientTensor(__r1[r], 16384), GradientTensor(__r2[r], 16384), ParameterGradient($"layer1.{r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn1"), Scratch(512 + 4768 * r, 64), default, GradientTensor(__r2[r], 16384), GradientTensor(__r1[r], 16384), GradientTensor(__r1[r], 16384), default, BatchNormGradients($"layer1.{r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv1.weight"), default, BatchNormTensors($"layer1.{r}.bn1"), 1E-05f, Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16), InferenceTensor(16384, 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
+                RegisterTrace(1 + 2 * r, GradientTensor(__r2[r], 16384), GradientTensor(__r2[r], 16384));
+                ClearBeforeBackward(1 + 2 * r, GradientTensor(__r2[r], 16384));
+                RecomputeBeforeBackward(1 + 2 * r, 2 * r);
 
-            // {2 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv2, layer1.{r}.bn2, layer1.{r}.relu2
-            AddConvolution(2 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(65536, 16384), Parameter($"layer1.{r}.conv2.weight"), default, TrainingTensor(32768 + 32768 * r, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient($"layer1.{r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn2"), Scratch(2896 + 4768 * r, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv2.weight"), default, BatchNormTensors($"layer1.{r}.bn2"), 1E-05f, Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16), InferenceTensor(0, 16384)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-            RegisterTrace(2 + 2 * r, GradientTensor(32768, 16384), GradientTensor(49152, 16384));
-            ClearBeforeBackward(2 + 2 * r, GradientTensor(0, 16384));
-            ClearBeforeBackward(2 + 2 * r, GradientTensor(49152, 16384));
-            RecomputeBeforeBackward(2 + 2 * r, 1 + 2 * r);
+                // {2 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv2, layer1.{r}.bn2, layer1.{r}.relu2
+                AddConvolution(2 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(__r2[r], 16384), Parameter($"layer1.{r}.conv2.weight"), default, TrainingTensor(32768 + 32768 * r, 16384), GradientTensor(__r0[r], 16384), GradientTensor(__r1[r], 16384), ParameterGradient($"layer1.{r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn2"), Scratch(2896 + 4768 * r, 64), default, GradientTensor(__r1[r], 16384), GradientTensor(__r0[r], 16384), GradientTensor(__r0[r], 16384), default, BatchNormGradients($"layer1.{r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv2.weight"), default, BatchNormTensors($"layer1.{r}.bn2"), 1E-05f, Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16), InferenceTensor(0, 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+                RegisterTrace(2 + 2 * r, GradientTensor(__r1[r], 16384), GradientTensor(__r1[r], 16384));
+                ClearBeforeBackward(2 + 2 * r, GradientTensor(__r1[r], 16384));
+                RecomputeBeforeBackward(2 + 2 * r, 1 + 2 * r);
+            }
         }
 
         // 15: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(15, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), GradientTensor(32768, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(245760, 8192), GradientTensor(0, 8192), GradientTensor(16384, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(245760, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(33888, 128), default, GradientTensor(49152, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(245760, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(33888, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(34016, 4608), Scratch(38624, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(0, 16384), Scratch(34016, 4608), Scratch(38624, 32), InferenceTensor(16384, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(16384, 8192)));
-        RegisterTrace(15, GradientTensor(49152, 8192), GradientTensor(16384, 16384));
-        ClearBeforeBackward(15, GradientTensor(0, 8192));
+        RegisterTrace(15, GradientTensor(8192, 8192), GradientTensor(16384, 16384));
         ClearBeforeBackward(15, GradientTensor(16384, 16384));
         RecomputeBeforeBackward(15, 14);
 
         // 16: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
         AddConvolution(16, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(49152, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(253952, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(253952, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(38656, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(253952, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(253952, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(38656, 128), default, GradientTensor(0, 8192), GradientTensor(16384, 8192), GradientTensor(16384, 8192), default, BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(38784, 9216), Scratch(48000, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(38784, 9216), Scratch(48000, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(16, GradientTensor(24576, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(16, GradientTensor(0, 16384));
+        RegisterTrace(16, GradientTensor(0, 8192), GradientTensor(0, 8192));
+        ClearBeforeBackward(16, GradientTensor(0, 8192));
         RecomputeBeforeBackward(16, 15);
 
         // 17: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
         AddConvolution(17, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(24576, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(262144, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(262144, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(48032, 128), default, GradientTensor(32768, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(0, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(262144, 8192), GradientTensor(8192, 8192), GradientTensor(16384, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(262144, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(48032, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(8192, 8192), default, BatchNormGradients("layer2.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(48160, 9216), Scratch(57376, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(48160, 9216), Scratch(57376, 32), InferenceTensor(8192, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
-        RegisterTrace(17, GradientTensor(32768, 8192), GradientTensor(16384, 8192));
-        ClearBeforeBackward(17, GradientTensor(0, 8192));
+        RegisterTrace(17, GradientTensor(16384, 8192), GradientTensor(16384, 8192));
         ClearBeforeBackward(17, GradientTensor(16384, 8192));
         RecomputeBeforeBackward(17, 16);
-        for (int r = 0; r < 5; r++)
         {
+            int[] __r0 = { 16384, 0, 8192, 16384, 0 };
+            int[] __r1 = { 0, 8192, 16384, 0, 8192 };
+            int[] __r2 = { 8192, 16384, 0, 8192, 16384 };
+            for (int r = 0; r < 5; r++)
+            {
 
-            // {18 + 2 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.relu2
-            AddConvolution(18 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(32768, 8192), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(270336 + 16384 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(270336 + 16384 * r, 8192), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(57408 + 18752 * r, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{1 + r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(57536 + 18752 * r, 9216), Scratch(66752 + 18752 * r, 32)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(57536 + 18752 * r, 9216), Scratch(66752 + 18752 * r, 32), InferenceTensor(0, 8192)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-            RegisterTrace(18 + 2 * r, GradientTensor(24576, 8192), GradientTensor(8192, 8192));
-            ClearBeforeBackward(18 + 2 * r, GradientTensor(0, 16384));
-            RecomputeBeforeBackward(18 + 2 * r, 17 + 2 * r);
+                // {18 + 2 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.relu2
+                AddConvolution(18 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(__r0[r], 8192), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(270336 + 16384 * r, 8192), GradientTensor(__r1[r], 8192), GradientTensor(__r2[r], 8192), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(270336 + 16384 * r, 8192), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(57408 + 18752 * r, 128), default, GradientTensor(__r2[r], 8192), GradientTensor(__r1[r], 8192), GradientTensor(__r1[r], 8192), default, BatchNormGradients($"layer2.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(57536 + 18752 * r, 9216), Scratch(66752 + 18752 * r, 32)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(57536 + 18752 * r, 9216), Scratch(66752 + 18752 * r, 32), InferenceTensor(0, 8192)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+                RegisterTrace(18 + 2 * r, GradientTensor(__r2[r], 8192), GradientTensor(__r2[r], 8192));
+                ClearBeforeBackward(18 + 2 * r, GradientTensor(__r2[r], 8192));
+                RecomputeBeforeBackward(18 + 2 * r, 17 + 2 * r);
 
-            // {19 + 2 * r}: Conv+BatchNorm+ReLU layer2.{2 + r}.conv1, layer2.{2 + r}.bn1, layer2.{2 + r}.relu1
-            AddConvolution(19 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(24576, 8192), Parameter($"layer2.{2 + r}.conv1.weight"), default, TrainingTensor(278528 + 16384 * r, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient($"layer2.{2 + r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(278528 + 16384 * r, 8192), BatchNormTensors($"layer2.{2 + r}.bn1"), Scratch(66784 + 18752 * r, 128), default, GradientTensor(32768, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{2 + r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + r}.bn1"), 1E-05f, Scratch(66912 + 18752 * r, 9216), Scratch(76128 + 18752 * r, 32)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(66912 + 18752 * r, 9216), Scratch(76128 + 18752 * r, 32), InferenceTensor(8192, 8192)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
-            RegisterTrace(19 + 2 * r, GradientTensor(32768, 8192), GradientTensor(16384, 8192));
-            ClearBeforeBackward(19 + 2 * r, GradientTensor(0, 8192));
-            ClearBeforeBackward(19 + 2 * r, GradientTensor(16384, 8192));
-            RecomputeBeforeBackward(19 + 2 * r, 18 + 2 * r);
+                // {19 + 2 * r}: Conv+BatchNorm+ReLU layer2.{2 + r}.conv1, layer2.{2 + r}.bn1, layer2.{2 + r}.relu1
+                AddConvolution(19 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(__r2[r], 8192), Parameter($"layer2.{2 + r}.conv1.weight"), default, TrainingTensor(278528 + 16384 * r, 8192), GradientTensor(__r0[r], 8192), GradientTensor(__r1[r], 8192), ParameterGradient($"layer2.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(278528 + 16384 * r, 8192), BatchNormTensors($"layer2.{2 + r}.bn1"), Scratch(66784 + 18752 * r, 128), default, GradientTensor(__r1[r], 8192), GradientTensor(__r0[r], 8192), GradientTensor(__r0[r], 8192), default, BatchNormGradients($"layer2.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + r}.bn1"), 1E-05f, Scratch(66912 + 18752 * r, 9216), Scratch(76128 + 18752 * r, 32)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(66912 + 18752 * r, 9216), Scratch(76128 + 18752 * r, 32), InferenceTensor(8192, 8192)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
+                RegisterTrace(19 + 2 * r, GradientTensor(__r1[r], 8192), GradientTensor(__r1[r], 8192));
+                ClearBeforeBackward(19 + 2 * r, GradientTensor(__r1[r], 8192));
+                RecomputeBeforeBackward(19 + 2 * r, 18 + 2 * r);
+            }
         }
 
         // 28: Conv+BatchNorm+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.relu2
         AddConvolution(28, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(32768, 8192), Parameter("layer2.6.conv2.weight"), default, TrainingTensor(352256, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.6.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(352256, 8192), BatchNormTensors("layer2.6.bn2"), Scratch(151168, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.6.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter("layer2.6.conv2.weight"), default, TrainingTensor(352256, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), ParameterGradient("layer2.6.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(352256, 8192), BatchNormTensors("layer2.6.bn2"), Scratch(151168, 128), default, GradientTensor(0, 8192), GradientTensor(16384, 8192), GradientTensor(16384, 8192), default, BatchNormGradients("layer2.6.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv2.weight"), default, BatchNormTensors("layer2.6.bn2"), 1E-05f, Scratch(151296, 9216), Scratch(160512, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(151296, 9216), Scratch(160512, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(28, GradientTensor(24576, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(28, GradientTensor(0, 16384));
+        RegisterTrace(28, GradientTensor(0, 8192), GradientTensor(0, 8192));
+        ClearBeforeBackward(28, GradientTensor(0, 8192));
         RecomputeBeforeBackward(28, 27);
 
         // 29: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
         AddConvolution(29, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), GradientTensor(24576, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(360448, 4096), GradientTensor(0, 4096), GradientTensor(16384, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(160544, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), GradientTensor(0, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(360448, 4096), GradientTensor(8192, 4096), GradientTensor(16384, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(160544, 256), default, GradientTensor(12288, 4096), GradientTensor(8192, 4096), GradientTensor(8192, 4096), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(160800, 18432), Scratch(179232, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(0, 8192), Scratch(160800, 18432), Scratch(179232, 64), InferenceTensor(8192, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(8192, 4096)));
-        RegisterTrace(29, GradientTensor(8192, 4096), GradientTensor(16384, 8192));
-        ClearBeforeBackward(29, GradientTensor(0, 4096));
+        RegisterTrace(29, GradientTensor(12288, 4096), GradientTensor(16384, 8192));
         ClearBeforeBackward(29, GradientTensor(16384, 8192));
         RecomputeBeforeBackward(29, 28);
 
         // 30: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
         AddConvolution(30, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(364544, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(364544, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(179296, 256), default, GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(12288, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(364544, 4096), GradientTensor(0, 4096), GradientTensor(8192, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(364544, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(179296, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(179552, 36864), Scratch(216416, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(179552, 36864), Scratch(216416, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(30, GradientTensor(16384, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(30, GradientTensor(0, 8192));
+        RegisterTrace(30, GradientTensor(4096, 4096), GradientTensor(8192, 4096));
+        ClearBeforeBackward(30, GradientTensor(8192, 4096));
         RecomputeBeforeBackward(30, 29);
 
         // 31: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
         AddConvolution(31, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(16384, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(368640, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(368640, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(216480, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(368640, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(368640, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(216480, 256), default, GradientTensor(0, 4096), GradientTensor(8192, 4096), GradientTensor(8192, 4096), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(216736, 36864), Scratch(253600, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(216736, 36864), Scratch(253600, 64), InferenceTensor(4096, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
-        RegisterTrace(31, GradientTensor(8192, 4096), GradientTensor(12288, 4096));
+        RegisterTrace(31, GradientTensor(0, 4096), GradientTensor(0, 4096));
         ClearBeforeBackward(31, GradientTensor(0, 4096));
-        ClearBeforeBackward(31, GradientTensor(12288, 4096));
         RecomputeBeforeBackward(31, 30);
-        for (int r = 0; r < 5; r++)
         {
+            int[] __r0 = { 0, 4096, 8192, 0, 4096 };
+            int[] __r1 = { 4096, 8192, 0, 4096, 8192 };
+            int[] __r2 = { 8192, 0, 4096, 8192, 0 };
+            for (int r = 0; r < 5; r++)
+            {
 
-            // {32 + 2 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv2, layer3.{1 + r}.bn2, layer3.{1 + r}.relu2
-            AddConvolution(32 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter($"layer3.{1 + r}.conv2.weight"), default, TrainingTensor(372736 + 8192 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{1 + r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(372736 + 8192 * r, 4096), BatchNormTensors($"layer3.{1 + r}.bn2"), Scratch(253664 + 74368 * r, 256), default, GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{1 + r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn2"), 1E-05f, Scratch(253920 + 74368 * r, 36864), Scratch(290784 + 74368 * r, 64)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(253920 + 74368 * r, 36864), Scratch(290784 + 74368 * r, 64), InferenceTensor(0, 4096)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-            RegisterTrace(32 + 2 * r, GradientTensor(16384, 4096), GradientTensor(4096, 4096));
-            ClearBeforeBackward(32 + 2 * r, GradientTensor(0, 8192));
-            RecomputeBeforeBackward(32 + 2 * r, 31 + 2 * r);
+                // {32 + 2 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv2, layer3.{1 + r}.bn2, layer3.{1 + r}.relu2
+                AddConvolution(32 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(__r0[r], 4096), Parameter($"layer3.{1 + r}.conv2.weight"), default, TrainingTensor(372736 + 8192 * r, 4096), GradientTensor(__r1[r], 4096), GradientTensor(__r2[r], 4096), ParameterGradient($"layer3.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(372736 + 8192 * r, 4096), BatchNormTensors($"layer3.{1 + r}.bn2"), Scratch(253664 + 74368 * r, 256), default, GradientTensor(__r2[r], 4096), GradientTensor(__r1[r], 4096), GradientTensor(__r1[r], 4096), default, BatchNormGradients($"layer3.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn2"), 1E-05f, Scratch(253920 + 74368 * r, 36864), Scratch(290784 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(253920 + 74368 * r, 36864), Scratch(290784 + 74368 * r, 64), InferenceTensor(0, 4096)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+                RegisterTrace(32 + 2 * r, GradientTensor(__r2[r], 4096), GradientTensor(__r2[r], 4096));
+                ClearBeforeBackward(32 + 2 * r, GradientTensor(__r2[r], 4096));
+                RecomputeBeforeBackward(32 + 2 * r, 31 + 2 * r);
 
-            // {33 + 2 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
-            AddConvolution(33 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(16384, 4096), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(376832 + 8192 * r, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(376832 + 8192 * r, 4096), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(290848 + 74368 * r, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(291104 + 74368 * r, 36864), Scratch(327968 + 74368 * r, 64)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(291104 + 74368 * r, 36864), Scratch(327968 + 74368 * r, 64), InferenceTensor(4096, 4096)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
-            RegisterTrace(33 + 2 * r, GradientTensor(8192, 4096), GradientTensor(12288, 4096));
-            ClearBeforeBackward(33 + 2 * r, GradientTensor(0, 4096));
-            ClearBeforeBackward(33 + 2 * r, GradientTensor(12288, 4096));
-            RecomputeBeforeBackward(33 + 2 * r, 32 + 2 * r);
+                // {33 + 2 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
+                AddConvolution(33 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(__r2[r], 4096), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(376832 + 8192 * r, 4096), GradientTensor(__r0[r], 4096), GradientTensor(__r1[r], 4096), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(376832 + 8192 * r, 4096), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(290848 + 74368 * r, 256), default, GradientTensor(__r1[r], 4096), GradientTensor(__r0[r], 4096), GradientTensor(__r0[r], 4096), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(291104 + 74368 * r, 36864), Scratch(327968 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(291104 + 74368 * r, 36864), Scratch(327968 + 74368 * r, 64), InferenceTensor(4096, 4096)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
+                RegisterTrace(33 + 2 * r, GradientTensor(__r1[r], 4096), GradientTensor(__r1[r], 4096));
+                ClearBeforeBackward(33 + 2 * r, GradientTensor(__r1[r], 4096));
+                RecomputeBeforeBackward(33 + 2 * r, 32 + 2 * r);
+            }
         }
 
         // 42: Conv+BatchNorm+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.relu2
         AddConvolution(42, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.6.conv2.weight"), default, TrainingTensor(413696, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.6.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(413696, 4096), BatchNormTensors("layer3.6.bn2"), Scratch(625504, 256), default, GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.6.bn2")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(413696, 4096), BatchNormTensors("layer3.6.bn2"), Scratch(625504, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.6.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv2.weight"), default, BatchNormTensors("layer3.6.bn2"), 1E-05f, Scratch(625760, 36864), Scratch(662624, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(625760, 36864), Scratch(662624, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(42, GradientTensor(16384, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(42, GradientTensor(0, 8192));
+        RegisterTrace(42, GradientTensor(4096, 4096), GradientTensor(4096, 4096));
+        ClearBeforeBackward(42, GradientTensor(4096, 4096));
         RecomputeBeforeBackward(42, 41);
 
         // 43: GlobalAvgPool avgpool
         AddStep(43,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(16384, 4096), TrainingTensor(417792, 64), GradientTensor(0, 64), GradientTensor(12288, 4096)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(4096, 4096), TrainingTensor(417792, 64), GradientTensor(8192, 64), GradientTensor(0, 4096)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(0, 4096), InferenceTensor(4096, 64)));
-        RegisterTrace(43, TrainingTensor(417792, 64), GradientTensor(12288, 4096));
-        ClearBeforeBackward(43, GradientTensor(12288, 4096));
+        RegisterTrace(43, TrainingTensor(417792, 64), GradientTensor(0, 4096));
+        ClearBeforeBackward(43, GradientTensor(0, 4096));
         RecomputeBeforeBackward(43, 42);
 
         // 44: Dense fc
         AddConvolution(44, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(417792, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(417856, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(417792, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(417856, 10), GradientTensor(0, 10), GradientTensor(8192, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(4096, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 10)),
             null);
-        RegisterTrace(44, TrainingTensor(417856, 10), GradientTensor(0, 64));
-        ClearBeforeBackward(44, GradientTensor(0, 64));
+        RegisterTrace(44, TrainingTensor(417856, 10), GradientTensor(8192, 64));
+        ClearBeforeBackward(44, GradientTensor(8192, 64));
     }
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(417856, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(64, 10);
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(0, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(49152, 3072);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(16384, 3072);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 10);

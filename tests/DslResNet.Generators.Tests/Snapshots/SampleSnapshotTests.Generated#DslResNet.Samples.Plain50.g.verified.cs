@@ -45,7 +45,7 @@ partial class Plain50 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     public const long ForwardFlopsPerImage = 7489779176;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 50489248;
+    public const long TrainingActivationBytesPerImage = 47277984;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 4816896;
@@ -173,7 +173,7 @@ partial class Plain50 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         s.Append("Total params: 22,780,456 (trainable; plus 45,489 buffer elements)\n");
         s.Append("Multiply-adds per image: 3,729,522,688\n");
         s.Append("Forward FLOPs per image: 7,489,779,176 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 48.15 MiB, inference 4.59 MiB\n");
+        s.Append("Activation memory per image: training 45.09 MiB, inference 4.59 MiB\n");
         s.Append("Fusion groups: 52 passes for 150 layers\n");
         return s.ToString();
     }
@@ -457,155 +457,146 @@ partial class Plain50 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public Plain50(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(9812456, 2809856, 1204224, 20799616))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(9812456, 2007040, 1204224, 20799616))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(2408448, 150528), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, GradientTensor(1605632, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(802816, 150528), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, GradientTensor(802816, 802816), GradientTensor(0, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
-        RegisterTrace(0, GradientTensor(1605632, 802816), GradientTensor(2408448, 150528));
-        ClearBeforeBackward(0, GradientTensor(0, 802816));
-        ClearBeforeBackward(0, GradientTensor(2408448, 150528));
+        RegisterTrace(0, GradientTensor(802816, 802816), GradientTensor(802816, 150528));
+        ClearBeforeBackward(0, GradientTensor(802816, 150528));
 
         // 1: MaxPool maxpool
         AddStep(1,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), GradientTensor(1605632, 802816), TrainingTensor(802816, 200704), GradientTensor(0, 200704), GradientTensor(802816, 802816)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), GradientTensor(802816, 802816), TrainingTensor(802816, 200704), GradientTensor(1605632, 200704), GradientTensor(0, 802816)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704)));
-        RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(802816, 802816));
-        ClearBeforeBackward(1, GradientTensor(802816, 802816));
+        RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(0, 802816));
+        ClearBeforeBackward(1, GradientTensor(0, 802816));
         RecomputeBeforeBackward(1, 0);
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
         AddConvolution(2, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), TrainingTensor(802816, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1003520, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1003520, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, GradientTensor(602112, 200704), GradientTensor(401408, 200704), GradientTensor(200704, 200704), default, BatchNormGradients("layer1.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), TrainingTensor(802816, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1003520, 200704), GradientTensor(0, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1003520, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 4096), Scratch(14080, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(9984, 4096), Scratch(14080, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(2, GradientTensor(602112, 200704), GradientTensor(0, 200704));
-        ClearBeforeBackward(2, GradientTensor(0, 401408));
+        RegisterTrace(2, GradientTensor(200704, 200704), GradientTensor(1605632, 200704));
+        ClearBeforeBackward(2, GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
         AddConvolution(3, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(602112, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1204224, 200704), GradientTensor(0, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1204224, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(14144, 256), default, GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(200704, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1204224, 200704), GradientTensor(802816, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1204224, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(14144, 256), default, GradientTensor(1605632, 200704), GradientTensor(802816, 200704), GradientTensor(802816, 200704), default, BatchNormGradients("layer1.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(14400, 36864), Scratch(51264, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(14400, 36864), Scratch(51264, 64), InferenceTensor(802816, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704)));
-        RegisterTrace(3, GradientTensor(2609152, 200704), GradientTensor(401408, 200704));
+        RegisterTrace(3, GradientTensor(1605632, 200704), GradientTensor(0, 200704));
         ClearBeforeBackward(3, GradientTensor(0, 200704));
-        ClearBeforeBackward(3, GradientTensor(401408, 200704));
         RecomputeBeforeBackward(3, 2);
 
         // 4: Conv+BatchNorm+ReLU layer1.0.conv3, layer1.0.bn3, layer1.0.relu3
         AddConvolution(4, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), GradientTensor(2609152, 200704), Parameter("layer1.0.conv3.weight"), default, TrainingTensor(1404928, 802816), GradientTensor(0, 802816), GradientTensor(2408448, 200704), ParameterGradient("layer1.0.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 802816), BatchNormTensors("layer1.0.bn3"), Scratch(51328, 1024), default, GradientTensor(1605632, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("layer1.0.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), GradientTensor(1605632, 200704), Parameter("layer1.0.conv3.weight"), default, TrainingTensor(1404928, 802816), GradientTensor(0, 802816), GradientTensor(802816, 200704), ParameterGradient("layer1.0.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 802816), BatchNormTensors("layer1.0.bn3"), Scratch(51328, 1024), default, GradientTensor(802816, 802816), GradientTensor(0, 802816), GradientTensor(0, 802816), default, BatchNormGradients("layer1.0.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.conv3.weight"), default, BatchNormTensors("layer1.0.bn3"), 1E-05f, Scratch(52352, 16384), Scratch(68736, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(52352, 16384), Scratch(68736, 256), InferenceTensor(0, 802816)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
-        RegisterTrace(4, GradientTensor(1605632, 802816), GradientTensor(2408448, 200704));
-        ClearBeforeBackward(4, GradientTensor(0, 802816));
-        ClearBeforeBackward(4, GradientTensor(2408448, 200704));
+        RegisterTrace(4, GradientTensor(802816, 802816), GradientTensor(802816, 200704));
+        ClearBeforeBackward(4, GradientTensor(802816, 200704));
         RecomputeBeforeBackward(4, 3);
 
         // 5: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
         AddConvolution(5, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), GradientTensor(1605632, 802816), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(0, 200704), GradientTensor(802816, 802816), ParameterGradient("layer1.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(68992, 256), default, GradientTensor(401408, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), GradientTensor(802816, 802816), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(1605632, 200704), GradientTensor(0, 802816), ParameterGradient("layer1.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(68992, 256), default, GradientTensor(0, 200704), GradientTensor(1605632, 200704), GradientTensor(1605632, 200704), default, BatchNormGradients("layer1.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(69248, 16384), Scratch(85632, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(69248, 16384), Scratch(85632, 64), InferenceTensor(802816, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704)));
-        RegisterTrace(5, GradientTensor(401408, 200704), GradientTensor(802816, 802816));
-        ClearBeforeBackward(5, GradientTensor(0, 200704));
-        ClearBeforeBackward(5, GradientTensor(802816, 802816));
+        RegisterTrace(5, GradientTensor(0, 200704), GradientTensor(0, 802816));
+        ClearBeforeBackward(5, GradientTensor(0, 802816));
         RecomputeBeforeBackward(5, 4);
 
         // 6: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
         AddConvolution(6, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(401408, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(2408448, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2408448, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(85696, 256), default, GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(0, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(2408448, 200704), GradientTensor(802816, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2408448, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(85696, 256), default, GradientTensor(1605632, 200704), GradientTensor(802816, 200704), GradientTensor(802816, 200704), default, BatchNormGradients("layer1.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(85952, 36864), Scratch(122816, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(85952, 36864), Scratch(122816, 64), InferenceTensor(1003520, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(1003520, 200704), default, default, default, InferenceTensor(1003520, 200704)));
-        RegisterTrace(6, GradientTensor(2609152, 200704), GradientTensor(200704, 200704));
-        ClearBeforeBackward(6, GradientTensor(0, 401408));
+        RegisterTrace(6, GradientTensor(1605632, 200704), GradientTensor(1605632, 200704));
+        ClearBeforeBackward(6, GradientTensor(1605632, 200704));
         RecomputeBeforeBackward(6, 5);
 
         // 7: Conv+BatchNorm+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.relu3
         AddConvolution(7, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), GradientTensor(2609152, 200704), Parameter("layer1.1.conv3.weight"), default, TrainingTensor(2609152, 802816), GradientTensor(0, 802816), GradientTensor(2408448, 200704), ParameterGradient("layer1.1.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 802816), BatchNormTensors("layer1.1.bn3"), Scratch(122880, 1024), default, GradientTensor(1605632, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("layer1.1.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), GradientTensor(1605632, 200704), Parameter("layer1.1.conv3.weight"), default, TrainingTensor(2609152, 802816), GradientTensor(0, 802816), GradientTensor(802816, 200704), ParameterGradient("layer1.1.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 802816), BatchNormTensors("layer1.1.bn3"), Scratch(122880, 1024), default, GradientTensor(802816, 802816), GradientTensor(0, 802816), GradientTensor(0, 802816), default, BatchNormGradients("layer1.1.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.1.conv3.weight"), default, BatchNormTensors("layer1.1.bn3"), 1E-05f, Scratch(123904, 16384), Scratch(140288, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1003520, 200704), Scratch(123904, 16384), Scratch(140288, 256), InferenceTensor(0, 802816)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
-        RegisterTrace(7, GradientTensor(1605632, 802816), GradientTensor(2408448, 200704));
-        ClearBeforeBackward(7, GradientTensor(0, 802816));
-        ClearBeforeBackward(7, GradientTensor(2408448, 200704));
+        RegisterTrace(7, GradientTensor(802816, 802816), GradientTensor(802816, 200704));
+        ClearBeforeBackward(7, GradientTensor(802816, 200704));
         RecomputeBeforeBackward(7, 6);
 
         // 8: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
         AddConvolution(8, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), GradientTensor(1605632, 802816), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(3411968, 200704), GradientTensor(0, 200704), GradientTensor(802816, 802816), ParameterGradient("layer1.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(140544, 256), default, GradientTensor(401408, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.2.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), GradientTensor(802816, 802816), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(3411968, 200704), GradientTensor(1605632, 200704), GradientTensor(0, 802816), ParameterGradient("layer1.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(140544, 256), default, GradientTensor(0, 200704), GradientTensor(1605632, 200704), GradientTensor(1605632, 200704), default, BatchNormGradients("layer1.2.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(140800, 16384), Scratch(157184, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(140800, 16384), Scratch(157184, 64), InferenceTensor(802816, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704)));
-        RegisterTrace(8, GradientTensor(401408, 200704), GradientTensor(802816, 802816));
-        ClearBeforeBackward(8, GradientTensor(0, 200704));
-        ClearBeforeBackward(8, GradientTensor(802816, 802816));
+        RegisterTrace(8, GradientTensor(0, 200704), GradientTensor(0, 802816));
+        ClearBeforeBackward(8, GradientTensor(0, 802816));
         RecomputeBeforeBackward(8, 7);
 
         // 9: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
         AddConvolution(9, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(401408, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(3612672, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3612672, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(157248, 256), default, GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.2.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(0, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(3612672, 200704), GradientTensor(802816, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3612672, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(157248, 256), default, GradientTensor(1605632, 200704), GradientTensor(802816, 200704), GradientTensor(802816, 200704), default, BatchNormGradients("layer1.2.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(157504, 36864), Scratch(194368, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(157504, 36864), Scratch(194368, 64), InferenceTensor(1003520, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(1003520, 200704), default, default, default, InferenceTensor(1003520, 200704)));
-        RegisterTrace(9, GradientTensor(2609152, 200704), GradientTensor(200704, 200704));
-        ClearBeforeBackward(9, GradientTensor(0, 401408));
+        RegisterTrace(9, GradientTensor(1605632, 200704), GradientTensor(1605632, 200704));
+        ClearBeforeBackward(9, GradientTensor(1605632, 200704));
         RecomputeBeforeBackward(9, 8);
 
         // 10: Conv+BatchNorm+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.relu3
         AddConvolution(10, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), GradientTensor(2609152, 200704), Parameter("layer1.2.conv3.weight"), default, TrainingTensor(3813376, 802816), GradientTensor(0, 802816), GradientTensor(2408448, 200704), ParameterGradient("layer1.2.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 802816), BatchNormTensors("layer1.2.bn3"), Scratch(194432, 1024), default, GradientTensor(1605632, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("layer1.2.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), GradientTensor(1605632, 200704), Parameter("layer1.2.conv3.weight"), default, TrainingTensor(3813376, 802816), GradientTensor(0, 802816), GradientTensor(802816, 200704), ParameterGradient("layer1.2.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 802816), BatchNormTensors("layer1.2.bn3"), Scratch(194432, 1024), default, GradientTensor(802816, 802816), GradientTensor(0, 802816), GradientTensor(0, 802816), default, BatchNormGradients("layer1.2.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.2.conv3.weight"), default, BatchNormTensors("layer1.2.bn3"), 1E-05f, Scratch(195456, 16384), Scratch(211840, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1003520, 200704), Scratch(195456, 16384), Scratch(211840, 256), InferenceTensor(0, 802816)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
-        RegisterTrace(10, GradientTensor(1605632, 802816), GradientTensor(2408448, 200704));
-        ClearBeforeBackward(10, GradientTensor(0, 802816));
-        ClearBeforeBackward(10, GradientTensor(2408448, 200704));
+        RegisterTrace(10, GradientTensor(802816, 802816), GradientTensor(802816, 200704));
+        ClearBeforeBackward(10, GradientTensor(802816, 200704));
         RecomputeBeforeBackward(10, 9);
 
         // 11: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(11, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), GradientTensor(1605632, 802816), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(4616192, 401408), GradientTensor(0, 401408), GradientTensor(802816, 802816), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 401408), BatchNormTensors("layer2.0.bn1"), Scratch(212096, 512), default, GradientTensor(2408448, 401408), GradientTensor(401408, 401408), GradientTensor(0, 401408), default, BatchNormGradients("layer2.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), GradientTensor(802816, 802816), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(4616192, 401408), GradientTensor(1605632, 401408), GradientTensor(0, 802816), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 401408), BatchNormTensors("layer2.0.bn1"), Scratch(212096, 512), default, GradientTensor(0, 401408), GradientTensor(1605632, 401408), GradientTensor(1605632, 401408), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(212608, 32768), Scratch(245376, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(212608, 32768), Scratch(245376, 128), InferenceTensor(802816, 401408)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(802816, 401408), default, default, default, InferenceTensor(802816, 401408)));
-        RegisterTrace(11, GradientTensor(2408448, 401408), GradientTensor(802816, 802816));
-        ClearBeforeBackward(11, GradientTensor(0, 401408));
-        ClearBeforeBackward(11, GradientTensor(802816, 802816));
+        RegisterTrace(11, GradientTensor(0, 401408), GradientTensor(0, 802816));
+        ClearBeforeBackward(11, GradientTensor(0, 802816));
         RecomputeBeforeBackward(11, 10);
 
         // 12: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
         AddConvolution(12, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), GradientTensor(2408448, 401408), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(5017600, 100352), GradientTensor(0, 100352), GradientTensor(401408, 401408), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(245504, 512), default, GradientTensor(1304576, 100352), GradientTensor(1204224, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), GradientTensor(0, 401408), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(5017600, 100352), GradientTensor(401408, 100352), GradientTensor(1605632, 401408), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5017600, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(245504, 512), default, GradientTensor(802816, 100352), GradientTensor(401408, 100352), GradientTensor(401408, 100352), default, BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(246016, 147456), Scratch(393472, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, true), InferenceTensor(802816, 401408), Scratch(246016, 147456), Scratch(393472, 128), InferenceTensor(401408, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352)));
-        RegisterTrace(12, GradientTensor(1304576, 100352), GradientTensor(401408, 401408));
-        ClearBeforeBackward(12, GradientTensor(0, 100352));
-        ClearBeforeBackward(12, GradientTensor(401408, 401408));
+        RegisterTrace(12, GradientTensor(802816, 100352), GradientTensor(1605632, 401408));
+        ClearBeforeBackward(12, GradientTensor(1605632, 401408));
         RecomputeBeforeBackward(12, 11);
         {
             int[] __r0 = { 401408, 501760, 501760 };
@@ -614,295 +605,278 @@ partial class Plain50 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
 
                 // {13 + 3 * r}: Conv+BatchNorm+ReLU layer2.{r}.conv3, layer2.{r}.bn3, layer2.{r}.relu3
                 AddConvolution(13 + 3 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), GradientTensor(1304576, 100352), Parameter($"layer2.{r}.conv3.weight"), default, TrainingTensor(5117952 + 602112 * r, 401408), GradientTensor(0, 401408), GradientTensor(1204224, 100352), ParameterGradient($"layer2.{r}.conv3.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5117952 + 602112 * r, 401408), BatchNormTensors($"layer2.{r}.bn3"), Scratch(393600 + 282368 * r, 2048), default, GradientTensor(802816, 401408), GradientTensor(401408, 401408), GradientTensor(0, 401408), default, BatchNormGradients($"layer2.{r}.bn3")),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), GradientTensor(802816, 100352), Parameter($"layer2.{r}.conv3.weight"), default, TrainingTensor(5117952 + 602112 * r, 401408), GradientTensor(0, 401408), GradientTensor(401408, 100352), ParameterGradient($"layer2.{r}.conv3.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5117952 + 602112 * r, 401408), BatchNormTensors($"layer2.{r}.bn3"), Scratch(393600 + 282368 * r, 2048), default, GradientTensor(401408, 401408), GradientTensor(0, 401408), GradientTensor(0, 401408), default, BatchNormGradients($"layer2.{r}.bn3")),
                     new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter($"layer2.{r}.conv3.weight"), default, BatchNormTensors($"layer2.{r}.bn3"), 1E-05f, Scratch(395648 + 282368 * r, 65536), Scratch(461184 + 282368 * r, 512)),
                     global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(__r0[r], 100352), Scratch(395648 + 282368 * r, 65536), Scratch(461184 + 282368 * r, 512), InferenceTensor(0, 401408)),
                     new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(0, 401408)));
-                RegisterTrace(13 + 3 * r, GradientTensor(802816, 401408), GradientTensor(1204224, 100352));
-                ClearBeforeBackward(13 + 3 * r, GradientTensor(0, 401408));
-                ClearBeforeBackward(13 + 3 * r, GradientTensor(1204224, 100352));
+                RegisterTrace(13 + 3 * r, GradientTensor(401408, 401408), GradientTensor(401408, 100352));
+                ClearBeforeBackward(13 + 3 * r, GradientTensor(401408, 100352));
                 RecomputeBeforeBackward(13 + 3 * r, 12 + 3 * r);
 
                 // {14 + 3 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv1, layer2.{1 + r}.bn1, layer2.{1 + r}.relu1
                 AddConvolution(14 + 3 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), GradientTensor(802816, 401408), Parameter($"layer2.{1 + r}.conv1.weight"), default, TrainingTensor(5519360 + 602112 * r, 100352), GradientTensor(0, 100352), GradientTensor(401408, 401408), ParameterGradient($"layer2.{1 + r}.conv1.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5519360 + 602112 * r, 100352), BatchNormTensors($"layer2.{1 + r}.bn1"), Scratch(461696 + 282368 * r, 512), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients($"layer2.{1 + r}.bn1")),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), GradientTensor(401408, 401408), Parameter($"layer2.{1 + r}.conv1.weight"), default, TrainingTensor(5519360 + 602112 * r, 100352), GradientTensor(802816, 100352), GradientTensor(0, 401408), ParameterGradient($"layer2.{1 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5519360 + 602112 * r, 100352), BatchNormTensors($"layer2.{1 + r}.bn1"), Scratch(461696 + 282368 * r, 512), default, GradientTensor(0, 100352), GradientTensor(802816, 100352), GradientTensor(802816, 100352), default, BatchNormGradients($"layer2.{1 + r}.bn1")),
                     new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter($"layer2.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn1"), 1E-05f, Scratch(462208 + 282368 * r, 65536), Scratch(527744 + 282368 * r, 128)),
                     global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(462208 + 282368 * r, 65536), Scratch(527744 + 282368 * r, 128), InferenceTensor(401408, 100352)),
                     new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352)));
-                RegisterTrace(14 + 3 * r, GradientTensor(200704, 100352), GradientTensor(401408, 401408));
-                ClearBeforeBackward(14 + 3 * r, GradientTensor(0, 100352));
-                ClearBeforeBackward(14 + 3 * r, GradientTensor(401408, 401408));
+                RegisterTrace(14 + 3 * r, GradientTensor(0, 100352), GradientTensor(0, 401408));
+                ClearBeforeBackward(14 + 3 * r, GradientTensor(0, 401408));
                 RecomputeBeforeBackward(14 + 3 * r, 13 + 3 * r);
 
                 // {15 + 3 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.relu2
                 AddConvolution(15 + 3 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(200704, 100352), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(5619712 + 602112 * r, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5619712 + 602112 * r, 100352), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(527872 + 282368 * r, 512), default, GradientTensor(1304576, 100352), GradientTensor(1204224, 100352), GradientTensor(0, 100352), default, BatchNormGradients($"layer2.{1 + r}.bn2")),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(0, 100352), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(5619712 + 602112 * r, 100352), GradientTensor(401408, 100352), GradientTensor(802816, 100352), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5619712 + 602112 * r, 100352), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(527872 + 282368 * r, 512), default, GradientTensor(802816, 100352), GradientTensor(401408, 100352), GradientTensor(401408, 100352), default, BatchNormGradients($"layer2.{1 + r}.bn2")),
                     new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(528384 + 282368 * r, 147456), Scratch(675840 + 282368 * r, 128)),
                     global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(528384 + 282368 * r, 147456), Scratch(675840 + 282368 * r, 128), InferenceTensor(501760, 100352)),
                     new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(501760, 100352), default, default, default, InferenceTensor(501760, 100352)));
-                RegisterTrace(15 + 3 * r, GradientTensor(1304576, 100352), GradientTensor(100352, 100352));
-                ClearBeforeBackward(15 + 3 * r, GradientTensor(0, 200704));
+                RegisterTrace(15 + 3 * r, GradientTensor(802816, 100352), GradientTensor(802816, 100352));
+                ClearBeforeBackward(15 + 3 * r, GradientTensor(802816, 100352));
                 RecomputeBeforeBackward(15 + 3 * r, 14 + 3 * r);
             }
         }
 
         // 22: Conv+BatchNorm+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.relu3
         AddConvolution(22, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), GradientTensor(1304576, 100352), Parameter("layer2.3.conv3.weight"), default, TrainingTensor(6924288, 401408), GradientTensor(0, 401408), GradientTensor(1204224, 100352), ParameterGradient("layer2.3.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(6924288, 401408), BatchNormTensors("layer2.3.bn3"), Scratch(1240704, 2048), default, GradientTensor(802816, 401408), GradientTensor(401408, 401408), GradientTensor(0, 401408), default, BatchNormGradients("layer2.3.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), GradientTensor(802816, 100352), Parameter("layer2.3.conv3.weight"), default, TrainingTensor(6924288, 401408), GradientTensor(0, 401408), GradientTensor(401408, 100352), ParameterGradient("layer2.3.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(6924288, 401408), BatchNormTensors("layer2.3.bn3"), Scratch(1240704, 2048), default, GradientTensor(401408, 401408), GradientTensor(0, 401408), GradientTensor(0, 401408), default, BatchNormGradients("layer2.3.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.3.conv3.weight"), default, BatchNormTensors("layer2.3.bn3"), 1E-05f, Scratch(1242752, 65536), Scratch(1308288, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(501760, 100352), Scratch(1242752, 65536), Scratch(1308288, 512), InferenceTensor(0, 401408)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(0, 401408)));
-        RegisterTrace(22, GradientTensor(802816, 401408), GradientTensor(1204224, 100352));
-        ClearBeforeBackward(22, GradientTensor(0, 401408));
-        ClearBeforeBackward(22, GradientTensor(1204224, 100352));
+        RegisterTrace(22, GradientTensor(401408, 401408), GradientTensor(401408, 100352));
+        ClearBeforeBackward(22, GradientTensor(401408, 100352));
         RecomputeBeforeBackward(22, 21);
 
         // 23: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
         AddConvolution(23, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), GradientTensor(802816, 401408), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(7325696, 200704), GradientTensor(0, 200704), GradientTensor(401408, 401408), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7325696, 200704), BatchNormTensors("layer3.0.bn1"), Scratch(1308800, 1024), default, GradientTensor(1204224, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), GradientTensor(401408, 401408), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(7325696, 200704), GradientTensor(802816, 200704), GradientTensor(0, 401408), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7325696, 200704), BatchNormTensors("layer3.0.bn1"), Scratch(1308800, 1024), default, GradientTensor(0, 200704), GradientTensor(802816, 200704), GradientTensor(802816, 200704), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1309824, 131072), Scratch(1440896, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1309824, 131072), Scratch(1440896, 256), InferenceTensor(401408, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, default, InferenceTensor(401408, 200704)));
-        RegisterTrace(23, GradientTensor(1204224, 200704), GradientTensor(401408, 401408));
-        ClearBeforeBackward(23, GradientTensor(0, 200704));
-        ClearBeforeBackward(23, GradientTensor(401408, 401408));
+        RegisterTrace(23, GradientTensor(0, 200704), GradientTensor(0, 401408));
+        ClearBeforeBackward(23, GradientTensor(0, 401408));
         RecomputeBeforeBackward(23, 22);
 
         // 24: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
         AddConvolution(24, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), GradientTensor(1204224, 200704), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(7526400, 50176), GradientTensor(0, 50176), GradientTensor(200704, 200704), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7526400, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1441152, 1024), default, GradientTensor(652288, 50176), GradientTensor(602112, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), GradientTensor(0, 200704), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(7526400, 50176), GradientTensor(200704, 50176), GradientTensor(802816, 200704), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7526400, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1441152, 1024), default, GradientTensor(401408, 50176), GradientTensor(200704, 50176), GradientTensor(200704, 50176), default, BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1442176, 589824), Scratch(2032000, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(1442176, 589824), Scratch(2032000, 256), InferenceTensor(200704, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176)));
-        RegisterTrace(24, GradientTensor(652288, 50176), GradientTensor(200704, 200704));
-        ClearBeforeBackward(24, GradientTensor(0, 50176));
-        ClearBeforeBackward(24, GradientTensor(200704, 200704));
+        RegisterTrace(24, GradientTensor(401408, 50176), GradientTensor(802816, 200704));
+        ClearBeforeBackward(24, GradientTensor(802816, 200704));
         RecomputeBeforeBackward(24, 23);
 
         // 25: Conv+BatchNorm+ReLU layer3.0.conv3, layer3.0.bn3, layer3.0.relu3
         AddConvolution(25, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), GradientTensor(652288, 50176), Parameter("layer3.0.conv3.weight"), default, TrainingTensor(7576576, 200704), GradientTensor(0, 200704), GradientTensor(602112, 50176), ParameterGradient("layer3.0.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7576576, 200704), BatchNormTensors("layer3.0.bn3"), Scratch(2032256, 4096), default, GradientTensor(401408, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer3.0.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), GradientTensor(401408, 50176), Parameter("layer3.0.conv3.weight"), default, TrainingTensor(7576576, 200704), GradientTensor(0, 200704), GradientTensor(200704, 50176), ParameterGradient("layer3.0.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7576576, 200704), BatchNormTensors("layer3.0.bn3"), Scratch(2032256, 4096), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer3.0.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.0.conv3.weight"), default, BatchNormTensors("layer3.0.bn3"), 1E-05f, Scratch(2036352, 262144), Scratch(2298496, 1024)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(200704, 50176), Scratch(2036352, 262144), Scratch(2298496, 1024), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(25, GradientTensor(401408, 200704), GradientTensor(602112, 50176));
-        ClearBeforeBackward(25, GradientTensor(0, 200704));
-        ClearBeforeBackward(25, GradientTensor(602112, 50176));
+        RegisterTrace(25, GradientTensor(200704, 200704), GradientTensor(200704, 50176));
+        ClearBeforeBackward(25, GradientTensor(200704, 50176));
         RecomputeBeforeBackward(25, 24);
 
         // 26: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
         AddConvolution(26, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), GradientTensor(401408, 200704), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(7777280, 50176), GradientTensor(0, 50176), GradientTensor(200704, 200704), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7777280, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2299520, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), GradientTensor(200704, 200704), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(7777280, 50176), GradientTensor(401408, 50176), GradientTensor(0, 200704), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7777280, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2299520, 1024), default, GradientTensor(0, 50176), GradientTensor(401408, 50176), GradientTensor(401408, 50176), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2300544, 262144), Scratch(2562688, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(2300544, 262144), Scratch(2562688, 256), InferenceTensor(200704, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176)));
-        RegisterTrace(26, GradientTensor(100352, 50176), GradientTensor(200704, 200704));
-        ClearBeforeBackward(26, GradientTensor(0, 50176));
-        ClearBeforeBackward(26, GradientTensor(200704, 200704));
+        RegisterTrace(26, GradientTensor(0, 50176), GradientTensor(0, 200704));
+        ClearBeforeBackward(26, GradientTensor(0, 200704));
         RecomputeBeforeBackward(26, 25);
 
         // 27: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
         AddConvolution(27, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(7827456, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7827456, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2562944, 1024), default, GradientTensor(652288, 50176), GradientTensor(602112, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(0, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(7827456, 50176), GradientTensor(200704, 50176), GradientTensor(401408, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7827456, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2562944, 1024), default, GradientTensor(401408, 50176), GradientTensor(200704, 50176), GradientTensor(200704, 50176), default, BatchNormGradients("layer3.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2563968, 589824), Scratch(3153792, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(2563968, 589824), Scratch(3153792, 256), InferenceTensor(250880, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(250880, 50176), default, default, default, InferenceTensor(250880, 50176)));
-        RegisterTrace(27, GradientTensor(652288, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(27, GradientTensor(0, 100352));
+        RegisterTrace(27, GradientTensor(401408, 50176), GradientTensor(401408, 50176));
+        ClearBeforeBackward(27, GradientTensor(401408, 50176));
         RecomputeBeforeBackward(27, 26);
         for (int r = 0; r < 4; r++)
         {
 
             // {28 + 3 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv3, layer3.{1 + r}.bn3, layer3.{1 + r}.relu3
             AddConvolution(28 + 3 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), GradientTensor(652288, 50176), Parameter($"layer3.{1 + r}.conv3.weight"), default, TrainingTensor(7877632 + 301056 * r, 200704), GradientTensor(0, 200704), GradientTensor(602112, 50176), ParameterGradient($"layer3.{1 + r}.conv3.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7877632 + 301056 * r, 200704), BatchNormTensors($"layer3.{1 + r}.bn3"), Scratch(3154048 + 1121792 * r, 4096), default, GradientTensor(401408, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients($"layer3.{1 + r}.bn3")),
+                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), GradientTensor(401408, 50176), Parameter($"layer3.{1 + r}.conv3.weight"), default, TrainingTensor(7877632 + 301056 * r, 200704), GradientTensor(0, 200704), GradientTensor(200704, 50176), ParameterGradient($"layer3.{1 + r}.conv3.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7877632 + 301056 * r, 200704), BatchNormTensors($"layer3.{1 + r}.bn3"), Scratch(3154048 + 1121792 * r, 4096), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients($"layer3.{1 + r}.bn3")),
                 new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter($"layer3.{1 + r}.conv3.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn3"), 1E-05f, Scratch(3158144 + 1121792 * r, 262144), Scratch(3420288 + 1121792 * r, 1024)),
                 global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(3158144 + 1121792 * r, 262144), Scratch(3420288 + 1121792 * r, 1024), InferenceTensor(0, 200704)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-            RegisterTrace(28 + 3 * r, GradientTensor(401408, 200704), GradientTensor(602112, 50176));
-            ClearBeforeBackward(28 + 3 * r, GradientTensor(0, 200704));
-            ClearBeforeBackward(28 + 3 * r, GradientTensor(602112, 50176));
+            RegisterTrace(28 + 3 * r, GradientTensor(200704, 200704), GradientTensor(200704, 50176));
+            ClearBeforeBackward(28 + 3 * r, GradientTensor(200704, 50176));
             RecomputeBeforeBackward(28 + 3 * r, 27 + 3 * r);
 
             // {29 + 3 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
             AddConvolution(29 + 3 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), GradientTensor(401408, 200704), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(8078336 + 301056 * r, 50176), GradientTensor(0, 50176), GradientTensor(200704, 200704), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(8078336 + 301056 * r, 50176), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(3421312 + 1121792 * r, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
+                global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), GradientTensor(200704, 200704), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(8078336 + 301056 * r, 50176), GradientTensor(401408, 50176), GradientTensor(0, 200704), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(8078336 + 301056 * r, 50176), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(3421312 + 1121792 * r, 1024), default, GradientTensor(0, 50176), GradientTensor(401408, 50176), GradientTensor(401408, 50176), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
                 new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(3422336 + 1121792 * r, 262144), Scratch(3684480 + 1121792 * r, 256)),
                 global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(3422336 + 1121792 * r, 262144), Scratch(3684480 + 1121792 * r, 256), InferenceTensor(200704, 50176)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176)));
-            RegisterTrace(29 + 3 * r, GradientTensor(100352, 50176), GradientTensor(200704, 200704));
-            ClearBeforeBackward(29 + 3 * r, GradientTensor(0, 50176));
-            ClearBeforeBackward(29 + 3 * r, GradientTensor(200704, 200704));
+            RegisterTrace(29 + 3 * r, GradientTensor(0, 50176), GradientTensor(0, 200704));
+            ClearBeforeBackward(29 + 3 * r, GradientTensor(0, 200704));
             RecomputeBeforeBackward(29 + 3 * r, 28 + 3 * r);
 
             // {30 + 3 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv2, layer3.{2 + r}.bn2, layer3.{2 + r}.relu2
             AddConvolution(30 + 3 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter($"layer3.{2 + r}.conv2.weight"), default, TrainingTensor(8128512 + 301056 * r, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient($"layer3.{2 + r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(8128512 + 301056 * r, 50176), BatchNormTensors($"layer3.{2 + r}.bn2"), Scratch(3684736 + 1121792 * r, 1024), default, GradientTensor(652288, 50176), GradientTensor(602112, 50176), GradientTensor(0, 50176), default, BatchNormGradients($"layer3.{2 + r}.bn2")),
+                global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(0, 50176), Parameter($"layer3.{2 + r}.conv2.weight"), default, TrainingTensor(8128512 + 301056 * r, 50176), GradientTensor(200704, 50176), GradientTensor(401408, 50176), ParameterGradient($"layer3.{2 + r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(8128512 + 301056 * r, 50176), BatchNormTensors($"layer3.{2 + r}.bn2"), Scratch(3684736 + 1121792 * r, 1024), default, GradientTensor(401408, 50176), GradientTensor(200704, 50176), GradientTensor(200704, 50176), default, BatchNormGradients($"layer3.{2 + r}.bn2")),
                 new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn2"), 1E-05f, Scratch(3685760 + 1121792 * r, 589824), Scratch(4275584 + 1121792 * r, 256)),
                 global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(3685760 + 1121792 * r, 589824), Scratch(4275584 + 1121792 * r, 256), InferenceTensor(250880, 50176)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(250880, 50176), default, default, default, InferenceTensor(250880, 50176)));
-            RegisterTrace(30 + 3 * r, GradientTensor(652288, 50176), GradientTensor(50176, 50176));
-            ClearBeforeBackward(30 + 3 * r, GradientTensor(0, 100352));
+            RegisterTrace(30 + 3 * r, GradientTensor(401408, 50176), GradientTensor(401408, 50176));
+            ClearBeforeBackward(30 + 3 * r, GradientTensor(401408, 50176));
             RecomputeBeforeBackward(30 + 3 * r, 29 + 3 * r);
         }
 
         // 40: Conv+BatchNorm+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.relu3
         AddConvolution(40, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), GradientTensor(652288, 50176), Parameter("layer3.5.conv3.weight"), default, TrainingTensor(9081856, 200704), GradientTensor(0, 200704), GradientTensor(602112, 50176), ParameterGradient("layer3.5.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9081856, 200704), BatchNormTensors("layer3.5.bn3"), Scratch(7641216, 4096), default, GradientTensor(401408, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer3.5.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), GradientTensor(401408, 50176), Parameter("layer3.5.conv3.weight"), default, TrainingTensor(9081856, 200704), GradientTensor(0, 200704), GradientTensor(200704, 50176), ParameterGradient("layer3.5.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9081856, 200704), BatchNormTensors("layer3.5.bn3"), Scratch(7641216, 4096), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer3.5.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.5.conv3.weight"), default, BatchNormTensors("layer3.5.bn3"), 1E-05f, Scratch(7645312, 262144), Scratch(7907456, 1024)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(250880, 50176), Scratch(7645312, 262144), Scratch(7907456, 1024), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(40, GradientTensor(401408, 200704), GradientTensor(602112, 50176));
-        ClearBeforeBackward(40, GradientTensor(0, 200704));
-        ClearBeforeBackward(40, GradientTensor(602112, 50176));
+        RegisterTrace(40, GradientTensor(200704, 200704), GradientTensor(200704, 50176));
+        ClearBeforeBackward(40, GradientTensor(200704, 50176));
         RecomputeBeforeBackward(40, 39);
 
         // 41: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
         AddConvolution(41, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), GradientTensor(401408, 200704), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(9282560, 100352), GradientTensor(0, 100352), GradientTensor(200704, 200704), ParameterGradient("layer4.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9282560, 100352), BatchNormTensors("layer4.0.bn1"), Scratch(7908480, 2048), default, GradientTensor(602112, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer4.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), GradientTensor(200704, 200704), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(9282560, 100352), GradientTensor(401408, 100352), GradientTensor(0, 200704), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9282560, 100352), BatchNormTensors("layer4.0.bn1"), Scratch(7908480, 2048), default, GradientTensor(0, 100352), GradientTensor(401408, 100352), GradientTensor(401408, 100352), default, BatchNormGradients("layer4.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(7910528, 524288), Scratch(8434816, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(7910528, 524288), Scratch(8434816, 512), InferenceTensor(200704, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(200704, 100352)));
-        RegisterTrace(41, GradientTensor(602112, 100352), GradientTensor(200704, 200704));
-        ClearBeforeBackward(41, GradientTensor(0, 100352));
-        ClearBeforeBackward(41, GradientTensor(200704, 200704));
+        RegisterTrace(41, GradientTensor(0, 100352), GradientTensor(0, 200704));
+        ClearBeforeBackward(41, GradientTensor(0, 200704));
         RecomputeBeforeBackward(41, 40);
 
         // 42: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
         AddConvolution(42, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), GradientTensor(602112, 100352), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(9382912, 25088), GradientTensor(0, 25088), GradientTensor(100352, 100352), ParameterGradient("layer4.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9382912, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(8435328, 2048), default, GradientTensor(326144, 25088), GradientTensor(301056, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), GradientTensor(0, 100352), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(9382912, 25088), GradientTensor(100352, 25088), GradientTensor(401408, 100352), ParameterGradient("layer4.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9382912, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(8435328, 2048), default, GradientTensor(200704, 25088), GradientTensor(100352, 25088), GradientTensor(100352, 25088), default, BatchNormGradients("layer4.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(8437376, 2359296), Scratch(10796672, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(8437376, 2359296), Scratch(10796672, 512), InferenceTensor(100352, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088)));
-        RegisterTrace(42, GradientTensor(326144, 25088), GradientTensor(100352, 100352));
-        ClearBeforeBackward(42, GradientTensor(0, 25088));
-        ClearBeforeBackward(42, GradientTensor(100352, 100352));
+        RegisterTrace(42, GradientTensor(200704, 25088), GradientTensor(401408, 100352));
+        ClearBeforeBackward(42, GradientTensor(401408, 100352));
         RecomputeBeforeBackward(42, 41);
 
         // 43: Conv+BatchNorm+ReLU layer4.0.conv3, layer4.0.bn3, layer4.0.relu3
         AddConvolution(43, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), GradientTensor(326144, 25088), Parameter("layer4.0.conv3.weight"), default, TrainingTensor(9408000, 100352), GradientTensor(0, 100352), GradientTensor(301056, 25088), ParameterGradient("layer4.0.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9408000, 100352), BatchNormTensors("layer4.0.bn3"), Scratch(10797184, 8192), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer4.0.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), GradientTensor(200704, 25088), Parameter("layer4.0.conv3.weight"), default, TrainingTensor(9408000, 100352), GradientTensor(0, 100352), GradientTensor(100352, 25088), ParameterGradient("layer4.0.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9408000, 100352), BatchNormTensors("layer4.0.bn3"), Scratch(10797184, 8192), default, GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer4.0.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.0.conv3.weight"), default, BatchNormTensors("layer4.0.bn3"), 1E-05f, Scratch(10805376, 1048576), Scratch(11853952, 2048)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(100352, 25088), Scratch(10805376, 1048576), Scratch(11853952, 2048), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(43, GradientTensor(200704, 100352), GradientTensor(301056, 25088));
-        ClearBeforeBackward(43, GradientTensor(0, 100352));
-        ClearBeforeBackward(43, GradientTensor(301056, 25088));
+        RegisterTrace(43, GradientTensor(100352, 100352), GradientTensor(100352, 25088));
+        ClearBeforeBackward(43, GradientTensor(100352, 25088));
         RecomputeBeforeBackward(43, 42);
 
         // 44: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
         AddConvolution(44, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), GradientTensor(200704, 100352), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(9508352, 25088), GradientTensor(0, 25088), GradientTensor(100352, 100352), ParameterGradient("layer4.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9508352, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11856000, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), GradientTensor(100352, 100352), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(9508352, 25088), GradientTensor(200704, 25088), GradientTensor(0, 100352), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9508352, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11856000, 2048), default, GradientTensor(0, 25088), GradientTensor(200704, 25088), GradientTensor(200704, 25088), default, BatchNormGradients("layer4.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(11858048, 1048576), Scratch(12906624, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(11858048, 1048576), Scratch(12906624, 512), InferenceTensor(100352, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088)));
-        RegisterTrace(44, GradientTensor(50176, 25088), GradientTensor(100352, 100352));
-        ClearBeforeBackward(44, GradientTensor(0, 25088));
-        ClearBeforeBackward(44, GradientTensor(100352, 100352));
+        RegisterTrace(44, GradientTensor(0, 25088), GradientTensor(0, 100352));
+        ClearBeforeBackward(44, GradientTensor(0, 100352));
         RecomputeBeforeBackward(44, 43);
 
         // 45: Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
         AddConvolution(45, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(9533440, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9533440, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(12907136, 2048), default, GradientTensor(326144, 25088), GradientTensor(301056, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(0, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(9533440, 25088), GradientTensor(100352, 25088), GradientTensor(200704, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9533440, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(12907136, 2048), default, GradientTensor(200704, 25088), GradientTensor(100352, 25088), GradientTensor(100352, 25088), default, BatchNormGradients("layer4.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(12909184, 2359296), Scratch(15268480, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(12909184, 2359296), Scratch(15268480, 512), InferenceTensor(125440, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(125440, 25088), default, default, default, InferenceTensor(125440, 25088)));
-        RegisterTrace(45, GradientTensor(326144, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(45, GradientTensor(0, 50176));
+        RegisterTrace(45, GradientTensor(200704, 25088), GradientTensor(200704, 25088));
+        ClearBeforeBackward(45, GradientTensor(200704, 25088));
         RecomputeBeforeBackward(45, 44);
 
         // 46: Conv+BatchNorm+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.relu3
         AddConvolution(46, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), GradientTensor(326144, 25088), Parameter("layer4.1.conv3.weight"), default, TrainingTensor(9558528, 100352), GradientTensor(0, 100352), GradientTensor(301056, 25088), ParameterGradient("layer4.1.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9558528, 100352), BatchNormTensors("layer4.1.bn3"), Scratch(15268992, 8192), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer4.1.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), GradientTensor(200704, 25088), Parameter("layer4.1.conv3.weight"), default, TrainingTensor(9558528, 100352), GradientTensor(0, 100352), GradientTensor(100352, 25088), ParameterGradient("layer4.1.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9558528, 100352), BatchNormTensors("layer4.1.bn3"), Scratch(15268992, 8192), default, GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer4.1.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.1.conv3.weight"), default, BatchNormTensors("layer4.1.bn3"), 1E-05f, Scratch(15277184, 1048576), Scratch(16325760, 2048)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(125440, 25088), Scratch(15277184, 1048576), Scratch(16325760, 2048), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(46, GradientTensor(200704, 100352), GradientTensor(301056, 25088));
-        ClearBeforeBackward(46, GradientTensor(0, 100352));
-        ClearBeforeBackward(46, GradientTensor(301056, 25088));
+        RegisterTrace(46, GradientTensor(100352, 100352), GradientTensor(100352, 25088));
+        ClearBeforeBackward(46, GradientTensor(100352, 25088));
         RecomputeBeforeBackward(46, 45);
 
         // 47: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
         AddConvolution(47, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), GradientTensor(200704, 100352), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(9658880, 25088), GradientTensor(0, 25088), GradientTensor(100352, 100352), ParameterGradient("layer4.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9658880, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16327808, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.2.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), GradientTensor(100352, 100352), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(9658880, 25088), GradientTensor(200704, 25088), GradientTensor(0, 100352), ParameterGradient("layer4.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9658880, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16327808, 2048), default, GradientTensor(0, 25088), GradientTensor(200704, 25088), GradientTensor(200704, 25088), default, BatchNormGradients("layer4.2.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(16329856, 1048576), Scratch(17378432, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(16329856, 1048576), Scratch(17378432, 512), InferenceTensor(100352, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088)));
-        RegisterTrace(47, GradientTensor(50176, 25088), GradientTensor(100352, 100352));
-        ClearBeforeBackward(47, GradientTensor(0, 25088));
-        ClearBeforeBackward(47, GradientTensor(100352, 100352));
+        RegisterTrace(47, GradientTensor(0, 25088), GradientTensor(0, 100352));
+        ClearBeforeBackward(47, GradientTensor(0, 100352));
         RecomputeBeforeBackward(47, 46);
 
         // 48: Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
         AddConvolution(48, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(9683968, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9683968, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(17378944, 2048), default, GradientTensor(326144, 25088), GradientTensor(301056, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.2.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(0, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(9683968, 25088), GradientTensor(100352, 25088), GradientTensor(200704, 25088), ParameterGradient("layer4.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9683968, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(17378944, 2048), default, GradientTensor(200704, 25088), GradientTensor(100352, 25088), GradientTensor(100352, 25088), default, BatchNormGradients("layer4.2.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(17380992, 2359296), Scratch(19740288, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(17380992, 2359296), Scratch(19740288, 512), InferenceTensor(125440, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(125440, 25088), default, default, default, InferenceTensor(125440, 25088)));
-        RegisterTrace(48, GradientTensor(326144, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(48, GradientTensor(0, 50176));
+        RegisterTrace(48, GradientTensor(200704, 25088), GradientTensor(200704, 25088));
+        ClearBeforeBackward(48, GradientTensor(200704, 25088));
         RecomputeBeforeBackward(48, 47);
 
         // 49: Conv+BatchNorm+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.relu3
         AddConvolution(49, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), GradientTensor(326144, 25088), Parameter("layer4.2.conv3.weight"), default, TrainingTensor(9709056, 100352), GradientTensor(0, 100352), GradientTensor(301056, 25088), ParameterGradient("layer4.2.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9709056, 100352), BatchNormTensors("layer4.2.bn3"), Scratch(19740800, 8192), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer4.2.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), GradientTensor(200704, 25088), Parameter("layer4.2.conv3.weight"), default, TrainingTensor(9709056, 100352), GradientTensor(0, 100352), GradientTensor(100352, 25088), ParameterGradient("layer4.2.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9709056, 100352), BatchNormTensors("layer4.2.bn3"), Scratch(19740800, 8192), default, GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer4.2.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.2.conv3.weight"), default, BatchNormTensors("layer4.2.bn3"), 1E-05f, Scratch(19748992, 1048576), Scratch(20797568, 2048)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(125440, 25088), Scratch(19748992, 1048576), Scratch(20797568, 2048), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(49, GradientTensor(200704, 100352), GradientTensor(301056, 25088));
-        ClearBeforeBackward(49, GradientTensor(0, 100352));
-        ClearBeforeBackward(49, GradientTensor(301056, 25088));
+        RegisterTrace(49, GradientTensor(100352, 100352), GradientTensor(100352, 25088));
+        ClearBeforeBackward(49, GradientTensor(100352, 25088));
         RecomputeBeforeBackward(49, 48);
 
         // 50: GlobalAvgPool avgpool
         AddStep(50,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(200704, 100352), TrainingTensor(9809408, 2048), GradientTensor(0, 2048), GradientTensor(100352, 100352)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(100352, 100352), TrainingTensor(9809408, 2048), GradientTensor(200704, 2048), GradientTensor(0, 100352)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(0, 100352), InferenceTensor(100352, 2048)));
-        RegisterTrace(50, TrainingTensor(9809408, 2048), GradientTensor(100352, 100352));
-        ClearBeforeBackward(50, GradientTensor(100352, 100352));
+        RegisterTrace(50, TrainingTensor(9809408, 2048), GradientTensor(0, 100352));
+        ClearBeforeBackward(50, GradientTensor(0, 100352));
         RecomputeBeforeBackward(50, 49);
 
         // 51: Dense fc
         AddConvolution(51, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(9809408, 2048), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(9811456, 1000), GradientTensor(2048, 1000), GradientTensor(0, 2048), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(9809408, 2048), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(9811456, 1000), GradientTensor(0, 1000), GradientTensor(200704, 2048), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv2048x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(100352, 2048), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000)),
             null);
-        RegisterTrace(51, TrainingTensor(9811456, 1000), GradientTensor(0, 2048));
-        ClearBeforeBackward(51, GradientTensor(0, 2048));
+        RegisterTrace(51, TrainingTensor(9811456, 1000), GradientTensor(200704, 2048));
+        ClearBeforeBackward(51, GradientTensor(200704, 2048));
     }
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(9811456, 1000);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(2048, 1000);
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(0, 1000);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(2408448, 150528);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(802816, 150528);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);

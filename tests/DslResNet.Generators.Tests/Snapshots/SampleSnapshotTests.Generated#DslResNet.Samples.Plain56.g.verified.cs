@@ -43,7 +43,7 @@ partial class Plain56 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     public const long ForwardFlopsPerImage = 252572938;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 2457896;
+    public const long TrainingActivationBytesPerImage = 2326824;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 131072;
@@ -113,7 +113,7 @@ partial class Plain56 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         s.Append("Total params: 853,018 (trainable; plus 4,119 buffer elements)\n");
         s.Append("Multiply-adds per image: 125,485,696\n");
         s.Append("Forward FLOPs per image: 252,572,938 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 2.34 MiB, inference 128.0 KiB\n");
+        s.Append("Activation memory per image: training 2.22 MiB, inference 128.0 KiB\n");
         s.Append("Fusion groups: 57 passes for 167 layers\n");
         return s.ToString();
     }
@@ -281,218 +281,225 @@ partial class Plain56 : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public Plain56(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(532554, 81920, 32768, 858464))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(532554, 49152, 32768, 858464))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(49152, 3072), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(16384, 3072), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(0, GradientTensor(32768, 16384), GradientTensor(49152, 3072));
-        ClearBeforeBackward(0, GradientTensor(0, 16384));
-        ClearBeforeBackward(0, GradientTensor(49152, 3072));
-        for (int r = 0; r < 9; r++)
+        RegisterTrace(0, GradientTensor(16384, 16384), GradientTensor(16384, 3072));
+        ClearBeforeBackward(0, GradientTensor(16384, 3072));
         {
+            int[] __r0 = { 16384, 32768, 0, 16384, 32768, 0, 16384, 32768, 0 };
+            int[] __r1 = { 32768, 0, 16384, 32768, 0, 16384, 32768, 0, 16384 };
+            int[] __r2 = { 0, 16384, 32768, 0, 16384, 32768, 0, 16384, 32768 };
+            for (int r = 0; r < 9; r++)
+            {
 
-            // {1 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv1, layer1.{r}.bn1, layer1.{r}.relu1
-            AddConvolution(1 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter($"layer1.{r}.conv1.weight"), default, TrainingTensor(16384 + 32768 * r, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient($"layer1.{r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn1"), Scratch(512 + 4768 * r, 64), default, GradientTensor(65536, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv1.weight"), default, BatchNormTensors($"layer1.{r}.bn1"), 1E-05f, Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16), InferenceTensor(16384, 16384)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
-            RegisterTrace(1 + 2 * r, GradientTensor(65536, 16384), GradientTensor(16384, 16384));
-            ClearBeforeBackward(1 + 2 * r, GradientTensor(0, 32768));
-            RecomputeBeforeBackward(1 + 2 * r, 2 * r);
+                // {1 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv1, layer1.{r}.bn1, layer1.{r}.relu1
+                AddConvolution(1 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(__r0[r], 16384), Parameter($"layer1.{r}.conv1.weight"), default, TrainingTensor(16384 + 32768 * r, 16384), GradientTensor(__r1[r], 16384), GradientTensor(__r2[r], 16384), ParameterGradient($"layer1.{r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn1"), Scratch(512 + 4768 * r, 64), default, GradientTensor(__r2[r], 16384), GradientTensor(__r1[r], 16384), GradientTensor(__r1[r], 16384), default, BatchNormGradients($"layer1.{r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv1.weight"), default, BatchNormTensors($"layer1.{r}.bn1"), 1E-05f, Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576 + 4768 * r, 2304), Scratch(2880 + 4768 * r, 16), InferenceTensor(16384, 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
+                RegisterTrace(1 + 2 * r, GradientTensor(__r2[r], 16384), GradientTensor(__r2[r], 16384));
+                ClearBeforeBackward(1 + 2 * r, GradientTensor(__r2[r], 16384));
+                RecomputeBeforeBackward(1 + 2 * r, 2 * r);
 
-            // {2 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv2, layer1.{r}.bn2, layer1.{r}.relu2
-            AddConvolution(2 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(65536, 16384), Parameter($"layer1.{r}.conv2.weight"), default, TrainingTensor(32768 + 32768 * r, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient($"layer1.{r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn2"), Scratch(2896 + 4768 * r, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv2.weight"), default, BatchNormTensors($"layer1.{r}.bn2"), 1E-05f, Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16), InferenceTensor(0, 16384)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-            RegisterTrace(2 + 2 * r, GradientTensor(32768, 16384), GradientTensor(49152, 16384));
-            ClearBeforeBackward(2 + 2 * r, GradientTensor(0, 16384));
-            ClearBeforeBackward(2 + 2 * r, GradientTensor(49152, 16384));
-            RecomputeBeforeBackward(2 + 2 * r, 1 + 2 * r);
+                // {2 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv2, layer1.{r}.bn2, layer1.{r}.relu2
+                AddConvolution(2 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(__r2[r], 16384), Parameter($"layer1.{r}.conv2.weight"), default, TrainingTensor(32768 + 32768 * r, 16384), GradientTensor(__r0[r], 16384), GradientTensor(__r1[r], 16384), ParameterGradient($"layer1.{r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(32768 + 32768 * r, 16384), BatchNormTensors($"layer1.{r}.bn2"), Scratch(2896 + 4768 * r, 64), default, GradientTensor(__r1[r], 16384), GradientTensor(__r0[r], 16384), GradientTensor(__r0[r], 16384), default, BatchNormGradients($"layer1.{r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{r}.conv2.weight"), default, BatchNormTensors($"layer1.{r}.bn2"), 1E-05f, Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960 + 4768 * r, 2304), Scratch(5264 + 4768 * r, 16), InferenceTensor(0, 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+                RegisterTrace(2 + 2 * r, GradientTensor(__r1[r], 16384), GradientTensor(__r1[r], 16384));
+                ClearBeforeBackward(2 + 2 * r, GradientTensor(__r1[r], 16384));
+                RecomputeBeforeBackward(2 + 2 * r, 1 + 2 * r);
+            }
         }
 
         // 19: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(19, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), GradientTensor(32768, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(311296, 8192), GradientTensor(0, 8192), GradientTensor(16384, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(311296, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(43424, 128), default, GradientTensor(49152, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), GradientTensor(16384, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(311296, 8192), GradientTensor(32768, 8192), GradientTensor(0, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(311296, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(43424, 128), default, GradientTensor(0, 8192), GradientTensor(32768, 8192), GradientTensor(32768, 8192), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(43552, 4608), Scratch(48160, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(0, 16384), Scratch(43552, 4608), Scratch(48160, 32), InferenceTensor(16384, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(16384, 8192)));
-        RegisterTrace(19, GradientTensor(49152, 8192), GradientTensor(16384, 16384));
-        ClearBeforeBackward(19, GradientTensor(0, 8192));
-        ClearBeforeBackward(19, GradientTensor(16384, 16384));
+        RegisterTrace(19, GradientTensor(0, 8192), GradientTensor(0, 16384));
+        ClearBeforeBackward(19, GradientTensor(0, 16384));
         RecomputeBeforeBackward(19, 18);
 
         // 20: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
         AddConvolution(20, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(49152, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(319488, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(319488, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(48192, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(0, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(319488, 8192), GradientTensor(8192, 8192), GradientTensor(32768, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(319488, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(48192, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(8192, 8192), default, BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(48320, 9216), Scratch(57536, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(48320, 9216), Scratch(57536, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(20, GradientTensor(24576, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(20, GradientTensor(0, 16384));
+        RegisterTrace(20, GradientTensor(16384, 8192), GradientTensor(32768, 8192));
+        ClearBeforeBackward(20, GradientTensor(32768, 8192));
         RecomputeBeforeBackward(20, 19);
 
         // 21: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
         AddConvolution(21, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(24576, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(327680, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(327680, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(57568, 128), default, GradientTensor(32768, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(327680, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(327680, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(57568, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(57696, 9216), Scratch(66912, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57696, 9216), Scratch(66912, 32), InferenceTensor(8192, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
-        RegisterTrace(21, GradientTensor(32768, 8192), GradientTensor(16384, 8192));
-        ClearBeforeBackward(21, GradientTensor(0, 8192));
-        ClearBeforeBackward(21, GradientTensor(16384, 8192));
+        RegisterTrace(21, GradientTensor(8192, 8192), GradientTensor(8192, 8192));
+        ClearBeforeBackward(21, GradientTensor(8192, 8192));
         RecomputeBeforeBackward(21, 20);
-        for (int r = 0; r < 7; r++)
         {
+            int[] __r0 = { 8192, 16384, 0, 8192, 16384, 0, 8192 };
+            int[] __r1 = { 16384, 0, 8192, 16384, 0, 8192, 16384 };
+            int[] __r2 = { 0, 8192, 16384, 0, 8192, 16384, 0 };
+            for (int r = 0; r < 7; r++)
+            {
 
-            // {22 + 2 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.relu2
-            AddConvolution(22 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(32768, 8192), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(335872 + 16384 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(335872 + 16384 * r, 8192), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(66944 + 18752 * r, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{1 + r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(67072 + 18752 * r, 9216), Scratch(76288 + 18752 * r, 32)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(67072 + 18752 * r, 9216), Scratch(76288 + 18752 * r, 32), InferenceTensor(0, 8192)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-            RegisterTrace(22 + 2 * r, GradientTensor(24576, 8192), GradientTensor(8192, 8192));
-            ClearBeforeBackward(22 + 2 * r, GradientTensor(0, 16384));
-            RecomputeBeforeBackward(22 + 2 * r, 21 + 2 * r);
+                // {22 + 2 * r}: Conv+BatchNorm+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.relu2
+                AddConvolution(22 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(__r0[r], 8192), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(335872 + 16384 * r, 8192), GradientTensor(__r1[r], 8192), GradientTensor(__r2[r], 8192), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(335872 + 16384 * r, 8192), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(66944 + 18752 * r, 128), default, GradientTensor(__r2[r], 8192), GradientTensor(__r1[r], 8192), GradientTensor(__r1[r], 8192), default, BatchNormGradients($"layer2.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(67072 + 18752 * r, 9216), Scratch(76288 + 18752 * r, 32)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(67072 + 18752 * r, 9216), Scratch(76288 + 18752 * r, 32), InferenceTensor(0, 8192)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+                RegisterTrace(22 + 2 * r, GradientTensor(__r2[r], 8192), GradientTensor(__r2[r], 8192));
+                ClearBeforeBackward(22 + 2 * r, GradientTensor(__r2[r], 8192));
+                RecomputeBeforeBackward(22 + 2 * r, 21 + 2 * r);
 
-            // {23 + 2 * r}: Conv+BatchNorm+ReLU layer2.{2 + r}.conv1, layer2.{2 + r}.bn1, layer2.{2 + r}.relu1
-            AddConvolution(23 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(24576, 8192), Parameter($"layer2.{2 + r}.conv1.weight"), default, TrainingTensor(344064 + 16384 * r, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient($"layer2.{2 + r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(344064 + 16384 * r, 8192), BatchNormTensors($"layer2.{2 + r}.bn1"), Scratch(76320 + 18752 * r, 128), default, GradientTensor(32768, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{2 + r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + r}.bn1"), 1E-05f, Scratch(76448 + 18752 * r, 9216), Scratch(85664 + 18752 * r, 32)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(76448 + 18752 * r, 9216), Scratch(85664 + 18752 * r, 32), InferenceTensor(8192, 8192)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
-            RegisterTrace(23 + 2 * r, GradientTensor(32768, 8192), GradientTensor(16384, 8192));
-            ClearBeforeBackward(23 + 2 * r, GradientTensor(0, 8192));
-            ClearBeforeBackward(23 + 2 * r, GradientTensor(16384, 8192));
-            RecomputeBeforeBackward(23 + 2 * r, 22 + 2 * r);
+                // {23 + 2 * r}: Conv+BatchNorm+ReLU layer2.{2 + r}.conv1, layer2.{2 + r}.bn1, layer2.{2 + r}.relu1
+                AddConvolution(23 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(__r2[r], 8192), Parameter($"layer2.{2 + r}.conv1.weight"), default, TrainingTensor(344064 + 16384 * r, 8192), GradientTensor(__r0[r], 8192), GradientTensor(__r1[r], 8192), ParameterGradient($"layer2.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(344064 + 16384 * r, 8192), BatchNormTensors($"layer2.{2 + r}.bn1"), Scratch(76320 + 18752 * r, 128), default, GradientTensor(__r1[r], 8192), GradientTensor(__r0[r], 8192), GradientTensor(__r0[r], 8192), default, BatchNormGradients($"layer2.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + r}.bn1"), 1E-05f, Scratch(76448 + 18752 * r, 9216), Scratch(85664 + 18752 * r, 32)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(76448 + 18752 * r, 9216), Scratch(85664 + 18752 * r, 32), InferenceTensor(8192, 8192)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 8192), default, default, default, InferenceTensor(8192, 8192)));
+                RegisterTrace(23 + 2 * r, GradientTensor(__r1[r], 8192), GradientTensor(__r1[r], 8192));
+                ClearBeforeBackward(23 + 2 * r, GradientTensor(__r1[r], 8192));
+                RecomputeBeforeBackward(23 + 2 * r, 22 + 2 * r);
+            }
         }
 
         // 36: Conv+BatchNorm+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.relu2
         AddConvolution(36, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(32768, 8192), Parameter("layer2.8.conv2.weight"), default, TrainingTensor(450560, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.8.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(450560, 8192), BatchNormTensors("layer2.8.bn2"), Scratch(198208, 128), default, GradientTensor(24576, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.8.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.8.conv2.weight"), default, TrainingTensor(450560, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.8.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(450560, 8192), BatchNormTensors("layer2.8.bn2"), Scratch(198208, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.8.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv2.weight"), default, BatchNormTensors("layer2.8.bn2"), 1E-05f, Scratch(198336, 9216), Scratch(207552, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(198336, 9216), Scratch(207552, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(36, GradientTensor(24576, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(36, GradientTensor(0, 16384));
+        RegisterTrace(36, GradientTensor(8192, 8192), GradientTensor(8192, 8192));
+        ClearBeforeBackward(36, GradientTensor(8192, 8192));
         RecomputeBeforeBackward(36, 35);
 
         // 37: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
         AddConvolution(37, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), GradientTensor(24576, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(458752, 4096), GradientTensor(0, 4096), GradientTensor(16384, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(458752, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(207584, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), GradientTensor(8192, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(458752, 4096), GradientTensor(16384, 4096), GradientTensor(0, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(458752, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(207584, 256), default, GradientTensor(0, 4096), GradientTensor(16384, 4096), GradientTensor(16384, 4096), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(207840, 18432), Scratch(226272, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(0, 8192), Scratch(207840, 18432), Scratch(226272, 64), InferenceTensor(8192, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(8192, 4096), default, default, default, InferenceTensor(8192, 4096)));
-        RegisterTrace(37, GradientTensor(8192, 4096), GradientTensor(16384, 8192));
-        ClearBeforeBackward(37, GradientTensor(0, 4096));
-        ClearBeforeBackward(37, GradientTensor(16384, 8192));
+        RegisterTrace(37, GradientTensor(0, 4096), GradientTensor(0, 8192));
+        ClearBeforeBackward(37, GradientTensor(0, 8192));
         RecomputeBeforeBackward(37, 36);
 
         // 38: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
         AddConvolution(38, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(462848, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(462848, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(226336, 256), default, GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(0, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(462848, 4096), GradientTensor(4096, 4096), GradientTensor(16384, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(462848, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(226336, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(4096, 4096), default, BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(226592, 36864), Scratch(263456, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(226592, 36864), Scratch(263456, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(38, GradientTensor(16384, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(38, GradientTensor(0, 8192));
+        RegisterTrace(38, GradientTensor(8192, 4096), GradientTensor(16384, 4096));
+        ClearBeforeBackward(38, GradientTensor(16384, 4096));
         RecomputeBeforeBackward(38, 37);
 
         // 39: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
         AddConvolution(39, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(16384, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(466944, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(466944, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(263520, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(466944, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(466944, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(263520, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(263776, 36864), Scratch(300640, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(263776, 36864), Scratch(300640, 64), InferenceTensor(4096, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
-        RegisterTrace(39, GradientTensor(8192, 4096), GradientTensor(12288, 4096));
-        ClearBeforeBackward(39, GradientTensor(0, 4096));
-        ClearBeforeBackward(39, GradientTensor(12288, 4096));
+        RegisterTrace(39, GradientTensor(4096, 4096), GradientTensor(4096, 4096));
+        ClearBeforeBackward(39, GradientTensor(4096, 4096));
         RecomputeBeforeBackward(39, 38);
-        for (int r = 0; r < 7; r++)
         {
+            int[] __r0 = { 4096, 8192, 0, 4096, 8192, 0, 4096 };
+            int[] __r1 = { 8192, 0, 4096, 8192, 0, 4096, 8192 };
+            int[] __r2 = { 0, 4096, 8192, 0, 4096, 8192, 0 };
+            for (int r = 0; r < 7; r++)
+            {
 
-            // {40 + 2 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv2, layer3.{1 + r}.bn2, layer3.{1 + r}.relu2
-            AddConvolution(40 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter($"layer3.{1 + r}.conv2.weight"), default, TrainingTensor(471040 + 8192 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{1 + r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(471040 + 8192 * r, 4096), BatchNormTensors($"layer3.{1 + r}.bn2"), Scratch(300704 + 74368 * r, 256), default, GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{1 + r}.bn2")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn2"), 1E-05f, Scratch(300960 + 74368 * r, 36864), Scratch(337824 + 74368 * r, 64)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(300960 + 74368 * r, 36864), Scratch(337824 + 74368 * r, 64), InferenceTensor(0, 4096)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-            RegisterTrace(40 + 2 * r, GradientTensor(16384, 4096), GradientTensor(4096, 4096));
-            ClearBeforeBackward(40 + 2 * r, GradientTensor(0, 8192));
-            RecomputeBeforeBackward(40 + 2 * r, 39 + 2 * r);
+                // {40 + 2 * r}: Conv+BatchNorm+ReLU layer3.{1 + r}.conv2, layer3.{1 + r}.bn2, layer3.{1 + r}.relu2
+                AddConvolution(40 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(__r0[r], 4096), Parameter($"layer3.{1 + r}.conv2.weight"), default, TrainingTensor(471040 + 8192 * r, 4096), GradientTensor(__r1[r], 4096), GradientTensor(__r2[r], 4096), ParameterGradient($"layer3.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(471040 + 8192 * r, 4096), BatchNormTensors($"layer3.{1 + r}.bn2"), Scratch(300704 + 74368 * r, 256), default, GradientTensor(__r2[r], 4096), GradientTensor(__r1[r], 4096), GradientTensor(__r1[r], 4096), default, BatchNormGradients($"layer3.{1 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn2"), 1E-05f, Scratch(300960 + 74368 * r, 36864), Scratch(337824 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(300960 + 74368 * r, 36864), Scratch(337824 + 74368 * r, 64), InferenceTensor(0, 4096)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+                RegisterTrace(40 + 2 * r, GradientTensor(__r2[r], 4096), GradientTensor(__r2[r], 4096));
+                ClearBeforeBackward(40 + 2 * r, GradientTensor(__r2[r], 4096));
+                RecomputeBeforeBackward(40 + 2 * r, 39 + 2 * r);
 
-            // {41 + 2 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
-            AddConvolution(41 + 2 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(16384, 4096), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(475136 + 8192 * r, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(475136 + 8192 * r, 4096), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(337888 + 74368 * r, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(338144 + 74368 * r, 36864), Scratch(375008 + 74368 * r, 64)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(338144 + 74368 * r, 36864), Scratch(375008 + 74368 * r, 64), InferenceTensor(4096, 4096)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
-            RegisterTrace(41 + 2 * r, GradientTensor(8192, 4096), GradientTensor(12288, 4096));
-            ClearBeforeBackward(41 + 2 * r, GradientTensor(0, 4096));
-            ClearBeforeBackward(41 + 2 * r, GradientTensor(12288, 4096));
-            RecomputeBeforeBackward(41 + 2 * r, 40 + 2 * r);
+                // {41 + 2 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
+                AddConvolution(41 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(__r2[r], 4096), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(475136 + 8192 * r, 4096), GradientTensor(__r0[r], 4096), GradientTensor(__r1[r], 4096), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(475136 + 8192 * r, 4096), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(337888 + 74368 * r, 256), default, GradientTensor(__r1[r], 4096), GradientTensor(__r0[r], 4096), GradientTensor(__r0[r], 4096), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(338144 + 74368 * r, 36864), Scratch(375008 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(338144 + 74368 * r, 36864), Scratch(375008 + 74368 * r, 64), InferenceTensor(4096, 4096)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(4096, 4096), default, default, default, InferenceTensor(4096, 4096)));
+                RegisterTrace(41 + 2 * r, GradientTensor(__r1[r], 4096), GradientTensor(__r1[r], 4096));
+                ClearBeforeBackward(41 + 2 * r, GradientTensor(__r1[r], 4096));
+                RecomputeBeforeBackward(41 + 2 * r, 40 + 2 * r);
+            }
         }
 
         // 54: Conv+BatchNorm+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.relu2
         AddConvolution(54, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.8.conv2.weight"), default, TrainingTensor(528384, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.8.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(528384, 4096), BatchNormTensors("layer3.8.bn2"), Scratch(821280, 256), default, GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.8.bn2")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(528384, 4096), BatchNormTensors("layer3.8.bn2"), Scratch(821280, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.8.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv2.weight"), default, BatchNormTensors("layer3.8.bn2"), 1E-05f, Scratch(821536, 36864), Scratch(858400, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(821536, 36864), Scratch(858400, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(54, GradientTensor(16384, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(54, GradientTensor(0, 8192));
+        RegisterTrace(54, GradientTensor(4096, 4096), GradientTensor(4096, 4096));
+        ClearBeforeBackward(54, GradientTensor(4096, 4096));
         RecomputeBeforeBackward(54, 53);
 
         // 55: GlobalAvgPool avgpool
         AddStep(55,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(16384, 4096), TrainingTensor(532480, 64), GradientTensor(0, 64), GradientTensor(12288, 4096)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(4096, 4096), TrainingTensor(532480, 64), GradientTensor(8192, 64), GradientTensor(0, 4096)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(0, 4096), InferenceTensor(4096, 64)));
-        RegisterTrace(55, TrainingTensor(532480, 64), GradientTensor(12288, 4096));
-        ClearBeforeBackward(55, GradientTensor(12288, 4096));
+        RegisterTrace(55, TrainingTensor(532480, 64), GradientTensor(0, 4096));
+        ClearBeforeBackward(55, GradientTensor(0, 4096));
         RecomputeBeforeBackward(55, 54);
 
         // 56: Dense fc
         AddConvolution(56, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(532480, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(532544, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(532480, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(532544, 10), GradientTensor(0, 10), GradientTensor(8192, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(4096, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 10)),
             null);
-        RegisterTrace(56, TrainingTensor(532544, 10), GradientTensor(0, 64));
-        ClearBeforeBackward(56, GradientTensor(0, 64));
+        RegisterTrace(56, TrainingTensor(532544, 10), GradientTensor(8192, 64));
+        ClearBeforeBackward(56, GradientTensor(8192, 64));
     }
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(532544, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(64, 10);
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(0, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(49152, 3072);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(16384, 3072);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 10);

@@ -372,203 +372,195 @@ partial class PlainPreAct18 : global::DslResNet.Runtime.NetworkBase, global::Dsl
         // 4: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
         AddConvolution(4, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1204224, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1404928, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(256, 256), default, GradientTensor(602112, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.0.bn2")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(256, 256), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(512, 36864), Scratch(37376, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(512, 36864), Scratch(37376, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(4, GradientTensor(602112, 200704), GradientTensor(200704, 200704));
-        ClearBeforeBackward(4, GradientTensor(0, 401408));
+        RegisterTrace(4, GradientTensor(200704, 200704), GradientTensor(200704, 200704));
+        ClearBeforeBackward(4, GradientTensor(200704, 200704));
 
         // 5: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.1.bn1, layer1.1.relu1
         AddConvolution(5, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(602112, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1605632, 200704), GradientTensor(0, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1605632, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(37440, 256), default, GradientTensor(802816, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(200704, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1605632, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1605632, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(37440, 256), default, GradientTensor(0, 200704), GradientTensor(401408, 200704), GradientTensor(401408, 200704), default, BatchNormGradients("layer1.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(37696, 36864), Scratch(74560, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(37696, 36864), Scratch(74560, 64), InferenceTensor(200704, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704)));
-        RegisterTrace(5, GradientTensor(802816, 200704), GradientTensor(401408, 200704));
+        RegisterTrace(5, GradientTensor(0, 200704), GradientTensor(0, 200704));
         ClearBeforeBackward(5, GradientTensor(0, 200704));
-        ClearBeforeBackward(5, GradientTensor(401408, 200704));
         RecomputeBeforeBackward(5, 4);
 
         // 6: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
         AddConvolution(6, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(802816, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(74624, 256), default, GradientTensor(602112, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(0, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(200704, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(74624, 256), default, GradientTensor(401408, 200704), GradientTensor(200704, 200704), GradientTensor(200704, 200704), default, BatchNormGradients("layer1.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(74880, 36864), Scratch(111744, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(74880, 36864), Scratch(111744, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(6, GradientTensor(602112, 200704), GradientTensor(200704, 200704));
-        ClearBeforeBackward(6, GradientTensor(0, 401408));
+        RegisterTrace(6, GradientTensor(401408, 200704), GradientTensor(401408, 200704));
+        ClearBeforeBackward(6, GradientTensor(401408, 200704));
         RecomputeBeforeBackward(6, 5);
 
         // 7: Conv+BatchNorm+ReLU layer1.1.conv2, layer2.0.bn1, layer2.0.relu1
         AddConvolution(7, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(602112, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(2007040, 200704), GradientTensor(0, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2007040, 200704), BatchNormTensors("layer2.0.bn1"), Scratch(111808, 256), default, GradientTensor(802816, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer2.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(401408, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(2007040, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2007040, 200704), BatchNormTensors("layer2.0.bn1"), Scratch(111808, 256), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(112064, 36864), Scratch(148928, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(112064, 36864), Scratch(148928, 64), InferenceTensor(200704, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, default, InferenceTensor(200704, 200704)));
-        RegisterTrace(7, GradientTensor(802816, 200704), GradientTensor(401408, 200704));
-        ClearBeforeBackward(7, GradientTensor(0, 200704));
-        ClearBeforeBackward(7, GradientTensor(401408, 200704));
+        RegisterTrace(7, GradientTensor(200704, 200704), GradientTensor(200704, 200704));
+        ClearBeforeBackward(7, GradientTensor(200704, 200704));
         RecomputeBeforeBackward(7, 6);
 
         // 8: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
         AddConvolution(8, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), GradientTensor(802816, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(2207744, 100352), GradientTensor(0, 100352), GradientTensor(200704, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(148992, 512), default, GradientTensor(401408, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), GradientTensor(200704, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(2207744, 100352), GradientTensor(401408, 100352), GradientTensor(0, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(148992, 512), default, GradientTensor(0, 100352), GradientTensor(401408, 100352), GradientTensor(401408, 100352), default, BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(149504, 73728), Scratch(223232, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(149504, 73728), Scratch(223232, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(8, GradientTensor(401408, 100352), GradientTensor(200704, 200704));
-        ClearBeforeBackward(8, GradientTensor(0, 100352));
-        ClearBeforeBackward(8, GradientTensor(200704, 200704));
+        RegisterTrace(8, GradientTensor(0, 100352), GradientTensor(0, 200704));
+        ClearBeforeBackward(8, GradientTensor(0, 200704));
         RecomputeBeforeBackward(8, 7);
 
         // 9: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.1.bn1, layer2.1.relu1
         AddConvolution(9, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(401408, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(2308096, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2308096, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(223360, 512), default, GradientTensor(301056, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(0, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(2308096, 100352), GradientTensor(100352, 100352), GradientTensor(401408, 100352), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2308096, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(223360, 512), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(100352, 100352), default, BatchNormGradients("layer2.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(223872, 147456), Scratch(371328, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(223872, 147456), Scratch(371328, 128), InferenceTensor(100352, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
-        RegisterTrace(9, GradientTensor(301056, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(9, GradientTensor(0, 200704));
+        RegisterTrace(9, GradientTensor(200704, 100352), GradientTensor(401408, 100352));
+        ClearBeforeBackward(9, GradientTensor(401408, 100352));
         RecomputeBeforeBackward(9, 8);
 
         // 10: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
         AddConvolution(10, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(301056, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(2408448, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2408448, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(371456, 512), default, GradientTensor(401408, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(200704, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(2408448, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2408448, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(371456, 512), default, GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(371968, 147456), Scratch(519424, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(371968, 147456), Scratch(519424, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(10, GradientTensor(401408, 100352), GradientTensor(200704, 100352));
-        ClearBeforeBackward(10, GradientTensor(0, 100352));
-        ClearBeforeBackward(10, GradientTensor(200704, 100352));
+        RegisterTrace(10, GradientTensor(100352, 100352), GradientTensor(100352, 100352));
+        ClearBeforeBackward(10, GradientTensor(100352, 100352));
         RecomputeBeforeBackward(10, 9);
 
         // 11: Conv+BatchNorm+ReLU layer2.1.conv2, layer3.0.bn1, layer3.0.relu1
         AddConvolution(11, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(401408, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(2508800, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2508800, 100352), BatchNormTensors("layer3.0.bn1"), Scratch(519552, 512), default, GradientTensor(301056, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(100352, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(2508800, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2508800, 100352), BatchNormTensors("layer3.0.bn1"), Scratch(519552, 512), default, GradientTensor(0, 100352), GradientTensor(200704, 100352), GradientTensor(200704, 100352), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(520064, 147456), Scratch(667520, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(520064, 147456), Scratch(667520, 128), InferenceTensor(100352, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
-        RegisterTrace(11, GradientTensor(301056, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(11, GradientTensor(0, 200704));
+        RegisterTrace(11, GradientTensor(0, 100352), GradientTensor(0, 100352));
+        ClearBeforeBackward(11, GradientTensor(0, 100352));
         RecomputeBeforeBackward(11, 10);
 
         // 12: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
         AddConvolution(12, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), GradientTensor(301056, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(2609152, 50176), GradientTensor(0, 50176), GradientTensor(200704, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(667648, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), GradientTensor(0, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(2609152, 50176), GradientTensor(100352, 50176), GradientTensor(200704, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(667648, 1024), default, GradientTensor(150528, 50176), GradientTensor(100352, 50176), GradientTensor(100352, 50176), default, BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(668672, 294912), Scratch(963584, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(100352, 100352), Scratch(668672, 294912), Scratch(963584, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(12, GradientTensor(100352, 50176), GradientTensor(200704, 100352));
-        ClearBeforeBackward(12, GradientTensor(0, 50176));
+        RegisterTrace(12, GradientTensor(150528, 50176), GradientTensor(200704, 100352));
         ClearBeforeBackward(12, GradientTensor(200704, 100352));
         RecomputeBeforeBackward(12, 11);
 
         // 13: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.1.bn1, layer3.1.relu1
         AddConvolution(13, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(2659328, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2659328, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(963840, 1024), default, GradientTensor(200704, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(150528, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(2659328, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2659328, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(963840, 1024), default, GradientTensor(50176, 50176), GradientTensor(0, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(964864, 589824), Scratch(1554688, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(964864, 589824), Scratch(1554688, 256), InferenceTensor(50176, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
-        RegisterTrace(13, GradientTensor(200704, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(13, GradientTensor(0, 100352));
+        RegisterTrace(13, GradientTensor(50176, 50176), GradientTensor(100352, 50176));
+        ClearBeforeBackward(13, GradientTensor(100352, 50176));
         RecomputeBeforeBackward(13, 12);
 
         // 14: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
         AddConvolution(14, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(200704, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(2709504, 50176), GradientTensor(0, 50176), GradientTensor(150528, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2709504, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(1554944, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(50176, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(2709504, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2709504, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(1554944, 1024), default, GradientTensor(0, 50176), GradientTensor(100352, 50176), GradientTensor(100352, 50176), default, BatchNormGradients("layer3.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(1555968, 589824), Scratch(2145792, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(1555968, 589824), Scratch(2145792, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(14, GradientTensor(100352, 50176), GradientTensor(150528, 50176));
+        RegisterTrace(14, GradientTensor(0, 50176), GradientTensor(0, 50176));
         ClearBeforeBackward(14, GradientTensor(0, 50176));
-        ClearBeforeBackward(14, GradientTensor(150528, 50176));
         RecomputeBeforeBackward(14, 13);
 
         // 15: Conv+BatchNorm+ReLU layer3.1.conv2, layer4.0.bn1, layer4.0.relu1
         AddConvolution(15, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(2759680, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2759680, 50176), BatchNormTensors("layer4.0.bn1"), Scratch(2146048, 1024), default, GradientTensor(200704, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer4.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(0, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(2759680, 50176), GradientTensor(50176, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2759680, 50176), BatchNormTensors("layer4.0.bn1"), Scratch(2146048, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(50176, 50176), default, BatchNormGradients("layer4.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(2147072, 589824), Scratch(2736896, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2147072, 589824), Scratch(2736896, 256), InferenceTensor(50176, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
-        RegisterTrace(15, GradientTensor(200704, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(15, GradientTensor(0, 100352));
+        RegisterTrace(15, GradientTensor(100352, 50176), GradientTensor(100352, 50176));
+        ClearBeforeBackward(15, GradientTensor(100352, 50176));
         RecomputeBeforeBackward(15, 14);
 
         // 16: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
         AddConvolution(16, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), GradientTensor(200704, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(2809856, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2809856, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(2737152, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), GradientTensor(100352, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(2809856, 25088), GradientTensor(0, 25088), GradientTensor(50176, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2809856, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(2737152, 2048), default, GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(2739200, 1179648), Scratch(3918848, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(50176, 50176), Scratch(2739200, 1179648), Scratch(3918848, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(16, GradientTensor(50176, 25088), GradientTensor(150528, 50176));
-        ClearBeforeBackward(16, GradientTensor(0, 25088));
-        ClearBeforeBackward(16, GradientTensor(150528, 50176));
+        RegisterTrace(16, GradientTensor(25088, 25088), GradientTensor(50176, 50176));
+        ClearBeforeBackward(16, GradientTensor(50176, 50176));
         RecomputeBeforeBackward(16, 15);
 
         // 17: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.1.bn1, layer4.1.relu1
         AddConvolution(17, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(2834944, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2834944, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(3919360, 2048), default, GradientTensor(100352, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(25088, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(2834944, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2834944, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(3919360, 2048), default, GradientTensor(0, 25088), GradientTensor(50176, 25088), GradientTensor(50176, 25088), default, BatchNormGradients("layer4.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(3921408, 2359296), Scratch(6280704, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(3921408, 2359296), Scratch(6280704, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
-        RegisterTrace(17, GradientTensor(100352, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(17, GradientTensor(0, 50176));
+        RegisterTrace(17, GradientTensor(0, 25088), GradientTensor(0, 25088));
+        ClearBeforeBackward(17, GradientTensor(0, 25088));
         RecomputeBeforeBackward(17, 16);
 
         // 18: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
         AddConvolution(18, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(100352, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(2860032, 25088), GradientTensor(0, 25088), GradientTensor(75264, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2860032, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(6281216, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(0, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(2860032, 25088), GradientTensor(25088, 25088), GradientTensor(50176, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2860032, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(6281216, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(25088, 25088), default, BatchNormGradients("layer4.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(6283264, 2359296), Scratch(8642560, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(6283264, 2359296), Scratch(8642560, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(18, GradientTensor(50176, 25088), GradientTensor(75264, 25088));
-        ClearBeforeBackward(18, GradientTensor(0, 25088));
-        ClearBeforeBackward(18, GradientTensor(75264, 25088));
+        RegisterTrace(18, GradientTensor(50176, 25088), GradientTensor(50176, 25088));
+        ClearBeforeBackward(18, GradientTensor(50176, 25088));
         RecomputeBeforeBackward(18, 17);
 
         // 19: Conv+BatchNorm+ReLU layer4.1.conv2, bn, relu
         AddConvolution(19, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(2885120, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2885120, 25088), BatchNormTensors("bn"), Scratch(8643072, 2048), default, GradientTensor(100352, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), default, BatchNormGradients("bn")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2885120, 25088), BatchNormTensors("bn"), Scratch(8643072, 2048), default, GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(0, 25088), default, BatchNormGradients("bn")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("bn"), 1E-05f, Scratch(8645120, 2359296), Scratch(11004416, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(8645120, 2359296), Scratch(11004416, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
-        RegisterTrace(19, GradientTensor(100352, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(19, GradientTensor(0, 50176));
+        RegisterTrace(19, GradientTensor(25088, 25088), GradientTensor(25088, 25088));
+        ClearBeforeBackward(19, GradientTensor(25088, 25088));
         RecomputeBeforeBackward(19, 18);
 
         // 20: GlobalAvgPool avgpool
         AddStep(20,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(100352, 25088), TrainingTensor(2910208, 512), GradientTensor(1000, 512), GradientTensor(75264, 25088)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), GradientTensor(25088, 25088), TrainingTensor(2910208, 512), GradientTensor(50176, 512), GradientTensor(0, 25088)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512)));
-        RegisterTrace(20, TrainingTensor(2910208, 512), GradientTensor(75264, 25088));
-        ClearBeforeBackward(20, GradientTensor(75264, 25088));
+        RegisterTrace(20, TrainingTensor(2910208, 512), GradientTensor(0, 25088));
+        ClearBeforeBackward(20, GradientTensor(0, 25088));
         RecomputeBeforeBackward(20, 19);
 
         // 21: Dense fc
         AddConvolution(21, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(2910208, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(2910720, 1000), GradientTensor(0, 1000), GradientTensor(1000, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), TrainingTensor(2910208, 512), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(2910720, 1000), GradientTensor(0, 1000), GradientTensor(50176, 512), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv512x1x1To1000K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 1, 1, 1000, 1, 1, 0, true), InferenceTensor(1000, 512), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(0, 1000)),
             null);
-        RegisterTrace(21, TrainingTensor(2910720, 1000), GradientTensor(1000, 512));
-        ClearBeforeBackward(21, GradientTensor(1000, 512));
+        RegisterTrace(21, TrainingTensor(2910720, 1000), GradientTensor(50176, 512));
+        ClearBeforeBackward(21, GradientTensor(50176, 512));
     }
 
     /// <inheritdoc />

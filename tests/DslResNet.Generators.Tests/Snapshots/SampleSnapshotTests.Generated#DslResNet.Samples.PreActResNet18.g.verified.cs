@@ -436,67 +436,65 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         // 4: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn2, layer1.0.relu2
         AddConvolution(4, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1204224, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1404928, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(256, 256), default, GradientTensor(602112, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.0.bn2")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(256, 256), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(512, 36864), Scratch(37376, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(512, 36864), Scratch(37376, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(4, GradientTensor(602112, 200704), GradientTensor(200704, 200704));
-        ClearBeforeBackward(4, GradientTensor(0, 401408));
+        RegisterTrace(4, GradientTensor(200704, 200704), GradientTensor(200704, 200704));
+        ClearBeforeBackward(4, GradientTensor(200704, 200704));
 
         // 5: Conv+Add layer1.0.conv2, layer1.0.add
         AddConvolution(5, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(602112, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1605632, 200704), GradientTensor(0, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(1605632, 200704), default, default, TrainingTensor(802816, 200704), TrainingTensor(1806336, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(802816, 200704), default),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(200704, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1605632, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(1605632, 200704), default, default, TrainingTensor(802816, 200704), TrainingTensor(1806336, 200704), GradientTensor(401408, 200704), GradientTensor(401408, 200704), GradientTensor(802816, 200704), default),
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.0.conv2.weight"), default, InferenceTensor(200704, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704)));
-        RegisterTrace(5, TrainingTensor(1806336, 200704), GradientTensor(401408, 200704));
+        RegisterTrace(5, TrainingTensor(1806336, 200704), GradientTensor(0, 200704));
         ClearBeforeBackward(5, GradientTensor(0, 200704));
-        ClearBeforeBackward(5, GradientTensor(401408, 200704));
         ClearBeforeBackward(5, GradientTensor(802816, 200704));
         RecomputeBeforeBackward(5, 4);
 
         // 6: BatchNorm layer1.1.bn1
         AddStep(6,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(37440, 256), default, TrainingTensor(2007040, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), default, BatchNormGradients("layer1.1.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(37440, 256), default, TrainingTensor(2007040, 200704), GradientTensor(0, 200704), GradientTensor(401408, 200704), default, BatchNormGradients("layer1.1.bn1")),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), InferenceTensor(200704, 200704), BatchNormTensors("layer1.1.bn1"), default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(6, TrainingTensor(2007040, 200704), GradientTensor(200704, 200704));
+        RegisterTrace(6, TrainingTensor(2007040, 200704), GradientTensor(401408, 200704));
 
         // 7: ReLU layer1.1.relu1
         AddStep(7,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(2007040, 200704), default, default, default, TrainingTensor(2207744, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(2007040, 200704), default, default, default, TrainingTensor(2207744, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, default),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(401408, 200704)));
         RegisterTrace(7, TrainingTensor(2207744, 200704), GradientTensor(0, 200704));
         ClearBeforeBackward(7, GradientTensor(0, 200704));
 
         // 8: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn2, layer1.1.relu2
         AddConvolution(8, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2207744, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2408448, 200704), GradientTensor(0, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2408448, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(37696, 256), default, GradientTensor(802816, 200704), GradientTensor(602112, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2207744, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(2408448, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2408448, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(37696, 256), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(37952, 36864), Scratch(74816, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(401408, 200704), Scratch(37952, 36864), Scratch(74816, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(8, GradientTensor(802816, 200704), GradientTensor(401408, 200704));
-        ClearBeforeBackward(8, GradientTensor(0, 200704));
-        ClearBeforeBackward(8, GradientTensor(401408, 200704));
+        RegisterTrace(8, GradientTensor(200704, 200704), GradientTensor(200704, 200704));
+        ClearBeforeBackward(8, GradientTensor(200704, 200704));
 
         // 9: Conv+Add layer1.1.conv2, layer1.1.add
         AddConvolution(9, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(802816, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(0, 200704), GradientTensor(602112, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(2609152, 200704), default, default, TrainingTensor(1806336, 200704), TrainingTensor(2809856, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), default),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(200704, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(2609152, 200704), GradientTensor(602112, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(2609152, 200704), default, default, TrainingTensor(1806336, 200704), TrainingTensor(2809856, 200704), GradientTensor(602112, 200704), GradientTensor(602112, 200704), GradientTensor(401408, 200704), default),
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), InferenceTensor(0, 200704), Parameter("layer1.1.conv2.weight"), default, InferenceTensor(401408, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704)));
-        RegisterTrace(9, TrainingTensor(2809856, 200704), GradientTensor(602112, 200704));
-        ClearBeforeBackward(9, GradientTensor(0, 401408));
-        ClearBeforeBackward(9, GradientTensor(602112, 200704));
+        RegisterTrace(9, TrainingTensor(2809856, 200704), GradientTensor(0, 200704));
+        ClearBeforeBackward(9, GradientTensor(0, 200704));
+        ClearBeforeBackward(9, GradientTensor(401408, 200704));
         RecomputeBeforeBackward(9, 8);
 
         // 10: BatchNorm layer2.0.bn1
         AddStep(10,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2809856, 200704), BatchNormTensors("layer2.0.bn1"), Scratch(74880, 256), default, TrainingTensor(3010560, 200704), GradientTensor(0, 200704), GradientTensor(401408, 200704), default, BatchNormGradients("layer2.0.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2809856, 200704), BatchNormTensors("layer2.0.bn1"), Scratch(74880, 256), default, TrainingTensor(3010560, 200704), GradientTensor(0, 200704), GradientTensor(602112, 200704), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, false, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), InferenceTensor(401408, 200704), BatchNormTensors("layer2.0.bn1"), default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(10, TrainingTensor(3010560, 200704), GradientTensor(401408, 200704));
+        RegisterTrace(10, TrainingTensor(3010560, 200704), GradientTensor(602112, 200704));
 
         // 11: ReLU layer2.0.relu1
         AddStep(11,
@@ -508,239 +506,233 @@ partial class PreActResNet18 : global::DslResNet.Runtime.NetworkBase, global::Ds
         // 12: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn2, layer2.0.relu2
         AddConvolution(12, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(3211264, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(3411968, 100352), GradientTensor(0, 100352), GradientTensor(200704, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(75136, 512), default, GradientTensor(602112, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn2")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3411968, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(75136, 512), default, GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(75648, 73728), Scratch(149376, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(75648, 73728), Scratch(149376, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(12, GradientTensor(602112, 100352), GradientTensor(200704, 200704));
-        ClearBeforeBackward(12, GradientTensor(0, 100352));
+        RegisterTrace(12, GradientTensor(100352, 100352), GradientTensor(200704, 200704));
         ClearBeforeBackward(12, GradientTensor(200704, 200704));
 
         // 13: Conv layer2.0.conv2
         AddConvolution(13, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(602112, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(3512320, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.0.conv2.weight"), default),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(100352, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(3512320, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), ParameterGradient("layer2.0.conv2.weight"), default),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), InferenceTensor(0, 100352), Parameter("layer2.0.conv2.weight"), default, InferenceTensor(100352, 100352)),
             null);
-        RegisterTrace(13, TrainingTensor(3512320, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(13, GradientTensor(100352, 100352));
+        RegisterTrace(13, TrainingTensor(3512320, 100352), GradientTensor(0, 100352));
+        ClearBeforeBackward(13, GradientTensor(0, 100352));
         RecomputeBeforeBackward(13, 12);
 
         // 14: Conv+BatchNorm+Add layer2.0.downsample.0, layer2.0.downsample.1, layer2.0.add
         AddConvolution(14, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(2809856, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(3612672, 100352), GradientTensor(100352, 100352), GradientTensor(401408, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3612672, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(149504, 512), TrainingTensor(3512320, 100352), TrainingTensor(3713024, 100352), GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), BatchNormGradients("layer2.0.downsample.1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(2809856, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(3612672, 100352), GradientTensor(0, 100352), GradientTensor(602112, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3612672, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(149504, 512), TrainingTensor(3512320, 100352), TrainingTensor(3713024, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), BatchNormGradients("layer2.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(150016, 8192), Scratch(158208, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(401408, 200704), Scratch(150016, 8192), Scratch(158208, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(0, 100352)));
-        RegisterTrace(14, TrainingTensor(3713024, 100352), GradientTensor(401408, 200704));
-        ClearBeforeBackward(14, GradientTensor(0, 200704));
-        ClearBeforeBackward(14, GradientTensor(401408, 200704));
+        RegisterTrace(14, TrainingTensor(3713024, 100352), GradientTensor(602112, 200704));
+        ClearBeforeBackward(14, GradientTensor(200704, 100352));
+        ClearBeforeBackward(14, GradientTensor(602112, 200704));
 
         // 15: BatchNorm layer2.1.bn1
         AddStep(15,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3713024, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(158336, 512), default, TrainingTensor(3813376, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), default, BatchNormGradients("layer2.1.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3713024, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(158336, 512), default, TrainingTensor(3813376, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn1")),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, false, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 100352), BatchNormTensors("layer2.1.bn1"), default, default, InferenceTensor(100352, 100352)));
-        RegisterTrace(15, TrainingTensor(3813376, 100352), GradientTensor(200704, 100352));
+        RegisterTrace(15, TrainingTensor(3813376, 100352), GradientTensor(0, 100352));
 
         // 16: ReLU layer2.1.relu1
         AddStep(16,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(3813376, 100352), default, default, default, TrainingTensor(3913728, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(3813376, 100352), default, default, default, TrainingTensor(3913728, 100352), GradientTensor(200704, 100352), GradientTensor(100352, 100352), default, default),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(200704, 100352)));
-        RegisterTrace(16, TrainingTensor(3913728, 100352), GradientTensor(0, 100352));
-        ClearBeforeBackward(16, GradientTensor(0, 100352));
+        RegisterTrace(16, TrainingTensor(3913728, 100352), GradientTensor(100352, 100352));
+        ClearBeforeBackward(16, GradientTensor(100352, 100352));
 
         // 17: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn2, layer2.1.relu2
         AddConvolution(17, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3913728, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4014080, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4014080, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(158848, 512), default, GradientTensor(401408, 100352), GradientTensor(301056, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3913728, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(4014080, 100352), GradientTensor(100352, 100352), GradientTensor(200704, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4014080, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(158848, 512), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(100352, 100352), default, BatchNormGradients("layer2.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(159360, 147456), Scratch(306816, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(200704, 100352), Scratch(159360, 147456), Scratch(306816, 128), InferenceTensor(100352, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
-        RegisterTrace(17, GradientTensor(401408, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(17, GradientTensor(0, 200704));
+        RegisterTrace(17, GradientTensor(200704, 100352), GradientTensor(200704, 100352));
+        ClearBeforeBackward(17, GradientTensor(200704, 100352));
 
         // 18: Conv+Add layer2.1.conv2, layer2.1.add
         AddConvolution(18, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(401408, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4114432, 100352), GradientTensor(0, 100352), GradientTensor(301056, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(4114432, 100352), default, default, TrainingTensor(3713024, 100352), TrainingTensor(4214784, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), default),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(200704, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(4114432, 100352), GradientTensor(301056, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(4114432, 100352), default, default, TrainingTensor(3713024, 100352), TrainingTensor(4214784, 100352), GradientTensor(301056, 100352), GradientTensor(301056, 100352), GradientTensor(0, 100352), default),
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), InferenceTensor(100352, 100352), Parameter("layer2.1.conv2.weight"), default, InferenceTensor(200704, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352)));
-        RegisterTrace(18, TrainingTensor(4214784, 100352), GradientTensor(301056, 100352));
-        ClearBeforeBackward(18, GradientTensor(0, 100352));
-        ClearBeforeBackward(18, GradientTensor(200704, 200704));
+        RegisterTrace(18, TrainingTensor(4214784, 100352), GradientTensor(100352, 100352));
+        ClearBeforeBackward(18, GradientTensor(0, 200704));
         RecomputeBeforeBackward(18, 17);
 
         // 19: BatchNorm layer3.0.bn1
         AddStep(19,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 100352), BatchNormTensors("layer3.0.bn1"), Scratch(306944, 512), default, TrainingTensor(4315136, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), default, BatchNormGradients("layer3.0.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4214784, 100352), BatchNormTensors("layer3.0.bn1"), Scratch(306944, 512), default, TrainingTensor(4315136, 100352), GradientTensor(0, 100352), GradientTensor(301056, 100352), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, false, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), InferenceTensor(200704, 100352), BatchNormTensors("layer3.0.bn1"), default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(19, TrainingTensor(4315136, 100352), GradientTensor(100352, 100352));
+        RegisterTrace(19, TrainingTensor(4315136, 100352), GradientTensor(301056, 100352));
 
         // 20: ReLU layer3.0.relu1
         AddStep(20,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(4315136, 100352), default, default, default, TrainingTensor(4415488, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(4315136, 100352), default, default, default, TrainingTensor(4415488, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, default),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(100352, 100352)));
         RegisterTrace(20, TrainingTensor(4415488, 100352), GradientTensor(0, 100352));
         ClearBeforeBackward(20, GradientTensor(0, 100352));
 
         // 21: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn2, layer3.0.relu2
         AddConvolution(21, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(4415488, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(4515840, 50176), GradientTensor(0, 50176), GradientTensor(200704, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4515840, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(307456, 1024), default, GradientTensor(301056, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(4415488, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(4515840, 50176), GradientTensor(0, 50176), GradientTensor(100352, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4515840, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(307456, 1024), default, GradientTensor(50176, 50176), GradientTensor(0, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(308480, 294912), Scratch(603392, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(100352, 100352), Scratch(308480, 294912), Scratch(603392, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(21, GradientTensor(301056, 50176), GradientTensor(200704, 100352));
-        ClearBeforeBackward(21, GradientTensor(0, 50176));
-        ClearBeforeBackward(21, GradientTensor(200704, 100352));
+        RegisterTrace(21, GradientTensor(50176, 50176), GradientTensor(100352, 100352));
+        ClearBeforeBackward(21, GradientTensor(100352, 100352));
 
         // 22: Conv layer3.0.conv2
         AddConvolution(22, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(301056, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(4566016, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(50176, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(4566016, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), InferenceTensor(0, 50176), Parameter("layer3.0.conv2.weight"), default, InferenceTensor(50176, 50176)),
             null);
-        RegisterTrace(22, TrainingTensor(4566016, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(22, GradientTensor(50176, 50176));
+        RegisterTrace(22, TrainingTensor(4566016, 50176), GradientTensor(0, 50176));
+        ClearBeforeBackward(22, GradientTensor(0, 50176));
         RecomputeBeforeBackward(22, 21);
 
         // 23: Conv+BatchNorm+Add layer3.0.downsample.0, layer3.0.downsample.1, layer3.0.add
         AddConvolution(23, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4214784, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(4616192, 50176), GradientTensor(50176, 50176), GradientTensor(100352, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(603648, 1024), TrainingTensor(4566016, 50176), TrainingTensor(4666368, 50176), GradientTensor(200704, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), BatchNormGradients("layer3.0.downsample.1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4214784, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(4616192, 50176), GradientTensor(0, 50176), GradientTensor(301056, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4616192, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(603648, 1024), TrainingTensor(4566016, 50176), TrainingTensor(4666368, 50176), GradientTensor(0, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), BatchNormGradients("layer3.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(604672, 32768), Scratch(637440, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(200704, 100352), Scratch(604672, 32768), Scratch(637440, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, InferenceTensor(50176, 50176), InferenceTensor(0, 50176)));
-        RegisterTrace(23, TrainingTensor(4666368, 50176), GradientTensor(100352, 100352));
-        ClearBeforeBackward(23, GradientTensor(0, 200704));
+        RegisterTrace(23, TrainingTensor(4666368, 50176), GradientTensor(301056, 100352));
+        ClearBeforeBackward(23, GradientTensor(100352, 50176));
+        ClearBeforeBackward(23, GradientTensor(301056, 100352));
 
         // 24: BatchNorm layer3.1.bn1
         AddStep(24,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4666368, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(637696, 1024), default, TrainingTensor(4716544, 50176), GradientTensor(0, 50176), GradientTensor(200704, 50176), default, BatchNormGradients("layer3.1.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4666368, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(637696, 1024), default, TrainingTensor(4716544, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, false, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 50176), BatchNormTensors("layer3.1.bn1"), default, default, InferenceTensor(50176, 50176)));
-        RegisterTrace(24, TrainingTensor(4716544, 50176), GradientTensor(200704, 50176));
+        RegisterTrace(24, TrainingTensor(4716544, 50176), GradientTensor(0, 50176));
 
         // 25: ReLU layer3.1.relu1
         AddStep(25,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(4716544, 50176), default, default, default, TrainingTensor(4766720, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(4716544, 50176), default, default, default, TrainingTensor(4766720, 50176), GradientTensor(100352, 50176), GradientTensor(50176, 50176), default, default),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(100352, 50176)));
-        RegisterTrace(25, TrainingTensor(4766720, 50176), GradientTensor(0, 50176));
-        ClearBeforeBackward(25, GradientTensor(0, 50176));
+        RegisterTrace(25, TrainingTensor(4766720, 50176), GradientTensor(50176, 50176));
+        ClearBeforeBackward(25, GradientTensor(50176, 50176));
 
         // 26: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn2, layer3.1.relu2
         AddConvolution(26, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4766720, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(4816896, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4816896, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(638720, 1024), default, GradientTensor(150528, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4766720, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(4816896, 50176), GradientTensor(50176, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4816896, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(638720, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(50176, 50176), default, BatchNormGradients("layer3.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(639744, 589824), Scratch(1229568, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(100352, 50176), Scratch(639744, 589824), Scratch(1229568, 256), InferenceTensor(50176, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
-        RegisterTrace(26, GradientTensor(150528, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(26, GradientTensor(0, 100352));
+        RegisterTrace(26, GradientTensor(100352, 50176), GradientTensor(100352, 50176));
+        ClearBeforeBackward(26, GradientTensor(100352, 50176));
 
         // 27: Conv+Add layer3.1.conv2, layer3.1.add
         AddConvolution(27, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(150528, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(4867072, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(4867072, 50176), default, default, TrainingTensor(4666368, 50176), TrainingTensor(4917248, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), GradientTensor(200704, 50176), default),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(4867072, 50176), GradientTensor(150528, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(4867072, 50176), default, default, TrainingTensor(4666368, 50176), TrainingTensor(4917248, 50176), GradientTensor(150528, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), default),
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), InferenceTensor(50176, 50176), Parameter("layer3.1.conv2.weight"), default, InferenceTensor(100352, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176)));
-        RegisterTrace(27, TrainingTensor(4917248, 50176), GradientTensor(100352, 50176));
-        ClearBeforeBackward(27, GradientTensor(0, 50176));
-        ClearBeforeBackward(27, GradientTensor(100352, 50176));
-        ClearBeforeBackward(27, GradientTensor(200704, 50176));
+        RegisterTrace(27, TrainingTensor(4917248, 50176), GradientTensor(50176, 50176));
+        ClearBeforeBackward(27, GradientTensor(0, 100352));
         RecomputeBeforeBackward(27, 26);
 
         // 28: BatchNorm layer4.0.bn1
         AddStep(28,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4917248, 50176), BatchNormTensors("layer4.0.bn1"), Scratch(1229824, 1024), default, TrainingTensor(4967424, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), default, BatchNormGradients("layer4.0.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4917248, 50176), BatchNormTensors("layer4.0.bn1"), Scratch(1229824, 1024), default, TrainingTensor(4967424, 50176), GradientTensor(0, 50176), GradientTensor(150528, 50176), default, BatchNormGradients("layer4.0.bn1")),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, false, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), InferenceTensor(100352, 50176), BatchNormTensors("layer4.0.bn1"), default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(28, TrainingTensor(4967424, 50176), GradientTensor(50176, 50176));
+        RegisterTrace(28, TrainingTensor(4967424, 50176), GradientTensor(150528, 50176));
 
         // 29: ReLU layer4.0.relu1
         AddStep(29,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(4967424, 50176), default, default, default, TrainingTensor(5017600, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(4967424, 50176), default, default, default, TrainingTensor(5017600, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, default),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(50176, 50176)));
         RegisterTrace(29, TrainingTensor(5017600, 50176), GradientTensor(0, 50176));
         ClearBeforeBackward(29, GradientTensor(0, 50176));
 
         // 30: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn2, layer4.0.relu2
         AddConvolution(30, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(5017600, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(5067776, 25088), GradientTensor(0, 25088), GradientTensor(100352, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5067776, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(1230848, 2048), default, GradientTensor(150528, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(5017600, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(5067776, 25088), GradientTensor(0, 25088), GradientTensor(50176, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5067776, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(1230848, 2048), default, GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(1232896, 1179648), Scratch(2412544, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(50176, 50176), Scratch(1232896, 1179648), Scratch(2412544, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(30, GradientTensor(150528, 25088), GradientTensor(100352, 50176));
-        ClearBeforeBackward(30, GradientTensor(0, 25088));
-        ClearBeforeBackward(30, GradientTensor(100352, 50176));
+        RegisterTrace(30, GradientTensor(25088, 25088), GradientTensor(50176, 50176));
+        ClearBeforeBackward(30, GradientTensor(50176, 50176));
 
         // 31: Conv layer4.0.conv2
         AddConvolution(31, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(150528, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5092864, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(25088, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5092864, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), InferenceTensor(0, 25088), Parameter("layer4.0.conv2.weight"), default, InferenceTensor(25088, 25088)),
             null);
-        RegisterTrace(31, TrainingTensor(5092864, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(31, GradientTensor(25088, 25088));
+        RegisterTrace(31, TrainingTensor(5092864, 25088), GradientTensor(0, 25088));
+        ClearBeforeBackward(31, GradientTensor(0, 25088));
         RecomputeBeforeBackward(31, 30);
 
         // 32: Conv+BatchNorm+Add layer4.0.downsample.0, layer4.0.downsample.1, layer4.0.add
         AddConvolution(32, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(4917248, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5117952, 25088), GradientTensor(25088, 25088), GradientTensor(50176, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5117952, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(2413056, 2048), TrainingTensor(5092864, 25088), TrainingTensor(5143040, 25088), GradientTensor(100352, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), BatchNormGradients("layer4.0.downsample.1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(4917248, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5117952, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5117952, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(2413056, 2048), TrainingTensor(5092864, 25088), TrainingTensor(5143040, 25088), GradientTensor(0, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), BatchNormGradients("layer4.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(2415104, 131072), Scratch(2546176, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(100352, 50176), Scratch(2415104, 131072), Scratch(2546176, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, InferenceTensor(25088, 25088), InferenceTensor(0, 25088)));
-        RegisterTrace(32, TrainingTensor(5143040, 25088), GradientTensor(50176, 50176));
-        ClearBeforeBackward(32, GradientTensor(0, 100352));
+        RegisterTrace(32, TrainingTensor(5143040, 25088), GradientTensor(150528, 50176));
+        ClearBeforeBackward(32, GradientTensor(50176, 25088));
+        ClearBeforeBackward(32, GradientTensor(150528, 50176));
 
         // 33: BatchNorm layer4.1.bn1
         AddStep(33,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5143040, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(2546688, 2048), default, TrainingTensor(5168128, 25088), GradientTensor(0, 25088), GradientTensor(100352, 25088), default, BatchNormGradients("layer4.1.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5143040, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(2546688, 2048), default, TrainingTensor(5168128, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn1")),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, false, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 25088), BatchNormTensors("layer4.1.bn1"), default, default, InferenceTensor(25088, 25088)));
-        RegisterTrace(33, TrainingTensor(5168128, 25088), GradientTensor(100352, 25088));
+        RegisterTrace(33, TrainingTensor(5168128, 25088), GradientTensor(0, 25088));
 
         // 34: ReLU layer4.1.relu1
         AddStep(34,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(5168128, 25088), default, default, default, TrainingTensor(5193216, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(5168128, 25088), default, default, default, TrainingTensor(5193216, 25088), GradientTensor(50176, 25088), GradientTensor(25088, 25088), default, default),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(50176, 25088)));
-        RegisterTrace(34, TrainingTensor(5193216, 25088), GradientTensor(0, 25088));
-        ClearBeforeBackward(34, GradientTensor(0, 25088));
+        RegisterTrace(34, TrainingTensor(5193216, 25088), GradientTensor(25088, 25088));
+        ClearBeforeBackward(34, GradientTensor(25088, 25088));
 
         // 35: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn2, layer4.1.relu2
         AddConvolution(35, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5193216, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(5218304, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5218304, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(2548736, 2048), default, GradientTensor(75264, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5193216, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(5218304, 25088), GradientTensor(25088, 25088), GradientTensor(50176, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5218304, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(2548736, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(25088, 25088), default, BatchNormGradients("layer4.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(2550784, 2359296), Scratch(4910080, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(50176, 25088), Scratch(2550784, 2359296), Scratch(4910080, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
-        RegisterTrace(35, GradientTensor(75264, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(35, GradientTensor(0, 50176));
+        RegisterTrace(35, GradientTensor(50176, 25088), GradientTensor(50176, 25088));
+        ClearBeforeBackward(35, GradientTensor(50176, 25088));
 
         // 36: Conv+Add layer4.1.conv2, layer4.1.add
         AddConvolution(36, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(75264, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(5243392, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(5243392, 25088), default, default, TrainingTensor(5143040, 25088), TrainingTensor(5268480, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(100352, 25088), default),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(5243392, 25088), GradientTensor(75264, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(5243392, 25088), default, default, TrainingTensor(5143040, 25088), TrainingTensor(5268480, 25088), GradientTensor(75264, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), default),
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), InferenceTensor(25088, 25088), Parameter("layer4.1.conv2.weight"), default, InferenceTensor(50176, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088)));
-        RegisterTrace(36, TrainingTensor(5268480, 25088), GradientTensor(50176, 25088));
-        ClearBeforeBackward(36, GradientTensor(0, 25088));
-        ClearBeforeBackward(36, GradientTensor(50176, 25088));
-        ClearBeforeBackward(36, GradientTensor(100352, 25088));
+        RegisterTrace(36, TrainingTensor(5268480, 25088), GradientTensor(25088, 25088));
+        ClearBeforeBackward(36, GradientTensor(0, 50176));
         RecomputeBeforeBackward(36, 35);
 
         // 37: BatchNorm bn
         AddStep(37,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5268480, 25088), BatchNormTensors("bn"), Scratch(4910592, 2048), default, TrainingTensor(5293568, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), default, BatchNormGradients("bn")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5268480, 25088), BatchNormTensors("bn"), Scratch(4910592, 2048), default, TrainingTensor(5293568, 25088), GradientTensor(0, 25088), GradientTensor(75264, 25088), default, BatchNormGradients("bn")),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, false, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), InferenceTensor(50176, 25088), BatchNormTensors("bn"), default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(37, TrainingTensor(5293568, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(37, GradientTensor(25088, 25088));
+        RegisterTrace(37, TrainingTensor(5293568, 25088), GradientTensor(75264, 25088));
+        ClearBeforeBackward(37, GradientTensor(75264, 25088));
 
         // 38: ReLU relu
         AddStep(38,

@@ -43,7 +43,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
     public const long ForwardFlopsPerImage = 509441290;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 6701352;
+    public const long TrainingActivationBytesPerImage = 6521128;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 196608;
@@ -150,7 +150,7 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
         s.Append("Total params: 1,727,962 (trainable; plus 8,205 buffer elements)\n");
         s.Append("Multiply-adds per image: 252,887,680\n");
         s.Append("Forward FLOPs per image: 509,441,290 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 6.39 MiB, inference 192.0 KiB\n");
+        s.Append("Activation memory per image: training 6.22 MiB, inference 192.0 KiB\n");
         s.Append("Fusion groups: 113 passes for 385 layers\n");
         return s.ToString();
     }
@@ -335,297 +335,321 @@ partial class ResNet110 : global::DslResNet.Runtime.NetworkBase, global::DslResN
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public ResNet110(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(1577034, 98304, 49152, 1739456))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(1564746, 65536, 49152, 1739456))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(49152, 3072), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(16384, 3072), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(0, GradientTensor(32768, 16384), GradientTensor(49152, 3072));
-        ClearBeforeBackward(0, GradientTensor(0, 16384));
-        ClearBeforeBackward(0, GradientTensor(49152, 3072));
+        RegisterTrace(0, GradientTensor(16384, 16384), GradientTensor(16384, 3072));
+        ClearBeforeBackward(0, GradientTensor(16384, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
         AddConvolution(1, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, GradientTensor(65536, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(16384, 16384), GradientTensor(32768, 16384), GradientTensor(0, 16384), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, GradientTensor(49152, 16384), GradientTensor(32768, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
-        RegisterTrace(1, GradientTensor(65536, 16384), GradientTensor(16384, 16384));
-        ClearBeforeBackward(1, GradientTensor(0, 16384));
+        RegisterTrace(1, GradientTensor(49152, 16384), GradientTensor(0, 16384));
+        RecomputeBeforeBackward(1, 0);
 
         // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
         AddConvolution(2, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(65536, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), GradientTensor(32768, 16384), TrainingTensor(49152, 16384), GradientTensor(81920, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(32768, 16384), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), GradientTensor(16384, 16384), TrainingTensor(49152, 16384), GradientTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), BatchNormGradients("layer1.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384)));
-        RegisterTrace(2, TrainingTensor(49152, 16384), GradientTensor(49152, 16384));
-        ClearBeforeBackward(2, GradientTensor(0, 32768));
-        ClearBeforeBackward(2, GradientTensor(49152, 16384));
-        RecomputeBeforeBackward(2, 0);
+        RegisterTrace(2, TrainingTensor(49152, 16384), GradientTensor(32768, 16384));
+        ClearBeforeBackward(2, GradientTensor(0, 16384));
+        ClearBeforeBackward(2, GradientTensor(32768, 16384));
         RecomputeBeforeBackward(2, 1);
+
+        // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+        AddConvolution(3, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(65536, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, GradientTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+        RegisterTrace(3, GradientTensor(32768, 16384), GradientTensor(16384, 16384));
+
+        // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+        AddConvolution(4, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(81920, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), ParameterGradient("layer1.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(81920, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), TrainingTensor(49152, 16384), TrainingTensor(98304, 16384), GradientTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384)));
+        RegisterTrace(4, TrainingTensor(98304, 16384), GradientTensor(0, 16384));
+        ClearBeforeBackward(4, GradientTensor(0, 32768));
+        RecomputeBeforeBackward(4, 3);
+        for (int r = 0; r < 8; r++)
         {
-            int[] __r0 = { 81920, 49152, 65536, 49152, 65536, 49152, 65536, 49152, 65536, 49152, 65536, 49152, 65536, 49152, 65536, 49152, 65536 };
-            int[] __r1 = { 32768, 16384, 32768, 16384, 32768, 16384, 32768, 16384, 32768, 16384, 32768, 16384, 32768, 16384, 32768, 16384, 32768 };
-            int[] __r2 = { 49152, 65536, 49152, 65536, 49152, 65536, 49152, 65536, 49152, 65536, 49152, 65536, 49152, 65536, 49152, 65536, 49152 };
-            int[] __r3 = { 16384, 32768, 16384, 32768, 16384, 32768, 16384, 32768, 16384, 32768, 16384, 32768, 16384, 32768, 16384, 32768, 16384 };
-            for (int r = 0; r < 17; r++)
-            {
 
-                // {3 + 2 * r}: Conv+BatchNorm+ReLU layer1.{1 + r}.conv1, layer1.{1 + r}.bn1, layer1.{1 + r}.relu1
-                AddConvolution(3 + 2 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152 + 49152 * r, 16384), Parameter($"layer1.{1 + r}.conv1.weight"), default, TrainingTensor(65536 + 49152 * r, 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), ParameterGradient($"layer1.{1 + r}.conv1.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(65536 + 49152 * r, 16384), BatchNormTensors($"layer1.{1 + r}.bn1"), Scratch(5280 + 4768 * r, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{1 + r}.bn1")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer1.{1 + r}.bn1"), 1E-05f, Scratch(5344 + 4768 * r, 2304), Scratch(7648 + 4768 * r, 16)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(__r1[r], 16384), Scratch(5344 + 4768 * r, 2304), Scratch(7648 + 4768 * r, 16), InferenceTensor(0, 16384)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-                RegisterTrace(3 + 2 * r, GradientTensor(32768, 16384), GradientTensor(__r0[r], 16384));
-                ClearBeforeBackward(3 + 2 * r, GradientTensor(0, 16384));
+            // {5 + 4 * r}: Conv+BatchNorm+ReLU layer1.{2 + 2 * r}.conv1, layer1.{2 + 2 * r}.bn1, layer1.{2 + 2 * r}.relu1
+            AddConvolution(5 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(98304 + 98304 * r, 16384), Parameter($"layer1.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(114688 + 98304 * r, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient($"layer1.{2 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(114688 + 98304 * r, 16384), BatchNormTensors($"layer1.{2 + 2 * r}.bn1"), Scratch(10048 + 9536 * r, 64), default, GradientTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{2 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer1.{2 + 2 * r}.bn1"), 1E-05f, Scratch(10112 + 9536 * r, 2304), Scratch(12416 + 9536 * r, 16)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112 + 9536 * r, 2304), Scratch(12416 + 9536 * r, 16), InferenceTensor(0, 16384)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+            RegisterTrace(5 + 4 * r, GradientTensor(16384, 16384), GradientTensor(49152, 16384));
 
-                // {4 + 2 * r}: Conv+BatchNorm+Add+ReLU layer1.{1 + r}.conv2, layer1.{1 + r}.bn2, layer1.{1 + r}.add, layer1.{1 + r}.relu2
-                AddConvolution(4 + 2 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter($"layer1.{1 + r}.conv2.weight"), default, TrainingTensor(81920 + 49152 * r, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient($"layer1.{1 + r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(81920 + 49152 * r, 16384), BatchNormTensors($"layer1.{1 + r}.bn2"), Scratch(7664 + 4768 * r, 64), TrainingTensor(49152 + 49152 * r, 16384), TrainingTensor(98304 + 49152 * r, 16384), GradientTensor(__r2[r], 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), BatchNormGradients($"layer1.{1 + r}.bn2")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer1.{1 + r}.bn2"), 1E-05f, Scratch(7728 + 4768 * r, 2304), Scratch(10032 + 4768 * r, 16)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728 + 4768 * r, 2304), Scratch(10032 + 4768 * r, 16), InferenceTensor(__r3[r], 16384)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r3[r], 16384), default, default, InferenceTensor(__r1[r], 16384), InferenceTensor(__r3[r], 16384)));
-                RegisterTrace(4 + 2 * r, TrainingTensor(98304 + 49152 * r, 16384), GradientTensor(16384, 16384));
-                ClearBeforeBackward(4 + 2 * r, GradientTensor(0, 32768));
-                ClearBeforeBackward(4 + 2 * r, GradientTensor(__r0[r], 16384));
-                RecomputeBeforeBackward(4 + 2 * r, 3 + 2 * r);
-            }
+            // {6 + 4 * r}: Conv+BatchNorm+Add+ReLU layer1.{2 + 2 * r}.conv2, layer1.{2 + 2 * r}.bn2, layer1.{2 + 2 * r}.add, layer1.{2 + 2 * r}.relu2
+            AddConvolution(6 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(16384, 16384), Parameter($"layer1.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(131072 + 98304 * r, 16384), GradientTensor(32768, 16384), GradientTensor(0, 16384), ParameterGradient($"layer1.{2 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072 + 98304 * r, 16384), BatchNormTensors($"layer1.{2 + 2 * r}.bn2"), Scratch(12432 + 9536 * r, 64), TrainingTensor(98304 + 98304 * r, 16384), TrainingTensor(147456 + 98304 * r, 16384), GradientTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(49152, 16384), BatchNormGradients($"layer1.{2 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer1.{2 + 2 * r}.bn2"), 1E-05f, Scratch(12496 + 9536 * r, 2304), Scratch(14800 + 9536 * r, 16)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496 + 9536 * r, 2304), Scratch(14800 + 9536 * r, 16), InferenceTensor(32768, 16384)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384)));
+            RegisterTrace(6 + 4 * r, TrainingTensor(147456 + 98304 * r, 16384), GradientTensor(0, 16384));
+            ClearBeforeBackward(6 + 4 * r, GradientTensor(0, 16384));
+            ClearBeforeBackward(6 + 4 * r, GradientTensor(49152, 16384));
+            RecomputeBeforeBackward(6 + 4 * r, 5 + 4 * r);
+
+            // {7 + 4 * r}: Conv+BatchNorm+ReLU layer1.{3 + 2 * r}.conv1, layer1.{3 + 2 * r}.bn1, layer1.{3 + 2 * r}.relu1
+            AddConvolution(7 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456 + 98304 * r, 16384), Parameter($"layer1.{3 + 2 * r}.conv1.weight"), default, TrainingTensor(163840 + 98304 * r, 16384), GradientTensor(0, 16384), GradientTensor(32768, 16384), ParameterGradient($"layer1.{3 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840 + 98304 * r, 16384), BatchNormTensors($"layer1.{3 + 2 * r}.bn1"), Scratch(14816 + 9536 * r, 64), default, GradientTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{3 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{3 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer1.{3 + 2 * r}.bn1"), 1E-05f, Scratch(14880 + 9536 * r, 2304), Scratch(17184 + 9536 * r, 16)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(14880 + 9536 * r, 2304), Scratch(17184 + 9536 * r, 16), InferenceTensor(0, 16384)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+            RegisterTrace(7 + 4 * r, GradientTensor(16384, 16384), GradientTensor(32768, 16384));
+
+            // {8 + 4 * r}: Conv+BatchNorm+Add+ReLU layer1.{3 + 2 * r}.conv2, layer1.{3 + 2 * r}.bn2, layer1.{3 + 2 * r}.add, layer1.{3 + 2 * r}.relu2
+            AddConvolution(8 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(16384, 16384), Parameter($"layer1.{3 + 2 * r}.conv2.weight"), default, TrainingTensor(180224 + 98304 * r, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), ParameterGradient($"layer1.{3 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(180224 + 98304 * r, 16384), BatchNormTensors($"layer1.{3 + 2 * r}.bn2"), Scratch(17200 + 9536 * r, 64), TrainingTensor(147456 + 98304 * r, 16384), TrainingTensor(196608 + 98304 * r, 16384), GradientTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), BatchNormGradients($"layer1.{3 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{3 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer1.{3 + 2 * r}.bn2"), 1E-05f, Scratch(17264 + 9536 * r, 2304), Scratch(19568 + 9536 * r, 16)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(17264 + 9536 * r, 2304), Scratch(19568 + 9536 * r, 16), InferenceTensor(16384, 16384)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384)));
+            RegisterTrace(8 + 4 * r, TrainingTensor(196608 + 98304 * r, 16384), GradientTensor(0, 16384));
+            ClearBeforeBackward(8 + 4 * r, GradientTensor(0, 16384));
+            ClearBeforeBackward(8 + 4 * r, GradientTensor(32768, 16384));
+            RecomputeBeforeBackward(8 + 4 * r, 7 + 4 * r);
         }
 
         // 37: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(37, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(884736, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(901120, 8192), GradientTensor(0, 8192), GradientTensor(49152, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(901120, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(86336, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(901120, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(86336, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(86464, 4608), Scratch(91072, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(16384, 16384), Scratch(86464, 4608), Scratch(91072, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(37, GradientTensor(16384, 8192), GradientTensor(49152, 16384));
-        ClearBeforeBackward(37, GradientTensor(0, 8192));
+        RegisterTrace(37, GradientTensor(8192, 8192), GradientTensor(49152, 16384));
 
         // 38: ZeroPadShortcut layer2.0.add.shortcut
         AddStep(38,
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(884736, 16384), TrainingTensor(909312, 8192), GradientTensor(0, 8192), GradientTensor(49152, 16384)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(884736, 16384), GradientTensor(0, 8192), GradientTensor(16384, 8192), GradientTensor(49152, 16384)),
             new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(16384, 16384), InferenceTensor(8192, 8192)));
-        RegisterTrace(38, TrainingTensor(909312, 8192), GradientTensor(49152, 16384));
+        RegisterTrace(38, GradientTensor(0, 8192), GradientTensor(49152, 16384));
         ClearBeforeBackward(38, GradientTensor(49152, 16384));
 
         // 39: Conv+BatchNorm+Add+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.add, layer2.0.relu2
         AddConvolution(39, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(917504, 8192), GradientTensor(24576, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(917504, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(91104, 128), TrainingTensor(909312, 8192), TrainingTensor(925696, 8192), GradientTensor(32768, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), BatchNormGradients("layer2.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(909312, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(909312, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(91104, 128), GradientTensor(0, 8192), TrainingTensor(917504, 8192), GradientTensor(24576, 8192), GradientTensor(24576, 8192), GradientTensor(16384, 8192), BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(91232, 9216), Scratch(100448, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(91232, 9216), Scratch(100448, 32), InferenceTensor(16384, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
-        RegisterTrace(39, TrainingTensor(925696, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(39, GradientTensor(0, 16384));
-        ClearBeforeBackward(39, GradientTensor(24576, 8192));
+        RegisterTrace(39, TrainingTensor(917504, 8192), GradientTensor(0, 8192));
+        ClearBeforeBackward(39, GradientTensor(0, 8192));
+        ClearBeforeBackward(39, GradientTensor(16384, 8192));
         RecomputeBeforeBackward(39, 37);
-
-        // 40: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        AddConvolution(40, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(925696, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(933888, 8192), GradientTensor(0, 8192), GradientTensor(32768, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(933888, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(100480, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.1.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(100608, 9216), Scratch(109824, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(100608, 9216), Scratch(109824, 32), InferenceTensor(0, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(40, GradientTensor(16384, 8192), GradientTensor(32768, 8192));
-        ClearBeforeBackward(40, GradientTensor(0, 8192));
         for (int r = 0; r < 8; r++)
         {
 
+            // {40 + 4 * r}: Conv+BatchNorm+ReLU layer2.{1 + 2 * r}.conv1, layer2.{1 + 2 * r}.bn1, layer2.{1 + 2 * r}.relu1
+            AddConvolution(40 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(917504 + 49152 * r, 8192), Parameter($"layer2.{1 + 2 * r}.conv1.weight"), default, TrainingTensor(925696 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), ParameterGradient($"layer2.{1 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(925696 + 49152 * r, 8192), BatchNormTensors($"layer2.{1 + 2 * r}.bn1"), Scratch(100480 + 37504 * r, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{1 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{1 + 2 * r}.bn1"), 1E-05f, Scratch(100608 + 37504 * r, 9216), Scratch(109824 + 37504 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(100608 + 37504 * r, 9216), Scratch(109824 + 37504 * r, 32), InferenceTensor(0, 8192)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+            RegisterTrace(40 + 4 * r, GradientTensor(8192, 8192), GradientTensor(24576, 8192));
+
             // {41 + 4 * r}: Conv+BatchNorm+Add+ReLU layer2.{1 + 2 * r}.conv2, layer2.{1 + 2 * r}.bn2, layer2.{1 + 2 * r}.add, layer2.{1 + 2 * r}.relu2
             AddConvolution(41 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter($"layer2.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(942080 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{1 + 2 * r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(942080 + 49152 * r, 8192), BatchNormTensors($"layer2.{1 + 2 * r}.bn2"), Scratch(109856 + 37504 * r, 128), TrainingTensor(925696 + 49152 * r, 8192), TrainingTensor(950272 + 49152 * r, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), GradientTensor(32768, 8192), BatchNormGradients($"layer2.{1 + 2 * r}.bn2")),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter($"layer2.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(933888 + 49152 * r, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), ParameterGradient($"layer2.{1 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(933888 + 49152 * r, 8192), BatchNormTensors($"layer2.{1 + 2 * r}.bn2"), Scratch(109856 + 37504 * r, 128), TrainingTensor(917504 + 49152 * r, 8192), TrainingTensor(942080 + 49152 * r, 8192), GradientTensor(16384, 8192), GradientTensor(16384, 8192), GradientTensor(24576, 8192), BatchNormGradients($"layer2.{1 + 2 * r}.bn2")),
                 new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + 2 * r}.bn2"), 1E-05f, Scratch(109984 + 37504 * r, 9216), Scratch(119200 + 37504 * r, 32)),
                 global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(109984 + 37504 * r, 9216), Scratch(119200 + 37504 * r, 32), InferenceTensor(8192, 8192)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192)));
-            RegisterTrace(41 + 4 * r, TrainingTensor(950272 + 49152 * r, 8192), GradientTensor(8192, 8192));
-            ClearBeforeBackward(41 + 4 * r, GradientTensor(0, 16384));
-            ClearBeforeBackward(41 + 4 * r, GradientTensor(32768, 8192));
+            RegisterTrace(41 + 4 * r, TrainingTensor(942080 + 49152 * r, 8192), GradientTensor(0, 8192));
+            ClearBeforeBackward(41 + 4 * r, GradientTensor(0, 8192));
+            ClearBeforeBackward(41 + 4 * r, GradientTensor(24576, 8192));
             RecomputeBeforeBackward(41 + 4 * r, 40 + 4 * r);
 
             // {42 + 4 * r}: Conv+BatchNorm+ReLU layer2.{2 + 2 * r}.conv1, layer2.{2 + 2 * r}.bn1, layer2.{2 + 2 * r}.relu1
             AddConvolution(42 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(950272 + 49152 * r, 8192), Parameter($"layer2.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(958464 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(958464 + 49152 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn1"), Scratch(119232 + 37504 * r, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{2 + 2 * r}.bn1")),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(942080 + 49152 * r, 8192), Parameter($"layer2.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(950272 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(950272 + 49152 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn1"), Scratch(119232 + 37504 * r, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{2 + 2 * r}.bn1")),
                 new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + 2 * r}.bn1"), 1E-05f, Scratch(119360 + 37504 * r, 9216), Scratch(128576 + 37504 * r, 32)),
                 global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(119360 + 37504 * r, 9216), Scratch(128576 + 37504 * r, 32), InferenceTensor(0, 8192)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-            RegisterTrace(42 + 4 * r, GradientTensor(16384, 8192), GradientTensor(24576, 8192));
-            ClearBeforeBackward(42 + 4 * r, GradientTensor(0, 8192));
+            RegisterTrace(42 + 4 * r, GradientTensor(8192, 8192), GradientTensor(16384, 8192));
 
             // {43 + 4 * r}: Conv+BatchNorm+Add+ReLU layer2.{2 + 2 * r}.conv2, layer2.{2 + 2 * r}.bn2, layer2.{2 + 2 * r}.add, layer2.{2 + 2 * r}.relu2
             AddConvolution(43 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter($"layer2.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(966656 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(966656 + 49152 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn2"), Scratch(128608 + 37504 * r, 128), TrainingTensor(950272 + 49152 * r, 8192), TrainingTensor(974848 + 49152 * r, 8192), GradientTensor(32768, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), BatchNormGradients($"layer2.{2 + 2 * r}.bn2")),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter($"layer2.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(958464 + 49152 * r, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(958464 + 49152 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn2"), Scratch(128608 + 37504 * r, 128), TrainingTensor(942080 + 49152 * r, 8192), TrainingTensor(966656 + 49152 * r, 8192), GradientTensor(24576, 8192), GradientTensor(24576, 8192), GradientTensor(16384, 8192), BatchNormGradients($"layer2.{2 + 2 * r}.bn2")),
                 new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer2.{2 + 2 * r}.bn2"), 1E-05f, Scratch(128736 + 37504 * r, 9216), Scratch(137952 + 37504 * r, 32)),
                 global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(128736 + 37504 * r, 9216), Scratch(137952 + 37504 * r, 32), InferenceTensor(16384, 8192)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
-            RegisterTrace(43 + 4 * r, TrainingTensor(974848 + 49152 * r, 8192), GradientTensor(8192, 8192));
-            ClearBeforeBackward(43 + 4 * r, GradientTensor(0, 16384));
-            ClearBeforeBackward(43 + 4 * r, GradientTensor(24576, 8192));
+            RegisterTrace(43 + 4 * r, TrainingTensor(966656 + 49152 * r, 8192), GradientTensor(0, 8192));
+            ClearBeforeBackward(43 + 4 * r, GradientTensor(0, 8192));
+            ClearBeforeBackward(43 + 4 * r, GradientTensor(16384, 8192));
             RecomputeBeforeBackward(43 + 4 * r, 42 + 4 * r);
-
-            // {44 + 4 * r}: Conv+BatchNorm+ReLU layer2.{3 + 2 * r}.conv1, layer2.{3 + 2 * r}.bn1, layer2.{3 + 2 * r}.relu1
-            AddConvolution(44 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(974848 + 49152 * r, 8192), Parameter($"layer2.{3 + 2 * r}.conv1.weight"), default, TrainingTensor(983040 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(32768, 8192), ParameterGradient($"layer2.{3 + 2 * r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(983040 + 49152 * r, 8192), BatchNormTensors($"layer2.{3 + 2 * r}.bn1"), Scratch(137984 + 37504 * r, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{3 + 2 * r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{3 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{3 + 2 * r}.bn1"), 1E-05f, Scratch(138112 + 37504 * r, 9216), Scratch(147328 + 37504 * r, 32)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(138112 + 37504 * r, 9216), Scratch(147328 + 37504 * r, 32), InferenceTensor(0, 8192)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-            RegisterTrace(44 + 4 * r, GradientTensor(16384, 8192), GradientTensor(32768, 8192));
-            ClearBeforeBackward(44 + 4 * r, GradientTensor(0, 8192));
         }
+
+        // 72: Conv+BatchNorm+ReLU layer2.17.conv1, layer2.17.bn1, layer2.17.relu1
+        AddConvolution(72, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(1310720, 8192), Parameter("layer2.17.conv1.weight"), default, TrainingTensor(1318912, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), ParameterGradient("layer2.17.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1318912, 8192), BatchNormTensors("layer2.17.bn1"), Scratch(400512, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.17.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.17.conv1.weight"), default, BatchNormTensors("layer2.17.bn1"), 1E-05f, Scratch(400640, 9216), Scratch(409856, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(400640, 9216), Scratch(409856, 32), InferenceTensor(0, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+        RegisterTrace(72, GradientTensor(8192, 8192), GradientTensor(24576, 8192));
 
         // 73: Conv+BatchNorm+Add+ReLU layer2.17.conv2, layer2.17.bn2, layer2.17.add, layer2.17.relu2
         AddConvolution(73, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.17.conv2.weight"), default, TrainingTensor(1335296, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.17.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1335296, 8192), BatchNormTensors("layer2.17.bn2"), Scratch(409888, 128), TrainingTensor(1318912, 8192), TrainingTensor(1343488, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), GradientTensor(32768, 8192), BatchNormGradients("layer2.17.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter("layer2.17.conv2.weight"), default, TrainingTensor(1327104, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), ParameterGradient("layer2.17.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1327104, 8192), BatchNormTensors("layer2.17.bn2"), Scratch(409888, 128), TrainingTensor(1310720, 8192), TrainingTensor(1335296, 8192), GradientTensor(16384, 8192), GradientTensor(16384, 8192), GradientTensor(24576, 8192), BatchNormGradients("layer2.17.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.17.conv2.weight"), default, BatchNormTensors("layer2.17.bn2"), 1E-05f, Scratch(410016, 9216), Scratch(419232, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(410016, 9216), Scratch(419232, 32), InferenceTensor(8192, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192)));
-        RegisterTrace(73, TrainingTensor(1343488, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(73, GradientTensor(0, 16384));
-        ClearBeforeBackward(73, GradientTensor(32768, 8192));
+        RegisterTrace(73, TrainingTensor(1335296, 8192), GradientTensor(0, 8192));
+        ClearBeforeBackward(73, GradientTensor(0, 8192));
+        ClearBeforeBackward(73, GradientTensor(24576, 8192));
         RecomputeBeforeBackward(73, 72);
 
         // 74: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
         AddConvolution(74, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(1343488, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(1351680, 4096), GradientTensor(0, 4096), GradientTensor(24576, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1351680, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(419264, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(1335296, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(1343488, 4096), GradientTensor(0, 4096), GradientTensor(16384, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1343488, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(419264, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(419520, 18432), Scratch(437952, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(8192, 8192), Scratch(419520, 18432), Scratch(437952, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(74, GradientTensor(8192, 4096), GradientTensor(24576, 8192));
-        ClearBeforeBackward(74, GradientTensor(0, 4096));
+        RegisterTrace(74, GradientTensor(4096, 4096), GradientTensor(16384, 8192));
 
         // 75: ZeroPadShortcut layer3.0.add.shortcut
         AddStep(75,
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(1343488, 8192), TrainingTensor(1355776, 4096), GradientTensor(0, 4096), GradientTensor(24576, 8192)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(1335296, 8192), GradientTensor(0, 4096), GradientTensor(8192, 4096), GradientTensor(16384, 8192)),
             new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(8192, 8192), InferenceTensor(4096, 4096)));
-        RegisterTrace(75, TrainingTensor(1355776, 4096), GradientTensor(24576, 8192));
-        ClearBeforeBackward(75, GradientTensor(24576, 8192));
+        RegisterTrace(75, GradientTensor(0, 4096), GradientTensor(16384, 8192));
+        ClearBeforeBackward(75, GradientTensor(16384, 8192));
 
         // 76: Conv+BatchNorm+Add+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.add, layer3.0.relu2
         AddConvolution(76, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(1359872, 4096), GradientTensor(12288, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1359872, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(438016, 256), TrainingTensor(1355776, 4096), TrainingTensor(1363968, 4096), GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(1347584, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1347584, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(438016, 256), GradientTensor(0, 4096), TrainingTensor(1351680, 4096), GradientTensor(12288, 4096), GradientTensor(12288, 4096), GradientTensor(8192, 4096), BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(438272, 36864), Scratch(475136, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(438272, 36864), Scratch(475136, 64), InferenceTensor(8192, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
-        RegisterTrace(76, TrainingTensor(1363968, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(76, GradientTensor(0, 8192));
-        ClearBeforeBackward(76, GradientTensor(12288, 4096));
+        RegisterTrace(76, TrainingTensor(1351680, 4096), GradientTensor(0, 4096));
+        ClearBeforeBackward(76, GradientTensor(0, 4096));
+        ClearBeforeBackward(76, GradientTensor(8192, 4096));
         RecomputeBeforeBackward(76, 74);
-
-        // 77: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        AddConvolution(77, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1363968, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(1368064, 4096), GradientTensor(0, 4096), GradientTensor(16384, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1368064, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(475200, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.1.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(475456, 36864), Scratch(512320, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(475456, 36864), Scratch(512320, 64), InferenceTensor(0, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(77, GradientTensor(8192, 4096), GradientTensor(16384, 4096));
-        ClearBeforeBackward(77, GradientTensor(0, 4096));
         for (int r = 0; r < 8; r++)
         {
 
+            // {77 + 4 * r}: Conv+BatchNorm+ReLU layer3.{1 + 2 * r}.conv1, layer3.{1 + 2 * r}.bn1, layer3.{1 + 2 * r}.relu1
+            AddConvolution(77 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1351680 + 24576 * r, 4096), Parameter($"layer3.{1 + 2 * r}.conv1.weight"), default, TrainingTensor(1355776 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient($"layer3.{1 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1355776 + 24576 * r, 4096), BatchNormTensors($"layer3.{1 + 2 * r}.bn1"), Scratch(475200 + 148736 * r, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{1 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{1 + 2 * r}.bn1"), 1E-05f, Scratch(475456 + 148736 * r, 36864), Scratch(512320 + 148736 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(475456 + 148736 * r, 36864), Scratch(512320 + 148736 * r, 64), InferenceTensor(0, 4096)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+            RegisterTrace(77 + 4 * r, GradientTensor(4096, 4096), GradientTensor(12288, 4096));
+
             // {78 + 4 * r}: Conv+BatchNorm+Add+ReLU layer3.{1 + 2 * r}.conv2, layer3.{1 + 2 * r}.bn2, layer3.{1 + 2 * r}.add, layer3.{1 + 2 * r}.relu2
             AddConvolution(78 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter($"layer3.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(1372160 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{1 + 2 * r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1372160 + 24576 * r, 4096), BatchNormTensors($"layer3.{1 + 2 * r}.bn2"), Scratch(512384 + 148736 * r, 256), TrainingTensor(1363968 + 24576 * r, 4096), TrainingTensor(1376256 + 24576 * r, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), GradientTensor(16384, 4096), BatchNormGradients($"layer3.{1 + 2 * r}.bn2")),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter($"layer3.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(1359872 + 24576 * r, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), ParameterGradient($"layer3.{1 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1359872 + 24576 * r, 4096), BatchNormTensors($"layer3.{1 + 2 * r}.bn2"), Scratch(512384 + 148736 * r, 256), TrainingTensor(1351680 + 24576 * r, 4096), TrainingTensor(1363968 + 24576 * r, 4096), GradientTensor(8192, 4096), GradientTensor(8192, 4096), GradientTensor(12288, 4096), BatchNormGradients($"layer3.{1 + 2 * r}.bn2")),
                 new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + 2 * r}.bn2"), 1E-05f, Scratch(512640 + 148736 * r, 36864), Scratch(549504 + 148736 * r, 64)),
                 global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(512640 + 148736 * r, 36864), Scratch(549504 + 148736 * r, 64), InferenceTensor(4096, 4096)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096)));
-            RegisterTrace(78 + 4 * r, TrainingTensor(1376256 + 24576 * r, 4096), GradientTensor(4096, 4096));
-            ClearBeforeBackward(78 + 4 * r, GradientTensor(0, 8192));
-            ClearBeforeBackward(78 + 4 * r, GradientTensor(16384, 4096));
+            RegisterTrace(78 + 4 * r, TrainingTensor(1363968 + 24576 * r, 4096), GradientTensor(0, 4096));
+            ClearBeforeBackward(78 + 4 * r, GradientTensor(0, 4096));
+            ClearBeforeBackward(78 + 4 * r, GradientTensor(12288, 4096));
             RecomputeBeforeBackward(78 + 4 * r, 77 + 4 * r);
 
             // {79 + 4 * r}: Conv+BatchNorm+ReLU layer3.{2 + 2 * r}.conv1, layer3.{2 + 2 * r}.bn1, layer3.{2 + 2 * r}.relu1
             AddConvolution(79 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1376256 + 24576 * r, 4096), Parameter($"layer3.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(1380352 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1380352 + 24576 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn1"), Scratch(549568 + 148736 * r, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{2 + 2 * r}.bn1")),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1363968 + 24576 * r, 4096), Parameter($"layer3.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(1368064 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(8192, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1368064 + 24576 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn1"), Scratch(549568 + 148736 * r, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{2 + 2 * r}.bn1")),
                 new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + 2 * r}.bn1"), 1E-05f, Scratch(549824 + 148736 * r, 36864), Scratch(586688 + 148736 * r, 64)),
                 global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(549824 + 148736 * r, 36864), Scratch(586688 + 148736 * r, 64), InferenceTensor(0, 4096)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-            RegisterTrace(79 + 4 * r, GradientTensor(8192, 4096), GradientTensor(12288, 4096));
-            ClearBeforeBackward(79 + 4 * r, GradientTensor(0, 4096));
+            RegisterTrace(79 + 4 * r, GradientTensor(4096, 4096), GradientTensor(8192, 4096));
 
             // {80 + 4 * r}: Conv+BatchNorm+Add+ReLU layer3.{2 + 2 * r}.conv2, layer3.{2 + 2 * r}.bn2, layer3.{2 + 2 * r}.add, layer3.{2 + 2 * r}.relu2
             AddConvolution(80 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter($"layer3.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(1384448 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1384448 + 24576 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn2"), Scratch(586752 + 148736 * r, 256), TrainingTensor(1376256 + 24576 * r, 4096), TrainingTensor(1388544 + 24576 * r, 4096), GradientTensor(16384, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), BatchNormGradients($"layer3.{2 + 2 * r}.bn2")),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter($"layer3.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(1372160 + 24576 * r, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1372160 + 24576 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn2"), Scratch(586752 + 148736 * r, 256), TrainingTensor(1363968 + 24576 * r, 4096), TrainingTensor(1376256 + 24576 * r, 4096), GradientTensor(12288, 4096), GradientTensor(12288, 4096), GradientTensor(8192, 4096), BatchNormGradients($"layer3.{2 + 2 * r}.bn2")),
                 new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer3.{2 + 2 * r}.bn2"), 1E-05f, Scratch(587008 + 148736 * r, 36864), Scratch(623872 + 148736 * r, 64)),
                 global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(587008 + 148736 * r, 36864), Scratch(623872 + 148736 * r, 64), InferenceTensor(8192, 4096)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
-            RegisterTrace(80 + 4 * r, TrainingTensor(1388544 + 24576 * r, 4096), GradientTensor(4096, 4096));
-            ClearBeforeBackward(80 + 4 * r, GradientTensor(0, 8192));
-            ClearBeforeBackward(80 + 4 * r, GradientTensor(12288, 4096));
+            RegisterTrace(80 + 4 * r, TrainingTensor(1376256 + 24576 * r, 4096), GradientTensor(0, 4096));
+            ClearBeforeBackward(80 + 4 * r, GradientTensor(0, 4096));
+            ClearBeforeBackward(80 + 4 * r, GradientTensor(8192, 4096));
             RecomputeBeforeBackward(80 + 4 * r, 79 + 4 * r);
-
-            // {81 + 4 * r}: Conv+BatchNorm+ReLU layer3.{3 + 2 * r}.conv1, layer3.{3 + 2 * r}.bn1, layer3.{3 + 2 * r}.relu1
-            AddConvolution(81 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1388544 + 24576 * r, 4096), Parameter($"layer3.{3 + 2 * r}.conv1.weight"), default, TrainingTensor(1392640 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(16384, 4096), ParameterGradient($"layer3.{3 + 2 * r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1392640 + 24576 * r, 4096), BatchNormTensors($"layer3.{3 + 2 * r}.bn1"), Scratch(623936 + 148736 * r, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{3 + 2 * r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{3 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{3 + 2 * r}.bn1"), 1E-05f, Scratch(624192 + 148736 * r, 36864), Scratch(661056 + 148736 * r, 64)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(624192 + 148736 * r, 36864), Scratch(661056 + 148736 * r, 64), InferenceTensor(0, 4096)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-            RegisterTrace(81 + 4 * r, GradientTensor(8192, 4096), GradientTensor(16384, 4096));
-            ClearBeforeBackward(81 + 4 * r, GradientTensor(0, 4096));
         }
+
+        // 109: Conv+BatchNorm+ReLU layer3.17.conv1, layer3.17.bn1, layer3.17.relu1
+        AddConvolution(109, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(1548288, 4096), Parameter("layer3.17.conv1.weight"), default, TrainingTensor(1552384, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient("layer3.17.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1552384, 4096), BatchNormTensors("layer3.17.bn1"), Scratch(1665088, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.17.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.17.conv1.weight"), default, BatchNormTensors("layer3.17.bn1"), 1E-05f, Scratch(1665344, 36864), Scratch(1702208, 64)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(1665344, 36864), Scratch(1702208, 64), InferenceTensor(0, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+        RegisterTrace(109, GradientTensor(4096, 4096), GradientTensor(12288, 4096));
 
         // 110: Conv+BatchNorm+Add+ReLU layer3.17.conv2, layer3.17.bn2, layer3.17.add, layer3.17.relu2
         AddConvolution(110, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.17.conv2.weight"), default, TrainingTensor(1568768, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.17.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1568768, 4096), BatchNormTensors("layer3.17.bn2"), Scratch(1702272, 256), TrainingTensor(1560576, 4096), TrainingTensor(1572864, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), GradientTensor(16384, 4096), BatchNormGradients("layer3.17.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter("layer3.17.conv2.weight"), default, TrainingTensor(1556480, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), ParameterGradient("layer3.17.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1556480, 4096), BatchNormTensors("layer3.17.bn2"), Scratch(1702272, 256), TrainingTensor(1548288, 4096), TrainingTensor(1560576, 4096), GradientTensor(8192, 4096), GradientTensor(8192, 4096), GradientTensor(12288, 4096), BatchNormGradients("layer3.17.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.17.conv2.weight"), default, BatchNormTensors("layer3.17.bn2"), 1E-05f, Scratch(1702528, 36864), Scratch(1739392, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(1702528, 36864), Scratch(1739392, 64), InferenceTensor(4096, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096)));
-        RegisterTrace(110, TrainingTensor(1572864, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(110, GradientTensor(0, 8192));
-        ClearBeforeBackward(110, GradientTensor(16384, 4096));
+        RegisterTrace(110, TrainingTensor(1560576, 4096), GradientTensor(0, 4096));
+        ClearBeforeBackward(110, GradientTensor(0, 4096));
+        ClearBeforeBackward(110, GradientTensor(12288, 4096));
         RecomputeBeforeBackward(110, 109);
 
         // 111: GlobalAvgPool avgpool
         AddStep(111,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(1572864, 4096), TrainingTensor(1576960, 64), GradientTensor(0, 64), GradientTensor(12288, 4096)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(1560576, 4096), TrainingTensor(1564672, 64), GradientTensor(0, 64), GradientTensor(8192, 4096)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(4096, 4096), InferenceTensor(0, 64)));
-        RegisterTrace(111, TrainingTensor(1576960, 64), GradientTensor(12288, 4096));
-        ClearBeforeBackward(111, GradientTensor(12288, 4096));
+        RegisterTrace(111, TrainingTensor(1564672, 64), GradientTensor(8192, 4096));
+        ClearBeforeBackward(111, GradientTensor(8192, 4096));
 
         // 112: Dense fc
         AddConvolution(112, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(1576960, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(1577024, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(1564672, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(1564736, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10)),
             null);
-        RegisterTrace(112, TrainingTensor(1577024, 10), GradientTensor(0, 64));
+        RegisterTrace(112, TrainingTensor(1564736, 10), GradientTensor(0, 64));
         ClearBeforeBackward(112, GradientTensor(0, 64));
     }
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(1577024, 10);
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(1564736, 10);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(64, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(49152, 3072);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(16384, 3072);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(64, 10);

@@ -45,7 +45,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     public const long ForwardFlopsPerImage = 3638007272;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 23990176;
+    public const long TrainingActivationBytesPerImage = 20979616;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 4014080;
@@ -139,7 +139,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         s.Append("Total params: 11,689,512 (trainable; plus 9,620 buffer elements)\n");
         s.Append("Multiply-adds per image: 1,814,073,344\n");
         s.Append("Forward FLOPs per image: 3,638,007,272 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 22.88 MiB, inference 3.83 MiB\n");
+        s.Append("Activation memory per image: training 20.01 MiB, inference 3.83 MiB\n");
         s.Append("Fusion groups: 23 passes for 68 layers\n");
         return s.ToString();
     }
@@ -381,243 +381,229 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public ResNet18(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(3438568, 2558976, 1003520, 11190912))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(3438568, 1806336, 1003520, 11190912))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(2408448, 150528), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, GradientTensor(1605632, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(802816, 150528), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, GradientTensor(802816, 802816), GradientTensor(0, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
-        RegisterTrace(0, GradientTensor(1605632, 802816), GradientTensor(2408448, 150528));
-        ClearBeforeBackward(0, GradientTensor(0, 802816));
-        ClearBeforeBackward(0, GradientTensor(2408448, 150528));
+        RegisterTrace(0, GradientTensor(802816, 802816), GradientTensor(802816, 150528));
+        ClearBeforeBackward(0, GradientTensor(802816, 150528));
 
         // 1: MaxPool maxpool
         AddStep(1,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), GradientTensor(1605632, 802816), TrainingTensor(802816, 200704), GradientTensor(0, 200704), GradientTensor(802816, 802816)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), GradientTensor(802816, 802816), TrainingTensor(802816, 200704), GradientTensor(1605632, 200704), GradientTensor(0, 802816)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704)));
-        RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(802816, 802816));
-        ClearBeforeBackward(1, GradientTensor(802816, 802816));
+        RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(0, 802816));
+        ClearBeforeBackward(1, GradientTensor(0, 802816));
         RecomputeBeforeBackward(1, 0);
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
         AddConvolution(2, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(802816, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1003520, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1003520, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, GradientTensor(602112, 200704), GradientTensor(401408, 200704), GradientTensor(200704, 200704), default, BatchNormGradients("layer1.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(802816, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1003520, 200704), GradientTensor(0, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1003520, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 36864), Scratch(46848, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(2, GradientTensor(602112, 200704), GradientTensor(0, 200704));
-        ClearBeforeBackward(2, GradientTensor(200704, 200704));
+        RegisterTrace(2, GradientTensor(200704, 200704), GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
         AddConvolution(3, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(602112, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1204224, 200704), GradientTensor(200704, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1204224, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), TrainingTensor(802816, 200704), TrainingTensor(1404928, 200704), GradientTensor(802816, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), BatchNormGradients("layer1.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(200704, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1204224, 200704), GradientTensor(401408, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1204224, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), TrainingTensor(802816, 200704), TrainingTensor(1404928, 200704), GradientTensor(401408, 200704), GradientTensor(401408, 200704), GradientTensor(1605632, 200704), BatchNormGradients("layer1.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(47168, 36864), Scratch(84032, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704)));
-        RegisterTrace(3, TrainingTensor(1404928, 200704), GradientTensor(401408, 200704));
-        ClearBeforeBackward(3, GradientTensor(0, 602112));
+        RegisterTrace(3, TrainingTensor(1404928, 200704), GradientTensor(0, 200704));
+        ClearBeforeBackward(3, GradientTensor(0, 200704));
+        ClearBeforeBackward(3, GradientTensor(1605632, 200704));
         RecomputeBeforeBackward(3, 2);
 
         // 4: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
         AddConvolution(4, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1404928, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(1605632, 200704), GradientTensor(0, 200704), GradientTensor(802816, 200704), ParameterGradient("layer1.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1605632, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, GradientTensor(401408, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1404928, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(1605632, 200704), GradientTensor(0, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1605632, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(84352, 36864), Scratch(121216, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(4, GradientTensor(401408, 200704), GradientTensor(802816, 200704));
-        ClearBeforeBackward(4, GradientTensor(0, 200704));
+        RegisterTrace(4, GradientTensor(200704, 200704), GradientTensor(401408, 200704));
 
         // 5: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
         AddConvolution(5, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(401408, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), TrainingTensor(1404928, 200704), TrainingTensor(2007040, 200704), GradientTensor(602112, 200704), GradientTensor(0, 200704), GradientTensor(802816, 200704), BatchNormGradients("layer1.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(200704, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(602112, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), TrainingTensor(1404928, 200704), TrainingTensor(2007040, 200704), GradientTensor(602112, 200704), GradientTensor(602112, 200704), GradientTensor(401408, 200704), BatchNormGradients("layer1.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(121536, 36864), Scratch(158400, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(401408, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704)));
-        RegisterTrace(5, TrainingTensor(2007040, 200704), GradientTensor(200704, 200704));
-        ClearBeforeBackward(5, GradientTensor(0, 401408));
-        ClearBeforeBackward(5, GradientTensor(802816, 200704));
+        RegisterTrace(5, TrainingTensor(2007040, 200704), GradientTensor(0, 200704));
+        ClearBeforeBackward(5, GradientTensor(0, 200704));
+        ClearBeforeBackward(5, GradientTensor(401408, 200704));
         RecomputeBeforeBackward(5, 4);
 
         // 6: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(6, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(2007040, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(2207744, 100352), GradientTensor(0, 100352), GradientTensor(602112, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(158464, 512), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(158464, 512), default, GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(158976, 73728), Scratch(232704, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(158976, 73728), Scratch(232704, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(6, GradientTensor(200704, 100352), GradientTensor(602112, 200704));
-        ClearBeforeBackward(6, GradientTensor(0, 100352));
+        RegisterTrace(6, GradientTensor(100352, 100352), GradientTensor(602112, 200704));
 
         // 7: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
         AddConvolution(7, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(200704, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(2308096, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2308096, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(232832, 512), default, GradientTensor(401408, 100352), GradientTensor(301056, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(100352, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(2308096, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2308096, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(232832, 512), default, GradientTensor(0, 100352), GradientTensor(200704, 100352), GradientTensor(200704, 100352), default, BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(233344, 147456), Scratch(380800, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(233344, 147456), Scratch(380800, 128), InferenceTensor(100352, 100352)),
             null);
-        RegisterTrace(7, GradientTensor(401408, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(7, GradientTensor(0, 200704));
+        RegisterTrace(7, GradientTensor(0, 100352), GradientTensor(0, 100352));
+        ClearBeforeBackward(7, GradientTensor(0, 100352));
         RecomputeBeforeBackward(7, 6);
 
         // 8: Conv+BatchNorm+Add+ReLU layer2.0.downsample.0, layer2.0.downsample.1, layer2.0.add, layer2.0.relu2
         AddConvolution(8, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(2007040, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(2408448, 100352), GradientTensor(0, 100352), GradientTensor(602112, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2408448, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(380928, 512), GradientTensor(401408, 100352), TrainingTensor(2508800, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(301056, 100352), BatchNormGradients("layer2.0.downsample.1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2408448, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(380928, 512), GradientTensor(0, 100352), TrainingTensor(2508800, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), BatchNormGradients("layer2.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(381440, 8192), Scratch(389632, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(401408, 200704), Scratch(381440, 8192), Scratch(389632, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(0, 100352)));
         RegisterTrace(8, TrainingTensor(2508800, 100352), GradientTensor(602112, 200704));
-        ClearBeforeBackward(8, GradientTensor(0, 100352));
-        ClearBeforeBackward(8, GradientTensor(301056, 100352));
+        ClearBeforeBackward(8, GradientTensor(200704, 100352));
         ClearBeforeBackward(8, GradientTensor(602112, 200704));
-        RecomputeBeforeBackward(8, 7);
 
         // 9: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
         AddConvolution(9, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(2508800, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(2609152, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(389760, 512), default, GradientTensor(301056, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(2508800, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(2609152, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2609152, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(389760, 512), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(100352, 100352), default, BatchNormGradients("layer2.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(390272, 147456), Scratch(537728, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(390272, 147456), Scratch(537728, 128), InferenceTensor(100352, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
-        RegisterTrace(9, GradientTensor(301056, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(9, GradientTensor(0, 100352));
+        RegisterTrace(9, GradientTensor(200704, 100352), GradientTensor(0, 100352));
 
         // 10: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
         AddConvolution(10, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(301056, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(2709504, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2709504, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(537856, 512), TrainingTensor(2508800, 100352), TrainingTensor(2809856, 100352), GradientTensor(401408, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), BatchNormGradients("layer2.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(200704, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(2709504, 100352), GradientTensor(301056, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2709504, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(537856, 512), TrainingTensor(2508800, 100352), TrainingTensor(2809856, 100352), GradientTensor(301056, 100352), GradientTensor(301056, 100352), GradientTensor(0, 100352), BatchNormGradients("layer2.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(538368, 147456), Scratch(685824, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(538368, 147456), Scratch(685824, 128), InferenceTensor(200704, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352)));
-        RegisterTrace(10, TrainingTensor(2809856, 100352), GradientTensor(200704, 100352));
-        ClearBeforeBackward(10, GradientTensor(0, 301056));
+        RegisterTrace(10, TrainingTensor(2809856, 100352), GradientTensor(100352, 100352));
+        ClearBeforeBackward(10, GradientTensor(0, 200704));
         RecomputeBeforeBackward(10, 9);
 
         // 11: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
         AddConvolution(11, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(2809856, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(2910208, 50176), GradientTensor(0, 50176), GradientTensor(401408, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2910208, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(685952, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(2809856, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(2910208, 50176), GradientTensor(0, 50176), GradientTensor(301056, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2910208, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(685952, 1024), default, GradientTensor(50176, 50176), GradientTensor(0, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(686976, 294912), Scratch(981888, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(686976, 294912), Scratch(981888, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(11, GradientTensor(100352, 50176), GradientTensor(401408, 100352));
-        ClearBeforeBackward(11, GradientTensor(0, 50176));
+        RegisterTrace(11, GradientTensor(50176, 50176), GradientTensor(301056, 100352));
 
         // 12: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
         AddConvolution(12, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(2960384, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2960384, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(982144, 1024), default, GradientTensor(200704, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(50176, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(2960384, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2960384, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(982144, 1024), default, GradientTensor(0, 50176), GradientTensor(100352, 50176), GradientTensor(100352, 50176), default, BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(983168, 589824), Scratch(1572992, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(983168, 589824), Scratch(1572992, 256), InferenceTensor(50176, 50176)),
             null);
-        RegisterTrace(12, GradientTensor(200704, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(12, GradientTensor(0, 100352));
+        RegisterTrace(12, GradientTensor(0, 50176), GradientTensor(0, 50176));
+        ClearBeforeBackward(12, GradientTensor(0, 50176));
         RecomputeBeforeBackward(12, 11);
 
         // 13: Conv+BatchNorm+Add+ReLU layer3.0.downsample.0, layer3.0.downsample.1, layer3.0.add, layer3.0.relu2
         AddConvolution(13, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(2809856, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(3010560, 50176), GradientTensor(0, 50176), GradientTensor(401408, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3010560, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(1573248, 1024), GradientTensor(200704, 50176), TrainingTensor(3060736, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), GradientTensor(150528, 50176), BatchNormGradients("layer3.0.downsample.1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(2809856, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(3010560, 50176), GradientTensor(0, 50176), GradientTensor(301056, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3010560, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(1573248, 1024), GradientTensor(0, 50176), TrainingTensor(3060736, 50176), GradientTensor(0, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), BatchNormGradients("layer3.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(1574272, 32768), Scratch(1607040, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(200704, 100352), Scratch(1574272, 32768), Scratch(1607040, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 50176), default, default, InferenceTensor(50176, 50176), InferenceTensor(0, 50176)));
-        RegisterTrace(13, TrainingTensor(3060736, 50176), GradientTensor(401408, 100352));
-        ClearBeforeBackward(13, GradientTensor(0, 50176));
-        ClearBeforeBackward(13, GradientTensor(150528, 50176));
-        ClearBeforeBackward(13, GradientTensor(401408, 100352));
-        RecomputeBeforeBackward(13, 12);
+        RegisterTrace(13, TrainingTensor(3060736, 50176), GradientTensor(301056, 100352));
+        ClearBeforeBackward(13, GradientTensor(100352, 50176));
+        ClearBeforeBackward(13, GradientTensor(301056, 100352));
 
         // 14: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
         AddConvolution(14, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(3060736, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(3110912, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3110912, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(1607296, 1024), default, GradientTensor(150528, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(3060736, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(3110912, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3110912, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(1607296, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(50176, 50176), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(1608320, 589824), Scratch(2198144, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1608320, 589824), Scratch(2198144, 256), InferenceTensor(50176, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
-        RegisterTrace(14, GradientTensor(150528, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(14, GradientTensor(0, 50176));
+        RegisterTrace(14, GradientTensor(100352, 50176), GradientTensor(0, 50176));
 
         // 15: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
         AddConvolution(15, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(150528, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(3161088, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3161088, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2198400, 1024), TrainingTensor(3060736, 50176), TrainingTensor(3211264, 50176), GradientTensor(200704, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), BatchNormGradients("layer3.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(3161088, 50176), GradientTensor(150528, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3161088, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2198400, 1024), TrainingTensor(3060736, 50176), TrainingTensor(3211264, 50176), GradientTensor(150528, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), BatchNormGradients("layer3.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2199424, 589824), Scratch(2789248, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2199424, 589824), Scratch(2789248, 256), InferenceTensor(100352, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176)));
-        RegisterTrace(15, TrainingTensor(3211264, 50176), GradientTensor(100352, 50176));
-        ClearBeforeBackward(15, GradientTensor(0, 150528));
+        RegisterTrace(15, TrainingTensor(3211264, 50176), GradientTensor(50176, 50176));
+        ClearBeforeBackward(15, GradientTensor(0, 100352));
         RecomputeBeforeBackward(15, 14);
 
         // 16: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
         AddConvolution(16, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(3211264, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(3261440, 25088), GradientTensor(0, 25088), GradientTensor(200704, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3261440, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(2789504, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(3211264, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(3261440, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3261440, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(2789504, 2048), default, GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(2791552, 1179648), Scratch(3971200, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(2791552, 1179648), Scratch(3971200, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(16, GradientTensor(50176, 25088), GradientTensor(200704, 50176));
-        ClearBeforeBackward(16, GradientTensor(0, 25088));
+        RegisterTrace(16, GradientTensor(25088, 25088), GradientTensor(150528, 50176));
 
         // 17: Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
         AddConvolution(17, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(3286528, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3286528, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(3971712, 2048), default, GradientTensor(100352, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(25088, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(3286528, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3286528, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(3971712, 2048), default, GradientTensor(0, 25088), GradientTensor(50176, 25088), GradientTensor(50176, 25088), default, BatchNormGradients("layer4.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(3973760, 2359296), Scratch(6333056, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(3973760, 2359296), Scratch(6333056, 512), InferenceTensor(25088, 25088)),
             null);
-        RegisterTrace(17, GradientTensor(100352, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(17, GradientTensor(0, 50176));
+        RegisterTrace(17, GradientTensor(0, 25088), GradientTensor(0, 25088));
+        ClearBeforeBackward(17, GradientTensor(0, 25088));
         RecomputeBeforeBackward(17, 16);
 
         // 18: Conv+BatchNorm+Add+ReLU layer4.0.downsample.0, layer4.0.downsample.1, layer4.0.add, layer4.0.relu2
         AddConvolution(18, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(3211264, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(3311616, 25088), GradientTensor(0, 25088), GradientTensor(200704, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3311616, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(6333568, 2048), GradientTensor(100352, 25088), TrainingTensor(3336704, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(75264, 25088), BatchNormGradients("layer4.0.downsample.1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(3211264, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(3311616, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3311616, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(6333568, 2048), GradientTensor(0, 25088), TrainingTensor(3336704, 25088), GradientTensor(0, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), BatchNormGradients("layer4.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(6335616, 131072), Scratch(6466688, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(100352, 50176), Scratch(6335616, 131072), Scratch(6466688, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 25088), default, default, InferenceTensor(25088, 25088), InferenceTensor(0, 25088)));
-        RegisterTrace(18, TrainingTensor(3336704, 25088), GradientTensor(200704, 50176));
-        ClearBeforeBackward(18, GradientTensor(0, 25088));
-        ClearBeforeBackward(18, GradientTensor(75264, 25088));
-        ClearBeforeBackward(18, GradientTensor(200704, 50176));
-        RecomputeBeforeBackward(18, 17);
+        RegisterTrace(18, TrainingTensor(3336704, 25088), GradientTensor(150528, 50176));
+        ClearBeforeBackward(18, GradientTensor(50176, 25088));
+        ClearBeforeBackward(18, GradientTensor(150528, 50176));
 
         // 19: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
         AddConvolution(19, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(3336704, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(3361792, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3361792, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(6467200, 2048), default, GradientTensor(75264, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(3336704, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(3361792, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3361792, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(6467200, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(25088, 25088), default, BatchNormGradients("layer4.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(6469248, 2359296), Scratch(8828544, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(6469248, 2359296), Scratch(8828544, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
-        RegisterTrace(19, GradientTensor(75264, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(19, GradientTensor(0, 25088));
+        RegisterTrace(19, GradientTensor(50176, 25088), GradientTensor(0, 25088));
 
         // 20: Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
         AddConvolution(20, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(75264, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(3386880, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3386880, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(8829056, 2048), TrainingTensor(3336704, 25088), TrainingTensor(3411968, 25088), GradientTensor(100352, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), BatchNormGradients("layer4.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(3386880, 25088), GradientTensor(75264, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3386880, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(8829056, 2048), TrainingTensor(3336704, 25088), TrainingTensor(3411968, 25088), GradientTensor(75264, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), BatchNormGradients("layer4.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(8831104, 2359296), Scratch(11190400, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(8831104, 2359296), Scratch(11190400, 512), InferenceTensor(50176, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088)));
-        RegisterTrace(20, TrainingTensor(3411968, 25088), GradientTensor(50176, 25088));
-        ClearBeforeBackward(20, GradientTensor(0, 75264));
+        RegisterTrace(20, TrainingTensor(3411968, 25088), GradientTensor(25088, 25088));
+        ClearBeforeBackward(20, GradientTensor(0, 50176));
         RecomputeBeforeBackward(20, 19);
 
         // 21: GlobalAvgPool avgpool
         AddStep(21,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(3411968, 25088), TrainingTensor(3437056, 512), GradientTensor(1000, 512), GradientTensor(100352, 25088)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(3411968, 25088), TrainingTensor(3437056, 512), GradientTensor(1000, 512), GradientTensor(75264, 25088)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(50176, 25088), InferenceTensor(1000, 512)));
-        RegisterTrace(21, TrainingTensor(3437056, 512), GradientTensor(100352, 25088));
-        ClearBeforeBackward(21, GradientTensor(100352, 25088));
+        RegisterTrace(21, TrainingTensor(3437056, 512), GradientTensor(75264, 25088));
+        ClearBeforeBackward(21, GradientTensor(75264, 25088));
 
         // 22: Dense fc
         AddConvolution(22, false,
@@ -637,7 +623,7 @@ partial class ResNet18 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(0, 1000);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(2408448, 150528);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(802816, 150528);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);

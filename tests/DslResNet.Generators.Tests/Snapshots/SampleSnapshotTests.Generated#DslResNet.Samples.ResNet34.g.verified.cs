@@ -45,7 +45,7 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     public const long ForwardFlopsPerImage = 7341773800;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 31516576;
+    public const long TrainingActivationBytesPerImage = 28506016;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 4014080;
@@ -148,7 +148,7 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         s.Append("Total params: 21,797,672 (trainable; plus 17,060 buffer elements)\n");
         s.Append("Multiply-adds per image: 3,663,761,408\n");
         s.Append("Forward FLOPs per image: 7,341,773,800 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 30.06 MiB, inference 3.83 MiB\n");
+        s.Append("Activation memory per image: training 27.19 MiB, inference 3.83 MiB\n");
         s.Append("Fusion groups: 39 passes for 124 layers\n");
         return s.ToString();
     }
@@ -417,251 +417,205 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public ResNet34(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(5320168, 2558976, 1003520, 21310208))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(5320168, 1806336, 1003520, 21310208))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(2408448, 150528), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, GradientTensor(1605632, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(802816, 150528), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, GradientTensor(802816, 802816), GradientTensor(0, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
-        RegisterTrace(0, GradientTensor(1605632, 802816), GradientTensor(2408448, 150528));
-        ClearBeforeBackward(0, GradientTensor(0, 802816));
-        ClearBeforeBackward(0, GradientTensor(2408448, 150528));
+        RegisterTrace(0, GradientTensor(802816, 802816), GradientTensor(802816, 150528));
+        ClearBeforeBackward(0, GradientTensor(802816, 150528));
 
         // 1: MaxPool maxpool
         AddStep(1,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), GradientTensor(1605632, 802816), TrainingTensor(802816, 200704), GradientTensor(0, 200704), GradientTensor(802816, 802816)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), GradientTensor(802816, 802816), TrainingTensor(802816, 200704), GradientTensor(1605632, 200704), GradientTensor(0, 802816)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(802816, 200704)));
-        RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(802816, 802816));
-        ClearBeforeBackward(1, GradientTensor(802816, 802816));
+        RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(0, 802816));
+        ClearBeforeBackward(1, GradientTensor(0, 802816));
         RecomputeBeforeBackward(1, 0);
+        {
+            int[] __r0 = { 1605632, 401408, 602112 };
+            int[] __r1 = { 802816, 200704, 401408 };
+            int[] __r2 = { 401408, 602112, 401408 };
+            int[] __r3 = { 200704, 401408, 200704 };
+            for (int r = 0; r < 3; r++)
+            {
 
-        // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
-        AddConvolution(2, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(802816, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1003520, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1003520, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, GradientTensor(602112, 200704), GradientTensor(401408, 200704), GradientTensor(200704, 200704), default, BatchNormGradients("layer1.0.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 36864), Scratch(46848, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(9984, 36864), Scratch(46848, 64), InferenceTensor(0, 200704)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(2, GradientTensor(602112, 200704), GradientTensor(0, 200704));
-        ClearBeforeBackward(2, GradientTensor(200704, 200704));
+                // {2 + 2 * r}: Conv+BatchNorm+ReLU layer1.{r}.conv1, layer1.{r}.bn1, layer1.{r}.relu1
+                AddConvolution(2 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(802816 + 602112 * r, 200704), Parameter($"layer1.{r}.conv1.weight"), default, TrainingTensor(1003520 + 602112 * r, 200704), GradientTensor(0, 200704), GradientTensor(__r0[r], 200704), ParameterGradient($"layer1.{r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1003520 + 602112 * r, 200704), BatchNormTensors($"layer1.{r}.bn1"), Scratch(9728 + 74368 * r, 256), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients($"layer1.{r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter($"layer1.{r}.conv1.weight"), default, BatchNormTensors($"layer1.{r}.bn1"), 1E-05f, Scratch(9984 + 74368 * r, 36864), Scratch(46848 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(__r1[r], 200704), Scratch(9984 + 74368 * r, 36864), Scratch(46848 + 74368 * r, 64), InferenceTensor(0, 200704)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
+                RegisterTrace(2 + 2 * r, GradientTensor(200704, 200704), GradientTensor(__r0[r], 200704));
 
-        // 3: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
-        AddConvolution(3, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(602112, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1204224, 200704), GradientTensor(200704, 200704), GradientTensor(401408, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1204224, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(46912, 256), TrainingTensor(802816, 200704), TrainingTensor(1404928, 200704), GradientTensor(802816, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), BatchNormGradients("layer1.0.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(47168, 36864), Scratch(84032, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168, 36864), Scratch(84032, 64), InferenceTensor(200704, 200704)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(802816, 200704), InferenceTensor(200704, 200704)));
-        RegisterTrace(3, TrainingTensor(1404928, 200704), GradientTensor(401408, 200704));
-        ClearBeforeBackward(3, GradientTensor(0, 602112));
-        RecomputeBeforeBackward(3, 2);
-
-        // 4: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
-        AddConvolution(4, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(1404928, 200704), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(1605632, 200704), GradientTensor(0, 200704), GradientTensor(802816, 200704), ParameterGradient("layer1.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1605632, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(84096, 256), default, GradientTensor(401408, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(84352, 36864), Scratch(121216, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(200704, 200704), Scratch(84352, 36864), Scratch(121216, 64), InferenceTensor(0, 200704)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(4, GradientTensor(401408, 200704), GradientTensor(802816, 200704));
-        ClearBeforeBackward(4, GradientTensor(0, 200704));
-
-        // 5: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
-        AddConvolution(5, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(401408, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(1806336, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1806336, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(121280, 256), TrainingTensor(1404928, 200704), TrainingTensor(2007040, 200704), GradientTensor(602112, 200704), GradientTensor(0, 200704), GradientTensor(802816, 200704), BatchNormGradients("layer1.1.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(121536, 36864), Scratch(158400, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(121536, 36864), Scratch(158400, 64), InferenceTensor(401408, 200704)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(401408, 200704)));
-        RegisterTrace(5, TrainingTensor(2007040, 200704), GradientTensor(200704, 200704));
-        ClearBeforeBackward(5, GradientTensor(0, 401408));
-        ClearBeforeBackward(5, GradientTensor(802816, 200704));
-        RecomputeBeforeBackward(5, 4);
-
-        // 6: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
-        AddConvolution(6, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), TrainingTensor(2007040, 200704), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(2207744, 200704), GradientTensor(0, 200704), GradientTensor(602112, 200704), ParameterGradient("layer1.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2207744, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(158464, 256), default, GradientTensor(401408, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.2.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(158720, 36864), Scratch(195584, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(401408, 200704), Scratch(158720, 36864), Scratch(195584, 64), InferenceTensor(0, 200704)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(6, GradientTensor(401408, 200704), GradientTensor(602112, 200704));
-        ClearBeforeBackward(6, GradientTensor(0, 200704));
-
-        // 7: Conv+BatchNorm+Add+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.add, layer1.2.relu2
-        AddConvolution(7, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(401408, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(2408448, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2408448, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(195648, 256), TrainingTensor(2007040, 200704), TrainingTensor(2609152, 200704), GradientTensor(802816, 200704), GradientTensor(0, 200704), GradientTensor(602112, 200704), BatchNormGradients("layer1.2.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(195904, 36864), Scratch(232768, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(195904, 36864), Scratch(232768, 64), InferenceTensor(200704, 200704)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(401408, 200704), InferenceTensor(200704, 200704)));
-        RegisterTrace(7, TrainingTensor(2609152, 200704), GradientTensor(200704, 200704));
-        ClearBeforeBackward(7, GradientTensor(0, 401408));
-        ClearBeforeBackward(7, GradientTensor(602112, 200704));
-        RecomputeBeforeBackward(7, 6);
+                // {3 + 2 * r}: Conv+BatchNorm+Add+ReLU layer1.{r}.conv2, layer1.{r}.bn2, layer1.{r}.add, layer1.{r}.relu2
+                AddConvolution(3 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(200704, 200704), Parameter($"layer1.{r}.conv2.weight"), default, TrainingTensor(1204224 + 602112 * r, 200704), GradientTensor(__r2[r], 200704), GradientTensor(0, 200704), ParameterGradient($"layer1.{r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(1204224 + 602112 * r, 200704), BatchNormTensors($"layer1.{r}.bn2"), Scratch(46912 + 74368 * r, 256), TrainingTensor(802816 + 602112 * r, 200704), TrainingTensor(1404928 + 602112 * r, 200704), GradientTensor(__r2[r], 200704), GradientTensor(__r2[r], 200704), GradientTensor(__r0[r], 200704), BatchNormGradients($"layer1.{r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter($"layer1.{r}.conv2.weight"), default, BatchNormTensors($"layer1.{r}.bn2"), 1E-05f, Scratch(47168 + 74368 * r, 36864), Scratch(84032 + 74368 * r, 64)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(47168 + 74368 * r, 36864), Scratch(84032 + 74368 * r, 64), InferenceTensor(__r3[r], 200704)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r3[r], 200704), default, default, InferenceTensor(__r1[r], 200704), InferenceTensor(__r3[r], 200704)));
+                RegisterTrace(3 + 2 * r, TrainingTensor(1404928 + 602112 * r, 200704), GradientTensor(0, 200704));
+                ClearBeforeBackward(3 + 2 * r, GradientTensor(0, 200704));
+                ClearBeforeBackward(3 + 2 * r, GradientTensor(__r0[r], 200704));
+                RecomputeBeforeBackward(3 + 2 * r, 2 + 2 * r);
+            }
+        }
 
         // 8: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(8, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(2609152, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(2809856, 100352), GradientTensor(0, 100352), GradientTensor(802816, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2809856, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(232832, 512), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), TrainingTensor(2609152, 200704), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(2809856, 100352), GradientTensor(0, 100352), GradientTensor(401408, 200704), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2809856, 100352), BatchNormTensors("layer2.0.bn1"), Scratch(232832, 512), default, GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(233344, 73728), Scratch(307072, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 3, 2, 1, true), InferenceTensor(200704, 200704), Scratch(233344, 73728), Scratch(307072, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(8, GradientTensor(200704, 100352), GradientTensor(802816, 200704));
-        ClearBeforeBackward(8, GradientTensor(0, 100352));
+        RegisterTrace(8, GradientTensor(100352, 100352), GradientTensor(401408, 200704));
 
         // 9: Conv+BatchNorm layer2.0.conv2, layer2.0.bn2
         AddConvolution(9, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(200704, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(2910208, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2910208, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(307200, 512), default, GradientTensor(401408, 100352), GradientTensor(301056, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(100352, 100352), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(2910208, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(2910208, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(307200, 512), default, GradientTensor(0, 100352), GradientTensor(200704, 100352), GradientTensor(200704, 100352), default, BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(307712, 147456), Scratch(455168, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(307712, 147456), Scratch(455168, 128), InferenceTensor(100352, 100352)),
             null);
-        RegisterTrace(9, GradientTensor(401408, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(9, GradientTensor(0, 200704));
+        RegisterTrace(9, GradientTensor(0, 100352), GradientTensor(0, 100352));
+        ClearBeforeBackward(9, GradientTensor(0, 100352));
         RecomputeBeforeBackward(9, 8);
 
         // 10: Conv+BatchNorm+Add+ReLU layer2.0.downsample.0, layer2.0.downsample.1, layer2.0.add, layer2.0.relu2
         AddConvolution(10, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(2609152, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(3010560, 100352), GradientTensor(0, 100352), GradientTensor(802816, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3010560, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(455296, 512), GradientTensor(401408, 100352), TrainingTensor(3110912, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(301056, 100352), BatchNormGradients("layer2.0.downsample.1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), TrainingTensor(2609152, 200704), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(3010560, 100352), GradientTensor(0, 100352), GradientTensor(401408, 200704), ParameterGradient("layer2.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3010560, 100352), BatchNormTensors("layer2.0.downsample.1"), Scratch(455296, 512), GradientTensor(0, 100352), TrainingTensor(3110912, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), BatchNormGradients("layer2.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(455808, 8192), Scratch(464000, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To128K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 128, 1, 2, 0, true), InferenceTensor(200704, 200704), Scratch(455808, 8192), Scratch(464000, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(0, 100352)));
-        RegisterTrace(10, TrainingTensor(3110912, 100352), GradientTensor(802816, 200704));
-        ClearBeforeBackward(10, GradientTensor(0, 100352));
-        ClearBeforeBackward(10, GradientTensor(301056, 100352));
-        ClearBeforeBackward(10, GradientTensor(802816, 200704));
-        RecomputeBeforeBackward(10, 9);
+        RegisterTrace(10, TrainingTensor(3110912, 100352), GradientTensor(401408, 200704));
+        ClearBeforeBackward(10, GradientTensor(200704, 100352));
+        ClearBeforeBackward(10, GradientTensor(401408, 200704));
 
         // 11: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
         AddConvolution(11, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3110912, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(3211264, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3211264, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(464128, 512), default, GradientTensor(301056, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3110912, 100352), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(3211264, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3211264, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(464128, 512), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(100352, 100352), default, BatchNormGradients("layer2.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(464640, 147456), Scratch(612096, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(464640, 147456), Scratch(612096, 128), InferenceTensor(100352, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 100352), default, default, default, InferenceTensor(100352, 100352)));
-        RegisterTrace(11, GradientTensor(301056, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(11, GradientTensor(0, 100352));
+        RegisterTrace(11, GradientTensor(200704, 100352), GradientTensor(0, 100352));
 
         // 12: Conv+BatchNorm+Add+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.add, layer2.1.relu2
         AddConvolution(12, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(301056, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(3311616, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3311616, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(612224, 512), TrainingTensor(3110912, 100352), TrainingTensor(3411968, 100352), GradientTensor(401408, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), BatchNormGradients("layer2.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(200704, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(3311616, 100352), GradientTensor(301056, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3311616, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(612224, 512), TrainingTensor(3110912, 100352), TrainingTensor(3411968, 100352), GradientTensor(301056, 100352), GradientTensor(301056, 100352), GradientTensor(0, 100352), BatchNormGradients("layer2.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(612736, 147456), Scratch(760192, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(612736, 147456), Scratch(760192, 128), InferenceTensor(200704, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(200704, 100352)));
-        RegisterTrace(12, TrainingTensor(3411968, 100352), GradientTensor(200704, 100352));
-        ClearBeforeBackward(12, GradientTensor(0, 301056));
+        RegisterTrace(12, TrainingTensor(3411968, 100352), GradientTensor(100352, 100352));
+        ClearBeforeBackward(12, GradientTensor(0, 200704));
         RecomputeBeforeBackward(12, 11);
 
         // 13: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
         AddConvolution(13, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3411968, 100352), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(3512320, 100352), GradientTensor(0, 100352), GradientTensor(401408, 100352), ParameterGradient("layer2.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3512320, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(760320, 512), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.2.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3411968, 100352), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(3512320, 100352), GradientTensor(0, 100352), GradientTensor(301056, 100352), ParameterGradient("layer2.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3512320, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(760320, 512), default, GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.2.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(760832, 147456), Scratch(908288, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(200704, 100352), Scratch(760832, 147456), Scratch(908288, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(13, GradientTensor(200704, 100352), GradientTensor(401408, 100352));
-        ClearBeforeBackward(13, GradientTensor(0, 100352));
+        RegisterTrace(13, GradientTensor(100352, 100352), GradientTensor(301056, 100352));
 
         // 14: Conv+BatchNorm+Add+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.add, layer2.2.relu2
         AddConvolution(14, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(200704, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(3612672, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3612672, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(908416, 512), TrainingTensor(3411968, 100352), TrainingTensor(3713024, 100352), GradientTensor(301056, 100352), GradientTensor(0, 100352), GradientTensor(401408, 100352), BatchNormGradients("layer2.2.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(100352, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(3612672, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), ParameterGradient("layer2.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3612672, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(908416, 512), TrainingTensor(3411968, 100352), TrainingTensor(3713024, 100352), GradientTensor(200704, 100352), GradientTensor(200704, 100352), GradientTensor(301056, 100352), BatchNormGradients("layer2.2.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(908928, 147456), Scratch(1056384, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(908928, 147456), Scratch(1056384, 128), InferenceTensor(100352, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(200704, 100352), InferenceTensor(100352, 100352)));
-        RegisterTrace(14, TrainingTensor(3713024, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(14, GradientTensor(0, 200704));
-        ClearBeforeBackward(14, GradientTensor(401408, 100352));
+        RegisterTrace(14, TrainingTensor(3713024, 100352), GradientTensor(0, 100352));
+        ClearBeforeBackward(14, GradientTensor(0, 100352));
+        ClearBeforeBackward(14, GradientTensor(301056, 100352));
         RecomputeBeforeBackward(14, 13);
 
         // 15: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
         AddConvolution(15, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3713024, 100352), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(3813376, 100352), GradientTensor(0, 100352), GradientTensor(301056, 100352), ParameterGradient("layer2.3.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1056512, 512), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.3.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), TrainingTensor(3713024, 100352), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(3813376, 100352), GradientTensor(0, 100352), GradientTensor(200704, 100352), ParameterGradient("layer2.3.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1056512, 512), default, GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.3.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(1057024, 147456), Scratch(1204480, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(100352, 100352), Scratch(1057024, 147456), Scratch(1204480, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(15, GradientTensor(200704, 100352), GradientTensor(301056, 100352));
-        ClearBeforeBackward(15, GradientTensor(0, 100352));
+        RegisterTrace(15, GradientTensor(100352, 100352), GradientTensor(200704, 100352));
 
         // 16: Conv+BatchNorm+Add+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.add, layer2.3.relu2
         AddConvolution(16, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(200704, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(3913728, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.3.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3913728, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1204608, 512), TrainingTensor(3713024, 100352), TrainingTensor(4014080, 100352), GradientTensor(401408, 100352), GradientTensor(0, 100352), GradientTensor(301056, 100352), BatchNormGradients("layer2.3.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(100352, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(3913728, 100352), GradientTensor(301056, 100352), GradientTensor(0, 100352), ParameterGradient("layer2.3.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(3913728, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1204608, 512), TrainingTensor(3713024, 100352), TrainingTensor(4014080, 100352), GradientTensor(301056, 100352), GradientTensor(301056, 100352), GradientTensor(200704, 100352), BatchNormGradients("layer2.3.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1205120, 147456), Scratch(1352576, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1205120, 147456), Scratch(1352576, 128), InferenceTensor(200704, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 100352), default, default, InferenceTensor(100352, 100352), InferenceTensor(200704, 100352)));
-        RegisterTrace(16, TrainingTensor(4014080, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(16, GradientTensor(0, 200704));
-        ClearBeforeBackward(16, GradientTensor(301056, 100352));
+        RegisterTrace(16, TrainingTensor(4014080, 100352), GradientTensor(0, 100352));
+        ClearBeforeBackward(16, GradientTensor(0, 100352));
+        ClearBeforeBackward(16, GradientTensor(200704, 100352));
         RecomputeBeforeBackward(16, 15);
 
         // 17: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
         AddConvolution(17, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(4014080, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(4114432, 50176), GradientTensor(0, 50176), GradientTensor(401408, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4114432, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(1352704, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), TrainingTensor(4014080, 100352), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(4114432, 50176), GradientTensor(0, 50176), GradientTensor(301056, 100352), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4114432, 50176), BatchNormTensors("layer3.0.bn1"), Scratch(1352704, 1024), default, GradientTensor(50176, 50176), GradientTensor(0, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1353728, 294912), Scratch(1648640, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(1353728, 294912), Scratch(1648640, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(17, GradientTensor(100352, 50176), GradientTensor(401408, 100352));
-        ClearBeforeBackward(17, GradientTensor(0, 50176));
+        RegisterTrace(17, GradientTensor(50176, 50176), GradientTensor(301056, 100352));
 
         // 18: Conv+BatchNorm layer3.0.conv2, layer3.0.bn2
         AddConvolution(18, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(4164608, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4164608, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1648896, 1024), default, GradientTensor(200704, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(50176, 50176), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(4164608, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4164608, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1648896, 1024), default, GradientTensor(0, 50176), GradientTensor(100352, 50176), GradientTensor(100352, 50176), default, BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1649920, 589824), Scratch(2239744, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(1649920, 589824), Scratch(2239744, 256), InferenceTensor(50176, 50176)),
             null);
-        RegisterTrace(18, GradientTensor(200704, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(18, GradientTensor(0, 100352));
+        RegisterTrace(18, GradientTensor(0, 50176), GradientTensor(0, 50176));
+        ClearBeforeBackward(18, GradientTensor(0, 50176));
         RecomputeBeforeBackward(18, 17);
 
         // 19: Conv+BatchNorm+Add+ReLU layer3.0.downsample.0, layer3.0.downsample.1, layer3.0.add, layer3.0.relu2
         AddConvolution(19, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4014080, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(4214784, 50176), GradientTensor(0, 50176), GradientTensor(401408, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4214784, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(2240000, 1024), GradientTensor(200704, 50176), TrainingTensor(4264960, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), GradientTensor(150528, 50176), BatchNormGradients("layer3.0.downsample.1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), TrainingTensor(4014080, 100352), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(4214784, 50176), GradientTensor(0, 50176), GradientTensor(301056, 100352), ParameterGradient("layer3.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4214784, 50176), BatchNormTensors("layer3.0.downsample.1"), Scratch(2240000, 1024), GradientTensor(0, 50176), TrainingTensor(4264960, 50176), GradientTensor(0, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), BatchNormGradients("layer3.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(2241024, 32768), Scratch(2273792, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To256K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 256, 1, 2, 0, true), InferenceTensor(200704, 100352), Scratch(2241024, 32768), Scratch(2273792, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 50176), default, default, InferenceTensor(50176, 50176), InferenceTensor(0, 50176)));
-        RegisterTrace(19, TrainingTensor(4264960, 50176), GradientTensor(401408, 100352));
-        ClearBeforeBackward(19, GradientTensor(0, 50176));
-        ClearBeforeBackward(19, GradientTensor(150528, 50176));
-        ClearBeforeBackward(19, GradientTensor(401408, 100352));
-        RecomputeBeforeBackward(19, 18);
+        RegisterTrace(19, TrainingTensor(4264960, 50176), GradientTensor(301056, 100352));
+        ClearBeforeBackward(19, GradientTensor(100352, 50176));
+        ClearBeforeBackward(19, GradientTensor(301056, 100352));
 
         // 20: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
         AddConvolution(20, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4264960, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(4315136, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4315136, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2274048, 1024), default, GradientTensor(150528, 50176), GradientTensor(100352, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4264960, 50176), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(4315136, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4315136, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2274048, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(50176, 50176), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2275072, 589824), Scratch(2864896, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(2275072, 589824), Scratch(2864896, 256), InferenceTensor(50176, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(50176, 50176), default, default, default, InferenceTensor(50176, 50176)));
-        RegisterTrace(20, GradientTensor(150528, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(20, GradientTensor(0, 50176));
+        RegisterTrace(20, GradientTensor(100352, 50176), GradientTensor(0, 50176));
 
         // 21: Conv+BatchNorm+Add+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.add, layer3.1.relu2
         AddConvolution(21, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(150528, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(4365312, 50176), GradientTensor(0, 50176), GradientTensor(100352, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4365312, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2865152, 1024), TrainingTensor(4264960, 50176), TrainingTensor(4415488, 50176), GradientTensor(200704, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), BatchNormGradients("layer3.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(4365312, 50176), GradientTensor(150528, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4365312, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(2865152, 1024), TrainingTensor(4264960, 50176), TrainingTensor(4415488, 50176), GradientTensor(150528, 50176), GradientTensor(150528, 50176), GradientTensor(0, 50176), BatchNormGradients("layer3.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(2866176, 589824), Scratch(3456000, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(50176, 50176), Scratch(2866176, 589824), Scratch(3456000, 256), InferenceTensor(100352, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 50176), default, default, InferenceTensor(0, 50176), InferenceTensor(100352, 50176)));
-        RegisterTrace(21, TrainingTensor(4415488, 50176), GradientTensor(100352, 50176));
-        ClearBeforeBackward(21, GradientTensor(0, 150528));
+        RegisterTrace(21, TrainingTensor(4415488, 50176), GradientTensor(50176, 50176));
+        ClearBeforeBackward(21, GradientTensor(0, 100352));
         RecomputeBeforeBackward(21, 20);
         {
-            int[] __r0 = { 200704, 150528, 200704, 150528 };
+            int[] __r0 = { 150528, 100352, 150528, 100352 };
             int[] __r1 = { 100352, 50176, 100352, 50176 };
-            int[] __r2 = { 150528, 200704, 150528, 200704 };
+            int[] __r2 = { 100352, 150528, 100352, 150528 };
             int[] __r3 = { 50176, 100352, 50176, 100352 };
             for (int r = 0; r < 4; r++)
             {
@@ -669,22 +623,21 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
                 // {22 + 2 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
                 AddConvolution(22 + 2 * r, false,
                     global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), TrainingTensor(4415488 + 150528 * r, 50176), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(4465664 + 150528 * r, 50176), GradientTensor(0, 50176), GradientTensor(__r0[r], 50176), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4465664 + 150528 * r, 50176), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(3456256 + 1182208 * r, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4465664 + 150528 * r, 50176), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(3456256 + 1182208 * r, 1024), default, GradientTensor(50176, 50176), GradientTensor(0, 50176), GradientTensor(0, 50176), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
                     new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(3457280 + 1182208 * r, 589824), Scratch(4047104 + 1182208 * r, 256)),
                     global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(__r1[r], 50176), Scratch(3457280 + 1182208 * r, 589824), Scratch(4047104 + 1182208 * r, 256), InferenceTensor(0, 50176)),
                     new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-                RegisterTrace(22 + 2 * r, GradientTensor(100352, 50176), GradientTensor(__r0[r], 50176));
-                ClearBeforeBackward(22 + 2 * r, GradientTensor(0, 50176));
+                RegisterTrace(22 + 2 * r, GradientTensor(50176, 50176), GradientTensor(__r0[r], 50176));
 
                 // {23 + 2 * r}: Conv+BatchNorm+Add+ReLU layer3.{2 + r}.conv2, layer3.{2 + r}.bn2, layer3.{2 + r}.add, layer3.{2 + r}.relu2
                 AddConvolution(23 + 2 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter($"layer3.{2 + r}.conv2.weight"), default, TrainingTensor(4515840 + 150528 * r, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient($"layer3.{2 + r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4515840 + 150528 * r, 50176), BatchNormTensors($"layer3.{2 + r}.bn2"), Scratch(4047360 + 1182208 * r, 1024), TrainingTensor(4415488 + 150528 * r, 50176), TrainingTensor(4566016 + 150528 * r, 50176), GradientTensor(__r2[r], 50176), GradientTensor(0, 50176), GradientTensor(__r0[r], 50176), BatchNormGradients($"layer3.{2 + r}.bn2")),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(50176, 50176), Parameter($"layer3.{2 + r}.conv2.weight"), default, TrainingTensor(4515840 + 150528 * r, 50176), GradientTensor(__r2[r], 50176), GradientTensor(0, 50176), ParameterGradient($"layer3.{2 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4515840 + 150528 * r, 50176), BatchNormTensors($"layer3.{2 + r}.bn2"), Scratch(4047360 + 1182208 * r, 1024), TrainingTensor(4415488 + 150528 * r, 50176), TrainingTensor(4566016 + 150528 * r, 50176), GradientTensor(__r2[r], 50176), GradientTensor(__r2[r], 50176), GradientTensor(__r0[r], 50176), BatchNormGradients($"layer3.{2 + r}.bn2")),
                     new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn2"), 1E-05f, Scratch(4048384 + 1182208 * r, 589824), Scratch(4638208 + 1182208 * r, 256)),
                     global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(4048384 + 1182208 * r, 589824), Scratch(4638208 + 1182208 * r, 256), InferenceTensor(__r3[r], 50176)),
                     new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r3[r], 50176), default, default, InferenceTensor(__r1[r], 50176), InferenceTensor(__r3[r], 50176)));
-                RegisterTrace(23 + 2 * r, TrainingTensor(4566016 + 150528 * r, 50176), GradientTensor(50176, 50176));
-                ClearBeforeBackward(23 + 2 * r, GradientTensor(0, 100352));
+                RegisterTrace(23 + 2 * r, TrainingTensor(4566016 + 150528 * r, 50176), GradientTensor(0, 50176));
+                ClearBeforeBackward(23 + 2 * r, GradientTensor(0, 50176));
                 ClearBeforeBackward(23 + 2 * r, GradientTensor(__r0[r], 50176));
                 RecomputeBeforeBackward(23 + 2 * r, 22 + 2 * r);
             }
@@ -692,87 +645,82 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
 
         // 30: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
         AddConvolution(30, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(5017600, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(5067776, 25088), GradientTensor(0, 25088), GradientTensor(200704, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5067776, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(8185088, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), TrainingTensor(5017600, 50176), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(5067776, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5067776, 25088), BatchNormTensors("layer4.0.bn1"), Scratch(8185088, 2048), default, GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8187136, 1179648), Scratch(9366784, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 3, 2, 1, true), InferenceTensor(100352, 50176), Scratch(8187136, 1179648), Scratch(9366784, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(30, GradientTensor(50176, 25088), GradientTensor(200704, 50176));
-        ClearBeforeBackward(30, GradientTensor(0, 25088));
+        RegisterTrace(30, GradientTensor(25088, 25088), GradientTensor(150528, 50176));
 
         // 31: Conv+BatchNorm layer4.0.conv2, layer4.0.bn2
         AddConvolution(31, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5092864, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5092864, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9367296, 2048), default, GradientTensor(100352, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(25088, 25088), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(5092864, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), ParameterGradient("layer4.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5092864, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9367296, 2048), default, GradientTensor(0, 25088), GradientTensor(50176, 25088), GradientTensor(50176, 25088), default, BatchNormGradients("layer4.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9369344, 2359296), Scratch(11728640, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(9369344, 2359296), Scratch(11728640, 512), InferenceTensor(25088, 25088)),
             null);
-        RegisterTrace(31, GradientTensor(100352, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(31, GradientTensor(0, 50176));
+        RegisterTrace(31, GradientTensor(0, 25088), GradientTensor(0, 25088));
+        ClearBeforeBackward(31, GradientTensor(0, 25088));
         RecomputeBeforeBackward(31, 30);
 
         // 32: Conv+BatchNorm+Add+ReLU layer4.0.downsample.0, layer4.0.downsample.1, layer4.0.add, layer4.0.relu2
         AddConvolution(32, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(5017600, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5117952, 25088), GradientTensor(0, 25088), GradientTensor(200704, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5117952, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(11729152, 2048), GradientTensor(100352, 25088), TrainingTensor(5143040, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(75264, 25088), BatchNormGradients("layer4.0.downsample.1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), TrainingTensor(5017600, 50176), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(5117952, 25088), GradientTensor(0, 25088), GradientTensor(150528, 50176), ParameterGradient("layer4.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5117952, 25088), BatchNormTensors("layer4.0.downsample.1"), Scratch(11729152, 2048), GradientTensor(0, 25088), TrainingTensor(5143040, 25088), GradientTensor(0, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), BatchNormGradients("layer4.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(11731200, 131072), Scratch(11862272, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 512, 1, 2, 0, true), InferenceTensor(100352, 50176), Scratch(11731200, 131072), Scratch(11862272, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 25088), default, default, InferenceTensor(25088, 25088), InferenceTensor(0, 25088)));
-        RegisterTrace(32, TrainingTensor(5143040, 25088), GradientTensor(200704, 50176));
-        ClearBeforeBackward(32, GradientTensor(0, 25088));
-        ClearBeforeBackward(32, GradientTensor(75264, 25088));
-        ClearBeforeBackward(32, GradientTensor(200704, 50176));
-        RecomputeBeforeBackward(32, 31);
+        RegisterTrace(32, TrainingTensor(5143040, 25088), GradientTensor(150528, 50176));
+        ClearBeforeBackward(32, GradientTensor(50176, 25088));
+        ClearBeforeBackward(32, GradientTensor(150528, 50176));
 
         // 33: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
         AddConvolution(33, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5143040, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(5168128, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5168128, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11862784, 2048), default, GradientTensor(75264, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5143040, 25088), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(5168128, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5168128, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(11862784, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(25088, 25088), default, BatchNormGradients("layer4.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(11864832, 2359296), Scratch(14224128, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(11864832, 2359296), Scratch(14224128, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(25088, 25088), default, default, default, InferenceTensor(25088, 25088)));
-        RegisterTrace(33, GradientTensor(75264, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(33, GradientTensor(0, 25088));
+        RegisterTrace(33, GradientTensor(50176, 25088), GradientTensor(0, 25088));
 
         // 34: Conv+BatchNorm+Add+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.add, layer4.1.relu2
         AddConvolution(34, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(75264, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(5193216, 25088), GradientTensor(0, 25088), GradientTensor(50176, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5193216, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(14224640, 2048), TrainingTensor(5143040, 25088), TrainingTensor(5218304, 25088), GradientTensor(100352, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), BatchNormGradients("layer4.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(5193216, 25088), GradientTensor(75264, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5193216, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(14224640, 2048), TrainingTensor(5143040, 25088), TrainingTensor(5218304, 25088), GradientTensor(75264, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), BatchNormGradients("layer4.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(14226688, 2359296), Scratch(16585984, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(25088, 25088), Scratch(14226688, 2359296), Scratch(16585984, 512), InferenceTensor(50176, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(50176, 25088), default, default, InferenceTensor(0, 25088), InferenceTensor(50176, 25088)));
-        RegisterTrace(34, TrainingTensor(5218304, 25088), GradientTensor(50176, 25088));
-        ClearBeforeBackward(34, GradientTensor(0, 75264));
+        RegisterTrace(34, TrainingTensor(5218304, 25088), GradientTensor(25088, 25088));
+        ClearBeforeBackward(34, GradientTensor(0, 50176));
         RecomputeBeforeBackward(34, 33);
 
         // 35: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
         AddConvolution(35, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5218304, 25088), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(5243392, 25088), GradientTensor(0, 25088), GradientTensor(100352, 25088), ParameterGradient("layer4.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5243392, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16586496, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.2.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), TrainingTensor(5218304, 25088), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(5243392, 25088), GradientTensor(0, 25088), GradientTensor(75264, 25088), ParameterGradient("layer4.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5243392, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(16586496, 2048), default, GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.2.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(16588544, 2359296), Scratch(18947840, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(50176, 25088), Scratch(16588544, 2359296), Scratch(18947840, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(35, GradientTensor(50176, 25088), GradientTensor(100352, 25088));
-        ClearBeforeBackward(35, GradientTensor(0, 25088));
+        RegisterTrace(35, GradientTensor(25088, 25088), GradientTensor(75264, 25088));
 
         // 36: Conv+BatchNorm+Add+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.add, layer4.2.relu2
         AddConvolution(36, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(5268480, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5268480, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(18948352, 2048), TrainingTensor(5218304, 25088), TrainingTensor(5293568, 25088), GradientTensor(75264, 25088), GradientTensor(0, 25088), GradientTensor(100352, 25088), BatchNormGradients("layer4.2.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(25088, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(5268480, 25088), GradientTensor(50176, 25088), GradientTensor(0, 25088), ParameterGradient("layer4.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(5268480, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(18948352, 2048), TrainingTensor(5218304, 25088), TrainingTensor(5293568, 25088), GradientTensor(50176, 25088), GradientTensor(50176, 25088), GradientTensor(75264, 25088), BatchNormGradients("layer4.2.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(18950400, 2359296), Scratch(21309696, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(18950400, 2359296), Scratch(21309696, 512), InferenceTensor(25088, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(25088, 25088), default, default, InferenceTensor(50176, 25088), InferenceTensor(25088, 25088)));
-        RegisterTrace(36, TrainingTensor(5293568, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(36, GradientTensor(0, 50176));
-        ClearBeforeBackward(36, GradientTensor(100352, 25088));
+        RegisterTrace(36, TrainingTensor(5293568, 25088), GradientTensor(0, 25088));
+        ClearBeforeBackward(36, GradientTensor(0, 25088));
+        ClearBeforeBackward(36, GradientTensor(75264, 25088));
         RecomputeBeforeBackward(36, 35);
 
         // 37: GlobalAvgPool avgpool
         AddStep(37,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(5293568, 25088), TrainingTensor(5318656, 512), GradientTensor(1000, 512), GradientTensor(75264, 25088)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(5293568, 25088), TrainingTensor(5318656, 512), GradientTensor(1000, 512), GradientTensor(50176, 25088)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 512, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(25088, 25088), InferenceTensor(1000, 512)));
-        RegisterTrace(37, TrainingTensor(5318656, 512), GradientTensor(75264, 25088));
-        ClearBeforeBackward(37, GradientTensor(75264, 25088));
+        RegisterTrace(37, TrainingTensor(5318656, 512), GradientTensor(50176, 25088));
+        ClearBeforeBackward(37, GradientTensor(50176, 25088));
 
         // 38: Dense fc
         AddConvolution(38, false,
@@ -792,7 +740,7 @@ partial class ResNet34 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(0, 1000);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(2408448, 150528);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(802816, 150528);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 1000);

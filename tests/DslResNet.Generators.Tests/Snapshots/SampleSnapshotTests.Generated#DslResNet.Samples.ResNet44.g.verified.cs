@@ -43,7 +43,7 @@ partial class ResNet44 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     public const long ForwardFlopsPerImage = 195806474;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 2916648;
+    public const long TrainingActivationBytesPerImage = 2736424;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 196608;
@@ -120,7 +120,7 @@ partial class ResNet44 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         s.Append("Total params: 658,586 (trainable; plus 3,211 buffer elements)\n");
         s.Append("Multiply-adds per image: 97,174,144\n");
         s.Append("Forward FLOPs per image: 195,806,474 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 2.78 MiB, inference 192.0 KiB\n");
+        s.Append("Activation memory per image: training 2.61 MiB, inference 192.0 KiB\n");
         s.Append("Fusion groups: 47 passes for 154 layers\n");
         return s.ToString();
     }
@@ -305,265 +305,264 @@ partial class ResNet44 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public ResNet44(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(630858, 98304, 49152, 662688))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(618570, 65536, 49152, 662688))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(49152, 3072), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(16384, 3072), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(0, GradientTensor(32768, 16384), GradientTensor(49152, 3072));
-        ClearBeforeBackward(0, GradientTensor(0, 16384));
-        ClearBeforeBackward(0, GradientTensor(49152, 3072));
+        RegisterTrace(0, GradientTensor(16384, 16384), GradientTensor(16384, 3072));
+        ClearBeforeBackward(0, GradientTensor(16384, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
         AddConvolution(1, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, GradientTensor(65536, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(16384, 16384), GradientTensor(32768, 16384), GradientTensor(0, 16384), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, GradientTensor(49152, 16384), GradientTensor(32768, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
-        RegisterTrace(1, GradientTensor(65536, 16384), GradientTensor(16384, 16384));
-        ClearBeforeBackward(1, GradientTensor(0, 16384));
+        RegisterTrace(1, GradientTensor(49152, 16384), GradientTensor(0, 16384));
+        RecomputeBeforeBackward(1, 0);
 
         // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
         AddConvolution(2, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(65536, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), GradientTensor(32768, 16384), TrainingTensor(49152, 16384), GradientTensor(81920, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(32768, 16384), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), GradientTensor(16384, 16384), TrainingTensor(49152, 16384), GradientTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), BatchNormGradients("layer1.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384)));
-        RegisterTrace(2, TrainingTensor(49152, 16384), GradientTensor(49152, 16384));
-        ClearBeforeBackward(2, GradientTensor(0, 32768));
-        ClearBeforeBackward(2, GradientTensor(49152, 16384));
-        RecomputeBeforeBackward(2, 0);
+        RegisterTrace(2, TrainingTensor(49152, 16384), GradientTensor(32768, 16384));
+        ClearBeforeBackward(2, GradientTensor(0, 16384));
+        ClearBeforeBackward(2, GradientTensor(32768, 16384));
         RecomputeBeforeBackward(2, 1);
+
+        // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+        AddConvolution(3, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(65536, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, GradientTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+        RegisterTrace(3, GradientTensor(32768, 16384), GradientTensor(16384, 16384));
+
+        // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+        AddConvolution(4, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(81920, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), ParameterGradient("layer1.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(81920, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), TrainingTensor(49152, 16384), TrainingTensor(98304, 16384), GradientTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384)));
+        RegisterTrace(4, TrainingTensor(98304, 16384), GradientTensor(0, 16384));
+        ClearBeforeBackward(4, GradientTensor(0, 32768));
+        RecomputeBeforeBackward(4, 3);
         {
-            int[] __r0 = { 81920, 49152, 65536, 49152, 65536, 49152 };
-            int[] __r1 = { 32768, 16384, 32768, 16384, 32768, 16384 };
-            int[] __r2 = { 49152, 65536, 49152, 65536, 49152, 65536 };
-            int[] __r3 = { 16384, 32768, 16384, 32768, 16384, 32768 };
-            for (int r = 0; r < 6; r++)
+            int[] __r0 = { 49152, 32768, 49152, 32768, 49152 };
+            int[] __r1 = { 16384, 32768, 16384, 32768, 16384 };
+            int[] __r2 = { 32768, 49152, 32768, 49152, 32768 };
+            int[] __r3 = { 32768, 16384, 32768, 16384, 32768 };
+            for (int r = 0; r < 5; r++)
             {
 
-                // {3 + 2 * r}: Conv+BatchNorm+ReLU layer1.{1 + r}.conv1, layer1.{1 + r}.bn1, layer1.{1 + r}.relu1
-                AddConvolution(3 + 2 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152 + 49152 * r, 16384), Parameter($"layer1.{1 + r}.conv1.weight"), default, TrainingTensor(65536 + 49152 * r, 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), ParameterGradient($"layer1.{1 + r}.conv1.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(65536 + 49152 * r, 16384), BatchNormTensors($"layer1.{1 + r}.bn1"), Scratch(5280 + 4768 * r, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{1 + r}.bn1")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer1.{1 + r}.bn1"), 1E-05f, Scratch(5344 + 4768 * r, 2304), Scratch(7648 + 4768 * r, 16)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(__r1[r], 16384), Scratch(5344 + 4768 * r, 2304), Scratch(7648 + 4768 * r, 16), InferenceTensor(0, 16384)),
+                // {5 + 2 * r}: Conv+BatchNorm+ReLU layer1.{2 + r}.conv1, layer1.{2 + r}.bn1, layer1.{2 + r}.relu1
+                AddConvolution(5 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(98304 + 49152 * r, 16384), Parameter($"layer1.{2 + r}.conv1.weight"), default, TrainingTensor(114688 + 49152 * r, 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), ParameterGradient($"layer1.{2 + r}.conv1.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(114688 + 49152 * r, 16384), BatchNormTensors($"layer1.{2 + r}.bn1"), Scratch(10048 + 4768 * r, 64), default, GradientTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{2 + r}.bn1")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer1.{2 + r}.bn1"), 1E-05f, Scratch(10112 + 4768 * r, 2304), Scratch(12416 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(__r1[r], 16384), Scratch(10112 + 4768 * r, 2304), Scratch(12416 + 4768 * r, 16), InferenceTensor(0, 16384)),
                     new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-                RegisterTrace(3 + 2 * r, GradientTensor(32768, 16384), GradientTensor(__r0[r], 16384));
-                ClearBeforeBackward(3 + 2 * r, GradientTensor(0, 16384));
+                RegisterTrace(5 + 2 * r, GradientTensor(16384, 16384), GradientTensor(__r0[r], 16384));
 
-                // {4 + 2 * r}: Conv+BatchNorm+Add+ReLU layer1.{1 + r}.conv2, layer1.{1 + r}.bn2, layer1.{1 + r}.add, layer1.{1 + r}.relu2
-                AddConvolution(4 + 2 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter($"layer1.{1 + r}.conv2.weight"), default, TrainingTensor(81920 + 49152 * r, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient($"layer1.{1 + r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(81920 + 49152 * r, 16384), BatchNormTensors($"layer1.{1 + r}.bn2"), Scratch(7664 + 4768 * r, 64), TrainingTensor(49152 + 49152 * r, 16384), TrainingTensor(98304 + 49152 * r, 16384), GradientTensor(__r2[r], 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), BatchNormGradients($"layer1.{1 + r}.bn2")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer1.{1 + r}.bn2"), 1E-05f, Scratch(7728 + 4768 * r, 2304), Scratch(10032 + 4768 * r, 16)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728 + 4768 * r, 2304), Scratch(10032 + 4768 * r, 16), InferenceTensor(__r3[r], 16384)),
+                // {6 + 2 * r}: Conv+BatchNorm+Add+ReLU layer1.{2 + r}.conv2, layer1.{2 + r}.bn2, layer1.{2 + r}.add, layer1.{2 + r}.relu2
+                AddConvolution(6 + 2 * r, false,
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(16384, 16384), Parameter($"layer1.{2 + r}.conv2.weight"), default, TrainingTensor(131072 + 49152 * r, 16384), GradientTensor(__r2[r], 16384), GradientTensor(0, 16384), ParameterGradient($"layer1.{2 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072 + 49152 * r, 16384), BatchNormTensors($"layer1.{2 + r}.bn2"), Scratch(12432 + 4768 * r, 64), TrainingTensor(98304 + 49152 * r, 16384), TrainingTensor(147456 + 49152 * r, 16384), GradientTensor(__r2[r], 16384), GradientTensor(__r2[r], 16384), GradientTensor(__r0[r], 16384), BatchNormGradients($"layer1.{2 + r}.bn2")),
+                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{2 + r}.conv2.weight"), default, BatchNormTensors($"layer1.{2 + r}.bn2"), 1E-05f, Scratch(12496 + 4768 * r, 2304), Scratch(14800 + 4768 * r, 16)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496 + 4768 * r, 2304), Scratch(14800 + 4768 * r, 16), InferenceTensor(__r3[r], 16384)),
                     new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r3[r], 16384), default, default, InferenceTensor(__r1[r], 16384), InferenceTensor(__r3[r], 16384)));
-                RegisterTrace(4 + 2 * r, TrainingTensor(98304 + 49152 * r, 16384), GradientTensor(16384, 16384));
-                ClearBeforeBackward(4 + 2 * r, GradientTensor(0, 32768));
-                ClearBeforeBackward(4 + 2 * r, GradientTensor(__r0[r], 16384));
-                RecomputeBeforeBackward(4 + 2 * r, 3 + 2 * r);
+                RegisterTrace(6 + 2 * r, TrainingTensor(147456 + 49152 * r, 16384), GradientTensor(0, 16384));
+                ClearBeforeBackward(6 + 2 * r, GradientTensor(0, 16384));
+                ClearBeforeBackward(6 + 2 * r, GradientTensor(__r0[r], 16384));
+                RecomputeBeforeBackward(6 + 2 * r, 5 + 2 * r);
             }
         }
 
         // 15: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(15, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(344064, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(360448, 8192), GradientTensor(0, 8192), GradientTensor(65536, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(33888, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(344064, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(360448, 8192), GradientTensor(0, 8192), GradientTensor(32768, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(360448, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(33888, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(34016, 4608), Scratch(38624, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(34016, 4608), Scratch(38624, 32), InferenceTensor(0, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(15, GradientTensor(16384, 8192), GradientTensor(65536, 16384));
-        ClearBeforeBackward(15, GradientTensor(0, 8192));
+        RegisterTrace(15, GradientTensor(8192, 8192), GradientTensor(32768, 16384));
 
         // 16: ZeroPadShortcut layer2.0.add.shortcut
         AddStep(16,
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(344064, 16384), TrainingTensor(368640, 8192), GradientTensor(0, 8192), GradientTensor(65536, 16384)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(344064, 16384), GradientTensor(0, 8192), GradientTensor(16384, 8192), GradientTensor(32768, 16384)),
             new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(8192, 8192)));
-        RegisterTrace(16, TrainingTensor(368640, 8192), GradientTensor(65536, 16384));
-        ClearBeforeBackward(16, GradientTensor(65536, 16384));
+        RegisterTrace(16, GradientTensor(0, 8192), GradientTensor(32768, 16384));
+        ClearBeforeBackward(16, GradientTensor(32768, 16384));
 
         // 17: Conv+BatchNorm+Add+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.add, layer2.0.relu2
         AddConvolution(17, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(376832, 8192), GradientTensor(24576, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(376832, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(38656, 128), TrainingTensor(368640, 8192), TrainingTensor(385024, 8192), GradientTensor(32768, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), BatchNormGradients("layer2.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(368640, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(368640, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(38656, 128), GradientTensor(0, 8192), TrainingTensor(376832, 8192), GradientTensor(24576, 8192), GradientTensor(24576, 8192), GradientTensor(16384, 8192), BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(38784, 9216), Scratch(48000, 32)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(38784, 9216), Scratch(48000, 32), InferenceTensor(16384, 8192)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
-        RegisterTrace(17, TrainingTensor(385024, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(17, GradientTensor(0, 16384));
-        ClearBeforeBackward(17, GradientTensor(24576, 8192));
+        RegisterTrace(17, TrainingTensor(376832, 8192), GradientTensor(0, 8192));
+        ClearBeforeBackward(17, GradientTensor(0, 8192));
+        ClearBeforeBackward(17, GradientTensor(16384, 8192));
         RecomputeBeforeBackward(17, 15);
-
-        // 18: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        AddConvolution(18, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(385024, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(393216, 8192), GradientTensor(0, 8192), GradientTensor(32768, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(393216, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(48032, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.1.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(48160, 9216), Scratch(57376, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(48160, 9216), Scratch(57376, 32), InferenceTensor(0, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(18, GradientTensor(16384, 8192), GradientTensor(32768, 8192));
-        ClearBeforeBackward(18, GradientTensor(0, 8192));
+        for (int r = 0; r < 3; r++)
         {
-            int[] __r0 = { 24576, 32768, 24576, 32768, 24576 };
-            int[] __r1 = { 32768, 24576, 32768, 24576, 32768 };
-            int[] __r2 = { 8192, 16384, 8192, 16384, 8192 };
-            int[] __r3 = { 16384, 8192, 16384, 8192, 16384 };
-            for (int r = 0; r < 5; r++)
-            {
 
-                // {19 + 2 * r}: Conv+BatchNorm+Add+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.add, layer2.{1 + r}.relu2
-                AddConvolution(19 + 2 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(401408 + 24576 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(401408 + 24576 * r, 8192), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(57408 + 18752 * r, 128), TrainingTensor(385024 + 24576 * r, 8192), TrainingTensor(409600 + 24576 * r, 8192), GradientTensor(__r0[r], 8192), GradientTensor(0, 8192), GradientTensor(__r1[r], 8192), BatchNormGradients($"layer2.{1 + r}.bn2")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(57536 + 18752 * r, 9216), Scratch(66752 + 18752 * r, 32)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57536 + 18752 * r, 9216), Scratch(66752 + 18752 * r, 32), InferenceTensor(__r2[r], 8192)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r2[r], 8192), default, default, InferenceTensor(__r3[r], 8192), InferenceTensor(__r2[r], 8192)));
-                RegisterTrace(19 + 2 * r, TrainingTensor(409600 + 24576 * r, 8192), GradientTensor(8192, 8192));
-                ClearBeforeBackward(19 + 2 * r, GradientTensor(0, 16384));
-                ClearBeforeBackward(19 + 2 * r, GradientTensor(__r1[r], 8192));
-                RecomputeBeforeBackward(19 + 2 * r, 18 + 2 * r);
+            // {18 + 4 * r}: Conv+BatchNorm+ReLU layer2.{1 + 2 * r}.conv1, layer2.{1 + 2 * r}.bn1, layer2.{1 + 2 * r}.relu1
+            AddConvolution(18 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(376832 + 49152 * r, 8192), Parameter($"layer2.{1 + 2 * r}.conv1.weight"), default, TrainingTensor(385024 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), ParameterGradient($"layer2.{1 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(385024 + 49152 * r, 8192), BatchNormTensors($"layer2.{1 + 2 * r}.bn1"), Scratch(48032 + 37504 * r, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{1 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{1 + 2 * r}.bn1"), 1E-05f, Scratch(48160 + 37504 * r, 9216), Scratch(57376 + 37504 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(48160 + 37504 * r, 9216), Scratch(57376 + 37504 * r, 32), InferenceTensor(0, 8192)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+            RegisterTrace(18 + 4 * r, GradientTensor(8192, 8192), GradientTensor(24576, 8192));
 
-                // {20 + 2 * r}: Conv+BatchNorm+ReLU layer2.{2 + r}.conv1, layer2.{2 + r}.bn1, layer2.{2 + r}.relu1
-                AddConvolution(20 + 2 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(409600 + 24576 * r, 8192), Parameter($"layer2.{2 + r}.conv1.weight"), default, TrainingTensor(417792 + 24576 * r, 8192), GradientTensor(0, 8192), GradientTensor(__r0[r], 8192), ParameterGradient($"layer2.{2 + r}.conv1.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(417792 + 24576 * r, 8192), BatchNormTensors($"layer2.{2 + r}.bn1"), Scratch(66784 + 18752 * r, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{2 + r}.bn1")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + r}.bn1"), 1E-05f, Scratch(66912 + 18752 * r, 9216), Scratch(76128 + 18752 * r, 32)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(__r2[r], 8192), Scratch(66912 + 18752 * r, 9216), Scratch(76128 + 18752 * r, 32), InferenceTensor(0, 8192)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-                RegisterTrace(20 + 2 * r, GradientTensor(16384, 8192), GradientTensor(__r0[r], 8192));
-                ClearBeforeBackward(20 + 2 * r, GradientTensor(0, 8192));
-            }
+            // {19 + 4 * r}: Conv+BatchNorm+Add+ReLU layer2.{1 + 2 * r}.conv2, layer2.{1 + 2 * r}.bn2, layer2.{1 + 2 * r}.add, layer2.{1 + 2 * r}.relu2
+            AddConvolution(19 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter($"layer2.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(393216 + 49152 * r, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), ParameterGradient($"layer2.{1 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(393216 + 49152 * r, 8192), BatchNormTensors($"layer2.{1 + 2 * r}.bn2"), Scratch(57408 + 37504 * r, 128), TrainingTensor(376832 + 49152 * r, 8192), TrainingTensor(401408 + 49152 * r, 8192), GradientTensor(16384, 8192), GradientTensor(16384, 8192), GradientTensor(24576, 8192), BatchNormGradients($"layer2.{1 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + 2 * r}.bn2"), 1E-05f, Scratch(57536 + 37504 * r, 9216), Scratch(66752 + 37504 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(57536 + 37504 * r, 9216), Scratch(66752 + 37504 * r, 32), InferenceTensor(8192, 8192)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192)));
+            RegisterTrace(19 + 4 * r, TrainingTensor(401408 + 49152 * r, 8192), GradientTensor(0, 8192));
+            ClearBeforeBackward(19 + 4 * r, GradientTensor(0, 8192));
+            ClearBeforeBackward(19 + 4 * r, GradientTensor(24576, 8192));
+            RecomputeBeforeBackward(19 + 4 * r, 18 + 4 * r);
+
+            // {20 + 4 * r}: Conv+BatchNorm+ReLU layer2.{2 + 2 * r}.conv1, layer2.{2 + 2 * r}.bn1, layer2.{2 + 2 * r}.relu1
+            AddConvolution(20 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(401408 + 49152 * r, 8192), Parameter($"layer2.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(409600 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(409600 + 49152 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn1"), Scratch(66784 + 37504 * r, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{2 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + 2 * r}.bn1"), 1E-05f, Scratch(66912 + 37504 * r, 9216), Scratch(76128 + 37504 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(66912 + 37504 * r, 9216), Scratch(76128 + 37504 * r, 32), InferenceTensor(0, 8192)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+            RegisterTrace(20 + 4 * r, GradientTensor(8192, 8192), GradientTensor(16384, 8192));
+
+            // {21 + 4 * r}: Conv+BatchNorm+Add+ReLU layer2.{2 + 2 * r}.conv2, layer2.{2 + 2 * r}.bn2, layer2.{2 + 2 * r}.add, layer2.{2 + 2 * r}.relu2
+            AddConvolution(21 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter($"layer2.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(417792 + 49152 * r, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(417792 + 49152 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn2"), Scratch(76160 + 37504 * r, 128), TrainingTensor(401408 + 49152 * r, 8192), TrainingTensor(425984 + 49152 * r, 8192), GradientTensor(24576, 8192), GradientTensor(24576, 8192), GradientTensor(16384, 8192), BatchNormGradients($"layer2.{2 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer2.{2 + 2 * r}.bn2"), 1E-05f, Scratch(76288 + 37504 * r, 9216), Scratch(85504 + 37504 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(76288 + 37504 * r, 9216), Scratch(85504 + 37504 * r, 32), InferenceTensor(16384, 8192)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
+            RegisterTrace(21 + 4 * r, TrainingTensor(425984 + 49152 * r, 8192), GradientTensor(0, 8192));
+            ClearBeforeBackward(21 + 4 * r, GradientTensor(0, 8192));
+            ClearBeforeBackward(21 + 4 * r, GradientTensor(16384, 8192));
+            RecomputeBeforeBackward(21 + 4 * r, 20 + 4 * r);
         }
-
-        // 29: Conv+BatchNorm+Add+ReLU layer2.6.conv2, layer2.6.bn2, layer2.6.add, layer2.6.relu2
-        AddConvolution(29, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.6.conv2.weight"), default, TrainingTensor(524288, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.6.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(524288, 8192), BatchNormTensors("layer2.6.bn2"), Scratch(151168, 128), TrainingTensor(507904, 8192), TrainingTensor(532480, 8192), GradientTensor(32768, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), BatchNormGradients("layer2.6.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.6.conv2.weight"), default, BatchNormTensors("layer2.6.bn2"), 1E-05f, Scratch(151296, 9216), Scratch(160512, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(151296, 9216), Scratch(160512, 32), InferenceTensor(16384, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
-        RegisterTrace(29, TrainingTensor(532480, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(29, GradientTensor(0, 16384));
-        ClearBeforeBackward(29, GradientTensor(24576, 8192));
-        RecomputeBeforeBackward(29, 28);
 
         // 30: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
         AddConvolution(30, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(532480, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(540672, 4096), GradientTensor(0, 4096), GradientTensor(32768, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(540672, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(160544, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(524288, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(532480, 4096), GradientTensor(0, 4096), GradientTensor(24576, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(532480, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(160544, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(160800, 18432), Scratch(179232, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(16384, 8192), Scratch(160800, 18432), Scratch(179232, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(30, GradientTensor(8192, 4096), GradientTensor(32768, 8192));
-        ClearBeforeBackward(30, GradientTensor(0, 4096));
+        RegisterTrace(30, GradientTensor(4096, 4096), GradientTensor(24576, 8192));
 
         // 31: ZeroPadShortcut layer3.0.add.shortcut
         AddStep(31,
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(532480, 8192), TrainingTensor(544768, 4096), GradientTensor(0, 4096), GradientTensor(32768, 8192)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(524288, 8192), GradientTensor(0, 4096), GradientTensor(8192, 4096), GradientTensor(24576, 8192)),
             new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(16384, 8192), InferenceTensor(4096, 4096)));
-        RegisterTrace(31, TrainingTensor(544768, 4096), GradientTensor(32768, 8192));
-        ClearBeforeBackward(31, GradientTensor(32768, 8192));
+        RegisterTrace(31, GradientTensor(0, 4096), GradientTensor(24576, 8192));
+        ClearBeforeBackward(31, GradientTensor(24576, 8192));
 
         // 32: Conv+BatchNorm+Add+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.add, layer3.0.relu2
         AddConvolution(32, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(548864, 4096), GradientTensor(12288, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(548864, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(179296, 256), TrainingTensor(544768, 4096), TrainingTensor(552960, 4096), GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(536576, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(536576, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(179296, 256), GradientTensor(0, 4096), TrainingTensor(540672, 4096), GradientTensor(12288, 4096), GradientTensor(12288, 4096), GradientTensor(8192, 4096), BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(179552, 36864), Scratch(216416, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(179552, 36864), Scratch(216416, 64), InferenceTensor(8192, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
-        RegisterTrace(32, TrainingTensor(552960, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(32, GradientTensor(0, 8192));
-        ClearBeforeBackward(32, GradientTensor(12288, 4096));
+        RegisterTrace(32, TrainingTensor(540672, 4096), GradientTensor(0, 4096));
+        ClearBeforeBackward(32, GradientTensor(0, 4096));
+        ClearBeforeBackward(32, GradientTensor(8192, 4096));
         RecomputeBeforeBackward(32, 30);
-
-        // 33: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        AddConvolution(33, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(552960, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(557056, 4096), GradientTensor(0, 4096), GradientTensor(16384, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(557056, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(216480, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.1.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(216736, 36864), Scratch(253600, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(216736, 36864), Scratch(253600, 64), InferenceTensor(0, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(33, GradientTensor(8192, 4096), GradientTensor(16384, 4096));
-        ClearBeforeBackward(33, GradientTensor(0, 4096));
+        for (int r = 0; r < 3; r++)
         {
-            int[] __r0 = { 12288, 16384, 12288, 16384, 12288 };
-            int[] __r1 = { 16384, 12288, 16384, 12288, 16384 };
-            int[] __r2 = { 4096, 8192, 4096, 8192, 4096 };
-            int[] __r3 = { 8192, 4096, 8192, 4096, 8192 };
-            for (int r = 0; r < 5; r++)
-            {
 
-                // {34 + 2 * r}: Conv+BatchNorm+Add+ReLU layer3.{1 + r}.conv2, layer3.{1 + r}.bn2, layer3.{1 + r}.add, layer3.{1 + r}.relu2
-                AddConvolution(34 + 2 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter($"layer3.{1 + r}.conv2.weight"), default, TrainingTensor(561152 + 12288 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{1 + r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(561152 + 12288 * r, 4096), BatchNormTensors($"layer3.{1 + r}.bn2"), Scratch(253664 + 74368 * r, 256), TrainingTensor(552960 + 12288 * r, 4096), TrainingTensor(565248 + 12288 * r, 4096), GradientTensor(__r0[r], 4096), GradientTensor(0, 4096), GradientTensor(__r1[r], 4096), BatchNormGradients($"layer3.{1 + r}.bn2")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn2"), 1E-05f, Scratch(253920 + 74368 * r, 36864), Scratch(290784 + 74368 * r, 64)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(253920 + 74368 * r, 36864), Scratch(290784 + 74368 * r, 64), InferenceTensor(__r2[r], 4096)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r2[r], 4096), default, default, InferenceTensor(__r3[r], 4096), InferenceTensor(__r2[r], 4096)));
-                RegisterTrace(34 + 2 * r, TrainingTensor(565248 + 12288 * r, 4096), GradientTensor(4096, 4096));
-                ClearBeforeBackward(34 + 2 * r, GradientTensor(0, 8192));
-                ClearBeforeBackward(34 + 2 * r, GradientTensor(__r1[r], 4096));
-                RecomputeBeforeBackward(34 + 2 * r, 33 + 2 * r);
+            // {33 + 4 * r}: Conv+BatchNorm+ReLU layer3.{1 + 2 * r}.conv1, layer3.{1 + 2 * r}.bn1, layer3.{1 + 2 * r}.relu1
+            AddConvolution(33 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(540672 + 24576 * r, 4096), Parameter($"layer3.{1 + 2 * r}.conv1.weight"), default, TrainingTensor(544768 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient($"layer3.{1 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(544768 + 24576 * r, 4096), BatchNormTensors($"layer3.{1 + 2 * r}.bn1"), Scratch(216480 + 148736 * r, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{1 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{1 + 2 * r}.bn1"), 1E-05f, Scratch(216736 + 148736 * r, 36864), Scratch(253600 + 148736 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(216736 + 148736 * r, 36864), Scratch(253600 + 148736 * r, 64), InferenceTensor(0, 4096)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+            RegisterTrace(33 + 4 * r, GradientTensor(4096, 4096), GradientTensor(12288, 4096));
 
-                // {35 + 2 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
-                AddConvolution(35 + 2 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(565248 + 12288 * r, 4096), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(569344 + 12288 * r, 4096), GradientTensor(0, 4096), GradientTensor(__r0[r], 4096), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(569344 + 12288 * r, 4096), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(290848 + 74368 * r, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(291104 + 74368 * r, 36864), Scratch(327968 + 74368 * r, 64)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(__r2[r], 4096), Scratch(291104 + 74368 * r, 36864), Scratch(327968 + 74368 * r, 64), InferenceTensor(0, 4096)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-                RegisterTrace(35 + 2 * r, GradientTensor(8192, 4096), GradientTensor(__r0[r], 4096));
-                ClearBeforeBackward(35 + 2 * r, GradientTensor(0, 4096));
-            }
+            // {34 + 4 * r}: Conv+BatchNorm+Add+ReLU layer3.{1 + 2 * r}.conv2, layer3.{1 + 2 * r}.bn2, layer3.{1 + 2 * r}.add, layer3.{1 + 2 * r}.relu2
+            AddConvolution(34 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter($"layer3.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(548864 + 24576 * r, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), ParameterGradient($"layer3.{1 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(548864 + 24576 * r, 4096), BatchNormTensors($"layer3.{1 + 2 * r}.bn2"), Scratch(253664 + 148736 * r, 256), TrainingTensor(540672 + 24576 * r, 4096), TrainingTensor(552960 + 24576 * r, 4096), GradientTensor(8192, 4096), GradientTensor(8192, 4096), GradientTensor(12288, 4096), BatchNormGradients($"layer3.{1 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + 2 * r}.bn2"), 1E-05f, Scratch(253920 + 148736 * r, 36864), Scratch(290784 + 148736 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(253920 + 148736 * r, 36864), Scratch(290784 + 148736 * r, 64), InferenceTensor(4096, 4096)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096)));
+            RegisterTrace(34 + 4 * r, TrainingTensor(552960 + 24576 * r, 4096), GradientTensor(0, 4096));
+            ClearBeforeBackward(34 + 4 * r, GradientTensor(0, 4096));
+            ClearBeforeBackward(34 + 4 * r, GradientTensor(12288, 4096));
+            RecomputeBeforeBackward(34 + 4 * r, 33 + 4 * r);
+
+            // {35 + 4 * r}: Conv+BatchNorm+ReLU layer3.{2 + 2 * r}.conv1, layer3.{2 + 2 * r}.bn1, layer3.{2 + 2 * r}.relu1
+            AddConvolution(35 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(552960 + 24576 * r, 4096), Parameter($"layer3.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(557056 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(8192, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(557056 + 24576 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn1"), Scratch(290848 + 148736 * r, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{2 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + 2 * r}.bn1"), 1E-05f, Scratch(291104 + 148736 * r, 36864), Scratch(327968 + 148736 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(291104 + 148736 * r, 36864), Scratch(327968 + 148736 * r, 64), InferenceTensor(0, 4096)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+            RegisterTrace(35 + 4 * r, GradientTensor(4096, 4096), GradientTensor(8192, 4096));
+
+            // {36 + 4 * r}: Conv+BatchNorm+Add+ReLU layer3.{2 + 2 * r}.conv2, layer3.{2 + 2 * r}.bn2, layer3.{2 + 2 * r}.add, layer3.{2 + 2 * r}.relu2
+            AddConvolution(36 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter($"layer3.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(561152 + 24576 * r, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(561152 + 24576 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn2"), Scratch(328032 + 148736 * r, 256), TrainingTensor(552960 + 24576 * r, 4096), TrainingTensor(565248 + 24576 * r, 4096), GradientTensor(12288, 4096), GradientTensor(12288, 4096), GradientTensor(8192, 4096), BatchNormGradients($"layer3.{2 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer3.{2 + 2 * r}.bn2"), 1E-05f, Scratch(328288 + 148736 * r, 36864), Scratch(365152 + 148736 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(328288 + 148736 * r, 36864), Scratch(365152 + 148736 * r, 64), InferenceTensor(8192, 4096)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
+            RegisterTrace(36 + 4 * r, TrainingTensor(565248 + 24576 * r, 4096), GradientTensor(0, 4096));
+            ClearBeforeBackward(36 + 4 * r, GradientTensor(0, 4096));
+            ClearBeforeBackward(36 + 4 * r, GradientTensor(8192, 4096));
+            RecomputeBeforeBackward(36 + 4 * r, 35 + 4 * r);
         }
-
-        // 44: Conv+BatchNorm+Add+ReLU layer3.6.conv2, layer3.6.bn2, layer3.6.add, layer3.6.relu2
-        AddConvolution(44, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.6.conv2.weight"), default, TrainingTensor(622592, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.6.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(622592, 4096), BatchNormTensors("layer3.6.bn2"), Scratch(625504, 256), TrainingTensor(614400, 4096), TrainingTensor(626688, 4096), GradientTensor(16384, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), BatchNormGradients("layer3.6.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.6.conv2.weight"), default, BatchNormTensors("layer3.6.bn2"), 1E-05f, Scratch(625760, 36864), Scratch(662624, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(625760, 36864), Scratch(662624, 64), InferenceTensor(8192, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
-        RegisterTrace(44, TrainingTensor(626688, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(44, GradientTensor(0, 8192));
-        ClearBeforeBackward(44, GradientTensor(12288, 4096));
-        RecomputeBeforeBackward(44, 43);
 
         // 45: GlobalAvgPool avgpool
         AddStep(45,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(626688, 4096), TrainingTensor(630784, 64), GradientTensor(0, 64), GradientTensor(16384, 4096)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(614400, 4096), TrainingTensor(618496, 64), GradientTensor(0, 64), GradientTensor(12288, 4096)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(8192, 4096), InferenceTensor(0, 64)));
-        RegisterTrace(45, TrainingTensor(630784, 64), GradientTensor(16384, 4096));
-        ClearBeforeBackward(45, GradientTensor(16384, 4096));
+        RegisterTrace(45, TrainingTensor(618496, 64), GradientTensor(12288, 4096));
+        ClearBeforeBackward(45, GradientTensor(12288, 4096));
 
         // 46: Dense fc
         AddConvolution(46, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(630784, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(630848, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(618496, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(618560, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10)),
             null);
-        RegisterTrace(46, TrainingTensor(630848, 10), GradientTensor(0, 64));
+        RegisterTrace(46, TrainingTensor(618560, 10), GradientTensor(0, 64));
         ClearBeforeBackward(46, GradientTensor(0, 64));
     }
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(630848, 10);
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(618560, 10);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(64, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(49152, 3072);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(16384, 3072);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(64, 10);

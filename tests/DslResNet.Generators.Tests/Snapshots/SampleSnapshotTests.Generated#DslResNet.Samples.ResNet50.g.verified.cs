@@ -45,7 +45,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     public const long ForwardFlopsPerImage = 8217632232;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 80996256;
+    public const long TrainingActivationBytesPerImage = 75376544;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 7225344;
@@ -191,7 +191,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         s.Append("Total params: 25,557,032 (trainable; plus 53,173 buffer elements)\n");
         s.Append("Multiply-adds per image: 4,089,184,256\n");
         s.Append("Forward FLOPs per image: 8,217,632,232 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 77.24 MiB, inference 6.89 MiB\n");
+        s.Append("Activation memory per image: training 71.88 MiB, inference 6.89 MiB\n");
         s.Append("Fusion groups: 56 passes for 174 layers\n");
         return s.ToString();
     }
@@ -602,528 +602,579 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public ResNet50(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(16837096, 3411968, 1806336, 23587712))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(16837096, 2007040, 1806336, 23587712))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(2408448, 150528), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, GradientTensor(1605632, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(802816, 150528), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 802816), BatchNormTensors("bn1"), Scratch(0, 256), default, GradientTensor(802816, 802816), GradientTensor(0, 802816), GradientTensor(0, 802816), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(256, 9408), Scratch(9664, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x224x224To64K7S2P3>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 224, 224, 64, 7, 2, 3, true), InputView, Scratch(256, 9408), Scratch(9664, 64), InferenceTensor(0, 802816)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 12544, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 802816), default, default, default, InferenceTensor(0, 802816)));
-        RegisterTrace(0, GradientTensor(1605632, 802816), GradientTensor(2408448, 150528));
-        ClearBeforeBackward(0, GradientTensor(0, 802816));
-        ClearBeforeBackward(0, GradientTensor(2408448, 150528));
+        RegisterTrace(0, GradientTensor(802816, 802816), GradientTensor(802816, 150528));
+        ClearBeforeBackward(0, GradientTensor(802816, 150528));
 
         // 1: MaxPool maxpool
         AddStep(1,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), GradientTensor(1605632, 802816), TrainingTensor(802816, 200704), GradientTensor(3211264, 200704), GradientTensor(802816, 802816)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), GradientTensor(802816, 802816), TrainingTensor(802816, 200704), GradientTensor(1605632, 200704), GradientTensor(0, 802816)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 112, 112, 3, 2, 1, global::DslResNet.Kernels.PoolKind.Max), InferenceTensor(0, 802816), InferenceTensor(1605632, 200704)));
-        RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(802816, 802816));
-        ClearBeforeBackward(1, GradientTensor(802816, 802816));
+        RegisterTrace(1, TrainingTensor(802816, 200704), GradientTensor(0, 802816));
+        ClearBeforeBackward(1, GradientTensor(0, 802816));
         RecomputeBeforeBackward(1, 0);
 
         // 2: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
         AddConvolution(2, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), TrainingTensor(802816, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1003520, 200704), GradientTensor(0, 200704), GradientTensor(3211264, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1003520, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, GradientTensor(401408, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), TrainingTensor(802816, 200704), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(1003520, 200704), GradientTensor(0, 200704), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1003520, 200704), BatchNormTensors("layer1.0.bn1"), Scratch(9728, 256), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(9984, 4096), Scratch(14080, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(9984, 4096), Scratch(14080, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(2, GradientTensor(401408, 200704), GradientTensor(3211264, 200704));
-        ClearBeforeBackward(2, GradientTensor(0, 200704));
+        RegisterTrace(2, GradientTensor(200704, 200704), GradientTensor(1605632, 200704));
 
         // 3: Conv+BatchNorm+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.relu2
         AddConvolution(3, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(401408, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1204224, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1204224, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(14144, 256), default, GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(200704, 200704), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(1204224, 200704), GradientTensor(802816, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1204224, 200704), BatchNormTensors("layer1.0.bn2"), Scratch(14144, 256), default, GradientTensor(1003520, 200704), GradientTensor(802816, 200704), GradientTensor(802816, 200704), default, BatchNormGradients("layer1.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(14400, 36864), Scratch(51264, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(14400, 36864), Scratch(51264, 64), InferenceTensor(802816, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704)));
-        RegisterTrace(3, GradientTensor(2609152, 200704), GradientTensor(200704, 200704));
-        ClearBeforeBackward(3, GradientTensor(0, 401408));
+        RegisterTrace(3, GradientTensor(1003520, 200704), GradientTensor(0, 200704));
+        ClearBeforeBackward(3, GradientTensor(0, 200704));
         RecomputeBeforeBackward(3, 2);
 
         // 4: Conv+BatchNorm layer1.0.conv3, layer1.0.bn3
         AddConvolution(4, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), GradientTensor(2609152, 200704), Parameter("layer1.0.conv3.weight"), default, TrainingTensor(1404928, 802816), GradientTensor(0, 802816), GradientTensor(2408448, 200704), ParameterGradient("layer1.0.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 802816), BatchNormTensors("layer1.0.bn3"), Scratch(51328, 1024), default, GradientTensor(1605632, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), default, BatchNormGradients("layer1.0.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), GradientTensor(1003520, 200704), Parameter("layer1.0.conv3.weight"), default, TrainingTensor(1404928, 802816), GradientTensor(0, 802816), GradientTensor(802816, 200704), ParameterGradient("layer1.0.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(1404928, 802816), BatchNormTensors("layer1.0.bn3"), Scratch(51328, 1024), default, GradientTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(0, 802816), default, BatchNormGradients("layer1.0.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.conv3.weight"), default, BatchNormTensors("layer1.0.bn3"), 1E-05f, Scratch(52352, 16384), Scratch(68736, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(802816, 200704), Scratch(52352, 16384), Scratch(68736, 256), InferenceTensor(0, 802816)),
             null);
-        RegisterTrace(4, GradientTensor(1605632, 802816), GradientTensor(2408448, 200704));
-        ClearBeforeBackward(4, GradientTensor(0, 802816));
-        ClearBeforeBackward(4, GradientTensor(2408448, 200704));
+        RegisterTrace(4, GradientTensor(0, 802816), GradientTensor(802816, 200704));
+        ClearBeforeBackward(4, GradientTensor(802816, 200704));
         RecomputeBeforeBackward(4, 3);
 
         // 5: Conv+BatchNorm+Add+ReLU layer1.0.downsample.0, layer1.0.downsample.1, layer1.0.add, layer1.0.relu3
         AddConvolution(5, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(802816, 200704), Parameter("layer1.0.downsample.0.weight"), default, TrainingTensor(2207744, 802816), GradientTensor(0, 802816), GradientTensor(3211264, 200704), ParameterGradient("layer1.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2207744, 802816), BatchNormTensors("layer1.0.downsample.1"), Scratch(68992, 1024), GradientTensor(1605632, 802816), TrainingTensor(3010560, 802816), GradientTensor(2408448, 802816), GradientTensor(0, 802816), GradientTensor(802816, 802816), BatchNormGradients("layer1.0.downsample.1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), TrainingTensor(802816, 200704), Parameter("layer1.0.downsample.0.weight"), default, TrainingTensor(2207744, 802816), GradientTensor(802816, 802816), GradientTensor(1605632, 200704), ParameterGradient("layer1.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(2207744, 802816), BatchNormTensors("layer1.0.downsample.1"), Scratch(68992, 1024), GradientTensor(0, 802816), TrainingTensor(3010560, 802816), GradientTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), BatchNormGradients("layer1.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.0.downsample.0.weight"), default, BatchNormTensors("layer1.0.downsample.1"), 1E-05f, Scratch(70016, 16384), Scratch(86400, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(70016, 16384), Scratch(86400, 256), InferenceTensor(802816, 802816)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(802816, 802816), default, default, InferenceTensor(0, 802816), InferenceTensor(802816, 802816)));
-        RegisterTrace(5, TrainingTensor(3010560, 802816), GradientTensor(3211264, 200704));
-        ClearBeforeBackward(5, GradientTensor(0, 1605632));
-        ClearBeforeBackward(5, GradientTensor(3211264, 200704));
-        RecomputeBeforeBackward(5, 4);
+        RegisterTrace(5, TrainingTensor(3010560, 802816), GradientTensor(1605632, 200704));
+        ClearBeforeBackward(5, GradientTensor(0, 802816));
+        ClearBeforeBackward(5, GradientTensor(1605632, 200704));
 
         // 6: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
         AddConvolution(6, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(3010560, 802816), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(3813376, 200704), GradientTensor(0, 200704), GradientTensor(2408448, 802816), ParameterGradient("layer1.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(86656, 256), default, GradientTensor(401408, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(3010560, 802816), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(3813376, 200704), GradientTensor(0, 200704), GradientTensor(802816, 802816), ParameterGradient("layer1.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(3813376, 200704), BatchNormTensors("layer1.1.bn1"), Scratch(86656, 256), default, GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(86912, 16384), Scratch(103296, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(802816, 802816), Scratch(86912, 16384), Scratch(103296, 64), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 200704), default, default, default, InferenceTensor(0, 200704)));
-        RegisterTrace(6, GradientTensor(401408, 200704), GradientTensor(2408448, 802816));
-        ClearBeforeBackward(6, GradientTensor(0, 200704));
+        RegisterTrace(6, GradientTensor(200704, 200704), GradientTensor(802816, 802816));
 
         // 7: Conv+BatchNorm+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.relu2
         AddConvolution(7, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(401408, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(4014080, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4014080, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(103360, 256), default, GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(200704, 200704), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(4014080, 200704), GradientTensor(1605632, 200704), GradientTensor(0, 200704), ParameterGradient("layer1.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(4014080, 200704), BatchNormTensors("layer1.1.bn2"), Scratch(103360, 256), default, GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), GradientTensor(1605632, 200704), default, BatchNormGradients("layer1.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(103616, 36864), Scratch(140480, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(0, 200704), Scratch(103616, 36864), Scratch(140480, 64), InferenceTensor(1605632, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(1605632, 200704), default, default, default, InferenceTensor(1605632, 200704)));
-        RegisterTrace(7, GradientTensor(1806336, 200704), GradientTensor(200704, 200704));
-        ClearBeforeBackward(7, GradientTensor(0, 401408));
+        RegisterTrace(7, GradientTensor(1806336, 200704), GradientTensor(0, 200704));
+        ClearBeforeBackward(7, GradientTensor(0, 200704));
         RecomputeBeforeBackward(7, 6);
 
         // 8: Conv+BatchNorm+Add+ReLU layer1.1.conv3, layer1.1.bn3, layer1.1.add, layer1.1.relu3
         AddConvolution(8, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), GradientTensor(1806336, 200704), Parameter("layer1.1.conv3.weight"), default, TrainingTensor(4214784, 802816), GradientTensor(0, 802816), GradientTensor(1605632, 200704), ParameterGradient("layer1.1.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4214784, 802816), BatchNormTensors("layer1.1.bn3"), Scratch(140544, 1024), TrainingTensor(3010560, 802816), TrainingTensor(5017600, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), GradientTensor(2408448, 802816), BatchNormGradients("layer1.1.bn3")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(4214784, 802816), BatchNormTensors("layer1.1.bn3"), Scratch(140544, 1024), TrainingTensor(3010560, 802816), TrainingTensor(5017600, 802816), GradientTensor(0, 802816), GradientTensor(0, 802816), GradientTensor(802816, 802816), BatchNormGradients("layer1.1.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.1.conv3.weight"), default, BatchNormTensors("layer1.1.bn3"), 1E-05f, Scratch(141568, 16384), Scratch(157952, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(141568, 16384), Scratch(157952, 256), InferenceTensor(0, 802816)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 802816), default, default, InferenceTensor(802816, 802816), InferenceTensor(0, 802816)));
         RegisterTrace(8, TrainingTensor(5017600, 802816), GradientTensor(1605632, 200704));
-        ClearBeforeBackward(8, GradientTensor(0, 802816));
-        ClearBeforeBackward(8, GradientTensor(1605632, 200704));
-        ClearBeforeBackward(8, GradientTensor(2408448, 802816));
+        ClearBeforeBackward(8, GradientTensor(802816, 1003520));
         RecomputeBeforeBackward(8, 7);
 
         // 9: Conv+BatchNorm+ReLU layer1.2.conv1, layer1.2.bn1, layer1.2.relu1
         AddConvolution(9, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(5017600, 802816), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(5820416, 200704), GradientTensor(0, 200704), GradientTensor(802816, 802816), ParameterGradient("layer1.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5820416, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(158208, 256), default, GradientTensor(401408, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.2.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), TrainingTensor(5017600, 802816), Parameter("layer1.2.conv1.weight"), default, TrainingTensor(5820416, 200704), GradientTensor(802816, 200704), GradientTensor(0, 802816), ParameterGradient("layer1.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(5820416, 200704), BatchNormTensors("layer1.2.bn1"), Scratch(158208, 256), default, GradientTensor(1003520, 200704), GradientTensor(802816, 200704), GradientTensor(802816, 200704), default, BatchNormGradients("layer1.2.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, false), Parameter("layer1.2.conv1.weight"), default, BatchNormTensors("layer1.2.bn1"), 1E-05f, Scratch(158464, 16384), Scratch(174848, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To64K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 64, 1, 1, 0, true), InferenceTensor(0, 802816), Scratch(158464, 16384), Scratch(174848, 64), InferenceTensor(802816, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(802816, 200704), default, default, default, InferenceTensor(802816, 200704)));
-        RegisterTrace(9, GradientTensor(401408, 200704), GradientTensor(802816, 802816));
-        ClearBeforeBackward(9, GradientTensor(0, 200704));
+        RegisterTrace(9, GradientTensor(1003520, 200704), GradientTensor(0, 802816));
 
         // 10: Conv+BatchNorm+ReLU layer1.2.conv2, layer1.2.bn2, layer1.2.relu2
         AddConvolution(10, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(401408, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(6021120, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), ParameterGradient("layer1.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(6021120, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(174912, 256), default, GradientTensor(2609152, 200704), GradientTensor(2408448, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer1.2.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), GradientTensor(1003520, 200704), Parameter("layer1.2.conv2.weight"), default, TrainingTensor(6021120, 200704), GradientTensor(1605632, 200704), GradientTensor(802816, 200704), ParameterGradient("layer1.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(6021120, 200704), BatchNormTensors("layer1.2.bn2"), Scratch(174912, 256), default, GradientTensor(1806336, 200704), GradientTensor(1605632, 200704), GradientTensor(1605632, 200704), default, BatchNormGradients("layer1.2.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, false), Parameter("layer1.2.conv2.weight"), default, BatchNormTensors("layer1.2.bn2"), 1E-05f, Scratch(175168, 36864), Scratch(212032, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 64, 3, 1, 1, true), InferenceTensor(802816, 200704), Scratch(175168, 36864), Scratch(212032, 64), InferenceTensor(1605632, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(1605632, 200704), default, default, default, InferenceTensor(1605632, 200704)));
-        RegisterTrace(10, GradientTensor(2609152, 200704), GradientTensor(200704, 200704));
-        ClearBeforeBackward(10, GradientTensor(0, 401408));
+        RegisterTrace(10, GradientTensor(1806336, 200704), GradientTensor(802816, 200704));
+        ClearBeforeBackward(10, GradientTensor(802816, 200704));
         RecomputeBeforeBackward(10, 9);
 
         // 11: Conv+BatchNorm+Add+ReLU layer1.2.conv3, layer1.2.bn3, layer1.2.add, layer1.2.relu3
         AddConvolution(11, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), GradientTensor(2609152, 200704), Parameter("layer1.2.conv3.weight"), default, TrainingTensor(6221824, 802816), GradientTensor(0, 802816), GradientTensor(2408448, 200704), ParameterGradient("layer1.2.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6221824, 802816), BatchNormTensors("layer1.2.bn3"), Scratch(212096, 1024), TrainingTensor(5017600, 802816), TrainingTensor(7024640, 802816), GradientTensor(1605632, 802816), GradientTensor(0, 802816), GradientTensor(802816, 802816), BatchNormGradients("layer1.2.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), GradientTensor(1806336, 200704), Parameter("layer1.2.conv3.weight"), default, TrainingTensor(6221824, 802816), GradientTensor(802816, 802816), GradientTensor(1605632, 200704), ParameterGradient("layer1.2.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(6221824, 802816), BatchNormTensors("layer1.2.bn3"), Scratch(212096, 1024), TrainingTensor(5017600, 802816), TrainingTensor(7024640, 802816), GradientTensor(802816, 802816), GradientTensor(802816, 802816), GradientTensor(0, 802816), BatchNormGradients("layer1.2.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, false), Parameter("layer1.2.conv3.weight"), default, BatchNormTensors("layer1.2.bn3"), 1E-05f, Scratch(213120, 16384), Scratch(229504, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x56x56To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 56, 56, 256, 1, 1, 0, true), InferenceTensor(1605632, 200704), Scratch(213120, 16384), Scratch(229504, 256), InferenceTensor(802816, 802816)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 3136, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(802816, 802816), default, default, InferenceTensor(0, 802816), InferenceTensor(802816, 802816)));
-        RegisterTrace(11, TrainingTensor(7024640, 802816), GradientTensor(2408448, 200704));
-        ClearBeforeBackward(11, GradientTensor(0, 1605632));
-        ClearBeforeBackward(11, GradientTensor(2408448, 200704));
+        RegisterTrace(11, TrainingTensor(7024640, 802816), GradientTensor(1605632, 200704));
+        ClearBeforeBackward(11, GradientTensor(0, 802816));
+        ClearBeforeBackward(11, GradientTensor(1605632, 200704));
         RecomputeBeforeBackward(11, 10);
 
         // 12: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
         AddConvolution(12, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), TrainingTensor(7024640, 802816), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(7827456, 401408), GradientTensor(0, 401408), GradientTensor(1605632, 802816), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7827456, 401408), BatchNormTensors("layer2.0.bn1"), Scratch(229760, 512), default, GradientTensor(802816, 401408), GradientTensor(401408, 401408), GradientTensor(0, 401408), default, BatchNormGradients("layer2.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), TrainingTensor(7024640, 802816), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(7827456, 401408), GradientTensor(0, 401408), GradientTensor(802816, 802816), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 3136, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(7827456, 401408), BatchNormTensors("layer2.0.bn1"), Scratch(229760, 512), default, GradientTensor(401408, 401408), GradientTensor(0, 401408), GradientTensor(0, 401408), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(230272, 32768), Scratch(263040, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 128, 1, 1, 0, true), InferenceTensor(802816, 802816), Scratch(230272, 32768), Scratch(263040, 128), InferenceTensor(0, 401408)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 3136, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 401408), default, default, default, InferenceTensor(0, 401408)));
-        RegisterTrace(12, GradientTensor(802816, 401408), GradientTensor(1605632, 802816));
-        ClearBeforeBackward(12, GradientTensor(0, 401408));
+        RegisterTrace(12, GradientTensor(401408, 401408), GradientTensor(802816, 802816));
 
         // 13: Conv+BatchNorm+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.relu2
         AddConvolution(13, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), GradientTensor(802816, 401408), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(8228864, 100352), GradientTensor(0, 100352), GradientTensor(401408, 401408), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(8228864, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(263168, 512), default, GradientTensor(1304576, 100352), GradientTensor(1204224, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), GradientTensor(401408, 401408), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(8228864, 100352), GradientTensor(1605632, 100352), GradientTensor(0, 401408), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(8228864, 100352), BatchNormTensors("layer2.0.bn2"), Scratch(263168, 512), default, GradientTensor(1705984, 100352), GradientTensor(1605632, 100352), GradientTensor(1605632, 100352), default, BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(263680, 147456), Scratch(411136, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x56x56To128K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 56, 56, 128, 3, 2, 1, true), InferenceTensor(0, 401408), Scratch(263680, 147456), Scratch(411136, 128), InferenceTensor(401408, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352)));
-        RegisterTrace(13, GradientTensor(1304576, 100352), GradientTensor(401408, 401408));
-        ClearBeforeBackward(13, GradientTensor(0, 100352));
-        ClearBeforeBackward(13, GradientTensor(401408, 401408));
+        RegisterTrace(13, GradientTensor(1705984, 100352), GradientTensor(0, 401408));
+        ClearBeforeBackward(13, GradientTensor(0, 401408));
         RecomputeBeforeBackward(13, 12);
 
         // 14: Conv+BatchNorm layer2.0.conv3, layer2.0.bn3
         AddConvolution(14, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), GradientTensor(1304576, 100352), Parameter("layer2.0.conv3.weight"), default, TrainingTensor(8329216, 401408), GradientTensor(0, 401408), GradientTensor(1204224, 100352), ParameterGradient("layer2.0.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(8329216, 401408), BatchNormTensors("layer2.0.bn3"), Scratch(411264, 2048), default, GradientTensor(802816, 401408), GradientTensor(401408, 401408), GradientTensor(0, 401408), default, BatchNormGradients("layer2.0.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), GradientTensor(1705984, 100352), Parameter("layer2.0.conv3.weight"), default, TrainingTensor(8329216, 401408), GradientTensor(0, 401408), GradientTensor(1605632, 100352), ParameterGradient("layer2.0.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(8329216, 401408), BatchNormTensors("layer2.0.bn3"), Scratch(411264, 2048), default, GradientTensor(0, 401408), GradientTensor(0, 401408), GradientTensor(0, 401408), default, BatchNormGradients("layer2.0.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.0.conv3.weight"), default, BatchNormTensors("layer2.0.bn3"), 1E-05f, Scratch(413312, 65536), Scratch(478848, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(401408, 100352), Scratch(413312, 65536), Scratch(478848, 512), InferenceTensor(0, 401408)),
             null);
-        RegisterTrace(14, GradientTensor(802816, 401408), GradientTensor(1204224, 100352));
-        ClearBeforeBackward(14, GradientTensor(0, 401408));
-        ClearBeforeBackward(14, GradientTensor(1204224, 100352));
+        RegisterTrace(14, GradientTensor(0, 401408), GradientTensor(1605632, 100352));
+        ClearBeforeBackward(14, GradientTensor(1605632, 100352));
         RecomputeBeforeBackward(14, 13);
 
         // 15: Conv+BatchNorm+Add+ReLU layer2.0.downsample.0, layer2.0.downsample.1, layer2.0.add, layer2.0.relu3
         AddConvolution(15, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, false), TrainingTensor(7024640, 802816), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(8730624, 401408), GradientTensor(0, 401408), GradientTensor(1605632, 802816), ParameterGradient("layer2.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(8730624, 401408), BatchNormTensors("layer2.0.downsample.1"), Scratch(479360, 2048), GradientTensor(802816, 401408), TrainingTensor(9132032, 401408), GradientTensor(1204224, 401408), GradientTensor(0, 401408), GradientTensor(401408, 401408), BatchNormGradients("layer2.0.downsample.1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, false), TrainingTensor(7024640, 802816), Parameter("layer2.0.downsample.0.weight"), default, TrainingTensor(8730624, 401408), GradientTensor(401408, 401408), GradientTensor(802816, 802816), ParameterGradient("layer2.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(8730624, 401408), BatchNormTensors("layer2.0.downsample.1"), Scratch(479360, 2048), GradientTensor(0, 401408), TrainingTensor(9132032, 401408), GradientTensor(401408, 401408), GradientTensor(401408, 401408), GradientTensor(0, 401408), BatchNormGradients("layer2.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, false), Parameter("layer2.0.downsample.0.weight"), default, BatchNormTensors("layer2.0.downsample.1"), 1E-05f, Scratch(481408, 131072), Scratch(612480, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x56x56To512K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 56, 56, 512, 1, 2, 0, true), InferenceTensor(802816, 802816), Scratch(481408, 131072), Scratch(612480, 512), InferenceTensor(401408, 401408)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 401408), default, default, InferenceTensor(0, 401408), InferenceTensor(401408, 401408)));
-        RegisterTrace(15, TrainingTensor(9132032, 401408), GradientTensor(1605632, 802816));
-        ClearBeforeBackward(15, GradientTensor(0, 802816));
-        ClearBeforeBackward(15, GradientTensor(1605632, 802816));
-        RecomputeBeforeBackward(15, 14);
+        RegisterTrace(15, TrainingTensor(9132032, 401408), GradientTensor(802816, 802816));
+        ClearBeforeBackward(15, GradientTensor(0, 401408));
+        ClearBeforeBackward(15, GradientTensor(802816, 802816));
 
         // 16: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
         AddConvolution(16, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(9132032, 401408), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(9533440, 100352), GradientTensor(0, 100352), GradientTensor(1204224, 401408), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9533440, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(612992, 512), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(9132032, 401408), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(9533440, 100352), GradientTensor(0, 100352), GradientTensor(401408, 401408), ParameterGradient("layer2.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9533440, 100352), BatchNormTensors("layer2.1.bn1"), Scratch(612992, 512), default, GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(613504, 65536), Scratch(679040, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(401408, 401408), Scratch(613504, 65536), Scratch(679040, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(16, GradientTensor(200704, 100352), GradientTensor(1204224, 401408));
-        ClearBeforeBackward(16, GradientTensor(0, 100352));
+        RegisterTrace(16, GradientTensor(100352, 100352), GradientTensor(401408, 401408));
 
         // 17: Conv+BatchNorm+ReLU layer2.1.conv2, layer2.1.bn2, layer2.1.relu2
         AddConvolution(17, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(200704, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(9633792, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9633792, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(679168, 512), default, GradientTensor(903168, 100352), GradientTensor(802816, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(100352, 100352), Parameter("layer2.1.conv2.weight"), default, TrainingTensor(9633792, 100352), GradientTensor(802816, 100352), GradientTensor(0, 100352), ParameterGradient("layer2.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(9633792, 100352), BatchNormTensors("layer2.1.bn2"), Scratch(679168, 512), default, GradientTensor(903168, 100352), GradientTensor(802816, 100352), GradientTensor(802816, 100352), default, BatchNormGradients("layer2.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.1.conv2.weight"), default, BatchNormTensors("layer2.1.bn2"), 1E-05f, Scratch(679680, 147456), Scratch(827136, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(679680, 147456), Scratch(827136, 128), InferenceTensor(802816, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352)));
-        RegisterTrace(17, GradientTensor(903168, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(17, GradientTensor(0, 200704));
+        RegisterTrace(17, GradientTensor(903168, 100352), GradientTensor(0, 100352));
+        ClearBeforeBackward(17, GradientTensor(0, 100352));
         RecomputeBeforeBackward(17, 16);
 
         // 18: Conv+BatchNorm+Add+ReLU layer2.1.conv3, layer2.1.bn3, layer2.1.add, layer2.1.relu3
         AddConvolution(18, false,
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), GradientTensor(903168, 100352), Parameter("layer2.1.conv3.weight"), default, TrainingTensor(9734144, 401408), GradientTensor(0, 401408), GradientTensor(802816, 100352), ParameterGradient("layer2.1.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(9734144, 401408), BatchNormTensors("layer2.1.bn3"), Scratch(827264, 2048), TrainingTensor(9132032, 401408), TrainingTensor(10135552, 401408), GradientTensor(401408, 401408), GradientTensor(0, 401408), GradientTensor(1204224, 401408), BatchNormGradients("layer2.1.bn3")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(9734144, 401408), BatchNormTensors("layer2.1.bn3"), Scratch(827264, 2048), TrainingTensor(9132032, 401408), TrainingTensor(10135552, 401408), GradientTensor(0, 401408), GradientTensor(0, 401408), GradientTensor(401408, 401408), BatchNormGradients("layer2.1.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.1.conv3.weight"), default, BatchNormTensors("layer2.1.bn3"), 1E-05f, Scratch(829312, 65536), Scratch(894848, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(829312, 65536), Scratch(894848, 512), InferenceTensor(0, 401408)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 401408), default, default, InferenceTensor(401408, 401408), InferenceTensor(0, 401408)));
         RegisterTrace(18, TrainingTensor(10135552, 401408), GradientTensor(802816, 100352));
-        ClearBeforeBackward(18, GradientTensor(0, 401408));
-        ClearBeforeBackward(18, GradientTensor(802816, 100352));
-        ClearBeforeBackward(18, GradientTensor(1204224, 401408));
+        ClearBeforeBackward(18, GradientTensor(401408, 501760));
         RecomputeBeforeBackward(18, 17);
 
         // 19: Conv+BatchNorm+ReLU layer2.2.conv1, layer2.2.bn1, layer2.2.relu1
         AddConvolution(19, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(10135552, 401408), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(10536960, 100352), GradientTensor(0, 100352), GradientTensor(401408, 401408), ParameterGradient("layer2.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(10536960, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(895360, 512), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.2.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(10135552, 401408), Parameter("layer2.2.conv1.weight"), default, TrainingTensor(10536960, 100352), GradientTensor(401408, 100352), GradientTensor(0, 401408), ParameterGradient("layer2.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(10536960, 100352), BatchNormTensors("layer2.2.bn1"), Scratch(895360, 512), default, GradientTensor(501760, 100352), GradientTensor(401408, 100352), GradientTensor(401408, 100352), default, BatchNormGradients("layer2.2.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.2.conv1.weight"), default, BatchNormTensors("layer2.2.bn1"), 1E-05f, Scratch(895872, 65536), Scratch(961408, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(895872, 65536), Scratch(961408, 128), InferenceTensor(401408, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(401408, 100352), default, default, default, InferenceTensor(401408, 100352)));
-        RegisterTrace(19, GradientTensor(200704, 100352), GradientTensor(401408, 401408));
-        ClearBeforeBackward(19, GradientTensor(0, 100352));
+        RegisterTrace(19, GradientTensor(501760, 100352), GradientTensor(0, 401408));
 
         // 20: Conv+BatchNorm+ReLU layer2.2.conv2, layer2.2.bn2, layer2.2.relu2
         AddConvolution(20, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(200704, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(10637312, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(10637312, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(961536, 512), default, GradientTensor(1304576, 100352), GradientTensor(1204224, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.2.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(501760, 100352), Parameter("layer2.2.conv2.weight"), default, TrainingTensor(10637312, 100352), GradientTensor(802816, 100352), GradientTensor(401408, 100352), ParameterGradient("layer2.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(10637312, 100352), BatchNormTensors("layer2.2.bn2"), Scratch(961536, 512), default, GradientTensor(903168, 100352), GradientTensor(802816, 100352), GradientTensor(802816, 100352), default, BatchNormGradients("layer2.2.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.2.conv2.weight"), default, BatchNormTensors("layer2.2.bn2"), 1E-05f, Scratch(962048, 147456), Scratch(1109504, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(401408, 100352), Scratch(962048, 147456), Scratch(1109504, 128), InferenceTensor(802816, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352)));
-        RegisterTrace(20, GradientTensor(1304576, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(20, GradientTensor(0, 200704));
+        RegisterTrace(20, GradientTensor(903168, 100352), GradientTensor(401408, 100352));
+        ClearBeforeBackward(20, GradientTensor(401408, 100352));
         RecomputeBeforeBackward(20, 19);
 
         // 21: Conv+BatchNorm+Add+ReLU layer2.2.conv3, layer2.2.bn3, layer2.2.add, layer2.2.relu3
         AddConvolution(21, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), GradientTensor(1304576, 100352), Parameter("layer2.2.conv3.weight"), default, TrainingTensor(10737664, 401408), GradientTensor(0, 401408), GradientTensor(1204224, 100352), ParameterGradient("layer2.2.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(10737664, 401408), BatchNormTensors("layer2.2.bn3"), Scratch(1109632, 2048), TrainingTensor(10135552, 401408), TrainingTensor(11139072, 401408), GradientTensor(802816, 401408), GradientTensor(0, 401408), GradientTensor(401408, 401408), BatchNormGradients("layer2.2.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), GradientTensor(903168, 100352), Parameter("layer2.2.conv3.weight"), default, TrainingTensor(10737664, 401408), GradientTensor(401408, 401408), GradientTensor(802816, 100352), ParameterGradient("layer2.2.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(10737664, 401408), BatchNormTensors("layer2.2.bn3"), Scratch(1109632, 2048), TrainingTensor(10135552, 401408), TrainingTensor(11139072, 401408), GradientTensor(401408, 401408), GradientTensor(401408, 401408), GradientTensor(0, 401408), BatchNormGradients("layer2.2.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.2.conv3.weight"), default, BatchNormTensors("layer2.2.bn3"), 1E-05f, Scratch(1111680, 65536), Scratch(1177216, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(1111680, 65536), Scratch(1177216, 512), InferenceTensor(401408, 401408)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(401408, 401408), default, default, InferenceTensor(0, 401408), InferenceTensor(401408, 401408)));
-        RegisterTrace(21, TrainingTensor(11139072, 401408), GradientTensor(1204224, 100352));
-        ClearBeforeBackward(21, GradientTensor(0, 802816));
-        ClearBeforeBackward(21, GradientTensor(1204224, 100352));
+        RegisterTrace(21, TrainingTensor(11139072, 401408), GradientTensor(802816, 100352));
+        ClearBeforeBackward(21, GradientTensor(0, 401408));
+        ClearBeforeBackward(21, GradientTensor(802816, 100352));
         RecomputeBeforeBackward(21, 20);
 
         // 22: Conv+BatchNorm+ReLU layer2.3.conv1, layer2.3.bn1, layer2.3.relu1
         AddConvolution(22, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(11139072, 401408), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(11540480, 100352), GradientTensor(0, 100352), GradientTensor(802816, 401408), ParameterGradient("layer2.3.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(11540480, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1177728, 512), default, GradientTensor(200704, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.3.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), TrainingTensor(11139072, 401408), Parameter("layer2.3.conv1.weight"), default, TrainingTensor(11540480, 100352), GradientTensor(0, 100352), GradientTensor(401408, 401408), ParameterGradient("layer2.3.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(11540480, 100352), BatchNormTensors("layer2.3.bn1"), Scratch(1177728, 512), default, GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.3.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, false), Parameter("layer2.3.conv1.weight"), default, BatchNormTensors("layer2.3.bn1"), 1E-05f, Scratch(1178240, 65536), Scratch(1243776, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 128, 1, 1, 0, true), InferenceTensor(401408, 401408), Scratch(1178240, 65536), Scratch(1243776, 128), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 100352), default, default, default, InferenceTensor(0, 100352)));
-        RegisterTrace(22, GradientTensor(200704, 100352), GradientTensor(802816, 401408));
-        ClearBeforeBackward(22, GradientTensor(0, 100352));
+        RegisterTrace(22, GradientTensor(100352, 100352), GradientTensor(401408, 401408));
 
         // 23: Conv+BatchNorm+ReLU layer2.3.conv2, layer2.3.bn2, layer2.3.relu2
         AddConvolution(23, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(200704, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(11640832, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), ParameterGradient("layer2.3.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(11640832, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1243904, 512), default, GradientTensor(1304576, 100352), GradientTensor(1204224, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer2.3.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), GradientTensor(100352, 100352), Parameter("layer2.3.conv2.weight"), default, TrainingTensor(11640832, 100352), GradientTensor(802816, 100352), GradientTensor(0, 100352), ParameterGradient("layer2.3.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(11640832, 100352), BatchNormTensors("layer2.3.bn2"), Scratch(1243904, 512), default, GradientTensor(903168, 100352), GradientTensor(802816, 100352), GradientTensor(802816, 100352), default, BatchNormGradients("layer2.3.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, false), Parameter("layer2.3.conv2.weight"), default, BatchNormTensors("layer2.3.bn2"), 1E-05f, Scratch(1244416, 147456), Scratch(1391872, 128)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To128K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 128, 3, 1, 1, true), InferenceTensor(0, 100352), Scratch(1244416, 147456), Scratch(1391872, 128), InferenceTensor(802816, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(802816, 100352), default, default, default, InferenceTensor(802816, 100352)));
-        RegisterTrace(23, GradientTensor(1304576, 100352), GradientTensor(100352, 100352));
-        ClearBeforeBackward(23, GradientTensor(0, 200704));
+        RegisterTrace(23, GradientTensor(903168, 100352), GradientTensor(0, 100352));
+        ClearBeforeBackward(23, GradientTensor(0, 100352));
         RecomputeBeforeBackward(23, 22);
 
         // 24: Conv+BatchNorm+Add+ReLU layer2.3.conv3, layer2.3.bn3, layer2.3.add, layer2.3.relu3
         AddConvolution(24, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), GradientTensor(1304576, 100352), Parameter("layer2.3.conv3.weight"), default, TrainingTensor(11741184, 401408), GradientTensor(0, 401408), GradientTensor(1204224, 100352), ParameterGradient("layer2.3.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(11741184, 401408), BatchNormTensors("layer2.3.bn3"), Scratch(1392000, 2048), TrainingTensor(11139072, 401408), TrainingTensor(12142592, 401408), GradientTensor(401408, 401408), GradientTensor(0, 401408), GradientTensor(802816, 401408), BatchNormGradients("layer2.3.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), GradientTensor(903168, 100352), Parameter("layer2.3.conv3.weight"), default, TrainingTensor(11741184, 401408), GradientTensor(0, 401408), GradientTensor(802816, 100352), ParameterGradient("layer2.3.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(11741184, 401408), BatchNormTensors("layer2.3.bn3"), Scratch(1392000, 2048), TrainingTensor(11139072, 401408), TrainingTensor(12142592, 401408), GradientTensor(0, 401408), GradientTensor(0, 401408), GradientTensor(401408, 401408), BatchNormGradients("layer2.3.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, false), Parameter("layer2.3.conv3.weight"), default, BatchNormTensors("layer2.3.bn3"), 1E-05f, Scratch(1394048, 65536), Scratch(1459584, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv128x28x28To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 28, 28, 512, 1, 1, 0, true), InferenceTensor(802816, 100352), Scratch(1394048, 65536), Scratch(1459584, 512), InferenceTensor(0, 401408)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 784, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 401408), default, default, InferenceTensor(401408, 401408), InferenceTensor(0, 401408)));
-        RegisterTrace(24, TrainingTensor(12142592, 401408), GradientTensor(1204224, 100352));
-        ClearBeforeBackward(24, GradientTensor(0, 401408));
-        ClearBeforeBackward(24, GradientTensor(802816, 501760));
+        RegisterTrace(24, TrainingTensor(12142592, 401408), GradientTensor(802816, 100352));
+        ClearBeforeBackward(24, GradientTensor(401408, 501760));
         RecomputeBeforeBackward(24, 23);
 
         // 25: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
         AddConvolution(25, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), TrainingTensor(12142592, 401408), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(12544000, 200704), GradientTensor(0, 200704), GradientTensor(401408, 401408), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(12544000, 200704), BatchNormTensors("layer3.0.bn1"), Scratch(1460096, 1024), default, GradientTensor(802816, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), TrainingTensor(12142592, 401408), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(12544000, 200704), GradientTensor(401408, 200704), GradientTensor(0, 401408), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 784, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(12544000, 200704), BatchNormTensors("layer3.0.bn1"), Scratch(1460096, 1024), default, GradientTensor(602112, 200704), GradientTensor(401408, 200704), GradientTensor(401408, 200704), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(1461120, 131072), Scratch(1592192, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 256, 1, 1, 0, true), InferenceTensor(0, 401408), Scratch(1461120, 131072), Scratch(1592192, 256), InferenceTensor(401408, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 784, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(401408, 200704), default, default, default, InferenceTensor(401408, 200704)));
-        RegisterTrace(25, GradientTensor(802816, 200704), GradientTensor(401408, 401408));
-        ClearBeforeBackward(25, GradientTensor(0, 200704));
+        RegisterTrace(25, GradientTensor(602112, 200704), GradientTensor(0, 401408));
 
         // 26: Conv+BatchNorm+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.relu2
         AddConvolution(26, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), GradientTensor(802816, 200704), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(12744704, 50176), GradientTensor(0, 50176), GradientTensor(200704, 200704), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(12744704, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1592448, 1024), default, GradientTensor(1053696, 50176), GradientTensor(1003520, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), GradientTensor(602112, 200704), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(12744704, 50176), GradientTensor(802816, 50176), GradientTensor(401408, 200704), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(12744704, 50176), BatchNormTensors("layer3.0.bn2"), Scratch(1592448, 1024), default, GradientTensor(852992, 50176), GradientTensor(802816, 50176), GradientTensor(802816, 50176), default, BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(1593472, 589824), Scratch(2183296, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x28x28To256K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 28, 28, 256, 3, 2, 1, true), InferenceTensor(401408, 200704), Scratch(1593472, 589824), Scratch(2183296, 256), InferenceTensor(602112, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(602112, 50176), default, default, default, InferenceTensor(602112, 50176)));
-        RegisterTrace(26, GradientTensor(1053696, 50176), GradientTensor(200704, 200704));
-        ClearBeforeBackward(26, GradientTensor(0, 50176));
-        ClearBeforeBackward(26, GradientTensor(200704, 200704));
+        RegisterTrace(26, GradientTensor(852992, 50176), GradientTensor(401408, 200704));
+        ClearBeforeBackward(26, GradientTensor(401408, 200704));
         RecomputeBeforeBackward(26, 25);
 
         // 27: Conv+BatchNorm layer3.0.conv3, layer3.0.bn3
         AddConvolution(27, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), GradientTensor(1053696, 50176), Parameter("layer3.0.conv3.weight"), default, TrainingTensor(12794880, 200704), GradientTensor(0, 200704), GradientTensor(1003520, 50176), ParameterGradient("layer3.0.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(12794880, 200704), BatchNormTensors("layer3.0.bn3"), Scratch(2183552, 4096), default, GradientTensor(802816, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), default, BatchNormGradients("layer3.0.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), GradientTensor(852992, 50176), Parameter("layer3.0.conv3.weight"), default, TrainingTensor(12794880, 200704), GradientTensor(401408, 200704), GradientTensor(802816, 50176), ParameterGradient("layer3.0.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(12794880, 200704), BatchNormTensors("layer3.0.bn3"), Scratch(2183552, 4096), default, GradientTensor(0, 200704), GradientTensor(401408, 200704), GradientTensor(401408, 200704), default, BatchNormGradients("layer3.0.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.0.conv3.weight"), default, BatchNormTensors("layer3.0.bn3"), 1E-05f, Scratch(2187648, 262144), Scratch(2449792, 1024)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(602112, 50176), Scratch(2187648, 262144), Scratch(2449792, 1024), InferenceTensor(401408, 200704)),
             null);
-        RegisterTrace(27, GradientTensor(802816, 200704), GradientTensor(1003520, 50176));
-        ClearBeforeBackward(27, GradientTensor(0, 200704));
-        ClearBeforeBackward(27, GradientTensor(1003520, 50176));
+        RegisterTrace(27, GradientTensor(0, 200704), GradientTensor(802816, 50176));
+        ClearBeforeBackward(27, GradientTensor(802816, 50176));
         RecomputeBeforeBackward(27, 26);
 
         // 28: Conv+BatchNorm+Add+ReLU layer3.0.downsample.0, layer3.0.downsample.1, layer3.0.add, layer3.0.relu3
         AddConvolution(28, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To1024K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, false), TrainingTensor(12142592, 401408), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(12995584, 200704), GradientTensor(0, 200704), GradientTensor(401408, 401408), ParameterGradient("layer3.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(12995584, 200704), BatchNormTensors("layer3.0.downsample.1"), Scratch(2450816, 4096), GradientTensor(802816, 200704), TrainingTensor(13196288, 200704), GradientTensor(1003520, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), BatchNormGradients("layer3.0.downsample.1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To1024K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, false), TrainingTensor(12142592, 401408), Parameter("layer3.0.downsample.0.weight"), default, TrainingTensor(12995584, 200704), GradientTensor(602112, 200704), GradientTensor(0, 401408), ParameterGradient("layer3.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(12995584, 200704), BatchNormTensors("layer3.0.downsample.1"), Scratch(2450816, 4096), GradientTensor(0, 200704), TrainingTensor(13196288, 200704), GradientTensor(602112, 200704), GradientTensor(602112, 200704), GradientTensor(401408, 200704), BatchNormGradients("layer3.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, false), Parameter("layer3.0.downsample.0.weight"), default, BatchNormTensors("layer3.0.downsample.1"), 1E-05f, Scratch(2454912, 524288), Scratch(2979200, 1024)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x28x28To1024K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 28, 28, 1024, 1, 2, 0, true), InferenceTensor(0, 401408), Scratch(2454912, 524288), Scratch(2979200, 1024), InferenceTensor(602112, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(602112, 200704), default, default, InferenceTensor(401408, 200704), InferenceTensor(602112, 200704)));
-        RegisterTrace(28, TrainingTensor(13196288, 200704), GradientTensor(401408, 401408));
-        ClearBeforeBackward(28, GradientTensor(0, 802816));
-        RecomputeBeforeBackward(28, 27);
+        RegisterTrace(28, TrainingTensor(13196288, 200704), GradientTensor(0, 401408));
+        ClearBeforeBackward(28, GradientTensor(0, 602112));
 
         // 29: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
         AddConvolution(29, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(13196288, 200704), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(13396992, 50176), GradientTensor(0, 50176), GradientTensor(1003520, 200704), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(13396992, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2980224, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(13196288, 200704), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(13396992, 50176), GradientTensor(0, 50176), GradientTensor(602112, 200704), ParameterGradient("layer3.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(13396992, 50176), BatchNormTensors("layer3.1.bn1"), Scratch(2980224, 1024), default, GradientTensor(50176, 50176), GradientTensor(0, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(2981248, 262144), Scratch(3243392, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(602112, 200704), Scratch(2981248, 262144), Scratch(3243392, 256), InferenceTensor(0, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
-        RegisterTrace(29, GradientTensor(100352, 50176), GradientTensor(1003520, 200704));
-        ClearBeforeBackward(29, GradientTensor(0, 50176));
+        RegisterTrace(29, GradientTensor(50176, 50176), GradientTensor(602112, 200704));
 
         // 30: Conv+BatchNorm+ReLU layer3.1.conv2, layer3.1.bn2, layer3.1.relu2
         AddConvolution(30, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(13447168, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(13447168, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(3243648, 1024), default, GradientTensor(451584, 50176), GradientTensor(401408, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(50176, 50176), Parameter("layer3.1.conv2.weight"), default, TrainingTensor(13447168, 50176), GradientTensor(200704, 50176), GradientTensor(0, 50176), ParameterGradient("layer3.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(13447168, 50176), BatchNormTensors("layer3.1.bn2"), Scratch(3243648, 1024), default, GradientTensor(250880, 50176), GradientTensor(200704, 50176), GradientTensor(200704, 50176), default, BatchNormGradients("layer3.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.1.conv2.weight"), default, BatchNormTensors("layer3.1.bn2"), 1E-05f, Scratch(3244672, 589824), Scratch(3834496, 256)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(3244672, 589824), Scratch(3834496, 256), InferenceTensor(200704, 50176)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176)));
-        RegisterTrace(30, GradientTensor(451584, 50176), GradientTensor(50176, 50176));
-        ClearBeforeBackward(30, GradientTensor(0, 100352));
+        RegisterTrace(30, GradientTensor(250880, 50176), GradientTensor(0, 50176));
+        ClearBeforeBackward(30, GradientTensor(0, 50176));
         RecomputeBeforeBackward(30, 29);
 
         // 31: Conv+BatchNorm+Add+ReLU layer3.1.conv3, layer3.1.bn3, layer3.1.add, layer3.1.relu3
         AddConvolution(31, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), GradientTensor(451584, 50176), Parameter("layer3.1.conv3.weight"), default, TrainingTensor(13497344, 200704), GradientTensor(0, 200704), GradientTensor(401408, 50176), ParameterGradient("layer3.1.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(13497344, 200704), BatchNormTensors("layer3.1.bn3"), Scratch(3834752, 4096), TrainingTensor(13196288, 200704), TrainingTensor(13698048, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), GradientTensor(1003520, 200704), BatchNormGradients("layer3.1.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), GradientTensor(250880, 50176), Parameter("layer3.1.conv3.weight"), default, TrainingTensor(13497344, 200704), GradientTensor(0, 200704), GradientTensor(200704, 50176), ParameterGradient("layer3.1.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(13497344, 200704), BatchNormTensors("layer3.1.bn3"), Scratch(3834752, 4096), TrainingTensor(13196288, 200704), TrainingTensor(13698048, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), GradientTensor(602112, 200704), BatchNormGradients("layer3.1.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.1.conv3.weight"), default, BatchNormTensors("layer3.1.bn3"), 1E-05f, Scratch(3838848, 262144), Scratch(4100992, 1024)),
             global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(200704, 50176), Scratch(3838848, 262144), Scratch(4100992, 1024), InferenceTensor(0, 200704)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(602112, 200704), InferenceTensor(0, 200704)));
-        RegisterTrace(31, TrainingTensor(13698048, 200704), GradientTensor(401408, 50176));
-        ClearBeforeBackward(31, GradientTensor(0, 200704));
-        ClearBeforeBackward(31, GradientTensor(401408, 50176));
-        ClearBeforeBackward(31, GradientTensor(1003520, 200704));
+        RegisterTrace(31, TrainingTensor(13698048, 200704), GradientTensor(200704, 50176));
+        ClearBeforeBackward(31, GradientTensor(200704, 50176));
+        ClearBeforeBackward(31, GradientTensor(602112, 200704));
         RecomputeBeforeBackward(31, 30);
-        {
-            int[] __r0 = { 200704, 401408, 200704, 401408 };
-            int[] __r1 = { 0, 200704, 0, 200704 };
-            int[] __r2 = { 200704, 0, 200704, 0 };
-            int[] __r3 = { 401408, 200704, 401408, 200704 };
-            int[] __r4 = { 602112, 401408, 602112, 401408 };
-            int[] __r5 = { 50176, 250880, 50176, 250880 };
-            for (int r = 0; r < 4; r++)
-            {
 
-                // {32 + 3 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv1, layer3.{2 + r}.bn1, layer3.{2 + r}.relu1
-                AddConvolution(32 + 3 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(13698048 + 501760 * r, 200704), Parameter($"layer3.{2 + r}.conv1.weight"), default, TrainingTensor(13898752 + 501760 * r, 50176), GradientTensor(0, 50176), GradientTensor(__r0[r], 200704), ParameterGradient($"layer3.{2 + r}.conv1.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(13898752 + 501760 * r, 50176), BatchNormTensors($"layer3.{2 + r}.bn1"), Scratch(4102016 + 1121792 * r, 1024), default, GradientTensor(100352, 50176), GradientTensor(50176, 50176), GradientTensor(0, 50176), default, BatchNormGradients($"layer3.{2 + r}.bn1")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter($"layer3.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn1"), 1E-05f, Scratch(4103040 + 1121792 * r, 262144), Scratch(4365184 + 1121792 * r, 256)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(__r1[r], 200704), Scratch(4103040 + 1121792 * r, 262144), Scratch(4365184 + 1121792 * r, 256), InferenceTensor(__r2[r], 50176)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(__r2[r], 50176), default, default, default, InferenceTensor(__r2[r], 50176)));
-                RegisterTrace(32 + 3 * r, GradientTensor(100352, 50176), GradientTensor(__r0[r], 200704));
-                ClearBeforeBackward(32 + 3 * r, GradientTensor(0, 50176));
+        // 32: Conv+BatchNorm+ReLU layer3.2.conv1, layer3.2.bn1, layer3.2.relu1
+        AddConvolution(32, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(13698048, 200704), Parameter("layer3.2.conv1.weight"), default, TrainingTensor(13898752, 50176), GradientTensor(200704, 50176), GradientTensor(0, 200704), ParameterGradient("layer3.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(13898752, 50176), BatchNormTensors("layer3.2.bn1"), Scratch(4102016, 1024), default, GradientTensor(250880, 50176), GradientTensor(200704, 50176), GradientTensor(200704, 50176), default, BatchNormGradients("layer3.2.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.2.conv1.weight"), default, BatchNormTensors("layer3.2.bn1"), 1E-05f, Scratch(4103040, 262144), Scratch(4365184, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(4103040, 262144), Scratch(4365184, 256), InferenceTensor(200704, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176)));
+        RegisterTrace(32, GradientTensor(250880, 50176), GradientTensor(0, 200704));
 
-                // {33 + 3 * r}: Conv+BatchNorm+ReLU layer3.{2 + r}.conv2, layer3.{2 + r}.bn2, layer3.{2 + r}.relu2
-                AddConvolution(33 + 3 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(100352, 50176), Parameter($"layer3.{2 + r}.conv2.weight"), default, TrainingTensor(13948928 + 501760 * r, 50176), GradientTensor(0, 50176), GradientTensor(50176, 50176), ParameterGradient($"layer3.{2 + r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(13948928 + 501760 * r, 50176), BatchNormTensors($"layer3.{2 + r}.bn2"), Scratch(4365440 + 1121792 * r, 1024), default, GradientTensor(652288, 50176), GradientTensor(602112, 50176), GradientTensor(0, 50176), default, BatchNormGradients($"layer3.{2 + r}.bn2")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter($"layer3.{2 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn2"), 1E-05f, Scratch(4366464 + 1121792 * r, 589824), Scratch(4956288 + 1121792 * r, 256)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(__r2[r], 50176), Scratch(4366464 + 1121792 * r, 589824), Scratch(4956288 + 1121792 * r, 256), InferenceTensor(401408, 50176)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176)));
-                RegisterTrace(33 + 3 * r, GradientTensor(652288, 50176), GradientTensor(50176, 50176));
-                ClearBeforeBackward(33 + 3 * r, GradientTensor(0, 100352));
-                RecomputeBeforeBackward(33 + 3 * r, 32 + 3 * r);
+        // 33: Conv+BatchNorm+ReLU layer3.2.conv2, layer3.2.bn2, layer3.2.relu2
+        AddConvolution(33, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(250880, 50176), Parameter("layer3.2.conv2.weight"), default, TrainingTensor(13948928, 50176), GradientTensor(401408, 50176), GradientTensor(200704, 50176), ParameterGradient("layer3.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(13948928, 50176), BatchNormTensors("layer3.2.bn2"), Scratch(4365440, 1024), default, GradientTensor(451584, 50176), GradientTensor(401408, 50176), GradientTensor(401408, 50176), default, BatchNormGradients("layer3.2.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.2.conv2.weight"), default, BatchNormTensors("layer3.2.bn2"), 1E-05f, Scratch(4366464, 589824), Scratch(4956288, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(4366464, 589824), Scratch(4956288, 256), InferenceTensor(401408, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176)));
+        RegisterTrace(33, GradientTensor(451584, 50176), GradientTensor(200704, 50176));
+        ClearBeforeBackward(33, GradientTensor(200704, 50176));
+        RecomputeBeforeBackward(33, 32);
 
-                // {34 + 3 * r}: Conv+BatchNorm+Add+ReLU layer3.{2 + r}.conv3, layer3.{2 + r}.bn3, layer3.{2 + r}.add, layer3.{2 + r}.relu3
-                AddConvolution(34 + 3 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), GradientTensor(652288, 50176), Parameter($"layer3.{2 + r}.conv3.weight"), default, TrainingTensor(13999104 + 501760 * r, 200704), GradientTensor(0, 200704), GradientTensor(602112, 50176), ParameterGradient($"layer3.{2 + r}.conv3.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(13999104 + 501760 * r, 200704), BatchNormTensors($"layer3.{2 + r}.bn3"), Scratch(4956544 + 1121792 * r, 4096), TrainingTensor(13698048 + 501760 * r, 200704), TrainingTensor(14199808 + 501760 * r, 200704), GradientTensor(__r3[r], 200704), GradientTensor(0, 200704), GradientTensor(__r0[r], 200704), BatchNormGradients($"layer3.{2 + r}.bn3")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter($"layer3.{2 + r}.conv3.weight"), default, BatchNormTensors($"layer3.{2 + r}.bn3"), 1E-05f, Scratch(4960640 + 1121792 * r, 262144), Scratch(5222784 + 1121792 * r, 1024)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(4960640 + 1121792 * r, 262144), Scratch(5222784 + 1121792 * r, 1024), InferenceTensor(__r2[r], 200704)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r2[r], 200704), default, default, InferenceTensor(__r1[r], 200704), InferenceTensor(__r2[r], 200704)));
-                RegisterTrace(34 + 3 * r, TrainingTensor(14199808 + 501760 * r, 200704), GradientTensor(602112, 50176));
-                ClearBeforeBackward(34 + 3 * r, GradientTensor(0, __r3[r]));
-                ClearBeforeBackward(34 + 3 * r, GradientTensor(__r4[r], __r5[r]));
-                RecomputeBeforeBackward(34 + 3 * r, 33 + 3 * r);
-            }
-        }
+        // 34: Conv+BatchNorm+Add+ReLU layer3.2.conv3, layer3.2.bn3, layer3.2.add, layer3.2.relu3
+        AddConvolution(34, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), GradientTensor(451584, 50176), Parameter("layer3.2.conv3.weight"), default, TrainingTensor(13999104, 200704), GradientTensor(200704, 200704), GradientTensor(401408, 50176), ParameterGradient("layer3.2.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(13999104, 200704), BatchNormTensors("layer3.2.bn3"), Scratch(4956544, 4096), TrainingTensor(13698048, 200704), TrainingTensor(14199808, 200704), GradientTensor(200704, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), BatchNormGradients("layer3.2.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.2.conv3.weight"), default, BatchNormTensors("layer3.2.bn3"), 1E-05f, Scratch(4960640, 262144), Scratch(5222784, 1024)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(4960640, 262144), Scratch(5222784, 1024), InferenceTensor(200704, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(0, 200704), InferenceTensor(200704, 200704)));
+        RegisterTrace(34, TrainingTensor(14199808, 200704), GradientTensor(401408, 50176));
+        ClearBeforeBackward(34, GradientTensor(0, 200704));
+        ClearBeforeBackward(34, GradientTensor(401408, 50176));
+        RecomputeBeforeBackward(34, 33);
+
+        // 35: Conv+BatchNorm+ReLU layer3.3.conv1, layer3.3.bn1, layer3.3.relu1
+        AddConvolution(35, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(14199808, 200704), Parameter("layer3.3.conv1.weight"), default, TrainingTensor(14400512, 50176), GradientTensor(0, 50176), GradientTensor(200704, 200704), ParameterGradient("layer3.3.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(14400512, 50176), BatchNormTensors("layer3.3.bn1"), Scratch(5223808, 1024), default, GradientTensor(50176, 50176), GradientTensor(0, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.3.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.3.conv1.weight"), default, BatchNormTensors("layer3.3.bn1"), 1E-05f, Scratch(5224832, 262144), Scratch(5486976, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(5224832, 262144), Scratch(5486976, 256), InferenceTensor(0, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
+        RegisterTrace(35, GradientTensor(50176, 50176), GradientTensor(200704, 200704));
+
+        // 36: Conv+BatchNorm+ReLU layer3.3.conv2, layer3.3.bn2, layer3.3.relu2
+        AddConvolution(36, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(50176, 50176), Parameter("layer3.3.conv2.weight"), default, TrainingTensor(14450688, 50176), GradientTensor(401408, 50176), GradientTensor(0, 50176), ParameterGradient("layer3.3.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(14450688, 50176), BatchNormTensors("layer3.3.bn2"), Scratch(5487232, 1024), default, GradientTensor(451584, 50176), GradientTensor(401408, 50176), GradientTensor(401408, 50176), default, BatchNormGradients("layer3.3.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.3.conv2.weight"), default, BatchNormTensors("layer3.3.bn2"), 1E-05f, Scratch(5488256, 589824), Scratch(6078080, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(5488256, 589824), Scratch(6078080, 256), InferenceTensor(401408, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176)));
+        RegisterTrace(36, GradientTensor(451584, 50176), GradientTensor(0, 50176));
+        ClearBeforeBackward(36, GradientTensor(0, 50176));
+        RecomputeBeforeBackward(36, 35);
+
+        // 37: Conv+BatchNorm+Add+ReLU layer3.3.conv3, layer3.3.bn3, layer3.3.add, layer3.3.relu3
+        AddConvolution(37, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), GradientTensor(451584, 50176), Parameter("layer3.3.conv3.weight"), default, TrainingTensor(14500864, 200704), GradientTensor(0, 200704), GradientTensor(401408, 50176), ParameterGradient("layer3.3.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(14500864, 200704), BatchNormTensors("layer3.3.bn3"), Scratch(6078336, 4096), TrainingTensor(14199808, 200704), TrainingTensor(14701568, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), BatchNormGradients("layer3.3.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.3.conv3.weight"), default, BatchNormTensors("layer3.3.bn3"), 1E-05f, Scratch(6082432, 262144), Scratch(6344576, 1024)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(6082432, 262144), Scratch(6344576, 1024), InferenceTensor(0, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704)));
+        RegisterTrace(37, TrainingTensor(14701568, 200704), GradientTensor(401408, 50176));
+        ClearBeforeBackward(37, GradientTensor(200704, 250880));
+        RecomputeBeforeBackward(37, 36);
+
+        // 38: Conv+BatchNorm+ReLU layer3.4.conv1, layer3.4.bn1, layer3.4.relu1
+        AddConvolution(38, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(14701568, 200704), Parameter("layer3.4.conv1.weight"), default, TrainingTensor(14902272, 50176), GradientTensor(200704, 50176), GradientTensor(0, 200704), ParameterGradient("layer3.4.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(14902272, 50176), BatchNormTensors("layer3.4.bn1"), Scratch(6345600, 1024), default, GradientTensor(250880, 50176), GradientTensor(200704, 50176), GradientTensor(200704, 50176), default, BatchNormGradients("layer3.4.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.4.conv1.weight"), default, BatchNormTensors("layer3.4.bn1"), 1E-05f, Scratch(6346624, 262144), Scratch(6608768, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(6346624, 262144), Scratch(6608768, 256), InferenceTensor(200704, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 50176), default, default, default, InferenceTensor(200704, 50176)));
+        RegisterTrace(38, GradientTensor(250880, 50176), GradientTensor(0, 200704));
+
+        // 39: Conv+BatchNorm+ReLU layer3.4.conv2, layer3.4.bn2, layer3.4.relu2
+        AddConvolution(39, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(250880, 50176), Parameter("layer3.4.conv2.weight"), default, TrainingTensor(14952448, 50176), GradientTensor(401408, 50176), GradientTensor(200704, 50176), ParameterGradient("layer3.4.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(14952448, 50176), BatchNormTensors("layer3.4.bn2"), Scratch(6609024, 1024), default, GradientTensor(451584, 50176), GradientTensor(401408, 50176), GradientTensor(401408, 50176), default, BatchNormGradients("layer3.4.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.4.conv2.weight"), default, BatchNormTensors("layer3.4.bn2"), 1E-05f, Scratch(6610048, 589824), Scratch(7199872, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(200704, 50176), Scratch(6610048, 589824), Scratch(7199872, 256), InferenceTensor(401408, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176)));
+        RegisterTrace(39, GradientTensor(451584, 50176), GradientTensor(200704, 50176));
+        ClearBeforeBackward(39, GradientTensor(200704, 50176));
+        RecomputeBeforeBackward(39, 38);
+
+        // 40: Conv+BatchNorm+Add+ReLU layer3.4.conv3, layer3.4.bn3, layer3.4.add, layer3.4.relu3
+        AddConvolution(40, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), GradientTensor(451584, 50176), Parameter("layer3.4.conv3.weight"), default, TrainingTensor(15002624, 200704), GradientTensor(200704, 200704), GradientTensor(401408, 50176), ParameterGradient("layer3.4.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(15002624, 200704), BatchNormTensors("layer3.4.bn3"), Scratch(7200128, 4096), TrainingTensor(14701568, 200704), TrainingTensor(15203328, 200704), GradientTensor(200704, 200704), GradientTensor(200704, 200704), GradientTensor(0, 200704), BatchNormGradients("layer3.4.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.4.conv3.weight"), default, BatchNormTensors("layer3.4.bn3"), 1E-05f, Scratch(7204224, 262144), Scratch(7466368, 1024)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(7204224, 262144), Scratch(7466368, 1024), InferenceTensor(200704, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(200704, 200704), default, default, InferenceTensor(0, 200704), InferenceTensor(200704, 200704)));
+        RegisterTrace(40, TrainingTensor(15203328, 200704), GradientTensor(401408, 50176));
+        ClearBeforeBackward(40, GradientTensor(0, 200704));
+        ClearBeforeBackward(40, GradientTensor(401408, 50176));
+        RecomputeBeforeBackward(40, 39);
+
+        // 41: Conv+BatchNorm+ReLU layer3.5.conv1, layer3.5.bn1, layer3.5.relu1
+        AddConvolution(41, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), TrainingTensor(15203328, 200704), Parameter("layer3.5.conv1.weight"), default, TrainingTensor(15404032, 50176), GradientTensor(0, 50176), GradientTensor(200704, 200704), ParameterGradient("layer3.5.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(15404032, 50176), BatchNormTensors("layer3.5.bn1"), Scratch(7467392, 1024), default, GradientTensor(50176, 50176), GradientTensor(0, 50176), GradientTensor(0, 50176), default, BatchNormGradients("layer3.5.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, false), Parameter("layer3.5.conv1.weight"), default, BatchNormTensors("layer3.5.bn1"), 1E-05f, Scratch(7468416, 262144), Scratch(7730560, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To256K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 256, 1, 1, 0, true), InferenceTensor(200704, 200704), Scratch(7468416, 262144), Scratch(7730560, 256), InferenceTensor(0, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 50176), default, default, default, InferenceTensor(0, 50176)));
+        RegisterTrace(41, GradientTensor(50176, 50176), GradientTensor(200704, 200704));
+
+        // 42: Conv+BatchNorm+ReLU layer3.5.conv2, layer3.5.bn2, layer3.5.relu2
+        AddConvolution(42, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), GradientTensor(50176, 50176), Parameter("layer3.5.conv2.weight"), default, TrainingTensor(15454208, 50176), GradientTensor(401408, 50176), GradientTensor(0, 50176), ParameterGradient("layer3.5.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(15454208, 50176), BatchNormTensors("layer3.5.bn2"), Scratch(7730816, 1024), default, GradientTensor(451584, 50176), GradientTensor(401408, 50176), GradientTensor(401408, 50176), default, BatchNormGradients("layer3.5.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, false), Parameter("layer3.5.conv2.weight"), default, BatchNormTensors("layer3.5.bn2"), 1E-05f, Scratch(7731840, 589824), Scratch(8321664, 256)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To256K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 256, 3, 1, 1, true), InferenceTensor(0, 50176), Scratch(7731840, 589824), Scratch(8321664, 256), InferenceTensor(401408, 50176)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 256, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(401408, 50176), default, default, default, InferenceTensor(401408, 50176)));
+        RegisterTrace(42, GradientTensor(451584, 50176), GradientTensor(0, 50176));
+        ClearBeforeBackward(42, GradientTensor(0, 50176));
+        RecomputeBeforeBackward(42, 41);
+
+        // 43: Conv+BatchNorm+Add+ReLU layer3.5.conv3, layer3.5.bn3, layer3.5.add, layer3.5.relu3
+        AddConvolution(43, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), GradientTensor(451584, 50176), Parameter("layer3.5.conv3.weight"), default, TrainingTensor(15504384, 200704), GradientTensor(0, 200704), GradientTensor(401408, 50176), ParameterGradient("layer3.5.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(15504384, 200704), BatchNormTensors("layer3.5.bn3"), Scratch(8321920, 4096), TrainingTensor(15203328, 200704), TrainingTensor(15705088, 200704), GradientTensor(0, 200704), GradientTensor(0, 200704), GradientTensor(200704, 200704), BatchNormGradients("layer3.5.bn3")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, false), Parameter("layer3.5.conv3.weight"), default, BatchNormTensors("layer3.5.bn3"), 1E-05f, Scratch(8326016, 262144), Scratch(8588160, 1024)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv256x14x14To1024K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 256, 14, 14, 1024, 1, 1, 0, true), InferenceTensor(401408, 50176), Scratch(8326016, 262144), Scratch(8588160, 1024), InferenceTensor(0, 200704)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 1024, 196, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 200704), default, default, InferenceTensor(200704, 200704), InferenceTensor(0, 200704)));
+        RegisterTrace(43, TrainingTensor(15705088, 200704), GradientTensor(401408, 50176));
+        ClearBeforeBackward(43, GradientTensor(200704, 250880));
+        RecomputeBeforeBackward(43, 42);
 
         // 44: Conv+BatchNorm+ReLU layer4.0.conv1, layer4.0.bn1, layer4.0.relu1
         AddConvolution(44, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), TrainingTensor(15705088, 200704), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(15905792, 100352), GradientTensor(0, 100352), GradientTensor(200704, 200704), ParameterGradient("layer4.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(15905792, 100352), BatchNormTensors("layer4.0.bn1"), Scratch(8589184, 2048), default, GradientTensor(401408, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer4.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), TrainingTensor(15705088, 200704), Parameter("layer4.0.conv1.weight"), default, TrainingTensor(15905792, 100352), GradientTensor(200704, 100352), GradientTensor(0, 200704), ParameterGradient("layer4.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 196, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(15905792, 100352), BatchNormTensors("layer4.0.bn1"), Scratch(8589184, 2048), default, GradientTensor(301056, 100352), GradientTensor(200704, 100352), GradientTensor(200704, 100352), default, BatchNormGradients("layer4.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, false), Parameter("layer4.0.conv1.weight"), default, BatchNormTensors("layer4.0.bn1"), 1E-05f, Scratch(8591232, 524288), Scratch(9115520, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 512, 1, 1, 0, true), InferenceTensor(0, 200704), Scratch(8591232, 524288), Scratch(9115520, 512), InferenceTensor(200704, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 196, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 100352), default, default, default, InferenceTensor(200704, 100352)));
-        RegisterTrace(44, GradientTensor(401408, 100352), GradientTensor(200704, 200704));
-        ClearBeforeBackward(44, GradientTensor(0, 100352));
+        RegisterTrace(44, GradientTensor(301056, 100352), GradientTensor(0, 200704));
 
         // 45: Conv+BatchNorm+ReLU layer4.0.conv2, layer4.0.bn2, layer4.0.relu2
         AddConvolution(45, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), GradientTensor(401408, 100352), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(16006144, 25088), GradientTensor(0, 25088), GradientTensor(100352, 100352), ParameterGradient("layer4.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16006144, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9116032, 2048), default, GradientTensor(526848, 25088), GradientTensor(501760, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), GradientTensor(301056, 100352), Parameter("layer4.0.conv2.weight"), default, TrainingTensor(16006144, 25088), GradientTensor(401408, 25088), GradientTensor(200704, 100352), ParameterGradient("layer4.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16006144, 25088), BatchNormTensors("layer4.0.bn2"), Scratch(9116032, 2048), default, GradientTensor(426496, 25088), GradientTensor(401408, 25088), GradientTensor(401408, 25088), default, BatchNormGradients("layer4.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, false), Parameter("layer4.0.conv2.weight"), default, BatchNormTensors("layer4.0.bn2"), 1E-05f, Scratch(9118080, 2359296), Scratch(11477376, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x14x14To512K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 14, 14, 512, 3, 2, 1, true), InferenceTensor(200704, 100352), Scratch(9118080, 2359296), Scratch(11477376, 512), InferenceTensor(301056, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(301056, 25088), default, default, default, InferenceTensor(301056, 25088)));
-        RegisterTrace(45, GradientTensor(526848, 25088), GradientTensor(100352, 100352));
-        ClearBeforeBackward(45, GradientTensor(0, 25088));
-        ClearBeforeBackward(45, GradientTensor(100352, 100352));
+        RegisterTrace(45, GradientTensor(426496, 25088), GradientTensor(200704, 100352));
+        ClearBeforeBackward(45, GradientTensor(200704, 100352));
         RecomputeBeforeBackward(45, 44);
 
         // 46: Conv+BatchNorm layer4.0.conv3, layer4.0.bn3
         AddConvolution(46, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), GradientTensor(526848, 25088), Parameter("layer4.0.conv3.weight"), default, TrainingTensor(16031232, 100352), GradientTensor(0, 100352), GradientTensor(501760, 25088), ParameterGradient("layer4.0.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16031232, 100352), BatchNormTensors("layer4.0.bn3"), Scratch(11477888, 8192), default, GradientTensor(401408, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), default, BatchNormGradients("layer4.0.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), GradientTensor(426496, 25088), Parameter("layer4.0.conv3.weight"), default, TrainingTensor(16031232, 100352), GradientTensor(200704, 100352), GradientTensor(401408, 25088), ParameterGradient("layer4.0.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16031232, 100352), BatchNormTensors("layer4.0.bn3"), Scratch(11477888, 8192), default, GradientTensor(0, 100352), GradientTensor(200704, 100352), GradientTensor(200704, 100352), default, BatchNormGradients("layer4.0.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.0.conv3.weight"), default, BatchNormTensors("layer4.0.bn3"), 1E-05f, Scratch(11486080, 1048576), Scratch(12534656, 2048)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(301056, 25088), Scratch(11486080, 1048576), Scratch(12534656, 2048), InferenceTensor(200704, 100352)),
             null);
-        RegisterTrace(46, GradientTensor(401408, 100352), GradientTensor(501760, 25088));
-        ClearBeforeBackward(46, GradientTensor(0, 100352));
-        ClearBeforeBackward(46, GradientTensor(501760, 25088));
+        RegisterTrace(46, GradientTensor(0, 100352), GradientTensor(401408, 25088));
+        ClearBeforeBackward(46, GradientTensor(401408, 25088));
         RecomputeBeforeBackward(46, 45);
 
         // 47: Conv+BatchNorm+Add+ReLU layer4.0.downsample.0, layer4.0.downsample.1, layer4.0.add, layer4.0.relu3
         AddConvolution(47, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To2048K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, false), TrainingTensor(15705088, 200704), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(16131584, 100352), GradientTensor(0, 100352), GradientTensor(200704, 200704), ParameterGradient("layer4.0.downsample.0.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(16131584, 100352), BatchNormTensors("layer4.0.downsample.1"), Scratch(12536704, 8192), GradientTensor(401408, 100352), TrainingTensor(16231936, 100352), GradientTensor(501760, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), BatchNormGradients("layer4.0.downsample.1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To2048K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, false), TrainingTensor(15705088, 200704), Parameter("layer4.0.downsample.0.weight"), default, TrainingTensor(16131584, 100352), GradientTensor(301056, 100352), GradientTensor(0, 200704), ParameterGradient("layer4.0.downsample.0.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(16131584, 100352), BatchNormTensors("layer4.0.downsample.1"), Scratch(12536704, 8192), GradientTensor(0, 100352), TrainingTensor(16231936, 100352), GradientTensor(301056, 100352), GradientTensor(301056, 100352), GradientTensor(200704, 100352), BatchNormGradients("layer4.0.downsample.1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, false), Parameter("layer4.0.downsample.0.weight"), default, BatchNormTensors("layer4.0.downsample.1"), 1E-05f, Scratch(12544896, 2097152), Scratch(14642048, 2048)),
             global::DslResNet.Runtime.ConvOp.Create<Conv1024x14x14To2048K1S2P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1024, 14, 14, 2048, 1, 2, 0, true), InferenceTensor(0, 200704), Scratch(12544896, 2097152), Scratch(14642048, 2048), InferenceTensor(301056, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(301056, 100352), default, default, InferenceTensor(200704, 100352), InferenceTensor(301056, 100352)));
-        RegisterTrace(47, TrainingTensor(16231936, 100352), GradientTensor(200704, 200704));
-        ClearBeforeBackward(47, GradientTensor(0, 401408));
-        RecomputeBeforeBackward(47, 46);
+        RegisterTrace(47, TrainingTensor(16231936, 100352), GradientTensor(0, 200704));
+        ClearBeforeBackward(47, GradientTensor(0, 301056));
 
         // 48: Conv+BatchNorm+ReLU layer4.1.conv1, layer4.1.bn1, layer4.1.relu1
         AddConvolution(48, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(16231936, 100352), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(16332288, 25088), GradientTensor(0, 25088), GradientTensor(501760, 100352), ParameterGradient("layer4.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16332288, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(14644096, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(16231936, 100352), Parameter("layer4.1.conv1.weight"), default, TrainingTensor(16332288, 25088), GradientTensor(0, 25088), GradientTensor(301056, 100352), ParameterGradient("layer4.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16332288, 25088), BatchNormTensors("layer4.1.bn1"), Scratch(14644096, 2048), default, GradientTensor(25088, 25088), GradientTensor(0, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.1.conv1.weight"), default, BatchNormTensors("layer4.1.bn1"), 1E-05f, Scratch(14646144, 1048576), Scratch(15694720, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(301056, 100352), Scratch(14646144, 1048576), Scratch(15694720, 512), InferenceTensor(0, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 25088), default, default, default, InferenceTensor(0, 25088)));
-        RegisterTrace(48, GradientTensor(50176, 25088), GradientTensor(501760, 100352));
-        ClearBeforeBackward(48, GradientTensor(0, 25088));
+        RegisterTrace(48, GradientTensor(25088, 25088), GradientTensor(301056, 100352));
 
         // 49: Conv+BatchNorm+ReLU layer4.1.conv2, layer4.1.bn2, layer4.1.relu2
         AddConvolution(49, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(16357376, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16357376, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(15695232, 2048), default, GradientTensor(225792, 25088), GradientTensor(200704, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.1.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(25088, 25088), Parameter("layer4.1.conv2.weight"), default, TrainingTensor(16357376, 25088), GradientTensor(100352, 25088), GradientTensor(0, 25088), ParameterGradient("layer4.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16357376, 25088), BatchNormTensors("layer4.1.bn2"), Scratch(15695232, 2048), default, GradientTensor(125440, 25088), GradientTensor(100352, 25088), GradientTensor(100352, 25088), default, BatchNormGradients("layer4.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.1.conv2.weight"), default, BatchNormTensors("layer4.1.bn2"), 1E-05f, Scratch(15697280, 2359296), Scratch(18056576, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(0, 25088), Scratch(15697280, 2359296), Scratch(18056576, 512), InferenceTensor(100352, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088)));
-        RegisterTrace(49, GradientTensor(225792, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(49, GradientTensor(0, 50176));
+        RegisterTrace(49, GradientTensor(125440, 25088), GradientTensor(0, 25088));
+        ClearBeforeBackward(49, GradientTensor(0, 25088));
         RecomputeBeforeBackward(49, 48);
 
         // 50: Conv+BatchNorm+Add+ReLU layer4.1.conv3, layer4.1.bn3, layer4.1.add, layer4.1.relu3
         AddConvolution(50, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), GradientTensor(225792, 25088), Parameter("layer4.1.conv3.weight"), default, TrainingTensor(16382464, 100352), GradientTensor(0, 100352), GradientTensor(200704, 25088), ParameterGradient("layer4.1.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(16382464, 100352), BatchNormTensors("layer4.1.bn3"), Scratch(18057088, 8192), TrainingTensor(16231936, 100352), TrainingTensor(16482816, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), GradientTensor(501760, 100352), BatchNormGradients("layer4.1.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), GradientTensor(125440, 25088), Parameter("layer4.1.conv3.weight"), default, TrainingTensor(16382464, 100352), GradientTensor(0, 100352), GradientTensor(100352, 25088), ParameterGradient("layer4.1.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(16382464, 100352), BatchNormTensors("layer4.1.bn3"), Scratch(18057088, 8192), TrainingTensor(16231936, 100352), TrainingTensor(16482816, 100352), GradientTensor(0, 100352), GradientTensor(0, 100352), GradientTensor(301056, 100352), BatchNormGradients("layer4.1.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.1.conv3.weight"), default, BatchNormTensors("layer4.1.bn3"), 1E-05f, Scratch(18065280, 1048576), Scratch(19113856, 2048)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(100352, 25088), Scratch(18065280, 1048576), Scratch(19113856, 2048), InferenceTensor(0, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 100352), default, default, InferenceTensor(301056, 100352), InferenceTensor(0, 100352)));
-        RegisterTrace(50, TrainingTensor(16482816, 100352), GradientTensor(200704, 25088));
-        ClearBeforeBackward(50, GradientTensor(0, 100352));
-        ClearBeforeBackward(50, GradientTensor(200704, 25088));
-        ClearBeforeBackward(50, GradientTensor(501760, 100352));
+        RegisterTrace(50, TrainingTensor(16482816, 100352), GradientTensor(100352, 25088));
+        ClearBeforeBackward(50, GradientTensor(100352, 25088));
+        ClearBeforeBackward(50, GradientTensor(301056, 100352));
         RecomputeBeforeBackward(50, 49);
 
         // 51: Conv+BatchNorm+ReLU layer4.2.conv1, layer4.2.bn1, layer4.2.relu1
         AddConvolution(51, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(16482816, 100352), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(16583168, 25088), GradientTensor(0, 25088), GradientTensor(100352, 100352), ParameterGradient("layer4.2.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16583168, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(19115904, 2048), default, GradientTensor(50176, 25088), GradientTensor(25088, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.2.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), TrainingTensor(16482816, 100352), Parameter("layer4.2.conv1.weight"), default, TrainingTensor(16583168, 25088), GradientTensor(100352, 25088), GradientTensor(0, 100352), ParameterGradient("layer4.2.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16583168, 25088), BatchNormTensors("layer4.2.bn1"), Scratch(19115904, 2048), default, GradientTensor(125440, 25088), GradientTensor(100352, 25088), GradientTensor(100352, 25088), default, BatchNormGradients("layer4.2.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, false), Parameter("layer4.2.conv1.weight"), default, BatchNormTensors("layer4.2.bn1"), 1E-05f, Scratch(19117952, 1048576), Scratch(20166528, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv2048x7x7To512K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 2048, 7, 7, 512, 1, 1, 0, true), InferenceTensor(0, 100352), Scratch(19117952, 1048576), Scratch(20166528, 512), InferenceTensor(100352, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(100352, 25088), default, default, default, InferenceTensor(100352, 25088)));
-        RegisterTrace(51, GradientTensor(50176, 25088), GradientTensor(100352, 100352));
-        ClearBeforeBackward(51, GradientTensor(0, 25088));
+        RegisterTrace(51, GradientTensor(125440, 25088), GradientTensor(0, 100352));
 
         // 52: Conv+BatchNorm+ReLU layer4.2.conv2, layer4.2.bn2, layer4.2.relu2
         AddConvolution(52, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(50176, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(16608256, 25088), GradientTensor(0, 25088), GradientTensor(25088, 25088), ParameterGradient("layer4.2.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16608256, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(20167040, 2048), default, GradientTensor(326144, 25088), GradientTensor(301056, 25088), GradientTensor(0, 25088), default, BatchNormGradients("layer4.2.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), GradientTensor(125440, 25088), Parameter("layer4.2.conv2.weight"), default, TrainingTensor(16608256, 25088), GradientTensor(200704, 25088), GradientTensor(100352, 25088), ParameterGradient("layer4.2.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16608256, 25088), BatchNormTensors("layer4.2.bn2"), Scratch(20167040, 2048), default, GradientTensor(225792, 25088), GradientTensor(200704, 25088), GradientTensor(200704, 25088), default, BatchNormGradients("layer4.2.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, false), Parameter("layer4.2.conv2.weight"), default, BatchNormTensors("layer4.2.bn2"), 1E-05f, Scratch(20169088, 2359296), Scratch(22528384, 512)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To512K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 512, 3, 1, 1, true), InferenceTensor(100352, 25088), Scratch(20169088, 2359296), Scratch(22528384, 512), InferenceTensor(200704, 25088)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 512, 49, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(200704, 25088), default, default, default, InferenceTensor(200704, 25088)));
-        RegisterTrace(52, GradientTensor(326144, 25088), GradientTensor(25088, 25088));
-        ClearBeforeBackward(52, GradientTensor(0, 50176));
+        RegisterTrace(52, GradientTensor(225792, 25088), GradientTensor(100352, 25088));
+        ClearBeforeBackward(52, GradientTensor(100352, 25088));
         RecomputeBeforeBackward(52, 51);
 
         // 53: Conv+BatchNorm+Add+ReLU layer4.2.conv3, layer4.2.bn3, layer4.2.add, layer4.2.relu3
         AddConvolution(53, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), GradientTensor(326144, 25088), Parameter("layer4.2.conv3.weight"), default, TrainingTensor(16633344, 100352), GradientTensor(0, 100352), GradientTensor(301056, 25088), ParameterGradient("layer4.2.conv3.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(16633344, 100352), BatchNormTensors("layer4.2.bn3"), Scratch(22528896, 8192), TrainingTensor(16482816, 100352), TrainingTensor(16733696, 100352), GradientTensor(200704, 100352), GradientTensor(0, 100352), GradientTensor(100352, 100352), BatchNormGradients("layer4.2.bn3")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), GradientTensor(225792, 25088), Parameter("layer4.2.conv3.weight"), default, TrainingTensor(16633344, 100352), GradientTensor(100352, 100352), GradientTensor(200704, 25088), ParameterGradient("layer4.2.conv3.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(16633344, 100352), BatchNormTensors("layer4.2.bn3"), Scratch(22528896, 8192), TrainingTensor(16482816, 100352), TrainingTensor(16733696, 100352), GradientTensor(100352, 100352), GradientTensor(100352, 100352), GradientTensor(0, 100352), BatchNormGradients("layer4.2.bn3")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, false), Parameter("layer4.2.conv3.weight"), default, BatchNormTensors("layer4.2.bn3"), 1E-05f, Scratch(22537088, 1048576), Scratch(23585664, 2048)),
             global::DslResNet.Runtime.ConvOp.Create<Conv512x7x7To2048K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 512, 7, 7, 2048, 1, 1, 0, true), InferenceTensor(200704, 25088), Scratch(22537088, 1048576), Scratch(23585664, 2048), InferenceTensor(100352, 100352)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 2048, 49, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(100352, 100352), default, default, InferenceTensor(0, 100352), InferenceTensor(100352, 100352)));
-        RegisterTrace(53, TrainingTensor(16733696, 100352), GradientTensor(301056, 25088));
-        ClearBeforeBackward(53, GradientTensor(0, 200704));
-        ClearBeforeBackward(53, GradientTensor(301056, 25088));
+        RegisterTrace(53, TrainingTensor(16733696, 100352), GradientTensor(200704, 25088));
+        ClearBeforeBackward(53, GradientTensor(0, 100352));
+        ClearBeforeBackward(53, GradientTensor(200704, 25088));
         RecomputeBeforeBackward(53, 52);
 
         // 54: GlobalAvgPool avgpool
         AddStep(54,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(16733696, 100352), TrainingTensor(16834048, 2048), GradientTensor(0, 2048), GradientTensor(200704, 100352)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(16733696, 100352), TrainingTensor(16834048, 2048), GradientTensor(0, 2048), GradientTensor(100352, 100352)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 2048, 7, 7, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(100352, 100352), InferenceTensor(0, 2048)));
-        RegisterTrace(54, TrainingTensor(16834048, 2048), GradientTensor(200704, 100352));
-        ClearBeforeBackward(54, GradientTensor(200704, 100352));
+        RegisterTrace(54, TrainingTensor(16834048, 2048), GradientTensor(100352, 100352));
+        ClearBeforeBackward(54, GradientTensor(100352, 100352));
 
         // 55: Dense fc
         AddConvolution(55, false,
@@ -1143,7 +1194,7 @@ partial class ResNet50 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(2048, 1000);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(2408448, 150528);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(802816, 150528);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(2048, 1000);

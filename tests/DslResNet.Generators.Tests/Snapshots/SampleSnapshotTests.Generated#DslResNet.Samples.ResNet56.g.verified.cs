@@ -43,7 +43,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     public const long ForwardFlopsPerImage = 252830986;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 3604776;
+    public const long TrainingActivationBytesPerImage = 3424552;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 196608;
@@ -120,7 +120,7 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         s.Append("Total params: 853,018 (trainable; plus 4,119 buffer elements)\n");
         s.Append("Multiply-adds per image: 125,485,696\n");
         s.Append("Forward FLOPs per image: 252,830,986 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 3.44 MiB, inference 192.0 KiB\n");
+        s.Append("Activation memory per image: training 3.27 MiB, inference 192.0 KiB\n");
         s.Append("Fusion groups: 59 passes for 196 layers\n");
         return s.ToString();
     }
@@ -305,341 +305,300 @@ partial class ResNet56 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public ResNet56(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(802890, 98304, 49152, 858464))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(790602, 65536, 49152, 858464))
     {
         int n = batchSize;
 
         // 0: Conv+BatchNorm+ReLU conv1, bn1, relu
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(49152, 3072), ParameterGradient("conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), InputView, Parameter("conv1.weight"), default, TrainingTensor(0, 16384), GradientTensor(0, 16384), GradientTensor(16384, 3072), ParameterGradient("conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(0, 16384), BatchNormTensors("bn1"), Scratch(0, 64), default, GradientTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, false), Parameter("conv1.weight"), default, BatchNormTensors("bn1"), 1E-05f, Scratch(64, 432), Scratch(496, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv3x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 3, 32, 32, 16, 3, 1, 1, true), InputView, Scratch(64, 432), Scratch(496, 16), InferenceTensor(0, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-        RegisterTrace(0, GradientTensor(32768, 16384), GradientTensor(49152, 3072));
-        ClearBeforeBackward(0, GradientTensor(0, 16384));
-        ClearBeforeBackward(0, GradientTensor(49152, 3072));
+        RegisterTrace(0, GradientTensor(16384, 16384), GradientTensor(16384, 3072));
+        ClearBeforeBackward(0, GradientTensor(16384, 3072));
 
         // 1: Conv+BatchNorm+ReLU layer1.0.conv1, layer1.0.bn1, layer1.0.relu1
         AddConvolution(1, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, GradientTensor(65536, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(16384, 16384), Parameter("layer1.0.conv1.weight"), default, TrainingTensor(16384, 16384), GradientTensor(32768, 16384), GradientTensor(0, 16384), ParameterGradient("layer1.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(16384, 16384), BatchNormTensors("layer1.0.bn1"), Scratch(512, 64), default, GradientTensor(49152, 16384), GradientTensor(32768, 16384), GradientTensor(32768, 16384), default, BatchNormGradients("layer1.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv1.weight"), default, BatchNormTensors("layer1.0.bn1"), 1E-05f, Scratch(576, 2304), Scratch(2880, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(576, 2304), Scratch(2880, 16), InferenceTensor(16384, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
-        RegisterTrace(1, GradientTensor(65536, 16384), GradientTensor(16384, 16384));
-        ClearBeforeBackward(1, GradientTensor(0, 16384));
+        RegisterTrace(1, GradientTensor(49152, 16384), GradientTensor(0, 16384));
+        RecomputeBeforeBackward(1, 0);
 
         // 2: Conv+BatchNorm+Add+ReLU layer1.0.conv2, layer1.0.bn2, layer1.0.add, layer1.0.relu2
         AddConvolution(2, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(65536, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), GradientTensor(32768, 16384), TrainingTensor(49152, 16384), GradientTensor(81920, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(32768, 16384), ParameterGradient("layer1.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), GradientTensor(16384, 16384), TrainingTensor(49152, 16384), GradientTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), BatchNormGradients("layer1.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16)),
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384)));
-        RegisterTrace(2, TrainingTensor(49152, 16384), GradientTensor(49152, 16384));
-        ClearBeforeBackward(2, GradientTensor(0, 32768));
-        ClearBeforeBackward(2, GradientTensor(49152, 16384));
-        RecomputeBeforeBackward(2, 0);
+        RegisterTrace(2, TrainingTensor(49152, 16384), GradientTensor(32768, 16384));
+        ClearBeforeBackward(2, GradientTensor(0, 16384));
+        ClearBeforeBackward(2, GradientTensor(32768, 16384));
         RecomputeBeforeBackward(2, 1);
-        {
-            int[] __r0 = { 81920, 49152, 65536, 49152, 65536, 49152, 65536, 49152 };
-            int[] __r1 = { 32768, 16384, 32768, 16384, 32768, 16384, 32768, 16384 };
-            int[] __r2 = { 49152, 65536, 49152, 65536, 49152, 65536, 49152, 65536 };
-            int[] __r3 = { 16384, 32768, 16384, 32768, 16384, 32768, 16384, 32768 };
-            for (int r = 0; r < 8; r++)
-            {
 
-                // {3 + 2 * r}: Conv+BatchNorm+ReLU layer1.{1 + r}.conv1, layer1.{1 + r}.bn1, layer1.{1 + r}.relu1
-                AddConvolution(3 + 2 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152 + 49152 * r, 16384), Parameter($"layer1.{1 + r}.conv1.weight"), default, TrainingTensor(65536 + 49152 * r, 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), ParameterGradient($"layer1.{1 + r}.conv1.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(65536 + 49152 * r, 16384), BatchNormTensors($"layer1.{1 + r}.bn1"), Scratch(5280 + 4768 * r, 64), default, GradientTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{1 + r}.bn1")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer1.{1 + r}.bn1"), 1E-05f, Scratch(5344 + 4768 * r, 2304), Scratch(7648 + 4768 * r, 16)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(__r1[r], 16384), Scratch(5344 + 4768 * r, 2304), Scratch(7648 + 4768 * r, 16), InferenceTensor(0, 16384)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
-                RegisterTrace(3 + 2 * r, GradientTensor(32768, 16384), GradientTensor(__r0[r], 16384));
-                ClearBeforeBackward(3 + 2 * r, GradientTensor(0, 16384));
+        // 3: Conv+BatchNorm+ReLU layer1.1.conv1, layer1.1.bn1, layer1.1.relu1
+        AddConvolution(3, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(65536, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.1.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, GradientTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.1.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+        RegisterTrace(3, GradientTensor(32768, 16384), GradientTensor(16384, 16384));
 
-                // {4 + 2 * r}: Conv+BatchNorm+Add+ReLU layer1.{1 + r}.conv2, layer1.{1 + r}.bn2, layer1.{1 + r}.add, layer1.{1 + r}.relu2
-                AddConvolution(4 + 2 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter($"layer1.{1 + r}.conv2.weight"), default, TrainingTensor(81920 + 49152 * r, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient($"layer1.{1 + r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(81920 + 49152 * r, 16384), BatchNormTensors($"layer1.{1 + r}.bn2"), Scratch(7664 + 4768 * r, 64), TrainingTensor(49152 + 49152 * r, 16384), TrainingTensor(98304 + 49152 * r, 16384), GradientTensor(__r2[r], 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), BatchNormGradients($"layer1.{1 + r}.bn2")),
-                    new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer1.{1 + r}.bn2"), 1E-05f, Scratch(7728 + 4768 * r, 2304), Scratch(10032 + 4768 * r, 16)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728 + 4768 * r, 2304), Scratch(10032 + 4768 * r, 16), InferenceTensor(__r3[r], 16384)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r3[r], 16384), default, default, InferenceTensor(__r1[r], 16384), InferenceTensor(__r3[r], 16384)));
-                RegisterTrace(4 + 2 * r, TrainingTensor(98304 + 49152 * r, 16384), GradientTensor(16384, 16384));
-                ClearBeforeBackward(4 + 2 * r, GradientTensor(0, 32768));
-                ClearBeforeBackward(4 + 2 * r, GradientTensor(__r0[r], 16384));
-                RecomputeBeforeBackward(4 + 2 * r, 3 + 2 * r);
-            }
-        }
-
-        // 19: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
-        AddConvolution(19, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(442368, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(458752, 8192), GradientTensor(0, 8192), GradientTensor(65536, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(458752, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(43424, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(43552, 4608), Scratch(48160, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(43552, 4608), Scratch(48160, 32), InferenceTensor(0, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(19, GradientTensor(16384, 8192), GradientTensor(65536, 16384));
-        ClearBeforeBackward(19, GradientTensor(0, 8192));
-
-        // 20: ZeroPadShortcut layer2.0.add.shortcut
-        AddStep(20,
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(442368, 16384), TrainingTensor(466944, 8192), GradientTensor(0, 8192), GradientTensor(65536, 16384)),
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(8192, 8192)));
-        RegisterTrace(20, TrainingTensor(466944, 8192), GradientTensor(65536, 16384));
-        ClearBeforeBackward(20, GradientTensor(65536, 16384));
-
-        // 21: Conv+BatchNorm+Add+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.add, layer2.0.relu2
-        AddConvolution(21, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(475136, 8192), GradientTensor(24576, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(475136, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(48192, 128), TrainingTensor(466944, 8192), TrainingTensor(483328, 8192), GradientTensor(32768, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), BatchNormGradients("layer2.0.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(48320, 9216), Scratch(57536, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(48320, 9216), Scratch(57536, 32), InferenceTensor(16384, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
-        RegisterTrace(21, TrainingTensor(483328, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(21, GradientTensor(0, 16384));
-        ClearBeforeBackward(21, GradientTensor(24576, 8192));
-        RecomputeBeforeBackward(21, 19);
-
-        // 22: Conv+BatchNorm+ReLU layer2.1.conv1, layer2.1.bn1, layer2.1.relu1
-        AddConvolution(22, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(483328, 8192), Parameter("layer2.1.conv1.weight"), default, TrainingTensor(491520, 8192), GradientTensor(0, 8192), GradientTensor(32768, 8192), ParameterGradient("layer2.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(491520, 8192), BatchNormTensors("layer2.1.bn1"), Scratch(57568, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.1.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.1.conv1.weight"), default, BatchNormTensors("layer2.1.bn1"), 1E-05f, Scratch(57696, 9216), Scratch(66912, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(57696, 9216), Scratch(66912, 32), InferenceTensor(0, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(22, GradientTensor(16384, 8192), GradientTensor(32768, 8192));
-        ClearBeforeBackward(22, GradientTensor(0, 8192));
+        // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
+        AddConvolution(4, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(81920, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), ParameterGradient("layer1.1.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(81920, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), TrainingTensor(49152, 16384), TrainingTensor(98304, 16384), GradientTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.1.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384)));
+        RegisterTrace(4, TrainingTensor(98304, 16384), GradientTensor(0, 16384));
+        ClearBeforeBackward(4, GradientTensor(0, 32768));
+        RecomputeBeforeBackward(4, 3);
         for (int r = 0; r < 3; r++)
         {
 
+            // {5 + 4 * r}: Conv+BatchNorm+ReLU layer1.{2 + 2 * r}.conv1, layer1.{2 + 2 * r}.bn1, layer1.{2 + 2 * r}.relu1
+            AddConvolution(5 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(98304 + 98304 * r, 16384), Parameter($"layer1.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(114688 + 98304 * r, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient($"layer1.{2 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(114688 + 98304 * r, 16384), BatchNormTensors($"layer1.{2 + 2 * r}.bn1"), Scratch(10048 + 9536 * r, 64), default, GradientTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{2 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer1.{2 + 2 * r}.bn1"), 1E-05f, Scratch(10112 + 9536 * r, 2304), Scratch(12416 + 9536 * r, 16)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(10112 + 9536 * r, 2304), Scratch(12416 + 9536 * r, 16), InferenceTensor(0, 16384)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+            RegisterTrace(5 + 4 * r, GradientTensor(16384, 16384), GradientTensor(49152, 16384));
+
+            // {6 + 4 * r}: Conv+BatchNorm+Add+ReLU layer1.{2 + 2 * r}.conv2, layer1.{2 + 2 * r}.bn2, layer1.{2 + 2 * r}.add, layer1.{2 + 2 * r}.relu2
+            AddConvolution(6 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(16384, 16384), Parameter($"layer1.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(131072 + 98304 * r, 16384), GradientTensor(32768, 16384), GradientTensor(0, 16384), ParameterGradient($"layer1.{2 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072 + 98304 * r, 16384), BatchNormTensors($"layer1.{2 + 2 * r}.bn2"), Scratch(12432 + 9536 * r, 64), TrainingTensor(98304 + 98304 * r, 16384), TrainingTensor(147456 + 98304 * r, 16384), GradientTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(49152, 16384), BatchNormGradients($"layer1.{2 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer1.{2 + 2 * r}.bn2"), 1E-05f, Scratch(12496 + 9536 * r, 2304), Scratch(14800 + 9536 * r, 16)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496 + 9536 * r, 2304), Scratch(14800 + 9536 * r, 16), InferenceTensor(32768, 16384)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384)));
+            RegisterTrace(6 + 4 * r, TrainingTensor(147456 + 98304 * r, 16384), GradientTensor(0, 16384));
+            ClearBeforeBackward(6 + 4 * r, GradientTensor(0, 16384));
+            ClearBeforeBackward(6 + 4 * r, GradientTensor(49152, 16384));
+            RecomputeBeforeBackward(6 + 4 * r, 5 + 4 * r);
+
+            // {7 + 4 * r}: Conv+BatchNorm+ReLU layer1.{3 + 2 * r}.conv1, layer1.{3 + 2 * r}.bn1, layer1.{3 + 2 * r}.relu1
+            AddConvolution(7 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(147456 + 98304 * r, 16384), Parameter($"layer1.{3 + 2 * r}.conv1.weight"), default, TrainingTensor(163840 + 98304 * r, 16384), GradientTensor(0, 16384), GradientTensor(32768, 16384), ParameterGradient($"layer1.{3 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(163840 + 98304 * r, 16384), BatchNormTensors($"layer1.{3 + 2 * r}.bn1"), Scratch(14816 + 9536 * r, 64), default, GradientTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{3 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{3 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer1.{3 + 2 * r}.bn1"), 1E-05f, Scratch(14880 + 9536 * r, 2304), Scratch(17184 + 9536 * r, 16)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(14880 + 9536 * r, 2304), Scratch(17184 + 9536 * r, 16), InferenceTensor(0, 16384)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+            RegisterTrace(7 + 4 * r, GradientTensor(16384, 16384), GradientTensor(32768, 16384));
+
+            // {8 + 4 * r}: Conv+BatchNorm+Add+ReLU layer1.{3 + 2 * r}.conv2, layer1.{3 + 2 * r}.bn2, layer1.{3 + 2 * r}.add, layer1.{3 + 2 * r}.relu2
+            AddConvolution(8 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(16384, 16384), Parameter($"layer1.{3 + 2 * r}.conv2.weight"), default, TrainingTensor(180224 + 98304 * r, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), ParameterGradient($"layer1.{3 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(180224 + 98304 * r, 16384), BatchNormTensors($"layer1.{3 + 2 * r}.bn2"), Scratch(17200 + 9536 * r, 64), TrainingTensor(147456 + 98304 * r, 16384), TrainingTensor(196608 + 98304 * r, 16384), GradientTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(32768, 16384), BatchNormGradients($"layer1.{3 + 2 * r}.bn2")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{3 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer1.{3 + 2 * r}.bn2"), 1E-05f, Scratch(17264 + 9536 * r, 2304), Scratch(19568 + 9536 * r, 16)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(17264 + 9536 * r, 2304), Scratch(19568 + 9536 * r, 16), InferenceTensor(16384, 16384)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384)));
+            RegisterTrace(8 + 4 * r, TrainingTensor(196608 + 98304 * r, 16384), GradientTensor(0, 16384));
+            ClearBeforeBackward(8 + 4 * r, GradientTensor(0, 16384));
+            ClearBeforeBackward(8 + 4 * r, GradientTensor(32768, 16384));
+            RecomputeBeforeBackward(8 + 4 * r, 7 + 4 * r);
+        }
+
+        // 17: Conv+BatchNorm+ReLU layer1.8.conv1, layer1.8.bn1, layer1.8.relu1
+        AddConvolution(17, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(393216, 16384), Parameter("layer1.8.conv1.weight"), default, TrainingTensor(409600, 16384), GradientTensor(0, 16384), GradientTensor(49152, 16384), ParameterGradient("layer1.8.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(409600, 16384), BatchNormTensors("layer1.8.bn1"), Scratch(38656, 64), default, GradientTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.8.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.8.conv1.weight"), default, BatchNormTensors("layer1.8.bn1"), 1E-05f, Scratch(38720, 2304), Scratch(41024, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(38720, 2304), Scratch(41024, 16), InferenceTensor(0, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+        RegisterTrace(17, GradientTensor(16384, 16384), GradientTensor(49152, 16384));
+
+        // 18: Conv+BatchNorm+Add+ReLU layer1.8.conv2, layer1.8.bn2, layer1.8.add, layer1.8.relu2
+        AddConvolution(18, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(16384, 16384), Parameter("layer1.8.conv2.weight"), default, TrainingTensor(425984, 16384), GradientTensor(32768, 16384), GradientTensor(0, 16384), ParameterGradient("layer1.8.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(425984, 16384), BatchNormTensors("layer1.8.bn2"), Scratch(41040, 64), TrainingTensor(393216, 16384), TrainingTensor(442368, 16384), GradientTensor(32768, 16384), GradientTensor(32768, 16384), GradientTensor(49152, 16384), BatchNormGradients("layer1.8.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.8.conv2.weight"), default, BatchNormTensors("layer1.8.bn2"), 1E-05f, Scratch(41104, 2304), Scratch(43408, 16)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(41104, 2304), Scratch(43408, 16), InferenceTensor(32768, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(16384, 16384), InferenceTensor(32768, 16384)));
+        RegisterTrace(18, TrainingTensor(442368, 16384), GradientTensor(0, 16384));
+        ClearBeforeBackward(18, GradientTensor(0, 16384));
+        ClearBeforeBackward(18, GradientTensor(49152, 16384));
+        RecomputeBeforeBackward(18, 17);
+
+        // 19: Conv+BatchNorm+ReLU layer2.0.conv1, layer2.0.bn1, layer2.0.relu1
+        AddConvolution(19, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(442368, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(458752, 8192), GradientTensor(0, 8192), GradientTensor(32768, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(458752, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(43424, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(43552, 4608), Scratch(48160, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(43552, 4608), Scratch(48160, 32), InferenceTensor(0, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+        RegisterTrace(19, GradientTensor(8192, 8192), GradientTensor(32768, 16384));
+
+        // 20: ZeroPadShortcut layer2.0.add.shortcut
+        AddStep(20,
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(442368, 16384), GradientTensor(0, 8192), GradientTensor(16384, 8192), GradientTensor(32768, 16384)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(8192, 8192)));
+        RegisterTrace(20, GradientTensor(0, 8192), GradientTensor(32768, 16384));
+        ClearBeforeBackward(20, GradientTensor(32768, 16384));
+
+        // 21: Conv+BatchNorm+Add+ReLU layer2.0.conv2, layer2.0.bn2, layer2.0.add, layer2.0.relu2
+        AddConvolution(21, false,
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(466944, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(466944, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(48192, 128), GradientTensor(0, 8192), TrainingTensor(475136, 8192), GradientTensor(24576, 8192), GradientTensor(24576, 8192), GradientTensor(16384, 8192), BatchNormGradients("layer2.0.bn2")),
+            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(48320, 9216), Scratch(57536, 32)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(48320, 9216), Scratch(57536, 32), InferenceTensor(16384, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
+        RegisterTrace(21, TrainingTensor(475136, 8192), GradientTensor(0, 8192));
+        ClearBeforeBackward(21, GradientTensor(0, 8192));
+        ClearBeforeBackward(21, GradientTensor(16384, 8192));
+        RecomputeBeforeBackward(21, 19);
+        for (int r = 0; r < 4; r++)
+        {
+
+            // {22 + 4 * r}: Conv+BatchNorm+ReLU layer2.{1 + 2 * r}.conv1, layer2.{1 + 2 * r}.bn1, layer2.{1 + 2 * r}.relu1
+            AddConvolution(22 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(475136 + 49152 * r, 8192), Parameter($"layer2.{1 + 2 * r}.conv1.weight"), default, TrainingTensor(483328 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), ParameterGradient($"layer2.{1 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(483328 + 49152 * r, 8192), BatchNormTensors($"layer2.{1 + 2 * r}.bn1"), Scratch(57568 + 37504 * r, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{1 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{1 + 2 * r}.bn1"), 1E-05f, Scratch(57696 + 37504 * r, 9216), Scratch(66912 + 37504 * r, 32)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(57696 + 37504 * r, 9216), Scratch(66912 + 37504 * r, 32), InferenceTensor(0, 8192)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+            RegisterTrace(22 + 4 * r, GradientTensor(8192, 8192), GradientTensor(24576, 8192));
+
             // {23 + 4 * r}: Conv+BatchNorm+Add+ReLU layer2.{1 + 2 * r}.conv2, layer2.{1 + 2 * r}.bn2, layer2.{1 + 2 * r}.add, layer2.{1 + 2 * r}.relu2
             AddConvolution(23 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter($"layer2.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(499712 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{1 + 2 * r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(499712 + 49152 * r, 8192), BatchNormTensors($"layer2.{1 + 2 * r}.bn2"), Scratch(66944 + 37504 * r, 128), TrainingTensor(483328 + 49152 * r, 8192), TrainingTensor(507904 + 49152 * r, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), GradientTensor(32768, 8192), BatchNormGradients($"layer2.{1 + 2 * r}.bn2")),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter($"layer2.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(491520 + 49152 * r, 8192), GradientTensor(16384, 8192), GradientTensor(0, 8192), ParameterGradient($"layer2.{1 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(491520 + 49152 * r, 8192), BatchNormTensors($"layer2.{1 + 2 * r}.bn2"), Scratch(66944 + 37504 * r, 128), TrainingTensor(475136 + 49152 * r, 8192), TrainingTensor(499712 + 49152 * r, 8192), GradientTensor(16384, 8192), GradientTensor(16384, 8192), GradientTensor(24576, 8192), BatchNormGradients($"layer2.{1 + 2 * r}.bn2")),
                 new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + 2 * r}.bn2"), 1E-05f, Scratch(67072 + 37504 * r, 9216), Scratch(76288 + 37504 * r, 32)),
                 global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(67072 + 37504 * r, 9216), Scratch(76288 + 37504 * r, 32), InferenceTensor(8192, 8192)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192)));
-            RegisterTrace(23 + 4 * r, TrainingTensor(507904 + 49152 * r, 8192), GradientTensor(8192, 8192));
-            ClearBeforeBackward(23 + 4 * r, GradientTensor(0, 16384));
-            ClearBeforeBackward(23 + 4 * r, GradientTensor(32768, 8192));
+            RegisterTrace(23 + 4 * r, TrainingTensor(499712 + 49152 * r, 8192), GradientTensor(0, 8192));
+            ClearBeforeBackward(23 + 4 * r, GradientTensor(0, 8192));
+            ClearBeforeBackward(23 + 4 * r, GradientTensor(24576, 8192));
             RecomputeBeforeBackward(23 + 4 * r, 22 + 4 * r);
 
             // {24 + 4 * r}: Conv+BatchNorm+ReLU layer2.{2 + 2 * r}.conv1, layer2.{2 + 2 * r}.bn1, layer2.{2 + 2 * r}.relu1
             AddConvolution(24 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(507904 + 49152 * r, 8192), Parameter($"layer2.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(516096 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(516096 + 49152 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn1"), Scratch(76320 + 37504 * r, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{2 + 2 * r}.bn1")),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(499712 + 49152 * r, 8192), Parameter($"layer2.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(507904 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(16384, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(507904 + 49152 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn1"), Scratch(76320 + 37504 * r, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{2 + 2 * r}.bn1")),
                 new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{2 + 2 * r}.bn1"), 1E-05f, Scratch(76448 + 37504 * r, 9216), Scratch(85664 + 37504 * r, 32)),
                 global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(76448 + 37504 * r, 9216), Scratch(85664 + 37504 * r, 32), InferenceTensor(0, 8192)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-            RegisterTrace(24 + 4 * r, GradientTensor(16384, 8192), GradientTensor(24576, 8192));
-            ClearBeforeBackward(24 + 4 * r, GradientTensor(0, 8192));
+            RegisterTrace(24 + 4 * r, GradientTensor(8192, 8192), GradientTensor(16384, 8192));
 
             // {25 + 4 * r}: Conv+BatchNorm+Add+ReLU layer2.{2 + 2 * r}.conv2, layer2.{2 + 2 * r}.bn2, layer2.{2 + 2 * r}.add, layer2.{2 + 2 * r}.relu2
             AddConvolution(25 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter($"layer2.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(524288 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(524288 + 49152 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn2"), Scratch(85696 + 37504 * r, 128), TrainingTensor(507904 + 49152 * r, 8192), TrainingTensor(532480 + 49152 * r, 8192), GradientTensor(32768, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), BatchNormGradients($"layer2.{2 + 2 * r}.bn2")),
+                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter($"layer2.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(516096 + 49152 * r, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), ParameterGradient($"layer2.{2 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(516096 + 49152 * r, 8192), BatchNormTensors($"layer2.{2 + 2 * r}.bn2"), Scratch(85696 + 37504 * r, 128), TrainingTensor(499712 + 49152 * r, 8192), TrainingTensor(524288 + 49152 * r, 8192), GradientTensor(24576, 8192), GradientTensor(24576, 8192), GradientTensor(16384, 8192), BatchNormGradients($"layer2.{2 + 2 * r}.bn2")),
                 new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer2.{2 + 2 * r}.bn2"), 1E-05f, Scratch(85824 + 37504 * r, 9216), Scratch(95040 + 37504 * r, 32)),
                 global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(85824 + 37504 * r, 9216), Scratch(95040 + 37504 * r, 32), InferenceTensor(16384, 8192)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
-            RegisterTrace(25 + 4 * r, TrainingTensor(532480 + 49152 * r, 8192), GradientTensor(8192, 8192));
-            ClearBeforeBackward(25 + 4 * r, GradientTensor(0, 16384));
-            ClearBeforeBackward(25 + 4 * r, GradientTensor(24576, 8192));
+            RegisterTrace(25 + 4 * r, TrainingTensor(524288 + 49152 * r, 8192), GradientTensor(0, 8192));
+            ClearBeforeBackward(25 + 4 * r, GradientTensor(0, 8192));
+            ClearBeforeBackward(25 + 4 * r, GradientTensor(16384, 8192));
             RecomputeBeforeBackward(25 + 4 * r, 24 + 4 * r);
-
-            // {26 + 4 * r}: Conv+BatchNorm+ReLU layer2.{3 + 2 * r}.conv1, layer2.{3 + 2 * r}.bn1, layer2.{3 + 2 * r}.relu1
-            AddConvolution(26 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(532480 + 49152 * r, 8192), Parameter($"layer2.{3 + 2 * r}.conv1.weight"), default, TrainingTensor(540672 + 49152 * r, 8192), GradientTensor(0, 8192), GradientTensor(32768, 8192), ParameterGradient($"layer2.{3 + 2 * r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(540672 + 49152 * r, 8192), BatchNormTensors($"layer2.{3 + 2 * r}.bn1"), Scratch(95072 + 37504 * r, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{3 + 2 * r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{3 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer2.{3 + 2 * r}.bn1"), 1E-05f, Scratch(95200 + 37504 * r, 9216), Scratch(104416 + 37504 * r, 32)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(95200 + 37504 * r, 9216), Scratch(104416 + 37504 * r, 32), InferenceTensor(0, 8192)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-            RegisterTrace(26 + 4 * r, GradientTensor(16384, 8192), GradientTensor(32768, 8192));
-            ClearBeforeBackward(26 + 4 * r, GradientTensor(0, 8192));
         }
-
-        // 35: Conv+BatchNorm+Add+ReLU layer2.7.conv2, layer2.7.bn2, layer2.7.add, layer2.7.relu2
-        AddConvolution(35, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.7.conv2.weight"), default, TrainingTensor(647168, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.7.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(647168, 8192), BatchNormTensors("layer2.7.bn2"), Scratch(179456, 128), TrainingTensor(630784, 8192), TrainingTensor(655360, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), GradientTensor(32768, 8192), BatchNormGradients("layer2.7.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.7.conv2.weight"), default, BatchNormTensors("layer2.7.bn2"), 1E-05f, Scratch(179584, 9216), Scratch(188800, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(179584, 9216), Scratch(188800, 32), InferenceTensor(8192, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 8192), default, default, InferenceTensor(16384, 8192), InferenceTensor(8192, 8192)));
-        RegisterTrace(35, TrainingTensor(655360, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(35, GradientTensor(0, 16384));
-        ClearBeforeBackward(35, GradientTensor(32768, 8192));
-        RecomputeBeforeBackward(35, 34);
-
-        // 36: Conv+BatchNorm+ReLU layer2.8.conv1, layer2.8.bn1, layer2.8.relu1
-        AddConvolution(36, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(655360, 8192), Parameter("layer2.8.conv1.weight"), default, TrainingTensor(663552, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), ParameterGradient("layer2.8.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(663552, 8192), BatchNormTensors("layer2.8.bn1"), Scratch(188832, 128), default, GradientTensor(16384, 8192), GradientTensor(8192, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.8.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv1.weight"), default, BatchNormTensors("layer2.8.bn1"), 1E-05f, Scratch(188960, 9216), Scratch(198176, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(8192, 8192), Scratch(188960, 9216), Scratch(198176, 32), InferenceTensor(0, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
-        RegisterTrace(36, GradientTensor(16384, 8192), GradientTensor(24576, 8192));
-        ClearBeforeBackward(36, GradientTensor(0, 8192));
-
-        // 37: Conv+BatchNorm+Add+ReLU layer2.8.conv2, layer2.8.bn2, layer2.8.add, layer2.8.relu2
-        AddConvolution(37, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(16384, 8192), Parameter("layer2.8.conv2.weight"), default, TrainingTensor(671744, 8192), GradientTensor(0, 8192), GradientTensor(8192, 8192), ParameterGradient("layer2.8.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(671744, 8192), BatchNormTensors("layer2.8.bn2"), Scratch(198208, 128), TrainingTensor(655360, 8192), TrainingTensor(679936, 8192), GradientTensor(32768, 8192), GradientTensor(0, 8192), GradientTensor(24576, 8192), BatchNormGradients("layer2.8.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.8.conv2.weight"), default, BatchNormTensors("layer2.8.bn2"), 1E-05f, Scratch(198336, 9216), Scratch(207552, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(198336, 9216), Scratch(207552, 32), InferenceTensor(16384, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
-        RegisterTrace(37, TrainingTensor(679936, 8192), GradientTensor(8192, 8192));
-        ClearBeforeBackward(37, GradientTensor(0, 16384));
-        ClearBeforeBackward(37, GradientTensor(24576, 8192));
-        RecomputeBeforeBackward(37, 36);
 
         // 38: Conv+BatchNorm+ReLU layer3.0.conv1, layer3.0.bn1, layer3.0.relu1
         AddConvolution(38, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(679936, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(688128, 4096), GradientTensor(0, 4096), GradientTensor(32768, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(688128, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(207584, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(671744, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(679936, 4096), GradientTensor(0, 4096), GradientTensor(24576, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(679936, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(207584, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(207840, 18432), Scratch(226272, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(16384, 8192), Scratch(207840, 18432), Scratch(226272, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(38, GradientTensor(8192, 4096), GradientTensor(32768, 8192));
-        ClearBeforeBackward(38, GradientTensor(0, 4096));
+        RegisterTrace(38, GradientTensor(4096, 4096), GradientTensor(24576, 8192));
 
         // 39: ZeroPadShortcut layer3.0.add.shortcut
         AddStep(39,
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(679936, 8192), TrainingTensor(692224, 4096), GradientTensor(0, 4096), GradientTensor(32768, 8192)),
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(671744, 8192), GradientTensor(0, 4096), GradientTensor(8192, 4096), GradientTensor(24576, 8192)),
             new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(16384, 8192), InferenceTensor(4096, 4096)));
-        RegisterTrace(39, TrainingTensor(692224, 4096), GradientTensor(32768, 8192));
-        ClearBeforeBackward(39, GradientTensor(32768, 8192));
+        RegisterTrace(39, GradientTensor(0, 4096), GradientTensor(24576, 8192));
+        ClearBeforeBackward(39, GradientTensor(24576, 8192));
 
         // 40: Conv+BatchNorm+Add+ReLU layer3.0.conv2, layer3.0.bn2, layer3.0.add, layer3.0.relu2
         AddConvolution(40, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(696320, 4096), GradientTensor(12288, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(696320, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(226336, 256), TrainingTensor(692224, 4096), TrainingTensor(700416, 4096), GradientTensor(16384, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), BatchNormGradients("layer3.0.bn2")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(684032, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(684032, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(226336, 256), GradientTensor(0, 4096), TrainingTensor(688128, 4096), GradientTensor(12288, 4096), GradientTensor(12288, 4096), GradientTensor(8192, 4096), BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(226592, 36864), Scratch(263456, 64)),
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(226592, 36864), Scratch(263456, 64), InferenceTensor(8192, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
-        RegisterTrace(40, TrainingTensor(700416, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(40, GradientTensor(0, 8192));
-        ClearBeforeBackward(40, GradientTensor(12288, 4096));
+        RegisterTrace(40, TrainingTensor(688128, 4096), GradientTensor(0, 4096));
+        ClearBeforeBackward(40, GradientTensor(0, 4096));
+        ClearBeforeBackward(40, GradientTensor(8192, 4096));
         RecomputeBeforeBackward(40, 38);
-
-        // 41: Conv+BatchNorm+ReLU layer3.1.conv1, layer3.1.bn1, layer3.1.relu1
-        AddConvolution(41, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(700416, 4096), Parameter("layer3.1.conv1.weight"), default, TrainingTensor(704512, 4096), GradientTensor(0, 4096), GradientTensor(16384, 4096), ParameterGradient("layer3.1.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(704512, 4096), BatchNormTensors("layer3.1.bn1"), Scratch(263520, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.1.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.1.conv1.weight"), default, BatchNormTensors("layer3.1.bn1"), 1E-05f, Scratch(263776, 36864), Scratch(300640, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(263776, 36864), Scratch(300640, 64), InferenceTensor(0, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(41, GradientTensor(8192, 4096), GradientTensor(16384, 4096));
-        ClearBeforeBackward(41, GradientTensor(0, 4096));
-        for (int r = 0; r < 3; r++)
+        for (int r = 0; r < 4; r++)
         {
+
+            // {41 + 4 * r}: Conv+BatchNorm+ReLU layer3.{1 + 2 * r}.conv1, layer3.{1 + 2 * r}.bn1, layer3.{1 + 2 * r}.relu1
+            AddConvolution(41 + 4 * r, false,
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(688128 + 24576 * r, 4096), Parameter($"layer3.{1 + 2 * r}.conv1.weight"), default, TrainingTensor(692224 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient($"layer3.{1 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(692224 + 24576 * r, 4096), BatchNormTensors($"layer3.{1 + 2 * r}.bn1"), Scratch(263520 + 148736 * r, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{1 + 2 * r}.bn1")),
+                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{1 + 2 * r}.bn1"), 1E-05f, Scratch(263776 + 148736 * r, 36864), Scratch(300640 + 148736 * r, 64)),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(263776 + 148736 * r, 36864), Scratch(300640 + 148736 * r, 64), InferenceTensor(0, 4096)),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
+            RegisterTrace(41 + 4 * r, GradientTensor(4096, 4096), GradientTensor(12288, 4096));
 
             // {42 + 4 * r}: Conv+BatchNorm+Add+ReLU layer3.{1 + 2 * r}.conv2, layer3.{1 + 2 * r}.bn2, layer3.{1 + 2 * r}.add, layer3.{1 + 2 * r}.relu2
             AddConvolution(42 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter($"layer3.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(708608 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{1 + 2 * r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(708608 + 24576 * r, 4096), BatchNormTensors($"layer3.{1 + 2 * r}.bn2"), Scratch(300704 + 148736 * r, 256), TrainingTensor(700416 + 24576 * r, 4096), TrainingTensor(712704 + 24576 * r, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), GradientTensor(16384, 4096), BatchNormGradients($"layer3.{1 + 2 * r}.bn2")),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter($"layer3.{1 + 2 * r}.conv2.weight"), default, TrainingTensor(696320 + 24576 * r, 4096), GradientTensor(8192, 4096), GradientTensor(0, 4096), ParameterGradient($"layer3.{1 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(696320 + 24576 * r, 4096), BatchNormTensors($"layer3.{1 + 2 * r}.bn2"), Scratch(300704 + 148736 * r, 256), TrainingTensor(688128 + 24576 * r, 4096), TrainingTensor(700416 + 24576 * r, 4096), GradientTensor(8192, 4096), GradientTensor(8192, 4096), GradientTensor(12288, 4096), BatchNormGradients($"layer3.{1 + 2 * r}.bn2")),
                 new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + 2 * r}.bn2"), 1E-05f, Scratch(300960 + 148736 * r, 36864), Scratch(337824 + 148736 * r, 64)),
                 global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(300960 + 148736 * r, 36864), Scratch(337824 + 148736 * r, 64), InferenceTensor(4096, 4096)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096)));
-            RegisterTrace(42 + 4 * r, TrainingTensor(712704 + 24576 * r, 4096), GradientTensor(4096, 4096));
-            ClearBeforeBackward(42 + 4 * r, GradientTensor(0, 8192));
-            ClearBeforeBackward(42 + 4 * r, GradientTensor(16384, 4096));
+            RegisterTrace(42 + 4 * r, TrainingTensor(700416 + 24576 * r, 4096), GradientTensor(0, 4096));
+            ClearBeforeBackward(42 + 4 * r, GradientTensor(0, 4096));
+            ClearBeforeBackward(42 + 4 * r, GradientTensor(12288, 4096));
             RecomputeBeforeBackward(42 + 4 * r, 41 + 4 * r);
 
             // {43 + 4 * r}: Conv+BatchNorm+ReLU layer3.{2 + 2 * r}.conv1, layer3.{2 + 2 * r}.bn1, layer3.{2 + 2 * r}.relu1
             AddConvolution(43 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(712704 + 24576 * r, 4096), Parameter($"layer3.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(716800 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(716800 + 24576 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn1"), Scratch(337888 + 148736 * r, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{2 + 2 * r}.bn1")),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(700416 + 24576 * r, 4096), Parameter($"layer3.{2 + 2 * r}.conv1.weight"), default, TrainingTensor(704512 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(8192, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv1.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(704512 + 24576 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn1"), Scratch(337888 + 148736 * r, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{2 + 2 * r}.bn1")),
                 new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{2 + 2 * r}.bn1"), 1E-05f, Scratch(338144 + 148736 * r, 36864), Scratch(375008 + 148736 * r, 64)),
                 global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(338144 + 148736 * r, 36864), Scratch(375008 + 148736 * r, 64), InferenceTensor(0, 4096)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-            RegisterTrace(43 + 4 * r, GradientTensor(8192, 4096), GradientTensor(12288, 4096));
-            ClearBeforeBackward(43 + 4 * r, GradientTensor(0, 4096));
+            RegisterTrace(43 + 4 * r, GradientTensor(4096, 4096), GradientTensor(8192, 4096));
 
             // {44 + 4 * r}: Conv+BatchNorm+Add+ReLU layer3.{2 + 2 * r}.conv2, layer3.{2 + 2 * r}.bn2, layer3.{2 + 2 * r}.add, layer3.{2 + 2 * r}.relu2
             AddConvolution(44 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter($"layer3.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(720896 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv2.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(720896 + 24576 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn2"), Scratch(375072 + 148736 * r, 256), TrainingTensor(712704 + 24576 * r, 4096), TrainingTensor(724992 + 24576 * r, 4096), GradientTensor(16384, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), BatchNormGradients($"layer3.{2 + 2 * r}.bn2")),
+                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter($"layer3.{2 + 2 * r}.conv2.weight"), default, TrainingTensor(708608 + 24576 * r, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), ParameterGradient($"layer3.{2 + 2 * r}.conv2.weight"), default),
+                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(708608 + 24576 * r, 4096), BatchNormTensors($"layer3.{2 + 2 * r}.bn2"), Scratch(375072 + 148736 * r, 256), TrainingTensor(700416 + 24576 * r, 4096), TrainingTensor(712704 + 24576 * r, 4096), GradientTensor(12288, 4096), GradientTensor(12288, 4096), GradientTensor(8192, 4096), BatchNormGradients($"layer3.{2 + 2 * r}.bn2")),
                 new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{2 + 2 * r}.conv2.weight"), default, BatchNormTensors($"layer3.{2 + 2 * r}.bn2"), 1E-05f, Scratch(375328 + 148736 * r, 36864), Scratch(412192 + 148736 * r, 64)),
                 global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(375328 + 148736 * r, 36864), Scratch(412192 + 148736 * r, 64), InferenceTensor(8192, 4096)),
                 new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
-            RegisterTrace(44 + 4 * r, TrainingTensor(724992 + 24576 * r, 4096), GradientTensor(4096, 4096));
-            ClearBeforeBackward(44 + 4 * r, GradientTensor(0, 8192));
-            ClearBeforeBackward(44 + 4 * r, GradientTensor(12288, 4096));
+            RegisterTrace(44 + 4 * r, TrainingTensor(712704 + 24576 * r, 4096), GradientTensor(0, 4096));
+            ClearBeforeBackward(44 + 4 * r, GradientTensor(0, 4096));
+            ClearBeforeBackward(44 + 4 * r, GradientTensor(8192, 4096));
             RecomputeBeforeBackward(44 + 4 * r, 43 + 4 * r);
-
-            // {45 + 4 * r}: Conv+BatchNorm+ReLU layer3.{3 + 2 * r}.conv1, layer3.{3 + 2 * r}.bn1, layer3.{3 + 2 * r}.relu1
-            AddConvolution(45 + 4 * r, false,
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(724992 + 24576 * r, 4096), Parameter($"layer3.{3 + 2 * r}.conv1.weight"), default, TrainingTensor(729088 + 24576 * r, 4096), GradientTensor(0, 4096), GradientTensor(16384, 4096), ParameterGradient($"layer3.{3 + 2 * r}.conv1.weight"), default),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(729088 + 24576 * r, 4096), BatchNormTensors($"layer3.{3 + 2 * r}.bn1"), Scratch(412256 + 148736 * r, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{3 + 2 * r}.bn1")),
-                new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{3 + 2 * r}.conv1.weight"), default, BatchNormTensors($"layer3.{3 + 2 * r}.bn1"), 1E-05f, Scratch(412512 + 148736 * r, 36864), Scratch(449376 + 148736 * r, 64)),
-                global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(8192, 4096), Scratch(412512 + 148736 * r, 36864), Scratch(449376 + 148736 * r, 64), InferenceTensor(0, 4096)),
-                new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-            RegisterTrace(45 + 4 * r, GradientTensor(8192, 4096), GradientTensor(16384, 4096));
-            ClearBeforeBackward(45 + 4 * r, GradientTensor(0, 4096));
         }
-
-        // 54: Conv+BatchNorm+Add+ReLU layer3.7.conv2, layer3.7.bn2, layer3.7.add, layer3.7.relu2
-        AddConvolution(54, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.7.conv2.weight"), default, TrainingTensor(782336, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.7.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(782336, 4096), BatchNormTensors("layer3.7.bn2"), Scratch(746912, 256), TrainingTensor(774144, 4096), TrainingTensor(786432, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), GradientTensor(16384, 4096), BatchNormGradients("layer3.7.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.7.conv2.weight"), default, BatchNormTensors("layer3.7.bn2"), 1E-05f, Scratch(747168, 36864), Scratch(784032, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(747168, 36864), Scratch(784032, 64), InferenceTensor(4096, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(8192, 4096), InferenceTensor(4096, 4096)));
-        RegisterTrace(54, TrainingTensor(786432, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(54, GradientTensor(0, 8192));
-        ClearBeforeBackward(54, GradientTensor(16384, 4096));
-        RecomputeBeforeBackward(54, 53);
-
-        // 55: Conv+BatchNorm+ReLU layer3.8.conv1, layer3.8.bn1, layer3.8.relu1
-        AddConvolution(55, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(786432, 4096), Parameter("layer3.8.conv1.weight"), default, TrainingTensor(790528, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), ParameterGradient("layer3.8.conv1.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(790528, 4096), BatchNormTensors("layer3.8.bn1"), Scratch(784096, 256), default, GradientTensor(8192, 4096), GradientTensor(4096, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.8.bn1")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv1.weight"), default, BatchNormTensors("layer3.8.bn1"), 1E-05f, Scratch(784352, 36864), Scratch(821216, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(784352, 36864), Scratch(821216, 64), InferenceTensor(0, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
-        RegisterTrace(55, GradientTensor(8192, 4096), GradientTensor(12288, 4096));
-        ClearBeforeBackward(55, GradientTensor(0, 4096));
-
-        // 56: Conv+BatchNorm+Add+ReLU layer3.8.conv2, layer3.8.bn2, layer3.8.add, layer3.8.relu2
-        AddConvolution(56, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(8192, 4096), Parameter("layer3.8.conv2.weight"), default, TrainingTensor(794624, 4096), GradientTensor(0, 4096), GradientTensor(4096, 4096), ParameterGradient("layer3.8.conv2.weight"), default),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(794624, 4096), BatchNormTensors("layer3.8.bn2"), Scratch(821280, 256), TrainingTensor(786432, 4096), TrainingTensor(798720, 4096), GradientTensor(16384, 4096), GradientTensor(0, 4096), GradientTensor(12288, 4096), BatchNormGradients("layer3.8.bn2")),
-            new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.8.conv2.weight"), default, BatchNormTensors("layer3.8.bn2"), 1E-05f, Scratch(821536, 36864), Scratch(858400, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(821536, 36864), Scratch(858400, 64), InferenceTensor(8192, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
-        RegisterTrace(56, TrainingTensor(798720, 4096), GradientTensor(4096, 4096));
-        ClearBeforeBackward(56, GradientTensor(0, 8192));
-        ClearBeforeBackward(56, GradientTensor(12288, 4096));
-        RecomputeBeforeBackward(56, 55);
 
         // 57: GlobalAvgPool avgpool
         AddStep(57,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(798720, 4096), TrainingTensor(802816, 64), GradientTensor(0, 64), GradientTensor(16384, 4096)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(786432, 4096), TrainingTensor(790528, 64), GradientTensor(0, 64), GradientTensor(12288, 4096)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(8192, 4096), InferenceTensor(0, 64)));
-        RegisterTrace(57, TrainingTensor(802816, 64), GradientTensor(16384, 4096));
-        ClearBeforeBackward(57, GradientTensor(16384, 4096));
+        RegisterTrace(57, TrainingTensor(790528, 64), GradientTensor(12288, 4096));
+        ClearBeforeBackward(57, GradientTensor(12288, 4096));
 
         // 58: Dense fc
         AddConvolution(58, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(802816, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(802880, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), TrainingTensor(790528, 64), Parameter("fc.weight"), Parameter("fc.bias"), TrainingTensor(790592, 10), GradientTensor(64, 10), GradientTensor(0, 64), ParameterGradient("fc.weight"), ParameterGradient("fc.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv64x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 1, 1, 10, 1, 1, 0, true), InferenceTensor(0, 64), Parameter("fc.weight"), Parameter("fc.bias"), InferenceTensor(64, 10)),
             null);
-        RegisterTrace(58, TrainingTensor(802880, 10), GradientTensor(0, 64));
+        RegisterTrace(58, TrainingTensor(790592, 10), GradientTensor(0, 64));
         ClearBeforeBackward(58, GradientTensor(0, 64));
     }
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(802880, 10);
+    protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(790592, 10);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(64, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(49152, 3072);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(16384, 3072);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(64, 10);

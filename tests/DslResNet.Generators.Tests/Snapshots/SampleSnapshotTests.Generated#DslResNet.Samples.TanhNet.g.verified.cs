@@ -48,7 +48,7 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     public const long ForwardFlopsPerImage = 2530698;
 
     /// <summary>Activation bytes per image when training (float32 tensors saved for backward, plus gradient buffers).</summary>
-    public const long TrainingActivationBytesPerImage = 330344;
+    public const long TrainingActivationBytesPerImage = 327208;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
     public const long InferenceActivationBytesPerImage = 100352;
@@ -87,7 +87,7 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
         s.Append("Total params: 207,274 (trainable; plus 355 buffer elements)\n");
         s.Append("Multiply-adds per image: 1,218,048\n");
         s.Append("Forward FLOPs per image: 2,530,698 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 322.6 KiB, inference 98.0 KiB\n");
+        s.Append("Activation memory per image: training 319.5 KiB, inference 98.0 KiB\n");
         s.Append("Fusion groups: 10 passes for 13 layers\n");
         return s.ToString();
     }
@@ -162,106 +162,104 @@ partial class TanhNet : global::DslResNet.Runtime.NetworkBase, global::DslResNet
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public TanhNet(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(44170, 38416, 25088, 704))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(44170, 37632, 25088, 704))
     {
         int n = batchSize;
 
         // 0: Conv+Tanh conv1, act1
         AddConvolution(0, true,
-            global::DslResNet.Runtime.ConvOp.Create<Conv1x28x28To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 1, 28, 28, 16, 3, 1, 1, true), InputView, Parameter("conv1.weight"), Parameter("conv1.bias"), TrainingTensor(0, 12544), GradientTensor(0, 12544), GradientTensor(37632, 784), ParameterGradient("conv1.weight"), ParameterGradient("conv1.bias")),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 784, false, true, global::DslResNet.Kernels.Activation.Tanh, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(0, 12544), default, default, default, GradientTensor(25088, 12544), GradientTensor(12544, 12544), GradientTensor(0, 12544), default, default),
+            global::DslResNet.Runtime.ConvOp.Create<Conv1x28x28To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 1, 28, 28, 16, 3, 1, 1, true), InputView, Parameter("conv1.weight"), Parameter("conv1.bias"), TrainingTensor(0, 12544), GradientTensor(0, 12544), GradientTensor(12544, 784), ParameterGradient("conv1.weight"), ParameterGradient("conv1.bias")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 784, false, true, global::DslResNet.Kernels.Activation.Tanh, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(0, 12544), default, default, default, GradientTensor(12544, 12544), GradientTensor(0, 12544), GradientTensor(0, 12544), default, default),
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv1x28x28To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 1, 28, 28, 16, 3, 1, 1, true), InputView, Parameter("conv1.weight"), Parameter("conv1.bias"), InferenceTensor(0, 12544)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 784, false, false, global::DslResNet.Kernels.Activation.Tanh, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 12544), default, default, default, InferenceTensor(0, 12544)));
-        RegisterTrace(0, GradientTensor(25088, 12544), GradientTensor(37632, 784));
-        ClearBeforeBackward(0, GradientTensor(0, 12544));
-        ClearBeforeBackward(0, GradientTensor(37632, 784));
+        RegisterTrace(0, GradientTensor(12544, 12544), GradientTensor(12544, 784));
+        ClearBeforeBackward(0, GradientTensor(12544, 784));
 
         // 1: BatchNorm bn1
         AddStep(1,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 784, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), GradientTensor(25088, 12544), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(12544, 12544), GradientTensor(0, 12544), GradientTensor(12544, 12544), default, BatchNormGradients("bn1")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 784, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), GradientTensor(12544, 12544), BatchNormTensors("bn1"), Scratch(0, 64), default, TrainingTensor(12544, 12544), GradientTensor(25088, 12544), GradientTensor(0, 12544), default, BatchNormGradients("bn1")),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 784, true, false, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 12544), BatchNormTensors("bn1"), default, default, InferenceTensor(12544, 12544)));
-        RegisterTrace(1, TrainingTensor(12544, 12544), GradientTensor(12544, 12544));
-        ClearBeforeBackward(1, GradientTensor(12544, 12544));
+        RegisterTrace(1, TrainingTensor(12544, 12544), GradientTensor(0, 12544));
+        ClearBeforeBackward(1, GradientTensor(0, 12544));
         RecomputeBeforeBackward(1, 0);
 
         // 2: MaxPool pool1
         AddStep(2,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 16, 28, 28, 2, 2, 0, global::DslResNet.Kernels.PoolKind.Max), TrainingTensor(12544, 12544), TrainingTensor(25088, 3136), GradientTensor(18816, 3136), GradientTensor(0, 12544)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 16, 28, 28, 2, 2, 0, global::DslResNet.Kernels.PoolKind.Max), TrainingTensor(12544, 12544), TrainingTensor(25088, 3136), GradientTensor(6272, 3136), GradientTensor(25088, 12544)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 16, 28, 28, 2, 2, 0, global::DslResNet.Kernels.PoolKind.Max), InferenceTensor(12544, 12544), InferenceTensor(6272, 3136)));
-        RegisterTrace(2, TrainingTensor(25088, 3136), GradientTensor(0, 12544));
-        ClearBeforeBackward(2, GradientTensor(0, 12544));
+        RegisterTrace(2, TrainingTensor(25088, 3136), GradientTensor(25088, 12544));
+        ClearBeforeBackward(2, GradientTensor(25088, 12544));
 
         // 3: Conv+Tanh conv2, act2
         AddConvolution(3, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x14x14To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 14, 14, 32, 3, 1, 1, true), TrainingTensor(25088, 3136), Parameter("conv2.weight"), Parameter("conv2.bias"), TrainingTensor(28224, 6272), GradientTensor(0, 6272), GradientTensor(18816, 3136), ParameterGradient("conv2.weight"), ParameterGradient("conv2.bias")),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 196, false, true, global::DslResNet.Kernels.Activation.Tanh, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(28224, 6272), default, default, default, GradientTensor(12544, 6272), GradientTensor(6272, 6272), GradientTensor(0, 6272), default, default),
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x14x14To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 14, 14, 32, 3, 1, 1, true), TrainingTensor(25088, 3136), Parameter("conv2.weight"), Parameter("conv2.bias"), TrainingTensor(28224, 6272), GradientTensor(0, 6272), GradientTensor(6272, 3136), ParameterGradient("conv2.weight"), ParameterGradient("conv2.bias")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 196, false, true, global::DslResNet.Kernels.Activation.Tanh, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(28224, 6272), default, default, default, GradientTensor(6272, 6272), GradientTensor(0, 6272), GradientTensor(0, 6272), default, default),
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv16x14x14To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 14, 14, 32, 3, 1, 1, true), InferenceTensor(6272, 3136), Parameter("conv2.weight"), Parameter("conv2.bias"), InferenceTensor(0, 6272)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 196, false, false, global::DslResNet.Kernels.Activation.Tanh, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 6272), default, default, default, InferenceTensor(0, 6272)));
-        RegisterTrace(3, GradientTensor(12544, 6272), GradientTensor(18816, 3136));
-        ClearBeforeBackward(3, GradientTensor(0, 6272));
-        ClearBeforeBackward(3, GradientTensor(18816, 3136));
+        RegisterTrace(3, GradientTensor(6272, 6272), GradientTensor(6272, 3136));
+        ClearBeforeBackward(3, GradientTensor(6272, 3136));
 
         // 4: BatchNorm bn2
         AddStep(4,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), GradientTensor(12544, 6272), BatchNormTensors("bn2"), Scratch(64, 128), default, TrainingTensor(34496, 6272), GradientTensor(0, 6272), GradientTensor(6272, 6272), default, BatchNormGradients("bn2")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 196, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), GradientTensor(6272, 6272), BatchNormTensors("bn2"), Scratch(64, 128), default, TrainingTensor(34496, 6272), GradientTensor(12544, 6272), GradientTensor(0, 6272), default, BatchNormGradients("bn2")),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 196, true, false, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 6272), BatchNormTensors("bn2"), default, default, InferenceTensor(6272, 6272)));
-        RegisterTrace(4, TrainingTensor(34496, 6272), GradientTensor(6272, 6272));
-        ClearBeforeBackward(4, GradientTensor(6272, 6272));
+        RegisterTrace(4, TrainingTensor(34496, 6272), GradientTensor(0, 6272));
+        ClearBeforeBackward(4, GradientTensor(0, 6272));
         RecomputeBeforeBackward(4, 3);
 
         // 5: MaxPool pool2
         AddStep(5,
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 32, 14, 14, 2, 2, 0, global::DslResNet.Kernels.PoolKind.Max), TrainingTensor(34496, 6272), TrainingTensor(40768, 1568), GradientTensor(6272, 1568), GradientTensor(0, 6272)),
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 32, 14, 14, 2, 2, 0, global::DslResNet.Kernels.PoolKind.Max), TrainingTensor(34496, 6272), TrainingTensor(40768, 1568), GradientTensor(0, 1568), GradientTensor(12544, 6272)),
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 32, 14, 14, 2, 2, 0, global::DslResNet.Kernels.PoolKind.Max), InferenceTensor(6272, 6272), InferenceTensor(0, 1568)));
-        RegisterTrace(5, TrainingTensor(40768, 1568), GradientTensor(0, 6272));
-        ClearBeforeBackward(5, GradientTensor(0, 6272));
+        RegisterTrace(5, TrainingTensor(40768, 1568), GradientTensor(12544, 6272));
+        ClearBeforeBackward(5, GradientTensor(12544, 6272));
 
         // 6: Flatten flatten
         AddStep(6,
-            new global::DslResNet.Runtime.CopyOp(device, (long)n * 1568, TrainingTensor(40768, 1568), TrainingTensor(42336, 1568), GradientTensor(0, 1568), GradientTensor(6272, 1568), channels: 32, spatial: 49, flatten: true),
+            new global::DslResNet.Runtime.CopyOp(device, (long)n * 1568, TrainingTensor(40768, 1568), TrainingTensor(42336, 1568), GradientTensor(1568, 1568), GradientTensor(0, 1568), channels: 32, spatial: 49, flatten: true),
             new global::DslResNet.Runtime.CopyOp(device, (long)n * 1568, InferenceTensor(0, 1568), InferenceTensor(1568, 1568), channels: 32, spatial: 49, flatten: true));
-        RegisterTrace(6, TrainingTensor(42336, 1568), GradientTensor(6272, 1568));
-        ClearBeforeBackward(6, GradientTensor(6272, 1568));
+        RegisterTrace(6, TrainingTensor(42336, 1568), GradientTensor(0, 1568));
+        ClearBeforeBackward(6, GradientTensor(0, 1568));
 
         // 7: Dense+Tanh fc1, act3
         AddConvolution(7, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv1568x1x1To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1568, 1, 1, 128, 1, 1, 0, true), TrainingTensor(42336, 1568), Parameter("fc1.weight"), Parameter("fc1.bias"), TrainingTensor(43904, 128), GradientTensor(1568, 128), GradientTensor(0, 1568), ParameterGradient("fc1.weight"), ParameterGradient("fc1.bias")),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 1, false, true, global::DslResNet.Kernels.Activation.Tanh, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(43904, 128), default, default, default, GradientTensor(1824, 128), GradientTensor(1696, 128), GradientTensor(1568, 128), default, default),
+            global::DslResNet.Runtime.ConvOp.Create<Conv1568x1x1To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1568, 1, 1, 128, 1, 1, 0, true), TrainingTensor(42336, 1568), Parameter("fc1.weight"), Parameter("fc1.bias"), TrainingTensor(43904, 128), GradientTensor(0, 128), GradientTensor(1568, 1568), ParameterGradient("fc1.weight"), ParameterGradient("fc1.bias")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 1, false, true, global::DslResNet.Kernels.Activation.Tanh, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), TrainingTensor(43904, 128), default, default, default, GradientTensor(128, 128), GradientTensor(0, 128), GradientTensor(0, 128), default, default),
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv1568x1x1To128K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 1568, 1, 1, 128, 1, 1, 0, true), InferenceTensor(1568, 1568), Parameter("fc1.weight"), Parameter("fc1.bias"), InferenceTensor(0, 128)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 1, false, false, global::DslResNet.Kernels.Activation.Tanh, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 128), default, default, default, InferenceTensor(0, 128)));
-        RegisterTrace(7, GradientTensor(1824, 128), GradientTensor(0, 1568));
-        ClearBeforeBackward(7, GradientTensor(0, 1696));
+        RegisterTrace(7, GradientTensor(128, 128), GradientTensor(1568, 1568));
+        ClearBeforeBackward(7, GradientTensor(1568, 1568));
 
         // 8: BatchNorm bn3
         AddStep(8,
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 1, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), GradientTensor(1824, 128), BatchNormTensors("bn3"), Scratch(192, 512), default, TrainingTensor(44032, 128), GradientTensor(0, 128), GradientTensor(1696, 128), default, BatchNormGradients("bn3")),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 1, true, true, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), GradientTensor(128, 128), BatchNormTensors("bn3"), Scratch(192, 512), default, TrainingTensor(44032, 128), GradientTensor(256, 128), GradientTensor(0, 128), default, BatchNormGradients("bn3")),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 128, 1, true, false, global::DslResNet.Kernels.Activation.None, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), InferenceTensor(0, 128), BatchNormTensors("bn3"), default, default, InferenceTensor(128, 128)));
-        RegisterTrace(8, TrainingTensor(44032, 128), GradientTensor(1696, 128));
-        ClearBeforeBackward(8, GradientTensor(1696, 128));
+        RegisterTrace(8, TrainingTensor(44032, 128), GradientTensor(0, 128));
+        ClearBeforeBackward(8, GradientTensor(0, 128));
         RecomputeBeforeBackward(8, 7);
 
         // 9: Dense fc2
         AddConvolution(9, false,
-            global::DslResNet.Runtime.ConvOp.Create<Conv128x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 1, 1, 10, 1, 1, 0, true), TrainingTensor(44032, 128), Parameter("fc2.weight"), Parameter("fc2.bias"), TrainingTensor(44160, 10), GradientTensor(128, 10), GradientTensor(0, 128), ParameterGradient("fc2.weight"), ParameterGradient("fc2.bias")),
+            global::DslResNet.Runtime.ConvOp.Create<Conv128x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 1, 1, 10, 1, 1, 0, true), TrainingTensor(44032, 128), Parameter("fc2.weight"), Parameter("fc2.bias"), TrainingTensor(44160, 10), GradientTensor(0, 10), GradientTensor(256, 128), ParameterGradient("fc2.weight"), ParameterGradient("fc2.bias")),
             null,
             null,
             global::DslResNet.Runtime.ConvOp.Create<Conv128x1x1To10K1S1P0>(device, new global::DslResNet.Kernels.ConvShape(n, 128, 1, 1, 10, 1, 1, 0, true), InferenceTensor(128, 128), Parameter("fc2.weight"), Parameter("fc2.bias"), InferenceTensor(0, 10)),
             null);
-        RegisterTrace(9, TrainingTensor(44160, 10), GradientTensor(0, 128));
-        ClearBeforeBackward(9, GradientTensor(0, 128));
+        RegisterTrace(9, TrainingTensor(44160, 10), GradientTensor(256, 128));
+        ClearBeforeBackward(9, GradientTensor(256, 128));
     }
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> TrainingOutput => TrainingTensor(44160, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(128, 10);
+    protected override global::ILGPU.ArrayView<float> TrainingOutputGradient => GradientTensor(0, 10);
 
     /// <inheritdoc />
-    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(37632, 784);
+    protected override global::ILGPU.ArrayView<float> InputGradientView => GradientTensor(12544, 784);
 
     /// <inheritdoc />
     protected override global::ILGPU.ArrayView<float> InferenceOutput => InferenceTensor(0, 10);

@@ -30,25 +30,27 @@ public sealed class GradientArenaTests(NetworkDeviceFixture fixture)
 
     /// <summary>
     /// Worked out by hand from the architecture, not from the planner. While the backward pass is in the second
-    /// convolution of the first block (conv, batch norm, residual add, ReLU fused), four 16 x 32 x 32 gradients are
-    /// alive at once: that group's output gradient (read), its convolution output's gradient (the fused pass adds into
-    /// it, the convolution reads it), the gradient of the convolution's input (added into) and the residual's (added
-    /// into). Two outputs that are recomputed rather than kept live in the same arena then: the stem's (conv, batch norm,
-    /// ReLU: read as the block's residual and by its first convolution) and the block's first convolution group's. Nothing
-    /// later in the pass is larger (the stages halve the map and double the channels, and later blocks' inputs are kept
-    /// block outputs).
+    /// convolution of the first block (conv, batch norm, residual add, ReLU fused), three 16 x 32 x 32 gradients are
+    /// alive at once: that group's output gradient, which the fused pass reads element by element and overwrites with its
+    /// convolution output's gradient (which the convolution then reads), the gradient of the convolution's input (added
+    /// into) and the residual's (added into). Outputs recomputed rather than kept live in the same arena while a backward reads them: then the block's
+    /// first convolution group's (conv, batch norm, ReLU), which the second convolution's weight gradient reads. The stem's
+    /// output (recomputed too) is not alive yet: the add that takes it as the residual reads no values in backward, so it
+    /// is recomputed only before the block's first convolution's backward, when two gradients are alive. Nothing later
+    /// in the pass is larger (the stages halve the map and double the channels).
     /// The training arena keeps, per image: the stem's convolution output (16K floats); per first-stage block the first
     /// group's convolution output and the second group's convolution output and output (3 x 16K x 3); per later stage
-    /// (maps of 8K, then 4K) the same three per block, plus the zero-pad shortcut's output in its first block; then the
-    /// pooled 64 and the 10 logits. Before outputs were recomputed it held 413,770 floats and the gradient arena 4 maps.
+    /// (maps of 8K, then 4K) the same three per block (the zero-pad shortcut's output is not kept: its add's backward and
+    /// its own read no values); then the pooled 64 and the 10 logits. Before outputs were recomputed it held 413,770 floats, and the gradient arena 4 maps (a convolution output's gradient
+    /// had memory of its own then).
     /// </summary>
     [Fact]
     public void ResNet20_GradientArenaHoldsOnlyTheLargestLiveSet()
     {
         using var net = new ArenaResNet20(_device, 1);
         const long map = 16 * 32 * 32;
-        Assert.Equal(6 * map, net.Layout.GradientElementsPerImage);
-        long kept = map + (3 * 3 * map) + (((3 * 3) + 1) * (map / 2)) + (((3 * 3) + 1) * (map / 4)) + 64 + 10;
+        Assert.Equal(4 * map, net.Layout.GradientElementsPerImage);
+        long kept = map + (3 * 3 * map) + (3 * 3 * (map / 2)) + (3 * 3 * (map / 4)) + 64 + 10;
         Assert.Equal(kept, net.Layout.TrainingElementsPerImage);
         Assert.True(net.Layout.TrainingElementsPerImage + net.Layout.GradientElementsPerImage < 413_770 + (4 * map));
     }

@@ -201,7 +201,7 @@ public static class EpilogueKernels
     /// <param name="r">Residual of the forward (read when the shape adds one and act2 needs its input).</param>
     /// <param name="bn">Scale, shift, running mean, running variance.</param>
     /// <param name="stats">Forward statistics and the backward means.</param>
-    /// <param name="dx">Gradient of the input, accumulated into.</param>
+    /// <param name="dx">Gradient of the input, accumulated into (written, when the shape says so: then it is dy).</param>
     /// <param name="dr">Gradient of the residual, accumulated into.</param>
     /// <param name="threads">Threads launched.</param>
     public static void Backward(
@@ -229,14 +229,15 @@ public static class EpilogueKernels
                 float xhat = (x[i] - mean) * inv;
                 float pre1 = (xhat * scale) + bn[channels + c];
                 g *= ActivationMath.Gradient(pre1, ActivationMath.Activate(pre1, s.Act1), s.Act1);
-                dx[i] += s.Training
+                float prior = s.OverwritesInputGradient ? 0f : dx[i];
+                dx[i] = prior + (s.Training
                     ? scale * inv * (g - stats[(2 * channels) + c] - (xhat * stats[(3 * channels) + c]))
-                    : scale * inv * g;
+                    : scale * inv * g);
             }
             else
             {
                 g *= ActivationMath.Gradient(x[i], ActivationMath.Activate(x[i], s.Act1), s.Act1);
-                dx[i] += g;
+                dx[i] = (s.OverwritesInputGradient ? 0f : dx[i]) + g;
             }
         }
     }

@@ -31,7 +31,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             dy = copy;
         }
 
-        float* partial = _partials + (thread * (WeightsPadded + CoutP));
+        float* partial = Partials + (thread * (WeightsPadded + CoutP));
         if (WeightsRow16)
         {
             // 16 input channels as the vectors, the output gradient broadcast once per kernel row: partials [tap][oc][16].
@@ -100,7 +100,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
                 float* dst = _dw + (((oc * G.InChannels) + ic) * Taps);
                 for (int tap = 0; tap < Taps; tap++)
                 {
-                    float* p = WeightsRow16 ? _partials + (((tap * G.OutChannels) + oc) * 16) + ic : _partials + (((tap * G.InChannels) + ic) * CoutP) + oc;
+                    float* p = WeightsRow16 ? Partials + (((tap * G.OutChannels) + oc) * 16) + ic : Partials + (((tap * G.InChannels) + ic) * CoutP) + oc;
                     float sum = p[0];
                     for (int t = 1; t < threads; t++)
                     {
@@ -113,7 +113,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
 
             if (_bias && _db is not null)
             {
-                float* p = _partials + WeightsPadded + oc;
+                float* p = Partials + WeightsPadded + oc;
                 float sum = p[0];
                 for (int t = 1; t < threads; t++)
                 {

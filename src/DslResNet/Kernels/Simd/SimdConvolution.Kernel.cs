@@ -30,7 +30,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private readonly float* _x, _w, _b, _y, _dy, _dx, _dw, _db;
     private readonly float* _packed;      // [kh][kw][ic][CoutP] in PackedGroups' layout
     private readonly float* _transposed;  // [kh][kw][oc][CinP]
-    private readonly float* _partials;    // per thread: [kh][kw][ic][CoutP], then CoutP bias sums
+    private readonly bool _hasPartials;
     private readonly float* _statistics;  // per thread: sums then squares, CoutP each
     private bool _disposed;
     private SimdConvolution? _dataConvolution;          // stride 1: the input gradient as a forward pass (see Backward); set by Create
@@ -59,7 +59,12 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         _db = (float*)t.Db;
         _packed = Alloc(WeightsPadded);
         _transposed = _dx is null ? null : Alloc((long)Taps * G.OutChannels * CinP);
-        _partials = _dw is null ? null : Alloc(pool.Threads * (WeightsPadded + CoutP));
+        _hasPartials = _dw is not null;
+        if (_hasPartials)
+        {
+            pool.EnsurePartials(pool.Threads * (WeightsPadded + CoutP));
+        }
+
         _statistics = Alloc(pool.Threads * 2 * CoutP);
         new Span<float>(_statistics, pool.Threads * 2 * CoutP).Clear();
         long forward = (G.Kernel == 1 && G.Padding == 0 ? (long)SpanPixels * G.InChannels : PaddedHeight * RowStride) + TileFloats;
@@ -108,6 +113,9 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         convolution._flipSource = true;
         return convolution;
     }
+
+    // Per thread: [kh][kw][ic][CoutP], then CoutP bias sums; the pool's block, shared by its convolutions (see EnsurePartials).
+    private float* Partials => _hasPartials ? _pool.Partials : null;
 
     private static int CinP => (G.InChannels + 15) & ~15;
 
@@ -196,11 +204,16 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         _images = _batch;
         if (weights && _dw is not null)
         {
-            new Span<float>(_partials, (int)(_pool.Threads * (WeightsPadded + CoutP))).Clear();
-            _phase = PhaseWeights;
-            _pool.Run(this, _batch);
-            _phase = PhaseReduce;
-            _pool.Run(this, G.OutChannels, balanced: true);
+            // The pool's partial sums are shared with every convolution of every network on the device, some possibly on
+            // other threads: held from clearing to reducing.
+            lock (_pool.PartialsLock)
+            {
+                new Span<float>(Partials, (int)(_pool.Threads * (WeightsPadded + CoutP))).Clear();
+                _phase = PhaseWeights;
+                _pool.Run(this, _batch);
+                _phase = PhaseReduce;
+                _pool.Run(this, G.OutChannels, balanced: true);
+            }
         }
 
         if (data && _dataConvolution is not null)
@@ -295,7 +308,6 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         NativeBlocks.Free(_winograd);
         NativeBlocks.Free(_packed);
         NativeBlocks.Free(_transposed);
-        NativeBlocks.Free(_partials);
         NativeBlocks.Free(_statistics);
     }
 

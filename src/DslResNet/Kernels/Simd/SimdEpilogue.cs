@@ -529,6 +529,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         bool relu1 = _s.Act1 == Activation.ReLU;
         bool relu2 = _s.Act2 == Activation.ReLU;
         bool data = _dx is not null;
+        bool overwrite = _s.OverwritesInputGradient; // _dx is _dy: each element's dy is loaded before its dx is stored
         for (int j = 0; j < _c; j += 16)
         {
             TV mean = TS.Load(_mean + j);
@@ -567,7 +568,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
 
                     TV xhat = TS.Multiply(TS.Subtract(x, mean), inv);
                     TV centred = TS.Subtract(TS.Subtract(g, meanG), TS.Multiply(xhat, meanGx));
-                    TS.Store(_dx + i, TS.Fma(gammaInv, centred, TS.Load(_dx + i)));
+                    TS.Store(_dx + i, TS.Fma(gammaInv, centred, overwrite ? TS.Zero : TS.Load(_dx + i)));
                 }
                 else
                 {
@@ -576,7 +577,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                         g = TS.ReluMask(x, g);
                     }
 
-                    TS.Store(_dx + i, TS.Add(TS.Load(_dx + i), g));
+                    TS.Store(_dx + i, overwrite ? g : TS.Add(TS.Load(_dx + i), g));
                 }
             }
         }
@@ -616,12 +617,12 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                     float xhat = (_x[i] - _mean[c]) * _inv[c];
                     float pre1 = (xhat * _bn[c]) + _bn[_c + c];
                     g *= ActivationMath.Gradient(pre1, ActivationMath.Activate(pre1, _s.Act1), _s.Act1);
-                    _dx[i] += _bn[c] * _inv[c] * (g - _meanG[c] - (xhat * _meanGx[c]));
+                    _dx[i] = (_s.OverwritesInputGradient ? 0f : _dx[i]) + (_bn[c] * _inv[c] * (g - _meanG[c] - (xhat * _meanGx[c])));
                 }
                 else
                 {
                     g *= ActivationMath.Gradient(_x[i], ActivationMath.Activate(_x[i], _s.Act1), _s.Act1);
-                    _dx[i] += g;
+                    _dx[i] = (_s.OverwritesInputGradient ? 0f : _dx[i]) + g;
                 }
             }
         }

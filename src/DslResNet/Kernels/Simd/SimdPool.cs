@@ -34,6 +34,9 @@ public sealed unsafe class SimdPool : IDisposable
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly float*[] _scratch;
     private readonly long[] _scratchFloats;
+    private float* _partials;
+    private long _partialsFloats;
+    private readonly object _partialsLock = new();
     private readonly object _runLock = new();
     private IParallelWork? _work;
     private int _units;
@@ -92,6 +95,33 @@ public sealed unsafe class SimdPool : IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// Makes the weight-gradient partial sums at least <paramref name="floats"/> long (done when operations are built). One
+    /// block serves every convolution of the pool's networks: a convolution fills and reduces it within its own backward,
+    /// under <see cref="PartialsLock"/> from clearing it to reducing it (networks on other threads share the pool). Read
+    /// <see cref="Partials"/> under the lock, not when built (a later, larger request moves it).
+    /// </summary>
+    /// <param name="floats">Floats, every thread's share together.</param>
+    internal void EnsurePartials(long floats)
+    {
+        lock (_partialsLock)
+        {
+            if (_partialsFloats < floats)
+            {
+                NativeBlocks.Free(_partials);
+                _partials = null;
+                _partials = NativeBlocks.Allocate<float>(floats);
+                _partialsFloats = floats;
+            }
+        }
+    }
+
+    /// <summary>The weight-gradient partial sums (as long as the largest <see cref="EnsurePartials"/>).</summary>
+    internal float* Partials => _partials;
+
+    /// <summary>Held by a convolution from clearing <see cref="Partials"/> to reducing them, and by <see cref="EnsurePartials"/>.</summary>
+    internal object PartialsLock => _partialsLock;
 
     /// <summary>Thread <paramref name="thread"/>'s scratch (as long as the largest <see cref="EnsureScratch"/>).</summary>
     /// <param name="thread">The thread.</param>
@@ -343,6 +373,8 @@ public sealed unsafe class SimdPool : IDisposable
             _scratch[t] = null;
         }
 
+        NativeBlocks.Free(_partials);
+        _partials = null;
         _wake.Dispose();
     }
 }

@@ -31,6 +31,7 @@ public sealed class EpilogueOp : IDisposable
     {
         IBackend backend = OpChecks.Backend(device);
         shape.Validate();
+        shape = shape with { OverwritesInputGradient = SameView(dx, dy) };
         OpChecks.Need("Epilogue", nameof(x), x, shape.Elements);
         OpChecks.Need("Epilogue", nameof(y), y, shape.Elements);
         OpChecks.Need("Epilogue", nameof(r), r, shape.Add ? shape.Elements : 0);
@@ -39,6 +40,28 @@ public sealed class EpilogueOp : IDisposable
         _shape = shape;
         _tensors = new EpilogueBinding(x, bn, stats, r, y, dy, dx, dr, dbn);
         _kernel = backend.CreateEpilogue(shape, _tensors);
+    }
+
+    // Whether dx is dy (the plan's in-place input gradient); views that overlap otherwise are refused.
+    private static bool SameView(ArrayView<float> dx, ArrayView<float> dy)
+    {
+        if (!dx.IsValid || !dy.IsValid || dx.Length == 0 || dy.Length == 0)
+        {
+            return false;
+        }
+
+        long a = dx.LoadEffectiveAddressAsPtr().ToInt64(), b = dy.LoadEffectiveAddressAsPtr().ToInt64();
+        if (a == b && dx.Length == dy.Length)
+        {
+            return true;
+        }
+
+        if (a < b + (dy.Length * sizeof(float)) && b < a + (dx.Length * sizeof(float)))
+        {
+            throw new ArgumentException($"Epilogue: the input gradient ({dx.Length} floats) overlaps the output gradient ({dy.Length} floats) without being the same view; it may only share its memory whole.", nameof(dx));
+        }
+
+        return false;
     }
 
     /// <summary>Whether a convolution applies this pass as it stores (its own forward is then a no-op).</summary>
