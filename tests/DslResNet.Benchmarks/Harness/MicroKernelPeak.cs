@@ -60,6 +60,42 @@ namespace DslResNet.Kernels.Simd.Probe
 
         public static int Padding => 0;
     }
+
+    /// <summary>A 1x1 geometry with 16 input and output channels (a Winograd product of ResNet-20's first stage).</summary>
+    internal readonly struct Pointwise16 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 1;
+
+        public static int Width => 1;
+
+        public static int OutChannels => 16;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 1;
+
+        public static int Padding => 0;
+    }
+
+    /// <summary>ResNet-20's first stage: 16 channels, 28x28, 3x3, stride 1, padding 1.</summary>
+    internal readonly struct Slide16 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 28;
+
+        public static int Width => 28;
+
+        public static int OutChannels => 16;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
 }
 
 namespace DslResNet.Benchmarks.Harness
@@ -79,6 +115,8 @@ namespace DslResNet.Benchmarks.Harness
             Measure<Pointwise64>();
             Measure<Pointwise256>();
             Measure<Pointwise1024>();
+            MeasureSlide();
+            MeasureForward1();
             return 0;
         }
 
@@ -101,7 +139,7 @@ namespace DslResNet.Benchmarks.Harness
                 {
                     for (int p = 0; p < pixels; p += 6)
                     {
-                        MicroKernels<G, Simd512, Vector512<float>>.Forward4(6, x + ((long)p * cin), w, y + (p * 64), 64);
+                        MicroKernels<G, Simd512, Vector512<float>>.Forward4(6, x + ((long)p * cin), w, y + (p * 64), 64, default(PlainStore));
                     }
 
                     calls += pixels / 6;
@@ -111,6 +149,97 @@ namespace DslResNet.Benchmarks.Harness
             }
 
             Console.WriteLine($"Forward4, 6 pixels, {cin} input channels, 600-pixel span: {best:F1} GFLOP/s");
+            NativeMemory.AlignedFree(x);
+            NativeMemory.AlignedFree(w);
+            NativeMemory.AlignedFree(y);
+        }
+
+        // The 16-channel kernel as a Winograd product: 14 tiles by 16 input channels, 16 output channels.
+        private static void MeasureForward1()
+        {
+            float* x = (float*)NativeMemory.AlignedAlloc(16 * 14 * 16 * 4, 64);
+            float* w = (float*)NativeMemory.AlignedAlloc(16 * 16 * 16 * 4, 64);
+            float* y = (float*)NativeMemory.AlignedAlloc(16 * 14 * 16 * 4, 64);
+            new Span<float>(x, 16 * 14 * 16).Fill(0.5f);
+            new Span<float>(w, 16 * 16 * 16).Fill(0.25f);
+            double best = 0;
+            for (int run = 0; run < 5; run++)
+            {
+                long calls = 0;
+                Stopwatch watch = Stopwatch.StartNew();
+                while (watch.ElapsedMilliseconds < 200)
+                {
+                    for (int i = 0; i < 1000; i++)
+                    {
+                        int xi = i & 15;
+                        MicroKernels<Pointwise16, Simd512, Vector512<float>>.Forward1(14, x + (xi * 14 * 16), w + (xi * 256), y + (xi * 14 * 16), 16, default(PlainStore));
+                    }
+
+                    calls += 1000;
+                }
+
+                best = Math.Max(best, 2.0 * 14 * 16 * 16 * calls / watch.Elapsed.TotalSeconds / 1e9);
+            }
+
+            Console.WriteLine($"Forward1, 14 pixels, 16 to 16 channels, 1x1 (a Winograd product): {best:F1} GFLOP/s");
+            best = 0;
+            float* xl = (float*)NativeMemory.AlignedAlloc(28 * 256 * 4, 64);
+            float* wl = (float*)NativeMemory.AlignedAlloc(256 * 16 * 4, 64);
+            new Span<float>(xl, 28 * 256).Fill(0.5f);
+            new Span<float>(wl, 256 * 16).Fill(0.25f);
+            for (int run = 0; run < 5; run++)
+            {
+                long calls = 0;
+                Stopwatch watch = Stopwatch.StartNew();
+                while (watch.ElapsedMilliseconds < 200)
+                {
+                    for (int i = 0; i < 1000; i++)
+                    {
+                        MicroKernels<Pointwise256, Simd512, Vector512<float>>.Forward1(28, xl, wl, y, 16, default(PlainStore));
+                    }
+
+                    calls += 1000;
+                }
+
+                best = Math.Max(best, 2.0 * 28 * 256 * 16 * calls / watch.Elapsed.TotalSeconds / 1e9);
+            }
+
+            Console.WriteLine($"Forward1, 28 pixels, 256 to 16 channels: {best:F1} GFLOP/s");
+            NativeMemory.AlignedFree(x);
+            NativeMemory.AlignedFree(w);
+            NativeMemory.AlignedFree(y);
+        }
+
+        // The 16-channel sliding kernel over one padded 28-pixel row, two blocks of 14, its weights (9 KB) in L1.
+        private static void MeasureSlide()
+        {
+            const int row = 30 * 16;
+            float* x = (float*)NativeMemory.AlignedAlloc(30 * 128 * row * 4, 64);
+            float* w = (float*)NativeMemory.AlignedAlloc(9 * 16 * 16 * 4, 64);
+            float* y = (float*)NativeMemory.AlignedAlloc(28 * 16 * 4, 64);
+            new Span<float>(x, 30 * 128 * row).Fill(0.5f);
+            new Span<float>(w, 9 * 16 * 16).Fill(0.25f);
+            double best = 0;
+            for (int run = 0; run < 5; run++)
+            {
+                long calls = 0;
+                Stopwatch watch = Stopwatch.StartNew();
+                while (watch.ElapsedMilliseconds < 200)
+                {
+                    for (int i = 0; i < 28 * 128; i++)
+                    {
+                        float* xi = x + ((long)(i + (2 * (i / 28))) * row);
+                        MicroKernels<Slide16, Simd512, Vector512<float>>.ForwardSlide1(14, xi, w, y, 16, default(PlainStore));
+                        MicroKernels<Slide16, Simd512, Vector512<float>>.ForwardSlide1(14, xi + (14 * 16), w, y + (14 * 16), 16, default(PlainStore));
+                    }
+
+                    calls += 2 * 28 * 128;
+                }
+
+                best = Math.Max(best, 2.0 * 14 * 16 * 16 * 9 * calls / watch.Elapsed.TotalSeconds / 1e9);
+            }
+
+            Console.WriteLine($"ForwardSlide1, 14 pixels, 16 to 16 channels, 3x3: {best:F1} GFLOP/s");
             NativeMemory.AlignedFree(x);
             NativeMemory.AlignedFree(w);
             NativeMemory.AlignedFree(y);

@@ -18,9 +18,11 @@ internal static unsafe class MicroKernels<G, TS, TV>
     /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
     /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Forward1<R>(float* x, float* wt, float* dst, int dstStride)
+    public static void Forward1<R, TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
         where R : struct, IConst
+        where TE : struct, IVectorStore
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -100,34 +102,34 @@ internal static unsafe class MicroKernels<G, TS, TV>
             }
         }
 
-        { TS.Store(dst + (0 * dstStride) + 0, a0_0); }
-        if (R.Value > 1) { TS.Store(dst + (1 * dstStride) + 0, a1_0); }
-        if (R.Value > 2) { TS.Store(dst + (2 * dstStride) + 0, a2_0); }
-        if (R.Value > 3) { TS.Store(dst + (3 * dstStride) + 0, a3_0); }
-        if (R.Value > 4) { TS.Store(dst + (4 * dstStride) + 0, a4_0); }
-        if (R.Value > 5) { TS.Store(dst + (5 * dstStride) + 0, a5_0); }
-        if (R.Value > 6) { TS.Store(dst + (6 * dstStride) + 0, a6_0); }
-        if (R.Value > 7) { TS.Store(dst + (7 * dstStride) + 0, a7_0); }
-        if (R.Value > 8) { TS.Store(dst + (8 * dstStride) + 0, a8_0); }
-        if (R.Value > 9) { TS.Store(dst + (9 * dstStride) + 0, a9_0); }
-        if (R.Value > 10) { TS.Store(dst + (10 * dstStride) + 0, a10_0); }
-        if (R.Value > 11) { TS.Store(dst + (11 * dstStride) + 0, a11_0); }
-        if (R.Value > 12) { TS.Store(dst + (12 * dstStride) + 0, a12_0); }
-        if (R.Value > 13) { TS.Store(dst + (13 * dstStride) + 0, a13_0); }
-        if (R.Value > 14) { TS.Store(dst + (14 * dstStride) + 0, a14_0); }
-        if (R.Value > 15) { TS.Store(dst + (15 * dstStride) + 0, a15_0); }
-        if (R.Value > 16) { TS.Store(dst + (16 * dstStride) + 0, a16_0); }
-        if (R.Value > 17) { TS.Store(dst + (17 * dstStride) + 0, a17_0); }
-        if (R.Value > 18) { TS.Store(dst + (18 * dstStride) + 0, a18_0); }
-        if (R.Value > 19) { TS.Store(dst + (19 * dstStride) + 0, a19_0); }
-        if (R.Value > 20) { TS.Store(dst + (20 * dstStride) + 0, a20_0); }
-        if (R.Value > 21) { TS.Store(dst + (21 * dstStride) + 0, a21_0); }
-        if (R.Value > 22) { TS.Store(dst + (22 * dstStride) + 0, a22_0); }
-        if (R.Value > 23) { TS.Store(dst + (23 * dstStride) + 0, a23_0); }
-        if (R.Value > 24) { TS.Store(dst + (24 * dstStride) + 0, a24_0); }
-        if (R.Value > 25) { TS.Store(dst + (25 * dstStride) + 0, a25_0); }
-        if (R.Value > 26) { TS.Store(dst + (26 * dstStride) + 0, a26_0); }
-        if (R.Value > 27) { TS.Store(dst + (27 * dstStride) + 0, a27_0); }
+        { store.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        if (R.Value > 1) { store.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        if (R.Value > 2) { store.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        if (R.Value > 3) { store.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        if (R.Value > 4) { store.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        if (R.Value > 5) { store.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        if (R.Value > 6) { store.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        if (R.Value > 7) { store.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        if (R.Value > 8) { store.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        if (R.Value > 9) { store.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        if (R.Value > 10) { store.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        if (R.Value > 11) { store.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        if (R.Value > 12) { store.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        if (R.Value > 13) { store.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        if (R.Value > 14) { store.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+        if (R.Value > 15) { store.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
+        if (R.Value > 16) { store.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
+        if (R.Value > 17) { store.Store<TS, TV>(dst, (17 * dstStride) + 0, 0, a17_0); }
+        if (R.Value > 18) { store.Store<TS, TV>(dst, (18 * dstStride) + 0, 0, a18_0); }
+        if (R.Value > 19) { store.Store<TS, TV>(dst, (19 * dstStride) + 0, 0, a19_0); }
+        if (R.Value > 20) { store.Store<TS, TV>(dst, (20 * dstStride) + 0, 0, a20_0); }
+        if (R.Value > 21) { store.Store<TS, TV>(dst, (21 * dstStride) + 0, 0, a21_0); }
+        if (R.Value > 22) { store.Store<TS, TV>(dst, (22 * dstStride) + 0, 0, a22_0); }
+        if (R.Value > 23) { store.Store<TS, TV>(dst, (23 * dstStride) + 0, 0, a23_0); }
+        if (R.Value > 24) { store.Store<TS, TV>(dst, (24 * dstStride) + 0, 0, a24_0); }
+        if (R.Value > 25) { store.Store<TS, TV>(dst, (25 * dstStride) + 0, 0, a25_0); }
+        if (R.Value > 26) { store.Store<TS, TV>(dst, (26 * dstStride) + 0, 0, a26_0); }
+        if (R.Value > 27) { store.Store<TS, TV>(dst, (27 * dstStride) + 0, 0, a27_0); }
     }
 
     /// <summary>Forward: 32 output channels by up to 14 pixels of one output row.</summary>
@@ -135,9 +137,11 @@ internal static unsafe class MicroKernels<G, TS, TV>
     /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
     /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Forward2<R>(float* x, float* wt, float* dst, int dstStride)
+    public static void Forward2<R, TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
         where R : struct, IConst
+        where TE : struct, IVectorStore
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -190,20 +194,20 @@ internal static unsafe class MicroKernels<G, TS, TV>
             }
         }
 
-        { TS.Store(dst + (0 * dstStride) + 0, a0_0); TS.Store(dst + (0 * dstStride) + 16, a0_1); }
-        if (R.Value > 1) { TS.Store(dst + (1 * dstStride) + 0, a1_0); TS.Store(dst + (1 * dstStride) + 16, a1_1); }
-        if (R.Value > 2) { TS.Store(dst + (2 * dstStride) + 0, a2_0); TS.Store(dst + (2 * dstStride) + 16, a2_1); }
-        if (R.Value > 3) { TS.Store(dst + (3 * dstStride) + 0, a3_0); TS.Store(dst + (3 * dstStride) + 16, a3_1); }
-        if (R.Value > 4) { TS.Store(dst + (4 * dstStride) + 0, a4_0); TS.Store(dst + (4 * dstStride) + 16, a4_1); }
-        if (R.Value > 5) { TS.Store(dst + (5 * dstStride) + 0, a5_0); TS.Store(dst + (5 * dstStride) + 16, a5_1); }
-        if (R.Value > 6) { TS.Store(dst + (6 * dstStride) + 0, a6_0); TS.Store(dst + (6 * dstStride) + 16, a6_1); }
-        if (R.Value > 7) { TS.Store(dst + (7 * dstStride) + 0, a7_0); TS.Store(dst + (7 * dstStride) + 16, a7_1); }
-        if (R.Value > 8) { TS.Store(dst + (8 * dstStride) + 0, a8_0); TS.Store(dst + (8 * dstStride) + 16, a8_1); }
-        if (R.Value > 9) { TS.Store(dst + (9 * dstStride) + 0, a9_0); TS.Store(dst + (9 * dstStride) + 16, a9_1); }
-        if (R.Value > 10) { TS.Store(dst + (10 * dstStride) + 0, a10_0); TS.Store(dst + (10 * dstStride) + 16, a10_1); }
-        if (R.Value > 11) { TS.Store(dst + (11 * dstStride) + 0, a11_0); TS.Store(dst + (11 * dstStride) + 16, a11_1); }
-        if (R.Value > 12) { TS.Store(dst + (12 * dstStride) + 0, a12_0); TS.Store(dst + (12 * dstStride) + 16, a12_1); }
-        if (R.Value > 13) { TS.Store(dst + (13 * dstStride) + 0, a13_0); TS.Store(dst + (13 * dstStride) + 16, a13_1); }
+        { store.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); store.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        if (R.Value > 1) { store.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); store.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        if (R.Value > 2) { store.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); store.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        if (R.Value > 3) { store.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); store.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        if (R.Value > 4) { store.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); store.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+        if (R.Value > 5) { store.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); store.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
+        if (R.Value > 6) { store.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); store.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
+        if (R.Value > 7) { store.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); store.Store<TS, TV>(dst, (7 * dstStride) + 16, 16, a7_1); }
+        if (R.Value > 8) { store.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); store.Store<TS, TV>(dst, (8 * dstStride) + 16, 16, a8_1); }
+        if (R.Value > 9) { store.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); store.Store<TS, TV>(dst, (9 * dstStride) + 16, 16, a9_1); }
+        if (R.Value > 10) { store.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); store.Store<TS, TV>(dst, (10 * dstStride) + 16, 16, a10_1); }
+        if (R.Value > 11) { store.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); store.Store<TS, TV>(dst, (11 * dstStride) + 16, 16, a11_1); }
+        if (R.Value > 12) { store.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); store.Store<TS, TV>(dst, (12 * dstStride) + 16, 16, a12_1); }
+        if (R.Value > 13) { store.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); store.Store<TS, TV>(dst, (13 * dstStride) + 16, 16, a13_1); }
     }
 
     /// <summary>Forward: 64 output channels by up to 6 pixels of one output row.</summary>
@@ -211,9 +215,11 @@ internal static unsafe class MicroKernels<G, TS, TV>
     /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][64] (see PackedGroups).</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
     /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Forward4<R>(float* x, float* wt, float* dst, int dstStride)
+    public static void Forward4<R, TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
         where R : struct, IConst
+        where TE : struct, IVectorStore
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -252,12 +258,12 @@ internal static unsafe class MicroKernels<G, TS, TV>
             }
         }
 
-        { TS.Store(dst + (0 * dstStride) + 0, a0_0); TS.Store(dst + (0 * dstStride) + 16, a0_1); TS.Store(dst + (0 * dstStride) + 32, a0_2); TS.Store(dst + (0 * dstStride) + 48, a0_3); }
-        if (R.Value > 1) { TS.Store(dst + (1 * dstStride) + 0, a1_0); TS.Store(dst + (1 * dstStride) + 16, a1_1); TS.Store(dst + (1 * dstStride) + 32, a1_2); TS.Store(dst + (1 * dstStride) + 48, a1_3); }
-        if (R.Value > 2) { TS.Store(dst + (2 * dstStride) + 0, a2_0); TS.Store(dst + (2 * dstStride) + 16, a2_1); TS.Store(dst + (2 * dstStride) + 32, a2_2); TS.Store(dst + (2 * dstStride) + 48, a2_3); }
-        if (R.Value > 3) { TS.Store(dst + (3 * dstStride) + 0, a3_0); TS.Store(dst + (3 * dstStride) + 16, a3_1); TS.Store(dst + (3 * dstStride) + 32, a3_2); TS.Store(dst + (3 * dstStride) + 48, a3_3); }
-        if (R.Value > 4) { TS.Store(dst + (4 * dstStride) + 0, a4_0); TS.Store(dst + (4 * dstStride) + 16, a4_1); TS.Store(dst + (4 * dstStride) + 32, a4_2); TS.Store(dst + (4 * dstStride) + 48, a4_3); }
-        if (R.Value > 5) { TS.Store(dst + (5 * dstStride) + 0, a5_0); TS.Store(dst + (5 * dstStride) + 16, a5_1); TS.Store(dst + (5 * dstStride) + 32, a5_2); TS.Store(dst + (5 * dstStride) + 48, a5_3); }
+        { store.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); store.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); store.Store<TS, TV>(dst, (0 * dstStride) + 32, 32, a0_2); store.Store<TS, TV>(dst, (0 * dstStride) + 48, 48, a0_3); }
+        if (R.Value > 1) { store.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); store.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); store.Store<TS, TV>(dst, (1 * dstStride) + 32, 32, a1_2); store.Store<TS, TV>(dst, (1 * dstStride) + 48, 48, a1_3); }
+        if (R.Value > 2) { store.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); store.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); store.Store<TS, TV>(dst, (2 * dstStride) + 32, 32, a2_2); store.Store<TS, TV>(dst, (2 * dstStride) + 48, 48, a2_3); }
+        if (R.Value > 3) { store.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); store.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); store.Store<TS, TV>(dst, (3 * dstStride) + 32, 32, a3_2); store.Store<TS, TV>(dst, (3 * dstStride) + 48, 48, a3_3); }
+        if (R.Value > 4) { store.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); store.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); store.Store<TS, TV>(dst, (4 * dstStride) + 32, 32, a4_2); store.Store<TS, TV>(dst, (4 * dstStride) + 48, 48, a4_3); }
+        if (R.Value > 5) { store.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); store.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); store.Store<TS, TV>(dst, (5 * dstStride) + 32, 32, a5_2); store.Store<TS, TV>(dst, (5 * dstStride) + 48, 48, a5_3); }
     }
 
     /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by up to 14 pixels of one output row.
@@ -267,9 +273,11 @@ internal static unsafe class MicroKernels<G, TS, TV>
     /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
     /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ForwardSlide1<R>(float* x, float* wt, float* dst, int dstStride)
+    public static void ForwardSlide1<R, TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
         where R : struct, IConst
+        where TE : struct, IVectorStore
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -323,20 +331,20 @@ internal static unsafe class MicroKernels<G, TS, TV>
             }
         }
 
-        { TS.Store(dst + (0 * dstStride) + 0, a0_0); }
-        if (R.Value > 1) { TS.Store(dst + (1 * dstStride) + 0, a1_0); }
-        if (R.Value > 2) { TS.Store(dst + (2 * dstStride) + 0, a2_0); }
-        if (R.Value > 3) { TS.Store(dst + (3 * dstStride) + 0, a3_0); }
-        if (R.Value > 4) { TS.Store(dst + (4 * dstStride) + 0, a4_0); }
-        if (R.Value > 5) { TS.Store(dst + (5 * dstStride) + 0, a5_0); }
-        if (R.Value > 6) { TS.Store(dst + (6 * dstStride) + 0, a6_0); }
-        if (R.Value > 7) { TS.Store(dst + (7 * dstStride) + 0, a7_0); }
-        if (R.Value > 8) { TS.Store(dst + (8 * dstStride) + 0, a8_0); }
-        if (R.Value > 9) { TS.Store(dst + (9 * dstStride) + 0, a9_0); }
-        if (R.Value > 10) { TS.Store(dst + (10 * dstStride) + 0, a10_0); }
-        if (R.Value > 11) { TS.Store(dst + (11 * dstStride) + 0, a11_0); }
-        if (R.Value > 12) { TS.Store(dst + (12 * dstStride) + 0, a12_0); }
-        if (R.Value > 13) { TS.Store(dst + (13 * dstStride) + 0, a13_0); }
+        { store.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        if (R.Value > 1) { store.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        if (R.Value > 2) { store.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        if (R.Value > 3) { store.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        if (R.Value > 4) { store.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        if (R.Value > 5) { store.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        if (R.Value > 6) { store.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        if (R.Value > 7) { store.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        if (R.Value > 8) { store.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        if (R.Value > 9) { store.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        if (R.Value > 10) { store.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        if (R.Value > 11) { store.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        if (R.Value > 12) { store.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        if (R.Value > 13) { store.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
     }
 
     /// <summary>Forward at stride 1 for kernels up to 3 wide: 32 output channels by up to 7 pixels of one output row.
@@ -346,9 +354,11 @@ internal static unsafe class MicroKernels<G, TS, TV>
     /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
     /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ForwardSlide2<R>(float* x, float* wt, float* dst, int dstStride)
+    public static void ForwardSlide2<R, TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
         where R : struct, IConst
+        where TE : struct, IVectorStore
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -391,13 +401,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
             }
         }
 
-        { TS.Store(dst + (0 * dstStride) + 0, a0_0); TS.Store(dst + (0 * dstStride) + 16, a0_1); }
-        if (R.Value > 1) { TS.Store(dst + (1 * dstStride) + 0, a1_0); TS.Store(dst + (1 * dstStride) + 16, a1_1); }
-        if (R.Value > 2) { TS.Store(dst + (2 * dstStride) + 0, a2_0); TS.Store(dst + (2 * dstStride) + 16, a2_1); }
-        if (R.Value > 3) { TS.Store(dst + (3 * dstStride) + 0, a3_0); TS.Store(dst + (3 * dstStride) + 16, a3_1); }
-        if (R.Value > 4) { TS.Store(dst + (4 * dstStride) + 0, a4_0); TS.Store(dst + (4 * dstStride) + 16, a4_1); }
-        if (R.Value > 5) { TS.Store(dst + (5 * dstStride) + 0, a5_0); TS.Store(dst + (5 * dstStride) + 16, a5_1); }
-        if (R.Value > 6) { TS.Store(dst + (6 * dstStride) + 0, a6_0); TS.Store(dst + (6 * dstStride) + 16, a6_1); }
+        { store.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); store.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        if (R.Value > 1) { store.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); store.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        if (R.Value > 2) { store.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); store.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        if (R.Value > 3) { store.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); store.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        if (R.Value > 4) { store.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); store.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+        if (R.Value > 5) { store.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); store.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
+        if (R.Value > 6) { store.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); store.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
     }
 
     /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by up to 14 output pixels, scattered.</summary>
@@ -873,142 +883,157 @@ internal static unsafe class MicroKernels<G, TS, TV>
         if (R.Value > 7) { TS.Store(dw + (2 * G.OutChannels * 16) + (7 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (7 * 16)), a2_7)); }
     }
 
-    /// <summary>Forward, 16 channels: runs <see cref="Forward1{R}"/> compiled for <paramref name="count"/> (1 to 28).</summary>
+    /// <summary>Forward, 16 channels: runs <see cref="Forward1{R, TE}"/> compiled for <paramref name="count"/> (1 to 28).</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
     /// <param name="count">The block size.</param>
     /// <param name="x">See the kernel.</param>
     /// <param name="wt">See the kernel.</param>
     /// <param name="dst">See the kernel.</param>
     /// <param name="dstStride">See the kernel.</param>
+    /// <param name="store">See the kernel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Forward1(int count, float* x, float* wt, float* dst, int dstStride)
+    public static void Forward1<TE>(int count, float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
     {
         switch (count)
         {
-            case 1: Forward1<C1>(x, wt, dst, dstStride); break;
-            case 2: Forward1<C2>(x, wt, dst, dstStride); break;
-            case 3: Forward1<C3>(x, wt, dst, dstStride); break;
-            case 4: Forward1<C4>(x, wt, dst, dstStride); break;
-            case 5: Forward1<C5>(x, wt, dst, dstStride); break;
-            case 6: Forward1<C6>(x, wt, dst, dstStride); break;
-            case 7: Forward1<C7>(x, wt, dst, dstStride); break;
-            case 8: Forward1<C8>(x, wt, dst, dstStride); break;
-            case 9: Forward1<C9>(x, wt, dst, dstStride); break;
-            case 10: Forward1<C10>(x, wt, dst, dstStride); break;
-            case 11: Forward1<C11>(x, wt, dst, dstStride); break;
-            case 12: Forward1<C12>(x, wt, dst, dstStride); break;
-            case 13: Forward1<C13>(x, wt, dst, dstStride); break;
-            case 14: Forward1<C14>(x, wt, dst, dstStride); break;
-            case 15: Forward1<C15>(x, wt, dst, dstStride); break;
-            case 16: Forward1<C16>(x, wt, dst, dstStride); break;
-            case 17: Forward1<C17>(x, wt, dst, dstStride); break;
-            case 18: Forward1<C18>(x, wt, dst, dstStride); break;
-            case 19: Forward1<C19>(x, wt, dst, dstStride); break;
-            case 20: Forward1<C20>(x, wt, dst, dstStride); break;
-            case 21: Forward1<C21>(x, wt, dst, dstStride); break;
-            case 22: Forward1<C22>(x, wt, dst, dstStride); break;
-            case 23: Forward1<C23>(x, wt, dst, dstStride); break;
-            case 24: Forward1<C24>(x, wt, dst, dstStride); break;
-            case 25: Forward1<C25>(x, wt, dst, dstStride); break;
-            case 26: Forward1<C26>(x, wt, dst, dstStride); break;
-            case 27: Forward1<C27>(x, wt, dst, dstStride); break;
-            default: Forward1<C28>(x, wt, dst, dstStride); break;
+            case 1: Forward1<C1, TE>(x, wt, dst, dstStride, store); break;
+            case 2: Forward1<C2, TE>(x, wt, dst, dstStride, store); break;
+            case 3: Forward1<C3, TE>(x, wt, dst, dstStride, store); break;
+            case 4: Forward1<C4, TE>(x, wt, dst, dstStride, store); break;
+            case 5: Forward1<C5, TE>(x, wt, dst, dstStride, store); break;
+            case 6: Forward1<C6, TE>(x, wt, dst, dstStride, store); break;
+            case 7: Forward1<C7, TE>(x, wt, dst, dstStride, store); break;
+            case 8: Forward1<C8, TE>(x, wt, dst, dstStride, store); break;
+            case 9: Forward1<C9, TE>(x, wt, dst, dstStride, store); break;
+            case 10: Forward1<C10, TE>(x, wt, dst, dstStride, store); break;
+            case 11: Forward1<C11, TE>(x, wt, dst, dstStride, store); break;
+            case 12: Forward1<C12, TE>(x, wt, dst, dstStride, store); break;
+            case 13: Forward1<C13, TE>(x, wt, dst, dstStride, store); break;
+            case 14: Forward1<C14, TE>(x, wt, dst, dstStride, store); break;
+            case 15: Forward1<C15, TE>(x, wt, dst, dstStride, store); break;
+            case 16: Forward1<C16, TE>(x, wt, dst, dstStride, store); break;
+            case 17: Forward1<C17, TE>(x, wt, dst, dstStride, store); break;
+            case 18: Forward1<C18, TE>(x, wt, dst, dstStride, store); break;
+            case 19: Forward1<C19, TE>(x, wt, dst, dstStride, store); break;
+            case 20: Forward1<C20, TE>(x, wt, dst, dstStride, store); break;
+            case 21: Forward1<C21, TE>(x, wt, dst, dstStride, store); break;
+            case 22: Forward1<C22, TE>(x, wt, dst, dstStride, store); break;
+            case 23: Forward1<C23, TE>(x, wt, dst, dstStride, store); break;
+            case 24: Forward1<C24, TE>(x, wt, dst, dstStride, store); break;
+            case 25: Forward1<C25, TE>(x, wt, dst, dstStride, store); break;
+            case 26: Forward1<C26, TE>(x, wt, dst, dstStride, store); break;
+            case 27: Forward1<C27, TE>(x, wt, dst, dstStride, store); break;
+            default: Forward1<C28, TE>(x, wt, dst, dstStride, store); break;
         }
     }
 
-    /// <summary>Forward, 32 channels: runs <see cref="Forward2{R}"/> compiled for <paramref name="count"/> (1 to 14).</summary>
+    /// <summary>Forward, 32 channels: runs <see cref="Forward2{R, TE}"/> compiled for <paramref name="count"/> (1 to 14).</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
     /// <param name="count">The block size.</param>
     /// <param name="x">See the kernel.</param>
     /// <param name="wt">See the kernel.</param>
     /// <param name="dst">See the kernel.</param>
     /// <param name="dstStride">See the kernel.</param>
+    /// <param name="store">See the kernel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Forward2(int count, float* x, float* wt, float* dst, int dstStride)
+    public static void Forward2<TE>(int count, float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
     {
         switch (count)
         {
-            case 1: Forward2<C1>(x, wt, dst, dstStride); break;
-            case 2: Forward2<C2>(x, wt, dst, dstStride); break;
-            case 3: Forward2<C3>(x, wt, dst, dstStride); break;
-            case 4: Forward2<C4>(x, wt, dst, dstStride); break;
-            case 5: Forward2<C5>(x, wt, dst, dstStride); break;
-            case 6: Forward2<C6>(x, wt, dst, dstStride); break;
-            case 7: Forward2<C7>(x, wt, dst, dstStride); break;
-            case 8: Forward2<C8>(x, wt, dst, dstStride); break;
-            case 9: Forward2<C9>(x, wt, dst, dstStride); break;
-            case 10: Forward2<C10>(x, wt, dst, dstStride); break;
-            case 11: Forward2<C11>(x, wt, dst, dstStride); break;
-            case 12: Forward2<C12>(x, wt, dst, dstStride); break;
-            case 13: Forward2<C13>(x, wt, dst, dstStride); break;
-            default: Forward2<C14>(x, wt, dst, dstStride); break;
+            case 1: Forward2<C1, TE>(x, wt, dst, dstStride, store); break;
+            case 2: Forward2<C2, TE>(x, wt, dst, dstStride, store); break;
+            case 3: Forward2<C3, TE>(x, wt, dst, dstStride, store); break;
+            case 4: Forward2<C4, TE>(x, wt, dst, dstStride, store); break;
+            case 5: Forward2<C5, TE>(x, wt, dst, dstStride, store); break;
+            case 6: Forward2<C6, TE>(x, wt, dst, dstStride, store); break;
+            case 7: Forward2<C7, TE>(x, wt, dst, dstStride, store); break;
+            case 8: Forward2<C8, TE>(x, wt, dst, dstStride, store); break;
+            case 9: Forward2<C9, TE>(x, wt, dst, dstStride, store); break;
+            case 10: Forward2<C10, TE>(x, wt, dst, dstStride, store); break;
+            case 11: Forward2<C11, TE>(x, wt, dst, dstStride, store); break;
+            case 12: Forward2<C12, TE>(x, wt, dst, dstStride, store); break;
+            case 13: Forward2<C13, TE>(x, wt, dst, dstStride, store); break;
+            default: Forward2<C14, TE>(x, wt, dst, dstStride, store); break;
         }
     }
 
-    /// <summary>Forward, 64 channels: runs <see cref="Forward4{R}"/> compiled for <paramref name="count"/> (1 to 6).</summary>
+    /// <summary>Forward, 64 channels: runs <see cref="Forward4{R, TE}"/> compiled for <paramref name="count"/> (1 to 6).</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
     /// <param name="count">The block size.</param>
     /// <param name="x">See the kernel.</param>
     /// <param name="wt">See the kernel.</param>
     /// <param name="dst">See the kernel.</param>
     /// <param name="dstStride">See the kernel.</param>
+    /// <param name="store">See the kernel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Forward4(int count, float* x, float* wt, float* dst, int dstStride)
+    public static void Forward4<TE>(int count, float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
     {
         switch (count)
         {
-            case 1: Forward4<C1>(x, wt, dst, dstStride); break;
-            case 2: Forward4<C2>(x, wt, dst, dstStride); break;
-            case 3: Forward4<C3>(x, wt, dst, dstStride); break;
-            case 4: Forward4<C4>(x, wt, dst, dstStride); break;
-            case 5: Forward4<C5>(x, wt, dst, dstStride); break;
-            default: Forward4<C6>(x, wt, dst, dstStride); break;
+            case 1: Forward4<C1, TE>(x, wt, dst, dstStride, store); break;
+            case 2: Forward4<C2, TE>(x, wt, dst, dstStride, store); break;
+            case 3: Forward4<C3, TE>(x, wt, dst, dstStride, store); break;
+            case 4: Forward4<C4, TE>(x, wt, dst, dstStride, store); break;
+            case 5: Forward4<C5, TE>(x, wt, dst, dstStride, store); break;
+            default: Forward4<C6, TE>(x, wt, dst, dstStride, store); break;
         }
     }
 
-    /// <summary>Sliding forward, 16 channels: runs <see cref="ForwardSlide1{R}"/> compiled for <paramref name="count"/> (1 to 14).</summary>
+    /// <summary>Sliding forward, 16 channels: runs <see cref="ForwardSlide1{R, TE}"/> compiled for <paramref name="count"/> (1 to 14).</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
     /// <param name="count">The block size.</param>
     /// <param name="x">See the kernel.</param>
     /// <param name="wt">See the kernel.</param>
     /// <param name="dst">See the kernel.</param>
     /// <param name="dstStride">See the kernel.</param>
+    /// <param name="store">See the kernel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ForwardSlide1(int count, float* x, float* wt, float* dst, int dstStride)
+    public static void ForwardSlide1<TE>(int count, float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
     {
         switch (count)
         {
-            case 1: ForwardSlide1<C1>(x, wt, dst, dstStride); break;
-            case 2: ForwardSlide1<C2>(x, wt, dst, dstStride); break;
-            case 3: ForwardSlide1<C3>(x, wt, dst, dstStride); break;
-            case 4: ForwardSlide1<C4>(x, wt, dst, dstStride); break;
-            case 5: ForwardSlide1<C5>(x, wt, dst, dstStride); break;
-            case 6: ForwardSlide1<C6>(x, wt, dst, dstStride); break;
-            case 7: ForwardSlide1<C7>(x, wt, dst, dstStride); break;
-            case 8: ForwardSlide1<C8>(x, wt, dst, dstStride); break;
-            case 9: ForwardSlide1<C9>(x, wt, dst, dstStride); break;
-            case 10: ForwardSlide1<C10>(x, wt, dst, dstStride); break;
-            case 11: ForwardSlide1<C11>(x, wt, dst, dstStride); break;
-            case 12: ForwardSlide1<C12>(x, wt, dst, dstStride); break;
-            case 13: ForwardSlide1<C13>(x, wt, dst, dstStride); break;
-            default: ForwardSlide1<C14>(x, wt, dst, dstStride); break;
+            case 1: ForwardSlide1<C1, TE>(x, wt, dst, dstStride, store); break;
+            case 2: ForwardSlide1<C2, TE>(x, wt, dst, dstStride, store); break;
+            case 3: ForwardSlide1<C3, TE>(x, wt, dst, dstStride, store); break;
+            case 4: ForwardSlide1<C4, TE>(x, wt, dst, dstStride, store); break;
+            case 5: ForwardSlide1<C5, TE>(x, wt, dst, dstStride, store); break;
+            case 6: ForwardSlide1<C6, TE>(x, wt, dst, dstStride, store); break;
+            case 7: ForwardSlide1<C7, TE>(x, wt, dst, dstStride, store); break;
+            case 8: ForwardSlide1<C8, TE>(x, wt, dst, dstStride, store); break;
+            case 9: ForwardSlide1<C9, TE>(x, wt, dst, dstStride, store); break;
+            case 10: ForwardSlide1<C10, TE>(x, wt, dst, dstStride, store); break;
+            case 11: ForwardSlide1<C11, TE>(x, wt, dst, dstStride, store); break;
+            case 12: ForwardSlide1<C12, TE>(x, wt, dst, dstStride, store); break;
+            case 13: ForwardSlide1<C13, TE>(x, wt, dst, dstStride, store); break;
+            default: ForwardSlide1<C14, TE>(x, wt, dst, dstStride, store); break;
         }
     }
 
-    /// <summary>Sliding forward, 32 channels: runs <see cref="ForwardSlide2{R}"/> compiled for <paramref name="count"/> (1 to 7).</summary>
+    /// <summary>Sliding forward, 32 channels: runs <see cref="ForwardSlide2{R, TE}"/> compiled for <paramref name="count"/> (1 to 7).</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
     /// <param name="count">The block size.</param>
     /// <param name="x">See the kernel.</param>
     /// <param name="wt">See the kernel.</param>
     /// <param name="dst">See the kernel.</param>
     /// <param name="dstStride">See the kernel.</param>
+    /// <param name="store">See the kernel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ForwardSlide2(int count, float* x, float* wt, float* dst, int dstStride)
+    public static void ForwardSlide2<TE>(int count, float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
     {
         switch (count)
         {
-            case 1: ForwardSlide2<C1>(x, wt, dst, dstStride); break;
-            case 2: ForwardSlide2<C2>(x, wt, dst, dstStride); break;
-            case 3: ForwardSlide2<C3>(x, wt, dst, dstStride); break;
-            case 4: ForwardSlide2<C4>(x, wt, dst, dstStride); break;
-            case 5: ForwardSlide2<C5>(x, wt, dst, dstStride); break;
-            case 6: ForwardSlide2<C6>(x, wt, dst, dstStride); break;
-            default: ForwardSlide2<C7>(x, wt, dst, dstStride); break;
+            case 1: ForwardSlide2<C1, TE>(x, wt, dst, dstStride, store); break;
+            case 2: ForwardSlide2<C2, TE>(x, wt, dst, dstStride, store); break;
+            case 3: ForwardSlide2<C3, TE>(x, wt, dst, dstStride, store); break;
+            case 4: ForwardSlide2<C4, TE>(x, wt, dst, dstStride, store); break;
+            case 5: ForwardSlide2<C5, TE>(x, wt, dst, dstStride, store); break;
+            case 6: ForwardSlide2<C6, TE>(x, wt, dst, dstStride, store); break;
+            default: ForwardSlide2<C7, TE>(x, wt, dst, dstStride, store); break;
         }
     }
 

@@ -213,22 +213,30 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         int small = pixels / blocks;
         int large = blocks - (pixels % blocks);
         int ow0 = 0;
-        bool direct = !_bias && !HasEpilogue && !_accumulate && oc0 + (16 * vectors) <= G.OutChannels;
+
+        // Whole vectors are finished (bias, epilogue) in the micro-kernel and stored in place; a last group narrower than
+        // its vectors goes through the tile.
+        bool direct = oc0 + (16 * vectors) <= G.OutChannels;
+        PlainStore plain = default;
         for (int b = 0; b < blocks; b++)
         {
             int count = b < large ? small : small + 1;
             float* x = xRow + ((long)ow0 * GK.Stride * G.InChannels);
             float* w = _packed + PackedGroups.Start(oc0, Taps * G.InChannels);
             float* y = yRow + ((long)ow0 * G.OutChannels) + oc0;
-            float* dst = direct ? y : tile;
-            int stride = direct ? G.OutChannels : 16 * vectors;
-            switch (slide ? -vectors : vectors)
+            if (direct && (_bias || HasEpilogue || _accumulate))
             {
-                case -1: MicroKernels<GK, TS, TV>.ForwardSlide1(count, x, w, dst, stride); break;
-                case -2: MicroKernels<GK, TS, TV>.ForwardSlide2(count, x, w, dst, stride); break;
-                case 4: MicroKernels<GK, TS, TV>.Forward4(count, x, w, dst, stride); break;
-                case 2: MicroKernels<GK, TS, TV>.Forward2(count, x, w, dst, stride); break;
-                default: MicroKernels<GK, TS, TV>.Forward1(count, x, w, dst, stride); break;
+                FusedStore store = new(
+                    _bias ? _b + oc0 : null,
+                    HasEpilogue && EpilogueRelu1,
+                    HasEpilogue && EpilogueResidual is not null ? EpilogueResidual + (y - _y) : null,
+                    HasEpilogue && EpilogueRelu2,
+                    _accumulate);
+                Block<GK, FusedStore>(slide ? -vectors : vectors, count, x, w, y, G.OutChannels, store);
+            }
+            else
+            {
+                Block<GK, PlainStore>(slide ? -vectors : vectors, count, x, w, direct ? y : tile, direct ? G.OutChannels : 16 * vectors, plain);
             }
 
             if (!direct)
@@ -245,57 +253,27 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block<GK, TE>(int kernel, int count, float* x, float* w, float* dst, int stride, in TE store)
+        where GK : struct, IConvGeometry
+        where TE : struct, IVectorStore
+    {
+        switch (kernel)
+        {
+            case -1: MicroKernels<GK, TS, TV>.ForwardSlide1(count, x, w, dst, stride, store); break;
+            case -2: MicroKernels<GK, TS, TV>.ForwardSlide2(count, x, w, dst, stride, store); break;
+            case 4: MicroKernels<GK, TS, TV>.Forward4(count, x, w, dst, stride, store); break;
+            case 2: MicroKernels<GK, TS, TV>.Forward2(count, x, w, dst, stride, store); break;
+            default: MicroKernels<GK, TS, TV>.Forward1(count, x, w, dst, stride, store); break;
+        }
+    }
+
+    // The last output-channel group when it is narrower than its vectors: the valid channels of the tile, finished as
+    // FusedStore finishes whole vectors.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void StoreTile(float* tile, int count, int vectors, int oc0, float* y)
     {
         int valid = Math.Min(16 * vectors, G.OutChannels - oc0);
-        if (valid == 16 * vectors)
-        {
-            // Whole vectors: add the bias, apply a fused epilogue, store.
-            bool fused = HasEpilogue;
-            float* residual = EpilogueResidual is null ? null : EpilogueResidual + (y - _y);
-            for (int r = 0; r < count; r++)
-            {
-                float* t = tile + (r * 16 * vectors);
-                float* d = y + ((long)r * G.OutChannels);
-                for (int v = 0; v < vectors; v++)
-                {
-                    TV value = TS.Load(t + (16 * v));
-                    if (_bias)
-                    {
-                        value = TS.Add(value, TS.Load(_b + oc0 + (16 * v)));
-                    }
-
-                    if (_accumulate)
-                    {
-                        value = TS.Add(value, TS.Load(d + (16 * v)));
-                    }
-
-                    if (fused)
-                    {
-                        if (EpilogueRelu1)
-                        {
-                            value = TS.Relu(value);
-                        }
-
-                        if (residual is not null)
-                        {
-                            value = TS.Add(value, TS.Load(residual + ((long)r * G.OutChannels) + (16 * v)));
-                        }
-
-                        if (EpilogueRelu2)
-                        {
-                            value = TS.Relu(value);
-                        }
-                    }
-
-                    TS.Store(d + (16 * v), value);
-                }
-            }
-
-            return;
-        }
-
         for (int r = 0; r < count; r++)
         {
             float* t = tile + (r * 16 * vectors);

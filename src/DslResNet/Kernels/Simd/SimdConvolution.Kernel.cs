@@ -251,7 +251,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
                     int chunk = u % _rowChunks;
                     int tiles = Winograd<G, TS, TV>.TilesHigh;
                     long image = (long)n * OutPixels * G.OutChannels;
-                    var store = new WinogradStore(_bias ? _b : null, HasEpilogue && EpilogueRelu1, HasEpilogue && EpilogueResidual is not null ? EpilogueResidual + image : null, HasEpilogue && EpilogueRelu2, _accumulate);
+                    var store = new FusedStore(_bias ? _b : null, HasEpilogue && EpilogueRelu1, HasEpilogue && EpilogueResidual is not null ? EpilogueResidual + image : null, HasEpilogue && EpilogueRelu2, _accumulate);
                     Winograd<G, TS, TV>.Rows(_x + ((long)n * InPixels * G.InChannels), _winograd, _y + image, chunk * tiles / _rowChunks, (chunk + 1) * tiles / _rowChunks, _pool.Scratch(thread), store);
                 }
 

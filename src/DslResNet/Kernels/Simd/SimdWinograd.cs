@@ -111,7 +111,7 @@ internal static unsafe class Winograd<G, TS, TV>
     /// <param name="scratch">The thread's scratch (<see cref="ScratchFloats"/>).</param>
     /// <param name="store">Bias and fused epilogue.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Rows(float* x, float* u, float* y, int ty0, int ty1, float* scratch, in WinogradStore store)
+    public static void Rows(float* x, float* u, float* y, int ty0, int ty1, float* scratch, in FusedStore store)
     {
         float* padded = scratch;
         float* v = padded + (PaddedRows * (long)PaddedColumns * G.InChannels);
@@ -199,6 +199,7 @@ internal static unsafe class Winograd<G, TS, TV>
     {
         int ic = G.InChannels;
         int oc = G.OutChannels;
+        PlainStore plain = default;
         for (int xi = 0; xi < 16; xi++)
         {
             float* vx = v + ((long)xi * tiles * ic);
@@ -221,9 +222,9 @@ internal static unsafe class Winograd<G, TS, TV>
                     float* d = mx + ((long)t0 * oc) + oc0;
                     switch (vectors)
                     {
-                        case 4: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward4(count, a, w, d, oc); break;
-                        case 2: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward2(count, a, w, d, oc); break;
-                        default: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward1(count, a, w, d, oc); break;
+                        case 4: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward4(count, a, w, d, oc, plain); break;
+                        case 2: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward2(count, a, w, d, oc, plain); break;
+                        default: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward1(count, a, w, d, oc, plain); break;
                     }
 
                     t0 += count;
@@ -236,7 +237,7 @@ internal static unsafe class Winograd<G, TS, TV>
 
     // Y = A^T M A for every tile (y0 = m0 + m1 + m2, y1 = m1 - m2 - m3 along each axis), then bias and epilogue.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformOutput(float* m, float* y, int ty, int rows, int tiles, in WinogradStore store)
+    private static void TransformOutput(float* m, float* y, int ty, int rows, int tiles, in FusedStore store)
     {
         int oc = G.OutChannels;
         long plane = (long)tiles * oc;
@@ -280,64 +281,5 @@ internal static unsafe class Winograd<G, TS, TV>
                 }
             }
         }
-    }
-}
-
-/// <summary>How the Winograd output transform finishes a value: <c>y = act2(act1(v + b) + r)</c>, or <c>y += v</c>.</summary>
-/// <param name="bias">Bias, or null.</param>
-/// <param name="relu1">ReLU after the bias.</param>
-/// <param name="residual">Residual for the same image (NHWC, shaped as the output), or null.</param>
-/// <param name="relu2">ReLU after the add.</param>
-/// <param name="accumulate">Add into the output instead of overwriting it.</param>
-internal readonly unsafe struct WinogradStore(float* bias, bool relu1, float* residual, bool relu2, bool accumulate)
-{
-    private float* Bias { get; } = bias;
-
-    private bool Relu1 { get; } = relu1;
-
-    private float* Residual { get; } = residual;
-
-    private bool Relu2 { get; } = relu2;
-
-    private bool Accumulate { get; } = accumulate;
-
-    /// <summary>Finishes and stores one vector at <paramref name="offset"/> floats into the image's output.</summary>
-    /// <typeparam name="TS">The vector operations.</typeparam>
-    /// <typeparam name="TV">The vector type.</typeparam>
-    /// <param name="y">The image's output.</param>
-    /// <param name="offset">Offset of the vector.</param>
-    /// <param name="channel">Its first channel.</param>
-    /// <param name="value">The value.</param>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Store<TS, TV>(float* y, long offset, int channel, TV value)
-        where TS : struct, ISimd<TV>
-        where TV : struct
-    {
-        if (Bias is not null)
-        {
-            value = TS.Add(value, TS.Load(Bias + channel));
-        }
-
-        if (Accumulate)
-        {
-            value = TS.Add(value, TS.Load(y + offset));
-        }
-
-        if (Relu1)
-        {
-            value = TS.Relu(value);
-        }
-
-        if (Residual is not null)
-        {
-            value = TS.Add(value, TS.Load(Residual + offset));
-        }
-
-        if (Relu2)
-        {
-            value = TS.Relu(value);
-        }
-
-        TS.Store(y + offset, value);
     }
 }

@@ -44,9 +44,11 @@ for v, rmax in FWD.items():
     w(f"    /// <param name=\"wt\">The packed weights of the block's output-channel group, [kh][kw][ic][{16*v}] (see PackedGroups).</param>")
     w(f"    /// <param name=\"dst\">Where pixel r's channels go: dst + r * dstStride.</param>")
     w(f"    /// <param name=\"dstStride\">Floats between pixels in dst.</param>")
+    w(f"    /// <param name=\"store\">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>")
     w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    public static void Forward{v}<R>(float* x, float* wt, float* dst, int dstStride)")
+    w(f"    public static void Forward{v}<R, TE>(float* x, float* wt, float* dst, int dstStride, in TE store)")
     w(f"        where R : struct, IConst")
+    w(f"        where TE : struct, IVectorStore")
     w("    {")
     for line in LOCALS.split("\n"):
         w(line)
@@ -76,7 +78,7 @@ for v, rmax in FWD.items():
     w("        }")
     w("")
     for r in range(rmax):
-        body = " ".join(f"TS.Store(dst + ({r} * dstStride) + {16*j}, a{r}_{j});" for j in range(v))
+        body = " ".join(f"store.Store<TS, TV>(dst, ({r} * dstStride) + {16*j}, {16*j}, a{r}_{j});" for j in range(v))
         w(f"        {guard(r)}{{ {body} }}")
     w("    }")
     w("")
@@ -89,9 +91,11 @@ for v, rmax in SLIDE.items():
     w(f"    /// <param name=\"wt\">The packed weights of the block's output-channel group, [kh][kw][ic][{16*v}] (see PackedGroups).</param>")
     w(f"    /// <param name=\"dst\">Where pixel r's channels go: dst + r * dstStride.</param>")
     w(f"    /// <param name=\"dstStride\">Floats between pixels in dst.</param>")
+    w(f"    /// <param name=\"store\">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>")
     w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    public static void ForwardSlide{v}<R>(float* x, float* wt, float* dst, int dstStride)")
+    w(f"    public static void ForwardSlide{v}<R, TE>(float* x, float* wt, float* dst, int dstStride, in TE store)")
     w(f"        where R : struct, IConst")
+    w(f"        where TE : struct, IVectorStore")
     w("    {")
     for line in LOCALS.split("\n"):
         w(line)
@@ -131,7 +135,7 @@ for v, rmax in SLIDE.items():
     w("        }")
     w("")
     for r in range(rmax):
-        body = " ".join(f"TS.Store(dst + ({r} * dstStride) + {16*j}, a{r}_{j});" for j in range(v))
+        body = " ".join(f"store.Store<TS, TV>(dst, ({r} * dstStride) + {16*j}, {16*j}, a{r}_{j});" for j in range(v))
         w(f"        {guard(r)}{{ {body} }}")
     w("    }")
     w("")
@@ -252,29 +256,35 @@ w("    }")
 w("")
 
 # Dispatchers: a runtime block size to the kernel compiled for it (callers pass 1..most).
-def dispatcher(name, rmax, params, args, doc):
-    w(f"    /// <summary>{doc}: runs <see cref=\"{name}{{R}}\"/> compiled for <paramref name=\"count\"/> (1 to {rmax}).</summary>")
+def dispatcher(name, rmax, params, args, doc, store=False):
+    cref = f"{name}{{R, TE}}" if store else f"{name}{{R}}"
+    w(f"    /// <summary>{doc}: runs <see cref=\"{cref}\"/> compiled for <paramref name=\"count\"/> (1 to {rmax}).</summary>")
+    if store:
+        w(f"    /// <typeparam name=\"TE\">How values are stored.</typeparam>")
     w(f"    /// <param name=\"count\">The block size.</param>")
     for pn in args:
         w(f"    /// <param name=\"{pn}\">See the kernel.</param>")
     w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    public static void {name}(int count, {params})")
+    w(f"    public static void {name}{'<TE>' if store else ''}(int count, {params})")
+    if store:
+        w(f"        where TE : struct, IVectorStore")
     w("    {")
     w("        switch (count)")
     w("        {")
     a = ", ".join(args)
+    te = ", TE" if store else ""
     for r in range(1, rmax):
-        w(f"            case {r}: {name}<C{r}>({a}); break;")
-    w(f"            default: {name}<C{rmax}>({a}); break;")
+        w(f"            case {r}: {name}<C{r}{te}>({a}); break;")
+    w(f"            default: {name}<C{rmax}{te}>({a}); break;")
     w("        }")
     w("    }")
     w("")
 
-FWDP = ("float* x, float* wt, float* dst, int dstStride", ["x", "wt", "dst", "dstStride"])
+FWDP = ("float* x, float* wt, float* dst, int dstStride, in TE store", ["x", "wt", "dst", "dstStride", "store"])
 for v, rmax in FWD.items():
-    dispatcher(f"Forward{v}", rmax, *FWDP, f"Forward, {16*v} channels")
+    dispatcher(f"Forward{v}", rmax, *FWDP, f"Forward, {16*v} channels", store=True)
 for v, rmax in SLIDE.items():
-    dispatcher(f"ForwardSlide{v}", rmax, *FWDP, f"Sliding forward, {16*v} channels")
+    dispatcher(f"ForwardSlide{v}", rmax, *FWDP, f"Sliding forward, {16*v} channels", store=True)
 for v, rmax in BWD.items():
     dispatcher(f"BackwardData{v}", rmax, "float* dy, float* wt, float* dx", ["dy", "wt", "dx"], f"Backward to the input, {16*v} channels")
 for v, rmax in BWW.items():

@@ -1,0 +1,82 @@
+using System.Runtime.CompilerServices;
+
+namespace DslResNet.Kernels.Simd;
+
+/// <summary>How a micro-kernel stores its results: a type argument, so that each way is compiled into the kernel.</summary>
+internal unsafe interface IVectorStore
+{
+    /// <summary>Stores one vector at <paramref name="offset"/> floats from <paramref name="y"/>.</summary>
+    /// <typeparam name="TS">The vector operations.</typeparam>
+    /// <typeparam name="TV">The vector type.</typeparam>
+    /// <param name="y">Where offsets count from in the output.</param>
+    /// <param name="offset">Offset of the vector.</param>
+    /// <param name="channel">Its first channel, counted from the block's first.</param>
+    /// <param name="value">The value.</param>
+    void Store<TS, TV>(float* y, long offset, int channel, TV value)
+        where TS : struct, ISimd<TV>
+        where TV : struct;
+}
+
+/// <summary>Stores values as they are.</summary>
+internal readonly unsafe struct PlainStore : IVectorStore
+{
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Store<TS, TV>(float* y, long offset, int channel, TV value)
+        where TS : struct, ISimd<TV>
+        where TV : struct => TS.Store(y + offset, value);
+}
+
+/// <summary>How a convolution's micro-kernel or Winograd output transform finishes a value before storing it:
+/// <c>y = act2(act1(v + b [+ y]) + r)</c>. The default stores the value as it is.</summary>
+/// <param name="bias">Bias at the first channel the caller's channel offsets count from, or null.</param>
+/// <param name="relu1">ReLU after the bias.</param>
+/// <param name="residual">Residual laid out as the output, at the point the caller's offsets count from, or null.</param>
+/// <param name="relu2">ReLU after the add.</param>
+/// <param name="accumulate">Add into the output instead of overwriting it.</param>
+internal readonly unsafe struct FusedStore(float* bias, bool relu1, float* residual, bool relu2, bool accumulate) : IVectorStore
+{
+    private float* Bias { get; } = bias;
+
+    private bool Relu1 { get; } = relu1;
+
+    private float* Residual { get; } = residual;
+
+    private bool Relu2 { get; } = relu2;
+
+    private bool Accumulate { get; } = accumulate;
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Store<TS, TV>(float* y, long offset, int channel, TV value)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        if (Bias is not null)
+        {
+            value = TS.Add(value, TS.Load(Bias + channel));
+        }
+
+        if (Accumulate)
+        {
+            value = TS.Add(value, TS.Load(y + offset));
+        }
+
+        if (Relu1)
+        {
+            value = TS.Relu(value);
+        }
+
+        if (Residual is not null)
+        {
+            value = TS.Add(value, TS.Load(Residual + offset));
+        }
+
+        if (Relu2)
+        {
+            value = TS.Relu(value);
+        }
+
+        TS.Store(y + offset, value);
+    }
+}
