@@ -49,14 +49,23 @@ public abstract partial class NetworkBase
             _lastForwardTraining = false;
         }
 
+        _outputHeld = true;
         Synchronize();
     }
 
     /// <summary>The logits of the last <see cref="Forward"/>, images x classes.</summary>
     /// <returns>A new array.</returns>
+    /// <exception cref="InvalidOperationException">The last call was a <see cref="Predict"/> or <see cref="Evaluate"/> that ran
+    /// in several passes (their logits are not all held).</exception>
     public float[] Output()
     {
         using CallScope call = Enter(nameof(Output));
+        if (!_outputHeld)
+        {
+            throw new InvalidOperationException(
+                $"{Definition.Name}: the last Predict or Evaluate ran in passes of {InferencePassImages} images, so its logits are not all held; call Forward first, or read the logits Predict writes.");
+        }
+
         Synchronize();
         float[] result = new float[_lastCount * _classes];
         Device.Backend.Read(_lastForwardTraining ? TrainingOutput : InferenceOutput, result);
@@ -169,6 +178,7 @@ public abstract partial class NetworkBase
 
         _lastForwardTraining = true;
         _lastCount = BatchSize;
+        _outputHeld = true;
         _foldedCurrent = false;
         if (onDevice)
         {
@@ -196,19 +206,33 @@ public abstract partial class NetworkBase
     public BatchResult Evaluate(ReadOnlySpan<float> images, ReadOnlySpan<int> labels)
     {
         using CallScope call = Enter(nameof(Evaluate));
-        int count = LoadLabels(labels, exact: false);
-        int imagesCount = LoadImages(images, exact: false);
+        int count = CheckLabels(labels, exact: false);
+        int imagesCount = CheckImages(images, exact: false);
         if (imagesCount != count)
         {
             throw new ArgumentException($"{Definition.Name}: {imagesCount} images but {count} labels.", nameof(labels));
         }
 
-        _lastCount = count;
-        RunInference();
+        double sum = 0;
+        int hits = 0;
+        int pass = InferencePassImages;
+        for (int first = 0; first < count; first += pass)
+        {
+            int n = Math.Min(pass, count - first);
+            _host.LoadImages(images.Slice(first * _imageElements, n * _imageElements), n);
+            _host.LoadLabels(labels.Slice(first, n));
+            _lastCount = n;
+            RunInference();
+            RunLoss(InferenceOutput, n, _evaluationGradient.View);
+            Synchronize();
+            (double s, int h) = _host.ReadLoss(n);
+            sum += s;
+            hits += h;
+        }
+
         _lastForwardTraining = false;
-        RunLoss(InferenceOutput, count, _evaluationGradient.View);
-        Synchronize();
-        return ReadLoss(count);
+        _outputHeld = count <= pass;
+        return new BatchResult(sum / count, hits, count);
     }
 
     /// <inheritdoc />
@@ -216,17 +240,25 @@ public abstract partial class NetworkBase
     public void Predict(ReadOnlySpan<float> images, Span<float> logits)
     {
         using CallScope call = Enter(nameof(Predict));
-        int count = LoadImages(images, exact: false);
+        int count = CheckImages(images, exact: false);
         if (logits.Length != count * _classes)
         {
             throw new ArgumentException($"{Definition.Name}: logits need {count} x {_classes} values; the span has {logits.Length}.", nameof(logits));
         }
 
-        _lastCount = count;
-        RunInference();
+        int pass = InferencePassImages;
+        for (int first = 0; first < count; first += pass)
+        {
+            int n = Math.Min(pass, count - first);
+            _host.LoadImages(images.Slice(first * _imageElements, n * _imageElements), n);
+            _lastCount = n;
+            RunInference();
+            Synchronize();
+            _host.Read(InferenceOutput, logits.Slice(first * _classes, n * _classes));
+        }
+
         _lastForwardTraining = false;
-        Synchronize();
-        _host.Read(InferenceOutput, logits);
+        _outputHeld = count <= pass;
     }
 
     /// <inheritdoc />

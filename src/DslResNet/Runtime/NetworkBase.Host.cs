@@ -26,6 +26,14 @@ public abstract partial class NetworkBase
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int LoadImages(ReadOnlySpan<float> images, bool exact)
     {
+        int count = CheckImages(images, exact);
+        _host.LoadImages(images, count);
+        return count;
+    }
+
+    // The number of images, after checking that there are whole ones, as many as allowed, all finite.
+    private int CheckImages(ReadOnlySpan<float> images, bool exact)
+    {
         if (images.Length % _imageElements != 0)
         {
             throw new ArgumentException(
@@ -50,12 +58,19 @@ public abstract partial class NetworkBase
             }
         }
 
-        _host.LoadImages(images, count);
         return count;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int LoadLabels(ReadOnlySpan<int> labels, bool exact)
+    {
+        int count = CheckLabels(labels, exact);
+        _host.LoadLabels(labels);
+        return count;
+    }
+
+    // The number of labels, after checking that there are as many as allowed and each names a class.
+    private int CheckLabels(ReadOnlySpan<int> labels, bool exact)
     {
         if (exact ? labels.Length != BatchSize : labels.Length < 1 || labels.Length > BatchSize)
         {
@@ -75,9 +90,19 @@ public abstract partial class NetworkBase
             }
         }
 
-        _host.LoadLabels(labels);
         return labels.Length;
     }
+
+    /// <summary>
+    /// Images per pass of <see cref="Predict"/> and <see cref="Evaluate"/>: the SIMD backend runs a long call in passes whose
+    /// buffers (the inference arena's share of so many images) come to about 4 MiB, at least 4 images a thread, so that
+    /// each layer's input and output are still in the caches when the next layer reads them (measured, ResNet-20 at
+    /// 1x28x28 on 2 threads: 161-165 microseconds an image in passes of 128, 153-157 in passes of 16 or 32). ILGPU devices
+    /// run the whole call at once.
+    /// </summary>
+    private int InferencePassImages => Device.IsSimd
+        ? Math.Min(BatchSize, Math.Max(4 * Device.Threads, (int)Math.Min(int.MaxValue, (4L << 20) / Math.Max(4, 4 * Layout.InferenceElementsPerImage))))
+        : BatchSize;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunLoss(ArrayView<float> logits, int count, ArrayView<float> gradient) => _host.SoftmaxCrossEntropy(logits, count, gradient);

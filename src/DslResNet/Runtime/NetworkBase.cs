@@ -43,6 +43,7 @@ public abstract partial class NetworkBase : INetworkModel
     private bool _foldedCurrent;
     private bool _lastForwardTraining;
     private int _lastCount;
+    private bool _outputHeld;
     private bool _tracing;
     private string? _firstNonFinite;
     private readonly DslResNet.Kernels.INetworkHost _host;

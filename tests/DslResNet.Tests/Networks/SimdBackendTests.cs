@@ -13,6 +13,63 @@ namespace DslResNet.Tests.Networks;
 /// </summary>
 public sealed class SimdBackendTests
 {
+    /// <summary>
+    /// A long Predict or Evaluate runs in passes of a few images (see NetworkBase.InferencePassImages): CIFAR ResNet-20 at
+    /// batch 64 on two threads takes more than one (after it, Output refuses, as its logits are not all held), and gives
+    /// the very logits of a single evaluation-mode Forward over the whole batch (each image is computed alone either way),
+    /// and Evaluate the loss and hits of those logits.
+    /// </summary>
+    [Fact]
+    public void LongPredictionsRunInPassesWithTheSameResults()
+    {
+        using Device device = Device.Create(DeviceKind.Cpu, 2);
+        const int batch = 64;
+        using var net = new ArenaResNet20(device, batch, new NetworkOptions(Seed: 4));
+        Random random = new(5);
+        float[] images = NetworkData.Normal(random, batch * NetworkData.ImageElements(net));
+        int[] labels = new int[batch];
+        for (int i = 0; i < batch; i++)
+        {
+            labels[i] = random.Next(10);
+        }
+
+        net.Eval();
+        net.Forward(images);
+        float[] whole = net.Output();
+        float[] logits = new float[whole.Length];
+        net.Predict(images, logits);
+        Assert.Throws<InvalidOperationException>(() => net.Output());
+        Assert.Equal(whole, logits);
+
+        double sum = 0;
+        int hits = 0;
+        for (int n = 0; n < batch; n++)
+        {
+            ReadOnlySpan<float> row = whole.AsSpan(n * 10, 10);
+            float max = float.NegativeInfinity;
+            int top = 0;
+            for (int c = 0; c < 10; c++)
+            {
+                (max, top) = row[c] > max ? (row[c], c) : (max, top);
+            }
+
+            double total = 0;
+            for (int c = 0; c < 10; c++)
+            {
+                total += Math.Exp(row[c] - max);
+            }
+
+            sum += Math.Log(total) + max - row[labels[n]];
+            hits += top == labels[n] ? 1 : 0;
+        }
+
+        BatchResult result = net.Evaluate(images, labels);
+        Assert.Equal(batch, result.Count);
+        Assert.Equal(hits, result.Correct);
+        Assert.Equal(sum / batch, result.Loss, 1e-5);
+        Assert.Throws<InvalidOperationException>(() => net.Output());
+    }
+
     /// <summary>The loss and parameters after three steps agree across thread counts and vector widths.</summary>
     [Fact]
     public void ResultsDoNotDependOnThreadsOrWidth()
