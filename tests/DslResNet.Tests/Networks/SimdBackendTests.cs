@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using DslResNet.Kernels.Simd;
 using DslResNet.Runtime;
 using DslResNet.Training;
@@ -13,6 +14,39 @@ namespace DslResNet.Tests.Networks;
 /// </summary>
 public sealed class SimdBackendTests
 {
+    /// <summary>
+    /// The passes that add up over the batch (batch statistics in the forward, the weight gradients and batch-norm sums in
+    /// the backward) let threads take their units as they finish, yet keep each unit's sums apart and add them in unit
+    /// order: twin networks trained on three threads over two cores (so that who runs what changes from step to step)
+    /// end with the same parameters, bit for bit.
+    /// </summary>
+    [Fact]
+    public void TrainingIsRepeatableWhateverThreadRunsWhat()
+    {
+        using Device device = Device.Create(DeviceKind.Cpu, 3, oversubscribe: true);
+        float[] Train()
+        {
+            using var net = new VectorResNet(device, 12, new NetworkOptions(Seed: 6));
+            Random random = new(7);
+            float[] images = NetworkData.Normal(random, 12 * NetworkData.ImageElements(net));
+            int[] labels = [.. Enumerable.Range(0, 12).Select(i => i % 10)];
+            var sgd = new Sgd(0.05, momentum: 0.9);
+            net.AddParametersTo(sgd);
+            for (int i = 0; i < 4; i++)
+            {
+                net.TrainStep(images, labels, sgd);
+            }
+
+            return [.. net.Definition.Parameters.Where(p => p.Role != ParameterRole.BatchesTracked).SelectMany(p => net.GetParameter(p.Name))];
+        }
+
+        float[] first = Train();
+        for (int run = 0; run < 3; run++)
+        {
+            Assert.Equal(first, Train());
+        }
+    }
+
     /// <summary>
     /// A long Predict or Evaluate runs in passes of a few images (see NetworkBase.InferencePassImages): CIFAR ResNet-20 at
     /// batch 64 on two threads takes more than one (after it, Output refuses, as its logits are not all held), and gives

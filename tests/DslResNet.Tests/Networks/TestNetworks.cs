@@ -15,6 +15,19 @@ public class TinyBlock
     [ReLU] Layer relu2;
 }
 
+/// <summary>A small residual network on whole vectors of channels (16 and 32), for the SIMD backend's vector paths.</summary>
+[Network(3, 12, 12, Shortcut = ShortcutKind.Projection)]
+public partial class VectorResNet
+{
+    [Conv(16, 3, Padding = 1)] Layer conv1;
+    [BatchNorm] Layer bn1;
+    [ReLU] Layer relu;
+    [Stage<TinyBlock>(16, Repeat = 1)] Layer layer1;
+    [Stage<TinyBlock>(32, Repeat = 1, Stride = 2)] Layer layer2;
+    [GlobalAvgPool] Layer avgpool;
+    [Dense(10)] Layer fc;
+}
+
 /// <summary>A small residual network with an identity block and a projection (option B) block.</summary>
 [Network(1, 8, 8, Shortcut = ShortcutKind.Projection)]
 public partial class TinyResNet

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 
 namespace DslResNet.Kernels.Simd;
 
-// The backward pass of SimdConvolution<G, TS, TV>: the weight gradient per image, its reduction over threads, and the
+// The backward pass of SimdConvolution<G, TS, TV>: the weight gradient per image, its reduction over slices of the batch, and the
 // input gradient.
 internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     where G : struct, IConvGeometry
@@ -12,7 +12,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     where TV : struct
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void WeightsImage(int n, int thread)
+    private void WeightsImage(int n, int thread, int slice)
     {
         float* scratch = _pool.Scratch(thread);
         float* padded = scratch;
@@ -31,7 +31,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             dy = copy;
         }
 
-        float* partial = Partials + (thread * (WeightsPadded + CoutP));
+        float* partial = Partials + (slice * (WeightsPadded + CoutP));
         if (WeightsRow16)
         {
             // 16 input channels as the vectors, the output gradient broadcast once per kernel row: partials [tap][oc][16].
@@ -90,9 +90,9 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReduceWeightGradient(int oc0, int oc1)
     {
-        // The threads' partial sums, added in thread order (the same result every time), into OIHW.
+        // The slices' partial sums, added in slice order (the same result every time), into OIHW.
         long stride = WeightsPadded + CoutP;
-        int threads = _pool.Threads;
+        int slices = _slices;
         for (int oc = oc0; oc < oc1; oc++)
         {
             for (int ic = 0; ic < G.InChannels; ic++)
@@ -102,7 +102,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
                 {
                     float* p = WeightsRow16 ? Partials + (((tap * G.OutChannels) + oc) * 16) + ic : Partials + (((tap * G.InChannels) + ic) * CoutP) + oc;
                     float sum = p[0];
-                    for (int t = 1; t < threads; t++)
+                    for (int t = 1; t < slices; t++)
                     {
                         sum += p[t * stride];
                     }
@@ -115,7 +115,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             {
                 float* p = Partials + WeightsPadded + oc;
                 float sum = p[0];
-                for (int t = 1; t < threads; t++)
+                for (int t = 1; t < slices; t++)
                 {
                     sum += p[t * stride];
                 }

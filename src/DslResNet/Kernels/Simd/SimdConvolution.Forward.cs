@@ -124,7 +124,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void ForwardRows(int n, int oh0, int oh1, int thread)
+    private void ForwardRows(int n, int oh0, int oh1, int thread, int unit)
     {
         if (oh1 <= oh0)
         {
@@ -135,7 +135,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         float* tile = scratch;
         if (G.Kernel == 1 && G.Padding == 0)
         {
-            ForwardPixels(n, oh0 * OutWidth, oh1 * OutWidth, tile, scratch + TileFloats, thread);
+            ForwardPixels(n, oh0 * OutWidth, oh1 * OutWidth, tile, scratch + TileFloats, thread, unit);
             return;
         }
 
@@ -157,7 +157,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             }
 
             // Float sums over one row, double across rows.
-            FlushStatistics(thread);
+            FlushStatistics(thread, unit);
         }
     }
 
@@ -166,7 +166,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     // group is read once per span rather than once per output row. At stride 1 the span's input is read where it is; at
     // stride 2 its pixels are gathered first (a copy of 1/Cout of the work).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void ForwardPixels(int n, int p0, int p1, float* tile, float* gathered, int thread)
+    private void ForwardPixels(int n, int p0, int p1, float* tile, float* gathered, int thread, int unit)
     {
         int span = SpanPixels;
         float* xImage = _x + ((long)n * InPixels * G.InChannels);
@@ -197,7 +197,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             }
 
             // Float sums over one span, double across spans.
-            FlushStatistics(thread);
+            FlushStatistics(thread, unit);
         }
     }
 
@@ -334,12 +334,13 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void FlushStatistics(int thread)
+    private void FlushStatistics(int thread, int unit)
     {
+        // The thread's float sums into the unit's double partials (the same unit, the same sums, whichever thread ran it).
         if (Statistics is not null)
         {
             float* sums = _statistics + (thread * 2 * CoutP);
-            Statistics.Flush(thread, sums, sums + CoutP);
+            Statistics.Flush(unit, sums, sums + CoutP);
         }
     }
 }

@@ -26,6 +26,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
 
     private readonly SimdPool _pool;
     private readonly int _batch;
+    private readonly int _slices;         // weight gradient: runs of images, each with its own partial sums
     private readonly bool _bias;
     private readonly float* _x, _w, _b, _y, _dy, _dx, _dw, _db;
     private readonly float* _packed;      // [kh][kw][ic][CoutP] in PackedGroups' layout
@@ -60,9 +61,14 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         _packed = Alloc(WeightsPadded);
         _transposed = _dx is null ? null : Alloc((long)Taps * G.OutChannels * CinP);
         _hasPartials = _dw is not null;
+
+        // The weight gradient is summed per slice of the batch (its images in order) and the slices in order, so that
+        // threads can take slices as they finish with the same result every time: two slices a thread (a core slowed by
+        // other work gets fewer) while the partial sums are small, one where they are large.
+        _slices = Math.Max(1, Math.Min(batch, (WeightsPadded + CoutP) <= (1 << 20) ? 2 * pool.Threads : pool.Threads));
         if (_hasPartials)
         {
-            pool.EnsurePartials(pool.Threads * (WeightsPadded + CoutP));
+            pool.EnsurePartials(_slices * (WeightsPadded + CoutP));
         }
 
         _statistics = Alloc(pool.Threads * 2 * CoutP);
@@ -114,7 +120,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         return convolution;
     }
 
-    // Per thread: [kh][kw][ic][CoutP], then CoutP bias sums; the pool's block, shared by its convolutions (see EnsurePartials).
+    // Per slice: [kh][kw][ic][CoutP], then CoutP bias sums; the pool's block, shared by its convolutions (see EnsurePartials).
     private float* Partials => _hasPartials ? _pool.Partials : null;
 
     private static int CinP => (G.InChannels + 15) & ~15;
@@ -174,24 +180,24 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             _images = images;
             _phase = PhaseWinograd;
             _rowChunks = images >= _pool.Threads ? 1 : Math.Min(Winograd<G, TS, TV>.TilesHigh, _pool.Threads);
-            _pool.Run(this, images * _rowChunks, balanced: Statistics is null);
+            _pool.Run(this, images * _rowChunks, balanced: true);
             return;
         }
 
+        // Whole images per unit when there are enough; otherwise rows are split so that every thread has work. Batch
+        // statistics are added up per unit (see StatisticsSink), so threads take units as they finish in either case.
+        _images = images;
+        _rowChunks = images >= _pool.Threads ? 1 : Math.Min(OutHeight, _pool.Threads);
         StatisticsSink? sink = Statistics;
         if (sink is not null)
         {
-            sink.Clear();
+            sink.Prepare(images * _rowChunks);
             _phase = PhaseFirstPixel;
             _pool.Run(this, G.OutChannels, balanced: true);
         }
 
-        _images = images;
         _phase = PhaseForward;
-
-        // Whole images per unit when there are enough; otherwise rows are split so that every thread has work.
-        _rowChunks = images >= _pool.Threads ? 1 : Math.Min(OutHeight, _pool.Threads);
-        _pool.Run(this, images * _rowChunks, balanced: Statistics is null);
+        _pool.Run(this, images * _rowChunks, balanced: true);
         if (sink is not null)
         {
             sink.Filled = true;
@@ -208,9 +214,9 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             // other threads: held from clearing to reducing.
             lock (_pool.PartialsLock)
             {
-                new Span<float>(Partials, (int)(_pool.Threads * (WeightsPadded + CoutP))).Clear();
+                new Span<float>(Partials, (int)(_slices * (WeightsPadded + CoutP))).Clear();
                 _phase = PhaseWeights;
-                _pool.Run(this, _batch);
+                _pool.Run(this, _slices, balanced: true);
                 _phase = PhaseReduce;
                 _pool.Run(this, G.OutChannels, balanced: true);
             }
@@ -240,7 +246,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
                 {
                     int n = u / _rowChunks;
                     int chunk = u % _rowChunks;
-                    ForwardRows(n, chunk * OutHeight / _rowChunks, (chunk + 1) * OutHeight / _rowChunks, thread);
+                    ForwardRows(n, chunk * OutHeight / _rowChunks, (chunk + 1) * OutHeight / _rowChunks, thread, u);
                 }
 
                 break;
@@ -272,9 +278,12 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
                 PackTransposed(start, end);
                 break;
             case PhaseWeights:
-                for (int n = start; n < end; n++)
+                for (int slice = start; slice < end; slice++)
                 {
-                    WeightsImage(n, thread);
+                    for (int n = slice * _batch / _slices; n < (slice + 1) * _batch / _slices; n++)
+                    {
+                        WeightsImage(n, thread, slice);
+                    }
                 }
 
                 break;

@@ -74,6 +74,10 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
     private const int PhaseBackward = 3;
     private const int Chunk = 256;
 
+    // Pixels per unit of the passes that add up per-channel sums (statistics, reduce): each unit's sums are kept apart and
+    // added in unit order, so that threads can take units as they finish and the sums still do not depend on who ran what.
+    private const int SumUnit = 4 * Chunk;
+
     private readonly SimdPool _pool;
     private readonly EpilogueShape _s;
     private readonly int _c;
@@ -82,9 +86,10 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
     private readonly float* _x, _bn, _r, _y, _dy, _dx, _dr, _dbn;
     private readonly float* _scale, _shift, _mean, _inv, _meanG, _meanGx;
     private readonly float* _local;      // per thread: 4 x CP floats
-    private readonly double* _reduce;    // per thread: 2 x CP doubles
+    private readonly double* _reduce;    // per unit of SumUnit pixels: 2 x CP doubles
     private bool _disposed;
     private readonly StatisticsSink? _sink;
+    private int _sinkPixels;             // pixels of the statistics pass
     private double[]? _syncBuffer;
     private double[]? _synced;
     private double _syncedCount;
@@ -112,9 +117,12 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         _meanG = Alloc(_cp);
         _meanGx = Alloc(_cp);
         _local = Alloc(pool.Threads * 4 * _cp);
-        _reduce = NativeBlocks.Allocate<double>((long)pool.Threads * 2 * _cp);
-        _sink = shape.Norm && shape.Training ? new StatisticsSink(_c, pool.Threads) : null;
+        _reduce = NativeBlocks.Allocate<double>((long)SumUnits * 2 * _cp);
+        _sink = shape.Norm && shape.Training ? new StatisticsSink(_c, Math.Max(Math.Max(shape.N, SumUnits), pool.Threads * pool.Threads)) : null;
     }
+
+    // Units of the summing passes over the whole batch.
+    private int SumUnits => (int)(((long)_s.N * _s.Spatial + SumUnit - 1) / SumUnit);
 
     public override StatisticsSink? Sink => _sink;
 
@@ -135,10 +143,12 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                 if (!_sink!.Filled)
                 {
                     // Statistics around the first pixel's values (see the convolution's fused statistics).
-                    _sink.Clear();
+                    int units = (pixels + SumUnit - 1) / SumUnit;
+                    _sinkPixels = pixels;
+                    _sink.Prepare(units);
                     new ReadOnlySpan<float>(_x, _c).CopyTo(new Span<float>(_sink.Shift, _c));
                     _phase = PhaseStatistics;
-                    _pool.Run(this, pixels);
+                    _pool.Run(this, units, balanced: true);
                 }
 
                 TrainingStatistics(pixels);
@@ -167,9 +177,9 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         int pixels = _s.N * _s.Spatial;
         if (_s.Norm)
         {
-            new Span<double>(_reduce, _pool.Threads * 2 * _cp).Clear();
+            new Span<double>(_reduce, SumUnits * 2 * _cp).Clear();
             _phase = PhaseReduce;
-            _pool.Run(this, pixels);
+            _pool.Run(this, SumUnits, balanced: true);
             double count = pixels;
             double[]? shared = null;
             if (Synchronized is { } comm && !RunningStatistics)
@@ -270,28 +280,34 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         return NativeBlocks.Allocate<float>(floats);
     }
 
-    // Sums of (x - shift) and their squares, in float over chunks of pixels and in double across chunks.
+    // Sums of (x - shift) and their squares for units [start, end) of SumUnit pixels: in float over chunks of pixels, in
+    // double across chunks, each unit into its own slot.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Statistics(int start, int end, int thread)
     {
         float* sums = _local + (thread * 4 * _cp);
         float* squares = sums + _cp;
         float* shift = _sink!.Shift;
-        for (int p0 = start; p0 < end; p0 += Chunk)
+        int pixels = _sinkPixels;
+        for (int unit = start; unit < end; unit++)
         {
-            int p1 = Math.Min(end, p0 + Chunk);
-            for (int p = p0; p < p1; p++)
+            int last = Math.Min(pixels, (unit + 1) * SumUnit);
+            for (int p0 = unit * SumUnit; p0 < last; p0 += Chunk)
             {
-                float* x = _x + ((long)p * _c);
-                for (int c = 0; c < _c; c++)
+                int p1 = Math.Min(last, p0 + Chunk);
+                for (int p = p0; p < p1; p++)
                 {
-                    float d = x[c] - shift[c];
-                    sums[c] += d;
-                    squares[c] += d * d;
+                    float* x = _x + ((long)p * _c);
+                    for (int c = 0; c < _c; c++)
+                    {
+                        float d = x[c] - shift[c];
+                        sums[c] += d;
+                        squares[c] += d * d;
+                    }
                 }
-            }
 
-            _sink.Flush(thread, sums, squares);
+                _sink.Flush(unit, sums, squares);
+            }
         }
     }
 
@@ -333,12 +349,12 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         }
     }
 
-    // Channel c's sums of the gradient and of the gradient times the normalised input, over the threads' partials.
+    // Channel c's sums of the gradient and of the gradient times the normalised input, over the units' partials in order.
     private (double G, double Gx) ReducedSums(int c)
     {
         double g = 0;
         double gx = 0;
-        for (int t = 0; t < _pool.Threads; t++)
+        for (long t = 0; t < SumUnits; t++)
         {
             g += _reduce[(t * 2 * _cp) + c];
             gx += _reduce[(t * 2 * _cp) + _cp + c];
@@ -452,71 +468,76 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
     {
         float* sumG = _local + (thread * 4 * _cp);
         float* sumGx = sumG + _cp;
-        double* total = _reduce + (thread * 2 * _cp);
-        for (int p0 = start; p0 < end; p0 += Chunk)
+        int pixels = _s.N * _s.Spatial;
+        for (int unit = start; unit < end; unit++)
         {
-            int p1 = Math.Min(end, p0 + Chunk);
-            if (_vector)
+            double* total = _reduce + ((long)unit * 2 * _cp);
+            int last = Math.Min(pixels, (unit + 1) * SumUnit);
+            for (int p0 = unit * SumUnit; p0 < last; p0 += Chunk)
             {
-                bool relu1 = _s.Act1 == Activation.ReLU;
-                bool relu2 = _s.Act2 == Activation.ReLU;
-                for (int j = 0; j < _c; j += 16)
+                int p1 = Math.Min(last, p0 + Chunk);
+                if (_vector)
                 {
-                    TV mean = TS.Load(_mean + j);
-                    TV inv = TS.Load(_inv + j);
-                    TV scale = TS.Load(_scale + j);
-                    TV shift = TS.Load(_shift + j);
-                    TV sg = TS.Zero;
-                    TV sgx = TS.Zero;
-                    long i = ((long)p0 * _c) + j;
-                    for (int p = p0; p < p1; p++, i += _c)
+                    bool relu1 = _s.Act1 == Activation.ReLU;
+                    bool relu2 = _s.Act2 == Activation.ReLU;
+                    for (int j = 0; j < _c; j += 16)
                     {
-                        TV g = TS.Load(_dy + i);
-                        if (relu2)
+                        TV mean = TS.Load(_mean + j);
+                        TV inv = TS.Load(_inv + j);
+                        TV scale = TS.Load(_scale + j);
+                        TV shift = TS.Load(_shift + j);
+                        TV sg = TS.Zero;
+                        TV sgx = TS.Zero;
+                        long i = ((long)p0 * _c) + j;
+                        for (int p = p0; p < p1; p++, i += _c)
                         {
-                            g = TS.ReluMask(TS.Load(_y + i), g);
+                            TV g = TS.Load(_dy + i);
+                            if (relu2)
+                            {
+                                g = TS.ReluMask(TS.Load(_y + i), g);
+                            }
+
+                            TV x = TS.Load(_x + i);
+                            if (relu1)
+                            {
+                                g = TS.ReluMask(Normalise(x, mean, inv, scale, shift), g);
+                            }
+
+                            TV xhat = TS.Multiply(TS.Subtract(x, mean), inv);
+                            sg = TS.Add(sg, g);
+                            sgx = TS.Fma(g, xhat, sgx);
                         }
 
-                        TV x = TS.Load(_x + i);
-                        if (relu1)
-                        {
-                            g = TS.ReluMask(Normalise(x, mean, inv, scale, shift), g);
-                        }
-
-                        TV xhat = TS.Multiply(TS.Subtract(x, mean), inv);
-                        sg = TS.Add(sg, g);
-                        sgx = TS.Fma(g, xhat, sgx);
+                        TS.Store(sumG + j, sg);
+                        TS.Store(sumGx + j, sgx);
                     }
-
-                    TS.Store(sumG + j, sg);
-                    TS.Store(sumGx + j, sgx);
                 }
-            }
-            else
-            {
-                bool needs2 = ActivationMath.NeedsInput(_s.Act2);
-                for (int p = p0; p < p1; p++)
+                else
                 {
-                    for (int c = 0; c < _c; c++)
+                    bool needs2 = ActivationMath.NeedsInput(_s.Act2);
+                    for (int p = p0; p < p1; p++)
                     {
-                        long i = ((long)p * _c) + c;
-                        float xhat = (_x[i] - _mean[c]) * _inv[c];
-                        float pre1 = (xhat * _bn[c]) + _bn[_c + c];
-                        float out1 = ActivationMath.Activate(pre1, _s.Act1);
-                        float g = _dy[i] * ActivationMath.Gradient(needs2 ? out1 + (_s.Add ? _r[i] : 0f) : 0f, _y[i], _s.Act2);
-                        g *= ActivationMath.Gradient(pre1, out1, _s.Act1);
-                        sumG[c] += g;
-                        sumGx[c] += g * xhat;
+                        for (int c = 0; c < _c; c++)
+                        {
+                            long i = ((long)p * _c) + c;
+                            float xhat = (_x[i] - _mean[c]) * _inv[c];
+                            float pre1 = (xhat * _bn[c]) + _bn[_c + c];
+                            float out1 = ActivationMath.Activate(pre1, _s.Act1);
+                            float g = _dy[i] * ActivationMath.Gradient(needs2 ? out1 + (_s.Add ? _r[i] : 0f) : 0f, _y[i], _s.Act2);
+                            g *= ActivationMath.Gradient(pre1, out1, _s.Act1);
+                            sumG[c] += g;
+                            sumGx[c] += g * xhat;
+                        }
                     }
                 }
-            }
 
-            for (int c = 0; c < _c; c++)
-            {
-                total[c] += sumG[c];
-                total[_cp + c] += sumGx[c];
-                sumG[c] = 0f;
-                sumGx[c] = 0f;
+                for (int c = 0; c < _c; c++)
+                {
+                    total[c] += sumG[c];
+                    total[_cp + c] += sumGx[c];
+                    sumG[c] = 0f;
+                    sumGx[c] = 0f;
+                }
             }
         }
     }

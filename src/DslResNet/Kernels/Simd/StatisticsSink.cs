@@ -4,19 +4,25 @@ using System.Runtime.InteropServices;
 
 namespace DslResNet.Kernels.Simd;
 
-/// <summary>Where a convolution's forward pass adds up its outputs' batch statistics (the fused batch norm that follows it).</summary>
+/// <summary>
+/// Where a convolution's forward pass adds up its outputs' batch statistics (the fused batch norm that follows it). The
+/// partial sums are kept per slot, a slot being a piece of work that one thread does from start to end (a convolution's
+/// unit, or a thread's fixed share), and added in slot order: the result does not depend on which thread ran what, so the
+/// convolution can hand its units out as threads finish (a core slowed by other work gets fewer) and still give the same
+/// statistics every time.
+/// </summary>
 public sealed unsafe class StatisticsSink : IDisposable
 {
-    /// <summary>Makes a sink for <paramref name="channels"/> channels and <paramref name="threads"/> threads.</summary>
+    /// <summary>Makes a sink for <paramref name="channels"/> channels with room for <paramref name="slots"/> slots.</summary>
     /// <param name="channels">Channels.</param>
-    /// <param name="threads">Pool threads.</param>
-    internal StatisticsSink(int channels, int threads)
+    /// <param name="slots">Slots to make room for (more are made on demand).</param>
+    internal StatisticsSink(int channels, int slots)
     {
         Channels = channels;
         PaddedChannels = (channels + 15) & ~15;
-        Threads = threads;
         Shift = NativeBlocks.Allocate<float>(PaddedChannels);
-        Partials = NativeBlocks.Allocate<double>((long)threads * 2 * PaddedChannels);
+        Capacity = Math.Max(1, slots);
+        Partials = NativeBlocks.Allocate<double>((long)Capacity * 2 * PaddedChannels);
     }
 
     /// <summary>Channels.</summary>
@@ -25,33 +31,47 @@ public sealed unsafe class StatisticsSink : IDisposable
     /// <summary>Channels rounded up to 16.</summary>
     public int PaddedChannels { get; }
 
-    /// <summary>Threads.</summary>
-    public int Threads { get; }
+    /// <summary>Slots the partials have room for.</summary>
+    public int Capacity { get; private set; }
+
+    /// <summary>Slots of the last pass.</summary>
+    public int Slots { get; private set; }
 
     /// <summary>The value subtracted before summing (one output value of the batch), which keeps the sums of squares accurate.</summary>
     internal float* Shift { get; private set; }
 
-    /// <summary>Per thread: sum of (x - shift) then sum of (x - shift)^2, each <see cref="PaddedChannels"/> long.</summary>
+    /// <summary>Per slot: sum of (x - shift) then sum of (x - shift)^2, each <see cref="PaddedChannels"/> long.</summary>
     internal double* Partials { get; private set; }
 
     /// <summary>Whether the last forward pass filled the partials.</summary>
     public bool Filled { get; internal set; }
 
-    /// <summary>Clears the partials before a pass.</summary>
-    internal void Clear()
+    /// <summary>Makes room for <paramref name="slots"/> slots and clears them before a pass.</summary>
+    /// <param name="slots">Slots of the pass.</param>
+    internal void Prepare(int slots)
     {
-        new Span<double>(Partials, Threads * 2 * PaddedChannels).Clear();
+        if (slots > Capacity)
+        {
+            // Only when a pass has more units than any before it (the first training step, or a new thread count).
+            NativeBlocks.Free(Partials);
+            Partials = null;
+            Partials = NativeBlocks.Allocate<double>((long)slots * 2 * PaddedChannels);
+            Capacity = slots;
+        }
+
+        Slots = slots;
+        new Span<double>(Partials, slots * 2 * PaddedChannels).Clear();
         Filled = false;
     }
 
-    /// <summary>Adds a thread's float sums (over a few hundred pixels at most) into its double partials.</summary>
-    /// <param name="thread">Thread.</param>
+    /// <summary>Adds float sums (over a few hundred pixels at most) into a slot's double partials, and zeroes them.</summary>
+    /// <param name="slot">The slot (one thread at a time).</param>
     /// <param name="sum">Sums of (x - shift), padded channels.</param>
     /// <param name="squares">Sums of squares.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal void Flush(int thread, float* sum, float* squares)
+    internal void Flush(int slot, float* sum, float* squares)
     {
-        double* p = Partials + (thread * 2 * PaddedChannels);
+        double* p = Partials + ((long)slot * 2 * PaddedChannels);
         for (int c = 0; c < PaddedChannels; c++)
         {
             p[c] += sum[c];
@@ -69,7 +89,7 @@ public sealed unsafe class StatisticsSink : IDisposable
     {
         double s = 0;
         double q = 0;
-        for (int t = 0; t < Threads; t++)
+        for (long t = 0; t < Slots; t++)
         {
             s += Partials[(t * 2 * PaddedChannels) + c];
             q += Partials[(t * 2 * PaddedChannels) + PaddedChannels + c];
