@@ -41,6 +41,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private int _phase;
     private int _images;
     private int _rowChunks;
+    private int _groups;                  // forward with batch statistics: units of whole images (0: a unit per image or row chunk)
     private bool _packedOnce;
     private bool _accumulate;
 
@@ -185,19 +186,22 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         }
 
         // Whole images per unit when there are enough; otherwise rows are split so that every thread has work. Batch
-        // statistics are added up per unit (see StatisticsSink), so threads take units as they finish in either case.
+        // statistics are added up per unit (see StatisticsSink), so threads take units as they finish in either case;
+        // then a unit is a run of images, 8 units a thread at most (their partial sums are kept apart).
         _images = images;
         _rowChunks = images >= _pool.Threads ? 1 : Math.Min(OutHeight, _pool.Threads);
         StatisticsSink? sink = Statistics;
+        _groups = sink is not null && _rowChunks == 1 ? Math.Min(images, 8 * _pool.Threads) : 0;
+        int units = _groups > 0 ? _groups : images * _rowChunks;
         if (sink is not null)
         {
-            sink.Prepare(images * _rowChunks);
+            sink.Prepare(units);
             _phase = PhaseFirstPixel;
             _pool.Run(this, G.OutChannels, balanced: true);
         }
 
         _phase = PhaseForward;
-        _pool.Run(this, images * _rowChunks, balanced: true);
+        _pool.Run(this, units, balanced: true);
         if (sink is not null)
         {
             sink.Filled = true;
@@ -242,7 +246,15 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         switch (_phase)
         {
             case PhaseForward:
-                for (int u = start; u < end; u++)
+                for (int u = start; _groups > 0 && u < end; u++)
+                {
+                    for (int n = u * _images / _groups; n < (u + 1) * _images / _groups; n++)
+                    {
+                        ForwardRows(n, 0, OutHeight, thread, u);
+                    }
+                }
+
+                for (int u = start; _groups == 0 && u < end; u++)
                 {
                     int n = u / _rowChunks;
                     int chunk = u % _rowChunks;

@@ -118,7 +118,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         _meanGx = Alloc(_cp);
         _local = Alloc(pool.Threads * 4 * _cp);
         _reduce = NativeBlocks.Allocate<double>((long)SumUnits * 2 * _cp);
-        _sink = shape.Norm && shape.Training ? new StatisticsSink(_c, Math.Max(Math.Max(shape.N, SumUnits), pool.Threads * pool.Threads)) : null;
+        _sink = shape.Norm && shape.Training ? new StatisticsSink(_c, Math.Max(Math.Max(8 * pool.Threads, SumUnits), pool.Threads * pool.Threads)) : null;
     }
 
     // Units of the summing passes over the whole batch.
