@@ -7,9 +7,9 @@ namespace DslResNet.Kernels.Simd;
 /// <summary>
 /// Where a convolution's forward pass adds up its outputs' batch statistics (the fused batch norm that follows it). The
 /// partial sums are kept per slot, a slot being a piece of work that one thread does from start to end (a convolution's
-/// unit, or a thread's fixed share), and added in slot order: the result does not depend on which thread ran what, so the
-/// convolution can hand its units out as threads finish (a core slowed by other work gets fewer) and still give the same
-/// statistics every time.
+/// run of images or rows, an epilogue's run of pixels), and added in slot order: the result does not depend on which
+/// thread ran what, so the work can be handed out as threads finish (a core slowed by other work gets less) and still
+/// give the same statistics every time.
 /// </summary>
 public sealed unsafe class StatisticsSink : IDisposable
 {
