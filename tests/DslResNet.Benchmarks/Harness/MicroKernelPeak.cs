@@ -229,8 +229,8 @@ namespace DslResNet.Benchmarks.Harness
                     for (int i = 0; i < 28 * 128; i++)
                     {
                         float* xi = x + ((long)(i + (2 * (i / 28))) * row);
-                        MicroKernels<Slide16, Simd512, Vector512<float>>.ForwardSlide1(14, xi, w, y, 16, default(PlainStore));
-                        MicroKernels<Slide16, Simd512, Vector512<float>>.ForwardSlide1(14, xi + (14 * 16), w, y + (14 * 16), 16, default(PlainStore));
+                        MicroKernels<Slide16, Simd512, Vector512<float>>.ForwardSlide1<PlainStore, Inside>(14, xi, row, 0, 3, w, y, 16, default);
+                        MicroKernels<Slide16, Simd512, Vector512<float>>.ForwardSlide1<PlainStore, Inside>(14, xi + (14 * 16), row, 0, 3, w, y + (14 * 16), 16, default);
                     }
 
                     calls += 2 * 28 * 128;

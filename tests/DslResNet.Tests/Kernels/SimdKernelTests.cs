@@ -132,6 +132,11 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
             [2, 16, 6, 7, 20, 3, 1, 1, 1],
             [3, 16, 5, 5, 16, 3, 1, 1, 0],
 
+            // 3x3 at stride 1 read unpadded by the sliding kernels: rows of three blocks (at the left edge, inside, at the
+            // right edge), and a single row (the kernel rows above and below it skipped).
+            [2, 16, 3, 31, 16, 3, 1, 1, 1],
+            [2, 8, 1, 17, 24, 3, 1, 1, 0],
+
             // 1x1 layers in spans of 30 pixels (1024 input channels): several spans per image, 112 output channels in
             // packed groups of 64, 32 and 16; at stride 2 each span's pixels are gathered.
             [2, 1024, 9, 9, 112, 1, 1, 0, 1],
@@ -219,6 +224,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (16, 5, 5, 16, 3, 1, 1):
                 CheckConv<G16x5x5To16K3S1P1>(shape, width, threads);
+                break;
+            case (16, 3, 31, 16, 3, 1, 1):
+                CheckConv<G16x3x31To16K3S1P1>(shape, width, threads);
+                break;
+            case (8, 1, 17, 24, 3, 1, 1):
+                CheckConv<G8x1x17To24K3S1P1>(shape, width, threads);
                 break;
             default:
                 throw new ArgumentException($"No geometry struct for {shape}.");
@@ -849,6 +860,40 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Width => 7;
 
         public static int OutChannels => 20;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G16x3x31To16K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 3;
+
+        public static int Width => 31;
+
+        public static int OutChannels => 16;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G8x1x17To24K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 8;
+
+        public static int Height => 1;
+
+        public static int Width => 17;
+
+        public static int OutChannels => 24;
 
         public static int Kernel => 3;
 

@@ -252,3 +252,38 @@ internal static class PackedGroups
     /// <returns>The offset in floats.</returns>
     public static long Start(int oc0, int rows) => (long)oc0 * rows;
 }
+
+/// <summary>Which edge columns of a sliding forward block lie outside the image, read as zero and not loaded.</summary>
+internal interface IEdges
+{
+    /// <summary>Bit 0: the block's first input column; bit 1: its last.</summary>
+    static abstract int Outside { get; }
+}
+
+/// <summary>A block inside the image (or a padded input).</summary>
+internal readonly struct Inside : IEdges
+{
+    /// <inheritdoc />
+    public static int Outside => 0;
+}
+
+/// <summary>A block at the image's left edge.</summary>
+internal readonly struct LeftEdge : IEdges
+{
+    /// <inheritdoc />
+    public static int Outside => 1;
+}
+
+/// <summary>A block at the image's right edge.</summary>
+internal readonly struct RightEdge : IEdges
+{
+    /// <inheritdoc />
+    public static int Outside => 2;
+}
+
+/// <summary>A block as wide as the image.</summary>
+internal readonly struct BothEdges : IEdges
+{
+    /// <inheritdoc />
+    public static int Outside => 3;
+}

@@ -268,16 +268,25 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
     /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by up to 14 pixels of one output row.
     /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
-    /// 3 FMAs instead of one per FMA).</summary>
-    /// <param name="x">Padded input at the block's first pixel (row oh, column ow0).</param>
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="R">Pixels of the block.</typeparam>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
     /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
     /// <param name="dstStride">Floats between pixels in dst.</param>
     /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ForwardSlide1<R, TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+    public static void ForwardSlide1<R, TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
         where R : struct, IConst
         where TE : struct, IVectorStore
+        where TX : struct, IEdges
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -301,31 +310,33 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a11_0 = TS.Zero;
         TV a12_0 = TS.Zero;
         TV a13_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
         {
-            float* xp = x + (kh * RowStride);
+            float* xp = x + (kh * rowStride);
             float* wp = wt + (kh * G.Kernel * TapStride);
             for (int ic = 0; ic < G.InChannels; ic++)
             {
                 TV w0_0 = TS.Load(wp + 0);
                 TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
                 TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
-                { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
-                if (R.Value + G.Kernel - 1 > 1) { TV b = TS.Broadcast(xp[1 * G.InChannels]); if (R.Value > 1) { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
-                if (R.Value + G.Kernel - 1 > 2) { TV b = TS.Broadcast(xp[2 * G.InChannels]); if (R.Value > 2) { a2_0 = TS.Fma(w0_0, b, a2_0); } if (R.Value > 1 && G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
-                if (R.Value + G.Kernel - 1 > 3) { TV b = TS.Broadcast(xp[3 * G.InChannels]); if (R.Value > 3) { a3_0 = TS.Fma(w0_0, b, a3_0); } if (R.Value > 2 && G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (R.Value > 1 && G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
-                if (R.Value + G.Kernel - 1 > 4) { TV b = TS.Broadcast(xp[4 * G.InChannels]); if (R.Value > 4) { a4_0 = TS.Fma(w0_0, b, a4_0); } if (R.Value > 3 && G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); } if (R.Value > 2 && G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
-                if (R.Value + G.Kernel - 1 > 5) { TV b = TS.Broadcast(xp[5 * G.InChannels]); if (R.Value > 5) { a5_0 = TS.Fma(w0_0, b, a5_0); } if (R.Value > 4 && G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); } if (R.Value > 3 && G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); } }
-                if (R.Value + G.Kernel - 1 > 6) { TV b = TS.Broadcast(xp[6 * G.InChannels]); if (R.Value > 6) { a6_0 = TS.Fma(w0_0, b, a6_0); } if (R.Value > 5 && G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); } if (R.Value > 4 && G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); } }
-                if (R.Value + G.Kernel - 1 > 7) { TV b = TS.Broadcast(xp[7 * G.InChannels]); if (R.Value > 7) { a7_0 = TS.Fma(w0_0, b, a7_0); } if (R.Value > 6 && G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); } if (R.Value > 5 && G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); } }
-                if (R.Value + G.Kernel - 1 > 8) { TV b = TS.Broadcast(xp[8 * G.InChannels]); if (R.Value > 8) { a8_0 = TS.Fma(w0_0, b, a8_0); } if (R.Value > 7 && G.Kernel > 1) { a7_0 = TS.Fma(w1_0, b, a7_0); } if (R.Value > 6 && G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); } }
-                if (R.Value + G.Kernel - 1 > 9) { TV b = TS.Broadcast(xp[9 * G.InChannels]); if (R.Value > 9) { a9_0 = TS.Fma(w0_0, b, a9_0); } if (R.Value > 8 && G.Kernel > 1) { a8_0 = TS.Fma(w1_0, b, a8_0); } if (R.Value > 7 && G.Kernel > 2) { a7_0 = TS.Fma(w2_0, b, a7_0); } }
-                if (R.Value + G.Kernel - 1 > 10) { TV b = TS.Broadcast(xp[10 * G.InChannels]); if (R.Value > 10) { a10_0 = TS.Fma(w0_0, b, a10_0); } if (R.Value > 9 && G.Kernel > 1) { a9_0 = TS.Fma(w1_0, b, a9_0); } if (R.Value > 8 && G.Kernel > 2) { a8_0 = TS.Fma(w2_0, b, a8_0); } }
-                if (R.Value + G.Kernel - 1 > 11) { TV b = TS.Broadcast(xp[11 * G.InChannels]); if (R.Value > 11) { a11_0 = TS.Fma(w0_0, b, a11_0); } if (R.Value > 10 && G.Kernel > 1) { a10_0 = TS.Fma(w1_0, b, a10_0); } if (R.Value > 9 && G.Kernel > 2) { a9_0 = TS.Fma(w2_0, b, a9_0); } }
-                if (R.Value + G.Kernel - 1 > 12) { TV b = TS.Broadcast(xp[12 * G.InChannels]); if (R.Value > 12) { a12_0 = TS.Fma(w0_0, b, a12_0); } if (R.Value > 11 && G.Kernel > 1) { a11_0 = TS.Fma(w1_0, b, a11_0); } if (R.Value > 10 && G.Kernel > 2) { a10_0 = TS.Fma(w2_0, b, a10_0); } }
-                if (R.Value + G.Kernel - 1 > 13) { TV b = TS.Broadcast(xp[13 * G.InChannels]); if (R.Value > 13) { a13_0 = TS.Fma(w0_0, b, a13_0); } if (R.Value > 12 && G.Kernel > 1) { a12_0 = TS.Fma(w1_0, b, a12_0); } if (R.Value > 11 && G.Kernel > 2) { a11_0 = TS.Fma(w2_0, b, a11_0); } }
-                if (R.Value + G.Kernel - 1 > 14) { TV b = TS.Broadcast(xp[14 * G.InChannels]); if (R.Value > 13 && G.Kernel > 1) { a13_0 = TS.Fma(w1_0, b, a13_0); } if (R.Value > 12 && G.Kernel > 2) { a12_0 = TS.Fma(w2_0, b, a12_0); } }
-                if (R.Value + G.Kernel - 1 > 15) { TV b = TS.Broadcast(xp[15 * G.InChannels]); if (R.Value > 13 && G.Kernel > 2) { a13_0 = TS.Fma(w2_0, b, a13_0); } }
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
+                if (R.Value + G.Kernel - 1 > 1 && (last || R.Value + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); if (R.Value > 1) { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (R.Value + G.Kernel - 1 > 2 && (last || R.Value + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); if (R.Value > 2) { a2_0 = TS.Fma(w0_0, b, a2_0); } if (R.Value > 1 && G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                if (R.Value + G.Kernel - 1 > 3 && (last || R.Value + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); if (R.Value > 3) { a3_0 = TS.Fma(w0_0, b, a3_0); } if (R.Value > 2 && G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (R.Value > 1 && G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
+                if (R.Value + G.Kernel - 1 > 4 && (last || R.Value + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); if (R.Value > 4) { a4_0 = TS.Fma(w0_0, b, a4_0); } if (R.Value > 3 && G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); } if (R.Value > 2 && G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
+                if (R.Value + G.Kernel - 1 > 5 && (last || R.Value + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); if (R.Value > 5) { a5_0 = TS.Fma(w0_0, b, a5_0); } if (R.Value > 4 && G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); } if (R.Value > 3 && G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); } }
+                if (R.Value + G.Kernel - 1 > 6 && (last || R.Value + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); if (R.Value > 6) { a6_0 = TS.Fma(w0_0, b, a6_0); } if (R.Value > 5 && G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); } if (R.Value > 4 && G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); } }
+                if (R.Value + G.Kernel - 1 > 7 && (last || R.Value + G.Kernel - 2 != 7)) { TV b = TS.Broadcast(xp[7 * G.InChannels]); if (R.Value > 7) { a7_0 = TS.Fma(w0_0, b, a7_0); } if (R.Value > 6 && G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); } if (R.Value > 5 && G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); } }
+                if (R.Value + G.Kernel - 1 > 8 && (last || R.Value + G.Kernel - 2 != 8)) { TV b = TS.Broadcast(xp[8 * G.InChannels]); if (R.Value > 8) { a8_0 = TS.Fma(w0_0, b, a8_0); } if (R.Value > 7 && G.Kernel > 1) { a7_0 = TS.Fma(w1_0, b, a7_0); } if (R.Value > 6 && G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); } }
+                if (R.Value + G.Kernel - 1 > 9 && (last || R.Value + G.Kernel - 2 != 9)) { TV b = TS.Broadcast(xp[9 * G.InChannels]); if (R.Value > 9) { a9_0 = TS.Fma(w0_0, b, a9_0); } if (R.Value > 8 && G.Kernel > 1) { a8_0 = TS.Fma(w1_0, b, a8_0); } if (R.Value > 7 && G.Kernel > 2) { a7_0 = TS.Fma(w2_0, b, a7_0); } }
+                if (R.Value + G.Kernel - 1 > 10 && (last || R.Value + G.Kernel - 2 != 10)) { TV b = TS.Broadcast(xp[10 * G.InChannels]); if (R.Value > 10) { a10_0 = TS.Fma(w0_0, b, a10_0); } if (R.Value > 9 && G.Kernel > 1) { a9_0 = TS.Fma(w1_0, b, a9_0); } if (R.Value > 8 && G.Kernel > 2) { a8_0 = TS.Fma(w2_0, b, a8_0); } }
+                if (R.Value + G.Kernel - 1 > 11 && (last || R.Value + G.Kernel - 2 != 11)) { TV b = TS.Broadcast(xp[11 * G.InChannels]); if (R.Value > 11) { a11_0 = TS.Fma(w0_0, b, a11_0); } if (R.Value > 10 && G.Kernel > 1) { a10_0 = TS.Fma(w1_0, b, a10_0); } if (R.Value > 9 && G.Kernel > 2) { a9_0 = TS.Fma(w2_0, b, a9_0); } }
+                if (R.Value + G.Kernel - 1 > 12 && (last || R.Value + G.Kernel - 2 != 12)) { TV b = TS.Broadcast(xp[12 * G.InChannels]); if (R.Value > 12) { a12_0 = TS.Fma(w0_0, b, a12_0); } if (R.Value > 11 && G.Kernel > 1) { a11_0 = TS.Fma(w1_0, b, a11_0); } if (R.Value > 10 && G.Kernel > 2) { a10_0 = TS.Fma(w2_0, b, a10_0); } }
+                if (R.Value + G.Kernel - 1 > 13 && (last || R.Value + G.Kernel - 2 != 13)) { TV b = TS.Broadcast(xp[13 * G.InChannels]); if (R.Value > 13) { a13_0 = TS.Fma(w0_0, b, a13_0); } if (R.Value > 12 && G.Kernel > 1) { a12_0 = TS.Fma(w1_0, b, a12_0); } if (R.Value > 11 && G.Kernel > 2) { a11_0 = TS.Fma(w2_0, b, a11_0); } }
+                if (R.Value + G.Kernel - 1 > 14 && (last || R.Value + G.Kernel - 2 != 14)) { TV b = TS.Broadcast(xp[14 * G.InChannels]); if (R.Value > 13 && G.Kernel > 1) { a13_0 = TS.Fma(w1_0, b, a13_0); } if (R.Value > 12 && G.Kernel > 2) { a12_0 = TS.Fma(w2_0, b, a12_0); } }
+                if (R.Value + G.Kernel - 1 > 15 && (last || R.Value + G.Kernel - 2 != 15)) { TV b = TS.Broadcast(xp[15 * G.InChannels]); if (R.Value > 13 && G.Kernel > 2) { a13_0 = TS.Fma(w2_0, b, a13_0); } }
                 xp++;
                 wp += 16;
             }
@@ -349,16 +360,25 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
     /// <summary>Forward at stride 1 for kernels up to 3 wide: 32 output channels by up to 7 pixels of one output row.
     /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
-    /// 3 FMAs instead of one per FMA).</summary>
-    /// <param name="x">Padded input at the block's first pixel (row oh, column ow0).</param>
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="R">Pixels of the block.</typeparam>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
     /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
     /// <param name="dstStride">Floats between pixels in dst.</param>
     /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ForwardSlide2<R, TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+    public static void ForwardSlide2<R, TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
         where R : struct, IConst
         where TE : struct, IVectorStore
+        where TX : struct, IEdges
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -375,9 +395,11 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
         TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
         {
-            float* xp = x + (kh * RowStride);
+            float* xp = x + (kh * rowStride);
             float* wp = wt + (kh * G.Kernel * TapStride);
             for (int ic = 0; ic < G.InChannels; ic++)
             {
@@ -387,15 +409,15 @@ internal static unsafe class MicroKernels<G, TS, TV>
                 TV w1_1 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 16) : TS.Zero;
                 TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
                 TV w2_1 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 16) : TS.Zero;
-                { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); a0_1 = TS.Fma(w0_1, b, a0_1); } }
-                if (R.Value + G.Kernel - 1 > 1) { TV b = TS.Broadcast(xp[1 * G.InChannels]); if (R.Value > 1) { a1_0 = TS.Fma(w0_0, b, a1_0); a1_1 = TS.Fma(w0_1, b, a1_1); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); a0_1 = TS.Fma(w1_1, b, a0_1); } }
-                if (R.Value + G.Kernel - 1 > 2) { TV b = TS.Broadcast(xp[2 * G.InChannels]); if (R.Value > 2) { a2_0 = TS.Fma(w0_0, b, a2_0); a2_1 = TS.Fma(w0_1, b, a2_1); } if (R.Value > 1 && G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); a1_1 = TS.Fma(w1_1, b, a1_1); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); a0_1 = TS.Fma(w2_1, b, a0_1); } }
-                if (R.Value + G.Kernel - 1 > 3) { TV b = TS.Broadcast(xp[3 * G.InChannels]); if (R.Value > 3) { a3_0 = TS.Fma(w0_0, b, a3_0); a3_1 = TS.Fma(w0_1, b, a3_1); } if (R.Value > 2 && G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); a2_1 = TS.Fma(w1_1, b, a2_1); } if (R.Value > 1 && G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); a1_1 = TS.Fma(w2_1, b, a1_1); } }
-                if (R.Value + G.Kernel - 1 > 4) { TV b = TS.Broadcast(xp[4 * G.InChannels]); if (R.Value > 4) { a4_0 = TS.Fma(w0_0, b, a4_0); a4_1 = TS.Fma(w0_1, b, a4_1); } if (R.Value > 3 && G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); a3_1 = TS.Fma(w1_1, b, a3_1); } if (R.Value > 2 && G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); a2_1 = TS.Fma(w2_1, b, a2_1); } }
-                if (R.Value + G.Kernel - 1 > 5) { TV b = TS.Broadcast(xp[5 * G.InChannels]); if (R.Value > 5) { a5_0 = TS.Fma(w0_0, b, a5_0); a5_1 = TS.Fma(w0_1, b, a5_1); } if (R.Value > 4 && G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); a4_1 = TS.Fma(w1_1, b, a4_1); } if (R.Value > 3 && G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); a3_1 = TS.Fma(w2_1, b, a3_1); } }
-                if (R.Value + G.Kernel - 1 > 6) { TV b = TS.Broadcast(xp[6 * G.InChannels]); if (R.Value > 6) { a6_0 = TS.Fma(w0_0, b, a6_0); a6_1 = TS.Fma(w0_1, b, a6_1); } if (R.Value > 5 && G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); a5_1 = TS.Fma(w1_1, b, a5_1); } if (R.Value > 4 && G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); a4_1 = TS.Fma(w2_1, b, a4_1); } }
-                if (R.Value + G.Kernel - 1 > 7) { TV b = TS.Broadcast(xp[7 * G.InChannels]); if (R.Value > 6 && G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); a6_1 = TS.Fma(w1_1, b, a6_1); } if (R.Value > 5 && G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); a5_1 = TS.Fma(w2_1, b, a5_1); } }
-                if (R.Value + G.Kernel - 1 > 8) { TV b = TS.Broadcast(xp[8 * G.InChannels]); if (R.Value > 6 && G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); a6_1 = TS.Fma(w2_1, b, a6_1); } }
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); a0_1 = TS.Fma(w0_1, b, a0_1); } }
+                if (R.Value + G.Kernel - 1 > 1 && (last || R.Value + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); if (R.Value > 1) { a1_0 = TS.Fma(w0_0, b, a1_0); a1_1 = TS.Fma(w0_1, b, a1_1); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); a0_1 = TS.Fma(w1_1, b, a0_1); } }
+                if (R.Value + G.Kernel - 1 > 2 && (last || R.Value + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); if (R.Value > 2) { a2_0 = TS.Fma(w0_0, b, a2_0); a2_1 = TS.Fma(w0_1, b, a2_1); } if (R.Value > 1 && G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); a1_1 = TS.Fma(w1_1, b, a1_1); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); a0_1 = TS.Fma(w2_1, b, a0_1); } }
+                if (R.Value + G.Kernel - 1 > 3 && (last || R.Value + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); if (R.Value > 3) { a3_0 = TS.Fma(w0_0, b, a3_0); a3_1 = TS.Fma(w0_1, b, a3_1); } if (R.Value > 2 && G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); a2_1 = TS.Fma(w1_1, b, a2_1); } if (R.Value > 1 && G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); a1_1 = TS.Fma(w2_1, b, a1_1); } }
+                if (R.Value + G.Kernel - 1 > 4 && (last || R.Value + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); if (R.Value > 4) { a4_0 = TS.Fma(w0_0, b, a4_0); a4_1 = TS.Fma(w0_1, b, a4_1); } if (R.Value > 3 && G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); a3_1 = TS.Fma(w1_1, b, a3_1); } if (R.Value > 2 && G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); a2_1 = TS.Fma(w2_1, b, a2_1); } }
+                if (R.Value + G.Kernel - 1 > 5 && (last || R.Value + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); if (R.Value > 5) { a5_0 = TS.Fma(w0_0, b, a5_0); a5_1 = TS.Fma(w0_1, b, a5_1); } if (R.Value > 4 && G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); a4_1 = TS.Fma(w1_1, b, a4_1); } if (R.Value > 3 && G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); a3_1 = TS.Fma(w2_1, b, a3_1); } }
+                if (R.Value + G.Kernel - 1 > 6 && (last || R.Value + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); if (R.Value > 6) { a6_0 = TS.Fma(w0_0, b, a6_0); a6_1 = TS.Fma(w0_1, b, a6_1); } if (R.Value > 5 && G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); a5_1 = TS.Fma(w1_1, b, a5_1); } if (R.Value > 4 && G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); a4_1 = TS.Fma(w2_1, b, a4_1); } }
+                if (R.Value + G.Kernel - 1 > 7 && (last || R.Value + G.Kernel - 2 != 7)) { TV b = TS.Broadcast(xp[7 * G.InChannels]); if (R.Value > 6 && G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); a6_1 = TS.Fma(w1_1, b, a6_1); } if (R.Value > 5 && G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); a5_1 = TS.Fma(w2_1, b, a5_1); } }
+                if (R.Value + G.Kernel - 1 > 8 && (last || R.Value + G.Kernel - 2 != 8)) { TV b = TS.Broadcast(xp[8 * G.InChannels]); if (R.Value > 6 && G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); a6_1 = TS.Fma(w2_1, b, a6_1); } }
                 xp++;
                 wp += 32;
             }
@@ -982,58 +1004,68 @@ internal static unsafe class MicroKernels<G, TS, TV>
         }
     }
 
-    /// <summary>Sliding forward, 16 channels: runs <see cref="ForwardSlide1{R, TE}"/> compiled for <paramref name="count"/> (1 to 14).</summary>
+    /// <summary>Sliding forward, 16 channels: runs <see cref="ForwardSlide1{R, TE, TX}"/> compiled for <paramref name="count"/> (1 to 14).</summary>
     /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
     /// <param name="count">The block size.</param>
     /// <param name="x">See the kernel.</param>
+    /// <param name="rowStride">See the kernel.</param>
+    /// <param name="kh0">See the kernel.</param>
+    /// <param name="kh1">See the kernel.</param>
     /// <param name="wt">See the kernel.</param>
     /// <param name="dst">See the kernel.</param>
     /// <param name="dstStride">See the kernel.</param>
     /// <param name="store">See the kernel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ForwardSlide1<TE>(int count, float* x, float* wt, float* dst, int dstStride, in TE store)
+    public static void ForwardSlide1<TE, TX>(int count, float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
         where TE : struct, IVectorStore
+        where TX : struct, IEdges
     {
         switch (count)
         {
-            case 1: ForwardSlide1<C1, TE>(x, wt, dst, dstStride, store); break;
-            case 2: ForwardSlide1<C2, TE>(x, wt, dst, dstStride, store); break;
-            case 3: ForwardSlide1<C3, TE>(x, wt, dst, dstStride, store); break;
-            case 4: ForwardSlide1<C4, TE>(x, wt, dst, dstStride, store); break;
-            case 5: ForwardSlide1<C5, TE>(x, wt, dst, dstStride, store); break;
-            case 6: ForwardSlide1<C6, TE>(x, wt, dst, dstStride, store); break;
-            case 7: ForwardSlide1<C7, TE>(x, wt, dst, dstStride, store); break;
-            case 8: ForwardSlide1<C8, TE>(x, wt, dst, dstStride, store); break;
-            case 9: ForwardSlide1<C9, TE>(x, wt, dst, dstStride, store); break;
-            case 10: ForwardSlide1<C10, TE>(x, wt, dst, dstStride, store); break;
-            case 11: ForwardSlide1<C11, TE>(x, wt, dst, dstStride, store); break;
-            case 12: ForwardSlide1<C12, TE>(x, wt, dst, dstStride, store); break;
-            case 13: ForwardSlide1<C13, TE>(x, wt, dst, dstStride, store); break;
-            default: ForwardSlide1<C14, TE>(x, wt, dst, dstStride, store); break;
+            case 1: ForwardSlide1<C1, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 2: ForwardSlide1<C2, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 3: ForwardSlide1<C3, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 4: ForwardSlide1<C4, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 5: ForwardSlide1<C5, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 6: ForwardSlide1<C6, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 7: ForwardSlide1<C7, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 8: ForwardSlide1<C8, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 9: ForwardSlide1<C9, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 10: ForwardSlide1<C10, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 11: ForwardSlide1<C11, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 12: ForwardSlide1<C12, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 13: ForwardSlide1<C13, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            default: ForwardSlide1<C14, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
         }
     }
 
-    /// <summary>Sliding forward, 32 channels: runs <see cref="ForwardSlide2{R, TE}"/> compiled for <paramref name="count"/> (1 to 7).</summary>
+    /// <summary>Sliding forward, 32 channels: runs <see cref="ForwardSlide2{R, TE, TX}"/> compiled for <paramref name="count"/> (1 to 7).</summary>
     /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
     /// <param name="count">The block size.</param>
     /// <param name="x">See the kernel.</param>
+    /// <param name="rowStride">See the kernel.</param>
+    /// <param name="kh0">See the kernel.</param>
+    /// <param name="kh1">See the kernel.</param>
     /// <param name="wt">See the kernel.</param>
     /// <param name="dst">See the kernel.</param>
     /// <param name="dstStride">See the kernel.</param>
     /// <param name="store">See the kernel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ForwardSlide2<TE>(int count, float* x, float* wt, float* dst, int dstStride, in TE store)
+    public static void ForwardSlide2<TE, TX>(int count, float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
         where TE : struct, IVectorStore
+        where TX : struct, IEdges
     {
         switch (count)
         {
-            case 1: ForwardSlide2<C1, TE>(x, wt, dst, dstStride, store); break;
-            case 2: ForwardSlide2<C2, TE>(x, wt, dst, dstStride, store); break;
-            case 3: ForwardSlide2<C3, TE>(x, wt, dst, dstStride, store); break;
-            case 4: ForwardSlide2<C4, TE>(x, wt, dst, dstStride, store); break;
-            case 5: ForwardSlide2<C5, TE>(x, wt, dst, dstStride, store); break;
-            case 6: ForwardSlide2<C6, TE>(x, wt, dst, dstStride, store); break;
-            default: ForwardSlide2<C7, TE>(x, wt, dst, dstStride, store); break;
+            case 1: ForwardSlide2<C1, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 2: ForwardSlide2<C2, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 3: ForwardSlide2<C3, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 4: ForwardSlide2<C4, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 5: ForwardSlide2<C5, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 6: ForwardSlide2<C6, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            default: ForwardSlide2<C7, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
         }
     }
 

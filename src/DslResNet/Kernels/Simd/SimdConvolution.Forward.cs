@@ -139,11 +139,34 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             return;
         }
 
+        float* image = _x + ((long)n * InPixels * G.InChannels);
+        float* yImage = _y + ((long)n * OutPixels * G.OutChannels);
+        if (Unpadded)
+        {
+            // The sliding kernels read the image where it is, skipping the kernel rows above and below it and the columns
+            // left and right of it: no padded copy.
+            int rowStride = G.Width * G.InChannels;
+            for (int oh = oh0; oh < oh1; oh++)
+            {
+                float* xRow = image + ((((long)(oh - 1) * G.Width) - 1) * G.InChannels);
+                int kh0 = oh == 0 ? 1 : 0;
+                int kh1 = oh == G.Height - 1 ? 2 : 3;
+                float* yRow = yImage + ((long)oh * OutWidth * G.OutChannels);
+                for (int oc0 = 0; oc0 < CoutP; oc0 += CoutP - oc0 >= 32 ? 32 : 16)
+                {
+                    ForwardGroup<G>(CoutP - oc0 >= 32 ? 2 : 1, xRow, rowStride, kh0, kh1, OutWidth, oc0, yRow, tile, thread);
+                }
+
+                FlushStatistics(thread, unit);
+            }
+
+            return;
+        }
+
         float* padded = scratch + TileFloats;
         int ihStart = (oh0 * G.Stride) - G.Padding;
         int rows = ((oh1 - 1 - oh0) * G.Stride) + G.Kernel;
-        PadInput(_x + ((long)n * InPixels * G.InChannels), padded, ihStart, rows);
-        float* yImage = _y + ((long)n * OutPixels * G.OutChannels);
+        PadInput(image, padded, ihStart, rows);
         for (int oh = oh0; oh < oh1; oh++)
         {
             float* xRow = padded + ((long)(oh - oh0) * G.Stride * RowStride);
@@ -152,7 +175,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             while (oc0 < CoutP)
             {
                 int vectors = (CoutP - oc0) >= 64 ? 4 : (CoutP - oc0) >= 32 ? 2 : 1;
-                ForwardGroup<G>(vectors, xRow, OutWidth, oc0, yRow, tile, thread);
+                ForwardGroup<G>(vectors, xRow, RowStride, 0, G.Kernel, OutWidth, oc0, yRow, tile, thread);
                 oc0 += 16 * vectors;
             }
 
@@ -192,7 +215,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             while (oc0 < CoutP)
             {
                 int vectors = (CoutP - oc0) >= 64 ? 4 : (CoutP - oc0) >= 32 ? 2 : 1;
-                ForwardGroup<PointwiseGeometry<G>>(vectors, x, pixels, oc0, y, tile, thread);
+                ForwardGroup<PointwiseGeometry<G>>(vectors, x, 0, 0, 1, pixels, oc0, y, tile, thread);
                 oc0 += 16 * vectors;
             }
 
@@ -202,7 +225,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void ForwardGroup<GK>(int vectors, float* xRow, int pixels, int oc0, float* yRow, float* tile, int thread)
+    private void ForwardGroup<GK>(int vectors, float* xRow, int rowStride, int kh0, int kh1, int pixels, int oc0, float* yRow, float* tile, int thread)
         where GK : struct, IConvGeometry
     {
         // Stride 1, kernels up to 3 wide, 16 or 32 channels: the sliding kernels, which load each input value once per row
@@ -232,11 +255,11 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
                     HasEpilogue && EpilogueResidual is not null ? EpilogueResidual + (y - _y) : null,
                     HasEpilogue && EpilogueRelu2,
                     _accumulate);
-                Block<GK, FusedStore>(slide ? -vectors : vectors, count, x, w, y, G.OutChannels, store);
+                Block<GK, FusedStore>(slide ? -vectors : vectors, count, x, rowStride, kh0, kh1, Edges(ow0, count, pixels), w, y, G.OutChannels, store);
             }
             else
             {
-                Block<GK, PlainStore>(slide ? -vectors : vectors, count, x, w, direct ? y : tile, direct ? G.OutChannels : 16 * vectors, plain);
+                Block<GK, PlainStore>(slide ? -vectors : vectors, count, x, rowStride, kh0, kh1, Edges(ow0, count, pixels), w, direct ? y : tile, direct ? G.OutChannels : 16 * vectors, plain);
             }
 
             if (!direct)
@@ -253,15 +276,37 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         }
     }
 
+    // Which edge columns of a block lie outside the image: only when the input is read unpadded (see Unpadded).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block<GK, TE>(int kernel, int count, float* x, float* w, float* dst, int stride, in TE store)
+    private static int Edges(int ow0, int count, int pixels) => !Unpadded ? 0 : (ow0 == 0 ? 1 : 0) | (ow0 + count == pixels ? 2 : 0);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block<GK, TE>(int kernel, int count, float* x, int rowStride, int kh0, int kh1, int edges, float* w, float* dst, int stride, in TE store)
         where GK : struct, IConvGeometry
         where TE : struct, IVectorStore
     {
         switch (kernel)
         {
-            case -1: MicroKernels<GK, TS, TV>.ForwardSlide1(count, x, w, dst, stride, store); break;
-            case -2: MicroKernels<GK, TS, TV>.ForwardSlide2(count, x, w, dst, stride, store); break;
+            case -1:
+                switch (edges)
+                {
+                    case 0: MicroKernels<GK, TS, TV>.ForwardSlide1<TE, Inside>(count, x, rowStride, kh0, kh1, w, dst, stride, store); break;
+                    case 1: MicroKernels<GK, TS, TV>.ForwardSlide1<TE, LeftEdge>(count, x, rowStride, kh0, kh1, w, dst, stride, store); break;
+                    case 2: MicroKernels<GK, TS, TV>.ForwardSlide1<TE, RightEdge>(count, x, rowStride, kh0, kh1, w, dst, stride, store); break;
+                    default: MicroKernels<GK, TS, TV>.ForwardSlide1<TE, BothEdges>(count, x, rowStride, kh0, kh1, w, dst, stride, store); break;
+                }
+
+                break;
+            case -2:
+                switch (edges)
+                {
+                    case 0: MicroKernels<GK, TS, TV>.ForwardSlide2<TE, Inside>(count, x, rowStride, kh0, kh1, w, dst, stride, store); break;
+                    case 1: MicroKernels<GK, TS, TV>.ForwardSlide2<TE, LeftEdge>(count, x, rowStride, kh0, kh1, w, dst, stride, store); break;
+                    case 2: MicroKernels<GK, TS, TV>.ForwardSlide2<TE, RightEdge>(count, x, rowStride, kh0, kh1, w, dst, stride, store); break;
+                    default: MicroKernels<GK, TS, TV>.ForwardSlide2<TE, BothEdges>(count, x, rowStride, kh0, kh1, w, dst, stride, store); break;
+                }
+
+                break;
             case 4: MicroKernels<GK, TS, TV>.Forward4(count, x, w, dst, stride, store); break;
             case 2: MicroKernels<GK, TS, TV>.Forward2(count, x, w, dst, stride, store); break;
             default: MicroKernels<GK, TS, TV>.Forward1(count, x, w, dst, stride, store); break;

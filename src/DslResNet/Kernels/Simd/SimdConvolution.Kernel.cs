@@ -134,6 +134,10 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
 
     private static int PaddedHeight => G.Height + (2 * G.Padding);
 
+    // 3x3, stride 1, padding 1, and few enough output channels that every group runs on a sliding kernel: the forward reads
+    // the input unpadded (see ForwardRows).
+    private static bool Unpadded => G.Stride == 1 && G.Kernel == 3 && G.Padding == 1 && CoutP < 64;
+
     private static int RowStride => PaddedWidth * G.InChannels;
 
     private static int OutHeight => ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;

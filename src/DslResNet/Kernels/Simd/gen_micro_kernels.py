@@ -86,25 +86,36 @@ for v, rmax in FWD.items():
 for v, rmax in SLIDE.items():
     w(f"    /// <summary>Forward at stride 1 for kernels up to {SLIDE_KMAX} wide: {16*v} output channels by up to {rmax} pixels of one output row.")
     w(f"    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per")
-    w(f"    /// {SLIDE_KMAX} FMAs instead of one per FMA).</summary>")
-    w(f"    /// <param name=\"x\">Padded input at the block's first pixel (row oh, column ow0).</param>")
+    w(f"    /// {SLIDE_KMAX} FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX")
+    w(f"    /// says, the first or last input column of the block are taken as zero and not read.</summary>")
+    w(f"    /// <typeparam name=\"R\">Pixels of the block.</typeparam>")
+    w(f"    /// <typeparam name=\"TE\">How values are stored.</typeparam>")
+    w(f"    /// <typeparam name=\"TX\">Which edge columns of the block lie outside the image.</typeparam>")
+    w(f"    /// <param name=\"x\">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the")
+    w(f"    /// padded input); outside the image when the block is at its edge (never read there).</param>")
+    w(f"    /// <param name=\"rowStride\">Floats between input rows.</param>")
+    w(f"    /// <param name=\"kh0\">First kernel row inside the image.</param>")
+    w(f"    /// <param name=\"kh1\">End of the kernel rows inside the image.</param>")
     w(f"    /// <param name=\"wt\">The packed weights of the block's output-channel group, [kh][kw][ic][{16*v}] (see PackedGroups).</param>")
     w(f"    /// <param name=\"dst\">Where pixel r's channels go: dst + r * dstStride.</param>")
     w(f"    /// <param name=\"dstStride\">Floats between pixels in dst.</param>")
     w(f"    /// <param name=\"store\">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>")
     w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    public static void ForwardSlide{v}<R, TE>(float* x, float* wt, float* dst, int dstStride, in TE store)")
+    w(f"    public static void ForwardSlide{v}<R, TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)")
     w(f"        where R : struct, IConst")
     w(f"        where TE : struct, IVectorStore")
+    w(f"        where TX : struct, IEdges")
     w("    {")
     for line in LOCALS.split("\n"):
         w(line)
     w(f"        int TapStride = G.InChannels * {16*v};")
     for r in range(rmax):
         w("        " + " ".join(f"TV a{r}_{j} = TS.Zero;" for j in range(v)))
-    w("        for (int kh = 0; kh < G.Kernel; kh++)")
+    w("        bool first = (TX.Outside & 1) == 0;")
+    w("        bool last = (TX.Outside & 2) == 0;")
+    w("        for (int kh = kh0; kh < kh1; kh++)")
     w("        {")
-    w("            float* xp = x + (kh * RowStride);")
+    w("            float* xp = x + (kh * rowStride);")
     w("            float* wp = wt + (kh * G.Kernel * TapStride);")
     w("            for (int ic = 0; ic < G.InChannels; ic++)")
     w("            {")
@@ -126,7 +137,9 @@ for v, rmax in SLIDE.items():
                     conds.append(f"G.Kernel > {kw}")
                 body = " ".join(f"a{r}_{j} = TS.Fma(w{kw}_{j}, b, a{r}_{j});" for j in range(v))
                 fmas.append((f"if ({' && '.join(conds)}) " if conds else "") + "{ " + body + " }")
-        need = f"if (R.Value + G.Kernel - 1 > {col}) " if col > 0 else ""
+        conds = [f"R.Value + G.Kernel - 1 > {col}"] if col > 0 else []
+        conds.append("first" if col == 0 else f"(last || R.Value + G.Kernel - 2 != {col})")
+        need = f"if ({' && '.join(conds)}) "
         off = f"xp[{col} * G.InChannels]" if col else "xp[0]"
         w(f"                {need}{{ TV b = TS.Broadcast({off}); {' '.join(fmas)} }}")
     w("                xp++;")
@@ -256,23 +269,27 @@ w("    }")
 w("")
 
 # Dispatchers: a runtime block size to the kernel compiled for it (callers pass 1..most).
-def dispatcher(name, rmax, params, args, doc, store=False):
-    cref = f"{name}{{R, TE}}" if store else f"{name}{{R}}"
+def dispatcher(name, rmax, params, args, doc, store=False, edges=False):
+    cref = f"{name}{{R, TE, TX}}" if edges else f"{name}{{R, TE}}" if store else f"{name}{{R}}"
     w(f"    /// <summary>{doc}: runs <see cref=\"{cref}\"/> compiled for <paramref name=\"count\"/> (1 to {rmax}).</summary>")
     if store:
         w(f"    /// <typeparam name=\"TE\">How values are stored.</typeparam>")
+    if edges:
+        w(f"    /// <typeparam name=\"TX\">Which edge columns of the block lie outside the image.</typeparam>")
     w(f"    /// <param name=\"count\">The block size.</param>")
     for pn in args:
         w(f"    /// <param name=\"{pn}\">See the kernel.</param>")
     w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    public static void {name}{'<TE>' if store else ''}(int count, {params})")
+    w(f"    public static void {name}{'<TE, TX>' if edges else '<TE>' if store else ''}(int count, {params})")
     if store:
         w(f"        where TE : struct, IVectorStore")
+    if edges:
+        w(f"        where TX : struct, IEdges")
     w("    {")
     w("        switch (count)")
     w("        {")
     a = ", ".join(args)
-    te = ", TE" if store else ""
+    te = ", TE, TX" if edges else ", TE" if store else ""
     for r in range(1, rmax):
         w(f"            case {r}: {name}<C{r}{te}>({a}); break;")
     w(f"            default: {name}<C{rmax}{te}>({a}); break;")
@@ -283,8 +300,9 @@ def dispatcher(name, rmax, params, args, doc, store=False):
 FWDP = ("float* x, float* wt, float* dst, int dstStride, in TE store", ["x", "wt", "dst", "dstStride", "store"])
 for v, rmax in FWD.items():
     dispatcher(f"Forward{v}", rmax, *FWDP, f"Forward, {16*v} channels", store=True)
+SLIDEP = ("float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store", ["x", "rowStride", "kh0", "kh1", "wt", "dst", "dstStride", "store"])
 for v, rmax in SLIDE.items():
-    dispatcher(f"ForwardSlide{v}", rmax, *FWDP, f"Sliding forward, {16*v} channels", store=True)
+    dispatcher(f"ForwardSlide{v}", rmax, *SLIDEP, f"Sliding forward, {16*v} channels", store=True, edges=True)
 for v, rmax in BWD.items():
     dispatcher(f"BackwardData{v}", rmax, "float* dy, float* wt, float* dx", ["dy", "wt", "dx"], f"Backward to the input, {16*v} channels")
 for v, rmax in BWW.items():
