@@ -102,34 +102,35 @@ internal static unsafe class MicroKernels<G, TS, TV>
             }
         }
 
-        { store.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
-        if (R.Value > 1) { store.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
-        if (R.Value > 2) { store.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
-        if (R.Value > 3) { store.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
-        if (R.Value > 4) { store.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
-        if (R.Value > 5) { store.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
-        if (R.Value > 6) { store.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
-        if (R.Value > 7) { store.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
-        if (R.Value > 8) { store.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
-        if (R.Value > 9) { store.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
-        if (R.Value > 10) { store.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
-        if (R.Value > 11) { store.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
-        if (R.Value > 12) { store.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
-        if (R.Value > 13) { store.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
-        if (R.Value > 14) { store.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
-        if (R.Value > 15) { store.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
-        if (R.Value > 16) { store.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
-        if (R.Value > 17) { store.Store<TS, TV>(dst, (17 * dstStride) + 0, 0, a17_0); }
-        if (R.Value > 18) { store.Store<TS, TV>(dst, (18 * dstStride) + 0, 0, a18_0); }
-        if (R.Value > 19) { store.Store<TS, TV>(dst, (19 * dstStride) + 0, 0, a19_0); }
-        if (R.Value > 20) { store.Store<TS, TV>(dst, (20 * dstStride) + 0, 0, a20_0); }
-        if (R.Value > 21) { store.Store<TS, TV>(dst, (21 * dstStride) + 0, 0, a21_0); }
-        if (R.Value > 22) { store.Store<TS, TV>(dst, (22 * dstStride) + 0, 0, a22_0); }
-        if (R.Value > 23) { store.Store<TS, TV>(dst, (23 * dstStride) + 0, 0, a23_0); }
-        if (R.Value > 24) { store.Store<TS, TV>(dst, (24 * dstStride) + 0, 0, a24_0); }
-        if (R.Value > 25) { store.Store<TS, TV>(dst, (25 * dstStride) + 0, 0, a25_0); }
-        if (R.Value > 26) { store.Store<TS, TV>(dst, (26 * dstStride) + 0, 0, a26_0); }
-        if (R.Value > 27) { store.Store<TS, TV>(dst, (27 * dstStride) + 0, 0, a27_0); }
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        if (R.Value > 1) { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        if (R.Value > 2) { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        if (R.Value > 3) { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        if (R.Value > 4) { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        if (R.Value > 5) { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        if (R.Value > 6) { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        if (R.Value > 7) { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        if (R.Value > 8) { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        if (R.Value > 9) { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        if (R.Value > 10) { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        if (R.Value > 11) { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        if (R.Value > 12) { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        if (R.Value > 13) { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        if (R.Value > 14) { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+        if (R.Value > 15) { s.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
+        if (R.Value > 16) { s.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
+        if (R.Value > 17) { s.Store<TS, TV>(dst, (17 * dstStride) + 0, 0, a17_0); }
+        if (R.Value > 18) { s.Store<TS, TV>(dst, (18 * dstStride) + 0, 0, a18_0); }
+        if (R.Value > 19) { s.Store<TS, TV>(dst, (19 * dstStride) + 0, 0, a19_0); }
+        if (R.Value > 20) { s.Store<TS, TV>(dst, (20 * dstStride) + 0, 0, a20_0); }
+        if (R.Value > 21) { s.Store<TS, TV>(dst, (21 * dstStride) + 0, 0, a21_0); }
+        if (R.Value > 22) { s.Store<TS, TV>(dst, (22 * dstStride) + 0, 0, a22_0); }
+        if (R.Value > 23) { s.Store<TS, TV>(dst, (23 * dstStride) + 0, 0, a23_0); }
+        if (R.Value > 24) { s.Store<TS, TV>(dst, (24 * dstStride) + 0, 0, a24_0); }
+        if (R.Value > 25) { s.Store<TS, TV>(dst, (25 * dstStride) + 0, 0, a25_0); }
+        if (R.Value > 26) { s.Store<TS, TV>(dst, (26 * dstStride) + 0, 0, a26_0); }
+        if (R.Value > 27) { s.Store<TS, TV>(dst, (27 * dstStride) + 0, 0, a27_0); }
     }
 
     /// <summary>Forward: 32 output channels by up to 14 pixels of one output row.</summary>
@@ -194,20 +195,21 @@ internal static unsafe class MicroKernels<G, TS, TV>
             }
         }
 
-        { store.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); store.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
-        if (R.Value > 1) { store.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); store.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
-        if (R.Value > 2) { store.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); store.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
-        if (R.Value > 3) { store.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); store.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
-        if (R.Value > 4) { store.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); store.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
-        if (R.Value > 5) { store.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); store.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
-        if (R.Value > 6) { store.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); store.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
-        if (R.Value > 7) { store.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); store.Store<TS, TV>(dst, (7 * dstStride) + 16, 16, a7_1); }
-        if (R.Value > 8) { store.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); store.Store<TS, TV>(dst, (8 * dstStride) + 16, 16, a8_1); }
-        if (R.Value > 9) { store.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); store.Store<TS, TV>(dst, (9 * dstStride) + 16, 16, a9_1); }
-        if (R.Value > 10) { store.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); store.Store<TS, TV>(dst, (10 * dstStride) + 16, 16, a10_1); }
-        if (R.Value > 11) { store.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); store.Store<TS, TV>(dst, (11 * dstStride) + 16, 16, a11_1); }
-        if (R.Value > 12) { store.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); store.Store<TS, TV>(dst, (12 * dstStride) + 16, 16, a12_1); }
-        if (R.Value > 13) { store.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); store.Store<TS, TV>(dst, (13 * dstStride) + 16, 16, a13_1); }
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        if (R.Value > 1) { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        if (R.Value > 2) { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        if (R.Value > 3) { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        if (R.Value > 4) { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+        if (R.Value > 5) { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
+        if (R.Value > 6) { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); s.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
+        if (R.Value > 7) { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); s.Store<TS, TV>(dst, (7 * dstStride) + 16, 16, a7_1); }
+        if (R.Value > 8) { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); s.Store<TS, TV>(dst, (8 * dstStride) + 16, 16, a8_1); }
+        if (R.Value > 9) { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); s.Store<TS, TV>(dst, (9 * dstStride) + 16, 16, a9_1); }
+        if (R.Value > 10) { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); s.Store<TS, TV>(dst, (10 * dstStride) + 16, 16, a10_1); }
+        if (R.Value > 11) { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); s.Store<TS, TV>(dst, (11 * dstStride) + 16, 16, a11_1); }
+        if (R.Value > 12) { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); s.Store<TS, TV>(dst, (12 * dstStride) + 16, 16, a12_1); }
+        if (R.Value > 13) { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); s.Store<TS, TV>(dst, (13 * dstStride) + 16, 16, a13_1); }
     }
 
     /// <summary>Forward: 64 output channels by up to 6 pixels of one output row.</summary>
@@ -258,12 +260,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
             }
         }
 
-        { store.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); store.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); store.Store<TS, TV>(dst, (0 * dstStride) + 32, 32, a0_2); store.Store<TS, TV>(dst, (0 * dstStride) + 48, 48, a0_3); }
-        if (R.Value > 1) { store.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); store.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); store.Store<TS, TV>(dst, (1 * dstStride) + 32, 32, a1_2); store.Store<TS, TV>(dst, (1 * dstStride) + 48, 48, a1_3); }
-        if (R.Value > 2) { store.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); store.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); store.Store<TS, TV>(dst, (2 * dstStride) + 32, 32, a2_2); store.Store<TS, TV>(dst, (2 * dstStride) + 48, 48, a2_3); }
-        if (R.Value > 3) { store.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); store.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); store.Store<TS, TV>(dst, (3 * dstStride) + 32, 32, a3_2); store.Store<TS, TV>(dst, (3 * dstStride) + 48, 48, a3_3); }
-        if (R.Value > 4) { store.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); store.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); store.Store<TS, TV>(dst, (4 * dstStride) + 32, 32, a4_2); store.Store<TS, TV>(dst, (4 * dstStride) + 48, 48, a4_3); }
-        if (R.Value > 5) { store.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); store.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); store.Store<TS, TV>(dst, (5 * dstStride) + 32, 32, a5_2); store.Store<TS, TV>(dst, (5 * dstStride) + 48, 48, a5_3); }
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); s.Store<TS, TV>(dst, (0 * dstStride) + 32, 32, a0_2); s.Store<TS, TV>(dst, (0 * dstStride) + 48, 48, a0_3); }
+        if (R.Value > 1) { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); s.Store<TS, TV>(dst, (1 * dstStride) + 32, 32, a1_2); s.Store<TS, TV>(dst, (1 * dstStride) + 48, 48, a1_3); }
+        if (R.Value > 2) { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); s.Store<TS, TV>(dst, (2 * dstStride) + 32, 32, a2_2); s.Store<TS, TV>(dst, (2 * dstStride) + 48, 48, a2_3); }
+        if (R.Value > 3) { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); s.Store<TS, TV>(dst, (3 * dstStride) + 32, 32, a3_2); s.Store<TS, TV>(dst, (3 * dstStride) + 48, 48, a3_3); }
+        if (R.Value > 4) { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); s.Store<TS, TV>(dst, (4 * dstStride) + 32, 32, a4_2); s.Store<TS, TV>(dst, (4 * dstStride) + 48, 48, a4_3); }
+        if (R.Value > 5) { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); s.Store<TS, TV>(dst, (5 * dstStride) + 32, 32, a5_2); s.Store<TS, TV>(dst, (5 * dstStride) + 48, 48, a5_3); }
     }
 
     /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by up to 14 pixels of one output row.
@@ -342,20 +345,21 @@ internal static unsafe class MicroKernels<G, TS, TV>
             }
         }
 
-        { store.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
-        if (R.Value > 1) { store.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
-        if (R.Value > 2) { store.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
-        if (R.Value > 3) { store.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
-        if (R.Value > 4) { store.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
-        if (R.Value > 5) { store.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
-        if (R.Value > 6) { store.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
-        if (R.Value > 7) { store.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
-        if (R.Value > 8) { store.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
-        if (R.Value > 9) { store.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
-        if (R.Value > 10) { store.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
-        if (R.Value > 11) { store.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
-        if (R.Value > 12) { store.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
-        if (R.Value > 13) { store.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        if (R.Value > 1) { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        if (R.Value > 2) { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        if (R.Value > 3) { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        if (R.Value > 4) { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        if (R.Value > 5) { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        if (R.Value > 6) { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        if (R.Value > 7) { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        if (R.Value > 8) { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        if (R.Value > 9) { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        if (R.Value > 10) { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        if (R.Value > 11) { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        if (R.Value > 12) { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        if (R.Value > 13) { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
     }
 
     /// <summary>Forward at stride 1 for kernels up to 3 wide: 32 output channels by up to 7 pixels of one output row.
@@ -423,13 +427,14 @@ internal static unsafe class MicroKernels<G, TS, TV>
             }
         }
 
-        { store.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); store.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
-        if (R.Value > 1) { store.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); store.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
-        if (R.Value > 2) { store.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); store.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
-        if (R.Value > 3) { store.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); store.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
-        if (R.Value > 4) { store.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); store.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
-        if (R.Value > 5) { store.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); store.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
-        if (R.Value > 6) { store.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); store.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        if (R.Value > 1) { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        if (R.Value > 2) { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        if (R.Value > 3) { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        if (R.Value > 4) { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+        if (R.Value > 5) { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
+        if (R.Value > 6) { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); s.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
     }
 
     /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by up to 14 output pixels, scattered.</summary>

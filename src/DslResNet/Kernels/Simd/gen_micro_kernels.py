@@ -77,8 +77,9 @@ for v, rmax in FWD.items():
     w("            }")
     w("        }")
     w("")
+    w("        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores")
     for r in range(rmax):
-        body = " ".join(f"store.Store<TS, TV>(dst, ({r} * dstStride) + {16*j}, {16*j}, a{r}_{j});" for j in range(v))
+        body = " ".join(f"s.Store<TS, TV>(dst, ({r} * dstStride) + {16*j}, {16*j}, a{r}_{j});" for j in range(v))
         w(f"        {guard(r)}{{ {body} }}")
     w("    }")
     w("")
@@ -147,8 +148,9 @@ for v, rmax in SLIDE.items():
     w("            }")
     w("        }")
     w("")
+    w("        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores")
     for r in range(rmax):
-        body = " ".join(f"store.Store<TS, TV>(dst, ({r} * dstStride) + {16*j}, {16*j}, a{r}_{j});" for j in range(v))
+        body = " ".join(f"s.Store<TS, TV>(dst, ({r} * dstStride) + {16*j}, {16*j}, a{r}_{j});" for j in range(v))
         w(f"        {guard(r)}{{ {body} }}")
     w("    }")
     w("")
