@@ -141,6 +141,11 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
             // packed groups of 64, 32 and 16; at stride 2 each span's pixels are gathered.
             [2, 1024, 9, 9, 112, 1, 1, 0, 1],
             [2, 1024, 13, 13, 112, 1, 2, 0, 0],
+
+            // 1x1 layers with fewer pixels than a span (batch 1 at 3x7): inference splits the output channels between the
+            // threads (200 channels: 64 and 144 on 2 threads, 64, 64 and 80 on 3), at stride 1 and 2.
+            [1, 1024, 3, 7, 200, 1, 1, 0, 1],
+            [1, 1024, 5, 13, 200, 1, 2, 0, 0],
         ];
         List<object[]> data = [];
         foreach (int[] g in geometries)
@@ -159,6 +164,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         data.Add([2, 32, 6, 5, 64, 3, 1, 1, true, SimdWidth.Vector256, -3]);
         data.Add([1, 32, 6, 5, 64, 3, 1, 1, true, SimdWidth.Scalar, 2]);
         data.Add([1, 64, 7, 7, 64, 3, 1, 1, false, SimdWidth.Vector512, 2]);
+
+        // 1x1: 9 spans over 3 images on 2 threads, runs across image boundaries (112 channels cannot be split: 10 runs);
+        // the channel split 3 ways.
+        data.Add([3, 1024, 9, 9, 112, 1, 1, 0, true, SimdWidth.Vector512, 2]);
+        data.Add([1, 1024, 3, 7, 200, 1, 1, 0, true, SimdWidth.Vector512, 3]);
+        data.Add([1, 1024, 5, 13, 200, 1, 2, 0, false, SimdWidth.Vector256, 3]);
         return data;
     }
 
@@ -215,6 +226,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (1024, 13, 13, 112, 1, 2, 0):
                 CheckConv<G1024x13x13To112K1S2P0>(shape, width, threads);
+                break;
+            case (1024, 3, 7, 200, 1, 1, 0):
+                CheckConv<G1024x3x7To200K1S1P0>(shape, width, threads);
+                break;
+            case (1024, 5, 13, 200, 1, 2, 0):
+                CheckConv<G1024x5x13To200K1S2P0>(shape, width, threads);
                 break;
             case (10, 1, 1, 10, 1, 1, 0):
                 CheckConv<G10x1x1To10K1S1P0>(shape, width, threads);
@@ -522,6 +539,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// <param name="width">Vector width.</param>
     /// <param name="channels">Channels.</param>
     /// <param name="threads">Threads.</param>
+    /// <param name="kernel">The convolution's kernel: 3 (padded) or 1 (the 1x1 forward's runs of pixels).</param>
     [Theory]
     [InlineData(SimdWidth.Vector512, 16, 2)]
     [InlineData(SimdWidth.Vector512, 20, 2)]
@@ -529,7 +547,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     [InlineData(SimdWidth.Vector256, 20, 3)]
     [InlineData(SimdWidth.Scalar, 16, 1)]
     [InlineData(SimdWidth.Scalar, 20, 2)]
-    public void EpilogueWithFusedStatistics(SimdWidth width, int channels, int threads)
+    [InlineData(SimdWidth.Vector512, 20, 2, 1)]
+    [InlineData(SimdWidth.Vector256, 16, 3, 1)]
+    public void EpilogueWithFusedStatistics(SimdWidth width, int channels, int threads, int kernel = 3)
     {
         if (!Available(width))
         {
@@ -537,8 +557,8 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         }
 
         const int n = 3, spatial = 49;
-        Random random = new(Seed(channels, threads, 7));
-        ConvShape convShape = new(n, 8, 7, 7, channels, 3, 1, 1, true);
+        Random random = new(Seed(channels, threads, 7 + kernel));
+        ConvShape convShape = new(n, 8, 7, 7, channels, kernel, 1, kernel / 2, true);
         EpilogueShape shape = new(n, channels, spatial, true, true, Activation.ReLU, true, Activation.ReLU, 1e-5f, 0.1f);
         int count = n * channels * spatial;
         float[] bn = BatchNormParameters(random, channels);
@@ -552,9 +572,13 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         ArrayView<float> r = buffers.Upload(RandomFloats(random, count));
         ArrayView<float> bnFused = buffers.Upload(bn), bnUnfused = buffers.Upload(bn);
         ArrayView<float> yFused = buffers.Filled(count, Garbage), yUnfused = buffers.Filled(count, Garbage);
-        ConvOp conv = channels == 16
-            ? ConvOp.Create<G8x7x7To16K3S1P1>(device, convShape, x, w, b, convY)
-            : ConvOp.Create<G8x7x7To20K3S1P1>(device, convShape, x, w, b, convY);
+        ConvOp conv = (channels, kernel) switch
+        {
+            (16, 3) => ConvOp.Create<G8x7x7To16K3S1P1>(device, convShape, x, w, b, convY),
+            (20, 3) => ConvOp.Create<G8x7x7To20K3S1P1>(device, convShape, x, w, b, convY),
+            (16, _) => ConvOp.Create<G8x7x7To16K1S1P0>(device, convShape, x, w, b, convY),
+            _ => ConvOp.Create<G8x7x7To20K1S1P0>(device, convShape, x, w, b, convY),
+        };
         EpilogueOp fused = new(device, shape, convY, bnFused, buffers.Filled(4 * channels, Garbage), r, yFused);
         EpilogueOp unfused = new(device, shape, convY, bnUnfused, buffers.Filled(4 * channels, Garbage), r, yUnfused);
         Assert.NotNull((fused.Kernel as SimdEpilogue)?.Sink);
@@ -566,7 +590,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         Assert.False(((SimdEpilogue)fused.Kernel).Sink!.Filled);
         unfused.Forward();
 
-        string what = $"fused statistics {width} {channels} channels {threads} threads";
+        string what = $"fused statistics {width} {channels} channels {kernel}x{kernel} {threads} threads";
         AssertClose($"{what}: y", D(buffers.Read(yUnfused)), buffers.Read(yFused));
         float[] expectedBn = buffers.Read(bnUnfused), actualBn = buffers.Read(bnFused);
         AssertClose($"{what}: running mean", D(expectedBn[(2 * channels)..(3 * channels)]), actualBn[(2 * channels)..(3 * channels)]);
@@ -953,4 +977,71 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Padding => 1;
     }
 
+    private readonly struct G1024x3x7To200K1S1P0 : IConvGeometry
+    {
+        public static int InChannels => 1024;
+
+        public static int Height => 3;
+
+        public static int Width => 7;
+
+        public static int OutChannels => 200;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 1;
+
+        public static int Padding => 0;
+    }
+
+    private readonly struct G1024x5x13To200K1S2P0 : IConvGeometry
+    {
+        public static int InChannels => 1024;
+
+        public static int Height => 5;
+
+        public static int Width => 13;
+
+        public static int OutChannels => 200;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 2;
+
+        public static int Padding => 0;
+    }
+
+    private readonly struct G8x7x7To16K1S1P0 : IConvGeometry
+    {
+        public static int InChannels => 8;
+
+        public static int Height => 7;
+
+        public static int Width => 7;
+
+        public static int OutChannels => 16;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 1;
+
+        public static int Padding => 0;
+    }
+
+    private readonly struct G8x7x7To20K1S1P0 : IConvGeometry
+    {
+        public static int InChannels => 8;
+
+        public static int Height => 7;
+
+        public static int Width => 7;
+
+        public static int OutChannels => 20;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 1;
+
+        public static int Padding => 0;
+    }
 }

@@ -52,8 +52,8 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             int oc0 = 0;
             while (oc0 < CoutP)
             {
-                int vectors = (CoutP - oc0) >= 64 ? 4 : (CoutP - oc0) >= 32 ? 2 : 1;
-                int most = vectors == 1 ? 16 : vectors == 2 ? 12 : 6;
+                int vectors = Blocks<TS, TV>.Vectors(CoutP - oc0);
+                int most = Blocks<TS, TV>.WeightRows(vectors);
                 for (int ic0 = 0; ic0 < G.InChannels; ic0 += most)
                 {
                     int count = Math.Min(most, G.InChannels - ic0);
@@ -84,8 +84,9 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         }
     }
 
-    // 16 input channels, stride 1, 3x3: the weight gradient with input pixels as vectors (see BackwardWeightsRow16).
-    private static bool WeightsRow16 => G.InChannels == 16 && G.Stride == 1 && G.Kernel == 3;
+    // 16 input channels, stride 1, 3x3: the weight gradient with input pixels as vectors (see BackwardWeightsRow16); its 24
+    // accumulators need the wide register file.
+    private static bool WeightsRow16 => G.InChannels == 16 && G.Stride == 1 && G.Kernel == 3 && Blocks<TS, TV>.Wide;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReduceWeightGradient(int oc0, int oc1)
@@ -143,8 +144,8 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
                 int ic0 = 0;
                 while (ic0 < CinP)
                 {
-                    int vectors = (CinP - ic0) >= 64 ? 4 : (CinP - ic0) >= 32 ? 2 : 1;
-                    int most = vectors == 4 ? 6 : 14;
+                    int vectors = Blocks<TS, TV>.Vectors(CinP - ic0);
+                    int most = Blocks<TS, TV>.DataPixels(vectors);
                     int blocks = (OutWidth + most - 1) / most;
                     int small = OutWidth / blocks;
                     int large = blocks - (OutWidth % blocks);

@@ -17,9 +17,9 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         // Written in order, read with a stride; the layout is PackedGroups'. A data convolution reads the forward weights
         // [ic][oc][kh][kw] rotated.
         int rows = Taps * G.InChannels;
-        for (int oc0 = 0; oc0 < G.OutChannels; oc0 += PackedGroups.Width(oc0, CoutP))
+        for (int oc0 = 0; oc0 < G.OutChannels; oc0 += PackedGroups.Width(oc0, CoutP, Blocks<TS, TV>.WidestGroup))
         {
-            int width = PackedGroups.Width(oc0, CoutP);
+            int width = PackedGroups.Width(oc0, CoutP, Blocks<TS, TV>.WidestGroup);
             int oc1 = Math.Min(oc0 + width, G.OutChannels);
             float* group = _packed + PackedGroups.Start(oc0, rows);
             for (int tap = 0; tap < Taps; tap++)
@@ -133,12 +133,6 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
 
         float* scratch = _pool.Scratch(thread);
         float* tile = scratch;
-        if (G.Kernel == 1 && G.Padding == 0)
-        {
-            ForwardPixels(n, oh0 * OutWidth, oh1 * OutWidth, tile, scratch + TileFloats, thread, unit);
-            return;
-        }
-
         float* image = _x + ((long)n * InPixels * G.InChannels);
         float* yImage = _y + ((long)n * OutPixels * G.OutChannels);
         if (Unpadded)
@@ -152,9 +146,9 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
                 int kh0 = oh == 0 ? 1 : 0;
                 int kh1 = oh == G.Height - 1 ? 2 : 3;
                 float* yRow = yImage + ((long)oh * OutWidth * G.OutChannels);
-                for (int oc0 = 0; oc0 < CoutP; oc0 += CoutP - oc0 >= 32 ? 32 : 16)
+                for (int oc0 = 0; oc0 < CoutP; oc0 += 16 * Blocks<TS, TV>.SlideVectors(CoutP - oc0))
                 {
-                    ForwardGroup<G>(CoutP - oc0 >= 32 ? 2 : 1, xRow, rowStride, kh0, kh1, OutWidth, oc0, yRow, tile, thread);
+                    ForwardGroup<G>(Blocks<TS, TV>.SlideVectors(CoutP - oc0), xRow, rowStride, kh0, kh1, OutWidth, oc0, yRow, tile, thread);
                 }
 
                 FlushStatistics(thread, unit);
@@ -174,7 +168,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             int oc0 = 0;
             while (oc0 < CoutP)
             {
-                int vectors = (CoutP - oc0) >= 64 ? 4 : (CoutP - oc0) >= 32 ? 2 : 1;
+                int vectors = Blocks<TS, TV>.Vectors(CoutP - oc0);
                 ForwardGroup<G>(vectors, xRow, RowStride, 0, G.Kernel, OutWidth, oc0, yRow, tile, thread);
                 oc0 += 16 * vectors;
             }
@@ -184,39 +178,42 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         }
     }
 
-    // A 1x1 convolution without padding is a product of the pixels by the weights: the output pixels of the rows are one run,
-    // taken in spans whose input stays in L2 while every output-channel group's weights pass over it, so that each weight
-    // group is read once per span rather than once per output row. At stride 1 the span's input is read where it is; at
-    // stride 2 its pixels are gathered first (a copy of 1/Cout of the work).
+    // Output pixels [p0, p1) of the batch (image n's pixel p is n * OutPixels + p) by output channels [oc0, oc1) of a 1x1
+    // convolution, taken in spans whose input stays in L2 while every output-channel group's weights pass over it, so that
+    // each weight group is read once per span. At stride 1 a span's input is read where it is (the batch's pixels are one
+    // run); at stride 2 its pixels are gathered first (a copy of 1/Cout of the work).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void ForwardPixels(int n, int p0, int p1, float* tile, float* gathered, int thread, int unit)
+    private void ForwardPixels(long p0, long p1, int oc0, int oc1, int thread, int unit)
     {
+        float* scratch = _pool.Scratch(thread);
+        float* tile = scratch;
+        float* gathered = scratch + TileFloats;
         int span = SpanPixels;
-        float* xImage = _x + ((long)n * InPixels * G.InChannels);
-        float* yImage = _y + ((long)n * OutPixels * G.OutChannels);
-        for (int s0 = p0; s0 < p1; s0 += span)
+        for (long s0 = p0; s0 < p1; s0 += span)
         {
-            int pixels = Math.Min(span, p1 - s0);
-            float* x = xImage + ((long)s0 * G.InChannels);
+            int pixels = (int)Math.Min(span, p1 - s0);
+            float* x = _x + (s0 * G.InChannels);
             if (G.Stride != 1)
             {
                 x = gathered;
                 for (int p = 0; p < pixels; p++)
                 {
-                    int oh = (s0 + p) / OutWidth;
-                    int ow = (s0 + p) - (oh * OutWidth);
-                    float* src = xImage + ((((long)oh * G.Width) + ow) * G.Stride * G.InChannels);
+                    long n = (s0 + p) / OutPixels;
+                    int q = (int)(s0 + p - (n * OutPixels));
+                    int oh = q / OutWidth;
+                    int ow = q - (oh * OutWidth);
+                    float* src = _x + ((((n * G.Height) + (oh * G.Stride)) * G.Width) + (ow * G.Stride)) * G.InChannels;
                     new ReadOnlySpan<float>(src, G.InChannels).CopyTo(new Span<float>(gathered + ((long)p * G.InChannels), G.InChannels));
                 }
             }
 
-            float* y = yImage + ((long)s0 * G.OutChannels);
-            int oc0 = 0;
-            while (oc0 < CoutP)
+            float* y = _y + (s0 * G.OutChannels);
+            int oc = oc0;
+            while (oc < oc1)
             {
-                int vectors = (CoutP - oc0) >= 64 ? 4 : (CoutP - oc0) >= 32 ? 2 : 1;
-                ForwardGroup<PointwiseGeometry<G>>(vectors, x, 0, 0, 1, pixels, oc0, y, tile, thread);
-                oc0 += 16 * vectors;
+                int vectors = Blocks<TS, TV>.Vectors(oc1 - oc);
+                ForwardGroup<PointwiseGeometry<G>>(vectors, x, 0, 0, 1, pixels, oc, y, tile, thread);
+                oc += 16 * vectors;
             }
 
             // Float sums over one span, double across spans.
@@ -231,7 +228,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         // Stride 1, kernels up to 3 wide, 16 or 32 channels: the sliding kernels, which load each input value once per row
         // of taps rather than once per tap.
         bool slide = GK.Stride == 1 && GK.Kernel <= 3 && vectors <= 2;
-        int most = slide ? (vectors == 1 ? 14 : 7) : vectors == 4 ? 6 : vectors == 2 ? 14 : 28;
+        int most = slide ? Blocks<TS, TV>.SlidePixels(vectors) : Blocks<TS, TV>.ForwardPixels(vectors);
         int blocks = (pixels + most - 1) / most;
         int small = pixels / blocks;
         int large = blocks - (pixels % blocks);

@@ -22,6 +22,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private const int PhaseReduce = 6;        // weight-gradient reduction, over output channels
     private const int PhaseFirstPixel = 7;    // the statistics' shift, over output channels
     private const int PhasePackTransposed = 8; // transposed weights (stride-2 input gradient), over output channels
+    private const int PhasePointwise = 9;     // forward of a 1x1 convolution: runs of the batch's pixels by output-channel ranges
     private const int TileFloats = 16 * 64;
 
     private readonly SimdPool _pool;
@@ -42,6 +43,8 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private int _images;
     private int _rowChunks;
     private int _groups;                  // forward with batch statistics: units of whole images (0: a unit per image or row chunk)
+    private int _pixelRuns;               // 1x1 forward: runs of the batch's output pixels (see ForwardPointwise)
+    private int _channelRuns;             // 1x1 forward: output-channel ranges, on 64-channel group boundaries
     private bool _packedOnce;
     private bool _accumulate;
 
@@ -136,6 +139,9 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
 
     // 3x3, stride 1, padding 1, and few enough output channels that every group runs on a sliding kernel: the forward reads
     // the input unpadded (see ForwardRows).
+    // A 1x1 convolution without padding: its forward is a product of pixels by weights (see ForwardPointwise).
+    private static bool Pointwise => G.Kernel == 1 && G.Padding == 0;
+
     private static bool Unpadded => G.Stride == 1 && G.Kernel == 3 && G.Padding == 1 && CoutP < 64;
 
     private static int RowStride => PaddedWidth * G.InChannels;
@@ -189,12 +195,18 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             return;
         }
 
+        _images = images;
+        StatisticsSink? sink = Statistics;
+        if (Pointwise)
+        {
+            ForwardPointwise(images, sink);
+            return;
+        }
+
         // Whole images per unit when there are enough; otherwise rows are split so that every thread has work. Batch
         // statistics are added up per unit (see StatisticsSink), so threads take units as they finish in either case;
         // then a unit is a run of images, 8 units a thread at most (their partial sums are kept apart).
-        _images = images;
         _rowChunks = images >= _pool.Threads ? 1 : Math.Min(OutHeight, _pool.Threads);
-        StatisticsSink? sink = Statistics;
         _groups = sink is not null && _rowChunks == 1 ? Math.Min(images, 8 * _pool.Threads) : 0;
         int units = _groups > 0 ? _groups : images * _rowChunks;
         if (sink is not null)
@@ -211,6 +223,52 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             sink.Filled = true;
         }
     }
+
+    // A 1x1 convolution without padding is a product of the batch's pixels by the weights, whichever images the pixels are
+    // in: a unit is a run of at most a span of pixels, across image boundaries (ResNet-50's last stage has 49 pixels an
+    // image, fewer than a span), by a range of output channels. Each span reads every weight once, however the spans are
+    // shared out; so inference splits the channels too where the spans alone would not give each thread the same number
+    // (7 spans on 2 threads: 14 units of half the channels, not 8 shorter runs that would each read all the weights; batch
+    // 1 at 7x7: one span, split 2 ways by channels, each thread reading half the weights). With batch statistics a unit is
+    // a run of pixels by all channels (its sums are kept apart, see StatisticsSink), at most 8 a thread.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ForwardPointwise(int images, StatisticsSink? sink)
+    {
+        int threads = _pool.Threads;
+        long pixels = (long)images * OutPixels;
+        int spans = (int)Math.Min((pixels + SpanPixels - 1) / SpanPixels, 1 << 20);
+        _pixelRuns = spans;
+        _channelRuns = 1;
+        if (sink is not null)
+        {
+            _pixelRuns = Math.Clamp((spans + threads - 1) / threads * threads, (int)Math.Min(threads, (pixels + 5) / 6), 8 * threads);
+            sink.Prepare(_pixelRuns);
+            _phase = PhaseFirstPixel;
+            _pool.Run(this, G.OutChannels, balanced: true);
+        }
+        else if (spans > 0 && spans % threads != 0)
+        {
+            int ways = threads / Gcd(spans, threads);
+            int groups = G.OutChannels / 64;
+            if (groups >= ways)
+            {
+                _channelRuns = ways;
+            }
+            else
+            {
+                _pixelRuns = (spans + threads - 1) / threads * threads;
+            }
+        }
+
+        _phase = PhasePointwise;
+        _pool.Run(this, _pixelRuns * _channelRuns, balanced: true);
+        if (sink is not null)
+        {
+            sink.Filled = true;
+        }
+    }
+
+    private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Backward(bool data, bool weights = true)
@@ -266,6 +324,19 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
                 }
 
                 break;
+            case PhasePointwise:
+                for (int u = start; u < end; u++)
+                {
+                    long pixels = (long)_images * OutPixels;
+                    int run = u / _channelRuns;
+                    int part = u % _channelRuns;
+                    int groups = G.OutChannels / 64;
+                    int oc0 = part * groups / _channelRuns * 64;
+                    int oc1 = part == _channelRuns - 1 ? CoutP : (part + 1) * groups / _channelRuns * 64;
+                    ForwardPixels(run * pixels / _pixelRuns, (run + 1) * pixels / _pixelRuns, oc0, oc1, thread, u);
+                }
+
+                break;
             case PhaseWinograd:
                 for (int u = start; u < end; u++)
                 {
@@ -313,13 +384,16 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         }
     }
 
-    public long Flops => _phase > PhaseWinograd ? 0 : 2L * (_phase is PhaseForward or PhaseWinograd ? _images : _batch) * OutPixels * G.OutChannels * G.InChannels * Taps;
+    public long Flops => !Computes ? 0 : 2L * (_phase is PhaseForward or PhaseWinograd or PhasePointwise ? _images : _batch) * OutPixels * G.OutChannels * G.InChannels * Taps;
 
-    public override string ToString() => _phase > PhaseWinograd
+    // Whether the phase is a convolution (not a weight preparation or reduction).
+    private bool Computes => _phase is PhaseForward or PhaseWeights or PhaseData or PhaseWinograd or PhasePointwise;
+
+    public override string ToString() => !Computes
         ? $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} weight preparation{(_accumulate ? " (input gradient)" : "")}"
         : _accumulate
         ? $"conv {G.OutChannels}x{G.Height}x{G.Width}->{G.InChannels} k{G.Kernel}s1 data (a forward pass of the flipped weights{(_phase == PhaseWinograd ? ", Winograd" : "")})"
-        : $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {_phase switch { PhaseForward => "forward", PhaseWinograd => "forward (Winograd)", PhaseWeights => "weights", PhaseData => "data", _ => "weight preparation" }}";
+        : $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {_phase switch { PhaseForward or PhasePointwise => "forward", PhaseWinograd => "forward (Winograd)", PhaseWeights => "weights", PhaseData => "data", _ => "weight preparation" }}";
 
     public override void Dispose()
     {

@@ -66,8 +66,8 @@ internal static unsafe class Winograd<G, TS, TV>
         {
             for (int o = 0; o < oc; o++)
             {
-                int o0 = PackedGroups.GroupStart(o, oc);
-                long at = PackedGroups.Start(o0, ic) + ((long)i * PackedGroups.Width(o0, oc)) + (o - o0);
+                int o0 = PackedGroups.GroupStart(o, oc, Blocks<TS, TV>.WidestGroup);
+                long at = PackedGroups.Start(o0, ic) + ((long)i * PackedGroups.Width(o0, oc, Blocks<TS, TV>.WidestGroup)) + (o - o0);
                 if (flipped)
                 {
                     float* source = w + (((i * oc) + o) * 9);
@@ -208,8 +208,8 @@ internal static unsafe class Winograd<G, TS, TV>
             int oc0 = 0;
             while (oc0 < oc)
             {
-                int vectors = (oc - oc0) >= 64 ? 4 : (oc - oc0) >= 32 ? 2 : 1;
-                int most = vectors == 4 ? 6 : vectors == 2 ? 14 : 28;
+                int vectors = Blocks<TS, TV>.Vectors(oc - oc0);
+                int most = Blocks<TS, TV>.ForwardPixels(vectors);
                 int blocks = (tiles + most - 1) / most;
                 int small = tiles / blocks;
                 int large = blocks - (tiles % blocks);

@@ -206,6 +206,10 @@ internal interface ISimd<TV>
     /// <summary>The name used in reports.</summary>
     static abstract string Name { get; }
 
+    /// <summary>How many vectors the register file holds: the micro-kernels' blocks are sized to it (see
+    /// <see cref="Blocks{TS, TV}"/>).</summary>
+    static abstract int Registers { get; }
+
     /// <summary>All lanes zero.</summary>
     static abstract TV Zero { get; }
 
@@ -242,6 +246,9 @@ internal readonly struct Simd512 : ISimd<Vector512<float>>
 {
     /// <inheritdoc />
     public static string Name => "Vector512";
+
+    /// <inheritdoc />
+    public static int Registers => 32;
 
     /// <inheritdoc />
     public static Vector512<float> Zero
@@ -295,6 +302,9 @@ internal readonly struct Simd256 : ISimd<V256>
     public static string Name => V256.Name;
 
     /// <inheritdoc />
+    public static int Registers => 8; // 16 ymm registers, two a vector
+
+    /// <inheritdoc />
     public static V256 Zero => V256.Zero;
 
     /// <inheritdoc />
@@ -339,6 +349,9 @@ internal readonly struct SimdScalar : ISimd<VScalar>
 {
     /// <inheritdoc />
     public static string Name => VScalar.Name;
+
+    /// <inheritdoc />
+    public static int Registers => 32; // none really (arrays); blocked as AVX-512, so that its tests cover those blocks
 
     /// <inheritdoc />
     public static VScalar Zero => VScalar.Zero;
