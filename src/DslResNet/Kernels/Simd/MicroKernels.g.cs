@@ -61,44 +61,41 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a27_0 = TS.Zero;
         for (int kh = 0; kh < G.Kernel; kh++)
         {
-            for (int kw = 0; kw < G.Kernel; kw++)
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
-                float* xp = x + (kh * RowStride) + (kw * G.InChannels);
-                float* wp = wt + (((kh * G.Kernel) + kw) * G.InChannels * 16);
-                for (int ic = 0; ic < G.InChannels; ic++)
-                {
-                    TV w0 = TS.Load(wp + 0);
-                    a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
-                    if (R.Value > 1) a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
-                    if (R.Value > 2) a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
-                    if (R.Value > 3) a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
-                    if (R.Value > 4) a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
-                    if (R.Value > 5) a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
-                    if (R.Value > 6) a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
-                    if (R.Value > 7) a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
-                    if (R.Value > 8) a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
-                    if (R.Value > 9) a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
-                    if (R.Value > 10) a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
-                    if (R.Value > 11) a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
-                    if (R.Value > 12) a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
-                    if (R.Value > 13) a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
-                    if (R.Value > 14) a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
-                    if (R.Value > 15) a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
-                    if (R.Value > 16) a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
-                    if (R.Value > 17) a17_0 = TS.Fma(w0, TS.Broadcast(xp[17 * G.Stride * G.InChannels]), a17_0);
-                    if (R.Value > 18) a18_0 = TS.Fma(w0, TS.Broadcast(xp[18 * G.Stride * G.InChannels]), a18_0);
-                    if (R.Value > 19) a19_0 = TS.Fma(w0, TS.Broadcast(xp[19 * G.Stride * G.InChannels]), a19_0);
-                    if (R.Value > 20) a20_0 = TS.Fma(w0, TS.Broadcast(xp[20 * G.Stride * G.InChannels]), a20_0);
-                    if (R.Value > 21) a21_0 = TS.Fma(w0, TS.Broadcast(xp[21 * G.Stride * G.InChannels]), a21_0);
-                    if (R.Value > 22) a22_0 = TS.Fma(w0, TS.Broadcast(xp[22 * G.Stride * G.InChannels]), a22_0);
-                    if (R.Value > 23) a23_0 = TS.Fma(w0, TS.Broadcast(xp[23 * G.Stride * G.InChannels]), a23_0);
-                    if (R.Value > 24) a24_0 = TS.Fma(w0, TS.Broadcast(xp[24 * G.Stride * G.InChannels]), a24_0);
-                    if (R.Value > 25) a25_0 = TS.Fma(w0, TS.Broadcast(xp[25 * G.Stride * G.InChannels]), a25_0);
-                    if (R.Value > 26) a26_0 = TS.Fma(w0, TS.Broadcast(xp[26 * G.Stride * G.InChannels]), a26_0);
-                    if (R.Value > 27) a27_0 = TS.Fma(w0, TS.Broadcast(xp[27 * G.Stride * G.InChannels]), a27_0);
-                    xp++;
-                    wp += 16;
-                }
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                if (R.Value > 1) a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                if (R.Value > 2) a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                if (R.Value > 3) a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                if (R.Value > 4) a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                if (R.Value > 5) a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                if (R.Value > 6) a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                if (R.Value > 7) a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                if (R.Value > 8) a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                if (R.Value > 9) a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                if (R.Value > 10) a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                if (R.Value > 11) a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                if (R.Value > 12) a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                if (R.Value > 13) a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                if (R.Value > 14) a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                if (R.Value > 15) a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
+                if (R.Value > 16) a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
+                if (R.Value > 17) a17_0 = TS.Fma(w0, TS.Broadcast(xp[17 * G.Stride * G.InChannels]), a17_0);
+                if (R.Value > 18) a18_0 = TS.Fma(w0, TS.Broadcast(xp[18 * G.Stride * G.InChannels]), a18_0);
+                if (R.Value > 19) a19_0 = TS.Fma(w0, TS.Broadcast(xp[19 * G.Stride * G.InChannels]), a19_0);
+                if (R.Value > 20) a20_0 = TS.Fma(w0, TS.Broadcast(xp[20 * G.Stride * G.InChannels]), a20_0);
+                if (R.Value > 21) a21_0 = TS.Fma(w0, TS.Broadcast(xp[21 * G.Stride * G.InChannels]), a21_0);
+                if (R.Value > 22) a22_0 = TS.Fma(w0, TS.Broadcast(xp[22 * G.Stride * G.InChannels]), a22_0);
+                if (R.Value > 23) a23_0 = TS.Fma(w0, TS.Broadcast(xp[23 * G.Stride * G.InChannels]), a23_0);
+                if (R.Value > 24) a24_0 = TS.Fma(w0, TS.Broadcast(xp[24 * G.Stride * G.InChannels]), a24_0);
+                if (R.Value > 25) a25_0 = TS.Fma(w0, TS.Broadcast(xp[25 * G.Stride * G.InChannels]), a25_0);
+                if (R.Value > 26) a26_0 = TS.Fma(w0, TS.Broadcast(xp[26 * G.Stride * G.InChannels]), a26_0);
+                if (R.Value > 27) a27_0 = TS.Fma(w0, TS.Broadcast(xp[27 * G.Stride * G.InChannels]), a27_0);
+                xp++;
+                wp += 16;
             }
         }
 
@@ -167,31 +164,28 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a13_0 = TS.Zero; TV a13_1 = TS.Zero;
         for (int kh = 0; kh < G.Kernel; kh++)
         {
-            for (int kw = 0; kw < G.Kernel; kw++)
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
-                float* xp = x + (kh * RowStride) + (kw * G.InChannels);
-                float* wp = wt + (((kh * G.Kernel) + kw) * G.InChannels * 32);
-                for (int ic = 0; ic < G.InChannels; ic++)
-                {
-                    TV w0 = TS.Load(wp + 0);
-                    TV w1 = TS.Load(wp + 16);
-                    { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
-                    if (R.Value > 1) { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
-                    if (R.Value > 2) { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
-                    if (R.Value > 3) { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
-                    if (R.Value > 4) { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
-                    if (R.Value > 5) { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
-                    if (R.Value > 6) { TV b6 = TS.Broadcast(xp[6 * G.Stride * G.InChannels]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
-                    if (R.Value > 7) { TV b7 = TS.Broadcast(xp[7 * G.Stride * G.InChannels]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
-                    if (R.Value > 8) { TV b8 = TS.Broadcast(xp[8 * G.Stride * G.InChannels]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
-                    if (R.Value > 9) { TV b9 = TS.Broadcast(xp[9 * G.Stride * G.InChannels]); a9_0 = TS.Fma(w0, b9, a9_0); a9_1 = TS.Fma(w1, b9, a9_1); }
-                    if (R.Value > 10) { TV b10 = TS.Broadcast(xp[10 * G.Stride * G.InChannels]); a10_0 = TS.Fma(w0, b10, a10_0); a10_1 = TS.Fma(w1, b10, a10_1); }
-                    if (R.Value > 11) { TV b11 = TS.Broadcast(xp[11 * G.Stride * G.InChannels]); a11_0 = TS.Fma(w0, b11, a11_0); a11_1 = TS.Fma(w1, b11, a11_1); }
-                    if (R.Value > 12) { TV b12 = TS.Broadcast(xp[12 * G.Stride * G.InChannels]); a12_0 = TS.Fma(w0, b12, a12_0); a12_1 = TS.Fma(w1, b12, a12_1); }
-                    if (R.Value > 13) { TV b13 = TS.Broadcast(xp[13 * G.Stride * G.InChannels]); a13_0 = TS.Fma(w0, b13, a13_0); a13_1 = TS.Fma(w1, b13, a13_1); }
-                    xp++;
-                    wp += 32;
-                }
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+                if (R.Value > 1) { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+                if (R.Value > 2) { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+                if (R.Value > 3) { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+                if (R.Value > 4) { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+                if (R.Value > 5) { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+                if (R.Value > 6) { TV b6 = TS.Broadcast(xp[6 * G.Stride * G.InChannels]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+                if (R.Value > 7) { TV b7 = TS.Broadcast(xp[7 * G.Stride * G.InChannels]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
+                if (R.Value > 8) { TV b8 = TS.Broadcast(xp[8 * G.Stride * G.InChannels]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
+                if (R.Value > 9) { TV b9 = TS.Broadcast(xp[9 * G.Stride * G.InChannels]); a9_0 = TS.Fma(w0, b9, a9_0); a9_1 = TS.Fma(w1, b9, a9_1); }
+                if (R.Value > 10) { TV b10 = TS.Broadcast(xp[10 * G.Stride * G.InChannels]); a10_0 = TS.Fma(w0, b10, a10_0); a10_1 = TS.Fma(w1, b10, a10_1); }
+                if (R.Value > 11) { TV b11 = TS.Broadcast(xp[11 * G.Stride * G.InChannels]); a11_0 = TS.Fma(w0, b11, a11_0); a11_1 = TS.Fma(w1, b11, a11_1); }
+                if (R.Value > 12) { TV b12 = TS.Broadcast(xp[12 * G.Stride * G.InChannels]); a12_0 = TS.Fma(w0, b12, a12_0); a12_1 = TS.Fma(w1, b12, a12_1); }
+                if (R.Value > 13) { TV b13 = TS.Broadcast(xp[13 * G.Stride * G.InChannels]); a13_0 = TS.Fma(w0, b13, a13_0); a13_1 = TS.Fma(w1, b13, a13_1); }
+                xp++;
+                wp += 32;
             }
         }
 
@@ -238,25 +232,22 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero; TV a5_2 = TS.Zero; TV a5_3 = TS.Zero;
         for (int kh = 0; kh < G.Kernel; kh++)
         {
-            for (int kw = 0; kw < G.Kernel; kw++)
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 64);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
-                float* xp = x + (kh * RowStride) + (kw * G.InChannels);
-                float* wp = wt + (((kh * G.Kernel) + kw) * G.InChannels * 64);
-                for (int ic = 0; ic < G.InChannels; ic++)
-                {
-                    TV w0 = TS.Load(wp + 0);
-                    TV w1 = TS.Load(wp + 16);
-                    TV w2 = TS.Load(wp + 32);
-                    TV w3 = TS.Load(wp + 48);
-                    { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
-                    if (R.Value > 1) { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
-                    if (R.Value > 2) { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }
-                    if (R.Value > 3) { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); a3_2 = TS.Fma(w2, b3, a3_2); a3_3 = TS.Fma(w3, b3, a3_3); }
-                    if (R.Value > 4) { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); a4_2 = TS.Fma(w2, b4, a4_2); a4_3 = TS.Fma(w3, b4, a4_3); }
-                    if (R.Value > 5) { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); a5_2 = TS.Fma(w2, b5, a5_2); a5_3 = TS.Fma(w3, b5, a5_3); }
-                    xp++;
-                    wp += 64;
-                }
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                TV w2 = TS.Load(wp + 32);
+                TV w3 = TS.Load(wp + 48);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
+                if (R.Value > 1) { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
+                if (R.Value > 2) { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }
+                if (R.Value > 3) { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); a3_2 = TS.Fma(w2, b3, a3_2); a3_3 = TS.Fma(w3, b3, a3_3); }
+                if (R.Value > 4) { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); a4_2 = TS.Fma(w2, b4, a4_2); a4_3 = TS.Fma(w3, b4, a4_3); }
+                if (R.Value > 5) { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); a5_2 = TS.Fma(w2, b5, a5_2); a5_3 = TS.Fma(w3, b5, a5_3); }
+                xp++;
+                wp += 64;
             }
         }
 

@@ -54,26 +54,25 @@ for v, rmax in FWD.items():
         w(line)
     for r in range(rmax):
         w("        " + " ".join(f"TV a{r}_{j} = TS.Zero;" for j in range(v)))
+    # A kernel row's taps and input channels are one run, in the padded input (kw * InChannels + ic) as in the packed
+    # weights: one loop of Kernel * InChannels steps (the 7x7 stem's 3 input channels would otherwise be a loop of 3).
     w("        for (int kh = 0; kh < G.Kernel; kh++)")
     w("        {")
-    w("            for (int kw = 0; kw < G.Kernel; kw++)")
+    w("            float* xp = x + (kh * RowStride);")
+    w(f"            float* wp = wt + (kh * G.Kernel * G.InChannels * {16*v});")
+    w("            for (int i = 0; i < G.Kernel * G.InChannels; i++)")
     w("            {")
-    w("                float* xp = x + (kh * RowStride) + (kw * G.InChannels);")
-    w(f"                float* wp = wt + (((kh * G.Kernel) + kw) * G.InChannels * {16*v});")
-    w("                for (int ic = 0; ic < G.InChannels; ic++)")
-    w("                {")
     for j in range(v):
-        w(f"                    TV w{j} = TS.Load(wp + {16*j});")
+        w(f"                TV w{j} = TS.Load(wp + {16*j});")
     for r in range(rmax):
         off = f"xp[{r} * G.Stride * G.InChannels]" if r else "xp[0]"
         if v == 1:
-            w(f"                    {guard(r)}a{r}_0 = TS.Fma(w0, TS.Broadcast({off}), a{r}_0);")
+            w(f"                {guard(r)}a{r}_0 = TS.Fma(w0, TS.Broadcast({off}), a{r}_0);")
         else:
             body = " ".join(f"a{r}_{j} = TS.Fma(w{j}, b{r}, a{r}_{j});" for j in range(v))
-            w(f"                    {guard(r)}{{ TV b{r} = TS.Broadcast({off}); {body} }}")
-    w("                    xp++;")
-    w(f"                    wp += {16*v};")
-    w("                }")
+            w(f"                {guard(r)}{{ TV b{r} = TS.Broadcast({off}); {body} }}")
+    w("                xp++;")
+    w(f"                wp += {16*v};")
     w("            }")
     w("        }")
     w("")
