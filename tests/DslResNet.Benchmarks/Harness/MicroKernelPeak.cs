@@ -112,6 +112,12 @@ namespace DslResNet.Benchmarks.Harness
         public static int Run()
         {
             Console.WriteLine($"FMA peak, 1 thread: {FmaPeak.Measure(1):F1} GFLOP/s");
+            if (!Vector512.IsHardwareAccelerated)
+            {
+                Console.WriteLine("The kernels below are the AVX-512 blocks (Simd512); this CPU has no AVX-512, so they are not measured.");
+                return 0;
+            }
+
             Measure<Pointwise64>();
             Measure<Pointwise256>();
             Measure<Pointwise1024>();
