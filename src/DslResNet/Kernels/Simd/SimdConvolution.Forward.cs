@@ -225,9 +225,9 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     private void ForwardGroup<GK>(int vectors, float* xRow, int rowStride, int kh0, int kh1, int pixels, int oc0, float* yRow, float* tile, int thread)
         where GK : struct, IConvGeometry
     {
-        // Stride 1, kernels up to 3 wide, 16 or 32 channels: the sliding kernels, which load each input value once per row
-        // of taps rather than once per tap.
-        bool slide = GK.Stride == 1 && GK.Kernel <= 3 && vectors <= 2;
+        // Stride 1, kernels 2 or 3 wide, 16 or 32 channels: the sliding kernels, which load each input value once per row
+        // of taps rather than once per tap (a 1x1 kernel has one tap a row: the plain kernels take more pixels).
+        bool slide = GK.Stride == 1 && GK.Kernel is 2 or 3 && vectors <= 2;
         int most = slide ? Blocks<TS, TV>.SlidePixels(vectors) : Blocks<TS, TV>.ForwardPixels(vectors);
         int blocks = (pixels + most - 1) / most;
         int small = pixels / blocks;

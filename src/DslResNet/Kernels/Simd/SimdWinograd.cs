@@ -20,11 +20,13 @@ internal static unsafe class Winograd<G, TS, TV>
     where TS : struct, ISimd<TV>
     where TV : struct
 {
-    /// <summary>Whether the geometry is one this handles, and one where it pays: with 16 output channels the products have one
-    /// vector per tile and load a value per multiply-add, and the direct convolution's sliding kernel is faster (measured:
-    /// ResNet-20's 16-channel layers ran at 260 GFLOP/s-equivalent as Winograd, 330 GFLOP/s direct, on 2 threads).</summary>
+    /// <summary>Whether the geometry is one this handles, and one where it pays. With 16 output channels on AVX-512 the
+    /// products have one vector per tile and load a value per multiply-add, and the direct convolution's sliding kernel is
+    /// faster (measured: ResNet-20's 16-channel layers ran at 260 GFLOP/s-equivalent as Winograd, 330 GFLOP/s direct, on 2
+    /// threads); on AVX2, whose sliding block is 4 pixels (8 ymm accumulators, each a chain of 3 multiply-adds a step),
+    /// Winograd is the faster (149-153 against 133-139 GFLOP/s, `profile resnet20 infer 2 20`, 2 Zen 3 cores).</summary>
     public static bool Applies => G.Kernel == 3 && G.Stride == 1 && G.Padding == 1 && (G.InChannels & 15) == 0 && (G.OutChannels & 15) == 0
-        && G.OutChannels >= 32;
+        && (G.OutChannels >= 32 || !Blocks<TS, TV>.Wide);
 
     /// <summary>Rows of tiles (the output is <c>G.Height</c> x <c>G.Width</c>; an odd size leaves half a tile unused).</summary>
     public static int TilesHigh => (G.Height + 1) / 2;
