@@ -170,17 +170,15 @@ internal static unsafe class Winograd<G, TS, TV>
                     float* p1 = p0 + rowFloats;
                     float* p2 = p1 + rowFloats;
                     float* p3 = p2 + rowFloats;
-
-                    // Rows: t0 = d0 - d2, t1 = d1 + d2, t2 = d2 - d1, t3 = d1 - d3 (each a row of 4 pixels).
-                    TV d00 = TS.Load(p0), d01 = TS.Load(p0 + ic), d02 = TS.Load(p0 + (2 * ic)), d03 = TS.Load(p0 + (3 * ic));
-                    TV d10 = TS.Load(p1), d11 = TS.Load(p1 + ic), d12 = TS.Load(p1 + (2 * ic)), d13 = TS.Load(p1 + (3 * ic));
-                    TV d20 = TS.Load(p2), d21 = TS.Load(p2 + ic), d22 = TS.Load(p2 + (2 * ic)), d23 = TS.Load(p2 + (3 * ic));
-                    TV d30 = TS.Load(p3), d31 = TS.Load(p3 + ic), d32 = TS.Load(p3 + (2 * ic)), d33 = TS.Load(p3 + (3 * ic));
                     float* o = dst + c;
-                    Columns(TS.Subtract(d00, d20), TS.Subtract(d01, d21), TS.Subtract(d02, d22), TS.Subtract(d03, d23), o, plane);
-                    Columns(TS.Add(d10, d20), TS.Add(d11, d21), TS.Add(d12, d22), TS.Add(d13, d23), o + (4 * plane), plane);
-                    Columns(TS.Subtract(d20, d10), TS.Subtract(d21, d11), TS.Subtract(d22, d12), TS.Subtract(d23, d13), o + (8 * plane), plane);
-                    Columns(TS.Subtract(d10, d30), TS.Subtract(d11, d31), TS.Subtract(d12, d32), TS.Subtract(d13, d33), o + (12 * plane), plane);
+
+                    // Rows: t0 = d0 - d2, t1 = d1 + d2, t2 = d2 - d1, t3 = d1 - d3 (each a row of 4 pixels), one at a time
+                    // and each value loaded where it is used, so that at most 4 vectors are live beside the loads (AVX2 has
+                    // 8 in its 16 ymm registers; all 16 of the patch at once spilled).
+                    Columns(TS.Subtract(TS.Load(p0), TS.Load(p2)), TS.Subtract(TS.Load(p0 + ic), TS.Load(p2 + ic)), TS.Subtract(TS.Load(p0 + (2 * ic)), TS.Load(p2 + (2 * ic))), TS.Subtract(TS.Load(p0 + (3 * ic)), TS.Load(p2 + (3 * ic))), o, plane);
+                    Columns(TS.Add(TS.Load(p1), TS.Load(p2)), TS.Add(TS.Load(p1 + ic), TS.Load(p2 + ic)), TS.Add(TS.Load(p1 + (2 * ic)), TS.Load(p2 + (2 * ic))), TS.Add(TS.Load(p1 + (3 * ic)), TS.Load(p2 + (3 * ic))), o + (4 * plane), plane);
+                    Columns(TS.Subtract(TS.Load(p2), TS.Load(p1)), TS.Subtract(TS.Load(p2 + ic), TS.Load(p1 + ic)), TS.Subtract(TS.Load(p2 + (2 * ic)), TS.Load(p1 + (2 * ic))), TS.Subtract(TS.Load(p2 + (3 * ic)), TS.Load(p1 + (3 * ic))), o + (8 * plane), plane);
+                    Columns(TS.Subtract(TS.Load(p1), TS.Load(p3)), TS.Subtract(TS.Load(p1 + ic), TS.Load(p3 + ic)), TS.Subtract(TS.Load(p1 + (2 * ic)), TS.Load(p3 + (2 * ic))), TS.Subtract(TS.Load(p1 + (3 * ic)), TS.Load(p3 + (3 * ic))), o + (12 * plane), plane);
                 }
             }
         }
@@ -255,29 +253,43 @@ internal static unsafe class Winograd<G, TS, TV>
                 long pixel = ((long)oh * G.Width) + ow;
                 for (int c = 0; c < oc; c += 16)
                 {
+                    // Column by column (a = m0 + m1 + m2, b = m1 - m2 - m3 down each column, then the same across), each
+                    // value loaded where it is used: 4 sums and 2 column values live (all 16 products at once spilled on
+                    // AVX2's 16 ymm registers).
                     float* s = src + c;
-                    TV m00 = TS.Load(s), m01 = TS.Load(s + plane), m02 = TS.Load(s + (2 * plane)), m03 = TS.Load(s + (3 * plane));
-                    TV m10 = TS.Load(s + (4 * plane)), m11 = TS.Load(s + (5 * plane)), m12 = TS.Load(s + (6 * plane)), m13 = TS.Load(s + (7 * plane));
-                    TV m20 = TS.Load(s + (8 * plane)), m21 = TS.Load(s + (9 * plane)), m22 = TS.Load(s + (10 * plane)), m23 = TS.Load(s + (11 * plane));
-                    TV m30 = TS.Load(s + (12 * plane)), m31 = TS.Load(s + (13 * plane)), m32 = TS.Load(s + (14 * plane)), m33 = TS.Load(s + (15 * plane));
-
-                    // Rows first: r0 = m0 + m1 + m2, r1 = m1 - m2 - m3 (per column).
-                    TV a0 = TS.Add(TS.Add(m00, m10), m20), a1 = TS.Add(TS.Add(m01, m11), m21);
-                    TV a2 = TS.Add(TS.Add(m02, m12), m22), a3 = TS.Add(TS.Add(m03, m13), m23);
-                    TV b0 = TS.Subtract(TS.Subtract(m10, m20), m30), b1 = TS.Subtract(TS.Subtract(m11, m21), m31);
-                    TV b2 = TS.Subtract(TS.Subtract(m12, m22), m32), b3 = TS.Subtract(TS.Subtract(m13, m23), m33);
-                    store.Store<TS, TV>(y, (pixel * oc) + c, c, TS.Add(TS.Add(a0, a1), a2));
+                    TV a = TS.Add(TS.Add(TS.Load(s), TS.Load(s + (4 * plane))), TS.Load(s + (8 * plane)));
+                    TV b = TS.Subtract(TS.Subtract(TS.Load(s + (4 * plane)), TS.Load(s + (8 * plane))), TS.Load(s + (12 * plane)));
+                    TV y00 = a, y10 = b;
+                    s += plane;
+                    a = TS.Add(TS.Add(TS.Load(s), TS.Load(s + (4 * plane))), TS.Load(s + (8 * plane)));
+                    b = TS.Subtract(TS.Subtract(TS.Load(s + (4 * plane)), TS.Load(s + (8 * plane))), TS.Load(s + (12 * plane)));
+                    y00 = TS.Add(y00, a);
+                    y10 = TS.Add(y10, b);
+                    TV y01 = a, y11 = b;
+                    s += plane;
+                    a = TS.Add(TS.Add(TS.Load(s), TS.Load(s + (4 * plane))), TS.Load(s + (8 * plane)));
+                    b = TS.Subtract(TS.Subtract(TS.Load(s + (4 * plane)), TS.Load(s + (8 * plane))), TS.Load(s + (12 * plane)));
+                    y00 = TS.Add(y00, a);
+                    y10 = TS.Add(y10, b);
+                    y01 = TS.Subtract(y01, a);
+                    y11 = TS.Subtract(y11, b);
+                    s += plane;
+                    a = TS.Add(TS.Add(TS.Load(s), TS.Load(s + (4 * plane))), TS.Load(s + (8 * plane)));
+                    b = TS.Subtract(TS.Subtract(TS.Load(s + (4 * plane)), TS.Load(s + (8 * plane))), TS.Load(s + (12 * plane)));
+                    y01 = TS.Subtract(y01, a);
+                    y11 = TS.Subtract(y11, b);
+                    store.Store<TS, TV>(y, (pixel * oc) + c, c, y00);
                     if (secondColumn)
                     {
-                        store.Store<TS, TV>(y, ((pixel + 1) * oc) + c, c, TS.Subtract(TS.Subtract(a1, a2), a3));
+                        store.Store<TS, TV>(y, ((pixel + 1) * oc) + c, c, y01);
                     }
 
                     if (secondRow)
                     {
-                        store.Store<TS, TV>(y, ((pixel + G.Width) * oc) + c, c, TS.Add(TS.Add(b0, b1), b2));
+                        store.Store<TS, TV>(y, ((pixel + G.Width) * oc) + c, c, y10);
                         if (secondColumn)
                         {
-                            store.Store<TS, TV>(y, ((pixel + G.Width + 1) * oc) + c, c, TS.Subtract(TS.Subtract(b1, b2), b3));
+                            store.Store<TS, TV>(y, ((pixel + G.Width + 1) * oc) + c, c, y11);
                         }
                     }
                 }
