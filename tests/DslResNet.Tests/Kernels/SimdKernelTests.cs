@@ -165,6 +165,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         data.Add([1, 32, 6, 5, 64, 3, 1, 1, true, SimdWidth.Scalar, 2]);
         data.Add([1, 64, 7, 7, 64, 3, 1, 1, false, SimdWidth.Vector512, 2]);
 
+        // Winograd at batch 1 with large transformed weights (256K floats): split by output channels, on AVX2's 16-channel
+        // groups (2 and 3 ways) and the wide blocks' 64-channel ones (the scalar width: 2 ways).
+        data.Add([1, 128, 5, 4, 128, 3, 1, 1, true, SimdWidth.Vector256, 2]);
+        data.Add([1, 128, 5, 4, 128, 3, 1, 1, false, SimdWidth.Vector256, 3]);
+        data.Add([1, 128, 5, 4, 128, 3, 1, 1, true, SimdWidth.Scalar, 2]);
+
         // 1x1: 9 spans over 3 images on 2 threads, runs across image boundaries (112 channels cannot be split: 10 runs);
         // the channel split 3 ways.
         data.Add([3, 1024, 9, 9, 112, 1, 1, 0, true, SimdWidth.Vector512, 2]);
@@ -226,6 +232,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (1024, 13, 13, 112, 1, 2, 0):
                 CheckConv<G1024x13x13To112K1S2P0>(shape, width, threads);
+                break;
+            case (128, 5, 4, 128, 3, 1, 1):
+                CheckConv<G128x5x4To128K3S1P1>(shape, width, threads);
                 break;
             case (1024, 3, 7, 200, 1, 1, 0):
                 CheckConv<G1024x3x7To200K1S1P0>(shape, width, threads);
@@ -1046,5 +1055,22 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Stride => 1;
 
         public static int Padding => 0;
+    }
+
+    private readonly struct G128x5x4To128K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 128;
+
+        public static int Height => 5;
+
+        public static int Width => 4;
+
+        public static int OutChannels => 128;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
     }
 }

@@ -44,7 +44,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private int _rowChunks;
     private int _groups;                  // forward with batch statistics: units of whole images (0: a unit per image or row chunk)
     private int _pixelRuns;               // 1x1 forward: runs of the batch's output pixels (see ForwardPointwise)
-    private int _channelRuns;             // 1x1 forward: output-channel ranges, on 64-channel group boundaries
+    private int _channelRuns;             // 1x1 and Winograd forward: output-channel ranges, on packed group boundaries
     private bool _packedOnce;
     private bool _accumulate;
 
@@ -188,10 +188,22 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
 
         if (winograd)
         {
+            // Fewer images than threads: split each image by rows of tiles, or, where the transformed weights are large
+            // (ResNet-50's last stages at batch 1: 4 and 16 MB), by output channels, so that each thread reads only its
+            // share of them (each transforms the whole input, a small part of the work there).
             _images = images;
             _phase = PhaseWinograd;
-            _rowChunks = images >= _pool.Threads ? 1 : Math.Min(Winograd<G, TS, TV>.TilesHigh, _pool.Threads);
-            _pool.Run(this, images * _rowChunks, balanced: true);
+            int threads = _pool.Threads;
+            _rowChunks = images >= threads ? 1 : Math.Min(Winograd<G, TS, TV>.TilesHigh, threads);
+            _channelRuns = 1;
+            int groups = G.OutChannels / Blocks<TS, TV>.WidestGroup;
+            if (images < threads && Winograd<G, TS, TV>.WeightFloats >= 256 * 1024 && groups >= 2)
+            {
+                _rowChunks = 1;
+                _channelRuns = Math.Min(groups, (threads + images - 1) / images);
+            }
+
+            _pool.Run(this, images * _rowChunks * _channelRuns, balanced: true);
             return;
         }
 
@@ -340,12 +352,16 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             case PhaseWinograd:
                 for (int u = start; u < end; u++)
                 {
-                    int n = u / _rowChunks;
-                    int chunk = u % _rowChunks;
+                    int n = u / (_rowChunks * _channelRuns);
+                    int chunk = u / _channelRuns % _rowChunks;
+                    int part = u % _channelRuns;
+                    int width = Blocks<TS, TV>.WidestGroup;
+                    int oc0 = part * (G.OutChannels / width) / _channelRuns * width;
+                    int oc1 = part == _channelRuns - 1 ? G.OutChannels : (part + 1) * (G.OutChannels / width) / _channelRuns * width;
                     int tiles = Winograd<G, TS, TV>.TilesHigh;
                     long image = (long)n * OutPixels * G.OutChannels;
                     var store = new FusedStore(_bias ? _b : null, HasEpilogue && EpilogueRelu1, HasEpilogue && EpilogueResidual is not null ? EpilogueResidual + image : null, HasEpilogue && EpilogueRelu2, _accumulate);
-                    Winograd<G, TS, TV>.Rows(_x + ((long)n * InPixels * G.InChannels), _winograd, _y + image, chunk * tiles / _rowChunks, (chunk + 1) * tiles / _rowChunks, _pool.Scratch(thread), store);
+                    Winograd<G, TS, TV>.Rows(_x + ((long)n * InPixels * G.InChannels), _winograd, _y + image, chunk * tiles / _rowChunks, (chunk + 1) * tiles / _rowChunks, _pool.Scratch(thread), store, oc0, oc1);
                 }
 
                 break;

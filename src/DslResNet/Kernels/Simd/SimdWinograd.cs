@@ -112,8 +112,10 @@ internal static unsafe class Winograd<G, TS, TV>
     /// <param name="ty1">End of the tile rows.</param>
     /// <param name="scratch">The thread's scratch (<see cref="ScratchFloats"/>).</param>
     /// <param name="store">Bias and fused epilogue.</param>
+    /// <param name="oc0">First output channel (the start of a packed group).</param>
+    /// <param name="oc1">End of the output channels (a group's end).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Rows(float* x, float* u, float* y, int ty0, int ty1, float* scratch, in FusedStore store)
+    public static void Rows(float* x, float* u, float* y, int ty0, int ty1, float* scratch, in FusedStore store, int oc0, int oc1)
     {
         float* padded = scratch;
         float* v = padded + (PaddedRows * (long)PaddedColumns * G.InChannels);
@@ -124,8 +126,8 @@ internal static unsafe class Winograd<G, TS, TV>
             int tiles = rows * TilesWide;
             Pad(x, padded, (2 * ty) - 1, (2 * rows) + 2);
             TransformInput(padded, v, rows, tiles);
-            Products(v, u, m, tiles);
-            TransformOutput(m, y, ty, rows, tiles, store);
+            Products(v, u, m, tiles, oc0, oc1);
+            TransformOutput(m, y, ty, rows, tiles, store, oc0, oc1);
         }
     }
 
@@ -195,7 +197,7 @@ internal static unsafe class Winograd<G, TS, TV>
 
     // M[xi] = V[xi] U[xi] for the 16 positions: tiles x out channels, on the forward micro-kernels.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Products(float* v, float* u, float* m, int tiles)
+    private static void Products(float* v, float* u, float* m, int tiles, int first, int end)
     {
         int ic = G.InChannels;
         int oc = G.OutChannels;
@@ -205,10 +207,10 @@ internal static unsafe class Winograd<G, TS, TV>
             float* vx = v + ((long)xi * tiles * ic);
             float* ux = u + ((long)xi * ic * oc);
             float* mx = m + ((long)xi * tiles * oc);
-            int oc0 = 0;
-            while (oc0 < oc)
+            int oc0 = first;
+            while (oc0 < end)
             {
-                int vectors = Blocks<TS, TV>.Vectors(oc - oc0);
+                int vectors = Blocks<TS, TV>.Vectors(end - oc0);
                 int most = Blocks<TS, TV>.ForwardPixels(vectors);
                 int blocks = (tiles + most - 1) / most;
                 int small = tiles / blocks;
@@ -237,7 +239,7 @@ internal static unsafe class Winograd<G, TS, TV>
 
     // Y = A^T M A for every tile (y0 = m0 + m1 + m2, y1 = m1 - m2 - m3 along each axis), then bias and epilogue.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformOutput(float* m, float* y, int ty, int rows, int tiles, in FusedStore store)
+    private static void TransformOutput(float* m, float* y, int ty, int rows, int tiles, in FusedStore store, int oc0, int oc1)
     {
         int oc = G.OutChannels;
         long plane = (long)tiles * oc;
@@ -251,7 +253,7 @@ internal static unsafe class Winograd<G, TS, TV>
                 bool secondColumn = ow + 1 < G.Width;
                 float* src = m + ((long)((r * TilesWide) + tx) * oc);
                 long pixel = ((long)oh * G.Width) + ow;
-                for (int c = 0; c < oc; c += 16)
+                for (int c = oc0; c < oc1; c += 16)
                 {
                     // Column by column (a = m0 + m1 + m2, b = m1 - m2 - m3 down each column, then the same across), each
                     // value loaded where it is used: 4 sums and 2 column values live (all 16 products at once spilled on
