@@ -171,6 +171,11 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         data.Add([1, 128, 5, 4, 128, 3, 1, 1, false, SimdWidth.Vector256, 3]);
         data.Add([1, 128, 5, 4, 128, 3, 1, 1, true, SimdWidth.Scalar, 2]);
 
+        // A padded direct layer at batch 1 with 1 MB of weights (stride 2, 128 to 256 channels): split by output channels.
+        data.Add([1, 128, 6, 6, 256, 3, 2, 1, true, SimdWidth.Vector256, 2]);
+        data.Add([1, 128, 6, 6, 256, 3, 2, 1, false, SimdWidth.Vector256, 3]);
+        data.Add([1, 128, 6, 6, 256, 3, 2, 1, true, SimdWidth.Scalar, 2]);
+
         // 1x1: 9 spans over 3 images on 2 threads, runs across image boundaries (112 channels cannot be split: 10 runs);
         // the channel split 3 ways.
         data.Add([3, 1024, 9, 9, 112, 1, 1, 0, true, SimdWidth.Vector512, 2]);
@@ -232,6 +237,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (1024, 13, 13, 112, 1, 2, 0):
                 CheckConv<G1024x13x13To112K1S2P0>(shape, width, threads);
+                break;
+            case (128, 6, 6, 256, 3, 2, 1):
+                CheckConv<G128x6x6To256K3S2P1>(shape, width, threads);
                 break;
             case (128, 5, 4, 128, 3, 1, 1):
                 CheckConv<G128x5x4To128K3S1P1>(shape, width, threads);
@@ -1070,6 +1078,23 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Kernel => 3;
 
         public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G128x6x6To256K3S2P1 : IConvGeometry
+    {
+        public static int InChannels => 128;
+
+        public static int Height => 6;
+
+        public static int Width => 6;
+
+        public static int OutChannels => 256;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 2;
 
         public static int Padding => 1;
     }

@@ -124,7 +124,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void ForwardRows(int n, int oh0, int oh1, int thread, int unit)
+    private void ForwardRows(int n, int oh0, int oh1, int thread, int unit, int ocStart, int ocEnd)
     {
         if (oh1 <= oh0)
         {
@@ -165,10 +165,10 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         {
             float* xRow = padded + ((long)(oh - oh0) * G.Stride * RowStride);
             float* yRow = yImage + ((long)oh * OutWidth * G.OutChannels);
-            int oc0 = 0;
-            while (oc0 < CoutP)
+            int oc0 = ocStart;
+            while (oc0 < ocEnd)
             {
-                int vectors = Blocks<TS, TV>.Vectors(CoutP - oc0);
+                int vectors = Blocks<TS, TV>.Vectors(ocEnd - oc0);
                 ForwardGroup<G>(vectors, xRow, RowStride, 0, G.Kernel, OutWidth, oc0, yRow, tile, thread);
                 oc0 += 16 * vectors;
             }
