@@ -33,9 +33,18 @@ public static class Program
 
         if (args.Length > 0 && args[0] == "measure")
         {
-            Harness.MeasureResult result = Harness.Engines.Measure(Harness.MeasureSpec.Parse(args[1..]));
-            Console.WriteLine(result.ToLine());
-            return 0;
+            try
+            {
+                Harness.MeasureResult result = Harness.Engines.Measure(Harness.MeasureSpec.Parse(args[1..]));
+                Console.WriteLine(result.ToLine());
+                return 0;
+            }
+            catch (InvalidOperationException e)
+            {
+                // The sweep shows the last lines of a failed cell: the reason, not a stack trace.
+                Console.Error.WriteLine($"measure failed: {e.Message}");
+                return 1;
+            }
         }
 
         // Reports go beside the build output (ignored by git), not into the folder the command was started from;

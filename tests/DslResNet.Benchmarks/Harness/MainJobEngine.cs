@@ -68,7 +68,9 @@ internal static partial class MainJobEngine
         process.WaitForExit();
         if (process.ExitCode != 0)
         {
-            throw new InvalidOperationException($"The main job failed (exit {process.ExitCode}): {stderr.GetAwaiter().GetResult()}{stdout[Math.Max(0, stdout.Length - 2000)..]}");
+            // Its standard error last: the sweep shows a failed cell's last lines, and the job says there why it stopped
+            // (a missing dataset, say).
+            throw new InvalidOperationException($"The main job failed (exit {process.ExitCode}): {stdout[Math.Max(0, stdout.Length - 2000)..]}{stderr.GetAwaiter().GetResult()}");
         }
 
         return stdout;
