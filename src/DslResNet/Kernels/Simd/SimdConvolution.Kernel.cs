@@ -25,6 +25,10 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private const int PhasePointwise = 9;     // forward of a 1x1 convolution: runs of the batch's pixels by output-channel ranges
     private const int TileFloats = 16 * 64;
 
+    // Weights (floats) from which a layer at fewer images than threads is split by output channels rather than rows: 1 MB,
+    // twice a core's L2 here, so that each thread reads only its share (ResNet-20's 256 KB layer split so was slower).
+    private const int LargeWeights = 256 * 1024;
+
     private readonly SimdPool _pool;
     private readonly int _batch;
     private readonly int _slices;         // weight gradient: runs of images, each with its own partial sums
@@ -197,7 +201,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             _rowChunks = images >= threads ? 1 : Math.Min(Winograd<G, TS, TV>.TilesHigh, threads);
             _channelRuns = 1;
             int groups = G.OutChannels / Blocks<TS, TV>.WidestGroup;
-            if (images < threads && Winograd<G, TS, TV>.WeightFloats >= 256 * 1024 && groups >= 2)
+            if (images < threads && Winograd<G, TS, TV>.WeightFloats >= LargeWeights && groups >= 2)
             {
                 _rowChunks = 1;
                 _channelRuns = Math.Min(groups, (threads + images - 1) / images);
@@ -223,7 +227,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         _rowChunks = images >= _pool.Threads ? 1 : Math.Min(OutHeight, _pool.Threads);
         _channelRuns = 1;
         int channelGroups = G.OutChannels / Blocks<TS, TV>.WidestGroup;
-        if (sink is null && !Unpadded && images < _pool.Threads && WeightsPadded >= 256 * 1024 && channelGroups >= 2)
+        if (sink is null && !Unpadded && images < _pool.Threads && WeightsPadded >= LargeWeights && channelGroups >= 2)
         {
             _rowChunks = 1;
             _channelRuns = Math.Min(channelGroups, (_pool.Threads + images - 1) / images);
