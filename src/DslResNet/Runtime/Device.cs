@@ -67,16 +67,17 @@ public sealed partial class Device : IDisposable
 
     // The SIMD CPU device: no ILGPU context or accelerator (ILGPU's Context needs Reflection.Emit, which a NativeAOT
     // executable lacks); its buffers are host memory (DeviceBuffer).
-    private Device(string reason, int threads, SimdWidth width, bool winograd)
+    private Device(string reason, int threads, SimdWidth width, bool winograd, bool largeTiles = true)
     {
         Kind = DeviceKind.Cpu;
         Width = ResolveWidth(width);
         Threads = threads;
         Pool = new SimdPool(threads);
         Winograd = winograd;
-        Description = $"CPU: SIMD backend, {WidthName(Width)}, {threads} thread{(threads == 1 ? "" : "s")}{(winograd ? "" : ", Winograd off")} ({reason})";
+        WinogradLargeTiles = winograd && largeTiles;
+        Description = $"CPU: SIMD backend, {WidthName(Width)}, {threads} thread{(threads == 1 ? "" : "s")}{(!winograd ? ", Winograd off" : largeTiles ? "" : ", Winograd F(2x2, 3x3) only")} ({reason})";
         LaunchThreads = CpuLaunchThreads;
-        Backend = new SimdBackend(Pool, Width, Winograd);
+        Backend = new SimdBackend(Pool, Width, Winograd, WinogradLargeTiles);
     }
 
     // An ILGPU device: the kernels are compiled by ILGPU at run time (IL to PTX, OpenCL C or dynamic methods).
@@ -161,6 +162,12 @@ public sealed partial class Device : IDisposable
     /// results differ from the direct convolution's by rounding. False on ILGPU devices.</summary>
     public bool Winograd { get; }
 
+    /// <summary>Whether inference's Winograd convolutions use F(4x4, 3x3) tiles (4 times fewer multiplications than the
+    /// direct convolution, with rounding errors about ten times F(2x2, 3x3)'s: around 1e-5 of the output's scale); the
+    /// default where <see cref="Winograd"/> is on. <c>DSLRESNET_WINOGRAD=f2</c> keeps every Winograd convolution on
+    /// F(2x2, 3x3). Input gradients always use F(2x2, 3x3).</summary>
+    public bool WinogradLargeTiles { get; }
+
     /// <summary>Threads to launch for <paramref name="work"/> independent items.</summary>
     /// <param name="work">Items of work.</param>
     /// <returns>At least 1, at most <see cref="LaunchThreads"/>.</returns>
@@ -214,10 +221,11 @@ public sealed partial class Device : IDisposable
             width = string.IsNullOrWhiteSpace(fromEnvironment) ? SimdWidth.Auto : ParseWidth(fromEnvironment, SimdVariable);
         }
 
+        bool largeTiles = true;
         if (winograd is null)
         {
             string? fromEnvironment = Environment.GetEnvironmentVariable(WinogradVariable);
-            winograd = string.IsNullOrWhiteSpace(fromEnvironment) || ParseSwitch(fromEnvironment, WinogradVariable);
+            (winograd, largeTiles) = string.IsNullOrWhiteSpace(fromEnvironment) ? (true, true) : ParseWinograd(fromEnvironment, WinogradVariable);
         }
 
         string reason = "asked for";
@@ -233,7 +241,7 @@ public sealed partial class Device : IDisposable
 
         if (kind == DeviceKind.Cpu)
         {
-            return new Device(reason, threads, width, winograd.Value);
+            return new Device(reason, threads, width, winograd.Value, largeTiles);
         }
 
         // Under NativeAOT (no dynamic code) ILGPU cannot start: Auto falls back to the SIMD backend, other kinds are refused.
@@ -334,6 +342,31 @@ public sealed partial class Device : IDisposable
         }
 
         return threads;
+    }
+
+    /// <summary>Parses <see cref="WinogradVariable"/>: on (the default: F(4x4, 3x3) tiles in inference, F(2x2, 3x3) for
+    /// input gradients), f2 (F(2x2, 3x3) only) or off, or any of <see cref="ParseSwitch"/>'s words.</summary>
+    /// <param name="text">The text.</param>
+    /// <param name="source">Where it came from, for the error.</param>
+    /// <returns>Whether Winograd is on, and whether inference uses F(4x4, 3x3) tiles.</returns>
+    /// <exception cref="ArgumentException">Neither on, off nor f2.</exception>
+    internal static (bool On, bool LargeTiles) ParseWinograd(string text, string source)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (string.Equals(text.Trim(), "f2", StringComparison.OrdinalIgnoreCase))
+        {
+            return (true, false);
+        }
+
+        try
+        {
+            bool on = ParseSwitch(text, source);
+            return (on, on);
+        }
+        catch (ArgumentException)
+        {
+            throw new ArgumentException($"{source}: '{text}' is not on, off or f2 (on: F(4x4, 3x3) tiles in inference and F(2x2, 3x3) for input gradients, the default; f2: F(2x2, 3x3) only; off: direct convolutions).", source);
+        }
     }
 
     /// <summary>Parses an on/off setting: on, off, 1, 0, true, false.</summary>

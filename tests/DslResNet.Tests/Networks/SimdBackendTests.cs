@@ -166,6 +166,15 @@ public sealed class SimdBackendTests
         ArgumentException width = Assert.Throws<ArgumentException>(() => Device.ParseWidth("avx9", Device.SimdVariable));
         Assert.Contains("avx9", width.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentOutOfRangeException>(() => Device.Create(DeviceKind.Cpu, -1));
+        Assert.Equal((true, true), Device.ParseWinograd("on", Device.WinogradVariable));
+        Assert.Equal((true, false), Device.ParseWinograd(" F2 ", Device.WinogradVariable));
+        Assert.Equal((false, false), Device.ParseWinograd("off", Device.WinogradVariable));
+        ArgumentException winograd = Assert.Throws<ArgumentException>(() => Device.ParseWinograd("f4", Device.WinogradVariable));
+        Assert.Contains(Device.WinogradVariable + ": 'f4' is not on, off or f2", winograd.Message, StringComparison.Ordinal);
+        using (Device device = Device.Create(DeviceKind.Cpu, 1, SimdWidth.Auto, winograd: true))
+        {
+            Assert.True(device.WinogradLargeTiles);
+        }
     }
 }
 

@@ -206,7 +206,7 @@ internal readonly struct C28 : IConst
 }
 
 /// <summary>A 1x1 stride-1 convolution with <typeparamref name="G"/>'s channels over a run of contiguous pixels: the Winograd
-/// products (pixels are tiles, see <see cref="Winograd{G, TS, TV}"/>) and the 1x1 convolutions' spans of gathered pixels.</summary>
+/// products (pixels are tiles, see <see cref="Winograd{G, TS, TV, T}"/>) and the 1x1 convolutions' spans of gathered pixels.</summary>
 /// <typeparam name="G">The convolution's geometry.</typeparam>
 internal readonly struct PointwiseGeometry<G> : IConvGeometry
     where G : struct, IConvGeometry

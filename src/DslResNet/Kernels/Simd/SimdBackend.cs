@@ -12,15 +12,17 @@ internal sealed class SimdBackend : IBackend
     private readonly SimdPool _pool;
     private readonly SimdWidth _width;
     private readonly bool _winograd;
+    private readonly bool _largeTiles;
 
     /// <summary>Creates the backend over a device's threads.</summary>
     /// <param name="pool">The device's threads (the device owns them).</param>
     /// <param name="width">Vector width.</param>
-    /// <param name="winograd">Whether 3x3 stride-1 convolutions may use Winograd's F(2x2, 3x3).</param>
-    public SimdBackend(SimdPool pool, SimdWidth width, bool winograd)
+    /// <param name="winograd">Whether 3x3 stride-1 convolutions may use Winograd.</param>
+    /// <param name="largeTiles">Whether inference's Winograd convolutions use F(4x4, 3x3) (else F(2x2, 3x3)).</param>
+    public SimdBackend(SimdPool pool, SimdWidth width, bool winograd, bool largeTiles = true)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        (_pool, _width, _winograd) = (pool, width, winograd);
+        (_pool, _width, _winograd, _largeTiles) = (pool, width, winograd, largeTiles);
     }
 
     /// <inheritdoc />
@@ -52,7 +54,7 @@ internal sealed class SimdBackend : IBackend
             HostView.Address(t.Dy), HostView.Address(t.Dx), HostView.Address(t.Dw), HostView.Address(t.Db));
         return shape.Groups > 1
             ? new SimdGroupedConvolution<TGeometry>(_pool, shape.N, shape.Bias, tensors)
-            : SimdConvolution.Create<TGeometry>(_pool, _width, shape.N, shape.Bias, tensors, _winograd);
+            : SimdConvolution.Create<TGeometry>(_pool, _width, shape.N, shape.Bias, tensors, _winograd, _largeTiles);
     }
 
     /// <inheritdoc />

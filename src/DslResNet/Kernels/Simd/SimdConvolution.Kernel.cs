@@ -41,8 +41,9 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private bool _disposed;
     private SimdConvolution? _dataConvolution;          // stride 1: the input gradient as a forward pass (see Backward); set by Create
     private bool _flipSource;                           // _w holds the weights of the convolution this is the input gradient of
-    private readonly bool _winogradAllowed;             // the geometry suits F(2x2, 3x3) and the device allows it
-    private float* _winograd;                           // its transformed weights [16][ic][oc], made on first use
+    private readonly bool _winogradAllowed;             // the geometry suits Winograd and the device allows it
+    private readonly bool _largeTiles;                  // inference may use F(4x4, 3x3) tiles
+    private float* _winograd;                           // its transformed weights [planes][ic][oc], made on first use
     private int _phase;
     private int _images;
     private int _rowChunks;
@@ -52,9 +53,10 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private bool _packedOnce;
     private bool _accumulate;
 
-    public SimdConvolution(SimdPool pool, int batch, bool bias, ConvTensors t, bool winograd)
+    public SimdConvolution(SimdPool pool, int batch, bool bias, ConvTensors t, bool winograd, bool largeTiles = true)
     {
-        _winogradAllowed = winograd && Winograd<G, TS, TV>.Applies;
+        _winogradAllowed = winograd && Winograd<G, TS, TV, WinogradF2>.Applies;
+        _largeTiles = largeTiles;
         _pool = pool;
         _batch = batch;
         _bias = bias;
@@ -92,15 +94,16 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     /// <param name="batch">Images the tensors hold.</param>
     /// <param name="bias">Whether there is a bias.</param>
     /// <param name="t">The tensors.</param>
-    /// <param name="winograd">Whether Winograd's F(2x2, 3x3) may be used.</param>
+    /// <param name="winograd">Whether Winograd may be used.</param>
+    /// <param name="largeTiles">Whether inference's Winograd uses F(4x4, 3x3) tiles.</param>
     /// <returns>The convolution.</returns>
     /// <remarks>Not in the constructor: the data convolution is a SimdConvolution of the transposed geometry, whose
     /// constructor would then name the transposed geometry's transposed geometry, and so on; the JIT instantiates only what
     /// runs (a data convolution has no input gradient), but the NativeAOT compiler follows every instantiation the code
     /// names and stopped at that unbounded generic recursion (IL3054). The data convolution is built by the constructor only.</remarks>
-    public static SimdConvolution<G, TS, TV> Create(SimdPool pool, int batch, bool bias, ConvTensors t, bool winograd)
+    public static SimdConvolution<G, TS, TV> Create(SimdPool pool, int batch, bool bias, ConvTensors t, bool winograd, bool largeTiles = true)
     {
-        var convolution = new SimdConvolution<G, TS, TV>(pool, batch, bias, t, winograd);
+        var convolution = new SimdConvolution<G, TS, TV>(pool, batch, bias, t, winograd, largeTiles);
         if (t.Dx != IntPtr.Zero && G.Stride == 1 && G.Kernel - 1 - G.Padding >= 0)
         {
             try
@@ -170,15 +173,17 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Forward(int images, bool repack)
     {
-        // Inference and the input gradient (no batch statistics to add up) run as Winograd's F(2x2, 3x3) where it applies.
-        // Not the training forward pass: tried, its rounding (through training-mode batch norm and ReLU masks) moved three
-        // AdamW steps of ResNet-20 away from TorchSharp by more than the parity tests allow (errors up to 3e-4 against a
-        // tolerance of 2.4e-5), while the direct convolution stays within it.
+        // Inference and the input gradient (no batch statistics to add up) run as Winograd where it applies: inference as
+        // F(4x4, 3x3), the input gradient as F(2x2, 3x3), whose rounding is an order of magnitude smaller.
+        // Not the training forward pass: tried (F(2x2, 3x3)), its rounding (through training-mode batch norm and ReLU masks)
+        // moved three AdamW steps of ResNet-20 away from TorchSharp by more than the parity tests allow (errors up to 3e-4
+        // against a tolerance of 2.4e-5), while the direct convolution stays within it.
         bool winograd = _winogradAllowed && Statistics is null;
         if (winograd && _winograd is null)
         {
-            _winograd = Alloc(Winograd<G, TS, TV>.WeightFloats);
-            _pool.EnsureScratch(Winograd<G, TS, TV>.ScratchFloats);
+            WinogradTile = _flipSource || !_largeTiles || !LargeTilesPay ? 2 : 4;
+            _winograd = Alloc(WinogradWeightFloats);
+            _pool.EnsureScratch(WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.ScratchFloats : Winograd<G, TS, TV, WinogradF2>.ScratchFloats);
         }
 
         if (repack || !_packedOnce)
@@ -198,10 +203,10 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             _images = images;
             _phase = PhaseWinograd;
             int threads = _pool.Threads;
-            _rowChunks = images >= threads ? 1 : Math.Min(Winograd<G, TS, TV>.TilesHigh, threads);
+            _rowChunks = images >= threads ? 1 : Math.Min(WinogradTilesHigh, threads);
             _channelRuns = 1;
             int groups = G.OutChannels / Blocks<TS, TV>.WidestGroup;
-            if (images < threads && Winograd<G, TS, TV>.WeightFloats >= LargeWeights && groups >= 2)
+            if (images < threads && WinogradWeightFloats >= LargeWeights && groups >= 2)
             {
                 _rowChunks = 1;
                 _channelRuns = Math.Min(groups, (threads + images - 1) / images);
@@ -294,6 +299,17 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         }
     }
 
+    // F(4x4, 3x3) where an image has at least 9 of its tiles or its transformed weights are at most 1 MB: at 7x7 with 512
+    // channels (4 tiles an image) each image streams all 38 MB of them through the products with 4 tiles to reuse them on,
+    // and F(2x2, 3x3) (16 tiles, 17 MB) was the faster (`profile resnet50-224 infer 2`: 16.9 against 19.2 ms a layer);
+    // ResNet-20's 64x7x7 layer (590 KB) ran at 262 against 191 GFLOP/s-equivalent as F(4x4, 3x3).
+    private static bool LargeTilesPay => Winograd<G, TS, TV, WinogradF4>.WeightFloats <= LargeWeights
+        || Winograd<G, TS, TV, WinogradF4>.TilesHigh * Winograd<G, TS, TV, WinogradF4>.TilesWide >= 9;
+
+    private long WinogradWeightFloats => WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.WeightFloats : Winograd<G, TS, TV, WinogradF2>.WeightFloats;
+
+    private int WinogradTilesHigh => WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.TilesHigh : Winograd<G, TS, TV, WinogradF2>.TilesHigh;
+
     private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
 
     // Output channels of part <paramref name="part"/> of _channelRuns, on boundaries of packed groups <paramref name="width"/>
@@ -376,10 +392,19 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
                     int chunk = u / _channelRuns % _rowChunks;
                     int part = u % _channelRuns;
                     (int oc0, int oc1) = ChannelRun(part, Blocks<TS, TV>.WidestGroup);
-                    int tiles = Winograd<G, TS, TV>.TilesHigh;
+                    int tiles = WinogradTilesHigh;
                     long image = (long)n * OutPixels * G.OutChannels;
                     var store = new FusedStore(_bias ? _b : null, HasEpilogue && EpilogueRelu1, HasEpilogue && EpilogueResidual is not null ? EpilogueResidual + image : null, HasEpilogue && EpilogueRelu2, _accumulate);
-                    Winograd<G, TS, TV>.Rows(_x + ((long)n * InPixels * G.InChannels), _winograd, _y + image, chunk * tiles / _rowChunks, (chunk + 1) * tiles / _rowChunks, _pool.Scratch(thread), store, oc0, oc1);
+                    float* x = _x + ((long)n * InPixels * G.InChannels);
+                    int ty0 = chunk * tiles / _rowChunks, ty1 = (chunk + 1) * tiles / _rowChunks;
+                    if (WinogradTile == 4)
+                    {
+                        Winograd<G, TS, TV, WinogradF4>.Rows(x, _winograd, _y + image, ty0, ty1, _pool.Scratch(thread), store, oc0, oc1);
+                    }
+                    else
+                    {
+                        Winograd<G, TS, TV, WinogradF2>.Rows(x, _winograd, _y + image, ty0, ty1, _pool.Scratch(thread), store, oc0, oc1);
+                    }
                 }
 
                 break;
@@ -387,7 +412,15 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
                 Pack(start, end);
                 break;
             case PhaseTransform:
-                Winograd<G, TS, TV>.TransformWeights(_w, _flipSource, _winograd, start, end);
+                if (WinogradTile == 4)
+                {
+                    Winograd<G, TS, TV, WinogradF4>.TransformWeights(_w, _flipSource, _winograd, start, end);
+                }
+                else
+                {
+                    Winograd<G, TS, TV, WinogradF2>.TransformWeights(_w, _flipSource, _winograd, start, end);
+                }
+
                 break;
             case PhaseReduce:
                 ReduceWeightGradient(start, end);

@@ -19,18 +19,23 @@ public abstract unsafe class SimdConvolution : IDisposable, IConvolution
     /// <param name="batch">Images the tensors hold.</param>
     /// <param name="bias">Whether there is a bias.</param>
     /// <param name="tensors">The tensors.</param>
-    /// <param name="winograd">Whether 3x3 stride-1 passes without batch statistics may use Winograd's F(2x2, 3x3).</param>
+    /// <param name="winograd">Whether 3x3 stride-1 passes without batch statistics may use Winograd.</param>
+    /// <param name="largeTiles">Whether inference uses F(4x4, 3x3) tiles (input gradients always F(2x2, 3x3)).</param>
     /// <returns>The convolution.</returns>
-    internal static SimdConvolution Create<G>(SimdPool pool, SimdWidth width, int batch, bool bias, ConvTensors tensors, bool winograd = true)
+    internal static SimdConvolution Create<G>(SimdPool pool, SimdWidth width, int batch, bool bias, ConvTensors tensors, bool winograd = true, bool largeTiles = true)
         where G : struct, IConvGeometry => width switch
         {
-            SimdWidth.Vector512 => SimdConvolution<G, Simd512, System.Runtime.Intrinsics.Vector512<float>>.Create(pool, batch, bias, tensors, winograd),
-            SimdWidth.Vector256 => SimdConvolution<G, Simd256, V256>.Create(pool, batch, bias, tensors, winograd),
-            _ => SimdConvolution<G, SimdScalar, VScalar>.Create(pool, batch, bias, tensors, winograd),
+            SimdWidth.Vector512 => SimdConvolution<G, Simd512, System.Runtime.Intrinsics.Vector512<float>>.Create(pool, batch, bias, tensors, winograd, largeTiles),
+            SimdWidth.Vector256 => SimdConvolution<G, Simd256, V256>.Create(pool, batch, bias, tensors, winograd, largeTiles),
+            _ => SimdConvolution<G, SimdScalar, VScalar>.Create(pool, batch, bias, tensors, winograd, largeTiles),
         };
 
-    /// <summary>Whether the last forward pass ran as Winograd's F(2x2, 3x3).</summary>
+    /// <summary>Whether the last forward pass ran as Winograd (with <see cref="WinogradTile"/>).</summary>
     public bool UsedWinograd { get; private protected set; }
+
+    /// <summary>The Winograd tile, set when a forward pass first runs as Winograd: 2 for F(2x2, 3x3), 4 for F(4x4, 3x3);
+    /// 0 before.</summary>
+    public int WinogradTile { get; private protected set; }
 
     /// <summary>Whether the last backward pass computed the input gradient with Winograd's F(2x2, 3x3).</summary>
     public bool UsedWinogradForInputGradient { get; private protected set; }

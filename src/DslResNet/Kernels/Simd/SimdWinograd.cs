@@ -4,21 +4,23 @@ using System.Runtime.CompilerServices;
 namespace DslResNet.Kernels.Simd;
 
 /// <summary>
-/// Winograd's minimal filtering F(2x2, 3x3) for 3x3 convolutions at stride 1 and padding 1 with channel counts that are
-/// multiples of 16 (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016). Every 2x2 block of outputs
-/// (a tile) is computed from its 4x4 input patch as <c>A^T [(G g G^T) . (B^T d B)] A</c>: 16 multiplications per input and
-/// output channel instead of 36, so 2.25 times fewer. The 16 element-wise products, summed over input channels, are 16
-/// matrix products (tiles x input channels times input channels x output channels), which run on the forward micro-kernels
-/// with tiles as pixels. Tiles are processed a few rows at a time, so that the transformed inputs and products stay in the
-/// first-level cache. Rounding differs from the direct convolution's by a few units in the last place.
+/// Winograd's minimal filtering F(m x m, 3x3) for 3x3 convolutions at stride 1 and padding 1 with channel counts that are
+/// multiples of 16 (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016), with the tile
+/// <typeparamref name="T"/> (<see cref="WinogradF2"/> or <see cref="WinogradF4"/>). Every m x m block of outputs (a tile) is
+/// computed from its (m + 2) x (m + 2) input patch as <c>A^T [(G g G^T) . (B^T d B)] A</c>. The (m + 2)^2 element-wise
+/// products, summed over input channels, are as many matrix products (tiles x input channels times input channels x output
+/// channels), which run on the forward micro-kernels with tiles as pixels. Tiles are processed a few rows at a time, so that
+/// the transformed inputs and products stay in the cache.
 /// </summary>
 /// <typeparam name="G">The convolution's geometry.</typeparam>
 /// <typeparam name="TS">The vector operations.</typeparam>
 /// <typeparam name="TV">The vector type.</typeparam>
-internal static unsafe class Winograd<G, TS, TV>
+/// <typeparam name="T">The tile.</typeparam>
+internal static unsafe class Winograd<G, TS, TV, T>
     where G : struct, IConvGeometry
     where TS : struct, ISimd<TV>
     where TV : struct
+    where T : struct, IWinogradTile
 {
     /// <summary>Whether the geometry is one this handles, and one where it pays. With 16 output channels on AVX-512 the
     /// products have one vector per tile and load a value per multiply-add, and the direct convolution's sliding kernel is
@@ -28,30 +30,35 @@ internal static unsafe class Winograd<G, TS, TV>
     public static bool Applies => G.Kernel == 3 && G.Stride == 1 && G.Padding == 1 && (G.InChannels & 15) == 0 && (G.OutChannels & 15) == 0
         && (G.OutChannels >= 32 || !Blocks<TS, TV>.Wide);
 
-    /// <summary>Rows of tiles (the output is <c>G.Height</c> x <c>G.Width</c>; an odd size leaves half a tile unused).</summary>
-    public static int TilesHigh => (G.Height + 1) / 2;
+    /// <summary>Rows of tiles (the output is <c>G.Height</c> x <c>G.Width</c>; a size that is not a multiple of m leaves
+    /// part of the last tiles unused).</summary>
+    public static int TilesHigh => (G.Height + T.Size - 1) / T.Size;
 
     /// <summary>Tiles per row.</summary>
-    public static int TilesWide => (G.Width + 1) / 2;
+    public static int TilesWide => (G.Width + T.Size - 1) / T.Size;
 
     /// <summary>Tile rows per pass: at least 14 tiles, so that the products have full register blocks.</summary>
     public static int ChunkRows => Math.Min(TilesHigh, (14 + TilesWide - 1) / TilesWide);
 
-    /// <summary>Transformed weights: [16][in channels][out channels].</summary>
-    public static long WeightFloats => 16L * G.InChannels * G.OutChannels;
+    /// <summary>Transformed-weight planes and products per tile: (m + 2)^2.</summary>
+    public static int Planes => (T.Size + 2) * (T.Size + 2);
 
-    /// <summary>Scratch per thread: the padded input rows of a pass, its transformed inputs and its products.</summary>
-    public static long ScratchFloats => (PaddedRows * (long)PaddedColumns * G.InChannels) + (16L * ChunkRows * TilesWide * (G.InChannels + G.OutChannels));
+    /// <summary>Transformed weights: [planes][in channels][out channels].</summary>
+    public static long WeightFloats => (long)Planes * G.InChannels * G.OutChannels;
 
-    private static int PaddedRows => (2 * ChunkRows) + 2;
+    /// <summary>Scratch per thread: the padded input rows of a pass, its transformed inputs and its products, and a tile's
+    /// transform.</summary>
+    public static long ScratchFloats => (PaddedRows * (long)PaddedColumns * G.InChannels) + ((long)Planes * ChunkRows * TilesWide * (G.InChannels + G.OutChannels)) + (16L * Planes);
 
-    private static int PaddedColumns => (2 * TilesWide) + 2;
+    private static int PaddedRows => (T.Size * ChunkRows) + 2;
+
+    private static int PaddedColumns => (T.Size * TilesWide) + 2;
 
     /// <summary>U = G g G^T for input channels [<paramref name="i0"/>, <paramref name="i1"/>) of OIHW weights, into <paramref name="u"/>.</summary>
     /// <param name="w">Weights, OIHW; or, when <paramref name="flipped"/>, the weights of the convolution this one is the
     /// input gradient of ([in][out][kh][kw], read rotated by 180 degrees).</param>
     /// <param name="flipped">Whether <paramref name="w"/> holds the transposed, rotated weights.</param>
-    /// <param name="u">Transformed weights, [16][in][out], each plane in <see cref="PackedGroups"/>' layout.</param>
+    /// <param name="u">Transformed weights, [planes][in][out], each plane in <see cref="PackedGroups"/>' layout.</param>
     /// <param name="i0">First input channel.</param>
     /// <param name="i1">End of the input channels.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -60,10 +67,10 @@ internal static unsafe class Winograd<G, TS, TV>
         int ic = G.InChannels;
         int oc = G.OutChannels;
         float* g = stackalloc float[9];
-        float* t = stackalloc float[12];
+        float* t = stackalloc float[36];
         long step = (long)ic * oc;
 
-        // Output channels innermost, so that the 16 planes are each written in order within a group.
+        // Output channels innermost, so that the planes are each written in order within a group.
         for (int i = i0; i < i1; i++)
         {
             for (int o = 0; o < oc; o++)
@@ -83,22 +90,10 @@ internal static unsafe class Winograd<G, TS, TV>
                     new ReadOnlySpan<float>(w + (((o * ic) + i) * 9), 9).CopyTo(new Span<float>(g, 9));
                 }
 
-                for (int j = 0; j < 3; j++)
+                T.TransformWeights(g, t);
+                for (int xi = 0; xi < Planes; xi++)
                 {
-                    t[j] = g[j];
-                    t[3 + j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-                    t[6 + j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-                    t[9 + j] = g[6 + j];
-                }
-
-                for (int r = 0; r < 4; r++)
-                {
-                    float* tr = t + (3 * r);
-                    float* row = u + ((long)(4 * r) * step) + at;
-                    row[0] = tr[0];
-                    row[step] = 0.5f * (tr[0] + tr[1] + tr[2]);
-                    row[2 * step] = 0.5f * (tr[0] - tr[1] + tr[2]);
-                    row[3 * step] = tr[2];
+                    u[(xi * step) + at] = t[xi];
                 }
             }
         }
@@ -119,15 +114,16 @@ internal static unsafe class Winograd<G, TS, TV>
     {
         float* padded = scratch;
         float* v = padded + (PaddedRows * (long)PaddedColumns * G.InChannels);
-        float* m = v + (16L * ChunkRows * TilesWide * G.InChannels);
+        float* m = v + ((long)Planes * ChunkRows * TilesWide * G.InChannels);
+        float* tmp = m + ((long)Planes * ChunkRows * TilesWide * G.OutChannels);
         for (int ty = ty0; ty < ty1; ty += ChunkRows)
         {
             int rows = Math.Min(ChunkRows, ty1 - ty);
             int tiles = rows * TilesWide;
-            Pad(x, padded, (2 * ty) - 1, (2 * rows) + 2);
-            TransformInput(padded, v, rows, tiles);
+            Pad(x, padded, (T.Size * ty) - 1, (T.Size * rows) + 2);
+            TransformInput(padded, v, rows, tiles, tmp);
             Products(v, u, m, tiles, oc0, oc1);
-            TransformOutput(m, y, ty, rows, tiles, store, oc0, oc1);
+            TransformOutput(m, y, ty, rows, tiles, store, oc0, oc1, tmp);
         }
     }
 
@@ -153,9 +149,9 @@ internal static unsafe class Winograd<G, TS, TV>
         }
     }
 
-    // V[xi][t][ic] = (B^T d B)[xi] for the 4x4 patch d of every tile t.
+    // V[xi][t][ic] = (B^T d B)[xi] for the patch d of every tile t.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformInput(float* padded, float* v, int rows, int tiles)
+    private static void TransformInput(float* padded, float* v, int rows, int tiles, float* tmp)
     {
         int ic = G.InChannels;
         long rowFloats = (long)PaddedColumns * ic;
@@ -164,45 +160,24 @@ internal static unsafe class Winograd<G, TS, TV>
         {
             for (int tx = 0; tx < TilesWide; tx++)
             {
-                float* patch = padded + (2 * r * rowFloats) + (2 * tx * ic);
+                float* patch = padded + (T.Size * r * rowFloats) + (T.Size * tx * ic);
                 float* dst = v + ((long)((r * TilesWide) + tx) * ic);
                 for (int c = 0; c < ic; c += 16)
                 {
-                    float* p0 = patch + c;
-                    float* p1 = p0 + rowFloats;
-                    float* p2 = p1 + rowFloats;
-                    float* p3 = p2 + rowFloats;
-                    float* o = dst + c;
-
-                    // Rows: t0 = d0 - d2, t1 = d1 + d2, t2 = d2 - d1, t3 = d1 - d3 (each a row of 4 pixels), one at a time
-                    // and each value loaded where it is used, so that at most 4 vectors are live beside the loads (AVX2 has
-                    // 8 in its 16 ymm registers; all 16 of the patch at once spilled).
-                    Columns(TS.Subtract(TS.Load(p0), TS.Load(p2)), TS.Subtract(TS.Load(p0 + ic), TS.Load(p2 + ic)), TS.Subtract(TS.Load(p0 + (2 * ic)), TS.Load(p2 + (2 * ic))), TS.Subtract(TS.Load(p0 + (3 * ic)), TS.Load(p2 + (3 * ic))), o, plane);
-                    Columns(TS.Add(TS.Load(p1), TS.Load(p2)), TS.Add(TS.Load(p1 + ic), TS.Load(p2 + ic)), TS.Add(TS.Load(p1 + (2 * ic)), TS.Load(p2 + (2 * ic))), TS.Add(TS.Load(p1 + (3 * ic)), TS.Load(p2 + (3 * ic))), o + (4 * plane), plane);
-                    Columns(TS.Subtract(TS.Load(p2), TS.Load(p1)), TS.Subtract(TS.Load(p2 + ic), TS.Load(p1 + ic)), TS.Subtract(TS.Load(p2 + (2 * ic)), TS.Load(p1 + (2 * ic))), TS.Subtract(TS.Load(p2 + (3 * ic)), TS.Load(p1 + (3 * ic))), o + (8 * plane), plane);
-                    Columns(TS.Subtract(TS.Load(p1), TS.Load(p3)), TS.Subtract(TS.Load(p1 + ic), TS.Load(p3 + ic)), TS.Subtract(TS.Load(p1 + (2 * ic)), TS.Load(p3 + (2 * ic))), TS.Subtract(TS.Load(p1 + (3 * ic)), TS.Load(p3 + (3 * ic))), o + (12 * plane), plane);
+                    T.TransformInput<TS, TV>(patch + c, rowFloats, ic, dst + c, plane, tmp);
                 }
             }
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Columns(TV t0, TV t1, TV t2, TV t3, float* o, long plane)
-    {
-        TS.Store(o, TS.Subtract(t0, t2));
-        TS.Store(o + plane, TS.Add(t1, t2));
-        TS.Store(o + (2 * plane), TS.Subtract(t2, t1));
-        TS.Store(o + (3 * plane), TS.Subtract(t1, t3));
-    }
-
-    // M[xi] = V[xi] U[xi] for the 16 positions: tiles x out channels, on the forward micro-kernels.
+    // M[xi] = V[xi] U[xi] for every plane: tiles x out channels, on the forward micro-kernels.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Products(float* v, float* u, float* m, int tiles, int first, int end)
     {
         int ic = G.InChannels;
         int oc = G.OutChannels;
         PlainStore plain = default;
-        for (int xi = 0; xi < 16; xi++)
+        for (int xi = 0; xi < Planes; xi++)
         {
             float* vx = v + ((long)xi * tiles * ic);
             float* ux = u + ((long)xi * ic * oc);
@@ -237,63 +212,25 @@ internal static unsafe class Winograd<G, TS, TV>
         }
     }
 
-    // Y = A^T M A for every tile (y0 = m0 + m1 + m2, y1 = m1 - m2 - m3 along each axis), then bias and epilogue.
+    // Y = A^T M A for every tile, then bias and epilogue, where the tile lies inside the output.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformOutput(float* m, float* y, int ty, int rows, int tiles, in FusedStore store, int oc0, int oc1)
+    private static void TransformOutput(float* m, float* y, int ty, int rows, int tiles, in FusedStore store, int oc0, int oc1, float* tmp)
     {
         int oc = G.OutChannels;
         long plane = (long)tiles * oc;
         for (int r = 0; r < rows; r++)
         {
-            int oh = 2 * (ty + r);
-            bool secondRow = oh + 1 < G.Height;
+            int oh = T.Size * (ty + r);
+            int inside = Math.Min(T.Size, G.Height - oh);
             for (int tx = 0; tx < TilesWide; tx++)
             {
-                int ow = 2 * tx;
-                bool secondColumn = ow + 1 < G.Width;
+                int ow = T.Size * tx;
+                int across = Math.Min(T.Size, G.Width - ow);
                 float* src = m + ((long)((r * TilesWide) + tx) * oc);
-                long pixel = ((long)oh * G.Width) + ow;
+                long at = (((long)oh * G.Width) + ow) * oc;
                 for (int c = oc0; c < oc1; c += 16)
                 {
-                    // Column by column (a = m0 + m1 + m2, b = m1 - m2 - m3 down each column, then the same across), each
-                    // value loaded where it is used: 4 sums and 2 column values live (all 16 products at once spilled on
-                    // AVX2's 16 ymm registers).
-                    float* s = src + c;
-                    TV a = TS.Add(TS.Add(TS.Load(s), TS.Load(s + (4 * plane))), TS.Load(s + (8 * plane)));
-                    TV b = TS.Subtract(TS.Subtract(TS.Load(s + (4 * plane)), TS.Load(s + (8 * plane))), TS.Load(s + (12 * plane)));
-                    TV y00 = a, y10 = b;
-                    s += plane;
-                    a = TS.Add(TS.Add(TS.Load(s), TS.Load(s + (4 * plane))), TS.Load(s + (8 * plane)));
-                    b = TS.Subtract(TS.Subtract(TS.Load(s + (4 * plane)), TS.Load(s + (8 * plane))), TS.Load(s + (12 * plane)));
-                    y00 = TS.Add(y00, a);
-                    y10 = TS.Add(y10, b);
-                    TV y01 = a, y11 = b;
-                    s += plane;
-                    a = TS.Add(TS.Add(TS.Load(s), TS.Load(s + (4 * plane))), TS.Load(s + (8 * plane)));
-                    b = TS.Subtract(TS.Subtract(TS.Load(s + (4 * plane)), TS.Load(s + (8 * plane))), TS.Load(s + (12 * plane)));
-                    y00 = TS.Add(y00, a);
-                    y10 = TS.Add(y10, b);
-                    y01 = TS.Subtract(y01, a);
-                    y11 = TS.Subtract(y11, b);
-                    s += plane;
-                    a = TS.Add(TS.Add(TS.Load(s), TS.Load(s + (4 * plane))), TS.Load(s + (8 * plane)));
-                    b = TS.Subtract(TS.Subtract(TS.Load(s + (4 * plane)), TS.Load(s + (8 * plane))), TS.Load(s + (12 * plane)));
-                    y01 = TS.Subtract(y01, a);
-                    y11 = TS.Subtract(y11, b);
-                    store.Store<TS, TV>(y, (pixel * oc) + c, c, y00);
-                    if (secondColumn)
-                    {
-                        store.Store<TS, TV>(y, ((pixel + 1) * oc) + c, c, y01);
-                    }
-
-                    if (secondRow)
-                    {
-                        store.Store<TS, TV>(y, ((pixel + G.Width) * oc) + c, c, y10);
-                        if (secondColumn)
-                        {
-                            store.Store<TS, TV>(y, ((pixel + G.Width + 1) * oc) + c, c, y11);
-                        }
-                    }
+                    T.TransformOutput<TS, TV>(src + c, plane, tmp, y, at + c, (long)G.Width * oc, oc, inside, across, c, store);
                 }
             }
         }
