@@ -421,7 +421,8 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         int fewest = width == SimdWidth.Vector256 ? 16 : 32;
         var kernel = (SimdConvolution)op.Kernel;
         Assert.Equal(winograd && shape.OutChannels >= fewest, kernel.UsedWinograd);
-        // Inference takes F(4x4, 3x3) tiles unless the image has fewer than 9 of them and their transformed weights pass 1 MB.
+        // Inference takes F(4x4, 3x3) tiles unless the image has fewer than 9 of them and their transformed weights pass 1 MB
+        // (the cases with such weights are at batch 1: a pass takes one image).
         int tilesPerImage = ((shape.Height + 3) / 4) * ((shape.Width + 3) / 4);
         int tile = 36L * shape.InChannels * shape.OutChannels <= 256 * 1024 || tilesPerImage >= 9 ? 4 : 2;
         Assert.Equal(kernel.UsedWinograd ? tile : 0, kernel.WinogradTile);

@@ -50,6 +50,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private int _groups;                  // forward with batch statistics: units of whole images (0: a unit per image or row chunk)
     private int _pixelRuns;               // 1x1 forward: runs of the batch's output pixels (see ForwardPointwise)
     private int _channelRuns;             // 1x1 and Winograd forward: output-channel ranges, on packed group boundaries
+    private int _imageRuns;               // Winograd forward: runs of whole images, each one pass (0: by images or rows)
     private bool _packedOnce;
     private bool _accumulate;
 
@@ -181,7 +182,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         bool winograd = _winogradAllowed && Statistics is null;
         if (winograd && _winograd is null)
         {
-            WinogradTile = _flipSource || !_largeTiles || !LargeTilesPay ? 2 : 4;
+            WinogradTile = _flipSource || !_largeTiles || !LargeTilesPay(_batch, _pool.Threads) ? 2 : 4;
             _winograd = Alloc(WinogradWeightFloats);
             _pool.EnsureScratch(WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.ScratchFloats : Winograd<G, TS, TV, WinogradF2>.ScratchFloats);
         }
@@ -212,7 +213,17 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
                 _channelRuns = Math.Min(groups, (threads + images - 1) / images);
             }
 
-            _pool.Run(this, images * _rowChunks * _channelRuns, balanced: true);
+            // Images of fewer tiles than a pass holds, at least as many as threads: runs of whole images, one pass each (see
+            // Winograd.Images), as many runs as a multiple of the threads and their images shared out evenly.
+            _imageRuns = 0;
+            int perPass = WinogradImagesPerPass;
+            if (images >= threads && perPass > 1)
+            {
+                int runs = (images + perPass - 1) / perPass;
+                _imageRuns = (runs + threads - 1) / threads * threads;
+            }
+
+            _pool.Run(this, _imageRuns > 0 ? _imageRuns : images * _rowChunks * _channelRuns, balanced: true);
             return;
         }
 
@@ -299,14 +310,17 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         }
     }
 
-    // F(4x4, 3x3) where an image has at least 9 of its tiles or its transformed weights are at most 1 MB: at 7x7 with 512
-    // channels (4 tiles an image) each image streams all 38 MB of them through the products with 4 tiles to reuse them on,
-    // and F(2x2, 3x3) (16 tiles, 17 MB) was the faster (`profile resnet50-224 infer 2`: 16.9 against 19.2 ms a layer);
-    // ResNet-20's 64x7x7 layer (590 KB) ran at 262 against 191 GFLOP/s-equivalent as F(4x4, 3x3).
-    private static bool LargeTilesPay => Winograd<G, TS, TV, WinogradF4>.WeightFloats <= LargeWeights
-        || Winograd<G, TS, TV, WinogradF4>.TilesHigh * Winograd<G, TS, TV, WinogradF4>.TilesWide >= 9;
+    // F(4x4, 3x3) where a pass has at least 9 tiles (an image's, or the images a pass takes at this batch, see
+    // Winograd.Images) or the transformed weights are at most 1 MB: at batch 1, 7x7 and 512 channels (4 tiles) each pass
+    // streams all 38 MB of them with 4 tiles to reuse them on, and F(2x2, 3x3) (16 tiles, 17 MB) was the faster (`profile
+    // resnet50-224 infer 2`, one image a pass: 16.9 against 19.2 ms a layer); ResNet-20's 64x7x7 layer (590 KB) ran at 262
+    // against 191 GFLOP/s-equivalent as F(4x4, 3x3) with one image a pass.
+    private static bool LargeTilesPay(int batch, int threads) => Winograd<G, TS, TV, WinogradF4>.WeightFloats <= LargeWeights
+        || Winograd<G, TS, TV, WinogradF4>.TilesPerImage * Math.Min(Winograd<G, TS, TV, WinogradF4>.ImagesPerPass, Math.Max(1, batch / threads)) >= 9;
 
     private long WinogradWeightFloats => WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.WeightFloats : Winograd<G, TS, TV, WinogradF2>.WeightFloats;
+
+    private int WinogradImagesPerPass => WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.ImagesPerPass : Winograd<G, TS, TV, WinogradF2>.ImagesPerPass;
 
     private int WinogradTilesHigh => WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.TilesHigh : Winograd<G, TS, TV, WinogradF2>.TilesHigh;
 
@@ -386,7 +400,23 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
 
                 break;
             case PhaseWinograd:
-                for (int u = start; u < end; u++)
+                for (int u = start; _imageRuns > 0 && u < end; u++)
+                {
+                    int n0 = (int)((long)u * _images / _imageRuns), n1 = (int)((long)(u + 1) * _images / _imageRuns);
+                    long image = (long)n0 * OutPixels * G.OutChannels;
+                    var store = new FusedStore(_bias ? _b : null, HasEpilogue && EpilogueRelu1, HasEpilogue && EpilogueResidual is not null ? EpilogueResidual + image : null, HasEpilogue && EpilogueRelu2, _accumulate);
+                    float* x = _x + ((long)n0 * InPixels * G.InChannels);
+                    if (WinogradTile == 4)
+                    {
+                        Winograd<G, TS, TV, WinogradF4>.Images(x, _winograd, _y + image, n1 - n0, _pool.Scratch(thread), store, 0, CoutP);
+                    }
+                    else
+                    {
+                        Winograd<G, TS, TV, WinogradF2>.Images(x, _winograd, _y + image, n1 - n0, _pool.Scratch(thread), store, 0, CoutP);
+                    }
+                }
+
+                for (int u = start; _imageRuns == 0 && u < end; u++)
                 {
                     int n = u / (_rowChunks * _channelRuns);
                     int chunk = u / _channelRuns % _rowChunks;

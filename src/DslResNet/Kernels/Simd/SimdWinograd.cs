@@ -40,6 +40,13 @@ internal static unsafe class Winograd<G, TS, TV, T>
     /// <summary>Tile rows per pass: at least 14 tiles, so that the products have full register blocks.</summary>
     public static int ChunkRows => Math.Min(TilesHigh, (14 + TilesWide - 1) / TilesWide);
 
+    /// <summary>Tiles per image.</summary>
+    public static int TilesPerImage => TilesHigh * TilesWide;
+
+    /// <summary>Images one pass takes (see <see cref="Images"/>): where a pass holds a whole image, enough of them for 14
+    /// tiles; otherwise 1.</summary>
+    public static int ImagesPerPass => ChunkRows < TilesHigh ? 1 : (14 + TilesPerImage - 1) / TilesPerImage;
+
     /// <summary>Transformed-weight planes and products per tile: (m + 2)^2.</summary>
     public static int Planes => (T.Size + 2) * (T.Size + 2);
 
@@ -48,7 +55,10 @@ internal static unsafe class Winograd<G, TS, TV, T>
 
     /// <summary>Scratch per thread: the padded input rows of a pass, its transformed inputs and its products, and a tile's
     /// transform.</summary>
-    public static long ScratchFloats => (PaddedRows * (long)PaddedColumns * G.InChannels) + ((long)Planes * ChunkRows * TilesWide * (G.InChannels + G.OutChannels)) + (16L * Planes);
+    public static long ScratchFloats => (PaddedRows * (long)PaddedColumns * G.InChannels) + ((long)Planes * PassTiles * (G.InChannels + G.OutChannels)) + (16L * Planes);
+
+    // Most tiles a pass takes.
+    private static int PassTiles => Math.Max(ChunkRows * TilesWide, ImagesPerPass * TilesPerImage);
 
     private static int PaddedRows => (T.Size * ChunkRows) + 2;
 
@@ -114,16 +124,51 @@ internal static unsafe class Winograd<G, TS, TV, T>
     {
         float* padded = scratch;
         float* v = padded + (PaddedRows * (long)PaddedColumns * G.InChannels);
-        float* m = v + ((long)Planes * ChunkRows * TilesWide * G.InChannels);
-        float* tmp = m + ((long)Planes * ChunkRows * TilesWide * G.OutChannels);
+        float* m = v + ((long)Planes * PassTiles * G.InChannels);
+        float* tmp = m + ((long)Planes * PassTiles * G.OutChannels);
         for (int ty = ty0; ty < ty1; ty += ChunkRows)
         {
             int rows = Math.Min(ChunkRows, ty1 - ty);
             int tiles = rows * TilesWide;
             Pad(x, padded, (T.Size * ty) - 1, (T.Size * rows) + 2);
-            TransformInput(padded, v, rows, tiles, tmp);
+            TransformInput(padded, v, rows, tiles, 0, tmp);
             Products(v, u, m, tiles, oc0, oc1);
-            TransformOutput(m, y, ty, rows, tiles, store, oc0, oc1, tmp);
+            TransformOutput(m, y, ty, rows, tiles, 0, 0, store, oc0, oc1, tmp);
+        }
+    }
+
+    /// <summary>Computes <paramref name="count"/> (at most <see cref="ImagesPerPass"/>) whole images in one pass, their
+    /// tiles side by side in the products: small images (ResNet-20's and ResNet-50's 7x7 stages: 4 tiles an image) would
+    /// otherwise give the micro-kernels blocks of 4 tiles, each weight loaded for 4 multiply-adds, and stream all the
+    /// transformed weights once per image.</summary>
+    /// <param name="x">The first image's input, NHWC; the others follow it.</param>
+    /// <param name="u">Transformed weights.</param>
+    /// <param name="y">The first image's output; the others follow it (as the fused residual's images do).</param>
+    /// <param name="count">Images.</param>
+    /// <param name="scratch">The thread's scratch (<see cref="ScratchFloats"/>).</param>
+    /// <param name="store">Bias and fused epilogue, its residual at the first image.</param>
+    /// <param name="oc0">First output channel (the start of a packed group).</param>
+    /// <param name="oc1">End of the output channels (a group's end).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Images(float* x, float* u, float* y, int count, float* scratch, in FusedStore store, int oc0, int oc1)
+    {
+        float* padded = scratch;
+        float* v = padded + (PaddedRows * (long)PaddedColumns * G.InChannels);
+        float* m = v + ((long)Planes * PassTiles * G.InChannels);
+        float* tmp = m + ((long)Planes * PassTiles * G.OutChannels);
+        int tiles = count * TilesPerImage;
+        long inImage = (long)G.Height * G.Width * G.InChannels;
+        long outImage = (long)G.Height * G.Width * G.OutChannels;
+        for (int i = 0; i < count; i++)
+        {
+            Pad(x + (i * inImage), padded, -1, (T.Size * TilesHigh) + 2);
+            TransformInput(padded, v, TilesHigh, tiles, i * TilesPerImage, tmp);
+        }
+
+        Products(v, u, m, tiles, oc0, oc1);
+        for (int i = 0; i < count; i++)
+        {
+            TransformOutput(m, y, 0, TilesHigh, tiles, i * TilesPerImage, i * outImage, store, oc0, oc1, tmp);
         }
     }
 
@@ -149,9 +194,9 @@ internal static unsafe class Winograd<G, TS, TV, T>
         }
     }
 
-    // V[xi][t][ic] = (B^T d B)[xi] for the patch d of every tile t.
+    // V[xi][t][ic] = (B^T d B)[xi] for the patch d of every tile t, the pass's tiles counted from first.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformInput(float* padded, float* v, int rows, int tiles, float* tmp)
+    private static void TransformInput(float* padded, float* v, int rows, int tiles, int first, float* tmp)
     {
         int ic = G.InChannels;
         long rowFloats = (long)PaddedColumns * ic;
@@ -161,7 +206,7 @@ internal static unsafe class Winograd<G, TS, TV, T>
             for (int tx = 0; tx < TilesWide; tx++)
             {
                 float* patch = padded + (T.Size * r * rowFloats) + (T.Size * tx * ic);
-                float* dst = v + ((long)((r * TilesWide) + tx) * ic);
+                float* dst = v + ((long)(first + (r * TilesWide) + tx) * ic);
                 for (int c = 0; c < ic; c += 16)
                 {
                     T.TransformInput<TS, TV>(patch + c, rowFloats, ic, dst + c, plane, tmp);
@@ -212,9 +257,10 @@ internal static unsafe class Winograd<G, TS, TV, T>
         }
     }
 
-    // Y = A^T M A for every tile, then bias and epilogue, where the tile lies inside the output.
+    // Y = A^T M A for every tile, then bias and epilogue, where the tile lies inside the output; the pass's tiles counted
+    // from first, the outputs from image floats past y.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformOutput(float* m, float* y, int ty, int rows, int tiles, in FusedStore store, int oc0, int oc1, float* tmp)
+    private static void TransformOutput(float* m, float* y, int ty, int rows, int tiles, int first, long image, in FusedStore store, int oc0, int oc1, float* tmp)
     {
         int oc = G.OutChannels;
         long plane = (long)tiles * oc;
@@ -226,8 +272,8 @@ internal static unsafe class Winograd<G, TS, TV, T>
             {
                 int ow = T.Size * tx;
                 int across = Math.Min(T.Size, G.Width - ow);
-                float* src = m + ((long)((r * TilesWide) + tx) * oc);
-                long at = (((long)oh * G.Width) + ow) * oc;
+                float* src = m + ((long)(first + (r * TilesWide) + tx) * oc);
+                long at = image + ((((long)oh * G.Width) + ow) * oc);
                 for (int c = oc0; c < oc1; c += 16)
                 {
                     T.TransformOutput<TS, TV>(src + c, plane, tmp, y, at + c, (long)G.Width * oc, oc, inside, across, c, store);
