@@ -72,6 +72,15 @@ internal static class Profile
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {100 * (wall - inside) / wall,5:F1}%  {(wall - inside) / calls,9:F3}              outside the pool's operations"));
+        if (model is NetworkBase net)
+        {
+            // Where the memory goes: the generator's arenas (per image, then for the batch) beside the process's peak.
+            const double MiB = 1 << 20;
+            NetworkLayout layout = net.Layout;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"memory: parameters {net.Store.Bytes / MiB:F1} MiB; per image: activations kept for backward {layout.TrainingElementsPerImage * 4 / MiB:F2} MiB, their gradients {layout.GradientElementsPerImage * 4 / MiB:F2} MiB, inference {layout.InferenceElementsPerImage * 4 / MiB:F2} MiB; scratch {layout.ScratchElements * 4 / MiB:F1} MiB; batch {batch}: arenas {net.Memory.TotalBytes / MiB:F1} MiB; native blocks {DslResNet.Kernels.Simd.NativeBlocks.LiveBytes / MiB:F1} MiB; managed heap {GC.GetTotalMemory(false) / MiB:F1} MiB; process RSS {Environment.WorkingSet / MiB:F0} MiB now, {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / MiB:F0} MiB peak"));
+        }
+
         return 0;
     }
 }

@@ -34,8 +34,8 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private readonly int _slices;         // weight gradient: runs of images, each with its own partial sums
     private readonly bool _bias;
     private readonly float* _x, _w, _b, _y, _dy, _dx, _dw, _db;
-    private readonly float* _packed;      // [kh][kw][ic][CoutP] in PackedGroups' layout
-    private readonly float* _transposed;  // [kh][kw][oc][CinP]
+    private float* _packed;               // [kh][kw][ic][CoutP] in PackedGroups' layout; made by the first direct forward
+    private float* _transposed;           // [kh][kw][oc][CinP]; made by the first scattering input gradient
     private readonly bool _hasPartials;
     private readonly float* _statistics;  // per thread: sums then squares, CoutP each
     private bool _disposed;
@@ -51,7 +51,8 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private int _pixelRuns;               // 1x1 forward: runs of the batch's output pixels (see ForwardPointwise)
     private int _channelRuns;             // 1x1 and Winograd forward: output-channel ranges, on packed group boundaries
     private int _imageRuns;               // Winograd forward: runs of whole images, each one pass (0: by images or rows)
-    private bool _packedOnce;
+    private bool _packedOnce;             // _packed holds the weights (the direct forward's)
+    private bool _transformedOnce;        // _winograd holds them
     private bool _accumulate;
 
     public SimdConvolution(SimdPool pool, int batch, bool bias, ConvTensors t, bool winograd, bool largeTiles = true)
@@ -69,8 +70,11 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         _dx = (float*)t.Dx;
         _dw = (float*)t.Dw;
         _db = (float*)t.Db;
-        _packed = Alloc(WeightsPadded);
-        _transposed = _dx is null ? null : Alloc((long)Taps * G.OutChannels * CinP);
+
+        // The packed and transposed weights are made when first used, not here: a network's inference convolutions never
+        // run in a process that only trains, its training convolutions never in one that only predicts, a Winograd layer
+        // does not pack, and a stride-1 layer computes its input gradient as a forward pass of its own (ResNet-50 at batch
+        // 8: 250 MiB of such weights, zeroed and so resident, never read).
         _hasPartials = _dw is not null;
 
         // The weight gradient is summed per slice of the batch (its images in order) and the slices in order, so that
@@ -187,9 +191,27 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             _pool.EnsureScratch(WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.ScratchFloats : Winograd<G, TS, TV, WinogradF2>.ScratchFloats);
         }
 
-        if (repack || !_packedOnce)
+        if (repack)
         {
-            _phase = winograd ? PhaseTransform : PhasePack;
+            // The weights changed: both of their prepared forms are stale.
+            _packedOnce = false;
+            _transformedOnce = false;
+        }
+
+        if (winograd && !_transformedOnce)
+        {
+            _phase = PhaseTransform;
+            _pool.Run(this, G.InChannels, balanced: true);
+            _transformedOnce = true;
+        }
+        else if (!winograd && !_packedOnce)
+        {
+            if (_packed is null)
+            {
+                _packed = Alloc(WeightsPadded);
+            }
+
+            _phase = PhasePack;
             _pool.Run(this, G.InChannels, balanced: true);
             _packedOnce = true;
         }
@@ -359,6 +381,11 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         }
         else if (data && _dx is not null)
         {
+            if (_transposed is null)
+            {
+                _transposed = Alloc((long)Taps * G.OutChannels * CinP);
+            }
+
             _phase = PhasePackTransposed;
             _pool.Run(this, G.OutChannels, balanced: true);
             _phase = PhaseData;
