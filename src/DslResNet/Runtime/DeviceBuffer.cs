@@ -42,8 +42,36 @@ internal sealed class DeviceBuffer<T> : IDisposable
         }
     }
 
+    // A SIMD device's view of a pinned array (see Over).
+    private DeviceBuffer(Device device, HostBuffer borrowed, long length)
+    {
+        _device = device;
+        _buffer = borrowed;
+        View = new ArrayView<T>(borrowed, 0, length);
+    }
+
     /// <summary>The whole buffer.</summary>
     public ArrayView<T> View { get; }
+
+    /// <summary>A SIMD device's buffer over <paramref name="pinned"/>'s elements, which it does not own: on that device
+    /// "device" memory is host memory, so a host array and the device's view of it can be one (the parameter store's host
+    /// copy and its device values, without a copy either way).</summary>
+    /// <param name="device">A SIMD device.</param>
+    /// <param name="pinned">An array on the pinned object heap (<see cref="GC.AllocateArray{T}(int, bool)"/> with pinned), at
+    /// least one element; it must outlive the buffer.</param>
+    /// <returns>The buffer; its <see cref="Dispose"/> leaves the array alone.</returns>
+    public static unsafe DeviceBuffer<T> Over(Device device, T[] pinned)
+    {
+        ArgumentNullException.ThrowIfNull(pinned);
+        ArgumentOutOfRangeException.ThrowIfLessThan(pinned.Length, 1);
+        if (!device.IsSimd)
+        {
+            throw new ArgumentException("Only a SIMD device's buffers are host memory.", nameof(device));
+        }
+
+        var host = new HostBuffer(Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned)), pinned.Length, Unsafe.SizeOf<T>());
+        return new DeviceBuffer<T>(device, host, pinned.Length);
+    }
 
     /// <summary>Elements held.</summary>
     public long Length => View.Length;
@@ -114,6 +142,17 @@ internal sealed unsafe partial class HostBuffer : MemoryBuffer
             _block = block;
             NativePtr = (IntPtr)(((nuint)block + Alignment - 1) & ~(nuint)(Alignment - 1));
         }
+    }
+
+    /// <summary>Presents <paramref name="length"/> elements at <paramref name="borrowed"/>, memory it does not own (pinned,
+    /// and kept alive by its owner longer than this buffer): disposing it frees nothing.</summary>
+    /// <param name="borrowed">The memory.</param>
+    /// <param name="length">Elements.</param>
+    /// <param name="elementSize">Bytes per element.</param>
+    public HostBuffer(void* borrowed, long length, int elementSize)
+        : base(null!, length, elementSize)
+    {
+        NativePtr = (IntPtr)borrowed;
     }
 
     /// <inheritdoc/>

@@ -144,10 +144,15 @@ public abstract partial class NetworkBase
         LoadImages(images, exact: true);
         LoadLabels(labels, exact: true);
         bool onDevice = StepsOnDevice(optimizer);
-        float[]? snapshot = onDevice ? null : Store.SnapshotValues();
+        // The running statistics as the step finds them (the forward pass updates them; nothing else changes before the
+        // optimizer's step), so that a diverged step can be rerun as it was.
         if (onDevice)
         {
             Store.SnapshotOnDevice();
+        }
+        else
+        {
+            Store.SnapshotStatistics();
         }
 
         long step = StepCount + 1;
@@ -162,7 +167,7 @@ public abstract partial class NetworkBase
         {
             // Something is not finite: the host path below names it exactly (and steps on the host if it was harmless).
             onDevice = false;
-            snapshot = Store.DeviceSnapshotToHost();
+            Store.DeviceSnapshotToHost();
         }
 
         if (_reducer is { } reducer)
@@ -190,7 +195,7 @@ public abstract partial class NetworkBase
 
         if (!double.IsFinite(result.Loss) || Store.FirstNonFiniteGradient() is not null || FirstNonFiniteRunningStatistic() is not null)
         {
-            string location = Diagnose(snapshot!);
+            string location = Diagnose();
             StepCount = step - 1;
             throw new TrainingDivergedException(step, location, result.Loss);
         }

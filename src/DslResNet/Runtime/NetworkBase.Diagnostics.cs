@@ -37,13 +37,13 @@ public abstract partial class NetworkBase
         }
     }
 
-    // Re-runs the step with every group's output and input gradient checked, restores the parameters and says where the
-    // first non-finite value appeared.
-    private string Diagnose(float[] snapshot)
+    // Re-runs the step with every group's output and input gradient checked, restores the running statistics and says
+    // where the first non-finite value appeared.
+    private string Diagnose()
     {
         string? parameter = Store.FirstNonFiniteGradient();
         string? runningStatistic = FirstNonFiniteRunningStatistic();
-        Store.RestoreValues(snapshot);
+        Store.RestoreStatistics();
         _tracing = true;
         _firstNonFinite = null;
         try
@@ -66,7 +66,7 @@ public abstract partial class NetworkBase
         finally
         {
             _tracing = false;
-            Store.RestoreValues(snapshot);
+            Store.RestoreStatistics();
         }
     }
 

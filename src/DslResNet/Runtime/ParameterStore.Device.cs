@@ -13,6 +13,8 @@ public sealed partial class ParameterStore
     private readonly Dictionary<string, DeviceBuffer<float>> _optimizerState = new(StringComparer.Ordinal);
     private readonly List<Action> _beforeDispose = [];
     private DeviceBuffer<float>? _deviceSnapshot;
+    private (long Offset, int Length)[]? _statisticRanges;
+    private float[]? _statisticsSnapshot;
     private DeviceBuffer<int>? _flag;
     private readonly int[] _flagHost = new int[1];
     private bool _hostValuesStale;
@@ -105,28 +107,120 @@ public sealed partial class ParameterStore
     /// <param name="action">The action.</param>
     internal void BeforeDispose(Action action) => _beforeDispose.Add(action);
 
-    /// <summary>Copies the values into a device snapshot (no transfer), for <see cref="DeviceSnapshotToHost"/>.</summary>
+    /// <summary>
+    /// Copies the values a training step changes before its optimizer step, batch norm's running statistics, into a device
+    /// snapshot (no transfer), for <see cref="DeviceSnapshotToHost"/>. The weights change only in the optimizer's step, after
+    /// the step's checks, so they need no copy (ResNet-50: 0.2 MiB instead of all 98 MiB of values, resident, and their copy
+    /// every step).
+    /// </summary>
     internal void SnapshotOnDevice()
     {
-        _deviceSnapshot ??= new DeviceBuffer<float>(_device, Math.Max(1, Elements));
-        int count = (int)Elements;
-        if (count > 0)
+        (long Offset, int Length)[] ranges = StatisticRanges;
+        long total = 0;
+        foreach ((long _, int length) in ranges)
         {
-            Kernels.Copy(Threads(count), SpecializedValue.New(count), _values.View, _deviceSnapshot.View, 0, Threads(count));
+            total += length;
+        }
+
+        _deviceSnapshot ??= new DeviceBuffer<float>(_device, Math.Max(1, total));
+        long at = 0;
+        foreach ((long offset, int length) in ranges)
+        {
+            Kernels.Copy(Threads(length), SpecializedValue.New(length), _values.View.SubView(offset, length), _deviceSnapshot.View.SubView(at, length), 0, Threads(length));
+            at += length;
         }
     }
 
-    /// <summary>The values as of the last <see cref="SnapshotOnDevice"/>, copied to the host (for the divergence diagnosis).</summary>
-    /// <returns>The store's snapshot buffer (as <see cref="SnapshotValues"/> returns).</returns>
-    internal float[] DeviceSnapshotToHost()
+    /// <summary>Copies the running statistics of the last <see cref="SnapshotOnDevice"/> to the host snapshot that
+    /// <see cref="RestoreStatistics"/> writes back (for the divergence diagnosis).</summary>
+    internal void DeviceSnapshotToHost()
     {
-        float[] snapshot = _snapshot ??= new float[Elements];
-        if (_deviceSnapshot is not null)
+        float[] statistics = StatisticsSnapshot;
+        if (_deviceSnapshot is not null && statistics.Length > 0)
         {
-            CopyOut(_deviceSnapshot.View.SubView(0, Elements), snapshot);
+            _device.Backend.Read(_deviceSnapshot.View.SubView(0, statistics.Length), statistics);
+            TransferredFloats += statistics.Length;
+        }
+    }
+
+    /// <summary>
+    /// Copies batch norm's running statistics, the only values a training step changes before its optimizer step, to the
+    /// host, for <see cref="RestoreStatistics"/>: what the divergence diagnosis needs to rerun the step as it was (a copy of
+    /// every value, as before, was 98 MiB a ResNet-50 step, resident and copied every step).
+    /// </summary>
+    internal void SnapshotStatistics()
+    {
+        float[] statistics = StatisticsSnapshot;
+        int at = 0;
+        foreach ((long offset, int length) in StatisticRanges)
+        {
+            _device.Backend.Read(_values.View.SubView(offset, length), statistics.AsSpan(at, length));
+            at += length;
         }
 
-        return snapshot;
+        TransferredFloats += statistics.Length;
+    }
+
+    /// <summary>Writes back the running statistics of the last <see cref="SnapshotStatistics"/> (or
+    /// <see cref="DeviceSnapshotToHost"/>): the values as they were when the step began.</summary>
+    internal void RestoreStatistics()
+    {
+        float[] statistics = StatisticsSnapshot;
+        int at = 0;
+        foreach ((long offset, int length) in StatisticRanges)
+        {
+            _device.Backend.Write(statistics.AsSpan(at, length), _values.View.SubView(offset, length));
+            at += length;
+        }
+
+        Version.Advance();
+    }
+
+    // The host snapshot of the running statistics, in StatisticRanges' order.
+    private float[] StatisticsSnapshot
+    {
+        get
+        {
+            if (_statisticsSnapshot is null)
+            {
+                int total = 0;
+                foreach ((long _, int length) in StatisticRanges)
+                {
+                    total += length;
+                }
+
+                _statisticsSnapshot = new float[total];
+            }
+
+            return _statisticsSnapshot;
+        }
+    }
+
+    // The running means and variances in the store's layout, adjacent ones merged.
+    private (long Offset, int Length)[] StatisticRanges => _statisticRanges ??= MergedStatisticRanges();
+
+    private (long Offset, int Length)[] MergedStatisticRanges()
+    {
+        List<(long Offset, int Length)> ranges = [];
+        foreach (ParameterInfo p in Parameters)
+        {
+            if (p.Role is not (ParameterRole.RunningMean or ParameterRole.RunningVar))
+            {
+                continue;
+            }
+
+            long offset = OffsetOf(p.Name);
+            if (ranges.Count > 0 && ranges[^1].Offset + ranges[^1].Length == offset)
+            {
+                ranges[^1] = (ranges[^1].Offset, ranges[^1].Length + (int)p.Elements);
+            }
+            else
+            {
+                ranges.Add((offset, (int)p.Elements));
+            }
+        }
+
+        return [.. ranges];
     }
 
     /// <summary>Whether any value of the given device views is NaN or infinite: one kernel per view, one int read back.</summary>
