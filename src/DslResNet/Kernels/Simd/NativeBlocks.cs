@@ -9,8 +9,15 @@ namespace DslResNet.Kernels.Simd;
 /// it (its <c>Dispose</c>). Live bytes and blocks are counted, process-wide, so that tests can prove that creating and
 /// disposing networks and devices returns every byte.
 /// </summary>
-internal static unsafe class NativeBlocks
+internal static unsafe partial class NativeBlocks
 {
+    // From this size a block is aligned to, and advised as, transparent huge pages (Linux; the kernel here has them in
+    // "madvise" mode): the weight-gradient partial sums and the packed weights of a large layer are read at strides of
+    // kilobytes to megabytes, and on small pages every read was a TLB miss.
+    private const long HugeBytes = 4L << 20;
+    private const nuint HugePage = 2 << 20;
+    private const int MadviseHugePage = 14;
+
     // Each block starts with a 64-byte header holding its size, so that the pointer handed out stays 64-byte aligned and
     // Free knows how much to uncount.
     private const int Header = 64;
@@ -33,7 +40,14 @@ internal static unsafe class NativeBlocks
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         long bytes = checked(Math.Max(1, count) * sizeof(T));
-        byte* block = (byte*)NativeMemory.AlignedAlloc(checked((nuint)(bytes + Header)), Header);
+        bool huge = bytes >= HugeBytes && OperatingSystem.IsLinux();
+        byte* block = (byte*)NativeMemory.AlignedAlloc(checked((nuint)(bytes + Header)), huge ? HugePage : Header);
+        if (huge)
+        {
+            // Advice only, before the clear below first touches the pages; without huge pages the block works as it is.
+            _ = Madvise(block, (nuint)(bytes + Header), MadviseHugePage);
+        }
+
         *(long*)block = bytes;
         NativeMemory.Clear(block + Header, (nuint)bytes);
         Interlocked.Add(ref _liveBytes, bytes);
@@ -55,4 +69,7 @@ internal static unsafe class NativeBlocks
         Interlocked.Decrement(ref _liveBlocks);
         NativeMemory.AlignedFree(block);
     }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "madvise")]
+    private static partial int Madvise(void* address, nuint length, int advice);
 }

@@ -91,28 +91,66 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReduceWeightGradient(int oc0, int oc1)
     {
-        // The slices' partial sums, added in slice order (the same result every time), into OIHW.
+        // The slices' partial sums, added in slice order (the same result every time), into OIHW: 16 output channels at a
+        // time, a vector of each slice's partials ([tap][ic][CoutP] holds them side by side) added and the 16 sums stored
+        // down the gradient's rows. One channel at a time, with the partials' address and the fields reloaded for every
+        // value, this took 189 ms of a 2.2 s ResNet-50 step (13 ms for 2.4M weights on 2 slices).
         long stride = WeightsPadded + CoutP;
         int slices = _slices;
-        for (int oc = oc0; oc < oc1; oc++)
+        float* partials = Partials;
+        float* dw = _dw;
+        int inputs = G.InChannels;
+        int taps = Taps;
+        int coutP = CoutP;
+        long row = (long)inputs * taps;
+        float* sums = stackalloc float[16];
+        for (int b0 = oc0; b0 < oc1;)
         {
-            for (int ic = 0; ic < G.InChannels; ic++)
+            int b1 = WeightsRow16 ? b0 + 1 : Math.Min(oc1, (b0 & ~15) + 16);
+            bool whole = !WeightsRow16 && b1 - b0 == 16;
+            for (int tap = 0; tap < taps; tap++)
             {
-                float* dst = _dw + (((oc * G.InChannels) + ic) * Taps);
-                for (int tap = 0; tap < Taps; tap++)
+                for (int ic = 0; ic < inputs; ic++)
                 {
-                    float* p = WeightsRow16 ? Partials + (((tap * G.OutChannels) + oc) * 16) + ic : Partials + (((tap * G.InChannels) + ic) * CoutP) + oc;
-                    float sum = p[0];
-                    for (int t = 1; t < slices; t++)
+                    float* d = dw + ((long)b0 * row) + ((long)ic * taps) + tap;
+                    if (whole)
                     {
-                        sum += p[t * stride];
+                        float* p = partials + ((((long)tap * inputs) + ic) * coutP) + b0;
+                        TV sum = TS.Load(p);
+                        for (int t = 1; t < slices; t++)
+                        {
+                            sum = TS.Add(sum, TS.Load(p + (t * stride)));
+                        }
+
+                        TS.Store(sums, sum);
+                        for (int k = 0; k < 16; k++)
+                        {
+                            d[k * row] = sums[k];
+                        }
+
+                        continue;
                     }
 
-                    dst[tap] = sum;
+                    for (int oc = b0; oc < b1; oc++)
+                    {
+                        float* p = WeightsRow16 ? partials + (((tap * G.OutChannels) + oc) * 16) + ic : partials + ((((long)tap * inputs) + ic) * coutP) + oc;
+                        float sum = p[0];
+                        for (int t = 1; t < slices; t++)
+                        {
+                            sum += p[t * stride];
+                        }
+
+                        d[(oc - b0) * row] = sum;
+                    }
                 }
             }
 
-            if (_bias && _db is not null)
+            b0 = b1;
+        }
+
+        if (_bias && _db is not null)
+        {
+            for (int oc = oc0; oc < oc1; oc++)
             {
                 float* p = Partials + WeightsPadded + oc;
                 float sum = p[0];

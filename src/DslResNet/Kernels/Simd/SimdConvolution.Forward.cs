@@ -14,33 +14,41 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Pack(int ic0, int ic1)
     {
-        // Written in order, read with a stride; the layout is PackedGroups'. A data convolution reads the forward weights
-        // [ic][oc][kh][kw] rotated.
-        int rows = Taps * G.InChannels;
-        for (int oc0 = 0; oc0 < G.OutChannels; oc0 += PackedGroups.Width(oc0, CoutP, Blocks<TS, TV>.WidestGroup))
+        // The layout is PackedGroups'. A data convolution reads the forward weights [ic][oc][kh][kw] rotated. Input channels
+        // outside the taps, so that a group's rows of OIHW weights are each read in order; the fields in locals, so that the
+        // copies are not reloading them around every value (a ResNet-50 step spent 77 ms packing).
+        int inputs = G.InChannels;
+        int outputs = G.OutChannels;
+        int taps = Taps;
+        int rows = taps * inputs;
+        float* packed = _packed;
+        float* w = _w;
+        bool flipped = _flipSource;
+        for (int oc0 = 0; oc0 < outputs; oc0 += PackedGroups.Width(oc0, CoutP, Blocks<TS, TV>.WidestGroup))
         {
             int width = PackedGroups.Width(oc0, CoutP, Blocks<TS, TV>.WidestGroup);
-            int oc1 = Math.Min(oc0 + width, G.OutChannels);
-            float* group = _packed + PackedGroups.Start(oc0, rows);
-            for (int tap = 0; tap < Taps; tap++)
+            int oc1 = Math.Min(oc0 + width, outputs);
+            float* group = packed + PackedGroups.Start(oc0, rows);
+            for (int ic = ic0; ic < ic1; ic++)
             {
-                for (int ic = ic0; ic < ic1; ic++)
+                for (int tap = 0; tap < taps; tap++)
                 {
-                    float* dst = group + ((((long)tap * G.InChannels) + ic) * width) - oc0;
-                    if (_flipSource)
+                    float* dst = group + ((((long)tap * inputs) + ic) * width) - oc0;
+                    if (flipped)
                     {
-                        float* src = _w + (ic * G.OutChannels * Taps) + (Taps - 1 - tap);
+                        float* src = w + ((long)ic * outputs * taps) + (taps - 1 - tap);
                         for (int oc = oc0; oc < oc1; oc++)
                         {
-                            dst[oc] = src[oc * Taps];
+                            dst[oc] = src[(long)oc * taps];
                         }
                     }
                     else
                     {
-                        float* src = _w + (ic * Taps) + tap;
+                        float* src = w + ((long)ic * taps) + tap;
+                        long step = (long)inputs * taps;
                         for (int oc = oc0; oc < oc1; oc++)
                         {
-                            dst[oc] = src[oc * G.InChannels * Taps];
+                            dst[oc] = src[oc * step];
                         }
                     }
                 }

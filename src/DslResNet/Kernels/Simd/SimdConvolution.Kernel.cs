@@ -19,7 +19,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private const int PhaseWinograd = 3;
     private const int PhasePack = 4;          // weight preparation, split over input channels
     private const int PhaseTransform = 5;     // Winograd weight transform, over input channels
-    private const int PhaseReduce = 6;        // weight-gradient reduction, over output channels
+    private const int PhaseReduce = 6;        // weight-gradient reduction, over runs of 16 output channels
     private const int PhaseFirstPixel = 7;    // the statistics' shift, over output channels
     private const int PhasePackTransposed = 8; // transposed weights (stride-2 input gradient), over output channels
     private const int PhasePointwise = 9;     // forward of a 1x1 convolution: runs of the batch's pixels by output-channel ranges
@@ -366,11 +366,12 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             // other threads: held from clearing to reducing.
             lock (_pool.PartialsLock)
             {
-                new Span<float>(Partials, (int)(_slices * (WeightsPadded + CoutP))).Clear();
+                // Each slice's partial sums are cleared by the thread that fills them, as it starts (a clear of all of them on
+                // the calling thread was up to 38 MB for one ResNet-50 layer, with the other threads waiting).
                 _phase = PhaseWeights;
                 _pool.Run(this, _slices, balanced: true);
                 _phase = PhaseReduce;
-                _pool.Run(this, G.OutChannels, balanced: true);
+                _pool.Run(this, (G.OutChannels + 15) / 16, balanced: true);
             }
         }
 
@@ -480,7 +481,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
 
                 break;
             case PhaseReduce:
-                ReduceWeightGradient(start, end);
+                ReduceWeightGradient(16 * start, Math.Min(16 * end, G.OutChannels));
                 break;
             case PhaseFirstPixel:
                 FirstPixel(Statistics!.Shift, start, end);
@@ -491,6 +492,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             case PhaseWeights:
                 for (int slice = start; slice < end; slice++)
                 {
+                    new Span<float>(Partials + (slice * (WeightsPadded + CoutP)), (int)(WeightsPadded + CoutP)).Clear();
                     for (int n = slice * _batch / _slices; n < (slice + 1) * _batch / _slices; n++)
                     {
                         WeightsImage(n, thread, slice);
@@ -513,8 +515,19 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     // Whether the phase is a convolution (not a weight preparation or reduction).
     private bool Computes => _phase is PhaseForward or PhaseWeights or PhaseData or PhaseWinograd or PhasePointwise;
 
+    // What a phase that is not a convolution does, for the profile.
+    private string PreparationName => _phase switch
+    {
+        PhasePack => "weight packing",
+        PhaseTransform => "Winograd weight transform",
+        PhaseReduce => "weight-gradient reduction",
+        PhaseFirstPixel => "batch statistics' shift",
+        PhasePackTransposed => "transposed weight packing",
+        _ => "weight preparation",
+    };
+
     public override string ToString() => !Computes
-        ? $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} weight preparation{(_accumulate ? " (input gradient)" : "")}"
+        ? $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {PreparationName}{(_accumulate ? " (input gradient)" : "")}"
         : _accumulate
         ? $"conv {G.OutChannels}x{G.Height}x{G.Width}->{G.InChannels} k{G.Kernel}s1 data (a forward pass of the flipped weights{(_phase == PhaseWinograd ? ", Winograd" : "")})"
         : $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {_phase switch { PhaseForward or PhasePointwise => "forward", PhaseWinograd => "forward (Winograd)", PhaseWeights => "weights", PhaseData => "data", _ => "weight preparation" }}";
